@@ -1,0 +1,53 @@
+/* brix: one binary, one subcommand per role. This file only dispatches; each
+ * component owns its own flag parsing (eng_main, bench_main, ...). */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench/bench.h"
+#include "engine/eng_main.h"
+
+struct brix_cmd {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+};
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("brix %s\n", BRIX_VERSION);
+    return 0;
+}
+
+static const struct brix_cmd brix_cmds[] = {
+    {"engine", "run a vLLM-compatible engine simulator (no GPU)", eng_main},
+    {"bench", "load generator and benchmarks (brix bench run --help)", bench_main},
+    {"version", "print the version", cmd_version},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: brix <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(brix_cmds) / sizeof(brix_cmds[0]); i++)
+        fprintf(f, "  %-10s %s\n", brix_cmds[i].name, brix_cmds[i].summary);
+    fprintf(f, "\n'brix <command> --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) return cmd_version(0, NULL);
+    for (size_t i = 0; i < sizeof(brix_cmds) / sizeof(brix_cmds[0]); i++)
+        if (!strcmp(argv[1], brix_cmds[i].name)) return brix_cmds[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "brix: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,26 @@
+/* bx_buf: a growable byte buffer. The caller owns the struct; bx_buf_free
+ * releases the heap memory. Appends keep a NUL after the data so the bytes
+ * can be read as a C string. Every append checks allocation and returns -1
+ * on failure, leaving the buffer unchanged. */
+#ifndef BX_BUF_H
+#define BX_BUF_H
+
+#include <stddef.h>
+
+typedef struct bx_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} bx_buf;
+
+void bx_buf_init(bx_buf *b);
+void bx_buf_free(bx_buf *b);
+void bx_buf_reset(bx_buf *b); /* len = 0, memory kept */
+int bx_buf_reserve(bx_buf *b, size_t extra);
+int bx_buf_append(bx_buf *b, const void *data, size_t len);
+int bx_buf_appends(bx_buf *b, const char *s);
+int bx_buf_printf(bx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Moves the data out: the caller owns the returned pointer (free()). */
+char *bx_buf_steal(bx_buf *b, size_t *len);
+
+#endif
