@@ -1,0 +1,126 @@
+/* eng_sched: continuous batching as vLLM v1's scheduler does it.
+ *
+ * One step: running sequences first (a decode takes one token, an unfinished
+ * prefill a chunk of the token budget); when blocks run out the newest
+ * running sequence is preempted by recompute (its blocks are freed but stay
+ * cached, it returns to the front of the waiting queue). Then, if nothing
+ * was preempted, waiting sequences are admitted first come first served
+ * while there is budget, fewer than max_num_seqs run and blocks suffice; a
+ * LoRA sequence whose adapter would exceed max_loras is skipped, not
+ * blocking those behind it. A new sequence first takes its cached prefix
+ * blocks (capped so at least one token is computed).
+ *
+ * The step is split in two so a caller can let simulated time pass between:
+ * eng_sched_plan decides the batch and returns its work (for the timing
+ * model); eng_sched_commit applies it at the step's end time: tokens are
+ * emitted, full blocks are hashed and cached, finished sequences leave.
+ * Time is a double in simulated seconds supplied by the caller.
+ *
+ * Ownership: the scheduler owns every eng_seq from eng_sched_add until the
+ * on_finish callback has returned; the caller's ud pointer is opaque here. */
+#ifndef ENG_SCHED_H
+#define ENG_SCHED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/bx_blockhash.h"
+#include "engine/eng_blocks.h"
+#include "engine/eng_lora.h"
+#include "engine/eng_timing.h"
+
+enum eng_seq_state { ENG_SEQ_WAITING = 0, ENG_SEQ_RUNNING, ENG_SEQ_DONE };
+enum eng_finish { ENG_FINISH_LENGTH = 0, ENG_FINISH_STOP, ENG_FINISH_ABORT, ENG_FINISH_ERROR };
+
+typedef struct eng_seq {
+    struct eng_seq *prev, *next; /* waiting or running list */
+    uint32_t *tokens;            /* prompt then generated ids; cap = prompt + max_tokens */
+    int32_t num_prompt, num_tokens, max_tokens;
+    int32_t num_computed; /* tokens whose KV is computed */
+    int32_t *blocks;      /* block table */
+    int32_t num_blocks;   /* blocks held */
+    uint64_t *keys;       /* block keys of full blocks, computed lazily */
+    bx_blockhash *digests;
+    int32_t num_keys;   /* full blocks hashed so far */
+    int32_t num_stored; /* held blocks already offered to the cache */
+    int32_t stop_after; /* generate this many then finish with "stop" (0 = max_tokens) */
+    int lora;           /* adapter index in eng_lora, -1 = base model */
+    enum eng_seq_state state;
+    int32_t step_tokens; /* scheduled in the current plan (0 = not in it) */
+    int in_plan, abort_pending;
+    int32_t num_cached_tokens; /* prefix hit at first scheduling */
+    int32_t preemptions;
+    double arrival, scheduled_ts, first_token_ts, last_token_ts;
+    int ever_scheduled;
+    void *ud;
+} eng_seq;
+
+typedef struct eng_sched_cbs {
+    /* A token was generated (index = num_generated - 1). */
+    void (*on_token)(eng_seq *s, uint32_t id, double now, void *ud);
+    /* The sequence is done; it is freed after this returns. */
+    void (*on_finish)(eng_seq *s, enum eng_finish why, double now, void *ud);
+    /* Full blocks were cached: keys[0..n) of sequence s, starting at block
+     * first (for the BlockStored event: parent = key of block first-1). */
+    void (*on_stored)(eng_seq *s, int32_t first, int32_t n, void *ud);
+    /* A cached block was evicted (lazy BlockRemoved). */
+    void (*on_removed)(uint64_t key, void *ud);
+    /* A token id for generated token i of s (deterministic text). */
+    uint32_t (*gen_token)(eng_seq *s, int32_t i, void *ud);
+} eng_sched_cbs;
+
+typedef struct eng_sched_cfg {
+    int32_t max_num_seqs;
+    int32_t max_num_batched_tokens;
+    int32_t block_size;
+    int32_t num_gpu_blocks;
+    int32_t max_loras, max_cpu_loras;
+    const char *hash_seed;
+} eng_sched_cfg;
+
+typedef struct eng_sched_stats {
+    uint64_t prompt_tokens, generation_tokens, preemptions;
+    uint64_t prefix_queries, prefix_hits; /* tokens */
+    uint64_t steps;
+} eng_sched_stats;
+
+typedef struct eng_sched {
+    eng_sched_cfg cfg;
+    eng_blocks blocks;
+    eng_lora lora;
+    bx_blockhash root;
+    eng_seq *wait_head, *wait_tail;
+    eng_seq *run_head, *run_tail;
+    int32_t num_waiting, num_running;
+    eng_seq **plan; /* sequences of the current step */
+    int32_t plan_len, plan_cap;
+    int planned;
+    eng_sched_stats stats;
+    eng_sched_cbs cbs;
+    void *ud;
+} eng_sched;
+
+int eng_sched_init(eng_sched *s, const eng_sched_cfg *cfg, const eng_sched_cbs *cbs, void *ud);
+void eng_sched_close(eng_sched *s); /* finishes nothing; frees every sequence */
+
+/* Creates a waiting sequence; the scheduler copies the prompt ids. lora is
+ * an index from eng_lora_find or -1. Returns NULL on allocation failure. */
+eng_seq *eng_sched_add(eng_sched *s, const uint32_t *prompt, int32_t num_prompt,
+                       int32_t max_tokens, int lora, double arrival, void *ud);
+/* The client went away: the sequence finishes with ENG_FINISH_ABORT now, or
+ * at the end of the step if it is in the current plan. */
+void eng_sched_abort(eng_sched *s, eng_seq *q, double now);
+int eng_sched_has_work(const eng_sched *s);
+/* Plans one step starting at time now. Returns the number of sequences in it (0: nothing to do). */
+int eng_sched_plan(eng_sched *s, double now, eng_step_work *work);
+/* Applies the planned step at time now (its end). */
+void eng_sched_commit(eng_sched *s, double now);
+/* Prefix-cache reset (AllBlocksCleared); -1 if blocks are in use. */
+int eng_sched_reset_prefix_cache(eng_sched *s);
+
+static inline int32_t eng_seq_generated(const eng_seq *q)
+{
+    return q->num_tokens - q->num_prompt;
+}
+
+#endif
