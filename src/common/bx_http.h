@@ -75,7 +75,9 @@ typedef struct bx_http_reqparser bx_http_reqparser; /* opaque */
 
 /* Called once per complete request. Return 0 to continue parsing the rest of
  * the buffer, non-zero to pause (the remaining bytes are reported through
- * *consumed of bx_http_reqparser_feed and must be fed again later). */
+ * *consumed of bx_http_reqparser_feed and must be fed again later). The req
+ * and its strings live in the parser: valid during the callback and, when it
+ * pauses, until the next bx_http_reqparser_feed or _free. */
 typedef int (*bx_http_req_cb)(const bx_http_req *req, void *ud);
 
 bx_http_reqparser *bx_http_reqparser_new(const bx_http_limits *lim, bx_http_req_cb cb, void *ud);
@@ -85,6 +87,9 @@ void bx_http_reqparser_free(bx_http_reqparser *p);
  * *consumed says how many bytes were used (less than len only when paused). */
 int bx_http_reqparser_feed(bx_http_reqparser *p, const char *data, size_t len, size_t *consumed,
                            int *status_out);
+/* Returns 1 once per request when its headers carried "Expect: 100-continue"
+ * and its body has not arrived yet (the owner then sends "100 Continue"). */
+int bx_http_reqparser_take_continue(bx_http_reqparser *p);
 
 /* ---- server ---- */
 
@@ -107,6 +112,16 @@ int bx_http_server_listen(bx_http_server *srv, const char *host, int port, int r
 /* Stops listening, closes every connection (aborting responses in progress)
  * and frees the server; cb (may be NULL) runs when all handles are closed. */
 void bx_http_server_close(bx_http_server *srv, void (*cb)(void *ud), void *ud);
+
+/* Counters for metrics and tests. */
+typedef struct bx_http_server_stats {
+    uint64_t accepted; /* connections accepted since init */
+    uint64_t requests; /* requests handed to the handler */
+    uint64_t aborted;  /* responses aborted because the peer went away */
+    size_t open;       /* connections open now */
+} bx_http_server_stats;
+
+void bx_http_server_get_stats(const bx_http_server *srv, bx_http_server_stats *out);
 
 bx_http_req *bx_http_res_req(bx_http_res *res);
 void bx_http_res_set_abort(bx_http_res *res, bx_http_abort_cb cb, void *ud);

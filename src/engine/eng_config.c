@@ -1,0 +1,180 @@
+/* eng_config: see eng_config.h. One table describes every flag: its name,
+ * kind, target and help; parsing and --help both read it. */
+#include "engine/eng_config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/eng_timing.h"
+
+enum eng_flag_kind { F_STR, F_INT, F_I64, F_U64, F_DBL, F_BOOL, F_LIST };
+
+struct eng_flag {
+    const char *name;
+    enum eng_flag_kind kind;
+    size_t off;
+    const char *help;
+};
+
+#define OFF(f) offsetof(eng_config, f)
+
+static const struct eng_flag eng_flags[] = {
+    {"--model", F_STR, OFF(model), "model name or path (vLLM's --model)"},
+    {"--served-model-name", F_STR, OFF(served_model_name), "name served in the API (default: --model)"},
+    {"--host", F_STR, OFF(host), "address to listen on (default 0.0.0.0)"},
+    {"--port", F_INT, OFF(port), "port to listen on (default 8000)"},
+    {"--profile", F_STR, OFF(profile), "timing profile (default llama3-8b-h100; see below)"},
+    {"--max-num-seqs", F_INT, OFF(max_num_seqs), "max sequences in a batch (default: profile's)"},
+    {"--max-num-batched-tokens", F_INT, OFF(max_num_batched_tokens), "token budget per step (default: profile's)"},
+    {"--block-size", F_INT, OFF(block_size), "KV block size in tokens (default 16)"},
+    {"--num-gpu-blocks", F_INT, OFF(num_gpu_blocks), "KV cache blocks (default: profile's)"},
+    {"--max-model-len", F_INT, OFF(max_model_len), "max prompt + output tokens (default: profile's)"},
+    {"--enable-lora", F_BOOL, OFF(enable_lora), "serve LoRA adapters and the runtime load/unload endpoints"},
+    {"--max-loras", F_INT, OFF(max_loras), "adapters in one batch / GPU slots (default 1)"},
+    {"--max-cpu-loras", F_INT, OFF(max_cpu_loras), "adapters kept in host memory (default max-loras)"},
+    {"--lora-modules", F_LIST, OFF(lora_modules), "name=path adapter loaded at start (repeatable)"},
+    {"--lora-load-seconds", F_DBL, OFF(lora_load_s), "simulated adapter load time (default: profile's)"},
+    {"--time-scale", F_DBL, OFF(time_scale), "simulated seconds per wall second (default 1)"},
+    {"--seed", F_U64, OFF(seed), "seed for generated text, lengths and jitter (default 0)"},
+    {"--hash-seed", F_STR, OFF(hash_seed), "prefix-hash seed (default $PYTHONHASHSEED or \"0\")"},
+    {"--max-waiting", F_INT, OFF(max_waiting), "waiting-queue limit, 503 beyond it (default 0 = none)"},
+    {"--embedding-dim", F_INT, OFF(embedding_dim), "embedding vector size (default 1024)"},
+    {"--jitter", F_DBL, OFF(jitter), "relative noise on each step's duration (default 0.03)"},
+    {"--enable-prompt-tokens-details", F_BOOL, OFF(prompt_tokens_details), "report usage.prompt_tokens_details.cached_tokens"},
+    {"--lora-info-latest-only", F_BOOL, OFF(lora_info_latest_only), "emit only the current vllm:lora_requests_info series"},
+    {"--kv-events", F_STR, OFF(kv_events), "publish KV events on this ZMQ endpoint (binds if it has * or ::)"},
+    {"--kv-events-replay", F_STR, OFF(kv_events_replay), "ZMQ ROUTER endpoint for event replay"},
+    {"--kv-events-topic", F_STR, OFF(kv_events_topic), "topic of KV event messages (default empty)"},
+    {"--kv-events-map", F_BOOL, OFF(kv_events_map), "encode events as named maps instead of arrays"},
+    {"--fault-error-rate", F_DBL, OFF(fault_error_rate), "fraction of requests answered 500"},
+    {"--fault-hang-rate", F_DBL, OFF(fault_hang_rate), "fraction of requests never answered"},
+    {"--fault-crash-after-tokens", F_I64, OFF(fault_crash_after_tokens), "kill the process after N generated tokens"},
+    {"--fault-startup-delay", F_DBL, OFF(fault_startup_delay), "seconds of 503 (not ready) after start"},
+    {"--log-level", F_STR, OFF(log_level), "debug|info|warn|error (default info)"},
+};
+
+void eng_config_default(eng_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->model = "brix-sim-llama3-8b";
+    c->host = "0.0.0.0";
+    c->port = 8000;
+    c->profile = "llama3-8b-h100";
+    c->block_size = 16;
+    c->max_loras = 1;
+    c->lora_load_s = -1;
+    c->time_scale = 1.0;
+    const char *hs = getenv("PYTHONHASHSEED");
+    c->hash_seed = hs && *hs ? hs : "0";
+    c->embedding_dim = 1024;
+    c->jitter = 0.03;
+    c->log_level = "info";
+}
+
+static void eng_config_usage(FILE *f)
+{
+    fprintf(f, "usage: brix engine [options]\n\n"
+               "A vLLM-compatible engine simulator: OpenAI API, vLLM metrics, LoRA, prefix\n"
+               "caching and continuous batching, with step times from a GPU profile.\n\n");
+    for (size_t i = 0; i < sizeof(eng_flags) / sizeof(eng_flags[0]); i++) {
+        const struct eng_flag *fl = &eng_flags[i];
+        fprintf(f, "  %-32s %s\n", fl->kind == F_BOOL ? fl->name : fl->name, fl->help);
+    }
+    fprintf(f, "\nprofiles:\n");
+    for (const eng_profile *const *p = eng_timing_profiles(); *p; p++)
+        fprintf(f, "  %-22s %s\n", (*p)->name, (*p)->desc);
+}
+
+static int eng_parse_num(const char *s, enum eng_flag_kind k, void *dst)
+{
+    char *end;
+    errno = 0;
+    if (k == F_DBL) {
+        double v = strtod(s, &end);
+        if (errno || *end || end == s) return -1;
+        *(double *)dst = v;
+        return 0;
+    }
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || end == s || v < 0) return -1;
+    if (k == F_INT) {
+        if (v > 0x7fffffff) return -1;
+        *(int32_t *)dst = (int32_t)v;
+    } else if (k == F_I64) {
+        *(int64_t *)dst = v;
+    } else {
+        *(uint64_t *)dst = (uint64_t)v;
+    }
+    return 0;
+}
+
+int eng_config_parse(eng_config *c, int argc, char **argv, FILE *out, FILE *err)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            eng_config_usage(out);
+            return 1;
+        }
+        const char *val = NULL;
+        char name[64];
+        const char *eq = strchr(a, '=');
+        size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+        if (nl >= sizeof(name)) nl = sizeof(name) - 1;
+        memcpy(name, a, nl);
+        name[nl] = '\0';
+        const struct eng_flag *fl = NULL;
+        for (size_t j = 0; j < sizeof(eng_flags) / sizeof(eng_flags[0]); j++)
+            if (!strcmp(eng_flags[j].name, name)) fl = &eng_flags[j];
+        if (!fl) {
+            fprintf(err, "brix engine: unknown option '%s' (see --help)\n", a);
+            return -1;
+        }
+        char *dst = (char *)c + fl->off;
+        if (fl->kind == F_BOOL) {
+            if (eq) {
+                fprintf(err, "brix engine: %s takes no value\n", name);
+                return -1;
+            }
+            *(int *)dst = 1;
+            continue;
+        }
+        if (eq) val = eq + 1;
+        else if (i + 1 < argc) val = argv[++i];
+        else {
+            fprintf(err, "brix engine: %s needs a value\n", name);
+            return -1;
+        }
+        if (fl->kind == F_STR) {
+            *(const char **)dst = val;
+        } else if (fl->kind == F_LIST) {
+            if (c->n_lora_modules >= ENG_MAX_LORA_MODULES || !strchr(val, '=')) {
+                fprintf(err, "brix engine: --lora-modules wants name=path (at most %d)\n",
+                        ENG_MAX_LORA_MODULES);
+                return -1;
+            }
+            c->lora_modules[c->n_lora_modules++] = val;
+        } else if (eng_parse_num(val, fl->kind, dst) != 0) {
+            fprintf(err, "brix engine: %s: '%s' is not a valid non-negative number\n", name, val);
+            return -1;
+        }
+    }
+    if (c->time_scale <= 0) {
+        fprintf(err, "brix engine: --time-scale must be positive\n");
+        return -1;
+    }
+    if (c->block_size < 1 || c->block_size > 256) {
+        fprintf(err, "brix engine: --block-size must be 1..256\n");
+        return -1;
+    }
+    if (c->fault_error_rate > 1 || c->fault_hang_rate > 1) {
+        fprintf(err, "brix engine: fault rates are fractions in 0..1\n");
+        return -1;
+    }
+    if (!eng_timing_find(c->profile)) {
+        fprintf(err, "brix engine: unknown --profile '%s' (see --help)\n", c->profile);
+        return -1;
+    }
+    return 0;
+}

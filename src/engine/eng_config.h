@@ -1,0 +1,53 @@
+/* eng_config: every setting of `brix engine`, with defaults in one place
+ * (eng_config_default) and flag parsing (eng_config_parse) next to it.
+ * Flags follow vLLM's names where they mean the same. Strings point into
+ * argv (not owned). */
+#ifndef ENG_CONFIG_H
+#define ENG_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define ENG_MAX_LORA_MODULES 64
+
+typedef struct eng_config {
+    const char *model;
+    const char *served_model_name; /* NULL: model */
+    const char *host;
+    int port;
+    const char *profile;
+    int32_t max_num_seqs;           /* 0: profile default */
+    int32_t max_num_batched_tokens; /* 0: profile default */
+    int32_t block_size;
+    int32_t num_gpu_blocks; /* 0: profile default (scaled to block size) */
+    int32_t max_model_len;  /* 0: profile default */
+    int enable_lora;
+    int32_t max_loras, max_cpu_loras;
+    const char *lora_modules[ENG_MAX_LORA_MODULES]; /* "name=path" */
+    int n_lora_modules;
+    double lora_load_s; /* < 0: profile default */
+    double time_scale;
+    uint64_t seed;
+    const char *hash_seed; /* PYTHONHASHSEED or "0" */
+    int32_t max_waiting;   /* 0: unbounded, as vLLM */
+    int32_t embedding_dim;
+    double jitter; /* relative sd of each step's duration */
+    int prompt_tokens_details;
+    int lora_info_latest_only;
+    const char *kv_events;
+    const char *kv_events_replay;
+    const char *kv_events_topic;
+    int kv_events_map;
+    double fault_error_rate;
+    double fault_hang_rate;
+    int64_t fault_crash_after_tokens;
+    double fault_startup_delay;
+    const char *log_level;
+} eng_config;
+
+void eng_config_default(eng_config *c);
+/* Parses argv (argv[0] = "engine"). Returns 0, 1 when --help was printed,
+ * or -1 after printing an error to err. */
+int eng_config_parse(eng_config *c, int argc, char **argv, FILE *out, FILE *err);
+
+#endif

@@ -1,0 +1,317 @@
+/* eng_metrics: see eng_metrics.h. Histograms are fixed arrays of bucket
+ * counts; rendering is printf into the caller's buffer with the label set
+ * pre-rendered once, so a scrape costs a few microseconds. */
+#include "engine/eng_metrics.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EM_MAX_BUCKETS 40
+#define EM_MAX_LORA_SERIES 64
+
+typedef struct em_hist {
+    const double *bounds;
+    int n;
+    uint64_t counts[EM_MAX_BUCKETS]; /* per bucket, not cumulative */
+    uint64_t count;
+    double sum;
+} em_hist;
+
+static const double em_ttft_b[] = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,
+                                   0.25,  0.5,   0.75, 1.0,  2.5,  5.0,  7.5,  10.0,
+                                   20.0,  40.0,  80.0, 160.0, 640.0, 2560.0};
+static const double em_itl_b[] = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,  0.3,  0.4, 0.5,
+                                  0.75, 1.0,   2.5,  5.0,   7.5, 10.0, 20.0, 40.0, 80.0};
+static const double em_lat_b[] = {0.3,  0.5,  0.8,  1.0,  1.5,   2.0,   2.5,   5.0,    10.0,  15.0, 20.0,
+                                  30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
+static const double em_iter_b[] = {1,   8,   16,  24,   32,   40,   48,   56,   64,
+                                   72,  80,  88,  96,   104,  112,  120,  128,  136,
+                                   144, 152, 160, 168,  176,  184,  192,  200,  208,
+                                   216, 224, 232, 240,  248,  256,  512,  1024, 2048,
+                                   4096, 8192, 16384};
+static const double em_n_b[] = {1, 2, 5, 10, 20};
+
+enum em_reason { EM_STOP = 0, EM_LENGTH, EM_ABORT, EM_ERROR, EM_NREASONS };
+static const char *const em_reason_names[EM_NREASONS] = {"stop", "length", "abort", "error"};
+
+struct lora_series {
+    char running[512], waiting[512];
+    double ts;
+};
+
+struct eng_metrics {
+    char labels[320]; /* model_name="...",engine="0" */
+    double tok_b[EM_MAX_BUCKETS];
+    int tok_n;
+    em_hist ttft, itl, tpot_req, e2e, queue, prefill, decode, inference, iter;
+    em_hist req_prompt, req_gen, req_max_gen, req_max_tokens, req_n;
+    uint64_t success[EM_NREASONS];
+    int latest_only;
+    struct lora_series lora[EM_MAX_LORA_SERIES];
+    int nlora;
+};
+
+static void em_hist_init(em_hist *h, const double *b, int n)
+{
+    memset(h, 0, sizeof(*h));
+    h->bounds = b;
+    h->n = n > EM_MAX_BUCKETS ? EM_MAX_BUCKETS : n;
+}
+
+static void em_hist_observe(em_hist *h, double v)
+{
+    int i = 0;
+    while (i < h->n && v > h->bounds[i]) i++;
+    if (i < h->n) h->counts[i]++;
+    h->count++;
+    h->sum += v;
+}
+
+/* Label values are escaped per the exposition format. */
+static void em_escape(char *out, size_t cap, const char *in)
+{
+    size_t o = 0;
+    for (const char *p = in; *p && o + 3 < cap; p++) {
+        if (*p == '\\' || *p == '"') {
+            out[o++] = '\\';
+            out[o++] = *p;
+        } else if (*p == '\n') {
+            out[o++] = '\\';
+            out[o++] = 'n';
+        } else {
+            out[o++] = *p;
+        }
+    }
+    out[o] = '\0';
+}
+
+eng_metrics *eng_metrics_new(const char *model_name, int32_t max_model_len,
+                             int lora_info_latest_only)
+{
+    eng_metrics *m = calloc(1, sizeof(*m));
+    if (!m) return NULL;
+    char esc[256];
+    em_escape(esc, sizeof(esc), model_name);
+    snprintf(m->labels, sizeof(m->labels), "engine=\"0\",model_name=\"%s\"", esc);
+    m->latest_only = lora_info_latest_only;
+    /* vLLM's build_1_2_5_buckets(max_model_len) */
+    for (double mag = 1; m->tok_n < EM_MAX_BUCKETS - 3; mag *= 10) {
+        const double f[3] = {1, 2, 5};
+        int stop = 0;
+        for (int k = 0; k < 3; k++) {
+            double v = f[k] * mag;
+            if (v > max_model_len) {
+                stop = 1;
+                break;
+            }
+            m->tok_b[m->tok_n++] = v;
+        }
+        if (stop) break;
+    }
+    em_hist_init(&m->ttft, em_ttft_b, (int)(sizeof(em_ttft_b) / sizeof(double)));
+    em_hist_init(&m->itl, em_itl_b, (int)(sizeof(em_itl_b) / sizeof(double)));
+    em_hist_init(&m->tpot_req, em_itl_b, (int)(sizeof(em_itl_b) / sizeof(double)));
+    em_hist *lat[] = {&m->e2e, &m->queue, &m->prefill, &m->decode, &m->inference};
+    for (size_t i = 0; i < 5; i++) em_hist_init(lat[i], em_lat_b, (int)(sizeof(em_lat_b) / sizeof(double)));
+    em_hist_init(&m->iter, em_iter_b, (int)(sizeof(em_iter_b) / sizeof(double)));
+    em_hist *tok[] = {&m->req_prompt, &m->req_gen, &m->req_max_gen, &m->req_max_tokens};
+    for (size_t i = 0; i < 4; i++) em_hist_init(tok[i], m->tok_b, m->tok_n);
+    em_hist_init(&m->req_n, em_n_b, 5);
+    return m;
+}
+
+void eng_metrics_free(eng_metrics *m)
+{
+    free(m);
+}
+
+void eng_metrics_ttft(eng_metrics *m, double s)
+{
+    em_hist_observe(&m->ttft, s);
+}
+
+void eng_metrics_itl(eng_metrics *m, double s)
+{
+    em_hist_observe(&m->itl, s);
+}
+
+void eng_metrics_iteration(eng_metrics *m, int64_t tokens)
+{
+    em_hist_observe(&m->iter, (double)tokens);
+}
+
+void eng_metrics_finished(eng_metrics *m, const eng_metrics_finish *f)
+{
+    int r = EM_ERROR;
+    for (int i = 0; i < EM_NREASONS; i++)
+        if (!strcmp(f->reason, em_reason_names[i])) r = i;
+    m->success[r]++;
+    em_hist_observe(&m->e2e, f->e2e_s);
+    em_hist_observe(&m->queue, f->queue_s);
+    em_hist_observe(&m->req_prompt, f->prompt_tokens);
+    em_hist_observe(&m->req_gen, f->generation_tokens);
+    em_hist_observe(&m->req_max_gen, f->generation_tokens);
+    em_hist_observe(&m->req_n, 1);
+    if (f->max_tokens_param > 0) em_hist_observe(&m->req_max_tokens, f->max_tokens_param);
+    if (f->produced) {
+        em_hist_observe(&m->prefill, f->prefill_s);
+        em_hist_observe(&m->decode, f->decode_s);
+        em_hist_observe(&m->inference, f->inference_s);
+        if (f->generation_tokens > 1) em_hist_observe(&m->tpot_req, f->tpot_s);
+    }
+}
+
+static void em_head(bx_buf *b, const char *name, const char *type, const char *help)
+{
+    bx_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Shortest text that reads back as the same double. */
+static void em_num(char *out, size_t cap, double v)
+{
+    if (isinf(v)) snprintf(out, cap, v > 0 ? "+Inf" : "-Inf");
+    else if (isnan(v)) snprintf(out, cap, "NaN");
+    else if (v == floor(v) && fabs(v) < 1e15) snprintf(out, cap, "%.1f", v);
+    else {
+        for (int p = 6; p <= 17; p++) {
+            snprintf(out, cap, "%.*g", p, v);
+            if (strtod(out, NULL) == v) return;
+        }
+    }
+}
+
+static void em_value(bx_buf *b, const char *name, const char *labels, double v)
+{
+    char n[40];
+    em_num(n, sizeof(n), v);
+    bx_buf_printf(b, "%s{%s} %s\n", name, labels, n);
+}
+
+static void em_gauge(bx_buf *b, const eng_metrics *m, const char *name, const char *help, double v)
+{
+    em_head(b, name, "gauge", help);
+    em_value(b, name, m->labels, v);
+}
+
+static void em_counter(bx_buf *b, const eng_metrics *m, const char *name, const char *help,
+                       double v)
+{
+    char full[128];
+    snprintf(full, sizeof(full), "%s_total", name);
+    em_head(b, full, "counter", help);
+    em_value(b, full, m->labels, v);
+}
+
+static void em_hist_write(bx_buf *b, const eng_metrics *m, const char *name, const char *help,
+                          const em_hist *h)
+{
+    em_head(b, name, "histogram", help);
+    uint64_t cum = 0;
+    char le[40];
+    for (int i = 0; i < h->n; i++) {
+        cum += h->counts[i];
+        em_num(le, sizeof(le), h->bounds[i]);
+        bx_buf_printf(b, "%s_bucket{%s,le=\"%s\"} %llu\n", name, m->labels, le,
+                      (unsigned long long)cum);
+    }
+    bx_buf_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, m->labels,
+                  (unsigned long long)h->count);
+    char sum[40];
+    em_num(sum, sizeof(sum), h->sum);
+    bx_buf_printf(b, "%s_sum{%s} %s\n%s_count{%s} %llu\n", name, m->labels, sum, name, m->labels,
+                  (unsigned long long)h->count);
+}
+
+/* vLLM sets lora_requests_info to the update time for each distinct label
+ * set and never removes old series; the newest is the current state. */
+static void em_lora_info(bx_buf *b, eng_metrics *m, const eng_metrics_state *st)
+{
+    struct lora_series *cur = NULL;
+    for (int i = 0; i < m->nlora; i++)
+        if (!strcmp(m->lora[i].running, st->running_loras) &&
+            !strcmp(m->lora[i].waiting, st->waiting_loras))
+            cur = &m->lora[i];
+    if (!cur) {
+        if (m->nlora == EM_MAX_LORA_SERIES) { /* drop the oldest */
+            memmove(&m->lora[0], &m->lora[1], sizeof(m->lora[0]) * (EM_MAX_LORA_SERIES - 1));
+            m->nlora--;
+        }
+        cur = &m->lora[m->nlora++];
+        snprintf(cur->running, sizeof(cur->running), "%s", st->running_loras);
+        snprintf(cur->waiting, sizeof(cur->waiting), "%s", st->waiting_loras);
+    }
+    cur->ts = st->now_unix;
+    em_head(b, "vllm:lora_requests_info", "gauge", "Running stats on lora requests.");
+    for (int i = 0; i < m->nlora; i++) {
+        if (m->latest_only && &m->lora[i] != cur) continue;
+        char r[1024], w[1024], v[40];
+        em_escape(r, sizeof(r), m->lora[i].running);
+        em_escape(w, sizeof(w), m->lora[i].waiting);
+        em_num(v, sizeof(v), m->lora[i].ts);
+        bx_buf_printf(b,
+                      "vllm:lora_requests_info{max_lora=\"%d\",running_lora_adapters=\"%s\","
+                      "waiting_lora_adapters=\"%s\"} %s\n",
+                      st->max_lora, r, w, v);
+    }
+}
+
+int eng_metrics_render(eng_metrics *m, const eng_metrics_state *st, bx_buf *b)
+{
+    size_t start = b->len;
+    em_gauge(b, m, "vllm:num_requests_running", "Number of requests in model execution batches.",
+             st->running);
+    em_gauge(b, m, "vllm:num_requests_waiting", "Number of requests waiting to be processed.",
+             st->waiting);
+    em_gauge(b, m, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.",
+             st->kv_usage);
+    em_gauge(b, m, "vllm:gpu_cache_usage_perc",
+             "GPU KV-cache usage. 1 means 100 percent usage (deprecated name).", st->kv_usage);
+    em_gauge(b, m, "vllm:num_requests_swapped", "Number of requests swapped to CPU (always 0 in V1).",
+             0);
+    em_gauge(b, m, "vllm:avg_prompt_throughput_toks_per_s",
+             "Average prefill throughput in tokens/s over the last 10 s (V0 name).", st->prompt_tps);
+    em_gauge(b, m, "vllm:avg_generation_throughput_toks_per_s",
+             "Average generation throughput in tokens/s over the last 10 s (V0 name).",
+             st->generation_tps);
+    em_head(b, "vllm:engine_sleep_state", "gauge", "Engine sleep state; awake = 0 means awake.");
+    bx_buf_printf(b, "vllm:engine_sleep_state{%s,sleep_state=\"awake\"} %d\n", m->labels,
+                  st->sleeping ? 0 : 1);
+    em_head(b, "vllm:cache_config_info", "gauge", "Information of the LLMEngine CacheConfig.");
+    bx_buf_printf(b,
+                  "vllm:cache_config_info{block_size=\"%d\",cache_dtype=\"auto\",enable_prefix_"
+                  "caching=\"True\",engine=\"0\",num_gpu_blocks=\"%d\"} 1.0\n",
+                  st->block_size, st->num_gpu_blocks);
+    em_counter(b, m, "vllm:prefix_cache_queries", "Prefix cache queries, in terms of number of queried tokens.",
+               (double)st->prefix_queries);
+    em_counter(b, m, "vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.",
+               (double)st->prefix_hits);
+    em_counter(b, m, "vllm:num_preemptions", "Cumulative number of preemption from the engine.",
+               (double)st->preemptions);
+    em_counter(b, m, "vllm:prompt_tokens", "Number of prefill tokens processed.",
+               (double)st->prompt_tokens);
+    em_counter(b, m, "vllm:generation_tokens", "Number of generation tokens processed.",
+               (double)st->generation_tokens);
+    em_head(b, "vllm:request_success_total", "counter", "Count of successfully processed requests.");
+    for (int i = 0; i < EM_NREASONS; i++)
+        bx_buf_printf(b, "vllm:request_success_total{%s,finished_reason=\"%s\"} %llu\n", m->labels,
+                      em_reason_names[i], (unsigned long long)m->success[i]);
+    if (st->lora_enabled) em_lora_info(b, m, st);
+    em_hist_write(b, m, "vllm:iteration_tokens_total", "Histogram of number of tokens per engine_step.", &m->iter);
+    em_hist_write(b, m, "vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", &m->ttft);
+    em_hist_write(b, m, "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", &m->itl);
+    em_hist_write(b, m, "vllm:time_per_output_token_seconds", "Histogram of time per output token in seconds (deprecated name).", &m->itl);
+    em_hist_write(b, m, "vllm:request_time_per_output_token_seconds", "Histogram of time_per_output_token_seconds per request.", &m->tpot_req);
+    em_hist_write(b, m, "vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", &m->e2e);
+    em_hist_write(b, m, "vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", &m->queue);
+    em_hist_write(b, m, "vllm:request_inference_time_seconds", "Histogram of time spent in RUNNING phase for request.", &m->inference);
+    em_hist_write(b, m, "vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", &m->prefill);
+    em_hist_write(b, m, "vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", &m->decode);
+    em_hist_write(b, m, "vllm:request_prompt_tokens", "Number of prefill tokens processed.", &m->req_prompt);
+    em_hist_write(b, m, "vllm:request_generation_tokens", "Number of generation tokens processed.", &m->req_gen);
+    em_hist_write(b, m, "vllm:request_max_num_generation_tokens", "Histogram of maximum number of requested generation tokens.", &m->req_max_gen);
+    em_hist_write(b, m, "vllm:request_params_max_tokens", "Histogram of the max_tokens request parameter.", &m->req_max_tokens);
+    em_hist_write(b, m, "vllm:request_params_n", "Histogram of the n request parameter.", &m->req_n);
+    return b->data && b->len > start ? 0 : -1;
+}

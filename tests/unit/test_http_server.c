@@ -1,0 +1,658 @@
+/* Tests for the HTTP server and client: a real server and the real client
+ * (plus raw TCP sockets for what the client would not send) on one loop,
+ * on 127.0.0.1 with a port picked by the kernel. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/bx_buf.h"
+#include "common/bx_http.h"
+#include "common/bx_sse.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- fixture ---- */
+
+typedef struct fx {
+    uv_loop_t loop;
+    uv_timer_t guard; /* fails a test that hangs */
+    bx_http_server *srv;
+    bx_http_client *cl;
+    int port;
+    int srv_closed;
+    int aborts;     /* abort callbacks seen by handlers */
+    int stream_max; /* chunks /stream sends; 0 = forever */
+    int streams_live;
+} fx;
+
+typedef struct stream {
+    uv_timer_t t;
+    bx_http_res *res;
+    fx *f;
+    int n;
+} stream;
+
+static void on_stream_closed(uv_handle_t *h)
+{
+    stream *s = h->data;
+    s->f->streams_live--;
+    free(s);
+}
+
+static void stream_tick(uv_timer_t *t)
+{
+    stream *s = t->data;
+    char line[64];
+    int n = snprintf(line, sizeof(line), "data: {\"i\":%d}\n\n", s->n);
+    assert_int_equal(bx_http_res_write(s->res, line, (size_t)n), 0);
+    s->n++;
+    if (s->f->stream_max && s->n == s->f->stream_max) {
+        assert_int_equal(bx_http_res_write(s->res, "data: [DONE]\n\n", 14), 0);
+        assert_int_equal(bx_http_res_end(s->res), 0);
+        uv_timer_stop(t);
+        uv_close((uv_handle_t *)t, on_stream_closed);
+    }
+}
+
+static void stream_abort(bx_http_res *res, void *ud)
+{
+    stream *s = ud;
+    s->f->aborts++;
+    uv_timer_stop(&s->t);
+    uv_close((uv_handle_t *)&s->t, on_stream_closed);
+}
+
+static void hang_abort(bx_http_res *res, void *ud)
+{
+    fx *f = ud;
+    f->aborts++;
+}
+
+static void handler(bx_http_req *req, bx_http_res *res, void *ud)
+{
+    fx *f = ud;
+    assert_ptr_equal(bx_http_res_req(res), req);
+    if (strcmp(req->path, "/hello") == 0) {
+        assert_int_equal(bx_http_res_header(res, "X-Test", "1"), 0);
+        assert_int_equal(bx_http_res_header(res, "Bad", "a\r\nInjected: 1"), BX_HTTP_EPARSE);
+        bx_http_res_send(res, 200, "text/plain", "hello world", 11);
+        assert_int_equal(bx_http_res_header(res, "Late", "x"), BX_HTTP_ESTATE);
+    } else if (strcmp(req->path, "/echo") == 0) {
+        const char *ct = bx_http_req_header(req, "content-type");
+        char q[64];
+        snprintf(q, sizeof(q), "%s", req->query);
+        bx_http_res_header(res, "X-Query", q);
+        bx_http_res_send(res, 200, ct ? ct : "application/octet-stream", req->body,
+                         req->body_len);
+    } else if (strcmp(req->path, "/stream") == 0) {
+        stream *s = calloc(1, sizeof(*s));
+        s->res = res;
+        s->f = f;
+        s->t.data = s;
+        f->streams_live++;
+        uv_timer_init(&f->loop, &s->t);
+        bx_http_res_set_abort(res, stream_abort, s);
+        assert_int_equal(bx_http_res_start(res, 200, "text/event-stream"), 0);
+        uv_timer_start(&s->t, stream_tick, 1, 2);
+    } else if (strcmp(req->path, "/hang") == 0) {
+        bx_http_res_set_abort(res, hang_abort, f);
+    } else {
+        bx_http_res_send(res, 404, "text/plain", "nope", 4);
+    }
+}
+
+static void on_guard(uv_timer_t *t)
+{
+    fail_msg("test hung");
+}
+
+static void fx_start(fx *f, const bx_http_limits *lim)
+{
+    memset(f, 0, sizeof(*f));
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    uv_timer_init(&f->loop, &f->guard);
+    uv_timer_start(&f->guard, on_guard, 20000, 0);
+    uv_unref((uv_handle_t *)&f->guard);
+    assert_int_equal(bx_http_server_init(&f->srv, &f->loop, lim, handler, f), 0);
+    f->port = bx_http_server_listen(f->srv, "127.0.0.1", 0, 1);
+    assert_true(f->port > 0);
+    bx_http_client_opts o = {0};
+    assert_int_equal(bx_http_client_init(&f->cl, &f->loop, &o), 0);
+}
+
+static void run_until(fx *f, const int *flag)
+{
+    while (!*flag) uv_run(&f->loop, UV_RUN_ONCE);
+}
+
+static void on_srv_closed(void *ud)
+{
+    fx *f = ud;
+    f->srv_closed = 1;
+}
+
+static void fx_stop(fx *f)
+{
+    bx_http_server_close(f->srv, on_srv_closed, f);
+    bx_http_client_close(f->cl);
+    run_until(f, &f->srv_closed);
+    uv_close((uv_handle_t *)&f->guard, NULL);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(f->streams_live, 0);
+    assert_int_equal(uv_loop_close(&f->loop), 0); /* every handle was closed */
+}
+
+static bx_http_server_stats stats(fx *f)
+{
+    bx_http_server_stats st;
+    bx_http_server_get_stats(f->srv, &st);
+    return st;
+}
+
+/* ---- client request helper ---- */
+
+typedef struct call {
+    fx *f;
+    int status;
+    int done;
+    int err;
+    int ndata;
+    bx_buf body;
+    char xtest[32];
+    char ctype[64];
+    int cancel_after_data; /* cancel once this much data arrived */
+    bx_http_creq *cr;
+} call;
+
+static void c_response(bx_http_creq *cr, int status, const bx_http_header *h, size_t n, void *ud)
+{
+    call *c = ud;
+    c->status = status;
+    for (size_t i = 0; i < n; i++) {
+        if (strcasecmp(h[i].name, "x-test") == 0)
+            snprintf(c->xtest, sizeof(c->xtest), "%s", h[i].value);
+        if (strcasecmp(h[i].name, "content-type") == 0)
+            snprintf(c->ctype, sizeof(c->ctype), "%s", h[i].value);
+    }
+}
+
+static void c_data(bx_http_creq *cr, const char *d, size_t n, void *ud)
+{
+    call *c = ud;
+    c->ndata++;
+    assert_int_equal(bx_buf_append(&c->body, d, n), 0);
+    if (c->cancel_after_data && c->body.len >= (size_t)c->cancel_after_data) {
+        c->cancel_after_data = 0;
+        bx_http_client_cancel(cr);
+    }
+}
+
+static void c_done(bx_http_creq *cr, int err, void *ud)
+{
+    call *c = ud;
+    assert_int_equal(c->done, 0);
+    c->done = 1;
+    c->err = err;
+}
+
+static const bx_http_client_cbs cbs = {c_response, c_data, c_done};
+
+static void start_call(fx *f, call *c, const char *method, int port, const char *path,
+                       const char *body, size_t len, uint64_t timeout_ms)
+{
+    memset(c, 0, sizeof(*c));
+    c->f = f;
+    bx_buf_init(&c->body);
+    bx_http_header hs[] = {{"Content-Type", "application/json"}};
+    bx_http_client_req r = {
+        .method = method,
+        .host = "127.0.0.1",
+        .port = port,
+        .path = path,
+        .headers = hs,
+        .nheaders = 1,
+        .body = body,
+        .body_len = len,
+        .timeout_ms = timeout_ms,
+    };
+    assert_int_equal(bx_http_client_request(f->cl, &r, &cbs, c, &c->cr), 0);
+    assert_int_equal(c->done, 0); /* never called back from inside request() */
+}
+
+static void do_call(fx *f, call *c, const char *method, const char *path, const char *body,
+                    size_t len)
+{
+    int cancel = c->cancel_after_data;
+    start_call(f, c, method, f->port, path, body, len, 0);
+    c->cancel_after_data = cancel;
+    run_until(f, &c->done);
+}
+
+/* ---- tests ---- */
+
+static void test_get(void **state)
+{
+    fx f;
+    fx_start(&f, NULL);
+    call c;
+    do_call(&f, &c, "GET", "/hello", NULL, 0);
+    assert_int_equal(c.err, 0);
+    assert_int_equal(c.status, 200);
+    assert_string_equal(c.xtest, "1");
+    assert_string_equal(c.ctype, "text/plain");
+    assert_int_equal(c.body.len, 11);
+    assert_memory_equal(c.body.data, "hello world", 11);
+    bx_buf_free(&c.body);
+    do_call(&f, &c, "GET", "/missing", NULL, 0);
+    assert_int_equal(c.status, 404);
+    bx_buf_free(&c.body);
+    fx_stop(&f);
+}
+
+static void test_post_and_keepalive(void **state)
+{
+    fx f;
+    fx_start(&f, NULL);
+    size_t big = 300 * 1024;
+    char *body = malloc(big);
+    for (size_t i = 0; i < big; i++) body[i] = (char)('a' + i % 26);
+    for (int i = 0; i < 5; i++) {
+        call c;
+        size_t len = i == 4 ? big : (size_t)(i + 1) * 1000;
+        do_call(&f, &c, "POST", "/echo?k=v", body, len);
+        assert_int_equal(c.err, 0);
+        assert_int_equal(c.status, 200);
+        assert_string_equal(c.ctype, "application/json");
+        assert_int_equal(c.body.len, len);
+        assert_memory_equal(c.body.data, body, len);
+        bx_buf_free(&c.body);
+    }
+    /* HEAD: headers only, and the connection stays usable */
+    call h;
+    do_call(&f, &h, "HEAD", "/hello", NULL, 0);
+    assert_int_equal(h.err, 0);
+    assert_int_equal(h.status, 200);
+    assert_int_equal(h.body.len, 0);
+    bx_buf_free(&h.body);
+    do_call(&f, &h, "GET", "/hello", NULL, 0);
+    assert_int_equal(h.body.len, 11);
+    bx_buf_free(&h.body);
+    bx_http_server_stats st = stats(&f);
+    assert_int_equal(st.accepted, 1); /* one pooled connection served all */
+    assert_int_equal(st.requests, 7);
+    assert_int_equal(st.open, 1);
+    free(body);
+    fx_stop(&f);
+}
+
+typedef struct sse_rec {
+    int n;
+    int done;
+    int bad;
+} sse_rec;
+
+static int on_sse(const bx_sse_event *ev, void *ud)
+{
+    sse_rec *r = ud;
+    if (bx_sse_is_done(ev)) {
+        r->done = 1;
+        return 0;
+    }
+    char want[32];
+    snprintf(want, sizeof(want), "{\"i\":%d}", r->n);
+    if (strcmp(ev->data, want) != 0) r->bad++;
+    r->n++;
+    return 0;
+}
+
+static void test_stream(void **state)
+{
+    fx f;
+    fx_start(&f, NULL);
+    f.stream_max = 20;
+    call c;
+    do_call(&f, &c, "GET", "/stream", NULL, 0);
+    assert_int_equal(c.err, 0);
+    assert_int_equal(c.status, 200);
+    assert_string_equal(c.ctype, "text/event-stream");
+    assert_true(c.ndata >= 1);
+    sse_rec r = {0};
+    bx_sse_parser p;
+    bx_sse_parser_init(&p, 0, on_sse, &r);
+    assert_int_equal(bx_sse_parser_feed(&p, c.body.data, c.body.len), 0);
+    bx_sse_parser_free(&p);
+    assert_int_equal(r.n, 20);
+    assert_int_equal(r.bad, 0);
+    assert_int_equal(r.done, 1);
+    assert_int_equal(f.aborts, 0);
+    bx_buf_free(&c.body);
+    /* the connection is reused after a chunked response */
+    do_call(&f, &c, "GET", "/hello", NULL, 0);
+    assert_int_equal(c.status, 200);
+    assert_int_equal(stats(&f).accepted, 1);
+    bx_buf_free(&c.body);
+    fx_stop(&f);
+}
+
+static void test_abort_on_cancel(void **state)
+{
+    fx f;
+    fx_start(&f, NULL);
+    f.stream_max = 0; /* forever */
+    call c;
+    memset(&c, 0, sizeof(c));
+    c.cancel_after_data = 30;
+    do_call(&f, &c, "GET", "/stream", NULL, 0);
+    assert_int_equal(c.err, BX_HTTP_ECANCELED);
+    assert_true(c.body.len >= 30);
+    run_until(&f, &f.aborts); /* the server noticed and aborted the stream */
+    assert_int_equal(f.aborts, 1);
+    assert_int_equal(stats(&f).aborted, 1);
+    bx_buf_free(&c.body);
+    fx_stop(&f);
+}
+
+static void test_server_close_aborts(void **state)
+{
+    fx f;
+    fx_start(&f, NULL);
+    f.stream_max = 0;
+    call c;
+    memset(&c, 0, sizeof(c));
+    start_call(&f, &c, "GET", f.port, "/stream", NULL, 0, 0);
+    while (c.body.len == 0) uv_run(&f.loop, UV_RUN_ONCE);
+    bx_http_server_close(f.srv, on_srv_closed, &f);
+    f.srv = NULL;
+    run_until(&f, &c.done);
+    assert_int_equal(c.err, BX_HTTP_ECLOSED);
+    run_until(&f, &f.srv_closed);
+    assert_int_equal(f.aborts, 1);
+    bx_buf_free(&c.body);
+    bx_http_client_close(f.cl);
+    uv_close((uv_handle_t *)&f.guard, NULL);
+    uv_run(&f.loop, UV_RUN_DEFAULT);
+    assert_int_equal(f.streams_live, 0);
+    assert_int_equal(uv_loop_close(&f.loop), 0);
+}
+
+static void test_body_too_large(void **state)
+{
+    bx_http_limits lim;
+    bx_http_limits_default(&lim);
+    lim.max_body_bytes = 1024;
+    fx f;
+    fx_start(&f, &lim);
+    char body[4096];
+    memset(body, 'x', sizeof(body));
+    call c;
+    do_call(&f, &c, "POST", "/echo", body, sizeof(body));
+    assert_int_equal(c.err, 0);
+    assert_int_equal(c.status, 413);
+    assert_int_equal(stats(&f).requests, 0);
+    bx_buf_free(&c.body);
+    /* a body at the limit is fine, on a new connection */
+    do_call(&f, &c, "POST", "/echo", body, 1024);
+    assert_int_equal(c.status, 200);
+    assert_int_equal(c.body.len, 1024);
+    bx_buf_free(&c.body);
+    assert_int_equal(stats(&f).accepted, 2);
+    fx_stop(&f);
+}
+
+static void test_connect_error(void **state)
+{
+    fx f;
+    fx_start(&f, NULL);
+    /* a port that was just free: bind, read it, close */
+    uv_tcp_t t;
+    uv_tcp_init(&f.loop, &t);
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", 0, &a);
+    assert_int_equal(uv_tcp_bind(&t, (struct sockaddr *)&a, 0), 0);
+    struct sockaddr_in b;
+    int blen = sizeof(b);
+    uv_tcp_getsockname(&t, (struct sockaddr *)&b, &blen);
+    int port = ntohs(b.sin_port);
+    uv_close((uv_handle_t *)&t, NULL);
+    call c;
+    start_call(&f, &c, "GET", port, "/", NULL, 0, 0);
+    run_until(&f, &c.done);
+    assert_int_equal(c.err, BX_HTTP_ECONNECT);
+    assert_int_equal(c.status, 0);
+    bx_buf_free(&c.body);
+    /* a name that does not resolve */
+    bx_http_client_req r = {.method = "GET", .host = "no-such-host.invalid", .port = 80};
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(bx_http_client_request(f.cl, &r, &cbs, &c, NULL), 0);
+    run_until(&f, &c.done);
+    assert_int_equal(c.err, BX_HTTP_ECONNECT);
+    /* bad arguments fail at once, with no callback */
+    r.port = 0;
+    assert_int_equal(bx_http_client_request(f.cl, &r, &cbs, &c, NULL), BX_HTTP_EPARSE);
+    fx_stop(&f);
+}
+
+static void test_timeout(void **state)
+{
+    fx f;
+    fx_start(&f, NULL);
+    call c;
+    start_call(&f, &c, "GET", f.port, "/hang", NULL, 0, 30);
+    run_until(&f, &c.done);
+    assert_int_equal(c.err, BX_HTTP_ETIMEOUT);
+    run_until(&f, &f.aborts);
+    bx_buf_free(&c.body);
+    /* cancel before anything happened */
+    start_call(&f, &c, "GET", f.port, "/hello", NULL, 0, 0);
+    bx_http_client_cancel(c.cr);
+    bx_http_client_cancel(c.cr); /* twice is harmless */
+    assert_int_equal(c.done, 0);
+    run_until(&f, &c.done);
+    assert_int_equal(c.err, BX_HTTP_ECANCELED);
+    bx_buf_free(&c.body);
+    fx_stop(&f);
+}
+
+/* ---- raw TCP peer, for bytes the client would not send ---- */
+
+typedef struct raw {
+    uv_tcp_t tcp;
+    uv_connect_t con;
+    uv_write_t w, w2;
+    bx_buf in;
+    const char *later; /* sent once "100 Continue" arrived */
+    int later_sent;
+    int eof;
+    int closed;
+} raw;
+
+static void raw_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
+{
+    raw *r = h->data;
+    bx_buf_reserve(&r->in, 65536);
+    *b = uv_buf_init(r->in.data + r->in.len, 65536);
+}
+
+static void raw_write_done(uv_write_t *w, int status)
+{
+    assert_int_equal(status, 0);
+}
+
+static void raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    raw *r = s->data;
+    if (n < 0) {
+        r->eof = 1;
+        uv_read_stop(s);
+        return;
+    }
+    r->in.len += (size_t)n;
+    r->in.data[r->in.len] = 0;
+    if (r->later && !r->later_sent && strstr(r->in.data, "100 Continue\r\n\r\n")) {
+        r->later_sent = 1;
+        uv_buf_t wb = uv_buf_init((char *)r->later, (unsigned)strlen(r->later));
+        uv_write(&r->w2, s, &wb, 1, raw_write_done);
+    }
+}
+
+static const char *raw_send_buf;
+
+static void raw_connected(uv_connect_t *c, int status)
+{
+    raw *r = c->data;
+    assert_int_equal(status, 0);
+    uv_read_start((uv_stream_t *)&r->tcp, raw_alloc, raw_read);
+    if (raw_send_buf && raw_send_buf[0]) {
+        uv_buf_t wb = uv_buf_init((char *)raw_send_buf, (unsigned)strlen(raw_send_buf));
+        uv_write(&r->w, (uv_stream_t *)&r->tcp, &wb, 1, raw_write_done);
+    }
+}
+
+static void raw_closed(uv_handle_t *h)
+{
+    raw *r = h->data;
+    r->closed = 1;
+}
+
+/* Sends `out` (and `later` after a 100 Continue), reads until EOF. */
+static void raw_exchange(fx *f, const char *out, const char *later, bx_buf *got)
+{
+    raw r;
+    memset(&r, 0, sizeof(r));
+    bx_buf_init(&r.in);
+    r.later = later;
+    r.tcp.data = &r;
+    r.con.data = &r;
+    raw_send_buf = out;
+    uv_tcp_init(&f->loop, &r.tcp);
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", f->port, &a);
+    assert_int_equal(uv_tcp_connect(&r.con, &r.tcp, (struct sockaddr *)&a, raw_connected), 0);
+    run_until(f, &r.eof);
+    uv_close((uv_handle_t *)&r.tcp, raw_closed);
+    run_until(f, &r.closed);
+    *got = r.in;
+}
+
+static int count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
+    return n;
+}
+
+static void test_raw_pipelining(void **state)
+{
+    fx f;
+    fx_start(&f, NULL);
+    bx_buf got;
+    raw_exchange(&f,
+                 "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\none"
+                 "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\ntwo\r\n0\r\n\r\n"
+                 "POST /echo HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nthree",
+                 NULL, &got);
+    assert_int_equal(count(got.data, "HTTP/1.1 200 OK\r\n"), 3);
+    const char *one = strstr(got.data, "\r\n\r\none");
+    const char *two = strstr(got.data, "\r\n\r\ntwo");
+    const char *three = strstr(got.data, "\r\n\r\nthree");
+    assert_non_null(one);
+    assert_non_null(two);
+    assert_non_null(three);
+    assert_true(one < two && two < three);
+    assert_int_equal(count(got.data, "Connection: close\r\n"), 1);
+    assert_true(strstr(got.data, "Connection: close\r\n") > two);
+    assert_int_equal(stats(&f).requests, 3);
+    bx_buf_free(&got);
+    fx_stop(&f);
+}
+
+static void test_raw_errors_and_http10(void **state)
+{
+    bx_http_limits lim;
+    bx_http_limits_default(&lim);
+    lim.max_header_bytes = 512;
+    fx f;
+    fx_start(&f, &lim);
+    bx_buf got;
+    raw_exchange(&f, "BLAH BLAH\r\n\r\n", NULL, &got);
+    assert_non_null(strstr(got.data, "HTTP/1.1 400 Bad Request\r\n"));
+    assert_non_null(strstr(got.data, "Connection: close\r\n"));
+    bx_buf_free(&got);
+
+    char big[2048];
+    snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nX: %01000d\r\n\r\n", 1);
+    raw_exchange(&f, big, NULL, &got);
+    assert_non_null(strstr(got.data, "HTTP/1.1 431 "));
+    bx_buf_free(&got);
+
+    /* HTTP/1.0: Content-Length answer, then close */
+    raw_exchange(&f, "GET /hello HTTP/1.0\r\n\r\n", NULL, &got);
+    assert_true(strncmp(got.data, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    assert_non_null(strstr(got.data, "Content-Length: 11\r\n"));
+    assert_non_null(strstr(got.data, "\r\n\r\nhello world"));
+    bx_buf_free(&got);
+
+    /* HTTP/1.0 stream: no chunked framing, the body ends at close */
+    f.stream_max = 3;
+    raw_exchange(&f, "GET /stream HTTP/1.0\r\n\r\n", NULL, &got);
+    assert_null(strstr(got.data, "chunked"));
+    assert_non_null(strstr(got.data, "\r\n\r\ndata: {\"i\":0}\n\ndata: {\"i\":1}\n\n"));
+    assert_int_equal(stats(&f).requests, 2);
+    bx_buf_free(&got);
+    fx_stop(&f);
+}
+
+static void test_raw_expect_continue(void **state)
+{
+    fx f;
+    fx_start(&f, NULL);
+    bx_buf got;
+    raw_exchange(&f,
+                 "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n"
+                 "Connection: close\r\n\r\n",
+                 "ping", &got);
+    assert_true(strncmp(got.data, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n", 42) == 0);
+    assert_non_null(strstr(got.data, "\r\n\r\nping"));
+    bx_buf_free(&got);
+    fx_stop(&f);
+}
+
+static void test_idle_timeout(void **state)
+{
+    bx_http_limits lim;
+    bx_http_limits_default(&lim);
+    lim.idle_timeout_ms = 20;
+    fx f;
+    fx_start(&f, &lim);
+    bx_buf got;
+    raw_exchange(&f, "", NULL, &got); /* sends nothing: the server hangs up */
+    assert_int_equal(got.len, 0);
+    assert_int_equal(stats(&f).accepted, 1);
+    while (stats(&f).open) uv_run(&f.loop, UV_RUN_ONCE);
+    bx_buf_free(&got);
+    fx_stop(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_get),
+        cmocka_unit_test(test_post_and_keepalive),
+        cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_abort_on_cancel),
+        cmocka_unit_test(test_server_close_aborts),
+        cmocka_unit_test(test_body_too_large),
+        cmocka_unit_test(test_connect_error),
+        cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_raw_pipelining),
+        cmocka_unit_test(test_raw_errors_and_http10),
+        cmocka_unit_test(test_raw_expect_continue),
+        cmocka_unit_test(test_idle_timeout),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
