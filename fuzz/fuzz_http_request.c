@@ -40,11 +40,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t off = 0;
     size_t pending_end = 0; /* end of the piece being fed */
     while (off < size) {
-        if (off >= pending_end) pending_end = whole ? size : (off + step < size ? off + step : size);
+        if (off >= pending_end)
+            pending_end = whole ? size : (off + step < size ? off + step : size);
         size_t used = 0;
         int status = 0;
-        int rc = bx_http_reqparser_feed(p, (const char *)data + off, pending_end - off, &used,
-                                        &status);
+        int rc =
+            bx_http_reqparser_feed(p, (const char *)data + off, pending_end - off, &used, &status);
         if (rc != 0) {
             if (status != 400 && status != 413 && status != 431 && status != 500) abort();
             break;

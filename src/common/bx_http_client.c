@@ -536,6 +536,7 @@ static void start_connect(bx_http_creq *cr)
     memset(&ss, 0, sizeof(ss));
     uint64_t now = uv_now(cl->loop);
     cr->connect_deadline = now + cl->opts.connect_timeout_ms;
+    cr->state = CR_CONNECTING; /* so arm_timer counts the connect deadline */
     if (uv_ip4_addr(cr->host, cr->port, (struct sockaddr_in *)&ss) == 0 ||
         uv_ip6_addr(cr->host, cr->port, (struct sockaddr_in6 *)&ss) == 0) {
         memcpy(&cr->pool->addr, &ss, sizeof(ss));
@@ -763,8 +764,10 @@ void bx_http_client_close(bx_http_client *cl)
 {
     if (!cl || cl->closing) return;
     cl->closing = 1;
-    for (bx_http_creq *cr = cl->live; cr; cr = cr->next) bx_http_client_cancel(cr);
+    for (bx_http_creq *cr = cl->live; cr; cr = cr->next)
+        bx_http_client_cancel(cr);
     for (pool *p = cl->pools; p; p = p->next)
-        while (p->idle) conn_close(p->idle);
+        while (p->idle)
+            conn_close(p->idle);
     client_maybe_free(cl);
 }

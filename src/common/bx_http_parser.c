@@ -51,6 +51,7 @@ struct bx_http_reqparser {
     size_t body_off;
     size_t body_len;
     int in_body;
+    int headers_done; /* later header callbacks are chunked trailers: dropped */
     bx_http_req req;
 
     int err;    /* BX_HTTP_E* once dead */
@@ -158,6 +159,7 @@ static int on_message_begin(http_parser *hp)
     p->body_off = 0;
     p->body_len = 0;
     p->in_body = 0;
+    p->headers_done = 0;
     p->continue_pending = 0;
     p->continue_reported = 0;
     return 0;
@@ -189,6 +191,7 @@ static int on_header_field(http_parser *hp, const char *at, size_t len)
 {
     bx_http_reqparser *p = parser_of(hp);
     if (count_header(p, len)) return -1;
+    if (p->headers_done) return 0;
     if (p->last != LAST_FIELD) {
         /* A new header: ends the URL or the previous value. */
         if (p->nhdr >= p->lim.max_headers) return fail(p, BX_HTTP_ETOOBIG, 431);
@@ -208,6 +211,7 @@ static int on_header_value(http_parser *hp, const char *at, size_t len)
 {
     bx_http_reqparser *p = parser_of(hp);
     if (count_header(p, len)) return -1;
+    if (p->headers_done) return 0;
     if (p->last != LAST_VALUE) {
         if (p->last != LAST_FIELD) return fail(p, BX_HTTP_EPARSE, 400);
         if (store_nul(p)) return -1;
@@ -255,6 +259,7 @@ static int on_headers_complete(http_parser *hp)
     if (p->last == LAST_NONE) return fail(p, BX_HTTP_EPARSE, 400); /* no URL */
     trim_value(p);
     if (store_nul(p)) return -1;
+    p->headers_done = 1;
     if (hp->http_major != 1) return fail(p, BX_HTTP_EPARSE, 400);
     if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > p->lim.max_body_bytes)
         return fail(p, BX_HTTP_ETOOBIG, 413);

@@ -250,7 +250,8 @@ static int conn_write(conn *c, const uv_buf_t *bufs, unsigned n)
 {
     if (c->closing) return BX_HTTP_ECLOSED;
     size_t total = 0;
-    for (unsigned i = 0; i < n; i++) total += bufs[i].len;
+    for (unsigned i = 0; i < n; i++)
+        total += bufs[i].len;
     if (total == 0) return 0;
     size_t skip = 0;
     if (!c->writing && c->obuf.len == 0) {
@@ -618,7 +619,8 @@ void bx_http_server_close(bx_http_server *srv, void (*cb)(void *ud), void *ud)
     srv->close_cb = cb;
     srv->close_ud = ud;
     if (srv->listener_open) uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
-    while (srv->conns) conn_close(srv->conns);
+    while (srv->conns)
+        conn_close(srv->conns);
     srv_maybe_done(srv);
 }
 

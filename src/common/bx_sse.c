@@ -173,7 +173,8 @@ int bx_sse_parser_feed(bx_sse_parser *p, const char *data, size_t len)
             }
         }
         size_t j = i;
-        while (j < len && data[j] != '\n' && data[j] != '\r') j++;
+        while (j < len && data[j] != '\n' && data[j] != '\r')
+            j++;
         if (j == len) {
             if (hold_partial(p, data + i, len - i)) return p->err;
             break;

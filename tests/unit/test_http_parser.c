@@ -102,6 +102,7 @@ static void check_pipeline(const rec *r)
     assert_string_equal(r->reqs[2].path, "/chunked");
     assert_int_equal(r->reqs[2].body_len, 12);
     assert_memory_equal(r->reqs[2].body, "hello, world", 12);
+    assert_int_equal(r->reqs[2].nheaders, 3); /* the trailer is dropped */
     assert_int_equal(r->reqs[2].keep_alive, 0);
 }
 
@@ -154,7 +155,8 @@ static void test_byte_by_byte(void **state)
 {
     rec r = {0};
     bx_http_reqparser *p = bx_http_reqparser_new(NULL, on_req, &r);
-    for (size_t i = 0; i < sizeof(PIPELINE) - 1; i++) assert_int_equal(feed_all(p, PIPELINE + i, 1), 0);
+    for (size_t i = 0; i < sizeof(PIPELINE) - 1; i++)
+        assert_int_equal(feed_all(p, PIPELINE + i, 1), 0);
     check_pipeline(&r);
     bx_http_reqparser_free(p);
 }
@@ -332,9 +334,9 @@ static void test_expect_continue(void **state)
 static void test_strerror(void **state)
 {
     assert_string_equal(bx_http_strerror(0), "success");
-    int codes[] = {BX_HTTP_EPARSE,    BX_HTTP_ETOOBIG, BX_HTTP_ECONNECT,
-                   BX_HTTP_ECLOSED,   BX_HTTP_ETIMEOUT, BX_HTTP_ECANCELED,
-                   BX_HTTP_ENOMEM,    BX_HTTP_ESTATE,  BX_HTTP_EIO};
+    int codes[] = {BX_HTTP_EPARSE,  BX_HTTP_ETOOBIG,  BX_HTTP_ECONNECT,
+                   BX_HTTP_ECLOSED, BX_HTTP_ETIMEOUT, BX_HTTP_ECANCELED,
+                   BX_HTTP_ENOMEM,  BX_HTTP_ESTATE,   BX_HTTP_EIO};
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
         assert_string_not_equal(bx_http_strerror(codes[i]), "unknown error");
     assert_string_equal(bx_http_strerror(-1000), "unknown error");
@@ -343,10 +345,14 @@ static void test_strerror(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pipeline_whole),   cmocka_unit_test(test_split_every_offset),
-        cmocka_unit_test(test_byte_by_byte),     cmocka_unit_test(test_pause_semantics),
-        cmocka_unit_test(test_limits),           cmocka_unit_test(test_http10_and_keepalive),
-        cmocka_unit_test(test_url_forms_and_body), cmocka_unit_test(test_expect_continue),
+        cmocka_unit_test(test_pipeline_whole),
+        cmocka_unit_test(test_split_every_offset),
+        cmocka_unit_test(test_byte_by_byte),
+        cmocka_unit_test(test_pause_semantics),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_http10_and_keepalive),
+        cmocka_unit_test(test_url_forms_and_body),
+        cmocka_unit_test(test_expect_continue),
         cmocka_unit_test(test_strerror),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -87,8 +87,7 @@ static void handler(bx_http_req *req, bx_http_res *res, void *ud)
         char q[64];
         snprintf(q, sizeof(q), "%s", req->query);
         bx_http_res_header(res, "X-Query", q);
-        bx_http_res_send(res, 200, ct ? ct : "application/octet-stream", req->body,
-                         req->body_len);
+        bx_http_res_send(res, 200, ct ? ct : "application/octet-stream", req->body, req->body_len);
     } else if (strcmp(req->path, "/stream") == 0) {
         stream *s = calloc(1, sizeof(*s));
         s->res = res;
@@ -127,7 +126,8 @@ static void fx_start(fx *f, const bx_http_limits *lim)
 
 static void run_until(fx *f, const int *flag)
 {
-    while (!*flag) uv_run(&f->loop, UV_RUN_ONCE);
+    while (!*flag)
+        uv_run(&f->loop, UV_RUN_ONCE);
 }
 
 static void on_srv_closed(void *ud)
@@ -239,7 +239,7 @@ static void test_get(void **state)
 {
     fx f;
     fx_start(&f, NULL);
-    call c;
+    call c = {0};
     do_call(&f, &c, "GET", "/hello", NULL, 0);
     assert_int_equal(c.err, 0);
     assert_int_equal(c.status, 200);
@@ -260,9 +260,10 @@ static void test_post_and_keepalive(void **state)
     fx_start(&f, NULL);
     size_t big = 300 * 1024;
     char *body = malloc(big);
-    for (size_t i = 0; i < big; i++) body[i] = (char)('a' + i % 26);
+    for (size_t i = 0; i < big; i++)
+        body[i] = (char)('a' + i % 26);
     for (int i = 0; i < 5; i++) {
-        call c;
+        call c = {0};
         size_t len = i == 4 ? big : (size_t)(i + 1) * 1000;
         do_call(&f, &c, "POST", "/echo?k=v", body, len);
         assert_int_equal(c.err, 0);
@@ -273,7 +274,7 @@ static void test_post_and_keepalive(void **state)
         bx_buf_free(&c.body);
     }
     /* HEAD: headers only, and the connection stays usable */
-    call h;
+    call h = {0};
     do_call(&f, &h, "HEAD", "/hello", NULL, 0);
     assert_int_equal(h.err, 0);
     assert_int_equal(h.status, 200);
@@ -315,7 +316,7 @@ static void test_stream(void **state)
     fx f;
     fx_start(&f, NULL);
     f.stream_max = 20;
-    call c;
+    call c = {0};
     do_call(&f, &c, "GET", "/stream", NULL, 0);
     assert_int_equal(c.err, 0);
     assert_int_equal(c.status, 200);
@@ -344,7 +345,7 @@ static void test_abort_on_cancel(void **state)
     fx f;
     fx_start(&f, NULL);
     f.stream_max = 0; /* forever */
-    call c;
+    call c = {0};
     memset(&c, 0, sizeof(c));
     c.cancel_after_data = 30;
     do_call(&f, &c, "GET", "/stream", NULL, 0);
@@ -362,10 +363,11 @@ static void test_server_close_aborts(void **state)
     fx f;
     fx_start(&f, NULL);
     f.stream_max = 0;
-    call c;
+    call c = {0};
     memset(&c, 0, sizeof(c));
     start_call(&f, &c, "GET", f.port, "/stream", NULL, 0, 0);
-    while (c.body.len == 0) uv_run(&f.loop, UV_RUN_ONCE);
+    while (c.body.len == 0)
+        uv_run(&f.loop, UV_RUN_ONCE);
     bx_http_server_close(f.srv, on_srv_closed, &f);
     f.srv = NULL;
     run_until(&f, &c.done);
@@ -389,7 +391,7 @@ static void test_body_too_large(void **state)
     fx_start(&f, &lim);
     char body[4096];
     memset(body, 'x', sizeof(body));
-    call c;
+    call c = {0};
     do_call(&f, &c, "POST", "/echo", body, sizeof(body));
     assert_int_equal(c.err, 0);
     assert_int_equal(c.status, 413);
@@ -419,7 +421,7 @@ static void test_connect_error(void **state)
     uv_tcp_getsockname(&t, (struct sockaddr *)&b, &blen);
     int port = ntohs(b.sin_port);
     uv_close((uv_handle_t *)&t, NULL);
-    call c;
+    call c = {0};
     start_call(&f, &c, "GET", port, "/", NULL, 0, 0);
     run_until(&f, &c.done);
     assert_int_equal(c.err, BX_HTTP_ECONNECT);
@@ -441,7 +443,7 @@ static void test_timeout(void **state)
 {
     fx f;
     fx_start(&f, NULL);
-    call c;
+    call c = {0};
     start_call(&f, &c, "GET", f.port, "/hang", NULL, 0, 30);
     run_until(&f, &c.done);
     assert_int_equal(c.err, BX_HTTP_ETIMEOUT);
@@ -542,7 +544,8 @@ static void raw_exchange(fx *f, const char *out, const char *later, bx_buf *got)
 static int count(const char *hay, const char *needle)
 {
     int n = 0;
-    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle)) n++;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
     return n;
 }
 
@@ -633,8 +636,142 @@ static void test_idle_timeout(void **state)
     raw_exchange(&f, "", NULL, &got); /* sends nothing: the server hangs up */
     assert_int_equal(got.len, 0);
     assert_int_equal(stats(&f).accepted, 1);
-    while (stats(&f).open) uv_run(&f.loop, UV_RUN_ONCE);
+    while (stats(&f).open)
+        uv_run(&f.loop, UV_RUN_ONCE);
     bx_buf_free(&got);
+    fx_stop(&f);
+}
+
+static void test_pooled_conn_closed_by_server(void **state)
+{
+    bx_http_limits lim;
+    bx_http_limits_default(&lim);
+    lim.idle_timeout_ms = 10;
+    fx f;
+    fx_start(&f, &lim);
+    call c = {0};
+    do_call(&f, &c, "GET", "/hello", NULL, 0);
+    assert_int_equal(c.status, 200);
+    bx_buf_free(&c.body);
+    while (stats(&f).open)
+        uv_run(&f.loop, UV_RUN_ONCE); /* server closed the idle conn */
+    do_call(&f, &c, "GET", "/hello", NULL, 0);
+    assert_int_equal(c.err, 0);
+    assert_int_equal(c.status, 200);
+    assert_int_equal(stats(&f).accepted, 2);
+    bx_buf_free(&c.body);
+    fx_stop(&f);
+}
+
+/* ---- raw TCP server, for responses the server would not send ---- */
+
+typedef struct canned {
+    uv_tcp_t lis;
+    uv_tcp_t peer;
+    uv_write_t w;
+    const char *resp;
+    bx_buf in;
+    int port;
+    int closed;
+} canned;
+
+static void canned_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
+{
+    canned *k = h->data;
+    bx_buf_reserve(&k->in, 4096);
+    *b = uv_buf_init(k->in.data + k->in.len, 4096);
+}
+
+static void canned_closed(uv_handle_t *h)
+{
+    canned *k = h->data;
+    k->closed++;
+}
+
+static void canned_written(uv_write_t *w, int status)
+{
+    canned *k = w->data;
+    uv_close((uv_handle_t *)&k->peer, canned_closed); /* the body ends here */
+}
+
+static void canned_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    canned *k = s->data;
+    if (n <= 0) return;
+    k->in.len += (size_t)n;
+    k->in.data[k->in.len] = 0;
+    if (strstr(k->in.data, "\r\n\r\n")) {
+        uv_read_stop(s);
+        k->w.data = k;
+        uv_buf_t wb = uv_buf_init((char *)k->resp, (unsigned)strlen(k->resp));
+        uv_write(&k->w, s, &wb, 1, canned_written);
+    }
+}
+
+static void canned_conn(uv_stream_t *l, int status)
+{
+    canned *k = l->data;
+    uv_tcp_init(l->loop, &k->peer);
+    k->peer.data = k;
+    assert_int_equal(uv_accept(l, (uv_stream_t *)&k->peer), 0);
+    uv_read_start((uv_stream_t *)&k->peer, canned_alloc, canned_read);
+}
+
+static void canned_call(fx *f, const char *resp, call *c)
+{
+    canned k;
+    memset(&k, 0, sizeof(k));
+    bx_buf_init(&k.in);
+    k.resp = resp;
+    k.lis.data = &k;
+    uv_tcp_init(&f->loop, &k.lis);
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", 0, &a);
+    assert_int_equal(uv_tcp_bind(&k.lis, (struct sockaddr *)&a, 0), 0);
+    assert_int_equal(uv_listen((uv_stream_t *)&k.lis, 8, canned_conn), 0);
+    int len = sizeof(a);
+    uv_tcp_getsockname(&k.lis, (struct sockaddr *)&a, &len);
+    start_call(f, c, "GET", ntohs(a.sin_port), "/x", NULL, 0, 0);
+    run_until(f, &c->done);
+    uv_close((uv_handle_t *)&k.lis, canned_closed);
+    while (k.closed < 2)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    bx_buf_free(&k.in);
+}
+
+static void test_client_response_forms(void **state)
+{
+    fx f;
+    fx_start(&f, NULL);
+    call c = {0};
+    /* body delimited by the close */
+    canned_call(&f, "HTTP/1.0 200 OK\r\nX-Test: eof\r\n\r\nuntil the end", &c);
+    assert_int_equal(c.err, 0);
+    assert_int_equal(c.status, 200);
+    assert_string_equal(c.xtest, "eof");
+    assert_int_equal(c.body.len, 13);
+    assert_memory_equal(c.body.data, "until the end", 13);
+    bx_buf_free(&c.body);
+    /* an interim 100 response is skipped; chunked body is de-chunked */
+    canned_call(&f,
+                "HTTP/1.1 100 Continue\r\n\r\n"
+                "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+                &c);
+    assert_int_equal(c.err, 0);
+    assert_int_equal(c.status, 201);
+    assert_int_equal(c.body.len, 5);
+    assert_memory_equal(c.body.data, "abcde", 5);
+    bx_buf_free(&c.body);
+    /* truncated body: the peer closed early */
+    canned_call(&f, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", &c);
+    assert_int_equal(c.err, BX_HTTP_ECLOSED);
+    assert_int_equal(c.status, 200);
+    bx_buf_free(&c.body);
+    /* garbage */
+    canned_call(&f, "NOT HTTP AT ALL\r\n\r\n", &c);
+    assert_int_equal(c.err, BX_HTTP_EPARSE);
+    bx_buf_free(&c.body);
     fx_stop(&f);
 }
 
@@ -653,6 +790,8 @@ int main(void)
         cmocka_unit_test(test_raw_errors_and_http10),
         cmocka_unit_test(test_raw_expect_continue),
         cmocka_unit_test(test_idle_timeout),
+        cmocka_unit_test(test_pooled_conn_closed_by_server),
+        cmocka_unit_test(test_client_response_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

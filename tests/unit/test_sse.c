@@ -115,7 +115,8 @@ static void test_split_everywhere(void **state)
     }
     memset(&r, 0, sizeof(r));
     bx_sse_parser_init(&p, 0, on_event, &r);
-    for (size_t i = 0; i < len; i++) assert_int_equal(bx_sse_parser_feed(&p, MIXED + i, 1), 0);
+    for (size_t i = 0; i < len; i++)
+        assert_int_equal(bx_sse_parser_feed(&p, MIXED + i, 1), 0);
     check_mixed(&r);
     bx_sse_parser_free(&p);
 }
@@ -123,7 +124,8 @@ static void test_split_everywhere(void **state)
 static void test_not_a_bom(void **state)
 {
     /* Two bytes of a BOM, then something else: the bytes are data. */
-    const char s[] = "\xEF\xBB" "data: x\n\ndata: y\n\n";
+    const char s[] = "\xEF\xBB"
+                     "data: x\n\ndata: y\n\n";
     evrec r = {0};
     bx_sse_parser p;
     bx_sse_parser_init(&p, 0, on_event, &r);
@@ -160,7 +162,8 @@ static void test_max_event_size(void **state)
     bx_sse_parser_reset(&p);
     /* a comment line of any length is skipped without buffering */
     assert_int_equal(bx_sse_parser_feed(&p, ":", 1), 0);
-    for (int i = 0; i < 100; i++) assert_int_equal(bx_sse_parser_feed(&p, "xxxxxxxxxx", 10), 0);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(bx_sse_parser_feed(&p, "xxxxxxxxxx", 10), 0);
     assert_int_equal(bx_sse_parser_feed(&p, "\ndata: ok\n\n", 11), 0);
     assert_int_equal(r.n, 3);
     assert_string_equal(r.data[2], "ok");
@@ -181,8 +184,8 @@ static void test_stop(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vllm_stream),    cmocka_unit_test(test_split_everywhere),
-        cmocka_unit_test(test_not_a_bom),      cmocka_unit_test(test_max_event_size),
+        cmocka_unit_test(test_vllm_stream), cmocka_unit_test(test_split_everywhere),
+        cmocka_unit_test(test_not_a_bom),   cmocka_unit_test(test_max_event_size),
         cmocka_unit_test(test_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

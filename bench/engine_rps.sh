@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# How many requests per second one `brix engine` process sustains, against
+# nginx serving a same-sized completion body as a static file (the peer: a
+# plain HTTP server doing no work). Both are driven by wrk on loopback with the
+# same connections and duration; the script prints both rates and the ratio.
+#
+#   bash bench/engine_rps.sh [path/to/brix] [seconds] [connections]
+set -euo pipefail
+BRIX=${1:-build/brix}
+SECS=${2:-5}
+CONNS=${3:-64}
+command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)"; exit 2; }
+command -v nginx >/dev/null || { echo "nginx is missing (apt-get install nginx)"; exit 2; }
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+EP=$(free_port); NP=$(free_port)
+
+# 1. the engine, with simulated time 1000x faster than wall time so the GPU
+#    model costs nothing and the HTTP + scheduling path is what is measured
+"$BRIX" engine --host 127.0.0.1 --port "$EP" --time-scale 1000 --log-level warn &
+pids+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$EP/health" >/dev/null && break; sleep 0.1; done
+body='{"model":"brix-sim-llama3-8b","prompt":"the cat sat on the mat and then the dog ran","max_tokens":16,"ignore_eos":true}'
+curl -sf "http://127.0.0.1:$EP/v1/completions" -d "$body" > "$work/answer.json"
+cat > "$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$body'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+# 2. nginx answering the same bytes from a file
+mkdir -p "$work/www" "$work/logs"
+cp "$work/answer.json" "$work/www/index.json"
+cat > "$work/nginx.conf" <<NGX
+worker_processes 1;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/logs/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$NP;
+    location / { root $work/www; default_type application/json; try_files /index.json =404; }
+  }
+}
+NGX
+nginx -c "$work/nginx.conf" -p "$work" &
+pids+=($!)
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$NP/" >/dev/null && break; sleep 0.1; done
+
+rate() { wrk -t1 -c"$CONNS" -d"${SECS}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
+eng=$(rate -s "$work/post.lua" "http://127.0.0.1:$EP/v1/completions")
+ngx=$(rate "http://127.0.0.1:$NP/")
+echo "brix engine: $eng requests/s (16 generated tokens each, one worker thread)"
+echo "nginx static: $ngx requests/s (same body, one worker process)"
+awk -v a="$eng" -v b="$ngx" 'BEGIN { printf "ratio engine/nginx: %.2f\n", a / b }'
