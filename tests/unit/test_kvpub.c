@@ -91,7 +91,7 @@ static uint64_t sync_first(eng_kvpub *p, void *sub, const char *topic)
     for (int i = 0; i < MAX_TRIES; i++) {
         add_stored(p, (uint64_t)i);
         assert_int_equal(eng_kvpub_flush(p, 100.0 + i), 1);
-        frames f;
+        frames f = {0};
         if (!recv_frames(sub, &f, WAIT_MS)) continue;
         assert_int_equal(f.n, 3);
         assert_int_equal(f.len[0], strlen(topic));
@@ -248,7 +248,7 @@ static void test_map_encoding_on_wire(void **state)
     for (int i = 0; i < MAX_TRIES; i++) {
         add_stored(&p, 0xfedcba9876543210ull);
         assert_int_equal(eng_kvpub_flush(&p, 3.0), 1);
-        frames f;
+        frames f = {0};
         if (!recv_frames(sub, &f, WAIT_MS)) continue;
         assert_int_equal(f.n, 3);
         assert_int_equal((unsigned char)f.data[2][0], 0x82); /* {ts, events}: no dp rank */
@@ -298,7 +298,7 @@ static size_t read_replay(eng_kvpub *p, void *dealer, uint64_t *seqs, size_t max
 {
     size_t n = 0;
     for (;;) {
-        frames f;
+        frames f = {0};
         assert_true(pump_and_recv(p, dealer, &f));
         /* DEALER sees ["", seq, payload]: the ROUTER took the identity. */
         assert_int_equal(f.n, 3);
