@@ -33,7 +33,8 @@ int bx_blockhash_block(const bx_blockhash *parent, const uint32_t *tokens, size_
     memcpy(buf + n, parent->d, BX_BLOCKHASH_LEN);
     n += BX_BLOCKHASH_LEN;
     n += cbor_encode_array_start(ntok, buf + n, cap - n);
-    for (size_t i = 0; i < ntok; i++) n += cbor_encode_uint(tokens[i], buf + n, cap - n);
+    for (size_t i = 0; i < ntok; i++)
+        n += cbor_encode_uint(tokens[i], buf + n, cap - n);
     if (extra_name) {
         n += cbor_encode_array_start(1, buf + n, cap - n);
         n += cbor_encode_string_start(el, buf + n, cap - n);
@@ -49,13 +50,14 @@ int bx_blockhash_block(const bx_blockhash *parent, const uint32_t *tokens, size_
 uint64_t bx_blockhash_u64(const bx_blockhash *h)
 {
     uint64_t v = 0;
-    for (int i = BX_BLOCKHASH_LEN - 8; i < BX_BLOCKHASH_LEN; i++) v = (v << 8) | h->d[i];
+    for (int i = BX_BLOCKHASH_LEN - 8; i < BX_BLOCKHASH_LEN; i++)
+        v = (v << 8) | h->d[i];
     return v;
 }
 
 size_t bx_blockhash_chain(const bx_blockhash *root, const uint32_t *tokens, size_t ntok,
-                          size_t block_size, const char *extra_name, size_t nblocks,
-                          uint64_t *keys, bx_blockhash *digests)
+                          size_t block_size, const char *extra_name, size_t nblocks, uint64_t *keys,
+                          bx_blockhash *digests)
 {
     if (block_size == 0) return 0;
     size_t full = ntok / block_size;

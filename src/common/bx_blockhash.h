@@ -35,7 +35,7 @@ uint64_t bx_blockhash_u64(const bx_blockhash *h);
  * each) into keys[] (uint64) and, if digests is non-NULL, digests[].
  * Returns the number of blocks hashed (min(nblocks, ntok / block_size)). */
 size_t bx_blockhash_chain(const bx_blockhash *root, const uint32_t *tokens, size_t ntok,
-                          size_t block_size, const char *extra_name, size_t nblocks,
-                          uint64_t *keys, bx_blockhash *digests);
+                          size_t block_size, const char *extra_name, size_t nblocks, uint64_t *keys,
+                          bx_blockhash *digests);
 
 #endif

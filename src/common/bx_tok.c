@@ -25,8 +25,8 @@ uint32_t bx_tok_piece_id(const char *piece, size_t len)
 }
 
 /* Cuts [start, end) into pieces of at most 4 bytes on character bounds. */
-static size_t bx_tok_word(const char *text, size_t start, size_t end, uint32_t *ids,
-                          uint32_t *offs, size_t cap, size_t n)
+static size_t bx_tok_word(const char *text, size_t start, size_t end, uint32_t *ids, uint32_t *offs,
+                          size_t cap, size_t n)
 {
     size_t p = start;
     while (p < end) {
@@ -53,8 +53,10 @@ size_t bx_tok_encode(const char *text, size_t len, uint32_t *ids, uint32_t *offs
     size_t n = 0, i = 0;
     while (i < len) {
         size_t start = i;
-        while (i < len && bx_tok_is_space((unsigned char)text[i])) i++;
-        while (i < len && !bx_tok_is_space((unsigned char)text[i])) i++;
+        while (i < len && bx_tok_is_space((unsigned char)text[i]))
+            i++;
+        while (i < len && !bx_tok_is_space((unsigned char)text[i]))
+            i++;
         n = bx_tok_word(text, start, i, ids, offs, cap, n);
     }
     return n;

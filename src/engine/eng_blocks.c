@@ -17,10 +17,14 @@ static uint32_t eng_blocks_bucket(const eng_blocks *bm, uint64_t key)
 static void eng_blocks_q_remove(eng_blocks *bm, int32_t b)
 {
     eng_block *blk = &bm->blocks[b];
-    if (blk->prev >= 0) bm->blocks[blk->prev].next = blk->next;
-    else bm->free_head = blk->next;
-    if (blk->next >= 0) bm->blocks[blk->next].prev = blk->prev;
-    else bm->free_tail = blk->prev;
+    if (blk->prev >= 0)
+        bm->blocks[blk->prev].next = blk->next;
+    else
+        bm->free_head = blk->next;
+    if (blk->next >= 0)
+        bm->blocks[blk->next].prev = blk->prev;
+    else
+        bm->free_tail = blk->prev;
     blk->prev = blk->next = -1;
     blk->in_free = 0;
     bm->num_free--;
@@ -31,8 +35,10 @@ static void eng_blocks_q_push_tail(eng_blocks *bm, int32_t b)
     eng_block *blk = &bm->blocks[b];
     blk->prev = bm->free_tail;
     blk->next = -1;
-    if (bm->free_tail >= 0) bm->blocks[bm->free_tail].next = b;
-    else bm->free_head = b;
+    if (bm->free_tail >= 0)
+        bm->blocks[bm->free_tail].next = b;
+    else
+        bm->free_head = b;
     bm->free_tail = b;
     blk->in_free = 1;
     bm->num_free++;
@@ -43,7 +49,8 @@ static void eng_blocks_uncache(eng_blocks *bm, int32_t b)
     eng_block *blk = &bm->blocks[b];
     uint32_t h = eng_blocks_bucket(bm, blk->key);
     int32_t *pp = &bm->buckets[h];
-    while (*pp >= 0 && *pp != b) pp = &bm->blocks[*pp].hnext;
+    while (*pp >= 0 && *pp != b)
+        pp = &bm->blocks[*pp].hnext;
     if (*pp == b) *pp = blk->hnext;
     blk->hnext = -1;
     blk->cached = 0;
@@ -56,14 +63,16 @@ int eng_blocks_init(eng_blocks *bm, int32_t num_blocks, int32_t block_size,
     if (num_blocks <= 0 || block_size <= 0) return -1;
     bm->blocks = calloc((size_t)num_blocks, sizeof(*bm->blocks));
     uint32_t nb = 16;
-    while (nb < (uint32_t)num_blocks * 2u) nb <<= 1;
+    while (nb < (uint32_t)num_blocks * 2u)
+        nb <<= 1;
     bm->buckets = malloc(nb * sizeof(*bm->buckets));
     if (!bm->blocks || !bm->buckets) {
         free(bm->blocks);
         free(bm->buckets);
         return -1;
     }
-    for (uint32_t i = 0; i < nb; i++) bm->buckets[i] = -1;
+    for (uint32_t i = 0; i < nb; i++)
+        bm->buckets[i] = -1;
     bm->nbuckets = nb;
     bm->num_blocks = num_blocks;
     bm->block_size = block_size;
@@ -97,7 +106,8 @@ int32_t eng_blocks_find(const eng_blocks *bm, uint64_t key)
 size_t eng_blocks_match(const eng_blocks *bm, const uint64_t *keys, size_t n)
 {
     size_t i = 0;
-    while (i < n && eng_blocks_find(bm, keys[i]) >= 0) i++;
+    while (i < n && eng_blocks_find(bm, keys[i]) >= 0)
+        i++;
     return i;
 }
 

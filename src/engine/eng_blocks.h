@@ -21,8 +21,8 @@
 typedef void (*eng_blocks_removed_cb)(uint64_t key, void *ud);
 
 typedef struct eng_block {
-    uint64_t key;      /* valid when cached */
-    int32_t ref;       /* requests holding it */
+    uint64_t key;       /* valid when cached */
+    int32_t ref;        /* requests holding it */
     int32_t prev, next; /* free-queue links (-1 = none) */
     int32_t hnext;      /* index chain */
     uint8_t cached;     /* key is in the index */

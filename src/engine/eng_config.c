@@ -21,36 +21,50 @@ struct eng_flag {
 
 static const struct eng_flag eng_flags[] = {
     {"--model", F_STR, OFF(model), "model name or path (vLLM's --model)"},
-    {"--served-model-name", F_STR, OFF(served_model_name), "name served in the API (default: --model)"},
+    {"--served-model-name", F_STR, OFF(served_model_name),
+     "name served in the API (default: --model)"},
     {"--host", F_STR, OFF(host), "address to listen on (default 0.0.0.0)"},
     {"--port", F_INT, OFF(port), "port to listen on (default 8000)"},
     {"--profile", F_STR, OFF(profile), "timing profile (default llama3-8b-h100; see below)"},
     {"--max-num-seqs", F_INT, OFF(max_num_seqs), "max sequences in a batch (default: profile's)"},
-    {"--max-num-batched-tokens", F_INT, OFF(max_num_batched_tokens), "token budget per step (default: profile's)"},
+    {"--max-num-batched-tokens", F_INT, OFF(max_num_batched_tokens),
+     "token budget per step (default: profile's)"},
     {"--block-size", F_INT, OFF(block_size), "KV block size in tokens (default 16)"},
     {"--num-gpu-blocks", F_INT, OFF(num_gpu_blocks), "KV cache blocks (default: profile's)"},
-    {"--max-model-len", F_INT, OFF(max_model_len), "max prompt + output tokens (default: profile's)"},
-    {"--enable-lora", F_BOOL, OFF(enable_lora), "serve LoRA adapters and the runtime load/unload endpoints"},
+    {"--max-model-len", F_INT, OFF(max_model_len),
+     "max prompt + output tokens (default: profile's)"},
+    {"--enable-lora", F_BOOL, OFF(enable_lora),
+     "serve LoRA adapters and the runtime load/unload endpoints"},
     {"--max-loras", F_INT, OFF(max_loras), "adapters in one batch / GPU slots (default 1)"},
-    {"--max-cpu-loras", F_INT, OFF(max_cpu_loras), "adapters kept in host memory (default max-loras)"},
+    {"--max-cpu-loras", F_INT, OFF(max_cpu_loras),
+     "adapters kept in host memory (default max-loras)"},
     {"--lora-modules", F_LIST, OFF(lora_modules), "name=path adapter loaded at start (repeatable)"},
-    {"--lora-load-seconds", F_DBL, OFF(lora_load_s), "simulated adapter load time (default: profile's)"},
+    {"--lora-load-seconds", F_DBL, OFF(lora_load_s),
+     "simulated adapter load time (default: profile's)"},
     {"--time-scale", F_DBL, OFF(time_scale), "simulated seconds per wall second (default 1)"},
     {"--seed", F_U64, OFF(seed), "seed for generated text, lengths and jitter (default 0)"},
     {"--hash-seed", F_STR, OFF(hash_seed), "prefix-hash seed (default $PYTHONHASHSEED or \"0\")"},
-    {"--max-waiting", F_INT, OFF(max_waiting), "waiting-queue limit, 503 beyond it (default 0 = none)"},
+    {"--max-waiting", F_INT, OFF(max_waiting),
+     "waiting-queue limit, 503 beyond it (default 0 = none)"},
     {"--embedding-dim", F_INT, OFF(embedding_dim), "embedding vector size (default 1024)"},
     {"--jitter", F_DBL, OFF(jitter), "relative noise on each step's duration (default 0.03)"},
-    {"--enable-prompt-tokens-details", F_BOOL, OFF(prompt_tokens_details), "report usage.prompt_tokens_details.cached_tokens"},
-    {"--lora-info-latest-only", F_BOOL, OFF(lora_info_latest_only), "emit only the current vllm:lora_requests_info series"},
-    {"--kv-events", F_STR, OFF(kv_events), "publish KV events on this ZMQ endpoint (binds if it has * or ::)"},
+    {"--enable-prompt-tokens-details", F_BOOL, OFF(prompt_tokens_details),
+     "report usage.prompt_tokens_details.cached_tokens"},
+    {"--lora-info-latest-only", F_BOOL, OFF(lora_info_latest_only),
+     "emit only the current vllm:lora_requests_info series"},
+    {"--kv-events", F_STR, OFF(kv_events),
+     "publish KV events on this ZMQ endpoint (binds if it has * or ::)"},
     {"--kv-events-replay", F_STR, OFF(kv_events_replay), "ZMQ ROUTER endpoint for event replay"},
-    {"--kv-events-topic", F_STR, OFF(kv_events_topic), "topic of KV event messages (default empty)"},
-    {"--kv-events-map", F_BOOL, OFF(kv_events_map), "encode events as named maps instead of arrays"},
+    {"--kv-events-topic", F_STR, OFF(kv_events_topic),
+     "topic of KV event messages (default empty)"},
+    {"--kv-events-map", F_BOOL, OFF(kv_events_map),
+     "encode events as named maps instead of arrays"},
     {"--fault-error-rate", F_DBL, OFF(fault_error_rate), "fraction of requests answered 500"},
     {"--fault-hang-rate", F_DBL, OFF(fault_hang_rate), "fraction of requests never answered"},
-    {"--fault-crash-after-tokens", F_I64, OFF(fault_crash_after_tokens), "kill the process after N generated tokens"},
-    {"--fault-startup-delay", F_DBL, OFF(fault_startup_delay), "seconds of 503 (not ready) after start"},
+    {"--fault-crash-after-tokens", F_I64, OFF(fault_crash_after_tokens),
+     "kill the process after N generated tokens"},
+    {"--fault-startup-delay", F_DBL, OFF(fault_startup_delay),
+     "seconds of 503 (not ready) after start"},
     {"--log-level", F_STR, OFF(log_level), "debug|info|warn|error (default info)"},
 };
 
@@ -140,8 +154,10 @@ int eng_config_parse(eng_config *c, int argc, char **argv, FILE *out, FILE *err)
             *(int *)dst = 1;
             continue;
         }
-        if (eq) val = eq + 1;
-        else if (i + 1 < argc) val = argv[++i];
+        if (eq)
+            val = eq + 1;
+        else if (i + 1 < argc)
+            val = argv[++i];
         else {
             fprintf(err, "brix engine: %s needs a value\n", name);
             return -1;

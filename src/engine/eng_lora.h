@@ -19,10 +19,10 @@
 typedef struct eng_lora_adapter {
     char name[ENG_LORA_NAME_MAX];
     char path[ENG_LORA_PATH_MAX];
-    int32_t id;       /* 1-based lora_int_id; 0 = empty entry */
-    int32_t running;  /* requests of this adapter in the batch */
-    int32_t waiting;  /* requests waiting */
-    int32_t gpu_slot; /* -1 when not on the GPU */
+    int32_t id;        /* 1-based lora_int_id; 0 = empty entry */
+    int32_t running;   /* requests of this adapter in the batch */
+    int32_t waiting;   /* requests waiting */
+    int32_t gpu_slot;  /* -1 when not on the GPU */
     uint64_t cpu_tick; /* 0 = not in host memory; else last use */
     uint64_t gpu_tick;
 } eng_lora_adapter;

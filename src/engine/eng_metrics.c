@@ -19,18 +19,18 @@ typedef struct em_hist {
     double sum;
 } em_hist;
 
-static const double em_ttft_b[] = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1,
-                                   0.25,  0.5,   0.75, 1.0,  2.5,  5.0,  7.5,  10.0,
+static const double em_ttft_b[] = {0.001, 0.005, 0.01, 0.02,  0.04,  0.06,  0.08, 0.1,
+                                   0.25,  0.5,   0.75, 1.0,   2.5,   5.0,   7.5,  10.0,
                                    20.0,  40.0,  80.0, 160.0, 640.0, 2560.0};
 static const double em_itl_b[] = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,  0.3,  0.4, 0.5,
                                   0.75, 1.0,   2.5,  5.0,   7.5, 10.0, 20.0, 40.0, 80.0};
-static const double em_lat_b[] = {0.3,  0.5,  0.8,  1.0,  1.5,   2.0,   2.5,   5.0,    10.0,  15.0, 20.0,
-                                  30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
-static const double em_iter_b[] = {1,   8,   16,  24,   32,   40,   48,   56,   64,
-                                   72,  80,  88,  96,   104,  112,  120,  128,  136,
-                                   144, 152, 160, 168,  176,  184,  192,  200,  208,
-                                   216, 224, 232, 240,  248,  256,  512,  1024, 2048,
-                                   4096, 8192, 16384};
+static const double em_lat_b[] = {0.3,  0.5,   0.8,   1.0,   1.5,   2.0,    2.5,
+                                  5.0,  10.0,  15.0,  20.0,  30.0,  40.0,   50.0,
+                                  60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
+static const double em_iter_b[] = {1,   8,   16,  24,  32,   40,   48,   56,   64,   72,
+                                   80,  88,  96,  104, 112,  120,  128,  136,  144,  152,
+                                   160, 168, 176, 184, 192,  200,  208,  216,  224,  232,
+                                   240, 248, 256, 512, 1024, 2048, 4096, 8192, 16384};
 static const double em_n_b[] = {1, 2, 5, 10, 20};
 
 enum em_reason { EM_STOP = 0, EM_LENGTH, EM_ABORT, EM_ERROR, EM_NREASONS };
@@ -63,7 +63,8 @@ static void em_hist_init(em_hist *h, const double *b, int n)
 static void em_hist_observe(em_hist *h, double v)
 {
     int i = 0;
-    while (i < h->n && v > h->bounds[i]) i++;
+    while (i < h->n && v > h->bounds[i])
+        i++;
     if (i < h->n) h->counts[i]++;
     h->count++;
     h->sum += v;
@@ -114,10 +115,12 @@ eng_metrics *eng_metrics_new(const char *model_name, int32_t max_model_len,
     em_hist_init(&m->itl, em_itl_b, (int)(sizeof(em_itl_b) / sizeof(double)));
     em_hist_init(&m->tpot_req, em_itl_b, (int)(sizeof(em_itl_b) / sizeof(double)));
     em_hist *lat[] = {&m->e2e, &m->queue, &m->prefill, &m->decode, &m->inference};
-    for (size_t i = 0; i < 5; i++) em_hist_init(lat[i], em_lat_b, (int)(sizeof(em_lat_b) / sizeof(double)));
+    for (size_t i = 0; i < 5; i++)
+        em_hist_init(lat[i], em_lat_b, (int)(sizeof(em_lat_b) / sizeof(double)));
     em_hist_init(&m->iter, em_iter_b, (int)(sizeof(em_iter_b) / sizeof(double)));
     em_hist *tok[] = {&m->req_prompt, &m->req_gen, &m->req_max_gen, &m->req_max_tokens};
-    for (size_t i = 0; i < 4; i++) em_hist_init(tok[i], m->tok_b, m->tok_n);
+    for (size_t i = 0; i < 4; i++)
+        em_hist_init(tok[i], m->tok_b, m->tok_n);
     em_hist_init(&m->req_n, em_n_b, 5);
     return m;
 }
@@ -171,9 +174,12 @@ static void em_head(bx_buf *b, const char *name, const char *type, const char *h
 /* Shortest text that reads back as the same double. */
 static void em_num(char *out, size_t cap, double v)
 {
-    if (isinf(v)) snprintf(out, cap, v > 0 ? "+Inf" : "-Inf");
-    else if (isnan(v)) snprintf(out, cap, "NaN");
-    else if (v == floor(v) && fabs(v) < 1e15) snprintf(out, cap, "%.1f", v);
+    if (isinf(v))
+        snprintf(out, cap, v > 0 ? "+Inf" : "-Inf");
+    else if (isnan(v))
+        snprintf(out, cap, "NaN");
+    else if (v == floor(v) && fabs(v) < 1e15)
+        snprintf(out, cap, "%.1f", v);
     else {
         for (int p = 6; p <= 17; p++) {
             snprintf(out, cap, "%.*g", p, v);
@@ -268,10 +274,11 @@ int eng_metrics_render(eng_metrics *m, const eng_metrics_state *st, bx_buf *b)
              st->kv_usage);
     em_gauge(b, m, "vllm:gpu_cache_usage_perc",
              "GPU KV-cache usage. 1 means 100 percent usage (deprecated name).", st->kv_usage);
-    em_gauge(b, m, "vllm:num_requests_swapped", "Number of requests swapped to CPU (always 0 in V1).",
-             0);
+    em_gauge(b, m, "vllm:num_requests_swapped",
+             "Number of requests swapped to CPU (always 0 in V1).", 0);
     em_gauge(b, m, "vllm:avg_prompt_throughput_toks_per_s",
-             "Average prefill throughput in tokens/s over the last 10 s (V0 name).", st->prompt_tps);
+             "Average prefill throughput in tokens/s over the last 10 s (V0 name).",
+             st->prompt_tps);
     em_gauge(b, m, "vllm:avg_generation_throughput_toks_per_s",
              "Average generation throughput in tokens/s over the last 10 s (V0 name).",
              st->generation_tps);
@@ -283,35 +290,52 @@ int eng_metrics_render(eng_metrics *m, const eng_metrics_state *st, bx_buf *b)
                   "vllm:cache_config_info{block_size=\"%d\",cache_dtype=\"auto\",enable_prefix_"
                   "caching=\"True\",engine=\"0\",num_gpu_blocks=\"%d\"} 1.0\n",
                   st->block_size, st->num_gpu_blocks);
-    em_counter(b, m, "vllm:prefix_cache_queries", "Prefix cache queries, in terms of number of queried tokens.",
+    em_counter(b, m, "vllm:prefix_cache_queries",
+               "Prefix cache queries, in terms of number of queried tokens.",
                (double)st->prefix_queries);
-    em_counter(b, m, "vllm:prefix_cache_hits", "Prefix cache hits, in terms of number of cached tokens.",
-               (double)st->prefix_hits);
+    em_counter(b, m, "vllm:prefix_cache_hits",
+               "Prefix cache hits, in terms of number of cached tokens.", (double)st->prefix_hits);
     em_counter(b, m, "vllm:num_preemptions", "Cumulative number of preemption from the engine.",
                (double)st->preemptions);
     em_counter(b, m, "vllm:prompt_tokens", "Number of prefill tokens processed.",
                (double)st->prompt_tokens);
     em_counter(b, m, "vllm:generation_tokens", "Number of generation tokens processed.",
                (double)st->generation_tokens);
-    em_head(b, "vllm:request_success_total", "counter", "Count of successfully processed requests.");
+    em_head(b, "vllm:request_success_total", "counter",
+            "Count of successfully processed requests.");
     for (int i = 0; i < EM_NREASONS; i++)
         bx_buf_printf(b, "vllm:request_success_total{%s,finished_reason=\"%s\"} %llu\n", m->labels,
                       em_reason_names[i], (unsigned long long)m->success[i]);
     if (st->lora_enabled) em_lora_info(b, m, st);
-    em_hist_write(b, m, "vllm:iteration_tokens_total", "Histogram of number of tokens per engine_step.", &m->iter);
-    em_hist_write(b, m, "vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", &m->ttft);
-    em_hist_write(b, m, "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", &m->itl);
-    em_hist_write(b, m, "vllm:time_per_output_token_seconds", "Histogram of time per output token in seconds (deprecated name).", &m->itl);
-    em_hist_write(b, m, "vllm:request_time_per_output_token_seconds", "Histogram of time_per_output_token_seconds per request.", &m->tpot_req);
-    em_hist_write(b, m, "vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", &m->e2e);
-    em_hist_write(b, m, "vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", &m->queue);
-    em_hist_write(b, m, "vllm:request_inference_time_seconds", "Histogram of time spent in RUNNING phase for request.", &m->inference);
-    em_hist_write(b, m, "vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", &m->prefill);
-    em_hist_write(b, m, "vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", &m->decode);
-    em_hist_write(b, m, "vllm:request_prompt_tokens", "Number of prefill tokens processed.", &m->req_prompt);
-    em_hist_write(b, m, "vllm:request_generation_tokens", "Number of generation tokens processed.", &m->req_gen);
-    em_hist_write(b, m, "vllm:request_max_num_generation_tokens", "Histogram of maximum number of requested generation tokens.", &m->req_max_gen);
-    em_hist_write(b, m, "vllm:request_params_max_tokens", "Histogram of the max_tokens request parameter.", &m->req_max_tokens);
-    em_hist_write(b, m, "vllm:request_params_n", "Histogram of the n request parameter.", &m->req_n);
+    em_hist_write(b, m, "vllm:iteration_tokens_total",
+                  "Histogram of number of tokens per engine_step.", &m->iter);
+    em_hist_write(b, m, "vllm:time_to_first_token_seconds",
+                  "Histogram of time to first token in seconds.", &m->ttft);
+    em_hist_write(b, m, "vllm:inter_token_latency_seconds",
+                  "Histogram of inter-token latency in seconds.", &m->itl);
+    em_hist_write(b, m, "vllm:time_per_output_token_seconds",
+                  "Histogram of time per output token in seconds (deprecated name).", &m->itl);
+    em_hist_write(b, m, "vllm:request_time_per_output_token_seconds",
+                  "Histogram of time_per_output_token_seconds per request.", &m->tpot_req);
+    em_hist_write(b, m, "vllm:e2e_request_latency_seconds",
+                  "Histogram of e2e request latency in seconds.", &m->e2e);
+    em_hist_write(b, m, "vllm:request_queue_time_seconds",
+                  "Histogram of time spent in WAITING phase for request.", &m->queue);
+    em_hist_write(b, m, "vllm:request_inference_time_seconds",
+                  "Histogram of time spent in RUNNING phase for request.", &m->inference);
+    em_hist_write(b, m, "vllm:request_prefill_time_seconds",
+                  "Histogram of time spent in PREFILL phase for request.", &m->prefill);
+    em_hist_write(b, m, "vllm:request_decode_time_seconds",
+                  "Histogram of time spent in DECODE phase for request.", &m->decode);
+    em_hist_write(b, m, "vllm:request_prompt_tokens", "Number of prefill tokens processed.",
+                  &m->req_prompt);
+    em_hist_write(b, m, "vllm:request_generation_tokens", "Number of generation tokens processed.",
+                  &m->req_gen);
+    em_hist_write(b, m, "vllm:request_max_num_generation_tokens",
+                  "Histogram of maximum number of requested generation tokens.", &m->req_max_gen);
+    em_hist_write(b, m, "vllm:request_params_max_tokens",
+                  "Histogram of the max_tokens request parameter.", &m->req_max_tokens);
+    em_hist_write(b, m, "vllm:request_params_n", "Histogram of the n request parameter.",
+                  &m->req_n);
     return b->data && b->len > start ? 0 : -1;
 }

@@ -22,7 +22,8 @@ static int eng_req_ids_reserve(eng_req *r, size_t extra, int32_t *cap)
     if (need > ENG_REQ_MAX_TOKENS) return -1;
     if (need <= (size_t)*cap) return 0;
     size_t nc = *cap ? (size_t)*cap : 256;
-    while (nc < need) nc *= 2;
+    while (nc < need)
+        nc *= 2;
     uint32_t *p = realloc(r->ids, nc * sizeof(*p));
     if (!p) return -1;
     r->ids = p;
@@ -149,11 +150,11 @@ int eng_req_parse(enum eng_api api, const char *body, size_t len, eng_req *r, ch
     json_error_t je;
     r->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     if (!r->root) {
-        snprintf(err, errlen, "Invalid JSON: %s (line %d, column %d)", je.text, je.line,
-                 je.column);
+        snprintf(err, errlen, "Invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
         return -1;
     }
-    if (!json_is_object(r->root)) return eng_req_fail(err, errlen, "request body must be a JSON object");
+    if (!json_is_object(r->root))
+        return eng_req_fail(err, errlen, "request body must be a JSON object");
     const json_t *o = r->root;
     const json_t *m = json_object_get(o, "model");
     if (m && !json_is_null(m)) {
@@ -211,7 +212,8 @@ int eng_req_parse(enum eng_api api, const char *body, size_t len, eng_req *r, ch
         if (!r->stream)
             return eng_req_fail(err, errlen,
                                 "Stream options can only be defined when `stream=True`.");
-        if (!json_is_object(so)) return eng_req_fail(err, errlen, "'stream_options' must be an object");
+        if (!json_is_object(so))
+            return eng_req_fail(err, errlen, "'stream_options' must be an object");
         if (eng_req_bool(so, "include_usage", &r->include_usage, err, errlen)) return -1;
         if (eng_req_bool(so, "continuous_usage_stats", &r->continuous_usage, err, errlen))
             return -1;

@@ -60,10 +60,14 @@ void eng_sched_close(eng_sched *s)
 
 static void eng_list_remove(eng_seq **head, eng_seq **tail, eng_seq *q)
 {
-    if (q->prev) q->prev->next = q->next;
-    else *head = q->next;
-    if (q->next) q->next->prev = q->prev;
-    else *tail = q->prev;
+    if (q->prev)
+        q->prev->next = q->next;
+    else
+        *head = q->next;
+    if (q->next)
+        q->next->prev = q->prev;
+    else
+        *tail = q->prev;
     q->prev = q->next = NULL;
 }
 
@@ -71,8 +75,10 @@ static void eng_list_push_tail(eng_seq **head, eng_seq **tail, eng_seq *q)
 {
     q->next = NULL;
     q->prev = *tail;
-    if (*tail) (*tail)->next = q;
-    else *head = q;
+    if (*tail)
+        (*tail)->next = q;
+    else
+        *head = q;
     *tail = q;
 }
 
@@ -80,13 +86,15 @@ static void eng_list_push_head(eng_seq **head, eng_seq **tail, eng_seq *q)
 {
     q->prev = NULL;
     q->next = *head;
-    if (*head) (*head)->prev = q;
-    else *tail = q;
+    if (*head)
+        (*head)->prev = q;
+    else
+        *tail = q;
     *head = q;
 }
 
-eng_seq *eng_sched_add(eng_sched *s, const uint32_t *prompt, int32_t num_prompt,
-                       int32_t max_tokens, int lora, double arrival, void *ud)
+eng_seq *eng_sched_add(eng_sched *s, const uint32_t *prompt, int32_t num_prompt, int32_t max_tokens,
+                       int lora, double arrival, void *ud)
 {
     if (num_prompt <= 0 || max_tokens <= 0) return NULL;
     eng_seq *q = calloc(1, sizeof(*q));
@@ -133,7 +141,8 @@ static void eng_sched_hash_upto(eng_sched *s, eng_seq *q, int32_t nfull)
 
 static void eng_sched_free_blocks(eng_sched *s, eng_seq *q)
 {
-    for (int32_t i = q->num_blocks - 1; i >= 0; i--) eng_blocks_release(&s->blocks, q->blocks[i]);
+    for (int32_t i = q->num_blocks - 1; i >= 0; i--)
+        eng_blocks_release(&s->blocks, q->blocks[i]);
     q->num_blocks = 0;
     q->num_stored = 0;
 }
@@ -263,9 +272,8 @@ int eng_sched_plan(eng_sched *s, double now, eng_step_work *w)
             int32_t total = q->num_tokens;
             int32_t max_hit = (total - 1) / bs;
             eng_sched_hash_upto(s, q, max_hit);
-            int32_t hit = (int32_t)eng_blocks_match(&s->blocks, q->keys,
-                                                    (size_t)(q->num_keys < max_hit ? q->num_keys
-                                                                                   : max_hit));
+            int32_t hit = (int32_t)eng_blocks_match(
+                &s->blocks, q->keys, (size_t)(q->num_keys < max_hit ? q->num_keys : max_hit));
             int32_t hit_free = 0;
             for (int32_t i = 0; i < hit; i++)
                 if (s->blocks.blocks[eng_blocks_find(&s->blocks, q->keys[i])].in_free) hit_free++;
@@ -363,7 +371,8 @@ void eng_sched_commit(eng_sched *s, double now)
         s->stats.generation_tokens++;
         if (s->cbs.on_token) s->cbs.on_token(q, id, now, s->ud);
         g++;
-        if (g >= q->max_tokens) eng_sched_finish(s, q, ENG_FINISH_LENGTH, now);
+        if (g >= q->max_tokens)
+            eng_sched_finish(s, q, ENG_FINISH_LENGTH, now);
         else if (q->stop_after > 0 && g >= q->stop_after)
             eng_sched_finish(s, q, ENG_FINISH_STOP, now);
     }

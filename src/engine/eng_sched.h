@@ -105,8 +105,8 @@ void eng_sched_close(eng_sched *s); /* finishes nothing; frees every sequence */
 
 /* Creates a waiting sequence; the scheduler copies the prompt ids. lora is
  * an index from eng_lora_find or -1. Returns NULL on allocation failure. */
-eng_seq *eng_sched_add(eng_sched *s, const uint32_t *prompt, int32_t num_prompt,
-                       int32_t max_tokens, int lora, double arrival, void *ud);
+eng_seq *eng_sched_add(eng_sched *s, const uint32_t *prompt, int32_t num_prompt, int32_t max_tokens,
+                       int lora, double arrival, void *ud);
 /* The client went away: the sequence finishes with ENG_FINISH_ABORT now, or
  * at the end of the step if it is in the current plan. */
 void eng_sched_abort(eng_sched *s, eng_seq *q, double now);

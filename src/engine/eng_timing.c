@@ -88,8 +88,8 @@ static const eng_profile eng_profiles[] = {
      .max_model_len = 8192},
 };
 
-static const eng_profile *const eng_profile_list[] = {
-    &eng_profiles[0], &eng_profiles[1], &eng_profiles[2], &eng_profiles[3], NULL};
+static const eng_profile *const eng_profile_list[] = {&eng_profiles[0], &eng_profiles[1],
+                                                      &eng_profiles[2], &eng_profiles[3], NULL};
 
 const eng_profile *eng_timing_find(const char *name)
 {

@@ -18,17 +18,17 @@
 typedef struct eng_profile {
     const char *name;
     const char *desc;
-    double t_fixed_s;     /* scheduler, sampling, launch per step */
-    double t_seq_s;       /* per sequence in the batch */
-    double weight_bytes;  /* per GPU */
+    double t_fixed_s;          /* scheduler, sampling, launch per step */
+    double t_seq_s;            /* per sequence in the batch */
+    double weight_bytes;       /* per GPU */
     double kv_bytes_per_token; /* per GPU */
-    double bw_eff;        /* bytes/s */
-    double flops_eff;     /* FLOP/s */
-    double params;        /* per GPU */
+    double bw_eff;             /* bytes/s */
+    double flops_eff;          /* FLOP/s */
+    double params;             /* per GPU */
     double layers, hidden;
-    double api_overhead_s; /* frontend: HTTP, tokenization, detokenization */
-    double lora_swap_s;    /* CPU -> GPU slot */
-    double lora_load_s;    /* disk -> CPU */
+    double api_overhead_s;          /* frontend: HTTP, tokenization, detokenization */
+    double lora_swap_s;             /* CPU -> GPU slot */
+    double lora_load_s;             /* disk -> CPU */
     int32_t max_num_batched_tokens; /* vLLM's defaults for the GPU */
     int32_t max_num_seqs;
     int32_t num_gpu_blocks; /* at block size 16, gpu_memory_utilization 0.9 */
@@ -37,12 +37,12 @@ typedef struct eng_profile {
 
 /* What one step computes. */
 typedef struct eng_step_work {
-    int64_t tokens;        /* all tokens scheduled (prefill chunks + decodes) */
-    int64_t decode_ctx;    /* sum of context lengths of decoding sequences */
-    double prefill_attn;   /* sum over prefill chunks of chunk * context */
-    int32_t seqs;          /* sequences in the batch */
-    int32_t lora_swaps;    /* adapters moved into GPU slots for this step */
-    int32_t lora_loads;    /* adapters loaded from disk for this step */
+    int64_t tokens;      /* all tokens scheduled (prefill chunks + decodes) */
+    int64_t decode_ctx;  /* sum of context lengths of decoding sequences */
+    double prefill_attn; /* sum over prefill chunks of chunk * context */
+    int32_t seqs;        /* sequences in the batch */
+    int32_t lora_swaps;  /* adapters moved into GPU slots for this step */
+    int32_t lora_loads;  /* adapters loaded from disk for this step */
 } eng_step_work;
 
 const eng_profile *eng_timing_find(const char *name);

@@ -16,7 +16,8 @@
 
 static void hex(const bx_blockhash *h, char out[65])
 {
-    for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", h->d[i]);
+    for (int i = 0; i < 32; i++)
+        sprintf(out + 2 * i, "%02x", h->d[i]);
 }
 
 static void test_root_matches_python(void **st)
@@ -54,7 +55,8 @@ static void test_chain_helper_and_prefix_property(void **st)
     bx_blockhash r;
     bx_blockhash_root("0", &r);
     uint32_t a[48], b[48];
-    for (int i = 0; i < 48; i++) a[i] = b[i] = (uint32_t)(i * 7 + 300);
+    for (int i = 0; i < 48; i++)
+        a[i] = b[i] = (uint32_t)(i * 7 + 300);
     b[40] = 9; /* differ only in the third block */
     uint64_t ka[3], kb[3];
     assert_int_equal(bx_blockhash_chain(&r, a, 48, 16, NULL, 3, ka, NULL), 3);

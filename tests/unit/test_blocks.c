@@ -23,7 +23,8 @@ static void test_alloc_until_full(void **st)
     (void)st;
     eng_blocks bm;
     assert_int_equal(eng_blocks_init(&bm, 4, 16, NULL, NULL), 0);
-    for (int i = 0; i < 4; i++) assert_true(eng_blocks_alloc(&bm) >= 0);
+    for (int i = 0; i < 4; i++)
+        assert_true(eng_blocks_alloc(&bm) >= 0);
     assert_int_equal(eng_blocks_alloc(&bm), -1);
     assert_true(eng_blocks_usage(&bm) == 1.0);
     eng_blocks_close(&bm);
@@ -102,7 +103,8 @@ static void test_many_keys_index(void **st)
         int32_t b = eng_blocks_alloc(&bm);
         assert_int_equal(eng_blocks_cache(&bm, b, k * 1024), 1);
     }
-    for (uint64_t k = 0; k < 1000; k++) assert_true(eng_blocks_find(&bm, k * 1024) >= 0);
+    for (uint64_t k = 0; k < 1000; k++)
+        assert_true(eng_blocks_find(&bm, k * 1024) >= 0);
     assert_int_equal(eng_blocks_find(&bm, 7), -1);
     eng_blocks_close(&bm);
 }

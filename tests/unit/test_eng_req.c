@@ -71,7 +71,9 @@ static void test_chat_uses_template(void **st)
     assert_int_equal(r.num_ids, (int32_t)bx_tok_count(t, strlen(t)));
     assert_int_equal(r.max_tokens, 3);
     eng_req_free(&r);
-    assert_int_equal(parse(ENG_API_CHAT, "{\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}", &r, err), -1);
+    assert_int_equal(
+        parse(ENG_API_CHAT, "{\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}", &r, err),
+        -1);
     eng_req_free(&r);
     assert_int_equal(parse(ENG_API_CHAT, "{\"messages\":[]}", &r, err), -1);
     eng_req_free(&r);
@@ -94,12 +96,17 @@ static void test_errors(void **st)
     eng_req_free(&r);
     assert_int_equal(parse(ENG_API_COMPLETIONS, "[1,2]", &r, err), -1);
     eng_req_free(&r);
-    assert_int_equal(parse(ENG_API_COMPLETIONS, "{\"prompt\":\"x\",\"max_tokens\":\"7\"}", &r, err), -1);
+    assert_int_equal(parse(ENG_API_COMPLETIONS, "{\"prompt\":\"x\",\"max_tokens\":\"7\"}", &r, err),
+                     -1);
     assert_non_null(strstr(err, "max_tokens"));
     eng_req_free(&r);
-    assert_int_equal(parse(ENG_API_COMPLETIONS, "{\"prompt\":\"x\",\"max_tokens\":0}", &r, err), -1);
+    assert_int_equal(parse(ENG_API_COMPLETIONS, "{\"prompt\":\"x\",\"max_tokens\":0}", &r, err),
+                     -1);
     eng_req_free(&r);
-    assert_int_equal(parse(ENG_API_COMPLETIONS, "{\"prompt\":\"x\",\"stream_options\":{\"include_usage\":true}}", &r, err), -1);
+    assert_int_equal(parse(ENG_API_COMPLETIONS,
+                           "{\"prompt\":\"x\",\"stream_options\":{\"include_usage\":true}}", &r,
+                           err),
+                     -1);
     assert_non_null(strstr(err, "stream=True"));
     eng_req_free(&r);
     assert_int_equal(parse(ENG_API_COMPLETIONS, "{\"prompt\":\"x\",\"n\":2}", &r, err), -1);
@@ -108,7 +115,8 @@ static void test_errors(void **st)
     eng_req_free(&r);
     assert_int_equal(parse(ENG_API_COMPLETIONS, "{\"model\":5,\"prompt\":\"x\"}", &r, err), -1);
     eng_req_free(&r);
-    assert_int_equal(parse(ENG_API_COMPLETIONS, "{\"prompt\":\"x\",\"prompt\":\"y\"}", &r, err), -1);
+    assert_int_equal(parse(ENG_API_COMPLETIONS, "{\"prompt\":\"x\",\"prompt\":\"y\"}", &r, err),
+                     -1);
     eng_req_free(&r);
 }
 
@@ -125,7 +133,8 @@ static void test_embeddings_inputs(void **st)
     assert_int_equal(parse(ENG_API_EMBEDDINGS, "{\"input\":[300,301]}", &r, err), 0);
     assert_int_equal(r.num_inputs, 1);
     eng_req_free(&r);
-    assert_int_equal(parse(ENG_API_EMBEDDINGS, "{\"input\":\"x\",\"encoding_format\":\"base64\"}", &r, err), -1);
+    assert_int_equal(
+        parse(ENG_API_EMBEDDINGS, "{\"input\":\"x\",\"encoding_format\":\"base64\"}", &r, err), -1);
     eng_req_free(&r);
     assert_int_equal(parse(ENG_API_EMBEDDINGS, "{}", &r, err), -1);
     eng_req_free(&r);
@@ -134,7 +143,7 @@ static void test_embeddings_inputs(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_completion_fields), cmocka_unit_test(test_prompt_forms),
+        cmocka_unit_test(test_completion_fields),  cmocka_unit_test(test_prompt_forms),
         cmocka_unit_test(test_chat_uses_template), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_embeddings_inputs),
     };

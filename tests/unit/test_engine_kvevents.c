@@ -50,12 +50,19 @@ static int post(uv_loop_t *loop, bx_http_client *cl, int port, const char *body)
 {
     struct ctx c = {0, 0};
     bx_http_header h[] = {{"Content-Type", "application/json"}};
-    bx_http_client_req r = {.method = "POST", .host = "127.0.0.1", .port = port,
-                            .path = "/v1/completions", .headers = h, .nheaders = 1,
-                            .body = body, .body_len = strlen(body), .timeout_ms = 10000};
+    bx_http_client_req r = {.method = "POST",
+                            .host = "127.0.0.1",
+                            .port = port,
+                            .path = "/v1/completions",
+                            .headers = h,
+                            .nheaders = 1,
+                            .body = body,
+                            .body_len = strlen(body),
+                            .timeout_ms = 10000};
     bx_http_client_cbs cbs = {on_resp, on_data, on_done};
     if (bx_http_client_request(cl, &r, &cbs, &c, NULL) != 0) return -1;
-    for (int i = 0; i < 20000 && !c.done; i++) uv_run(loop, UV_RUN_ONCE);
+    for (int i = 0; i < 20000 && !c.done; i++)
+        uv_run(loop, UV_RUN_ONCE);
     return c.status;
 }
 
@@ -76,7 +83,8 @@ static int recv_batch(uv_loop_t *loop, void *sub, bx_kvev_batch *out, uint64_t *
         zmq_getsockopt(sub, ZMQ_RCVMORE, &more, &ml);
         if (n <= 0 || more) return -1;
         *seq = 0;
-        for (int i = 0; i < 8; i++) *seq = (*seq << 8) | (unsigned char)seqb[i];
+        for (int i = 0; i < 8; i++)
+            *seq = (*seq << 8) | (unsigned char)seqb[i];
         bx_kvev_limits lim;
         bx_kvev_limits_default(&lim);
         bx_kvev_err e;
@@ -127,7 +135,8 @@ static void test_block_stored_hashes_match_gateway_chain(void **st)
     }
     assert_int_equal(got, 0);
     /* drain what is left of the warm-up */
-    while (recv_batch(&loop, sub, &b, &seq) == 0) bx_kvev_batch_free(&b);
+    while (recv_batch(&loop, sub, &b, &seq) == 0)
+        bx_kvev_batch_free(&b);
 
     const char *prompt = "the cat sat on the mat and the dog ran far away from the big red "
                          "car and the sun was low in the sky over the sea and the end of it all";
@@ -148,7 +157,8 @@ static void test_block_stored_hashes_match_gateway_chain(void **st)
     bx_kvev_event *ev = &b.events[0];
     assert_int_equal(ev->type, BX_KVEV_BLOCK_STORED);
     assert_int_equal(ev->n_hashes, nb);
-    for (size_t i = 0; i < nb; i++) assert_true(ev->block_hashes[i] == keys[i]);
+    for (size_t i = 0; i < nb; i++)
+        assert_true(ev->block_hashes[i] == keys[i]);
     assert_false(ev->has_parent);
     assert_int_equal(ev->n_tokens, nb * 16);
     assert_memory_equal(ev->token_ids, ids, nb * 16 * sizeof(uint32_t));

@@ -76,7 +76,8 @@ static int run_step(eng_sched *s, struct rec *r, eng_step_work *w)
 
 static void prompt(uint32_t *p, int n, uint32_t base)
 {
-    for (int i = 0; i < n; i++) p[i] = base + (uint32_t)i;
+    for (int i = 0; i < n; i++)
+        p[i] = base + (uint32_t)i;
 }
 
 static void test_single_request_lifecycle(void **st)
@@ -136,11 +137,13 @@ static void test_max_num_seqs_and_budget_share(void **st)
     mk(&s, &r, 2, 512, 16, 64, 1);
     uint32_t p[8];
     prompt(p, 8, 1);
-    for (int i = 1; i <= 3; i++) eng_sched_add(&s, p, 8, 4, -1, 0, (void *)(intptr_t)i);
+    for (int i = 1; i <= 3; i++)
+        eng_sched_add(&s, p, 8, 4, -1, 0, (void *)(intptr_t)i);
     assert_int_equal(run_step(&s, &r, &w), 2);
     assert_int_equal(s.num_waiting, 1);
     assert_int_equal(r.tokens[3], 0);
-    while (eng_sched_has_work(&s)) run_step(&s, &r, &w);
+    while (eng_sched_has_work(&s))
+        run_step(&s, &r, &w);
     assert_int_equal(r.tokens[3], 4);
     assert_true(r.first_step[3] > r.first_step[1]);
     eng_sched_close(&s);
@@ -226,7 +229,8 @@ static void test_lora_skip_does_not_block(void **st)
     assert_int_equal(w.lora_swaps, 1);
     assert_int_equal(r.tokens[2], 0);
     assert_int_equal(r.tokens[3], 1);
-    while (eng_sched_has_work(&s)) run_step(&s, &r, &w);
+    while (eng_sched_has_work(&s))
+        run_step(&s, &r, &w);
     assert_int_equal(r.tokens[2], 3);
     assert_int_equal(s.lora.active, 0);
     eng_sched_close(&s);

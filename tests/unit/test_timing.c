@@ -19,7 +19,8 @@ static void test_profiles_exist(void **st)
 {
     (void)st;
     int n = 0;
-    for (const eng_profile *const *p = eng_timing_profiles(); *p; p++) n++;
+    for (const eng_profile *const *p = eng_timing_profiles(); *p; p++)
+        n++;
     assert_int_equal(n, 4);
     assert_non_null(eng_timing_find("llama3-8b-h100"));
     assert_non_null(eng_timing_find("llama3-8b-a100-40g"));

@@ -1,0 +1,111 @@
+/* eng_server_int: what the engine server's files share (private to
+ * src/engine/eng_server*.c and eng_generate.c, eng_endpoints.c): the server and
+ * per-request structs and the helpers each file uses. Not a public API. */
+#ifndef ENG_SERVER_INT_H
+#define ENG_SERVER_INT_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/bx_buf.h"
+#include "common/bx_http.h"
+#include "engine/eng_config.h"
+#include "engine/eng_kvpub.h"
+#include "engine/eng_metrics.h"
+#include "engine/eng_req.h"
+#include "engine/eng_sched.h"
+#include "engine/eng_server.h"
+#include "engine/eng_timing.h"
+
+#define ENG_NWORDS 64
+
+typedef struct eng_call eng_call;
+
+struct eng_server {
+    uv_loop_t *loop;
+    eng_config cfg;
+    const eng_profile *prof;
+    char served[256];
+    int32_t max_model_len;
+    double lora_load_s;
+    bx_http_server *http;
+    int port;
+    eng_sched sched;
+    int sched_ok;
+    eng_metrics *metrics;
+    eng_kvpub kvpub;
+    int kv_on;
+    uv_poll_t kv_poll;
+    int kv_poll_on;
+    uv_timer_t step_timer;
+    uint64_t wall0_ns;
+    double step_end;
+    int stepping;
+    uint64_t rng;
+    uint64_t next_id;
+    int64_t tokens_emitted;
+    int32_t frontend_pending; /* requests in their API-overhead delay */
+    uint32_t word_ids[ENG_NWORDS];
+    bx_buf scratch; /* reused for chunks */
+    /* 10-second window for the V0 throughput gauges */
+    double win_start;
+    uint64_t win_prompt0, win_gen0;
+    double prompt_tps, gen_tps;
+    eng_call *calls; /* every live call, for shutdown */
+};
+
+struct eng_call {
+    eng_server *srv;
+    eng_call *prev, *next;
+    bx_http_res *res;
+    eng_seq *seq;
+    eng_req req;
+    uv_timer_t timer;
+    int timer_on;
+    int in_frontend;
+    char id[48];
+    char model[256];
+    int64_t created;
+    double arrival;
+    int lora;
+    int32_t prompt_tokens, completion_tokens, cached_tokens;
+    int32_t max_tokens, max_tokens_param, stop_after;
+    int stream_started;
+    int last_word;
+    double last_token_ts;
+    uint64_t text_seed;
+    bx_buf text; /* non-streaming answer */
+};
+
+/* eng_server.c */
+double eng_now(const eng_server *s);
+double eng_wall_elapsed(const eng_server *s);
+double eng_unix_now(void);
+uint64_t eng_splitmix(uint64_t *x);
+double eng_uniform(uint64_t *x);
+double eng_gauss(uint64_t *x);
+void eng_send_error(bx_http_res *res, int status, const char *type, const char *msg);
+void eng_send_json(bx_http_res *res, int status, json_t *o); /* takes o */
+eng_call *eng_call_new(eng_server *s, bx_http_res *res);
+void eng_call_release(eng_call *c);
+void eng_kick(eng_server *s);
+void eng_kv_flush(eng_server *s);
+int eng_resolve_model(eng_server *s, const char *model, int *lora);
+int eng_name_ok(const char *n);
+
+/* eng_generate.c: completions and chat, streaming, scheduler callbacks */
+void eng_generate_init(eng_server *s);
+void eng_handle_generate(eng_server *s, bx_http_req *hr, bx_http_res *res, enum eng_api api);
+uint32_t eng_gen_token(eng_seq *q, int32_t i, void *ud);
+void eng_on_token(eng_seq *q, uint32_t id, double now, void *ud);
+void eng_on_finish(eng_seq *q, enum eng_finish why, double now, void *ud);
+
+/* eng_endpoints.c: the other routes */
+void eng_handle_embeddings(eng_server *s, bx_http_req *hr, bx_http_res *res);
+void eng_handle_tokenize(eng_server *s, bx_http_req *hr, bx_http_res *res);
+void eng_handle_models(eng_server *s, bx_http_res *res);
+void eng_handle_lora(eng_server *s, bx_http_req *hr, bx_http_res *res, int load);
+void eng_handle_metrics(eng_server *s, bx_http_res *res);
+
+#endif
