@@ -529,8 +529,11 @@ static int get_opt_str(dec *d, const msgpack_object *o, const char **out, const 
         return fail(d, BX_KVEV_ELIMIT, "%s longer than %zu bytes", what, d->lim->max_str);
     if (memchr(o->via.str.ptr, '\0', o->via.str.size))
         return fail(d, BX_KVEV_ESCHEMA, "%s contains NUL", what);
-    char *s = strndup(o->via.str.ptr, o->via.str.size);
+    /* not strndup: the string is not NUL-terminated inside the payload */
+    char *s = malloc(o->via.str.size + 1);
     if (!s) return fail(d, BX_KVEV_ENOMEM, "out of memory");
+    memcpy(s, o->via.str.ptr, o->via.str.size);
+    s[o->via.str.size] = '\0';
     *out = s;
     return 0;
 }

@@ -16,6 +16,8 @@
 #include "common/bx_tok.h"
 #include "engine/eng_server_int.h"
 
+#include <openssl/evp.h>
+
 /* ---------- other endpoints ---------- */
 
 void eng_handle_embeddings(eng_server *s, bx_http_req *hr, bx_http_res *res)
@@ -43,7 +45,12 @@ void eng_handle_embeddings(eng_server *s, bx_http_req *hr, bx_http_res *res)
         (unsigned long long)eng_splitmix(&s->rng), (long long)time(NULL),
         lora >= 0 ? s->sched.lora.a[lora].name : s->served);
     double *v = malloc((size_t)dim * sizeof(*v));
-    if (!v) {
+    unsigned char *raw = malloc((size_t)dim * 4);
+    char *b64 = malloc((size_t)dim * 4 / 3 * 4 + 16);
+    if (!v || !raw || !b64) {
+        free(v);
+        free(raw);
+        free(b64);
         eng_req_free(&r);
         eng_send_error(res, 500, "InternalServerError", "out of memory");
         return;
@@ -52,6 +59,8 @@ void eng_handle_embeddings(eng_server *s, bx_http_req *hr, bx_http_res *res)
         int32_t off = r.input_off[i], n = r.input_off[i + 1] - off;
         if (n > s->max_model_len) {
             free(v);
+            free(raw);
+            free(b64);
             snprintf(err, sizeof(err),
                      "This model's maximum context length is %d tokens. However, you requested "
                      "%d tokens in the input for embedding generation. Please reduce the length "
@@ -68,13 +77,27 @@ void eng_handle_embeddings(eng_server *s, bx_http_req *hr, bx_http_res *res)
             norm += v[k] * v[k];
         }
         norm = sqrt(norm);
-        bx_buf_printf(b, "%s{\"index\":%d,\"object\":\"embedding\",\"embedding\":[", i ? "," : "",
+        bx_buf_printf(b, "%s{\"index\":%d,\"object\":\"embedding\",\"embedding\":", i ? "," : "",
                       i);
-        for (int32_t k = 0; k < dim; k++)
-            bx_buf_printf(b, "%s%.7g", k ? "," : "", v[k] / norm);
-        bx_buf_appends(b, "]}");
+        if (r.base64) { /* little-endian float32, as vLLM and the OpenAI SDK expect */
+            for (int32_t k = 0; k < dim; k++) {
+                float f = (float)(v[k] / norm);
+                memcpy(raw + 4 * k, &f, 4); /* x86-64 and arm64 are little-endian */
+            }
+            int n64 = EVP_EncodeBlock((unsigned char *)b64, raw, 4 * dim);
+            bx_buf_appends(b, "\"");
+            bx_buf_append(b, b64, (size_t)n64);
+            bx_buf_appends(b, "\"}");
+        } else {
+            bx_buf_appends(b, "[");
+            for (int32_t k = 0; k < dim; k++)
+                bx_buf_printf(b, "%s%.7g", k ? "," : "", v[k] / norm);
+            bx_buf_appends(b, "]}");
+        }
     }
     free(v);
+    free(raw);
+    free(b64);
     bx_buf_printf(b,
                   "],\"usage\":{\"prompt_tokens\":%d,\"total_tokens\":%d,\"completion_tokens\":0,"
                   "\"prompt_tokens_details\":null}}",

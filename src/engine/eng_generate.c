@@ -315,8 +315,12 @@ void eng_handle_generate(eng_server *s, bx_http_req *hr, bx_http_res *res, enum 
         eng_call_release(c);
         return;
     }
+    /* requests that will get a free batch slot at the next step are not
+     * queued: only the excess over the free slots counts as waiting */
+    int32_t free_slots = s->sched.cfg.max_num_seqs - s->sched.num_running;
+    if (free_slots < 0) free_slots = 0;
     if (s->cfg.max_waiting > 0 &&
-        s->sched.num_waiting + s->frontend_pending >= s->cfg.max_waiting) {
+        s->sched.num_waiting + s->frontend_pending - free_slots >= s->cfg.max_waiting) {
         bx_http_res_header(res, "Retry-After", "1");
         eng_send_error(res, 503, "ServiceUnavailableError",
                        "The engine is overloaded: its waiting queue is full. Retry later.");

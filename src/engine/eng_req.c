@@ -170,9 +170,12 @@ int eng_req_parse(enum eng_api api, const char *body, size_t len, eng_req *r, ch
         if (!in) return eng_req_fail(err, errlen, "'input' is required");
         if (eng_req_embed_inputs(r, in, &cap, err, errlen) != 0) return -1;
         const json_t *fmt = json_object_get(o, "encoding_format");
-        if (fmt && !json_is_null(fmt) &&
-            (!json_is_string(fmt) || strcmp(json_string_value(fmt), "float") != 0))
-            return eng_req_fail(err, errlen, "only encoding_format 'float' is supported");
+        if (fmt && !json_is_null(fmt)) {
+            const char *f = json_string_value(fmt);
+            if (f && !strcmp(f, "base64")) r->base64 = 1;
+            else if (!f || strcmp(f, "float") != 0)
+                return eng_req_fail(err, errlen, "'encoding_format' must be 'float' or 'base64'");
+        }
         return eng_req_int(o, "dimensions", 1, 65536, &r->dimensions, err, errlen);
     }
 

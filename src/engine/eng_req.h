@@ -36,6 +36,7 @@ typedef struct eng_req {
     int32_t num_inputs;
     int32_t *input_off; /* num_inputs + 1 offsets into ids */
     int32_t dimensions; /* 0: default */
+    int base64;         /* encoding_format "base64": little-endian float32 */
 } eng_req;
 
 /* Returns 0, or -1 with a message for a 400 answer in err. */

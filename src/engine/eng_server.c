@@ -232,7 +232,7 @@ static void eng_handle(bx_http_req *hr, bx_http_res *res, void *ud)
         if (!ready)
             eng_send_error(res, 503, "ServiceUnavailableError", "engine is starting");
         else
-            bx_http_res_send(res, 200, "application/json", "", 0);
+            bx_http_res_send(res, 200, NULL, "", 0);
         return;
     }
     if (!strcmp(p, "/metrics")) {

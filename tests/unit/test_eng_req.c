@@ -134,7 +134,11 @@ static void test_embeddings_inputs(void **st)
     assert_int_equal(r.num_inputs, 1);
     eng_req_free(&r);
     assert_int_equal(
-        parse(ENG_API_EMBEDDINGS, "{\"input\":\"x\",\"encoding_format\":\"base64\"}", &r, err), -1);
+        parse(ENG_API_EMBEDDINGS, "{\"input\":\"x\",\"encoding_format\":\"base64\"}", &r, err), 0);
+    assert_int_equal(r.base64, 1);
+    eng_req_free(&r);
+    assert_int_equal(
+        parse(ENG_API_EMBEDDINGS, "{\"input\":\"x\",\"encoding_format\":\"hex\"}", &r, err), -1);
     eng_req_free(&r);
     assert_int_equal(parse(ENG_API_EMBEDDINGS, "{}", &r, err), -1);
     eng_req_free(&r);

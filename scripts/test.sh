@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The one command that installs, builds and runs every test of brix:
+#   1. scripts/deps.sh (Debian packages, the e2e tests' npm packages)
+#   2. Release build in build/ and its ctest (unit + e2e)
+#   3. ASan+UBSan build in build-asan/ and its ctest
+#   4. clang libFuzzer build in build-fuzz/, each fuzz/fuzz_*.c run for a while
+# Ends with a plain "N passed, N failed" line over all of it and exits non-zero
+# on any failure.
+#
+# Environment: BRIX_JOBS (default 2) build and ctest parallelism;
+# BRIX_FUZZ_SECONDS (default 20) per fuzz target; BRIX_OUT (default the repo
+# root) where the build*/ folders go.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+JOBS=${BRIX_JOBS:-2}
+FUZZ_SECONDS=${BRIX_FUZZ_SECONDS:-20}
+OUT=${BRIX_OUT:-$ROOT}
+mkdir -p "$OUT"
+
+PASSED=0
+FAILED=0
+FAILURES=()
+T0=$SECONDS
+
+stage() { echo; echo "== $* ($((SECONDS - T0))s)"; }
+failed() { FAILED=$((FAILED + 1)); FAILURES+=("$1"); }
+
+summary() {
+    echo
+    if ((${#FAILURES[@]})); then
+        echo "failures:"
+        printf '  %s\n' "${FAILURES[@]}"
+    fi
+    echo "total time $((SECONDS - T0))s"
+    echo "$PASSED passed, $FAILED failed"
+    [ "$FAILED" -eq 0 ]
+}
+
+# build DIR NAME CMAKE_ARGS...: configure and build, keeping going past a
+# target that fails so the others still get tested. A failure counts once.
+# Returns 0 when all built, 2 when some target failed, 1 when nothing can run.
+build() {
+    local dir=$1 name=$2 keep=-k
+    shift 2
+    local logf="$dir.log"
+    if ! cmake -S "$ROOT" -B "$dir" "$@" >"$logf" 2>&1; then
+        tail -n 30 "$logf"
+        echo "$name: cmake configure failed (full log: $logf)"
+        failed "$name configure"
+        return 1
+    fi
+    grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja' "$dir/CMakeCache.txt" 2>/dev/null && keep="-k0"
+    if cmake --build "$dir" -j"$JOBS" -- "$keep" >>"$logf" 2>&1; then
+        return 0
+    fi
+    grep -E 'error:|Error [0-9]|undefined reference' "$logf" | head -n 40
+    echo "$name: build failed (full log: $logf); running what did build"
+    failed "$name build"
+    return 2
+}
+
+# run_ctest DIR NAME: runs ctest, adds its counts.
+run_ctest() {
+    local dir=$1 name=$2 logf="$1/ctest.log" line total nfail
+    (cd "$dir" && ctest --output-on-failure -j"$JOBS" --timeout 300) 2>&1 | tee "$logf"
+    line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$logf" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "$name: ctest printed no summary"
+        failed "$name ctest (no tests ran)"
+        return
+    fi
+    nfail=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+    total=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
+    if [ "$total" -eq 0 ]; then
+        failed "$name ctest (no tests)"
+        return
+    fi
+    PASSED=$((PASSED + total - nfail))
+    FAILED=$((FAILED + nfail))
+    while read -r t; do FAILURES+=("$name: $t"); done < <(sed -n '/The following tests FAILED:/,$p' "$logf" | grep -E '^\s+[0-9]+ - ' | sed -E 's/^\s+[0-9]+ - //')
+}
+
+stage "dependencies"
+if ! bash "$ROOT/scripts/deps.sh"; then
+    failed "scripts/deps.sh"
+    summary
+    exit 1
+fi
+
+# Sanitizer runtime settings for every process the tests start.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+stage "Release build ($OUT/build)"
+build "$OUT/build" release -DCMAKE_BUILD_TYPE=Release -DBRIX_SANITIZE=OFF -DBRIX_FUZZ=OFF -DBRIX_TESTS=ON
+[ $? -eq 1 ] || { stage "Release ctest"; run_ctest "$OUT/build" release; }
+
+stage "ASan+UBSan build ($OUT/build-asan)"
+build "$OUT/build-asan" asan -DCMAKE_BUILD_TYPE=Debug -DBRIX_SANITIZE=ON -DBRIX_FUZZ=OFF -DBRIX_TESTS=ON
+[ $? -eq 1 ] || { stage "ASan+UBSan ctest"; run_ctest "$OUT/build-asan" asan; }
+
+stage "fuzz build ($OUT/build-fuzz, clang)"
+shopt -s nullglob
+fuzzers=("$ROOT"/fuzz/fuzz_*.c)
+if ((${#fuzzers[@]} == 0)); then
+    echo "no fuzz targets"
+else
+    build "$OUT/build-fuzz" fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DBRIX_FUZZ=ON -DBRIX_TESTS=OFF -DBRIX_SANITIZE=OFF
+    for src in "${fuzzers[@]}"; do
+        name=$(basename "$src" .c)
+        bin="$OUT/build-fuzz/$name"
+        corpus="$OUT/build-fuzz/corpus/$name"
+        art="$OUT/build-fuzz/artifacts/$name"
+        mkdir -p "$corpus" "$art"
+        seeds=()
+        [ -d "$ROOT/fuzz/corpus/$name" ] && seeds+=("$ROOT/fuzz/corpus/$name")
+        stage "fuzz $name (${FUZZ_SECONDS}s)"
+        if [ ! -x "$bin" ]; then
+            echo "$name: no binary $bin"
+            failed "fuzz $name (not built)"
+            continue
+        fi
+        if "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+            -artifact_prefix="$art/" "$corpus" "${seeds[@]}" >"$art/fuzz.log" 2>&1; then
+            grep -E '^stat::(number_of_executed_units|peak_rss_mb)' "$art/fuzz.log" | tr '\n' ' '
+            echo "corpus $(find "$corpus" -type f | wc -l) files: ok"
+            PASSED=$((PASSED + 1))
+        else
+            grep -E -A 40 'ERROR: |==[0-9]+==|runtime error|deadly signal|timeout' "$art/fuzz.log" | head -n 60
+            echo "$name: crash, artifacts in $art (log $art/fuzz.log)"
+            failed "fuzz $name"
+        fi
+    done
+fi
+
+summary

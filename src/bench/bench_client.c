@@ -1,0 +1,245 @@
+/* bench_client: see bench_client.h. This is libcurl's documented event-loop
+ * integration (docs/examples/multi-uv.c): curl tells us through
+ * CURLMOPT_SOCKETFUNCTION which sockets to watch for what, and through
+ * CURLMOPT_TIMERFUNCTION when to call it back; both paths end in
+ * curl_multi_socket_action, after which finished transfers are collected
+ * with curl_multi_info_read. */
+#include "bench/bench_client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/bx_log.h"
+
+/* One watched socket; freed in its close callback. */
+struct bench_sock {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    bench_client *c;
+};
+
+static void check_done(bench_client *c)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(c->multi, &left))) {
+        if (m->msg != CURLMSG_DONE) continue;
+        CURL *easy = m->easy_handle;
+        CURLcode rc = m->data.result;
+        bench_xfer *x = NULL;
+        if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x) != CURLE_OK || !x) continue;
+        long status = 0;
+        if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) status = 0;
+        curl_multi_remove_handle(c->multi, easy);
+        x->active = 0;
+        c->active--;
+        const char *msg = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+        x->on_done(x, rc, status, rc == CURLE_OK ? "" : msg);
+    }
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    struct bench_sock *s = h->data;
+    bench_client *c = s->c;
+    int flags = 0;
+    if (status < 0) flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+    int running;
+    curl_multi_socket_action(c->multi, s->fd, flags, &running);
+    check_done(c);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    bench_client *c = t->data;
+    int running;
+    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(c);
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    bench_client *c = userp;
+    (void)multi;
+    if (timeout_ms < 0) {
+        uv_timer_stop(&c->timer);
+        return 0;
+    }
+    /* 0 means "call socket_action now": do it from the loop, not from
+     * inside curl, with a zero timer. */
+    return uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0) == 0 ? 0 : -1;
+}
+
+static void sock_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    bench_client *c = userp;
+    struct bench_sock *s = socketp;
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (s) {
+            uv_poll_stop(&s->poll);
+            uv_close((uv_handle_t *)&s->poll, sock_closed);
+            curl_multi_assign(c->multi, fd, NULL);
+        }
+        return 0;
+    }
+    if (!s) {
+        s = calloc(1, sizeof(*s));
+        if (!s) return -1;
+        s->fd = fd;
+        s->c = c;
+        if (uv_poll_init_socket(c->loop, &s->poll, fd) != 0) {
+            free(s);
+            return -1;
+        }
+        s->poll.data = s;
+        curl_multi_assign(c->multi, fd, s);
+    }
+    int events = 0;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
+    return uv_poll_start(&s->poll, events, on_poll) == 0 ? 0 : -1;
+}
+
+int bench_client_init(bench_client *c, uv_loop_t *loop)
+{
+    memset(c, 0, sizeof(*c));
+    c->loop = loop;
+    c->multi = curl_multi_init();
+    if (!c->multi) return -1;
+    if (uv_timer_init(loop, &c->timer) != 0) {
+        curl_multi_cleanup(c->multi);
+        c->multi = NULL;
+        return -1;
+    }
+    c->timer.data = c;
+    CURLMcode e = CURLM_OK;
+    if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    /* Open loop: every request in flight gets its own connection, none waits. */
+    if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+    if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
+    if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 100000L);
+    if (e) {
+        bx_error("bench: curl_multi_setopt: %s", curl_multi_strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
+static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    bench_xfer *x = userdata;
+    size_t n = size * nmemb;
+    if (x->on_data && x->on_data(x, ptr, n) != 0) return 0; /* abort: CURLE_WRITE_ERROR */
+    return n;
+}
+
+int bench_xfer_setup(bench_xfer *x, const char *url, const char *const *headers, size_t nheaders,
+                     const char *api_key, char *body, long timeout_ms)
+{
+    x->body = body;
+    x->easy = curl_easy_init();
+    if (!x->easy) return -1;
+    x->errbuf[0] = '\0';
+    struct curl_slist *h = NULL, *t;
+#define ADDH(s)                                                                                    \
+    do {                                                                                           \
+        if (!(t = curl_slist_append(h, (s)))) goto fail;                                           \
+        h = t;                                                                                     \
+    } while (0)
+    ADDH("Content-Type: application/json");
+    ADDH("Accept: text/event-stream, application/json");
+    ADDH("Expect:"); /* no 100-continue round trip on large bodies */
+    if (api_key) {
+        size_t n = strlen(api_key) + 32;
+        char *a = malloc(n);
+        if (!a) goto fail;
+        snprintf(a, n, "Authorization: Bearer %s", api_key);
+        t = curl_slist_append(h, a);
+        free(a);
+        if (!t) goto fail;
+        h = t;
+    }
+    for (size_t i = 0; i < nheaders; i++) ADDH(headers[i]);
+#undef ADDH
+    x->headers = h;
+    CURLcode e = CURLE_OK;
+    if (!e) e = curl_easy_setopt(x->easy, CURLOPT_URL, url);
+    if (!e) e = curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, h);
+    if (!e) e = curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, body);
+    if (!e) e = curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    if (!e) e = curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, write_cb);
+    if (!e) e = curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+    if (!e) e = curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+    if (!e) e = curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+    if (!e) e = curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+    if (!e) e = curl_easy_setopt(x->easy, CURLOPT_TCP_NODELAY, 1L);
+    if (!e) e = curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
+    if (!e) e = curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+    if (!e) e = curl_easy_setopt(x->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    if (e) {
+        bx_error("bench: curl_easy_setopt: %s", curl_easy_strerror(e));
+        return -1;
+    }
+    return 0;
+fail:
+    curl_slist_free_all(h);
+    return -1;
+}
+
+void bench_xfer_cleanup(bench_xfer *x)
+{
+    if (x->easy) curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->headers);
+    free(x->body);
+    x->easy = NULL;
+    x->headers = NULL;
+    x->body = NULL;
+}
+
+int bench_client_start(bench_client *c, bench_xfer *x)
+{
+    if (c->closing) return -1;
+    CURLMcode e = curl_multi_add_handle(c->multi, x->easy);
+    if (e != CURLM_OK) {
+        bx_error("bench: curl_multi_add_handle: %s", curl_multi_strerror(e));
+        return -1;
+    }
+    x->active = 1;
+    c->active++;
+    return 0;
+}
+
+void bench_client_cancel(bench_client *c, bench_xfer *x)
+{
+    if (!x->active) return;
+    curl_multi_remove_handle(c->multi, x->easy);
+    x->active = 0;
+    c->active--;
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    bench_client *c = h->data;
+    /* Every socket is gone once all easy handles were removed. */
+    curl_multi_cleanup(c->multi);
+    c->multi = NULL;
+}
+
+void bench_client_close(bench_client *c)
+{
+    if (c->closing) return;
+    c->closing = 1;
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, timer_closed);
+}
