@@ -74,7 +74,8 @@ static int pp_family_add(pp *p, const char *name)
         if (!nt) return BX_PROM_ENOMEM;
         for (size_t f = 0; f < d->nfamilies; f++) {
             size_t i = XXH64(d->families[f].name, strlen(d->families[f].name), 0) & (nc - 1);
-            while (nt[i]) i = (i + 1) & (nc - 1);
+            while (nt[i])
+                i = (i + 1) & (nc - 1);
             nt[i] = (int32_t)f + 1;
         }
         free(p->tab);
@@ -89,7 +90,8 @@ static int pp_family_add(pp *p, const char *name)
         p->fam_cap = nc;
     }
     size_t i = XXH64(name, strlen(name), 0) & (p->tab_cap - 1);
-    while (p->tab[i]) i = (i + 1) & (p->tab_cap - 1);
+    while (p->tab[i])
+        i = (i + 1) & (p->tab_cap - 1);
     p->tab[i] = (int32_t)d->nfamilies + 1;
     d->families[d->nfamilies] = (bx_prom_family){name, NULL, BX_PROM_UNTYPED};
     return (int)d->nfamilies++;
@@ -101,13 +103,15 @@ static size_t pp_name(const char *s)
 {
     if (!pp_name_start(*s)) return 0;
     size_t n = 1;
-    while (pp_name_char(s[n])) n++;
+    while (pp_name_char(s[n]))
+        n++;
     return n;
 }
 
 static char *pp_skip_ws(char *s)
 {
-    while (*s == ' ' || *s == '\t') s++;
+    while (*s == ' ' || *s == '\t')
+        s++;
     return s;
 }
 
@@ -133,7 +137,8 @@ static int pp_comment(pp *p, char *s)
     if ((!help && !type) || (s[4] != ' ' && s[4] != '\t')) return 0; /* plain comment */
     s = pp_skip_ws(s + 4);
     size_t nl = pp_name(s);
-    if (!nl) return pp_fail(p, BX_PROM_EPARSE, "# %s without a metric name", help ? "HELP" : "TYPE");
+    if (!nl)
+        return pp_fail(p, BX_PROM_EPARSE, "# %s without a metric name", help ? "HELP" : "TYPE");
     if (nl > p->lim->max_name_len) return pp_fail(p, BX_PROM_ELIMIT, "metric name too long");
     char *name = s, *rest = s + nl;
     if (*rest && *rest != ' ' && *rest != '\t')
@@ -153,7 +158,8 @@ static int pp_comment(pp *p, char *s)
     }
     static const char *types[] = {"untyped", "counter", "gauge", "histogram", "summary"};
     char *end = after;
-    while (*end && *end != ' ' && *end != '\t') end++;
+    while (*end && *end != ' ' && *end != '\t')
+        end++;
     *end = '\0';
     for (int t = 0; t < 5; t++) {
         if (!strcmp(after, types[t])) {
@@ -227,9 +233,12 @@ static int pp_sample(pp *p, char *s)
                 if (!*q) return pp_fail(p, BX_PROM_EPARSE, "unterminated label value");
                 if (*q == '"') break;
                 if (*q == '\\') {
-                    if (q[1] == 'n') *o++ = '\n';
-                    else if (q[1] == '\\' || q[1] == '"') *o++ = q[1];
-                    else return pp_fail(p, BX_PROM_EPARSE, "invalid escape in label value");
+                    if (q[1] == 'n')
+                        *o++ = '\n';
+                    else if (q[1] == '\\' || q[1] == '"')
+                        *o++ = q[1];
+                    else
+                        return pp_fail(p, BX_PROM_EPARSE, "invalid escape in label value");
                     q += 2;
                 } else {
                     *o++ = *q++;
@@ -243,11 +252,14 @@ static int pp_sample(pp *p, char *s)
                 return pp_fail(p, BX_PROM_ELIMIT, "more than %zu labels", p->lim->max_labels);
             int rc = pp_label_push(p, lname, v);
             if (rc) return rc;
-            if (*q == ',') q = pp_skip_ws(q + 1);
-            else if (*q != '}') return pp_fail(p, BX_PROM_EPARSE, "expected ',' or '}'");
+            if (*q == ',')
+                q = pp_skip_ws(q + 1);
+            else if (*q != '}')
+                return pp_fail(p, BX_PROM_EPARSE, "expected ',' or '}'");
         }
         q++;
-        if (*q != ' ' && *q != '\t') return pp_fail(p, BX_PROM_EPARSE, "expected a space before the value");
+        if (*q != ' ' && *q != '\t')
+            return pp_fail(p, BX_PROM_EPARSE, "expected a space before the value");
     } else if (after != ' ' && after != '\t') {
         return pp_fail(p, BX_PROM_EPARSE, "invalid character in metric name");
     }
@@ -256,7 +268,8 @@ static int pp_sample(pp *p, char *s)
     name[nl] = '\0';
     q = pp_skip_ws(q + (after == '{' ? 0 : 1));
     char *vs = q;
-    while (*q && *q != ' ' && *q != '\t') q++;
+    while (*q && *q != ' ' && *q != '\t')
+        q++;
     char *ts = *q ? pp_skip_ws(q) : q;
     *q = '\0';
     if (!*vs) return pp_fail(p, BX_PROM_EPARSE, "missing value");
@@ -270,7 +283,8 @@ static int pp_sample(pp *p, char *s)
         char *te;
         errno = 0;
         long long t = strtoll(ts, &te, 10);
-        if (errno || te == ts || *pp_skip_ws(te)) return pp_fail(p, BX_PROM_EPARSE, "invalid timestamp");
+        if (errno || te == ts || *pp_skip_ws(te))
+            return pp_fail(p, BX_PROM_EPARSE, "invalid timestamp");
         smp.has_ts = 1;
         smp.ts_ms = t;
     }
@@ -316,8 +330,10 @@ int bx_prom_parse(const char *buf, size_t len, const bx_prom_limits *lim, bx_pro
         *le = '\0';
         if (le > s && le[-1] == '\r') le[-1] = '\0';
         char *t = pp_skip_ws(s);
-        if (*t == '#') rc = pp_comment(&p, t);
-        else if (*t) rc = pp_sample(&p, t);
+        if (*t == '#')
+            rc = pp_comment(&p, t);
+        else if (*t)
+            rc = pp_sample(&p, t);
         s = le + 1;
     }
     free(p.tab);
@@ -364,8 +380,8 @@ const bx_prom_sample *bx_prom_find(const bx_prom_doc *doc, const char *name, con
     return NULL;
 }
 
-double bx_prom_sum(const bx_prom_doc *doc, const char *name, const char *lname,
-                   const char *lvalue, size_t *found)
+double bx_prom_sum(const bx_prom_doc *doc, const char *name, const char *lname, const char *lvalue,
+                   size_t *found)
 {
     double sum = 0;
     size_t n = 0;
@@ -399,7 +415,8 @@ int bx_prom_histogram(const bx_prom_doc *doc, const char *family, const char *ln
             double le = strtod(les, &e);
             if (*e || e == les || isnan(le)) continue;
             size_t k = 0;
-            while (k < out->nbuckets && out->le[k] < le) k++;
+            while (k < out->nbuckets && out->le[k] < le)
+                k++;
             if (k < out->nbuckets && out->le[k] == le) {
                 out->cum[k] += s->value;
                 continue;

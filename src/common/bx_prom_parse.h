@@ -86,12 +86,12 @@ const char *bx_prom_label_get(const bx_prom_sample *s, const char *name);
 const bx_prom_sample *bx_prom_find(const bx_prom_doc *doc, const char *name, const char *lname,
                                    const char *lvalue);
 /* Sum of the values of every such sample; *found = how many matched. */
-double bx_prom_sum(const bx_prom_doc *doc, const char *name, const char *lname,
-                   const char *lvalue, size_t *found);
+double bx_prom_sum(const bx_prom_doc *doc, const char *name, const char *lname, const char *lvalue,
+                   size_t *found);
 
 #define BX_PROM_MAX_BUCKETS 64
 typedef struct bx_prom_hist_view {
-    double le[BX_PROM_MAX_BUCKETS]; /* upper bounds, ascending, last +Inf */
+    double le[BX_PROM_MAX_BUCKETS];  /* upper bounds, ascending, last +Inf */
     double cum[BX_PROM_MAX_BUCKETS]; /* cumulative counts */
     size_t nbuckets;
     double sum, count;

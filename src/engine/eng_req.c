@@ -172,7 +172,8 @@ int eng_req_parse(enum eng_api api, const char *body, size_t len, eng_req *r, ch
         const json_t *fmt = json_object_get(o, "encoding_format");
         if (fmt && !json_is_null(fmt)) {
             const char *f = json_string_value(fmt);
-            if (f && !strcmp(f, "base64")) r->base64 = 1;
+            if (f && !strcmp(f, "base64"))
+                r->base64 = 1;
             else if (!f || strcmp(f, "float") != 0)
                 return eng_req_fail(err, errlen, "'encoding_format' must be 'float' or 'base64'");
         }

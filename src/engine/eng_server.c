@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "common/bx_json.h"
 #include "common/bx_log.h"
 #include "common/bx_tok.h"
 #include "engine/eng_server_int.h"
@@ -59,15 +60,12 @@ double eng_gauss(uint64_t *x)
 
 void eng_send_error(bx_http_res *res, int status, const char *type, const char *msg)
 {
-    json_t *o = json_pack("{s:{s:s, s:s, s:n, s:i}}", "error", "message", msg, "type", type,
-                          "param", "code", status);
-    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    char *body = bx_json_error_body(status, type, msg);
     if (body)
         bx_http_res_send(res, status, "application/json", body, strlen(body));
     else
         bx_http_res_send(res, 500, "text/plain", "internal error\n", 15);
     free(body);
-    json_decref(o);
 }
 
 void eng_send_json(bx_http_res *res, int status, json_t *o)

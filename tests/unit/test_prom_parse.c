@@ -12,23 +12,23 @@
 #include "common/bx_prom_parse.h"
 #include "engine/eng_metrics.h"
 
-static const char *vllm_text =
-    "# HELP vllm:num_requests_running Number of requests.\n"
-    "# TYPE vllm:num_requests_running gauge\n"
-    "vllm:num_requests_running{engine=\"0\",model_name=\"a\"} 3.0\n"
-    "vllm:num_requests_running{engine=\"0\",model_name=\"b\"} 4\n"
-    "# TYPE vllm:prompt_tokens_total counter\r\n"
-    "vllm:prompt_tokens_total{model_name=\"a\"} 1.5e3\r\n"
-    "# a comment line\n"
-    "# TYPE vllm:ttft_seconds histogram\n"
-    "vllm:ttft_seconds_bucket{model_name=\"a\",le=\"0.1\"} 1\n"
-    "vllm:ttft_seconds_bucket{model_name=\"a\",le=\"+Inf\"} 3\n"
-    "vllm:ttft_seconds_bucket{model_name=\"a\",le=\"1.0\"} 2\n"
-    "vllm:ttft_seconds_sum{model_name=\"a\"} 2.5\n"
-    "vllm:ttft_seconds_count{model_name=\"a\"} 3\n"
-    "vllm:lora_requests_info{max_lora=\"1\",running_lora_adapters=\"x,\\\"y\\\"\\n\",waiting_lora_adapters=\"\"} 1.7e9 1700000000000\n"
-    "untyped_metric -Inf\n"
-    "nan_metric NaN";
+static const char *vllm_text = "# HELP vllm:num_requests_running Number of requests.\n"
+                               "# TYPE vllm:num_requests_running gauge\n"
+                               "vllm:num_requests_running{engine=\"0\",model_name=\"a\"} 3.0\n"
+                               "vllm:num_requests_running{engine=\"0\",model_name=\"b\"} 4\n"
+                               "# TYPE vllm:prompt_tokens_total counter\r\n"
+                               "vllm:prompt_tokens_total{model_name=\"a\"} 1.5e3\r\n"
+                               "# a comment line\n"
+                               "# TYPE vllm:ttft_seconds histogram\n"
+                               "vllm:ttft_seconds_bucket{model_name=\"a\",le=\"0.1\"} 1\n"
+                               "vllm:ttft_seconds_bucket{model_name=\"a\",le=\"+Inf\"} 3\n"
+                               "vllm:ttft_seconds_bucket{model_name=\"a\",le=\"1.0\"} 2\n"
+                               "vllm:ttft_seconds_sum{model_name=\"a\"} 2.5\n"
+                               "vllm:ttft_seconds_count{model_name=\"a\"} 3\n"
+                               "vllm:lora_requests_info{max_lora=\"1\",running_lora_adapters=\"x,"
+                               "\\\"y\\\"\\n\",waiting_lora_adapters=\"\"} 1.7e9 1700000000000\n"
+                               "untyped_metric -Inf\n"
+                               "nan_metric NaN";
 
 static void test_realistic_text(void **st)
 {
@@ -111,12 +111,24 @@ static void test_round_trip_engine_metrics(void **st)
     eng_metrics *m = eng_metrics_new("llama \"8b\"", 4096, 0);
     eng_metrics_ttft(m, 0.02);
     eng_metrics_ttft(m, 0.7);
-    eng_metrics_finish f = {.reason = "stop", .produced = 1, .e2e_s = 2, .prompt_tokens = 100,
-                            .generation_tokens = 20, .decode_s = 1.9, .tpot_s = 0.1};
+    eng_metrics_finish f = {.reason = "stop",
+                            .produced = 1,
+                            .e2e_s = 2,
+                            .prompt_tokens = 100,
+                            .generation_tokens = 20,
+                            .decode_s = 1.9,
+                            .tpot_s = 0.1};
     eng_metrics_finished(m, &f);
-    eng_metrics_state s = {.running = 5, .waiting = 7, .kv_usage = 0.125, .prompt_tokens = 321,
-                           .lora_enabled = 1, .max_lora = 2, .running_loras = "a,b",
-                           .waiting_loras = "", .now_unix = 1.5e9, .block_size = 16,
+    eng_metrics_state s = {.running = 5,
+                           .waiting = 7,
+                           .kv_usage = 0.125,
+                           .prompt_tokens = 321,
+                           .lora_enabled = 1,
+                           .max_lora = 2,
+                           .running_loras = "a,b",
+                           .waiting_loras = "",
+                           .now_unix = 1.5e9,
+                           .block_size = 16,
                            .num_gpu_blocks = 100};
     bx_buf b;
     bx_buf_init(&b);
@@ -128,13 +140,16 @@ static void test_round_trip_engine_metrics(void **st)
     assert_true(bx_prom_find(&d, "vllm:num_requests_waiting", "model_name", mn)->value == 7);
     assert_true(bx_prom_find(&d, "vllm:kv_cache_usage_perc", "model_name", mn)->value == 0.125);
     assert_true(bx_prom_find(&d, "vllm:prompt_tokens_total", "model_name", mn)->value == 321);
-    assert_true(bx_prom_find(&d, "vllm:request_success_total", "finished_reason", "stop")->value == 1);
+    assert_true(bx_prom_find(&d, "vllm:request_success_total", "finished_reason", "stop")->value ==
+                1);
     bx_prom_hist_view h;
-    assert_int_equal(bx_prom_histogram(&d, "vllm:time_to_first_token_seconds", "model_name", mn, &h), 0);
+    assert_int_equal(
+        bx_prom_histogram(&d, "vllm:time_to_first_token_seconds", "model_name", mn, &h), 0);
     assert_true(h.count == 2);
     assert_true(fabs(h.sum - 0.72) < 1e-12);
     assert_true(isinf(h.le[h.nbuckets - 1]) && h.cum[h.nbuckets - 1] == 2);
-    for (size_t i = 1; i < h.nbuckets; i++) assert_true(h.cum[i] >= h.cum[i - 1]);
+    for (size_t i = 1; i < h.nbuckets; i++)
+        assert_true(h.cum[i] >= h.cum[i - 1]);
     const bx_prom_sample *li = bx_prom_find(&d, "vllm:lora_requests_info", NULL, NULL);
     assert_string_equal(bx_prom_label_get(li, "running_lora_adapters"), "a,b");
     assert_int_equal(d.families[li->family].type, BX_PROM_GAUGE);
