@@ -1,23 +1,17 @@
-/* eng_metrics: see eng_metrics.h. Histograms are fixed arrays of bucket
- * counts; rendering is printf into the caller's buffer with the label set
- * pre-rendered once, so a scrape costs a few microseconds. */
+/* eng_metrics: see eng_metrics.h. Histograms are bx_prom_hist (fixed
+ * arrays of bucket counts); rendering appends to the caller's buffer with the
+ * label set pre-rendered once, so a scrape costs a few microseconds. */
 #include "engine/eng_metrics.h"
+
+#include "common/bx_prom.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define EM_MAX_BUCKETS 40
+#define EM_MAX_BUCKETS BX_PROM_HIST_MAX
 #define EM_MAX_LORA_SERIES 64
-
-typedef struct em_hist {
-    const double *bounds;
-    int n;
-    uint64_t counts[EM_MAX_BUCKETS]; /* per bucket, not cumulative */
-    uint64_t count;
-    double sum;
-} em_hist;
 
 static const double em_ttft_b[] = {0.001, 0.005, 0.01, 0.02,  0.04,  0.06,  0.08, 0.1,
                                    0.25,  0.5,   0.75, 1.0,   2.5,   5.0,   7.5,  10.0,
@@ -45,48 +39,13 @@ struct eng_metrics {
     char labels[320]; /* model_name="...",engine="0" */
     double tok_b[EM_MAX_BUCKETS];
     int tok_n;
-    em_hist ttft, itl, tpot_req, e2e, queue, prefill, decode, inference, iter;
-    em_hist req_prompt, req_gen, req_max_gen, req_max_tokens, req_n;
+    bx_prom_hist ttft, itl, tpot_req, e2e, queue, prefill, decode, inference, iter;
+    bx_prom_hist req_prompt, req_gen, req_max_gen, req_max_tokens, req_n;
     uint64_t success[EM_NREASONS];
     int latest_only;
     struct lora_series lora[EM_MAX_LORA_SERIES];
     int nlora;
 };
-
-static void em_hist_init(em_hist *h, const double *b, int n)
-{
-    memset(h, 0, sizeof(*h));
-    h->bounds = b;
-    h->n = n > EM_MAX_BUCKETS ? EM_MAX_BUCKETS : n;
-}
-
-static void em_hist_observe(em_hist *h, double v)
-{
-    int i = 0;
-    while (i < h->n && v > h->bounds[i])
-        i++;
-    if (i < h->n) h->counts[i]++;
-    h->count++;
-    h->sum += v;
-}
-
-/* Label values are escaped per the exposition format. */
-static void em_escape(char *out, size_t cap, const char *in)
-{
-    size_t o = 0;
-    for (const char *p = in; *p && o + 3 < cap; p++) {
-        if (*p == '\\' || *p == '"') {
-            out[o++] = '\\';
-            out[o++] = *p;
-        } else if (*p == '\n') {
-            out[o++] = '\\';
-            out[o++] = 'n';
-        } else {
-            out[o++] = *p;
-        }
-    }
-    out[o] = '\0';
-}
 
 eng_metrics *eng_metrics_new(const char *model_name, int32_t max_model_len,
                              int lora_info_latest_only)
@@ -94,34 +53,22 @@ eng_metrics *eng_metrics_new(const char *model_name, int32_t max_model_len,
     eng_metrics *m = calloc(1, sizeof(*m));
     if (!m) return NULL;
     char esc[256];
-    em_escape(esc, sizeof(esc), model_name);
+    bx_prom_escape(esc, sizeof(esc), model_name);
     snprintf(m->labels, sizeof(m->labels), "engine=\"0\",model_name=\"%s\"", esc);
     m->latest_only = lora_info_latest_only;
     /* vLLM's build_1_2_5_buckets(max_model_len) */
-    for (double mag = 1; m->tok_n < EM_MAX_BUCKETS - 3; mag *= 10) {
-        const double f[3] = {1, 2, 5};
-        int stop = 0;
-        for (int k = 0; k < 3; k++) {
-            double v = f[k] * mag;
-            if (v > max_model_len) {
-                stop = 1;
-                break;
-            }
-            m->tok_b[m->tok_n++] = v;
-        }
-        if (stop) break;
-    }
-    em_hist_init(&m->ttft, em_ttft_b, (int)(sizeof(em_ttft_b) / sizeof(double)));
-    em_hist_init(&m->itl, em_itl_b, (int)(sizeof(em_itl_b) / sizeof(double)));
-    em_hist_init(&m->tpot_req, em_itl_b, (int)(sizeof(em_itl_b) / sizeof(double)));
-    em_hist *lat[] = {&m->e2e, &m->queue, &m->prefill, &m->decode, &m->inference};
+    m->tok_n = bx_prom_buckets_125(m->tok_b, EM_MAX_BUCKETS, max_model_len);
+    bx_prom_hist_init(&m->ttft, em_ttft_b, (int)(sizeof(em_ttft_b) / sizeof(double)));
+    bx_prom_hist_init(&m->itl, em_itl_b, (int)(sizeof(em_itl_b) / sizeof(double)));
+    bx_prom_hist_init(&m->tpot_req, em_itl_b, (int)(sizeof(em_itl_b) / sizeof(double)));
+    bx_prom_hist *lat[] = {&m->e2e, &m->queue, &m->prefill, &m->decode, &m->inference};
     for (size_t i = 0; i < 5; i++)
-        em_hist_init(lat[i], em_lat_b, (int)(sizeof(em_lat_b) / sizeof(double)));
-    em_hist_init(&m->iter, em_iter_b, (int)(sizeof(em_iter_b) / sizeof(double)));
-    em_hist *tok[] = {&m->req_prompt, &m->req_gen, &m->req_max_gen, &m->req_max_tokens};
+        bx_prom_hist_init(lat[i], em_lat_b, (int)(sizeof(em_lat_b) / sizeof(double)));
+    bx_prom_hist_init(&m->iter, em_iter_b, (int)(sizeof(em_iter_b) / sizeof(double)));
+    bx_prom_hist *tok[] = {&m->req_prompt, &m->req_gen, &m->req_max_gen, &m->req_max_tokens};
     for (size_t i = 0; i < 4; i++)
-        em_hist_init(tok[i], m->tok_b, m->tok_n);
-    em_hist_init(&m->req_n, em_n_b, 5);
+        bx_prom_hist_init(tok[i], m->tok_b, m->tok_n);
+    bx_prom_hist_init(&m->req_n, em_n_b, 5);
     return m;
 }
 
@@ -132,17 +79,17 @@ void eng_metrics_free(eng_metrics *m)
 
 void eng_metrics_ttft(eng_metrics *m, double s)
 {
-    em_hist_observe(&m->ttft, s);
+    bx_prom_hist_observe(&m->ttft, s);
 }
 
 void eng_metrics_itl(eng_metrics *m, double s)
 {
-    em_hist_observe(&m->itl, s);
+    bx_prom_hist_observe(&m->itl, s);
 }
 
 void eng_metrics_iteration(eng_metrics *m, int64_t tokens)
 {
-    em_hist_observe(&m->iter, (double)tokens);
+    bx_prom_hist_observe(&m->iter, (double)tokens);
 }
 
 void eng_metrics_finished(eng_metrics *m, const eng_metrics_finish *f)
@@ -151,54 +98,32 @@ void eng_metrics_finished(eng_metrics *m, const eng_metrics_finish *f)
     for (int i = 0; i < EM_NREASONS; i++)
         if (!strcmp(f->reason, em_reason_names[i])) r = i;
     m->success[r]++;
-    em_hist_observe(&m->e2e, f->e2e_s);
-    em_hist_observe(&m->queue, f->queue_s);
-    em_hist_observe(&m->req_prompt, f->prompt_tokens);
-    em_hist_observe(&m->req_gen, f->generation_tokens);
-    em_hist_observe(&m->req_max_gen, f->generation_tokens);
-    em_hist_observe(&m->req_n, 1);
-    if (f->max_tokens_param > 0) em_hist_observe(&m->req_max_tokens, f->max_tokens_param);
+    bx_prom_hist_observe(&m->e2e, f->e2e_s);
+    bx_prom_hist_observe(&m->queue, f->queue_s);
+    bx_prom_hist_observe(&m->req_prompt, f->prompt_tokens);
+    bx_prom_hist_observe(&m->req_gen, f->generation_tokens);
+    bx_prom_hist_observe(&m->req_max_gen, f->generation_tokens);
+    bx_prom_hist_observe(&m->req_n, 1);
+    if (f->max_tokens_param > 0) bx_prom_hist_observe(&m->req_max_tokens, f->max_tokens_param);
     if (f->produced) {
-        em_hist_observe(&m->prefill, f->prefill_s);
-        em_hist_observe(&m->decode, f->decode_s);
-        em_hist_observe(&m->inference, f->inference_s);
-        if (f->generation_tokens > 1) em_hist_observe(&m->tpot_req, f->tpot_s);
+        bx_prom_hist_observe(&m->prefill, f->prefill_s);
+        bx_prom_hist_observe(&m->decode, f->decode_s);
+        bx_prom_hist_observe(&m->inference, f->inference_s);
+        if (f->generation_tokens > 1) bx_prom_hist_observe(&m->tpot_req, f->tpot_s);
     }
 }
 
-static void em_head(bx_buf *b, const char *name, const char *type, const char *help)
+static void em_hist_write(bx_buf *b, const eng_metrics *m, const char *name, const char *help,
+                          const bx_prom_hist *h)
 {
-    bx_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-/* Shortest text that reads back as the same double. */
-static void em_num(char *out, size_t cap, double v)
-{
-    if (isinf(v))
-        snprintf(out, cap, v > 0 ? "+Inf" : "-Inf");
-    else if (isnan(v))
-        snprintf(out, cap, "NaN");
-    else if (v == floor(v) && fabs(v) < 1e15)
-        snprintf(out, cap, "%.1f", v);
-    else {
-        for (int p = 6; p <= 17; p++) {
-            snprintf(out, cap, "%.*g", p, v);
-            if (strtod(out, NULL) == v) return;
-        }
-    }
-}
-
-static void em_value(bx_buf *b, const char *name, const char *labels, double v)
-{
-    char n[40];
-    em_num(n, sizeof(n), v);
-    bx_buf_printf(b, "%s{%s} %s\n", name, labels, n);
+    bx_prom_head(b, name, "histogram", help);
+    bx_prom_hist_write(b, name, m->labels, h);
 }
 
 static void em_gauge(bx_buf *b, const eng_metrics *m, const char *name, const char *help, double v)
 {
-    em_head(b, name, "gauge", help);
-    em_value(b, name, m->labels, v);
+    bx_prom_head(b, name, "gauge", help);
+    bx_prom_value(b, name, m->labels, v);
 }
 
 static void em_counter(bx_buf *b, const eng_metrics *m, const char *name, const char *help,
@@ -206,28 +131,8 @@ static void em_counter(bx_buf *b, const eng_metrics *m, const char *name, const 
 {
     char full[128];
     snprintf(full, sizeof(full), "%s_total", name);
-    em_head(b, full, "counter", help);
-    em_value(b, full, m->labels, v);
-}
-
-static void em_hist_write(bx_buf *b, const eng_metrics *m, const char *name, const char *help,
-                          const em_hist *h)
-{
-    em_head(b, name, "histogram", help);
-    uint64_t cum = 0;
-    char le[40];
-    for (int i = 0; i < h->n; i++) {
-        cum += h->counts[i];
-        em_num(le, sizeof(le), h->bounds[i]);
-        bx_buf_printf(b, "%s_bucket{%s,le=\"%s\"} %llu\n", name, m->labels, le,
-                      (unsigned long long)cum);
-    }
-    bx_buf_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, m->labels,
-                  (unsigned long long)h->count);
-    char sum[40];
-    em_num(sum, sizeof(sum), h->sum);
-    bx_buf_printf(b, "%s_sum{%s} %s\n%s_count{%s} %llu\n", name, m->labels, sum, name, m->labels,
-                  (unsigned long long)h->count);
+    bx_prom_head(b, full, "counter", help);
+    bx_prom_value(b, full, m->labels, v);
 }
 
 /* vLLM sets lora_requests_info to the update time for each distinct label
@@ -249,13 +154,13 @@ static void em_lora_info(bx_buf *b, eng_metrics *m, const eng_metrics_state *st)
         snprintf(cur->waiting, sizeof(cur->waiting), "%s", st->waiting_loras);
     }
     cur->ts = st->now_unix;
-    em_head(b, "vllm:lora_requests_info", "gauge", "Running stats on lora requests.");
+    bx_prom_head(b, "vllm:lora_requests_info", "gauge", "Running stats on lora requests.");
     for (int i = 0; i < m->nlora; i++) {
         if (m->latest_only && &m->lora[i] != cur) continue;
         char r[1024], w[1024], v[40];
-        em_escape(r, sizeof(r), m->lora[i].running);
-        em_escape(w, sizeof(w), m->lora[i].waiting);
-        em_num(v, sizeof(v), m->lora[i].ts);
+        bx_prom_escape(r, sizeof(r), m->lora[i].running);
+        bx_prom_escape(w, sizeof(w), m->lora[i].waiting);
+        bx_prom_fmt_num(v, sizeof(v), m->lora[i].ts);
         bx_buf_printf(b,
                       "vllm:lora_requests_info{max_lora=\"%d\",running_lora_adapters=\"%s\","
                       "waiting_lora_adapters=\"%s\"} %s\n",
@@ -282,10 +187,11 @@ int eng_metrics_render(eng_metrics *m, const eng_metrics_state *st, bx_buf *b)
     em_gauge(b, m, "vllm:avg_generation_throughput_toks_per_s",
              "Average generation throughput in tokens/s over the last 10 s (V0 name).",
              st->generation_tps);
-    em_head(b, "vllm:engine_sleep_state", "gauge", "Engine sleep state; awake = 0 means awake.");
+    bx_prom_head(b, "vllm:engine_sleep_state", "gauge",
+                 "Engine sleep state; awake = 0 means awake.");
     bx_buf_printf(b, "vllm:engine_sleep_state{%s,sleep_state=\"awake\"} %d\n", m->labels,
                   st->sleeping ? 0 : 1);
-    em_head(b, "vllm:cache_config_info", "gauge", "Information of the LLMEngine CacheConfig.");
+    bx_prom_head(b, "vllm:cache_config_info", "gauge", "Information of the LLMEngine CacheConfig.");
     bx_buf_printf(b,
                   "vllm:cache_config_info{block_size=\"%d\",cache_dtype=\"auto\",enable_prefix_"
                   "caching=\"True\",engine=\"0\",num_gpu_blocks=\"%d\"} 1.0\n",
@@ -301,8 +207,8 @@ int eng_metrics_render(eng_metrics *m, const eng_metrics_state *st, bx_buf *b)
                (double)st->prompt_tokens);
     em_counter(b, m, "vllm:generation_tokens", "Number of generation tokens processed.",
                (double)st->generation_tokens);
-    em_head(b, "vllm:request_success_total", "counter",
-            "Count of successfully processed requests.");
+    bx_prom_head(b, "vllm:request_success_total", "counter",
+                 "Count of successfully processed requests.");
     for (int i = 0; i < EM_NREASONS; i++)
         bx_buf_printf(b, "vllm:request_success_total{%s,finished_reason=\"%s\"} %llu\n", m->labels,
                       em_reason_names[i], (unsigned long long)m->success[i]);
