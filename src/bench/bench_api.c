@@ -15,8 +15,7 @@ static int add_msg(json_t *arr, const char *role, const char *text, size_t len)
     return json_array_append_new(arr, m);
 }
 
-char *bench_api_body(const bench_api_req *r, const bench_conv *conv, const char *prompt,
-                     size_t len)
+char *bench_api_body(const bench_api_req *r, const bench_conv *conv, const char *prompt, size_t len)
 {
     json_t *o = json_object();
     if (!o) return NULL;
@@ -130,6 +129,34 @@ int bench_api_parse(const char *data, size_t len, bench_api_chunk *out, bx_buf *
         out->has_usage = out->prompt_tokens >= 0 && out->completion_tokens >= 0;
     }
     if (rc != 0) copy_str(out->error, sizeof(out->error), "out of memory");
+    json_decref(o);
+    return rc;
+}
+
+int bench_api_first_model(const char *data, size_t len, char *out, size_t cap, char *err,
+                          size_t errlen)
+{
+    if (cap) out[0] = '\0';
+    if (len > BENCH_API_MAX_OBJECT) {
+        copy_str(err, errlen, "model list too large");
+        return -1;
+    }
+    json_error_t je;
+    json_t *o = json_loadb(data, len, 0, &je);
+    json_t *d = json_is_object(o) ? json_object_get(o, "data") : NULL;
+    json_t *m0 = json_is_array(d) ? json_array_get(d, 0) : NULL;
+    json_t *id = json_is_object(m0) ? json_object_get(m0, "id") : NULL;
+    int rc = -1;
+    if (!o)
+        snprintf(err, errlen, "bad JSON: %s", je.text);
+    else if (!json_is_string(id) || json_string_length(id) == 0)
+        copy_str(err, errlen, "no model listed (want {\"data\":[{\"id\":...}]})");
+    else if (json_string_length(id) >= cap)
+        copy_str(err, errlen, "model id too long");
+    else {
+        copy_str(out, cap, json_string_value(id));
+        rc = 0;
+    }
     json_decref(o);
     return rc;
 }

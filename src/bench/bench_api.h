@@ -5,7 +5,8 @@
  *
  * Memory: bench_api_body returns a malloc'd string the caller frees.
  * bench_api_parse appends generated text to a caller-owned bx_buf and copies
- * everything else into the caller's bench_api_chunk. */
+ * everything else into the caller's bench_api_chunk; bench_api_first_model
+ * writes into a caller buffer. */
 #ifndef BENCH_API_H
 #define BENCH_API_H
 
@@ -17,10 +18,10 @@
 #define BENCH_API_MAX_OBJECT (64 * 1024 * 1024) /* largest response object parsed */
 
 typedef struct bench_api_req {
-    int chat;           /* 1: /v1/chat/completions, 0: /v1/completions */
+    int chat; /* 1: /v1/chat/completions, 0: /v1/completions */
     int stream;
     const char *model;
-    const char *user;   /* OpenAI `user`, NULL when not sent */
+    const char *user; /* OpenAI `user`, NULL when not sent */
     int max_tokens;
 } bench_api_req;
 
@@ -32,13 +33,13 @@ char *bench_api_body(const bench_api_req *r, const bench_conv *conv, const char 
                      size_t len);
 
 typedef struct bench_api_chunk {
-    size_t text_len;       /* bytes of generated text in this object */
+    size_t text_len; /* bytes of generated text in this object */
     int has_usage;
-    long prompt_tokens;    /* from usage, when has_usage */
+    long prompt_tokens; /* from usage, when has_usage */
     long completion_tokens;
-    int has_error;         /* an {"error": ...} object */
-    char error[256];       /* its message */
-    char finish_reason[32];/* "" when none */
+    int has_error;          /* an {"error": ...} object */
+    char error[256];        /* its message */
+    char finish_reason[32]; /* "" when none */
 } bench_api_chunk;
 
 /* Parses one JSON object (data of an SSE event, or a whole response body).
@@ -46,5 +47,11 @@ typedef struct bench_api_chunk {
  * reasoning_content) is appended to text when it is non-NULL. Returns 0, or
  * -1 when the bytes are not a JSON object (message in out->error). */
 int bench_api_parse(const char *data, size_t len, bench_api_chunk *out, bx_buf *text);
+
+/* Reads the first model id of a GET /v1/models answer ({"data":[{"id":..}]})
+ * into out (NUL-terminated, truncated to cap). Returns 0, or -1 when the body
+ * is not such a list (message in err). */
+int bench_api_first_model(const char *data, size_t len, char *out, size_t cap, char *err,
+                          size_t errlen);
 
 #endif

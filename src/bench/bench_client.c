@@ -6,6 +6,7 @@
  * with curl_multi_info_read. */
 #include "bench/bench_client.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,7 +131,8 @@ int bench_client_init(bench_client *c, uv_loop_t *loop)
     if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
     if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 100000L);
     if (e) {
-        bx_error("bench: curl_multi_setopt: %s", curl_multi_strerror(e));
+        bx_error("curl_multi_setopt: %s", curl_multi_strerror(e));
+        bench_client_close(c); /* the caller runs the loop to finish it */
         return -1;
     }
     return 0;
@@ -144,22 +146,21 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-int bench_xfer_setup(bench_xfer *x, const char *url, const char *const *headers, size_t nheaders,
-                     const char *api_key, char *body, long timeout_ms)
+/* Request headers: ours, the bearer token, then the user's. NULL on failure. */
+static struct curl_slist *build_headers(const char *const *headers, size_t nheaders,
+                                        const char *api_key, int json_body)
 {
-    x->body = body;
-    x->easy = curl_easy_init();
-    if (!x->easy) return -1;
-    x->errbuf[0] = '\0';
     struct curl_slist *h = NULL, *t;
 #define ADDH(s)                                                                                    \
     do {                                                                                           \
         if (!(t = curl_slist_append(h, (s)))) goto fail;                                           \
         h = t;                                                                                     \
     } while (0)
-    ADDH("Content-Type: application/json");
-    ADDH("Accept: text/event-stream, application/json");
-    ADDH("Expect:"); /* no 100-continue round trip on large bodies */
+    if (json_body) {
+        ADDH("Content-Type: application/json");
+        ADDH("Accept: text/event-stream, application/json");
+        ADDH("Expect:"); /* no 100-continue round trip on large bodies */
+    }
     if (api_key) {
         size_t n = strlen(api_key) + 32;
         char *a = malloc(n);
@@ -170,8 +171,24 @@ int bench_xfer_setup(bench_xfer *x, const char *url, const char *const *headers,
         if (!t) goto fail;
         h = t;
     }
-    for (size_t i = 0; i < nheaders; i++) ADDH(headers[i]);
+    for (size_t i = 0; i < nheaders; i++)
+        ADDH(headers[i]);
 #undef ADDH
+    return h;
+fail:
+    curl_slist_free_all(h);
+    return NULL;
+}
+
+int bench_xfer_setup(bench_xfer *x, const char *url, const char *const *headers, size_t nheaders,
+                     const char *api_key, char *body, long timeout_ms)
+{
+    x->body = body;
+    x->easy = curl_easy_init();
+    if (!x->easy) return -1;
+    x->errbuf[0] = '\0';
+    struct curl_slist *h = build_headers(headers, nheaders, api_key, 1);
+    if (!h) return -1;
     x->headers = h;
     CURLcode e = CURLE_OK;
     if (!e) e = curl_easy_setopt(x->easy, CURLOPT_URL, url);
@@ -188,13 +205,10 @@ int bench_xfer_setup(bench_xfer *x, const char *url, const char *const *headers,
     if (!e) e = curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
     if (!e) e = curl_easy_setopt(x->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     if (e) {
-        bx_error("bench: curl_easy_setopt: %s", curl_easy_strerror(e));
+        bx_error("curl_easy_setopt: %s", curl_easy_strerror(e));
         return -1;
     }
     return 0;
-fail:
-    curl_slist_free_all(h);
-    return -1;
 }
 
 void bench_xfer_cleanup(bench_xfer *x)
@@ -212,7 +226,7 @@ int bench_client_start(bench_client *c, bench_xfer *x)
     if (c->closing) return -1;
     CURLMcode e = curl_multi_add_handle(c->multi, x->easy);
     if (e != CURLM_OK) {
-        bx_error("bench: curl_multi_add_handle: %s", curl_multi_strerror(e));
+        bx_error("curl_multi_add_handle: %s", curl_multi_strerror(e));
         return -1;
     }
     x->active = 1;
@@ -242,4 +256,48 @@ void bench_client_close(bench_client *c)
     c->closing = 1;
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, timer_closed);
+}
+
+struct get_ctx {
+    bx_buf *body;
+    size_t max;
+};
+
+static size_t get_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct get_ctx *g = userdata;
+    size_t n = size * nmemb;
+    if (g->body->len + n > g->max || bx_buf_append(g->body, ptr, n) != 0) return 0;
+    return n;
+}
+
+int bench_http_get(const char *url, const char *const *headers, size_t nheaders,
+                   const char *api_key, long timeout_ms, size_t max_bytes, bx_buf *body,
+                   long *status, char *err, size_t errlen)
+{
+    *status = 0;
+    char ebuf[CURL_ERROR_SIZE] = "";
+    CURL *e = curl_easy_init();
+    struct curl_slist *h = build_headers(headers, nheaders, api_key, 0);
+    if (!e || (!h && (api_key || nheaders))) {
+        snprintf(err, errlen, "out of memory");
+        curl_slist_free_all(h);
+        if (e) curl_easy_cleanup(e);
+        return -1;
+    }
+    struct get_ctx g = {body, max_bytes};
+    CURLcode c = CURLE_OK;
+    if (!c) c = curl_easy_setopt(e, CURLOPT_URL, url);
+    if (!c && h) c = curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    if (!c) c = curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, get_write);
+    if (!c) c = curl_easy_setopt(e, CURLOPT_WRITEDATA, &g);
+    if (!c) c = curl_easy_setopt(e, CURLOPT_ERRORBUFFER, ebuf);
+    if (!c) c = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    if (!c) c = curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    if (!c) c = curl_easy_perform(e);
+    if (!c) c = curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);
+    if (c) snprintf(err, errlen, "%s", ebuf[0] ? ebuf : curl_easy_strerror(c));
+    curl_slist_free_all(h);
+    curl_easy_cleanup(e);
+    return c ? -1 : 0;
 }

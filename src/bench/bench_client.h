@@ -10,9 +10,12 @@
  *
  * Memory: the caller owns each bench_xfer and must keep it alive until its
  * done callback ran (or it was cancelled); bench_xfer_setup copies the URL,
- * headers and body into curl/the xfer. The client owns its socket watchers. */
+ * headers and body into curl/the xfer. The client owns its socket watchers.
+ * bench_http_get appends to a caller-owned bx_buf. */
 #ifndef BENCH_CLIENT_H
 #define BENCH_CLIENT_H
+
+#include "common/bx_buf.h"
 
 #include <curl/curl.h>
 #include <stddef.h>
@@ -48,7 +51,8 @@ typedef struct bench_client {
 } bench_client;
 
 /* Global curl init must have been done by the program (curl_global_init).
- * max_conns: 0 = no limit on connections per host. Returns 0 or -1. */
+ * Connections are not limited (open loop: no request waits for a free one).
+ * Returns 0, or -1 (after which the loop must run once to close the timer). */
 int bench_client_init(bench_client *c, uv_loop_t *loop);
 
 /* Prepares x for one POST: url, extra header lines ("K: V", may be NULL),
@@ -64,5 +68,12 @@ void bench_client_cancel(bench_client *c, bench_xfer *x);
 /* Stops the timer and closes the handles; active transfers must have been
  * cancelled or finished. Run the loop afterwards to finish closing. */
 void bench_client_close(bench_client *c);
+
+/* A blocking GET (used once before a run, e.g. GET /v1/models). The body is
+ * appended to the caller's buffer, at most max_bytes of it (more is an
+ * error). Returns 0 with the HTTP status in *status, or -1 with a message. */
+int bench_http_get(const char *url, const char *const *headers, size_t nheaders,
+                   const char *api_key, long timeout_ms, size_t max_bytes, bx_buf *body,
+                   long *status, char *err, size_t errlen);
 
 #endif

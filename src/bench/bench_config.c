@@ -39,13 +39,15 @@ static const struct bench_flag bench_flags[] = {
     {"--url", F_STR, OFF(url), "URL", "server base URL (default http://127.0.0.1:8000)"},
     {"--endpoint", F_ENDPOINT, OFF(chat), "chat|completions",
      "POST /v1/chat/completions or /v1/completions (default chat)"},
-    {"--model", F_STR, OFF(model), "NAME", "model name sent in each request (required)"},
+    {"--model", F_STR, OFF(model), "NAME",
+     "model sent in each request (default: the first of GET /v1/models)"},
     {"--stream", F_ON, OFF(stream), NULL, "stream the answers over SSE (default)"},
     {"--no-stream", F_OFF, OFF(stream), NULL, "ask for whole answers (TTFT = e2e)"},
     {"--api-key", F_STR, OFF(api_key), "KEY", "send Authorization: Bearer KEY"},
     {"--header", F_HEADER, OFF(headers), "K:V", "extra request header (repeatable)"},
     {"--user", F_STR, OFF(user), "U", "OpenAI `user` field sent with each request"},
-    {"--timeout", F_DBL, OFF(timeout_s), "S", "per-request timeout in seconds, 0 = none (default 600)"},
+    {"--timeout", F_DBL, OFF(timeout_s), "S",
+     "per-request timeout in seconds, 0 = none (default 600)"},
     {"--rate", F_RATE, WOFF(rate), "R|inf",
      "Poisson arrivals per second (multi-turn: session starts); inf = all at once (default inf)"},
     {"--num-requests", F_LONG, WOFF(num_requests), "N",
@@ -54,7 +56,8 @@ static const struct bench_flag bench_flags[] = {
     {"--max-concurrency", F_LONG, OFF(max_concurrency), "C",
      "at most C requests in flight; later arrivals wait (default no cap)"},
     {"--trace", F_STR, OFF(trace), "FILE.jsonl",
-     "replay a trace: {\"timestamp\",\"prompt_tokens\",\"output_tokens\",\"session\"?,\"prefix_group\"?}"},
+     "replay a trace: "
+     "{\"timestamp\",\"prompt_tokens\",\"output_tokens\",\"session\"?,\"prefix_group\"?}"},
     {"--workload", F_WORKLOAD, WOFF(kind), "random|shared-prefix|multi-turn",
      "kind of generated workload (default random)"},
     {"--seed", F_U64, WOFF(seed), "N", "seed of arrivals, lengths and text (default 0)"},
@@ -107,9 +110,30 @@ void bench_config_free(bench_config *c)
     c->n_headers = 0;
 }
 
+/* Help text in a 51-column right-hand column, broken at spaces. */
+static void print_wrapped(FILE *f, const char *s)
+{
+    const size_t width = 51;
+    for (;;) {
+        size_t n = strlen(s);
+        if (n <= width) {
+            fprintf(f, "%s\n", s);
+            return;
+        }
+        size_t cut = width;
+        while (cut > 0 && s[cut] != ' ')
+            cut--;
+        if (cut == 0) cut = width;
+        fprintf(f, "%.*s\n  %-26s ", (int)cut, s, "");
+        s += cut;
+        while (*s == ' ')
+            s++;
+    }
+}
+
 static void print_help(FILE *f)
 {
-    fprintf(f, "usage: brix bench run --model NAME [options]\n\n"
+    fprintf(f, "usage: brix bench run [options]\n\n"
                "Open-loop load generator for OpenAI-compatible servers (vLLM, brix engine,\n"
                "brix gateway). Requests are sent at their scheduled times whatever the\n"
                "server's progress; results go to --output (JSONL) and a summary to stdout.\n\n"
@@ -120,9 +144,10 @@ static void print_help(FILE *f)
         snprintf(left, sizeof(left), "%s%s%s", fl->name, fl->metavar ? " " : "",
                  fl->metavar ? fl->metavar : "");
         if (strlen(left) > 26)
-            fprintf(f, "  %s\n  %-26s %s\n", left, "", fl->help);
+            fprintf(f, "  %s\n  %-26s ", left, "");
         else
-            fprintf(f, "  %-26s %s\n", left, fl->help);
+            fprintf(f, "  %-26s ", left);
+        print_wrapped(f, fl->help);
     }
     fprintf(f, "  %-26s %s\n", "-h, --help", "show this help");
     fprintf(f, "\nFlags take their value as the next argument or after '=' (--rate=10).\n"
@@ -282,10 +307,6 @@ int bench_config_parse(bench_config *c, int argc, char **argv, FILE *out, FILE *
         saw_n |= fl->off == WOFF(num_requests);
         saw_dur |= fl->off == WOFF(duration);
         saw_rate |= fl->off == WOFF(rate);
-    }
-    if (!c->model) {
-        fprintf(err, "brix bench run: --model is required\n");
-        return 2;
     }
     if (strncmp(c->url, "http://", 7) != 0 && strncmp(c->url, "https://", 8) != 0) {
         fprintf(err, "brix bench run: --url must start with http:// or https://\n");

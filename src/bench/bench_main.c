@@ -1,12 +1,260 @@
-/* Placeholder until the load generator lands (being written now). */
-#include <stdio.h>
-
+/* bench_main: `brix bench <subcommand>`. Only `run` exists: parse the flags
+ * (bench_config), find the model when --model is not given (GET /v1/models),
+ * build the plan (bench_workload: generated or from --trace), execute it
+ * (bench_run), then print the summary (bench_stats) and write the files.
+ *
+ * Exit status: 0 when the run completed (failed requests are results, not
+ * errors: they are counted in the summary), 1 when it could not run or its
+ * output could not be written, 2 on a usage error. */
 #include "bench/bench.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "bench/bench_api.h"
+#include "bench/bench_client.h"
+#include "bench/bench_config.h"
+#include "bench/bench_run.h"
+#include "bench/bench_stats.h"
+#include "bench/bench_workload.h"
+#include "common/bx_buf.h"
+#include "common/bx_log.h"
+
+#define BENCH_TRACE_MAX_BYTES (1024L * 1024 * 1024) /* a trace file is read whole */
+#define BENCH_MODELS_MAX_BYTES (1024 * 1024)
+
+static void bench_usage(FILE *f)
+{
+    fprintf(f, "usage: brix bench <command> [options]\n\n"
+               "commands:\n"
+               "  run        open-loop load generator for OpenAI-compatible servers\n\n"
+               "'brix bench run --help' lists its options.\n");
+}
+
+/* Reads a whole file (at most max bytes) into b. Returns 0 or -1 with err. */
+static int read_file(const char *path, long max, bx_buf *b, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (b->len + n > (size_t)max) {
+            snprintf(err, errlen, "%s is larger than %ld bytes", path, max);
+            rc = -1;
+            break;
+        }
+        if (bx_buf_append(b, chunk, n) != 0) {
+            snprintf(err, errlen, "out of memory reading %s", path);
+            rc = -1;
+            break;
+        }
+    }
+    if (rc == 0 && ferror(f)) {
+        snprintf(err, errlen, "cannot read %s", path);
+        rc = -1;
+    }
+    fclose(f);
+    return rc;
+}
+
+/* --model not given: ask the server which model it serves, as an OpenAI
+ * client would. model is the caller's buffer. */
+static int discover_model(const bench_config *cfg, char *model, size_t cap)
+{
+    size_t n = strlen(cfg->url);
+    while (n > 0 && cfg->url[n - 1] == '/')
+        n--;
+    char url[2048];
+    if (n + sizeof("/v1/models") > sizeof(url)) {
+        fprintf(stderr, "brix bench run: --url too long\n");
+        return -1;
+    }
+    snprintf(url, sizeof(url), "%.*s/v1/models", (int)n, cfg->url);
+    bx_buf body;
+    bx_buf_init(&body);
+    long status = 0;
+    char err[300];
+    int rc = -1;
+    if (bench_http_get(url, cfg->headers, cfg->n_headers, cfg->api_key, 10000,
+                       BENCH_MODELS_MAX_BYTES, &body, &status, err, sizeof(err)) != 0)
+        fprintf(stderr, "brix bench run: no --model given and GET %s failed: %s\n", url, err);
+    else if (status != 200)
+        fprintf(stderr, "brix bench run: no --model given and GET %s answered HTTP %ld\n", url,
+                status);
+    else if (bench_api_first_model(body.data ? body.data : "", body.len, model, cap, err,
+                                   sizeof(err)) != 0)
+        fprintf(stderr, "brix bench run: no --model given and GET %s: %s\n", url, err);
+    else
+        rc = 0;
+    bx_buf_free(&body);
+    return rc;
+}
+
+static int build_plan(const bench_config *cfg, bench_plan *plan)
+{
+    char err[512];
+    if (!cfg->trace) {
+        if (bench_plan_build(plan, &cfg->wl, err, sizeof(err)) != 0) {
+            fprintf(stderr, "brix bench run: %s\n", err);
+            return 2;
+        }
+        return 0;
+    }
+    bx_buf text;
+    bx_buf_init(&text);
+    int rc = 0;
+    if (read_file(cfg->trace, BENCH_TRACE_MAX_BYTES, &text, err, sizeof(err)) != 0) {
+        fprintf(stderr, "brix bench run: %s\n", err);
+        rc = 1;
+    } else if (bench_plan_from_trace(plan, text.data ? text.data : "", text.len, &cfg->wl, err,
+                                     sizeof(err)) != 0) {
+        fprintf(stderr, "brix bench run: %s: %s\n", cfg->trace, err);
+        rc = 2;
+    }
+    bx_buf_free(&text);
+    return rc;
+}
+
+static const char *wl_name(const bench_config *cfg)
+{
+    if (cfg->trace) return "trace";
+    switch (cfg->wl.kind) {
+    case BENCH_WL_SHARED_PREFIX:
+        return "shared-prefix";
+    case BENCH_WL_MULTI_TURN:
+        return "multi-turn";
+    case BENCH_WL_RANDOM:
+        break;
+    }
+    return "random";
+}
+
+static int write_summary_json(const char *path, const bench_config *cfg, const bench_summary *s)
+{
+    json_t *j = bench_summary_json(s);
+    json_t *c =
+        json_pack("{s:s, s:s, s:s, s:b, s:s, s:o, s:I, s:I}", "url", cfg->url, "endpoint",
+                  cfg->chat ? "chat" : "completions", "model", cfg->model, "stream", cfg->stream,
+                  "workload", wl_name(cfg), "rate",
+                  isinf(cfg->wl.rate) || cfg->trace ? json_null() : json_real(cfg->wl.rate), "seed",
+                  (json_int_t)cfg->wl.seed, "max_concurrency", (json_int_t)cfg->max_concurrency);
+    int rc = -1;
+    if (j && c && json_object_set_new(j, "config", c) == 0) {
+        c = NULL;
+        rc = json_dump_file(j, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10)) == 0 ? 0 : -1;
+    }
+    json_decref(c);
+    json_decref(j);
+    if (rc != 0) fprintf(stderr, "brix bench run: cannot write %s\n", path);
+    return rc;
+}
+
+/* Each request in flight holds a socket: lift the soft descriptor limit to
+ * the hard one (often 1024 -> 1M) so thousands of concurrent requests fit. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        bx_warn("bench: cannot raise the open-file limit: %s", strerror(errno));
+}
+
+static int bench_cmd_run(int argc, char **argv)
+{
+    bench_config cfg;
+    bench_config_default(&cfg);
+    int prc = bench_config_parse(&cfg, argc, argv, stdout, stderr);
+    if (prc != 0) {
+        bench_config_free(&cfg);
+        return prc == 1 ? 0 : 2;
+    }
+    bx_log_init("bench", BX_LOG_INFO);
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "brix bench run: curl_global_init failed\n");
+        bench_config_free(&cfg);
+        return 1;
+    }
+    int rc = 1;
+    char model[512];
+    bench_plan plan = {0};
+    FILE *jsonl = NULL;
+    bench_result *res = NULL;
+    size_t nres = 0;
+    if (!cfg.model) {
+        if (discover_model(&cfg, model, sizeof(model)) != 0) goto out;
+        cfg.model = model;
+    }
+    rc = build_plan(&cfg, &plan);
+    if (rc != 0) goto out;
+    rc = 1;
+    if (cfg.output && !(jsonl = fopen(cfg.output, "w"))) {
+        fprintf(stderr, "brix bench run: cannot write %s: %s\n", cfg.output, strerror(errno));
+        goto out;
+    }
+    fprintf(stderr, "brix bench run: %zu requests (%s, %s), model %s, %s%s\n", plan.n,
+            wl_name(&cfg), cfg.chat ? "chat" : "completions", cfg.model, cfg.url,
+            cfg.stream ? "" : " (no streaming)");
+    double duration = 0;
+    int run_rc = bench_run_exec(&cfg, &plan, jsonl, &res, &nres, &duration);
+    if (jsonl) {
+        int bad = fclose(jsonl) != 0;
+        jsonl = NULL;
+        if (bad) {
+            fprintf(stderr, "brix bench run: cannot write %s\n", cfg.output);
+            run_rc = -1;
+        }
+    }
+    if (!res) {
+        fprintf(stderr, "brix bench run: the run could not be set up\n");
+        goto out;
+    }
+    bench_summary sum;
+    if (bench_summary_compute(&sum, res, nres, duration) != 0) {
+        fprintf(stderr, "brix bench run: out of memory\n");
+        goto out;
+    }
+    bench_summary_print(&sum, stdout);
+    fflush(stdout);
+    if (cfg.summary_json && write_summary_json(cfg.summary_json, &cfg, &sum) != 0) goto out;
+    rc = run_rc == 0 ? 0 : 1;
+out:
+    if (jsonl) fclose(jsonl);
+    for (size_t i = 0; i < nres; i++)
+        bench_result_free(&res[i]);
+    free(res);
+    bench_plan_free(&plan);
+    bench_config_free(&cfg);
+    curl_global_cleanup();
+    return rc;
+}
 
 int bench_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "brix bench: not built yet\n");
+    if (argc < 2) {
+        bench_usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        bench_usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "run")) return bench_cmd_run(argc - 1, argv + 1);
+    fprintf(stderr, "brix bench: unknown command '%s'\n\n", argv[1]);
+    bench_usage(stderr);
     return 2;
 }

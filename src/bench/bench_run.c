@@ -48,6 +48,7 @@ struct bench_req {
     bx_buf answer; /* generated text, kept for multi-turn history */
     bx_buf raw;    /* body head (errors) or the whole non-streamed body */
     uint64_t t_send, t_last;
+    uint64_t t_recv; /* when the bytes being parsed arrived */
     long chunks;
     int got_first, saw_done, has_usage;
     long prompt_tokens, completion_tokens;
@@ -161,9 +162,9 @@ static void finish_result(struct bench_run *r, size_t idx, int ok, const char *e
     r->t_last_done = uv_hrtime();
     if (r->jsonl) {
         json_t *j = bench_result_json(res);
-        char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        char *line = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
         if (!line || fprintf(r->jsonl, "%s\n", line) < 0) {
-            if (!r->fatal) bx_error("bench: cannot write the output JSONL");
+            if (!r->fatal) bx_error("cannot write the output JSONL");
             r->fatal = 1;
         }
         free(line);
@@ -250,7 +251,9 @@ static int on_event(const bx_sse_event *ev, void *ud)
         q->saw_done = 1;
         return 0;
     }
-    uint64_t now = uv_hrtime();
+    /* Events that came in one read arrived together: they share its time,
+     * so parsing time does not leak into the inter-token gaps. */
+    uint64_t now = q->t_recv;
     bench_api_chunk c;
     /* Only multi-turn needs the text itself; others just count it. */
     bx_buf *text = q->run->plan->items[q->idx].next >= 0 ? &q->answer : NULL;
@@ -278,6 +281,7 @@ static int on_data(bench_xfer *x, const char *data, size_t len)
         return -1;
     }
     if (q->run->cfg->stream && status >= 200 && status < 300) {
+        q->t_recv = uv_hrtime();
         int rc = bx_sse_parser_feed(&q->sse, data, len);
         if (rc != 0) {
             snprintf(q->err, sizeof(q->err), "SSE event larger than %d bytes", BENCH_SSE_MAX_EVENT);
@@ -294,7 +298,8 @@ static void http_error(struct bench_req *q, long status)
     if (q->raw.len && bench_api_parse(q->raw.data, q->raw.len, &c, NULL) == 0 && c.has_error)
         snprintf(q->err, sizeof(q->err), "HTTP %ld: %.200s", status, c.error);
     else
-        snprintf(q->err, sizeof(q->err), "HTTP %ld: %.200s", status, q->raw.data ? q->raw.data : "");
+        snprintf(q->err, sizeof(q->err), "HTTP %ld: %.200s", status,
+                 q->raw.data ? q->raw.data : "");
 }
 
 static void schedule(struct bench_run *r);
@@ -324,7 +329,8 @@ static void on_done(bench_xfer *x, CURLcode rc, long status, const char *errmsg)
                 res->ttft_ms = (double)(now - q->t_send) / 1e6;
                 q->chunks = 1;
             }
-            if (!q->has_usage && text) q->completion_tokens = (long)bx_tok_count(text->data, text->len);
+            if (!q->has_usage && text)
+                q->completion_tokens = (long)bx_tok_count(text->data, text->len);
         }
     } else if (!q->saw_done && !q->err[0]) {
         snprintf(q->err, sizeof(q->err), "stream ended before data: [DONE]");
@@ -334,7 +340,7 @@ static void on_done(bench_xfer *x, CURLcode rc, long status, const char *errmsg)
         res->e2e_ms = (double)(now - q->t_send) / 1e6;
         res->usage_reported = q->has_usage;
         res->prompt_tokens = q->has_usage ? q->prompt_tokens : -1;
-        res->completion_tokens = q->has_usage ? q->completion_tokens
+        res->completion_tokens = q->has_usage     ? q->completion_tokens
                                  : r->cfg->stream ? q->chunks
                                                   : q->completion_tokens;
     }
@@ -384,7 +390,8 @@ static int start_item(struct bench_run *r, size_t idx, double scheduled)
     bench_conv *cv = it->session >= 0 ? &r->convs[it->session] : NULL;
     char *body = bench_api_body(&ar, cv, prompt.data ? prompt.data : "", prompt.len);
     if (!body) goto fail;
-    if (cv && it->next >= 0 && bench_conv_add(cv, prompt.data ? prompt.data : "", prompt.len) != 0) {
+    if (cv && it->next >= 0 &&
+        bench_conv_add(cv, prompt.data ? prompt.data : "", prompt.len) != 0) {
         free(body);
         goto fail;
     }
@@ -426,7 +433,8 @@ static void draw_progress(struct bench_run *r, int final)
     size_t total = r->plan->n, done = r->n_done;
     int width = 30, fill = total ? (int)((double)done / (double)total * width) : width;
     char bar[64];
-    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    for (int i = 0; i < width; i++)
+        bar[i] = i < fill ? '#' : '.';
     bar[width] = '\0';
     fprintf(stderr, "\r[%s] %zu/%zu done, %zu in flight, %zu failed, %.1f s%s", bar, done, total,
             r->n_inflight, r->n_failed, since(r, uv_hrtime()), final ? "\n" : "   ");
@@ -461,8 +469,8 @@ static void schedule(struct bench_run *r)
         double now = since(r, uv_hrtime());
         /* Move everything due into the FIFO, in due order. */
         for (;;) {
-            double ra = r->next_root < r->n_roots ? r->plan->items[r->roots[r->next_root]].at
-                                                  : INFINITY;
+            double ra =
+                r->next_root < r->n_roots ? r->plan->items[r->roots[r->next_root]].at : INFINITY;
             double ha = r->n_heap ? r->heap[0].at : INFINITY;
             if (ra > now && ha > now) break;
             size_t idx;
@@ -484,8 +492,8 @@ static void schedule(struct bench_run *r)
             double sched = it->prev < 0 ? it->at : -1;
             start_item(r, idx, sched < 0 ? now : sched);
         }
-        double ra = r->next_root < r->n_roots ? r->plan->items[r->roots[r->next_root]].at
-                                              : INFINITY;
+        double ra =
+            r->next_root < r->n_roots ? r->plan->items[r->roots[r->next_root]].at : INFINITY;
         double ha = r->n_heap ? r->heap[0].at : INFINITY;
         double next = ra < ha ? ra : ha;
         uv_timer_stop(&r->arrivals);
@@ -504,7 +512,7 @@ static void on_sigint(uv_signal_t *s, int signum)
     if (r->stopping) return;
     r->stopping = 1;
     if (r->progress_on) fputc('\n', stderr);
-    bx_warn("bench: interrupted; cancelling %zu requests in flight", r->n_inflight);
+    bx_warn("interrupted; cancelling %zu requests in flight", r->n_inflight);
     uv_timer_stop(&r->arrivals);
     while (r->inflight) {
         struct bench_req *q = r->inflight;
@@ -530,7 +538,8 @@ static char *full_url(const bench_config *cfg)
 {
     const char *path = cfg->chat ? "/v1/chat/completions" : "/v1/completions";
     size_t n = strlen(cfg->url);
-    while (n > 0 && cfg->url[n - 1] == '/') n--;
+    while (n > 0 && cfg->url[n - 1] == '/')
+        n--;
     size_t len = n + strlen(path) + 1;
     char *u = malloc(len);
     if (u) snprintf(u, len, "%.*s%s", (int)n, cfg->url, path);
@@ -574,11 +583,12 @@ int bench_run_exec(const bench_config *cfg, const bench_plan *plan, FILE *jsonl,
 
     r->t0 = r->t_last_done = uv_hrtime();
     schedule(r);
-    if (uv_run(&r->loop, UV_RUN_DEFAULT) != 0) bx_warn("bench: loop ended with handles open");
+    if (uv_run(&r->loop, UV_RUN_DEFAULT) != 0) bx_warn("loop ended with handles open");
     *duration_s = since(r, r->t_last_done);
 
     size_t n = 0;
-    for (size_t i = 0; i < plan->n; i++) n += r->state[i] == IT_DONE;
+    for (size_t i = 0; i < plan->n; i++)
+        n += r->state[i] == IT_DONE;
     bench_result *out = calloc(n ? n : 1, sizeof(*out));
     if (!out) goto out;
     n = 0;
@@ -598,10 +608,12 @@ out:
             uv_walk(&r->loop, bench_close_walk, NULL);
             uv_run(&r->loop, UV_RUN_DEFAULT);
         }
-        if (uv_loop_close(&r->loop) != 0) bx_warn("bench: loop not closed cleanly");
+        if (uv_loop_close(&r->loop) != 0) bx_warn("loop not closed cleanly");
     }
-    for (size_t i = 0; r->res && i < plan->n; i++) bench_result_free(&r->res[i]);
-    for (int i = 0; r->convs && i < plan->num_sessions; i++) bench_conv_free(&r->convs[i]);
+    for (size_t i = 0; r->res && i < plan->n; i++)
+        bench_result_free(&r->res[i]);
+    for (int i = 0; r->convs && i < plan->num_sessions; i++)
+        bench_conv_free(&r->convs[i]);
     free(r->res);
     free(r->state);
     free(r->roots);

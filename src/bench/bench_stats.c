@@ -32,6 +32,8 @@ int bench_result_add_itl(bench_result *r, double ms)
 double bench_result_tpot(const bench_result *r)
 {
     if (!r->ok || r->ttft_ms < 0 || r->e2e_ms < 0 || r->completion_tokens < 2) return -1;
+    /* A whole (non-streamed) answer has no time between its tokens to measure. */
+    if (!(r->e2e_ms > r->ttft_ms)) return -1;
     return (r->e2e_ms - r->ttft_ms) / (double)(r->completion_tokens - 1);
 }
 
@@ -60,7 +62,8 @@ void bench_dist_compute(bench_dist *d, double *samples, size_t n)
     if (n == 0) return;
     qsort(samples, n, sizeof(*samples), cmp_double);
     double sum = 0;
-    for (size_t i = 0; i < n; i++) sum += samples[i];
+    for (size_t i = 0; i < n; i++)
+        sum += samples[i];
     d->mean = sum / (double)n;
     d->p50 = bench_percentile(samples, n, 50);
     d->p90 = bench_percentile(samples, n, 90);
@@ -115,7 +118,7 @@ int bench_summary_compute(bench_summary *s, const bench_result *res, size_t n, d
         if (r->e2e_ms >= 0) e2e[ne++] = r->e2e_ms;
         double tp = bench_result_tpot(r);
         if (tp >= 0) tpot[np++] = tp;
-        memcpy(itl + ni, r->itl_ms, r->n_itl * sizeof(double));
+        if (r->n_itl) memcpy(itl + ni, r->itl_ms, r->n_itl * sizeof(double));
         ni += r->n_itl;
     }
     bench_dist_compute(&s->ttft, ttft, nt);
@@ -203,12 +206,12 @@ json_t *bench_summary_json(const bench_summary *s)
     }
     return json_pack("{s:I, s:I, s:I, s:o, s:f, s:I, s:I, s:f, s:f, s:f, s:o, s:o, s:o, s:o}",
                      "requests", (json_int_t)s->count, "successful", (json_int_t)s->ok, "failed",
-                     (json_int_t)s->failed, "failed_by_status", fails, "duration_s",
-                     s->duration_s, "total_input_tokens", (json_int_t)s->total_input_tokens,
-                     "total_output_tokens", (json_int_t)s->total_output_tokens,
-                     "request_throughput", s->request_throughput, "output_throughput",
-                     s->output_throughput, "total_token_throughput", s->total_token_throughput,
-                     "ttft_ms", dist_json(&s->ttft), "tpot_ms", dist_json(&s->tpot), "itl_ms",
+                     (json_int_t)s->failed, "failed_by_status", fails, "duration_s", s->duration_s,
+                     "total_input_tokens", (json_int_t)s->total_input_tokens, "total_output_tokens",
+                     (json_int_t)s->total_output_tokens, "request_throughput",
+                     s->request_throughput, "output_throughput", s->output_throughput,
+                     "total_token_throughput", s->total_token_throughput, "ttft_ms",
+                     dist_json(&s->ttft), "tpot_ms", dist_json(&s->tpot), "itl_ms",
                      dist_json(&s->itl), "e2e_ms", dist_json(&s->e2e));
 }
 
@@ -226,18 +229,17 @@ json_t *bench_result_json(const bench_result *r)
             json_decref(itl);
             return NULL;
         }
-    return json_pack("{s:I, s:o, s:o, s:i, s:i, s:f, s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:b, "
-                     "s:I, s:b, s:o}",
-                     "id", (json_int_t)r->id, "session",
-                     r->session >= 0 ? json_integer(r->session) : json_null(), "turn",
-                     r->session >= 0 ? json_integer(r->turn) : json_null(), "input_len",
-                     r->input_len, "output_len", r->output_len, "scheduled_s", r->scheduled_s,
-                     "send_s", r->send_s, "ttft_ms", num_or_null(r->ttft_ms), "tpot_ms",
-                     num_or_null(bench_result_tpot(r)), "e2e_ms", num_or_null(r->e2e_ms),
-                     "itl_ms", itl, "prompt_tokens",
-                     r->prompt_tokens >= 0 ? json_integer(r->prompt_tokens) : json_null(),
-                     "completion_tokens",
-                     r->completion_tokens >= 0 ? json_integer(r->completion_tokens) : json_null(),
-                     "usage_reported", r->usage_reported, "status", (json_int_t)r->status, "ok",
-                     r->ok, "error", r->error ? json_string(r->error) : json_null());
+    return json_pack(
+        "{s:I, s:o, s:o, s:i, s:i, s:f, s:f, s:o, s:o, s:o, s:o, s:o, s:o, s:b, "
+        "s:I, s:b, s:o}",
+        "id", (json_int_t)r->id, "session",
+        r->session >= 0 ? json_integer(r->session) : json_null(), "turn",
+        r->session >= 0 ? json_integer(r->turn) : json_null(), "input_len", r->input_len,
+        "output_len", r->output_len, "scheduled_s", r->scheduled_s, "send_s", r->send_s, "ttft_ms",
+        num_or_null(r->ttft_ms), "tpot_ms", num_or_null(bench_result_tpot(r)), "e2e_ms",
+        num_or_null(r->e2e_ms), "itl_ms", itl, "prompt_tokens",
+        r->prompt_tokens >= 0 ? json_integer(r->prompt_tokens) : json_null(), "completion_tokens",
+        r->completion_tokens >= 0 ? json_integer(r->completion_tokens) : json_null(),
+        "usage_reported", r->usage_reported, "status", (json_int_t)r->status, "ok", r->ok, "error",
+        r->error ? json_string(r->error) : json_null());
 }

@@ -18,8 +18,8 @@ typedef struct bench_result {
     size_t id;
     int session; /* -1 when none */
     int turn;
-    int input_len;     /* planned new prompt tokens (prefix included) */
-    int output_len;    /* max_tokens sent */
+    int input_len;      /* planned new prompt tokens (prefix included) */
+    int output_len;     /* max_tokens sent */
     double scheduled_s; /* when the plan wanted it sent, seconds from start */
     double send_s;      /* when it was sent */
     double ttft_ms;     /* -1 when no token arrived */
@@ -30,14 +30,15 @@ typedef struct bench_result {
     long prompt_tokens;     /* usage, or -1 */
     long completion_tokens; /* usage, or the number of content chunks */
     int usage_reported;
-    long status;   /* HTTP status; 0 when no response */
+    long status; /* HTTP status; 0 when no response */
     int ok;
-    char *error;   /* NULL when ok */
+    char *error; /* NULL when ok */
 } bench_result;
 
 void bench_result_free(bench_result *r);
 int bench_result_add_itl(bench_result *r, double ms);
-/* TPOT = (e2e - ttft) / (completion_tokens - 1); -1 when undefined. */
+/* TPOT = (e2e - ttft) / (completion_tokens - 1); -1 when undefined (failed,
+ * fewer than 2 tokens, or e2e == ttft as for a non-streamed answer). */
 double bench_result_tpot(const bench_result *r);
 
 /* The p-th percentile (0..100) of sorted[0..n), linear interpolation

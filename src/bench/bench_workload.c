@@ -46,7 +46,8 @@ uint64_t bench_mix(uint64_t a, uint64_t b)
 void bench_rng_seed(bench_rng *r, uint64_t seed)
 {
     uint64_t x = seed;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&x);
 }
 
 static uint64_t rotl(uint64_t x, int k)
@@ -181,7 +182,8 @@ int bench_plan_build(bench_plan *p, const bench_wl_params *w, char *err, size_t 
     int turns = w->kind == BENCH_WL_MULTI_TURN ? w->turns : 1;
     if (turns < 1 || turns > 10000) return errf(err, errlen, "--turns must be in [1, 10000]"), -1;
     if (w->kind == BENCH_WL_SHARED_PREFIX && (w->num_prefix_groups < 1 || w->prefix_len < 1))
-        return errf(err, errlen, "shared-prefix needs --num-prefix-groups >= 1 and --prefix-len >= 1"),
+        return errf(err, errlen,
+                    "shared-prefix needs --num-prefix-groups >= 1 and --prefix-len >= 1"),
                -1;
     if (isinf(w->rate) && w->num_requests == 0 &&
         !(w->kind == BENCH_WL_MULTI_TURN && w->num_sessions > 0))
@@ -189,7 +191,7 @@ int bench_plan_build(bench_plan *p, const bench_wl_params *w, char *err, size_t 
 
     long roots; /* arrivals drawn from the Poisson process */
     if (w->kind == BENCH_WL_MULTI_TURN) {
-        long cap = w->num_sessions > 0 ? w->num_sessions
+        long cap = w->num_sessions > 0   ? w->num_sessions
                    : w->num_requests > 0 ? (w->num_requests + turns - 1) / turns
                                          : BENCH_MAX_ITEMS / turns;
         if (w->num_sessions < 0 || cap > BENCH_MAX_ITEMS / turns)
@@ -309,8 +311,7 @@ int bench_trace_parse_line(const char *line, size_t len, bench_trace_line *out, 
         goto out;
     }
     json_t *ts = json_object_get(o, "timestamp");
-    if (!json_is_number(ts) || !(json_number_value(ts) >= 0) ||
-        !(json_number_value(ts) < 1e9)) {
+    if (!json_is_number(ts) || !(json_number_value(ts) >= 0) || !(json_number_value(ts) < 1e9)) {
         errf(err, errlen, "\"timestamp\" must be a number of seconds >= 0");
         goto out;
     }
@@ -358,14 +359,16 @@ struct sess_slot {
 static struct sess_slot *sess_find(struct sess_slot *tab, size_t cap, uint64_t key)
 {
     size_t i = (size_t)(key * 0x9E3779B97F4A7C15ULL) & (cap - 1);
-    while (tab[i].key != 0 && tab[i].key != key) i = (i + 1) & (cap - 1);
+    while (tab[i].key != 0 && tab[i].key != key)
+        i = (i + 1) & (cap - 1);
     return &tab[i];
 }
 
 static int link_sessions(bench_plan *p, const uint64_t *keys, char *err, size_t errlen)
 {
     size_t cap = 16;
-    while (cap < p->n * 2) cap *= 2;
+    while (cap < p->n * 2)
+        cap *= 2;
     struct sess_slot *tab = calloc(cap, sizeof(*tab));
     if (!tab) return errf(err, errlen, "out of memory"), -1;
     int nsess = 0;
@@ -402,7 +405,8 @@ int bench_plan_from_trace(bench_plan *p, const char *text, size_t len, const ben
         lineno++;
         size_t l = (size_t)(e - s);
         size_t k = 0;
-        while (k < l && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r')) k++;
+        while (k < l && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r'))
+            k++;
         if (k < l) {
             bench_trace_line tl;
             char msg[200];
@@ -431,7 +435,8 @@ int bench_plan_from_trace(bench_plan *p, const char *text, size_t len, const ben
             t->it.output_len = tl.output_tokens;
             if (tl.group_key) {
                 t->it.prefix_key = tl.group_key;
-                t->it.prefix_len = tl.prompt_tokens < w->prefix_len ? tl.prompt_tokens : w->prefix_len;
+                t->it.prefix_len =
+                    tl.prompt_tokens < w->prefix_len ? tl.prompt_tokens : w->prefix_len;
                 t->it.prefix_group = (int)(tl.group_key & 0x7FFFFFFF);
             }
             t->it.input_len = tl.prompt_tokens - t->it.prefix_len;
@@ -450,7 +455,8 @@ int bench_plan_from_trace(bench_plan *p, const char *text, size_t len, const ben
     size_t keep = n;
     if (w->num_requests > 0 && (size_t)w->num_requests < keep) keep = (size_t)w->num_requests;
     if (w->duration > 0)
-        while (keep > 0 && ents[keep - 1].it.at > w->duration) keep--;
+        while (keep > 0 && ents[keep - 1].it.at > w->duration)
+            keep--;
     if (keep == 0) {
         free(ents);
         return errf(err, errlen, "no trace request falls within --duration"), -1;
@@ -506,7 +512,8 @@ int bench_conv_add(bench_conv *c, const char *text, size_t len)
 
 void bench_conv_free(bench_conv *c)
 {
-    for (size_t i = 0; i < c->n; i++) free(c->msgs[i]);
+    for (size_t i = 0; i < c->n; i++)
+        free(c->msgs[i]);
     free(c->msgs);
     free(c->lens);
     memset(c, 0, sizeof(*c));

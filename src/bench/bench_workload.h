@@ -38,35 +38,35 @@ enum bench_len_dist { BENCH_LEN_FIXED, BENCH_LEN_UNIFORM, BENCH_LEN_NORMAL };
 typedef struct bench_wl_params {
     enum bench_wl_kind kind;
     uint64_t seed;
-    double rate;        /* requests (multi-turn: sessions) per second; INFINITY = all at once */
-    long num_requests;  /* 0 = not given */
-    double duration;    /* seconds of arrivals; 0 = not given */
-    int input_len;      /* mean new prompt tokens (suffix / user message) */
-    int output_len;     /* mean max_tokens */
+    double rate;       /* requests (multi-turn: sessions) per second; INFINITY = all at once */
+    long num_requests; /* 0 = not given */
+    double duration;   /* seconds of arrivals; 0 = not given */
+    int input_len;     /* mean new prompt tokens (suffix / user message) */
+    int output_len;    /* mean max_tokens */
     enum bench_len_dist len_dist;
-    double len_spread;  /* uniform: +-spread*mean; normal: sd = spread*mean */
+    double len_spread; /* uniform: +-spread*mean; normal: sd = spread*mean */
     int num_prefix_groups;
-    int prefix_len;     /* shared-prefix tokens (trace: cap on prefix_group prefixes) */
-    int num_sessions;   /* multi-turn; 0 = ceil(num_requests / turns) */
+    int prefix_len;   /* shared-prefix tokens (trace: cap on prefix_group prefixes) */
+    int num_sessions; /* multi-turn; 0 = ceil(num_requests / turns) */
     int turns;
-    double think_time;  /* seconds between an answer and the session's next turn */
+    double think_time; /* seconds between an answer and the session's next turn */
 } bench_wl_params;
 
 /* One request of the run. A request is sent at max(at, previous turn's
  * answer + think) once the previous turn of its session (if any) is done. */
 typedef struct bench_item {
-    double at;          /* earliest send time, seconds from the start */
-    double think;       /* delay after the previous turn's answer */
-    int input_len;      /* new random tokens (after the prefix, if any) */
-    int output_len;     /* max_tokens */
-    int prefix_len;     /* tokens of shared prefix, 0 when none */
-    int prefix_group;   /* group index, -1 when none */
-    uint64_t prefix_key;/* seeds the prefix text (same key = same prefix) */
-    int session;        /* -1 when not part of a session */
+    double at;           /* earliest send time, seconds from the start */
+    double think;        /* delay after the previous turn's answer */
+    int input_len;       /* new random tokens (after the prefix, if any) */
+    int output_len;      /* max_tokens */
+    int prefix_len;      /* tokens of shared prefix, 0 when none */
+    int prefix_group;    /* group index, -1 when none */
+    uint64_t prefix_key; /* seeds the prefix text (same key = same prefix) */
+    int session;         /* -1 when not part of a session */
     int turn;
-    long prev;          /* index of the session's previous turn, -1 */
-    long next;          /* index of the session's next turn, -1 */
-    uint64_t seed;      /* seeds this item's own text */
+    long prev;     /* index of the session's previous turn, -1 */
+    long next;     /* index of the session's next turn, -1 */
+    uint64_t seed; /* seeds this item's own text */
 } bench_item;
 
 typedef struct bench_plan {

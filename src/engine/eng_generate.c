@@ -4,7 +4,6 @@
  * (vLLM's chunk shapes, written with printf into a reused buffer: the text
  * pieces are fixed words and model names are checked plain, so nothing on
  * this path needs escaping) or into the final JSON body. */
-#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,8 +25,6 @@ static const char *const eng_words[] = {
     " key", " box", " red", " big", " run", " fly", " art", " air", " car", " law", " age",
     " job", " end", " top", " low", " far", " few", " own", " yes", " set"};
 _Static_assert(sizeof(eng_words) / sizeof(eng_words[0]) == ENG_NWORDS, "word table size");
-
-typedef struct eng_call eng_call;
 
 void eng_generate_init(eng_server *s)
 {
