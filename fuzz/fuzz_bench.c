@@ -1,13 +1,9 @@
 /* libFuzzer target for the parsers of `brix bench` that read outside bytes:
  * server response objects (bench_api_parse, bench_api_first_model) and
  * trace files (bench_plan_from_trace, then the prompt text of each item).
- * The first input byte picks the parser.
- *
- * The fuzz executables link brixengine and brixcommon but not brixbench, so
- * the two pure bench modules are compiled into this target directly (their
- * only dependencies are brixcommon and jansson). */
-#include "../src/bench/bench_api.c"
-#include "../src/bench/bench_workload.c"
+ * The first input byte picks the parser. */
+#include "bench/bench_api.h"
+#include "bench/bench_workload.h"
 
 #include <stdint.h>
 #include <stdlib.h>
