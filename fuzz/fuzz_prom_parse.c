@@ -14,8 +14,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (bx_prom_parse((const char *)data, size, &lim, &d, err, sizeof(err)) != 0) return 0;
     for (size_t i = 0; i < d.nsamples && i < 64; i++) {
         const bx_prom_sample *s = &d.samples[i];
-        (void)bx_prom_find(&d, s->name, s->nlabels ? s->labels[0].name : NULL,
-                           s->nlabels ? s->labels[0].value : NULL);
+        const char *ln = s->nlabels ? s->labels[0].name : NULL;
+        const char *lv = s->nlabels ? s->labels[0].value : NULL;
+        double v;
+        size_t n;
+        (void)bx_prom_find(&d, s->name, ln, lv);
+        (void)bx_prom_find_value(&d, s->name, ln, lv, &v);
+        (void)bx_prom_sum(&d, s->name, ln, lv, &n);
         bx_prom_hist_view h;
         (void)bx_prom_histogram(&d, d.families[s->family].name, NULL, NULL, &h);
     }

@@ -17,5 +17,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(s);
         json_decref(j);
     }
+    if (bx_yaml_load((const char *)data, size, &lim, &j, err, sizeof(err)) == 0) json_decref(j);
     return 0;
 }

@@ -134,7 +134,7 @@ static int pp_comment(pp *p, char *s)
 {
     s = pp_skip_ws(s + 1);
     int help = !strncmp(s, "HELP", 4), type = !strncmp(s, "TYPE", 4);
-    if ((!help && !type) || (s[4] != ' ' && s[4] != '\t')) return 0; /* plain comment */
+    if ((!help && !type) || (s[4] && s[4] != ' ' && s[4] != '\t')) return 0; /* plain comment */
     s = pp_skip_ws(s + 4);
     size_t nl = pp_name(s);
     if (!nl)
@@ -174,8 +174,11 @@ static int pp_comment(pp *p, char *s)
 
 static int pp_family_of(pp *p, const char *name, size_t nl)
 {
+    /* A declared family of this exact name wins; else a histogram, summary
+     * or counter the suffix points at; else an untyped family of the name. */
     int f = pp_family_find(p, name, nl);
-    if (f >= 0) return f;
+    if (f >= 0 && (p->doc->families[f].type != BX_PROM_UNTYPED || p->doc->families[f].help))
+        return f;
     static const char *sfx[] = {"_bucket", "_sum", "_count", "_total", "_created"};
     for (int i = 0; i < 5; i++) {
         size_t sl = strlen(sfx[i]);
@@ -187,7 +190,7 @@ static int pp_family_of(pp *p, const char *name, size_t nl)
             (i == 3 && t == BX_PROM_COUNTER) || i == 4)
             return b;
     }
-    return pp_family_add(p, name);
+    return f >= 0 ? f : pp_family_add(p, name);
 }
 
 static int pp_label_push(pp *p, const char *n, const char *v)
@@ -250,6 +253,9 @@ static int pp_sample(pp *p, char *s)
             q = pp_skip_ws(q + 1);
             if (++nlab > p->lim->max_labels)
                 return pp_fail(p, BX_PROM_ELIMIT, "more than %zu labels", p->lim->max_labels);
+            for (size_t k = lab_first; k < p->lab_n; k++)
+                if (!strcmp(p->doc->labels_[k].name, lname))
+                    return pp_fail(p, BX_PROM_EPARSE, "label %.64s given twice", lname);
             int rc = pp_label_push(p, lname, v);
             if (rc) return rc;
             if (*q == ',')
@@ -263,9 +269,9 @@ static int pp_sample(pp *p, char *s)
     } else if (after != ' ' && after != '\t') {
         return pp_fail(p, BX_PROM_EPARSE, "invalid character in metric name");
     }
+    name[nl] = '\0'; /* family_add hashes and keeps the terminated name */
     int fam = pp_family_of(p, name, nl);
     if (fam < 0) return fam;
-    name[nl] = '\0';
     q = pp_skip_ws(q + (after == '{' ? 0 : 1));
     char *vs = q;
     while (*q && *q != ' ' && *q != '\t')
@@ -296,6 +302,69 @@ static int pp_sample(pp *p, char *s)
         p->sam_cap = nc;
     }
     d->samples[d->nsamples++] = smp;
+    return 0;
+}
+
+static size_t pp_align(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+/* Moves families, samples and labels behind the text in the arena, so the
+ * document is one allocation. Strings are turned into offsets first since
+ * realloc may move the text. */
+static int pp_pack(pp *p, size_t textlen)
+{
+    bx_prom_doc *d = p->doc;
+    char *old = d->arena_;
+    size_t of = pp_align(textlen);
+    size_t os = of + pp_align(d->nfamilies * sizeof(bx_prom_family));
+    size_t ol = os + pp_align(d->nsamples * sizeof(bx_prom_sample));
+    size_t total = ol + p->lab_n * sizeof(bx_prom_label);
+#define PP_OFF(ptr) ((const char *)(uintptr_t)((ptr)-old))
+#define PP_PTR(base, off) ((base) + (uintptr_t)(off))
+    for (size_t i = 0; i < d->nfamilies; i++) {
+        bx_prom_family *f = &d->families[i];
+        f->name = PP_OFF(f->name);
+        f->help = f->help ? (const char *)(uintptr_t)(f->help - old + 1) : NULL;
+    }
+    for (size_t i = 0; i < d->nsamples; i++)
+        d->samples[i].name = PP_OFF(d->samples[i].name);
+    for (size_t i = 0; i < p->lab_n; i++) {
+        d->labels_[i].name = PP_OFF(d->labels_[i].name);
+        d->labels_[i].value = PP_OFF(d->labels_[i].value);
+    }
+    char *na = realloc(old, total);
+    if (!na) return BX_PROM_ENOMEM; /* the doc is freed, not read, after this */
+    d->arena_ = na;
+    bx_prom_family *fam = (bx_prom_family *)(void *)(na + of);
+    bx_prom_sample *smp = (bx_prom_sample *)(void *)(na + os);
+    bx_prom_label *lab = (bx_prom_label *)(void *)(na + ol);
+    if (d->nfamilies) memcpy(fam, d->families, d->nfamilies * sizeof(*fam));
+    if (d->nsamples) memcpy(smp, d->samples, d->nsamples * sizeof(*smp));
+    if (p->lab_n) memcpy(lab, d->labels_, p->lab_n * sizeof(*lab));
+    free(d->families);
+    free(d->samples);
+    free(d->labels_);
+    d->families = fam;
+    d->samples = smp;
+    d->labels_ = lab;
+    d->packed_ = 1;
+    for (size_t i = 0; i < d->nfamilies; i++) {
+        fam[i].name = PP_PTR(na, fam[i].name);
+        if (fam[i].help) fam[i].help = na + ((uintptr_t)fam[i].help - 1);
+    }
+    for (size_t i = 0; i < d->nsamples; i++) {
+        smp[i].name = PP_PTR(na, smp[i].name);
+        uintptr_t first = (uintptr_t)smp[i].labels;
+        smp[i].labels = smp[i].nlabels ? lab + first : NULL;
+    }
+    for (size_t i = 0; i < p->lab_n; i++) {
+        lab[i].name = PP_PTR(na, lab[i].name);
+        lab[i].value = PP_PTR(na, lab[i].value);
+    }
+#undef PP_OFF
+#undef PP_PTR
     return 0;
 }
 
@@ -337,22 +406,22 @@ int bx_prom_parse(const char *buf, size_t len, const bx_prom_limits *lim, bx_pro
         s = le + 1;
     }
     free(p.tab);
+    if (rc == 0) rc = pp_pack(&p, len + 1);
     if (rc != 0) {
+        if (rc == BX_PROM_ENOMEM) snprintf(err, errlen, "out of memory");
         bx_prom_doc_free(doc);
         return rc;
-    }
-    for (size_t i = 0; i < doc->nsamples; i++) {
-        uintptr_t first = (uintptr_t)doc->samples[i].labels;
-        doc->samples[i].labels = doc->samples[i].nlabels ? doc->labels_ + first : NULL;
     }
     return 0;
 }
 
 void bx_prom_doc_free(bx_prom_doc *doc)
 {
-    free(doc->families);
-    free(doc->samples);
-    free(doc->labels_);
+    if (!doc->packed_) {
+        free(doc->families);
+        free(doc->samples);
+        free(doc->labels_);
+    }
     free(doc->arena_);
     memset(doc, 0, sizeof(*doc));
 }
@@ -378,6 +447,15 @@ const bx_prom_sample *bx_prom_find(const bx_prom_doc *doc, const char *name, con
         if (!strcmp(doc->samples[i].name, name) && bx_prom_match(&doc->samples[i], lname, lvalue))
             return &doc->samples[i];
     return NULL;
+}
+
+int bx_prom_find_value(const bx_prom_doc *doc, const char *name, const char *lname,
+                       const char *lvalue, double *out)
+{
+    const bx_prom_sample *s = bx_prom_find(doc, name, lname, lvalue);
+    if (!s) return -1;
+    *out = s->value;
+    return 0;
 }
 
 double bx_prom_sum(const bx_prom_doc *doc, const char *name, const char *lname, const char *lvalue,

@@ -12,8 +12,12 @@
  * checked while parsing; malformed input or a broken limit returns a negative
  * code and a message naming the line. Nothing is read past len.
  *
- * Ownership: bx_prom_parse fills a caller-owned bx_prom_doc whose strings
- * live in one arena owned by the doc; bx_prom_doc_free releases everything.
+ * A sample's label set may not name a label twice. Types and label pairs
+ * are bx_prom.h's, shared with the writer.
+ *
+ * Ownership: bx_prom_parse fills a caller-owned bx_prom_doc; its strings and
+ * arrays live in one allocation owned by the doc, and bx_prom_doc_free
+ * releases it.
  * Lookups return pointers into the doc, valid until it is freed. */
 #ifndef BX_PROM_PARSE_H
 #define BX_PROM_PARSE_H
@@ -21,17 +25,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/bx_prom.h" /* bx_prom_type, bx_prom_label */
+
 #define BX_PROM_EPARSE (-1)
 #define BX_PROM_ELIMIT (-2)
 #define BX_PROM_ENOMEM (-3)
-
-typedef enum bx_prom_type {
-    BX_PROM_UNTYPED = 0,
-    BX_PROM_COUNTER,
-    BX_PROM_GAUGE,
-    BX_PROM_HISTOGRAM,
-    BX_PROM_SUMMARY,
-} bx_prom_type;
 
 typedef struct bx_prom_limits {
     size_t max_bytes;     /* default 16 MiB */
@@ -40,11 +38,6 @@ typedef struct bx_prom_limits {
     size_t max_name_len;  /* metric and label names, default 256 */
     size_t max_value_len; /* label values, default 4096 */
 } bx_prom_limits;
-
-typedef struct bx_prom_label {
-    const char *name;
-    const char *value;
-} bx_prom_label;
 
 typedef struct bx_prom_sample {
     const char *name; /* as written, e.g. vllm:ttft_seconds_bucket */
@@ -68,8 +61,9 @@ typedef struct bx_prom_doc {
     bx_prom_sample *samples;
     size_t nsamples;
     /* private */
-    char *arena_;
+    char *arena_; /* the one allocation: text, then the three arrays */
     bx_prom_label *labels_;
+    int packed_;
 } bx_prom_doc;
 
 void bx_prom_limits_default(bx_prom_limits *l);
@@ -85,6 +79,9 @@ const char *bx_prom_label_get(const bx_prom_sample *s, const char *name);
  * NULL: any). NULL when none. */
 const bx_prom_sample *bx_prom_find(const bx_prom_doc *doc, const char *name, const char *lname,
                                    const char *lvalue);
+/* Value of that first sample into *out: 0, or -1 when none matched. */
+int bx_prom_find_value(const bx_prom_doc *doc, const char *name, const char *lname,
+                       const char *lvalue, double *out);
 /* Sum of the values of every such sample; *found = how many matched. */
 double bx_prom_sum(const bx_prom_doc *doc, const char *name, const char *lname, const char *lvalue,
                    size_t *found);

@@ -43,6 +43,29 @@ static int yb_is(const char *s, const char *a, const char *b2, const char *c)
     return !strcmp(s, a) || !strcmp(s, b2) || !strcmp(s, c);
 }
 
+/* [0-9]+(\.[0-9]*)?|\.[0-9]+ then optionally [eE][-+]?[0-9]+, after the
+ * sign: the core schema's float, which strtod alone would widen (hex, inf,
+ * nan, leading spaces). */
+static int yb_is_float(const char *p)
+{
+    size_t i = strspn(p, "0123456789"), frac = 0;
+    if (p[i] == '.') {
+        frac = strspn(p + i + 1, "0123456789");
+        if (!i && !frac) return 0;
+        i += 1 + frac;
+    } else if (!i) {
+        return 0;
+    }
+    if (p[i] == 'e' || p[i] == 'E') {
+        i++;
+        if (p[i] == '+' || p[i] == '-') i++;
+        size_t e = strspn(p + i, "0123456789");
+        if (!e) return 0;
+        i += e;
+    }
+    return p[i] == '\0';
+}
+
 /* YAML 1.2 core schema resolution of a plain scalar. */
 static json_t *yb_plain(const char *s, size_t len)
 {
@@ -55,9 +78,13 @@ static json_t *yb_plain(const char *s, size_t len)
     char *end;
     errno = 0;
     if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o')) {
-        long long v = strtoll(s + 2, &end, s[1] == 'x' ? 16 : 8);
-        if (!*end && !errno) return json_integer(v);
-        return json_string(s);
+        /* core schema: 0x[0-9a-fA-F]+ and 0o[0-7]+, no sign, no spaces */
+        const char *digits = s[1] == 'x' ? "0123456789abcdefABCDEF" : "01234567";
+        if (strspn(s + 2, digits) == len - 2) {
+            long long v = strtoll(s + 2, &end, s[1] == 'x' ? 16 : 8);
+            if (!*end && !errno) return json_integer(v);
+        }
+        return json_stringn(s, len);
     }
     const char *p = s + (s[0] == '-' || s[0] == '+');
     if (*p >= '0' && *p <= '9') {
@@ -69,7 +96,8 @@ static json_t *yb_plain(const char *s, size_t len)
             if (!*end && !errno) return json_integer(v);
         }
     }
-    if ((*p >= '0' && *p <= '9') || (*p == '.' && p[1] >= '0' && p[1] <= '9')) {
+    if (yb_is_float(p)) {
+        errno = 0;
         double d = strtod(s, &end);
         if (!*end && !errno && isfinite(d)) return json_real(d);
     }

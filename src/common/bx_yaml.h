@@ -2,9 +2,10 @@
  * and AIBrix-shaped objects (ModelAdapter, PodAutoscaler, deployments).
  *
  * Scalars are typed by YAML 1.2's core schema when plain: null (~, null,
- * empty), booleans (true/false in three casings), integers (decimal, 0x,
- * 0o), floats (decimal, exponents; .inf and .nan stay strings, JSON has
- * neither); quoted scalars and those
+ * empty), booleans (true/false in three casings), integers ([-+]?[0-9]+,
+ * 0x[0-9a-fA-F]+, 0o[0-7]+; beyond int64 they become floats), floats (the
+ * core regex: decimal point and/or exponent; .inf and .nan stay strings,
+ * JSON has neither); yes/no/on/off are strings; quoted scalars and those
  * tagged !!str stay strings. Mapping keys are strings; a duplicate key is an
  * error. Anchors and aliases are refused (no billion laughs). Limits on
  * input bytes, nesting depth and node count. Errors name line and column.
