@@ -14,6 +14,7 @@
 
 #include "common/bx_log.h"
 #include "common/bx_tok.h"
+#include "common/bx_json.h"
 #include "engine/eng_server_int.h"
 
 #include <openssl/evp.h>
@@ -206,14 +207,12 @@ static void eng_lora_load_done(uv_timer_t *t)
 
 void eng_handle_lora(eng_server *s, bx_http_req *hr, bx_http_res *res, int load)
 {
-    json_error_t je;
-    json_t *o = json_loadb(hr->body, hr->body_len, 0, &je);
+    char msg[ENG_LORA_NAME_MAX + 256];
+    json_t *o = bx_json_parse_object(hr->body, hr->body_len, 0, msg, sizeof(msg));
     const char *name = json_string_value(json_object_get(o, "lora_name"));
     const char *path = json_string_value(json_object_get(o, "lora_path"));
     int inplace = json_is_true(json_object_get(o, "load_inplace"));
-    char msg[ENG_LORA_NAME_MAX + 256];
-    if (!json_is_object(o)) {
-        snprintf(msg, sizeof(msg), "Invalid JSON: %s", o ? "expected an object" : je.text);
+    if (!o) {
         eng_send_error(res, 400, "BadRequestError", msg);
     } else if (load && (!name || !path || !*name || !*path)) {
         eng_send_error(res, 400, "InvalidUserInput",

@@ -13,20 +13,6 @@
 #define EM_MAX_BUCKETS BX_PROM_HIST_MAX
 #define EM_MAX_LORA_SERIES 64
 
-static const double em_ttft_b[] = {0.001, 0.005, 0.01, 0.02,  0.04,  0.06,  0.08, 0.1,
-                                   0.25,  0.5,   0.75, 1.0,   2.5,   5.0,   7.5,  10.0,
-                                   20.0,  40.0,  80.0, 160.0, 640.0, 2560.0};
-static const double em_itl_b[] = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2,  0.3,  0.4, 0.5,
-                                  0.75, 1.0,   2.5,  5.0,   7.5, 10.0, 20.0, 40.0, 80.0};
-static const double em_lat_b[] = {0.3,  0.5,   0.8,   1.0,   1.5,   2.0,    2.5,
-                                  5.0,  10.0,  15.0,  20.0,  30.0,  40.0,   50.0,
-                                  60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0};
-static const double em_iter_b[] = {1,   8,   16,  24,  32,   40,   48,   56,   64,   72,
-                                   80,  88,  96,  104, 112,  120,  128,  136,  144,  152,
-                                   160, 168, 176, 184, 192,  200,  208,  216,  224,  232,
-                                   240, 248, 256, 512, 1024, 2048, 4096, 8192, 16384};
-static const double em_n_b[] = {1, 2, 5, 10, 20};
-
 enum em_reason { EM_STOP = 0, EM_LENGTH, EM_ABORT, EM_ERROR, EM_NREASONS };
 static const char *const em_reason_names[EM_NREASONS] = {"stop", "length", "abort", "error"};
 
@@ -58,17 +44,17 @@ eng_metrics *eng_metrics_new(const char *model_name, int32_t max_model_len,
     m->latest_only = lora_info_latest_only;
     /* vLLM's build_1_2_5_buckets(max_model_len) */
     m->tok_n = bx_prom_buckets_125(m->tok_b, EM_MAX_BUCKETS, max_model_len);
-    bx_prom_hist_init(&m->ttft, em_ttft_b, (int)(sizeof(em_ttft_b) / sizeof(double)));
-    bx_prom_hist_init(&m->itl, em_itl_b, (int)(sizeof(em_itl_b) / sizeof(double)));
-    bx_prom_hist_init(&m->tpot_req, em_itl_b, (int)(sizeof(em_itl_b) / sizeof(double)));
+    bx_prom_hist_init(&m->ttft, bx_prom_buckets_ttft, BX_PROM_BUCKETS_TTFT_N);
+    bx_prom_hist_init(&m->itl, bx_prom_buckets_itl, BX_PROM_BUCKETS_ITL_N);
+    bx_prom_hist_init(&m->tpot_req, bx_prom_buckets_itl, BX_PROM_BUCKETS_ITL_N);
     bx_prom_hist *lat[] = {&m->e2e, &m->queue, &m->prefill, &m->decode, &m->inference};
     for (size_t i = 0; i < 5; i++)
-        bx_prom_hist_init(lat[i], em_lat_b, (int)(sizeof(em_lat_b) / sizeof(double)));
-    bx_prom_hist_init(&m->iter, em_iter_b, (int)(sizeof(em_iter_b) / sizeof(double)));
+        bx_prom_hist_init(lat[i], bx_prom_buckets_latency, BX_PROM_BUCKETS_LATENCY_N);
+    bx_prom_hist_init(&m->iter, bx_prom_buckets_iter_tokens, BX_PROM_BUCKETS_ITER_TOKENS_N);
     bx_prom_hist *tok[] = {&m->req_prompt, &m->req_gen, &m->req_max_gen, &m->req_max_tokens};
     for (size_t i = 0; i < 4; i++)
         bx_prom_hist_init(tok[i], m->tok_b, m->tok_n);
-    bx_prom_hist_init(&m->req_n, em_n_b, 5);
+    bx_prom_hist_init(&m->req_n, bx_prom_buckets_n, BX_PROM_BUCKETS_N_N);
     return m;
 }
 

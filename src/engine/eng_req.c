@@ -8,6 +8,7 @@
 
 #include "common/bx_buf.h"
 #include "common/bx_chat.h"
+#include "common/bx_json.h"
 #include "common/bx_tok.h"
 
 static int eng_req_fail(char *err, size_t errlen, const char *msg)
@@ -147,14 +148,8 @@ int eng_req_parse(enum eng_api api, const char *body, size_t len, eng_req *r, ch
     memset(r, 0, sizeof(*r));
     r->api = api;
     r->max_tokens = -1;
-    json_error_t je;
-    r->root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-    if (!r->root) {
-        snprintf(err, errlen, "Invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
-        return -1;
-    }
-    if (!json_is_object(r->root))
-        return eng_req_fail(err, errlen, "request body must be a JSON object");
+    r->root = bx_json_parse_object(body, len, 0, err, errlen);
+    if (!r->root) return -1;
     const json_t *o = r->root;
     const json_t *m = json_object_get(o, "model");
     if (m && !json_is_null(m)) {
