@@ -1,0 +1,101 @@
+/* gw_engine: see gw_engine.h. A fixed array of engines; lookups by address
+ * are linear (engines number in the tens to hundreds, and lookups happen on
+ * discovery, not per request). */
+#include "gateway/gw_engine.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int gw_registry_init(gw_registry *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->engines = calloc(GW_MAX_ENGINES, sizeof(*r->engines));
+    r->stale_after = 3;
+    return r->engines ? 0 : -1;
+}
+
+void gw_registry_close(gw_registry *r)
+{
+    free(r->engines);
+    memset(r, 0, sizeof(*r));
+}
+
+void gw_engine_clear_metrics(gw_engine *e)
+{
+    e->running = e->waiting = e->kv_usage = e->gpu_cache_usage = e->cpu_cache_usage = NAN;
+    e->busy_ratio = e->prompt_tps = e->gen_tps = NAN;
+    e->avg_prompt_per_req = e->avg_gen_per_req = NAN;
+    e->queue_mean_s = e->prefill_mean_s = e->decode_mean_s = e->ttft_mean_s = NAN;
+}
+
+gw_engine *gw_registry_find(gw_registry *r, const char *addr)
+{
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->engines[i].addr, addr)) return &r->engines[i];
+    return NULL;
+}
+
+gw_engine *gw_registry_add(gw_registry *r, const char *addr)
+{
+    gw_engine *e = gw_registry_find(r, addr);
+    if (e) {
+        e->gone = 0;
+        return e;
+    }
+    const char *colon = strrchr(addr, ':');
+    if (!colon || colon == addr || strlen(addr) >= GW_NAME_MAX) return NULL;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port <= 0 || port > 65535) return NULL;
+    if (r->n >= GW_MAX_ENGINES) return NULL;
+    e = &r->engines[r->n];
+    memset(e, 0, sizeof(*e));
+    e->id = r->n++;
+    snprintf(e->addr, sizeof(e->addr), "%s", addr);
+    size_t hl = (size_t)(colon - addr);
+    if (addr[0] == '[' && hl >= 2 && addr[hl - 1] == ']') { /* [::1]:8000 */
+        memcpy(e->host, addr + 1, hl - 2);
+        e->host[hl - 2] = '\0';
+    } else {
+        memcpy(e->host, addr, hl);
+        e->host[hl] = '\0';
+    }
+    e->port = (int)port;
+    gw_engine_clear_metrics(e);
+    return e;
+}
+
+int gw_engine_serves(const gw_engine *e, const char *model)
+{
+    if (e->model[0] && !strcmp(e->model, model)) return 1;
+    for (int i = 0; i < e->nadapters; i++)
+        if (!strcmp(e->adapters[i], model)) return 1;
+    return 0;
+}
+
+static int gw_breaker_allows(const gw_engine *e, uint64_t now_ms)
+{
+    switch (e->breaker) {
+    case GW_BREAKER_CLOSED: return 1;
+    case GW_BREAKER_OPEN: return now_ms >= e->breaker_until_ms; /* becomes a probe */
+    case GW_BREAKER_HALF_OPEN: return !e->breaker_probe_inflight;
+    }
+    return 0;
+}
+
+int gw_registry_candidates(gw_registry *r, const char *model, uint64_t now_ms, gw_engine **out,
+                           int cap, int *known)
+{
+    int n = 0;
+    *known = 0;
+    for (int i = 0; i < r->n; i++) {
+        gw_engine *e = &r->engines[i];
+        if (e->gone || !gw_engine_serves(e, model)) continue;
+        *known = 1;
+        if (!e->ready || !gw_breaker_allows(e, now_ms)) continue;
+        if (n < cap) out[n++] = e;
+    }
+    return n;
+}

@@ -1,0 +1,104 @@
+/* gw_engine: what the gateway knows about one inference engine, and the
+ * registry of all of them: the one picture of the fleet that discovery
+ * writes (addresses, served models, adapters), the scraper updates (engine
+ * metrics, health) and the router reads.
+ *
+ * The data path runs on one libuv loop, so readers and writers are the same
+ * thread and no locking is needed; a multi-loop gateway will publish
+ * immutable snapshots (architecture.md) behind this same API.
+ *
+ * Metric fields hold NaN when the engine does not export that metric or the
+ * last scrape is too old (stale): strategies must treat NaN as "missing" and
+ * fall back as their file says. Ownership: the registry owns every engine;
+ * pointers stay valid until gw_registry_close (engines are never freed while
+ * the gateway runs; a removed engine is marked gone). */
+#ifndef GW_ENGINE_H
+#define GW_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GW_MAX_ENGINES 1024
+#define GW_NAME_MAX 128
+#define GW_MAX_ADAPTERS 64
+
+typedef enum gw_breaker_state {
+    GW_BREAKER_CLOSED = 0, /* healthy: requests flow */
+    GW_BREAKER_OPEN,       /* failing: no requests until the cool-down ends */
+    GW_BREAKER_HALF_OPEN,  /* one probe request allowed */
+} gw_breaker_state;
+
+typedef struct gw_engine {
+    int id;                  /* index in the registry, stable */
+    char addr[GW_NAME_MAX];  /* "host:port", also the engine's name */
+    char host[GW_NAME_MAX];
+    int port;
+    /* discovery: what it serves (from its /v1/models) */
+    char model[GW_NAME_MAX]; /* base served model; "" until known */
+    char adapters[GW_MAX_ADAPTERS][GW_NAME_MAX];
+    int nadapters;
+    int gone; /* removed from discovery */
+
+    /* health */
+    int ready;               /* /v1/models answered; not gone */
+    int missed_scrapes;      /* consecutive failed /metrics scrapes */
+    uint64_t last_scrape_ms; /* uv_now of the last good scrape, 0 = never */
+    gw_breaker_state breaker;
+    int breaker_failures;       /* consecutive failures */
+    uint64_t breaker_until_ms;  /* OPEN until then */
+    int breaker_probe_inflight; /* HALF_OPEN probe running */
+
+    /* gateway-side counters, updated at pick time and at completion */
+    int32_t inflight;
+    uint64_t routed_total;
+
+    /* engine metrics from the last scrape (NaN = missing) */
+    double running;          /* vllm:num_requests_running */
+    double waiting;          /* vllm:num_requests_waiting */
+    double kv_usage;         /* vllm:kv_cache_usage_perc (0..1) */
+    double gpu_cache_usage;  /* vllm:gpu_cache_usage_perc */
+    double cpu_cache_usage;  /* vllm:cpu_cache_usage_perc (absent in V1) */
+    double busy_ratio;       /* gpu_busy_time_ratio, when an engine exports it */
+    double prompt_tps;       /* rate of vllm:prompt_tokens_total between scrapes */
+    double gen_tps;          /* rate of vllm:generation_tokens_total */
+    double avg_prompt_per_req; /* request_prompt_tokens sum / count */
+    double avg_gen_per_req;    /* request_generation_tokens sum / count */
+    double queue_mean_s;     /* request_queue_time_seconds sum / count */
+    double prefill_mean_s;   /* request_prefill_time_seconds sum / count */
+    double decode_mean_s;    /* request_decode_time_seconds sum / count */
+    double ttft_mean_s;      /* time_to_first_token_seconds sum / count */
+    /* previous counter values, for rates */
+    double prev_prompt_total, prev_gen_total;
+    uint64_t prev_counters_ms;
+
+    /* gateway-observed TTFT model (predicted-ttft): EWMA of seconds per
+     * uncached prompt token and of the fixed part, fitted online */
+    double obs_prefill_s_per_tok;
+    double obs_ttft_base_s;
+    uint64_t obs_samples;
+} gw_engine;
+
+typedef struct gw_registry {
+    gw_engine *engines; /* GW_MAX_ENGINES slots */
+    int n;
+    int stale_after; /* missed scrapes before metrics count as missing */
+} gw_registry;
+
+int gw_registry_init(gw_registry *r);
+void gw_registry_close(gw_registry *r);
+/* Adds (or revives) an engine by address "host:port"; returns it or NULL
+ * when the table is full or the address is malformed. */
+gw_engine *gw_registry_add(gw_registry *r, const char *addr);
+gw_engine *gw_registry_find(gw_registry *r, const char *addr);
+/* Engines that can take a request for model now: ready, not gone, serving it
+ * as base model or loaded adapter, breaker not OPEN (HALF_OPEN without a
+ * probe in flight counts). Writes at most cap pointers; returns the count.
+ * *known is set to 1 when some engine (ready or not) serves the model. */
+int gw_registry_candidates(gw_registry *r, const char *model, uint64_t now_ms, gw_engine **out,
+                           int cap, int *known);
+/* Does e serve model (base or adapter)? */
+int gw_engine_serves(const gw_engine *e, const char *model);
+/* Marks every metric field missing (NaN); used at add time and when stale. */
+void gw_engine_clear_metrics(gw_engine *e);
+
+#endif

@@ -1,0 +1,89 @@
+/* gw_strategy: the routing-strategy plug-in point. Each strategy lives in
+ * src/gateway/strategies/<name>.c and exports one `const gw_strategy`; the
+ * table in gw_strategies.c lists them, so adding a strategy is adding a file
+ * and one line there.
+ *
+ * The router calls pick() with the candidate engines (ready, serving the
+ * model, breaker allowing) in a stable order (by address). A strategy
+ * returns an index into cands, or -1 when its signals are missing or stale;
+ * the router then applies the strategy's documented fallback (fallback
+ * names another strategy, NULL = random). After a pick, on_routed() lets it
+ * record state (prefix index insert, fairness counters); on_done() reports
+ * the outcome (usage, observed TTFT).
+ *
+ * State: create() returns the strategy's own state (NULL allowed), owned by
+ * the router and released with destroy(). Strategies run on the gateway's
+ * loop thread; they must not block and should not allocate per request in
+ * steady state. */
+#ifndef GW_STRATEGY_H
+#define GW_STRATEGY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway/gw_engine.h"
+
+/* What a strategy may look at for one request. */
+typedef struct gw_route_req {
+    const char *model;
+    const char *user;          /* OpenAI `user` field or `user` header; NULL */
+    const char *session_id;    /* x-session-id header; NULL */
+    const char *session_key;   /* x-aibrix-session-key header; NULL */
+    const uint32_t *tokens;    /* the prompt as the engine tokenizes it (bx_tok) */
+    size_t ntokens;
+    const uint64_t *block_keys; /* vLLM block hashes of the full blocks (bx_blockhash) */
+    size_t nblocks;
+    int32_t max_tokens;        /* requested output, -1 unknown */
+    uint64_t now_ms;           /* loop time */
+    uint64_t rnd;              /* per-request random bits */
+} gw_route_req;
+
+/* What came back, for on_done. */
+typedef struct gw_route_result {
+    int status;          /* HTTP status from the engine, 0 when none */
+    int32_t prompt_tokens, completion_tokens; /* -1 unknown */
+    double ttft_s;       /* first byte of the answer, -1 unknown */
+    double e2e_s;
+} gw_route_result;
+
+typedef struct gw_strategy_cfg {
+    /* prefix-cache (AIBrix's knobs) */
+    size_t prefix_max_bytes;        /* hard memory bound of the index */
+    int prefix_imbalance_abs;       /* load-imbalance guard (default 8) */
+    double prefix_stddev_factor;    /* default 1 */
+    /* vtc-basic */
+    double vtc_window_s;            /* default 300 */
+    double vtc_input_weight, vtc_output_weight; /* 1, 2 */
+    double vtc_fairness_weight, vtc_util_weight; /* 1, 1 */
+    double vtc_max_pod_load;        /* 100 */
+    double vtc_min_tokens, vtc_max_tokens; /* 1000, 8000 */
+    int block_size;                 /* tokens per block (engine's, default 16) */
+} gw_strategy_cfg;
+
+void gw_strategy_cfg_default(gw_strategy_cfg *c);
+
+typedef struct gw_strategy {
+    const char *name;     /* the routing-strategy header value */
+    const char *fallback; /* strategy used when pick returns -1; NULL = random */
+    void *(*create)(const gw_strategy_cfg *cfg);
+    void (*destroy)(void *st);
+    int (*pick)(void *st, const gw_route_req *r, gw_engine *const *cands, int n);
+    void (*on_routed)(void *st, const gw_route_req *r, gw_engine *e);         /* may be NULL */
+    void (*on_done)(void *st, const gw_route_req *r, gw_engine *e,
+                    const gw_route_result *res);                              /* may be NULL */
+    /* memory the state holds now (for gateway metrics); may be NULL */
+    size_t (*mem_bytes)(void *st);
+} gw_strategy;
+
+/* The table of every strategy (gw_strategies.c), NULL-terminated. */
+const gw_strategy *const *gw_strategy_all(void);
+const gw_strategy *gw_strategy_find(const char *name);
+
+/* Helpers shared by strategies. */
+/* Uniform index in [0, n) from r->rnd mixed with salt. */
+int gw_rand_index(const gw_route_req *r, uint64_t salt, int n);
+/* Index of the minimum of score[i] (NaN skipped); ties broken uniformly at
+ * random with r->rnd. -1 when every score is NaN. */
+int gw_pick_min(const gw_route_req *r, const double *score, int n);
+
+#endif
