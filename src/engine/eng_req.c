@@ -6,80 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/bx_buf.h"
-#include "common/bx_chat.h"
 #include "common/bx_json.h"
-#include "common/bx_tok.h"
+#include "common/bx_prompt.h"
 
 static int eng_req_fail(char *err, size_t errlen, const char *msg)
 {
     snprintf(err, errlen, "%s", msg);
     return -1;
-}
-
-static int eng_req_ids_reserve(eng_req *r, size_t extra, int32_t *cap)
-{
-    size_t need = (size_t)r->num_ids + extra;
-    if (need > ENG_REQ_MAX_TOKENS) return -1;
-    if (need <= (size_t)*cap) return 0;
-    size_t nc = *cap ? (size_t)*cap : 256;
-    while (nc < need)
-        nc *= 2;
-    uint32_t *p = realloc(r->ids, nc * sizeof(*p));
-    if (!p) return -1;
-    r->ids = p;
-    *cap = (int32_t)nc;
-    return 0;
-}
-
-static int eng_req_add_text(eng_req *r, const char *s, size_t len, int32_t *cap)
-{
-    size_t n = bx_tok_count(s, len);
-    if (eng_req_ids_reserve(r, n, cap) != 0) return -1;
-    bx_tok_encode(s, len, r->ids + r->num_ids, NULL, n);
-    r->num_ids += (int32_t)n;
-    return 0;
-}
-
-/* An array of token ids. */
-static int eng_req_add_idarray(eng_req *r, const json_t *a, int32_t *cap)
-{
-    if (eng_req_ids_reserve(r, json_array_size(a), cap) != 0) return -1;
-    size_t i;
-    const json_t *v;
-    json_array_foreach(a, i, v)
-    {
-        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-            json_integer_value(v) >= (json_int_t)BX_TOK_VOCAB)
-            return -2;
-        r->ids[r->num_ids++] = (uint32_t)json_integer_value(v);
-    }
-    return 0;
-}
-
-/* prompt: "text" | ["text"] | [ids] | [[ids]] (one prompt). */
-static int eng_req_prompt(eng_req *r, const json_t *p, int32_t *cap, char *err, size_t errlen)
-{
-    if (json_is_string(p)) {
-        if (eng_req_add_text(r, json_string_value(p), json_string_length(p), cap) != 0)
-            return eng_req_fail(err, errlen, "prompt is too long");
-        return 0;
-    }
-    if (json_is_array(p) && json_array_size(p) > 0) {
-        const json_t *first = json_array_get(p, 0);
-        if (json_is_integer(first)) {
-            int rc = eng_req_add_idarray(r, p, cap);
-            if (rc == -2) return eng_req_fail(err, errlen, "prompt token ids must be in vocab");
-            if (rc) return eng_req_fail(err, errlen, "prompt is too long");
-            return 0;
-        }
-        if (json_array_size(p) != 1)
-            return eng_req_fail(err, errlen,
-                                "batched prompts are not supported: send one prompt per request");
-        return eng_req_prompt(r, first, cap, err, errlen);
-    }
-    return eng_req_fail(err, errlen,
-                        "'prompt' must be a string, an array of token ids, or a one-element list");
 }
 
 static int eng_req_int(const json_t *o, const char *k, json_int_t lo, json_int_t hi, int32_t *out,
@@ -108,7 +41,7 @@ static int eng_req_bool(const json_t *o, const char *k, int *out, char *err, siz
     return 0;
 }
 
-static int eng_req_embed_inputs(eng_req *r, const json_t *in, int32_t *cap, char *err,
+static int eng_req_embed_inputs(eng_req *r, const json_t *in, bx_tokvec *v, char *err,
                                 size_t errlen)
 {
     const json_t *one[1] = {in};
@@ -125,19 +58,19 @@ static int eng_req_embed_inputs(eng_req *r, const json_t *in, int32_t *cap, char
     if (!r->input_off) return eng_req_fail(err, errlen, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const json_t *x = list ? json_array_get(in, i) : one[0];
-        r->input_off[i] = r->num_ids;
+        r->input_off[i] = (int32_t)v->n;
         if (json_is_string(x)) {
-            if (eng_req_add_text(r, json_string_value(x), json_string_length(x), cap) != 0)
+            if (bx_tokvec_add_text(v, json_string_value(x), json_string_length(x)) != 0)
                 return eng_req_fail(err, errlen, "input is too long");
         } else if (json_is_array(x) && json_array_size(x) > 0) {
-            if (eng_req_add_idarray(r, x, cap) != 0)
+            if (bx_tokvec_add_ids(v, x) != 0)
                 return eng_req_fail(err, errlen, "input token ids must be integers in vocab");
         } else {
             return eng_req_fail(err, errlen,
                                 "'input' must be a string, a list of strings, or token ids");
         }
     }
-    r->input_off[n] = r->num_ids;
+    r->input_off[n] = (int32_t)v->n;
     r->num_inputs = (int32_t)n;
     return 0;
 }
@@ -158,12 +91,14 @@ int eng_req_parse(enum eng_api api, const char *body, size_t len, eng_req *r, ch
     }
     const json_t *u = json_object_get(o, "user");
     if (u && json_is_string(u)) r->user = json_string_value(u);
-    int32_t cap = 0;
-
     if (api == ENG_API_EMBEDDINGS) {
         const json_t *in = json_object_get(o, "input");
         if (!in) return eng_req_fail(err, errlen, "'input' is required");
-        if (eng_req_embed_inputs(r, in, &cap, err, errlen) != 0) return -1;
+        bx_tokvec v = {0};
+        int rc = eng_req_embed_inputs(r, in, &v, err, errlen);
+        r->ids = v.ids;
+        r->num_ids = (int32_t)v.n;
+        if (rc != 0) return -1;
         const json_t *fmt = json_object_get(o, "encoding_format");
         if (fmt && !json_is_null(fmt)) {
             const char *f = json_string_value(fmt);
@@ -177,20 +112,18 @@ int eng_req_parse(enum eng_api api, const char *body, size_t len, eng_req *r, ch
 
     const json_t *msgs = json_object_get(o, "messages");
     const json_t *prompt = json_object_get(o, "prompt");
+    bx_tokvec v = {0};
+    int rc;
     if (api == ENG_API_CHAT || (api == ENG_API_TOKENIZE && msgs)) {
-        bx_buf b;
-        bx_buf_init(&b);
-        int rc = bx_chat_render(msgs, &b, err, errlen);
-        if (rc == 0 && eng_req_add_text(r, b.data ? b.data : "", b.len, &cap) != 0) {
-            snprintf(err, errlen, "prompt is too long");
-            rc = -1;
-        }
-        bx_buf_free(&b);
-        if (rc != 0) return -1;
+        rc = bx_prompt_chat(&v, msgs, err, errlen);
+    } else if (!prompt) {
+        rc = eng_req_fail(err, errlen, "'prompt' is required");
     } else {
-        if (!prompt) return eng_req_fail(err, errlen, "'prompt' is required");
-        if (eng_req_prompt(r, prompt, &cap, err, errlen) != 0) return -1;
+        rc = bx_prompt_completion(&v, prompt, err, errlen);
     }
+    r->ids = v.ids; /* owned by r from here on, freed by eng_req_free */
+    r->num_ids = (int32_t)v.n;
+    if (rc != 0) return -1;
     if (api == ENG_API_TOKENIZE) return 0;
 
     if (eng_req_int(o, "max_tokens", 1, 1 << 24, &r->max_tokens, err, errlen)) return -1;
