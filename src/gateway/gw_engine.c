@@ -78,9 +78,12 @@ int gw_engine_serves(const gw_engine *e, const char *model)
 static int gw_breaker_allows(const gw_engine *e, uint64_t now_ms)
 {
     switch (e->breaker) {
-    case GW_BREAKER_CLOSED: return 1;
-    case GW_BREAKER_OPEN: return now_ms >= e->breaker_until_ms; /* becomes a probe */
-    case GW_BREAKER_HALF_OPEN: return !e->breaker_probe_inflight;
+    case GW_BREAKER_CLOSED:
+        return 1;
+    case GW_BREAKER_OPEN:
+        return now_ms >= e->breaker_until_ms; /* becomes a probe */
+    case GW_BREAKER_HALF_OPEN:
+        return !e->breaker_probe_inflight;
     }
     return 0;
 }
@@ -98,4 +101,11 @@ int gw_registry_candidates(gw_registry *r, const char *model, uint64_t now_ms, g
         if (n < cap) out[n++] = e;
     }
     return n;
+}
+
+int gw_registry_is_base_model(const gw_registry *r, const char *model)
+{
+    for (int i = 0; i < r->n; i++)
+        if (!r->engines[i].gone && !strcmp(r->engines[i].model, model)) return 1;
+    return 0;
 }

@@ -96,6 +96,8 @@ gw_engine *gw_registry_find(gw_registry *r, const char *addr);
  * *known is set to 1 when some engine (ready or not) serves the model. */
 int gw_registry_candidates(gw_registry *r, const char *model, uint64_t now_ms, gw_engine **out,
                            int cap, int *known);
+/* Is model some engine's base model (rather than a LoRA adapter)? */
+int gw_registry_is_base_model(const gw_registry *r, const char *model);
 /* Does e serve model (base or adapter)? */
 int gw_engine_serves(const gw_engine *e, const char *model);
 /* Marks every metric field missing (NaN); used at add time and when stale. */

@@ -1,0 +1,164 @@
+/* gw_config: see gw_config.h. One table drives parsing and --help. */
+#include "gateway/gw_config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/gw_strategy.h"
+
+enum gw_flag_kind { GF_STR, GF_INT, GF_I64, GF_BOOL, GF_BACKEND, GF_KEY };
+
+struct gw_flag {
+    const char *name;
+    enum gw_flag_kind kind;
+    size_t off;
+    const char *help;
+};
+
+#define GOFF(f) offsetof(gw_config, f)
+
+static const struct gw_flag gw_flags[] = {
+    {"--host", GF_STR, GOFF(host), "address to listen on (default 0.0.0.0)"},
+    {"--port", GF_INT, GOFF(port), "port to listen on (default 8888)"},
+    {"--backend", GF_BACKEND, 0, "engine base URL, e.g. http://127.0.0.1:8000 (repeatable)"},
+    {"--strategy", GF_STR, GOFF(strategy), "default routing strategy (default least-request)"},
+    {"--scrape-interval-ms", GF_I64, GOFF(scrape_interval_ms),
+     "engine /metrics scrape period (default 1000)"},
+    {"--models-interval-ms", GF_I64, GOFF(models_interval_ms),
+     "engine /v1/models poll period (default 5000)"},
+    {"--stale-after", GF_INT, GOFF(stale_after),
+     "missed scrapes before an engine's metrics are ignored (default 3)"},
+    {"--redis", GF_STR, GOFF(redis), "host:port of Redis for per-user RPM/TPM limits"},
+    {"--ratelimit-fail-closed", GF_BOOL, GOFF(ratelimit_fail_closed),
+     "answer 503 when Redis is down (default: allow)"},
+    {"--api-key", GF_KEY, 0, "accepted Bearer token (repeatable; none = no auth)"},
+    {"--connect-timeout-ms", GF_I64, GOFF(connect_timeout_ms),
+     "engine connect timeout (default 2000)"},
+    {"--first-byte-timeout-ms", GF_I64, GOFF(first_byte_timeout_ms),
+     "time to the engine's first byte (default 600000)"},
+    {"--idle-timeout-ms", GF_I64, GOFF(idle_timeout_ms),
+     "client keep-alive idle timeout (default 60000)"},
+    {"--max-retries", GF_INT, GOFF(max_retries),
+     "other engines tried before the first byte (default 2)"},
+    {"--breaker-failures", GF_INT, GOFF(breaker_failures),
+     "consecutive failures that open an engine's breaker (default 3)"},
+    {"--breaker-open-ms", GF_I64, GOFF(breaker_open_ms),
+     "time before a half-open probe (default 5000)"},
+    {"--max-body-bytes", GF_I64, GOFF(max_body_bytes),
+     "request body limit, 413 beyond (default 8 MiB)"},
+    {"--block-size", GF_INT, GOFF(block_size),
+     "engines' KV block size for prefix hashing (default 16)"},
+    {"--hash-seed", GF_STR, GOFF(hash_seed),
+     "engines' prefix-hash seed (default $PYTHONHASHSEED or \"0\")"},
+    {"--prefix-max-bytes", GF_I64, GOFF(prefix_max_bytes),
+     "memory bound of the prefix index (default 64 MiB)"},
+    {"--log-level", GF_STR, GOFF(log_level), "debug|info|warn|error (default info)"},
+};
+
+void gw_config_default(gw_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->host = "0.0.0.0";
+    c->port = 8888;
+    c->strategy = "least-request";
+    c->scrape_interval_ms = 1000;
+    c->models_interval_ms = 5000;
+    c->stale_after = 3;
+    c->connect_timeout_ms = 2000;
+    c->first_byte_timeout_ms = 600000;
+    c->idle_timeout_ms = 60000;
+    c->max_retries = 2;
+    c->breaker_failures = 3;
+    c->breaker_open_ms = 5000;
+    c->max_body_bytes = 8 << 20;
+    c->block_size = 16;
+    const char *hs = getenv("PYTHONHASHSEED");
+    c->hash_seed = hs && *hs ? hs : "0";
+    c->prefix_max_bytes = 64 << 20;
+    c->log_level = "info";
+}
+
+static void gw_config_usage(FILE *f)
+{
+    fprintf(f, "usage: brix gateway [options]\n\n"
+               "An OpenAI-compatible, LLM-aware proxy in front of vLLM-compatible engines.\n\n");
+    for (size_t i = 0; i < sizeof(gw_flags) / sizeof(gw_flags[0]); i++)
+        fprintf(f, "  %-26s %s\n", gw_flags[i].name, gw_flags[i].help);
+    fprintf(f, "\nstrategies (routing-strategy header or --strategy):");
+    for (const gw_strategy *const *s = gw_strategy_all(); *s; s++)
+        fprintf(f, " %s", (*s)->name);
+    fprintf(f, "\n");
+}
+
+int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            gw_config_usage(out);
+            return 1;
+        }
+        char name[64];
+        const char *eq = strchr(a, '=');
+        size_t nl = eq ? (size_t)(eq - a) : strlen(a);
+        if (nl >= sizeof(name)) nl = sizeof(name) - 1;
+        memcpy(name, a, nl);
+        name[nl] = '\0';
+        const struct gw_flag *fl = NULL;
+        for (size_t j = 0; j < sizeof(gw_flags) / sizeof(gw_flags[0]); j++)
+            if (!strcmp(gw_flags[j].name, name)) fl = &gw_flags[j];
+        if (!fl) {
+            fprintf(err, "brix gateway: unknown option '%s' (see --help)\n", a);
+            return -1;
+        }
+        char *dst = (char *)c + fl->off;
+        if (fl->kind == GF_BOOL) {
+            *(int *)dst = 1;
+            continue;
+        }
+        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!val) {
+            fprintf(err, "brix gateway: %s needs a value\n", name);
+            return -1;
+        }
+        if (fl->kind == GF_STR) {
+            *(const char **)dst = val;
+        } else if (fl->kind == GF_BACKEND) {
+            if (c->nbackends == GW_MAX_BACKENDS) {
+                fprintf(err, "brix gateway: at most %d --backend\n", GW_MAX_BACKENDS);
+                return -1;
+            }
+            c->backends[c->nbackends++] = val;
+        } else if (fl->kind == GF_KEY) {
+            if (c->napi_keys == GW_MAX_API_KEYS || !*val) {
+                fprintf(err, "brix gateway: at most %d non-empty --api-key\n", GW_MAX_API_KEYS);
+                return -1;
+            }
+            c->api_keys[c->napi_keys++] = val;
+        } else {
+            char *end;
+            errno = 0;
+            long long v = strtoll(val, &end, 10);
+            if (errno || *end || end == val || v < 0 || (fl->kind == GF_INT && v > 0x7fffffff)) {
+                fprintf(err, "brix gateway: %s: '%s' is not a valid non-negative integer\n", name,
+                        val);
+                return -1;
+            }
+            if (fl->kind == GF_INT)
+                *(int *)dst = (int)v;
+            else
+                *(int64_t *)dst = v;
+        }
+    }
+    if (c->block_size < 1 || c->block_size > 256) {
+        fprintf(err, "brix gateway: --block-size must be 1..256\n");
+        return -1;
+    }
+    if (!gw_strategy_find(c->strategy)) {
+        fprintf(err, "brix gateway: unknown --strategy '%s' (see --help)\n", c->strategy);
+        return -1;
+    }
+    return 0;
+}

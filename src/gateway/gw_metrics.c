@@ -1,0 +1,154 @@
+/* gw_metrics: see gw_metrics.h. */
+#include "gateway/gw_metrics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/bx_prom.h"
+#include "gateway/gw_gateway_int.h"
+
+#define GW_M_SERIES 1024
+
+typedef struct gw_series {
+    char labels[640]; /* rendered */
+    uint64_t count;
+} gw_series;
+
+struct gw_metrics {
+    gw_series series[GW_M_SERIES];
+    int nseries;
+    uint64_t other;
+    bx_prom_hist ttft, decision;
+};
+
+/* 10 us x 2^k, 15 buckets (AIBrix's routing-latency buckets) */
+static const double gw_decision_b[] = {1e-5,     2e-5,     4e-5,     8e-5,     1.6e-4,
+                                       3.2e-4,   6.4e-4,   1.28e-3,  2.56e-3,  5.12e-3,
+                                       1.024e-2, 2.048e-2, 4.096e-2, 8.192e-2, 0.16384};
+
+gw_metrics *gw_metrics_new(void)
+{
+    gw_metrics *m = calloc(1, sizeof(*m));
+    if (!m) return NULL;
+    bx_prom_hist_init(&m->ttft, bx_prom_buckets_ttft, BX_PROM_BUCKETS_TTFT_N);
+    bx_prom_hist_init(&m->decision, gw_decision_b, 15);
+    return m;
+}
+
+void gw_metrics_free(gw_metrics *m)
+{
+    free(m);
+}
+
+void gw_metrics_count(gw_metrics *m, const char *model, const char *strategy, const char *engine,
+                      int status)
+{
+    char em[256], es[64], ee[GW_NAME_MAX * 2], l[sizeof(em) + sizeof(es) + sizeof(ee) + 64];
+    bx_prom_escape(em, sizeof(em), model ? model : "-");
+    bx_prom_escape(es, sizeof(es), strategy ? strategy : "-");
+    bx_prom_escape(ee, sizeof(ee), engine ? engine : "-");
+    snprintf(l, sizeof(l), "model=\"%s\",strategy=\"%s\",engine=\"%s\",status=\"%d\"", em, es, ee,
+             status);
+    for (int i = 0; i < m->nseries; i++) {
+        if (!strcmp(m->series[i].labels, l)) {
+            m->series[i].count++;
+            return;
+        }
+    }
+    if (m->nseries == GW_M_SERIES) {
+        m->other++;
+        return;
+    }
+    snprintf(m->series[m->nseries].labels, sizeof(m->series[0].labels), "%s", l);
+    m->series[m->nseries++].count = 1;
+}
+
+void gw_metrics_ttft(gw_metrics *m, double s)
+{
+    bx_prom_hist_observe(&m->ttft, s);
+}
+
+void gw_metrics_decision_time(gw_metrics *m, double s)
+{
+    bx_prom_hist_observe(&m->decision, s);
+}
+
+static void gw_m_counter(bx_buf *b, const char *name, const char *help, double v)
+{
+    bx_prom_head(b, name, "counter", help);
+    bx_prom_value(b, name, "", v);
+}
+
+int gw_metrics_render(gw_metrics *m, const gw_metrics_view *v, bx_buf *b)
+{
+    bx_prom_head(b, "brix_gateway_requests_total", "counter",
+                 "Requests answered, by model, deciding strategy, engine and status.");
+    for (int i = 0; i < m->nseries; i++)
+        bx_prom_value(b, "brix_gateway_requests_total", m->series[i].labels,
+                      (double)m->series[i].count);
+    if (m->other)
+        bx_prom_value(b, "brix_gateway_requests_total",
+                      "model=\"other\",strategy=\"other\",engine=\"other\",status=\"other\"",
+                      (double)m->other);
+    bx_prom_head(b, "brix_gateway_routing_decision_seconds", "histogram",
+                 "Time to pick an engine, strategy and fallbacks included.");
+    bx_prom_hist_write(b, "brix_gateway_routing_decision_seconds", "", &m->decision);
+    bx_prom_head(b, "brix_gateway_upstream_ttft_seconds", "histogram",
+                 "Time from the request to the engine's first response byte.");
+    bx_prom_hist_write(b, "brix_gateway_upstream_ttft_seconds", "", &m->ttft);
+    gw_m_counter(b, "brix_gateway_retries_total", "Requests retried on another engine.",
+                 (double)v->retries);
+    gw_m_counter(b, "brix_gateway_breaker_opens_total", "Times an engine's circuit breaker opened.",
+                 (double)v->breaker_opens);
+    bx_prom_head(b, "brix_gateway_ratelimit_rejections_total", "counter",
+                 "Requests rejected by per-user limits.");
+    bx_prom_value(b, "brix_gateway_ratelimit_rejections_total", "limit=\"rpm\"",
+                  (double)v->rl_rejected_rpm);
+    bx_prom_value(b, "brix_gateway_ratelimit_rejections_total", "limit=\"tpm\"",
+                  (double)v->rl_rejected_tpm);
+    gw_m_counter(b, "brix_gateway_ratelimit_errors_total", "Rate-limit checks that Redis failed.",
+                 (double)v->rl_errors);
+    gw_m_counter(b, "brix_gateway_routing_fallbacks_total",
+                 "Picks where a strategy declined and its fallback decided.",
+                 (double)v->router_fallbacks);
+    bx_prom_head(b, "brix_gateway_strategy_memory_bytes", "gauge",
+                 "Memory held by routing strategies (prefix index, fairness counters).");
+    bx_prom_value(b, "brix_gateway_strategy_memory_bytes", "", (double)v->strategy_mem_bytes);
+    bx_prom_head(b, "brix_gateway_engine_inflight", "gauge", "Requests in flight per engine.");
+    for (int i = 0; i < v->reg->n; i++) {
+        char l[GW_NAME_MAX * 2 + 16], e[GW_NAME_MAX * 2];
+        bx_prom_escape(e, sizeof(e), v->reg->engines[i].addr);
+        snprintf(l, sizeof(l), "engine=\"%s\"", e);
+        bx_prom_value(b, "brix_gateway_engine_inflight", l, v->reg->engines[i].inflight);
+    }
+    bx_prom_head(b, "brix_gateway_engine_breaker_state", "gauge",
+                 "Circuit breaker per engine: 0 closed, 1 open, 2 half-open.");
+    for (int i = 0; i < v->reg->n; i++) {
+        char l[GW_NAME_MAX * 2 + 16], e[GW_NAME_MAX * 2];
+        bx_prom_escape(e, sizeof(e), v->reg->engines[i].addr);
+        snprintf(l, sizeof(l), "engine=\"%s\"", e);
+        bx_prom_value(b, "brix_gateway_engine_breaker_state", l, v->reg->engines[i].breaker);
+    }
+    bx_prom_head(b, "brix_gateway_engine_ready", "gauge", "1 when an engine can take requests.");
+    for (int i = 0; i < v->reg->n; i++) {
+        char l[GW_NAME_MAX * 2 + 16], e[GW_NAME_MAX * 2];
+        bx_prom_escape(e, sizeof(e), v->reg->engines[i].addr);
+        snprintf(l, sizeof(l), "engine=\"%s\"", e);
+        bx_prom_value(b, "brix_gateway_engine_ready", l,
+                      v->reg->engines[i].ready && !v->reg->engines[i].gone);
+    }
+    return 0;
+}
+
+void gw_metrics_request_done(gw_gateway *g, const char *model, const char *strategy,
+                             const char *engine, int status, double ttft_s)
+{
+    gw_metrics_count(g->metrics, model, strategy, engine, status);
+    if (ttft_s >= 0) gw_metrics_ttft(g->metrics, ttft_s);
+}
+
+void gw_metrics_decision(gw_gateway *g, double seconds)
+{
+    gw_metrics_decision_time(g->metrics, seconds);
+}

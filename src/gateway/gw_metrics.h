@@ -1,0 +1,34 @@
+/* gw_metrics: the gateway's own Prometheus metrics (names prefixed brix_gateway_):
+ * requests by model, strategy, engine and status; routing decision time;
+ * upstream TTFT; retries; breaker state; rate-limit rejections; prefix-index
+ * memory; per-engine in-flight counts and scrape health. Label sets are kept
+ * in a fixed table (bounded: beyond it they fold into one "other" series).
+ * Owned by the gateway; rendered into a caller-owned bx_buf. */
+#ifndef GW_METRICS_H
+#define GW_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/bx_buf.h"
+#include "gateway/gw_engine.h"
+
+typedef struct gw_metrics gw_metrics;
+
+typedef struct gw_metrics_view {
+    const gw_registry *reg;
+    uint64_t retries, breaker_opens;
+    uint64_t rl_rejected_rpm, rl_rejected_tpm, rl_errors;
+    size_t strategy_mem_bytes;
+    uint64_t router_picks, router_fallbacks;
+} gw_metrics_view;
+
+gw_metrics *gw_metrics_new(void);
+void gw_metrics_free(gw_metrics *m);
+void gw_metrics_count(gw_metrics *m, const char *model, const char *strategy, const char *engine,
+                      int status);
+void gw_metrics_ttft(gw_metrics *m, double s);
+void gw_metrics_decision_time(gw_metrics *m, double s);
+int gw_metrics_render(gw_metrics *m, const gw_metrics_view *v, bx_buf *b);
+
+#endif

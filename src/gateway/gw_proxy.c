@@ -1,0 +1,452 @@
+/* gw_proxy: the gateway's request path. One gw_call per client request:
+ *
+ *   parse (gw_req) -> auth -> resolve model -> [rate limit] -> pick (router)
+ *   -> forward (bx_http_client, pooled keep-alive) -> stream back unchanged
+ *   -> account (usage from the body or the final SSE chunk, TTFT, breaker)
+ *
+ * Before the first byte of an answer is sent to the client, a failed
+ * connect or a 5xx from the engine is retried on another engine (at most
+ * max_retries, never the same engine twice). After it, an engine that dies
+ * mid-stream ends the client's stream with an SSE error event, never a hang.
+ * A client that goes away cancels the upstream request. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/bx_buf.h"
+#include "common/bx_json.h"
+#include "common/bx_log.h"
+#include "common/bx_sse.h"
+#include "gateway/gw_gateway_int.h"
+
+#define GW_USAGE_SCAN_MAX (1u << 20) /* non-streamed bodies kept for usage */
+
+struct gw_call {
+    gw_gateway *gw;
+    gw_call *prev, *next;
+    bx_http_res *res;
+    bx_http_creq *creq;
+    gw_req req;
+    gw_route_req rq;
+    const gw_strategy *strategy;
+    const gw_strategy *decided;
+    gw_engine *engine;
+    int tried[8];
+    int ntried;
+    int in_limits; /* waiting for the rate limiter's answer */
+    int started;   /* response headers sent to the client */
+    int discard;   /* this upstream answer is a 5xx being retried */
+    int upstream_status;
+    char path[64];
+    char *body;
+    size_t body_len;
+    char id[40];
+    char auth[512];
+    uint64_t t0_ns, t_first_ns;
+    int32_t prompt_tokens, completion_tokens;
+    bx_sse_parser sse;
+    int sse_on;
+    bx_buf scan; /* non-streamed body, for usage */
+};
+
+/* ---------- helpers ---------- */
+
+static void gw_send_error(bx_http_res *res, int status, const char *type, const char *msg)
+{
+    char *body = bx_json_error_body(status, type, msg);
+    if (body)
+        bx_http_res_send(res, status, "application/json", body, strlen(body));
+    else
+        bx_http_res_send(res, 500, "text/plain", "internal error\n", 15);
+    free(body);
+}
+
+static void gw_call_free(gw_call *c)
+{
+    gw_gateway *g = c->gw;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        g->calls = c->next;
+    if (c->next) c->next->prev = c->prev;
+    gw_req_free(&c->req);
+    if (c->sse_on) bx_sse_parser_free(&c->sse);
+    bx_buf_free(&c->scan);
+    free(c->body);
+    free(c);
+}
+
+static double gw_secs(uint64_t a_ns, uint64_t b_ns)
+{
+    return (double)(b_ns - a_ns) / 1e9;
+}
+
+/* Reads usage from one JSON object (a chunk or a whole answer). */
+static void gw_usage_from_json(gw_call *c, const char *data, size_t len)
+{
+    if (!memmem(data, len, "\"usage\"", 7)) return;
+    json_t *o = json_loadb(data, len, 0, NULL);
+    json_t *u = json_object_get(o, "usage");
+    if (json_is_object(u)) {
+        json_t *p = json_object_get(u, "prompt_tokens");
+        json_t *k = json_object_get(u, "completion_tokens");
+        if (json_is_integer(p)) c->prompt_tokens = (int32_t)json_integer_value(p);
+        if (json_is_integer(k)) c->completion_tokens = (int32_t)json_integer_value(k);
+    }
+    json_decref(o);
+}
+
+static int gw_on_sse_event(const bx_sse_event *ev, void *ud)
+{
+    gw_call *c = ud;
+    if (!bx_sse_is_done(ev)) gw_usage_from_json(c, ev->data, ev->data_len);
+    return 0;
+}
+
+/* ---------- breaker ---------- */
+
+static void gw_breaker_result(gw_gateway *g, gw_engine *e, int ok)
+{
+    uint64_t now = uv_now(g->loop);
+    e->breaker_probe_inflight = 0;
+    if (ok) {
+        if (e->breaker != GW_BREAKER_CLOSED) bx_info("engine %s: breaker closed", e->addr);
+        e->breaker = GW_BREAKER_CLOSED;
+        e->breaker_failures = 0;
+        return;
+    }
+    e->breaker_failures++;
+    if (e->breaker == GW_BREAKER_HALF_OPEN || e->breaker_failures >= g->cfg.breaker_failures) {
+        if (e->breaker != GW_BREAKER_OPEN) bx_warn("engine %s: breaker open", e->addr);
+        e->breaker = GW_BREAKER_OPEN;
+        e->breaker_until_ms = now + (uint64_t)g->cfg.breaker_open_ms;
+        g->stats.breaker_opens++;
+    }
+}
+
+/* ---------- forwarding ---------- */
+
+static void gw_forward(gw_call *c);
+
+static void gw_finish(gw_call *c, int ok)
+{
+    gw_gateway *g = c->gw;
+    uint64_t now = uv_hrtime();
+    gw_route_result rr = {.status = c->upstream_status,
+                          .prompt_tokens = c->prompt_tokens,
+                          .completion_tokens = c->completion_tokens,
+                          .ttft_s = c->t_first_ns ? gw_secs(c->t0_ns, c->t_first_ns) : -1,
+                          .e2e_s = gw_secs(c->t0_ns, now)};
+    if (c->engine) gw_router_done(&g->router, c->strategy, &c->rq, c->engine, &rr);
+    gw_metrics_request_done(g, c->req.model, c->decided ? c->decided->name : "-",
+                            c->engine ? c->engine->addr : "-", ok ? c->upstream_status : 502,
+                            rr.ttft_s);
+    if (c->prompt_tokens >= 0 && c->completion_tokens >= 0)
+        gw_limits_account(g, c->req.user, c->prompt_tokens + c->completion_tokens);
+    bx_info("req %s model=%s engine=%s strategy=%s status=%d ttft_ms=%.1f tokens=%d+%d", c->id,
+            c->req.model ? c->req.model : "-", c->engine ? c->engine->addr : "-",
+            c->decided ? c->decided->name : "-", c->upstream_status,
+            rr.ttft_s >= 0 ? rr.ttft_s * 1000 : -1.0, c->prompt_tokens, c->completion_tokens);
+    gw_call_free(c);
+}
+
+static void gw_up_response(bx_http_creq *cr, int status, const bx_http_header *h, size_t nh,
+                           void *ud)
+{
+    (void)cr;
+    gw_call *c = ud;
+    c->upstream_status = status;
+    c->t_first_ns = uv_hrtime();
+    if (status >= 500 && c->ntried <= c->gw->cfg.max_retries && !c->started) {
+        c->discard = 1; /* retried from on_done */
+        return;
+    }
+    if (!c->res) return;
+    const char *ctype = "application/json";
+    for (size_t i = 0; i < nh; i++)
+        if (!strcasecmp(h[i].name, "content-type")) ctype = h[i].value;
+    bx_http_res_header(c->res, "request-id", c->id);
+    bx_http_res_header(c->res, "target-pod", c->engine->addr);
+    bx_http_res_header(c->res, "routing-strategy", c->decided->name);
+    if (c->strategy != c->decided)
+        bx_http_res_header(c->res, "x-brix-requested-strategy", c->strategy->name);
+    char sid[GW_NAME_MAX * 2];
+    if (gw_session_id_encode(c->engine, sid, sizeof(sid)) > 0)
+        bx_http_res_header(c->res, "x-session-id", sid);
+    if (c->req.stream && strstr(ctype, "event-stream")) {
+        bx_sse_parser_init(&c->sse, 1u << 20, gw_on_sse_event, c);
+        c->sse_on = 1;
+    }
+    bx_http_res_start(c->res, status, ctype);
+    c->started = 1;
+}
+
+static void gw_up_data(bx_http_creq *cr, const char *data, size_t len, void *ud)
+{
+    (void)cr;
+    gw_call *c = ud;
+    if (c->discard || !c->res) return;
+    bx_http_res_write(c->res, data, len);
+    if (c->sse_on)
+        bx_sse_parser_feed(&c->sse, data, len);
+    else if (c->scan.len + len <= GW_USAGE_SCAN_MAX)
+        bx_buf_append(&c->scan, data, len);
+}
+
+static void gw_up_done(bx_http_creq *cr, int err, void *ud)
+{
+    (void)cr;
+    gw_call *c = ud;
+    gw_gateway *g = c->gw;
+    c->creq = NULL;
+    gw_engine *e = c->engine;
+    e->inflight--;
+    int failed = err != 0 || c->upstream_status >= 500;
+    gw_breaker_result(g, e, !failed);
+    if (!c->res) { /* the client went away and we cancelled */
+        gw_finish(c, 0);
+        return;
+    }
+    if (failed && !c->started) {
+        if (c->ntried <= g->cfg.max_retries) {
+            g->stats.retries++;
+            bx_warn("req %s: engine %s failed (%s), retrying elsewhere", c->id, e->addr,
+                    err ? bx_http_strerror(err) : "5xx");
+            c->discard = 0;
+            c->upstream_status = 0;
+            gw_forward(c);
+            return;
+        }
+        gw_send_error(c->res, 502, "BadGatewayError", "every engine tried failed");
+        c->res = NULL;
+        c->upstream_status = 502;
+        gw_finish(c, 0);
+        return;
+    }
+    if (err) { /* died after the first byte */
+        if (c->sse_on) {
+            char *body = bx_json_error_body(502, "BadGatewayError",
+                                            "the engine stopped in the middle of the answer");
+            if (body) {
+                bx_http_res_write(c->res, "data: ", 6);
+                bx_http_res_write(c->res, body, strlen(body));
+                bx_http_res_write(c->res, "\n\n", 2);
+                free(body);
+            }
+        }
+        bx_http_res_end(c->res);
+        c->res = NULL;
+        gw_finish(c, 0);
+        return;
+    }
+    if (!c->sse_on && c->scan.len) gw_usage_from_json(c, c->scan.data, c->scan.len);
+    bx_http_res_end(c->res);
+    c->res = NULL;
+    gw_finish(c, 1);
+}
+
+static void gw_client_abort(bx_http_res *res, void *ud)
+{
+    (void)res;
+    gw_call *c = ud;
+    c->res = NULL;
+    if (c->creq)
+        bx_http_client_cancel(c->creq); /* on_done finishes */
+    else if (!c->in_limits)
+        gw_finish(c, 0); /* else gw_proxy_admitted does */
+}
+
+/* Picks an engine not tried yet and sends the request to it. */
+static void gw_forward(gw_call *c)
+{
+    gw_gateway *g = c->gw;
+    gw_engine *cands[GW_MAX_ENGINES];
+    int known = 0;
+    uint64_t now = uv_now(g->loop);
+    int n = gw_registry_candidates(&g->reg, c->req.model, now, cands, GW_MAX_ENGINES, &known);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        int seen = 0;
+        for (int j = 0; j < c->ntried; j++)
+            if (c->tried[j] == cands[i]->id) seen = 1;
+        if (!seen) cands[k++] = cands[i];
+    }
+    if (k == 0) {
+        if (!known) {
+            char msg[300];
+            snprintf(msg, sizeof(msg), "The model `%.200s` does not exist.", c->req.model);
+            gw_send_error(c->res, 404, "NotFoundError", msg);
+            c->upstream_status = 404;
+        } else {
+            bx_http_res_header(c->res, "Retry-After", "1");
+            gw_send_error(c->res, 503, "ServiceUnavailableError",
+                          c->ntried ? "every engine for this model failed"
+                                    : "no engine for this model is ready");
+            c->upstream_status = 503;
+        }
+        c->res = NULL;
+        gw_finish(c, 0);
+        return;
+    }
+    c->rq.now_ms = now;
+    c->rq.rnd = gw_next_random(g);
+    uint64_t t = uv_hrtime();
+    gw_engine *e = gw_router_pick(&g->router, c->strategy, &c->rq, cands, k, &c->decided);
+    gw_metrics_decision(g, gw_secs(t, uv_hrtime()));
+    if (e->breaker == GW_BREAKER_OPEN) { /* cool-down over: this is the probe */
+        e->breaker = GW_BREAKER_HALF_OPEN;
+        e->breaker_probe_inflight = 1;
+    } else if (e->breaker == GW_BREAKER_HALF_OPEN) {
+        e->breaker_probe_inflight = 1;
+    }
+    c->engine = e;
+    if (c->ntried < (int)(sizeof(c->tried) / sizeof(c->tried[0]))) c->tried[c->ntried++] = e->id;
+    e->inflight++;
+    e->routed_total++;
+    bx_http_header hs[3];
+    size_t nh = 0;
+    hs[nh++] = (bx_http_header){"Content-Type", "application/json"};
+    hs[nh++] = (bx_http_header){"X-Request-Id", c->id};
+    if (c->auth[0]) hs[nh++] = (bx_http_header){"Authorization", c->auth};
+    bx_http_client_req r = {.method = "POST",
+                            .host = e->host,
+                            .port = e->port,
+                            .path = c->path,
+                            .headers = hs,
+                            .nheaders = nh,
+                            .body = c->body,
+                            .body_len = c->body_len,
+                            .timeout_ms = (uint64_t)g->cfg.first_byte_timeout_ms};
+    bx_http_client_cbs cbs = {gw_up_response, gw_up_data, gw_up_done};
+    if (bx_http_client_request(g->client, &r, &cbs, c, &c->creq) != 0) {
+        e->inflight--;
+        gw_breaker_result(g, e, 0);
+        gw_forward(c); /* try another */
+    }
+}
+
+/* Continues after the rate limiter's answer. */
+void gw_proxy_admitted(gw_call *c, int verdict, int retry_after_s)
+{
+    c->in_limits = 0;
+    if (!c->res) { /* client left while we asked Redis */
+        gw_finish(c, 0);
+        return;
+    }
+    if (verdict != GW_ADMIT_OK) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%d", retry_after_s > 0 ? retry_after_s : 1);
+        bx_http_res_header(c->res, "Retry-After", ra);
+        if (verdict == GW_ADMIT_UNAVAILABLE) {
+            gw_send_error(c->res, 503, "ServiceUnavailableError",
+                          "rate limiting is unavailable (Redis down) and the gateway fails closed");
+            c->upstream_status = 503;
+        } else {
+            gw_send_error(c->res, 429, "RateLimitError",
+                          verdict == GW_ADMIT_RPM ? "requests per minute limit exceeded"
+                                                  : "tokens per minute limit exceeded");
+            c->upstream_status = 429;
+        }
+        c->res = NULL;
+        gw_finish(c, 0);
+        return;
+    }
+    gw_forward(c);
+}
+
+static int gw_auth_ok(gw_gateway *g, bx_http_req *hr)
+{
+    if (g->cfg.napi_keys == 0) return 1;
+    const char *a = bx_http_req_header(hr, "authorization");
+    if (!a || strncasecmp(a, "Bearer ", 7) != 0) return 0;
+    const char *tok = a + 7;
+    size_t tl = strlen(tok);
+    int ok = 0;
+    for (int i = 0; i < g->cfg.napi_keys; i++) { /* constant time per key */
+        const char *k = g->cfg.api_keys[i];
+        size_t kl = strlen(k);
+        unsigned char diff = (unsigned char)(kl != tl);
+        for (size_t j = 0; j < kl; j++)
+            diff |= (unsigned char)(k[j] ^ (j < tl ? tok[j] : 0));
+        ok |= diff == 0;
+    }
+    return ok;
+}
+
+void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api api)
+{
+    if (!gw_auth_ok(g, hr)) {
+        gw_send_error(res, 401, "AuthenticationError", "Incorrect API key provided");
+        gw_metrics_request_done(g, "-", "-", "-", 401, -1);
+        return;
+    }
+    gw_call *c = calloc(1, sizeof(*c));
+    if (!c) {
+        gw_send_error(res, 500, "InternalServerError", "out of memory");
+        return;
+    }
+    c->gw = g;
+    c->res = res;
+    c->t0_ns = uv_hrtime();
+    c->prompt_tokens = c->completion_tokens = -1;
+    bx_buf_init(&c->scan);
+    c->next = g->calls;
+    if (g->calls) g->calls->prev = c;
+    g->calls = c;
+    snprintf(c->id, sizeof(c->id), "brx-%016llx", (unsigned long long)++g->next_id ^ g->id_salt);
+    snprintf(c->path, sizeof(c->path), "%s", hr->path);
+    char err[512];
+    if (gw_req_parse(api, hr->body, hr->body_len, &c->req, err, sizeof(err)) != 0) {
+        gw_send_error(res, 400, "BadRequestError", err);
+        c->res = NULL;
+        c->upstream_status = 400;
+        gw_finish(c, 0);
+        return;
+    }
+    const char *sname = bx_http_req_header(hr, "routing-strategy");
+    c->strategy = gw_router_strategy(&g->router, sname);
+    if (!c->strategy) {
+        snprintf(err, sizeof(err), "incorrect routing strategy %.64s", sname);
+        gw_send_error(res, 400, "BadRequestError", err);
+        c->res = NULL;
+        c->upstream_status = 400;
+        gw_finish(c, 0);
+        return;
+    }
+    c->body = malloc(hr->body_len + 1);
+    if (!c->body) {
+        gw_send_error(res, 500, "InternalServerError", "out of memory");
+        c->res = NULL;
+        gw_finish(c, 0);
+        return;
+    }
+    memcpy(c->body, hr->body, hr->body_len);
+    c->body_len = hr->body_len;
+    const char *auth = bx_http_req_header(hr, "authorization");
+    if (auth && g->cfg.napi_keys == 0) snprintf(c->auth, sizeof(c->auth), "%s", auth);
+    /* an adapter's blocks are hashed with its name, as the engine does */
+    const char *extra = gw_registry_is_base_model(&g->reg, c->req.model) ? NULL : c->req.model;
+    gw_req_hash(&c->req, &g->hash_root, g->cfg.block_size, extra);
+    c->rq = (gw_route_req){.model = c->req.model,
+                           .user = c->req.user ? c->req.user : bx_http_req_header(hr, "user"),
+                           .session_id = bx_http_req_header(hr, "x-session-id"),
+                           .session_key = bx_http_req_header(hr, "x-aibrix-session-key"),
+                           .tokens = c->req.tokens.ids,
+                           .ntokens = c->req.tokens.n,
+                           .block_keys = c->req.block_keys,
+                           .nblocks = c->req.nblocks,
+                           .max_tokens = c->req.max_tokens};
+    bx_http_res_set_abort(res, gw_client_abort, c);
+    c->in_limits = 1;
+    gw_limits_check(g, c, c->rq.user); /* answers through gw_proxy_admitted */
+}
+
+void gw_proxy_cancel_all(gw_gateway *g)
+{
+    for (gw_call *c = g->calls; c; c = c->next) {
+        c->res = NULL;
+        if (c->creq) bx_http_client_cancel(c->creq); /* on_done frees the call */
+    }
+}

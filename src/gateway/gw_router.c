@@ -1,0 +1,82 @@
+/* gw_router: see gw_router.h. */
+#include "gateway/gw_router.h"
+
+#include <string.h>
+
+int gw_router_init(gw_router *r, const gw_strategy_cfg *cfg, const char *default_name)
+{
+    memset(r, 0, sizeof(*r));
+    r->cfg = *cfg;
+    for (const gw_strategy *const *s = gw_strategy_all(); *s; s++) {
+        if (r->n == GW_ROUTER_MAX_STRATEGIES) break;
+        r->strategies[r->n] = *s;
+        r->states[r->n] = (*s)->create ? (*s)->create(&r->cfg) : NULL;
+        r->n++;
+    }
+    r->def = gw_router_strategy(r, default_name ? default_name : "least-request");
+    if (!r->def) r->def = gw_router_strategy(r, "random");
+    if (!r->def || (default_name && strcmp(r->def->name, default_name) != 0)) {
+        gw_router_close(r);
+        return -1;
+    }
+    return 0;
+}
+
+void gw_router_close(gw_router *r)
+{
+    for (int i = 0; i < r->n; i++)
+        if (r->strategies[i]->destroy) r->strategies[i]->destroy(r->states[i]);
+    memset(r, 0, sizeof(*r));
+}
+
+static void *gw_router_state(const gw_router *r, const gw_strategy *s)
+{
+    for (int i = 0; i < r->n; i++)
+        if (r->strategies[i] == s) return r->states[i];
+    return NULL;
+}
+
+const gw_strategy *gw_router_strategy(const gw_router *r, const char *name)
+{
+    if (!name || !*name) return r->def;
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->strategies[i]->name, name)) return r->strategies[i];
+    return NULL;
+}
+
+gw_engine *gw_router_pick(gw_router *r, const gw_strategy *s, const gw_route_req *rq,
+                          gw_engine *const *cands, int n, const gw_strategy **decided)
+{
+    const gw_strategy *cur = s;
+    int idx = -1;
+    r->picks++;
+    for (int hop = 0; hop < 4 && cur; hop++) {
+        idx = cur->pick(gw_router_state(r, cur), rq, cands, n);
+        if (idx >= 0 && idx < n) break;
+        idx = -1;
+        r->fallbacks++;
+        cur = gw_router_strategy(r, cur->fallback ? cur->fallback : "random");
+    }
+    if (idx < 0) { /* every hop declined: uniform random */
+        idx = gw_rand_index(rq, 0x66616c6cULL, n);
+        cur = gw_router_strategy(r, "random");
+    }
+    if (decided) *decided = cur;
+    gw_engine *e = cands[idx];
+    if (s->on_routed) s->on_routed(gw_router_state(r, s), rq, e);
+    return e;
+}
+
+void gw_router_done(gw_router *r, const gw_strategy *s, const gw_route_req *rq, gw_engine *e,
+                    const gw_route_result *res)
+{
+    if (s->on_done) s->on_done(gw_router_state(r, s), rq, e, res);
+}
+
+size_t gw_router_mem_bytes(const gw_router *r)
+{
+    size_t total = 0;
+    for (int i = 0; i < r->n; i++)
+        if (r->strategies[i]->mem_bytes) total += r->strategies[i]->mem_bytes(r->states[i]);
+    return total;
+}

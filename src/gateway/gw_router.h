@@ -1,0 +1,38 @@
+/* gw_router: applies a routing strategy with its fallback chain, and owns
+ * every strategy's state. The strategy named by the request (or the
+ * default) picks; when it declines (-1: its signals are missing or stale)
+ * its `fallback` strategy picks, and so on (at most 4 hops, then random).
+ * The requested strategy's on_routed/on_done hooks always run, so a
+ * prefix-cache request that fell back to least-request still records its
+ * prefix for the chosen engine (as AIBrix does). */
+#ifndef GW_ROUTER_H
+#define GW_ROUTER_H
+
+#include "gateway/gw_strategy.h"
+
+#define GW_ROUTER_MAX_STRATEGIES 32
+
+typedef struct gw_router {
+    gw_strategy_cfg cfg;
+    const gw_strategy *strategies[GW_ROUTER_MAX_STRATEGIES];
+    void *states[GW_ROUTER_MAX_STRATEGIES];
+    int n;
+    const gw_strategy *def;
+    uint64_t picks, fallbacks;
+} gw_router;
+
+/* default_name must name a registered strategy. 0 or -1. */
+int gw_router_init(gw_router *r, const gw_strategy_cfg *cfg, const char *default_name);
+void gw_router_close(gw_router *r);
+/* The strategy for a request: its header value (NULL: the default).
+ * NULL when the name is unknown. */
+const gw_strategy *gw_router_strategy(const gw_router *r, const char *name);
+/* Picks among cands (n > 0). *decided is the strategy that decided. */
+gw_engine *gw_router_pick(gw_router *r, const gw_strategy *s, const gw_route_req *rq,
+                          gw_engine *const *cands, int n, const gw_strategy **decided);
+void gw_router_done(gw_router *r, const gw_strategy *s, const gw_route_req *rq, gw_engine *e,
+                    const gw_route_result *res);
+/* Memory held by all strategies (prefix index, fairness counters). */
+size_t gw_router_mem_bytes(const gw_router *r);
+
+#endif

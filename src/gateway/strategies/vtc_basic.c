@@ -1,0 +1,323 @@
+/* vtc-basic: windowed adaptive fairness routing (spec gateway.md §3, AIBrix
+ * vtc/vtc_basic.go). A user's token usage over a sliding window is mapped
+ * linearly onto a candidate index: light users land near index 0, heavy
+ * users are pushed towards index n-1, so heavy users share a few engines
+ * and light users keep the others responsive.
+ *
+ *   B   = max(min_tokens, (minT + maxT) / 2)   minT/maxT: smallest/largest
+ *         windowed total over users with usage (cfg min/max when none)
+ *   tau = min(T_user / B, n - 1)
+ *   score_i = w_f * |i - tau| + w_u * min(running_i / max_pod_load, 1)
+ *           + U[0, 0.1) from r->rnd;   minimum wins.
+ *
+ * Differences from AIBrix, on purpose:
+ *  - Candidate order is the router's stable order (sorted by address), not
+ *    a per-request shuffle, so "index" names the same engine from request
+ *    to request and the mapping means what the design intends.
+ *  - Input tokens are r->ntokens (the gateway tokenizes the prompt), not
+ *    bytes/4; output = r->max_tokens when given, else ceil(1.5 * input).
+ *    Usage is charged at routing time (as AIBrix) and the output estimate is
+ *    corrected with the real completion_tokens when the request finishes.
+ *  - The user table has a hard bound (GW_VTC_MAX_USERS); a new user beyond
+ *    it evicts the least recently seen one. All memory is allocated in
+ *    create(); routing allocates nothing.
+ *  - minT/maxT are recomputed over all users at most once a second (and
+ *    widened at once by every update), not rescanned per request.
+ * A missing running metric counts as load 0 (as AIBrix). No user (or "")
+ * -> -1: the router picks at random and nothing is tracked. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/gw_strategy.h"
+
+#define GW_VTC_MAX_USERS 4096
+#define GW_VTC_SLOTS 8192 /* open-addressing table, power of two, <= 50 % full */
+#define GW_VTC_BUCKETS 16 /* the window is cut into this many time buckets */
+#define GW_VTC_NAME_MAX 128
+#define GW_VTC_MINMAX_REFRESH_MS 1000
+#define GW_VTC_RAND_SPAN 0.1
+
+typedef struct gw_vtc_user {
+    uint64_t hash;              /* FNV-1a-64 of the full user string */
+    char name[GW_VTC_NAME_MAX]; /* its first bytes (the hash covers the rest) */
+    double tokens[GW_VTC_BUCKETS];
+    uint64_t epoch[GW_VTC_BUCKETS]; /* time bucket (now_ms / width) a slot holds */
+    int prev, next;                 /* LRU list, most recent at head; -1 ends */
+} gw_vtc_user;
+
+typedef struct gw_vtc {
+    gw_strategy_cfg cfg;
+    uint64_t width_ms; /* one bucket */
+    int nusers;
+    int lru_head, lru_tail;
+    int have_minmax;
+    double min_t, max_t;
+    uint64_t minmax_at_ms;
+    int32_t slot[GW_VTC_SLOTS]; /* user index, -1 = empty */
+    gw_vtc_user users[GW_VTC_MAX_USERS];
+} gw_vtc;
+
+static uint64_t gw_vtc_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static uint64_t gw_vtc_mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static void *gw_vtc_create(const gw_strategy_cfg *cfg)
+{
+    gw_vtc *v = calloc(1, sizeof(*v));
+    if (!v) return NULL;
+    v->cfg = *cfg;
+    double win_ms = cfg->vtc_window_s > 0 ? cfg->vtc_window_s * 1000.0 : 300000.0;
+    v->width_ms = (uint64_t)(win_ms / GW_VTC_BUCKETS);
+    if (v->width_ms == 0) v->width_ms = 1;
+    v->lru_head = v->lru_tail = -1;
+    for (int i = 0; i < GW_VTC_SLOTS; i++)
+        v->slot[i] = -1;
+    return v;
+}
+
+static void gw_vtc_destroy(void *st)
+{
+    free(st);
+}
+
+static size_t gw_vtc_mem_bytes(void *st)
+{
+    (void)st;
+    return sizeof(gw_vtc);
+}
+
+/* windowed total of u at now: the buckets of the last GW_VTC_BUCKETS epochs */
+static double gw_vtc_total(const gw_vtc *v, const gw_vtc_user *u, uint64_t now_ms)
+{
+    uint64_t now_ep = now_ms / v->width_ms;
+    double t = 0;
+    for (int b = 0; b < GW_VTC_BUCKETS; b++)
+        if (u->epoch[b] <= now_ep && u->epoch[b] + GW_VTC_BUCKETS > now_ep) t += u->tokens[b];
+    return t;
+}
+
+static int gw_vtc_match(const gw_vtc_user *u, uint64_t h, const char *user)
+{
+    return user && u->hash == h && !strncmp(u->name, user, GW_VTC_NAME_MAX - 1);
+}
+
+/* slot position holding user index idx, or of user (h, name) when idx < 0;
+ * -1 when absent */
+static int gw_vtc_slot_of(const gw_vtc *v, uint64_t h, const char *user, int idx)
+{
+    for (uint64_t p = h & (GW_VTC_SLOTS - 1);; p = (p + 1) & (GW_VTC_SLOTS - 1)) {
+        int32_t s = v->slot[p];
+        if (s < 0) return -1;
+        if (idx >= 0 ? s == idx : gw_vtc_match(&v->users[s], h, user)) return (int)p;
+    }
+}
+
+static void gw_vtc_lru_unlink(gw_vtc *v, int i)
+{
+    gw_vtc_user *u = &v->users[i];
+    if (u->prev >= 0)
+        v->users[u->prev].next = u->next;
+    else
+        v->lru_head = u->next;
+    if (u->next >= 0)
+        v->users[u->next].prev = u->prev;
+    else
+        v->lru_tail = u->prev;
+    u->prev = u->next = -1;
+}
+
+static void gw_vtc_lru_push(gw_vtc *v, int i)
+{
+    gw_vtc_user *u = &v->users[i];
+    u->prev = -1;
+    u->next = v->lru_head;
+    if (v->lru_head >= 0) v->users[v->lru_head].prev = i;
+    v->lru_head = i;
+    if (v->lru_tail < 0) v->lru_tail = i;
+}
+
+/* removes slot position p with backward-shift deletion (no tombstones) */
+static void gw_vtc_slot_delete(gw_vtc *v, int p)
+{
+    const uint64_t mask = GW_VTC_SLOTS - 1;
+    uint64_t i = (uint64_t)p;
+    v->slot[i] = -1;
+    for (uint64_t j = (i + 1) & mask; v->slot[j] >= 0; j = (j + 1) & mask) {
+        uint64_t home = v->users[v->slot[j]].hash & mask;
+        /* the entry at j may move to i unless its home lies cyclically in (i, j] */
+        int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (stays) continue;
+        v->slot[i] = v->slot[j];
+        v->slot[j] = -1;
+        i = j;
+    }
+}
+
+/* the user's entry, or -1; touch marks it most recently seen */
+static int gw_vtc_find(gw_vtc *v, const char *user, int touch)
+{
+    uint64_t h = gw_vtc_hash(user);
+    int p = gw_vtc_slot_of(v, h, user, -1);
+    if (p < 0) return -1;
+    int i = v->slot[p];
+    if (touch && v->lru_head != i) {
+        gw_vtc_lru_unlink(v, i);
+        gw_vtc_lru_push(v, i);
+    }
+    return i;
+}
+
+/* finds or inserts user (evicting the least recently seen when full) */
+static int gw_vtc_get(gw_vtc *v, const char *user)
+{
+    int i = gw_vtc_find(v, user, 1);
+    if (i >= 0) return i;
+    if (v->nusers < GW_VTC_MAX_USERS) {
+        i = v->nusers++;
+    } else {
+        i = v->lru_tail;
+        gw_vtc_lru_unlink(v, i);
+        int p = gw_vtc_slot_of(v, v->users[i].hash, NULL, i);
+        if (p >= 0) gw_vtc_slot_delete(v, p);
+    }
+    gw_vtc_user *u = &v->users[i];
+    memset(u, 0, sizeof(*u));
+    u->hash = gw_vtc_hash(user);
+    strncpy(u->name, user, GW_VTC_NAME_MAX - 1);
+    uint64_t p = u->hash & (GW_VTC_SLOTS - 1);
+    while (v->slot[p] >= 0)
+        p = (p + 1) & (GW_VTC_SLOTS - 1);
+    v->slot[p] = i;
+    gw_vtc_lru_push(v, i);
+    return i;
+}
+
+/* adds cost to u's bucket for now_ms (loop time never goes backwards) */
+static void gw_vtc_charge(gw_vtc *v, gw_vtc_user *u, uint64_t now_ms, double cost)
+{
+    uint64_t ep = now_ms / v->width_ms;
+    int b = (int)(ep % GW_VTC_BUCKETS);
+    if (u->epoch[b] != ep) {
+        if (u->epoch[b] > ep) return;
+        u->epoch[b] = ep;
+        u->tokens[b] = 0;
+    }
+    u->tokens[b] += cost;
+}
+
+static void gw_vtc_refresh_minmax(gw_vtc *v, uint64_t now_ms)
+{
+    if (v->minmax_at_ms && now_ms < v->minmax_at_ms + GW_VTC_MINMAX_REFRESH_MS) return;
+    v->minmax_at_ms = now_ms ? now_ms : 1;
+    v->have_minmax = 0;
+    for (int i = 0; i < v->nusers; i++) {
+        double t = gw_vtc_total(v, &v->users[i], now_ms);
+        if (t <= 0) continue;
+        if (!v->have_minmax) {
+            v->min_t = v->max_t = t;
+            v->have_minmax = 1;
+        } else {
+            v->min_t = fmin(v->min_t, t);
+            v->max_t = fmax(v->max_t, t);
+        }
+    }
+}
+
+static double gw_vtc_out_estimate(const gw_route_req *r)
+{
+    if (r->max_tokens > 0) return (double)r->max_tokens;
+    return ceil(1.5 * (double)r->ntokens);
+}
+
+static int gw_vtc_pick(void *st, const gw_route_req *r, gw_engine *const *cands, int n)
+{
+    gw_vtc *v = st;
+    if (!v || !r->user || !r->user[0] || n <= 0) return -1;
+    if (n > GW_MAX_ENGINES) n = GW_MAX_ENGINES;
+    gw_vtc_refresh_minmax(v, r->now_ms);
+    int ui = gw_vtc_find(v, r->user, 0);
+    double tu = ui >= 0 ? gw_vtc_total(v, &v->users[ui], r->now_ms) : 0;
+    double min_t = v->have_minmax ? v->min_t : v->cfg.vtc_min_tokens;
+    double max_t = v->have_minmax ? v->max_t : v->cfg.vtc_max_tokens;
+    double bucket = fmax(v->cfg.vtc_min_tokens, (min_t + max_t) / 2);
+    double tau = bucket > 0 ? tu / bucket : 0;
+    if (tau > n - 1) tau = n - 1;
+    double score[GW_MAX_ENGINES];
+    for (int i = 0; i < n; i++) {
+        double load = cands[i]->running;
+        if (isnan(load) || load < 0) load = 0;
+        double util = v->cfg.vtc_max_pod_load > 0 ? load / v->cfg.vtc_max_pod_load : 0;
+        if (util > 1) util = 1;
+        uint64_t bits = gw_vtc_mix(r->rnd ^ gw_vtc_mix(0x767463ULL + (uint64_t)i));
+        double noise = (double)(bits >> 11) / 9007199254740992.0 * GW_VTC_RAND_SPAN;
+        score[i] =
+            v->cfg.vtc_fairness_weight * fabs(i - tau) + v->cfg.vtc_util_weight * util + noise;
+    }
+    return gw_pick_min(r, score, n);
+}
+
+static void gw_vtc_on_routed(void *st, const gw_route_req *r, gw_engine *e)
+{
+    (void)e;
+    gw_vtc *v = st;
+    if (!v || !r->user || !r->user[0]) return;
+    gw_vtc_user *u = &v->users[gw_vtc_get(v, r->user)];
+    double in = (double)r->ntokens;
+    double cost = in * v->cfg.vtc_input_weight + gw_vtc_out_estimate(r) * v->cfg.vtc_output_weight;
+    gw_vtc_charge(v, u, r->now_ms, cost);
+    double t = gw_vtc_total(v, u, r->now_ms);
+    if (t <= 0) return;
+    if (!v->have_minmax) {
+        v->min_t = v->max_t = t;
+        v->have_minmax = 1;
+    } else {
+        v->min_t = fmin(v->min_t, t);
+        v->max_t = fmax(v->max_t, t);
+    }
+}
+
+static void gw_vtc_on_done(void *st, const gw_route_req *r, gw_engine *e,
+                           const gw_route_result *res)
+{
+    (void)e;
+    gw_vtc *v = st;
+    if (!v || !r->user || !r->user[0] || !res || res->completion_tokens < 0) return;
+    int ui = gw_vtc_find(v, r->user, 0);
+    if (ui < 0) return; /* evicted meanwhile */
+    /* r->now_ms is the routing time: correct the bucket the estimate went
+     * into, unless it has left the window since (its slot then holds a newer
+     * epoch or the user was evicted and re-created) */
+    gw_vtc_user *u = &v->users[ui];
+    uint64_t ep = r->now_ms / v->width_ms;
+    int b = (int)(ep % GW_VTC_BUCKETS);
+    if (u->epoch[b] != ep) return;
+    double delta =
+        ((double)res->completion_tokens - gw_vtc_out_estimate(r)) * v->cfg.vtc_output_weight;
+    u->tokens[b] += delta;
+    if (u->tokens[b] < 0) u->tokens[b] = 0;
+}
+
+const gw_strategy gw_strategy_vtc_basic = {
+    .name = "vtc-basic",
+    .create = gw_vtc_create,
+    .destroy = gw_vtc_destroy,
+    .pick = gw_vtc_pick,
+    .on_routed = gw_vtc_on_routed,
+    .on_done = gw_vtc_on_done,
+    .mem_bytes = gw_vtc_mem_bytes,
+};
