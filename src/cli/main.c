@@ -5,6 +5,7 @@
 
 #include "bench/bench.h"
 #include "engine/eng_main.h"
+#include "gateway/gw_main.h"
 
 struct brix_cmd {
     const char *name;
@@ -22,6 +23,7 @@ static int cmd_version(int argc, char **argv)
 
 static const struct brix_cmd brix_cmds[] = {
     {"engine", "run a vLLM-compatible engine simulator (no GPU)", eng_main},
+    {"gateway", "run the OpenAI-compatible, LLM-aware gateway", gw_main},
     {"bench", "load generator and benchmarks (brix bench run --help)", bench_main},
     {"version", "print the version", cmd_version},
 };

@@ -268,6 +268,7 @@ int eng_sched_plan(eng_sched *s, double now, eng_step_work *w)
         for (eng_seq *q = s->wait_head, *next; q && budget > 0; q = next) {
             next = q->next;
             if (s->num_running >= s->cfg.max_num_seqs) break;
+            if (q->arrival > now) continue; /* arrives during this step: next one */
             if (q->lora >= 0 && !eng_lora_can_run(&s->lora, q->lora)) continue;
             int32_t total = q->num_tokens;
             int32_t max_hit = (total - 1) / bs;
@@ -382,4 +383,12 @@ void eng_sched_commit(eng_sched *s, double now)
 int eng_sched_reset_prefix_cache(eng_sched *s)
 {
     return eng_blocks_reset_cache(&s->blocks);
+}
+
+double eng_sched_next_arrival(const eng_sched *s)
+{
+    double t = -1;
+    for (const eng_seq *q = s->wait_head; q; q = q->next)
+        if (t < 0 || q->arrival < t) t = q->arrival;
+    return t;
 }

@@ -115,6 +115,9 @@ int eng_sched_has_work(const eng_sched *s);
 int eng_sched_plan(eng_sched *s, double now, eng_step_work *work);
 /* Applies the planned step at time now (its end). */
 void eng_sched_commit(eng_sched *s, double now);
+/* Earliest arrival among waiting sequences, -1 when none wait. A plan
+ * admits only sequences that have arrived by its start time. */
+double eng_sched_next_arrival(const eng_sched *s);
 /* Prefix-cache reset (AllBlocksCleared); -1 if blocks are in use. */
 int eng_sched_reset_prefix_cache(eng_sched *s);
 

@@ -134,7 +134,18 @@ void eng_kv_flush(eng_server *s)
 static int eng_step_begin(eng_server *s, double t0)
 {
     eng_step_work w;
-    if (eng_sched_plan(&s->sched, t0, &w) == 0) {
+    int n = eng_sched_plan(&s->sched, t0, &w);
+    if (n == 0 && s->sched.num_running == 0) {
+        /* the timer ran late and the only waiting requests arrived after t0:
+         * the GPU idles until the first of them */
+        double next = eng_sched_next_arrival(&s->sched);
+        if (next > t0) {
+            eng_sched_commit(&s->sched, t0);
+            t0 = next;
+            n = eng_sched_plan(&s->sched, t0, &w);
+        }
+    }
+    if (n == 0) {
         s->stepping = 0;
         eng_sched_commit(&s->sched, t0);
         eng_kv_flush(s);

@@ -19,7 +19,7 @@
 
 typedef struct gw_call gw_call;
 
-enum { GW_ADMIT_OK = 0, GW_ADMIT_RPM, GW_ADMIT_TPM, GW_ADMIT_UNAVAILABLE };
+enum { GW_ADMIT_OK = 0, GW_ADMIT_RPM, GW_ADMIT_TPM, GW_ADMIT_UNAVAILABLE, GW_ADMIT_UNKNOWN };
 
 typedef struct gw_stats {
     uint64_t retries, breaker_opens;
@@ -52,6 +52,7 @@ uint64_t gw_next_random(gw_gateway *g);
 void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api api);
 void gw_proxy_admitted(gw_call *c, int verdict, int retry_after_s);
 void gw_proxy_cancel_all(gw_gateway *g);
+gw_gateway *gw_call_gateway(const gw_call *c);
 
 /* gw_gateway.c: the rate-limit glue (admits at once without Redis) */
 void gw_limits_check(gw_gateway *g, gw_call *c, const char *user);

@@ -37,7 +37,9 @@ struct gw_call {
     int ntried;
     int in_limits; /* waiting for the rate limiter's answer */
     int started;   /* response headers sent to the client */
-    int discard;   /* this upstream answer is a 5xx being retried */
+    int buffering; /* a whole (non-SSE) answer is collected and sent in one write */
+    char ctype[128];
+    int discard; /* this upstream answer is a 5xx being retried */
     int upstream_status;
     char path[64];
     char *body;
@@ -152,6 +154,27 @@ static void gw_finish(gw_call *c, int ok)
     gw_call_free(c);
 }
 
+/* Response headers that say what happened (AIBrix's names), set right
+ * before the first byte goes to the client. */
+static void gw_add_headers(gw_call *c)
+{
+    bx_http_res_header(c->res, "request-id", c->id);
+    bx_http_res_header(c->res, "target-pod", c->engine->addr);
+    bx_http_res_header(c->res, "routing-strategy", c->decided->name);
+    if (c->strategy != c->decided)
+        bx_http_res_header(c->res, "x-brix-requested-strategy", c->strategy->name);
+    char sid[GW_SESSION_ID_MAX];
+    if (gw_session_id_encode(c->engine, sid, sizeof(sid)) > 0)
+        bx_http_res_header(c->res, "x-session-id", sid);
+}
+
+static void gw_start_client(gw_call *c)
+{
+    gw_add_headers(c);
+    bx_http_res_start(c->res, c->upstream_status, c->ctype);
+    c->started = 1;
+}
+
 static void gw_up_response(bx_http_creq *cr, int status, const bx_http_header *h, size_t nh,
                            void *ud)
 {
@@ -167,20 +190,17 @@ static void gw_up_response(bx_http_creq *cr, int status, const bx_http_header *h
     const char *ctype = "application/json";
     for (size_t i = 0; i < nh; i++)
         if (!strcasecmp(h[i].name, "content-type")) ctype = h[i].value;
-    bx_http_res_header(c->res, "request-id", c->id);
-    bx_http_res_header(c->res, "target-pod", c->engine->addr);
-    bx_http_res_header(c->res, "routing-strategy", c->decided->name);
-    if (c->strategy != c->decided)
-        bx_http_res_header(c->res, "x-brix-requested-strategy", c->strategy->name);
-    char sid[GW_NAME_MAX * 2];
-    if (gw_session_id_encode(c->engine, sid, sizeof(sid)) > 0)
-        bx_http_res_header(c->res, "x-session-id", sid);
-    if (c->req.stream && strstr(ctype, "event-stream")) {
+    snprintf(c->ctype, sizeof(c->ctype), "%s", ctype);
+    if (strstr(ctype, "event-stream")) {
         bx_sse_parser_init(&c->sse, 1u << 20, gw_on_sse_event, c);
         c->sse_on = 1;
+        gw_start_client(c);
+        return;
     }
-    bx_http_res_start(c->res, status, ctype);
-    c->started = 1;
+    /* A whole answer is sent with Content-Length in one write when it ends
+     * (fewer syscalls, and a retry stays possible until then); beyond
+     * GW_USAGE_SCAN_MAX it streams chunked. */
+    c->buffering = 1;
 }
 
 static void gw_up_data(bx_http_creq *cr, const char *data, size_t len, void *ud)
@@ -188,11 +208,16 @@ static void gw_up_data(bx_http_creq *cr, const char *data, size_t len, void *ud)
     (void)cr;
     gw_call *c = ud;
     if (c->discard || !c->res) return;
+    if (c->buffering) {
+        if (c->scan.len + len <= GW_USAGE_SCAN_MAX && bx_buf_append(&c->scan, data, len) == 0)
+            return;
+        c->buffering = 0; /* too big to hold: stream what we have and the rest */
+        gw_start_client(c);
+        if (c->scan.len) bx_http_res_write(c->res, c->scan.data, c->scan.len);
+        bx_buf_free(&c->scan);
+    }
     bx_http_res_write(c->res, data, len);
-    if (c->sse_on)
-        bx_sse_parser_feed(&c->sse, data, len);
-    else if (c->scan.len + len <= GW_USAGE_SCAN_MAX)
-        bx_buf_append(&c->scan, data, len);
+    if (c->sse_on) bx_sse_parser_feed(&c->sse, data, len);
 }
 
 static void gw_up_done(bx_http_creq *cr, int err, void *ud)
@@ -204,18 +229,21 @@ static void gw_up_done(bx_http_creq *cr, int err, void *ud)
     gw_engine *e = c->engine;
     e->inflight--;
     int failed = err != 0 || c->upstream_status >= 500;
-    gw_breaker_result(g, e, !failed);
-    if (!c->res) { /* the client went away and we cancelled */
+    if (!c->res) { /* the client went away and we cancelled: not the engine's fault */
+        e->breaker_probe_inflight = 0;
         gw_finish(c, 0);
         return;
     }
+    gw_breaker_result(g, e, !failed);
     if (failed && !c->started) {
         if (c->ntried <= g->cfg.max_retries) {
             g->stats.retries++;
             bx_warn("req %s: engine %s failed (%s), retrying elsewhere", c->id, e->addr,
                     err ? bx_http_strerror(err) : "5xx");
             c->discard = 0;
+            c->buffering = 0;
             c->upstream_status = 0;
+            bx_buf_reset(&c->scan);
             gw_forward(c);
             return;
         }
@@ -241,7 +269,15 @@ static void gw_up_done(bx_http_creq *cr, int err, void *ud)
         gw_finish(c, 0);
         return;
     }
-    if (!c->sse_on && c->scan.len) gw_usage_from_json(c, c->scan.data, c->scan.len);
+    if (c->buffering) {
+        gw_usage_from_json(c, c->scan.data ? c->scan.data : "", c->scan.len);
+        gw_add_headers(c);
+        bx_http_res_send(c->res, c->upstream_status, c->ctype, c->scan.data ? c->scan.data : "",
+                         c->scan.len);
+        c->res = NULL;
+        gw_finish(c, 1);
+        return;
+    }
     bx_http_res_end(c->res);
     c->res = NULL;
     gw_finish(c, 1);
@@ -327,6 +363,11 @@ static void gw_forward(gw_call *c)
     }
 }
 
+gw_gateway *gw_call_gateway(const gw_call *c)
+{
+    return c->gw;
+}
+
 /* Continues after the rate limiter's answer. */
 void gw_proxy_admitted(gw_call *c, int verdict, int retry_after_s)
 {
@@ -339,7 +380,10 @@ void gw_proxy_admitted(gw_call *c, int verdict, int retry_after_s)
         char ra[16];
         snprintf(ra, sizeof(ra), "%d", retry_after_s > 0 ? retry_after_s : 1);
         bx_http_res_header(c->res, "Retry-After", ra);
-        if (verdict == GW_ADMIT_UNAVAILABLE) {
+        if (verdict == GW_ADMIT_UNKNOWN) {
+            gw_send_error(c->res, 403, "PermissionDeniedError", "unknown user");
+            c->upstream_status = 403;
+        } else if (verdict == GW_ADMIT_UNAVAILABLE) {
             gw_send_error(c->res, 503, "ServiceUnavailableError",
                           "rate limiting is unavailable (Redis down) and the gateway fails closed");
             c->upstream_status = 503;

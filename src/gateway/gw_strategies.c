@@ -11,6 +11,8 @@ extern const gw_strategy gw_strategy_least_latency;
 extern const gw_strategy gw_strategy_least_busy_time;
 extern const gw_strategy gw_strategy_session_affinity;
 extern const gw_strategy gw_strategy_vtc_basic;
+extern const gw_strategy gw_strategy_prefix_cache;
+extern const gw_strategy gw_strategy_predicted_ttft;
 
 static const gw_strategy *const gw_strategy_table[] = {
     &gw_strategy_random,          &gw_strategy_least_request,
@@ -18,6 +20,8 @@ static const gw_strategy *const gw_strategy_table[] = {
     &gw_strategy_least_gpu_cache, &gw_strategy_least_latency,
     &gw_strategy_least_busy_time, &gw_strategy_session_affinity,
     &gw_strategy_vtc_basic,
+    &gw_strategy_prefix_cache,
+    &gw_strategy_predicted_ttft,
     NULL,
 };
 

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# brix gateway against nginx as a plain round-robin proxy and against calling
+# the backend directly: same backend (two `brix engine` processes at time
+# scale 1000, so a 16-token completion costs microseconds of simulated GPU),
+# same wrk load, same machine. Prints requests/s and p50/p99 latency of each,
+# the latency each proxy adds over direct, and the ratios brix/nginx.
+#
+#   bash bench/gateway.sh [path/to/brix] [seconds] [connections] [strategy]
+set -euo pipefail
+BRIX=${1:-build/brix}
+SECS=${2:-5}
+CONNS=${3:-32}
+STRATEGY=${4:-least-request}
+for t in wrk nginx curl python3; do
+    command -v "$t" >/dev/null || { echo "$t is missing (bash scripts/deps.sh)"; exit 2; }
+done
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+E1=$(port); E2=$(port); GP=$(port); NP=$(port)
+
+for p in $E1 $E2; do
+    "$BRIX" engine --host 127.0.0.1 --port "$p" --model m --time-scale 1000 --log-level warn &
+    pids+=($!)
+done
+for p in $E1 $E2; do
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/health" >/dev/null && break; sleep 0.1; done
+done
+"$BRIX" gateway --host 127.0.0.1 --port "$GP" --backend "http://127.0.0.1:$E1" \
+    --backend "http://127.0.0.1:$E2" --strategy "$STRATEGY" --log-level warn &
+pids+=($!)
+mkdir -p "$work/logs"
+cat >"$work/nginx.conf" <<NGX
+worker_processes 1;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/logs/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream engines { server 127.0.0.1:$E1; server 127.0.0.1:$E2; keepalive 128; }
+  server {
+    listen 127.0.0.1:$NP;
+    location / {
+      proxy_pass http://engines;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+NGX
+nginx -c "$work/nginx.conf" -p "$work" &
+pids+=($!)
+for _ in $(seq 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GP/readyz")" = 200 ] && break
+    sleep 0.1
+done
+sleep 1 # let the gateway's first scrape land
+cat >"$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"model":"m","prompt":"the cat sat on the mat and then the dog ran","max_tokens":16,"ignore_eos":true}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+run() { # run URL -> "rps p50_us p99_us"
+    wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$work/post.lua" "$1" >"$work/out" 2>&1
+    awk '
+      function us(v) { if (v ~ /us$/) return v+0; if (v ~ /ms$/) return v*1000; if (v ~ /s$/) return v*1e6; return v }
+      /Requests\/sec/ {rps=$2}
+      /^ +50%/ {p50=us($2)}
+      /^ +99%/ {p99=us($2)}
+      /Non-2xx/ {bad=$4}
+      END {printf "%s %s %s %s\n", rps, p50, p99, bad+0}' "$work/out"
+}
+read -r d_rps d_p50 d_p99 d_bad < <(run "http://127.0.0.1:$E1/v1/completions")
+read -r n_rps n_p50 n_p99 n_bad < <(run "http://127.0.0.1:$NP/v1/completions")
+read -r g_rps g_p50 g_p99 g_bad < <(run "http://127.0.0.1:$GP/v1/completions")
+printf '%-22s %12s %10s %10s %8s\n' "target" "requests/s" "p50 us" "p99 us" "non-2xx"
+printf '%-22s %12s %10s %10s %8s\n' "direct (one engine)" "$d_rps" "$d_p50" "$d_p99" "$d_bad"
+printf '%-22s %12s %10s %10s %8s\n' "nginx round-robin" "$n_rps" "$n_p50" "$n_p99" "$n_bad"
+printf '%-22s %12s %10s %10s %8s\n' "brix gateway ($STRATEGY)" "$g_rps" "$g_p50" "$g_p99" "$g_bad"
+awk -v gr="$g_rps" -v nr="$n_rps" -v g50="$g_p50" -v n50="$n_p50" -v d50="$d_p50" \
+    -v g99="$g_p99" -v n99="$n_p99" -v d99="$d_p99" 'BEGIN {
+    printf "added latency over direct: brix p50 %+.0f us, p99 %+.0f us; nginx p50 %+.0f us, p99 %+.0f us\n", g50-d50, g99-d99, n50-d50, n99-d99
+    printf "ratio brix/nginx requests/s: %.2f\n", gr/nr }'

@@ -1,0 +1,323 @@
+/* gw_gateway: see gw_gateway.h. This file owns the lifecycle, the HTTP
+ * routing table and the endpoints that are not proxied (/v1/models as the
+ * union of the fleet, /healthz, /readyz, /metrics); the proxied requests
+ * are gw_proxy.c's. */
+#include "gateway/gw_gateway.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/bx_json.h"
+#include "common/bx_log.h"
+#include "gateway/gw_discovery.h"
+#include "gateway/gw_gateway_int.h"
+#include "gateway/gw_ratelimit.h"
+#include "gateway/gw_scrape.h"
+
+uint64_t gw_next_random(gw_gateway *g)
+{
+    uint64_t z = (g->rng += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* ---------- rate limits ---------- */
+
+static void gw_limits_cb(void *ud, gw_rl_verdict v, int retry_after_s)
+{
+    gw_call *c = ud;
+    gw_gateway *g = gw_call_gateway(c);
+    int admit = GW_ADMIT_OK;
+    switch (v) {
+    case GW_RL_ALLOW:
+        break;
+    case GW_RL_REJECT_RPM:
+        admit = GW_ADMIT_RPM;
+        g->stats.rl_rejected_rpm++;
+        break;
+    case GW_RL_REJECT_TPM:
+        admit = GW_ADMIT_TPM;
+        g->stats.rl_rejected_tpm++;
+        break;
+    case GW_RL_REJECT_UNKNOWN:
+        admit = GW_ADMIT_UNKNOWN;
+        break;
+    default:
+        admit = GW_ADMIT_UNAVAILABLE;
+        g->stats.rl_errors++;
+        break;
+    }
+    gw_proxy_admitted(c, admit, retry_after_s);
+}
+
+void gw_limits_check(gw_gateway *g, gw_call *c, const char *user)
+{
+    if (!g->limits || !user || !*user || !gw_ratelimit_check(g->limits, user, gw_limits_cb, c))
+        gw_proxy_admitted(c, GW_ADMIT_OK, 0);
+}
+
+void gw_limits_account(gw_gateway *g, const char *user, int64_t total_tokens)
+{
+    if (g->limits && user && *user && total_tokens > 0)
+        gw_ratelimit_account(g->limits, user, total_tokens);
+}
+
+/* ---------- local endpoints ---------- */
+
+static void gw_send_json(bx_http_res *res, int status, json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (s)
+        bx_http_res_send(res, status, "application/json", s, strlen(s));
+    else
+        bx_http_res_send(res, 500, "text/plain", "internal error\n", 15);
+    free(s);
+    json_decref(o);
+}
+
+static int gw_list_has(json_t *data, const char *id)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(data, i, m)
+    {
+        if (!strcmp(json_string_value(json_object_get(m, "id")), id)) return 1;
+    }
+    return 0;
+}
+
+static void gw_models(gw_gateway *g, bx_http_res *res)
+{
+    json_t *data = json_array();
+    long long now = (long long)time(NULL);
+    for (int i = 0; i < g->reg.n; i++) {
+        const gw_engine *e = &g->reg.engines[i];
+        if (e->gone || !e->ready || !e->model[0]) continue;
+        if (!gw_list_has(data, e->model))
+            json_array_append_new(data,
+                                  json_pack("{s:s, s:s, s:I, s:s, s:n}", "id", e->model, "object",
+                                            "model", "created", now, "owned_by", "brix", "parent"));
+        for (int k = 0; k < e->nadapters; k++)
+            if (!gw_list_has(data, e->adapters[k]))
+                json_array_append_new(data, json_pack("{s:s, s:s, s:I, s:s, s:s}", "id",
+                                                      e->adapters[k], "object", "model", "created",
+                                                      now, "owned_by", "brix", "parent", e->model));
+    }
+    gw_send_json(res, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
+}
+
+static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
+{
+    gw_metrics_view v = {.reg = &g->reg,
+                         .retries = g->stats.retries,
+                         .breaker_opens = g->stats.breaker_opens,
+                         .rl_rejected_rpm = g->stats.rl_rejected_rpm,
+                         .rl_rejected_tpm = g->stats.rl_rejected_tpm,
+                         .rl_errors = g->stats.rl_errors,
+                         .strategy_mem_bytes = gw_router_mem_bytes(&g->router),
+                         .router_picks = g->router.picks,
+                         .router_fallbacks = g->router.fallbacks};
+    bx_buf b;
+    bx_buf_init(&b);
+    gw_metrics_render(g->metrics, &v, &b);
+    bx_http_res_send(res, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
+                     b.len);
+    bx_buf_free(&b);
+}
+
+static void gw_handle(bx_http_req *hr, bx_http_res *res, void *ud)
+{
+    gw_gateway *g = ud;
+    const char *p = hr->path;
+    int get = !strcmp(hr->method, "GET"), post = !strcmp(hr->method, "POST");
+    if (!strcmp(p, "/v1/chat/completions") || !strcmp(p, "/v1/completions") ||
+        !strcmp(p, "/v1/embeddings")) {
+        if (!post) goto not_allowed;
+        gw_api api = !strcmp(p, "/v1/chat/completions") ? GW_API_CHAT
+                     : !strcmp(p, "/v1/completions")    ? GW_API_COMPLETIONS
+                                                        : GW_API_EMBEDDINGS;
+        gw_proxy_handle(g, hr, res, api);
+        return;
+    }
+    if (!strcmp(p, "/v1/models")) {
+        if (!get) goto not_allowed;
+        gw_models(g, res);
+        return;
+    }
+    if (!strcmp(p, "/healthz")) {
+        if (!get) goto not_allowed;
+        bx_http_res_send(res, 200, "text/plain", "ok\n", 3);
+        return;
+    }
+    if (!strcmp(p, "/readyz")) {
+        if (!get) goto not_allowed;
+        int ready = 0;
+        for (int i = 0; i < g->reg.n; i++)
+            ready |= g->reg.engines[i].ready && !g->reg.engines[i].gone;
+        if (ready)
+            bx_http_res_send(res, 200, "text/plain", "ready\n", 6);
+        else
+            bx_http_res_send(res, 503, "text/plain", "no engine is ready\n", 19);
+        return;
+    }
+    if (!strcmp(p, "/metrics")) {
+        if (!get) goto not_allowed;
+        gw_metrics_endpoint(g, res);
+        return;
+    }
+    {
+        char *body = bx_json_error_body(404, NULL, "unknown request path");
+        bx_http_res_send(res, 404, "application/json", body ? body : "", body ? strlen(body) : 0);
+        free(body);
+    }
+    return;
+not_allowed:
+    bx_http_res_send(res, 405, "application/json", "{\"detail\":\"Method Not Allowed\"}", 31);
+}
+
+/* ---------- signals: discovery and scraping ---------- */
+
+static int gw_gateway_start_signals(gw_gateway *g, char *err, size_t errlen)
+{
+    gw_disc_opts dopt;
+    gw_disc_opts_default(&dopt);
+    dopt.interval_ms = (uint64_t)g->cfg.models_interval_ms;
+    gw_disc *d = NULL;
+    if (gw_disc_init(&d, g->loop, &g->reg, g->client, &gw_disc_source_static, g->cfg.backends,
+                     g->cfg.nbackends, &dopt, err, errlen) != 0)
+        return -1;
+    g->discovery = d;
+    gw_scrape_opts sopt;
+    gw_scrape_opts_default(&sopt);
+    sopt.interval_ms = (uint64_t)g->cfg.scrape_interval_ms;
+    gw_scrape *s = NULL;
+    if (gw_scrape_init(&s, g->loop, &g->reg, g->client, &sopt, err, errlen) != 0) return -1;
+    g->scraper = s;
+    if (gw_disc_start(d) != 0 || gw_scrape_start(s) != 0) {
+        snprintf(err, errlen, "cannot start discovery or scraping");
+        return -1;
+    }
+    return 0;
+}
+
+static void gw_gateway_stop_signals(gw_gateway *g)
+{
+    if (g->scraper) {
+        gw_scrape_stop(g->scraper);
+        gw_scrape_close(g->scraper, NULL, NULL);
+        g->scraper = NULL;
+    }
+    if (g->discovery) {
+        gw_disc_stop(g->discovery);
+        gw_disc_close(g->discovery, NULL, NULL);
+        g->discovery = NULL;
+    }
+}
+
+/* ---------- lifecycle ---------- */
+
+int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, char *err,
+                    size_t errlen)
+{
+    gw_gateway *g = calloc(1, sizeof(*g));
+    if (!g) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    g->loop = loop;
+    g->cfg = *cfg;
+    g->rng = uv_hrtime() ^ ((uint64_t)(uintptr_t)g << 16);
+    g->id_salt = gw_next_random(g);
+    bx_blockhash_root(cfg->hash_seed, &g->hash_root);
+    if (gw_registry_init(&g->reg) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    g->reg_ok = 1;
+    g->reg.stale_after = cfg->stale_after > 0 ? cfg->stale_after : 3;
+    gw_strategy_cfg sc;
+    gw_strategy_cfg_default(&sc);
+    sc.block_size = cfg->block_size;
+    sc.prefix_max_bytes = (size_t)cfg->prefix_max_bytes;
+    if (gw_router_init(&g->router, &sc, cfg->strategy) != 0) {
+        snprintf(err, errlen, "unknown routing strategy '%s'", cfg->strategy);
+        goto fail;
+    }
+    g->router_ok = 1;
+    g->metrics = gw_metrics_new();
+    if (!g->metrics) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    bx_http_client_opts co = {.max_idle_per_host = 256,
+                              .connect_timeout_ms = (uint64_t)cfg->connect_timeout_ms};
+    if (bx_http_client_init(&g->client, loop, &co) != 0) {
+        snprintf(err, errlen, "cannot create the HTTP client");
+        goto fail;
+    }
+    if (gw_gateway_start_signals(g, err, errlen) != 0) goto fail;
+    if (cfg->redis) {
+        char host[256];
+        const char *colon = strrchr(cfg->redis, ':');
+        int rport = colon ? atoi(colon + 1) : 6379;
+        size_t hl = colon ? (size_t)(colon - cfg->redis) : strlen(cfg->redis);
+        if (hl >= sizeof(host) || rport <= 0 || rport > 65535) {
+            snprintf(err, errlen, "--redis wants host:port");
+            goto fail;
+        }
+        memcpy(host, cfg->redis, hl);
+        host[hl] = '\0';
+        gw_ratelimit_opts ro;
+        gw_ratelimit_opts_default(&ro);
+        ro.fail_open = !cfg->ratelimit_fail_closed;
+        gw_ratelimit *rl = NULL;
+        if (gw_ratelimit_init(&rl, loop, host, rport, &ro, err, errlen) != 0) goto fail;
+        g->limits = rl;
+    }
+    bx_http_limits lim;
+    bx_http_limits_default(&lim);
+    lim.max_body_bytes = (size_t)cfg->max_body_bytes;
+    lim.idle_timeout_ms = (uint64_t)cfg->idle_timeout_ms;
+    if (bx_http_server_init(&g->http, loop, &lim, gw_handle, g) != 0) {
+        snprintf(err, errlen, "cannot create the HTTP server");
+        goto fail;
+    }
+    g->port = bx_http_server_listen(g->http, cfg->host, cfg->port, 0);
+    if (g->port <= 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->host, cfg->port,
+                 uv_strerror(g->port));
+        goto fail;
+    }
+    *out = g;
+    return 0;
+fail:
+    gw_gateway_close(g);
+    return -1;
+}
+
+int gw_gateway_port(const gw_gateway *g)
+{
+    return g->port;
+}
+
+void gw_gateway_close(gw_gateway *g)
+{
+    if (!g) return;
+    if (g->http) bx_http_server_close(g->http, NULL, NULL); /* aborts client responses */
+    g->http = NULL;
+    gw_proxy_cancel_all(g);
+    for (int i = 0; i < 100 && g->calls; i++)
+        uv_run(g->loop, UV_RUN_NOWAIT);
+    gw_gateway_stop_signals(g);
+    if (g->client) bx_http_client_close(g->client);
+    g->client = NULL;
+    uv_run(g->loop, UV_RUN_NOWAIT);
+    if (g->router_ok) gw_router_close(&g->router);
+    if (g->reg_ok) gw_registry_close(&g->reg);
+    gw_metrics_free(g->metrics);
+    free(g);
+}

@@ -1,0 +1,455 @@
+/* gw_prefix: see gw_prefix.h.
+ *
+ * Layout. The table is an array of 16-byte slots with Robin Hood linear
+ * probing, at most 3/4 full, entries stored in place (deletion by backward
+ * shift, no tombstones). A slot holds
+ *   tag  = (block key with its low 10 bits replaced by the engine id),
+ *   prev, next = the engine's LRU list as slot numbers.
+ * The home slot is a hash of the key part only, so all engines' pairs for
+ * one block are adjacent in one run: gw_prefix_match_all finds every
+ * holder of a block with one cache miss (and prefetches the next blocks'
+ * runs), instead of one miss per (block, engine). Robin Hood order lets a
+ * search stop at the first entry that belongs to a later home, which keeps
+ * scans short even at 3/4 load and when a hot block is held by many engines.
+ *
+ * Folding the engine id into the key costs 10 of the key's 64 bits, so two
+ * different blocks alias only if their keys agree on the other 54 bits
+ * (chance about entries / 2^54 per lookup: nil next to the index being
+ * approximate anyway) and it halves the entry size against a separate
+ * engine field. Tag 0 marks a free slot, so the table comes from calloc
+ * and costs no resident memory until it fills; a real tag of 0 is stored
+ * as 1 << 10 (one more alias, same odds).
+ * So a held pair costs 16 bytes, and 16 / 0.75 = 21.3 bytes of the bound.
+ *
+ * Slots move during insertion (Robin Hood shift) and deletion; the LRU
+ * neighbours (and the engine's head/tail) are fixed up at each move. */
+#include "gateway/gw_prefix.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GW_PREFIX_NIL UINT32_MAX
+#define GW_PREFIX_ENGINE_BITS 10
+#define GW_PREFIX_ENGINE_MASK ((1u << GW_PREFIX_ENGINE_BITS) - 1)
+#define GW_PREFIX_MIN_SLOTS 1024
+#define GW_PREFIX_MAX_SLOTS ((size_t)UINT32_MAX - 1)
+#define GW_PREFIX_SHARES 64 /* routers that can share an index at once */
+
+_Static_assert(GW_MAX_ENGINES <= (1 << GW_PREFIX_ENGINE_BITS), "engine id must fit the tag");
+
+typedef struct gw_prefix_ent {
+    uint64_t tag; /* 0 = free */
+    uint32_t prev, next;
+} gw_prefix_ent;
+
+struct gw_prefix {
+    gw_prefix_ent *slots;
+    size_t nslots;
+    size_t cap; /* 3/4 of nslots */
+    size_t n;
+    size_t bytes;
+    uint64_t inserts, evictions;
+    int nactive; /* engines with count > 0 */
+    int rr;      /* where the next over-share search starts */
+    uint32_t head[GW_MAX_ENGINES];
+    uint32_t tail[GW_MAX_ENGINES];
+    uint32_t count[GW_MAX_ENGINES];
+};
+
+static uint64_t gw_prefix_mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static uint64_t gw_prefix_tag(uint64_t key, int engine)
+{
+    uint64_t t = (key & ~(uint64_t)GW_PREFIX_ENGINE_MASK) | (uint64_t)engine;
+    return t ? t : (uint64_t)1 << GW_PREFIX_ENGINE_BITS;
+}
+
+/* The home slot depends on the key part of a tag only, so every engine's
+ * pair for one block sits in the same probe run: one cache miss finds all
+ * holders of a block (gw_prefix_match_all). Multiply-shift range reduction:
+ * nslots need not be a power of two, so the whole byte budget is used. */
+static size_t gw_prefix_home_key(const gw_prefix *p, uint64_t key)
+{
+    uint64_t h = gw_prefix_mix(key & ~(uint64_t)GW_PREFIX_ENGINE_MASK);
+    return (size_t)(((unsigned __int128)h * p->nslots) >> 64);
+}
+
+static size_t gw_prefix_home(const gw_prefix *p, uint64_t tag)
+{
+    return gw_prefix_home_key(p, tag);
+}
+
+/* How far slot i is from the home of the tag it holds. */
+static size_t gw_prefix_disp(const gw_prefix *p, size_t i, uint64_t tag)
+{
+    size_t h = gw_prefix_home(p, tag);
+    return i >= h ? i - h : i + p->nslots - h;
+}
+
+/* Robin Hood order: along a run, homes never decrease (cyclically), so a
+ * search stops at the first slot whose entry sits closer to its home than
+ * the searched tag would (it and all after it belong to later homes). */
+static size_t gw_prefix_find(const gw_prefix *p, uint64_t tag)
+{
+    size_t i = gw_prefix_home(p, tag);
+    for (size_t d = 0;; d++) {
+        uint64_t t = p->slots[i].tag;
+        if (t == tag) return i;
+        if (t == 0 || gw_prefix_disp(p, i, t) < d) return GW_PREFIX_NIL;
+        if (++i == p->nslots) i = 0;
+    }
+}
+
+gw_prefix *gw_prefix_create(size_t max_bytes)
+{
+    if (max_bytes < sizeof(gw_prefix)) return NULL;
+    size_t nslots = (max_bytes - sizeof(gw_prefix)) / sizeof(gw_prefix_ent);
+    if (nslots > GW_PREFIX_MAX_SLOTS) nslots = GW_PREFIX_MAX_SLOTS;
+    if (nslots < GW_PREFIX_MIN_SLOTS) return NULL;
+    gw_prefix *p = malloc(sizeof(*p));
+    if (!p) return NULL;
+    memset(p, 0, sizeof(*p));
+    p->slots = calloc(nslots, sizeof(gw_prefix_ent));
+    if (!p->slots) {
+        free(p);
+        return NULL;
+    }
+    p->nslots = nslots;
+    p->cap = nslots / 4 * 3;
+    p->bytes = sizeof(*p) + nslots * sizeof(gw_prefix_ent);
+    for (int e = 0; e < GW_MAX_ENGINES; e++)
+        p->head[e] = p->tail[e] = GW_PREFIX_NIL;
+    return p;
+}
+
+void gw_prefix_destroy(gw_prefix *p)
+{
+    if (!p) return;
+    free(p->slots);
+    free(p);
+}
+
+static void gw_prefix_unlink(gw_prefix *p, uint32_t i)
+{
+    gw_prefix_ent *s = &p->slots[i];
+    int e = (int)(s->tag & GW_PREFIX_ENGINE_MASK);
+    if (s->prev != GW_PREFIX_NIL)
+        p->slots[s->prev].next = s->next;
+    else
+        p->head[e] = s->next;
+    if (s->next != GW_PREFIX_NIL)
+        p->slots[s->next].prev = s->prev;
+    else
+        p->tail[e] = s->prev;
+}
+
+static void gw_prefix_link_head(gw_prefix *p, uint32_t i, int e)
+{
+    gw_prefix_ent *s = &p->slots[i];
+    s->prev = GW_PREFIX_NIL;
+    s->next = p->head[e];
+    if (p->head[e] != GW_PREFIX_NIL)
+        p->slots[p->head[e]].prev = i;
+    else
+        p->tail[e] = i;
+    p->head[e] = i;
+}
+
+/* Moves the entry in slot from to the free slot to, fixing its LRU
+ * neighbours (and its engine's head/tail) to point at the new slot. */
+static void gw_prefix_move(gw_prefix *p, size_t from, size_t to)
+{
+    gw_prefix_ent *s = &p->slots[to];
+    *s = p->slots[from];
+    int e = (int)(s->tag & GW_PREFIX_ENGINE_MASK);
+    uint32_t nt = (uint32_t)to;
+    if (s->prev != GW_PREFIX_NIL)
+        p->slots[s->prev].next = nt;
+    else
+        p->head[e] = nt;
+    if (s->next != GW_PREFIX_NIL)
+        p->slots[s->next].prev = nt;
+    else
+        p->tail[e] = nt;
+}
+
+/* Removes the entry in slot i; the entries after it that are away from
+ * their home shift back by one (backward-shift deletion: no tombstones,
+ * Robin Hood order kept). */
+static void gw_prefix_delete(gw_prefix *p, size_t i)
+{
+    gw_prefix_unlink(p, (uint32_t)i);
+    int e = (int)(p->slots[i].tag & GW_PREFIX_ENGINE_MASK);
+    if (--p->count[e] == 0) p->nactive--;
+    p->n--;
+    for (;;) {
+        size_t j = i + 1 == p->nslots ? 0 : i + 1;
+        uint64_t t = p->slots[j].tag;
+        if (t == 0 || gw_prefix_disp(p, j, t) == 0) break;
+        gw_prefix_move(p, j, i);
+        i = j;
+    }
+    p->slots[i].tag = 0;
+}
+
+static void gw_prefix_evict_for(gw_prefix *p, int e)
+{
+    int nact = p->nactive + (p->count[e] == 0);
+    size_t share = p->cap / (size_t)nact;
+    int victim = -1;
+    if (p->count[e] > 0 && p->count[e] >= share) {
+        victim = e;
+    } else {
+        uint32_t most = 0;
+        int most_at = -1;
+        for (int k = 0; k < GW_MAX_ENGINES; k++) {
+            int v = (p->rr + k) % GW_MAX_ENGINES;
+            if (v == e || p->count[v] == 0) continue;
+            if (p->count[v] > share) {
+                victim = v;
+                break;
+            }
+            if (p->count[v] > most) {
+                most = p->count[v];
+                most_at = v;
+            }
+        }
+        if (victim < 0) victim = most_at >= 0 ? most_at : e;
+        p->rr = (victim + 1) % GW_MAX_ENGINES;
+    }
+    if (p->tail[victim] == GW_PREFIX_NIL) return; /* cannot happen: n == cap > 0 */
+    gw_prefix_delete(p, p->tail[victim]);
+    p->evictions++;
+}
+
+static void gw_prefix_insert_one(gw_prefix *p, uint64_t key, int e)
+{
+    uint64_t tag = gw_prefix_tag(key, e);
+    size_t i = gw_prefix_find(p, tag);
+    if (i != GW_PREFIX_NIL) { /* refresh */
+        gw_prefix_unlink(p, (uint32_t)i);
+        gw_prefix_link_head(p, (uint32_t)i, e);
+        return;
+    }
+    if (p->n >= p->cap) gw_prefix_evict_for(p, e);
+    /* Robin Hood: the new entry goes before the first entry closer to its
+     * home than the new one would be; that entry and the rest of the run
+     * up to the next free slot shift forward by one */
+    i = gw_prefix_home(p, tag);
+    for (size_t d = 0;; d++) {
+        uint64_t t = p->slots[i].tag;
+        if (t == 0 || gw_prefix_disp(p, i, t) < d) break;
+        if (++i == p->nslots) i = 0;
+    }
+    size_t f = i;
+    while (p->slots[f].tag != 0)
+        if (++f == p->nslots) f = 0;
+    while (f != i) {
+        size_t b = f == 0 ? p->nslots - 1 : f - 1;
+        gw_prefix_move(p, b, f);
+        f = b;
+    }
+    p->slots[i].tag = tag;
+    gw_prefix_link_head(p, (uint32_t)i, e);
+    if (p->count[e]++ == 0) p->nactive++;
+    p->n++;
+    p->inserts++;
+}
+
+void gw_prefix_insert(gw_prefix *p, const uint64_t *keys, size_t n, int engine_id)
+{
+    if (!p || engine_id < 0 || engine_id >= GW_MAX_ENGINES) return;
+    for (size_t k = n; k-- > 0;)
+        gw_prefix_insert_one(p, keys[k], engine_id);
+}
+
+size_t gw_prefix_match(const gw_prefix *p, const uint64_t *keys, size_t n, int engine_id)
+{
+    if (!p || engine_id < 0 || engine_id >= GW_MAX_ENGINES || p->count[engine_id] == 0) return 0;
+    size_t k = 0;
+    while (k < n && gw_prefix_find(p, gw_prefix_tag(keys[k], engine_id)) != GW_PREFIX_NIL)
+        k++;
+    return k;
+}
+
+#define GW_PREFIX_PREFETCH 16 /* blocks ahead */
+
+void gw_prefix_match_all(const gw_prefix *p, const uint64_t *keys, size_t n, const int *engine_ids,
+                         int m, uint32_t *out)
+{
+    int alive[GW_MAX_ENGINES];     /* positions in engine_ids still matching */
+    uint32_t held[GW_MAX_ENGINES]; /* held[e] == k + 1: e holds block k */
+    int na = 0;
+    if (m > GW_MAX_ENGINES) m = GW_MAX_ENGINES;
+    if (n > UINT32_MAX - 1) n = UINT32_MAX - 1;
+    for (int i = 0; i < m; i++) {
+        out[i] = 0;
+        int e = engine_ids[i];
+        if (p && n > 0 && e >= 0 && e < GW_MAX_ENGINES && p->count[e] > 0) {
+            alive[na++] = i;
+            held[e] = 0;
+        }
+    }
+    for (size_t k = 0; k < n && na > 0; k++) {
+        if (k + GW_PREFIX_PREFETCH < n) { /* a run spans a few cache lines */
+            size_t h = gw_prefix_home_key(p, keys[k + GW_PREFIX_PREFETCH]);
+            __builtin_prefetch(&p->slots[h]);
+            __builtin_prefetch(&p->slots[h + 4 < p->nslots ? h + 4 : 0]);
+            __builtin_prefetch(&p->slots[h + 8 < p->nslots ? h + 8 : 0]);
+        }
+        /* one scan of the block's run marks every engine holding it */
+        uint64_t want = keys[k] & ~(uint64_t)GW_PREFIX_ENGINE_MASK;
+        uint32_t mark = (uint32_t)k + 1;
+        size_t i = gw_prefix_home_key(p, want);
+        for (size_t d = 0;; d++) { /* Robin Hood: the block's pairs are adjacent */
+            uint64_t t = p->slots[i].tag;
+            if (t == 0) break;
+            if ((t & ~(uint64_t)GW_PREFIX_ENGINE_MASK) == want)
+                held[t & GW_PREFIX_ENGINE_MASK] = mark;
+            else if (gw_prefix_disp(p, i, t) < d)
+                break;
+            if (++i == p->nslots) i = 0;
+        }
+        for (int a = 0; a < na;) {
+            int j = alive[a];
+            if (held[engine_ids[j]] == mark) {
+                a++;
+                continue;
+            }
+            out[j] = (uint32_t)k;
+            alive[a] = alive[--na];
+        }
+    }
+    for (int a = 0; a < na; a++)
+        out[alive[a]] = (uint32_t)n;
+}
+
+void gw_prefix_remove_engine(gw_prefix *p, int engine_id)
+{
+    if (!p || engine_id < 0 || engine_id >= GW_MAX_ENGINES) return;
+    while (p->tail[engine_id] != GW_PREFIX_NIL)
+        gw_prefix_delete(p, p->tail[engine_id]);
+}
+
+size_t gw_prefix_engine_entries(const gw_prefix *p, int engine_id)
+{
+    if (!p || engine_id < 0 || engine_id >= GW_MAX_ENGINES) return 0;
+    return p->count[engine_id];
+}
+
+void gw_prefix_stats_get(const gw_prefix *p, gw_prefix_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!p) return;
+    out->entries = p->n;
+    out->capacity = p->cap;
+    out->bytes = p->bytes;
+    out->bytes_per_entry = (double)p->bytes / (double)p->cap;
+    out->inserts = p->inserts;
+    out->evictions = p->evictions;
+    out->engines = p->nactive;
+}
+
+size_t gw_prefix_mem_bytes(const gw_prefix *p)
+{
+    return p ? p->bytes : 0;
+}
+
+int gw_prefix_check(const gw_prefix *p)
+{
+    if (!p || p->n > p->cap) return -1;
+    size_t held = 0;
+    for (size_t i = 0; i < p->nslots; i++) {
+        if (p->slots[i].tag == 0) continue;
+        if (gw_prefix_find(p, p->slots[i].tag) != i) return -1;
+        size_t pi = i == 0 ? p->nslots - 1 : i - 1; /* Robin Hood order */
+        size_t d = gw_prefix_disp(p, i, p->slots[i].tag);
+        if (d > 0 && (p->slots[pi].tag == 0 || gw_prefix_disp(p, pi, p->slots[pi].tag) + 1 < d))
+            return -1;
+        held++;
+    }
+    if (held != p->n) return -1;
+    size_t total = 0;
+    int active = 0;
+    for (int e = 0; e < GW_MAX_ENGINES; e++) {
+        uint32_t prev = GW_PREFIX_NIL, len = 0;
+        for (uint32_t i = p->head[e]; i != GW_PREFIX_NIL; i = p->slots[i].next) {
+            const gw_prefix_ent *s = &p->slots[i];
+            if (i >= p->nslots || s->tag == 0 || (int)(s->tag & GW_PREFIX_ENGINE_MASK) != e ||
+                s->prev != prev || ++len > p->n)
+                return -1;
+            prev = i;
+        }
+        if (prev != p->tail[e] || len != p->count[e]) return -1;
+        total += len;
+        active += len > 0;
+    }
+    return total == p->n && active == p->nactive ? 0 : -1;
+}
+
+/* The shared-index registry: the one piece of process-wide state, locked
+ * because routers may be created on different threads. */
+static struct gw_prefix_registry {
+    pthread_mutex_t mu;
+    struct {
+        const gw_strategy_cfg *owner;
+        gw_prefix *p;
+        int refs;
+    } tab[GW_PREFIX_SHARES];
+} gw_prefix_reg = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+gw_prefix *gw_prefix_shared_acquire(const gw_strategy_cfg *cfg)
+{
+    if (!cfg) return NULL;
+    gw_prefix *p = NULL;
+    if (pthread_mutex_lock(&gw_prefix_reg.mu) != 0) return NULL;
+    int freei = -1;
+    for (int i = 0; i < GW_PREFIX_SHARES; i++) {
+        if (gw_prefix_reg.tab[i].owner == cfg) {
+            gw_prefix_reg.tab[i].refs++;
+            p = gw_prefix_reg.tab[i].p;
+            break;
+        }
+        if (!gw_prefix_reg.tab[i].owner && freei < 0) freei = i;
+    }
+    if (!p) {
+        p = gw_prefix_create(cfg->prefix_max_bytes);
+        /* registry full: the caller gets a private index (still correct,
+         * only not shared); release frees it directly */
+        if (p && freei >= 0) {
+            gw_prefix_reg.tab[freei].owner = cfg;
+            gw_prefix_reg.tab[freei].p = p;
+            gw_prefix_reg.tab[freei].refs = 1;
+        }
+    }
+    pthread_mutex_unlock(&gw_prefix_reg.mu);
+    return p;
+}
+
+void gw_prefix_shared_release(gw_prefix *p)
+{
+    if (!p) return;
+    int destroy = 1;
+    if (pthread_mutex_lock(&gw_prefix_reg.mu) != 0) return; /* leak rather than free in use */
+    for (int i = 0; i < GW_PREFIX_SHARES; i++) {
+        if (gw_prefix_reg.tab[i].p != p) continue;
+        if (--gw_prefix_reg.tab[i].refs > 0) {
+            destroy = 0;
+        } else {
+            gw_prefix_reg.tab[i].owner = NULL;
+            gw_prefix_reg.tab[i].p = NULL;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&gw_prefix_reg.mu);
+    if (destroy) gw_prefix_destroy(p);
+}

@@ -1,0 +1,80 @@
+/* gw_prefix: the gateway's prefix-cache index: which engines are believed
+ * to hold which KV block, keyed by the 64-bit vLLM block key
+ * (bx_blockhash_chain over the engine's own tokenizer and block size, so the
+ * keys equal the engine's KV block hashes and can later be fed by KV events).
+ *
+ * One entry per (block key, engine) pair (16 bytes; 21.3 bytes of the bound
+ * at the 3/4 load limit), in an open-addressing table
+ * allocated once at create time: the memory bound is hard (max_bytes covers
+ * the table and every per-engine array) and inserting or matching never
+ * allocates. Entries of one engine form an LRU list; when the table is full
+ * an insert evicts per engine: the inserting engine's own least recent
+ * block when it holds its fair share (capacity / engines with entries) or
+ * more, else the least recent block of an engine over its share. A chain is
+ * inserted last block first, so a prompt's head is the most recent and an
+ * engine loses the tail of a prefix before its head (as vLLM's own
+ * eviction does), keeping matches contiguous. Matching does not refresh
+ * recency (as AIBrix: only routing a request there does).
+ *
+ * Ownership: gw_prefix_create returns an index the caller frees with
+ * gw_prefix_destroy; key arrays are borrowed for the duration of a call.
+ * Strategies share one index per router through gw_prefix_shared_acquire /
+ * gw_prefix_shared_release (reference counted, keyed by the router's
+ * gw_strategy_cfg address, which the router passes to every create()).
+ * An index is used from one thread (the gateway loop); only the shared
+ * registry is locked. */
+#ifndef GW_PREFIX_H
+#define GW_PREFIX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway/gw_engine.h"
+#include "gateway/gw_strategy.h"
+
+typedef struct gw_prefix gw_prefix;
+
+typedef struct gw_prefix_stats {
+    size_t entries;         /* (key, engine) pairs held now */
+    size_t capacity;        /* most pairs it can hold */
+    size_t bytes;           /* memory reserved, <= max_bytes given at create */
+    double bytes_per_entry; /* bytes / capacity */
+    uint64_t inserts;       /* pairs added (not refreshes) */
+    uint64_t evictions;     /* pairs evicted for room */
+    int engines;            /* engines holding at least one pair */
+} gw_prefix_stats;
+
+/* An index that never holds more than max_bytes. NULL when max_bytes is too
+ * small for a useful table (under ~32 KiB) or on allocation failure. */
+gw_prefix *gw_prefix_create(size_t max_bytes);
+void gw_prefix_destroy(gw_prefix *p);
+
+/* Records that engine_id (0 <= id < GW_MAX_ENGINES) holds keys[0..n): the
+ * chain is inserted last key first, so keys[0] ends most recent. Pairs
+ * already present are refreshed. Out-of-range ids are ignored. */
+void gw_prefix_insert(gw_prefix *p, const uint64_t *keys, size_t n, int engine_id);
+/* Number of leading keys engine_id holds (stops at the first missing). */
+size_t gw_prefix_match(const gw_prefix *p, const uint64_t *keys, size_t n, int engine_id);
+/* The same for m engines at once (m <= GW_MAX_ENGINES): walks the chain
+ * once, keeping only the engines that held every block so far, and stops
+ * when none is left. out[i] = leading blocks engine_ids[i] holds. */
+void gw_prefix_match_all(const gw_prefix *p, const uint64_t *keys, size_t n, const int *engine_ids,
+                         int m, uint32_t *out);
+/* Forgets every pair of engine_id (engine gone or restarted). */
+void gw_prefix_remove_engine(gw_prefix *p, int engine_id);
+/* Pairs engine_id holds now. */
+size_t gw_prefix_engine_entries(const gw_prefix *p, int engine_id);
+void gw_prefix_stats_get(const gw_prefix *p, gw_prefix_stats *out);
+size_t gw_prefix_mem_bytes(const gw_prefix *p);
+/* For tests: verifies every invariant (each pair reachable from its probe
+ * start, LRU lists and counts consistent, n <= capacity). O(slots).
+ * 0, or -1 when broken. */
+int gw_prefix_check(const gw_prefix *p);
+
+/* The index shared by every strategy created with the same cfg (the
+ * router's), created on first acquire with cfg->prefix_max_bytes and
+ * destroyed on the last release. NULL on failure. */
+gw_prefix *gw_prefix_shared_acquire(const gw_strategy_cfg *cfg);
+void gw_prefix_shared_release(gw_prefix *p);
+
+#endif

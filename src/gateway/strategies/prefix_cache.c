@@ -1,0 +1,146 @@
+/* prefix-cache: send a request where its prompt's KV blocks already are
+ * (spec gateway.md §2.4, AIBrix algorithms/prefix_cache.go routeOriginal).
+ *
+ *  1. Load-imbalance guard on the gateway's in-flight counts c(p) (AIBrix's
+ *     realtime running requests): if max c - min c > prefix_imbalance_abs
+ *     (strictly), only the pods with c = min stay candidates.
+ *  2. Longest contiguous matched prefix per candidate, from the prefix
+ *     index, as match% = floor(blocks * 100 / nblocks).
+ *  3. Among pods with a match, those with c <= mean + F * stddev (mean and
+ *     sample stddev over all candidates, F = prefix_stddev_factor) compete:
+ *     highest match%, then lowest c, ties at random (r->rnd).
+ *  4. Nothing matched or nobody passed the stddev test: -1, and the router
+ *     falls back to least-request over all candidates (as AIBrix).
+ *  5. on_routed inserts the prompt's blocks for the chosen engine, whoever
+ *     chose it (optimistic, as AIBrix; the router runs it on fallback too).
+ *
+ * Keys differ from AIBrix on purpose: AIBrix hashes the prompt's bytes
+ * with xxhash in blocks of 4 "characters" (or tiktoken ids as bytes), which
+ * no engine computes. brix keys the index by r->block_keys: vLLM's own
+ * chained block hashes (bx_blockhash) over the engine's tokenizer (bx_tok)
+ * and block size, so an index entry names a block the engine really holds
+ * (same LoRA extra key too) and the index can later be fed and corrected by
+ * the engines' KV events.
+ *
+ * Other deliberate differences: with a single candidate the sample stddev
+ * is taken as 0 (AIBrix divides by n-1 = 0, gets NaN and always falls
+ * back); the index has a hard byte bound with per-engine LRU eviction
+ * instead of a global block count and a 20-minute TTL (gw_prefix.h).
+ *
+ * State: the router-wide shared prefix index (gw_prefix_shared_acquire, the
+ * same one predicted-ttft uses); mem_bytes reports the index here only, so
+ * it is counted once. Picking allocates nothing. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "gateway/gw_prefix.h"
+#include "gateway/gw_strategy.h"
+
+typedef struct gw_pc {
+    gw_prefix *idx;
+    int imbalance_abs;
+    double stddev_factor;
+} gw_pc;
+
+static void *gw_pc_create(const gw_strategy_cfg *cfg)
+{
+    gw_pc *s = calloc(1, sizeof(*s));
+    if (!s) return NULL;
+    s->idx = gw_prefix_shared_acquire(cfg);
+    if (!s->idx) {
+        free(s);
+        return NULL;
+    }
+    s->imbalance_abs = cfg->prefix_imbalance_abs;
+    s->stddev_factor = cfg->prefix_stddev_factor;
+    return s;
+}
+
+static void gw_pc_destroy(void *st)
+{
+    gw_pc *s = st;
+    if (!s) return;
+    gw_prefix_shared_release(s->idx);
+    free(s);
+}
+
+static int gw_pc_pick(void *st, const gw_route_req *r, gw_engine *const *cands, int n)
+{
+    gw_pc *s = st;
+    if (!s || n <= 0 || r->nblocks == 0 || !r->block_keys) return -1;
+    if (n > GW_MAX_ENGINES) n = GW_MAX_ENGINES;
+
+    int32_t cmin = INT32_MAX, cmax = INT32_MIN;
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        int32_t c = cands[i]->inflight;
+        cmin = c < cmin ? c : cmin;
+        cmax = c > cmax ? c : cmax;
+        sum += c;
+    }
+    double mean = sum / n, ss = 0;
+    for (int i = 0; i < n; i++)
+        ss += (cands[i]->inflight - mean) * (cands[i]->inflight - mean);
+    double sd = n > 1 ? sqrt(ss / (n - 1)) : 0.0;
+    double limit = mean + s->stddev_factor * sd;
+
+    /* candidates to match: all, or the least loaded under imbalance */
+    int pos[GW_MAX_ENGINES], ids[GW_MAX_ENGINES];
+    int m = 0;
+    int guard = (int64_t)cmax - (int64_t)cmin > (int64_t)s->imbalance_abs;
+    for (int i = 0; i < n; i++) {
+        if (guard && cands[i]->inflight != cmin) continue;
+        pos[m] = i;
+        ids[m] = cands[i]->id;
+        m++;
+    }
+    uint32_t blocks[GW_MAX_ENGINES];
+    gw_prefix_match_all(s->idx, r->block_keys, r->nblocks, ids, m, blocks);
+
+    /* best (match% desc, in-flight asc) among matched pods under the limit */
+    int best_pct = 0, nbest = 0;
+    int32_t best_c = INT32_MAX;
+    for (int j = 0; j < m; j++) {
+        if (blocks[j] == 0 || cands[pos[j]]->inflight > limit) continue;
+        int pct = (int)((uint64_t)blocks[j] * 100 / r->nblocks);
+        int32_t c = cands[pos[j]]->inflight;
+        if (pct > best_pct || (pct == best_pct && c < best_c)) {
+            best_pct = pct;
+            best_c = c;
+            nbest = 1;
+        } else if (pct == best_pct && c == best_c) {
+            nbest++;
+        }
+    }
+    if (nbest == 0) return -1;
+    int k = gw_rand_index(r, 0x70726566ULL, nbest);
+    for (int j = 0; j < m; j++) {
+        if (blocks[j] == 0 || cands[pos[j]]->inflight > limit) continue;
+        int pct = (int)((uint64_t)blocks[j] * 100 / r->nblocks);
+        if (pct == best_pct && cands[pos[j]]->inflight == best_c && k-- == 0) return pos[j];
+    }
+    return -1;
+}
+
+static void gw_pc_on_routed(void *st, const gw_route_req *r, gw_engine *e)
+{
+    gw_pc *s = st;
+    if (!s || !e || !r->block_keys) return;
+    gw_prefix_insert(s->idx, r->block_keys, r->nblocks, e->id);
+}
+
+static size_t gw_pc_mem_bytes(void *st)
+{
+    gw_pc *s = st;
+    return s ? sizeof(*s) + gw_prefix_mem_bytes(s->idx) : 0;
+}
+
+const gw_strategy gw_strategy_prefix_cache = {
+    .name = "prefix-cache",
+    .fallback = "least-request",
+    .create = gw_pc_create,
+    .destroy = gw_pc_destroy,
+    .pick = gw_pc_pick,
+    .on_routed = gw_pc_on_routed,
+    .mem_bytes = gw_pc_mem_bytes,
+};
