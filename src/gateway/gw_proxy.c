@@ -472,7 +472,8 @@ void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api ap
     if (auth && g->cfg.napi_keys == 0) snprintf(c->auth, sizeof(c->auth), "%s", auth);
     /* an adapter's blocks are hashed with its name, as the engine does */
     const char *extra = gw_registry_is_base_model(&g->reg, c->req.model) ? NULL : c->req.model;
-    gw_req_hash(&c->req, &g->hash_root, g->cfg.block_size, extra);
+    if (c->strategy->needs_blocks) /* SHA-256 per block: only when a strategy reads them */
+        gw_req_hash(&c->req, &g->hash_root, g->cfg.block_size, extra);
     c->rq = (gw_route_req){.model = c->req.model,
                            .user = c->req.user ? c->req.user : bx_http_req_header(hr, "user"),
                            .session_id = bx_http_req_header(hr, "x-session-id"),

@@ -65,6 +65,7 @@ void gw_strategy_cfg_default(gw_strategy_cfg *c);
 typedef struct gw_strategy {
     const char *name;     /* the routing-strategy header value */
     const char *fallback; /* strategy used when pick returns -1; NULL = random */
+    int needs_blocks;     /* reads r->block_keys: the proxy hashes the prompt only then */
     void *(*create)(const gw_strategy_cfg *cfg);
     void (*destroy)(void *st);
     int (*pick)(void *st, const gw_route_req *r, gw_engine *const *cands, int n);

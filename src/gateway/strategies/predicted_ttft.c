@@ -230,6 +230,7 @@ static size_t gw_pt_mem_bytes(void *st)
 const gw_strategy gw_strategy_predicted_ttft = {
     .name = "predicted-ttft",
     .fallback = "least-request",
+    .needs_blocks = 1,
     .create = gw_pt_create,
     .destroy = gw_pt_destroy,
     .pick = gw_pt_pick,

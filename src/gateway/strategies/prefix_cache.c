@@ -138,6 +138,7 @@ static size_t gw_pc_mem_bytes(void *st)
 const gw_strategy gw_strategy_prefix_cache = {
     .name = "prefix-cache",
     .fallback = "least-request",
+    .needs_blocks = 1,
     .create = gw_pc_create,
     .destroy = gw_pc_destroy,
     .pick = gw_pc_pick,
