@@ -1,0 +1,94 @@
+/* gw_req: the gateway reads the fields it routes on, and counts and hashes
+ * exactly the tokens the engine will (so prefix routing matches the
+ * engine's own KV blocks). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine/eng_req.h"
+#include "gateway/gw_req.h"
+
+static void test_fields(void **st)
+{
+    (void)st;
+    gw_req r;
+    char err[256];
+    const char *b = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi there\"}],"
+                    "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"user\":\"u\","
+                    "\"max_completion_tokens\":9}";
+    assert_int_equal(gw_req_parse(GW_API_CHAT, b, strlen(b), &r, err, sizeof(err)), 0);
+    assert_string_equal(r.model, "m");
+    assert_string_equal(r.user, "u");
+    assert_true(r.stream && r.include_usage);
+    assert_int_equal(r.max_tokens, 9);
+    assert_true(r.tokens.n > 0);
+    gw_req_free(&r);
+}
+
+static void test_same_tokens_and_keys_as_engine(void **st)
+{
+    (void)st;
+    char body[4096] = "{\"model\":\"m\",\"prompt\":\"";
+    for (int i = 0; i < 100; i++)
+        strcat(body, "the cat sat ");
+    strcat(body, "\",\"max_tokens\":3}");
+    gw_req g;
+    eng_req e;
+    char err[256];
+    assert_int_equal(gw_req_parse(GW_API_COMPLETIONS, body, strlen(body), &g, err, sizeof(err)), 0);
+    assert_int_equal(eng_req_parse(ENG_API_COMPLETIONS, body, strlen(body), &e, err, sizeof(err)),
+                     0);
+    assert_int_equal((int)g.tokens.n, e.num_ids);
+    assert_memory_equal(g.tokens.ids, e.ids, g.tokens.n * sizeof(uint32_t));
+    bx_blockhash root;
+    bx_blockhash_root("0", &root);
+    assert_int_equal(gw_req_hash(&g, &root, 16, NULL), 0);
+    assert_int_equal(g.nblocks, g.tokens.n / 16);
+    uint64_t k[64];
+    bx_blockhash_chain(&root, e.ids, (size_t)e.num_ids, 16, NULL, 64, k, NULL);
+    assert_memory_equal(g.block_keys, k, g.nblocks * sizeof(uint64_t));
+    /* an adapter hashes in its own space */
+    uint64_t base0 = g.block_keys[0];
+    assert_int_equal(gw_req_hash(&g, &root, 16, "sql-lora"), 0);
+    assert_true(g.block_keys[0] != base0);
+    gw_req_free(&g);
+    eng_req_free(&e);
+}
+
+static void test_errors(void **st)
+{
+    (void)st;
+    gw_req r;
+    char err[256];
+    const char *bad[] = {"{bad",
+                         "[]",
+                         "{\"prompt\":\"x\"}",
+                         "{\"model\":7,\"prompt\":\"x\"}",
+                         "{\"model\":\"m\"}",
+                         "{\"model\":\"m\",\"messages\":[]}",
+                         "{\"model\":\"m\",\"prompt\":\"x\",\"stream\":\"yes\"}"};
+    gw_api api[] = {GW_API_COMPLETIONS, GW_API_COMPLETIONS, GW_API_COMPLETIONS, GW_API_COMPLETIONS,
+                    GW_API_COMPLETIONS, GW_API_CHAT,        GW_API_COMPLETIONS};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(gw_req_parse(api[i], bad[i], strlen(bad[i]), &r, err, sizeof(err)), -1);
+        assert_true(err[0] != '\0');
+        gw_req_free(&r);
+    }
+    const char *emb = "{\"model\":\"m\",\"input\":\"x\",\"stream\":true}";
+    assert_int_equal(gw_req_parse(GW_API_EMBEDDINGS, emb, strlen(emb), &r, err, sizeof(err)), -1);
+    gw_req_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_same_tokens_and_keys_as_engine),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
