@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_yaml.h"
 #include "gateway/gw_strategy.h"
 
 enum gw_flag_kind { GF_STR, GF_INT, GF_I64, GF_BOOL, GF_BACKEND, GF_KEY };
@@ -82,23 +83,169 @@ void gw_config_default(gw_config *c)
 
 static void gw_config_usage(FILE *f)
 {
-    fprintf(f, "usage: brix gateway [options]\n\n"
+    fprintf(f, "usage: brix gateway [--config FILE.yaml] [options]\n\n"
                "An OpenAI-compatible, LLM-aware proxy in front of vLLM-compatible engines.\n\n");
     for (size_t i = 0; i < sizeof(gw_flags) / sizeof(gw_flags[0]); i++)
         fprintf(f, "  %-26s %s\n", gw_flags[i].name, gw_flags[i].help);
+    fprintf(f, "  %-26s %s\n", "--config FILE",
+            "YAML mapping of these settings without '--' (backends: and api_keys: take lists);"
+            " flags override it");
     fprintf(f, "\nstrategies (routing-strategy header or --strategy):");
     for (const gw_strategy *const *s = gw_strategy_all(); *s; s++)
         fprintf(f, " %s", (*s)->name);
     fprintf(f, "\n");
 }
 
+static const struct gw_flag *gw_flag_find(const char *name)
+{
+    for (size_t j = 0; j < sizeof(gw_flags) / sizeof(gw_flags[0]); j++)
+        if (!strcmp(gw_flags[j].name, name)) return &gw_flags[j];
+    return NULL;
+}
+
+/* Sets one setting from its text value (val must outlive c). */
+static int gw_flag_set(gw_config *c, const struct gw_flag *fl, const char *val, FILE *err)
+{
+    char *dst = (char *)c + fl->off;
+    if (fl->kind == GF_BOOL) {
+        if (!val || !strcmp(val, "true") || !strcmp(val, "1"))
+            *(int *)dst = 1;
+        else if (!strcmp(val, "false") || !strcmp(val, "0"))
+            *(int *)dst = 0;
+        else {
+            fprintf(err, "brix gateway: %s wants true or false\n", fl->name);
+            return -1;
+        }
+        return 0;
+    }
+    if (fl->kind == GF_STR) {
+        *(const char **)dst = val;
+    } else if (fl->kind == GF_BACKEND) {
+        if (c->nbackends == GW_MAX_BACKENDS) {
+            fprintf(err, "brix gateway: at most %d backends\n", GW_MAX_BACKENDS);
+            return -1;
+        }
+        c->backends[c->nbackends++] = val;
+    } else if (fl->kind == GF_KEY) {
+        if (c->napi_keys == GW_MAX_API_KEYS || !*val) {
+            fprintf(err, "brix gateway: at most %d non-empty API keys\n", GW_MAX_API_KEYS);
+            return -1;
+        }
+        c->api_keys[c->napi_keys++] = val;
+    } else {
+        char *end;
+        errno = 0;
+        long long v = strtoll(val, &end, 10);
+        if (errno || *end || end == val || v < 0 || (fl->kind == GF_INT && v > 0x7fffffff)) {
+            fprintf(err, "brix gateway: %s: '%s' is not a valid non-negative integer\n", fl->name,
+                    val);
+            return -1;
+        }
+        if (fl->kind == GF_INT)
+            *(int *)dst = (int)v;
+        else
+            *(int64_t *)dst = v;
+    }
+    return 0;
+}
+
+/* A YAML mapping whose keys are the flags without "--" (backend and
+ * api-key take lists); numbers and booleans are turned into text in the
+ * document itself, so every value points into c->doc. */
+static int gw_config_load(gw_config *c, const char *path, FILE *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(err, "brix gateway: cannot open --config %s\n", path);
+        return -1;
+    }
+    char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    int toolong = n == sizeof(buf);
+    fclose(f);
+    if (toolong) {
+        fprintf(err, "brix gateway: --config %s is larger than 64 KiB\n", path);
+        return -1;
+    }
+    char e[256];
+    json_t *doc = NULL;
+    if (bx_yaml_load(buf, n, NULL, &doc, e, sizeof(e)) != 0) {
+        fprintf(err, "brix gateway: %s: %s\n", path, e);
+        return -1;
+    }
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        fprintf(err, "brix gateway: %s must be a mapping of settings\n", path);
+        return -1;
+    }
+    json_decref(c->doc);
+    c->doc = doc;
+    const char *key;
+    json_t *v;
+    json_object_foreach(doc, key, v)
+    {
+        char name[72];
+        snprintf(name, sizeof(name), "--%s", key);
+        for (char *p = name; *p; p++)
+            if (*p == '_') *p = '-';
+        if (!strcmp(name, "--backends")) strcpy(name, "--backend");
+        if (!strcmp(name, "--api-keys")) strcpy(name, "--api-key");
+        const struct gw_flag *fl = gw_flag_find(name);
+        if (!fl) {
+            fprintf(err, "brix gateway: %s: unknown setting '%s'\n", path, key);
+            return -1;
+        }
+        json_t *items = json_is_array(v) ? v : NULL;
+        size_t count = items ? json_array_size(items) : 1;
+        if (items && fl->kind != GF_BACKEND && fl->kind != GF_KEY) {
+            fprintf(err, "brix gateway: %s: '%s' takes one value\n", path, key);
+            return -1;
+        }
+        for (size_t i = 0; i < count; i++) {
+            json_t *x = items ? json_array_get(items, i) : v;
+            if (json_is_integer(x) || json_is_true(x) || json_is_false(x)) {
+                char t[32];
+                if (json_is_integer(x))
+                    snprintf(t, sizeof(t), "%lld", (long long)json_integer_value(x));
+                else
+                    snprintf(t, sizeof(t), "%s", json_is_true(x) ? "true" : "false");
+                json_t *sx = json_string(t);
+                if (items)
+                    json_array_set_new(items, i, sx);
+                else
+                    json_object_set_new(doc, key, sx);
+                x = sx;
+            }
+            if (!json_is_string(x)) {
+                fprintf(err, "brix gateway: %s: '%s' has a value of the wrong type\n", path, key);
+                return -1;
+            }
+            if (gw_flag_set(c, fl, json_string_value(x), err) != 0) return -1;
+        }
+    }
+    return 0;
+}
+
+void gw_config_free(gw_config *c)
+{
+    json_decref(c->doc);
+    c->doc = NULL;
+}
+
 int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
 {
+    /* the file first, so flags on the command line override it */
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--config") && gw_config_load(c, argv[i + 1], err) != 0) return -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             gw_config_usage(out);
             return 1;
+        }
+        if (!strcmp(a, "--config")) {
+            i++;
+            continue;
         }
         char name[64];
         const char *eq = strchr(a, '=');
@@ -106,51 +253,20 @@ int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
         if (nl >= sizeof(name)) nl = sizeof(name) - 1;
         memcpy(name, a, nl);
         name[nl] = '\0';
-        const struct gw_flag *fl = NULL;
-        for (size_t j = 0; j < sizeof(gw_flags) / sizeof(gw_flags[0]); j++)
-            if (!strcmp(gw_flags[j].name, name)) fl = &gw_flags[j];
+        const struct gw_flag *fl = gw_flag_find(name);
         if (!fl) {
             fprintf(err, "brix gateway: unknown option '%s' (see --help)\n", a);
             return -1;
         }
-        char *dst = (char *)c + fl->off;
-        if (fl->kind == GF_BOOL) {
-            *(int *)dst = 1;
-            continue;
-        }
-        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-        if (!val) {
-            fprintf(err, "brix gateway: %s needs a value\n", name);
-            return -1;
-        }
-        if (fl->kind == GF_STR) {
-            *(const char **)dst = val;
-        } else if (fl->kind == GF_BACKEND) {
-            if (c->nbackends == GW_MAX_BACKENDS) {
-                fprintf(err, "brix gateway: at most %d --backend\n", GW_MAX_BACKENDS);
+        const char *val = NULL;
+        if (fl->kind != GF_BOOL) {
+            val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!val) {
+                fprintf(err, "brix gateway: %s needs a value\n", name);
                 return -1;
             }
-            c->backends[c->nbackends++] = val;
-        } else if (fl->kind == GF_KEY) {
-            if (c->napi_keys == GW_MAX_API_KEYS || !*val) {
-                fprintf(err, "brix gateway: at most %d non-empty --api-key\n", GW_MAX_API_KEYS);
-                return -1;
-            }
-            c->api_keys[c->napi_keys++] = val;
-        } else {
-            char *end;
-            errno = 0;
-            long long v = strtoll(val, &end, 10);
-            if (errno || *end || end == val || v < 0 || (fl->kind == GF_INT && v > 0x7fffffff)) {
-                fprintf(err, "brix gateway: %s: '%s' is not a valid non-negative integer\n", name,
-                        val);
-                return -1;
-            }
-            if (fl->kind == GF_INT)
-                *(int *)dst = (int)v;
-            else
-                *(int64_t *)dst = v;
         }
+        if (gw_flag_set(c, fl, val, err) != 0) return -1;
     }
     if (c->block_size < 1 || c->block_size > 256) {
         fprintf(err, "brix gateway: --block-size must be 1..256\n");

@@ -17,24 +17,28 @@ typedef struct gw_config {
     const char *strategy; /* default routing strategy */
     int64_t scrape_interval_ms;
     int64_t models_interval_ms;
-    int stale_after; /* missed scrapes before metrics are treated as missing */
+    int stale_after;   /* missed scrapes before metrics are treated as missing */
     const char *redis; /* "host:port" for RPM/TPM limits; NULL = no limits */
     int ratelimit_fail_closed;
     const char *api_keys[GW_MAX_API_KEYS];
     int napi_keys;
     int64_t connect_timeout_ms, first_byte_timeout_ms, idle_timeout_ms;
     int max_retries;
-    int breaker_failures;       /* consecutive failures that open the breaker */
-    int64_t breaker_open_ms;    /* how long it stays open before a probe */
+    int breaker_failures;    /* consecutive failures that open the breaker */
+    int64_t breaker_open_ms; /* how long it stays open before a probe */
     int64_t max_body_bytes;
-    int block_size;             /* engines' KV block size (prefix hashing) */
-    const char *hash_seed;      /* engines' PYTHONHASHSEED (prefix hashing) */
-    int64_t prefix_max_bytes;   /* prefix index memory bound */
+    int block_size;           /* engines' KV block size (prefix hashing) */
+    const char *hash_seed;    /* engines' PYTHONHASHSEED (prefix hashing) */
+    int64_t prefix_max_bytes; /* prefix index memory bound */
     const char *log_level;
+    struct json_t *doc; /* the --config document the strings point into (owned) */
 } gw_config;
 
 void gw_config_default(gw_config *c);
-/* argv[0] = "gateway". 0, 1 after --help, -1 after an error on err. */
+/* argv[0] = "gateway". Reads --config FILE first, then the flags. 0, 1
+ * after --help, -1 after an error on err. */
 int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err);
+/* Releases the --config document (after the gateway is closed). */
+void gw_config_free(gw_config *c);
 
 #endif

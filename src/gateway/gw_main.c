@@ -26,10 +26,14 @@ int gw_main(int argc, char **argv)
     gw_config cfg;
     gw_config_default(&cfg);
     int rc = gw_config_parse(&cfg, argc, argv, stdout, stderr);
-    if (rc != 0) return rc > 0 ? 0 : 2;
+    if (rc != 0) {
+        gw_config_free(&cfg);
+        return rc > 0 ? 0 : 2;
+    }
     enum bx_log_level lvl;
     if (bx_log_parse_level(cfg.log_level, &lvl) != 0) {
         fprintf(stderr, "brix gateway: unknown --log-level '%s'\n", cfg.log_level);
+        gw_config_free(&cfg);
         return 2;
     }
     bx_log_init("gateway", lvl);
@@ -43,6 +47,7 @@ int gw_main(int argc, char **argv)
         uv_walk(&loop, gw_close_walk, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);
         uv_loop_close(&loop);
+        gw_config_free(&cfg);
         return 1;
     }
     uv_signal_t sigint, sigterm;
@@ -50,12 +55,13 @@ int gw_main(int argc, char **argv)
     uv_signal_init(&loop, &sigterm);
     uv_signal_start(&sigint, gw_on_signal, SIGINT);
     uv_signal_start(&sigterm, gw_on_signal, SIGTERM);
-    bx_info("listening on %s:%d, %d backends, default strategy %s", cfg.host,
-            gw_gateway_port(g), cfg.nbackends, cfg.strategy);
+    bx_info("listening on %s:%d, %d backends, default strategy %s", cfg.host, gw_gateway_port(g),
+            cfg.nbackends, cfg.strategy);
     uv_run(&loop, UV_RUN_DEFAULT);
     gw_gateway_close(g);
     uv_walk(&loop, gw_close_walk, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&loop) != 0) bx_warn("event loop closed with handles still open");
+    gw_config_free(&cfg);
     return 0;
 }
