@@ -309,6 +309,19 @@ void gw_gateway_close(gw_gateway *g)
     if (!g) return;
     if (g->http) bx_http_server_close(g->http, NULL, NULL); /* aborts client responses */
     g->http = NULL;
+    /* Before gw_proxy_cancel_all, while the calls waiting for Redis still
+     * own their (now closing) responses: the limiter answers them at once,
+     * they answer their client (a no-op on a closed connection) and finish,
+     * so the server never calls their abort callback after they are freed.
+     * It drops the connection and closes its handles; its memory goes when
+     * the loop runs their close callbacks (here and in gw_main's last
+     * uv_run, before which every limiter handle is already closing). */
+    if (g->limits) gw_ratelimit_close(g->limits);
+    g->limits = NULL;
+    /* One turn runs the closed connections' callbacks, so every call still
+     * owning a response learns of it through its abort callback now, not
+     * after gw_proxy_cancel_all let it finish and be freed. */
+    uv_run(g->loop, UV_RUN_NOWAIT);
     gw_proxy_cancel_all(g);
     for (int i = 0; i < 100 && g->calls; i++)
         uv_run(g->loop, UV_RUN_NOWAIT);

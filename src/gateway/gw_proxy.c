@@ -491,6 +491,7 @@ void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api ap
 void gw_proxy_cancel_all(gw_gateway *g)
 {
     for (gw_call *c = g->calls; c; c = c->next) {
+        if (c->res) bx_http_res_set_abort(c->res, NULL, NULL); /* the call may go first */
         c->res = NULL;
         if (c->creq) bx_http_client_cancel(c->creq); /* on_done frees the call */
     }

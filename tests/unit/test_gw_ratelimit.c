@@ -619,6 +619,76 @@ static void test_cancel_and_close(void **state)
     assert_int_equal(gw_ratelimit_init(&bad, &f->loop, "127.0.0.1", 0, &o, err, sizeof(err)), -1);
 }
 
+static void count_open(uv_handle_t *h, void *arg)
+{
+    fx *f = ((void **)arg)[0];
+    int *n = ((void **)arg)[1];
+    if (h != (uv_handle_t *)&f->tick && !uv_is_closing(h)) (*n)++;
+}
+
+static void sleep_loop_cb(uv_timer_t *t)
+{
+    *(int *)t->data = 1;
+}
+
+/* Runs the loop for about ms (the limiter's timers keep going). */
+static void run_for(fx *f, uint64_t ms)
+{
+    uv_timer_t t;
+    int fired = 0;
+    assert_int_equal(uv_timer_init(&f->loop, &t), 0);
+    t.data = &fired;
+    uv_timer_start(&t, sleep_loop_cb, ms, 0);
+    while (!fired)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+/* The gateway's exit after Redis died: the limiter is mid-reconnect (a
+ * context connecting to a dead port, or a backoff timer) with checks that
+ * timed out still waiting for hiredis's NULL reply, plus one unanswered
+ * check. Close must answer that one, and leave none of its handles open:
+ * the gateway then closes every remaining handle with a NULL callback, which
+ * would leak whatever the limiter meant to free in its own callbacks. The
+ * teardown runs the loop to the end and requires an empty loop; ASan's leak
+ * check covers the memory. */
+static void test_close_after_redis_died(void **state)
+{
+    fx *f = *state;
+    gw_ratelimit_opts o;
+    opts_for_test(f, &o);
+    o.timeout_ms = 20;
+    start_rl(f, &o);
+    set_user(f, "kate", "{\"name\":\"kate\",\"rpm\":2}");
+    assert_int_equal(check(f, "kate").v, GW_RL_ALLOW);
+    assert_int_equal(check(f, "kate").v, GW_RL_ALLOW);
+    assert_int_equal(check(f, "kate").v, GW_RL_REJECT_RPM);
+
+    redis_kill(f);
+    for (int i = 0; i < 4; i++) { /* fail-open while it keeps reconnecting */
+        run_for(f, 15);
+        assert_int_equal(check(f, "kate").v, GW_RL_ALLOW);
+        gw_ratelimit_account(f->rl, "kate", 5);
+    }
+    assert_false(gw_ratelimit_connected(f->rl));
+    assert_true(stats(f).redis_errors >= 4);
+
+    result last = {0};
+    assert_non_null(gw_ratelimit_check(f->rl, "kate", on_verdict, &last));
+    gw_ratelimit_close(f->rl);
+    f->rl = NULL;
+    assert_int_equal(last.called, 1);
+    assert_int_equal(last.v, GW_RL_ERROR);
+
+    int open = 0;
+    void *arg[2] = {f, &open};
+    uv_walk(&f->loop, count_open, arg);
+    assert_int_equal(open, 0);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    assert_int_equal(last.called, 1);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -633,6 +703,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redis_killed_fail_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_and_late_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_and_close, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_after_redis_died, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# brix gateway in front of four simulated engines: the openai npm client
+# (streaming and not), prefix-cache stickiness, malformed and oversized
+# requests, an engine killed mid-stream (clean SSE error, no hang), retries
+# to the survivors, and the gateway's /metrics.
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+e2e_init "$@"
+
+ports=()
+pids=()
+for i in 1 2 3 4; do
+    start_engine "e$i" --model m --time-scale 10 --jitter 0
+    ports+=("$ENGINE_PORT")
+    pids+=("$ENGINE_PID")
+done
+for p in "${ports[@]}"; do wait_health "$p"; done
+
+GW_PORT=$(free_port) || fail "no free port"
+backends=()
+for p in "${ports[@]}"; do backends+=(--backend "http://127.0.0.1:$p"); done
+"$BRIX" gateway --host 127.0.0.1 --port "$GW_PORT" "${backends[@]}" \
+    --scrape-interval-ms 200 --models-interval-ms 500 --max-body-bytes 65536 \
+    >"$E2E_TMP/gateway.log" 2>&1 &
+GW_PID=$!
+E2E_PIDS+=("$GW_PID")
+E2E_LOGS+=("$E2E_TMP/gateway.log")
+GW="http://127.0.0.1:$GW_PORT"
+BASE=$GW
+for _ in $(seq 100); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$GW/readyz")
+    [ "$code" = 200 ] && break
+    sleep 0.1
+done
+[ "$code" = 200 ] || fail "gateway never became ready"
+# wait until all four engines are known
+for _ in $(seq 100); do
+    n=$(curl -s "$GW/metrics" | grep -c '^brix_gateway_engine_ready{.*} 1')
+    [ "$n" = 4 ] && break
+    sleep 0.1
+done
+[ "$n" = 4 ] || fail "gateway sees $n ready engines, expected 4"
+log "gateway on $GW with 4 engines"
+
+# 1. the official SDK through the gateway
+BRIX_BASE_URL="$GW/v1" BRIX_MODEL=m node --test "$E2E_DIR/gateway_client.mjs" \
+    >"$E2E_TMP/sdk.out" 2>&1 || { cat "$E2E_TMP/sdk.out"; fail "openai client tests failed"; }
+log "openai client tests pass"
+
+# 2. malformed and oversized requests
+code=$(req POST /v1/chat/completions '{bad json')
+expect_status "$code" 400 "malformed JSON"
+check "$E2E_TMP/body" '.error.code == 400 and .error.type == "BadRequestError"' "400 has an OpenAI error body"
+code=$(req POST /v1/completions '{"prompt":"x"}')
+expect_status "$code" 400 "missing model"
+big=$(head -c 70000 /dev/zero | tr '\0' 'a')
+printf '{"model":"m","prompt":"%s"}' "$big" >"$E2E_TMP/big.json"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary @"$E2E_TMP/big.json" "$GW/v1/completions")
+expect_status "$code" 413 "oversized body"
+log "malformed and oversized requests rejected"
+
+# 3. prefix-cache: the same long prompt goes back to the same engine
+prompt=$(words 400)
+body="{\"model\":\"m\",\"prompt\":\"$prompt\",\"max_tokens\":2,\"ignore_eos\":true}"
+first=""
+for i in 1 2 3 4 5; do
+    curl -s -D "$E2E_TMP/h$i" -o /dev/null -H 'routing-strategy: prefix-cache' \
+        -H 'Content-Type: application/json' "$GW/v1/completions" -d "$body"
+    t=$(grep -i '^target-pod:' "$E2E_TMP/h$i" | tr -d '\r' | awk '{print $2}')
+    [ -n "$t" ] || fail "no target-pod header"
+    [ -z "$first" ] && first=$t
+    [ "$t" = "$first" ] || fail "prefix-cache moved a repeated prompt from $first to $t"
+done
+log "prefix-cache keeps a repeated prompt on $first"
+
+# 4. an engine killed mid-stream: the client gets an SSE error event and the stream closes
+slow="{\"model\":\"m\",\"prompt\":\"kill me\",\"max_tokens\":3000,\"ignore_eos\":true,\"stream\":true}"
+curl -sN -m 20 -H 'routing-strategy: random' -H 'Content-Type: application/json' \
+    -D "$E2E_TMP/kh" "$GW/v1/completions" -d "$slow" >"$E2E_TMP/killed.out" &
+cpid=$!
+victim=""
+for _ in $(seq 100); do
+    victim=$(grep -i '^target-pod:' "$E2E_TMP/kh" 2>/dev/null | tr -d '\r' | awk '{print $2}')
+    [ -n "$victim" ] && [ -s "$E2E_TMP/killed.out" ] && break
+    sleep 0.05
+done
+[ -n "$victim" ] || fail "streaming request never started"
+vport=${victim##*:}
+for i in 0 1 2 3; do
+    if [ "${ports[$i]}" = "$vport" ]; then kill -9 "${pids[$i]}"; fi
+done
+wait "$cpid" || true
+grep -q '"error"' "$E2E_TMP/killed.out" || fail "no SSE error event after the engine died"
+log "engine $victim killed mid-stream: client got an error event and EOF"
+
+# 5. the survivors take the traffic (retries before the first byte, breaker)
+okc=0
+for i in $(seq 12); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H 'routing-strategy: random' \
+        -H 'Content-Type: application/json' "$GW/v1/completions" \
+        -d '{"model":"m","prompt":"after the crash","max_tokens":2}')
+    [ "$code" = 200 ] && okc=$((okc + 1))
+done
+[ "$okc" = 12 ] || fail "only $okc of 12 requests succeeded after one engine died"
+log "12/12 requests served by the three survivors"
+
+# 6. the gateway's own metrics
+curl -s "$GW/metrics" >"$E2E_TMP/gw_metrics"
+grep -q '^brix_gateway_requests_total{model="m",strategy="prefix-cache"' "$E2E_TMP/gw_metrics" ||
+    fail "no request counter for prefix-cache"
+grep -q '^brix_gateway_routing_decision_seconds_count' "$E2E_TMP/gw_metrics" || fail "no decision histogram"
+check_exposition "$E2E_TMP/gw_metrics"
+log "gateway /metrics well formed"
+# 7. per-user limits in a real Redis: a user with rpm 2 gets 429 + Retry-After on the third request
+command -v redis-server >/dev/null || fail "redis-server missing (bash scripts/deps.sh)"
+RP=$(free_port) || fail "no free port"
+redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no >"$E2E_TMP/redis.log" 2>&1 &
+E2E_PIDS+=($!)
+for _ in $(seq 50); do redis-cli -p "$RP" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis-cli -p "$RP" set aibrix-users/alice '{"name":"alice","rpm":2,"tpm":100000}' >/dev/null ||
+    fail "cannot write the user record"
+G2P=$(free_port) || fail "no free port"
+"$BRIX" gateway --host 127.0.0.1 --port "$G2P" --redis "127.0.0.1:$RP" \
+    --backend "http://127.0.0.1:${ports[0]}" --backend "http://127.0.0.1:${ports[2]}" \
+    --backend "http://127.0.0.1:${ports[3]}" --models-interval-ms 200 >"$E2E_TMP/gateway2.log" 2>&1 &
+E2E_PIDS+=($!)
+E2E_LOGS+=("$E2E_TMP/gateway2.log")
+for _ in $(seq 100); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$G2P/readyz")" = 200 ] && break
+    sleep 0.1
+done
+codes=""
+for i in 1 2 3; do
+    c=$(curl -s -D "$E2E_TMP/rl$i" -o "$E2E_TMP/rlb$i" -w '%{http_code}' -H 'Content-Type: application/json' \
+        "http://127.0.0.1:$G2P/v1/completions" -d '{"model":"m","prompt":"hi","max_tokens":2,"user":"alice"}')
+    codes+="$c "
+done
+[ "$codes" = "200 200 429 " ] || fail "alice (rpm 2) got '$codes', want '200 200 429 '"
+grep -qi '^retry-after: [0-9]' "$E2E_TMP/rl3" || fail "429 without Retry-After"
+check "$E2E_TMP/rlb3" '.error.code == 429' "429 has an OpenAI error body"
+[ -n "$(redis-cli -p "$RP" --scan --pattern 'aibrix:alice_RPM_CURRENT:*')" ] || fail "no AIBrix RPM key in Redis"
+c=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    "http://127.0.0.1:$G2P/v1/completions" -d '{"model":"m","prompt":"hi","max_tokens":2,"user":"bob"}')
+[ "$c" = 200 ] || fail "a user without a record got $c"
+# Redis down: the gateway fails open by default and never crashes
+redis-cli -p "$RP" shutdown nosave >/dev/null 2>&1 || true
+sleep 0.2
+c=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    "http://127.0.0.1:$G2P/v1/completions" -d '{"model":"m","prompt":"hi","max_tokens":2,"user":"alice"}')
+[ "$c" = 200 ] || fail "with Redis down (fail-open) alice got $c"
+log "per-user RPM limit: 200 200 429 with Retry-After; Redis down fails open"
+
+log "all gateway checks passed"
