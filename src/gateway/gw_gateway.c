@@ -14,6 +14,7 @@
 #include "common/bx_log.h"
 #include "gateway/gw_discovery.h"
 #include "gateway/gw_gateway_int.h"
+#include "gateway/gw_prefix.h"
 #include "gateway/gw_ratelimit.h"
 #include "gateway/gw_scrape.h"
 
@@ -181,10 +182,24 @@ not_allowed:
 
 /* ---------- signals: discovery and scraping ---------- */
 
+/* An engine that went away or stopped answering loses its prefix-index
+ * entries: its KV cache is gone or about to be (a restart empties it). */
+static void gw_on_engine_change(gw_engine *e, void *ud)
+{
+    gw_gateway *g = ud;
+    if (!e->gone && e->ready) return;
+    gw_prefix *p = gw_prefix_shared_acquire(&g->router.cfg);
+    if (!p) return;
+    gw_prefix_remove_engine(p, e->id);
+    gw_prefix_shared_release(p);
+}
+
 static int gw_gateway_start_signals(gw_gateway *g, char *err, size_t errlen)
 {
     gw_disc_opts dopt;
     gw_disc_opts_default(&dopt);
+    dopt.on_change = gw_on_engine_change;
+    dopt.ud = g;
     dopt.interval_ms = (uint64_t)g->cfg.models_interval_ms;
     gw_disc *d = NULL;
     if (gw_disc_init(&d, g->loop, &g->reg, g->client, &gw_disc_source_static, g->cfg.backends,
