@@ -10,7 +10,8 @@ e2e_init "$@"
 ports=()
 pids=()
 for i in 1 2 3 4; do
-    start_engine "e$i" --model m --time-scale 10 --jitter 0
+    start_engine "e$i" --model m --time-scale 10 --jitter 0 --enable-lora --max-loras 2 \
+        --lora-load-seconds 0.01
     ports+=("$ENGINE_PORT")
     pids+=("$ENGINE_PID")
 done
@@ -46,6 +47,25 @@ log "gateway on $GW with 4 engines"
 BRIX_BASE_URL="$GW/v1" BRIX_MODEL=m node --test "$E2E_DIR/gateway_client.mjs" \
     >"$E2E_TMP/sdk.out" 2>&1 || { cat "$E2E_TMP/sdk.out"; fail "openai client tests failed"; }
 log "openai client tests pass"
+
+# 1b. LoRA-aware routing: an adapter loaded on one engine is served only there
+curl -s -o /dev/null -H 'Content-Type: application/json' "http://127.0.0.1:${ports[1]}/v1/load_lora_adapter" \
+    -d '{"lora_name":"sql","lora_path":"/adapters/sql"}'
+for _ in $(seq 100); do
+    curl -s "$GW/v1/models" | jq -e '.data | map(select(.id == "sql" and .parent == "m")) | length == 1' \
+        >/dev/null && break
+    sleep 0.1
+done
+curl -s "$GW/v1/models" | jq -e '.data | map(.id) | sort == ["m", "sql"]' >/dev/null ||
+    fail "gateway /v1/models does not list the adapter"
+for i in 1 2 3 4; do
+    curl -s -D "$E2E_TMP/lh" -o "$E2E_TMP/lb" -H 'Content-Type: application/json' "$GW/v1/completions" \
+        -d '{"model":"sql","prompt":"select","max_tokens":2}'
+    t=$(grep -i '^target-pod:' "$E2E_TMP/lh" | tr -d '\r' | awk '{print $2}')
+    [ "$t" = "127.0.0.1:${ports[1]}" ] || fail "adapter request went to '$t', not the engine with the adapter"
+    check "$E2E_TMP/lb" '.model == "sql"' "adapter answer names the adapter"
+done
+log "adapter 'sql' routed only to the engine that loaded it"
 
 # 2. malformed and oversized requests
 code=$(req POST /v1/chat/completions '{bad json')
