@@ -85,15 +85,26 @@ static double gw_secs(uint64_t a_ns, uint64_t b_ns)
     return (double)(b_ns - a_ns) / 1e9;
 }
 
-/* Reads usage from one JSON object (a chunk or a whole answer). */
+/* Reads usage from one JSON object (a chunk or a whole answer): only the
+ * "usage" value is parsed (JSON_DISABLE_EOF_CHECK stops after it), not the
+ * whole answer, which would cost a full parse per request. The last
+ * "usage" key is the top-level one in vLLM's and OpenAI's shapes. */
 static void gw_usage_from_json(gw_call *c, const char *data, size_t len)
 {
-    if (!memmem(data, len, "\"usage\"", 7)) return;
-    json_t *o = json_loadb(data, len, 0, NULL);
-    json_t *u = json_object_get(o, "usage");
-    if (json_is_object(u)) {
-        json_t *p = json_object_get(u, "prompt_tokens");
-        json_t *k = json_object_get(u, "completion_tokens");
+    const char *u = NULL;
+    for (const char *p = data; (p = memmem(p, len - (size_t)(p - data), "\"usage\"", 7)); p += 7)
+        u = p;
+    if (!u) return;
+    const char *end = data + len;
+    u += 7;
+    while (u < end && (*u == ' ' || *u == '\t' || *u == '\n' || *u == '\r'))
+        u++;
+    if (u >= end || *u != ':') return;
+    u++;
+    json_t *o = json_loadb(u, (size_t)(end - u), JSON_DISABLE_EOF_CHECK, NULL);
+    if (json_is_object(o)) {
+        json_t *p = json_object_get(o, "prompt_tokens");
+        json_t *k = json_object_get(o, "completion_tokens");
         if (json_is_integer(p)) c->prompt_tokens = (int32_t)json_integer_value(p);
         if (json_is_integer(k)) c->completion_tokens = (int32_t)json_integer_value(k);
     }
@@ -442,17 +453,19 @@ void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api ap
     snprintf(c->id, sizeof(c->id), "brx-%016llx", (unsigned long long)++g->next_id ^ g->id_salt);
     snprintf(c->path, sizeof(c->path), "%s", hr->path);
     char err[512];
-    if (gw_req_parse(api, hr->body, hr->body_len, &c->req, err, sizeof(err)) != 0) {
+    const char *sname = bx_http_req_header(hr, "routing-strategy");
+    c->strategy = gw_router_strategy(&g->router, sname);
+    if (!c->strategy) {
+        snprintf(err, sizeof(err), "incorrect routing strategy %.64s", sname);
         gw_send_error(res, 400, "BadRequestError", err);
         c->res = NULL;
         c->upstream_status = 400;
         gw_finish(c, 0);
         return;
     }
-    const char *sname = bx_http_req_header(hr, "routing-strategy");
-    c->strategy = gw_router_strategy(&g->router, sname);
-    if (!c->strategy) {
-        snprintf(err, sizeof(err), "incorrect routing strategy %.64s", sname);
+    if (gw_req_parse(api, hr->body, hr->body_len,
+                     c->strategy->needs_tokens || c->strategy->needs_blocks, &c->req, err,
+                     sizeof(err)) != 0) {
         gw_send_error(res, 400, "BadRequestError", err);
         c->res = NULL;
         c->upstream_status = 400;

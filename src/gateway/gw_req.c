@@ -14,7 +14,8 @@ static int gw_req_fail(char *err, size_t errlen, const char *msg)
     return -1;
 }
 
-int gw_req_parse(gw_api api, const char *body, size_t len, gw_req *r, char *err, size_t errlen)
+int gw_req_parse(gw_api api, const char *body, size_t len, int want_tokens, gw_req *r, char *err,
+                 size_t errlen)
 {
     memset(r, 0, sizeof(*r));
     r->api = api;
@@ -46,11 +47,11 @@ int gw_req_parse(gw_api api, const char *body, size_t len, gw_req *r, char *err,
         const json_t *m = json_object_get(o, "messages");
         if (!json_is_array(m) || json_array_size(m) == 0)
             return gw_req_fail(err, errlen, "'messages' must be a non-empty array");
-        return bx_prompt_chat(&r->tokens, m, err, errlen);
+        return want_tokens ? bx_prompt_chat(&r->tokens, m, err, errlen) : 0;
     }
     const json_t *p = json_object_get(o, "prompt");
     if (!p) return gw_req_fail(err, errlen, "'prompt' is required");
-    return bx_prompt_completion(&r->tokens, p, err, errlen);
+    return want_tokens ? bx_prompt_completion(&r->tokens, p, err, errlen) : 0;
 }
 
 int gw_req_hash(gw_req *r, const bx_blockhash *root, int block_size, const char *extra_name)

@@ -31,8 +31,11 @@ typedef struct gw_req {
     size_t nblocks;
 } gw_req;
 
-/* 0, or -1 with a message for a 400 answer. */
-int gw_req_parse(gw_api api, const char *body, size_t len, gw_req *r, char *err, size_t errlen);
+/* 0, or -1 with a message for a 400 answer. The prompt is validated and
+ * tokenized only when want_tokens is set (a routing strategy reads it);
+ * otherwise the engine validates it. */
+int gw_req_parse(gw_api api, const char *body, size_t len, int want_tokens, gw_req *r, char *err,
+                 size_t errlen);
 /* Hashes the full blocks of the prompt (extra_name: the LoRA adapter's name
  * when the model is an adapter, else NULL). 0 or -1 (out of memory). */
 int gw_req_hash(gw_req *r, const bx_blockhash *root, int block_size, const char *extra_name);

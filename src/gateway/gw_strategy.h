@@ -26,38 +26,38 @@
 /* What a strategy may look at for one request. */
 typedef struct gw_route_req {
     const char *model;
-    const char *user;          /* OpenAI `user` field or `user` header; NULL */
-    const char *session_id;    /* x-session-id header; NULL */
-    const char *session_key;   /* x-aibrix-session-key header; NULL */
-    const uint32_t *tokens;    /* the prompt as the engine tokenizes it (bx_tok) */
+    const char *user;        /* OpenAI `user` field or `user` header; NULL */
+    const char *session_id;  /* x-session-id header; NULL */
+    const char *session_key; /* x-aibrix-session-key header; NULL */
+    const uint32_t *tokens;  /* the prompt as the engine tokenizes it (bx_tok) */
     size_t ntokens;
     const uint64_t *block_keys; /* vLLM block hashes of the full blocks (bx_blockhash) */
     size_t nblocks;
-    int32_t max_tokens;        /* requested output, -1 unknown */
-    uint64_t now_ms;           /* loop time */
-    uint64_t rnd;              /* per-request random bits */
+    int32_t max_tokens; /* requested output, -1 unknown */
+    uint64_t now_ms;    /* loop time */
+    uint64_t rnd;       /* per-request random bits */
 } gw_route_req;
 
 /* What came back, for on_done. */
 typedef struct gw_route_result {
-    int status;          /* HTTP status from the engine, 0 when none */
+    int status;                               /* HTTP status from the engine, 0 when none */
     int32_t prompt_tokens, completion_tokens; /* -1 unknown */
-    double ttft_s;       /* first byte of the answer, -1 unknown */
+    double ttft_s;                            /* first byte of the answer, -1 unknown */
     double e2e_s;
 } gw_route_result;
 
 typedef struct gw_strategy_cfg {
     /* prefix-cache (AIBrix's knobs) */
-    size_t prefix_max_bytes;        /* hard memory bound of the index */
-    int prefix_imbalance_abs;       /* load-imbalance guard (default 8) */
-    double prefix_stddev_factor;    /* default 1 */
+    size_t prefix_max_bytes;     /* hard memory bound of the index */
+    int prefix_imbalance_abs;    /* load-imbalance guard (default 8) */
+    double prefix_stddev_factor; /* default 1 */
     /* vtc-basic */
-    double vtc_window_s;            /* default 300 */
-    double vtc_input_weight, vtc_output_weight; /* 1, 2 */
+    double vtc_window_s;                         /* default 300 */
+    double vtc_input_weight, vtc_output_weight;  /* 1, 2 */
     double vtc_fairness_weight, vtc_util_weight; /* 1, 1 */
-    double vtc_max_pod_load;        /* 100 */
-    double vtc_min_tokens, vtc_max_tokens; /* 1000, 8000 */
-    int block_size;                 /* tokens per block (engine's, default 16) */
+    double vtc_max_pod_load;                     /* 100 */
+    double vtc_min_tokens, vtc_max_tokens;       /* 1000, 8000 */
+    int block_size;                              /* tokens per block (engine's, default 16) */
 } gw_strategy_cfg;
 
 void gw_strategy_cfg_default(gw_strategy_cfg *c);
@@ -65,13 +65,14 @@ void gw_strategy_cfg_default(gw_strategy_cfg *c);
 typedef struct gw_strategy {
     const char *name;     /* the routing-strategy header value */
     const char *fallback; /* strategy used when pick returns -1; NULL = random */
-    int needs_blocks;     /* reads r->block_keys: the proxy hashes the prompt only then */
+    int needs_tokens;     /* reads r->tokens / r->ntokens: the proxy tokenizes only then */
+    int needs_blocks;     /* reads r->block_keys (implies tokens): hashed only then */
     void *(*create)(const gw_strategy_cfg *cfg);
     void (*destroy)(void *st);
     int (*pick)(void *st, const gw_route_req *r, gw_engine *const *cands, int n);
-    void (*on_routed)(void *st, const gw_route_req *r, gw_engine *e);         /* may be NULL */
+    void (*on_routed)(void *st, const gw_route_req *r, gw_engine *e); /* may be NULL */
     void (*on_done)(void *st, const gw_route_req *r, gw_engine *e,
-                    const gw_route_result *res);                              /* may be NULL */
+                    const gw_route_result *res); /* may be NULL */
     /* memory the state holds now (for gateway metrics); may be NULL */
     size_t (*mem_bytes)(void *st);
 } gw_strategy;

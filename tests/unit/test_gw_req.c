@@ -20,7 +20,7 @@ static void test_fields(void **st)
     const char *b = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi there\"}],"
                     "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"user\":\"u\","
                     "\"max_completion_tokens\":9}";
-    assert_int_equal(gw_req_parse(GW_API_CHAT, b, strlen(b), &r, err, sizeof(err)), 0);
+    assert_int_equal(gw_req_parse(GW_API_CHAT, b, strlen(b), 1, &r, err, sizeof(err)), 0);
     assert_string_equal(r.model, "m");
     assert_string_equal(r.user, "u");
     assert_true(r.stream && r.include_usage);
@@ -39,7 +39,8 @@ static void test_same_tokens_and_keys_as_engine(void **st)
     gw_req g;
     eng_req e;
     char err[256];
-    assert_int_equal(gw_req_parse(GW_API_COMPLETIONS, body, strlen(body), &g, err, sizeof(err)), 0);
+    assert_int_equal(gw_req_parse(GW_API_COMPLETIONS, body, strlen(body), 1, &g, err, sizeof(err)),
+                     0);
     assert_int_equal(eng_req_parse(ENG_API_COMPLETIONS, body, strlen(body), &e, err, sizeof(err)),
                      0);
     assert_int_equal((int)g.tokens.n, e.num_ids);
@@ -74,12 +75,13 @@ static void test_errors(void **st)
     gw_api api[] = {GW_API_COMPLETIONS, GW_API_COMPLETIONS, GW_API_COMPLETIONS, GW_API_COMPLETIONS,
                     GW_API_COMPLETIONS, GW_API_CHAT,        GW_API_COMPLETIONS};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(gw_req_parse(api[i], bad[i], strlen(bad[i]), &r, err, sizeof(err)), -1);
+        assert_int_equal(gw_req_parse(api[i], bad[i], strlen(bad[i]), 1, &r, err, sizeof(err)), -1);
         assert_true(err[0] != '\0');
         gw_req_free(&r);
     }
     const char *emb = "{\"model\":\"m\",\"input\":\"x\",\"stream\":true}";
-    assert_int_equal(gw_req_parse(GW_API_EMBEDDINGS, emb, strlen(emb), &r, err, sizeof(err)), -1);
+    assert_int_equal(gw_req_parse(GW_API_EMBEDDINGS, emb, strlen(emb), 1, &r, err, sizeof(err)),
+                     -1);
     gw_req_free(&r);
 }
 

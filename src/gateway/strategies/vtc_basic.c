@@ -314,6 +314,7 @@ static void gw_vtc_on_done(void *st, const gw_route_req *r, gw_engine *e,
 
 const gw_strategy gw_strategy_vtc_basic = {
     .name = "vtc-basic",
+    .needs_tokens = 1,
     .create = gw_vtc_create,
     .destroy = gw_vtc_destroy,
     .pick = gw_vtc_pick,
