@@ -27,14 +27,14 @@ void eng_handle_embeddings(eng_server *s, bx_http_req *hr, bx_http_res *res)
     char err[512];
     if (eng_req_parse(ENG_API_EMBEDDINGS, hr->body, hr->body_len, &r, err, sizeof(err)) != 0) {
         eng_req_free(&r);
-        eng_send_error(res, 400, "BadRequestError", err);
+        bx_reply_error(res, 400, "BadRequestError", err);
         return;
     }
     int lora;
     if (eng_resolve_model(s, r.model, &lora) != 0) {
         snprintf(err, sizeof(err), "The model `%.200s` does not exist.", r.model);
         eng_req_free(&r);
-        eng_send_error(res, 404, "NotFoundError", err);
+        bx_reply_error(res, 404, "NotFoundError", err);
         return;
     }
     int32_t dim = r.dimensions > 0 ? r.dimensions : s->cfg.embedding_dim;
@@ -53,7 +53,7 @@ void eng_handle_embeddings(eng_server *s, bx_http_req *hr, bx_http_res *res)
         free(raw);
         free(b64);
         eng_req_free(&r);
-        eng_send_error(res, 500, "InternalServerError", "out of memory");
+        bx_reply_error(res, 500, "InternalServerError", "out of memory");
         return;
     }
     for (int32_t i = 0; i < r.num_inputs; i++) {
@@ -68,7 +68,7 @@ void eng_handle_embeddings(eng_server *s, bx_http_req *hr, bx_http_res *res)
                      "of the input.",
                      s->max_model_len, n);
             eng_req_free(&r);
-            eng_send_error(res, 400, "BadRequestError", err);
+            bx_reply_error(res, 400, "BadRequestError", err);
             return;
         }
         uint64_t x = XXH64(r.ids + off, (size_t)n * sizeof(uint32_t), 0xe5bedULL);
@@ -113,14 +113,14 @@ void eng_handle_tokenize(eng_server *s, bx_http_req *hr, bx_http_res *res)
     char err[512];
     if (eng_req_parse(ENG_API_TOKENIZE, hr->body, hr->body_len, &r, err, sizeof(err)) != 0) {
         eng_req_free(&r);
-        eng_send_error(res, 400, "BadRequestError", err);
+        bx_reply_error(res, 400, "BadRequestError", err);
         return;
     }
     int lora;
     if (r.model && eng_resolve_model(s, r.model, &lora) != 0) {
         snprintf(err, sizeof(err), "The model `%.200s` does not exist.", r.model);
         eng_req_free(&r);
-        eng_send_error(res, 404, "NotFoundError", err);
+        bx_reply_error(res, 404, "NotFoundError", err);
         return;
     }
     bx_buf *b = &s->scratch;
@@ -157,7 +157,7 @@ void eng_handle_models(eng_server *s, bx_http_res *res)
                                                   s->served, "max_model_len", "permission"));
         }
     }
-    eng_send_json(res, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
+    bx_reply_json(res, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
 }
 
 struct eng_lora_load {
@@ -195,9 +195,9 @@ static void eng_lora_load_done(uv_timer_t *t)
                      "The lora adapter '%s' has already been loaded. If you want to load the "
                      "adapter in place, set 'load_inplace' to True.",
                      l->name);
-            eng_send_error(l->res, 400, "InvalidUserInput", msg);
+            bx_reply_error(l->res, 400, "InvalidUserInput", msg);
         } else {
-            eng_send_error(l->res, 400, "BadRequestError",
+            bx_reply_error(l->res, 400, "BadRequestError",
                            "cannot load more adapters: the adapter table is full");
         }
     }
@@ -213,19 +213,19 @@ void eng_handle_lora(eng_server *s, bx_http_req *hr, bx_http_res *res, int load)
     const char *path = json_string_value(json_object_get(o, "lora_path"));
     int inplace = json_is_true(json_object_get(o, "load_inplace"));
     if (!o) {
-        eng_send_error(res, 400, "BadRequestError", msg);
+        bx_reply_error(res, 400, "BadRequestError", msg);
     } else if (load && (!name || !path || !*name || !*path)) {
-        eng_send_error(res, 400, "InvalidUserInput",
+        bx_reply_error(res, 400, "InvalidUserInput",
                        "Both 'lora_name' and 'lora_path' must be provided.");
     } else if (!load && (!name || !*name)) {
-        eng_send_error(res, 400, "InvalidUserInput",
+        bx_reply_error(res, 400, "InvalidUserInput",
                        "'lora_name' needs to be provided to unload a LoRA adapter.");
     } else if (!eng_name_ok(name) || (load && strlen(path) >= ENG_LORA_PATH_MAX)) {
-        eng_send_error(res, 400, "InvalidUserInput",
+        bx_reply_error(res, 400, "InvalidUserInput",
                        "'lora_name' must be 1-127 printable characters without quotes or "
                        "backslashes, and 'lora_path' shorter than 512 bytes.");
     } else if (!strcmp(name, s->served)) {
-        eng_send_error(res, 400, "InvalidUserInput",
+        bx_reply_error(res, 400, "InvalidUserInput",
                        "an adapter cannot take the base model's name");
     } else if (!load) {
         if (eng_lora_remove(&s->sched.lora, name) == 0) {
@@ -234,19 +234,19 @@ void eng_handle_lora(eng_server *s, bx_http_req *hr, bx_http_res *res, int load)
             bx_info("LoRA adapter '%s' unloaded", name);
         } else {
             snprintf(msg, sizeof(msg), "The lora adapter '%s' cannot be found.", name);
-            eng_send_error(res, 404, "NotFoundError", msg);
+            bx_reply_error(res, 404, "NotFoundError", msg);
         }
     } else if (eng_lora_find(&s->sched.lora, name) >= 0 && !inplace) {
         snprintf(msg, sizeof(msg),
                  "The lora adapter '%s' has already been loaded. If you want to load the adapter "
                  "in place, set 'load_inplace' to True.",
                  name);
-        eng_send_error(res, 400, "InvalidUserInput", msg);
+        bx_reply_error(res, 400, "InvalidUserInput", msg);
     } else {
         if (inplace) eng_lora_remove(&s->sched.lora, name);
         struct eng_lora_load *l = calloc(1, sizeof(*l));
         if (!l) {
-            eng_send_error(res, 500, "InternalServerError", "out of memory");
+            bx_reply_error(res, 500, "InternalServerError", "out of memory");
         } else {
             l->srv = s;
             l->res = res;
@@ -310,7 +310,7 @@ void eng_handle_metrics(eng_server *s, bx_http_res *res)
     bx_buf *b = &s->scratch;
     bx_buf_reset(b);
     if (eng_metrics_render(s->metrics, &ms, b) != 0) {
-        eng_send_error(res, 500, "InternalServerError", "metrics rendering failed");
+        bx_reply_error(res, 500, "InternalServerError", "metrics rendering failed");
         return;
     }
     bx_http_res_send(res, 200, "text/plain; version=0.0.4; charset=utf-8", b->data, b->len);

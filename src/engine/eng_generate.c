@@ -169,7 +169,7 @@ static void eng_reply_whole(eng_server *s, eng_call *c, const char *finish)
     char *etext = json_dumps(text, JSON_ENCODE_ANY);
     json_decref(text);
     if (!etext) {
-        eng_send_error(c->res, 500, "InternalServerError", "out of memory");
+        bx_reply_error(c->res, 500, "InternalServerError", "out of memory");
         return;
     }
     if (c->req.api == ENG_API_CHAT)
@@ -238,7 +238,7 @@ static void eng_enter_sched(eng_call *c)
     c->seq =
         eng_sched_add(&s->sched, c->req.ids, c->req.num_ids, c->max_tokens, c->lora, c->arrival, c);
     if (!c->seq) {
-        eng_send_error(c->res, 500, "InternalServerError", "out of memory");
+        bx_reply_error(c->res, 500, "InternalServerError", "out of memory");
         c->res = NULL;
         eng_call_release(c);
         return;
@@ -271,19 +271,19 @@ void eng_handle_generate(eng_server *s, bx_http_req *hr, bx_http_res *res, enum 
 {
     eng_call *c = eng_call_new(s, res);
     if (!c) {
-        eng_send_error(res, 500, "InternalServerError", "out of memory");
+        bx_reply_error(res, 500, "InternalServerError", "out of memory");
         return;
     }
     char err[512];
     if (eng_req_parse(api, hr->body, hr->body_len, &c->req, err, sizeof(err)) != 0) {
-        eng_send_error(res, 400, "BadRequestError", err);
+        bx_reply_error(res, 400, "BadRequestError", err);
         c->res = NULL;
         eng_call_release(c);
         return;
     }
     if (eng_resolve_model(s, c->req.model, &c->lora) != 0) {
         snprintf(err, sizeof(err), "The model `%.200s` does not exist.", c->req.model);
-        eng_send_error(res, 404, "NotFoundError", err);
+        bx_reply_error(res, 404, "NotFoundError", err);
         c->res = NULL;
         eng_call_release(c);
         return;
@@ -307,7 +307,7 @@ void eng_handle_generate(eng_server *s, bx_http_req *hr, bx_http_res *res, enum 
                  "of the messages or completion.",
                  s->max_model_len, (long long)np + (c->max_tokens > 0 ? c->max_tokens : 0), np,
                  c->max_tokens > 0 ? c->max_tokens : 0);
-        eng_send_error(res, 400, "BadRequestError", err);
+        bx_reply_error(res, 400, "BadRequestError", err);
         c->res = NULL;
         eng_call_release(c);
         return;
@@ -319,7 +319,7 @@ void eng_handle_generate(eng_server *s, bx_http_req *hr, bx_http_res *res, enum 
     if (s->cfg.max_waiting > 0 &&
         s->sched.num_waiting + s->frontend_pending - free_slots >= s->cfg.max_waiting) {
         bx_http_res_header(res, "Retry-After", "1");
-        eng_send_error(res, 503, "ServiceUnavailableError",
+        bx_reply_error(res, 503, "ServiceUnavailableError",
                        "The engine is overloaded: its waiting queue is full. Retry later.");
         c->res = NULL;
         eng_call_release(c);
@@ -329,7 +329,7 @@ void eng_handle_generate(eng_server *s, bx_http_req *hr, bx_http_res *res, enum 
     const char *fh = bx_http_req_header(hr, "x-brix-fault");
     double u = eng_uniform(&s->rng);
     if ((fh && !strcmp(fh, "error")) || u < s->cfg.fault_error_rate) {
-        eng_send_error(res, 500, "InternalServerError", "injected fault: engine error");
+        bx_reply_error(res, 500, "InternalServerError", "injected fault: engine error");
         c->res = NULL;
         eng_call_release(c);
         return;

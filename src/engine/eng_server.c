@@ -58,27 +58,6 @@ double eng_gauss(uint64_t *x)
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
-void eng_send_error(bx_http_res *res, int status, const char *type, const char *msg)
-{
-    char *body = bx_json_error_body(status, type, msg);
-    if (body)
-        bx_http_res_send(res, status, "application/json", body, strlen(body));
-    else
-        bx_http_res_send(res, 500, "text/plain", "internal error\n", 15);
-    free(body);
-}
-
-void eng_send_json(bx_http_res *res, int status, json_t *o)
-{
-    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (body)
-        bx_http_res_send(res, status, "application/json", body, strlen(body));
-    else
-        eng_send_error(res, 500, "InternalServerError", "out of memory");
-    free(body);
-    json_decref(o);
-}
-
 /* ---------- call lifecycle ---------- */
 
 static void eng_call_freed(uv_handle_t *h)
@@ -239,7 +218,7 @@ static void eng_handle(bx_http_req *hr, bx_http_res *res, void *ud)
     if (!strcmp(p, "/health") || !strcmp(p, "/ping")) {
         if (!get && !post) goto not_allowed;
         if (!ready)
-            eng_send_error(res, 503, "ServiceUnavailableError", "engine is starting");
+            bx_reply_error(res, 503, "ServiceUnavailableError", "engine is starting");
         else
             bx_http_res_send(res, 200, NULL, "", 0);
         return;
@@ -257,7 +236,7 @@ static void eng_handle(bx_http_req *hr, bx_http_res *res, void *ud)
     }
     if (!strcmp(p, "/load")) {
         if (!get) goto not_allowed;
-        eng_send_json(res, 200,
+        bx_reply_json(res, 200,
                       json_pack("{s:i}", "server_load",
                                 s->sched.num_running + s->sched.num_waiting + s->frontend_pending));
         return;
@@ -272,7 +251,7 @@ static void eng_handle(bx_http_req *hr, bx_http_res *res, void *ud)
         if (!post) goto not_allowed;
         if (!ready) {
             bx_http_res_header(res, "Retry-After", "1");
-            eng_send_error(res, 503, "ServiceUnavailableError", "engine is starting");
+            bx_reply_error(res, 503, "ServiceUnavailableError", "engine is starting");
             return;
         }
         if (!strcmp(p, "/v1/completions"))
@@ -294,7 +273,7 @@ static void eng_handle(bx_http_req *hr, bx_http_res *res, void *ud)
     if (!strcmp(p, "/reset_prefix_cache")) {
         if (!post) goto not_allowed;
         if (eng_sched_reset_prefix_cache(&s->sched) != 0) {
-            eng_send_error(res, 400, "BadRequestError",
+            bx_reply_error(res, 400, "BadRequestError",
                            "cannot reset the prefix cache while requests run");
             return;
         }

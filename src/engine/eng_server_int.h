@@ -10,6 +10,7 @@
 
 #include "common/bx_buf.h"
 #include "common/bx_http.h"
+#include "common/bx_reply.h"
 #include "engine/eng_config.h"
 #include "engine/eng_kvpub.h"
 #include "engine/eng_metrics.h"
@@ -85,8 +86,6 @@ double eng_unix_now(void);
 uint64_t eng_splitmix(uint64_t *x);
 double eng_uniform(uint64_t *x);
 double eng_gauss(uint64_t *x);
-void eng_send_error(bx_http_res *res, int status, const char *type, const char *msg);
-void eng_send_json(bx_http_res *res, int status, json_t *o); /* takes o */
 eng_call *eng_call_new(eng_server *s, bx_http_res *res);
 void eng_call_release(eng_call *c);
 void eng_kick(eng_server *s);

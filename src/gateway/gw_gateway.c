@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "common/bx_json.h"
+#include "common/bx_reply.h"
 #include "common/bx_log.h"
 #include "gateway/gw_discovery.h"
 #include "gateway/gw_gateway_int.h"
@@ -69,17 +70,6 @@ void gw_limits_account(gw_gateway *g, const char *user, int64_t total_tokens)
 
 /* ---------- local endpoints ---------- */
 
-static void gw_send_json(bx_http_res *res, int status, json_t *o)
-{
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    if (s)
-        bx_http_res_send(res, status, "application/json", s, strlen(s));
-    else
-        bx_http_res_send(res, 500, "text/plain", "internal error\n", 15);
-    free(s);
-    json_decref(o);
-}
-
 static int gw_list_has(json_t *data, const char *id)
 {
     size_t i;
@@ -108,7 +98,7 @@ static void gw_models(gw_gateway *g, bx_http_res *res)
                                                       e->adapters[k], "object", "model", "created",
                                                       now, "owned_by", "brix", "parent", e->model));
     }
-    gw_send_json(res, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
+    bx_reply_json(res, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
 }
 
 static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
@@ -170,11 +160,7 @@ static void gw_handle(bx_http_req *hr, bx_http_res *res, void *ud)
         gw_metrics_endpoint(g, res);
         return;
     }
-    {
-        char *body = bx_json_error_body(404, NULL, "unknown request path");
-        bx_http_res_send(res, 404, "application/json", body ? body : "", body ? strlen(body) : 0);
-        free(body);
-    }
+    bx_reply_error(res, 404, NULL, "unknown request path");
     return;
 not_allowed:
     bx_http_res_send(res, 405, "application/json", "{\"detail\":\"Method Not Allowed\"}", 31);

@@ -17,6 +17,7 @@
 
 #include "common/bx_buf.h"
 #include "common/bx_json.h"
+#include "common/bx_reply.h"
 #include "common/bx_log.h"
 #include "common/bx_sse.h"
 #include "gateway/gw_gateway_int.h"
@@ -54,16 +55,6 @@ struct gw_call {
 };
 
 /* ---------- helpers ---------- */
-
-static void gw_send_error(bx_http_res *res, int status, const char *type, const char *msg)
-{
-    char *body = bx_json_error_body(status, type, msg);
-    if (body)
-        bx_http_res_send(res, status, "application/json", body, strlen(body));
-    else
-        bx_http_res_send(res, 500, "text/plain", "internal error\n", 15);
-    free(body);
-}
 
 static void gw_call_free(gw_call *c)
 {
@@ -258,7 +249,7 @@ static void gw_up_done(bx_http_creq *cr, int err, void *ud)
             gw_forward(c);
             return;
         }
-        gw_send_error(c->res, 502, "BadGatewayError", "every engine tried failed");
+        bx_reply_error(c->res, 502, "BadGatewayError", "every engine tried failed");
         c->res = NULL;
         c->upstream_status = 502;
         gw_finish(c, 0);
@@ -324,13 +315,13 @@ static void gw_forward(gw_call *c)
         if (!known) {
             char msg[300];
             snprintf(msg, sizeof(msg), "The model `%.200s` does not exist.", c->req.model);
-            gw_send_error(c->res, 404, "NotFoundError", msg);
+            bx_reply_error(c->res, 404, "NotFoundError", msg);
             c->upstream_status = 404;
         } else {
             bx_http_res_header(c->res, "Retry-After", "1");
-            gw_send_error(c->res, 503, "ServiceUnavailableError",
-                          c->ntried ? "every engine for this model failed"
-                                    : "no engine for this model is ready");
+            bx_reply_error(c->res, 503, "ServiceUnavailableError",
+                           c->ntried ? "every engine for this model failed"
+                                     : "no engine for this model is ready");
             c->upstream_status = 503;
         }
         c->res = NULL;
@@ -392,16 +383,17 @@ void gw_proxy_admitted(gw_call *c, int verdict, int retry_after_s)
         snprintf(ra, sizeof(ra), "%d", retry_after_s > 0 ? retry_after_s : 1);
         bx_http_res_header(c->res, "Retry-After", ra);
         if (verdict == GW_ADMIT_UNKNOWN) {
-            gw_send_error(c->res, 403, "PermissionDeniedError", "unknown user");
+            bx_reply_error(c->res, 403, "PermissionDeniedError", "unknown user");
             c->upstream_status = 403;
         } else if (verdict == GW_ADMIT_UNAVAILABLE) {
-            gw_send_error(c->res, 503, "ServiceUnavailableError",
-                          "rate limiting is unavailable (Redis down) and the gateway fails closed");
+            bx_reply_error(
+                c->res, 503, "ServiceUnavailableError",
+                "rate limiting is unavailable (Redis down) and the gateway fails closed");
             c->upstream_status = 503;
         } else {
-            gw_send_error(c->res, 429, "RateLimitError",
-                          verdict == GW_ADMIT_RPM ? "requests per minute limit exceeded"
-                                                  : "tokens per minute limit exceeded");
+            bx_reply_error(c->res, 429, "RateLimitError",
+                           verdict == GW_ADMIT_RPM ? "requests per minute limit exceeded"
+                                                   : "tokens per minute limit exceeded");
             c->upstream_status = 429;
         }
         c->res = NULL;
@@ -433,13 +425,13 @@ static int gw_auth_ok(gw_gateway *g, bx_http_req *hr)
 void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api api)
 {
     if (!gw_auth_ok(g, hr)) {
-        gw_send_error(res, 401, "AuthenticationError", "Incorrect API key provided");
+        bx_reply_error(res, 401, "AuthenticationError", "Incorrect API key provided");
         gw_metrics_request_done(g, "-", "-", "-", 401, -1);
         return;
     }
     gw_call *c = calloc(1, sizeof(*c));
     if (!c) {
-        gw_send_error(res, 500, "InternalServerError", "out of memory");
+        bx_reply_error(res, 500, "InternalServerError", "out of memory");
         return;
     }
     c->gw = g;
@@ -457,7 +449,7 @@ void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api ap
     c->strategy = gw_router_strategy(&g->router, sname);
     if (!c->strategy) {
         snprintf(err, sizeof(err), "incorrect routing strategy %.64s", sname);
-        gw_send_error(res, 400, "BadRequestError", err);
+        bx_reply_error(res, 400, "BadRequestError", err);
         c->res = NULL;
         c->upstream_status = 400;
         gw_finish(c, 0);
@@ -466,7 +458,7 @@ void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api ap
     if (gw_req_parse(api, hr->body, hr->body_len,
                      c->strategy->needs_tokens || c->strategy->needs_blocks, &c->req, err,
                      sizeof(err)) != 0) {
-        gw_send_error(res, 400, "BadRequestError", err);
+        bx_reply_error(res, 400, "BadRequestError", err);
         c->res = NULL;
         c->upstream_status = 400;
         gw_finish(c, 0);
@@ -474,7 +466,7 @@ void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api ap
     }
     c->body = malloc(hr->body_len + 1);
     if (!c->body) {
-        gw_send_error(res, 500, "InternalServerError", "out of memory");
+        bx_reply_error(res, 500, "InternalServerError", "out of memory");
         c->res = NULL;
         gw_finish(c, 0);
         return;
