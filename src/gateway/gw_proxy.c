@@ -43,7 +43,7 @@ struct gw_call {
     int discard; /* this upstream answer is a 5xx being retried */
     int upstream_status;
     char path[64];
-    char *body;
+    const char *body; /* the client request's body, not owned */
     size_t body_len;
     char id[40];
     char auth[512];
@@ -67,7 +67,6 @@ static void gw_call_free(gw_call *c)
     gw_req_free(&c->req);
     if (c->sse_on) bx_sse_parser_free(&c->sse);
     bx_buf_free(&c->scan);
-    free(c->body);
     free(c);
 }
 
@@ -464,14 +463,9 @@ void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api ap
         gw_finish(c, 0);
         return;
     }
-    c->body = malloc(hr->body_len + 1);
-    if (!c->body) {
-        bx_reply_error(res, 500, "InternalServerError", "out of memory");
-        c->res = NULL;
-        gw_finish(c, 0);
-        return;
-    }
-    memcpy(c->body, hr->body, hr->body_len);
+    /* the request stays valid until its response ends or is aborted, which
+     * covers every (re)send: no copy (the client copies what it sends) */
+    c->body = hr->body;
     c->body_len = hr->body_len;
     const char *auth = bx_http_req_header(hr, "authorization");
     if (auth && g->cfg.napi_keys == 0) snprintf(c->auth, sizeof(c->auth), "%s", auth);
