@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_blockhash.h"
 #include "engine/eng_timing.h"
 
 enum eng_flag_kind { F_STR, F_INT, F_I64, F_U64, F_DBL, F_BOOL, F_LIST };
@@ -44,6 +45,8 @@ static const struct eng_flag eng_flags[] = {
     {"--time-scale", F_DBL, OFF(time_scale), "simulated seconds per wall second (default 1)"},
     {"--seed", F_U64, OFF(seed), "seed for generated text, lengths and jitter (default 0)"},
     {"--hash-seed", F_STR, OFF(hash_seed), "prefix-hash seed (default $PYTHONHASHSEED or \"0\")"},
+    {"--prefix-caching-hash-algo", F_STR, OFF(hash_algo),
+     "sha256_cbor (default) or xxhash_cbor, as vLLM"},
     {"--max-waiting", F_INT, OFF(max_waiting),
      "waiting-queue limit, 503 beyond it (default 0 = none)"},
     {"--embedding-dim", F_INT, OFF(embedding_dim), "embedding vector size (default 1024)"},
@@ -81,6 +84,7 @@ void eng_config_default(eng_config *c)
     c->time_scale = 1.0;
     const char *hs = getenv("PYTHONHASHSEED");
     c->hash_seed = hs && *hs ? hs : "0";
+    c->hash_algo = "sha256_cbor";
     c->embedding_dim = 1024;
     c->jitter = 0.03;
     c->log_level = "info";
@@ -182,6 +186,12 @@ int eng_config_parse(eng_config *c, int argc, char **argv, FILE *out, FILE *err)
     }
     if (c->block_size < 1 || c->block_size > 256) {
         fprintf(err, "brix engine: --block-size must be 1..256\n");
+        return -1;
+    }
+    bx_blockhash_algo algo;
+    if (bx_blockhash_algo_parse(c->hash_algo, &algo) != 0) {
+        fprintf(err,
+                "brix engine: --prefix-caching-hash-algo must be sha256_cbor or xxhash_cbor\n");
         return -1;
     }
     if (c->fault_error_rate > 1 || c->fault_hang_rate > 1) {

@@ -29,6 +29,7 @@ typedef struct eng_config {
     double time_scale;
     uint64_t seed;
     const char *hash_seed; /* PYTHONHASHSEED or "0" */
+    const char *hash_algo; /* sha256_cbor | xxhash_cbor */
     int32_t max_waiting;   /* 0: unbounded, as vLLM */
     int32_t embedding_dim;
     double jitter; /* relative sd of each step's duration */

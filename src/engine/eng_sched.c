@@ -24,7 +24,8 @@ int eng_sched_init(eng_sched *s, const eng_sched_cfg *cfg, const eng_sched_cbs *
                         s) != 0)
         return -1;
     eng_lora_init(&s->lora, cfg->max_loras, cfg->max_cpu_loras);
-    bx_blockhash_root(cfg->hash_seed ? cfg->hash_seed : "0", &s->root);
+    bx_blockhash_root_algo((bx_blockhash_algo)cfg->hash_algo, cfg->hash_seed ? cfg->hash_seed : "0",
+                           &s->root);
     s->plan_cap = cfg->max_num_seqs + 1;
     s->plan = calloc((size_t)s->plan_cap, sizeof(*s->plan));
     if (!s->plan) {

@@ -76,6 +76,7 @@ typedef struct eng_sched_cfg {
     int32_t num_gpu_blocks;
     int32_t max_loras, max_cpu_loras;
     const char *hash_seed;
+    int hash_algo; /* bx_blockhash_algo (0: sha256_cbor) */
 } eng_sched_cfg;
 
 typedef struct eng_sched_stats {

@@ -315,6 +315,13 @@ static void eng_kv_poll_cb(uv_poll_t *h, int status, int events)
     eng_kvpub_replay_poll(&s->kvpub);
 }
 
+static int eng_server_hash_algo(const char *name)
+{
+    bx_blockhash_algo a = BX_BLOCKHASH_SHA256_CBOR;
+    if (name) (void)bx_blockhash_algo_parse(name, &a); /* validated by eng_config */
+    return (int)a;
+}
+
 int eng_server_init(eng_server **out, uv_loop_t *loop, const eng_config *cfg, char *err,
                     size_t errlen)
 {
@@ -353,7 +360,8 @@ int eng_server_init(eng_server **out, uv_loop_t *loop, const eng_config *cfg, ch
                               : (int32_t)((int64_t)s->prof->num_gpu_blocks * 16 / bs),
         .max_loras = cfg->max_loras,
         .max_cpu_loras = cfg->max_cpu_loras,
-        .hash_seed = cfg->hash_seed};
+        .hash_seed = cfg->hash_seed,
+        .hash_algo = eng_server_hash_algo(cfg->hash_algo)};
     if (sc.num_gpu_blocks < 1) sc.num_gpu_blocks = 1;
     s->max_model_len = cfg->max_model_len ? cfg->max_model_len : s->prof->max_model_len;
     int64_t capacity = (int64_t)sc.num_gpu_blocks * bs;

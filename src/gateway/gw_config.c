@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_blockhash.h"
 #include "common/bx_yaml.h"
 #include "gateway/gw_strategy.h"
 
@@ -53,6 +54,8 @@ static const struct gw_flag gw_flags[] = {
      "engines' KV block size for prefix hashing (default 16)"},
     {"--hash-seed", GF_STR, GOFF(hash_seed),
      "engines' prefix-hash seed (default $PYTHONHASHSEED or \"0\")"},
+    {"--prefix-hash-algo", GF_STR, GOFF(hash_algo),
+     "prefix block hashes: xxhash_cbor (default, fast) or sha256_cbor (vLLM's, for KV events)"},
     {"--prefix-max-bytes", GF_I64, GOFF(prefix_max_bytes),
      "memory bound of the prefix index (default 64 MiB)"},
     {"--log-level", GF_STR, GOFF(log_level), "debug|info|warn|error (default info)"},
@@ -77,6 +80,7 @@ void gw_config_default(gw_config *c)
     c->block_size = 16;
     const char *hs = getenv("PYTHONHASHSEED");
     c->hash_seed = hs && *hs ? hs : "0";
+    c->hash_algo = "xxhash_cbor";
     c->prefix_max_bytes = 64 << 20;
     c->log_level = "info";
 }
@@ -270,6 +274,11 @@ int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
     }
     if (c->block_size < 1 || c->block_size > 256) {
         fprintf(err, "brix gateway: --block-size must be 1..256\n");
+        return -1;
+    }
+    bx_blockhash_algo algo;
+    if (bx_blockhash_algo_parse(c->hash_algo, &algo) != 0) {
+        fprintf(err, "brix gateway: --prefix-hash-algo must be xxhash_cbor or sha256_cbor\n");
         return -1;
     }
     if (!gw_strategy_find(c->strategy)) {

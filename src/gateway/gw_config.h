@@ -29,6 +29,7 @@ typedef struct gw_config {
     int64_t max_body_bytes;
     int block_size;           /* engines' KV block size (prefix hashing) */
     const char *hash_seed;    /* engines' PYTHONHASHSEED (prefix hashing) */
+    const char *hash_algo;    /* xxhash_cbor | sha256_cbor (prefix hashing) */
     int64_t prefix_max_bytes; /* prefix index memory bound */
     const char *log_level;
     struct json_t *doc; /* the --config document the strings point into (owned) */

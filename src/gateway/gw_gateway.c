@@ -233,7 +233,12 @@ int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, cha
     g->cfg = *cfg;
     g->rng = uv_hrtime() ^ ((uint64_t)(uintptr_t)g << 16);
     g->id_salt = gw_next_random(g);
-    bx_blockhash_root(cfg->hash_seed, &g->hash_root);
+    bx_blockhash_algo algo = BX_BLOCKHASH_XXHASH_CBOR;
+    if (cfg->hash_algo && bx_blockhash_algo_parse(cfg->hash_algo, &algo) != 0) {
+        snprintf(err, errlen, "unknown prefix hash algorithm '%s'", cfg->hash_algo);
+        return -1;
+    }
+    bx_blockhash_root_algo(algo, cfg->hash_seed, &g->hash_root);
     if (gw_registry_init(&g->reg) != 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;

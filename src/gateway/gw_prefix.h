@@ -49,15 +49,23 @@ typedef struct gw_prefix_stats {
 gw_prefix *gw_prefix_create(size_t max_bytes);
 void gw_prefix_destroy(gw_prefix *p);
 
-/* Records that engine_id (0 <= id < GW_MAX_ENGINES) holds keys[0..n): the
- * chain is inserted last key first, so keys[0] ends most recent. Pairs
- * already present are refreshed. Out-of-range ids are ignored. */
+/* Records that engine_id (0 <= id < GW_MAX_ENGINES) holds keys[0..n), a
+ * chain from its first block (a prompt's): it is inserted last key first,
+ * so keys[0] ends most recent. Pairs already present are refreshed.
+ * Out-of-range ids are ignored. */
 void gw_prefix_insert(gw_prefix *p, const uint64_t *keys, size_t n, int engine_id);
-/* Number of leading keys engine_id holds (stops at the first missing). */
+/* Number of leading keys engine_id holds. Inserting whole chains and
+ * evicting per-engine LRU keep every engine's share of a chain a
+ * contiguous prefix (see gw_prefix.c), so this bisects: log2(n) lookups,
+ * the same answer as a walk that stops at the first missing key. (Were
+ * single mid-chain keys inserted, it would return some k with key k-1 held
+ * and key k not.) */
 size_t gw_prefix_match(const gw_prefix *p, const uint64_t *keys, size_t n, int engine_id);
-/* The same for m engines at once (m <= GW_MAX_ENGINES): walks the chain
- * once, keeping only the engines that held every block so far, and stops
- * when none is left. out[i] = leading blocks engine_ids[i] holds. */
+/* The same for m engines at once (m <= GW_MAX_ENGINES): one scan of a
+ * block's probe run tells every engine holding it, and engines with equal
+ * answers share every scan of the bisection, so the cost is about
+ * (distinct answers) x log2(n) scans. out[i] = leading blocks engine_ids[i]
+ * holds. */
 void gw_prefix_match_all(const gw_prefix *p, const uint64_t *keys, size_t n, const int *engine_ids,
                          int m, uint32_t *out);
 /* Forgets every pair of engine_id (engine gone or restarted). */

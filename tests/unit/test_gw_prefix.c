@@ -1,5 +1,6 @@
 /* gw_prefix: insert/match, chain semantics, per-engine eviction under the
- * byte bound, remove_engine, and no growth past the bound. */
+ * byte bound, remove_engine, no growth past the bound, and bisection
+ * matching equal to a block-by-block walk under eviction pressure. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -75,9 +76,11 @@ static void test_chain_semantics(void **state)
     chain(7, a, 12);
     gw_prefix_insert(p, a, 5, 1);  /* engine 1: first 5 blocks */
     gw_prefix_insert(p, a, 12, 2); /* engine 2: all 12 */
-    /* engine 3 holds blocks 0 and 2 but not 1: only 1 leading block counts */
+    /* engine 3 holds block 0 only, and another chain's blocks */
+    uint64_t b[4];
+    chain(8, b, 4);
     gw_prefix_insert(p, &a[0], 1, 3);
-    gw_prefix_insert(p, &a[2], 1, 3);
+    gw_prefix_insert(p, b, 4, 3);
     int ids[5] = {1, 2, 3, 4, 2};
     uint32_t out[5];
     gw_prefix_match_all(p, a, 12, ids, 5, out);
@@ -259,6 +262,67 @@ static void test_million_random_inserts(void **state)
     gw_prefix_destroy(p);
 }
 
+/* keys of a prompt in a tree of shared prefixes, chained as real block
+ * hashes are: key i commits to choices 0..i */
+static void tree_chain(const uint8_t *choice, size_t n, uint64_t *keys)
+{
+    uint64_t h = 0x51ed270b27f3a1c5ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (uint64_t)choice[i] + 1;
+        h *= 0x9e3779b97f4a7c15ULL;
+        h ^= h >> 29;
+        keys[i] = h;
+    }
+}
+
+/* the reference: AIBrix's walk, block by block, stopping at the first miss */
+static size_t walk(const gw_prefix *p, const uint64_t *keys, size_t n, int e)
+{
+    size_t k = 0;
+    while (k < n && gw_prefix_match(p, keys + k, 1, e) == 1)
+        k++;
+    return k;
+}
+
+static void test_bisection_equals_walk(void **state)
+{
+    (void)state;
+    gw_prefix *p = gw_prefix_create(64 << 10); /* ~3000 pairs: evicting all the time */
+    assert_non_null(p);
+    enum { NE = 8, MAXN = 48 };
+    int ids[NE];
+    for (int e = 0; e < NE; e++)
+        ids[e] = e;
+    uint8_t ch[MAXN];
+    uint64_t keys[MAXN];
+    uint32_t out[NE];
+    size_t checked_nonzero = 0, partial = 0;
+    for (int it = 0; it < 20000; it++) {
+        size_t n = 1 + rng() % MAXN;
+        for (size_t i = 0; i < n; i++)
+            ch[i] = (uint8_t)(rng() % 3); /* few choices: prompts share heads */
+        tree_chain(ch, n, keys);
+        gw_prefix_insert(p, keys, n, (int)(rng() % NE));
+        if (it % 7 != 0) continue;
+        n = 1 + rng() % MAXN;
+        for (size_t i = 0; i < n; i++)
+            ch[i] = (uint8_t)(rng() % 3);
+        tree_chain(ch, n, keys);
+        gw_prefix_match_all(p, keys, n, ids, NE, out);
+        for (int e = 0; e < NE; e++) {
+            size_t want = walk(p, keys, n, e);
+            assert_int_equal(out[e], want);
+            assert_int_equal(gw_prefix_match(p, keys, n, e), want);
+            checked_nonzero += want > 0;
+            partial += want > 0 && want < n;
+        }
+    }
+    assert_int_equal(gw_prefix_check(p), 0);
+    assert_true(checked_nonzero > 1000); /* the comparison saw real matches */
+    assert_true(partial > 100);          /* and partial ones */
+    gw_prefix_destroy(p);
+}
+
 static void test_shared(void **state)
 {
     (void)state;
@@ -294,7 +358,7 @@ int main(void)
         cmocka_unit_test(test_insert_match),  cmocka_unit_test(test_chain_semantics),
         cmocka_unit_test(test_hot_blocks),    cmocka_unit_test(test_bound_and_eviction),
         cmocka_unit_test(test_remove_engine), cmocka_unit_test(test_million_random_inserts),
-        cmocka_unit_test(test_shared),
+        cmocka_unit_test(test_shared),        cmocka_unit_test(test_bisection_equals_walk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
