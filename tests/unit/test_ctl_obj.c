@@ -1,0 +1,588 @@
+/* ctl_obj: valid objects of each kind from YAML text, defaults, the command
+ * template and its rendering, label selectors, and every rejection naming
+ * its field. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/bx_yaml.h"
+#include "ctl/ctl_obj.h"
+
+static ctl_obj *parse_one(const char *yaml, char *err, size_t errlen)
+{
+    json_t *docs = NULL;
+    if (bx_yaml_load_all(yaml, strlen(yaml), NULL, &docs, err, errlen) != 0) return NULL;
+    assert_int_equal(json_array_size(docs), 1);
+    ctl_obj *o = NULL;
+    int r = ctl_obj_parse(json_array_get(docs, 0), &o, err, errlen);
+    json_decref(docs);
+    if (r != 0) {
+        assert_null(o);
+        return NULL;
+    }
+    assert_non_null(o);
+    return o;
+}
+
+static void expect_error(const char *yaml, const char *want)
+{
+    char err[512] = "";
+    ctl_obj *o = parse_one(yaml, err, sizeof(err));
+    if (o) fail_msg("accepted, expected error: %s", want);
+    if (strcmp(err, want) != 0) fail_msg("error\n  got:  %s\n  want: %s", err, want);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = malloc(1 << 20);
+    assert_non_null(buf);
+    *len = fread(buf, 1, (1 << 20) - 1, f);
+    fclose(f);
+    buf[*len] = '\0';
+    return buf;
+}
+
+#define DEP_HEAD                                                                                   \
+    "apiVersion: apps/v1\n"                                                                        \
+    "kind: Deployment\n"                                                                           \
+    "metadata:\n"                                                                                  \
+    "  name: llama\n"                                                                              \
+    "  labels: {model.aibrix.ai/name: llama-3-8b}\n"
+
+static void test_deployment_defaults(void **st)
+{
+    (void)st;
+    char err[512];
+    ctl_obj *o = parse_one(DEP_HEAD "spec: {}\n", err, sizeof(err));
+    assert_non_null(o);
+    assert_int_equal(o->kind, CTL_KIND_DEPLOYMENT);
+    assert_string_equal(o->name, "llama");
+    assert_int_equal(o->generation, 0);
+    const ctl_deployment *d = &o->u.dep;
+    assert_string_equal(d->model, "llama-3-8b");
+    assert_string_equal(d->engine, "vllm");
+    assert_int_equal(d->replicas, 1);
+    assert_true(d->default_command);
+    assert_int_equal(d->argc, 6);
+    const char *want[] = {"{brix}", "engine", "--port", "{port}", "--model", "{model}"};
+    for (size_t i = 0; i < 6; i++)
+        assert_string_equal(d->argv[i], want[i]);
+    assert_null(d->argv[6]);
+    assert_int_equal(d->nenv, 0);
+    assert_string_equal(d->health_path, "/health");
+    assert_true(d->probe_period_s == 1);
+    assert_true(d->startup_timeout_s == 600);
+    assert_true(d->drain_grace_s == 30);
+    assert_null(d->routing_strategy);
+    assert_string_equal(json_string_value(json_object_get(d->pod_labels, "model.aibrix.ai/name")),
+                        "llama-3-8b");
+    assert_string_equal(o->notes, "");
+
+    char **argv = NULL, **envp = NULL;
+    ctl_render_vars v = {"/usr/bin/brix", 9001, 3};
+    assert_int_equal(ctl_deployment_render(o, &v, &argv, &envp, err, sizeof(err)), 0);
+    const char *rendered[] = {"/usr/bin/brix", "engine", "--port", "9001", "--model", "llama-3-8b"};
+    for (size_t i = 0; i < 6; i++)
+        assert_string_equal(argv[i], rendered[i]);
+    assert_null(argv[6]);
+    assert_null(envp[0]);
+    free(argv);
+    free(envp);
+    ctl_obj_free(o);
+}
+
+static void test_deployment_full(void **st)
+{
+    (void)st;
+    char err[512];
+    const char *y = "apiVersion: apps/v1\n"
+                    "kind: Deployment\n"
+                    "metadata:\n"
+                    "  name: mistral-7b\n"
+                    "  namespace: default\n"
+                    "  annotations:\n"
+                    "    brix.ai/startup-timeout-seconds: \"90\"\n"
+                    "    brix.ai/drain-grace-seconds: \"5\"\n"
+                    "    brix.ai/routing-strategy: prefix-cache\n"
+                    "spec:\n"
+                    "  replicas: 0\n"
+                    "  template:\n"
+                    "    metadata:\n"
+                    "      labels:\n"
+                    "        model.aibrix.ai/name: mistral-7b\n"
+                    "        model.aibrix.ai/engine: sglang\n"
+                    "        adapter.model.aibrix.ai/enabled: \"true\"\n"
+                    "    spec:\n"
+                    "      terminationGracePeriodSeconds: 45\n"
+                    "      containers:\n"
+                    "        - name: vllm\n"
+                    "          image: vllm/vllm-openai:v0.8.0\n"
+                    "          command: [python3, -m, vllm.entrypoints.openai.api_server]\n"
+                    "          args: [--port, \"{port}\", --served-model-name, \"{model}\", --x, "
+                    "\"{name}-{replica}-{nope}\"]\n"
+                    "          ports: [{containerPort: 8000}]\n"
+                    "          env:\n"
+                    "            - {name: VLLM_ALLOW_RUNTIME_LORA_UPDATING, value: \"True\"}\n"
+                    "            - {name: REPLICA, value: \"r{replica}\"}\n"
+                    "            - name: HF_TOKEN\n"
+                    "              valueFrom: {secretKeyRef: {name: hf, key: token}}\n"
+                    "            - {name: EMPTY}\n"
+                    "          readinessProbe:\n"
+                    "            httpGet: {path: /v1/models, port: 8000}\n"
+                    "            periodSeconds: 3\n"
+                    "        - name: sidecar\n"
+                    "          image: aibrix/runtime\n"
+                    "status: {replicas: 7}\n";
+    ctl_obj *o = parse_one(y, err, sizeof(err));
+    if (!o) fail_msg("%s", err);
+    const ctl_deployment *d = &o->u.dep;
+    assert_string_equal(d->model, "mistral-7b");
+    assert_string_equal(d->engine, "sglang");
+    assert_int_equal(d->replicas, 0);
+    assert_false(d->default_command);
+    assert_int_equal(d->argc, 9);
+    assert_string_equal(d->argv[0], "python3");
+    assert_string_equal(d->argv[8], "{name}-{replica}-{nope}");
+    assert_int_equal(d->nenv, 3); /* valueFrom skipped */
+    assert_string_equal(d->env[2].name, "EMPTY");
+    assert_string_equal(d->env[2].value, "");
+    assert_string_equal(d->health_path, "/v1/models");
+    assert_true(d->probe_period_s == 3);
+    assert_true(d->startup_timeout_s == 90);
+    assert_true(d->drain_grace_s == 5); /* annotation beats terminationGracePeriodSeconds */
+    assert_string_equal(d->routing_strategy, "prefix-cache");
+    assert_string_equal(
+        json_string_value(json_object_get(d->pod_labels, "adapter.model.aibrix.ai/enabled")),
+        "true");
+    assert_null(json_object_get(o->raw, "status"));
+    assert_non_null(strstr(o->notes, "containers[1..]: ignored"));
+    assert_non_null(strstr(o->notes, "containers[0].image: ignored"));
+    assert_non_null(strstr(o->notes, "env[2].valueFrom: not supported locally"));
+
+    char **argv = NULL, **envp = NULL;
+    ctl_render_vars v = {NULL, 18001, 2};
+    assert_int_equal(ctl_deployment_render(o, &v, &argv, &envp, err, sizeof(err)), 0);
+    assert_string_equal(argv[4], "18001");
+    assert_string_equal(argv[6], "mistral-7b");
+    assert_string_equal(argv[8], "mistral-7b-2-{nope}");
+    assert_string_equal(envp[0], "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True");
+    assert_string_equal(envp[1], "REPLICA=r2");
+    assert_string_equal(envp[2], "EMPTY=");
+    assert_null(envp[3]);
+    free(argv);
+    free(envp);
+    ctl_obj_free(o);
+}
+
+static void test_deployment_grace_and_args_only(void **st)
+{
+    (void)st;
+    char err[512];
+    const char *y = DEP_HEAD "spec:\n"
+                             "  template:\n"
+                             "    spec:\n"
+                             "      terminationGracePeriodSeconds: 45\n"
+                             "      containers:\n"
+                             "        - args: [--port, \"{port}\", --time-scale, \"10\"]\n";
+    ctl_obj *o = parse_one(y, err, sizeof(err));
+    if (!o) fail_msg("%s", err);
+    assert_true(o->u.dep.drain_grace_s == 45);
+    assert_true(o->u.dep.default_command);
+    assert_int_equal(o->u.dep.argc, 6);
+    assert_string_equal(o->u.dep.argv[0], "{brix}");
+    assert_string_equal(o->u.dep.argv[1], "engine");
+    assert_string_equal(o->u.dep.argv[5], "10");
+    ctl_obj_free(o);
+
+    /* a program named plain "brix" is the running brix */
+    o = parse_one(DEP_HEAD "spec: {template: {spec: {containers: [{command: [brix, engine, "
+                           "--port, \"{port}\"]}]}}}\n",
+                  err, sizeof(err));
+    if (!o) fail_msg("%s", err);
+    assert_false(o->u.dep.default_command);
+    char **argv = NULL;
+    ctl_render_vars v = {"/opt/brix/bin/brix", 9000, 0};
+    assert_int_equal(ctl_deployment_render(o, &v, &argv, NULL, err, sizeof(err)), 0);
+    assert_string_equal(argv[0], "/opt/brix/bin/brix");
+    assert_string_equal(argv[3], "9000");
+    assert_null(argv[4]);
+    free(argv);
+    ctl_obj_free(o);
+}
+
+static void test_adapter(void **st)
+{
+    (void)st;
+    char err[512];
+    const char *y = "apiVersion: model.aibrix.ai/v1alpha1\n"
+                    "kind: ModelAdapter\n"
+                    "metadata:\n"
+                    "  name: text2sql\n"
+                    "spec:\n"
+                    "  baseModel: llama-3-8b\n"
+                    "  podSelector:\n"
+                    "    matchLabels: {model.aibrix.ai/name: llama-3-8b, tier: a}\n"
+                    "    matchExpressions: [{key: x, operator: Exists}]\n"
+                    "  artifactURL: s3://bucket/adapters/text2sql\n"
+                    "  replicas: 1\n"
+                    "  schedulerName: binPack\n"
+                    "  additionalConfig: {api-key: sk-123, rank: \"8\"}\n"
+                    "  credentialsSecretRef: {name: s3-creds}\n";
+    ctl_obj *o = parse_one(y, err, sizeof(err));
+    if (!o) fail_msg("%s", err);
+    const ctl_adapter *a = &o->u.ma;
+    assert_int_equal(o->kind, CTL_KIND_MODEL_ADAPTER);
+    assert_string_equal(a->base_model, "llama-3-8b");
+    assert_string_equal(a->artifact_url, "s3://bucket/adapters/text2sql");
+    assert_int_equal(a->replicas, 1);
+    assert_int_equal(a->sched, CTL_SCHED_BIN_PACK);
+    assert_string_equal(a->api_key, "sk-123");
+    assert_int_equal(json_object_size(a->match_labels), 2);
+    assert_string_equal(json_string_value(json_object_get(a->additional_config, "rank")), "8");
+    assert_non_null(strstr(o->notes, "matchExpressions: ignored"));
+    assert_non_null(strstr(o->notes, "credentialsSecretRef: not supported locally"));
+
+    json_t *pod =
+        json_pack("{ssssss}", "model.aibrix.ai/name", "llama-3-8b", "tier", "a", "z", "1");
+    assert_true(ctl_labels_match(a->match_labels, pod));
+    json_object_set_new(pod, "tier", json_string("b"));
+    assert_false(ctl_labels_match(a->match_labels, pod));
+    json_decref(pod);
+    ctl_obj_free(o);
+}
+
+static void test_adapter_defaults(void **st)
+{
+    (void)st;
+    char err[512];
+    const char *y = "apiVersion: model.aibrix.ai/v1alpha1\n"
+                    "kind: ModelAdapter\n"
+                    "metadata: {name: lora-1}\n"
+                    "spec: {baseModel: llama-3-8b, artifactURL: /models/lora-1}\n";
+    ctl_obj *o = parse_one(y, err, sizeof(err));
+    if (!o) fail_msg("%s", err);
+    const ctl_adapter *a = &o->u.ma;
+    assert_int_equal(a->replicas, CTL_ADAPTER_ALL);
+    assert_int_equal(a->sched, CTL_SCHED_LEAST_ADAPTERS);
+    assert_null(a->api_key);
+    assert_int_equal(json_object_size(a->additional_config), 0);
+    /* the selector derived from baseModel */
+    assert_int_equal(json_object_size(a->match_labels), 1);
+    assert_string_equal(json_string_value(json_object_get(a->match_labels, "model.aibrix.ai/name")),
+                        "llama-3-8b");
+    assert_string_equal(o->notes, "");
+    ctl_obj_free(o);
+
+    const char *scheds[] = {"default",      "leastAdapters",   "binPack",
+                            "leastLatency", "leastThroughput", "random"};
+    const ctl_adapter_sched want[] = {CTL_SCHED_LEAST_ADAPTERS,   CTL_SCHED_LEAST_ADAPTERS,
+                                      CTL_SCHED_BIN_PACK,         CTL_SCHED_LEAST_LATENCY,
+                                      CTL_SCHED_LEAST_THROUGHPUT, CTL_SCHED_RANDOM};
+    for (size_t i = 0; i < 6; i++) {
+        char buf[512];
+        snprintf(buf, sizeof(buf),
+                 "apiVersion: model.aibrix.ai/v1alpha1\nkind: ModelAdapter\nmetadata: {name: "
+                 "a}\nspec: {baseModel: m, artifactURL: hf://org/x, schedulerName: %s}\n",
+                 scheds[i]);
+        o = parse_one(buf, err, sizeof(err));
+        if (!o) fail_msg("%s", err);
+        assert_int_equal(o->u.ma.sched, want[i]);
+        ctl_obj_free(o);
+    }
+}
+
+static void test_autoscaler(void **st)
+{
+    (void)st;
+    char err[512];
+    const char *y = "apiVersion: autoscaling.aibrix.ai/v1alpha1\n"
+                    "kind: PodAutoscaler\n"
+                    "metadata: {name: llama-kpa}\n"
+                    "spec:\n"
+                    "  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: llama}\n"
+                    "  maxReplicas: 4\n"
+                    "  scalingStrategy: KPA\n"
+                    "  metricsSources: [{metricSourceType: pod, targetMetric: x, targetValue: "
+                    "\"1\"}]\n";
+    ctl_obj *o = parse_one(y, err, sizeof(err));
+    if (!o) fail_msg("%s", err);
+    assert_int_equal(o->kind, CTL_KIND_POD_AUTOSCALER);
+    assert_string_equal(o->u.pa.target_kind, "Deployment");
+    assert_string_equal(o->u.pa.target_name, "llama");
+    assert_string_equal(o->u.pa.strategy, "KPA");
+    /* the JSON is kept for the autoscaler's own parser */
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(o->raw, "spec"), "maxReplicas")), 4);
+    ctl_obj_free(o);
+}
+
+static void test_quickstart_file(void **st)
+{
+    (void)st;
+    size_t len = 0;
+    /* The repository root from this file's path (CMake compiles it by its
+     * absolute path). */
+    char path[4096];
+    snprintf(path, sizeof(path), "%s", __FILE__);
+    char *cut = strstr(path, "tests/unit/test_ctl_obj.c");
+    assert_non_null(cut);
+    snprintf(cut, sizeof(path) - (size_t)(cut - path), "examples/quickstart.yaml");
+    char *buf = read_file(path, &len);
+    assert_non_null(buf);
+    ctl_obj **objs = NULL;
+    size_t n = 0;
+    char err[512];
+    if (ctl_obj_load_yaml(buf, len, &objs, &n, err, sizeof(err)) != 0) fail_msg("%s", err);
+    assert_int_equal(n, 3);
+    assert_int_equal(objs[0]->kind, CTL_KIND_DEPLOYMENT);
+    assert_string_equal(objs[0]->name, "llama-3-8b");
+    assert_string_equal(objs[0]->u.dep.model, "llama-3-8b");
+    assert_int_equal(objs[0]->u.dep.replicas, 2);
+    assert_int_equal(objs[1]->kind, CTL_KIND_MODEL_ADAPTER);
+    assert_string_equal(objs[1]->name, "sql-lora");
+    assert_string_equal(objs[1]->u.ma.base_model, "llama-3-8b");
+    assert_int_equal(objs[1]->u.ma.replicas, 1);
+    assert_int_equal(objs[2]->kind, CTL_KIND_POD_AUTOSCALER);
+    assert_string_equal(objs[2]->u.pa.target_name, "llama-3-8b");
+    /* the adapter's selector matches the deployment's pods */
+    assert_true(ctl_labels_match(objs[1]->u.ma.match_labels, objs[0]->u.dep.pod_labels));
+    ctl_objs_free(objs, n);
+    free(buf);
+}
+
+static void test_multi_document_errors(void **st)
+{
+    (void)st;
+    const char *y = "---\n" DEP_HEAD "spec: {}\n"
+                    "---\n"
+                    "apiVersion: v1\n"
+                    "kind: Service\n"
+                    "metadata: {name: x}\n";
+    ctl_obj **objs = NULL;
+    size_t n = 0;
+    char err[512];
+    assert_int_equal(ctl_obj_load_yaml(y, strlen(y), &objs, &n, err, sizeof(err)), -1);
+    assert_null(objs);
+    assert_int_equal(n, 0);
+    assert_string_equal(err, "document 2: kind: unknown kind 'Service' (want Deployment, "
+                             "ModelAdapter or PodAutoscaler)");
+    /* empty documents are skipped */
+    const char *ok = "---\n---\n" DEP_HEAD "spec: {}\n---\n";
+    assert_int_equal(ctl_obj_load_yaml(ok, strlen(ok), &objs, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 1);
+    ctl_objs_free(objs, n);
+}
+
+static void test_common_errors(void **st)
+{
+    (void)st;
+    expect_error("- a\n- b\n", "not a mapping (want an object with kind)");
+    expect_error("apiVersion: apps/v1\nmetadata: {name: x}\n", "kind: required");
+    expect_error("kind: deployment\n", "kind: unknown kind 'deployment' (want Deployment, "
+                                       "ModelAdapter or PodAutoscaler)");
+    expect_error("kind: Deployment\nmetadata: {name: x}\n", "Deployment: apiVersion: required "
+                                                            "(apps/v1)");
+    expect_error("kind: ModelAdapter\napiVersion: model.aibrix.ai/v1\n",
+                 "ModelAdapter: apiVersion: must be model.aibrix.ai/v1alpha1 (got "
+                 "'model.aibrix.ai/v1')");
+    expect_error("kind: Deployment\napiVersion: apps/v1\n", "Deployment: metadata.name: required");
+    expect_error("kind: Deployment\napiVersion: apps/v1\nmetadata: {name: Llama}\n",
+                 "Deployment: metadata.name: 'Llama' is not a DNS-1123 label (1..63 of a-z, "
+                 "0-9 and '-', alphanumeric at both ends)");
+    expect_error("kind: Deployment\napiVersion: apps/v1\nmetadata: {name: -x}\n",
+                 "Deployment: metadata.name: '-x' is not a DNS-1123 label (1..63 of a-z, "
+                 "0-9 and '-', alphanumeric at both ends)");
+    expect_error("kind: Deployment\napiVersion: apps/v1\nmetadata: {name: 7}\n",
+                 "Deployment: metadata.name: must be a string");
+    expect_error("kind: Deployment\napiVersion: apps/v1\nmetadata: {name: x, labels: {a: 1}}\n",
+                 "Deployment x: metadata.labels[\"a\"]: must be a string");
+    expect_error("kind: Deployment\napiVersion: apps/v1\nmetadata: {name: x, annotations: []}\n",
+                 "Deployment x: metadata.annotations: must be a mapping");
+}
+
+static void test_deployment_errors(void **st)
+{
+    (void)st;
+    expect_error(DEP_HEAD, "Deployment llama: spec: required");
+    expect_error("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: llama}\nspec: {}\n",
+                 "Deployment llama: metadata.labels[\"model.aibrix.ai/name\"]: required (the "
+                 "served model name)");
+    expect_error(DEP_HEAD "spec: {replicas: -1}\n",
+                 "Deployment llama: spec.replicas: must be between 0 and 256");
+    expect_error(DEP_HEAD "spec: {replicas: \"2\"}\n",
+                 "Deployment llama: spec.replicas: must be an integer");
+    expect_error("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: llama\n  labels: "
+                 "{model.aibrix.ai/name: \"bad name\"}\nspec: {}\n",
+                 "Deployment llama: metadata.labels[\"model.aibrix.ai/name\"]: 'bad name' is "
+                 "not a valid model name (1..255 of A-Za-z0-9._/:-)");
+    expect_error(DEP_HEAD "spec:\n  template:\n    metadata:\n      labels: "
+                          "{model.aibrix.ai/name: other}\n",
+                 "Deployment llama: spec.template.metadata.labels[\"model.aibrix.ai/name\"]: "
+                 "'other' differs from metadata.labels (llama-3-8b)");
+    expect_error(DEP_HEAD "spec: {template: {spec: {containers: []}}}\n",
+                 "Deployment llama: spec.template.spec.containers: must not be empty");
+    expect_error(DEP_HEAD "spec: {template: {spec: {containers: [{command: vllm}]}}}\n",
+                 "Deployment llama: spec.template.spec.containers[0].command: must be a list");
+    expect_error(DEP_HEAD "spec: {template: {spec: {containers: [{command: [vllm, 8000]}]}}}\n",
+                 "Deployment llama: spec.template.spec.containers[0].command[1]: must be a "
+                 "string");
+    expect_error(DEP_HEAD "spec: {template: {spec: {containers: [{command: [vllm, serve]}]}}}\n",
+                 "Deployment llama: spec.template.spec.containers[0]: command/args/env must use "
+                 "the {port} placeholder (brix allocates each replica's port)");
+    expect_error(DEP_HEAD "spec: {template: {spec: {containers: [{command: [\"\", "
+                          "\"{port}\"]}]}}}\n",
+                 "Deployment llama: spec.template.spec.containers[0].command: must name a "
+                 "program");
+    expect_error(DEP_HEAD "spec: {template: {spec: {containers: [{env: [{value: x}]}]}}}\n",
+                 "Deployment llama: spec.template.spec.containers[0].env[0].name: required");
+    expect_error(DEP_HEAD "spec: {template: {spec: {containers: [{env: [{name: A=B}]}]}}}\n",
+                 "Deployment llama: spec.template.spec.containers[0].env[0].name: must be "
+                 "1..256 bytes without '=' or control characters");
+    expect_error(DEP_HEAD "spec: {template: {spec: {containers: [{readinessProbe: {httpGet: "
+                          "{path: health}}}]}}}\n",
+                 "Deployment llama: spec.template.spec.containers[0].readinessProbe.httpGet."
+                 "path: must be an absolute path of at most 256 bytes");
+    expect_error(DEP_HEAD "spec: {template: {spec: {terminationGracePeriodSeconds: -3}}}\n",
+                 "Deployment llama: spec.template.spec.terminationGracePeriodSeconds: must be "
+                 "between 0 and 3600");
+    expect_error(DEP_HEAD "  annotations: {brix.ai/startup-timeout-seconds: soon}\nspec: {}\n",
+                 "Deployment llama: metadata.annotations[\"brix.ai/startup-timeout-seconds\"]: "
+                 "must be a number of seconds");
+    expect_error(DEP_HEAD "  annotations: {brix.ai/drain-grace-seconds: \"-1\"}\nspec: {}\n",
+                 "Deployment llama: metadata.annotations[\"brix.ai/drain-grace-seconds\"]: must "
+                 "be between 0 and 3600");
+    expect_error(DEP_HEAD "  annotations: {brix.ai/drain-grace-seconds: 5}\nspec: {}\n",
+                 "Deployment llama: metadata.annotations[\"brix.ai/drain-grace-seconds\"]: must "
+                 "be a string");
+    expect_error(DEP_HEAD "  annotations: {brix.ai/routing-strategy: fastest}\nspec: {}\n",
+                 "Deployment llama: metadata.annotations[\"brix.ai/routing-strategy\"]: unknown "
+                 "routing strategy 'fastest'");
+}
+
+#define MA_HEAD                                                                                    \
+    "apiVersion: model.aibrix.ai/v1alpha1\n"                                                       \
+    "kind: ModelAdapter\n"                                                                         \
+    "metadata: {name: lora-1}\n"
+
+static void test_adapter_errors(void **st)
+{
+    (void)st;
+    expect_error(MA_HEAD, "ModelAdapter lora-1: spec: required");
+    expect_error(MA_HEAD "spec: {artifactURL: s3://b/x}\n",
+                 "ModelAdapter lora-1: spec.podSelector.matchLabels: required (or set "
+                 "spec.baseModel)");
+    expect_error(MA_HEAD "spec: {podSelector: {matchLabels: {}}, artifactURL: s3://b/x}\n",
+                 "ModelAdapter lora-1: spec.podSelector.matchLabels: required (or set "
+                 "spec.baseModel)");
+    expect_error(MA_HEAD "spec: {baseModel: 3, artifactURL: s3://b/x}\n",
+                 "ModelAdapter lora-1: spec.baseModel: must be a string");
+    expect_error(MA_HEAD "spec: {baseModel: m}\n",
+                 "ModelAdapter lora-1: spec.artifactURL: required");
+    expect_error(MA_HEAD "spec: {baseModel: m, artifactURL: \"https://x/y\"}\n",
+                 "ModelAdapter lora-1: spec.artifactURL: 'https://x/y' must start with s3://, "
+                 "gcs://, tos://, huggingface://, hf:// or /");
+    expect_error(MA_HEAD "spec: {baseModel: m, artifactURL: \"s3://\"}\n",
+                 "ModelAdapter lora-1: spec.artifactURL: 's3://' must start with s3://, "
+                 "gcs://, tos://, huggingface://, hf:// or /");
+    expect_error(MA_HEAD "spec: {baseModel: m, artifactURL: /x, replicas: 0}\n",
+                 "ModelAdapter lora-1: spec.replicas: must be > 0");
+    expect_error(MA_HEAD "spec: {baseModel: m, artifactURL: /x, replicas: 1000}\n",
+                 "ModelAdapter lora-1: spec.replicas: must be at most 256");
+    expect_error(MA_HEAD "spec: {baseModel: m, artifactURL: /x, schedulerName: leastLoad}\n",
+                 "ModelAdapter lora-1: spec.schedulerName: unknown scheduler 'leastLoad' (want "
+                 "default, leastAdapters, binPack, leastLatency, leastThroughput or random)");
+    expect_error(MA_HEAD "spec: {baseModel: m, artifactURL: /x, additionalConfig: {rank: 8}}\n",
+                 "ModelAdapter lora-1: spec.additionalConfig[\"rank\"]: must be a string");
+    expect_error(MA_HEAD "spec: {baseModel: m, artifactURL: /x, podSelector: {matchLabels: "
+                         "{model.aibrix.ai/name: n}}}\n",
+                 "ModelAdapter lora-1: spec.baseModel: 'm' contradicts "
+                 "spec.podSelector.matchLabels[\"model.aibrix.ai/name\"] ('n')");
+    expect_error(MA_HEAD "spec: {baseModel: m, artifactURL: /x, credentialsSecretRef: s}\n",
+                 "ModelAdapter lora-1: spec.credentialsSecretRef: must be a mapping");
+}
+
+#define PA_HEAD                                                                                    \
+    "apiVersion: autoscaling.aibrix.ai/v1alpha1\n"                                                 \
+    "kind: PodAutoscaler\n"                                                                        \
+    "metadata: {name: pa}\n"
+
+static void test_autoscaler_errors(void **st)
+{
+    (void)st;
+    expect_error(PA_HEAD, "PodAutoscaler pa: spec: required");
+    expect_error(PA_HEAD "spec: {scalingStrategy: KPA}\n",
+                 "PodAutoscaler pa: spec.scaleTargetRef: required");
+    expect_error(PA_HEAD "spec: {scaleTargetRef: {name: x}, scalingStrategy: KPA}\n",
+                 "PodAutoscaler pa: spec.scaleTargetRef.kind: required");
+    expect_error(PA_HEAD "spec: {scaleTargetRef: {kind: StormService, name: x}, "
+                         "scalingStrategy: KPA}\n",
+                 "PodAutoscaler pa: spec.scaleTargetRef.kind: only Deployment can be scaled "
+                 "locally (got 'StormService')");
+    expect_error(PA_HEAD "spec: {scaleTargetRef: {kind: Deployment}, scalingStrategy: KPA}\n",
+                 "PodAutoscaler pa: spec.scaleTargetRef.name: required");
+    expect_error(PA_HEAD "spec: {scaleTargetRef: {kind: Deployment, name: X_Y}, "
+                         "scalingStrategy: KPA}\n",
+                 "PodAutoscaler pa: spec.scaleTargetRef.name: 'X_Y' is not a DNS-1123 label");
+    expect_error(PA_HEAD "spec: {scaleTargetRef: {kind: Deployment, name: x}}\n",
+                 "PodAutoscaler pa: spec.scalingStrategy: required");
+}
+
+static void test_kinds_and_names(void **st)
+{
+    (void)st;
+    assert_int_equal(ctl_kind_parse("Deployment"), CTL_KIND_DEPLOYMENT);
+    assert_int_equal(ctl_kind_parse("deploy"), CTL_KIND_DEPLOYMENT);
+    assert_int_equal(ctl_kind_parse("MA"), CTL_KIND_MODEL_ADAPTER);
+    assert_int_equal(ctl_kind_parse("podautoscalers"), CTL_KIND_POD_AUTOSCALER);
+    assert_int_equal(ctl_kind_parse("service"), CTL_KIND_NONE);
+    assert_int_equal(ctl_kind_parse(NULL), CTL_KIND_NONE);
+    assert_string_equal(ctl_kind_api_version(CTL_KIND_MODEL_ADAPTER), "model.aibrix.ai/v1alpha1");
+    assert_null(ctl_kind_name(CTL_KIND_NONE));
+    assert_true(ctl_name_valid("a"));
+    assert_true(ctl_name_valid("llama-3-8b"));
+    char n63[64], n64[65];
+    memset(n63, 'a', 63);
+    n63[63] = '\0';
+    memset(n64, 'a', 64);
+    n64[64] = '\0';
+    assert_true(ctl_name_valid(n63));
+    assert_false(ctl_name_valid(n64));
+    assert_false(ctl_name_valid(""));
+    assert_false(ctl_name_valid("a-"));
+    assert_false(ctl_name_valid("a.b"));
+    assert_false(ctl_name_valid("A"));
+    /* an empty selector matches every pod, as in Kubernetes */
+    json_t *empty = json_object(), *labels = json_pack("{ss}", "a", "b");
+    assert_true(ctl_labels_match(empty, labels));
+    assert_false(ctl_labels_match(labels, empty));
+    json_decref(empty);
+    json_decref(labels);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_deployment_defaults),
+        cmocka_unit_test(test_deployment_full),
+        cmocka_unit_test(test_deployment_grace_and_args_only),
+        cmocka_unit_test(test_adapter),
+        cmocka_unit_test(test_adapter_defaults),
+        cmocka_unit_test(test_autoscaler),
+        cmocka_unit_test(test_quickstart_file),
+        cmocka_unit_test(test_multi_document_errors),
+        cmocka_unit_test(test_common_errors),
+        cmocka_unit_test(test_deployment_errors),
+        cmocka_unit_test(test_adapter_errors),
+        cmocka_unit_test(test_autoscaler_errors),
+        cmocka_unit_test(test_kinds_and_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
