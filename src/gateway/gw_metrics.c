@@ -5,13 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "common/bx_prom.h"
 #include "gateway/gw_gateway_int.h"
 
 #define GW_M_SERIES 1024
 
 typedef struct gw_series {
-    char labels[640]; /* rendered */
+    char labels[640]; /* rendered once, when the series is created */
+    uint64_t hash;    /* of the raw label values, to find the series */
     uint64_t count;
 } gw_series;
 
@@ -41,17 +44,26 @@ void gw_metrics_free(gw_metrics *m)
     free(m);
 }
 
+/* The series key: the raw values hashed, so a request costs one hash and
+ * no formatting (labels are rendered once, for a new series). Two label
+ * sets with one 64-bit hash would share a series: odds about n^2 / 2^65. */
+static uint64_t gw_metrics_key(const char *model, const char *strategy, const char *engine,
+                               int status)
+{
+    uint64_t h = XXH3_64bits_withSeed(model, strlen(model), (uint64_t)status);
+    h = XXH3_64bits_withSeed(strategy, strlen(strategy), h);
+    return XXH3_64bits_withSeed(engine, strlen(engine), h ^ 0x9e3779b97f4a7c15ULL);
+}
+
 void gw_metrics_count(gw_metrics *m, const char *model, const char *strategy, const char *engine,
                       int status)
 {
-    char em[256], es[64], ee[GW_NAME_MAX * 2], l[sizeof(em) + sizeof(es) + sizeof(ee) + 64];
-    bx_prom_escape(em, sizeof(em), model ? model : "-");
-    bx_prom_escape(es, sizeof(es), strategy ? strategy : "-");
-    bx_prom_escape(ee, sizeof(ee), engine ? engine : "-");
-    snprintf(l, sizeof(l), "model=\"%s\",strategy=\"%s\",engine=\"%s\",status=\"%d\"", em, es, ee,
-             status);
+    model = model ? model : "-";
+    strategy = strategy ? strategy : "-";
+    engine = engine ? engine : "-";
+    uint64_t h = gw_metrics_key(model, strategy, engine, status);
     for (int i = 0; i < m->nseries; i++) {
-        if (!strcmp(m->series[i].labels, l)) {
+        if (m->series[i].hash == h) {
             m->series[i].count++;
             return;
         }
@@ -60,6 +72,13 @@ void gw_metrics_count(gw_metrics *m, const char *model, const char *strategy, co
         m->other++;
         return;
     }
+    char em[256], es[64], ee[GW_NAME_MAX * 2], l[sizeof(em) + sizeof(es) + sizeof(ee) + 64];
+    bx_prom_escape(em, sizeof(em), model);
+    bx_prom_escape(es, sizeof(es), strategy);
+    bx_prom_escape(ee, sizeof(ee), engine);
+    snprintf(l, sizeof(l), "model=\"%s\",strategy=\"%s\",engine=\"%s\",status=\"%d\"", em, es, ee,
+             status);
+    m->series[m->nseries].hash = h;
     snprintf(m->series[m->nseries].labels, sizeof(m->series[0].labels), "%s", l);
     m->series[m->nseries++].count = 1;
 }

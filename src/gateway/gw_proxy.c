@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "common/bx_buf.h"
+#include "common/bx_jscan.h"
 #include "common/bx_json.h"
 #include "common/bx_reply.h"
 #include "common/bx_log.h"
@@ -76,8 +77,9 @@ static double gw_secs(uint64_t a_ns, uint64_t b_ns)
 }
 
 /* Reads usage from one JSON object (a chunk or a whole answer): only the
- * "usage" value is parsed (JSON_DISABLE_EOF_CHECK stops after it), not the
- * whole answer, which would cost a full parse per request. The last
+ * "usage" value is scanned (bx_jscan, no allocation; jansson with
+ * JSON_DISABLE_EOF_CHECK when the scanner is unsure), not the whole
+ * answer, which would cost a full parse per request. The last
  * "usage" key is the top-level one in vLLM's and OpenAI's shapes. */
 static void gw_usage_from_json(gw_call *c, const char *data, size_t len)
 {
@@ -91,6 +93,24 @@ static void gw_usage_from_json(gw_call *c, const char *data, size_t len)
         u++;
     if (u >= end || *u != ':') return;
     u++;
+    bx_jscan_member m[16];
+    size_t n, used;
+    if (bx_jscan_object_head(u, (size_t)(end - u), m, 16, &n, &used) == BX_JSCAN_OK) {
+        for (size_t i = 0; i < n; i++) {
+            int32_t *dst = NULL;
+            if (m[i].key_len == 13 && memcmp(m[i].key, "prompt_tokens", 13) == 0)
+                dst = &c->prompt_tokens;
+            else if (m[i].key_len == 17 && memcmp(m[i].key, "completion_tokens", 17) == 0)
+                dst = &c->completion_tokens;
+            if (dst && m[i].type == BX_JSCAN_NUMBER && m[i].integer) {
+                char t[24];
+                memcpy(t, m[i].val, m[i].val_len); /* <= 19 bytes: bx_jscan's limit */
+                t[m[i].val_len] = 0;
+                *dst = (int32_t)strtoll(t, NULL, 10);
+            }
+        }
+        return;
+    }
     json_t *o = json_loadb(u, (size_t)(end - u), JSON_DISABLE_EOF_CHECK, NULL);
     if (json_is_object(o)) {
         json_t *p = json_object_get(o, "prompt_tokens");

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_jscan.h"
 #include "common/bx_json.h"
 
 static int gw_req_fail(char *err, size_t errlen, const char *msg)
@@ -14,10 +15,108 @@ static int gw_req_fail(char *err, size_t errlen, const char *msg)
     return -1;
 }
 
+static int gw_req_key(const bx_jscan_member *m, const char *k)
+{
+    size_t n = strlen(k);
+    return m->key_len == n && memcmp(m->key, k, n) == 0;
+}
+
+/* A JSON integer member into *out; -1 when it is not a plain integer. */
+static int gw_req_scan_int(const bx_jscan_member *m, int64_t *out)
+{
+    if (m->type == BX_JSCAN_NULL) return 0;
+    if (m->type != BX_JSCAN_NUMBER || !m->integer) return -1;
+    char t[24];
+    memcpy(t, m->val, m->val_len); /* <= 19 bytes: bx_jscan's limit */
+    t[m->val_len] = 0;
+    *out = strtoll(t, NULL, 10);
+    return 0;
+}
+
+/* The fast path when no prompt is read: bx_jscan validates the whole body
+ * and finds the fields without building a tree. 0 done; 1 when the body is
+ * anything but the plain case (unsure JSON, a field of an unexpected type,
+ * a missing required field): the jansson path then answers, with its exact
+ * messages. The fields' semantics equal the jansson path's. */
+static int gw_req_scan(gw_api api, const char *body, size_t len, gw_req *r)
+{
+    bx_jscan_member m[64];
+    size_t n;
+    if (len > BX_JSON_MAX_BODY_DEFAULT || bx_jscan_object(body, len, m, 64, &n) != BX_JSCAN_OK)
+        return 1;
+    const bx_jscan_member *model = NULL, *user = NULL;
+    int have_prompt = 0, stream = 0, include_usage = 0;
+    int64_t mt = -1, mct = -1;
+    int have_mct = 0;
+    for (size_t i = 0; i < n; i++) {
+        const bx_jscan_member *f = &m[i];
+        if (gw_req_key(f, "model")) {
+            if (f->type != BX_JSCAN_STRING || f->escaped || f->val_len == 0) return 1;
+            model = f;
+        } else if (gw_req_key(f, "user")) {
+            if (f->type == BX_JSCAN_NULL) continue;
+            if (f->type != BX_JSCAN_STRING || f->escaped) return 1;
+            user = f;
+        } else if (gw_req_key(f, "stream")) {
+            if (f->type != BX_JSCAN_TRUE && f->type != BX_JSCAN_FALSE && f->type != BX_JSCAN_NULL)
+                return 1;
+            stream = f->type == BX_JSCAN_TRUE;
+        } else if (gw_req_key(f, "stream_options")) {
+            if (f->type != BX_JSCAN_OBJECT) continue; /* ignored unless an object */
+            bx_jscan_member so[16];
+            size_t ns;
+            if (bx_jscan_object(f->val, f->val_len, so, 16, &ns) != BX_JSCAN_OK) return 1;
+            for (size_t k = 0; k < ns; k++)
+                if (gw_req_key(&so[k], "include_usage")) {
+                    if (so[k].type != BX_JSCAN_TRUE && so[k].type != BX_JSCAN_FALSE &&
+                        so[k].type != BX_JSCAN_NULL)
+                        return 1;
+                    include_usage = so[k].type == BX_JSCAN_TRUE;
+                }
+        } else if (gw_req_key(f, "max_tokens")) {
+            if (gw_req_scan_int(f, &mt) != 0) return 1;
+        } else if (gw_req_key(f, "max_completion_tokens")) {
+            if (gw_req_scan_int(f, &mct) != 0) return 1;
+            have_mct = f->type != BX_JSCAN_NULL;
+        } else if (api == GW_API_CHAT && gw_req_key(f, "messages")) {
+            if (f->type != BX_JSCAN_ARRAY || f->empty) return 1;
+            have_prompt = 1;
+        } else if (api == GW_API_COMPLETIONS && gw_req_key(f, "prompt")) {
+            have_prompt = 1;
+        } else if (api == GW_API_EMBEDDINGS && gw_req_key(f, "input")) {
+            have_prompt = 1;
+        }
+    }
+    if (!model || !have_prompt || (api == GW_API_EMBEDDINGS && stream)) return 1;
+    if (api == GW_API_CHAT && have_mct) mt = mct;
+    size_t ml = model->val_len, ul = user ? user->val_len : 0;
+    r->strs = malloc(ml + 1 + (user ? ul + 1 : 0));
+    if (!r->strs) return 1;
+    memcpy(r->strs, model->val, ml);
+    r->strs[ml] = 0;
+    r->model = r->strs;
+    if (user) {
+        memcpy(r->strs + ml + 1, user->val, ul);
+        r->strs[ml + 1 + ul] = 0;
+        r->user = r->strs + ml + 1;
+    }
+    r->stream = stream;
+    r->include_usage = include_usage;
+    r->max_tokens = mt > 0 && mt < (1 << 24) ? (int32_t)mt : -1;
+    return 0;
+}
+
 int gw_req_parse(gw_api api, const char *body, size_t len, int want_tokens, gw_req *r, char *err,
                  size_t errlen)
 {
     memset(r, 0, sizeof(*r));
+    r->api = api;
+    r->max_tokens = -1;
+    if (!want_tokens) {
+        if (gw_req_scan(api, body, len, r) == 0) return 0;
+        free(r->strs);
+        memset(r, 0, sizeof(*r));
+    }
     r->api = api;
     r->max_tokens = -1;
     r->root = bx_json_parse_object(body, len, 0, err, errlen);
@@ -72,6 +171,7 @@ int gw_req_hash(gw_req *r, const bx_blockhash *root, int block_size, const char 
 void gw_req_free(gw_req *r)
 {
     json_decref(r->root);
+    free(r->strs);
     bx_tokvec_free(&r->tokens);
     free(r->block_keys);
     memset(r, 0, sizeof(*r));

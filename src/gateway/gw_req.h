@@ -4,9 +4,12 @@
  * them (bx_prompt), from which the vLLM block keys are hashed for
  * prefix-aware routing. Pure; fuzzed by fuzz/fuzz_gw_request.c.
  *
+ * When no prompt is needed, the body is checked by bx_jscan without building
+ * a tree (jansson only when the scanner is unsure, for its exact errors).
+ *
  * Ownership: gw_req_parse fills a caller-owned gw_req; strings point into
- * req->root, which the struct owns; gw_req_free releases everything. The
- * raw body is forwarded to the engine unchanged. */
+ * req->root or req->strs, which the struct owns; gw_req_free releases
+ * everything. The raw body is forwarded to the engine unchanged. */
 #ifndef GW_REQ_H
 #define GW_REQ_H
 
@@ -21,7 +24,8 @@ typedef enum gw_api { GW_API_CHAT = 0, GW_API_COMPLETIONS, GW_API_EMBEDDINGS } g
 
 typedef struct gw_req {
     gw_api api;
-    json_t *root;
+    json_t *root; /* the parsed body; NULL when the fast scan sufficed */
+    char *strs;   /* model and user when root is NULL (owned) */
     const char *model;
     const char *user; /* body's "user" */
     int stream, include_usage;

@@ -85,12 +85,74 @@ static void test_errors(void **st)
     gw_req_free(&r);
 }
 
+/* Without a prompt to read the body is only scanned (no jansson tree); the
+ * fields equal the jansson path's, and anything unusual goes to jansson. */
+static void test_fast_path_equals_jansson(void **st)
+{
+    (void)st;
+    struct {
+        gw_api api;
+        const char *body;
+        int fast; /* expected to take the scan path */
+    } cases[] = {
+        {GW_API_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"max_tokens\":16}", 1},
+        {GW_API_CHAT,
+         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"a\\nb\"}],"
+         "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"user\":\"u\","
+         "\"max_tokens\":3,\"max_completion_tokens\":9}",
+         1},
+        {GW_API_CHAT,
+         "{\"model\":\"m\",\"messages\":[{}],\"max_completion_tokens\":null,\"user\":null}", 1},
+        {GW_API_EMBEDDINGS, "{\"model\":\"m\",\"input\":[\"a\",\"b\"]}", 1},
+        {GW_API_COMPLETIONS, "{\"model\":\"m\",\"prompt\":null,\"stream_options\":7}", 1},
+        /* to jansson: escaped model, real max_tokens, escaped key */
+        {GW_API_COMPLETIONS, "{\"model\":\"\\u006d\",\"prompt\":\"x\"}", 0},
+        {GW_API_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"max_tokens\":16.0}", 0},
+        {GW_API_COMPLETIONS, "{\"\\u006dodel\":\"m\",\"prompt\":\"x\"}", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        gw_req f, j;
+        char err[256];
+        const char *b = cases[i].body;
+        assert_int_equal(gw_req_parse(cases[i].api, b, strlen(b), 0, &f, err, sizeof(err)), 0);
+        assert_int_equal(f.root == NULL, cases[i].fast);
+        assert_int_equal(gw_req_parse(cases[i].api, b, strlen(b), 1, &j, err, sizeof(err)) == 0 ||
+                             cases[i].api == GW_API_EMBEDDINGS || strstr(b, "null"),
+                         1);
+        if (j.model) {
+            assert_string_equal(f.model, j.model);
+            assert_true((!f.user && !j.user) || strcmp(f.user, j.user) == 0);
+            assert_int_equal(f.stream, j.stream);
+            assert_int_equal(f.include_usage, j.include_usage);
+            assert_int_equal(f.max_tokens, j.max_tokens);
+        }
+        gw_req_free(&f);
+        gw_req_free(&j);
+    }
+    /* errors are jansson's, word for word */
+    gw_req r;
+    char e1[256], e2[256];
+    const char *bad = "{\"model\":\"m\",\"prompt\":\"x\",}";
+    assert_int_equal(gw_req_parse(GW_API_COMPLETIONS, bad, strlen(bad), 0, &r, e1, sizeof(e1)), -1);
+    gw_req_free(&r);
+    assert_int_equal(gw_req_parse(GW_API_COMPLETIONS, bad, strlen(bad), 1, &r, e2, sizeof(e2)), -1);
+    gw_req_free(&r);
+    assert_string_equal(e1, e2);
+    assert_non_null(strstr(e1, "Invalid JSON"));
+    const char *noprompt = "{\"model\":\"m\"}";
+    assert_int_equal(
+        gw_req_parse(GW_API_COMPLETIONS, noprompt, strlen(noprompt), 0, &r, e1, sizeof(e1)), -1);
+    assert_string_equal(e1, "'prompt' is required");
+    gw_req_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_same_tokens_and_keys_as_engine),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_fast_path_equals_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
