@@ -166,6 +166,82 @@ not_allowed:
     bx_http_res_send(res, 405, "application/json", "{\"detail\":\"Method Not Allowed\"}", 31);
 }
 
+/* ---------- held requests (scale from zero) ---------- */
+
+static void gw_hold_tick(uv_timer_t *t)
+{
+    gw_gateway *g = t->data;
+    gw_proxy_retry_held(g);
+    if (gw_proxy_held(g, NULL) == 0) {
+        uv_timer_stop(&g->hold_timer);
+        g->hold_timer_on = 0;
+    }
+}
+
+void gw_gateway_hold_timer(gw_gateway *g)
+{
+    if (!g->hold_timer_init) {
+        if (uv_timer_init(g->loop, &g->hold_timer) != 0) return;
+        g->hold_timer.data = g;
+        g->hold_timer_init = 1;
+    }
+    if (!g->hold_timer_on && uv_timer_start(&g->hold_timer, gw_hold_tick, 100, 100) == 0)
+        g->hold_timer_on = 1;
+}
+
+void gw_gateway_set_hold(gw_gateway *g, const gw_hold_hooks *h)
+{
+    if (h)
+        g->hold = *h;
+    else
+        memset(&g->hold, 0, sizeof(g->hold));
+}
+
+int gw_gateway_held(gw_gateway *g, const char *model)
+{
+    return gw_proxy_held(g, model);
+}
+
+/* ---------- embedding: engines and model defaults from a control plane ---------- */
+
+int gw_gateway_set_engines(gw_gateway *g, const char *const *addrs, int n)
+{
+    if (!g->discovery) return 0;
+    return gw_disc_set_engines(g->discovery, addrs, n);
+}
+
+int gw_gateway_engine_inflight(gw_gateway *g, const char *addr)
+{
+    gw_engine *e = gw_registry_find(&g->reg, addr);
+    return e ? (int)e->inflight : 0;
+}
+
+void gw_gateway_poke(gw_gateway *g, const char *addr)
+{
+    gw_engine *e = gw_registry_find(&g->reg, addr);
+    if (e && g->discovery) gw_disc_poke(g->discovery, e);
+}
+
+int gw_gateway_set_model_strategy(gw_gateway *g, const char *model, const char *strategy)
+{
+    const gw_strategy *s = NULL;
+    if (strategy && !(s = gw_router_strategy(&g->router, strategy))) return -1;
+    for (int i = 0; i < g->nmodel_strategy; i++) {
+        if (strcmp(g->model_strategy[i].model, model) != 0) continue;
+        if (s) {
+            g->model_strategy[i].s = s;
+        } else {
+            g->model_strategy[i] = g->model_strategy[--g->nmodel_strategy];
+        }
+        return 0;
+    }
+    if (!s) return 0;
+    if (g->nmodel_strategy == GW_MAX_MODEL_STRATEGIES || strlen(model) >= GW_NAME_MAX) return -1;
+    snprintf(g->model_strategy[g->nmodel_strategy].model, GW_NAME_MAX, "%s", model);
+    g->model_strategy[g->nmodel_strategy++].s = s;
+    return 0;
+}
+
 /* ---------- signals: discovery and scraping ---------- */
 
 /* An engine that went away or stopped answering loses its prefix-index
@@ -173,7 +249,11 @@ not_allowed:
 static void gw_on_engine_change(gw_engine *e, void *ud)
 {
     gw_gateway *g = ud;
-    if (!e->gone && e->ready) return;
+    if (!e->gone && e->ready) {
+        /* held requests may go now; from the loop, not from inside discovery */
+        if (g->hold_timer_on) uv_timer_start(&g->hold_timer, gw_hold_tick, 0, 100);
+        return;
+    }
     gw_prefix *p = gw_prefix_shared_acquire(&g->router.cfg);
     if (!p) return;
     gw_prefix_remove_engine(p, e->id);
@@ -334,6 +414,7 @@ void gw_gateway_close(gw_gateway *g)
     gw_gateway_stop_signals(g);
     if (g->client) bx_http_client_close(g->client);
     g->client = NULL;
+    if (g->hold_timer_init) uv_close((uv_handle_t *)&g->hold_timer, NULL);
     uv_run(g->loop, UV_RUN_NOWAIT);
     if (g->router_ok) gw_router_close(&g->router);
     if (g->reg_ok) gw_registry_close(&g->reg);

@@ -8,6 +8,7 @@
 #define GW_GATEWAY_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "gateway/gw_config.h"
@@ -19,5 +20,38 @@ int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, cha
                     size_t errlen);
 int gw_gateway_port(const gw_gateway *g);
 void gw_gateway_close(gw_gateway *g);
+
+/* ---- for a control plane that embeds the gateway on its loop (brix up) ---- */
+
+/* Replaces the set of engine addresses ("host:port"): new ones are polled
+ * for their models at once, missing ones stop taking new requests (their
+ * requests in flight finish). Returns the number accepted. */
+int gw_gateway_set_engines(gw_gateway *g, const char *const *addrs, int n);
+/* Requests in flight at the engine at addr (0 when unknown). */
+int gw_gateway_engine_inflight(gw_gateway *g, const char *addr);
+/* Re-reads the engine's /v1/models now (after an adapter was loaded). */
+void gw_gateway_poke(gw_gateway *g, const char *addr);
+/* The default strategy for requests for model without a routing-strategy
+ * header (NULL strategy: back to the gateway's). 0, or -1 when the name is
+ * unknown or the table (GW_MAX_MODEL_STRATEGIES) is full. */
+#define GW_MAX_MODEL_STRATEGIES 64
+int gw_gateway_set_model_strategy(gw_gateway *g, const char *model, const char *strategy);
+
+/* Scale from zero: with hooks set, a request for a model that has no ready
+ * engine (and either some engine serves it or is_model says the control
+ * plane does) is held up to hold_ms instead of answered 503 at once; wake
+ * is called (once per held request) so a replica is started, and held
+ * requests go out as soon as an engine for their model is ready. After
+ * hold_ms: 503 with Retry-After. The hooks are copied; ud must outlive the
+ * gateway. */
+typedef struct gw_hold_hooks {
+    int (*is_model)(void *ud, const char *model);
+    void (*wake)(void *ud, const char *model);
+    void *ud;
+    uint64_t hold_ms;
+} gw_hold_hooks;
+void gw_gateway_set_hold(gw_gateway *g, const gw_hold_hooks *h);
+/* Requests held now for model (NULL: all models). */
+int gw_gateway_held(gw_gateway *g, const char *model);
 
 #endif

@@ -44,6 +44,14 @@ struct gw_gateway {
     void *limits;    /* gw_ratelimit, when --redis is set */
     void *discovery; /* gw_disc */
     void *scraper;   /* gw_scrape */
+    gw_hold_hooks hold;
+    uv_timer_t hold_timer; /* re-tries held requests while any is held */
+    int hold_timer_on, hold_timer_init;
+    struct {
+        char model[GW_NAME_MAX];
+        const gw_strategy *s;
+    } model_strategy[GW_MAX_MODEL_STRATEGIES];
+    int nmodel_strategy;
 };
 
 uint64_t gw_next_random(gw_gateway *g);
@@ -52,6 +60,11 @@ uint64_t gw_next_random(gw_gateway *g);
 void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api api);
 void gw_proxy_admitted(gw_call *c, int verdict, int retry_after_s);
 void gw_proxy_cancel_all(gw_gateway *g);
+/* Sends held requests whose model has a ready engine now. */
+void gw_proxy_retry_held(gw_gateway *g);
+int gw_proxy_held(gw_gateway *g, const char *model);
+/* gw_gateway.c: runs gw_proxy_retry_held every 100 ms while requests are held */
+void gw_gateway_hold_timer(gw_gateway *g);
 gw_gateway *gw_call_gateway(const gw_call *c);
 
 /* gw_gateway.c: the rate-limit glue (admits at once without Redis) */

@@ -38,6 +38,8 @@ struct gw_call {
     int tried[8];
     int ntried;
     int in_limits; /* waiting for the rate limiter's answer */
+    int held;      /* waiting for an engine of its model (scale from zero) */
+    uint64_t held_until_ms;
     int started;   /* response headers sent to the client */
     int buffering; /* a whole (non-SSE) answer is collected and sent in one write */
     char ctype[128];
@@ -330,7 +332,20 @@ static void gw_forward(gw_call *c)
             if (c->tried[j] == cands[i]->id) seen = 1;
         if (!seen) cands[k++] = cands[i];
     }
+    if (k == 0 && c->ntried == 0 && g->hold.hold_ms > 0 &&
+        (known || (g->hold.is_model && g->hold.is_model(g->hold.ud, c->req.model)))) {
+        if (!c->held) { /* hold it and ask for a replica */
+            c->held = 1;
+            c->held_until_ms = now + g->hold.hold_ms;
+            if (g->hold.wake) g->hold.wake(g->hold.ud, c->req.model);
+            gw_gateway_hold_timer(g);
+            return;
+        }
+        if (now < c->held_until_ms) return; /* still waiting */
+        known = 1;                          /* waited long enough: 503 */
+    }
     if (k == 0) {
+        c->held = 0;
         if (!known) {
             char msg[300];
             snprintf(msg, sizeof(msg), "The model `%.200s` does not exist.", c->req.model);
@@ -347,6 +362,7 @@ static void gw_forward(gw_call *c)
         gw_finish(c, 0);
         return;
     }
+    c->held = 0;
     c->rq.now_ms = now;
     c->rq.rnd = gw_next_random(g);
     uint64_t t = uv_hrtime();
@@ -466,6 +482,16 @@ void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api ap
     char err[512];
     const char *sname = bx_http_req_header(hr, "routing-strategy");
     c->strategy = gw_router_strategy(&g->router, sname);
+    if (c->strategy && (!sname || !*sname) && g->nmodel_strategy > 0) {
+        /* the model's default: the model comes from the body, read without
+         * tokens first; a strategy that reads tokens parses again below */
+        if (gw_req_parse(api, hr->body, hr->body_len, 0, &c->req, err, sizeof(err)) == 0) {
+            for (int i = 0; i < g->nmodel_strategy; i++)
+                if (!strcmp(g->model_strategy[i].model, c->req.model))
+                    c->strategy = g->model_strategy[i].s;
+        }
+        gw_req_free(&c->req);
+    }
     if (!c->strategy) {
         snprintf(err, sizeof(err), "incorrect routing strategy %.64s", sname);
         bx_reply_error(res, 400, "BadRequestError", err);
@@ -507,9 +533,33 @@ void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api ap
     gw_limits_check(g, c, c->rq.user); /* answers through gw_proxy_admitted */
 }
 
+void gw_proxy_retry_held(gw_gateway *g)
+{
+    for (gw_call *c = g->calls, *next; c; c = next) {
+        next = c->next; /* gw_forward may finish (free) c */
+        if (c->held && c->res) gw_forward(c);
+    }
+}
+
+int gw_proxy_held(gw_gateway *g, const char *model)
+{
+    int n = 0;
+    for (gw_call *c = g->calls; c; c = c->next)
+        if (c->held && (!model || (c->req.model && strcmp(c->req.model, model) == 0))) n++;
+    return n;
+}
+
 void gw_proxy_cancel_all(gw_gateway *g)
 {
-    for (gw_call *c = g->calls; c; c = c->next) {
+    for (gw_call *c = g->calls, *next; c; c = next) {
+        next = c->next;
+        if (c->held) { /* nothing in flight: answer and free it now */
+            if (c->res) bx_http_res_set_abort(c->res, NULL, NULL);
+            c->res = NULL;
+            c->held = 0;
+            gw_finish(c, 0);
+            continue;
+        }
         if (c->res) bx_http_res_set_abort(c->res, NULL, NULL); /* the call may go first */
         c->res = NULL;
         if (c->creq) bx_http_client_cancel(c->creq); /* on_done frees the call */
