@@ -1,0 +1,745 @@
+/* ctl_api: the admin HTTP API (see ctl_api.h). One handler routes by path;
+ * each route reads or writes the store synchronously on the loop thread
+ * (SQLite on a local file: fast enough for an admin surface) and answers a
+ * whole JSON body through bx_reply. */
+#include "ctl/ctl_api.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "autoscale/as_spec.h"
+#include "common/bx_http.h"
+#include "common/bx_log.h"
+#include "common/bx_reply.h"
+#include "common/bx_yaml.h"
+
+#define API_DEFAULT_BODY (4u << 20)
+#define API_DEFAULT_EVENTS 50
+#define API_MAX_EVENTS 1000
+#define API_HOST_MAX 64
+#define API_ERR_MAX 1024
+
+struct ctl_api {
+    uv_loop_t *loop;
+    ctl_store *store;
+    ctl_api_config cfg;
+    char host[API_HOST_MAX];
+    ctl_api_callbacks cbs;
+    bx_http_server *srv;
+    void (*close_cb)(void *ud);
+    void *close_ud;
+};
+
+void ctl_api_config_default(ctl_api_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->host = "127.0.0.1";
+    c->port = CTL_API_DEFAULT_PORT;
+    c->max_body_bytes = API_DEFAULT_BODY;
+    c->event_limit = API_DEFAULT_EVENTS;
+}
+
+ctl_kind ctl_api_kind_parse(const char *s)
+{
+    static const struct {
+        const char *alias;
+        ctl_kind kind;
+    } extra[] = {
+        {"models", CTL_KIND_DEPLOYMENT},          {"model", CTL_KIND_DEPLOYMENT},
+        {"adapters", CTL_KIND_MODEL_ADAPTER},     {"adapter", CTL_KIND_MODEL_ADAPTER},
+        {"autoscalers", CTL_KIND_POD_AUTOSCALER}, {"autoscaler", CTL_KIND_POD_AUTOSCALER},
+    };
+    if (!s) return CTL_KIND_NONE;
+    for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+        if (strcasecmp(s, extra[i].alias) == 0) return extra[i].kind;
+    return ctl_kind_parse(s);
+}
+
+/* ---- small helpers ---- */
+
+/* RFC 3339 (seconds, UTC) of Unix ms; JSON null for 0. New reference. */
+static json_t *ts_json(int64_t ms)
+{
+    if (ms <= 0) return json_null();
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char buf[40];
+    if (!gmtime_r(&t, &tm) || !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm))
+        return json_null();
+    return json_string(buf);
+}
+
+/* localhost, ::1 or an IPv4 literal in 127.0.0.0/8. */
+static int is_loopback_host(const char *h)
+{
+    struct in_addr a4;
+    if (strcasecmp(h, "localhost") == 0 || strcmp(h, "::1") == 0) return 1;
+    return inet_pton(AF_INET, h, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+int ctl_api_host_ok(const char *v)
+{
+    char h[API_HOST_MAX];
+    size_t n;
+    if (v[0] == '[') {
+        const char *e = strchr(v, ']');
+        if (!e) return 0;
+        n = (size_t)(e - v - 1);
+        if (n >= sizeof(h)) return 0;
+        memcpy(h, v + 1, n);
+        v = e + 1;
+    } else {
+        n = strcspn(v, ":");
+        if (n >= sizeof(h)) return 0;
+        memcpy(h, v, n);
+        v += n;
+    }
+    h[n] = 0;
+    if (*v && *v != ':') return 0;
+    if (*v == ':')
+        for (const char *p = v + 1; *p; p++)
+            if (!isdigit((unsigned char)*p)) return 0;
+    return is_loopback_host(h);
+}
+
+/* Content types a browser cannot send cross-site without a preflight. */
+static int content_type_ok(const char *v)
+{
+    static const char *const ok[] = {"application/yaml", "application/x-yaml", "text/yaml",
+                                     "text/x-yaml", "application/json"};
+    if (!v) return 0;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t n = strcspn(v, "; \t");
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        if (n == strlen(ok[i]) && strncasecmp(v, ok[i], n) == 0) return 1;
+    return 0;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int ctl_api_query_get(const char *q, const char *key, char *out, size_t len)
+{
+    size_t klen = strlen(key);
+    while (q && *q) {
+        size_t seg = strcspn(q, "&");
+        if (seg > klen && strncmp(q, key, klen) == 0 && q[klen] == '=') {
+            size_t o = 0;
+            for (size_t i = klen + 1; i < seg; i++) {
+                int c = (unsigned char)q[i];
+                if (c == '+') {
+                    c = ' ';
+                } else if (c == '%') {
+                    if (i + 2 >= seg) return -1;
+                    int hi = hexval(q[i + 1]), lo = hexval(q[i + 2]);
+                    if (hi < 0 || lo < 0) return -1;
+                    c = hi * 16 + lo;
+                    i += 2;
+                }
+                if (c == 0 || o + 1 >= len) return -1;
+                out[o++] = (char)c;
+            }
+            out[o] = 0;
+            return 1;
+        }
+        if (seg == klen && strncmp(q, key, klen) == 0) {
+            if (len) out[0] = 0;
+            return 1;
+        }
+        q += seg;
+        if (*q == '&') q++;
+    }
+    return 0;
+}
+
+static const char *kind_lower(ctl_kind k)
+{
+    switch (k) {
+    case CTL_KIND_DEPLOYMENT:
+        return "deployment";
+    case CTL_KIND_MODEL_ADAPTER:
+        return "modeladapter";
+    case CTL_KIND_POD_AUTOSCALER:
+        return "podautoscaler";
+    default:
+        return "object";
+    }
+}
+
+static void reply_errorf(bx_http_res *res, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void reply_errorf(bx_http_res *res, int status, const char *fmt, ...)
+{
+    char msg[API_ERR_MAX + 128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    bx_reply_error(res, status, NULL, msg);
+}
+
+static void reply_405(bx_http_res *res, const char *allow, const char *method)
+{
+    (void)bx_http_res_header(res, "Allow", allow);
+    reply_errorf(res, 405, "method %.16s not allowed (allowed: %s)", method, allow);
+}
+
+/* ---- JSON views ---- */
+
+/* The stored manifest plus server fields and status. New reference. */
+static json_t *record_json(const ctl_record *r)
+{
+    json_t *o = json_deep_copy(r->object);
+    if (!o) return NULL;
+    json_t *meta = json_object_get(o, "metadata");
+    if (!json_is_object(meta)) {
+        meta = json_object();
+        if (!meta || json_object_set_new(o, "metadata", meta) < 0) goto fail;
+    }
+    if (json_object_set_new(meta, "generation", json_integer(r->generation)) < 0 ||
+        json_object_set_new(meta, "creationTimestamp", ts_json(r->created_ms)) < 0 ||
+        json_object_set(o, "status", r->status ? r->status : json_object()) < 0)
+        goto fail;
+    return o;
+fail:
+    json_decref(o);
+    return NULL;
+}
+
+static json_t *event_json(const ctl_event *e)
+{
+    return json_pack("{s:s, s:s, s:s?, s:I, s:o, s:o, s:{s:s, s:s}}", "type",
+                     ctl_event_type_name(e->type), "reason", e->reason, "message", e->message,
+                     "count", (json_int_t)e->count, "firstTimestamp", ts_json(e->first_ms),
+                     "lastTimestamp", ts_json(e->last_ms), "involvedObject", "kind", e->kind,
+                     "name", e->name);
+}
+
+/* Appends the latest `limit` events of (kind, name) to arr. 0 or -1. */
+static int append_events(ctl_api *a, const char *kind, const char *name, size_t limit, json_t *arr,
+                         char *err, size_t errlen)
+{
+    ctl_event *ev = NULL;
+    size_t n = 0;
+    if (ctl_store_events(a->store, kind, name, limit, &ev, &n, err, errlen) < 0) return -1;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        json_t *j = event_json(&ev[i]);
+        if (!j || json_array_append_new(arr, j) < 0) {
+            snprintf(err, errlen, "out of memory");
+            rc = -1;
+        }
+    }
+    ctl_events_free(ev, n);
+    return rc;
+}
+
+static const char *phase_name(ctl_pod_phase p)
+{
+    static const char *const names[] = {"Starting", "Ready",   "Draining",
+                                        "Stopping", "Backoff", "Gone"};
+    return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "Unknown";
+}
+
+/* ---- routes ---- */
+
+/* Validation of every document before anything is stored. 0 with
+ * objs/docs, or the HTTP status (400/500) with a message. */
+static int apply_validate(ctl_api *a, const char *body, size_t len, ctl_obj ***objs, size_t *n,
+                          char *err, size_t errlen)
+{
+    bx_yaml_limits lim;
+    bx_yaml_limits_default(&lim);
+    lim.max_bytes = a->cfg.max_body_bytes;
+    json_t *docs = NULL;
+    char why[API_ERR_MAX];
+    *objs = NULL;
+    *n = 0;
+    if (bx_yaml_load_all(body, len, &lim, &docs, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "invalid YAML: %s", why);
+        return 400;
+    }
+    if (ctl_obj_parse_all(docs, objs, n, err, errlen) < 0) {
+        json_decref(docs);
+        return 400;
+    }
+    int status = 0;
+    if (*n == 0) {
+        snprintf(err, errlen, "no objects in the request body");
+        status = 400;
+    }
+    /* PodAutoscalers: the autoscaler's own validation too. objs[] follows
+     * the non-null documents in order. */
+    as_spec *spec = status ? NULL : malloc(sizeof(*spec));
+    if (!status && !spec) {
+        snprintf(err, errlen, "out of memory");
+        status = 500;
+    }
+    size_t total = json_array_size(docs), k = 0;
+    for (size_t i = 0; !status && i < total; i++) {
+        const json_t *d = json_array_get(docs, i);
+        if (json_is_null(d)) continue;
+        const ctl_obj *o = (*objs)[k++];
+        if (o->kind != CTL_KIND_POD_AUTOSCALER) continue;
+        if (as_spec_parse(d, spec, why, sizeof(why)) < 0) {
+            if (total > 1)
+                snprintf(err, errlen, "document %zu: PodAutoscaler %s: %s", i + 1, o->name, why);
+            else
+                snprintf(err, errlen, "PodAutoscaler %s: %s", o->name, why);
+            status = 400;
+        }
+    }
+    free(spec);
+    json_decref(docs);
+    if (status) {
+        ctl_objs_free(*objs, *n);
+        *objs = NULL;
+        *n = 0;
+    }
+    return status;
+}
+
+int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, char *err,
+                  size_t errlen)
+{
+    ctl_obj **objs = NULL;
+    size_t n = 0;
+    *answer = NULL;
+    int st = apply_validate(a, body, len, &objs, &n, err, errlen);
+    if (st) return st;
+    json_t *items = json_array();
+    if (!items) {
+        ctl_objs_free(objs, n);
+        snprintf(err, errlen, "out of memory");
+        return 500;
+    }
+    char why[API_ERR_MAX];
+    for (size_t i = 0; i < n; i++) {
+        ctl_obj *o = objs[i];
+        const char *kname = ctl_kind_name(o->kind);
+        ctl_record rec = {0};
+        int ex = ctl_store_get(a->store, kname, o->name, &rec, why, sizeof(why));
+        if (ex == 0) ctl_record_clear(&rec);
+        int changed = 0;
+        if (ex < 0 || ctl_store_put_obj(a->store, o, &changed, why, sizeof(why)) < 0) {
+            bx_error("api: apply %s/%s: %s", kind_lower(o->kind), o->name, why);
+            snprintf(err, errlen, "storing %s/%s failed after %zu of %zu objects: %s",
+                     kind_lower(o->kind), o->name, i, n, why);
+            json_decref(items);
+            ctl_objs_free(objs, n);
+            return 500;
+        }
+        const char *result = ex == 1 ? "created" : changed ? "configured" : "unchanged";
+        json_t *it =
+            json_pack("{s:s, s:s, s:s, s:I, s:s}", "kind", kname, "name", o->name, "result", result,
+                      "generation", (json_int_t)o->generation, "notes", o->notes);
+        if (!it || json_array_append_new(items, it) < 0) {
+            json_decref(items);
+            ctl_objs_free(objs, n);
+            snprintf(err, errlen, "out of memory");
+            return 500;
+        }
+        if (a->cbs.on_applied) a->cbs.on_applied(a->cbs.ud, o, changed);
+    }
+    ctl_objs_free(objs, n);
+    *answer = json_pack("{s:o}", "items", items);
+    if (!*answer) {
+        snprintf(err, errlen, "out of memory");
+        return 500;
+    }
+    return 200;
+}
+
+static void route_apply(ctl_api *a, bx_http_req *req, bx_http_res *res)
+{
+    char err[API_ERR_MAX];
+    if (!content_type_ok(bx_http_req_header(req, "content-type"))) {
+        bx_reply_error(res, 415, NULL,
+                       "Content-Type must be application/yaml, application/x-yaml, text/yaml or "
+                       "application/json");
+        return;
+    }
+    json_t *answer = NULL;
+    int st = ctl_api_apply(a, req->body, req->body_len, &answer, err, sizeof(err));
+    if (st == 200)
+        bx_reply_json(res, 200, answer);
+    else
+        bx_reply_error(res, st, NULL, err);
+}
+
+static void route_list(ctl_api *a, ctl_kind kind, bx_http_res *res)
+{
+    char err[API_ERR_MAX];
+    ctl_record *recs = NULL;
+    size_t n = 0;
+    if (ctl_store_list(a->store, ctl_kind_name(kind), &recs, &n, err, sizeof(err)) < 0) {
+        reply_errorf(res, 500, "%s", err);
+        return;
+    }
+    json_t *items = json_array();
+    int ok = items != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        json_t *o = record_json(&recs[i]);
+        ok = o && json_array_append_new(items, o) == 0;
+    }
+    ctl_records_free(recs, n);
+    if (!ok) {
+        json_decref(items);
+        bx_reply_error(res, 500, NULL, "out of memory");
+        return;
+    }
+    bx_reply_json(res, 200, json_pack("{s:s, s:o}", "kind", ctl_kind_name(kind), "items", items));
+}
+
+static void route_get(ctl_api *a, ctl_kind kind, const char *name, bx_http_res *res)
+{
+    char err[API_ERR_MAX];
+    ctl_record rec = {0};
+    int r = ctl_store_get(a->store, ctl_kind_name(kind), name, &rec, err, sizeof(err));
+    if (r == 1) {
+        reply_errorf(res, 404, "%s \"%s\" not found", kind_lower(kind), name);
+        return;
+    }
+    if (r < 0) {
+        reply_errorf(res, 500, "%s", err);
+        return;
+    }
+    json_t *obj = record_json(&rec);
+    ctl_record_clear(&rec);
+    json_t *events = json_array();
+    if (!obj || !events) {
+        json_decref(obj);
+        json_decref(events);
+        bx_reply_error(res, 500, NULL, "out of memory");
+        return;
+    }
+    if (append_events(a, ctl_kind_name(kind), name, a->cfg.event_limit, events, err, sizeof(err)) <
+        0) {
+        json_decref(obj);
+        json_decref(events);
+        reply_errorf(res, 500, "%s", err);
+        return;
+    }
+    bx_reply_json(res, 200, json_pack("{s:o, s:o}", "object", obj, "events", events));
+}
+
+static void route_delete(ctl_api *a, ctl_kind kind, const char *name, bx_http_res *res)
+{
+    char err[API_ERR_MAX];
+    int r = ctl_store_delete(a->store, ctl_kind_name(kind), name, err, sizeof(err));
+    if (r == 1) {
+        reply_errorf(res, 404, "%s \"%s\" not found", kind_lower(kind), name);
+        return;
+    }
+    if (r < 0) {
+        reply_errorf(res, 500, "%s", err);
+        return;
+    }
+    if (a->cbs.on_deleted) a->cbs.on_deleted(a->cbs.ud, kind, name);
+    bx_reply_json(res, 200,
+                  json_pack("{s:s, s:s, s:s}", "kind", ctl_kind_name(kind), "name", name, "result",
+                            "deleted"));
+}
+
+static void route_objects(ctl_api *a, bx_http_req *req, bx_http_res *res, const char *rest)
+{
+    char kind_s[64], name[CTL_NAME_MAX + 2];
+    size_t kl = strcspn(rest, "/");
+    if (kl == 0 || kl >= sizeof(kind_s)) {
+        reply_errorf(res, 404, "no such path: %.200s", req->path);
+        return;
+    }
+    memcpy(kind_s, rest, kl);
+    kind_s[kl] = 0;
+    ctl_kind kind = ctl_api_kind_parse(kind_s);
+    if (kind == CTL_KIND_NONE) {
+        reply_errorf(res, 404,
+                     "unknown kind \"%s\" (want deployments, modeladapters or podautoscalers)",
+                     kind_s);
+        return;
+    }
+    rest += kl;
+    if (*rest == '/') rest++;
+    if (!*rest) {
+        if (strcmp(req->method, "GET") != 0) {
+            reply_405(res, "GET", req->method);
+            return;
+        }
+        route_list(a, kind, res);
+        return;
+    }
+    size_t nl = strlen(rest);
+    if (nl && rest[nl - 1] == '/') nl--;
+    if (nl >= sizeof(name) || memchr(rest, '/', nl)) {
+        reply_errorf(res, 404, "no such path: %.200s", req->path);
+        return;
+    }
+    memcpy(name, rest, nl);
+    name[nl] = 0;
+    if (!ctl_name_valid(name)) {
+        reply_errorf(res, 400, "invalid name \"%.64s\": must be a DNS-1123 label", name);
+        return;
+    }
+    if (strcmp(req->method, "GET") == 0)
+        route_get(a, kind, name, res);
+    else if (strcmp(req->method, "DELETE") == 0)
+        route_delete(a, kind, name, res);
+    else
+        reply_405(res, "GET, DELETE", req->method);
+}
+
+static json_t *pod_json(const ctl_podview *p, int64_t started_ms)
+{
+    return json_pack("{s:s, s:s, s:s?, s:s?, s:O?, s:i, s:i, s:i, s:s, s:b, s:i, s:o, s:o}", "name",
+                     p->name ? p->name : "", "deployment", p->deployment ? p->deployment : "",
+                     "model", p->model, "url", p->url, "labels", p->labels, "replica", p->replica,
+                     "port", p->port, "pid", p->pid, "phase", phase_name(p->phase), "ready",
+                     p->phase == CTL_POD_READY, "restarts", p->restarts, "readySince",
+                     ts_json(p->ready_since_ms), "startedAt", ts_json(started_ms));
+}
+
+static void route_pods(ctl_api *a, bx_http_req *req, bx_http_res *res)
+{
+    char err[API_ERR_MAX], dep[CTL_NAME_MAX + 1];
+    int has_dep = ctl_api_query_get(req->query, "deployment", dep, sizeof(dep));
+    if (has_dep < 0) {
+        bx_reply_error(res, 400, NULL, "invalid deployment parameter");
+        return;
+    }
+    json_t *items = json_array();
+    if (!items) {
+        bx_reply_error(res, 500, NULL, "out of memory");
+        return;
+    }
+    int ok = 1;
+    if (a->cbs.pods) {
+        const ctl_podview *pv = NULL;
+        size_t n = 0;
+        if (a->cbs.pods(a->cbs.ud, &pv, &n) < 0) {
+            json_decref(items);
+            bx_reply_error(res, 500, NULL, "could not list pods");
+            return;
+        }
+        for (size_t i = 0; ok && i < n; i++) {
+            const ctl_podview *p = &pv[i];
+            if (has_dep && (!p->deployment || strcmp(p->deployment, dep) != 0)) continue;
+            ctl_pod row;
+            int64_t started = 0;
+            if (p->name && ctl_store_pod_get(a->store, p->name, &row, err, sizeof(err)) == 0)
+                started = row.started_ms;
+            json_t *j = pod_json(p, started);
+            ok = j && json_array_append_new(items, j) == 0;
+        }
+    } else {
+        ctl_pod *pods = NULL;
+        size_t n = 0;
+        if (ctl_store_pod_list(a->store, has_dep ? dep : NULL, &pods, &n, err, sizeof(err)) < 0) {
+            json_decref(items);
+            reply_errorf(res, 500, "%s", err);
+            return;
+        }
+        for (size_t i = 0; ok && i < n; i++) {
+            const ctl_pod *p = &pods[i];
+            char url[64];
+            snprintf(url, sizeof(url), "http://127.0.0.1:%d", p->port);
+            json_t *j =
+                json_pack("{s:s, s:s, s:n, s:s, s:{}, s:i, s:i, s:i, s:s, s:b, s:i, "
+                          "s:n, s:o}",
+                          "name", p->name, "deployment", p->deployment, "model", "url", url,
+                          "labels", "replica", p->replica, "port", p->port, "pid", p->pid, "phase",
+                          p->state, "ready", strcmp(p->state, "Ready") == 0, "restarts",
+                          p->restarts, "readySince", "startedAt", ts_json(p->started_ms));
+            ok = j && json_array_append_new(items, j) == 0;
+        }
+        free(pods);
+    }
+    if (!ok) {
+        json_decref(items);
+        bx_reply_error(res, 500, NULL, "out of memory");
+        return;
+    }
+    bx_reply_json(res, 200, json_pack("{s:o}", "items", items));
+}
+
+static void route_events(ctl_api *a, bx_http_req *req, bx_http_res *res)
+{
+    char err[API_ERR_MAX], kind_s[64], name[CTL_NAME_MAX + 1], lim_s[16];
+    int hk = ctl_api_query_get(req->query, "kind", kind_s, sizeof(kind_s));
+    int hn = ctl_api_query_get(req->query, "name", name, sizeof(name));
+    int hl = ctl_api_query_get(req->query, "limit", lim_s, sizeof(lim_s));
+    if (hk < 0 || hn < 0 || hl < 0) {
+        bx_reply_error(res, 400, NULL, "invalid query parameter");
+        return;
+    }
+    size_t limit = a->cfg.event_limit;
+    if (hl) {
+        char *end;
+        long v = strtol(lim_s, &end, 10);
+        if (*end || v < 1 || v > API_MAX_EVENTS) {
+            reply_errorf(res, 400, "limit: must be an integer in 1..%d", API_MAX_EVENTS);
+            return;
+        }
+        limit = (size_t)v;
+    }
+    ctl_kind kind = CTL_KIND_NONE;
+    if (hk && kind_s[0]) {
+        kind = ctl_api_kind_parse(kind_s);
+        if (kind == CTL_KIND_NONE) {
+            reply_errorf(res, 400, "kind: unknown kind \"%s\"", kind_s);
+            return;
+        }
+    }
+    if (hn && name[0] && kind == CTL_KIND_NONE) {
+        bx_reply_error(res, 400, NULL, "name: needs kind");
+        return;
+    }
+    json_t *items = json_array();
+    if (!items) {
+        bx_reply_error(res, 500, NULL, "out of memory");
+        return;
+    }
+    int rc = 0;
+    if (hn && name[0]) {
+        rc = append_events(a, ctl_kind_name(kind), name, limit, items, err, sizeof(err));
+    } else {
+        ctl_record *recs = NULL;
+        size_t n = 0;
+        rc = ctl_store_list(a->store, kind == CTL_KIND_NONE ? NULL : ctl_kind_name(kind), &recs, &n,
+                            err, sizeof(err));
+        for (size_t i = 0; rc == 0 && i < n; i++)
+            rc = append_events(a, recs[i].kind, recs[i].name, limit, items, err, sizeof(err));
+        ctl_records_free(recs, n);
+    }
+    if (rc < 0) {
+        json_decref(items);
+        reply_errorf(res, 500, "%s", err);
+        return;
+    }
+    bx_reply_json(res, 200, json_pack("{s:o}", "items", items));
+}
+
+static void handler(bx_http_req *req, bx_http_res *res, void *ud)
+{
+    ctl_api *a = ud;
+    const char *host = bx_http_req_header(req, "host");
+    if (host && !ctl_api_host_ok(host)) {
+        bx_reply_error(res, 403, NULL, "Host must be a loopback address");
+        return;
+    }
+    const char *p = req->path;
+    const char *allow = NULL; /* set: the method is not one of these */
+    if (strcmp(p, "/healthz") == 0) {
+        if (strcmp(req->method, "GET") == 0)
+            bx_reply_json(res, 200, json_pack("{s:s}", "status", "ok"));
+        else
+            allow = "GET";
+    } else if (strcmp(p, "/v1/apply") == 0) {
+        if (strcmp(req->method, "POST") == 0)
+            route_apply(a, req, res);
+        else
+            allow = "POST";
+    } else if (strncmp(p, "/v1/objects/", 12) == 0) {
+        route_objects(a, req, res, p + 12);
+    } else if (strcmp(p, "/v1/pods") == 0) {
+        if (strcmp(req->method, "GET") == 0)
+            route_pods(a, req, res);
+        else
+            allow = "GET";
+    } else if (strcmp(p, "/v1/events") == 0) {
+        if (strcmp(req->method, "GET") == 0)
+            route_events(a, req, res);
+        else
+            allow = "GET";
+    } else {
+        reply_errorf(res, 404, "no such path: %.200s", p);
+    }
+    if (allow) reply_405(res, allow, req->method);
+}
+
+/* ---- lifecycle ---- */
+
+int ctl_api_init(ctl_api **out, uv_loop_t *loop, ctl_store *store, const ctl_api_config *cfg,
+                 const ctl_api_callbacks *cbs, char *err, size_t errlen)
+{
+    *out = NULL;
+    ctl_api_config def;
+    ctl_api_config_default(&def);
+    if (!cfg) cfg = &def;
+    const char *host = cfg->host ? cfg->host : def.host;
+    if (strcasecmp(host, "localhost") == 0) host = "127.0.0.1";
+    if (!is_loopback_host(host) || strlen(host) >= API_HOST_MAX) {
+        if (err && errlen)
+            snprintf(err, errlen, "admin API: host %.64s is not a loopback address", host);
+        return -1;
+    }
+    if (cfg->port < 0 || cfg->port > 65535) {
+        if (err && errlen) snprintf(err, errlen, "admin API: port %d out of range", cfg->port);
+        return -1;
+    }
+    ctl_api *a = calloc(1, sizeof(*a));
+    if (!a) {
+        if (err && errlen) snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    a->loop = loop;
+    a->store = store;
+    a->cfg = *cfg;
+    snprintf(a->host, sizeof(a->host), "%s", host);
+    a->cfg.host = a->host;
+    if (!a->cfg.max_body_bytes) a->cfg.max_body_bytes = def.max_body_bytes;
+    if (!a->cfg.event_limit) a->cfg.event_limit = def.event_limit;
+    if (a->cfg.event_limit > API_MAX_EVENTS) a->cfg.event_limit = API_MAX_EVENTS;
+    if (cbs) a->cbs = *cbs;
+    bx_http_limits lim;
+    bx_http_limits_default(&lim);
+    lim.max_body_bytes = a->cfg.max_body_bytes;
+    if (bx_http_server_init(&a->srv, loop, &lim, handler, a) != 0) {
+        if (err && errlen) snprintf(err, errlen, "admin API: cannot create the HTTP server");
+        free(a);
+        return -1;
+    }
+    *out = a;
+    return 0;
+}
+
+int ctl_api_listen(ctl_api *a, char *err, size_t errlen)
+{
+    int port = bx_http_server_listen(a->srv, a->host, a->cfg.port, 0);
+    if (port <= 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "admin API: cannot listen on %s:%d: %s", a->host, a->cfg.port,
+                     port < 0 ? uv_strerror(port) : "no port");
+        return -1;
+    }
+    return port;
+}
+
+static void on_server_closed(void *ud)
+{
+    ctl_api *a = ud;
+    void (*cb)(void *) = a->close_cb;
+    void *cud = a->close_ud;
+    free(a);
+    if (cb) cb(cud);
+}
+
+void ctl_api_close(ctl_api *a, void (*cb)(void *ud), void *ud)
+{
+    if (!a) return;
+    a->close_cb = cb;
+    a->close_ud = ud;
+    bx_http_server_close(a->srv, on_server_closed, a);
+}

@@ -1,0 +1,110 @@
+/* ctl_api: the admin HTTP API `brix up` serves on loopback (default
+ * 127.0.0.1:8889) for `brix apply/get/describe/delete` (ctl_cli). It runs on
+ * the caller's libuv loop over a ctl_store and answers JSON:
+ *
+ *   POST   /v1/apply                  body: YAML or JSON, one or more
+ *                                     documents. Every document is validated
+ *                                     first (ctl_obj, and as_spec for
+ *                                     PodAutoscalers); any invalid one -> 400
+ *                                     naming the document and field, nothing
+ *                                     stored. Else each is stored and the
+ *                                     answer lists {kind,name,result,
+ *                                     generation,notes} with result
+ *                                     "created" / "configured" / "unchanged".
+ *   GET    /v1/objects/{kind}         {"kind","items":[object...]}
+ *   GET    /v1/objects/{kind}/{name}  {"object","events":[event...]}
+ *   DELETE /v1/objects/{kind}/{name}  {"kind","name","result":"deleted"}; 404
+ *   GET    /v1/pods[?deployment=D]    {"items":[pod...]}: live podviews
+ *   GET    /v1/events[?kind=K[&name=N]][&limit=L]   {"items":[event...]}
+ *   GET    /healthz                   {"status":"ok"}
+ *
+ * {kind} is any spelling ctl_api_kind_parse knows (deployments, models,
+ * ma, PodAutoscaler, ...). An object is its stored manifest plus
+ * metadata.generation, metadata.creationTimestamp (RFC 3339) and "status".
+ * An event is {type,reason,message,count,firstTimestamp,lastTimestamp,
+ * involvedObject:{kind,name}}. A pod is {name,deployment,model,url,labels,
+ * replica,port,pid,phase,ready,restarts,readySince,startedAt} (times RFC
+ * 3339 or null; startedAt from the store's pods table when it has the pod).
+ * Errors: {"error":{"message",...}} (bx_reply_error) with 400, 403, 404,
+ * 405 (with Allow), 413 (body over the limit), 415, 500.
+ *
+ * Loopback only, no authentication, so two guards against web pages that
+ * reach 127.0.0.1 through a browser: the Host header must name a loopback
+ * host (DNS rebinding), and POST bodies must be declared application/yaml,
+ * application/x-yaml, text/yaml or application/json (a cross-site form
+ * cannot send those without a CORS preflight, which this API never grants).
+ *
+ * Ownership and threads: everything runs on the loop thread; the store is
+ * borrowed (only used from that thread) and must outlive the api. Callbacks
+ * run on the loop thread: the ctl_obj given to on_applied is valid only
+ * during the call (copy what you keep). The pods callback returns an array
+ * the producer owns; it is read before the handler returns and not kept. */
+#ifndef CTL_API_H
+#define CTL_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "ctl/ctl_obj.h"
+#include "ctl/ctl_podview.h"
+#include "ctl/ctl_store.h"
+
+#define CTL_API_DEFAULT_PORT 8889
+
+typedef struct ctl_api ctl_api; /* opaque */
+
+typedef struct ctl_api_config {
+    const char *host;      /* must be a loopback address; default "127.0.0.1" */
+    int port;              /* default CTL_API_DEFAULT_PORT; 0 picks a free one */
+    size_t max_body_bytes; /* POST body limit; default 4 MiB (bx_yaml's) */
+    size_t event_limit;    /* events per object in GET /v1/objects/{k}/{n}; 50 */
+} ctl_api_config;
+
+void ctl_api_config_default(ctl_api_config *c);
+
+typedef struct ctl_api_callbacks {
+    /* After an object was stored: changed 1 when created or its manifest
+     * changed, 0 when unchanged. May be NULL. */
+    void (*on_applied)(void *ud, const ctl_obj *o, int changed);
+    /* After an object was deleted from the store. May be NULL. */
+    void (*on_deleted)(void *ud, ctl_kind kind, const char *name);
+    /* Live pods: *out gets an array of *n views the producer owns (valid
+     * until the producer's loop runs again). 0, or -1 (answered 500). NULL:
+     * pods are read from the store's pods table instead. */
+    int (*pods)(void *ud, const ctl_podview **out, size_t *n);
+    void *ud;
+} ctl_api_callbacks;
+
+/* Allocates the api and its HTTP server on loop; nothing listens yet. cfg
+ * NULL means the defaults; cbs may be NULL. 0, or -1 with a message. */
+int ctl_api_init(ctl_api **out, uv_loop_t *loop, ctl_store *store, const ctl_api_config *cfg,
+                 const ctl_api_callbacks *cbs, char *err, size_t errlen);
+/* Binds and listens; returns the bound port (> 0) or -1 with a message. */
+int ctl_api_listen(ctl_api *a, char *err, size_t errlen);
+/* Stops listening, closes connections and frees the api; cb (may be NULL)
+ * runs from the loop once every handle is closed. */
+void ctl_api_close(ctl_api *a, void (*cb)(void *ud), void *ud);
+
+/* The work of POST /v1/apply without HTTP (the route adds the Content-Type
+ * check): validates every document of body, then stores each and calls
+ * on_applied. Returns the HTTP status: 200 with *answer (new reference, the
+ * route's body), or 400 / 500 with a message in err. */
+int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, char *err,
+                  size_t errlen);
+
+/* Request pieces the routes parse, exported for tests and the fuzzer.
+ * ctl_api_host_ok: 1 when a Host header value names a loopback host
+ * (127.x.x.x, localhost, [::1]) with an optional numeric port.
+ * ctl_api_query_get: the percent-decoded value of key in a query string
+ * into out: 1 found, 0 absent, -1 malformed or longer than len - 1 (values
+ * with NUL are malformed). */
+int ctl_api_host_ok(const char *value);
+int ctl_api_query_get(const char *query, const char *key, char *out, size_t len);
+
+/* The CLI's spellings as well as ctl_kind_parse's: models/model ->
+ * Deployment, adapters/adapter -> ModelAdapter, autoscalers/autoscaler ->
+ * PodAutoscaler (case-insensitive). CTL_KIND_NONE when unknown. */
+ctl_kind ctl_api_kind_parse(const char *s);
+
+#endif
