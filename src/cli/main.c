@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "ctl/ctl_cli.h"
 #include "engine/eng_main.h"
 #include "gateway/gw_main.h"
 
@@ -25,6 +26,10 @@ static const struct brix_cmd brix_cmds[] = {
     {"engine", "run a vLLM-compatible engine simulator (no GPU)", eng_main},
     {"gateway", "run the OpenAI-compatible, LLM-aware gateway", gw_main},
     {"bench", "load generator and benchmarks (brix bench run --help)", bench_main},
+    {"apply", "create or update objects from YAML (brix up's admin API)", ctl_cli_main},
+    {"get", "list models, pods, adapters, autoscalers, events", ctl_cli_main},
+    {"describe", "show an object with its status, conditions and events", ctl_cli_main},
+    {"delete", "delete objects by file or by kind and name", ctl_cli_main},
     {"version", "print the version", cmd_version},
 };
 
