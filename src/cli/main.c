@@ -5,6 +5,7 @@
 
 #include "bench/bench.h"
 #include "ctl/ctl_cli.h"
+#include "ctl/ctl_up.h"
 #include "engine/eng_main.h"
 #include "gateway/gw_main.h"
 
@@ -26,6 +27,8 @@ static const struct brix_cmd brix_cmds[] = {
     {"engine", "run a vLLM-compatible engine simulator (no GPU)", eng_main},
     {"gateway", "run the OpenAI-compatible, LLM-aware gateway", gw_main},
     {"bench", "load generator and benchmarks (brix bench run --help)", bench_main},
+    {"up", "run the local stack: gateway, engines, adapters, autoscaler (brix up -f FILE)",
+     ctl_up_main},
     {"apply", "create or update objects from YAML (brix up's admin API)", ctl_cli_main},
     {"get", "list models, pods, adapters, autoscalers, events", ctl_cli_main},
     {"describe", "show an object with its status, conditions and events", ctl_cli_main},

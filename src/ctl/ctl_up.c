@@ -1,0 +1,728 @@
+/* ctl_up: see ctl_up.h. */
+#include "ctl/ctl_up.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "common/bx_log.h"
+#include "ctl/ctl_api.h"
+#include "ctl/ctl_scale.h"
+#include "ctl/ctl_lora.h"
+#include "ctl/ctl_obj.h"
+#include "ctl/ctl_store.h"
+#include "ctl/ctl_sup.h"
+#include "gateway/gw_config.h"
+#include "gateway/gw_gateway.h"
+
+#define CTL_UP_MAX_FILES 16
+#define CTL_UP_MAX_PODS 1024
+#define CTL_UP_MAX_DEPS 256
+
+typedef struct ctl_up_cfg {
+    const char *files[CTL_UP_MAX_FILES];
+    int nfiles;
+    const char *state_dir;
+    const char *host;
+    int port;
+    int admin_port;
+    const char *strategy;
+    const char *redis;
+    double hold_s;
+    int keep_engines;
+    const char *log_level;
+} ctl_up_cfg;
+
+typedef struct ctl_up_dep {
+    ctl_obj *obj;   /* owned */
+    int replicas;   /* wanted now */
+    int autoscaled; /* a PodAutoscaler targets it */
+    json_t *status; /* last written (owned) */
+} ctl_up_dep;
+
+typedef struct ctl_up {
+    uv_loop_t *loop;
+    ctl_up_cfg cfg;
+    char brix_path[PATH_MAX];
+    char db_path[PATH_MAX], log_dir[PATH_MAX], cache_dir[PATH_MAX];
+    ctl_store *store;
+    gw_gateway *gw;
+    ctl_sup *sup;
+    ctl_lora *lora;
+    ctl_scale *as;
+    ctl_api *api;
+    uv_timer_t tick;
+    uv_signal_t sigint, sigterm;
+    int stopping;
+    int exit_code;
+    ctl_up_dep deps[CTL_UP_MAX_DEPS];
+    size_t ndeps;
+    ctl_podview pods[CTL_UP_MAX_PODS];
+    size_t npods;
+} ctl_up;
+
+/* ---------- flags ---------- */
+
+static void ctl_up_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: brix up -f STACK.yaml [options]\n\n"
+            "Runs the local stack: the gateway, the admin API, engines as child processes,\n"
+            "the LoRA adapter controller and the autoscaler, with state in SQLite.\n\n"
+            "  -f, --filename FILE   objects to apply at start (repeatable; optional when the\n"
+            "                        state directory already holds objects)\n"
+            "  --state DIR           state directory: brix.db, logs/, adapters/ (default .brix)\n"
+            "  --host ADDR           gateway address (default 0.0.0.0)\n"
+            "  --port N              gateway port (default 8888)\n"
+            "  --admin-port N        admin API port on 127.0.0.1 (default 8889)\n"
+            "  --strategy NAME       the gateway's default routing strategy (least-request)\n"
+            "  --redis HOST:PORT     per-user RPM/TPM limits in Redis\n"
+            "  --hold-seconds S      how long a request waits for a scaled-to-zero model (30)\n"
+            "  --keep-engines        on exit, leave engines running for the next brix up\n"
+            "  --log-level LEVEL     debug|info|warn|error (default info)\n");
+}
+
+static int ctl_up_parse(ctl_up_cfg *c, int argc, char **argv)
+{
+    memset(c, 0, sizeof(*c));
+    c->state_dir = ".brix";
+    c->host = "0.0.0.0";
+    c->port = 8888;
+    c->admin_port = 8889;
+    c->strategy = "least-request";
+    c->hold_s = 30;
+    c->log_level = "info";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            ctl_up_usage(stdout);
+            return 1;
+        }
+        if (!strcmp(a, "--keep-engines")) {
+            c->keep_engines = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "brix up: %s needs a value (see --help)\n", a);
+            return -1;
+        }
+        const char *v = argv[++i];
+        char *end;
+        if (!strcmp(a, "-f") || !strcmp(a, "--filename")) {
+            if (c->nfiles == CTL_UP_MAX_FILES) {
+                fprintf(stderr, "brix up: at most %d files\n", CTL_UP_MAX_FILES);
+                return -1;
+            }
+            c->files[c->nfiles++] = v;
+        } else if (!strcmp(a, "--state")) {
+            c->state_dir = v;
+        } else if (!strcmp(a, "--host")) {
+            c->host = v;
+        } else if (!strcmp(a, "--port") || !strcmp(a, "--admin-port")) {
+            long p = strtol(v, &end, 10);
+            if (*end || p < 0 || p > 65535) {
+                fprintf(stderr, "brix up: %s wants a port number\n", a);
+                return -1;
+            }
+            if (!strcmp(a, "--port"))
+                c->port = (int)p;
+            else
+                c->admin_port = (int)p;
+        } else if (!strcmp(a, "--strategy")) {
+            c->strategy = v;
+        } else if (!strcmp(a, "--redis")) {
+            c->redis = v;
+        } else if (!strcmp(a, "--hold-seconds")) {
+            c->hold_s = strtod(v, &end);
+            if (*end || c->hold_s < 0) {
+                fprintf(stderr, "brix up: --hold-seconds wants seconds >= 0\n");
+                return -1;
+            }
+        } else if (!strcmp(a, "--log-level")) {
+            c->log_level = v;
+        } else {
+            fprintf(stderr, "brix up: unknown option '%s' (see --help)\n", a);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---------- deployments ---------- */
+
+static ctl_up_dep *ctl_up_dep_find(ctl_up *u, const char *name)
+{
+    for (size_t i = 0; i < u->ndeps; i++)
+        if (!strcmp(u->deps[i].obj->name, name)) return &u->deps[i];
+    return NULL;
+}
+
+static ctl_up_dep *ctl_up_dep_for_model(ctl_up *u, const char *model)
+{
+    for (size_t i = 0; i < u->ndeps; i++)
+        if (!strcmp(u->deps[i].obj->u.dep.model, model)) return &u->deps[i];
+    return NULL;
+}
+
+/* The Deployment's status from its live pods; written when it changed. */
+static void ctl_up_dep_status(ctl_up *u, ctl_up_dep *d)
+{
+    int total = 0, ready = 0;
+    for (size_t i = 0; i < u->npods; i++) {
+        if (strcmp(u->pods[i].deployment, d->obj->name) != 0) continue;
+        total++;
+        if (u->pods[i].phase == CTL_POD_READY) ready++;
+    }
+    int avail = ready >= d->replicas;
+    json_t *st = json_pack(
+        "{s:i,s:i,s:i,s:i,s:i,s:[{s:s,s:s,s:s,s:s}]}", "replicas", total, "readyReplicas", ready,
+        "availableReplicas", ready, "updatedReplicas", total, "desiredReplicas", d->replicas,
+        "conditions", "type", "Available", "status", avail ? "True" : "False", "reason",
+        avail ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable", "message",
+        avail ? "Deployment has minimum availability."
+              : "Deployment does not have minimum availability.");
+    if (!st) return;
+    if (d->autoscaled) json_object_set_new(st, "autoscaledReplicas", json_integer(d->replicas));
+    if (d->status && json_equal(d->status, st)) {
+        json_decref(st);
+        return;
+    }
+    char err[256];
+    if (ctl_store_set_status(u->store, "Deployment", d->obj->name, st, err, sizeof(err)) < 0)
+        bx_warn("deployment %s: status: %s", d->obj->name, err);
+    json_decref(d->status);
+    d->status = st;
+}
+
+/* The replicas a Deployment starts with: its spec, or what the autoscaler
+ * last decided (kept in its status), when one targets it. */
+static int ctl_up_dep_initial_replicas(ctl_up *u, const ctl_obj *o, int autoscaled)
+{
+    if (!autoscaled) return o->u.dep.replicas;
+    ctl_record r;
+    char err[256];
+    int rep = o->u.dep.replicas;
+    if (ctl_store_get(u->store, "Deployment", o->name, &r, err, sizeof(err)) == 0) {
+        json_t *v = json_object_get(r.status, "autoscaledReplicas");
+        if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+            json_integer_value(v) <= CTL_MAX_REPLICAS)
+            rep = (int)json_integer_value(v);
+        ctl_record_clear(&r);
+    }
+    return rep;
+}
+
+static int ctl_up_is_autoscaled(ctl_up *u, const char *deployment)
+{
+    ctl_record *rs;
+    size_t n;
+    char err[256];
+    int found = 0;
+    if (ctl_store_list(u->store, "PodAutoscaler", &rs, &n, err, sizeof(err)) != 0) return 0;
+    for (size_t i = 0; i < n && !found; i++) {
+        const char *t = json_string_value(json_object_get(
+            json_object_get(json_object_get(rs[i].object, "spec"), "scaleTargetRef"), "name"));
+        found = t && !strcmp(t, deployment);
+    }
+    ctl_records_free(rs, n);
+    return found;
+}
+
+/* Takes a copy of o (re-parsed from raw) and reconciles it. adopt: the
+ * first time at start, when the previous run's engines may still run. */
+static int ctl_up_apply_deployment(ctl_up *u, const ctl_obj *o, int adopt)
+{
+    char err[512];
+    ctl_obj *copy = NULL;
+    if (ctl_obj_parse(o->raw, &copy, err, sizeof(err)) != 0) {
+        bx_error("deployment %s: %s", o->name, err);
+        return -1;
+    }
+    copy->generation = o->generation;
+    ctl_up_dep *d = ctl_up_dep_find(u, o->name);
+    if (!d) {
+        if (u->ndeps == CTL_UP_MAX_DEPS) {
+            ctl_obj_free(copy);
+            bx_error("deployment %s: too many deployments", o->name);
+            return -1;
+        }
+        d = &u->deps[u->ndeps++];
+        memset(d, 0, sizeof(*d));
+        d->autoscaled = ctl_up_is_autoscaled(u, o->name);
+        d->replicas = ctl_up_dep_initial_replicas(u, copy, d->autoscaled);
+    } else {
+        ctl_obj_free(d->obj);
+        if (!d->autoscaled) d->replicas = copy->u.dep.replicas;
+    }
+    d->obj = copy;
+    if (gw_gateway_set_model_strategy(u->gw, copy->u.dep.model, copy->u.dep.routing_strategy) != 0)
+        bx_warn("deployment %s: cannot set routing strategy %s", o->name,
+                copy->u.dep.routing_strategy ? copy->u.dep.routing_strategy : "-");
+    int rc = adopt ? ctl_sup_adopt(u->sup, copy, d->replicas, err, sizeof(err))
+                   : ctl_sup_apply(u->sup, copy, d->replicas, err, sizeof(err));
+    ctl_scale_set_current(u->as, copy->name, d->replicas);
+    if (rc != 0) bx_error("deployment %s: %s", o->name, err);
+    return rc;
+}
+
+static void ctl_up_remove_deployment(ctl_up *u, const char *name)
+{
+    char err[256];
+    if (ctl_sup_remove(u->sup, name, err, sizeof(err)) != 0)
+        bx_warn("deployment %s: %s", name, err);
+    ctl_up_dep *d = ctl_up_dep_find(u, name);
+    if (!d) return;
+    gw_gateway_set_model_strategy(u->gw, d->obj->u.dep.model, NULL);
+    ctl_obj_free(d->obj);
+    json_decref(d->status);
+    *d = u->deps[--u->ndeps];
+}
+
+/* ---------- pods: one snapshot fans out to everyone ---------- */
+
+static void ctl_up_refresh(ctl_up *u)
+{
+    u->npods = ctl_sup_pods(u->sup, NULL, u->pods, CTL_UP_MAX_PODS);
+    if (u->npods > CTL_UP_MAX_PODS) u->npods = CTL_UP_MAX_PODS;
+    static const int max = CTL_UP_MAX_PODS;
+    char addrbuf[CTL_UP_MAX_PODS][32];
+    const char *addrs[CTL_UP_MAX_PODS];
+    int n = 0;
+    for (size_t i = 0; i < u->npods && n < max; i++) {
+        if (u->pods[i].phase != CTL_POD_READY) continue;
+        snprintf(addrbuf[n], sizeof(addrbuf[n]), "127.0.0.1:%d", u->pods[i].port);
+        addrs[n] = addrbuf[n];
+        n++;
+    }
+    gw_gateway_set_engines(u->gw, addrs, n);
+    ctl_lora_pods(u->lora, u->pods, u->npods);
+    ctl_scale_pods(u->as, u->pods, u->npods);
+    for (size_t i = 0; i < u->ndeps; i++)
+        ctl_up_dep_status(u, &u->deps[i]);
+}
+
+static void ctl_up_on_pod(void *ud, const ctl_podview *pod)
+{
+    ctl_up *u = ud;
+    bx_debug("pod %s: %s (port %d, pid %d)", pod->name, ctl_pod_phase_name(pod->phase), pod->port,
+             pod->pid);
+    if (!u->stopping) ctl_up_refresh(u);
+}
+
+static int ctl_up_inflight(void *ud, const ctl_podview *pod)
+{
+    ctl_up *u = ud;
+    char addr[32];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", pod->port);
+    return gw_gateway_engine_inflight(u->gw, addr);
+}
+
+static void ctl_up_on_adapters(void *ud, const char *pod, const char *const *adapters, size_t n)
+{
+    ctl_up *u = ud;
+    (void)adapters;
+    for (size_t i = 0; i < u->npods; i++) {
+        if (strcmp(u->pods[i].name, pod) != 0) continue;
+        char addr[32];
+        snprintf(addr, sizeof(addr), "127.0.0.1:%d", u->pods[i].port);
+        gw_gateway_poke(u->gw, addr); /* re-read its models: route the adapter now */
+        bx_info("pod %s: %zu adapter(s) loaded", pod, n);
+    }
+}
+
+static int ctl_up_api_pods(void *ud, const ctl_podview **out, size_t *n)
+{
+    ctl_up *u = ud;
+    u->npods = ctl_sup_pods(u->sup, NULL, u->pods, CTL_UP_MAX_PODS);
+    if (u->npods > CTL_UP_MAX_PODS) u->npods = CTL_UP_MAX_PODS;
+    *out = u->pods;
+    *n = u->npods;
+    return 0;
+}
+
+/* ---------- autoscaling ---------- */
+
+static void ctl_up_scale(void *ud, const char *deployment, int replicas, const char *reason)
+{
+    ctl_up *u = ud;
+    ctl_up_dep *d = ctl_up_dep_find(u, deployment);
+    if (!d) return;
+    bx_info("deployment %s: scale %d -> %d: %s", deployment, d->replicas, replicas,
+            reason ? reason : "");
+    d->autoscaled = 1;
+    d->replicas = replicas;
+    char err[256];
+    if (ctl_sup_apply(u->sup, d->obj, replicas, err, sizeof(err)) != 0)
+        bx_error("deployment %s: %s", deployment, err);
+    ctl_up_dep_status(u, d);
+}
+
+static int ctl_up_gateway_metric(void *ud, const char *deployment, const char *metric,
+                                 double *value)
+{
+    ctl_up *u = ud;
+    ctl_up_dep *d = ctl_up_dep_find(u, deployment);
+    if (!d) return -1;
+    if (!strcmp(metric, "gateway_waiting") || !strcmp(metric, "gateway_held")) {
+        *value = gw_gateway_held(u->gw, d->obj->u.dep.model);
+        return 0;
+    }
+    return -1;
+}
+
+/* Scale from zero: the gateway holds a request for model. */
+static int ctl_up_is_model(void *ud, const char *model)
+{
+    ctl_up *u = ud;
+    return ctl_up_dep_for_model(u, model) != NULL || ctl_lora_has(u->lora, model);
+}
+
+static void ctl_up_wake(void *ud, const char *model)
+{
+    ctl_up *u = ud;
+    ctl_up_dep *d = ctl_up_dep_for_model(u, model);
+    if (!d) { /* an adapter: wake its base model's deployment */
+        ctl_record r;
+        char err[256];
+        if (ctl_store_get(u->store, "ModelAdapter", model, &r, err, sizeof(err)) == 0) {
+            const char *base =
+                json_string_value(json_object_get(json_object_get(r.object, "spec"), "baseModel"));
+            if (base) d = ctl_up_dep_for_model(u, base);
+            ctl_record_clear(&r);
+        }
+    }
+    if (!d) return;
+    if (d->autoscaled) {
+        ctl_scale_wake(u->as, d->obj->name);
+    } else if (d->replicas == 0) {
+        bx_warn("model %s: request held, but deployment %s has 0 replicas and no autoscaler", model,
+                d->obj->name);
+    }
+}
+
+/* ---------- objects ---------- */
+
+static void ctl_up_apply_obj(ctl_up *u, const ctl_obj *o, int adopt)
+{
+    switch (o->kind) {
+    case CTL_KIND_DEPLOYMENT:
+        ctl_up_apply_deployment(u, o, adopt);
+        break;
+    case CTL_KIND_MODEL_ADAPTER:
+        if (ctl_lora_apply(u->lora, o) != 0) bx_error("adapter %s: cannot apply", o->name);
+        break;
+    case CTL_KIND_POD_AUTOSCALER: {
+        ctl_up_dep *d = ctl_up_dep_find(u, o->u.pa.target_name);
+        if (d) d->autoscaled = 1;
+        if (ctl_scale_apply(u->as, o) != 0) bx_warn("autoscaler %s: not applied", o->name);
+        if (d) ctl_scale_set_current(u->as, d->obj->name, d->replicas);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static void ctl_up_on_applied(void *ud, const ctl_obj *o, int changed)
+{
+    ctl_up *u = ud;
+    if (!changed || u->stopping) return;
+    bx_info("%s %s applied", ctl_kind_name(o->kind), o->name);
+    ctl_up_apply_obj(u, o, 0);
+}
+
+static void ctl_up_on_deleted(void *ud, ctl_kind kind, const char *name)
+{
+    ctl_up *u = ud;
+    bx_info("%s %s deleted", ctl_kind_name(kind), name);
+    if (kind == CTL_KIND_DEPLOYMENT) {
+        ctl_up_remove_deployment(u, name);
+    } else if (kind == CTL_KIND_MODEL_ADAPTER) {
+        ctl_lora_remove(u->lora, name);
+    } else if (kind == CTL_KIND_POD_AUTOSCALER) {
+        ctl_scale_remove(u->as, name);
+        for (size_t i = 0; i < u->ndeps; i++)
+            u->deps[i].autoscaled = ctl_up_is_autoscaled(u, u->deps[i].obj->name);
+    }
+}
+
+/* Reads, validates (all before any is stored) and stores the -f files. */
+static int ctl_up_load_files(ctl_up *u)
+{
+    for (int f = 0; f < u->cfg.nfiles; f++) {
+        FILE *fp = fopen(u->cfg.files[f], "rb");
+        if (!fp) {
+            fprintf(stderr, "brix up: %s: %s\n", u->cfg.files[f], strerror(errno));
+            return -1;
+        }
+        char *buf = NULL;
+        size_t len = 0, cap = 0;
+        for (;;) {
+            if (len + 65536 > cap) {
+                cap = cap ? cap * 2 : 65536;
+                char *nb = realloc(buf, cap);
+                if (!nb) {
+                    free(buf);
+                    fclose(fp);
+                    return -1;
+                }
+                buf = nb;
+            }
+            size_t r = fread(buf + len, 1, cap - len, fp);
+            len += r;
+            if (r == 0) break;
+        }
+        fclose(fp);
+        ctl_obj **objs = NULL;
+        size_t n = 0;
+        char err[1024];
+        int rc = ctl_obj_load_yaml(buf, len, &objs, &n, err, sizeof(err));
+        free(buf);
+        if (rc != 0) {
+            fprintf(stderr, "brix up: %s: %s\n", u->cfg.files[f], err);
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            int changed = 0;
+            ctl_record old;
+            int existed = ctl_store_get(u->store, ctl_kind_name(objs[i]->kind), objs[i]->name, &old,
+                                        err, sizeof(err)) == 0;
+            if (existed) ctl_record_clear(&old);
+            if (ctl_store_put_obj(u->store, objs[i], &changed, err, sizeof(err)) != 0) {
+                fprintf(stderr, "brix up: %s: %s\n", u->cfg.files[f], err);
+                ctl_objs_free(objs, n);
+                return -1;
+            }
+            printf("%s/%s %s\n", ctl_kind_name(objs[i]->kind), objs[i]->name,
+                   !existed  ? "created"
+                   : changed ? "configured"
+                             : "unchanged");
+        }
+        ctl_objs_free(objs, n);
+    }
+    return 0;
+}
+
+/* Starts every stored object: Deployments first (adopting the previous
+ * run's engines), then adapters and autoscalers. */
+static int ctl_up_start_objects(ctl_up *u)
+{
+    static const char *const order[] = {"Deployment", "ModelAdapter", "PodAutoscaler"};
+    for (size_t k = 0; k < 3; k++) {
+        ctl_record *rs;
+        size_t n;
+        char err[512];
+        if (ctl_store_list(u->store, order[k], &rs, &n, err, sizeof(err)) != 0) {
+            fprintf(stderr, "brix up: %s\n", err);
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            ctl_obj *o = NULL;
+            if (ctl_obj_parse(rs[i].object, &o, err, sizeof(err)) != 0) {
+                bx_error("stored %s %s: %s", rs[i].kind, rs[i].name, err);
+                continue;
+            }
+            o->generation = rs[i].generation;
+            ctl_up_apply_obj(u, o, 1);
+            ctl_obj_free(o);
+        }
+        ctl_records_free(rs, n);
+    }
+    return 0;
+}
+
+/* ---------- lifecycle ---------- */
+
+static void ctl_up_on_tick(uv_timer_t *t)
+{
+    ctl_up *u = t->data;
+    if (!u->stopping) ctl_up_refresh(u);
+}
+
+static void ctl_up_sup_closed(void *ud)
+{
+    ctl_up *u = ud;
+    gw_gateway_close(u->gw);
+    u->gw = NULL;
+    uv_close((uv_handle_t *)&u->tick, NULL);
+    uv_close((uv_handle_t *)&u->sigint, NULL);
+    uv_close((uv_handle_t *)&u->sigterm, NULL);
+}
+
+static void ctl_up_stop(ctl_up *u)
+{
+    if (u->stopping) return;
+    u->stopping = 1;
+    bx_info("stopping%s", u->cfg.keep_engines ? " (engines keep running)" : "");
+    uv_timer_stop(&u->tick);
+    if (u->api) ctl_api_close(u->api, NULL, NULL);
+    u->api = NULL;
+    if (u->as) ctl_scale_close(u->as);
+    u->as = NULL;
+    if (u->lora) ctl_lora_close(u->lora);
+    u->lora = NULL;
+    ctl_sup_close(u->sup, !u->cfg.keep_engines, ctl_up_sup_closed, u);
+    u->sup = NULL;
+}
+
+static void ctl_up_on_signal(uv_signal_t *s, int signum)
+{
+    ctl_up *u = s->data;
+    if (u->stopping) { /* a second signal: do not wait for draining */
+        bx_warn("signal %d again: exiting now", signum);
+        exit(130);
+    }
+    ctl_up_stop(u);
+}
+
+static int ctl_up_paths(ctl_up *u)
+{
+    const char *d = u->cfg.state_dir;
+    if (mkdir(d, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "brix up: cannot create %s: %s\n", d, strerror(errno));
+        return -1;
+    }
+    if ((size_t)snprintf(u->db_path, sizeof(u->db_path), "%s/brix.db", d) >= sizeof(u->db_path) ||
+        (size_t)snprintf(u->log_dir, sizeof(u->log_dir), "%s/logs", d) >= sizeof(u->log_dir) ||
+        (size_t)snprintf(u->cache_dir, sizeof(u->cache_dir), "%s/adapters", d) >=
+            sizeof(u->cache_dir)) {
+        fprintf(stderr, "brix up: state path too long\n");
+        return -1;
+    }
+    if ((mkdir(u->log_dir, 0755) != 0 && errno != EEXIST) ||
+        (mkdir(u->cache_dir, 0755) != 0 && errno != EEXIST)) {
+        fprintf(stderr, "brix up: cannot create %s/logs or /adapters: %s\n", d, strerror(errno));
+        return -1;
+    }
+    ssize_t n = readlink("/proc/self/exe", u->brix_path, sizeof(u->brix_path) - 1);
+    if (n <= 0) {
+        snprintf(u->brix_path, sizeof(u->brix_path), "brix");
+    } else {
+        u->brix_path[n] = '\0';
+    }
+    return 0;
+}
+
+static int ctl_up_start(ctl_up *u)
+{
+    char err[512];
+    if (ctl_up_paths(u) != 0) return -1;
+    if (ctl_store_open(u->db_path, &u->store, err, sizeof(err)) != 0) {
+        fprintf(stderr, "brix up: %s: %s\n", u->db_path, err);
+        return -1;
+    }
+    if (ctl_up_load_files(u) != 0) return -1;
+
+    gw_config gc;
+    gw_config_default(&gc);
+    gc.host = u->cfg.host;
+    gc.port = u->cfg.port;
+    gc.strategy = u->cfg.strategy;
+    gc.redis = u->cfg.redis;
+    if (gw_gateway_init(&u->gw, u->loop, &gc, err, sizeof(err)) != 0) {
+        fprintf(stderr, "brix up: gateway: %s\n", err);
+        return -1;
+    }
+    gw_hold_hooks hh = {.is_model = ctl_up_is_model,
+                        .wake = ctl_up_wake,
+                        .ud = u,
+                        .hold_ms = (uint64_t)(u->cfg.hold_s * 1000)};
+    gw_gateway_set_hold(u->gw, &hh);
+
+    ctl_sup_cfg sc;
+    ctl_sup_cfg_default(&sc);
+    sc.brix_path = u->brix_path;
+    sc.log_dir = u->log_dir;
+    ctl_sup_cbs scb = {.on_change = ctl_up_on_pod, .inflight = ctl_up_inflight};
+    if (ctl_sup_init(&u->sup, u->loop, u->store, &sc, &scb, u, err, sizeof(err)) != 0) {
+        fprintf(stderr, "brix up: supervisor: %s\n", err);
+        return -1;
+    }
+    ctl_lora_cfg lc;
+    ctl_lora_cfg_default(&lc);
+    lc.cache_dir = u->cache_dir;
+    lc.engine_max_loras = 0; /* vLLM's --max-loras bounds a batch, not what is loaded */
+    ctl_lora_cbs lcb = {.on_adapters = ctl_up_on_adapters};
+    if (ctl_lora_init(&u->lora, u->loop, u->store, &lc, &lcb, u, err, sizeof(err)) != 0) {
+        fprintf(stderr, "brix up: adapters: %s\n", err);
+        return -1;
+    }
+    ctl_scale_cfg ac;
+    ctl_scale_cfg_default(&ac);
+    ctl_scale_cbs acb = {.scale = ctl_up_scale, .gateway_metric = ctl_up_gateway_metric};
+    if (ctl_scale_init(&u->as, u->loop, u->store, &ac, &acb, u, err, sizeof(err)) != 0) {
+        fprintf(stderr, "brix up: autoscaler: %s\n", err);
+        return -1;
+    }
+    if (ctl_up_start_objects(u) != 0) return -1;
+
+    ctl_api_config apc;
+    ctl_api_config_default(&apc);
+    apc.port = u->cfg.admin_port;
+    ctl_api_callbacks acbs = {.on_applied = ctl_up_on_applied,
+                              .on_deleted = ctl_up_on_deleted,
+                              .pods = ctl_up_api_pods,
+                              .ud = u};
+    if (ctl_api_init(&u->api, u->loop, u->store, &apc, &acbs, err, sizeof(err)) != 0) {
+        fprintf(stderr, "brix up: admin API: %s\n", err);
+        return -1;
+    }
+    int ap = ctl_api_listen(u->api, err, sizeof(err));
+    if (ap <= 0) {
+        fprintf(stderr, "brix up: admin API: %s\n", err);
+        return -1;
+    }
+    if (uv_timer_init(u->loop, &u->tick) != 0 || uv_signal_init(u->loop, &u->sigint) != 0 ||
+        uv_signal_init(u->loop, &u->sigterm) != 0) {
+        fprintf(stderr, "brix up: cannot create the loop's handles\n");
+        return -1;
+    }
+    u->tick.data = u->sigint.data = u->sigterm.data = u;
+    uv_timer_start(&u->tick, ctl_up_on_tick, 1000, 1000);
+    uv_signal_start(&u->sigint, ctl_up_on_signal, SIGINT);
+    uv_signal_start(&u->sigterm, ctl_up_on_signal, SIGTERM);
+    printf("brix up: gateway http://%s:%d  admin http://127.0.0.1:%d  state %s\n", u->cfg.host,
+           gw_gateway_port(u->gw), ap, u->cfg.state_dir);
+    fflush(stdout);
+    return 0;
+}
+
+int ctl_up_main(int argc, char **argv)
+{
+    static ctl_up u; /* large (pod views); one per process */
+    memset(&u, 0, sizeof(u));
+    int rc = ctl_up_parse(&u.cfg, argc, argv);
+    if (rc != 0) return rc > 0 ? 0 : 2;
+    enum bx_log_level lvl;
+    if (bx_log_parse_level(u.cfg.log_level, &lvl) != 0) {
+        fprintf(stderr, "brix up: unknown --log-level '%s'\n", u.cfg.log_level);
+        return 2;
+    }
+    bx_log_init("brix-up", lvl);
+    signal(SIGPIPE, SIG_IGN);
+    u.loop = uv_default_loop();
+    if (ctl_up_start(&u) != 0) {
+        if (u.api) ctl_api_close(u.api, NULL, NULL);
+        if (u.as) ctl_scale_close(u.as);
+        if (u.lora) ctl_lora_close(u.lora);
+        if (u.sup) ctl_sup_close(u.sup, 1, NULL, NULL);
+        if (u.gw) gw_gateway_close(u.gw);
+        uv_run(u.loop, UV_RUN_NOWAIT);
+        if (u.store) ctl_store_close(u.store);
+        return 1;
+    }
+    uv_run(u.loop, UV_RUN_DEFAULT);
+    for (size_t i = 0; i < u.ndeps; i++) {
+        ctl_obj_free(u.deps[i].obj);
+        json_decref(u.deps[i].status);
+    }
+    ctl_store_close(u.store);
+    bx_info("stopped");
+    return u.exit_code;
+}
