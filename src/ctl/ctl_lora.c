@@ -115,6 +115,7 @@ typedef struct art_work {
     char ad[CTL_NAME_MAX + 1];
     uint64_t seq;
     char *url;
+    char *sha256; /* NULL: no check */
     ctl_artifact_opts opts;
     ctl_artifact_result res;
     int rc;
@@ -772,7 +773,7 @@ static void unload_start(ctl_lora *c, lad *a, lstate_t *s, const lpod *p, int re
 static void art_work_cb(uv_work_t *req)
 {
     art_work *w = req->data;
-    w->rc = ctl_artifact_resolve(&w->opts, w->url, NULL, &w->res, w->err, sizeof(w->err));
+    w->rc = ctl_artifact_resolve(&w->opts, w->url, w->sha256, &w->res, w->err, sizeof(w->err));
 }
 
 static void art_after_cb(uv_work_t *req, int status)
@@ -799,6 +800,7 @@ static void art_after_cb(uv_work_t *req, int status)
         kick(c);
     }
     free(w->url);
+    free(w->sha256);
     free(w);
     maybe_free(c);
 }
@@ -806,7 +808,9 @@ static void art_after_cb(uv_work_t *req, int status)
 static void art_start(ctl_lora *c, lad *a)
 {
     art_work *w = calloc(1, sizeof(*w));
-    if (!w || !(w->url = strdup(a->obj->u.ma.artifact_url))) {
+    if (!w || !(w->url = strdup(a->obj->u.ma.artifact_url)) ||
+        (a->obj->u.ma.sha256 && !(w->sha256 = strdup(a->obj->u.ma.sha256)))) {
+        if (w) free(w->url);
         free(w);
         return;
     }
@@ -822,6 +826,7 @@ static void art_start(ctl_lora *c, lad *a)
         snprintf(a->art_err, sizeof(a->art_err), "%s", uv_strerror(rc));
         a->art_retry_at = uv_now(c->loop) + backoff_ms(c, ++a->art_fails);
         free(w->url);
+        free(w->sha256);
         free(w);
         return;
     }

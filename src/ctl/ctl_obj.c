@@ -531,9 +531,12 @@ static void deployment_clear(ctl_deployment *d)
 
 /* ---- ModelAdapter ---- */
 
+/* AIBrix's webhook list, plus what brix resolves locally: http(s)://
+ * (downloaded into the adapter cache) and file:// (a local path). */
 static int artifact_url_valid(const char *u)
 {
-    static const char *const schemes[] = {"s3://", "gcs://", "tos://", "huggingface://", "hf://"};
+    static const char *const schemes[] = {"s3://", "gcs://",  "tos://",   "huggingface://",
+                                          "hf://", "http://", "https://", "file://"};
     if (!str_clean(u) || strpbrk(u, " \t")) return 0;
     if (u[0] == '/') return u[1] != '\0';
     for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
@@ -583,7 +586,8 @@ static int parse_adapter(pctx *c, const json_t *doc)
     if (r == 0) return fail(c, "spec.artifactURL", "required");
     if (!artifact_url_valid(url))
         return fail(c, "spec.artifactURL",
-                    "'%.300s' must start with s3://, gcs://, tos://, huggingface://, hf:// or /",
+                    "'%.300s' must start with s3://, gcs://, tos://, huggingface://, hf://, "
+                    "http://, https://, file:// or /",
                     url);
     if (!(a->artifact_url = dup_or_oom(c, url, &rc))) return -1;
 
@@ -621,6 +625,16 @@ static int parse_adapter(pctx *c, const json_t *doc)
     if (!a->additional_config) return oom(c);
     const char *key = map_str(cfg, "api-key");
     if (key && !(a->api_key = dup_or_oom(c, key, &rc))) return -1;
+    const char *sum = map_str(cfg, "sha256");
+    if (sum) {
+        size_t n = strlen(sum);
+        int hex = n == 64;
+        for (size_t i = 0; hex && i < n; i++)
+            hex = (sum[i] >= '0' && sum[i] <= '9') || (sum[i] >= 'a' && sum[i] <= 'f') ||
+                  (sum[i] >= 'A' && sum[i] <= 'F');
+        if (!hex) return fail(c, "spec.additionalConfig.sha256", "must be 64 hex digits");
+        if (!(a->sha256 = dup_or_oom(c, sum, &rc))) return -1;
+    }
 
     const json_t *cred = json_object_get(spec, "credentialsSecretRef");
     if (cred && !json_is_null(cred)) {
@@ -638,6 +652,7 @@ static void adapter_clear(ctl_adapter *a)
     free(a->artifact_url);
     json_decref(a->additional_config);
     free(a->api_key);
+    free(a->sha256);
 }
 
 /* ---- PodAutoscaler ---- */

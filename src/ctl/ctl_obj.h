@@ -39,14 +39,15 @@
  *
  * ModelAdapter (lora_fleet_hetero.md 1.1). spec.artifactURL required and must
  * start with s3:// gcs:// tos:// huggingface:// hf:// or / (the webhook's
- * list); spec.podSelector.matchLabels selects pods (matchExpressions ignored,
- * noted, as AIBrix does); with no podSelector it is derived from
- * spec.baseModel, and one of the two is required; spec.replicas absent means
- * every matching pod, else >= 1 (AIBrix's CRD allows only 1; brix accepts up
- * to CTL_MAX_REPLICAS); spec.schedulerName is honoured locally (AIBrix
- * ignores it): default|leastAdapters|binPack|leastLatency|leastThroughput|
- * random; spec.additionalConfig string map ("api-key" becomes a bearer
- * token); spec.credentialsSecretRef accepted and noted as unsupported.
+ * list) or, brix's additions, http:// https:// (downloaded into the adapter
+ * cache, checked against additionalConfig["sha256"] when given) or file://;
+ * spec.podSelector.matchLabels selects pods (matchExpressions ignored, noted, as AIBrix does); with
+ * no podSelector it is derived from spec.baseModel, and one of the two is required; spec.replicas
+ * absent means every matching pod, else >= 1 (AIBrix's CRD allows only 1; brix accepts up to
+ * CTL_MAX_REPLICAS); spec.schedulerName is honoured locally (AIBrix ignores it):
+ * default|leastAdapters|binPack|leastLatency|leastThroughput| random; spec.additionalConfig string
+ * map ("api-key" becomes a bearer token); spec.credentialsSecretRef accepted and noted as
+ * unsupported.
  *
  * PodAutoscaler: identity only (spec.scaleTargetRef.kind must be Deployment,
  * .name a DNS label; spec.scalingStrategy present); src/autoscale/as_spec
@@ -155,6 +156,8 @@ typedef struct ctl_adapter {
     ctl_adapter_sched sched;   /* spec.schedulerName */
     json_t *additional_config; /* owned: string->string map ({} when absent) */
     char *api_key;             /* additionalConfig["api-key"], NULL when absent */
+    char *sha256;              /* additionalConfig["sha256"]: the downloaded artifact's
+                                * checksum (http(s) URLs), NULL when absent */
 } ctl_adapter;
 
 typedef struct ctl_autoscaler {

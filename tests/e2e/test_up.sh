@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `brix up` end to end, with real engine processes it launches: requests
 # through the gateway; an engine killed is replaced; a LoRA adapter applied
-# is loaded on an engine and serves; a burst makes KPA scale up and quiet
+# is loaded on an engine and serves (from a hub id, and downloaded from an
+# http URL with its checksum checked); a burst makes KPA scale up and quiet
 # scales it back down; a model at zero replicas serves its first request
 # (held, then a replica is started); the CLI (apply/get/describe/delete);
 # a restart of `brix up` adopts the running engines and keeps the state.
@@ -221,6 +222,44 @@ sleep 1
 code=$(req POST /v1/completions '{"model":"zero","prompt":"wake up","max_tokens":4}')
 expect_status "$code" 200 "the first request to a scaled-to-zero model"
 [ "$(ready_pods zero)" -ge 1 ] || fail "no replica of zero after its first request"
+
+log "an adapter from an http URL is downloaded, checked and loaded; a bad checksum fails"
+mkdir -p "$E2E_TMP/www"
+head -c 100000 /dev/urandom >"$E2E_TMP/www/adapter.bin"
+sum=$(sha256sum "$E2E_TMP/www/adapter.bin" | cut -d' ' -f1)
+WP=$(free_port)
+(cd "$E2E_TMP/www" && exec python3 -m http.server "$WP" --bind 127.0.0.1 >"$E2E_TMP/www.log" 2>&1) &
+E2E_PIDS+=($!)
+wait_for 10 "the artifact server" curl -sf -o /dev/null "http://127.0.0.1:$WP/adapter.bin"
+cat >"$E2E_TMP/http-lora.yaml" <<YAML
+apiVersion: model.aibrix.ai/v1alpha1
+kind: ModelAdapter
+metadata:
+  name: http-lora
+spec:
+  baseModel: llm
+  artifactURL: http://127.0.0.1:$WP/adapter.bin
+  replicas: 1
+  additionalConfig:
+    sha256: "$sum"
+---
+apiVersion: model.aibrix.ai/v1alpha1
+kind: ModelAdapter
+metadata:
+  name: bad-lora
+spec:
+  baseModel: llm
+  artifactURL: http://127.0.0.1:$WP/adapter.bin
+  additionalConfig:
+    sha256: "$(printf '0%.0s' $(seq 64))"
+YAML
+"$BRIX" apply -f "$E2E_TMP/http-lora.yaml" >/dev/null || fail "apply of the http adapters failed"
+phase_is() { "$BRIX" get adapters -o json | jq -e --arg n "$1" --arg p "$2" '.items[] | select(.metadata.name == $n) | .status.phase == $p' >/dev/null 2>&1; }
+wait_for 30 "http-lora Running" phase_is http-lora Running
+wait_for 15 "a chat to http-lora" chat_ok http-lora
+wait_for 30 "bad-lora Failed on its checksum" phase_is bad-lora Failed
+"$BRIX" describe adapter bad-lora | grep -qi "sha256\|checksum" || fail "bad-lora's status does not say why: $("$BRIX" describe adapter bad-lora | tail -n 15)"
+"$BRIX" delete -f "$E2E_TMP/http-lora.yaml" >/dev/null || fail "delete -f failed"
 
 log "restart: brix up stops with --keep-engines, a new one adopts the engines"
 before=$(pods_json | jq -c '[.items[] | select(.deployment == "llm") | .pid] | sort')

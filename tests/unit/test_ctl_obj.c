@@ -486,12 +486,15 @@ static void test_adapter_errors(void **st)
                  "ModelAdapter lora-1: spec.baseModel: must be a string");
     expect_error(MA_HEAD "spec: {baseModel: m}\n",
                  "ModelAdapter lora-1: spec.artifactURL: required");
-    expect_error(MA_HEAD "spec: {baseModel: m, artifactURL: \"https://x/y\"}\n",
-                 "ModelAdapter lora-1: spec.artifactURL: 'https://x/y' must start with s3://, "
-                 "gcs://, tos://, huggingface://, hf:// or /");
+    expect_error(MA_HEAD "spec: {baseModel: m, artifactURL: \"ftp://x/y\"}\n",
+                 "ModelAdapter lora-1: spec.artifactURL: 'ftp://x/y' must start with s3://, "
+                 "gcs://, tos://, huggingface://, hf://, http://, https://, file:// or /");
     expect_error(MA_HEAD "spec: {baseModel: m, artifactURL: \"s3://\"}\n",
                  "ModelAdapter lora-1: spec.artifactURL: 's3://' must start with s3://, "
-                 "gcs://, tos://, huggingface://, hf:// or /");
+                 "gcs://, tos://, huggingface://, hf://, http://, https://, file:// or /");
+    expect_error(MA_HEAD "spec: {baseModel: m, artifactURL: \"https://x/y\", "
+                         "additionalConfig: {sha256: abc}}\n",
+                 "ModelAdapter lora-1: spec.additionalConfig.sha256: must be 64 hex digits");
     expect_error(MA_HEAD "spec: {baseModel: m, artifactURL: /x, replicas: 0}\n",
                  "ModelAdapter lora-1: spec.replicas: must be > 0");
     expect_error(MA_HEAD "spec: {baseModel: m, artifactURL: /x, replicas: 1000}\n",
