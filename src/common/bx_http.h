@@ -44,9 +44,9 @@ typedef struct bx_http_header {
 } bx_http_header;
 
 typedef struct bx_http_limits {
-    size_t max_header_bytes; /* request line + all headers; default 16 KiB */
-    unsigned max_headers;    /* default 64 */
-    size_t max_body_bytes;   /* default 8 MiB */
+    size_t max_header_bytes;  /* request line + all headers; default 16 KiB */
+    unsigned max_headers;     /* default 64 */
+    size_t max_body_bytes;    /* default 8 MiB */
     uint64_t idle_timeout_ms; /* keep-alive idle close; 0 = default 60 s */
 } bx_http_limits;
 
@@ -146,7 +146,7 @@ typedef struct bx_http_client bx_http_client; /* opaque */
 typedef struct bx_http_creq bx_http_creq;     /* opaque: one request in flight */
 
 typedef struct bx_http_client_opts {
-    unsigned max_idle_per_host; /* pooled idle keep-alive connections; default 64 */
+    unsigned max_idle_per_host;  /* pooled idle keep-alive connections; default 64 */
     uint64_t connect_timeout_ms; /* default 5000 */
     size_t max_header_bytes;     /* response headers; default 64 KiB */
 } bx_http_client_opts;
@@ -160,7 +160,9 @@ typedef struct bx_http_client_req {
     size_t nheaders;
     const char *body; /* copied; may be NULL */
     size_t body_len;
-    uint64_t timeout_ms; /* whole request; 0 = none */
+    uint64_t timeout_ms;            /* whole request; 0 = none */
+    uint64_t first_byte_timeout_ms; /* until the response's headers; 0 = none */
+    uint64_t idle_timeout_ms;       /* longest gap between body bytes after them; 0 = none */
 } bx_http_client_req;
 
 typedef struct bx_http_client_cbs {

@@ -87,6 +87,9 @@ struct bx_http_creq {
     int port;
     uint64_t deadline;         /* uv_now-based, 0 = none */
     uint64_t connect_deadline; /* while resolving/connecting */
+    uint64_t fb_deadline;      /* until the response's headers, 0 = none */
+    uint64_t idle_ms;          /* longest gap between body bytes, 0 = none */
+    uint64_t idle_deadline;    /* after the headers: last body bytes + idle_ms */
     enum cr_state state;
     int pending_err; /* to deliver from the timer */
     int gai_pending;
@@ -311,6 +314,9 @@ static int on_headers_complete(http_parser *hp)
         k->hdrs[i].name = k->hstore.data + k->hoff[i].name;
         k->hdrs[i].value = k->hstore.data + k->hoff[i].value;
     }
+    cr->fb_deadline = 0; /* the first byte came */
+    if (cr->idle_ms) cr->idle_deadline = uv_now(cr->cl->loop) + cr->idle_ms;
+    arm_timer(cr);
     if (cr->cbs.on_response)
         cr->cbs.on_response(cr, (int)hp->status_code, k->hdrs, k->nhdr, cr->ud);
     if (k->cr != cr || cr->pending_err) return -1; /* cancelled meanwhile */
@@ -322,6 +328,8 @@ static int on_body(http_parser *hp, const char *at, size_t len)
     cconn *k = conn_of(hp);
     bx_http_creq *cr = k->cr;
     if (!cr) return -1;
+    /* the timer sees the later deadline when it fires; no re-arm per chunk */
+    if (cr->idle_ms) cr->idle_deadline = uv_now(cr->cl->loop) + cr->idle_ms;
     if (cr->cbs.on_data) cr->cbs.on_data(cr, at, len, cr->ud);
     if (k->cr != cr || cr->pending_err) return -1;
     return 0;
@@ -620,7 +628,8 @@ static void on_cr_timer(uv_timer_t *t)
         finish(cr, BX_HTTP_ECONNECT, 0);
         return;
     }
-    if (cr->deadline && now >= cr->deadline) {
+    if ((cr->deadline && now >= cr->deadline) || (cr->fb_deadline && now >= cr->fb_deadline) ||
+        (cr->idle_deadline && now >= cr->idle_deadline)) {
         finish(cr, BX_HTTP_ETIMEOUT, 0);
         return;
     }
@@ -631,6 +640,8 @@ static void arm_timer(bx_http_creq *cr)
 {
     if (cr->pending_err || cr->state == CR_DONE) return;
     uint64_t next = cr->deadline;
+    if (cr->fb_deadline && (!next || cr->fb_deadline < next)) next = cr->fb_deadline;
+    if (cr->idle_deadline && (!next || cr->idle_deadline < next)) next = cr->idle_deadline;
     if (cr->connect_deadline && (cr->state == CR_RESOLVING || cr->state == CR_CONNECTING) &&
         (!next || cr->connect_deadline < next))
         next = cr->connect_deadline;
@@ -733,6 +744,8 @@ int bx_http_client_request(bx_http_client *cl, const bx_http_client_req *r,
     cr->state = CR_NEW;
     uint64_t now = uv_now(cl->loop);
     cr->deadline = r->timeout_ms ? now + r->timeout_ms : 0;
+    cr->fb_deadline = r->first_byte_timeout_ms ? now + r->first_byte_timeout_ms : 0;
+    cr->idle_ms = r->idle_timeout_ms;
     cr->next = cl->live;
     if (cl->live) cl->live->prev = cr;
     cl->live = cr;

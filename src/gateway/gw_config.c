@@ -42,6 +42,8 @@ static const struct gw_flag gw_flags[] = {
      "time to the engine's first byte (default 600000)"},
     {"--idle-timeout-ms", GF_I64, GOFF(idle_timeout_ms),
      "client keep-alive idle timeout (default 60000)"},
+    {"--stream-idle-timeout-ms", GF_I64, GOFF(stream_idle_timeout_ms),
+     "longest silence from an engine once its answer started (default 300000)"},
     {"--max-retries", GF_INT, GOFF(max_retries),
      "other engines tried before the first byte (default 2)"},
     {"--breaker-failures", GF_INT, GOFF(breaker_failures),
@@ -73,6 +75,7 @@ void gw_config_default(gw_config *c)
     c->connect_timeout_ms = 2000;
     c->first_byte_timeout_ms = 600000;
     c->idle_timeout_ms = 60000;
+    c->stream_idle_timeout_ms = 300000;
     c->max_retries = 2;
     c->breaker_failures = 3;
     c->breaker_open_ms = 5000;

@@ -391,7 +391,8 @@ static void gw_forward(gw_call *c)
                             .nheaders = nh,
                             .body = c->body,
                             .body_len = c->body_len,
-                            .timeout_ms = (uint64_t)g->cfg.first_byte_timeout_ms};
+                            .first_byte_timeout_ms = (uint64_t)g->cfg.first_byte_timeout_ms,
+                            .idle_timeout_ms = (uint64_t)g->cfg.stream_idle_timeout_ms};
     bx_http_client_cbs cbs = {gw_up_response, gw_up_data, gw_up_done};
     if (bx_http_client_request(g->client, &r, &cbs, c, &c->creq) != 0) {
         e->inflight--;

@@ -100,6 +100,9 @@ static void handler(bx_http_req *req, bx_http_res *res, void *ud)
         uv_timer_start(&s->t, stream_tick, 1, 2);
     } else if (strcmp(req->path, "/hang") == 0) {
         bx_http_res_set_abort(res, hang_abort, f);
+    } else if (strcmp(req->path, "/started") == 0) { /* headers, then silence */
+        bx_http_res_set_abort(res, hang_abort, f);
+        assert_int_equal(bx_http_res_start(res, 200, "text/event-stream"), 0);
     } else {
         bx_http_res_send(res, 404, "text/plain", "nope", 4);
     }
@@ -436,6 +439,55 @@ static void test_connect_error(void **state)
     /* bad arguments fail at once, with no callback */
     r.port = 0;
     assert_int_equal(bx_http_client_request(f.cl, &r, &cbs, &c, NULL), BX_HTTP_EPARSE);
+    fx_stop(&f);
+}
+
+/* first_byte_timeout_ms bounds the wait for the headers only, and
+ * idle_timeout_ms the silence after them: a long stream that keeps talking
+ * is never cut, one that stops is. */
+static void test_first_byte_and_idle_timeouts(void **state)
+{
+    fx f;
+    fx_start(&f, NULL);
+    call c = {0};
+    bx_http_client_req r = {.method = "GET", .host = "127.0.0.1", .port = f.port};
+    /* no headers in time */
+    r.path = "/hang";
+    r.first_byte_timeout_ms = 30;
+    memset(&c, 0, sizeof(c));
+    bx_buf_init(&c.body);
+    assert_int_equal(bx_http_client_request(f.cl, &r, &cbs, &c, &c.cr), 0);
+    run_until(&f, &c.done);
+    assert_int_equal(c.err, BX_HTTP_ETIMEOUT);
+    assert_int_equal(c.status, 0);
+    bx_buf_free(&c.body);
+    /* a stream of 40 chunks 2 ms apart outlives a 30 ms first-byte bound */
+    f.stream_max = 40;
+    r.path = "/stream";
+    r.first_byte_timeout_ms = 30;
+    r.idle_timeout_ms = 1000;
+    memset(&c, 0, sizeof(c));
+    bx_buf_init(&c.body);
+    uint64_t t0 = uv_now(&f.loop);
+    assert_int_equal(bx_http_client_request(f.cl, &r, &cbs, &c, &c.cr), 0);
+    run_until(&f, &c.done);
+    assert_int_equal(c.err, 0);
+    assert_int_equal(c.status, 200);
+    assert_non_null(memmem(c.body.data, c.body.len, "[DONE]", 6));
+    if (uv_now(&f.loop) - t0 <= 30) /* the case needs a stream longer than the bound */
+        print_message("stream was shorter than 30 ms; the case proved less\n");
+    bx_buf_free(&c.body);
+    /* headers, then silence: the idle bound ends it */
+    r.path = "/started";
+    r.first_byte_timeout_ms = 5000;
+    r.idle_timeout_ms = 30;
+    memset(&c, 0, sizeof(c));
+    bx_buf_init(&c.body);
+    assert_int_equal(bx_http_client_request(f.cl, &r, &cbs, &c, &c.cr), 0);
+    run_until(&f, &c.done);
+    assert_int_equal(c.status, 200);
+    assert_int_equal(c.err, BX_HTTP_ETIMEOUT);
+    bx_buf_free(&c.body);
     fx_stop(&f);
 }
 
@@ -786,6 +838,7 @@ int main(void)
         cmocka_unit_test(test_body_too_large),
         cmocka_unit_test(test_connect_error),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_first_byte_and_idle_timeouts),
         cmocka_unit_test(test_raw_pipelining),
         cmocka_unit_test(test_raw_errors_and_http10),
         cmocka_unit_test(test_raw_expect_continue),
