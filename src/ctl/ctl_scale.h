@@ -13,8 +13,9 @@
  * used locally: each engine has its own allocated port. An engine whose
  * scrape fails is excluded, not counted as zero: the fleet total is the
  * mean of the engines that answered times the Ready engines. `external` /
- * `custom` sources ask the gateway_metric callback (gateway_held: requests
- * held for a model with no ready engine). Requests held at the gateway are
+ * `custom` sources ask the gateway_metric callback: gateway_inflight
+ * (requests at the model's engines plus those held) and gateway_held
+ * (requests held for a model with no ready engine). Requests held at the gateway are
  * also the activation signal that scales a model up from zero (wake).
  *
  * Status (store, kind PodAutoscaler): desiredScale, actualScale,

@@ -373,6 +373,11 @@ static int ctl_up_gateway_metric(void *ud, const char *deployment, const char *m
         *value = gw_gateway_held(u->gw, d->obj->u.dep.model);
         return 0;
     }
+    if (!strcmp(metric, "gateway_inflight")) { /* requests at its engines, held ones too */
+        *value = gw_gateway_model_inflight(u->gw, d->obj->u.dep.model) +
+                 gw_gateway_held(u->gw, d->obj->u.dep.model);
+        return 0;
+    }
     return -1;
 }
 

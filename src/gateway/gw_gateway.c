@@ -216,6 +216,16 @@ int gw_gateway_engine_inflight(gw_gateway *g, const char *addr)
     return e ? (int)e->inflight : 0;
 }
 
+int gw_gateway_model_inflight(gw_gateway *g, const char *model)
+{
+    int n = 0;
+    for (int i = 0; i < g->reg.n; i++) {
+        const gw_engine *e = &g->reg.engines[i];
+        if (!e->gone && gw_engine_serves(e, model)) n += e->inflight;
+    }
+    return n;
+}
+
 void gw_gateway_poke(gw_gateway *g, const char *addr)
 {
     gw_engine *e = gw_registry_find(&g->reg, addr);

@@ -29,6 +29,8 @@ void gw_gateway_close(gw_gateway *g);
 int gw_gateway_set_engines(gw_gateway *g, const char *const *addrs, int n);
 /* Requests in flight at the engine at addr (0 when unknown). */
 int gw_gateway_engine_inflight(gw_gateway *g, const char *addr);
+/* Requests in flight for model (base or adapter) over all its engines. */
+int gw_gateway_model_inflight(gw_gateway *g, const char *model);
 /* Re-reads the engine's /v1/models now (after an adapter was loaded). */
 void gw_gateway_poke(gw_gateway *g, const char *addr);
 /* The default strategy for requests for model without a routing-strategy

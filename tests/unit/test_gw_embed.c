@@ -29,6 +29,7 @@ typedef struct fx {
     char last_wake[64];
     /* the answer to the request in flight */
     int status, done, err;
+    int inflight_at_headers; /* gw_gateway_model_inflight("m") when the answer started */
     char strategy[64], retry_after[16];
 } fx;
 
@@ -50,7 +51,7 @@ static void wake(void *ud, const char *model)
     ec.host = "127.0.0.1";
     ec.port = 0;
     ec.model = "m";
-    ec.time_scale = 1000;
+    ec.time_scale = 1; /* a 50-token stream lasts a few hundred ms */
     char err[256];
     assert_int_equal(eng_server_init(&f->eng, &f->loop, &ec, err, sizeof(err)), 0);
     char addr[64];
@@ -64,6 +65,7 @@ static void on_response(bx_http_creq *cr, int status, const bx_http_header *h, s
     (void)cr;
     fx *f = ud;
     f->status = status;
+    f->inflight_at_headers = gw_gateway_model_inflight(f->gw, "m");
     for (size_t i = 0; i < nh; i++) {
         if (!strcasecmp(h[i].name, "routing-strategy"))
             snprintf(f->strategy, sizeof(f->strategy), "%s", h[i].value);
@@ -85,10 +87,13 @@ static void on_done(bx_http_creq *cr, int err, void *ud)
     f->done = 1;
 }
 
-static void post(fx *f, const char *model)
+static void post_n(fx *f, const char *model, int max_tokens, int stream)
 {
     char body[256];
-    snprintf(body, sizeof(body), "{\"model\":\"%s\",\"prompt\":\"hello\",\"max_tokens\":4}", model);
+    snprintf(body, sizeof(body),
+             "{\"model\":\"%s\",\"prompt\":\"hello\",\"max_tokens\":%d,\"stream\":%s,"
+             "\"ignore_eos\":true}",
+             model, max_tokens, stream ? "true" : "false");
     bx_http_header h[1] = {{"Content-Type", "application/json"}};
     bx_http_client_req r = {.method = "POST",
                             .host = "127.0.0.1",
@@ -106,6 +111,11 @@ static void post(fx *f, const char *model)
     assert_int_equal(bx_http_client_request(f->cli, &r, &cbs, f, &cr), 0);
     while (!f->done)
         uv_run(&f->loop, UV_RUN_ONCE);
+}
+
+static void post(fx *f, const char *model)
+{
+    post_n(f, model, 4, 0);
 }
 
 static void test_hold_wake_and_serve(void **st)
@@ -146,6 +156,13 @@ static void test_hold_wake_and_serve(void **st)
     post(&f, "m");
     assert_int_equal(f.status, 200);
     assert_int_equal(f.wakes, 1);
+    assert_int_equal(gw_gateway_model_inflight(f.gw, "m"), 0);
+    /* a stream still running when its headers arrive counts as in flight */
+    post_n(&f, "m", 50, 1);
+    assert_int_equal(f.status, 200);
+    assert_int_equal(f.inflight_at_headers, 1);
+    assert_int_equal(gw_gateway_model_inflight(f.gw, "m"), 0);
+    assert_int_equal(gw_gateway_model_inflight(f.gw, "other"), 0);
     assert_int_equal(gw_gateway_set_model_strategy(f.gw, "m", NULL), 0);
     post(&f, "m");
     assert_string_equal(f.strategy, "least-request"); /* the gateway's default again */
