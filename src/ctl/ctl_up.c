@@ -13,7 +13,7 @@
 
 #include "common/bx_log.h"
 #include "ctl/ctl_api.h"
-#include "ctl/ctl_scale.h"
+#include "ctl/ctl_autoscale.h"
 #include "ctl/ctl_lora.h"
 #include "ctl/ctl_obj.h"
 #include "ctl/ctl_store.h"
@@ -55,7 +55,7 @@ typedef struct ctl_up {
     gw_gateway *gw;
     ctl_sup *sup;
     ctl_lora *lora;
-    ctl_scale *as;
+    ctl_as *as;
     ctl_api *api;
     uv_timer_t tick;
     uv_signal_t sigint, sigterm;
@@ -266,7 +266,7 @@ static int ctl_up_apply_deployment(ctl_up *u, const ctl_obj *o, int adopt)
                 copy->u.dep.routing_strategy ? copy->u.dep.routing_strategy : "-");
     int rc = adopt ? ctl_sup_adopt(u->sup, copy, d->replicas, err, sizeof(err))
                    : ctl_sup_apply(u->sup, copy, d->replicas, err, sizeof(err));
-    ctl_scale_set_current(u->as, copy->name, d->replicas);
+    ctl_as_set_current(u->as, copy->name, copy->u.dep.model, d->replicas);
     if (rc != 0) bx_error("deployment %s: %s", o->name, err);
     return rc;
 }
@@ -302,7 +302,7 @@ static void ctl_up_refresh(ctl_up *u)
     }
     gw_gateway_set_engines(u->gw, addrs, n);
     ctl_lora_pods(u->lora, u->pods, u->npods);
-    ctl_scale_pods(u->as, u->pods, u->npods);
+    ctl_as_pods(u->as, u->pods, u->npods);
     for (size_t i = 0; i < u->ndeps; i++)
         ctl_up_dep_status(u, &u->deps[i]);
 }
@@ -363,19 +363,15 @@ static void ctl_up_scale(void *ud, const char *deployment, int replicas, const c
     ctl_up_dep_status(u, d);
 }
 
-static int ctl_up_gateway_metric(void *ud, const char *deployment, const char *metric,
-                                 double *value)
+static int ctl_up_gateway_metric(void *ud, const char *model, const char *metric, double *value)
 {
     ctl_up *u = ud;
-    ctl_up_dep *d = ctl_up_dep_find(u, deployment);
-    if (!d) return -1;
-    if (!strcmp(metric, "gateway_waiting") || !strcmp(metric, "gateway_held")) {
-        *value = gw_gateway_held(u->gw, d->obj->u.dep.model);
+    if (!strcmp(metric, CTL_AS_GW_WAITING) || !strcmp(metric, "gateway_held")) {
+        *value = gw_gateway_held(u->gw, model);
         return 0;
     }
-    if (!strcmp(metric, "gateway_inflight")) { /* requests at its engines, held ones too */
-        *value = gw_gateway_model_inflight(u->gw, d->obj->u.dep.model) +
-                 gw_gateway_held(u->gw, d->obj->u.dep.model);
+    if (!strcmp(metric, CTL_AS_GW_INFLIGHT)) { /* requests at its engines, held ones too */
+        *value = gw_gateway_model_inflight(u->gw, model) + gw_gateway_held(u->gw, model);
         return 0;
     }
     return -1;
@@ -404,7 +400,7 @@ static void ctl_up_wake(void *ud, const char *model)
     }
     if (!d) return;
     if (d->autoscaled) {
-        ctl_scale_wake(u->as, d->obj->name);
+        ctl_as_wake(u->as, d->obj->name);
     } else if (d->replicas == 0) {
         bx_warn("model %s: request held, but deployment %s has 0 replicas and no autoscaler", model,
                 d->obj->name);
@@ -425,8 +421,10 @@ static void ctl_up_apply_obj(ctl_up *u, const ctl_obj *o, int adopt)
     case CTL_KIND_POD_AUTOSCALER: {
         ctl_up_dep *d = ctl_up_dep_find(u, o->u.pa.target_name);
         if (d) d->autoscaled = 1;
-        if (ctl_scale_apply(u->as, o) != 0) bx_warn("autoscaler %s: not applied", o->name);
-        if (d) ctl_scale_set_current(u->as, d->obj->name, d->replicas);
+        char err[256];
+        if (ctl_as_apply(u->as, o, err, sizeof(err)) != 0)
+            bx_warn("autoscaler %s: not applied: %s", o->name, err);
+        if (d) ctl_as_set_current(u->as, d->obj->name, d->obj->u.dep.model, d->replicas);
         break;
     }
     default:
@@ -451,7 +449,7 @@ static void ctl_up_on_deleted(void *ud, ctl_kind kind, const char *name)
     } else if (kind == CTL_KIND_MODEL_ADAPTER) {
         ctl_lora_remove(u->lora, name);
     } else if (kind == CTL_KIND_POD_AUTOSCALER) {
-        ctl_scale_remove(u->as, name);
+        ctl_as_remove(u->as, name);
         for (size_t i = 0; i < u->ndeps; i++)
             u->deps[i].autoscaled = ctl_up_is_autoscaled(u, u->deps[i].obj->name);
     }
@@ -568,7 +566,7 @@ static void ctl_up_stop(ctl_up *u)
     uv_timer_stop(&u->tick);
     if (u->api) ctl_api_close(u->api, NULL, NULL);
     u->api = NULL;
-    if (u->as) ctl_scale_close(u->as);
+    if (u->as) ctl_as_close(u->as);
     u->as = NULL;
     if (u->lora) ctl_lora_close(u->lora);
     u->lora = NULL;
@@ -658,10 +656,10 @@ static int ctl_up_start(ctl_up *u)
         fprintf(stderr, "brix up: adapters: %s\n", err);
         return -1;
     }
-    ctl_scale_cfg ac;
-    ctl_scale_cfg_default(&ac);
-    ctl_scale_cbs acb = {.scale = ctl_up_scale, .gateway_metric = ctl_up_gateway_metric};
-    if (ctl_scale_init(&u->as, u->loop, u->store, &ac, &acb, u, err, sizeof(err)) != 0) {
+    ctl_as_cfg ac;
+    ctl_as_cfg_default(&ac);
+    ctl_as_cbs acb = {.scale = ctl_up_scale, .gateway_metric = ctl_up_gateway_metric};
+    if (ctl_as_init(&u->as, u->loop, u->store, &ac, &acb, u, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: autoscaler: %s\n", err);
         return -1;
     }
@@ -714,7 +712,7 @@ int ctl_up_main(int argc, char **argv)
     u.loop = uv_default_loop();
     if (ctl_up_start(&u) != 0) {
         if (u.api) ctl_api_close(u.api, NULL, NULL);
-        if (u.as) ctl_scale_close(u.as);
+        if (u.as) ctl_as_close(u.as);
         if (u.lora) ctl_lora_close(u.lora);
         if (u.sup) ctl_sup_close(u.sup, 1, NULL, NULL);
         if (u.gw) gw_gateway_close(u.gw);
