@@ -443,10 +443,20 @@ static void eng_handle_freed(uv_handle_t *h)
     (void)h;
 }
 
+static void eng_server_forget_res(bx_http_res *res, void *ud)
+{
+    (void)res, (void)ud;
+}
+
 void eng_server_close(eng_server *s)
 {
     if (!s) return;
-    if (s->http) bx_http_server_close(s->http, NULL, NULL); /* aborts calls in flight */
+    /* the calls in flight are released below, so their responses must not
+     * call back into them when the server's connections finish closing; a
+     * no-op callback (not none) lets the server free those connections */
+    for (eng_call *c = s->calls; c; c = c->next)
+        if (c->res) bx_http_res_set_abort(c->res, eng_server_forget_res, NULL);
+    if (s->http) bx_http_server_close(s->http, NULL, NULL);
     s->http = NULL;
     while (s->calls) { /* their sequences are freed by eng_sched_close */
         eng_call *c = s->calls;
