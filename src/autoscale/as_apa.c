@@ -13,29 +13,15 @@ static void apa_recommend(const as_spec *spec, as_state *st, const as_input *in,
     int32_t best = -1;
     for (size_t i = 0; i < spec->n_metrics; i++) {
         const as_metric_input *m = &in->m[i];
-        as_metric_result *r = &out->metrics[i];
         if (!m->valid || !isfinite(m->stable_total)) continue;
         double t = spec->metrics[i].target_value;
         double s = m->stable_total < 0 ? 0 : m->stable_total;
         int32_t d = as_band_step(spec, in, s, t, m->stable_pods, &dirs[i]);
-        r->valid = true;
-        r->stable_total = s;
-        r->panic_total = s;
-        r->load = s / t;
-        r->ratio = as_ratio(s, t, m->stable_pods, in->ready);
-        r->recommended = as_clamp(d, lo, hi);
-        out->has_data = true;
-        if (r->recommended > best) {
-            best = r->recommended;
-            out->metric = (int)i;
-        }
+        as_record_stable(out, i, s, t, as_ratio(s, t, m->stable_pods, in->ready), d, lo, hi, &best);
     }
-    if (!out->has_data) return;
+    if (as_finish_stable(out, best) != 0) return;
     int mi = out->metric;
     const as_metric_result *r = &out->metrics[mi];
-    out->recommended = best;
-    out->stable_value = r->stable_total;
-    out->panic_value = r->stable_total;
     const char *what = dirs[mi] == AS_STEP_UP     ? "above"
                        : dirs[mi] == AS_STEP_DOWN ? "below"
                                                   : "within";

@@ -48,30 +48,16 @@ static void hpa_recommend(const as_spec *spec, as_state *st, const as_input *in,
     int32_t best = -1;
     for (size_t i = 0; i < spec->n_metrics; i++) {
         const as_metric_input *m = &in->m[i];
-        as_metric_result *r = &out->metrics[i];
         if (!m->valid || !isfinite(m->stable_total)) continue;
         double t = spec->metrics[i].target_value;
         double s = m->stable_total < 0 ? 0 : m->stable_total;
         double rho = 0;
         int32_t d = hpa_one(spec, in, s, t, m->stable_pods, &rho);
-        r->valid = true;
-        r->stable_total = s;
-        r->panic_total = s;
-        r->load = s / t;
-        r->ratio = rho;
-        r->recommended = as_clamp(d, lo, hi);
-        out->has_data = true;
-        if (r->recommended > best) {
-            best = r->recommended;
-            out->metric = (int)i;
-        }
+        as_record_stable(out, i, s, t, rho, d, lo, hi, &best);
     }
-    if (!out->has_data) return;
+    if (as_finish_stable(out, best) != 0) return;
     int mi = out->metric;
     const as_metric_result *r = &out->metrics[mi];
-    out->recommended = best;
-    out->stable_value = r->stable_total;
-    out->panic_value = r->stable_total;
     uint32_t pods = in->m[mi].stable_pods;
     snprintf(out->reason, sizeof(out->reason),
              "HPA %s: %.40s ratio %.3f (%u of %d pods reporting) -> %d",

@@ -44,6 +44,33 @@ int32_t as_clamp(int32_t v, int32_t lo, int32_t hi)
     return v;
 }
 
+void as_record_stable(as_decision *out, size_t i, double s, double t, double rho, int32_t d,
+                      int32_t lo, int32_t hi, int32_t *best)
+{
+    as_metric_result *r = &out->metrics[i];
+    r->valid = true;
+    r->stable_total = s;
+    r->panic_total = s;
+    r->load = s / t;
+    r->ratio = rho;
+    r->recommended = as_clamp(d, lo, hi);
+    out->has_data = true;
+    if (r->recommended > *best) {
+        *best = r->recommended;
+        out->metric = (int)i;
+    }
+}
+
+int as_finish_stable(as_decision *out, int32_t best)
+{
+    if (!out->has_data) return -1;
+    const as_metric_result *r = &out->metrics[out->metric];
+    out->recommended = best;
+    out->stable_value = r->stable_total;
+    out->panic_value = r->stable_total;
+    return 0;
+}
+
 double as_ratio(double total, double target, uint32_t pods, int32_t fallback_pods)
 {
     double n = pods > 0 ? (double)pods : (fallback_pods > 1 ? (double)fallback_pods : 1.0);

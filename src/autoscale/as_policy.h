@@ -195,6 +195,15 @@ int32_t as_clamp(int32_t v, int32_t lo, int32_t hi);
 /* Per-pod ratio total / (target * pods), pods 0 meaning a global value
  * divided over max(1, fallback_pods). */
 double as_ratio(double total, double target, uint32_t pods, int32_t fallback_pods);
+/* Records metric i's stable-window result (total s, target t, ratio rho,
+ * recommendation d clamped to [lo, hi]) in out, and makes it the deciding
+ * metric when its recommendation is the largest so far (*best). For the
+ * strategies without a panic window (HPA, APA). */
+void as_record_stable(as_decision *out, size_t i, double s, double t, double rho, int32_t d,
+                      int32_t lo, int32_t hi, int32_t *best);
+/* After every metric was recorded: out->recommended and the deciding
+ * metric's values. 0, or -1 when no metric had data. */
+int as_finish_stable(as_decision *out, int32_t best);
 
 typedef enum as_step_dir { AS_STEP_HOLD = 0, AS_STEP_UP, AS_STEP_DOWN } as_step_dir;
 /* The APA/KPA step on one window: see the header comment. dir says which

@@ -164,20 +164,6 @@ int ctl_api_query_get(const char *q, const char *key, char *out, size_t len)
     return 0;
 }
 
-static const char *kind_lower(ctl_kind k)
-{
-    switch (k) {
-    case CTL_KIND_DEPLOYMENT:
-        return "deployment";
-    case CTL_KIND_MODEL_ADAPTER:
-        return "modeladapter";
-    case CTL_KIND_POD_AUTOSCALER:
-        return "podautoscaler";
-    default:
-        return "object";
-    }
-}
-
 static void reply_errorf(bx_http_res *res, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -335,9 +321,9 @@ int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, cha
         if (ex == 0) ctl_record_clear(&rec);
         int changed = 0;
         if (ex < 0 || ctl_store_put_obj(a->store, o, &changed, why, sizeof(why)) < 0) {
-            bx_error("api: apply %s/%s: %s", kind_lower(o->kind), o->name, why);
+            bx_error("api: apply %s/%s: %s", ctl_kind_lower(o->kind), o->name, why);
             snprintf(err, errlen, "storing %s/%s failed after %zu of %zu objects: %s",
-                     kind_lower(o->kind), o->name, i, n, why);
+                     ctl_kind_lower(o->kind), o->name, i, n, why);
             json_decref(items);
             ctl_objs_free(objs, n);
             return 500;
@@ -410,7 +396,7 @@ static void route_get(ctl_api *a, ctl_kind kind, const char *name, bx_http_res *
     ctl_record rec = {0};
     int r = ctl_store_get(a->store, ctl_kind_name(kind), name, &rec, err, sizeof(err));
     if (r == 1) {
-        reply_errorf(res, 404, "%s \"%s\" not found", kind_lower(kind), name);
+        reply_errorf(res, 404, "%s \"%s\" not found", ctl_kind_lower(kind), name);
         return;
     }
     if (r < 0) {
@@ -441,7 +427,7 @@ static void route_delete(ctl_api *a, ctl_kind kind, const char *name, bx_http_re
     char err[API_ERR_MAX];
     int r = ctl_store_delete(a->store, ctl_kind_name(kind), name, err, sizeof(err));
     if (r == 1) {
-        reply_errorf(res, 404, "%s \"%s\" not found", kind_lower(kind), name);
+        reply_errorf(res, 404, "%s \"%s\" not found", ctl_kind_lower(kind), name);
         return;
     }
     if (r < 0) {

@@ -153,17 +153,7 @@ static const char *jnum(const json_t *j, const char *def, char *buf, size_t len)
 
 static const char *kind_lower(const char *kind)
 {
-    ctl_kind k = ctl_kind_parse(kind);
-    switch (k) {
-    case CTL_KIND_DEPLOYMENT:
-        return "deployment";
-    case CTL_KIND_MODEL_ADAPTER:
-        return "modeladapter";
-    case CTL_KIND_POD_AUTOSCALER:
-        return "podautoscaler";
-    default:
-        return "object";
-    }
+    return ctl_kind_lower(ctl_kind_parse(kind));
 }
 
 static const char *deployment_model(const json_t *o)

@@ -35,6 +35,20 @@ static const struct {
     {CTL_KIND_POD_AUTOSCALER, "PodAutoscaler", "autoscaling.aibrix.ai/v1alpha1"},
 };
 
+const char *ctl_kind_lower(ctl_kind k)
+{
+    switch (k) {
+    case CTL_KIND_DEPLOYMENT:
+        return "deployment";
+    case CTL_KIND_MODEL_ADAPTER:
+        return "modeladapter";
+    case CTL_KIND_POD_AUTOSCALER:
+        return "podautoscaler";
+    default:
+        return "object";
+    }
+}
+
 const char *ctl_kind_name(ctl_kind k)
 {
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)

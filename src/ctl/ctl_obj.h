@@ -93,6 +93,9 @@ typedef enum ctl_kind {
 
 /* "Deployment", "ModelAdapter", "PodAutoscaler"; NULL for others. */
 const char *ctl_kind_name(ctl_kind k);
+/* kubectl's lower-case spelling: "deployment", "modeladapter",
+ * "podautoscaler"; "object" for others. */
+const char *ctl_kind_lower(ctl_kind k);
 /* The apiVersion each kind must carry. */
 const char *ctl_kind_api_version(ctl_kind k);
 /* Exact kind names, and for the CLI, case-insensitive aliases: deployment(s),
