@@ -11,7 +11,7 @@
 # --time-scale 0.25`, so a 128-in/64-out chat request takes ~1.75 s and one
 # engine serves ~4.5 requests/s) and one PodAutoscaler of that strategy on
 # num_requests_running, target 4 per pod, min 1, max 6, observe window 30 s,
-# panic window 5 s, scale-down cooldown 20 s:
+# panic window 3 s (Knative's 10 % of the stable window), scale-down cooldown 20 s:
 #   bursty: Poisson arrivals at 1.5/s for 15 s, 8/s for 35 s, 1.5/s for 20 s
 #   flat:   Poisson arrivals at 4.5/s for 60 s (about 2.2 pods at target)
 # The same seeded trace is replayed with `brix bench run --trace` for every
@@ -77,7 +77,7 @@ if [ "$QUICK" = 1 ]; then
     OBSERVE=10 PANIC=3 COOLDOWN=5s
 else
     LOW_S=15 HIGH_S=35 TAIL_S=20 FLAT_S=60
-    OBSERVE=30 PANIC=5 COOLDOWN=20s
+    OBSERVE=30 PANIC=3 COOLDOWN=20s
 fi
 OBSERVE=${OBSERVE_SET:-$OBSERVE}
 PANIC=${PANIC_SET:-$PANIC}
