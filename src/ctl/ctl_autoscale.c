@@ -24,6 +24,7 @@
 #include "common/bx_prom_parse.h"
 
 #include <math.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,7 @@ typedef struct apa {
     char spec_err[512];
     as_spec spec;
     as_state st;
+    int64_t generation; /* of the object the state belongs to */
     as_window win[AS_MAX_METRICS];
     size_t nwin;
     uint32_t last_pods[AS_MAX_METRICS];
@@ -445,6 +447,53 @@ static json_t *conds_json(const apa *p)
     return arr;
 }
 
+/* The strategy's memory (panic mode, stabilization and rate histories:
+ * plain data, as_policy.h) is kept in status as base64, so a restarted
+ * `brix up` resumes it; its times are uv_now (monotonic since boot), valid
+ * across restarts on one machine. Restored only for the same generation. */
+#define AS_STATE_KEY "brixStrategyState"
+
+static void state_put(json_t *st, const apa *p)
+{
+    if (!p->valid || p->st.version != AS_STATE_VERSION) return;
+    char b64[((sizeof(as_state) + 2) / 3) * 4 + 1];
+    int n =
+        EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)&p->st, (int)sizeof(as_state));
+    if (n <= 0) return;
+    json_object_set_new(st, AS_STATE_KEY,
+                        json_pack("{s:i,s:I,s:s}", "version", (int)AS_STATE_VERSION, "generation",
+                                  (json_int_t)p->generation, "data", b64));
+}
+
+/* 0 and p->st restored, or -1 (none, another generation or version). */
+static int state_get(ctl_as *a, apa *p)
+{
+    ctl_record r;
+    char err[256];
+    if (ctl_store_get(a->store, AS_KIND_NAME, p->name, &r, err, sizeof(err)) != 0) return -1;
+    int rc = -1;
+    json_t *s = json_object_get(r.status, AS_STATE_KEY);
+    const char *data = json_string_value(json_object_get(s, "data"));
+    if (data && json_integer_value(json_object_get(s, "version")) == AS_STATE_VERSION &&
+        json_integer_value(json_object_get(s, "generation")) == p->generation &&
+        strlen(data) == ((sizeof(as_state) + 2) / 3) * 4) {
+        unsigned char buf[((sizeof(as_state) + 2) / 3) * 3 + 3];
+        int n = EVP_DecodeBlock(buf, (const unsigned char *)data, (int)strlen(data));
+        as_state st;
+        if (n >= (int)sizeof(as_state)) {
+            memcpy(&st, buf, sizeof(st));
+            if (st.version == AS_STATE_VERSION && st.stab_up.n <= AS_HIST_MAX &&
+                st.stab_down.n <= AS_HIST_MAX && st.up_events.n <= AS_HIST_MAX &&
+                st.down_events.n <= AS_HIST_MAX) {
+                p->st = st;
+                rc = 0;
+            }
+        }
+    }
+    ctl_record_clear(&r);
+    return rc;
+}
+
 /* Writes st when it differs from the last one written; steals st. */
 static void status_write(ctl_as *a, apa *p, json_t *st)
 {
@@ -452,6 +501,7 @@ static void status_write(ctl_as *a, apa *p, json_t *st)
         bx_warn("autoscaler %s: status: out of memory", p->name);
         return;
     }
+    state_put(st, p);
     if (p->last_status && json_equal(p->last_status, st)) {
         json_decref(st);
         return;
@@ -1126,6 +1176,7 @@ int ctl_as_apply(ctl_as *a, const ctl_obj *o, char *err, size_t errlen)
     memset(p->last_pods, 0, sizeof(p->last_pods));
     memset(&p->info, 0, sizeof(p->info));
     as_state_init(&p->st);
+    p->generation = o->generation;
     char perr[sizeof(p->spec_err)];
     if (as_spec_parse(o->raw, &p->spec, perr, sizeof(perr)) != 0) {
         fmt(p->spec_err, sizeof(p->spec_err), "%s", perr);
@@ -1146,6 +1197,9 @@ int ctl_as_apply(ctl_as *a, const ctl_obj *o, char *err, size_t errlen)
         return -1;
     }
     cond_set(p, "ValidSpec", 1, "AsExpected", "");
+    if (state_get(a, p) == 0)
+        bx_info("autoscaler %s: resumed its strategy state (%s)", p->name,
+                p->st.in_panic ? "in panic" : "stable");
     return 0;
 }
 

@@ -40,10 +40,12 @@ typedef struct ctl_up_cfg {
 } ctl_up_cfg;
 
 typedef struct ctl_up_dep {
-    ctl_obj *obj;   /* owned */
-    int replicas;   /* wanted now */
-    int autoscaled; /* a PodAutoscaler targets it */
-    json_t *status; /* last written (owned) */
+    ctl_obj *obj;                 /* owned */
+    int replicas;                 /* wanted now */
+    int autoscaled;               /* a PodAutoscaler targets it */
+    json_t *status;               /* last written (owned) */
+    uint64_t rate_total, rate_ms; /* gateway_request_rate: the counter then */
+    double rate;                  /* requests/s over the last second or more */
 } ctl_up_dep;
 
 typedef struct ctl_up {
@@ -368,6 +370,24 @@ static int ctl_up_gateway_metric(void *ud, const char *model, const char *metric
     ctl_up *u = ud;
     if (!strcmp(metric, CTL_AS_GW_WAITING) || !strcmp(metric, "gateway_held")) {
         *value = gw_gateway_held(u->gw, model);
+        return 0;
+    }
+    if (!strcmp(metric, "gateway_request_rate")) { /* requests/s routed to its engines */
+        ctl_up_dep *d = ctl_up_dep_for_model(u, model);
+        if (!d) return -1;
+        uint64_t now = uv_now(u->loop), total = gw_gateway_model_routed(u->gw, model);
+        if (d->rate_ms == 0) {
+            d->rate_ms = now;
+            d->rate_total = total;
+        } else if (now - d->rate_ms >= 1000) {
+            /* an engine leaving the set takes its count along: no negative rate */
+            d->rate = total >= d->rate_total
+                          ? (double)(total - d->rate_total) * 1000.0 / (double)(now - d->rate_ms)
+                          : 0;
+            d->rate_ms = now;
+            d->rate_total = total;
+        }
+        *value = d->rate;
         return 0;
     }
     if (!strcmp(metric, CTL_AS_GW_INFLIGHT)) { /* requests at its engines, held ones too */

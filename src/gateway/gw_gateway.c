@@ -226,6 +226,16 @@ int gw_gateway_model_inflight(gw_gateway *g, const char *model)
     return n;
 }
 
+uint64_t gw_gateway_model_routed(gw_gateway *g, const char *model)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < g->reg.n; i++) {
+        const gw_engine *e = &g->reg.engines[i];
+        if (!e->gone && gw_engine_serves(e, model)) n += e->routed_total;
+    }
+    return n;
+}
+
 void gw_gateway_poke(gw_gateway *g, const char *addr)
 {
     gw_engine *e = gw_registry_find(&g->reg, addr);

@@ -31,6 +31,9 @@ int gw_gateway_set_engines(gw_gateway *g, const char *const *addrs, int n);
 int gw_gateway_engine_inflight(gw_gateway *g, const char *addr);
 /* Requests in flight for model (base or adapter) over all its engines. */
 int gw_gateway_model_inflight(gw_gateway *g, const char *model);
+/* Requests routed so far to the engines that serve model now (a counter
+ * for rates: it drops when an engine leaves the set). */
+uint64_t gw_gateway_model_routed(gw_gateway *g, const char *model);
 /* Re-reads the engine's /v1/models now (after an adapter was loaded). */
 void gw_gateway_poke(gw_gateway *g, const char *addr);
 /* The default strategy for requests for model without a routing-strategy

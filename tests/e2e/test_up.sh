@@ -5,7 +5,8 @@
 # http URL with its checksum checked); a burst makes KPA scale up and quiet
 # scales it back down; a model at zero replicas serves its first request
 # (held, then a replica is started); the CLI (apply/get/describe/delete);
-# a restart of `brix up` adopts the running engines and keeps the state.
+# a restart of `brix up` adopts the running engines and keeps the state
+# (objects, adapters, the autoscaler's strategy state).
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
 
@@ -270,6 +271,8 @@ for p in $(echo "$before" | jq -r '.[]'); do
 done
 start_up up2 --keep-engines
 wait_for 30 "engines Ready after restart" ready_at_least llm 1
+grep -q "autoscaler llm-kpa: resumed its strategy state" "$E2E_TMP/up2.log" ||
+    fail "the restarted brix up did not resume the autoscaler's strategy state"
 wait_for 30 "adapter Running after restart" adapter_running
 wait_for 15 "a chat after the restart" chat_ok llm
 before=$(pods_json | jq -c '[.items[] | select(.deployment == "llm") | .pid] | sort')

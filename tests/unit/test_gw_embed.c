@@ -166,6 +166,8 @@ static void test_hold_wake_and_serve(void **st)
     assert_int_equal(gw_gateway_set_model_strategy(f.gw, "m", NULL), 0);
     post(&f, "m");
     assert_string_equal(f.strategy, "least-request"); /* the gateway's default again */
+    assert_int_equal(gw_gateway_model_routed(f.gw, "m"), 4); /* the four answered above */
+    assert_int_equal(gw_gateway_model_routed(f.gw, "other"), 0);
 
     /* a model the control plane knows but never starts: 503 after the hold */
     h.hold_ms = 300;
