@@ -1,0 +1,288 @@
+/* kv_l1: see kv_l1.h. Each block lives in one slab slot; its entry (the
+ * eviction node, the length) sits in an array indexed by the slot's index,
+ * so a shard's hash table holds entry indexes (linear probing, deletion by
+ * backward shift, at most half full). */
+#include "kv/kv_l1.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv/kv_slab.h"
+
+typedef struct kv_l1_entry {
+    kv_evict_node node; /* first: a node pointer is its entry's */
+    uint32_t len;
+} kv_l1_entry;
+
+typedef struct kv_l1_shard {
+    pthread_mutex_t mu;
+    kv_evict ev;
+    uint32_t *table; /* entry index + 1; 0 = empty */
+    uint32_t mask;
+    uint64_t puts, hits, misses, evictions;
+    size_t blocks, cap;
+} kv_l1_shard;
+
+struct kv_l1 {
+    kv_l1_config cfg;
+    kv_slab *slab;
+    kv_l1_entry *ent; /* one per slab slot */
+    kv_l1_shard *sh;
+    unsigned nsh;
+};
+
+void kv_l1_config_default(kv_l1_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->nshards = 16;
+    c->policy = KV_EVICT_S3FIFO;
+}
+
+static unsigned kv_l1_shard_of(const kv_l1 *l, const kv_key *k)
+{
+    return (unsigned)(kv_key_hash64(*k) & (l->nsh - 1));
+}
+
+static uint32_t kv_l1_home(const kv_l1_shard *s, const uint64_t key[2])
+{
+    uint64_t h = (key[0] ^ (key[1] >> 7)) * 0x9e3779b97f4a7c15ULL;
+    return (uint32_t)(h >> 32) & s->mask;
+}
+
+static kv_l1_entry *kv_l1_find(const kv_l1 *l, const kv_l1_shard *s, const kv_key *k, uint32_t *pos)
+{
+    uint64_t key[2] = {k->hi, k->lo};
+    for (uint32_t i = kv_l1_home(s, key);; i = (i + 1) & s->mask) {
+        uint32_t v = s->table[i];
+        if (!v) return NULL;
+        kv_l1_entry *e = &l->ent[v - 1];
+        if (e->node.key[0] == key[0] && e->node.key[1] == key[1]) {
+            if (pos) *pos = i;
+            return e;
+        }
+    }
+}
+
+static void kv_l1_table_add(kv_l1_shard *s, uint32_t entry_index, const uint64_t key[2])
+{
+    uint32_t i = kv_l1_home(s, key);
+    while (s->table[i])
+        i = (i + 1) & s->mask;
+    s->table[i] = entry_index + 1;
+}
+
+/* Backward-shift deletion keeps every probe run unbroken. */
+static void kv_l1_table_del(const kv_l1 *l, kv_l1_shard *s, uint32_t i)
+{
+    for (uint32_t j = i;;) {
+        j = (j + 1) & s->mask;
+        if (!s->table[j]) break;
+        uint32_t k = kv_l1_home(s, l->ent[s->table[j] - 1].node.key);
+        int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (stays) continue;
+        s->table[i] = s->table[j];
+        i = j;
+    }
+    s->table[i] = 0;
+}
+
+int kv_l1_create(const kv_l1_config *c, kv_l1 **out, char *err, size_t errlen)
+{
+    if (!c || !out || c->block_bytes == 0 || c->capacity_bytes < c->block_bytes) {
+        snprintf(err, errlen, "kv_l1: need block_bytes > 0 and capacity >= one block");
+        return -EINVAL;
+    }
+    unsigned nsh = c->nshards ? c->nshards : 16;
+    while (nsh & (nsh - 1))
+        nsh &= nsh - 1; /* down to a power of two */
+    kv_l1 *l = calloc(1, sizeof(*l));
+    if (!l) return -ENOMEM;
+    l->cfg = *c;
+    kv_slab_config sc = {.budget_bytes = c->capacity_bytes,
+                         .block_bytes = c->block_bytes,
+                         .nshards = nsh,
+                         .flags = c->slab_flags};
+    int rc = kv_slab_create(&sc, &l->slab, err, errlen);
+    kv_slab_stats st;
+    if (rc == 0) {
+        kv_slab_stats_get(l->slab, &st);
+        if (st.slots_total < nsh) rc = -EINVAL;
+    }
+    if (rc != 0) {
+        if (rc == -EINVAL && l->slab)
+            snprintf(err, errlen, "kv_l1: capacity too small for %u shards", nsh);
+        kv_slab_destroy(l->slab);
+        free(l);
+        return rc;
+    }
+    l->nsh = nsh;
+    l->ent = calloc(st.slots_total, sizeof(*l->ent));
+    l->sh = calloc(nsh, sizeof(*l->sh));
+    if (!l->ent || !l->sh) {
+        kv_l1_destroy(l);
+        return -ENOMEM;
+    }
+    size_t per = st.slots_total / nsh;
+    for (unsigned i = 0; i < nsh; i++) {
+        kv_l1_shard *s = &l->sh[i];
+        size_t tsize = 2;
+        while (tsize < per * 2)
+            tsize <<= 1;
+        s->cap = per;
+        s->mask = (uint32_t)(tsize - 1);
+        s->table = calloc(tsize, sizeof(*s->table));
+        kv_evict_params prm;
+        kv_evict_params_default(&prm);
+        prm.block_bytes = c->block_bytes;
+        if (!s->table || pthread_mutex_init(&s->mu, NULL) != 0 ||
+            kv_evict_init(&s->ev, c->policy, (uint64_t)per * c->block_bytes, &prm) != 0) {
+            free(s->table);
+            s->table = NULL;
+            snprintf(err, errlen, "kv_l1: cannot set up shard %u", i);
+            kv_l1_destroy(l);
+            return -ENOMEM;
+        }
+    }
+    *out = l;
+    return 0;
+}
+
+void kv_l1_destroy(kv_l1 *l)
+{
+    if (!l) return;
+    for (unsigned i = 0; l->sh && i < l->nsh; i++) {
+        if (!l->sh[i].table) continue;
+        kv_evict_close(&l->sh[i].ev);
+        pthread_mutex_destroy(&l->sh[i].mu);
+        free(l->sh[i].table);
+    }
+    free(l->sh);
+    free(l->ent);
+    kv_slab_destroy(l->slab);
+    free(l);
+}
+
+/* Takes the policy's victim out of the shard; its slot stays allocated
+ * (returned) so a put can reuse it. NULL when the shard holds nothing. */
+static void *kv_l1_evict(kv_l1 *l, kv_l1_shard *s)
+{
+    kv_evict_node *n = kv_evict_evict_one(&s->ev);
+    if (!n) return NULL;
+    kv_l1_entry *e = (kv_l1_entry *)n;
+    kv_key k = {n->key[0], n->key[1]};
+    uint32_t pos;
+    if (kv_l1_find(l, s, &k, &pos) == e) kv_l1_table_del(l, s, pos);
+    s->evictions++;
+    s->blocks--;
+    return kv_slab_ptr(l->slab, (size_t)(e - l->ent));
+}
+
+int kv_l1_put(kv_l1 *l, const kv_key *key, const void *data, size_t len)
+{
+    if (len > l->cfg.block_bytes) return -EINVAL;
+    unsigned si = kv_l1_shard_of(l, key);
+    kv_l1_shard *s = &l->sh[si];
+    pthread_mutex_lock(&s->mu);
+    s->puts++;
+    kv_l1_entry *e = kv_l1_find(l, s, key, NULL);
+    if (e) { /* the same key again: new bytes, recency as a re-put */
+        memcpy(kv_slab_ptr(l->slab, (size_t)(e - l->ent)), data, len);
+        e->len = (uint32_t)len;
+        kv_evict_replace(&s->ev, &e->node, l->cfg.block_bytes);
+        pthread_mutex_unlock(&s->mu);
+        return 0;
+    }
+    void *slot = kv_slab_alloc(l->slab, si);
+    if (!slot) slot = kv_l1_evict(l, s);
+    if (!slot) {
+        pthread_mutex_unlock(&s->mu);
+        return -ENOSPC;
+    }
+    long idx = kv_slab_index(l->slab, slot);
+    e = &l->ent[idx];
+    memset(e, 0, sizeof(*e));
+    e->node.key[0] = key->hi;
+    e->node.key[1] = key->lo;
+    e->node.size = l->cfg.block_bytes;
+    e->len = (uint32_t)len;
+    memcpy(slot, data, len);
+    kv_l1_table_add(s, (uint32_t)idx, e->node.key);
+    s->blocks++;
+    kv_evict_insert(&s->ev, &e->node);
+    while (kv_evict_over_capacity(&s->ev)) { /* a policy may keep less than the slots */
+        void *freed = kv_l1_evict(l, s);
+        if (!freed) break;
+        kv_slab_free(l->slab, freed);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+long kv_l1_get(kv_l1 *l, const kv_key *key, void *dst, size_t cap)
+{
+    kv_l1_shard *s = &l->sh[kv_l1_shard_of(l, key)];
+    pthread_mutex_lock(&s->mu);
+    kv_l1_entry *e = kv_l1_find(l, s, key, NULL);
+    if (!e) {
+        s->misses++;
+        pthread_mutex_unlock(&s->mu);
+        return -ENOENT;
+    }
+    s->hits++;
+    kv_evict_access(&s->ev, &e->node);
+    size_t n = e->len < cap ? e->len : cap;
+    memcpy(dst, kv_slab_ptr(l->slab, (size_t)(e - l->ent)), n);
+    long len = (long)e->len;
+    pthread_mutex_unlock(&s->mu);
+    return len;
+}
+
+size_t kv_l1_match(kv_l1 *l, const kv_key *keys, size_t n)
+{
+    size_t i = 0;
+    for (; i < n; i++) {
+        kv_l1_shard *s = &l->sh[kv_l1_shard_of(l, &keys[i])];
+        pthread_mutex_lock(&s->mu);
+        int found = kv_l1_find(l, s, &keys[i], NULL) != NULL;
+        pthread_mutex_unlock(&s->mu);
+        if (!found) break;
+    }
+    return i;
+}
+
+int kv_l1_delete(kv_l1 *l, const kv_key *key)
+{
+    kv_l1_shard *s = &l->sh[kv_l1_shard_of(l, key)];
+    pthread_mutex_lock(&s->mu);
+    uint32_t pos;
+    kv_l1_entry *e = kv_l1_find(l, s, key, &pos);
+    if (!e) {
+        pthread_mutex_unlock(&s->mu);
+        return -ENOENT;
+    }
+    kv_evict_remove(&s->ev, &e->node);
+    kv_l1_table_del(l, s, pos);
+    s->blocks--;
+    kv_slab_free(l->slab, kv_slab_ptr(l->slab, (size_t)(e - l->ent)));
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+void kv_l1_stats_get(kv_l1 *l, kv_l1_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (unsigned i = 0; i < l->nsh; i++) {
+        kv_l1_shard *s = &l->sh[i];
+        pthread_mutex_lock(&s->mu);
+        out->puts += s->puts;
+        out->hits += s->hits;
+        out->misses += s->misses;
+        out->evictions += s->evictions;
+        out->blocks += s->blocks;
+        out->capacity += s->cap;
+        pthread_mutex_unlock(&s->mu);
+    }
+}

@@ -1,0 +1,52 @@
+/* kv_l1: libbrixkv's L1 tier, a DRAM cache of fixed-size KV blocks keyed by
+ * 128-bit chained block keys (kv_key). Sharded by key: each shard has its
+ * own lock, hash table, eviction policy (kv_evict: LRU, FIFO, S3-FIFO) and
+ * share of the slab pool (kv_slab), so threads working on different blocks
+ * rarely meet on one lock. Everything is allocated at create time: a put
+ * copies into a slot (evicting the policy's victim when the shard is full)
+ * and a get copies out, with no allocation.
+ *
+ * Thread-safe. Ownership: the caller's buffers are only read (put) or
+ * written (get) during the call; keys are copied. */
+#ifndef KV_L1_H
+#define KV_L1_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kv/kv_evict.h"
+#include "kv/kv_key.h"
+
+typedef struct kv_l1 kv_l1;
+
+typedef struct kv_l1_config {
+    size_t capacity_bytes; /* DRAM budget for block data */
+    size_t block_bytes;    /* bytes of one block (> 0) */
+    unsigned nshards;      /* 0: 16; rounded down to a power of two */
+    kv_evict_kind policy;  /* default KV_EVICT_S3FIFO (AIBrix's) */
+    unsigned slab_flags;   /* KV_SLAB_HUGETLB / MLOCK / POPULATE */
+} kv_l1_config;
+
+typedef struct kv_l1_stats {
+    uint64_t puts, hits, misses, evictions;
+    size_t blocks;   /* held now */
+    size_t capacity; /* most blocks held */
+} kv_l1_stats;
+
+void kv_l1_config_default(kv_l1_config *c);
+/* 0, or a negative errno with a message. */
+int kv_l1_create(const kv_l1_config *c, kv_l1 **out, char *err, size_t errlen);
+void kv_l1_destroy(kv_l1 *l);
+/* Stores len (<= block_bytes) bytes under key, replacing a block already
+ * there. 0, or -EINVAL (too long) / -ENOSPC (a shard without slots). */
+int kv_l1_put(kv_l1 *l, const kv_key *key, const void *data, size_t len);
+/* Copies the block out (at most cap bytes); its length, or -ENOENT. */
+long kv_l1_get(kv_l1 *l, const kv_key *key, void *dst, size_t cap);
+/* How many of keys[0..n) are held, counted from the first (a prefix's
+ * cached blocks); no copy, no recency change. */
+size_t kv_l1_match(kv_l1 *l, const kv_key *keys, size_t n);
+/* 0 deleted, -ENOENT. */
+int kv_l1_delete(kv_l1 *l, const kv_key *key);
+void kv_l1_stats_get(kv_l1 *l, kv_l1_stats *out);
+
+#endif
