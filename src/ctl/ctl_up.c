@@ -14,6 +14,7 @@
 #include "common/bx_log.h"
 #include "ctl/ctl_api.h"
 #include "ctl/ctl_autoscale.h"
+#include "ctl/ctl_cli.h"
 #include "ctl/ctl_lora.h"
 #include "ctl/ctl_obj.h"
 #include "ctl/ctl_store.h"
@@ -288,15 +289,19 @@ static void ctl_up_remove_deployment(ctl_up *u, const char *name)
 
 /* ---------- pods: one snapshot fans out to everyone ---------- */
 
-static void ctl_up_refresh(ctl_up *u)
+static void ctl_up_snapshot(ctl_up *u)
 {
     u->npods = ctl_sup_pods(u->sup, NULL, u->pods, CTL_UP_MAX_PODS);
     if (u->npods > CTL_UP_MAX_PODS) u->npods = CTL_UP_MAX_PODS;
-    static const int max = CTL_UP_MAX_PODS;
+}
+
+static void ctl_up_refresh(ctl_up *u)
+{
+    ctl_up_snapshot(u);
     char addrbuf[CTL_UP_MAX_PODS][32];
     const char *addrs[CTL_UP_MAX_PODS];
     int n = 0;
-    for (size_t i = 0; i < u->npods && n < max; i++) {
+    for (size_t i = 0; i < u->npods; i++) {
         if (u->pods[i].phase != CTL_POD_READY) continue;
         snprintf(addrbuf[n], sizeof(addrbuf[n]), "127.0.0.1:%d", u->pods[i].port);
         addrs[n] = addrbuf[n];
@@ -341,8 +346,7 @@ static void ctl_up_on_adapters(void *ud, const char *pod, const char *const *ada
 static int ctl_up_api_pods(void *ud, const ctl_podview **out, size_t *n)
 {
     ctl_up *u = ud;
-    u->npods = ctl_sup_pods(u->sup, NULL, u->pods, CTL_UP_MAX_PODS);
-    if (u->npods > CTL_UP_MAX_PODS) u->npods = CTL_UP_MAX_PODS;
+    ctl_up_snapshot(u);
     *out = u->pods;
     *n = u->npods;
     return 0;
@@ -487,6 +491,13 @@ static int ctl_up_load_files(ctl_up *u)
         char *buf = NULL;
         size_t len = 0, cap = 0;
         for (;;) {
+            if (len > CTL_CLI_MAX_FILE) {
+                fprintf(stderr, "brix up: %s: larger than %u bytes\n", u->cfg.files[f],
+                        CTL_CLI_MAX_FILE);
+                free(buf);
+                fclose(fp);
+                return -1;
+            }
             if (len + 65536 > cap) {
                 cap = cap ? cap * 2 : 65536;
                 char *nb = realloc(buf, cap);

@@ -483,15 +483,22 @@ void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api ap
     char err[512];
     const char *sname = bx_http_req_header(hr, "routing-strategy");
     c->strategy = gw_router_strategy(&g->router, sname);
+    int parsed = 0; /* c->req holds the body's fields already */
     if (c->strategy && (!sname || !*sname) && g->nmodel_strategy > 0) {
         /* the model's default: the model comes from the body, read without
-         * tokens first; a strategy that reads tokens parses again below */
+         * tokens first and kept unless the strategy reads tokens */
         if (gw_req_parse(api, hr->body, hr->body_len, 0, &c->req, err, sizeof(err)) == 0) {
+            parsed = 1;
             for (int i = 0; i < g->nmodel_strategy; i++)
                 if (!strcmp(g->model_strategy[i].model, c->req.model))
                     c->strategy = g->model_strategy[i].s;
+            if (c->strategy->needs_tokens || c->strategy->needs_blocks) {
+                gw_req_free(&c->req);
+                parsed = 0;
+            }
+        } else {
+            gw_req_free(&c->req); /* the parse below reports the error */
         }
-        gw_req_free(&c->req);
     }
     if (!c->strategy) {
         snprintf(err, sizeof(err), "incorrect routing strategy %.64s", sname);
@@ -501,9 +508,9 @@ void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api ap
         gw_finish(c, 0);
         return;
     }
-    if (gw_req_parse(api, hr->body, hr->body_len,
-                     c->strategy->needs_tokens || c->strategy->needs_blocks, &c->req, err,
-                     sizeof(err)) != 0) {
+    if (!parsed && gw_req_parse(api, hr->body, hr->body_len,
+                                c->strategy->needs_tokens || c->strategy->needs_blocks, &c->req,
+                                err, sizeof(err)) != 0) {
         bx_reply_error(res, 400, "BadRequestError", err);
         c->res = NULL;
         c->upstream_status = 400;
@@ -555,7 +562,12 @@ void gw_proxy_cancel_all(gw_gateway *g)
     for (gw_call *c = g->calls, *next; c; c = next) {
         next = c->next;
         if (c->held) { /* nothing in flight: answer and free it now */
-            if (c->res) bx_http_res_set_abort(c->res, NULL, NULL);
+            if (c->res) {
+                bx_http_res_set_abort(c->res, NULL, NULL);
+                bx_http_res_header(c->res, "Retry-After", "1");
+                bx_reply_error(c->res, 503, "ServiceUnavailableError", "the gateway is stopping");
+                c->upstream_status = 503;
+            }
             c->res = NULL;
             c->held = 0;
             gw_finish(c, 0);

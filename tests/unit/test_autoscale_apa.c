@@ -12,25 +12,11 @@
 #include <cmocka.h>
 
 #include "autoscale/as_policy.h"
+#include "autoscale_fixture.h"
 
 static as_spec mkspec(int32_t min, int32_t max, double target)
 {
-    as_spec s;
-    as_spec_default(&s);
-    snprintf(s.name, sizeof(s.name), "llm-apa");
-    snprintf(s.target.kind, sizeof(s.target.kind), "Deployment");
-    snprintf(s.target.name, sizeof(s.target.name), "llm");
-    s.strategy = AS_STRATEGY_APA;
-    s.min_replicas = min;
-    s.max_replicas = max;
-    s.n_metrics = 1;
-    s.metrics[0].source = AS_SOURCE_POD;
-    snprintf(s.metrics[0].protocol, sizeof(s.metrics[0].protocol), "http");
-    snprintf(s.metrics[0].port, sizeof(s.metrics[0].port), "8000");
-    snprintf(s.metrics[0].path, sizeof(s.metrics[0].path), "/metrics");
-    snprintf(s.metrics[0].target_metric, sizeof(s.metrics[0].target_metric),
-             "gpu_cache_usage_perc");
-    s.metrics[0].target_value = target;
+    as_spec s = as_test_spec(AS_STRATEGY_APA, "llm-apa", "gpu_cache_usage_perc", min, max, target);
     s.down_stabilization_ms = 0;
     return s;
 }
