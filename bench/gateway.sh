@@ -6,6 +6,13 @@
 # the latency each proxy adds over direct, and the ratios brix/nginx.
 #
 #   bash bench/gateway.sh [path/to/brix] [seconds] [connections] [strategy]
+#
+# Environment (for a machine with spare cores; unset = share all cores):
+#   WORKERS=N        event loops of each proxy: brix --workers N, nginx
+#                    worker_processes N (default 1)
+#   ENGINES=N        backend engines (default 2)
+#   WRK_THREADS=N    wrk threads (default 1)
+#   CPUS_ENGINES, CPUS_PROXY, CPUS_WRK   taskset CPU lists, e.g. 0-3
 set -euo pipefail
 BRIX=${1:-build/brix}
 SECS=${2:-5}
@@ -19,28 +26,47 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-E1=$(port); E2=$(port); GP=$(port); NP=$(port)
+WORKERS=${WORKERS:-1}
+ENGINES=${ENGINES:-2}
+WRK_THREADS=${WRK_THREADS:-1}
+pin() { # pin CPULIST cmd...: exec cmd, under taskset when a list is given
+    local cpus=$1
+    shift
+    if [ -n "$cpus" ]; then exec taskset -c "$cpus" "$@"; else exec "$@"; fi
+}
+EPORTS=()
+for _ in $(seq "$ENGINES"); do EPORTS+=("$(port)"); done
+E1=${EPORTS[0]}
+GP=$(port)
+NP=$(port)
 
-for p in $E1 $E2; do
-    "$BRIX" engine --host 127.0.0.1 --port "$p" --model m --time-scale 1000 --log-level warn &
+backs=()
+ups=""
+for p in "${EPORTS[@]}"; do
+    (pin "${CPUS_ENGINES:-}" "$BRIX" engine --host 127.0.0.1 --port "$p" --model m \
+        --time-scale 1000 --log-level warn) &
     pids+=($!)
+    backs+=(--backend "http://127.0.0.1:$p")
+    ups="$ups server 127.0.0.1:$p;"
 done
-for p in $E1 $E2; do
+for p in "${EPORTS[@]}"; do
     for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/health" >/dev/null && break; sleep 0.1; done
 done
-"$BRIX" gateway --host 127.0.0.1 --port "$GP" --backend "http://127.0.0.1:$E1" \
-    --backend "http://127.0.0.1:$E2" --strategy "$STRATEGY" --log-level warn &
+wflag=()
+[ "$WORKERS" -gt 1 ] && wflag=(--workers "$WORKERS")
+(pin "${CPUS_PROXY:-}" "$BRIX" gateway --host 127.0.0.1 --port "$GP" "${backs[@]}" \
+    "${wflag[@]}" --strategy "$STRATEGY" --log-level warn) &
 pids+=($!)
 mkdir -p "$work/logs"
 cat >"$work/nginx.conf" <<NGX
-worker_processes 1;
+worker_processes $WORKERS;
 daemon off;
 pid $work/nginx.pid;
 error_log $work/logs/error.log;
 events { worker_connections 4096; }
 http {
   access_log off;
-  upstream engines { server 127.0.0.1:$E1; server 127.0.0.1:$E2; keepalive 128; }
+  upstream engines {$ups keepalive 128; }
   server {
     listen 127.0.0.1:$NP;
     location / {
@@ -52,7 +78,7 @@ http {
   }
 }
 NGX
-nginx -c "$work/nginx.conf" -p "$work" &
+(pin "${CPUS_PROXY:-}" nginx -c "$work/nginx.conf" -p "$work") &
 pids+=($!)
 for _ in $(seq 100); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GP/readyz")" = 200 ] && break
@@ -65,7 +91,7 @@ wrk.body = '{"model":"m","prompt":"the cat sat on the mat and then the dog ran",
 wrk.headers["Content-Type"] = "application/json"
 LUA
 run() { # run URL -> "rps p50_us p99_us"
-    wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$work/post.lua" "$1" >"$work/out" 2>&1
+    (pin "${CPUS_WRK:-}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECS}s" --latency -s "$work/post.lua" "$1") >"$work/out" 2>&1
     awk '
       function us(v) { if (v ~ /us$/) return v+0; if (v ~ /ms$/) return v*1000; if (v ~ /s$/) return v*1e6; return v }
       /Requests\/sec/ {rps=$2}

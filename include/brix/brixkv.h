@@ -6,8 +6,11 @@
  * adapter, dtype, layout, shard), so two models never share a key.
  *
  * Tiers: L1 is process memory (slabs of block slots, sharded, LRU, FIFO or
- * S3-FIFO eviction). The L2 tier (Redis) is not built yet: see
- * docs/kvcache.md.
+ * S3-FIFO eviction). L2 is a Redis/Valkey store shared by engines (keys
+ * placed over several nodes by consistent hashing; values carry a header
+ * with magic, version, length and checksum, verified on read). When L2 is
+ * down L1 keeps serving; L2 writes are dropped and counted, never blocking
+ * the caller, and the connector reconnects by itself. docs/kvcache.md.
  *
  * Thread-safe: one brixkv per process, used from any thread. Ownership:
  * buffers passed in are read (put) or written (get) during the call only;
@@ -32,12 +35,24 @@ typedef struct brixkv_config {
     unsigned l1_shards;    /* default 16 */
     int l1_huge_pages;     /* try huge pages for the slabs */
     int l1_mlock;          /* lock the slabs in memory (fails without the right) */
+    /* L2 (none when l2_redis is NULL or "") */
+    const char *l2_redis;     /* "host:port[,host:port...]" Redis/Valkey nodes */
+    const char *l2_ingestion; /* "HOT" (default: on a re-read), "ALL" (every put), "EVICTED" */
+    int l2_sync;              /* 1: a put writes L2 before returning (ALL; EVICTED waits for the
+                                 queue; HOT writes from gets stay queued); 0 (default): queued */
+    size_t l2_queue_blocks;   /* bound of the write queue (default 1024): full = dropped */
+    unsigned l2_conns;        /* connections per node (default 2) */
+    int l2_timeout_ms;        /* connect and per-command bound (default 1000) */
+    const char *l2_namespace; /* key prefix in the store (default "brixkv") */
 } brixkv_config;
 
 /* Defaults; then AIBrix's variables where they mean the same:
  * AIBRIX_KV_CACHE_OL_BLOCK_SIZE (tokens), AIBRIX_KV_CACHE_OL_L1_CACHE_CAPACITY_GB,
- * AIBRIX_KV_CACHE_OL_L1_CACHE_EVICTION_POLICY. 0, or -EINVAL naming the
- * variable in err. block_bytes is the caller's to set. */
+ * AIBRIX_KV_CACHE_OL_L1_CACHE_EVICTION_POLICY, AIBRIX_KV_CACHE_OL_L2_CACHE_BACKEND
+ * (REDIS, with BRIXKV_L2_REDIS = host:port[,...]), AIBRIX_KV_CACHE_OL_L2_CACHE_INGESTION_TYPE
+ * (HOT|ALL|EVICTED), AIBRIX_KV_CACHE_OL_L2_CACHE_NAMESPACE. 0, or -EINVAL naming
+ * the variable in err. block_bytes is the caller's to set; strings point
+ * into the environment. */
 int brixkv_config_from_env(brixkv_config *c, char *err, size_t errlen);
 
 /* What the blocks belong to; NULL fields count as "". model is required. */
@@ -58,12 +73,36 @@ long brixkv_get(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, size_t 
                 void *const *dst, size_t ndst);
 /* Leading tokens of tokens[0..ntok) that are cached (a block multiple). */
 long brixkv_exists(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, size_t ntok);
-/* Drops every cached full block of tokens. Returns the number dropped. */
+/* Drops every cached full block of tokens (L1 and L2). Returns the number
+ * dropped from L1. */
 long brixkv_delete(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, size_t ntok);
 
+/* Scatter lists for layer-sliced layouts: block i is the concatenation of
+ * iov[i * niov .. i * niov + niov), whose lengths sum to block_bytes. The
+ * data is copied once, straight from/to these pieces. */
+typedef struct brixkv_iov {
+    void *base;
+    size_t len;
+} brixkv_iov;
+long brixkv_put_iov(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, size_t ntok,
+                    const brixkv_iov *iov, size_t niov, size_t nblocks);
+long brixkv_get_iov(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, size_t ntok,
+                    const brixkv_iov *iov, size_t niov, size_t nblocks);
+
+/* Waits until every queued L2 write has been sent (or dropped). 0, or
+ * -ETIMEDOUT after timeout_ms. */
+int brixkv_flush(brixkv *kv, int timeout_ms);
+
 typedef struct brixkv_stats {
-    uint64_t puts, hits, misses, evictions;
-    size_t blocks, capacity_blocks;
+    uint64_t puts, hits, misses, evictions; /* L1 */
+    size_t blocks, capacity_blocks;         /* L1 */
+    uint64_t l2_puts;                       /* blocks written to L2 */
+    uint64_t l2_hits;                       /* blocks read from L2 (and put into L1) */
+    uint64_t l2_misses;                     /* L2 lookups that found nothing */
+    uint64_t l2_dropped;                    /* writes dropped: queue full or L2 down */
+    uint64_t l2_errors;                     /* failed commands (connection lost, timeout) */
+    uint64_t l2_corrupt; /* values whose header or checksum did not verify (also in l2_misses) */
+    unsigned l2_nodes, l2_nodes_up;
 } brixkv_stats;
 void brixkv_stats_get(brixkv *kv, brixkv_stats *out);
 

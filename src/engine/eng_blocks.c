@@ -81,11 +81,19 @@ int eng_blocks_init(eng_blocks *bm, int32_t num_blocks, int32_t block_size,
     bm->num_cached = 0;
     bm->on_removed = on_removed;
     bm->ud = ud;
+    bm->on_evict = NULL;
+    bm->evict_ud = NULL;
     for (int32_t b = 0; b < num_blocks; b++) {
         bm->blocks[b].hnext = -1;
         eng_blocks_q_push_tail(bm, b);
     }
     return 0;
+}
+
+void eng_blocks_set_evict_cb(eng_blocks *bm, eng_blocks_evict_cb cb, void *ud)
+{
+    bm->on_evict = cb;
+    bm->evict_ud = ud;
 }
 
 void eng_blocks_close(eng_blocks *bm)
@@ -125,6 +133,7 @@ int32_t eng_blocks_alloc(eng_blocks *bm)
     eng_block *blk = &bm->blocks[b];
     if (blk->cached) {
         uint64_t key = blk->key;
+        if (bm->on_evict) bm->on_evict(bm, b, key, bm->evict_ud);
         eng_blocks_uncache(bm, b);
         if (bm->on_removed) bm->on_removed(key, bm->ud);
     }

@@ -19,6 +19,11 @@
 #include <stdint.h>
 
 typedef void (*eng_blocks_removed_cb)(uint64_t key, void *ud);
+struct eng_blocks;
+/* A cached block is being evicted for reuse: called from eng_blocks_alloc
+ * before its key leaves the index (so the block and its ancestors can still
+ * be looked up), then on_removed fires. KV offloading copies it out here. */
+typedef void (*eng_blocks_evict_cb)(const struct eng_blocks *bm, int32_t b, uint64_t key, void *ud);
 
 typedef struct eng_block {
     uint64_t key;       /* valid when cached */
@@ -40,11 +45,15 @@ typedef struct eng_blocks {
     int32_t num_cached; /* keys in the index */
     eng_blocks_removed_cb on_removed;
     void *ud;
+    eng_blocks_evict_cb on_evict; /* NULL: none (eng_blocks_set_evict_cb) */
+    void *evict_ud;
 } eng_blocks;
 
 int eng_blocks_init(eng_blocks *bm, int32_t num_blocks, int32_t block_size,
                     eng_blocks_removed_cb on_removed, void *ud);
 void eng_blocks_close(eng_blocks *bm);
+/* Sets (or clears, with NULL) the eviction hook. */
+void eng_blocks_set_evict_cb(eng_blocks *bm, eng_blocks_evict_cb cb, void *ud);
 
 /* Block holding key, or -1. */
 int32_t eng_blocks_find(const eng_blocks *bm, uint64_t key);

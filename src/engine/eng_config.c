@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/bx_blockhash.h"
 #include "engine/eng_timing.h"
@@ -69,6 +70,16 @@ static const struct eng_flag eng_flags[] = {
     {"--fault-startup-delay", F_DBL, OFF(fault_startup_delay),
      "seconds of 503 (not ready) after start"},
     {"--log-level", F_STR, OFF(log_level), "debug|info|warn|error (default info)"},
+    {"--kv-offload", F_BOOL, OFF(kv_offload),
+     "offload evicted KV blocks to libbrixkv (L1 DRAM, L2 Redis) and load prefixes from it"},
+    {"--kv-l1-gb", F_DBL, OFF(kv_l1_gb), "L1 (DRAM) offload capacity in GiB (default 1)"},
+    {"--kv-l1-policy", F_STR, OFF(kv_l1_policy), "L1 eviction: S3FIFO (default), LRU or FIFO"},
+    {"--kv-redis", F_STR, OFF(kv_redis), "host:port[,host:port] of the L2 Redis/Valkey tier"},
+    {"--kv-ingestion", F_STR, OFF(kv_ingestion), "how L1 feeds L2: ALL (default), EVICTED or HOT"},
+    {"--kv-block-bytes", F_I64, OFF(kv_block_bytes),
+     "real bytes stored per offloaded block (default 65536; scaled down from the profile's)"},
+    {"--kv-l1-gbps", F_DBL, OFF(kv_l1_gbps), "simulated load bandwidth from L1, GB/s (default 20)"},
+    {"--kv-l2-gbps", F_DBL, OFF(kv_l2_gbps), "simulated load bandwidth from L2, GB/s (default 5)"},
 };
 
 void eng_config_default(eng_config *c)
@@ -88,6 +99,12 @@ void eng_config_default(eng_config *c)
     c->embedding_dim = 1024;
     c->jitter = 0.03;
     c->log_level = "info";
+    c->kv_l1_gb = 1.0;
+    c->kv_l1_policy = "S3FIFO";
+    c->kv_ingestion = "ALL";
+    c->kv_block_bytes = 65536;
+    c->kv_l1_gbps = 20.0;
+    c->kv_l2_gbps = 5.0;
 }
 
 static void eng_config_usage(FILE *f)
@@ -196,6 +213,24 @@ int eng_config_parse(eng_config *c, int argc, char **argv, FILE *out, FILE *err)
     }
     if (c->fault_error_rate > 1 || c->fault_hang_rate > 1) {
         fprintf(err, "brix engine: fault rates are fractions in 0..1\n");
+        return -1;
+    }
+    if (!(c->kv_l1_gb > 0) || !(c->kv_l1_gbps > 0) || !(c->kv_l2_gbps > 0)) {
+        fprintf(err, "brix engine: --kv-l1-gb, --kv-l1-gbps and --kv-l2-gbps must be positive\n");
+        return -1;
+    }
+    if (c->kv_block_bytes < 1 || c->kv_block_bytes > ENG_KV_BLOCK_BYTES_MAX) {
+        fprintf(err, "brix engine: --kv-block-bytes must be 1..%d\n", ENG_KV_BLOCK_BYTES_MAX);
+        return -1;
+    }
+    if (strcasecmp(c->kv_l1_policy, "S3FIFO") && strcasecmp(c->kv_l1_policy, "LRU") &&
+        strcasecmp(c->kv_l1_policy, "FIFO")) {
+        fprintf(err, "brix engine: --kv-l1-policy must be S3FIFO, LRU or FIFO\n");
+        return -1;
+    }
+    if (strcasecmp(c->kv_ingestion, "ALL") && strcasecmp(c->kv_ingestion, "EVICTED") &&
+        strcasecmp(c->kv_ingestion, "HOT")) {
+        fprintf(err, "brix engine: --kv-ingestion must be ALL, EVICTED or HOT\n");
         return -1;
     }
     if (!eng_timing_find(c->profile)) {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #define ENG_MAX_LORA_MODULES 64
+#define ENG_KV_BLOCK_BYTES_MAX (16 << 20) /* --kv-block-bytes */
 
 typedef struct eng_config {
     const char *model;
@@ -44,6 +45,14 @@ typedef struct eng_config {
     int64_t fault_crash_after_tokens;
     double fault_startup_delay;
     const char *log_level;
+    /* KV offloading through libbrixkv (eng_offload) */
+    int kv_offload;
+    double kv_l1_gb;
+    const char *kv_l1_policy;
+    const char *kv_redis;     /* NULL: no L2 */
+    const char *kv_ingestion; /* how L1 feeds L2 */
+    int64_t kv_block_bytes;   /* real bytes stored per block */
+    double kv_l1_gbps, kv_l2_gbps;
 } eng_config;
 
 void eng_config_default(eng_config *c);

@@ -31,6 +31,8 @@ struct eng_metrics {
     int latest_only;
     struct lora_series lora[EM_MAX_LORA_SERIES];
     int nlora;
+    eng_metrics_extra_fn extra;
+    void *extra_ud;
 };
 
 eng_metrics *eng_metrics_new(const char *model_name, int32_t max_model_len,
@@ -61,6 +63,12 @@ eng_metrics *eng_metrics_new(const char *model_name, int32_t max_model_len,
 void eng_metrics_free(eng_metrics *m)
 {
     free(m);
+}
+
+void eng_metrics_set_extra(eng_metrics *m, eng_metrics_extra_fn fn, void *ud)
+{
+    m->extra = fn;
+    m->extra_ud = ud;
 }
 
 void eng_metrics_ttft(eng_metrics *m, double s)
@@ -229,5 +237,6 @@ int eng_metrics_render(eng_metrics *m, const eng_metrics_state *st, bx_buf *b)
                   "Histogram of the max_tokens request parameter.", &m->req_max_tokens);
     em_hist_write(b, m, "vllm:request_params_n", "Histogram of the n request parameter.",
                   &m->req_n);
+    if (m->extra && m->extra(b, m->labels, m->extra_ud) != 0) return -1;
     return b->data && b->len > start ? 0 : -1;
 }

@@ -38,9 +38,15 @@ typedef struct eng_metrics_state {
     int sleeping;
 } eng_metrics_state;
 
+/* Appends more families at the end of each render (e.g. eng_offload's),
+ * labels being the engine's model_name/engine pair. 0 or -1. */
+typedef int (*eng_metrics_extra_fn)(bx_buf *b, const char *labels, void *ud);
+
 eng_metrics *eng_metrics_new(const char *model_name, int32_t max_model_len,
                              int lora_info_latest_only);
 void eng_metrics_free(eng_metrics *m);
+/* Installs (fn NULL: removes) the extra renderer; ud stays the caller's. */
+void eng_metrics_set_extra(eng_metrics *m, eng_metrics_extra_fn fn, void *ud);
 void eng_metrics_ttft(eng_metrics *m, double s);
 void eng_metrics_itl(eng_metrics *m, double s);
 void eng_metrics_iteration(eng_metrics *m, int64_t tokens);

@@ -35,6 +35,17 @@ int eng_sched_init(eng_sched *s, const eng_sched_cfg *cfg, const eng_sched_cbs *
     return 0;
 }
 
+void eng_sched_set_offload(eng_sched *s, const eng_sched_offload *ops, void *ud)
+{
+    memset(&s->off, 0, sizeof(s->off));
+    s->off_ud = NULL;
+    if (ops) {
+        s->off = *ops;
+        s->off_ud = ud;
+    }
+    eng_blocks_set_evict_cb(&s->blocks, s->off.evict, s->off_ud);
+}
+
 static void eng_seq_free(eng_seq *q)
 {
     free(q->tokens);
@@ -274,12 +285,21 @@ int eng_sched_plan(eng_sched *s, double now, eng_step_work *w)
             int32_t total = q->num_tokens;
             int32_t max_hit = (total - 1) / bs;
             eng_sched_hash_upto(s, q, max_hit);
-            int32_t hit = (int32_t)eng_blocks_match(
-                &s->blocks, q->keys, (size_t)(q->num_keys < max_hit ? q->num_keys : max_hit));
+            int32_t nkeys = q->num_keys < max_hit ? q->num_keys : max_hit;
+            int32_t hit = (int32_t)eng_blocks_match(&s->blocks, q->keys, (size_t)nkeys);
             int32_t hit_free = 0;
             for (int32_t i = 0; i < hit; i++)
                 if (s->blocks.blocks[eng_blocks_find(&s->blocks, q->keys[i])].in_free) hit_free++;
-            int32_t computed = hit * bs;
+            eng_sched_loaded ld = {0};
+            int32_t n0 = total - hit * bs < budget ? total - hit * bs : budget;
+            /* loading never lowers the blocks needed: a request that cannot
+             * start without it cannot with it, so skip the lookup (a copy) */
+            if (s->off.lookup && hit < nkeys &&
+                eng_blocks_for(s, hit * bs + n0) - hit <= s->blocks.num_free - hit_free) {
+                s->off.lookup(q, hit, nkeys, &ld, s->off_ud);
+                if (ld.blocks < 0 || ld.blocks > nkeys - hit) ld.blocks = 0;
+            }
+            int32_t computed = (hit + ld.blocks) * bs;
             int32_t n = total - computed;
             if (n > budget) n = budget;
             int32_t need = eng_blocks_for(s, computed + n) - hit;
@@ -299,10 +319,12 @@ int eng_sched_plan(eng_sched *s, double now, eng_step_work *w)
             if (!q->ever_scheduled) {
                 q->ever_scheduled = 1;
                 q->scheduled_ts = now;
-                q->num_cached_tokens = computed;
+                q->num_cached_tokens = computed; /* GPU and offload hits, as vLLM */
                 s->stats.prefix_queries += (uint64_t)total;
-                s->stats.prefix_hits += (uint64_t)computed;
+                s->stats.prefix_hits += (uint64_t)hit * (uint64_t)bs; /* GPU prefix cache only */
             }
+            if (s->off.admitted && hit < nkeys) s->off.admitted(q, hit, nkeys, &ld, s->off_ud);
+            w->load_s += ld.blocks > 0 ? ld.load_s : 0.0;
             eng_list_remove(&s->wait_head, &s->wait_tail, q);
             s->num_waiting--;
             eng_list_push_tail(&s->run_head, &s->run_tail, q);

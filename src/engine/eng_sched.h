@@ -16,6 +16,12 @@
  * emitted, full blocks are hashed and cached, finished sequences leave.
  * Time is a double in simulated seconds supplied by the caller.
  *
+ * KV offloading (eng_sched_set_offload, optional): after the GPU prefix
+ * match, admission asks an outside tier for the blocks that follow; those it
+ * holds are loaded instead of computed (their time is added to the step as
+ * work.load_s) and become GPU-cached blocks at the step's end. The evict
+ * hook sees each cached GPU block before it is reused.
+ *
  * Ownership: the scheduler owns every eng_seq from eng_sched_add until the
  * on_finish callback has returned; the caller's ud pointer is opaque here. */
 #ifndef ENG_SCHED_H
@@ -69,6 +75,27 @@ typedef struct eng_sched_cbs {
     uint32_t (*gen_token)(eng_seq *s, int32_t i, void *ud);
 } eng_sched_cbs;
 
+/* What an outside KV tier holds after the GPU hit, as lookup reports it. */
+typedef struct eng_sched_loaded {
+    int32_t blocks;               /* leading blocks after the GPU hit that load */
+    int32_t l1_blocks, l2_blocks; /* of them, from each tier */
+    int32_t bad_blocks;           /* found but with wrong bytes (treated as misses) */
+    double load_s;                /* simulated time to load them */
+} eng_sched_loaded;
+
+typedef struct eng_sched_offload {
+    /* Blocks [gpu_hit, max_blocks) of q (keys q->keys[0..max_blocks) are
+     * hashed): fills *out. May run again for the same q if its admission
+     * has to wait, so it counts nothing itself. */
+    void (*lookup)(eng_seq *q, int32_t gpu_hit, int32_t max_blocks, eng_sched_loaded *out,
+                   void *ud);
+    /* q was admitted after lookup said *l (count it here). */
+    void (*admitted)(eng_seq *q, int32_t gpu_hit, int32_t max_blocks, const eng_sched_loaded *l,
+                     void *ud);
+    /* A cached GPU block is about to be reused (see eng_blocks_evict_cb). */
+    eng_blocks_evict_cb evict;
+} eng_sched_offload;
+
 typedef struct eng_sched_cfg {
     int32_t max_num_seqs;
     int32_t max_num_batched_tokens;
@@ -99,10 +126,14 @@ typedef struct eng_sched {
     eng_sched_stats stats;
     eng_sched_cbs cbs;
     void *ud;
+    eng_sched_offload off; /* all NULL: no offloading */
+    void *off_ud;
 } eng_sched;
 
 int eng_sched_init(eng_sched *s, const eng_sched_cfg *cfg, const eng_sched_cbs *cbs, void *ud);
 void eng_sched_close(eng_sched *s); /* finishes nothing; frees every sequence */
+/* Installs (ops NULL: removes) the KV offload hooks; ud is the caller's. */
+void eng_sched_set_offload(eng_sched *s, const eng_sched_offload *ops, void *ud);
 
 /* Creates a waiting sequence; the scheduler copies the prompt ids. lora is
  * an index from eng_lora_find or -1. Returns NULL on allocation failure. */

@@ -17,6 +17,7 @@
 #include "common/bx_json.h"
 #include "common/bx_log.h"
 #include "common/bx_tok.h"
+#include "engine/eng_offload.h"
 #include "engine/eng_server_int.h"
 
 /* ---------- small helpers ---------- */
@@ -172,9 +173,18 @@ static void eng_step_timer_cb(uv_timer_t *t)
     eng_step_arm(s);
 }
 
+/* The KV offload handle: the scheduler's offload ud (NULL without
+ * --kv-offload; eng_offload_attach installs it). */
+static eng_offload *eng_offload_of(eng_server *s)
+{
+    return s->sched_ok ? (eng_offload *)s->sched.off_ud : NULL;
+}
+
 void eng_on_stored(eng_seq *q, int32_t first, int32_t n, void *ud)
 {
     eng_server *s = ud;
+    eng_offload *off = eng_offload_of(s);
+    if (off) eng_offload_seq_stored(off, q, first, n);
     if (!s->kv_on) return;
     int32_t bs = s->sched.cfg.block_size;
     bx_kvev_event ev = {.type = BX_KVEV_BLOCK_STORED,
@@ -315,6 +325,38 @@ static void eng_kv_poll_cb(uv_poll_t *h, int status, int events)
     eng_kvpub_replay_poll(&s->kvpub);
 }
 
+static int eng_offload_metrics(bx_buf *b, const char *labels, void *ud)
+{
+    return eng_offload_render(ud, b, labels);
+}
+
+/* --kv-offload: libbrixkv under the scheduler and the metrics. */
+static int eng_server_offload_open(eng_server *s, const eng_sched_cfg *sc, char *err, size_t errlen)
+{
+    const eng_config *cfg = &s->cfg;
+    eng_offload_cfg oc = {.model = s->served,
+                          .dtype = s->prof->dtype,
+                          .block_size = sc->block_size,
+                          .num_gpu_blocks = sc->num_gpu_blocks,
+                          .max_blocks = s->max_model_len / sc->block_size + 1,
+                          .block_bytes = (size_t)cfg->kv_block_bytes,
+                          .real_block_bytes = s->prof->kv_bytes_per_token * sc->block_size,
+                          .l1_gb = cfg->kv_l1_gb,
+                          .l1_policy = cfg->kv_l1_policy,
+                          .redis = cfg->kv_redis,
+                          .ingestion = cfg->kv_ingestion,
+                          .l1_gbps = cfg->kv_l1_gbps,
+                          .l2_gbps = cfg->kv_l2_gbps};
+    eng_offload *off;
+    if (eng_offload_open(&oc, &off, err, errlen) != 0) return -1;
+    eng_offload_attach(off, &s->sched);
+    eng_metrics_set_extra(s->metrics, eng_offload_metrics, off);
+    bx_info("kv offload: L1 %g GiB %s, %lld bytes per block%s%s", cfg->kv_l1_gb, cfg->kv_l1_policy,
+            (long long)cfg->kv_block_bytes, cfg->kv_redis ? ", L2 redis " : "",
+            cfg->kv_redis ? cfg->kv_redis : "");
+    return 0;
+}
+
 static int eng_server_hash_algo(const char *name)
 {
     bx_blockhash_algo a = BX_BLOCKHASH_SHA256_CBOR;
@@ -396,6 +438,7 @@ int eng_server_init(eng_server **out, uv_loop_t *loop, const eng_config *cfg, ch
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    if (cfg->kv_offload && eng_server_offload_open(s, &sc, err, errlen) != 0) goto fail;
     if (cfg->kv_events) {
         eng_kvpub_opts ko;
         eng_kvpub_opts_default(&ko);
@@ -472,7 +515,9 @@ void eng_server_close(eng_server *s)
     /* let the loop run the close callbacks before the memory goes */
     uv_run(s->loop, UV_RUN_NOWAIT);
     if (s->kv_on) eng_kvpub_close(&s->kvpub);
+    eng_offload *off = eng_offload_of(s);
     if (s->sched_ok) eng_sched_close(&s->sched);
+    eng_offload_close(off);
     eng_metrics_free(s->metrics);
     bx_buf_free(&s->scratch);
     free(s);

@@ -28,7 +28,8 @@ static const eng_profile eng_profiles[] = {
      .max_num_batched_tokens = 8192,
      .max_num_seqs = 1024,
      .num_gpu_blocks = 25000,
-     .max_model_len = 8192},
+     .max_model_len = 8192,
+     .dtype = "bfloat16"},
     {.name = "llama3-8b-a100-80g",
      .desc = "Llama-3-8B BF16 on one A100 SXM 80GB",
      .t_fixed_s = 0.6e-3,
@@ -46,7 +47,8 @@ static const eng_profile eng_profiles[] = {
      .max_num_batched_tokens = 2048,
      .max_num_seqs = 256,
      .num_gpu_blocks = 25000,
-     .max_model_len = 8192},
+     .max_model_len = 8192,
+     .dtype = "bfloat16"},
     {.name = "llama3-8b-a100-40g",
      .desc = "Llama-3-8B BF16 on one A100 40GB",
      .t_fixed_s = 0.6e-3,
@@ -64,7 +66,8 @@ static const eng_profile eng_profiles[] = {
      .max_num_batched_tokens = 2048,
      .max_num_seqs = 256,
      .num_gpu_blocks = 7800,
-     .max_model_len = 8192},
+     .max_model_len = 8192,
+     .dtype = "bfloat16"},
     /* Llama-3-70B BF16, tensor parallel 8 on H100: 1/8 of the weights, KV
      * (80 layers x 8 KV heads x 128 x 2 x 2 B / 8) and FLOPs per GPU, plus
      * all-reduce latency in the fixed cost. */
@@ -85,7 +88,8 @@ static const eng_profile eng_profiles[] = {
      .max_num_batched_tokens = 8192,
      .max_num_seqs = 1024,
      .num_gpu_blocks = 30000,
-     .max_model_len = 8192},
+     .max_model_len = 8192,
+     .dtype = "bfloat16"},
 };
 
 static const eng_profile *const eng_profile_list[] = {&eng_profiles[0], &eng_profiles[1],
@@ -111,5 +115,5 @@ double eng_timing_step(const eng_profile *p, const eng_step_work *w)
     double attn = 4.0 * p->layers * p->hidden * w->prefill_attn / p->flops_eff;
     double t = p->t_fixed_s + (double)w->seqs * p->t_seq_s + (mem > comp ? mem : comp) + attn;
     t += (double)w->lora_swaps * p->lora_swap_s + (double)w->lora_loads * p->lora_load_s;
-    return t;
+    return t + w->load_s;
 }

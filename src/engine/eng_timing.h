@@ -6,6 +6,7 @@
  *       + max((W + KV_read) / BW_eff, 2 * P * N_tok / FLOPS_eff)
  *       + 4 * L * d * sum(chunk * ctx) / FLOPS_eff            (prefill attention)
  *       + lora_swaps * t_lora_swap
+ *       + load_s                                              (KV offload loads)
  * W: weight bytes per GPU, KV_read: context tokens read by decodes times KV
  * bytes per token, N_tok: tokens computed in the step, P: parameters per GPU.
  * Profiles are a const table; eng_timing_find looks one up by name. Pure. */
@@ -33,6 +34,7 @@ typedef struct eng_profile {
     int32_t max_num_seqs;
     int32_t num_gpu_blocks; /* at block size 16, gpu_memory_utilization 0.9 */
     int32_t max_model_len;
+    const char *dtype; /* KV cache dtype (the offload namespace's) */
 } eng_profile;
 
 /* What one step computes. */
@@ -43,6 +45,7 @@ typedef struct eng_step_work {
     int32_t seqs;        /* sequences in the batch */
     int32_t lora_swaps;  /* adapters moved into GPU slots for this step */
     int32_t lora_loads;  /* adapters loaded from disk for this step */
+    double load_s;       /* KV blocks loaded from offload tiers (eng_offload), added as is */
 } eng_step_work;
 
 const eng_profile *eng_timing_find(const char *name);

@@ -15,6 +15,7 @@
 typedef struct kv_l1_entry {
     kv_evict_node node; /* first: a node pointer is its entry's */
     uint32_t len;
+    uint8_t from_l2; /* put with KV_L1_FROM_L2: never handed to the hook */
 } kv_l1_entry;
 
 typedef struct kv_l1_shard {
@@ -32,6 +33,8 @@ struct kv_l1 {
     kv_l1_entry *ent; /* one per slab slot */
     kv_l1_shard *sh;
     unsigned nsh;
+    kv_l1_hook hook;
+    void *hook_arg;
 };
 
 void kv_l1_config_default(kv_l1_config *c)
@@ -177,11 +180,55 @@ static void *kv_l1_evict(kv_l1 *l, kv_l1_shard *s)
     if (kv_l1_find(l, s, &k, &pos) == e) kv_l1_table_del(l, s, pos);
     s->evictions++;
     s->blocks--;
-    return kv_slab_ptr(l->slab, (size_t)(e - l->ent));
+    void *slot = kv_slab_ptr(l->slab, (size_t)(e - l->ent));
+    if (l->hook && !e->from_l2) l->hook(l->hook_arg, KV_L1_EV_EVICT, &k, slot, e->len);
+    return slot;
+}
+
+void kv_l1_set_hook(kv_l1 *l, kv_l1_hook fn, void *arg)
+{
+    l->hook = fn;
+    l->hook_arg = arg;
+}
+
+static size_t kv_l1_iov_len(const brixkv_iov *v, size_t nv)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nv; i++)
+        n += v[i].len;
+    return n;
+}
+
+static void kv_l1_gather(void *dst, const brixkv_iov *v, size_t nv)
+{
+    uint8_t *p = dst;
+    for (size_t i = 0; i < nv; i++) {
+        if (v[i].len) memcpy(p, v[i].base, v[i].len);
+        p += v[i].len;
+    }
+}
+
+/* Copies up to len bytes of src into the pieces, in order. */
+static void kv_l1_scatter(const brixkv_iov *v, size_t nv, const void *src, size_t len)
+{
+    const uint8_t *p = src;
+    for (size_t i = 0; i < nv && len; i++) {
+        size_t n = v[i].len < len ? v[i].len : len;
+        if (n) memcpy(v[i].base, p, n);
+        p += n;
+        len -= n;
+    }
 }
 
 int kv_l1_put(kv_l1 *l, const kv_key *key, const void *data, size_t len)
 {
+    brixkv_iov v = {(void *)(uintptr_t)data, len};
+    return kv_l1_putv(l, key, &v, 1, 0);
+}
+
+int kv_l1_putv(kv_l1 *l, const kv_key *key, const brixkv_iov *v, size_t nv, unsigned flags)
+{
+    size_t len = kv_l1_iov_len(v, nv);
     if (len > l->cfg.block_bytes) return -EINVAL;
     unsigned si = kv_l1_shard_of(l, key);
     kv_l1_shard *s = &l->sh[si];
@@ -189,8 +236,9 @@ int kv_l1_put(kv_l1 *l, const kv_key *key, const void *data, size_t len)
     s->puts++;
     kv_l1_entry *e = kv_l1_find(l, s, key, NULL);
     if (e) { /* the same key again: new bytes, recency as a re-put */
-        memcpy(kv_slab_ptr(l->slab, (size_t)(e - l->ent)), data, len);
+        kv_l1_gather(kv_slab_ptr(l->slab, (size_t)(e - l->ent)), v, nv);
         e->len = (uint32_t)len;
+        e->from_l2 = (flags & KV_L1_FROM_L2) != 0;
         kv_evict_replace(&s->ev, &e->node, l->cfg.block_bytes);
         pthread_mutex_unlock(&s->mu);
         return 0;
@@ -208,10 +256,12 @@ int kv_l1_put(kv_l1 *l, const kv_key *key, const void *data, size_t len)
     e->node.key[1] = key->lo;
     e->node.size = l->cfg.block_bytes;
     e->len = (uint32_t)len;
-    memcpy(slot, data, len);
+    e->from_l2 = (flags & KV_L1_FROM_L2) != 0;
+    kv_l1_gather(slot, v, nv);
     kv_l1_table_add(s, (uint32_t)idx, e->node.key);
     s->blocks++;
-    kv_evict_insert(&s->ev, &e->node);
+    if (kv_evict_insert(&s->ev, &e->node) == 1 && l->hook && !e->from_l2)
+        l->hook(l->hook_arg, KV_L1_EV_HOT, key, slot, len);
     while (kv_evict_over_capacity(&s->ev)) { /* a policy may keep less than the slots */
         void *freed = kv_l1_evict(l, s);
         if (!freed) break;
@@ -223,6 +273,12 @@ int kv_l1_put(kv_l1 *l, const kv_key *key, const void *data, size_t len)
 
 long kv_l1_get(kv_l1 *l, const kv_key *key, void *dst, size_t cap)
 {
+    brixkv_iov v = {dst, cap};
+    return kv_l1_getv(l, key, &v, 1);
+}
+
+long kv_l1_getv(kv_l1 *l, const kv_key *key, const brixkv_iov *v, size_t nv)
+{
     kv_l1_shard *s = &l->sh[kv_l1_shard_of(l, key)];
     pthread_mutex_lock(&s->mu);
     kv_l1_entry *e = kv_l1_find(l, s, key, NULL);
@@ -232,9 +288,10 @@ long kv_l1_get(kv_l1 *l, const kv_key *key, void *dst, size_t cap)
         return -ENOENT;
     }
     s->hits++;
-    kv_evict_access(&s->ev, &e->node);
-    size_t n = e->len < cap ? e->len : cap;
-    memcpy(dst, kv_slab_ptr(l->slab, (size_t)(e - l->ent)), n);
+    const void *slot = kv_slab_ptr(l->slab, (size_t)(e - l->ent));
+    if (kv_evict_access(&s->ev, &e->node) == 1 && l->hook && !e->from_l2)
+        l->hook(l->hook_arg, KV_L1_EV_HOT, key, slot, e->len);
+    kv_l1_scatter(v, nv, slot, e->len);
     long len = (long)e->len;
     pthread_mutex_unlock(&s->mu);
     return len;

@@ -6,6 +6,12 @@
  * copies into a slot (evicting the policy's victim when the shard is full)
  * and a get copies out, with no allocation.
  *
+ * Hooks (for L2 ingestion): an optional callback sees each block evicted
+ * and each block that turns hot (the policy's on_hot_access: first re-read
+ * for LRU/FIFO, S3-FIFO's threshold or ghost re-insert), with its bytes,
+ * under the shard lock: it must copy what it keeps, not block and not call
+ * back into the cache. Blocks put with KV_L1_FROM_L2 are never reported.
+ *
  * Thread-safe. Ownership: the caller's buffers are only read (put) or
  * written (get) during the call; keys are copied. */
 #ifndef KV_L1_H
@@ -14,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "brix/brixkv.h"
 #include "kv/kv_evict.h"
 #include "kv/kv_key.h"
 
@@ -33,6 +40,10 @@ typedef struct kv_l1_stats {
     size_t capacity; /* most blocks held */
 } kv_l1_stats;
 
+enum { KV_L1_EV_EVICT = 1, KV_L1_EV_HOT = 2 };
+#define KV_L1_FROM_L2 1u /* put flag: the block came from L2, do not report it */
+typedef void (*kv_l1_hook)(void *arg, int event, const kv_key *key, const void *data, size_t len);
+
 void kv_l1_config_default(kv_l1_config *c);
 /* 0, or a negative errno with a message. */
 int kv_l1_create(const kv_l1_config *c, kv_l1 **out, char *err, size_t errlen);
@@ -40,6 +51,14 @@ void kv_l1_destroy(kv_l1 *l);
 /* Stores len (<= block_bytes) bytes under key, replacing a block already
  * there. 0, or -EINVAL (too long) / -ENOSPC (a shard without slots). */
 int kv_l1_put(kv_l1 *l, const kv_key *key, const void *data, size_t len);
+/* Sets the hook (NULL: none); call before the cache is shared. */
+void kv_l1_set_hook(kv_l1 *l, kv_l1_hook fn, void *arg);
+/* kv_l1_put from the pieces v[0..nv) (lengths summing to <= block_bytes),
+ * with KV_L1_FROM_L2 or 0 in flags. */
+int kv_l1_putv(kv_l1 *l, const kv_key *key, const brixkv_iov *v, size_t nv, unsigned flags);
+/* Copies the block out into the pieces v[0..nv) in order (at most their
+ * total length); its length, or -ENOENT. */
+long kv_l1_getv(kv_l1 *l, const kv_key *key, const brixkv_iov *v, size_t nv);
 /* Copies the block out (at most cap bytes); its length, or -ENOENT. */
 long kv_l1_get(kv_l1 *l, const kv_key *key, void *dst, size_t cap);
 /* How many of keys[0..n) are held, counted from the first (a prefix's

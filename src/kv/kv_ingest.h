@@ -1,0 +1,60 @@
+/* kv_ingest: libbrixkv's L2 write path. A bounded FIFO of blocks to write
+ * (at most cap items) drained by one worker thread in pipelined batches
+ * (kv_l2_redis_put_many, up to 64 blocks a batch), plus a synchronous write
+ * for l2_sync. Pushing never blocks: a full queue drops the block and
+ * counts it (spec 9.4), as does a write the store refused or could not take.
+ *
+ * Items own a private copy of the block: one malloc of header + payload,
+ * the header encoded (kv_l2) as the bytes are gathered from the caller's
+ * pieces, so the caller's buffers (or an L1 slot about to be reused) are
+ * free again as soon as kv_ingest_item_new returns. The queue owns an item
+ * once pushed or written and frees it after the write.
+ *
+ * Thread-safe. */
+#ifndef KV_INGEST_H
+#define KV_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "brix/brixkv.h"
+#include "kv/kv_key.h"
+#include "kv/kv_l2_redis.h"
+
+typedef struct kv_ingest_item {
+    struct kv_ingest_item *next;
+    kv_key key;
+    size_t vlen;   /* header + payload */
+    uint8_t val[]; /* the value as stored */
+} kv_ingest_item;
+
+typedef struct kv_ingest kv_ingest;
+
+/* The value for key from pieces v[0..nv) (their lengths summing to len);
+ * NULL when out of memory. Free with free() if never handed over. */
+kv_ingest_item *kv_ingest_item_new(const kv_key *key, const brixkv_iov *v, size_t nv, size_t len);
+
+/* Starts the worker. r is borrowed and must outlive the queue. */
+int kv_ingest_create(kv_l2_redis *r, size_t cap, kv_ingest **out);
+/* Stops the worker; items still queued are dropped (counted) and freed. */
+void kv_ingest_destroy(kv_ingest *q);
+/* Non-zero when a push would find room (advisory: check before copying). */
+int kv_ingest_room(kv_ingest *q);
+/* Counts n blocks dropped by the caller (no room, no memory). */
+void kv_ingest_drop(kv_ingest *q, size_t n);
+/* The block for key from pieces v[0..nv) (lengths summing to len) into
+ * the queue: copied only if there is room, else dropped and counted.
+ * 0 or -ENOSPC/-ENOMEM (dropped). Never blocks beyond the queue mutex. */
+int kv_ingest_offer(kv_ingest *q, const kv_key *key, const brixkv_iov *v, size_t nv, size_t len);
+/* Queues it (the queue owns it from now); 0, or -ENOSPC: full, it is
+ * freed and counted dropped. */
+int kv_ingest_push(kv_ingest *q, kv_ingest_item *it);
+/* Writes items[0..n) now in one pipelined batch and frees them. */
+void kv_ingest_write(kv_ingest *q, kv_ingest_item **items, size_t n);
+/* Waits until the queue is empty and no batch is being written: 0, or
+ * -ETIMEDOUT after timeout_ms (< 0: no bound). */
+int kv_ingest_flush(kv_ingest *q, int timeout_ms);
+size_t kv_ingest_pending(kv_ingest *q);
+void kv_ingest_stats_get(kv_ingest *q, uint64_t *written, uint64_t *dropped);
+
+#endif

@@ -1,0 +1,72 @@
+/* kv_l2_redis: libbrixkv's L2 connector on Redis/Valkey (hiredis). Owns
+ * the node list, the consistent-hash ring (kv_l2) that places each key on
+ * one node, and l2_conns blocking connections per node, each behind its own
+ * mutex. Batches are pipelined: a call groups its keys by node, sends every
+ * node its N commands, then reads the N replies of each.
+ *
+ * Keys in the store are "<namespace>:<32 hex of the block key>"; values are
+ * opaque here (kv_l2's header is the caller's business).
+ *
+ * Failure: an I/O error or timeout (timeout_ms bounds connect and each
+ * command) closes that connection and marks its node down for a backoff
+ * window (100 ms doubling to 5 s); while down, commands to it fail at once
+ * without touching the network. When the window ends one caller probes
+ * with a connect; success brings the node back, failure doubles the window.
+ * Failed keys read as missing and failed writes report not written.
+ * SIGPIPE raised by a write to a dead socket is blocked and consumed in
+ * the calling thread only; no process-wide signal state is changed.
+ *
+ * Thread-safe. Ownership: keys and values passed in are read during the
+ * call only; values passed to a get callback live until it returns. */
+#ifndef KV_L2_REDIS_H
+#define KV_L2_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kv/kv_key.h"
+#include "kv/kv_l2.h"
+
+#define KV_L2_NS_MAX 128
+#define KV_L2_KEYNAME_MAX (KV_L2_NS_MAX + 1 + KV_KEY_HEX_LEN + 1)
+
+typedef struct kv_l2_redis kv_l2_redis;
+
+typedef struct kv_l2_redis_config {
+    const kv_l2_addr *nodes; /* copied */
+    unsigned nnodes;         /* 1..KV_L2_MAX_NODES */
+    unsigned conns;          /* per node; 0: 2 */
+    int timeout_ms;          /* connect and command bound; <= 0: 1000 */
+    const char *ns;          /* key prefix; NULL/"": "brixkv" */
+} kv_l2_redis_config;
+
+typedef struct kv_l2_redis_stats {
+    uint64_t errors; /* failed connects, I/O errors, timeouts, error replies */
+    unsigned nodes, nodes_up;
+} kv_l2_redis_stats;
+
+/* Connects one connection per node (a node that does not answer starts
+ * down, not an error). 0, or -EINVAL/-ENOMEM with a message. */
+int kv_l2_redis_create(const kv_l2_redis_config *c, kv_l2_redis **out, char *err, size_t errlen);
+void kv_l2_redis_destroy(kv_l2_redis *r);
+
+/* Called for i = 0, 1, ... in order with the value of keys[i], or NULL
+ * (missing, node down, error). A non-zero return stops the calls. */
+typedef int (*kv_l2_redis_get_cb)(void *arg, size_t i, const uint8_t *val, size_t len);
+void kv_l2_redis_get_many(kv_l2_redis *r, const kv_key *keys, size_t n, kv_l2_redis_get_cb cb,
+                          void *arg);
+/* SETs vals[i] (lens[i] bytes) under keys[i]; returns how many were written. */
+size_t kv_l2_redis_put_many(kv_l2_redis *r, const kv_key *keys, const uint8_t *const *vals,
+                            const size_t *lens, size_t n);
+/* found[i] = 1 if keys[i] exists (0 when missing or unknown). */
+void kv_l2_redis_exists_many(kv_l2_redis *r, const kv_key *keys, size_t n, uint8_t *found);
+/* DELs keys[0..n); returns how many existed. */
+size_t kv_l2_redis_del_many(kv_l2_redis *r, const kv_key *keys, size_t n);
+
+void kv_l2_redis_stats_get(kv_l2_redis *r, kv_l2_redis_stats *out);
+/* The node index keys map to (placement, for tests and tools). */
+unsigned kv_l2_redis_node_of(const kv_l2_redis *r, const kv_key *key);
+/* The store's key name for key under namespace ns; its length. */
+size_t kv_l2_redis_keyname(const char *ns, const kv_key *key, char out[KV_L2_KEYNAME_MAX]);
+
+#endif
