@@ -12,6 +12,8 @@
 #                    worker_processes N (default 1)
 #   ENGINES=N        backend engines (default 2)
 #   WRK_THREADS=N    wrk threads (default 1)
+#   LAT_CONNS=N      connections of the light-load latency runs (default 1:
+#                    no queueing, so the difference is the proxy's own cost)
 #   CPUS_ENGINES, CPUS_PROXY, CPUS_WRK   taskset CPU lists, e.g. 0-3
 set -euo pipefail
 BRIX=${1:-build/brix}
@@ -90,8 +92,9 @@ wrk.method = "POST"
 wrk.body = '{"model":"m","prompt":"the cat sat on the mat and then the dog ran","max_tokens":16,"ignore_eos":true}'
 wrk.headers["Content-Type"] = "application/json"
 LUA
-run() { # run URL -> "rps p50_us p99_us"
-    (pin "${CPUS_WRK:-}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECS}s" --latency -s "$work/post.lua" "$1") >"$work/out" 2>&1
+run() { # run URL [connections] [threads] -> "rps p50_us p99_us non2xx"
+    local c=${2:-$CONNS} t=${3:-$WRK_THREADS}
+    (pin "${CPUS_WRK:-}" wrk -t"$t" -c"$c" -d"${SECS}s" --latency -s "$work/post.lua" "$1") >"$work/out" 2>&1
     awk '
       function us(v) { if (v ~ /us$/) return v+0; if (v ~ /ms$/) return v*1000; if (v ~ /s$/) return v*1e6; return v }
       /Requests\/sec/ {rps=$2}
@@ -111,3 +114,16 @@ awk -v gr="$g_rps" -v nr="$n_rps" -v g50="$g_p50" -v n50="$n_p50" -v d50="$d_p50
     -v g99="$g_p99" -v n99="$n_p99" -v d99="$d_p99" 'BEGIN {
     printf "added latency over direct: brix p50 %+.0f us, p99 %+.0f us; nginx p50 %+.0f us, p99 %+.0f us\n", g50-d50, g99-d99, n50-d50, n99-d99
     printf "ratio brix/nginx requests/s: %.2f\n", gr/nr }'
+# Light load: the latency a proxy adds when nothing queues.
+LAT_CONNS=${LAT_CONNS:-1}
+read -r ld_rps ld_p50 ld_p99 _ < <(run "http://127.0.0.1:$E1/v1/completions" "$LAT_CONNS" 1)
+read -r ln_rps ln_p50 ln_p99 _ < <(run "http://127.0.0.1:$NP/v1/completions" "$LAT_CONNS" 1)
+read -r lg_rps lg_p50 lg_p99 _ < <(run "http://127.0.0.1:$GP/v1/completions" "$LAT_CONNS" 1)
+echo "light load ($LAT_CONNS connection(s)):"
+printf '%-22s %12s %10s %10s\n' "target" "requests/s" "p50 us" "p99 us"
+printf '%-22s %12s %10s %10s\n' "direct (one engine)" "$ld_rps" "$ld_p50" "$ld_p99"
+printf '%-22s %12s %10s %10s\n' "nginx round-robin" "$ln_rps" "$ln_p50" "$ln_p99"
+printf '%-22s %12s %10s %10s\n' "brix gateway" "$lg_rps" "$lg_p50" "$lg_p99"
+awk -v g50="$lg_p50" -v n50="$ln_p50" -v d50="$ld_p50" -v g99="$lg_p99" -v n99="$ln_p99" \
+    -v d99="$ld_p99" 'BEGIN {
+    printf "added latency at light load: brix p50 %+.0f us, p99 %+.0f us; nginx p50 %+.0f us, p99 %+.0f us\n", g50-d50, g99-d99, n50-d50, n99-d99 }'

@@ -101,8 +101,9 @@ if part 3; then
         echo "L2: redis-server is missing (apt-get install redis-server)"
     else
         start_redis
-        # brixkv_put with l2_sync=1 sends one pipelined batch per call on one connection;
-        # the raw peer does the same: one connection, KV_INGEST_BATCH (64) commands a batch.
+        # brixkv (l2_sync=1, l2_conns=1) sends and reads L2 in pipelined batches of 64 blocks
+        # (BRIXKV_CHUNK) on one connection; the raw peer does the same by hand: one
+        # connection, 64 SETs (or GETs) a batch, each GET copied out of its reply.
         "$TMP/kvcache_bench" l2 "127.0.0.1:$REDIS_PORT" --conns 1 --batch 64 $QUICK
     fi
 fi

@@ -492,9 +492,10 @@ static int kvb_l2(const kvb_opts *o)
     }
 
     printf("L2 (Redis at %s) vs raw pipelined hiredis SET/GET: working set %zu MiB, %u "
-           "connection(s),\n  raw batch %zu; brixkv l2_sync=1 ingestion ALL (put = L1 + L2), get "
-           "from a second handle\n  with an empty L1 (every block read from L2); median of %d "
-           "rounds (goal: ratio >= 0.9)\n",
+           "connection(s),\n  raw batch %zu (brixkv: 64); brixkv l2_sync=1 ingestion ALL (put = "
+           "L1 + L2, checksummed),\n  get from a second handle with an empty L1 (every block read "
+           "from L2, verified,\n  copied out and into L1); median of %d rounds (goal: ratio >= "
+           "0.9)\n",
            o->redis, ws / MIB, o->conns, o->batch, reps);
     printf("%-6s %9s %9s %8s %9s %9s %8s\n", "block", "SET GB/s", "put GB/s", "put/SET", "GET GB/s",
            "get GB/s", "get/GET");

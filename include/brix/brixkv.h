@@ -68,7 +68,9 @@ void brixkv_close(brixkv *kv);
 long brixkv_put(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, size_t ntok,
                 const void *const *blocks, size_t nblocks);
 /* Copies the longest cached prefix of tokens into dst[0..] (at most ndst
- * blocks) and returns its length in blocks (0: nothing cached). */
+ * blocks) and returns its length in blocks (0: nothing cached). L2 is read
+ * in pipelined batches of 64 blocks, so dst blocks past the returned
+ * length may have been written too (with good blocks found after a miss). */
 long brixkv_get(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, size_t ntok,
                 void *const *dst, size_t ndst);
 /* Leading tokens of tokens[0..ntok) that are cached (a block multiple). */
@@ -97,10 +99,10 @@ typedef struct brixkv_stats {
     uint64_t puts, hits, misses, evictions; /* L1 */
     size_t blocks, capacity_blocks;         /* L1 */
     uint64_t l2_puts;                       /* blocks written to L2 */
-    uint64_t l2_hits;                       /* blocks read from L2 (and put into L1) */
-    uint64_t l2_misses;                     /* L2 lookups that found nothing */
-    uint64_t l2_dropped;                    /* writes dropped: queue full or L2 down */
-    uint64_t l2_errors;                     /* failed commands (connection lost, timeout) */
+    uint64_t l2_hits;    /* blocks gets returned from L2 (each also put into L1) */
+    uint64_t l2_misses;  /* L2 lookups that found nothing */
+    uint64_t l2_dropped; /* writes dropped: queue full or L2 down */
+    uint64_t l2_errors;  /* failed commands (connection lost, timeout) */
     uint64_t l2_corrupt; /* values whose header or checksum did not verify (also in l2_misses) */
     unsigned l2_nodes, l2_nodes_up;
 } brixkv_stats;

@@ -667,7 +667,10 @@ static int ctl_up_start(ctl_up *u)
                         .wake = ctl_up_wake,
                         .ud = u,
                         .hold_ms = (uint64_t)(u->cfg.hold_s * 1000)};
-    gw_gateway_set_hold(u->gw, &hh);
+    if (gw_gateway_set_hold(u->gw, &hh) != 0) {
+        fprintf(stderr, "brix up: gateway: cannot hold requests (scale from zero)\n");
+        return -1;
+    }
 
     ctl_sup_cfg sc;
     ctl_sup_cfg_default(&sc);

@@ -24,6 +24,8 @@ struct gw_flag {
 static const struct gw_flag gw_flags[] = {
     {"--host", GF_STR, GOFF(host), "address to listen on (default 0.0.0.0)"},
     {"--port", GF_INT, GOFF(port), "port to listen on (default 8888)"},
+    {"--workers", GF_INT, GOFF(workers),
+     "event loops serving requests, one thread each, sharing the port (default 1)"},
     {"--backend", GF_BACKEND, 0, "engine base URL, e.g. http://127.0.0.1:8000 (repeatable)"},
     {"--strategy", GF_STR, GOFF(strategy), "default routing strategy (default least-request)"},
     {"--scrape-interval-ms", GF_I64, GOFF(scrape_interval_ms),
@@ -68,6 +70,7 @@ void gw_config_default(gw_config *c)
     memset(c, 0, sizeof(*c));
     c->host = "0.0.0.0";
     c->port = 8888;
+    c->workers = 1;
     c->strategy = "least-request";
     c->scrape_interval_ms = 1000;
     c->models_interval_ms = 5000;
@@ -274,6 +277,10 @@ int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
             }
         }
         if (gw_flag_set(c, fl, val, err) != 0) return -1;
+    }
+    if (c->workers < 1 || c->workers > GW_MAX_WORKERS) {
+        fprintf(err, "brix gateway: --workers must be 1..%d\n", GW_MAX_WORKERS);
+        return -1;
     }
     if (c->block_size < 1 || c->block_size > 256) {
         fprintf(err, "brix gateway: --block-size must be 1..256\n");

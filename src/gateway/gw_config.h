@@ -8,10 +8,12 @@
 
 #define GW_MAX_BACKENDS 256
 #define GW_MAX_API_KEYS 64
+#define GW_MAX_WORKERS 64
 
 typedef struct gw_config {
     const char *host;
     int port;
+    int workers; /* proxy event loops (threads), 1..GW_MAX_WORKERS */
     const char *backends[GW_MAX_BACKENDS]; /* "http://host:port" or "host:port" */
     int nbackends;
     const char *strategy; /* default routing strategy */

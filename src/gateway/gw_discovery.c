@@ -139,9 +139,14 @@ void gw_disc_opts_default(gw_disc_opts *o)
     o->max_body_bytes = GW_DISC_MODELS_MAX_BYTES;
 }
 
+/* on_change runs under the registry lock (gw_engine.h): it may touch what
+ * the lock guards, and must not take it. */
 static void gw_disc_changed(gw_disc *d, gw_engine *e)
 {
-    if (d->opts.on_change) d->opts.on_change(e, d->opts.ud);
+    if (!d->opts.on_change) return;
+    gw_registry_lock(d->reg);
+    d->opts.on_change(e, d->opts.ud);
+    gw_registry_unlock(d->reg);
 }
 
 static void gw_disc_maybe_free(gw_disc *d)
@@ -245,7 +250,10 @@ static void gw_disc_on_done(bx_http_creq *cr, int err, void *ud)
         if (de->failing) bx_info("discovery: engine %s answers /v1/models again", e->addr);
         de->failing = 0;
         int was_ready = e->ready;
-        if (gw_disc_apply(e, &m)) {
+        gw_registry_lock(d->reg);
+        int changed = gw_disc_apply(e, &m);
+        gw_registry_unlock(d->reg);
+        if (changed) {
             if (!was_ready)
                 bx_info("discovery: engine %s ready, model %s, %d adapter(s)", e->addr, e->model,
                         e->nadapters);
@@ -263,7 +271,9 @@ static void gw_disc_on_done(bx_http_creq *cr, int err, void *ud)
         if (!de->failing) bx_warn("discovery: engine %s /v1/models failed: %s", e->addr, why);
         de->failing = 1;
         if (e->ready && de->fails >= d->opts.fail_after) {
+            gw_registry_lock(d->reg);
             e->ready = 0;
+            gw_registry_unlock(d->reg);
             bx_warn("discovery: engine %s not ready after %d failed polls", e->addr, de->fails);
             gw_disc_changed(d, e);
         }
@@ -428,14 +438,16 @@ int gw_disc_set_engines(gw_disc *d, const char *const *addrs, int n)
         if (d->eng[i]) d->eng[i]->tracked = -d->eng[i]->tracked; /* 1 -> -1: unconfirmed */
     int accepted = 0;
     for (int k = 0; k < n; k++) {
+        gw_registry_lock(d->reg);
         gw_engine *e = gw_registry_find(d->reg, addrs[k]);
         int was_gone = e ? e->gone : 1;
         if (!e) e = gw_registry_add(d->reg, addrs[k]);
+        if (e) e->gone = 0;
+        gw_registry_unlock(d->reg);
         if (!e) {
             bx_warn("discovery: cannot add engine %s (malformed or table full)", addrs[k]);
             continue;
         }
-        e->gone = 0;
         gw_disc_eng *de = d->eng[e->id];
         if (!de) {
             de = calloc(1, sizeof(*de));
@@ -467,8 +479,10 @@ int gw_disc_set_engines(gw_disc *d, const char *const *addrs, int n)
         de->tracked = 0;
         de->repoll = 0;
         if (de->cr) bx_http_client_cancel(de->cr);
+        gw_registry_lock(d->reg);
         de->e->gone = 1;
         de->e->ready = 0;
+        gw_registry_unlock(d->reg);
         bx_info("discovery: engine %s removed", de->e->addr);
         gw_disc_changed(d, de->e);
     }

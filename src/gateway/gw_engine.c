@@ -13,11 +13,26 @@ int gw_registry_init(gw_registry *r)
     memset(r, 0, sizeof(*r));
     r->engines = calloc(GW_MAX_ENGINES, sizeof(*r->engines));
     r->stale_after = 3;
-    return r->engines ? 0 : -1;
+    if (!r->engines) return -1;
+    /* adaptive: spins briefly before sleeping, as the holds are short */
+    pthread_mutexattr_t a;
+    int rc = pthread_mutexattr_init(&a);
+    if (rc == 0) {
+        pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP);
+        rc = pthread_mutex_init(&r->mu, &a);
+        pthread_mutexattr_destroy(&a);
+    }
+    if (rc != 0) {
+        free(r->engines);
+        r->engines = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 void gw_registry_close(gw_registry *r)
 {
+    if (r->engines) pthread_mutex_destroy(&r->mu);
     free(r->engines);
     memset(r, 0, sizeof(*r));
 }
@@ -35,6 +50,16 @@ gw_engine *gw_registry_find(gw_registry *r, const char *addr)
     for (int i = 0; i < r->n; i++)
         if (!strcmp(r->engines[i].addr, addr)) return &r->engines[i];
     return NULL;
+}
+
+void gw_registry_lock(gw_registry *r)
+{
+    pthread_mutex_lock(&r->mu); /* cannot fail on a default mutex used correctly */
+}
+
+void gw_registry_unlock(gw_registry *r)
+{
+    pthread_mutex_unlock(&r->mu);
 }
 
 gw_engine *gw_registry_add(gw_registry *r, const char *addr)

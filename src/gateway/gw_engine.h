@@ -3,9 +3,12 @@
  * writes (addresses, served models, adapters), the scraper updates (engine
  * metrics, health) and the router reads.
  *
- * The data path runs on one libuv loop, so readers and writers are the same
- * thread and no locking is needed; a multi-loop gateway will publish
- * immutable snapshots (architecture.md) behind this same API.
+ * Threads: discovery and the scraper write from the gateway's main loop;
+ * with --workers N the proxy loops on other threads read it and write the
+ * gateway-side counters. The registry's lock (gw_registry_lock) guards every
+ * engine field, and by the gateway's rule also the router, its strategies
+ * and the gateway's metrics: a write anywhere, or a read from a thread that
+ * is not the writer's, holds it. Held for microseconds (a pick, an update).
  *
  * Metric fields hold NaN when the engine does not export that metric or the
  * last scrape is too old (stale): strategies must treat NaN as "missing" and
@@ -15,6 +18,7 @@
 #ifndef GW_ENGINE_H
 #define GW_ENGINE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -82,6 +86,7 @@ typedef struct gw_registry {
     gw_engine *engines; /* GW_MAX_ENGINES slots */
     int n;
     int stale_after; /* missed scrapes before metrics count as missing */
+    pthread_mutex_t mu;
 } gw_registry;
 
 int gw_registry_init(gw_registry *r);
@@ -90,6 +95,8 @@ void gw_registry_close(gw_registry *r);
  * when the table is full or the address is malformed. */
 gw_engine *gw_registry_add(gw_registry *r, const char *addr);
 gw_engine *gw_registry_find(gw_registry *r, const char *addr);
+void gw_registry_lock(gw_registry *r);
+void gw_registry_unlock(gw_registry *r);
 /* Engines that can take a request for model now: ready, not gone, serving it
  * as base model or loaded adapter, breaker not OPEN (HALF_OPEN without a
  * probe in flight counts). Writes at most cap pointers; returns the count.

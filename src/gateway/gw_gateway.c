@@ -19,9 +19,9 @@
 #include "gateway/gw_ratelimit.h"
 #include "gateway/gw_scrape.h"
 
-uint64_t gw_next_random(gw_gateway *g)
+uint64_t gw_next_random(gw_worker *w)
 {
-    uint64_t z = (g->rng += 0x9e3779b97f4a7c15ULL);
+    uint64_t z = (w->rng += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
@@ -32,8 +32,9 @@ uint64_t gw_next_random(gw_gateway *g)
 static void gw_limits_cb(void *ud, gw_rl_verdict v, int retry_after_s)
 {
     gw_call *c = ud;
-    gw_gateway *g = gw_call_gateway(c);
+    gw_gateway *g = gw_call_worker(c)->g;
     int admit = GW_ADMIT_OK;
+    gw_registry_lock(&g->reg);
     switch (v) {
     case GW_RL_ALLOW:
         break;
@@ -53,19 +54,20 @@ static void gw_limits_cb(void *ud, gw_rl_verdict v, int retry_after_s)
         g->stats.rl_errors++;
         break;
     }
+    gw_registry_unlock(&g->reg);
     gw_proxy_admitted(c, admit, retry_after_s);
 }
 
-void gw_limits_check(gw_gateway *g, gw_call *c, const char *user)
+void gw_limits_check(gw_worker *w, gw_call *c, const char *user)
 {
-    if (!g->limits || !user || !*user || !gw_ratelimit_check(g->limits, user, gw_limits_cb, c))
+    if (!w->limits || !user || !*user || !gw_ratelimit_check(w->limits, user, gw_limits_cb, c))
         gw_proxy_admitted(c, GW_ADMIT_OK, 0);
 }
 
-void gw_limits_account(gw_gateway *g, const char *user, int64_t total_tokens)
+void gw_limits_account(gw_worker *w, const char *user, int64_t total_tokens)
 {
-    if (g->limits && user && *user && total_tokens > 0)
-        gw_ratelimit_account(g->limits, user, total_tokens);
+    if (w->limits && user && *user && total_tokens > 0)
+        gw_ratelimit_account(w->limits, user, total_tokens);
 }
 
 /* ---------- local endpoints ---------- */
@@ -85,6 +87,7 @@ static void gw_models(gw_gateway *g, bx_http_res *res)
 {
     json_t *data = json_array();
     long long now = (long long)time(NULL);
+    gw_registry_lock(&g->reg);
     for (int i = 0; i < g->reg.n; i++) {
         const gw_engine *e = &g->reg.engines[i];
         if (e->gone || !e->ready || !e->model[0]) continue;
@@ -98,11 +101,22 @@ static void gw_models(gw_gateway *g, bx_http_res *res)
                                                       e->adapters[k], "object", "model", "created",
                                                       now, "owned_by", "brix", "parent", e->model));
     }
+    gw_registry_unlock(&g->reg);
     bx_reply_json(res, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
 }
 
 static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
 {
+    gw_metrics *all = gw_metrics_new();
+    if (!all) {
+        bx_reply_error(res, 500, "InternalServerError", "out of memory");
+        return;
+    }
+    for (int i = 0; i < g->nworkers; i++)
+        if (g->workers[i].metrics) gw_metrics_merge(all, g->workers[i].metrics);
+    bx_buf b;
+    bx_buf_init(&b);
+    gw_registry_lock(&g->reg);
     gw_metrics_view v = {.reg = &g->reg,
                          .retries = g->stats.retries,
                          .breaker_opens = g->stats.breaker_opens,
@@ -112,9 +126,9 @@ static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
                          .strategy_mem_bytes = gw_router_mem_bytes(&g->router),
                          .router_picks = g->router.picks,
                          .router_fallbacks = g->router.fallbacks};
-    bx_buf b;
-    bx_buf_init(&b);
-    gw_metrics_render(g->metrics, &v, &b);
+    gw_metrics_render(all, &v, &b);
+    gw_registry_unlock(&g->reg);
+    gw_metrics_free(all);
     bx_http_res_send(res, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
                      b.len);
     bx_buf_free(&b);
@@ -122,7 +136,8 @@ static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
 
 static void gw_handle(bx_http_req *hr, bx_http_res *res, void *ud)
 {
-    gw_gateway *g = ud;
+    gw_worker *w = ud;
+    gw_gateway *g = w->g;
     const char *p = hr->path;
     int get = !strcmp(hr->method, "GET"), post = !strcmp(hr->method, "POST");
     if (!strcmp(p, "/v1/chat/completions") || !strcmp(p, "/v1/completions") ||
@@ -131,7 +146,7 @@ static void gw_handle(bx_http_req *hr, bx_http_res *res, void *ud)
         gw_api api = !strcmp(p, "/v1/chat/completions") ? GW_API_CHAT
                      : !strcmp(p, "/v1/completions")    ? GW_API_COMPLETIONS
                                                         : GW_API_EMBEDDINGS;
-        gw_proxy_handle(g, hr, res, api);
+        gw_proxy_handle(w, hr, res, api);
         return;
     }
     if (!strcmp(p, "/v1/models")) {
@@ -147,8 +162,10 @@ static void gw_handle(bx_http_req *hr, bx_http_res *res, void *ud)
     if (!strcmp(p, "/readyz")) {
         if (!get) goto not_allowed;
         int ready = 0;
+        gw_registry_lock(&g->reg);
         for (int i = 0; i < g->reg.n; i++)
             ready |= g->reg.engines[i].ready && !g->reg.engines[i].gone;
+        gw_registry_unlock(&g->reg);
         if (ready)
             bx_http_res_send(res, 200, "text/plain", "ready\n", 6);
         else
@@ -170,36 +187,38 @@ not_allowed:
 
 static void gw_hold_tick(uv_timer_t *t)
 {
-    gw_gateway *g = t->data;
-    gw_proxy_retry_held(g);
-    if (gw_proxy_held(g, NULL) == 0) {
-        uv_timer_stop(&g->hold_timer);
-        g->hold_timer_on = 0;
+    gw_worker *w = t->data;
+    gw_proxy_retry_held(w);
+    if (gw_proxy_held(w, NULL) == 0) {
+        uv_timer_stop(&w->hold_timer);
+        w->hold_timer_on = 0;
     }
 }
 
-void gw_gateway_hold_timer(gw_gateway *g)
+void gw_gateway_hold_timer(gw_worker *w)
 {
-    if (!g->hold_timer_init) {
-        if (uv_timer_init(g->loop, &g->hold_timer) != 0) return;
-        g->hold_timer.data = g;
-        g->hold_timer_init = 1;
+    if (!w->hold_timer_init) {
+        if (uv_timer_init(w->loop, &w->hold_timer) != 0) return;
+        w->hold_timer.data = w;
+        w->hold_timer_init = 1;
     }
-    if (!g->hold_timer_on && uv_timer_start(&g->hold_timer, gw_hold_tick, 100, 100) == 0)
-        g->hold_timer_on = 1;
+    if (!w->hold_timer_on && uv_timer_start(&w->hold_timer, gw_hold_tick, 100, 100) == 0)
+        w->hold_timer_on = 1;
 }
 
-void gw_gateway_set_hold(gw_gateway *g, const gw_hold_hooks *h)
+int gw_gateway_set_hold(gw_gateway *g, const gw_hold_hooks *h)
 {
+    if (h && g->nworkers > 1) return -1; /* the hooks run on the control plane's loop */
     if (h)
         g->hold = *h;
     else
         memset(&g->hold, 0, sizeof(g->hold));
+    return 0;
 }
 
 int gw_gateway_held(gw_gateway *g, const char *model)
 {
-    return gw_proxy_held(g, model);
+    return g->nworkers == 1 ? gw_proxy_held(&g->workers[0], model) : 0;
 }
 
 /* ---------- embedding: engines and model defaults from a control plane ---------- */
@@ -212,27 +231,34 @@ int gw_gateway_set_engines(gw_gateway *g, const char *const *addrs, int n)
 
 int gw_gateway_engine_inflight(gw_gateway *g, const char *addr)
 {
+    gw_registry_lock(&g->reg);
     gw_engine *e = gw_registry_find(&g->reg, addr);
-    return e ? (int)e->inflight : 0;
+    int n = e ? (int)e->inflight : 0;
+    gw_registry_unlock(&g->reg);
+    return n;
 }
 
 int gw_gateway_model_inflight(gw_gateway *g, const char *model)
 {
     int n = 0;
+    gw_registry_lock(&g->reg);
     for (int i = 0; i < g->reg.n; i++) {
         const gw_engine *e = &g->reg.engines[i];
         if (!e->gone && gw_engine_serves(e, model)) n += e->inflight;
     }
+    gw_registry_unlock(&g->reg);
     return n;
 }
 
 uint64_t gw_gateway_model_routed(gw_gateway *g, const char *model)
 {
     uint64_t n = 0;
+    gw_registry_lock(&g->reg);
     for (int i = 0; i < g->reg.n; i++) {
         const gw_engine *e = &g->reg.engines[i];
         if (!e->gone && gw_engine_serves(e, model)) n += e->routed_total;
     }
+    gw_registry_unlock(&g->reg);
     return n;
 }
 
@@ -246,32 +272,42 @@ int gw_gateway_set_model_strategy(gw_gateway *g, const char *model, const char *
 {
     const gw_strategy *s = NULL;
     if (strategy && !(s = gw_router_strategy(&g->router, strategy))) return -1;
-    for (int i = 0; i < g->nmodel_strategy; i++) {
-        if (strcmp(g->model_strategy[i].model, model) != 0) continue;
-        if (s) {
+    int rc = 0;
+    gw_registry_lock(&g->reg);
+    int i = 0;
+    while (i < g->nmodel_strategy && strcmp(g->model_strategy[i].model, model) != 0)
+        i++;
+    if (i < g->nmodel_strategy) {
+        if (s)
             g->model_strategy[i].s = s;
-        } else {
+        else
             g->model_strategy[i] = g->model_strategy[--g->nmodel_strategy];
+    } else if (s) {
+        if (g->nmodel_strategy == GW_MAX_MODEL_STRATEGIES || strlen(model) >= GW_NAME_MAX) {
+            rc = -1;
+        } else {
+            snprintf(g->model_strategy[g->nmodel_strategy].model, GW_NAME_MAX, "%s", model);
+            g->model_strategy[g->nmodel_strategy++].s = s;
         }
-        return 0;
     }
-    if (!s) return 0;
-    if (g->nmodel_strategy == GW_MAX_MODEL_STRATEGIES || strlen(model) >= GW_NAME_MAX) return -1;
-    snprintf(g->model_strategy[g->nmodel_strategy].model, GW_NAME_MAX, "%s", model);
-    g->model_strategy[g->nmodel_strategy++].s = s;
-    return 0;
+    gw_registry_unlock(&g->reg);
+    return rc;
 }
 
 /* ---------- signals: discovery and scraping ---------- */
 
 /* An engine that went away or stopped answering loses its prefix-index
- * entries: its KV cache is gone or about to be (a restart empties it). */
+ * entries: its KV cache is gone or about to be (a restart empties it).
+ * Runs on the gateway's loop under the registry lock (gw_discovery). */
 static void gw_on_engine_change(gw_engine *e, void *ud)
 {
     gw_gateway *g = ud;
     if (!e->gone && e->ready) {
-        /* held requests may go now; from the loop, not from inside discovery */
-        if (g->hold_timer_on) uv_timer_start(&g->hold_timer, gw_hold_tick, 0, 100);
+        /* held requests may go now; from the loop, not from inside
+         * discovery (held requests exist with one worker only, on this loop) */
+        gw_worker *w = &g->workers[0];
+        if (g->nworkers == 1 && w->hold_timer_on)
+            uv_timer_start(&w->hold_timer, gw_hold_tick, 0, 100);
         return;
     }
     gw_prefix *p = gw_prefix_shared_acquire(&g->router.cfg);
@@ -288,7 +324,8 @@ static int gw_gateway_start_signals(gw_gateway *g, char *err, size_t errlen)
     dopt.ud = g;
     dopt.interval_ms = (uint64_t)g->cfg.models_interval_ms;
     gw_disc *d = NULL;
-    if (gw_disc_init(&d, g->loop, &g->reg, g->client, &gw_disc_source_static, g->cfg.backends,
+    if (gw_disc_init(&d, g->loop, &g->reg, g->workers[0].client, &gw_disc_source_static,
+                     g->cfg.backends,
                      g->cfg.nbackends, &dopt, err, errlen) != 0)
         return -1;
     g->discovery = d;
@@ -296,7 +333,8 @@ static int gw_gateway_start_signals(gw_gateway *g, char *err, size_t errlen)
     gw_scrape_opts_default(&sopt);
     sopt.interval_ms = (uint64_t)g->cfg.scrape_interval_ms;
     gw_scrape *s = NULL;
-    if (gw_scrape_init(&s, g->loop, &g->reg, g->client, &sopt, err, errlen) != 0) return -1;
+    if (gw_scrape_init(&s, g->loop, &g->reg, g->workers[0].client, &sopt, err, errlen) != 0)
+        return -1;
     g->scraper = s;
     if (gw_disc_start(d) != 0 || gw_scrape_start(s) != 0) {
         snprintf(err, errlen, "cannot start discovery or scraping");
@@ -319,6 +357,154 @@ static void gw_gateway_stop_signals(gw_gateway *g)
     }
 }
 
+/* ---------- workers ---------- */
+
+static int gw_redis_addr(const char *spec, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(spec, ':');
+    *port = colon ? atoi(colon + 1) : 6379;
+    size_t hl = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (hl >= hostlen || *port <= 0 || *port > 65535) return -1;
+    memcpy(host, spec, hl);
+    host[hl] = '\0';
+    return 0;
+}
+
+/* Sets up worker idx on loop (worker 0: the caller's) or on a loop of its
+ * own, listening on the gateway's port (SO_REUSEPORT when several). */
+static int gw_worker_init(gw_gateway *g, int idx, uv_loop_t *loop, char *err, size_t errlen)
+{
+    gw_worker *w = &g->workers[idx];
+    const gw_config *cfg = &g->cfg;
+    w->g = g;
+    w->idx = idx;
+    if (loop) {
+        w->loop = loop;
+    } else {
+        if (uv_loop_init(&w->own_loop) != 0) {
+            snprintf(err, errlen, "cannot create worker %d's event loop", idx);
+            return -1;
+        }
+        w->loop = &w->own_loop;
+    }
+    g->nworkers = idx + 1; /* from here on, gw_gateway_close cleans it up */
+    if (!(w->metrics = gw_metrics_new())) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    w->rng = uv_hrtime() ^ ((uint64_t)(uintptr_t)w << 16);
+    w->id_salt = gw_next_random(w);
+    bx_http_client_opts co = {.max_idle_per_host = 256,
+                              .connect_timeout_ms = (uint64_t)cfg->connect_timeout_ms};
+    if (bx_http_client_init(&w->client, w->loop, &co) != 0) {
+        snprintf(err, errlen, "cannot create the HTTP client");
+        return -1;
+    }
+    if (cfg->redis) {
+        char host[256];
+        int rport;
+        if (gw_redis_addr(cfg->redis, host, sizeof(host), &rport) != 0) {
+            snprintf(err, errlen, "--redis wants host:port");
+            return -1;
+        }
+        gw_ratelimit_opts ro;
+        gw_ratelimit_opts_default(&ro);
+        ro.fail_open = !cfg->ratelimit_fail_closed;
+        gw_ratelimit *rl = NULL;
+        if (gw_ratelimit_init(&rl, w->loop, host, rport, &ro, err, errlen) != 0) return -1;
+        w->limits = rl;
+    }
+    bx_http_limits lim;
+    bx_http_limits_default(&lim);
+    lim.max_body_bytes = (size_t)cfg->max_body_bytes;
+    lim.idle_timeout_ms = (uint64_t)cfg->idle_timeout_ms;
+    if (bx_http_server_init(&w->http, w->loop, &lim, gw_handle, w) != 0) {
+        snprintf(err, errlen, "cannot create the HTTP server");
+        return -1;
+    }
+    int port = bx_http_server_listen(w->http, cfg->host, idx == 0 ? cfg->port : g->port,
+                                     cfg->workers > 1);
+    if (port <= 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->host, cfg->port,
+                 uv_strerror(port));
+        return -1;
+    }
+    if (idx == 0) g->port = port;
+    return 0;
+}
+
+/* Stops taking requests and finishes the calls in flight (their clients
+ * get what the engines sent so far). On the worker's own thread, outside
+ * uv_run. */
+static void gw_worker_drain(gw_worker *w)
+{
+    if (w->http) bx_http_server_close(w->http, NULL, NULL); /* aborts client responses */
+    w->http = NULL;
+    /* Before gw_proxy_cancel_all, while the calls waiting for Redis still
+     * own their (now closing) responses: the limiter answers them at once,
+     * they answer their client (a no-op on a closed connection) and finish,
+     * so the server never calls their abort callback after they are freed.
+     * It drops the connection and closes its handles; its memory goes when
+     * the loop runs their close callbacks (here, and in the loop's last
+     * uv_run, before which every limiter handle is already closing). */
+    if (w->limits) gw_ratelimit_close(w->limits);
+    w->limits = NULL;
+    /* One turn runs the closed connections' callbacks, so every call still
+     * owning a response learns of it through its abort callback now, not
+     * after gw_proxy_cancel_all let it finish and be freed. */
+    uv_run(w->loop, UV_RUN_NOWAIT);
+    gw_proxy_cancel_all(w);
+    for (int i = 0; i < 100 && w->calls; i++)
+        uv_run(w->loop, UV_RUN_NOWAIT);
+}
+
+static void gw_worker_release(gw_worker *w)
+{
+    if (w->client) bx_http_client_close(w->client);
+    w->client = NULL;
+    if (w->hold_timer_init) uv_close((uv_handle_t *)&w->hold_timer, NULL);
+    w->hold_timer_init = 0;
+}
+
+static void gw_close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+/* Drains and frees a worker with a loop of its own, then its loop. */
+static void gw_worker_finish_own_loop(gw_worker *w)
+{
+    gw_worker_drain(w);
+    gw_worker_release(w);
+    uv_walk(w->loop, gw_close_walk, NULL);
+    uv_run(w->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(w->loop) != 0) bx_warn("worker %d: loop closed with handles open", w->idx);
+}
+
+static void gw_worker_on_stop(uv_async_t *a)
+{
+    uv_stop(a->loop);
+}
+
+static void gw_worker_main(void *arg)
+{
+    gw_worker *w = arg;
+    uv_run(w->loop, UV_RUN_DEFAULT);
+    gw_worker_finish_own_loop(w);
+}
+
+static int gw_worker_start(gw_worker *w, char *err, size_t errlen)
+{
+    if (uv_async_init(w->loop, &w->stop, gw_worker_on_stop) != 0 ||
+        uv_thread_create(&w->thread, gw_worker_main, w) != 0) {
+        snprintf(err, errlen, "cannot start worker %d's thread", w->idx);
+        return -1;
+    }
+    w->thread_on = 1;
+    return 0;
+}
+
 /* ---------- lifecycle ---------- */
 
 int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, char *err,
@@ -331,11 +517,12 @@ int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, cha
     }
     g->loop = loop;
     g->cfg = *cfg;
-    g->rng = uv_hrtime() ^ ((uint64_t)(uintptr_t)g << 16);
-    g->id_salt = gw_next_random(g);
+    if (g->cfg.workers < 1) g->cfg.workers = 1;
+    if (g->cfg.workers > GW_MAX_WORKERS) g->cfg.workers = GW_MAX_WORKERS;
     bx_blockhash_algo algo = BX_BLOCKHASH_XXHASH_CBOR;
     if (cfg->hash_algo && bx_blockhash_algo_parse(cfg->hash_algo, &algo) != 0) {
         snprintf(err, errlen, "unknown prefix hash algorithm '%s'", cfg->hash_algo);
+        free(g);
         return -1;
     }
     bx_blockhash_root_algo(algo, cfg->hash_seed, &g->hash_root);
@@ -354,50 +541,12 @@ int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, cha
         goto fail;
     }
     g->router_ok = 1;
-    g->metrics = gw_metrics_new();
-    if (!g->metrics) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
-    }
-    bx_http_client_opts co = {.max_idle_per_host = 256,
-                              .connect_timeout_ms = (uint64_t)cfg->connect_timeout_ms};
-    if (bx_http_client_init(&g->client, loop, &co) != 0) {
-        snprintf(err, errlen, "cannot create the HTTP client");
-        goto fail;
-    }
+    if (gw_worker_init(g, 0, loop, err, errlen) != 0) goto fail;
     if (gw_gateway_start_signals(g, err, errlen) != 0) goto fail;
-    if (cfg->redis) {
-        char host[256];
-        const char *colon = strrchr(cfg->redis, ':');
-        int rport = colon ? atoi(colon + 1) : 6379;
-        size_t hl = colon ? (size_t)(colon - cfg->redis) : strlen(cfg->redis);
-        if (hl >= sizeof(host) || rport <= 0 || rport > 65535) {
-            snprintf(err, errlen, "--redis wants host:port");
+    for (int i = 1; i < g->cfg.workers; i++)
+        if (gw_worker_init(g, i, NULL, err, errlen) != 0 ||
+            gw_worker_start(&g->workers[i], err, errlen) != 0)
             goto fail;
-        }
-        memcpy(host, cfg->redis, hl);
-        host[hl] = '\0';
-        gw_ratelimit_opts ro;
-        gw_ratelimit_opts_default(&ro);
-        ro.fail_open = !cfg->ratelimit_fail_closed;
-        gw_ratelimit *rl = NULL;
-        if (gw_ratelimit_init(&rl, loop, host, rport, &ro, err, errlen) != 0) goto fail;
-        g->limits = rl;
-    }
-    bx_http_limits lim;
-    bx_http_limits_default(&lim);
-    lim.max_body_bytes = (size_t)cfg->max_body_bytes;
-    lim.idle_timeout_ms = (uint64_t)cfg->idle_timeout_ms;
-    if (bx_http_server_init(&g->http, loop, &lim, gw_handle, g) != 0) {
-        snprintf(err, errlen, "cannot create the HTTP server");
-        goto fail;
-    }
-    g->port = bx_http_server_listen(g->http, cfg->host, cfg->port, 0);
-    if (g->port <= 0) {
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->host, cfg->port,
-                 uv_strerror(g->port));
-        goto fail;
-    }
     *out = g;
     return 0;
 fail:
@@ -413,31 +562,22 @@ int gw_gateway_port(const gw_gateway *g)
 void gw_gateway_close(gw_gateway *g)
 {
     if (!g) return;
-    if (g->http) bx_http_server_close(g->http, NULL, NULL); /* aborts client responses */
-    g->http = NULL;
-    /* Before gw_proxy_cancel_all, while the calls waiting for Redis still
-     * own their (now closing) responses: the limiter answers them at once,
-     * they answer their client (a no-op on a closed connection) and finish,
-     * so the server never calls their abort callback after they are freed.
-     * It drops the connection and closes its handles; its memory goes when
-     * the loop runs their close callbacks (here and in gw_main's last
-     * uv_run, before which every limiter handle is already closing). */
-    if (g->limits) gw_ratelimit_close(g->limits);
-    g->limits = NULL;
-    /* One turn runs the closed connections' callbacks, so every call still
-     * owning a response learns of it through its abort callback now, not
-     * after gw_proxy_cancel_all let it finish and be freed. */
-    uv_run(g->loop, UV_RUN_NOWAIT);
-    gw_proxy_cancel_all(g);
-    for (int i = 0; i < 100 && g->calls; i++)
-        uv_run(g->loop, UV_RUN_NOWAIT);
-    gw_gateway_stop_signals(g);
-    if (g->client) bx_http_client_close(g->client);
-    g->client = NULL;
-    if (g->hold_timer_init) uv_close((uv_handle_t *)&g->hold_timer, NULL);
+    for (int i = 1; i < g->nworkers; i++) {
+        gw_worker *w = &g->workers[i];
+        if (w->thread_on) {
+            uv_async_send(&w->stop);
+            uv_thread_join(&w->thread);
+        } else {
+            gw_worker_finish_own_loop(w); /* set up, never started */
+        }
+    }
+    if (g->nworkers > 0) gw_worker_drain(&g->workers[0]);
+    gw_gateway_stop_signals(g); /* before the client they use goes */
+    if (g->nworkers > 0) gw_worker_release(&g->workers[0]);
     uv_run(g->loop, UV_RUN_NOWAIT);
     if (g->router_ok) gw_router_close(&g->router);
     if (g->reg_ok) gw_registry_close(&g->reg);
-    gw_metrics_free(g->metrics);
+    for (int i = 0; i < g->nworkers; i++)
+        gw_metrics_free(g->workers[i].metrics);
     free(g);
 }

@@ -3,7 +3,11 @@
  * account), discovery and scraping, limits and its own /metrics.
  *
  * Lifecycle like libuv's: gw_gateway_init binds the port on the caller's
- * loop; uv_run serves; gw_gateway_close stops everything and frees it. */
+ * loop; uv_run serves; gw_gateway_close stops everything and frees it.
+ * With cfg->workers = N > 1, N - 1 more event loops on their own threads
+ * serve the same port (SO_REUSEPORT: the kernel spreads connections);
+ * discovery and scraping stay on the caller's loop. The functions below
+ * are called from the caller's loop thread. */
 #ifndef GW_GATEWAY_H
 #define GW_GATEWAY_H
 
@@ -55,7 +59,8 @@ typedef struct gw_hold_hooks {
     void *ud;
     uint64_t hold_ms;
 } gw_hold_hooks;
-void gw_gateway_set_hold(gw_gateway *g, const gw_hold_hooks *h);
+/* 0, or -1 when the gateway runs several workers (holding needs one). */
+int gw_gateway_set_hold(gw_gateway *g, const gw_hold_hooks *h);
 /* Requests held now for model (NULL: all models). */
 int gw_gateway_held(gw_gateway *g, const char *model);
 

@@ -26,27 +26,45 @@ typedef struct gw_stats {
     uint64_t rl_rejected_rpm, rl_rejected_tpm, rl_errors;
 } gw_stats;
 
+/* One proxy event loop: its listener (SO_REUSEPORT on the shared port
+ * when there are several), upstream connection pool, rate limiter
+ * connection and calls. Worker 0 runs on the gateway's loop (the caller's);
+ * workers 1.. each own a loop and a thread. Everything here is touched by
+ * its own thread only; what workers share lives in gw_gateway under the
+ * registry lock. */
+typedef struct gw_worker {
+    gw_gateway *g;
+    int idx;
+    uv_loop_t *loop;
+    uv_loop_t own_loop; /* workers 1.. */
+    uv_thread_t thread;
+    uv_async_t stop; /* workers 1..: ends the thread's loop */
+    int thread_on;
+    bx_http_server *http;
+    bx_http_client *client;
+    void *limits; /* gw_ratelimit, when --redis is set */
+    gw_call *calls;
+    gw_metrics *metrics; /* this worker's counters (merged at /metrics) */
+    uint64_t next_id, id_salt, rng;
+    uv_timer_t hold_timer; /* worker 0: re-tries held requests while any is held */
+    int hold_timer_on, hold_timer_init;
+} gw_worker;
+
 struct gw_gateway {
     uv_loop_t *loop;
     gw_config cfg;
-    gw_registry reg;
+    gw_registry reg; /* its lock also guards router, stats, metrics, model_strategy */
     int reg_ok;
     gw_router router;
     int router_ok;
-    bx_http_server *http;
-    bx_http_client *client;
     int port;
     bx_blockhash hash_root;
-    gw_call *calls;
-    uint64_t next_id, id_salt, rng;
+    gw_worker workers[GW_MAX_WORKERS];
+    int nworkers;
     gw_stats stats;
-    gw_metrics *metrics;
-    void *limits;    /* gw_ratelimit, when --redis is set */
-    void *discovery; /* gw_disc */
-    void *scraper;   /* gw_scrape */
-    gw_hold_hooks hold;
-    uv_timer_t hold_timer; /* re-tries held requests while any is held */
-    int hold_timer_on, hold_timer_init;
+    void *discovery; /* gw_disc, on the gateway's loop */
+    void *scraper;   /* gw_scrape, on the gateway's loop */
+    gw_hold_hooks hold; /* only with one worker (the embedding control plane's loop) */
     struct {
         char model[GW_NAME_MAX];
         const gw_strategy *s;
@@ -54,26 +72,26 @@ struct gw_gateway {
     int nmodel_strategy;
 };
 
-uint64_t gw_next_random(gw_gateway *g);
+uint64_t gw_next_random(gw_worker *w);
 
-/* gw_proxy.c */
-void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api api);
+/* gw_proxy.c (on the worker's thread) */
+void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api);
 void gw_proxy_admitted(gw_call *c, int verdict, int retry_after_s);
-void gw_proxy_cancel_all(gw_gateway *g);
+void gw_proxy_cancel_all(gw_worker *w);
 /* Sends held requests whose model has a ready engine now. */
-void gw_proxy_retry_held(gw_gateway *g);
-int gw_proxy_held(gw_gateway *g, const char *model);
+void gw_proxy_retry_held(gw_worker *w);
+int gw_proxy_held(gw_worker *w, const char *model);
 /* gw_gateway.c: runs gw_proxy_retry_held every 100 ms while requests are held */
-void gw_gateway_hold_timer(gw_gateway *g);
-gw_gateway *gw_call_gateway(const gw_call *c);
+void gw_gateway_hold_timer(gw_worker *w);
+gw_worker *gw_call_worker(const gw_call *c);
 
 /* gw_gateway.c: the rate-limit glue (admits at once without Redis) */
-void gw_limits_check(gw_gateway *g, gw_call *c, const char *user);
-void gw_limits_account(gw_gateway *g, const char *user, int64_t total_tokens);
+void gw_limits_check(gw_worker *w, gw_call *c, const char *user);
+void gw_limits_account(gw_worker *w, const char *user, int64_t total_tokens);
 
-/* metrics shorthands (gw_metrics.c) */
-void gw_metrics_request_done(gw_gateway *g, const char *model, const char *strategy,
+/* metrics shorthands (gw_metrics.c), on the worker's thread */
+void gw_metrics_request_done(gw_worker *w, const char *model, const char *strategy,
                              const char *engine, int status, double ttft_s);
-void gw_metrics_decision(gw_gateway *g, double seconds);
+void gw_metrics_decision(gw_worker *w, double seconds);
 
 #endif

@@ -1,6 +1,7 @@
 /* gw_metrics: see gw_metrics.h. */
 #include "gateway/gw_metrics.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ typedef struct gw_series {
 } gw_series;
 
 struct gw_metrics {
+    pthread_mutex_t mu; /* the owner's thread updates, a renderer merges */
     gw_series series[GW_M_SERIES];
     int nseries;
     uint64_t other;
@@ -34,6 +36,10 @@ gw_metrics *gw_metrics_new(void)
 {
     gw_metrics *m = calloc(1, sizeof(*m));
     if (!m) return NULL;
+    if (pthread_mutex_init(&m->mu, NULL) != 0) {
+        free(m);
+        return NULL;
+    }
     bx_prom_hist_init(&m->ttft, bx_prom_buckets_ttft, BX_PROM_BUCKETS_TTFT_N);
     bx_prom_hist_init(&m->decision, gw_decision_b, 15);
     return m;
@@ -41,6 +47,8 @@ gw_metrics *gw_metrics_new(void)
 
 void gw_metrics_free(gw_metrics *m)
 {
+    if (!m) return;
+    pthread_mutex_destroy(&m->mu);
     free(m);
 }
 
@@ -55,6 +63,25 @@ static uint64_t gw_metrics_key(const char *model, const char *strategy, const ch
     return XXH3_64bits_withSeed(engine, strlen(engine), h ^ 0x9e3779b97f4a7c15ULL);
 }
 
+/* Adds n to the series of hash h, creating it with labels l (rendered by
+ * the caller, or copied from another set) when new. Under m->mu. */
+static void gw_metrics_add(gw_metrics *m, uint64_t h, const char *l, uint64_t n)
+{
+    for (int i = 0; i < m->nseries; i++) {
+        if (m->series[i].hash == h) {
+            m->series[i].count += n;
+            return;
+        }
+    }
+    if (m->nseries == GW_M_SERIES) {
+        m->other += n;
+        return;
+    }
+    m->series[m->nseries].hash = h;
+    snprintf(m->series[m->nseries].labels, sizeof(m->series[0].labels), "%s", l);
+    m->series[m->nseries++].count = n;
+}
+
 void gw_metrics_count(gw_metrics *m, const char *model, const char *strategy, const char *engine,
                       int status)
 {
@@ -62,35 +89,59 @@ void gw_metrics_count(gw_metrics *m, const char *model, const char *strategy, co
     strategy = strategy ? strategy : "-";
     engine = engine ? engine : "-";
     uint64_t h = gw_metrics_key(model, strategy, engine, status);
+    pthread_mutex_lock(&m->mu);
     for (int i = 0; i < m->nseries; i++) {
         if (m->series[i].hash == h) {
             m->series[i].count++;
+            pthread_mutex_unlock(&m->mu);
             return;
         }
     }
-    if (m->nseries == GW_M_SERIES) {
-        m->other++;
-        return;
-    }
+    pthread_mutex_unlock(&m->mu);
     char em[256], es[64], ee[GW_NAME_MAX * 2], l[sizeof(em) + sizeof(es) + sizeof(ee) + 64];
     bx_prom_escape(em, sizeof(em), model);
     bx_prom_escape(es, sizeof(es), strategy);
     bx_prom_escape(ee, sizeof(ee), engine);
     snprintf(l, sizeof(l), "model=\"%s\",strategy=\"%s\",engine=\"%s\",status=\"%d\"", em, es, ee,
              status);
-    m->series[m->nseries].hash = h;
-    snprintf(m->series[m->nseries].labels, sizeof(m->series[0].labels), "%s", l);
-    m->series[m->nseries++].count = 1;
+    pthread_mutex_lock(&m->mu);
+    gw_metrics_add(m, h, l, 1);
+    pthread_mutex_unlock(&m->mu);
 }
 
 void gw_metrics_ttft(gw_metrics *m, double s)
 {
+    pthread_mutex_lock(&m->mu);
     bx_prom_hist_observe(&m->ttft, s);
+    pthread_mutex_unlock(&m->mu);
 }
 
 void gw_metrics_decision_time(gw_metrics *m, double s)
 {
+    pthread_mutex_lock(&m->mu);
     bx_prom_hist_observe(&m->decision, s);
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void gw_hist_add(bx_prom_hist *dst, const bx_prom_hist *src)
+{
+    for (int i = 0; i < dst->n && i < src->n; i++)
+        dst->counts[i] += src->counts[i];
+    dst->count += src->count;
+    dst->sum += src->sum;
+}
+
+void gw_metrics_merge(gw_metrics *dst, gw_metrics *src)
+{
+    pthread_mutex_lock(&src->mu);
+    pthread_mutex_lock(&dst->mu);
+    for (int i = 0; i < src->nseries; i++)
+        gw_metrics_add(dst, src->series[i].hash, src->series[i].labels, src->series[i].count);
+    dst->other += src->other;
+    gw_hist_add(&dst->ttft, &src->ttft);
+    gw_hist_add(&dst->decision, &src->decision);
+    pthread_mutex_unlock(&dst->mu);
+    pthread_mutex_unlock(&src->mu);
 }
 
 static void gw_m_counter(bx_buf *b, const char *name, const char *help, double v)
@@ -160,14 +211,14 @@ int gw_metrics_render(gw_metrics *m, const gw_metrics_view *v, bx_buf *b)
     return 0;
 }
 
-void gw_metrics_request_done(gw_gateway *g, const char *model, const char *strategy,
+void gw_metrics_request_done(gw_worker *w, const char *model, const char *strategy,
                              const char *engine, int status, double ttft_s)
 {
-    gw_metrics_count(g->metrics, model, strategy, engine, status);
-    if (ttft_s >= 0) gw_metrics_ttft(g->metrics, ttft_s);
+    gw_metrics_count(w->metrics, model, strategy, engine, status);
+    if (ttft_s >= 0) gw_metrics_ttft(w->metrics, ttft_s);
 }
 
-void gw_metrics_decision(gw_gateway *g, double seconds)
+void gw_metrics_decision(gw_worker *w, double seconds)
 {
-    gw_metrics_decision_time(g->metrics, seconds);
+    gw_metrics_decision_time(w->metrics, seconds);
 }

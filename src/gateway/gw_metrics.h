@@ -3,7 +3,9 @@
  * upstream TTFT; retries; breaker state; rate-limit rejections; prefix-index
  * memory; per-engine in-flight counts and scrape health. Label sets are kept
  * in a fixed table (bounded: beyond it they fold into one "other" series).
- * Owned by the gateway; rendered into a caller-owned bx_buf. */
+ * One set per gateway worker, each with its own lock (updated by its
+ * worker's thread; merged into a fresh set to render), so workers never
+ * meet on one counter. Rendered into a caller-owned bx_buf. */
 #ifndef GW_METRICS_H
 #define GW_METRICS_H
 
@@ -29,6 +31,8 @@ void gw_metrics_count(gw_metrics *m, const char *model, const char *strategy, co
                       int status);
 void gw_metrics_ttft(gw_metrics *m, double s);
 void gw_metrics_decision_time(gw_metrics *m, double s);
+/* Adds src's counts into dst (each under its lock). */
+void gw_metrics_merge(gw_metrics *dst, gw_metrics *src);
 int gw_metrics_render(gw_metrics *m, const gw_metrics_view *v, bx_buf *b);
 
 #endif

@@ -26,7 +26,7 @@
 #define GW_USAGE_SCAN_MAX (1u << 20) /* non-streamed bodies kept for usage */
 
 struct gw_call {
-    gw_gateway *gw;
+    gw_worker *w; /* the loop (thread) the call lives on */
     gw_call *prev, *next;
     bx_http_res *res;
     bx_http_creq *creq;
@@ -40,6 +40,7 @@ struct gw_call {
     int in_limits; /* waiting for the rate limiter's answer */
     int held;      /* waiting for an engine of its model (scale from zero) */
     uint64_t held_until_ms;
+    int release;   /* gw_finish releases the engine: GW_REL_* */
     int started;   /* response headers sent to the client */
     int buffering; /* a whole (non-SSE) answer is collected and sent in one write */
     char ctype[128];
@@ -57,15 +58,20 @@ struct gw_call {
     bx_buf scan; /* non-streamed body, for usage */
 };
 
+/* How gw_finish gives the engine back (in the same lock hold as the rest
+ * of the accounting): not at all, after a cancel, after a success or a
+ * failure (the breaker's input). */
+enum { GW_REL_NONE = 0, GW_REL_CANCELLED, GW_REL_OK, GW_REL_FAILED };
+
 /* ---------- helpers ---------- */
 
 static void gw_call_free(gw_call *c)
 {
-    gw_gateway *g = c->gw;
+    gw_worker *w = c->w;
     if (c->prev)
         c->prev->next = c->next;
     else
-        g->calls = c->next;
+        w->calls = c->next;
     if (c->next) c->next->prev = c->prev;
     gw_req_free(&c->req);
     if (c->sse_on) bx_sse_parser_free(&c->sse);
@@ -132,9 +138,9 @@ static int gw_on_sse_event(const bx_sse_event *ev, void *ud)
 
 /* ---------- breaker ---------- */
 
-static void gw_breaker_result(gw_gateway *g, gw_engine *e, int ok)
+/* The caller holds the registry lock. */
+static void gw_breaker_result(gw_gateway *g, uint64_t now, gw_engine *e, int ok)
 {
-    uint64_t now = uv_now(g->loop);
     e->breaker_probe_inflight = 0;
     if (ok) {
         if (e->breaker != GW_BREAKER_CLOSED) bx_info("engine %s: breaker closed", e->addr);
@@ -157,19 +163,32 @@ static void gw_forward(gw_call *c);
 
 static void gw_finish(gw_call *c, int ok)
 {
-    gw_gateway *g = c->gw;
+    gw_gateway *g = c->w->g;
     uint64_t now = uv_hrtime();
     gw_route_result rr = {.status = c->upstream_status,
                           .prompt_tokens = c->prompt_tokens,
                           .completion_tokens = c->completion_tokens,
                           .ttft_s = c->t_first_ns ? gw_secs(c->t0_ns, c->t_first_ns) : -1,
                           .e2e_s = gw_secs(c->t0_ns, now)};
-    if (c->engine) gw_router_done(&g->router, c->strategy, &c->rq, c->engine, &rr);
-    gw_metrics_request_done(g, c->req.model, c->decided ? c->decided->name : "-",
+    if (c->engine) {
+        gw_engine *e = c->engine;
+        gw_registry_lock(&g->reg);
+        if (c->release) {
+            e->inflight--;
+            if (c->release == GW_REL_CANCELLED) /* the client left: not the engine's fault */
+                e->breaker_probe_inflight = 0;
+            else
+                gw_breaker_result(g, uv_now(c->w->loop), e, c->release == GW_REL_OK);
+            c->release = GW_REL_NONE;
+        }
+        gw_router_done(&g->router, c->strategy, &c->rq, e, &rr);
+        gw_registry_unlock(&g->reg);
+    }
+    gw_metrics_request_done(c->w, c->req.model, c->decided ? c->decided->name : "-",
                             c->engine ? c->engine->addr : "-", ok ? c->upstream_status : 502,
                             rr.ttft_s);
     if (c->prompt_tokens >= 0 && c->completion_tokens >= 0)
-        gw_limits_account(g, c->req.user, c->prompt_tokens + c->completion_tokens);
+        gw_limits_account(c->w, c->req.user, c->prompt_tokens + c->completion_tokens);
     bx_info("req %s model=%s engine=%s strategy=%s status=%d ttft_ms=%.1f tokens=%d+%d", c->id,
             c->req.model ? c->req.model : "-", c->engine ? c->engine->addr : "-",
             c->decided ? c->decided->name : "-", c->upstream_status,
@@ -205,7 +224,7 @@ static void gw_up_response(bx_http_creq *cr, int status, const bx_http_header *h
     gw_call *c = ud;
     c->upstream_status = status;
     c->t_first_ns = uv_hrtime();
-    if (status >= 500 && c->ntried <= c->gw->cfg.max_retries && !c->started) {
+    if (status >= 500 && c->ntried <= c->w->g->cfg.max_retries && !c->started) {
         c->discard = 1; /* retried from on_done */
         return;
     }
@@ -247,20 +266,24 @@ static void gw_up_done(bx_http_creq *cr, int err, void *ud)
 {
     (void)cr;
     gw_call *c = ud;
-    gw_gateway *g = c->gw;
+    gw_gateway *g = c->w->g;
     c->creq = NULL;
     gw_engine *e = c->engine;
-    e->inflight--;
     int failed = err != 0 || c->upstream_status >= 500;
-    if (!c->res) { /* the client went away and we cancelled: not the engine's fault */
-        e->breaker_probe_inflight = 0;
+    if (!c->res) { /* the client went away and we cancelled */
+        c->release = GW_REL_CANCELLED;
         gw_finish(c, 0);
         return;
     }
-    gw_breaker_result(g, e, !failed);
+    c->release = failed ? GW_REL_FAILED : GW_REL_OK;
     if (failed && !c->started) {
         if (c->ntried <= g->cfg.max_retries) {
+            gw_registry_lock(&g->reg);
+            e->inflight--;
+            gw_breaker_result(g, uv_now(c->w->loop), e, 0);
             g->stats.retries++;
+            gw_registry_unlock(&g->reg);
+            c->release = GW_REL_NONE;
             bx_warn("req %s: engine %s failed (%s), retrying elsewhere", c->id, e->addr,
                     err ? bx_http_strerror(err) : "5xx");
             c->discard = 0;
@@ -320,10 +343,12 @@ static void gw_client_abort(bx_http_res *res, void *ud)
 /* Picks an engine not tried yet and sends the request to it. */
 static void gw_forward(gw_call *c)
 {
-    gw_gateway *g = c->gw;
+    gw_worker *w = c->w;
+    gw_gateway *g = w->g;
     gw_engine *cands[GW_MAX_ENGINES];
     int known = 0;
-    uint64_t now = uv_now(g->loop);
+    uint64_t now = uv_now(w->loop);
+    gw_registry_lock(&g->reg);
     int n = gw_registry_candidates(&g->reg, c->req.model, now, cands, GW_MAX_ENGINES, &known);
     int k = 0;
     for (int i = 0; i < n; i++) {
@@ -332,13 +357,30 @@ static void gw_forward(gw_call *c)
             if (c->tried[j] == cands[i]->id) seen = 1;
         if (!seen) cands[k++] = cands[i];
     }
+    gw_engine *e = NULL;
+    if (k > 0) { /* pick and count it under the same lock hold */
+        c->rq.now_ms = now;
+        c->rq.rnd = gw_next_random(w);
+        uint64_t t = uv_hrtime();
+        e = gw_router_pick(&g->router, c->strategy, &c->rq, cands, k, &c->decided);
+        gw_metrics_decision(w, gw_secs(t, uv_hrtime()));
+        if (e->breaker == GW_BREAKER_OPEN) { /* cool-down over: this is the probe */
+            e->breaker = GW_BREAKER_HALF_OPEN;
+            e->breaker_probe_inflight = 1;
+        } else if (e->breaker == GW_BREAKER_HALF_OPEN) {
+            e->breaker_probe_inflight = 1;
+        }
+        e->inflight++;
+        e->routed_total++;
+    }
+    gw_registry_unlock(&g->reg);
     if (k == 0 && c->ntried == 0 && g->hold.hold_ms > 0 &&
         (known || (g->hold.is_model && g->hold.is_model(g->hold.ud, c->req.model)))) {
         if (!c->held) { /* hold it and ask for a replica */
             c->held = 1;
             c->held_until_ms = now + g->hold.hold_ms;
             if (g->hold.wake) g->hold.wake(g->hold.ud, c->req.model);
-            gw_gateway_hold_timer(g);
+            gw_gateway_hold_timer(w);
             return;
         }
         if (now < c->held_until_ms) return; /* still waiting */
@@ -363,21 +405,8 @@ static void gw_forward(gw_call *c)
         return;
     }
     c->held = 0;
-    c->rq.now_ms = now;
-    c->rq.rnd = gw_next_random(g);
-    uint64_t t = uv_hrtime();
-    gw_engine *e = gw_router_pick(&g->router, c->strategy, &c->rq, cands, k, &c->decided);
-    gw_metrics_decision(g, gw_secs(t, uv_hrtime()));
-    if (e->breaker == GW_BREAKER_OPEN) { /* cool-down over: this is the probe */
-        e->breaker = GW_BREAKER_HALF_OPEN;
-        e->breaker_probe_inflight = 1;
-    } else if (e->breaker == GW_BREAKER_HALF_OPEN) {
-        e->breaker_probe_inflight = 1;
-    }
     c->engine = e;
     if (c->ntried < (int)(sizeof(c->tried) / sizeof(c->tried[0]))) c->tried[c->ntried++] = e->id;
-    e->inflight++;
-    e->routed_total++;
     bx_http_header hs[3];
     size_t nh = 0;
     hs[nh++] = (bx_http_header){"Content-Type", "application/json"};
@@ -394,16 +423,18 @@ static void gw_forward(gw_call *c)
                             .first_byte_timeout_ms = (uint64_t)g->cfg.first_byte_timeout_ms,
                             .idle_timeout_ms = (uint64_t)g->cfg.stream_idle_timeout_ms};
     bx_http_client_cbs cbs = {gw_up_response, gw_up_data, gw_up_done};
-    if (bx_http_client_request(g->client, &r, &cbs, c, &c->creq) != 0) {
+    if (bx_http_client_request(w->client, &r, &cbs, c, &c->creq) != 0) {
+        gw_registry_lock(&g->reg);
         e->inflight--;
-        gw_breaker_result(g, e, 0);
+        gw_breaker_result(g, uv_now(w->loop), e, 0);
+        gw_registry_unlock(&g->reg);
         gw_forward(c); /* try another */
     }
 }
 
-gw_gateway *gw_call_gateway(const gw_call *c)
+gw_worker *gw_call_worker(const gw_call *c)
 {
-    return c->gw;
+    return c->w;
 }
 
 /* Continues after the rate limiter's answer. */
@@ -458,11 +489,12 @@ static int gw_auth_ok(gw_gateway *g, bx_http_req *hr)
     return ok;
 }
 
-void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api api)
+void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api)
 {
+    gw_gateway *g = w->g;
     if (!gw_auth_ok(g, hr)) {
         bx_reply_error(res, 401, "AuthenticationError", "Incorrect API key provided");
-        gw_metrics_request_done(g, "-", "-", "-", 401, -1);
+        gw_metrics_request_done(w, "-", "-", "-", 401, -1);
         return;
     }
     gw_call *c = calloc(1, sizeof(*c));
@@ -470,15 +502,15 @@ void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api ap
         bx_reply_error(res, 500, "InternalServerError", "out of memory");
         return;
     }
-    c->gw = g;
+    c->w = w;
     c->res = res;
     c->t0_ns = uv_hrtime();
     c->prompt_tokens = c->completion_tokens = -1;
     bx_buf_init(&c->scan);
-    c->next = g->calls;
-    if (g->calls) g->calls->prev = c;
-    g->calls = c;
-    snprintf(c->id, sizeof(c->id), "brx-%016llx", (unsigned long long)++g->next_id ^ g->id_salt);
+    c->next = w->calls;
+    if (w->calls) w->calls->prev = c;
+    w->calls = c;
+    snprintf(c->id, sizeof(c->id), "brx-%016llx", (unsigned long long)++w->next_id ^ w->id_salt);
     snprintf(c->path, sizeof(c->path), "%s", hr->path);
     char err[512];
     const char *sname = bx_http_req_header(hr, "routing-strategy");
@@ -489,9 +521,11 @@ void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api ap
          * tokens first and kept unless the strategy reads tokens */
         if (gw_req_parse(api, hr->body, hr->body_len, 0, &c->req, err, sizeof(err)) == 0) {
             parsed = 1;
+            gw_registry_lock(&g->reg);
             for (int i = 0; i < g->nmodel_strategy; i++)
                 if (!strcmp(g->model_strategy[i].model, c->req.model))
                     c->strategy = g->model_strategy[i].s;
+            gw_registry_unlock(&g->reg);
             if (c->strategy->needs_tokens || c->strategy->needs_blocks) {
                 gw_req_free(&c->req);
                 parsed = 0;
@@ -524,7 +558,12 @@ void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api ap
     const char *auth = bx_http_req_header(hr, "authorization");
     if (auth && g->cfg.napi_keys == 0) snprintf(c->auth, sizeof(c->auth), "%s", auth);
     /* an adapter's blocks are hashed with its name, as the engine does */
-    const char *extra = gw_registry_is_base_model(&g->reg, c->req.model) ? NULL : c->req.model;
+    const char *extra = NULL;
+    if (c->strategy->needs_blocks) {
+        gw_registry_lock(&g->reg);
+        extra = gw_registry_is_base_model(&g->reg, c->req.model) ? NULL : c->req.model;
+        gw_registry_unlock(&g->reg);
+    }
     if (c->strategy->needs_blocks) /* SHA-256 per block: only when a strategy reads them */
         gw_req_hash(&c->req, &g->hash_root, g->cfg.block_size, extra);
     c->rq = (gw_route_req){.model = c->req.model,
@@ -538,28 +577,28 @@ void gw_proxy_handle(gw_gateway *g, bx_http_req *hr, bx_http_res *res, gw_api ap
                            .max_tokens = c->req.max_tokens};
     bx_http_res_set_abort(res, gw_client_abort, c);
     c->in_limits = 1;
-    gw_limits_check(g, c, c->rq.user); /* answers through gw_proxy_admitted */
+    gw_limits_check(w, c, c->rq.user); /* answers through gw_proxy_admitted */
 }
 
-void gw_proxy_retry_held(gw_gateway *g)
+void gw_proxy_retry_held(gw_worker *w)
 {
-    for (gw_call *c = g->calls, *next; c; c = next) {
+    for (gw_call *c = w->calls, *next; c; c = next) {
         next = c->next; /* gw_forward may finish (free) c */
         if (c->held && c->res) gw_forward(c);
     }
 }
 
-int gw_proxy_held(gw_gateway *g, const char *model)
+int gw_proxy_held(gw_worker *w, const char *model)
 {
     int n = 0;
-    for (gw_call *c = g->calls; c; c = c->next)
+    for (gw_call *c = w->calls; c; c = c->next)
         if (c->held && (!model || (c->req.model && strcmp(c->req.model, model) == 0))) n++;
     return n;
 }
 
-void gw_proxy_cancel_all(gw_gateway *g)
+void gw_proxy_cancel_all(gw_worker *w)
 {
-    for (gw_call *c = g->calls, *next; c; c = next) {
+    for (gw_call *c = w->calls, *next; c; c = next) {
         next = c->next;
         if (c->held) { /* nothing in flight: answer and free it now */
             if (c->res) {

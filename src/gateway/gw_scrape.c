@@ -245,7 +245,9 @@ static int gw_scrape_parse(gw_scrape *s, gw_scrape_eng *se, gw_engine *e, char *
     gw_scrape_sample x;
     gw_scrape_extract(&doc, e->model, &x);
     bx_prom_doc_free(&doc);
+    gw_registry_lock(s->reg);
     gw_scrape_apply(e, se, &x, uv_now(s->loop));
+    gw_registry_unlock(s->reg);
     return 0;
 }
 
@@ -275,19 +277,25 @@ static void gw_scrape_on_done(bx_http_creq *cr, int err, void *ud)
     bx_buf_reset(&se->body);
     if (ok) {
         s->stats.ok++;
+        gw_registry_lock(s->reg);
         e->missed_scrapes = 0;
         e->last_scrape_ms = uv_now(s->loop);
+        gw_registry_unlock(s->reg);
         if (se->failing) bx_info("scrape: engine %s metrics back", e->addr);
         se->failing = se->stale = 0;
         return;
     }
     s->stats.failed++;
-    e->missed_scrapes++;
+    gw_registry_lock(s->reg);
+    int missed = ++e->missed_scrapes;
+    gw_registry_unlock(s->reg);
     if (!se->failing) bx_warn("scrape: engine %s %s failed: %s", e->addr, s->path, why);
     se->failing = 1;
-    if (!se->stale && e->missed_scrapes >= s->reg->stale_after) {
+    if (!se->stale && missed >= s->reg->stale_after) {
         se->stale = 1;
+        gw_registry_lock(s->reg);
         gw_scrape_forget(e, se);
+        gw_registry_unlock(s->reg);
         bx_warn("scrape: engine %s metrics stale after %d missed scrapes", e->addr,
                 e->missed_scrapes);
     }
@@ -343,7 +351,9 @@ static void gw_scrape_on_timer(uv_timer_t *t)
             gw_scrape_eng *se = s->eng[i];
             if (se && !se->stale) { /* removed: nothing will refresh these */
                 se->stale = 1;
+                gw_registry_lock(s->reg);
                 gw_scrape_forget(e, se);
+                gw_registry_unlock(s->reg);
             }
             continue;
         }

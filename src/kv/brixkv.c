@@ -3,13 +3,18 @@
  * keys under the namespace's root, then works block by block; gets stop at
  * the first missing block, so only a cached prefix is ever returned.
  *
+ * Keys are hashed lazily, BRIXKV_CHUNK at a time, so a lookup that misses
+ * early costs only what it looked at.
+ *
  * L2 (kv_l2_redis, written through kv_ingest): a get reads L1 first, then
- * the missing tail from L2 in one pipelined batch, verifies each value
- * (kv_l2 header), copies it to the caller and fills L1 with it marked as
- * "from L2" so it is never written back. Ingestion: ALL queues (or, with
- * l2_sync, writes) every block put; EVICTED and HOT take blocks from the
- * L1 hook, always through the queue, since the hook runs under an L1 lock
- * (spec 9.4); with l2_sync a put then waits for the queue to drain. */
+ * the missing tail from L2 in pipelined batches of BRIXKV_CHUNK, stopping
+ * after the batch with the first miss; each value is verified (kv_l2
+ * header) in the connector's read buffer as it arrives, copied to the
+ * caller and into L1 marked "from L2" (never written back). Ingestion: ALL
+ * queues every block put (one copy), or with l2_sync sends it from the
+ * caller's buffer before returning (no copy); EVICTED and HOT take blocks
+ * from the L1 hook, always through the queue, since the hook runs under an
+ * L1 lock (spec 9.4); with l2_sync a put then waits for the queue. */
 #include "brix/brixkv.h"
 
 #include <errno.h>
@@ -27,9 +32,10 @@
 #include "kv/kv_l2_redis.h"
 #include "kv/kv_slab.h"
 
-#define BRIXKV_KEYS_ON_STACK 512 /* blocks per call without a malloc (8k tokens at 16) */
 #define BRIXKV_MAX_CONNS 64
-#define BRIXKV_L2_BATCH 256 /* blocks a GET batch holds in replies at once */
+/* Keys hashed at a time, and blocks per pipelined L2 batch (GET, and SET
+ * with l2_sync; the ingest worker also writes 64 a batch). */
+#define BRIXKV_CHUNK 64
 
 enum { ING_ALL, ING_EVICTED, ING_HOT };
 
@@ -69,82 +75,6 @@ static int brixkv_ingestion_parse(const char *s)
     if (strcasecmp(s, "ALL") == 0) return ING_ALL;
     if (strcasecmp(s, "EVICTED") == 0) return ING_EVICTED;
     return -EINVAL;
-}
-
-int brixkv_config_from_env(brixkv_config *c, char *err, size_t errlen)
-{
-    memset(c, 0, sizeof(*c));
-    c->block_ntokens = 16;
-    c->l1_capacity = (size_t)1 << 30;
-    c->l1_policy = "S3FIFO";
-    c->l1_shards = 16;
-    c->l2_ingestion = "HOT";
-    c->l2_queue_blocks = 1024;
-    c->l2_conns = 2;
-    c->l2_timeout_ms = 1000;
-    c->l2_namespace = "brixkv";
-    const char *v = getenv("AIBRIX_KV_CACHE_OL_BLOCK_SIZE");
-    if (v && *v && strcmp(v, "-1") != 0) {
-        char *end;
-        long n = strtol(v, &end, 10);
-        if (*end || n <= 0 || (n & (n - 1))) {
-            snprintf(err, errlen, "AIBRIX_KV_CACHE_OL_BLOCK_SIZE: want a power of two, got '%s'",
-                     v);
-            return -EINVAL;
-        }
-        c->block_ntokens = (size_t)n;
-    }
-    v = getenv("AIBRIX_KV_CACHE_OL_L1_CACHE_CAPACITY_GB");
-    if (v && *v) {
-        char *end;
-        double gb = strtod(v, &end);
-        if (*end || !(gb > 0)) {
-            snprintf(err, errlen, "AIBRIX_KV_CACHE_OL_L1_CACHE_CAPACITY_GB: want GiB > 0, got '%s'",
-                     v);
-            return -EINVAL;
-        }
-        c->l1_capacity = (size_t)(gb * (double)(1u << 30));
-    }
-    v = getenv("AIBRIX_KV_CACHE_OL_L1_CACHE_EVICTION_POLICY");
-    if (v && *v) {
-        kv_evict_kind k;
-        if (kv_evict_kind_parse(v, &k) != 0) {
-            snprintf(err, errlen,
-                     "AIBRIX_KV_CACHE_OL_L1_CACHE_EVICTION_POLICY: want S3FIFO, LRU or FIFO, "
-                     "got '%s'",
-                     v);
-            return -EINVAL;
-        }
-        c->l1_policy = v;
-    }
-    v = getenv("AIBRIX_KV_CACHE_OL_L2_CACHE_BACKEND");
-    if (v && *v) {
-        if (strcasecmp(v, "REDIS") != 0) {
-            snprintf(err, errlen,
-                     "AIBRIX_KV_CACHE_OL_L2_CACHE_BACKEND: brix has REDIS (or empty), got '%s'", v);
-            return -EINVAL;
-        }
-        c->l2_redis = getenv("BRIXKV_L2_REDIS");
-        if (!c->l2_redis || !*c->l2_redis) {
-            snprintf(err, errlen,
-                     "BRIXKV_L2_REDIS: want host:port[,host:port] with the REDIS L2 backend");
-            return -EINVAL;
-        }
-    }
-    v = getenv("AIBRIX_KV_CACHE_OL_L2_CACHE_INGESTION_TYPE");
-    if (v && *v) {
-        if (brixkv_ingestion_parse(v) < 0) {
-            snprintf(err, errlen,
-                     "AIBRIX_KV_CACHE_OL_L2_CACHE_INGESTION_TYPE: want HOT, ALL or EVICTED, got "
-                     "'%s'",
-                     v);
-            return -EINVAL;
-        }
-        c->l2_ingestion = v;
-    }
-    v = getenv("AIBRIX_KV_CACHE_OL_L2_CACHE_NAMESPACE");
-    if (v && *v) c->l2_namespace = v;
-    return 0;
 }
 
 /* The L1 hook: EVICTED or HOT blocks into the queue, never blocking. */
@@ -223,19 +153,17 @@ void brixkv_close(brixkv *kv)
     free(kv);
 }
 
-/* The keys of tokens' full blocks into *keys (the stack array, or a malloc
- * the caller frees when it differs). Returns the count, or -errno. */
-static long brixkv_keys(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, size_t ntok,
-                        kv_key *stack, kv_key **keys)
+/* The sequence's keys, hashed lazily BRIXKV_CHUNK at a time (kv_key_iter). */
+static int brixkv_chain_init(const brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens,
+                             size_t ntok, size_t max_blocks, kv_key_iter *it)
 {
     kv_key root;
-    if (!ns || kv_key_ns_root(ns->model, ns->revision, ns->adapter, ns->dtype, ns->layout,
-                              ns->shard, &root) != 0)
+    if (!ns || (ntok && !tokens) ||
+        kv_key_ns_root(ns->model, ns->revision, ns->adapter, ns->dtype, ns->layout, ns->shard,
+                       &root) != 0)
         return -EINVAL;
-    size_t nb = ntok / kv->cfg.block_ntokens;
-    *keys = stack;
-    if (nb > BRIXKV_KEYS_ON_STACK && !(*keys = malloc(nb * sizeof(kv_key)))) return -ENOMEM;
-    return (long)kv_key_chain(&root, tokens, ntok, kv->cfg.block_ntokens, *keys, nb);
+    kv_key_iter_init(it, &root, tokens, ntok, kv->cfg.block_ntokens, max_blocks);
+    return 0;
 }
 
 /* Every block's pieces must add up to block_bytes. */
@@ -253,41 +181,65 @@ static int brixkv_iov_check(const brixkv *kv, const brixkv_iov *iov, size_t niov
     return 0;
 }
 
+/* A put's chunk: keys[0..k) for blocks base.., stored in L1 up to *stored. */
+typedef struct brixkv_putc {
+    brixkv *kv;
+    const kv_key *keys;
+    const brixkv_blocks *b;
+    size_t base, k, stored;
+} brixkv_putc;
+
+/* L1 (and, queued, L2 unless l2_sync) for the chunk, up to the first failure. */
+static void brixkv_put_l1(void *arg)
+{
+    brixkv_putc *c = arg;
+    brixkv *kv = c->kv;
+    int queue = kv->ing && kv->ingestion == ING_ALL && !kv->cfg.l2_sync;
+    for (; c->stored < c->k; c->stored++) {
+        brixkv_iov one;
+        size_t nv;
+        const brixkv_iov *v = brixkv_block(kv, c->b, c->base + c->stored, &one, &nv);
+        if (kv_l1_putv(kv->l1, &c->keys[c->stored], v, nv, 0) != 0) break;
+        if (queue) kv_ingest_offer(kv->ing, &c->keys[c->stored], v, nv, kv->cfg.block_bytes);
+    }
+}
+
+/* l2_sync with ALL: the chunk to L2 now, sent straight from the caller's
+ * buffers (no copy but the kernel's); the L1 copies run while Redis takes
+ * the bytes in. */
+static void brixkv_put_sync(brixkv_putc *c)
+{
+    uint8_t hdr[BRIXKV_CHUNK][KV_L2_HDR_BYTES];
+    brixkv_iov one[BRIXKV_CHUNK];
+    kv_l2_redis_val vals[BRIXKV_CHUNK];
+    for (size_t i = 0; i < c->k; i++) {
+        size_t nv;
+        const brixkv_iov *v = brixkv_block(c->kv, c->b, c->base + i, &one[i], &nv);
+        kv_l2_hdr_encode_iov(hdr[i], &c->keys[i], v, nv, c->kv->cfg.block_bytes);
+        vals[i] = (kv_l2_redis_val){.head = hdr[i], .head_len = KV_L2_HDR_BYTES, .v = v, .nv = nv};
+    }
+    kv_ingest_write_now_then(c->kv->ing, c->keys, vals, c->k, brixkv_put_l1, c);
+}
+
 static long brixkv_put_blocks(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, size_t ntok,
                               const brixkv_blocks *b, size_t nblocks)
 {
-    kv_key stack[BRIXKV_KEYS_ON_STACK], *keys;
-    long n = brixkv_keys(kv, ns, tokens, ntok, stack, &keys);
-    if (n < 0) return n;
-    if ((size_t)n > nblocks) n = (long)nblocks;
-    int all = kv->ing && kv->ingestion == ING_ALL;
-    /* sync: this call's items, written in one batch (no memory: queued instead) */
-    kv_ingest_item **sync = all && kv->cfg.l2_sync && n ? malloc((size_t)n * sizeof(*sync)) : NULL;
-    size_t nsync = 0;
-    long stored = 0;
-    for (long i = 0; i < n; i++) {
-        brixkv_iov one;
-        size_t nv;
-        const brixkv_iov *v = brixkv_block(kv, b, (size_t)i, &one, &nv);
-        if (kv_l1_putv(kv->l1, &keys[i], v, nv, 0) != 0) break;
-        stored++;
-        if (!all) continue;
-        if (!sync) {
-            kv_ingest_offer(kv->ing, &keys[i], v, nv, kv->cfg.block_bytes);
-            continue;
-        }
-        kv_ingest_item *it = kv_ingest_item_new(&keys[i], v, nv, kv->cfg.block_bytes);
-        if (it)
-            sync[nsync++] = it;
+    kv_key_iter ch;
+    if (brixkv_chain_init(kv, ns, tokens, ntok, nblocks, &ch) != 0) return -EINVAL;
+    int sync_all = kv->ing && kv->ingestion == ING_ALL && kv->cfg.l2_sync;
+    kv_key keys[BRIXKV_CHUNK];
+    brixkv_putc c = {.kv = kv, .keys = keys, .b = b};
+    while (c.stored == c.k && (c.k = kv_key_iter_next(&ch, keys, BRIXKV_CHUNK)) > 0) {
+        c.base += c.stored;
+        c.stored = 0;
+        if (sync_all)
+            brixkv_put_sync(&c);
         else
-            kv_ingest_drop(kv->ing, 1);
+            brixkv_put_l1(&c);
     }
-    if (sync) kv_ingest_write(kv->ing, sync, nsync);
-    free(sync);
-    if (kv->ing && kv->cfg.l2_sync && !all && kv_ingest_pending(kv->ing))
+    if (kv->ing && kv->cfg.l2_sync && !sync_all && kv_ingest_pending(kv->ing))
         kv_ingest_flush(kv->ing, kv->cfg.l2_timeout_ms > 0 ? 2 * kv->cfg.l2_timeout_ms : 2000);
-    if (keys != stack) free(keys);
-    return stored;
+    return (long)(c.base + c.stored);
 }
 
 long brixkv_put(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, size_t ntok,
@@ -308,64 +260,78 @@ long brixkv_put_iov(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, siz
 
 typedef struct brixkv_fill {
     brixkv *kv;
-    const kv_key *keys; /* the tail asked from L2 */
+    const kv_key *keys; /* the batch asked from L2 */
+    size_t k;
     const brixkv_blocks *b;
-    size_t base; /* block index of keys[0] */
-    size_t got;
+    size_t base;              /* block index of keys[0] */
+    size_t lead, found;       /* keys[0..lead) are in dst and L1; found: verified */
+    uint8_t ok[BRIXKV_CHUNK]; /* keys[i] verified and in dst, past a gap (not in L1 yet) */
 } brixkv_fill;
 
-/* One L2 reply, in order: verify, copy to the caller, fill L1. */
-static int brixkv_fill_one(void *arg, size_t i, const uint8_t *val, size_t len)
+/* One L2 value, as its reply is parsed: verify and copy to the caller. A
+ * block that extends the leading run goes into L1 too (from the read
+ * buffer, still in cache), as do the ones after it that arrived early
+ * (another node's replies), from dst; blocks past a gap stay out of L1. */
+static void brixkv_fill_one(void *arg, size_t i, const uint8_t *val, size_t len)
 {
     brixkv_fill *f = arg;
     brixkv *kv = f->kv;
-    const uint8_t *payload;
-    if (!val) {
-        atomic_fetch_add(&kv->l2_misses, 1);
-        return 1;
-    }
-    if (kv_l2_value_verify(val, len, &f->keys[i], kv->cfg.block_bytes, &payload) != 0) {
-        atomic_fetch_add(&kv->l2_corrupt, 1);
-        atomic_fetch_add(&kv->l2_misses, 1);
-        return 1;
-    }
-    brixkv_iov one, src = {(void *)(uintptr_t)payload, kv->cfg.block_bytes};
+    brixkv_iov one;
     size_t nv;
     const brixkv_iov *v = brixkv_block(kv, f->b, f->base + i, &one, &nv);
-    const uint8_t *p = payload;
-    for (size_t j = 0; j < nv; j++) {
-        memcpy(v[j].base, p, v[j].len);
-        p += v[j].len;
+    if (kv_l2_value_copy_out(val, len, &f->keys[i], kv->cfg.block_bytes, v, nv) != 0) {
+        atomic_fetch_add(&kv->l2_corrupt, 1);
+        return;
+    }
+    brixkv_iov src = {(void *)(uintptr_t)(val + KV_L2_HDR_BYTES), kv->cfg.block_bytes};
+    f->found++;
+    if (i != f->lead) {
+        f->ok[i] = 1;
+        return;
     }
     kv_l1_putv(kv->l1, &f->keys[i], &src, 1, KV_L1_FROM_L2); /* best effort */
-    atomic_fetch_add(&kv->l2_hits, 1);
-    f->got++;
-    return 0;
+    for (f->lead++; f->lead < f->k && f->ok[f->lead]; f->lead++) {
+        v = brixkv_block(kv, f->b, f->base + f->lead, &one, &nv);
+        kv_l1_putv(kv->l1, &f->keys[f->lead], v, nv, KV_L1_FROM_L2);
+    }
+}
+
+/* keys[0..k) (blocks base..) from L2; how many lead the batch. */
+static size_t brixkv_get_l2(brixkv *kv, const kv_key *keys, size_t k, const brixkv_blocks *b,
+                            size_t base)
+{
+    brixkv_fill f = {.kv = kv, .keys = keys, .k = k, .b = b, .base = base};
+    kv_l2_redis_get_many(kv->l2, keys, k, brixkv_fill_one, &f);
+    atomic_fetch_add(&kv->l2_hits, f.lead);
+    atomic_fetch_add(&kv->l2_misses, k - f.found);
+    return f.lead;
 }
 
 static long brixkv_get_blocks(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, size_t ntok,
                               const brixkv_blocks *b, size_t ndst)
 {
-    kv_key stack[BRIXKV_KEYS_ON_STACK], *keys;
-    long n = brixkv_keys(kv, ns, tokens, ntok, stack, &keys);
-    if (n < 0) return n;
-    if ((size_t)n > ndst) n = (long)ndst;
-    long got = 0;
-    for (; got < n; got++) {
-        brixkv_iov one;
-        size_t nv;
-        const brixkv_iov *v = brixkv_block(kv, b, (size_t)got, &one, &nv);
-        if (kv_l1_getv(kv->l1, &keys[got], v, nv) < 0) break;
+    kv_key_iter ch;
+    if (brixkv_chain_init(kv, ns, tokens, ntok, ndst, &ch) != 0) return -EINVAL;
+    kv_key keys[BRIXKV_CHUNK];
+    size_t got = 0, k;
+    int l1 = 1; /* L1 until its first miss, then L2 only */
+    while ((k = kv_key_iter_next(&ch, keys, BRIXKV_CHUNK)) > 0) {
+        size_t i = 0;
+        for (; l1 && i < k; i++) {
+            brixkv_iov one;
+            size_t nv;
+            const brixkv_iov *v = brixkv_block(kv, b, got + i, &one, &nv);
+            if (kv_l1_getv(kv->l1, &keys[i], v, nv) < 0) break;
+        }
+        got += i;
+        if (i == k) continue;
+        l1 = 0;
+        if (!kv->l2) break;
+        size_t lead = brixkv_get_l2(kv, keys + i, k - i, b, got);
+        got += lead;
+        if (lead < k - i) break;
     }
-    while (kv->l2 && got < n) { /* pipelined batches of at most BRIXKV_L2_BATCH blocks */
-        size_t k = (size_t)(n - got) < BRIXKV_L2_BATCH ? (size_t)(n - got) : BRIXKV_L2_BATCH;
-        brixkv_fill f = {kv, keys + got, b, (size_t)got, 0};
-        kv_l2_redis_get_many(kv->l2, keys + got, k, brixkv_fill_one, &f);
-        got += (long)f.got;
-        if (f.got < k) break;
-    }
-    if (keys != stack) free(keys);
-    return got;
+    return (long)got;
 }
 
 long brixkv_get(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, size_t ntok,
@@ -386,31 +352,40 @@ long brixkv_get_iov(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, siz
 
 long brixkv_exists(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, size_t ntok)
 {
-    kv_key stack[BRIXKV_KEYS_ON_STACK], *keys;
-    long n = brixkv_keys(kv, ns, tokens, ntok, stack, &keys);
-    if (n < 0) return n;
-    size_t blocks = kv_l1_match(kv->l1, keys, (size_t)n);
-    uint8_t *found = kv->l2 && blocks < (size_t)n ? malloc((size_t)n - blocks) : NULL;
-    if (found) {
-        kv_l2_redis_exists_many(kv->l2, keys + blocks, (size_t)n - blocks, found);
-        for (size_t i = 0; blocks < (size_t)n && found[i]; i++)
-            blocks++;
-        free(found);
+    kv_key_iter ch;
+    if (brixkv_chain_init(kv, ns, tokens, ntok, SIZE_MAX, &ch) != 0) return -EINVAL;
+    kv_key keys[BRIXKV_CHUNK];
+    uint8_t found[BRIXKV_CHUNK];
+    size_t blocks = 0, k;
+    int l1 = 1;
+    while ((k = kv_key_iter_next(&ch, keys, BRIXKV_CHUNK)) > 0) {
+        size_t i = l1 ? kv_l1_match(kv->l1, keys, k) : 0;
+        blocks += i;
+        if (i == k) continue;
+        l1 = 0;
+        if (!kv->l2) break;
+        kv_l2_redis_exists_many(kv->l2, keys + i, k - i, found);
+        size_t j = 0;
+        while (j < k - i && found[j])
+            j++;
+        blocks += j;
+        if (j < k - i) break;
     }
-    if (keys != stack) free(keys);
-    return (long)blocks * (long)kv->cfg.block_ntokens;
+    return (long)(blocks * kv->cfg.block_ntokens);
 }
 
 long brixkv_delete(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, size_t ntok)
 {
-    kv_key stack[BRIXKV_KEYS_ON_STACK], *keys;
-    long n = brixkv_keys(kv, ns, tokens, ntok, stack, &keys);
-    if (n < 0) return n;
+    kv_key_iter ch;
+    if (brixkv_chain_init(kv, ns, tokens, ntok, SIZE_MAX, &ch) != 0) return -EINVAL;
+    kv_key keys[BRIXKV_CHUNK];
     long dropped = 0;
-    for (long i = 0; i < n; i++)
-        dropped += kv_l1_delete(kv->l1, &keys[i]) == 0;
-    if (kv->l2 && n > 0) kv_l2_redis_del_many(kv->l2, keys, (size_t)n);
-    if (keys != stack) free(keys);
+    size_t k;
+    while ((k = kv_key_iter_next(&ch, keys, BRIXKV_CHUNK)) > 0) {
+        for (size_t i = 0; i < k; i++)
+            dropped += kv_l1_delete(kv->l1, &keys[i]) == 0;
+        if (kv->l2) kv_l2_redis_del_many(kv->l2, keys, k);
+    }
     return dropped;
 }
 

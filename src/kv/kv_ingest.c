@@ -42,24 +42,32 @@ kv_ingest_item *kv_ingest_item_new(const kv_key *key, const brixkv_iov *v, size_
     return it;
 }
 
-void kv_ingest_write(kv_ingest *q, kv_ingest_item **items, size_t n)
+size_t kv_ingest_write_now_then(kv_ingest *q, const kv_key *keys, const kv_l2_redis_val *vals,
+                                size_t n, void (*then)(void *), void *arg)
+{
+    size_t ok = kv_l2_redis_put_many_then(q->r, keys, vals, n, then, arg);
+    atomic_fetch_add(&q->written, ok);
+    atomic_fetch_add(&q->dropped, n - ok);
+    return ok;
+}
+
+size_t kv_ingest_write_now(kv_ingest *q, const kv_key *keys, const kv_l2_redis_val *vals, size_t n)
+{
+    return kv_ingest_write_now_then(q, keys, vals, n, NULL, NULL);
+}
+
+/* Writes the queued items[0..n) (n <= KV_INGEST_BATCH) and frees them. */
+static void kv_ingest_write_items(kv_ingest *q, kv_ingest_item **items, size_t n)
 {
     kv_key keys[KV_INGEST_BATCH];
-    const uint8_t *vals[KV_INGEST_BATCH];
-    size_t lens[KV_INGEST_BATCH];
-    for (size_t off = 0; off < n; off += KV_INGEST_BATCH) {
-        size_t k = n - off < KV_INGEST_BATCH ? n - off : KV_INGEST_BATCH;
-        for (size_t i = 0; i < k; i++) {
-            keys[i] = items[off + i]->key;
-            vals[i] = items[off + i]->val;
-            lens[i] = items[off + i]->vlen;
-        }
-        size_t ok = kv_l2_redis_put_many(q->r, keys, vals, lens, k);
-        atomic_fetch_add(&q->written, ok);
-        atomic_fetch_add(&q->dropped, k - ok);
-        for (size_t i = 0; i < k; i++)
-            free(items[off + i]);
+    kv_l2_redis_val vals[KV_INGEST_BATCH];
+    for (size_t i = 0; i < n; i++) {
+        keys[i] = items[i]->key;
+        vals[i] = (kv_l2_redis_val){.head = items[i]->val, .head_len = items[i]->vlen};
     }
+    kv_ingest_write_now(q, keys, vals, n);
+    for (size_t i = 0; i < n; i++)
+        free(items[i]);
 }
 
 static void *kv_ingest_main(void *arg)
@@ -80,7 +88,7 @@ static void *kv_ingest_main(void *arg)
         q->count -= n;
         q->inflight += n;
         pthread_mutex_unlock(&q->mu);
-        kv_ingest_write(q, batch, n);
+        kv_ingest_write_items(q, batch, n);
         pthread_mutex_lock(&q->mu);
         q->inflight -= n;
         if (!q->head && !q->inflight) pthread_cond_broadcast(&q->idle);

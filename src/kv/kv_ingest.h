@@ -4,11 +4,14 @@
  * for l2_sync. Pushing never blocks: a full queue drops the block and
  * counts it (spec 9.4), as does a write the store refused or could not take.
  *
- * Items own a private copy of the block: one malloc of header + payload,
- * the header encoded (kv_l2) as the bytes are gathered from the caller's
- * pieces, so the caller's buffers (or an L1 slot about to be reused) are
- * free again as soon as kv_ingest_item_new returns. The queue owns an item
- * once pushed or written and frees it after the write.
+ * Queued items own a private copy of the block (the one copy a queued
+ * write makes): one malloc of header + payload, the header encoded (kv_l2)
+ * as the bytes are gathered from the caller's pieces, so the caller's
+ * buffers (or an L1 slot about to be reused) are free again as soon as
+ * kv_ingest_item_new returns; the connector sends it in place. The queue
+ * owns an item once pushed and frees it after the write. Synchronous
+ * writes (kv_ingest_write_now) copy nothing: the connector sends the
+ * caller's header and pieces in place.
  *
  * Thread-safe. */
 #ifndef KV_INGEST_H
@@ -49,8 +52,13 @@ int kv_ingest_offer(kv_ingest *q, const kv_key *key, const brixkv_iov *v, size_t
 /* Queues it (the queue owns it from now); 0, or -ENOSPC: full, it is
  * freed and counted dropped. */
 int kv_ingest_push(kv_ingest *q, kv_ingest_item *it);
-/* Writes items[0..n) now in one pipelined batch and frees them. */
-void kv_ingest_write(kv_ingest *q, kv_ingest_item **items, size_t n);
+/* Writes vals[i] under keys[i] now, in pipelined batches, counting what
+ * was written and dropped; returns the number written. */
+size_t kv_ingest_write_now(kv_ingest *q, const kv_key *keys, const kv_l2_redis_val *vals, size_t n);
+/* The same, calling then(arg) once between sending and reading the
+ * replies (kv_l2_redis_put_many_then). */
+size_t kv_ingest_write_now_then(kv_ingest *q, const kv_key *keys, const kv_l2_redis_val *vals,
+                                size_t n, void (*then)(void *), void *arg);
 /* Waits until the queue is empty and no batch is being written: 0, or
  * -ETIMEDOUT after timeout_ms (< 0: no bound). */
 int kv_ingest_flush(kv_ingest *q, int timeout_ms);

@@ -133,3 +133,24 @@ void kv_key_hex(kv_key k, char out[KV_KEY_HEX_LEN + 1])
     }
     out[KV_KEY_HEX_LEN] = '\0';
 }
+
+void kv_key_iter_init(kv_key_iter *it, const kv_key *root, const uint32_t *tokens, size_t ntok,
+                      size_t block_ntokens, size_t max_blocks)
+{
+    it->prev = *root;
+    it->tok = tokens;
+    it->bt = block_ntokens;
+    size_t nb = block_ntokens ? ntok / block_ntokens : 0;
+    it->left = nb < max_blocks ? nb : max_blocks;
+}
+
+size_t kv_key_iter_next(kv_key_iter *it, kv_key *out, size_t max)
+{
+    size_t k = it->left < max ? it->left : max;
+    if (k == 0) return 0;
+    k = kv_key_chain(&it->prev, it->tok, k * it->bt, it->bt, out, k);
+    it->prev = out[k - 1];
+    it->tok += k * it->bt;
+    it->left -= k;
+    return k;
+}

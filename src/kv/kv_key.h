@@ -39,6 +39,20 @@ int kv_key_ns_root(const char *model, const char *revision, const char *adapter,
 size_t kv_key_chain(const kv_key *root, const uint32_t *tokens, size_t ntok, size_t block_ntokens,
                     kv_key *keys_out, size_t max);
 
+/* The same chain handed out lazily, up to max keys a call, so a caller
+ * that stops early (a lookup's first miss) never hashes the rest. */
+typedef struct kv_key_iter {
+    kv_key prev; /* the last key handed out (the root at first) */
+    const uint32_t *tok;
+    size_t left; /* full blocks not yet keyed */
+    size_t bt;
+} kv_key_iter;
+/* Keys for the first min(ntok / block_ntokens, max_blocks) full blocks. */
+void kv_key_iter_init(kv_key_iter *it, const kv_key *root, const uint32_t *tokens, size_t ntok,
+                      size_t block_ntokens, size_t max_blocks);
+/* The next (at most max) keys into out; their count, 0 at the end. */
+size_t kv_key_iter_next(kv_key_iter *it, kv_key *out, size_t max);
+
 static inline bool kv_key_eq(kv_key a, kv_key b)
 {
     return a.hi == b.hi && a.lo == b.lo;

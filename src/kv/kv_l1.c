@@ -203,7 +203,7 @@ static void kv_l1_gather(void *dst, const brixkv_iov *v, size_t nv)
 {
     uint8_t *p = dst;
     for (size_t i = 0; i < nv; i++) {
-        if (v[i].len) memcpy(p, v[i].base, v[i].len);
+        if (v[i].len) kv_l1_copy(p, v[i].base, v[i].len);
         p += v[i].len;
     }
 }
@@ -214,7 +214,7 @@ static void kv_l1_scatter(const brixkv_iov *v, size_t nv, const void *src, size_
     const uint8_t *p = src;
     for (size_t i = 0; i < nv && len; i++) {
         size_t n = v[i].len < len ? v[i].len : len;
-        if (n) memcpy(v[i].base, p, n);
+        if (n) kv_l1_copy(v[i].base, p, n);
         p += n;
         len -= n;
     }

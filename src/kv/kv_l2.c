@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
+
+#include "kv/kv_l1.h" /* kv_l1_copy */
 
 static void put_le(uint8_t *p, uint64_t v, int n)
 {
@@ -25,20 +28,39 @@ static uint64_t get_le(const uint8_t *p, int n)
     return v;
 }
 
-void kv_l2_hdr_encode(uint8_t hdr[KV_L2_HDR_BYTES], const kv_key *key, const void *payload,
-                      size_t len)
+static void kv_l2_hdr_put(uint8_t *hdr, const kv_key *key, size_t len, uint64_t sum)
 {
     put_le(hdr, KV_L2_MAGIC, 4);
     put_le(hdr + 4, KV_L2_VERSION, 2);
     put_le(hdr + 6, 0, 2);
     put_le(hdr + 8, len, 8);
-    put_le(hdr + 16, XXH3_64bits(payload, len), 8);
+    put_le(hdr + 16, sum, 8);
     put_le(hdr + 24, key->hi, 8);
     put_le(hdr + 32, key->lo, 8);
 }
 
-int kv_l2_value_verify(const uint8_t *v, size_t vlen, const kv_key *key, size_t expect_len,
-                       const uint8_t **payload)
+void kv_l2_hdr_encode(uint8_t hdr[KV_L2_HDR_BYTES], const kv_key *key, const void *payload,
+                      size_t len)
+{
+    kv_l2_hdr_put(hdr, key, len, XXH3_64bits(payload, len));
+}
+
+void kv_l2_hdr_encode_iov(uint8_t hdr[KV_L2_HDR_BYTES], const kv_key *key, const brixkv_iov *v,
+                          size_t nv, size_t len)
+{
+    if (nv == 1) {
+        kv_l2_hdr_encode(hdr, key, v[0].base, len);
+        return;
+    }
+    XXH3_state_t st; /* on the stack (XXH_STATIC_LINKING_ONLY): no allocation */
+    XXH3_64bits_reset(&st);
+    for (size_t i = 0; i < nv; i++)
+        XXH3_64bits_update(&st, v[i].base, v[i].len);
+    kv_l2_hdr_put(hdr, key, len, XXH3_64bits_digest(&st));
+}
+
+/* The header fields (all but the checksum); 0 or -EBADMSG. */
+static int kv_l2_head_ok(const uint8_t *v, size_t vlen, const kv_key *key, size_t expect_len)
 {
     if (!v || vlen < KV_L2_HDR_BYTES || expect_len >= KV_L2_MAX_PAYLOAD) return -EBADMSG;
     if (get_le(v, 4) != KV_L2_MAGIC || get_le(v + 4, 2) != KV_L2_VERSION || get_le(v + 6, 2) != 0)
@@ -46,8 +68,38 @@ int kv_l2_value_verify(const uint8_t *v, size_t vlen, const kv_key *key, size_t 
     uint64_t len = get_le(v + 8, 8);
     if (len != expect_len || vlen - KV_L2_HDR_BYTES != len) return -EBADMSG;
     if (get_le(v + 24, 8) != key->hi || get_le(v + 32, 8) != key->lo) return -EBADMSG;
-    if (get_le(v + 16, 8) != XXH3_64bits(v + KV_L2_HDR_BYTES, (size_t)len)) return -EBADMSG;
+    return 0;
+}
+
+int kv_l2_value_verify(const uint8_t *v, size_t vlen, const kv_key *key, size_t expect_len,
+                       const uint8_t **payload)
+{
+    if (kv_l2_head_ok(v, vlen, key, expect_len) != 0 ||
+        get_le(v + 16, 8) != XXH3_64bits(v + KV_L2_HDR_BYTES, expect_len))
+        return -EBADMSG;
     *payload = v + KV_L2_HDR_BYTES;
+    return 0;
+}
+
+#define KV_L2_STEP ((size_t)64 << 10)
+
+int kv_l2_value_copy_out(const uint8_t *v, size_t vlen, const kv_key *key, size_t expect_len,
+                         const brixkv_iov *dst, size_t nv)
+{
+    if (kv_l2_head_ok(v, vlen, key, expect_len) != 0) return -EBADMSG;
+    XXH3_state_t st;
+    XXH3_64bits_reset(&st);
+    const uint8_t *p = v + KV_L2_HDR_BYTES, *end = p + expect_len;
+    for (size_t i = 0; i < nv; i++)
+        for (size_t off = 0; off < dst[i].len;) {
+            size_t n = dst[i].len - off < KV_L2_STEP ? dst[i].len - off : KV_L2_STEP;
+            if (n > (size_t)(end - p)) return -EBADMSG; /* pieces longer than the payload */
+            XXH3_64bits_update(&st, p, n);
+            kv_l1_copy((uint8_t *)dst[i].base + off, p, n);
+            p += n;
+            off += n;
+        }
+    if (p != end || get_le(v + 16, 8) != XXH3_64bits_digest(&st)) return -EBADMSG;
     return 0;
 }
 

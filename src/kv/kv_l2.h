@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "brix/brixkv.h"
 #include "kv/kv_key.h"
 
 #define KV_L2_MAGIC 0x564b5842u /* "BXKV" read as little-endian bytes */
@@ -36,10 +37,22 @@
 void kv_l2_hdr_encode(uint8_t hdr[KV_L2_HDR_BYTES], const kv_key *key, const void *payload,
                       size_t len);
 
+/* The same for a payload given as pieces v[0..nv) (lengths summing to len),
+ * checksummed in one streaming pass without gathering them. */
+void kv_l2_hdr_encode_iov(uint8_t hdr[KV_L2_HDR_BYTES], const kv_key *key, const brixkv_iov *v,
+                          size_t nv, size_t len);
+
 /* Checks a value read from the store against the key asked for and the
  * block length expected. 0 and *payload pointing into v, or -EBADMSG. */
 int kv_l2_value_verify(const uint8_t *v, size_t vlen, const kv_key *key, size_t expect_len,
                        const uint8_t **payload);
+
+/* kv_l2_value_verify, and the payload copied into the pieces dst[0..nv)
+ * (lengths summing to expect_len) in the same pass: checksummed and copied
+ * 64 KiB at a time, so each piece is read from memory once. 0, or -EBADMSG
+ * (dst may have been written). */
+int kv_l2_value_copy_out(const uint8_t *v, size_t vlen, const kv_key *key, size_t expect_len,
+                         const brixkv_iov *dst, size_t nv);
 
 typedef struct kv_l2_addr {
     char host[KV_L2_HOST_MAX + 1];

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <hiredis/hiredis.h>
@@ -94,6 +96,7 @@ static kv_l2r_conn *kv_l2r_acquire(kv_l2_redis *r, kv_l2r_node *nd)
             pthread_mutex_unlock(&cn->mu);
             return NULL;
         }
+        c->reader->maxbuf = 0; /* keep the read buffer (one reply long) between replies */
         cn->c = c;
         cn->gen = gen;
         pthread_mutex_lock(&nd->mu);
@@ -124,30 +127,201 @@ size_t kv_l2_redis_keyname(const char *ns, const kv_key *key, char out[KV_L2_KEY
     return nl + 1 + KV_KEY_HEX_LEN;
 }
 
-static int kv_l2r_append(kv_l2_redis *r, redisContext *c, int op, const kv_key *key,
-                         const uint8_t *val, size_t vlen)
+/* One call: op on keys[0..n), each key's node in node[]. GET replies go to
+ * cb as parsed; SET/DEL/EXISTS results to out[i] (1: OK / > 0). */
+typedef struct kv_l2r_call {
+    kv_l2_redis *r;
+    int op;
+    const kv_key *keys;
+    const kv_l2_redis_val *vals;
+    size_t n;
+    uint32_t *node;
+    kv_l2_redis_get_cb cb;
+    void *arg;
+    uint8_t *out;
+    size_t cur;           /* GET: the key whose reply is being parsed */
+    void (*then)(void *); /* between sending and reading */
+} kv_l2r_call;
+
+/* ---- GET replies: parsed straight out of hiredis' read buffer ---------- */
+
+static const int kv_l2r_reply_token; /* every reply object is this (nothing allocated) */
+#define KV_L2R_TOKEN ((void *)(uintptr_t)&kv_l2r_reply_token)
+
+static void *kv_l2r_get_string(const redisReadTask *t, char *str, size_t len)
 {
-    static const char *const cmd[] = {"GET", "SET", "DEL", "EXISTS"};
-    char name[KV_L2_KEYNAME_MAX];
-    const char *argv[3] = {cmd[op], name, (const char *)val};
-    size_t argl[3] = {strlen(cmd[op]), kv_l2_redis_keyname(r->ns, key, name), vlen};
-    return redisAppendCommandArgv(c, op == OP_SET ? 3 : 2, argv, argl);
+    kv_l2r_call *call = t->privdata;
+    if (t->parent) return KV_L2R_TOKEN; /* not a GET reply: ignored */
+    if (t->type == REDIS_REPLY_STRING)
+        call->cb(call->arg, call->cur, (const uint8_t *)str, len);
+    else if (t->type == REDIS_REPLY_ERROR)
+        atomic_fetch_add(&call->r->errors, 1);
+    return KV_L2R_TOKEN;
 }
 
-/* Runs op on keys[0..n) over every node; rep[i] gets keys[i]'s reply
- * (NULL when its node was down or failed). The caller frees the replies. */
-static void kv_l2r_run(kv_l2_redis *r, int op, const kv_key *keys, const uint8_t *const *vals,
-                       const size_t *lens, size_t n, redisReply **rep)
+static void *kv_l2r_get_array(const redisReadTask *t, int n)
 {
-    uint32_t *node = malloc(n * sizeof(*node));
+    (void)t, (void)n;
+    return KV_L2R_TOKEN;
+}
+
+static void *kv_l2r_get_int(const redisReadTask *t, long long v)
+{
+    (void)t, (void)v;
+    return KV_L2R_TOKEN;
+}
+
+static void *kv_l2r_get_nil(const redisReadTask *t)
+{
+    (void)t;
+    return KV_L2R_TOKEN;
+}
+
+static void kv_l2r_get_free(void *o)
+{
+    (void)o;
+}
+
+static const redisReplyObjectFunctions kv_l2r_get_fns = {
+    kv_l2r_get_string, kv_l2r_get_array, kv_l2r_get_int, kv_l2r_get_nil, kv_l2r_get_free};
+
+/* ---- SET: RESP framing by hand, the value's pieces sent in place -------- */
+
+#define KV_L2R_IOV 64 /* pieces per sendmsg */
+#define KV_L2R_PRE 16 /* command prefixes per sendmsg */
+#define KV_L2R_PRE_MAX (KV_L2_KEYNAME_MAX + 64)
+
+typedef struct kv_l2r_out {
+    int fd;
+    struct iovec iov[KV_L2R_IOV];
+    char pre[KV_L2R_PRE][KV_L2R_PRE_MAX];
+    size_t niov, npre;
+} kv_l2r_out;
+
+/* Sends everything gathered; 0 or -1 (I/O error or the send timeout). */
+static int kv_l2r_out_flush(kv_l2r_out *o)
+{
+    struct iovec *v = o->iov;
+    size_t nv = o->niov;
+    o->niov = o->npre = 0;
+    while (nv) {
+        struct msghdr m = {.msg_iov = v, .msg_iovlen = nv};
+        ssize_t w = sendmsg(o->fd, &m, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        for (size_t left = (size_t)w; left;) {
+            if (left >= v->iov_len) {
+                left -= v->iov_len;
+                v++;
+                nv--;
+            } else {
+                v->iov_base = (char *)v->iov_base + left;
+                v->iov_len -= left;
+                left = 0;
+            }
+        }
+    }
+    return 0;
+}
+
+static int kv_l2r_out_add(kv_l2r_out *o, const void *p, size_t len)
+{
+    if (len == 0) return 0;
+    if (o->niov == KV_L2R_IOV && kv_l2r_out_flush(o) != 0) return -1;
+    o->iov[o->niov].iov_base = (void *)(uintptr_t)p;
+    o->iov[o->niov++].iov_len = len;
+    return 0;
+}
+
+static int kv_l2r_out_set(kv_l2_redis *r, kv_l2r_out *o, const kv_key *key,
+                          const kv_l2_redis_val *val)
+{
+    if (o->npre == KV_L2R_PRE && kv_l2r_out_flush(o) != 0) return -1;
+    size_t vlen = val->head_len;
+    for (size_t i = 0; i < val->nv; i++)
+        vlen += val->v[i].len;
+    char name[KV_L2_KEYNAME_MAX];
+    size_t kl = kv_l2_redis_keyname(r->ns, key, name);
+    char *p = o->pre[o->npre++];
+    int n = snprintf(p, KV_L2R_PRE_MAX, "*3\r\n$3\r\nSET\r\n$%zu\r\n%.*s\r\n$%zu\r\n", kl, (int)kl,
+                     name, vlen);
+    if (n < 0 || n >= KV_L2R_PRE_MAX || kv_l2r_out_add(o, p, (size_t)n) != 0 ||
+        kv_l2r_out_add(o, val->head, val->head_len) != 0)
+        return -1;
+    for (size_t i = 0; i < val->nv; i++)
+        if (kv_l2r_out_add(o, val->v[i].base, val->v[i].len) != 0) return -1;
+    return kv_l2r_out_add(o, "\r\n", 2);
+}
+
+/* ---- one pipelined pass over every node -------------------------------- */
+
+/* Sends node j's commands on c; 0 or -1 (the connection is broken). */
+static int kv_l2r_send(kv_l2r_call *call, redisContext *c, unsigned j)
+{
+    static const char *const cmd[] = {"GET", "SET", "DEL", "EXISTS"};
+    kv_l2_redis *r = call->r;
+    if (call->op == OP_SET) { /* hiredis' output buffer is empty between calls */
+        kv_l2r_out o = {.fd = c->fd};
+        for (size_t i = 0; i < call->n; i++)
+            if (call->node[i] == j && kv_l2r_out_set(r, &o, &call->keys[i], &call->vals[i]) != 0)
+                return -1;
+        return kv_l2r_out_flush(&o);
+    }
+    for (size_t i = 0; i < call->n; i++) {
+        if (call->node[i] != j) continue;
+        char name[KV_L2_KEYNAME_MAX];
+        const char *argv[2] = {cmd[call->op], name};
+        size_t argl[2] = {strlen(cmd[call->op]), kv_l2_redis_keyname(r->ns, &call->keys[i], name)};
+        if (redisAppendCommandArgv(c, 2, argv, argl) != REDIS_OK) return -1;
+    }
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(c, &done) != REDIS_OK) return -1;
+    return 0;
+}
+
+/* Reads node j's replies from c; 0 or -1 (the connection is broken). */
+static int kv_l2r_recv(kv_l2r_call *call, redisContext *c, unsigned j)
+{
+    redisReplyObjectFunctions *fns = c->reader->fn;
+    if (call->op == OP_GET) {
+        c->reader->fn = (redisReplyObjectFunctions *)(uintptr_t)&kv_l2r_get_fns; /* only read */
+        c->reader->privdata = call;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < call->n && rc == 0; i++) {
+        if (call->node[i] != j) continue;
+        void *rp = NULL;
+        call->cur = i;
+        if (redisGetReply(c, &rp) != REDIS_OK) {
+            rc = -1;
+        } else if (call->op != OP_GET) {
+            redisReply *p = rp;
+            if (p && p->type == REDIS_REPLY_ERROR) atomic_fetch_add(&call->r->errors, 1);
+            call->out[i] =
+                p && (call->op == OP_SET ? p->type == REDIS_REPLY_STATUS
+                                         : p->type == REDIS_REPLY_INTEGER && p->integer > 0);
+            if (p) freeReplyObject(p);
+        }
+    }
+    c->reader->fn = fns;
+    c->reader->privdata = NULL;
+    return rc;
+}
+
+static void kv_l2r_run(kv_l2r_call *call)
+{
+    kv_l2_redis *r = call->r;
+    size_t n = call->n;
+    call->node = malloc(n * sizeof(*call->node));
     kv_l2r_conn **held = calloc(r->nnodes, sizeof(*held));
-    if (!node || !held) {
-        free(node);
+    if (!call->node || !held) {
+        free(call->node);
         free(held);
         return;
     }
     for (size_t i = 0; i < n; i++)
-        node[i] = kv_l2_ring_node(&r->ring, &keys[i]);
+        call->node[i] = kv_l2_ring_node(&r->ring, &call->keys[i]);
     sigset_t pipe_set, old;
     sigemptyset(&pipe_set);
     sigaddset(&pipe_set, SIGPIPE);
@@ -158,34 +332,21 @@ static void kv_l2r_run(kv_l2_redis *r, int op, const kv_key *keys, const uint8_t
     for (unsigned j = 0; j < r->nnodes; j++) { /* take and send */
         size_t cnt = 0;
         for (size_t i = 0; i < n; i++)
-            cnt += node[i] == j;
+            cnt += call->node[i] == j;
         if (!cnt || !(held[j] = kv_l2r_acquire(r, &r->nodes[j]))) continue;
-        redisContext *c = held[j]->c;
-        int ok = 1, done = 0;
-        for (size_t i = 0; i < n && ok; i++)
-            if (node[i] == j)
-                ok = kv_l2r_append(r, c, op, &keys[i], vals ? vals[i] : NULL, lens ? lens[i] : 0) ==
-                     REDIS_OK;
-        while (ok && !done)
-            ok = redisBufferWrite(c, &done) == REDIS_OK;
-        if (!ok) {
+        if (kv_l2r_send(call, held[j]->c, j) != 0) {
             kv_l2r_broken(r, &r->nodes[j], held[j]);
             pthread_mutex_unlock(&held[j]->mu);
             held[j] = NULL;
         }
     }
+    if (call->then) {
+        call->then(call->arg);
+        call->then = NULL;
+    }
     for (unsigned j = 0; j < r->nnodes; j++) { /* read */
         if (!held[j]) continue;
-        for (size_t i = 0; i < n; i++) {
-            if (node[i] != j) continue;
-            void *rp = NULL;
-            if (redisGetReply(held[j]->c, &rp) != REDIS_OK) {
-                kv_l2r_broken(r, &r->nodes[j], held[j]);
-                break;
-            }
-            rep[i] = rp;
-            if (rep[i] && rep[i]->type == REDIS_REPLY_ERROR) atomic_fetch_add(&r->errors, 1);
-        }
+        if (kv_l2r_recv(call, held[j]->c, j) != 0) kv_l2r_broken(r, &r->nodes[j], held[j]);
         pthread_mutex_unlock(&held[j]->mu);
     }
     if (!was_pending) { /* consume a SIGPIPE our writes raised */
@@ -194,69 +355,66 @@ static void kv_l2r_run(kv_l2_redis *r, int op, const kv_key *keys, const uint8_t
         }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    free(node);
+    free(call->node);
     free(held);
-}
-
-static void kv_l2r_free_replies(redisReply **rep, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (rep[i]) freeReplyObject(rep[i]);
-    free(rep);
 }
 
 void kv_l2_redis_get_many(kv_l2_redis *r, const kv_key *keys, size_t n, kv_l2_redis_get_cb cb,
                           void *arg)
 {
-    redisReply **rep = n ? calloc(n, sizeof(*rep)) : NULL;
-    if (rep) kv_l2r_run(r, OP_GET, keys, NULL, NULL, n, rep);
-    for (size_t i = 0; i < n; i++) {
-        const redisReply *p = rep ? rep[i] : NULL;
-        int have = p && p->type == REDIS_REPLY_STRING;
-        if (cb(arg, i, have ? (const uint8_t *)p->str : NULL, have ? (size_t)p->len : 0)) break;
+    kv_l2r_call call = {.r = r, .op = OP_GET, .keys = keys, .n = n, .cb = cb, .arg = arg};
+    if (n) kv_l2r_run(&call);
+}
+
+/* Runs a SET/DEL/EXISTS; out[i] = 1 when it took (0 when unknown). */
+static size_t kv_l2r_many(kv_l2r_call *call)
+{
+    size_t n = call->n;
+    uint8_t *mine = call->out ? NULL : calloc(n ? n : 1, 1);
+    if (mine) call->out = mine;
+    if (call->out) {
+        memset(call->out, 0, n);
+        if (n) kv_l2r_run(call);
     }
-    if (rep) kv_l2r_free_replies(rep, n);
-}
-
-size_t kv_l2_redis_put_many(kv_l2_redis *r, const kv_key *keys, const uint8_t *const *vals,
-                            const size_t *lens, size_t n)
-{
-    redisReply **rep = n ? calloc(n, sizeof(*rep)) : NULL;
-    if (!rep) return 0;
-    kv_l2r_run(r, OP_SET, keys, vals, lens, n, rep);
-    size_t ok = 0;
-    for (size_t i = 0; i < n; i++)
-        ok += rep[i] && rep[i]->type == REDIS_REPLY_STATUS;
-    kv_l2r_free_replies(rep, n);
-    return ok;
-}
-
-/* Runs an integer-reply op; out[i] = the reply (0 when missing). */
-static size_t kv_l2r_int_many(kv_l2_redis *r, int op, const kv_key *keys, size_t n, uint8_t *out)
-{
-    redisReply **rep = n ? calloc(n, sizeof(*rep)) : NULL;
+    if (call->then) call->then(call->arg); /* not reached in the run */
     size_t sum = 0;
-    for (size_t i = 0; i < n; i++)
-        if (out) out[i] = 0;
-    if (!rep) return 0;
-    kv_l2r_run(r, op, keys, NULL, NULL, n, rep);
-    for (size_t i = 0; i < n; i++) {
-        int v = rep[i] && rep[i]->type == REDIS_REPLY_INTEGER && rep[i]->integer > 0;
-        if (out) out[i] = (uint8_t)v;
-        sum += (size_t)v;
-    }
-    kv_l2r_free_replies(rep, n);
+    for (size_t i = 0; call->out && i < n; i++)
+        sum += call->out[i];
+    free(mine);
     return sum;
+}
+
+size_t kv_l2_redis_put_many_then(kv_l2_redis *r, const kv_key *keys, const kv_l2_redis_val *vals,
+                                 size_t n, void (*then)(void *), void *arg)
+{
+    uint8_t stack[64], *out = n <= sizeof(stack) ? stack : NULL;
+    kv_l2r_call call = {.r = r,
+                        .op = OP_SET,
+                        .keys = keys,
+                        .vals = vals,
+                        .n = n,
+                        .out = out,
+                        .then = then,
+                        .arg = arg};
+    return kv_l2r_many(&call);
+}
+
+size_t kv_l2_redis_put_many(kv_l2_redis *r, const kv_key *keys, const kv_l2_redis_val *vals,
+                            size_t n)
+{
+    return kv_l2_redis_put_many_then(r, keys, vals, n, NULL, NULL);
 }
 
 void kv_l2_redis_exists_many(kv_l2_redis *r, const kv_key *keys, size_t n, uint8_t *found)
 {
-    kv_l2r_int_many(r, OP_EXISTS, keys, n, found);
+    kv_l2r_call call = {.r = r, .op = OP_EXISTS, .keys = keys, .n = n, .out = found};
+    kv_l2r_many(&call);
 }
 
 size_t kv_l2_redis_del_many(kv_l2_redis *r, const kv_key *keys, size_t n)
 {
-    return kv_l2r_int_many(r, OP_DEL, keys, n, NULL);
+    kv_l2r_call call = {.r = r, .op = OP_DEL, .keys = keys, .n = n};
+    return kv_l2r_many(&call);
 }
 
 int kv_l2_redis_create(const kv_l2_redis_config *c, kv_l2_redis **out, char *err, size_t errlen)

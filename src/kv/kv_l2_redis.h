@@ -4,6 +4,13 @@
  * mutex. Batches are pipelined: a call groups its keys by node, sends every
  * node its N commands, then reads the N replies of each.
  *
+ * Copies: a SET is written by hand (RESP framing, then the value's pieces
+ * straight from the caller's memory with sendmsg), so its bytes are copied
+ * only by the kernel, not into hiredis' output buffer. A GET reply is
+ * handed to the callback from hiredis' read buffer as it is parsed (custom
+ * reply functions), so no reply object holds a copy and at most one reply
+ * per connection is in memory at a time, however long the batch.
+ *
  * Keys in the store are "<namespace>:<32 hex of the block key>"; values are
  * opaque here (kv_l2's header is the caller's business).
  *
@@ -24,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "brix/brixkv.h"
 #include "kv/kv_key.h"
 #include "kv/kv_l2.h"
 
@@ -50,14 +58,28 @@ typedef struct kv_l2_redis_stats {
 int kv_l2_redis_create(const kv_l2_redis_config *c, kv_l2_redis **out, char *err, size_t errlen);
 void kv_l2_redis_destroy(kv_l2_redis *r);
 
-/* Called for i = 0, 1, ... in order with the value of keys[i], or NULL
- * (missing, node down, error). A non-zero return stops the calls. */
-typedef int (*kv_l2_redis_get_cb)(void *arg, size_t i, const uint8_t *val, size_t len);
+/* Called once for each key found, with i its index in keys and the value,
+ * as its reply is parsed: in key order within a node, node after node.
+ * Keys missing, on a down node or failed get no call. The callback runs
+ * with that node's connection held: it must not call back into r. */
+typedef void (*kv_l2_redis_get_cb)(void *arg, size_t i, const uint8_t *val, size_t len);
 void kv_l2_redis_get_many(kv_l2_redis *r, const kv_key *keys, size_t n, kv_l2_redis_get_cb cb,
                           void *arg);
-/* SETs vals[i] (lens[i] bytes) under keys[i]; returns how many were written. */
-size_t kv_l2_redis_put_many(kv_l2_redis *r, const kv_key *keys, const uint8_t *const *vals,
-                            const size_t *lens, size_t n);
+/* A value to SET: head[0..head_len) then the pieces v[0..nv), in order. */
+typedef struct kv_l2_redis_val {
+    const void *head;
+    size_t head_len;
+    const brixkv_iov *v;
+    size_t nv;
+} kv_l2_redis_val;
+/* SETs vals[i] under keys[i]; returns how many were written. */
+size_t kv_l2_redis_put_many(kv_l2_redis *r, const kv_key *keys, const kv_l2_redis_val *vals,
+                            size_t n);
+/* The same, calling then(arg) once (always) after the commands are sent
+ * and before their replies are read, so the caller's work there overlaps
+ * the store's; it runs with connections held and must not call into r. */
+size_t kv_l2_redis_put_many_then(kv_l2_redis *r, const kv_key *keys, const kv_l2_redis_val *vals,
+                                 size_t n, void (*then)(void *), void *arg);
 /* found[i] = 1 if keys[i] exists (0 when missing or unknown). */
 void kv_l2_redis_exists_many(kv_l2_redis *r, const kv_key *keys, size_t n, uint8_t *found);
 /* DELs keys[0..n); returns how many existed. */

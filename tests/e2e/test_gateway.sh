@@ -2,7 +2,10 @@
 # brix gateway in front of four simulated engines: the openai npm client
 # (streaming and not), prefix-cache stickiness, malformed and oversized
 # requests, an engine killed mid-stream (clean SSE error, no hang), retries
-# to the survivors, and the gateway's /metrics.
+# to the survivors, and the gateway's /metrics. The gateway runs three
+# workers (event loops on their own threads sharing the port): each curl is
+# a new connection the kernel may give to any of them, so stickiness and
+# the counters below also check that they share one picture of the fleet.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
@@ -21,7 +24,7 @@ GW_PORT=$(free_port) || fail "no free port"
 backends=()
 for p in "${ports[@]}"; do backends+=(--backend "http://127.0.0.1:$p"); done
 "$BRIX" gateway --host 127.0.0.1 --port "$GW_PORT" "${backends[@]}" \
-    --scrape-interval-ms 200 --models-interval-ms 500 --max-body-bytes 65536 \
+    --scrape-interval-ms 200 --models-interval-ms 500 --max-body-bytes 65536 --workers 3 \
     >"$E2E_TMP/gateway.log" 2>&1 &
 GW_PID=$!
 E2E_PIDS+=("$GW_PID")
@@ -132,6 +135,23 @@ grep -q '^brix_gateway_requests_total{model="m",strategy="prefix-cache"' "$E2E_T
 grep -q '^brix_gateway_routing_decision_seconds_count' "$E2E_TMP/gw_metrics" || fail "no decision histogram"
 check_exposition "$E2E_TMP/gw_metrics"
 log "gateway /metrics well formed"
+# 6b. one set of counters over all workers: 30 requests on 30 connections
+ls_count() {
+    curl -s "$GW/metrics" | awk '/^brix_gateway_requests_total\{model="m",strategy="least-busy-time"/ {n += $NF} END {print n + 0}'
+}
+before=$(ls_count)
+cpids=()
+for i in $(seq 30); do
+    curl -s -o /dev/null -m 30 -H 'routing-strategy: least-busy-time' -H 'Content-Type: application/json' \
+        "$GW/v1/completions" -d "{\"model\":\"m\",\"prompt\":\"count $i\",\"max_tokens\":2}" &
+    cpids+=($!)
+done
+for p in "${cpids[@]}"; do wait "$p" || fail "a counted request failed"; done
+after=$(ls_count)
+[ "$((after - before))" = 30 ] || fail "requests counted over workers: $((after - before)), sent 30"
+curl -s "$GW/metrics" | awk '/^brix_gateway_engine_inflight\{/ && $NF != 0 {bad = 1} END {exit bad}' ||
+    fail "engine in-flight counts did not return to 0 after the requests ended"
+log "30 concurrent requests counted once each across 3 workers; in-flight back to 0"
 # 7. per-user limits in a real Redis: a user with rpm 2 gets 429 + Retry-After on the third request
 command -v redis-server >/dev/null || fail "redis-server missing (bash scripts/deps.sh)"
 RP=$(free_port) || fail "no free port"
@@ -143,7 +163,8 @@ redis-cli -p "$RP" set aibrix-users/alice '{"name":"alice","rpm":2,"tpm":100000}
 G2P=$(free_port) || fail "no free port"
 "$BRIX" gateway --host 127.0.0.1 --port "$G2P" --redis "127.0.0.1:$RP" \
     --backend "http://127.0.0.1:${ports[0]}" --backend "http://127.0.0.1:${ports[2]}" \
-    --backend "http://127.0.0.1:${ports[3]}" --models-interval-ms 200 >"$E2E_TMP/gateway2.log" 2>&1 &
+    --backend "http://127.0.0.1:${ports[3]}" --models-interval-ms 200 --workers 2 \
+    >"$E2E_TMP/gateway2.log" 2>&1 &
 E2E_PIDS+=($!)
 E2E_LOGS+=("$E2E_TMP/gateway2.log")
 for _ in $(seq 100); do

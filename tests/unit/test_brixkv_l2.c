@@ -29,110 +29,7 @@
 #include "brix/brixkv.h"
 #include "kv/kv_key.h"
 #include "kv/kv_l2_redis.h"
-
-/* A throwaway redis-server on a free port (fork/exec, killed at teardown). */
-typedef struct rsrv {
-    pid_t pid;
-    int port;
-} rsrv;
-
-static int redis_on_path(void)
-{
-    const char *path = getenv("PATH");
-    char buf[4096];
-    while (path && *path) {
-        const char *e = strchr(path, ':');
-        size_t n = e ? (size_t)(e - path) : strlen(path);
-        snprintf(buf, sizeof(buf), "%.*s/redis-server", (int)n, path);
-        if (access(buf, X_OK) == 0) return 1;
-        path = e ? e + 1 : NULL;
-    }
-    return 0;
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    assert_true(fd >= 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static redisContext *rs_connect(int port)
-{
-    struct timeval tv = {1, 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    if (c && c->err) {
-        redisFree(c);
-        return NULL;
-    }
-    return c;
-}
-
-/* Starts redis-server on port (0: a free one) and waits for PING. */
-static void rs_start(rsrv *s, int port)
-{
-    s->port = port ? port : free_port();
-    char p[16];
-    snprintf(p, sizeof(p), "%d", s->port);
-    s->pid = fork();
-    assert_true(s->pid >= 0);
-    if (s->pid == 0) {
-        int nul = open("/dev/null", O_WRONLY);
-        if (nul >= 0) {
-            dup2(nul, 1);
-            dup2(nul, 2);
-        }
-        execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 500; i++) { /* up to ~5 s */
-        redisContext *c = rs_connect(s->port);
-        if (c) {
-            redisReply *r = redisCommand(c, "PING");
-            int ok = r && r->type == REDIS_REPLY_STATUS;
-            if (r) freeReplyObject(r);
-            redisFree(c);
-            if (ok) return;
-        }
-        usleep(10000);
-    }
-    fail_msg("redis-server did not come up on port %d", s->port);
-}
-
-static void rs_stop(rsrv *s)
-{
-    if (s->pid <= 0) return;
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, NULL, 0);
-    s->pid = 0;
-}
-
-static long long rs_int(int port, const char *cmd)
-{
-    redisContext *c = rs_connect(port);
-    assert_non_null(c);
-    redisReply *r = redisCommand(c, cmd);
-    assert_non_null(r);
-    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
-    long long v = r->integer;
-    freeReplyObject(r);
-    redisFree(c);
-    return v;
-}
-
-#define NEED_REDIS()                                                                               \
-    do {                                                                                           \
-        if (!redis_on_path()) {                                                                    \
-            print_message("redis-server not on PATH: skipped\n");                                  \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
+#include "redis_fixture.h"
 
 #define BB 4096
 #define NB 32 /* blocks per sequence */
@@ -253,6 +150,73 @@ static void test_round_trip_small_l1(void **st)
     brixkv_close(kv);
     free(s);
     free(q);
+    rs_stop(&r);
+}
+
+/* Sequences longer than one pipelined batch (64 blocks): 200 blocks put
+ * with l2_sync, read back by a second handle through a scatter list with
+ * pieces of uneven size; a block missing in the store ends the prefix
+ * exactly there (in the middle of a batch), and exists agrees. */
+static void test_long_sequence(void **st)
+{
+    (void)st;
+    NEED_REDIS();
+    enum { LN = 200, LT = LN * 16 };
+    rsrv r;
+    rs_start(&r, 0);
+    brixkv *a = open_kv(r.port, "ALL", 1, 256), *b = open_kv(r.port, "ALL", 1, 256);
+    uint32_t *t = malloc(LT * sizeof(*t));
+    uint8_t *in = malloc((size_t)LN * BB), *out = calloc((size_t)LN, BB);
+    const void **ip = malloc(LN * sizeof(*ip));
+    brixkv_iov *iov = malloc(LN * 3 * sizeof(*iov));
+    assert_true(t && in && out && ip && iov);
+    for (int i = 0; i < LT; i++)
+        t[i] = (uint32_t)(7000000 + i * 3);
+    for (int i = 0; i < LN; i++) {
+        fill(in + (size_t)i * BB, 40, i);
+        ip[i] = in + (size_t)i * BB;
+        uint8_t *o = out + (size_t)i * BB;
+        iov[3 * i] = (brixkv_iov){o, 100};
+        iov[3 * i + 1] = (brixkv_iov){o + 100, 0};
+        iov[3 * i + 2] = (brixkv_iov){o + 100, BB - 100};
+    }
+    assert_int_equal(brixkv_put(a, &NS, t, LT, ip, LN), LN);
+    brixkv_stats sa;
+    brixkv_stats_get(a, &sa);
+    assert_int_equal(sa.l2_puts, LN); /* written before put returned */
+    assert_int_equal(brixkv_get_iov(b, &NS, t, LT, iov, 3, LN), LN);
+    assert_memory_equal(out, in, (size_t)LN * BB);
+    brixkv_stats sb;
+    brixkv_stats_get(b, &sb);
+    assert_int_equal(sb.l2_hits, LN);
+    assert_int_equal(sb.l2_misses, 0);
+
+    /* block 150 gone from the store (and from b's L1): prefix of 150 */
+    kv_key root, keys[LN];
+    assert_int_equal(
+        kv_key_ns_root(NS.model, NS.revision, NS.adapter, NS.dtype, NS.layout, NS.shard, &root), 0);
+    assert_int_equal(kv_key_chain(&root, t, LT, 16, keys, LN), LN);
+    char name[KV_L2_KEYNAME_MAX], cmd[256];
+    kv_l2_redis_keyname("test", &keys[150], name);
+    snprintf(cmd, sizeof(cmd), "DEL %s", name);
+    assert_int_equal(rs_int(r.port, cmd), 1);
+    brixkv *c = open_kv(r.port, "ALL", 1, 256);
+    assert_int_equal(brixkv_exists(c, &NS, t, LT), 150 * 16);
+    memset(out, 0, (size_t)LN * BB);
+    assert_int_equal(brixkv_get_iov(c, &NS, t, LT, iov, 3, LN), 150);
+    assert_memory_equal(out, in, (size_t)150 * BB);
+    brixkv_stats sc;
+    brixkv_stats_get(c, &sc);
+    assert_int_equal(sc.l2_hits, 150);
+    assert_int_equal(sc.blocks, 150); /* blocks after the gap stay out of L1 */
+    brixkv_close(a);
+    brixkv_close(b);
+    brixkv_close(c);
+    free(t);
+    free(in);
+    free(out);
+    free(ip);
+    free(iov);
     rs_stop(&r);
 }
 
@@ -583,6 +547,7 @@ int main(void)
     signal(SIGPIPE, SIG_DFL); /* the library must cope without SIG_IGN */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_small_l1),
+        cmocka_unit_test(test_long_sequence),
         cmocka_unit_test(test_cross_engine),
         cmocka_unit_test(test_redis_killed_and_back),
         cmocka_unit_test(test_corrupt_rejected),

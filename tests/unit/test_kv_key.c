@@ -246,9 +246,31 @@ static void test_hex_and_hash64(void **st)
     assert_true(kv_key_hash64(k) != kv_key_hash64(k2));
 }
 
+/* The lazy iterator hands out exactly kv_key_chain's keys, in any step. */
+static void test_iter(void **st)
+{
+    (void)st;
+    uint32_t t[16 * 70 + 5];
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        t[i] = (uint32_t)(i * 2654435761u);
+    kv_key root = {1, 2}, want[70], got[70];
+    assert_int_equal(kv_key_chain(&root, t, sizeof(t) / sizeof(t[0]), 16, want, 70), 70);
+    static const size_t steps[] = {1, 7, 64, 100};
+    for (size_t s = 0; s < 4; s++) {
+        kv_key_iter it;
+        kv_key_iter_init(&it, &root, t, sizeof(t) / sizeof(t[0]), 16, 69);
+        size_t n = 0, k;
+        while ((k = kv_key_iter_next(&it, got + n, steps[s])) > 0)
+            n += k;
+        assert_int_equal(n, 69); /* max_blocks */
+        assert_memory_equal(got, want, 69 * sizeof(kv_key));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_iter),
         cmocka_unit_test(test_root_golden),
         cmocka_unit_test(test_root_rejects_bad_args),
         cmocka_unit_test(test_root_encoding_unambiguous),

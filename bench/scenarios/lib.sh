@@ -1,0 +1,283 @@
+# bench/scenarios/lib.sh: shared plumbing of the benchmark scenarios (sourced, not run).
+#
+# Owns: argument parsing common to every scenario ([BRIX] [--quick] [--out DIR] [--publish]),
+# the results folder (bench/scenarios/results/<scenario>/<timestamp>[-quick]/, plus a `latest`
+# link), free ports, starting and stopping the processes a scenario needs (engines, gateway,
+# redis-server, `brix up`), waiting for readiness, seeded `brix bench run` calls that keep their
+# JSONL and summary, CSV rows and terminal tables, gnuplot plots, invariant checks, and a
+# cleanup trap that stops only the processes started through this file (by pid).
+# Memory/ownership: everything lives in shell variables prefixed BS_ (and the functions bs_*);
+# files written belong to the results folder of the run.
+#
+# A scenario does:
+#   . "$(dirname "$0")/lib.sh"
+#   bs_init routing "$@"          # sets BRIX, BS_QUICK, BS_RES, BS_PY; installs the trap
+#   ... bs_engine / bs_gateway / bs_bench / bs_check / bs_csv / bs_plot_* ...
+#   bs_finish                     # table done; exits 1 if an invariant was violated
+
+BS_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BS_ROOT=$(cd "$BS_HERE/../.." && pwd)
+BS_PY="$BS_HERE/scen.py"
+BS_PIDS=()
+BS_FAIL=0
+BS_QUICK=0
+BS_PUBLISH=0
+
+bs_usage() { # print the scenario's header comment (lines 2.. up to the first blank line)
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+}
+
+# bs_init NAME ARGS...: parse the common flags, make the results folder, install the trap.
+bs_init() {
+    BS_NAME=$1
+    shift
+    local out='' a
+    BRIX=''
+    while [ $# -gt 0 ]; do
+        a=$1
+        case $a in
+        --quick) BS_QUICK=1 ;;
+        --publish) BS_PUBLISH=1 ;;
+        --out) out=$2; shift ;;
+        --out=*) out=${a#--out=} ;;
+        -h | --help) bs_usage; exit 0 ;;
+        -*) echo "$BS_NAME: unknown flag $a" >&2; exit 2 ;;
+        *) [ -z "$BRIX" ] || { echo "$BS_NAME: one brix path only" >&2; exit 2; }; BRIX=$a ;;
+        esac
+        shift
+    done
+    BRIX=${BRIX:-$BS_ROOT/build/brix}
+    [ -x "$BRIX" ] || { echo "$BS_NAME: no brix binary at $BRIX (build it, or pass its path)" >&2; exit 2; }
+    BRIX=$(cd "$(dirname "$BRIX")" && pwd)/$(basename "$BRIX")
+    local t
+    for t in curl python3 gnuplot; do
+        command -v "$t" >/dev/null || { echo "$BS_NAME: $t is missing (bash scripts/deps.sh)" >&2; exit 2; }
+    done
+    local stamp
+    stamp=$(date +%Y%m%d-%H%M%S)
+    [ "$BS_QUICK" = 1 ] && stamp="$stamp-quick"
+    if [ -n "$out" ]; then
+        BS_RES=$out
+    else
+        BS_RES="$BS_HERE/results/$BS_NAME/$stamp"
+    fi
+    mkdir -p "$BS_RES"
+    BS_RES=$(cd "$BS_RES" && pwd)
+    if [ -z "$out" ]; then ln -sfn "$stamp" "$BS_HERE/results/$BS_NAME/latest"; fi
+    trap bs_cleanup EXIT
+    trap 'exit 130' INT TERM
+    echo "$BS_NAME: results in $BS_RES" >&2
+}
+
+# bs_port: print a free TCP port on 127.0.0.1.
+bs_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# bs_stop PID [SECS]: SIGTERM, SIGKILL after SECS (default 5); forget the pid.
+bs_stop() {
+    local p=$1 n=${2:-5} i
+    [ -n "$p" ] || return 0
+    if kill -TERM "$p" 2>/dev/null; then
+        for ((i = 0; i < n * 20; i++)); do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.05
+        done
+        kill -KILL "$p" 2>/dev/null || true
+    fi
+    wait "$p" 2>/dev/null || true
+    local keep=() q
+    for q in "${BS_PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+    BS_PIDS=("${keep[@]}")
+}
+
+# bs_stop_all: stop every process started through bs_spawn, newest first.
+bs_stop_all() {
+    local i
+    for ((i = ${#BS_PIDS[@]} - 1; i >= 0; i--)); do kill -TERM "${BS_PIDS[$i]}" 2>/dev/null || true; done
+    for ((i = ${#BS_PIDS[@]} - 1; i >= 0; i--)); do bs_stop "${BS_PIDS[$i]}" 3; done
+    BS_PIDS=()
+}
+
+bs_cleanup() {
+    local rc=$?
+    bs_stop_all
+    exit "$rc"
+}
+
+# bs_spawn LOG CMD...: run CMD in the background with its output in LOG; its pid in BS_LAST.
+bs_spawn() {
+    local log=$1
+    shift
+    "$@" >"$log" 2>&1 &
+    BS_LAST=$!
+    BS_PIDS+=("$BS_LAST")
+}
+
+# bs_wait_http URL [SECS] [PID]: wait for a 200 from URL; fail if PID dies or SECS pass.
+bs_wait_http() {
+    local url=$1 secs=${2:-20} pid=${3:-} i
+    for ((i = 0; i < secs * 20; i++)); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url")" = 200 ] && return 0
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+            echo "$BS_NAME: process $pid exited before $url answered" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+    echo "$BS_NAME: $url did not answer 200 in ${secs}s" >&2
+    return 1
+}
+
+# bs_engine NAME PORT ARGS...: start `brix engine` on PORT (log NAME.engine.log), wait for /health.
+bs_engine() {
+    local name=$1 port=$2
+    shift 2
+    bs_spawn "$BS_RES/$name.engine.log" "$BRIX" engine --host 127.0.0.1 --port "$port" \
+        --log-level warn "$@"
+    bs_wait_http "http://127.0.0.1:$port/health" 20 "$BS_LAST"
+}
+
+# bs_engines N NAME ARGS...: start N engines; their URLs in BS_URLS, pids in BS_EPIDS,
+# gateway flags in BS_BACKENDS. Starts all, then waits for all.
+bs_engines() {
+    local n=$1 name=$2 i p
+    shift 2
+    BS_URLS=() BS_EPIDS=() BS_BACKENDS=()
+    for ((i = 0; i < n; i++)); do
+        p=$(bs_port)
+        bs_spawn "$BS_RES/$name-$i.engine.log" "$BRIX" engine --host 127.0.0.1 --port "$p" \
+            --log-level warn --seed "$i" "$@"
+        BS_EPIDS+=("$BS_LAST")
+        BS_URLS+=("http://127.0.0.1:$p")
+        BS_BACKENDS+=(--backend "http://127.0.0.1:$p")
+    done
+    for ((i = 0; i < n; i++)); do
+        bs_wait_http "${BS_URLS[$i]}/health" 20 "${BS_EPIDS[$i]}" || return 1
+    done
+}
+
+# bs_stop_engines: stop the engines of the last bs_engines.
+bs_stop_engines() {
+    local p
+    for p in "${BS_EPIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${BS_EPIDS[@]}"; do bs_stop "$p" 3; done
+    BS_EPIDS=()
+}
+
+# bs_gateway NAME ARGS...: start `brix gateway` on a free port (URL in BS_GW, pid BS_GWPID),
+# wait for /readyz and one scrape interval.
+bs_gateway() {
+    local name=$1
+    shift
+    local p
+    p=$(bs_port)
+    bs_spawn "$BS_RES/$name.gateway.log" "$BRIX" gateway --host 127.0.0.1 --port "$p" \
+        --log-level warn "$@"
+    BS_GWPID=$BS_LAST
+    BS_GW="http://127.0.0.1:$p"
+    bs_wait_http "$BS_GW/readyz" 20 "$BS_GWPID" || return 1
+    sleep 0.6 # the first /metrics scrape of every engine (--scrape-interval-ms 250 below)
+}
+
+# bs_redis: start a throwaway redis-server (no persistence); its address in BS_REDIS.
+bs_redis() {
+    command -v redis-server >/dev/null || { echo "$BS_NAME: redis-server is missing" >&2; return 1; }
+    local p i
+    p=$(bs_port)
+    bs_spawn "$BS_RES/redis.log" redis-server --port "$p" --bind 127.0.0.1 --save '' \
+        --appendonly no --daemonize no
+    for ((i = 0; i < 100; i++)); do
+        redis-cli -p "$p" ping >/dev/null 2>&1 && { BS_REDIS="127.0.0.1:$p"; return 0; }
+        sleep 0.05
+    done
+    echo "$BS_NAME: redis-server did not start" >&2
+    return 1
+}
+
+# bs_bench NAME URL ARGS...: seeded `brix bench run` (seed 1 unless ARGS give one) writing
+# NAME.jsonl, NAME.summary.json and NAME.bench.txt in the results folder.
+bs_bench() {
+    local name=$1 url=$2
+    shift 2
+    local seed=(--seed 1) a
+    for a in "$@"; do [ "$a" = --seed ] && seed=(); done
+    "$BRIX" bench run --url "$url" --no-progress --timeout 120 "${seed[@]}" "$@" \
+        --output "$BS_RES/$name.jsonl" --summary-json "$BS_RES/$name.summary.json" \
+        >"$BS_RES/$name.bench.txt" 2>&1 || {
+        echo "$BS_NAME: brix bench run ($name) failed:" >&2
+        tail -n 5 "$BS_RES/$name.bench.txt" >&2
+        BS_FAIL=1
+        return 1
+    }
+}
+
+# bs_check NAME N: invariants of NAME.jsonl: N requests, all ok, no error, non-empty answers.
+bs_check() {
+    python3 "$BS_PY" check "$BS_RES/$1.jsonl" "$2" || BS_FAIL=1
+}
+
+# bs_metrics NAME URL...: save each engine's /metrics as NAME.metrics.<i>.txt.
+bs_metrics() {
+    local name=$1 i=0 u
+    shift
+    for u in "$@"; do
+        curl -s --max-time 5 "$u/metrics" >"$BS_RES/$name.metrics.$i.txt" || true
+        i=$((i + 1))
+    done
+}
+
+# bs_csv FILE FIELD...: append one CSV row (fields must not contain commas).
+bs_csv() {
+    local f=$1
+    shift
+    (IFS=,; echo "$*") >>"$f"
+}
+
+# bs_table CSV: print a CSV as an aligned terminal table.
+bs_table() {
+    python3 "$BS_PY" table "$1"
+}
+
+# bs_plot OUT.png GNUPLOT-BODY: render with gnuplot (pngcairo if present, else png).
+bs_plot() {
+    local out=$1 body=$2 term=pngcairo
+    gnuplot -e 'set terminal' 2>&1 | grep -q pngcairo || term=png
+    gnuplot <<GP >"$BS_RES/gnuplot.log" 2>&1 || { echo "$BS_NAME: gnuplot failed for $out" >&2; cat "$BS_RES/gnuplot.log" >&2; BS_FAIL=1; return 1; }
+set terminal $term size 900,540 font ",10"
+set output "$out"
+set grid
+set key outside right top
+$body
+GP
+    bs_expect_png "$out"
+}
+
+# bs_expect_png FILE: an invariant: FILE is a non-empty PNG.
+bs_expect_png() {
+    if [ ! -s "$1" ] || [ "$(head -c 4 "$1" | od -An -c | tr -d ' ')" != '211PNG' ]; then
+        echo "$BS_NAME: INVARIANT plot $1 was not produced" >&2
+        BS_FAIL=1
+    fi
+}
+
+# bs_publish FILE...: with --publish, copy results into docs/results/ as <scenario>-<file>.
+bs_publish() {
+    [ "$BS_PUBLISH" = 1 ] || return 0
+    if [ "$BS_FAIL" != 0 ]; then
+        echo "$BS_NAME: an invariant was violated; nothing published" >&2
+        return 0
+    fi
+    mkdir -p "$BS_ROOT/docs/results"
+    local f
+    for f in "$@"; do cp "$f" "$BS_ROOT/docs/results/$BS_NAME-$(basename "$f")"; done
+}
+
+# bs_finish: report the verdict of the invariants; exits non-zero on a violation.
+bs_finish() {
+    if [ "$BS_FAIL" != 0 ]; then
+        echo "$BS_NAME: FAILED (an invariant was violated; see above and $BS_RES)" >&2
+        exit 1
+    fi
+    echo "$BS_NAME: ok (results in $BS_RES)" >&2
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every benchmark scenario one after another and prints one verdict line each.
+#
+#   bash bench/scenarios/run_all.sh [--quick] [--publish] [path/to/brix]
+#
+# --quick: the CI smoke run (under two minutes on a 2-core machine): every scenario small, its
+# invariants checked (all requests answered, no errors, non-empty answers, plots produced),
+# never its timings. Without --quick: the full runs (about 12 minutes in all), whose figures
+# docs/benchmarks.md quotes; --publish copies their CSVs and plots into docs/results/.
+# Each scenario's output goes to bench/scenarios/results/<scenario>/<stamp>/ and its log to
+# that folder's parent as run_all.log. Exits 1 when any scenario failed.
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+flags=()
+BRIX=''
+for a in "$@"; do
+    case $a in
+    --quick | --publish) flags+=("$a") ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    -*) echo "run_all: unknown flag $a" >&2; exit 2 ;;
+    *) BRIX=$a ;;
+    esac
+done
+BRIX=${BRIX:-$HERE/../../build/brix}
+[ -x "$BRIX" ] || { echo "run_all: no brix binary at $BRIX" >&2; exit 2; }
+fail=0
+t_all=$SECONDS
+for s in routing fairness autoscaling kvoffload lora gateway; do
+    t0=$SECONDS
+    mkdir -p "$HERE/results/$s"
+    if bash "$HERE/$s.sh" "$BRIX" "${flags[@]}" >"$HERE/results/$s/run_all.log" 2>&1; then
+        printf 'run_all: %-12s ok     %4ds\n' "$s" $((SECONDS - t0))
+    else
+        printf 'run_all: %-12s FAILED %4ds (see %s)\n' "$s" $((SECONDS - t0)) "$HERE/results/$s/run_all.log"
+        grep -h 'INVARIANT\|failed\|FAILED' "$HERE/results/$s/run_all.log" | head -n 5 | sed 's/^/    /'
+        fail=1
+    fi
+done
+printf 'run_all: %ds in all\n' $((SECONDS - t_all))
+exit "$fail"
