@@ -14,7 +14,7 @@ PKGS=(
     libhiredis-dev libsqlite3-dev libxxhash-dev libcmocka-dev libzmq3-dev
     libmsgpack-dev libcbor-dev libssl-dev
     curl jq python3 prometheus redis-server
-    wrk nginx hyperfine
+    wrk nginx hyperfine gnuplot-nox
 )
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }

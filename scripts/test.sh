@@ -2,8 +2,11 @@
 # The one command that installs, builds and runs every test of brix:
 #   1. scripts/deps.sh (Debian packages, the e2e tests' npm packages)
 #   2. Release build in build/ and its ctest (unit + e2e)
-#   3. ASan+UBSan build in build-asan/ and its ctest
-#   4. clang libFuzzer build in build-fuzz/, each fuzz/fuzz_*.c run for a while
+#   3. bench/scenarios/run_all.sh --quick on the Release build (invariants)
+#   4. ThreadSanitizer build in build-tsan/: libbrixkv's threaded tests and the
+#      multi-worker gateway's e2e test
+#   5. ASan+UBSan build in build-asan/ and its ctest
+#   6. clang libFuzzer build in build-fuzz/, each fuzz/fuzz_*.c run for a while
 # Ends with a plain "N passed, N failed" line over all of it and exits non-zero
 # on any failure.
 #
@@ -96,6 +99,40 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 stage "Release build ($OUT/build)"
 build "$OUT/build" release -DCMAKE_BUILD_TYPE=Release -DBRIX_SANITIZE=OFF -DBRIX_FUZZ=OFF -DBRIX_TESTS=ON
 [ $? -eq 1 ] || { stage "Release ctest"; run_ctest "$OUT/build" release; }
+
+stage "benchmark scenarios, --quick (invariants only)"
+if [ -x "$OUT/build/brix" ] && bash "$ROOT/bench/scenarios/run_all.sh" --quick "$OUT/build/brix"; then
+    PASSED=$((PASSED + 1))
+else
+    failed "bench/scenarios/run_all.sh --quick"
+fi
+
+# ThreadSanitizer: libbrixkv's threaded tests and the gateway's workers
+# (test_gateway.sh runs three event loops on threads).
+stage "TSan build ($OUT/build-tsan, clang)"
+TSAN_TARGETS=(brix test_brixkv test_brixkv_l2 test_kv_l1 test_kv_l2_redis test_gw_embed)
+if cmake -S "$ROOT" -B "$OUT/build-tsan" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DBRIX_TSAN=ON -DBRIX_TESTS=ON >"$OUT/build-tsan.log" 2>&1 &&
+    cmake --build "$OUT/build-tsan" -j"$JOBS" --target "${TSAN_TARGETS[@]}" >>"$OUT/build-tsan.log" 2>&1; then
+    export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+    for t in "${TSAN_TARGETS[@]:1}"; do
+        if "$OUT/build-tsan/$t" >"$OUT/build-tsan/$t.log" 2>&1; then
+            PASSED=$((PASSED + 1))
+        else
+            tail -n 40 "$OUT/build-tsan/$t.log"
+            failed "tsan $t"
+        fi
+    done
+    if bash "$ROOT/tests/e2e/test_gateway.sh" "$OUT/build-tsan/brix" >"$OUT/build-tsan/e2e_gateway.log" 2>&1; then
+        PASSED=$((PASSED + 1))
+    else
+        tail -n 40 "$OUT/build-tsan/e2e_gateway.log"
+        failed "tsan e2e test_gateway"
+    fi
+else
+    tail -n 30 "$OUT/build-tsan.log"
+    failed "tsan build"
+fi
 
 stage "ASan+UBSan build ($OUT/build-asan)"
 build "$OUT/build-asan" asan -DCMAKE_BUILD_TYPE=Debug -DBRIX_SANITIZE=ON -DBRIX_FUZZ=OFF -DBRIX_TESTS=ON

@@ -44,12 +44,12 @@ for s in $STRATS; do
     echo "fairness: $s ..." >&2
     bs_engines "$ENGINES" "$s" --model m --profile "$PROFILE" --time-scale "$SCALE" --max-num-seqs 4
     bs_gateway "$s" "${BS_BACKENDS[@]}" --strategy "$s" --scrape-interval-ms 250
-    pids=() seed=0
+    pids=() useed=0
     for u in $USERS; do
-        seed=$((seed + 1))
+        useed=$((useed + 1))
         r=$LIGHT_RATE
         [ "$u" = heavy ] && r=$HEAVY_RATE
-        bs_bench "$s-$u" "$BS_GW" --model m --user "$u" --seed "$seed" --rate "$(wrate "$r")" \
+        bs_bench "$s-$u" "$BS_GW" --model m --user "$u" --seed "$useed" --rate "$(wrate "$r")" \
             --num-requests "$(nreq "$r")" --input-len "$INLEN" \
             --output-len "$OUTLEN" --len-dist uniform &
         pids+=($!)

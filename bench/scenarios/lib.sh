@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # bench/scenarios/lib.sh: shared plumbing of the benchmark scenarios (sourced, not run).
 #
 # Owns: argument parsing common to every scenario ([BRIX] [--quick] [--out DIR] [--publish]),
@@ -188,6 +189,7 @@ bs_redis() {
     bs_spawn "$BS_RES/redis.log" redis-server --port "$p" --bind 127.0.0.1 --save '' \
         --appendonly no --daemonize no
     for ((i = 0; i < 100; i++)); do
+        # shellcheck disable=SC2034 # read by the scenario that sourced this file
         redis-cli -p "$p" ping >/dev/null 2>&1 && { BS_REDIS="127.0.0.1:$p"; return 0; }
         sleep 0.05
     done

@@ -5,7 +5,7 @@
 #
 # --quick: the CI smoke run (under two minutes on a 2-core machine): every scenario small, its
 # invariants checked (all requests answered, no errors, non-empty answers, plots produced),
-# never its timings. Without --quick: the full runs (about 12 minutes in all), whose figures
+# never its timings. Without --quick: the full runs (about 10 minutes in all), whose figures
 # docs/benchmarks.md quotes; --publish copies their CSVs and plots into docs/results/.
 # Each scenario's output goes to bench/scenarios/results/<scenario>/<stamp>/ and its log to
 # that folder's parent as run_all.log. Exits 1 when any scenario failed.

@@ -2,6 +2,7 @@
  * component owns its own flag parsing (eng_main, bench_main, ...). */
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "bench/bench.h"
 #include "ctl/ctl_cli.h"
@@ -44,8 +45,23 @@ static void usage(FILE *f)
     fprintf(f, "\n'brix <command> --help' describes a command's options.\n");
 }
 
+/* Every connection is a file descriptor, and a proxied request holds two:
+ * the soft open-file limit (1024 on many systems) would cap a gateway near
+ * 500 concurrent requests, with connections past it closed unanswered. Go
+ * programs (AIBrix) get the hard limit by default; so do brix's. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            perror("brix: cannot raise the open-file limit"); /* runs with the old one */
+    }
+}
+
 int main(int argc, char **argv)
 {
+    raise_nofile();
     if (argc < 2) {
         usage(stderr);
         return 2;

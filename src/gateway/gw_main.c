@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include "common/bx_log.h"
@@ -55,8 +56,13 @@ int gw_main(int argc, char **argv)
     uv_signal_init(&loop, &sigterm);
     uv_signal_start(&sigint, gw_on_signal, SIGINT);
     uv_signal_start(&sigterm, gw_on_signal, SIGTERM);
-    bx_info("listening on %s:%d, %d backends, default strategy %s", cfg.host, gw_gateway_port(g),
-            cfg.nbackends, cfg.strategy);
+    bx_info("listening on %s:%d, %d backends, default strategy %s, %d worker(s)", cfg.host,
+            gw_gateway_port(g), cfg.nbackends, cfg.strategy, cfg.workers);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 8192)
+        bx_warn("open-file limit %llu: about %llu requests can be in flight (two descriptors "
+                "each); raise it (ulimit -n) for more",
+                (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_cur / 2);
     uv_run(&loop, UV_RUN_DEFAULT);
     gw_gateway_close(g);
     uv_walk(&loop, gw_close_walk, NULL);
