@@ -53,6 +53,17 @@ int bx_buf_appends(bx_buf *b, const char *s)
     return bx_buf_append(b, s, strlen(s));
 }
 
+int bx_buf_append_u64(bx_buf *b, uint64_t v)
+{
+    char t[20];
+    size_t i = sizeof(t);
+    do {
+        t[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return bx_buf_append(b, t + i, sizeof(t) - i);
+}
+
 int bx_buf_printf(bx_buf *b, const char *fmt, ...)
 {
     va_list ap;

@@ -6,6 +6,7 @@
 #define BX_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct bx_buf {
     char *data;
@@ -19,6 +20,8 @@ void bx_buf_reset(bx_buf *b); /* len = 0, memory kept */
 int bx_buf_reserve(bx_buf *b, size_t extra);
 int bx_buf_append(bx_buf *b, const void *data, size_t len);
 int bx_buf_appends(bx_buf *b, const char *s);
+/* Appends v in decimal (no printf on hot paths). */
+int bx_buf_append_u64(bx_buf *b, uint64_t v);
 int bx_buf_printf(bx_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Moves the data out: the caller owns the returned pointer (free()). */
 char *bx_buf_steal(bx_buf *b, size_t *len);

@@ -672,12 +672,17 @@ static int serialize(bx_buf *b, const bx_http_client_req *r)
     for (size_t i = 0; i < r->nheaders; i++)
         est += strlen(r->headers[i].name) + strlen(r->headers[i].value) + 4;
     if (bx_buf_reserve(b, est) != 0) return BX_HTTP_ENOMEM;
-    int e = bx_buf_printf(b, "%s %s HTTP/1.1\r\n", r->method, path);
+    int e = bx_buf_appends(b, r->method);
+    e |= bx_buf_append(b, " ", 1);
+    e |= bx_buf_appends(b, path);
+    e |= bx_buf_append(b, " HTTP/1.1\r\n", 11);
     if (!have_host) {
-        if (strchr(r->host, ':'))
-            e |= bx_buf_printf(b, "Host: [%s]:%d\r\n", r->host, r->port);
-        else
-            e |= bx_buf_printf(b, "Host: %s:%d\r\n", r->host, r->port);
+        int v6 = strchr(r->host, ':') != NULL;
+        e |= bx_buf_append(b, v6 ? "Host: [" : "Host: ", v6 ? 7 : 6);
+        e |= bx_buf_appends(b, r->host);
+        e |= bx_buf_append(b, v6 ? "]:" : ":", v6 ? 2 : 1);
+        e |= bx_buf_append_u64(b, (uint64_t)r->port);
+        e |= bx_buf_append(b, "\r\n", 2);
     }
     for (size_t i = 0; i < r->nheaders; i++) {
         if (strcasecmp(r->headers[i].name, "content-length") == 0) continue;
@@ -688,7 +693,11 @@ static int serialize(bx_buf *b, const bx_http_client_req *r)
     }
     int wants_len = r->body_len > 0 || strcmp(r->method, "POST") == 0 ||
                     strcmp(r->method, "PUT") == 0 || strcmp(r->method, "PATCH") == 0;
-    if (wants_len) e |= bx_buf_printf(b, "Content-Length: %zu\r\n", r->body_len);
+    if (wants_len) {
+        e |= bx_buf_append(b, "Content-Length: ", 16);
+        e |= bx_buf_append_u64(b, (uint64_t)r->body_len);
+        e |= bx_buf_append(b, "\r\n", 2);
+    }
     e |= bx_buf_append(b, "\r\n", 2);
     if (r->body_len) e |= bx_buf_append(b, r->body, r->body_len);
     return e ? BX_HTTP_ENOMEM : 0;
@@ -720,9 +729,19 @@ int bx_http_client_request(bx_http_client *cl, const bx_http_client_req *r,
     if (!cr) return BX_HTTP_ENOMEM;
     bx_buf_init(&cr->req);
     int e = serialize(&cr->req, r);
-    char key[300];
-    if (e == 0 && snprintf(key, sizeof(key), "%s:%d", r->host, r->port) >= (int)sizeof(key))
-        e = BX_HTTP_EPARSE;
+    char key[300]; /* "host:port", built without printf (once per request) */
+    size_t hl = strlen(r->host);
+    if (e == 0 && hl + 7 > sizeof(key)) e = BX_HTTP_EPARSE;
+    if (e == 0) {
+        memcpy(key, r->host, hl);
+        key[hl++] = ':';
+        char t[6];
+        size_t i = sizeof(t);
+        for (int p = r->port; p; p /= 10)
+            t[--i] = (char)('0' + p % 10);
+        memcpy(key + hl, t + i, sizeof(t) - i);
+        key[hl + sizeof(t) - i] = '\0';
+    }
     if (e == 0) {
         cr->host = strdup(r->host);
         cr->pool = pool_get(cl, key);

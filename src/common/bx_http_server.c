@@ -669,14 +669,25 @@ static int build_head(conn *c, int status, const char *ctype, int chunked, size_
     bx_buf *h = &c->head;
     bx_buf_reset(h);
     if (c->head.cap > OUT_KEEP) bx_buf_free(h);
-    int r = bx_buf_printf(h, "HTTP/1.1 %d %s\r\n", status, reason(status));
-    if (ctype && ctype[0] && !bad_header_text(ctype))
-        r |= bx_buf_printf(h, "Content-Type: %s\r\n", ctype);
+    /* appends, not printf: this runs once per response */
+    int r = bx_buf_append(h, "HTTP/1.1 ", 9);
+    r |= bx_buf_append_u64(h, (uint64_t)(status >= 100 && status <= 999 ? status : 500));
+    r |= bx_buf_append(h, " ", 1);
+    r |= bx_buf_appends(h, reason(status));
+    r |= bx_buf_append(h, "\r\n", 2);
+    if (ctype && ctype[0] && !bad_header_text(ctype)) {
+        r |= bx_buf_append(h, "Content-Type: ", 14);
+        r |= bx_buf_appends(h, ctype);
+        r |= bx_buf_append(h, "\r\n", 2);
+    }
     if (!no_body_status(status)) {
-        if (chunked)
+        if (chunked) {
             r |= bx_buf_appends(h, "Transfer-Encoding: chunked\r\n");
-        else if (with_len)
-            r |= bx_buf_printf(h, "Content-Length: %zu\r\n", clen);
+        } else if (with_len) {
+            r |= bx_buf_append(h, "Content-Length: ", 16);
+            r |= bx_buf_append_u64(h, (uint64_t)clen);
+            r |= bx_buf_append(h, "\r\n", 2);
+        }
     }
     if (c->close_after)
         r |= bx_buf_appends(h, "Connection: close\r\n");

@@ -510,8 +510,15 @@ void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api
     c->next = w->calls;
     if (w->calls) w->calls->prev = c;
     w->calls = c;
-    snprintf(c->id, sizeof(c->id), "brx-%016llx", (unsigned long long)++w->next_id ^ w->id_salt);
-    snprintf(c->path, sizeof(c->path), "%s", hr->path);
+    uint64_t id = ++w->next_id ^ w->id_salt; /* "brx-" and 16 hex digits, no printf */
+    memcpy(c->id, "brx-", 4);
+    for (int i = 19; i >= 4; i--, id >>= 4)
+        c->id[i] = "0123456789abcdef"[id & 15];
+    c->id[20] = '\0';
+    size_t pl = strlen(hr->path);
+    if (pl >= sizeof(c->path)) pl = sizeof(c->path) - 1;
+    memcpy(c->path, hr->path, pl);
+    c->path[pl] = '\0';
     char err[512];
     const char *sname = bx_http_req_header(hr, "routing-strategy");
     c->strategy = gw_router_strategy(&g->router, sname);
