@@ -10,6 +10,7 @@
 # Environment (for a machine with spare cores; unset = share all cores):
 #   WORKERS=N        event loops of each proxy: brix --workers N, nginx
 #                    worker_processes N (default 1)
+#   ACCEPT=MODE      brix --accept shared|reuseport with WORKERS > 1 (default shared)
 #   ENGINES=N        backend engines (default 2)
 #   WRK_THREADS=N    wrk threads (default 1)
 #   LAT_CONNS=N      connections of the light-load latency runs (default 1:
@@ -55,7 +56,7 @@ for p in "${EPORTS[@]}"; do
     for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/health" >/dev/null && break; sleep 0.1; done
 done
 wflag=()
-[ "$WORKERS" -gt 1 ] && wflag=(--workers "$WORKERS")
+[ "$WORKERS" -gt 1 ] && wflag=(--workers "$WORKERS" --accept "${ACCEPT:-shared}")
 (pin "${CPUS_PROXY:-}" "$BRIX" gateway --host 127.0.0.1 --port "$GP" "${backs[@]}" \
     "${wflag[@]}" --strategy "$STRATEGY" --log-level warn) &
 pids+=($!)

@@ -109,6 +109,10 @@ int bx_http_server_init(bx_http_server **out, uv_loop_t *loop, const bx_http_lim
 /* Binds and listens. port 0 picks a free port; returns the bound port (>0)
  * or a negative libuv error. reuseport sets SO_REUSEPORT (one loop per core). */
 int bx_http_server_listen(bx_http_server *srv, const char *host, int port, int reuseport);
+/* Also accepts on another server's listening socket (a dup of it; srv's
+ * loop may be on another thread): the loops share one accept queue, and a
+ * busy loop takes fewer connections. Returns 0 or a negative libuv error. */
+int bx_http_server_listen_shared(bx_http_server *srv, const bx_http_server *listening);
 /* Stops listening, closes every connection (aborting responses in progress)
  * and frees the server; cb (may be NULL) runs when all handles are closed. */
 void bx_http_server_close(bx_http_server *srv, void (*cb)(void *ud), void *ud);

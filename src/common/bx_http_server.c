@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 #define READ_BUF_SIZE (64 * 1024)
@@ -603,6 +604,32 @@ int bx_http_server_listen(bx_http_server *srv, const char *host, int port, int r
     if (r < 0) return r;
     if (bound.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&bound)->sin_port);
     return ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+}
+
+int bx_http_server_listen_shared(bx_http_server *srv, const bx_http_server *listening)
+{
+    if (srv->listener_open || srv->closing || !listening->listening) return UV_EBUSY;
+    uv_os_fd_t fd;
+    int r = uv_fileno((const uv_handle_t *)&listening->listener, &fd);
+    if (r < 0) return r;
+    int dfd = dup(fd);
+    if (dfd < 0) return uv_translate_sys_error(errno);
+    r = uv_tcp_init(srv->loop, &srv->listener);
+    if (r < 0) {
+        close(dfd);
+        return r;
+    }
+    srv->listener_open = 1;
+    srv->listener.data = srv;
+    r = uv_tcp_open(&srv->listener, dfd); /* the handle owns dfd from here */
+    if (r < 0) {
+        close(dfd);
+        return r;
+    }
+    r = uv_listen((uv_stream_t *)&srv->listener, LISTEN_BACKLOG, on_connection);
+    if (r < 0) return r;
+    srv->listening = 1;
+    return 0;
 }
 
 static void on_listener_closed(uv_handle_t *h)

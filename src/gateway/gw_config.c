@@ -26,6 +26,9 @@ static const struct gw_flag gw_flags[] = {
     {"--port", GF_INT, GOFF(port), "port to listen on (default 8888)"},
     {"--workers", GF_INT, GOFF(workers),
      "event loops serving requests, one thread each, sharing the port (default 1)"},
+    {"--accept", GF_STR, GOFF(accept_mode),
+     "how workers share the port: shared (one listening socket: a busy loop accepts less; "
+     "default) or reuseport (SO_REUSEPORT: the kernel hashes connections over the loops)"},
     {"--backend", GF_BACKEND, 0, "engine base URL, e.g. http://127.0.0.1:8000 (repeatable)"},
     {"--strategy", GF_STR, GOFF(strategy), "default routing strategy (default least-request)"},
     {"--scrape-interval-ms", GF_I64, GOFF(scrape_interval_ms),
@@ -71,6 +74,7 @@ void gw_config_default(gw_config *c)
     c->host = "0.0.0.0";
     c->port = 8888;
     c->workers = 1;
+    c->accept_mode = "shared";
     c->strategy = "least-request";
     c->scrape_interval_ms = 1000;
     c->models_interval_ms = 5000;
@@ -277,6 +281,10 @@ int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
             }
         }
         if (gw_flag_set(c, fl, val, err) != 0) return -1;
+    }
+    if (strcmp(c->accept_mode, "shared") != 0 && strcmp(c->accept_mode, "reuseport") != 0) {
+        fprintf(err, "brix gateway: --accept must be shared or reuseport\n");
+        return -1;
     }
     if (c->workers < 1 || c->workers > GW_MAX_WORKERS) {
         fprintf(err, "brix gateway: --workers must be 1..%d\n", GW_MAX_WORKERS);

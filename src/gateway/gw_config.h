@@ -13,7 +13,8 @@
 typedef struct gw_config {
     const char *host;
     int port;
-    int workers; /* proxy event loops (threads), 1..GW_MAX_WORKERS */
+    int workers;            /* proxy event loops (threads), 1..GW_MAX_WORKERS */
+    const char *accept_mode; /* workers' listeners: "shared" (one socket) or "reuseport" */
     const char *backends[GW_MAX_BACKENDS]; /* "http://host:port" or "host:port" */
     int nbackends;
     const char *strategy; /* default routing strategy */

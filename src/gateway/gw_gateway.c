@@ -422,11 +422,17 @@ static int gw_worker_init(gw_gateway *g, int idx, uv_loop_t *loop, char *err, si
         snprintf(err, errlen, "cannot create the HTTP server");
         return -1;
     }
-    int port = bx_http_server_listen(w->http, cfg->host, idx == 0 ? cfg->port : g->port,
-                                     cfg->workers > 1);
+    int reuseport = cfg->workers > 1 && cfg->accept_mode && !strcmp(cfg->accept_mode, "reuseport");
+    int port;
+    if (idx > 0 && !reuseport) { /* one listening socket, polled by every loop */
+        int rc = bx_http_server_listen_shared(w->http, g->workers[0].http);
+        port = rc == 0 ? g->port : rc;
+    } else
+        port = bx_http_server_listen(w->http, cfg->host, idx == 0 ? cfg->port : g->port,
+                                     reuseport);
     if (port <= 0) {
         snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->host, cfg->port,
-                 uv_strerror(port));
+                 port < 0 ? uv_strerror(port) : "no port");
         return -1;
     }
     if (idx == 0) g->port = port;
