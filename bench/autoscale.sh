@@ -124,55 +124,8 @@ trap 'exit 130' INT TERM
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { python3 -c 'import time; print("%.3f" % time.time())'; }
 
-write_stack() { # write_stack STRATEGY FILE
-    cat >"$2" <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: llm
-  labels:
-    model.aibrix.ai/name: llm
-  annotations:
-    brix.ai/drain-grace-seconds: "10"
-spec:
-  replicas: 1
-  template:
-    metadata:
-      labels:
-        model.aibrix.ai/name: llm
-    spec:
-      containers:
-        - name: engine
-          command: ["{brix}", "engine"]
-          args: ["--host", "127.0.0.1", "--port", "{port}", "--model", "{model}",
-                 "--profile", "llama3-8b-h100", "--max-num-seqs", "8", "--time-scale", "0.25",
-                 "--seed", "{replica}", "--log-level", "warn"]
----
-apiVersion: autoscaling.aibrix.ai/v1alpha1
-kind: PodAutoscaler
-metadata:
-  name: llm-pa
-  annotations:
-    autoscaling.aibrix.ai/scale-down-cooldown-window: "$COOLDOWN"
-spec:
-  scaleTargetRef:
-    apiVersion: apps/v1
-    kind: Deployment
-    name: llm
-  minReplicas: 1
-  maxReplicas: $MAXR
-  scalingStrategy: $1
-  observeWindowSeconds: $OBSERVE
-  panicWindowSeconds: $PANIC
-  metricsSources:
-    - metricSourceType: pod
-      protocolType: http
-      port: "8000"
-      path: /metrics
-      targetMetric: num_requests_running
-      targetValue: "$TARGET"
-YAML
-}
+. "$(dirname "$0")/autoscale_stack.sh"
+DRAIN_GRACE=10
 
 run_phase() { # run_phase STRATEGY PHASE TRACE PLANNED_SECONDS [STEP_SECONDS]
     local s=$1 ph=$2 trace=$3 dur=$4 step=${5:-} base="$OUT/$1-$2"
@@ -180,7 +133,7 @@ run_phase() { # run_phase STRATEGY PHASE TRACE PLANNED_SECONDS [STEP_SECONDS]
     gp=$(port)
     ap=$(port)
     admin="http://127.0.0.1:$ap"
-    write_stack "$s" "$base.stack.yaml"
+    autoscale_write_stack "$s" "$base.stack.yaml"
     rm -rf "$base.state"
     PIDFILE="$base.pids"
     : >"$PIDFILE"

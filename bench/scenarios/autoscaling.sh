@@ -38,55 +38,8 @@ BURSTY_S=$((LOW_S + HIGH_S + TAIL_S))
 } >"$BS_RES/settings.txt"
 cat "$BS_RES/settings.txt" >&2
 
-write_stack() { # STRATEGY FILE
-    cat >"$2" <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: llm
-  labels:
-    model.aibrix.ai/name: llm
-  annotations:
-    brix.ai/drain-grace-seconds: "2"
-spec:
-  replicas: 1
-  template:
-    metadata:
-      labels:
-        model.aibrix.ai/name: llm
-    spec:
-      containers:
-        - name: engine
-          command: ["{brix}", "engine"]
-          args: ["--host", "127.0.0.1", "--port", "{port}", "--model", "{model}",
-                 "--profile", "llama3-8b-h100", "--max-num-seqs", "8", "--time-scale", "0.25",
-                 "--seed", "{replica}", "--log-level", "warn"]
----
-apiVersion: autoscaling.aibrix.ai/v1alpha1
-kind: PodAutoscaler
-metadata:
-  name: llm-pa
-  annotations:
-    autoscaling.aibrix.ai/scale-down-cooldown-window: "$COOLDOWN"
-spec:
-  scaleTargetRef:
-    apiVersion: apps/v1
-    kind: Deployment
-    name: llm
-  minReplicas: 1
-  maxReplicas: $MAXR
-  scalingStrategy: $1
-  observeWindowSeconds: $OBSERVE
-  panicWindowSeconds: $PANIC
-  metricsSources:
-    - metricSourceType: pod
-      protocolType: http
-      port: "8000"
-      path: /metrics
-      targetMetric: num_requests_running
-      targetValue: "$TARGET"
-YAML
-}
+. "$(dirname "$0")/../autoscale_stack.sh"
+DRAIN_GRACE=2
 
 # One strategy's phases, in a subshell with its own trap: `brix up`, sampler, bench.
 run_strategy() { # STRATEGY
@@ -124,7 +77,7 @@ run_strategy() { # STRATEGY
         base="$BS_RES/$s-$ph"
         gp=$(bs_port) ap=$(bs_port)
         admin="http://127.0.0.1:$ap"
-        write_stack "$s" "$base.stack.yaml"
+        autoscale_write_stack "$s" "$base.stack.yaml"
         pidfile="$base.pids"
         : >"$pidfile"
         "$BRIX" up -f "$base.stack.yaml" --state "$base.state" --host 127.0.0.1 --port "$gp" \

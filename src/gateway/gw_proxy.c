@@ -79,6 +79,20 @@ static void gw_call_free(gw_call *c)
     free(c);
 }
 
+/* Answers c's client with an OpenAI-style error, the request id and
+ * AIBrix's x-error-* header (xerr, value xval or "true"; a value that is
+ * not valid header text falls back to "true"). The call keeps no response. */
+static void gw_error(gw_call *c, int status, const char *type, const char *msg, const char *xerr,
+                     const char *xval)
+{
+    bx_http_res_header(c->res, "request-id", c->id);
+    if (xerr && (!xval || bx_http_res_header(c->res, xerr, xval) != 0))
+        bx_http_res_header(c->res, xerr, "true");
+    bx_reply_error(c->res, status, type, msg);
+    c->upstream_status = status;
+    c->res = NULL;
+}
+
 static double gw_secs(uint64_t a_ns, uint64_t b_ns)
 {
     return (double)(b_ns - a_ns) / 1e9;
@@ -293,9 +307,7 @@ static void gw_up_done(bx_http_creq *cr, int err, void *ud)
             gw_forward(c);
             return;
         }
-        bx_reply_error(c->res, 502, "BadGatewayError", "every engine tried failed");
-        c->res = NULL;
-        c->upstream_status = 502;
+        gw_error(c, 502, "BadGatewayError", "every engine tried failed", "x-error-routing", NULL);
         gw_finish(c, 0);
         return;
     }
@@ -391,16 +403,14 @@ static void gw_forward(gw_call *c)
         if (!known) {
             char msg[300];
             snprintf(msg, sizeof(msg), "The model `%.200s` does not exist.", c->req.model);
-            bx_reply_error(c->res, 404, "NotFoundError", msg);
-            c->upstream_status = 404;
+            gw_error(c, 404, "NotFoundError", msg, "x-error-no-model-backends", c->req.model);
         } else {
             bx_http_res_header(c->res, "Retry-After", "1");
-            bx_reply_error(c->res, 503, "ServiceUnavailableError",
-                           c->ntried ? "every engine for this model failed"
-                                     : "no engine for this model is ready");
-            c->upstream_status = 503;
+            gw_error(c, 503, "ServiceUnavailableError",
+                     c->ntried ? "every engine for this model failed"
+                               : "no engine for this model is ready",
+                     "x-error-no-model-backends", NULL);
         }
-        c->res = NULL;
         gw_finish(c, 0);
         return;
     }
@@ -449,21 +459,18 @@ void gw_proxy_admitted(gw_call *c, int verdict, int retry_after_s)
         char ra[16];
         snprintf(ra, sizeof(ra), "%d", retry_after_s > 0 ? retry_after_s : 1);
         bx_http_res_header(c->res, "Retry-After", ra);
-        if (verdict == GW_ADMIT_UNKNOWN) {
-            bx_reply_error(c->res, 403, "PermissionDeniedError", "unknown user");
-            c->upstream_status = 403;
-        } else if (verdict == GW_ADMIT_UNAVAILABLE) {
-            bx_reply_error(
-                c->res, 503, "ServiceUnavailableError",
-                "rate limiting is unavailable (Redis down) and the gateway fails closed");
-            c->upstream_status = 503;
-        } else {
-            bx_reply_error(c->res, 429, "RateLimitError",
-                           verdict == GW_ADMIT_RPM ? "requests per minute limit exceeded"
-                                                   : "tokens per minute limit exceeded");
-            c->upstream_status = 429;
-        }
-        c->res = NULL;
+        if (verdict == GW_ADMIT_UNKNOWN)
+            gw_error(c, 403, "PermissionDeniedError", "unknown user", "x-error-user", NULL);
+        else if (verdict == GW_ADMIT_UNAVAILABLE)
+            gw_error(c, 503, "ServiceUnavailableError",
+                     "rate limiting is unavailable (Redis down) and the gateway fails closed",
+                     "x-error-incr-rpm", NULL);
+        else if (verdict == GW_ADMIT_RPM)
+            gw_error(c, 429, "RateLimitError", "requests per minute limit exceeded",
+                     "x-error-rpm-exceeded", NULL);
+        else
+            gw_error(c, 429, "RateLimitError", "tokens per minute limit exceeded",
+                     "x-error-tpm-exceeded", NULL);
         gw_finish(c, 0);
         return;
     }
@@ -543,18 +550,14 @@ void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api
     }
     if (!c->strategy) {
         snprintf(err, sizeof(err), "incorrect routing strategy %.64s", sname);
-        bx_reply_error(res, 400, "BadRequestError", err);
-        c->res = NULL;
-        c->upstream_status = 400;
+        gw_error(c, 400, "BadRequestError", err, "x-error-routing", NULL);
         gw_finish(c, 0);
         return;
     }
     if (!parsed && gw_req_parse(api, hr->body, hr->body_len,
                                 c->strategy->needs_tokens || c->strategy->needs_blocks, &c->req,
                                 err, sizeof(err)) != 0) {
-        bx_reply_error(res, 400, "BadRequestError", err);
-        c->res = NULL;
-        c->upstream_status = 400;
+        gw_error(c, 400, "BadRequestError", err, "x-error-request-body-processing", NULL);
         gw_finish(c, 0);
         return;
     }

@@ -74,8 +74,18 @@ log "adapter 'sql' routed only to the engine that loaded it"
 code=$(req POST /v1/chat/completions '{bad json')
 expect_status "$code" 400 "malformed JSON"
 check "$E2E_TMP/body" '.error.code == 400 and .error.type == "BadRequestError"' "400 has an OpenAI error body"
+grep -qi '^x-error-request-body-processing: true' "$E2E_TMP/headers" ||
+    fail "malformed JSON without AIBrix's x-error-request-body-processing header"
+grep -qi '^request-id: brx-' "$E2E_TMP/headers" || fail "error answer without request-id"
 code=$(req POST /v1/completions '{"prompt":"x"}')
 expect_status "$code" 400 "missing model"
+code=$(req POST /v1/completions '{"model":"nope","prompt":"x"}')
+expect_status "$code" 404 "unknown model"
+grep -qi '^x-error-no-model-backends: nope' "$E2E_TMP/headers" ||
+    fail "unknown model without x-error-no-model-backends: nope"
+code=$(req POST /v1/completions '{"model":"m","prompt":"x"}' -H 'routing-strategy: bogus')
+expect_status "$code" 400 "unknown routing strategy"
+grep -qi '^x-error-routing: true' "$E2E_TMP/headers" || fail "bad strategy without x-error-routing"
 big=$(head -c 70000 /dev/zero | tr '\0' 'a')
 printf '{"model":"m","prompt":"%s"}' "$big" >"$E2E_TMP/big.json"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
@@ -179,6 +189,7 @@ for i in 1 2 3; do
 done
 [ "$codes" = "200 200 429 " ] || fail "alice (rpm 2) got '$codes', want '200 200 429 '"
 grep -qi '^retry-after: [0-9]' "$E2E_TMP/rl3" || fail "429 without Retry-After"
+grep -qi '^x-error-rpm-exceeded: true' "$E2E_TMP/rl3" || fail "429 without x-error-rpm-exceeded"
 check "$E2E_TMP/rlb3" '.error.code == 429' "429 has an OpenAI error body"
 [ -n "$(redis-cli -p "$RP" --scan --pattern 'aibrix:alice_RPM_CURRENT:*')" ] || fail "no AIBrix RPM key in Redis"
 c=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
