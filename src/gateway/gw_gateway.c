@@ -126,6 +126,17 @@ static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
                          .strategy_mem_bytes = gw_router_mem_bytes(&g->router),
                          .router_picks = g->router.picks,
                          .router_fallbacks = g->router.fallbacks};
+    gw_prefix *px = gw_prefix_shared_acquire(&g->router.cfg);
+    if (px) {
+        gw_prefix_stats ps;
+        gw_prefix_stats_get(px, &ps);
+        v.have_prefix = 1;
+        v.prefix_entries = ps.entries;
+        v.prefix_capacity = ps.capacity;
+        v.prefix_bytes = ps.bytes;
+        v.prefix_evictions = ps.evictions;
+        gw_prefix_shared_release(px);
+    }
     gw_metrics_render(all, &v, &b);
     gw_registry_unlock(&g->reg);
     gw_metrics_free(all);

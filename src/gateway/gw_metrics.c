@@ -185,6 +185,19 @@ int gw_metrics_render(gw_metrics *m, const gw_metrics_view *v, bx_buf *b)
     bx_prom_head(b, "brix_gateway_strategy_memory_bytes", "gauge",
                  "Memory held by routing strategies (prefix index, fairness counters).");
     bx_prom_value(b, "brix_gateway_strategy_memory_bytes", "", (double)v->strategy_mem_bytes);
+    if (v->have_prefix) {
+        bx_prom_head(b, "brix_gateway_prefix_index_entries", "gauge",
+                     "(block, engine) pairs held by the prefix index.");
+        bx_prom_value(b, "brix_gateway_prefix_index_entries", "", (double)v->prefix_entries);
+        bx_prom_head(b, "brix_gateway_prefix_index_capacity", "gauge",
+                     "Most pairs the prefix index can hold (its byte bound).");
+        bx_prom_value(b, "brix_gateway_prefix_index_capacity", "", (double)v->prefix_capacity);
+        bx_prom_head(b, "brix_gateway_prefix_index_bytes", "gauge",
+                     "Memory reserved by the prefix index.");
+        bx_prom_value(b, "brix_gateway_prefix_index_bytes", "", (double)v->prefix_bytes);
+        gw_m_counter(b, "brix_gateway_prefix_index_evictions_total",
+                     "Pairs evicted from the prefix index for room.", (double)v->prefix_evictions);
+    }
     bx_prom_head(b, "brix_gateway_engine_inflight", "gauge", "Requests in flight per engine.");
     for (int i = 0; i < v->reg->n; i++) {
         char l[GW_NAME_MAX * 2 + 16], e[GW_NAME_MAX * 2];

@@ -23,6 +23,9 @@ typedef struct gw_metrics_view {
     uint64_t rl_rejected_rpm, rl_rejected_tpm, rl_errors;
     size_t strategy_mem_bytes;
     uint64_t router_picks, router_fallbacks;
+    int have_prefix; /* the prefix index exists (a prefix strategy was used) */
+    size_t prefix_entries, prefix_capacity, prefix_bytes;
+    uint64_t prefix_evictions;
 } gw_metrics_view;
 
 gw_metrics *gw_metrics_new(void);

@@ -143,6 +143,8 @@ curl -s "$GW/metrics" >"$E2E_TMP/gw_metrics"
 grep -q '^brix_gateway_requests_total{model="m",strategy="prefix-cache"' "$E2E_TMP/gw_metrics" ||
     fail "no request counter for prefix-cache"
 grep -q '^brix_gateway_routing_decision_seconds_count' "$E2E_TMP/gw_metrics" || fail "no decision histogram"
+awk '/^brix_gateway_prefix_index_entries / && $2 > 0 {ok = 1} END {exit !ok}' "$E2E_TMP/gw_metrics" ||
+    fail "the prefix index reports no entries after prefix-cache requests"
 check_exposition "$E2E_TMP/gw_metrics"
 log "gateway /metrics well formed"
 # 6b. one set of counters over all workers: 30 requests on 30 connections
