@@ -60,6 +60,7 @@ wflag=()
 (pin "${CPUS_PROXY:-}" "$BRIX" gateway --host 127.0.0.1 --port "$GP" "${backs[@]}" \
     "${wflag[@]}" --strategy "$STRATEGY" --log-level warn) &
 pids+=($!)
+GW_PID=$!
 mkdir -p "$work/logs"
 cat >"$work/nginx.conf" <<NGX
 worker_processes $WORKERS;
@@ -83,6 +84,7 @@ http {
 NGX
 (pin "${CPUS_PROXY:-}" nginx -c "$work/nginx.conf" -p "$work") &
 pids+=($!)
+NGX_PID=$!
 for _ in $(seq 100); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GP/readyz")" = 200 ] && break
     sleep 0.1
@@ -102,11 +104,26 @@ run() { # run URL [connections] [threads] -> "rps p50_us p99_us non2xx"
       /^ +50%/ {p50=us($2)}
       /^ +99%/ {p99=us($2)}
       /Non-2xx/ {bad=$4}
-      END {printf "%s %s %s %s\n", rps, p50, p99, bad+0}' "$work/out"
+      / requests in / {n=$1}
+      END {printf "%s %s %s %s %s\n", rps, p50, p99, bad+0, n+0}' "$work/out"
 }
-read -r d_rps d_p50 d_p99 d_bad < <(run "http://127.0.0.1:$E1/v1/completions")
-read -r n_rps n_p50 n_p99 n_bad < <(run "http://127.0.0.1:$NP/v1/completions")
-read -r g_rps g_p50 g_p99 g_bad < <(run "http://127.0.0.1:$GP/v1/completions")
+# CPU time (clock ticks, all threads) of a process and its children: the
+# proxy's own cost per request, independent of who else shares the cores.
+ticks() {
+    local t=0 p
+    for p in "$@" $(pgrep -P "$1" 2>/dev/null); do
+        t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$t"
+}
+HZ=$(getconf CLK_TCK)
+read -r d_rps d_p50 d_p99 d_bad _ < <(run "http://127.0.0.1:$E1/v1/completions")
+t0=$(ticks "$NGX_PID")
+read -r n_rps n_p50 n_p99 n_bad n_n < <(run "http://127.0.0.1:$NP/v1/completions")
+n_cpu=$(($(ticks "$NGX_PID") - t0))
+t0=$(ticks "$GW_PID")
+read -r g_rps g_p50 g_p99 g_bad g_n < <(run "http://127.0.0.1:$GP/v1/completions")
+g_cpu=$(($(ticks "$GW_PID") - t0))
 printf '%-22s %12s %10s %10s %8s\n' "target" "requests/s" "p50 us" "p99 us" "non-2xx"
 printf '%-22s %12s %10s %10s %8s\n' "direct (one engine)" "$d_rps" "$d_p50" "$d_p99" "$d_bad"
 printf '%-22s %12s %10s %10s %8s\n' "nginx round-robin" "$n_rps" "$n_p50" "$n_p99" "$n_bad"
@@ -115,6 +132,9 @@ awk -v gr="$g_rps" -v nr="$n_rps" -v g50="$g_p50" -v n50="$n_p50" -v d50="$d_p50
     -v g99="$g_p99" -v n99="$n_p99" -v d99="$d_p99" 'BEGIN {
     printf "added latency over direct: brix p50 %+.0f us, p99 %+.0f us; nginx p50 %+.0f us, p99 %+.0f us\n", g50-d50, g99-d99, n50-d50, n99-d99
     printf "ratio brix/nginx requests/s: %.2f\n", gr/nr }'
+awk -v gc="$g_cpu" -v gn="$g_n" -v nc="$n_cpu" -v nn="$n_n" -v hz="$HZ" 'BEGIN {
+    g = gc * 1e6 / hz / gn; n = nc * 1e6 / hz / nn
+    printf "proxy CPU per request: brix %.1f us, nginx %.1f us (ratio nginx/brix %.2f: > 1 means brix does the same work with less CPU)\n", g, n, n / g }'
 # Light load: the latency a proxy adds when nothing queues.
 LAT_CONNS=${LAT_CONNS:-1}
 read -r ld_rps ld_p50 ld_p99 _ < <(run "http://127.0.0.1:$E1/v1/completions" "$LAT_CONNS" 1)
