@@ -487,8 +487,14 @@ static void res_done(conn *c)
         return;
     }
     if (c->in_feed) return; /* the feed loop goes on with the next request */
-    /* Pipelined input is parsed from the loop, not from inside the caller. */
-    uv_timer_start(&c->timer, on_timer, pending_len(c) > 0 ? 0 : idle_ms(c), 0);
+    /* Pipelined input is parsed from the loop, not from inside the caller.
+     * Otherwise the idle timer armed at accept stays: when it fires it
+     * measures from last_activity and waits the rest (no timer restart per
+     * response). */
+    if (pending_len(c) > 0)
+        uv_timer_start(&c->timer, on_timer, 0, 0);
+    else if (!uv_is_active((uv_handle_t *)&c->timer))
+        uv_timer_start(&c->timer, on_timer, idle_ms(c), 0);
     read_start(c);
 }
 

@@ -477,6 +477,7 @@ static void gw_worker_drain(gw_worker *w)
 
 static void gw_worker_release(gw_worker *w)
 {
+    gw_proxy_free_spares(w);
     if (w->client) bx_http_client_close(w->client);
     w->client = NULL;
     if (w->hold_timer_init) uv_close((uv_handle_t *)&w->hold_timer, NULL);

@@ -44,6 +44,8 @@ typedef struct gw_worker {
     bx_http_client *client;
     void *limits; /* gw_ratelimit, when --redis is set */
     gw_call *calls;
+    gw_call *spare_calls; /* finished calls kept for reuse (gw_proxy.c) */
+    int nspare_calls;
     gw_metrics *metrics; /* this worker's counters (merged at /metrics) */
     uint64_t next_id, id_salt, rng;
     uv_timer_t hold_timer; /* worker 0: re-tries held requests while any is held */
@@ -78,6 +80,8 @@ uint64_t gw_next_random(gw_worker *w);
 void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api);
 void gw_proxy_admitted(gw_call *c, int verdict, int retry_after_s);
 void gw_proxy_cancel_all(gw_worker *w);
+/* Frees the finished calls kept for reuse (at close). */
+void gw_proxy_free_spares(gw_worker *w);
 /* Sends held requests whose model has a ready engine now. */
 void gw_proxy_retry_held(gw_worker *w);
 int gw_proxy_held(gw_worker *w, const char *model);

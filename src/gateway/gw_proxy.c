@@ -65,6 +65,29 @@ enum { GW_REL_NONE = 0, GW_REL_CANCELLED, GW_REL_OK, GW_REL_FAILED };
 
 /* ---------- helpers ---------- */
 
+#define GW_CALL_SPARE_MAX 256          /* finished calls kept per worker for reuse */
+#define GW_CALL_SCAN_KEEP (64u << 10) /* answer buffers kept with them up to this size */
+
+/* A call from the worker's spares (its answer buffer kept: no malloc and
+ * regrowth per request in steady state), else a new one. Zeroed but for
+ * the buffer, which is empty. */
+static gw_call *gw_call_new(gw_worker *w)
+{
+    gw_call *c = w->spare_calls;
+    if (!c) {
+        c = calloc(1, sizeof(*c));
+        if (c) bx_buf_init(&c->scan);
+        return c;
+    }
+    w->spare_calls = c->next;
+    w->nspare_calls--;
+    bx_buf keep = c->scan;
+    memset(c, 0, sizeof(*c));
+    c->scan = keep;
+    bx_buf_reset(&c->scan);
+    return c;
+}
+
 static void gw_call_free(gw_call *c)
 {
     gw_worker *w = c->w;
@@ -75,8 +98,25 @@ static void gw_call_free(gw_call *c)
     if (c->next) c->next->prev = c->prev;
     gw_req_free(&c->req);
     if (c->sse_on) bx_sse_parser_free(&c->sse);
+    if (w->nspare_calls < GW_CALL_SPARE_MAX && c->scan.cap <= GW_CALL_SCAN_KEEP) {
+        c->next = w->spare_calls;
+        w->spare_calls = c;
+        w->nspare_calls++;
+        return;
+    }
     bx_buf_free(&c->scan);
     free(c);
+}
+
+void gw_proxy_free_spares(gw_worker *w)
+{
+    while (w->spare_calls) {
+        gw_call *c = w->spare_calls;
+        w->spare_calls = c->next;
+        bx_buf_free(&c->scan);
+        free(c);
+    }
+    w->nspare_calls = 0;
 }
 
 /* Answers c's client with an OpenAI-style error, the request id and
@@ -504,7 +544,7 @@ void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api
         gw_metrics_request_done(w, "-", "-", "-", 401, -1);
         return;
     }
-    gw_call *c = calloc(1, sizeof(*c));
+    gw_call *c = gw_call_new(w);
     if (!c) {
         bx_reply_error(res, 500, "InternalServerError", "out of memory");
         return;
@@ -513,7 +553,6 @@ void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api
     c->res = res;
     c->t0_ns = uv_hrtime();
     c->prompt_tokens = c->completion_tokens = -1;
-    bx_buf_init(&c->scan);
     c->next = w->calls;
     if (w->calls) w->calls->prev = c;
     w->calls = c;
