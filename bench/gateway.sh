@@ -11,6 +11,7 @@
 #   WORKERS=N        event loops of each proxy: brix --workers N, nginx
 #                    worker_processes N (default 1)
 #   ACCEPT=MODE      brix --accept shared|reuseport with WORKERS > 1 (default shared)
+#   BUSY_POLL_US=N   brix --busy-poll-us N (default 0: off; nginx has no such mode)
 #   ENGINES=N        backend engines (default 2)
 #   WRK_THREADS=N    wrk threads (default 1)
 #   LAT_CONNS=N      connections of the light-load latency runs (default 1:
@@ -57,6 +58,7 @@ for p in "${EPORTS[@]}"; do
 done
 wflag=()
 [ "$WORKERS" -gt 1 ] && wflag=(--workers "$WORKERS" --accept "${ACCEPT:-shared}")
+[ "${BUSY_POLL_US:-0}" -gt 0 ] && wflag+=(--busy-poll-us "$BUSY_POLL_US")
 (pin "${CPUS_PROXY:-}" "$BRIX" gateway --host 127.0.0.1 --port "$GP" "${backs[@]}" \
     "${wflag[@]}" --strategy "$STRATEGY" --log-level warn) &
 pids+=($!)

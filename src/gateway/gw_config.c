@@ -26,6 +26,9 @@ static const struct gw_flag gw_flags[] = {
     {"--port", GF_INT, GOFF(port), "port to listen on (default 8888)"},
     {"--workers", GF_INT, GOFF(workers),
      "event loops serving requests, one thread each, sharing the port (default 1)"},
+    {"--busy-poll-us", GF_I64, GOFF(busy_poll_us),
+     "keep each loop polling without sleeping while requests are in flight and this many "
+     "microseconds after the last (lower latency for a core's CPU; default 0 = off)"},
     {"--accept", GF_STR, GOFF(accept_mode),
      "how workers share the port: shared (one listening socket: a busy loop accepts less; "
      "default) or reuseport (SO_REUSEPORT: the kernel hashes connections over the loops)"},

@@ -15,6 +15,7 @@ typedef struct gw_config {
     int port;
     int workers;            /* proxy event loops (threads), 1..GW_MAX_WORKERS */
     const char *accept_mode; /* workers' listeners: "shared" (one socket) or "reuseport" */
+    int64_t busy_poll_us;    /* > 0: loops spin, not sleep, while busy and this long after */
     const char *backends[GW_MAX_BACKENDS]; /* "http://host:port" or "host:port" */
     int nbackends;
     const char *strategy; /* default routing strategy */

@@ -145,10 +145,48 @@ static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
     bx_buf_free(&b);
 }
 
+/* ---------- busy polling ---------- */
+
+static void gw_spin_idle(uv_idle_t *h)
+{
+    (void)h; /* being active is the point: the loop polls without sleeping */
+}
+
+static void gw_spin_check(uv_check_t *h)
+{
+    gw_worker *w = h->data;
+    if (!w->spin_on || w->calls) return;
+    if (uv_hrtime() - w->spin_last_ns > (uint64_t)w->g->cfg.busy_poll_us * 1000) {
+        uv_idle_stop(&w->spin);
+        w->spin_on = 0;
+    }
+}
+
+void gw_worker_busy(gw_worker *w)
+{
+    if (!w->spin_init) return;
+    w->spin_last_ns = uv_hrtime();
+    if (!w->spin_on && uv_idle_start(&w->spin, gw_spin_idle) == 0) w->spin_on = 1;
+}
+
+static int gw_worker_spin_init(gw_worker *w)
+{
+    if (w->g->cfg.busy_poll_us <= 0) return 0;
+    if (uv_idle_init(w->loop, &w->spin) != 0) return -1;
+    if (uv_check_init(w->loop, &w->spin_check) != 0) {
+        uv_close((uv_handle_t *)&w->spin, NULL);
+        return -1;
+    }
+    w->spin_check.data = w;
+    w->spin_init = 1;
+    return uv_check_start(&w->spin_check, gw_spin_check);
+}
+
 static void gw_handle(bx_http_req *hr, bx_http_res *res, void *ud)
 {
     gw_worker *w = ud;
     gw_gateway *g = w->g;
+    gw_worker_busy(w);
     const char *p = hr->path;
     int get = !strcmp(hr->method, "GET"), post = !strcmp(hr->method, "POST");
     if (!strcmp(p, "/v1/chat/completions") || !strcmp(p, "/v1/completions") ||
@@ -403,6 +441,10 @@ static int gw_worker_init(gw_gateway *g, int idx, uv_loop_t *loop, char *err, si
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (gw_worker_spin_init(w) != 0) {
+        snprintf(err, errlen, "cannot set up busy polling");
+        return -1;
+    }
     w->rng = uv_hrtime() ^ ((uint64_t)(uintptr_t)w << 16);
     w->id_salt = gw_next_random(w);
     bx_http_client_opts co = {.max_idle_per_host = 256,
@@ -482,6 +524,11 @@ static void gw_worker_release(gw_worker *w)
     w->client = NULL;
     if (w->hold_timer_init) uv_close((uv_handle_t *)&w->hold_timer, NULL);
     w->hold_timer_init = 0;
+    if (w->spin_init) {
+        uv_close((uv_handle_t *)&w->spin, NULL);
+        uv_close((uv_handle_t *)&w->spin_check, NULL);
+        w->spin_init = w->spin_on = 0;
+    }
 }
 
 static void gw_close_walk(uv_handle_t *h, void *arg)

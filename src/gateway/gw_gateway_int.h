@@ -50,6 +50,12 @@ typedef struct gw_worker {
     uint64_t next_id, id_salt, rng;
     uv_timer_t hold_timer; /* worker 0: re-tries held requests while any is held */
     int hold_timer_on, hold_timer_init;
+    /* --busy-poll-us: an active idle handle makes the loop poll with a zero
+     * timeout; the check handle stops it once the loop has been quiet */
+    uv_idle_t spin;
+    uv_check_t spin_check;
+    int spin_init, spin_on;
+    uint64_t spin_last_ns;
 } gw_worker;
 
 struct gw_gateway {
@@ -75,6 +81,8 @@ struct gw_gateway {
 };
 
 uint64_t gw_next_random(gw_worker *w);
+/* A request arrived or finished on w: with --busy-poll-us, keep polling. */
+void gw_worker_busy(gw_worker *w);
 
 /* gw_proxy.c (on the worker's thread) */
 void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api);

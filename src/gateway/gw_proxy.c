@@ -238,6 +238,7 @@ static void gw_finish(gw_call *c, int ok)
         gw_router_done(&g->router, c->strategy, &c->rq, e, &rr);
         gw_registry_unlock(&g->reg);
     }
+    gw_worker_busy(c->w);
     gw_metrics_request_done(c->w, c->req.model, c->decided ? c->decided->name : "-",
                             c->engine ? c->engine->addr : "-", ok ? c->upstream_status : 502,
                             rr.ttft_s);

@@ -175,7 +175,7 @@ redis-cli -p "$RP" set aibrix-users/alice '{"name":"alice","rpm":2,"tpm":100000}
 G2P=$(free_port) || fail "no free port"
 "$BRIX" gateway --host 127.0.0.1 --port "$G2P" --redis "127.0.0.1:$RP" \
     --backend "http://127.0.0.1:${ports[0]}" --backend "http://127.0.0.1:${ports[2]}" \
-    --backend "http://127.0.0.1:${ports[3]}" --models-interval-ms 200 --workers 2 \
+    --backend "http://127.0.0.1:${ports[3]}" --models-interval-ms 200 --workers 2 --busy-poll-us 500 \
     >"$E2E_TMP/gateway2.log" 2>&1 &
 E2E_PIDS+=($!)
 E2E_LOGS+=("$E2E_TMP/gateway2.log")
