@@ -42,7 +42,8 @@ typedef struct brixkv_config {
                                  queue; HOT writes from gets stay queued); 0 (default): queued */
     size_t l2_queue_blocks;   /* bound of the write queue (default 1024): full = dropped */
     unsigned l2_conns;        /* connections per node (default 2) */
-    int l2_timeout_ms;        /* connect and per-command bound (default 1000) */
+    int l2_timeout_ms;        /* bound of each connect, send and receive (default 1000,
+                                 at most 600000); a batch makes a few of them */
     const char *l2_namespace; /* key prefix in the store (default "brixkv") */
 } brixkv_config;
 
@@ -92,7 +93,8 @@ long brixkv_get_iov(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, siz
                     const brixkv_iov *iov, size_t niov, size_t nblocks);
 
 /* Waits until every queued L2 write has been sent (or dropped). 0, or
- * -ETIMEDOUT after timeout_ms. */
+ * -ETIMEDOUT after timeout_ms (< 0: no bound; under steady writes the
+ * queue may never be empty, so pass a bound). */
 int brixkv_flush(brixkv *kv, int timeout_ms);
 
 typedef struct brixkv_stats {

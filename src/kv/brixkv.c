@@ -93,10 +93,10 @@ static int brixkv_open_l2(brixkv *kv, const brixkv_config *c, char *err, size_t 
     if (n < 0) return n;
     kv->ingestion = brixkv_ingestion_parse(c->l2_ingestion);
     if (kv->ingestion < 0 || c->l2_conns > BRIXKV_MAX_CONNS || c->l2_timeout_ms < 0 ||
-        (c->l2_namespace && strlen(c->l2_namespace) > KV_L2_NS_MAX)) {
+        c->l2_timeout_ms > 600000 || (c->l2_namespace && strlen(c->l2_namespace) > KV_L2_NS_MAX)) {
         snprintf(err, errlen,
                  "brixkv: bad L2 setting (l2_ingestion HOT|ALL|EVICTED, l2_conns <= %d, "
-                 "l2_timeout_ms >= 0, l2_namespace <= %d bytes)",
+                 "l2_timeout_ms 0..600000, l2_namespace <= %d bytes)",
                  BRIXKV_MAX_CONNS, KV_L2_NS_MAX);
         return -EINVAL;
     }

@@ -198,12 +198,15 @@ typedef struct kv_l2r_out {
     size_t niov, npre;
 } kv_l2r_out;
 
-/* Sends everything gathered; 0 or -1 (I/O error or the send timeout). */
-static int kv_l2r_out_flush(kv_l2r_out *o)
+/* Sends the pieces gathered; 0 or -1 (I/O error or the send timeout). The
+ * prefixes stay reserved (a command's prefix may be among the pieces of a
+ * command still being added): only kv_l2r_out_flush, at a command
+ * boundary, frees them. */
+static int kv_l2r_out_send(kv_l2r_out *o)
 {
     struct iovec *v = o->iov;
     size_t nv = o->niov;
-    o->niov = o->npre = 0;
+    o->niov = 0;
     while (nv) {
         struct msghdr m = {.msg_iov = v, .msg_iovlen = nv};
         ssize_t w = sendmsg(o->fd, &m, MSG_NOSIGNAL);
@@ -224,10 +227,17 @@ static int kv_l2r_out_flush(kv_l2r_out *o)
     return 0;
 }
 
+/* At a command boundary: sends everything and frees the prefixes. */
+static int kv_l2r_out_flush(kv_l2r_out *o)
+{
+    o->npre = 0;
+    return kv_l2r_out_send(o);
+}
+
 static int kv_l2r_out_add(kv_l2r_out *o, const void *p, size_t len)
 {
     if (len == 0) return 0;
-    if (o->niov == KV_L2R_IOV && kv_l2r_out_flush(o) != 0) return -1;
+    if (o->niov == KV_L2R_IOV && kv_l2r_out_send(o) != 0) return -1;
     o->iov[o->niov].iov_base = (void *)(uintptr_t)p;
     o->iov[o->niov++].iov_len = len;
     return 0;
@@ -236,7 +246,10 @@ static int kv_l2r_out_add(kv_l2r_out *o, const void *p, size_t len)
 static int kv_l2r_out_set(kv_l2_redis *r, kv_l2r_out *o, const kv_key *key,
                           const kv_l2_redis_val *val)
 {
-    if (o->npre == KV_L2R_PRE && kv_l2r_out_flush(o) != 0) return -1;
+    /* a new command starts on a fresh batch when its pieces (prefix,
+     * header, value pieces, CRLF) would not all fit in this one */
+    if ((o->npre == KV_L2R_PRE || o->niov + val->nv + 3 > KV_L2R_IOV) && kv_l2r_out_flush(o) != 0)
+        return -1;
     size_t vlen = val->head_len;
     for (size_t i = 0; i < val->nv; i++)
         vlen += val->v[i].len;

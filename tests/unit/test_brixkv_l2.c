@@ -272,6 +272,44 @@ static void test_cross_engine(void **st)
     rs_stop(&r);
 }
 
+/* A synchronous put of scatter lists whose SET commands fill the send
+ * batch exactly (5 pieces + prefix, header and CRLF = 8 iovecs, 8 commands
+ * a batch): every block must reach Redis under its own key (a command's
+ * prefix was once reused before it was sent). */
+static void test_sync_scatter_batches(void **st)
+{
+    (void)st;
+    NEED_REDIS();
+    rsrv r;
+    rs_start(&r, 0);
+    for (size_t niov = 1; niov <= 13; niov += 4) { /* 1, 5, 9, 13 pieces per block */
+        brixkv *a = open_kv(r.port, "ALL", 1, 64), *b = open_kv(r.port, "ALL", 1, 64);
+        seqbuf *s = seq_new(20 + (int)niov);
+        brixkv_iov *in = calloc(NB * niov, sizeof(*in));
+        assert_non_null(in);
+        for (int i = 0; i < NB; i++) {
+            size_t off = 0;
+            for (size_t k = 0; k < niov; k++) {
+                size_t len = k + 1 == niov ? BB - off : BB / niov;
+                in[i * niov + k] = (brixkv_iov){s->data[i] + off, len};
+                off += len;
+            }
+        }
+        assert_int_equal(brixkv_put_iov(a, &NS, s->t, NT, in, niov, NB), NB);
+        assert_int_equal(brixkv_get(b, &NS, s->t, NT, s->dst, NB), NB);
+        check_out(s, 20 + (int)niov, NB);
+        brixkv_stats sb;
+        brixkv_stats_get(b, &sb);
+        assert_int_equal(sb.l2_corrupt, 0);
+        assert_int_equal(sb.l2_hits, NB);
+        brixkv_close(a);
+        brixkv_close(b);
+        free(in);
+        free(s);
+    }
+    rs_stop(&r);
+}
+
 static void test_redis_killed_and_back(void **st)
 {
     (void)st;
@@ -549,6 +587,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_small_l1),
         cmocka_unit_test(test_long_sequence),
         cmocka_unit_test(test_cross_engine),
+        cmocka_unit_test(test_sync_scatter_batches),
         cmocka_unit_test(test_redis_killed_and_back),
         cmocka_unit_test(test_corrupt_rejected),
         cmocka_unit_test(test_two_nodes),
