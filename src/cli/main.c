@@ -52,11 +52,15 @@ static void usage(FILE *f)
 static void raise_nofile(void)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-            perror("brix: cannot raise the open-file limit"); /* runs with the old one */
-    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    /* an unlimited hard limit is not accepted as a soft one: cap at 2^20 */
+    rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > ((rlim_t)1 << 20)
+                      ? ((rlim_t)1 << 20)
+                      : rl.rlim_max;
+    if (rl.rlim_cur >= want) return;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        perror("brix: cannot raise the open-file limit"); /* runs with the old one */
 }
 
 int main(int argc, char **argv)

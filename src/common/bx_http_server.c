@@ -703,8 +703,9 @@ static int build_head(conn *c, int status, const char *ctype, int chunked, size_
     bx_buf_reset(h);
     if (c->head.cap > OUT_KEEP) bx_buf_free(h);
     /* appends, not printf: this runs once per response */
+    if (status < 100 || status > 999) status = 500;
     int r = bx_buf_append(h, "HTTP/1.1 ", 9);
-    r |= bx_buf_append_u64(h, (uint64_t)(status >= 100 && status <= 999 ? status : 500));
+    r |= bx_buf_append_u64(h, (uint64_t)status);
     r |= bx_buf_append(h, " ", 1);
     r |= bx_buf_appends(h, reason(status));
     r |= bx_buf_append(h, "\r\n", 2);

@@ -327,16 +327,20 @@ int gw_gateway_set_model_strategy(gw_gateway *g, const char *model, const char *
     while (i < g->nmodel_strategy && strcmp(g->model_strategy[i].model, model) != 0)
         i++;
     if (i < g->nmodel_strategy) {
-        if (s)
+        if (s) {
             g->model_strategy[i].s = s;
-        else
-            g->model_strategy[i] = g->model_strategy[--g->nmodel_strategy];
+        } else {
+            g->model_strategy[i] = g->model_strategy[g->nmodel_strategy - 1];
+            __atomic_store_n(&g->nmodel_strategy, g->nmodel_strategy - 1, __ATOMIC_RELEASE);
+        }
     } else if (s) {
         if (g->nmodel_strategy == GW_MAX_MODEL_STRATEGIES || strlen(model) >= GW_NAME_MAX) {
             rc = -1;
         } else {
             snprintf(g->model_strategy[g->nmodel_strategy].model, GW_NAME_MAX, "%s", model);
-            g->model_strategy[g->nmodel_strategy++].s = s;
+            g->model_strategy[g->nmodel_strategy].s = s;
+            /* read without the lock by workers' fast path (gw_proxy_handle) */
+            __atomic_store_n(&g->nmodel_strategy, g->nmodel_strategy + 1, __ATOMIC_RELEASE);
         }
     }
     gw_registry_unlock(&g->reg);
@@ -374,8 +378,7 @@ static int gw_gateway_start_signals(gw_gateway *g, char *err, size_t errlen)
     dopt.interval_ms = (uint64_t)g->cfg.models_interval_ms;
     gw_disc *d = NULL;
     if (gw_disc_init(&d, g->loop, &g->reg, g->workers[0].client, &gw_disc_source_static,
-                     g->cfg.backends,
-                     g->cfg.nbackends, &dopt, err, errlen) != 0)
+                     g->cfg.backends, g->cfg.nbackends, &dopt, err, errlen) != 0)
         return -1;
     g->discovery = d;
     gw_scrape_opts sopt;
@@ -481,8 +484,7 @@ static int gw_worker_init(gw_gateway *g, int idx, uv_loop_t *loop, char *err, si
         int rc = bx_http_server_listen_shared(w->http, g->workers[0].http);
         port = rc == 0 ? g->port : rc;
     } else
-        port = bx_http_server_listen(w->http, cfg->host, idx == 0 ? cfg->port : g->port,
-                                     reuseport);
+        port = bx_http_server_listen(w->http, cfg->host, idx == 0 ? cfg->port : g->port, reuseport);
     if (port <= 0) {
         snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->host, cfg->port,
                  port < 0 ? uv_strerror(port) : "no port");
@@ -513,13 +515,19 @@ static void gw_worker_drain(gw_worker *w)
      * after gw_proxy_cancel_all let it finish and be freed. */
     uv_run(w->loop, UV_RUN_NOWAIT);
     gw_proxy_cancel_all(w);
-    for (int i = 0; i < 100 && w->calls; i++)
+    /* cancelled calls end on the next turns; one waiting on the resolver's
+     * thread pool may take longer: up to ~2 s more, then it is abandoned */
+    for (int i = 0; i < 2100 && w->calls; i++) {
         uv_run(w->loop, UV_RUN_NOWAIT);
+        if (w->calls && i >= 100) uv_sleep(1);
+    }
+    if (w->calls) bx_warn("worker %d: requests still running at shutdown", w->idx);
 }
 
+/* Closes the worker's handles; the spare calls go after its loop's last
+ * turn (a late callback may still park one there). */
 static void gw_worker_release(gw_worker *w)
 {
-    gw_proxy_free_spares(w);
     if (w->client) bx_http_client_close(w->client);
     w->client = NULL;
     if (w->hold_timer_init) uv_close((uv_handle_t *)&w->hold_timer, NULL);
@@ -544,6 +552,7 @@ static void gw_worker_finish_own_loop(gw_worker *w)
     gw_worker_release(w);
     uv_walk(w->loop, gw_close_walk, NULL);
     uv_run(w->loop, UV_RUN_DEFAULT);
+    gw_proxy_free_spares(w);
     if (uv_loop_close(w->loop) != 0) bx_warn("worker %d: loop closed with handles open", w->idx);
 }
 
@@ -608,10 +617,12 @@ int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, cha
     g->router_ok = 1;
     if (gw_worker_init(g, 0, loop, err, errlen) != 0) goto fail;
     if (gw_gateway_start_signals(g, err, errlen) != 0) goto fail;
+    /* every worker set up before any thread runs: a running worker reads
+     * the others' metrics (/metrics) and g->nworkers */
     for (int i = 1; i < g->cfg.workers; i++)
-        if (gw_worker_init(g, i, NULL, err, errlen) != 0 ||
-            gw_worker_start(&g->workers[i], err, errlen) != 0)
-            goto fail;
+        if (gw_worker_init(g, i, NULL, err, errlen) != 0) goto fail;
+    for (int i = 1; i < g->cfg.workers; i++)
+        if (gw_worker_start(&g->workers[i], err, errlen) != 0) goto fail;
     *out = g;
     return 0;
 fail:
@@ -640,6 +651,7 @@ void gw_gateway_close(gw_gateway *g)
     gw_gateway_stop_signals(g); /* before the client they use goes */
     if (g->nworkers > 0) gw_worker_release(&g->workers[0]);
     uv_run(g->loop, UV_RUN_NOWAIT);
+    if (g->nworkers > 0) gw_proxy_free_spares(&g->workers[0]);
     if (g->router_ok) gw_router_close(&g->router);
     if (g->reg_ok) gw_registry_close(&g->reg);
     for (int i = 0; i < g->nworkers; i++)

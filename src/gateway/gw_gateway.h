@@ -5,7 +5,8 @@
  * Lifecycle like libuv's: gw_gateway_init binds the port on the caller's
  * loop; uv_run serves; gw_gateway_close stops everything and frees it.
  * With cfg->workers = N > 1, N - 1 more event loops on their own threads
- * serve the same port (SO_REUSEPORT: the kernel spreads connections);
+ * serve the same port (one listening socket polled by every loop, or one
+ * SO_REUSEPORT socket each: cfg->accept_mode);
  * discovery and scraping stay on the caller's loop. The functions below
  * are called from the caller's loop thread. */
 #ifndef GW_GATEWAY_H

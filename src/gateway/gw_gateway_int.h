@@ -26,8 +26,9 @@ typedef struct gw_stats {
     uint64_t rl_rejected_rpm, rl_rejected_tpm, rl_errors;
 } gw_stats;
 
-/* One proxy event loop: its listener (SO_REUSEPORT on the shared port
- * when there are several), upstream connection pool, rate limiter
+/* One proxy event loop: its listener (a dup of worker 0's listening
+ * socket, or its own SO_REUSEPORT socket: --accept), upstream connection
+ * pool, rate limiter
  * connection and calls. Worker 0 runs on the gateway's loop (the caller's);
  * workers 1.. each own a loop and a thread. Everything here is touched by
  * its own thread only; what workers share lives in gw_gateway under the
@@ -70,8 +71,8 @@ struct gw_gateway {
     gw_worker workers[GW_MAX_WORKERS];
     int nworkers;
     gw_stats stats;
-    void *discovery; /* gw_disc, on the gateway's loop */
-    void *scraper;   /* gw_scrape, on the gateway's loop */
+    void *discovery;    /* gw_disc, on the gateway's loop */
+    void *scraper;      /* gw_scrape, on the gateway's loop */
     gw_hold_hooks hold; /* only with one worker (the embedding control plane's loop) */
     struct {
         char model[GW_NAME_MAX];

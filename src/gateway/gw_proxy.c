@@ -65,7 +65,7 @@ enum { GW_REL_NONE = 0, GW_REL_CANCELLED, GW_REL_OK, GW_REL_FAILED };
 
 /* ---------- helpers ---------- */
 
-#define GW_CALL_SPARE_MAX 256          /* finished calls kept per worker for reuse */
+#define GW_CALL_SPARE_MAX 256         /* finished calls kept per worker for reuse */
 #define GW_CALL_SCAN_KEEP (64u << 10) /* answer buffers kept with them up to this size */
 
 /* A call from the worker's spares (its answer buffer kept: no malloc and
@@ -570,7 +570,8 @@ void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api
     const char *sname = bx_http_req_header(hr, "routing-strategy");
     c->strategy = gw_router_strategy(&g->router, sname);
     int parsed = 0; /* c->req holds the body's fields already */
-    if (c->strategy && (!sname || !*sname) && g->nmodel_strategy > 0) {
+    if (c->strategy && (!sname || !*sname) &&
+        __atomic_load_n(&g->nmodel_strategy, __ATOMIC_ACQUIRE) > 0) {
         /* the model's default: the model comes from the body, read without
          * tokens first and kept unless the strategy reads tokens */
         if (gw_req_parse(api, hr->body, hr->body_len, 0, &c->req, err, sizeof(err)) == 0) {
