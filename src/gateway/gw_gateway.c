@@ -117,7 +117,17 @@ static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
     bx_buf b;
     bx_buf_init(&b);
     gw_registry_lock(&g->reg);
-    gw_metrics_view v = {.reg = &g->reg,
+    gw_metrics_engine *es = malloc(((size_t)g->reg.n + 1) * sizeof(*es));
+    int ne = 0;
+    for (int i = 0; es && i < g->reg.n; i++, ne++) {
+        const gw_engine *e = &g->reg.engines[i];
+        memcpy(es[i].addr, e->addr, sizeof(es[i].addr));
+        es[i].inflight = e->inflight;
+        es[i].breaker = (int)e->breaker;
+        es[i].ready = e->ready && !e->gone;
+    }
+    gw_metrics_view v = {.engines = es,
+                         .nengines = ne,
                          .retries = g->stats.retries,
                          .breaker_opens = g->stats.breaker_opens,
                          .rl_rejected_rpm = g->stats.rl_rejected_rpm,
@@ -137,8 +147,9 @@ static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
         v.prefix_evictions = ps.evictions;
         gw_prefix_shared_release(px);
     }
+    gw_registry_unlock(&g->reg); /* the engines are copied: render without the lock */
     gw_metrics_render(all, &v, &b);
-    gw_registry_unlock(&g->reg);
+    free(es);
     gw_metrics_free(all);
     bx_http_res_send(res, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
                      b.len);

@@ -198,28 +198,24 @@ int gw_metrics_render(gw_metrics *m, const gw_metrics_view *v, bx_buf *b)
         gw_m_counter(b, "brix_gateway_prefix_index_evictions_total",
                      "Pairs evicted from the prefix index for room.", (double)v->prefix_evictions);
     }
-    bx_prom_head(b, "brix_gateway_engine_inflight", "gauge", "Requests in flight per engine.");
-    for (int i = 0; i < v->reg->n; i++) {
-        char l[GW_NAME_MAX * 2 + 16], e[GW_NAME_MAX * 2];
-        bx_prom_escape(e, sizeof(e), v->reg->engines[i].addr);
-        snprintf(l, sizeof(l), "engine=\"%s\"", e);
-        bx_prom_value(b, "brix_gateway_engine_inflight", l, v->reg->engines[i].inflight);
-    }
-    bx_prom_head(b, "brix_gateway_engine_breaker_state", "gauge",
-                 "Circuit breaker per engine: 0 closed, 1 open, 2 half-open.");
-    for (int i = 0; i < v->reg->n; i++) {
-        char l[GW_NAME_MAX * 2 + 16], e[GW_NAME_MAX * 2];
-        bx_prom_escape(e, sizeof(e), v->reg->engines[i].addr);
-        snprintf(l, sizeof(l), "engine=\"%s\"", e);
-        bx_prom_value(b, "brix_gateway_engine_breaker_state", l, v->reg->engines[i].breaker);
-    }
-    bx_prom_head(b, "brix_gateway_engine_ready", "gauge", "1 when an engine can take requests.");
-    for (int i = 0; i < v->reg->n; i++) {
-        char l[GW_NAME_MAX * 2 + 16], e[GW_NAME_MAX * 2];
-        bx_prom_escape(e, sizeof(e), v->reg->engines[i].addr);
-        snprintf(l, sizeof(l), "engine=\"%s\"", e);
-        bx_prom_value(b, "brix_gateway_engine_ready", l,
-                      v->reg->engines[i].ready && !v->reg->engines[i].gone);
+    static const struct {
+        const char *name, *help;
+    } gauges[] = {
+        {"brix_gateway_engine_inflight", "Requests in flight per engine."},
+        {"brix_gateway_engine_breaker_state",
+         "Circuit breaker per engine: 0 closed, 1 open, 2 half-open."},
+        {"brix_gateway_engine_ready", "1 when an engine can take requests."},
+    };
+    for (int k = 0; k < 3; k++) {
+        bx_prom_head(b, gauges[k].name, "gauge", gauges[k].help);
+        for (int i = 0; i < v->nengines; i++) {
+            const gw_metrics_engine *e = &v->engines[i];
+            char l[GW_NAME_MAX * 2 + 16], esc[GW_NAME_MAX * 2];
+            bx_prom_escape(esc, sizeof(esc), e->addr);
+            snprintf(l, sizeof(l), "engine=\"%s\"", esc);
+            double val = k == 0 ? e->inflight : k == 1 ? e->breaker : e->ready;
+            bx_prom_value(b, gauges[k].name, l, val);
+        }
     }
     return 0;
 }

@@ -17,8 +17,18 @@
 
 typedef struct gw_metrics gw_metrics;
 
+/* What the per-engine gauges need, copied out of the registry under its
+ * lock so that rendering runs without it. */
+typedef struct gw_metrics_engine {
+    char addr[GW_NAME_MAX];
+    int32_t inflight;
+    int breaker;
+    int ready; /* ready and not gone */
+} gw_metrics_engine;
+
 typedef struct gw_metrics_view {
-    const gw_registry *reg;
+    const gw_metrics_engine *engines;
+    int nengines;
     uint64_t retries, breaker_opens;
     uint64_t rl_rejected_rpm, rl_rejected_tpm, rl_errors;
     size_t strategy_mem_bytes;
