@@ -83,7 +83,8 @@ struct bx_http_creq {
     uv_timer_t timer;
     uv_getaddrinfo_t gai;
     bx_buf req;
-    char *host;
+    char *host; /* host_inl, or a copy when longer */
+    char host_inl[64];
     int port;
     uint64_t deadline;         /* uv_now-based, 0 = none */
     uint64_t connect_deadline; /* while resolving/connecting */
@@ -179,7 +180,7 @@ static void cr_free(bx_http_creq *cr)
 {
     bx_http_client *cl = cr->cl;
     bx_buf_free(&cr->req);
-    free(cr->host);
+    if (cr->host != cr->host_inl) free(cr->host);
     free(cr);
     cl->nlive--;
     client_maybe_free(cl);
@@ -743,14 +744,16 @@ int bx_http_client_request(bx_http_client *cl, const bx_http_client_req *r,
         key[hl + sizeof(t) - i] = '\0';
     }
     if (e == 0) {
-        cr->host = strdup(r->host);
+        size_t hlen = strlen(r->host); /* no malloc for the usual short host */
+        cr->host =
+            hlen < sizeof(cr->host_inl) ? memcpy(cr->host_inl, r->host, hlen + 1) : strdup(r->host);
         cr->pool = pool_get(cl, key);
         if (!cr->host || !cr->pool) e = BX_HTTP_ENOMEM;
     }
     if (e == 0 && uv_timer_init(cl->loop, &cr->timer) < 0) e = BX_HTTP_EIO;
     if (e != 0) {
         bx_buf_free(&cr->req);
-        free(cr->host);
+        if (cr->host != cr->host_inl) free(cr->host);
         free(cr);
         return e;
     }

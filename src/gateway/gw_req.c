@@ -90,15 +90,19 @@ static int gw_req_scan(gw_api api, const char *body, size_t len, gw_req *r)
     if (!model || !have_prompt || (api == GW_API_EMBEDDINGS && stream)) return 1;
     if (api == GW_API_CHAT && have_mct) mt = mct;
     size_t ml = model->val_len, ul = user ? user->val_len : 0;
-    r->strs = malloc(ml + 1 + (user ? ul + 1 : 0));
-    if (!r->strs) return 1;
-    memcpy(r->strs, model->val, ml);
-    r->strs[ml] = 0;
-    r->model = r->strs;
+    size_t need = ml + 1 + (user ? ul + 1 : 0);
+    char *d = r->inl;
+    if (need > sizeof(r->inl)) {
+        if (!(r->strs = malloc(need))) return 1;
+        d = r->strs;
+    }
+    memcpy(d, model->val, ml);
+    d[ml] = 0;
+    r->model = d;
     if (user) {
-        memcpy(r->strs + ml + 1, user->val, ul);
-        r->strs[ml + 1 + ul] = 0;
-        r->user = r->strs + ml + 1;
+        memcpy(d + ml + 1, user->val, ul);
+        d[ml + 1 + ul] = 0;
+        r->user = d + ml + 1;
     }
     r->stream = stream;
     r->include_usage = include_usage;

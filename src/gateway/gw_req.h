@@ -24,8 +24,9 @@ typedef enum gw_api { GW_API_CHAT = 0, GW_API_COMPLETIONS, GW_API_EMBEDDINGS } g
 
 typedef struct gw_req {
     gw_api api;
-    json_t *root; /* the parsed body; NULL when the fast scan sufficed */
-    char *strs;   /* model and user when root is NULL (owned) */
+    json_t *root;  /* the parsed body; NULL when the fast scan sufficed */
+    char *strs;    /* model and user when root is NULL and they do not fit inl (owned) */
+    char inl[128]; /* model and user when root is NULL and they fit (no malloc) */
     const char *model;
     const char *user; /* body's "user" */
     int stream, include_usage;

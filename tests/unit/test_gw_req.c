@@ -129,6 +129,23 @@ static void test_fast_path_equals_jansson(void **st)
         gw_req_free(&f);
         gw_req_free(&j);
     }
+    /* model and user kept inline when short, in a copy when long */
+    for (size_t len = 40; len <= 300; len += 260) { /* 2 x 41 bytes fit inl, 2 x 301 do not */
+        char body[1024], name[400];
+        memset(name, 'n', len);
+        name[len] = 0;
+        snprintf(body, sizeof(body), "{\"model\":\"%s\",\"prompt\":\"x\",\"user\":\"%s\"}", name,
+                 name);
+        gw_req f;
+        char err[256];
+        assert_int_equal(
+            gw_req_parse(GW_API_COMPLETIONS, body, strlen(body), 0, &f, err, sizeof(err)), 0);
+        assert_null(f.root);
+        assert_string_equal(f.model, name);
+        assert_string_equal(f.user, name);
+        assert_int_equal(f.strs != NULL, len == 300);
+        gw_req_free(&f);
+    }
     /* errors are jansson's, word for word */
     gw_req r;
     char e1[256], e2[256];
