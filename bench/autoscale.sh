@@ -129,32 +129,16 @@ DRAIN_GRACE=10
 
 run_phase() { # run_phase STRATEGY PHASE TRACE PLANNED_SECONDS [STEP_SECONDS]
     local s=$1 ph=$2 trace=$3 dur=$4 step=${5:-} base="$OUT/$1-$2"
-    local gp ap admin i t0 t1
+    local gp ap admin t0 t1
     gp=$(port)
     ap=$(port)
     admin="http://127.0.0.1:$ap"
-    autoscale_write_stack "$s" "$base.stack.yaml"
-    rm -rf "$base.state"
     PIDFILE="$base.pids"
     : >"$PIDFILE"
-    "$BRIX" up -f "$base.stack.yaml" --state "$base.state" --host 127.0.0.1 --port "$gp" \
-        --admin-port "$ap" --log-level warn >"$base.up.log" 2>&1 &
-    UP_PID=$!
-    for ((i = 0; i < 300; i++)); do
-        [ "$(curl -s --max-time 1 "$admin/v1/pods?deployment=llm" |
-            python3 -c 'import json,sys; print(sum(p["phase"]=="Ready" for p in json.load(sys.stdin)["items"]))' \
-                2>/dev/null)" = 1 ] && break
-        kill -0 "$UP_PID" 2>/dev/null || { echo "brix up exited: $(tail -n 5 "$base.up.log")" >&2; exit 1; }
-        sleep 0.1
-    done
-    [ "$i" -lt 300 ] || { echo "$s $ph: no Ready engine after 30 s" >&2; exit 1; }
-    for ((i = 0; i < 100; i++)); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' \
-            -d '{"model":"llm","messages":[{"role":"user","content":"hi"}],"max_tokens":2}' \
-            "http://127.0.0.1:$gp/v1/chat/completions")" = 200 ] && break
-        sleep 0.1
-    done
-    [ "$i" -lt 100 ] || { echo "$s $ph: the gateway does not serve" >&2; exit 1; }
+    local rc=0
+    autoscale_start_stack "$s" "$base" "$gp" "$ap" "$s $ph" || rc=1
+    UP_PID=$AS_UP_PID # stopped by the EXIT trap whatever happened
+    [ "$rc" = 0 ] || exit 1
     python3 "$HERE/autoscale_sample.py" "$admin" llm llm-pa "$SAMPLE_S" "$base.csv" "$PIDFILE" &
     SAMPLER_PID=$!
     sleep 2 # a few idle samples and autoscaler ticks before the load

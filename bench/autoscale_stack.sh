@@ -54,3 +54,35 @@ spec:
       targetValue: "$TARGET"
 YAML
 }
+
+# autoscale_start_stack STRATEGY BASE GATEWAY_PORT ADMIN_PORT LABEL
+#   writes BASE.stack.yaml, starts `$BRIX up` on it (state BASE.state, log BASE.up.log), sets
+#   AS_UP_PID, and waits until one engine is Ready and the gateway answers a chat. 0, or 1 with
+#   a message on stderr.
+autoscale_start_stack() {
+    local s=$1 base=$2 gp=$3 ap=$4 label=$5 i
+    local admin="http://127.0.0.1:$ap"
+    autoscale_write_stack "$s" "$base.stack.yaml"
+    rm -rf "$base.state"
+    "$BRIX" up -f "$base.stack.yaml" --state "$base.state" --host 127.0.0.1 --port "$gp" \
+        --admin-port "$ap" --log-level warn >"$base.up.log" 2>&1 &
+    AS_UP_PID=$!
+    for ((i = 0; i < 300; i++)); do
+        [ "$(curl -s --max-time 1 "$admin/v1/pods?deployment=llm" |
+            python3 -c 'import json,sys; print(sum(p["phase"]=="Ready" for p in json.load(sys.stdin)["items"]))' \
+                2>/dev/null)" = 1 ] && break
+        kill -0 "$AS_UP_PID" 2>/dev/null || {
+            echo "$label: brix up exited: $(tail -n 5 "$base.up.log")" >&2
+            return 1
+        }
+        sleep 0.1
+    done
+    [ "$i" -lt 300 ] || { echo "$label: no Ready engine after 30 s" >&2; return 1; }
+    for ((i = 0; i < 100; i++)); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' \
+            -d '{"model":"llm","messages":[{"role":"user","content":"hi"}],"max_tokens":2}' \
+            "http://127.0.0.1:$gp/v1/chat/completions")" = 200 ] && break
+        sleep 0.1
+    done
+    [ "$i" -lt 100 ] || { echo "$label: the gateway does not serve" >&2; return 1; }
+}

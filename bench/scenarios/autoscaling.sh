@@ -70,34 +70,19 @@ run_strategy() { # STRATEGY
     }
     trap stop_mine EXIT
     trap 'exit 130' TERM INT
-    local ph trace dur step base gp ap admin i t0 t1
+    local ph trace dur step base gp ap admin t0 t1 rc
     for ph in bursty flat; do
         if [ "$ph" = bursty ]; then dur=$BURSTY_S step=$LOW_S; else dur=$FLAT_S step=''; fi
         trace="$BS_RES/$ph.trace.jsonl"
         base="$BS_RES/$s-$ph"
         gp=$(bs_port) ap=$(bs_port)
         admin="http://127.0.0.1:$ap"
-        autoscale_write_stack "$s" "$base.stack.yaml"
         pidfile="$base.pids"
         : >"$pidfile"
-        "$BRIX" up -f "$base.stack.yaml" --state "$base.state" --host 127.0.0.1 --port "$gp" \
-            --admin-port "$ap" --log-level warn >"$base.up.log" 2>&1 &
-        up=$!
-        for ((i = 0; i < 300; i++)); do
-            [ "$(curl -s --max-time 1 "$admin/v1/pods?deployment=llm" |
-                python3 -c 'import json,sys; print(sum(p["phase"]=="Ready" for p in json.load(sys.stdin)["items"]))' \
-                    2>/dev/null)" = 1 ] && break
-            kill -0 "$up" 2>/dev/null || { echo "$s $ph: brix up exited: $(tail -n 5 "$base.up.log")" >&2; return 1; }
-            sleep 0.1
-        done
-        [ "$i" -lt 300 ] || { echo "$s $ph: no Ready engine after 30 s" >&2; return 1; }
-        for ((i = 0; i < 100; i++)); do
-            [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' \
-                -d '{"model":"llm","messages":[{"role":"user","content":"hi"}],"max_tokens":2}' \
-                "http://127.0.0.1:$gp/v1/chat/completions")" = 200 ] && break
-            sleep 0.1
-        done
-        [ "$i" -lt 100 ] || { echo "$s $ph: the gateway does not serve" >&2; return 1; }
+        rc=0
+        autoscale_start_stack "$s" "$base" "$gp" "$ap" "$s $ph" || rc=1
+        up=$AS_UP_PID # stopped by the trap whatever happened
+        [ "$rc" = 0 ] || return 1
         python3 "$AS/autoscale_sample.py" "$admin" llm llm-pa "$SAMPLE_S" "$base.csv" "$pidfile" &
         smp=$!
         sleep 1 # a few idle samples and autoscaler ticks before the load
