@@ -135,7 +135,21 @@ num_cmp "$(metric "$E1" brix:kv_offload_l2_dropped_total)" ">" "$dropped0" ||
 
 # restarted (empty): blocks flow through L2 again
 start_redis
-sleep 1.5 # the connector reconnects by itself
+# the connectors reconnect by themselves once their backoff (100 ms doubling,
+# at most 5 s) ends: e1 writes blocks again, e2 reads again
+back=0
+for k in $(seq 40); do
+    for d in 0 300 600; do complete "$E1" $((35000 + k * 1000 + d)); done
+    num_cmp "$(dbsize)" ">" 0 && { back=1; break; }
+    sleep 0.25
+done
+[ "$back" = 1 ] || fail "e1 wrote nothing to the restarted Redis"
+h0=$(hits "$E2" l2)
+for _ in $(seq 40); do # a read in e2's backoff window is a miss; probe until it reads
+    complete "$E2" $((35000 + k * 1000))
+    num_cmp "$(hits "$E2" l2)" ">" "$h0" && break
+    sleep 0.25
+done
 hits0=$(hits "$E2" l2)
 shared 40000
 check "$B" '.usage.prompt_tokens_details.cached_tokens == 192' "after restart: 192 tokens from L2"
