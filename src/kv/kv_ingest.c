@@ -15,6 +15,13 @@
 
 #define KV_INGEST_BATCH 64
 
+typedef struct kv_ingest_item {
+    struct kv_ingest_item *next;
+    kv_key key;
+    size_t vlen;   /* header + payload */
+    uint8_t val[]; /* the value as stored */
+} kv_ingest_item;
+
 struct kv_ingest {
     kv_l2_redis *r;
     pthread_mutex_t mu;
@@ -26,7 +33,8 @@ struct kv_ingest {
     atomic_uint_fast64_t written, dropped;
 };
 
-kv_ingest_item *kv_ingest_item_new(const kv_key *key, const brixkv_iov *v, size_t nv, size_t len)
+static kv_ingest_item *kv_ingest_item_new(const kv_key *key, const brixkv_iov *v, size_t nv,
+                                          size_t len)
 {
     kv_ingest_item *it = malloc(sizeof(*it) + KV_L2_HDR_BYTES + len);
     if (!it) return NULL;
@@ -51,7 +59,8 @@ size_t kv_ingest_write_now_then(kv_ingest *q, const kv_key *keys, const kv_l2_re
     return ok;
 }
 
-size_t kv_ingest_write_now(kv_ingest *q, const kv_key *keys, const kv_l2_redis_val *vals, size_t n)
+static size_t kv_ingest_write_now(kv_ingest *q, const kv_key *keys, const kv_l2_redis_val *vals,
+                                  size_t n)
 {
     return kv_ingest_write_now_then(q, keys, vals, n, NULL, NULL);
 }
@@ -139,7 +148,7 @@ void kv_ingest_destroy(kv_ingest *q)
     free(q);
 }
 
-int kv_ingest_room(kv_ingest *q)
+static int kv_ingest_room(kv_ingest *q)
 {
     pthread_mutex_lock(&q->mu);
     int room = q->count < q->cap;
@@ -147,12 +156,12 @@ int kv_ingest_room(kv_ingest *q)
     return room;
 }
 
-void kv_ingest_drop(kv_ingest *q, size_t n)
+static void kv_ingest_drop(kv_ingest *q, size_t n)
 {
     atomic_fetch_add(&q->dropped, n);
 }
 
-int kv_ingest_push(kv_ingest *q, kv_ingest_item *it)
+static int kv_ingest_push(kv_ingest *q, kv_ingest_item *it)
 {
     pthread_mutex_lock(&q->mu);
     if (q->count >= q->cap || q->stop) {

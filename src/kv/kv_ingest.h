@@ -8,9 +8,9 @@
  * write makes): one malloc of header + payload, the header encoded (kv_l2)
  * as the bytes are gathered from the caller's pieces, so the caller's
  * buffers (or an L1 slot about to be reused) are free again as soon as
- * kv_ingest_item_new returns; the connector sends it in place. The queue
+ * kv_ingest_offer returns; the connector sends it in place. The queue
  * owns an item once pushed and frees it after the write. Synchronous
- * writes (kv_ingest_write_now) copy nothing: the connector sends the
+ * writes (kv_ingest_write_now_then) copy nothing: the connector sends the
  * caller's header and pieces in place.
  *
  * Thread-safe. */
@@ -24,39 +24,20 @@
 #include "kv/kv_key.h"
 #include "kv/kv_l2_redis.h"
 
-typedef struct kv_ingest_item {
-    struct kv_ingest_item *next;
-    kv_key key;
-    size_t vlen;   /* header + payload */
-    uint8_t val[]; /* the value as stored */
-} kv_ingest_item;
-
 typedef struct kv_ingest kv_ingest;
-
-/* The value for key from pieces v[0..nv) (their lengths summing to len);
- * NULL when out of memory. Free with free() if never handed over. */
-kv_ingest_item *kv_ingest_item_new(const kv_key *key, const brixkv_iov *v, size_t nv, size_t len);
 
 /* Starts the worker. r is borrowed and must outlive the queue. */
 int kv_ingest_create(kv_l2_redis *r, size_t cap, kv_ingest **out);
 /* Stops the worker; items still queued are dropped (counted) and freed. */
 void kv_ingest_destroy(kv_ingest *q);
-/* Non-zero when a push would find room (advisory: check before copying). */
-int kv_ingest_room(kv_ingest *q);
-/* Counts n blocks dropped by the caller (no room, no memory). */
-void kv_ingest_drop(kv_ingest *q, size_t n);
 /* The block for key from pieces v[0..nv) (lengths summing to len) into
  * the queue: copied only if there is room, else dropped and counted.
  * 0 or -ENOSPC/-ENOMEM (dropped). Never blocks beyond the queue mutex. */
 int kv_ingest_offer(kv_ingest *q, const kv_key *key, const brixkv_iov *v, size_t nv, size_t len);
-/* Queues it (the queue owns it from now); 0, or -ENOSPC: full, it is
- * freed and counted dropped. */
-int kv_ingest_push(kv_ingest *q, kv_ingest_item *it);
-/* Writes vals[i] under keys[i] now, in pipelined batches, counting what
- * was written and dropped; returns the number written. */
-size_t kv_ingest_write_now(kv_ingest *q, const kv_key *keys, const kv_l2_redis_val *vals, size_t n);
-/* The same, calling then(arg) once between sending and reading the
- * replies (kv_l2_redis_put_many_then). */
+/* Writes vals[i] under keys[i] now, in pipelined batches, calling
+ * then(arg) once between sending and reading the replies
+ * (kv_l2_redis_put_many_then), counting what was written and dropped;
+ * returns the number written. */
 size_t kv_ingest_write_now_then(kv_ingest *q, const kv_key *keys, const kv_l2_redis_val *vals,
                                 size_t n, void (*then)(void *), void *arg);
 /* Waits until the queue is empty and no batch is being written: 0, or
