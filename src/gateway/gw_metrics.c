@@ -82,8 +82,8 @@ static void gw_metrics_add(gw_metrics *m, uint64_t h, const char *l, uint64_t n)
     m->series[m->nseries++].count = n;
 }
 
-void gw_metrics_count(gw_metrics *m, const char *model, const char *strategy, const char *engine,
-                      int status)
+static void gw_metrics_count(gw_metrics *m, const char *model, const char *strategy,
+                             const char *engine, int status)
 {
     model = model ? model : "-";
     strategy = strategy ? strategy : "-";
@@ -109,14 +109,14 @@ void gw_metrics_count(gw_metrics *m, const char *model, const char *strategy, co
     pthread_mutex_unlock(&m->mu);
 }
 
-void gw_metrics_ttft(gw_metrics *m, double s)
+static void gw_metrics_ttft(gw_metrics *m, double s)
 {
     pthread_mutex_lock(&m->mu);
     bx_prom_hist_observe(&m->ttft, s);
     pthread_mutex_unlock(&m->mu);
 }
 
-void gw_metrics_decision_time(gw_metrics *m, double s)
+static void gw_metrics_decision_time(gw_metrics *m, double s)
 {
     pthread_mutex_lock(&m->mu);
     bx_prom_hist_observe(&m->decision, s);

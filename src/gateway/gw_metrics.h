@@ -40,10 +40,6 @@ typedef struct gw_metrics_view {
 
 gw_metrics *gw_metrics_new(void);
 void gw_metrics_free(gw_metrics *m);
-void gw_metrics_count(gw_metrics *m, const char *model, const char *strategy, const char *engine,
-                      int status);
-void gw_metrics_ttft(gw_metrics *m, double s);
-void gw_metrics_decision_time(gw_metrics *m, double s);
 /* Adds src's counts into dst (each under its lock). */
 void gw_metrics_merge(gw_metrics *dst, gw_metrics *src);
 int gw_metrics_render(gw_metrics *m, const gw_metrics_view *v, bx_buf *b);
