@@ -38,6 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 memcpy(t, m[i].val, m[i].val_len);
                 t[m[i].val_len] = 0;
                 if (strtoll(t, NULL, 10) != json_integer_value(v)) abort();
+                int64_t iv;
+                if (bx_jscan_int(&m[i], &iv) != 0 || iv != json_integer_value(v)) abort();
             } else if (!json_is_real(v)) {
                 abort();
             }

@@ -25,8 +25,9 @@ void bx_buf_reset(bx_buf *b)
     if (b->data) b->data[0] = '\0';
 }
 
-int bx_buf_reserve(bx_buf *b, size_t extra)
+int bx_buf_grow(bx_buf *b, size_t extra)
 {
+    if (extra > SIZE_MAX / 4 - b->len) return -1;
     size_t need = b->len + extra + 1;
     if (need <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 256;
@@ -39,18 +40,13 @@ int bx_buf_reserve(bx_buf *b, size_t extra)
     return 0;
 }
 
-int bx_buf_append(bx_buf *b, const void *data, size_t len)
+int bx_buf_append_grow(bx_buf *b, const void *data, size_t len)
 {
-    if (bx_buf_reserve(b, len) != 0) return -1;
+    if (bx_buf_grow(b, len) != 0) return -1;
     if (len) memcpy(b->data + b->len, data, len);
     b->len += len;
     b->data[b->len] = '\0';
     return 0;
-}
-
-int bx_buf_appends(bx_buf *b, const char *s)
-{
-    return bx_buf_append(b, s, strlen(s));
 }
 
 int bx_buf_append_u64(bx_buf *b, uint64_t v)

@@ -100,8 +100,11 @@ const char *bx_http_strerror(int err)
 
 const char *bx_http_req_header(const bx_http_req *req, const char *name)
 {
+    unsigned first = (unsigned char)name[0] | 0x20; /* a cheap first-letter filter */
     for (size_t i = 0; i < req->nheaders; i++)
-        if (strcasecmp(req->headers[i].name, name) == 0) return req->headers[i].value;
+        if (((unsigned char)req->headers[i].name[0] | 0x20) == first &&
+            strcasecmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
     return NULL;
 }
 

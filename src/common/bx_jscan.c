@@ -6,6 +6,7 @@
  * differently is UNSURE rather than a guess. */
 #include "common/bx_jscan.h"
 
+#include <stdint.h>
 #include <string.h>
 
 typedef unsigned char uchar;
@@ -29,10 +30,27 @@ typedef struct bx_js_val {
 
 static int bx_js_value(bx_js *s, int depth, bx_js_val *out);
 
+/* The loops below work on local pointers: a byte read through s->p may
+ * alias s itself, so the compiler would reload and store s->p per byte. */
 static void bx_js_ws(bx_js *s)
 {
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-        s->p++;
+    const uchar *p = s->p, *end = s->end;
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    s->p = p;
+}
+
+#define BX_JS_ONES 0x0101010101010101ULL
+#define BX_JS_HIGH 0x8080808080808080ULL
+
+/* Nonzero when one of the 8 bytes in w needs a look of its own inside a
+ * string: a quote, a backslash, a control character or a non-ASCII byte. */
+static uint64_t bx_js_special8(uint64_t w)
+{
+    uint64_t q = w ^ (BX_JS_ONES * '"'), b = w ^ (BX_JS_ONES * '\\');
+    uint64_t zq = (q - BX_JS_ONES) & ~q, zb = (b - BX_JS_ONES) & ~b;
+    uint64_t lt = (w - BX_JS_ONES * 0x20) & ~w; /* a byte below 0x20 */
+    return (zq | zb | lt | w) & BX_JS_HIGH;
 }
 
 static int bx_js_hex4(bx_js *s, unsigned *out)
@@ -95,14 +113,17 @@ static int bx_js_string(bx_js *s, const uchar **start, size_t *len, int *escaped
     *escaped = 0;
     const uchar *b = ++s->p;
     for (;;) {
-        if (s->p >= s->end) return -1;
-        uchar c = *s->p;
+        const uchar *p = s->p, *end = s->end;
+        uint64_t w;
+        while (end - p >= 8 && (memcpy(&w, p, 8), bx_js_special8(w) == 0))
+            p += 8;
+        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+            p++;
+        s->p = p;
+        if (p >= end) return -1;
+        uchar c = *p;
         if (c == '"') break;
         if (c < 0x20) return -1;
-        if (c < 0x80 && c != '\\') {
-            s->p++;
-            continue;
-        }
         if (c >= 0x80) {
             if (bx_js_utf8(s) != 0) return -1;
             continue;
@@ -131,10 +152,11 @@ static int bx_js_string(bx_js *s, const uchar **start, size_t *len, int *escaped
 
 static int bx_js_digits(bx_js *s)
 {
-    const uchar *b = s->p;
-    while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
-        s->p++;
-    return (int)(s->p - b);
+    const uchar *b = s->p, *p = b, *end = s->end;
+    while (p < end && *p >= '0' && *p <= '9')
+        p++;
+    s->p = p;
+    return (int)(p - b);
 }
 
 static int bx_js_number(bx_js *s, bx_js_val *out)
@@ -345,4 +367,20 @@ bx_jscan_rc bx_jscan_object_head(const char *buf, size_t len, bx_jscan_member *o
                                  size_t *n, size_t *used)
 {
     return bx_jscan_run(buf, len, out, max, n, used);
+}
+
+int bx_jscan_int(const bx_jscan_member *m, int64_t *out)
+{
+    if (m->type != BX_JSCAN_NUMBER || !m->integer || m->val_len == 0) return -1;
+    const char *p = m->val, *end = m->val + m->val_len;
+    int neg = *p == '-';
+    p += neg;
+    if (p == end || end - p > 18) return -1;
+    int64_t v = 0;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9') return -1;
+        v = v * 10 + (*p - '0');
+    }
+    *out = neg ? -v : v;
+    return 0;
 }

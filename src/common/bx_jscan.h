@@ -20,6 +20,7 @@
 #define BX_JSCAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define BX_JSCAN_MAX_DEPTH 64
 #define BX_JSCAN_MAX_KEYS 256 /* keys of all open objects together */
@@ -58,5 +59,9 @@ bx_jscan_rc bx_jscan_object(const char *buf, size_t len, bx_jscan_member *out, s
  * For a value inside a document that is not scanned whole. */
 bx_jscan_rc bx_jscan_object_head(const char *buf, size_t len, bx_jscan_member *out, size_t max,
                                  size_t *n, size_t *used);
+
+/* The value of a member that is an integer (type NUMBER, integer set; at
+ * most 18 digits, so it fits): 0 and *out, else -1. */
+int bx_jscan_int(const bx_jscan_member *m, int64_t *out);
 
 #endif

@@ -143,11 +143,24 @@ static double gw_secs(uint64_t a_ns, uint64_t b_ns)
  * JSON_DISABLE_EOF_CHECK when the scanner is unsure), not the whole
  * answer, which would cost a full parse per request. The last
  * "usage" key is the top-level one in vLLM's and OpenAI's shapes. */
+/* The last "usage" key in data, searched from the end: the object is the
+ * answer's last member in vLLM's and OpenAI's shapes, so this reads a
+ * hundred bytes instead of the whole answer. */
+static const char *gw_last_usage_key(const char *data, size_t len)
+{
+    const char *p = data + len;
+    while (p - data >= 7) {
+        const char *q = memrchr(data, '"', (size_t)(p - data) - 6);
+        if (!q) return NULL;
+        if (memcmp(q, "\"usage\"", 7) == 0) return q;
+        p = q + 6; /* a match could start no later than q - 1 */
+    }
+    return NULL;
+}
+
 static void gw_usage_from_json(gw_call *c, const char *data, size_t len)
 {
-    const char *u = NULL;
-    for (const char *p = data; (p = memmem(p, len - (size_t)(p - data), "\"usage\"", 7)); p += 7)
-        u = p;
+    const char *u = gw_last_usage_key(data, len);
     if (!u) return;
     const char *end = data + len;
     u += 7;
@@ -164,12 +177,8 @@ static void gw_usage_from_json(gw_call *c, const char *data, size_t len)
                 dst = &c->prompt_tokens;
             else if (m[i].key_len == 17 && memcmp(m[i].key, "completion_tokens", 17) == 0)
                 dst = &c->completion_tokens;
-            if (dst && m[i].type == BX_JSCAN_NUMBER && m[i].integer) {
-                char t[24];
-                memcpy(t, m[i].val, m[i].val_len); /* <= 19 bytes: bx_jscan's limit */
-                t[m[i].val_len] = 0;
-                *dst = (int32_t)strtoll(t, NULL, 10);
-            }
+            int64_t v;
+            if (dst && bx_jscan_int(&m[i], &v) == 0) *dst = (int32_t)v;
         }
         return;
     }
@@ -261,7 +270,7 @@ static void gw_add_headers(gw_call *c)
     if (c->strategy != c->decided)
         bx_http_res_header(c->res, "x-brix-requested-strategy", c->strategy->name);
     char sid[GW_SESSION_ID_MAX];
-    if (gw_session_id_encode(c->engine, sid, sizeof(sid)) > 0)
+    if (c->strategy->sets_session_id && gw_session_id_encode(c->engine, sid, sizeof(sid)) > 0)
         bx_http_res_header(c->res, "x-session-id", sid);
 }
 
@@ -287,7 +296,9 @@ static void gw_up_response(bx_http_creq *cr, int status, const bx_http_header *h
     const char *ctype = "application/json";
     for (size_t i = 0; i < nh; i++)
         if (!strcasecmp(h[i].name, "content-type")) ctype = h[i].value;
-    snprintf(c->ctype, sizeof(c->ctype), "%s", ctype);
+    size_t cl = strnlen(ctype, sizeof(c->ctype) - 1);
+    memcpy(c->ctype, ctype, cl);
+    c->ctype[cl] = '\0';
     if (strstr(ctype, "event-stream")) {
         bx_sse_parser_init(&c->sse, 1u << 20, gw_on_sse_event, c);
         c->sse_on = 1;

@@ -25,12 +25,7 @@ static int gw_req_key(const bx_jscan_member *m, const char *k)
 static int gw_req_scan_int(const bx_jscan_member *m, int64_t *out)
 {
     if (m->type == BX_JSCAN_NULL) return 0;
-    if (m->type != BX_JSCAN_NUMBER || !m->integer) return -1;
-    char t[24];
-    memcpy(t, m->val, m->val_len); /* <= 19 bytes: bx_jscan's limit */
-    t[m->val_len] = 0;
-    *out = strtoll(t, NULL, 10);
-    return 0;
+    return bx_jscan_int(m, out);
 }
 
 /* The fast path when no prompt is read: bx_jscan validates the whole body

@@ -3,7 +3,8 @@
  * An `x-session-id` is the standard base64 (RFC 4648, with padding) of an
  * engine's "host:port" address, exactly as AIBrix writes it
  * (base64(net.JoinHostPort(ip, port))); the proxy sets a fresh one for the
- * chosen engine on every response with gw_session_id_encode, and the
+ * chosen engine on every answer routed with session-affinity (as AIBrix's
+ * router does, even when it fell back) with gw_session_id_encode, and the
  * session-affinity strategy decodes the one a client sends back. An
  * `x-aibrix-session-key` is mapped to an engine by rendezvous hashing.
  *

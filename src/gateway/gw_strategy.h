@@ -67,6 +67,7 @@ typedef struct gw_strategy {
     const char *fallback; /* strategy used when pick returns -1; NULL = random */
     int needs_tokens;     /* reads r->tokens / r->ntokens: the proxy tokenizes only then */
     int needs_blocks;     /* reads r->block_keys (implies tokens): hashed only then */
+    int sets_session_id;  /* answers carry x-session-id (base64 of the engine's address) */
     void *(*create)(const gw_strategy_cfg *cfg);
     void (*destroy)(void *st);
     int (*pick)(void *st, const gw_route_req *r, gw_engine *const *cands, int n);

@@ -107,6 +107,27 @@ for i in 1 2 3 4 5; do
 done
 log "prefix-cache keeps a repeated prompt on $first"
 
+# 3b. session affinity: the answer names its engine in x-session-id
+# (base64 of target-pod, as AIBrix), and sending it back lands there again;
+# answers routed by other strategies carry none.
+hdr() { grep -i "^$1:" "$2" | tr -d '\r' | awk '{print $2}'; }
+curl -s -D "$E2E_TMP/sa0" -o /dev/null -H 'routing-strategy: session-affinity' \
+    -H 'Content-Type: application/json' "$GW/v1/completions" -d '{"model":"m","prompt":"hi","max_tokens":2}'
+sid=$(hdr x-session-id "$E2E_TMP/sa0")
+pod=$(hdr target-pod "$E2E_TMP/sa0")
+[ -n "$sid" ] && [ "$(printf '%s' "$sid" | base64 -d)" = "$pod" ] ||
+    fail "x-session-id '$sid' is not base64 of target-pod '$pod'"
+for i in 1 2 3 4 5 6; do
+    curl -s -D "$E2E_TMP/sa$i" -o /dev/null -H 'routing-strategy: session-affinity' \
+        -H "x-session-id: $sid" -H 'Content-Type: application/json' "$GW/v1/completions" \
+        -d '{"model":"m","prompt":"again","max_tokens":2}'
+    [ "$(hdr target-pod "$E2E_TMP/sa$i")" = "$pod" ] || fail "session $sid left $pod"
+done
+curl -s -D "$E2E_TMP/sa7" -o /dev/null -H 'routing-strategy: least-request' \
+    -H 'Content-Type: application/json' "$GW/v1/completions" -d '{"model":"m","prompt":"hi","max_tokens":2}'
+[ -z "$(hdr x-session-id "$E2E_TMP/sa7")" ] || fail "least-request answer carries x-session-id"
+log "session affinity keeps x-session-id $sid on $pod"
+
 # 4. an engine killed mid-stream: the client gets an SSE error event and the stream closes
 slow="{\"model\":\"m\",\"prompt\":\"kill me\",\"max_tokens\":3000,\"ignore_eos\":true,\"stream\":true}"
 curl -sN -m 20 -H 'routing-strategy: random' -H 'Content-Type: application/json' \

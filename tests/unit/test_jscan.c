@@ -151,6 +151,83 @@ static void test_head(void **st)
     assert_int_equal(bx_jscan_object_head("{\"a\":", 5, m, 4, &n, &used), BX_JSCAN_UNSURE);
 }
 
+/* Strings are scanned 8 bytes at a time: a byte that needs a look of its
+ * own (control, quote, backslash escape, UTF-8 good or bad) at every offset
+ * of strings of every length around that width. The verdict and the span
+ * must equal jansson's and the string's. */
+static void test_string_every_offset(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *bytes;
+        int ok;
+    } specials[] = {
+        {"\x01", 0}, {"\x1f", 0},         {"\\n", 1},  {"\\\"", 1}, {"\xc3\xa9", 1},
+        {"\x80", 0}, {"\xed\xa0\x80", 0}, {"\x7f", 1}, {" ", 1},
+    };
+    for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++) {
+        for (size_t len = 0; len < 40; len++) {
+            for (size_t at = 0; at <= len; at++) {
+                char body[128];
+                size_t n = 0;
+                memcpy(body + n, "{\"k\":\"", 6);
+                n += 6;
+                for (size_t i = 0; i < len; i++) {
+                    if (i == at) {
+                        size_t sl = strlen(specials[k].bytes);
+                        memcpy(body + n, specials[k].bytes, sl);
+                        n += sl;
+                    }
+                    body[n++] = (char)('a' + i % 26);
+                }
+                if (at == len) {
+                    size_t sl = strlen(specials[k].bytes);
+                    memcpy(body + n, specials[k].bytes, sl);
+                    n += sl;
+                }
+                size_t vstart = 6, vlen = n - 6;
+                memcpy(body + n, "\"}", 2);
+                n += 2;
+                bx_jscan_member m[2];
+                size_t nm;
+                bx_jscan_rc rc = bx_jscan_object(body, n, m, 2, &nm);
+                assert_int_equal(rc == BX_JSCAN_OK, specials[k].ok);
+                assert_int_equal(jansson_ok(body, n), specials[k].ok);
+                if (rc == BX_JSCAN_OK) {
+                    assert_int_equal(nm, 1);
+                    assert_ptr_equal(m[0].val, body + vstart);
+                    assert_int_equal(m[0].val_len, vlen);
+                }
+                /* unterminated: never OK, whatever the length */
+                assert_int_equal(bx_jscan_object(body, n - 2, m, 2, &nm), BX_JSCAN_UNSURE);
+            }
+        }
+    }
+}
+
+static void test_int(void **st)
+{
+    (void)st;
+    const char *b = "{\"a\":-12,\"b\":0,\"c\":999999999999999999,\"d\":1.5,\"e\":\"7\",\"f\":-0}";
+    bx_jscan_member m[8];
+    size_t n;
+    assert_int_equal(bx_jscan_object(b, strlen(b), m, 8, &n), BX_JSCAN_OK);
+    assert_int_equal(n, 6);
+    int64_t v = 42;
+    assert_int_equal(bx_jscan_int(&m[0], &v), 0);
+    assert_int_equal(v, -12);
+    assert_int_equal(bx_jscan_int(&m[1], &v), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(bx_jscan_int(&m[2], &v), 0);
+    assert_true(v == 999999999999999999LL);
+    v = 42;
+    assert_int_equal(bx_jscan_int(&m[3], &v), -1); /* a fraction */
+    assert_int_equal(bx_jscan_int(&m[4], &v), -1); /* a string */
+    assert_int_equal(v, 42);
+    assert_int_equal(bx_jscan_int(&m[5], &v), 0);
+    assert_int_equal(v, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +235,8 @@ int main(void)
         cmocka_unit_test(test_unsure),
         cmocka_unit_test(test_valid_corners),
         cmocka_unit_test(test_head),
+        cmocka_unit_test(test_string_every_offset),
+        cmocka_unit_test(test_int),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

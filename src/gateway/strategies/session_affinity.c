@@ -46,5 +46,6 @@ static int gw_session_affinity_pick(void *st, const gw_route_req *r, gw_engine *
 
 const gw_strategy gw_strategy_session_affinity = {
     .name = "session-affinity",
+    .sets_session_id = 1,
     .pick = gw_session_affinity_pick,
 };
