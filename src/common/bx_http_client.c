@@ -20,6 +20,7 @@
 #include "common/bx_http.h"
 
 #include "common/bx_buf.h"
+#include "common/bx_http_fast.h"
 
 #include <http_parser.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 
 #define CL_READ_BUF (64 * 1024)
 #define CL_MAX_HEADERS 256
+#define CL_FAST_HEADERS 64 /* more: http-parser reads the answer */
 #define CL_WBUF_KEEP (256 * 1024)
 
 enum cr_state { CR_NEW, CR_RESOLVING, CR_CONNECTING, CR_SENT, CR_DONE };
@@ -70,6 +72,7 @@ typedef struct cconn {
     int closing;
     int writing;
     int reused;   /* has served a request before the current one */
+    int parsing;  /* http-parser has seen bytes of the current response */
     int fail_err; /* set by a parser callback that refused the response */
 } cconn;
 
@@ -297,6 +300,22 @@ static int on_header_value(http_parser *hp, const char *at, size_t len)
     return bx_buf_append(&k->hstore, at, len);
 }
 
+/* The head in k->hstore/hoff is complete: to the caller. -1 when it
+ * cancelled the request meanwhile. */
+static int deliver_head(cconn *k, bx_http_creq *cr, int status)
+{
+    for (unsigned i = 0; i < k->nhdr; i++) {
+        k->hdrs[i].name = k->hstore.data + k->hoff[i].name;
+        k->hdrs[i].value = k->hstore.data + k->hoff[i].value;
+    }
+    cr->fb_deadline = 0; /* the first byte came */
+    if (cr->idle_ms) cr->idle_deadline = uv_now(cr->cl->loop) + cr->idle_ms;
+    arm_timer(cr);
+    if (cr->cbs.on_response) cr->cbs.on_response(cr, status, k->hdrs, k->nhdr, cr->ud);
+    if (k->cr != cr || cr->pending_err) return -1; /* cancelled meanwhile */
+    return 0;
+}
+
 static int on_headers_complete(http_parser *hp)
 {
     cconn *k = conn_of(hp);
@@ -311,16 +330,7 @@ static int on_headers_complete(http_parser *hp)
         k->skip_1xx = 1;
         return 0;
     }
-    for (unsigned i = 0; i < k->nhdr; i++) {
-        k->hdrs[i].name = k->hstore.data + k->hoff[i].name;
-        k->hdrs[i].value = k->hstore.data + k->hoff[i].value;
-    }
-    cr->fb_deadline = 0; /* the first byte came */
-    if (cr->idle_ms) cr->idle_deadline = uv_now(cr->cl->loop) + cr->idle_ms;
-    arm_timer(cr);
-    if (cr->cbs.on_response)
-        cr->cbs.on_response(cr, (int)hp->status_code, k->hdrs, k->nhdr, cr->ud);
-    if (k->cr != cr || cr->pending_err) return -1; /* cancelled meanwhile */
+    if (deliver_head(k, cr, (int)hp->status_code) != 0) return -1;
     return cr->head ? 1 : 0;
 }
 
@@ -378,6 +388,59 @@ static void after_parse(cconn *k, size_t n, size_t len)
     }
 }
 
+/* A whole plain answer in the first bytes read (bx_http_fast): delivered
+ * without http-parser, as the callbacks would. -1 (nothing done) when
+ * http-parser must read it. */
+static int fast_response(cconn *k, bx_http_creq *cr, const char *data, size_t len)
+{
+    bx_http_fast_header fh[CL_FAST_HEADERS];
+    bx_http_fast_msg m;
+    bx_http_fast_limits fl = {k->cl->opts.max_header_bytes, CL_FAST_HEADERS, (size_t)-1};
+    if (bx_http_fast_response(data, len, &fl, fh, &m) != BX_HTTP_FAST_OK) return -1;
+    if (k->hcap < m.nheaders) {
+        unsigned cap = CL_FAST_HEADERS;
+        struct hdr_off *ho = realloc(k->hoff, cap * sizeof(*ho));
+        if (!ho) return -1;
+        k->hoff = ho;
+        bx_http_header *h = realloc(k->hdrs, cap * sizeof(*h));
+        if (!h) return -1;
+        k->hdrs = h;
+        k->hcap = cap;
+    }
+    bx_buf_reset(&k->hstore);
+    size_t need = 0;
+    for (size_t i = 0; i < m.nheaders; i++)
+        need += fh[i].name_len + fh[i].value_len + 2;
+    if (bx_buf_reserve(&k->hstore, need) != 0) return -1;
+    for (size_t i = 0; i < m.nheaders; i++) {
+        k->hoff[i].name = k->hstore.len;
+        bx_buf_append(&k->hstore, fh[i].name, fh[i].name_len);
+        bx_buf_append(&k->hstore, "", 1);
+        k->hoff[i].value = k->hstore.len;
+        bx_buf_append(&k->hstore, fh[i].value, fh[i].value_len);
+        bx_buf_append(&k->hstore, "", 1);
+    }
+    k->nhdr = (unsigned)m.nheaders;
+    if (deliver_head(k, cr, m.status) != 0) {
+        if (!k->closing) conn_fail(k, BX_HTTP_EPARSE); /* as a refusing callback does */
+        return 0;
+    }
+    if (k->closing) return 0;
+    if (m.body_len) {
+        if (cr->idle_ms) cr->idle_deadline = uv_now(cr->cl->loop) + cr->idle_ms;
+        if (cr->cbs.on_data) cr->cbs.on_data(cr, m.body, m.body_len, cr->ud);
+        if (k->closing) return 0;
+        if (k->cr != cr || cr->pending_err) {
+            conn_fail(k, BX_HTTP_EPARSE); /* as a refusing callback does */
+            return 0;
+        }
+    }
+    k->msg_done = 1;
+    int keep = m.keep_alive && m.total == len && !k->writing;
+    finish(cr, 0, keep);
+    return 0;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     cconn *k = s->data;
@@ -406,6 +469,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     cr->got_bytes = 1;
+    if (!k->parsing && !cr->head && fast_response(k, cr, buf->base, (size_t)nread) == 0) return;
+    k->parsing = 1;
     size_t n = http_parser_execute(&k->hp, &resp_settings, buf->base, (size_t)nread);
     after_parse(k, n, (size_t)nread);
 }
@@ -428,6 +493,7 @@ static void send_request(bx_http_creq *cr, cconn *k)
     cr->got_bytes = 0;
     http_parser_init(&k->hp, HTTP_RESPONSE);
     k->hp.data = k;
+    k->parsing = 0;
     k->msg_done = 0;
     k->skip_1xx = 0;
     k->fail_err = 0;

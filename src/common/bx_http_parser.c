@@ -17,6 +17,7 @@
 #include "common/bx_http.h"
 
 #include "common/bx_buf.h"
+#include "common/bx_http_fast.h"
 
 #include <http_parser.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #define STORE_KEEP (64 * 1024)
 #define HEADER_LINE_OVERHEAD 4 /* ": " and CRLF */
 #define REQUEST_LINE_OVERHEAD 16
+#define BX_HTTP_FAST_HEADERS 64 /* more: http-parser reads the request */
 
 enum last_cb { LAST_NONE, LAST_URL, LAST_FIELD, LAST_VALUE };
 
@@ -52,6 +54,7 @@ struct bx_http_reqparser {
     size_t body_len;
     int in_body;
     int headers_done; /* later header callbacks are chunked trailers: dropped */
+    int in_msg;       /* http-parser is inside a message: no fast path */
     bx_http_req req;
 
     int err;    /* BX_HTTP_E* once dead */
@@ -153,6 +156,7 @@ static int count_header(bx_http_reqparser *p, size_t n)
 static int on_message_begin(http_parser *hp)
 {
     bx_http_reqparser *p = parser_of(hp);
+    p->in_msg = 1;
     if (p->store.cap > STORE_KEEP) bx_buf_free(&p->store);
     bx_buf_reset(&p->store);
     p->url_off = 0;
@@ -300,11 +304,13 @@ static int on_body(http_parser *hp, const char *at, size_t len)
     return store_add(p, at, len);
 }
 
-static int on_message_complete(http_parser *hp)
+/* Hands the request in the store to the callback: -1 on a bad URL, 1 when
+ * the callback pauses, else 0. */
+static int deliver(bx_http_reqparser *p, const char *method, int http_minor, int keep_alive)
 {
-    bx_http_reqparser *p = parser_of(hp);
     p->continue_pending = 0;
     p->in_body = 0;
+    p->in_msg = 0;
     char *base = p->store.data;
     for (unsigned i = 0; i < p->nhdr; i++) {
         p->hdrs[i].name = base + p->hoff[i].name;
@@ -312,16 +318,58 @@ static int on_message_complete(http_parser *hp)
     }
     bx_http_req *r = &p->req;
     if (split_url(p)) return -1;
-    r->method = http_method_str((enum http_method)hp->method);
+    r->method = method;
     r->headers = p->hdrs;
     r->nheaders = p->nhdr;
     r->body = base + p->body_off;
     r->body_len = p->body_len;
-    r->http_minor = hp->http_minor >= 1 ? 1 : 0;
-    r->keep_alive = http_should_keep_alive(hp) && !hp->upgrade;
+    r->http_minor = http_minor >= 1 ? 1 : 0;
+    r->keep_alive = keep_alive;
+    return p->cb(r, p->ud) != 0;
+}
+
+static int on_message_complete(http_parser *hp)
+{
+    bx_http_reqparser *p = parser_of(hp);
     if (hp->upgrade) p->upgraded = 1;
-    if (p->cb(r, p->ud) != 0) http_parser_pause(hp, 1);
+    int r = deliver(p, http_method_str((enum http_method)hp->method), hp->http_minor,
+                    http_should_keep_alive(hp) && !hp->upgrade);
+    if (r < 0) return -1;
+    if (r > 0) http_parser_pause(hp, 1);
     return 0;
+}
+
+/* A whole plain request read by bx_http_fast (same layout in the store as
+ * the callbacks build): as deliver. */
+static int fast_deliver(bx_http_reqparser *p, const bx_http_fast_msg *m,
+                        const bx_http_fast_header *h)
+{
+    if (p->store.cap > STORE_KEEP) bx_buf_free(&p->store);
+    bx_buf_reset(&p->store);
+    p->headers_done = 1;
+    p->continue_reported = 0;
+    while (p->hcap < m->nheaders)
+        if (grow_headers(p)) return -1;
+    size_t need = m->url_len + m->body_len + 1;
+    for (size_t i = 0; i < m->nheaders; i++)
+        need += h[i].name_len + h[i].value_len + 2;
+    if (bx_buf_reserve(&p->store, need) != 0) return fail(p, BX_HTTP_ENOMEM, 500);
+    p->url_off = 0;
+    bx_buf_append(&p->store, m->url, m->url_len);
+    bx_buf_append(&p->store, "", 1);
+    for (size_t i = 0; i < m->nheaders; i++) {
+        p->hoff[i].name = p->store.len;
+        bx_buf_append(&p->store, h[i].name, h[i].name_len);
+        bx_buf_append(&p->store, "", 1);
+        p->hoff[i].value = p->store.len;
+        bx_buf_append(&p->store, h[i].value, h[i].value_len);
+        bx_buf_append(&p->store, "", 1);
+    }
+    p->nhdr = (unsigned)m->nheaders;
+    p->body_off = p->store.len;
+    p->body_len = m->body_len;
+    bx_buf_append(&p->store, m->body, m->body_len);
+    return deliver(p, m->method, m->http_minor, m->keep_alive);
 }
 
 static const http_parser_settings req_settings = {
@@ -376,13 +424,47 @@ int bx_http_reqparser_feed(bx_http_reqparser *p, const char *data, size_t len, s
     }
     if (HTTP_PARSER_ERRNO(&p->hp) == HPE_PAUSED) http_parser_pause(&p->hp, 0);
     if (len == 0) return 0; /* http-parser reads len 0 as EOF */
-    size_t n = http_parser_execute(&p->hp, &req_settings, data, len);
-    enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
-    if (e == HPE_OK || e == HPE_PAUSED) {
-        *consumed = p->upgraded ? len : n;
-        if (e == HPE_OK && n != len && !p->upgraded) goto bad;
+    /* Whole plain keep-alive requests between messages skip http-parser
+     * (a request that closes leaves http-parser to refuse what follows). */
+    size_t off = 0;
+    while (!p->in_msg && off < len) {
+        bx_http_fast_header fh[BX_HTTP_FAST_HEADERS];
+        bx_http_fast_msg m;
+        bx_http_fast_limits fl = {p->lim.max_header_bytes,
+                                  p->lim.max_headers < BX_HTTP_FAST_HEADERS ? p->lim.max_headers
+                                                                            : BX_HTTP_FAST_HEADERS,
+                                  p->lim.max_body_bytes};
+        if (bx_http_fast_request(data + off, len - off, &fl, fh, &m) != BX_HTTP_FAST_OK ||
+            !m.keep_alive)
+            break;
+        int r = fast_deliver(p, &m, fh);
+        if (r < 0) {
+            p->dead = 1;
+            *consumed = off;
+            if (status_out) *status_out = p->status;
+            return p->err;
+        }
+        off += m.total;
+        if (r > 0) {
+            *consumed = off;
+            return 0;
+        }
+    }
+    if (off == len) {
+        *consumed = len;
         return 0;
     }
+    size_t n = http_parser_execute(&p->hp, &req_settings, data + off, len - off);
+    enum http_errno e = HTTP_PARSER_ERRNO(&p->hp);
+    if (e == HPE_OK || e == HPE_PAUSED) {
+        *consumed = p->upgraded ? len : off + n;
+        if (e == HPE_OK && n != len - off && !p->upgraded) {
+            n += off;
+            goto bad;
+        }
+        return 0;
+    }
+    n += off;
 bad:
     p->dead = 1;
     if (!p->err) {

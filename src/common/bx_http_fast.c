@@ -1,0 +1,228 @@
+/* bx_http_fast: see bx_http_fast.h. Each rule below is the narrower of
+ * RFC 9112 and http-parser 2.9 (non-strict, as Debian builds it):
+ * - request line: one of seven methods, one space, a URL of RFC 3986
+ *   path and query characters starting with '/', one space, HTTP/1.0 or
+ *   HTTP/1.1, CRLF;
+ * - status line: HTTP/1.x, three digits, then a space and a printable
+ *   reason, or CRLF at once;
+ * - header: a name of letters, digits, '-' and '_', ':' at once, a value
+ *   of printable ASCII and tabs, CRLF; no line folding;
+ * - Content-Length: digits only (at most 15), at most once;
+ * - Connection: exactly "close" or "keep-alive" (any case).
+ * Bytes are counted against the limits exactly as bx_http_reqparser (for
+ * requests) and bx_http_client (for responses) count them. */
+#include "common/bx_http_fast.h"
+
+#include <string.h>
+#include <strings.h>
+
+#define FAST_MAX_HEAD (80 * 1024) /* http-parser's HTTP_MAX_HEADER_SIZE */
+#define FAST_REQUEST_LINE_OVERHEAD 16
+#define FAST_HEADER_LINE_OVERHEAD 4
+
+typedef unsigned char uchar;
+
+/* RFC 3986 unreserved, sub-delims, ':', '@', '/', '%' and '?': every one is
+ * a plain URL byte to http-parser. */
+static int fast_url_byte(uchar c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
+    return c != 0 && strchr("-._~!$&'()*+,;=:@/%?", c) != NULL;
+}
+
+static int fast_name_byte(uchar c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
+static int fast_value_byte(uchar c)
+{
+    return (c >= 0x20 && c < 0x7f) || c == '\t';
+}
+
+static int fast_is(const char *s, size_t n, const char *lit)
+{
+    return strlen(lit) == n && ((unsigned char)s[0] | 0x20) == (unsigned char)lit[0] &&
+           strncasecmp(s, lit, n) == 0;
+}
+
+/* A name that starts like one http-parser treats specially but goes on:
+ * it sets some flags on the prefix alone (Transfer-Encoding since 2.9.3). */
+static int fast_special_prefix(const char *s, size_t n)
+{
+    static const char *const special[] = {"transfer-encoding", "content-length", "connection",
+                                          "proxy-connection",  "upgrade",        "expect"};
+    for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
+        size_t l = strlen(special[i]);
+        if (n > l && ((unsigned char)s[0] | 0x20) == (unsigned char)special[i][0] &&
+            strncasecmp(s, special[i], l) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The headers from p to the blank line; *after is past it. *counted grows
+ * by each header's name + value (untrimmed, as http-parser hands it) +
+ * overhead. */
+static bx_http_fast_rc fast_headers(const uchar *p, const uchar *end,
+                                    const bx_http_fast_limits *lim, bx_http_fast_header *hdrs,
+                                    bx_http_fast_msg *out, size_t *counted, int *have_len,
+                                    size_t *clen, const uchar **after)
+{
+    size_t n = 0;
+    int conn = 0; /* 1 close, 2 keep-alive */
+    *have_len = 0;
+    for (;;) {
+        if (end - p < 2) return BX_HTTP_FAST_UNSURE;
+        if (p[0] == '\r' && p[1] == '\n') {
+            p += 2;
+            break;
+        }
+        const uchar *name = p;
+        while (p < end && fast_name_byte(*p))
+            p++;
+        if (p == name || p >= end || *p != ':') return BX_HTTP_FAST_UNSURE;
+        size_t nl = (size_t)(p - name);
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        const uchar *val = p;
+        while (p < end && fast_value_byte(*p))
+            p++;
+        if (end - p < 3 || p[0] != '\r' || p[1] != '\n') return BX_HTTP_FAST_UNSURE;
+        if (p[2] == ' ' || p[2] == '\t') return BX_HTTP_FAST_UNSURE; /* obs-fold */
+        size_t raw = (size_t)(p - val);
+        const uchar *ve = p;
+        while (ve > val && (ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+        size_t vl = (size_t)(ve - val);
+        p += 2;
+        if (n == lim->max_headers) return BX_HTTP_FAST_UNSURE;
+        *counted += nl + raw + FAST_HEADER_LINE_OVERHEAD;
+        const char *ns = (const char *)name, *vs = (const char *)val;
+        if (fast_is(ns, nl, "content-length")) {
+            if (*have_len || raw == 0 || raw > 15) return BX_HTTP_FAST_UNSURE;
+            size_t v = 0;
+            for (size_t i = 0; i < raw; i++) {
+                if (val[i] < '0' || val[i] > '9') return BX_HTTP_FAST_UNSURE;
+                v = v * 10 + (size_t)(val[i] - '0');
+            }
+            *have_len = 1;
+            *clen = v;
+        } else if (fast_is(ns, nl, "connection")) {
+            if (conn || raw != vl) return BX_HTTP_FAST_UNSURE;
+            if (fast_is(vs, vl, "close"))
+                conn = 1;
+            else if (fast_is(vs, vl, "keep-alive"))
+                conn = 2;
+            else
+                return BX_HTTP_FAST_UNSURE;
+        } else if (fast_is(ns, nl, "transfer-encoding") || fast_is(ns, nl, "upgrade") ||
+                   fast_is(ns, nl, "expect") || fast_is(ns, nl, "proxy-connection") ||
+                   fast_special_prefix(ns, nl)) {
+            return BX_HTTP_FAST_UNSURE;
+        }
+        hdrs[n++] = (bx_http_fast_header){ns, nl, vs, vl};
+    }
+    out->nheaders = n;
+    out->keep_alive = out->http_minor == 1 ? conn != 1 : conn == 2;
+    *after = p;
+    return BX_HTTP_FAST_OK;
+}
+
+/* "HTTP/1.0" or "HTTP/1.1" at p: the minor version, else -1. */
+static int fast_version(const uchar *p, const uchar *end)
+{
+    if (end - p < 8 || memcmp(p, "HTTP/1.", 7) != 0) return -1;
+    return p[7] == '0' ? 0 : p[7] == '1' ? 1 : -1;
+}
+
+/* The body after the head: all of it must be there. */
+static bx_http_fast_rc fast_body(const char *buf, size_t len, const uchar *after, size_t clen,
+                                 const bx_http_fast_limits *lim, bx_http_fast_msg *out)
+{
+    size_t head = (size_t)((const char *)after - buf);
+    if (head > FAST_MAX_HEAD || clen > lim->max_body_bytes || clen > len - head)
+        return BX_HTTP_FAST_UNSURE;
+    out->head_len = head;
+    out->body = buf + head;
+    out->body_len = clen;
+    out->total = head + clen;
+    return BX_HTTP_FAST_OK;
+}
+
+bx_http_fast_rc bx_http_fast_request(const char *buf, size_t len, const bx_http_fast_limits *lim,
+                                     bx_http_fast_header *hdrs, bx_http_fast_msg *out)
+{
+    static const char *const methods[] = {"GET",  "POST",    "PUT",  "DELETE",
+                                          "HEAD", "OPTIONS", "PATCH"};
+    memset(out, 0, sizeof(*out));
+    const uchar *p = (const uchar *)buf, *end = p + len;
+    const char *method = NULL;
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        size_t ml = strlen(methods[i]);
+        if (len > ml && memcmp(buf, methods[i], ml) == 0 && buf[ml] == ' ') {
+            method = methods[i];
+            p += ml + 1;
+            break;
+        }
+    }
+    if (!method || p >= end || *p != '/') return BX_HTTP_FAST_UNSURE;
+    const uchar *url = p;
+    while (p < end && fast_url_byte(*p))
+        p++;
+    if (p >= end || *p != ' ') return BX_HTTP_FAST_UNSURE;
+    size_t ul = (size_t)(p - url);
+    p++;
+    int minor = fast_version(p, end);
+    if (minor < 0) return BX_HTTP_FAST_UNSURE;
+    p += 8;
+    if (end - p < 2 || p[0] != '\r' || p[1] != '\n') return BX_HTTP_FAST_UNSURE;
+    p += 2;
+    out->method = method;
+    out->url = (const char *)url;
+    out->url_len = ul;
+    out->http_minor = minor;
+    size_t counted = FAST_REQUEST_LINE_OVERHEAD + ul, clen = 0;
+    int have_len;
+    const uchar *after;
+    if (fast_headers(p, end, lim, hdrs, out, &counted, &have_len, &clen, &after) != 0)
+        return BX_HTTP_FAST_UNSURE;
+    if (counted > lim->max_header_bytes) return BX_HTTP_FAST_UNSURE;
+    return fast_body(buf, len, after, have_len ? clen : 0, lim, out);
+}
+
+bx_http_fast_rc bx_http_fast_response(const char *buf, size_t len, const bx_http_fast_limits *lim,
+                                      bx_http_fast_header *hdrs, bx_http_fast_msg *out)
+{
+    memset(out, 0, sizeof(*out));
+    const uchar *p = (const uchar *)buf, *end = p + len;
+    int minor = fast_version(p, end);
+    if (minor < 0) return BX_HTTP_FAST_UNSURE;
+    p += 8;
+    if (end - p < 6 || p[0] != ' ') return BX_HTTP_FAST_UNSURE;
+    p++;
+    int status = 0;
+    for (int i = 0; i < 3; i++, p++) {
+        if (*p < '0' || *p > '9') return BX_HTTP_FAST_UNSURE;
+        status = status * 10 + (*p - '0');
+    }
+    if (status < 200 || status == 204 || status == 304) return BX_HTTP_FAST_UNSURE;
+    if (*p == ' ') {
+        p++;
+        while (p < end && fast_value_byte(*p))
+            p++;
+    }
+    if (end - p < 2 || p[0] != '\r' || p[1] != '\n') return BX_HTTP_FAST_UNSURE;
+    p += 2;
+    out->status = status;
+    out->http_minor = minor;
+    size_t counted = 0, clen = 0;
+    int have_len;
+    const uchar *after;
+    if (fast_headers(p, end, lim, hdrs, out, &counted, &have_len, &clen, &after) != 0)
+        return BX_HTTP_FAST_UNSURE;
+    if (!have_len || counted > lim->max_header_bytes) return BX_HTTP_FAST_UNSURE;
+    return fast_body(buf, len, after, clen, lim, out);
+}
