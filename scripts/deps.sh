@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything brix needs to build and test on Debian 12: compilers,
 # the Debian -dev libraries, test tools (cmocka, promtool, redis-server, jq,
-# benchmark peers wrk, nginx and hyperfine,
+# benchmark peers wrk, nginx and hyperfine, valgrind and strace for counted benchmarks,
 # node) and the e2e tests' npm packages. Idempotent, silent when all is present,
 # non-interactive (works as root with CI=true and no stdin).
 set -euo pipefail
@@ -14,7 +14,7 @@ PKGS=(
     libhiredis-dev libsqlite3-dev libxxhash-dev libcmocka-dev libzmq3-dev
     libmsgpack-dev libcbor-dev libssl-dev
     curl jq python3 prometheus redis-server
-    wrk nginx hyperfine gnuplot-nox
+    wrk nginx hyperfine gnuplot-nox valgrind strace
 )
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }

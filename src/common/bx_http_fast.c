@@ -26,19 +26,42 @@ typedef unsigned char uchar;
  * a plain URL byte to http-parser. */
 static int fast_url_byte(uchar c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
-    return c != 0 && strchr("-._~!$&'()*+,;=:@/%?", c) != NULL;
+    if ((uchar)((c | 0x20) - 'a') < 26 || (uchar)(c - '0') < 10) return 1;
+    switch (c) { /* a bit test once compiled */
+    case '-':
+    case '.':
+    case '_':
+    case '~':
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=':
+    case ':':
+    case '@':
+    case '/':
+    case '%':
+    case '?':
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 static int fast_name_byte(uchar c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
+    return (uchar)((c | 0x20) - 'a') < 26 || (uchar)(c - '0') < 10 || c == '-' || c == '_';
 }
 
 static int fast_value_byte(uchar c)
 {
-    return (c >= 0x20 && c < 0x7f) || c == '\t';
+    return (uchar)(c - 0x20) < 0x5f || c == '\t';
 }
 
 static int fast_is(const char *s, size_t n, const char *lit)
@@ -101,7 +124,10 @@ static bx_http_fast_rc fast_headers(const uchar *p, const uchar *end,
         if (n == lim->max_headers) return BX_HTTP_FAST_UNSURE;
         *counted += nl + raw + FAST_HEADER_LINE_OVERHEAD;
         const char *ns = (const char *)name, *vs = (const char *)val;
-        if (fast_is(ns, nl, "content-length")) {
+        uchar f = name[0] | 0x20; /* only these letters start a name that matters */
+        if (f != 'c' && f != 't' && f != 'u' && f != 'e' && f != 'p') {
+            /* an ordinary header */
+        } else if (fast_is(ns, nl, "content-length")) {
             if (*have_len || raw == 0 || raw > 15) return BX_HTTP_FAST_UNSURE;
             size_t v = 0;
             for (size_t i = 0; i < raw; i++) {

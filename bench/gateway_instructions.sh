@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The proxy's own work per request, counted rather than timed, so that it
+# means the same on a busy two-core machine as on a quiet server: brix
+# gateway against nginx as a plain round-robin proxy, same backend (two
+# `brix engine` at time scale 1000), same wrk load.
+#   - user-space instructions per request: callgrind, counted only while
+#     wrk runs (after a warm-up), divided by the requests wrk completed;
+#   - system calls per request: strace -c over the same kind of run.
+# Prints both for each proxy and the ratios nginx/brix (> 1: brix does less).
+#
+#   bash bench/gateway_instructions.sh [path/to/brix] [seconds]
+set -euo pipefail
+BRIX=$(realpath "${1:-build/brix}")
+SECS=${2:-6}
+for t in wrk nginx curl valgrind callgrind_control callgrind_annotate strace python3; do
+    command -v "$t" >/dev/null || { echo "$t is missing (bash scripts/deps.sh)"; exit 2; }
+done
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+E1=$(port)
+E2=$(port)
+GP=$(port)
+NP=$(port)
+for p in "$E1" "$E2"; do
+    "$BRIX" engine --host 127.0.0.1 --port "$p" --model m --time-scale 1000 --log-level warn &
+    pids+=($!)
+done
+for p in "$E1" "$E2"; do
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/health" >/dev/null && break; sleep 0.1; done
+done
+mkdir -p "$work/logs"
+cat >"$work/nginx.conf" <<NGX
+worker_processes 1;
+master_process off;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/logs/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream engines { server 127.0.0.1:$E1; server 127.0.0.1:$E2; keepalive 128; }
+  server {
+    listen 127.0.0.1:$NP;
+    location / {
+      proxy_pass http://engines;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+NGX
+cat >"$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"model":"m","prompt":"the cat sat on the mat and then the dog ran","max_tokens":16,"ignore_eos":true}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+brix_cmd=("$BRIX" gateway --host 127.0.0.1 --port "$GP" --backend "http://127.0.0.1:$E1"
+    --backend "http://127.0.0.1:$E2" --strategy least-request --log-level warn)
+nginx_cmd=(nginx -c "$work/nginx.conf" -p "$work")
+wait_up() { # URL
+    for _ in $(seq 200); do
+        curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
+            -d '{"model":"m","prompt":"x","max_tokens":1}' -w '%{http_code}' "$1" | grep -q 200 && return 0
+        sleep 0.1
+    done
+    echo "no answer from $1" >&2
+    exit 1
+}
+wrk_n() { # URL -> completed requests
+    wrk -t1 -c8 -d"${SECS}s" -s "$work/post.lua" "$1" | awk '/ requests in /{print $1}'
+}
+instr() { # name url cmd... -> "instructions_per_request"
+    local name=$1 url=$2
+    shift 2
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/cg.$name" "$@" \
+        >/dev/null 2>&1 &
+    local pid=$!
+    pids+=("$pid")
+    wait_up "$url"
+    wrk -t1 -c8 -d2s -s "$work/post.lua" "$url" >/dev/null # warm-up: pools, first scrapes
+    callgrind_control -i on "$pid" >/dev/null 2>&1
+    local n
+    n=$(wrk_n "$url")
+    callgrind_control -i off "$pid" >/dev/null 2>&1
+    kill -INT "$pid" 2>/dev/null || true
+    sleep 1
+    kill -QUIT "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    local total
+    total=$(callgrind_annotate "$work/cg.$name" 2>/dev/null | awk '/PROGRAM TOTALS/{gsub(",","",$1); print $1}')
+    echo $((total / n))
+}
+sys() { # name url cmd... -> "syscalls_per_request"
+    local name=$1 url=$2
+    shift 2
+    "$@" >/dev/null 2>&1 &
+    local pid=$!
+    pids+=("$pid")
+    wait_up "$url"
+    wrk -t1 -c8 -d1s -s "$work/post.lua" "$url" >/dev/null
+    strace -c -f -p "$pid" -o "$work/st.$name" 2>/dev/null &
+    local sp=$!
+    sleep 0.5
+    local n
+    n=$(wrk_n "$url")
+    sleep 0.2
+    kill -INT "$sp"
+    wait "$sp" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    awk -v n="$n" '/ total$/{printf "%.2f\n", $(NF-2) / n}' "$work/st.$name"
+}
+bi=$(instr brix "http://127.0.0.1:$GP/v1/completions" "${brix_cmd[@]}")
+ni=$(instr nginx "http://127.0.0.1:$NP/v1/completions" "${nginx_cmd[@]}")
+bs=$(sys brix "http://127.0.0.1:$GP/v1/completions" "${brix_cmd[@]}")
+ns=$(sys nginx "http://127.0.0.1:$NP/v1/completions" "${nginx_cmd[@]}")
+printf '%-20s %28s %22s\n' "proxy" "user instructions/request" "syscalls/request"
+printf '%-20s %28s %22s\n' "brix gateway" "$bi" "$bs"
+printf '%-20s %28s %22s\n' "nginx round-robin" "$ni" "$ns"
+awk -v bi="$bi" -v ni="$ni" -v bs="$bs" -v ns="$ns" 'BEGIN {
+    printf "ratio nginx/brix: instructions %.2f, syscalls %.2f (> 1: brix does less per request)\n", ni / bi, ns / bs }'
