@@ -1,4 +1,5 @@
-/* bx_http: HTTP/1.1 server and client on libuv and http-parser.
+/* bx_http: HTTP/1.1 server and client on libuv and http-parser (whole
+ * plain messages take bx_http_fast's one-pass reader; see bx_http_fast.h).
  *
  * Protocol apart from I/O (as hiredis does it): bx_http_reqparser is a
  * resumable, pure parser fed bytes by whoever owns the socket; the server and
