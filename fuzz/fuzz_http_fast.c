@@ -22,11 +22,15 @@ typedef struct {
     const char *body;
     size_t body_len;
     int complete;
+    int overflow; /* a piece longer than the buffers here: not compared */
 } seen;
 
-static int grow(char *dst, size_t *len, size_t cap, const char *at, size_t n)
+static int grow(seen *s, char *dst, size_t *len, size_t cap, const char *at, size_t n)
 {
-    if (*len + n > cap) return 1; /* longer than the fuzzer's inputs: ignore */
+    if (*len + n > cap) {
+        s->overflow = 1;
+        return 0;
+    }
     memcpy(dst + *len, at, n);
     *len += n;
     return 0;
@@ -35,25 +39,29 @@ static int grow(char *dst, size_t *len, size_t cap, const char *at, size_t n)
 static int on_url(http_parser *hp, const char *at, size_t n)
 {
     seen *s = hp->data;
-    return grow(s->url, &s->url_len, sizeof(s->url), at, n);
+    return grow(s, s->url, &s->url_len, sizeof(s->url), at, n);
 }
 
 static int on_field(http_parser *hp, const char *at, size_t n)
 {
     seen *s = hp->data;
     if (!s->in_name) {
-        if (s->n == MAXH) return 1;
+        if (s->n == MAXH) {
+            s->overflow = 1;
+            return 0;
+        }
         s->n++;
         s->in_name = 1;
     }
-    return grow(s->names[s->n - 1], &s->name_len[s->n - 1], 512, at, n);
+    return grow(s, s->names[s->n - 1], &s->name_len[s->n - 1], 512, at, n);
 }
 
 static int on_value(http_parser *hp, const char *at, size_t n)
 {
     seen *s = hp->data;
     s->in_name = 0;
-    return grow(s->values[s->n - 1], &s->value_len[s->n - 1], 512, at, n);
+    if (s->overflow) return 0;
+    return grow(s, s->values[s->n - 1], &s->value_len[s->n - 1], 512, at, n);
 }
 
 static int on_body(http_parser *hp, const char *at, size_t n)
@@ -100,13 +108,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enum http_errno e = HTTP_PARSER_ERRNO(&hp);
     if ((e != HPE_OK && e != HPE_PAUSED) || !s.complete || n != m.total) abort();
     if (hp.http_major != 1 || (int)hp.http_minor != m.http_minor) abort();
+    if (s.body_len != m.body_len || (m.body_len && s.body != m.body)) abort();
+    if (http_should_keep_alive(&hp) != m.keep_alive) abort();
     if (request) {
         if (strcmp(http_method_str((enum http_method)hp.method), m.method) != 0) abort();
-        if (s.url_len != m.url_len || memcmp(s.url, m.url, m.url_len) != 0) abort();
+        if (!s.overflow && (s.url_len != m.url_len || memcmp(s.url, m.url, m.url_len) != 0))
+            abort();
         if (hp.upgrade) abort();
     } else if ((int)hp.status_code != m.status) {
         abort();
     }
+    if (s.overflow) return 0; /* the message is right; its pieces were too long to keep */
     if ((size_t)s.n != m.nheaders) abort();
     for (int i = 0; i < s.n; i++) {
         size_t vl = s.value_len[i];
@@ -116,7 +128,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (vl != h[i].value_len || memcmp(s.values[i], h[i].value, vl) != 0) abort();
     }
-    if (s.body_len != m.body_len || (m.body_len && s.body != m.body)) abort();
-    if (http_should_keep_alive(&hp) != m.keep_alive) abort();
     return 0;
 }
