@@ -26,12 +26,12 @@ int bx_buf_append_grow(bx_buf *b, const void *data, size_t len);
  * and the capacity check were a tenth of the gateway's own instructions. */
 static inline int bx_buf_reserve(bx_buf *b, size_t extra)
 {
-    return b->len + extra < b->cap ? 0 : bx_buf_grow(b, extra);
+    return extra < b->cap - b->len ? 0 : bx_buf_grow(b, extra); /* len < cap unless cap == 0 */
 }
 
 static inline int bx_buf_append(bx_buf *b, const void *data, size_t len)
 {
-    if (b->len + len >= b->cap) return bx_buf_append_grow(b, data, len);
+    if (len >= b->cap - b->len) return bx_buf_append_grow(b, data, len);
     if (len) memcpy(b->data + b->len, data, len);
     b->len += len;
     b->data[b->len] = '\0';

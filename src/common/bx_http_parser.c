@@ -425,7 +425,8 @@ int bx_http_reqparser_feed(bx_http_reqparser *p, const char *data, size_t len, s
     if (HTTP_PARSER_ERRNO(&p->hp) == HPE_PAUSED) http_parser_pause(&p->hp, 0);
     if (len == 0) return 0; /* http-parser reads len 0 as EOF */
     /* Whole plain keep-alive requests between messages skip http-parser
-     * (a request that closes leaves http-parser to refuse what follows). */
+     * (a request that closes goes to http-parser, as does whatever follows
+     * it, as before). */
     size_t off = 0;
     while (!p->in_msg && off < len) {
         bx_http_fast_header fh[BX_HTTP_FAST_HEADERS];
@@ -445,6 +446,10 @@ int bx_http_reqparser_feed(bx_http_reqparser *p, const char *data, size_t len, s
             return p->err;
         }
         off += m.total;
+        /* http-parser counts the CR/LF it skips between messages toward the
+         * next head's 80 KiB and resets the count only at a head's end,
+         * which it did not see: reset it here as it would have. */
+        p->hp.nread = 0;
         if (r > 0) {
             *consumed = off;
             return 0;

@@ -138,11 +138,6 @@ static double gw_secs(uint64_t a_ns, uint64_t b_ns)
     return (double)(b_ns - a_ns) / 1e9;
 }
 
-/* Reads usage from one JSON object (a chunk or a whole answer): only the
- * "usage" value is scanned (bx_jscan, no allocation; jansson with
- * JSON_DISABLE_EOF_CHECK when the scanner is unsure), not the whole
- * answer, which would cost a full parse per request. The last
- * "usage" key is the top-level one in vLLM's and OpenAI's shapes. */
 /* The last "usage" key in data, searched from the end: the object is the
  * answer's last member in vLLM's and OpenAI's shapes, so this reads a
  * hundred bytes instead of the whole answer. */
@@ -158,6 +153,11 @@ static const char *gw_last_usage_key(const char *data, size_t len)
     return NULL;
 }
 
+/* Reads usage from one JSON object (a chunk or a whole answer): only the
+ * "usage" value is scanned (bx_jscan, no allocation; jansson with
+ * JSON_DISABLE_EOF_CHECK when the scanner is unsure), not the whole
+ * answer, which would cost a full parse per request. The last
+ * "usage" key is the top-level one in vLLM's and OpenAI's shapes. */
 static void gw_usage_from_json(gw_call *c, const char *data, size_t len)
 {
     const char *u = gw_last_usage_key(data, len);
