@@ -18,6 +18,7 @@
 #                    no queueing, so the difference is the proxy's own cost)
 #   CPUS_ENGINES, CPUS_PROXY, CPUS_WRK   taskset CPU lists, e.g. 0-3
 set -euo pipefail
+source "$(dirname "$0")/nginx_proxy.sh"
 BRIX=${1:-build/brix}
 SECS=${2:-5}
 CONNS=${3:-32}
@@ -63,27 +64,7 @@ wflag=()
     "${wflag[@]}" --strategy "$STRATEGY" --log-level warn) &
 pids+=($!)
 GW_PID=$!
-mkdir -p "$work/logs"
-cat >"$work/nginx.conf" <<NGX
-worker_processes $WORKERS;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/logs/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  upstream engines {$ups keepalive 128; }
-  server {
-    listen 127.0.0.1:$NP;
-    location / {
-      proxy_pass http://engines;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-    }
-  }
-}
-NGX
+nginx_proxy_conf "$work" "$WORKERS" "$NP" "$ups"
 (pin "${CPUS_PROXY:-}" nginx -c "$work/nginx.conf" -p "$work") &
 pids+=($!)
 NGX_PID=$!

@@ -10,6 +10,7 @@
 #
 #   bash bench/gateway_instructions.sh [path/to/brix] [seconds]
 set -euo pipefail
+source "$(dirname "$0")/nginx_proxy.sh"
 BRIX=$(realpath "${1:-build/brix}")
 SECS=${2:-6}
 for t in wrk nginx curl valgrind callgrind_control callgrind_annotate strace python3; do
@@ -31,28 +32,7 @@ done
 for p in "$E1" "$E2"; do
     for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/health" >/dev/null && break; sleep 0.1; done
 done
-mkdir -p "$work/logs"
-cat >"$work/nginx.conf" <<NGX
-worker_processes 1;
-master_process off;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/logs/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  upstream engines { server 127.0.0.1:$E1; server 127.0.0.1:$E2; keepalive 128; }
-  server {
-    listen 127.0.0.1:$NP;
-    location / {
-      proxy_pass http://engines;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-    }
-  }
-}
-NGX
+nginx_proxy_conf "$work" 1 "$NP" "server 127.0.0.1:$E1; server 127.0.0.1:$E2;" "master_process off;"
 cat >"$work/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.body = '{"model":"m","prompt":"the cat sat on the mat and then the dog ran","max_tokens":16,"ignore_eos":true}'

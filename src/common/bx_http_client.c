@@ -249,6 +249,19 @@ static int hdr_count(cconn *k, size_t n)
     return -1;
 }
 
+/* Room for cap headers in k's offset and pointer arrays. */
+static int hdrs_grow(cconn *k, unsigned cap)
+{
+    struct hdr_off *ho = realloc(k->hoff, cap * sizeof(*ho));
+    if (!ho) return -1;
+    k->hoff = ho;
+    bx_http_header *h = realloc(k->hdrs, cap * sizeof(*h));
+    if (!h) return -1;
+    k->hdrs = h;
+    k->hcap = cap;
+    return 0;
+}
+
 static int on_message_begin(http_parser *hp)
 {
     cconn *k = conn_of(hp);
@@ -268,16 +281,7 @@ static int on_header_field(http_parser *hp, const char *at, size_t len)
             k->fail_err = BX_HTTP_ETOOBIG;
             return -1;
         }
-        if (k->nhdr >= k->hcap) {
-            unsigned cap = k->hcap ? k->hcap * 2 : 16;
-            struct hdr_off *ho = realloc(k->hoff, cap * sizeof(*ho));
-            if (!ho) return -1;
-            k->hoff = ho;
-            bx_http_header *h = realloc(k->hdrs, cap * sizeof(*h));
-            if (!h) return -1;
-            k->hdrs = h;
-            k->hcap = cap;
-        }
+        if (k->nhdr >= k->hcap && hdrs_grow(k, k->hcap ? k->hcap * 2 : 16) != 0) return -1;
         if (k->nhdr > 0 && bx_buf_append(&k->hstore, "", 1) != 0) return -1;
         k->hoff[k->nhdr].name = k->hstore.len;
         k->hoff[k->nhdr].value = 0;
@@ -397,16 +401,7 @@ static int fast_response(cconn *k, bx_http_creq *cr, const char *data, size_t le
     bx_http_fast_msg m;
     bx_http_fast_limits fl = {k->cl->opts.max_header_bytes, CL_FAST_HEADERS, (size_t)-1};
     if (bx_http_fast_response(data, len, &fl, fh, &m) != BX_HTTP_FAST_OK) return -1;
-    if (k->hcap < m.nheaders) {
-        unsigned cap = CL_FAST_HEADERS;
-        struct hdr_off *ho = realloc(k->hoff, cap * sizeof(*ho));
-        if (!ho) return -1;
-        k->hoff = ho;
-        bx_http_header *h = realloc(k->hdrs, cap * sizeof(*h));
-        if (!h) return -1;
-        k->hdrs = h;
-        k->hcap = cap;
-    }
+    if (k->hcap < m.nheaders && hdrs_grow(k, CL_FAST_HEADERS) != 0) return -1;
     bx_buf_reset(&k->hstore);
     size_t need = 0;
     for (size_t i = 0; i < m.nheaders; i++)
