@@ -100,7 +100,7 @@ eng_call *eng_call_new(eng_server *s, bx_http_res *res)
 
 /* ---------- step loop ---------- */
 
-static void eng_step_timer_cb(uv_timer_t *t);
+static void eng_step_timer_cb(eng_waker *w);
 
 void eng_kv_flush(eng_server *s)
 {
@@ -145,8 +145,8 @@ static int eng_step_begin(eng_server *s, double t0)
 static void eng_step_arm(eng_server *s)
 {
     double wait_s = (s->step_end - eng_now(s)) / s->cfg.time_scale;
-    uint64_t ms = wait_s > 0 ? (uint64_t)ceil(wait_s * 1000.0) : 0;
-    uv_timer_start(&s->step_timer, eng_step_timer_cb, ms, 0);
+    uint64_t ns = wait_s > 0 ? (uint64_t)ceil(wait_s * 1e9) : 0;
+    if (eng_waker_start(&s->step_waker, ns) != 0) bx_error("cannot arm the step timer");
 }
 
 void eng_kick(eng_server *s)
@@ -156,9 +156,9 @@ void eng_kick(eng_server *s)
     if (eng_step_begin(s, now > s->step_end ? now : s->step_end)) eng_step_arm(s);
 }
 
-static void eng_step_timer_cb(uv_timer_t *t)
+static void eng_step_timer_cb(eng_waker *w)
 {
-    eng_server *s = t->data;
+    eng_server *s = w->data;
     double now = eng_now(s);
     int guard = 0;
     for (;;) {
@@ -454,8 +454,10 @@ int eng_server_init(eng_server **out, uv_loop_t *loop, const eng_config *cfg, ch
             s->kv_poll_on = 1;
         }
     }
-    uv_timer_init(loop, &s->step_timer);
-    s->step_timer.data = s;
+    if (eng_waker_init(loop, &s->step_waker, eng_step_timer_cb, s) != 0) {
+        snprintf(err, errlen, "cannot create the step timer");
+        goto fail;
+    }
     bx_http_limits lim;
     bx_http_limits_default(&lim);
     lim.max_body_bytes = 32u << 20;
@@ -507,10 +509,7 @@ void eng_server_close(eng_server *s)
         c->seq = NULL;
         eng_call_release(c);
     }
-    if (uv_is_active((uv_handle_t *)&s->step_timer) || s->step_timer.loop) {
-        uv_timer_stop(&s->step_timer);
-        uv_close((uv_handle_t *)&s->step_timer, eng_handle_freed);
-    }
+    eng_waker_close(&s->step_waker);
     if (s->kv_poll_on) uv_close((uv_handle_t *)&s->kv_poll, eng_handle_freed);
     /* let the loop run the close callbacks before the memory goes */
     uv_run(s->loop, UV_RUN_NOWAIT);

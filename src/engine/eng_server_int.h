@@ -18,6 +18,7 @@
 #include "engine/eng_sched.h"
 #include "engine/eng_server.h"
 #include "engine/eng_timing.h"
+#include "engine/eng_waker.h"
 
 #define ENG_NWORDS 64
 
@@ -39,7 +40,7 @@ struct eng_server {
     int kv_on;
     uv_poll_t kv_poll;
     int kv_poll_on;
-    uv_timer_t step_timer;
+    eng_waker step_waker; /* ends the step in flight */
     uint64_t wall0_ns;
     double step_end;
     int stepping;
