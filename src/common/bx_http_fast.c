@@ -13,6 +13,7 @@
  * requests) and bx_http_client (for responses) count them. */
 #include "common/bx_http_fast.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -22,46 +23,49 @@
 
 typedef unsigned char uchar;
 
-/* RFC 3986 unreserved, sub-delims, ':', '@', '/', '%' and '?': every one is
- * a plain URL byte to http-parser. */
-static int fast_url_byte(uchar c)
-{
-    if ((uchar)((c | 0x20) - 'a') < 26 || (uchar)(c - '0') < 10) return 1;
-    switch (c) { /* a bit test once compiled */
-    case '-':
-    case '.':
-    case '_':
-    case '~':
-    case '!':
-    case '$':
-    case '&':
-    case '\'':
-    case '(':
-    case ')':
-    case '*':
-    case '+':
-    case ',':
-    case ';':
-    case '=':
-    case ':':
-    case '@':
-    case '/':
-    case '%':
-    case '?':
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-static int fast_name_byte(uchar c)
-{
-    return (uchar)((c | 0x20) - 'a') < 26 || (uchar)(c - '0') < 10 || c == '-' || c == '_';
-}
+/* Byte classes, one table lookup per byte:
+ * - FAST_URL: RFC 3986 unreserved, sub-delims, ':', '@', '/', '%' and '?',
+ *   every one a plain URL byte to http-parser;
+ * - FAST_NAME: a header name byte (letters, digits, '-', '_');
+ * - FAST_VAL: a header value byte (printable ASCII or tab). */
+enum { FAST_URL = 1, FAST_NAME = 2, FAST_VAL = 4 };
+#define FAST_ALNUM(c)                                                                              \
+    (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9'))
+#define FAST_URL_SYM(c)                                                                            \
+    ((c) == '-' || (c) == '.' || (c) == '_' || (c) == '~' || (c) == '!' || (c) == '$' ||           \
+     (c) == '&' || (c) == '\'' || (c) == '(' || (c) == ')' || (c) == '*' || (c) == '+' ||          \
+     (c) == ',' || (c) == ';' || (c) == '=' || (c) == ':' || (c) == '@' || (c) == '/' ||           \
+     (c) == '%' || (c) == '?')
+#define FAST_CLS(c)                                                                                \
+    ((FAST_ALNUM(c) || FAST_URL_SYM(c) ? FAST_URL : 0) |                                           \
+     (FAST_ALNUM(c) || (c) == '-' || (c) == '_' ? FAST_NAME : 0) |                                 \
+     (((c) >= 0x20 && (c) < 0x7f) || (c) == '\t' ? FAST_VAL : 0))
+#define FAST_R4(b) FAST_CLS(b), FAST_CLS(b + 1), FAST_CLS(b + 2), FAST_CLS(b + 3)
+#define FAST_R16(b) FAST_R4(b), FAST_R4(b + 4), FAST_R4(b + 8), FAST_R4(b + 12)
+#define FAST_R64(b) FAST_R16(b), FAST_R16(b + 16), FAST_R16(b + 32), FAST_R16(b + 48)
+static const uchar fast_cls[256] = {FAST_R64(0), FAST_R64(64), FAST_R64(128), FAST_R64(192)};
 
 static int fast_value_byte(uchar c)
 {
-    return (uchar)(c - 0x20) < 0x5f || c == '\t';
+    return fast_cls[c] & FAST_VAL;
+}
+
+/* 1 when every byte of [p, e) is a value byte: eight at a time while none
+ * is below 0x20 or above 0x7e, then (a tab, or the tail) one at a time. */
+static int fast_values_ok(const uchar *p, const uchar *e)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (e - p >= 8) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        uint64_t below = (x - ones * 0x20) & ~x & highs; /* some byte < 0x20 */
+        uint64_t above = ((x + ones) | x) & highs;       /* some byte > 0x7e */
+        if (below | above) break;
+        p += 8;
+    }
+    for (; p < e; p++)
+        if (!fast_value_byte(*p)) return 0;
+    return 1;
 }
 
 static int fast_is(const char *s, size_t n, const char *lit)
@@ -70,19 +74,49 @@ static int fast_is(const char *s, size_t n, const char *lit)
            strncasecmp(s, lit, n) == 0;
 }
 
-/* A name that starts like one http-parser treats specially but goes on:
- * it sets some flags on the prefix alone (Transfer-Encoding since 2.9.3). */
-static int fast_special_prefix(const char *s, size_t n)
+/* The first l bytes of the header name s are lit (lower case) in any case.
+ * Exact for name bytes: | 0x20 lowers a letter and leaves digits and '-'
+ * alone, and turns '_' into 0x7f, which no literal holds. */
+static int fast_name_starts(const uchar *s, const char *lit, size_t l)
 {
-    static const char *const special[] = {"transfer-encoding", "content-length", "connection",
-                                          "proxy-connection",  "upgrade",        "expect"};
-    for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
-        size_t l = strlen(special[i]);
-        if (n > l && ((unsigned char)s[0] | 0x20) == (unsigned char)special[i][0] &&
-            strncasecmp(s, special[i], l) == 0)
-            return 1;
+    for (size_t i = 0; i < l; i++)
+        if ((s[i] | 0x20) != (uchar)lit[i]) return 0;
+    return 1;
+}
+
+enum { FAST_H_PLAIN, FAST_H_CLEN, FAST_H_CONN, FAST_H_UNSURE };
+
+/* What the header name s (n name bytes) is to http-parser: Content-Length,
+ * Connection, a name it treats specially (Transfer-Encoding, Upgrade,
+ * Expect, Proxy-Connection) or one that starts like any of these six and
+ * goes on (2.9 sets some flags on the prefix alone: UNSURE), or plain. */
+static int fast_name_kind(const uchar *s, size_t n)
+{
+    const char *lit;
+    size_t l;
+    switch (s[0] | 0x20) {
+    case 'c':
+        if (n >= 14 && fast_name_starts(s, "content-length", 14))
+            return n == 14 ? FAST_H_CLEN : FAST_H_UNSURE;
+        if (n >= 10 && fast_name_starts(s, "connection", 10))
+            return n == 10 ? FAST_H_CONN : FAST_H_UNSURE;
+        return FAST_H_PLAIN;
+    case 't':
+        lit = "transfer-encoding", l = 17;
+        break;
+    case 'u':
+        lit = "upgrade", l = 7;
+        break;
+    case 'e':
+        lit = "expect", l = 6;
+        break;
+    case 'p':
+        lit = "proxy-connection", l = 16;
+        break;
+    default:
+        return FAST_H_PLAIN;
     }
-    return 0;
+    return n >= l && fast_name_starts(s, lit, l) ? FAST_H_UNSURE : FAST_H_PLAIN;
 }
 
 /* The headers from p to the blank line; *after is past it. *counted grows
@@ -103,7 +137,7 @@ static bx_http_fast_rc fast_headers(const uchar *p, const uchar *end,
             break;
         }
         const uchar *name = p;
-        while (p < end && fast_name_byte(*p))
+        while (p < end && (fast_cls[*p] & FAST_NAME))
             p++;
         if (p == name || p >= end || *p != ':') return BX_HTTP_FAST_UNSURE;
         size_t nl = (size_t)(p - name);
@@ -111,9 +145,9 @@ static bx_http_fast_rc fast_headers(const uchar *p, const uchar *end,
         while (p < end && (*p == ' ' || *p == '\t'))
             p++;
         const uchar *val = p;
-        while (p < end && fast_value_byte(*p))
-            p++;
-        if (end - p < 3 || p[0] != '\r' || p[1] != '\n') return BX_HTTP_FAST_UNSURE;
+        p = memchr(val, '\r', (size_t)(end - val));
+        if (!p || !fast_values_ok(val, p)) return BX_HTTP_FAST_UNSURE;
+        if (end - p < 3 || p[1] != '\n') return BX_HTTP_FAST_UNSURE;
         if (p[2] == ' ' || p[2] == '\t') return BX_HTTP_FAST_UNSURE; /* obs-fold */
         size_t raw = (size_t)(p - val);
         const uchar *ve = p;
@@ -124,10 +158,8 @@ static bx_http_fast_rc fast_headers(const uchar *p, const uchar *end,
         if (n == lim->max_headers) return BX_HTTP_FAST_UNSURE;
         *counted += nl + raw + FAST_HEADER_LINE_OVERHEAD;
         const char *ns = (const char *)name, *vs = (const char *)val;
-        uchar f = name[0] | 0x20; /* only these letters start a name that matters */
-        if (f != 'c' && f != 't' && f != 'u' && f != 'e' && f != 'p') {
-            /* an ordinary header */
-        } else if (fast_is(ns, nl, "content-length")) {
+        int kind = fast_name_kind(name, nl);
+        if (kind == FAST_H_CLEN) {
             if (*have_len || raw == 0 || raw > 15) return BX_HTTP_FAST_UNSURE;
             size_t v = 0;
             for (size_t i = 0; i < raw; i++) {
@@ -136,7 +168,7 @@ static bx_http_fast_rc fast_headers(const uchar *p, const uchar *end,
             }
             *have_len = 1;
             *clen = v;
-        } else if (fast_is(ns, nl, "connection")) {
+        } else if (kind == FAST_H_CONN) {
             if (conn || raw != vl) return BX_HTTP_FAST_UNSURE;
             if (fast_is(vs, vl, "close"))
                 conn = 1;
@@ -144,9 +176,7 @@ static bx_http_fast_rc fast_headers(const uchar *p, const uchar *end,
                 conn = 2;
             else
                 return BX_HTTP_FAST_UNSURE;
-        } else if (fast_is(ns, nl, "transfer-encoding") || fast_is(ns, nl, "upgrade") ||
-                   fast_is(ns, nl, "expect") || fast_is(ns, nl, "proxy-connection") ||
-                   fast_special_prefix(ns, nl)) {
+        } else if (kind == FAST_H_UNSURE) {
             return BX_HTTP_FAST_UNSURE;
         }
         hdrs[n++] = (bx_http_fast_header){ns, nl, vs, vl};
@@ -196,7 +226,7 @@ bx_http_fast_rc bx_http_fast_request(const char *buf, size_t len, const bx_http_
     }
     if (!method || p >= end || *p != '/') return BX_HTTP_FAST_UNSURE;
     const uchar *url = p;
-    while (p < end && fast_url_byte(*p))
+    while (p < end && (fast_cls[*p] & FAST_URL))
         p++;
     if (p >= end || *p != ' ') return BX_HTTP_FAST_UNSURE;
     size_t ul = (size_t)(p - url);
