@@ -12,8 +12,12 @@
  * bx_http_client_request and cancellations are delivered through the
  * request's timer started with timeout 0. The timer also carries the connect
  * timeout (reported as BX_HTTP_ECONNECT) and the whole-request timeout
- * (BX_HTTP_ETIMEOUT). A request is freed once its on_done returned, its
- * timer closed and its name lookup (if any) came back.
+ * (BX_HTTP_ETIMEOUT). The timer is armed lazily: it may fire before the
+ * nearest deadline (which only ever moves later while a response streams),
+ * and then re-arms. Once its on_done returned, a request (its timer and its
+ * request buffer) is kept on the client's spare list for the next request,
+ * up to CL_SPARE_KEEP of them; others, and all when the client closes, are
+ * freed once their timer closed and their name lookup (if any) came back.
  *
  * Responses: http-parser de-chunks; bodies without length end at EOF; 1xx
  * interim responses are skipped; HEAD responses carry no body. */
@@ -23,6 +27,7 @@
 #include "common/bx_http_fast.h"
 
 #include <http_parser.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +37,25 @@
 #define CL_MAX_HEADERS 256
 #define CL_FAST_HEADERS 64 /* more: http-parser reads the answer */
 #define CL_WBUF_KEEP (256 * 1024)
+#define CL_REQ_KEEP (16 * 1024) /* a spare request keeps a buffer this big */
+#define CL_SPARE_KEEP 64
+/* A spare's fields are poisoned under AddressSanitizer (the macros are
+ * no-ops without it): a stale bx_http_creq pointer is still reported. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CL_ASAN 1
+#endif
+#endif
+#ifdef CL_ASAN
+#include <sanitizer/asan_interface.h>
+#define CL_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define CL_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define CL_POISON(p, n) ((void)(p), (void)(n))
+#define CL_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
 
 enum cr_state { CR_NEW, CR_RESOLVING, CR_CONNECTING, CR_SENT, CR_DONE };
 enum last_cb { LAST_NONE, LAST_FIELD, LAST_VALUE };
@@ -77,15 +101,16 @@ typedef struct cconn {
 } cconn;
 
 struct bx_http_creq {
-    bx_http_client *cl;
+    uv_timer_t timer; /* kept initialised while the request is a spare */
+    bx_buf req;       /* the serialized request; its memory kept by a spare */
+    struct bx_http_creq *spare_next;
+    bx_http_client *cl;               /* the fields from here on are zeroed for each request */
     struct bx_http_creq *prev, *next; /* live list */
     bx_http_client_cbs cbs;
     void *ud;
     cconn *conn;
     pool *pool;
-    uv_timer_t timer;
     uv_getaddrinfo_t gai;
-    bx_buf req;
     char *host; /* host_inl, or a copy when longer */
     char host_inl[64];
     int port;
@@ -94,6 +119,7 @@ struct bx_http_creq {
     uint64_t fb_deadline;      /* until the response's headers, 0 = none */
     uint64_t idle_ms;          /* longest gap between body bytes, 0 = none */
     uint64_t idle_deadline;    /* after the headers: last body bytes + idle_ms */
+    uint64_t armed_at;         /* when the timer fires, 0 = not armed */
     enum cr_state state;
     int pending_err; /* to deliver from the timer */
     int gai_pending;
@@ -109,7 +135,9 @@ struct bx_http_client {
     bx_http_client_opts opts;
     pool *pools;
     bx_http_creq *live;
-    size_t nlive; /* requests and connections not freed yet */
+    bx_http_creq *spare; /* finished requests kept for reuse, linked by next */
+    unsigned nspare;
+    size_t nlive; /* requests (spares too) and connections not freed yet */
     int closing;
     char rbuf[CL_READ_BUF];
 };
@@ -546,6 +574,7 @@ static void defer_error(bx_http_creq *cr, int err)
     if (cr->state == CR_DONE || cr->pending_err) return;
     cr->pending_err = err;
     uv_timer_start(&cr->timer, on_cr_timer, 0, 0);
+    cr->armed_at = uv_now(cr->cl->loop) + 1; /* nonzero: armed */
 }
 
 static void connect_addr(bx_http_creq *cr, const struct sockaddr *addr)
@@ -645,6 +674,52 @@ static void on_cr_timer_closed(uv_handle_t *h)
     if (!cr->gai_pending) cr_free(cr); /* else on_resolved frees it */
 }
 
+/* cr is finished (on_done returned) or was never started: keep it as a
+ * spare, its timer stopped and initialised, or close it to be freed. */
+static void cr_retire(bx_http_creq *cr)
+{
+    bx_http_client *cl = cr->cl;
+    if (cr->host != cr->host_inl) free(cr->host);
+    cr->host = NULL;
+    if (!cr->gai_pending && !cl->closing && cl->nspare < CL_SPARE_KEEP) {
+        if (cr->req.cap > CL_REQ_KEEP)
+            bx_buf_free(&cr->req);
+        else
+            bx_buf_reset(&cr->req);
+        cr->spare_next = cl->spare;
+        cl->spare = cr;
+        cl->nspare++;
+        CL_POISON(&cr->cl, sizeof(*cr) - offsetof(bx_http_creq, cl));
+        return;
+    }
+    uv_close((uv_handle_t *)&cr->timer, on_cr_timer_closed);
+}
+
+/* A request to fill: a spare, or a new one (counted in nlive). Its fields
+ * from cl on are zero but for cl; NULL when out of memory or handles. */
+static bx_http_creq *cr_take(bx_http_client *cl)
+{
+    bx_http_creq *cr = cl->spare;
+    if (cr) {
+        cl->spare = cr->spare_next;
+        cl->nspare--;
+        CL_UNPOISON(&cr->cl, sizeof(*cr) - offsetof(bx_http_creq, cl));
+        memset(&cr->cl, 0, sizeof(*cr) - offsetof(bx_http_creq, cl));
+    } else {
+        cr = calloc(1, sizeof(*cr));
+        if (!cr) return NULL;
+        if (uv_timer_init(cl->loop, &cr->timer) < 0) {
+            free(cr);
+            return NULL;
+        }
+        bx_buf_init(&cr->req);
+        cr->timer.data = cr;
+        cl->nlive++;
+    }
+    cr->cl = cl;
+    return cr;
+}
+
 static void finish(bx_http_creq *cr, int err, int keepalive)
 {
     if (cr->state == CR_DONE) return;
@@ -656,7 +731,8 @@ static void finish(bx_http_creq *cr, int err, int keepalive)
     }
     cr->state = CR_DONE;
     bx_http_client *cl = cr->cl;
-    uv_timer_stop(&cr->timer);
+    if (cr->armed_at) uv_timer_stop(&cr->timer);
+    cr->armed_at = 0;
     if (cr->gai_pending) uv_cancel((uv_req_t *)&cr->gai);
     cconn *k = cr->conn;
     if (k) {
@@ -673,12 +749,13 @@ static void finish(bx_http_creq *cr, int err, int keepalive)
     if (cr->next) cr->next->prev = cr->prev;
     cr->prev = cr->next = NULL;
     if (cr->cbs.on_done) cr->cbs.on_done(cr, err, cr->ud);
-    uv_close((uv_handle_t *)&cr->timer, on_cr_timer_closed);
+    cr_retire(cr);
 }
 
 static void on_cr_timer(uv_timer_t *t)
 {
     bx_http_creq *cr = t->data;
+    cr->armed_at = 0;
     if (cr->state == CR_DONE) return;
     if (cr->pending_err) {
         finish(cr, cr->pending_err, 0);
@@ -707,12 +784,21 @@ static void arm_timer(bx_http_creq *cr)
     if (cr->connect_deadline && (cr->state == CR_RESOLVING || cr->state == CR_CONNECTING) &&
         (!next || cr->connect_deadline < next))
         next = cr->connect_deadline;
+    uint64_t now = uv_now(cr->cl->loop);
+    /* before the headers, the idle deadline they will set is no earlier
+     * than now + idle_ms: firing by then spares a re-arm when they come */
+    if (cr->idle_ms && !cr->idle_deadline && cr->state == CR_SENT &&
+        (!next || now + cr->idle_ms < next))
+        next = now + cr->idle_ms;
     if (!next) {
-        uv_timer_stop(&cr->timer);
+        if (cr->armed_at) uv_timer_stop(&cr->timer);
+        cr->armed_at = 0;
         return;
     }
-    uint64_t now = uv_now(cr->cl->loop);
-    uv_timer_start(&cr->timer, on_cr_timer, next > now ? next - now : 0, 0);
+    if (cr->armed_at && cr->armed_at <= next) return; /* fires first, then re-arms */
+    if (next < now) next = now;
+    uv_timer_start(&cr->timer, on_cr_timer, next - now, 0);
+    cr->armed_at = next;
 }
 
 static int bad_text(const char *s)
@@ -787,9 +873,8 @@ int bx_http_client_request(bx_http_client *cl, const bx_http_client_req *r,
     if (!r->method || !r->host || !r->host[0] || r->port <= 0 || r->port > 65535 ||
         (r->body_len && !r->body))
         return BX_HTTP_EPARSE;
-    bx_http_creq *cr = calloc(1, sizeof(*cr));
+    bx_http_creq *cr = cr_take(cl);
     if (!cr) return BX_HTTP_ENOMEM;
-    bx_buf_init(&cr->req);
     int e = serialize(&cr->req, r);
     char key[300]; /* "host:port", built without printf (once per request) */
     size_t hl = strlen(r->host);
@@ -811,15 +896,10 @@ int bx_http_client_request(bx_http_client *cl, const bx_http_client_req *r,
         cr->pool = pool_get(cl, key);
         if (!cr->host || !cr->pool) e = BX_HTTP_ENOMEM;
     }
-    if (e == 0 && uv_timer_init(cl->loop, &cr->timer) < 0) e = BX_HTTP_EIO;
     if (e != 0) {
-        bx_buf_free(&cr->req);
-        if (cr->host != cr->host_inl) free(cr->host);
-        free(cr);
+        cr_retire(cr);
         return e;
     }
-    cr->cl = cl;
-    cr->timer.data = cr;
     cr->cbs = *cbs;
     cr->ud = ud;
     cr->port = r->port;
@@ -832,7 +912,6 @@ int bx_http_client_request(bx_http_client *cl, const bx_http_client_req *r,
     cr->next = cl->live;
     if (cl->live) cl->live->prev = cr;
     cl->live = cr;
-    cl->nlive++;
     if (out) *out = cr;
 
     pool *p = cr->pool;
@@ -862,6 +941,13 @@ void bx_http_client_close(bx_http_client *cl)
     cl->closing = 1;
     for (bx_http_creq *cr = cl->live; cr; cr = cr->next)
         bx_http_client_cancel(cr);
+    while (cl->spare) {
+        bx_http_creq *cr = cl->spare;
+        cl->spare = cr->spare_next;
+        cl->nspare--;
+        CL_UNPOISON(&cr->cl, sizeof(*cr) - offsetof(bx_http_creq, cl));
+        uv_close((uv_handle_t *)&cr->timer, on_cr_timer_closed);
+    }
     for (pool *p = cl->pools; p; p = p->next)
         while (p->idle)
             conn_close(p->idle);

@@ -314,6 +314,84 @@ static int on_sse(const bx_sse_event *ev, void *ud)
     return 0;
 }
 
+/* Finished requests are kept for reuse (their timer and buffer): a chain
+ * of requests each started from the previous one's on_done, bodies around
+ * and over the kept buffer size, then more at once than the client keeps.
+ * Every answer must be its own request's, and closing the client must
+ * close every kept request's timer (fx_stop's uv_loop_close checks). */
+typedef struct chain {
+    call c; /* first: c_response and c_data take the chain as their call */
+    fx *f;
+    char *body;
+    int left, bad;
+} chain;
+
+static void chain_done(bx_http_creq *cr, int err, void *ud);
+static const bx_http_client_cbs chain_cbs = {c_response, c_data, chain_done};
+
+static void chain_next(chain *ch)
+{
+    size_t len = (size_t)(ch->left * 997) % (40 * 1024);
+    bx_buf_free(&ch->c.body);
+    memset(&ch->c, 0, sizeof(ch->c));
+    bx_buf_init(&ch->c.body);
+    bx_http_header hs[] = {{"Content-Type", "application/json"}};
+    bx_http_client_req r = {.method = "POST",
+                            .host = "127.0.0.1",
+                            .port = ch->f->port,
+                            .path = "/echo",
+                            .headers = hs,
+                            .nheaders = 1,
+                            .body = ch->body + ch->left % 7,
+                            .body_len = len,
+                            .first_byte_timeout_ms = 5000,
+                            .idle_timeout_ms = 1000};
+    assert_int_equal(bx_http_client_request(ch->f->cl, &r, &chain_cbs, ch, &ch->c.cr), 0);
+}
+
+static void chain_done(bx_http_creq *cr, int err, void *ud)
+{
+    chain *ch = ud;
+    size_t len = (size_t)(ch->left * 997) % (40 * 1024);
+    if (err != 0 || ch->c.status != 200 || ch->c.body.len != len ||
+        memcmp(ch->c.body.data, ch->body + ch->left % 7, len) != 0)
+        ch->bad++;
+    if (--ch->left > 0)
+        chain_next(ch); /* from on_done: cr is not reused before it returns */
+    else
+        ch->c.done = 1;
+}
+
+static void test_requests_reused(void **state)
+{
+    fx f;
+    fx_start(&f, NULL);
+    chain ch = {.c = {0}, .f = &f, .left = 300};
+    ch.body = malloc(48 * 1024);
+    for (size_t i = 0; i < 48 * 1024; i++)
+        ch.body[i] = (char)('a' + i % 26);
+    bx_buf_init(&ch.c.body);
+    chain_next(&ch);
+    run_until(&f, &ch.c.done);
+    assert_int_equal(ch.bad, 0);
+    bx_buf_free(&ch.c.body);
+    /* 80 at once: more than the client keeps when they finish */
+    enum { N = 80 };
+    call *cs = calloc(N, sizeof(*cs));
+    for (int i = 0; i < N; i++)
+        start_call(&f, &cs[i], "POST", f.port, "/echo", ch.body + i, (size_t)i * 11, 0);
+    for (int i = 0; i < N; i++) {
+        run_until(&f, &cs[i].done);
+        assert_int_equal(cs[i].err, 0);
+        assert_int_equal(cs[i].body.len, (size_t)i * 11);
+        assert_memory_equal(cs[i].body.data, ch.body + i, (size_t)i * 11);
+        bx_buf_free(&cs[i].body);
+    }
+    free(cs);
+    free(ch.body);
+    fx_stop(&f);
+}
+
 static void test_stream(void **state)
 {
     fx f;
@@ -832,6 +910,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get),
         cmocka_unit_test(test_post_and_keepalive),
+        cmocka_unit_test(test_requests_reused),
         cmocka_unit_test(test_stream),
         cmocka_unit_test(test_abort_on_cancel),
         cmocka_unit_test(test_server_close_aborts),
