@@ -16,6 +16,9 @@
 #   WRK_THREADS=N    wrk threads (default 1)
 #   LAT_CONNS=N      connections of the light-load latency runs (default 1:
 #                    no queueing, so the difference is the proxy's own cost)
+#   RUNS=N           measure the loaded pair N times, nginx and brix in turn
+#                    (the order alternates), and print the median ratios too
+#                    (default 1; on a shared or small machine one run is noise)
 #   CPUS_ENGINES, CPUS_PROXY, CPUS_WRK   taskset CPU lists, e.g. 0-3
 set -euo pipefail
 source "$(dirname "$0")/nginx_proxy.sh"
@@ -101,23 +104,51 @@ ticks() {
 }
 HZ=$(getconf CLK_TCK)
 read -r d_rps d_p50 d_p99 d_bad _ < <(run "http://127.0.0.1:$E1/v1/completions")
-t0=$(ticks "$NGX_PID")
-read -r n_rps n_p50 n_p99 n_bad n_n < <(run "http://127.0.0.1:$NP/v1/completions")
-n_cpu=$(($(ticks "$NGX_PID") - t0))
-t0=$(ticks "$GW_PID")
-read -r g_rps g_p50 g_p99 g_bad g_n < <(run "http://127.0.0.1:$GP/v1/completions")
-g_cpu=$(($(ticks "$GW_PID") - t0))
-printf '%-22s %12s %10s %10s %8s\n' "target" "requests/s" "p50 us" "p99 us" "non-2xx"
-printf '%-22s %12s %10s %10s %8s\n' "direct (one engine)" "$d_rps" "$d_p50" "$d_p99" "$d_bad"
-printf '%-22s %12s %10s %10s %8s\n' "nginx round-robin" "$n_rps" "$n_p50" "$n_p99" "$n_bad"
-printf '%-22s %12s %10s %10s %8s\n' "brix gateway ($STRATEGY)" "$g_rps" "$g_p50" "$g_p99" "$g_bad"
-awk -v gr="$g_rps" -v nr="$n_rps" -v g50="$g_p50" -v n50="$n_p50" -v d50="$d_p50" \
-    -v g99="$g_p99" -v n99="$n_p99" -v d99="$d_p99" 'BEGIN {
-    printf "added latency over direct: brix p50 %+.0f us, p99 %+.0f us; nginx p50 %+.0f us, p99 %+.0f us\n", g50-d50, g99-d99, n50-d50, n99-d99
-    printf "ratio brix/nginx requests/s: %.2f\n", gr/nr }'
-awk -v gc="$g_cpu" -v gn="$g_n" -v nc="$n_cpu" -v nn="$n_n" -v hz="$HZ" 'BEGIN {
-    g = gc * 1e6 / hz / gn; n = nc * 1e6 / hz / nn
-    printf "proxy CPU per request: brix %.1f us, nginx %.1f us (ratio nginx/brix %.2f: > 1 means brix does the same work with less CPU)\n", g, n, n / g }'
+measure_nginx() {
+    local t0
+    t0=$(ticks "$NGX_PID")
+    read -r n_rps n_p50 n_p99 n_bad n_n < <(run "http://127.0.0.1:$NP/v1/completions")
+    n_cpu=$(($(ticks "$NGX_PID") - t0))
+}
+measure_brix() {
+    local t0
+    t0=$(ticks "$GW_PID")
+    read -r g_rps g_p50 g_p99 g_bad g_n < <(run "http://127.0.0.1:$GP/v1/completions")
+    g_cpu=$(($(ticks "$GW_PID") - t0))
+}
+RUNS=${RUNS:-1}
+rps_ratios=()
+cpu_ratios=()
+for i in $(seq "$RUNS"); do
+    if [ $((i % 2)) = 1 ]; then
+        measure_nginx
+        measure_brix
+    else
+        measure_brix
+        measure_nginx
+    fi
+    [ "$RUNS" -gt 1 ] && echo "run $i of $RUNS:"
+    printf '%-22s %12s %10s %10s %8s\n' "target" "requests/s" "p50 us" "p99 us" "non-2xx"
+    printf '%-22s %12s %10s %10s %8s\n' "direct (one engine)" "$d_rps" "$d_p50" "$d_p99" "$d_bad"
+    printf '%-22s %12s %10s %10s %8s\n' "nginx round-robin" "$n_rps" "$n_p50" "$n_p99" "$n_bad"
+    printf '%-22s %12s %10s %10s %8s\n' "brix gateway ($STRATEGY)" "$g_rps" "$g_p50" "$g_p99" "$g_bad"
+    awk -v gr="$g_rps" -v nr="$n_rps" -v g50="$g_p50" -v n50="$n_p50" -v d50="$d_p50" \
+        -v g99="$g_p99" -v n99="$n_p99" -v d99="$d_p99" 'BEGIN {
+        printf "added latency over direct: brix p50 %+.0f us, p99 %+.0f us; nginx p50 %+.0f us, p99 %+.0f us\n", g50-d50, g99-d99, n50-d50, n99-d99
+        printf "ratio brix/nginx requests/s: %.2f\n", gr/nr }'
+    awk -v gc="$g_cpu" -v gn="$g_n" -v nc="$n_cpu" -v nn="$n_n" -v hz="$HZ" 'BEGIN {
+        g = gc * 1e6 / hz / gn; n = nc * 1e6 / hz / nn
+        printf "proxy CPU per request: brix %.1f us, nginx %.1f us (ratio nginx/brix %.2f: > 1 means brix does the same work with less CPU)\n", g, n, n / g }'
+    rps_ratios+=("$(awk -v gr="$g_rps" -v nr="$n_rps" 'BEGIN { printf "%.3f", gr / nr }')")
+    cpu_ratios+=("$(awk -v gc="$g_cpu" -v gn="$g_n" -v nc="$n_cpu" -v nn="$n_n" \
+        'BEGIN { printf "%.3f", (nc / nn) / (gc / gn) }')")
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END {
+    printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+if [ "$RUNS" -gt 1 ]; then
+    echo "over $RUNS runs: brix/nginx requests/s median $(median "${rps_ratios[@]}") (${rps_ratios[*]});" \
+        "proxy CPU per request nginx/brix median $(median "${cpu_ratios[@]}") (${cpu_ratios[*]})"
+fi
 # Light load: the latency a proxy adds when nothing queues.
 LAT_CONNS=${LAT_CONNS:-1}
 read -r ld_rps ld_p50 ld_p99 _ < <(run "http://127.0.0.1:$E1/v1/completions" "$LAT_CONNS" 1)
