@@ -149,16 +149,36 @@ if [ "$RUNS" -gt 1 ]; then
     echo "over $RUNS runs: brix/nginx requests/s median $(median "${rps_ratios[@]}") (${rps_ratios[*]});" \
         "proxy CPU per request nginx/brix median $(median "${cpu_ratios[@]}") (${cpu_ratios[*]})"
 fi
-# Light load: the latency a proxy adds when nothing queues.
+# Light load: the latency a proxy adds when nothing queues (RUNS times,
+# each proxy measured right after its own direct run).
 LAT_CONNS=${LAT_CONNS:-1}
-read -r ld_rps ld_p50 ld_p99 _ < <(run "http://127.0.0.1:$E1/v1/completions" "$LAT_CONNS" 1)
-read -r ln_rps ln_p50 ln_p99 _ < <(run "http://127.0.0.1:$NP/v1/completions" "$LAT_CONNS" 1)
-read -r lg_rps lg_p50 lg_p99 _ < <(run "http://127.0.0.1:$GP/v1/completions" "$LAT_CONNS" 1)
-echo "light load ($LAT_CONNS connection(s)):"
-printf '%-22s %12s %10s %10s\n' "target" "requests/s" "p50 us" "p99 us"
-printf '%-22s %12s %10s %10s\n' "direct (one engine)" "$ld_rps" "$ld_p50" "$ld_p99"
-printf '%-22s %12s %10s %10s\n' "nginx round-robin" "$ln_rps" "$ln_p50" "$ln_p99"
-printf '%-22s %12s %10s %10s\n' "brix gateway" "$lg_rps" "$lg_p50" "$lg_p99"
-awk -v g50="$lg_p50" -v n50="$ln_p50" -v d50="$ld_p50" -v g99="$lg_p99" -v n99="$ln_p99" \
-    -v d99="$ld_p99" 'BEGIN {
-    printf "added latency at light load: brix p50 %+.0f us, p99 %+.0f us; nginx p50 %+.0f us, p99 %+.0f us\n", g50-d50, g99-d99, n50-d50, n99-d99 }'
+add_g50=()
+add_g99=()
+add_n50=()
+add_n99=()
+for i in $(seq "$RUNS"); do
+    read -r ld_rps ld_p50 ld_p99 _ < <(run "http://127.0.0.1:$E1/v1/completions" "$LAT_CONNS" 1)
+    read -r ln_rps ln_p50 ln_p99 _ < <(run "http://127.0.0.1:$NP/v1/completions" "$LAT_CONNS" 1)
+    read -r lg_rps lg_p50 lg_p99 _ < <(run "http://127.0.0.1:$GP/v1/completions" "$LAT_CONNS" 1)
+    if [ "$RUNS" -gt 1 ]; then
+        echo "light load ($LAT_CONNS connection(s)), run $i of $RUNS:"
+    else
+        echo "light load ($LAT_CONNS connection(s)):"
+    fi
+    printf '%-22s %12s %10s %10s\n' "target" "requests/s" "p50 us" "p99 us"
+    printf '%-22s %12s %10s %10s\n' "direct (one engine)" "$ld_rps" "$ld_p50" "$ld_p99"
+    printf '%-22s %12s %10s %10s\n' "nginx round-robin" "$ln_rps" "$ln_p50" "$ln_p99"
+    printf '%-22s %12s %10s %10s\n' "brix gateway" "$lg_rps" "$lg_p50" "$lg_p99"
+    awk -v g50="$lg_p50" -v n50="$ln_p50" -v d50="$ld_p50" -v g99="$lg_p99" -v n99="$ln_p99" \
+        -v d99="$ld_p99" 'BEGIN {
+        printf "added latency at light load: brix p50 %+.0f us, p99 %+.0f us; nginx p50 %+.0f us, p99 %+.0f us\n", g50-d50, g99-d99, n50-d50, n99-d99 }'
+    add_g50+=($((${lg_p50%.*} - ${ld_p50%.*})))
+    add_g99+=($((${lg_p99%.*} - ${ld_p99%.*})))
+    add_n50+=($((${ln_p50%.*} - ${ld_p50%.*})))
+    add_n99+=($((${ln_p99%.*} - ${ld_p99%.*})))
+done
+if [ "$RUNS" -gt 1 ]; then
+    echo "over $RUNS runs, added at light load (median): brix p50 $(median "${add_g50[@]}") us," \
+        "p99 $(median "${add_g99[@]}") us (${add_g99[*]}); nginx p50 $(median "${add_n50[@]}") us," \
+        "p99 $(median "${add_n99[@]}") us (${add_n99[*]})"
+fi
