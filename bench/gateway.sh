@@ -35,6 +35,8 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 WORKERS=${WORKERS:-1}
+RUNS=${RUNS:-1}
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "RUNS must be a positive number"; exit 2; }
 ENGINES=${ENGINES:-2}
 WRK_THREADS=${WRK_THREADS:-1}
 pin() { # pin CPULIST cmd...: exec cmd, under taskset when a list is given
@@ -116,7 +118,6 @@ measure_brix() {
     read -r g_rps g_p50 g_p99 g_bad g_n < <(run "http://127.0.0.1:$GP/v1/completions")
     g_cpu=$(($(ticks "$GW_PID") - t0))
 }
-RUNS=${RUNS:-1}
 rps_ratios=()
 cpu_ratios=()
 for i in $(seq "$RUNS"); do
@@ -143,14 +144,15 @@ for i in $(seq "$RUNS"); do
     cpu_ratios+=("$(awk -v gc="$g_cpu" -v gn="$g_n" -v nc="$n_cpu" -v nn="$n_n" \
         'BEGIN { printf "%.3f", (nc / nn) / (gc / gn) }')")
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END {
+median() { printf '%s\n' "$@" | LC_ALL=C sort -g | awk '{ v[NR] = $1 } END {
     printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+diff_us() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", a - b }'; }
 if [ "$RUNS" -gt 1 ]; then
     echo "over $RUNS runs: brix/nginx requests/s median $(median "${rps_ratios[@]}") (${rps_ratios[*]});" \
         "proxy CPU per request nginx/brix median $(median "${cpu_ratios[@]}") (${cpu_ratios[*]})"
 fi
-# Light load: the latency a proxy adds when nothing queues (RUNS times,
-# each proxy measured right after its own direct run).
+# Light load: the latency a proxy adds when nothing queues (RUNS times:
+# direct, nginx, brix in each run; each proxy against that run's direct).
 LAT_CONNS=${LAT_CONNS:-1}
 add_g50=()
 add_g99=()
@@ -172,13 +174,13 @@ for i in $(seq "$RUNS"); do
     awk -v g50="$lg_p50" -v n50="$ln_p50" -v d50="$ld_p50" -v g99="$lg_p99" -v n99="$ln_p99" \
         -v d99="$ld_p99" 'BEGIN {
         printf "added latency at light load: brix p50 %+.0f us, p99 %+.0f us; nginx p50 %+.0f us, p99 %+.0f us\n", g50-d50, g99-d99, n50-d50, n99-d99 }'
-    add_g50+=($((${lg_p50%.*} - ${ld_p50%.*})))
-    add_g99+=($((${lg_p99%.*} - ${ld_p99%.*})))
-    add_n50+=($((${ln_p50%.*} - ${ld_p50%.*})))
-    add_n99+=($((${ln_p99%.*} - ${ld_p99%.*})))
+    add_g50+=("$(diff_us "$lg_p50" "$ld_p50")")
+    add_g99+=("$(diff_us "$lg_p99" "$ld_p99")")
+    add_n50+=("$(diff_us "$ln_p50" "$ld_p50")")
+    add_n99+=("$(diff_us "$ln_p99" "$ld_p99")")
 done
 if [ "$RUNS" -gt 1 ]; then
-    echo "over $RUNS runs, added at light load (median): brix p50 $(median "${add_g50[@]}") us," \
-        "p99 $(median "${add_g99[@]}") us (${add_g99[*]}); nginx p50 $(median "${add_n50[@]}") us," \
-        "p99 $(median "${add_n99[@]}") us (${add_n99[*]})"
+    echo "over $RUNS runs, added at light load (median): brix p50 $(median "${add_g50[@]}") us" \
+        "(${add_g50[*]}), p99 $(median "${add_g99[@]}") us (${add_g99[*]});" \
+        "nginx p50 $(median "${add_n50[@]}") us (${add_n50[*]}), p99 $(median "${add_n99[@]}") us (${add_n99[*]})"
 fi

@@ -177,7 +177,8 @@ typedef struct bx_http_client_cbs {
     /* A piece of the (de-chunked) body. */
     void (*on_data)(bx_http_creq *cr, const char *data, size_t len, void *ud);
     /* Always called exactly once, last; err is 0 or a BX_HTTP_E* code. The
-     * creq is freed after this returns. */
+     * creq is freed, or reused for a later request, after this returns:
+     * drop every pointer to it here. */
     void (*on_done)(bx_http_creq *cr, int err, void *ud);
 } bx_http_client_cbs;
 

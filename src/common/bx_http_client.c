@@ -135,7 +135,7 @@ struct bx_http_client {
     bx_http_client_opts opts;
     pool *pools;
     bx_http_creq *live;
-    bx_http_creq *spare; /* finished requests kept for reuse, linked by next */
+    bx_http_creq *spare; /* finished requests kept for reuse, by spare_next */
     unsigned nspare;
     size_t nlive; /* requests (spares too) and connections not freed yet */
     int closing;

@@ -33,6 +33,7 @@ static void on_wake(eng_waker *w)
 static void on_hold(uv_timer_t *t)
 {
     (void)t;
+    fail_msg("the waker did not fire within a minute");
 }
 
 static void fx_open(fx *f)
@@ -131,6 +132,22 @@ static void test_close_armed(void **state)
     assert_int_equal(f.fired, 0);
 }
 
+/* Where timerfd is missing or failed, the millisecond timer wakes. */
+static void test_timer_fallback(void **state)
+{
+    (void)state;
+    fx f;
+    fx_open(&f);
+    f.w.use_timer = 1;
+    f.rearm = 2;
+    assert_int_equal(eng_waker_start(&f.w, 100 * 1000), 0);
+    run_until_fired(&f, 3);
+    eng_waker_stop(&f.w);
+    run_for(&f, 5);
+    assert_int_equal(f.fired, 3);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +155,7 @@ int main(void)
         cmocka_unit_test(test_rearm_replaces_and_stop_cancels),
         cmocka_unit_test(test_rearm_from_callback),
         cmocka_unit_test(test_close_armed),
+        cmocka_unit_test(test_timer_fallback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
