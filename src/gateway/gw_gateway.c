@@ -5,11 +5,13 @@
 #include "gateway/gw_gateway.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/bx_buf.h"
 #include "common/bx_json.h"
 #include "common/bx_reply.h"
 #include "common/bx_log.h"
@@ -72,36 +74,99 @@ void gw_limits_account(gw_worker *w, const char *user, int64_t total_tokens)
 
 /* ---------- local endpoints ---------- */
 
-static int gw_list_has(json_t *data, const char *id)
+/* One entry of /v1/models: an id (a base model or an adapter) and, for an
+ * adapter, its base model. Offsets into the names buffer. */
+typedef struct gw_model_row {
+    size_t id, parent;  /* offsets; parent SIZE_MAX for a base model */
+    size_t pos;         /* first-seen order */
+    const char *id_str; /* set once the buffer stops growing */
+} gw_model_row;
+
+typedef struct gw_model_list {
+    bx_buf names; /* NUL-terminated names */
+    gw_model_row *rows;
+    size_t n, cap;
+} gw_model_list;
+
+static int gw_model_add(gw_model_list *l, const char *id, size_t parent)
 {
-    size_t i;
-    json_t *m;
-    json_array_foreach(data, i, m)
-    {
-        if (!strcmp(json_string_value(json_object_get(m, "id")), id)) return 1;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        gw_model_row *r = realloc(l->rows, cap * sizeof(*r));
+        if (!r) return -1;
+        l->rows = r;
+        l->cap = cap;
     }
+    size_t off = l->names.len;
+    if (bx_buf_append(&l->names, id, strlen(id) + 1) != 0) return -1;
+    l->rows[l->n] = (gw_model_row){.id = off, .parent = parent, .pos = l->n};
+    l->n++;
     return 0;
 }
 
+/* Sorting by (id, first seen) puts each id's first occurrence first. */
+static int gw_model_cmp(const void *a, const void *b)
+{
+    const gw_model_row *x = a, *y = b;
+    int c = strcmp(x->id_str, y->id_str);
+    if (c) return c;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static int gw_model_pos_cmp(const void *a, const void *b)
+{
+    const gw_model_row *x = a, *y = b;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* The union of what the fleet serves: the registry's names are copied under
+ * its lock (a memcpy per name), then deduplicated (n log n) and written out
+ * after it, so picks on other loops never wait for JSON. */
 static void gw_models(gw_gateway *g, bx_http_res *res)
 {
-    json_t *data = json_array();
-    long long now = (long long)time(NULL);
+    gw_model_list l = {0};
+    bx_buf_init(&l.names);
+    int oom = 0;
     gw_registry_lock(&g->reg);
-    for (int i = 0; i < g->reg.n; i++) {
+    for (int i = 0; i < g->reg.n && !oom; i++) {
         const gw_engine *e = &g->reg.engines[i];
         if (e->gone || !e->ready || !e->model[0]) continue;
-        if (!gw_list_has(data, e->model))
-            json_array_append_new(data,
-                                  json_pack("{s:s, s:s, s:I, s:s, s:n}", "id", e->model, "object",
-                                            "model", "created", now, "owned_by", "brix", "parent"));
-        for (int k = 0; k < e->nadapters; k++)
-            if (!gw_list_has(data, e->adapters[k]))
-                json_array_append_new(data, json_pack("{s:s, s:s, s:I, s:s, s:s}", "id",
-                                                      e->adapters[k], "object", "model", "created",
-                                                      now, "owned_by", "brix", "parent", e->model));
+        size_t parent = l.names.len;
+        oom |= gw_model_add(&l, e->model, SIZE_MAX);
+        for (int k = 0; k < e->nadapters && !oom; k++)
+            oom |= gw_model_add(&l, e->adapters[k], parent);
     }
     gw_registry_unlock(&g->reg);
+    json_t *data = oom ? NULL : json_array();
+    if (data) {
+        for (size_t i = 0; i < l.n; i++)
+            l.rows[i].id_str = l.names.data + l.rows[i].id;
+        if (l.n) qsort(l.rows, l.n, sizeof(*l.rows), gw_model_cmp);
+        size_t kept = 0;
+        for (size_t i = 0; i < l.n; i++)
+            if (i == 0 || strcmp(l.rows[i].id_str, l.rows[i - 1].id_str) != 0)
+                l.rows[kept++] = l.rows[i];
+        if (kept) qsort(l.rows, kept, sizeof(*l.rows), gw_model_pos_cmp);
+        long long now = (long long)time(NULL);
+        for (size_t i = 0; i < kept; i++) {
+            const gw_model_row *r = &l.rows[i];
+            const char *id = r->id_str;
+            json_t *m =
+                r->parent == SIZE_MAX
+                    ? json_pack("{s:s, s:s, s:I, s:s, s:n}", "id", id, "object", "model", "created",
+                                now, "owned_by", "brix", "parent")
+                    : json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", id, "object", "model", "created",
+                                now, "owned_by", "brix", "parent", l.names.data + r->parent);
+            if (json_array_append_new(data, m) != 0) oom = 1;
+        }
+    }
+    free(l.rows);
+    bx_buf_free(&l.names);
+    if (oom) {
+        json_decref(data);
+        bx_reply_error(res, 500, "InternalServerError", "out of memory");
+        return;
+    }
     bx_reply_json(res, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
 }
 
