@@ -53,6 +53,20 @@ static uint64_t bx_js_special8(uint64_t w)
     return (zq | zb | lt | w) & BX_JS_HIGH;
 }
 
+/* How many bytes of a word precede the first one bx_js_special8 flagged m
+ * at: exact, as a borrow only runs upward from a byte that is special
+ * itself. 0 where byte order or builtins are unknown (the byte loop then
+ * finds it). */
+static unsigned bx_js_first_flag(uint64_t m)
+{
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return (unsigned)__builtin_ctzll(m) >> 3;
+#else
+    (void)m;
+    return 0;
+#endif
+}
+
 static int bx_js_hex4(bx_js *s, unsigned *out)
 {
     if (s->end - s->p < 4) return -1;
@@ -115,8 +129,15 @@ static int bx_js_string(bx_js *s, const uchar **start, size_t *len, int *escaped
     for (;;) {
         const uchar *p = s->p, *end = s->end;
         uint64_t w;
-        while (end - p >= 8 && (memcpy(&w, p, 8), bx_js_special8(w) == 0))
+        while (end - p >= 8) {
+            memcpy(&w, p, 8);
+            uint64_t m = bx_js_special8(w);
+            if (m) {
+                p += bx_js_first_flag(m); /* the loop below stops there at once */
+                break;
+            }
             p += 8;
+        }
         while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
             p++;
         s->p = p;
