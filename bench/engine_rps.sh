@@ -9,15 +9,11 @@ set -euo pipefail
 BRIX=${1:-build/brix}
 SECS=${2:-5}
 CONNS=${3:-64}
-command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)"; exit 2; }
-command -v nginx >/dev/null || { echo "nginx is missing (apt-get install nginx)"; exit 2; }
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-EP=$(free_port); NP=$(free_port)
+source "$(dirname "$0")/lib.sh"
+bench_need wrk nginx curl python3
+bench_workdir
+EP=$(bench_port)
+NP=$(bench_port)
 
 # 1. the engine, with simulated time 1000x faster than wall time so the GPU
 #    model costs nothing and the HTTP + scheduling path is what is measured

@@ -21,19 +21,13 @@
 #                    (default 1; on a shared or small machine one run is noise)
 #   CPUS_ENGINES, CPUS_PROXY, CPUS_WRK   taskset CPU lists, e.g. 0-3
 set -euo pipefail
-source "$(dirname "$0")/nginx_proxy.sh"
+source "$(dirname "$0")/lib.sh"
 BRIX=${1:-build/brix}
 SECS=${2:-5}
 CONNS=${3:-32}
 STRATEGY=${4:-least-request}
-for t in wrk nginx curl python3; do
-    command -v "$t" >/dev/null || { echo "$t is missing (bash scripts/deps.sh)"; exit 2; }
-done
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_need wrk nginx curl python3
+bench_workdir
 WORKERS=${WORKERS:-1}
 RUNS=${RUNS:-1}
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "RUNS must be a positive number"; exit 2; }
@@ -45,10 +39,10 @@ pin() { # pin CPULIST cmd...: exec cmd, under taskset when a list is given
     if [ -n "$cpus" ]; then exec taskset -c "$cpus" "$@"; else exec "$@"; fi
 }
 EPORTS=()
-for _ in $(seq "$ENGINES"); do EPORTS+=("$(port)"); done
+for _ in $(seq "$ENGINES"); do EPORTS+=("$(bench_port)"); done
 E1=${EPORTS[0]}
-GP=$(port)
-NP=$(port)
+GP=$(bench_port)
+NP=$(bench_port)
 
 backs=()
 ups=""

@@ -10,21 +10,15 @@
 #
 #   bash bench/gateway_instructions.sh [path/to/brix] [seconds]
 set -euo pipefail
-source "$(dirname "$0")/nginx_proxy.sh"
+source "$(dirname "$0")/lib.sh"
 BRIX=$(realpath "${1:-build/brix}")
 SECS=${2:-6}
-for t in wrk nginx curl valgrind callgrind_control callgrind_annotate strace python3; do
-    command -v "$t" >/dev/null || { echo "$t is missing (bash scripts/deps.sh)"; exit 2; }
-done
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-E1=$(port)
-E2=$(port)
-GP=$(port)
-NP=$(port)
+bench_need wrk nginx curl valgrind callgrind_control callgrind_annotate strace python3
+bench_workdir
+E1=$(bench_port)
+E2=$(bench_port)
+GP=$(bench_port)
+NP=$(bench_port)
 for p in "$E1" "$E2"; do
     "$BRIX" engine --host 127.0.0.1 --port "$p" --model m --time-scale 1000 --log-level warn &
     pids+=($!)

@@ -1,0 +1,60 @@
+# Sourced by the benchmark scripts that start their own processes:
+#   bench_need TOOL...   exits 2 naming the first tool that is missing
+#   bench_workdir        sets $work (a new temporary directory) and pids=(),
+#                        and an EXIT trap that kills every pid in pids and
+#                        removes $work
+#   bench_port           prints a free TCP port on 127.0.0.1
+#   nginx_proxy_conf     the gateway benchmarks' nginx peer (below)
+bench_need() {
+    local t
+    for t in "$@"; do
+        command -v "$t" >/dev/null || { echo "$t is missing (bash scripts/deps.sh)"; exit 2; }
+    done
+}
+
+bench_cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+
+bench_workdir() {
+    work=$(mktemp -d)
+    pids=()
+    trap bench_cleanup EXIT
+}
+
+bench_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# The nginx the gateway benchmarks compare against: a plain round-robin
+# HTTP/1.1 proxy with keep-alive upstreams and no buffering.
+#   nginx_proxy_conf DIR WORKERS PORT "server h:p; server h:p;" [MAIN_DIRECTIVES]
+# writes DIR/nginx.conf (pid and logs under DIR too); run it with
+# `nginx -c DIR/nginx.conf -p DIR`.
+nginx_proxy_conf() {
+    local dir=$1 workers=$2 port=$3 ups=$4 extra=${5:-}
+    mkdir -p "$dir/logs"
+    cat >"$dir/nginx.conf" <<NGX
+worker_processes $workers;
+$extra
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream engines {$ups keepalive 128; }
+  server {
+    listen 127.0.0.1:$port;
+    location / {
+      proxy_pass http://engines;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+NGX
+}
