@@ -877,7 +877,8 @@ int bx_http_client_request(bx_http_client *cl, const bx_http_client_req *r,
     if (!cr) return BX_HTTP_ENOMEM;
     int e = serialize(&cr->req, r);
     char key[300]; /* "host:port", built without printf (once per request) */
-    size_t hl = strlen(r->host);
+    const size_t host_len = strlen(r->host);
+    size_t hl = host_len;
     if (e == 0 && hl + 7 > sizeof(key)) e = BX_HTTP_EPARSE;
     if (e == 0) {
         memcpy(key, r->host, hl);
@@ -890,9 +891,9 @@ int bx_http_client_request(bx_http_client *cl, const bx_http_client_req *r,
         key[hl + sizeof(t) - i] = '\0';
     }
     if (e == 0) {
-        size_t hlen = strlen(r->host); /* no malloc for the usual short host */
-        cr->host =
-            hlen < sizeof(cr->host_inl) ? memcpy(cr->host_inl, r->host, hlen + 1) : strdup(r->host);
+        cr->host = host_len < sizeof(cr->host_inl) /* no malloc for the usual short host */
+                       ? memcpy(cr->host_inl, r->host, host_len + 1)
+                       : strdup(r->host);
         cr->pool = pool_get(cl, key);
         if (!cr->host || !cr->pool) e = BX_HTTP_ENOMEM;
     }
