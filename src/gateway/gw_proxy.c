@@ -253,10 +253,19 @@ static void gw_finish(gw_call *c, int ok)
                             rr.ttft_s);
     if (c->prompt_tokens >= 0 && c->completion_tokens >= 0)
         gw_limits_account(c->w, c->req.user, c->prompt_tokens + c->completion_tokens);
-    bx_info("req %s model=%s engine=%s strategy=%s status=%d ttft_ms=%.1f tokens=%d+%d", c->id,
-            c->req.model ? c->req.model : "-", c->engine ? c->engine->addr : "-",
-            c->decided ? c->decided->name : "-", c->upstream_status,
-            rr.ttft_s >= 0 ? rr.ttft_s * 1000 : -1.0, c->prompt_tokens, c->completion_tokens);
+    gw_alog_rec ar = {.id = c->id,
+                      .path = c->path,
+                      .model = c->req.model,
+                      .user = c->req.user,
+                      .engine = c->engine ? c->engine->addr : NULL,
+                      .strategy = c->decided ? c->decided->name : NULL,
+                      .status = c->upstream_status,
+                      .ok = ok,
+                      .ttft_ms = rr.ttft_s >= 0 ? rr.ttft_s * 1000 : -1.0,
+                      .ms = rr.e2e_s * 1000,
+                      .prompt_tokens = c->prompt_tokens,
+                      .completion_tokens = c->completion_tokens};
+    gw_alog_request(&c->w->alog, &ar);
     gw_call_free(c);
 }
 
