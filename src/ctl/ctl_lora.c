@@ -211,15 +211,16 @@ static void event(ctl_lora *c, const lad *a, ctl_event_type t, const char *reaso
 static void event(ctl_lora *c, const lad *a, ctl_event_type t, const char *reason, const char *fmt,
                   ...)
 {
-    char msg[1024], err[256];
+    char msg[1024], err[256], em[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    bx_log_escape(em, sizeof(em), msg, BX_LOG_CSTR); /* may quote an engine's answer */
     if (t == CTL_EVENT_WARNING)
-        bx_warn("ModelAdapter %s: %s: %s", a->name, reason, msg);
+        bx_warn("ModelAdapter %s: %s: %s", a->name, reason, em);
     else
-        bx_info("ModelAdapter %s: %s: %s", a->name, reason, msg);
+        bx_info("ModelAdapter %s: %s: %s", a->name, reason, em);
     if (c->store &&
         ctl_store_event(c->store, LORA_KIND, a->name, t, reason, msg, 0, err, sizeof(err)) != 0)
         bx_warn("ModelAdapter %s: cannot record event: %s", a->name, err);
@@ -612,7 +613,9 @@ static void op_done_list(ctl_lora *c, lop *o, int err)
         ctl_lora_parse_models(op_body(o), o->body.len, &names, &n, why, sizeof(why));
     if (why[0]) {
         c->stats.probe_failures++;
-        bx_debug("lora: GET /v1/models on %s: %s", p->name, why);
+        char ew[BX_LOG_ESC_MAX];
+        bx_debug("lora: GET /v1/models on %s: %s", p->name,
+                 bx_log_escape(ew, sizeof(ew), why, BX_LOG_CSTR));
         p->listed = 0;
     } else {
         ctl_lora_names_free(p->models, p->nmodels);

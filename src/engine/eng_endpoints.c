@@ -201,7 +201,12 @@ static void eng_lora_load_done(uv_timer_t *t)
                            "cannot load more adapters: the adapter table is full");
         }
     }
-    if (rc == 0) bx_info("LoRA adapter '%s' loaded from %s", l->name, l->path);
+    if (rc == 0) { /* the request's strings */
+        char en[BX_LOG_ESC_MAX], ep[BX_LOG_ESC_MAX * 2];
+        bx_info("LoRA adapter '%s' loaded from %s",
+                bx_log_escape(en, sizeof(en), l->name, BX_LOG_CSTR),
+                bx_log_escape(ep, sizeof(ep), l->path, BX_LOG_CSTR));
+    }
     uv_close((uv_handle_t *)&l->timer, eng_lora_load_freed);
 }
 
@@ -231,7 +236,8 @@ void eng_handle_lora(eng_server *s, bx_http_req *hr, bx_http_res *res, int load)
         if (eng_lora_remove(&s->sched.lora, name) == 0) {
             snprintf(msg, sizeof(msg), "Success: LoRA adapter '%s' removed successfully.", name);
             bx_http_res_send(res, 200, "text/plain; charset=utf-8", msg, strlen(msg));
-            bx_info("LoRA adapter '%s' unloaded", name);
+            char en[BX_LOG_ESC_MAX];
+            bx_info("LoRA adapter '%s' unloaded", bx_log_escape(en, sizeof(en), name, BX_LOG_CSTR));
         } else {
             snprintf(msg, sizeof(msg), "The lora adapter '%s' cannot be found.", name);
             bx_reply_error(res, 404, "NotFoundError", msg);

@@ -69,6 +69,11 @@ static const struct gw_flag gw_flags[] = {
     {"--prefix-max-bytes", GF_I64, GOFF(prefix_max_bytes),
      "memory bound of the prefix index (default 64 MiB)"},
     {"--log-level", GF_STR, GOFF(log_level), "debug|info|warn|error (default info)"},
+    {"--access-log", GF_STR, GOFF(access_log),
+     "one line per request, buffered: a file (reopened on SIGHUP), - for stderr (default) or "
+     "off"},
+    {"--access-log-sample", GF_INT, GOFF(access_log_sample),
+     "log 1 request in N; errors (status >= 400) always (default 1: every request)"},
 };
 
 void gw_config_default(gw_config *c)
@@ -96,6 +101,8 @@ void gw_config_default(gw_config *c)
     c->hash_algo = "xxhash_cbor";
     c->prefix_max_bytes = 64 << 20;
     c->log_level = "info";
+    c->access_log = "-";
+    c->access_log_sample = 1;
 }
 
 static void gw_config_usage(FILE *f)
@@ -295,6 +302,14 @@ int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
     }
     if (c->block_size < 1 || c->block_size > 256) {
         fprintf(err, "brix gateway: --block-size must be 1..256\n");
+        return -1;
+    }
+    if (c->access_log_sample < 1) {
+        fprintf(err, "brix gateway: --access-log-sample must be 1 or more\n");
+        return -1;
+    }
+    if (!c->access_log || !*c->access_log) {
+        fprintf(err, "brix gateway: --access-log wants a file, - or off\n");
         return -1;
     }
     bx_blockhash_algo algo;

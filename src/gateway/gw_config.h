@@ -37,6 +37,8 @@ typedef struct gw_config {
     const char *hash_algo;    /* xxhash_cbor | sha256_cbor (prefix hashing) */
     int64_t prefix_max_bytes; /* prefix index memory bound */
     const char *log_level;
+    const char *access_log; /* a file, "-" (stderr) or "off"; NULL: off */
+    int access_log_sample;  /* log 1 request in N (errors always) */
     struct json_t *doc; /* the --config document the strings point into (owned) */
 } gw_config;
 

@@ -254,11 +254,13 @@ static void gw_disc_on_done(bx_http_creq *cr, int err, void *ud)
         int changed = gw_disc_apply(e, &m);
         gw_registry_unlock(d->reg);
         if (changed) {
+            char em[BX_LOG_ESC_MAX]; /* the engine's own string */
+            bx_log_escape(em, sizeof(em), m.model, BX_LOG_CSTR);
             if (!was_ready)
-                bx_info("discovery: engine %s ready, model %s, %d adapter(s)", e->addr, e->model,
+                bx_info("discovery: engine %s ready, model %s, %d adapter(s)", e->addr, em,
                         e->nadapters);
             else
-                bx_debug("discovery: engine %s now serves %s and %d adapter(s)", e->addr, e->model,
+                bx_debug("discovery: engine %s now serves %s and %d adapter(s)", e->addr, em,
                          e->nadapters);
             gw_disc_changed(d, e);
         }
@@ -268,7 +270,10 @@ static void gw_disc_on_done(bx_http_creq *cr, int err, void *ud)
     } else {
         d->stats.failures++;
         de->fails++;
-        if (!de->failing) bx_warn("discovery: engine %s /v1/models failed: %s", e->addr, why);
+        char ew[BX_LOG_ESC_MAX]; /* a parse error quotes the engine's bytes */
+        if (!de->failing)
+            bx_warn("discovery: engine %s /v1/models failed: %s", e->addr,
+                    bx_log_escape(ew, sizeof(ew), why, BX_LOG_CSTR));
         de->failing = 1;
         if (e->ready && de->fails >= d->opts.fail_after) {
             gw_registry_lock(d->reg);
@@ -445,7 +450,9 @@ int gw_disc_set_engines(gw_disc *d, const char *const *addrs, int n)
         if (e) e->gone = 0;
         gw_registry_unlock(d->reg);
         if (!e) {
-            bx_warn("discovery: cannot add engine %s (malformed or table full)", addrs[k]);
+            char ea[BX_LOG_ESC_MAX];
+            bx_warn("discovery: cannot add engine %s (malformed or table full)",
+                    bx_log_escape(ea, sizeof(ea), addrs[k], BX_LOG_CSTR));
             continue;
         }
         gw_disc_eng *de = d->eng[e->id];

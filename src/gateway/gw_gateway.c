@@ -520,6 +520,9 @@ static int gw_worker_init(gw_gateway *g, int idx, uv_loop_t *loop, char *err, si
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (gw_alog_init(&w->alog, w->loop, cfg->access_log, (uint32_t)cfg->access_log_sample,
+                     &g->alog_gen, err, errlen) != 0)
+        return -1;
     if (gw_worker_spin_init(w) != 0) {
         snprintf(err, errlen, "cannot set up busy polling");
         return -1;
@@ -604,6 +607,7 @@ static void gw_worker_drain(gw_worker *w)
  * turn (a late callback may still park one there). */
 static void gw_worker_release(gw_worker *w)
 {
+    gw_alog_close(&w->alog); /* after the drain: the last calls have logged */
     if (w->client) bx_http_client_close(w->client);
     w->client = NULL;
     if (w->hold_timer_init) uv_close((uv_handle_t *)&w->hold_timer, NULL);
@@ -704,6 +708,11 @@ int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, cha
 fail:
     gw_gateway_close(g);
     return -1;
+}
+
+void gw_gateway_reopen_logs(gw_gateway *g)
+{
+    __atomic_add_fetch(&g->alog_gen, 1, __ATOMIC_RELAXED);
 }
 
 int gw_gateway_port(const gw_gateway *g)

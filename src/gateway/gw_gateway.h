@@ -25,6 +25,9 @@ int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, cha
                     size_t errlen);
 int gw_gateway_port(const gw_gateway *g);
 void gw_gateway_close(gw_gateway *g);
+/* The access log file is opened again (logrotate moved it; SIGHUP): each
+ * worker does so before its next line or flush. Callable from any thread. */
+void gw_gateway_reopen_logs(gw_gateway *g);
 
 /* ---- for a control plane that embeds the gateway on its loop (brix up) ---- */
 

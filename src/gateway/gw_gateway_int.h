@@ -9,6 +9,7 @@
 
 #include "common/bx_blockhash.h"
 #include "common/bx_http.h"
+#include "gateway/gw_alog.h"
 #include "gateway/gw_config.h"
 #include "gateway/gw_engine.h"
 #include "gateway/gw_gateway.h"
@@ -48,6 +49,7 @@ typedef struct gw_worker {
     gw_call *spare_calls; /* finished calls kept for reuse (gw_proxy.c) */
     int nspare_calls;
     gw_metrics *metrics; /* this worker's counters (merged at /metrics) */
+    gw_alog alog;        /* this worker's access log buffer and file */
     uint64_t next_id, id_salt, rng;
     uv_timer_t hold_timer; /* worker 0: re-tries held requests while any is held */
     int hold_timer_on, hold_timer_init;
@@ -71,6 +73,7 @@ struct gw_gateway {
     gw_worker workers[GW_MAX_WORKERS];
     int nworkers;
     gw_stats stats;
+    unsigned alog_gen;  /* access-log reopen generation (atomic; gw_gateway_reopen_logs) */
     void *discovery;    /* gw_disc, on the gateway's loop */
     void *scraper;      /* gw_scrape, on the gateway's loop */
     gw_hold_hooks hold; /* only with one worker (the embedding control plane's loop) */

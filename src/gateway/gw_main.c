@@ -1,4 +1,5 @@
-/* gw_main: `brix gateway`: flags, the event loop, signals. */
+/* gw_main: `brix gateway`: flags, the event loop, signals (INT and TERM
+ * stop it, HUP reopens the access log). */
 #include "gateway/gw_main.h"
 
 #include <signal.h>
@@ -14,6 +15,13 @@ static void gw_on_signal(uv_signal_t *h, int signum)
 {
     bx_info("signal %d: stopping", signum);
     uv_stop(h->loop);
+}
+
+/* SIGHUP (logrotate's postrotate): the access log is opened again. */
+static void gw_on_hup(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    gw_gateway_reopen_logs(h->data);
 }
 
 static void gw_close_walk(uv_handle_t *h, void *arg)
@@ -51,11 +59,14 @@ int gw_main(int argc, char **argv)
         gw_config_free(&cfg);
         return 1;
     }
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
     uv_signal_init(&loop, &sigint);
     uv_signal_init(&loop, &sigterm);
+    uv_signal_init(&loop, &sighup);
     uv_signal_start(&sigint, gw_on_signal, SIGINT);
     uv_signal_start(&sigterm, gw_on_signal, SIGTERM);
+    sighup.data = g;
+    uv_signal_start(&sighup, gw_on_hup, SIGHUP);
     bx_info("listening on %s:%d, %d backends, default strategy %s, %d worker(s)", cfg.host,
             gw_gateway_port(g), cfg.nbackends, cfg.strategy, cfg.workers);
     struct rlimit rl;
@@ -64,6 +75,7 @@ int gw_main(int argc, char **argv)
                 "each); raise it (ulimit -n) for more",
                 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_cur / 2);
     uv_run(&loop, UV_RUN_DEFAULT);
+    uv_signal_stop(&sighup); /* its data, g, goes now */
     gw_gateway_close(g);
     uv_walk(&loop, gw_close_walk, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -35,6 +35,7 @@ struct gw_call {
     const gw_strategy *strategy;
     const gw_strategy *decided;
     gw_engine *engine;
+    int model_served; /* 1: some engine serves req.model, -1: none, 0: not asked yet */
     int tried[8];
     int ntried;
     int in_limits; /* waiting for the rate limiter's answer */
@@ -224,6 +225,27 @@ static void gw_breaker_result(gw_gateway *g, uint64_t now, gw_engine *e, int ok)
 
 static void gw_forward(gw_call *c);
 
+/* The model label of c's series in /metrics: the client's string only when
+ * the fleet serves that model (the registry's names, or the control
+ * plane's with scale from zero: a bounded set), else "unknown", so invented
+ * names cannot fill the series table and push real models into "other". */
+static const char *gw_model_label(gw_call *c)
+{
+    const char *m = c->req.model;
+    if (!m || !*m) return "-";
+    if (c->model_served == 0) { /* answered before routing (400, 403, 429...) */
+        gw_gateway *g = c->w->g;
+        gw_registry_lock(&g->reg);
+        for (int i = 0; i < g->reg.n && c->model_served <= 0; i++)
+            if (!g->reg.engines[i].gone && gw_engine_serves(&g->reg.engines[i], m))
+                c->model_served = 1;
+        gw_registry_unlock(&g->reg);
+        if (c->model_served == 0 && g->hold.is_model && g->hold.is_model(g->hold.ud, m))
+            c->model_served = 1;
+    }
+    return c->model_served > 0 ? m : "unknown";
+}
+
 static void gw_finish(gw_call *c, int ok)
 {
     gw_gateway *g = c->w->g;
@@ -248,15 +270,24 @@ static void gw_finish(gw_call *c, int ok)
         gw_registry_unlock(&g->reg);
     }
     gw_worker_busy(c->w);
-    gw_metrics_request_done(c->w, c->req.model, c->decided ? c->decided->name : "-",
+    gw_metrics_request_done(c->w, gw_model_label(c), c->decided ? c->decided->name : "-",
                             c->engine ? c->engine->addr : "-", ok ? c->upstream_status : 502,
                             rr.ttft_s);
     if (c->prompt_tokens >= 0 && c->completion_tokens >= 0)
         gw_limits_account(c->w, c->req.user, c->prompt_tokens + c->completion_tokens);
-    bx_info("req %s model=%s engine=%s strategy=%s status=%d ttft_ms=%.1f tokens=%d+%d", c->id,
-            c->req.model ? c->req.model : "-", c->engine ? c->engine->addr : "-",
-            c->decided ? c->decided->name : "-", c->upstream_status,
-            rr.ttft_s >= 0 ? rr.ttft_s * 1000 : -1.0, c->prompt_tokens, c->completion_tokens);
+    gw_alog_rec ar = {.id = c->id,
+                      .path = c->path,
+                      .model = c->req.model,
+                      .user = c->req.user,
+                      .engine = c->engine ? c->engine->addr : NULL,
+                      .strategy = c->decided ? c->decided->name : NULL,
+                      .status = c->upstream_status,
+                      .ok = ok,
+                      .ttft_ms = rr.ttft_s >= 0 ? rr.ttft_s * 1000 : -1.0,
+                      .ms = rr.e2e_s * 1000,
+                      .prompt_tokens = c->prompt_tokens,
+                      .completion_tokens = c->completion_tokens};
+    gw_alog_request(&c->w->alog, &ar);
     gw_call_free(c);
 }
 
@@ -438,8 +469,10 @@ static void gw_forward(gw_call *c)
         e->routed_total++;
     }
     gw_registry_unlock(&g->reg);
+    c->model_served = known ? 1 : -1;
     if (k == 0 && c->ntried == 0 && g->hold.hold_ms > 0 &&
         (known || (g->hold.is_model && g->hold.is_model(g->hold.ud, c->req.model)))) {
+        c->model_served = 1;
         if (!c->held) { /* hold it and ask for a replica */
             c->held = 1;
             c->held_until_ms = now + g->hold.hold_ms;

@@ -556,7 +556,10 @@ static void req_on_user(gw_ratelimit_req *req, const redisReply *r)
     if (gw_ratelimit_parse_user(r->str, (size_t)r->len, &req->rpm, &req->tpm) < 0) {
         /* AIBrix answers 500 here; brix applies the Redis-down policy. */
         rl->st.bad_records++;
-        if (rl->st.bad_records == 1) bx_warn("ratelimit: bad record for user '%s'", req->user);
+        char eu[BX_LOG_ESC_MAX];
+        if (rl->st.bad_records == 1)
+            bx_warn("ratelimit: bad record for user '%s'",
+                    bx_log_escape(eu, sizeof(eu), req->user, BX_LOG_CSTR));
         req_finish(req, rl->o.fail_open ? GW_RL_ALLOW : GW_RL_ERROR, 0);
         return;
     }

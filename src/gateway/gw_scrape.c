@@ -289,7 +289,10 @@ static void gw_scrape_on_done(bx_http_creq *cr, int err, void *ud)
     gw_registry_lock(s->reg);
     int missed = ++e->missed_scrapes;
     gw_registry_unlock(s->reg);
-    if (!se->failing) bx_warn("scrape: engine %s %s failed: %s", e->addr, s->path, why);
+    char ew[BX_LOG_ESC_MAX]; /* a parse error may quote the engine's bytes */
+    if (!se->failing)
+        bx_warn("scrape: engine %s %s failed: %s", e->addr, s->path,
+                bx_log_escape(ew, sizeof(ew), why, BX_LOG_CSTR));
     se->failing = 1;
     if (!se->stale && missed >= s->reg->stale_after) {
         se->stale = 1;
