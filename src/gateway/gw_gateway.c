@@ -188,7 +188,7 @@ static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
         const gw_engine *e = &g->reg.engines[i];
         memcpy(es[i].addr, e->addr, sizeof(es[i].addr));
         es[i].inflight = e->inflight;
-        es[i].breaker = (int)e->breaker;
+        es[i].breaker = (int)e->breaker.state;
         es[i].ready = e->ready && !e->gone;
     }
     gw_metrics_view v = {.engines = es,
