@@ -43,6 +43,9 @@ static const struct gw_flag gw_flags[] = {
     {"--redis", GF_STR, GOFF(redis), "host:port of Redis for per-user RPM/TPM limits"},
     {"--ratelimit-fail-closed", GF_BOOL, GOFF(ratelimit_fail_closed),
      "answer 503 when Redis is down (default: allow)"},
+    {"--redis-timeout-ms", GF_I64, GOFF(redis_timeout_ms),
+     "longest wait for Redis per rate-limit check; past it Redis counts as down (checks answered "
+     "at once) until it answers PING (default 50)"},
     {"--api-key", GF_KEY, 0, "accepted Bearer token (repeatable; none = no auth)"},
     {"--connect-timeout-ms", GF_I64, GOFF(connect_timeout_ms),
      "engine connect timeout (default 2000)"},
@@ -94,6 +97,7 @@ void gw_config_default(gw_config *c)
     c->max_retries = 2;
     c->breaker_failures = 3;
     c->breaker_open_ms = 5000;
+    c->redis_timeout_ms = 50;
     c->max_body_bytes = 8 << 20;
     c->block_size = 16;
     const char *hs = getenv("PYTHONHASHSEED");
@@ -298,6 +302,10 @@ int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
     }
     if (c->workers < 1 || c->workers > GW_MAX_WORKERS) {
         fprintf(err, "brix gateway: --workers must be 1..%d\n", GW_MAX_WORKERS);
+        return -1;
+    }
+    if (c->redis_timeout_ms < 1) {
+        fprintf(err, "brix gateway: --redis-timeout-ms must be at least 1\n");
         return -1;
     }
     if (c->block_size < 1 || c->block_size > 256) {

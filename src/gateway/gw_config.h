@@ -24,6 +24,7 @@ typedef struct gw_config {
     int stale_after;   /* missed scrapes before metrics are treated as missing */
     const char *redis; /* "host:port" for RPM/TPM limits; NULL = no limits */
     int ratelimit_fail_closed;
+    int64_t redis_timeout_ms; /* longest wait for Redis per rate-limit check */
     const char *api_keys[GW_MAX_API_KEYS];
     int napi_keys;
     int64_t connect_timeout_ms, first_byte_timeout_ms, idle_timeout_ms;

@@ -100,19 +100,6 @@ int gw_engine_serves(const gw_engine *e, const char *model)
     return 0;
 }
 
-static int gw_breaker_allows(const gw_engine *e, uint64_t now_ms)
-{
-    switch (e->breaker) {
-    case GW_BREAKER_CLOSED:
-        return 1;
-    case GW_BREAKER_OPEN:
-        return now_ms >= e->breaker_until_ms; /* becomes a probe */
-    case GW_BREAKER_HALF_OPEN:
-        return !e->breaker_probe_inflight;
-    }
-    return 0;
-}
-
 int gw_registry_candidates(gw_registry *r, const char *model, uint64_t now_ms, gw_engine **out,
                            int cap, int *known)
 {
@@ -122,7 +109,7 @@ int gw_registry_candidates(gw_registry *r, const char *model, uint64_t now_ms, g
         gw_engine *e = &r->engines[i];
         if (e->gone || !gw_engine_serves(e, model)) continue;
         *known = 1;
-        if (!e->ready || !gw_breaker_allows(e, now_ms)) continue;
+        if (!e->ready || !gw_breaker_allows(&e->breaker, now_ms)) continue;
         if (n < cap) out[n++] = e;
     }
     return n;

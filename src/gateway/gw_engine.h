@@ -22,15 +22,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gateway/gw_breaker.h"
+
 #define GW_MAX_ENGINES 1024
 #define GW_NAME_MAX 128
 #define GW_MAX_ADAPTERS 64
-
-typedef enum gw_breaker_state {
-    GW_BREAKER_CLOSED = 0, /* healthy: requests flow */
-    GW_BREAKER_OPEN,       /* failing: no requests until the cool-down ends */
-    GW_BREAKER_HALF_OPEN,  /* one probe request allowed */
-} gw_breaker_state;
 
 typedef struct gw_engine {
     int id;                  /* index in the registry, stable */
@@ -47,10 +43,7 @@ typedef struct gw_engine {
     int ready;               /* /v1/models answered; not gone */
     int missed_scrapes;      /* consecutive failed /metrics scrapes */
     uint64_t last_scrape_ms; /* uv_now of the last good scrape, 0 = never */
-    gw_breaker_state breaker;
-    int breaker_failures;       /* consecutive failures */
-    uint64_t breaker_until_ms;  /* OPEN until then */
-    int breaker_probe_inflight; /* HALF_OPEN probe running */
+    gw_breaker breaker;      /* gw_breaker.h */
 
     /* gateway-side counters, updated at pick time and at completion */
     int32_t inflight;

@@ -51,13 +51,28 @@ static void gw_limits_cb(void *ud, gw_rl_verdict v, int retry_after_s)
     case GW_RL_REJECT_UNKNOWN:
         admit = GW_ADMIT_UNKNOWN;
         break;
-    default:
+    case GW_RL_FAIL_OPEN: /* Redis unavailable: admitted unchecked, counted */
+        g->stats.rl_fail_open++;
+        g->stats.rl_errors++;
+        break;
+    default: /* GW_RL_ERROR: Redis unavailable and failing closed */
         admit = GW_ADMIT_UNAVAILABLE;
+        g->stats.rl_fail_closed++;
         g->stats.rl_errors++;
         break;
     }
     gw_registry_unlock(&g->reg);
     gw_proxy_admitted(c, admit, retry_after_s);
+}
+
+/* The limiter's view of Redis changed (on w's loop). Each limiter starts
+ * down and was counted so in gw_worker_init. */
+static void gw_limits_health(void *ud, int up)
+{
+    gw_worker *w = ud;
+    gw_registry_lock(&w->g->reg);
+    w->g->stats.rl_down += up ? -1 : 1;
+    gw_registry_unlock(&w->g->reg);
 }
 
 void gw_limits_check(gw_worker *w, gw_call *c, const char *user)
@@ -188,7 +203,7 @@ static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
         const gw_engine *e = &g->reg.engines[i];
         memcpy(es[i].addr, e->addr, sizeof(es[i].addr));
         es[i].inflight = e->inflight;
-        es[i].breaker = (int)e->breaker;
+        es[i].breaker = (int)e->breaker.state;
         es[i].ready = e->ready && !e->gone;
     }
     gw_metrics_view v = {.engines = es,
@@ -198,6 +213,10 @@ static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
                          .rl_rejected_rpm = g->stats.rl_rejected_rpm,
                          .rl_rejected_tpm = g->stats.rl_rejected_tpm,
                          .rl_errors = g->stats.rl_errors,
+                         .rl_fail_open = g->stats.rl_fail_open,
+                         .rl_fail_closed = g->stats.rl_fail_closed,
+                         .have_redis = g->cfg.redis != NULL,
+                         .redis_up = g->stats.rl_down == 0,
                          .strategy_mem_bytes = gw_router_mem_bytes(&g->router),
                          .router_picks = g->router.picks,
                          .router_fallbacks = g->router.fallbacks};
@@ -545,6 +564,12 @@ static int gw_worker_init(gw_gateway *g, int idx, uv_loop_t *loop, char *err, si
         gw_ratelimit_opts ro;
         gw_ratelimit_opts_default(&ro);
         ro.fail_open = !cfg->ratelimit_fail_closed;
+        if (cfg->redis_timeout_ms > 0) ro.timeout_ms = cfg->redis_timeout_ms;
+        ro.on_health = gw_limits_health;
+        ro.health_ud = w;
+        gw_registry_lock(&g->reg);
+        g->stats.rl_down++; /* down until its first PING is answered */
+        gw_registry_unlock(&g->reg);
         gw_ratelimit *rl = NULL;
         if (gw_ratelimit_init(&rl, w->loop, host, rport, &ro, err, errlen) != 0) return -1;
         w->limits = rl;

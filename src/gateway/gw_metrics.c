@@ -177,8 +177,21 @@ int gw_metrics_render(gw_metrics *m, const gw_metrics_view *v, bx_buf *b)
                   (double)v->rl_rejected_rpm);
     bx_prom_value(b, "brix_gateway_ratelimit_rejections_total", "limit=\"tpm\"",
                   (double)v->rl_rejected_tpm);
-    gw_m_counter(b, "brix_gateway_ratelimit_errors_total", "Rate-limit checks that Redis failed.",
+    gw_m_counter(b, "brix_gateway_ratelimit_errors_total",
+                 "Rate-limit checks that Redis failed (fail-open and fail-closed answers).",
                  (double)v->rl_errors);
+    gw_m_counter(b, "brix_gateway_ratelimit_fail_open_total",
+                 "Requests admitted without a rate-limit check: Redis unavailable (or a user "
+                 "record unreadable) and the gateway fails open.",
+                 (double)v->rl_fail_open);
+    gw_m_counter(b, "brix_gateway_ratelimit_fail_closed_total",
+                 "Requests answered 503 because Redis was unavailable (--ratelimit-fail-closed).",
+                 (double)v->rl_fail_closed);
+    if (v->have_redis) {
+        bx_prom_head(b, "brix_gateway_redis_up", "gauge",
+                     "1 when every worker's rate limiter has Redis up (a PING answered), else 0.");
+        bx_prom_value(b, "brix_gateway_redis_up", "", v->redis_up ? 1.0 : 0.0);
+    }
     gw_m_counter(b, "brix_gateway_routing_fallbacks_total",
                  "Picks where a strategy declined and its fallback decided.",
                  (double)v->router_fallbacks);

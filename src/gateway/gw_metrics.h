@@ -1,6 +1,7 @@
 /* gw_metrics: the gateway's own Prometheus metrics (names prefixed brix_gateway_):
  * requests by model, strategy, engine and status; routing decision time;
- * upstream TTFT; retries; breaker state; rate-limit rejections; prefix-index
+ * upstream TTFT; retries; breaker state; rate-limit rejections (and fail-open
+ * / fail-closed answers, Redis health); prefix-index
  * memory; per-engine in-flight counts and scrape health. Label sets are kept
  * in a fixed table (bounded: beyond it they fold into one "other" series);
  * the request path names a model only when the fleet serves it, else
@@ -38,6 +39,8 @@ typedef struct gw_metrics_view {
     int have_prefix; /* the prefix index exists (a prefix strategy was used) */
     size_t prefix_entries, prefix_capacity, prefix_bytes;
     uint64_t prefix_evictions;
+    uint64_t rl_fail_open, rl_fail_closed;
+    int have_redis, redis_up; /* --redis set; every worker's limiter has it up */
 } gw_metrics_view;
 
 gw_metrics *gw_metrics_new(void);

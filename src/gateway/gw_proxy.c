@@ -202,22 +202,18 @@ static int gw_on_sse_event(const bx_sse_event *ev, void *ud)
 
 /* ---------- breaker ---------- */
 
-/* The caller holds the registry lock. */
+/* The caller holds the registry lock. Counts openings, not failures
+ * (gw_breaker.h). */
 static void gw_breaker_result(gw_gateway *g, uint64_t now, gw_engine *e, int ok)
 {
-    e->breaker_probe_inflight = 0;
-    if (ok) {
-        if (e->breaker != GW_BREAKER_CLOSED) bx_info("engine %s: breaker closed", e->addr);
-        e->breaker = GW_BREAKER_CLOSED;
-        e->breaker_failures = 0;
+    if (!gw_breaker_record(&e->breaker, now, ok, g->cfg.breaker_failures,
+                           (uint64_t)g->cfg.breaker_open_ms))
         return;
-    }
-    e->breaker_failures++;
-    if (e->breaker == GW_BREAKER_HALF_OPEN || e->breaker_failures >= g->cfg.breaker_failures) {
-        if (e->breaker != GW_BREAKER_OPEN) bx_warn("engine %s: breaker open", e->addr);
-        e->breaker = GW_BREAKER_OPEN;
-        e->breaker_until_ms = now + (uint64_t)g->cfg.breaker_open_ms;
+    if (e->breaker.state == GW_BREAKER_OPEN) {
+        bx_warn("engine %s: breaker open", e->addr);
         g->stats.breaker_opens++;
+    } else {
+        bx_info("engine %s: breaker closed", e->addr);
     }
 }
 
@@ -261,7 +257,7 @@ static void gw_finish(gw_call *c, int ok)
         if (c->release) {
             e->inflight--;
             if (c->release == GW_REL_CANCELLED) /* the client left: not the engine's fault */
-                e->breaker_probe_inflight = 0;
+                gw_breaker_cancel(&e->breaker);
             else
                 gw_breaker_result(g, uv_now(c->w->loop), e, c->release == GW_REL_OK);
             c->release = GW_REL_NONE;
@@ -459,12 +455,7 @@ static void gw_forward(gw_call *c)
         uint64_t t = uv_hrtime();
         e = gw_router_pick(&g->router, c->strategy, &c->rq, cands, k, &c->decided);
         gw_metrics_decision(w, gw_secs(t, uv_hrtime()));
-        if (e->breaker == GW_BREAKER_OPEN) { /* cool-down over: this is the probe */
-            e->breaker = GW_BREAKER_HALF_OPEN;
-            e->breaker_probe_inflight = 1;
-        } else if (e->breaker == GW_BREAKER_HALF_OPEN) {
-            e->breaker_probe_inflight = 1;
-        }
+        gw_breaker_picked(&e->breaker); /* not CLOSED: this is the probe */
         e->inflight++;
         e->routed_total++;
     }

@@ -9,11 +9,20 @@
  * arrives after the deadline finds the check still allocated, sees it has
  * answered, and drops the reply.
  *
- * The connection is one redisAsyncContext. When it fails (refused, reset,
- * connect timeout, or several checks in a row with no reply at all: a hung
- * server) it is freed and re-made after an exponential backoff that resets
- * only after a real reply, so a server that accepts connections but never
- * answers does not cause a tight reconnect loop. */
+ * The connection is one redisAsyncContext, and Redis's health is a state
+ * of it: DOWN (no context; backoff timer) -> RESOLVING -> CONNECTING ->
+ * PROBING (a PING in flight, deadline connect_timeout_ms) -> UP (a PING
+ * every ping_interval_ms). Only UP sends checks; in every other state a
+ * check is answered on the next loop turn, so once an outage is known no
+ * request waits for a deadline. A check that times out (a hung server: its
+ * kernel still accepts connections and buffers commands), or a LOADING/BUSY
+ * reply, turns UP into PROBING on the same connection: the checks waiting
+ * on it are answered at once, and a PING answered there (the server caught
+ * up) brings it back without reconnecting. An unanswered probe, a refused
+ * or reset connection frees the context and reconnects after an
+ * exponential backoff that resets only once a PING is answered, so a server
+ * that accepts connections but never answers does not cause a tight
+ * reconnect loop. Only one PING is in flight per connection. */
 #include "gateway/gw_ratelimit.h"
 
 #include <arpa/inet.h>
@@ -32,11 +41,10 @@
 #include "common/bx_log.h"
 
 #define RL_PROBE 8                    /* cache slots probed per lookup */
-#define RL_DEAD_AFTER_TIMEOUTS 3      /* unanswered checks in a row = hung */
 #define RL_USER_RECORD_MAX (64 << 10) /* bytes of a user record we parse */
 #define RL_KEY_MAX (GW_RL_USER_MAX + 64)
 
-enum rl_state { RL_DOWN = 0, RL_RESOLVING, RL_CONNECTING, RL_UP };
+enum rl_state { RL_DOWN = 0, RL_RESOLVING, RL_CONNECTING, RL_PROBING, RL_UP };
 enum req_stage { ST_IMMEDIATE = 0, ST_USER, ST_RPM, ST_TPM };
 
 typedef struct ucache_ent {
@@ -72,12 +80,12 @@ struct gw_ratelimit {
     int numeric_host;
     redisAsyncContext *ac;
     enum rl_state state;
-    uv_timer_t timer; /* backoff (DOWN) or connect deadline (RESOLVING/CONNECTING) */
+    uv_timer_t timer; /* backoff (DOWN), deadline (RESOLVING..PROBING) or PING period (UP) */
     int timer_closed;
     uv_getaddrinfo_t gai;
     int gai_pending;
     int64_t backoff_ms;
-    int timeouts_in_row;
+    int ping_pending; /* a PING on ac not answered yet */
     int logged_down;
     ucache_ent *cache;
     size_t cache_mask;
@@ -94,12 +102,13 @@ void gw_ratelimit_opts_default(gw_ratelimit_opts *o)
     o->fail_open = 1;
     o->timeout_ms = 50;
     o->connect_timeout_ms = 1000;
-    o->reconnect_min_ms = 100;
-    o->reconnect_max_ms = 5000;
+    o->reconnect_min_ms = 250;
+    o->reconnect_max_ms = 2000;
     o->user_cache_ms = 5000;
     o->user_cache_max = 4096;
     o->max_inflight = 65536;
     o->unknown = GW_RL_UNKNOWN_ALLOW;
+    o->ping_interval_ms = 1000;
 }
 
 int gw_ratelimit_user_key(const char *user, char *out, size_t cap)
@@ -219,10 +228,23 @@ static void rl_connect(gw_ratelimit *rl);
 static void rl_timer_cb(uv_timer_t *t);
 static void rl_maybe_free(gw_ratelimit *rl);
 
+static void req_fail(gw_ratelimit_req *req);
+
+static void rl_set_up(gw_ratelimit *rl, int up)
+{
+    if (rl->st.up == (uint64_t)up) return;
+    rl->st.up = (uint64_t)up;
+    if (!up) rl->st.downs++;
+    if (!rl->closing && rl->o.on_health) rl->o.on_health(rl->o.health_ud, up);
+}
+
+/* The connection is gone (rl->ac is NULL): reconnect after the backoff. */
 static void rl_go_down(gw_ratelimit *rl, const char *why)
 {
     rl->state = RL_DOWN;
+    rl->ping_pending = 0;
     if (rl->closing) return;
+    rl_set_up(rl, 0);
     if (!rl->logged_down) {
         bx_warn("ratelimit: redis %s:%d unavailable (%s); retrying", rl->host, rl->port, why);
         rl->logged_down = 1;
@@ -244,6 +266,76 @@ static void rl_drop(gw_ratelimit *rl, const char *why)
     rl_go_down(rl, why);
 }
 
+static void ping_reply_cb(redisAsyncContext *ac, void *r, void *priv);
+
+/* Sends the one PING in flight on the connection (the probe, or the
+ * heartbeat while UP). 0, or -1 when it cannot be sent. */
+static int rl_ping(gw_ratelimit *rl)
+{
+    if (rl->ping_pending) return 0;
+    if (!rl->ac || redisAsyncCommand(rl->ac, ping_reply_cb, rl, "PING") != REDIS_OK) return -1;
+    rl->ping_pending = 1;
+    return 0;
+}
+
+/* Connected, Redis not (yet, or no longer) known up: checks are answered
+ * without it while a PING has connect_timeout_ms to be answered. A PING
+ * that cannot be sent is left to that deadline (which frees the context
+ * outside hiredis's callbacks). */
+static void rl_probe(gw_ratelimit *rl)
+{
+    rl->state = RL_PROBING;
+    uv_timer_start(&rl->timer, rl_timer_cb, (uint64_t)rl->o.connect_timeout_ms, 0);
+    (void)rl_ping(rl);
+}
+
+/* UP -> PROBING on the same connection (no-op in any other state): the
+ * checks waiting on it are answered now rather than each at its deadline.
+ * Never for a NULL reply (the context is being freed). */
+static void rl_mark_down(gw_ratelimit *rl, const char *why)
+{
+    if (rl->closing || rl->state != RL_UP) return;
+    if (!rl->logged_down) {
+        bx_warn("ratelimit: redis %s:%d unavailable (%s); answering without it until it "
+                "answers PING",
+                rl->host, rl->port, why);
+        rl->logged_down = 1;
+    }
+    rl_probe(rl);
+    rl_set_up(rl, 0);
+    /* New checks see PROBING (even from these callbacks); a finished one's
+     * memory lives until the loop closes its timer, so the walk is safe. */
+    for (gw_ratelimit_req *r = rl->reqs; r; r = r->next)
+        if (!r->done && r->stage != ST_IMMEDIATE) req_fail(r);
+}
+
+static void ping_reply_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    gw_ratelimit *rl = priv;
+    const redisReply *reply = r;
+    /* NULL: the context is being freed (by rl_drop, or by hiredis, whose
+     * disconnect callback follows); a context we let go of: not ours. */
+    if (!reply || rl->closing || ac != rl->ac) return;
+    rl->ping_pending = 0;
+    if (reply->type == REDIS_REPLY_ERROR) { /* LOADING, BUSY, NOAUTH... */
+        char why[160];
+        snprintf(why, sizeof(why), "PING: %.*s", (int)(reply->len > 120 ? 120 : reply->len),
+                 reply->str ? reply->str : "");
+        if (rl->state == RL_PROBING)
+            rl_drop(rl, why); /* hiredis frees it when this callback returns */
+        else
+            rl_mark_down(rl, why);
+        return;
+    }
+    if (rl->state != RL_PROBING) return; /* a heartbeat answered */
+    rl->state = RL_UP;
+    rl->backoff_ms = rl->o.reconnect_min_ms;
+    uv_timer_start(&rl->timer, rl_timer_cb, (uint64_t)rl->o.ping_interval_ms, 0);
+    if (rl->logged_down) bx_info("ratelimit: redis %s:%d up", rl->host, rl->port);
+    rl->logged_down = 0;
+    rl_set_up(rl, 1);
+}
+
 static void rl_on_connect(const redisAsyncContext *ac, int status)
 {
     gw_ratelimit *rl = ac->data;
@@ -254,11 +346,9 @@ static void rl_on_connect(const redisAsyncContext *ac, int status)
         rl_go_down(rl, ac->errstr[0] ? ac->errstr : "connect failed");
         return;
     }
-    rl->state = RL_UP;
     rl->st.reconnects++;
-    rl->timeouts_in_row = 0;
-    if (rl->logged_down) bx_info("ratelimit: redis %s:%d connected", rl->host, rl->port);
-    rl->logged_down = 0;
+    rl->ping_pending = 0;
+    rl_probe(rl);
 }
 
 static void rl_on_disconnect(const redisAsyncContext *ac, int status)
@@ -372,7 +462,15 @@ static void rl_timer_cb(uv_timer_t *t)
     case RL_CONNECTING:
         rl_drop(rl, "connect timed out");
         break;
-    case RL_UP:
+    case RL_PROBING:
+        rl_drop(rl, "no reply to PING");
+        break;
+    case RL_UP: /* heartbeat: the last PING must have been answered */
+        if (rl->ping_pending || rl_ping(rl) != 0) {
+            rl_mark_down(rl, "no reply to PING");
+            break;
+        }
+        uv_timer_start(&rl->timer, rl_timer_cb, (uint64_t)rl->o.ping_interval_ms, 0);
         break;
     }
 }
@@ -423,6 +521,10 @@ static void req_finish(gw_ratelimit_req *req, gw_rl_verdict v, int retry_after)
         case GW_RL_REJECT_UNKNOWN:
             rl->st.rejected_unknown++;
             break;
+        case GW_RL_FAIL_OPEN:
+            rl->st.allowed++;
+            rl->st.fail_open++;
+            break;
         }
     }
     gw_ratelimit_cb cb = req->cb;
@@ -440,7 +542,7 @@ static void req_fail(gw_ratelimit_req *req)
         return;
     }
     rl->st.redis_errors++;
-    req_finish(req, rl->o.fail_open ? GW_RL_ALLOW : GW_RL_ERROR, 0);
+    req_finish(req, rl->o.fail_open ? GW_RL_FAIL_OPEN : GW_RL_ERROR, 0);
 }
 
 /* Answers from the loop, never from inside gw_ratelimit_check. */
@@ -466,8 +568,11 @@ static void req_timer_cb(uv_timer_t *t)
     int waiting = req->pending > 0;
     rl->st.timeouts++;
     req_fail(req); /* req may be gone from here on */
-    if (waiting && rl->ac && rl->state == RL_UP && ++rl->timeouts_in_row >= RL_DEAD_AFTER_TIMEOUTS)
-        rl_drop(rl, "no replies");
+    if (waiting) {
+        char why[64];
+        snprintf(why, sizeof(why), "no reply within %" PRId64 " ms", rl->o.timeout_ms);
+        rl_mark_down(rl, why);
+    }
 }
 
 static void req_reply_cb(redisAsyncContext *ac, void *r, void *priv);
@@ -560,7 +665,7 @@ static void req_on_user(gw_ratelimit_req *req, const redisReply *r)
         if (rl->st.bad_records == 1)
             bx_warn("ratelimit: bad record for user '%s'",
                     bx_log_escape(eu, sizeof(eu), req->user, BX_LOG_CSTR));
-        req_finish(req, rl->o.fail_open ? GW_RL_ALLOW : GW_RL_ERROR, 0);
+        req_finish(req, rl->o.fail_open ? GW_RL_FAIL_OPEN : GW_RL_ERROR, 0);
         return;
     }
     cache_put(rl, req->user, 1, req->rpm, req->tpm);
@@ -588,22 +693,42 @@ static void req_on_rpm(gw_ratelimit_req *req, int64_t cur)
         req_fail(req);
 }
 
+/* An error reply that says the server cannot serve anything now, rather
+ * than something about one key (WRONGTYPE, not an integer). */
+static int server_unavailable(const redisReply *r)
+{
+    static const char *const pre[] = {"LOADING", "BUSY"};
+    for (size_t i = 0; i < sizeof(pre) / sizeof(pre[0]); i++) {
+        size_t n = strlen(pre[i]);
+        if (r->str && (size_t)r->len >= n && !memcmp(r->str, pre[i], n) &&
+            ((size_t)r->len == n || r->str[n] == ' '))
+            return 1;
+    }
+    return 0;
+}
+
 static void req_reply_cb(redisAsyncContext *ac, void *r, void *priv)
 {
     gw_ratelimit_req *req = priv;
     gw_ratelimit *rl = req->rl;
     const redisReply *reply = r;
     req->pending--;
-    if (reply) {
-        rl->timeouts_in_row = 0;
-        rl->backoff_ms = rl->o.reconnect_min_ms;
-    }
     if (req->done) { /* late reply after the deadline, or cancelled */
         req_maybe_free(req);
         return;
     }
-    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+    if (!reply) { /* the connection is going: its disconnect path marks it down */
         req_fail(req);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        req_fail(req);
+        if (ac == rl->ac && server_unavailable(reply)) {
+            char why[160];
+            snprintf(why, sizeof(why), "%.*s", (int)(reply->len > 120 ? 120 : reply->len),
+                     reply->str ? reply->str : "");
+            rl_mark_down(rl, why);
+        }
         return;
     }
     int64_t cur = 0;
@@ -676,8 +801,8 @@ gw_ratelimit_req *gw_ratelimit_check(gw_ratelimit *rl, const char *user, gw_rate
         rl->st.unknown_users++;
         req_answer_soon(
             req, rl->o.unknown == GW_RL_UNKNOWN_ALLOW ? GW_RL_ALLOW : GW_RL_REJECT_UNKNOWN, 0);
-    } else if (rl->st.inflight > (uint64_t)rl->o.max_inflight || !rl->ac) {
-        req_answer_soon(req, GW_RL_ERROR, 1);
+    } else if (rl->st.inflight > (uint64_t)rl->o.max_inflight || rl->state != RL_UP || !rl->ac) {
+        req_answer_soon(req, GW_RL_ERROR, 1); /* Redis down: no deadline to wait for */
     } else {
         memcpy(req->user, user, ulen + 1);
         ucache_ent *e = cache_fresh(rl, user);
@@ -730,7 +855,7 @@ void gw_ratelimit_account(gw_ratelimit *rl, const char *user, int64_t total_toke
     if (strlen(user) > GW_RL_USER_MAX) return;
     ucache_ent *e = cache_fresh(rl, user);
     if (e && !e->exists && rl->o.unknown != GW_RL_UNKNOWN_DEFAULTS) return;
-    if (!rl->ac) {
+    if (rl->state != RL_UP || !rl->ac) {
         rl->st.redis_errors++;
         return;
     }
@@ -773,6 +898,7 @@ int gw_ratelimit_init(gw_ratelimit **out, uv_loop_t *loop, const char *host, int
     if (rl->o.reconnect_max_ms < rl->o.reconnect_min_ms)
         rl->o.reconnect_max_ms = rl->o.reconnect_min_ms;
     if (rl->o.max_inflight <= 0) rl->o.max_inflight = d.max_inflight;
+    if (rl->o.ping_interval_ms <= 0) rl->o.ping_interval_ms = d.ping_interval_ms;
     if (rl->o.user_cache_ms < 0) rl->o.user_cache_ms = 0;
     if (rl->o.user_cache_max < 0) rl->o.user_cache_max = 0;
     rl->loop = loop;

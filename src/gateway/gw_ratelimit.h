@@ -14,11 +14,22 @@
  *   gw_ratelimit_account when the response ends, as in AIBrix.
  * - Unknown users: AIBrix answers 500. brix makes it a policy, default
  *   GW_RL_UNKNOWN_ALLOW ("unknown user -> no limit").
- * - Redis unavailable (not connected, error reply, or no answer within
- *   opts.timeout_ms): fail_open=1 (default) answers ALLOW and counts
- *   redis_errors; fail_open=0 answers GW_RL_ERROR (the proxy sends 503).
- *   The connection is re-made with exponential backoff; a late reply to a
- *   check that already timed out is read and dropped.
+ * - Redis unavailable (not up, error reply, or no answer within
+ *   opts.timeout_ms): fail_open=1 (default) answers GW_RL_FAIL_OPEN (admit,
+ *   unchecked); fail_open=0 answers GW_RL_ERROR (the proxy sends 503). Both
+ *   count redis_errors, and each answer is counted (fail_open, errors).
+ * - Health: Redis is "up" once a PING is answered on the connection. A
+ *   check that times out, a lost connection, a PING unanswered for
+ *   opts.ping_interval_ms, or a reply saying the server cannot serve now
+ *   (LOADING, BUSY) marks it down: every check waiting on it is answered at
+ *   once, and until a PING is answered again every new check is answered
+ *   without asking Redis (on the next loop turn, never after a deadline).
+ *   So only the check that discovers a hang waits, at most timeout_ms. One
+ *   probe runs meanwhile: a PING on the connection, and when that is not
+ *   answered within connect_timeout_ms, a new connection (exponential
+ *   backoff reconnect_min_ms..reconnect_max_ms, reset once up) and a PING
+ *   on it. Other error replies (about one key) fail that check only. A late
+ *   reply to a check already answered is read and dropped.
  *
  * Everything runs on the caller's libuv loop through hiredis's async API and
  * its libuv adapter; nothing blocks: a host that is not a numeric address is
@@ -47,8 +58,9 @@ typedef enum gw_rl_verdict {
     GW_RL_ALLOW = 0,
     GW_RL_REJECT_RPM,     /* 429, retry_after_s set */
     GW_RL_REJECT_TPM,     /* 429, retry_after_s set */
-    GW_RL_ERROR,          /* Redis unavailable and fail_open = 0: 503 */
+    GW_RL_ERROR,          /* Redis unavailable and fail_open = 0 (fail closed): 503 */
     GW_RL_REJECT_UNKNOWN, /* unknown user and policy GW_RL_UNKNOWN_REJECT */
+    GW_RL_FAIL_OPEN,      /* Redis unavailable and fail_open = 1: admit unchecked */
 } gw_rl_verdict;
 
 typedef enum gw_rl_unknown_policy {
@@ -67,6 +79,12 @@ typedef struct gw_ratelimit_opts {
     int user_cache_max;           /* cache entries (bounded) */
     int max_inflight;             /* pending checks; beyond: Redis-down answer */
     gw_rl_unknown_policy unknown; /* see above */
+    int64_t ping_interval_ms;     /* while up, a PING this often (health) */
+    /* Called on the loop when Redis goes up (1) or down (0) in the
+     * limiter's view; it starts down, and gw_ratelimit_close calls nothing.
+     * NULL: none. Never called from inside gw_ratelimit_check. */
+    void (*on_health)(void *ud, int up);
+    void *health_ud;
     /* Test hook: current unix time in seconds (NULL = the real clock). It
      * picks the window bin and the Retry-After. */
     int64_t (*now_s)(void *ud);
@@ -74,16 +92,19 @@ typedef struct gw_ratelimit_opts {
 } gw_ratelimit_opts;
 
 typedef struct gw_ratelimit_stats {
-    uint64_t allowed; /* ALLOW answers (including fail-open ones) */
+    uint64_t allowed; /* ALLOW answers, and FAIL_OPEN ones */
     uint64_t rejected_rpm;
     uint64_t rejected_tpm;
     uint64_t rejected_unknown;
-    uint64_t errors;        /* GW_RL_ERROR answers */
+    uint64_t errors;        /* GW_RL_ERROR answers (fail closed) */
+    uint64_t fail_open;     /* GW_RL_FAIL_OPEN answers */
     uint64_t redis_errors;  /* checks/accounts that Redis failed (any cause) */
     uint64_t timeouts;      /* checks that ran past timeout_ms */
     uint64_t unknown_users; /* checks for a user with no record */
     uint64_t bad_records;   /* user records that are not valid JSON */
     uint64_t reconnects;    /* successful (re)connections */
+    uint64_t downs;         /* times Redis was marked down */
+    uint64_t up;            /* gauge: 1 while Redis is up (gw_ratelimit_connected) */
     uint64_t cache_hits, cache_misses;
     uint64_t inflight; /* gauge: checks not yet freed (incl. late replies) */
 } gw_ratelimit_stats;
@@ -92,13 +113,14 @@ typedef struct gw_ratelimit gw_ratelimit;         /* opaque */
 typedef struct gw_ratelimit_req gw_ratelimit_req; /* opaque, one pending check */
 
 /* Called exactly once per check (unless cancelled), always from the loop,
- * never from inside gw_ratelimit_check. retry_after_s is the number of
- * seconds until the current 60 s window ends (1..60) for REJECT_RPM/TPM,
- * else 0. */
+ * never from inside gw_ratelimit_check; while Redis is down, on the loop's
+ * next turn. retry_after_s is the number of seconds until the current 60 s
+ * window ends (1..60) for REJECT_RPM/TPM, else 0. */
 typedef void (*gw_ratelimit_cb)(void *ud, gw_rl_verdict v, int retry_after_s);
 
-/* fail_open 1, timeout 50 ms, connect timeout 1 s, backoff 100 ms..5 s,
- * cache 5 s / 4096 users, 65536 in flight, unknown users unlimited. */
+/* fail_open 1, timeout 50 ms, connect (and probe) timeout 1 s, backoff
+ * 250 ms..2 s, PING every 1 s while up, cache 5 s / 4096 users, 65536 in
+ * flight, unknown users unlimited. */
 void gw_ratelimit_opts_default(gw_ratelimit_opts *o);
 
 /* Starts connecting to host:port (opts NULL = defaults; copied). Returns 0,
@@ -119,10 +141,11 @@ void gw_ratelimit_cancel(gw_ratelimit_req *req);
 
 /* Adds total_tokens to user's TPM counter of the current window (fire and
  * forget; errors are counted). No-op for an empty user, tokens <= 0, Redis
- * down, or a user the cache knows has no record. */
+ * down (counted in redis_errors), or a user the cache knows has no record. */
 void gw_ratelimit_account(gw_ratelimit *rl, const char *user, int64_t total_tokens);
 
-/* 1 when the connection to Redis is up. */
+/* 1 while Redis is up: connected, a PING answered, and not marked down
+ * since (see the health paragraph above). */
 int gw_ratelimit_connected(const gw_ratelimit *rl);
 void gw_ratelimit_stats_get(const gw_ratelimit *rl, gw_ratelimit_stats *out);
 

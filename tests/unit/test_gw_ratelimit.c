@@ -34,7 +34,8 @@ typedef struct fx {
     uv_loop_t loop;
     uv_timer_t tick;
     gw_ratelimit *rl;
-    int64_t now; /* fake unix seconds */
+    int64_t now;                   /* fake unix seconds */
+    int health_calls, health_last; /* the limiter's on_health reports */
 } fx;
 
 typedef struct result {
@@ -202,6 +203,19 @@ static int p_connected(fx *f, void *arg)
     return gw_ratelimit_connected(f->rl);
 }
 
+static int p_down(fx *f, void *arg)
+{
+    (void)arg;
+    return !gw_ratelimit_connected(f->rl);
+}
+
+static int p_reconnected(fx *f, void *arg)
+{
+    gw_ratelimit_stats st;
+    gw_ratelimit_stats_get(f->rl, &st);
+    return st.reconnects > *(uint64_t *)arg;
+}
+
 static int p_idle(fx *f, void *arg)
 {
     (void)arg;
@@ -218,6 +232,13 @@ static void on_verdict(void *ud, gw_rl_verdict v, int retry)
     r->retry = retry;
 }
 
+static void on_health(void *ud, int up)
+{
+    fx *f = ud;
+    f->health_calls++;
+    f->health_last = up;
+}
+
 static int64_t fake_now(void *ud)
 {
     return *(int64_t *)ud;
@@ -231,6 +252,8 @@ static void opts_for_test(fx *f, gw_ratelimit_opts *o)
     o->reconnect_min_ms = 20;
     o->reconnect_max_ms = 200;
     o->connect_timeout_ms = 500;
+    o->on_health = on_health;
+    o->health_ud = f;
 }
 
 static void start_rl(fx *f, const gw_ratelimit_opts *o)
@@ -414,7 +437,7 @@ static void test_default_limits(void **state)
 
     /* A record that is not JSON: the Redis-down policy (fail open). */
     set_user(f, "dave", "not-json");
-    assert_int_equal(check(f, "dave").v, GW_RL_ALLOW);
+    assert_int_equal(check(f, "dave").v, GW_RL_FAIL_OPEN);
     assert_int_equal(stats(f).bad_records, 1);
     assert_int_equal(get_counter(f, "dave", "RPM"), -1);
 }
@@ -502,17 +525,29 @@ static void test_redis_killed_fail_open_then_recovers(void **state)
     set_user(f, "gina", "{\"name\":\"gina\",\"rpm\":2}");
     assert_int_equal(check(f, "gina").v, GW_RL_ALLOW);
 
+    assert_int_equal(f->health_calls, 1);
+    assert_int_equal(f->health_last, 1);
+
     redis_kill(f);
     for (int i = 0; i < 5; i++) /* over the limit, but Redis is gone: allowed */
-        assert_int_equal(check(f, "gina").v, GW_RL_ALLOW);
+        assert_int_equal(check(f, "gina").v, GW_RL_FAIL_OPEN);
     gw_ratelimit_account(f->rl, "gina", 10); /* dropped, counted */
     gw_ratelimit_stats st = stats(f);
     assert_int_equal(st.redis_errors, 6);
+    assert_int_equal(st.fail_open, 5); /* every fail-open answer counted */
+    assert_int_equal(st.allowed, 6);
     assert_int_equal(st.errors, 0);
+    assert_int_equal(st.timeouts, 0);
+    assert_int_equal(st.up, 0);
     assert_false(gw_ratelimit_connected(f->rl));
+    assert_int_equal(f->health_calls, 2);
+    assert_int_equal(f->health_last, 0);
 
     assert_int_equal(redis_start(f), 0); /* same port, empty data */
     assert_true(run_until(f, p_connected, NULL, 5000));
+    assert_int_equal(f->health_calls, 3);
+    assert_int_equal(f->health_last, 1);
+    assert_int_equal(stats(f).up, 1);
     set_user(f, "gina", "{\"name\":\"gina\",\"rpm\":2}");
     assert_int_equal(check(f, "gina").v, GW_RL_ALLOW);
     assert_int_equal(check(f, "gina").v, GW_RL_ALLOW);
@@ -540,8 +575,10 @@ static void test_redis_killed_fail_closed(void **state)
     assert_true(run_until(f, p_idle, NULL, 5000));
 }
 
-/* A stopped Redis: checks time out, their late replies are dropped safely,
- * and several unanswered checks in a row make the limiter reconnect. */
+/* A stopped Redis: the check that finds it hung times out and its late
+ * reply is dropped safely; a PING answered on the same connection once the
+ * server runs again brings the limiter back without reconnecting, and a
+ * hang longer than the probe's deadline ends in a new connection. */
 static void test_timeout_and_late_reply(void **state)
 {
     fx *f = *state;
@@ -557,23 +594,221 @@ static void test_timeout_and_late_reply(void **state)
     assert_int_equal(check(f, "ivy").v, GW_RL_ERROR);
     gw_ratelimit_stats st = stats(f);
     assert_int_equal(st.timeouts, 1);
+    assert_int_equal(st.errors, 1);
     assert_int_equal(st.inflight, 1); /* still waiting for its reply */
+    assert_false(gw_ratelimit_connected(f->rl));
+    uint64_t reconnects = st.reconnects;
     assert_int_equal(kill(f->redis, SIGCONT), 0);
     assert_true(run_until(f, p_idle, NULL, 5000)); /* late reply read and dropped */
+    assert_true(run_until(f, p_connected, NULL, 5000));
+    assert_int_equal(stats(f).reconnects, reconnects); /* the same connection */
     /* The late GET did not go on to count the request. */
     assert_int_equal(get_counter(f, "ivy", "RPM"), 1);
     assert_int_equal(check(f, "ivy").v, GW_RL_ALLOW);
     assert_int_equal(get_counter(f, "ivy", "RPM"), 2);
 
-    uint64_t reconnects = stats(f).reconnects;
+    /* Stopped past the probe's deadline (connect_timeout_ms): the limiter
+     * reconnects (the stopped server's kernel still accepts) and keeps
+     * answering without Redis meanwhile. */
     assert_int_equal(kill(f->redis, SIGSTOP), 0);
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(check(f, "ivy").v, GW_RL_ERROR);
-    assert_true(run_until(f, p_idle, NULL, 5000)); /* dropped: NULL replies */
+    assert_int_equal(check(f, "ivy").v, GW_RL_ERROR);
+    assert_true(run_until(f, p_reconnected, &reconnects, 5000));
+    assert_int_equal(check(f, "ivy").v, GW_RL_ERROR);
+    assert_int_equal(stats(f).timeouts, 2);
     assert_int_equal(kill(f->redis, SIGCONT), 0);
     assert_true(run_until(f, p_connected, NULL, 5000));
-    assert_true(stats(f).reconnects > reconnects);
     assert_int_equal(check(f, "ivy").v, GW_RL_ALLOW);
+    assert_true(run_until(f, p_idle, NULL, 5000));
+}
+
+/* Issue 13, finding 7: with Redis hung every request paid the check's
+ * timeout (+51 ms), and the fail-open answers were counted nowhere. Now
+ * only the check that discovers the hang waits for its deadline; from then
+ * on the limiter knows Redis is down and answers every check on the loop's
+ * next turn, each counted, until Redis answers a PING again. */
+static void test_hung_redis_answered_at_once(void **state)
+{
+    fx *f = *state;
+    gw_ratelimit_opts o;
+    opts_for_test(f, &o);
+    o.timeout_ms = 50;
+    start_rl(f, &o);
+    set_user(f, "lena", "{\"name\":\"lena\",\"rpm\":1000}");
+    assert_int_equal(check(f, "lena").v, GW_RL_ALLOW);
+    assert_int_equal(f->health_calls, 1);
+    assert_int_equal(f->health_last, 1);
+
+    assert_int_equal(kill(f->redis, SIGSTOP), 0);
+    assert_int_equal(check(f, "lena").v, GW_RL_FAIL_OPEN); /* waited its deadline */
+    gw_ratelimit_stats st = stats(f);
+    assert_int_equal(st.timeouts, 1);
+    assert_int_equal(st.fail_open, 1);
+    assert_int_equal(st.up, 0);
+    assert_int_equal(st.downs, 1);
+    assert_false(gw_ratelimit_connected(f->rl));
+    assert_int_equal(f->health_calls, 2);
+    assert_int_equal(f->health_last, 0);
+
+    /* 100 more: not one waits for a deadline; a single loop turn (which
+     * runs only timers already due) answers them all. */
+    enum { N = 100 };
+    result rs[N];
+    memset(rs, 0, sizeof(rs));
+    for (int i = 0; i < N; i++) {
+        assert_non_null(gw_ratelimit_check(f->rl, "lena", on_verdict, &rs[i]));
+        assert_int_equal(rs[i].called, 0); /* never from inside the call */
+    }
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(rs[i].called, 1);
+        assert_int_equal(rs[i].v, GW_RL_FAIL_OPEN);
+    }
+    gw_ratelimit_account(f->rl, "lena", 10); /* not queued on the hung server */
+    st = stats(f);
+    assert_int_equal(st.timeouts, 1);
+    assert_int_equal(st.fail_open, 1 + N);
+    assert_int_equal(st.redis_errors, 1 + N + 1);
+    assert_int_equal(st.allowed, 2 + N);
+
+    /* It runs again: up within a generous bound, and limits apply. */
+    assert_int_equal(kill(f->redis, SIGCONT), 0);
+    assert_true(run_until(f, p_connected, NULL, 5000));
+    assert_int_equal(f->health_calls, 3);
+    assert_int_equal(f->health_last, 1);
+    assert_int_equal(stats(f).up, 1);
+    assert_int_equal(check(f, "lena").v, GW_RL_ALLOW);
+    assert_int_equal(get_counter(f, "lena", "RPM"), 2); /* the late GET counted nothing */
+    assert_int_equal(get_counter(f, "lena", "TPM"), -1);
+}
+
+/* The same with --ratelimit-fail-closed: every answer is ERROR (503), at
+ * once after the first, and counted. */
+static void test_hung_redis_fail_closed_at_once(void **state)
+{
+    fx *f = *state;
+    gw_ratelimit_opts o;
+    opts_for_test(f, &o);
+    o.fail_open = 0;
+    o.timeout_ms = 50;
+    start_rl(f, &o);
+    set_user(f, "mona", "{\"name\":\"mona\",\"rpm\":1000}");
+    assert_int_equal(check(f, "mona").v, GW_RL_ALLOW);
+    assert_int_equal(kill(f->redis, SIGSTOP), 0);
+    assert_int_equal(check(f, "mona").v, GW_RL_ERROR);
+    enum { N = 20 };
+    result rs[N];
+    memset(rs, 0, sizeof(rs));
+    for (int i = 0; i < N; i++)
+        assert_non_null(gw_ratelimit_check(f->rl, "mona", on_verdict, &rs[i]));
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(rs[i].called, 1);
+        assert_int_equal(rs[i].v, GW_RL_ERROR);
+    }
+    gw_ratelimit_stats st = stats(f);
+    assert_int_equal(st.timeouts, 1);
+    assert_int_equal(st.errors, 1 + N);
+    assert_int_equal(st.fail_open, 0);
+    assert_int_equal(kill(f->redis, SIGCONT), 0);
+    assert_true(run_until(f, p_connected, NULL, 5000));
+    assert_int_equal(check(f, "mona").v, GW_RL_ALLOW);
+}
+
+/* Checks already sent when Redis hangs are answered together when the
+ * first of them reaches its deadline, not each at its own. */
+static void test_waiting_checks_answered_together(void **state)
+{
+    fx *f = *state;
+    gw_ratelimit_opts o;
+    opts_for_test(f, &o);
+    o.timeout_ms = 50;
+    start_rl(f, &o);
+    set_user(f, "nina", "{\"name\":\"nina\",\"rpm\":1000}");
+    assert_int_equal(check(f, "nina").v, GW_RL_ALLOW);
+    assert_int_equal(kill(f->redis, SIGSTOP), 0);
+    enum { N = 10 };
+    result rs[N];
+    memset(rs, 0, sizeof(rs));
+    for (int i = 0; i < N; i++) {
+        assert_non_null(gw_ratelimit_check(f->rl, "nina", on_verdict, &rs[i]));
+        uv_run(&f->loop, UV_RUN_NOWAIT); /* each sent, one after another */
+    }
+    assert_true(run_until(f, p_down, NULL, 5000));
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(rs[i].called, 1);
+        assert_int_equal(rs[i].v, GW_RL_FAIL_OPEN);
+    }
+    gw_ratelimit_stats st = stats(f);
+    assert_int_equal(st.timeouts, 1); /* one ran out its deadline; the rest did not wait */
+    assert_int_equal(st.fail_open, N);
+    assert_int_equal(kill(f->redis, SIGCONT), 0);
+    assert_true(run_until(f, p_connected, NULL, 5000));
+    assert_true(run_until(f, p_idle, NULL, 5000));
+}
+
+/* With no traffic, the health PING notices a hang (and the recovery). */
+static void test_ping_notices_hang_without_traffic(void **state)
+{
+    fx *f = *state;
+    gw_ratelimit_opts o;
+    opts_for_test(f, &o);
+    o.ping_interval_ms = 30;
+    start_rl(f, &o);
+    assert_int_equal(kill(f->redis, SIGSTOP), 0);
+    assert_true(run_until(f, p_down, NULL, 5000));
+    gw_ratelimit_stats st = stats(f);
+    assert_int_equal(st.downs, 1);
+    assert_int_equal(st.timeouts, 0);
+    assert_int_equal(f->health_last, 0);
+    assert_int_equal(check(f, "olga").v, GW_RL_FAIL_OPEN);
+    assert_int_equal(stats(f).timeouts, 0);
+    assert_int_equal(kill(f->redis, SIGCONT), 0);
+    assert_true(run_until(f, p_connected, NULL, 5000));
+    assert_int_equal(f->health_last, 1);
+}
+
+/* A server busy in a script answers BUSY at once: that is an outage too
+ * (marked down without any deadline), and SCRIPT KILL ends it. */
+static void test_busy_server_marked_down(void **state)
+{
+    fx *f = *state;
+    gw_ratelimit_opts o;
+    opts_for_test(f, &o);
+    start_rl(f, &o);
+    set_user(f, "pia", "{\"name\":\"pia\",\"rpm\":1000}");
+    assert_int_equal(check(f, "pia").v, GW_RL_ALLOW);
+    freeReplyObject(cmd(f, "CONFIG SET lua-time-limit 20"));
+
+    /* A script that never ends, sent on a connection of its own. */
+    struct timeval tv = {5, 0};
+    redisContext *busy = redisConnectWithTimeout("127.0.0.1", f->port, tv);
+    assert_true(busy && !busy->err);
+    assert_int_equal(redisAppendCommand(busy, "EVAL %s 0", "while true do end"), REDIS_OK);
+    int done = 0;
+    while (!done)
+        assert_int_equal(redisBufferWrite(busy, &done), REDIS_OK);
+    int is_busy = 0;
+    for (int i = 0; i < 250 && !is_busy; i++) { /* blocks until the script passed 20 ms */
+        redisReply *r = cmd(f, "PING");
+        is_busy = r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "BUSY", 4);
+        freeReplyObject(r);
+    }
+    assert_true(is_busy);
+
+    assert_int_equal(check(f, "pia").v, GW_RL_FAIL_OPEN);
+    assert_false(gw_ratelimit_connected(f->rl));
+    gw_ratelimit_stats st = stats(f);
+    assert_int_equal(st.timeouts, 0); /* no deadline was waited for */
+    assert_int_equal(st.downs, 1);
+    assert_int_equal(check(f, "pia").v, GW_RL_FAIL_OPEN);
+
+    freeReplyObject(cmd(f, "SCRIPT KILL"));
+    redisReply *r = NULL;
+    assert_int_equal(redisGetReply(busy, (void **)&r), REDIS_OK);
+    freeReplyObject(r);
+    redisFree(busy);
+    assert_true(run_until(f, p_connected, NULL, 5000));
+    assert_int_equal(check(f, "pia").v, GW_RL_ALLOW);
 }
 
 static void test_cancel_and_close(void **state)
@@ -605,7 +840,7 @@ static void test_cancel_and_close(void **state)
     int dead = free_port();
     assert_int_equal(gw_ratelimit_init(&f->rl, &f->loop, "127.0.0.1", dead, &o, err, sizeof(err)),
                      0);
-    assert_int_equal(check(f, "jack").v, GW_RL_ALLOW);
+    assert_int_equal(check(f, "jack").v, GW_RL_FAIL_OPEN);
     assert_int_equal(stats(f).redis_errors, 1);
     /* A host name goes through uv_getaddrinfo. */
     gw_ratelimit_close(f->rl);
@@ -668,7 +903,7 @@ static void test_close_after_redis_died(void **state)
     redis_kill(f);
     for (int i = 0; i < 4; i++) { /* fail-open while it keeps reconnecting */
         run_for(f, 15);
-        assert_int_equal(check(f, "kate").v, GW_RL_ALLOW);
+        assert_int_equal(check(f, "kate").v, GW_RL_FAIL_OPEN);
         gw_ratelimit_account(f->rl, "kate", 5);
     }
     assert_false(gw_ratelimit_connected(f->rl));
@@ -702,6 +937,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redis_killed_fail_open_then_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_killed_fail_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout_and_late_reply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hung_redis_answered_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hung_redis_fail_closed_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_waiting_checks_answered_together, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ping_notices_hang_without_traffic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busy_server_marked_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_and_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_after_redis_died, setup, teardown),
     };
