@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ctl_obj_parse(doc, &o, err, sizeof(err)) != 0) continue;
         if (o->kind == CTL_KIND_DEPLOYMENT) {
             char **argv = NULL, **envp = NULL;
-            ctl_render_vars v = {"/bin/brix", 65535, 7};
+            ctl_render_vars v = {"/bin/brix", 65535, 7, "127.0.0.1"};
             if (ctl_deployment_render(o, &v, &argv, &envp, err, sizeof(err)) == 0) {
                 free(argv);
                 free(envp);

@@ -741,6 +741,11 @@ static int parse_doc(pctx *c, const json_t *doc)
     if (get_str(c, doc, "kind", "kind", &kind) < 0) return -1;
     if (!kind) return fail(c, "kind", "required");
     o->kind = ctl_kind_parse(kind);
+    if (!strcmp(kind, CTL_GATEWAY_CONFIG_KIND))
+        return fail(c, "kind",
+                    "%s is read by `brix up -f` when it starts (API keys), not applied or "
+                    "stored: pass the file to brix up (see docs/security.md)",
+                    CTL_GATEWAY_CONFIG_KIND);
     if (o->kind == CTL_KIND_NONE || strcmp(kind, ctl_kind_name(o->kind)) != 0) {
         o->kind = CTL_KIND_NONE;
         return fail(c, "kind",
@@ -891,6 +896,7 @@ static size_t subst(const char *t, const ctl_obj *o, const ctl_render_vars *v, c
         const char *val;
     } map[] = {
         {"{port}", port},
+        {"{host}", v->host ? v->host : "127.0.0.1"},
         {"{model}", o->u.dep.model},
         {"{name}", o->name},
         {"{replica}", replica},

@@ -83,6 +83,12 @@
 #define CTL_ANN_STARTUP_TIMEOUT "brix.ai/startup-timeout-seconds"
 #define CTL_ANN_DRAIN_GRACE "brix.ai/drain-grace-seconds"
 #define CTL_ANN_ROUTING_STRATEGY "brix.ai/routing-strategy"
+/* A document of this kind (apiVersion brix.ai/v1alpha1) in a `brix up -f`
+ * file configures brix up's gateway (API keys); brix up takes it out before
+ * the objects are parsed (ctl_up.c). It is no object: ctl_obj_parse refuses
+ * it, saying so (`brix apply` of it is an error). */
+#define CTL_GATEWAY_CONFIG_KIND "GatewayConfig"
+#define CTL_GATEWAY_CONFIG_API "brix.ai/v1alpha1"
 
 typedef enum ctl_kind {
     CTL_KIND_NONE = 0,
@@ -119,8 +125,8 @@ typedef struct ctl_deployment {
     char *engine; /* label model.aibrix.ai/engine, default "vllm" */
     int replicas; /* spec.replicas, default 1, 0..CTL_MAX_REPLICAS */
     /* Engine command template: containers[0].command followed by .args,
-     * NULL-terminated. Placeholders {port} {model} {name} {replica} {brix}
-     * are substituted by ctl_deployment_render. Without command the
+     * NULL-terminated. Placeholders {port} {host} {model} {name} {replica}
+     * {brix} are substituted by ctl_deployment_render. Without command the
      * entrypoint is "{brix} engine"; without command and args the whole
      * template is "{brix} engine --port {port} --model {model}". A
      * command whose program is plain "brix" also runs this brix. */
@@ -202,6 +208,7 @@ typedef struct ctl_render_vars {
     const char *brix; /* path of the brix executable */
     int port;
     int replica;
+    const char *host; /* {host}: the address engines listen on (NULL: 127.0.0.1) */
 } ctl_render_vars;
 
 /* The deployment's argv (NULL-terminated) and env ("NAME=value" strings,

@@ -131,6 +131,7 @@ struct ctl_sup {
     char *log_dir;
     ctl_sup_cfg cfg; /* numbers only; strings above */
     char *pass_env[CTL_SUP_MAX_PASS_ENV + 1];
+    char *set_env[CTL_SUP_MAX_PASS_ENV + 1]; /* "NAME=value" */
     bx_http_client *http;
     uv_timer_t kick;
     sup_dep *deps;
@@ -468,17 +469,20 @@ static int env_has(char **envp, const char *name)
     return 0;
 }
 
-/* envp (the deployment's, rendered) plus the passed-through variables not
- * overridden there. *extra gets the strings to free (NULL-terminated). */
+/* envp (the deployment's, rendered), then set_env's and the passed-through
+ * variables not set there. *extra gets the strings to free
+ * (NULL-terminated). */
 static char **env_build(ctl_sup *s, char **envp, char ***extra)
 {
-    size_t ndep = 0, npass = 0;
+    size_t ndep = 0, npass = 0, nset = 0;
     while (envp && envp[ndep])
         ndep++;
     while (s->pass_env[npass])
         npass++;
+    while (s->set_env[nset])
+        nset++;
     size_t nbase = sizeof(base_env) / sizeof(base_env[0]);
-    size_t cap = ndep + nbase + npass + 1;
+    size_t cap = ndep + nset + nbase + npass + 1;
     char **env = calloc(cap, sizeof(*env));
     char **ex = calloc(nbase + npass + 1, sizeof(*ex));
     if (!env || !ex) {
@@ -489,9 +493,17 @@ static char **env_build(ctl_sup *s, char **envp, char ***extra)
     size_t n = 0, nx = 0;
     for (size_t i = 0; i < ndep; i++)
         env[n++] = envp[i];
+    for (size_t i = 0; i < nset; i++) { /* the deployment's own value wins */
+        const char *kv = s->set_env[i];
+        size_t l = strcspn(kv, "=");
+        size_t k = 0;
+        while (k < ndep && !(strncmp(envp[k], kv, l) == 0 && envp[k][l] == '='))
+            k++;
+        if (k == ndep) env[n++] = s->set_env[i];
+    }
     for (size_t i = 0; i < nbase + npass; i++) {
         const char *name = i < nbase ? base_env[i] : s->pass_env[i - nbase];
-        if (env_has(envp, name) || env_has(ex, name)) continue;
+        if (env_has(env, name) || env_has(ex, name)) continue;
         const char *val = getenv(name);
         if (!val) continue;
         size_t len = strlen(name) + strlen(val) + 2;
@@ -573,7 +585,10 @@ static void spawn(sup_pod *p)
     p->new_port = 0;
     snprintf(p->url, sizeof(p->url), "http://127.0.0.1:%d", p->port);
 
-    ctl_render_vars vars = {.brix = s->brix, .port = p->port, .replica = p->replica};
+    /* engines listen on loopback: the probe, the gateway and the adapter
+     * controller all reach them on 127.0.0.1 */
+    ctl_render_vars vars = {
+        .brix = s->brix, .host = "127.0.0.1", .port = p->port, .replica = p->replica};
     char **argv = NULL, **envp = NULL;
     if (ctl_deployment_render(p->sp->o, &vars, &argv, &envp, err, sizeof(err)) != 0) {
         spawn_failed(p, err);
@@ -1138,6 +1153,8 @@ static void sup_free_done(uv_handle_t *h)
     void *ud = s->done_ud;
     for (size_t i = 0; s->pass_env[i]; i++)
         free(s->pass_env[i]);
+    for (size_t i = 0; s->set_env[i]; i++)
+        free(s->set_env[i]);
     free(s->brix);
     free(s->log_dir);
     free(s);
@@ -1229,6 +1246,7 @@ int ctl_sup_init(ctl_sup **out, uv_loop_t *loop, ctl_store *store, const ctl_sup
     s->cfg.brix_path = NULL;
     s->cfg.log_dir = NULL;
     s->cfg.pass_env = NULL;
+    s->cfg.set_env = NULL;
     s->brix = strdup(c.brix_path);
     if (!s->brix) goto oom;
     if (c.log_dir && !(s->log_dir = strdup(c.log_dir))) goto oom;
@@ -1238,6 +1256,14 @@ int ctl_sup_init(ctl_sup **out, uv_loop_t *loop, ctl_store *store, const ctl_sup
             goto fail;
         }
         if (!(s->pass_env[i] = strdup(c.pass_env[i]))) goto oom;
+    }
+    for (size_t i = 0; c.set_env && c.set_env[i]; i++) {
+        if (i >= CTL_SUP_MAX_PASS_ENV || !strchr(c.set_env[i], '=')) {
+            seterr(err, errlen, "ctl_sup: set_env wants at most %d NAME=value strings",
+                   CTL_SUP_MAX_PASS_ENV);
+            goto fail;
+        }
+        if (!(s->set_env[i] = strdup(c.set_env[i]))) goto oom;
     }
     int r = bx_http_client_init(&s->http, loop, NULL);
     if (r != 0) {
@@ -1259,6 +1285,8 @@ fail:
     if (s) {
         for (size_t i = 0; s->pass_env[i]; i++)
             free(s->pass_env[i]);
+        for (size_t i = 0; s->set_env[i]; i++)
+            free(s->set_env[i]);
         free(s->brix);
         free(s->log_dir);
         free(s);

@@ -71,6 +71,11 @@ typedef struct ctl_sup_cfg {
      * CUDA_VISIBLE_DEVICES). NULL-terminated; copied; at most
      * CTL_SUP_MAX_PASS_ENV. The deployment's env overrides them. */
     const char *const *pass_env;
+    /* "NAME=value" strings every engine gets unless the deployment's env
+     * names NAME (brix up: VLLM_ALLOW_RUNTIME_LORA_UPDATING=true, for its
+     * adapter controller). NULL-terminated; copied; at most
+     * CTL_SUP_MAX_PASS_ENV. */
+    const char *const *set_env;
 } ctl_sup_cfg;
 
 /* Fills the defaults above. Fields left 0 in a cfg also mean the default. */

@@ -11,7 +11,9 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "common/bx_apikey.h"
 #include "common/bx_log.h"
+#include "common/bx_yaml.h"
 #include "ctl/ctl_api.h"
 #include "ctl/ctl_autoscale.h"
 #include "ctl/ctl_cli.h"
@@ -29,6 +31,8 @@
 typedef struct ctl_up_cfg {
     const char *files[CTL_UP_MAX_FILES];
     int nfiles;
+    const char *key_files[CTL_UP_MAX_FILES]; /* --api-key-file */
+    int nkey_files;
     const char *state_dir;
     const char *host;
     int port;
@@ -55,6 +59,7 @@ typedef struct ctl_up {
     char brix_path[PATH_MAX];
     char db_path[PATH_MAX], log_dir[PATH_MAX], cache_dir[PATH_MAX];
     ctl_store *store;
+    bx_apikeys keys; /* the gateway's: --api-key-file, BRIX_API_KEYS, GatewayConfig */
     gw_gateway *gw;
     ctl_sup *sup;
     ctl_lora *lora;
@@ -81,7 +86,11 @@ static void ctl_up_usage(FILE *f)
             "  -f, --filename FILE   objects to apply at start (repeatable; optional when the\n"
             "                        state directory already holds objects)\n"
             "  --state DIR           state directory: brix.db, logs/, adapters/ (default .brix)\n"
-            "  --host ADDR           gateway address (default 0.0.0.0)\n"
+            "  --host ADDR           gateway address (default 127.0.0.1; 0.0.0.0 opens it to\n"
+            "                        the network: set API keys, see docs/security.md)\n"
+            "  --api-key-file FILE   keys the gateway accepts (Bearer), one per line, '#'\n"
+            "                        comment lines (repeatable); also $BRIX_API_KEYS (comma-\n"
+            "                        separated) and a GatewayConfig document in a -f file\n"
             "  --port N              gateway port (default 8888)\n"
             "  --admin-port N        admin API port on 127.0.0.1 (default 8889)\n"
             "  --strategy NAME       the gateway's default routing strategy (least-request)\n"
@@ -95,7 +104,7 @@ static int ctl_up_parse(ctl_up_cfg *c, int argc, char **argv)
 {
     memset(c, 0, sizeof(*c));
     c->state_dir = ".brix";
-    c->host = "0.0.0.0";
+    c->host = "127.0.0.1";
     c->port = 8888;
     c->admin_port = 8889;
     c->strategy = "least-request";
@@ -123,6 +132,12 @@ static int ctl_up_parse(ctl_up_cfg *c, int argc, char **argv)
                 return -1;
             }
             c->files[c->nfiles++] = v;
+        } else if (!strcmp(a, "--api-key-file")) {
+            if (c->nkey_files == CTL_UP_MAX_FILES) {
+                fprintf(stderr, "brix up: at most %d key files\n", CTL_UP_MAX_FILES);
+                return -1;
+            }
+            c->key_files[c->nkey_files++] = v;
         } else if (!strcmp(a, "--state")) {
             c->state_dir = v;
         } else if (!strcmp(a, "--host")) {
@@ -479,6 +494,122 @@ static void ctl_up_on_deleted(void *ud, ctl_kind kind, const char *name)
     }
 }
 
+/* A GatewayConfig document of a -f file (ctl_obj.h: no object; it is not
+ * stored, so each brix up reads it again from its -f files):
+ *
+ *   apiVersion: brix.ai/v1alpha1
+ *   kind: GatewayConfig
+ *   metadata: {name: gateway}    optional
+ *   spec:
+ *     apiKeyFile: keys.txt       a key file (one per line, '#' comment lines),
+ *                                relative to the stack file's folder
+ *     apiKeys: [sk-...]          keys written in the stack file itself
+ *
+ * Its keys are added to u->keys. Unknown fields are errors: a misspelt
+ * field must not leave the gateway open. */
+static int ctl_up_gateway_doc(ctl_up *u, const json_t *doc, const char *file, char *err,
+                              size_t errlen)
+{
+    const char *k;
+    const json_t *v;
+    const char *api = json_string_value(json_object_get(doc, "apiVersion"));
+    if (!api || strcmp(api, CTL_GATEWAY_CONFIG_API) != 0) {
+        snprintf(err, errlen, "GatewayConfig: apiVersion must be %s", CTL_GATEWAY_CONFIG_API);
+        return -1;
+    }
+    json_object_foreach((json_t *)doc, k, v)
+    {
+        if (strcmp(k, "apiVersion") && strcmp(k, "kind") && strcmp(k, "metadata") &&
+            strcmp(k, "spec")) {
+            snprintf(err, errlen, "GatewayConfig: unknown field '%.64s'", k);
+            return -1;
+        }
+    }
+    const json_t *spec = json_object_get(doc, "spec");
+    if (!json_is_object(spec)) {
+        snprintf(err, errlen, "GatewayConfig: spec: required, a mapping");
+        return -1;
+    }
+    int found = 0;
+    char e[512];
+    json_object_foreach((json_t *)spec, k, v)
+    {
+        if (!strcmp(k, "apiKeys")) {
+            size_t i;
+            const json_t *key;
+            if (!json_is_array(v)) {
+                snprintf(err, errlen, "GatewayConfig: spec.apiKeys: a list of strings");
+                return -1;
+            }
+            json_array_foreach(v, i, key)
+            {
+                if (!json_is_string(key) ||
+                    bx_apikeys_add(&u->keys, json_string_value(key), json_string_length(key), e,
+                                   sizeof(e)) != 0) {
+                    snprintf(err, errlen, "GatewayConfig: spec.apiKeys[%zu]: %s", i,
+                             json_is_string(key) ? e : "not a string");
+                    return -1;
+                }
+                found++;
+            }
+        } else if (!strcmp(k, "apiKeyFile")) {
+            const char *path = json_string_value(v);
+            if (!path || !*path) {
+                snprintf(err, errlen, "GatewayConfig: spec.apiKeyFile: a file name");
+                return -1;
+            }
+            char full[PATH_MAX];
+            const char *slash = strrchr(file, '/');
+            if (path[0] != '/' && slash)
+                snprintf(full, sizeof(full), "%.*s/%s", (int)(slash - file), file, path);
+            else
+                snprintf(full, sizeof(full), "%s", path);
+            int n = bx_apikeys_load_file(&u->keys, full, e, sizeof(e));
+            if (n < 0) {
+                snprintf(err, errlen, "GatewayConfig: spec.apiKeyFile: %s", e);
+                return -1;
+            }
+            found += n;
+        } else {
+            snprintf(err, errlen,
+                     "GatewayConfig: spec: unknown field '%.64s' (apiKeys, apiKeyFile)", k);
+            return -1;
+        }
+    }
+    if (!found) {
+        snprintf(err, errlen, "GatewayConfig: spec: no key in apiKeys or apiKeyFile");
+        return -1;
+    }
+    return 0;
+}
+
+/* The -f file's documents: GatewayConfig ones are read (and nulled, which
+ * ctl_obj_parse_all skips, so document numbers in errors stay right), the
+ * rest parsed as objects. */
+static int ctl_up_load_docs(ctl_up *u, const char *file, const char *buf, size_t len,
+                            ctl_obj ***objs, size_t *n, char *err, size_t errlen)
+{
+    json_t *docs = NULL;
+    if (bx_yaml_load_all(buf, len, NULL, &docs, err, errlen) < 0) return -1;
+    size_t i;
+    json_t *d;
+    json_array_foreach(docs, i, d)
+    {
+        const char *kind = json_string_value(json_object_get(d, "kind"));
+        if (!kind || strcmp(kind, CTL_GATEWAY_CONFIG_KIND) != 0) continue;
+        char e[768];
+        if (ctl_up_gateway_doc(u, d, file, e, sizeof(e)) != 0) {
+            snprintf(err, errlen, "document %zu: %s", i + 1, e);
+            json_decref(docs);
+            return -1;
+        }
+        json_array_set_new(docs, i, json_null());
+    }
+    int rc = ctl_obj_parse_all(docs, objs, n, err, errlen);
+    json_decref(docs);
+    return rc;
+}
+
 /* Reads, validates (all before any is stored) and stores the -f files. */
 static int ctl_up_load_files(ctl_up *u)
 {
@@ -516,7 +647,7 @@ static int ctl_up_load_files(ctl_up *u)
         ctl_obj **objs = NULL;
         size_t n = 0;
         char err[1024];
-        int rc = ctl_obj_load_yaml(buf, len, &objs, &n, err, sizeof(err));
+        int rc = ctl_up_load_docs(u, u->cfg.files[f], buf, len, &objs, &n, err, sizeof(err));
         free(buf);
         if (rc != 0) {
             fprintf(stderr, "brix up: %s: %s\n", u->cfg.files[f], err);
@@ -651,10 +782,21 @@ static int ctl_up_start(ctl_up *u)
         fprintf(stderr, "brix up: %s: %s\n", u->db_path, err);
         return -1;
     }
+    for (int i = 0; i < u->cfg.nkey_files; i++)
+        if (bx_apikeys_load_file(&u->keys, u->cfg.key_files[i], err, sizeof(err)) < 0) {
+            fprintf(stderr, "brix up: --api-key-file %s\n", err);
+            return -1;
+        }
+    const char *env_keys = getenv("BRIX_API_KEYS");
+    if (env_keys && bx_apikeys_add_list(&u->keys, env_keys, err, sizeof(err)) < 0) {
+        fprintf(stderr, "brix up: BRIX_API_KEYS: %s\n", err);
+        return -1;
+    }
     if (ctl_up_load_files(u) != 0) return -1;
 
     gw_config gc;
     gw_config_default(&gc);
+    gc.keys = u->keys;
     gc.host = u->cfg.host;
     gc.port = u->cfg.port;
     gc.strategy = u->cfg.strategy;
@@ -676,6 +818,10 @@ static int ctl_up_start(ctl_up *u)
     ctl_sup_cfg_default(&sc);
     sc.brix_path = u->brix_path;
     sc.log_dir = u->log_dir;
+    /* the adapter controller loads through the engines' runtime endpoints,
+     * which vLLM (and brix engine) serve only with this */
+    static const char *const set_env[] = {"VLLM_ALLOW_RUNTIME_LORA_UPDATING=true", NULL};
+    sc.set_env = set_env;
     ctl_sup_cbs scb = {.on_change = ctl_up_on_pod, .inflight = ctl_up_inflight};
     if (ctl_sup_init(&u->sup, u->loop, u->store, &sc, &scb, u, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: supervisor: %s\n", err);
@@ -724,8 +870,9 @@ static int ctl_up_start(ctl_up *u)
     uv_timer_start(&u->tick, ctl_up_on_tick, 1000, 1000);
     uv_signal_start(&u->sigint, ctl_up_on_signal, SIGINT);
     uv_signal_start(&u->sigterm, ctl_up_on_signal, SIGTERM);
-    printf("brix up: gateway http://%s:%d  admin http://127.0.0.1:%d  state %s\n", u->cfg.host,
-           gw_gateway_port(u->gw), ap, u->cfg.state_dir);
+    printf("brix up: gateway http://%s:%d (%d API key%s)  admin http://127.0.0.1:%d  state %s\n",
+           u->cfg.host, gw_gateway_port(u->gw), u->keys.n, u->keys.n == 1 ? "" : "s", ap,
+           u->cfg.state_dir);
     fflush(stdout);
     return 0;
 }

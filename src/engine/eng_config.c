@@ -10,7 +10,7 @@
 #include "common/bx_blockhash.h"
 #include "engine/eng_timing.h"
 
-enum eng_flag_kind { F_STR, F_INT, F_I64, F_U64, F_DBL, F_BOOL, F_LIST };
+enum eng_flag_kind { F_STR, F_INT, F_I64, F_U64, F_DBL, F_BOOL, F_LIST, F_KEY };
 
 struct eng_flag {
     const char *name;
@@ -25,7 +25,9 @@ static const struct eng_flag eng_flags[] = {
     {"--model", F_STR, OFF(model), "model name or path (vLLM's --model)"},
     {"--served-model-name", F_STR, OFF(served_model_name),
      "name served in the API (default: --model)"},
-    {"--host", F_STR, OFF(host), "address to listen on (default 0.0.0.0)"},
+    {"--host", F_STR, OFF(host),
+     "address to listen on (default 127.0.0.1, loopback; vLLM's is all interfaces: "
+     "--host 0.0.0.0)"},
     {"--port", F_INT, OFF(port), "port to listen on (default 8000)"},
     {"--profile", F_STR, OFF(profile), "timing profile (default llama3-8b-h100; see below)"},
     {"--max-num-seqs", F_INT, OFF(max_num_seqs), "max sequences in a batch (default: profile's)"},
@@ -35,8 +37,13 @@ static const struct eng_flag eng_flags[] = {
     {"--num-gpu-blocks", F_INT, OFF(num_gpu_blocks), "KV cache blocks (default: profile's)"},
     {"--max-model-len", F_INT, OFF(max_model_len),
      "max prompt + output tokens (default: profile's)"},
-    {"--enable-lora", F_BOOL, OFF(enable_lora),
-     "serve LoRA adapters and the runtime load/unload endpoints"},
+    {"--enable-lora", F_BOOL, OFF(enable_lora), "serve LoRA adapters"},
+    {"--allow-runtime-lora", F_BOOL, OFF(allow_runtime_lora),
+     "with --enable-lora, serve /v1/load_lora_adapter and /v1/unload_lora_adapter "
+     "(also VLLM_ALLOW_RUNTIME_LORA_UPDATING=true, as vLLM)"},
+    {"--api-key", F_KEY, 0,
+     "requests to paths under /v1 need Authorization: Bearer KEY (repeatable; also "
+     "$VLLM_API_KEY, as vLLM); /health, /metrics and the rest stay open"},
     {"--max-loras", F_INT, OFF(max_loras), "adapters in one batch / GPU slots (default 1)"},
     {"--max-cpu-loras", F_INT, OFF(max_cpu_loras),
      "adapters kept in host memory (default max-loras)"},
@@ -86,7 +93,7 @@ void eng_config_default(eng_config *c)
 {
     memset(c, 0, sizeof(*c));
     c->model = "brix-sim-llama3-8b";
-    c->host = "0.0.0.0";
+    c->host = "127.0.0.1";
     c->port = 8000;
     c->profile = "llama3-8b-h100";
     c->block_size = 16;
@@ -185,6 +192,12 @@ int eng_config_parse(eng_config *c, int argc, char **argv, FILE *out, FILE *err)
         }
         if (fl->kind == F_STR) {
             *(const char **)dst = val;
+        } else if (fl->kind == F_KEY) {
+            char e[256];
+            if (bx_apikeys_add(&c->keys, val, strlen(val), e, sizeof(e)) != 0) {
+                fprintf(err, "brix engine: --api-key: %s\n", e);
+                return -1;
+            }
         } else if (fl->kind == F_LIST) {
             if (c->n_lora_modules >= ENG_MAX_LORA_MODULES || !strchr(val, '=')) {
                 fprintf(err, "brix engine: --lora-modules wants name=path (at most %d)\n",
@@ -194,6 +207,24 @@ int eng_config_parse(eng_config *c, int argc, char **argv, FILE *out, FILE *err)
             c->lora_modules[c->n_lora_modules++] = val;
         } else if (eng_parse_num(val, fl->kind, dst) != 0) {
             fprintf(err, "brix engine: %s: '%s' is not a valid non-negative number\n", name, val);
+            return -1;
+        }
+    }
+    const char *rt = getenv("VLLM_ALLOW_RUNTIME_LORA_UPDATING");
+    if (rt) { /* vLLM: "1" or "true", blanks and case aside */
+        char v[8] = {0};
+        size_t n = 0;
+        while (*rt == ' ' || *rt == '\t')
+            rt++;
+        while (*rt && *rt != ' ' && *rt != '\t' && n < sizeof(v) - 1)
+            v[n++] = *rt++;
+        if (!strcmp(v, "1") || !strcasecmp(v, "true")) c->allow_runtime_lora = 1;
+    }
+    const char *ek = getenv("VLLM_API_KEY");
+    if (ek && *ek) {
+        char e[256];
+        if (bx_apikeys_add(&c->keys, ek, strlen(ek), e, sizeof(e)) != 0) {
+            fprintf(err, "brix engine: VLLM_API_KEY: %s\n", e);
             return -1;
         }
     }

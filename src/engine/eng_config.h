@@ -1,12 +1,14 @@
 /* eng_config: every setting of `brix engine`, with defaults in one place
  * (eng_config_default) and flag parsing (eng_config_parse) next to it.
  * Flags follow vLLM's names where they mean the same. Strings point into
- * argv (not owned). */
+ * argv (not owned); API keys are held as digests in keys (a value). */
 #ifndef ENG_CONFIG_H
 #define ENG_CONFIG_H
 
 #include <stdint.h>
 #include <stdio.h>
+
+#include "common/bx_apikey.h"
 
 #define ENG_MAX_LORA_MODULES 64
 #define ENG_KV_BLOCK_BYTES_MAX (16 << 20) /* --kv-block-bytes */
@@ -23,6 +25,9 @@ typedef struct eng_config {
     int32_t num_gpu_blocks; /* 0: profile default (scaled to block size) */
     int32_t max_model_len;  /* 0: profile default */
     int enable_lora;
+    int allow_runtime_lora; /* /v1/load_lora_adapter and /v1/unload_lora_adapter
+                               (--allow-runtime-lora or VLLM_ALLOW_RUNTIME_LORA_UPDATING) */
+    bx_apikeys keys;        /* --api-key / VLLM_API_KEY: paths under /v1 need one */
     int32_t max_loras, max_cpu_loras;
     const char *lora_modules[ENG_MAX_LORA_MODULES]; /* "name=path" */
     int n_lora_modules;
@@ -56,8 +61,9 @@ typedef struct eng_config {
 } eng_config;
 
 void eng_config_default(eng_config *c);
-/* Parses argv (argv[0] = "engine"). Returns 0, 1 when --help was printed,
- * or -1 after printing an error to err. */
+/* Parses argv (argv[0] = "engine"), then the environment as vLLM reads it:
+ * VLLM_ALLOW_RUNTIME_LORA_UPDATING (1 or true) and VLLM_API_KEY. Returns 0,
+ * 1 when --help was printed, or -1 after printing an error to err. */
 int eng_config_parse(eng_config *c, int argc, char **argv, FILE *out, FILE *err);
 
 #endif

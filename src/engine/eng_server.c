@@ -225,6 +225,13 @@ static void eng_handle(bx_http_req *hr, bx_http_res *res, void *ud)
     int get = !strcmp(hr->method, "GET"), post = !strcmp(hr->method, "POST");
     int ready = eng_wall_elapsed(s) >= s->cfg.fault_startup_delay;
 
+    /* --api-key, as vLLM: paths under /v1 need the key, the rest stays open */
+    if (s->cfg.keys.n > 0 && !strncmp(p, "/v1", 3) &&
+        !bx_apikeys_check_bearer(&s->cfg.keys, bx_http_req_header(hr, "authorization"))) {
+        bx_http_res_send(res, 401, "application/json", "{\"error\":\"Unauthorized\"}", 24);
+        return;
+    }
+
     if (!strcmp(p, "/health") || !strcmp(p, "/ping")) {
         if (!get && !post) goto not_allowed;
         if (!ready)
@@ -274,7 +281,7 @@ static void eng_handle(bx_http_req *hr, bx_http_res *res, void *ud)
             eng_handle_tokenize(s, hr, res);
         return;
     }
-    if (s->cfg.enable_lora &&
+    if (s->cfg.enable_lora && s->cfg.allow_runtime_lora &&
         (!strcmp(p, "/v1/load_lora_adapter") || !strcmp(p, "/v1/unload_lora_adapter"))) {
         if (!post) goto not_allowed;
         eng_handle_lora(s, hr, res, !strcmp(p, "/v1/load_lora_adapter"));

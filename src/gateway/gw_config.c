@@ -10,7 +10,7 @@
 #include "common/bx_yaml.h"
 #include "gateway/gw_strategy.h"
 
-enum gw_flag_kind { GF_STR, GF_INT, GF_I64, GF_BOOL, GF_BACKEND, GF_KEY };
+enum gw_flag_kind { GF_STR, GF_INT, GF_I64, GF_BOOL, GF_BACKEND, GF_KEY, GF_KEYFILE };
 
 struct gw_flag {
     const char *name;
@@ -46,7 +46,16 @@ static const struct gw_flag gw_flags[] = {
     {"--redis-timeout-ms", GF_I64, GOFF(redis_timeout_ms),
      "longest wait for Redis per rate-limit check; past it Redis counts as down (checks answered "
      "at once) until it answers PING (default 50)"},
-    {"--api-key", GF_KEY, 0, "accepted Bearer token (repeatable; none = no auth)"},
+    {"--api-key", GF_KEY, 0,
+     "accepted Bearer token (repeatable; none = no auth; seen in ps: prefer the two below)"},
+    {"--api-key-file", GF_KEYFILE, 0,
+     "file of accepted tokens, one per line, '#' comment lines (repeatable); also "
+     "$BRIX_API_KEYS, comma-separated. With keys, every route but /healthz and /readyz "
+     "needs one"},
+    {"--metrics-port", GF_INT, GOFF(metrics_port),
+     "also serve /metrics, without a key, on this port (default 0 = off)"},
+    {"--metrics-host", GF_STR, GOFF(metrics_host),
+     "address of the --metrics-port listener (default 127.0.0.1)"},
     {"--connect-timeout-ms", GF_I64, GOFF(connect_timeout_ms),
      "engine connect timeout (default 2000)"},
     {"--first-byte-timeout-ms", GF_I64, GOFF(first_byte_timeout_ms),
@@ -107,6 +116,7 @@ void gw_config_default(gw_config *c)
     c->log_level = "info";
     c->access_log = "-";
     c->access_log_sample = 1;
+    c->metrics_host = "127.0.0.1";
 }
 
 static void gw_config_usage(FILE *f)
@@ -116,7 +126,8 @@ static void gw_config_usage(FILE *f)
     for (size_t i = 0; i < sizeof(gw_flags) / sizeof(gw_flags[0]); i++)
         fprintf(f, "  %-26s %s\n", gw_flags[i].name, gw_flags[i].help);
     fprintf(f, "  %-26s %s\n", "--config FILE",
-            "YAML mapping of these settings without '--' (backends: and api_keys: take lists);"
+            "YAML mapping of these settings without '--' (backends:, api_keys: and "
+            "api_key_file: take lists);"
             " flags override it");
     fprintf(f, "\nstrategies (routing-strategy header or --strategy):");
     for (const gw_strategy *const *s = gw_strategy_all(); *s; s++)
@@ -154,12 +165,14 @@ static int gw_flag_set(gw_config *c, const struct gw_flag *fl, const char *val, 
             return -1;
         }
         c->backends[c->nbackends++] = val;
-    } else if (fl->kind == GF_KEY) {
-        if (c->napi_keys == GW_MAX_API_KEYS || !*val) {
-            fprintf(err, "brix gateway: at most %d non-empty API keys\n", GW_MAX_API_KEYS);
+    } else if (fl->kind == GF_KEY || fl->kind == GF_KEYFILE) {
+        char e[512];
+        int rc = fl->kind == GF_KEY ? bx_apikeys_add(&c->keys, val, strlen(val), e, sizeof(e))
+                                    : bx_apikeys_load_file(&c->keys, val, e, sizeof(e));
+        if (rc < 0) {
+            fprintf(err, "brix gateway: %s: %s\n", fl->name, e);
             return -1;
         }
-        c->api_keys[c->napi_keys++] = val;
     } else {
         char *end;
         errno = 0;
@@ -225,7 +238,7 @@ static int gw_config_load(gw_config *c, const char *path, FILE *err)
         }
         json_t *items = json_is_array(v) ? v : NULL;
         size_t count = items ? json_array_size(items) : 1;
-        if (items && fl->kind != GF_BACKEND && fl->kind != GF_KEY) {
+        if (items && fl->kind != GF_BACKEND && fl->kind != GF_KEY && fl->kind != GF_KEYFILE) {
             fprintf(err, "brix gateway: %s: '%s' takes one value\n", path, key);
             return -1;
         }
@@ -295,6 +308,18 @@ int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
             }
         }
         if (gw_flag_set(c, fl, val, err) != 0) return -1;
+    }
+    const char *env_keys = getenv("BRIX_API_KEYS");
+    if (env_keys) {
+        char e[512];
+        if (bx_apikeys_add_list(&c->keys, env_keys, e, sizeof(e)) < 0) {
+            fprintf(err, "brix gateway: BRIX_API_KEYS: %s\n", e);
+            return -1;
+        }
+    }
+    if (c->metrics_port > 65535) {
+        fprintf(err, "brix gateway: --metrics-port must be 0..65535\n");
+        return -1;
     }
     if (strcmp(c->accept_mode, "shared") != 0 && strcmp(c->accept_mode, "reuseport") != 0) {
         fprintf(err, "brix gateway: --accept must be shared or reuseport\n");

@@ -1,13 +1,18 @@
 /* gw_config: every setting of `brix gateway`, defaults in one place
- * (gw_config_default) and flag parsing next to it. Strings point into argv. */
+ * (gw_config_default) and flag parsing next to it. Strings point into argv
+ * (or the --config document); API keys are held as digests in keys, owned
+ * by the config (a value: copies carry them), whichever source they came
+ * from: --api-key, --api-key-file, the --config file, BRIX_API_KEYS. */
 #ifndef GW_CONFIG_H
 #define GW_CONFIG_H
 
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/bx_apikey.h"
+
 #define GW_MAX_BACKENDS 256
-#define GW_MAX_API_KEYS 64
+#define GW_MAX_API_KEYS BX_APIKEYS_MAX
 #define GW_MAX_WORKERS 64
 
 typedef struct gw_config {
@@ -25,8 +30,9 @@ typedef struct gw_config {
     const char *redis; /* "host:port" for RPM/TPM limits; NULL = no limits */
     int ratelimit_fail_closed;
     int64_t redis_timeout_ms; /* longest wait for Redis per rate-limit check */
-    const char *api_keys[GW_MAX_API_KEYS];
-    int napi_keys;
+    bx_apikeys keys;          /* keys.n == 0: no authentication (gw_auth) */
+    int metrics_port;         /* > 0: /metrics also served there, without a key */
+    const char *metrics_host; /* its address (default 127.0.0.1) */
     int64_t connect_timeout_ms, first_byte_timeout_ms, idle_timeout_ms;
     int64_t stream_idle_timeout_ms; /* engine silent this long mid-answer: error */
     int max_retries;
@@ -44,8 +50,9 @@ typedef struct gw_config {
 } gw_config;
 
 void gw_config_default(gw_config *c);
-/* argv[0] = "gateway". Reads --config FILE first, then the flags. 0, 1
- * after --help, -1 after an error on err. */
+/* argv[0] = "gateway". Reads --config FILE first, then the flags, then
+ * the keys of $BRIX_API_KEYS (comma-separated; every source's keys count).
+ * 0, 1 after --help, -1 after an error on err. */
 int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err);
 /* Releases the --config document (after the gateway is closed). */
 void gw_config_free(gw_config *c);

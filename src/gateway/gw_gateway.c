@@ -1,7 +1,8 @@
 /* gw_gateway: see gw_gateway.h. This file owns the lifecycle, the HTTP
  * routing table and the endpoints that are not proxied (/v1/models as the
- * union of the fleet, /healthz, /readyz, /metrics); the proxied requests
- * are gw_proxy.c's. */
+ * union of the fleet, /healthz, /readyz, /metrics, and the optional
+ * --metrics-port listener); the proxied requests are gw_proxy.c's. The
+ * access step (gw_auth) runs before the routing table. */
 #include "gateway/gw_gateway.h"
 
 #include <jansson.h>
@@ -9,12 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/bx_buf.h"
 #include "common/bx_json.h"
 #include "common/bx_reply.h"
 #include "common/bx_log.h"
+#include "gateway/gw_auth.h"
 #include "gateway/gw_discovery.h"
 #include "gateway/gw_gateway_int.h"
 #include "gateway/gw_prefix.h"
@@ -282,6 +285,10 @@ static void gw_handle(bx_http_req *hr, bx_http_res *res, void *ud)
     gw_worker *w = ud;
     gw_gateway *g = w->g;
     gw_worker_busy(w);
+    if (!gw_auth_step(&g->cfg.keys, hr, res)) { /* answered 401 */
+        gw_metrics_request_done(w, "-", "-", "-", 401, -1);
+        return;
+    }
     const char *p = hr->path;
     int get = !strcmp(hr->method, "GET"), post = !strcmp(hr->method, "POST");
     if (!strcmp(p, "/v1/chat/completions") || !strcmp(p, "/v1/completions") ||
@@ -303,7 +310,7 @@ static void gw_handle(bx_http_req *hr, bx_http_res *res, void *ud)
         bx_http_res_send(res, 200, "text/plain", "ok\n", 3);
         return;
     }
-    if (!strcmp(p, "/readyz")) {
+    if (!strcmp(p, "/readyz")) { /* open to all (gw_auth): says ready or not, nothing more */
         if (!get) goto not_allowed;
         int ready = 0;
         gw_registry_lock(&g->reg);
@@ -311,9 +318,9 @@ static void gw_handle(bx_http_req *hr, bx_http_res *res, void *ud)
             ready |= g->reg.engines[i].ready && !g->reg.engines[i].gone;
         gw_registry_unlock(&g->reg);
         if (ready)
-            bx_http_res_send(res, 200, "text/plain", "ready\n", 6);
+            bx_http_res_send(res, 200, "text/plain", "ok\n", 3);
         else
-            bx_http_res_send(res, 503, "text/plain", "no engine is ready\n", 19);
+            bx_http_res_send(res, 503, "text/plain", "not ready\n", 10);
         return;
     }
     if (!strcmp(p, "/metrics")) {
@@ -325,6 +332,45 @@ static void gw_handle(bx_http_req *hr, bx_http_res *res, void *ud)
     return;
 not_allowed:
     bx_http_res_send(res, 405, "application/json", "{\"detail\":\"Method Not Allowed\"}", 31);
+}
+
+/* --metrics-port: /metrics without a key, for a scraper on the host; the
+ * listener serves nothing else. On the gateway's loop. */
+static void gw_metrics_handle(bx_http_req *hr, bx_http_res *res, void *ud)
+{
+    gw_gateway *g = ud;
+    if (strcmp(hr->path, "/metrics") != 0) {
+        bx_http_res_send(res, 404, "text/plain", "not found\n", 10);
+        return;
+    }
+    if (strcmp(hr->method, "GET") != 0) {
+        bx_http_res_send(res, 405, "text/plain", "method not allowed\n", 19);
+        return;
+    }
+    gw_metrics_endpoint(g, res);
+}
+
+static int gw_metrics_listen(gw_gateway *g, char *err, size_t errlen)
+{
+    const gw_config *cfg = &g->cfg;
+    if (cfg->metrics_port <= 0) return 0;
+    const char *host = cfg->metrics_host ? cfg->metrics_host : "127.0.0.1";
+    bx_http_limits lim;
+    bx_http_limits_default(&lim);
+    lim.max_body_bytes = 4096; /* GET only */
+    lim.idle_timeout_ms = (uint64_t)cfg->idle_timeout_ms;
+    if (bx_http_server_init(&g->metrics_http, g->loop, &lim, gw_metrics_handle, g) != 0) {
+        snprintf(err, errlen, "cannot create the metrics HTTP server");
+        return -1;
+    }
+    int port = bx_http_server_listen(g->metrics_http, host, cfg->metrics_port, 0);
+    if (port <= 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d (--metrics-port): %s", host,
+                 cfg->metrics_port, port < 0 ? uv_strerror(port) : "no port");
+        return -1;
+    }
+    g->metrics_port = port;
+    return 0;
 }
 
 /* ---------- held requests (scale from zero) ---------- */
@@ -686,6 +732,12 @@ static int gw_worker_start(gw_worker *w, char *err, size_t errlen)
 
 /* ---------- lifecycle ---------- */
 
+/* A loopback listening address (127.x.x.x, ::1, localhost). */
+static int gw_host_loopback(const char *h)
+{
+    return h && (!strncmp(h, "127.", 4) || !strcmp(h, "::1") || !strcasecmp(h, "localhost"));
+}
+
 int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, char *err,
                     size_t errlen)
 {
@@ -721,6 +773,11 @@ int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, cha
     }
     g->router_ok = 1;
     if (gw_worker_init(g, 0, loop, err, errlen) != 0) goto fail;
+    if (g->cfg.keys.n == 0 && !gw_host_loopback(g->cfg.host))
+        bx_warn("listening on %s without API keys: whoever reaches port %d may use it "
+                "(see docs/security.md)",
+                g->cfg.host, g->port);
+    if (gw_metrics_listen(g, err, errlen) != 0) goto fail;
     if (gw_gateway_start_signals(g, err, errlen) != 0) goto fail;
     /* every worker set up before any thread runs: a running worker reads
      * the others' metrics (/metrics) and g->nworkers */
@@ -745,6 +802,11 @@ int gw_gateway_port(const gw_gateway *g)
     return g->port;
 }
 
+int gw_gateway_metrics_port(const gw_gateway *g)
+{
+    return g->metrics_port;
+}
+
 void gw_gateway_close(gw_gateway *g)
 {
     if (!g) return;
@@ -757,6 +819,8 @@ void gw_gateway_close(gw_gateway *g)
             gw_worker_finish_own_loop(w); /* set up, never started */
         }
     }
+    if (g->metrics_http) bx_http_server_close(g->metrics_http, NULL, NULL);
+    g->metrics_http = NULL;
     if (g->nworkers > 0) gw_worker_drain(&g->workers[0]);
     gw_gateway_stop_signals(g); /* before the client they use goes */
     if (g->nworkers > 0) gw_worker_release(&g->workers[0]);

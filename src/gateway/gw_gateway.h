@@ -24,6 +24,8 @@ typedef struct gw_gateway gw_gateway; /* opaque */
 int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, char *err,
                     size_t errlen);
 int gw_gateway_port(const gw_gateway *g);
+/* The --metrics-port listener's bound port; 0 when there is none. */
+int gw_gateway_metrics_port(const gw_gateway *g);
 void gw_gateway_close(gw_gateway *g);
 /* The access log file is opened again (logrotate moved it; SIGHUP): each
  * worker does so before its next line or flush. Callable from any thread. */

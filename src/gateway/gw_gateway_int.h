@@ -71,6 +71,8 @@ struct gw_gateway {
     gw_router router;
     int router_ok;
     int port;
+    bx_http_server *metrics_http; /* --metrics-port listener, on the gateway's loop */
+    int metrics_port;
     bx_blockhash hash_root;
     gw_worker workers[GW_MAX_WORKERS];
     int nworkers;

@@ -1,6 +1,7 @@
 /* gw_proxy: the gateway's request path. One gw_call per client request:
  *
- *   parse (gw_req) -> auth -> resolve model -> [rate limit] -> pick (router)
+ *   [auth: gw_auth, in the routing step] -> parse (gw_req) -> resolve model
+ *   -> [rate limit] -> pick (router)
  *   -> forward (bx_http_client, pooled keep-alive) -> stream back unchanged
  *   -> account (usage from the body or the final SSE chunk, TTFT, breaker)
  *
@@ -553,33 +554,9 @@ void gw_proxy_admitted(gw_call *c, int verdict, int retry_after_s)
     gw_forward(c);
 }
 
-static int gw_auth_ok(gw_gateway *g, bx_http_req *hr)
-{
-    if (g->cfg.napi_keys == 0) return 1;
-    const char *a = bx_http_req_header(hr, "authorization");
-    if (!a || strncasecmp(a, "Bearer ", 7) != 0) return 0;
-    const char *tok = a + 7;
-    size_t tl = strlen(tok);
-    int ok = 0;
-    for (int i = 0; i < g->cfg.napi_keys; i++) { /* constant time per key */
-        const char *k = g->cfg.api_keys[i];
-        size_t kl = strlen(k);
-        unsigned char diff = (unsigned char)(kl != tl);
-        for (size_t j = 0; j < kl; j++)
-            diff |= (unsigned char)(k[j] ^ (j < tl ? tok[j] : 0));
-        ok |= diff == 0;
-    }
-    return ok;
-}
-
 void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api)
 {
-    gw_gateway *g = w->g;
-    if (!gw_auth_ok(g, hr)) {
-        bx_reply_error(res, 401, "AuthenticationError", "Incorrect API key provided");
-        gw_metrics_request_done(w, "-", "-", "-", 401, -1);
-        return;
-    }
+    gw_gateway *g = w->g; /* the key was checked before routing (gw_auth) */
     gw_call *c = gw_call_new(w);
     if (!c) {
         bx_reply_error(res, 500, "InternalServerError", "out of memory");
@@ -642,7 +619,7 @@ void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api
     c->body = hr->body;
     c->body_len = hr->body_len;
     const char *auth = bx_http_req_header(hr, "authorization");
-    if (auth && g->cfg.napi_keys == 0) snprintf(c->auth, sizeof(c->auth), "%s", auth);
+    if (auth && g->cfg.keys.n == 0) snprintf(c->auth, sizeof(c->auth), "%s", auth);
     /* an adapter's blocks are hashed with its name, as the engine does */
     const char *extra = NULL;
     if (c->strategy->needs_blocks) {

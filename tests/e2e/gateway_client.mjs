@@ -1,6 +1,7 @@
 // Drives `brix gateway` in front of several engines with the official
-// `openai` npm client. Run by test_gateway.sh:
-//   BRIX_BASE_URL=http://127.0.0.1:PORT/v1 BRIX_MODEL=name node --test gateway_client.mjs
+// `openai` npm client. Run by test_gateway.sh and, with the gateway's API key
+// in BRIX_API_KEY, by test_gateway_auth.sh:
+//   BRIX_BASE_URL=http://127.0.0.1:PORT/v1 BRIX_MODEL=name [BRIX_API_KEY=key] node --test gateway_client.mjs
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import OpenAI from 'openai';
@@ -8,7 +9,16 @@ import OpenAI from 'openai';
 const baseURL = process.env.BRIX_BASE_URL;
 const model = process.env.BRIX_MODEL;
 assert.ok(baseURL && model, 'set BRIX_BASE_URL and BRIX_MODEL');
-const client = new OpenAI({ baseURL, apiKey: 'x', maxRetries: 0, timeout: 30_000 });
+const apiKey = process.env.BRIX_API_KEY;
+const client = new OpenAI({ baseURL, apiKey: apiKey ?? 'x', maxRetries: 0, timeout: 30_000 });
+
+test('a wrong API key is a 401 AuthenticationError', { skip: !apiKey }, async () => {
+  const bad = new OpenAI({ baseURL, apiKey: `${apiKey}-wrong`, maxRetries: 0, timeout: 30_000 });
+  await assert.rejects(bad.models.list(), (e) => e instanceof OpenAI.AuthenticationError);
+  await assert.rejects(
+    bad.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }], max_tokens: 1 }),
+    (e) => e instanceof OpenAI.AuthenticationError && e.status === 401);
+});
 
 test('models.list is the union of the fleet', async () => {
   const ids = [];

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Runtime LoRA adapters on brix engine, as vLLM serves them with
 # VLLM_ALLOW_RUNTIME_LORA_UPDATING: load/unload bodies and status codes,
-# /v1/models cards, requests to an adapter, vllm:lora_requests_info.
+# /v1/models cards, requests to an adapter, vllm:lora_requests_info; without
+# that variable or --allow-runtime-lora the endpoints do not exist (404).
 # Usage: bash tests/e2e/test_engine_lora.sh /path/to/brix
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
 
 MODEL=demo-llama
-start_engine lora --model "$MODEL" --enable-lora --max-loras 2 --max-cpu-loras 4 \
-    --lora-load-seconds 0.05 --time-scale 20
+VLLM_ALLOW_RUNTIME_LORA_UPDATING=True start_engine lora --model "$MODEL" --enable-lora --max-loras 2 \
+    --max-cpu-loras 4 --lora-load-seconds 0.05 --time-scale 20
 BASE="http://127.0.0.1:$ENGINE_PORT"
 wait_health "$ENGINE_PORT"
 B="$E2E_TMP/body"
@@ -105,5 +106,27 @@ wait_health "$ENGINE_PORT"
 BASE="http://127.0.0.1:$ENGINE_PORT"
 code=$(req POST /v1/load_lora_adapter '{"lora_name":"sql","lora_path":"/models/sql"}')
 [ "$code" = 404 ] || [ "$code" = 400 ] || fail "load_lora_adapter without --enable-lora: status $code, want 404 (or 400)"
+
+# --- --enable-lora alone serves adapters, not the runtime endpoints (vLLM: 404)
+start_engine lorafixed --model "$MODEL" --enable-lora --lora-modules sql=/models/sql --time-scale 20
+wait_health "$ENGINE_PORT"
+BASE="http://127.0.0.1:$ENGINE_PORT"
+for ep in load_lora_adapter unload_lora_adapter; do
+    code=$(req POST "/v1/$ep" '{"lora_name":"x","lora_path":"/models/x"}')
+    expect_status "$code" 404 "$ep with --enable-lora but no runtime updating"
+done
+code=$(req POST /v1/completions '{"model":"sql","prompt":"hi","max_tokens":2}')
+expect_status "$code" 200 "a --lora-modules adapter still serves"
+VLLM_ALLOW_RUNTIME_LORA_UPDATING=0 start_engine lorazero --model "$MODEL" --enable-lora --time-scale 20
+wait_health "$ENGINE_PORT"
+BASE="http://127.0.0.1:$ENGINE_PORT"
+code=$(req POST /v1/load_lora_adapter '{"lora_name":"x","lora_path":"/models/x"}')
+expect_status "$code" 404 "load_lora_adapter with VLLM_ALLOW_RUNTIME_LORA_UPDATING=0"
+start_engine loraflag --model "$MODEL" --enable-lora --allow-runtime-lora --lora-load-seconds 0.01 \
+    --time-scale 20
+wait_health "$ENGINE_PORT"
+BASE="http://127.0.0.1:$ENGINE_PORT"
+code=$(req POST /v1/load_lora_adapter '{"lora_name":"x","lora_path":"/models/x"}')
+expect_status "$code" 200 "load_lora_adapter with --allow-runtime-lora"
 
 log "all LoRA checks passed"

@@ -13,8 +13,8 @@ e2e_init "$@"
 ports=()
 pids=()
 for i in 1 2 3 4; do
-    start_engine "e$i" --model m --time-scale 10 --jitter 0 --enable-lora --max-loras 2 \
-        --lora-load-seconds 0.01
+    start_engine "e$i" --model m --time-scale 10 --jitter 0 --enable-lora --allow-runtime-lora \
+        --max-loras 2 --lora-load-seconds 0.01
     ports+=("$ENGINE_PORT")
     pids+=("$ENGINE_PID")
 done

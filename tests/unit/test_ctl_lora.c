@@ -102,6 +102,7 @@ static void env_start(env *e, const eng_spec *specs, int n)
         c->hash_seed = "0";
         c->lora_load_s = 0.01;
         c->enable_lora = specs[i].lora;
+        c->allow_runtime_lora = specs[i].lora; /* as brix up's engines (VLLM_ALLOW_RUNTIME_...) */
         c->max_loras = specs[i].max_loras;
         for (int k = 0; k < 3 && specs[i].modules[k]; k++)
             c->lora_modules[c->n_lora_modules++] = specs[i].modules[k];

@@ -87,7 +87,7 @@ static void test_deployment_defaults(void **st)
     assert_string_equal(o->notes, "");
 
     char **argv = NULL, **envp = NULL;
-    ctl_render_vars v = {"/usr/bin/brix", 9001, 3};
+    ctl_render_vars v = {"/usr/bin/brix", 9001, 3, NULL};
     assert_int_equal(ctl_deployment_render(o, &v, &argv, &envp, err, sizeof(err)), 0);
     const char *rendered[] = {"/usr/bin/brix", "engine", "--port", "9001", "--model", "llama-3-8b"};
     for (size_t i = 0; i < 6; i++)
@@ -168,7 +168,7 @@ static void test_deployment_full(void **st)
     assert_non_null(strstr(o->notes, "env[2].valueFrom: not supported locally"));
 
     char **argv = NULL, **envp = NULL;
-    ctl_render_vars v = {NULL, 18001, 2};
+    ctl_render_vars v = {NULL, 18001, 2, NULL};
     assert_int_equal(ctl_deployment_render(o, &v, &argv, &envp, err, sizeof(err)), 0);
     assert_string_equal(argv[4], "18001");
     assert_string_equal(argv[6], "mistral-7b");
@@ -180,6 +180,45 @@ static void test_deployment_full(void **st)
     free(argv);
     free(envp);
     ctl_obj_free(o);
+}
+
+/* {host}: the address brix up gives its engines (127.0.0.1 by default). */
+static void test_deployment_host_placeholder(void **st)
+{
+    (void)st;
+    char err[512];
+    const char *y = DEP_HEAD "spec:\n"
+                             "  template:\n"
+                             "    spec:\n"
+                             "      containers:\n"
+                             "        - args: [--host, \"{host}\", --port, \"{port}\"]\n"
+                             "          env: [{name: ADDR, value: \"{host}:{port}\"}]\n";
+    ctl_obj *o = parse_one(y, err, sizeof(err));
+    if (!o) fail_msg("%s", err);
+    char **argv = NULL, **envp = NULL;
+    ctl_render_vars v = {"brix", 9002, 0, NULL};
+    assert_int_equal(ctl_deployment_render(o, &v, &argv, &envp, err, sizeof(err)), 0);
+    assert_string_equal(argv[3], "127.0.0.1");
+    assert_string_equal(argv[5], "9002");
+    assert_string_equal(envp[0], "ADDR=127.0.0.1:9002");
+    free(argv);
+    free(envp);
+    v.host = "::1";
+    assert_int_equal(ctl_deployment_render(o, &v, &argv, NULL, err, sizeof(err)), 0);
+    assert_string_equal(argv[3], "::1");
+    free(argv);
+    ctl_obj_free(o);
+}
+
+/* A GatewayConfig document (brix up's) is no object: refused, saying why. */
+static void test_gateway_config_refused(void **st)
+{
+    (void)st;
+    char err[512];
+    const char *y = "apiVersion: brix.ai/v1alpha1\nkind: GatewayConfig\nmetadata: {name: gw}\n"
+                    "spec: {apiKeys: [k]}\n";
+    assert_null(parse_one(y, err, sizeof(err)));
+    assert_non_null(strstr(err, "brix up"));
 }
 
 static void test_deployment_grace_and_args_only(void **st)
@@ -209,7 +248,7 @@ static void test_deployment_grace_and_args_only(void **st)
     if (!o) fail_msg("%s", err);
     assert_false(o->u.dep.default_command);
     char **argv = NULL;
-    ctl_render_vars v = {"/opt/brix/bin/brix", 9000, 0};
+    ctl_render_vars v = {"/opt/brix/bin/brix", 9000, 0, NULL};
     assert_int_equal(ctl_deployment_render(o, &v, &argv, NULL, err, sizeof(err)), 0);
     assert_string_equal(argv[0], "/opt/brix/bin/brix");
     assert_string_equal(argv[3], "9000");
@@ -576,6 +615,8 @@ int main(void)
         cmocka_unit_test(test_deployment_defaults),
         cmocka_unit_test(test_deployment_full),
         cmocka_unit_test(test_deployment_grace_and_args_only),
+        cmocka_unit_test(test_deployment_host_placeholder),
+        cmocka_unit_test(test_gateway_config_refused),
         cmocka_unit_test(test_adapter),
         cmocka_unit_test(test_adapter_defaults),
         cmocka_unit_test(test_autoscaler),

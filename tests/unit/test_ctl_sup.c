@@ -46,8 +46,8 @@ static const char *PY =
     "    self.send_response(c);self.send_header('Content-Length','2');self.end_headers()\n"
     "    self.wfile.write(b'ok')\n"
     "  def log_message(self,*a): pass\n"
-    "print('listening',port,'FOO=%s SECRET=%s'%(os.environ.get('FOO'),"
-    "os.environ.get('BRIX_TEST_SECRET')),flush=True)\n"
+    "print('listening',port,'FOO=%s SECRET=%s SET=%s'%(os.environ.get('FOO'),"
+    "os.environ.get('BRIX_TEST_SECRET'),os.environ.get('BRIX_TEST_SET')),flush=True)\n"
     "HTTPServer(('127.0.0.1',port),H).serve_forever()\n";
 
 #define DEADLINE_MS 20000
@@ -138,6 +138,9 @@ static void sup_new(T *t)
     cfg.probe_period_s = 0.05;
     cfg.probe_timeout_s = 1;
     cfg.drain_poll_s = 0.05;
+    /* set_env: given to every engine, but the deployment's FOO=bar wins */
+    static const char *const set_env[] = {"BRIX_TEST_SET=on", "FOO=from-set-env", NULL};
+    cfg.set_env = set_env;
     if (t->port_lo) {
         cfg.port_min = t->port_lo;
         cfg.port_max = t->port_hi;
@@ -406,7 +409,7 @@ static void test_start_crash_drain(void **st)
     char path[256];
     snprintf(path, sizeof(path), "%s/alpha-0.log", t->logdir);
     assert_true(file_contains(path, "--- brix: launching alpha-0"));
-    assert_true(file_contains(path, "FOO=bar SECRET=None"));
+    assert_true(file_contains(path, "FOO=bar SECRET=None SET=on"));
 
     /* crash: kill -9 -> Backoff -> new pid Ready, restarts=1 */
     assert_int_equal(kill(v1.pid, SIGKILL), 0);

@@ -41,7 +41,7 @@ static void test_flags(void **st)
     assert_int_equal(c.nbackends, 2);
     assert_string_equal(c.backends[1], "http://b:2");
     assert_string_equal(c.strategy, "random");
-    assert_int_equal(c.napi_keys, 1);
+    assert_int_equal(c.keys.n, 1);
     assert_int_equal(c.ratelimit_fail_closed, 1);
     gw_config_free(&c);
     const char *bad1[] = {"gateway", "--port", "-3"};
@@ -73,7 +73,7 @@ static void test_yaml_file_then_flags(void **st)
     assert_string_equal(c.backends[0], "http://127.0.0.1:8001");
     assert_int_equal(c.scrape_interval_ms, 250);
     assert_int_equal(c.ratelimit_fail_closed, 1);
-    assert_int_equal(c.napi_keys, 2);
+    assert_int_equal(c.keys.n, 2);
     gw_config_free(&c);
     FILE *f = fopen(path, "w");
     fputs("colour: blue\n", f);
@@ -94,6 +94,7 @@ static void test_yaml_file_then_flags(void **st)
 
 int main(void)
 {
+    unsetenv("BRIX_API_KEYS"); /* its keys would add to the counts above */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_yaml_file_then_flags),

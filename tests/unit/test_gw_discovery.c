@@ -173,6 +173,7 @@ static void fixture_up(fixture *f, uint64_t interval_ms)
         char err[256];
         if (i == 0) {
             c->enable_lora = 1;
+            c->allow_runtime_lora = 1;
             c->max_loras = 2;
             f->lora[0] = "ad1=/adapters/ad1";
             c->lora_modules[0] = f->lora[0];
