@@ -22,7 +22,8 @@ struct gw_flag {
 #define GOFF(f) offsetof(gw_config, f)
 
 static const struct gw_flag gw_flags[] = {
-    {"--host", GF_STR, GOFF(host), "address to listen on (default 0.0.0.0)"},
+    {"--host", GF_STR, GOFF(host),
+     "address to listen on (default 127.0.0.1; 0.0.0.0 opens it: set keys)"},
     {"--port", GF_INT, GOFF(port), "port to listen on (default 8888)"},
     {"--workers", GF_INT, GOFF(workers),
      "event loops serving requests, one thread each, sharing the port (default 1)"},
@@ -91,7 +92,7 @@ static const struct gw_flag gw_flags[] = {
 void gw_config_default(gw_config *c)
 {
     memset(c, 0, sizeof(*c));
-    c->host = "0.0.0.0";
+    c->host = "127.0.0.1";
     c->port = 8888;
     c->workers = 1;
     c->accept_mode = "shared";
