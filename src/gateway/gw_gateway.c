@@ -331,6 +331,29 @@ void gw_gateway_hold_timer(gw_worker *w)
         w->hold_timer_on = 1;
 }
 
+/* ---------- the watch over answers in flight ---------- */
+
+static void gw_watch_tick(uv_timer_t *t)
+{
+    gw_worker *w = t->data;
+    if (gw_proxy_watch(w) == 0) {
+        uv_timer_stop(&w->watch_timer);
+        w->watch_on = 0;
+    }
+}
+
+void gw_gateway_watch_timer(gw_worker *w)
+{
+    if (w->watch_on) return;
+    if (!w->watch_init) {
+        if (uv_timer_init(w->loop, &w->watch_timer) != 0) return;
+        w->watch_timer.data = w;
+        w->watch_init = 1;
+    }
+    if (uv_timer_start(&w->watch_timer, gw_watch_tick, GW_WATCH_MS, GW_WATCH_MS) == 0)
+        w->watch_on = 1;
+}
+
 int gw_gateway_set_hold(gw_gateway *g, const gw_hold_hooks *h)
 {
     if (h && g->nworkers > 1) return -1; /* the hooks run on the control plane's loop */
@@ -613,6 +636,8 @@ static void gw_worker_release(gw_worker *w)
     w->client = NULL;
     if (w->hold_timer_init) uv_close((uv_handle_t *)&w->hold_timer, NULL);
     w->hold_timer_init = 0;
+    if (w->watch_init) uv_close((uv_handle_t *)&w->watch_timer, NULL);
+    w->watch_init = w->watch_on = 0;
     if (w->spin_init) {
         uv_close((uv_handle_t *)&w->spin, NULL);
         uv_close((uv_handle_t *)&w->spin_check, NULL);
