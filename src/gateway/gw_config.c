@@ -60,11 +60,14 @@ static const struct gw_flag gw_flags[] = {
     {"--connect-timeout-ms", GF_I64, GOFF(connect_timeout_ms),
      "engine connect timeout (default 2000)"},
     {"--first-byte-timeout-ms", GF_I64, GOFF(first_byte_timeout_ms),
-     "time to the engine's first byte (default 600000)"},
+     "time to the first byte of the engine's answer body: queueing and prefill (default 600000)"},
     {"--idle-timeout-ms", GF_I64, GOFF(idle_timeout_ms),
      "client keep-alive idle timeout (default 60000)"},
     {"--stream-idle-timeout-ms", GF_I64, GOFF(stream_idle_timeout_ms),
-     "longest silence from an engine once its answer started (default 300000)"},
+     "longest silence from an engine once its answer started (default 60000; 0 = none)"},
+    {"--stream-silence-min-ms", GF_I64, GOFF(stream_silence_min_ms),
+     "a stream's silence bound is 10x its longest gap between chunks so far, at least this and "
+     "at most --stream-idle-timeout-ms (default 15000; 0 = the idle timeout alone)"},
     {"--max-retries", GF_INT, GOFF(max_retries),
      "other engines tried before the first byte (default 2)"},
     {"--breaker-failures", GF_INT, GOFF(breaker_failures),
@@ -103,7 +106,8 @@ void gw_config_default(gw_config *c)
     c->connect_timeout_ms = 2000;
     c->first_byte_timeout_ms = 600000;
     c->idle_timeout_ms = 60000;
-    c->stream_idle_timeout_ms = 300000;
+    c->stream_idle_timeout_ms = 60000;
+    c->stream_silence_min_ms = 15000;
     c->max_retries = 2;
     c->breaker_failures = 3;
     c->breaker_open_ms = 5000;

@@ -35,6 +35,7 @@ typedef struct gw_config {
     const char *metrics_host; /* its address (default 127.0.0.1) */
     int64_t connect_timeout_ms, first_byte_timeout_ms, idle_timeout_ms;
     int64_t stream_idle_timeout_ms; /* engine silent this long mid-answer: error */
+    int64_t stream_silence_min_ms;  /* floor of a stream's pace-scaled silence bound */
     int max_retries;
     int breaker_failures;    /* consecutive failures that open the breaker */
     int64_t breaker_open_ms; /* how long it stays open before a probe */

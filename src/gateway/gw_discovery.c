@@ -278,6 +278,7 @@ static void gw_disc_on_done(bx_http_creq *cr, int err, void *ud)
         if (e->ready && de->fails >= d->opts.fail_after) {
             gw_registry_lock(d->reg);
             e->ready = 0;
+            gw_registry_note_down(d->reg, e); /* its answers in flight end */
             gw_registry_unlock(d->reg);
             bx_warn("discovery: engine %s not ready after %d failed polls", e->addr, de->fails);
             gw_disc_changed(d, e);

@@ -10,9 +10,11 @@
  * - The core polls GET /v1/models on every live engine, at start and then
  *   every interval, with bx_http_client. A good answer sets the base model
  *   (the entry whose "parent" is null), the adapters (entries with a parent)
- *   and ready = 1; fail_after consecutive failures set ready = 0 (model and
- *   adapters are kept, so the router can tell "unavailable" from "unknown
- *   model"). gw_disc_poke re-polls one engine at once (the LoRA controller
+ *   and ready = 1; fail_after consecutive failures set ready = 0 and declare
+ *   the engine down (gw_registry_note_down: its answers in flight end; model
+ *   and adapters are kept, so the router can tell "unavailable" from
+ *   "unknown model"). Removal (gone) is no down: a draining engine
+ *   finishes. gw_disc_poke re-polls one engine at once (the LoRA controller
  *   calls it after loading an adapter).
  *
  * Lifecycle as libuv's: init, start, stop, close; all on the caller's loop.

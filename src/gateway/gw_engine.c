@@ -109,7 +109,7 @@ int gw_registry_candidates(gw_registry *r, const char *model, uint64_t now_ms, g
         gw_engine *e = &r->engines[i];
         if (e->gone || !gw_engine_serves(e, model)) continue;
         *known = 1;
-        if (!e->ready || !gw_breaker_allows(&e->breaker, now_ms)) continue;
+        if (!gw_engine_up(e) || !gw_breaker_allows(&e->breaker, now_ms)) continue;
         if (n < cap) out[n++] = e;
     }
     return n;
@@ -120,4 +120,15 @@ int gw_registry_is_base_model(const gw_registry *r, const char *model)
     for (int i = 0; i < r->n; i++)
         if (!r->engines[i].gone && !strcmp(r->engines[i].model, model)) return 1;
     return 0;
+}
+
+void gw_registry_note_down(gw_registry *r, gw_engine *e)
+{
+    e->down_epoch++;
+    __atomic_add_fetch(&r->down_seq, 1, __ATOMIC_RELEASE);
+}
+
+uint32_t gw_registry_down_seq(gw_registry *r)
+{
+    return __atomic_load_n(&r->down_seq, __ATOMIC_ACQUIRE);
 }

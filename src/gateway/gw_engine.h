@@ -10,6 +10,18 @@
  * and the gateway's metrics: a write anywhere, or a read from a thread that
  * is not the writer's, holds it. Held for microseconds (a pick, an update).
  *
+ * Up and down: an engine takes new requests while it is up (gw_engine_up:
+ * listed, its /v1/models answers, its /metrics is reachable). When a health
+ * signal declares it down (discovery: /v1/models failed fail_after times;
+ * the scraper: /metrics unreachable down_after times in a row), the writer
+ * calls gw_registry_note_down, which bumps the engine's down_epoch and the
+ * registry's down_seq. Each proxy worker reads down_seq without the lock on
+ * a periodic tick and, only when it moved, compares under the lock the
+ * down_epoch of each of its calls' engines with the one the call saw when it
+ * was sent: the answers in flight on an engine declared down end (gw_proxy).
+ * Removal from discovery (gone) is not a down: a draining engine finishes
+ * what it has.
+ *
  * Metric fields hold NaN when the engine does not export that metric or the
  * last scrape is too old (stale): strategies must treat NaN as "missing" and
  * fall back as their file says. Ownership: the registry owns every engine;
@@ -41,6 +53,8 @@ typedef struct gw_engine {
 
     /* health */
     int ready;               /* /v1/models answered; not gone */
+    int unreachable;         /* scraper: /metrics unreachable down_after times in a row */
+    uint32_t down_epoch;     /* times declared down (gw_registry_note_down) */
     int missed_scrapes;      /* consecutive failed /metrics scrapes */
     uint64_t last_scrape_ms; /* uv_now of the last good scrape, 0 = never */
     gw_breaker breaker;      /* gw_breaker.h */
@@ -79,6 +93,7 @@ typedef struct gw_registry {
     gw_engine *engines; /* GW_MAX_ENGINES slots */
     int n;
     int stale_after; /* missed scrapes before metrics count as missing */
+    uint32_t down_seq; /* bumped with any engine's down_epoch; read without the lock */
     pthread_mutex_t mu;
 } gw_registry;
 
@@ -90,12 +105,23 @@ gw_engine *gw_registry_add(gw_registry *r, const char *addr);
 gw_engine *gw_registry_find(gw_registry *r, const char *addr);
 void gw_registry_lock(gw_registry *r);
 void gw_registry_unlock(gw_registry *r);
-/* Engines that can take a request for model now: ready, not gone, serving it
+/* Engines that can take a request for model now: up (gw_engine_up), serving it
  * as base model or loaded adapter, breaker not OPEN (HALF_OPEN without a
  * probe in flight counts). Writes at most cap pointers; returns the count.
  * *known is set to 1 when some engine (ready or not) serves the model. */
 int gw_registry_candidates(gw_registry *r, const char *model, uint64_t now_ms, gw_engine **out,
                            int cap, int *known);
+/* Can e take new requests: listed, ready and reachable? Under the lock. */
+static inline int gw_engine_up(const gw_engine *e)
+{
+    return e->ready && !e->gone && !e->unreachable;
+}
+/* A health signal has just declared e down (not ready, or unreachable):
+ * bumps e->down_epoch and r->down_seq, so the answers in flight on it end.
+ * Under the lock. */
+void gw_registry_note_down(gw_registry *r, gw_engine *e);
+/* r->down_seq, read without the lock (an atomic load). */
+uint32_t gw_registry_down_seq(gw_registry *r);
 /* Is model some engine's base model (rather than a LoRA adapter)? */
 int gw_registry_is_base_model(const gw_registry *r, const char *model);
 /* Does e serve model (base or adapter)? */

@@ -148,7 +148,7 @@ static void gw_models(gw_gateway *g, bx_http_res *res)
     gw_registry_lock(&g->reg);
     for (int i = 0; i < g->reg.n && !oom; i++) {
         const gw_engine *e = &g->reg.engines[i];
-        if (e->gone || !e->ready || !e->model[0]) continue;
+        if (!gw_engine_up(e) || !e->model[0]) continue;
         size_t parent = l.names.len;
         oom |= gw_model_add(&l, e->model, SIZE_MAX);
         for (int k = 0; k < e->nadapters && !oom; k++)
@@ -207,7 +207,7 @@ static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
         memcpy(es[i].addr, e->addr, sizeof(es[i].addr));
         es[i].inflight = e->inflight;
         es[i].breaker = (int)e->breaker.state;
-        es[i].ready = e->ready && !e->gone;
+        es[i].ready = gw_engine_up(e);
     }
     gw_metrics_view v = {.engines = es,
                          .nengines = ne,
@@ -315,7 +315,7 @@ static void gw_handle(bx_http_req *hr, bx_http_res *res, void *ud)
         int ready = 0;
         gw_registry_lock(&g->reg);
         for (int i = 0; i < g->reg.n; i++)
-            ready |= g->reg.engines[i].ready && !g->reg.engines[i].gone;
+            ready |= gw_engine_up(&g->reg.engines[i]);
         gw_registry_unlock(&g->reg);
         if (ready)
             bx_http_res_send(res, 200, "text/plain", "ok\n", 3);
@@ -394,6 +394,29 @@ void gw_gateway_hold_timer(gw_worker *w)
     }
     if (!w->hold_timer_on && uv_timer_start(&w->hold_timer, gw_hold_tick, 100, 100) == 0)
         w->hold_timer_on = 1;
+}
+
+/* ---------- the watch over answers in flight ---------- */
+
+static void gw_watch_tick(uv_timer_t *t)
+{
+    gw_worker *w = t->data;
+    if (gw_proxy_watch(w) == 0) {
+        uv_timer_stop(&w->watch_timer);
+        w->watch_on = 0;
+    }
+}
+
+void gw_gateway_watch_timer(gw_worker *w)
+{
+    if (w->watch_on) return;
+    if (!w->watch_init) {
+        if (uv_timer_init(w->loop, &w->watch_timer) != 0) return;
+        w->watch_timer.data = w;
+        w->watch_init = 1;
+    }
+    if (uv_timer_start(&w->watch_timer, gw_watch_tick, GW_WATCH_MS, GW_WATCH_MS) == 0)
+        w->watch_on = 1;
 }
 
 int gw_gateway_set_hold(gw_gateway *g, const gw_hold_hooks *h)
@@ -525,6 +548,11 @@ static int gw_gateway_start_signals(gw_gateway *g, char *err, size_t errlen)
     gw_scrape_opts sopt;
     gw_scrape_opts_default(&sopt);
     sopt.interval_ms = (uint64_t)g->cfg.scrape_interval_ms;
+    /* three rounds, within 1-3 s: with the default 1 s rounds the 3 s it
+     * always was; shorter rounds notice a stopped engine sooner (two
+     * unanswered scrapes in a row declare it down: gw_scrape.h) */
+    uint64_t st = 3 * sopt.interval_ms;
+    sopt.timeout_ms = st < 1000 ? 1000 : st > 3000 ? 3000 : st;
     gw_scrape *s = NULL;
     if (gw_scrape_init(&s, g->loop, &g->reg, g->workers[0].client, &sopt, err, errlen) != 0)
         return -1;
@@ -683,6 +711,8 @@ static void gw_worker_release(gw_worker *w)
     w->client = NULL;
     if (w->hold_timer_init) uv_close((uv_handle_t *)&w->hold_timer, NULL);
     w->hold_timer_init = 0;
+    if (w->watch_init) uv_close((uv_handle_t *)&w->watch_timer, NULL);
+    w->watch_init = w->watch_on = 0;
     if (w->spin_init) {
         uv_close((uv_handle_t *)&w->spin, NULL);
         uv_close((uv_handle_t *)&w->spin_check, NULL);

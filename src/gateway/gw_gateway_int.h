@@ -55,6 +55,11 @@ typedef struct gw_worker {
     uint64_t next_id, id_salt, rng;
     uv_timer_t hold_timer; /* worker 0: re-tries held requests while any is held */
     int hold_timer_on, hold_timer_init;
+    /* ends answers in flight on an engine declared down or silent past their
+     * bound (gw_proxy_watch), every GW_WATCH_MS while any is in flight */
+    uv_timer_t watch_timer;
+    int watch_on, watch_init;
+    uint32_t seen_down_seq; /* the registry's down_seq at the last look */
     /* --busy-poll-us: an active idle handle makes the loop poll with a zero
      * timeout; the check handle stops it once the loop has been quiet */
     uv_idle_t spin;
@@ -103,6 +108,12 @@ void gw_proxy_retry_held(gw_worker *w);
 int gw_proxy_held(gw_worker *w, const char *model);
 /* gw_gateway.c: runs gw_proxy_retry_held every 100 ms while requests are held */
 void gw_gateway_hold_timer(gw_worker *w);
+/* Ends the calls whose engine was declared down or whose answer has been
+ * silent past its bound; returns how many calls still wait on an engine. */
+int gw_proxy_watch(gw_worker *w);
+/* gw_gateway.c: runs gw_proxy_watch every GW_WATCH_MS while calls are upstream */
+#define GW_WATCH_MS 250
+void gw_gateway_watch_timer(gw_worker *w);
 gw_worker *gw_call_worker(const gw_call *c);
 
 /* gw_gateway.c: the rate-limit glue (admits at once without Redis) */
@@ -113,5 +124,8 @@ void gw_limits_account(gw_worker *w, const char *user, int64_t total_tokens);
 void gw_metrics_request_done(gw_worker *w, const char *model, const char *strategy,
                              const char *engine, int status, double ttft_s);
 void gw_metrics_decision(gw_worker *w, double seconds);
+/* An answer in flight ended by the gateway: its engine declared down, or silent too long. */
+enum { GW_END_NONE = 0, GW_END_ENGINE_DOWN, GW_END_SILENCE };
+void gw_metrics_stream_ended(gw_worker *w, int reason);
 
 #endif

@@ -25,6 +25,7 @@ struct gw_metrics {
     int nseries;
     uint64_t other;
     bx_prom_hist ttft, decision;
+    uint64_t ended_down, ended_silence; /* answers cut: engine declared down, silence */
 };
 
 /* 10 us x 2^k, 15 buckets (AIBrix's routing-latency buckets) */
@@ -140,6 +141,8 @@ void gw_metrics_merge(gw_metrics *dst, gw_metrics *src)
     dst->other += src->other;
     gw_hist_add(&dst->ttft, &src->ttft);
     gw_hist_add(&dst->decision, &src->decision);
+    dst->ended_down += src->ended_down;
+    dst->ended_silence += src->ended_silence;
     pthread_mutex_unlock(&dst->mu);
     pthread_mutex_unlock(&src->mu);
 }
@@ -211,6 +214,13 @@ int gw_metrics_render(gw_metrics *m, const gw_metrics_view *v, bx_buf *b)
         gw_m_counter(b, "brix_gateway_prefix_index_evictions_total",
                      "Pairs evicted from the prefix index for room.", (double)v->prefix_evictions);
     }
+    bx_prom_head(b, "brix_gateway_streams_ended_total", "counter",
+                 "Answers in flight the gateway ended: engine declared down, or silent past the "
+                 "stream's bound.");
+    bx_prom_value(b, "brix_gateway_streams_ended_total", "reason=\"engine_down\"",
+                  (double)m->ended_down);
+    bx_prom_value(b, "brix_gateway_streams_ended_total", "reason=\"silence\"",
+                  (double)m->ended_silence);
     static const struct {
         const char *name, *help;
     } gauges[] = {
@@ -243,4 +253,14 @@ void gw_metrics_request_done(gw_worker *w, const char *model, const char *strate
 void gw_metrics_decision(gw_worker *w, double seconds)
 {
     gw_metrics_decision_time(w->metrics, seconds);
+}
+
+void gw_metrics_stream_ended(gw_worker *w, int reason)
+{
+    pthread_mutex_lock(&w->metrics->mu);
+    if (reason == GW_END_ENGINE_DOWN)
+        w->metrics->ended_down++;
+    else
+        w->metrics->ended_silence++;
+    pthread_mutex_unlock(&w->metrics->mu);
 }

@@ -1,11 +1,12 @@
 /* gw_metrics: the gateway's own Prometheus metrics (names prefixed brix_gateway_):
  * requests by model, strategy, engine and status; routing decision time;
  * upstream TTFT; retries; breaker state; rate-limit rejections (and fail-open
- * / fail-closed answers, Redis health); prefix-index
- * memory; per-engine in-flight counts and scrape health. Label sets are kept
- * in a fixed table (bounded: beyond it they fold into one "other" series);
- * the request path names a model only when the fleet serves it, else
- * "unknown" (gw_proxy.c), so clients cannot fill the table with names.
+ * / fail-closed answers, Redis health); prefix-index memory; per-engine
+ * in-flight counts and scrape health; answers ended on hung engines (by
+ * reason: engine_down, silence). Label sets are kept in a fixed table
+ * (bounded: beyond it they fold into one "other" series); the request path
+ * names a model only when the fleet serves it, else "unknown" (gw_proxy.c),
+ * so clients cannot fill the table with names.
  * One set per gateway worker, each with its own lock (updated by its
  * worker's thread; merged into a fresh set to render), so workers never
  * meet on one counter. Rendered into a caller-owned bx_buf. */

@@ -9,7 +9,14 @@
  * connect or a 5xx from the engine is retried on another engine (at most
  * max_retries, never the same engine twice). After it, an engine that dies
  * mid-stream ends the client's stream with an SSE error event, never a hang.
- * A client that goes away cancels the upstream request. */
+ * A client that goes away cancels the upstream request.
+ *
+ * Hung engines: a worker's watch (gw_proxy_watch, every GW_WATCH_MS while
+ * calls are upstream) ends the calls whose engine a health signal declared
+ * down since they were sent (the registry's down epochs, gw_engine.h) and
+ * those silent past their bound (gw_silence.h), by cancelling the upstream
+ * request: the answer then ends as above (retried, 503 or 502 before the
+ * first byte to the client; an SSE error event after it). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +30,7 @@
 #include "common/bx_log.h"
 #include "common/bx_sse.h"
 #include "gateway/gw_gateway_int.h"
+#include "gateway/gw_silence.h"
 
 #define GW_USAGE_SCAN_MAX (1u << 20) /* non-streamed bodies kept for usage */
 
@@ -58,6 +66,13 @@ struct gw_call {
     bx_sse_parser sse;
     int sse_on;
     bx_buf scan; /* non-streamed body, for usage */
+    /* the watch (per send): the engine's down_epoch when sent, uv_now at the
+     * send and at the last body bytes, the longest gap between body bytes */
+    uint32_t engine_epoch;
+    int ending; /* GW_END_*: the watch ends this answer */
+    int cut;    /* ... and has cancelled the upstream request */
+    int got_data;
+    uint64_t sent_ms, last_ms, max_gap_ms;
 };
 
 /* How gw_finish gives the engine back (in the same lock hold as the rest
@@ -220,6 +235,22 @@ static void gw_breaker_result(gw_gateway *g, uint64_t now, gw_engine *e, int ok)
 
 /* ---------- forwarding ---------- */
 
+/* The HTTP client's own gap limit, a backstop under the watch's finer one:
+ * the longer of the first-byte and stream-idle timeouts (the watch applies
+ * the first before an answer's first body byte, the second after). */
+static uint64_t gw_idle_backstop_ms(const gw_config *cfg)
+{
+    if (cfg->stream_idle_timeout_ms <= 0 || cfg->first_byte_timeout_ms <= 0) return 0;
+    return (uint64_t)(cfg->stream_idle_timeout_ms > cfg->first_byte_timeout_ms
+                          ? cfg->stream_idle_timeout_ms
+                          : cfg->first_byte_timeout_ms);
+}
+
+static const char *gw_end_reason(int ending)
+{
+    return ending == GW_END_ENGINE_DOWN ? "declared down" : "silent past its bound";
+}
+
 static void gw_forward(gw_call *c);
 
 /* The model label of c's series in /metrics: the client's string only when
@@ -344,6 +375,10 @@ static void gw_up_data(bx_http_creq *cr, const char *data, size_t len, void *ud)
     (void)cr;
     gw_call *c = ud;
     if (c->discard || !c->res) return;
+    uint64_t now = uv_now(c->w->loop);
+    if (c->got_data && now - c->last_ms > c->max_gap_ms) c->max_gap_ms = now - c->last_ms;
+    c->got_data = 1;
+    c->last_ms = now;
     if (c->buffering) {
         if (c->scan.len + len <= GW_USAGE_SCAN_MAX && bx_buf_append(&c->scan, data, len) == 0)
             return;
@@ -370,16 +405,25 @@ static void gw_up_done(bx_http_creq *cr, int err, void *ud)
         return;
     }
     c->release = failed ? GW_REL_FAILED : GW_REL_OK;
+    if (c->ending) gw_metrics_stream_ended(c->w, c->ending);
+    /* an engine declared down is out of rotation already: its breaker does
+     * not count the answers cut with it (a silent stream does count) */
+    if (c->ending == GW_END_ENGINE_DOWN) c->release = GW_REL_CANCELLED;
     if (failed && !c->started) {
         if (c->ntried <= g->cfg.max_retries) {
             gw_registry_lock(&g->reg);
             e->inflight--;
-            gw_breaker_result(g, uv_now(c->w->loop), e, 0);
+            if (c->ending == GW_END_ENGINE_DOWN)
+                gw_breaker_cancel(&e->breaker);
+            else
+                gw_breaker_result(g, uv_now(c->w->loop), e, 0);
             g->stats.retries++;
             gw_registry_unlock(&g->reg);
             c->release = GW_REL_NONE;
             bx_warn("req %s: engine %s failed (%s), retrying elsewhere", c->id, e->addr,
-                    err ? bx_http_strerror(err) : "5xx");
+                    c->ending ? gw_end_reason(c->ending)
+                    : err     ? bx_http_strerror(err)
+                              : "5xx");
             c->discard = 0;
             c->buffering = 0;
             c->upstream_status = 0;
@@ -391,10 +435,15 @@ static void gw_up_done(bx_http_creq *cr, int err, void *ud)
         gw_finish(c, 0);
         return;
     }
-    if (err) { /* died after the first byte */
+    if (err) { /* died, declared down or silent after the first byte */
         if (c->sse_on) {
-            char *body = bx_json_error_body(502, "BadGatewayError",
-                                            "the engine stopped in the middle of the answer");
+            char *body = bx_json_error_body(
+                502, "BadGatewayError",
+                c->ending == GW_END_ENGINE_DOWN
+                    ? "the engine stopped responding in the middle of the answer (declared down)"
+                : c->ending == GW_END_SILENCE
+                    ? "the engine sent nothing for longer than this answer's silence bound"
+                    : "the engine stopped in the middle of the answer");
             if (body) {
                 bx_http_res_write(c->res, "data: ", 6);
                 bx_http_res_write(c->res, body, strlen(body));
@@ -459,6 +508,7 @@ static void gw_forward(gw_call *c)
         gw_breaker_picked(&e->breaker); /* not CLOSED: this is the probe */
         e->inflight++;
         e->routed_total++;
+        c->engine_epoch = e->down_epoch;
     }
     gw_registry_unlock(&g->reg);
     c->model_served = known ? 1 : -1;
@@ -508,7 +558,7 @@ static void gw_forward(gw_call *c)
                             .body = c->body,
                             .body_len = c->body_len,
                             .first_byte_timeout_ms = (uint64_t)g->cfg.first_byte_timeout_ms,
-                            .idle_timeout_ms = (uint64_t)g->cfg.stream_idle_timeout_ms};
+                            .idle_timeout_ms = gw_idle_backstop_ms(&g->cfg)};
     bx_http_client_cbs cbs = {gw_up_response, gw_up_data, gw_up_done};
     if (bx_http_client_request(w->client, &r, &cbs, c, &c->creq) != 0) {
         gw_registry_lock(&g->reg);
@@ -516,7 +566,73 @@ static void gw_forward(gw_call *c)
         gw_breaker_result(g, uv_now(w->loop), e, 0);
         gw_registry_unlock(&g->reg);
         gw_forward(c); /* try another */
+        return;
     }
+    c->ending = GW_END_NONE;
+    c->cut = c->got_data = 0;
+    c->sent_ms = now;
+    c->last_ms = c->max_gap_ms = 0;
+    gw_gateway_watch_timer(w);
+}
+
+/* ---------- the watch: hung engines, silent answers ---------- */
+
+/* The bound c's silence is held to now, and since when it has been silent.
+ * Before the engine's headers the HTTP client's connect and first-byte
+ * timeouts apply (0 here); between the headers and the first body byte (an
+ * engine that sends its headers before prefilling, as vLLM does) the
+ * first-byte timeout counted from the send; then the stream's pace bound
+ * (gw_silence.h), or for an answer that is not SSE the stream idle timeout. */
+static uint64_t gw_call_bound(const gw_call *c, const gw_config *cfg, uint64_t *since)
+{
+    if (!c->upstream_status || c->discard) return 0;
+    uint64_t ceiling = cfg->stream_idle_timeout_ms > 0 ? (uint64_t)cfg->stream_idle_timeout_ms : 0;
+    if (!c->got_data) {
+        *since = c->sent_ms;
+        return cfg->first_byte_timeout_ms > 0 ? (uint64_t)cfg->first_byte_timeout_ms : 0;
+    }
+    *since = c->last_ms;
+    if (!c->sse_on) return ceiling;
+    uint64_t floor = cfg->stream_silence_min_ms > 0 ? (uint64_t)cfg->stream_silence_min_ms : 0;
+    return gw_silence_bound_ms(c->max_gap_ms, floor, ceiling);
+}
+
+int gw_proxy_watch(gw_worker *w)
+{
+    gw_gateway *g = w->g;
+    uint32_t seq = gw_registry_down_seq(&g->reg);
+    if (seq != w->seen_down_seq) { /* some engine was declared down: which calls were on it? */
+        w->seen_down_seq = seq;
+        gw_registry_lock(&g->reg);
+        for (gw_call *c = w->calls; c; c = c->next)
+            if (c->creq && c->res && c->engine && !c->ending &&
+                c->engine->down_epoch != c->engine_epoch)
+                c->ending = GW_END_ENGINE_DOWN;
+        gw_registry_unlock(&g->reg);
+    }
+    uint64_t now = uv_now(w->loop);
+    int upstream = 0, ndown = 0;
+    for (gw_call *c = w->calls; c; c = c->next) {
+        if (!c->creq || !c->res || c->cut) continue; /* not upstream, or ending already */
+        if (!c->ending) {
+            uint64_t since = 0, bound = gw_call_bound(c, &g->cfg, &since);
+            if (!bound || now - since < bound) {
+                upstream++;
+                continue;
+            }
+            c->ending = GW_END_SILENCE;
+            bx_warn("req %s: engine %s silent for %llu ms (bound %llu ms), ending the answer",
+                    c->id, c->engine->addr, (unsigned long long)(now - since),
+                    (unsigned long long)bound);
+        } else {
+            ndown++;
+        }
+        c->cut = 1;
+        bx_http_client_cancel(c->creq); /* gw_up_done ends the call, later */
+    }
+    if (ndown)
+        bx_warn("worker %d: %d answer(s) in flight on engines declared down ended", w->idx, ndown);
+    return upstream;
 }
 
 gw_worker *gw_call_worker(const gw_call *c)

@@ -30,6 +30,7 @@ typedef struct gw_scrape_eng {
     int toobig;
     int failing; /* last scrape failed (log state changes only) */
     int stale;   /* metrics cleared */
+    int unreach; /* consecutive scrapes that reached nothing (timeout, refused, reset) */
     bx_buf body;
     gw_scrape_hist hist[GW_H_N];
 } gw_scrape_eng;
@@ -55,6 +56,7 @@ void gw_scrape_opts_default(gw_scrape_opts *o)
     memset(o, 0, sizeof(*o));
     o->interval_ms = 1000;
     o->timeout_ms = 3000;
+    o->down_after = 2;
     o->max_body_bytes = 4u << 20;
     o->path = "/metrics";
 }
@@ -251,6 +253,36 @@ static int gw_scrape_parse(gw_scrape *s, gw_scrape_eng *se, gw_engine *e, char *
     return 0;
 }
 
+/* Reachability, the quick down signal: down_after scrapes in a row that got
+ * no answer at all (timed out, refused, reset) declare the engine
+ * unreachable; one answer of any kind (even an error status) makes it
+ * reachable again. A SIGSTOPped or wedged engine still accepts connections
+ * (the kernel does) but answers nothing, which /v1/models polls notice only
+ * after fail_after longer rounds. Only this file writes e->unreachable, on
+ * this loop: it reads it without the lock. */
+static void gw_scrape_reach(gw_scrape *s, gw_scrape_eng *se, gw_engine *e, int reached,
+                            const char *why)
+{
+    if (reached) {
+        se->unreach = 0;
+        if (!e->unreachable) return;
+        gw_registry_lock(s->reg);
+        e->unreachable = 0;
+        gw_registry_unlock(s->reg);
+        bx_info("scrape: engine %s reachable again", e->addr);
+        return;
+    }
+    se->unreach++;
+    if (!s->opts.down_after || se->unreach < s->opts.down_after || e->unreachable) return;
+    gw_registry_lock(s->reg);
+    e->unreachable = 1;
+    gw_registry_note_down(s->reg, e);
+    gw_registry_unlock(s->reg);
+    bx_warn("scrape: engine %s unreachable (%d scrapes in a row: %s): no new requests, its "
+            "answers in flight end",
+            e->addr, se->unreach, why);
+}
+
 static void gw_scrape_on_done(bx_http_creq *cr, int err, void *ud)
 {
     (void)cr;
@@ -275,6 +307,7 @@ static void gw_scrape_on_done(bx_http_creq *cr, int err, void *ud)
     else
         ok = gw_scrape_parse(s, se, e, why, sizeof(why)) == 0;
     bx_buf_reset(&se->body);
+    gw_scrape_reach(s, se, e, !err || se->toobig || err == BX_HTTP_EPARSE, why);
     if (ok) {
         s->stats.ok++;
         gw_registry_lock(s->reg);
@@ -352,6 +385,12 @@ static void gw_scrape_on_timer(uv_timer_t *t)
         gw_engine *e = &s->reg->engines[i];
         if (e->gone) {
             gw_scrape_eng *se = s->eng[i];
+            if (se) se->unreach = 0;
+            if (e->unreachable) { /* not scraped: forget it (a revived engine starts up) */
+                gw_registry_lock(s->reg);
+                e->unreachable = 0;
+                gw_registry_unlock(s->reg);
+            }
             if (se && !se->stale) { /* removed: nothing will refresh these */
                 se->stale = 1;
                 gw_registry_lock(s->reg);

@@ -38,6 +38,12 @@
  * name are summed (or averaged, as above). A metric an engine does not
  * export stays NaN.
  *
+ * Reachability: down_after scrapes in a row that get no answer at all
+ * (timeout, refused, reset) mark the engine unreachable and declare it down
+ * (gw_registry_note_down: no new requests, its answers in flight end); any
+ * answer clears it. This is the gateway's quick down signal for an engine
+ * that accepts connections but answers nothing (stopped, wedged).
+ *
  * After the registry's stale_after consecutive failed scrapes the engine's
  * metrics are cleared to NaN (gw_engine_clear_metrics), so strategies fall
  * back, and rates start over.
@@ -62,6 +68,7 @@ typedef struct gw_scrape gw_scrape; /* opaque */
 typedef struct gw_scrape_opts {
     uint64_t interval_ms;  /* default 1000 */
     uint64_t timeout_ms;   /* per scrape; default 3000 */
+    int down_after;        /* unanswered scrapes in a row: unreachable; default 2, 0 = never */
     size_t max_body_bytes; /* default 4 MiB */
     const char *path;      /* default "/metrics" (copied) */
     bx_prom_limits limits; /* parse limits; zeroed: bx_prom defaults, max_bytes = body limit */

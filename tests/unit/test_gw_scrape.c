@@ -146,6 +146,13 @@ typedef struct fake {
     bx_http_res *held; /* the last one kept */
 } fake;
 
+/* A kept response whose client hung up (timed out) is freed with it. */
+static void fake_abort(bx_http_res *res, void *ud)
+{
+    fake *f = ud;
+    if (f->held == res) f->held = NULL;
+}
+
 static void fake_handler(bx_http_req *req, bx_http_res *res, void *ud)
 {
     (void)req;
@@ -153,6 +160,7 @@ static void fake_handler(bx_http_req *req, bx_http_res *res, void *ud)
     f->hits++;
     if (f->hold) {
         f->held = res;
+        bx_http_res_set_abort(res, fake_abort, f);
         return;
     }
     bx_http_res_send(res, f->status, "text/plain; version=0.0.4", f->body, strlen(f->body));
@@ -466,6 +474,68 @@ static void test_slow_engine_one_scrape_in_flight(void **st)
     free(f.body);
 }
 
+/* The quick down signal (issue 13, finding 5): an engine that accepts
+ * connections but answers nothing (SIGSTOPped, wedged) is declared down
+ * after down_after unanswered scrapes in a row, not after one, and is
+ * reachable again at its first answer. */
+static void test_unanswered_scrapes_declare_down(void **st)
+{
+    (void)st;
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    uv_timer_t tick;
+    uv_timer_init(&loop, &tick);
+    uv_timer_start(&tick, on_tick, 10, 10);
+    fake f = {0};
+    f.hold = 1;
+    fake_set(&f, 200, "vllm:num_requests_running 6\n");
+    assert_int_equal(bx_http_server_init(&f.srv, &loop, NULL, fake_handler, &f), 0);
+    f.port = bx_http_server_listen(f.srv, "127.0.0.1", 0, 0);
+    assert_true(f.port > 0);
+    gw_registry reg;
+    assert_int_equal(gw_registry_init(&reg), 0);
+    char addr[64];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", f.port);
+    gw_engine *e = gw_registry_add(&reg, addr);
+    e->ready = 1; /* as discovery would have it */
+    assert_true(gw_engine_up(e));
+    gw_scrape *s;
+    gw_scrape_opts o;
+    gw_scrape_opts_default(&o);
+    assert_int_equal(o.down_after, 2);
+    o.interval_ms = 20;
+    o.timeout_ms = 100;
+    char err[256];
+    assert_int_equal(gw_scrape_init(&s, &loop, &reg, NULL, &o, err, sizeof(err)), 0);
+    assert_int_equal(gw_scrape_start(s), 0);
+    RUN_UNTIL(&loop, failed_count(s) >= 1);
+    assert_int_equal(failed_count(s), 1);
+    assert_int_equal(e->unreachable, 0); /* one slow scrape is no down */
+    assert_int_equal(gw_registry_down_seq(&reg), 0);
+    RUN_UNTIL(&loop, failed_count(s) >= 2);
+    assert_int_equal(e->unreachable, 1);
+    assert_false(gw_engine_up(e));
+    assert_int_equal(e->down_epoch, 1);
+    assert_int_equal(gw_registry_down_seq(&reg), 1);
+    RUN_UNTIL(&loop, failed_count(s) >= 3);
+    assert_int_equal(e->down_epoch, 1); /* declared once, not per failure */
+    f.hold = 0;
+    wait_ok(&loop, s, 1);
+    assert_int_equal(e->unreachable, 0);
+    assert_true(gw_engine_up(e));
+    assert_int_equal(gw_registry_down_seq(&reg), 1);
+
+    int closed = 0;
+    gw_scrape_close(s, on_closed, &closed);
+    bx_http_server_close(f.srv, NULL, NULL);
+    uv_close((uv_handle_t *)&tick, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(closed, 1);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    gw_registry_close(&reg);
+    free(f.body);
+}
+
 /* ---- two real engines, discovery and scraper together ---- */
 
 struct post_ctx {
@@ -626,6 +696,7 @@ int main(void)
         cmocka_unit_test(test_scripted_server_means_rates_stale),
         cmocka_unit_test(test_body_over_limit_fails),
         cmocka_unit_test(test_slow_engine_one_scrape_in_flight),
+        cmocka_unit_test(test_unanswered_scrapes_declare_down),
         cmocka_unit_test(test_real_engines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
