@@ -87,8 +87,8 @@ typedef struct bx_http_limits {
     size_t body_budget_bytes;
     /* Process-wide counters and the two bounds above, shared by several
      * servers (a gateway's workers, each on its own thread). Owned by the
-     * caller and must outlive every server using it; NULL = the server
-     * makes one of its own. */
+     * caller; must outlive every server using it, up to the return of its
+     * bx_http_server_close. NULL = the server makes one of its own. */
     bx_http_shared *shared;
 } bx_http_limits;
 

@@ -273,7 +273,6 @@ static void conn_uncount(conn *c)
 static void conn_free(conn *c)
 {
     bx_http_server *srv = c->srv;
-    if (c->body_charged) body_release(c);
     bx_http_reqparser_free(c->parser);
     bx_buf_free(&c->in);
     bx_buf_free(&c->obuf);
@@ -327,6 +326,9 @@ static void conn_close(conn *c)
     c->closing = 1;
     conn_unlink(c);
     conn_uncount(c);
+    /* given back now, not when the memory goes: after bx_http_server_close
+     * returns, nothing touches the shared object (it may be freed) */
+    if (c->body_charged) body_release(c);
     uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
 }

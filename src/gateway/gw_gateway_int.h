@@ -70,6 +70,7 @@ struct gw_gateway {
     bx_blockhash hash_root;
     gw_worker workers[GW_MAX_WORKERS];
     int nworkers;
+    bx_http_shared *http_shared; /* the workers' connection cap and body budget */
     gw_stats stats;
     void *discovery;    /* gw_disc, on the gateway's loop */
     void *scraper;      /* gw_scrape, on the gateway's loop */

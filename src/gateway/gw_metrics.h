@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "common/bx_buf.h"
+#include "common/bx_http.h"
 #include "gateway/gw_engine.h"
 
 typedef struct gw_metrics gw_metrics;
@@ -36,6 +37,7 @@ typedef struct gw_metrics_view {
     int have_prefix; /* the prefix index exists (a prefix strategy was used) */
     size_t prefix_entries, prefix_capacity, prefix_bytes;
     uint64_t prefix_evictions;
+    bx_http_shared_stats http; /* client connections, over the workers */
 } gw_metrics_view;
 
 gw_metrics *gw_metrics_new(void);
