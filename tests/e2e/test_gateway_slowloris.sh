@@ -19,6 +19,13 @@ wait_health "$ENGINE_PORT"
 
 CAP=40
 BUDGET=$((32 << 20))
+# ThreadSanitizer's shadow memory grows with the memory the program uses
+# (several times it): the RSS bound is checked on other builds only
+RSS_CHECK=1
+if grep -qa __tsan_init "$BRIX"; then
+    RSS_CHECK=0
+    log "ThreadSanitizer build: peak RSS printed, not checked"
+fi
 GW_PORT=$(free_port) || fail "no free port"
 "$BRIX" gateway --host 127.0.0.1 --port "$GW_PORT" --backend "http://127.0.0.1:$ENGINE_PORT" \
     --workers 2 --header-timeout-ms 500 --body-timeout-ms 500 --max-connections "$CAP" \
@@ -35,10 +42,11 @@ for _ in $(seq 100); do
 done
 [ "$code" = 200 ] || fail "gateway never became ready"
 
-python3 - "$GW_PORT" "$CAP" "$GW_PID" "$BUDGET" >"$E2E_TMP/attack.out" 2>&1 <<'PY'
+python3 - "$GW_PORT" "$CAP" "$GW_PID" "$BUDGET" "$RSS_CHECK" >"$E2E_TMP/attack.out" 2>&1 <<'PY'
 import select, socket, sys, time
 
 port, cap, pid, budget = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+rss_check = sys.argv[5] == "1"
 
 def die(msg):
     print("FAIL:", msg)
@@ -196,7 +204,7 @@ print("budget %d MiB: %d bodies taken, %d answered 503; VmHWM %.1f -> %.1f MiB (
       % (budget >> 20, n_in, n503, before / 1024.0, after / 1024.0, grew))
 if n_in > budget // announce or n503 < 30 - budget // announce:
     die("the budget let %d bodies of %d bytes in" % (n_in, announce))
-if grew > (budget >> 20) + 32:
+if rss_check and grew > (budget >> 20) + 32:
     die("peak RSS grew %.1f MiB: over the %d MiB budget plus 32 MiB" % (grew, budget >> 20))
 PY
 rc=$?
