@@ -11,7 +11,9 @@
  * request bodies with Content-Length or chunked, responses either whole
  * (Content-Length) or streamed as chunked transfer encoding (used for SSE).
  * Malformed requests get 400, oversized headers 431, oversized bodies 413,
- * and the connection is closed after those.
+ * a head or body past its deadline 408, a body the process-wide budget
+ * cannot take 503 with Retry-After, and the connection is closed after
+ * those. Connections over the cap are closed at once (bx_http_limits).
  *
  * Client: pooled keep-alive connections per host:port, streamed response
  * bodies (de-chunked) through callbacks, per-request timeouts.
@@ -44,14 +46,60 @@ typedef struct bx_http_header {
     const char *value;
 } bx_http_header;
 
+typedef struct bx_http_shared bx_http_shared; /* opaque: see below */
+
+/* Every field: 0 = its default. Servers that share one bx_http_shared
+ * should be given the same max_connections and body_budget_bytes. */
 typedef struct bx_http_limits {
-    size_t max_header_bytes;  /* request line + all headers; default 16 KiB */
-    unsigned max_headers;     /* default 64 */
-    size_t max_body_bytes;    /* default 8 MiB */
-    uint64_t idle_timeout_ms; /* keep-alive idle close; 0 = default 60 s */
+    size_t max_header_bytes; /* request line + all headers; default 16 KiB */
+    unsigned max_headers;    /* default 64 */
+    size_t max_body_bytes;   /* one request's body; default 8 MiB (413 beyond) */
+    /* Read deadlines (server), one per phase of a request, none while a
+     * response is in progress (the handler owns that time):
+     * - idle: between requests, from the end of the last response (or from
+     *   accept, then at most head_timeout_ms) to the first byte of the next
+     *   one; the connection is closed without an answer. Default 60 s.
+     * - head: the whole request head; the first request's counts from
+     *   accept, a kept-alive one's from its first byte; 408 and close.
+     *   Default 10 s.
+     * - body: the whole body, from the end of the head, extended by 1 s for
+     *   every body_min_rate bytes received (so a body arriving at that rate
+     *   or faster never expires); 408 and close. Default 60 s and 16 KiB/s.
+     * Bytes that arrive do not move a deadline (a client trickling a byte
+     * at a time gets no more time than one that sends nothing). */
+    uint64_t idle_timeout_ms;
+    uint64_t head_timeout_ms;
+    uint64_t body_timeout_ms;
+    size_t body_min_rate; /* bytes per second */
+    /* Most connections open at once over the servers sharing `shared`;
+     * past it a new connection is accepted and closed at once, counted
+     * (rejected) and logged at most once a second. Default:
+     * bx_http_default_max_connections(1). */
+    size_t max_connections;
+    /* Most bytes of request bodies buffered at once over the servers
+     * sharing `shared` (default 256 MiB). A body over 64 KiB
+     * (BX_HTTP_BODY_UNCHARGED) is charged its Content-Length at the head
+     * (chunked: as it grows, in doubling steps) and given back when its
+     * response ends or its connection goes; a request that does not fit
+     * gets 503 with Retry-After and the connection is closed. Smaller
+     * bodies are not charged: like the read buffers they are bounded by
+     * the connection cap. */
+    size_t body_budget_bytes;
+    /* Process-wide counters and the two bounds above, shared by several
+     * servers (a gateway's workers, each on its own thread). Owned by the
+     * caller; must outlive every server using it, up to the return of its
+     * bx_http_server_close. NULL = the server makes one of its own. */
+    bx_http_shared *shared;
 } bx_http_limits;
 
+#define BX_HTTP_BODY_UNCHARGED (64 * 1024)
+
 void bx_http_limits_default(bx_http_limits *lim);
+
+/* The default connection cap: (the soft RLIMIT_NOFILE - 64 kept for other
+ * descriptors) / fds_per_conn, at least 16. A proxy passes 2 (a client
+ * socket and an upstream one per request). */
+size_t bx_http_default_max_connections(unsigned fds_per_conn);
 
 /* A parsed request. Strings are NUL-terminated; body may contain NULs and is
  * also NUL-terminated (body[body_len] == 0). */
@@ -91,6 +139,20 @@ int bx_http_reqparser_feed(bx_http_reqparser *p, const char *data, size_t len, s
 /* Returns 1 once per request when its headers carried "Expect: 100-continue"
  * and its body has not arrived yet (the owner then sends "100 Continue"). */
 int bx_http_reqparser_take_continue(bx_http_reqparser *p);
+/* Where the parser is: 0 between requests (nothing but blank lines since
+ * the last one), 1 inside a request's head, 2 inside its body; *body_bytes
+ * (may be NULL) gets the body bytes received so far. */
+int bx_http_reqparser_progress(const bx_http_reqparser *p, size_t *body_bytes);
+/* Called when the body of the request being parsed will need more than
+ * BX_HTTP_BODY_UNCHARGED bytes: need is its Content-Length, or (chunked) the
+ * bytes so far plus the chunk starting, so a request may ask again with a
+ * larger need. Non-zero refuses: the parser dies with BX_HTTP_ETOOBIG and
+ * status 503. */
+typedef int (*bx_http_body_cb)(size_t need, void *ud);
+void bx_http_reqparser_set_body_hook(bx_http_reqparser *p, bx_http_body_cb cb, void *ud);
+/* Between requests: gives back a store grown by a large body (the last
+ * request's strings must no longer be used). */
+void bx_http_reqparser_trim(bx_http_reqparser *p);
 
 /* ---- server ---- */
 
@@ -118,15 +180,36 @@ int bx_http_server_listen_shared(bx_http_server *srv, const bx_http_server *list
  * and frees the server; cb (may be NULL) runs when all handles are closed. */
 void bx_http_server_close(bx_http_server *srv, void (*cb)(void *ud), void *ud);
 
-/* Counters for metrics and tests. */
+/* Counters for metrics and tests; read on the server's own thread. */
 typedef struct bx_http_server_stats {
-    uint64_t accepted; /* connections accepted since init */
-    uint64_t requests; /* requests handed to the handler */
-    uint64_t aborted;  /* responses aborted because the peer went away */
-    size_t open;       /* connections open now */
+    uint64_t accepted;        /* connections accepted since init */
+    uint64_t requests;        /* requests handed to the handler */
+    uint64_t aborted;         /* responses aborted because the peer went away */
+    size_t open;              /* connections open now */
+    uint64_t rejected;        /* connections closed at once: over the cap */
+    uint64_t head_timeouts;   /* 408: request head not in within head_timeout_ms */
+    uint64_t body_timeouts;   /* 408: body not in within its deadline */
+    uint64_t idle_timeouts;   /* closed idle between requests */
+    uint64_t budget_rejected; /* 503: body over what is left of the budget */
 } bx_http_server_stats;
 
 void bx_http_server_get_stats(const bx_http_server *srv, bx_http_server_stats *out);
+
+/* ---- what several servers share (one process, any threads) ---- */
+
+/* Open connections and buffered body bytes (the two bounds of
+ * bx_http_limits) and the sums of the counters above, kept with atomics:
+ * read from any thread. */
+typedef struct bx_http_shared_stats {
+    size_t open;       /* connections open now */
+    size_t body_bytes; /* body bytes charged to the budget now */
+    uint64_t rejected, head_timeouts, body_timeouts, idle_timeouts, budget_rejected;
+} bx_http_shared_stats;
+
+bx_http_shared *bx_http_shared_new(void);
+/* Only once no server uses it any more. */
+void bx_http_shared_free(bx_http_shared *sh);
+void bx_http_shared_get_stats(const bx_http_shared *sh, bx_http_shared_stats *out);
 
 bx_http_req *bx_http_res_req(bx_http_res *res);
 void bx_http_res_set_abort(bx_http_res *res, bx_http_abort_cb cb, void *ud);

@@ -13,6 +13,8 @@
  * Limits: header bytes and header count are checked as the bytes arrive
  * (431), the body size at the headers when Content-Length is known, at each
  * chunk header when chunked (413). Anything else http-parser rejects is 400.
+ * A body over BX_HTTP_BODY_UNCHARGED is also put to the owner's body hook
+ * at the same points (the server's process-wide budget; 503 when refused).
  */
 #include "common/bx_http.h"
 
@@ -41,6 +43,8 @@ struct bx_http_reqparser {
     bx_http_limits lim;
     bx_http_req_cb cb;
     void *ud;
+    bx_http_body_cb body_cb; /* NULL: bodies are not put to the owner */
+    void *body_ud;
 
     bx_buf store;
     size_t url_off;
@@ -71,6 +75,12 @@ void bx_http_limits_default(bx_http_limits *lim)
     lim->max_headers = 64;
     lim->max_body_bytes = 8 * 1024 * 1024;
     lim->idle_timeout_ms = 60000;
+    lim->head_timeout_ms = 10000;
+    lim->body_timeout_ms = 60000;
+    lim->body_min_rate = 16 * 1024;
+    lim->max_connections = 0; /* the server derives it from the fd limit */
+    lim->body_budget_bytes = (size_t)256 << 20;
+    lim->shared = NULL;
 }
 
 const char *bx_http_strerror(int err)
@@ -255,6 +265,15 @@ static int split_url(bx_http_reqparser *p)
     return 0;
 }
 
+/* A body of need bytes: over BX_HTTP_BODY_UNCHARGED, the owner's hook may
+ * refuse it (503). */
+static int body_refused(bx_http_reqparser *p, size_t need)
+{
+    if (need <= BX_HTTP_BODY_UNCHARGED || !p->body_cb || p->body_cb(need, p->body_ud) == 0)
+        return 0;
+    return fail(p, BX_HTTP_ETOOBIG, 503);
+}
+
 static int on_headers_complete(http_parser *hp)
 {
     bx_http_reqparser *p = parser_of(hp);
@@ -270,6 +289,7 @@ static int on_headers_complete(http_parser *hp)
     if (hp->http_major != 1) return fail(p, BX_HTTP_EPARSE, 400);
     if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > p->lim.max_body_bytes)
         return fail(p, BX_HTTP_ETOOBIG, 413);
+    if ((hp->flags & F_CONTENTLENGTH) && body_refused(p, (size_t)hp->content_length)) return -1;
     p->body_off = p->store.len;
     if ((hp->flags & F_CONTENTLENGTH) && hp->content_length > 0) {
         if (bx_buf_reserve(&p->store, (size_t)hp->content_length) != 0)
@@ -293,7 +313,7 @@ static int on_chunk_header(http_parser *hp)
     bx_http_reqparser *p = parser_of(hp);
     if (hp->content_length > p->lim.max_body_bytes - p->body_len)
         return fail(p, BX_HTTP_ETOOBIG, 413);
-    return 0;
+    return body_refused(p, p->body_len + (size_t)hp->content_length);
 }
 
 static int on_body(http_parser *hp, const char *at, size_t len)
@@ -348,6 +368,7 @@ static int fast_deliver(bx_http_reqparser *p, const bx_http_fast_msg *m,
     bx_buf_reset(&p->store);
     p->headers_done = 1;
     p->continue_reported = 0;
+    if (body_refused(p, m->body_len)) return -1;
     while (p->hcap < m->nheaders)
         if (grow_headers(p)) return -1;
     size_t need = m->url_len + m->body_len + 1;
@@ -491,4 +512,21 @@ int bx_http_reqparser_take_continue(bx_http_reqparser *p)
     if (!p->continue_pending || p->continue_reported || p->dead) return 0;
     p->continue_reported = 1;
     return 1;
+}
+
+int bx_http_reqparser_progress(const bx_http_reqparser *p, size_t *body_bytes)
+{
+    if (body_bytes) *body_bytes = p->in_msg ? p->body_len : 0;
+    return !p->in_msg ? 0 : p->headers_done ? 2 : 1;
+}
+
+void bx_http_reqparser_set_body_hook(bx_http_reqparser *p, bx_http_body_cb cb, void *ud)
+{
+    p->body_cb = cb;
+    p->body_ud = ud;
+}
+
+void bx_http_reqparser_trim(bx_http_reqparser *p)
+{
+    if (!p->in_msg && p->store.cap > STORE_KEEP) bx_buf_free(&p->store);
 }

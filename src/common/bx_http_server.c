@@ -25,7 +25,26 @@
  * until EOF or LINGER_MS (so the peer is not reset before it reads the
  * answer). A connection whose handles closed while the handler still owns
  * its response, with no abort callback, stays allocated (a "zombie") until
- * the handler finishes the response; writes to it return BX_HTTP_ECLOSED. */
+ * the handler finishes the response; writes to it return BX_HTTP_ECLOSED.
+ *
+ * Deadlines: a connection not answering a request is in one of three
+ * phases (idle between requests, in a request's head, in its body; the
+ * parser says which), each with a deadline from the phase's start that
+ * bytes arriving do not move (bx_http.h, bx_http_limits). One timer per
+ * connection, restarted lazily: it may fire before the deadline of the
+ * phase the connection is in by then, and then waits the rest; it is
+ * restarted early only when a phase with a nearer deadline begins, which a
+ * request that arrives in one read never does (the read that carries it
+ * completes it). While a response is in progress the timer may lapse: the
+ * handler owns that time, and res_done arms it again.
+ *
+ * Bounds shared by several servers (bx_http_shared, C11 atomics, any
+ * thread): open connections, checked at accept (a connection over the cap
+ * is accepted and closed at once, so it does not wait in the backlog), and
+ * buffered body bytes, charged through the parser's body hook for bodies
+ * over BX_HTTP_BODY_UNCHARGED and given back when the response ends or the
+ * connection goes. A request's atomics are for large bodies only: the
+ * small-request path touches none. */
 #include "common/bx_http.h"
 
 #include "common/bx_buf.h"
@@ -33,10 +52,12 @@
 
 #include <errno.h>
 #include <http_parser.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #define READ_BUF_SIZE (64 * 1024)
@@ -45,6 +66,20 @@
 #define OUT_KEEP (256 * 1024)
 #define LINGER_MS 2000
 #define LISTEN_BACKLOG 1024
+#define FD_RESERVE 64 /* descriptors kept for everything else (default cap) */
+#define RETRY_AFTER_S "1"
+
+struct bx_http_shared {
+    atomic_size_t open;
+    atomic_size_t body_bytes;
+    atomic_uint_fast64_t rejected, head_timeouts, body_timeouts, idle_timeouts, budget_rejected;
+    atomic_uint_fast64_t refused_unlogged; /* refusals since the last log line */
+    atomic_uint_fast64_t log_ms;           /* loop time of that line + 1; 0 = none yet */
+};
+
+/* What a connection not answering a request waits for; the values are
+ * bx_http_reqparser_progress's. */
+enum conn_phase { PH_IDLE = 0, PH_HEAD = 1, PH_BODY = 2 };
 
 enum res_state { RES_NONE, RES_PENDING, RES_STREAMING };
 
@@ -60,7 +95,7 @@ struct bx_http_res {
 
 typedef struct conn {
     uv_tcp_t tcp;
-    uv_timer_t timer; /* idle timeout, lingering close, deferred resume */
+    uv_timer_t timer; /* phase deadline, lingering close, deferred resume */
     bx_http_server *srv;
     struct conn *prev, *next;
     bx_http_reqparser *parser;
@@ -73,7 +108,11 @@ typedef struct conn {
     uv_shutdown_t sreq;
     bx_http_req req;
     bx_http_res res;
-    uint64_t last_activity;
+    uint64_t phase_start; /* loop ms: when the current phase began */
+    uint64_t timer_due;   /* loop ms: when the timer fires, while active */
+    size_t body_charged;  /* bytes of the budget this request holds */
+    enum conn_phase phase;
+    int fresh; /* no request answered yet: the first head counts from accept */
     int handles_open;
     int writing;
     int reading;
@@ -88,7 +127,9 @@ typedef struct conn {
 struct bx_http_server {
     uv_loop_t *loop;
     uv_tcp_t listener;
-    bx_http_limits lim;
+    bx_http_limits lim; /* zeros replaced by defaults at init */
+    bx_http_shared *sh; /* lim.shared, or own_sh */
+    bx_http_shared *own_sh;
     bx_http_handler handler;
     void *ud;
     conn *conns;
@@ -106,6 +147,78 @@ static void conn_close(conn *c);
 static void process_pending(conn *c);
 static void read_start(conn *c);
 
+/* ---- shared bounds and counters ---- */
+
+bx_http_shared *bx_http_shared_new(void)
+{
+    bx_http_shared *sh = calloc(1, sizeof(*sh));
+    if (!sh) return NULL;
+    atomic_init(&sh->open, 0);
+    atomic_init(&sh->body_bytes, 0);
+    atomic_init(&sh->rejected, 0);
+    atomic_init(&sh->head_timeouts, 0);
+    atomic_init(&sh->body_timeouts, 0);
+    atomic_init(&sh->idle_timeouts, 0);
+    atomic_init(&sh->budget_rejected, 0);
+    atomic_init(&sh->refused_unlogged, 0);
+    atomic_init(&sh->log_ms, 0);
+    return sh;
+}
+
+void bx_http_shared_free(bx_http_shared *sh)
+{
+    free(sh);
+}
+
+void bx_http_shared_get_stats(const bx_http_shared *sh, bx_http_shared_stats *out)
+{
+    bx_http_shared *m = (bx_http_shared *)sh; /* atomic loads want a non-const pointer in C17 */
+    out->open = atomic_load_explicit(&m->open, memory_order_relaxed);
+    out->body_bytes = atomic_load_explicit(&m->body_bytes, memory_order_relaxed);
+    out->rejected = atomic_load_explicit(&m->rejected, memory_order_relaxed);
+    out->head_timeouts = atomic_load_explicit(&m->head_timeouts, memory_order_relaxed);
+    out->body_timeouts = atomic_load_explicit(&m->body_timeouts, memory_order_relaxed);
+    out->idle_timeouts = atomic_load_explicit(&m->idle_timeouts, memory_order_relaxed);
+    out->budget_rejected = atomic_load_explicit(&m->budget_rejected, memory_order_relaxed);
+}
+
+static void count_event(atomic_uint_fast64_t *shared, uint64_t *mine)
+{
+    atomic_fetch_add_explicit(shared, 1, memory_order_relaxed);
+    (*mine)++;
+}
+
+size_t bx_http_default_max_connections(unsigned fds_per_conn)
+{
+    struct rlimit rl;
+    size_t nofile = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        nofile = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > ((rlim_t)1 << 20)
+                     ? ((size_t)1 << 20)
+                     : (size_t)rl.rlim_cur;
+    size_t n = (nofile > FD_RESERVE ? nofile - FD_RESERVE : 0) / (fds_per_conn ? fds_per_conn : 1);
+    return n < 16 ? 16 : n;
+}
+
+/* A connection refused (over the cap, or accept failed): one log line a
+ * second at most, over every server sharing sh. */
+static void note_refused(bx_http_server *srv, int accept_err)
+{
+    bx_http_shared *sh = srv->sh;
+    atomic_fetch_add_explicit(&sh->refused_unlogged, 1, memory_order_relaxed);
+    uint64_t now = uv_now(srv->loop) + 1;
+    uint64_t last = atomic_load_explicit(&sh->log_ms, memory_order_relaxed);
+    if (last && now - last < 1000) return;
+    if (!atomic_compare_exchange_strong(&sh->log_ms, &last, now)) return;
+    unsigned long long k = atomic_exchange(&sh->refused_unlogged, 0);
+    if (accept_err)
+        bx_warn("http: accept failed (%s), %llu connection(s) refused since the last report",
+                uv_strerror(accept_err), k);
+    else
+        bx_warn("http: connection cap %zu reached, %llu refused since the last report",
+                srv->lim.max_connections, k);
+}
+
 /* ---- server lifetime ---- */
 
 static void srv_maybe_done(bx_http_server *srv)
@@ -113,8 +226,48 @@ static void srv_maybe_done(bx_http_server *srv)
     if (!srv->closing || srv->listener_open || srv->nconns > 0) return;
     void (*cb)(void *) = srv->close_cb;
     void *ud = srv->close_ud;
+    bx_http_shared_free(srv->own_sh);
     free(srv);
     if (cb) cb(ud);
+}
+
+/* Gives the request's body bytes back to the budget. */
+static void body_release(conn *c)
+{
+    atomic_fetch_sub_explicit(&c->srv->sh->body_bytes, c->body_charged, memory_order_relaxed);
+    c->body_charged = 0;
+}
+
+/* The parser's body hook: charges a body over BX_HTTP_BODY_UNCHARGED to the
+ * budget; a chunked body that grows is charged in doubling steps, as its
+ * buffer grows. */
+static int on_body_need(size_t need, void *ud)
+{
+    conn *c = ud;
+    bx_http_server *srv = c->srv;
+    if (need <= c->body_charged) return 0;
+    size_t want = c->body_charged * 2;
+    if (want < need || want > srv->lim.max_body_bytes) want = need;
+    for (;;) {
+        size_t add = want - c->body_charged;
+        size_t was = atomic_fetch_add_explicit(&srv->sh->body_bytes, add, memory_order_relaxed);
+        if (was + add <= srv->lim.body_budget_bytes) {
+            c->body_charged = want;
+            return 0;
+        }
+        atomic_fetch_sub_explicit(&srv->sh->body_bytes, add, memory_order_relaxed);
+        if (want == need) break;
+        want = need;
+    }
+    count_event(&srv->sh->budget_rejected, &srv->stats.budget_rejected);
+    return -1;
+}
+
+/* Counts a connection out of the open ones (once, at close). */
+static void conn_uncount(conn *c)
+{
+    c->srv->stats.open--;
+    atomic_fetch_sub_explicit(&c->srv->sh->open, 1, memory_order_relaxed);
 }
 
 static void conn_free(conn *c)
@@ -172,7 +325,10 @@ static void conn_close(conn *c)
     if (c->closing) return;
     c->closing = 1;
     conn_unlink(c);
-    c->srv->stats.open--;
+    conn_uncount(c);
+    /* given back now, not when the memory goes: after bx_http_server_close
+     * returns, nothing touches the shared object (it may be freed) */
+    if (c->body_charged) body_release(c);
     uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
 }
@@ -209,6 +365,41 @@ static void on_shutdown(uv_shutdown_t *sr, int status)
 
 static void on_timer(uv_timer_t *t);
 
+static void timer_start(conn *c, uint64_t ms)
+{
+    c->timer_due = uv_now(c->srv->loop) + ms;
+    uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+/* The loop time by which the current phase must end. */
+static uint64_t conn_deadline(const conn *c)
+{
+    const bx_http_limits *l = &c->srv->lim;
+    switch (c->phase) {
+    case PH_HEAD:
+        return c->phase_start + l->head_timeout_ms;
+    case PH_BODY: {
+        size_t got = 0;
+        bx_http_reqparser_progress(c->parser, &got);
+        return c->phase_start + l->body_timeout_ms + (uint64_t)got * 1000 / l->body_min_rate;
+    }
+    default: /* idle; before the first request, no longer than a head may take */
+        return c->phase_start + (c->fresh && l->head_timeout_ms < l->idle_timeout_ms
+                                     ? l->head_timeout_ms
+                                     : l->idle_timeout_ms);
+    }
+}
+
+/* Makes sure the timer fires by the current phase's deadline (earlier is
+ * fine: on_timer then waits the rest). */
+static void conn_arm(conn *c)
+{
+    uint64_t dl = conn_deadline(c);
+    if (uv_is_active((uv_handle_t *)&c->timer) && c->timer_due <= dl) return;
+    uint64_t now = uv_now(c->srv->loop);
+    timer_start(c, dl > now ? dl - now : 0);
+}
+
 /* Response done and flushed on a connection that must close: send FIN, then
  * read and drop input until EOF or LINGER_MS. */
 static void maybe_linger(conn *c)
@@ -222,7 +413,7 @@ static void maybe_linger(conn *c)
         conn_close(c);
         return;
     }
-    uv_timer_start(&c->timer, on_timer, LINGER_MS, 0);
+    timer_start(c, LINGER_MS);
     read_start(c);
 }
 
@@ -287,18 +478,27 @@ static const char *reason(int status)
     return (s && s[0] != '<') ? s : "Status";
 }
 
-/* Answers a request the parser refused, then closes. */
+/* Answers a request the parser refused or a deadline cut short, then
+ * closes (once the answer is out, or the idle time is up). */
 static void send_error(conn *c, int status)
 {
-    char msg[256];
+    char msg[320];
     const char *why = reason(status);
+    const char *more = "";
+    if (status == 503) {
+        why = "request bodies being received fill the server's buffer; retry later";
+        more = "Retry-After: " RETRY_AFTER_S "\r\n";
+    }
     int n = snprintf(msg, sizeof(msg),
                      "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n%s\n",
-                     status, why, strlen(why) + 1, why);
+                     "%sConnection: close\r\n\r\n%s\n",
+                     status, reason(status), strlen(why) + 1, more, why);
     c->close_after = 1;
+    c->phase = PH_IDLE;
+    c->phase_start = uv_now(c->srv->loop);
     uv_buf_t b = uv_buf_init(msg, (unsigned)n);
     if (conn_write(c, &b, 1) == 0) maybe_linger(c);
+    if (!c->closing && !c->lingering) conn_arm(c);
 }
 
 /* ---- input ---- */
@@ -349,6 +549,19 @@ static size_t feed(conn *c, const char *data, size_t len)
     return off;
 }
 
+/* After feeding with no response in progress: follows the parser into a
+ * request's head or body (a new phase, a new deadline). Nothing to do for a
+ * request that came whole. */
+static void track_phase(conn *c)
+{
+    if (c->res_active || c->close_after || c->closing) return;
+    enum conn_phase ph = (enum conn_phase)bx_http_reqparser_progress(c->parser, NULL);
+    if (ph == c->phase) return;
+    if (ph != PH_HEAD || !c->fresh) c->phase_start = uv_now(c->srv->loop);
+    c->phase = ph;
+    conn_arm(c);
+}
+
 static int keep_pending(conn *c, const char *data, size_t len)
 {
     if (len == 0) return 0;
@@ -392,7 +605,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (nread == 0 || c->closing) return;
-    c->last_activity = uv_now(c->srv->loop);
     if (c->lingering || c->close_after) return; /* input after the last request */
     size_t n = (size_t)nread;
     if (buf->base == c->srv->rbuf) {
@@ -410,6 +622,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         }
     }
     if (c->closing) return;
+    track_phase(c);
     if (pending_len(c) == 0) {
         bx_buf_reset(&c->in);
         c->in_off = 0;
@@ -430,9 +643,24 @@ static void read_start(conn *c)
     c->reading = 1;
 }
 
-static uint64_t idle_ms(const conn *c)
+/* The current phase's deadline passed. */
+static void conn_expire(conn *c)
 {
-    return c->srv->lim.idle_timeout_ms ? c->srv->lim.idle_timeout_ms : 60000;
+    bx_http_server *srv = c->srv;
+    switch (c->phase) {
+    case PH_HEAD:
+        count_event(&srv->sh->head_timeouts, &srv->stats.head_timeouts);
+        send_error(c, 408);
+        break;
+    case PH_BODY:
+        count_event(&srv->sh->body_timeouts, &srv->stats.body_timeouts);
+        send_error(c, 408);
+        break;
+    default: /* idle, or an error answer not flushed in the idle time */
+        if (!c->close_after) count_event(&srv->sh->idle_timeouts, &srv->stats.idle_timeouts);
+        conn_close(c);
+        break;
+    }
 }
 
 static void on_timer(uv_timer_t *t)
@@ -447,15 +675,15 @@ static void on_timer(uv_timer_t *t)
         process_pending(c);
         if (c->closing) return;
     }
+    /* a response in progress: no deadline (res_done arms the timer again) */
+    if (c->res_active || c->lingering) return;
     uint64_t now = uv_now(c->srv->loop);
-    uint64_t idle = idle_ms(c);
-    uint64_t since = now - c->last_activity;
-    if (c->res_active || since < idle) {
-        uint64_t wait = c->res_active ? idle : idle - since;
-        uv_timer_start(&c->timer, on_timer, wait, 0);
+    uint64_t dl = conn_deadline(c);
+    if (now < dl) {
+        timer_start(c, dl - now);
         return;
     }
-    conn_close(c);
+    conn_expire(c);
 }
 
 /* Parses pipelined bytes left behind by the response that just ended. */
@@ -464,6 +692,7 @@ static void process_pending(conn *c)
     size_t used = feed(c, c->in.data + c->in_off, pending_len(c));
     c->in_off += used;
     if (c->closing) return;
+    track_phase(c);
     if (pending_len(c) == 0) {
         bx_buf_reset(&c->in);
         c->in_off = 0;
@@ -480,33 +709,69 @@ static void res_done(conn *c)
         conn_free(c);
         return;
     }
+    if (c->body_charged) { /* a large body: its buffer and budget go now */
+        body_release(c);
+        bx_http_reqparser_trim(c->parser);
+    }
     if (c->closing) return;
-    c->last_activity = uv_now(c->srv->loop);
+    c->phase = PH_IDLE;
+    c->phase_start = uv_now(c->srv->loop);
+    c->fresh = 0;
     if (c->close_after) {
         maybe_linger(c);
+        if (!c->closing && !c->lingering) conn_arm(c);
         return;
     }
-    if (c->in_feed) return; /* the feed loop goes on with the next request */
-    /* Pipelined input is parsed from the loop, not from inside the caller.
-     * Otherwise the idle timer armed at accept stays: when it fires it
-     * measures from last_activity and waits the rest (no timer restart per
-     * response). */
-    if (pending_len(c) > 0)
-        uv_timer_start(&c->timer, on_timer, 0, 0);
-    else if (!uv_is_active((uv_handle_t *)&c->timer))
-        uv_timer_start(&c->timer, on_timer, idle_ms(c), 0);
+    /* Pipelined input is parsed from the loop, not from inside the caller
+     * (nor here when the feed loop goes on with the next request).
+     * Otherwise the timer stays if it fires by the idle deadline: when it
+     * fires it measures from phase_start and waits the rest (no timer
+     * restart per response). */
+    if (pending_len(c) > 0 && !c->in_feed) {
+        timer_start(c, 0);
+    } else {
+        conn_arm(c);
+        if (c->in_feed) return;
+    }
     read_start(c);
+}
+
+static void on_rejected_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* Over the cap: accepted (out of the backlog) and closed at once. */
+static void conn_reject(bx_http_server *srv, uv_stream_t *ls)
+{
+    uv_tcp_t *t = malloc(sizeof(*t));
+    if (t && uv_tcp_init(srv->loop, t) == 0) {
+        uv_accept(ls, (uv_stream_t *)t);
+        uv_close((uv_handle_t *)t, on_rejected_closed);
+    } else {
+        free(t);
+    }
+    count_event(&srv->sh->rejected, &srv->stats.rejected);
+    note_refused(srv, 0);
 }
 
 static void on_connection(uv_stream_t *ls, int status)
 {
     bx_http_server *srv = ls->data;
-    if (status < 0) {
-        bx_warn("http: accept failed: %s", uv_strerror(status));
+    if (status < 0) { /* e.g. out of descriptors: libuv accepted and closed one */
+        count_event(&srv->sh->rejected, &srv->stats.rejected);
+        note_refused(srv, status);
+        return;
+    }
+    if (atomic_fetch_add_explicit(&srv->sh->open, 1, memory_order_relaxed) >=
+        srv->lim.max_connections) {
+        atomic_fetch_sub_explicit(&srv->sh->open, 1, memory_order_relaxed);
+        conn_reject(srv, ls);
         return;
     }
     conn *c = calloc(1, sizeof(*c));
     if (!c) {
+        atomic_fetch_sub_explicit(&srv->sh->open, 1, memory_order_relaxed);
         bx_warn("http: out of memory accepting a connection");
         return;
     }
@@ -528,7 +793,7 @@ static void on_connection(uv_stream_t *ls, int status)
     c->sreq.data = c;
     if (uv_tcp_init(srv->loop, &c->tcp) < 0) {
         conn_unlink(c);
-        srv->stats.open--;
+        conn_uncount(c);
         conn_free(c);
         return;
     }
@@ -536,7 +801,7 @@ static void on_connection(uv_stream_t *ls, int status)
     if (uv_timer_init(srv->loop, &c->timer) < 0) {
         c->closing = 1;
         conn_unlink(c);
-        srv->stats.open--;
+        conn_uncount(c);
         uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
         return;
     }
@@ -546,9 +811,12 @@ static void on_connection(uv_stream_t *ls, int status)
         conn_close(c);
         return;
     }
+    bx_http_reqparser_set_body_hook(c->parser, on_body_need, c);
     uv_tcp_nodelay(&c->tcp, 1);
-    c->last_activity = uv_now(srv->loop);
-    uv_timer_start(&c->timer, on_timer, idle_ms(c), 0);
+    c->phase = PH_IDLE;
+    c->phase_start = uv_now(srv->loop);
+    c->fresh = 1;
+    conn_arm(c);
     read_start(c);
 }
 
@@ -561,10 +829,24 @@ int bx_http_server_init(bx_http_server **out, uv_loop_t *loop, const bx_http_lim
     bx_http_server *srv = calloc(1, sizeof(*srv));
     if (!srv) return BX_HTTP_ENOMEM;
     srv->loop = loop;
-    if (lim)
-        srv->lim = *lim;
-    else
-        bx_http_limits_default(&srv->lim);
+    bx_http_limits def;
+    bx_http_limits_default(&def);
+    srv->lim = lim ? *lim : def;
+    bx_http_limits *l = &srv->lim;
+    if (!l->idle_timeout_ms) l->idle_timeout_ms = def.idle_timeout_ms;
+    if (!l->head_timeout_ms) l->head_timeout_ms = def.head_timeout_ms;
+    if (!l->body_timeout_ms) l->body_timeout_ms = def.body_timeout_ms;
+    if (!l->body_min_rate) l->body_min_rate = def.body_min_rate;
+    if (!l->body_budget_bytes) l->body_budget_bytes = def.body_budget_bytes;
+    if (!l->max_connections) l->max_connections = bx_http_default_max_connections(1);
+    srv->sh = l->shared;
+    if (!srv->sh) {
+        srv->sh = srv->own_sh = bx_http_shared_new();
+        if (!srv->sh) {
+            free(srv);
+            return BX_HTTP_ENOMEM;
+        }
+    }
     srv->handler = handler;
     srv->ud = ud;
     *out = srv;

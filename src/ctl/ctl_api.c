@@ -24,6 +24,11 @@
 #define API_MAX_EVENTS 1000
 #define API_HOST_MAX 64
 #define API_ERR_MAX 1024
+/* Connections the admin API keeps open at once: operators and controllers
+ * need a few; a flood must not take the descriptors of the gateway that
+ * `brix up` runs in the same process. Deadlines and the body budget are
+ * bx_http's defaults. */
+#define API_MAX_CONNECTIONS 256
 
 struct ctl_api {
     uv_loop_t *loop;
@@ -692,6 +697,7 @@ int ctl_api_init(ctl_api **out, uv_loop_t *loop, ctl_store *store, const ctl_api
     bx_http_limits lim;
     bx_http_limits_default(&lim);
     lim.max_body_bytes = a->cfg.max_body_bytes;
+    lim.max_connections = API_MAX_CONNECTIONS;
     if (bx_http_server_init(&a->srv, loop, &lim, handler, a) != 0) {
         if (err && errlen) snprintf(err, errlen, "admin API: cannot create the HTTP server");
         free(a);

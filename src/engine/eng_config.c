@@ -77,6 +77,19 @@ static const struct eng_flag eng_flags[] = {
     {"--fault-startup-delay", F_DBL, OFF(fault_startup_delay),
      "seconds of 503 (not ready) after start"},
     {"--log-level", F_STR, OFF(log_level), "debug|info|warn|error (default info)"},
+    {"--idle-timeout-ms", F_I64, OFF(idle_timeout_ms),
+     "client keep-alive idle timeout: the longest wait between requests (default 60000)"},
+    {"--header-timeout-ms", F_I64, OFF(header_timeout_ms),
+     "time for a client's whole request head, 408 beyond (default 10000)"},
+    {"--body-timeout-ms", F_I64, OFF(body_timeout_ms),
+     "time for a request body from the end of its head, plus 1 s per 16 KiB received; 408 "
+     "beyond (default 60000)"},
+    {"--max-connections", F_I64, OFF(max_connections),
+     "client connections open at once; more are closed at once (default 0 = open-file limit - "
+     "64)"},
+    {"--max-body-buffer-bytes", F_I64, OFF(max_body_buffer_bytes),
+     "request bodies being received, all connections together; a body that does not fit gets "
+     "503 (default 256 MiB)"},
     {"--kv-offload", F_BOOL, OFF(kv_offload),
      "offload evicted KV blocks to libbrixkv (L1 DRAM, L2 Redis) and load prefixes from it"},
     {"--kv-l1-gb", F_DBL, OFF(kv_l1_gb), "L1 (DRAM) offload capacity in GiB (default 1)"},

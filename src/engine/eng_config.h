@@ -50,6 +50,9 @@ typedef struct eng_config {
     int64_t fault_crash_after_tokens;
     double fault_startup_delay;
     const char *log_level;
+    /* client connections (bx_http_limits; 0 = its default) */
+    int64_t idle_timeout_ms, header_timeout_ms, body_timeout_ms;
+    int64_t max_connections, max_body_buffer_bytes;
     /* KV offloading through libbrixkv (eng_offload) */
     int kv_offload;
     double kv_l1_gb;

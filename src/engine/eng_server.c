@@ -468,6 +468,11 @@ int eng_server_init(eng_server **out, uv_loop_t *loop, const eng_config *cfg, ch
     bx_http_limits lim;
     bx_http_limits_default(&lim);
     lim.max_body_bytes = 32u << 20;
+    lim.idle_timeout_ms = (uint64_t)cfg->idle_timeout_ms; /* 0s: the defaults */
+    lim.head_timeout_ms = (uint64_t)cfg->header_timeout_ms;
+    lim.body_timeout_ms = (uint64_t)cfg->body_timeout_ms;
+    lim.max_connections = (size_t)cfg->max_connections;
+    lim.body_budget_bytes = (size_t)cfg->max_body_buffer_bytes;
     if (bx_http_server_init(&s->http, loop, &lim, eng_handle, s) != 0) {
         snprintf(err, errlen, "cannot create the HTTP server");
         goto fail;

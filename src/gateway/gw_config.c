@@ -62,7 +62,18 @@ static const struct gw_flag gw_flags[] = {
     {"--first-byte-timeout-ms", GF_I64, GOFF(first_byte_timeout_ms),
      "time to the first byte of the engine's answer body: queueing and prefill (default 600000)"},
     {"--idle-timeout-ms", GF_I64, GOFF(idle_timeout_ms),
-     "client keep-alive idle timeout (default 60000)"},
+     "client keep-alive idle timeout: the longest wait between requests (default 60000)"},
+    {"--header-timeout-ms", GF_I64, GOFF(header_timeout_ms),
+     "time for a client's whole request head, 408 beyond (default 10000)"},
+    {"--body-timeout-ms", GF_I64, GOFF(body_timeout_ms),
+     "time for a request body from the end of its head, plus 1 s per 16 KiB received; 408 "
+     "beyond (default 60000)"},
+    {"--max-connections", GF_I64, GOFF(max_connections),
+     "client connections open at once over all workers; more are closed at once (default 0 = "
+     "(open-file limit - 64) / 2)"},
+    {"--max-body-buffer-bytes", GF_I64, GOFF(max_body_buffer_bytes),
+     "request bodies being received, all connections together; a body that does not fit gets "
+     "503 (default 256 MiB)"},
     {"--stream-idle-timeout-ms", GF_I64, GOFF(stream_idle_timeout_ms),
      "longest silence from an engine once its answer started (default 60000; 0 = none)"},
     {"--stream-silence-min-ms", GF_I64, GOFF(stream_silence_min_ms),
@@ -113,6 +124,9 @@ void gw_config_default(gw_config *c)
     c->breaker_open_ms = 5000;
     c->redis_timeout_ms = 50;
     c->max_body_bytes = 8 << 20;
+    c->header_timeout_ms = 10000;
+    c->body_timeout_ms = 60000;
+    c->max_body_buffer_bytes = (int64_t)256 << 20;
     c->block_size = 16;
     const char *hs = getenv("PYTHONHASHSEED");
     c->hash_seed = hs && *hs ? hs : "0";

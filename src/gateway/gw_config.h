@@ -40,6 +40,10 @@ typedef struct gw_config {
     int breaker_failures;    /* consecutive failures that open the breaker */
     int64_t breaker_open_ms; /* how long it stays open before a probe */
     int64_t max_body_bytes;
+    /* client connections (bx_http_limits): head and body deadlines, the
+     * connection cap (0 = (open-file limit - 64) / 2) and the buffered-body
+     * budget, all over the workers */
+    int64_t header_timeout_ms, body_timeout_ms, max_connections, max_body_buffer_bytes;
     int block_size;           /* engines' KV block size (prefix hashing) */
     const char *hash_seed;    /* engines' PYTHONHASHSEED (prefix hashing) */
     const char *hash_algo;    /* xxhash_cbor | sha256_cbor (prefix hashing) */

@@ -223,6 +223,7 @@ static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
                          .strategy_mem_bytes = gw_router_mem_bytes(&g->router),
                          .router_picks = g->router.picks,
                          .router_fallbacks = g->router.fallbacks};
+    bx_http_shared_get_stats(g->http_shared, &v.http);
     gw_prefix *px = gw_prefix_shared_acquire(&g->router.cfg);
     if (px) {
         gw_prefix_stats ps;
@@ -652,6 +653,13 @@ static int gw_worker_init(gw_gateway *g, int idx, uv_loop_t *loop, char *err, si
     bx_http_limits_default(&lim);
     lim.max_body_bytes = (size_t)cfg->max_body_bytes;
     lim.idle_timeout_ms = (uint64_t)cfg->idle_timeout_ms;
+    lim.head_timeout_ms = (uint64_t)cfg->header_timeout_ms;
+    lim.body_timeout_ms = (uint64_t)cfg->body_timeout_ms;
+    /* a proxied request holds two descriptors: the client's and the engine's */
+    lim.max_connections = cfg->max_connections > 0 ? (size_t)cfg->max_connections
+                                                   : bx_http_default_max_connections(2);
+    lim.body_budget_bytes = (size_t)cfg->max_body_buffer_bytes;
+    lim.shared = g->http_shared;
     if (bx_http_server_init(&w->http, w->loop, &lim, gw_handle, w) != 0) {
         snprintf(err, errlen, "cannot create the HTTP server");
         return -1;
@@ -802,6 +810,10 @@ int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, cha
         goto fail;
     }
     g->router_ok = 1;
+    if (!(g->http_shared = bx_http_shared_new())) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     if (gw_worker_init(g, 0, loop, err, errlen) != 0) goto fail;
     if (g->cfg.keys.n == 0 && !gw_host_loopback(g->cfg.host))
         bx_warn("listening on %s without API keys: whoever reaches port %d may use it "
@@ -860,5 +872,6 @@ void gw_gateway_close(gw_gateway *g)
     if (g->reg_ok) gw_registry_close(&g->reg);
     for (int i = 0; i < g->nworkers; i++)
         gw_metrics_free(g->workers[i].metrics);
+    bx_http_shared_free(g->http_shared); /* every worker's server is closed */
     free(g);
 }

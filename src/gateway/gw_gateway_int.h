@@ -81,6 +81,7 @@ struct gw_gateway {
     bx_blockhash hash_root;
     gw_worker workers[GW_MAX_WORKERS];
     int nworkers;
+    bx_http_shared *http_shared; /* the workers' connection cap and body budget */
     gw_stats stats;
     unsigned alog_gen;  /* access-log reopen generation (atomic; gw_gateway_reopen_logs) */
     void *discovery;    /* gw_disc, on the gateway's loop */

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "common/bx_buf.h"
+#include "common/bx_http.h"
 #include "gateway/gw_engine.h"
 
 typedef struct gw_metrics gw_metrics;
@@ -42,6 +43,7 @@ typedef struct gw_metrics_view {
     uint64_t prefix_evictions;
     uint64_t rl_fail_open, rl_fail_closed;
     int have_redis, redis_up; /* --redis set; every worker's limiter has it up */
+    bx_http_shared_stats http; /* client connections, over the workers */
 } gw_metrics_view;
 
 gw_metrics *gw_metrics_new(void);

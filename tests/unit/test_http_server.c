@@ -11,6 +11,7 @@
 #include "common/bx_http.h"
 #include "common/bx_sse.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -793,6 +794,391 @@ static void test_pooled_conn_closed_by_server(void **state)
     fx_stop(&f);
 }
 
+/* ---- a scripted raw client: deadlines, the connection cap, the budget ---- */
+
+typedef struct rc {
+    uv_tcp_t tcp;
+    uv_connect_t con;
+    uv_timer_t drip_t;
+    bx_buf in;
+    const char *drip; /* written every drip_ms until the server hangs up */
+    int connected, eof, closed;
+    uint64_t eof_at; /* loop ms */
+} rc;
+
+typedef struct rc_write {
+    uv_write_t w; /* first: freed through it */
+    char data[];
+} rc_write;
+
+static void rc_written(uv_write_t *w, int status)
+{
+    (void)status; /* a write after the server hung up may fail */
+    free(w);
+}
+
+static void rc_send(rc *r, const char *s, size_t n)
+{
+    if (r->eof) return;
+    rc_write *wr = malloc(sizeof(*wr) + n);
+    assert_non_null(wr);
+    memcpy(wr->data, s, n);
+    uv_buf_t b = uv_buf_init(wr->data, (unsigned)n);
+    if (uv_write(&wr->w, (uv_stream_t *)&r->tcp, &b, 1, rc_written) != 0) free(wr);
+}
+
+static void rc_sends(rc *r, const char *s)
+{
+    rc_send(r, s, strlen(s));
+}
+
+static void rc_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b)
+{
+    rc *r = h->data;
+    assert_int_equal(bx_buf_reserve(&r->in, 65536), 0);
+    *b = uv_buf_init(r->in.data + r->in.len, 65536);
+}
+
+static void rc_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    rc *r = s->data;
+    if (n < 0) {
+        r->eof = 1;
+        r->eof_at = uv_now(s->loop);
+        uv_read_stop(s);
+        uv_timer_stop(&r->drip_t);
+        return;
+    }
+    r->in.len += (size_t)n;
+    r->in.data[r->in.len] = 0;
+}
+
+static void rc_connected(uv_connect_t *c, int status)
+{
+    rc *r = c->data;
+    assert_int_equal(status, 0);
+    r->connected = 1;
+    uv_read_start((uv_stream_t *)&r->tcp, rc_alloc, rc_read);
+}
+
+static void rc_open(fx *f, rc *r)
+{
+    memset(r, 0, sizeof(*r));
+    bx_buf_init(&r->in);
+    assert_int_equal(bx_buf_reserve(&r->in, 1), 0);
+    r->in.data[0] = 0;
+    r->tcp.data = r->con.data = r->drip_t.data = r;
+    uv_tcp_init(&f->loop, &r->tcp);
+    uv_timer_init(&f->loop, &r->drip_t);
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", f->port, &a);
+    assert_int_equal(uv_tcp_connect(&r->con, &r->tcp, (struct sockaddr *)&a, rc_connected), 0);
+    run_until(f, &r->connected);
+}
+
+static void rc_tick(uv_timer_t *t)
+{
+    rc *r = t->data;
+    rc_sends(r, r->drip);
+}
+
+/* Writes s every ms milliseconds until the server hangs up. */
+static void rc_drip(rc *r, const char *s, uint64_t ms)
+{
+    r->drip = s;
+    uv_timer_start(&r->drip_t, rc_tick, ms, ms);
+}
+
+/* Runs the loop until the answer holds needle or the server hung up. */
+static void rc_wait_for(fx *f, rc *r, const char *needle)
+{
+    while (!strstr(r->in.data, needle) && !r->eof)
+        uv_run(&f->loop, UV_RUN_ONCE);
+}
+
+static void on_nap(uv_timer_t *t)
+{
+    *(int *)t->data = 1;
+}
+
+static void on_nap_closed(uv_handle_t *h)
+{
+    *(int *)h->data = 1;
+}
+
+static void nap(fx *f, uint64_t ms)
+{
+    uv_timer_t t;
+    int done = 0;
+    t.data = &done;
+    uv_timer_init(&f->loop, &t);
+    uv_timer_start(&t, on_nap, ms, 0);
+    run_until(f, &done);
+    done = 0;
+    uv_close((uv_handle_t *)&t, on_nap_closed);
+    run_until(f, &done);
+}
+
+static void rc_closed(uv_handle_t *h)
+{
+    rc *r = h->data;
+    r->closed++;
+}
+
+static void rc_close(fx *f, rc *r)
+{
+    uv_timer_stop(&r->drip_t);
+    uv_close((uv_handle_t *)&r->drip_t, rc_closed);
+    uv_close((uv_handle_t *)&r->tcp, rc_closed);
+    while (r->closed < 2)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    bx_buf_free(&r->in);
+}
+
+/* Slowloris: a head trickled a line at a time got more time with every
+ * byte (each reset the idle timer), so such a client held its connection
+ * forever. Now the head has its deadline from accept: 408, then close. */
+static void test_head_deadline(void **state)
+{
+    bx_http_limits lim;
+    bx_http_limits_default(&lim);
+    lim.head_timeout_ms = 200; /* the idle time stays 60 s */
+    fx f;
+    fx_start(&f, &lim);
+    rc r;
+    uint64_t t0 = uv_now(&f.loop);
+    rc_open(&f, &r);
+    rc_sends(&r, "GET /hello HTTP/1.1\r\nX-Slow: ");
+    rc_drip(&r, "a", 20); /* one header's value, a byte at a time */
+    rc_wait_for(&f, &r, "never");
+    assert_true(r.eof);
+    assert_true(strncmp(r.in.data, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0);
+    assert_non_null(strstr(r.in.data, "Connection: close\r\n"));
+    assert_true(r.eof_at - t0 >= 150);  /* not before the deadline... */
+    assert_true(r.eof_at - t0 < 10000); /* ...and well before the idle time */
+    assert_int_equal(stats(&f).head_timeouts, 1);
+    assert_int_equal(stats(&f).requests, 0);
+    rc_close(&f, &r);
+    fx_stop(&f);
+}
+
+/* The body has its own deadline from the end of the head, extended by the
+ * bytes received at the minimum rate: a trickled body is cut (408), one
+ * arriving at the minimum rate or faster is not, however long it takes. */
+static void test_body_deadline(void **state)
+{
+    bx_http_limits lim;
+    bx_http_limits_default(&lim);
+    lim.body_timeout_ms = 200;
+    lim.body_min_rate = 2000; /* bytes/s */
+    fx f;
+    fx_start(&f, &lim);
+    rc r;
+    rc_open(&f, &r);
+    rc_sends(&r, "POST /echo HTTP/1.1\r\nContent-Length: 100000\r\n\r\n");
+    uint64_t t0 = uv_now(&f.loop);
+    rc_drip(&r, "x", 20); /* 50 bytes/s */
+    rc_wait_for(&f, &r, "never");
+    assert_true(strncmp(r.in.data, "HTTP/1.1 408 Request Timeout\r\n", 30) == 0);
+    assert_true(r.eof_at - t0 >= 150);
+    assert_true(r.eof_at - t0 < 10000);
+    assert_int_equal(stats(&f).body_timeouts, 1);
+    rc_close(&f, &r);
+
+    /* 100 bytes every 20 ms (5000 bytes/s): 1500 bytes in ~300 ms */
+    char chunk[101];
+    memset(chunk, 'y', 100);
+    chunk[100] = 0;
+    rc_open(&f, &r);
+    rc_sends(&r, "POST /echo HTTP/1.1\r\nContent-Length: 1500\r\n\r\n");
+    rc_drip(&r, chunk, 20);
+    rc_wait_for(&f, &r, "\r\n\r\nyyyy");
+    uv_timer_stop(&r.drip_t);
+    assert_true(strncmp(r.in.data, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    assert_int_equal(stats(&f).body_timeouts, 1);
+    rc_close(&f, &r);
+    fx_stop(&f);
+}
+
+/* Between requests only the idle time counts (not the head's), and a
+ * kept-alive request's head counts from its own first byte. */
+static void test_idle_apart_from_head(void **state)
+{
+    bx_http_limits lim;
+    bx_http_limits_default(&lim);
+    lim.head_timeout_ms = 200;
+    lim.idle_timeout_ms = 1500;
+    fx f;
+    fx_start(&f, &lim);
+    rc r;
+    rc_open(&f, &r);
+    rc_sends(&r, "GET /hello HTTP/1.1\r\n\r\n");
+    rc_wait_for(&f, &r, "hello world");
+    nap(&f, 400); /* over the head time, under the idle time */
+    assert_false(r.eof);
+    bx_buf_reset(&r.in);
+    r.in.data[0] = 0;
+    rc_sends(&r, "GET /hello HTTP/1.1\r\n");
+    nap(&f, 100);
+    rc_sends(&r, "\r\n"); /* the head took 100 ms of its 200 */
+    rc_wait_for(&f, &r, "hello world");
+    assert_false(r.eof);
+    /* a trickled head after an answer: 408 by its own deadline */
+    bx_buf_reset(&r.in);
+    r.in.data[0] = 0;
+    uint64_t t0 = uv_now(&f.loop);
+    rc_sends(&r, "GET /hello HTTP/1.1\r\nX-Slow: ");
+    rc_drip(&r, "a", 20); /* one header's value, a byte at a time */
+    rc_wait_for(&f, &r, "never");
+    assert_true(strncmp(r.in.data, "HTTP/1.1 408 ", 13) == 0);
+    assert_true(r.eof_at - t0 < 1400); /* the head's deadline, not the idle one */
+    assert_int_equal(stats(&f).head_timeouts, 1);
+    assert_int_equal(stats(&f).requests, 2);
+    rc_close(&f, &r);
+    /* idle after an answer: closed without a word once the idle time is up */
+    rc_open(&f, &r);
+    rc_sends(&r, "GET /hello HTTP/1.1\r\n\r\n");
+    rc_wait_for(&f, &r, "hello world");
+    bx_buf_reset(&r.in);
+    r.in.data[0] = 0;
+    t0 = uv_now(&f.loop);
+    rc_wait_for(&f, &r, "never");
+    assert_int_equal(r.in.len, 0);
+    assert_true(r.eof_at - t0 >= 1000);
+    assert_int_equal(stats(&f).idle_timeouts, 1);
+    rc_close(&f, &r);
+    fx_stop(&f);
+}
+
+/* Runs the loop until an answer with n body bytes is in. */
+static void rc_wait_body(fx *f, rc *r, size_t n)
+{
+    for (;;) {
+        const char *end = strstr(r->in.data, "\r\n\r\n");
+        if (r->eof || (end && r->in.len - (size_t)(end + 4 - r->in.data) >= n)) break;
+        uv_run(&f->loop, UV_RUN_ONCE);
+    }
+}
+
+static void wait_open(fx *f, size_t n)
+{
+    while (stats(f).open != n)
+        uv_run(&f->loop, UV_RUN_ONCE);
+}
+
+/* The connection cap: one over it is closed at once (it used to be kept
+ * until the fd limit, where accept fails), while the connections already
+ * open keep being answered; a freed place takes a new one again. */
+static void test_connection_cap(void **state)
+{
+    bx_http_limits lim;
+    bx_http_limits_default(&lim);
+    lim.max_connections = 2;
+    fx f;
+    fx_start(&f, &lim);
+    rc a, b, c;
+    rc_open(&f, &a);
+    rc_sends(&a, "GET /hello HTTP/1.1\r\n\r\n");
+    rc_wait_for(&f, &a, "hello world");
+    rc_open(&f, &b);
+    wait_open(&f, 2);
+    rc_open(&f, &c);
+    rc_wait_for(&f, &c, "never");
+    assert_int_equal(c.in.len, 0); /* closed without an answer */
+    assert_int_equal(stats(&f).rejected, 1);
+    assert_int_equal(stats(&f).accepted, 2);
+    rc_close(&f, &c);
+    bx_buf_reset(&a.in);
+    a.in.data[0] = 0;
+    rc_sends(&a, "GET /hello HTTP/1.1\r\n\r\n"); /* still served */
+    rc_wait_for(&f, &a, "hello world");
+    assert_false(a.eof);
+    rc_close(&f, &b);
+    wait_open(&f, 1);
+    rc_open(&f, &c);
+    rc_sends(&c, "GET /hello HTTP/1.1\r\n\r\n");
+    rc_wait_for(&f, &c, "hello world");
+    assert_false(c.eof);
+    assert_int_equal(stats(&f).rejected, 1);
+    rc_close(&f, &c);
+    rc_close(&f, &a);
+    fx_stop(&f);
+}
+
+/* The body budget, process-wide through a shared object: a body that does
+ * not fit beside one being received is refused with 503 and Retry-After
+ * (it used to be buffered whatever the total), and its bytes come back
+ * once the first one's response ends. */
+static void test_body_budget(void **state)
+{
+    enum { BIG = 200 * 1024 };
+    bx_http_shared *sh = bx_http_shared_new();
+    assert_non_null(sh);
+    bx_http_limits lim;
+    bx_http_limits_default(&lim);
+    lim.body_budget_bytes = 300 * 1024;
+    lim.shared = sh;
+    fx f;
+    fx_start(&f, &lim);
+    char head[128];
+    snprintf(head, sizeof(head), "POST /echo HTTP/1.1\r\nContent-Length: %d\r\n\r\n", BIG);
+    char *body = malloc(BIG);
+    memset(body, 'z', BIG);
+    rc a, b;
+    rc_open(&f, &a);
+    rc_sends(&a, head);
+    rc_send(&a, body, 1000);
+    bx_http_shared_stats ss;
+    do {
+        uv_run(&f.loop, UV_RUN_ONCE);
+        bx_http_shared_get_stats(sh, &ss);
+    } while (ss.body_bytes == 0);
+    assert_int_equal(ss.body_bytes, BIG);
+    rc_open(&f, &b);
+    rc_sends(&b, head);
+    rc_wait_for(&f, &b, "never");
+    assert_true(strncmp(b.in.data, "HTTP/1.1 503 Service Unavailable\r\n", 34) == 0);
+    assert_non_null(strstr(b.in.data, "\r\nRetry-After: 1\r\n"));
+    assert_non_null(strstr(b.in.data, "Connection: close\r\n"));
+    assert_int_equal(stats(&f).budget_rejected, 1);
+    rc_close(&f, &b);
+    rc_send(&a, body + 1000, BIG - 1000);
+    rc_wait_body(&f, &a, BIG);
+    assert_true(strncmp(a.in.data, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    bx_http_shared_get_stats(sh, &ss);
+    assert_int_equal(ss.body_bytes, 0); /* given back when the response ended */
+    assert_int_equal(ss.budget_rejected, 1);
+    /* the next big body fits again, on the same connection */
+    bx_buf_reset(&a.in);
+    a.in.data[0] = 0;
+    rc_sends(&a, head);
+    rc_send(&a, body, BIG);
+    rc_wait_body(&f, &a, BIG);
+    assert_true(strncmp(a.in.data, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    /* a chunked body is charged as it grows */
+    bx_buf_reset(&a.in);
+    a.in.data[0] = 0;
+    rc_sends(&a, "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    char ch[32];
+    snprintf(ch, sizeof(ch), "%x\r\n", BIG);
+    rc_sends(&a, ch);
+    rc_send(&a, body, BIG);
+    rc_sends(&a, "\r\n");
+    rc_sends(&a, ch);
+    rc_send(&a, body, BIG); /* 400 KiB in all: over the budget */
+    rc_sends(&a, "\r\n0\r\n\r\n");
+    rc_wait_for(&f, &a, "never");
+    assert_true(strncmp(a.in.data, "HTTP/1.1 503 ", 13) == 0);
+    assert_int_equal(stats(&f).budget_rejected, 2);
+    rc_close(&f, &a);
+    free(body);
+    fx_stop(&f);
+    bx_http_shared_get_stats(sh, &ss);
+    assert_int_equal(ss.body_bytes, 0);
+    assert_int_equal(ss.open, 0);
+    bx_http_shared_free(sh);
+}
+
 /* ---- raw TCP server, for responses the server would not send ---- */
 
 typedef struct canned {
@@ -907,6 +1293,7 @@ static void test_client_response_forms(void **state)
 
 int main(void)
 {
+    signal(SIGPIPE, SIG_IGN); /* raw clients write after the server hung up */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_get),
         cmocka_unit_test(test_post_and_keepalive),
@@ -924,6 +1311,11 @@ int main(void)
         cmocka_unit_test(test_idle_timeout),
         cmocka_unit_test(test_pooled_conn_closed_by_server),
         cmocka_unit_test(test_client_response_forms),
+        cmocka_unit_test(test_head_deadline),
+        cmocka_unit_test(test_body_deadline),
+        cmocka_unit_test(test_idle_apart_from_head),
+        cmocka_unit_test(test_connection_cap),
+        cmocka_unit_test(test_body_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
