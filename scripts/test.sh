@@ -2,7 +2,8 @@
 # The one command that installs, builds and runs every test of brix:
 #   1. scripts/deps.sh (Debian packages, the e2e tests' npm packages)
 #   2. Release build in build/ and its ctest (unit + e2e)
-#   3. bench/scenarios/run_all.sh --quick on the Release build (invariants)
+#   3. bench/scenarios/run_all.sh --quick and bench/reliability.sh --quick on
+#      the Release build (invariants)
 #   4. ThreadSanitizer build in build-tsan/: libbrixkv's threaded tests and the
 #      multi-worker gateway's e2e test
 #   5. ASan+UBSan build in build-asan/ and its ctest
@@ -105,6 +106,13 @@ if [ -x "$OUT/build/brix" ] && bash "$ROOT/bench/scenarios/run_all.sh" --quick "
     PASSED=$((PASSED + 1))
 else
     failed "bench/scenarios/run_all.sh --quick"
+fi
+
+stage "bench/reliability.sh --quick (hostile clients: deadlines, caps, budget, hung engine)"
+if [ -x "$OUT/build/brix" ] && bash "$ROOT/bench/reliability.sh" --quick "$OUT/build/brix"; then
+    PASSED=$((PASSED + 1))
+else
+    failed "bench/reliability.sh --quick"
 fi
 
 # ThreadSanitizer: libbrixkv's threaded tests and the gateway's workers
