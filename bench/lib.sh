@@ -29,7 +29,9 @@ bench_port() {
 }
 
 # The nginx the gateway benchmarks compare against: a plain round-robin
-# HTTP/1.1 proxy with keep-alive upstreams and no buffering.
+# HTTP/1.1 proxy with keep-alive upstreams and no buffering. Its access log is
+# off unless NGX_ACCESS_LOG names a file (the gateway benchmarks set it from
+# ACCESS_LOG, so both proxies log or neither does).
 #   nginx_proxy_conf DIR WORKERS PORT "server h:p; server h:p;" [MAIN_DIRECTIVES]
 # writes DIR/nginx.conf (pid and logs under DIR too); run it with
 # `nginx -c DIR/nginx.conf -p DIR`.
@@ -44,7 +46,7 @@ pid $dir/nginx.pid;
 error_log $dir/logs/error.log;
 events { worker_connections 4096; }
 http {
-  access_log off;
+  access_log ${NGX_ACCESS_LOG:-off};
   upstream engines {$ups keepalive 128; }
   server {
     listen 127.0.0.1:$port;

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,15 +169,32 @@ static void gw_lb_raw(gw_lb *b, const char *s, size_t len)
     b->n += len;
 }
 
-static void gw_lb_fmt(gw_lb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void gw_lb_fmt(gw_lb *b, const char *fmt, ...)
+/* A signed decimal (no printf: this runs once per request). */
+static void gw_lb_int(gw_lb *b, int64_t v)
 {
-    if (b->n + 1 >= b->cap) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-    va_end(ap);
-    if (k > 0) b->n += (size_t)k < b->cap - b->n ? (size_t)k : b->cap - b->n - 1;
+    char d[24];
+    size_t i = sizeof(d);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        d[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) d[--i] = '-';
+    gw_lb_raw(b, d + i, sizeof(d) - i);
+}
+
+/* A value with one decimal, rounded half away from zero ("-1.0", "0.4"). */
+static void gw_lb_tenths(gw_lb *b, double v)
+{
+    if (!(v > -9e17 && v < 9e17)) v = -1; /* NaN or absurd: unknown */
+    int64_t t = (int64_t)(v * 10 + (v < 0 ? -0.5 : 0.5));
+    if (t < 0) {
+        gw_lb_raw(b, "-", 1);
+        t = -t;
+    }
+    gw_lb_int(b, t / 10);
+    char f[2] = {'.', (char)('0' + t % 10)};
+    gw_lb_raw(b, f, 2);
 }
 
 /* key=value with value escaped, quoted when it came from the client
@@ -223,14 +239,21 @@ void gw_alog_request(gw_alog *a, const gw_alog_rec *r)
     gw_lb b = {.p = gw_alog_reserve(a), .cap = GW_ALOG_LINE_MAX - 1}; /* - 1: the '\n' */
     gw_lb_time(a, &b);
     gw_lb_field(&b, "id=", r->id, 0);
-    gw_lb_fmt(&b, " status=%d", r->status);
+    gw_lb_raw(&b, " status=", 8);
+    gw_lb_int(&b, r->status);
     gw_lb_field(&b, " path=", r->path, 0);
     gw_lb_field(&b, " model=", r->model, 1);
     gw_lb_field(&b, " user=", r->user, 1);
     gw_lb_field(&b, " engine=", r->engine, 0);
     gw_lb_field(&b, " strategy=", r->strategy, 0);
-    gw_lb_fmt(&b, " ttft_ms=%.1f ms=%.1f tokens=%d+%d", r->ttft_ms >= 0 ? r->ttft_ms : -1.0, r->ms,
-              (int)r->prompt_tokens, (int)r->completion_tokens);
+    gw_lb_raw(&b, " ttft_ms=", 9);
+    gw_lb_tenths(&b, r->ttft_ms >= 0 ? r->ttft_ms : -1.0);
+    gw_lb_raw(&b, " ms=", 4);
+    gw_lb_tenths(&b, r->ms);
+    gw_lb_raw(&b, " tokens=", 8);
+    gw_lb_int(&b, r->prompt_tokens);
+    gw_lb_raw(&b, "+", 1);
+    gw_lb_int(&b, r->completion_tokens);
     b.p[b.n++] = '\n';
     a->len += b.n;
     a->lines++;
