@@ -20,6 +20,10 @@
 #                    (the order alternates), and print the median ratios too
 #                    (default 1; on a shared or small machine one run is noise)
 #   CPUS_ENGINES, CPUS_PROXY, CPUS_WRK   taskset CPU lists, e.g. 0-3
+#   TIME_SCALE=N     the engines' --time-scale (default 1000: a 16-token answer costs
+#                    microseconds, so on shared cores the engines spin; 100 lets them sleep)
+#   GW_FLAGS="..."   more brix gateway flags
+#   ACCESS_LOG=DIR   both proxies write an access log there (default: both off)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 BRIX=${1:-build/brix}
@@ -48,7 +52,7 @@ backs=()
 ups=""
 for p in "${EPORTS[@]}"; do
     (pin "${CPUS_ENGINES:-}" "$BRIX" engine --host 127.0.0.1 --port "$p" --model m \
-        --time-scale 1000 --log-level warn) &
+        --time-scale "${TIME_SCALE:-1000}" --log-level warn) &
     pids+=($!)
     backs+=(--backend "http://127.0.0.1:$p")
     ups="$ups server 127.0.0.1:$p;"
@@ -71,7 +75,7 @@ if grep -q -- '--access-log ' <<<"$("$BRIX" gateway --help 2>&1 || true)"; then
     fi
 fi
 (pin "${CPUS_PROXY:-}" "$BRIX" gateway --host 127.0.0.1 --port "$GP" "${backs[@]}" \
-    "${wflag[@]}" --strategy "$STRATEGY" --log-level warn "${alog[@]}") &
+    "${wflag[@]}" --strategy "$STRATEGY" --log-level warn "${alog[@]}" ${GW_FLAGS:-}) &
 pids+=($!)
 GW_PID=$!
 nginx_proxy_conf "$work" "$WORKERS" "$NP" "$ups"

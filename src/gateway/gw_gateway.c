@@ -288,6 +288,13 @@ static void gw_handle(bx_http_req *hr, bx_http_res *res, void *ud)
     gw_worker_busy(w);
     if (!gw_auth_step(&g->cfg.keys, hr, res)) { /* answered 401 */
         gw_metrics_request_done(w, "-", "-", "-", 401, -1);
+        /* hr is freed with the answer: the access log copies the path now */
+        gw_alog_rec ar = {.path = hr->path,
+                          .status = 401,
+                          .ttft_ms = -1,
+                          .prompt_tokens = -1,
+                          .completion_tokens = -1};
+        gw_alog_request(&w->alog, &ar);
         return;
     }
     const char *p = hr->path;

@@ -106,6 +106,9 @@ code=$(curl -s -o "$E2E_TMP/body" -w '%{http_code}' "http://127.0.0.1:$MP/metric
 expect_status "$code" 200 "--metrics-port /metrics without a key"
 grep -q '^brix_gateway_requests_total{.*status="401"}' "$E2E_TMP/body" ||
     fail "the 401s are not counted in brix_gateway_requests_total"
+# ... and each is in the access log (written a second after its first line), the path escaped
+sleep 1.3
+grep -q ' status=401 path=/v1/nope ' "$E2E_TMP/gateway.log" || fail "the 401s are not in the access log"
 for p in /v1/models /healthz /v1/chat/completions; do
     code=$(curl -s -o /dev/null -w '%{http_code}' -H "$H" "http://127.0.0.1:$MP$p")
     expect_status "$code" 404 "--metrics-port serves $p"
