@@ -23,6 +23,8 @@
 #   TIME_SCALE=N     the engines' --time-scale (default 1000: a 16-token answer costs
 #                    microseconds, so on shared cores the engines spin; 100 lets them sleep)
 #   GW_FLAGS="..."   more brix gateway flags
+#   NGINX_LB=least_conn  nginx's balancing (default round-robin); least_conn is
+#                    nginx's least-request, to compare brix's least-request like with like
 #   ACCESS_LOG=DIR   both proxies write an access log there (default: both off)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -50,6 +52,7 @@ NP=$(bench_port)
 
 backs=()
 ups=""
+[ -n "${NGINX_LB:-}" ] && ups="$NGINX_LB;" # e.g. least_conn: nginx balances as least-request does
 for p in "${EPORTS[@]}"; do
     (pin "${CPUS_ENGINES:-}" "$BRIX" engine --host 127.0.0.1 --port "$p" --model m \
         --time-scale "${TIME_SCALE:-1000}" --log-level warn) &
@@ -140,7 +143,7 @@ for i in $(seq "$RUNS"); do
     [ "$RUNS" -gt 1 ] && echo "run $i of $RUNS:"
     printf '%-22s %12s %10s %10s %8s\n' "target" "requests/s" "p50 us" "p99 us" "non-2xx"
     printf '%-22s %12s %10s %10s %8s\n' "direct (one engine)" "$d_rps" "$d_p50" "$d_p99" "$d_bad"
-    printf '%-22s %12s %10s %10s %8s\n' "nginx round-robin" "$n_rps" "$n_p50" "$n_p99" "$n_bad"
+    printf '%-22s %12s %10s %10s %8s\n' "nginx ${NGINX_LB:-round-robin}" "$n_rps" "$n_p50" "$n_p99" "$n_bad"
     printf '%-22s %12s %10s %10s %8s\n' "brix gateway ($STRATEGY)" "$g_rps" "$g_p50" "$g_p99" "$g_bad"
     awk -v gr="$g_rps" -v nr="$n_rps" -v g50="$g_p50" -v n50="$n_p50" -v d50="$d_p50" \
         -v g99="$g_p99" -v n99="$n_p99" -v d99="$d_p99" 'BEGIN {
@@ -178,7 +181,7 @@ for i in $(seq "$RUNS"); do
     fi
     printf '%-22s %12s %10s %10s\n' "target" "requests/s" "p50 us" "p99 us"
     printf '%-22s %12s %10s %10s\n' "direct (one engine)" "$ld_rps" "$ld_p50" "$ld_p99"
-    printf '%-22s %12s %10s %10s\n' "nginx round-robin" "$ln_rps" "$ln_p50" "$ln_p99"
+    printf '%-22s %12s %10s %10s\n' "nginx ${NGINX_LB:-round-robin}" "$ln_rps" "$ln_p50" "$ln_p99"
     printf '%-22s %12s %10s %10s\n' "brix gateway" "$lg_rps" "$lg_p50" "$lg_p99"
     awk -v g50="$lg_p50" -v n50="$ln_p50" -v d50="$ld_p50" -v g99="$lg_p99" -v n99="$ln_p99" \
         -v d99="$ld_p99" 'BEGIN {

@@ -20,7 +20,9 @@
  *
  * Ownership: every struct named here as "opaque" is allocated and freed by
  * this module. A bx_http_req and its strings stay valid until the response to
- * it is finished (bx_http_res_send / bx_http_res_end) or aborted. */
+ * it is finished (bx_http_res_send / bx_http_res_end) or aborted, and, after
+ * a finish, until the code that called it returns to the loop (the gateway
+ * logs and accounts a request right after answering it). */
 #ifndef BX_HTTP_H
 #define BX_HTTP_H
 

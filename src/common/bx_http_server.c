@@ -111,6 +111,7 @@ typedef struct conn {
     uint64_t phase_start; /* loop ms: when the current phase began */
     uint64_t timer_due;   /* loop ms: when the timer fires, while active */
     size_t body_charged;  /* bytes of the budget this request holds */
+    int trim;             /* a large body's parser store goes once its handler has returned */
     enum conn_phase phase;
     int fresh; /* no request answered yet: the first head counts from accept */
     int handles_open;
@@ -522,6 +523,18 @@ static int on_request(const bx_http_req *req, void *ud)
     return 1; /* pause: the req lives in the parser until the response ends */
 }
 
+/* Frees the store a large body grew, once nothing can still read the last
+ * request's strings: res_done runs inside bx_http_res_send/_end, and the
+ * handler may go on reading its req after them (the gateway logs the path,
+ * a strategy reads a header), so the trim waits for the next feed or the
+ * connection's timer (armed at once by res_done). */
+static void trim_store(conn *c)
+{
+    if (!c->trim) return;
+    c->trim = 0;
+    bx_http_reqparser_trim(c->parser);
+}
+
 /* Feeds data to the parser while no response is in progress; returns how
  * many bytes were used (all of them when the rest is to be dropped). */
 static size_t feed(conn *c, const char *data, size_t len)
@@ -530,6 +543,7 @@ static size_t feed(conn *c, const char *data, size_t len)
     while (off < len && !c->res_active && !c->close_after && !c->closing) {
         size_t used = 0;
         int status = 0;
+        trim_store(c);
         c->in_feed = 1;
         int r = bx_http_reqparser_feed(c->parser, data + off, len - off, &used, &status);
         c->in_feed = 0;
@@ -545,6 +559,7 @@ static size_t feed(conn *c, const char *data, size_t len)
         }
         if (used == 0) break;
     }
+    if (!c->res_active) trim_store(c); /* an answer sent from the handler: it has returned */
     if (c->close_after || c->closing) return len;
     return off;
 }
@@ -671,6 +686,7 @@ static void on_timer(uv_timer_t *t)
         conn_close(c);
         return;
     }
+    if (!c->res_active) trim_store(c);
     if (!c->res_active && pending_len(c) > 0) {
         process_pending(c);
         if (c->closing) return;
@@ -709,9 +725,9 @@ static void res_done(conn *c)
         conn_free(c);
         return;
     }
-    if (c->body_charged) { /* a large body: its buffer and budget go now */
+    if (c->body_charged) { /* a large body: its budget goes now, its buffer soon */
         body_release(c);
-        bx_http_reqparser_trim(c->parser);
+        c->trim = 1;
     }
     if (c->closing) return;
     c->phase = PH_IDLE;
@@ -727,7 +743,7 @@ static void res_done(conn *c)
      * Otherwise the timer stays if it fires by the idle deadline: when it
      * fires it measures from phase_start and waits the rest (no timer
      * restart per response). */
-    if (pending_len(c) > 0 && !c->in_feed) {
+    if ((pending_len(c) > 0 || c->trim) && !c->in_feed) {
         timer_start(c, 0);
     } else {
         conn_arm(c);
