@@ -66,17 +66,7 @@ done
 wflag=()
 [ "$WORKERS" -gt 1 ] && wflag=(--workers "$WORKERS" --accept "${ACCEPT:-shared}")
 [ "${BUSY_POLL_US:-0}" -gt 0 ] && wflag+=(--busy-poll-us "$BUSY_POLL_US")
-# Access logs: both proxies off (ACCESS_LOG unset) or both writing one (ACCESS_LOG=DIR: brix to
-# DIR/brix.log, nginx to DIR/nginx.log); only for a binary that has --access-log.
-alog=()
-if grep -q -- '--access-log ' <<<"$("$BRIX" gateway --help 2>&1 || true)"; then
-    if [ -n "${ACCESS_LOG:-}" ]; then
-        alog=(--access-log "$ACCESS_LOG/brix.log")
-        export NGX_ACCESS_LOG="$ACCESS_LOG/nginx.log"
-    else
-        alog=(--access-log off)
-    fi
-fi
+bench_access_log "$BRIX" # sets alog=(...) and nginx's NGX_ACCESS_LOG
 (pin "${CPUS_PROXY:-}" "$BRIX" gateway --host 127.0.0.1 --port "$GP" "${backs[@]}" \
     "${wflag[@]}" --strategy "$STRATEGY" --log-level warn "${alog[@]}" ${GW_FLAGS:-}) &
 pids+=($!)

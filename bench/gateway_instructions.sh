@@ -26,17 +26,7 @@ done
 for p in "$E1" "$E2"; do
     for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/health" >/dev/null && break; sleep 0.1; done
 done
-# Access logs: both proxies off (ACCESS_LOG unset) or both writing one (ACCESS_LOG=DIR: brix to
-# DIR/brix.log, nginx to DIR/nginx.log); only for a binary that has --access-log.
-alog=()
-if grep -q -- '--access-log ' <<<"$("$BRIX" gateway --help 2>&1 || true)"; then
-    if [ -n "${ACCESS_LOG:-}" ]; then
-        alog=(--access-log "$ACCESS_LOG/brix.log")
-        export NGX_ACCESS_LOG="$ACCESS_LOG/nginx.log"
-    else
-        alog=(--access-log off)
-    fi
-fi
+bench_access_log "$BRIX" # sets alog=(...) and nginx's NGX_ACCESS_LOG
 nginx_proxy_conf "$work" 1 "$NP" "server 127.0.0.1:$E1; server 127.0.0.1:$E2;" "master_process off;"
 cat >"$work/post.lua" <<'LUA'
 wrk.method = "POST"

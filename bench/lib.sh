@@ -4,6 +4,8 @@
 #                        and an EXIT trap that kills every pid in pids and
 #                        removes $work
 #   bench_port           prints a free TCP port on 127.0.0.1
+#   bench_access_log B   sets alog=(brix gateway flags) and NGX_ACCESS_LOG: both
+#                        proxies' access logs off, or with ACCESS_LOG=DIR both on
 #   nginx_proxy_conf     the gateway benchmarks' nginx peer (below)
 bench_need() {
     local t
@@ -26,6 +28,20 @@ bench_workdir() {
 
 bench_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Access logs: both proxies off (ACCESS_LOG unset) or both writing one
+# (ACCESS_LOG=DIR: brix to DIR/brix.log, nginx to DIR/nginx.log); the flag
+# only for a brix that has --access-log (an older build, for "before" runs).
+bench_access_log() {
+    alog=()
+    grep -q -- '--access-log ' <<<"$("$1" gateway --help 2>&1 || true)" || return 0
+    if [ -n "${ACCESS_LOG:-}" ]; then
+        alog=(--access-log "$ACCESS_LOG/brix.log")
+        export NGX_ACCESS_LOG="$ACCESS_LOG/nginx.log"
+    else
+        alog=(--access-log off)
+    fi
 }
 
 # The nginx the gateway benchmarks compare against: a plain round-robin
