@@ -24,49 +24,7 @@
 #include "gateway/gw_ratelimit.h"
 #include "gateway/gw_scrape.h"
 
-uint64_t gw_next_random(gw_worker *w)
-{
-    uint64_t z = (w->rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* ---------- rate limits ---------- */
-
-static void gw_limits_cb(void *ud, gw_rl_verdict v, int retry_after_s)
-{
-    gw_call *c = ud;
-    gw_gateway *g = gw_call_worker(c)->g;
-    int admit = GW_ADMIT_OK;
-    gw_registry_lock(&g->reg);
-    switch (v) {
-    case GW_RL_ALLOW:
-        break;
-    case GW_RL_REJECT_RPM:
-        admit = GW_ADMIT_RPM;
-        g->stats.rl_rejected_rpm++;
-        break;
-    case GW_RL_REJECT_TPM:
-        admit = GW_ADMIT_TPM;
-        g->stats.rl_rejected_tpm++;
-        break;
-    case GW_RL_REJECT_UNKNOWN:
-        admit = GW_ADMIT_UNKNOWN;
-        break;
-    case GW_RL_FAIL_OPEN: /* Redis unavailable: admitted unchecked, counted */
-        g->stats.rl_fail_open++;
-        g->stats.rl_errors++;
-        break;
-    default: /* GW_RL_ERROR: Redis unavailable and failing closed */
-        admit = GW_ADMIT_UNAVAILABLE;
-        g->stats.rl_fail_closed++;
-        g->stats.rl_errors++;
-        break;
-    }
-    gw_registry_unlock(&g->reg);
-    gw_proxy_admitted(c, admit, retry_after_s);
-}
 
 /* The limiter's view of Redis changed (on w's loop). Each limiter starts
  * down and was counted so in gw_worker_init. */
@@ -76,18 +34,6 @@ static void gw_limits_health(void *ud, int up)
     gw_registry_lock(&w->g->reg);
     w->g->stats.rl_down += up ? -1 : 1;
     gw_registry_unlock(&w->g->reg);
-}
-
-void gw_limits_check(gw_worker *w, gw_call *c, const char *user)
-{
-    if (!w->limits || !user || !*user || !gw_ratelimit_check(w->limits, user, gw_limits_cb, c))
-        gw_proxy_admitted(c, GW_ADMIT_OK, 0);
-}
-
-void gw_limits_account(gw_worker *w, const char *user, int64_t total_tokens)
-{
-    if (w->limits && user && *user && total_tokens > 0)
-        gw_ratelimit_account(w->limits, user, total_tokens);
 }
 
 /* ---------- local endpoints ---------- */
@@ -244,43 +190,6 @@ static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
     bx_buf_free(&b);
 }
 
-/* ---------- busy polling ---------- */
-
-static void gw_spin_idle(uv_idle_t *h)
-{
-    (void)h; /* being active is the point: the loop polls without sleeping */
-}
-
-static void gw_spin_check(uv_check_t *h)
-{
-    gw_worker *w = h->data;
-    if (!w->spin_on || w->calls) return;
-    if (uv_hrtime() - w->spin_last_ns > (uint64_t)w->g->cfg.busy_poll_us * 1000) {
-        uv_idle_stop(&w->spin);
-        w->spin_on = 0;
-    }
-}
-
-void gw_worker_busy(gw_worker *w)
-{
-    if (!w->spin_init) return;
-    w->spin_last_ns = uv_hrtime();
-    if (!w->spin_on && uv_idle_start(&w->spin, gw_spin_idle) == 0) w->spin_on = 1;
-}
-
-static int gw_worker_spin_init(gw_worker *w)
-{
-    if (w->g->cfg.busy_poll_us <= 0) return 0;
-    if (uv_idle_init(w->loop, &w->spin) != 0) return -1;
-    if (uv_check_init(w->loop, &w->spin_check) != 0) {
-        uv_close((uv_handle_t *)&w->spin, NULL);
-        return -1;
-    }
-    w->spin_check.data = w;
-    w->spin_init = 1;
-    return uv_check_start(&w->spin_check, gw_spin_check);
-}
-
 static void gw_handle(bx_http_req *hr, bx_http_res *res, void *ud)
 {
     gw_worker *w = ud;
@@ -379,52 +288,6 @@ static int gw_metrics_listen(gw_gateway *g, char *err, size_t errlen)
     }
     g->metrics_port = port;
     return 0;
-}
-
-/* ---------- held requests (scale from zero) ---------- */
-
-static void gw_hold_tick(uv_timer_t *t)
-{
-    gw_worker *w = t->data;
-    gw_proxy_retry_held(w);
-    if (gw_proxy_held(w, NULL) == 0) {
-        uv_timer_stop(&w->hold_timer);
-        w->hold_timer_on = 0;
-    }
-}
-
-void gw_gateway_hold_timer(gw_worker *w)
-{
-    if (!w->hold_timer_init) {
-        if (uv_timer_init(w->loop, &w->hold_timer) != 0) return;
-        w->hold_timer.data = w;
-        w->hold_timer_init = 1;
-    }
-    if (!w->hold_timer_on && uv_timer_start(&w->hold_timer, gw_hold_tick, 100, 100) == 0)
-        w->hold_timer_on = 1;
-}
-
-/* ---------- the watch over answers in flight ---------- */
-
-static void gw_watch_tick(uv_timer_t *t)
-{
-    gw_worker *w = t->data;
-    if (gw_proxy_watch(w) == 0) {
-        uv_timer_stop(&w->watch_timer);
-        w->watch_on = 0;
-    }
-}
-
-void gw_gateway_watch_timer(gw_worker *w)
-{
-    if (w->watch_on) return;
-    if (!w->watch_init) {
-        if (uv_timer_init(w->loop, &w->watch_timer) != 0) return;
-        w->watch_timer.data = w;
-        w->watch_init = 1;
-    }
-    if (uv_timer_start(&w->watch_timer, gw_watch_tick, GW_WATCH_MS, GW_WATCH_MS) == 0)
-        w->watch_on = 1;
 }
 
 int gw_gateway_set_hold(gw_gateway *g, const gw_hold_hooks *h)
@@ -531,8 +394,7 @@ static void gw_on_engine_change(gw_engine *e, void *ud)
         /* held requests may go now; from the loop, not from inside
          * discovery (held requests exist with one worker only, on this loop) */
         gw_worker *w = &g->workers[0];
-        if (g->nworkers == 1 && w->hold_timer_on)
-            uv_timer_start(&w->hold_timer, gw_hold_tick, 0, 100);
+        if (g->nworkers == 1) gw_proxy_hold_kick(w);
         return;
     }
     gw_prefix *p = gw_prefix_shared_acquire(&g->router.cfg);

@@ -1,6 +1,9 @@
 /* gw_gateway_int: what the gateway's files share (private to
- * src/gateway/gw_gateway.c, gw_proxy.c, gw_metrics.c): the gateway struct
- * and the calls between its parts. Not a public API. */
+ * src/gateway/gw_gateway.c, gw_proxy.c, gw_worker.c, gw_metrics.c): the
+ * gateway struct and the calls between its parts. Not a public API. Calls go
+ * one way: gw_gateway.c (lifecycle, routing table) calls down into gw_proxy.c
+ * (the request path, with its own timers and rate-limit glue); both use the
+ * leaves gw_worker.c and gw_metrics.c. */
 #ifndef GW_GATEWAY_INT_H
 #define GW_GATEWAY_INT_H
 
@@ -94,32 +97,30 @@ struct gw_gateway {
     int nmodel_strategy;
 };
 
+/* gw_worker.c (a leaf both files below use) */
 uint64_t gw_next_random(gw_worker *w);
 /* A request arrived or finished on w: with --busy-poll-us, keep polling. */
 void gw_worker_busy(gw_worker *w);
+/* Sets up --busy-poll-us's handles on w's loop (nothing when it is 0). */
+int gw_worker_spin_init(gw_worker *w);
 
 /* gw_proxy.c (on the worker's thread) */
 void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api);
-void gw_proxy_admitted(gw_call *c, int verdict, int retry_after_s);
 void gw_proxy_cancel_all(gw_worker *w);
 /* Frees the finished calls kept for reuse (at close). */
 void gw_proxy_free_spares(gw_worker *w);
 /* Sends held requests whose model has a ready engine now. */
 void gw_proxy_retry_held(gw_worker *w);
 int gw_proxy_held(gw_worker *w, const char *model);
-/* gw_gateway.c: runs gw_proxy_retry_held every 100 ms while requests are held */
-void gw_gateway_hold_timer(gw_worker *w);
+/* Held requests are retried every 100 ms while any is held (the worker's
+ * hold_timer); this retries them on the loop's next turn (an engine became
+ * ready). */
+void gw_proxy_hold_kick(gw_worker *w);
 /* Ends the calls whose engine was declared down or whose answer has been
  * silent past its bound; returns how many calls still wait on an engine. */
 int gw_proxy_watch(gw_worker *w);
-/* gw_gateway.c: runs gw_proxy_watch every GW_WATCH_MS while calls are upstream */
+/* the worker's watch_timer runs gw_proxy_watch every GW_WATCH_MS while calls are upstream */
 #define GW_WATCH_MS 250
-void gw_gateway_watch_timer(gw_worker *w);
-gw_worker *gw_call_worker(const gw_call *c);
-
-/* gw_gateway.c: the rate-limit glue (admits at once without Redis) */
-void gw_limits_check(gw_worker *w, gw_call *c, const char *user);
-void gw_limits_account(gw_worker *w, const char *user, int64_t total_tokens);
 
 /* metrics shorthands (gw_metrics.c), on the worker's thread */
 void gw_metrics_request_done(gw_worker *w, const char *model, const char *strategy,

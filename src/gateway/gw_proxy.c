@@ -5,6 +5,10 @@
  *   -> forward (bx_http_client, pooled keep-alive) -> stream back unchanged
  *   -> account (usage from the body or the final SSE chunk, TTFT, breaker)
  *
+ * The path's own timers (held requests, the watch below) and its glue to
+ * the rate limiter live here too, so that nothing in it calls back up into
+ * gw_gateway.c (which calls down into gw_proxy_handle and friends).
+ *
  * Before the first byte of an answer is sent to the client, a failed
  * connect or a 5xx from the engine is retried on another engine (at most
  * max_retries, never the same engine twice). After it, an engine that dies
@@ -30,6 +34,7 @@
 #include "common/bx_log.h"
 #include "common/bx_sse.h"
 #include "gateway/gw_gateway_int.h"
+#include "gateway/gw_ratelimit.h"
 #include "gateway/gw_silence.h"
 
 #define GW_USAGE_SCAN_MAX (1u << 20) /* non-streamed bodies kept for usage */
@@ -215,6 +220,12 @@ static int gw_on_sse_event(const bx_sse_event *ev, void *ud)
     if (!bx_sse_is_done(ev)) gw_usage_from_json(c, ev->data, ev->data_len);
     return 0;
 }
+
+/* the request path's own timers and rate-limit glue (below) */
+static void gw_hold_timer(gw_worker *w);
+static void gw_watch_timer(gw_worker *w);
+static void gw_limits_check(gw_worker *w, gw_call *c, const char *user);
+static void gw_limits_account(gw_worker *w, const char *user, int64_t total_tokens);
 
 /* ---------- breaker ---------- */
 
@@ -519,7 +530,7 @@ static void gw_forward(gw_call *c)
             c->held = 1;
             c->held_until_ms = now + g->hold.hold_ms;
             if (g->hold.wake) g->hold.wake(g->hold.ud, c->req.model);
-            gw_gateway_hold_timer(w);
+            gw_hold_timer(w);
             return;
         }
         if (now < c->held_until_ms) return; /* still waiting */
@@ -572,7 +583,7 @@ static void gw_forward(gw_call *c)
     c->cut = c->got_data = 0;
     c->sent_ms = now;
     c->last_ms = c->max_gap_ms = 0;
-    gw_gateway_watch_timer(w);
+    gw_watch_timer(w);
 }
 
 /* ---------- the watch: hung engines, silent answers ---------- */
@@ -635,13 +646,8 @@ int gw_proxy_watch(gw_worker *w)
     return upstream;
 }
 
-gw_worker *gw_call_worker(const gw_call *c)
-{
-    return c->w;
-}
-
 /* Continues after the rate limiter's answer. */
-void gw_proxy_admitted(gw_call *c, int verdict, int retry_after_s)
+static void gw_proxy_admitted(gw_call *c, int verdict, int retry_after_s)
 {
     c->in_limits = 0;
     if (!c->res) { /* client left while we asked Redis */
@@ -795,4 +801,103 @@ void gw_proxy_cancel_all(gw_worker *w)
         c->res = NULL;
         if (c->creq) bx_http_client_cancel(c->creq); /* on_done frees the call */
     }
+}
+
+/* ---------- rate limits (gw_ratelimit, when --redis is set) ---------- */
+
+static void gw_limits_cb(void *ud, gw_rl_verdict v, int retry_after_s)
+{
+    gw_call *c = ud;
+    gw_gateway *g = c->w->g;
+    int admit = GW_ADMIT_OK;
+    gw_registry_lock(&g->reg);
+    switch (v) {
+    case GW_RL_ALLOW:
+        break;
+    case GW_RL_REJECT_RPM:
+        admit = GW_ADMIT_RPM;
+        g->stats.rl_rejected_rpm++;
+        break;
+    case GW_RL_REJECT_TPM:
+        admit = GW_ADMIT_TPM;
+        g->stats.rl_rejected_tpm++;
+        break;
+    case GW_RL_REJECT_UNKNOWN:
+        admit = GW_ADMIT_UNKNOWN;
+        break;
+    case GW_RL_FAIL_OPEN: /* Redis unavailable: admitted unchecked, counted */
+        g->stats.rl_fail_open++;
+        g->stats.rl_errors++;
+        break;
+    default: /* GW_RL_ERROR: Redis unavailable and failing closed */
+        admit = GW_ADMIT_UNAVAILABLE;
+        g->stats.rl_fail_closed++;
+        g->stats.rl_errors++;
+        break;
+    }
+    gw_registry_unlock(&g->reg);
+    gw_proxy_admitted(c, admit, retry_after_s);
+}
+
+static void gw_limits_check(gw_worker *w, gw_call *c, const char *user)
+{
+    if (!w->limits || !user || !*user || !gw_ratelimit_check(w->limits, user, gw_limits_cb, c))
+        gw_proxy_admitted(c, GW_ADMIT_OK, 0);
+}
+
+static void gw_limits_account(gw_worker *w, const char *user, int64_t total_tokens)
+{
+    if (w->limits && user && *user && total_tokens > 0)
+        gw_ratelimit_account(w->limits, user, total_tokens);
+}
+
+/* ---------- held requests (scale from zero) ---------- */
+
+static void gw_hold_tick(uv_timer_t *t)
+{
+    gw_worker *w = t->data;
+    gw_proxy_retry_held(w);
+    if (gw_proxy_held(w, NULL) == 0) {
+        uv_timer_stop(&w->hold_timer);
+        w->hold_timer_on = 0;
+    }
+}
+
+static void gw_hold_timer(gw_worker *w)
+{
+    if (!w->hold_timer_init) {
+        if (uv_timer_init(w->loop, &w->hold_timer) != 0) return;
+        w->hold_timer.data = w;
+        w->hold_timer_init = 1;
+    }
+    if (!w->hold_timer_on && uv_timer_start(&w->hold_timer, gw_hold_tick, 100, 100) == 0)
+        w->hold_timer_on = 1;
+}
+
+/* ---------- the watch over answers in flight ---------- */
+
+static void gw_watch_tick(uv_timer_t *t)
+{
+    gw_worker *w = t->data;
+    if (gw_proxy_watch(w) == 0) {
+        uv_timer_stop(&w->watch_timer);
+        w->watch_on = 0;
+    }
+}
+
+static void gw_watch_timer(gw_worker *w)
+{
+    if (w->watch_on) return;
+    if (!w->watch_init) {
+        if (uv_timer_init(w->loop, &w->watch_timer) != 0) return;
+        w->watch_timer.data = w;
+        w->watch_init = 1;
+    }
+    if (uv_timer_start(&w->watch_timer, gw_watch_tick, GW_WATCH_MS, GW_WATCH_MS) == 0)
+        w->watch_on = 1;
+}
+
+void gw_proxy_hold_kick(gw_worker *w)
+{
+    if (w->hold_timer_on) uv_timer_start(&w->hold_timer, gw_hold_tick, 0, 100);
 }
