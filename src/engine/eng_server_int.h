@@ -80,7 +80,7 @@ struct eng_call {
     bx_buf text; /* non-streaming answer */
 };
 
-/* eng_server.c */
+/* eng_core.c: the leaf the other engine files use */
 double eng_now(const eng_server *s);
 double eng_wall_elapsed(const eng_server *s);
 double eng_unix_now(void);
@@ -93,6 +93,14 @@ void eng_kick(eng_server *s);
 void eng_kv_flush(eng_server *s);
 int eng_resolve_model(eng_server *s, const char *model, int *lora);
 int eng_name_ok(const char *n);
+/* The step loop's waker callback (armed by eng_kick), and the scheduler's
+ * KV hooks (blocks stored in / removed from the prefix cache: KV events,
+ * offloading); eng_server_init registers them. */
+void eng_step_timer_cb(eng_waker *w);
+void eng_on_stored(eng_seq *q, int32_t first, int32_t n, void *ud);
+void eng_on_removed(uint64_t key, void *ud);
+/* The KV offloader, or NULL without --kv-offload. */
+struct eng_offload *eng_offload_of(eng_server *s);
 
 /* eng_generate.c: completions and chat, streaming, scheduler callbacks */
 void eng_generate_init(eng_server *s);
