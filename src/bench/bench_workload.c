@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_rand.h"
+
 /* Three lowercase letters each: " xyz" is exactly one brix token. */
 static const char bench_wordlist[][4] = {
     "the", "and", "for", "are", "but", "not", "you", "all", "any", "can", "had", "her", "was",
@@ -30,10 +32,7 @@ static const char bench_wordlist[][4] = {
 
 static uint64_t splitmix64(uint64_t *x)
 {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
+    return bx_splitmix64(x);
 }
 
 uint64_t bench_mix(uint64_t a, uint64_t b)

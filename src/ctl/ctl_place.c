@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_rand.h"
+
 static const char *const policy_names[] = {
     [CTL_PLACE_LEAST_ADAPTERS] = "leastAdapters",
     [CTL_PLACE_BIN_PACK] = "binPack",
@@ -76,13 +78,10 @@ static int metric_known(double v)
     return isfinite(v) && v >= 0.0;
 }
 
-/* splitmix64: small, well mixed, and fully determined by the seed. */
+/* splitmix64 (bx_rand.h): small, well mixed, and fully determined by the seed. */
 static uint64_t next_rand(uint64_t *s)
 {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+    return bx_splitmix64(s);
 }
 
 /* Uniform in [0, bound) without modulo bias. */

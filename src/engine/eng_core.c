@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/bx_rand.h"
 #include "common/bx_log.h"
 #include "engine/eng_offload.h"
 #include "engine/eng_server_int.h"
@@ -36,10 +37,7 @@ double eng_unix_now(void)
 
 uint64_t eng_splitmix(uint64_t *x)
 {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return bx_splitmix64(x);
 }
 
 double eng_uniform(uint64_t *x)

@@ -12,6 +12,7 @@
 
 #include "brix/brixkv.h"
 #include "common/bx_prom.h"
+#include "common/bx_rand.h"
 
 #define EO_MAX_ADAPTERS 256
 #define EO_VALID 1u      /* the record describes the block's cached key */
@@ -42,25 +43,17 @@ struct eng_offload {
     eng_sched *sched; /* for adapter names (eng_offload_attach) */
 };
 
-static uint64_t eo_splitmix(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 void eng_offload_fill(uint64_t key, void *buf, size_t len)
 {
     uint64_t x = key ^ EO_SEED;
     unsigned char *p = buf;
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
-        uint64_t v = eo_splitmix(&x);
+        uint64_t v = bx_splitmix64(&x);
         memcpy(p + i, &v, 8);
     }
     if (i < len) {
-        uint64_t v = eo_splitmix(&x);
+        uint64_t v = bx_splitmix64(&x);
         memcpy(p + i, &v, len - i);
     }
 }
@@ -71,11 +64,11 @@ int eng_offload_verify(uint64_t key, const void *buf, size_t len)
     const unsigned char *p = buf;
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
-        uint64_t v = eo_splitmix(&x);
+        uint64_t v = bx_splitmix64(&x);
         if (memcmp(p + i, &v, 8) != 0) return 0;
     }
     if (i < len) {
-        uint64_t v = eo_splitmix(&x);
+        uint64_t v = bx_splitmix64(&x);
         if (memcmp(p + i, &v, len - i) != 0) return 0;
     }
     return 1;

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "common/bx_rand.h"
+
 void gw_strategy_cfg_default(gw_strategy_cfg *c)
 {
     memset(c, 0, sizeof(*c));
@@ -21,18 +23,10 @@ void gw_strategy_cfg_default(gw_strategy_cfg *c)
     c->block_size = 16;
 }
 
-static uint64_t gw_mix(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 int gw_rand_index(const gw_route_req *r, uint64_t salt, int n)
 {
     if (n <= 0) return -1;
-    return (int)(gw_mix(r->rnd ^ gw_mix(salt)) % (uint64_t)n);
+    return (int)(bx_mix64(r->rnd ^ bx_mix64(salt)) % (uint64_t)n);
 }
 
 int gw_pick_min(const gw_route_req *r, const double *score, int n)

@@ -3,14 +3,12 @@
  * calls into no other gateway file, so the proxy and the lifecycle file
  * (gw_gateway.c) can both use it without calling each other. The worker's
  * struct and its life (init, threads, close) are gw_gateway.c's. */
+#include "common/bx_rand.h"
 #include "gateway/gw_gateway_int.h"
 
 uint64_t gw_next_random(gw_worker *w)
 {
-    uint64_t z = (w->rng += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return bx_splitmix64(&w->rng);
 }
 
 /* ---------- busy polling ---------- */

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_rand.h"
 #include "gateway/gw_strategy.h"
 
 #define GW_VTC_MAX_USERS 4096
@@ -66,14 +67,6 @@ static uint64_t gw_vtc_hash(const char *s)
         h *= 0x100000001b3ULL;
     }
     return h;
-}
-
-static uint64_t gw_vtc_mix(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
 }
 
 static void *gw_vtc_create(const gw_strategy_cfg *cfg)
@@ -263,7 +256,7 @@ static int gw_vtc_pick(void *st, const gw_route_req *r, gw_engine *const *cands,
         if (isnan(load) || load < 0) load = 0;
         double util = v->cfg.vtc_max_pod_load > 0 ? load / v->cfg.vtc_max_pod_load : 0;
         if (util > 1) util = 1;
-        uint64_t bits = gw_vtc_mix(r->rnd ^ gw_vtc_mix(0x767463ULL + (uint64_t)i));
+        uint64_t bits = bx_mix64(r->rnd ^ bx_mix64(0x767463ULL + (uint64_t)i));
         double noise = (double)(bits >> 11) / 9007199254740992.0 * GW_VTC_RAND_SPAN;
         score[i] =
             v->cfg.vtc_fairness_weight * fabs(i - tau) + v->cfg.vtc_util_weight * util + noise;
