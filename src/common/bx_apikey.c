@@ -161,16 +161,6 @@ int bx_apikeys_load_file(bx_apikeys *k, const char *path, char *err, size_t errl
     return rc;
 }
 
-int bx_apikeys_merge(bx_apikeys *k, const bx_apikeys *src, char *err, size_t errlen)
-{
-    for (int i = 0; i < src->n; i++)
-        if (bx_apikeys_put(k, src->digest[i]) != 0) {
-            if (err && errlen) snprintf(err, errlen, "more than %d API keys", BX_APIKEYS_MAX);
-            return -1;
-        }
-    return 0;
-}
-
 int bx_apikeys_check(const bx_apikeys *k, const char *token, size_t len)
 {
     unsigned char d[32];

@@ -49,9 +49,6 @@ int bx_apikeys_parse_text(bx_apikeys *k, const char *buf, size_t len, char *err,
 /* Reads path (at most BX_APIKEY_FILE_MAX bytes) and adds its keys. The
  * number read (>= 1), or -1: unreadable, too large, bad line, no key. */
 int bx_apikeys_load_file(bx_apikeys *k, const char *path, char *err, size_t errlen);
-/* Adds every key of src to k. 0, or -1 when k would be over
- * BX_APIKEYS_MAX. */
-int bx_apikeys_merge(bx_apikeys *k, const bx_apikeys *src, char *err, size_t errlen);
 
 /* 1 when the token (len bytes) is one of the keys, else 0 (always 0 for an
  * empty set: callers test k->n first). Constant time, as above. */

@@ -78,12 +78,6 @@ static int metric_known(double v)
     return isfinite(v) && v >= 0.0;
 }
 
-/* splitmix64 (bx_rand.h): small, well mixed, and fully determined by the seed. */
-static uint64_t next_rand(uint64_t *s)
-{
-    return bx_splitmix64(s);
-}
-
 /* Uniform in [0, bound) without modulo bias. */
 static size_t rand_below(uint64_t *s, size_t bound)
 {
@@ -91,7 +85,7 @@ static size_t rand_below(uint64_t *s, size_t bound)
     uint64_t limit = UINT64_MAX - UINT64_MAX % b;
     uint64_t x;
     do {
-        x = next_rand(s);
+        x = bx_splitmix64(s); /* fully determined by the seed */
     } while (x >= limit);
     return (size_t)(x % b);
 }

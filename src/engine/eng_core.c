@@ -4,7 +4,6 @@
  * checks. A leaf below eng_server.c (lifecycle, routing), eng_generate.c and
  * eng_endpoints.c: it calls none of them, so none of them calls in a circle.
  * Shared structs are in eng_server_int.h. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,14 +34,9 @@ double eng_unix_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-uint64_t eng_splitmix(uint64_t *x)
-{
-    return bx_splitmix64(x);
-}
-
 double eng_uniform(uint64_t *x)
 {
-    return (double)(eng_splitmix(x) >> 11) / 9007199254740992.0;
+    return (double)(bx_splitmix64(x) >> 11) / 9007199254740992.0;
 }
 
 double eng_gauss(uint64_t *x)

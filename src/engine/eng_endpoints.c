@@ -13,6 +13,7 @@
 #include <xxhash.h>
 
 #include "common/bx_log.h"
+#include "common/bx_rand.h"
 #include "common/bx_prom.h"
 #include "common/bx_tok.h"
 #include "common/bx_json.h"
@@ -44,7 +45,7 @@ void eng_handle_embeddings(eng_server *s, bx_http_req *hr, bx_http_res *res)
     bx_buf_printf(
         b,
         "{\"id\":\"embd-%016llx\",\"object\":\"list\",\"created\":%lld,\"model\":\"%s\",\"data\":[",
-        (unsigned long long)eng_splitmix(&s->rng), (long long)time(NULL),
+        (unsigned long long)bx_splitmix64(&s->rng), (long long)time(NULL),
         lora >= 0 ? s->sched.lora.a[lora].name : s->served);
     double *v = malloc((size_t)dim * sizeof(*v));
     unsigned char *raw = malloc((size_t)dim * 4);

@@ -14,6 +14,7 @@
 #include <xxhash.h>
 
 #include "common/bx_log.h"
+#include "common/bx_rand.h"
 #include "common/bx_tok.h"
 #include "engine/eng_server_int.h"
 
@@ -39,7 +40,7 @@ uint32_t eng_gen_token(eng_seq *q, int32_t i, void *ud)
     eng_server *s = ud;
     eng_call *c = q->ud;
     uint64_t x = c->text_seed + (uint64_t)i;
-    int w = (int)(eng_splitmix(&x) % ENG_NWORDS);
+    int w = (int)(bx_splitmix64(&x) % ENG_NWORDS);
     c->last_word = w;
     return s->word_ids[w];
 }
@@ -352,7 +353,7 @@ void eng_handle_generate(eng_server *s, bx_http_req *hr, bx_http_res *res, enum 
     const char *rid = bx_http_req_header(hr, "x-request-id");
     if (rid) bx_http_res_header(res, "X-Request-Id", rid);
     snprintf(c->id, sizeof(c->id), "%s-%016llx%08llx", api == ENG_API_CHAT ? "chatcmpl" : "cmpl",
-             (unsigned long long)eng_splitmix(&s->rng), (unsigned long long)++s->next_id);
+             (unsigned long long)bx_splitmix64(&s->rng), (unsigned long long)++s->next_id);
     c->created = (int64_t)time(NULL);
     c->arrival = eng_now(s);
     bx_http_res_set_abort(res, eng_call_abort, c);

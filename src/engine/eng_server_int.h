@@ -84,7 +84,6 @@ struct eng_call {
 double eng_now(const eng_server *s);
 double eng_wall_elapsed(const eng_server *s);
 double eng_unix_now(void);
-uint64_t eng_splitmix(uint64_t *x);
 double eng_uniform(uint64_t *x);
 double eng_gauss(uint64_t *x);
 eng_call *eng_call_new(eng_server *s, bx_http_res *res);

@@ -12,7 +12,6 @@
 #include "common/bx_apikey.h"
 
 #define GW_MAX_BACKENDS 256
-#define GW_MAX_API_KEYS BX_APIKEYS_MAX
 #define GW_MAX_WORKERS 64
 
 typedef struct gw_config {

@@ -161,7 +161,7 @@ static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
                          .breaker_opens = g->stats.breaker_opens,
                          .rl_rejected_rpm = g->stats.rl_rejected_rpm,
                          .rl_rejected_tpm = g->stats.rl_rejected_tpm,
-                         .rl_errors = g->stats.rl_errors,
+                         .rl_errors = g->stats.rl_fail_open + g->stats.rl_fail_closed,
                          .rl_fail_open = g->stats.rl_fail_open,
                          .rl_fail_closed = g->stats.rl_fail_closed,
                          .have_redis = g->cfg.redis != NULL,
@@ -508,7 +508,7 @@ static int gw_worker_init(gw_gateway *g, int idx, uv_loop_t *loop, char *err, si
         gw_ratelimit_opts ro;
         gw_ratelimit_opts_default(&ro);
         ro.fail_open = !cfg->ratelimit_fail_closed;
-        if (cfg->redis_timeout_ms > 0) ro.timeout_ms = cfg->redis_timeout_ms;
+        ro.timeout_ms = cfg->redis_timeout_ms; /* >= 1: gw_config checks */
         ro.on_health = gw_limits_health;
         ro.health_ud = w;
         gw_registry_lock(&g->reg);

@@ -309,9 +309,12 @@ static void gw_finish(gw_call *c, int ok)
         gw_registry_unlock(&g->reg);
     }
     gw_worker_busy(c->w);
+    /* one status for the metric and the access log: what the client was
+     * answered (a 4xx/5xx the gateway gave itself included), or 502 for an
+     * answer that failed after a success status (an engine cut mid-stream) */
+    int status = !ok && c->upstream_status < 400 ? 502 : c->upstream_status;
     gw_metrics_request_done(c->w, gw_model_label(c), c->decided ? c->decided->name : "-",
-                            c->engine ? c->engine->addr : "-", ok ? c->upstream_status : 502,
-                            rr.ttft_s);
+                            c->engine ? c->engine->addr : "-", status, rr.ttft_s);
     if (c->prompt_tokens >= 0 && c->completion_tokens >= 0)
         gw_limits_account(c->w, c->req.user, c->prompt_tokens + c->completion_tokens);
     gw_alog_rec ar = {.id = c->id,
@@ -320,7 +323,7 @@ static void gw_finish(gw_call *c, int ok)
                       .user = c->req.user,
                       .engine = c->engine ? c->engine->addr : NULL,
                       .strategy = c->decided ? c->decided->name : NULL,
-                      .status = c->upstream_status,
+                      .status = c->upstream_status ? status : 0, /* 0: nothing sent */
                       .ok = ok,
                       .ttft_ms = rr.ttft_s >= 0 ? rr.ttft_s * 1000 : -1.0,
                       .ms = rr.e2e_s * 1000,
@@ -810,32 +813,34 @@ static void gw_limits_cb(void *ud, gw_rl_verdict v, int retry_after_s)
     gw_call *c = ud;
     gw_gateway *g = c->w->g;
     int admit = GW_ADMIT_OK;
-    gw_registry_lock(&g->reg);
+    uint64_t *count = NULL; /* the counter this verdict bumps, under the registry lock */
     switch (v) {
     case GW_RL_ALLOW:
         break;
     case GW_RL_REJECT_RPM:
         admit = GW_ADMIT_RPM;
-        g->stats.rl_rejected_rpm++;
+        count = &g->stats.rl_rejected_rpm;
         break;
     case GW_RL_REJECT_TPM:
         admit = GW_ADMIT_TPM;
-        g->stats.rl_rejected_tpm++;
+        count = &g->stats.rl_rejected_tpm;
         break;
     case GW_RL_REJECT_UNKNOWN:
         admit = GW_ADMIT_UNKNOWN;
         break;
     case GW_RL_FAIL_OPEN: /* Redis unavailable: admitted unchecked, counted */
-        g->stats.rl_fail_open++;
-        g->stats.rl_errors++;
+        count = &g->stats.rl_fail_open;
         break;
     default: /* GW_RL_ERROR: Redis unavailable and failing closed */
         admit = GW_ADMIT_UNAVAILABLE;
-        g->stats.rl_fail_closed++;
-        g->stats.rl_errors++;
+        count = &g->stats.rl_fail_closed;
         break;
     }
-    gw_registry_unlock(&g->reg);
+    if (count) { /* the common ALLOW takes no lock */
+        gw_registry_lock(&g->reg);
+        (*count)++;
+        gw_registry_unlock(&g->reg);
+    }
     gw_proxy_admitted(c, admit, retry_after_s);
 }
 
