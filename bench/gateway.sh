@@ -93,7 +93,7 @@ run() { # run URL [connections] [threads] -> "rps p50_us p99_us non2xx"
       /Requests\/sec/ {rps=$2}
       /^ +50%/ {p50=us($2)}
       /^ +99%/ {p99=us($2)}
-      /Non-2xx/ {bad=$4}
+      /Non-2xx/ {bad=$NF}
       / requests in / {n=$1}
       END {printf "%s %s %s %s %s\n", rps, p50, p99, bad+0, n+0}' "$work/out"
 }

@@ -11,7 +11,7 @@ e2e_init "$@"
 command -v python3 >/dev/null || fail "needs python3"
 
 CAP=6
-start_engine e1 --model m --time-scale 10 --header-timeout-ms 400 --max-connections "$CAP"
+start_engine e1 --model m --time-scale 10 --header-timeout-ms 1500 --max-connections "$CAP"
 wait_health "$ENGINE_PORT"
 
 python3 - "$ENGINE_PORT" "$CAP" <<'PY' || fail "raw-socket checks failed"

@@ -123,11 +123,16 @@ log "openai client: works with a key, AuthenticationError with a wrong one"
 
 # startup errors: an empty or unreadable key file, a bad BRIX_API_KEYS
 printf '# nothing\n\n' >"$E2E_TMP/empty.txt"
-timeout 5 "$BRIX" gateway --port 0 --api-key-file "$E2E_TMP/empty.txt" >"$E2E_TMP/bad.log" 2>&1 &&
-    fail "an empty key file was accepted"
-grep -q 'no API key' "$E2E_TMP/bad.log" || fail "empty key file: unclear error: $(cat "$E2E_TMP/bad.log")"
-timeout 5 "$BRIX" gateway --port 0 --api-key-file "$E2E_TMP/missing.txt" >"$E2E_TMP/bad.log" 2>&1 &&
-    fail "a missing key file was accepted"
-BRIX_API_KEYS="ok,not ok" timeout 5 "$BRIX" gateway --port 0 >"$E2E_TMP/bad.log" 2>&1 &&
-    fail "a BRIX_API_KEYS value with a blank in a key was accepted"
+# each must exit at once with an error (124: still running after 5 s, i.e. accepted)
+bad_start() { # bad_start WHAT GREP_PATTERN ENV_ASSIGNMENT GATEWAY_ARGS...
+    local what=$1 pat=$2 envset=$3 rc
+    shift 3
+    env "$envset" timeout 5 "$BRIX" gateway --host 127.0.0.1 --port 0 "$@" >"$E2E_TMP/bad.log" 2>&1
+    rc=$?
+    { [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; } || fail "$what was accepted (exit $rc)"
+    grep -q "$pat" "$E2E_TMP/bad.log" || fail "$what: unclear error: $(cat "$E2E_TMP/bad.log")"
+}
+bad_start "an empty key file" 'no API key' BRIX_API_KEYS= --api-key-file "$E2E_TMP/empty.txt"
+bad_start "a missing key file" 'missing.txt' BRIX_API_KEYS= --api-key-file "$E2E_TMP/missing.txt"
+bad_start "a BRIX_API_KEYS value with a blank in a key" 'BRIX_API_KEYS' "BRIX_API_KEYS=ok,not ok"
 log "bad key sources stop the start"

@@ -78,7 +78,10 @@ def get(s, path="/healthz"):
         if line.lower().startswith(b"content-length:"):
             n = int(line.split(b":")[1])
     while len(body) < n:
-        body += s.recv(65536)
+        d = s.recv(65536)
+        if not d:
+            die("the gateway closed before the whole answer")
+        body += d
     return head.split(b"\r\n")[0].decode()
 
 def trickle(socks, first, drip, bound_s):

@@ -76,12 +76,6 @@ static void test_check(void **st)
     assert_true(has(&f, "key-0"));
     assert_true(has(&f, "key-63"));
     assert_false(has(&f, "key-64"));
-    assert_int_equal(bx_apikeys_merge(&f, &k, err, sizeof(err)), -1);
-    bx_apikeys m;
-    bx_apikeys_init(&m);
-    assert_int_equal(bx_apikeys_merge(&m, &k, err, sizeof(err)), 0);
-    assert_int_equal(m.n, 4);
-    assert_true(has(&m, "sk-beta-longer-key"));
 }
 
 static void test_bearer(void **st)
