@@ -1,6 +1,9 @@
 /* ctl_podview: what the controllers (adapters, autoscaler, admin API) see
- * of one engine replica: a read-only snapshot the supervisor (ctl_sup)
+ * of one engine replica: a read-only snapshot an orchestrator (ctl_orch.h)
  * produces and `brix up` hands to each controller on every change and tick.
+ * The replica is reached at host:port (url says the same); the local
+ * orchestrator's engines listen on 127.0.0.1, another backend's on the
+ * pod's own address.
  *
  * Ownership: the strings and labels belong to the producer and stay valid
  * only for the duration of the call they are passed to; a controller that
@@ -27,11 +30,12 @@ typedef struct ctl_podview {
     const char *name;       /* unique: "<deployment>-<replica>" */
     const char *deployment; /* the Deployment object's name */
     const char *model;      /* its served model (model.aibrix.ai/name) */
-    const char *url;        /* "http://127.0.0.1:<port>" */
+    const char *url;        /* "http://<host>:<port>" */
+    const char *host;       /* address the replica serves on: "127.0.0.1" locally */
     const json_t *labels;   /* the pod's labels (template labels + model label) */
     int replica;
     int port;
-    int pid;
+    int pid; /* local: its process id; 0 where the backend has none */
     ctl_pod_phase phase;
     int restarts;
     int64_t ready_since_ms; /* Unix ms of the last transition to Ready, 0 if never */

@@ -19,8 +19,8 @@
 #include "ctl/ctl_cli.h"
 #include "ctl/ctl_lora.h"
 #include "ctl/ctl_obj.h"
+#include "ctl/ctl_orch_local.h"
 #include "ctl/ctl_store.h"
-#include "ctl/ctl_sup.h"
 #include "gateway/gw_config.h"
 #include "gateway/gw_gateway.h"
 
@@ -61,7 +61,7 @@ typedef struct ctl_up {
     ctl_store *store;
     bx_apikeys keys; /* the gateway's: --api-key-file, BRIX_API_KEYS, GatewayConfig */
     gw_gateway *gw;
-    ctl_sup *sup;
+    ctl_orch *orch;
     ctl_lora *lora;
     ctl_as *as;
     ctl_api *api;
@@ -282,8 +282,8 @@ static int ctl_up_apply_deployment(ctl_up *u, const ctl_obj *o, int adopt)
     if (gw_gateway_set_model_strategy(u->gw, copy->u.dep.model, copy->u.dep.routing_strategy) != 0)
         bx_warn("deployment %s: cannot set routing strategy %s", o->name,
                 copy->u.dep.routing_strategy ? copy->u.dep.routing_strategy : "-");
-    int rc = adopt ? ctl_sup_adopt(u->sup, copy, d->replicas, err, sizeof(err))
-                   : ctl_sup_apply(u->sup, copy, d->replicas, err, sizeof(err));
+    int rc = adopt ? ctl_orch_adopt(u->orch, copy, d->replicas, err, sizeof(err))
+                   : ctl_orch_apply(u->orch, copy, d->replicas, err, sizeof(err));
     ctl_as_set_current(u->as, copy->name, copy->u.dep.model, d->replicas);
     if (rc != 0) bx_error("deployment %s: %s", o->name, err);
     return rc;
@@ -292,7 +292,7 @@ static int ctl_up_apply_deployment(ctl_up *u, const ctl_obj *o, int adopt)
 static void ctl_up_remove_deployment(ctl_up *u, const char *name)
 {
     char err[256];
-    if (ctl_sup_remove(u->sup, name, err, sizeof(err)) != 0)
+    if (ctl_orch_remove(u->orch, name, err, sizeof(err)) != 0)
         bx_warn("deployment %s: %s", name, err);
     ctl_up_dep *d = ctl_up_dep_find(u, name);
     if (!d) return;
@@ -306,7 +306,7 @@ static void ctl_up_remove_deployment(ctl_up *u, const char *name)
 
 static void ctl_up_snapshot(ctl_up *u)
 {
-    u->npods = ctl_sup_pods(u->sup, NULL, u->pods, CTL_UP_MAX_PODS);
+    u->npods = ctl_orch_pods(u->orch, NULL, u->pods, CTL_UP_MAX_PODS);
     if (u->npods > CTL_UP_MAX_PODS) u->npods = CTL_UP_MAX_PODS;
 }
 
@@ -345,6 +345,16 @@ static int ctl_up_inflight(void *ud, const ctl_podview *pod)
     return gw_gateway_engine_inflight(u->gw, addr);
 }
 
+/* The orchestrator's events go to the store under their object. */
+static void ctl_up_on_orch_event(void *ud, const char *kind, const char *name, ctl_event_type type,
+                                 const char *reason, const char *message)
+{
+    ctl_up *u = ud;
+    char err[256];
+    if (ctl_store_event(u->store, kind, name, type, reason, message, 0, err, sizeof(err)) != 0)
+        bx_warn("event for %s %s: %s", kind, name, err);
+}
+
 static void ctl_up_on_adapters(void *ud, const char *pod, const char *const *adapters, size_t n)
 {
     ctl_up *u = ud;
@@ -379,7 +389,7 @@ static void ctl_up_scale(void *ud, const char *deployment, int replicas, const c
     d->autoscaled = 1;
     d->replicas = replicas;
     char err[256];
-    if (ctl_sup_apply(u->sup, d->obj, replicas, err, sizeof(err)) != 0)
+    if (ctl_orch_apply(u->orch, d->obj, replicas, err, sizeof(err)) != 0)
         bx_error("deployment %s: %s", deployment, err);
     ctl_up_dep_status(u, d);
 }
@@ -710,7 +720,7 @@ static void ctl_up_on_tick(uv_timer_t *t)
     if (!u->stopping) ctl_up_refresh(u);
 }
 
-static void ctl_up_sup_closed(void *ud)
+static void ctl_up_orch_closed(void *ud)
 {
     ctl_up *u = ud;
     gw_gateway_close(u->gw);
@@ -732,8 +742,8 @@ static void ctl_up_stop(ctl_up *u)
     u->as = NULL;
     if (u->lora) ctl_lora_close(u->lora);
     u->lora = NULL;
-    ctl_sup_close(u->sup, !u->cfg.keep_engines, ctl_up_sup_closed, u);
-    u->sup = NULL;
+    ctl_orch_close(u->orch, !u->cfg.keep_engines, ctl_up_orch_closed, u);
+    u->orch = NULL;
 }
 
 static void ctl_up_on_signal(uv_signal_t *s, int signum)
@@ -814,16 +824,17 @@ static int ctl_up_start(ctl_up *u)
         return -1;
     }
 
-    ctl_sup_cfg sc;
-    ctl_sup_cfg_default(&sc);
+    ctl_orch_local_cfg sc;
+    ctl_orch_local_cfg_default(&sc);
     sc.brix_path = u->brix_path;
     sc.log_dir = u->log_dir;
     /* the adapter controller loads through the engines' runtime endpoints,
      * which vLLM (and brix engine) serve only with this */
     static const char *const set_env[] = {"VLLM_ALLOW_RUNTIME_LORA_UPDATING=true", NULL};
     sc.set_env = set_env;
-    ctl_sup_cbs scb = {.on_change = ctl_up_on_pod, .inflight = ctl_up_inflight};
-    if (ctl_sup_init(&u->sup, u->loop, u->store, &sc, &scb, u, err, sizeof(err)) != 0) {
+    ctl_orch_cbs scb = {
+        .on_change = ctl_up_on_pod, .inflight = ctl_up_inflight, .on_event = ctl_up_on_orch_event};
+    if (ctl_orch_local_init(&u->orch, u->loop, u->store, &sc, &scb, u, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: supervisor: %s\n", err);
         return -1;
     }
@@ -895,7 +906,7 @@ int ctl_up_main(int argc, char **argv)
         if (u.api) ctl_api_close(u.api, NULL, NULL);
         if (u.as) ctl_as_close(u.as);
         if (u.lora) ctl_lora_close(u.lora);
-        if (u.sup) ctl_sup_close(u.sup, 1, NULL, NULL);
+        if (u.orch) ctl_orch_close(u.orch, 1, NULL, NULL);
         if (u.gw) gw_gateway_close(u.gw);
         uv_run(u.loop, UV_RUN_NOWAIT);
         if (u.store) ctl_store_close(u.store);

@@ -1,11 +1,12 @@
 /* ctl_up: `brix up -f stack.yaml`, the local stack in one process on one
  * libuv loop: the gateway (embedded, gw_gateway), the admin API (ctl_api),
- * the engine supervisor (ctl_sup), the adapter controller (ctl_lora) and
- * the autoscaler (ctl_autoscale), over one SQLite store (ctl_store).
+ * the engine orchestrator (ctl_orch: local processes), the adapter
+ * controller (ctl_lora) and the autoscaler (ctl_autoscale), over one
+ * SQLite store (ctl_store).
  *
  * ctl_up wires them together and owns nothing else:
  * - objects from -f files and from the admin API go to the store and then
- *   to their controller (Deployment -> supervisor, ModelAdapter -> adapter
+ *   to their controller (Deployment -> orchestrator, ModelAdapter -> adapter
  *   controller, PodAutoscaler -> autoscaler);
  * - every pod change updates the gateway's engine set (Ready pods only),
  *   the adapter controller's and the autoscaler's views, and the

@@ -1,4 +1,5 @@
-/* ctl_sup with real child processes: each engine is python3 running a tiny
+/* The local orchestrator (ctl_orch_local, driven through the ctl_orch
+ * table) with real child processes: each engine is python3 running a tiny
  * HTTP server (PY below) on {port}, answering /health with 200 (or the
  * status given by status=N), optionally ignoring SIGTERM (noterm) or
  * exiting with a code after a while (exit=SECONDS:CODE). The loop runs
@@ -25,7 +26,7 @@
 
 #include "ctl/ctl_obj.h"
 #include "ctl/ctl_store.h"
-#include "ctl/ctl_sup.h"
+#include "ctl/ctl_orch_local.h"
 
 static const char *PY =
     "import sys,os,signal,threading,time\n"
@@ -70,7 +71,7 @@ typedef struct T {
     uv_loop_t loop;
     uv_timer_t tick;
     ctl_store *store;
-    ctl_sup *sup;
+    ctl_orch *sup;
     char logdir[64];
     change log[MAX_LOG];
     size_t nlog;
@@ -94,6 +95,7 @@ static void on_change(void *ud, const ctl_podview *v)
     c->pid = v->pid;
     assert_non_null(v->url);
     assert_non_null(v->deployment);
+    assert_string_equal(v->host, "127.0.0.1");
     if (v->phase == CTL_POD_READY) {
         char want[64];
         snprintf(want, sizeof(want), "http://127.0.0.1:%d", v->port);
@@ -122,6 +124,16 @@ static int inflight(void *ud, const ctl_podview *v)
     return t->inflight_val;
 }
 
+/* Events go to the store, as brix up records them. */
+static void on_event(void *ud, const char *kind, const char *name, ctl_event_type type,
+                     const char *reason, const char *message)
+{
+    T *t = ud;
+    char err[256];
+    if (ctl_store_event(t->store, kind, name, type, reason, message, 0, err, sizeof(err)) != 0)
+        fail_msg("event: %s", err);
+}
+
 static void on_tick(uv_timer_t *h)
 {
     (void)h;
@@ -129,8 +141,8 @@ static void on_tick(uv_timer_t *h)
 
 static void sup_new(T *t)
 {
-    ctl_sup_cfg cfg;
-    ctl_sup_cfg_default(&cfg);
+    ctl_orch_local_cfg cfg;
+    ctl_orch_local_cfg_default(&cfg);
     cfg.brix_path = "/nonexistent/brix";
     cfg.log_dir = t->logdir;
     cfg.backoff_base_s = 0.1;
@@ -146,10 +158,11 @@ static void sup_new(T *t)
         cfg.port_max = t->port_hi;
     }
     if (t->reset_s > 0) cfg.backoff_reset_s = t->reset_s;
-    ctl_sup_cbs cbs = {.on_change = on_change, .inflight = inflight};
+    ctl_orch_cbs cbs = {.on_change = on_change, .inflight = inflight, .on_event = on_event};
     char err[256] = "";
-    int r = ctl_sup_init(&t->sup, &t->loop, t->store, &cfg, &cbs, t, err, sizeof(err));
-    if (r != 0) fail_msg("ctl_sup_init: %s", err);
+    int r = ctl_orch_local_init(&t->sup, &t->loop, t->store, &cfg, &cbs, t, err, sizeof(err));
+    if (r != 0) fail_msg("ctl_orch_local_init: %s", err);
+    assert_string_equal(ctl_orch_name(t->sup), "local");
 }
 
 static T *setup(void)
@@ -189,7 +202,7 @@ static int run_until(T *t, pred_fn pred, const void *arg)
 static int find_pod(T *t, const char *name, ctl_podview *out)
 {
     ctl_podview v[64];
-    size_t n = ctl_sup_pods(t->sup, NULL, v, 64);
+    size_t n = ctl_orch_pods(t->sup, NULL, v, 64);
     assert_true(n <= 64);
     for (size_t i = 0; i < n; i++) {
         if (strcmp(v[i].name, name) == 0) {
@@ -307,7 +320,7 @@ static ctl_obj *mk_dep(const char *name, int64_t gen, const char *startup, const
 static void apply(T *t, const ctl_obj *o, int replicas)
 {
     char err[256] = "";
-    if (ctl_sup_apply(t->sup, o, replicas, err, sizeof(err)) != 0) fail_msg("apply: %s", err);
+    if (ctl_orch_apply(t->sup, o, replicas, err, sizeof(err)) != 0) fail_msg("apply: %s", err);
 }
 
 static void on_closed(void *ud)
@@ -318,7 +331,7 @@ static void on_closed(void *ud)
 static void close_sup(T *t, int stop_pods)
 {
     t->closed = 0;
-    ctl_sup_close(t->sup, stop_pods, on_closed, t);
+    ctl_orch_close(t->sup, stop_pods, on_closed, t);
     RUN_UNTIL(t, is_closed, NULL);
     t->sup = NULL;
 }
@@ -463,10 +476,10 @@ static void test_start_crash_drain(void **st)
     assert_true(find_pod(t, "alpha-0", &v0b));
     assert_int_equal(v0b.pid, v0.pid);
     assert_int_equal(v0b.phase, CTL_POD_READY);
-    assert_int_equal(ctl_sup_pods(t->sup, "alpha", NULL, 0), 1);
+    assert_int_equal(ctl_orch_pods(t->sup, "alpha", NULL, 0), 1);
 
-    ctl_sup_stats sst;
-    ctl_sup_get_stats(t->sup, &sst);
+    ctl_orch_stats sst;
+    ctl_orch_get_stats(t->sup, &sst);
     assert_int_equal(sst.spawns, 3);
     assert_int_equal(sst.restarts, 1);
     ctl_obj_free(o);
@@ -490,8 +503,8 @@ static void test_sigterm_ignored(void **st)
     assert_true(process_gone(v.pid));
     assert_true(has_event(t, "stubborn", "Killed", "sent SIGKILL"));
     assert_true(has_event(t, "stubborn", "Stopped", "killed by signal 9"));
-    ctl_sup_stats sst;
-    ctl_sup_get_stats(t->sup, &sst);
+    ctl_orch_stats sst;
+    ctl_orch_get_stats(t->sup, &sst);
     assert_int_equal(sst.killed, 1);
     ctl_obj_free(o);
     teardown(t);
@@ -535,7 +548,7 @@ static void test_exit_code_backoff(void **st)
     assert_true(has_event(t, "flaky", "Restarting", "restart 3 in 0.4s"));
     assert_true(has_event(t, "flaky", "Restarting", "restart 4 in 0.4s"));
     char err[256];
-    assert_int_equal(ctl_sup_remove(t->sup, "flaky", err, sizeof(err)), 0);
+    assert_int_equal(ctl_orch_remove(t->sup, "flaky", err, sizeof(err)), 0);
     RUN_UNTIL(t, pod_absent, "flaky-0");
     ctl_obj_free(o);
     teardown(t);
@@ -657,15 +670,15 @@ static void test_rolling_replace(void **st)
     assert_int_equal(nv.replica, 0);
 
     /* only the grace changes: same pid, no new launch */
-    ctl_sup_stats before, after;
-    ctl_sup_get_stats(t->sup, &before);
+    ctl_orch_stats before, after;
+    ctl_orch_get_stats(t->sup, &before);
     ctl_obj *o3 = mk_dep("roll", 3, "20", "1", args);
     apply(t, o3, 1);
     ctl_podview nv2 = {0};
     assert_true(find_pod(t, "roll-0-g2", &nv2));
     assert_int_equal(nv2.pid, nv.pid);
     assert_int_equal(nv2.phase, CTL_POD_READY);
-    ctl_sup_get_stats(t->sup, &after);
+    ctl_orch_get_stats(t->sup, &after);
     assert_int_equal(after.spawns, before.spawns);
     ctl_pod row;
     char err[256];
@@ -705,7 +718,7 @@ static void test_adopt(void **st)
     assert_int_equal(waitpid(v1.pid, NULL, 0), v1.pid);
 
     sup_new(t);
-    if (ctl_sup_adopt(t->sup, o, 2, err, sizeof(err)) != 0) fail_msg("adopt: %s", err);
+    if (ctl_orch_adopt(t->sup, o, 2, err, sizeof(err)) != 0) fail_msg("adopt: %s", err);
     want_pod a0 = {"keep-0", CTL_POD_READY, 0, 0};
     want_pod a1 = {"keep-1", CTL_POD_READY, v1.pid, 0};
     RUN_UNTIL(t, pod_is, &a0);
@@ -716,8 +729,8 @@ static void test_adopt(void **st)
     assert_int_equal(w0.port, v0.port);
     assert_true(has_event(t, "keep", "Adopted", "pod keep-0"));
     assert_false(has_event(t, "keep", "Adopted", "pod keep-1"));
-    ctl_sup_stats sst;
-    ctl_sup_get_stats(t->sup, &sst);
+    ctl_orch_stats sst;
+    ctl_orch_get_stats(t->sup, &sst);
     assert_int_equal(sst.adopted, 1);
     assert_int_equal(sst.spawns, 1); /* keep-1 only */
 
@@ -745,15 +758,15 @@ static void test_remove_orphans_and_errors(void **st)
     close_sup(t, 0);
     sup_new(t);
     char err[256] = "";
-    assert_int_equal(ctl_sup_remove(t->sup, "orph", err, sizeof(err)), 0);
+    assert_int_equal(ctl_orch_remove(t->sup, "orph", err, sizeof(err)), 0);
     want_change gone = {"orph-0", CTL_POD_GONE};
     RUN_UNTIL(t, changed_to, &gone);
     assert_true(process_gone(v.pid));
     assert_true(has_event(t, "orph", "Stopped", "pod orph-0"));
 
-    assert_int_equal(ctl_sup_apply(t->sup, o, CTL_MAX_REPLICAS + 1, err, sizeof(err)), -1);
+    assert_int_equal(ctl_orch_apply(t->sup, o, CTL_MAX_REPLICAS + 1, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "replicas"));
-    assert_int_equal(ctl_sup_remove(t->sup, "Bad_Name", err, sizeof(err)), -1);
+    assert_int_equal(ctl_orch_remove(t->sup, "Bad_Name", err, sizeof(err)), -1);
     ctl_obj_free(o);
     teardown(t);
 }
