@@ -7,10 +7,17 @@ int gw_router_init(gw_router *r, const gw_strategy_cfg *cfg, const char *default
 {
     memset(r, 0, sizeof(*r));
     r->cfg = *cfg;
+    int need_prefix = 0;
+    for (const gw_strategy *const *s = gw_strategy_all(); *s; s++)
+        need_prefix |= (*s)->needs_prefix_index;
+    /* NULL when the bound is too small or memory short: the strategies
+     * that need it then decline every pick */
+    if (need_prefix) r->prefix = gw_prefix_create(r->cfg.prefix_max_bytes);
     for (const gw_strategy *const *s = gw_strategy_all(); *s; s++) {
         if (r->n == GW_ROUTER_MAX_STRATEGIES) break;
         r->strategies[r->n] = *s;
-        r->states[r->n] = (*s)->create ? (*s)->create(&r->cfg) : NULL;
+        gw_prefix *idx = (*s)->needs_prefix_index ? r->prefix : NULL;
+        r->states[r->n] = (*s)->create ? (*s)->create(&r->cfg, idx) : NULL;
         r->n++;
     }
     r->def = gw_router_strategy(r, default_name ? default_name : "least-request");
@@ -26,6 +33,7 @@ void gw_router_close(gw_router *r)
 {
     for (int i = 0; i < r->n; i++)
         if (r->strategies[i]->destroy) r->strategies[i]->destroy(r->states[i]);
+    gw_prefix_destroy(r->prefix); /* after the strategies it was lent to */
     memset(r, 0, sizeof(*r));
 }
 
@@ -75,7 +83,7 @@ void gw_router_done(gw_router *r, const gw_strategy *s, const gw_route_req *rq, 
 
 size_t gw_router_mem_bytes(const gw_router *r)
 {
-    size_t total = 0;
+    size_t total = gw_prefix_mem_bytes(r->prefix);
     for (int i = 0; i < r->n; i++)
         if (r->strategies[i]->mem_bytes) total += r->strategies[i]->mem_bytes(r->states[i]);
     return total;

@@ -12,9 +12,14 @@
  * the outcome (usage, observed TTFT).
  *
  * State: create() returns the strategy's own state (NULL allowed), owned by
- * the router and released with destroy(). Strategies run on the gateway's
- * loop thread; they must not block and should not allocate per request in
- * steady state. */
+ * the router and released with destroy(). A strategy that declares
+ * needs_prefix_index gets the router's prefix index in create(): borrowed,
+ * it outlives the state, and every strategy that declares it shares the one
+ * index (prefix-cache records, predicted-ttft reads the same blocks); the
+ * others get NULL. Threads: the router's caller serializes every call on a
+ * router (the gateway holds its registry lock), so a strategy and the index
+ * it was lent are never used by two threads at once; they must not block
+ * and should not allocate per request in steady state. */
 #ifndef GW_STRATEGY_H
 #define GW_STRATEGY_H
 
@@ -22,6 +27,7 @@
 #include <stdint.h>
 
 #include "gateway/gw_engine.h"
+#include "gateway/gw_prefix.h"
 
 /* What a strategy may look at for one request. */
 typedef struct gw_route_req {
@@ -47,8 +53,8 @@ typedef struct gw_route_result {
 } gw_route_result;
 
 typedef struct gw_strategy_cfg {
+    size_t prefix_max_bytes; /* hard memory bound of the router's prefix index */
     /* prefix-cache (AIBrix's knobs) */
-    size_t prefix_max_bytes;     /* hard memory bound of the index */
     int prefix_imbalance_abs;    /* load-imbalance guard (default 8) */
     double prefix_stddev_factor; /* default 1 */
     /* vtc-basic */
@@ -63,12 +69,13 @@ typedef struct gw_strategy_cfg {
 void gw_strategy_cfg_default(gw_strategy_cfg *c);
 
 typedef struct gw_strategy {
-    const char *name;     /* the routing-strategy header value */
-    const char *fallback; /* strategy used when pick returns -1; NULL = random */
-    int needs_tokens;     /* reads r->tokens / r->ntokens: the proxy tokenizes only then */
-    int needs_blocks;     /* reads r->block_keys (implies tokens): hashed only then */
-    int sets_session_id;  /* answers carry x-session-id (base64 of the engine's address) */
-    void *(*create)(const gw_strategy_cfg *cfg);
+    const char *name;       /* the routing-strategy header value */
+    const char *fallback;   /* strategy used when pick returns -1; NULL = random */
+    int needs_tokens;       /* reads r->tokens / r->ntokens: the proxy tokenizes only then */
+    int needs_blocks;       /* reads r->block_keys (implies tokens): hashed only then */
+    int sets_session_id;    /* answers carry x-session-id (base64 of the engine's address) */
+    int needs_prefix_index; /* create() gets the router's prefix index (else NULL) */
+    void *(*create)(const gw_strategy_cfg *cfg, gw_prefix *idx);
     void (*destroy)(void *st);
     int (*pick)(void *st, const gw_route_req *r, gw_engine *const *cands, int n);
     void (*on_routed)(void *st, const gw_route_req *r, gw_engine *e); /* may be NULL */

@@ -454,7 +454,7 @@ static void vtc_init(vtc_fx *v, int n)
     fx_init(&v->f, n);
     v->s = strat("vtc-basic");
     gw_strategy_cfg_default(&v->cfg);
-    v->st = v->s->create(&v->cfg);
+    v->st = v->s->create(&v->cfg, NULL);
     assert_non_null(v->st);
 }
 

@@ -27,13 +27,13 @@
  * back); the index has a hard byte bound with per-engine LRU eviction
  * instead of a global block count and a 20-minute TTL (gw_prefix.h).
  *
- * State: the router-wide shared prefix index (gw_prefix_shared_acquire, the
- * same one predicted-ttft uses); mem_bytes reports the index here only, so
- * it is counted once. Picking allocates nothing. */
+ * State: the router's prefix index, lent at create (needs_prefix_index:
+ * the same one predicted-ttft uses); the router counts its memory, so
+ * mem_bytes reports this strategy's own state only. Picking allocates
+ * nothing. */
 #include <math.h>
 #include <stdlib.h>
 
-#include "gateway/gw_prefix.h"
 #include "gateway/gw_strategy.h"
 
 typedef struct gw_pc {
@@ -42,15 +42,12 @@ typedef struct gw_pc {
     double stddev_factor;
 } gw_pc;
 
-static void *gw_pc_create(const gw_strategy_cfg *cfg)
+static void *gw_pc_create(const gw_strategy_cfg *cfg, gw_prefix *idx)
 {
+    if (!idx) return NULL; /* the router could not make one: declines every pick */
     gw_pc *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
-    s->idx = gw_prefix_shared_acquire(cfg);
-    if (!s->idx) {
-        free(s);
-        return NULL;
-    }
+    s->idx = idx;
     s->imbalance_abs = cfg->prefix_imbalance_abs;
     s->stddev_factor = cfg->prefix_stddev_factor;
     return s;
@@ -58,10 +55,7 @@ static void *gw_pc_create(const gw_strategy_cfg *cfg)
 
 static void gw_pc_destroy(void *st)
 {
-    gw_pc *s = st;
-    if (!s) return;
-    gw_prefix_shared_release(s->idx);
-    free(s);
+    free(st);
 }
 
 static int gw_pc_pick(void *st, const gw_route_req *r, gw_engine *const *cands, int n)
@@ -132,13 +126,14 @@ static void gw_pc_on_routed(void *st, const gw_route_req *r, gw_engine *e)
 static size_t gw_pc_mem_bytes(void *st)
 {
     gw_pc *s = st;
-    return s ? sizeof(*s) + gw_prefix_mem_bytes(s->idx) : 0;
+    return s ? sizeof(*s) : 0;
 }
 
 const gw_strategy gw_strategy_prefix_cache = {
     .name = "prefix-cache",
     .fallback = "least-request",
     .needs_blocks = 1,
+    .needs_prefix_index = 1,
     .create = gw_pc_create,
     .destroy = gw_pc_destroy,
     .pick = gw_pc_pick,

@@ -69,8 +69,9 @@ static uint64_t gw_vtc_hash(const char *s)
     return h;
 }
 
-static void *gw_vtc_create(const gw_strategy_cfg *cfg)
+static void *gw_vtc_create(const gw_strategy_cfg *cfg, gw_prefix *idx)
 {
+    (void)idx;
     gw_vtc *v = calloc(1, sizeof(*v));
     if (!v) return NULL;
     v->cfg = *cfg;
