@@ -1,6 +1,7 @@
 /* gw_router: see gw_router.h. */
 #include "gateway/gw_router.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int gw_router_init(gw_router *r, const gw_strategy_cfg *cfg, const char *default_name)
@@ -42,6 +43,26 @@ static void *gw_router_state(const gw_router *r, const gw_strategy *s)
     for (int i = 0; i < r->n; i++)
         if (r->strategies[i] == s) return r->states[i];
     return NULL;
+}
+
+int gw_router_configure(gw_router *r, const char *strategy, const char *key, const char *value,
+                        char *err, size_t errlen)
+{
+    const gw_strategy *s = strategy && *strategy ? gw_router_strategy(r, strategy) : NULL;
+    if (!s) {
+        snprintf(err, errlen, "unknown routing strategy '%s'", strategy ? strategy : "");
+        return -1;
+    }
+    void *st = gw_router_state(r, s);
+    if (!s->configure) {
+        snprintf(err, errlen, "routing strategy '%s' has no settings", s->name);
+        return -1;
+    }
+    if (!st) { /* its create() failed: it declines every pick */
+        snprintf(err, errlen, "routing strategy '%s' is not available", s->name);
+        return -1;
+    }
+    return s->configure(st, key, value, err, errlen);
 }
 
 const gw_strategy *gw_router_strategy(const gw_router *r, const char *name)

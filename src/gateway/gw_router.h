@@ -34,6 +34,11 @@ typedef struct gw_router {
 /* default_name must name a registered strategy. 0 or -1. */
 int gw_router_init(gw_router *r, const gw_strategy_cfg *cfg, const char *default_name);
 void gw_router_close(gw_router *r);
+/* Sets one of strategy's own settings (its configure()), before the first
+ * pick: 0, or -1 with a message in err (unknown strategy, a strategy
+ * without settings, the strategy's own error). */
+int gw_router_configure(gw_router *r, const char *strategy, const char *key, const char *value,
+                        char *err, size_t errlen);
 /* The strategy for a request: its header value (NULL: the default).
  * NULL when the name is unknown. */
 const gw_strategy *gw_router_strategy(const gw_router *r, const char *name);

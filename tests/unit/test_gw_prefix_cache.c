@@ -83,11 +83,14 @@ static void *mk(gw_strategy_cfg *cfg, double factor)
 {
     gw_strategy_cfg_default(cfg);
     cfg->prefix_max_bytes = 1 << 20;
-    cfg->prefix_stddev_factor = factor;
     idx = gw_prefix_create(cfg->prefix_max_bytes); /* what the router lends */
     assert_non_null(idx);
     void *st = gw_strategy_prefix_cache.create(cfg, idx);
     assert_non_null(st);
+    char val[32], err[128];
+    snprintf(val, sizeof(val), "%.17g", factor);
+    assert_int_equal(gw_strategy_prefix_cache.configure(st, "stddev-factor", val, err, sizeof(err)),
+                     0);
     return st;
 }
 
@@ -216,8 +219,15 @@ static void test_imbalance_guard(void **state)
     eng[0].inflight = 8;
     for (uint64_t r = 0; r < 16; r++)
         assert_int_equal(pick(st, &q1, r), 2);
-    /* guard on and no min-loaded engine matches: -1 */
+    /* imbalance-abs is the strategy's own setting: at 9, [9,0,5,0] (max -
+     * min 9, not > 9) is not guarded; mean 3.5, sd sqrt(57/3) = 4.36, limit
+     * 7.86: eng0 (9) fails, eng2 (5) passes with 100 % */
     eng[0].inflight = 9;
+    char err[128];
+    assert_int_equal(gw_strategy_prefix_cache.configure(st, "imbalance-abs", "9", err, 128), 0);
+    for (uint64_t r = 0; r < 16; r++)
+        assert_int_equal(pick(st, &q1, r), 2);
+    /* guard on (the default 8) and no min-loaded engine matches: -1 */
     rm(st);
     st = mk(&cfg, 1);
     gw_strategy_prefix_cache.on_routed(st, &q1.rq, &eng[0]);
