@@ -93,10 +93,10 @@ static double run_memcpy(void *p, int iters)
 int main(void)
 {
     gw_strategy_cfg cfg;
-    gw_strategy_cfg_default(&cfg); /* 64 MiB bound, block size 16 */
-    void *pc = gw_strategy_prefix_cache.create(&cfg);
-    void *pt = gw_strategy_predicted_ttft.create(&cfg);
-    gw_prefix *idx = gw_prefix_shared_acquire(&cfg);
+    gw_strategy_cfg_default(&cfg);                           /* 64 MiB bound, block size 16 */
+    gw_prefix *idx = gw_prefix_create(cfg.prefix_max_bytes); /* as the router lends it */
+    void *pc = gw_strategy_prefix_cache.create(&cfg, idx);
+    void *pt = gw_strategy_predicted_ttft.create(&cfg, idx);
     if (!pc || !pt || !idx) {
         fprintf(stderr, "create failed\n");
         return 1;
@@ -201,8 +201,8 @@ int main(void)
         free(keys);
         free(dst);
     }
-    gw_prefix_shared_release(idx);
     gw_strategy_prefix_cache.destroy(pc);
     gw_strategy_predicted_ttft.destroy(pt);
+    gw_prefix_destroy(idx);
     return 0;
 }

@@ -158,18 +158,10 @@ void eng_step_timer_cb(eng_waker *w)
     eng_step_arm(s);
 }
 
-/* The KV offload handle: the scheduler's offload ud (NULL without
- * --kv-offload; eng_offload_attach installs it). */
-eng_offload *eng_offload_of(eng_server *s)
-{
-    return s->sched_ok ? (eng_offload *)s->sched.off_ud : NULL;
-}
-
 void eng_on_stored(eng_seq *q, int32_t first, int32_t n, void *ud)
 {
     eng_server *s = ud;
-    eng_offload *off = eng_offload_of(s);
-    if (off) eng_offload_seq_stored(off, q, first, n);
+    if (s->offload) eng_offload_seq_stored(s->offload, q, first, n);
     if (!s->kv_on) return;
     int32_t bs = s->sched.cfg.block_size;
     bx_kvev_event ev = {.type = BX_KVEV_BLOCK_STORED,

@@ -141,10 +141,9 @@ static int eng_server_offload_open(eng_server *s, const eng_sched_cfg *sc, char 
                           .ingestion = cfg->kv_ingestion,
                           .l1_gbps = cfg->kv_l1_gbps,
                           .l2_gbps = cfg->kv_l2_gbps};
-    eng_offload *off;
-    if (eng_offload_open(&oc, &off, err, errlen) != 0) return -1;
-    eng_offload_attach(off, &s->sched);
-    eng_metrics_set_extra(s->metrics, eng_offload_metrics, off);
+    if (eng_offload_open(&oc, &s->offload, err, errlen) != 0) return -1;
+    eng_offload_attach(s->offload, &s->sched);
+    eng_metrics_set_extra(s->metrics, eng_offload_metrics, s->offload);
     bx_info("kv offload: L1 %g GiB %s, %lld bytes per block%s%s", cfg->kv_l1_gb, cfg->kv_l1_policy,
             (long long)cfg->kv_block_bytes, cfg->kv_redis ? ", L2 redis " : "",
             cfg->kv_redis ? cfg->kv_redis : "");
@@ -313,9 +312,8 @@ void eng_server_close(eng_server *s)
     /* let the loop run the close callbacks before the memory goes */
     uv_run(s->loop, UV_RUN_NOWAIT);
     if (s->kv_on) eng_kvpub_close(&s->kvpub);
-    eng_offload *off = eng_offload_of(s);
-    if (s->sched_ok) eng_sched_close(&s->sched);
-    eng_offload_close(off);
+    if (s->sched_ok) eng_sched_close(&s->sched); /* its offload hooks go with it */
+    eng_offload_close(s->offload);
     eng_metrics_free(s->metrics);
     bx_buf_free(&s->scratch);
     free(s);

@@ -14,6 +14,7 @@
 #include "engine/eng_config.h"
 #include "engine/eng_kvpub.h"
 #include "engine/eng_metrics.h"
+#include "engine/eng_offload.h"
 #include "engine/eng_req.h"
 #include "engine/eng_sched.h"
 #include "engine/eng_server.h"
@@ -35,6 +36,7 @@ struct eng_server {
     int port;
     eng_sched sched;
     int sched_ok;
+    eng_offload *offload; /* --kv-offload's, owned; its hooks are in sched; NULL without */
     eng_metrics *metrics;
     eng_kvpub kvpub;
     int kv_on;
@@ -98,8 +100,6 @@ int eng_name_ok(const char *n);
 void eng_step_timer_cb(eng_waker *w);
 void eng_on_stored(eng_seq *q, int32_t first, int32_t n, void *ud);
 void eng_on_removed(uint64_t key, void *ud);
-/* The KV offloader, or NULL without --kv-offload. */
-struct eng_offload *eng_offload_of(eng_server *s);
 
 /* eng_generate.c: completions and chat, streaming, scheduler callbacks */
 void eng_generate_init(eng_server *s);

@@ -170,16 +170,14 @@ static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
                          .router_picks = g->router.picks,
                          .router_fallbacks = g->router.fallbacks};
     bx_http_shared_get_stats(g->http_shared, &v.http);
-    gw_prefix *px = gw_prefix_shared_acquire(&g->router.cfg);
-    if (px) {
+    if (g->router.prefix) {
         gw_prefix_stats ps;
-        gw_prefix_stats_get(px, &ps);
+        gw_prefix_stats_get(g->router.prefix, &ps);
         v.have_prefix = 1;
         v.prefix_entries = ps.entries;
         v.prefix_capacity = ps.capacity;
         v.prefix_bytes = ps.bytes;
         v.prefix_evictions = ps.evictions;
-        gw_prefix_shared_release(px);
     }
     gw_registry_unlock(&g->reg); /* the engines are copied: render without the lock */
     gw_metrics_render(all, &v, &b);
@@ -397,10 +395,7 @@ static void gw_on_engine_change(gw_engine *e, void *ud)
         if (g->nworkers == 1) gw_proxy_hold_kick(w);
         return;
     }
-    gw_prefix *p = gw_prefix_shared_acquire(&g->router.cfg);
-    if (!p) return;
-    gw_prefix_remove_engine(p, e->id);
-    gw_prefix_shared_release(p);
+    gw_prefix_remove_engine(g->router.prefix, e->id); /* NULL: nothing */
 }
 
 static int gw_gateway_start_signals(gw_gateway *g, char *err, size_t errlen)

@@ -14,11 +14,14 @@
 #include "common/bx_http.h"
 #include "gateway/gw_alog.h"
 #include "gateway/gw_config.h"
+#include "gateway/gw_discovery.h"
 #include "gateway/gw_engine.h"
 #include "gateway/gw_gateway.h"
 #include "gateway/gw_metrics.h"
+#include "gateway/gw_ratelimit.h"
 #include "gateway/gw_req.h"
 #include "gateway/gw_router.h"
+#include "gateway/gw_scrape.h"
 #include "gateway/gw_session.h"
 
 typedef struct gw_call gw_call;
@@ -49,7 +52,7 @@ typedef struct gw_worker {
     int thread_on;
     bx_http_server *http;
     bx_http_client *client;
-    void *limits; /* gw_ratelimit, when --redis is set */
+    gw_ratelimit *limits; /* owned, when --redis is set */
     gw_call *calls;
     gw_call *spare_calls; /* finished calls kept for reuse (gw_proxy.c) */
     int nspare_calls;
@@ -87,8 +90,8 @@ struct gw_gateway {
     bx_http_shared *http_shared; /* the workers' connection cap and body budget */
     gw_stats stats;
     unsigned alog_gen;  /* access-log reopen generation (atomic; gw_gateway_reopen_logs) */
-    void *discovery;    /* gw_disc, on the gateway's loop */
-    void *scraper;      /* gw_scrape, on the gateway's loop */
+    gw_disc *discovery; /* owned, on the gateway's loop */
+    gw_scrape *scraper; /* owned, on the gateway's loop */
     gw_hold_hooks hold; /* only with one worker (the embedding control plane's loop) */
     struct {
         char model[GW_NAME_MAX];

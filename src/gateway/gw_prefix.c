@@ -25,7 +25,6 @@
  * neighbours (and the engine's head/tail) are fixed up at each move. */
 #include "gateway/gw_prefix.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +33,6 @@
 #define GW_PREFIX_ENGINE_MASK ((1u << GW_PREFIX_ENGINE_BITS) - 1)
 #define GW_PREFIX_MIN_SLOTS 1024
 #define GW_PREFIX_MAX_SLOTS ((size_t)UINT32_MAX - 1)
-#define GW_PREFIX_SHARES 64 /* routers that can share an index at once */
 
 _Static_assert(GW_MAX_ENGINES <= (1 << GW_PREFIX_ENGINE_BITS), "engine id must fit the tag");
 
@@ -457,62 +455,4 @@ int gw_prefix_check(const gw_prefix *p)
         active += len > 0;
     }
     return total == p->n && active == p->nactive ? 0 : -1;
-}
-
-/* The shared-index registry: the one piece of process-wide state, locked
- * because routers may be created on different threads. */
-static struct gw_prefix_registry {
-    pthread_mutex_t mu;
-    struct {
-        const gw_strategy_cfg *owner;
-        gw_prefix *p;
-        int refs;
-    } tab[GW_PREFIX_SHARES];
-} gw_prefix_reg = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-gw_prefix *gw_prefix_shared_acquire(const gw_strategy_cfg *cfg)
-{
-    if (!cfg) return NULL;
-    gw_prefix *p = NULL;
-    if (pthread_mutex_lock(&gw_prefix_reg.mu) != 0) return NULL;
-    int freei = -1;
-    for (int i = 0; i < GW_PREFIX_SHARES; i++) {
-        if (gw_prefix_reg.tab[i].owner == cfg) {
-            gw_prefix_reg.tab[i].refs++;
-            p = gw_prefix_reg.tab[i].p;
-            break;
-        }
-        if (!gw_prefix_reg.tab[i].owner && freei < 0) freei = i;
-    }
-    if (!p) {
-        p = gw_prefix_create(cfg->prefix_max_bytes);
-        /* registry full: the caller gets a private index (still correct,
-         * only not shared); release frees it directly */
-        if (p && freei >= 0) {
-            gw_prefix_reg.tab[freei].owner = cfg;
-            gw_prefix_reg.tab[freei].p = p;
-            gw_prefix_reg.tab[freei].refs = 1;
-        }
-    }
-    pthread_mutex_unlock(&gw_prefix_reg.mu);
-    return p;
-}
-
-void gw_prefix_shared_release(gw_prefix *p)
-{
-    if (!p) return;
-    int destroy = 1;
-    if (pthread_mutex_lock(&gw_prefix_reg.mu) != 0) return; /* leak rather than free in use */
-    for (int i = 0; i < GW_PREFIX_SHARES; i++) {
-        if (gw_prefix_reg.tab[i].p != p) continue;
-        if (--gw_prefix_reg.tab[i].refs > 0) {
-            destroy = 0;
-        } else {
-            gw_prefix_reg.tab[i].owner = NULL;
-            gw_prefix_reg.tab[i].p = NULL;
-        }
-        break;
-    }
-    pthread_mutex_unlock(&gw_prefix_reg.mu);
-    if (destroy) gw_prefix_destroy(p);
 }

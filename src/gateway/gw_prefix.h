@@ -18,11 +18,10 @@
  *
  * Ownership: gw_prefix_create returns an index the caller frees with
  * gw_prefix_destroy; key arrays are borrowed for the duration of a call.
- * Strategies share one index per router through gw_prefix_shared_acquire /
- * gw_prefix_shared_release (reference counted, keyed by the router's
- * gw_strategy_cfg address, which the router passes to every create()).
- * An index is used from one thread (the gateway loop); only the shared
- * registry is locked. */
+ * In the gateway the router owns the one index (gw_router.h) and lends it
+ * to the strategies that declare needs_prefix_index.
+ * Not locked: the owner serializes every call (the gateway holds its
+ * registry lock around the router and the index). */
 #ifndef GW_PREFIX_H
 #define GW_PREFIX_H
 
@@ -30,7 +29,6 @@
 #include <stdint.h>
 
 #include "gateway/gw_engine.h"
-#include "gateway/gw_strategy.h"
 
 typedef struct gw_prefix gw_prefix;
 
@@ -78,11 +76,5 @@ size_t gw_prefix_mem_bytes(const gw_prefix *p);
  * start, LRU lists and counts consistent, n <= capacity). O(slots).
  * 0, or -1 when broken. */
 int gw_prefix_check(const gw_prefix *p);
-
-/* The index shared by every strategy created with the same cfg (the
- * router's), created on first acquire with cfg->prefix_max_bytes and
- * destroyed on the last release. NULL on failure. */
-gw_prefix *gw_prefix_shared_acquire(const gw_strategy_cfg *cfg);
-void gw_prefix_shared_release(gw_prefix *p);
 
 #endif

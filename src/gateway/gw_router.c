@@ -1,16 +1,24 @@
 /* gw_router: see gw_router.h. */
 #include "gateway/gw_router.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int gw_router_init(gw_router *r, const gw_strategy_cfg *cfg, const char *default_name)
 {
     memset(r, 0, sizeof(*r));
     r->cfg = *cfg;
+    int need_prefix = 0;
+    for (const gw_strategy *const *s = gw_strategy_all(); *s; s++)
+        need_prefix |= (*s)->needs_prefix_index;
+    /* NULL when the bound is too small or memory short: the strategies
+     * that need it then decline every pick */
+    if (need_prefix) r->prefix = gw_prefix_create(r->cfg.prefix_max_bytes);
     for (const gw_strategy *const *s = gw_strategy_all(); *s; s++) {
         if (r->n == GW_ROUTER_MAX_STRATEGIES) break;
         r->strategies[r->n] = *s;
-        r->states[r->n] = (*s)->create ? (*s)->create(&r->cfg) : NULL;
+        gw_prefix *idx = (*s)->needs_prefix_index ? r->prefix : NULL;
+        r->states[r->n] = (*s)->create ? (*s)->create(&r->cfg, idx) : NULL;
         r->n++;
     }
     r->def = gw_router_strategy(r, default_name ? default_name : "least-request");
@@ -26,6 +34,7 @@ void gw_router_close(gw_router *r)
 {
     for (int i = 0; i < r->n; i++)
         if (r->strategies[i]->destroy) r->strategies[i]->destroy(r->states[i]);
+    gw_prefix_destroy(r->prefix); /* after the strategies it was lent to */
     memset(r, 0, sizeof(*r));
 }
 
@@ -34,6 +43,26 @@ static void *gw_router_state(const gw_router *r, const gw_strategy *s)
     for (int i = 0; i < r->n; i++)
         if (r->strategies[i] == s) return r->states[i];
     return NULL;
+}
+
+int gw_router_configure(gw_router *r, const char *strategy, const char *key, const char *value,
+                        char *err, size_t errlen)
+{
+    const gw_strategy *s = strategy && *strategy ? gw_router_strategy(r, strategy) : NULL;
+    if (!s) {
+        snprintf(err, errlen, "unknown routing strategy '%s'", strategy ? strategy : "");
+        return -1;
+    }
+    void *st = gw_router_state(r, s);
+    if (!s->configure) {
+        snprintf(err, errlen, "routing strategy '%s' has no settings", s->name);
+        return -1;
+    }
+    if (!st) { /* its create() failed: it declines every pick */
+        snprintf(err, errlen, "routing strategy '%s' is not available", s->name);
+        return -1;
+    }
+    return s->configure(st, key, value, err, errlen);
 }
 
 const gw_strategy *gw_router_strategy(const gw_router *r, const char *name)
@@ -75,7 +104,7 @@ void gw_router_done(gw_router *r, const gw_strategy *s, const gw_route_req *rq, 
 
 size_t gw_router_mem_bytes(const gw_router *r)
 {
-    size_t total = 0;
+    size_t total = gw_prefix_mem_bytes(r->prefix);
     for (int i = 0; i < r->n; i++)
         if (r->strategies[i]->mem_bytes) total += r->strategies[i]->mem_bytes(r->states[i]);
     return total;

@@ -4,7 +4,16 @@
  * its `fallback` strategy picks, and so on (at most 4 hops, then random).
  * The requested strategy's on_routed/on_done hooks always run, so a
  * prefix-cache request that fell back to least-request still records its
- * prefix for the chosen engine (as AIBrix does). */
+ * prefix for the chosen engine (as AIBrix does).
+ *
+ * Ownership: the router owns every strategy's state and the prefix index
+ * (made at init, with cfg->prefix_max_bytes, when a strategy declares
+ * needs_prefix_index; freed at close); it lends the index to those
+ * strategies' create() and to the caller through r->prefix (metrics,
+ * forgetting a gone engine), valid until close.
+ * Threads: nothing here is locked. The caller serializes every call on a
+ * router and every use of its index; the gateway holds its registry lock
+ * around them (gw_gateway_int.h). */
 #ifndef GW_ROUTER_H
 #define GW_ROUTER_H
 
@@ -14,6 +23,7 @@
 
 typedef struct gw_router {
     gw_strategy_cfg cfg;
+    gw_prefix *prefix; /* owned; NULL when no strategy needs it or it could not be made */
     const gw_strategy *strategies[GW_ROUTER_MAX_STRATEGIES];
     void *states[GW_ROUTER_MAX_STRATEGIES];
     int n;
@@ -24,6 +34,11 @@ typedef struct gw_router {
 /* default_name must name a registered strategy. 0 or -1. */
 int gw_router_init(gw_router *r, const gw_strategy_cfg *cfg, const char *default_name);
 void gw_router_close(gw_router *r);
+/* Sets one of strategy's own settings (its configure()), before the first
+ * pick: 0, or -1 with a message in err (unknown strategy, a strategy
+ * without settings, the strategy's own error). */
+int gw_router_configure(gw_router *r, const char *strategy, const char *key, const char *value,
+                        char *err, size_t errlen);
 /* The strategy for a request: its header value (NULL: the default).
  * NULL when the name is unknown. */
 const gw_strategy *gw_router_strategy(const gw_router *r, const char *name);
@@ -32,7 +47,7 @@ gw_engine *gw_router_pick(gw_router *r, const gw_strategy *s, const gw_route_req
                           gw_engine *const *cands, int n, const gw_strategy **decided);
 void gw_router_done(gw_router *r, const gw_strategy *s, const gw_route_req *rq, gw_engine *e,
                     const gw_route_result *res);
-/* Memory held by all strategies (prefix index, fairness counters). */
+/* Memory held by the prefix index and all strategies (fairness counters...). */
 size_t gw_router_mem_bytes(const gw_router *r);
 
 #endif

@@ -1,7 +1,9 @@
-/* gw_strategy: defaults and the helpers strategies share. */
+/* gw_strategy: the router's defaults and the helpers strategies share. */
 #include "gateway/gw_strategy.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/bx_rand.h"
@@ -10,16 +12,6 @@ void gw_strategy_cfg_default(gw_strategy_cfg *c)
 {
     memset(c, 0, sizeof(*c));
     c->prefix_max_bytes = 64u << 20;
-    c->prefix_imbalance_abs = 8;
-    c->prefix_stddev_factor = 1.0;
-    c->vtc_window_s = 300;
-    c->vtc_input_weight = 1.0;
-    c->vtc_output_weight = 2.0;
-    c->vtc_fairness_weight = 1.0;
-    c->vtc_util_weight = 1.0;
-    c->vtc_max_pod_load = 100;
-    c->vtc_min_tokens = 1000;
-    c->vtc_max_tokens = 8000;
     c->block_size = 16;
 }
 
@@ -54,4 +46,23 @@ const gw_strategy *gw_strategy_find(const char *name)
     for (const gw_strategy *const *s = gw_strategy_all(); *s; s++)
         if (!strcmp((*s)->name, name)) return *s;
     return NULL;
+}
+
+int gw_strategy_number(const char *strategy, const char *key, const char *value, double lo,
+                       double hi, double *out, char *err, size_t errlen)
+{
+    char *end = NULL;
+    double v = value && *value ? strtod(value, &end) : NAN;
+    if (!end || *end || !isfinite(v) || v < lo || v > hi) {
+        snprintf(err, errlen, "%s: %s must be a number in [%g, %g]", strategy, key, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int gw_strategy_unknown_setting(const char *strategy, const char *key, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: unknown setting '%s'", strategy, key);
+    return -1;
 }

@@ -12,9 +12,19 @@
  * the outcome (usage, observed TTFT).
  *
  * State: create() returns the strategy's own state (NULL allowed), owned by
- * the router and released with destroy(). Strategies run on the gateway's
- * loop thread; they must not block and should not allocate per request in
- * steady state. */
+ * the router and released with destroy(). Settings: a strategy with knobs
+ * keeps them in its state, defaults set by create(), and parses them itself
+ * in configure() (key and value strings, as a flag or a YAML scalar gives
+ * them, after create and before the first pick; gw_router_configure), so a
+ * configurable strategy is its one file and its line in gw_strategies.c.
+ * A strategy that declares
+ * needs_prefix_index gets the router's prefix index in create(): borrowed,
+ * it outlives the state, and every strategy that declares it shares the one
+ * index (prefix-cache records, predicted-ttft reads the same blocks); the
+ * others get NULL. Threads: the router's caller serializes every call on a
+ * router (the gateway holds its registry lock), so a strategy and the index
+ * it was lent are never used by two threads at once; they must not block
+ * and should not allocate per request in steady state. */
 #ifndef GW_STRATEGY_H
 #define GW_STRATEGY_H
 
@@ -22,6 +32,7 @@
 #include <stdint.h>
 
 #include "gateway/gw_engine.h"
+#include "gateway/gw_prefix.h"
 
 /* What a strategy may look at for one request. */
 typedef struct gw_route_req {
@@ -46,30 +57,28 @@ typedef struct gw_route_result {
     double e2e_s;
 } gw_route_result;
 
+/* The gateway-wide settings the router is made with and hands every
+ * strategy's create(). A strategy's own knobs are not here: configure(). */
 typedef struct gw_strategy_cfg {
-    /* prefix-cache (AIBrix's knobs) */
-    size_t prefix_max_bytes;     /* hard memory bound of the index */
-    int prefix_imbalance_abs;    /* load-imbalance guard (default 8) */
-    double prefix_stddev_factor; /* default 1 */
-    /* vtc-basic */
-    double vtc_window_s;                         /* default 300 */
-    double vtc_input_weight, vtc_output_weight;  /* 1, 2 */
-    double vtc_fairness_weight, vtc_util_weight; /* 1, 1 */
-    double vtc_max_pod_load;                     /* 100 */
-    double vtc_min_tokens, vtc_max_tokens;       /* 1000, 8000 */
-    int block_size;                              /* tokens per block (engine's, default 16) */
+    size_t prefix_max_bytes; /* hard memory bound of the router's prefix index */
+    int block_size;          /* tokens per block (engine's, default 16) */
 } gw_strategy_cfg;
 
 void gw_strategy_cfg_default(gw_strategy_cfg *c);
 
 typedef struct gw_strategy {
-    const char *name;     /* the routing-strategy header value */
-    const char *fallback; /* strategy used when pick returns -1; NULL = random */
-    int needs_tokens;     /* reads r->tokens / r->ntokens: the proxy tokenizes only then */
-    int needs_blocks;     /* reads r->block_keys (implies tokens): hashed only then */
-    int sets_session_id;  /* answers carry x-session-id (base64 of the engine's address) */
-    void *(*create)(const gw_strategy_cfg *cfg);
+    const char *name;       /* the routing-strategy header value */
+    const char *fallback;   /* strategy used when pick returns -1; NULL = random */
+    int needs_tokens;       /* reads r->tokens / r->ntokens: the proxy tokenizes only then */
+    int needs_blocks;       /* reads r->block_keys (implies tokens): hashed only then */
+    int sets_session_id;    /* answers carry x-session-id (base64 of the engine's address) */
+    int needs_prefix_index; /* create() gets the router's prefix index (else NULL) */
+    void *(*create)(const gw_strategy_cfg *cfg, gw_prefix *idx);
     void (*destroy)(void *st);
+    /* Sets one of the strategy's own settings (names in its file's
+     * comment): 0, or -1 with a message in err (unknown key, bad value;
+     * the state keeps its previous value). NULL: it has none. */
+    int (*configure)(void *st, const char *key, const char *value, char *err, size_t errlen);
     int (*pick)(void *st, const gw_route_req *r, gw_engine *const *cands, int n);
     void (*on_routed)(void *st, const gw_route_req *r, gw_engine *e); /* may be NULL */
     void (*on_done)(void *st, const gw_route_req *r, gw_engine *e,
@@ -88,5 +97,11 @@ int gw_rand_index(const gw_route_req *r, uint64_t salt, int n);
 /* Index of the minimum of score[i] (NaN skipped); ties broken uniformly at
  * random with r->rnd. -1 when every score is NaN. */
 int gw_pick_min(const gw_route_req *r, const double *score, int n);
+/* For configure(): value as a finite number in [lo, hi], the whole string.
+ * 0, or -1 with "<strategy>: <key> must be a number in [lo, hi]" in err. */
+int gw_strategy_number(const char *strategy, const char *key, const char *value, double lo,
+                       double hi, double *out, char *err, size_t errlen);
+/* For configure(): the message for a key the strategy does not know. -1. */
+int gw_strategy_unknown_setting(const char *strategy, const char *key, char *err, size_t errlen);
 
 #endif

@@ -6,8 +6,9 @@
  * Keys are hashed lazily, BRIXKV_CHUNK at a time, so a lookup that misses
  * early costs only what it looked at.
  *
- * L2 (kv_l2_redis, written through kv_ingest): a get reads L1 first, then
- * the missing tail from L2 in pipelined batches of BRIXKV_CHUNK, stopping
+ * L2 (a connector from kv_l2_store.h's table: Redis for l2_redis; written
+ * through kv_ingest): a get reads L1 first, then the missing tail from L2
+ * in pipelined batches of BRIXKV_CHUNK, stopping
  * after the batch with the first miss; each value is verified (kv_l2
  * header) in the connector's read buffer as it arrives, copied to the
  * caller and into L1 marked "from L2" (never written back). Ingestion: ALL
@@ -29,7 +30,7 @@
 #include "kv/kv_key.h"
 #include "kv/kv_l1.h"
 #include "kv/kv_l2.h"
-#include "kv/kv_l2_redis.h"
+#include "kv/kv_l2_store.h"
 #include "kv/kv_slab.h"
 
 #define BRIXKV_MAX_CONNS 64
@@ -42,7 +43,7 @@ enum { ING_ALL, ING_EVICTED, ING_HOT };
 struct brixkv {
     brixkv_config cfg;
     kv_l1 *l1;
-    kv_l2_redis *l2; /* NULL: no L2 */
+    kv_l2_store *l2; /* NULL: no L2 */
     kv_ingest *ing;
     int ingestion;
     atomic_uint_fast64_t l2_hits, l2_misses, l2_corrupt;
@@ -100,12 +101,12 @@ static int brixkv_open_l2(brixkv *kv, const brixkv_config *c, char *err, size_t 
                  BRIXKV_MAX_CONNS, KV_L2_NS_MAX);
         return -EINVAL;
     }
-    kv_l2_redis_config rc = {.nodes = addrs,
+    kv_l2_store_config rc = {.nodes = addrs,
                              .nnodes = (unsigned)n,
                              .conns = c->l2_conns,
                              .timeout_ms = c->l2_timeout_ms,
                              .ns = c->l2_namespace};
-    int rv = kv_l2_redis_create(&rc, &kv->l2, err, errlen);
+    int rv = kv_l2_store_open("redis", &rc, &kv->l2, err, errlen); /* l2_redis names its nodes */
     if (rv == 0) rv = kv_ingest_create(kv->l2, c->l2_queue_blocks, &kv->ing);
     if (rv != 0) return rv;
     if (kv->ingestion != ING_ALL) kv_l1_set_hook(kv->l1, brixkv_on_l1, kv);
@@ -148,7 +149,7 @@ void brixkv_close(brixkv *kv)
     if (!kv) return;
     if (kv->ing) kv_ingest_flush(kv->ing, kv->cfg.l2_timeout_ms > 0 ? kv->cfg.l2_timeout_ms : 1000);
     kv_ingest_destroy(kv->ing); /* before L1 and L2: it writes to L2 */
-    kv_l2_redis_destroy(kv->l2);
+    kv_l2_store_close(kv->l2);
     kv_l1_destroy(kv->l1);
     free(kv);
 }
@@ -211,12 +212,12 @@ static void brixkv_put_sync(brixkv_putc *c)
 {
     uint8_t hdr[BRIXKV_CHUNK][KV_L2_HDR_BYTES];
     brixkv_iov one[BRIXKV_CHUNK];
-    kv_l2_redis_val vals[BRIXKV_CHUNK];
+    kv_l2_val vals[BRIXKV_CHUNK];
     for (size_t i = 0; i < c->k; i++) {
         size_t nv;
         const brixkv_iov *v = brixkv_block(c->kv, c->b, c->base + i, &one[i], &nv);
         kv_l2_hdr_encode_iov(hdr[i], &c->keys[i], v, nv, c->kv->cfg.block_bytes);
-        vals[i] = (kv_l2_redis_val){.head = hdr[i], .head_len = KV_L2_HDR_BYTES, .v = v, .nv = nv};
+        vals[i] = (kv_l2_val){.head = hdr[i], .head_len = KV_L2_HDR_BYTES, .v = v, .nv = nv};
     }
     kv_ingest_write_now_then(c->kv->ing, c->keys, vals, c->k, brixkv_put_l1, c);
 }
@@ -301,7 +302,7 @@ static size_t brixkv_get_l2(brixkv *kv, const kv_key *keys, size_t k, const brix
                             size_t base)
 {
     brixkv_fill f = {.kv = kv, .keys = keys, .k = k, .b = b, .base = base};
-    kv_l2_redis_get_many(kv->l2, keys, k, brixkv_fill_one, &f);
+    kv_l2_store_get_many(kv->l2, keys, k, brixkv_fill_one, &f);
     atomic_fetch_add(&kv->l2_hits, f.lead);
     atomic_fetch_add(&kv->l2_misses, k - f.found);
     return f.lead;
@@ -364,7 +365,7 @@ long brixkv_exists(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, size
         if (i == k) continue;
         l1 = 0;
         if (!kv->l2) break;
-        kv_l2_redis_exists_many(kv->l2, keys + i, k - i, found);
+        kv_l2_store_exists_many(kv->l2, keys + i, k - i, found);
         size_t j = 0;
         while (j < k - i && found[j])
             j++;
@@ -384,7 +385,7 @@ long brixkv_delete(brixkv *kv, const brixkv_ns *ns, const uint32_t *tokens, size
     while ((k = kv_key_iter_next(&ch, keys, BRIXKV_CHUNK)) > 0) {
         for (size_t i = 0; i < k; i++)
             dropped += kv_l1_delete(kv->l1, &keys[i]) == 0;
-        if (kv->l2) kv_l2_redis_del_many(kv->l2, keys, k);
+        if (kv->l2) kv_l2_store_del_many(kv->l2, keys, k);
     }
     return dropped;
 }
@@ -406,8 +407,8 @@ void brixkv_stats_get(brixkv *kv, brixkv_stats *out)
     out->blocks = s.blocks;
     out->capacity_blocks = s.capacity;
     if (!kv->l2) return;
-    kv_l2_redis_stats rs;
-    kv_l2_redis_stats_get(kv->l2, &rs);
+    kv_l2_store_stats rs;
+    kv_l2_store_stats_get(kv->l2, &rs);
     kv_ingest_stats_get(kv->ing, &out->l2_puts, &out->l2_dropped);
     out->l2_hits = atomic_load(&kv->l2_hits);
     out->l2_misses = atomic_load(&kv->l2_misses);

@@ -23,7 +23,7 @@ typedef struct kv_ingest_item {
 } kv_ingest_item;
 
 struct kv_ingest {
-    kv_l2_redis *r;
+    kv_l2_store *store;
     pthread_mutex_t mu;
     pthread_cond_t more, idle;
     kv_ingest_item *head, *tail;
@@ -50,17 +50,16 @@ static kv_ingest_item *kv_ingest_item_new(const kv_key *key, const brixkv_iov *v
     return it;
 }
 
-size_t kv_ingest_write_now_then(kv_ingest *q, const kv_key *keys, const kv_l2_redis_val *vals,
-                                size_t n, void (*then)(void *), void *arg)
+size_t kv_ingest_write_now_then(kv_ingest *q, const kv_key *keys, const kv_l2_val *vals, size_t n,
+                                void (*then)(void *), void *arg)
 {
-    size_t ok = kv_l2_redis_put_many_then(q->r, keys, vals, n, then, arg);
+    size_t ok = kv_l2_store_put_many_then(q->store, keys, vals, n, then, arg);
     atomic_fetch_add(&q->written, ok);
     atomic_fetch_add(&q->dropped, n - ok);
     return ok;
 }
 
-static size_t kv_ingest_write_now(kv_ingest *q, const kv_key *keys, const kv_l2_redis_val *vals,
-                                  size_t n)
+static size_t kv_ingest_write_now(kv_ingest *q, const kv_key *keys, const kv_l2_val *vals, size_t n)
 {
     return kv_ingest_write_now_then(q, keys, vals, n, NULL, NULL);
 }
@@ -69,10 +68,10 @@ static size_t kv_ingest_write_now(kv_ingest *q, const kv_key *keys, const kv_l2_
 static void kv_ingest_write_items(kv_ingest *q, kv_ingest_item **items, size_t n)
 {
     kv_key keys[KV_INGEST_BATCH];
-    kv_l2_redis_val vals[KV_INGEST_BATCH];
+    kv_l2_val vals[KV_INGEST_BATCH];
     for (size_t i = 0; i < n; i++) {
         keys[i] = items[i]->key;
-        vals[i] = (kv_l2_redis_val){.head = items[i]->val, .head_len = items[i]->vlen};
+        vals[i] = (kv_l2_val){.head = items[i]->val, .head_len = items[i]->vlen};
     }
     kv_ingest_write_now(q, keys, vals, n);
     for (size_t i = 0; i < n; i++)
@@ -106,11 +105,11 @@ static void *kv_ingest_main(void *arg)
     return NULL;
 }
 
-int kv_ingest_create(kv_l2_redis *r, size_t cap, kv_ingest **out)
+int kv_ingest_create(kv_l2_store *store, size_t cap, kv_ingest **out)
 {
     kv_ingest *q = calloc(1, sizeof(*q));
     if (!q) return -ENOMEM;
-    q->r = r;
+    q->store = store;
     q->cap = cap ? cap : 1024;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

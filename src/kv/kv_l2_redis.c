@@ -40,6 +40,7 @@ typedef struct kv_l2r_node {
 } kv_l2r_node;
 
 struct kv_l2_redis {
+    kv_l2_store base; /* first: the table's handle (kv_l2_store.h) */
     kv_l2r_node *nodes;
     unsigned nnodes, nconns;
     struct timeval tv;
@@ -440,6 +441,7 @@ int kv_l2_redis_create(const kv_l2_redis_config *c, kv_l2_redis **out, char *err
     }
     kv_l2_redis *r = calloc(1, sizeof(*r));
     if (!r) return -ENOMEM;
+    r->base.type = &kv_l2_redis_connector;
     strcpy(r->ns, ns);
     r->nconns = c->conns ? c->conns : 2;
     int ms = c->timeout_ms > 0 ? c->timeout_ms : 1000;
@@ -504,3 +506,60 @@ unsigned kv_l2_redis_node_of(const kv_l2_redis *r, const kv_key *key)
 {
     return kv_l2_ring_node(&r->ring, key);
 }
+
+/* ---- the L2 connector table's entry (kv_l2_store.h) -------------------- */
+
+static kv_l2_redis *kv_l2r_of(kv_l2_store *s)
+{
+    return (kv_l2_redis *)s; /* base is the first member */
+}
+
+static int kv_l2r_open(const kv_l2_store_config *c, kv_l2_store **out, char *err, size_t errlen)
+{
+    kv_l2_redis *r;
+    int rc = kv_l2_redis_create(c, &r, err, errlen);
+    if (rc == 0) *out = &r->base;
+    return rc;
+}
+
+static void kv_l2r_close(kv_l2_store *s)
+{
+    kv_l2_redis_destroy(kv_l2r_of(s));
+}
+
+static void kv_l2r_get(kv_l2_store *s, const kv_key *keys, size_t n, kv_l2_get_cb cb, void *arg)
+{
+    kv_l2_redis_get_many(kv_l2r_of(s), keys, n, cb, arg);
+}
+
+static size_t kv_l2r_put(kv_l2_store *s, const kv_key *keys, const kv_l2_val *vals, size_t n,
+                         void (*then)(void *), void *arg)
+{
+    return kv_l2_redis_put_many_then(kv_l2r_of(s), keys, vals, n, then, arg);
+}
+
+static void kv_l2r_exists(kv_l2_store *s, const kv_key *keys, size_t n, uint8_t *found)
+{
+    kv_l2_redis_exists_many(kv_l2r_of(s), keys, n, found);
+}
+
+static size_t kv_l2r_del(kv_l2_store *s, const kv_key *keys, size_t n)
+{
+    return kv_l2_redis_del_many(kv_l2r_of(s), keys, n);
+}
+
+static void kv_l2r_stats(kv_l2_store *s, kv_l2_store_stats *out)
+{
+    kv_l2_redis_stats_get(kv_l2r_of(s), out);
+}
+
+const kv_l2_connector kv_l2_redis_connector = {
+    .name = "redis",
+    .open = kv_l2r_open,
+    .close = kv_l2r_close,
+    .get_many = kv_l2r_get,
+    .put_many_then = kv_l2r_put,
+    .exists_many = kv_l2r_exists,
+    .del_many = kv_l2r_del,
+    .stats_get = kv_l2r_stats,
+};

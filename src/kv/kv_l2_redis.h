@@ -1,4 +1,7 @@
-/* kv_l2_redis: libbrixkv's L2 connector on Redis/Valkey (hiredis). Owns
+/* kv_l2_redis: libbrixkv's L2 connector on Redis/Valkey (hiredis), the
+ * first implementation of kv_l2_store.h's table (kv_l2_redis_connector,
+ * "redis"), whose contract it keeps; the functions below are its own API
+ * (tests and tools call them directly). Owns
  * the node list, the consistent-hash ring (kv_l2) that places each key on
  * one node, and l2_conns blocking connections per node, each behind its own
  * mutex. Batches are pipelined: a call groups its keys by node, sends every
@@ -34,24 +37,21 @@
 #include "brix/brixkv.h"
 #include "kv/kv_key.h"
 #include "kv/kv_l2.h"
+#include "kv/kv_l2_store.h"
 
-#define KV_L2_NS_MAX 128
 #define KV_L2_KEYNAME_MAX (KV_L2_NS_MAX + 1 + KV_KEY_HEX_LEN + 1)
 
+/* Its struct begins with a kv_l2_store: a kv_l2_redis * is one. */
 typedef struct kv_l2_redis kv_l2_redis;
 
-typedef struct kv_l2_redis_config {
-    const kv_l2_addr *nodes; /* copied */
-    unsigned nnodes;         /* 1..KV_L2_MAX_NODES */
-    unsigned conns;          /* per node; 0: 2 */
-    int timeout_ms;          /* connect and command bound; <= 0: 1000 */
-    const char *ns;          /* key prefix; NULL/"": "brixkv" */
-} kv_l2_redis_config;
+/* Its entry in kv_l2_store.c's table: "redis". */
+extern const kv_l2_connector kv_l2_redis_connector;
 
-typedef struct kv_l2_redis_stats {
-    uint64_t errors; /* failed connects, I/O errors, timeouts, error replies */
-    unsigned nodes, nodes_up;
-} kv_l2_redis_stats;
+/* The table's types, under this connector's names. */
+typedef kv_l2_store_config kv_l2_redis_config;
+typedef kv_l2_store_stats kv_l2_redis_stats;
+typedef kv_l2_val kv_l2_redis_val;
+typedef kv_l2_get_cb kv_l2_redis_get_cb;
 
 /* Connects one connection per node (a node that does not answer starts
  * down, not an error). 0, or -EINVAL/-ENOMEM with a message. */
@@ -62,17 +62,9 @@ void kv_l2_redis_destroy(kv_l2_redis *r);
  * as its reply is parsed: in key order within a node, node after node.
  * Keys missing, on a down node or failed get no call. The callback runs
  * with that node's connection held: it must not call back into r. */
-typedef void (*kv_l2_redis_get_cb)(void *arg, size_t i, const uint8_t *val, size_t len);
 void kv_l2_redis_get_many(kv_l2_redis *r, const kv_key *keys, size_t n, kv_l2_redis_get_cb cb,
                           void *arg);
-/* A value to SET: head[0..head_len) then the pieces v[0..nv), in order. */
-typedef struct kv_l2_redis_val {
-    const void *head;
-    size_t head_len;
-    const brixkv_iov *v;
-    size_t nv;
-} kv_l2_redis_val;
-/* SETs vals[i] under keys[i]; returns how many were written. */
+/* SETs vals[i] (head, then the pieces) under keys[i]; returns how many were written. */
 size_t kv_l2_redis_put_many(kv_l2_redis *r, const kv_key *keys, const kv_l2_redis_val *vals,
                             size_t n);
 /* The same, calling then(arg) once (always) after the commands are sent

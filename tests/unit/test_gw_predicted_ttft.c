@@ -73,13 +73,24 @@ static void fleet(const int32_t *inflight)
     }
 }
 
+static gw_prefix *idx; /* the index of the strategy made by mk */
+
 static void *mk(gw_strategy_cfg *cfg)
 {
     gw_strategy_cfg_default(cfg);
     cfg->prefix_max_bytes = 1 << 20;
-    void *st = gw_strategy_predicted_ttft.create(cfg);
+    idx = gw_prefix_create(cfg->prefix_max_bytes); /* what the router lends */
+    assert_non_null(idx);
+    void *st = gw_strategy_predicted_ttft.create(cfg, idx);
     assert_non_null(st);
     return st;
+}
+
+static void rm(void *st)
+{
+    gw_strategy_predicted_ttft.destroy(st);
+    gw_prefix_destroy(idx);
+    idx = NULL;
 }
 
 static int pick(void *st, preq *q, int n, uint64_t rnd)
@@ -110,7 +121,7 @@ static void test_prior_inflight(void **state)
     for (uint64_t r = 0; r < 32; r++)
         assert_int_equal(pick(st, &q1, 3, r), 1);
     assert_int_equal(gw_strategy_predicted_ttft.pick(st, &q1.rq, cands, 0), -1);
-    gw_strategy_predicted_ttft.destroy(st);
+    rm(st);
 }
 
 static void test_cache_vs_queue(void **state)
@@ -146,7 +157,7 @@ static void test_cache_vs_queue(void **state)
     assert_int_equal(q2.rq.ntokens, 4096);
     for (uint64_t r = 0; r < 16; r++)
         assert_int_equal(pick(st, &q2, 2, r), 0);
-    gw_strategy_predicted_ttft.destroy(st);
+    rm(st);
 }
 
 static void test_near_best_random(void **state)
@@ -173,7 +184,7 @@ static void test_near_best_random(void **state)
     eng[1].obs_ttft_base_s = 0.017;
     for (uint64_t r = 0; r < 32; r++)
         assert_int_equal(pick(st, &q1, 3, r), 0);
-    gw_strategy_predicted_ttft.destroy(st);
+    rm(st);
 }
 
 static void route_done(void *st, gw_engine *e, size_t ntok, uint64_t rnd, int status, double ttft)
@@ -232,7 +243,7 @@ static void test_online_fit(void **state)
     mkreq(&q1, 4000, 0, 0);
     for (uint64_t r = 0; r < 16; r++)
         assert_int_equal(pick(st, &q1, 2, r), 1);
-    gw_strategy_predicted_ttft.destroy(st);
+    rm(st);
 }
 
 static void test_shared_index(void **state)
@@ -241,12 +252,14 @@ static void test_shared_index(void **state)
     gw_strategy_cfg cfg;
     gw_strategy_cfg_default(&cfg);
     cfg.prefix_max_bytes = 1 << 20;
-    void *pc = gw_strategy_prefix_cache.create(&cfg);
-    void *pt = gw_strategy_predicted_ttft.create(&cfg);
+    gw_prefix *shared = gw_prefix_create(cfg.prefix_max_bytes); /* the router's */
+    assert_non_null(shared);
+    void *pc = gw_strategy_prefix_cache.create(&cfg, shared);
+    void *pt = gw_strategy_predicted_ttft.create(&cfg, shared);
     assert_non_null(pc);
     assert_non_null(pt);
-    /* the index counts once: in prefix-cache's mem_bytes */
-    assert_true(gw_strategy_prefix_cache.mem_bytes(pc) >= (1 << 19));
+    /* the index counts once: in the router's mem_bytes, in neither strategy's */
+    assert_true(gw_strategy_prefix_cache.mem_bytes(pc) < (1 << 19));
     assert_true(gw_strategy_predicted_ttft.mem_bytes(pt) < (1 << 19));
     fleet((int32_t[]){0, 0, 0});
     mkreq(&q1, 1024, 0, 0);
@@ -263,6 +276,7 @@ static void test_shared_index(void **state)
     for (uint64_t r = 0; r < 16; r++)
         assert_int_equal(pick(pt, &q2, 3, r), 1);
     gw_strategy_predicted_ttft.destroy(pt);
+    gw_prefix_destroy(shared);
 }
 
 int main(void)

@@ -323,42 +323,16 @@ static void test_bisection_equals_walk(void **state)
     gw_prefix_destroy(p);
 }
 
-static void test_shared(void **state)
-{
-    (void)state;
-    gw_strategy_cfg a, b;
-    gw_strategy_cfg_default(&a);
-    gw_strategy_cfg_default(&b);
-    a.prefix_max_bytes = b.prefix_max_bytes = 128 << 10;
-    gw_prefix *p1 = gw_prefix_shared_acquire(&a);
-    gw_prefix *p2 = gw_prefix_shared_acquire(&a);
-    gw_prefix *p3 = gw_prefix_shared_acquire(&b);
-    assert_non_null(p1);
-    assert_ptr_equal(p1, p2);
-    assert_non_null(p3);
-    assert_ptr_not_equal(p1, p3);
-    assert_true(gw_prefix_mem_bytes(p1) <= 128 << 10);
-    uint64_t k[4];
-    chain(1, k, 4);
-    gw_prefix_insert(p1, k, 4, 0);
-    gw_prefix_shared_release(p1);
-    assert_int_equal(gw_prefix_match(p2, k, 4, 0), 4); /* still alive */
-    gw_prefix_shared_release(p2);
-    gw_prefix_shared_release(p3);
-    /* after the last release a new acquire gets a fresh index */
-    gw_prefix *p4 = gw_prefix_shared_acquire(&a);
-    assert_non_null(p4);
-    assert_int_equal(gw_prefix_match(p4, k, 4, 0), 0);
-    gw_prefix_shared_release(p4);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_insert_match),  cmocka_unit_test(test_chain_semantics),
-        cmocka_unit_test(test_hot_blocks),    cmocka_unit_test(test_bound_and_eviction),
-        cmocka_unit_test(test_remove_engine), cmocka_unit_test(test_million_random_inserts),
-        cmocka_unit_test(test_shared),        cmocka_unit_test(test_bisection_equals_walk),
+        cmocka_unit_test(test_insert_match),
+        cmocka_unit_test(test_chain_semantics),
+        cmocka_unit_test(test_hot_blocks),
+        cmocka_unit_test(test_bound_and_eviction),
+        cmocka_unit_test(test_remove_engine),
+        cmocka_unit_test(test_million_random_inserts),
+        cmocka_unit_test(test_bisection_equals_walk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

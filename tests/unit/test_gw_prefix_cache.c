@@ -77,14 +77,28 @@ static void fleet(const int32_t *inflight)
     }
 }
 
+static gw_prefix *idx; /* the index of the strategy made by mk */
+
 static void *mk(gw_strategy_cfg *cfg, double factor)
 {
     gw_strategy_cfg_default(cfg);
     cfg->prefix_max_bytes = 1 << 20;
-    cfg->prefix_stddev_factor = factor;
-    void *st = gw_strategy_prefix_cache.create(cfg);
+    idx = gw_prefix_create(cfg->prefix_max_bytes); /* what the router lends */
+    assert_non_null(idx);
+    void *st = gw_strategy_prefix_cache.create(cfg, idx);
     assert_non_null(st);
+    char val[32], err[128];
+    snprintf(val, sizeof(val), "%.17g", factor);
+    assert_int_equal(gw_strategy_prefix_cache.configure(st, "stddev-factor", val, err, sizeof(err)),
+                     0);
     return st;
+}
+
+static void rm(void *st)
+{
+    gw_strategy_prefix_cache.destroy(st);
+    gw_prefix_destroy(idx);
+    idx = NULL;
 }
 
 static int pick(void *st, preq *q, uint64_t rnd)
@@ -114,7 +128,7 @@ static void test_no_match(void **state)
     assert_int_equal(q2.rq.nblocks, 0);
     gw_strategy_prefix_cache.on_routed(st, &q2.rq, &eng[0]);
     assert_int_equal(pick(st, &q2, 1), -1);
-    gw_strategy_prefix_cache.destroy(st);
+    rm(st);
 }
 
 static void test_routed_then_match(void **state)
@@ -127,7 +141,7 @@ static void test_routed_then_match(void **state)
     gw_strategy_prefix_cache.on_routed(st, &q1.rq, &eng[2]);
     for (uint64_t r = 0; r < 32; r++)
         assert_int_equal(pick(st, &q1, r), 2);
-    gw_strategy_prefix_cache.destroy(st);
+    rm(st);
 }
 
 /* shared prefix 48 tokens (3 blocks) + 32-token tails: 5 blocks each */
@@ -159,7 +173,7 @@ static void test_longest_match_and_ties(void **state)
     fleet((int32_t[]){2, 1, 2, 2});
     for (uint64_t r = 0; r < 16; r++)
         assert_int_equal(pick(st, &q3, r), 1);
-    gw_strategy_prefix_cache.destroy(st);
+    rm(st);
 }
 
 static void test_stddev_limit(void **state)
@@ -176,14 +190,14 @@ static void test_stddev_limit(void **state)
     mkreq(&q2, 48, 2000, 32, 0);
     gw_strategy_prefix_cache.on_routed(st, &q2.rq, &eng[1]); /* 3 of q1's 5 blocks */
     assert_int_equal(pick(st, &q1, 1), 1); /* 60 % under the limit beats 100 % over it */
-    gw_strategy_prefix_cache.destroy(st);
+    rm(st);
 
     /* F = 2: limit 4 + 6.53 = 10.53: eng3's 100 % wins */
     st = mk(&cfg, 2);
     gw_strategy_prefix_cache.on_routed(st, &q1.rq, &eng[3]);
     gw_strategy_prefix_cache.on_routed(st, &q2.rq, &eng[1]);
     assert_int_equal(pick(st, &q1, 1), 3);
-    gw_strategy_prefix_cache.destroy(st);
+    rm(st);
 }
 
 static void test_imbalance_guard(void **state)
@@ -205,13 +219,20 @@ static void test_imbalance_guard(void **state)
     eng[0].inflight = 8;
     for (uint64_t r = 0; r < 16; r++)
         assert_int_equal(pick(st, &q1, r), 2);
-    /* guard on and no min-loaded engine matches: -1 */
+    /* imbalance-abs is the strategy's own setting: at 9, [9,0,5,0] (max -
+     * min 9, not > 9) is not guarded; mean 3.5, sd sqrt(57/3) = 4.36, limit
+     * 7.86: eng0 (9) fails, eng2 (5) passes with 100 % */
     eng[0].inflight = 9;
-    gw_strategy_prefix_cache.destroy(st);
+    char err[128];
+    assert_int_equal(gw_strategy_prefix_cache.configure(st, "imbalance-abs", "9", err, 128), 0);
+    for (uint64_t r = 0; r < 16; r++)
+        assert_int_equal(pick(st, &q1, r), 2);
+    /* guard on (the default 8) and no min-loaded engine matches: -1 */
+    rm(st);
     st = mk(&cfg, 1);
     gw_strategy_prefix_cache.on_routed(st, &q1.rq, &eng[0]);
     assert_int_equal(pick(st, &q1, 1), -1);
-    gw_strategy_prefix_cache.destroy(st);
+    rm(st);
 }
 
 static void test_router_fallback_records(void **state)
@@ -241,6 +262,66 @@ static void test_router_fallback_records(void **state)
     gw_router_close(&router);
 }
 
+/* The router owns the prefix index (no process-wide registry): one per
+ * router, even for routers made from one config, lent to every strategy
+ * that declares needs_prefix_index (what prefix-cache records,
+ * predicted-ttft reads), counted once in the router's memory, freed at
+ * close; a bound too small for an index leaves none, and those strategies
+ * decline. */
+static void test_router_owns_index(void **state)
+{
+    (void)state;
+    gw_strategy_cfg cfg;
+    gw_strategy_cfg_default(&cfg);
+    cfg.prefix_max_bytes = 1 << 20;
+    gw_router a, b;
+    assert_int_equal(gw_router_init(&a, &cfg, "prefix-cache"), 0);
+    assert_int_equal(gw_router_init(&b, &cfg, "prefix-cache"), 0);
+    assert_non_null(a.prefix);
+    assert_non_null(b.prefix);
+    assert_ptr_not_equal(a.prefix, b.prefix);
+    assert_true(gw_prefix_mem_bytes(a.prefix) <= (1 << 20));
+    /* counted once: a router with a twice larger index grows by that much */
+    gw_strategy_cfg cfg2 = cfg;
+    cfg2.prefix_max_bytes = 2 << 20;
+    gw_router c;
+    assert_int_equal(gw_router_init(&c, &cfg2, NULL), 0);
+    assert_int_equal(gw_router_mem_bytes(&c) - gw_router_mem_bytes(&a),
+                     gw_prefix_mem_bytes(c.prefix) - gw_prefix_mem_bytes(a.prefix));
+    gw_router_close(&c);
+    const gw_strategy *pc = gw_router_strategy(&a, "prefix-cache");
+    const gw_strategy *pt = gw_router_strategy(&a, "predicted-ttft");
+    assert_non_null(pt);
+    assert_true(pc->needs_prefix_index && pt->needs_prefix_index);
+    assert_false(gw_router_strategy(&a, "least-request")->needs_prefix_index);
+
+    /* nothing cached, all idle: least-request decides, prefix-cache records */
+    fleet((int32_t[]){0, 0, 0, 0});
+    mkreq(&q1, 1024, 0, 0, 3);
+    const gw_strategy *decided = NULL;
+    gw_engine *e = gw_router_pick(&a, pc, &q1.rq, cands, 4, &decided);
+    assert_string_equal(decided->name, "least-request");
+    assert_int_equal(gw_prefix_match(a.prefix, q1.rq.block_keys, q1.rq.nblocks, e->id), 64);
+    assert_int_equal(gw_prefix_match(b.prefix, q1.rq.block_keys, q1.rq.nblocks, e->id), 0);
+    /* predicted-ttft sees the same blocks: 0.01 s there against
+     * 0.01 + 1024 * 30e-6 elsewhere */
+    for (uint64_t r = 0; r < 8; r++) {
+        q1.rq.rnd = r;
+        assert_ptr_equal(gw_router_pick(&a, pt, &q1.rq, cands, 4, &decided), e);
+        assert_ptr_equal(decided, pt);
+    }
+    gw_router_close(&a);
+    assert_null(a.prefix);
+    gw_router_close(&b);
+
+    cfg.prefix_max_bytes = 1024; /* too small for a table */
+    assert_int_equal(gw_router_init(&a, &cfg, "prefix-cache"), 0);
+    assert_null(a.prefix);
+    e = gw_router_pick(&a, gw_router_strategy(&a, NULL), &q1.rq, cands, 4, &decided);
+    assert_string_equal(decided->name, "least-request");
+    gw_router_close(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_stddev_limit),
         cmocka_unit_test(test_imbalance_guard),
         cmocka_unit_test(test_router_fallback_records),
+        cmocka_unit_test(test_router_owns_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

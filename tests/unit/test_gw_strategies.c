@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "gateway/gw_router.h"
 #include "gateway/gw_session.h"
 #include "gateway/gw_strategy.h"
 
@@ -454,7 +455,7 @@ static void vtc_init(vtc_fx *v, int n)
     fx_init(&v->f, n);
     v->s = strat("vtc-basic");
     gw_strategy_cfg_default(&v->cfg);
-    v->st = v->s->create(&v->cfg);
+    v->st = v->s->create(&v->cfg, NULL);
     assert_non_null(v->st);
 }
 
@@ -612,6 +613,71 @@ static void test_vtc_user_bound(void **state)
     vtc_close(&v);
 }
 
+/* --------------------------------------------------------- settings */
+
+static void refuse(gw_router *r, const char *strategy, const char *key, const char *value,
+                   const char *want)
+{
+    char err[160] = "";
+    assert_int_equal(gw_router_configure(r, strategy, key, value, err, sizeof(err)), -1);
+    if (!strstr(err, want)) fail_msg("'%s' lacks '%s'", err, want);
+}
+
+/* vtc-basic charges user (in + 2 * out) through the router at now */
+static gw_engine *vtc_charge(gw_router *r, const fx *f, const char *user, size_t in, int32_t out,
+                             uint64_t now, uint64_t rnd)
+{
+    gw_route_req q = req(rnd);
+    q.user = user;
+    q.ntokens = in;
+    q.max_tokens = out;
+    q.now_ms = now;
+    return gw_router_pick(r, gw_router_strategy(r, "vtc-basic"), &q, f->c, f->n, NULL);
+}
+
+/* Each strategy parses its own settings (its configure(), reached by name
+ * through the router): a value takes effect, a bad one is refused with a
+ * message naming the strategy and the key. */
+static void test_strategy_settings(void **state)
+{
+    (void)state;
+    gw_strategy_cfg cfg;
+    gw_strategy_cfg_default(&cfg);
+    cfg.prefix_max_bytes = 1 << 20;
+    gw_router r;
+    assert_int_equal(gw_router_init(&r, &cfg, NULL), 0);
+    char err[160];
+    assert_int_equal(gw_router_configure(&r, "prefix-cache", "imbalance-abs", "3", err, 160), 0);
+    assert_int_equal(gw_router_configure(&r, "prefix-cache", "stddev-factor", "0.5", err, 160), 0);
+    assert_int_equal(gw_router_configure(&r, "vtc-basic", "window-s", "1.6", err, 160), 0);
+    refuse(&r, "prefix-cache", "imbalance-abs", "2.5",
+           "prefix-cache: imbalance-abs must be an integer");
+    refuse(&r, "prefix-cache", "imbalance-abs", "-1",
+           "prefix-cache: imbalance-abs must be a number");
+    refuse(&r, "prefix-cache", "stddev-factor", "1x",
+           "prefix-cache: stddev-factor must be a number");
+    refuse(&r, "prefix-cache", "stddev-factor", "", "stddev-factor must be a number");
+    refuse(&r, "prefix-cache", "stddev-factor", "nan", "stddev-factor must be a number");
+    refuse(&r, "vtc-basic", "window-s", "0", "vtc-basic: window-s must be a number");
+    refuse(&r, "vtc-basic", "window", "1", "vtc-basic: unknown setting 'window'");
+    refuse(&r, "least-request", "x", "1", "routing strategy 'least-request' has no settings");
+    refuse(&r, "nope", "x", "1", "unknown routing strategy 'nope'");
+
+    /* the 1.6 s window took effect: heavy (4000) and light (400) map to
+     * engines 2 and 0 (as in test_vtc_fairness), and 2 s later (window gone,
+     * min/max refreshed) heavy's usage has expired: index 0 */
+    fx f;
+    fx_init(&f, 4);
+    uint64_t t = 10000;
+    vtc_charge(&r, &f, "heavy", 2000, 1000, t, 1);
+    vtc_charge(&r, &f, "light", 200, 100, t, 1);
+    assert_ptr_equal(vtc_charge(&r, &f, "heavy", 0, 0, t, 3), f.c[2]);
+    t += 2000;
+    assert_ptr_equal(vtc_charge(&r, &f, "heavy", 0, 0, t, 3), f.c[0]);
+    fx_close(&f);
+    gw_router_close(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -631,6 +697,7 @@ int main(void)
         cmocka_unit_test(test_vtc_ties_spread),
         cmocka_unit_test(test_vtc_output_estimate_and_correction),
         cmocka_unit_test(test_vtc_user_bound),
+        cmocka_unit_test(test_strategy_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,8 +11,8 @@
  *              queued request; avg_uncached is an EWMA of what we routed to
  *              e, else the engine's avg prompt per request, else ntokens)
  *   TTFT(e)  = ahead * per_req + base + s_per_tok * uncached
- * matched_blocks comes from the prefix index shared with prefix-cache
- * (gw_prefix_shared_acquire), keyed by vLLM's own block hashes.
+ * matched_blocks comes from the router's prefix index, shared with
+ * prefix-cache (needs_prefix_index), keyed by vLLM's own block hashes.
  * s_per_tok and base are e->obs_prefill_s_per_tok / e->obs_ttft_base_s,
  * fitted online here; until an engine has a sample the prior is 30 us per
  * token and 10 ms.
@@ -37,12 +37,11 @@
  * Limits, on purpose: running decodes slowing prefill (chunked prefill) and
  * the queue's real prompt sizes are folded into the fitted base and the
  * average; a lost pending slot (two in-flight requests whose rnd share a
- * slot) only drops a sample. mem_bytes counts this state, not the shared
- * index (prefix-cache reports that). Nothing is allocated per request. */
+ * slot) only drops a sample. mem_bytes counts this state, not the index
+ * (the router counts that). Nothing is allocated per request. */
 #include <math.h>
 #include <stdlib.h>
 
-#include "gateway/gw_prefix.h"
 #include "gateway/gw_strategy.h"
 
 #define GW_PT_PRIOR_S_PER_TOK 30e-6
@@ -73,15 +72,12 @@ typedef struct gw_pt {
     gw_pt_pending pend[GW_PT_PENDING];
 } gw_pt;
 
-static void *gw_pt_create(const gw_strategy_cfg *cfg)
+static void *gw_pt_create(const gw_strategy_cfg *cfg, gw_prefix *idx)
 {
+    if (!idx) return NULL; /* the router could not make one */
     gw_pt *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
-    s->idx = gw_prefix_shared_acquire(cfg);
-    if (!s->idx) {
-        free(s);
-        return NULL;
-    }
+    s->idx = idx;
     s->block_size = cfg->block_size > 0 ? (size_t)cfg->block_size : 16;
     for (int i = 0; i < GW_PT_PENDING; i++)
         s->pend[i].engine = -1;
@@ -90,10 +86,7 @@ static void *gw_pt_create(const gw_strategy_cfg *cfg)
 
 static void gw_pt_destroy(void *st)
 {
-    gw_pt *s = st;
-    if (!s) return;
-    gw_prefix_shared_release(s->idx);
-    free(s);
+    free(st);
 }
 
 static void gw_pt_model(const gw_engine *e, double *spt, double *base)
@@ -231,6 +224,7 @@ const gw_strategy gw_strategy_predicted_ttft = {
     .name = "predicted-ttft",
     .fallback = "least-request",
     .needs_blocks = 1,
+    .needs_prefix_index = 1,
     .create = gw_pt_create,
     .destroy = gw_pt_destroy,
     .pick = gw_pt_pick,

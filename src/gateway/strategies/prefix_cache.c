@@ -2,12 +2,12 @@
  * (spec gateway.md §2.4, AIBrix algorithms/prefix_cache.go routeOriginal).
  *
  *  1. Load-imbalance guard on the gateway's in-flight counts c(p) (AIBrix's
- *     realtime running requests): if max c - min c > prefix_imbalance_abs
+ *     realtime running requests): if max c - min c > imbalance-abs
  *     (strictly), only the pods with c = min stay candidates.
  *  2. Longest contiguous matched prefix per candidate, from the prefix
  *     index, as match% = floor(blocks * 100 / nblocks).
  *  3. Among pods with a match, those with c <= mean + F * stddev (mean and
- *     sample stddev over all candidates, F = prefix_stddev_factor) compete:
+ *     sample stddev over all candidates, F = stddev-factor) compete:
  *     highest match%, then lowest c, ties at random (r->rnd).
  *  4. Nothing matched or nobody passed the stddev test: -1, and the router
  *     falls back to least-request over all candidates (as AIBrix).
@@ -27,13 +27,19 @@
  * back); the index has a hard byte bound with per-engine LRU eviction
  * instead of a global block count and a 20-minute TTL (gw_prefix.h).
  *
- * State: the router-wide shared prefix index (gw_prefix_shared_acquire, the
- * same one predicted-ttft uses); mem_bytes reports the index here only, so
- * it is counted once. Picking allocates nothing. */
+ * Settings (configure; AIBrix's knobs and defaults): imbalance-abs, an
+ * integer >= 0 (default 8); stddev-factor, a number >= 0 (default 1).
+ *
+ * State: the router's prefix index, lent at create (needs_prefix_index:
+ * the same one predicted-ttft uses); the router counts its memory, so
+ * mem_bytes reports this strategy's own state only. Picking allocates
+ * nothing. */
+#include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include "gateway/gw_prefix.h"
 #include "gateway/gw_strategy.h"
 
 typedef struct gw_pc {
@@ -42,26 +48,43 @@ typedef struct gw_pc {
     double stddev_factor;
 } gw_pc;
 
-static void *gw_pc_create(const gw_strategy_cfg *cfg)
+static void *gw_pc_create(const gw_strategy_cfg *cfg, gw_prefix *idx)
 {
+    if (!idx) return NULL; /* the router could not make one: declines every pick */
     gw_pc *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
-    s->idx = gw_prefix_shared_acquire(cfg);
-    if (!s->idx) {
-        free(s);
-        return NULL;
-    }
-    s->imbalance_abs = cfg->prefix_imbalance_abs;
-    s->stddev_factor = cfg->prefix_stddev_factor;
+    (void)cfg;
+    s->idx = idx;
+    s->imbalance_abs = 8;
+    s->stddev_factor = 1.0;
     return s;
+}
+
+static int gw_pc_configure(void *st, const char *key, const char *value, char *err, size_t errlen)
+{
+    gw_pc *s = st;
+    double v;
+    if (!strcmp(key, "imbalance-abs")) {
+        if (gw_strategy_number("prefix-cache", key, value, 0, INT_MAX, &v, err, errlen) != 0)
+            return -1;
+        if (v != floor(v)) {
+            snprintf(err, errlen, "prefix-cache: %s must be an integer", key);
+            return -1;
+        }
+        s->imbalance_abs = (int)v;
+        return 0;
+    }
+    if (!strcmp(key, "stddev-factor")) {
+        if (gw_strategy_number("prefix-cache", key, value, 0, 1e9, &v, err, errlen) != 0) return -1;
+        s->stddev_factor = v;
+        return 0;
+    }
+    return gw_strategy_unknown_setting("prefix-cache", key, err, errlen);
 }
 
 static void gw_pc_destroy(void *st)
 {
-    gw_pc *s = st;
-    if (!s) return;
-    gw_prefix_shared_release(s->idx);
-    free(s);
+    free(st);
 }
 
 static int gw_pc_pick(void *st, const gw_route_req *r, gw_engine *const *cands, int n)
@@ -132,15 +155,17 @@ static void gw_pc_on_routed(void *st, const gw_route_req *r, gw_engine *e)
 static size_t gw_pc_mem_bytes(void *st)
 {
     gw_pc *s = st;
-    return s ? sizeof(*s) + gw_prefix_mem_bytes(s->idx) : 0;
+    return s ? sizeof(*s) : 0;
 }
 
 const gw_strategy gw_strategy_prefix_cache = {
     .name = "prefix-cache",
     .fallback = "least-request",
     .needs_blocks = 1,
+    .needs_prefix_index = 1,
     .create = gw_pc_create,
     .destroy = gw_pc_destroy,
+    .configure = gw_pc_configure,
     .pick = gw_pc_pick,
     .on_routed = gw_pc_on_routed,
     .mem_bytes = gw_pc_mem_bytes,

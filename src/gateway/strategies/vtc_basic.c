@@ -24,8 +24,14 @@
  *  - minT/maxT are recomputed over all users at most once a second (and
  *    widened at once by every update), not rescanned per request.
  * A missing running metric counts as load 0 (as AIBrix). No user (or "")
- * -> -1: the router picks at random and nothing is tracked. */
+ * -> -1: the router picks at random and nothing is tracked.
+ *
+ * Settings (configure; AIBrix's knobs and defaults, numbers >= 0):
+ * window-s (300, > 0), input-weight (1), output-weight (2),
+ * fairness-weight (1), util-weight (1), max-pod-load (100), min-tokens
+ * (1000), max-tokens (8000). */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,8 +53,32 @@ typedef struct gw_vtc_user {
     int prev, next;                 /* LRU list, most recent at head; -1 ends */
 } gw_vtc_user;
 
+/* The settings (configure). */
+typedef struct gw_vtc_cfg {
+    double vtc_window_s;
+    double vtc_input_weight, vtc_output_weight;
+    double vtc_fairness_weight, vtc_util_weight;
+    double vtc_max_pod_load;
+    double vtc_min_tokens, vtc_max_tokens;
+} gw_vtc_cfg;
+
+static const struct {
+    const char *key;
+    size_t off;
+    double lo;
+} gw_vtc_keys[] = {
+    {"window-s", offsetof(gw_vtc_cfg, vtc_window_s), 0.001},
+    {"input-weight", offsetof(gw_vtc_cfg, vtc_input_weight), 0},
+    {"output-weight", offsetof(gw_vtc_cfg, vtc_output_weight), 0},
+    {"fairness-weight", offsetof(gw_vtc_cfg, vtc_fairness_weight), 0},
+    {"util-weight", offsetof(gw_vtc_cfg, vtc_util_weight), 0},
+    {"max-pod-load", offsetof(gw_vtc_cfg, vtc_max_pod_load), 0},
+    {"min-tokens", offsetof(gw_vtc_cfg, vtc_min_tokens), 0},
+    {"max-tokens", offsetof(gw_vtc_cfg, vtc_max_tokens), 0},
+};
+
 typedef struct gw_vtc {
-    gw_strategy_cfg cfg;
+    gw_vtc_cfg cfg;
     uint64_t width_ms; /* one bucket */
     int nusers;
     int lru_head, lru_tail;
@@ -69,14 +99,27 @@ static uint64_t gw_vtc_hash(const char *s)
     return h;
 }
 
-static void *gw_vtc_create(const gw_strategy_cfg *cfg)
+/* One bucket's width from the window. */
+static void gw_vtc_set_width(gw_vtc *v)
 {
+    v->width_ms = (uint64_t)(v->cfg.vtc_window_s * 1000.0 / GW_VTC_BUCKETS);
+    if (v->width_ms == 0) v->width_ms = 1;
+}
+
+static void *gw_vtc_create(const gw_strategy_cfg *cfg, gw_prefix *idx)
+{
+    (void)cfg, (void)idx;
     gw_vtc *v = calloc(1, sizeof(*v));
     if (!v) return NULL;
-    v->cfg = *cfg;
-    double win_ms = cfg->vtc_window_s > 0 ? cfg->vtc_window_s * 1000.0 : 300000.0;
-    v->width_ms = (uint64_t)(win_ms / GW_VTC_BUCKETS);
-    if (v->width_ms == 0) v->width_ms = 1;
+    v->cfg = (gw_vtc_cfg){.vtc_window_s = 300,
+                          .vtc_input_weight = 1.0,
+                          .vtc_output_weight = 2.0,
+                          .vtc_fairness_weight = 1.0,
+                          .vtc_util_weight = 1.0,
+                          .vtc_max_pod_load = 100,
+                          .vtc_min_tokens = 1000,
+                          .vtc_max_tokens = 8000};
+    gw_vtc_set_width(v);
     v->lru_head = v->lru_tail = -1;
     for (int i = 0; i < GW_VTC_SLOTS; i++)
         v->slot[i] = -1;
@@ -86,6 +129,22 @@ static void *gw_vtc_create(const gw_strategy_cfg *cfg)
 static void gw_vtc_destroy(void *st)
 {
     free(st);
+}
+
+static int gw_vtc_configure(void *st, const char *key, const char *value, char *err, size_t errlen)
+{
+    gw_vtc *v = st;
+    for (size_t i = 0; i < sizeof(gw_vtc_keys) / sizeof(gw_vtc_keys[0]); i++) {
+        if (strcmp(key, gw_vtc_keys[i].key) != 0) continue;
+        double x;
+        if (gw_strategy_number("vtc-basic", key, value, gw_vtc_keys[i].lo, 1e15, &x, err, errlen) !=
+            0)
+            return -1;
+        *(double *)((char *)&v->cfg + gw_vtc_keys[i].off) = x;
+        gw_vtc_set_width(v);
+        return 0;
+    }
+    return gw_strategy_unknown_setting("vtc-basic", key, err, errlen);
 }
 
 static size_t gw_vtc_mem_bytes(void *st)
@@ -310,6 +369,7 @@ const gw_strategy gw_strategy_vtc_basic = {
     .needs_tokens = 1,
     .create = gw_vtc_create,
     .destroy = gw_vtc_destroy,
+    .configure = gw_vtc_configure,
     .pick = gw_vtc_pick,
     .on_routed = gw_vtc_on_routed,
     .on_done = gw_vtc_on_done,
