@@ -58,7 +58,12 @@
  * and the typed view's strings and arrays. Free it with ctl_obj_free. Typed
  * strings stay valid for the object's lifetime and must not be modified.
  * Nothing here keeps global state; all functions are thread-safe on distinct
- * objects. */
+ * objects.
+ *
+ * Names: ctl_obj_* but for ctl_kind_name/lower/parse, ctl_name_valid,
+ * ctl_objs_free, ctl_adapter_sched_name, ctl_deployment_render and
+ * ctl_labels_match, which the controllers and the admin API call under
+ * these names. */
 #ifndef CTL_OBJ_H
 #define CTL_OBJ_H
 
@@ -103,7 +108,7 @@ const char *ctl_kind_name(ctl_kind k);
  * "podautoscaler"; "object" for others. */
 const char *ctl_kind_lower(ctl_kind k);
 /* The apiVersion each kind must carry. */
-const char *ctl_kind_api_version(ctl_kind k);
+const char *ctl_obj_kind_api_version(ctl_kind k);
 /* Exact kind names, and for the CLI, case-insensitive aliases: deployment(s),
  * deploy; modeladapter(s), ma; podautoscaler(s), pa. CTL_KIND_NONE when
  * unknown. */

@@ -586,7 +586,8 @@ static void test_kinds_and_names(void **st)
     assert_int_equal(ctl_kind_parse("podautoscalers"), CTL_KIND_POD_AUTOSCALER);
     assert_int_equal(ctl_kind_parse("service"), CTL_KIND_NONE);
     assert_int_equal(ctl_kind_parse(NULL), CTL_KIND_NONE);
-    assert_string_equal(ctl_kind_api_version(CTL_KIND_MODEL_ADAPTER), "model.aibrix.ai/v1alpha1");
+    assert_string_equal(ctl_obj_kind_api_version(CTL_KIND_MODEL_ADAPTER),
+                        "model.aibrix.ai/v1alpha1");
     assert_null(ctl_kind_name(CTL_KIND_NONE));
     assert_true(ctl_name_valid("a"));
     assert_true(ctl_name_valid("llama-3-8b"));
