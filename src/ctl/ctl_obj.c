@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/bx_err.h"
 #include "common/bx_yaml.h"
 #include "gateway/gw_strategy.h"
 
@@ -890,6 +891,62 @@ int ctl_obj_load_yaml(const char *buf, size_t len, ctl_obj ***out, size_t *n, ch
     int r = ctl_obj_parse_all(docs, out, n, err, errlen);
     json_decref(docs);
     return r;
+}
+
+int ctl_obj_gateway_config_parse(const json_t *doc, const char *file, ctl_gateway_config *gc,
+                                 char *err, size_t errlen)
+{
+    const char *k;
+    const json_t *v;
+    gc->key_file[0] = '\0';
+    const char *api = json_string_value(json_object_get(doc, "apiVersion"));
+    if (!api || strcmp(api, CTL_GATEWAY_CONFIG_API) != 0)
+        return bx_errf(err, errlen, "GatewayConfig: apiVersion must be %s", CTL_GATEWAY_CONFIG_API);
+    json_object_foreach((json_t *)doc, k, v)
+    {
+        if (strcmp(k, "apiVersion") && strcmp(k, "kind") && strcmp(k, "metadata") &&
+            strcmp(k, "spec"))
+            return bx_errf(err, errlen, "GatewayConfig: unknown field '%.64s'", k);
+    }
+    const json_t *spec = json_object_get(doc, "spec");
+    if (!json_is_object(spec))
+        return bx_errf(err, errlen, "GatewayConfig: spec: required, a mapping");
+    int found = 0;
+    char e[512];
+    json_object_foreach((json_t *)spec, k, v)
+    {
+        if (!strcmp(k, "apiKeys")) {
+            size_t i;
+            const json_t *key;
+            if (!json_is_array(v))
+                return bx_errf(err, errlen, "GatewayConfig: spec.apiKeys: a list of strings");
+            json_array_foreach(v, i, key)
+            {
+                if (!json_is_string(key) ||
+                    bx_apikeys_add(&gc->keys, json_string_value(key), json_string_length(key), e,
+                                   sizeof(e)) != 0)
+                    return bx_errf(err, errlen, "GatewayConfig: spec.apiKeys[%zu]: %s", i,
+                                   json_is_string(key) ? e : "not a string");
+                found++;
+            }
+        } else if (!strcmp(k, "apiKeyFile")) {
+            const char *path = json_string_value(v);
+            if (!path || !*path)
+                return bx_errf(err, errlen, "GatewayConfig: spec.apiKeyFile: a file name");
+            const char *slash = file ? strrchr(file, '/') : NULL;
+            if (path[0] != '/' && slash)
+                snprintf(gc->key_file, sizeof(gc->key_file), "%.*s/%s", (int)(slash - file), file,
+                         path);
+            else
+                snprintf(gc->key_file, sizeof(gc->key_file), "%s", path);
+            found++; /* its load fails when it holds no key */
+        } else {
+            return bx_errf(err, errlen,
+                           "GatewayConfig: spec: unknown field '%.64s' (apiKeys, apiKeyFile)", k);
+        }
+    }
+    if (!found) return bx_errf(err, errlen, "GatewayConfig: spec: no key in apiKeys or apiKeyFile");
+    return 0;
 }
 
 int ctl_labels_match(const json_t *match_labels, const json_t *labels)

@@ -68,8 +68,11 @@
 #define CTL_OBJ_H
 
 #include <jansson.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/bx_apikey.h"
 
 #define CTL_NAME_MAX 63        /* DNS-1123 label */
 #define CTL_MODEL_NAME_MAX 255 /* served model name */
@@ -222,6 +225,33 @@ typedef struct ctl_render_vars {
  * envp may be NULL when not wanted. 0 or -1 (out of memory / too long). */
 int ctl_deployment_render(const ctl_obj *o, const ctl_render_vars *v, char ***argv, char ***envp,
                           char *err, size_t errlen);
+
+/* A GatewayConfig document of a `brix up -f` file, as read (not stored: each
+ * brix up reads it again from its -f files):
+ *
+ *   apiVersion: brix.ai/v1alpha1
+ *   kind: GatewayConfig
+ *   metadata: {name: gateway}    optional
+ *   spec:
+ *     apiKeyFile: keys.txt       a key file (one per line, '#' comment lines),
+ *                                relative to the stack file's folder
+ *     apiKeys: [sk-...]          keys written in the stack file itself
+ *
+ * Unknown fields are errors: a misspelt field must not leave the gateway
+ * open. A spec with no key (apiKeys empty and no apiKeyFile) is an error. */
+typedef struct ctl_gateway_config {
+    bx_apikeys keys;         /* in: the keys so far; out: spec.apiKeys added */
+    char key_file[PATH_MAX]; /* spec.apiKeyFile, put in file's folder when
+                                relative; "" when absent */
+} ctl_gateway_config;
+
+/* Validates doc and adds its spec.apiKeys to gc->keys; file is the stack
+ * file's path (NULL: the current folder). A pure function: the key file is
+ * not read (the caller loads gc->key_file, whose keys count towards "no
+ * key"). 0, or -1 with "GatewayConfig: <field>: <what is wrong>" in err;
+ * gc->keys may then hold some of the keys. */
+int ctl_obj_gateway_config_parse(const json_t *doc, const char *file, ctl_gateway_config *gc,
+                                 char *err, size_t errlen);
 
 /* 1 when every key of match_labels is in labels with the same string value
  * (an empty selector matches everything, as in Kubernetes). */
