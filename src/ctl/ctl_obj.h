@@ -73,6 +73,7 @@
 #include <stdint.h>
 
 #include "common/bx_apikey.h"
+#include "ctl/ctl_place.h"
 
 #define CTL_NAME_MAX 63        /* DNS-1123 label */
 #define CTL_MODEL_NAME_MAX 255 /* served model name */
@@ -152,14 +153,17 @@ typedef struct ctl_deployment {
     json_t *pod_labels;       /* owned: the labels each pod carries */
 } ctl_deployment;
 
+/* spec.schedulerName: the placement policies of ctl_place.h, with the
+ * same values (ctl_place owns their names). */
 typedef enum ctl_adapter_sched {
-    CTL_SCHED_LEAST_ADAPTERS = 0, /* "default" and "leastAdapters" */
-    CTL_SCHED_BIN_PACK,
-    CTL_SCHED_LEAST_LATENCY,
-    CTL_SCHED_LEAST_THROUGHPUT,
-    CTL_SCHED_RANDOM,
+    CTL_SCHED_LEAST_ADAPTERS = CTL_PLACE_LEAST_ADAPTERS, /* "default" and "leastAdapters" */
+    CTL_SCHED_BIN_PACK = CTL_PLACE_BIN_PACK,
+    CTL_SCHED_LEAST_LATENCY = CTL_PLACE_LEAST_LATENCY,
+    CTL_SCHED_LEAST_THROUGHPUT = CTL_PLACE_LEAST_THROUGHPUT,
+    CTL_SCHED_RANDOM = CTL_PLACE_RANDOM,
 } ctl_adapter_sched;
 
+/* Its AIBrix spelling ("leastAdapters" for an out-of-range value). */
 const char *ctl_adapter_sched_name(ctl_adapter_sched s);
 
 #define CTL_ADAPTER_ALL (-1) /* replicas absent: load on every matching pod */
