@@ -1,6 +1,5 @@
 /* brix: one binary, one subcommand per role. This file only dispatches; each
- * component owns its own flag parsing (eng_main, bench_main, ...). Its
- * functions carry the program's prefix, brix_. */
+ * component owns its own flag parsing (eng_main, bench_main, ...). */
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -17,6 +16,7 @@ struct brix_cmd {
     int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
 };
 
+/* The functions here carry the program's prefix, brix_. */
 static int brix_version(int argc, char **argv)
 {
     (void)argc;
