@@ -1,5 +1,6 @@
 /* Fuzzes control-plane object parsing: bytes -> bx_yaml_load_all -> ctl_obj
- * parse of each document, then rendering of every Deployment's command. */
+ * parse of each document, then rendering of every Deployment's command; and
+ * each document as brix up's GatewayConfig (a stack file's outside bytes). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +20,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *doc;
     json_array_foreach(docs, i, doc)
     {
+        static ctl_gateway_config gc;
+        bx_apikeys_init(&gc.keys);
+        (void)ctl_obj_gateway_config_parse(doc, i % 2 ? "stack.yaml" : "/a/b/stack.yaml", &gc, err,
+                                           sizeof(err));
         ctl_obj *o = NULL;
         if (ctl_obj_parse(doc, &o, err, sizeof(err)) != 0) continue;
         if (o->kind == CTL_KIND_DEPLOYMENT) {

@@ -16,7 +16,8 @@ struct brix_cmd {
     int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
 };
 
-static int cmd_version(int argc, char **argv)
+/* The functions here carry the program's prefix, brix_. */
+static int brix_version(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
@@ -34,10 +35,10 @@ static const struct brix_cmd brix_cmds[] = {
     {"get", "list models, pods, adapters, autoscalers, events", ctl_cli_main},
     {"describe", "show an object with its status, conditions and events", ctl_cli_main},
     {"delete", "delete objects by file or by kind and name", ctl_cli_main},
-    {"version", "print the version", cmd_version},
+    {"version", "print the version", brix_version},
 };
 
-static void usage(FILE *f)
+static void brix_usage(FILE *f)
 {
     fprintf(f, "usage: brix <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(brix_cmds) / sizeof(brix_cmds[0]); i++)
@@ -49,7 +50,7 @@ static void usage(FILE *f)
  * the soft open-file limit (1024 on many systems) would cap a gateway near
  * 500 concurrent requests, with connections past it closed unanswered. Go
  * programs (AIBrix) get the hard limit by default; so do brix's. */
-static void raise_nofile(void)
+static void brix_raise_nofile(void)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
@@ -65,19 +66,19 @@ static void raise_nofile(void)
 
 int main(int argc, char **argv)
 {
-    raise_nofile();
+    brix_raise_nofile();
     if (argc < 2) {
-        usage(stderr);
+        brix_usage(stderr);
         return 2;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-        usage(stdout);
+        brix_usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "--version")) return cmd_version(0, NULL);
+    if (!strcmp(argv[1], "--version")) return brix_version(0, NULL);
     for (size_t i = 0; i < sizeof(brix_cmds) / sizeof(brix_cmds[0]); i++)
         if (!strcmp(argv[1], brix_cmds[i].name)) return brix_cmds[i].run(argc - 1, argv + 1);
     fprintf(stderr, "brix: unknown command '%s'\n\n", argv[1]);
-    usage(stderr);
+    brix_usage(stderr);
     return 2;
 }

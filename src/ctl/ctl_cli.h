@@ -17,6 +17,10 @@
  * byte for byte. The HTTP client is libcurl (blocking); responses are
  * bounded in size.
  *
+ * Files: ctl_cli.c (commands, arguments), ctl_cli_http.c (the request),
+ * ctl_cli_print.c (tables), ctl_cli_describe.c, ctl_cli_yaml.c, and
+ * ctl_cli_fmt.c below them; ctl_cli_int.h is what they share.
+ *
  * Ownership: nothing returned here is kept by the module; the buffer
  * ctl_cli_request returns is the caller's to free(). No global state
  * besides libcurl's (curl_global_init/cleanup around each run). */

@@ -58,13 +58,22 @@
  * and the typed view's strings and arrays. Free it with ctl_obj_free. Typed
  * strings stay valid for the object's lifetime and must not be modified.
  * Nothing here keeps global state; all functions are thread-safe on distinct
- * objects. */
+ * objects.
+ *
+ * Names: ctl_obj_* but for ctl_kind_name/lower/parse, ctl_name_valid,
+ * ctl_objs_free, ctl_adapter_sched_name, ctl_deployment_render and
+ * ctl_labels_match, which the controllers and the admin API call under
+ * these names. */
 #ifndef CTL_OBJ_H
 #define CTL_OBJ_H
 
 #include <jansson.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/bx_apikey.h"
+#include "ctl/ctl_place.h"
 
 #define CTL_NAME_MAX 63        /* DNS-1123 label */
 #define CTL_MODEL_NAME_MAX 255 /* served model name */
@@ -103,7 +112,7 @@ const char *ctl_kind_name(ctl_kind k);
  * "podautoscaler"; "object" for others. */
 const char *ctl_kind_lower(ctl_kind k);
 /* The apiVersion each kind must carry. */
-const char *ctl_kind_api_version(ctl_kind k);
+const char *ctl_obj_kind_api_version(ctl_kind k);
 /* Exact kind names, and for the CLI, case-insensitive aliases: deployment(s),
  * deploy; modeladapter(s), ma; podautoscaler(s), pa. CTL_KIND_NONE when
  * unknown. */
@@ -144,14 +153,17 @@ typedef struct ctl_deployment {
     json_t *pod_labels;       /* owned: the labels each pod carries */
 } ctl_deployment;
 
+/* spec.schedulerName: the placement policies of ctl_place.h, with the
+ * same values (ctl_place owns their names). */
 typedef enum ctl_adapter_sched {
-    CTL_SCHED_LEAST_ADAPTERS = 0, /* "default" and "leastAdapters" */
-    CTL_SCHED_BIN_PACK,
-    CTL_SCHED_LEAST_LATENCY,
-    CTL_SCHED_LEAST_THROUGHPUT,
-    CTL_SCHED_RANDOM,
+    CTL_SCHED_LEAST_ADAPTERS = CTL_PLACE_LEAST_ADAPTERS, /* "default" and "leastAdapters" */
+    CTL_SCHED_BIN_PACK = CTL_PLACE_BIN_PACK,
+    CTL_SCHED_LEAST_LATENCY = CTL_PLACE_LEAST_LATENCY,
+    CTL_SCHED_LEAST_THROUGHPUT = CTL_PLACE_LEAST_THROUGHPUT,
+    CTL_SCHED_RANDOM = CTL_PLACE_RANDOM,
 } ctl_adapter_sched;
 
+/* Its AIBrix spelling ("leastAdapters" for an out-of-range value). */
 const char *ctl_adapter_sched_name(ctl_adapter_sched s);
 
 #define CTL_ADAPTER_ALL (-1) /* replicas absent: load on every matching pod */
@@ -217,6 +229,33 @@ typedef struct ctl_render_vars {
  * envp may be NULL when not wanted. 0 or -1 (out of memory / too long). */
 int ctl_deployment_render(const ctl_obj *o, const ctl_render_vars *v, char ***argv, char ***envp,
                           char *err, size_t errlen);
+
+/* A GatewayConfig document of a `brix up -f` file, as read (not stored: each
+ * brix up reads it again from its -f files):
+ *
+ *   apiVersion: brix.ai/v1alpha1
+ *   kind: GatewayConfig
+ *   metadata: {name: gateway}    optional
+ *   spec:
+ *     apiKeyFile: keys.txt       a key file (one per line, '#' comment lines),
+ *                                relative to the stack file's folder
+ *     apiKeys: [sk-...]          keys written in the stack file itself
+ *
+ * Unknown fields are errors: a misspelt field must not leave the gateway
+ * open. A spec with no key (apiKeys empty and no apiKeyFile) is an error. */
+typedef struct ctl_gateway_config {
+    bx_apikeys keys;         /* in: the keys so far; out: spec.apiKeys added */
+    char key_file[PATH_MAX]; /* spec.apiKeyFile, put in file's folder when
+                                relative; "" when absent */
+} ctl_gateway_config;
+
+/* Validates doc and adds its spec.apiKeys to gc->keys; file is the stack
+ * file's path (NULL: the current folder). A pure function: the key file is
+ * not read (the caller loads gc->key_file, whose keys count towards "no
+ * key"). 0, or -1 with "GatewayConfig: <field>: <what is wrong>" in err;
+ * gc->keys may then hold some of the keys. */
+int ctl_obj_gateway_config_parse(const json_t *doc, const char *file, ctl_gateway_config *gc,
+                                 char *err, size_t errlen);
 
 /* 1 when every key of match_labels is in labels with the same string value
  * (an empty selector matches everything, as in Kubernetes). */

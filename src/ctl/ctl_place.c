@@ -4,21 +4,21 @@
 #include "ctl/ctl_place.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_err.h"
 #include "common/bx_rand.h"
 
-static const char *const policy_names[] = {
+static const char *const ctl_place_policy_names[] = {
     [CTL_PLACE_LEAST_ADAPTERS] = "leastAdapters",
     [CTL_PLACE_BIN_PACK] = "binPack",
     [CTL_PLACE_LEAST_LATENCY] = "leastLatency",
     [CTL_PLACE_LEAST_THROUGHPUT] = "leastThroughput",
     [CTL_PLACE_RANDOM] = "random",
 };
-#define NPOLICIES (sizeof(policy_names) / sizeof(policy_names[0]))
+#define NPOLICIES (sizeof(ctl_place_policy_names) / sizeof(ctl_place_policy_names[0]))
 
 int ctl_place_policy_parse(const char *name, ctl_place_policy *out)
 {
@@ -28,7 +28,7 @@ int ctl_place_policy_parse(const char *name, ctl_place_policy *out)
         return 0;
     }
     for (size_t i = 0; i < NPOLICIES; i++) {
-        if (strcmp(name, policy_names[i]) == 0) {
+        if (strcmp(name, ctl_place_policy_names[i]) == 0) {
             *out = (ctl_place_policy)i;
             return 0;
         }
@@ -39,27 +39,18 @@ int ctl_place_policy_parse(const char *name, ctl_place_policy *out)
 const char *ctl_place_policy_name(ctl_place_policy p)
 {
     if ((unsigned)p >= NPOLICIES) return "?";
-    return policy_names[p];
+    return ctl_place_policy_names[p];
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-typedef struct rank {
+typedef struct ctl_place_rank {
     double k1, k2;
     const char *name;
     size_t idx;
-} rank;
+} ctl_place_rank;
 
-static int cmp_rank(const void *a, const void *b)
+static int ctl_place_cmp_rank(const void *a, const void *b)
 {
-    const rank *x = a, *y = b;
+    const ctl_place_rank *x = a, *y = b;
     if (x->k1 != y->k1) return x->k1 < y->k1 ? -1 : 1;
     if (x->k2 != y->k2) return x->k2 < y->k2 ? -1 : 1;
     int c = strcmp(x->name, y->name);
@@ -67,19 +58,19 @@ static int cmp_rank(const void *a, const void *b)
     return x->idx < y->idx ? -1 : (x->idx > y->idx);
 }
 
-static int cmp_name(const void *a, const void *b)
+static int ctl_place_cmp_name(const void *a, const void *b)
 {
-    const rank *x = a, *y = b;
+    const ctl_place_rank *x = a, *y = b;
     return strcmp(x->name, y->name);
 }
 
-static int metric_known(double v)
+static int ctl_place_metric_known(double v)
 {
     return isfinite(v) && v >= 0.0;
 }
 
 /* Uniform in [0, bound) without modulo bias. */
-static size_t rand_below(uint64_t *s, size_t bound)
+static size_t ctl_place_rand_below(uint64_t *s, size_t bound)
 {
     uint64_t b = (uint64_t)bound;
     uint64_t limit = UINT64_MAX - UINT64_MAX % b;
@@ -92,15 +83,15 @@ static size_t rand_below(uint64_t *s, size_t bound)
 
 /* Orders r[0..n) best first by the policy. Returns 1 when a metric policy
  * fell back to leastAdapters. */
-static int rank_set(rank *r, size_t n, const ctl_place_engine *e, ctl_place_policy policy,
-                    uint64_t *rng)
+static int ctl_place_rank_set(ctl_place_rank *r, size_t n, const ctl_place_engine *e,
+                              ctl_place_policy policy, uint64_t *rng)
 {
     if (n == 0) return 0;
     if (policy == CTL_PLACE_RANDOM) {
-        qsort(r, n, sizeof(*r), cmp_name);
+        qsort(r, n, sizeof(*r), ctl_place_cmp_name);
         for (size_t i = n - 1; i > 0; i--) {
-            size_t j = rand_below(rng, i + 1);
-            rank t = r[i];
+            size_t j = ctl_place_rand_below(rng, i + 1);
+            ctl_place_rank t = r[i];
             r[i] = r[j];
             r[j] = t;
         }
@@ -111,7 +102,7 @@ static int rank_set(rank *r, size_t n, const ctl_place_engine *e, ctl_place_poli
         for (size_t i = 0; i < n; i++) {
             const ctl_place_engine *x = &e[r[i].idx];
             double v = policy == CTL_PLACE_LEAST_LATENCY ? x->latency_s : x->throughput_tps;
-            if (!metric_known(v)) fallback = 1;
+            if (!ctl_place_metric_known(v)) fallback = 1;
         }
         if (fallback) policy = CTL_PLACE_LEAST_ADAPTERS;
     }
@@ -136,7 +127,7 @@ static int rank_set(rank *r, size_t n, const ctl_place_engine *e, ctl_place_poli
             break;
         }
     }
-    qsort(r, n, sizeof(*r), cmp_rank);
+    qsort(r, n, sizeof(*r), ctl_place_cmp_rank);
     return fallback && n > 1;
 }
 
@@ -152,25 +143,25 @@ int ctl_place_compute(const ctl_place_engine *engines, size_t n, int replicas,
                       size_t errlen)
 {
     if (!out) {
-        set_err(err, errlen, "ctl_place: no plan");
+        bx_errf(err, errlen, "ctl_place: no plan");
         return -1;
     }
     memset(out, 0, sizeof(*out));
     if (n > 0 && !engines) {
-        set_err(err, errlen, "ctl_place: no engines");
+        bx_errf(err, errlen, "ctl_place: no engines");
         return -1;
     }
     if (replicas < CTL_PLACE_ALL) {
-        set_err(err, errlen, "ctl_place: replicas %d is invalid (want >= 0 or all)", replicas);
+        bx_errf(err, errlen, "ctl_place: replicas %d is invalid (want >= 0 or all)", replicas);
         return -1;
     }
     if ((unsigned)policy >= NPOLICIES) {
-        set_err(err, errlen, "ctl_place: unknown policy %d", (int)policy);
+        bx_errf(err, errlen, "ctl_place: unknown policy %d", (int)policy);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         if (!engines[i].name) {
-            set_err(err, errlen, "ctl_place: engine %zu has no name", i);
+            bx_errf(err, errlen, "ctl_place: engine %zu has no name", i);
             return -1;
         }
     }
@@ -178,12 +169,12 @@ int ctl_place_compute(const ctl_place_engine *engines, size_t n, int replicas,
     /* One block: n ranks for sorting plus n indexes for the lists (each
      * engine lands in at most one list). */
     size_t alloc_n = n ? n : 1;
-    rank *r = malloc(alloc_n * sizeof(*r));
+    ctl_place_rank *r = malloc(alloc_n * sizeof(*r));
     size_t *block = malloc(alloc_n * sizeof(*block));
     if (!r || !block) {
         free(r);
         free(block);
-        set_err(err, errlen, "ctl_place: out of memory");
+        bx_errf(err, errlen, "ctl_place: out of memory");
         return -1;
     }
 
@@ -192,10 +183,10 @@ int ctl_place_compute(const ctl_place_engine *engines, size_t n, int replicas,
         r[i].name = engines[i].name;
         r[i].idx = i;
     }
-    qsort(r, n, sizeof(*r), cmp_name);
+    qsort(r, n, sizeof(*r), ctl_place_cmp_name);
     for (size_t i = 1; i < n; i++) {
         if (strcmp(r[i - 1].name, r[i].name) == 0) {
-            set_err(err, errlen, "ctl_place: duplicate engine name \"%s\"", r[i].name);
+            bx_errf(err, errlen, "ctl_place: duplicate engine name \"%s\"", r[i].name);
             free(r);
             free(block);
             return -1;
@@ -223,9 +214,9 @@ int ctl_place_compute(const ctl_place_engine *engines, size_t n, int replicas,
         }
     }
     if (nh > out->desired)
-        out->fallback |= rank_set(r, nh, engines, policy, &rng);
+        out->fallback |= ctl_place_rank_set(r, nh, engines, policy, &rng);
     else
-        qsort(r, nh, sizeof(*r), cmp_name);
+        qsort(r, nh, sizeof(*r), ctl_place_cmp_name);
     size_t pos = 0;
     out->keep = block + pos;
     out->nkeep = nh < out->desired ? nh : out->desired;
@@ -249,7 +240,7 @@ int ctl_place_compute(const ctl_place_engine *engines, size_t n, int replicas,
         r[nc].idx = i;
         nc++;
     }
-    out->fallback |= rank_set(r, nc, engines, policy, &rng);
+    out->fallback |= ctl_place_rank_set(r, nc, engines, policy, &rng);
     size_t need = out->desired - out->nkeep;
     out->load = block + pos;
     out->nload = nc < need ? nc : need;

@@ -505,91 +505,20 @@ static void ctl_up_on_deleted(void *ud, ctl_kind kind, const char *name)
 }
 
 /* A GatewayConfig document of a -f file (ctl_obj.h: no object; it is not
- * stored, so each brix up reads it again from its -f files):
- *
- *   apiVersion: brix.ai/v1alpha1
- *   kind: GatewayConfig
- *   metadata: {name: gateway}    optional
- *   spec:
- *     apiKeyFile: keys.txt       a key file (one per line, '#' comment lines),
- *                                relative to the stack file's folder
- *     apiKeys: [sk-...]          keys written in the stack file itself
- *
- * Its keys are added to u->keys. Unknown fields are errors: a misspelt
- * field must not leave the gateway open. */
+ * stored, so each brix up reads it again from its -f files): its keys and
+ * those of its apiKeyFile are added to u->keys. */
 static int ctl_up_gateway_doc(ctl_up *u, const json_t *doc, const char *file, char *err,
                               size_t errlen)
 {
-    const char *k;
-    const json_t *v;
-    const char *api = json_string_value(json_object_get(doc, "apiVersion"));
-    if (!api || strcmp(api, CTL_GATEWAY_CONFIG_API) != 0) {
-        snprintf(err, errlen, "GatewayConfig: apiVersion must be %s", CTL_GATEWAY_CONFIG_API);
-        return -1;
-    }
-    json_object_foreach((json_t *)doc, k, v)
-    {
-        if (strcmp(k, "apiVersion") && strcmp(k, "kind") && strcmp(k, "metadata") &&
-            strcmp(k, "spec")) {
-            snprintf(err, errlen, "GatewayConfig: unknown field '%.64s'", k);
-            return -1;
-        }
-    }
-    const json_t *spec = json_object_get(doc, "spec");
-    if (!json_is_object(spec)) {
-        snprintf(err, errlen, "GatewayConfig: spec: required, a mapping");
-        return -1;
-    }
-    int found = 0;
+    ctl_gateway_config gc;
+    gc.keys = u->keys;
+    if (ctl_obj_gateway_config_parse(doc, file, &gc, err, errlen) != 0) return -1;
     char e[512];
-    json_object_foreach((json_t *)spec, k, v)
-    {
-        if (!strcmp(k, "apiKeys")) {
-            size_t i;
-            const json_t *key;
-            if (!json_is_array(v)) {
-                snprintf(err, errlen, "GatewayConfig: spec.apiKeys: a list of strings");
-                return -1;
-            }
-            json_array_foreach(v, i, key)
-            {
-                if (!json_is_string(key) ||
-                    bx_apikeys_add(&u->keys, json_string_value(key), json_string_length(key), e,
-                                   sizeof(e)) != 0) {
-                    snprintf(err, errlen, "GatewayConfig: spec.apiKeys[%zu]: %s", i,
-                             json_is_string(key) ? e : "not a string");
-                    return -1;
-                }
-                found++;
-            }
-        } else if (!strcmp(k, "apiKeyFile")) {
-            const char *path = json_string_value(v);
-            if (!path || !*path) {
-                snprintf(err, errlen, "GatewayConfig: spec.apiKeyFile: a file name");
-                return -1;
-            }
-            char full[PATH_MAX];
-            const char *slash = strrchr(file, '/');
-            if (path[0] != '/' && slash)
-                snprintf(full, sizeof(full), "%.*s/%s", (int)(slash - file), file, path);
-            else
-                snprintf(full, sizeof(full), "%s", path);
-            int n = bx_apikeys_load_file(&u->keys, full, e, sizeof(e));
-            if (n < 0) {
-                snprintf(err, errlen, "GatewayConfig: spec.apiKeyFile: %s", e);
-                return -1;
-            }
-            found += n;
-        } else {
-            snprintf(err, errlen,
-                     "GatewayConfig: spec: unknown field '%.64s' (apiKeys, apiKeyFile)", k);
-            return -1;
-        }
-    }
-    if (!found) {
-        snprintf(err, errlen, "GatewayConfig: spec: no key in apiKeys or apiKeyFile");
+    if (gc.key_file[0] && bx_apikeys_load_file(&gc.keys, gc.key_file, e, sizeof(e)) < 0) {
+        snprintf(err, errlen, "GatewayConfig: spec.apiKeyFile: %s", e);
         return -1;
     }
+    u->keys = gc.keys;
     return 0;
 }
 

@@ -221,6 +221,92 @@ static void test_gateway_config_refused(void **st)
     assert_non_null(strstr(err, "brix up"));
 }
 
+/* GatewayConfig (brix up -f): parsed by a pure function, keys added to the
+ * set given, the key file named (relative to the stack file's folder) but
+ * not read; a misspelt or ill-typed field is an error naming it. */
+static int gateway_config(const char *yaml, const char *file, ctl_gateway_config *gc, char *err,
+                          size_t errlen)
+{
+    json_t *doc = NULL;
+    if (bx_yaml_load(yaml, strlen(yaml), NULL, &doc, err, errlen) != 0) fail_msg("%s", err);
+    bx_apikeys_init(&gc->keys);
+    assert_int_equal(bx_apikeys_add(&gc->keys, "sk-flag", 7, err, errlen), 0);
+    int r = ctl_obj_gateway_config_parse(doc, file, gc, err, errlen);
+    json_decref(doc);
+    return r;
+}
+
+#define GW_HEAD "apiVersion: brix.ai/v1alpha1\nkind: GatewayConfig\nmetadata: {name: gateway}\n"
+
+static void test_gateway_config_parse(void **st)
+{
+    (void)st;
+    char err[512] = "";
+    ctl_gateway_config gc;
+    assert_int_equal(gateway_config(GW_HEAD "spec:\n  apiKeys: [sk-a, sk-b]\n"
+                                            "  apiKeyFile: keys.txt\n",
+                                    "/etc/brix/stack.yaml", &gc, err, sizeof(err)),
+                     0);
+    assert_int_equal(gc.keys.n, 3);
+    assert_int_equal(bx_apikeys_check(&gc.keys, "sk-flag", 7), 1);
+    assert_int_equal(bx_apikeys_check(&gc.keys, "sk-a", 4), 1);
+    assert_int_equal(bx_apikeys_check(&gc.keys, "sk-b", 4), 1);
+    assert_string_equal(gc.key_file, "/etc/brix/keys.txt");
+    /* an absolute key file, or a stack file in the current folder */
+    assert_int_equal(gateway_config(GW_HEAD "spec: {apiKeyFile: /run/keys}\n", "stack.yaml", &gc,
+                                    err, sizeof(err)),
+                     0);
+    assert_string_equal(gc.key_file, "/run/keys");
+    assert_int_equal(gc.keys.n, 1);
+    assert_int_equal(
+        gateway_config(GW_HEAD "spec: {apiKeyFile: k.txt}\n", "stack.yaml", &gc, err, sizeof(err)),
+        0);
+    assert_string_equal(gc.key_file, "k.txt");
+    assert_int_equal(
+        gateway_config("apiVersion: brix.ai/v1alpha1\nkind: GatewayConfig\nspec: {apiKeys: [k]}\n",
+                       NULL, &gc, err, sizeof(err)),
+        0);
+    assert_string_equal(gc.key_file, "");
+    assert_int_equal(gc.keys.n, 2);
+}
+
+static void test_gateway_config_errors(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *yaml, *want;
+    } cases[] = {
+        {"apiVersion: v1\nkind: GatewayConfig\nspec: {apiKeys: [k]}\n",
+         "GatewayConfig: apiVersion must be brix.ai/v1alpha1"},
+        {GW_HEAD "spec: {apiKeys: [k]}\nstatus: {}\n", "GatewayConfig: unknown field 'status'"},
+        {GW_HEAD, "GatewayConfig: spec: required, a mapping"},
+        {GW_HEAD "spec: [k]\n", "GatewayConfig: spec: required, a mapping"},
+        {GW_HEAD "spec: {apiKey: [k]}\n",
+         "GatewayConfig: spec: unknown field 'apiKey' (apiKeys, apiKeyFile)"},
+        {GW_HEAD "spec: {apiKeys: k}\n", "GatewayConfig: spec.apiKeys: a list of strings"},
+        {GW_HEAD "spec: {apiKeys: [k, 7]}\n", "GatewayConfig: spec.apiKeys[1]: not a string"},
+        {GW_HEAD "spec: {apiKeyFile: \"\"}\n", "GatewayConfig: spec.apiKeyFile: a file name"},
+        {GW_HEAD "spec: {apiKeyFile: [a]}\n", "GatewayConfig: spec.apiKeyFile: a file name"},
+        {GW_HEAD "spec: {apiKeys: []}\n", "GatewayConfig: spec: no key in apiKeys or apiKeyFile"},
+        {GW_HEAD "spec: {}\n", "GatewayConfig: spec: no key in apiKeys or apiKeyFile"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[512] = "";
+        ctl_gateway_config gc;
+        if (gateway_config(cases[i].yaml, "s.yaml", &gc, err, sizeof(err)) == 0)
+            fail_msg("accepted, expected error: %s", cases[i].want);
+        if (strcmp(err, cases[i].want) != 0)
+            fail_msg("case %zu\n  got:  %s\n  want: %s", i, err, cases[i].want);
+    }
+    /* a key bx_apikeys refuses: the message says which and why */
+    char err[512] = "";
+    ctl_gateway_config gc;
+    assert_int_equal(
+        gateway_config(GW_HEAD "spec: {apiKeys: [\"sk 1\"]}\n", "s.yaml", &gc, err, sizeof(err)),
+        -1);
+    assert_non_null(strstr(err, "GatewayConfig: spec.apiKeys[0]: "));
+}
+
 static void test_deployment_grace_and_args_only(void **st)
 {
     (void)st;
@@ -586,7 +672,8 @@ static void test_kinds_and_names(void **st)
     assert_int_equal(ctl_kind_parse("podautoscalers"), CTL_KIND_POD_AUTOSCALER);
     assert_int_equal(ctl_kind_parse("service"), CTL_KIND_NONE);
     assert_int_equal(ctl_kind_parse(NULL), CTL_KIND_NONE);
-    assert_string_equal(ctl_kind_api_version(CTL_KIND_MODEL_ADAPTER), "model.aibrix.ai/v1alpha1");
+    assert_string_equal(ctl_obj_kind_api_version(CTL_KIND_MODEL_ADAPTER),
+                        "model.aibrix.ai/v1alpha1");
     assert_null(ctl_kind_name(CTL_KIND_NONE));
     assert_true(ctl_name_valid("a"));
     assert_true(ctl_name_valid("llama-3-8b"));
@@ -627,6 +714,8 @@ int main(void)
         cmocka_unit_test(test_adapter_errors),
         cmocka_unit_test(test_autoscaler_errors),
         cmocka_unit_test(test_kinds_and_names),
+        cmocka_unit_test(test_gateway_config_parse),
+        cmocka_unit_test(test_gateway_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

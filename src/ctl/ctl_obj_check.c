@@ -1,0 +1,272 @@
+/* ctl_obj_check: what every kind's parser shares (ctl_obj_int.h): the
+ * kind table and name rules (exported through ctl_obj.h), the error and
+ * note writers that prefix "<Kind> <name>: <field path>: ", and the typed
+ * getters that walk the jansson tree. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/bx_err.h"
+#include "ctl/ctl_obj.h"
+#include "ctl/ctl_obj_int.h"
+
+typedef struct ctl_obj_kind_row {
+    ctl_kind kind;
+    const char *name, *lower, *api;
+} ctl_obj_kind_row;
+
+static const ctl_obj_kind_row ctl_obj_kinds[] = {
+    {CTL_KIND_DEPLOYMENT, "Deployment", "deployment", "apps/v1"},
+    {CTL_KIND_MODEL_ADAPTER, "ModelAdapter", "modeladapter", "model.aibrix.ai/v1alpha1"},
+    {CTL_KIND_POD_AUTOSCALER, "PodAutoscaler", "podautoscaler", "autoscaling.aibrix.ai/v1alpha1"},
+};
+
+static const ctl_obj_kind_row *ctl_obj_kind_find(ctl_kind k)
+{
+    for (size_t i = 0; i < sizeof(ctl_obj_kinds) / sizeof(ctl_obj_kinds[0]); i++)
+        if (ctl_obj_kinds[i].kind == k) return &ctl_obj_kinds[i];
+    return NULL;
+}
+
+const char *ctl_kind_lower(ctl_kind k)
+{
+    const ctl_obj_kind_row *r = ctl_obj_kind_find(k);
+    return r ? r->lower : "object";
+}
+
+const char *ctl_kind_name(ctl_kind k)
+{
+    const ctl_obj_kind_row *r = ctl_obj_kind_find(k);
+    return r ? r->name : NULL;
+}
+
+const char *ctl_obj_kind_api_version(ctl_kind k)
+{
+    const ctl_obj_kind_row *r = ctl_obj_kind_find(k);
+    return r ? r->api : NULL;
+}
+
+ctl_kind ctl_kind_parse(const char *s)
+{
+    static const struct {
+        const char *alias;
+        ctl_kind kind;
+    } aliases[] = {
+        {"deployment", CTL_KIND_DEPLOYMENT},
+        {"deployments", CTL_KIND_DEPLOYMENT},
+        {"deploy", CTL_KIND_DEPLOYMENT},
+        {"modeladapter", CTL_KIND_MODEL_ADAPTER},
+        {"modeladapters", CTL_KIND_MODEL_ADAPTER},
+        {"ma", CTL_KIND_MODEL_ADAPTER},
+        {"podautoscaler", CTL_KIND_POD_AUTOSCALER},
+        {"podautoscalers", CTL_KIND_POD_AUTOSCALER},
+        {"pa", CTL_KIND_POD_AUTOSCALER},
+    };
+    if (!s) return CTL_KIND_NONE;
+    for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+        if (strcasecmp(s, aliases[i].alias) == 0) return aliases[i].kind;
+    return CTL_KIND_NONE;
+}
+
+int ctl_name_valid(const char *s)
+{
+    if (!s) return 0;
+    size_t n = strlen(s);
+    if (n == 0 || n > CTL_NAME_MAX) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && c != '-') return 0;
+        if (!alnum && (i == 0 || i == n - 1)) return 0;
+    }
+    return 1;
+}
+
+const char *ctl_adapter_sched_name(ctl_adapter_sched s)
+{
+    if ((unsigned)s > CTL_SCHED_RANDOM) return "leastAdapters";
+    return ctl_place_policy_name((ctl_place_policy)s);
+}
+
+/* ---- error and note helpers ---- */
+
+int ctl_obj_fail(ctl_obj_pctx *c, const char *path, const char *fmt, ...)
+{
+    if (!c->err || c->errlen == 0) return -1;
+    const char *kn = ctl_kind_name(c->o->kind);
+    int n = 0;
+    if (kn && c->o->name[0])
+        n = snprintf(c->err, c->errlen, "%s %s: ", kn, c->o->name);
+    else if (kn)
+        n = snprintf(c->err, c->errlen, "%s: ", kn);
+    if (n < 0 || (size_t)n >= c->errlen) return -1;
+    if (path) {
+        int m = snprintf(c->err + n, c->errlen - (size_t)n, "%s: ", path);
+        if (m < 0 || (size_t)(n + m) >= c->errlen) return -1;
+        n += m;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+void ctl_obj_note(ctl_obj *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    bx_vcatf(o->notes, sizeof(o->notes), "; ", fmt, ap);
+    va_end(ap);
+}
+
+int ctl_obj_oom(ctl_obj_pctx *c)
+{
+    return ctl_obj_fail(c, NULL, "out of memory");
+}
+
+/* Printable ASCII or UTF-8 bytes; no control characters. */
+int ctl_obj_str_clean(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return 0;
+    return 1;
+}
+
+/* ---- typed getters: 1 present, 0 absent (or null), -1 error ---- */
+
+/* parent[key] when it is of type t ("must be <what>" otherwise). */
+static int ctl_obj_get_typed(ctl_obj_pctx *c, const json_t *parent, const char *key,
+                             const char *path, json_type t, const char *what, const json_t **out)
+{
+    *out = NULL;
+    const json_t *v = json_object_get(parent, key);
+    if (!v || json_is_null(v)) return 0;
+    if (json_typeof(v) != t) return ctl_obj_fail(c, path, "must be %s", what);
+    *out = v;
+    return 1;
+}
+
+int ctl_obj_get_obj(ctl_obj_pctx *c, const json_t *parent, const char *key, const char *path,
+                    const json_t **out)
+{
+    return ctl_obj_get_typed(c, parent, key, path, JSON_OBJECT, "a mapping", out);
+}
+
+int ctl_obj_get_arr(ctl_obj_pctx *c, const json_t *parent, const char *key, const char *path,
+                    const json_t **out)
+{
+    return ctl_obj_get_typed(c, parent, key, path, JSON_ARRAY, "a list", out);
+}
+
+int ctl_obj_check_str(ctl_obj_pctx *c, const json_t *v, const char *path, const char **out)
+{
+    if (!json_is_string(v)) return ctl_obj_fail(c, path, "must be a string");
+    const char *s = json_string_value(v);
+    if (json_string_length(v) != strlen(s))
+        return ctl_obj_fail(c, path, "must not contain NUL bytes");
+    if (json_string_length(v) > CTL_MAX_STR)
+        return ctl_obj_fail(c, path, "longer than %d bytes", CTL_MAX_STR);
+    *out = s;
+    return 1;
+}
+
+int ctl_obj_get_str(ctl_obj_pctx *c, const json_t *parent, const char *key, const char *path,
+                    const char **out)
+{
+    *out = NULL;
+    const json_t *v = json_object_get(parent, key);
+    if (!v || json_is_null(v)) return 0;
+    return ctl_obj_check_str(c, v, path, out);
+}
+
+int ctl_obj_get_int(ctl_obj_pctx *c, const json_t *parent, const char *key, const char *path,
+                    int64_t min, int64_t max, int64_t *out)
+{
+    const json_t *v = json_object_get(parent, key);
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_integer(v)) return ctl_obj_fail(c, path, "must be an integer");
+    int64_t x = json_integer_value(v);
+    if (x < min || x > max)
+        return ctl_obj_fail(c, path, "must be between %lld and %lld", (long long)min,
+                            (long long)max);
+    *out = x;
+    return 1;
+}
+
+/* A string->string map with at most CTL_MAX_MAP entries. */
+int ctl_obj_check_map(ctl_obj_pctx *c, const json_t *map, const char *path)
+{
+    if (json_object_size(map) > CTL_MAX_MAP)
+        return ctl_obj_fail(c, path, "more than %d entries", CTL_MAX_MAP);
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)map, k, v)
+    {
+        char p[384];
+        snprintf(p, sizeof(p), "%s[\"%.200s\"]", path, k);
+        if (strlen(k) == 0 || strlen(k) > 253)
+            return ctl_obj_fail(c, p, "key must be 1..253 bytes");
+        const char *s;
+        if (ctl_obj_check_str(c, v, p, &s) < 0) return -1;
+    }
+    return 0;
+}
+
+int ctl_obj_get_map(ctl_obj_pctx *c, const json_t *parent, const char *key, const char *path,
+                    const json_t **out)
+{
+    int r = ctl_obj_get_obj(c, parent, key, path, out);
+    if (r <= 0) return r;
+    if (ctl_obj_check_map(c, *out, path) < 0) return -1;
+    return 1;
+}
+
+const char *ctl_obj_map_str(const json_t *map, const char *key)
+{
+    return map ? json_string_value(json_object_get(map, key)) : NULL;
+}
+
+/* An annotation number: a string holding a finite number (ctl_obj_check_map has
+ * made sure annotation values are strings). */
+int ctl_obj_ann_number(ctl_obj_pctx *c, const json_t *ann, const char *key, double min, double max,
+                       double *out)
+{
+    const char *s = ctl_obj_map_str(ann, key);
+    if (!s) return 0;
+    char p[128];
+    snprintf(p, sizeof(p), "metadata.annotations[\"%s\"]", key);
+    char *end = NULL;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE)
+        return ctl_obj_fail(c, p, "must be a number of seconds");
+    if (!isfinite(x) || x < min || x > max)
+        return ctl_obj_fail(c, p, "must be between %g and %g", min, max);
+    *out = x;
+    return 1;
+}
+
+/* Served model names: 1..255 of [A-Za-z0-9._/:-], alphanumeric first. */
+int ctl_obj_model_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > CTL_MODEL_NAME_MAX || !isalnum((unsigned char)s[0])) return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!isalnum(ch) && !strchr("._/:-", ch)) return 0;
+    }
+    return 1;
+}
+
+char *ctl_obj_dup_or_oom(ctl_obj_pctx *c, const char *s, int *rc)
+{
+    char *d = strdup(s);
+    if (!d) *rc = ctl_obj_oom(c);
+    return d;
+}

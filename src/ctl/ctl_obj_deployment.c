@@ -1,0 +1,267 @@
+/* ctl_obj_deployment: the Deployment kind (ctl_obj.h lists the fields
+ * honoured): metadata labels and brix annotations, the engine command
+ * template of containers[0] (command, args, env, readiness probe), kept as
+ * typed copies for the supervisor. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/ctl_obj.h"
+#include "ctl/ctl_obj_int.h"
+#include "gateway/gw_strategy.h"
+
+static int ctl_obj_parse_argv_list(ctl_obj_pctx *c, const json_t *arr, const char *path,
+                                   char **argv, size_t *argc)
+{
+    size_t i;
+    const json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        char p[160];
+        snprintf(p, sizeof(p), "%s[%zu]", path, i);
+        const char *s;
+        if (ctl_obj_check_str(c, v, p, &s) < 0) return -1;
+        if (*argc >= CTL_MAX_ARGS)
+            return ctl_obj_fail(c, path, "command and args hold more than %d entries",
+                                CTL_MAX_ARGS);
+        argv[*argc] = strdup(s);
+        if (!argv[*argc]) return ctl_obj_oom(c);
+        (*argc)++;
+    }
+    return 0;
+}
+
+static int ctl_obj_parse_env(ctl_obj_pctx *c, ctl_deployment *d, const json_t *env,
+                             const char *cpath)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "%s.env", cpath);
+    if (json_array_size(env) > CTL_MAX_ENV)
+        return ctl_obj_fail(c, path, "more than %d entries", CTL_MAX_ENV);
+    d->env = calloc(json_array_size(env) + 1, sizeof(ctl_env));
+    if (!d->env) return ctl_obj_oom(c);
+    size_t i;
+    const json_t *e;
+    json_array_foreach(env, i, e)
+    {
+        char p[192], pn[208];
+        snprintf(p, sizeof(p), "%s[%zu]", path, i);
+        if (!json_is_object(e)) return ctl_obj_fail(c, p, "must be a mapping");
+        snprintf(pn, sizeof(pn), "%s.name", p);
+        const char *name, *value;
+        int r = ctl_obj_get_str(c, e, "name", pn, &name);
+        if (r < 0) return -1;
+        if (r == 0) return ctl_obj_fail(c, pn, "required");
+        if (name[0] == '\0' || strchr(name, '=') || !ctl_obj_str_clean(name) || strlen(name) > 256)
+            return ctl_obj_fail(c, pn, "must be 1..256 bytes without '=' or control characters");
+        snprintf(pn, sizeof(pn), "%s.value", p);
+        r = ctl_obj_get_str(c, e, "value", pn, &value);
+        if (r < 0) return -1;
+        if (r == 0 && json_object_get(e, "valueFrom")) {
+            ctl_obj_note(c->o, "%s.valueFrom: not supported locally, variable %s not set", p, name);
+            continue;
+        }
+        if (!value) value = "";
+        ctl_env *out = &d->env[d->nenv];
+        out->name = strdup(name);
+        out->value = strdup(value);
+        d->nenv++;
+        if (!out->name || !out->value) return ctl_obj_oom(c);
+    }
+    return 0;
+}
+
+static int ctl_obj_has_port_placeholder(const ctl_deployment *d)
+{
+    for (size_t i = 0; i < d->argc; i++)
+        if (strstr(d->argv[i], "{port}")) return 1;
+    for (size_t i = 0; i < d->nenv; i++)
+        if (strstr(d->env[i].value, "{port}")) return 1;
+    return 0;
+}
+
+static int ctl_obj_parse_container(ctl_obj_pctx *c, ctl_deployment *d, const json_t *tspec)
+{
+    static const char *const default_entry[] = {"{brix}", "engine"};
+    static const char *const default_args[] = {"--port", "{port}", "--model", "{model}"};
+    const char *cpath = "spec.template.spec.containers[0]";
+    const json_t *containers = NULL, *c0 = NULL, *command = NULL, *args = NULL;
+    if (tspec &&
+        ctl_obj_get_arr(c, tspec, "containers", "spec.template.spec.containers", &containers) < 0)
+        return -1;
+    if (containers) {
+        if (json_array_size(containers) == 0)
+            return ctl_obj_fail(c, "spec.template.spec.containers", "must not be empty");
+        c0 = json_array_get(containers, 0);
+        if (!json_is_object(c0)) return ctl_obj_fail(c, cpath, "must be a mapping");
+        if (json_array_size(containers) > 1)
+            ctl_obj_note(c->o,
+                         "spec.template.spec.containers[1..]: ignored locally (only containers[0] "
+                         "runs)");
+        if (json_object_get(c0, "image"))
+            ctl_obj_note(c->o, "%s.image: ignored locally (the command runs on this machine)",
+                         cpath);
+        if (ctl_obj_get_arr(c, c0, "command", "spec.template.spec.containers[0].command",
+                            &command) < 0 ||
+            ctl_obj_get_arr(c, c0, "args", "spec.template.spec.containers[0].args", &args) < 0)
+            return -1;
+    }
+    size_t ncmd = command ? json_array_size(command) : 0;
+    size_t cap = (ncmd ? ncmd : 2) + (args ? json_array_size(args) : 4);
+    if (cap > CTL_MAX_ARGS)
+        return ctl_obj_fail(c, cpath, "command and args hold more than %d entries", CTL_MAX_ARGS);
+    d->argv = calloc(cap + 1, sizeof(char *));
+    if (!d->argv) return ctl_obj_oom(c);
+    if (ncmd > 0) {
+        if (ctl_obj_parse_argv_list(c, command, "spec.template.spec.containers[0].command", d->argv,
+                                    &d->argc) < 0)
+            return -1;
+    } else {
+        d->default_command = 1;
+        for (size_t i = 0; i < 2; i++)
+            if (!(d->argv[d->argc++] = strdup(default_entry[i]))) return ctl_obj_oom(c);
+    }
+    if (args) {
+        if (ctl_obj_parse_argv_list(c, args, "spec.template.spec.containers[0].args", d->argv,
+                                    &d->argc) < 0)
+            return -1;
+    } else if (d->default_command) {
+        for (size_t i = 0; i < 4; i++)
+            if (!(d->argv[d->argc++] = strdup(default_args[i]))) return ctl_obj_oom(c);
+    }
+    if (d->argc == 0 || d->argv[0][0] == '\0')
+        return ctl_obj_fail(c, "spec.template.spec.containers[0].command", "must name a program");
+
+    const json_t *env = NULL, *probe = NULL, *http = NULL;
+    if (c0) {
+        char p[128];
+        snprintf(p, sizeof(p), "%s.env", cpath);
+        if (ctl_obj_get_arr(c, c0, "env", p, &env) < 0) return -1;
+    }
+    if (env && ctl_obj_parse_env(c, d, env, cpath) < 0) return -1;
+    if (!d->env && !(d->env = calloc(1, sizeof(ctl_env)))) return ctl_obj_oom(c);
+    if (!ctl_obj_has_port_placeholder(d))
+        return ctl_obj_fail(c, cpath,
+                            "command/args/env must use the {port} placeholder (brix allocates each "
+                            "replica's port)");
+
+    const char *hpath = "/health";
+    d->probe_period_s = 1;
+    if (c0 && ctl_obj_get_obj(c, c0, "readinessProbe",
+                              "spec.template.spec.containers[0].readinessProbe", &probe) < 0)
+        return -1;
+    if (probe) {
+        const char *pp = "spec.template.spec.containers[0].readinessProbe.httpGet.path";
+        if (ctl_obj_get_obj(c, probe, "httpGet",
+                            "spec.template.spec.containers[0].readinessProbe.httpGet", &http) < 0)
+            return -1;
+        const char *s = NULL;
+        if (http && ctl_obj_get_str(c, http, "path", pp, &s) < 0) return -1;
+        if (s) {
+            if (s[0] != '/' || strlen(s) > 256 || strpbrk(s, " \t") || !ctl_obj_str_clean(s))
+                return ctl_obj_fail(c, pp, "must be an absolute path of at most 256 bytes");
+            hpath = s;
+        }
+        int64_t period = 0;
+        int r = ctl_obj_get_int(c, probe, "periodSeconds",
+                                "spec.template.spec.containers[0].readinessProbe.periodSeconds", 1,
+                                3600, &period);
+        if (r < 0) return -1;
+        if (r) d->probe_period_s = (double)period;
+    }
+    int rc = 0;
+    d->health_path = ctl_obj_dup_or_oom(c, hpath, &rc);
+    return rc;
+}
+
+int ctl_obj_parse_deployment(ctl_obj_pctx *c, const json_t *doc, const json_t *labels,
+                             const json_t *ann)
+{
+    ctl_deployment *d = &c->o->u.dep;
+    const json_t *spec = NULL, *tmpl = NULL, *tmeta = NULL, *tlabels = NULL, *tspec = NULL;
+    int r = ctl_obj_get_obj(c, doc, "spec", "spec", &spec);
+    if (r < 0) return -1;
+    if (r == 0) return ctl_obj_fail(c, "spec", "required");
+    int64_t replicas = 1;
+    if (ctl_obj_get_int(c, spec, "replicas", "spec.replicas", 0, CTL_MAX_REPLICAS, &replicas) < 0)
+        return -1;
+    d->replicas = (int)replicas;
+    if (ctl_obj_get_obj(c, spec, "template", "spec.template", &tmpl) < 0) return -1;
+    if (tmpl && ctl_obj_get_obj(c, tmpl, "metadata", "spec.template.metadata", &tmeta) < 0)
+        return -1;
+    if (tmeta && ctl_obj_get_map(c, tmeta, "labels", "spec.template.metadata.labels", &tlabels) < 0)
+        return -1;
+    if (tmpl && ctl_obj_get_obj(c, tmpl, "spec", "spec.template.spec", &tspec) < 0) return -1;
+
+    const char *model = ctl_obj_map_str(labels, CTL_LABEL_MODEL);
+    const char *tmodel = ctl_obj_map_str(tlabels, CTL_LABEL_MODEL);
+    const char *mpath = "metadata.labels[\"" CTL_LABEL_MODEL "\"]";
+    if (!model && tmodel) {
+        model = tmodel;
+        mpath = "spec.template.metadata.labels[\"" CTL_LABEL_MODEL "\"]";
+    }
+    if (!model) return ctl_obj_fail(c, mpath, "required (the served model name)");
+    if (!ctl_obj_model_name_valid(model))
+        return ctl_obj_fail(c, mpath,
+                            "'%.300s' is not a valid model name (1..255 of A-Za-z0-9._/:-)", model);
+    if (tmodel && strcmp(tmodel, model) != 0)
+        return ctl_obj_fail(c, "spec.template.metadata.labels[\"" CTL_LABEL_MODEL "\"]",
+                            "'%.300s' differs from metadata.labels (%.300s)", tmodel, model);
+    const char *engine = ctl_obj_map_str(labels, CTL_LABEL_ENGINE);
+    if (!engine) engine = ctl_obj_map_str(tlabels, CTL_LABEL_ENGINE);
+    if (!engine) engine = "vllm";
+    if (!ctl_name_valid(engine))
+        return ctl_obj_fail(c, "metadata.labels[\"" CTL_LABEL_ENGINE "\"]",
+                            "'%.300s' is not a valid name", engine);
+    int rc = 0;
+    d->model = ctl_obj_dup_or_oom(c, model, &rc);
+    if (rc) return -1;
+    d->engine = ctl_obj_dup_or_oom(c, engine, &rc);
+    if (rc) return -1;
+    d->pod_labels = tlabels ? json_deep_copy(tlabels) : json_object();
+    if (!d->pod_labels || json_object_set_new(d->pod_labels, CTL_LABEL_MODEL, json_string(model)))
+        return ctl_obj_oom(c);
+
+    if (ctl_obj_parse_container(c, d, tspec) < 0) return -1;
+
+    d->startup_timeout_s = 600;
+    d->drain_grace_s = 30;
+    int64_t grace = 0;
+    r = tspec ? ctl_obj_get_int(c, tspec, "terminationGracePeriodSeconds",
+                                "spec.template.spec.terminationGracePeriodSeconds", 0, 3600, &grace)
+              : 0;
+    if (r < 0) return -1;
+    if (r) d->drain_grace_s = (double)grace;
+    if (ctl_obj_ann_number(c, ann, CTL_ANN_STARTUP_TIMEOUT, 0.001, 86400, &d->startup_timeout_s) <
+            0 ||
+        ctl_obj_ann_number(c, ann, CTL_ANN_DRAIN_GRACE, 0, 3600, &d->drain_grace_s) < 0)
+        return -1;
+    const char *strategy = ctl_obj_map_str(ann, CTL_ANN_ROUTING_STRATEGY);
+    if (strategy) {
+        if (!gw_strategy_find(strategy))
+            return ctl_obj_fail(c, "metadata.annotations[\"" CTL_ANN_ROUTING_STRATEGY "\"]",
+                                "unknown routing strategy '%.100s'", strategy);
+        d->routing_strategy = ctl_obj_dup_or_oom(c, strategy, &rc);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+void ctl_obj_deployment_clear(ctl_deployment *d)
+{
+    if (d->argv)
+        for (size_t i = 0; i < d->argc; i++)
+            free(d->argv[i]);
+    free(d->argv);
+    if (d->env)
+        for (size_t i = 0; i < d->nenv; i++) {
+            free(d->env[i].name);
+            free(d->env[i].value);
+        }
+    free(d->env);
+    free(d->model);
+    free(d->engine);
+    free(d->health_path);
+    free(d->routing_strategy);
+    json_decref(d->pod_labels);
+}
