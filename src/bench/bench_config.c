@@ -1,7 +1,7 @@
-/* bench_config: see bench_config.h. One table describes every flag (name,
- * kind, target, help); the parser and --help both read it, so the help can
- * not forget a flag. Numbers are parsed strictly (the whole value, finite,
- * in range). */
+/* bench_config: see bench_config.h. One table describes every flag (name
+ * and metavar, kind, target, help); bx_flags parses argv and prints --help
+ * from it, so the help can not forget a flag. Numbers are parsed strictly
+ * (the whole value, finite, in range). */
 #include "bench/bench_config.h"
 
 #include <errno.h>
@@ -9,77 +9,72 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum bench_flag_kind {
-    F_STR,
-    F_INT,
-    F_LONG,
-    F_U64,
-    F_DBL,
-    F_RATE, /* a positive number or "inf" */
-    F_ON,   /* no value: sets 1 */
-    F_OFF,  /* no value: sets 0 */
+#include "common/bx_flags.h"
+
+/* The table's kinds: bx_flags' own, and those this file sets itself. */
+enum {
+    F_STR = BX_FLAG_STR_NONEMPTY,
+    F_INT = BX_FLAG_INT,
+    F_LONG = BX_FLAG_LONG,
+    F_U64 = BX_FLAG_U64,
+    F_DBL = BX_FLAG_DBL_NONNEG,
+    F_ON = BX_FLAG_ON,
+    F_OFF = BX_FLAG_OFF,
+    F_RATE = BX_FLAG_CUSTOM, /* a positive number or "inf" */
     F_ENDPOINT,
     F_WORKLOAD,
     F_LENDIST,
     F_HEADER,
 };
 
-struct bench_flag {
-    const char *name;
-    enum bench_flag_kind kind;
-    size_t off;
-    const char *metavar;
-    const char *help;
-};
-
 #define OFF(f) offsetof(bench_config, f)
 #define WOFF(f) (offsetof(bench_config, wl) + offsetof(bench_wl_params, f))
 
-static const struct bench_flag bench_flags[] = {
-    {"--url", F_STR, OFF(url), "URL", "server base URL (default http://127.0.0.1:8000)"},
-    {"--endpoint", F_ENDPOINT, OFF(chat), "chat|completions",
+static const bx_flag bench_flags[] = {
+    {"--url URL", F_STR, OFF(url), "server base URL (default http://127.0.0.1:8000)"},
+    {"--endpoint chat|completions", F_ENDPOINT, OFF(chat),
      "POST /v1/chat/completions or /v1/completions (default chat)"},
-    {"--model", F_STR, OFF(model), "NAME",
+    {"--model NAME", F_STR, OFF(model),
      "model sent in each request (default: the first of GET /v1/models)"},
-    {"--stream", F_ON, OFF(stream), NULL, "stream the answers over SSE (default)"},
-    {"--no-stream", F_OFF, OFF(stream), NULL, "ask for whole answers (TTFT = e2e)"},
-    {"--api-key", F_STR, OFF(api_key), "KEY", "send Authorization: Bearer KEY"},
-    {"--header", F_HEADER, OFF(headers), "K:V", "extra request header (repeatable)"},
-    {"--user", F_STR, OFF(user), "U", "OpenAI `user` field sent with each request"},
-    {"--timeout", F_DBL, OFF(timeout_s), "S",
+    {"--stream", F_ON, OFF(stream), "stream the answers over SSE (default)"},
+    {"--no-stream", F_OFF, OFF(stream), "ask for whole answers (TTFT = e2e)"},
+    {"--api-key KEY", F_STR, OFF(api_key), "send Authorization: Bearer KEY"},
+    {"--header K:V", F_HEADER, OFF(headers), "extra request header (repeatable)"},
+    {"--user U", F_STR, OFF(user), "OpenAI `user` field sent with each request"},
+    {"--timeout S", F_DBL, OFF(timeout_s),
      "per-request timeout in seconds, 0 = none (default 600)"},
-    {"--rate", F_RATE, WOFF(rate), "R|inf",
+    {"--rate R|inf", F_RATE, WOFF(rate),
      "Poisson arrivals per second (multi-turn: session starts); inf = all at once (default inf)"},
-    {"--num-requests", F_LONG, WOFF(num_requests), "N",
+    {"--num-requests N", F_LONG, WOFF(num_requests),
      "requests to send (default 100 unless --duration is given)"},
-    {"--duration", F_DBL, WOFF(duration), "S", "send arrivals for S seconds (with or without -n)"},
-    {"--max-concurrency", F_LONG, OFF(max_concurrency), "C",
+    {"--duration S", F_DBL, WOFF(duration), "send arrivals for S seconds (with or without -n)"},
+    {"--max-concurrency C", F_LONG, OFF(max_concurrency),
      "at most C requests in flight; later arrivals wait (default no cap)"},
-    {"--trace", F_STR, OFF(trace), "FILE.jsonl",
+    {"--trace FILE.jsonl", F_STR, OFF(trace),
      "replay a trace: "
      "{\"timestamp\",\"prompt_tokens\",\"output_tokens\",\"session\"?,\"prefix_group\"?}"},
-    {"--workload", F_WORKLOAD, WOFF(kind), "random|shared-prefix|multi-turn",
+    {"--workload random|shared-prefix|multi-turn", F_WORKLOAD, WOFF(kind),
      "kind of generated workload (default random)"},
-    {"--seed", F_U64, WOFF(seed), "N", "seed of arrivals, lengths and text (default 0)"},
-    {"--input-len", F_INT, WOFF(input_len), "N",
+    {"--seed N", F_U64, WOFF(seed), "seed of arrivals, lengths and text (default 0)"},
+    {"--input-len N", F_INT, WOFF(input_len),
      "mean prompt tokens (shared-prefix: suffix; multi-turn: each user message) (default 256)"},
-    {"--output-len", F_INT, WOFF(output_len), "N", "mean max_tokens per request (default 128)"},
-    {"--len-dist", F_LENDIST, WOFF(len_dist), "fixed|uniform|normal",
+    {"--output-len N", F_INT, WOFF(output_len), "mean max_tokens per request (default 128)"},
+    {"--len-dist fixed|uniform|normal", F_LENDIST, WOFF(len_dist),
      "distribution of lengths around their mean (default fixed)"},
-    {"--len-spread", F_DBL, WOFF(len_spread), "F",
+    {"--len-spread F", F_DBL, WOFF(len_spread),
      "uniform: mean*(1+-F); normal: sd = F*mean (default 0.25)"},
-    {"--num-prefix-groups", F_INT, WOFF(num_prefix_groups), "G",
+    {"--num-prefix-groups G", F_INT, WOFF(num_prefix_groups),
      "shared-prefix: number of distinct prefixes (default 8)"},
-    {"--prefix-len", F_INT, WOFF(prefix_len), "P",
+    {"--prefix-len P", F_INT, WOFF(prefix_len),
      "shared-prefix: tokens of each prefix; trace: prefix_group prefix length (default 512)"},
-    {"--num-sessions", F_INT, WOFF(num_sessions), "S",
+    {"--num-sessions S", F_INT, WOFF(num_sessions),
      "multi-turn: sessions (default ceil(num-requests / turns))"},
-    {"--turns", F_INT, WOFF(turns), "T", "multi-turn: turns per session (default 3)"},
-    {"--think-time", F_DBL, WOFF(think_time), "S",
+    {"--turns T", F_INT, WOFF(turns), "multi-turn: turns per session (default 3)"},
+    {"--think-time S", F_DBL, WOFF(think_time),
      "multi-turn: seconds between an answer and the next turn (default 0)"},
-    {"--output", F_STR, OFF(output), "FILE.jsonl", "write one JSON line per request"},
-    {"--summary-json", F_STR, OFF(summary_json), "FILE", "write the summary as JSON"},
-    {"--no-progress", F_OFF, OFF(progress), NULL,
+    {"--output FILE.jsonl", F_STR, OFF(output), "write one JSON line per request"},
+    {"--summary-json FILE", F_STR, OFF(summary_json), "write the summary as JSON"},
+    {"--no-progress", F_OFF, OFF(progress),
      "no progress bar (it is shown only when stderr is a terminal)"},
 };
 #define BENCH_NFLAGS (sizeof(bench_flags) / sizeof(bench_flags[0]))
@@ -110,115 +105,36 @@ void bench_config_free(bench_config *c)
     c->n_headers = 0;
 }
 
-/* Help text in a 51-column right-hand column, broken at spaces. */
-static void print_wrapped(FILE *f, const char *s)
+static void print_help_tail(FILE *f)
 {
-    const size_t width = 51;
-    for (;;) {
-        size_t n = strlen(s);
-        if (n <= width) {
-            fprintf(f, "%s\n", s);
-            return;
-        }
-        size_t cut = width;
-        while (cut > 0 && s[cut] != ' ')
-            cut--;
-        if (cut == 0) cut = width;
-        fprintf(f, "%.*s\n  %-26s ", (int)cut, s, "");
-        s += cut;
-        while (*s == ' ')
-            s++;
-    }
-}
-
-static void print_help(FILE *f)
-{
-    fprintf(f, "usage: brix bench run [options]\n\n"
-               "Open-loop load generator for OpenAI-compatible servers (vLLM, brix engine,\n"
-               "brix gateway). Requests are sent at their scheduled times whatever the\n"
-               "server's progress; results go to --output (JSONL) and a summary to stdout.\n\n"
-               "options:\n");
-    for (size_t i = 0; i < BENCH_NFLAGS; i++) {
-        const struct bench_flag *fl = &bench_flags[i];
-        char left[64];
-        snprintf(left, sizeof(left), "%s%s%s", fl->name, fl->metavar ? " " : "",
-                 fl->metavar ? fl->metavar : "");
-        if (strlen(left) > 26)
-            fprintf(f, "  %s\n  %-26s ", left, "");
-        else
-            fprintf(f, "  %-26s ", left);
-        print_wrapped(f, fl->help);
-    }
     fprintf(f, "  %-26s %s\n", "-h, --help", "show this help");
     fprintf(f, "\nFlags take their value as the next argument or after '=' (--rate=10).\n"
                "Prompts are words of 3 letters, one brix token each. See docs/bench.md.\n");
 }
 
-static int parse_double(const char *s, double *out)
+static int set_value(void *cfg, const bx_flag *fl, const char *v, FILE *err)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-static int set_value(bench_config *c, const struct bench_flag *fl, const char *v, FILE *err)
-{
-    char *base = (char *)c + fl->off;
-    long l;
-    double d;
+    bench_config *c = cfg;
     switch (fl->kind) {
-    case F_STR:
-        if (!*v) goto bad;
-        *(const char **)base = v;
-        return 0;
-    case F_INT:
-        if (parse_long(v, 0, 1000000000L, &l) != 0) goto bad;
-        *(int *)base = (int)l;
-        return 0;
-    case F_LONG:
-        if (parse_long(v, 0, 1000000000L, &l) != 0) goto bad;
-        *(long *)base = l;
-        return 0;
-    case F_U64: {
-        char *end;
-        errno = 0;
-        unsigned long long u = strtoull(v, &end, 10);
-        if (errno || end == v || *end || v[0] == '-') goto bad;
-        *(uint64_t *)base = (uint64_t)u;
-        return 0;
-    }
-    case F_DBL:
-        if (parse_double(v, &d) != 0 || d < 0) goto bad;
-        *(double *)base = d;
-        return 0;
-    case F_RATE:
+    case F_RATE: {
         if (!strcmp(v, "inf")) {
-            *(double *)base = INFINITY;
+            c->wl.rate = INFINITY;
             return 0;
         }
-        if (parse_double(v, &d) != 0 || !(d > 0)) goto bad;
-        *(double *)base = d;
+        char *end;
+        errno = 0;
+        double d = strtod(v, &end);
+        if (errno || end == v || *end || !isfinite(d) || !(d > 0)) return BX_FLAG_BAD;
+        c->wl.rate = d;
         return 0;
+    }
     case F_ENDPOINT:
         if (!strcmp(v, "chat"))
             c->chat = 1;
         else if (!strcmp(v, "completions"))
             c->chat = 0;
         else
-            goto bad;
+            return BX_FLAG_BAD;
         return 0;
     case F_WORKLOAD:
         if (!strcmp(v, "random"))
@@ -228,7 +144,7 @@ static int set_value(bench_config *c, const struct bench_flag *fl, const char *v
         else if (!strcmp(v, "multi-turn"))
             c->wl.kind = BENCH_WL_MULTI_TURN;
         else
-            goto bad;
+            return BX_FLAG_BAD;
         return 0;
     case F_LENDIST:
         if (!strcmp(v, "fixed"))
@@ -238,76 +154,61 @@ static int set_value(bench_config *c, const struct bench_flag *fl, const char *v
         else if (!strcmp(v, "normal"))
             c->wl.len_dist = BENCH_LEN_NORMAL;
         else
-            goto bad;
+            return BX_FLAG_BAD;
         return 0;
     case F_HEADER: {
         const char *colon = strchr(v, ':');
-        if (!colon || colon == v || strpbrk(v, "\r\n")) goto bad;
+        if (!colon || colon == v || strpbrk(v, "\r\n")) return BX_FLAG_BAD;
         if (c->n_headers == BENCH_MAX_HEADERS) {
             fprintf(err, "brix bench run: at most %d --header flags\n", BENCH_MAX_HEADERS);
-            return 2;
+            return BX_FLAG_FAIL;
         }
         if (!c->headers) {
             c->headers = calloc(BENCH_MAX_HEADERS, sizeof(*c->headers));
             if (!c->headers) {
                 fprintf(err, "brix bench run: out of memory\n");
-                return 2;
+                return BX_FLAG_FAIL;
             }
         }
         c->headers[c->n_headers++] = v;
         return 0;
     }
-    case F_ON:
-    case F_OFF:
-        break;
     }
-bad:
-    fprintf(err, "brix bench run: bad value '%s' for %s (expected %s)\n", v, fl->name,
-            fl->metavar ? fl->metavar : "no value");
-    return 2;
+    return BX_FLAG_BAD;
+}
+
+static const bx_flags_spec bench_flags_spec = {
+    .flags = bench_flags,
+    .nflags = BENCH_NFLAGS,
+    .prog = "brix bench run",
+    .help_hint = "brix bench run --help",
+    .int_max = 1000000000L,
+    .usage = "usage: brix bench run [options]\n\n"
+             "Open-loop load generator for OpenAI-compatible servers (vLLM, brix engine,\n"
+             "brix gateway). Requests are sent at their scheduled times whatever the\n"
+             "server's progress; results go to --output (JSONL) and a summary to stdout.\n\n"
+             "options:\n",
+    .name_width = 26,
+    .wrap = 51,
+    .help_tail = print_help_tail,
+    .set = set_value,
+};
+
+/* Whether the row whose target is at off was given. */
+static int given(const unsigned char *seen, size_t off)
+{
+    for (size_t i = 0; i < BENCH_NFLAGS; i++)
+        if (seen[i] && bench_flags[i].off == off) return 1;
+    return 0;
 }
 
 int bench_config_parse(bench_config *c, int argc, char **argv, FILE *out, FILE *err)
 {
-    int saw_n = 0, saw_dur = 0, saw_rate = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            print_help(out);
-            return 1;
-        }
-        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
-        size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
-        const struct bench_flag *fl = NULL;
-        for (size_t k = 0; k < BENCH_NFLAGS; k++)
-            if (strlen(bench_flags[k].name) == nlen && !strncmp(bench_flags[k].name, a, nlen))
-                fl = &bench_flags[k];
-        if (!fl) {
-            fprintf(err, "brix bench run: unknown option '%s' (see brix bench run --help)\n", a);
-            return 2;
-        }
-        if (fl->kind == F_ON || fl->kind == F_OFF) {
-            if (eq) {
-                fprintf(err, "brix bench run: %s takes no value\n", fl->name);
-                return 2;
-            }
-            *(int *)((char *)c + fl->off) = fl->kind == F_ON;
-            continue;
-        }
-        const char *v = eq ? eq + 1 : NULL;
-        if (!v) {
-            if (i + 1 >= argc) {
-                fprintf(err, "brix bench run: %s needs a value (%s)\n", fl->name, fl->metavar);
-                return 2;
-            }
-            v = argv[++i];
-        }
-        int rc = set_value(c, fl, v, err);
-        if (rc) return rc;
-        saw_n |= fl->off == WOFF(num_requests);
-        saw_dur |= fl->off == WOFF(duration);
-        saw_rate |= fl->off == WOFF(rate);
-    }
+    unsigned char seen[BENCH_NFLAGS] = {0};
+    int rc = bx_flags_parse(&bench_flags_spec, c, argc, argv, seen, out, err);
+    if (rc != 0) return rc < 0 ? 2 : 1;
+    int saw_n = given(seen, WOFF(num_requests)), saw_dur = given(seen, WOFF(duration)),
+        saw_rate = given(seen, WOFF(rate));
     if (strncmp(c->url, "http://", 7) != 0 && strncmp(c->url, "https://", 8) != 0) {
         fprintf(err, "brix bench run: --url must start with http:// or https://\n");
         return 2;
