@@ -15,8 +15,10 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 for lib in libbrixgateway.a libbrixcommon.a; do
     [ -f "$BUILD/$lib" ] || { echo "no $lib in $BUILD" >&2; exit 1; }
 done
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+# shellcheck source=../scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+bx_workdir
+TMP=$BX_WORK
 # shellcheck disable=SC2046
 cc -std=c17 -O2 -Wall -Wextra -Werror -I"$ROOT/src" "$ROOT/bench/prefix_decision.c" \
     "$BUILD/libbrixgateway.a" "$BUILD/libbrixcommon.a" \
