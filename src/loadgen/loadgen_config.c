@@ -1,8 +1,8 @@
-/* bench_config: see bench_config.h. One table describes every flag (name
+/* loadgen_config: see loadgen_config.h. One table describes every flag (name
  * and metavar, kind, target, help); bx_flags parses argv and prints --help
  * from it, so the help can not forget a flag. Numbers are parsed strictly
  * (the whole value, finite, in range). */
-#include "bench/bench_config.h"
+#include "loadgen/loadgen_config.h"
 
 #include <errno.h>
 #include <math.h>
@@ -27,10 +27,10 @@ enum {
     F_HEADER,
 };
 
-#define OFF(f) offsetof(bench_config, f)
-#define WOFF(f) (offsetof(bench_config, wl) + offsetof(bench_wl_params, f))
+#define OFF(f) offsetof(loadgen_config, f)
+#define WOFF(f) (offsetof(loadgen_config, wl) + offsetof(loadgen_wl_params, f))
 
-static const bx_flag bench_flags[] = {
+static const bx_flag loadgen_flags[] = {
     {"--url URL", F_STR, OFF(url), "server base URL (default http://127.0.0.1:8000)"},
     {"--endpoint chat|completions", F_ENDPOINT, OFF(chat),
      "POST /v1/chat/completions or /v1/completions (default chat)"},
@@ -77,9 +77,9 @@ static const bx_flag bench_flags[] = {
     {"--no-progress", F_OFF, OFF(progress),
      "no progress bar (it is shown only when stderr is a terminal)"},
 };
-#define BENCH_NFLAGS (sizeof(bench_flags) / sizeof(bench_flags[0]))
+#define LOADGEN_NFLAGS (sizeof(loadgen_flags) / sizeof(loadgen_flags[0]))
 
-void bench_config_default(bench_config *c)
+void loadgen_config_default(loadgen_config *c)
 {
     memset(c, 0, sizeof(*c));
     c->url = "http://127.0.0.1:8000";
@@ -87,18 +87,18 @@ void bench_config_default(bench_config *c)
     c->stream = 1;
     c->timeout_s = 600;
     c->progress = -1;
-    c->wl.kind = BENCH_WL_RANDOM;
+    c->wl.kind = LOADGEN_WL_RANDOM;
     c->wl.rate = INFINITY;
     c->wl.input_len = 256;
     c->wl.output_len = 128;
-    c->wl.len_dist = BENCH_LEN_FIXED;
+    c->wl.len_dist = LOADGEN_LEN_FIXED;
     c->wl.len_spread = 0.25;
     c->wl.num_prefix_groups = 8;
     c->wl.prefix_len = 512;
     c->wl.turns = 3;
 }
 
-void bench_config_free(bench_config *c)
+void loadgen_config_free(loadgen_config *c)
 {
     free(c->headers);
     c->headers = NULL;
@@ -114,7 +114,7 @@ static void print_help_tail(FILE *f)
 
 static int set_value(void *cfg, const bx_flag *fl, const char *v, FILE *err)
 {
-    bench_config *c = cfg;
+    loadgen_config *c = cfg;
     switch (fl->kind) {
     case F_RATE: {
         if (!strcmp(v, "inf")) {
@@ -138,33 +138,33 @@ static int set_value(void *cfg, const bx_flag *fl, const char *v, FILE *err)
         return 0;
     case F_WORKLOAD:
         if (!strcmp(v, "random"))
-            c->wl.kind = BENCH_WL_RANDOM;
+            c->wl.kind = LOADGEN_WL_RANDOM;
         else if (!strcmp(v, "shared-prefix"))
-            c->wl.kind = BENCH_WL_SHARED_PREFIX;
+            c->wl.kind = LOADGEN_WL_SHARED_PREFIX;
         else if (!strcmp(v, "multi-turn"))
-            c->wl.kind = BENCH_WL_MULTI_TURN;
+            c->wl.kind = LOADGEN_WL_MULTI_TURN;
         else
             return BX_FLAG_BAD;
         return 0;
     case F_LENDIST:
         if (!strcmp(v, "fixed"))
-            c->wl.len_dist = BENCH_LEN_FIXED;
+            c->wl.len_dist = LOADGEN_LEN_FIXED;
         else if (!strcmp(v, "uniform"))
-            c->wl.len_dist = BENCH_LEN_UNIFORM;
+            c->wl.len_dist = LOADGEN_LEN_UNIFORM;
         else if (!strcmp(v, "normal"))
-            c->wl.len_dist = BENCH_LEN_NORMAL;
+            c->wl.len_dist = LOADGEN_LEN_NORMAL;
         else
             return BX_FLAG_BAD;
         return 0;
     case F_HEADER: {
         const char *colon = strchr(v, ':');
         if (!colon || colon == v || strpbrk(v, "\r\n")) return BX_FLAG_BAD;
-        if (c->n_headers == BENCH_MAX_HEADERS) {
-            fprintf(err, "brix bench run: at most %d --header flags\n", BENCH_MAX_HEADERS);
+        if (c->n_headers == LOADGEN_MAX_HEADERS) {
+            fprintf(err, "brix bench run: at most %d --header flags\n", LOADGEN_MAX_HEADERS);
             return BX_FLAG_FAIL;
         }
         if (!c->headers) {
-            c->headers = calloc(BENCH_MAX_HEADERS, sizeof(*c->headers));
+            c->headers = calloc(LOADGEN_MAX_HEADERS, sizeof(*c->headers));
             if (!c->headers) {
                 fprintf(err, "brix bench run: out of memory\n");
                 return BX_FLAG_FAIL;
@@ -177,9 +177,9 @@ static int set_value(void *cfg, const bx_flag *fl, const char *v, FILE *err)
     return BX_FLAG_BAD;
 }
 
-static const bx_flags_spec bench_flags_spec = {
-    .flags = bench_flags,
-    .nflags = BENCH_NFLAGS,
+static const bx_flags_spec loadgen_flags_spec = {
+    .flags = loadgen_flags,
+    .nflags = LOADGEN_NFLAGS,
     .prog = "brix bench run",
     .help_hint = "brix bench run --help",
     .int_max = 1000000000L,
@@ -197,15 +197,15 @@ static const bx_flags_spec bench_flags_spec = {
 /* Whether the row whose target is at off was given. */
 static int given(const unsigned char *seen, size_t off)
 {
-    for (size_t i = 0; i < BENCH_NFLAGS; i++)
-        if (seen[i] && bench_flags[i].off == off) return 1;
+    for (size_t i = 0; i < LOADGEN_NFLAGS; i++)
+        if (seen[i] && loadgen_flags[i].off == off) return 1;
     return 0;
 }
 
-int bench_config_parse(bench_config *c, int argc, char **argv, FILE *out, FILE *err)
+int loadgen_config_parse(loadgen_config *c, int argc, char **argv, FILE *out, FILE *err)
 {
-    unsigned char seen[BENCH_NFLAGS] = {0};
-    int rc = bx_flags_parse(&bench_flags_spec, c, argc, argv, seen, out, err);
+    unsigned char seen[LOADGEN_NFLAGS] = {0};
+    int rc = bx_flags_parse(&loadgen_flags_spec, c, argc, argv, seen, out, err);
     if (rc != 0) return rc < 0 ? 2 : 1;
     int saw_n = given(seen, WOFF(num_requests)), saw_dur = given(seen, WOFF(duration)),
         saw_rate = given(seen, WOFF(rate));
@@ -213,7 +213,7 @@ int bench_config_parse(bench_config *c, int argc, char **argv, FILE *out, FILE *
         fprintf(err, "brix bench run: --url must start with http:// or https://\n");
         return 2;
     }
-    if (c->trace && (saw_rate || c->wl.kind != BENCH_WL_RANDOM)) {
+    if (c->trace && (saw_rate || c->wl.kind != LOADGEN_WL_RANDOM)) {
         fprintf(err, "brix bench run: --trace sets the arrivals and lengths; drop --rate and "
                      "--workload\n");
         return 2;
@@ -223,7 +223,7 @@ int bench_config_parse(bench_config *c, int argc, char **argv, FILE *out, FILE *
         return 2;
     }
     if (!saw_n && !saw_dur && !c->trace &&
-        !(c->wl.kind == BENCH_WL_MULTI_TURN && c->wl.num_sessions > 0))
+        !(c->wl.kind == LOADGEN_WL_MULTI_TURN && c->wl.num_sessions > 0))
         c->wl.num_requests = 100;
     return 0;
 }
