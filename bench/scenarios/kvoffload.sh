@@ -4,7 +4,7 @@
 #
 #   bash bench/scenarios/kvoffload.sh [path/to/brix] [--quick] [--out DIR] [--publish]
 #
-# The runner of bench/kvcache.sh part 4 (same engine flags and workload), with per-request JSONL
+# The runner of bench/micro/kvcache.sh part 4 (same engine flags and workload), with per-request JSONL
 # and plots: one `brix engine` (llama3-8b-h100) per mode with the same --num-gpu-blocks, a GPU
 # pool that holds only a few sessions' history, so a session's blocks are evicted between its
 # turns; with --kv-offload they come back from L1/L2 at the simulated load bandwidth instead of

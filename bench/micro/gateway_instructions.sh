@@ -8,13 +8,13 @@
 #   - system calls per request: strace -c over the same kind of run.
 # Prints both for each proxy and the ratios nginx/brix (> 1: brix does less).
 #
-#   bash bench/gateway_instructions.sh [path/to/brix] [seconds]
+#   bash bench/micro/gateway_instructions.sh [path/to/brix] [seconds]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../scripts/lib.sh
-source "$HERE/../scripts/lib.sh"
-# shellcheck source=nginx_peer.sh
-source "$HERE/nginx_peer.sh"
+# shellcheck source=../../scripts/lib.sh
+source "$HERE/../../scripts/lib.sh"
+# shellcheck source=../nginx_peer.sh
+source "$HERE/../nginx_peer.sh"
 BRIX=$(realpath "${1:-build/brix}")
 SECS=${2:-6}
 bx_need wrk nginx curl valgrind callgrind_control callgrind_annotate strace python3

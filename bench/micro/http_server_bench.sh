@@ -3,13 +3,13 @@
 # serving the same answer, using wrk. Needs wrk and nginx on PATH and a built
 # brixcommon library (a Release build gives meaningful numbers):
 #   cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release && cmake --build build-rel --target brixcommon
-#   bench/http_server_bench.sh build-rel [seconds] [connections]
+#   bench/micro/http_server_bench.sh build-rel [seconds] [connections]
 set -euo pipefail
 
 BUILD=${1:-build}
 SECS=${2:-5}
 CONNS=${3:-64}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 LIB="$ROOT/$BUILD/libbrixcommon.a"
 [ -f "$LIB" ] || LIB="$BUILD/libbrixcommon.a"
 [ -f "$LIB" ] || { echo "no libbrixcommon.a in $BUILD" >&2; exit 1; }
@@ -17,7 +17,7 @@ command -v wrk >/dev/null || { echo "wrk not found" >&2; exit 1; }
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || { echo "nginx not found" >&2; exit 1; }
 
-# shellcheck source=../scripts/lib.sh
+# shellcheck source=../../scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 bx_workdir
 TMP=$BX_WORK

@@ -8,9 +8,9 @@
 # Parts 3 and 4 need redis-server; part 4 needs the brix binary. Needs a Release build:
 #   cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release
 #   cmake --build build-rel --target brixkv brix -j2
-#   bench/kvcache.sh build-rel            # about 2 minutes
-#   bench/kvcache.sh build-rel --quick    # a few seconds (CI smoke)
-#   bench/kvcache.sh build-rel --only 4   # one part (1-4)
+#   bench/micro/kvcache.sh build-rel            # about 2 minutes
+#   bench/micro/kvcache.sh build-rel --quick    # a few seconds (CI smoke)
+#   bench/micro/kvcache.sh build-rel --only 4   # one part (1-4)
 set -euo pipefail
 
 BUILD=build-rel
@@ -37,7 +37,7 @@ for a in "$@"; do
     *) BUILD=$a ;;
     esac
 done
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 [ -d "$ROOT/$BUILD" ] && BUILD="$ROOT/$BUILD"
 [ -f "$BUILD/libbrixkv.a" ] || {
     echo "no libbrixkv.a in $BUILD (cmake --build $BUILD --target brixkv)" >&2
@@ -48,13 +48,13 @@ if [ "$btype" != Release ]; then
     echo "warning: $BUILD is a '${btype:-unknown}' build; numbers mean something only in Release" >&2
 fi
 
-# shellcheck source=../scripts/lib.sh
+# shellcheck source=../../scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
 bx_workdir
 TMP=$BX_WORK
 
 # shellcheck disable=SC2046
-cc -std=c17 -O2 -Wall -Wextra -Werror -I"$ROOT/include" "$ROOT/bench/kvcache_bench.c" \
+cc -std=c17 -O2 -Wall -Wextra -Werror -I"$ROOT/include" "$ROOT/bench/micro/kvcache_bench.c" \
     "$BUILD/libbrixkv.a" $(pkg-config --libs hiredis) -lxxhash -lpthread \
     -o "$TMP/kvcache_bench"
 
