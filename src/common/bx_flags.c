@@ -77,6 +77,19 @@ static int parse_dbl(const char *s, int nonneg, double *out)
     return 0;
 }
 
+/* The index of val among the '|'-separated words of mv, or -1. */
+static int choice_index(const char *mv, const char *val)
+{
+    size_t n = strlen(val);
+    for (int i = 0; mv && *mv; i++) {
+        size_t w = strcspn(mv, "|");
+        if (w == n && !strncmp(mv, val, n)) return i;
+        mv += w;
+        if (*mv == '|') mv++;
+    }
+    return -1;
+}
+
 static void bad_value(const bx_flags_spec *spec, const bx_flag *fl, const char *val, FILE *err)
 {
     int n = flag_len(fl);
@@ -147,6 +160,14 @@ int bx_flags_set(const bx_flags_spec *spec, void *cfg, const bx_flag *fl, const 
     case BX_FLAG_U64:
         rc = parse_u64(val, (uint64_t *)dst);
         break;
+    case BX_FLAG_CHOICE: {
+        int i = choice_index(metavar(fl), val);
+        if (i < 0)
+            rc = -1;
+        else
+            *(int *)dst = i;
+        break;
+    }
     case BX_FLAG_DBL:
     case BX_FLAG_DBL_NONNEG:
         rc = parse_dbl(val, fl->kind == BX_FLAG_DBL_NONNEG, (double *)dst);

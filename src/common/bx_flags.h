@@ -43,6 +43,8 @@ typedef enum bx_flag_kind {
     BX_FLAG_U64,          /* uint64_t: 0..UINT64_MAX, no sign */
     BX_FLAG_DBL,          /* double: any number strtod reads */
     BX_FLAG_DBL_NONNEG,   /* double: finite, >= 0 */
+    BX_FLAG_CHOICE,       /* int (or an enum of 0..n-1): the index of the value among the
+                             '|'-separated words of the metavar ("--len-dist fixed|normal") */
     BX_FLAG_ON,           /* int: no value, sets 1 */
     BX_FLAG_OFF,          /* int: no value, sets 0 */
     BX_FLAG_CUSTOM,       /* first of the program's own kinds: spec->set */

@@ -11,70 +11,67 @@
 
 #include "common/bx_flags.h"
 
-/* The table's kinds: bx_flags' own, and those this file sets itself. */
+/* The kinds this file sets itself (set_value); the rest are bx_flags'. */
 enum {
-    F_STR = BX_FLAG_STR_NONEMPTY,
-    F_INT = BX_FLAG_INT,
-    F_LONG = BX_FLAG_LONG,
-    F_U64 = BX_FLAG_U64,
-    F_DBL = BX_FLAG_DBL_NONNEG,
-    F_ON = BX_FLAG_ON,
-    F_OFF = BX_FLAG_OFF,
     F_RATE = BX_FLAG_CUSTOM, /* a positive number or "inf" */
     F_ENDPOINT,
-    F_WORKLOAD,
-    F_LENDIST,
     F_HEADER,
 };
+
+/* BX_FLAG_CHOICE stores an int into these */
+_Static_assert(sizeof(enum loadgen_wl_kind) == sizeof(int), "--workload is stored as an int");
+_Static_assert(sizeof(enum loadgen_len_dist) == sizeof(int), "--len-dist is stored as an int");
 
 #define OFF(f) offsetof(loadgen_config, f)
 #define WOFF(f) (offsetof(loadgen_config, wl) + offsetof(loadgen_wl_params, f))
 
 static const bx_flag loadgen_flags[] = {
-    {"--url URL", F_STR, OFF(url), "server base URL (default http://127.0.0.1:8000)"},
+    {"--url URL", BX_FLAG_STR_NONEMPTY, OFF(url),
+     "server base URL (default http://127.0.0.1:8000)"},
     {"--endpoint chat|completions", F_ENDPOINT, OFF(chat),
      "POST /v1/chat/completions or /v1/completions (default chat)"},
-    {"--model NAME", F_STR, OFF(model),
+    {"--model NAME", BX_FLAG_STR_NONEMPTY, OFF(model),
      "model sent in each request (default: the first of GET /v1/models)"},
-    {"--stream", F_ON, OFF(stream), "stream the answers over SSE (default)"},
-    {"--no-stream", F_OFF, OFF(stream), "ask for whole answers (TTFT = e2e)"},
-    {"--api-key KEY", F_STR, OFF(api_key), "send Authorization: Bearer KEY"},
+    {"--stream", BX_FLAG_ON, OFF(stream), "stream the answers over SSE (default)"},
+    {"--no-stream", BX_FLAG_OFF, OFF(stream), "ask for whole answers (TTFT = e2e)"},
+    {"--api-key KEY", BX_FLAG_STR_NONEMPTY, OFF(api_key), "send Authorization: Bearer KEY"},
     {"--header K:V", F_HEADER, OFF(headers), "extra request header (repeatable)"},
-    {"--user U", F_STR, OFF(user), "OpenAI `user` field sent with each request"},
-    {"--timeout S", F_DBL, OFF(timeout_s),
+    {"--user U", BX_FLAG_STR_NONEMPTY, OFF(user), "OpenAI `user` field sent with each request"},
+    {"--timeout S", BX_FLAG_DBL_NONNEG, OFF(timeout_s),
      "per-request timeout in seconds, 0 = none (default 600)"},
     {"--rate R|inf", F_RATE, WOFF(rate),
      "Poisson arrivals per second (multi-turn: session starts); inf = all at once (default inf)"},
-    {"--num-requests N", F_LONG, WOFF(num_requests),
+    {"--num-requests N", BX_FLAG_LONG, WOFF(num_requests),
      "requests to send (default 100 unless --duration is given)"},
-    {"--duration S", F_DBL, WOFF(duration), "send arrivals for S seconds (with or without -n)"},
-    {"--max-concurrency C", F_LONG, OFF(max_concurrency),
+    {"--duration S", BX_FLAG_DBL_NONNEG, WOFF(duration),
+     "send arrivals for S seconds (with or without -n)"},
+    {"--max-concurrency C", BX_FLAG_LONG, OFF(max_concurrency),
      "at most C requests in flight; later arrivals wait (default no cap)"},
-    {"--trace FILE.jsonl", F_STR, OFF(trace),
+    {"--trace FILE.jsonl", BX_FLAG_STR_NONEMPTY, OFF(trace),
      "replay a trace: "
      "{\"timestamp\",\"prompt_tokens\",\"output_tokens\",\"session\"?,\"prefix_group\"?}"},
-    {"--workload random|shared-prefix|multi-turn", F_WORKLOAD, WOFF(kind),
+    {"--workload random|shared-prefix|multi-turn", BX_FLAG_CHOICE, WOFF(kind),
      "kind of generated workload (default random)"},
-    {"--seed N", F_U64, WOFF(seed), "seed of arrivals, lengths and text (default 0)"},
-    {"--input-len N", F_INT, WOFF(input_len),
+    {"--seed N", BX_FLAG_U64, WOFF(seed), "seed of arrivals, lengths and text (default 0)"},
+    {"--input-len N", BX_FLAG_INT, WOFF(input_len),
      "mean prompt tokens (shared-prefix: suffix; multi-turn: each user message) (default 256)"},
-    {"--output-len N", F_INT, WOFF(output_len), "mean max_tokens per request (default 128)"},
-    {"--len-dist fixed|uniform|normal", F_LENDIST, WOFF(len_dist),
+    {"--output-len N", BX_FLAG_INT, WOFF(output_len), "mean max_tokens per request (default 128)"},
+    {"--len-dist fixed|uniform|normal", BX_FLAG_CHOICE, WOFF(len_dist),
      "distribution of lengths around their mean (default fixed)"},
-    {"--len-spread F", F_DBL, WOFF(len_spread),
+    {"--len-spread F", BX_FLAG_DBL_NONNEG, WOFF(len_spread),
      "uniform: mean*(1+-F); normal: sd = F*mean (default 0.25)"},
-    {"--num-prefix-groups G", F_INT, WOFF(num_prefix_groups),
+    {"--num-prefix-groups G", BX_FLAG_INT, WOFF(num_prefix_groups),
      "shared-prefix: number of distinct prefixes (default 8)"},
-    {"--prefix-len P", F_INT, WOFF(prefix_len),
+    {"--prefix-len P", BX_FLAG_INT, WOFF(prefix_len),
      "shared-prefix: tokens of each prefix; trace: prefix_group prefix length (default 512)"},
-    {"--num-sessions S", F_INT, WOFF(num_sessions),
+    {"--num-sessions S", BX_FLAG_INT, WOFF(num_sessions),
      "multi-turn: sessions (default ceil(num-requests / turns))"},
-    {"--turns T", F_INT, WOFF(turns), "multi-turn: turns per session (default 3)"},
-    {"--think-time S", F_DBL, WOFF(think_time),
+    {"--turns T", BX_FLAG_INT, WOFF(turns), "multi-turn: turns per session (default 3)"},
+    {"--think-time S", BX_FLAG_DBL_NONNEG, WOFF(think_time),
      "multi-turn: seconds between an answer and the next turn (default 0)"},
-    {"--output FILE.jsonl", F_STR, OFF(output), "write one JSON line per request"},
-    {"--summary-json FILE", F_STR, OFF(summary_json), "write the summary as JSON"},
-    {"--no-progress", F_OFF, OFF(progress),
+    {"--output FILE.jsonl", BX_FLAG_STR_NONEMPTY, OFF(output), "write one JSON line per request"},
+    {"--summary-json FILE", BX_FLAG_STR_NONEMPTY, OFF(summary_json), "write the summary as JSON"},
+    {"--no-progress", BX_FLAG_OFF, OFF(progress),
      "no progress bar (it is shown only when stderr is a terminal)"},
 };
 #define LOADGEN_NFLAGS (sizeof(loadgen_flags) / sizeof(loadgen_flags[0]))
@@ -133,26 +130,6 @@ static int set_value(void *cfg, const bx_flag *fl, const char *v, FILE *err)
             c->chat = 1;
         else if (!strcmp(v, "completions"))
             c->chat = 0;
-        else
-            return BX_FLAG_BAD;
-        return 0;
-    case F_WORKLOAD:
-        if (!strcmp(v, "random"))
-            c->wl.kind = LOADGEN_WL_RANDOM;
-        else if (!strcmp(v, "shared-prefix"))
-            c->wl.kind = LOADGEN_WL_SHARED_PREFIX;
-        else if (!strcmp(v, "multi-turn"))
-            c->wl.kind = LOADGEN_WL_MULTI_TURN;
-        else
-            return BX_FLAG_BAD;
-        return 0;
-    case F_LENDIST:
-        if (!strcmp(v, "fixed"))
-            c->wl.len_dist = LOADGEN_LEN_FIXED;
-        else if (!strcmp(v, "uniform"))
-            c->wl.len_dist = LOADGEN_LEN_UNIFORM;
-        else if (!strcmp(v, "normal"))
-            c->wl.len_dist = LOADGEN_LEN_NORMAL;
         else
             return BX_FLAG_BAD;
         return 0;

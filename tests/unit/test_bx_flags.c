@@ -25,6 +25,7 @@ typedef struct cfg {
     const char *items[4];
     int nitems;
     int color; /* 0 red, 1 green */
+    int size;  /* BX_FLAG_CHOICE: 0 s, 1 m, 2 l */
 } cfg;
 
 enum { K_ITEM = BX_FLAG_CUSTOM, K_COLOR };
@@ -44,6 +45,7 @@ static const bx_flag flags[] = {
     {"--quiet", BX_FLAG_OFF, O(quiet), "turns talking off"},
     {"--item K=V", K_ITEM, 0, "an item (repeatable, at most 4)"},
     {"--color red|green", K_COLOR, 0, "a colour"},
+    {"--size s|m|l", BX_FLAG_CHOICE, O(size), "a size"},
 };
 #define NFLAGS (sizeof(flags) / sizeof(flags[0]))
 
@@ -129,7 +131,7 @@ static void test_kinds(void **st)
                          ARGS("--name=", "--word", "w", "--n", "2147483647", "--count=7", "--big",
                               "9223372036854775807", "--seed", "18446744073709551615", "--scale",
                               "-2.5", "--frac=0.5", "--on", "--quiet", "--item", "a=1",
-                              "--item=b=2", "--color", "green", "--n", "3")),
+                              "--item=b=2", "--color", "green", "--n", "3", "--size", "l")),
                      0);
     assert_string_equal(err, "");
     assert_string_equal(c.name, "");
@@ -145,6 +147,9 @@ static void test_kinds(void **st)
     assert_int_equal(c.nitems, 2);
     assert_string_equal(c.items[1], "b=2"); /* split at the first '=' only */
     assert_int_equal(c.color, 1);
+    assert_int_equal(c.size, 2);
+    assert_int_equal(run(&s, &c, NULL, out, sizeof(out), err, sizeof(err), ARGS("--size=s")), 0);
+    assert_int_equal(c.size, 0);
     for (size_t i = 0; i < NFLAGS; i++)
         assert_int_equal(seen[i], 1);
 
@@ -182,6 +187,9 @@ static void test_errors(void **st)
     expect_error(&s, "t: --frac: 'inf' is not a valid number\n", ARGS("--frac", "inf"));
     expect_error(&s, "t: --word: '' is not a valid number\n", ARGS("--word="));
     expect_error(&s, "t: --color: 'blue' is not a valid number\n", ARGS("--color", "blue"));
+    expect_error(&s, "t: --size: 'xl' is not a valid number\n", ARGS("--size", "xl"));
+    expect_error(&s, "t: --size: 's|m' is not a valid number\n", ARGS("--size", "s|m"));
+    expect_error(&s, "t: --size: '' is not a valid number\n", ARGS("--size="));
     expect_error(&s, "t: at most 4 items\n",
                  ARGS("--item", "a", "--item", "b", "--item", "c", "--item", "d", "--item", "e"));
     /* the first error stops the parse, before a later --help */
