@@ -28,8 +28,9 @@
 #   bx_wait_http URL [SECS] [PID]      until URL answers 200 (20 s); 1 if PID exits first
 #   bx_start_engine LOG PORT ARGS...   $BRIX engine --host 127.0.0.1 --port PORT ARGS
 #   bx_start_gateway LOG PORT ARGS...  $BRIX gateway --host 127.0.0.1 --port PORT ARGS
-#   bx_start_redis LOG                 a redis-server without persistence, waits for PING;
-#                                      its port in BX_REDIS_PORT, pid in BX_LAST
+#   bx_start_redis LOG [PORT]          a redis-server without persistence on PORT (default a
+#                                      free one), waits for PING; its port in BX_REDIS_PORT,
+#                                      pid in BX_LAST
 # (bx_start_engine and bx_start_gateway do not wait: bx_wait_http PORT's /health or /readyz.)
 
 BX_NAME=${BX_NAME:-$(basename "${0%.sh}")}
@@ -143,7 +144,7 @@ bx_start_redis() {
         echo "$BX_NAME: redis-server is missing (bash scripts/deps.sh)" >&2
         return 1
     }
-    BX_REDIS_PORT=$(bx_free_port)
+    BX_REDIS_PORT=${2:-$(bx_free_port)}
     bx_spawn "$log" redis-server --port "$BX_REDIS_PORT" --bind 127.0.0.1 --save '' \
         --appendonly no --daemonize no
     for ((i = 0; i < 100; i++)); do

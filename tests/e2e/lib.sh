@@ -9,6 +9,9 @@
 #   start_engine NAME ARGS...          brix engine --host 127.0.0.1 --port P ARGS
 #                                      sets ENGINE_PORT, ENGINE_PID; log $E2E_TMP/NAME.log
 #   wait_health PORT [SECS]            until GET /health says 200
+#   wait_ready URL [PID]               until URL says 200 (a gateway's /readyz), 20 s
+#   start_redis [PORT]                 a throwaway redis-server (PORT again: a restart)
+#                                      sets REDIS_PORT, REDIS_PID
 #   stop_pid PID                       SIGTERM, SIGKILL after 5 s
 #   req METHOD PATH [JSON]             curl to $BASE; prints the status, leaves the
 #                                      body in $E2E_TMP/body and headers in $E2E_TMP/headers
@@ -105,6 +108,19 @@ wait_health() {
     local port=$1 secs=${2:-20} pid=${3:-${ENGINE_PID:-}}
     bx_wait_http "http://127.0.0.1:$port/health" "$secs" "$pid" 2>"$E2E_TMP/wait.err" ||
         fail "engine on port $port (pid $pid) not healthy: $(cat "$E2E_TMP/wait.err")"
+}
+
+# wait_ready URL [PID]: waits until URL answers 200, fails after 20 s or if PID exits.
+wait_ready() {
+    bx_wait_http "$1" 20 "${2:-}" 2>"$E2E_TMP/wait.err" || fail "$(cat "$E2E_TMP/wait.err")"
+}
+
+# start_redis [PORT]: a redis-server without persistence on PORT (default a free one), up.
+start_redis() {
+    bx_start_redis "$E2E_TMP/redis.log" "${1:-}" 2>"$E2E_TMP/redis.err" ||
+        fail "$(cat "$E2E_TMP/redis.err")"
+    REDIS_PORT=$BX_REDIS_PORT
+    REDIS_PID=$BX_LAST
 }
 
 # req METHOD PATH [JSON] [extra curl args...]: request to $BASE.
