@@ -29,6 +29,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../scripts/lib.sh
+source "$HERE/../scripts/lib.sh"
 BRIX=
 QUICK=0
 OUT=
@@ -53,12 +55,8 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-BRIX=${BRIX:-build/brix}
-[ -x "$BRIX" ] || { echo "no brix binary at $BRIX (build it, or pass its path)" >&2; exit 2; }
-BRIX=$(cd "$(dirname "$BRIX")" && pwd)/$(basename "$BRIX")
-for t in curl python3; do
-    command -v "$t" >/dev/null || { echo "$t is missing" >&2; exit 2; }
-done
+bx_brix "${BRIX:-build/brix}"
+bx_need curl python3
 for s in $STRATS; do
     case $s in HPA | KPA | APA) ;; *) echo "unknown strategy $s" >&2; exit 2 ;; esac
 done
@@ -91,37 +89,15 @@ echo "results: $OUT" >&2
 
 # Every process this script starts, for the trap.
 UP_PID='' SAMPLER_PID='' BENCH_PID='' PIDFILE=''
-stop_pid() { # stop_pid PID SECS: SIGTERM, SIGKILL after SECS
-    local p=$1 i
-    [ -n "$p" ] || return 0
-    kill -TERM "$p" 2>/dev/null || return 0
-    for ((i = 0; i < $2 * 10; i++)); do
-        kill -0 "$p" 2>/dev/null || { wait "$p" 2>/dev/null || true; return 0; }
-        sleep 0.1
-    done
-    kill -KILL "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
-}
 stop_all() {
-    stop_pid "$BENCH_PID" 3
-    stop_pid "$SAMPLER_PID" 3
-    stop_pid "$UP_PID" 20
-    # brix up stops its engines; make sure none is left if it could not.
-    if [ -n "$PIDFILE" ] && [ -f "$PIDFILE" ]; then
-        local p
-        while read -r p; do
-            # only a live `brix engine` (the pid may have been reused)
-            if [ -n "$p" ] && grep -qa engine "/proc/$p/cmdline" 2>/dev/null; then
-                kill -KILL "$p" 2>/dev/null || true
-            fi
-        done <"$PIDFILE"
-    fi
+    bx_stop "$BENCH_PID" 3
+    bx_stop "$SAMPLER_PID" 3
+    autoscale_stop_stack "$UP_PID" "$PIDFILE" 20
     BENCH_PID='' SAMPLER_PID='' UP_PID='' PIDFILE=''
 }
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { python3 -c 'import time; print("%.3f" % time.time())'; }
 
 . "$(dirname "$0")/autoscale_stack.sh"
@@ -130,8 +106,8 @@ DRAIN_GRACE=10
 run_phase() { # run_phase STRATEGY PHASE TRACE PLANNED_SECONDS [STEP_SECONDS]
     local s=$1 ph=$2 trace=$3 dur=$4 step=${5:-} base="$OUT/$1-$2"
     local gp ap admin t0 t1
-    gp=$(port)
-    ap=$(port)
+    gp=$(bx_free_port)
+    ap=$(bx_free_port)
     admin="http://127.0.0.1:$ap"
     PIDFILE="$base.pids"
     : >"$PIDFILE"

@@ -3,6 +3,9 @@
 # 0.25) and one PodAutoscaler on num_requests_running.
 #
 #   autoscale_write_stack STRATEGY FILE
+#   autoscale_start_stack STRATEGY BASE GATEWAY_PORT ADMIN_PORT LABEL
+#   autoscale_stop_stack UP_PID PIDFILE SECS
+# (the scripts that source this file have sourced scripts/lib.sh)
 #
 # reads COOLDOWN, MAXR, OBSERVE, PANIC, TARGET and DRAIN_GRACE (seconds, default 10).
 autoscale_write_stack() {
@@ -85,4 +88,18 @@ autoscale_start_stack() {
         sleep 0.1
     done
     [ "$i" -lt 100 ] || { echo "$label: the gateway does not serve" >&2; return 1; }
+}
+
+# autoscale_stop_stack UP_PID PIDFILE SECS: stops `brix up` (SIGTERM, SIGKILL after SECS), then
+#   SIGKILLs every `brix engine` of PIDFILE still alive: brix up stops its engines, this is for
+#   when it could not. Only a live `brix engine` is killed (a pid may have been reused).
+autoscale_stop_stack() {
+    local p
+    bx_stop "$1" "$3"
+    [ -n "$2" ] && [ -f "$2" ] || return 0
+    while read -r p; do
+        if [ -n "$p" ] && grep -qa engine "/proc/$p/cmdline" 2>/dev/null; then
+            kill -KILL "$p" 2>/dev/null || true
+        fi
+    done <"$2"
 }

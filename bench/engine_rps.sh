@@ -9,17 +9,18 @@ set -euo pipefail
 BRIX=${1:-build/brix}
 SECS=${2:-5}
 CONNS=${3:-64}
-source "$(dirname "$0")/lib.sh"
-bench_need wrk nginx curl python3
-bench_workdir
-EP=$(bench_port)
-NP=$(bench_port)
+# shellcheck source=../scripts/lib.sh
+source "$(dirname "$0")/../scripts/lib.sh"
+bx_need wrk nginx curl python3
+bx_workdir
+work=$BX_WORK
+EP=$(bx_free_port)
+NP=$(bx_free_port)
 
 # 1. the engine, with simulated time 1000x faster than wall time so the GPU
 #    model costs nothing and the HTTP + scheduling path is what is measured
-"$BRIX" engine --host 127.0.0.1 --port "$EP" --time-scale 1000 --log-level warn &
-pids+=($!)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$EP/health" >/dev/null && break; sleep 0.1; done
+bx_start_engine "$work/engine.log" "$EP" --time-scale 1000 --log-level warn
+bx_wait_http "http://127.0.0.1:$EP/health" 10
 body='{"model":"brix-sim-llama3-8b","prompt":"the cat sat on the mat and then the dog ran","max_tokens":16,"ignore_eos":true}'
 curl -sf "http://127.0.0.1:$EP/v1/completions" -d "$body" > "$work/answer.json"
 cat > "$work/post.lua" <<LUA
@@ -45,9 +46,8 @@ http {
   }
 }
 NGX
-nginx -c "$work/nginx.conf" -p "$work" &
-pids+=($!)
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$NP/" >/dev/null && break; sleep 0.1; done
+bx_spawn "$work/nginx.out" nginx -c "$work/nginx.conf" -p "$work"
+bx_wait_http "http://127.0.0.1:$NP/" 5 || true
 
 rate() { wrk -t1 -c"$CONNS" -d"${SECS}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
 eng=$(rate -s "$work/post.lua" "http://127.0.0.1:$EP/v1/completions")

@@ -27,13 +27,18 @@
 #                    nginx's least-request, to compare brix's least-request like with like
 #   ACCESS_LOG=DIR   both proxies write an access log there (default: both off)
 set -euo pipefail
-source "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../scripts/lib.sh
+source "$HERE/../scripts/lib.sh"
+# shellcheck source=nginx_peer.sh
+source "$HERE/nginx_peer.sh"
 BRIX=${1:-build/brix}
 SECS=${2:-5}
 CONNS=${3:-32}
 STRATEGY=${4:-least-request}
-bench_need wrk nginx curl python3
-bench_workdir
+bx_need wrk nginx curl python3
+bx_workdir
+work=$BX_WORK
 WORKERS=${WORKERS:-1}
 RUNS=${RUNS:-1}
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "RUNS must be a positive number"; exit 2; }
@@ -45,40 +50,34 @@ pin() { # pin CPULIST cmd...: exec cmd, under taskset when a list is given
     if [ -n "$cpus" ]; then exec taskset -c "$cpus" "$@"; else exec "$@"; fi
 }
 EPORTS=()
-for _ in $(seq "$ENGINES"); do EPORTS+=("$(bench_port)"); done
+for _ in $(seq "$ENGINES"); do EPORTS+=("$(bx_free_port)"); done
 E1=${EPORTS[0]}
-GP=$(bench_port)
-NP=$(bench_port)
+GP=$(bx_free_port)
+NP=$(bx_free_port)
 
 backs=()
 ups=""
 [ -n "${NGINX_LB:-}" ] && ups="$NGINX_LB;" # e.g. least_conn: nginx balances as least-request does
 for p in "${EPORTS[@]}"; do
-    (pin "${CPUS_ENGINES:-}" "$BRIX" engine --host 127.0.0.1 --port "$p" --model m \
-        --time-scale "${TIME_SCALE:-1000}" --log-level warn) &
-    pids+=($!)
+    bx_spawn "$work/engine-$p.log" pin "${CPUS_ENGINES:-}" "$BRIX" engine --host 127.0.0.1 \
+        --port "$p" --model m --time-scale "${TIME_SCALE:-1000}" --log-level warn
     backs+=(--backend "http://127.0.0.1:$p")
     ups="$ups server 127.0.0.1:$p;"
 done
-for p in "${EPORTS[@]}"; do
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/health" >/dev/null && break; sleep 0.1; done
-done
+for p in "${EPORTS[@]}"; do bx_wait_http "http://127.0.0.1:$p/health" 10 || true; done
 wflag=()
 [ "$WORKERS" -gt 1 ] && wflag=(--workers "$WORKERS" --accept "${ACCEPT:-shared}")
 [ "${BUSY_POLL_US:-0}" -gt 0 ] && wflag+=(--busy-poll-us "$BUSY_POLL_US")
-bench_access_log "$BRIX" # sets alog=(...) and nginx's NGX_ACCESS_LOG
-(pin "${CPUS_PROXY:-}" "$BRIX" gateway --host 127.0.0.1 --port "$GP" "${backs[@]}" \
-    "${wflag[@]}" --strategy "$STRATEGY" --log-level warn "${alog[@]}" ${GW_FLAGS:-}) &
-pids+=($!)
-GW_PID=$!
+peer_access_logs "$BRIX" # sets alog=(...) and nginx's NGX_ACCESS_LOG
+# shellcheck disable=SC2086 # GW_FLAGS: one word per flag
+bx_spawn "$work/gateway.log" pin "${CPUS_PROXY:-}" "$BRIX" gateway --host 127.0.0.1 \
+    --port "$GP" "${backs[@]}" "${wflag[@]}" --strategy "$STRATEGY" --log-level warn "${alog[@]}" \
+    ${GW_FLAGS:-}
+GW_PID=$BX_LAST
 nginx_proxy_conf "$work" "$WORKERS" "$NP" "$ups"
-(pin "${CPUS_PROXY:-}" nginx -c "$work/nginx.conf" -p "$work") &
-pids+=($!)
-NGX_PID=$!
-for _ in $(seq 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GP/readyz")" = 200 ] && break
-    sleep 0.1
-done
+bx_spawn "$work/nginx.out" pin "${CPUS_PROXY:-}" nginx -c "$work/nginx.conf" -p "$work"
+NGX_PID=$BX_LAST
+bx_wait_http "http://127.0.0.1:$GP/readyz" 10 || true
 sleep 1 # let the gateway's first scrape land
 cat >"$work/post.lua" <<'LUA'
 wrk.method = "POST"

@@ -20,7 +20,8 @@
 # "before" figures.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/lib.sh"
+# shellcheck source=../scripts/lib.sh
+source "$HERE/../scripts/lib.sh"
 QUICK=0
 BRIX=''
 for a in "$@"; do
@@ -32,8 +33,9 @@ for a in "$@"; do
     esac
 done
 BRIX=${BRIX:-build/brix}
-bench_need wrk curl python3
-bench_workdir
+bx_need wrk curl python3
+bx_workdir
+work=$BX_WORK
 CL="python3 $HERE/reliability_clients.py"
 FAIL=0
 invariant() { # invariant COND_TEXT RESULT(0 ok)
@@ -62,33 +64,22 @@ else
     ST_N=8 ST_TOKENS=20000 ST_TIMEOUT=120
 fi
 
-start_engine() { # start_engine PORT ARGS...
-    local p=$1
-    shift
-    "$BRIX" engine --host 127.0.0.1 --port "$p" --model m --log-level warn "$@" &
-    pids+=($!)
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/health" >/dev/null && break; sleep 0.1; done
+start_engine() { # start_engine PORT ARGS...: sets E_PID
+    bx_start_engine "$work/engine-$1.log" "$1" --model m --log-level warn "${@:2}"
+    E_PID=$BX_LAST
+    bx_wait_http "http://127.0.0.1:$1/health" 10 "$E_PID" || true
 }
 start_gateway() { # start_gateway PORT ARGS...: sets GW_PID
-    local p=$1
-    shift
-    # shellcheck disable=SC2046
-    "$BRIX" gateway --host 127.0.0.1 --port "$p" --log-level warn "$@" >>"$work/gateway.log" 2>&1 &
-    GW_PID=$!
-    pids+=($GW_PID)
-    for _ in $(seq 100); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$p/readyz")" = 200 ] && return
-        sleep 0.1
-    done
-    echo "reliability: gateway on $p not ready" >&2
-    exit 1
+    bx_start_gateway "$work/gateway-$1.log" "$1" --log-level warn "${@:2}"
+    GW_PID=$BX_LAST
+    bx_wait_http "http://127.0.0.1:$1/readyz" 10 "$GW_PID" || exit 1
 }
 
-E1=$(bench_port)
-E2=$(bench_port)
+E1=$(bx_free_port)
+E2=$(bx_free_port)
 start_engine "$E1" --time-scale 1000
 start_engine "$E2" --time-scale 1000
-GP=$(bench_port)
+GP=$(bx_free_port)
 # shellcheck disable=SC2207
 GW_FLAGS=($(flag --max-connections "$CAP"))
 [ -n "$HEAD_MS" ] && GW_FLAGS+=($(flag --header-timeout-ms "$HEAD_MS"))
@@ -150,10 +141,10 @@ curl -s "http://127.0.0.1:$GP/metrics" | grep -E '^brix_gateway_(connections|req
     sed 's/^/  metric: /' || true
 
 # ---- hung engine ----
-E3=$(bench_port)
+E3=$(bx_free_port)
 start_engine "$E3" --max-model-len 100000
-E3_PID=${pids[-1]}
-GP2=$(bench_port)
+E3_PID=$E_PID
+GP2=$(bx_free_port)
 start_gateway "$GP2" --backend "127.0.0.1:$E3"
 mark="$work/stopped"
 $CL streams 127.0.0.1 "$GP2" "$ST_N" m "$ST_TOKENS" "$mark" "$ST_TIMEOUT" >"$work/streams.out" &

@@ -47,24 +47,8 @@ run_strategy() { # STRATEGY
     # subshell keeps them to itself.
     s=$1 up='' smp='' pidfile=''
     stop_mine() {
-        if [ -n "$smp" ]; then
-            kill -TERM "$smp" 2>/dev/null || true
-            wait "$smp" 2>/dev/null || true
-        fi
-        if [ -n "$up" ]; then
-            kill -TERM "$up" 2>/dev/null || true
-            local i
-            for ((i = 0; i < 100; i++)); do kill -0 "$up" 2>/dev/null || break; sleep 0.1; done
-            kill -KILL "$up" 2>/dev/null || true
-            wait "$up" 2>/dev/null || true
-        fi
-        # brix up stops its engines; make sure none outlives it (only live `brix engine` pids).
-        if [ -n "$pidfile" ] && [ -f "$pidfile" ]; then
-            local p
-            while read -r p; do
-                if [ -n "$p" ] && grep -qa engine "/proc/$p/cmdline" 2>/dev/null; then kill -KILL "$p" 2>/dev/null || true; fi
-            done <"$pidfile"
-        fi
+        bx_stop "$smp" 3
+        autoscale_stop_stack "$up" "$pidfile" 10
         up='' smp='' pidfile=''
         return 0
     }
@@ -75,7 +59,7 @@ run_strategy() { # STRATEGY
         if [ "$ph" = bursty ]; then dur=$BURSTY_S step=$LOW_S; else dur=$FLAT_S step=''; fi
         trace="$BS_RES/$ph.trace.jsonl"
         base="$BS_RES/$s-$ph"
-        gp=$(bs_port) ap=$(bs_port)
+        gp=$(bx_free_port) ap=$(bx_free_port)
         admin="http://127.0.0.1:$ap"
         pidfile="$base.pids"
         : >"$pidfile"
@@ -115,10 +99,10 @@ spids=()
 for s in $STRATS; do
     run_strategy "$s" &
     spids+=($!)
-    BS_PIDS+=($!)
+    BX_PIDS+=($!)
 done
 for p in "${spids[@]}"; do wait "$p" || BS_FAIL=1; done
-BS_PIDS=()
+BX_PIDS=()
 
 for s in $STRATS; do
     for ph in bursty flat; do

@@ -55,7 +55,7 @@ for s in $STRATS; do
         pids+=($!)
     done
     for p in "${pids[@]}"; do wait "$p" || BS_FAIL=1; done
-    bs_stop "$BS_GWPID"
+    bx_stop "$BS_GWPID"
     bs_stop_engines
     files=()
     for u in $USERS; do

@@ -4,7 +4,7 @@
 #
 #   bash bench/scenarios/kvoffload.sh [path/to/brix] [--quick] [--out DIR] [--publish]
 #
-# The runner of bench/kvcache.sh part 4 (same engine flags and workload), with per-request JSONL
+# The runner of bench/micro/kvcache.sh part 4 (same engine flags and workload), with per-request JSONL
 # and plots: one `brix engine` (llama3-8b-h100) per mode with the same --num-gpu-blocks, a GPU
 # pool that holds only a few sessions' history, so a session's blocks are evicted between its
 # turns; with --kv-offload they come back from L1/L2 at the simulated load bandwidth instead of
@@ -52,15 +52,15 @@ run_mode() { # LABEL ENGINE-FLAGS...
     local label=$W_PREFIX$1 port
     shift
     echo "kvoffload: $label ..." >&2
-    port=$(bs_port)
+    port=$(bx_free_port)
     bs_engine "$label" "$port" --model m --profile "$PROFILE" --time-scale "$SCALE" \
         --num-gpu-blocks "$W_GPUBLOCKS" --max-model-len $((W_GPUBLOCKS * 16)) "$@" || { BS_FAIL=1; return 0; }
-    local epid=$BS_LAST
+    local epid=$BX_LAST
     bs_bench "$label" "http://127.0.0.1:$port" --model m --workload multi-turn \
         --num-sessions "$W_SESSIONS" --turns "$W_TURNS" --num-requests "$W_NREQ" \
         --input-len "$W_INLEN" --output-len "$W_OUTLEN" --rate "$W_RATE" --think-time "$W_THINK" || true
     bs_metrics "$label" "http://127.0.0.1:$port"
-    bs_stop "$epid"
+    bx_stop "$epid"
     [ -s "$BS_RES/$label.jsonl" ] || { BS_FAIL=1; return 0; }
     bs_check "$label" "$W_NREQ"
     local m="$BS_RES/$label.metrics.0.txt" l1 l2

@@ -3,23 +3,25 @@
 #
 # Owns: argument parsing common to every scenario ([BRIX] [--quick] [--out DIR] [--publish]),
 # the results folder (bench/scenarios/results/<scenario>/<timestamp>[-quick]/, plus a `latest`
-# link), free ports, starting and stopping the processes a scenario needs (engines, gateway,
-# redis-server, `brix up`), waiting for readiness, seeded `brix bench run` calls that keep their
-# JSONL and summary, CSV rows and terminal tables, gnuplot plots, invariant checks, and a
-# cleanup trap that stops only the processes started through this file (by pid).
+# link), the engines and gateway of a scenario (started at --log-level warn, logs in the results
+# folder), seeded `brix bench run` calls that keep their JSONL and summary, CSV rows and
+# terminal tables, gnuplot plots and invariant checks. Processes, ports and readiness come from
+# scripts/lib.sh (bx_*): every process goes through bx_spawn, and the trap bs_init installs
+# stops only those (by pid).
 # Memory/ownership: everything lives in shell variables prefixed BS_ (and the functions bs_*);
 # files written belong to the results folder of the run.
 #
 # A scenario does:
 #   . "$(dirname "$0")/lib.sh"
 #   bs_init routing "$@"          # sets BRIX, BS_QUICK, BS_RES, BS_PY; installs the trap
-#   ... bs_engine / bs_gateway / bs_bench / bs_check / bs_csv / bs_plot_* ...
+#   ... bs_engine / bs_gateway / bs_bench / bs_check / bs_csv / bs_plot_* / bx_* ...
 #   bs_finish                     # table done; exits 1 if an invariant was violated
 
 BS_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BS_ROOT=$(cd "$BS_HERE/../.." && pwd)
+# shellcheck source=../../scripts/lib.sh
+source "$BS_ROOT/scripts/lib.sh"
 BS_PY="$BS_HERE/scen.py"
-BS_PIDS=()
 BS_FAIL=0
 BS_QUICK=0
 BS_PUBLISH=0
@@ -31,6 +33,7 @@ bs_usage() { # print the scenario's header comment (lines 2.. up to the first bl
 # bs_init NAME ARGS...: parse the common flags, make the results folder, install the trap.
 bs_init() {
     BS_NAME=$1
+    BX_NAME=$1
     shift
     local out='' a
     BRIX=''
@@ -47,13 +50,8 @@ bs_init() {
         esac
         shift
     done
-    BRIX=${BRIX:-$BS_ROOT/build/brix}
-    [ -x "$BRIX" ] || { echo "$BS_NAME: no brix binary at $BRIX (build it, or pass its path)" >&2; exit 2; }
-    BRIX=$(cd "$(dirname "$BRIX")" && pwd)/$(basename "$BRIX")
-    local t
-    for t in curl python3 gnuplot; do
-        command -v "$t" >/dev/null || { echo "$BS_NAME: $t is missing (bash scripts/deps.sh)" >&2; exit 2; }
-    done
+    bx_brix "${BRIX:-$BS_ROOT/build/brix}"
+    bx_need curl python3 gnuplot
     local stamp
     stamp=$(date +%Y%m%d-%H%M%S)
     [ "$BS_QUICK" = 1 ] && stamp="$stamp-quick"
@@ -65,78 +63,17 @@ bs_init() {
     mkdir -p "$BS_RES"
     BS_RES=$(cd "$BS_RES" && pwd)
     if [ -z "$out" ]; then ln -sfn "$stamp" "$BS_HERE/results/$BS_NAME/latest"; fi
-    trap bs_cleanup EXIT
+    trap bx_cleanup EXIT
     trap 'exit 130' INT TERM
     echo "$BS_NAME: results in $BS_RES" >&2
-}
-
-# bs_port: print a free TCP port on 127.0.0.1.
-bs_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# bs_stop PID [SECS]: SIGTERM, SIGKILL after SECS (default 5); forget the pid.
-bs_stop() {
-    local p=$1 n=${2:-5} i
-    [ -n "$p" ] || return 0
-    if kill -TERM "$p" 2>/dev/null; then
-        for ((i = 0; i < n * 20; i++)); do
-            kill -0 "$p" 2>/dev/null || break
-            sleep 0.05
-        done
-        kill -KILL "$p" 2>/dev/null || true
-    fi
-    wait "$p" 2>/dev/null || true
-    local keep=() q
-    for q in "${BS_PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
-    BS_PIDS=("${keep[@]}")
-}
-
-# bs_stop_all: stop every process started through bs_spawn, newest first.
-bs_stop_all() {
-    local i
-    for ((i = ${#BS_PIDS[@]} - 1; i >= 0; i--)); do kill -TERM "${BS_PIDS[$i]}" 2>/dev/null || true; done
-    for ((i = ${#BS_PIDS[@]} - 1; i >= 0; i--)); do bs_stop "${BS_PIDS[$i]}" 3; done
-    BS_PIDS=()
-}
-
-bs_cleanup() {
-    local rc=$?
-    bs_stop_all
-    exit "$rc"
-}
-
-# bs_spawn LOG CMD...: run CMD in the background with its output in LOG; its pid in BS_LAST.
-bs_spawn() {
-    local log=$1
-    shift
-    "$@" >"$log" 2>&1 &
-    BS_LAST=$!
-    BS_PIDS+=("$BS_LAST")
-}
-
-# bs_wait_http URL [SECS] [PID]: wait for a 200 from URL; fail if PID dies or SECS pass.
-bs_wait_http() {
-    local url=$1 secs=${2:-20} pid=${3:-} i
-    for ((i = 0; i < secs * 20; i++)); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url")" = 200 ] && return 0
-        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-            echo "$BS_NAME: process $pid exited before $url answered" >&2
-            return 1
-        fi
-        sleep 0.05
-    done
-    echo "$BS_NAME: $url did not answer 200 in ${secs}s" >&2
-    return 1
 }
 
 # bs_engine NAME PORT ARGS...: start `brix engine` on PORT (log NAME.engine.log), wait for /health.
 bs_engine() {
     local name=$1 port=$2
     shift 2
-    bs_spawn "$BS_RES/$name.engine.log" "$BRIX" engine --host 127.0.0.1 --port "$port" \
-        --log-level warn "$@"
-    bs_wait_http "http://127.0.0.1:$port/health" 20 "$BS_LAST"
+    bx_start_engine "$BS_RES/$name.engine.log" "$port" --log-level warn "$@"
+    bx_wait_http "http://127.0.0.1:$port/health" 20 "$BX_LAST"
 }
 
 # bs_engines N NAME ARGS...: start N engines; their URLs in BS_URLS, pids in BS_EPIDS,
@@ -146,15 +83,14 @@ bs_engines() {
     shift 2
     BS_URLS=() BS_EPIDS=() BS_BACKENDS=()
     for ((i = 0; i < n; i++)); do
-        p=$(bs_port)
-        bs_spawn "$BS_RES/$name-$i.engine.log" "$BRIX" engine --host 127.0.0.1 --port "$p" \
-            --log-level warn --seed "$i" "$@"
-        BS_EPIDS+=("$BS_LAST")
+        p=$(bx_free_port)
+        bx_start_engine "$BS_RES/$name-$i.engine.log" "$p" --log-level warn --seed "$i" "$@"
+        BS_EPIDS+=("$BX_LAST")
         BS_URLS+=("http://127.0.0.1:$p")
         BS_BACKENDS+=(--backend "http://127.0.0.1:$p")
     done
     for ((i = 0; i < n; i++)); do
-        bs_wait_http "${BS_URLS[$i]}/health" 20 "${BS_EPIDS[$i]}" || return 1
+        bx_wait_http "${BS_URLS[$i]}/health" 20 "${BS_EPIDS[$i]}" || return 1
     done
 }
 
@@ -162,7 +98,7 @@ bs_engines() {
 bs_stop_engines() {
     local p
     for p in "${BS_EPIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${BS_EPIDS[@]}"; do bs_stop "$p" 3; done
+    for p in "${BS_EPIDS[@]}"; do bx_stop "$p" 3; done
     BS_EPIDS=()
 }
 
@@ -172,29 +108,19 @@ bs_gateway() {
     local name=$1
     shift
     local p
-    p=$(bs_port)
-    bs_spawn "$BS_RES/$name.gateway.log" "$BRIX" gateway --host 127.0.0.1 --port "$p" \
-        --log-level warn "$@"
-    BS_GWPID=$BS_LAST
+    p=$(bx_free_port)
+    bx_start_gateway "$BS_RES/$name.gateway.log" "$p" --log-level warn "$@"
+    BS_GWPID=$BX_LAST
     BS_GW="http://127.0.0.1:$p"
-    bs_wait_http "$BS_GW/readyz" 20 "$BS_GWPID" || return 1
+    bx_wait_http "$BS_GW/readyz" 20 "$BS_GWPID" || return 1
     sleep 0.6 # the first /metrics scrape of every engine (--scrape-interval-ms 250 below)
 }
 
 # bs_redis: start a throwaway redis-server (no persistence); its address in BS_REDIS.
 bs_redis() {
-    command -v redis-server >/dev/null || { echo "$BS_NAME: redis-server is missing" >&2; return 1; }
-    local p i
-    p=$(bs_port)
-    bs_spawn "$BS_RES/redis.log" redis-server --port "$p" --bind 127.0.0.1 --save '' \
-        --appendonly no --daemonize no
-    for ((i = 0; i < 100; i++)); do
-        # shellcheck disable=SC2034 # read by the scenario that sourced this file
-        redis-cli -p "$p" ping >/dev/null 2>&1 && { BS_REDIS="127.0.0.1:$p"; return 0; }
-        sleep 0.05
-    done
-    echo "$BS_NAME: redis-server did not start" >&2
-    return 1
+    bx_start_redis "$BS_RES/redis.log" || return 1
+    # shellcheck disable=SC2034 # read by the scenario that sourced this file
+    BS_REDIS="127.0.0.1:$BX_REDIS_PORT"
 }
 
 # bs_bench NAME URL ARGS...: seeded `brix bench run` (seed 1 unless ARGS give one) writing

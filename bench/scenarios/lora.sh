@@ -52,7 +52,7 @@ run_config() {
         pids+=($!)
     done
     for i in "${pids[@]}"; do wait "$i" || BS_FAIL=1; done
-    bs_stop "$BS_GWPID"
+    bx_stop "$BS_GWPID"
     bs_stop_engines
     for ((i = 0; i < N; i++)); do
         [ -s "$BS_RES/$label-a$i.jsonl" ] || { BS_FAIL=1; continue; }
@@ -74,15 +74,15 @@ echo "lora: dedicated ($N engines) ..." >&2
 args=()
 BS_URLS=() BS_EPIDS=() BS_BACKENDS=()
 for ((i = 0; i < N; i++)); do
-    p=$(bs_port)
-    bs_spawn "$BS_RES/dedicated-$i.engine.log" "$BRIX" engine --host 127.0.0.1 --port "$p" \
+    p=$(bx_free_port)
+    bx_start_engine "$BS_RES/dedicated-$i.engine.log" "$p" \
         --log-level warn --seed "$i" --model m --profile "$PROFILE" --time-scale "$SCALE" \
         --max-num-seqs 16 --enable-lora --max-loras 1 --lora-modules "a$i=/models/loras/a$i"
-    BS_EPIDS+=("$BS_LAST")
+    BS_EPIDS+=("$BX_LAST")
     BS_URLS+=("http://127.0.0.1:$p")
     BS_BACKENDS+=(--backend "http://127.0.0.1:$p")
 done
-for ((i = 0; i < N; i++)); do bs_wait_http "${BS_URLS[$i]}/health" 20 "${BS_EPIDS[$i]}"; done
+for ((i = 0; i < N; i++)); do bx_wait_http "${BS_URLS[$i]}/health" 20 "${BS_EPIDS[$i]}"; done
 run_config dedicated "$N"
 
 for m in $SHARED; do

@@ -43,7 +43,7 @@ for s in $STRATS; do
         --num-prefix-groups "$NGROUPS" --prefix-len "$PREFIX" --input-len "$INLEN" \
         --output-len "$OUTLEN" --header "routing-strategy:$s" || true
     bs_metrics "$s" "${BS_URLS[@]}"
-    bs_stop "$BS_GWPID"
+    bx_stop "$BS_GWPID"
     bs_stop_engines
     [ -s "$BS_RES/$s.jsonl" ] || { BS_FAIL=1; continue; }
     bs_check "$s" "$N"

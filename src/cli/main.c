@@ -1,14 +1,14 @@
 /* brix: one binary, one subcommand per role. This file only dispatches; each
- * component owns its own flag parsing (eng_main, bench_main, ...). */
+ * component owns its own flag parsing (eng_main, loadgen_main, ...). */
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 
-#include "bench/bench.h"
 #include "ctl/ctl_cli.h"
 #include "ctl/ctl_up.h"
 #include "engine/eng_main.h"
 #include "gateway/gw_main.h"
+#include "loadgen/loadgen.h"
 
 struct brix_cmd {
     const char *name;
@@ -28,7 +28,7 @@ static int brix_version(int argc, char **argv)
 static const struct brix_cmd brix_cmds[] = {
     {"engine", "run a vLLM-compatible engine simulator (no GPU)", eng_main},
     {"gateway", "run the OpenAI-compatible, LLM-aware gateway", gw_main},
-    {"bench", "load generator and benchmarks (brix bench run --help)", bench_main},
+    {"bench", "load generator and benchmarks (brix bench run --help)", loadgen_main},
     {"up", "run the local stack: gateway, engines, adapters, autoscaler (brix up -f FILE)",
      ctl_up_main},
     {"apply", "create or update objects from YAML (brix up's admin API)", ctl_cli_main},

@@ -66,7 +66,7 @@ void bx_blockhash_root_algo(bx_blockhash_algo algo, const char *seed, bx_blockha
  * libcbor's cbor_encode_uint writes it, stored with one 8-byte write (the
  * caller leaves 8 bytes of slack). Written here because libcbor's call per
  * token made the xxhash_cbor chain 1.4x slower (32k tokens: 355 us against
- * 255 us, bench/prefix_decision.sh). */
+ * 255 us, bench/micro/prefix_decision.sh). */
 static size_t bx_blockhash_cbor_uint(uint32_t v, unsigned char *out)
 {
     uint64_t w = 0x1a | (uint64_t)__builtin_bswap32(v) << 8;

@@ -1,5 +1,5 @@
 /* ctl_artifact: turns a ModelAdapter's artifactURL into the lora_path sent to
- * an engine's /v1/load_lora_adapter (spec lora_fleet_hetero.md §1.5, §1.6).
+ * an engine's /v1/load_lora_adapter (docs/control-plane-lora.md, "Reconcile").
  *
  *   /abs/path, file:///abs/path  LOCAL: must exist; passed through (file://
  *                                is percent-decoded; host empty or

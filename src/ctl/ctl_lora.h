@@ -1,6 +1,6 @@
 /* ctl_lora: the ModelAdapter controller of brix's local control plane. It
  * loads dynamic LoRA adapters into running engines, without restarts, over
- * the engines' vLLM HTTP API (spec lora_fleet_hetero.md §1), on one libuv
+ * the engines' vLLM HTTP API (docs/control-plane-lora.md), on one libuv
  * loop; nothing here blocks the loop except the (small) ctl_store writes.
  *
  * Per adapter (ctl_lora_apply), on every change and on timers:

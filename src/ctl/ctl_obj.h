@@ -37,7 +37,7 @@
  *   brix.ai/routing-strategy         gateway strategy for this model (a name
  *                                    gw_strategy_find knows)
  *
- * ModelAdapter (lora_fleet_hetero.md 1.1). spec.artifactURL required and must
+ * ModelAdapter (docs/control-plane-lora.md). spec.artifactURL required and must
  * start with s3:// gcs:// tos:// huggingface:// hf:// or / (the webhook's
  * list) or, brix's additions, http:// https:// (downloaded into the adapter
  * cache, checked against additionalConfig["sha256"] when given) or file://;

@@ -4,7 +4,7 @@
  * (readiness, adapter counts, metrics) and applies the plan.
  *
  * Policies, named as AIBrix's --model-adapter-scheduler-policy values
- * (spec lora_fleet_hetero.md §1.4); "default" (the CRD's schedulerName
+ * (docs/control-plane-lora.md, schedulerName); "default" (the CRD's schedulerName
  * default, which AIBrix ignores) means leastAdapters. Every policy ranks
  * engines by a key, lower is better, ties broken by name (strcmp):
  *   leastAdapters    adapters loaded now.

@@ -1,27 +1,30 @@
 /* eng_config: see eng_config.h. One table describes every flag: its name,
- * kind, target and help; parsing and --help both read it. */
+ * kind, target and help; bx_flags parses argv and prints --help from it. */
 #include "engine/eng_config.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/bx_blockhash.h"
+#include "common/bx_flags.h"
 #include "engine/eng_timing.h"
 
-enum eng_flag_kind { F_STR, F_INT, F_I64, F_U64, F_DBL, F_BOOL, F_LIST, F_KEY };
-
-struct eng_flag {
-    const char *name;
-    enum eng_flag_kind kind;
-    size_t off;
-    const char *help;
+/* The table's kinds: bx_flags' own, and the two this file sets itself. */
+enum {
+    F_STR = BX_FLAG_STR,
+    F_INT = BX_FLAG_INT,
+    F_I64 = BX_FLAG_I64,
+    F_U64 = BX_FLAG_U64,
+    F_DBL = BX_FLAG_DBL,
+    F_BOOL = BX_FLAG_ON,
+    F_LIST = BX_FLAG_CUSTOM, /* --lora-modules name=path, repeatable */
+    F_KEY,                   /* --api-key, repeatable */
 };
 
 #define OFF(f) offsetof(eng_config, f)
 
-static const struct eng_flag eng_flags[] = {
+static const bx_flag eng_flags[] = {
     {"--model", F_STR, OFF(model), "model name or path (vLLM's --model)"},
     {"--served-model-name", F_STR, OFF(served_model_name),
      "name served in the API (default: --model)"},
@@ -127,102 +130,50 @@ void eng_config_default(eng_config *c)
     c->kv_l2_gbps = 5.0;
 }
 
-static void eng_config_usage(FILE *f)
+static void eng_config_help_tail(FILE *f)
 {
-    fprintf(f, "usage: brix engine [options]\n\n"
-               "A vLLM-compatible engine simulator: OpenAI API, vLLM metrics, LoRA, prefix\n"
-               "caching and continuous batching, with step times from a GPU profile.\n\n");
-    for (size_t i = 0; i < sizeof(eng_flags) / sizeof(eng_flags[0]); i++) {
-        const struct eng_flag *fl = &eng_flags[i];
-        fprintf(f, "  %-32s %s\n", fl->kind == F_BOOL ? fl->name : fl->name, fl->help);
-    }
     fprintf(f, "\nprofiles:\n");
     for (const eng_profile *const *p = eng_timing_profiles(); *p; p++)
         fprintf(f, "  %-22s %s\n", (*p)->name, (*p)->desc);
 }
 
-static int eng_parse_num(const char *s, enum eng_flag_kind k, void *dst)
+static int eng_flag_set(void *cfg, const bx_flag *fl, const char *val, FILE *err)
 {
-    char *end;
-    errno = 0;
-    if (k == F_DBL) {
-        double v = strtod(s, &end);
-        if (errno || *end || end == s) return -1;
-        *(double *)dst = v;
+    eng_config *c = cfg;
+    if (fl->kind == F_KEY) {
+        char e[256];
+        if (bx_apikeys_add(&c->keys, val, strlen(val), e, sizeof(e)) != 0) {
+            fprintf(err, "brix engine: --api-key: %s\n", e);
+            return BX_FLAG_FAIL;
+        }
         return 0;
     }
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || end == s || v < 0) return -1;
-    if (k == F_INT) {
-        if (v > 0x7fffffff) return -1;
-        *(int32_t *)dst = (int32_t)v;
-    } else if (k == F_I64) {
-        *(int64_t *)dst = v;
-    } else {
-        *(uint64_t *)dst = (uint64_t)v;
+    if (c->n_lora_modules >= ENG_MAX_LORA_MODULES || !strchr(val, '=')) {
+        fprintf(err, "brix engine: --lora-modules wants name=path (at most %d)\n",
+                ENG_MAX_LORA_MODULES);
+        return BX_FLAG_FAIL;
     }
+    c->lora_modules[c->n_lora_modules++] = val;
     return 0;
 }
 
+static const bx_flags_spec eng_flags_spec = {
+    .flags = eng_flags,
+    .nflags = sizeof(eng_flags) / sizeof(eng_flags[0]),
+    .prog = "brix engine",
+    .not_valid = "a valid non-negative number",
+    .usage = "usage: brix engine [options]\n\n"
+             "A vLLM-compatible engine simulator: OpenAI API, vLLM metrics, LoRA, prefix\n"
+             "caching and continuous batching, with step times from a GPU profile.\n\n",
+    .name_width = 32,
+    .help_tail = eng_config_help_tail,
+    .set = eng_flag_set,
+};
+
 int eng_config_parse(eng_config *c, int argc, char **argv, FILE *out, FILE *err)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            eng_config_usage(out);
-            return 1;
-        }
-        const char *val = NULL;
-        char name[64];
-        const char *eq = strchr(a, '=');
-        size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-        if (nl >= sizeof(name)) nl = sizeof(name) - 1;
-        memcpy(name, a, nl);
-        name[nl] = '\0';
-        const struct eng_flag *fl = NULL;
-        for (size_t j = 0; j < sizeof(eng_flags) / sizeof(eng_flags[0]); j++)
-            if (!strcmp(eng_flags[j].name, name)) fl = &eng_flags[j];
-        if (!fl) {
-            fprintf(err, "brix engine: unknown option '%s' (see --help)\n", a);
-            return -1;
-        }
-        char *dst = (char *)c + fl->off;
-        if (fl->kind == F_BOOL) {
-            if (eq) {
-                fprintf(err, "brix engine: %s takes no value\n", name);
-                return -1;
-            }
-            *(int *)dst = 1;
-            continue;
-        }
-        if (eq)
-            val = eq + 1;
-        else if (i + 1 < argc)
-            val = argv[++i];
-        else {
-            fprintf(err, "brix engine: %s needs a value\n", name);
-            return -1;
-        }
-        if (fl->kind == F_STR) {
-            *(const char **)dst = val;
-        } else if (fl->kind == F_KEY) {
-            char e[256];
-            if (bx_apikeys_add(&c->keys, val, strlen(val), e, sizeof(e)) != 0) {
-                fprintf(err, "brix engine: --api-key: %s\n", e);
-                return -1;
-            }
-        } else if (fl->kind == F_LIST) {
-            if (c->n_lora_modules >= ENG_MAX_LORA_MODULES || !strchr(val, '=')) {
-                fprintf(err, "brix engine: --lora-modules wants name=path (at most %d)\n",
-                        ENG_MAX_LORA_MODULES);
-                return -1;
-            }
-            c->lora_modules[c->n_lora_modules++] = val;
-        } else if (eng_parse_num(val, fl->kind, dst) != 0) {
-            fprintf(err, "brix engine: %s: '%s' is not a valid non-negative number\n", name, val);
-            return -1;
-        }
-    }
+    int rc = bx_flags_parse(&eng_flags_spec, c, argc, argv, NULL, out, err);
+    if (rc != 0) return rc;
     const char *rt = getenv("VLLM_ALLOW_RUNTIME_LORA_UPDATING");
     if (rt) { /* vLLM: "1" or "true", blanks and case aside */
         char v[8] = {0};

@@ -1,5 +1,5 @@
 /* eng_metrics: the engine's Prometheus metrics with vLLM's names, labels and
- * buckets (spec engine_sim.md §2): histograms observed as requests progress,
+ * buckets (docs/engine.md): histograms observed as requests progress,
  * counters and gauges read from the scheduler at render time.
  *
  * Every series carries model_name (the served name) and engine="0", except

@@ -1,27 +1,31 @@
-/* gw_config: see gw_config.h. One table drives parsing and --help. */
+/* gw_config: see gw_config.h. One table drives parsing and --help
+ * (bx_flags); the --config file's keys are the same flags without "--". */
 #include "gateway/gw_config.h"
 
-#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/bx_blockhash.h"
+#include "common/bx_flags.h"
 #include "common/bx_yaml.h"
 #include "gateway/gw_strategy.h"
 
-enum gw_flag_kind { GF_STR, GF_INT, GF_I64, GF_BOOL, GF_BACKEND, GF_KEY, GF_KEYFILE };
-
-struct gw_flag {
-    const char *name;
-    enum gw_flag_kind kind;
-    size_t off;
-    const char *help;
+/* The table's kinds: bx_flags' own, and those this file sets itself. */
+enum {
+    GF_STR = BX_FLAG_STR,
+    GF_INT = BX_FLAG_INT,
+    GF_I64 = BX_FLAG_I64,
+    GF_BOOL = BX_FLAG_ON,
+    GF_BACKEND = BX_FLAG_CUSTOM, /* repeatable */
+    GF_KEY,                      /* repeatable */
+    GF_KEYFILE,                  /* repeatable */
+    GF_CONFIG,                   /* read before the other flags (gw_config_load) */
 };
 
 #define GOFF(f) offsetof(gw_config, f)
 
-static const struct gw_flag gw_flags[] = {
+static const bx_flag gw_flags[] = {
     {"--host", GF_STR, GOFF(host),
      "address to listen on (default 127.0.0.1; 0.0.0.0 opens it: set keys)"},
     {"--port", GF_INT, GOFF(port), "port to listen on (default 8888)"},
@@ -101,6 +105,9 @@ static const struct gw_flag gw_flags[] = {
      "off"},
     {"--access-log-sample", GF_INT, GOFF(access_log_sample),
      "log 1 request in N; errors (status >= 400) always (default 1: every request)"},
+    {"--config FILE", GF_CONFIG, 0,
+     "YAML mapping of these settings without '--' (backends:, api_keys: and api_key_file: take "
+     "lists); flags override it"},
 };
 
 void gw_config_default(gw_config *c)
@@ -138,76 +145,48 @@ void gw_config_default(gw_config *c)
     c->metrics_host = "127.0.0.1";
 }
 
-static void gw_config_usage(FILE *f)
+static void gw_config_help_tail(FILE *f)
 {
-    fprintf(f, "usage: brix gateway [--config FILE.yaml] [options]\n\n"
-               "An OpenAI-compatible, LLM-aware proxy in front of vLLM-compatible engines.\n\n");
-    for (size_t i = 0; i < sizeof(gw_flags) / sizeof(gw_flags[0]); i++)
-        fprintf(f, "  %-26s %s\n", gw_flags[i].name, gw_flags[i].help);
-    fprintf(f, "  %-26s %s\n", "--config FILE",
-            "YAML mapping of these settings without '--' (backends:, api_keys: and "
-            "api_key_file: take lists);"
-            " flags override it");
     fprintf(f, "\nstrategies (routing-strategy header or --strategy):");
     for (const gw_strategy *const *s = gw_strategy_all(); *s; s++)
         fprintf(f, " %s", (*s)->name);
     fprintf(f, "\n");
 }
 
-static const struct gw_flag *gw_flag_find(const char *name)
+static int gw_flag_set(void *cfg, const bx_flag *fl, const char *val, FILE *err)
 {
-    for (size_t j = 0; j < sizeof(gw_flags) / sizeof(gw_flags[0]); j++)
-        if (!strcmp(gw_flags[j].name, name)) return &gw_flags[j];
-    return NULL;
-}
-
-/* Sets one setting from its text value (val must outlive c). */
-static int gw_flag_set(gw_config *c, const struct gw_flag *fl, const char *val, FILE *err)
-{
-    char *dst = (char *)c + fl->off;
-    if (fl->kind == GF_BOOL) {
-        if (!val || !strcmp(val, "true") || !strcmp(val, "1"))
-            *(int *)dst = 1;
-        else if (!strcmp(val, "false") || !strcmp(val, "0"))
-            *(int *)dst = 0;
-        else {
-            fprintf(err, "brix gateway: %s wants true or false\n", fl->name);
-            return -1;
-        }
-        return 0;
-    }
-    if (fl->kind == GF_STR) {
-        *(const char **)dst = val;
-    } else if (fl->kind == GF_BACKEND) {
+    gw_config *c = cfg;
+    if (fl->kind == GF_CONFIG) return 0; /* loaded first, by gw_config_parse */
+    if (fl->kind == GF_BACKEND) {
         if (c->nbackends == GW_MAX_BACKENDS) {
             fprintf(err, "brix gateway: at most %d backends\n", GW_MAX_BACKENDS);
-            return -1;
+            return BX_FLAG_FAIL;
         }
         c->backends[c->nbackends++] = val;
-    } else if (fl->kind == GF_KEY || fl->kind == GF_KEYFILE) {
-        char e[512];
-        int rc = fl->kind == GF_KEY ? bx_apikeys_add(&c->keys, val, strlen(val), e, sizeof(e))
-                                    : bx_apikeys_load_file(&c->keys, val, e, sizeof(e));
-        if (rc < 0) {
-            fprintf(err, "brix gateway: %s: %s\n", fl->name, e);
-            return -1;
-        }
-    } else {
-        char *end;
-        errno = 0;
-        long long v = strtoll(val, &end, 10);
-        if (errno || *end || end == val || v < 0 || (fl->kind == GF_INT && v > 0x7fffffff)) {
-            fprintf(err, "brix gateway: %s: '%s' is not a valid non-negative integer\n", fl->name,
-                    val);
-            return -1;
-        }
-        if (fl->kind == GF_INT)
-            *(int *)dst = (int)v;
-        else
-            *(int64_t *)dst = v;
+        return 0;
+    }
+    char e[512];
+    int rc = fl->kind == GF_KEY ? bx_apikeys_add(&c->keys, val, strlen(val), e, sizeof(e))
+                                : bx_apikeys_load_file(&c->keys, val, e, sizeof(e));
+    if (rc < 0) {
+        fprintf(err, "brix gateway: %s: %s\n", fl->name, e);
+        return BX_FLAG_FAIL;
     }
     return 0;
 }
+
+static const bx_flags_spec gw_flags_spec = {
+    .flags = gw_flags,
+    .nflags = sizeof(gw_flags) / sizeof(gw_flags[0]),
+    .prog = "brix gateway",
+    .not_valid = "a valid non-negative integer",
+    .bool_values = 1,
+    .usage = "usage: brix gateway [--config FILE.yaml] [options]\n\n"
+             "An OpenAI-compatible, LLM-aware proxy in front of vLLM-compatible engines.\n\n",
+    .name_width = 26,
+    .help_tail = gw_config_help_tail,
+    .set = gw_flag_set,
+};
 
 /* A YAML mapping whose keys are the flags without "--" (backend and
  * api-key take lists); numbers and booleans are turned into text in the
@@ -250,8 +229,8 @@ static int gw_config_load(gw_config *c, const char *path, FILE *err)
             if (*p == '_') *p = '-';
         if (!strcmp(name, "--backends")) strcpy(name, "--backend");
         if (!strcmp(name, "--api-keys")) strcpy(name, "--api-key");
-        const struct gw_flag *fl = gw_flag_find(name);
-        if (!fl) {
+        const bx_flag *fl = bx_flags_find(&gw_flags_spec, name);
+        if (!fl || fl->kind == GF_CONFIG) {
             fprintf(err, "brix gateway: %s: unknown setting '%s'\n", path, key);
             return -1;
         }
@@ -280,7 +259,7 @@ static int gw_config_load(gw_config *c, const char *path, FILE *err)
                 fprintf(err, "brix gateway: %s: '%s' has a value of the wrong type\n", path, key);
                 return -1;
             }
-            if (gw_flag_set(c, fl, json_string_value(x), err) != 0) return -1;
+            if (bx_flags_set(&gw_flags_spec, c, fl, json_string_value(x), err) != 0) return -1;
         }
     }
     return 0;
@@ -295,39 +274,14 @@ void gw_config_free(gw_config *c)
 int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
 {
     /* the file first, so flags on the command line override it */
-    for (int i = 1; i + 1 < argc; i++)
-        if (!strcmp(argv[i], "--config") && gw_config_load(c, argv[i + 1], err) != 0) return -1;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            gw_config_usage(out);
-            return 1;
-        }
-        if (!strcmp(a, "--config")) {
-            i++;
-            continue;
-        }
-        char name[64];
-        const char *eq = strchr(a, '=');
-        size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-        if (nl >= sizeof(name)) nl = sizeof(name) - 1;
-        memcpy(name, a, nl);
-        name[nl] = '\0';
-        const struct gw_flag *fl = gw_flag_find(name);
-        if (!fl) {
-            fprintf(err, "brix gateway: unknown option '%s' (see --help)\n", a);
-            return -1;
-        }
-        const char *val = NULL;
-        if (fl->kind != GF_BOOL) {
-            val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!val) {
-                fprintf(err, "brix gateway: %s needs a value\n", name);
-                return -1;
-            }
-        }
-        if (gw_flag_set(c, fl, val, err) != 0) return -1;
+        const char *path = !strncmp(argv[i], "--config=", 9)              ? argv[i] + 9
+                           : !strcmp(argv[i], "--config") && i + 1 < argc ? argv[i + 1]
+                                                                          : NULL;
+        if (path && gw_config_load(c, path, err) != 0) return -1;
     }
+    int rc = bx_flags_parse(&gw_flags_spec, c, argc, argv, NULL, out, err);
+    if (rc != 0) return rc;
     const char *env_keys = getenv("BRIX_API_KEYS");
     if (env_keys) {
         char e[512];

@@ -1,5 +1,5 @@
 /* gw_ratelimit: per-user RPM/TPM limits kept in Redis, compatible with
- * AIBrix's keys (spec gateway.md §5), so brix and AIBrix gateways can share
+ * AIBrix's keys (below; docs/gateway.md), so brix and AIBrix gateways can share
  * one Redis and the AIBrix metadata service can manage the users.
  *
  * - Users: key `aibrix-users/<name>`, JSON {"name","rpm","tpm"}; rpm <= 0

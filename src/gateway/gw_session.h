@@ -1,4 +1,4 @@
-/* gw_session: the session-affinity identifiers (spec gateway.md §8.1).
+/* gw_session: the session-affinity identifiers (docs/gateway.md "Strategies").
  *
  * An `x-session-id` is the standard base64 (RFC 4648, with padding) of an
  * engine's "host:port" address, exactly as AIBrix writes it

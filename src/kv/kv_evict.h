@@ -10,9 +10,9 @@
  * allocates. The policy does no key lookup: the caller's hash table finds nodes (node->key may
  * serve as the table's key).
  *
- * Semantics follow AIBrix's Python policies (spec kvcache.md 2.3), except that the S3-FIFO ghost
- * is bounded (spec 9.3). One eviction = one call to kv_evict_evict_one; the caller loops while
- * kv_evict_over_capacity() (or while it needs room) and frees each node returned.
+ * Semantics follow AIBrix's Python policies (docs/kvcache.md "L1"), except that the S3-FIFO ghost
+ * is bounded (AIBrix's is not). One eviction = one call to kv_evict_evict_one; the caller loops
+ * while kv_evict_over_capacity() (or while it needs room) and frees each node returned.
  *
  * NOT thread-safe: the caller's shard lock must protect every call on one kv_evict.
  */

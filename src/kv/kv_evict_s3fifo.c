@@ -1,4 +1,4 @@
-/* kv_evict_s3fifo: S3-FIFO as in AIBrix s3fifo.py (spec kvcache.md 2.3): a small FIFO (a share
+/* kv_evict_s3fifo: S3-FIFO as in AIBrix s3fifo.py (docs/kvcache.md "L1"): a small FIFO (a share
  * of the capacity, default 0.3), a main FIFO with CLOCK-like second chance, and a ghost of keys
  * evicted from small. New keys enter small; a key found in ghost enters main directly.
  *

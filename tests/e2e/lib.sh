@@ -1,40 +1,44 @@
 # shellcheck shell=bash
-# Shared helpers of the end-to-end tests (sourced, not run). A test calls
-# `e2e_init "$@"` first: it takes the brix binary from $1, makes a scratch
-# directory ($E2E_TMP) and installs a trap that stops every process the test
-# started and fails the test if a sanitizer reported an error in their logs.
+# Helpers of the end-to-end tests (sourced, not run), over the ones every script shares
+# (scripts/lib.sh: processes, ports, readiness). A test calls `e2e_init "$@"` first: it takes
+# the brix binary from $1, makes a scratch directory ($E2E_TMP) and installs a trap that stops
+# every process the test started and fails the test if a sanitizer reported an error in their
+# logs.
 #
 #   port=$(free_port)                  a TCP port nobody listens on
 #   start_engine NAME ARGS...          brix engine --host 127.0.0.1 --port P ARGS
 #                                      sets ENGINE_PORT, ENGINE_PID; log $E2E_TMP/NAME.log
 #   wait_health PORT [SECS]            until GET /health says 200
+#   wait_ready URL [PID]               until URL says 200 (a gateway's /readyz), 20 s
+#   start_redis [PORT]                 a throwaway redis-server (PORT again: a restart)
+#                                      sets REDIS_PORT, REDIS_PID
+#   stop_pid PID                       SIGTERM, SIGKILL after 5 s
 #   req METHOD PATH [JSON]             curl to $BASE; prints the status, leaves the
 #                                      body in $E2E_TMP/body and headers in $E2E_TMP/headers
 #   check FILE JQ MSG                  jq -e FILTER FILE or fail
 #   expect_status GOT WANT MSG
 #   metric PORT NAME [LABEL=VALUE...]  value of a sample in GET /metrics
 #   fail MSG                           print MSG and the engines' log tails, exit 1
+# A process a test starts by hand goes into E2E_PIDS (scripts/lib.sh's BX_PIDS under the
+# tests' name) to be stopped at the end, its log into E2E_LOGS to be shown and checked.
 
 set -uo pipefail
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-E2E_PIDS=()
-E2E_LOGS=()
 E2E_NAME=$(basename "${0%.sh}")
+BX_NAME=$E2E_NAME
+# shellcheck source=../../scripts/lib.sh
+source "$E2E_DIR/../../scripts/lib.sh"
+declare -gn E2E_PIDS=BX_PIDS
+E2E_LOGS=()
 
 e2e_init() {
-    BRIX=${1:-}
-    if [ -z "$BRIX" ] || [ ! -x "$BRIX" ]; then
-        echo "usage: bash $0 /path/to/brix (got '${BRIX}')" >&2
+    if [ -z "${1:-}" ] || [ ! -x "$1" ]; then
+        echo "usage: bash $0 /path/to/brix (got '${1:-}')" >&2
         exit 2
     fi
-    BRIX=$(cd "$(dirname "$BRIX")" && pwd)/$(basename "$BRIX")
-    for tool in curl jq; do
-        command -v "$tool" >/dev/null || {
-            echo "$E2E_NAME: needs $tool (bash scripts/deps.sh)" >&2
-            exit 2
-        }
-    done
+    bx_brix "$1"
+    bx_need curl jq
     E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/brix-$E2E_NAME.XXXXXX")
     trap e2e_cleanup EXIT
     trap 'exit 130' INT TERM
@@ -61,24 +65,12 @@ fail() {
     exit 1
 }
 
-# Stops a process: SIGTERM, up to 5 s for it to exit, then SIGKILL.
-stop_pid() {
-    local pid=$1 i
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    return 0
-}
+stop_pid() { bx_stop "$1" 5; }
 
 e2e_cleanup() {
-    local rc=$? pid f
+    local rc=$? f
     trap - EXIT
-    for pid in "${E2E_PIDS[@]}"; do stop_pid "$pid"; done
+    bx_stop_all
     # A sanitizer report in any engine log fails the test even if every
     # assertion held (the ASan build runs these same scripts).
     for f in "${E2E_LOGS[@]}"; do
@@ -97,15 +89,7 @@ e2e_cleanup() {
     exit "$rc"
 }
 
-# A free TCP port on 127.0.0.1 (bound and released; the kernel does not hand
-# the same ephemeral port out again right away).
-free_port() {
-    if command -v python3 >/dev/null; then
-        python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-    else
-        node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-    fi
-}
+free_port() { bx_free_port; }
 
 # start_engine NAME ARGS... : starts `brix engine` on a free port of 127.0.0.1.
 start_engine() {
@@ -113,25 +97,30 @@ start_engine() {
     shift
     ENGINE_PORT=$(free_port) || fail "no free port"
     local logf="$E2E_TMP/$name.log"
-    "$BRIX" engine --host 127.0.0.1 --port "$ENGINE_PORT" "$@" >"$logf" 2>&1 &
-    ENGINE_PID=$!
-    E2E_PIDS+=("$ENGINE_PID")
+    bx_start_engine "$logf" "$ENGINE_PORT" "$@"
+    ENGINE_PID=$BX_LAST
     E2E_LOGS+=("$logf")
     log "started engine '$name' pid $ENGINE_PID port $ENGINE_PORT: $*"
 }
 
 # wait_health PORT [SECS] [PID]: waits until /health answers 200.
 wait_health() {
-    local port=$1 secs=${2:-20} pid=${3:-${ENGINE_PID:-}} code i
-    for ((i = 0; i < secs * 10; i++)); do
-        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/health" || true)
-        [ "$code" = 200 ] && return 0
-        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
-            fail "engine on port $port (pid $pid) exited before it was healthy"
-        fi
-        sleep 0.1
-    done
-    fail "engine on port $port not healthy after ${secs}s (last /health status '$code')"
+    local port=$1 secs=${2:-20} pid=${3:-${ENGINE_PID:-}}
+    bx_wait_http "http://127.0.0.1:$port/health" "$secs" "$pid" 2>"$E2E_TMP/wait.err" ||
+        fail "engine on port $port (pid $pid) not healthy: $(cat "$E2E_TMP/wait.err")"
+}
+
+# wait_ready URL [PID]: waits until URL answers 200, fails after 20 s or if PID exits.
+wait_ready() {
+    bx_wait_http "$1" 20 "${2:-}" 2>"$E2E_TMP/wait.err" || fail "$(cat "$E2E_TMP/wait.err")"
+}
+
+# start_redis [PORT]: a redis-server without persistence on PORT (default a free one), up.
+start_redis() {
+    bx_start_redis "$E2E_TMP/redis.log" "${1:-}" 2>"$E2E_TMP/redis.err" ||
+        fail "$(cat "$E2E_TMP/redis.err")"
+    REDIS_PORT=$BX_REDIS_PORT
+    REDIS_PID=$BX_LAST
 }
 
 # req METHOD PATH [JSON] [extra curl args...]: request to $BASE.

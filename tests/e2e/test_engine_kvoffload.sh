@@ -76,14 +76,6 @@ fi
 
 # --- L2: two engines on one redis-server
 command -v redis-server >/dev/null || fail "redis-server missing (bash scripts/deps.sh)"
-RP=$(free_port)
-start_redis() {
-    redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no >>"$E2E_TMP/redis.log" 2>&1 &
-    REDIS_PID=$!
-    E2E_PIDS+=("$REDIS_PID")
-    for _ in $(seq 50); do redis-cli -p "$RP" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
-    fail "redis-server did not start"
-}
 # wait_keys N: until Redis holds at least N keys (the writes are queued)
 wait_keys() {
     for _ in $(seq 100); do
@@ -93,6 +85,7 @@ wait_keys() {
     fail "Redis holds $(dbsize) keys, want >= $1"
 }
 start_redis
+RP=$REDIS_PORT
 start_engine e1 "${ENG_ARGS[@]}" --kv-redis "127.0.0.1:$RP"
 E1=$ENGINE_PORT
 start_engine e2 "${ENG_ARGS[@]}" --kv-redis "127.0.0.1:$RP"
@@ -134,7 +127,7 @@ num_cmp "$(metric "$E1" brix:kv_offload_l2_dropped_total)" ">" "$dropped0" ||
     fail "l2_dropped stayed at $dropped0 with Redis down"
 
 # restarted (empty): blocks flow through L2 again
-start_redis
+start_redis "$RP"
 # the connectors reconnect by themselves once their backoff (100 ms doubling,
 # at most 5 s) ends: e1 writes blocks again, e2 reads again
 back=0

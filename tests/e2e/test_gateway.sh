@@ -31,12 +31,7 @@ E2E_PIDS+=("$GW_PID")
 E2E_LOGS+=("$E2E_TMP/gateway.log")
 GW="http://127.0.0.1:$GW_PORT"
 BASE=$GW
-for _ in $(seq 100); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' "$GW/readyz")
-    [ "$code" = 200 ] && break
-    sleep 0.1
-done
-[ "$code" = 200 ] || fail "gateway never became ready"
+wait_ready "$GW/readyz" "$GW_PID"
 # wait until all four engines are known
 for _ in $(seq 100); do
     n=$(curl -s "$GW/metrics" | grep -c '^brix_gateway_engine_ready{.*} 1')
@@ -186,11 +181,8 @@ curl -s "$GW/metrics" | awk '/^brix_gateway_engine_inflight\{/ && $NF != 0 {bad 
     fail "engine in-flight counts did not return to 0 after the requests ended"
 log "30 concurrent requests counted once each across 3 workers; in-flight back to 0"
 # 7. per-user limits in a real Redis: a user with rpm 2 gets 429 + Retry-After on the third request
-command -v redis-server >/dev/null || fail "redis-server missing (bash scripts/deps.sh)"
-RP=$(free_port) || fail "no free port"
-redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no >"$E2E_TMP/redis.log" 2>&1 &
-E2E_PIDS+=($!)
-for _ in $(seq 50); do redis-cli -p "$RP" ping >/dev/null 2>&1 && break; sleep 0.1; done
+start_redis
+RP=$REDIS_PORT
 redis-cli -p "$RP" set aibrix-users/alice '{"name":"alice","rpm":2,"tpm":100000}' >/dev/null ||
     fail "cannot write the user record"
 G2P=$(free_port) || fail "no free port"
@@ -200,10 +192,7 @@ G2P=$(free_port) || fail "no free port"
     >"$E2E_TMP/gateway2.log" 2>&1 &
 E2E_PIDS+=($!)
 E2E_LOGS+=("$E2E_TMP/gateway2.log")
-for _ in $(seq 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$G2P/readyz")" = 200 ] && break
-    sleep 0.1
-done
+wait_ready "http://127.0.0.1:$G2P/readyz" "${E2E_PIDS[-1]}"
 codes=""
 for i in 1 2 3; do
     c=$(curl -s -D "$E2E_TMP/rl$i" -o "$E2E_TMP/rlb$i" -w '%{http_code}' -H 'Content-Type: application/json' \

@@ -21,12 +21,7 @@ GW_PORT=$(free_port) || fail "no free port"
 E2E_PIDS+=($!)
 E2E_LOGS+=("$E2E_TMP/gateway.log")
 BASE="http://127.0.0.1:$GW_PORT"
-for _ in $(seq 100); do
-    code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/readyz")
-    [ "$code" = 200 ] && break
-    sleep 0.1
-done
-[ "$code" = 200 ] || fail "gateway never became ready"
+wait_ready "$BASE/readyz" "${E2E_PIDS[-1]}"
 
 # 8 long requests in flight on the one engine, then it dies under them
 long='{"model":"m","prompt":"long","max_tokens":3000,"ignore_eos":true}'

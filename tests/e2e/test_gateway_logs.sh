@@ -21,7 +21,7 @@ EP=$ENGINE_PORT
 # start_gateway NAME ARGS...: a gateway in front of the engine, stderr in
 # $E2E_TMP/NAME.log; sets GW_PID and BASE, returns once model m is routed.
 start_gateway() {
-    local name=$1 port code i
+    local name=$1 port
     shift
     port=$(free_port) || fail "no free port"
     "$BRIX" gateway --host 127.0.0.1 --port "$port" --backend "http://127.0.0.1:$EP" \
@@ -30,13 +30,7 @@ start_gateway() {
     E2E_PIDS+=("$GW_PID")
     E2E_LOGS+=("$E2E_TMP/$name.log")
     BASE="http://127.0.0.1:$port"
-    for ((i = 0; i < 100; i++)); do
-        code=$(curl -s -o /dev/null -w '%{http_code}' "$BASE/readyz" || true)
-        [ "$code" = 200 ] && return 0
-        kill -0 "$GW_PID" 2>/dev/null || fail "gateway '$name' exited: $(tail -n 3 "$E2E_TMP/$name.log")"
-        sleep 0.1
-    done
-    fail "gateway '$name' never became ready"
+    wait_ready "$BASE/readyz" "$GW_PID"
 }
 
 # many FILE N NAME: N completions on one connection (curl -K FILE), each

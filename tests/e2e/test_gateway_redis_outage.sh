@@ -17,15 +17,8 @@ start_engine e1 --model m --time-scale 100 --jitter 0
 EP=$ENGINE_PORT
 wait_health "$EP"
 
-RP=$(free_port) || fail "no free port"
-start_redis() {
-    redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no >>"$E2E_TMP/redis.log" 2>&1 &
-    REDIS_PID=$!
-    E2E_PIDS+=("$REDIS_PID")
-    for _ in $(seq 50); do redis-cli -p "$RP" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
-    fail "redis-server did not start on port $RP"
-}
 start_redis
+RP=$REDIS_PORT
 redis-cli -p "$RP" set aibrix-users/alice '{"name":"alice","rpm":1000,"tpm":0}' >/dev/null ||
     fail "cannot write the user record"
 
@@ -38,11 +31,7 @@ start_gateway() {
         --redis "127.0.0.1:$RP" --models-interval-ms 200 "$@" >"$E2E_TMP/$name.log" 2>&1 &
     E2E_PIDS+=($!)
     E2E_LOGS+=("$E2E_TMP/$name.log")
-    for _ in $(seq 100); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GWP/readyz")" = 200 ] && return 0
-        sleep 0.1
-    done
-    fail "gateway $name never became ready"
+    wait_ready "http://127.0.0.1:$GWP/readyz" "${E2E_PIDS[-1]}"
 }
 
 # ask PORT: one completion as user alice (AIBrix's `user` header); prints the status
@@ -101,7 +90,7 @@ wait_metric "$GW" 10 == 0 brix_gateway_redis_up
 fo2=$(metric "$GW" brix_gateway_ratelimit_fail_open_total)
 num_cmp "$fo2" ">=" "$(awk -v a="$fo" -v n="$N" 'BEGIN { print a + n }')" ||
     fail "fail_open_total '$fo2' did not count the $N requests with Redis dead (was $fo)"
-start_redis
+start_redis "$RP"
 redis-cli -p "$RP" set aibrix-users/alice '{"name":"alice","rpm":1000,"tpm":0}' >/dev/null
 wait_metric "$GW" 15 == 1 brix_gateway_redis_up
 expect_status "$(ask "$GW")" 200 "request after Redis restarted"

@@ -27,6 +27,7 @@
 #include "ctl/ctl_obj.h"
 #include "ctl/ctl_store.h"
 #include "ctl/ctl_orch_local.h"
+#include "loop_fixture.h"
 
 static const char *PY =
     "import sys,os,signal,threading,time\n"
@@ -51,7 +52,6 @@ static const char *PY =
     "os.environ.get('BRIX_TEST_SECRET'),os.environ.get('BRIX_TEST_SET')),flush=True)\n"
     "HTTPServer(('127.0.0.1',port),H).serve_forever()\n";
 
-#define DEADLINE_MS 20000
 #define MAX_LOG 1024
 #define MAX_PIDS 64
 
@@ -179,25 +179,6 @@ static T *setup(void)
     sup_new(t);
     return t;
 }
-
-typedef int (*pred_fn)(T *t, const void *arg);
-
-static int run_until(T *t, pred_fn pred, const void *arg)
-{
-    uv_update_time(&t->loop);
-    uint64_t start = uv_now(&t->loop);
-    for (;;) {
-        if (pred(t, arg)) return 1;
-        uv_update_time(&t->loop);
-        if (uv_now(&t->loop) - start > DEADLINE_MS) return 0;
-        uv_run(&t->loop, UV_RUN_ONCE);
-    }
-}
-
-#define RUN_UNTIL(t, pred, arg)                                                                    \
-    do {                                                                                           \
-        if (!run_until((t), (pred), (arg))) fail_msg("timed out waiting for %s", #pred);           \
-    } while (0)
 
 static int find_pod(T *t, const char *name, ctl_podview *out)
 {
@@ -332,7 +313,7 @@ static void close_sup(T *t, int stop_pods)
 {
     t->closed = 0;
     ctl_orch_close(t->sup, stop_pods, on_closed, t);
-    RUN_UNTIL(t, is_closed, NULL);
+    RUN_UNTIL(&t->loop, is_closed(t, NULL));
     t->sup = NULL;
 }
 
@@ -393,8 +374,8 @@ static void test_start_crash_drain(void **st)
     apply(t, o, 2);
 
     want_pod r0 = {"alpha-0", CTL_POD_READY, 0, 0}, r1 = {"alpha-1", CTL_POD_READY, 0, 0};
-    RUN_UNTIL(t, pod_is, &r0);
-    RUN_UNTIL(t, pod_is, &r1);
+    RUN_UNTIL(&t->loop, pod_is(t, &r0));
+    RUN_UNTIL(&t->loop, pod_is(t, &r1));
     ctl_podview v0 = {0}, v1 = {0};
     assert_true(find_pod(t, "alpha-0", &v0));
     assert_true(find_pod(t, "alpha-1", &v1));
@@ -427,9 +408,9 @@ static void test_start_crash_drain(void **st)
     /* crash: kill -9 -> Backoff -> new pid Ready, restarts=1 */
     assert_int_equal(kill(v1.pid, SIGKILL), 0);
     want_change back = {"alpha-1", CTL_POD_BACKOFF};
-    RUN_UNTIL(t, changed_to, &back);
+    RUN_UNTIL(&t->loop, changed_to(t, &back));
     want_pod again = {"alpha-1", CTL_POD_READY, v1.pid, 1};
-    RUN_UNTIL(t, pod_is, &again);
+    RUN_UNTIL(&t->loop, pod_is(t, &again));
     ctl_podview v1b = {0};
     assert_true(find_pod(t, "alpha-1", &v1b));
     assert_int_equal(v1b.restarts, 1);
@@ -448,14 +429,14 @@ static void test_start_crash_drain(void **st)
     assert_true(find_pod(t, "alpha-1", &d));
     assert_int_equal(d.phase, CTL_POD_DRAINING); /* at once, synchronously */
     int asked = 4;
-    RUN_UNTIL(t, inflight_asked, &asked);
+    RUN_UNTIL(&t->loop, inflight_asked(t, &asked));
     assert_true(find_pod(t, "alpha-1", &d));
     assert_int_equal(d.phase, CTL_POD_DRAINING);
     assert_int_equal(kill(v1b.pid, 0), 0);
     assert_false(saw_phase(t, "alpha-1", CTL_POD_STOPPING) >
                  saw_phase(t, "alpha-1", CTL_POD_DRAINING));
     t->inflight_val = 0;
-    RUN_UNTIL(t, pod_absent, "alpha-1");
+    RUN_UNTIL(&t->loop, pod_absent(t, "alpha-1"));
     size_t i_drain = 0, i_stop = 0, i_gone = 0;
     for (size_t i = 0; i < t->nlog; i++) {
         if (strcmp(t->log[i].name, "alpha-1") || t->log[i].pid == v1.pid) continue;
@@ -495,11 +476,11 @@ static void test_sigterm_ignored(void **st)
     ctl_obj *o = mk_dep("stubborn", 1, "20", "0.3", args);
     apply(t, o, 1);
     want_pod r = {"stubborn-0", CTL_POD_READY, 0, 0};
-    RUN_UNTIL(t, pod_is, &r);
+    RUN_UNTIL(&t->loop, pod_is(t, &r));
     ctl_podview v = {0};
     assert_true(find_pod(t, "stubborn-0", &v));
     apply(t, o, 0);
-    RUN_UNTIL(t, pod_absent, "stubborn-0");
+    RUN_UNTIL(&t->loop, pod_absent(t, "stubborn-0"));
     assert_true(process_gone(v.pid));
     assert_true(has_event(t, "stubborn", "Killed", "sent SIGKILL"));
     assert_true(has_event(t, "stubborn", "Stopped", "killed by signal 9"));
@@ -519,11 +500,11 @@ static void test_startup_timeout(void **st)
     ctl_obj *o = mk_dep("sulky", 1, "0.5", "2", args);
     apply(t, o, 1);
     want_pod s0 = {"sulky-0", CTL_POD_STARTING, 0, 0};
-    RUN_UNTIL(t, pod_is, &s0);
+    RUN_UNTIL(&t->loop, pod_is(t, &s0));
     ctl_podview v = {0};
     assert_true(find_pod(t, "sulky-0", &v));
     want_pod s1 = {"sulky-0", CTL_POD_STARTING, v.pid, 1};
-    RUN_UNTIL(t, pod_is, &s1);
+    RUN_UNTIL(&t->loop, pod_is(t, &s1));
     assert_true(process_gone(v.pid));
     assert_true(has_event(t, "sulky", "Unhealthy", "not ready"));
     assert_false(saw_phase(t, "sulky-0", CTL_POD_READY));
@@ -541,7 +522,7 @@ static void test_exit_code_backoff(void **st)
     ctl_obj *o = mk_dep("flaky", 1, "20", "2", args);
     apply(t, o, 1);
     want_pod r = {"flaky-0", CTL_POD_STARTING, 0, 4};
-    RUN_UNTIL(t, pod_is, &r);
+    RUN_UNTIL(&t->loop, pod_is(t, &r));
     assert_true(has_event(t, "flaky", "Exited", "exited with code 3"));
     assert_true(has_event(t, "flaky", "Restarting", "restart 1 in 0.1s"));
     assert_true(has_event(t, "flaky", "Restarting", "restart 2 in 0.2s"));
@@ -549,7 +530,7 @@ static void test_exit_code_backoff(void **st)
     assert_true(has_event(t, "flaky", "Restarting", "restart 4 in 0.4s"));
     char err[256];
     assert_int_equal(ctl_orch_remove(t->sup, "flaky", err, sizeof(err)), 0);
-    RUN_UNTIL(t, pod_absent, "flaky-0");
+    RUN_UNTIL(&t->loop, pod_absent(t, "flaky-0"));
     ctl_obj_free(o);
     teardown(t);
 }
@@ -567,7 +548,7 @@ static void test_backoff_reset(void **st)
     ctl_obj *o = mk_dep("steady", 1, "20", "2", args);
     apply(t, o, 1);
     want_pod r = {"steady-0", CTL_POD_STARTING, 0, 2};
-    RUN_UNTIL(t, pod_is, &r);
+    RUN_UNTIL(&t->loop, pod_is(t, &r));
     assert_true(has_event(t, "steady", "Ready", "pod steady-0"));
     assert_true(has_event(t, "steady", "Restarting", "restart 2 in 0.1s"));
     assert_false(has_event(t, "steady", "Restarting", "in 0.2s"));
@@ -585,11 +566,11 @@ static void test_unhealthy_ready(void **st)
     ctl_obj *o = mk_dep("sick", 1, "20", "2", args);
     apply(t, o, 1);
     want_pod r = {"sick-0", CTL_POD_READY, 0, 0};
-    RUN_UNTIL(t, pod_is, &r);
+    RUN_UNTIL(&t->loop, pod_is(t, &r));
     ctl_podview v = {0};
     assert_true(find_pod(t, "sick-0", &v));
     want_pod again = {"sick-0", CTL_POD_STARTING, v.pid, 1};
-    RUN_UNTIL(t, pod_is, &again);
+    RUN_UNTIL(&t->loop, pod_is(t, &again));
     assert_true(process_gone(v.pid));
     assert_true(has_event(t, "sick", "Unhealthy", "failed 3 times in a row (HTTP 500)"));
     assert_false(has_event(t, "sick", "Exited", NULL));
@@ -630,7 +611,7 @@ static void test_port_retry(void **st)
     int first = v.port;
     assert_true(first >= base && first <= base + 20);
     want_pod r = {"picky-0", CTL_POD_READY, 0, 0};
-    RUN_UNTIL(t, pod_is, &r);
+    RUN_UNTIL(&t->loop, pod_is(t, &r));
     assert_true(find_pod(t, "picky-0", &v));
     assert_true(v.port >= base && v.port <= base + 20);
     assert_int_equal(first, base);
@@ -651,7 +632,7 @@ static void test_rolling_replace(void **st)
     ctl_obj *o1 = mk_dep("roll", 1, "20", "2", NULL);
     apply(t, o1, 1);
     want_pod r = {"roll-0", CTL_POD_READY, 0, 0};
-    RUN_UNTIL(t, pod_is, &r);
+    RUN_UNTIL(&t->loop, pod_is(t, &r));
     ctl_podview old = {0};
     assert_true(find_pod(t, "roll-0", &old));
 
@@ -659,8 +640,8 @@ static void test_rolling_replace(void **st)
     ctl_obj *o2 = mk_dep("roll", 2, "20", "2", args);
     apply(t, o2, 1);
     want_pod n = {"roll-0-g2", CTL_POD_READY, 0, 0};
-    RUN_UNTIL(t, pod_is, &n);
-    RUN_UNTIL(t, pod_absent, "roll-0");
+    RUN_UNTIL(&t->loop, pod_is(t, &n));
+    RUN_UNTIL(&t->loop, pod_absent(t, "roll-0"));
     assert_true(process_gone(old.pid));
     int ready_new = saw_phase(t, "roll-0-g2", CTL_POD_READY);
     int drain_old = saw_phase(t, "roll-0", CTL_POD_DRAINING);
@@ -699,8 +680,8 @@ static void test_adopt(void **st)
     ctl_obj *o = mk_dep("keep", 1, "20", "2", NULL);
     apply(t, o, 2);
     want_pod r0 = {"keep-0", CTL_POD_READY, 0, 0}, r1 = {"keep-1", CTL_POD_READY, 0, 0};
-    RUN_UNTIL(t, pod_is, &r0);
-    RUN_UNTIL(t, pod_is, &r1);
+    RUN_UNTIL(&t->loop, pod_is(t, &r0));
+    RUN_UNTIL(&t->loop, pod_is(t, &r1));
     ctl_podview v0 = {0}, v1 = {0};
     assert_true(find_pod(t, "keep-0", &v0));
     assert_true(find_pod(t, "keep-1", &v1));
@@ -721,8 +702,8 @@ static void test_adopt(void **st)
     if (ctl_orch_adopt(t->sup, o, 2, err, sizeof(err)) != 0) fail_msg("adopt: %s", err);
     want_pod a0 = {"keep-0", CTL_POD_READY, 0, 0};
     want_pod a1 = {"keep-1", CTL_POD_READY, v1.pid, 0};
-    RUN_UNTIL(t, pod_is, &a0);
-    RUN_UNTIL(t, pod_is, &a1);
+    RUN_UNTIL(&t->loop, pod_is(t, &a0));
+    RUN_UNTIL(&t->loop, pod_is(t, &a1));
     ctl_podview w0 = {0};
     assert_true(find_pod(t, "keep-0", &w0));
     assert_int_equal(w0.pid, v0.pid);
@@ -737,7 +718,7 @@ static void test_adopt(void **st)
     /* the adopted pod is still watched: it dies, it comes back */
     assert_int_equal(kill(v0.pid, SIGKILL), 0);
     want_pod b0 = {"keep-0", CTL_POD_READY, v0.pid, 1};
-    RUN_UNTIL(t, pod_is, &b0);
+    RUN_UNTIL(&t->loop, pod_is(t, &b0));
     assert_true(process_gone(v0.pid));
     ctl_obj_free(o);
     teardown(t); /* close(stop_pods=1) */
@@ -752,7 +733,7 @@ static void test_remove_orphans_and_errors(void **st)
     ctl_obj *o = mk_dep("orph", 1, "20", "2", NULL);
     apply(t, o, 1);
     want_pod r0 = {"orph-0", CTL_POD_READY, 0, 0};
-    RUN_UNTIL(t, pod_is, &r0);
+    RUN_UNTIL(&t->loop, pod_is(t, &r0));
     ctl_podview v = {0};
     assert_true(find_pod(t, "orph-0", &v));
     close_sup(t, 0);
@@ -760,7 +741,7 @@ static void test_remove_orphans_and_errors(void **st)
     char err[256] = "";
     assert_int_equal(ctl_orch_remove(t->sup, "orph", err, sizeof(err)), 0);
     want_change gone = {"orph-0", CTL_POD_GONE};
-    RUN_UNTIL(t, changed_to, &gone);
+    RUN_UNTIL(&t->loop, changed_to(t, &gone));
     assert_true(process_gone(v.pid));
     assert_true(has_event(t, "orph", "Stopped", "pod orph-0"));
 

@@ -12,6 +12,8 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "loop_fixture.h"
+
 #include "common/bx_http.h"
 #include "engine/eng_config.h"
 #include "engine/eng_server.h"
@@ -215,12 +217,6 @@ static void fixture_down(fixture *f)
 }
 
 /* Runs the loop until cond holds, at most 500 turns (a 10 ms tick bounds each). */
-#define RUN_UNTIL(f, cond)                                                                         \
-    do {                                                                                           \
-        for (int it_ = 0; it_ < 500 && !(cond); it_++)                                             \
-            uv_run(&(f)->loop, UV_RUN_ONCE);                                                       \
-    } while (0)
-
 static gw_engine *engine_at(fixture *f, int i)
 {
     char a[64];
@@ -260,7 +256,7 @@ static int post(fixture *f, int port, const char *path, const char *body)
                             .timeout_ms = 5000};
     bx_http_client_cbs cbs = {p_resp, NULL, p_done};
     if (bx_http_client_request(f->client, &r, &cbs, &c, NULL) != 0) return -1;
-    RUN_UNTIL(f, c.done);
+    RUN_UNTIL(&f->loop, c.done);
     return c.status;
 }
 
@@ -276,7 +272,7 @@ static void test_discovers_engines_and_poke_sees_new_adapter(void **st)
     assert_non_null(e0);
     assert_non_null(e1);
     assert_false(e0->ready);
-    RUN_UNTIL(&f, e0->ready && e1->ready);
+    RUN_UNTIL(&f.loop, e0->ready && e1->ready);
     assert_true(e0->ready);
     assert_true(e1->ready);
     assert_string_equal(e0->model, "m1");
@@ -301,7 +297,7 @@ static void test_discovers_engines_and_poke_sees_new_adapter(void **st)
     uint64_t polls = ds.polls;
     assert_int_equal(e0->nadapters, 1); /* the 60 s timer has not polled again */
     assert_int_equal(gw_disc_poke(f.disc, e0), 0);
-    RUN_UNTIL(&f, e0->nadapters == 2);
+    RUN_UNTIL(&f.loop, e0->nadapters == 2);
     assert_int_equal(e0->nadapters, 2);
     assert_string_equal(e0->adapters[1], "ad2");
     gw_disc_get_stats(f.disc, &ds);
@@ -311,7 +307,7 @@ static void test_discovers_engines_and_poke_sees_new_adapter(void **st)
     /* poke twice while a poll is in flight: one more poll follows it */
     assert_int_equal(gw_disc_poke(f.disc, e1), 0);
     assert_int_equal(gw_disc_poke(f.disc, e1), 0);
-    RUN_UNTIL(&f, (gw_disc_get_stats(f.disc, &ds), ds.polls >= polls + 3));
+    RUN_UNTIL(&f.loop, (gw_disc_get_stats(f.disc, &ds), ds.polls >= polls + 3));
     assert_int_equal(ds.polls, polls + 3);
     for (int i = 0; i < 20; i++) /* and no further one */
         uv_run(&f.loop, UV_RUN_ONCE);
@@ -332,12 +328,12 @@ static void test_closed_engine_not_ready_and_removed_gone(void **st)
     fixture_up(&f, 50);
     assert_int_equal(gw_disc_start(f.disc), 0);
     gw_engine *e0 = engine_at(&f, 0), *e1 = engine_at(&f, 1);
-    RUN_UNTIL(&f, e0->ready && e1->ready);
+    RUN_UNTIL(&f.loop, e0->ready && e1->ready);
     assert_true(e0->ready && e1->ready);
 
     eng_server_close(f.eng[1]);
     f.eng[1] = NULL;
-    RUN_UNTIL(&f, !e1->ready);
+    RUN_UNTIL(&f.loop, !e1->ready);
     assert_false(e1->ready);
     assert_string_equal(e1->model, "m2"); /* kept: the model is known, just unavailable */
     assert_true(e0->ready);
@@ -374,7 +370,7 @@ static void test_closed_engine_not_ready_and_removed_gone(void **st)
     const char *both[] = {a0, a1};
     assert_int_equal(gw_disc_set_engines(f.disc, both, 2), 2);
     assert_false(e0->gone);
-    RUN_UNTIL(&f, e0->ready);
+    RUN_UNTIL(&f.loop, e0->ready);
     assert_true(e0->ready);
     fixture_down(&f);
 }

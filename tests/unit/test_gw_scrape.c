@@ -16,6 +16,8 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "loop_fixture.h"
+
 #include "common/bx_http.h"
 #include "common/bx_prom_parse.h"
 #include "engine/eng_config.h"
@@ -187,12 +189,6 @@ static void on_closed(void *ud)
 {
     (*(int *)ud)++;
 }
-
-#define RUN_UNTIL(loop, cond)                                                                      \
-    do {                                                                                           \
-        for (int it_ = 0; it_ < 500 && !(cond); it_++)                                             \
-            uv_run((loop), UV_RUN_ONCE);                                                           \
-    } while (0)
 
 static uint64_t ok_count(gw_scrape *s)
 {

@@ -1,5 +1,5 @@
 /* prefix-cache: send a request where its prompt's KV blocks already are
- * (spec gateway.md §2.4, AIBrix algorithms/prefix_cache.go routeOriginal).
+ * (docs/gateway.md "Strategies", AIBrix algorithms/prefix_cache.go routeOriginal).
  *
  *  1. Load-imbalance guard on the gateway's in-flight counts c(p) (AIBrix's
  *     realtime running requests): if max c - min c > imbalance-abs

@@ -1,4 +1,4 @@
-/* session-affinity (spec gateway.md §8.1, AIBrix
+/* session-affinity (docs/gateway.md "Strategies", AIBrix
  * simple_session_affinity.go):
  *
  *  1. x-session-id = base64("host:port") of a candidate: that engine;

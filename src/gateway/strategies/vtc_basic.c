@@ -1,4 +1,4 @@
-/* vtc-basic: windowed adaptive fairness routing (spec gateway.md §3, AIBrix
+/* vtc-basic: windowed adaptive fairness routing (docs/gateway.md "Strategies", AIBrix
  * vtc/vtc_basic.go). A user's token usage over a sliding window is mapped
  * linearly onto a candidate index: light users land near index 0, heavy
  * users are pushed towards index n-1, so heavy users share a few engines

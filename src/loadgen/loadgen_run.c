@@ -1,4 +1,4 @@
-/* bench_run: see bench_run.h.
+/* loadgen_run: see loadgen_run.h.
  *
  * Scheduling: items that start a chain (no previous turn) are sorted by
  * their time once; later turns become due when their previous turn answers
@@ -7,11 +7,11 @@
  * concurrency cap allows. Times come from uv_hrtime (monotonic, ns).
  *
  * Per request: a streamed body goes through the bx_sse parser and each
- * event's JSON through bench_api_parse; the first event with text sets TTFT,
+ * event's JSON through loadgen_api_parse; the first event with text sets TTFT,
  * later ones add an inter-token gap. Only the first 4 KiB of a body are kept
  * (error messages), except for non-streamed answers (up to
- * BENCH_API_MAX_OBJECT) which are parsed whole at the end. */
-#include "bench/bench_run.h"
+ * LOADGEN_API_MAX_OBJECT) which are parsed whole at the end. */
+#include "loadgen/loadgen_run.h"
 
 #include <math.h>
 #include <signal.h>
@@ -20,30 +20,30 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "bench/bench_api.h"
-#include "bench/bench_client.h"
+#include "loadgen/loadgen_api.h"
+#include "loadgen/loadgen_client.h"
 #include "common/bx_log.h"
 #include "common/bx_sse.h"
 #include "common/bx_tok.h"
 
-static void bench_close_walk(uv_handle_t *h, void *a)
+static void loadgen_close_walk(uv_handle_t *h, void *a)
 {
     (void)a;
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
-#define BENCH_ERR_BODY 4096
-#define BENCH_SSE_MAX_EVENT (1024 * 1024)
+#define LOADGEN_ERR_BODY 4096
+#define LOADGEN_SSE_MAX_EVENT (1024 * 1024)
 
 enum item_state { IT_PENDING = 0, IT_RUNNING, IT_DONE };
 
-struct bench_run;
+struct loadgen_run;
 
-struct bench_req {
-    bench_xfer x;
-    struct bench_run *run;
+struct loadgen_req {
+    loadgen_xfer x;
+    struct loadgen_run *run;
     size_t idx;
-    struct bench_req *prev, *next; /* list of requests in flight */
+    struct loadgen_req *prev, *next; /* list of requests in flight */
     bx_sse_parser sse;
     bx_buf answer; /* generated text, kept for multi-turn history */
     bx_buf raw;    /* body head (errors) or the whole non-streamed body */
@@ -60,39 +60,39 @@ struct heap_ent {
     size_t idx;
 };
 
-struct bench_run {
+struct loadgen_run {
     uv_loop_t loop;
-    bench_client client;
+    loadgen_client client;
     uv_timer_t arrivals;
     uv_timer_t progress;
     uv_signal_t sigint;
-    const bench_config *cfg;
-    const bench_plan *plan;
+    const loadgen_config *cfg;
+    const loadgen_plan *plan;
     FILE *jsonl;
     char *url;
-    bench_result *res;
+    loadgen_result *res;
     unsigned char *state;
-    bench_conv *convs;
+    loadgen_conv *convs;
     size_t *roots;
     size_t n_roots, next_root;
     struct heap_ent *heap;
     size_t n_heap, cap_heap;
     size_t *fifo; /* ring of due items waiting for a concurrency slot */
     size_t fifo_head, fifo_len;
-    struct bench_req *inflight;
+    struct loadgen_req *inflight;
     size_t n_inflight, n_done, n_failed, n_sent;
     uint64_t t0, t_last_done;
     int stopping, finished, progress_on, fatal;
 };
 
-static double since(const struct bench_run *r, uint64_t t)
+static double since(const struct loadgen_run *r, uint64_t t)
 {
     return (double)(t - r->t0) / 1e9;
 }
 
 /* ---------------- heap of due later turns ---------------- */
 
-static int heap_push(struct bench_run *r, double at, size_t idx)
+static int heap_push(struct loadgen_run *r, double at, size_t idx)
 {
     if (r->n_heap == r->cap_heap) {
         size_t nc = r->cap_heap ? r->cap_heap * 2 : 64;
@@ -114,7 +114,7 @@ static int heap_push(struct bench_run *r, double at, size_t idx)
     return 0;
 }
 
-static struct heap_ent heap_pop(struct bench_run *r)
+static struct heap_ent heap_pop(struct loadgen_run *r)
 {
     struct heap_ent top = r->heap[0];
     r->heap[0] = r->heap[--r->n_heap];
@@ -149,9 +149,9 @@ static char *clean_error(const char *msg)
     return s;
 }
 
-static void finish_result(struct bench_run *r, size_t idx, int ok, const char *error)
+static void finish_result(struct loadgen_run *r, size_t idx, int ok, const char *error)
 {
-    bench_result *res = &r->res[idx];
+    loadgen_result *res = &r->res[idx];
     res->ok = ok;
     if (!ok) {
         res->error = clean_error(error && *error ? error : "failed");
@@ -161,7 +161,7 @@ static void finish_result(struct bench_run *r, size_t idx, int ok, const char *e
     r->n_done++;
     r->t_last_done = uv_hrtime();
     if (r->jsonl) {
-        json_t *j = bench_result_json(res);
+        json_t *j = loadgen_result_json(res);
         char *line = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
         if (!line || fprintf(r->jsonl, "%s\n", line) < 0) {
             if (!r->fatal) bx_error("cannot write the output JSONL");
@@ -172,10 +172,10 @@ static void finish_result(struct bench_run *r, size_t idx, int ok, const char *e
     }
 }
 
-static void init_result(struct bench_run *r, size_t idx, double scheduled)
+static void init_result(struct loadgen_run *r, size_t idx, double scheduled)
 {
-    const bench_item *it = &r->plan->items[idx];
-    bench_result *res = &r->res[idx];
+    const loadgen_item *it = &r->plan->items[idx];
+    loadgen_result *res = &r->res[idx];
     memset(res, 0, sizeof(*res));
     res->id = idx;
     res->session = it->session;
@@ -189,7 +189,7 @@ static void init_result(struct bench_run *r, size_t idx, double scheduled)
 }
 
 /* The rest of a session after a failed turn is not sent. */
-static void abort_chain(struct bench_run *r, long idx, const char *why)
+static void abort_chain(struct loadgen_run *r, long idx, const char *why)
 {
     for (long i = idx; i >= 0; i = r->plan->items[i].next) {
         if (r->state[i] != IT_PENDING) continue;
@@ -202,16 +202,16 @@ static void abort_chain(struct bench_run *r, long idx, const char *why)
 
 /* ---------------- one request ---------------- */
 
-static void req_free(struct bench_req *q)
+static void req_free(struct loadgen_req *q)
 {
-    bench_xfer_cleanup(&q->x);
+    loadgen_xfer_cleanup(&q->x);
     bx_sse_parser_free(&q->sse);
     bx_buf_free(&q->answer);
     bx_buf_free(&q->raw);
     free(q);
 }
 
-static void list_remove(struct bench_run *r, struct bench_req *q)
+static void list_remove(struct loadgen_run *r, struct loadgen_req *q)
 {
     if (q->prev)
         q->prev->next = q->next;
@@ -221,20 +221,20 @@ static void list_remove(struct bench_run *r, struct bench_req *q)
     r->n_inflight--;
 }
 
-static void on_text(struct bench_req *q, uint64_t now)
+static void on_text(struct loadgen_req *q, uint64_t now)
 {
-    bench_result *res = &q->run->res[q->idx];
+    loadgen_result *res = &q->run->res[q->idx];
     if (!q->got_first) {
         q->got_first = 1;
         res->ttft_ms = (double)(now - q->t_send) / 1e6;
-    } else if (bench_result_add_itl(res, (double)(now - q->t_last) / 1e6) != 0) {
+    } else if (loadgen_result_add_itl(res, (double)(now - q->t_last) / 1e6) != 0) {
         snprintf(q->err, sizeof(q->err), "out of memory");
     }
     q->t_last = now;
     q->chunks++;
 }
 
-static void take_chunk(struct bench_req *q, const bench_api_chunk *c)
+static void take_chunk(struct loadgen_req *q, const loadgen_api_chunk *c)
 {
     if (c->has_error && !q->err[0]) snprintf(q->err, sizeof(q->err), "server: %.200s", c->error);
     if (c->has_usage) {
@@ -246,7 +246,7 @@ static void take_chunk(struct bench_req *q, const bench_api_chunk *c)
 
 static int on_event(const bx_sse_event *ev, void *ud)
 {
-    struct bench_req *q = ud;
+    struct loadgen_req *q = ud;
     if (bx_sse_is_done(ev)) {
         q->saw_done = 1;
         return 0;
@@ -254,10 +254,10 @@ static int on_event(const bx_sse_event *ev, void *ud)
     /* Events that came in one read arrived together: they share its time,
      * so parsing time does not leak into the inter-token gaps. */
     uint64_t now = q->t_recv;
-    bench_api_chunk c;
+    loadgen_api_chunk c;
     /* Only multi-turn needs the text itself; others just count it. */
     bx_buf *text = q->run->plan->items[q->idx].next >= 0 ? &q->answer : NULL;
-    if (bench_api_parse(ev->data, ev->data_len, &c, text) != 0) {
+    if (loadgen_api_parse(ev->data, ev->data_len, &c, text) != 0) {
         if (!q->err[0]) snprintf(q->err, sizeof(q->err), "%s", c.error);
         return 0;
     }
@@ -266,25 +266,26 @@ static int on_event(const bx_sse_event *ev, void *ud)
     return 0;
 }
 
-static int on_data(bench_xfer *x, const char *data, size_t len)
+static int on_data(loadgen_xfer *x, const char *data, size_t len)
 {
-    struct bench_req *q = x->ud;
+    struct loadgen_req *q = x->ud;
     long status = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     int whole = !q->run->cfg->stream && status >= 200 && status < 300;
-    size_t limit = whole ? BENCH_API_MAX_OBJECT : BENCH_ERR_BODY;
+    size_t limit = whole ? LOADGEN_API_MAX_OBJECT : LOADGEN_ERR_BODY;
     if (q->raw.len < limit) {
         size_t n = len < limit - q->raw.len ? len : limit - q->raw.len;
         if (bx_buf_append(&q->raw, data, n) != 0) return -1;
     } else if (whole) {
-        snprintf(q->err, sizeof(q->err), "response larger than %d bytes", BENCH_API_MAX_OBJECT);
+        snprintf(q->err, sizeof(q->err), "response larger than %d bytes", LOADGEN_API_MAX_OBJECT);
         return -1;
     }
     if (q->run->cfg->stream && status >= 200 && status < 300) {
         q->t_recv = uv_hrtime();
         int rc = bx_sse_parser_feed(&q->sse, data, len);
         if (rc != 0) {
-            snprintf(q->err, sizeof(q->err), "SSE event larger than %d bytes", BENCH_SSE_MAX_EVENT);
+            snprintf(q->err, sizeof(q->err), "SSE event larger than %d bytes",
+                     LOADGEN_SSE_MAX_EVENT);
             return -1;
         }
     }
@@ -292,25 +293,25 @@ static int on_data(bench_xfer *x, const char *data, size_t len)
 }
 
 /* Error text of a non-2xx answer: its JSON error message, else its head. */
-static void http_error(struct bench_req *q, long status)
+static void http_error(struct loadgen_req *q, long status)
 {
-    bench_api_chunk c;
-    if (q->raw.len && bench_api_parse(q->raw.data, q->raw.len, &c, NULL) == 0 && c.has_error)
+    loadgen_api_chunk c;
+    if (q->raw.len && loadgen_api_parse(q->raw.data, q->raw.len, &c, NULL) == 0 && c.has_error)
         snprintf(q->err, sizeof(q->err), "HTTP %ld: %.200s", status, c.error);
     else
         snprintf(q->err, sizeof(q->err), "HTTP %ld: %.200s", status,
                  q->raw.data ? q->raw.data : "");
 }
 
-static void schedule(struct bench_run *r);
+static void schedule(struct loadgen_run *r);
 
-static void on_done(bench_xfer *x, CURLcode rc, long status, const char *errmsg)
+static void on_done(loadgen_xfer *x, CURLcode rc, long status, const char *errmsg)
 {
-    struct bench_req *q = x->ud;
-    struct bench_run *r = q->run;
+    struct loadgen_req *q = x->ud;
+    struct loadgen_run *r = q->run;
     uint64_t now = uv_hrtime();
-    bench_result *res = &r->res[q->idx];
-    const bench_item *it = &r->plan->items[q->idx];
+    loadgen_result *res = &r->res[q->idx];
+    const loadgen_item *it = &r->plan->items[q->idx];
     list_remove(r, q);
     res->status = status;
     if (rc != CURLE_OK) {
@@ -318,9 +319,9 @@ static void on_done(bench_xfer *x, CURLcode rc, long status, const char *errmsg)
     } else if (status < 200 || status >= 300) {
         http_error(q, status);
     } else if (!r->cfg->stream) {
-        bench_api_chunk c;
+        loadgen_api_chunk c;
         bx_buf *text = it->next >= 0 ? &q->answer : NULL;
-        if (bench_api_parse(q->raw.data ? q->raw.data : "", q->raw.len, &c, text) != 0) {
+        if (loadgen_api_parse(q->raw.data ? q->raw.data : "", q->raw.len, &c, text) != 0) {
             if (!q->err[0]) snprintf(q->err, sizeof(q->err), "%s", c.error);
         } else {
             take_chunk(q, &c);
@@ -345,11 +346,11 @@ static void on_done(bench_xfer *x, CURLcode rc, long status, const char *errmsg)
                                                   : q->completion_tokens;
     }
     if (it->session >= 0 && it->next >= 0 && ok) {
-        bench_conv *cv = &r->convs[it->session];
-        const bench_item *nx = &r->plan->items[it->next];
+        loadgen_conv *cv = &r->convs[it->session];
+        const loadgen_item *nx = &r->plan->items[it->next];
         double due = since(r, now) + nx->think;
         if (nx->at > due) due = nx->at;
-        if (bench_conv_add(cv, q->answer.data ? q->answer.data : "", q->answer.len) != 0 ||
+        if (loadgen_conv_add(cv, q->answer.data ? q->answer.data : "", q->answer.len) != 0 ||
             heap_push(r, due, (size_t)it->next) != 0)
             snprintf(q->err, sizeof(q->err), "out of memory");
         ok = !q->err[0];
@@ -357,18 +358,18 @@ static void on_done(bench_xfer *x, CURLcode rc, long status, const char *errmsg)
     finish_result(r, q->idx, ok, q->err);
     if (it->session >= 0 && (!ok || it->next < 0)) {
         if (!ok) abort_chain(r, it->next, "previous turn of the session failed");
-        bench_conv_free(&r->convs[it->session]);
+        loadgen_conv_free(&r->convs[it->session]);
     }
     req_free(q);
     schedule(r);
 }
 
-static int start_item(struct bench_run *r, size_t idx, double scheduled)
+static int start_item(struct loadgen_run *r, size_t idx, double scheduled)
 {
-    const bench_item *it = &r->plan->items[idx];
+    const loadgen_item *it = &r->plan->items[idx];
     init_result(r, idx, scheduled);
     r->state[idx] = IT_RUNNING;
-    struct bench_req *q = calloc(1, sizeof(*q));
+    struct loadgen_req *q = calloc(1, sizeof(*q));
     bx_buf prompt;
     bx_buf_init(&prompt);
     const char *why = "out of memory";
@@ -378,31 +379,31 @@ static int start_item(struct bench_run *r, size_t idx, double scheduled)
     q->x.ud = q;
     q->x.on_data = on_data;
     q->x.on_done = on_done;
-    bx_sse_parser_init(&q->sse, BENCH_SSE_MAX_EVENT, on_event, q);
+    bx_sse_parser_init(&q->sse, LOADGEN_SSE_MAX_EVENT, on_event, q);
     bx_buf_init(&q->answer);
     bx_buf_init(&q->raw);
-    if (bench_item_text(&prompt, r->cfg->wl.seed, it) != 0) goto fail;
-    bench_api_req ar = {.chat = r->cfg->chat,
-                        .stream = r->cfg->stream,
-                        .model = r->cfg->model,
-                        .user = r->cfg->user,
-                        .max_tokens = it->output_len};
-    bench_conv *cv = it->session >= 0 ? &r->convs[it->session] : NULL;
-    char *body = bench_api_body(&ar, cv, prompt.data ? prompt.data : "", prompt.len);
+    if (loadgen_item_text(&prompt, r->cfg->wl.seed, it) != 0) goto fail;
+    loadgen_api_req ar = {.chat = r->cfg->chat,
+                          .stream = r->cfg->stream,
+                          .model = r->cfg->model,
+                          .user = r->cfg->user,
+                          .max_tokens = it->output_len};
+    loadgen_conv *cv = it->session >= 0 ? &r->convs[it->session] : NULL;
+    char *body = loadgen_api_body(&ar, cv, prompt.data ? prompt.data : "", prompt.len);
     if (!body) goto fail;
     if (cv && it->next >= 0 &&
-        bench_conv_add(cv, prompt.data ? prompt.data : "", prompt.len) != 0) {
+        loadgen_conv_add(cv, prompt.data ? prompt.data : "", prompt.len) != 0) {
         free(body);
         goto fail;
     }
     long timeout_ms = (long)(r->cfg->timeout_s * 1000.0);
     why = "cannot set up the HTTP request";
-    if (bench_xfer_setup(&q->x, r->url, r->cfg->headers, r->cfg->n_headers, r->cfg->api_key, body,
-                         timeout_ms) != 0)
+    if (loadgen_xfer_setup(&q->x, r->url, r->cfg->headers, r->cfg->n_headers, r->cfg->api_key, body,
+                           timeout_ms) != 0)
         goto fail;
     q->t_send = uv_hrtime();
     r->res[idx].send_s = since(r, q->t_send);
-    if (bench_client_start(&r->client, &q->x) != 0) goto fail;
+    if (loadgen_client_start(&r->client, &q->x) != 0) goto fail;
     bx_buf_free(&prompt);
     q->next = r->inflight;
     if (q->next) q->next->prev = q;
@@ -416,7 +417,7 @@ fail:
     finish_result(r, idx, 0, why);
     if (it->session >= 0) {
         abort_chain(r, it->next, "previous turn of the session failed");
-        bench_conv_free(&r->convs[it->session]);
+        loadgen_conv_free(&r->convs[it->session]);
     }
     return -1;
 }
@@ -428,7 +429,7 @@ static void on_arrival_timer(uv_timer_t *t)
     schedule(t->data);
 }
 
-static void draw_progress(struct bench_run *r, int final)
+static void draw_progress(struct loadgen_run *r, int final)
 {
     size_t total = r->plan->n, done = r->n_done;
     int width = 30, fill = total ? (int)((double)done / (double)total * width) : width;
@@ -446,7 +447,7 @@ static void on_progress_timer(uv_timer_t *t)
     draw_progress(t->data, 0);
 }
 
-static void close_all(struct bench_run *r)
+static void close_all(struct loadgen_run *r)
 {
     if (r->finished) return;
     r->finished = 1;
@@ -459,10 +460,10 @@ static void close_all(struct bench_run *r)
     uv_close((uv_handle_t *)&r->progress, NULL);
     uv_signal_stop(&r->sigint);
     uv_close((uv_handle_t *)&r->sigint, NULL);
-    bench_client_close(&r->client);
+    loadgen_client_close(&r->client);
 }
 
-static void schedule(struct bench_run *r)
+static void schedule(struct loadgen_run *r)
 {
     if (r->finished) return;
     if (!r->stopping) {
@@ -488,7 +489,7 @@ static void schedule(struct bench_run *r)
             r->fifo_head = (r->fifo_head + 1) % r->plan->n;
             r->fifo_len--;
             if (r->state[idx] != IT_PENDING) continue;
-            const bench_item *it = &r->plan->items[idx];
+            const loadgen_item *it = &r->plan->items[idx];
             double sched = it->prev < 0 ? it->at : -1;
             start_item(r, idx, sched < 0 ? now : sched);
         }
@@ -507,7 +508,7 @@ static void schedule(struct bench_run *r)
 
 static void on_sigint(uv_signal_t *s, int signum)
 {
-    struct bench_run *r = s->data;
+    struct loadgen_run *r = s->data;
     (void)signum;
     if (r->stopping) return;
     r->stopping = 1;
@@ -515,8 +516,8 @@ static void on_sigint(uv_signal_t *s, int signum)
     bx_warn("interrupted; cancelling %zu requests in flight", r->n_inflight);
     uv_timer_stop(&r->arrivals);
     while (r->inflight) {
-        struct bench_req *q = r->inflight;
-        bench_client_cancel(&r->client, &q->x);
+        struct loadgen_req *q = r->inflight;
+        loadgen_client_cancel(&r->client, &q->x);
         list_remove(r, q);
         r->res[q->idx].status = 0;
         finish_result(r, q->idx, 0, "interrupted");
@@ -527,14 +528,14 @@ static void on_sigint(uv_signal_t *s, int signum)
 
 static int cmp_root(const void *a, const void *b, void *ud)
 {
-    const bench_plan *p = ud;
+    const loadgen_plan *p = ud;
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
     double ax = p->items[x].at, ay = p->items[y].at;
     if (ax != ay) return ax < ay ? -1 : 1;
     return (x > y) - (x < y);
 }
 
-static char *full_url(const bench_config *cfg)
+static char *full_url(const loadgen_config *cfg)
 {
     const char *path = cfg->chat ? "/v1/chat/completions" : "/v1/completions";
     size_t n = strlen(cfg->url);
@@ -546,13 +547,13 @@ static char *full_url(const bench_config *cfg)
     return u;
 }
 
-int bench_run_exec(const bench_config *cfg, const bench_plan *plan, FILE *jsonl,
-                   bench_result **results, size_t *n_results, double *duration_s)
+int loadgen_run_exec(const loadgen_config *cfg, const loadgen_plan *plan, FILE *jsonl,
+                     loadgen_result **results, size_t *n_results, double *duration_s)
 {
     *results = NULL;
     *n_results = 0;
     *duration_s = 0;
-    struct bench_run *r = calloc(1, sizeof(*r));
+    struct loadgen_run *r = calloc(1, sizeof(*r));
     if (!r) return -1;
     int rc = -1, loop_ok = 0, client_ok = 0;
     r->cfg = cfg;
@@ -571,7 +572,7 @@ int bench_run_exec(const bench_config *cfg, const bench_plan *plan, FILE *jsonl,
 
     if (uv_loop_init(&r->loop) != 0) goto out;
     loop_ok = 1;
-    if (bench_client_init(&r->client, &r->loop) != 0) goto out;
+    if (loadgen_client_init(&r->client, &r->loop) != 0) goto out;
     client_ok = 1;
     if (uv_timer_init(&r->loop, &r->arrivals) != 0 || uv_timer_init(&r->loop, &r->progress) != 0 ||
         uv_signal_init(&r->loop, &r->sigint) != 0)
@@ -589,7 +590,7 @@ int bench_run_exec(const bench_config *cfg, const bench_plan *plan, FILE *jsonl,
     size_t n = 0;
     for (size_t i = 0; i < plan->n; i++)
         n += r->state[i] == IT_DONE;
-    bench_result *out = calloc(n ? n : 1, sizeof(*out));
+    loadgen_result *out = calloc(n ? n : 1, sizeof(*out));
     if (!out) goto out;
     n = 0;
     for (size_t i = 0; i < plan->n; i++) {
@@ -604,16 +605,16 @@ int bench_run_exec(const bench_config *cfg, const bench_plan *plan, FILE *jsonl,
 out:
     if (loop_ok) {
         if (!r->finished) {
-            if (client_ok) bench_client_close(&r->client);
-            uv_walk(&r->loop, bench_close_walk, NULL);
+            if (client_ok) loadgen_client_close(&r->client);
+            uv_walk(&r->loop, loadgen_close_walk, NULL);
             uv_run(&r->loop, UV_RUN_DEFAULT);
         }
         if (uv_loop_close(&r->loop) != 0) bx_warn("loop not closed cleanly");
     }
     for (size_t i = 0; r->res && i < plan->n; i++)
-        bench_result_free(&r->res[i]);
+        loadgen_result_free(&r->res[i]);
     for (int i = 0; r->convs && i < plan->num_sessions; i++)
-        bench_conv_free(&r->convs[i]);
+        loadgen_conv_free(&r->convs[i]);
     free(r->res);
     free(r->state);
     free(r->roots);

@@ -1,5 +1,5 @@
 /* Decision-time microbenchmark for the prefix-aware strategies (driver for
- * bench/prefix_decision.sh). For 8k- and 32k-token prompts over 64 engines
+ * bench/micro/prefix_decision.sh). For 8k- and 32k-token prompts over 64 engines
  * it times one pick() of prefix-cache and of predicted-ttft against an
  * index filled to its bound with other engines' chains, and compares each
  * with the peer: a plain memcpy of the request's key array (the least any

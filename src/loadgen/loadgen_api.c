@@ -1,8 +1,8 @@
-/* bench_api: see bench_api.h. Bodies are built with jansson so prompts of any
+/* loadgen_api: see loadgen_api.h. Bodies are built with jansson so prompts of any
  * content are escaped correctly; responses are parsed with jansson under a
  * size limit, reading only the fields the measurements need and tolerating
  * every other field (OpenAI and vLLM add new ones over time). */
-#include "bench/bench_api.h"
+#include "loadgen/loadgen_api.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -15,7 +15,8 @@ static int add_msg(json_t *arr, const char *role, const char *text, size_t len)
     return json_array_append_new(arr, m);
 }
 
-char *bench_api_body(const bench_api_req *r, const bench_conv *conv, const char *prompt, size_t len)
+char *loadgen_api_body(const loadgen_api_req *r, const loadgen_conv *conv, const char *prompt,
+                       size_t len)
 {
     json_t *o = json_object();
     if (!o) return NULL;
@@ -60,7 +61,7 @@ static void copy_str(char *dst, size_t cap, const char *s)
     snprintf(dst, cap, "%s", s ? s : "");
 }
 
-static int add_text(json_t *v, bench_api_chunk *out, bx_buf *text)
+static int add_text(json_t *v, loadgen_api_chunk *out, bx_buf *text)
 {
     if (!json_is_string(v)) return 0;
     size_t n = json_string_length(v);
@@ -77,11 +78,11 @@ static long usage_int(json_t *u, const char *name)
     return x < 0 ? -1 : (long)x;
 }
 
-int bench_api_parse(const char *data, size_t len, bench_api_chunk *out, bx_buf *text)
+int loadgen_api_parse(const char *data, size_t len, loadgen_api_chunk *out, bx_buf *text)
 {
     memset(out, 0, sizeof(*out));
     out->prompt_tokens = out->completion_tokens = -1;
-    if (len > BENCH_API_MAX_OBJECT) {
+    if (len > LOADGEN_API_MAX_OBJECT) {
         copy_str(out->error, sizeof(out->error), "response object too large");
         return -1;
     }
@@ -133,11 +134,11 @@ int bench_api_parse(const char *data, size_t len, bench_api_chunk *out, bx_buf *
     return rc;
 }
 
-int bench_api_first_model(const char *data, size_t len, char *out, size_t cap, char *err,
-                          size_t errlen)
+int loadgen_api_first_model(const char *data, size_t len, char *out, size_t cap, char *err,
+                            size_t errlen)
 {
     if (cap) out[0] = '\0';
-    if (len > BENCH_API_MAX_OBJECT) {
+    if (len > LOADGEN_API_MAX_OBJECT) {
         copy_str(err, errlen, "model list too large");
         return -1;
     }

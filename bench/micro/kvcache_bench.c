@@ -1,5 +1,5 @@
 /* Throughput and latency microbenchmark of libbrixkv (driver for
- * bench/kvcache.sh), through the public API only (include/brix/brixkv.h).
+ * bench/micro/kvcache.sh), through the public API only (include/brix/brixkv.h).
  *
  *   kvcache_bench l1 [--quick]            L1 put/get GB/s against memcpy of the same
  *                                         bytes, 1 and 2 threads, per block size

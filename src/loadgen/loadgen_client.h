@@ -1,19 +1,19 @@
-/* bench_client: libcurl's multi interface driven by a libuv loop (the
+/* loadgen_client: libcurl's multi interface driven by a libuv loop (the
  * standard curl_multi_socket_action integration: one uv_poll_t per socket
  * curl asks to watch, one uv_timer_t for curl's timeouts), so thousands of
  * concurrent streaming HTTP requests cost one event loop and no threads.
  * It only moves bytes; what they mean is the caller's business.
  *
- * Lifecycle, libuv style: bench_client_init, bench_client_start (per
- * transfer), bench_client_cancel, bench_client_close (then run the loop so
+ * Lifecycle, libuv style: loadgen_client_init, loadgen_client_start (per
+ * transfer), loadgen_client_cancel, loadgen_client_close (then run the loop so
  * the handles' close callbacks run).
  *
- * Memory: the caller owns each bench_xfer and must keep it alive until its
- * done callback ran (or it was cancelled); bench_xfer_setup copies the URL,
+ * Memory: the caller owns each loadgen_xfer and must keep it alive until its
+ * done callback ran (or it was cancelled); loadgen_xfer_setup copies the URL,
  * headers and body into curl/the xfer. The client owns its socket watchers.
- * bench_http_get appends to a caller-owned bx_buf. */
-#ifndef BENCH_CLIENT_H
-#define BENCH_CLIENT_H
+ * loadgen_http_get appends to a caller-owned bx_buf. */
+#ifndef LOADGEN_CLIENT_H
+#define LOADGEN_CLIENT_H
 
 #include "common/bx_buf.h"
 
@@ -21,59 +21,59 @@
 #include <stddef.h>
 #include <uv.h>
 
-typedef struct bench_xfer bench_xfer;
+typedef struct loadgen_xfer loadgen_xfer;
 
 /* Response body bytes; return 0 to go on, non-zero to abort the transfer
  * (it then completes with CURLE_WRITE_ERROR). */
-typedef int (*bench_xfer_data_cb)(bench_xfer *x, const char *data, size_t len);
+typedef int (*loadgen_xfer_data_cb)(loadgen_xfer *x, const char *data, size_t len);
 /* The transfer ended: rc is curl's result, status the HTTP status (0 if none).
  * The xfer is detached from the client when this runs; the callback may
- * bench_xfer_cleanup it and start others. */
-typedef void (*bench_xfer_done_cb)(bench_xfer *x, CURLcode rc, long status, const char *errmsg);
+ * loadgen_xfer_cleanup it and start others. */
+typedef void (*loadgen_xfer_done_cb)(loadgen_xfer *x, CURLcode rc, long status, const char *errmsg);
 
-struct bench_xfer {
+struct loadgen_xfer {
     CURL *easy;
     struct curl_slist *headers;
     char *body;
-    bench_xfer_data_cb on_data;
-    bench_xfer_done_cb on_done;
+    loadgen_xfer_data_cb on_data;
+    loadgen_xfer_done_cb on_done;
     void *ud;
     int active;
     char errbuf[CURL_ERROR_SIZE];
 };
 
-typedef struct bench_client {
+typedef struct loadgen_client {
     uv_loop_t *loop;
     CURLM *multi;
     uv_timer_t timer;
     size_t active;
     int closing;
-} bench_client;
+} loadgen_client;
 
 /* Global curl init must have been done by the program (curl_global_init).
  * Connections are not limited (open loop: no request waits for a free one).
  * Returns 0, or -1 (after which the loop must run once to close the timer). */
-int bench_client_init(bench_client *c, uv_loop_t *loop);
+int loadgen_client_init(loadgen_client *c, uv_loop_t *loop);
 
 /* Prepares x for one POST: url, extra header lines ("K: V", may be NULL),
- * bearer token (may be NULL), body (taken: freed by bench_xfer_cleanup),
+ * bearer token (may be NULL), body (taken: freed by loadgen_xfer_cleanup),
  * timeout in ms (0 = none). Returns 0 or -1. */
-int bench_xfer_setup(bench_xfer *x, const char *url, const char *const *headers, size_t nheaders,
-                     const char *api_key, char *body, long timeout_ms);
-void bench_xfer_cleanup(bench_xfer *x);
+int loadgen_xfer_setup(loadgen_xfer *x, const char *url, const char *const *headers,
+                       size_t nheaders, const char *api_key, char *body, long timeout_ms);
+void loadgen_xfer_cleanup(loadgen_xfer *x);
 
-int bench_client_start(bench_client *c, bench_xfer *x);
+int loadgen_client_start(loadgen_client *c, loadgen_xfer *x);
 /* Removes an active transfer without calling its done callback. */
-void bench_client_cancel(bench_client *c, bench_xfer *x);
+void loadgen_client_cancel(loadgen_client *c, loadgen_xfer *x);
 /* Stops the timer and closes the handles; active transfers must have been
  * cancelled or finished. Run the loop afterwards to finish closing. */
-void bench_client_close(bench_client *c);
+void loadgen_client_close(loadgen_client *c);
 
 /* A blocking GET (used once before a run, e.g. GET /v1/models). The body is
  * appended to the caller's buffer, at most max_bytes of it (more is an
  * error). Returns 0 with the HTTP status in *status, or -1 with a message. */
-int bench_http_get(const char *url, const char *const *headers, size_t nheaders,
-                   const char *api_key, long timeout_ms, size_t max_bytes, bx_buf *body,
-                   long *status, char *err, size_t errlen);
+int loadgen_http_get(const char *url, const char *const *headers, size_t nheaders,
+                     const char *api_key, long timeout_ms, size_t max_bytes, bx_buf *body,
+                     long *status, char *err, size_t errlen);
 
 #endif

@@ -8,25 +8,27 @@
 #   - system calls per request: strace -c over the same kind of run.
 # Prints both for each proxy and the ratios nginx/brix (> 1: brix does less).
 #
-#   bash bench/gateway_instructions.sh [path/to/brix] [seconds]
+#   bash bench/micro/gateway_instructions.sh [path/to/brix] [seconds]
 set -euo pipefail
-source "$(dirname "$0")/lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../../scripts/lib.sh
+source "$HERE/../../scripts/lib.sh"
+# shellcheck source=../nginx_peer.sh
+source "$HERE/../nginx_peer.sh"
 BRIX=$(realpath "${1:-build/brix}")
 SECS=${2:-6}
-bench_need wrk nginx curl valgrind callgrind_control callgrind_annotate strace python3
-bench_workdir
-E1=$(bench_port)
-E2=$(bench_port)
-GP=$(bench_port)
-NP=$(bench_port)
+bx_need wrk nginx curl valgrind callgrind_control callgrind_annotate strace python3
+bx_workdir
+work=$BX_WORK
+E1=$(bx_free_port)
+E2=$(bx_free_port)
+GP=$(bx_free_port)
+NP=$(bx_free_port)
 for p in "$E1" "$E2"; do
-    "$BRIX" engine --host 127.0.0.1 --port "$p" --model m --time-scale 1000 --log-level warn &
-    pids+=($!)
+    bx_start_engine "$work/engine-$p.log" "$p" --model m --time-scale 1000 --log-level warn
 done
-for p in "$E1" "$E2"; do
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/health" >/dev/null && break; sleep 0.1; done
-done
-bench_access_log "$BRIX" # sets alog=(...) and nginx's NGX_ACCESS_LOG
+for p in "$E1" "$E2"; do bx_wait_http "http://127.0.0.1:$p/health" 10 || true; done
+peer_access_logs "$BRIX" # sets alog=(...) and nginx's NGX_ACCESS_LOG
 nginx_proxy_conf "$work" 1 "$NP" "server 127.0.0.1:$E1; server 127.0.0.1:$E2;" "master_process off;"
 cat >"$work/post.lua" <<'LUA'
 wrk.method = "POST"
@@ -54,7 +56,7 @@ instr() { # name url cmd... -> "instructions_per_request"
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/cg.$name" "$@" \
         >/dev/null 2>&1 &
     local pid=$!
-    pids+=("$pid")
+    BX_PIDS+=("$pid")
     wait_up "$url"
     wrk -t1 -c8 -d2s -s "$work/post.lua" "$url" >/dev/null # warm-up: pools, first scrapes
     callgrind_control -i on "$pid" >/dev/null 2>&1
@@ -74,7 +76,7 @@ sys() { # name url cmd... -> "syscalls_per_request"
     shift 2
     "$@" >/dev/null 2>&1 &
     local pid=$!
-    pids+=("$pid")
+    BX_PIDS+=("$pid")
     wait_up "$url"
     wrk -t1 -c8 -d1s -s "$work/post.lua" "$url" >/dev/null
     strace -c -f -p "$pid" -o "$work/st.$name" 2>/dev/null &

@@ -1,4 +1,4 @@
-/* Tests for bench_stats: exact (numpy-compatible) percentiles, TPOT, the
+/* Tests for loadgen_stats: exact (numpy-compatible) percentiles, TPOT, the
  * summary over successes and failures, and its JSON renderings. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "bench/bench_stats.h"
+#include "loadgen/loadgen_stats.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -19,40 +19,40 @@ static void test_percentiles(void **state)
     (void)state;
     /* Values checked against numpy.percentile (linear interpolation). */
     const double a[] = {1, 2, 3, 4};
-    NEAR(bench_percentile(a, 4, 50), 2.5);
-    NEAR(bench_percentile(a, 4, 90), 3.7);
-    NEAR(bench_percentile(a, 4, 99), 3.97);
-    NEAR(bench_percentile(a, 4, 0), 1);
-    NEAR(bench_percentile(a, 4, 100), 4);
+    NEAR(loadgen_percentile(a, 4, 50), 2.5);
+    NEAR(loadgen_percentile(a, 4, 90), 3.7);
+    NEAR(loadgen_percentile(a, 4, 99), 3.97);
+    NEAR(loadgen_percentile(a, 4, 0), 1);
+    NEAR(loadgen_percentile(a, 4, 100), 4);
     const double b[] = {15, 20, 35, 40, 50};
-    NEAR(bench_percentile(b, 5, 40), 29);
-    NEAR(bench_percentile(b, 5, 50), 35);
-    NEAR(bench_percentile(b, 5, 90), 46);
+    NEAR(loadgen_percentile(b, 5, 40), 29);
+    NEAR(loadgen_percentile(b, 5, 50), 35);
+    NEAR(loadgen_percentile(b, 5, 90), 46);
     const double one[] = {7};
-    NEAR(bench_percentile(one, 1, 99), 7);
-    NEAR(bench_percentile(NULL, 0, 50), 0);
+    NEAR(loadgen_percentile(one, 1, 99), 7);
+    NEAR(loadgen_percentile(NULL, 0, 50), 0);
 
     /* 1..100: p99 = 99.01, p90 = 90.1, p50 = 50.5. */
     double s[100];
     for (int i = 0; i < 100; i++)
         s[i] = 100 - i; /* unsorted: compute sorts */
-    bench_dist d;
-    bench_dist_compute(&d, s, 100);
+    loadgen_dist d;
+    loadgen_dist_compute(&d, s, 100);
     assert_int_equal(d.n, 100);
     NEAR(d.mean, 50.5);
     NEAR(d.p50, 50.5);
     NEAR(d.p90, 90.1);
     NEAR(d.p99, 99.01);
     NEAR(d.max, 100);
-    bench_dist_compute(&d, s, 0);
+    loadgen_dist_compute(&d, s, 0);
     assert_int_equal(d.n, 0);
     NEAR(d.max, 0);
 }
 
-static bench_result ok_result(size_t id, double ttft, double e2e, long out, const double *itl,
-                              size_t n_itl)
+static loadgen_result ok_result(size_t id, double ttft, double e2e, long out, const double *itl,
+                                size_t n_itl)
 {
-    bench_result r;
+    loadgen_result r;
     memset(&r, 0, sizeof(r));
     r.id = id;
     r.session = -1;
@@ -64,13 +64,13 @@ static bench_result ok_result(size_t id, double ttft, double e2e, long out, cons
     r.completion_tokens = out;
     r.usage_reported = 1;
     for (size_t i = 0; i < n_itl; i++)
-        assert_int_equal(bench_result_add_itl(&r, itl[i]), 0);
+        assert_int_equal(loadgen_result_add_itl(&r, itl[i]), 0);
     return r;
 }
 
-static bench_result failed_result(size_t id, long status, const char *err)
+static loadgen_result failed_result(size_t id, long status, const char *err)
 {
-    bench_result r;
+    loadgen_result r;
     memset(&r, 0, sizeof(r));
     r.id = id;
     r.session = -1;
@@ -84,30 +84,30 @@ static bench_result failed_result(size_t id, long status, const char *err)
 static void test_tpot(void **state)
 {
     (void)state;
-    bench_result r = ok_result(0, 10, 110, 11, NULL, 0);
-    NEAR(bench_result_tpot(&r), 10);
+    loadgen_result r = ok_result(0, 10, 110, 11, NULL, 0);
+    NEAR(loadgen_result_tpot(&r), 10);
     r.completion_tokens = 1;
-    assert_true(bench_result_tpot(&r) < 0);
+    assert_true(loadgen_result_tpot(&r) < 0);
     r.completion_tokens = 11;
     r.ttft_ms = r.e2e_ms; /* a whole answer: nothing between tokens to time */
-    assert_true(bench_result_tpot(&r) < 0);
+    assert_true(loadgen_result_tpot(&r) < 0);
     r.ok = 0;
-    assert_true(bench_result_tpot(&r) < 0);
+    assert_true(loadgen_result_tpot(&r) < 0);
 }
 
 static void test_summary(void **state)
 {
     (void)state;
     const double g1[] = {1, 2, 3}, g2[] = {4};
-    bench_result res[6];
+    loadgen_result res[6];
     res[0] = ok_result(0, 10, 40, 4, g1, 3); /* tpot 10 */
     res[1] = ok_result(1, 30, 50, 2, g2, 1); /* tpot 20 */
     res[2] = failed_result(2, 503, "HTTP 503: busy");
     res[3] = failed_result(3, 0, "Failed to connect");
     res[4] = failed_result(4, 503, "HTTP 503: busy");
     res[5] = ok_result(5, 20, 20, 1, NULL, 0); /* one token: no tpot */
-    bench_summary s;
-    assert_int_equal(bench_summary_compute(&s, res, 6, 2.0), 0);
+    loadgen_summary s;
+    assert_int_equal(loadgen_summary_compute(&s, res, 6, 2.0), 0);
     assert_int_equal(s.count, 6);
     assert_int_equal(s.ok, 3);
     assert_int_equal(s.failed, 3);
@@ -133,7 +133,7 @@ static void test_summary(void **state)
     assert_int_equal(s.e2e.n, 3);
     NEAR(s.e2e.p99, 49.8);
 
-    json_t *j = bench_summary_json(&s);
+    json_t *j = loadgen_summary_json(&s);
     assert_non_null(j);
     assert_int_equal(json_integer_value(json_object_get(j, "failed")), 3);
     json_t *fs = json_object_get(j, "failed_by_status");
@@ -147,7 +147,7 @@ static void test_summary(void **state)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     assert_non_null(f);
-    bench_summary_print(&s, f);
+    loadgen_summary_print(&s, f);
     fclose(f);
     for (const char *w = "TTFT\0TPOT\0ITL\0E2E\0HTTP 503\0no response\0p99\0"; *w;
          w += strlen(w) + 1)
@@ -155,30 +155,30 @@ static void test_summary(void **state)
     free(buf);
 
     /* One JSONL line: failures carry null latencies and their error. */
-    j = bench_result_json(&res[3]);
+    j = loadgen_result_json(&res[3]);
     assert_non_null(j);
     assert_true(json_is_null(json_object_get(j, "ttft_ms")));
     assert_true(json_is_false(json_object_get(j, "ok")));
     assert_string_equal(json_string_value(json_object_get(j, "error")), "Failed to connect");
     json_decref(j);
-    j = bench_result_json(&res[0]);
+    j = loadgen_result_json(&res[0]);
     assert_non_null(j);
     assert_int_equal(json_array_size(json_object_get(j, "itl_ms")), 3);
     NEAR(json_real_value(json_object_get(j, "tpot_ms")), 10);
     assert_int_equal(json_integer_value(json_object_get(j, "completion_tokens")), 4);
     json_decref(j);
     for (int i = 0; i < 6; i++)
-        bench_result_free(&res[i]);
+        loadgen_result_free(&res[i]);
 }
 
 static void test_empty_summary(void **state)
 {
     (void)state;
-    bench_summary s;
-    assert_int_equal(bench_summary_compute(&s, NULL, 0, 0), 0);
+    loadgen_summary s;
+    assert_int_equal(loadgen_summary_compute(&s, NULL, 0, 0), 0);
     assert_int_equal(s.count, 0);
     NEAR(s.request_throughput, 0);
-    json_t *j = bench_summary_json(&s);
+    json_t *j = loadgen_summary_json(&s);
     assert_non_null(j);
     json_decref(j);
 }

@@ -1,13 +1,13 @@
-/* Tests for bench_api (request bodies, response chunks, /v1/models) and
- * bench_config (flags, defaults, usage errors). */
+/* Tests for loadgen_api (request bodies, response chunks, /v1/models) and
+ * loadgen_config (flags, defaults, usage errors). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "bench/bench_api.h"
-#include "bench/bench_config.h"
+#include "loadgen/loadgen_api.h"
+#include "loadgen/loadgen_config.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -17,12 +17,12 @@
 static void test_chat_body(void **state)
 {
     (void)state;
-    bench_conv cv;
-    bench_conv_init(&cv);
-    assert_int_equal(bench_conv_add(&cv, " abc", 4), 0);
-    assert_int_equal(bench_conv_add(&cv, " \"quoted\"", 9), 0);
-    bench_api_req r = {.chat = 1, .stream = 1, .model = "m1", .user = "u7", .max_tokens = 33};
-    char *body = bench_api_body(&r, &cv, " xyz", 4);
+    loadgen_conv cv;
+    loadgen_conv_init(&cv);
+    assert_int_equal(loadgen_conv_add(&cv, " abc", 4), 0);
+    assert_int_equal(loadgen_conv_add(&cv, " \"quoted\"", 9), 0);
+    loadgen_api_req r = {.chat = 1, .stream = 1, .model = "m1", .user = "u7", .max_tokens = 33};
+    char *body = loadgen_api_body(&r, &cv, " xyz", 4);
     assert_non_null(body);
     json_t *o = json_loads(body, 0, NULL);
     assert_non_null(o);
@@ -46,8 +46,8 @@ static void test_chat_body(void **state)
     free(body);
 
     /* Completions, no streaming: one prompt, no stream_options, no user. */
-    bench_api_req c = {.chat = 0, .stream = 0, .model = "m1", .max_tokens = 2};
-    body = bench_api_body(&c, &cv, " xyz", 4);
+    loadgen_api_req c = {.chat = 0, .stream = 0, .model = "m1", .max_tokens = 2};
+    body = loadgen_api_body(&c, &cv, " xyz", 4);
     assert_non_null(body);
     o = json_loads(body, 0, NULL);
     assert_non_null(o);
@@ -57,41 +57,41 @@ static void test_chat_body(void **state)
     assert_true(json_is_false(json_object_get(o, "stream")));
     json_decref(o);
     free(body);
-    bench_conv_free(&cv);
+    loadgen_conv_free(&cv);
 }
 
 static void test_parse_chunks(void **state)
 {
     (void)state;
-    bench_api_chunk c;
+    loadgen_api_chunk c;
     bx_buf text;
     bx_buf_init(&text);
     const char *d1 =
         "{\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}";
-    assert_int_equal(bench_api_parse(d1, strlen(d1), &c, &text), 0);
+    assert_int_equal(loadgen_api_parse(d1, strlen(d1), &c, &text), 0);
     assert_int_equal(c.text_len, 0); /* the role chunk carries no token */
     const char *d2 = "{\"choices\":[{\"delta\":{\"content\":\" the\"},\"finish_reason\":null}]}";
-    assert_int_equal(bench_api_parse(d2, strlen(d2), &c, &text), 0);
+    assert_int_equal(loadgen_api_parse(d2, strlen(d2), &c, &text), 0);
     assert_int_equal(c.text_len, 4);
     const char *d3 = "{\"choices\":[{\"text\":\" cat\",\"finish_reason\":\"length\"}]}";
-    assert_int_equal(bench_api_parse(d3, strlen(d3), &c, &text), 0);
+    assert_int_equal(loadgen_api_parse(d3, strlen(d3), &c, &text), 0);
     assert_string_equal(c.finish_reason, "length");
     assert_string_equal(text.data, " the cat");
     const char *d4 = "{\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":2,"
                      "\"total_tokens\":14}}";
-    assert_int_equal(bench_api_parse(d4, strlen(d4), &c, NULL), 0);
+    assert_int_equal(loadgen_api_parse(d4, strlen(d4), &c, NULL), 0);
     assert_true(c.has_usage);
     assert_int_equal(c.prompt_tokens, 12);
     assert_int_equal(c.completion_tokens, 2);
     const char *d5 = "{\"object\":\"error\",\"message\":\"too long\",\"code\":400}";
-    assert_int_equal(bench_api_parse(d5, strlen(d5), &c, NULL), 0);
+    assert_int_equal(loadgen_api_parse(d5, strlen(d5), &c, NULL), 0);
     assert_true(c.has_error);
     assert_string_equal(c.error, "too long");
     const char *d6 = "{\"error\":{\"message\":\"overloaded\"}}";
-    assert_int_equal(bench_api_parse(d6, strlen(d6), &c, NULL), 0);
+    assert_int_equal(loadgen_api_parse(d6, strlen(d6), &c, NULL), 0);
     assert_string_equal(c.error, "overloaded");
-    assert_int_equal(bench_api_parse("[1]", 3, &c, NULL), -1);
-    assert_int_equal(bench_api_parse("{\"a\":", 5, &c, NULL), -1);
+    assert_int_equal(loadgen_api_parse("[1]", 3, &c, NULL), -1);
+    assert_int_equal(loadgen_api_parse("{\"a\":", 5, &c, NULL), -1);
     assert_true(c.error[0] != '\0');
     bx_buf_free(&text);
 }
@@ -101,21 +101,21 @@ static void test_first_model(void **state)
     (void)state;
     char m[16], err[100];
     const char *ok = "{\"object\":\"list\",\"data\":[{\"id\":\"llama\"},{\"id\":\"b\"}]}";
-    assert_int_equal(bench_api_first_model(ok, strlen(ok), m, sizeof(m), err, sizeof(err)), 0);
+    assert_int_equal(loadgen_api_first_model(ok, strlen(ok), m, sizeof(m), err, sizeof(err)), 0);
     assert_string_equal(m, "llama");
     const char *bad[] = {"{\"data\":[]}", "{\"data\":[{\"id\":7}]}", "nope",
                          "{\"data\":[{\"id\":\"a-very-long-model-name\"}]}"};
     for (size_t i = 0; i < 4; i++)
         assert_int_equal(
-            bench_api_first_model(bad[i], strlen(bad[i]), m, sizeof(m), err, sizeof(err)), -1);
+            loadgen_api_first_model(bad[i], strlen(bad[i]), m, sizeof(m), err, sizeof(err)), -1);
 }
 
-static int parse(bench_config *c, char **argv, int argc)
+static int parse(loadgen_config *c, char **argv, int argc)
 {
-    bench_config_default(c);
+    loadgen_config_default(c);
     FILE *sink = fopen("/dev/null", "w");
     assert_non_null(sink);
-    int rc = bench_config_parse(c, argc, argv, sink, sink);
+    int rc = loadgen_config_parse(c, argc, argv, sink, sink);
     fclose(sink);
     return rc;
 }
@@ -127,7 +127,7 @@ static int parse(bench_config *c, char **argv, int argc)
 static void test_config(void **state)
 {
     (void)state;
-    bench_config c;
+    loadgen_config c;
     assert_int_equal(PARSE(&c, "--rate", "20", "--endpoint=completions", "--no-stream", "--header",
                            "X-A: 1", "--header", "X-B:2", "--workload", "shared-prefix", "--seed",
                            "9", "--input-len", "512"),
@@ -137,11 +137,11 @@ static void test_config(void **state)
     assert_int_equal(c.stream, 0);
     assert_int_equal(c.n_headers, 2);
     assert_string_equal(c.headers[1], "X-B:2");
-    assert_int_equal(c.wl.kind, BENCH_WL_SHARED_PREFIX);
+    assert_int_equal(c.wl.kind, LOADGEN_WL_SHARED_PREFIX);
     assert_int_equal(c.wl.seed, 9);
     assert_int_equal(c.wl.input_len, 512);
     assert_int_equal(c.wl.num_requests, 100); /* the default when nothing bounds the run */
-    bench_config_free(&c);
+    loadgen_config_free(&c);
 
     assert_int_equal(PARSE(&c, "--rate", "inf", "--duration", "3"), 0);
     assert_true(isinf(c.wl.rate));
@@ -161,7 +161,7 @@ static void test_config(void **state)
     assert_int_equal(PARSE(&c, "--no-stream=1"), 2);
     assert_int_equal(PARSE(&c, "--trace", "t.jsonl", "--rate", "3"), 2);
     assert_int_equal(PARSE(&c, "--timeout"), 2);
-    bench_config_free(&c);
+    loadgen_config_free(&c);
 }
 
 int main(void)

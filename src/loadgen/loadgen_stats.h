@@ -1,20 +1,20 @@
-/* bench_stats: per-request results and the run summary, pure: exact
+/* loadgen_stats: per-request results and the run summary, pure: exact
  * percentiles (sort, then numpy's linear interpolation), distributions of
  * TTFT/TPOT/ITL/e2e, throughput, failures by status, and their rendering as a
  * text table, summary JSON and one JSONL line per request.
  *
- * Memory: a bench_result owns its itl array and error string
- * (bench_result_free). bench_summary_compute allocates scratch space only for
+ * Memory: a loadgen_result owns its itl array and error string
+ * (loadgen_result_free). loadgen_summary_compute allocates scratch space only for
  * the duration of the call. Rendering writes to caller-owned FILEs/buffers;
  * the json_t returned by the *_json functions belongs to the caller. */
-#ifndef BENCH_STATS_H
-#define BENCH_STATS_H
+#ifndef LOADGEN_STATS_H
+#define LOADGEN_STATS_H
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
 
-typedef struct bench_result {
+typedef struct loadgen_result {
     size_t id;
     int session; /* -1 when none */
     int turn;
@@ -33,48 +33,49 @@ typedef struct bench_result {
     long status; /* HTTP status; 0 when no response */
     int ok;
     char *error; /* NULL when ok */
-} bench_result;
+} loadgen_result;
 
-void bench_result_free(bench_result *r);
-int bench_result_add_itl(bench_result *r, double ms);
+void loadgen_result_free(loadgen_result *r);
+int loadgen_result_add_itl(loadgen_result *r, double ms);
 /* TPOT = (e2e - ttft) / (completion_tokens - 1); -1 when undefined (failed,
  * fewer than 2 tokens, or e2e == ttft as for a non-streamed answer). */
-double bench_result_tpot(const bench_result *r);
+double loadgen_result_tpot(const loadgen_result *r);
 
 /* The p-th percentile (0..100) of sorted[0..n), linear interpolation
  * between closest ranks as numpy's default; 0 when n is 0. */
-double bench_percentile(const double *sorted, size_t n, double p);
+double loadgen_percentile(const double *sorted, size_t n, double p);
 
-typedef struct bench_dist {
+typedef struct loadgen_dist {
     size_t n;
     double mean, p50, p90, p99, max;
-} bench_dist;
+} loadgen_dist;
 
 /* Sorts samples in place and fills d. */
-void bench_dist_compute(bench_dist *d, double *samples, size_t n);
+void loadgen_dist_compute(loadgen_dist *d, double *samples, size_t n);
 
-#define BENCH_MAX_STATUS_KINDS 16
+#define LOADGEN_MAX_STATUS_KINDS 16
 
-typedef struct bench_summary {
+typedef struct loadgen_summary {
     size_t count, ok, failed;
     struct {
         long status; /* 0: no HTTP response */
         size_t n;
-    } fail_by_status[BENCH_MAX_STATUS_KINDS];
+    } fail_by_status[LOADGEN_MAX_STATUS_KINDS];
     size_t n_fail_kinds;
     double duration_s;
     long total_input_tokens, total_output_tokens;
     double request_throughput; /* successful requests / s */
     double output_throughput;  /* output tokens / s */
     double total_token_throughput;
-    bench_dist ttft, tpot, itl, e2e;
-} bench_summary;
+    loadgen_dist ttft, tpot, itl, e2e;
+} loadgen_summary;
 
 /* Summary over results (successes only for latencies); duration_s is the
  * wall time of the run. Returns 0, -1 on allocation failure. */
-int bench_summary_compute(bench_summary *s, const bench_result *res, size_t n, double duration_s);
-void bench_summary_print(const bench_summary *s, FILE *f);
-json_t *bench_summary_json(const bench_summary *s);
-json_t *bench_result_json(const bench_result *r);
+int loadgen_summary_compute(loadgen_summary *s, const loadgen_result *res, size_t n,
+                            double duration_s);
+void loadgen_summary_print(const loadgen_summary *s, FILE *f);
+json_t *loadgen_summary_json(const loadgen_summary *s);
+json_t *loadgen_result_json(const loadgen_result *r);
 
 #endif

@@ -1,13 +1,13 @@
-/* bench_stats: see bench_stats.h. Percentiles are exact: every sample is
+/* loadgen_stats: see loadgen_stats.h. Percentiles are exact: every sample is
  * kept and sorted, no sketches, so the numbers match a numpy recomputation
  * over the JSONL output. */
-#include "bench/bench_stats.h"
+#include "loadgen/loadgen_stats.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-void bench_result_free(bench_result *r)
+void loadgen_result_free(loadgen_result *r)
 {
     free(r->itl_ms);
     free(r->error);
@@ -16,7 +16,7 @@ void bench_result_free(bench_result *r)
     r->n_itl = r->cap_itl = 0;
 }
 
-int bench_result_add_itl(bench_result *r, double ms)
+int loadgen_result_add_itl(loadgen_result *r, double ms)
 {
     if (r->n_itl == r->cap_itl) {
         size_t nc = r->cap_itl ? r->cap_itl * 2 : 64;
@@ -29,7 +29,7 @@ int bench_result_add_itl(bench_result *r, double ms)
     return 0;
 }
 
-double bench_result_tpot(const bench_result *r)
+double loadgen_result_tpot(const loadgen_result *r)
 {
     if (!r->ok || r->ttft_ms < 0 || r->e2e_ms < 0 || r->completion_tokens < 2) return -1;
     /* A whole (non-streamed) answer has no time between its tokens to measure. */
@@ -37,7 +37,7 @@ double bench_result_tpot(const bench_result *r)
     return (r->e2e_ms - r->ttft_ms) / (double)(r->completion_tokens - 1);
 }
 
-double bench_percentile(const double *sorted, size_t n, double p)
+double loadgen_percentile(const double *sorted, size_t n, double p)
 {
     if (n == 0) return 0;
     if (p <= 0) return sorted[0];
@@ -55,7 +55,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void bench_dist_compute(bench_dist *d, double *samples, size_t n)
+void loadgen_dist_compute(loadgen_dist *d, double *samples, size_t n)
 {
     memset(d, 0, sizeof(*d));
     d->n = n;
@@ -65,13 +65,13 @@ void bench_dist_compute(bench_dist *d, double *samples, size_t n)
     for (size_t i = 0; i < n; i++)
         sum += samples[i];
     d->mean = sum / (double)n;
-    d->p50 = bench_percentile(samples, n, 50);
-    d->p90 = bench_percentile(samples, n, 90);
-    d->p99 = bench_percentile(samples, n, 99);
+    d->p50 = loadgen_percentile(samples, n, 50);
+    d->p90 = loadgen_percentile(samples, n, 90);
+    d->p99 = loadgen_percentile(samples, n, 99);
     d->max = samples[n - 1];
 }
 
-static void count_failure(bench_summary *s, long status)
+static void count_failure(loadgen_summary *s, long status)
 {
     for (size_t i = 0; i < s->n_fail_kinds; i++)
         if (s->fail_by_status[i].status == status) {
@@ -79,7 +79,7 @@ static void count_failure(bench_summary *s, long status)
             return;
         }
     size_t i = s->n_fail_kinds;
-    if (i == BENCH_MAX_STATUS_KINDS) {
+    if (i == LOADGEN_MAX_STATUS_KINDS) {
         s->fail_by_status[i - 1].status = -1; /* "other" */
         s->fail_by_status[i - 1].n++;
         return;
@@ -89,7 +89,8 @@ static void count_failure(bench_summary *s, long status)
     s->n_fail_kinds++;
 }
 
-int bench_summary_compute(bench_summary *s, const bench_result *res, size_t n, double duration_s)
+int loadgen_summary_compute(loadgen_summary *s, const loadgen_result *res, size_t n,
+                            double duration_s)
 {
     memset(s, 0, sizeof(*s));
     s->count = n;
@@ -105,7 +106,7 @@ int bench_summary_compute(bench_summary *s, const bench_result *res, size_t n, d
     if (!ttft || !tpot || !e2e || !itl) goto out;
     size_t nt = 0, np = 0, ne = 0, ni = 0;
     for (size_t i = 0; i < n; i++) {
-        const bench_result *r = &res[i];
+        const loadgen_result *r = &res[i];
         if (!r->ok) {
             s->failed++;
             count_failure(s, r->status);
@@ -116,15 +117,15 @@ int bench_summary_compute(bench_summary *s, const bench_result *res, size_t n, d
         if (r->completion_tokens > 0) s->total_output_tokens += r->completion_tokens;
         if (r->ttft_ms >= 0) ttft[nt++] = r->ttft_ms;
         if (r->e2e_ms >= 0) e2e[ne++] = r->e2e_ms;
-        double tp = bench_result_tpot(r);
+        double tp = loadgen_result_tpot(r);
         if (tp >= 0) tpot[np++] = tp;
         if (r->n_itl) memcpy(itl + ni, r->itl_ms, r->n_itl * sizeof(double));
         ni += r->n_itl;
     }
-    bench_dist_compute(&s->ttft, ttft, nt);
-    bench_dist_compute(&s->tpot, tpot, np);
-    bench_dist_compute(&s->e2e, e2e, ne);
-    bench_dist_compute(&s->itl, itl, ni);
+    loadgen_dist_compute(&s->ttft, ttft, nt);
+    loadgen_dist_compute(&s->tpot, tpot, np);
+    loadgen_dist_compute(&s->e2e, e2e, ne);
+    loadgen_dist_compute(&s->itl, itl, ni);
     if (duration_s > 0) {
         s->request_throughput = (double)s->ok / duration_s;
         s->output_throughput = (double)s->total_output_tokens / duration_s;
@@ -150,13 +151,13 @@ static void status_label(char *b, size_t n, long status)
         snprintf(b, n, "HTTP %ld", status);
 }
 
-static void print_dist(FILE *f, const char *name, const bench_dist *d)
+static void print_dist(FILE *f, const char *name, const loadgen_dist *d)
 {
     fprintf(f, "%-10s %8zu %10.2f %10.2f %10.2f %10.2f %10.2f\n", name, d->n, d->mean, d->p50,
             d->p90, d->p99, d->max);
 }
 
-void bench_summary_print(const bench_summary *s, FILE *f)
+void loadgen_summary_print(const loadgen_summary *s, FILE *f)
 {
     fprintf(f, "============ brix bench summary ============\n");
     fprintf(f, "%-34s %zu\n", "requests", s->count);
@@ -183,13 +184,13 @@ void bench_summary_print(const bench_summary *s, FILE *f)
     fprintf(f, "============================================\n");
 }
 
-static json_t *dist_json(const bench_dist *d)
+static json_t *dist_json(const loadgen_dist *d)
 {
     return json_pack("{s:I, s:f, s:f, s:f, s:f, s:f}", "samples", (json_int_t)d->n, "mean", d->mean,
                      "p50", d->p50, "p90", d->p90, "p99", d->p99, "max", d->max);
 }
 
-json_t *bench_summary_json(const bench_summary *s)
+json_t *loadgen_summary_json(const loadgen_summary *s)
 {
     json_t *fails = json_object();
     if (!fails) return NULL;
@@ -220,7 +221,7 @@ static json_t *num_or_null(double v)
     return v >= 0 ? json_real(v) : json_null();
 }
 
-json_t *bench_result_json(const bench_result *r)
+json_t *loadgen_result_json(const loadgen_result *r)
 {
     json_t *itl = json_array();
     if (!itl) return NULL;
@@ -236,7 +237,7 @@ json_t *bench_result_json(const bench_result *r)
         r->session >= 0 ? json_integer(r->session) : json_null(), "turn",
         r->session >= 0 ? json_integer(r->turn) : json_null(), "input_len", r->input_len,
         "output_len", r->output_len, "scheduled_s", r->scheduled_s, "send_s", r->send_s, "ttft_ms",
-        num_or_null(r->ttft_ms), "tpot_ms", num_or_null(bench_result_tpot(r)), "e2e_ms",
+        num_or_null(r->ttft_ms), "tpot_ms", num_or_null(loadgen_result_tpot(r)), "e2e_ms",
         num_or_null(r->e2e_ms), "itl_ms", itl, "prompt_tokens",
         r->prompt_tokens >= 0 ? json_integer(r->prompt_tokens) : json_null(), "completion_tokens",
         r->completion_tokens >= 0 ? json_integer(r->completion_tokens) : json_null(),

@@ -1,12 +1,12 @@
-/* bench_main: `brix bench <subcommand>`. Only `run` exists: parse the flags
- * (bench_config), find the model when --model is not given (GET /v1/models),
- * build the plan (bench_workload: generated or from --trace), execute it
- * (bench_run), then print the summary (bench_stats) and write the files.
+/* loadgen_main: `brix bench <subcommand>`. Only `run` exists: parse the flags
+ * (loadgen_config), find the model when --model is not given (GET /v1/models),
+ * build the plan (loadgen_workload: generated or from --trace), execute it
+ * (loadgen_run), then print the summary (loadgen_stats) and write the files.
  *
  * Exit status: 0 when the run completed (failed requests are results, not
  * errors: they are counted in the summary), 1 when it could not run or its
  * output could not be written, 2 on a usage error. */
-#include "bench/bench.h"
+#include "loadgen/loadgen.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -18,19 +18,19 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "bench/bench_api.h"
-#include "bench/bench_client.h"
-#include "bench/bench_config.h"
-#include "bench/bench_run.h"
-#include "bench/bench_stats.h"
-#include "bench/bench_workload.h"
+#include "loadgen/loadgen_api.h"
+#include "loadgen/loadgen_client.h"
+#include "loadgen/loadgen_config.h"
+#include "loadgen/loadgen_run.h"
+#include "loadgen/loadgen_stats.h"
+#include "loadgen/loadgen_workload.h"
 #include "common/bx_buf.h"
 #include "common/bx_log.h"
 
-#define BENCH_TRACE_MAX_BYTES (1024L * 1024 * 1024) /* a trace file is read whole */
-#define BENCH_MODELS_MAX_BYTES (1024 * 1024)
+#define LOADGEN_TRACE_MAX_BYTES (1024L * 1024 * 1024) /* a trace file is read whole */
+#define LOADGEN_MODELS_MAX_BYTES (1024 * 1024)
 
-static void bench_usage(FILE *f)
+static void loadgen_usage(FILE *f)
 {
     fprintf(f, "usage: brix bench <command> [options]\n\n"
                "commands:\n"
@@ -71,7 +71,7 @@ static int read_file(const char *path, long max, bx_buf *b, char *err, size_t er
 
 /* --model not given: ask the server which model it serves, as an OpenAI
  * client would. model is the caller's buffer. */
-static int discover_model(const bench_config *cfg, char *model, size_t cap)
+static int discover_model(const loadgen_config *cfg, char *model, size_t cap)
 {
     size_t n = strlen(cfg->url);
     while (n > 0 && cfg->url[n - 1] == '/')
@@ -87,14 +87,14 @@ static int discover_model(const bench_config *cfg, char *model, size_t cap)
     long status = 0;
     char err[300];
     int rc = -1;
-    if (bench_http_get(url, cfg->headers, cfg->n_headers, cfg->api_key, 10000,
-                       BENCH_MODELS_MAX_BYTES, &body, &status, err, sizeof(err)) != 0)
+    if (loadgen_http_get(url, cfg->headers, cfg->n_headers, cfg->api_key, 10000,
+                         LOADGEN_MODELS_MAX_BYTES, &body, &status, err, sizeof(err)) != 0)
         fprintf(stderr, "brix bench run: no --model given and GET %s failed: %s\n", url, err);
     else if (status != 200)
         fprintf(stderr, "brix bench run: no --model given and GET %s answered HTTP %ld\n", url,
                 status);
-    else if (bench_api_first_model(body.data ? body.data : "", body.len, model, cap, err,
-                                   sizeof(err)) != 0)
+    else if (loadgen_api_first_model(body.data ? body.data : "", body.len, model, cap, err,
+                                     sizeof(err)) != 0)
         fprintf(stderr, "brix bench run: no --model given and GET %s: %s\n", url, err);
     else
         rc = 0;
@@ -102,11 +102,11 @@ static int discover_model(const bench_config *cfg, char *model, size_t cap)
     return rc;
 }
 
-static int build_plan(const bench_config *cfg, bench_plan *plan)
+static int build_plan(const loadgen_config *cfg, loadgen_plan *plan)
 {
     char err[512];
     if (!cfg->trace) {
-        if (bench_plan_build(plan, &cfg->wl, err, sizeof(err)) != 0) {
+        if (loadgen_plan_build(plan, &cfg->wl, err, sizeof(err)) != 0) {
             fprintf(stderr, "brix bench run: %s\n", err);
             return 2;
         }
@@ -115,11 +115,11 @@ static int build_plan(const bench_config *cfg, bench_plan *plan)
     bx_buf text;
     bx_buf_init(&text);
     int rc = 0;
-    if (read_file(cfg->trace, BENCH_TRACE_MAX_BYTES, &text, err, sizeof(err)) != 0) {
+    if (read_file(cfg->trace, LOADGEN_TRACE_MAX_BYTES, &text, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix bench run: %s\n", err);
         rc = 1;
-    } else if (bench_plan_from_trace(plan, text.data ? text.data : "", text.len, &cfg->wl, err,
-                                     sizeof(err)) != 0) {
+    } else if (loadgen_plan_from_trace(plan, text.data ? text.data : "", text.len, &cfg->wl, err,
+                                       sizeof(err)) != 0) {
         fprintf(stderr, "brix bench run: %s: %s\n", cfg->trace, err);
         rc = 2;
     }
@@ -127,23 +127,23 @@ static int build_plan(const bench_config *cfg, bench_plan *plan)
     return rc;
 }
 
-static const char *wl_name(const bench_config *cfg)
+static const char *wl_name(const loadgen_config *cfg)
 {
     if (cfg->trace) return "trace";
     switch (cfg->wl.kind) {
-    case BENCH_WL_SHARED_PREFIX:
+    case LOADGEN_WL_SHARED_PREFIX:
         return "shared-prefix";
-    case BENCH_WL_MULTI_TURN:
+    case LOADGEN_WL_MULTI_TURN:
         return "multi-turn";
-    case BENCH_WL_RANDOM:
+    case LOADGEN_WL_RANDOM:
         break;
     }
     return "random";
 }
 
-static int write_summary_json(const char *path, const bench_config *cfg, const bench_summary *s)
+static int write_summary_json(const char *path, const loadgen_config *cfg, const loadgen_summary *s)
 {
-    json_t *j = bench_summary_json(s);
+    json_t *j = loadgen_summary_json(s);
     json_t *c =
         json_pack("{s:s, s:s, s:s, s:b, s:s, s:o, s:I, s:I}", "url", cfg->url, "endpoint",
                   cfg->chat ? "chat" : "completions", "model", cfg->model, "stream", cfg->stream,
@@ -172,13 +172,13 @@ static void raise_nofile(void)
         bx_warn("bench: cannot raise the open-file limit: %s", strerror(errno));
 }
 
-static int bench_cmd_run(int argc, char **argv)
+static int loadgen_cmd_run(int argc, char **argv)
 {
-    bench_config cfg;
-    bench_config_default(&cfg);
-    int prc = bench_config_parse(&cfg, argc, argv, stdout, stderr);
+    loadgen_config cfg;
+    loadgen_config_default(&cfg);
+    int prc = loadgen_config_parse(&cfg, argc, argv, stdout, stderr);
     if (prc != 0) {
-        bench_config_free(&cfg);
+        loadgen_config_free(&cfg);
         return prc == 1 ? 0 : 2;
     }
     bx_log_init("bench", BX_LOG_INFO);
@@ -186,14 +186,14 @@ static int bench_cmd_run(int argc, char **argv)
     raise_nofile();
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "brix bench run: curl_global_init failed\n");
-        bench_config_free(&cfg);
+        loadgen_config_free(&cfg);
         return 1;
     }
     int rc = 1;
     char model[512];
-    bench_plan plan = {0};
+    loadgen_plan plan = {0};
     FILE *jsonl = NULL;
-    bench_result *res = NULL;
+    loadgen_result *res = NULL;
     size_t nres = 0;
     if (!cfg.model) {
         if (discover_model(&cfg, model, sizeof(model)) != 0) goto out;
@@ -210,7 +210,7 @@ static int bench_cmd_run(int argc, char **argv)
             wl_name(&cfg), cfg.chat ? "chat" : "completions", cfg.model, cfg.url,
             cfg.stream ? "" : " (no streaming)");
     double duration = 0;
-    int run_rc = bench_run_exec(&cfg, &plan, jsonl, &res, &nres, &duration);
+    int run_rc = loadgen_run_exec(&cfg, &plan, jsonl, &res, &nres, &duration);
     if (jsonl) {
         int bad = fclose(jsonl) != 0;
         jsonl = NULL;
@@ -223,38 +223,38 @@ static int bench_cmd_run(int argc, char **argv)
         fprintf(stderr, "brix bench run: the run could not be set up\n");
         goto out;
     }
-    bench_summary sum;
-    if (bench_summary_compute(&sum, res, nres, duration) != 0) {
+    loadgen_summary sum;
+    if (loadgen_summary_compute(&sum, res, nres, duration) != 0) {
         fprintf(stderr, "brix bench run: out of memory\n");
         goto out;
     }
-    bench_summary_print(&sum, stdout);
+    loadgen_summary_print(&sum, stdout);
     fflush(stdout);
     if (cfg.summary_json && write_summary_json(cfg.summary_json, &cfg, &sum) != 0) goto out;
     rc = run_rc == 0 ? 0 : 1;
 out:
     if (jsonl) fclose(jsonl);
     for (size_t i = 0; i < nres; i++)
-        bench_result_free(&res[i]);
+        loadgen_result_free(&res[i]);
     free(res);
-    bench_plan_free(&plan);
-    bench_config_free(&cfg);
+    loadgen_plan_free(&plan);
+    loadgen_config_free(&cfg);
     curl_global_cleanup();
     return rc;
 }
 
-int bench_main(int argc, char **argv)
+int loadgen_main(int argc, char **argv)
 {
     if (argc < 2) {
-        bench_usage(stderr);
+        loadgen_usage(stderr);
         return 2;
     }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
-        bench_usage(stdout);
+        loadgen_usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "run")) return bench_cmd_run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "run")) return loadgen_cmd_run(argc - 1, argv + 1);
     fprintf(stderr, "brix bench: unknown command '%s'\n\n", argv[1]);
-    bench_usage(stderr);
+    loadgen_usage(stderr);
     return 2;
 }

@@ -1,10 +1,10 @@
-/* bench_client: see bench_client.h. This is libcurl's documented event-loop
+/* loadgen_client: see loadgen_client.h. This is libcurl's documented event-loop
  * integration (docs/examples/multi-uv.c): curl tells us through
  * CURLMOPT_SOCKETFUNCTION which sockets to watch for what, and through
  * CURLMOPT_TIMERFUNCTION when to call it back; both paths end in
  * curl_multi_socket_action, after which finished transfers are collected
  * with curl_multi_info_read. */
-#include "bench/bench_client.h"
+#include "loadgen/loadgen_client.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +13,13 @@
 #include "common/bx_log.h"
 
 /* One watched socket; freed in its close callback. */
-struct bench_sock {
+struct loadgen_sock {
     uv_poll_t poll;
     curl_socket_t fd;
-    bench_client *c;
+    loadgen_client *c;
 };
 
-static void check_done(bench_client *c)
+static void check_done(loadgen_client *c)
 {
     CURLMsg *m;
     int left;
@@ -27,7 +27,7 @@ static void check_done(bench_client *c)
         if (m->msg != CURLMSG_DONE) continue;
         CURL *easy = m->easy_handle;
         CURLcode rc = m->data.result;
-        bench_xfer *x = NULL;
+        loadgen_xfer *x = NULL;
         if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x) != CURLE_OK || !x) continue;
         long status = 0;
         if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) status = 0;
@@ -41,8 +41,8 @@ static void check_done(bench_client *c)
 
 static void on_poll(uv_poll_t *h, int status, int events)
 {
-    struct bench_sock *s = h->data;
-    bench_client *c = s->c;
+    struct loadgen_sock *s = h->data;
+    loadgen_client *c = s->c;
     int flags = 0;
     if (status < 0) flags = CURL_CSELECT_ERR;
     if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
@@ -54,7 +54,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 
 static void on_timer(uv_timer_t *t)
 {
-    bench_client *c = t->data;
+    loadgen_client *c = t->data;
     int running;
     curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     check_done(c);
@@ -62,7 +62,7 @@ static void on_timer(uv_timer_t *t)
 
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
-    bench_client *c = userp;
+    loadgen_client *c = userp;
     (void)multi;
     if (timeout_ms < 0) {
         uv_timer_stop(&c->timer);
@@ -80,8 +80,8 @@ static void sock_closed(uv_handle_t *h)
 
 static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
-    bench_client *c = userp;
-    struct bench_sock *s = socketp;
+    loadgen_client *c = userp;
+    struct loadgen_sock *s = socketp;
     (void)easy;
     if (what == CURL_POLL_REMOVE) {
         if (s) {
@@ -109,7 +109,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     return uv_poll_start(&s->poll, events, on_poll) == 0 ? 0 : -1;
 }
 
-int bench_client_init(bench_client *c, uv_loop_t *loop)
+int loadgen_client_init(loadgen_client *c, uv_loop_t *loop)
 {
     memset(c, 0, sizeof(*c));
     c->loop = loop;
@@ -132,7 +132,7 @@ int bench_client_init(bench_client *c, uv_loop_t *loop)
     if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 100000L);
     if (e) {
         bx_error("curl_multi_setopt: %s", curl_multi_strerror(e));
-        bench_client_close(c); /* the caller runs the loop to finish it */
+        loadgen_client_close(c); /* the caller runs the loop to finish it */
         return -1;
     }
     return 0;
@@ -140,7 +140,7 @@ int bench_client_init(bench_client *c, uv_loop_t *loop)
 
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-    bench_xfer *x = userdata;
+    loadgen_xfer *x = userdata;
     size_t n = size * nmemb;
     if (x->on_data && x->on_data(x, ptr, n) != 0) return 0; /* abort: CURLE_WRITE_ERROR */
     return n;
@@ -180,8 +180,8 @@ fail:
     return NULL;
 }
 
-int bench_xfer_setup(bench_xfer *x, const char *url, const char *const *headers, size_t nheaders,
-                     const char *api_key, char *body, long timeout_ms)
+int loadgen_xfer_setup(loadgen_xfer *x, const char *url, const char *const *headers,
+                       size_t nheaders, const char *api_key, char *body, long timeout_ms)
 {
     x->body = body;
     x->easy = curl_easy_init();
@@ -211,7 +211,7 @@ int bench_xfer_setup(bench_xfer *x, const char *url, const char *const *headers,
     return 0;
 }
 
-void bench_xfer_cleanup(bench_xfer *x)
+void loadgen_xfer_cleanup(loadgen_xfer *x)
 {
     if (x->easy) curl_easy_cleanup(x->easy);
     curl_slist_free_all(x->headers);
@@ -221,7 +221,7 @@ void bench_xfer_cleanup(bench_xfer *x)
     x->body = NULL;
 }
 
-int bench_client_start(bench_client *c, bench_xfer *x)
+int loadgen_client_start(loadgen_client *c, loadgen_xfer *x)
 {
     if (c->closing) return -1;
     CURLMcode e = curl_multi_add_handle(c->multi, x->easy);
@@ -234,7 +234,7 @@ int bench_client_start(bench_client *c, bench_xfer *x)
     return 0;
 }
 
-void bench_client_cancel(bench_client *c, bench_xfer *x)
+void loadgen_client_cancel(loadgen_client *c, loadgen_xfer *x)
 {
     if (!x->active) return;
     curl_multi_remove_handle(c->multi, x->easy);
@@ -244,13 +244,13 @@ void bench_client_cancel(bench_client *c, bench_xfer *x)
 
 static void timer_closed(uv_handle_t *h)
 {
-    bench_client *c = h->data;
+    loadgen_client *c = h->data;
     /* Every socket is gone once all easy handles were removed. */
     curl_multi_cleanup(c->multi);
     c->multi = NULL;
 }
 
-void bench_client_close(bench_client *c)
+void loadgen_client_close(loadgen_client *c)
 {
     if (c->closing) return;
     c->closing = 1;
@@ -271,9 +271,9 @@ static size_t get_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-int bench_http_get(const char *url, const char *const *headers, size_t nheaders,
-                   const char *api_key, long timeout_ms, size_t max_bytes, bx_buf *body,
-                   long *status, char *err, size_t errlen)
+int loadgen_http_get(const char *url, const char *const *headers, size_t nheaders,
+                     const char *api_key, long timeout_ms, size_t max_bytes, bx_buf *body,
+                     long *status, char *err, size_t errlen)
 {
     *status = 0;
     char ebuf[CURL_ERROR_SIZE] = "";

@@ -3,13 +3,13 @@
 # serving the same answer, using wrk. Needs wrk and nginx on PATH and a built
 # brixcommon library (a Release build gives meaningful numbers):
 #   cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release && cmake --build build-rel --target brixcommon
-#   bench/http_server_bench.sh build-rel [seconds] [connections]
+#   bench/micro/http_server_bench.sh build-rel [seconds] [connections]
 set -euo pipefail
 
 BUILD=${1:-build}
 SECS=${2:-5}
 CONNS=${3:-64}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 LIB="$ROOT/$BUILD/libbrixcommon.a"
 [ -f "$LIB" ] || LIB="$BUILD/libbrixcommon.a"
 [ -f "$LIB" ] || { echo "no libbrixcommon.a in $BUILD" >&2; exit 1; }
@@ -17,17 +17,12 @@ command -v wrk >/dev/null || { echo "wrk not found" >&2; exit 1; }
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || { echo "nginx not found" >&2; exit 1; }
 
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-BX_PORT=18480
-NG_PORT=18481
+# shellcheck source=../../scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+bx_workdir
+TMP=$BX_WORK
+BRIX_PORT=$(bx_free_port)
+NG_PORT=$(bx_free_port)
 
 cat > "$TMP/responder.c" <<'C'
 #include "common/bx_http.h"
@@ -70,13 +65,12 @@ http {
 }
 NG
 
-"$TMP/responder" $BX_PORT &
-PIDS+=($!)
-"$NGINX" -c "$TMP/nginx.conf" -p "$TMP" 2>/dev/null &
-PIDS+=($!)
-sleep 0.5
+bx_spawn "$TMP/responder.log" "$TMP/responder" "$BRIX_PORT"
+bx_spawn "$TMP/nginx.log" "$NGINX" -c "$TMP/nginx.conf" -p "$TMP"
+bx_wait_http "http://127.0.0.1:$BRIX_PORT/" 5
+bx_wait_http "http://127.0.0.1:$NG_PORT/" 5
 
-for target in "brix:$BX_PORT" "nginx:$NG_PORT"; do
+for target in "brix:$BRIX_PORT" "nginx:$NG_PORT"; do
     name=${target%%:*}
     port=${target##*:}
     rps=$(wrk -t1 -c"$CONNS" -d"${SECS}s" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')

@@ -1,4 +1,4 @@
-/* Tests for bench_workload: seeded plans, Poisson arrivals, prompt text that
+/* Tests for loadgen_workload: seeded plans, Poisson arrivals, prompt text that
  * the brix tokenizer counts exactly, shared prefixes, multi-turn chaining
  * and growth, and traces. */
 #include <setjmp.h>
@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "bench/bench_api.h"
-#include "bench/bench_workload.h"
+#include "loadgen/loadgen_api.h"
+#include "loadgen/loadgen_workload.h"
 #include "common/bx_tok.h"
 
 #include <jansson.h>
@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bench_wl_params params(enum bench_wl_kind kind)
+static loadgen_wl_params params(enum loadgen_wl_kind kind)
 {
-    bench_wl_params w;
+    loadgen_wl_params w;
     memset(&w, 0, sizeof(w));
     w.kind = kind;
     w.seed = 42;
@@ -26,7 +26,7 @@ static bench_wl_params params(enum bench_wl_kind kind)
     w.num_requests = 200;
     w.input_len = 50;
     w.output_len = 20;
-    w.len_dist = BENCH_LEN_FIXED;
+    w.len_dist = LOADGEN_LEN_FIXED;
     w.len_spread = 0.25;
     w.num_prefix_groups = 4;
     w.prefix_len = 64;
@@ -34,27 +34,27 @@ static bench_wl_params params(enum bench_wl_kind kind)
     return w;
 }
 
-static bench_plan build(const bench_wl_params *w)
+static loadgen_plan build(const loadgen_wl_params *w)
 {
-    bench_plan p;
+    loadgen_plan p;
     char err[200];
-    int rc = bench_plan_build(&p, w, err, sizeof(err));
-    if (rc != 0) fail_msg("bench_plan_build: %s", err);
+    int rc = loadgen_plan_build(&p, w, err, sizeof(err));
+    if (rc != 0) fail_msg("loadgen_plan_build: %s", err);
     return p;
 }
 
-static void item_text(const bench_wl_params *w, const bench_item *it, bx_buf *out)
+static void item_text(const loadgen_wl_params *w, const loadgen_item *it, bx_buf *out)
 {
     bx_buf_reset(out);
-    assert_int_equal(bench_item_text(out, w->seed, it), 0);
+    assert_int_equal(loadgen_item_text(out, w->seed, it), 0);
 }
 
 static void test_same_seed_same_plan(void **state)
 {
     (void)state;
-    bench_wl_params w = params(BENCH_WL_SHARED_PREFIX);
-    w.len_dist = BENCH_LEN_NORMAL;
-    bench_plan a = build(&w), b = build(&w);
+    loadgen_wl_params w = params(LOADGEN_WL_SHARED_PREFIX);
+    w.len_dist = LOADGEN_LEN_NORMAL;
+    loadgen_plan a = build(&w), b = build(&w);
     assert_int_equal(a.n, 200);
     assert_int_equal(a.n, b.n);
     assert_memory_equal(a.items, b.items, a.n * sizeof(*a.items));
@@ -68,24 +68,24 @@ static void test_same_seed_same_plan(void **state)
 
     /* Another seed: other arrival times and other text. */
     w.seed = 43;
-    bench_plan c = build(&w);
+    loadgen_plan c = build(&w);
     assert_true(c.items[0].at != a.items[0].at);
     item_text(&w, &c.items[17], &tb);
     assert_true(ta.len != tb.len || memcmp(ta.data, tb.data, ta.len) != 0);
     bx_buf_free(&ta);
     bx_buf_free(&tb);
-    bench_plan_free(&a);
-    bench_plan_free(&b);
-    bench_plan_free(&c);
+    loadgen_plan_free(&a);
+    loadgen_plan_free(&b);
+    loadgen_plan_free(&c);
 }
 
 static void test_poisson_mean(void **state)
 {
     (void)state;
-    bench_wl_params w = params(BENCH_WL_RANDOM);
+    loadgen_wl_params w = params(LOADGEN_WL_RANDOM);
     w.rate = 20;
     w.num_requests = 20000;
-    bench_plan p = build(&w);
+    loadgen_plan p = build(&w);
     assert_int_equal(p.n, 20000);
     double sum = 0, sq = 0, prev = 0;
     for (size_t i = 0; i < p.n; i++) {
@@ -99,7 +99,7 @@ static void test_poisson_mean(void **state)
     /* Exponential gaps: mean 1/rate and standard deviation 1/rate (5% for 20000 draws). */
     assert_true(fabs(mean - 0.05) < 0.05 * 0.05);
     assert_true(fabs(sd - 0.05) < 0.05 * 0.05);
-    bench_plan_free(&p);
+    loadgen_plan_free(&p);
 
     /* rate inf: everything at once. */
     w.rate = INFINITY;
@@ -107,26 +107,26 @@ static void test_poisson_mean(void **state)
     p = build(&w);
     for (size_t i = 0; i < p.n; i++)
         assert_true(p.items[i].at == 0);
-    bench_plan_free(&p);
+    loadgen_plan_free(&p);
 }
 
 static void test_duration_cuts_arrivals(void **state)
 {
     (void)state;
-    bench_wl_params w = params(BENCH_WL_RANDOM);
+    loadgen_wl_params w = params(LOADGEN_WL_RANDOM);
     w.num_requests = 0;
     w.duration = 100;
     w.rate = 5;
-    bench_plan p = build(&w);
+    loadgen_plan p = build(&w);
     /* About 500 arrivals in 100 s at 5/s; every one inside the window. */
     assert_true(p.n > 400 && p.n < 600);
     for (size_t i = 0; i < p.n; i++)
         assert_true(p.items[i].at <= 100);
-    bench_plan_free(&p);
+    loadgen_plan_free(&p);
     w.num_requests = 50; /* both: whichever ends first */
     p = build(&w);
     assert_int_equal(p.n, 50);
-    bench_plan_free(&p);
+    loadgen_plan_free(&p);
 }
 
 static void test_words_are_single_tokens(void **state)
@@ -134,7 +134,7 @@ static void test_words_are_single_tokens(void **state)
     (void)state;
     bx_buf b;
     bx_buf_init(&b);
-    assert_int_equal(bench_words(&b, 7, 1000), 0);
+    assert_int_equal(loadgen_words(&b, 7, 1000), 0);
     assert_int_equal(b.len, 4000);
     assert_int_equal(bx_tok_count(b.data, b.len), 1000);
     for (size_t i = 0; i < b.len; i += 4) {
@@ -145,14 +145,14 @@ static void test_words_are_single_tokens(void **state)
     bx_buf_free(&b);
 
     /* Lengths drawn from a distribution: the text still counts exactly. */
-    bench_wl_params w = params(BENCH_WL_SHARED_PREFIX);
-    w.len_dist = BENCH_LEN_UNIFORM;
+    loadgen_wl_params w = params(LOADGEN_WL_SHARED_PREFIX);
+    w.len_dist = LOADGEN_LEN_UNIFORM;
     w.len_spread = 0.5;
-    bench_plan p = build(&w);
+    loadgen_plan p = build(&w);
     bx_buf_init(&b);
     int lo = 1 << 30, hi = 0;
     for (size_t i = 0; i < p.n; i++) {
-        const bench_item *it = &p.items[i];
+        const loadgen_item *it = &p.items[i];
         item_text(&w, it, &b);
         assert_int_equal(bx_tok_count(b.data, b.len), (size_t)(it->input_len + it->prefix_len));
         assert_true(it->input_len >= 25 && it->input_len <= 75);
@@ -161,21 +161,21 @@ static void test_words_are_single_tokens(void **state)
     }
     assert_true(hi - lo > 20); /* really spread */
     bx_buf_free(&b);
-    bench_plan_free(&p);
+    loadgen_plan_free(&p);
 }
 
 static void test_shared_prefix_groups(void **state)
 {
     (void)state;
-    bench_wl_params w = params(BENCH_WL_SHARED_PREFIX);
-    bench_plan p = build(&w);
+    loadgen_wl_params w = params(LOADGEN_WL_SHARED_PREFIX);
+    loadgen_plan p = build(&w);
     bx_buf first[4], b;
     int seen[4] = {0};
     bx_buf_init(&b);
     for (int g = 0; g < 4; g++)
         bx_buf_init(&first[g]);
     for (size_t i = 0; i < p.n; i++) {
-        const bench_item *it = &p.items[i];
+        const loadgen_item *it = &p.items[i];
         assert_true(it->prefix_group >= 0 && it->prefix_group < 4);
         assert_int_equal(it->prefix_len, 64);
         int g = it->prefix_group;
@@ -195,19 +195,19 @@ static void test_shared_prefix_groups(void **state)
     for (int g = 0; g < 4; g++)
         bx_buf_free(&first[g]);
     bx_buf_free(&b);
-    bench_plan_free(&p);
+    loadgen_plan_free(&p);
 }
 
 /* The prompt tokens a server sees for item idx of a session whose answers
  * were `answer_tokens` words each: completions concatenate the history. */
-static size_t session_prompt_tokens(const bench_wl_params *w, const bench_plan *p, size_t first,
-                                    bench_conv *cv, size_t idx)
+static size_t session_prompt_tokens(const loadgen_wl_params *w, const loadgen_plan *p, size_t first,
+                                    loadgen_conv *cv, size_t idx)
 {
     bx_buf prompt;
     bx_buf_init(&prompt);
     item_text(w, &p->items[idx], &prompt);
-    bench_api_req r = {.chat = 0, .stream = 1, .model = "m", .max_tokens = 5};
-    char *body = bench_api_body(&r, cv, prompt.data, prompt.len);
+    loadgen_api_req r = {.chat = 0, .stream = 1, .model = "m", .max_tokens = 5};
+    char *body = loadgen_api_body(&r, cv, prompt.data, prompt.len);
     assert_non_null(body);
     json_t *o = json_loads(body, 0, NULL);
     assert_non_null(o);
@@ -215,11 +215,11 @@ static size_t session_prompt_tokens(const bench_wl_params *w, const bench_plan *
     assert_non_null(text);
     size_t n = bx_tok_count(text, strlen(text));
     /* Then the turn is answered: history grows by the prompt and the answer. */
-    assert_int_equal(bench_conv_add(cv, prompt.data, prompt.len), 0);
+    assert_int_equal(loadgen_conv_add(cv, prompt.data, prompt.len), 0);
     bx_buf ans;
     bx_buf_init(&ans);
-    assert_int_equal(bench_words(&ans, 99 + idx - first, p->items[idx].output_len), 0);
-    assert_int_equal(bench_conv_add(cv, ans.data, ans.len), 0);
+    assert_int_equal(loadgen_words(&ans, 99 + idx - first, p->items[idx].output_len), 0);
+    assert_int_equal(loadgen_conv_add(cv, ans.data, ans.len), 0);
     bx_buf_free(&ans);
     json_decref(o);
     free(body);
@@ -230,16 +230,16 @@ static size_t session_prompt_tokens(const bench_wl_params *w, const bench_plan *
 static void test_multi_turn_grows(void **state)
 {
     (void)state;
-    bench_wl_params w = params(BENCH_WL_MULTI_TURN);
+    loadgen_wl_params w = params(LOADGEN_WL_MULTI_TURN);
     w.num_requests = 0;
     w.num_sessions = 5;
     w.turns = 4;
     w.think_time = 0.5;
-    bench_plan p = build(&w);
+    loadgen_plan p = build(&w);
     assert_int_equal(p.n, 20);
     assert_int_equal(p.num_sessions, 5);
     for (size_t i = 0; i < p.n; i++) {
-        const bench_item *it = &p.items[i];
+        const loadgen_item *it = &p.items[i];
         assert_int_equal(it->session, (int)(i / 4));
         assert_int_equal(it->turn, (int)(i % 4));
         assert_int_equal(it->prev, it->turn == 0 ? -1 : (long)i - 1);
@@ -247,8 +247,8 @@ static void test_multi_turn_grows(void **state)
         assert_true(it->think == (it->turn == 0 ? 0 : 0.5));
         if (it->turn > 0) assert_true(it->at == 0); /* only sent after the previous answer */
     }
-    bench_conv cv;
-    bench_conv_init(&cv);
+    loadgen_conv cv;
+    loadgen_conv_init(&cv);
     size_t prev = 0;
     for (size_t i = 4; i < 8; i++) {
         size_t n = session_prompt_tokens(&w, &p, 4, &cv, i);
@@ -258,8 +258,8 @@ static void test_multi_turn_grows(void **state)
         prev = n;
     }
     assert_int_equal(cv.n, 8);
-    bench_conv_free(&cv);
-    bench_plan_free(&p);
+    loadgen_conv_free(&cv);
+    loadgen_plan_free(&p);
 
     /* num_requests only: ceil(N / turns) sessions. */
     w.num_sessions = 0;
@@ -267,26 +267,26 @@ static void test_multi_turn_grows(void **state)
     p = build(&w);
     assert_int_equal(p.num_sessions, 3);
     assert_int_equal(p.n, 12);
-    bench_plan_free(&p);
+    loadgen_plan_free(&p);
 }
 
 static void test_bad_params(void **state)
 {
     (void)state;
-    bench_plan p;
+    loadgen_plan p;
     char err[200];
-    bench_wl_params w = params(BENCH_WL_RANDOM);
+    loadgen_wl_params w = params(LOADGEN_WL_RANDOM);
     w.output_len = 0;
-    assert_int_equal(bench_plan_build(&p, &w, err, sizeof(err)), -1);
+    assert_int_equal(loadgen_plan_build(&p, &w, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "output-len"));
-    w = params(BENCH_WL_SHARED_PREFIX);
+    w = params(LOADGEN_WL_SHARED_PREFIX);
     w.num_prefix_groups = 0;
-    assert_int_equal(bench_plan_build(&p, &w, err, sizeof(err)), -1);
-    w = params(BENCH_WL_RANDOM);
+    assert_int_equal(loadgen_plan_build(&p, &w, err, sizeof(err)), -1);
+    w = params(LOADGEN_WL_RANDOM);
     w.rate = INFINITY;
     w.num_requests = 0;
     w.duration = 5;
-    assert_int_equal(bench_plan_build(&p, &w, err, sizeof(err)), -1);
+    assert_int_equal(loadgen_plan_build(&p, &w, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "inf"));
 }
 
@@ -299,12 +299,12 @@ static void test_trace(void **state)
                     "{\"timestamp\": 0, \"prompt_tokens\": 10, \"output_tokens\": 5}\r\n"
                     "{\"timestamp\": 0.5, \"prompt_tokens\": 100, \"output_tokens\": 3, "
                     "\"session\": \"a\", \"prefix_group\": 2}\n";
-    bench_wl_params w = params(BENCH_WL_RANDOM);
+    loadgen_wl_params w = params(LOADGEN_WL_RANDOM);
     w.num_requests = 0;
     w.prefix_len = 40;
-    bench_plan p;
+    loadgen_plan p;
     char err[200];
-    assert_int_equal(bench_plan_from_trace(&p, t, strlen(t), &w, err, sizeof(err)), 0);
+    assert_int_equal(loadgen_plan_from_trace(&p, t, strlen(t), &w, err, sizeof(err)), 0);
     assert_int_equal(p.n, 3);
     assert_int_equal(p.num_sessions, 1);
     /* Sorted by time; the two lines of session "a" chained as turns. */
@@ -319,12 +319,12 @@ static void test_trace(void **state)
     assert_int_equal(p.items[1].input_len, 60);
     assert_int_equal(p.items[2].turn, 1);
     assert_int_equal(p.items[2].prev, 1);
-    bench_plan_free(&p);
+    loadgen_plan_free(&p);
 
     w.num_requests = 2; /* cut */
-    assert_int_equal(bench_plan_from_trace(&p, t, strlen(t), &w, err, sizeof(err)), 0);
+    assert_int_equal(loadgen_plan_from_trace(&p, t, strlen(t), &w, err, sizeof(err)), 0);
     assert_int_equal(p.n, 2);
-    bench_plan_free(&p);
+    loadgen_plan_free(&p);
 
     const char *bad[] = {
         "{\"timestamp\": -1, \"prompt_tokens\": 1, \"output_tokens\": 1}",
@@ -338,7 +338,7 @@ static void test_trace(void **state)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
-        assert_int_equal(bench_plan_from_trace(&p, bad[i], strlen(bad[i]), &w, err, sizeof(err)),
+        assert_int_equal(loadgen_plan_from_trace(&p, bad[i], strlen(bad[i]), &w, err, sizeof(err)),
                          -1);
         assert_true(err[0] != '\0');
     }

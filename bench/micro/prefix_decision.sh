@@ -6,19 +6,21 @@
 # brixgateway + brixcommon (Release for meaningful numbers):
 #   cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release
 #   cmake --build build-rel --target brixgateway brixcommon
-#   bench/prefix_decision.sh build-rel
+#   bench/micro/prefix_decision.sh build-rel
 set -euo pipefail
 
 BUILD=${1:-build}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 [ -d "$ROOT/$BUILD" ] && BUILD="$ROOT/$BUILD"
 for lib in libbrixgateway.a libbrixcommon.a; do
     [ -f "$BUILD/$lib" ] || { echo "no $lib in $BUILD" >&2; exit 1; }
 done
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+# shellcheck source=../../scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+bx_workdir
+TMP=$BX_WORK
 # shellcheck disable=SC2046
-cc -std=c17 -O2 -Wall -Wextra -Werror -I"$ROOT/src" "$ROOT/bench/prefix_decision.c" \
+cc -std=c17 -O2 -Wall -Wextra -Werror -I"$ROOT/src" "$ROOT/bench/micro/prefix_decision.c" \
     "$BUILD/libbrixgateway.a" "$BUILD/libbrixcommon.a" \
     $(pkg-config --libs libuv jansson yaml-0.1 libzmq msgpack libcbor libcrypto libcurl hiredis) \
     -lhttp_parser -lxxhash -lm -lpthread -o "$TMP/prefix_decision"

@@ -1,39 +1,15 @@
-# Sourced by the benchmark scripts that start their own processes:
-#   bench_need TOOL...   exits 2 naming the first tool that is missing
-#   bench_workdir        sets $work (a new temporary directory) and pids=(),
-#                        and an EXIT trap that kills every pid in pids and
-#                        removes $work
-#   bench_port           prints a free TCP port on 127.0.0.1
-#   bench_access_log B   sets alog=(brix gateway flags) and NGX_ACCESS_LOG: both
-#                        proxies' access logs off, or with ACCESS_LOG=DIR both on
-#   nginx_proxy_conf     the gateway benchmarks' nginx peer (below)
-bench_need() {
-    local t
-    for t in "$@"; do
-        command -v "$t" >/dev/null || { echo "$t is missing (bash scripts/deps.sh)"; exit 2; }
-    done
-}
-
-bench_cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-
-bench_workdir() {
-    work=$(mktemp -d)
-    pids=()
-    trap bench_cleanup EXIT
-}
-
-bench_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# shellcheck shell=bash
+# bench/nginx_peer.sh: the nginx that the gateway benchmarks (bench/gateway.sh,
+# bench/micro/gateway_instructions.sh) compare brix gateway against (sourced, not run).
+# Processes, ports and the scratch folder come from scripts/lib.sh.
+#   peer_access_logs BRIX   sets alog=(brix gateway flags) and NGX_ACCESS_LOG: both
+#                           proxies' access logs off, or with ACCESS_LOG=DIR both on
+#   nginx_proxy_conf ...    the nginx peer's configuration (below)
 
 # Access logs: both proxies off (ACCESS_LOG unset) or both writing one
 # (ACCESS_LOG=DIR: brix to DIR/brix.log, nginx to DIR/nginx.log); the flag
 # only for a brix that has --access-log (an older build, for "before" runs).
-bench_access_log() {
+peer_access_logs() {
     alog=()
     grep -q -- '--access-log ' <<<"$("$1" gateway --help 2>&1 || true)" || return 0
     if [ -n "${ACCESS_LOG:-}" ]; then

@@ -8,9 +8,9 @@
 # Parts 3 and 4 need redis-server; part 4 needs the brix binary. Needs a Release build:
 #   cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release
 #   cmake --build build-rel --target brixkv brix -j2
-#   bench/kvcache.sh build-rel            # about 2 minutes
-#   bench/kvcache.sh build-rel --quick    # a few seconds (CI smoke)
-#   bench/kvcache.sh build-rel --only 4   # one part (1-4)
+#   bench/micro/kvcache.sh build-rel            # about 2 minutes
+#   bench/micro/kvcache.sh build-rel --quick    # a few seconds (CI smoke)
+#   bench/micro/kvcache.sh build-rel --only 4   # one part (1-4)
 set -euo pipefail
 
 BUILD=build-rel
@@ -37,7 +37,7 @@ for a in "$@"; do
     *) BUILD=$a ;;
     esac
 done
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 [ -d "$ROOT/$BUILD" ] && BUILD="$ROOT/$BUILD"
 [ -f "$BUILD/libbrixkv.a" ] || {
     echo "no libbrixkv.a in $BUILD (cmake --build $BUILD --target brixkv)" >&2
@@ -48,17 +48,13 @@ if [ "$btype" != Release ]; then
     echo "warning: $BUILD is a '${btype:-unknown}' build; numbers mean something only in Release" >&2
 fi
 
-TMP=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+# shellcheck source=../../scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+bx_workdir
+TMP=$BX_WORK
 
 # shellcheck disable=SC2046
-cc -std=c17 -O2 -Wall -Wextra -Werror -I"$ROOT/include" "$ROOT/bench/kvcache_bench.c" \
+cc -std=c17 -O2 -Wall -Wextra -Werror -I"$ROOT/include" "$ROOT/bench/micro/kvcache_bench.c" \
     "$BUILD/libbrixkv.a" $(pkg-config --libs hiredis) -lxxhash -lpthread \
     -o "$TMP/kvcache_bench"
 
@@ -75,21 +71,11 @@ if part 2; then
     "$TMP/kvcache_bench" lookup $QUICK
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# Starts a redis-server on a free port; prints the port. Its pid goes to $TMP/redis.pid.
+# Starts a redis-server on a free port: its port in REDIS_PORT.
 REDIS_PORT=
 start_redis() {
-    REDIS_PORT=$(free_port)
-    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-        --daemonize no --logfile "$TMP/redis-$REDIS_PORT.log" &
-    pids+=($!)
-    for _ in $(seq 100); do
-        redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    echo "redis-server on port $REDIS_PORT did not start" >&2
-    return 1
+    bx_start_redis "$TMP/redis.log" || return 1
+    REDIS_PORT=$BX_REDIS_PORT
 }
 
 if part 3; then
@@ -144,20 +130,11 @@ run_mode() { # label, engine flags...
     local label=$1
     shift
     local port
-    port=$(free_port)
-    "$BRIX" engine --host 127.0.0.1 --port "$port" --time-scale "$SCALE" \
-        --num-gpu-blocks "$GPUBLOCKS" --max-model-len $((GPUBLOCKS * 16)) --log-level warn "$@" >"$TMP/engine-$label.log" 2>&1 &
-    local epid=$!
-    pids+=("$epid")
-    local up=
-    for _ in $(seq 100); do
-        if curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
-            up=1
-            break
-        fi
-        sleep 0.1
-    done
-    if [ -z "$up" ]; then
+    port=$(bx_free_port)
+    bx_start_engine "$TMP/engine-$label.log" "$port" --time-scale "$SCALE" \
+        --num-gpu-blocks "$GPUBLOCKS" --max-model-len $((GPUBLOCKS * 16)) --log-level warn "$@"
+    local epid=$BX_LAST
+    if ! bx_wait_http "http://127.0.0.1:$port/health" 10 "$epid"; then
         echo "multi-turn: engine ($label) did not start:" >&2
         tail -5 "$TMP/engine-$label.log" >&2
         return 1
@@ -171,8 +148,7 @@ run_mode() { # label, engine flags...
         return 1
     }
     curl -sf "http://127.0.0.1:$port/metrics" >"$TMP/metrics-$label.txt" || true
-    kill "$epid" 2>/dev/null || true
-    wait "$epid" 2>/dev/null || true
+    bx_stop "$epid"
     local l1 l2
     l1=$(metric 'brix:kv_offload_hit_blocks_total' 'tier="l1"' "$TMP/metrics-$label.txt")
     l2=$(metric 'brix:kv_offload_hit_blocks_total' 'tier="l2"' "$TMP/metrics-$label.txt")

@@ -1,20 +1,20 @@
-/* bench_config: the options of `brix bench run`, their defaults (one place,
- * bench_config_default) and the flag parser that fills them and prints
+/* loadgen_config: the options of `brix bench run`, their defaults (one place,
+ * loadgen_config_default) and the flag parser that fills them and prints
  * --help from the same table.
  *
  * Memory: string fields point into argv (or string literals); the header
- * array is allocated by the parser and freed by bench_config_free. */
-#ifndef BENCH_CONFIG_H
-#define BENCH_CONFIG_H
+ * array is allocated by the parser and freed by loadgen_config_free. */
+#ifndef LOADGEN_CONFIG_H
+#define LOADGEN_CONFIG_H
 
-#include "bench/bench_workload.h"
+#include "loadgen/loadgen_workload.h"
 
 #include <stddef.h>
 #include <stdio.h>
 
-#define BENCH_MAX_HEADERS 64
+#define LOADGEN_MAX_HEADERS 64
 
-typedef struct bench_config {
+typedef struct loadgen_config {
     const char *url;
     int chat; /* --endpoint chat (1) or completions (0) */
     const char *model;
@@ -29,13 +29,13 @@ typedef struct bench_config {
     const char *output;
     const char *summary_json;
     int progress; /* -1 auto (isatty), 0 off */
-    bench_wl_params wl;
-} bench_config;
+    loadgen_wl_params wl;
+} loadgen_config;
 
-void bench_config_default(bench_config *c);
+void loadgen_config_default(loadgen_config *c);
 /* Parses argv[1..argc) (argv[0] is "run"). Returns 0, 1 when --help was
  * printed to out, or 2 after printing an error to err. */
-int bench_config_parse(bench_config *c, int argc, char **argv, FILE *out, FILE *err);
-void bench_config_free(bench_config *c);
+int loadgen_config_parse(loadgen_config *c, int argc, char **argv, FILE *out, FILE *err);
+void loadgen_config_free(loadgen_config *c);
 
 #endif

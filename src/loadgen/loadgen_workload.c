@@ -1,8 +1,8 @@
-/* bench_workload: see bench_workload.h. Everything derives from the run's
+/* loadgen_workload: see loadgen_workload.h. Everything derives from the run's
  * seed: one RNG stream draws arrivals and lengths in item order, and each
  * item's text comes from its own seed, so a prompt can be regenerated at send
  * time instead of being held in memory for the whole run. */
-#include "bench/bench_workload.h"
+#include "loadgen/loadgen_workload.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -13,7 +13,7 @@
 #include "common/bx_rand.h"
 
 /* Three lowercase letters each: " xyz" is exactly one brix token. */
-static const char bench_wordlist[][4] = {
+static const char loadgen_wordlist[][4] = {
     "the", "and", "for", "are", "but", "not", "you", "all", "any", "can", "had", "her", "was",
     "one", "our", "out", "day", "get", "has", "him", "his", "how", "man", "new", "now", "old",
     "see", "two", "way", "who", "boy", "did", "its", "let", "put", "say", "she", "too", "use",
@@ -26,7 +26,7 @@ static const char bench_wordlist[][4] = {
     "row", "run", "sad", "sea", "set", "sex", "sir", "sit", "six", "sky", "son", "sun", "tax",
     "tea", "ten", "tie", "tip", "toe", "top", "toy", "try", "via", "war", "wet", "win", "yes",
     "yet", "zoo"};
-#define BENCH_NWORDS (sizeof(bench_wordlist) / sizeof(bench_wordlist[0]))
+#define LOADGEN_NWORDS (sizeof(loadgen_wordlist) / sizeof(loadgen_wordlist[0]))
 
 /* ---------------- RNG ---------------- */
 
@@ -35,14 +35,14 @@ static uint64_t splitmix64(uint64_t *x)
     return bx_splitmix64(x);
 }
 
-uint64_t bench_mix(uint64_t a, uint64_t b)
+uint64_t loadgen_mix(uint64_t a, uint64_t b)
 {
     uint64_t x = a ^ (b * 0xD1B54A32D192ED03ULL);
     (void)splitmix64(&x);
     return splitmix64(&x);
 }
 
-void bench_rng_seed(bench_rng *r, uint64_t seed)
+void loadgen_rng_seed(loadgen_rng *r, uint64_t seed)
 {
     uint64_t x = seed;
     for (int i = 0; i < 4; i++)
@@ -54,7 +54,7 @@ static uint64_t rotl(uint64_t x, int k)
     return (x << k) | (x >> (64 - k));
 }
 
-uint64_t bench_rng_next(bench_rng *r)
+uint64_t loadgen_rng_next(loadgen_rng *r)
 {
     uint64_t *s = r->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
@@ -68,60 +68,60 @@ uint64_t bench_rng_next(bench_rng *r)
     return result;
 }
 
-double bench_rng_uniform(bench_rng *r)
+double loadgen_rng_uniform(loadgen_rng *r)
 {
-    return (double)(bench_rng_next(r) >> 11) * 0x1.0p-53;
+    return (double)(loadgen_rng_next(r) >> 11) * 0x1.0p-53;
 }
 
-double bench_rng_exp(bench_rng *r, double rate)
+double loadgen_rng_exp(loadgen_rng *r, double rate)
 {
-    return -log1p(-bench_rng_uniform(r)) / rate;
+    return -log1p(-loadgen_rng_uniform(r)) / rate;
 }
 
-double bench_rng_normal(bench_rng *r)
+double loadgen_rng_normal(loadgen_rng *r)
 {
     /* Box-Muller; u1 in (0, 1] so log is finite. */
-    double u1 = 1.0 - bench_rng_uniform(r);
-    double u2 = bench_rng_uniform(r);
+    double u1 = 1.0 - loadgen_rng_uniform(r);
+    double u2 = loadgen_rng_uniform(r);
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
 /* ---------------- lengths and text ---------------- */
 
-int bench_sample_len(bench_rng *r, int mean, enum bench_len_dist d, double spread)
+int loadgen_sample_len(loadgen_rng *r, int mean, enum loadgen_len_dist d, double spread)
 {
     double v = mean;
-    if (d == BENCH_LEN_UNIFORM)
-        v = mean * (1.0 - spread + 2.0 * spread * bench_rng_uniform(r));
-    else if (d == BENCH_LEN_NORMAL)
-        v = mean + mean * spread * bench_rng_normal(r);
+    if (d == LOADGEN_LEN_UNIFORM)
+        v = mean * (1.0 - spread + 2.0 * spread * loadgen_rng_uniform(r));
+    else if (d == LOADGEN_LEN_NORMAL)
+        v = mean + mean * spread * loadgen_rng_normal(r);
     v = round(v);
     if (!(v >= 1)) v = 1;
-    if (v > BENCH_MAX_LEN) v = BENCH_MAX_LEN;
+    if (v > LOADGEN_MAX_LEN) v = LOADGEN_MAX_LEN;
     return (int)v;
 }
 
-int bench_words(bx_buf *out, uint64_t seed, int n)
+int loadgen_words(bx_buf *out, uint64_t seed, int n)
 {
     if (n <= 0) return 0;
     if (bx_buf_reserve(out, (size_t)n * 4) != 0) return -1;
-    bench_rng r;
-    bench_rng_seed(&r, seed);
+    loadgen_rng r;
+    loadgen_rng_seed(&r, seed);
     for (int i = 0; i < n; i++) {
-        const char *w = bench_wordlist[bench_rng_next(&r) % BENCH_NWORDS];
+        const char *w = loadgen_wordlist[loadgen_rng_next(&r) % LOADGEN_NWORDS];
         char piece[4] = {' ', w[0], w[1], w[2]};
         if (bx_buf_append(out, piece, 4) != 0) return -1;
     }
     return 0;
 }
 
-int bench_item_text(bx_buf *out, uint64_t base_seed, const bench_item *it)
+int loadgen_item_text(bx_buf *out, uint64_t base_seed, const loadgen_item *it)
 {
     if (it->prefix_len > 0 &&
-        bench_words(out, bench_mix(base_seed ^ 0x5052454649580000ULL, it->prefix_key),
-                    it->prefix_len) != 0)
+        loadgen_words(out, loadgen_mix(base_seed ^ 0x5052454649580000ULL, it->prefix_key),
+                      it->prefix_len) != 0)
         return -1;
-    return bench_words(out, it->seed, it->input_len);
+    return loadgen_words(out, it->seed, it->input_len);
 }
 
 /* ---------------- plans ---------------- */
@@ -131,7 +131,7 @@ static void errf(char *err, size_t errlen, const char *msg)
     if (errlen) snprintf(err, errlen, "%s", msg);
 }
 
-static void item_blank(bench_item *it)
+static void item_blank(loadgen_item *it)
 {
     memset(it, 0, sizeof(*it));
     it->prefix_group = -1;
@@ -140,66 +140,66 @@ static void item_blank(bench_item *it)
     it->next = -1;
 }
 
-static int check_params(const bench_wl_params *w, char *err, size_t errlen)
+static int check_params(const loadgen_wl_params *w, char *err, size_t errlen)
 {
     if (!(w->rate > 0)) return errf(err, errlen, "--rate must be positive or inf"), -1;
-    if (w->num_requests < 0 || w->num_requests > BENCH_MAX_ITEMS)
+    if (w->num_requests < 0 || w->num_requests > LOADGEN_MAX_ITEMS)
         return errf(err, errlen, "--num-requests out of range"), -1;
     if (!(w->duration >= 0) || !isfinite(w->duration))
         return errf(err, errlen, "--duration must be a non-negative number"), -1;
-    if (w->input_len < 0 || w->input_len > BENCH_MAX_LEN || w->output_len < 1 ||
-        w->output_len > BENCH_MAX_LEN)
+    if (w->input_len < 0 || w->input_len > LOADGEN_MAX_LEN || w->output_len < 1 ||
+        w->output_len > LOADGEN_MAX_LEN)
         return errf(err, errlen, "--input-len/--output-len out of range"), -1;
     if (!(w->len_spread >= 0 && w->len_spread <= 10))
         return errf(err, errlen, "--len-spread must be in [0, 10]"), -1;
     if (!(w->think_time >= 0) || !isfinite(w->think_time))
         return errf(err, errlen, "--think-time must be a non-negative number"), -1;
-    if (w->prefix_len < 0 || w->prefix_len > BENCH_MAX_LEN)
+    if (w->prefix_len < 0 || w->prefix_len > LOADGEN_MAX_LEN)
         return errf(err, errlen, "--prefix-len out of range"), -1;
     return 0;
 }
 
 /* Number of arrivals: num_requests if given, cut by duration if given. */
-static long count_arrivals(const bench_wl_params *w, long cap)
+static long count_arrivals(const loadgen_wl_params *w, long cap)
 {
     if (w->duration <= 0) return cap;
-    bench_rng r;
-    bench_rng_seed(&r, w->seed);
+    loadgen_rng r;
+    loadgen_rng_seed(&r, w->seed);
     double t = 0;
     long n = 0;
     for (; n < cap; n++) {
-        t += bench_rng_exp(&r, w->rate);
+        t += loadgen_rng_exp(&r, w->rate);
         if (t > w->duration) break;
     }
     return n;
 }
 
-int bench_plan_build(bench_plan *p, const bench_wl_params *w, char *err, size_t errlen)
+int loadgen_plan_build(loadgen_plan *p, const loadgen_wl_params *w, char *err, size_t errlen)
 {
     memset(p, 0, sizeof(*p));
     if (check_params(w, err, errlen) != 0) return -1;
-    int turns = w->kind == BENCH_WL_MULTI_TURN ? w->turns : 1;
+    int turns = w->kind == LOADGEN_WL_MULTI_TURN ? w->turns : 1;
     if (turns < 1 || turns > 10000) return errf(err, errlen, "--turns must be in [1, 10000]"), -1;
-    if (w->kind == BENCH_WL_SHARED_PREFIX && (w->num_prefix_groups < 1 || w->prefix_len < 1))
+    if (w->kind == LOADGEN_WL_SHARED_PREFIX && (w->num_prefix_groups < 1 || w->prefix_len < 1))
         return errf(err, errlen,
                     "shared-prefix needs --num-prefix-groups >= 1 and --prefix-len >= 1"),
                -1;
     if (isinf(w->rate) && w->num_requests == 0 &&
-        !(w->kind == BENCH_WL_MULTI_TURN && w->num_sessions > 0))
+        !(w->kind == LOADGEN_WL_MULTI_TURN && w->num_sessions > 0))
         return errf(err, errlen, "--rate inf needs --num-requests"), -1;
 
     long roots; /* arrivals drawn from the Poisson process */
-    if (w->kind == BENCH_WL_MULTI_TURN) {
+    if (w->kind == LOADGEN_WL_MULTI_TURN) {
         long cap = w->num_sessions > 0   ? w->num_sessions
                    : w->num_requests > 0 ? (w->num_requests + turns - 1) / turns
-                                         : BENCH_MAX_ITEMS / turns;
-        if (w->num_sessions < 0 || cap > BENCH_MAX_ITEMS / turns)
+                                         : LOADGEN_MAX_ITEMS / turns;
+        if (w->num_sessions < 0 || cap > LOADGEN_MAX_ITEMS / turns)
             return errf(err, errlen, "too many sessions"), -1;
         roots = count_arrivals(w, cap);
     } else {
-        roots = count_arrivals(w, w->num_requests > 0 ? w->num_requests : BENCH_MAX_ITEMS);
+        roots = count_arrivals(w, w->num_requests > 0 ? w->num_requests : LOADGEN_MAX_ITEMS);
     }
-    if (roots == BENCH_MAX_ITEMS / turns && w->num_requests == 0 && w->num_sessions == 0)
+    if (roots == LOADGEN_MAX_ITEMS / turns && w->num_requests == 0 && w->num_sessions == 0)
         return errf(err, errlen, "too many requests: lower --rate or --duration"), -1;
     if (roots <= 0) return errf(err, errlen, "the workload has no requests"), -1;
 
@@ -207,29 +207,29 @@ int bench_plan_build(bench_plan *p, const bench_wl_params *w, char *err, size_t 
     p->items = calloc(n, sizeof(*p->items));
     if (!p->items) return errf(err, errlen, "out of memory"), -1;
     p->n = n;
-    p->num_sessions = w->kind == BENCH_WL_MULTI_TURN ? (int)roots : 0;
+    p->num_sessions = w->kind == LOADGEN_WL_MULTI_TURN ? (int)roots : 0;
 
-    bench_rng arr, len;
-    bench_rng_seed(&arr, w->seed); /* same stream as count_arrivals */
-    bench_rng_seed(&len, bench_mix(w->seed, 0x4C454E));
+    loadgen_rng arr, len;
+    loadgen_rng_seed(&arr, w->seed); /* same stream as count_arrivals */
+    loadgen_rng_seed(&len, loadgen_mix(w->seed, 0x4C454E));
     double t = 0;
     for (long s = 0; s < roots; s++) {
-        if (!isinf(w->rate)) t += bench_rng_exp(&arr, w->rate);
+        if (!isinf(w->rate)) t += loadgen_rng_exp(&arr, w->rate);
         for (int k = 0; k < turns; k++) {
             size_t idx = (size_t)s * (size_t)turns + (size_t)k;
-            bench_item *it = &p->items[idx];
+            loadgen_item *it = &p->items[idx];
             item_blank(it);
             it->at = k == 0 ? t : 0;
-            it->input_len = bench_sample_len(&len, w->input_len, w->len_dist, w->len_spread);
+            it->input_len = loadgen_sample_len(&len, w->input_len, w->len_dist, w->len_spread);
             if (w->input_len == 0) it->input_len = 0;
-            it->output_len = bench_sample_len(&len, w->output_len, w->len_dist, w->len_spread);
-            it->seed = bench_mix(w->seed, idx + 1);
-            if (w->kind == BENCH_WL_SHARED_PREFIX) {
-                it->prefix_group = (int)(bench_rng_next(&len) % (uint64_t)w->num_prefix_groups);
+            it->output_len = loadgen_sample_len(&len, w->output_len, w->len_dist, w->len_spread);
+            it->seed = loadgen_mix(w->seed, idx + 1);
+            if (w->kind == LOADGEN_WL_SHARED_PREFIX) {
+                it->prefix_group = (int)(loadgen_rng_next(&len) % (uint64_t)w->num_prefix_groups);
                 it->prefix_key = (uint64_t)it->prefix_group + 1;
                 it->prefix_len = w->prefix_len;
             }
-            if (w->kind == BENCH_WL_MULTI_TURN) {
+            if (w->kind == LOADGEN_WL_MULTI_TURN) {
                 it->session = (int)s;
                 it->turn = k;
                 it->think = k == 0 ? 0 : w->think_time;
@@ -241,7 +241,7 @@ int bench_plan_build(bench_plan *p, const bench_wl_params *w, char *err, size_t 
     return 0;
 }
 
-void bench_plan_free(bench_plan *p)
+void loadgen_plan_free(loadgen_plan *p)
 {
     free(p->items);
     memset(p, 0, sizeof(*p));
@@ -288,16 +288,16 @@ static int int_field(json_t *o, const char *name, int min, int *out)
         d = json_real_value(v);
     else
         return -1;
-    if (!(d >= min && d <= BENCH_MAX_LEN) || d != floor(d)) return -1;
+    if (!(d >= min && d <= LOADGEN_MAX_LEN) || d != floor(d)) return -1;
     *out = (int)d;
     return 0;
 }
 
-int bench_trace_parse_line(const char *line, size_t len, bench_trace_line *out, char *err,
-                           size_t errlen)
+int loadgen_trace_parse_line(const char *line, size_t len, loadgen_trace_line *out, char *err,
+                             size_t errlen)
 {
     memset(out, 0, sizeof(*out));
-    if (len > BENCH_TRACE_MAX_LINE) return errf(err, errlen, "line longer than 64 KiB"), -1;
+    if (len > LOADGEN_TRACE_MAX_LINE) return errf(err, errlen, "line longer than 64 KiB"), -1;
     json_error_t je;
     json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
     if (!o) {
@@ -335,7 +335,7 @@ out:
 }
 
 struct trace_ent {
-    bench_item it;
+    loadgen_item it;
     uint64_t session_key;
     size_t line;
 };
@@ -363,7 +363,7 @@ static struct sess_slot *sess_find(struct sess_slot *tab, size_t cap, uint64_t k
     return &tab[i];
 }
 
-static int link_sessions(bench_plan *p, const uint64_t *keys, char *err, size_t errlen)
+static int link_sessions(loadgen_plan *p, const uint64_t *keys, char *err, size_t errlen)
 {
     size_t cap = 16;
     while (cap < p->n * 2)
@@ -374,7 +374,7 @@ static int link_sessions(bench_plan *p, const uint64_t *keys, char *err, size_t 
     for (size_t i = 0; i < p->n; i++) {
         if (keys[i] == 0) continue;
         struct sess_slot *s = sess_find(tab, cap, keys[i]);
-        bench_item *it = &p->items[i];
+        loadgen_item *it = &p->items[i];
         if (s->key == 0) {
             s->key = keys[i];
             s->last = -1;
@@ -391,8 +391,8 @@ static int link_sessions(bench_plan *p, const uint64_t *keys, char *err, size_t 
     return 0;
 }
 
-int bench_plan_from_trace(bench_plan *p, const char *text, size_t len, const bench_wl_params *w,
-                          char *err, size_t errlen)
+int loadgen_plan_from_trace(loadgen_plan *p, const char *text, size_t len,
+                            const loadgen_wl_params *w, char *err, size_t errlen)
 {
     memset(p, 0, sizeof(*p));
     size_t cap = 0, n = 0, lineno = 0;
@@ -407,15 +407,15 @@ int bench_plan_from_trace(bench_plan *p, const char *text, size_t len, const ben
         while (k < l && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r'))
             k++;
         if (k < l) {
-            bench_trace_line tl;
+            loadgen_trace_line tl;
             char msg[200];
-            if (bench_trace_parse_line(s, l, &tl, msg, sizeof(msg)) != 0) {
+            if (loadgen_trace_parse_line(s, l, &tl, msg, sizeof(msg)) != 0) {
                 if (errlen) snprintf(err, errlen, "trace line %zu: %s", lineno, msg);
                 free(ents);
                 return -1;
             }
             if (n == cap) {
-                if (n >= (size_t)BENCH_MAX_ITEMS) {
+                if (n >= (size_t)LOADGEN_MAX_ITEMS) {
                     free(ents);
                     return errf(err, errlen, "trace has too many lines"), -1;
                 }
@@ -439,7 +439,7 @@ int bench_plan_from_trace(bench_plan *p, const char *text, size_t len, const ben
                 t->it.prefix_group = (int)(tl.group_key & 0x7FFFFFFF);
             }
             t->it.input_len = tl.prompt_tokens - t->it.prefix_len;
-            t->it.seed = bench_mix(w->seed, lineno);
+            t->it.seed = loadgen_mix(w->seed, lineno);
             t->session_key = tl.session_key;
             t->line = lineno;
             n++;
@@ -465,7 +465,7 @@ int bench_plan_from_trace(bench_plan *p, const char *text, size_t len, const ben
     if (!p->items || !keys) {
         free(ents);
         free(keys);
-        bench_plan_free(p);
+        loadgen_plan_free(p);
         return errf(err, errlen, "out of memory"), -1;
     }
     p->n = keep;
@@ -476,18 +476,18 @@ int bench_plan_from_trace(bench_plan *p, const char *text, size_t len, const ben
     free(ents);
     int rc = link_sessions(p, keys, err, errlen);
     free(keys);
-    if (rc != 0) bench_plan_free(p);
+    if (rc != 0) loadgen_plan_free(p);
     return rc;
 }
 
 /* ---------------- conversations ---------------- */
 
-void bench_conv_init(bench_conv *c)
+void loadgen_conv_init(loadgen_conv *c)
 {
     memset(c, 0, sizeof(*c));
 }
 
-int bench_conv_add(bench_conv *c, const char *text, size_t len)
+int loadgen_conv_add(loadgen_conv *c, const char *text, size_t len)
 {
     if (c->n == c->cap) {
         size_t nc = c->cap ? c->cap * 2 : 4;
@@ -509,7 +509,7 @@ int bench_conv_add(bench_conv *c, const char *text, size_t len)
     return 0;
 }
 
-void bench_conv_free(bench_conv *c)
+void loadgen_conv_free(loadgen_conv *c)
 {
     for (size_t i = 0; i < c->n; i++)
         free(c->msgs[i]);
