@@ -19,7 +19,7 @@
 #include "ctl/ctl_cli.h"
 #include "ctl/ctl_lora.h"
 #include "ctl/ctl_obj.h"
-#include "ctl/ctl_store.h"
+#include "ctl/ctl_objstore_sqlite.h"
 #include "ctl/ctl_sup.h"
 #include "gateway/gw_config.h"
 #include "gateway/gw_gateway.h"
@@ -58,8 +58,9 @@ typedef struct ctl_up {
     ctl_up_cfg cfg;
     char brix_path[PATH_MAX];
     char db_path[PATH_MAX], log_dir[PATH_MAX], cache_dir[PATH_MAX];
-    ctl_store *store;
-    bx_apikeys keys; /* the gateway's: --api-key-file, BRIX_API_KEYS, GatewayConfig */
+    ctl_objstore *st; /* objects, status, events */
+    ctl_store *store; /* the same file: the supervisor's pod rows */
+    bx_apikeys keys;  /* the gateway's: --api-key-file, BRIX_API_KEYS, GatewayConfig */
     gw_gateway *gw;
     ctl_sup *sup;
     ctl_lora *lora;
@@ -212,7 +213,7 @@ static void ctl_up_dep_status(ctl_up *u, ctl_up_dep *d)
         return;
     }
     char err[256];
-    if (ctl_store_set_status(u->store, "Deployment", d->obj->name, st, err, sizeof(err)) < 0)
+    if (ctl_objstore_set_status(u->st, "Deployment", d->obj->name, st, err, sizeof(err)) < 0)
         bx_warn("deployment %s: status: %s", d->obj->name, err);
     json_decref(d->status);
     d->status = st;
@@ -226,7 +227,7 @@ static int ctl_up_dep_initial_replicas(ctl_up *u, const ctl_obj *o, int autoscal
     ctl_record r;
     char err[256];
     int rep = o->u.dep.replicas;
-    if (ctl_store_get(u->store, "Deployment", o->name, &r, err, sizeof(err)) == 0) {
+    if (ctl_objstore_get(u->st, "Deployment", o->name, &r, err, sizeof(err)) == 0) {
         json_t *v = json_object_get(r.status, "autoscaledReplicas");
         if (json_is_integer(v) && json_integer_value(v) >= 0 &&
             json_integer_value(v) <= CTL_MAX_REPLICAS)
@@ -242,7 +243,7 @@ static int ctl_up_is_autoscaled(ctl_up *u, const char *deployment)
     size_t n;
     char err[256];
     int found = 0;
-    if (ctl_store_list(u->store, "PodAutoscaler", &rs, &n, err, sizeof(err)) != 0) return 0;
+    if (ctl_objstore_list(u->st, "PodAutoscaler", &rs, &n, err, sizeof(err)) != 0) return 0;
     for (size_t i = 0; i < n && !found; i++) {
         const char *t = json_string_value(json_object_get(
             json_object_get(json_object_get(rs[i].object, "spec"), "scaleTargetRef"), "name"));
@@ -367,6 +368,15 @@ static int ctl_up_api_pods(void *ud, const ctl_podview **out, size_t *n)
     return 0;
 }
 
+/* startedAt of a pod: the supervisor's row. */
+static int64_t ctl_up_pod_started(void *ud, const char *pod)
+{
+    ctl_up *u = ud;
+    ctl_pod row;
+    char err[256];
+    return ctl_store_pod_get(u->store, pod, &row, err, sizeof(err)) == 0 ? row.started_ms : 0;
+}
+
 /* ---------- autoscaling ---------- */
 
 static void ctl_up_scale(void *ud, const char *deployment, int replicas, const char *reason)
@@ -430,7 +440,7 @@ static void ctl_up_wake(void *ud, const char *model)
     if (!d) { /* an adapter: wake its base model's deployment */
         ctl_record r;
         char err[256];
-        if (ctl_store_get(u->store, "ModelAdapter", model, &r, err, sizeof(err)) == 0) {
+        if (ctl_objstore_get(u->st, "ModelAdapter", model, &r, err, sizeof(err)) == 0) {
             const char *base =
                 json_string_value(json_object_get(json_object_get(r.object, "spec"), "baseModel"));
             if (base) d = ctl_up_dep_for_model(u, base);
@@ -471,24 +481,29 @@ static void ctl_up_apply_obj(ctl_up *u, const ctl_obj *o, int adopt)
     }
 }
 
-static void ctl_up_on_applied(void *ud, const ctl_obj *o, int changed)
+/* The store's watch: objects applied or deleted through the admin API, and
+ * the stored ones replayed at start (SYNC: Deployments adopt the previous
+ * run's engines). */
+static void ctl_up_on_watch(void *ud, const ctl_watch_event *ev)
 {
     ctl_up *u = ud;
-    if (!changed || u->stopping) return;
-    bx_info("%s %s applied", ctl_kind_name(o->kind), o->name);
-    ctl_up_apply_obj(u, o, 0);
-}
-
-static void ctl_up_on_deleted(void *ud, ctl_kind kind, const char *name)
-{
-    ctl_up *u = ud;
-    bx_info("%s %s deleted", ctl_kind_name(kind), name);
-    if (kind == CTL_KIND_DEPLOYMENT) {
-        ctl_up_remove_deployment(u, name);
-    } else if (kind == CTL_KIND_MODEL_ADAPTER) {
-        ctl_lora_remove(u->lora, name);
-    } else if (kind == CTL_KIND_POD_AUTOSCALER) {
-        ctl_as_remove(u->as, name);
+    if (u->stopping) return;
+    if (ev->type == CTL_WATCH_SYNC) {
+        ctl_up_apply_obj(u, ev->obj, 1);
+        return;
+    }
+    if (ev->type == CTL_WATCH_PUT) {
+        bx_info("%s %s applied", ctl_kind_name(ev->kind), ev->name);
+        ctl_up_apply_obj(u, ev->obj, 0);
+        return;
+    }
+    bx_info("%s %s deleted", ctl_kind_name(ev->kind), ev->name);
+    if (ev->kind == CTL_KIND_DEPLOYMENT) {
+        ctl_up_remove_deployment(u, ev->name);
+    } else if (ev->kind == CTL_KIND_MODEL_ADAPTER) {
+        ctl_lora_remove(u->lora, ev->name);
+    } else if (ev->kind == CTL_KIND_POD_AUTOSCALER) {
+        ctl_as_remove(u->as, ev->name);
         for (size_t i = 0; i < u->ndeps; i++)
             u->deps[i].autoscaled = ctl_up_is_autoscaled(u, u->deps[i].obj->name);
     }
@@ -656,10 +671,10 @@ static int ctl_up_load_files(ctl_up *u)
         for (size_t i = 0; i < n; i++) {
             int changed = 0;
             ctl_record old;
-            int existed = ctl_store_get(u->store, ctl_kind_name(objs[i]->kind), objs[i]->name, &old,
-                                        err, sizeof(err)) == 0;
+            int existed = ctl_objstore_get(u->st, ctl_kind_name(objs[i]->kind), objs[i]->name, &old,
+                                           err, sizeof(err)) == 0;
             if (existed) ctl_record_clear(&old);
-            if (ctl_store_put_obj(u->store, objs[i], &changed, err, sizeof(err)) != 0) {
+            if (ctl_objstore_put(u->st, objs[i], &changed, err, sizeof(err)) != 0) {
                 fprintf(stderr, "brix up: %s: %s\n", u->cfg.files[f], err);
                 ctl_objs_free(objs, n);
                 return -1;
@@ -678,26 +693,14 @@ static int ctl_up_load_files(ctl_up *u)
  * run's engines), then adapters and autoscalers. */
 static int ctl_up_start_objects(ctl_up *u)
 {
-    static const char *const order[] = {"Deployment", "ModelAdapter", "PodAutoscaler"};
+    static const ctl_kind order[] = {CTL_KIND_DEPLOYMENT, CTL_KIND_MODEL_ADAPTER,
+                                     CTL_KIND_POD_AUTOSCALER};
     for (size_t k = 0; k < 3; k++) {
-        ctl_record *rs;
-        size_t n;
         char err[512];
-        if (ctl_store_list(u->store, order[k], &rs, &n, err, sizeof(err)) != 0) {
+        if (ctl_objstore_sync(u->st, order[k], err, sizeof(err)) != 0) {
             fprintf(stderr, "brix up: %s\n", err);
             return -1;
         }
-        for (size_t i = 0; i < n; i++) {
-            ctl_obj *o = NULL;
-            if (ctl_obj_parse(rs[i].object, &o, err, sizeof(err)) != 0) {
-                bx_error("stored %s %s: %s", rs[i].kind, rs[i].name, err);
-                continue;
-            }
-            o->generation = rs[i].generation;
-            ctl_up_apply_obj(u, o, 1);
-            ctl_obj_free(o);
-        }
-        ctl_records_free(rs, n);
     }
     return 0;
 }
@@ -778,10 +781,11 @@ static int ctl_up_start(ctl_up *u)
 {
     char err[512];
     if (ctl_up_paths(u) != 0) return -1;
-    if (ctl_store_open(u->db_path, &u->store, err, sizeof(err)) != 0) {
+    if (ctl_objstore_sqlite_open(u->db_path, &u->st, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: %s: %s\n", u->db_path, err);
         return -1;
     }
+    u->store = ctl_objstore_sqlite_store(u->st);
     for (int i = 0; i < u->cfg.nkey_files; i++)
         if (bx_apikeys_load_file(&u->keys, u->cfg.key_files[i], err, sizeof(err)) < 0) {
             fprintf(stderr, "brix up: --api-key-file %s\n", err);
@@ -843,16 +847,17 @@ static int ctl_up_start(ctl_up *u)
         fprintf(stderr, "brix up: autoscaler: %s\n", err);
         return -1;
     }
+    if (ctl_objstore_watch(u->st, CTL_KIND_NONE, ctl_up_on_watch, u) != 0) {
+        fprintf(stderr, "brix up: out of memory\n");
+        return -1;
+    }
     if (ctl_up_start_objects(u) != 0) return -1;
 
     ctl_api_config apc;
     ctl_api_config_default(&apc);
     apc.port = u->cfg.admin_port;
-    ctl_api_callbacks acbs = {.on_applied = ctl_up_on_applied,
-                              .on_deleted = ctl_up_on_deleted,
-                              .pods = ctl_up_api_pods,
-                              .ud = u};
-    if (ctl_api_init(&u->api, u->loop, u->store, &apc, &acbs, err, sizeof(err)) != 0) {
+    ctl_api_callbacks acbs = {.pods = ctl_up_api_pods, .pod_started = ctl_up_pod_started, .ud = u};
+    if (ctl_api_init(&u->api, u->loop, u->st, &apc, &acbs, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: admin API: %s\n", err);
         return -1;
     }
@@ -898,7 +903,7 @@ int ctl_up_main(int argc, char **argv)
         if (u.sup) ctl_sup_close(u.sup, 1, NULL, NULL);
         if (u.gw) gw_gateway_close(u.gw);
         uv_run(u.loop, UV_RUN_NOWAIT);
-        if (u.store) ctl_store_close(u.store);
+        ctl_objstore_close(u.st);
         return 1;
     }
     uv_run(u.loop, UV_RUN_DEFAULT);
@@ -906,7 +911,8 @@ int ctl_up_main(int argc, char **argv)
         ctl_obj_free(u.deps[i].obj);
         json_decref(u.deps[i].status);
     }
-    ctl_store_close(u.store);
+    ctl_objstore_unwatch(u.st, ctl_up_on_watch, &u);
+    ctl_objstore_close(u.st);
     bx_info("stopped");
     return u.exit_code;
 }
