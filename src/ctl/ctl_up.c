@@ -464,9 +464,6 @@ static void ctl_up_apply_obj(ctl_up *u, const ctl_obj *o, int adopt)
     case CTL_KIND_DEPLOYMENT:
         ctl_up_apply_deployment(u, o, adopt);
         break;
-    case CTL_KIND_MODEL_ADAPTER:
-        if (ctl_lora_apply(u->lora, o) != 0) bx_error("adapter %s: cannot apply", o->name);
-        break;
     case CTL_KIND_POD_AUTOSCALER: {
         ctl_up_dep *d = ctl_up_dep_find(u, o->u.pa.target_name);
         if (d) d->autoscaled = 1;
@@ -500,8 +497,6 @@ static void ctl_up_on_watch(void *ud, const ctl_watch_event *ev)
     bx_info("%s %s deleted", ctl_kind_name(ev->kind), ev->name);
     if (ev->kind == CTL_KIND_DEPLOYMENT) {
         ctl_up_remove_deployment(u, ev->name);
-    } else if (ev->kind == CTL_KIND_MODEL_ADAPTER) {
-        ctl_lora_remove(u->lora, ev->name);
     } else if (ev->kind == CTL_KIND_POD_AUTOSCALER) {
         ctl_as_remove(u->as, ev->name);
         for (size_t i = 0; i < u->ndeps; i++)
@@ -733,7 +728,7 @@ static void ctl_up_stop(ctl_up *u)
     u->api = NULL;
     if (u->as) ctl_as_close(u->as);
     u->as = NULL;
-    if (u->lora) ctl_lora_close(u->lora);
+    if (u->lora) ctl_lora_close(u->lora, NULL, NULL);
     u->lora = NULL;
     ctl_sup_close(u->sup, !u->cfg.keep_engines, ctl_up_sup_closed, u);
     u->sup = NULL;
@@ -818,6 +813,11 @@ static int ctl_up_start(ctl_up *u)
         return -1;
     }
 
+    /* first: its log line comes before the controllers act on a change */
+    if (ctl_objstore_watch(u->st, CTL_KIND_NONE, ctl_up_on_watch, u) != 0) {
+        fprintf(stderr, "brix up: out of memory\n");
+        return -1;
+    }
     ctl_sup_cfg sc;
     ctl_sup_cfg_default(&sc);
     sc.brix_path = u->brix_path;
@@ -836,7 +836,7 @@ static int ctl_up_start(ctl_up *u)
     lc.cache_dir = u->cache_dir;
     lc.engine_max_loras = 0; /* vLLM's --max-loras bounds a batch, not what is loaded */
     ctl_lora_cbs lcb = {.on_adapters = ctl_up_on_adapters};
-    if (ctl_lora_init(&u->lora, u->loop, u->store, &lc, &lcb, u, err, sizeof(err)) != 0) {
+    if (ctl_lora_init(&u->lora, u->loop, u->st, &lc, &lcb, u, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: adapters: %s\n", err);
         return -1;
     }
@@ -845,10 +845,6 @@ static int ctl_up_start(ctl_up *u)
     ctl_as_cbs acb = {.scale = ctl_up_scale, .gateway_metric = ctl_up_gateway_metric};
     if (ctl_as_init(&u->as, u->loop, u->store, &ac, &acb, u, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: autoscaler: %s\n", err);
-        return -1;
-    }
-    if (ctl_objstore_watch(u->st, CTL_KIND_NONE, ctl_up_on_watch, u) != 0) {
-        fprintf(stderr, "brix up: out of memory\n");
         return -1;
     }
     if (ctl_up_start_objects(u) != 0) return -1;
@@ -899,7 +895,7 @@ int ctl_up_main(int argc, char **argv)
     if (ctl_up_start(&u) != 0) {
         if (u.api) ctl_api_close(u.api, NULL, NULL);
         if (u.as) ctl_as_close(u.as);
-        if (u.lora) ctl_lora_close(u.lora);
+        if (u.lora) ctl_lora_close(u.lora, NULL, NULL);
         if (u.sup) ctl_sup_close(u.sup, 1, NULL, NULL);
         if (u.gw) gw_gateway_close(u.gw);
         uv_run(u.loop, UV_RUN_NOWAIT);
