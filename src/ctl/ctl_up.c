@@ -464,12 +464,9 @@ static void ctl_up_apply_obj(ctl_up *u, const ctl_obj *o, int adopt)
     case CTL_KIND_DEPLOYMENT:
         ctl_up_apply_deployment(u, o, adopt);
         break;
-    case CTL_KIND_POD_AUTOSCALER: {
+    case CTL_KIND_POD_AUTOSCALER: { /* the autoscaler applies it from its own watch */
         ctl_up_dep *d = ctl_up_dep_find(u, o->u.pa.target_name);
         if (d) d->autoscaled = 1;
-        char err[256];
-        if (ctl_as_apply(u->as, o, err, sizeof(err)) != 0)
-            bx_warn("autoscaler %s: not applied: %s", o->name, err);
         if (d) ctl_as_set_current(u->as, d->obj->name, d->obj->u.dep.model, d->replicas);
         break;
     }
@@ -498,7 +495,6 @@ static void ctl_up_on_watch(void *ud, const ctl_watch_event *ev)
     if (ev->kind == CTL_KIND_DEPLOYMENT) {
         ctl_up_remove_deployment(u, ev->name);
     } else if (ev->kind == CTL_KIND_POD_AUTOSCALER) {
-        ctl_as_remove(u->as, ev->name);
         for (size_t i = 0; i < u->ndeps; i++)
             u->deps[i].autoscaled = ctl_up_is_autoscaled(u, u->deps[i].obj->name);
     }
@@ -726,7 +722,7 @@ static void ctl_up_stop(ctl_up *u)
     uv_timer_stop(&u->tick);
     if (u->api) ctl_api_close(u->api, NULL, NULL);
     u->api = NULL;
-    if (u->as) ctl_as_close(u->as);
+    if (u->as) ctl_as_close(u->as, NULL, NULL);
     u->as = NULL;
     if (u->lora) ctl_lora_close(u->lora, NULL, NULL);
     u->lora = NULL;
@@ -843,7 +839,7 @@ static int ctl_up_start(ctl_up *u)
     ctl_as_cfg ac;
     ctl_as_cfg_default(&ac);
     ctl_as_cbs acb = {.scale = ctl_up_scale, .gateway_metric = ctl_up_gateway_metric};
-    if (ctl_as_init(&u->as, u->loop, u->store, &ac, &acb, u, err, sizeof(err)) != 0) {
+    if (ctl_as_init(&u->as, u->loop, u->st, &ac, &acb, u, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: autoscaler: %s\n", err);
         return -1;
     }
@@ -894,7 +890,7 @@ int ctl_up_main(int argc, char **argv)
     u.loop = uv_default_loop();
     if (ctl_up_start(&u) != 0) {
         if (u.api) ctl_api_close(u.api, NULL, NULL);
-        if (u.as) ctl_as_close(u.as);
+        if (u.as) ctl_as_close(u.as, NULL, NULL);
         if (u.lora) ctl_lora_close(u.lora, NULL, NULL);
         if (u.sup) ctl_sup_close(u.sup, 1, NULL, NULL);
         if (u.gw) gw_gateway_close(u.gw);
