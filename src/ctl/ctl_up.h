@@ -1,12 +1,15 @@
 /* ctl_up: `brix up -f stack.yaml`, the local stack in one process on one
  * libuv loop: the gateway (embedded, gw_gateway), the admin API (ctl_api),
- * the engine supervisor (ctl_sup), the adapter controller (ctl_lora) and
- * the autoscaler (ctl_autoscale), over one SQLite store (ctl_store).
+ * the engine supervisor (ctl_sup), the Deployment controller (ctl_deploy),
+ * the adapter controller (ctl_lora) and the autoscaler (ctl_autoscale),
+ * over one object store (ctl_objstore, its "sqlite" implementation).
  *
  * ctl_up wires them together and owns nothing else:
- * - objects from -f files and from the admin API go to the store and then
- *   to their controller (Deployment -> supervisor, ModelAdapter -> adapter
- *   controller, PodAutoscaler -> autoscaler);
+ * - objects from -f files and from the admin API go to the store; each
+ *   controller learns of its kind from the store's watch (Deployment ->
+ *   ctl_deploy -> supervisor, ModelAdapter -> adapter controller,
+ *   PodAutoscaler -> autoscaler); the stored ones are replayed at start
+ *   (ctl_objstore_sync), Deployments first;
  * - every pod change updates the gateway's engine set (Ready pods only),
  *   the adapter controller's and the autoscaler's views, and the
  *   Deployment's status (replicas, readyReplicas, conditions);
