@@ -282,21 +282,10 @@ int ctl_as_get_info(const ctl_as *a, const char *name, ctl_as_info *out)
     return 0;
 }
 
-static void ctl_as_on_closed(void *ud)
-{
-    ctl_as *a = ud;
-    void (*done)(void *) = a->done;
-    void *done_ud = a->done_ud;
-    free(a);
-    if (done) done(done_ud);
-}
-
 void ctl_as_close(ctl_as *a, void (*done)(void *ud), void *ud)
 {
     if (!a || a->closing) return;
     a->closing = 1;
-    a->done = done;
-    a->done_ud = ud;
     for (size_t i = 0; i < a->npas; i++)
         ctl_as_pa_free(a->pas[i]);
     free(a->pas);
@@ -308,5 +297,5 @@ void ctl_as_close(ctl_as *a, void (*done)(void *ud), void *ud)
     free(a->deps);
     a->deps = NULL;
     a->ndeps = 0;
-    ctl_ctrl_close(a->ctrl, ctl_as_on_closed, a);
+    ctl_ctrl_close(a->ctrl, a, done, ud);
 }

@@ -132,8 +132,6 @@ struct ctl_as {
     size_t npods;
     ctl_as_dep *deps;
     size_t ndeps;
-    void (*done)(void *ud);
-    void *done_ud;
 };
 
 /* ---- ctl_autoscale_metrics.c ---- */

@@ -46,6 +46,7 @@ struct ctl_ctrl {
     size_t nlast, caplast;
     ctl_ctrl_watch_reg watches[CTL_CTRL_MAX_WATCHES];
     size_t nwatches;
+    void *owner;
     void (*done)(void *ud);
     void *done_ud;
 };
@@ -70,8 +71,9 @@ static void ctl_ctrl_maybe_done(ctl_ctrl *c)
 {
     if (!c->closing || c->inflight || c->handles_open) return;
     void (*done)(void *) = c->done;
-    void *ud = c->done_ud;
+    void *ud = c->done_ud, *owner = c->owner;
     free(c);
+    free(owner);
     if (done) done(ud);
 }
 
@@ -135,7 +137,7 @@ int ctl_ctrl_init(ctl_ctrl **out, uv_loop_t *loop, ctl_objstore *store, const ct
         int rc = uv_timer_start(&c->tick, ctl_ctrl_on_tick, c->cfg.period_ms, c->cfg.period_ms);
         if (rc != 0) {
             if (err && errlen) snprintf(err, errlen, "timer: %s", uv_strerror(rc));
-            ctl_ctrl_close(c, NULL, NULL); /* frees c from the loop */
+            ctl_ctrl_close(c, NULL, NULL, NULL); /* frees c from the loop */
             return -1;
         }
     }
@@ -143,10 +145,11 @@ int ctl_ctrl_init(ctl_ctrl **out, uv_loop_t *loop, ctl_objstore *store, const ct
     return 0;
 }
 
-void ctl_ctrl_close(ctl_ctrl *c, void (*done)(void *ud), void *ud)
+void ctl_ctrl_close(ctl_ctrl *c, void *owner, void (*done)(void *ud), void *ud)
 {
     if (!c || c->closing) return;
     c->closing = 1;
+    c->owner = owner;
     c->done = done;
     c->done_ud = ud;
     for (size_t i = 0; i < c->nwatches; i++)

@@ -28,7 +28,7 @@
  *            thread-pool job): close waits for all of them.
  *   close    ctl_ctrl_close stops the timers, unwatches, cancels the calls,
  *            and once every handle, call and hold has come back, frees the
- *            skeleton and runs the done callback. No pass and no reply
+ *            skeleton and the controller and runs the done callback. No pass and no reply
  *            callback runs after ctl_ctrl_close returns.
  *
  * Threads and ownership: everything runs on the loop thread. The skeleton
@@ -134,9 +134,11 @@ size_t ctl_ctrl_inflight(const ctl_ctrl *c);
 
 /* ---- close ---- */
 
-/* Stops passes, unwatches, cancels the calls; done(ud) (may be NULL) runs
- * from the loop once the timers are closed and nothing is in flight, after
- * the skeleton is freed. The loop must keep running. */
-void ctl_ctrl_close(ctl_ctrl *c, void (*done)(void *ud), void *ud);
+/* Stops passes, unwatches, cancels the calls. Once the timers are closed
+ * and nothing is in flight (from the loop), the skeleton is freed, then
+ * owner (may be NULL: the controller's own malloc'd struct, so that what
+ * comes back in flight finds it alive until then) is freed, then done(ud)
+ * (may be NULL) runs. The loop must keep running. */
+void ctl_ctrl_close(ctl_ctrl *c, void *owner, void (*done)(void *ud), void *ud);
 
 #endif

@@ -31,8 +31,6 @@ struct ctl_deploy {
     ctl_deploy_dep deps[CTL_DEPLOY_MAX];
     size_t ndeps;
     int closing;
-    void (*done)(void *ud);
-    void *done_ud;
 };
 
 static ctl_deploy_dep *ctl_deploy_find(ctl_deploy *d, const char *name)
@@ -268,22 +266,12 @@ int ctl_deploy_request_rate(ctl_deploy *d, const char *model, uint64_t routed_to
     return 0;
 }
 
-static void ctl_deploy_on_closed(void *ud)
-{
-    ctl_deploy *d = ud;
-    void (*done)(void *) = d->done;
-    void *done_ud = d->done_ud;
-    for (size_t i = 0; i < d->ndeps; i++)
-        ctl_obj_free(d->deps[i].obj);
-    free(d);
-    if (done) done(done_ud);
-}
-
 void ctl_deploy_close(ctl_deploy *d, void (*done)(void *ud), void *ud)
 {
     if (!d || d->closing) return;
     d->closing = 1;
-    d->done = done;
-    d->done_ud = ud;
-    ctl_ctrl_close(d->ctrl, ctl_deploy_on_closed, d);
+    for (size_t i = 0; i < d->ndeps; i++)
+        ctl_obj_free(d->deps[i].obj);
+    d->ndeps = 0;
+    ctl_ctrl_close(d->ctrl, d, done, ud);
 }

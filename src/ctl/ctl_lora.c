@@ -495,21 +495,10 @@ void ctl_lora_get_stats(const ctl_lora *c, ctl_lora_stats *out)
     out->pods = c->npods;
 }
 
-static void ctl_lora_on_closed(void *ud)
-{
-    ctl_lora *c = ud;
-    void (*done)(void *) = c->done;
-    void *done_ud = c->done_ud;
-    free(c);
-    if (done) done(done_ud);
-}
-
 void ctl_lora_close(ctl_lora *c, void (*done)(void *ud), void *ud)
 {
     if (!c || c->closing) return;
     c->closing = 1;
-    c->done = done;
-    c->done_ud = ud;
     for (size_t i = 0; i < c->nads; i++)
         ctl_lora_ad_free(c->ads[i]);
     free(c->ads);
@@ -520,5 +509,5 @@ void ctl_lora_close(ctl_lora *c, void (*done)(void *ud), void *ud)
     free(c->pods);
     c->pods = NULL;
     c->npods = 0;
-    ctl_ctrl_close(c->ctrl, ctl_lora_on_closed, c);
+    ctl_ctrl_close(c->ctrl, c, done, ud);
 }

@@ -132,8 +132,6 @@ struct ctl_lora {
     ctl_lora_pod **pods;
     size_t npods, cappods;
     ctl_lora_stats stats;
-    void (*done)(void *ud);
-    void *done_ud;
 };
 
 /* ---- ctl_lora_parse.c ---- */

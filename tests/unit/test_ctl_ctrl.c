@@ -123,7 +123,7 @@ static void env_listen(env *e, int answer)
 static void env_free(env *e)
 {
     if (e->c) {
-        ctl_ctrl_close(e->c, on_done, e);
+        ctl_ctrl_close(e->c, NULL, on_done, e);
         e->c = NULL;
     }
     if (e->srv) bx_http_server_close(e->srv, NULL, NULL);
@@ -217,7 +217,7 @@ static void test_no_pass_after_close(void **state)
     env e;
     env_init(&e, 10);
     ctl_ctrl_kick(e.c);
-    ctl_ctrl_close(e.c, on_done, &e);
+    ctl_ctrl_close(e.c, NULL, on_done, &e);
     ctl_ctrl_kick(e.c); /* ignored while closing */
     e.c = NULL;
     uv_run(&e.loop, UV_RUN_DEFAULT);
@@ -363,7 +363,7 @@ static void test_close_waits_for_holds(void **state)
     env_init(&e, 0);
     ctl_ctrl_hold(e.c);
     ctl_ctrl *c = e.c;
-    ctl_ctrl_close(c, on_done, &e);
+    ctl_ctrl_close(c, NULL, on_done, &e);
     e.c = NULL;
     for (int i = 0; i < 20; i++)
         uv_run(&e.loop, UV_RUN_NOWAIT);
@@ -385,7 +385,7 @@ static void test_close_waits_for_call(void **state)
     assert_int_equal(call(&e, 1024), 0);
     assert_true(RUN_FOR(&e, 5000, e.requests == 1)); /* the server holds it */
     assert_int_equal(ctl_ctrl_inflight(e.c), 1);
-    ctl_ctrl_close(e.c, on_done, &e);
+    ctl_ctrl_close(e.c, NULL, on_done, &e);
     e.c = NULL;
     assert_int_equal(e.done, 0);
     assert_true(RUN_FOR(&e, 5000, e.done == 1));
