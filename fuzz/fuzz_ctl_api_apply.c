@@ -1,5 +1,6 @@
 /* Fuzzes what the admin API parses from a request: the apply body (YAML or
- * JSON -> validation of every document -> store in an in-memory SQLite),
+ * JSON -> validation of every document -> the "sqlite" object store in
+ * memory),
  * the Host header guard and query-string decoding. The first byte picks
  * which; the rest is the input. */
 #include <stddef.h>
@@ -8,10 +9,10 @@
 #include <string.h>
 
 #include "ctl/ctl_api.h"
-#include "ctl/ctl_store.h"
+#include "ctl/ctl_objstore_sqlite.h"
 
 static uv_loop_t loop;
-static ctl_store *store;
+static ctl_objstore *store;
 static ctl_api *api;
 
 static void setup(void)
@@ -19,7 +20,7 @@ static void setup(void)
     char err[256];
     if (api) return;
     if (uv_loop_init(&loop) != 0) abort();
-    if (ctl_store_open(":memory:", &store, err, sizeof(err)) != 0) abort();
+    if (ctl_objstore_sqlite_open(":memory:", &store, err, sizeof(err)) != 0) abort();
     ctl_api_config cfg;
     ctl_api_config_default(&cfg);
     cfg.max_body_bytes = 1 << 20;
@@ -32,9 +33,9 @@ static void clear_store(void)
     ctl_record *r = NULL;
     size_t n = 0;
     char err[256];
-    if (ctl_store_list(store, NULL, &r, &n, err, sizeof(err)) != 0) abort();
+    if (ctl_objstore_list(store, NULL, &r, &n, err, sizeof(err)) != 0) abort();
     for (size_t i = 0; i < n; i++)
-        if (ctl_store_delete(store, r[i].kind, r[i].name, err, sizeof(err)) < 0) abort();
+        if (ctl_objstore_delete(store, r[i].kind, r[i].name, err, sizeof(err)) < 0) abort();
     ctl_records_free(r, n);
 }
 

@@ -1,4 +1,4 @@
-/* ctl_api: the admin HTTP API (see ctl_api.h). One handler routes by path;
+/* ctl_api: the admin HTTP API (see ctl_api.h). One ctl_api_handler routes by path;
  * each route reads or writes the store synchronously on the loop thread
  * (SQLite on a local file: fast enough for an admin surface) and answers a
  * whole JSON body through bx_reply. */
@@ -32,7 +32,7 @@
 
 struct ctl_api {
     uv_loop_t *loop;
-    ctl_store *store;
+    ctl_objstore *store;
     ctl_api_config cfg;
     char host[API_HOST_MAX];
     ctl_api_callbacks cbs;
@@ -69,7 +69,7 @@ ctl_kind ctl_api_kind_parse(const char *s)
 /* ---- small helpers ---- */
 
 /* RFC 3339 (seconds, UTC) of Unix ms; JSON null for 0. New reference. */
-static json_t *ts_json(int64_t ms)
+static json_t *ctl_api_ts_json(int64_t ms)
 {
     if (ms <= 0) return json_null();
     time_t t = (time_t)(ms / 1000);
@@ -81,7 +81,7 @@ static json_t *ts_json(int64_t ms)
 }
 
 /* localhost, ::1 or an IPv4 literal in 127.0.0.0/8. */
-static int is_loopback_host(const char *h)
+static int ctl_api_is_loopback_host(const char *h)
 {
     struct in_addr a4;
     if (strcasecmp(h, "localhost") == 0 || strcmp(h, "::1") == 0) return 1;
@@ -110,11 +110,11 @@ int ctl_api_host_ok(const char *v)
     if (*v == ':')
         for (const char *p = v + 1; *p; p++)
             if (!isdigit((unsigned char)*p)) return 0;
-    return is_loopback_host(h);
+    return ctl_api_is_loopback_host(h);
 }
 
 /* Content types a browser cannot send cross-site without a preflight. */
-static int content_type_ok(const char *v)
+static int ctl_api_content_type_ok(const char *v)
 {
     static const char *const ok[] = {"application/yaml", "application/x-yaml", "text/yaml",
                                      "text/x-yaml", "application/json"};
@@ -127,7 +127,7 @@ static int content_type_ok(const char *v)
     return 0;
 }
 
-static int hexval(int c)
+static int ctl_api_hexval(int c)
 {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -148,7 +148,7 @@ int ctl_api_query_get(const char *q, const char *key, char *out, size_t len)
                     c = ' ';
                 } else if (c == '%') {
                     if (i + 2 >= seg) return -1;
-                    int hi = hexval(q[i + 1]), lo = hexval(q[i + 2]);
+                    int hi = ctl_api_hexval(q[i + 1]), lo = ctl_api_hexval(q[i + 2]);
                     if (hi < 0 || lo < 0) return -1;
                     c = hi * 16 + lo;
                     i += 2;
@@ -169,10 +169,10 @@ int ctl_api_query_get(const char *q, const char *key, char *out, size_t len)
     return 0;
 }
 
-static void reply_errorf(bx_http_res *res, int status, const char *fmt, ...)
+static void ctl_api_reply_errorf(bx_http_res *res, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void reply_errorf(bx_http_res *res, int status, const char *fmt, ...)
+static void ctl_api_reply_errorf(bx_http_res *res, int status, const char *fmt, ...)
 {
     char msg[API_ERR_MAX + 128];
     va_list ap;
@@ -182,16 +182,16 @@ static void reply_errorf(bx_http_res *res, int status, const char *fmt, ...)
     bx_reply_error(res, status, NULL, msg);
 }
 
-static void reply_405(bx_http_res *res, const char *allow, const char *method)
+static void ctl_api_reply_405(bx_http_res *res, const char *allow, const char *method)
 {
     (void)bx_http_res_header(res, "Allow", allow);
-    reply_errorf(res, 405, "method %.16s not allowed (allowed: %s)", method, allow);
+    ctl_api_reply_errorf(res, 405, "method %.16s not allowed (allowed: %s)", method, allow);
 }
 
 /* ---- JSON views ---- */
 
 /* The stored manifest plus server fields and status. New reference. */
-static json_t *record_json(const ctl_record *r)
+static json_t *ctl_api_record_json(const ctl_record *r)
 {
     json_t *o = json_deep_copy(r->object);
     if (!o) return NULL;
@@ -201,7 +201,7 @@ static json_t *record_json(const ctl_record *r)
         if (!meta || json_object_set_new(o, "metadata", meta) < 0) goto fail;
     }
     if (json_object_set_new(meta, "generation", json_integer(r->generation)) < 0 ||
-        json_object_set_new(meta, "creationTimestamp", ts_json(r->created_ms)) < 0 ||
+        json_object_set_new(meta, "creationTimestamp", ctl_api_ts_json(r->created_ms)) < 0 ||
         json_object_set(o, "status", r->status ? r->status : json_object()) < 0)
         goto fail;
     return o;
@@ -210,25 +210,25 @@ fail:
     return NULL;
 }
 
-static json_t *event_json(const ctl_event *e)
+static json_t *ctl_api_event_json(const ctl_event *e)
 {
     return json_pack("{s:s, s:s, s:s?, s:I, s:o, s:o, s:{s:s, s:s}}", "type",
                      ctl_event_type_name(e->type), "reason", e->reason, "message", e->message,
-                     "count", (json_int_t)e->count, "firstTimestamp", ts_json(e->first_ms),
-                     "lastTimestamp", ts_json(e->last_ms), "involvedObject", "kind", e->kind,
-                     "name", e->name);
+                     "count", (json_int_t)e->count, "firstTimestamp", ctl_api_ts_json(e->first_ms),
+                     "lastTimestamp", ctl_api_ts_json(e->last_ms), "involvedObject", "kind",
+                     e->kind, "name", e->name);
 }
 
 /* Appends the latest `limit` events of (kind, name) to arr. 0 or -1. */
-static int append_events(ctl_api *a, const char *kind, const char *name, size_t limit, json_t *arr,
-                         char *err, size_t errlen)
+static int ctl_api_append_events(ctl_api *a, const char *kind, const char *name, size_t limit,
+                                 json_t *arr, char *err, size_t errlen)
 {
     ctl_event *ev = NULL;
     size_t n = 0;
-    if (ctl_store_events(a->store, kind, name, limit, &ev, &n, err, errlen) < 0) return -1;
+    if (ctl_objstore_events(a->store, kind, name, limit, &ev, &n, err, errlen) < 0) return -1;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        json_t *j = event_json(&ev[i]);
+        json_t *j = ctl_api_event_json(&ev[i]);
         if (!j || json_array_append_new(arr, j) < 0) {
             snprintf(err, errlen, "out of memory");
             rc = -1;
@@ -238,7 +238,7 @@ static int append_events(ctl_api *a, const char *kind, const char *name, size_t 
     return rc;
 }
 
-static const char *phase_name(ctl_pod_phase p)
+static const char *ctl_api_phase_name(ctl_pod_phase p)
 {
     static const char *const names[] = {"Starting", "Ready",   "Draining",
                                         "Stopping", "Backoff", "Gone"};
@@ -249,8 +249,8 @@ static const char *phase_name(ctl_pod_phase p)
 
 /* Validation of every document before anything is stored. 0 with
  * objs/docs, or the HTTP status (400/500) with a message. */
-static int apply_validate(ctl_api *a, const char *body, size_t len, ctl_obj ***objs, size_t *n,
-                          char *err, size_t errlen)
+static int ctl_api_apply_validate(ctl_api *a, const char *body, size_t len, ctl_obj ***objs,
+                                  size_t *n, char *err, size_t errlen)
 {
     bx_yaml_limits lim;
     bx_yaml_limits_default(&lim);
@@ -309,7 +309,7 @@ int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, cha
     ctl_obj **objs = NULL;
     size_t n = 0;
     *answer = NULL;
-    int st = apply_validate(a, body, len, &objs, &n, err, errlen);
+    int st = ctl_api_apply_validate(a, body, len, &objs, &n, err, errlen);
     if (st) return st;
     json_t *items = json_array();
     if (!items) {
@@ -322,10 +322,10 @@ int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, cha
         ctl_obj *o = objs[i];
         const char *kname = ctl_kind_name(o->kind);
         ctl_record rec = {0};
-        int ex = ctl_store_get(a->store, kname, o->name, &rec, why, sizeof(why));
+        int ex = ctl_objstore_get(a->store, kname, o->name, &rec, why, sizeof(why));
         if (ex == 0) ctl_record_clear(&rec);
         int changed = 0;
-        if (ex < 0 || ctl_store_put_obj(a->store, o, &changed, why, sizeof(why)) < 0) {
+        if (ex < 0 || ctl_objstore_put(a->store, o, &changed, why, sizeof(why)) < 0) {
             bx_error("api: apply %s/%s: %s", ctl_kind_lower(o->kind), o->name, why);
             snprintf(err, errlen, "storing %s/%s failed after %zu of %zu objects: %s",
                      ctl_kind_lower(o->kind), o->name, i, n, why);
@@ -343,7 +343,6 @@ int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, cha
             snprintf(err, errlen, "out of memory");
             return 500;
         }
-        if (a->cbs.on_applied) a->cbs.on_applied(a->cbs.ud, o, changed);
     }
     ctl_objs_free(objs, n);
     *answer = json_pack("{s:o}", "items", items);
@@ -354,10 +353,10 @@ int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, cha
     return 200;
 }
 
-static void route_apply(ctl_api *a, bx_http_req *req, bx_http_res *res)
+static void ctl_api_route_apply(ctl_api *a, bx_http_req *req, bx_http_res *res)
 {
     char err[API_ERR_MAX];
-    if (!content_type_ok(bx_http_req_header(req, "content-type"))) {
+    if (!ctl_api_content_type_ok(bx_http_req_header(req, "content-type"))) {
         bx_reply_error(res, 415, NULL,
                        "Content-Type must be application/yaml, application/x-yaml, text/yaml or "
                        "application/json");
@@ -371,19 +370,19 @@ static void route_apply(ctl_api *a, bx_http_req *req, bx_http_res *res)
         bx_reply_error(res, st, NULL, err);
 }
 
-static void route_list(ctl_api *a, ctl_kind kind, bx_http_res *res)
+static void ctl_api_route_list(ctl_api *a, ctl_kind kind, bx_http_res *res)
 {
     char err[API_ERR_MAX];
     ctl_record *recs = NULL;
     size_t n = 0;
-    if (ctl_store_list(a->store, ctl_kind_name(kind), &recs, &n, err, sizeof(err)) < 0) {
-        reply_errorf(res, 500, "%s", err);
+    if (ctl_objstore_list(a->store, ctl_kind_name(kind), &recs, &n, err, sizeof(err)) < 0) {
+        ctl_api_reply_errorf(res, 500, "%s", err);
         return;
     }
     json_t *items = json_array();
     int ok = items != NULL;
     for (size_t i = 0; ok && i < n; i++) {
-        json_t *o = record_json(&recs[i]);
+        json_t *o = ctl_api_record_json(&recs[i]);
         ok = o && json_array_append_new(items, o) == 0;
     }
     ctl_records_free(recs, n);
@@ -395,20 +394,20 @@ static void route_list(ctl_api *a, ctl_kind kind, bx_http_res *res)
     bx_reply_json(res, 200, json_pack("{s:s, s:o}", "kind", ctl_kind_name(kind), "items", items));
 }
 
-static void route_get(ctl_api *a, ctl_kind kind, const char *name, bx_http_res *res)
+static void ctl_api_route_get(ctl_api *a, ctl_kind kind, const char *name, bx_http_res *res)
 {
     char err[API_ERR_MAX];
     ctl_record rec = {0};
-    int r = ctl_store_get(a->store, ctl_kind_name(kind), name, &rec, err, sizeof(err));
+    int r = ctl_objstore_get(a->store, ctl_kind_name(kind), name, &rec, err, sizeof(err));
     if (r == 1) {
-        reply_errorf(res, 404, "%s \"%s\" not found", ctl_kind_lower(kind), name);
+        ctl_api_reply_errorf(res, 404, "%s \"%s\" not found", ctl_kind_lower(kind), name);
         return;
     }
     if (r < 0) {
-        reply_errorf(res, 500, "%s", err);
+        ctl_api_reply_errorf(res, 500, "%s", err);
         return;
     }
-    json_t *obj = record_json(&rec);
+    json_t *obj = ctl_api_record_json(&rec);
     ctl_record_clear(&rec);
     json_t *events = json_array();
     if (!obj || !events) {
@@ -417,94 +416,93 @@ static void route_get(ctl_api *a, ctl_kind kind, const char *name, bx_http_res *
         bx_reply_error(res, 500, NULL, "out of memory");
         return;
     }
-    if (append_events(a, ctl_kind_name(kind), name, a->cfg.event_limit, events, err, sizeof(err)) <
-        0) {
+    if (ctl_api_append_events(a, ctl_kind_name(kind), name, a->cfg.event_limit, events, err,
+                              sizeof(err)) < 0) {
         json_decref(obj);
         json_decref(events);
-        reply_errorf(res, 500, "%s", err);
+        ctl_api_reply_errorf(res, 500, "%s", err);
         return;
     }
     bx_reply_json(res, 200, json_pack("{s:o, s:o}", "object", obj, "events", events));
 }
 
-static void route_delete(ctl_api *a, ctl_kind kind, const char *name, bx_http_res *res)
+static void ctl_api_route_delete(ctl_api *a, ctl_kind kind, const char *name, bx_http_res *res)
 {
     char err[API_ERR_MAX];
-    int r = ctl_store_delete(a->store, ctl_kind_name(kind), name, err, sizeof(err));
+    int r = ctl_objstore_delete(a->store, ctl_kind_name(kind), name, err, sizeof(err));
     if (r == 1) {
-        reply_errorf(res, 404, "%s \"%s\" not found", ctl_kind_lower(kind), name);
+        ctl_api_reply_errorf(res, 404, "%s \"%s\" not found", ctl_kind_lower(kind), name);
         return;
     }
     if (r < 0) {
-        reply_errorf(res, 500, "%s", err);
+        ctl_api_reply_errorf(res, 500, "%s", err);
         return;
     }
-    if (a->cbs.on_deleted) a->cbs.on_deleted(a->cbs.ud, kind, name);
     bx_reply_json(res, 200,
                   json_pack("{s:s, s:s, s:s}", "kind", ctl_kind_name(kind), "name", name, "result",
                             "deleted"));
 }
 
-static void route_objects(ctl_api *a, bx_http_req *req, bx_http_res *res, const char *rest)
+static void ctl_api_route_objects(ctl_api *a, bx_http_req *req, bx_http_res *res, const char *rest)
 {
     char kind_s[64], name[CTL_NAME_MAX + 2];
     size_t kl = strcspn(rest, "/");
     if (kl == 0 || kl >= sizeof(kind_s)) {
-        reply_errorf(res, 404, "no such path: %.200s", req->path);
+        ctl_api_reply_errorf(res, 404, "no such path: %.200s", req->path);
         return;
     }
     memcpy(kind_s, rest, kl);
     kind_s[kl] = 0;
     ctl_kind kind = ctl_api_kind_parse(kind_s);
     if (kind == CTL_KIND_NONE) {
-        reply_errorf(res, 404,
-                     "unknown kind \"%s\" (want deployments, modeladapters or podautoscalers)",
-                     kind_s);
+        ctl_api_reply_errorf(
+            res, 404, "unknown kind \"%s\" (want deployments, modeladapters or podautoscalers)",
+            kind_s);
         return;
     }
     rest += kl;
     if (*rest == '/') rest++;
     if (!*rest) {
         if (strcmp(req->method, "GET") != 0) {
-            reply_405(res, "GET", req->method);
+            ctl_api_reply_405(res, "GET", req->method);
             return;
         }
-        route_list(a, kind, res);
+        ctl_api_route_list(a, kind, res);
         return;
     }
     size_t nl = strlen(rest);
     if (nl && rest[nl - 1] == '/') nl--;
     if (nl >= sizeof(name) || memchr(rest, '/', nl)) {
-        reply_errorf(res, 404, "no such path: %.200s", req->path);
+        ctl_api_reply_errorf(res, 404, "no such path: %.200s", req->path);
         return;
     }
     memcpy(name, rest, nl);
     name[nl] = 0;
     if (!ctl_name_valid(name)) {
-        reply_errorf(res, 400, "invalid name \"%.64s\": must be a DNS-1123 label", name);
+        ctl_api_reply_errorf(res, 400, "invalid name \"%.64s\": must be a DNS-1123 label", name);
         return;
     }
     if (strcmp(req->method, "GET") == 0)
-        route_get(a, kind, name, res);
+        ctl_api_route_get(a, kind, name, res);
     else if (strcmp(req->method, "DELETE") == 0)
-        route_delete(a, kind, name, res);
+        ctl_api_route_delete(a, kind, name, res);
     else
-        reply_405(res, "GET, DELETE", req->method);
+        ctl_api_reply_405(res, "GET, DELETE", req->method);
 }
 
-static json_t *pod_json(const ctl_podview *p, int64_t started_ms)
+static json_t *ctl_api_pod_json(const ctl_podview *p, int64_t started_ms)
 {
     return json_pack("{s:s, s:s, s:s?, s:s?, s:O?, s:i, s:i, s:i, s:s, s:b, s:i, s:o, s:o}", "name",
                      p->name ? p->name : "", "deployment", p->deployment ? p->deployment : "",
                      "model", p->model, "url", p->url, "labels", p->labels, "replica", p->replica,
-                     "port", p->port, "pid", p->pid, "phase", phase_name(p->phase), "ready",
+                     "port", p->port, "pid", p->pid, "phase", ctl_api_phase_name(p->phase), "ready",
                      p->phase == CTL_POD_READY, "restarts", p->restarts, "readySince",
-                     ts_json(p->ready_since_ms), "startedAt", ts_json(started_ms));
+                     ctl_api_ts_json(p->ready_since_ms), "startedAt", ctl_api_ts_json(started_ms));
 }
 
-static void route_pods(ctl_api *a, bx_http_req *req, bx_http_res *res)
+static void ctl_api_route_pods(ctl_api *a, bx_http_req *req, bx_http_res *res)
 {
-    char err[API_ERR_MAX], dep[CTL_NAME_MAX + 1];
+    char dep[CTL_NAME_MAX + 1];
     int has_dep = ctl_api_query_get(req->query, "deployment", dep, sizeof(dep));
     if (has_dep < 0) {
         bx_reply_error(res, 400, NULL, "invalid deployment parameter");
@@ -516,46 +514,20 @@ static void route_pods(ctl_api *a, bx_http_req *req, bx_http_res *res)
         return;
     }
     int ok = 1;
-    if (a->cbs.pods) {
-        const ctl_podview *pv = NULL;
-        size_t n = 0;
-        if (a->cbs.pods(a->cbs.ud, &pv, &n) < 0) {
-            json_decref(items);
-            bx_reply_error(res, 500, NULL, "could not list pods");
-            return;
-        }
-        for (size_t i = 0; ok && i < n; i++) {
-            const ctl_podview *p = &pv[i];
-            if (has_dep && (!p->deployment || strcmp(p->deployment, dep) != 0)) continue;
-            ctl_pod row;
-            int64_t started = 0;
-            if (p->name && ctl_store_pod_get(a->store, p->name, &row, err, sizeof(err)) == 0)
-                started = row.started_ms;
-            json_t *j = pod_json(p, started);
-            ok = j && json_array_append_new(items, j) == 0;
-        }
-    } else {
-        ctl_pod *pods = NULL;
-        size_t n = 0;
-        if (ctl_store_pod_list(a->store, has_dep ? dep : NULL, &pods, &n, err, sizeof(err)) < 0) {
-            json_decref(items);
-            reply_errorf(res, 500, "%s", err);
-            return;
-        }
-        for (size_t i = 0; ok && i < n; i++) {
-            const ctl_pod *p = &pods[i];
-            char url[64];
-            snprintf(url, sizeof(url), "http://127.0.0.1:%d", p->port);
-            json_t *j =
-                json_pack("{s:s, s:s, s:n, s:s, s:{}, s:i, s:i, s:i, s:s, s:b, s:i, "
-                          "s:n, s:o}",
-                          "name", p->name, "deployment", p->deployment, "model", "url", url,
-                          "labels", "replica", p->replica, "port", p->port, "pid", p->pid, "phase",
-                          p->state, "ready", strcmp(p->state, "Ready") == 0, "restarts",
-                          p->restarts, "readySince", "startedAt", ts_json(p->started_ms));
-            ok = j && json_array_append_new(items, j) == 0;
-        }
-        free(pods);
+    const ctl_podview *pv = NULL;
+    size_t n = 0;
+    if (a->cbs.pods && a->cbs.pods(a->cbs.ud, &pv, &n) < 0) {
+        json_decref(items);
+        bx_reply_error(res, 500, NULL, "could not list pods");
+        return;
+    }
+    for (size_t i = 0; ok && i < n; i++) {
+        const ctl_podview *p = &pv[i];
+        if (has_dep && (!p->deployment || strcmp(p->deployment, dep) != 0)) continue;
+        int64_t started =
+            p->name && a->cbs.pod_started ? a->cbs.pod_started(a->cbs.ud, p->name) : 0;
+        json_t *j = ctl_api_pod_json(p, started);
+        ok = j && json_array_append_new(items, j) == 0;
     }
     if (!ok) {
         json_decref(items);
@@ -565,7 +537,7 @@ static void route_pods(ctl_api *a, bx_http_req *req, bx_http_res *res)
     bx_reply_json(res, 200, json_pack("{s:o}", "items", items));
 }
 
-static void route_events(ctl_api *a, bx_http_req *req, bx_http_res *res)
+static void ctl_api_route_events(ctl_api *a, bx_http_req *req, bx_http_res *res)
 {
     char err[API_ERR_MAX], kind_s[64], name[CTL_NAME_MAX + 1], lim_s[16];
     int hk = ctl_api_query_get(req->query, "kind", kind_s, sizeof(kind_s));
@@ -580,7 +552,7 @@ static void route_events(ctl_api *a, bx_http_req *req, bx_http_res *res)
         char *end;
         long v = strtol(lim_s, &end, 10);
         if (*end || v < 1 || v > API_MAX_EVENTS) {
-            reply_errorf(res, 400, "limit: must be an integer in 1..%d", API_MAX_EVENTS);
+            ctl_api_reply_errorf(res, 400, "limit: must be an integer in 1..%d", API_MAX_EVENTS);
             return;
         }
         limit = (size_t)v;
@@ -589,7 +561,7 @@ static void route_events(ctl_api *a, bx_http_req *req, bx_http_res *res)
     if (hk && kind_s[0]) {
         kind = ctl_api_kind_parse(kind_s);
         if (kind == CTL_KIND_NONE) {
-            reply_errorf(res, 400, "kind: unknown kind \"%s\"", kind_s);
+            ctl_api_reply_errorf(res, 400, "kind: unknown kind \"%s\"", kind_s);
             return;
         }
     }
@@ -604,25 +576,26 @@ static void route_events(ctl_api *a, bx_http_req *req, bx_http_res *res)
     }
     int rc = 0;
     if (hn && name[0]) {
-        rc = append_events(a, ctl_kind_name(kind), name, limit, items, err, sizeof(err));
+        rc = ctl_api_append_events(a, ctl_kind_name(kind), name, limit, items, err, sizeof(err));
     } else {
         ctl_record *recs = NULL;
         size_t n = 0;
-        rc = ctl_store_list(a->store, kind == CTL_KIND_NONE ? NULL : ctl_kind_name(kind), &recs, &n,
-                            err, sizeof(err));
+        rc = ctl_objstore_list(a->store, kind == CTL_KIND_NONE ? NULL : ctl_kind_name(kind), &recs,
+                               &n, err, sizeof(err));
         for (size_t i = 0; rc == 0 && i < n; i++)
-            rc = append_events(a, recs[i].kind, recs[i].name, limit, items, err, sizeof(err));
+            rc = ctl_api_append_events(a, recs[i].kind, recs[i].name, limit, items, err,
+                                       sizeof(err));
         ctl_records_free(recs, n);
     }
     if (rc < 0) {
         json_decref(items);
-        reply_errorf(res, 500, "%s", err);
+        ctl_api_reply_errorf(res, 500, "%s", err);
         return;
     }
     bx_reply_json(res, 200, json_pack("{s:o}", "items", items));
 }
 
-static void handler(bx_http_req *req, bx_http_res *res, void *ud)
+static void ctl_api_handler(bx_http_req *req, bx_http_res *res, void *ud)
 {
     ctl_api *a = ud;
     const char *host = bx_http_req_header(req, "host");
@@ -639,30 +612,30 @@ static void handler(bx_http_req *req, bx_http_res *res, void *ud)
             allow = "GET";
     } else if (strcmp(p, "/v1/apply") == 0) {
         if (strcmp(req->method, "POST") == 0)
-            route_apply(a, req, res);
+            ctl_api_route_apply(a, req, res);
         else
             allow = "POST";
     } else if (strncmp(p, "/v1/objects/", 12) == 0) {
-        route_objects(a, req, res, p + 12);
+        ctl_api_route_objects(a, req, res, p + 12);
     } else if (strcmp(p, "/v1/pods") == 0) {
         if (strcmp(req->method, "GET") == 0)
-            route_pods(a, req, res);
+            ctl_api_route_pods(a, req, res);
         else
             allow = "GET";
     } else if (strcmp(p, "/v1/events") == 0) {
         if (strcmp(req->method, "GET") == 0)
-            route_events(a, req, res);
+            ctl_api_route_events(a, req, res);
         else
             allow = "GET";
     } else {
-        reply_errorf(res, 404, "no such path: %.200s", p);
+        ctl_api_reply_errorf(res, 404, "no such path: %.200s", p);
     }
-    if (allow) reply_405(res, allow, req->method);
+    if (allow) ctl_api_reply_405(res, allow, req->method);
 }
 
 /* ---- lifecycle ---- */
 
-int ctl_api_init(ctl_api **out, uv_loop_t *loop, ctl_store *store, const ctl_api_config *cfg,
+int ctl_api_init(ctl_api **out, uv_loop_t *loop, ctl_objstore *store, const ctl_api_config *cfg,
                  const ctl_api_callbacks *cbs, char *err, size_t errlen)
 {
     *out = NULL;
@@ -671,7 +644,7 @@ int ctl_api_init(ctl_api **out, uv_loop_t *loop, ctl_store *store, const ctl_api
     if (!cfg) cfg = &def;
     const char *host = cfg->host ? cfg->host : def.host;
     if (strcasecmp(host, "localhost") == 0) host = "127.0.0.1";
-    if (!is_loopback_host(host) || strlen(host) >= API_HOST_MAX) {
+    if (!ctl_api_is_loopback_host(host) || strlen(host) >= API_HOST_MAX) {
         if (err && errlen)
             snprintf(err, errlen, "admin API: host %.64s is not a loopback address", host);
         return -1;
@@ -698,7 +671,7 @@ int ctl_api_init(ctl_api **out, uv_loop_t *loop, ctl_store *store, const ctl_api
     bx_http_limits_default(&lim);
     lim.max_body_bytes = a->cfg.max_body_bytes;
     lim.max_connections = API_MAX_CONNECTIONS;
-    if (bx_http_server_init(&a->srv, loop, &lim, handler, a) != 0) {
+    if (bx_http_server_init(&a->srv, loop, &lim, ctl_api_handler, a) != 0) {
         if (err && errlen) snprintf(err, errlen, "admin API: cannot create the HTTP server");
         free(a);
         return -1;
@@ -719,7 +692,7 @@ int ctl_api_listen(ctl_api *a, char *err, size_t errlen)
     return port;
 }
 
-static void on_server_closed(void *ud)
+static void ctl_api_on_server_closed(void *ud)
 {
     ctl_api *a = ud;
     void (*cb)(void *) = a->close_cb;
@@ -733,5 +706,5 @@ void ctl_api_close(ctl_api *a, void (*cb)(void *ud), void *ud)
     if (!a) return;
     a->close_cb = cb;
     a->close_ud = ud;
-    bx_http_server_close(a->srv, on_server_closed, a);
+    bx_http_server_close(a->srv, ctl_api_on_server_closed, a);
 }

@@ -1,6 +1,7 @@
 /* ctl_api: the admin HTTP API `brix up` serves on loopback (default
  * 127.0.0.1:8889) for `brix apply/get/describe/delete` (ctl_cli). It runs on
- * the caller's libuv loop over a ctl_store and answers JSON:
+ * the caller's libuv loop over an object store (ctl_objstore) and answers
+ * JSON:
  *
  *   POST   /v1/apply                  body: YAML or JSON, one or more
  *                                     documents. Every document is validated
@@ -14,6 +15,7 @@
  *   GET    /v1/objects/{kind}         {"kind","items":[object...]}
  *   GET    /v1/objects/{kind}/{name}  {"object","events":[event...]}
  *   DELETE /v1/objects/{kind}/{name}  {"kind","name","result":"deleted"}; 404
+ *                                     (the watch tells the controllers)
  *   GET    /v1/pods[?deployment=D]    {"items":[pod...]}: live podviews
  *   GET    /v1/events[?kind=K[&name=N]][&limit=L]   {"items":[event...]}
  *   GET    /healthz                   {"status":"ok"}
@@ -24,7 +26,7 @@
  * An event is {type,reason,message,count,firstTimestamp,lastTimestamp,
  * involvedObject:{kind,name}}. A pod is {name,deployment,model,url,labels,
  * replica,port,pid,phase,ready,restarts,readySince,startedAt} (times RFC
- * 3339 or null; startedAt from the store's pods table when it has the pod).
+ * 3339 or null; startedAt from the pod_started callback).
  * Errors: {"error":{"message",...}} (bx_reply_error) with 400, 403, 404,
  * 405 (with Allow), 413 (body over the limit), 415, 500.
  *
@@ -36,9 +38,8 @@
  *
  * Ownership and threads: everything runs on the loop thread; the store is
  * borrowed (only used from that thread) and must outlive the api. Callbacks
- * run on the loop thread: the ctl_obj given to on_applied is valid only
- * during the call (copy what you keep). The pods callback returns an array
- * the producer owns; it is read before the handler returns and not kept. */
+ * run on the loop thread. The pods callback returns an array the producer
+ * owns; it is read before the handler returns and not kept. */
 #ifndef CTL_API_H
 #define CTL_API_H
 
@@ -48,7 +49,7 @@
 
 #include "ctl/ctl_obj.h"
 #include "ctl/ctl_podview.h"
-#include "ctl/ctl_store.h"
+#include "ctl/ctl_objstore.h"
 
 #define CTL_API_DEFAULT_PORT 8889
 
@@ -64,21 +65,19 @@ typedef struct ctl_api_config {
 void ctl_api_config_default(ctl_api_config *c);
 
 typedef struct ctl_api_callbacks {
-    /* After an object was stored: changed 1 when created or its manifest
-     * changed, 0 when unchanged. May be NULL. */
-    void (*on_applied)(void *ud, const ctl_obj *o, int changed);
-    /* After an object was deleted from the store. May be NULL. */
-    void (*on_deleted)(void *ud, ctl_kind kind, const char *name);
     /* Live pods: *out gets an array of *n views the producer owns (valid
      * until the producer's loop runs again). 0, or -1 (answered 500). NULL:
-     * pods are read from the store's pods table instead. */
+     * no pods. */
     int (*pods)(void *ud, const ctl_podview **out, size_t *n);
+    /* When the pod was started (Unix ms; startedAt), 0 unknown. May be
+     * NULL. */
+    int64_t (*pod_started)(void *ud, const char *pod);
     void *ud;
 } ctl_api_callbacks;
 
 /* Allocates the api and its HTTP server on loop; nothing listens yet. cfg
  * NULL means the defaults; cbs may be NULL. 0, or -1 with a message. */
-int ctl_api_init(ctl_api **out, uv_loop_t *loop, ctl_store *store, const ctl_api_config *cfg,
+int ctl_api_init(ctl_api **out, uv_loop_t *loop, ctl_objstore *store, const ctl_api_config *cfg,
                  const ctl_api_callbacks *cbs, char *err, size_t errlen);
 /* Binds and listens; returns the bound port (> 0) or -1 with a message. */
 int ctl_api_listen(ctl_api *a, char *err, size_t errlen);
@@ -87,9 +86,9 @@ int ctl_api_listen(ctl_api *a, char *err, size_t errlen);
 void ctl_api_close(ctl_api *a, void (*cb)(void *ud), void *ud);
 
 /* The work of POST /v1/apply without HTTP (the route adds the Content-Type
- * check): validates every document of body, then stores each and calls
- * on_applied. Returns the HTTP status: 200 with *answer (new reference, the
- * route's body), or 400 / 500 with a message in err. */
+ * check): validates every document of body, then stores each (the store's
+ * watchers run from inside each put, before the next is stored). Returns the HTTP status: 200 with
+ * *answer (new reference, the route's body), or 400 / 500 with a message in err. */
 int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, char *err,
                   size_t errlen);
 

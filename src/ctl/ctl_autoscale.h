@@ -4,8 +4,12 @@
  * concurrently, adds the fleet total of each metric to a sliding window
  * (src/autoscale/as_window), asks the strategy for a size (as_decide: HPA,
  * KPA or APA), hands a change to the caller (scale callback: `brix up` sets
- * the Deployment's replicas and the supervisor starts or drains engines),
- * and writes status and events to the store.
+ * the Deployment's replicas and the orchestrator starts or drains engines),
+ * and writes status and events to the object store (ctl_objstore). It runs
+ * on the controller skeleton (ctl_ctrl), takes its autoscalers from the
+ * store's watch (PodAutoscaler: created, changed, deleted, and replayed at
+ * start) and knows nothing of SQLite or of how engines are started. Its
+ * files are listed in ctl_autoscale_int.h.
  *
  * Metric sources (spec.metricsSources[]):
  *  - pod: GET http://<engine host:port><path> (path default /metrics; host
@@ -65,7 +69,8 @@
  * Ownership: borrows the loop and the store (both must outlive the
  * controller); copies every object and pod view it is given; strings passed
  * to callbacks are valid only during the call. Callbacks are never called
- * from inside an API call (always from the loop). One loop, one thread. */
+ * from inside an API call (always from the loop), except that the store's
+ * watch applies from inside a put. One loop, one thread. */
 #ifndef CTL_AUTOSCALE_H
 #define CTL_AUTOSCALE_H
 
@@ -77,7 +82,7 @@
 #include "autoscale/as_spec.h"
 #include "ctl/ctl_obj.h"
 #include "ctl/ctl_podview.h"
-#include "ctl/ctl_store.h"
+#include "ctl/ctl_objstore.h"
 
 #define CTL_AS_METRICS_MAX_BYTES (8u << 20) /* one /metrics body */
 #define CTL_AS_WARN_INTERVAL_MS 60000       /* FailedGetMetrics: at most one a minute */
@@ -104,8 +109,9 @@ typedef struct ctl_as_cbs {
     int (*gateway_metric)(void *ud, const char *model, const char *metric, double *value);
 } ctl_as_cbs;
 
-/* 0 and *out, or -1 with a message. cfg NULL = defaults. */
-int ctl_as_init(ctl_as **out, uv_loop_t *loop, ctl_store *store, const ctl_as_cfg *cfg,
+/* 0 and *out, or -1 with a message. cfg NULL = defaults. Watches the
+ * store's PodAutoscalers. */
+int ctl_as_init(ctl_as **out, uv_loop_t *loop, ctl_objstore *store, const ctl_as_cfg *cfg,
                 const ctl_as_cbs *cbs, void *ud, char *err, size_t errlen);
 
 /* Creates or replaces the autoscaler pa->name. An invalid spec (as_spec_parse)
@@ -147,9 +153,10 @@ typedef struct ctl_as_info {
 /* 0, or 1 unknown. */
 int ctl_as_get_info(const ctl_as *a, const char *name, ctl_as_info *out);
 
-/* Stops the timers, cancels scrapes, frees once its handles are closed (the
+/* Stops the timers and the watch, cancels scrapes; done(ud) (may be NULL)
+ * runs from the loop once they came back and the controller is freed (the
  * loop must keep running). */
-void ctl_as_close(ctl_as *a);
+void ctl_as_close(ctl_as *a, void (*done)(void *ud), void *ud);
 
 /* ---- pure helpers (no I/O; fuzzed) ---- */
 

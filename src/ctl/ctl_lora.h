@@ -1,9 +1,14 @@
 /* ctl_lora: the ModelAdapter controller of brix's local control plane. It
  * loads dynamic LoRA adapters into running engines, without restarts, over
  * the engines' vLLM HTTP API (docs/control-plane-lora.md), on one libuv
- * loop; nothing here blocks the loop except the (small) ctl_store writes.
+ * loop; nothing here blocks the loop except the (small) object store
+ * writes. It runs on the controller skeleton (ctl_ctrl) and reaches objects
+ * only through the object store (ctl_objstore): it knows nothing of SQLite
+ * or of how engines are started.
  *
- * Per adapter (ctl_lora_apply), on every change and on timers:
+ * Adapters come from the store's watch (ModelAdapter: created, changed,
+ * deleted, and replayed at start) or ctl_lora_apply/ctl_lora_remove.
+ * Per adapter, on every change and on timers:
  *   1. resolve spec.artifactURL once with ctl_artifact_resolve on libuv's
  *      thread pool (uv_queue_work); a failure is retried with the backoff.
  *   2. candidates = engines in phase Ready whose labels match
@@ -30,7 +35,7 @@
  * ctl_lora_remove unloads from every engine holding it (errors are logged
  * as UnloadFailed events and ignored, as AIBrix) and then forgets it.
  *
- * Status (ctl_store_set_status, written only when it changes), AIBrix's
+ * Status (through the store, written only when it changes), AIBrix's
  * shape: {"phase","candidates","desiredReplicas","readyReplicas",
  * "instances":[pod...],"conditions":[{type,status,reason,message,
  * lastTransitionTime}],"observedGeneration"}. Phases: Pending, Scheduled,
@@ -38,14 +43,17 @@
  * Scheduled, Loaded, LoadFailed, Unloaded, UnloadFailed, AdapterLost,
  * ArtifactFailed.
  *
+ * Files: ctl_lora_int.h lists them (the API and pass here; state, status,
+ * engine calls and the pure parsers apart).
+ *
  * Ownership: cfg strings (cache_dir) are borrowed and must outlive the
  * controller; the store is borrowed (the caller closes it after
- * ctl_lora_close). ctl_lora_apply copies the object (re-parsed from its
- * raw); ctl_lora_pods copies what it keeps of the views. Strings passed to
- * on_adapters are valid only during the call. ctl_lora_close frees the
+ * ctl_lora_close's done). ctl_lora_apply copies the object (re-parsed from
+ * its raw); ctl_lora_pods copies what it keeps of the views. Strings passed
+ * to on_adapters are valid only during the call. ctl_lora_close frees the
  * controller once its in-flight HTTP requests and thread-pool work have
- * come back, which needs the loop to keep running; no callback runs after
- * ctl_lora_close returns. */
+ * come back, which needs the loop to keep running; no callback but done
+ * runs after ctl_lora_close returns. */
 #ifndef CTL_LORA_H
 #define CTL_LORA_H
 
@@ -55,7 +63,7 @@
 
 #include "ctl/ctl_obj.h"
 #include "ctl/ctl_podview.h"
-#include "ctl/ctl_store.h"
+#include "ctl/ctl_objstore.h"
 
 #define CTL_LORA_MODELS_MAX_BYTES (4u << 20) /* a GET /v1/models body */
 #define CTL_LORA_MODELS_MAX 4096             /* entries in one list */
@@ -85,8 +93,9 @@ typedef struct ctl_lora_cbs {
     void (*on_adapters)(void *ud, const char *pod, const char *const *adapters, size_t n);
 } ctl_lora_cbs;
 
-/* 0 and *out, or -1 with a message. cbs may be NULL; cfg NULL = defaults. */
-int ctl_lora_init(ctl_lora **out, uv_loop_t *loop, ctl_store *store, const ctl_lora_cfg *cfg,
+/* 0 and *out, or -1 with a message. cbs may be NULL; cfg NULL = defaults.
+ * Watches the store's ModelAdapters. */
+int ctl_lora_init(ctl_lora **out, uv_loop_t *loop, ctl_objstore *store, const ctl_lora_cfg *cfg,
                   const ctl_lora_cbs *cbs, void *ud, char *err, size_t errlen);
 
 /* Creates or updates the adapter named adapter->name (a ModelAdapter; its
@@ -118,7 +127,10 @@ typedef struct ctl_lora_stats {
 
 void ctl_lora_get_stats(const ctl_lora *c, ctl_lora_stats *out);
 
-void ctl_lora_close(ctl_lora *c);
+/* Stops watching and passing, cancels its calls; done(ud) (may be NULL)
+ * runs from the loop once they and the thread-pool work came back and the
+ * controller is freed. */
+void ctl_lora_close(ctl_lora *c, void (*done)(void *ud), void *ud);
 
 /* ---- pure helpers (no I/O; fuzzed) ---- */
 

@@ -1,7 +1,7 @@
 /* ctl_obj_deployment: the Deployment kind (ctl_obj.h lists the fields
  * honoured): metadata labels and brix annotations, the engine command
  * template of containers[0] (command, args, env, readiness probe), kept as
- * typed copies for the supervisor. */
+ * typed copies for the orchestrator. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

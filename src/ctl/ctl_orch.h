@@ -66,7 +66,7 @@
 
 #include "ctl/ctl_obj.h"
 #include "ctl/ctl_podview.h"
-#include "ctl/ctl_store.h" /* ctl_event_type */
+#include "ctl/ctl_objstore.h" /* ctl_event_type */
 
 #define CTL_ORCH_EVENT_KIND "Deployment"
 

@@ -126,18 +126,18 @@ struct ctl_store {
     size_t ev_per_object, ev_total;
 };
 
-static int seterr(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
+static int ctl_store_seterr(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
 {
     if (err && errlen) snprintf(err, errlen, fmt, a, b);
     return -1;
 }
 
-static int db_err(ctl_store *s, const char *what, char *err, size_t errlen)
+static int ctl_store_db_err(ctl_store *s, const char *what, char *err, size_t errlen)
 {
-    return seterr(err, errlen, "store: %s: %s", what, sqlite3_errmsg(s->db));
+    return ctl_store_seterr(err, errlen, "store: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
-static int64_t now_or(int64_t now_ms)
+static int64_t ctl_store_now_or(int64_t now_ms)
 {
     if (now_ms) return now_ms;
     struct timespec ts;
@@ -148,76 +148,82 @@ static int64_t now_or(int64_t now_ms)
 /* Resets a statement after use. The code sqlite3_reset returns repeats the
  * last step's error, which the caller has already handled; clear_bindings
  * cannot fail. */
-static void done(sqlite3_stmt *st)
+static void ctl_store_done(sqlite3_stmt *st)
 {
     (void)sqlite3_reset(st);
     (void)sqlite3_clear_bindings(st);
 }
 
-static int bind_text(sqlite3_stmt *st, int i, const char *v)
+static int ctl_store_bind_text(sqlite3_stmt *st, int i, const char *v)
 {
     return sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
 }
 
 /* Reports the connection's error for a statement, then resets it (the
  * message must be read first: reset overwrites it). Returns -1. */
-static int fail_st(ctl_store *s, sqlite3_stmt *st, const char *what, char *err, size_t errlen)
+static int ctl_store_fail_st(ctl_store *s, sqlite3_stmt *st, const char *what, char *err,
+                             size_t errlen)
 {
-    db_err(s, what, err, errlen);
-    done(st);
+    ctl_store_db_err(s, what, err, errlen);
+    ctl_store_done(st);
     return -1;
 }
 
 /* Runs a statement that returns no rows and resets it. 0 or -1. */
-static int exec_stmt(ctl_store *s, sqlite3_stmt *st, const char *what, char *err, size_t errlen)
+static int ctl_store_exec_stmt(ctl_store *s, sqlite3_stmt *st, const char *what, char *err,
+                               size_t errlen)
 {
-    if (sqlite3_step(st) != SQLITE_DONE) return fail_st(s, st, what, err, errlen);
-    done(st);
+    if (sqlite3_step(st) != SQLITE_DONE) return ctl_store_fail_st(s, st, what, err, errlen);
+    ctl_store_done(st);
     return 0;
 }
 
-static int tx_begin(ctl_store *s, char *err, size_t errlen)
+static int ctl_store_tx_begin(ctl_store *s, char *err, size_t errlen)
 {
-    return exec_stmt(s, s->st[ST_BEGIN], "begin", err, errlen);
+    return ctl_store_exec_stmt(s, s->st[ST_BEGIN], "begin", err, errlen);
 }
 
 /* Rolls back after an error already reported. A failing rollback is not
  * reported over the first message: SQLite has then rolled back itself, or
  * the next BEGIN will say what is wrong. */
-static int tx_abort(ctl_store *s)
+static int ctl_store_tx_abort(ctl_store *s)
 {
     if (!sqlite3_get_autocommit(s->db)) {
         sqlite3_stmt *rb = s->st[ST_ROLLBACK];
         if (sqlite3_step(rb) != SQLITE_DONE) { /* see above */
         }
-        done(rb);
+        ctl_store_done(rb);
     }
     return -1;
 }
 
-static int tx_commit(ctl_store *s, char *err, size_t errlen)
+static int ctl_store_tx_commit(ctl_store *s, char *err, size_t errlen)
 {
-    if (exec_stmt(s, s->st[ST_COMMIT], "commit", err, errlen) < 0) return tx_abort(s);
+    if (ctl_store_exec_stmt(s, s->st[ST_COMMIT], "commit", err, errlen) < 0)
+        return ctl_store_tx_abort(s);
     return 0;
 }
 
-static int check_kind_name(const char *kind, const char *name, char *err, size_t errlen)
+static int ctl_store_check_kind_name(const char *kind, const char *name, char *err, size_t errlen)
 {
     if (!kind || !kind[0] || strlen(kind) >= sizeof(((ctl_record *)0)->kind))
-        return seterr(err, errlen, "store: invalid kind '%.40s'%s", kind ? kind : "(null)", "");
+        return ctl_store_seterr(err, errlen, "store: invalid kind '%.40s'%s",
+                                kind ? kind : "(null)", "");
     if (!ctl_name_valid(name))
-        return seterr(err, errlen, "store: invalid name '%.80s'%s", name ? name : "(null)", "");
+        return ctl_store_seterr(err, errlen, "store: invalid name '%.80s'%s",
+                                name ? name : "(null)", "");
     return 0;
 }
 
 /* ---- open / close ---- */
 
-static int exec_sql(ctl_store *s, const char *sql, const char *what, char *err, size_t errlen)
+static int ctl_store_exec_sql(ctl_store *s, const char *sql, const char *what, char *err,
+                              size_t errlen)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
-        seterr(err, errlen, "store: %s: %s", what, msg ? msg : sqlite3_errstr(rc));
+        ctl_store_seterr(err, errlen, "store: %s: %s", what, msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
         return -1;
     }
@@ -226,15 +232,15 @@ static int exec_sql(ctl_store *s, const char *sql, const char *what, char *err, 
 
 /* Runs a one-row, one-column query (PRAGMA) and returns its integer, or
  * copies its text into txt when txt is given. */
-static int query_one(ctl_store *s, const char *sql, int64_t *out, char *txt, size_t txtlen,
-                     char *err, size_t errlen)
+static int ctl_store_query_one(ctl_store *s, const char *sql, int64_t *out, char *txt,
+                               size_t txtlen, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return db_err(s, sql, err, errlen);
+        return ctl_store_db_err(s, sql, err, errlen);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
-        db_err(s, sql, err, errlen);
+        ctl_store_db_err(s, sql, err, errlen);
         (void)sqlite3_finalize(st);
         return -1;
     }
@@ -247,12 +253,13 @@ static int query_one(ctl_store *s, const char *sql, int64_t *out, char *txt, siz
     return 0;
 }
 
-static int setup_schema(ctl_store *s, char *err, size_t errlen)
+static int ctl_store_setup_schema(ctl_store *s, char *err, size_t errlen)
 {
-    if (exec_sql(s, "BEGIN IMMEDIATE", "begin", err, errlen) < 0) return -1;
+    if (ctl_store_exec_sql(s, "BEGIN IMMEDIATE", "begin", err, errlen) < 0) return -1;
     int64_t version = 0, tables = 0;
-    if (query_one(s, "PRAGMA user_version", &version, NULL, 0, err, errlen) < 0 ||
-        query_one(s, "SELECT count(*) FROM sqlite_master", &tables, NULL, 0, err, errlen) < 0)
+    if (ctl_store_query_one(s, "PRAGMA user_version", &version, NULL, 0, err, errlen) < 0 ||
+        ctl_store_query_one(s, "SELECT count(*) FROM sqlite_master", &tables, NULL, 0, err,
+                            errlen) < 0)
         goto fail;
     if (version > CTL_STORE_SCHEMA_VERSION) {
         if (err && errlen)
@@ -262,19 +269,19 @@ static int setup_schema(ctl_store *s, char *err, size_t errlen)
         goto fail;
     }
     if (version == 0 && tables > 0) {
-        seterr(err, errlen, "store: %s%s", "not a brix store (tables without a schema version)",
-               "");
+        ctl_store_seterr(err, errlen, "store: %s%s",
+                         "not a brix store (tables without a schema version)", "");
         goto fail;
     }
     if (version == 0) {
         char pragma[64];
         snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", CTL_STORE_SCHEMA_VERSION);
-        if (exec_sql(s, schema_sql, "create schema", err, errlen) < 0 ||
-            exec_sql(s, pragma, "set schema version", err, errlen) < 0)
+        if (ctl_store_exec_sql(s, schema_sql, "create schema", err, errlen) < 0 ||
+            ctl_store_exec_sql(s, pragma, "set schema version", err, errlen) < 0)
             goto fail;
     }
     /* version == CTL_STORE_SCHEMA_VERSION: nothing to migrate yet. */
-    return exec_sql(s, "COMMIT", "commit", err, errlen);
+    return ctl_store_exec_sql(s, "COMMIT", "commit", err, errlen);
 fail:
     if (!sqlite3_get_autocommit(s->db)) (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return -1;
@@ -284,35 +291,37 @@ int ctl_store_open(const char *path, ctl_store **out, char *err, size_t errlen)
 {
     *out = NULL;
     ctl_store *s = calloc(1, sizeof(*s));
-    if (!s) return seterr(err, errlen, "store: %s%s", "out of memory", "");
+    if (!s) return ctl_store_seterr(err, errlen, "store: %s%s", "out of memory", "");
     s->ev_per_object = 100;
     s->ev_total = 10000;
     int rc = sqlite3_open_v2(
         path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        seterr(err, errlen, "store: open %s: %s", path,
-               s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        ctl_store_seterr(err, errlen, "store: open %s: %s", path,
+                         s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
         ctl_store_close(s);
         return -1;
     }
     char mode[32];
     if (sqlite3_extended_result_codes(s->db, 1) != SQLITE_OK ||
         sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK) {
-        db_err(s, "configure", err, errlen);
+        ctl_store_db_err(s, "configure", err, errlen);
         goto fail;
     }
-    if (query_one(s, "PRAGMA journal_mode = WAL", NULL, mode, sizeof(mode), err, errlen) < 0)
+    if (ctl_store_query_one(s, "PRAGMA journal_mode = WAL", NULL, mode, sizeof(mode), err, errlen) <
+        0)
         goto fail;
     if (strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0) {
-        seterr(err, errlen, "store: %s: cannot use WAL (journal mode %s)", path, mode);
+        ctl_store_seterr(err, errlen, "store: %s: cannot use WAL (journal mode %s)", path, mode);
         goto fail;
     }
-    if (exec_sql(s, "PRAGMA synchronous = NORMAL", "synchronous", err, errlen) < 0) goto fail;
-    if (setup_schema(s, err, errlen) < 0) goto fail;
+    if (ctl_store_exec_sql(s, "PRAGMA synchronous = NORMAL", "synchronous", err, errlen) < 0)
+        goto fail;
+    if (ctl_store_setup_schema(s, err, errlen) < 0) goto fail;
     for (int i = 0; i < ST_COUNT; i++) {
         if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
                                NULL) != SQLITE_OK) {
-            db_err(s, "prepare", err, errlen);
+            ctl_store_db_err(s, "prepare", err, errlen);
             goto fail;
         }
     }
@@ -342,25 +351,9 @@ void ctl_store_set_event_limits(ctl_store *s, size_t per_object, size_t total)
 
 /* ---- objects ---- */
 
-void ctl_record_clear(ctl_record *r)
-{
-    if (!r) return;
-    json_decref(r->object);
-    json_decref(r->status);
-    memset(r, 0, sizeof(*r));
-}
-
-void ctl_records_free(ctl_record *r, size_t n)
-{
-    if (!r) return;
-    for (size_t i = 0; i < n; i++)
-        ctl_record_clear(&r[i]);
-    free(r);
-}
-
 /* The manifest as stored: sorted keys, compact, status and server-owned
  * metadata removed. malloc'd, NULL when out of memory or not an object. */
-static char *canonical(const json_t *object)
+static char *ctl_store_canonical(const json_t *object)
 {
     static const char *const server_fields[] = {"generation", "uid", "resourceVersion",
                                                 "creationTimestamp", "managedFields"};
@@ -377,14 +370,15 @@ static char *canonical(const json_t *object)
     return s;
 }
 
-static int read_record(ctl_store *s, sqlite3_stmt *st, ctl_record *r, char *err, size_t errlen)
+static int ctl_store_read_record(ctl_store *s, sqlite3_stmt *st, ctl_record *r, char *err,
+                                 size_t errlen)
 {
     memset(r, 0, sizeof(*r));
     const char *kind = (const char *)sqlite3_column_text(st, 0);
     const char *name = (const char *)sqlite3_column_text(st, 1);
     const char *obj = (const char *)sqlite3_column_text(st, 2);
     const char *status = (const char *)sqlite3_column_text(st, 3);
-    if (!kind || !name || !obj || !status) return db_err(s, "read object", err, errlen);
+    if (!kind || !name || !obj || !status) return ctl_store_db_err(s, "read object", err, errlen);
     snprintf(r->kind, sizeof(r->kind), "%s", kind);
     snprintf(r->name, sizeof(r->name), "%s", name);
     json_error_t je;
@@ -392,7 +386,7 @@ static int read_record(ctl_store *s, sqlite3_stmt *st, ctl_record *r, char *err,
     r->status = json_loads(status, 0, &je);
     if (!r->object || !r->status) {
         ctl_record_clear(r);
-        return seterr(err, errlen, "store: corrupt JSON in %s/%s", kind, name);
+        return ctl_store_seterr(err, errlen, "store: corrupt JSON in %s/%s", kind, name);
     }
     r->generation = sqlite3_column_int64(st, 4);
     r->created_ms = sqlite3_column_int64(st, 5);
@@ -403,19 +397,20 @@ static int read_record(ctl_store *s, sqlite3_stmt *st, ctl_record *r, char *err,
 int ctl_store_put(ctl_store *s, const char *kind, const char *name, const json_t *object,
                   int64_t now_ms, int64_t *generation, int *changed, char *err, size_t errlen)
 {
-    if (check_kind_name(kind, name, err, errlen) < 0) return -1;
-    char *text = canonical(object);
-    if (!text) return seterr(err, errlen, "store: %s%s", "object must be a JSON object", "");
-    now_ms = now_or(now_ms);
-    if (tx_begin(s, err, errlen) < 0) {
+    if (ctl_store_check_kind_name(kind, name, err, errlen) < 0) return -1;
+    char *text = ctl_store_canonical(object);
+    if (!text)
+        return ctl_store_seterr(err, errlen, "store: %s%s", "object must be a JSON object", "");
+    now_ms = ctl_store_now_or(now_ms);
+    if (ctl_store_tx_begin(s, err, errlen) < 0) {
         free(text);
         return -1;
     }
     sqlite3_stmt *get = s->st[ST_OBJ_GET];
     int64_t gen = 0;
     int did = 0, rc;
-    if (bind_text(get, 1, kind) || bind_text(get, 2, name)) {
-        fail_st(s, get, "put", err, errlen);
+    if (ctl_store_bind_text(get, 1, kind) || ctl_store_bind_text(get, 2, name)) {
+        ctl_store_fail_st(s, get, "put", err, errlen);
         goto fail;
     }
     rc = sqlite3_step(get);
@@ -423,46 +418,46 @@ int ctl_store_put(ctl_store *s, const char *kind, const char *name, const json_t
         const char *old = (const char *)sqlite3_column_text(get, 2);
         gen = sqlite3_column_int64(get, 4);
         did = !old || strcmp(old, text) != 0;
-        done(get);
+        ctl_store_done(get);
         if (did) {
             sqlite3_stmt *up = s->st[ST_OBJ_UPDATE];
-            if (bind_text(up, 1, kind) || bind_text(up, 2, name) || bind_text(up, 3, text) ||
-                sqlite3_bind_int64(up, 4, now_ms)) {
-                fail_st(s, up, "put", err, errlen);
+            if (ctl_store_bind_text(up, 1, kind) || ctl_store_bind_text(up, 2, name) ||
+                ctl_store_bind_text(up, 3, text) || sqlite3_bind_int64(up, 4, now_ms)) {
+                ctl_store_fail_st(s, up, "put", err, errlen);
                 goto fail;
             }
-            if (exec_stmt(s, up, "put", err, errlen) < 0) goto fail;
+            if (ctl_store_exec_stmt(s, up, "put", err, errlen) < 0) goto fail;
             gen++;
         }
     } else if (rc == SQLITE_DONE) {
-        done(get);
+        ctl_store_done(get);
         sqlite3_stmt *ins = s->st[ST_OBJ_INSERT];
-        if (bind_text(ins, 1, kind) || bind_text(ins, 2, name) || bind_text(ins, 3, text) ||
-            sqlite3_bind_int64(ins, 4, now_ms)) {
-            fail_st(s, ins, "put", err, errlen);
+        if (ctl_store_bind_text(ins, 1, kind) || ctl_store_bind_text(ins, 2, name) ||
+            ctl_store_bind_text(ins, 3, text) || sqlite3_bind_int64(ins, 4, now_ms)) {
+            ctl_store_fail_st(s, ins, "put", err, errlen);
             goto fail;
         }
-        if (exec_stmt(s, ins, "put", err, errlen) < 0) goto fail;
+        if (ctl_store_exec_stmt(s, ins, "put", err, errlen) < 0) goto fail;
         gen = 1;
         did = 1;
     } else {
-        fail_st(s, get, "put", err, errlen);
+        ctl_store_fail_st(s, get, "put", err, errlen);
         goto fail;
     }
     free(text);
-    if (tx_commit(s, err, errlen) < 0) return -1;
+    if (ctl_store_tx_commit(s, err, errlen) < 0) return -1;
     if (generation) *generation = gen;
     if (changed) *changed = did;
     return 0;
 fail:
     free(text);
-    return tx_abort(s);
+    return ctl_store_tx_abort(s);
 }
 
 int ctl_store_put_obj(ctl_store *s, ctl_obj *o, int *changed, char *err, size_t errlen)
 {
     const char *kind = ctl_kind_name(o->kind);
-    if (!kind) return seterr(err, errlen, "store: %s%s", "object has no kind", "");
+    if (!kind) return ctl_store_seterr(err, errlen, "store: %s%s", "object has no kind", "");
     int64_t gen = 0;
     if (ctl_store_put(s, kind, o->name, o->raw, 0, &gen, changed, err, errlen) < 0) return -1;
     o->generation = gen;
@@ -473,17 +468,18 @@ int ctl_store_get(ctl_store *s, const char *kind, const char *name, ctl_record *
                   size_t errlen)
 {
     memset(out, 0, sizeof(*out));
-    if (check_kind_name(kind, name, err, errlen) < 0) return -1;
+    if (ctl_store_check_kind_name(kind, name, err, errlen) < 0) return -1;
     sqlite3_stmt *st = s->st[ST_OBJ_GET];
-    if (bind_text(st, 1, kind) || bind_text(st, 2, name)) return fail_st(s, st, "get", err, errlen);
+    if (ctl_store_bind_text(st, 1, kind) || ctl_store_bind_text(st, 2, name))
+        return ctl_store_fail_st(s, st, "get", err, errlen);
     int rc = sqlite3_step(st), r;
     if (rc == SQLITE_ROW)
-        r = read_record(s, st, out, err, errlen);
+        r = ctl_store_read_record(s, st, out, err, errlen);
     else if (rc == SQLITE_DONE)
         r = 1;
     else
-        return fail_st(s, st, "get", err, errlen);
-    done(st);
+        return ctl_store_fail_st(s, st, "get", err, errlen);
+    ctl_store_done(st);
     return r;
 }
 
@@ -493,7 +489,8 @@ int ctl_store_list(ctl_store *s, const char *kind, ctl_record **out, size_t *n, 
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st = s->st[kind ? ST_OBJ_LIST_KIND : ST_OBJ_LIST_ALL];
-    if (kind && bind_text(st, 1, kind)) return fail_st(s, st, "list", err, errlen);
+    if (kind && ctl_store_bind_text(st, 1, kind))
+        return ctl_store_fail_st(s, st, "list", err, errlen);
     ctl_record *arr = NULL;
     size_t cnt = 0, cap = 0;
     int rc;
@@ -502,63 +499,64 @@ int ctl_store_list(ctl_store *s, const char *kind, ctl_record **out, size_t *n, 
             size_t ncap = cap ? cap * 2 : 8;
             ctl_record *na = realloc(arr, ncap * sizeof(*na));
             if (!na) {
-                seterr(err, errlen, "store: %s%s", "out of memory", "");
+                ctl_store_seterr(err, errlen, "store: %s%s", "out of memory", "");
                 goto fail;
             }
             arr = na;
             cap = ncap;
         }
-        if (read_record(s, st, &arr[cnt], err, errlen) < 0) goto fail;
+        if (ctl_store_read_record(s, st, &arr[cnt], err, errlen) < 0) goto fail;
         cnt++;
     }
     if (rc != SQLITE_DONE) {
-        db_err(s, "list", err, errlen);
+        ctl_store_db_err(s, "list", err, errlen);
         goto fail;
     }
-    done(st);
+    ctl_store_done(st);
     *out = arr;
     *n = cnt;
     return 0;
 fail:
-    done(st);
+    ctl_store_done(st);
     ctl_records_free(arr, cnt);
     return -1;
 }
 
 int ctl_store_delete(ctl_store *s, const char *kind, const char *name, char *err, size_t errlen)
 {
-    if (check_kind_name(kind, name, err, errlen) < 0) return -1;
-    if (tx_begin(s, err, errlen) < 0) return -1;
+    if (ctl_store_check_kind_name(kind, name, err, errlen) < 0) return -1;
+    if (ctl_store_tx_begin(s, err, errlen) < 0) return -1;
     sqlite3_stmt *del = s->st[ST_OBJ_DELETE], *ev = s->st[ST_EV_DELETE_OBJ];
-    if (bind_text(del, 1, kind) || bind_text(del, 2, name)) {
-        fail_st(s, del, "delete", err, errlen);
-        return tx_abort(s);
+    if (ctl_store_bind_text(del, 1, kind) || ctl_store_bind_text(del, 2, name)) {
+        ctl_store_fail_st(s, del, "delete", err, errlen);
+        return ctl_store_tx_abort(s);
     }
-    if (exec_stmt(s, del, "delete", err, errlen) < 0) return tx_abort(s);
+    if (ctl_store_exec_stmt(s, del, "delete", err, errlen) < 0) return ctl_store_tx_abort(s);
     int found = sqlite3_changes(s->db) > 0;
-    if (bind_text(ev, 1, kind) || bind_text(ev, 2, name)) {
-        fail_st(s, ev, "delete events", err, errlen);
-        return tx_abort(s);
+    if (ctl_store_bind_text(ev, 1, kind) || ctl_store_bind_text(ev, 2, name)) {
+        ctl_store_fail_st(s, ev, "delete events", err, errlen);
+        return ctl_store_tx_abort(s);
     }
-    if (exec_stmt(s, ev, "delete events", err, errlen) < 0) return tx_abort(s);
-    if (tx_commit(s, err, errlen) < 0) return -1;
+    if (ctl_store_exec_stmt(s, ev, "delete events", err, errlen) < 0) return ctl_store_tx_abort(s);
+    if (ctl_store_tx_commit(s, err, errlen) < 0) return -1;
     return found ? 0 : 1;
 }
 
 int ctl_store_set_status(ctl_store *s, const char *kind, const char *name, const json_t *status,
                          char *err, size_t errlen)
 {
-    if (check_kind_name(kind, name, err, errlen) < 0) return -1;
+    if (ctl_store_check_kind_name(kind, name, err, errlen) < 0) return -1;
     if (!json_is_object(status))
-        return seterr(err, errlen, "store: %s%s", "status must be a JSON object", "");
+        return ctl_store_seterr(err, errlen, "store: %s%s", "status must be a JSON object", "");
     char *text = json_dumps(status, JSON_COMPACT | JSON_SORT_KEYS);
-    if (!text) return seterr(err, errlen, "store: %s%s", "out of memory", "");
+    if (!text) return ctl_store_seterr(err, errlen, "store: %s%s", "out of memory", "");
     sqlite3_stmt *st = s->st[ST_OBJ_STATUS];
     int r;
-    if (bind_text(st, 1, kind) || bind_text(st, 2, name) || bind_text(st, 3, text))
-        r = fail_st(s, st, "set status", err, errlen);
+    if (ctl_store_bind_text(st, 1, kind) || ctl_store_bind_text(st, 2, name) ||
+        ctl_store_bind_text(st, 3, text))
+        r = ctl_store_fail_st(s, st, "set status", err, errlen);
     else
-        r = exec_stmt(s, st, "set status", err, errlen);
+        r = ctl_store_exec_stmt(s, st, "set status", err, errlen);
     free(text);
     if (r < 0) return -1;
     return sqlite3_changes(s->db) > 0 ? 0 : 1;
@@ -566,13 +564,8 @@ int ctl_store_set_status(ctl_store *s, const char *kind, const char *name, const
 
 /* ---- events ---- */
 
-const char *ctl_event_type_name(ctl_event_type t)
-{
-    return t == CTL_EVENT_WARNING ? "Warning" : "Normal";
-}
-
 /* Byte length of at most max bytes of s, not splitting a UTF-8 sequence. */
-static int clip_utf8(const char *s, size_t max)
+static int ctl_store_clip_utf8(const char *s, size_t max)
 {
     size_t n = strlen(s);
     if (n <= max) return (int)n;
@@ -586,23 +579,24 @@ int ctl_store_event(ctl_store *s, const char *kind, const char *name, ctl_event_
                     const char *reason, const char *message, int64_t now_ms, char *err,
                     size_t errlen)
 {
-    if (check_kind_name(kind, name, err, errlen) < 0) return -1;
+    if (ctl_store_check_kind_name(kind, name, err, errlen) < 0) return -1;
     if (type != CTL_EVENT_NORMAL && type != CTL_EVENT_WARNING)
-        return seterr(err, errlen, "store: %s%s", "invalid event type", "");
+        return ctl_store_seterr(err, errlen, "store: %s%s", "invalid event type", "");
     if (!reason || !reason[0])
-        return seterr(err, errlen, "store: %s%s", "event reason required", "");
+        return ctl_store_seterr(err, errlen, "store: %s%s", "event reason required", "");
     if (!message) message = "";
     const char *tname = ctl_event_type_name(type);
-    int rlen = clip_utf8(reason, EVENT_REASON_MAX), mlen = clip_utf8(message, EVENT_MESSAGE_MAX);
-    now_ms = now_or(now_ms);
-    if (tx_begin(s, err, errlen) < 0) return -1;
+    int rlen = ctl_store_clip_utf8(reason, EVENT_REASON_MAX),
+        mlen = ctl_store_clip_utf8(message, EVENT_MESSAGE_MAX);
+    now_ms = ctl_store_now_or(now_ms);
+    if (ctl_store_tx_begin(s, err, errlen) < 0) return -1;
 
     /* Same as the latest event of the object: count it there. */
     sqlite3_stmt *last = s->st[ST_EV_LAST];
     int64_t last_id = -1;
-    if (bind_text(last, 1, kind) || bind_text(last, 2, name)) {
-        fail_st(s, last, "event", err, errlen);
-        return tx_abort(s);
+    if (ctl_store_bind_text(last, 1, kind) || ctl_store_bind_text(last, 2, name)) {
+        ctl_store_fail_st(s, last, "event", err, errlen);
+        return ctl_store_tx_abort(s);
     }
     int rc = sqlite3_step(last);
     if (rc == SQLITE_ROW) {
@@ -614,51 +608,44 @@ int ctl_store_event(ctl_store *s, const char *kind, const char *name, ctl_event_
             memcmp(lm, message, (size_t)mlen) == 0)
             last_id = sqlite3_column_int64(last, 0);
     } else if (rc != SQLITE_DONE) {
-        fail_st(s, last, "event", err, errlen);
-        return tx_abort(s);
+        ctl_store_fail_st(s, last, "event", err, errlen);
+        return ctl_store_tx_abort(s);
     }
-    done(last);
+    ctl_store_done(last);
 
     if (last_id >= 0) {
         sqlite3_stmt *bump = s->st[ST_EV_BUMP];
         if (sqlite3_bind_int64(bump, 1, last_id) || sqlite3_bind_int64(bump, 2, now_ms)) {
-            fail_st(s, bump, "event", err, errlen);
-            return tx_abort(s);
+            ctl_store_fail_st(s, bump, "event", err, errlen);
+            return ctl_store_tx_abort(s);
         }
-        if (exec_stmt(s, bump, "event", err, errlen) < 0) return tx_abort(s);
-        return tx_commit(s, err, errlen);
+        if (ctl_store_exec_stmt(s, bump, "event", err, errlen) < 0) return ctl_store_tx_abort(s);
+        return ctl_store_tx_commit(s, err, errlen);
     }
     sqlite3_stmt *ins = s->st[ST_EV_INSERT];
-    if (bind_text(ins, 1, kind) || bind_text(ins, 2, name) || bind_text(ins, 3, tname) ||
+    if (ctl_store_bind_text(ins, 1, kind) || ctl_store_bind_text(ins, 2, name) ||
+        ctl_store_bind_text(ins, 3, tname) ||
         sqlite3_bind_text(ins, 4, reason, rlen, SQLITE_TRANSIENT) ||
         sqlite3_bind_text(ins, 5, message, mlen, SQLITE_TRANSIENT) ||
         sqlite3_bind_int64(ins, 6, now_ms)) {
-        fail_st(s, ins, "event", err, errlen);
-        return tx_abort(s);
+        ctl_store_fail_st(s, ins, "event", err, errlen);
+        return ctl_store_tx_abort(s);
     }
-    if (exec_stmt(s, ins, "event", err, errlen) < 0) return tx_abort(s);
+    if (ctl_store_exec_stmt(s, ins, "event", err, errlen) < 0) return ctl_store_tx_abort(s);
     sqlite3_stmt *trim = s->st[ST_EV_TRIM_OBJ];
-    if (bind_text(trim, 1, kind) || bind_text(trim, 2, name) ||
+    if (ctl_store_bind_text(trim, 1, kind) || ctl_store_bind_text(trim, 2, name) ||
         sqlite3_bind_int64(trim, 3, (sqlite3_int64)s->ev_per_object)) {
-        fail_st(s, trim, "trim events", err, errlen);
-        return tx_abort(s);
+        ctl_store_fail_st(s, trim, "trim events", err, errlen);
+        return ctl_store_tx_abort(s);
     }
-    if (exec_stmt(s, trim, "trim events", err, errlen) < 0) return tx_abort(s);
+    if (ctl_store_exec_stmt(s, trim, "trim events", err, errlen) < 0) return ctl_store_tx_abort(s);
     trim = s->st[ST_EV_TRIM_ALL];
     if (sqlite3_bind_int64(trim, 1, (sqlite3_int64)s->ev_total)) {
-        fail_st(s, trim, "trim events", err, errlen);
-        return tx_abort(s);
+        ctl_store_fail_st(s, trim, "trim events", err, errlen);
+        return ctl_store_tx_abort(s);
     }
-    if (exec_stmt(s, trim, "trim events", err, errlen) < 0) return tx_abort(s);
-    return tx_commit(s, err, errlen);
-}
-
-void ctl_events_free(ctl_event *ev, size_t n)
-{
-    if (!ev) return;
-    for (size_t i = 0; i < n; i++)
-        free(ev[i].message);
-    free(ev);
+    if (ctl_store_exec_stmt(s, trim, "trim events", err, errlen) < 0) return ctl_store_tx_abort(s);
+    return ctl_store_tx_commit(s, err, errlen);
 }
 
 int ctl_store_events(ctl_store *s, const char *kind, const char *name, size_t limit,
@@ -666,12 +653,12 @@ int ctl_store_events(ctl_store *s, const char *kind, const char *name, size_t li
 {
     *out = NULL;
     *n = 0;
-    if (check_kind_name(kind, name, err, errlen) < 0) return -1;
+    if (ctl_store_check_kind_name(kind, name, err, errlen) < 0) return -1;
     if (limit == 0) return 0;
     sqlite3_stmt *st = s->st[ST_EV_LIST];
-    if (bind_text(st, 1, kind) || bind_text(st, 2, name) ||
+    if (ctl_store_bind_text(st, 1, kind) || ctl_store_bind_text(st, 2, name) ||
         sqlite3_bind_int64(st, 3, (sqlite3_int64)(limit > 1000000 ? 1000000 : limit)))
-        return fail_st(s, st, "events", err, errlen);
+        return ctl_store_fail_st(s, st, "events", err, errlen);
     ctl_event *arr = NULL;
     size_t cnt = 0, cap = 0;
     int rc;
@@ -691,7 +678,7 @@ int ctl_store_events(ctl_store *s, const char *kind, const char *name, size_t li
         const char *r = (const char *)sqlite3_column_text(st, 4);
         const char *m = (const char *)sqlite3_column_text(st, 5);
         if (!k || !nm || !t || !r || !m) {
-            db_err(s, "read event", err, errlen);
+            ctl_store_db_err(s, "read event", err, errlen);
             goto fail;
         }
         e->id = sqlite3_column_int64(st, 0);
@@ -707,54 +694,57 @@ int ctl_store_events(ctl_store *s, const char *kind, const char *name, size_t li
         cnt++;
     }
     if (rc != SQLITE_DONE) {
-        db_err(s, "events", err, errlen);
+        ctl_store_db_err(s, "events", err, errlen);
         goto fail;
     }
-    done(st);
+    ctl_store_done(st);
     *out = arr;
     *n = cnt;
     return 0;
 oom:
-    seterr(err, errlen, "store: %s%s", "out of memory", "");
+    ctl_store_seterr(err, errlen, "store: %s%s", "out of memory", "");
 fail:
-    done(st);
+    ctl_store_done(st);
     ctl_events_free(arr, cnt);
     return -1;
 }
 
 /* ---- pods ---- */
 
-static int check_pod_name(const char *name, char *err, size_t errlen)
+static int ctl_store_check_pod_name(const char *name, char *err, size_t errlen)
 {
     if (!name || !name[0] || strlen(name) >= sizeof(((ctl_pod *)0)->name))
-        return seterr(err, errlen, "store: invalid pod name '%.80s'%s", name ? name : "(null)", "");
+        return ctl_store_seterr(err, errlen, "store: invalid pod name '%.80s'%s",
+                                name ? name : "(null)", "");
     return 0;
 }
 
 int ctl_store_pod_put(ctl_store *s, const ctl_pod *p, int64_t now_ms, char *err, size_t errlen)
 {
-    if (check_pod_name(p->name, err, errlen) < 0) return -1;
+    if (ctl_store_check_pod_name(p->name, err, errlen) < 0) return -1;
     if (!ctl_name_valid(p->deployment))
-        return seterr(err, errlen, "store: invalid deployment '%.80s'%s", p->deployment, "");
+        return ctl_store_seterr(err, errlen, "store: invalid deployment '%.80s'%s", p->deployment,
+                                "");
     if (memchr(p->state, '\0', sizeof(p->state)) == NULL)
-        return seterr(err, errlen, "store: %s%s", "pod state not terminated", "");
+        return ctl_store_seterr(err, errlen, "store: %s%s", "pod state not terminated", "");
     sqlite3_stmt *st = s->st[ST_POD_PUT];
-    if (bind_text(st, 1, p->name) || bind_text(st, 2, p->deployment) ||
+    if (ctl_store_bind_text(st, 1, p->name) || ctl_store_bind_text(st, 2, p->deployment) ||
         sqlite3_bind_int(st, 3, p->replica) || sqlite3_bind_int(st, 4, p->port) ||
-        sqlite3_bind_int(st, 5, p->pid) || bind_text(st, 6, p->state) ||
+        sqlite3_bind_int(st, 5, p->pid) || ctl_store_bind_text(st, 6, p->state) ||
         sqlite3_bind_int(st, 7, p->restarts) || sqlite3_bind_int64(st, 8, p->generation) ||
-        sqlite3_bind_int64(st, 9, p->started_ms) || sqlite3_bind_int64(st, 10, now_or(now_ms)))
-        return fail_st(s, st, "pod put", err, errlen);
-    return exec_stmt(s, st, "pod put", err, errlen);
+        sqlite3_bind_int64(st, 9, p->started_ms) ||
+        sqlite3_bind_int64(st, 10, ctl_store_now_or(now_ms)))
+        return ctl_store_fail_st(s, st, "pod put", err, errlen);
+    return ctl_store_exec_stmt(s, st, "pod put", err, errlen);
 }
 
-static int read_pod(ctl_store *s, sqlite3_stmt *st, ctl_pod *p, char *err, size_t errlen)
+static int ctl_store_read_pod(ctl_store *s, sqlite3_stmt *st, ctl_pod *p, char *err, size_t errlen)
 {
     memset(p, 0, sizeof(*p));
     const char *name = (const char *)sqlite3_column_text(st, 0);
     const char *dep = (const char *)sqlite3_column_text(st, 1);
     const char *state = (const char *)sqlite3_column_text(st, 5);
-    if (!name || !dep || !state) return db_err(s, "read pod", err, errlen);
+    if (!name || !dep || !state) return ctl_store_db_err(s, "read pod", err, errlen);
     snprintf(p->name, sizeof(p->name), "%s", name);
     snprintf(p->deployment, sizeof(p->deployment), "%s", dep);
     p->replica = sqlite3_column_int(st, 2);
@@ -771,17 +761,17 @@ static int read_pod(ctl_store *s, sqlite3_stmt *st, ctl_pod *p, char *err, size_
 int ctl_store_pod_get(ctl_store *s, const char *name, ctl_pod *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
-    if (check_pod_name(name, err, errlen) < 0) return -1;
+    if (ctl_store_check_pod_name(name, err, errlen) < 0) return -1;
     sqlite3_stmt *st = s->st[ST_POD_GET];
-    if (bind_text(st, 1, name)) return fail_st(s, st, "pod get", err, errlen);
+    if (ctl_store_bind_text(st, 1, name)) return ctl_store_fail_st(s, st, "pod get", err, errlen);
     int rc = sqlite3_step(st), r;
     if (rc == SQLITE_ROW)
-        r = read_pod(s, st, out, err, errlen);
+        r = ctl_store_read_pod(s, st, out, err, errlen);
     else if (rc == SQLITE_DONE)
         r = 1;
     else
-        return fail_st(s, st, "pod get", err, errlen);
-    done(st);
+        return ctl_store_fail_st(s, st, "pod get", err, errlen);
+    ctl_store_done(st);
     return r;
 }
 
@@ -791,7 +781,8 @@ int ctl_store_pod_list(ctl_store *s, const char *deployment, ctl_pod **out, size
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st = s->st[deployment ? ST_POD_LIST_DEP : ST_POD_LIST_ALL];
-    if (deployment && bind_text(st, 1, deployment)) return fail_st(s, st, "pod list", err, errlen);
+    if (deployment && ctl_store_bind_text(st, 1, deployment))
+        return ctl_store_fail_st(s, st, "pod list", err, errlen);
     ctl_pod *arr = NULL;
     size_t cnt = 0, cap = 0;
     int rc;
@@ -800,34 +791,35 @@ int ctl_store_pod_list(ctl_store *s, const char *deployment, ctl_pod **out, size
             size_t ncap = cap ? cap * 2 : 8;
             ctl_pod *na = realloc(arr, ncap * sizeof(*na));
             if (!na) {
-                seterr(err, errlen, "store: %s%s", "out of memory", "");
+                ctl_store_seterr(err, errlen, "store: %s%s", "out of memory", "");
                 goto fail;
             }
             arr = na;
             cap = ncap;
         }
-        if (read_pod(s, st, &arr[cnt], err, errlen) < 0) goto fail;
+        if (ctl_store_read_pod(s, st, &arr[cnt], err, errlen) < 0) goto fail;
         cnt++;
     }
     if (rc != SQLITE_DONE) {
-        db_err(s, "pod list", err, errlen);
+        ctl_store_db_err(s, "pod list", err, errlen);
         goto fail;
     }
-    done(st);
+    ctl_store_done(st);
     *out = arr;
     *n = cnt;
     return 0;
 fail:
-    done(st);
+    ctl_store_done(st);
     free(arr);
     return -1;
 }
 
 int ctl_store_pod_delete(ctl_store *s, const char *name, char *err, size_t errlen)
 {
-    if (check_pod_name(name, err, errlen) < 0) return -1;
+    if (ctl_store_check_pod_name(name, err, errlen) < 0) return -1;
     sqlite3_stmt *st = s->st[ST_POD_DELETE];
-    if (bind_text(st, 1, name)) return fail_st(s, st, "pod delete", err, errlen);
-    if (exec_stmt(s, st, "pod delete", err, errlen) < 0) return -1;
+    if (ctl_store_bind_text(st, 1, name))
+        return ctl_store_fail_st(s, st, "pod delete", err, errlen);
+    if (ctl_store_exec_stmt(s, st, "pod delete", err, errlen) < 0) return -1;
     return sqlite3_changes(s->db) > 0 ? 0 : 1;
 }

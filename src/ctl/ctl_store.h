@@ -1,6 +1,6 @@
 /* ctl_store: the control plane's persistent state in one SQLite file
  * (WAL mode): the objects users applied, their status, an event log, and
- * the engine replicas ("pods") the supervisor launched, so that a restarted
+ * the engine replicas ("pods") the local orchestrator launched, so that a restarted
  * `brix up` can adopt or restart them.
  *
  * Objects are keyed by (kind, name). The stored manifest is the object as
@@ -14,7 +14,7 @@
  * Events are aggregated as Kubernetes does: an event equal to the object's
  * latest one (type, reason, message) bumps its count and last time instead
  * of adding a row. They are bounded per object and in total; the oldest go
- * first. Deleting an object deletes its events, not its pods (the supervisor
+ * first. Deleting an object deletes its events, not its pods (the local orchestrator
  * stops processes and deletes pod rows itself).
  *
  * Schema version: PRAGMA user_version (CTL_STORE_SCHEMA_VERSION). A new file
@@ -22,6 +22,11 @@
  *
  * Errors: functions return -1 with a message in err (may be NULL); lookups
  * that find nothing return 1. Every sqlite return code is checked.
+ *
+ * ctl_store is the SQLite layer under the "sqlite" object store
+ * (ctl_objstore_sqlite.c), which is how controllers and the admin API reach
+ * objects; the pods table is the local orchestrator's own (ctl_orch_local). The
+ * record and event types are the object store's (ctl_objstore.h).
  *
  * Threads and ownership: the API is synchronous and a ctl_store has no
  * locking of its own: use one handle from one thread at a time (open another
@@ -38,6 +43,7 @@
 #include <stdint.h>
 
 #include "ctl/ctl_obj.h"
+#include "ctl/ctl_objstore.h"
 
 #define CTL_STORE_SCHEMA_VERSION 1
 
@@ -53,17 +59,7 @@ void ctl_store_set_event_limits(ctl_store *s, size_t per_object, size_t total);
 
 /* ---- objects ---- */
 
-typedef struct ctl_record {
-    char kind[32];
-    char name[CTL_NAME_MAX + 1];
-    json_t *object; /* the stored manifest */
-    json_t *status; /* {} until set */
-    int64_t generation;
-    int64_t created_ms, updated_ms; /* updated: last manifest change */
-} ctl_record;
-
-void ctl_record_clear(ctl_record *r);
-void ctl_records_free(ctl_record *r, size_t n);
+/* ctl_record (ctl_objstore.h): manifest, status, generation, times. */
 
 /* Creates or updates. *generation (may be NULL) gets the resulting
  * generation, *changed (may be NULL) 1 when the object was created or its
@@ -87,20 +83,7 @@ int ctl_store_set_status(ctl_store *s, const char *kind, const char *name, const
 
 /* ---- events ---- */
 
-typedef enum ctl_event_type { CTL_EVENT_NORMAL = 0, CTL_EVENT_WARNING = 1 } ctl_event_type;
-
-const char *ctl_event_type_name(ctl_event_type t); /* "Normal" / "Warning" */
-
-typedef struct ctl_event {
-    int64_t id;
-    char kind[32];
-    char name[CTL_NAME_MAX + 1];
-    ctl_event_type type;
-    char reason[64];
-    char *message; /* malloc'd, freed by ctl_events_free */
-    int64_t count;
-    int64_t first_ms, last_ms;
-} ctl_event;
+/* ctl_event, ctl_event_type (ctl_objstore.h). */
 
 /* Records an event (reason: CamelCase, truncated to 63 bytes; message
  * truncated to 4096 bytes). now_ms 0 = the current time. */
@@ -110,9 +93,8 @@ int ctl_store_event(ctl_store *s, const char *kind, const char *name, ctl_event_
 /* The latest `limit` events of (kind, name), oldest first. */
 int ctl_store_events(ctl_store *s, const char *kind, const char *name, size_t limit,
                      ctl_event **out, size_t *n, char *err, size_t errlen);
-void ctl_events_free(ctl_event *ev, size_t n);
 
-/* ---- pods: engine replicas the supervisor launched ---- */
+/* ---- pods: engine replicas the local orchestrator launched ---- */
 
 typedef struct ctl_pod {
     char name[128]; /* unique, e.g. "<deployment>-<replica>" */
@@ -120,7 +102,7 @@ typedef struct ctl_pod {
     int replica; /* replica index */
     int port;
     int pid;        /* 0 when not running */
-    char state[32]; /* the supervisor's word: Starting, Running, ... */
+    char state[32]; /* the local orchestrator's word: Starting, Running, ... */
     int restarts;
     int64_t generation; /* deployment generation it was launched from */
     int64_t started_ms;

@@ -17,16 +17,16 @@
 #include "ctl/ctl_api.h"
 #include "ctl/ctl_autoscale.h"
 #include "ctl/ctl_cli.h"
+#include "ctl/ctl_deploy.h"
 #include "ctl/ctl_lora.h"
 #include "ctl/ctl_obj.h"
+#include "ctl/ctl_objstore_sqlite.h"
 #include "ctl/ctl_orch_local.h"
-#include "ctl/ctl_store.h"
 #include "gateway/gw_config.h"
 #include "gateway/gw_gateway.h"
 
 #define CTL_UP_MAX_FILES 16
 #define CTL_UP_MAX_PODS 1024
-#define CTL_UP_MAX_DEPS 256
 
 typedef struct ctl_up_cfg {
     const char *files[CTL_UP_MAX_FILES];
@@ -44,33 +44,24 @@ typedef struct ctl_up_cfg {
     const char *log_level;
 } ctl_up_cfg;
 
-typedef struct ctl_up_dep {
-    ctl_obj *obj;                 /* owned */
-    int replicas;                 /* wanted now */
-    int autoscaled;               /* a PodAutoscaler targets it */
-    json_t *status;               /* last written (owned) */
-    uint64_t rate_total, rate_ms; /* gateway_request_rate: the counter then */
-    double rate;                  /* requests/s over the last second or more */
-} ctl_up_dep;
-
 typedef struct ctl_up {
     uv_loop_t *loop;
     ctl_up_cfg cfg;
     char brix_path[PATH_MAX];
     char db_path[PATH_MAX], log_dir[PATH_MAX], cache_dir[PATH_MAX];
-    ctl_store *store;
-    bx_apikeys keys; /* the gateway's: --api-key-file, BRIX_API_KEYS, GatewayConfig */
+    ctl_objstore *st; /* objects, status, events */
+    ctl_store *store; /* the same file: the local orchestrator's pod rows */
+    bx_apikeys keys;  /* the gateway's: --api-key-file, BRIX_API_KEYS, GatewayConfig */
     gw_gateway *gw;
     ctl_orch *orch;
     ctl_lora *lora;
     ctl_as *as;
+    ctl_deploy *deploy;
     ctl_api *api;
     uv_timer_t tick;
     uv_signal_t sigint, sigterm;
     int stopping;
     int exit_code;
-    ctl_up_dep deps[CTL_UP_MAX_DEPS];
-    size_t ndeps;
     ctl_podview pods[CTL_UP_MAX_PODS];
     size_t npods;
 } ctl_up;
@@ -172,134 +163,18 @@ static int ctl_up_parse(ctl_up_cfg *c, int argc, char **argv)
     return 0;
 }
 
-/* ---------- deployments ---------- */
+/* ---------- the Deployment controller's callbacks ---------- */
 
-static ctl_up_dep *ctl_up_dep_find(ctl_up *u, const char *name)
+static int ctl_up_set_strategy(void *ud, const char *model, const char *strategy)
 {
-    for (size_t i = 0; i < u->ndeps; i++)
-        if (!strcmp(u->deps[i].obj->name, name)) return &u->deps[i];
-    return NULL;
+    ctl_up *u = ud;
+    return gw_gateway_set_model_strategy(u->gw, model, strategy);
 }
 
-static ctl_up_dep *ctl_up_dep_for_model(ctl_up *u, const char *model)
+static void ctl_up_replicas(void *ud, const char *deployment, const char *model, int replicas)
 {
-    for (size_t i = 0; i < u->ndeps; i++)
-        if (!strcmp(u->deps[i].obj->u.dep.model, model)) return &u->deps[i];
-    return NULL;
-}
-
-/* The Deployment's status from its live pods; written when it changed. */
-static void ctl_up_dep_status(ctl_up *u, ctl_up_dep *d)
-{
-    int total = 0, ready = 0;
-    for (size_t i = 0; i < u->npods; i++) {
-        if (strcmp(u->pods[i].deployment, d->obj->name) != 0) continue;
-        total++;
-        if (u->pods[i].phase == CTL_POD_READY) ready++;
-    }
-    int avail = ready >= d->replicas;
-    json_t *st = json_pack(
-        "{s:i,s:i,s:i,s:i,s:i,s:[{s:s,s:s,s:s,s:s}]}", "replicas", total, "readyReplicas", ready,
-        "availableReplicas", ready, "updatedReplicas", total, "desiredReplicas", d->replicas,
-        "conditions", "type", "Available", "status", avail ? "True" : "False", "reason",
-        avail ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable", "message",
-        avail ? "Deployment has minimum availability."
-              : "Deployment does not have minimum availability.");
-    if (!st) return;
-    if (d->autoscaled) json_object_set_new(st, "autoscaledReplicas", json_integer(d->replicas));
-    if (d->status && json_equal(d->status, st)) {
-        json_decref(st);
-        return;
-    }
-    char err[256];
-    if (ctl_store_set_status(u->store, "Deployment", d->obj->name, st, err, sizeof(err)) < 0)
-        bx_warn("deployment %s: status: %s", d->obj->name, err);
-    json_decref(d->status);
-    d->status = st;
-}
-
-/* The replicas a Deployment starts with: its spec, or what the autoscaler
- * last decided (kept in its status), when one targets it. */
-static int ctl_up_dep_initial_replicas(ctl_up *u, const ctl_obj *o, int autoscaled)
-{
-    if (!autoscaled) return o->u.dep.replicas;
-    ctl_record r;
-    char err[256];
-    int rep = o->u.dep.replicas;
-    if (ctl_store_get(u->store, "Deployment", o->name, &r, err, sizeof(err)) == 0) {
-        json_t *v = json_object_get(r.status, "autoscaledReplicas");
-        if (json_is_integer(v) && json_integer_value(v) >= 0 &&
-            json_integer_value(v) <= CTL_MAX_REPLICAS)
-            rep = (int)json_integer_value(v);
-        ctl_record_clear(&r);
-    }
-    return rep;
-}
-
-static int ctl_up_is_autoscaled(ctl_up *u, const char *deployment)
-{
-    ctl_record *rs;
-    size_t n;
-    char err[256];
-    int found = 0;
-    if (ctl_store_list(u->store, "PodAutoscaler", &rs, &n, err, sizeof(err)) != 0) return 0;
-    for (size_t i = 0; i < n && !found; i++) {
-        const char *t = json_string_value(json_object_get(
-            json_object_get(json_object_get(rs[i].object, "spec"), "scaleTargetRef"), "name"));
-        found = t && !strcmp(t, deployment);
-    }
-    ctl_records_free(rs, n);
-    return found;
-}
-
-/* Takes a copy of o (re-parsed from raw) and reconciles it. adopt: the
- * first time at start, when the previous run's engines may still run. */
-static int ctl_up_apply_deployment(ctl_up *u, const ctl_obj *o, int adopt)
-{
-    char err[512];
-    ctl_obj *copy = NULL;
-    if (ctl_obj_parse(o->raw, &copy, err, sizeof(err)) != 0) {
-        bx_error("deployment %s: %s", o->name, err);
-        return -1;
-    }
-    copy->generation = o->generation;
-    ctl_up_dep *d = ctl_up_dep_find(u, o->name);
-    if (!d) {
-        if (u->ndeps == CTL_UP_MAX_DEPS) {
-            ctl_obj_free(copy);
-            bx_error("deployment %s: too many deployments", o->name);
-            return -1;
-        }
-        d = &u->deps[u->ndeps++];
-        memset(d, 0, sizeof(*d));
-        d->autoscaled = ctl_up_is_autoscaled(u, o->name);
-        d->replicas = ctl_up_dep_initial_replicas(u, copy, d->autoscaled);
-    } else {
-        ctl_obj_free(d->obj);
-        if (!d->autoscaled) d->replicas = copy->u.dep.replicas;
-    }
-    d->obj = copy;
-    if (gw_gateway_set_model_strategy(u->gw, copy->u.dep.model, copy->u.dep.routing_strategy) != 0)
-        bx_warn("deployment %s: cannot set routing strategy %s", o->name,
-                copy->u.dep.routing_strategy ? copy->u.dep.routing_strategy : "-");
-    int rc = adopt ? ctl_orch_adopt(u->orch, copy, d->replicas, err, sizeof(err))
-                   : ctl_orch_apply(u->orch, copy, d->replicas, err, sizeof(err));
-    ctl_as_set_current(u->as, copy->name, copy->u.dep.model, d->replicas);
-    if (rc != 0) bx_error("deployment %s: %s", o->name, err);
-    return rc;
-}
-
-static void ctl_up_remove_deployment(ctl_up *u, const char *name)
-{
-    char err[256];
-    if (ctl_orch_remove(u->orch, name, err, sizeof(err)) != 0)
-        bx_warn("deployment %s: %s", name, err);
-    ctl_up_dep *d = ctl_up_dep_find(u, name);
-    if (!d) return;
-    gw_gateway_set_model_strategy(u->gw, d->obj->u.dep.model, NULL);
-    ctl_obj_free(d->obj);
-    json_decref(d->status);
-    *d = u->deps[--u->ndeps];
+    ctl_up *u = ud;
+    ctl_as_set_current(u->as, deployment, model, replicas);
 }
 
 /* ---------- pods: one snapshot fans out to everyone ---------- */
@@ -325,8 +200,7 @@ static void ctl_up_refresh(ctl_up *u)
     gw_gateway_set_engines(u->gw, addrs, n);
     ctl_lora_pods(u->lora, u->pods, u->npods);
     ctl_as_pods(u->as, u->pods, u->npods);
-    for (size_t i = 0; i < u->ndeps; i++)
-        ctl_up_dep_status(u, &u->deps[i]);
+    ctl_deploy_pods(u->deploy, u->pods, u->npods);
 }
 
 static void ctl_up_on_pod(void *ud, const ctl_podview *pod)
@@ -345,13 +219,13 @@ static int ctl_up_inflight(void *ud, const ctl_podview *pod)
     return gw_gateway_engine_inflight(u->gw, addr);
 }
 
-/* The orchestrator's events go to the store under their object. */
+/* The orchestrator's events go to the object store under their object. */
 static void ctl_up_on_orch_event(void *ud, const char *kind, const char *name, ctl_event_type type,
                                  const char *reason, const char *message)
 {
     ctl_up *u = ud;
     char err[256];
-    if (ctl_store_event(u->store, kind, name, type, reason, message, 0, err, sizeof(err)) != 0)
+    if (ctl_objstore_event(u->st, kind, name, type, reason, message, err, sizeof(err)) != 0)
         bx_warn("event for %s %s: %s", kind, name, err);
 }
 
@@ -377,21 +251,21 @@ static int ctl_up_api_pods(void *ud, const ctl_podview **out, size_t *n)
     return 0;
 }
 
+/* startedAt of a pod: the local orchestrator's row. */
+static int64_t ctl_up_pod_started(void *ud, const char *pod)
+{
+    ctl_up *u = ud;
+    ctl_pod row;
+    char err[256];
+    return ctl_store_pod_get(u->store, pod, &row, err, sizeof(err)) == 0 ? row.started_ms : 0;
+}
+
 /* ---------- autoscaling ---------- */
 
 static void ctl_up_scale(void *ud, const char *deployment, int replicas, const char *reason)
 {
     ctl_up *u = ud;
-    ctl_up_dep *d = ctl_up_dep_find(u, deployment);
-    if (!d) return;
-    bx_info("deployment %s: scale %d -> %d: %s", deployment, d->replicas, replicas,
-            reason ? reason : "");
-    d->autoscaled = 1;
-    d->replicas = replicas;
-    char err[256];
-    if (ctl_orch_apply(u->orch, d->obj, replicas, err, sizeof(err)) != 0)
-        bx_error("deployment %s: %s", deployment, err);
-    ctl_up_dep_status(u, d);
+    ctl_deploy_scale(u->deploy, deployment, replicas, reason);
 }
 
 static int ctl_up_gateway_metric(void *ud, const char *model, const char *metric, double *value)
@@ -401,24 +275,9 @@ static int ctl_up_gateway_metric(void *ud, const char *model, const char *metric
         *value = gw_gateway_held(u->gw, model);
         return 0;
     }
-    if (!strcmp(metric, "gateway_request_rate")) { /* requests/s routed to its engines */
-        ctl_up_dep *d = ctl_up_dep_for_model(u, model);
-        if (!d) return -1;
-        uint64_t now = uv_now(u->loop), total = gw_gateway_model_routed(u->gw, model);
-        if (d->rate_ms == 0) {
-            d->rate_ms = now;
-            d->rate_total = total;
-        } else if (now - d->rate_ms >= 1000) {
-            /* an engine leaving the set takes its count along: no negative rate */
-            d->rate = total >= d->rate_total
-                          ? (double)(total - d->rate_total) * 1000.0 / (double)(now - d->rate_ms)
-                          : 0;
-            d->rate_ms = now;
-            d->rate_total = total;
-        }
-        *value = d->rate;
-        return 0;
-    }
+    if (!strcmp(metric, "gateway_request_rate")) /* requests/s routed to its engines */
+        return ctl_deploy_request_rate(u->deploy, model, gw_gateway_model_routed(u->gw, model),
+                                       value);
     if (!strcmp(metric, CTL_AS_GW_INFLIGHT)) { /* requests at its engines, held ones too */
         *value = gw_gateway_model_inflight(u->gw, model) + gw_gateway_held(u->gw, model);
         return 0;
@@ -430,78 +289,44 @@ static int ctl_up_gateway_metric(void *ud, const char *model, const char *metric
 static int ctl_up_is_model(void *ud, const char *model)
 {
     ctl_up *u = ud;
-    return ctl_up_dep_for_model(u, model) != NULL || ctl_lora_has(u->lora, model);
+    ctl_deploy_info di;
+    return ctl_deploy_by_model(u->deploy, model, &di) == 0 || ctl_lora_has(u->lora, model);
 }
 
 static void ctl_up_wake(void *ud, const char *model)
 {
     ctl_up *u = ud;
-    ctl_up_dep *d = ctl_up_dep_for_model(u, model);
-    if (!d) { /* an adapter: wake its base model's deployment */
+    ctl_deploy_info di;
+    int found = ctl_deploy_by_model(u->deploy, model, &di) == 0;
+    if (!found) { /* an adapter: wake its base model's deployment */
         ctl_record r;
         char err[256];
-        if (ctl_store_get(u->store, "ModelAdapter", model, &r, err, sizeof(err)) == 0) {
+        if (ctl_objstore_get(u->st, "ModelAdapter", model, &r, err, sizeof(err)) == 0) {
             const char *base =
                 json_string_value(json_object_get(json_object_get(r.object, "spec"), "baseModel"));
-            if (base) d = ctl_up_dep_for_model(u, base);
+            if (base) found = ctl_deploy_by_model(u->deploy, base, &di) == 0;
             ctl_record_clear(&r);
         }
     }
-    if (!d) return;
-    if (d->autoscaled) {
-        ctl_as_wake(u->as, d->obj->name);
-    } else if (d->replicas == 0) {
+    if (!found) return;
+    if (di.autoscaled) {
+        ctl_as_wake(u->as, di.name);
+    } else if (di.replicas == 0) {
         bx_warn("model %s: request held, but deployment %s has 0 replicas and no autoscaler", model,
-                d->obj->name);
+                di.name);
     }
 }
 
 /* ---------- objects ---------- */
 
-static void ctl_up_apply_obj(ctl_up *u, const ctl_obj *o, int adopt)
-{
-    switch (o->kind) {
-    case CTL_KIND_DEPLOYMENT:
-        ctl_up_apply_deployment(u, o, adopt);
-        break;
-    case CTL_KIND_MODEL_ADAPTER:
-        if (ctl_lora_apply(u->lora, o) != 0) bx_error("adapter %s: cannot apply", o->name);
-        break;
-    case CTL_KIND_POD_AUTOSCALER: {
-        ctl_up_dep *d = ctl_up_dep_find(u, o->u.pa.target_name);
-        if (d) d->autoscaled = 1;
-        char err[256];
-        if (ctl_as_apply(u->as, o, err, sizeof(err)) != 0)
-            bx_warn("autoscaler %s: not applied: %s", o->name, err);
-        if (d) ctl_as_set_current(u->as, d->obj->name, d->obj->u.dep.model, d->replicas);
-        break;
-    }
-    default:
-        break;
-    }
-}
-
-static void ctl_up_on_applied(void *ud, const ctl_obj *o, int changed)
+/* The store's watch, registered before the controllers': the log line of
+ * each change through the admin API comes before they act on it. */
+static void ctl_up_on_watch(void *ud, const ctl_watch_event *ev)
 {
     ctl_up *u = ud;
-    if (!changed || u->stopping) return;
-    bx_info("%s %s applied", ctl_kind_name(o->kind), o->name);
-    ctl_up_apply_obj(u, o, 0);
-}
-
-static void ctl_up_on_deleted(void *ud, ctl_kind kind, const char *name)
-{
-    ctl_up *u = ud;
-    bx_info("%s %s deleted", ctl_kind_name(kind), name);
-    if (kind == CTL_KIND_DEPLOYMENT) {
-        ctl_up_remove_deployment(u, name);
-    } else if (kind == CTL_KIND_MODEL_ADAPTER) {
-        ctl_lora_remove(u->lora, name);
-    } else if (kind == CTL_KIND_POD_AUTOSCALER) {
-        ctl_as_remove(u->as, name);
-        for (size_t i = 0; i < u->ndeps; i++)
-            u->deps[i].autoscaled = ctl_up_is_autoscaled(u, u->deps[i].obj->name);
-    }
+    if (u->stopping || ev->type == CTL_WATCH_SYNC) return;
+    bx_info("%s %s %s", ctl_kind_name(ev->kind), ev->name,
+            ev->type == CTL_WATCH_PUT ? "applied" : "deleted");
 }
 
 /* A GatewayConfig document of a -f file (ctl_obj.h: no object; it is not
@@ -595,10 +420,10 @@ static int ctl_up_load_files(ctl_up *u)
         for (size_t i = 0; i < n; i++) {
             int changed = 0;
             ctl_record old;
-            int existed = ctl_store_get(u->store, ctl_kind_name(objs[i]->kind), objs[i]->name, &old,
-                                        err, sizeof(err)) == 0;
+            int existed = ctl_objstore_get(u->st, ctl_kind_name(objs[i]->kind), objs[i]->name, &old,
+                                           err, sizeof(err)) == 0;
             if (existed) ctl_record_clear(&old);
-            if (ctl_store_put_obj(u->store, objs[i], &changed, err, sizeof(err)) != 0) {
+            if (ctl_objstore_put(u->st, objs[i], &changed, err, sizeof(err)) != 0) {
                 fprintf(stderr, "brix up: %s: %s\n", u->cfg.files[f], err);
                 ctl_objs_free(objs, n);
                 return -1;
@@ -617,26 +442,14 @@ static int ctl_up_load_files(ctl_up *u)
  * run's engines), then adapters and autoscalers. */
 static int ctl_up_start_objects(ctl_up *u)
 {
-    static const char *const order[] = {"Deployment", "ModelAdapter", "PodAutoscaler"};
+    static const ctl_kind order[] = {CTL_KIND_DEPLOYMENT, CTL_KIND_MODEL_ADAPTER,
+                                     CTL_KIND_POD_AUTOSCALER};
     for (size_t k = 0; k < 3; k++) {
-        ctl_record *rs;
-        size_t n;
         char err[512];
-        if (ctl_store_list(u->store, order[k], &rs, &n, err, sizeof(err)) != 0) {
+        if (ctl_objstore_sync(u->st, order[k], err, sizeof(err)) != 0) {
             fprintf(stderr, "brix up: %s\n", err);
             return -1;
         }
-        for (size_t i = 0; i < n; i++) {
-            ctl_obj *o = NULL;
-            if (ctl_obj_parse(rs[i].object, &o, err, sizeof(err)) != 0) {
-                bx_error("stored %s %s: %s", rs[i].kind, rs[i].name, err);
-                continue;
-            }
-            o->generation = rs[i].generation;
-            ctl_up_apply_obj(u, o, 1);
-            ctl_obj_free(o);
-        }
-        ctl_records_free(rs, n);
     }
     return 0;
 }
@@ -652,6 +465,10 @@ static void ctl_up_on_tick(uv_timer_t *t)
 static void ctl_up_orch_closed(void *ud)
 {
     ctl_up *u = ud;
+    /* the Deployment controller answers the gateway's hold hook while the
+     * engines drain */
+    ctl_deploy_close(u->deploy, NULL, NULL);
+    u->deploy = NULL;
     gw_gateway_close(u->gw);
     u->gw = NULL;
     uv_close((uv_handle_t *)&u->tick, NULL);
@@ -667,9 +484,9 @@ static void ctl_up_stop(ctl_up *u)
     uv_timer_stop(&u->tick);
     if (u->api) ctl_api_close(u->api, NULL, NULL);
     u->api = NULL;
-    if (u->as) ctl_as_close(u->as);
+    if (u->as) ctl_as_close(u->as, NULL, NULL);
     u->as = NULL;
-    if (u->lora) ctl_lora_close(u->lora);
+    if (u->lora) ctl_lora_close(u->lora, NULL, NULL);
     u->lora = NULL;
     ctl_orch_close(u->orch, !u->cfg.keep_engines, ctl_up_orch_closed, u);
     u->orch = NULL;
@@ -717,10 +534,11 @@ static int ctl_up_start(ctl_up *u)
 {
     char err[512];
     if (ctl_up_paths(u) != 0) return -1;
-    if (ctl_store_open(u->db_path, &u->store, err, sizeof(err)) != 0) {
+    if (ctl_objstore_sqlite_open(u->db_path, &u->st, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: %s: %s\n", u->db_path, err);
         return -1;
     }
+    u->store = ctl_objstore_sqlite_store(u->st);
     for (int i = 0; i < u->cfg.nkey_files; i++)
         if (bx_apikeys_load_file(&u->keys, u->cfg.key_files[i], err, sizeof(err)) < 0) {
             fprintf(stderr, "brix up: --api-key-file %s\n", err);
@@ -753,6 +571,11 @@ static int ctl_up_start(ctl_up *u)
         return -1;
     }
 
+    /* first: its log line comes before the controllers act on a change */
+    if (ctl_objstore_watch(u->st, CTL_KIND_NONE, ctl_up_on_watch, u) != 0) {
+        fprintf(stderr, "brix up: out of memory\n");
+        return -1;
+    }
     ctl_orch_local_cfg sc;
     ctl_orch_local_cfg_default(&sc);
     sc.brix_path = u->brix_path;
@@ -764,7 +587,7 @@ static int ctl_up_start(ctl_up *u)
     ctl_orch_cbs scb = {
         .on_change = ctl_up_on_pod, .inflight = ctl_up_inflight, .on_event = ctl_up_on_orch_event};
     if (ctl_orch_local_init(&u->orch, u->loop, u->store, &sc, &scb, u, err, sizeof(err)) != 0) {
-        fprintf(stderr, "brix up: supervisor: %s\n", err);
+        fprintf(stderr, "brix up: orchestrator: %s\n", err);
         return -1;
     }
     ctl_lora_cfg lc;
@@ -772,15 +595,20 @@ static int ctl_up_start(ctl_up *u)
     lc.cache_dir = u->cache_dir;
     lc.engine_max_loras = 0; /* vLLM's --max-loras bounds a batch, not what is loaded */
     ctl_lora_cbs lcb = {.on_adapters = ctl_up_on_adapters};
-    if (ctl_lora_init(&u->lora, u->loop, u->store, &lc, &lcb, u, err, sizeof(err)) != 0) {
+    if (ctl_lora_init(&u->lora, u->loop, u->st, &lc, &lcb, u, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: adapters: %s\n", err);
         return -1;
     }
     ctl_as_cfg ac;
     ctl_as_cfg_default(&ac);
     ctl_as_cbs acb = {.scale = ctl_up_scale, .gateway_metric = ctl_up_gateway_metric};
-    if (ctl_as_init(&u->as, u->loop, u->store, &ac, &acb, u, err, sizeof(err)) != 0) {
+    if (ctl_as_init(&u->as, u->loop, u->st, &ac, &acb, u, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: autoscaler: %s\n", err);
+        return -1;
+    }
+    ctl_deploy_cbs dcb = {.set_strategy = ctl_up_set_strategy, .replicas = ctl_up_replicas};
+    if (ctl_deploy_init(&u->deploy, u->loop, u->st, u->orch, &dcb, u, err, sizeof(err)) != 0) {
+        fprintf(stderr, "brix up: deployments: %s\n", err);
         return -1;
     }
     if (ctl_up_start_objects(u) != 0) return -1;
@@ -788,11 +616,8 @@ static int ctl_up_start(ctl_up *u)
     ctl_api_config apc;
     ctl_api_config_default(&apc);
     apc.port = u->cfg.admin_port;
-    ctl_api_callbacks acbs = {.on_applied = ctl_up_on_applied,
-                              .on_deleted = ctl_up_on_deleted,
-                              .pods = ctl_up_api_pods,
-                              .ud = u};
-    if (ctl_api_init(&u->api, u->loop, u->store, &apc, &acbs, err, sizeof(err)) != 0) {
+    ctl_api_callbacks acbs = {.pods = ctl_up_api_pods, .pod_started = ctl_up_pod_started, .ud = u};
+    if (ctl_api_init(&u->api, u->loop, u->st, &apc, &acbs, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: admin API: %s\n", err);
         return -1;
     }
@@ -833,20 +658,18 @@ int ctl_up_main(int argc, char **argv)
     u.loop = uv_default_loop();
     if (ctl_up_start(&u) != 0) {
         if (u.api) ctl_api_close(u.api, NULL, NULL);
-        if (u.as) ctl_as_close(u.as);
-        if (u.lora) ctl_lora_close(u.lora);
+        if (u.deploy) ctl_deploy_close(u.deploy, NULL, NULL);
+        if (u.as) ctl_as_close(u.as, NULL, NULL);
+        if (u.lora) ctl_lora_close(u.lora, NULL, NULL);
         if (u.orch) ctl_orch_close(u.orch, 1, NULL, NULL);
         if (u.gw) gw_gateway_close(u.gw);
         uv_run(u.loop, UV_RUN_NOWAIT);
-        if (u.store) ctl_store_close(u.store);
+        ctl_objstore_close(u.st);
         return 1;
     }
     uv_run(u.loop, UV_RUN_DEFAULT);
-    for (size_t i = 0; i < u.ndeps; i++) {
-        ctl_obj_free(u.deps[i].obj);
-        json_decref(u.deps[i].status);
-    }
-    ctl_store_close(u.store);
+    ctl_objstore_unwatch(u.st, ctl_up_on_watch, &u);
+    ctl_objstore_close(u.st);
     bx_info("stopped");
     return u.exit_code;
 }

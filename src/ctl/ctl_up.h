@@ -1,13 +1,16 @@
 /* ctl_up: `brix up -f stack.yaml`, the local stack in one process on one
  * libuv loop: the gateway (embedded, gw_gateway), the admin API (ctl_api),
- * the engine orchestrator (ctl_orch: local processes), the adapter
- * controller (ctl_lora) and the autoscaler (ctl_autoscale), over one
- * SQLite store (ctl_store).
+ * the engine orchestrator (ctl_orch: local processes), the Deployment
+ * controller (ctl_deploy), the adapter controller (ctl_lora) and the
+ * autoscaler (ctl_autoscale), over one object store (ctl_objstore, its
+ * "sqlite" implementation).
  *
  * ctl_up wires them together and owns nothing else:
- * - objects from -f files and from the admin API go to the store and then
- *   to their controller (Deployment -> orchestrator, ModelAdapter -> adapter
- *   controller, PodAutoscaler -> autoscaler);
+ * - objects from -f files and from the admin API go to the store; each
+ *   controller learns of its kind from the store's watch (Deployment ->
+ *   ctl_deploy -> orchestrator, ModelAdapter -> adapter controller,
+ *   PodAutoscaler -> autoscaler); the stored ones are replayed at start
+ *   (ctl_objstore_sync), Deployments first;
  * - every pod change updates the gateway's engine set (Ready pods only),
  *   the adapter controller's and the autoscaler's views, and the
  *   Deployment's status (replicas, readyReplicas, conditions);

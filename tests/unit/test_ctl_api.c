@@ -1,6 +1,7 @@
 /* Tests for the admin API (ctl_api) driven through the real CLI (ctl_cli):
  * the API runs on its own libuv loop in a background thread over a
- * temp-file store; the test thread runs `brix apply/get/describe/delete`
+ * temp-file store (the "sqlite" object store, whose watch stands for the
+ * controllers); the test thread runs `brix apply/get/describe/delete`
  * with --server pointing at it and reads the store through a second handle
  * (WAL lets both work on one file). Printers are also checked alone with a
  * fixed clock. */
@@ -23,6 +24,7 @@
 #include "common/bx_yaml.h"
 #include "ctl/ctl_api.h"
 #include "ctl/ctl_cli.h"
+#include "ctl/ctl_objstore_sqlite.h"
 #include "ctl/ctl_store.h"
 
 static const char quickstart[] = "apiVersion: apps/v1\n"
@@ -84,33 +86,31 @@ static const char quickstart[] = "apiVersion: apps/v1\n"
 typedef struct srv {
     char dir[64];
     char db[96];
-    ctl_store *store; /* the API's handle (server thread only) */
-    ctl_store *peek;  /* the test's handle */
+    ctl_objstore *store; /* the API's handle (server thread only) */
+    ctl_store *peek;     /* the test's handle */
     uv_loop_t loop;
     uv_async_t stop;
     ctl_api *api;
     pthread_t th;
     char url[64];
     int port;
-    atomic_int applied, applied_changed, deleted;
+    atomic_int applied, deleted;         /* the store's watch: PUT and DELETE events */
     char last_deleted[CTL_NAME_MAX + 1]; /* written before the reply is sent */
     json_t *labels;
     ctl_podview pods[2];
 } srv;
 
-static void on_applied(void *ud, const ctl_obj *o, int changed)
+/* The store's watch, as `brix up`'s controllers see it. */
+static void on_watch(void *ud, const ctl_watch_event *ev)
 {
     srv *s = ud;
-    assert_non_null(o);
-    atomic_fetch_add(&s->applied, 1);
-    if (changed) atomic_fetch_add(&s->applied_changed, 1);
-}
-
-static void on_deleted(void *ud, ctl_kind kind, const char *name)
-{
-    srv *s = ud;
-    snprintf(s->last_deleted, sizeof(s->last_deleted), "%s", name);
-    atomic_fetch_add(&s->deleted, 1);
+    if (ev->type == CTL_WATCH_PUT) {
+        assert_non_null(ev->obj);
+        atomic_fetch_add(&s->applied, 1);
+    } else if (ev->type == CTL_WATCH_DELETE) {
+        snprintf(s->last_deleted, sizeof(s->last_deleted), "%s", ev->name);
+        atomic_fetch_add(&s->deleted, 1);
+    }
 }
 
 static int list_pods(void *ud, const ctl_podview **out, size_t *n)
@@ -142,7 +142,8 @@ static int srv_setup(void **state)
     snprintf(s->dir, sizeof(s->dir), "/tmp/brix-api-XXXXXX");
     assert_non_null(mkdtemp(s->dir));
     snprintf(s->db, sizeof(s->db), "%s/store.db", s->dir);
-    assert_int_equal(ctl_store_open(s->db, &s->store, err, sizeof(err)), 0);
+    assert_int_equal(ctl_objstore_sqlite_open(s->db, &s->store, err, sizeof(err)), 0);
+    assert_int_equal(ctl_objstore_watch(s->store, CTL_KIND_NONE, on_watch, s), 0);
     assert_int_equal(ctl_store_open(s->db, &s->peek, err, sizeof(err)), 0);
     s->labels = json_pack("{s:s}", "model.aibrix.ai/name", "llama-3-8b");
     s->pods[0] = (ctl_podview){.name = "llama-3-8b-0",
@@ -173,7 +174,7 @@ static int srv_setup(void **state)
     ctl_api_config_default(&cfg);
     cfg.port = 0;
     cfg.max_body_bytes = 64 * 1024;
-    ctl_api_callbacks cbs = {on_applied, on_deleted, list_pods, s};
+    ctl_api_callbacks cbs = {.pods = list_pods, .ud = s};
     assert_int_equal(ctl_api_init(&s->api, &s->loop, s->store, &cfg, &cbs, err, sizeof(err)), 0);
     s->port = ctl_api_listen(s->api, err, sizeof(err));
     assert_true(s->port > 0);
@@ -189,7 +190,8 @@ static int srv_teardown(void **state)
     uv_async_send(&s->stop);
     pthread_join(s->th, NULL);
     assert_int_equal(uv_loop_close(&s->loop), 0);
-    ctl_store_close(s->store);
+    ctl_objstore_unwatch(s->store, on_watch, s);
+    ctl_objstore_close(s->store);
     ctl_store_close(s->peek);
     json_decref(s->labels);
     char path[128];
@@ -306,7 +308,6 @@ static void test_apply_created_unchanged_configured(void **state)
     assert_non_null(strstr(o.out, "modeladapter/sql-lora created\n"));
     assert_non_null(strstr(o.out, "podautoscaler/llama-3-8b-kpa created\n"));
     assert_int_equal(atomic_load(&s->applied), 3);
-    assert_int_equal(atomic_load(&s->applied_changed), 3);
     out_free(&o);
 
     o = cli(s, "apply", "-f", f, NULL);
@@ -314,8 +315,7 @@ static void test_apply_created_unchanged_configured(void **state)
     assert_non_null(strstr(o.out, "deployment/llama-3-8b unchanged\n"));
     assert_non_null(strstr(o.out, "modeladapter/sql-lora unchanged\n"));
     assert_non_null(strstr(o.out, "podautoscaler/llama-3-8b-kpa unchanged\n"));
-    assert_int_equal(atomic_load(&s->applied), 6);
-    assert_int_equal(atomic_load(&s->applied_changed), 3);
+    assert_int_equal(atomic_load(&s->applied), 3); /* unchanged: no controller is told */
     out_free(&o);
 
     f = write_tmp(s, "qs3.yaml", quickstart_with(3));
@@ -323,7 +323,7 @@ static void test_apply_created_unchanged_configured(void **state)
     assert_int_equal(o.rc, 0);
     assert_non_null(strstr(o.out, "deployment/llama-3-8b configured\n"));
     assert_non_null(strstr(o.out, "modeladapter/sql-lora unchanged\n"));
-    assert_int_equal(atomic_load(&s->applied_changed), 4);
+    assert_int_equal(atomic_load(&s->applied), 4);
     out_free(&o);
 
     ctl_record r = {0};

@@ -26,7 +26,7 @@
 #include "common/bx_http.h"
 #include "ctl/ctl_autoscale.h"
 #include "ctl/ctl_obj.h"
-#include "ctl/ctl_store.h"
+#include "ctl/ctl_objstore_sqlite.h"
 #include "engine/eng_config.h"
 #include "engine/eng_server.h"
 
@@ -41,7 +41,7 @@ typedef struct scale_call {
 
 typedef struct env {
     uv_loop_t loop;
-    ctl_store *store;
+    ctl_objstore *store;
     ctl_as *as;
     eng_config cfg[MAXE];
     eng_server *eng[MAXE];
@@ -97,7 +97,7 @@ static void env_start(env *e, int neng, double time_scale, uint64_t tick_ms)
     memset(e, 0, sizeof(*e));
     assert_int_equal(uv_loop_init(&e->loop), 0);
     char err[512];
-    assert_int_equal(ctl_store_open(":memory:", &e->store, err, sizeof(err)), 0);
+    assert_int_equal(ctl_objstore_sqlite_open(":memory:", &e->store, err, sizeof(err)), 0);
     for (int i = 0; i < neng; i++) {
         eng_config *c = &e->cfg[i];
         eng_config_default(c);
@@ -153,7 +153,7 @@ static void stop_load(env *e);
 static void env_stop(env *e)
 {
     stop_load(e);
-    ctl_as_close(e->as);
+    ctl_as_close(e->as, NULL, NULL);
     bx_http_client_close(e->http);
     for (int i = 0; i < e->neng; i++)
         eng_server_close(e->eng[i]);
@@ -161,7 +161,7 @@ static void env_stop(env *e)
         json_decref(e->labels[i]);
     uv_run(&e->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&e->loop), 0);
-    ctl_store_close(e->store);
+    ctl_objstore_close(e->store);
 }
 
 static void on_guard(uv_timer_t *t)
@@ -330,14 +330,16 @@ static int closed_port(void)
 
 /* ---- store side ---- */
 
-/* Stores and applies a PodAutoscaler; returns ctl_as_apply's result. */
+/* Stores a PodAutoscaler (the store's watch applies it, as in `brix up`);
+ * returns ctl_as_apply's result for it (applying an unchanged object again
+ * keeps its state and repeats no event). */
 static int apply_yaml(env *e, const char *y, char *err, size_t errlen)
 {
     ctl_obj **objs;
     size_t n;
     if (ctl_obj_load_yaml(y, strlen(y), &objs, &n, err, errlen) != 0) fail_msg("%s", err);
     assert_int_equal(n, 1);
-    assert_int_equal(ctl_store_put_obj(e->store, objs[0], NULL, err, errlen), 0);
+    assert_int_equal(ctl_objstore_put(e->store, objs[0], NULL, err, errlen), 0);
     int rc = ctl_as_apply(e->as, objs[0], err, errlen);
     ctl_objs_free(objs, n);
     return rc;
@@ -347,7 +349,7 @@ static json_t *status_of(env *e, const char *pa)
 {
     ctl_record r;
     char err[256];
-    assert_int_equal(ctl_store_get(e->store, "PodAutoscaler", pa, &r, err, sizeof(err)), 0);
+    assert_int_equal(ctl_objstore_get(e->store, "PodAutoscaler", pa, &r, err, sizeof(err)), 0);
     json_t *st = json_incref(r.status);
     ctl_record_clear(&r);
     return st;
@@ -374,7 +376,7 @@ static int events_with(env *e, const char *pa, const char *reason, char *msg, si
     size_t n;
     char err[256];
     assert_int_equal(
-        ctl_store_events(e->store, "PodAutoscaler", pa, 100, &ev, &n, err, sizeof(err)), 0);
+        ctl_objstore_events(e->store, "PodAutoscaler", pa, 100, &ev, &n, err, sizeof(err)), 0);
     int rows = 0;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(ev[i].reason, reason) != 0) continue;

@@ -2,8 +2,9 @@
  * started in-process on the test's loop (port 0, 127.0.0.1, --enable-lora).
  * Every placement is checked on the engines themselves (GET /v1/models),
  * in the status the controller wrote to the store, in its events and in
- * the on_adapters sequence. Backoffs and probe intervals are scaled down;
- * waits are bounded by a guard timer (a hang fails, no time is asserted). */
+ * the on_adapters sequence. Adapters reach the controller as in `brix up`:
+ * stored in the object store, whose watch applies them. Backoffs and probe intervals are scaled
+ * down; waits are bounded by a guard timer (a hang fails, no time is asserted). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +22,7 @@
 #include "common/bx_http.h"
 #include "ctl/ctl_lora.h"
 #include "ctl/ctl_obj.h"
-#include "ctl/ctl_store.h"
+#include "ctl/ctl_objstore_sqlite.h"
 #include "engine/eng_config.h"
 #include "engine/eng_server.h"
 
@@ -29,7 +30,7 @@
 
 typedef struct env {
     uv_loop_t loop;
-    ctl_store *store;
+    ctl_objstore *store;
     ctl_lora *lora;
     eng_config cfg[MAXE];
     eng_server *eng[MAXE];
@@ -91,7 +92,7 @@ static void env_start(env *e, const eng_spec *specs, int n)
     snprintf(e->artifact, sizeof(e->artifact), "%s/adapter", e->dir);
     assert_int_equal(mkdir(e->artifact, 0700), 0);
     char err[512];
-    assert_int_equal(ctl_store_open(":memory:", &e->store, err, sizeof(err)), 0);
+    assert_int_equal(ctl_objstore_sqlite_open(":memory:", &e->store, err, sizeof(err)), 0);
     for (int i = 0; i < n; i++) {
         eng_config *c = &e->cfg[i];
         eng_config_default(c);
@@ -149,7 +150,7 @@ static void env_start(env *e, const eng_spec *specs, int n)
 
 static void env_stop(env *e)
 {
-    ctl_lora_close(e->lora);
+    ctl_lora_close(e->lora, NULL, NULL);
     bx_http_client_close(e->http);
     uv_close((uv_handle_t *)&e->tick, NULL);
     for (int i = 0; i < e->neng; i++) {
@@ -158,7 +159,7 @@ static void env_stop(env *e)
     }
     uv_run(&e->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&e->loop), 0);
-    ctl_store_close(e->store);
+    ctl_objstore_close(e->store);
     rmdir(e->artifact);
     rmdir(e->dir);
 }
@@ -255,8 +256,8 @@ static void apply_yaml(env *e, const char *y)
     char err[512];
     if (ctl_obj_load_yaml(y, strlen(y), &objs, &n, err, sizeof(err)) != 0) fail_msg("%s", err);
     for (size_t i = 0; i < n; i++) {
-        assert_int_equal(ctl_store_put_obj(e->store, objs[i], NULL, err, sizeof(err)), 0);
-        assert_int_equal(ctl_lora_apply(e->lora, objs[i]), 0);
+        assert_int_equal(ctl_objstore_put(e->store, objs[i], NULL, err, sizeof(err)), 0);
+        assert_true(ctl_lora_has(e->lora, objs[i]->name)); /* the store's watch applied it */
     }
     ctl_objs_free(objs, n);
 }
@@ -276,7 +277,7 @@ static json_t *status_of(env *e, const char *name)
 {
     ctl_record r;
     char err[256];
-    if (ctl_store_get(e->store, "ModelAdapter", name, &r, err, sizeof(err)) != 0)
+    if (ctl_objstore_get(e->store, "ModelAdapter", name, &r, err, sizeof(err)) != 0)
         return json_object();
     json_t *s = json_incref(r.status);
     ctl_record_clear(&r);
@@ -339,7 +340,7 @@ static int events_count(env *e, const char *name, const char *reason, const char
     size_t n;
     char err[256];
     assert_int_equal(
-        ctl_store_events(e->store, "ModelAdapter", name, 100, &ev, &n, err, sizeof(err)), 0);
+        ctl_objstore_events(e->store, "ModelAdapter", name, 100, &ev, &n, err, sizeof(err)), 0);
     int k = 0;
     for (size_t i = 0; i < n; i++)
         if (!strcmp(ev[i].reason, reason) && (!sub || strstr(ev[i].message, sub)))
