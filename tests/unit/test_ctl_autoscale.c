@@ -20,7 +20,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
 #include <uv.h>
+
+#include "loop_fixture.h"
 
 #include "common/bx_buf.h"
 #include "common/bx_http.h"
@@ -169,30 +172,8 @@ static void on_guard(uv_timer_t *t)
     *(int *)t->data = 1;
 }
 
-static void on_beat(uv_timer_t *t)
-{
-    (void)t;
-}
-
-/* Runs the loop until cond holds; a 20 s guard turns a hang into a failure.
- * A 20 ms beat makes each uv_run(ONCE) return, so cond is re-checked even
- * when nothing else happens on the loop. */
-#define WAIT_FOR(e, cond)                                                                          \
-    do {                                                                                           \
-        int expired_ = 0, ok_ = 0;                                                                 \
-        uv_timer_t guard_, beat_;                                                                  \
-        uv_timer_init(&(e)->loop, &guard_);                                                        \
-        uv_timer_init(&(e)->loop, &beat_);                                                         \
-        guard_.data = &expired_;                                                                   \
-        uv_timer_start(&guard_, on_guard, 20000, 0);                                               \
-        uv_timer_start(&beat_, on_beat, 20, 20);                                                   \
-        while (!(ok_ = (cond)) && !expired_)                                                       \
-            uv_run(&(e)->loop, UV_RUN_ONCE);                                                       \
-        uv_close((uv_handle_t *)&guard_, NULL);                                                    \
-        uv_close((uv_handle_t *)&beat_, NULL);                                                     \
-        uv_run(&(e)->loop, UV_RUN_NOWAIT);                                                         \
-        if (!ok_) fail_msg("timed out waiting for: %s", #cond);                                    \
-    } while (0)
+/* The loop fixture's RUN_UNTIL on this test's loop. */
+#define WAIT_FOR(e, cond) RUN_UNTIL(&(e)->loop, cond)
 
 /* Runs the loop for ms (no assertion on time: only lets ticks happen). */
 static void run_for(env *e, uint64_t ms)

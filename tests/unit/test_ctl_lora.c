@@ -16,7 +16,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
 #include <uv.h>
+
+#include "loop_fixture.h"
 
 #include "common/bx_buf.h"
 #include "common/bx_http.h"
@@ -164,26 +167,8 @@ static void env_stop(env *e)
     rmdir(e->dir);
 }
 
-/* Runs the loop until pred holds; a 15 s guard turns a hang into a
- * failure. */
-static void on_guard(uv_timer_t *t)
-{
-    *(int *)t->data = 1;
-}
-
-#define WAIT_FOR(e, cond)                                                                          \
-    do {                                                                                           \
-        int expired_ = 0;                                                                          \
-        uv_timer_t guard_;                                                                         \
-        uv_timer_init(&(e)->loop, &guard_);                                                        \
-        guard_.data = &expired_;                                                                   \
-        uv_timer_start(&guard_, on_guard, 15000, 0);                                               \
-        while (!(cond) && !expired_)                                                               \
-            uv_run(&(e)->loop, UV_RUN_ONCE);                                                       \
-        uv_close((uv_handle_t *)&guard_, NULL);                                                    \
-        uv_run(&(e)->loop, UV_RUN_NOWAIT);                                                         \
-        if (expired_) fail_msg("timed out waiting for: %s", #cond);                                \
-    } while (0)
+/* The loop fixture's RUN_UNTIL on this test's loop. */
+#define WAIT_FOR(e, cond) RUN_UNTIL(&(e)->loop, cond)
 
 /* ---- engine side: GET /v1/models ---- */
 
