@@ -21,6 +21,8 @@
 
 #include <stdint.h>
 
+#include "common/bx_oahash.h"
+
 typedef enum kv_evict_kind {
     KV_EVICT_LRU = 0,
     KV_EVICT_FIFO = 1,
@@ -63,9 +65,8 @@ typedef struct kv_evict_list {
 /* S3-FIFO ghost: ring of the last `cap` evicted keys plus a set over the live ones. */
 typedef struct kv_evict_ghost {
     uint64_t (*ring)[2]; /* cap keys */
-    uint32_t *slots;     /* set: ring index + 1, 0 = empty; mask + 1 slots */
+    bx_oaidx set;        /* ring indexes of the live keys, at most half full */
     uint32_t cap;
-    uint32_t mask;
     uint32_t wpos; /* next ring slot to write (the oldest once full) */
     uint32_t used; /* ring slots written, <= cap */
     uint32_t live; /* keys currently in the set, <= cap */
