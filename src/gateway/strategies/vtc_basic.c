@@ -29,11 +29,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_oahash.h"
+#include "common/bx_queue.h"
 #include "common/bx_rand.h"
 #include "gateway/gw_strategy.h"
 
 #define GW_VTC_MAX_USERS 4096
-#define GW_VTC_SLOTS 8192 /* open-addressing table, power of two, <= 50 % full */
 #define GW_VTC_BUCKETS 16 /* the window is cut into this many time buckets */
 #define GW_VTC_NAME_MAX 128
 #define GW_VTC_MINMAX_REFRESH_MS 1000
@@ -55,7 +56,7 @@ typedef struct gw_vtc {
     int have_minmax;
     double min_t, max_t;
     uint64_t minmax_at_ms;
-    int32_t slot[GW_VTC_SLOTS]; /* user index, -1 = empty */
+    bx_oaidx table; /* user indexes by name, <= 50 % full */
     gw_vtc_user users[GW_VTC_MAX_USERS];
 } gw_vtc;
 
@@ -78,20 +79,24 @@ static void *gw_vtc_create(const gw_strategy_cfg *cfg)
     v->width_ms = (uint64_t)(win_ms / GW_VTC_BUCKETS);
     if (v->width_ms == 0) v->width_ms = 1;
     v->lru_head = v->lru_tail = -1;
-    for (int i = 0; i < GW_VTC_SLOTS; i++)
-        v->slot[i] = -1;
+    if (bx_oaidx_init(&v->table, GW_VTC_MAX_USERS) != 0) {
+        free(v);
+        return NULL;
+    }
     return v;
 }
 
 static void gw_vtc_destroy(void *st)
 {
-    free(st);
+    gw_vtc *v = st;
+    if (v) bx_oaidx_free(&v->table);
+    free(v);
 }
 
 static size_t gw_vtc_mem_bytes(void *st)
 {
-    (void)st;
-    return sizeof(gw_vtc);
+    gw_vtc *v = st;
+    return v ? sizeof(gw_vtc) + bx_oaidx_nslots(&v->table) * sizeof(*v->table.slots) : 0;
 }
 
 /* windowed total of u at now: the buckets of the last GW_VTC_BUCKETS epochs */
@@ -109,16 +114,32 @@ static int gw_vtc_match(const gw_vtc_user *u, uint64_t h, const char *user)
     return user && u->hash == h && !strncmp(u->name, user, GW_VTC_NAME_MAX - 1);
 }
 
-/* slot position holding user index idx, or of user (h, name) when idx < 0;
- * -1 when absent */
-static int gw_vtc_slot_of(const gw_vtc *v, uint64_t h, const char *user, int idx)
+/* The user table's callbacks: tab is &v->table. */
+static size_t gw_vtc_home(const void *tab, size_t i)
 {
-    for (uint64_t p = h & (GW_VTC_SLOTS - 1);; p = (p + 1) & (GW_VTC_SLOTS - 1)) {
-        int32_t s = v->slot[p];
-        if (s < 0) return -1;
-        if (idx >= 0 ? s == idx : gw_vtc_match(&v->users[s], h, user)) return (int)p;
-    }
+    const gw_vtc *v = bx_container_of(tab, gw_vtc, table);
+    return v->users[bx_oaidx_at(tab, i)].hash & v->table.mask;
 }
+
+typedef struct gw_vtc_key {
+    uint64_t hash;
+    const char *user;
+} gw_vtc_key;
+
+static int gw_vtc_slot_is_user(const void *tab, size_t i, const void *key)
+{
+    const gw_vtc *v = bx_container_of(tab, gw_vtc, table);
+    const gw_vtc_key *k = key;
+    return gw_vtc_match(&v->users[bx_oaidx_at(tab, i)], k->hash, k->user);
+}
+
+static int gw_vtc_slot_is_index(const void *tab, size_t i, const void *key)
+{
+    return bx_oaidx_at(tab, i) == *(const uint32_t *)key;
+}
+
+static const bx_oahash_ops gw_vtc_ops = {bx_oaidx_empty, gw_vtc_home, bx_oaidx_move, bx_oaidx_clear,
+                                         0};
 
 static void gw_vtc_lru_unlink(gw_vtc *v, int i)
 {
@@ -144,30 +165,14 @@ static void gw_vtc_lru_push(gw_vtc *v, int i)
     if (v->lru_tail < 0) v->lru_tail = i;
 }
 
-/* removes slot position p with backward-shift deletion (no tombstones) */
-static void gw_vtc_slot_delete(gw_vtc *v, int p)
-{
-    const uint64_t mask = GW_VTC_SLOTS - 1;
-    uint64_t i = (uint64_t)p;
-    v->slot[i] = -1;
-    for (uint64_t j = (i + 1) & mask; v->slot[j] >= 0; j = (j + 1) & mask) {
-        uint64_t home = v->users[v->slot[j]].hash & mask;
-        /* the entry at j may move to i unless its home lies cyclically in (i, j] */
-        int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-        if (stays) continue;
-        v->slot[i] = v->slot[j];
-        v->slot[j] = -1;
-        i = j;
-    }
-}
-
 /* the user's entry, or -1; touch marks it most recently seen */
 static int gw_vtc_find(gw_vtc *v, const char *user, int touch)
 {
-    uint64_t h = gw_vtc_hash(user);
-    int p = gw_vtc_slot_of(v, h, user, -1);
-    if (p < 0) return -1;
-    int i = v->slot[p];
+    gw_vtc_key k = {gw_vtc_hash(user), user};
+    size_t p =
+        bx_oaidx_find(&gw_vtc_ops, &v->table, k.hash & v->table.mask, gw_vtc_slot_is_user, &k);
+    if (p == BX_OAHASH_NONE) return -1;
+    int i = (int)bx_oaidx_at(&v->table, p);
     if (touch && v->lru_head != i) {
         gw_vtc_lru_unlink(v, i);
         gw_vtc_lru_push(v, i);
@@ -185,17 +190,16 @@ static int gw_vtc_get(gw_vtc *v, const char *user)
     } else {
         i = v->lru_tail;
         gw_vtc_lru_unlink(v, i);
-        int p = gw_vtc_slot_of(v, v->users[i].hash, NULL, i);
-        if (p >= 0) gw_vtc_slot_delete(v, p);
+        uint32_t idx = (uint32_t)i;
+        size_t p = bx_oaidx_find(&gw_vtc_ops, &v->table, v->users[i].hash & v->table.mask,
+                                 gw_vtc_slot_is_index, &idx);
+        if (p != BX_OAHASH_NONE) bx_oaidx_del(&gw_vtc_ops, &v->table, p);
     }
     gw_vtc_user *u = &v->users[i];
     memset(u, 0, sizeof(*u));
     u->hash = gw_vtc_hash(user);
     strncpy(u->name, user, GW_VTC_NAME_MAX - 1);
-    uint64_t p = u->hash & (GW_VTC_SLOTS - 1);
-    while (v->slot[p] >= 0)
-        p = (p + 1) & (GW_VTC_SLOTS - 1);
-    v->slot[p] = i;
+    bx_oaidx_add(&gw_vtc_ops, &v->table, u->hash & v->table.mask, (uint32_t)i);
     gw_vtc_lru_push(v, i);
     return i;
 }
