@@ -12,6 +12,7 @@
 
 #include "common/bx_blockhash.h"
 #include "common/bx_http.h"
+#include "common/bx_queue.h"
 #include "gateway/gw_alog.h"
 #include "gateway/gw_config.h"
 #include "gateway/gw_engine.h"
@@ -49,8 +50,8 @@ typedef struct gw_worker {
     int thread_on;
     bx_http_server *http;
     bx_http_client *client;
-    void *limits; /* gw_ratelimit, when --redis is set */
-    gw_call *calls;
+    void *limits;         /* gw_ratelimit, when --redis is set */
+    bx_queue calls;       /* gw_call.node, newest first (gw_proxy.c) */
     gw_call *spare_calls; /* finished calls kept for reuse (gw_proxy.c) */
     int nspare_calls;
     gw_metrics *metrics; /* this worker's counters (merged at /metrics) */

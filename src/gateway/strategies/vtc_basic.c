@@ -45,14 +45,14 @@ typedef struct gw_vtc_user {
     char name[GW_VTC_NAME_MAX]; /* its first bytes (the hash covers the rest) */
     double tokens[GW_VTC_BUCKETS];
     uint64_t epoch[GW_VTC_BUCKETS]; /* time bucket (now_ms / width) a slot holds */
-    int prev, next;                 /* LRU list, most recent at head; -1 ends */
+    bx_queue lru;                   /* in gw_vtc.lru */
 } gw_vtc_user;
 
 typedef struct gw_vtc {
     gw_strategy_cfg cfg;
     uint64_t width_ms; /* one bucket */
     int nusers;
-    int lru_head, lru_tail;
+    bx_queue lru; /* gw_vtc_user.lru, most recently seen first */
     int have_minmax;
     double min_t, max_t;
     uint64_t minmax_at_ms;
@@ -78,7 +78,7 @@ static void *gw_vtc_create(const gw_strategy_cfg *cfg)
     double win_ms = cfg->vtc_window_s > 0 ? cfg->vtc_window_s * 1000.0 : 300000.0;
     v->width_ms = (uint64_t)(win_ms / GW_VTC_BUCKETS);
     if (v->width_ms == 0) v->width_ms = 1;
-    v->lru_head = v->lru_tail = -1;
+    bx_queue_init(&v->lru);
     if (bx_oaidx_init(&v->table, GW_VTC_MAX_USERS) != 0) {
         free(v);
         return NULL;
@@ -141,30 +141,6 @@ static int gw_vtc_slot_is_index(const void *tab, size_t i, const void *key)
 static const bx_oahash_ops gw_vtc_ops = {bx_oaidx_empty, gw_vtc_home, bx_oaidx_move, bx_oaidx_clear,
                                          0};
 
-static void gw_vtc_lru_unlink(gw_vtc *v, int i)
-{
-    gw_vtc_user *u = &v->users[i];
-    if (u->prev >= 0)
-        v->users[u->prev].next = u->next;
-    else
-        v->lru_head = u->next;
-    if (u->next >= 0)
-        v->users[u->next].prev = u->prev;
-    else
-        v->lru_tail = u->prev;
-    u->prev = u->next = -1;
-}
-
-static void gw_vtc_lru_push(gw_vtc *v, int i)
-{
-    gw_vtc_user *u = &v->users[i];
-    u->prev = -1;
-    u->next = v->lru_head;
-    if (v->lru_head >= 0) v->users[v->lru_head].prev = i;
-    v->lru_head = i;
-    if (v->lru_tail < 0) v->lru_tail = i;
-}
-
 /* the user's entry, or -1; touch marks it most recently seen */
 static int gw_vtc_find(gw_vtc *v, const char *user, int touch)
 {
@@ -173,9 +149,9 @@ static int gw_vtc_find(gw_vtc *v, const char *user, int touch)
         bx_oaidx_find(&gw_vtc_ops, &v->table, k.hash & v->table.mask, gw_vtc_slot_is_user, &k);
     if (p == BX_OAHASH_NONE) return -1;
     int i = (int)bx_oaidx_at(&v->table, p);
-    if (touch && v->lru_head != i) {
-        gw_vtc_lru_unlink(v, i);
-        gw_vtc_lru_push(v, i);
+    if (touch) {
+        bx_queue_remove(&v->users[i].lru);
+        bx_queue_insert_head(&v->lru, &v->users[i].lru);
     }
     return i;
 }
@@ -188,8 +164,9 @@ static int gw_vtc_get(gw_vtc *v, const char *user)
     if (v->nusers < GW_VTC_MAX_USERS) {
         i = v->nusers++;
     } else {
-        i = v->lru_tail;
-        gw_vtc_lru_unlink(v, i);
+        gw_vtc_user *old = bx_container_of(bx_queue_tail(&v->lru), gw_vtc_user, lru);
+        bx_queue_remove(&old->lru);
+        i = (int)(old - v->users);
         uint32_t idx = (uint32_t)i;
         size_t p = bx_oaidx_find(&gw_vtc_ops, &v->table, v->users[i].hash & v->table.mask,
                                  gw_vtc_slot_is_index, &idx);
@@ -200,7 +177,7 @@ static int gw_vtc_get(gw_vtc *v, const char *user)
     u->hash = gw_vtc_hash(user);
     strncpy(u->name, user, GW_VTC_NAME_MAX - 1);
     bx_oaidx_add(&gw_vtc_ops, &v->table, u->hash & v->table.mask, (uint32_t)i);
-    gw_vtc_lru_push(v, i);
+    bx_queue_insert_head(&v->lru, &u->lru);
     return i;
 }
 
