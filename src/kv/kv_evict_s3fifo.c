@@ -146,7 +146,7 @@ static void s3_replace(kv_evict *p, kv_evict_node *n)
 /* One step on main's tail: second chance (NULL) or the victim, unlinked. */
 static kv_evict_node *main_step(kv_evict *p)
 {
-    kv_evict_node *n = p->q[KV_EVICT_Q_MAIN].tail;
+    kv_evict_node *n = kv_evict_list_tail(&p->q[KV_EVICT_Q_MAIN]);
     kv_evict_list_unlink(p, n);
     if (n->hotness >= 1) {
         n->hotness--;
@@ -163,9 +163,10 @@ static kv_evict_node *s3_evict_one(kv_evict *p)
     /* Terminates: each pass evicts, moves a small entry to main with hotness 0, or lowers the
      * hotness of a main entry. */
     for (;;) {
-        if (!small->tail && !mainq->tail) return NULL;
-        if (small->bytes > p->small_cap || !mainq->tail) {
-            kv_evict_node *n = small->tail;
+        kv_evict_node *small_tail = kv_evict_list_tail(small);
+        if (!small_tail && !kv_evict_list_tail(mainq)) return NULL;
+        if (small->bytes > p->small_cap || !kv_evict_list_tail(mainq)) {
+            kv_evict_node *n = small_tail;
             kv_evict_list_unlink(p, n);
             if (n->hotness >= p->threshold) {
                 n->hotness = 0;
