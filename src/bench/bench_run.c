@@ -23,6 +23,7 @@
 #include "bench/bench_api.h"
 #include "bench/bench_client.h"
 #include "common/bx_log.h"
+#include "common/bx_queue.h"
 #include "common/bx_sse.h"
 #include "common/bx_tok.h"
 
@@ -43,7 +44,7 @@ struct bench_req {
     bench_xfer x;
     struct bench_run *run;
     size_t idx;
-    struct bench_req *prev, *next; /* list of requests in flight */
+    bx_queue node; /* in the run's inflight list */
     bx_sse_parser sse;
     bx_buf answer; /* generated text, kept for multi-turn history */
     bx_buf raw;    /* body head (errors) or the whole non-streamed body */
@@ -79,7 +80,7 @@ struct bench_run {
     size_t n_heap, cap_heap;
     size_t *fifo; /* ring of due items waiting for a concurrency slot */
     size_t fifo_head, fifo_len;
-    struct bench_req *inflight;
+    bx_queue inflight; /* bench_req.node, newest first */
     size_t n_inflight, n_done, n_failed, n_sent;
     uint64_t t0, t_last_done;
     int stopping, finished, progress_on, fatal;
@@ -213,11 +214,7 @@ static void req_free(struct bench_req *q)
 
 static void list_remove(struct bench_run *r, struct bench_req *q)
 {
-    if (q->prev)
-        q->prev->next = q->next;
-    else
-        r->inflight = q->next;
-    if (q->next) q->next->prev = q->prev;
+    bx_queue_remove(&q->node);
     r->n_inflight--;
 }
 
@@ -404,9 +401,7 @@ static int start_item(struct bench_run *r, size_t idx, double scheduled)
     r->res[idx].send_s = since(r, q->t_send);
     if (bench_client_start(&r->client, &q->x) != 0) goto fail;
     bx_buf_free(&prompt);
-    q->next = r->inflight;
-    if (q->next) q->next->prev = q;
-    r->inflight = q;
+    bx_queue_insert_head(&r->inflight, &q->node);
     r->n_inflight++;
     r->n_sent++;
     return 0;
@@ -514,8 +509,9 @@ static void on_sigint(uv_signal_t *s, int signum)
     if (r->progress_on) fputc('\n', stderr);
     bx_warn("interrupted; cancelling %zu requests in flight", r->n_inflight);
     uv_timer_stop(&r->arrivals);
-    while (r->inflight) {
-        struct bench_req *q = r->inflight;
+    bx_queue *n;
+    while ((n = bx_queue_head(&r->inflight))) {
+        struct bench_req *q = bx_container_of(n, struct bench_req, node);
         bench_client_cancel(&r->client, &q->x);
         list_remove(r, q);
         r->res[q->idx].status = 0;
@@ -554,6 +550,7 @@ int bench_run_exec(const bench_config *cfg, const bench_plan *plan, FILE *jsonl,
     *duration_s = 0;
     struct bench_run *r = calloc(1, sizeof(*r));
     if (!r) return -1;
+    bx_queue_init(&r->inflight);
     int rc = -1, loop_ok = 0, client_ok = 0;
     r->cfg = cfg;
     r->plan = plan;
