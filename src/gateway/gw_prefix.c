@@ -22,7 +22,9 @@
  * So a held pair costs 16 bytes, and 16 / 0.75 = 21.3 bytes of the bound.
  *
  * Slots move during insertion (Robin Hood shift) and deletion; the LRU
- * neighbours (and the engine's head/tail) are fixed up at each move. */
+ * neighbours (and the engine's head/tail) are fixed up at each move (the
+ * core's move callback). The LRU links are 32-bit slot numbers, not a
+ * bx_queue: they keep an entry at 16 bytes. */
 #include "gateway/gw_prefix.h"
 
 #include <pthread.h>
