@@ -25,6 +25,7 @@
 
 #include "common/bx_buf.h"
 #include "common/bx_http_fast.h"
+#include "common/bx_queue.h"
 
 #include <http_parser.h>
 #include <stddef.h>
@@ -62,7 +63,7 @@ enum last_cb { LAST_NONE, LAST_FIELD, LAST_VALUE };
 
 typedef struct pool {
     struct pool *next;
-    struct cconn *idle; /* most recently used first */
+    bx_queue idle; /* cconn.idle_node, most recently used first */
     unsigned nidle;
     struct sockaddr_storage addr; /* of the last successful connect */
     int have_addr;
@@ -80,7 +81,7 @@ typedef struct cconn {
     uv_write_t wreq;
     bx_http_client *cl;
     pool *pool;
-    struct cconn *prev, *next; /* idle list */
+    bx_queue idle_node; /* in pool->idle while idle */
     bx_http_creq *cr;
     http_parser hp;
     bx_buf wbuf;
@@ -104,8 +105,8 @@ struct bx_http_creq {
     uv_timer_t timer; /* kept initialised while the request is a spare */
     bx_buf req;       /* the serialized request; its memory kept by a spare */
     struct bx_http_creq *spare_next;
-    bx_http_client *cl;               /* the fields from here on are zeroed for each request */
-    struct bx_http_creq *prev, *next; /* live list */
+    bx_http_client *cl; /* the fields from here on are zeroed for each request */
+    bx_queue node;      /* in cl->live once requested */
     bx_http_client_cbs cbs;
     void *ud;
     cconn *conn;
@@ -134,7 +135,7 @@ struct bx_http_client {
     uv_loop_t *loop;
     bx_http_client_opts opts;
     pool *pools;
-    bx_http_creq *live;
+    bx_queue live;       /* bx_http_creq.node, newest first */
     bx_http_creq *spare; /* finished requests kept for reuse, by spare_next */
     unsigned nspare;
     size_t nlive; /* requests (spares too) and connections not freed yet */
@@ -171,6 +172,7 @@ static pool *pool_get(bx_http_client *cl, const char *key)
     pool *p = calloc(1, sizeof(*p) + kl + 1);
     if (!p) return NULL;
     memcpy(p->key, key, kl + 1);
+    bx_queue_init(&p->idle);
     p->next = cl->pools;
     cl->pools = p;
     return p;
@@ -179,12 +181,7 @@ static pool *pool_get(bx_http_client *cl, const char *key)
 static void pool_remove(cconn *k)
 {
     pool *p = k->pool;
-    if (k->prev)
-        k->prev->next = k->next;
-    else
-        p->idle = k->next;
-    if (k->next) k->next->prev = k->prev;
-    k->prev = k->next = NULL;
+    bx_queue_remove(&k->idle_node);
     k->idle = 0;
     p->nidle--;
 }
@@ -198,10 +195,7 @@ static void pool_put(cconn *k)
     }
     k->idle = 1;
     k->reused = 1;
-    k->prev = NULL;
-    k->next = p->idle;
-    if (p->idle) p->idle->prev = k;
-    p->idle = k;
+    bx_queue_insert_head(&p->idle, &k->idle_node);
     p->nidle++;
     if (k->wbuf.cap > CL_WBUF_KEEP) bx_buf_free(&k->wbuf);
     if (k->hstore.cap > CL_WBUF_KEEP) bx_buf_free(&k->hstore);
@@ -717,6 +711,7 @@ static bx_http_creq *cr_take(bx_http_client *cl)
         cl->nlive++;
     }
     cr->cl = cl;
+    bx_queue_init(&cr->node);
     return cr;
 }
 
@@ -730,7 +725,6 @@ static void finish(bx_http_creq *cr, int err, int keepalive)
         return;
     }
     cr->state = CR_DONE;
-    bx_http_client *cl = cr->cl;
     if (cr->armed_at) uv_timer_stop(&cr->timer);
     cr->armed_at = 0;
     if (cr->gai_pending) uv_cancel((uv_req_t *)&cr->gai);
@@ -742,12 +736,7 @@ static void finish(bx_http_creq *cr, int err, int keepalive)
         else
             conn_close(k);
     }
-    if (cr->prev)
-        cr->prev->next = cr->next;
-    else if (cl->live == cr)
-        cl->live = cr->next;
-    if (cr->next) cr->next->prev = cr->prev;
-    cr->prev = cr->next = NULL;
+    bx_queue_remove(&cr->node);
     if (cr->cbs.on_done) cr->cbs.on_done(cr, err, cr->ud);
     cr_retire(cr);
 }
@@ -856,6 +845,7 @@ int bx_http_client_init(bx_http_client **out, uv_loop_t *loop, const bx_http_cli
     *out = NULL;
     bx_http_client *cl = calloc(1, sizeof(*cl));
     if (!cl) return BX_HTTP_ENOMEM;
+    bx_queue_init(&cl->live);
     cl->loop = loop;
     if (opts) cl->opts = *opts;
     if (!cl->opts.max_idle_per_host) cl->opts.max_idle_per_host = 64;
@@ -910,15 +900,13 @@ int bx_http_client_request(bx_http_client *cl, const bx_http_client_req *r,
     cr->deadline = r->timeout_ms ? now + r->timeout_ms : 0;
     cr->fb_deadline = r->first_byte_timeout_ms ? now + r->first_byte_timeout_ms : 0;
     cr->idle_ms = r->idle_timeout_ms;
-    cr->next = cl->live;
-    if (cl->live) cl->live->prev = cr;
-    cl->live = cr;
+    bx_queue_insert_head(&cl->live, &cr->node);
     if (out) *out = cr;
 
     pool *p = cr->pool;
     cr->in_call = 1;
-    if (p->idle) {
-        cconn *k = p->idle;
+    if (!bx_queue_empty(&p->idle)) {
+        cconn *k = bx_container_of(bx_queue_head(&p->idle), cconn, idle_node);
         pool_remove(k);
         send_request(cr, k);
     } else {
@@ -940,8 +928,11 @@ void bx_http_client_close(bx_http_client *cl)
 {
     if (!cl || cl->closing) return;
     cl->closing = 1;
-    for (bx_http_creq *cr = cl->live; cr; cr = cr->next)
-        bx_http_client_cancel(cr);
+    bx_queue *q, *next;
+    BX_QUEUE_FOREACH_SAFE(q, next, &cl->live)
+    { /* a cancel ends its request later, on the loop */
+        bx_http_client_cancel(bx_container_of(q, bx_http_creq, node));
+    }
     while (cl->spare) {
         bx_http_creq *cr = cl->spare;
         cl->spare = cr->spare_next;
@@ -950,7 +941,7 @@ void bx_http_client_close(bx_http_client *cl)
         uv_close((uv_handle_t *)&cr->timer, on_cr_timer_closed);
     }
     for (pool *p = cl->pools; p; p = p->next)
-        while (p->idle)
-            conn_close(p->idle);
+        while ((q = bx_queue_head(&p->idle)))
+            conn_close(bx_container_of(q, cconn, idle_node));
     client_maybe_free(cl);
 }

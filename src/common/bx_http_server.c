@@ -49,6 +49,7 @@
 
 #include "common/bx_buf.h"
 #include "common/bx_log.h"
+#include "common/bx_queue.h"
 
 #include <errno.h>
 #include <http_parser.h>
@@ -97,7 +98,7 @@ typedef struct conn {
     uv_tcp_t tcp;
     uv_timer_t timer; /* phase deadline, lingering close, deferred resume */
     bx_http_server *srv;
-    struct conn *prev, *next;
+    bx_queue node; /* in srv->conns until closing */
     bx_http_reqparser *parser;
     bx_buf in; /* bytes read but not parsed yet, from in_off */
     size_t in_off;
@@ -133,8 +134,8 @@ struct bx_http_server {
     bx_http_shared *own_sh;
     bx_http_handler handler;
     void *ud;
-    conn *conns;
-    size_t nconns; /* allocated, zombies included */
+    bx_queue conns; /* conn.node, newest first: the open ones */
+    size_t nconns;  /* allocated, zombies included */
     bx_http_server_stats stats;
     int listener_open;
     int listening;
@@ -312,13 +313,7 @@ static void on_conn_handle_closed(uv_handle_t *h)
 
 static void conn_unlink(conn *c)
 {
-    bx_http_server *srv = c->srv;
-    if (c->prev)
-        c->prev->next = c->next;
-    else if (srv->conns == c)
-        srv->conns = c->next;
-    if (c->next) c->next->prev = c->prev;
-    c->prev = c->next = NULL;
+    bx_queue_remove(&c->node);
 }
 
 static void conn_close(conn *c)
@@ -795,9 +790,7 @@ static void on_connection(uv_stream_t *ls, int status)
     srv->nconns++;
     srv->stats.accepted++;
     srv->stats.open++;
-    c->next = srv->conns;
-    if (srv->conns) srv->conns->prev = c;
-    srv->conns = c;
+    bx_queue_insert_head(&srv->conns, &c->node);
     bx_buf_init(&c->in);
     bx_buf_init(&c->obuf);
     bx_buf_init(&c->wbuf);
@@ -844,6 +837,7 @@ int bx_http_server_init(bx_http_server **out, uv_loop_t *loop, const bx_http_lim
     *out = NULL;
     bx_http_server *srv = calloc(1, sizeof(*srv));
     if (!srv) return BX_HTTP_ENOMEM;
+    bx_queue_init(&srv->conns);
     srv->loop = loop;
     bx_http_limits def;
     bx_http_limits_default(&def);
@@ -950,8 +944,9 @@ void bx_http_server_close(bx_http_server *srv, void (*cb)(void *ud), void *ud)
     srv->close_cb = cb;
     srv->close_ud = ud;
     if (srv->listener_open) uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
-    while (srv->conns)
-        conn_close(srv->conns);
+    bx_queue *q;
+    while ((q = bx_queue_head(&srv->conns)))
+        conn_close(bx_container_of(q, conn, node));
     srv_maybe_done(srv);
 }
 

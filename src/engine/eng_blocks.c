@@ -1,5 +1,5 @@
-/* eng_blocks: see eng_blocks.h. The free queue is an intrusive doubly-linked
- * list over block indexes; the index is a chained hash table whose chains are
+/* eng_blocks: see eng_blocks.h. The free queue is an intrusive list (bx_queue)
+ * through the blocks; the index is a chained hash table whose chains are
  * threaded through the blocks themselves, so nothing is allocated after init. */
 #include "engine/eng_blocks.h"
 
@@ -17,15 +17,7 @@ static uint32_t eng_blocks_bucket(const eng_blocks *bm, uint64_t key)
 static void eng_blocks_q_remove(eng_blocks *bm, int32_t b)
 {
     eng_block *blk = &bm->blocks[b];
-    if (blk->prev >= 0)
-        bm->blocks[blk->prev].next = blk->next;
-    else
-        bm->free_head = blk->next;
-    if (blk->next >= 0)
-        bm->blocks[blk->next].prev = blk->prev;
-    else
-        bm->free_tail = blk->prev;
-    blk->prev = blk->next = -1;
+    bx_queue_remove(&blk->free_node);
     blk->in_free = 0;
     bm->num_free--;
 }
@@ -33,13 +25,7 @@ static void eng_blocks_q_remove(eng_blocks *bm, int32_t b)
 static void eng_blocks_q_push_tail(eng_blocks *bm, int32_t b)
 {
     eng_block *blk = &bm->blocks[b];
-    blk->prev = bm->free_tail;
-    blk->next = -1;
-    if (bm->free_tail >= 0)
-        bm->blocks[bm->free_tail].next = b;
-    else
-        bm->free_head = b;
-    bm->free_tail = b;
+    bx_queue_insert_tail(&bm->free_q, &blk->free_node);
     blk->in_free = 1;
     bm->num_free++;
 }
@@ -76,7 +62,7 @@ int eng_blocks_init(eng_blocks *bm, int32_t num_blocks, int32_t block_size,
     bm->nbuckets = nb;
     bm->num_blocks = num_blocks;
     bm->block_size = block_size;
-    bm->free_head = bm->free_tail = -1;
+    bx_queue_init(&bm->free_q);
     bm->num_free = 0;
     bm->num_cached = 0;
     bm->on_removed = on_removed;
@@ -127,8 +113,9 @@ void eng_blocks_touch(eng_blocks *bm, int32_t b)
 
 int32_t eng_blocks_alloc(eng_blocks *bm)
 {
-    int32_t b = bm->free_head;
-    if (b < 0) return -1;
+    bx_queue *q = bx_queue_head(&bm->free_q);
+    if (!q) return -1;
+    int32_t b = (int32_t)(bx_container_of(q, eng_block, free_node) - bm->blocks);
     eng_blocks_q_remove(bm, b);
     eng_block *blk = &bm->blocks[b];
     if (blk->cached) {

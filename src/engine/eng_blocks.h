@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/bx_queue.h"
+
 typedef void (*eng_blocks_removed_cb)(uint64_t key, void *ud);
 struct eng_blocks;
 /* A cached block is being evicted for reuse: called from eng_blocks_alloc
@@ -28,8 +30,8 @@ typedef void (*eng_blocks_evict_cb)(const struct eng_blocks *bm, int32_t b, uint
 typedef struct eng_block {
     uint64_t key;       /* valid when cached */
     int32_t ref;        /* requests holding it */
-    int32_t prev, next; /* free-queue links (-1 = none) */
     int32_t hnext;      /* index chain */
+    bx_queue free_node; /* in the free queue while in_free */
     uint8_t cached;     /* key is in the index */
     uint8_t in_free;    /* on the free queue */
 } eng_block;
@@ -40,7 +42,8 @@ typedef struct eng_blocks {
     uint32_t nbuckets;
     int32_t num_blocks;
     int32_t block_size;
-    int32_t free_head, free_tail;
+    bx_queue free_q;    /* eng_block.free_node, least recently freed first; the
+                         * struct must not move after init (the list points into it) */
     int32_t num_free;   /* includes cached free blocks */
     int32_t num_cached; /* keys in the index */
     eng_blocks_removed_cb on_removed;

@@ -59,11 +59,7 @@ static void eng_call_freed(uv_handle_t *h)
 void eng_call_release(eng_call *c)
 {
     eng_server *s = c->srv;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        s->calls = c->next;
-    if (c->next) c->next->prev = c->prev;
+    bx_queue_remove(&c->node);
     if (c->in_frontend) s->frontend_pending--;
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, eng_call_freed);
@@ -79,9 +75,7 @@ eng_call *eng_call_new(eng_server *s, bx_http_res *res)
     bx_buf_init(&c->text);
     uv_timer_init(s->loop, &c->timer);
     c->timer.data = c;
-    c->next = s->calls;
-    if (s->calls) s->calls->prev = c;
-    s->calls = c;
+    bx_queue_insert_head(&s->calls, &c->node);
     return c;
 }
 

@@ -15,6 +15,8 @@ static void eng_sched_on_removed(uint64_t key, void *ud)
 int eng_sched_init(eng_sched *s, const eng_sched_cfg *cfg, const eng_sched_cbs *cbs, void *ud)
 {
     memset(s, 0, sizeof(*s));
+    bx_queue_init(&s->waiting);
+    bx_queue_init(&s->running);
     s->cfg = *cfg;
     s->cbs = *cbs;
     s->ud = ud;
@@ -57,52 +59,18 @@ static void eng_seq_free(eng_seq *q)
 
 void eng_sched_close(eng_sched *s)
 {
-    for (eng_seq *q = s->wait_head, *n; q; q = n) {
-        n = q->next;
-        eng_seq_free(q);
+    bx_queue *q, *n;
+    BX_QUEUE_FOREACH_SAFE(q, n, &s->waiting)
+    {
+        eng_seq_free(bx_container_of(q, eng_seq, node));
     }
-    for (eng_seq *q = s->run_head, *n; q; q = n) {
-        n = q->next;
-        eng_seq_free(q);
+    BX_QUEUE_FOREACH_SAFE(q, n, &s->running)
+    {
+        eng_seq_free(bx_container_of(q, eng_seq, node));
     }
     free(s->plan);
     eng_blocks_close(&s->blocks);
     memset(s, 0, sizeof(*s));
-}
-
-static void eng_list_remove(eng_seq **head, eng_seq **tail, eng_seq *q)
-{
-    if (q->prev)
-        q->prev->next = q->next;
-    else
-        *head = q->next;
-    if (q->next)
-        q->next->prev = q->prev;
-    else
-        *tail = q->prev;
-    q->prev = q->next = NULL;
-}
-
-static void eng_list_push_tail(eng_seq **head, eng_seq **tail, eng_seq *q)
-{
-    q->next = NULL;
-    q->prev = *tail;
-    if (*tail)
-        (*tail)->next = q;
-    else
-        *head = q;
-    *tail = q;
-}
-
-static void eng_list_push_head(eng_seq **head, eng_seq **tail, eng_seq *q)
-{
-    q->prev = NULL;
-    q->next = *head;
-    if (*head)
-        (*head)->prev = q;
-    else
-        *tail = q;
-    *head = q;
 }
 
 eng_seq *eng_sched_add(eng_sched *s, const uint32_t *prompt, int32_t num_prompt, int32_t max_tokens,
@@ -129,7 +97,7 @@ eng_seq *eng_sched_add(eng_sched *s, const uint32_t *prompt, int32_t num_prompt,
     q->ud = ud;
     q->state = ENG_SEQ_WAITING;
     if (lora >= 0) s->lora.a[lora].waiting++;
-    eng_list_push_tail(&s->wait_head, &s->wait_tail, q);
+    bx_queue_insert_tail(&s->waiting, &q->node);
     s->num_waiting++;
     return q;
 }
@@ -167,11 +135,11 @@ static int32_t eng_blocks_for(const eng_sched *s, int32_t tokens)
 static void eng_sched_finish(eng_sched *s, eng_seq *q, enum eng_finish why, double now)
 {
     if (q->state == ENG_SEQ_RUNNING) {
-        eng_list_remove(&s->run_head, &s->run_tail, q);
+        bx_queue_remove(&q->node);
         s->num_running--;
         if (q->lora >= 0) eng_lora_deactivate(&s->lora, q->lora);
     } else if (q->state == ENG_SEQ_WAITING) {
-        eng_list_remove(&s->wait_head, &s->wait_tail, q);
+        bx_queue_remove(&q->node);
         s->num_waiting--;
         if (q->lora >= 0) {
             s->lora.a[q->lora].waiting--;
@@ -205,7 +173,7 @@ static void eng_sched_preempt(eng_sched *s, eng_seq *q, int32_t *budget)
         q->in_plan = 0;
         q->step_tokens = 0;
     }
-    eng_list_remove(&s->run_head, &s->run_tail, q);
+    bx_queue_remove(&q->node);
     s->num_running--;
     if (q->lora >= 0) {
         eng_lora_deactivate(&s->lora, q->lora);
@@ -216,7 +184,7 @@ static void eng_sched_preempt(eng_sched *s, eng_seq *q, int32_t *budget)
     q->state = ENG_SEQ_WAITING;
     q->preemptions++;
     s->stats.preemptions++;
-    eng_list_push_head(&s->wait_head, &s->wait_tail, q);
+    bx_queue_insert_head(&s->waiting, &q->node);
     s->num_waiting++;
 }
 
@@ -250,17 +218,18 @@ int eng_sched_plan(eng_sched *s, double now, eng_step_work *w)
     int32_t budget = s->cfg.max_num_batched_tokens;
     int preempted = 0;
 
-    for (eng_seq *q = s->run_head, *next; q && budget > 0; q = next) {
+    for (bx_queue *qn = bx_queue_head(&s->running), *next; qn && budget > 0; qn = next) {
+        eng_seq *q = bx_container_of(qn, eng_seq, node);
         int32_t n = q->num_tokens - q->num_computed;
         if (n > budget) n = budget;
         if (n <= 0) {
-            next = q->next;
+            next = bx_queue_next(&s->running, qn);
             continue;
         }
         int32_t need = eng_blocks_for(s, q->num_computed + n) - q->num_blocks;
         int self = 0;
         while (need > s->blocks.num_free) {
-            eng_seq *victim = s->run_tail;
+            eng_seq *victim = bx_container_of(bx_queue_tail(&s->running), eng_seq, node);
             eng_sched_preempt(s, victim, &budget);
             preempted = 1;
             if (victim == q) {
@@ -269,7 +238,7 @@ int eng_sched_plan(eng_sched *s, double now, eng_step_work *w)
             }
         }
         if (self) break;
-        next = q->next;
+        next = bx_queue_next(&s->running, qn); /* after the preemptions */
         if (eng_sched_alloc(s, q, need) != 0) break;
         eng_sched_take(s, q, n, w);
         budget -= n;
@@ -277,8 +246,9 @@ int eng_sched_plan(eng_sched *s, double now, eng_step_work *w)
 
     if (!preempted) {
         const int32_t bs = s->cfg.block_size;
-        for (eng_seq *q = s->wait_head, *next; q && budget > 0; q = next) {
-            next = q->next;
+        for (bx_queue *qn = bx_queue_head(&s->waiting), *next; qn && budget > 0; qn = next) {
+            eng_seq *q = bx_container_of(qn, eng_seq, node);
+            next = bx_queue_next(&s->waiting, qn);
             if (s->num_running >= s->cfg.max_num_seqs) break;
             if (q->arrival > now) continue; /* arrives during this step: next one */
             if (q->lora >= 0 && !eng_lora_can_run(&s->lora, q->lora)) continue;
@@ -325,9 +295,9 @@ int eng_sched_plan(eng_sched *s, double now, eng_step_work *w)
             }
             if (s->off.admitted && hit < nkeys) s->off.admitted(q, hit, nkeys, &ld, s->off_ud);
             w->load_s += ld.blocks > 0 ? ld.load_s : 0.0;
-            eng_list_remove(&s->wait_head, &s->wait_tail, q);
+            bx_queue_remove(&q->node);
             s->num_waiting--;
-            eng_list_push_tail(&s->run_head, &s->run_tail, q);
+            bx_queue_insert_tail(&s->running, &q->node);
             s->num_running++;
             q->state = ENG_SEQ_RUNNING;
             if (q->lora >= 0) {
@@ -411,7 +381,11 @@ int eng_sched_reset_prefix_cache(eng_sched *s)
 double eng_sched_next_arrival(const eng_sched *s)
 {
     double t = -1;
-    for (const eng_seq *q = s->wait_head; q; q = q->next)
+    const bx_queue *qn;
+    BX_QUEUE_FOREACH(qn, &s->waiting)
+    {
+        const eng_seq *q = bx_container_of(qn, eng_seq, node);
         if (t < 0 || q->arrival < t) t = q->arrival;
+    }
     return t;
 }

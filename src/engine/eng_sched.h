@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "common/bx_blockhash.h"
+#include "common/bx_queue.h"
 #include "engine/eng_blocks.h"
 #include "engine/eng_lora.h"
 #include "engine/eng_timing.h"
@@ -39,8 +40,8 @@ enum eng_seq_state { ENG_SEQ_WAITING = 0, ENG_SEQ_RUNNING, ENG_SEQ_DONE };
 enum eng_finish { ENG_FINISH_LENGTH = 0, ENG_FINISH_STOP, ENG_FINISH_ABORT, ENG_FINISH_ERROR };
 
 typedef struct eng_seq {
-    struct eng_seq *prev, *next; /* waiting or running list */
-    uint32_t *tokens;            /* prompt then generated ids; cap = prompt + max_tokens */
+    bx_queue node;    /* in the waiting or the running list */
+    uint32_t *tokens; /* prompt then generated ids; cap = prompt + max_tokens */
     int32_t num_prompt, num_tokens, max_tokens;
     int32_t num_computed; /* tokens whose KV is computed */
     int32_t *blocks;      /* block table */
@@ -117,8 +118,8 @@ typedef struct eng_sched {
     eng_blocks blocks;
     eng_lora lora;
     bx_blockhash root;
-    eng_seq *wait_head, *wait_tail;
-    eng_seq *run_head, *run_tail;
+    bx_queue waiting, running; /* eng_seq.node, in queue order; the struct must not
+                                * move after init (the lists point into it) */
     int32_t num_waiting, num_running;
     eng_seq **plan; /* sequences of the current step */
     int32_t plan_len, plan_cap;

@@ -165,6 +165,7 @@ int eng_server_init(eng_server **out, uv_loop_t *loop, const eng_config *cfg, ch
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    bx_queue_init(&s->calls);
     s->loop = loop;
     s->cfg = *cfg;
     s->prof = eng_timing_find(cfg->profile);
@@ -297,12 +298,16 @@ void eng_server_close(eng_server *s)
     /* the calls in flight are released below, so their responses must not
      * call back into them when the server's connections finish closing; a
      * no-op callback (not none) lets the server free those connections */
-    for (eng_call *c = s->calls; c; c = c->next)
+    bx_queue *q;
+    BX_QUEUE_FOREACH(q, &s->calls)
+    {
+        eng_call *c = bx_container_of(q, eng_call, node);
         if (c->res) bx_http_res_set_abort(c->res, eng_server_forget_res, NULL);
+    }
     if (s->http) bx_http_server_close(s->http, NULL, NULL);
     s->http = NULL;
-    while (s->calls) { /* their sequences are freed by eng_sched_close */
-        eng_call *c = s->calls;
+    while ((q = bx_queue_head(&s->calls))) { /* their sequences are freed by eng_sched_close */
+        eng_call *c = bx_container_of(q, eng_call, node);
         c->res = NULL;
         c->seq = NULL;
         eng_call_release(c);

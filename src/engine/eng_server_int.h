@@ -10,6 +10,7 @@
 
 #include "common/bx_buf.h"
 #include "common/bx_http.h"
+#include "common/bx_queue.h"
 #include "common/bx_reply.h"
 #include "engine/eng_config.h"
 #include "engine/eng_kvpub.h"
@@ -56,12 +57,12 @@ struct eng_server {
     double win_start;
     uint64_t win_prompt0, win_gen0;
     double prompt_tps, gen_tps;
-    eng_call *calls; /* every live call, for shutdown */
+    bx_queue calls; /* eng_call.node: every live call, for shutdown */
 };
 
 struct eng_call {
     eng_server *srv;
-    eng_call *prev, *next;
+    bx_queue node; /* in srv->calls */
     bx_http_res *res;
     eng_seq *seq;
     eng_req req;

@@ -464,6 +464,7 @@ static int gw_worker_init(gw_gateway *g, int idx, uv_loop_t *loop, char *err, si
     const gw_config *cfg = &g->cfg;
     w->g = g;
     w->idx = idx;
+    bx_queue_init(&w->calls);
     if (loop) {
         w->loop = loop;
     } else {
@@ -567,11 +568,12 @@ static void gw_worker_drain(gw_worker *w)
     gw_proxy_cancel_all(w);
     /* cancelled calls end on the next turns; one waiting on the resolver's
      * thread pool may take longer: up to ~2 s more, then it is abandoned */
-    for (int i = 0; i < 2100 && w->calls; i++) {
+    for (int i = 0; i < 2100 && !bx_queue_empty(&w->calls); i++) {
         uv_run(w->loop, UV_RUN_NOWAIT);
-        if (w->calls && i >= 100) uv_sleep(1);
+        if (!bx_queue_empty(&w->calls) && i >= 100) uv_sleep(1);
     }
-    if (w->calls) bx_warn("worker %d: requests still running at shutdown", w->idx);
+    if (!bx_queue_empty(&w->calls))
+        bx_warn("worker %d: requests still running at shutdown", w->idx);
 }
 
 /* Closes the worker's handles; the spare calls go after its loop's last

@@ -12,6 +12,7 @@
 
 #include "common/bx_blockhash.h"
 #include "common/bx_http.h"
+#include "common/bx_queue.h"
 #include "gateway/gw_alog.h"
 #include "gateway/gw_config.h"
 #include "gateway/gw_discovery.h"
@@ -53,7 +54,7 @@ typedef struct gw_worker {
     bx_http_server *http;
     bx_http_client *client;
     gw_ratelimit *limits; /* owned, when --redis is set */
-    gw_call *calls;
+    bx_queue calls;       /* gw_call.node, newest first (gw_proxy.c) */
     gw_call *spare_calls; /* finished calls kept for reuse (gw_proxy.c) */
     int nspare_calls;
     gw_metrics *metrics; /* this worker's counters (merged at /metrics) */

@@ -1,8 +1,8 @@
 /* gw_prefix: see gw_prefix.h.
  *
  * Layout. The table is an array of 16-byte slots with Robin Hood linear
- * probing, at most 3/4 full, entries stored in place (deletion by backward
- * shift, no tombstones). A slot holds
+ * probing (bx_oahash), at most 3/4 full, entries stored in place (deletion
+ * by backward shift, no tombstones). A slot holds
  *   tag  = (block key with its low 10 bits replaced by the engine id),
  *   prev, next = the engine's LRU list as slot numbers.
  * The home slot is a hash of the key part only, so all engines' pairs for
@@ -22,11 +22,15 @@
  * So a held pair costs 16 bytes, and 16 / 0.75 = 21.3 bytes of the bound.
  *
  * Slots move during insertion (Robin Hood shift) and deletion; the LRU
- * neighbours (and the engine's head/tail) are fixed up at each move. */
+ * neighbours (and the engine's head/tail) are fixed up at each move (the
+ * core's move callback). The LRU links are 32-bit slot numbers, not a
+ * bx_queue: they keep an entry at 16 bytes. */
 #include "gateway/gw_prefix.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/bx_oahash.h"
 
 #define GW_PREFIX_NIL UINT32_MAX
 #define GW_PREFIX_ENGINE_BITS 10
@@ -89,22 +93,61 @@ static size_t gw_prefix_home(const gw_prefix *p, uint64_t tag)
 /* How far slot i is from the home of the tag it holds. */
 static size_t gw_prefix_disp(const gw_prefix *p, size_t i, uint64_t tag)
 {
-    size_t h = gw_prefix_home(p, tag);
-    return i >= h ? i - h : i + p->nslots - h;
+    return bx_oahash_dist(i, gw_prefix_home(p, tag), p->nslots);
+}
+
+/* The table's callbacks for bx_oahash (tab is the gw_prefix). */
+static int gw_prefix_slot_empty(const void *tab, size_t i)
+{
+    return ((const gw_prefix *)tab)->slots[i].tag == 0;
+}
+
+static size_t gw_prefix_slot_home(const void *tab, size_t i)
+{
+    const gw_prefix *p = tab;
+    return gw_prefix_home(p, p->slots[i].tag);
+}
+
+static void gw_prefix_slot_clear(void *tab, size_t i)
+{
+    ((gw_prefix *)tab)->slots[i].tag = 0;
+}
+
+/* Moves the entry in slot from to slot to (free or stale), fixing its LRU
+ * neighbours (and its engine's head/tail) to point at the new slot. */
+static void gw_prefix_move(void *tab, size_t from, size_t to)
+{
+    gw_prefix *p = tab;
+    gw_prefix_ent *s = &p->slots[to];
+    *s = p->slots[from];
+    int e = (int)(s->tag & GW_PREFIX_ENGINE_MASK);
+    uint32_t nt = (uint32_t)to;
+    if (s->prev != GW_PREFIX_NIL)
+        p->slots[s->prev].next = nt;
+    else
+        p->head[e] = nt;
+    if (s->next != GW_PREFIX_NIL)
+        p->slots[s->next].prev = nt;
+    else
+        p->tail[e] = nt;
 }
 
 /* Robin Hood order: along a run, homes never decrease (cyclically), so a
  * search stops at the first slot whose entry sits closer to its home than
  * the searched tag would (it and all after it belong to later homes). */
+static const bx_oahash_ops gw_prefix_ops = {gw_prefix_slot_empty, gw_prefix_slot_home,
+                                            gw_prefix_move, gw_prefix_slot_clear, 1};
+
+static int gw_prefix_slot_is(const void *tab, size_t i, const void *tag)
+{
+    return ((const gw_prefix *)tab)->slots[i].tag == *(const uint64_t *)tag;
+}
+
 static size_t gw_prefix_find(const gw_prefix *p, uint64_t tag)
 {
-    size_t i = gw_prefix_home(p, tag);
-    for (size_t d = 0;; d++) {
-        uint64_t t = p->slots[i].tag;
-        if (t == tag) return i;
-        if (t == 0 || gw_prefix_disp(p, i, t) < d) return GW_PREFIX_NIL;
-        if (++i == p->nslots) i = 0;
-    }
+    size_t i = bx_oahash_probe(&gw_prefix_ops, p, p->nslots, gw_prefix_home(p, tag),
+                               gw_prefix_slot_is, &tag);
+    return i == BX_OAHASH_NONE ? GW_PREFIX_NIL : i;
 }
 
 gw_prefix *gw_prefix_create(size_t max_bytes)
@@ -162,24 +205,6 @@ static void gw_prefix_link_head(gw_prefix *p, uint32_t i, int e)
     p->head[e] = i;
 }
 
-/* Moves the entry in slot from to the free slot to, fixing its LRU
- * neighbours (and its engine's head/tail) to point at the new slot. */
-static void gw_prefix_move(gw_prefix *p, size_t from, size_t to)
-{
-    gw_prefix_ent *s = &p->slots[to];
-    *s = p->slots[from];
-    int e = (int)(s->tag & GW_PREFIX_ENGINE_MASK);
-    uint32_t nt = (uint32_t)to;
-    if (s->prev != GW_PREFIX_NIL)
-        p->slots[s->prev].next = nt;
-    else
-        p->head[e] = nt;
-    if (s->next != GW_PREFIX_NIL)
-        p->slots[s->next].prev = nt;
-    else
-        p->tail[e] = nt;
-}
-
 /* Removes the entry in slot i; the entries after it that are away from
  * their home shift back by one (backward-shift deletion: no tombstones,
  * Robin Hood order kept). */
@@ -189,14 +214,7 @@ static void gw_prefix_delete(gw_prefix *p, size_t i)
     int e = (int)(p->slots[i].tag & GW_PREFIX_ENGINE_MASK);
     if (--p->count[e] == 0) p->nactive--;
     p->n--;
-    for (;;) {
-        size_t j = i + 1 == p->nslots ? 0 : i + 1;
-        uint64_t t = p->slots[j].tag;
-        if (t == 0 || gw_prefix_disp(p, j, t) == 0) break;
-        gw_prefix_move(p, j, i);
-        i = j;
-    }
-    p->slots[i].tag = 0;
+    bx_oahash_delete(&gw_prefix_ops, p, p->nslots, i);
 }
 
 static void gw_prefix_evict_for(gw_prefix *p, int e)
@@ -240,22 +258,8 @@ static void gw_prefix_insert_one(gw_prefix *p, uint64_t key, int e)
     }
     if (p->n >= p->cap) gw_prefix_evict_for(p, e);
     /* Robin Hood: the new entry goes before the first entry closer to its
-     * home than the new one would be; that entry and the rest of the run
-     * up to the next free slot shift forward by one */
-    i = gw_prefix_home(p, tag);
-    for (size_t d = 0;; d++) {
-        uint64_t t = p->slots[i].tag;
-        if (t == 0 || gw_prefix_disp(p, i, t) < d) break;
-        if (++i == p->nslots) i = 0;
-    }
-    size_t f = i;
-    while (p->slots[f].tag != 0)
-        if (++f == p->nslots) f = 0;
-    while (f != i) {
-        size_t b = f == 0 ? p->nslots - 1 : f - 1;
-        gw_prefix_move(p, b, f);
-        f = b;
-    }
+     * home than the new one would be; the rest of the run shifts forward */
+    i = bx_oahash_insert_slot(&gw_prefix_ops, p, p->nslots, gw_prefix_home(p, tag));
     p->slots[i].tag = tag;
     gw_prefix_link_head(p, (uint32_t)i, e);
     if (p->count[e]++ == 0) p->nactive++;
@@ -299,21 +303,30 @@ size_t gw_prefix_match(const gw_prefix *p, const uint64_t *keys, size_t n, int e
     return lo + 1;
 }
 
+typedef struct gw_prefix_scan_arg {
+    uint64_t want;  /* the key part */
+    uint32_t *held; /* held[engine] = mark for each holder */
+    uint32_t mark;
+} gw_prefix_scan_arg;
+
+static int gw_prefix_slot_mark(const void *tab, size_t i, const void *arg)
+{
+    const gw_prefix_scan_arg *a = arg;
+    uint64_t t = ((const gw_prefix *)tab)->slots[i].tag;
+    /* most slots a scan visits hold the block: keep that path straight */
+    if (__builtin_expect((t & ~(uint64_t)GW_PREFIX_ENGINE_MASK) != a->want, 0))
+        return BX_OAHASH_MISS;
+    a->held[t & GW_PREFIX_ENGINE_MASK] = a->mark;
+    return BX_OAHASH_SAME;
+}
+
 /* One scan of a block's run marks every engine holding it: all engines'
  * pairs for a block are adjacent (Robin Hood order on the key part). */
 static void gw_prefix_scan(const gw_prefix *p, uint64_t key, uint32_t *held, uint32_t mark)
 {
-    uint64_t want = key & ~(uint64_t)GW_PREFIX_ENGINE_MASK;
-    size_t i = gw_prefix_home_key(p, want);
-    for (size_t d = 0;; d++) {
-        uint64_t t = p->slots[i].tag;
-        if (t == 0) return;
-        if ((t & ~(uint64_t)GW_PREFIX_ENGINE_MASK) == want)
-            held[t & GW_PREFIX_ENGINE_MASK] = mark;
-        else if (gw_prefix_disp(p, i, t) < d)
-            return;
-        if (++i == p->nslots) i = 0;
-    }
+    gw_prefix_scan_arg a = {key & ~(uint64_t)GW_PREFIX_ENGINE_MASK, held, mark};
+    bx_oahash_probe(&gw_prefix_ops, p, p->nslots, gw_prefix_home_key(p, a.want),
+                    gw_prefix_slot_mark, &a);
 }
 
 typedef struct gw_prefix_bisect {

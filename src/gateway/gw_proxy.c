@@ -32,6 +32,7 @@
 #include "common/bx_json.h"
 #include "common/bx_reply.h"
 #include "common/bx_log.h"
+#include "common/bx_queue.h"
 #include "common/bx_sse.h"
 #include "gateway/gw_gateway_int.h"
 #include "gateway/gw_ratelimit.h"
@@ -40,8 +41,9 @@
 #define GW_USAGE_SCAN_MAX (1u << 20) /* non-streamed bodies kept for usage */
 
 struct gw_call {
-    gw_worker *w; /* the loop (thread) the call lives on */
-    gw_call *prev, *next;
+    gw_worker *w;        /* the loop (thread) the call lives on */
+    bx_queue node;       /* in w->calls */
+    gw_call *next_spare; /* in w->spare_calls */
     bx_http_res *res;
     bx_http_creq *creq;
     gw_req req;
@@ -101,7 +103,7 @@ static gw_call *gw_call_new(gw_worker *w)
         if (c) bx_buf_init(&c->scan);
         return c;
     }
-    w->spare_calls = c->next;
+    w->spare_calls = c->next_spare;
     w->nspare_calls--;
     bx_buf keep = c->scan;
     memset(c, 0, sizeof(*c));
@@ -113,15 +115,11 @@ static gw_call *gw_call_new(gw_worker *w)
 static void gw_call_free(gw_call *c)
 {
     gw_worker *w = c->w;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        w->calls = c->next;
-    if (c->next) c->next->prev = c->prev;
+    bx_queue_remove(&c->node);
     gw_req_free(&c->req);
     if (c->sse_on) bx_sse_parser_free(&c->sse);
     if (w->nspare_calls < GW_CALL_SPARE_MAX && c->scan.cap <= GW_CALL_SCAN_KEEP) {
-        c->next = w->spare_calls;
+        c->next_spare = w->spare_calls;
         w->spare_calls = c;
         w->nspare_calls++;
         return;
@@ -134,7 +132,7 @@ void gw_proxy_free_spares(gw_worker *w)
 {
     while (w->spare_calls) {
         gw_call *c = w->spare_calls;
-        w->spare_calls = c->next;
+        w->spare_calls = c->next_spare;
         bx_buf_free(&c->scan);
         free(c);
     }
@@ -614,19 +612,25 @@ static uint64_t gw_call_bound(const gw_call *c, const gw_config *cfg, uint64_t *
 int gw_proxy_watch(gw_worker *w)
 {
     gw_gateway *g = w->g;
+    bx_queue *q;
     uint32_t seq = gw_registry_down_seq(&g->reg);
     if (seq != w->seen_down_seq) { /* some engine was declared down: which calls were on it? */
         w->seen_down_seq = seq;
         gw_registry_lock(&g->reg);
-        for (gw_call *c = w->calls; c; c = c->next)
+        BX_QUEUE_FOREACH(q, &w->calls)
+        {
+            gw_call *c = bx_container_of(q, gw_call, node);
             if (c->creq && c->res && c->engine && !c->ending &&
                 c->engine->down_epoch != c->engine_epoch)
                 c->ending = GW_END_ENGINE_DOWN;
+        }
         gw_registry_unlock(&g->reg);
     }
     uint64_t now = uv_now(w->loop);
     int upstream = 0, ndown = 0;
-    for (gw_call *c = w->calls; c; c = c->next) {
+    BX_QUEUE_FOREACH(q, &w->calls)
+    {
+        gw_call *c = bx_container_of(q, gw_call, node);
         if (!c->creq || !c->res || c->cut) continue; /* not upstream, or ending already */
         if (!c->ending) {
             uint64_t since = 0, bound = gw_call_bound(c, &g->cfg, &since);
@@ -691,9 +695,7 @@ void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api
     c->res = res;
     c->t0_ns = uv_hrtime();
     c->prompt_tokens = c->completion_tokens = -1;
-    c->next = w->calls;
-    if (w->calls) w->calls->prev = c;
-    w->calls = c;
+    bx_queue_insert_head(&w->calls, &c->node);
     uint64_t id = ++w->next_id ^ w->id_salt; /* "brx-" and 16 hex digits, no printf */
     memcpy(c->id, "brx-", 4);
     for (int i = 19; i >= 4; i--, id >>= 4)
@@ -770,8 +772,10 @@ void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api
 
 void gw_proxy_retry_held(gw_worker *w)
 {
-    for (gw_call *c = w->calls, *next; c; c = next) {
-        next = c->next; /* gw_forward may finish (free) c */
+    bx_queue *q, *next;
+    BX_QUEUE_FOREACH_SAFE(q, next, &w->calls)
+    { /* gw_forward may finish (free) c */
+        gw_call *c = bx_container_of(q, gw_call, node);
         if (c->held && c->res) gw_forward(c);
     }
 }
@@ -779,15 +783,21 @@ void gw_proxy_retry_held(gw_worker *w)
 int gw_proxy_held(gw_worker *w, const char *model)
 {
     int n = 0;
-    for (gw_call *c = w->calls; c; c = c->next)
+    bx_queue *q;
+    BX_QUEUE_FOREACH(q, &w->calls)
+    {
+        gw_call *c = bx_container_of(q, gw_call, node);
         if (c->held && (!model || (c->req.model && strcmp(c->req.model, model) == 0))) n++;
+    }
     return n;
 }
 
 void gw_proxy_cancel_all(gw_worker *w)
 {
-    for (gw_call *c = w->calls, *next; c; c = next) {
-        next = c->next;
+    bx_queue *q, *next;
+    BX_QUEUE_FOREACH_SAFE(q, next, &w->calls)
+    {
+        gw_call *c = bx_container_of(q, gw_call, node);
         if (c->held) { /* nothing in flight: answer and free it now */
             if (c->res) {
                 bx_http_res_set_abort(c->res, NULL, NULL);

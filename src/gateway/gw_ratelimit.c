@@ -39,6 +39,7 @@
 
 #include "common/bx_json.h"
 #include "common/bx_log.h"
+#include "common/bx_queue.h"
 
 #define RL_PROBE 8                    /* cache slots probed per lookup */
 #define RL_USER_RECORD_MAX (64 << 10) /* bytes of a user record we parse */
@@ -58,7 +59,7 @@ typedef struct ucache_ent {
 
 struct gw_ratelimit_req {
     gw_ratelimit *rl;
-    gw_ratelimit_req *prev, *next;
+    bx_queue node; /* in rl->reqs */
     uv_timer_t timer;
     gw_ratelimit_cb cb;
     void *ud;
@@ -89,7 +90,7 @@ struct gw_ratelimit {
     int logged_down;
     ucache_ent *cache;
     size_t cache_mask;
-    gw_ratelimit_req *reqs;
+    bx_queue reqs; /* gw_ratelimit_req.node, newest first, until their timer closed */
     int closing;
     gw_ratelimit_stats st;
 };
@@ -305,8 +306,12 @@ static void rl_mark_down(gw_ratelimit *rl, const char *why)
     rl_set_up(rl, 0);
     /* New checks see PROBING (even from these callbacks); a finished one's
      * memory lives until the loop closes its timer, so the walk is safe. */
-    for (gw_ratelimit_req *r = rl->reqs; r; r = r->next)
+    bx_queue *q;
+    BX_QUEUE_FOREACH(q, &rl->reqs)
+    {
+        gw_ratelimit_req *r = bx_container_of(q, gw_ratelimit_req, node);
         if (!r->done && r->stage != ST_IMMEDIATE) req_fail(r);
+    }
 }
 
 static void ping_reply_cb(redisAsyncContext *ac, void *r, void *priv)
@@ -481,11 +486,7 @@ static void req_closed(uv_handle_t *h)
 {
     gw_ratelimit_req *req = h->data;
     gw_ratelimit *rl = req->rl;
-    if (req->prev)
-        req->prev->next = req->next;
-    else
-        rl->reqs = req->next;
-    if (req->next) req->next->prev = req->prev;
+    bx_queue_remove(&req->node);
     rl->st.inflight--;
     free(req);
     if (rl->closing) rl_maybe_free(rl);
@@ -789,9 +790,7 @@ gw_ratelimit_req *gw_ratelimit_check(gw_ratelimit *rl, const char *user, gw_rate
     req->cb = cb;
     req->ud = ud;
     req->now_s = rl_now_s(rl);
-    req->next = rl->reqs;
-    if (rl->reqs) rl->reqs->prev = req;
-    rl->reqs = req;
+    bx_queue_insert_head(&rl->reqs, &req->node);
     rl->st.inflight++;
 
     size_t ulen = user ? strlen(user) : 0;
@@ -886,6 +885,7 @@ int gw_ratelimit_init(gw_ratelimit **out, uv_loop_t *loop, const char *host, int
         snprintf(err, errlen, "ratelimit: out of memory");
         return -1;
     }
+    bx_queue_init(&rl->reqs);
     if (opts)
         rl->o = *opts;
     else
@@ -951,7 +951,7 @@ static void rl_timer_closed(uv_handle_t *h)
 
 static void rl_maybe_free(gw_ratelimit *rl)
 {
-    if (!rl->closing || !rl->timer_closed || rl->gai_pending || rl->reqs) return;
+    if (!rl->closing || !rl->timer_closed || rl->gai_pending || !bx_queue_empty(&rl->reqs)) return;
     free(rl->cache);
     free(rl);
 }
@@ -962,8 +962,12 @@ void gw_ratelimit_close(gw_ratelimit *rl)
     rl->closing = 1;
     /* Memory of a finished check lives until the loop runs its close
      * callback, so walking the list while callbacks run is safe. */
-    for (gw_ratelimit_req *r = rl->reqs; r; r = r->next)
+    bx_queue *q;
+    BX_QUEUE_FOREACH(q, &rl->reqs)
+    {
+        gw_ratelimit_req *r = bx_container_of(q, gw_ratelimit_req, node);
         if (!r->done) req_finish(r, GW_RL_ERROR, 0);
+    }
     redisAsyncContext *ac = rl->ac;
     rl->ac = NULL;
     if (ac) redisAsyncFree(ac);

@@ -21,7 +21,7 @@ static void gw_spin_idle(uv_idle_t *h)
 static void gw_spin_check(uv_check_t *h)
 {
     gw_worker *w = h->data;
-    if (!w->spin_on || w->calls) return;
+    if (!w->spin_on || !bx_queue_empty(&w->calls)) return;
     if (uv_hrtime() - w->spin_last_ns > (uint64_t)w->g->cfg.busy_poll_us * 1000) {
         uv_idle_stop(&w->spin);
         w->spin_on = 0;

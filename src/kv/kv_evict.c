@@ -49,6 +49,8 @@ int kv_evict_init(kv_evict *p, kv_evict_kind kind, uint64_t capacity, const kv_e
 {
     if (!p || capacity == 0) return -EINVAL;
     memset(p, 0, sizeof *p);
+    for (size_t i = 0; i < sizeof(p->q) / sizeof(p->q[0]); i++)
+        bx_queue_init(&p->q[i].nodes);
     kv_evict_params def;
     if (!prm) {
         kv_evict_params_default(&def);
@@ -82,7 +84,7 @@ static int tracked(const kv_evict_node *n)
 
 int kv_evict_insert(kv_evict *p, kv_evict_node *n)
 {
-    n->prev = n->next = NULL;
+    bx_queue_init(&n->link);
     n->queue = KV_EVICT_Q_NONE;
     n->hotness = 0;
     p->usage += n->size;
@@ -127,11 +129,7 @@ kv_evict_node *kv_evict_evict_one(kv_evict *p)
 void kv_evict_list_push(kv_evict *p, int q, kv_evict_node *n)
 {
     kv_evict_list *l = &p->q[q];
-    n->prev = NULL;
-    n->next = l->head;
-    if (l->head) l->head->prev = n;
-    l->head = n;
-    if (!l->tail) l->tail = n;
+    bx_queue_insert_head(&l->nodes, &n->link);
     n->queue = (uint8_t)q;
     l->bytes += n->size;
     l->count++;
@@ -140,15 +138,7 @@ void kv_evict_list_push(kv_evict *p, int q, kv_evict_node *n)
 void kv_evict_list_unlink(kv_evict *p, kv_evict_node *n)
 {
     kv_evict_list *l = &p->q[n->queue];
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        l->head = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        l->tail = n->prev;
-    n->prev = n->next = NULL;
+    bx_queue_remove(&n->link);
     n->queue = KV_EVICT_Q_NONE;
     l->bytes -= n->size;
     l->count--;

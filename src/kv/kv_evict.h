@@ -21,6 +21,9 @@
 
 #include <stdint.h>
 
+#include "common/bx_oahash.h"
+#include "common/bx_queue.h"
+
 typedef enum kv_evict_kind {
     KV_EVICT_LRU = 0,
     KV_EVICT_FIFO = 1,
@@ -37,12 +40,11 @@ enum {
 /* Embedded in the caller's entry. Set key and size before kv_evict_insert; the policy owns the
  * other fields while the node is tracked (read them, do not write them). */
 typedef struct kv_evict_node {
-    struct kv_evict_node *prev; /* towards the head (newer) */
-    struct kv_evict_node *next; /* towards the tail (older) */
-    uint64_t key[2];            /* 128-bit key; S3-FIFO's ghost remembers it after eviction */
-    uint64_t size;              /* bytes charged to the policy */
-    uint8_t queue;              /* KV_EVICT_Q_* */
-    int8_t hotness;             /* LRU/FIFO: 0 or 1; S3-FIFO: 0..3 */
+    bx_queue link;   /* in its queue's list, newest first */
+    uint64_t key[2]; /* 128-bit key; S3-FIFO's ghost remembers it after eviction */
+    uint64_t size;   /* bytes charged to the policy */
+    uint8_t queue;   /* KV_EVICT_Q_* */
+    int8_t hotness;  /* LRU/FIFO: 0 or 1; S3-FIFO: 0..3 */
 } kv_evict_node;
 
 typedef struct kv_evict_params {
@@ -52,10 +54,10 @@ typedef struct kv_evict_params {
     uint32_t ghost_entries; /* S3-FIFO: explicit ghost bound (overrides block_bytes); 0 = derive */
 } kv_evict_params;
 
-/* One intrusive FIFO/LRU list: head = newest, tail = oldest. */
+/* One intrusive FIFO/LRU list (kv_evict_node.link): head = newest, tail = oldest. The kv_evict
+ * must not move after kv_evict_init (the lists point into it). */
 typedef struct kv_evict_list {
-    kv_evict_node *head;
-    kv_evict_node *tail;
+    bx_queue nodes;
     uint64_t bytes;
     uint64_t count;
 } kv_evict_list;
@@ -63,9 +65,8 @@ typedef struct kv_evict_list {
 /* S3-FIFO ghost: ring of the last `cap` evicted keys plus a set over the live ones. */
 typedef struct kv_evict_ghost {
     uint64_t (*ring)[2]; /* cap keys */
-    uint32_t *slots;     /* set: ring index + 1, 0 = empty; mask + 1 slots */
+    bx_oaidx set;        /* ring indexes of the live keys, at most half full */
     uint32_t cap;
-    uint32_t mask;
     uint32_t wpos; /* next ring slot to write (the oldest once full) */
     uint32_t used; /* ring slots written, <= cap */
     uint32_t live; /* keys currently in the set, <= cap */
@@ -166,5 +167,11 @@ extern const struct kv_evict_ops kv_evict_s3fifo_ops;
  * in step; p->usage is kept by kv_evict.c. */
 void kv_evict_list_push(kv_evict *p, int q, kv_evict_node *n);
 void kv_evict_list_unlink(kv_evict *p, kv_evict_node *n);
+/* The oldest node of l, or NULL when it is empty. */
+static inline kv_evict_node *kv_evict_list_tail(const kv_evict_list *l)
+{
+    bx_queue *t = bx_queue_tail(&l->nodes);
+    return t ? bx_container_of(t, kv_evict_node, link) : NULL;
+}
 
 #endif

@@ -26,7 +26,7 @@ static void fifo_replace(kv_evict *p, kv_evict_node *n)
 
 static kv_evict_node *fifo_evict_one(kv_evict *p)
 {
-    kv_evict_node *n = p->q[KV_EVICT_Q_MAIN].tail;
+    kv_evict_node *n = kv_evict_list_tail(&p->q[KV_EVICT_Q_MAIN]);
     if (n) kv_evict_list_unlink(p, n);
     return n;
 }

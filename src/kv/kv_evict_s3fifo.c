@@ -3,8 +3,8 @@
  * evicted from small. New keys enter small; a key found in ghost enters main directly.
  *
  * Unlike AIBrix, whose ghost never shrinks (spec 9.3), the ghost here is bounded by entry count:
- * a ring of the last `cap` evicted keys (the oldest is overwritten) and a linear-probing set
- * (ring index + 1 per slot, backward-shift deletion) sized to a power of two >= 2 * cap, so the
+ * a ring of the last `cap` evicted keys (the oldest is overwritten) and a linear-probing set of
+ * ring indexes (a bx_oaidx: backward-shift deletion, a power of two >= 2 * cap slots), so the
  * load factor stays <= 0.5. A key taken out of ghost leaves a stale ring slot; when the ring
  * overwrites it, the set is only touched if its entry still points at that slot. */
 #include "kv/kv_evict.h"
@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
+
+#include "common/bx_queue.h"
 
 #define KV_EVICT_GHOST_MAX (1u << 28)
 #define HOT_MAX 3
@@ -22,73 +24,65 @@ static uint32_t key_hash(const uint64_t k[2])
     return (uint32_t)(h ^ (h >> 31) ^ (h >> 47));
 }
 
-static int key_eq(const uint64_t a[2], const uint64_t b[2])
+/* The set's callbacks: tab is &ghost->set. */
+static size_t ghost_home(const void *tab, size_t i)
 {
-    return a[0] == b[0] && a[1] == b[1];
+    const kv_evict_ghost *g = bx_container_of(tab, kv_evict_ghost, set);
+    return key_hash(g->ring[bx_oaidx_at(tab, i)]) & g->set.mask;
 }
 
-/* Set slot holding key, or -1. */
-static long ghost_find(const kv_evict_ghost *g, const uint64_t k[2])
+static int ghost_slot_is(const void *tab, size_t i, const void *key)
 {
-    uint32_t i = key_hash(k) & g->mask;
-    while (g->slots[i]) {
-        if (key_eq(g->ring[g->slots[i] - 1], k)) return (long)i;
-        i = (i + 1) & g->mask;
-    }
-    return -1;
+    const kv_evict_ghost *g = bx_container_of(tab, kv_evict_ghost, set);
+    const uint64_t *k = key, *r = g->ring[bx_oaidx_at(tab, i)];
+    return r[0] == k[0] && r[1] == k[1];
 }
 
-static void ghost_del_slot(kv_evict_ghost *g, uint32_t i)
+static const bx_oahash_ops ghost_ops = {bx_oaidx_empty, ghost_home, bx_oaidx_move, bx_oaidx_clear,
+                                        0};
+
+/* Set slot holding key, or BX_OAHASH_NONE. */
+static size_t ghost_find(const kv_evict_ghost *g, const uint64_t k[2])
 {
-    uint32_t j = i;
-    for (;;) {
-        j = (j + 1) & g->mask;
-        if (!g->slots[j]) break;
-        uint32_t home = key_hash(g->ring[g->slots[j] - 1]) & g->mask;
-        /* Move j back into the hole at i unless its home lies cyclically in (i, j]. */
-        int stays = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
-        if (!stays) {
-            g->slots[i] = g->slots[j];
-            i = j;
-        }
-    }
-    g->slots[i] = 0;
+    return bx_oaidx_find(&ghost_ops, &g->set, key_hash(k) & g->set.mask, ghost_slot_is, k);
+}
+
+static void ghost_del_slot(kv_evict_ghost *g, size_t i)
+{
+    bx_oaidx_del(&ghost_ops, &g->set, i);
     g->live--;
 }
 
 static void ghost_add(kv_evict_ghost *g, const uint64_t k[2])
 {
-    long s = ghost_find(g, k);
-    if (s >= 0) ghost_del_slot(g, (uint32_t)s);
+    size_t s = ghost_find(g, k);
+    if (s != BX_OAHASH_NONE) ghost_del_slot(g, s);
     uint32_t w = g->wpos;
     if (g->used == g->cap) { /* overwrite the oldest: forget it if still live */
-        long o = ghost_find(g, g->ring[w]);
-        if (o >= 0 && g->slots[o] == w + 1) ghost_del_slot(g, (uint32_t)o);
+        size_t o = ghost_find(g, g->ring[w]);
+        if (o != BX_OAHASH_NONE && bx_oaidx_at(&g->set, o) == w) ghost_del_slot(g, o);
     } else {
         g->used++;
     }
     g->ring[w][0] = k[0];
     g->ring[w][1] = k[1];
-    uint32_t i = key_hash(k) & g->mask;
-    while (g->slots[i])
-        i = (i + 1) & g->mask;
-    g->slots[i] = w + 1;
+    bx_oaidx_add(&ghost_ops, &g->set, key_hash(k) & g->set.mask, w);
     g->live++;
     g->wpos = (w + 1 == g->cap) ? 0 : w + 1;
 }
 
 static int ghost_take(kv_evict_ghost *g, const uint64_t k[2])
 {
-    long s = ghost_find(g, k);
-    if (s < 0) return 0;
-    ghost_del_slot(g, (uint32_t)s);
+    size_t s = ghost_find(g, k);
+    if (s == BX_OAHASH_NONE) return 0;
+    ghost_del_slot(g, s);
     return 1;
 }
 
 int kv_evict_ghost_contains(const kv_evict *p, const uint64_t key[2])
 {
-    if (p->kind != KV_EVICT_S3FIFO || !p->ghost.slots) return 0;
-    return ghost_find(&p->ghost, key) >= 0;
+    if (p->kind != KV_EVICT_S3FIFO || !p->ghost.set.slots) return 0;
+    return ghost_find(&p->ghost, key) != BX_OAHASH_NONE;
 }
 
 static int s3_init(kv_evict *p, const kv_evict_params *prm)
@@ -106,30 +100,22 @@ static int s3_init(kv_evict *p, const kv_evict_params *prm)
         if (cap == 0) cap = 1;
     }
     if (cap > KV_EVICT_GHOST_MAX) return -EINVAL;
-    uint32_t nslots = 2;
-    while (nslots < 2 * cap)
-        nslots <<= 1;
     kv_evict_ghost *g = &p->ghost;
     g->ring = calloc(cap, sizeof *g->ring);
-    g->slots = calloc(nslots, sizeof *g->slots);
-    if (!g->ring || !g->slots) {
+    if (!g->ring || bx_oaidx_init(&g->set, cap) != 0) {
         free(g->ring);
-        free(g->slots);
         g->ring = NULL;
-        g->slots = NULL;
         return -ENOMEM;
     }
     g->cap = (uint32_t)cap;
-    g->mask = nslots - 1;
     return 0;
 }
 
 static void s3_close(kv_evict *p)
 {
     free(p->ghost.ring);
-    free(p->ghost.slots);
+    bx_oaidx_free(&p->ghost.set);
     p->ghost.ring = NULL;
-    p->ghost.slots = NULL;
 }
 
 static int s3_insert(kv_evict *p, kv_evict_node *n)
@@ -160,7 +146,7 @@ static void s3_replace(kv_evict *p, kv_evict_node *n)
 /* One step on main's tail: second chance (NULL) or the victim, unlinked. */
 static kv_evict_node *main_step(kv_evict *p)
 {
-    kv_evict_node *n = p->q[KV_EVICT_Q_MAIN].tail;
+    kv_evict_node *n = kv_evict_list_tail(&p->q[KV_EVICT_Q_MAIN]);
     kv_evict_list_unlink(p, n);
     if (n->hotness >= 1) {
         n->hotness--;
@@ -177,9 +163,10 @@ static kv_evict_node *s3_evict_one(kv_evict *p)
     /* Terminates: each pass evicts, moves a small entry to main with hotness 0, or lowers the
      * hotness of a main entry. */
     for (;;) {
-        if (!small->tail && !mainq->tail) return NULL;
-        if (small->bytes > p->small_cap || !mainq->tail) {
-            kv_evict_node *n = small->tail;
+        kv_evict_node *small_tail = kv_evict_list_tail(small);
+        if (!small_tail && !kv_evict_list_tail(mainq)) return NULL;
+        if (small->bytes > p->small_cap || !kv_evict_list_tail(mainq)) {
+            kv_evict_node *n = small_tail;
             kv_evict_list_unlink(p, n);
             if (n->hotness >= p->threshold) {
                 n->hotness = 0;

@@ -1,7 +1,7 @@
 /* kv_l1: see kv_l1.h. Each block lives in one slab slot; its entry (the
  * eviction node, the length) sits in an array indexed by the slot's index,
- * so a shard's hash table holds entry indexes (linear probing, deletion by
- * backward shift, at most half full). */
+ * so a shard's hash table holds entry indexes (a bx_oaidx: linear probing,
+ * deletion by backward shift, at most half full). */
 #include "kv/kv_l1.h"
 
 #include <errno.h>
@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_oahash.h"
+#include "common/bx_queue.h"
 #include "kv/kv_slab.h"
 
 typedef struct kv_l1_entry {
@@ -21,8 +23,8 @@ typedef struct kv_l1_entry {
 typedef struct kv_l1_shard {
     pthread_mutex_t mu;
     kv_evict ev;
-    uint32_t *table; /* entry index + 1; 0 = empty */
-    uint32_t mask;
+    bx_oaidx table;   /* entry indexes */
+    kv_l1_entry *ent; /* the kv_l1's, for the table's callbacks */
     uint64_t puts, hits, misses, evictions;
     size_t blocks, cap;
 } kv_l1_shard;
@@ -49,47 +51,36 @@ static unsigned kv_l1_shard_of(const kv_l1 *l, const kv_key *k)
     return (unsigned)(kv_key_hash64(*k) & (l->nsh - 1));
 }
 
-static uint32_t kv_l1_home(const kv_l1_shard *s, const uint64_t key[2])
+static size_t kv_l1_home(const kv_l1_shard *s, const uint64_t key[2])
 {
     uint64_t h = (key[0] ^ (key[1] >> 7)) * 0x9e3779b97f4a7c15ULL;
-    return (uint32_t)(h >> 32) & s->mask;
+    return (uint32_t)(h >> 32) & s->table.mask;
 }
 
-static kv_l1_entry *kv_l1_find(const kv_l1 *l, const kv_l1_shard *s, const kv_key *k, uint32_t *pos)
+/* The shard's table, for bx_oahash: tab is &shard->table. */
+static size_t kv_l1_slot_home(const void *tab, size_t i)
+{
+    const kv_l1_shard *s = bx_container_of(tab, kv_l1_shard, table);
+    return kv_l1_home(s, s->ent[bx_oaidx_at(tab, i)].node.key);
+}
+
+static int kv_l1_slot_is(const void *tab, size_t i, const void *key)
+{
+    const kv_l1_shard *s = bx_container_of(tab, kv_l1_shard, table);
+    const uint64_t *k = key, *e = s->ent[bx_oaidx_at(tab, i)].node.key;
+    return e[0] == k[0] && e[1] == k[1];
+}
+
+static const bx_oahash_ops kv_l1_table_ops = {bx_oaidx_empty, kv_l1_slot_home, bx_oaidx_move,
+                                              bx_oaidx_clear, 0};
+
+static kv_l1_entry *kv_l1_find(const kv_l1_shard *s, const kv_key *k, size_t *pos)
 {
     uint64_t key[2] = {k->hi, k->lo};
-    for (uint32_t i = kv_l1_home(s, key);; i = (i + 1) & s->mask) {
-        uint32_t v = s->table[i];
-        if (!v) return NULL;
-        kv_l1_entry *e = &l->ent[v - 1];
-        if (e->node.key[0] == key[0] && e->node.key[1] == key[1]) {
-            if (pos) *pos = i;
-            return e;
-        }
-    }
-}
-
-static void kv_l1_table_add(kv_l1_shard *s, uint32_t entry_index, const uint64_t key[2])
-{
-    uint32_t i = kv_l1_home(s, key);
-    while (s->table[i])
-        i = (i + 1) & s->mask;
-    s->table[i] = entry_index + 1;
-}
-
-/* Backward-shift deletion keeps every probe run unbroken. */
-static void kv_l1_table_del(const kv_l1 *l, kv_l1_shard *s, uint32_t i)
-{
-    for (uint32_t j = i;;) {
-        j = (j + 1) & s->mask;
-        if (!s->table[j]) break;
-        uint32_t k = kv_l1_home(s, l->ent[s->table[j] - 1].node.key);
-        int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (stays) continue;
-        s->table[i] = s->table[j];
-        i = j;
-    }
-    s->table[i] = 0;
+    size_t i = bx_oaidx_find(&kv_l1_table_ops, &s->table, kv_l1_home(s, key), kv_l1_slot_is, key);
+    if (i == BX_OAHASH_NONE) return NULL;
+    if (pos) *pos = i;
+    return &s->ent[bx_oaidx_at(&s->table, i)];
 }
 
 int kv_l1_create(const kv_l1_config *c, kv_l1 **out, char *err, size_t errlen)
@@ -131,19 +122,14 @@ int kv_l1_create(const kv_l1_config *c, kv_l1 **out, char *err, size_t errlen)
     size_t per = st.slots_total / nsh;
     for (unsigned i = 0; i < nsh; i++) {
         kv_l1_shard *s = &l->sh[i];
-        size_t tsize = 2;
-        while (tsize < per * 2)
-            tsize <<= 1;
         s->cap = per;
-        s->mask = (uint32_t)(tsize - 1);
-        s->table = calloc(tsize, sizeof(*s->table));
+        s->ent = l->ent;
         kv_evict_params prm;
         kv_evict_params_default(&prm);
         prm.block_bytes = c->block_bytes;
-        if (!s->table || pthread_mutex_init(&s->mu, NULL) != 0 ||
+        if (bx_oaidx_init(&s->table, per) != 0 || pthread_mutex_init(&s->mu, NULL) != 0 ||
             kv_evict_init(&s->ev, c->policy, (uint64_t)per * c->block_bytes, &prm) != 0) {
-            free(s->table);
-            s->table = NULL;
+            bx_oaidx_free(&s->table);
             snprintf(err, errlen, "kv_l1: cannot set up shard %u", i);
             kv_l1_destroy(l);
             return -ENOMEM;
@@ -157,10 +143,10 @@ void kv_l1_destroy(kv_l1 *l)
 {
     if (!l) return;
     for (unsigned i = 0; l->sh && i < l->nsh; i++) {
-        if (!l->sh[i].table) continue;
+        if (!l->sh[i].table.slots) continue;
         kv_evict_close(&l->sh[i].ev);
         pthread_mutex_destroy(&l->sh[i].mu);
-        free(l->sh[i].table);
+        bx_oaidx_free(&l->sh[i].table);
     }
     free(l->sh);
     free(l->ent);
@@ -176,8 +162,8 @@ static void *kv_l1_evict(kv_l1 *l, kv_l1_shard *s)
     if (!n) return NULL;
     kv_l1_entry *e = (kv_l1_entry *)n;
     kv_key k = {n->key[0], n->key[1]};
-    uint32_t pos;
-    if (kv_l1_find(l, s, &k, &pos) == e) kv_l1_table_del(l, s, pos);
+    size_t pos;
+    if (kv_l1_find(s, &k, &pos) == e) bx_oaidx_del(&kv_l1_table_ops, &s->table, pos);
     s->evictions++;
     s->blocks--;
     void *slot = kv_slab_ptr(l->slab, (size_t)(e - l->ent));
@@ -234,7 +220,7 @@ int kv_l1_putv(kv_l1 *l, const kv_key *key, const brixkv_iov *v, size_t nv, unsi
     kv_l1_shard *s = &l->sh[si];
     pthread_mutex_lock(&s->mu);
     s->puts++;
-    kv_l1_entry *e = kv_l1_find(l, s, key, NULL);
+    kv_l1_entry *e = kv_l1_find(s, key, NULL);
     if (e) { /* the same key again: new bytes, recency as a re-put */
         kv_l1_gather(kv_slab_ptr(l->slab, (size_t)(e - l->ent)), v, nv);
         e->len = (uint32_t)len;
@@ -258,7 +244,7 @@ int kv_l1_putv(kv_l1 *l, const kv_key *key, const brixkv_iov *v, size_t nv, unsi
     e->len = (uint32_t)len;
     e->from_l2 = (flags & KV_L1_FROM_L2) != 0;
     kv_l1_gather(slot, v, nv);
-    kv_l1_table_add(s, (uint32_t)idx, e->node.key);
+    bx_oaidx_add(&kv_l1_table_ops, &s->table, kv_l1_home(s, e->node.key), (uint32_t)idx);
     s->blocks++;
     if (kv_evict_insert(&s->ev, &e->node) == 1 && l->hook && !e->from_l2)
         l->hook(l->hook_arg, KV_L1_EV_HOT, key, slot, len);
@@ -281,7 +267,7 @@ long kv_l1_getv(kv_l1 *l, const kv_key *key, const brixkv_iov *v, size_t nv)
 {
     kv_l1_shard *s = &l->sh[kv_l1_shard_of(l, key)];
     pthread_mutex_lock(&s->mu);
-    kv_l1_entry *e = kv_l1_find(l, s, key, NULL);
+    kv_l1_entry *e = kv_l1_find(s, key, NULL);
     if (!e) {
         s->misses++;
         pthread_mutex_unlock(&s->mu);
@@ -303,7 +289,7 @@ size_t kv_l1_match(kv_l1 *l, const kv_key *keys, size_t n)
     for (; i < n; i++) {
         kv_l1_shard *s = &l->sh[kv_l1_shard_of(l, &keys[i])];
         pthread_mutex_lock(&s->mu);
-        int found = kv_l1_find(l, s, &keys[i], NULL) != NULL;
+        int found = kv_l1_find(s, &keys[i], NULL) != NULL;
         pthread_mutex_unlock(&s->mu);
         if (!found) break;
     }
@@ -314,14 +300,14 @@ int kv_l1_delete(kv_l1 *l, const kv_key *key)
 {
     kv_l1_shard *s = &l->sh[kv_l1_shard_of(l, key)];
     pthread_mutex_lock(&s->mu);
-    uint32_t pos;
-    kv_l1_entry *e = kv_l1_find(l, s, key, &pos);
+    size_t pos;
+    kv_l1_entry *e = kv_l1_find(s, key, &pos);
     if (!e) {
         pthread_mutex_unlock(&s->mu);
         return -ENOENT;
     }
     kv_evict_remove(&s->ev, &e->node);
-    kv_l1_table_del(l, s, pos);
+    bx_oaidx_del(&kv_l1_table_ops, &s->table, pos);
     s->blocks--;
     kv_slab_free(l->slab, kv_slab_ptr(l->slab, (size_t)(e - l->ent)));
     pthread_mutex_unlock(&s->mu);

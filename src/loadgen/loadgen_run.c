@@ -23,6 +23,7 @@
 #include "loadgen/loadgen_api.h"
 #include "loadgen/loadgen_client.h"
 #include "common/bx_log.h"
+#include "common/bx_queue.h"
 #include "common/bx_sse.h"
 #include "common/bx_tok.h"
 
@@ -43,7 +44,7 @@ struct loadgen_req {
     loadgen_xfer x;
     struct loadgen_run *run;
     size_t idx;
-    struct loadgen_req *prev, *next; /* list of requests in flight */
+    bx_queue node; /* in the run's inflight list */
     bx_sse_parser sse;
     bx_buf answer; /* generated text, kept for multi-turn history */
     bx_buf raw;    /* body head (errors) or the whole non-streamed body */
@@ -79,7 +80,7 @@ struct loadgen_run {
     size_t n_heap, cap_heap;
     size_t *fifo; /* ring of due items waiting for a concurrency slot */
     size_t fifo_head, fifo_len;
-    struct loadgen_req *inflight;
+    bx_queue inflight; /* loadgen_req.node, newest first */
     size_t n_inflight, n_done, n_failed, n_sent;
     uint64_t t0, t_last_done;
     int stopping, finished, progress_on, fatal;
@@ -213,11 +214,7 @@ static void req_free(struct loadgen_req *q)
 
 static void list_remove(struct loadgen_run *r, struct loadgen_req *q)
 {
-    if (q->prev)
-        q->prev->next = q->next;
-    else
-        r->inflight = q->next;
-    if (q->next) q->next->prev = q->prev;
+    bx_queue_remove(&q->node);
     r->n_inflight--;
 }
 
@@ -405,9 +402,7 @@ static int start_item(struct loadgen_run *r, size_t idx, double scheduled)
     r->res[idx].send_s = since(r, q->t_send);
     if (loadgen_client_start(&r->client, &q->x) != 0) goto fail;
     bx_buf_free(&prompt);
-    q->next = r->inflight;
-    if (q->next) q->next->prev = q;
-    r->inflight = q;
+    bx_queue_insert_head(&r->inflight, &q->node);
     r->n_inflight++;
     r->n_sent++;
     return 0;
@@ -515,8 +510,9 @@ static void on_sigint(uv_signal_t *s, int signum)
     if (r->progress_on) fputc('\n', stderr);
     bx_warn("interrupted; cancelling %zu requests in flight", r->n_inflight);
     uv_timer_stop(&r->arrivals);
-    while (r->inflight) {
-        struct loadgen_req *q = r->inflight;
+    bx_queue *n;
+    while ((n = bx_queue_head(&r->inflight))) {
+        struct loadgen_req *q = bx_container_of(n, struct loadgen_req, node);
         loadgen_client_cancel(&r->client, &q->x);
         list_remove(r, q);
         r->res[q->idx].status = 0;
@@ -555,6 +551,7 @@ int loadgen_run_exec(const loadgen_config *cfg, const loadgen_plan *plan, FILE *
     *duration_s = 0;
     struct loadgen_run *r = calloc(1, sizeof(*r));
     if (!r) return -1;
+    bx_queue_init(&r->inflight);
     int rc = -1, loop_ok = 0, client_ok = 0;
     r->cfg = cfg;
     r->plan = plan;

@@ -35,11 +35,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_oahash.h"
+#include "common/bx_queue.h"
 #include "common/bx_rand.h"
 #include "gateway/gw_strategy.h"
 
 #define GW_VTC_MAX_USERS 4096
-#define GW_VTC_SLOTS 8192 /* open-addressing table, power of two, <= 50 % full */
 #define GW_VTC_BUCKETS 16 /* the window is cut into this many time buckets */
 #define GW_VTC_NAME_MAX 128
 #define GW_VTC_MINMAX_REFRESH_MS 1000
@@ -50,7 +51,7 @@ typedef struct gw_vtc_user {
     char name[GW_VTC_NAME_MAX]; /* its first bytes (the hash covers the rest) */
     double tokens[GW_VTC_BUCKETS];
     uint64_t epoch[GW_VTC_BUCKETS]; /* time bucket (now_ms / width) a slot holds */
-    int prev, next;                 /* LRU list, most recent at head; -1 ends */
+    bx_queue lru;                   /* in gw_vtc.lru */
 } gw_vtc_user;
 
 /* The settings (configure). */
@@ -81,11 +82,11 @@ typedef struct gw_vtc {
     gw_vtc_cfg cfg;
     uint64_t width_ms; /* one bucket */
     int nusers;
-    int lru_head, lru_tail;
+    bx_queue lru; /* gw_vtc_user.lru, most recently seen first */
     int have_minmax;
     double min_t, max_t;
     uint64_t minmax_at_ms;
-    int32_t slot[GW_VTC_SLOTS]; /* user index, -1 = empty */
+    bx_oaidx table; /* user indexes by name, <= 50 % full */
     gw_vtc_user users[GW_VTC_MAX_USERS];
 } gw_vtc;
 
@@ -120,15 +121,19 @@ static void *gw_vtc_create(const gw_strategy_cfg *cfg, gw_prefix *idx)
                           .vtc_min_tokens = 1000,
                           .vtc_max_tokens = 8000};
     gw_vtc_set_width(v);
-    v->lru_head = v->lru_tail = -1;
-    for (int i = 0; i < GW_VTC_SLOTS; i++)
-        v->slot[i] = -1;
+    bx_queue_init(&v->lru);
+    if (bx_oaidx_init(&v->table, GW_VTC_MAX_USERS) != 0) {
+        free(v);
+        return NULL;
+    }
     return v;
 }
 
 static void gw_vtc_destroy(void *st)
 {
-    free(st);
+    gw_vtc *v = st;
+    if (v) bx_oaidx_free(&v->table);
+    free(v);
 }
 
 static int gw_vtc_configure(void *st, const char *key, const char *value, char *err, size_t errlen)
@@ -149,8 +154,8 @@ static int gw_vtc_configure(void *st, const char *key, const char *value, char *
 
 static size_t gw_vtc_mem_bytes(void *st)
 {
-    (void)st;
-    return sizeof(gw_vtc);
+    gw_vtc *v = st;
+    return v ? sizeof(gw_vtc) + bx_oaidx_nslots(&v->table) * sizeof(*v->table.slots) : 0;
 }
 
 /* windowed total of u at now: the buckets of the last GW_VTC_BUCKETS epochs */
@@ -168,68 +173,44 @@ static int gw_vtc_match(const gw_vtc_user *u, uint64_t h, const char *user)
     return user && u->hash == h && !strncmp(u->name, user, GW_VTC_NAME_MAX - 1);
 }
 
-/* slot position holding user index idx, or of user (h, name) when idx < 0;
- * -1 when absent */
-static int gw_vtc_slot_of(const gw_vtc *v, uint64_t h, const char *user, int idx)
+/* The user table's callbacks: tab is &v->table. */
+static size_t gw_vtc_home(const void *tab, size_t i)
 {
-    for (uint64_t p = h & (GW_VTC_SLOTS - 1);; p = (p + 1) & (GW_VTC_SLOTS - 1)) {
-        int32_t s = v->slot[p];
-        if (s < 0) return -1;
-        if (idx >= 0 ? s == idx : gw_vtc_match(&v->users[s], h, user)) return (int)p;
-    }
+    const gw_vtc *v = bx_container_of(tab, gw_vtc, table);
+    return v->users[bx_oaidx_at(tab, i)].hash & v->table.mask;
 }
 
-static void gw_vtc_lru_unlink(gw_vtc *v, int i)
+typedef struct gw_vtc_key {
+    uint64_t hash;
+    const char *user;
+} gw_vtc_key;
+
+static int gw_vtc_slot_is_user(const void *tab, size_t i, const void *key)
 {
-    gw_vtc_user *u = &v->users[i];
-    if (u->prev >= 0)
-        v->users[u->prev].next = u->next;
-    else
-        v->lru_head = u->next;
-    if (u->next >= 0)
-        v->users[u->next].prev = u->prev;
-    else
-        v->lru_tail = u->prev;
-    u->prev = u->next = -1;
+    const gw_vtc *v = bx_container_of(tab, gw_vtc, table);
+    const gw_vtc_key *k = key;
+    return gw_vtc_match(&v->users[bx_oaidx_at(tab, i)], k->hash, k->user);
 }
 
-static void gw_vtc_lru_push(gw_vtc *v, int i)
+static int gw_vtc_slot_is_index(const void *tab, size_t i, const void *key)
 {
-    gw_vtc_user *u = &v->users[i];
-    u->prev = -1;
-    u->next = v->lru_head;
-    if (v->lru_head >= 0) v->users[v->lru_head].prev = i;
-    v->lru_head = i;
-    if (v->lru_tail < 0) v->lru_tail = i;
+    return bx_oaidx_at(tab, i) == *(const uint32_t *)key;
 }
 
-/* removes slot position p with backward-shift deletion (no tombstones) */
-static void gw_vtc_slot_delete(gw_vtc *v, int p)
-{
-    const uint64_t mask = GW_VTC_SLOTS - 1;
-    uint64_t i = (uint64_t)p;
-    v->slot[i] = -1;
-    for (uint64_t j = (i + 1) & mask; v->slot[j] >= 0; j = (j + 1) & mask) {
-        uint64_t home = v->users[v->slot[j]].hash & mask;
-        /* the entry at j may move to i unless its home lies cyclically in (i, j] */
-        int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-        if (stays) continue;
-        v->slot[i] = v->slot[j];
-        v->slot[j] = -1;
-        i = j;
-    }
-}
+static const bx_oahash_ops gw_vtc_ops = {bx_oaidx_empty, gw_vtc_home, bx_oaidx_move, bx_oaidx_clear,
+                                         0};
 
 /* the user's entry, or -1; touch marks it most recently seen */
 static int gw_vtc_find(gw_vtc *v, const char *user, int touch)
 {
-    uint64_t h = gw_vtc_hash(user);
-    int p = gw_vtc_slot_of(v, h, user, -1);
-    if (p < 0) return -1;
-    int i = v->slot[p];
-    if (touch && v->lru_head != i) {
-        gw_vtc_lru_unlink(v, i);
-        gw_vtc_lru_push(v, i);
+    gw_vtc_key k = {gw_vtc_hash(user), user};
+    size_t p =
+        bx_oaidx_find(&gw_vtc_ops, &v->table, k.hash & v->table.mask, gw_vtc_slot_is_user, &k);
+    if (p == BX_OAHASH_NONE) return -1;
+    int i = (int)bx_oaidx_at(&v->table, p);
+    if (touch) {
+        bx_queue_remove(&v->users[i].lru);
+        bx_queue_insert_head(&v->lru, &v->users[i].lru);
     }
     return i;
 }
@@ -242,20 +223,20 @@ static int gw_vtc_get(gw_vtc *v, const char *user)
     if (v->nusers < GW_VTC_MAX_USERS) {
         i = v->nusers++;
     } else {
-        i = v->lru_tail;
-        gw_vtc_lru_unlink(v, i);
-        int p = gw_vtc_slot_of(v, v->users[i].hash, NULL, i);
-        if (p >= 0) gw_vtc_slot_delete(v, p);
+        gw_vtc_user *old = bx_container_of(bx_queue_tail(&v->lru), gw_vtc_user, lru);
+        bx_queue_remove(&old->lru);
+        i = (int)(old - v->users);
+        uint32_t idx = (uint32_t)i;
+        size_t p = bx_oaidx_find(&gw_vtc_ops, &v->table, v->users[i].hash & v->table.mask,
+                                 gw_vtc_slot_is_index, &idx);
+        if (p != BX_OAHASH_NONE) bx_oaidx_del(&gw_vtc_ops, &v->table, p);
     }
     gw_vtc_user *u = &v->users[i];
     memset(u, 0, sizeof(*u));
     u->hash = gw_vtc_hash(user);
     strncpy(u->name, user, GW_VTC_NAME_MAX - 1);
-    uint64_t p = u->hash & (GW_VTC_SLOTS - 1);
-    while (v->slot[p] >= 0)
-        p = (p + 1) & (GW_VTC_SLOTS - 1);
-    v->slot[p] = i;
-    gw_vtc_lru_push(v, i);
+    bx_oaidx_add(&gw_vtc_ops, &v->table, u->hash & v->table.mask, (uint32_t)i);
+    bx_queue_insert_head(&v->lru, &u->lru);
     return i;
 }
 
