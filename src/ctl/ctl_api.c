@@ -4,7 +4,6 @@
  * whole JSON body through bx_reply. */
 #include "ctl/ctl_api.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <time.h>
 
 #include "autoscale/as_spec.h"
+#include "common/bx_addr.h"
 #include "common/bx_http.h"
 #include "common/bx_log.h"
 #include "common/bx_reply.h"
@@ -80,14 +80,6 @@ static json_t *ctl_api_ts_json(int64_t ms)
     return json_string(buf);
 }
 
-/* localhost, ::1 or an IPv4 literal in 127.0.0.0/8. */
-static int ctl_api_is_loopback_host(const char *h)
-{
-    struct in_addr a4;
-    if (strcasecmp(h, "localhost") == 0 || strcmp(h, "::1") == 0) return 1;
-    return inet_pton(AF_INET, h, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
-}
-
 int ctl_api_host_ok(const char *v)
 {
     char h[API_HOST_MAX];
@@ -110,7 +102,7 @@ int ctl_api_host_ok(const char *v)
     if (*v == ':')
         for (const char *p = v + 1; *p; p++)
             if (!isdigit((unsigned char)*p)) return 0;
-    return ctl_api_is_loopback_host(h);
+    return bx_addr_is_loopback(h);
 }
 
 /* Content types a browser cannot send cross-site without a preflight. */
@@ -644,7 +636,7 @@ int ctl_api_init(ctl_api **out, uv_loop_t *loop, ctl_objstore *store, const ctl_
     if (!cfg) cfg = &def;
     const char *host = cfg->host ? cfg->host : def.host;
     if (strcasecmp(host, "localhost") == 0) host = "127.0.0.1";
-    if (!ctl_api_is_loopback_host(host) || strlen(host) >= API_HOST_MAX) {
+    if (!bx_addr_is_loopback(host) || strlen(host) >= API_HOST_MAX) {
         if (err && errlen)
             snprintf(err, errlen, "admin API: host %.64s is not a loopback address", host);
         return -1;

@@ -188,12 +188,12 @@ static void ctl_up_snapshot(ctl_up *u)
 static void ctl_up_refresh(ctl_up *u)
 {
     ctl_up_snapshot(u);
-    char addrbuf[CTL_UP_MAX_PODS][32];
+    char addrbuf[CTL_UP_MAX_PODS][80];
     const char *addrs[CTL_UP_MAX_PODS];
     int n = 0;
     for (size_t i = 0; i < u->npods; i++) {
         if (u->pods[i].phase != CTL_POD_READY) continue;
-        snprintf(addrbuf[n], sizeof(addrbuf[n]), "127.0.0.1:%d", u->pods[i].port);
+        snprintf(addrbuf[n], sizeof(addrbuf[n]), "%s:%d", u->pods[i].host, u->pods[i].port);
         addrs[n] = addrbuf[n];
         n++;
     }
@@ -214,8 +214,8 @@ static void ctl_up_on_pod(void *ud, const ctl_podview *pod)
 static int ctl_up_inflight(void *ud, const ctl_podview *pod)
 {
     ctl_up *u = ud;
-    char addr[32];
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", pod->port);
+    char addr[80];
+    snprintf(addr, sizeof(addr), "%s:%d", pod->host, pod->port);
     return gw_gateway_engine_inflight(u->gw, addr);
 }
 
@@ -235,8 +235,8 @@ static void ctl_up_on_adapters(void *ud, const char *pod, const char *const *ada
     (void)adapters;
     for (size_t i = 0; i < u->npods; i++) {
         if (strcmp(u->pods[i].name, pod) != 0) continue;
-        char addr[32];
-        snprintf(addr, sizeof(addr), "127.0.0.1:%d", u->pods[i].port);
+        char addr[80];
+        snprintf(addr, sizeof(addr), "%s:%d", u->pods[i].host, u->pods[i].port);
         gw_gateway_poke(u->gw, addr); /* re-read its models: route the adapter now */
         bx_info("pod %s: %zu adapter(s) loaded", pod, n);
     }

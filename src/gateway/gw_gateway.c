@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/bx_addr.h"
 #include "common/bx_buf.h"
 #include "common/bx_json.h"
 #include "common/bx_reply.h"
@@ -636,12 +637,6 @@ static int gw_worker_start(gw_worker *w, char *err, size_t errlen)
 
 /* ---------- lifecycle ---------- */
 
-/* A loopback listening address (127.x.x.x, ::1, localhost). */
-static int gw_host_loopback(const char *h)
-{
-    return h && (!strncmp(h, "127.", 4) || !strcmp(h, "::1") || !strcasecmp(h, "localhost"));
-}
-
 int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, char *err,
                     size_t errlen)
 {
@@ -681,7 +676,7 @@ int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, cha
         goto fail;
     }
     if (gw_worker_init(g, 0, loop, err, errlen) != 0) goto fail;
-    if (g->cfg.keys.n == 0 && !gw_host_loopback(g->cfg.host))
+    if (g->cfg.keys.n == 0 && !bx_addr_is_loopback(g->cfg.host))
         bx_warn("listening on %s without API keys: whoever reaches port %d may use it "
                 "(see docs/security.md)",
                 g->cfg.host, g->port);
