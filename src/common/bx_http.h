@@ -30,6 +30,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/bx_buf.h"
+
 /* Error codes (negative). */
 #define BX_HTTP_EPARSE (-1)    /* malformed HTTP */
 #define BX_HTTP_ETOOBIG (-2)   /* a limit was exceeded */
@@ -212,6 +214,15 @@ bx_http_shared *bx_http_shared_new(void);
 /* Only once no server uses it any more. */
 void bx_http_shared_free(bx_http_shared *sh);
 void bx_http_shared_get_stats(const bx_http_shared *sh, bx_http_shared_stats *out);
+/* The shared counters of srv: those of the bx_http_shared it was given, or
+ * of its own when it was given none (then they are srv's alone). */
+void bx_http_server_get_shared_stats(const bx_http_server *srv, bx_http_shared_stats *out);
+/* The families every brix server exposes about its clients, named
+ * <prefix>_connections_open, _connections_rejected_total,
+ * _request_timeouts_total{phase=header|body}, _body_buffer_bytes and
+ * _body_budget_rejected_total (bx_http_prom.c). 0, or -1 when the buffer
+ * could not grow. */
+int bx_http_stats_prom(bx_buf *b, const char *prefix, const bx_http_shared_stats *st);
 
 bx_http_req *bx_http_res_req(bx_http_res *res);
 void bx_http_res_set_abort(bx_http_res *res, bx_http_abort_cb cb, void *ud);

@@ -1104,6 +1104,11 @@ size_t bx_http_res_queued(const bx_http_res *res)
     return c->obuf.len + c->wbuf.len;
 }
 
+void bx_http_server_get_shared_stats(const bx_http_server *srv, bx_http_shared_stats *out)
+{
+    bx_http_shared_get_stats(srv->sh, out);
+}
+
 void bx_http_server_get_stats(const bx_http_server *srv, bx_http_server_stats *out)
 {
     *out = srv->stats;

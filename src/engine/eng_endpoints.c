@@ -274,25 +274,9 @@ void eng_handle_lora(eng_server *s, bx_http_req *hr, bx_http_res *res, int load)
  * cap, the body budget: docs/engine.md), beside vLLM's series. */
 static int eng_http_metrics(eng_server *s, bx_buf *b)
 {
-    bx_http_server_stats hs;
-    bx_http_server_get_stats(s->http, &hs);
-    int r =
-        bx_prom_head(b, "brix_engine_connections_open", "gauge", "Client connections open now.");
-    r |= bx_prom_value(b, "brix_engine_connections_open", NULL, (double)hs.open);
-    r |= bx_prom_head(b, "brix_engine_connections_rejected_total", "counter",
-                      "Connections closed at once: over --max-connections.");
-    r |= bx_prom_value(b, "brix_engine_connections_rejected_total", NULL, (double)hs.rejected);
-    r |= bx_prom_head(b, "brix_engine_request_timeouts_total", "counter",
-                      "Requests answered 408: head or body not in by its deadline.");
-    r |= bx_prom_value(b, "brix_engine_request_timeouts_total", "phase=\"header\"",
-                       (double)hs.head_timeouts);
-    r |= bx_prom_value(b, "brix_engine_request_timeouts_total", "phase=\"body\"",
-                       (double)hs.body_timeouts);
-    r |= bx_prom_head(b, "brix_engine_body_budget_rejected_total", "counter",
-                      "Requests answered 503: body over what is left of --max-body-buffer-bytes.");
-    r |= bx_prom_value(b, "brix_engine_body_budget_rejected_total", NULL,
-                       (double)hs.budget_rejected);
-    return r ? -1 : 0;
+    bx_http_shared_stats hs;
+    bx_http_server_get_shared_stats(s->http, &hs);
+    return bx_http_stats_prom(b, "brix_engine", &hs);
 }
 
 static void eng_join_loras(const eng_lora *l, int running, char *out, size_t cap)

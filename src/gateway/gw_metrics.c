@@ -201,23 +201,7 @@ int gw_metrics_render(gw_metrics *m, const gw_metrics_view *v, bx_buf *b)
     bx_prom_head(b, "brix_gateway_strategy_memory_bytes", "gauge",
                  "Memory held by routing strategies (prefix index, fairness counters).");
     bx_prom_value(b, "brix_gateway_strategy_memory_bytes", "", (double)v->strategy_mem_bytes);
-    bx_prom_head(b, "brix_gateway_connections_open", "gauge", "Client connections open.");
-    bx_prom_value(b, "brix_gateway_connections_open", "", (double)v->http.open);
-    gw_m_counter(b, "brix_gateway_connections_rejected_total",
-                 "Client connections closed at once: over --max-connections or not accepted.",
-                 (double)v->http.rejected);
-    bx_prom_head(b, "brix_gateway_request_timeouts_total", "counter",
-                 "Requests answered 408: head or body not in by its deadline.");
-    bx_prom_value(b, "brix_gateway_request_timeouts_total", "phase=\"header\"",
-                  (double)v->http.head_timeouts);
-    bx_prom_value(b, "brix_gateway_request_timeouts_total", "phase=\"body\"",
-                  (double)v->http.body_timeouts);
-    bx_prom_head(b, "brix_gateway_body_buffer_bytes", "gauge",
-                 "Bytes of request bodies being received, charged to --max-body-buffer-bytes.");
-    bx_prom_value(b, "brix_gateway_body_buffer_bytes", "", (double)v->http.body_bytes);
-    gw_m_counter(b, "brix_gateway_body_budget_rejected_total",
-                 "Requests answered 503: their body did not fit in --max-body-buffer-bytes.",
-                 (double)v->http.budget_rejected);
+    bx_http_stats_prom(b, "brix_gateway", &v->http);
     if (v->have_prefix) {
         bx_prom_head(b, "brix_gateway_prefix_index_entries", "gauge",
                      "(block, engine) pairs held by the prefix index.");

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "common/bx_http.h"
 #include "common/bx_prom.h"
 #include "common/bx_prom_parse.h"
 
@@ -244,12 +245,52 @@ static void test_round_trip(void **st)
     bx_buf_free(&b);
 }
 
+/* bx_http_stats_prom: the gateway's and the engine's client-side families,
+ * one writer; they parse back with the values given. */
+static void test_http_stats_families(void **st)
+{
+    (void)st;
+    bx_http_shared_stats hs = {.open = 3,
+                               .body_bytes = 4096,
+                               .rejected = 7,
+                               .head_timeouts = 2,
+                               .body_timeouts = 5,
+                               .budget_rejected = 1};
+    bx_buf b;
+    bx_buf_init(&b);
+    assert_int_equal(bx_http_stats_prom(&b, "brix_engine", &hs), 0);
+    bx_prom_doc d;
+    char err[128];
+    assert_int_equal(bx_prom_parse(b.data, b.len, NULL, &d, err, sizeof(err)), 0);
+    assert_int_equal(d.nfamilies, 5);
+    const struct {
+        const char *name, *lname, *lvalue;
+        double v;
+    } want[] = {{"brix_engine_connections_open", NULL, NULL, 3},
+                {"brix_engine_connections_rejected_total", NULL, NULL, 7},
+                {"brix_engine_request_timeouts_total", "phase", "header", 2},
+                {"brix_engine_request_timeouts_total", "phase", "body", 5},
+                {"brix_engine_body_buffer_bytes", NULL, NULL, 4096},
+                {"brix_engine_body_budget_rejected_total", NULL, NULL, 1}};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        const bx_prom_sample *s = bx_prom_find(&d, want[i].name, want[i].lname, want[i].lvalue);
+        assert_non_null(s);
+        assert_true(s->value == want[i].v);
+    }
+    bx_prom_doc_free(&d);
+    bx_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_numbers),      cmocka_unit_test(test_escape),
-        cmocka_unit_test(test_samples),      cmocka_unit_test(test_histogram_buckets),
-        cmocka_unit_test(test_vllm_buckets), cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_samples),
+        cmocka_unit_test(test_histogram_buckets),
+        cmocka_unit_test(test_vllm_buckets),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_http_stats_families),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
