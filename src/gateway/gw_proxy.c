@@ -283,6 +283,19 @@ static const char *gw_model_label(gw_call *c)
     return c->model_served > 0 ? m : "unknown";
 }
 
+/* A call lets go of its engine (registry lock held): one request fewer in
+ * flight, and the breaker told how it went. GW_REL_CANCELLED (the client
+ * left, or the engine was declared down and its answers were cut with it)
+ * is not the engine's fault and counts neither way. */
+static void gw_release_locked(gw_gateway *g, uv_loop_t *loop, gw_engine *e, int rel)
+{
+    e->inflight--;
+    if (rel == GW_REL_CANCELLED)
+        gw_breaker_cancel(&e->breaker);
+    else
+        gw_breaker_result(g, uv_now(loop), e, rel == GW_REL_OK);
+}
+
 static void gw_finish(gw_call *c, int ok)
 {
     gw_gateway *g = c->w->g;
@@ -296,11 +309,7 @@ static void gw_finish(gw_call *c, int ok)
         gw_engine *e = c->engine;
         gw_registry_lock(&g->reg);
         if (c->release) {
-            e->inflight--;
-            if (c->release == GW_REL_CANCELLED) /* the client left: not the engine's fault */
-                gw_breaker_cancel(&e->breaker);
-            else
-                gw_breaker_result(g, uv_now(c->w->loop), e, c->release == GW_REL_OK);
+            gw_release_locked(g, c->w->loop, e, c->release);
             c->release = GW_REL_NONE;
         }
         gw_router_done(&g->router, c->strategy, &c->rq, e, &rr);
@@ -424,11 +433,8 @@ static void gw_up_done(bx_http_creq *cr, int err, void *ud)
     if (failed && !c->started) {
         if (c->ntried <= g->cfg.max_retries) {
             gw_registry_lock(&g->reg);
-            e->inflight--;
-            if (c->ending == GW_END_ENGINE_DOWN)
-                gw_breaker_cancel(&e->breaker);
-            else
-                gw_breaker_result(g, uv_now(c->w->loop), e, 0);
+            gw_release_locked(g, c->w->loop, e,
+                              c->ending == GW_END_ENGINE_DOWN ? GW_REL_CANCELLED : GW_REL_FAILED);
             g->stats.retries++;
             gw_registry_unlock(&g->reg);
             c->release = GW_REL_NONE;
@@ -574,8 +580,7 @@ static void gw_forward(gw_call *c)
     bx_http_client_cbs cbs = {gw_up_response, gw_up_data, gw_up_done};
     if (bx_http_client_request(w->client, &r, &cbs, c, &c->creq) != 0) {
         gw_registry_lock(&g->reg);
-        e->inflight--;
-        gw_breaker_result(g, uv_now(w->loop), e, 0);
+        gw_release_locked(g, w->loop, e, GW_REL_FAILED);
         gw_registry_unlock(&g->reg);
         gw_forward(c); /* try another */
         return;
