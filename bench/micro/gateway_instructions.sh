@@ -89,7 +89,7 @@ sys() { # name url cmd... -> "syscalls_per_request"
     wait "$sp" 2>/dev/null || true
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
-    awk -v n="$n" '/ total$/{printf "%.2f\n", $(NF-2) / n}' "$work/st.$name"
+    awk -v n="$n" '/ total$/{printf "%.2f\n", $4 / n}' "$work/st.$name"
 }
 bi=$(instr brix "http://127.0.0.1:$GP/v1/completions" "${brix_cmd[@]}")
 ni=$(instr nginx "http://127.0.0.1:$NP/v1/completions" "${nginx_cmd[@]}")
