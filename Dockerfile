@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # One image holding `brix`: the controller (`brix controller`), the gateway
 # (`brix gateway --kubernetes`) and the rest of the CLI. Two stages on Debian 12
 # slim: the build stage has the -dev packages of scripts/deps.sh, the runtime

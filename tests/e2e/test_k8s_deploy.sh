@@ -55,7 +55,7 @@ grep -qE '^COPY --from=build ' "$DF" || fail "Dockerfile: the runtime stage does
 # Package lists of the two stages (the words of the apt-get install lines).
 pkgs() {
     awk -v stage="$1" '/^FROM /{n++} n==stage' "$DF" | sed -n '/apt-get install/,/&& rm/p' |
-        tr ' \\' '\n\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | grep -vE '^(apt-get|install|rm|update)$' | sort -u
+        tr -d '\\' | tr ' ' '\n' | grep -E '^[a-z0-9][a-z0-9.+-]+$' | grep -vE '^(apt-get|install|rm|update)$' | sort -u
 }
 build_pkgs=$(pkgs 1)
 run_pkgs=$(pkgs 2)
