@@ -36,9 +36,7 @@ CRDS = {
         required=["podSelector", "artifactURL"],
         status=["phase", "candidates", "readyReplicas", "desiredReplicas",
                 "conditions", "instances"],
-        enums={"spec.replicas": [1],
-               "status.phase": ["Pending", "Scheduled", "Bound", "ResourceCreated",
-                                "Running", "Failed", "Unknown", "Scaled"]},
+        enums={"spec.replicas": [1]},
         preserve=[]),
     "PodAutoscaler": dict(
         group="autoscaling.aibrix.ai", plural="podautoscalers", singular="podautoscaler",
