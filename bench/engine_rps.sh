@@ -11,6 +11,8 @@ SECS=${2:-5}
 CONNS=${3:-64}
 # shellcheck source=../scripts/lib.sh
 source "$(dirname "$0")/../scripts/lib.sh"
+# shellcheck source=nginx_peer.sh
+source "$(dirname "$0")/nginx_peer.sh"
 bx_need wrk nginx curl python3
 bx_workdir
 work=$BX_WORK
@@ -30,22 +32,8 @@ wrk.headers["Content-Type"] = "application/json"
 LUA
 
 # 2. nginx answering the same bytes from a file
-mkdir -p "$work/www" "$work/logs"
+nginx_static_conf "$work" "$NP"
 cp "$work/answer.json" "$work/www/index.json"
-cat > "$work/nginx.conf" <<NGX
-worker_processes 1;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/logs/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server {
-    listen 127.0.0.1:$NP;
-    location / { root $work/www; default_type application/json; try_files /index.json =404; }
-  }
-}
-NGX
 bx_spawn "$work/nginx.out" nginx -c "$work/nginx.conf" -p "$work"
 bx_wait_http "http://127.0.0.1:$NP/" 5 || true
 

@@ -17,6 +17,10 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../../scripts/lib.sh
 source "$HERE/../../scripts/lib.sh"
+# shellcheck source=../nginx_peer.sh
+source "$HERE/../nginx_peer.sh"
+# shellcheck source=counting.sh
+source "$HERE/counting.sh"
 BRIX=$(realpath "${1:-build/brix}")
 SECS=${2:-6}
 bx_need wrk nginx curl valgrind callgrind_control callgrind_annotate strace
@@ -32,27 +36,12 @@ wrk.headers["Content-Type"] = "application/json"
 LUA
 engine_cmd=("$BRIX" engine --host 127.0.0.1 --port "$EP" --model m --time-scale 1000
     --log-level warn --seed 1)
-mkdir -p "$work/www" "$work/logs"
-cat >"$work/nginx.conf" <<NGX
-worker_processes 1;
-master_process off;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/logs/error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server {
-    listen 127.0.0.1:$NP;
-    location / { root $work/www; default_type application/json; try_files /index.json =404; }
-  }
-}
-NGX
+nginx_static_conf "$work" "$NP" "master_process off;"
 nginx_cmd=(nginx -c "$work/nginx.conf" -p "$work")
 
 # The engine is POSTed the completion request; nginx is asked with GET for
 # the file that holds the engine's answer (a static file takes no POST).
-req_args() { # URL -> wrk/curl arguments for it
+req_args() { # URL -> post (the engine) or get (the file)
     case $1 in */v1/completions) echo post ;; *) echo get ;; esac
 }
 wait_up() { # URL
@@ -84,54 +73,10 @@ wrk_run() { # SECONDS URL
         wrk -t1 -c8 -d"$1s" "$2"
     fi
 }
-wrk_n() { # URL -> completed requests
-    wrk_run "$SECS" "$1" | awk '/ requests in /{print $1}'
-}
-instr() { # name url cmd... -> instructions per request
-    local name=$1 url=$2
-    shift 2
-    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/cg.$name" "$@" \
-        >/dev/null 2>&1 &
-    local pid=$!
-    BX_PIDS+=("$pid")
-    wait_up "$url"
-    wrk_run 2 "$url" >/dev/null # warm-up
-    callgrind_control -i on "$pid" >/dev/null 2>&1
-    local n
-    n=$(wrk_n "$url")
-    callgrind_control -i off "$pid" >/dev/null 2>&1
-    kill -INT "$pid" 2>/dev/null || true
-    sleep 1
-    kill -QUIT "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    local total
-    total=$(callgrind_annotate "$work/cg.$name" 2>/dev/null | awk '/PROGRAM TOTALS/{gsub(",","",$1); print $1}')
-    echo $((total / n))
-}
-sys() { # name url cmd... -> system calls per request
-    local name=$1 url=$2
-    shift 2
-    "$@" >/dev/null 2>&1 &
-    local pid=$!
-    BX_PIDS+=("$pid")
-    wait_up "$url"
-    wrk_run 1 "$url" >/dev/null
-    strace -c -f -p "$pid" -o "$work/st.$name" 2>/dev/null &
-    local sp=$!
-    sleep 0.5
-    local n
-    n=$(wrk_n "$url")
-    sleep 0.2
-    kill -INT "$sp"
-    wait "$sp" 2>/dev/null || true
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    awk -v n="$n" '/ total$/{printf "%.2f\n", $4 / n}' "$work/st.$name"
-}
-ei=$(instr engine "http://127.0.0.1:$EP/v1/completions" "${engine_cmd[@]}")
-ni=$(instr nginx "http://127.0.0.1:$NP/" "${nginx_cmd[@]}")
-es=$(sys engine "http://127.0.0.1:$EP/v1/completions" "${engine_cmd[@]}")
-ns=$(sys nginx "http://127.0.0.1:$NP/" "${nginx_cmd[@]}")
+ei=$(count_instr engine "http://127.0.0.1:$EP/v1/completions" "${engine_cmd[@]}")
+ni=$(count_instr nginx "http://127.0.0.1:$NP/" "${nginx_cmd[@]}")
+es=$(count_syscalls engine "http://127.0.0.1:$EP/v1/completions" "${engine_cmd[@]}")
+ns=$(count_syscalls nginx "http://127.0.0.1:$NP/" "${nginx_cmd[@]}")
 printf '%-28s %28s %22s\n' "server" "user instructions/request" "syscalls/request"
 printf '%-28s %28s %22s\n' "brix engine (16 tokens)" "$ei" "$es"
 printf '%-28s %28s %22s\n' "nginx static (same body)" "$ni" "$ns"

@@ -15,6 +15,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../../scripts/lib.sh"
 # shellcheck source=../nginx_peer.sh
 source "$HERE/../nginx_peer.sh"
+# shellcheck source=counting.sh
+source "$HERE/counting.sh"
 BRIX=$(realpath "${1:-build/brix}")
 SECS=${2:-6}
 bx_need wrk nginx curl valgrind callgrind_control callgrind_annotate strace python3
@@ -38,6 +40,9 @@ LUA
 brix_cmd=("$BRIX" gateway --host 127.0.0.1 --port "$GP" --backend "http://127.0.0.1:$E1"
     --backend "http://127.0.0.1:$E2" --strategy least-request --log-level warn "${alog[@]}")
 nginx_cmd=(nginx -c "$work/nginx.conf" -p "$work")
+wrk_run() { # SECONDS URL
+    wrk -t1 -c8 -d"$1s" -s "$work/post.lua" "$2"
+}
 wait_up() { # URL
     for _ in $(seq 200); do
         curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
@@ -47,54 +52,10 @@ wait_up() { # URL
     echo "no answer from $1" >&2
     exit 1
 }
-wrk_n() { # URL -> completed requests
-    wrk -t1 -c8 -d"${SECS}s" -s "$work/post.lua" "$1" | awk '/ requests in /{print $1}'
-}
-instr() { # name url cmd... -> "instructions_per_request"
-    local name=$1 url=$2
-    shift 2
-    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/cg.$name" "$@" \
-        >/dev/null 2>&1 &
-    local pid=$!
-    BX_PIDS+=("$pid")
-    wait_up "$url"
-    wrk -t1 -c8 -d2s -s "$work/post.lua" "$url" >/dev/null # warm-up: pools, first scrapes
-    callgrind_control -i on "$pid" >/dev/null 2>&1
-    local n
-    n=$(wrk_n "$url")
-    callgrind_control -i off "$pid" >/dev/null 2>&1
-    kill -INT "$pid" 2>/dev/null || true
-    sleep 1
-    kill -QUIT "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    local total
-    total=$(callgrind_annotate "$work/cg.$name" 2>/dev/null | awk '/PROGRAM TOTALS/{gsub(",","",$1); print $1}')
-    echo $((total / n))
-}
-sys() { # name url cmd... -> "syscalls_per_request"
-    local name=$1 url=$2
-    shift 2
-    "$@" >/dev/null 2>&1 &
-    local pid=$!
-    BX_PIDS+=("$pid")
-    wait_up "$url"
-    wrk -t1 -c8 -d1s -s "$work/post.lua" "$url" >/dev/null
-    strace -c -f -p "$pid" -o "$work/st.$name" 2>/dev/null &
-    local sp=$!
-    sleep 0.5
-    local n
-    n=$(wrk_n "$url")
-    sleep 0.2
-    kill -INT "$sp"
-    wait "$sp" 2>/dev/null || true
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    awk -v n="$n" '/ total$/{printf "%.2f\n", $4 / n}' "$work/st.$name"
-}
-bi=$(instr brix "http://127.0.0.1:$GP/v1/completions" "${brix_cmd[@]}")
-ni=$(instr nginx "http://127.0.0.1:$NP/v1/completions" "${nginx_cmd[@]}")
-bs=$(sys brix "http://127.0.0.1:$GP/v1/completions" "${brix_cmd[@]}")
-ns=$(sys nginx "http://127.0.0.1:$NP/v1/completions" "${nginx_cmd[@]}")
+bi=$(count_instr brix "http://127.0.0.1:$GP/v1/completions" "${brix_cmd[@]}")
+ni=$(count_instr nginx "http://127.0.0.1:$NP/v1/completions" "${nginx_cmd[@]}")
+bs=$(count_syscalls brix "http://127.0.0.1:$GP/v1/completions" "${brix_cmd[@]}")
+ns=$(count_syscalls nginx "http://127.0.0.1:$NP/v1/completions" "${nginx_cmd[@]}")
 printf '%-20s %28s %22s\n' "proxy" "user instructions/request" "syscalls/request"
 printf '%-20s %28s %22s\n' "brix gateway" "$bi" "$bs"
 printf '%-20s %28s %22s\n' "nginx round-robin" "$ni" "$ns"
