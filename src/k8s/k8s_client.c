@@ -138,7 +138,6 @@ static void req_free(k8s_req *r)
     bx_buf_free(&r->resp);
     k8s_lines_free(&r->lines);
     uv_timer_stop(&r->retry);
-    r->retry.data = r;
     uv_close((uv_handle_t *)&r->retry, req_closed);
 }
 
@@ -575,6 +574,7 @@ static k8s_req *req_new(k8s_client *c, const char *method, const char *path, con
         free(r);
         return NULL;
     }
+    r->retry.data = r;
     c->open_handles++;
     bx_queue_insert_tail(&c->reqs, &r->node);
     size_t n = strlen(c->cfg.server) + strlen(path) + (query ? strlen(query) : 0) + 2;
