@@ -23,6 +23,7 @@ struct k8s_reflector {
     int synced;
     int full_list; /* next LIST without limit (an expired continue token) */
     int expired;   /* the watch saw an ERROR 410 */
+    int werr;      /* the watch saw another ERROR */
     int started;
     int closing;
     unsigned long w_events; /* events in the current watch */
@@ -225,8 +226,8 @@ static int on_line(const char *line, size_t len, void *ud)
             bx_warn("k8s: watch %s: ERROR %ld %s: %s", r->path, ev.status.code, ev.status.reason,
                     ev.status.message);
         }
-        stop = 1;        /* the server ends the stream after an ERROR; do not wait for it */
-        r->w_events = 0; /* a failure, not progress */
+        stop = 1; /* the server ends the stream after an ERROR; do not wait for it */
+        r->werr = ev.status.code != 410;
     } else {
         apply_event(r, &ev);
     }
@@ -252,7 +253,7 @@ static void on_watch_done(const k8s_resp *resp, void *ud)
         return;
     }
     uint64_t now = uv_now(k8s_client_loop(r->c));
-    if (resp->code == 200 && (r->w_events > 0 || now - r->w_start >= 1000)) {
+    if (resp->code == 200 && !r->werr && (r->w_events > 0 || now - r->w_start >= 1000)) {
         do_watch(r); /* a clean end: resume */
         return;
     }
@@ -279,6 +280,7 @@ static void do_watch(k8s_reflector *r)
     r->st.watches++;
     r->w_events = 0;
     r->expired = 0;
+    r->werr = 0;
     r->w_start = uv_now(k8s_client_loop(r->c));
     r->req = k8s_stream(r->c, r->path, q.data, to, on_line, on_watch_done, r);
     bx_buf_free(&q);
