@@ -12,7 +12,6 @@
 #include "common/bx_log.h"
 #include "common/bx_queue.h"
 
-#define TOKEN_REREAD_MS 60000
 #define RETRY_AFTER_CAP_S 30
 
 struct k8s_client {
@@ -69,6 +68,7 @@ void k8s_client_opts_default(k8s_client_opts *o)
     o->max_retries = 4;
     o->retry_base_ms = 250;
     o->low_speed_s = 120;
+    o->token_reread_ms = 60000;
     o->user_agent = NULL;
 }
 
@@ -427,11 +427,12 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-/* The bearer token, re-read from its file when TOKEN_REREAD_MS old. */
+/* The bearer token, re-read from its file when token_reread_ms old. */
 static const char *token(k8s_client *c)
 {
     uint64_t now = uv_now(c->loop);
-    if (c->cfg.token_file && (!c->cfg.token || now - c->token_read_at >= TOKEN_REREAD_MS)) {
+    if (c->cfg.token_file &&
+        (!c->cfg.token || now - c->token_read_at >= (uint64_t)c->o.token_reread_ms)) {
         char err[256] = "";
         size_t len;
         char *t = k8s_read_file(c->cfg.token_file, 64 << 10, &len, err, sizeof(err));

@@ -46,6 +46,7 @@ typedef struct k8s_client_opts {
     int max_retries;        /* 4 */
     long retry_base_ms;     /* first backoff; 250 */
     long low_speed_s;       /* a watch under 1 B/s this long is cut; 120 */
+    long token_reread_ms;   /* a token file is re-read when its token is this old; 60000 */
     const char *user_agent; /* "brix/<version>" */
 } k8s_client_opts;
 

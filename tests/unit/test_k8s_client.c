@@ -64,7 +64,7 @@ static int setup(void **state)
         snprintf(log, sizeof(log), "%s/fake.log", fake_dir);
         if (!freopen(log, "w", stderr) || !freopen("/dev/null", "w", stdout)) _exit(127);
         execlp("python3", "python3", py, "--port", "0", "--port-file", portfile,
-               "--bookmark-interval", "1", (char *)NULL);
+               "--bookmark-interval", "1", "--token", "t", (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 200; i++) {
@@ -221,6 +221,43 @@ static void test_status_errors(void **state)
     json_t *o = json_loads(cm, 0, NULL);
     assert_null(k8s_replace(c, "/api/v1/namespaces/default/configmaps/dup", o, on_reply, &r));
     json_decref(o);
+    client_close(c);
+}
+
+/* A token file is re-read when its token is old (bound tokens rotate): a
+ * rotated token is picked up without a restart. The fake wants "t". */
+static void test_token_file(void **state)
+{
+    (void)state;
+    NEED_FAKE();
+    char tok[160];
+    snprintf(tok, sizeof(tok), "%s/token", fake_dir);
+    FILE *f = fopen(tok, "w");
+    assert_non_null(f);
+    fputs("stale\n", f);
+    fclose(f);
+    k8s_config cfg = {0};
+    cfg.server = strdup(fake_url);
+    cfg.token_file = strdup(tok);
+    k8s_client_opts o;
+    k8s_client_opts_default(&o);
+    o.token_reread_ms = 100;
+    k8s_client *c;
+    char err[128];
+    assert_int_equal(k8s_client_new(&loop, &cfg, &o, &c, err, sizeof(err)), 0);
+    struct reply r;
+    assert_int_equal(call(c, "GET", "/api/v1/namespaces/default/configmaps", NULL, &r), 401);
+    assert_string_equal(r.st.reason, "Unauthorized");
+    reply_free(&r);
+    f = fopen(tok, "w");
+    assert_non_null(f);
+    fputs("t\n", f);
+    fclose(f);
+    uv_update_time(&loop);
+    uint64_t t0 = uv_now(&loop);
+    RUN_UNTIL(&loop, uv_now(&loop) - t0 > 150);
+    assert_int_equal(call(c, "GET", "/api/v1/namespaces/default/configmaps", NULL, &r), 200);
+    reply_free(&r);
     client_close(c);
 }
 
@@ -639,9 +676,13 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_status_errors), cmocka_unit_test(test_retries),
-        cmocka_unit_test(test_writes),        cmocka_unit_test(test_retry_on_conflict),
-        cmocka_unit_test(test_reflector),     cmocka_unit_test(test_lease),
+        cmocka_unit_test(test_status_errors),
+        cmocka_unit_test(test_token_file),
+        cmocka_unit_test(test_retries),
+        cmocka_unit_test(test_writes),
+        cmocka_unit_test(test_retry_on_conflict),
+        cmocka_unit_test(test_reflector),
+        cmocka_unit_test(test_lease),
         cmocka_unit_test(test_events),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
