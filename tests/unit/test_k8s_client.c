@@ -342,6 +342,22 @@ static void test_writes(void **state)
     reply_free(&r);
     json_decref(p);
 
+    /* The status subresource: a merge patch of <item>/status sets status
+     * and leaves the spec's generation alone. */
+    char status[300];
+    k8s_path(status, sizeof(status), "apps", "v1", "default", "deployments", "web", "status");
+    assert_string_equal(status, "/apis/apps/v1/namespaces/default/deployments/web/status");
+    p = json_loads("{\"status\":{\"observedGeneration\":1,\"readyReplicas\":1}}", 0, NULL);
+    assert_non_null(k8s_patch(c, status, K8S_PATCH_MERGE, p, on_reply, &r));
+    reply_wait(&r);
+    assert_int_equal(r.code, 200);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(r.body, "status"), "readyReplicas")), 1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(r.body, "metadata"), "generation")), 1);
+    reply_free(&r);
+    json_decref(p);
+
     assert_non_null(k8s_scale(c, item, 3, on_reply, &r));
     reply_wait(&r);
     assert_int_equal(r.code, 200);
