@@ -27,6 +27,7 @@ struct k8s_client {
     int open_handles;
     int closing;
     unsigned long long nreq;
+    unsigned long long nconn; /* connections opened */
     void (*done)(void *);
     void *done_ud;
 };
@@ -85,6 +86,11 @@ const char *k8s_client_ns(const k8s_client *c)
 unsigned long long k8s_client_requests(const k8s_client *c)
 {
     return c->nreq;
+}
+
+unsigned long long k8s_client_connections(const k8s_client *c)
+{
+    return c->nconn;
 }
 
 static void maybe_done(k8s_client *c)
@@ -171,8 +177,10 @@ static void on_retry(uv_timer_t *t)
 static void finish(k8s_req *r, CURLcode rc)
 {
     k8s_client *c = r->c;
-    long code = 0;
+    long code = 0, nconn = 0;
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &nconn) == CURLE_OK && nconn > 0)
+        c->nconn += (unsigned long long)nconn;
     curl_multi_remove_handle(c->multi, r->easy);
     r->in_multi = 0;
     if (r->cancelled) {

@@ -73,6 +73,8 @@ uv_loop_t *k8s_client_loop(const k8s_client *c);
 const char *k8s_client_ns(const k8s_client *c);
 /* Requests sent so far, retries included (for "API requests per minute"). */
 unsigned long long k8s_client_requests(const k8s_client *c);
+/* Connections opened so far (requests reuse kept connections). */
+unsigned long long k8s_client_connections(const k8s_client *c);
 
 /* method "GET", "POST", "PUT", "PATCH", "DELETE"; path starts with "/";
  * query without "?" or NULL; ctype NULL means application/json when body is

@@ -217,6 +217,8 @@ static void test_status_errors(void **state)
     assert_string_equal(r.st.reason, "AlreadyExists");
     assert_string_equal(r.st.details_name, "dup");
     reply_free(&r);
+    /* Three requests one after the other went over one kept connection. */
+    assert_int_equal(k8s_client_connections(c), 1);
     /* A PUT without a resourceVersion is refused here, before the wire. */
     json_t *o = json_loads(cm, 0, NULL);
     assert_null(k8s_replace(c, "/api/v1/namespaces/default/configmaps/dup", o, on_reply, &r));
