@@ -2145,6 +2145,8 @@ class Handler(BaseHTTPRequestHandler):
                 w.cmd_seq += 1
                 if cmd[0] in w.path and cmd[1] != "release":
                     action = cmd[1]
+            if action == "release":
+                action = None
             if fault and fault.get("action") and sent >= int(fault.get("afterEvents", 0)):
                 action, fault = fault["action"], None
             if action == "drop":
@@ -2161,16 +2163,23 @@ class Handler(BaseHTTPRequestHandler):
                 self.chunk(b"")
                 return
             if action == "hang":
-                # half-open: send nothing more, keep the socket until released or shut down
-                released = False
-                while not srv.stop_evt.is_set() and not released:
+                # half-open: send nothing (no events, bookmarks nor the end at the deadline) and
+                # keep the socket, until a later command releases, drops or expires the watch
+                action = None
+                while not srv.stop_evt.is_set() and action is None:
+                    time.sleep(0.05)
                     while w.cmd_seq < len(srv.watch_cmds):
                         cmd = srv.watch_cmds[w.cmd_seq]
                         w.cmd_seq += 1
-                        released = released or (cmd[0] in w.path and cmd[1] == "release")
-                    time.sleep(0.1)
-                self.close_connection = True
-                return
+                        if cmd[0] in w.path and cmd[1] != "hang":
+                            action = cmd[1]
+                if action is None:
+                    self.close_connection = True
+                    return
+                if action == "release":
+                    action = None
+                    deadline = max(deadline, time.time() + 1)
+                continue
             now = time.time()
             if now >= deadline:
                 if bookmarks:
@@ -2216,7 +2225,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/fake/compact" and method == "POST":
             st.compact()
             if body.get("expireWatches"):
-                srv.watch_cmds.append((body.get("path", ""), "expire", uuid.uuid4().hex))
+                with st.lock:
+                    srv.watch_cmds.append((body.get("path", ""), "expire", uuid.uuid4().hex))
             return self.send_json(200, {"compacted": st.compacted})
         if path == "/fake/fault" and method == "POST":
             srv.faults.add(body)
@@ -2228,7 +2238,8 @@ class Handler(BaseHTTPRequestHandler):
             act = body.get("action")
             if act not in ("drop", "hang", "release", "expire"):
                 raise ApiError(400, "BadRequest", "action must be drop, hang, release or expire")
-            srv.watch_cmds.append((body.get("path", ""), act, uuid.uuid4().hex))
+            with st.lock:
+                srv.watch_cmds.append((body.get("path", ""), act, uuid.uuid4().hex))
             return self.send_json(200, {"ok": True})
         if path == "/fake/clock":
             if method == "POST":

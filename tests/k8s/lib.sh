@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Starts the fake Kubernetes API server (tests/k8s/fake_apiserver.py, a test fixture) and writes
-# a kubeconfig for it. Sourced by e2e tests (after tests/e2e/lib.sh, which gives E2E_TMP,
+# a kubeconfig for it (plain http; insecure-skip-tls-verify: true, which client-node wants for
+# an http server). Sourced by e2e tests (after tests/e2e/lib.sh, which gives E2E_TMP,
 # E2E_PIDS and E2E_LOGS) or by hand:
 #
 #   source tests/k8s/lib.sh
@@ -24,6 +25,7 @@ clusters:
 - name: fake
   cluster:
     server: $server
+    insecure-skip-tls-verify: true
 contexts:
 - name: fake
   context:
