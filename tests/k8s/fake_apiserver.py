@@ -42,7 +42,7 @@ import queue
 import random
 import re
 import socket
-import string
+import ssl
 import sys
 import threading
 import time
@@ -1577,6 +1577,29 @@ class Server(ThreadingHTTPServer):
         self.watch_cmds = []  # (path substring, action) applied to open watches
         self.gc = threading.Thread(target=self.store.gc_loop, args=(self.stop_evt,), daemon=True)
         self.gc.start()
+        self.tls = None
+        if getattr(opts, "tls_cert", None):
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(opts.tls_cert, opts.tls_key)
+            if getattr(opts, "client_ca", None):
+                self.tls.load_verify_locations(opts.client_ca)
+                self.tls.verify_mode = ssl.CERT_OPTIONAL
+
+    def finish_request(self, request, client_address):
+        # TLS handshakes happen here, in the connection's thread, not in the accept loop
+        if self.tls is not None:
+            try:
+                request.settimeout(10)
+                request = self.tls.wrap_socket(request, server_side=True)
+                request.settimeout(None)
+            except (ssl.SSLError, OSError):
+                return
+            try:
+                super().finish_request(request, client_address)
+            finally:
+                request.close()  # the wrapped socket: shutdown_request sees a detached one
+            return
+        super().finish_request(request, client_address)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -1658,8 +1681,12 @@ class Handler(BaseHTTPRequestHandler):
             raw = self.read_body()
             if path.startswith("/fake/"):
                 return self.control(method, path, raw)
-            if srv.opts.token:
-                if self.headers.get("Authorization") != "Bearer " + srv.opts.token:
+            if srv.opts.token or getattr(srv.opts, "client_ca", None):
+                cert = None
+                if isinstance(self.connection, ssl.SSLSocket):
+                    cert = self.connection.getpeercert()
+                if not cert and (not srv.opts.token or self.headers.get(
+                        "Authorization") != "Bearer " + srv.opts.token):
                     raise ApiError(401, "Unauthorized", "Unauthorized")
             is_watch = q.get("watch") in ("1", "true") or "/watch/" in path
             with st.lock:
@@ -2292,6 +2319,9 @@ class Handler(BaseHTTPRequestHandler):
                 d = dict(st.stats)
                 d.update(rv=st.rv, compacted=st.compacted, watchesOpen=len(st.watchers))
             return self.send_json(200, d)
+        if path == "/fake/token" and method == "POST":
+            srv.opts.token = body.get("token") or None
+            return self.send_json(200, {"ok": True})
         if path == "/fake/gc" and method == "POST":
             for _ in range(100):
                 if not st.gc_pass():
@@ -2305,7 +2335,12 @@ def main(argv=None):
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file", help="write the bound port here once serving")
-    ap.add_argument("--token", help="require Authorization: Bearer TOKEN")
+    ap.add_argument("--token", help="require Authorization: Bearer TOKEN (or a client "
+                    "certificate, with --client-ca); POST /fake/token changes it")
+    ap.add_argument("--tls-cert", help="serve https with this certificate (PEM)")
+    ap.add_argument("--tls-key", help="the certificate's private key (PEM)")
+    ap.add_argument("--client-ca", help="accept client certificates signed by this CA as "
+                    "authenticated (with --tls-cert)")
     ap.add_argument("--ring-size", type=int, default=10000,
                     help="events kept for watch resume; older RVs get 410 Expired")
     ap.add_argument("--continue-ttl", type=float, default=300.0,

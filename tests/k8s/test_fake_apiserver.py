@@ -670,13 +670,98 @@ class TestRule10Faults(FakeTest):
         self.assertGreaterEqual(s["verb:create"], 1)
 
 
+class TestMisc(FakeTest):
+    def test_too_large_rv_dry_run_and_delete_collection(self):
+        rv = int(self.ok("GET", CM)["metadata"]["resourceVersion"])
+        code, st, h = self.req("GET", CM + "?watch=1&resourceVersion=%d" % (rv + 100))
+        self.assertEqual((code, st["details"]["causes"][0]["reason"], h.get("Retry-After")),
+                         (504, "ResourceVersionTooLarge", "1"))
+        d = self.ok("POST", CM + "?dryRun=All", cm("dry"))
+        self.assertEqual(d["metadata"]["name"], "dry")
+        self.assertEqual(self.req("GET", CM + "/dry")[0], 404, "dryRun writes nothing")
+        for n in ("a", "b", "c"):
+            self.ok("POST", CM, cm(n, labels={"g": "1" if n != "c" else "2"}))
+        out = self.ok("DELETE", CM + "?labelSelector=g%3D1")
+        self.assertEqual([o["metadata"]["name"] for o in out["items"]], ["a", "b"])
+        self.assertEqual([o["metadata"]["name"] for o in self.ok("GET", CM)["items"]], ["c"])
+
+
+class TestTLS(unittest.TestCase):
+    """--tls-cert/--tls-key/--client-ca and --token: https with a bearer token or a client
+    certificate, and a token that changes (POST /fake/token)."""
+
+    def setUp(self):
+        import shutil
+        import subprocess
+        import tempfile
+        if not shutil.which("openssl") or not shutil.which("bash"):
+            self.skipTest("no openssl")
+        self.dir = tempfile.mkdtemp(prefix="fake-tls-")
+        lib = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib.sh")
+        subprocess.run(["bash", "-c", 'source "$1" && fake_tls_certs "$2"', "-", lib, self.dir],
+                       check=True)
+        d = self.dir
+        opts = fk.main.__globals__["argparse"].Namespace(
+            host="127.0.0.1", port=0, port_file=None, token="t1", ring_size=100,
+            continue_ttl=300.0, bookmark_interval=60.0, watch_timeout=1800.0, verbose=False,
+            tls_cert=d + "/server.crt", tls_key=d + "/server.key", client_ca=d + "/ca.crt")
+        self.srv = fk.Server(("127.0.0.1", 0), opts)
+        threading.Thread(target=self.srv.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+
+    def tearDown(self):
+        import shutil
+        if hasattr(self, "srv"):
+            self.srv.stop_evt.set()
+            self.srv.shutdown()
+            self.srv.server_close()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def get(self, token=None, cert=False, path="/api/v1/namespaces"):
+        import ssl
+        ctx = ssl.create_default_context(cafile=self.dir + "/ca.crt")
+        if cert:
+            ctx.load_cert_chain(self.dir + "/client.crt", self.dir + "/client.key")
+        c = http.client.HTTPSConnection("127.0.0.1", self.srv.server_address[1], context=ctx,
+                                        timeout=10)
+        c.request("GET", path, headers={"Authorization": "Bearer " + token} if token else {})
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return r.status, body
+
+    def test_https_token_and_client_cert(self):
+        self.assertEqual(self.get("t1")[0], 200)
+        code, body = self.get("nope")
+        self.assertEqual((code, json.loads(body)["reason"]), (401, "Unauthorized"))
+        self.assertEqual(self.get(cert=True)[0], 200, "a client certificate of the CA")
+        self.assertEqual(self.get(path="/fake/token")[0], 404, "control endpoints need no auth")
+        import ssl
+        ctx = ssl.create_default_context(cafile=self.dir + "/ca.crt")
+        c = http.client.HTTPSConnection("127.0.0.1", self.srv.server_address[1], context=ctx)
+        c.request("POST", "/fake/token", body='{"token":"t2"}')
+        self.assertEqual(c.getresponse().status, 200)
+        c.close()
+        self.assertEqual(self.get("t1")[0], 401, "the old token no longer works")
+        self.assertEqual(self.get("t2")[0], 200)
+
+
 class TestNamespaces(FakeTest):
     def test_terminating_namespace(self):
         self.ok("POST", "/api/v1/namespaces", {"metadata": {"name": "t"}})
         self.ok("POST", "/api/v1/namespaces/t/configmaps", cm("a"))
         code, st, _ = self.req("POST", "/api/v1/namespaces/nope/configmaps", cm("a"))
         self.assertEqual(code, 404)
+        self.ok("PATCH", "/api/v1/namespaces/t/configmaps/a", {"metadata": {"finalizers": ["f"]}},
+                ctype="application/merge-patch+json")
         self.ok("DELETE", "/api/v1/namespaces/t")
+        self.assertEqual(self.ok("GET", "/api/v1/namespaces/t")["status"]["phase"], "Terminating")
+        code, st, _ = self.req("POST", "/api/v1/namespaces/t/configmaps", cm("b"))
+        self.assertEqual((code, st["reason"]), (403, "Forbidden"))
+        self.wait(lambda: "deletionTimestamp" in self.ok(
+            "GET", "/api/v1/namespaces/t/configmaps/a")["metadata"])
+        self.ok("PATCH", "/api/v1/namespaces/t/configmaps/a", {"metadata": {"finalizers": None}},
+                ctype="application/merge-patch+json")
         self.wait(lambda: self.req("GET", "/api/v1/namespaces/t")[0] == 404)
         self.assertEqual(self.req("GET", "/api/v1/namespaces/t/configmaps/a")[0], 404)
 
