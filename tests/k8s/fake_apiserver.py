@@ -1876,8 +1876,10 @@ class Handler(BaseHTTPRequestHandler):
         verb = {"GET": "watch" if is_watch else ("get" if name else "list"), "POST": "create",
                 "PUT": "update", "PATCH": "patch",
                 "DELETE": "delete" if name else "deletecollection"}[method]
+        ua = (self.headers.get("User-Agent") or "none").split("/")[0].split(" ")[0][:40]
         with st.lock:
             st.stats["verb:" + verb] += 1
+            st.stats["ua:%s:%s" % (ua, verb)] += 1  # e.g. ua:fake-kubelet:patch
         if method == "GET" and is_watch:
             return self.watch(res, ns, name, q)
         if method == "GET" and name is None:
@@ -2133,7 +2135,7 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(422, "Invalid", 'ListOptions.meta.k8s.io "" is invalid: '
                            "allowWatchBookmarks: Forbidden: sendInitialEvents requires setting "
                            "allowWatchBookmarks to true")
-        timeout = float(q.get("timeoutSeconds") or srv.opts.watch_timeout)
+        timeout = float(q.get("timeoutSeconds") or 0) or srv.opts.watch_timeout  # 0 = unset
         deadline = time.time() + timeout
         tv = self.table_version()
         w = Watcher(res, ns, lsel, fsel)
