@@ -2177,6 +2177,8 @@ class Handler(BaseHTTPRequestHandler):
                 pre.append(("BOOKMARK", st.rv, True))
             start_rv = st.rv
             if expired is None:
+                for item in pre:  # before any live event: queued under the same lock
+                    w.q.put(item)
                 st.watchers.add(w)
         f = srv.faults.take("GET", self.path, True, actions=True)
         try:
@@ -2191,8 +2193,6 @@ class Handler(BaseHTTPRequestHandler):
                         expired, st.compacted + 1))}).encode() + b"\n")
                 self.chunk(b"")
                 return
-            for item in pre:
-                w.q.put(item)
             self.stream(w, res, bookmarks, deadline, tv, f, start_rv)
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
@@ -2206,6 +2206,7 @@ class Handler(BaseHTTPRequestHandler):
         first = True
         sent = 0
         action = None
+        ending = False
         while True:
             while w.cmd_seq < len(srv.watch_cmds):  # commands posted since this watch began
                 cmd = srv.watch_cmds[w.cmd_seq]
@@ -2248,19 +2249,25 @@ class Handler(BaseHTTPRequestHandler):
                     deadline = max(deadline, time.time() + 1)
                 continue
             now = time.time()
-            if now >= deadline:
-                if bookmarks:
-                    self.send_event(res, ("BOOKMARK", st.rv, False), tv, first)
-                self.chunk(b"")
-                return
-            if bookmarks and now >= next_bm:
+            if now >= deadline and not ending:
+                # the last bookmark goes through the queue, after every event it covers
+                with st.lock:
+                    if bookmarks:
+                        w.q.put(("BOOKMARK", st.rv, False))
+                    w.q.put(("END",))
+                    st.watchers.discard(w)
+                ending = True
+            if bookmarks and now >= next_bm and not ending:
                 with st.lock:
                     w.q.put(("BOOKMARK", st.rv, False))
                 next_bm = now + srv.opts.bookmark_interval
             try:
-                item = w.q.get(timeout=max(0.01, min(0.1, deadline - now)))
+                item = w.q.get(timeout=0.1 if ending else max(0.01, min(0.1, deadline - now)))
             except queue.Empty:
                 continue
+            if item[0] == "END":
+                self.chunk(b"")
+                return
             if item[0] == "BOOKMARK" and not bookmarks:
                 continue
             self.send_event(res, item, tv, first)

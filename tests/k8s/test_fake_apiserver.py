@@ -301,6 +301,19 @@ class TestRule3WatchStart(FakeTest):
         # the connection is reusable (keep-alive after the last chunk)
         w.conn.request("GET", CM)
         self.assertEqual(w.conn.getresponse().status, 200)
+        # with bookmarks, the last event before the end is a bookmark at the current RV
+        self.ok("POST", CM, cm("a"))
+        w = self.watch(CM + "?watch=1&timeoutSeconds=1&allowWatchBookmarks=true")
+        evs = []
+        while True:
+            e = w.next()
+            if e is None:
+                break
+            evs.append(e)
+        self.assertEqual(evs[0]["type"], "ADDED")
+        self.assertEqual(evs[-1]["type"], "BOOKMARK")
+        self.assertEqual(evs[-1]["object"]["metadata"]["resourceVersion"],
+                         self.ok("GET", CM)["metadata"]["resourceVersion"])
 
 
 class TestRule4Writes(FakeTest):
