@@ -41,6 +41,7 @@ import os
 import queue
 import random
 import re
+import select
 import socket
 import ssl
 import sys
@@ -2261,6 +2262,9 @@ class Handler(BaseHTTPRequestHandler):
                 with st.lock:
                     w.q.put(("BOOKMARK", st.rv, False))
                 next_bm = now + srv.opts.bookmark_interval
+            if self.peer_gone():
+                self.close_connection = True
+                return
             try:
                 item = w.q.get(timeout=0.1 if ending else max(0.01, min(0.1, deadline - now)))
             except queue.Empty:
@@ -2275,6 +2279,18 @@ class Handler(BaseHTTPRequestHandler):
                 last_rv = item[2]["metadata"]["resourceVersion"]
                 first = False
             sent += 1
+
+    def peer_gone(self):
+        """True once the client closed its end of a watch (plain TCP only: a TLS socket cannot
+        be peeked; its watch ends at the next write or the deadline)."""
+        sock = self.connection
+        if isinstance(sock, ssl.SSLSocket):
+            return False
+        try:
+            r, _, _ = select.select([sock], [], [], 0)
+            return bool(r) and sock.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
 
     def send_event(self, res, item, tv, first):
         st = self.server.store

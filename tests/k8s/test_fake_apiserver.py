@@ -699,6 +699,13 @@ class TestMisc(FakeTest):
         self.assertEqual([o["metadata"]["name"] for o in self.ok("GET", CM)["items"]], ["c"])
 
 
+    def test_abandoned_watch_is_reaped(self):
+        w = self.watch(CM + "?watch=1")
+        self.wait(lambda: self.ok("GET", "/fake/stats")["watchesOpen"] == 1)
+        w.close()
+        self.wait(lambda: self.ok("GET", "/fake/stats")["watchesOpen"] == 0)
+
+
 class TestTLS(unittest.TestCase):
     """--tls-cert/--tls-key/--client-ca and --token: https with a bearer token or a client
     certificate, and a token that changes (POST /fake/token)."""
