@@ -870,6 +870,7 @@ class Store:
                 obj.pop("status", None)
             obj["apiVersion"], obj["kind"] = res.api_version, res.kind
             self._defaults(res, obj)
+            self._validate(res, obj)
             if dry_run:
                 md["resourceVersion"] = str(self.rv)
                 return obj
@@ -947,6 +948,7 @@ class Store:
                 self._schema_apply(res, new)
             if res.plural == "customresourcedefinitions" and sub != "status":
                 self._validate_crd(new)
+            self._validate(res, new)
             if "generation" in md and self._spec_changed(res, old, new):
                 md["generation"] = omd["generation"] + 1
             md["resourceVersion"] = omd["resourceVersion"]
@@ -1127,6 +1129,86 @@ class Store:
                             paths.pop(p, None)
                 owners[manager] = {p: ("apply", v) for p, v in applied.items()}
             return new, False
+
+    # --- validation of the built-in kinds brix writes (a subset of the API's)
+    MICRO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+
+    def _validate(self, res, obj):
+        name = obj["metadata"].get("name", "")
+        errs = []
+
+        def err(field, detail, reason="FieldValueInvalid", kind="Invalid value"):
+            errs.append((field, detail, reason, kind))
+
+        def required(field):
+            err(field, "", "FieldValueRequired", "Required value")
+
+        spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+        p = res.plural
+        if p == "pods" and res.group == "":
+            cs = spec.get("containers")
+            if not cs:
+                required("spec.containers")
+            for i, c in enumerate(cs or []):
+                if not isinstance(c, dict) or not c.get("name"):
+                    required("spec.containers[%d].name" % i)
+                elif not c.get("image"):
+                    required("spec.containers[%d].image" % i)
+        elif p == "services" and res.group == "":
+            for i, port in enumerate(spec.get("ports") or []):
+                v = port.get("port") if isinstance(port, dict) else None
+                if not isinstance(v, int) or not 0 < v < 65536:
+                    err("spec.ports[%d].port" % i, "%s: must be between 1 and 65535, "
+                        "inclusive" % json.dumps(v))
+        elif p == "deployments":
+            sel = spec.get("selector") or {}
+            labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+            try:
+                ok = labels_match(parse_label_selector(selector_string(sel)), labels)
+            except ApiError:
+                ok = False
+            if not (sel.get("matchLabels") or sel.get("matchExpressions")):
+                err("spec.selector", "empty selector is invalid for deployment")
+            elif not ok:
+                err("spec.template.metadata.labels", "%s: `selector` does not match template "
+                    "`labels`" % json.dumps(labels))
+        elif p == "endpointslices":
+            at = obj.get("addressType")
+            if at is None:
+                required("addressType")
+            elif at not in ("IPv4", "IPv6", "FQDN"):
+                err("addressType", '"%s": supported values: "FQDN", "IPv4", "IPv6"' % at,
+                    "FieldValueNotSupported", "Unsupported value")
+            for i, ep in enumerate(obj.get("endpoints") or []):
+                if not (ep or {}).get("addresses"):
+                    required("endpoints[%d].addresses" % i)
+            for i, port in enumerate(obj.get("ports") or []):
+                v = (port or {}).get("port")
+                if v is not None and (not isinstance(v, int) or not 0 < v < 65536):
+                    err("ports[%d].port" % i, "%s: must be between 1 and 65535, inclusive" % v)
+        elif p == "leases":
+            d = spec.get("leaseDurationSeconds")
+            if d is not None and (not isinstance(d, int) or d <= 0):
+                err("spec.leaseDurationSeconds", "%s: must be greater than 0" % json.dumps(d))
+            for f in ("acquireTime", "renewTime"):
+                v = spec.get(f)
+                if v is not None and not (isinstance(v, str) and self.MICRO_RE.match(v)):
+                    err("spec." + f, "%s: a MicroTime (RFC 3339 with microseconds)" %
+                        json.dumps(v))
+        elif p == "events" and res.group == "":
+            io = obj.get("involvedObject")
+            if not isinstance(io, dict) or not io.get("name") and not io.get("kind"):
+                required("involvedObject")
+            elif io.get("namespace") and io["namespace"] != obj["metadata"].get("namespace"):
+                err("involvedObject.namespace", '"%s": does not match event.namespace' %
+                    io["namespace"])
+        if errs:
+            causes = [{"reason": r, "message": ("%s: %s" % (k, d)) if d else k, "field": f}
+                      for f, d, r, k in errs]
+            gk = res.kind + ("." + res.group if res.group else "")
+            raise ApiError(422, "Invalid", '%s "%s" is invalid: %s' % (
+                gk, name, ", ".join("%s: %s" % (c["field"], c["message"]) for c in causes)),
+                {"name": name, "group": res.group, "kind": res.kind, "causes": causes})
 
     # --- CRDs
     def _validate_crd(self, obj):

@@ -699,6 +699,35 @@ class TestMisc(FakeTest):
         self.assertEqual([o["metadata"]["name"] for o in self.ok("GET", CM)["items"]], ["c"])
 
 
+    def test_builtin_validation(self):
+        def invalid(path, body, field):
+            code, st, _ = self.req("POST", path, body)
+            self.assertEqual((code, st["reason"]), (422, "Invalid"), st)
+            self.assertEqual(st["details"]["causes"][0]["field"], field)
+        invalid("/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+                {"metadata": {"name": "s"}, "endpoints": [{"addresses": ["127.0.0.2"]}]},
+                "addressType")
+        self.ok("POST", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", {
+            "metadata": {"name": "s"}, "addressType": "IPv4",
+            "endpoints": [{"addresses": ["127.0.0.2"]}], "ports": [{"name": "http",
+                                                                     "port": 8000}]})
+        leases = "/apis/coordination.k8s.io/v1/namespaces/default/leases"
+        invalid(leases, {"metadata": {"name": "l"}, "spec": {"renewTime": "2026-01-01 10:00"}},
+                "spec.renewTime")
+        self.ok("POST", leases, {"metadata": {"name": "l"}, "spec": {
+            "holderIdentity": "a", "leaseDurationSeconds": 15,
+            "renewTime": "2026-01-01T10:00:00.000000Z"}})
+        d = deployment("d")
+        d["spec"]["template"]["metadata"]["labels"] = {"app": "other"}
+        invalid(DEP, d, "spec.template.metadata.labels")
+        invalid("/api/v1/namespaces/default/pods", {"metadata": {"name": "p"}, "spec": {}},
+                "spec.containers")
+        invalid("/api/v1/namespaces/default/events", {"metadata": {"name": "e"},
+                                                      "involvedObject": {"kind": "Pod",
+                                                                         "name": "p",
+                                                                         "namespace": "x"}},
+                "involvedObject.namespace")
+
     def test_abandoned_watch_is_reaped(self):
         w = self.watch(CM + "?watch=1")
         self.wait(lambda: self.ok("GET", "/fake/stats")["watchesOpen"] == 1)
