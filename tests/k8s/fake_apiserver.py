@@ -2236,18 +2236,22 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(0.05)
         with st.lock:
             w.cmd_seq = len(srv.watch_cmds)
+            too_large = None
             if want is not None and want > st.rv:
-                raise ApiError(504, "Timeout", "Too large resource version: %d, current: %d" % (
-                    want, st.rv), {"causes": [{"reason": "ResourceVersionTooLarge",
-                                               "message": "Too large resource version"}],
-                                   "retryAfterSeconds": 1}, {"Retry-After": "1"})
+                # as the watch cache: the RV parsed, so the error is a 200 + ERROR event
+                too_large = status_body(504, "Timeout", "Too large resource version: %d, "
+                                        "current: %d" % (want, st.rv), {"causes": [{
+                                            "reason": "ResourceVersionTooLarge",
+                                            "message": "Too large resource version"}],
+                                            "retryAfterSeconds": 1})
+                expired = want
             synthetic = want is None or initial
             if synthetic and initial is not False:
                 for k in sorted(st.objs[res.key], key=lambda k: (k[0] or "", k[1])):
                     o = st.objs[res.key][k]
                     if w.matches(o):
                         pre.append(("EVENT", "ADDED", o))
-            elif want is not None and not initial:
+            elif want is not None and not initial and too_large is None:
                 if want < st.compacted:
                     expired = want
                 else:
@@ -2271,7 +2275,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Cache-Control", "no-cache, private")
             self.end_headers()
             if expired is not None:
-                self.chunk(json.dumps({"type": "ERROR", "object": status_body(
+                self.chunk(json.dumps({"type": "ERROR", "object": too_large or status_body(
                     410, "Expired", "too old resource version: %d (%d)" % (
                         expired, st.compacted + 1))}).encode() + b"\n")
                 self.chunk(b"")

@@ -686,9 +686,15 @@ class TestRule10Faults(FakeTest):
 class TestMisc(FakeTest):
     def test_too_large_rv_dry_run_and_delete_collection(self):
         rv = int(self.ok("GET", CM)["metadata"]["resourceVersion"])
-        code, st, h = self.req("GET", CM + "?watch=1&resourceVersion=%d" % (rv + 100))
+        code, st, h = self.req("GET", CM + "?limit=5&resourceVersion=%d" % (rv + 100))
         self.assertEqual((code, st["details"]["causes"][0]["reason"], h.get("Retry-After")),
-                         (504, "ResourceVersionTooLarge", "1"))
+                         (504, "ResourceVersionTooLarge", "1"), "a list: HTTP 504")
+        w = self.watch(CM + "?watch=1&resourceVersion=%d" % (rv + 100))
+        e = w.next()
+        self.assertEqual((e["type"], e["object"]["code"],
+                          e["object"]["details"]["causes"][0]["reason"]),
+                         ("ERROR", 504, "ResourceVersionTooLarge"), "a watch: 200 + ERROR")
+        self.assertIsNone(w.next())
         d = self.ok("POST", CM + "?dryRun=All", cm("dry"))
         self.assertEqual(d["metadata"]["name"], "dry")
         self.assertEqual(self.req("GET", CM + "/dry")[0], 404, "dryRun writes nothing")
