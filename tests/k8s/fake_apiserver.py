@@ -138,6 +138,28 @@ BUILTINS = [
     Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
     Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition",
              False, status=True, short=["crd", "crds"], generation=True),
+    # stored only, so that manifests holding them apply
+    Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, status=True,
+             short=["pvc"]),
+    Resource("apps", "v1", "statefulsets", "StatefulSet", True, status=True,
+             scale=dict(DEPLOY_SCALE), short=["sts"], generation=True),
+    Resource("apps", "v1", "daemonsets", "DaemonSet", True, status=True, short=["ds"],
+             generation=True),
+    Resource("batch", "v1", "jobs", "Job", True, status=True, generation=True),
+    Resource("autoscaling", "v1", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True,
+             status=True, short=["hpa"], generation=True),
+    Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, status=True,
+             short=["pdb"], generation=True),
+    Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True,
+             short=["netpol"], generation=True),
+    Resource("networking.k8s.io", "v1", "ingresses", "Ingress", True, status=True,
+             short=["ing"], generation=True),
+    Resource("events.k8s.io", "v1", "events", "Event", True, short=["ev"]),
+    Resource("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
+             "ValidatingWebhookConfiguration", False, generation=True),
+    Resource("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
+             "MutatingWebhookConfiguration", False, generation=True),
+    Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, short=["pc"]),
 ]
 
 # strategic-merge keys of the lists brix and kubectl touch (built-ins only)
@@ -807,7 +829,7 @@ class Store:
                 p.setdefault("protocol", "TCP")
                 p.setdefault("targetPort", p.get("port"))
             obj["status"] = {"loadBalancer": {}}
-        elif res.plural in ("deployments", "replicasets"):
+        elif res.plural in ("deployments", "replicasets") and res.group == "apps":
             spec.setdefault("replicas", 1)
             if res.plural == "deployments":
                 spec.setdefault("strategy", {"type": "RollingUpdate", "rollingUpdate": {
@@ -1745,6 +1767,10 @@ class Handler(BaseHTTPRequestHandler):
     def decode(self, raw, ctype):
         if not raw:
             return None
+        if "protobuf" in ctype or "cbor" in ctype:
+            raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an "
+                           "unknown format - accepted media types include: application/json, "
+                           "application/yaml")
         try:
             if "yaml" in ctype and yaml is not None:
                 return yaml.safe_load(raw.decode())
@@ -2083,7 +2109,7 @@ class Handler(BaseHTTPRequestHandler):
         if sc.get("labelSelectorPath"):
             v = jsonpath(obj, sc["labelSelectorPath"])
             sel = v if isinstance(v, str) else ""
-        elif res.plural in ("deployments", "replicasets"):
+        elif not res.custom:
             sel = selector_string((obj.get("spec") or {}).get("selector"))
         status = {"replicas": jsonpath(obj, sc.get("statusReplicasPath")) or 0}
         if sel:
