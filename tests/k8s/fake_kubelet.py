@@ -32,6 +32,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -287,18 +288,34 @@ class Kubelet:
         for uid in [u for u in self.procs if u not in seen]:
             self.kill(uid)
 
-    def ip_for(self, uid):
+    def ip_for(self, uid, port):
+        """The pod's loopback address: the first IP-BASE.N, N >= --ip-first, that no other pod
+        holds and where PORT is free (another test on this machine may use some)."""
         if uid not in self.ips:
             used = set(self.ips.values())
-            n = next(i for i in range(self.o.ip_first, 255) if i not in used)
-            self.ips[uid] = n
+            for n in range(self.o.ip_first, 255):
+                if n in used:
+                    continue
+                s = socket.socket()
+                try:
+                    s.bind(("%s.%d" % (self.o.ip_base, n), port))
+                except OSError:
+                    continue
+                finally:
+                    s.close()
+                self.ips[uid] = n
+                break
+            else:
+                raise RuntimeError("no free pod address")
         return "%s.%d" % (self.o.ip_base, self.ips[uid])
 
     def run_pod(self, p):
         md, spec = p["metadata"], p["spec"]
         uid = md["uid"]
         c = (spec.get("containers") or [{}])[0]
-        ip = self.ip_for(uid)
+        port = int((md.get("labels") or {}).get("model.aibrix.ai/port") or next(
+            (x.get("containerPort") for x in c.get("ports") or []), 8000))
+        ip = self.ip_for(uid, port)
         st = self.procs.get(uid)
         if not self.runs_brix(c) or not self.o.brix:
             if not self.is_ready(p):
@@ -313,8 +330,6 @@ class Kubelet:
                     st["reported"] = "down"
                 if time.time() - st["started"] < 1.0:
                     return  # restart backoff
-            port = int((md.get("labels") or {}).get("model.aibrix.ai/port") or next(
-                (x.get("containerPort") for x in c.get("ports") or []), 8000))
             args = [a for a in (c.get("command") or [])[1:] + (c.get("args") or [])]
             if args and args[0] == "engine":
                 args = args[1:]
