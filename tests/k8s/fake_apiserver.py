@@ -2030,7 +2030,8 @@ class Handler(BaseHTTPRequestHandler):
                     opts[k] = int(q[k]) if k == "gracePeriodSeconds" else q[k]
             obj, pending = st.delete(res, ns, name, opts, dry_run=dry)
             if pending:
-                return self.send_json(202 if res.plural != "namespaces" else 200,
+                # as the API's delete handler: 202 only when orphanDependents=false was asked
+                return self.send_json(202 if opts.get("orphanDependents") is False else 200,
                                       self.out(res, obj))
             if res.custom:
                 return self.send_json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
