@@ -1969,6 +1969,13 @@ class Handler(BaseHTTPRequestHandler):
                 return "v1beta1" if "v=v1beta1" in part else "v1"
         return None
 
+    def list_item(self, res, obj):
+        """An item of a list: a built-in kind's typed list carries no kind/apiVersion per item
+        (clients must not rely on them); a custom resource list (unstructured) does."""
+        if res.custom:
+            return self.out(res, obj)
+        return {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+
     def out(self, res, obj):
         """An object as served at res's version (CRD versions share storage)."""
         if res.custom and obj.get("apiVersion") != res.api_version:
@@ -2201,7 +2208,7 @@ class Handler(BaseHTTPRequestHandler):
                 if limit and len(items) >= limit:
                     more += 1
                     continue
-                items.append(self.out(res, o))
+                items.append(self.list_item(res, o))
                 last = skey
             md = {"resourceVersion": str(at)}
             if more:

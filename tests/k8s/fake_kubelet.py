@@ -140,8 +140,9 @@ def owned_by(o, uid):
                for r in o["metadata"].get("ownerReferences") or [])
 
 
-def owner_ref(o):
-    return {"apiVersion": o["apiVersion"], "kind": o["kind"], "name": o["metadata"]["name"],
+def owner_ref(o, kind):
+    # a list's items carry no kind/apiVersion: the caller names them
+    return {"apiVersion": "apps/v1", "kind": kind, "name": o["metadata"]["name"],
             "uid": o["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
 
 
@@ -185,7 +186,7 @@ class Kubelet:
                 self.api.req("POST", base, {
                     "apiVersion": "apps/v1", "kind": "ReplicaSet",
                     "metadata": {"name": name, "namespace": md["namespace"], "labels": labels,
-                                 "ownerReferences": [owner_ref(d)]},
+                                 "ownerReferences": [owner_ref(d, "Deployment")]},
                     "spec": {"replicas": want, "selector": sel, "template": t}})
             elif (cur.get("spec") or {}).get("replicas") != want:
                 self.api.patch(base + "/" + name, {"spec": {"replicas": want}})
@@ -232,7 +233,7 @@ class Kubelet:
             pm = json.loads(json.dumps(t.get("metadata") or {}))
             pm.update(name="%s-%s" % (md["name"], "".join(
                 random.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))),
-                namespace=md["namespace"], ownerReferences=[owner_ref(r)])
+                namespace=md["namespace"], ownerReferences=[owner_ref(r, "ReplicaSet")])
             code, _ = self.api.req("POST", base, {"apiVersion": "v1", "kind": "Pod",
                                                   "metadata": pm, "spec": json.loads(
                                                       json.dumps(t.get("spec") or {}))})

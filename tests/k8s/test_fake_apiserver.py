@@ -189,6 +189,7 @@ class TestRule1ResourceVersion(FakeTest):
         self.assertEqual(dl["items"][0]["metadata"]["resourceVersion"],
                          b["metadata"]["resourceVersion"], "an item's RV is its last write")
         self.assertEqual(lst["kind"], "ConfigMapList")
+        self.assertNotIn("kind", lst["items"][0], "typed lists: items without kind/apiVersion")
 
 
 class TestRule2Resume(FakeTest):
