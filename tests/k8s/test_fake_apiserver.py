@@ -117,7 +117,8 @@ class FakeTest(unittest.TestCase):
     def setUp(self):
         opts = fk.main.__globals__["argparse"].Namespace(
             host="127.0.0.1", port=0, port_file=None, token=None, ring_size=10000,
-            continue_ttl=300.0, bookmark_interval=60.0, watch_timeout=1800.0, verbose=False)
+            continue_ttl=300.0, bookmark_interval=60.0, watch_timeout=1800.0, verbose=False,
+            event_ttl=0.0)
         for k, v in self.ARGS:
             setattr(opts, k, v)
         self.srv = fk.Server(("127.0.0.1", 0), opts)
@@ -234,6 +235,20 @@ class TestRule2Resume(FakeTest):
         e = w.next()
         self.assertEqual((e["type"], e["object"]["code"]), ("ERROR", 410))
         self.assertIsNone(w.next())
+
+
+class TestEventTTL(FakeTest):
+    ARGS = [("event_ttl", 0.5)]
+
+    def test_events_expire_by_age(self):
+        a = self.ok("POST", CM, cm("a"))
+        self.ok("POST", CM, cm("b"))
+        w = self.watch(CM + "?watch=1&resourceVersion=" + a["metadata"]["resourceVersion"])
+        self.assertEqual(w.next()["object"]["metadata"]["name"], "b", "within the window")
+        w.close()
+        time.sleep(0.7)
+        w = self.watch(CM + "?watch=1&resourceVersion=" + a["metadata"]["resourceVersion"])
+        self.assertEqual(w.next()["object"]["code"], 410, "older than --event-ttl")
 
 
 class TestRule3WatchStart(FakeTest):
