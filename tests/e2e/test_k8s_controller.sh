@@ -156,6 +156,7 @@ log "steady state: no writes ($w1 writes so far)"
 # history is compacted, then the watches are cut: the resume gets 410 and the relist must find it.
 lists1=$(fake_api GET /fake/stats | jq '."ua:brix-controller:list" // 0')
 fake_api POST /fake/watches '{"action":"hang","path":"podautoscalers"}' >/dev/null
+sleep 0.3 # the fake applies a watch command on the watch's next turn (within 0.1 s)
 cat >"$E2E_TMP/pa.yaml" <<'YAML'
 apiVersion: autoscaling.aibrix.ai/v1alpha1
 kind: PodAutoscaler
@@ -224,3 +225,15 @@ for ip in $(ready_ips); do
 done
 grep -q "finalizer removed" "$E2E_TMP/ctl-b.log" || fail "finalizer not removed by the leader"
 log "adapter deleted: unloaded from every pod, then its finalizer removed"
+
+# ---- shutdown: SIGTERM releases the Lease and exits 0 (sanitizer builds: cleanly)
+kill -TERM "$PID_b"
+rc=0
+for _ in $(seq 100); do kill -0 "$PID_b" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$PID_b" 2>/dev/null && fail "controller did not exit on SIGTERM"
+wait "$PID_b" || rc=$?
+[ "$rc" = 0 ] || fail "controller exited $rc: $(tail -n 20 "$E2E_TMP/ctl-b.log")"
+grep -q "Sanitizer" "$E2E_TMP/ctl-b.log" && fail "sanitizer report: $(grep -A20 Sanitizer "$E2E_TMP/ctl-b.log" | head -40)"
+holder=$("${K[@]}" get lease brix-controller-manager -o jsonpath='{.spec.holderIdentity}')
+[ -z "$holder" ] || fail "Lease not released: holder '$holder'"
+log "SIGTERM: Lease released, exit 0"
