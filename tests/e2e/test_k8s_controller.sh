@@ -132,6 +132,10 @@ for ip in $(ready_ips); do
     curl -sf --max-time 5 "http://$ip:8000/v1/models" | jq -e 'any(.data[]; .id == "sql-lora")' \
         >/dev/null || fail "sql-lora not loaded on $ip"
 done
+# decisions are core/v1 Events on the adapter
+"${K[@]}" get events --field-selector involvedObject.name=sql-lora -o json |
+    jq -e 'any(.items[]; .reason == "Loaded" and .involvedObject.kind == "ModelAdapter")' >/dev/null ||
+    fail "no Loaded event: $("${K[@]}" get events -o json | jq -c '[.items[] | {reason, involvedObject}]')"
 # the standby made no writes: every brix write came from the leader (one process per UA is not
 # told apart, so check the standby's log instead)
 grep -q "controllers started" "$E2E_TMP/ctl-b.log" && fail "standby started its controllers"
@@ -213,7 +217,18 @@ grep -q "controllers started" "$E2E_TMP/ctl-b.log" || fail "new leader did not s
 log "handover to ctl-b after ${ms} ms"
 
 # ---- delete: unloaded from every pod before the finalizer goes
+# The first three finalizer removals fail (500): the adapter stays, being deleted, meanwhile; by
+# then it must be unloaded everywhere already.
+fake_api POST /fake/fault '{"code":500,"count":3,"method":"PUT","path":"modeladapters/sql-lora"}' >/dev/null
 "${K[@]}" delete modeladapter sql-lora --wait=false >/dev/null || fail "delete adapter"
+for _ in $(seq 100); do grep -q "finalizer removal of default/sql-lora failed" "$E2E_TMP/ctl-b.log" && break; sleep 0.05; done
+grep -q "finalizer removal of default/sql-lora failed" "$E2E_TMP/ctl-b.log" || fail "no finalizer removal tried"
+"${K[@]}" get modeladapter sql-lora -o jsonpath='{.metadata.deletionTimestamp}' | grep -q . ||
+    fail "adapter gone before its finalizer was removed"
+for ip in $(ready_ips); do
+    curl -sf --max-time 5 "http://$ip:8000/v1/models" | jq -e 'all(.data[]; .id != "sql-lora")' \
+        >/dev/null || fail "finalizer removal tried while sql-lora is still loaded on $ip"
+done
 for _ in $(seq 200); do
     "${K[@]}" get modeladapter sql-lora >/dev/null 2>&1 || break
     sleep 0.1
