@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
 bx_need python3
 
-python3 -m unittest "$E2E_DIR/../k8s/test_fake_apiserver.py" >"$E2E_TMP/unittest.log" 2>&1 || {
+python3 -B -m unittest "$E2E_DIR/../k8s/test_fake_apiserver.py" >"$E2E_TMP/unittest.log" 2>&1 || {
     tail -n 60 "$E2E_TMP/unittest.log" >&2
     fail "tests/k8s/test_fake_apiserver.py failed"
 }

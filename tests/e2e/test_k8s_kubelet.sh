@@ -87,4 +87,6 @@ done
 [ -z "$("${K[@]}" get pods,rs -o name)" ] || fail "GC left: $("${K[@]}" get pods,rs -o name)"
 for _ in $(seq 50); do [ -z "$(pgrep -P "$KUBELET_PID")" ] && break; sleep 0.1; done
 [ -z "$(pgrep -P "$KUBELET_PID")" ] || fail "engines left running: $(pgrep -aP "$KUBELET_PID")"
+# the engines' logs join the sanitizer check of the ASan build's run
+for f in "$E2E_TMP"/pods/*.log; do E2E_LOGS+=("$f"); done
 log "deployment -> ready engine pods at their podIPs, scaled 2 -> 3 -> 1, deleted with GC"

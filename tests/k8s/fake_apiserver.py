@@ -628,7 +628,7 @@ def path_str(path):
 
 # ---------------------------------------------------------------- store
 
-Event = collections.namedtuple("Event", "rv key type obj prev")
+Event = collections.namedtuple("Event", "rv key type obj prev t")
 
 
 class Watcher:
@@ -667,13 +667,14 @@ class Watcher:
 class Store:
     """Every object, the global revision, the event ring and the watchers; one lock."""
 
-    def __init__(self, ring_size=10000, continue_ttl=300.0):
+    def __init__(self, ring_size=10000, continue_ttl=300.0, event_ttl=0.0):
         self.lock = threading.RLock()
         self.rv = 0
         self.compacted = 0
         self.ring = collections.deque()
         self.ring_size = ring_size
         self.continue_ttl = continue_ttl
+        self.event_ttl = event_ttl
         self.objs = collections.defaultdict(dict)  # (group, plural) -> {(ns, name): obj}
         self.by_uid = {}
         self.owners = {}  # uid -> {manager: {path: value}} (server-side apply field ownership)
@@ -726,10 +727,11 @@ class Store:
             obj["metadata"]["resourceVersion"] = str(self.rv)
             store[(ns, name)] = obj
             self.by_uid[obj["metadata"]["uid"]] = (res, ns, name)
-        ev = Event(self.rv, res.key, etype, obj, prev)
+        ev = Event(self.rv, res.key, etype, obj, prev, time.time())
         self.ring.append(ev)
         while len(self.ring) > self.ring_size:
             self.compacted = self.ring.popleft().rv
+        self.expire_events()
         for w in list(self.watchers):
             t = w.translate(ev)
             if t:
@@ -741,6 +743,14 @@ class Store:
         if res.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
             self._crd_changed(obj, etype)
         return obj
+
+    def expire_events(self):
+        """Drops events older than event_ttl seconds (kube-apiserver's watch cache keeps about
+        75 s); 0 keeps them until the ring is full."""
+        if self.event_ttl > 0:
+            old = time.time() - self.event_ttl
+            while self.ring and self.ring[0].t < old:
+                self.compacted = self.ring.popleft().rv
 
     def compact(self):
         with self.lock:
@@ -772,6 +782,7 @@ class Store:
         state = dict(self.objs[res.key])
         if at_rv >= self.rv:
             return state
+        self.expire_events()
         if at_rv < self.compacted:
             raise ApiError(410, "Expired", "The resourceVersion for the provided list is too old.")
         for ev in reversed(self.ring):
@@ -1676,7 +1687,8 @@ class Server(ThreadingHTTPServer):
     def __init__(self, addr, opts):
         super().__init__(addr, Handler)
         self.opts = opts
-        self.store = Store(ring_size=opts.ring_size, continue_ttl=opts.continue_ttl)
+        self.store = Store(ring_size=opts.ring_size, continue_ttl=opts.continue_ttl,
+                           event_ttl=getattr(opts, "event_ttl", 0.0))
         self.faults = Faults()
         self.stop_evt = threading.Event()
         self.watch_cmds = []  # (path substring, action) applied to open watches
@@ -1969,6 +1981,13 @@ class Handler(BaseHTTPRequestHandler):
                 return "v1beta1" if "v=v1beta1" in part else "v1"
         return None
 
+    def list_item(self, res, obj):
+        """An item of a list: a built-in kind's typed list carries no kind/apiVersion per item
+        (clients must not rely on them); a custom resource list (unstructured) does."""
+        if res.custom:
+            return self.out(res, obj)
+        return {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
+
     def out(self, res, obj):
         """An object as served at res's version (CRD versions share storage)."""
         if res.custom and obj.get("apiVersion") != res.api_version:
@@ -2030,7 +2049,8 @@ class Handler(BaseHTTPRequestHandler):
                     opts[k] = int(q[k]) if k == "gracePeriodSeconds" else q[k]
             obj, pending = st.delete(res, ns, name, opts, dry_run=dry)
             if pending:
-                return self.send_json(202 if res.plural != "namespaces" else 200,
+                # as the API's delete handler: 202 only when orphanDependents=false was asked
+                return self.send_json(202 if opts.get("orphanDependents") is False else 200,
                                       self.out(res, obj))
             if res.custom:
                 return self.send_json(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
@@ -2200,7 +2220,7 @@ class Handler(BaseHTTPRequestHandler):
                 if limit and len(items) >= limit:
                     more += 1
                     continue
-                items.append(self.out(res, o))
+                items.append(self.list_item(res, o))
                 last = skey
             md = {"resourceVersion": str(at)}
             if more:
@@ -2278,6 +2298,7 @@ class Handler(BaseHTTPRequestHandler):
                     if w.matches(o):
                         pre.append(("EVENT", "ADDED", o))
             elif want is not None and not initial and too_large is None:
+                st.expire_events()
                 if want < st.compacted:
                     expired = want
                 else:
@@ -2480,6 +2501,9 @@ def main(argv=None):
                     "authenticated (with --tls-cert)")
     ap.add_argument("--ring-size", type=int, default=10000,
                     help="events kept for watch resume; older RVs get 410 Expired")
+    ap.add_argument("--event-ttl", type=float, default=0.0,
+                    help="seconds an event stays in the ring (kube-apiserver: ~75); 0: until "
+                    "the ring is full")
     ap.add_argument("--continue-ttl", type=float, default=300.0,
                     help="seconds a continue token stays valid (then 410)")
     ap.add_argument("--bookmark-interval", type=float, default=60.0,

@@ -33,6 +33,7 @@ import os
 import random
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -43,13 +44,21 @@ UA = "fake-kubelet/1.0"
 
 
 class Api:
-    def __init__(self, server, token=None):
+    def __init__(self, server, token=None, ca=None):
         u = urllib.parse.urlsplit(server)
-        self.host, self.port = u.hostname, u.port or 80
+        self.tls = u.scheme == "https"
+        self.host, self.port = u.hostname, u.port or (443 if self.tls else 80)
         self.token = token
+        self.ctx = ssl.create_default_context(cafile=ca) if self.tls else None
+
+    def conn(self, timeout):
+        if self.tls:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout,
+                                               context=self.ctx)
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
     def req(self, method, path, body=None, ctype="application/json", timeout=10):
-        c = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        c = self.conn(timeout)
         h = {"User-Agent": UA, "Accept": "application/json"}
         if self.token:
             h["Authorization"] = "Bearer " + self.token
@@ -98,7 +107,7 @@ class Informer(threading.Thread):
                 rv = lst["metadata"]["resourceVersion"]
                 self.synced.set()
                 self.changed()
-            c = http.client.HTTPConnection(self.api.host, self.api.port, timeout=90)
+            c = self.api.conn(90)
             h = {"User-Agent": UA}
             if self.api.token:
                 h["Authorization"] = "Bearer " + self.api.token
@@ -140,8 +149,9 @@ def owned_by(o, uid):
                for r in o["metadata"].get("ownerReferences") or [])
 
 
-def owner_ref(o):
-    return {"apiVersion": o["apiVersion"], "kind": o["kind"], "name": o["metadata"]["name"],
+def owner_ref(o, kind):
+    # a list's items carry no kind/apiVersion: the caller names them
+    return {"apiVersion": "apps/v1", "kind": kind, "name": o["metadata"]["name"],
             "uid": o["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
 
 
@@ -152,7 +162,7 @@ def now_iso():
 class Kubelet:
     def __init__(self, opts):
         self.o = opts
-        self.api = Api(opts.server, opts.token)
+        self.api = Api(opts.server, opts.token, opts.ca)
         self.kick = threading.Event()
         self.deps = Informer(self.api, "/apis/apps/v1/deployments", self.kick.set)
         self.rss = Informer(self.api, "/apis/apps/v1/replicasets", self.kick.set)
@@ -185,7 +195,7 @@ class Kubelet:
                 self.api.req("POST", base, {
                     "apiVersion": "apps/v1", "kind": "ReplicaSet",
                     "metadata": {"name": name, "namespace": md["namespace"], "labels": labels,
-                                 "ownerReferences": [owner_ref(d)]},
+                                 "ownerReferences": [owner_ref(d, "Deployment")]},
                     "spec": {"replicas": want, "selector": sel, "template": t}})
             elif (cur.get("spec") or {}).get("replicas") != want:
                 self.api.patch(base + "/" + name, {"spec": {"replicas": want}})
@@ -232,7 +242,7 @@ class Kubelet:
             pm = json.loads(json.dumps(t.get("metadata") or {}))
             pm.update(name="%s-%s" % (md["name"], "".join(
                 random.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))),
-                namespace=md["namespace"], ownerReferences=[owner_ref(r)])
+                namespace=md["namespace"], ownerReferences=[owner_ref(r, "ReplicaSet")])
             code, _ = self.api.req("POST", base, {"apiVersion": "v1", "kind": "Pod",
                                                   "metadata": pm, "spec": json.loads(
                                                       json.dumps(t.get("spec") or {}))})
@@ -449,8 +459,10 @@ class Kubelet:
 def main():
     ap = argparse.ArgumentParser(description="Deployment/ReplicaSet controller, scheduler and "
                                  "kubelet stand-in for the fake Kubernetes API server (tests)")
-    ap.add_argument("--server", required=True, help="http://127.0.0.1:PORT of the fake")
+    ap.add_argument("--server", required=True,
+                    help="http(s)://127.0.0.1:PORT of the fake")
     ap.add_argument("--token", help="bearer token")
+    ap.add_argument("--ca", help="CA file of an https server")
     ap.add_argument("--brix", help="brix binary for pods whose container runs brix")
     ap.add_argument("--node", default="fake-node", help="the node's name")
     ap.add_argument("--ip-base", default="127.0.0", help="pods get IP-BASE.N")

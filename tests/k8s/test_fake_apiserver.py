@@ -14,6 +14,7 @@ import threading
 import time
 import unittest
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fake_apiserver as fk  # noqa: E402
 
@@ -116,7 +117,8 @@ class FakeTest(unittest.TestCase):
     def setUp(self):
         opts = fk.main.__globals__["argparse"].Namespace(
             host="127.0.0.1", port=0, port_file=None, token=None, ring_size=10000,
-            continue_ttl=300.0, bookmark_interval=60.0, watch_timeout=1800.0, verbose=False)
+            continue_ttl=300.0, bookmark_interval=60.0, watch_timeout=1800.0, verbose=False,
+            event_ttl=0.0)
         for k, v in self.ARGS:
             setattr(opts, k, v)
         self.srv = fk.Server(("127.0.0.1", 0), opts)
@@ -189,6 +191,7 @@ class TestRule1ResourceVersion(FakeTest):
         self.assertEqual(dl["items"][0]["metadata"]["resourceVersion"],
                          b["metadata"]["resourceVersion"], "an item's RV is its last write")
         self.assertEqual(lst["kind"], "ConfigMapList")
+        self.assertNotIn("kind", lst["items"][0], "typed lists: items without kind/apiVersion")
 
 
 class TestRule2Resume(FakeTest):
@@ -232,6 +235,20 @@ class TestRule2Resume(FakeTest):
         e = w.next()
         self.assertEqual((e["type"], e["object"]["code"]), ("ERROR", 410))
         self.assertIsNone(w.next())
+
+
+class TestEventTTL(FakeTest):
+    ARGS = [("event_ttl", 0.5)]
+
+    def test_events_expire_by_age(self):
+        a = self.ok("POST", CM, cm("a"))
+        self.ok("POST", CM, cm("b"))
+        w = self.watch(CM + "?watch=1&resourceVersion=" + a["metadata"]["resourceVersion"])
+        self.assertEqual(w.next()["object"]["metadata"]["name"], "b", "within the window")
+        w.close()
+        time.sleep(0.7)
+        w = self.watch(CM + "?watch=1&resourceVersion=" + a["metadata"]["resourceVersion"])
+        self.assertEqual(w.next()["object"]["code"], 410, "older than --event-ttl")
 
 
 class TestRule3WatchStart(FakeTest):
@@ -428,7 +445,7 @@ class TestRule6Finalizers(FakeTest):
         o = self.ok("POST", W, widget("w", finalizers=["x.dev/f"]))
         w = self.watch(W + "?watch=1&resourceVersion=" + o["metadata"]["resourceVersion"])
         code, pending, _ = self.req("DELETE", W + "/w")
-        self.assertEqual(code, 202)
+        self.assertEqual(code, 200, "the pending object, 200 (202 only with orphanDependents)")
         self.assertIn("deletionTimestamp", pending["metadata"])
         e = w.next()
         self.assertEqual(e["type"], "MODIFIED", "deletionTimestamp shows as MODIFIED")
@@ -457,7 +474,7 @@ class TestRule6Finalizers(FakeTest):
                 {"name": "c", "image": "x"}]}})
         self.assertEqual(p["status"]["phase"], "Pending")
         code, o, _ = self.req("DELETE", "/api/v1/namespaces/default/pods/p")
-        self.assertEqual((code, o["metadata"]["deletionGracePeriodSeconds"]), (202, 30))
+        self.assertEqual((code, o["metadata"]["deletionGracePeriodSeconds"]), (200, 30))
         self.ok("DELETE", "/api/v1/namespaces/default/pods/p", {"gracePeriodSeconds": 0})
         self.assertEqual(self.req("GET", "/api/v1/namespaces/default/pods/p")[0], 404)
 
@@ -497,7 +514,7 @@ class TestRule7GC(FakeTest):
     def test_orphan(self):
         d = self.ok("POST", DEP, deployment("d"))
         self.owned(d, "c1")
-        self.ok("DELETE", DEP + "/d?propagationPolicy=Orphan", want=202)
+        self.ok("DELETE", DEP + "/d?propagationPolicy=Orphan")
         self.wait(lambda: self.req("GET", DEP + "/d")[0] == 404)
         c = self.ok("GET", CM + "/c1")
         self.assertNotIn("ownerReferences", c["metadata"])
