@@ -168,6 +168,29 @@ json_t *ctl_objstore_k8s_status(ctl_kind kind, const json_t *status, int64_t gen
     return out;
 }
 
+void ctl_objstore_k8s_keep_transitions(json_t *status, const json_t *cur)
+{
+    json_t *conds = json_object_get(status, "conditions");
+    json_t *old = json_object_get(cur, "conditions");
+    size_t i, k;
+    json_t *c, *o;
+    json_array_foreach(conds, i, c)
+    {
+        const char *type = json_string_value(json_object_get(c, "type"));
+        if (!type) continue;
+        json_array_foreach(old, k, o)
+        {
+            const char *ot = json_string_value(json_object_get(o, "type"));
+            if (!ot || strcmp(ot, type)) continue;
+            json_t *t = json_object_get(o, "lastTransitionTime");
+            if (json_equal(json_object_get(c, "status"), json_object_get(o, "status")) &&
+                json_is_string(t))
+                json_object_set(c, "lastTransitionTime", t);
+            break;
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- helpers */
 
 static int kind_index(ctl_kind k)
@@ -580,6 +603,7 @@ static void flush_status(ctl_objstore_k8s *s, int ki)
     {
         if (wr_pending(s, WR_STATUS, name)) continue; /* one at a time per object, in order */
         const json_t *obj = cached(s, ki, name);
+        if (obj) ctl_objstore_k8s_keep_transitions(want, json_object_get(obj, "status"));
         if (!obj || deleting(obj) || json_equal(want, json_object_get(obj, "status"))) {
             if (obj) s->stats.status_skipped++;
             json_object_del(s->q_status[ki], name);
@@ -589,6 +613,7 @@ static void flush_status(ctl_objstore_k8s *s, int ki)
         json_t *patch = json_pack("[{s:s,s:s,s:O}]", "op", "add", "path", "/status", "value", want);
         char *txt = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
         json_decref(patch);
+        if (txt) bx_debug("%s %s/%s: status %s", ctl_kind_name(KINDS[ki].kind), s->ns, name, txt);
         if (txt && item_path(s, ki, name, "status", path, sizeof(path)) == 0 &&
             send_now(s, WR_STATUS, name, "PATCH", path, "application/json-patch+json", txt) == 0)
             s->stats.status_writes++;

@@ -37,7 +37,9 @@
  *   del         DELETE;
  *   set_status  a JSON patch {"op":"add","path":"/status"} of the /status
  *               subresource with the status mapped to AIBrix's schema
- *               (ctl_objstore_k8s_status); nothing is sent when the cached
+ *               (ctl_objstore_k8s_status), conditions keeping their
+ *               lastTransitionTime while their status holds
+ *               (ctl_objstore_k8s_keep_transitions); nothing is sent when the cached
  *               status is equal (no write at steady state, even after a
  *               handover). Writes of one object go one at a time, in order
  *               (a newer status waiting replaces an older one);
@@ -107,6 +109,12 @@ int ctl_objstore_k8s_has_finalizer(const json_t *cr, const char *name);
  * (status.observedGeneration, else generation) in every condition lacking
  * one, where the schema keeps it. NULL on OOM. */
 json_t *ctl_objstore_k8s_status(ctl_kind kind, const json_t *status, int64_t generation);
+/* Kubernetes' rule for conditions: lastTransitionTime changes only when a
+ * condition's status does. Each condition of status whose type is in cur
+ * (the status on the server) with the same status gets cur's
+ * lastTransitionTime (a controller restarted on another replica would
+ * otherwise stamp every condition anew). Changes status in place. */
+void ctl_objstore_k8s_keep_transitions(json_t *status, const json_t *cur);
 /* RFC 3339 (creationTimestamp) -> Unix ms; 0 when it does not parse. */
 int64_t ctl_objstore_k8s_time_ms(const char *ts);
 /* What an update of old to obj means for the watchers: 0 nothing,

@@ -77,16 +77,17 @@ wait_ready_pods 2
 
 # ---- two controller replicas, leader-elected (short lease for the test)
 start_controller() { # start_controller ID -> pid in CTL_PID
-    local id=$1 hp
+    local id=$1 hp mp
     hp=$(free_port)
+    mp=$(free_port)
     POD_NAME="ctl-$id" POD_NAMESPACE=default "$BRIX" controller --kubeconfig "$KUBECONFIG_FAKE" \
         --leader-elect --leader-elect-lease-duration 3 --leader-elect-renew-deadline 2 \
         --leader-elect-retry-period 0.5 --bind-host 127.0.0.1 --health-port "$hp" \
-        --metrics-port 0 --log-level debug >"$E2E_TMP/ctl-$id.log" 2>&1 &
+        --metrics-port "$mp" --log-level debug >"$E2E_TMP/ctl-$id.log" 2>&1 &
     CTL_PID=$!
     E2E_PIDS+=("$CTL_PID")
     E2E_LOGS+=("$E2E_TMP/ctl-$id.log")
-    eval "HP_$id=$hp"
+    eval "HP_$id=$hp MP_$id=$mp"
 }
 start_controller a
 PID_a=$CTL_PID
@@ -215,6 +216,8 @@ ms=$(((t1 - t0) / 1000000))
 for _ in $(seq 100); do grep -q "controllers started" "$E2E_TMP/ctl-b.log" && break; sleep 0.1; done
 grep -q "controllers started" "$E2E_TMP/ctl-b.log" || fail "new leader did not start its controllers"
 log "handover to ctl-b after ${ms} ms"
+curl -sf --max-time 2 "http://127.0.0.1:$MP_b/metrics" | grep -q '^brix_controller_leader 1$' ||
+    fail "metrics of the new leader: $(curl -s "http://127.0.0.1:$MP_b/metrics")"
 
 # ---- delete: unloaded from every pod before the finalizer goes
 # The first three finalizer removals fail (500): the adapter stays, being deleted, meanwhile; by

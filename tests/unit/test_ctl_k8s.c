@@ -128,6 +128,31 @@ static void test_status_mapping(void **state)
     json_decref(st);
 }
 
+static void test_keep_transitions(void **state)
+{
+    (void)state;
+    json_t *cur = J("{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\","
+                    "\"lastTransitionTime\":\"T1\"},{\"type\":\"Scheduled\",\"status\":\"True\","
+                    "\"lastTransitionTime\":\"T2\"}]}");
+    json_t *st = J("{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\","
+                   "\"lastTransitionTime\":\"T9\"},{\"type\":\"Scheduled\",\"status\":\"False\","
+                   "\"lastTransitionTime\":\"T9\"},{\"type\":\"New\",\"status\":\"True\","
+                   "\"lastTransitionTime\":\"T9\"}]}");
+    ctl_objstore_k8s_keep_transitions(st, cur);
+    json_t *c = json_object_get(st, "conditions");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(c, 0), "lastTransitionTime")), "T1");
+    assert_string_equal(/* its status changed: the new time stays */
+                        json_string_value(
+                            json_object_get(json_array_get(c, 1), "lastTransitionTime")),
+                        "T9");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(c, 2), "lastTransitionTime")), "T9");
+    ctl_objstore_k8s_keep_transitions(st, NULL); /* nothing on the server: unchanged */
+    json_decref(st);
+    json_decref(cur);
+}
+
 static void test_pod_mapping(void **state)
 {
     (void)state;
@@ -167,9 +192,9 @@ static void test_pod_mapping(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_manifest),    cmocka_unit_test(test_finalizer_and_time),
-        cmocka_unit_test(test_change),      cmocka_unit_test(test_status_mapping),
-        cmocka_unit_test(test_pod_mapping),
+        cmocka_unit_test(test_manifest),         cmocka_unit_test(test_finalizer_and_time),
+        cmocka_unit_test(test_change),           cmocka_unit_test(test_status_mapping),
+        cmocka_unit_test(test_keep_transitions), cmocka_unit_test(test_pod_mapping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
