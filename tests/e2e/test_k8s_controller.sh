@@ -24,6 +24,8 @@ done
 }
 source "$E2E_DIR/../k8s/lib.sh"
 
+# FAKE_ARGS: extra flags for the fake when debugging (e.g. --verbose), split on spaces
+# shellcheck disable=SC2086
 fake_apiserver_start "$E2E_TMP" ${FAKE_ARGS:-} || fail "fake apiserver did not start"
 K=(kubectl --kubeconfig "$KUBECONFIG_FAKE" --request-timeout=10s)
 "${K[@]}" apply -k "$E2E_DIR/../../deploy/crds" >/dev/null || fail "CRDs"
@@ -76,7 +78,7 @@ wait_ready_pods() {
 wait_ready_pods 2
 
 # ---- two controller replicas, leader-elected (short lease for the test)
-start_controller() { # start_controller ID -> pid in CTL_PID
+start_controller() { # start_controller ID -> CTL_PID, CTL_HP (health port), CTL_MP (metrics)
     local id=$1 hp mp
     hp=$(free_port)
     mp=$(free_port)
@@ -87,17 +89,18 @@ start_controller() { # start_controller ID -> pid in CTL_PID
     CTL_PID=$!
     E2E_PIDS+=("$CTL_PID")
     E2E_LOGS+=("$E2E_TMP/ctl-$id.log")
-    eval "HP_$id=$hp MP_$id=$mp"
+    CTL_HP=$hp
+    CTL_MP=$mp
 }
 start_controller a
-PID_a=$CTL_PID
+PID_a=$CTL_PID HP_a=$CTL_HP
 for _ in $(seq 100); do
     "${K[@]}" get lease brix-controller-manager -o jsonpath='{.spec.holderIdentity}' 2>/dev/null |
         grep -q ctl-a && break
     sleep 0.1
 done
 start_controller b
-PID_b=$CTL_PID
+PID_b=$CTL_PID HP_b=$CTL_HP MP_b=$CTL_MP
 curl -sf --max-time 2 "http://127.0.0.1:$HP_a/healthz" >/dev/null || fail "healthz"
 for _ in $(seq 50); do curl -sf --max-time 2 "http://127.0.0.1:$HP_b/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf --max-time 2 "http://127.0.0.1:$HP_b/readyz" >/dev/null || fail "standby not ready"
