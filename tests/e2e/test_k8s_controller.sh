@@ -61,8 +61,8 @@ spec:
 YAML
 "${K[@]}" apply -f "$E2E_TMP/model.yaml" >/dev/null || fail "apply deployment"
 
-ready_ips() { # the podIPs of Ready llama pods
-    "${K[@]}" get pods -l model.aibrix.ai/name=llama -o json |
+ready_ips() { # the podIPs of Ready llama engine pods
+    "${K[@]}" get pods -l 'model.aibrix.ai/name=llama,ray.io/node-type!=worker' -o json |
         jq -r '.items[] | select(.metadata.deletionTimestamp == null)
                | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))
                | .status.podIP'
@@ -202,6 +202,24 @@ for _ in $(seq 200); do
 done
 [ "$("${K[@]}" get modeladapter sql-lora -o jsonpath='{.status.instances}' | jq length)" = 3 ] ||
     fail "adapter not on the third pod: $("${K[@]}" get modeladapter sql-lora -o json | jq -c .status)"
+# a Ray worker pod of the same model (Ready, with an IP) is no engine: not a candidate
+cat >"$E2E_TMP/worker.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: llama-ray-worker
+  labels: {model.aibrix.ai/name: llama, adapter.model.aibrix.ai/enabled: "true", ray.io/node-type: worker}
+spec:
+  containers: [{name: ray, image: rayproject/ray:2.9}]
+YAML
+"${K[@]}" apply -f "$E2E_TMP/worker.yaml" >/dev/null || fail "apply ray worker pod"
+for _ in $(seq 100); do
+    [ "$("${K[@]}" get pod llama-ray-worker -o jsonpath='{.status.podIP}')" != "" ] && break
+    sleep 0.1
+done
+sleep 1.5
+[ "$("${K[@]}" get modeladapter sql-lora -o jsonpath='{.status.candidates}')" = 3 ] ||
+    fail "a Ray worker became a candidate: $("${K[@]}" get modeladapter sql-lora -o json | jq -c .status)"
 log "PodAutoscaler (applied across a compaction) scaled llama 2 -> 3 through /scale; adapter followed"
 
 # ---- handover: kill the leader, the standby takes the Lease within the lease duration
