@@ -2,12 +2,15 @@
 # `brix controller` on the fake Kubernetes API server (tests/k8s/fake_apiserver.py, a test
 # fixture) with the cluster stand-in (tests/k8s/fake_kubelet.py) running `brix engine` pods:
 #   - a ModelAdapter applied with kubectl gets the finalizer, is loaded on its pods (their
-#     /v1/models list it) and reaches phase Running with its instances;
-#   - a PodAutoscaler scales its Deployment through /scale;
+#     /v1/models list it), reaches phase Running with its instances, with Events on it;
+#   - at steady state no API writes but the Lease's renewals;
+#   - a PodAutoscaler applied while its watch is half-open, then compacted away, is found by the
+#     relist and scales its Deployment through /scale; the adapter follows to the new pod;
+#   - a Ready Ray worker pod of the model is no adapter candidate;
 #   - two replicas with --leader-elect: one acts; killing it hands over within the lease duration;
-#   - a forced compaction (410) relists and misses nothing;
-#   - at steady state no API writes;
-#   - deleting the adapter unloads it from every pod before its finalizer goes.
+#   - deleting the adapter unloads it from every pod (one engine stopped meanwhile) before its
+#     finalizer goes;
+#   - SIGTERM releases the Lease and exits 0 (sanitizer builds: no report).
 # Skipped when kubectl, jq or python3 is absent.
 # Usage: bash tests/e2e/test_k8s_controller.sh /path/to/brix
 source "$(dirname "$0")/lib.sh"
