@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include "ctl/ctl_cli.h"
+#include "ctl/ctl_controller.h"
 #include "ctl/ctl_up.h"
 #include "engine/eng_main.h"
 #include "gateway/gw_main.h"
@@ -31,6 +32,8 @@ static const struct brix_cmd brix_cmds[] = {
     {"bench", "load generator and benchmarks (brix bench run --help)", loadgen_main},
     {"up", "run the local stack: gateway, engines, adapters, autoscaler (brix up -f FILE)",
      ctl_up_main},
+    {"controller", "run the controller manager on a Kubernetes cluster (brix controller --help)",
+     ctl_controller_main},
     {"apply", "create or update objects from YAML (brix up's admin API)", ctl_cli_main},
     {"get", "list models, pods, adapters, autoscalers, events", ctl_cli_main},
     {"describe", "show an object with its status, conditions and events", ctl_cli_main},

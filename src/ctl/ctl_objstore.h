@@ -8,10 +8,11 @@
  * Implementations, one file each:
  *   ctl_objstore_sqlite.c  "sqlite": the local store (ctl_store, one SQLite
  *                          file); the first implementation.
- *   (planned) a Kubernetes API client: get and list answered from its
- *   reflectors' caches, writes sent to the API server, its watch streams
- *   feeding ctl_objstore_notify. Adding it is one file and a line in
- *   ctl_up.c where the store is opened.
+ *   ctl_objstore_k8s.c     "kubernetes": a Kubernetes API server (brix
+ *                          controller): get and list answered from its
+ *                          reflectors' caches, writes sent to the API
+ *                          server, its watch streams feeding
+ *                          ctl_objstore_notify (ctl_objstore_k8s.h).
  *
  * Objects. A manifest is what the user applied, with `status` and the
  * server-owned metadata (generation, uid, resourceVersion, ...) removed;

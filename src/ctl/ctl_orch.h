@@ -40,18 +40,14 @@
  * Implementations, one file each (docs/architecture.md):
  *   local       ctl_orch_local.c: child processes on this machine, pod rows
  *               in the ctl_store for adoption (docs/control-plane.md).
- *   kubernetes  (planned) the API server: apply creates or patches an
- *               apps/v1 Deployment (the template, spec.replicas); its
- *               RollingUpdate (maxSurge 1, maxUnavailable 0) is the rolling
- *               replacement. Scale-down first reports the leaving pods
- *               Draining, then once inflight says 0 gives them the lowest
- *               controller.kubernetes.io/pod-deletion-cost and lowers
- *               spec.replicas. adopt lists the Pods the Deployment's
- *               selector matches; remove deletes the Deployment; pods comes
- *               from a Pod watch: Ready from the Ready condition, Stopping
- *               from deletionTimestamp, the address from status.podIP and
- *               the container port (pid 0); close(stop_pods 1) scales to 0,
- *               close(0) leaves everything as it is.
+ *   kubernetes  ctl_orch_k8s.c: the API server (brix controller). The
+ *               cluster runs the pods: pods come from a Pod watch (Ready
+ *               condition, podIP, the model.aibrix.ai/port label), apply
+ *               sets a Deployment's replicas through its /scale
+ *               subresource, adopt and remove are no-ops, close leaves
+ *               everything as it is (ctl_orch_k8s.h). Still to do: apply
+ *               of a template (create or patch the Deployment) and the
+ *               drain before a scale-down (pod-deletion-cost).
  *
  * Threads: one loop; nothing blocks. Ownership: an orchestrator copies
  * what it keeps of the objects it is given (the caller keeps its ctl_obj).

@@ -1,0 +1,922 @@
+/* ctl_objstore_k8s: the "kubernetes" object store (ctl_objstore_k8s.h):
+ * two reflectors (ModelAdapters, PodAutoscalers) whose changes are filtered
+ * by generation into ctl_objstore_notify, writes sent through k8s_write,
+ * and the ModelAdapter finalizer. */
+#include "ctl/ctl_objstore_k8s.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/bx_log.h"
+#include "k8s/k8s_reflector.h"
+#include "k8s/k8s_write.h"
+
+#define K8S_NKINDS 2
+#define K8S_FIN_CHECK_MS 200
+#define K8S_MAX_QUEUED_EVENTS 1024
+
+typedef struct kind_info {
+    ctl_kind kind;
+    const char *group, *version, *plural;
+} kind_info;
+
+static const kind_info KINDS[K8S_NKINDS] = {
+    {CTL_KIND_MODEL_ADAPTER, "model.aibrix.ai", "v1alpha1", "modeladapters"},
+    {CTL_KIND_POD_AUTOSCALER, "autoscaling.aibrix.ai", "v1alpha1", "podautoscalers"},
+};
+
+typedef struct ctl_objstore_k8s ctl_objstore_k8s;
+
+typedef struct refl_ctx {
+    ctl_objstore_k8s *s;
+    int ki;
+} refl_ctx;
+
+/* One write in flight (so close and deactivation can cancel it). */
+typedef struct k8s_wr {
+    struct k8s_wr *next, *prev;
+    ctl_objstore_k8s *s;
+    k8s_req *req;
+    k8s_op *op;
+    int what; /* WR_* */
+    char name[CTL_NAME_MAX + 1];
+} k8s_wr;
+
+enum { WR_STATUS, WR_PUT, WR_DELETE, WR_FIN_ADD, WR_FIN_DEL };
+
+struct ctl_objstore_k8s {
+    ctl_objstore base; /* first */
+    k8s_client *c;
+    k8s_recorder *rec;
+    char ns[CTL_NAME_MAX + 1];
+    ctl_objstore_k8s_opts opts;
+    k8s_reflector *refl[K8S_NKINDS];
+    struct refl_ctx *ctx;     /* one per reflector */
+    json_t *gone[K8S_NKINDS]; /* names whose DELETE was told at their deletionTimestamp */
+    char coll[K8S_NKINDS][256];
+    int synced_mask, synced_told, active, timers_open;
+    json_t *pending; /* ModelAdapter name -> true: being deleted, finalizer ours */
+    uv_timer_t fin_timer;
+    /* Writes wait here for the flush timer (0 ms): a reflector callback
+     * runs inside libcurl's, where no request may be started. */
+    uv_timer_t flush_timer;
+    json_t *q_fin;                /* ModelAdapter names whose finalizer to add */
+    json_t *q_status[K8S_NKINDS]; /* name -> the status wanted (latest wins) */
+    json_t *q_events;             /* [{io, type, reason, message}] */
+    json_t *q_sends;              /* [{what, name, method, path, ctype, body}] */
+    k8s_wr wrs;                   /* list head */
+    ctl_objstore_k8s_stats stats;
+};
+
+/* ---------------------------------------------------------------- pure */
+
+json_t *ctl_objstore_k8s_manifest(const json_t *cr)
+{
+    json_t *m = json_deep_copy(cr);
+    if (!m) return NULL;
+    json_object_del(m, "status");
+    json_t *md = json_object_get(m, "metadata");
+    if (json_is_object(md)) {
+        static const char *const keep[] = {"name", "namespace", "labels", "annotations"};
+        json_t *nm = json_object();
+        if (!nm) {
+            json_decref(m);
+            return NULL;
+        }
+        for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+            json_t *v = json_object_get(md, keep[i]);
+            if (v) json_object_set(nm, keep[i], v);
+        }
+        json_object_set_new(m, "metadata", nm);
+    }
+    return m;
+}
+
+int ctl_objstore_k8s_has_finalizer(const json_t *cr, const char *name)
+{
+    json_t *f = json_object_get(json_object_get(cr, "metadata"), "finalizers");
+    size_t i;
+    json_t *v;
+    json_array_foreach(f, i,
+                       v) if (json_is_string(v) && !strcmp(json_string_value(v), name)) return 1;
+    return 0;
+}
+
+int64_t ctl_objstore_k8s_time_ms(const char *ts)
+{
+    if (!ts) return 0;
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    int n = 0;
+    if (sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &n) != 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1) return 0;
+    return (int64_t)t * 1000;
+}
+
+static int64_t gen_of(const json_t *obj)
+{
+    json_t *g = json_object_get(json_object_get(obj, "metadata"), "generation");
+    return json_is_integer(g) ? (int64_t)json_integer_value(g) : 0;
+}
+
+static int deleting(const json_t *obj)
+{
+    return k8s_meta(obj, "deletionTimestamp")[0] != '\0';
+}
+
+int ctl_objstore_k8s_change(const json_t *old, const json_t *obj)
+{
+    if (!old) return deleting(obj) ? CTL_WATCH_DELETE + 1 : CTL_WATCH_PUT + 1;
+    if (deleting(obj)) return deleting(old) ? 0 : CTL_WATCH_DELETE + 1;
+    if (deleting(old)) return CTL_WATCH_PUT + 1; /* cannot happen on a server; be safe */
+    return gen_of(old) != gen_of(obj) ? CTL_WATCH_PUT + 1 : 0;
+}
+
+json_t *ctl_objstore_k8s_status(ctl_kind kind, const json_t *status, int64_t generation)
+{
+    static const char *const ma[] = {
+        "phase", "candidates", "desiredReplicas", "readyReplicas", "instances", "conditions", NULL};
+    static const char *const pa[] = {
+        "lastScaleTime",  "desiredScale",    "actualScale", "conditions",
+        "scalingHistory", "scheduledBounds", "predictive",  NULL};
+    const char *const *keep = kind == CTL_KIND_MODEL_ADAPTER ? ma : pa;
+    json_t *og = json_object_get(status, "observedGeneration");
+    int64_t gen = json_is_integer(og) ? (int64_t)json_integer_value(og) : generation;
+    json_t *out = json_object();
+    if (!out) return NULL;
+    for (size_t i = 0; keep[i]; i++) {
+        json_t *v = json_object_get(status, keep[i]);
+        if (v && json_object_set_new(out, keep[i], json_deep_copy(v)) != 0) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(out, "conditions"), i, c)
+    {
+        if (json_is_object(c) && !json_object_get(c, "observedGeneration"))
+            json_object_set_new(c, "observedGeneration", json_integer(gen));
+    }
+    return out;
+}
+
+void ctl_objstore_k8s_keep_transitions(json_t *status, const json_t *cur)
+{
+    json_t *conds = json_object_get(status, "conditions");
+    json_t *old = json_object_get(cur, "conditions");
+    size_t i, k;
+    json_t *c, *o;
+    json_array_foreach(conds, i, c)
+    {
+        const char *type = json_string_value(json_object_get(c, "type"));
+        if (!type) continue;
+        json_array_foreach(old, k, o)
+        {
+            const char *ot = json_string_value(json_object_get(o, "type"));
+            if (!ot || strcmp(ot, type)) continue;
+            json_t *t = json_object_get(o, "lastTransitionTime");
+            if (json_equal(json_object_get(c, "status"), json_object_get(o, "status")) &&
+                json_is_string(t))
+                json_object_set(c, "lastTransitionTime", t);
+            break;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static int kind_index(ctl_kind k)
+{
+    for (int i = 0; i < K8S_NKINDS; i++)
+        if (KINDS[i].kind == k) return i;
+    return -1;
+}
+
+static int kind_index_name(const char *kind)
+{
+    return kind ? kind_index(ctl_kind_parse(kind)) : -1;
+}
+
+static int item_path(ctl_objstore_k8s *s, int ki, const char *name, const char *sub, char *buf,
+                     size_t cap)
+{
+    const kind_info *k = &KINDS[ki];
+    return k8s_path(buf, cap, k->group, k->version, s->ns, k->plural, name, sub);
+}
+
+/* The cached object, or NULL. */
+static const json_t *cached(ctl_objstore_k8s *s, int ki, const char *name)
+{
+    return s->refl[ki] ? k8s_reflector_get(s->refl[ki], s->ns, name) : NULL;
+}
+
+static void notify_obj(ctl_objstore_k8s *s, int ki, ctl_watch_type type, const json_t *obj)
+{
+    const char *name = k8s_meta(obj, "name");
+    if (type == CTL_WATCH_DELETE) {
+        ctl_watch_event ev = {.type = type, .kind = KINDS[ki].kind, .name = name};
+        s->stats.notify_delete++;
+        ctl_objstore_notify(&s->base, &ev);
+        return;
+    }
+    json_t *m = ctl_objstore_k8s_manifest(obj);
+    ctl_obj *o = NULL;
+    char err[512];
+    if (!m || ctl_obj_parse(m, &o, err, sizeof(err)) != 0) {
+        bx_warn("%s %s/%s: %s", ctl_kind_name(KINDS[ki].kind), s->ns, name,
+                m ? err : "out of memory");
+        json_decref(m);
+        return;
+    }
+    json_decref(m);
+    o->generation = gen_of(obj);
+    ctl_watch_event ev = {.type = type, .kind = o->kind, .name = o->name, .obj = o};
+    s->stats.notify_put++;
+    ctl_objstore_notify(&s->base, &ev);
+    ctl_obj_free(o);
+}
+
+/* ---------------------------------------------------------------- writes */
+
+static void schedule_flush(ctl_objstore_k8s *s);
+
+static k8s_wr *wr_new(ctl_objstore_k8s *s, int what, const char *name)
+{
+    k8s_wr *w = calloc(1, sizeof(*w));
+    if (!w) return NULL;
+    w->s = s;
+    w->what = what;
+    snprintf(w->name, sizeof(w->name), "%s", name);
+    w->next = s->wrs.next;
+    w->prev = &s->wrs;
+    s->wrs.next->prev = w;
+    s->wrs.next = w;
+    return w;
+}
+
+static void wr_free(k8s_wr *w)
+{
+    w->prev->next = w->next;
+    w->next->prev = w->prev;
+    free(w);
+}
+
+static void wr_cancel_all(ctl_objstore_k8s *s)
+{
+    while (s->wrs.next != &s->wrs) {
+        k8s_wr *w = s->wrs.next;
+        if (w->req) k8s_cancel(w->req);
+        if (w->op) k8s_op_cancel(w->op);
+        wr_free(w);
+    }
+}
+
+static int wr_pending(ctl_objstore_k8s *s, int what, const char *name)
+{
+    for (k8s_wr *w = s->wrs.next; w != &s->wrs; w = w->next)
+        if (w->what == what && !strcmp(w->name, name)) return 1;
+    return 0;
+}
+
+static const char *const WR_NAMES[] = {"status write", "put", "delete", "finalizer add",
+                                       "finalizer removal"};
+
+static void wr_done(const k8s_resp *r, void *ud)
+{
+    k8s_wr *w = ud;
+    ctl_objstore_k8s *s = w->s;
+    int ok = r->code >= 200 && r->code < 300;
+    if (!ok && !(w->what == WR_FIN_DEL && r->code == 404))
+        bx_warn("%s of %s/%s failed: %ld %s %s", WR_NAMES[w->what], s->ns, w->name, r->code,
+                r->status ? r->status->reason : "", r->status ? r->status->message : r->error);
+    if (w->what == WR_FIN_DEL) {
+        if (ok || r->code == 404) {
+            if (ok) s->stats.finalizers_removed++;
+            json_object_del(s->pending, w->name);
+            bx_info("ModelAdapter %s/%s: finalizer removed", s->ns, w->name);
+        }
+    } else if (w->what == WR_FIN_ADD && ok) {
+        s->stats.finalizers_added++;
+    }
+    int again = w->what == WR_STATUS;
+    wr_free(w);
+    if (again) schedule_flush(s); /* a newer status may wait for this one */
+}
+
+static int fin_add_mutate(json_t *obj, void *ud)
+{
+    (void)ud;
+    if (deleting(obj) || ctl_objstore_k8s_has_finalizer(obj, CTL_K8S_ADAPTER_FINALIZER)) return 1;
+    json_t *md = json_object_get(obj, "metadata");
+    json_t *f = json_object_get(md, "finalizers");
+    if (!json_is_array(f)) {
+        f = json_array();
+        if (!f || json_object_set_new(md, "finalizers", f) != 0) return -1;
+    }
+    return json_array_append_new(f, json_string(CTL_K8S_ADAPTER_FINALIZER)) == 0 ? 0 : -1;
+}
+
+static int fin_del_mutate(json_t *obj, void *ud)
+{
+    (void)ud;
+    json_t *f = json_object_get(json_object_get(obj, "metadata"), "finalizers");
+    for (size_t i = 0; i < json_array_size(f); i++) {
+        json_t *v = json_array_get(f, i);
+        if (json_is_string(v) && !strcmp(json_string_value(v), CTL_K8S_ADAPTER_FINALIZER))
+            return json_array_remove(f, i) == 0 ? 0 : -1;
+    }
+    return 1;
+}
+
+static void on_flush(uv_timer_t *t);
+
+static void fin_write(ctl_objstore_k8s *s, int what, const char *name)
+{
+    if (!s->active || wr_pending(s, what, name)) return;
+    char path[512];
+    if (item_path(s, 0, name, NULL, path, sizeof(path)) != 0) return;
+    k8s_wr *w = wr_new(s, what, name);
+    if (!w) return;
+    w->op = k8s_update_retry(s->c, path, 5, what == WR_FIN_ADD ? fin_add_mutate : fin_del_mutate,
+                             wr_done, w);
+    if (!w->op) wr_free(w);
+}
+
+static void on_fin_timer(uv_timer_t *t);
+
+static void schedule_flush(ctl_objstore_k8s *s)
+{
+    if (!uv_is_active((uv_handle_t *)&s->flush_timer))
+        uv_timer_start(&s->flush_timer, on_flush, 0, 0);
+}
+
+/* An object seen being deleted: tell the watchers, and for a ModelAdapter
+ * carrying our finalizer wait for the controller to let go. */
+static void begin_finalize(ctl_objstore_k8s *s, int ki, const json_t *obj, int known)
+{
+    if (!s->active) return; /* a leader takes it over when it activates */
+    const char *name = k8s_meta(obj, "name");
+    int ours = ki == 0 && ctl_objstore_k8s_has_finalizer(obj, CTL_K8S_ADAPTER_FINALIZER);
+    if (ours && json_object_get(s->pending, name)) return; /* already */
+    if (!known) notify_obj(s, ki, CTL_WATCH_PUT, obj);
+    notify_obj(s, ki, CTL_WATCH_DELETE, obj);
+    json_object_set_new(s->gone[ki], name, json_true());
+    if (ours) {
+        json_object_set_new(s->pending, name, json_true());
+        if (!uv_is_active((uv_handle_t *)&s->fin_timer))
+            uv_timer_start(&s->fin_timer, on_fin_timer, K8S_FIN_CHECK_MS, K8S_FIN_CHECK_MS);
+    }
+}
+
+static void on_fin_timer(uv_timer_t *t)
+{
+    ctl_objstore_k8s *s = t->data;
+    if (!s->active || json_object_size(s->pending) == 0) {
+        uv_timer_stop(t);
+        return;
+    }
+    const char *name;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(s->pending, tmp, name, v)
+    {
+        const json_t *obj = cached(s, 0, name);
+        if (!obj || !ctl_objstore_k8s_has_finalizer(obj, CTL_K8S_ADAPTER_FINALIZER)) {
+            json_object_del(s->pending, name); /* gone, or someone else removed it */
+            continue;
+        }
+        if (s->opts.released && !s->opts.released(s->opts.ud, CTL_KIND_MODEL_ADAPTER, name))
+            continue;
+        fin_write(s, WR_FIN_DEL, name);
+    }
+}
+
+static void maybe_add_finalizer(ctl_objstore_k8s *s, int ki, const json_t *obj)
+{
+    if (ki != 0 || !s->active || deleting(obj) ||
+        ctl_objstore_k8s_has_finalizer(obj, CTL_K8S_ADAPTER_FINALIZER))
+        return;
+    json_object_set_new(s->q_fin, k8s_meta(obj, "name"), json_true());
+    schedule_flush(s);
+}
+
+/* ---------------------------------------------------------------- reflectors */
+
+static ctl_objstore_k8s *ctx_store(void *ud, int *ki)
+{
+    refl_ctx *c = ud;
+    *ki = c->ki;
+    return c->s;
+}
+
+static void on_change(ctl_objstore_k8s *s, int ki, const json_t *old, const json_t *obj)
+{
+    int ch = ctl_objstore_k8s_change(old, obj);
+    if (ch == CTL_WATCH_PUT + 1) {
+        json_object_del(s->gone[ki], k8s_meta(obj, "name"));
+        notify_obj(s, ki, CTL_WATCH_PUT, obj);
+    } else if (ch == CTL_WATCH_DELETE + 1)
+        begin_finalize(s, ki, obj, old != NULL);
+    maybe_add_finalizer(s, ki, obj);
+}
+
+static void r_add(k8s_reflector *r, const json_t *obj, void *ud)
+{
+    (void)r;
+    int ki;
+    ctl_objstore_k8s *s = ctx_store(ud, &ki);
+    on_change(s, ki, NULL, obj);
+}
+
+static void r_update(k8s_reflector *r, const json_t *old, const json_t *obj, void *ud)
+{
+    (void)r;
+    int ki;
+    ctl_objstore_k8s *s = ctx_store(ud, &ki);
+    on_change(s, ki, old, obj);
+}
+
+static void r_delete(k8s_reflector *r, const json_t *obj, void *ud)
+{
+    (void)r;
+    int ki;
+    ctl_objstore_k8s *s = ctx_store(ud, &ki);
+    const char *name = k8s_meta(obj, "name");
+    int was_pending = ki == 0 && json_object_get(s->pending, name) != NULL;
+    if (was_pending) json_object_del(s->pending, name);
+    /* an object whose deletion began while we watched was reported then */
+    if (json_object_get(s->gone[ki], name))
+        json_object_del(s->gone[ki], name);
+    else
+        notify_obj(s, ki, CTL_WATCH_DELETE, obj);
+}
+
+static void r_synced(k8s_reflector *r, void *ud)
+{
+    (void)r;
+    int ki;
+    ctl_objstore_k8s *s = ctx_store(ud, &ki);
+    s->synced_mask |= 1 << ki;
+    if (s->synced_mask == (1 << K8S_NKINDS) - 1 && !s->synced_told) {
+        s->synced_told = 1;
+        if (s->opts.on_synced) s->opts.on_synced(s->opts.ud);
+    }
+}
+
+/* ---------------------------------------------------------------- the table */
+
+static int fill_record(ctl_objstore_k8s *s, int ki, const json_t *obj, ctl_record *out, char *err,
+                       size_t errlen)
+{
+    (void)s;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->kind, sizeof(out->kind), "%s", ctl_kind_name(KINDS[ki].kind));
+    snprintf(out->name, sizeof(out->name), "%s", k8s_meta(obj, "name"));
+    out->object = ctl_objstore_k8s_manifest(obj);
+    json_t *st = json_object_get(obj, "status");
+    out->status = json_is_object(st) ? json_deep_copy(st) : json_object();
+    if (!out->object || !out->status) {
+        ctl_record_clear(out);
+        if (err && errlen) snprintf(err, errlen, "store: out of memory");
+        return -1;
+    }
+    out->generation = gen_of(obj);
+    out->created_ms = out->updated_ms =
+        ctl_objstore_k8s_time_ms(k8s_meta(obj, "creationTimestamp"));
+    return 0;
+}
+
+static int k_get(ctl_objstore *st, const char *kind, const char *name, ctl_record *out, char *err,
+                 size_t errlen)
+{
+    ctl_objstore_k8s *s = (ctl_objstore_k8s *)st;
+    int ki = kind_index_name(kind);
+    if (ki < 0) return 1;
+    const json_t *obj = cached(s, ki, name);
+    if (!obj || deleting(obj)) return 1;
+    return fill_record(s, ki, obj, out, err, errlen);
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+    const ctl_record *x = a, *y = b;
+    int c = strcmp(x->kind, y->kind);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+static int k_list(ctl_objstore *st, const char *kind, ctl_record **out, size_t *n, char *err,
+                  size_t errlen)
+{
+    ctl_objstore_k8s *s = (ctl_objstore_k8s *)st;
+    *out = NULL;
+    *n = 0;
+    int only = kind ? kind_index_name(kind) : -1;
+    if (kind && only < 0) return 0;
+    size_t cap = 0;
+    for (int ki = 0; ki < K8S_NKINDS; ki++)
+        if ((only < 0 || only == ki) && s->refl[ki])
+            cap += json_object_size(k8s_reflector_cache(s->refl[ki]));
+    if (cap == 0) return 0;
+    ctl_record *rs = calloc(cap, sizeof(*rs));
+    if (!rs) {
+        if (err && errlen) snprintf(err, errlen, "store: out of memory");
+        return -1;
+    }
+    size_t k = 0;
+    for (int ki = 0; ki < K8S_NKINDS; ki++) {
+        if ((only >= 0 && only != ki) || !s->refl[ki]) continue;
+        const char *key;
+        json_t *obj;
+        json_object_foreach((json_t *)k8s_reflector_cache(s->refl[ki]), key, obj)
+        {
+            if (deleting(obj) || k >= cap) continue;
+            if (fill_record(s, ki, obj, &rs[k], err, errlen) != 0) {
+                ctl_records_free(rs, k);
+                return -1;
+            }
+            k++;
+        }
+    }
+    qsort(rs, k, sizeof(*rs), rec_cmp);
+    *out = rs;
+    *n = k;
+    return 0;
+}
+
+static int not_leading(char *err, size_t errlen)
+{
+    if (err && errlen) snprintf(err, errlen, "store: not leading (no writes)");
+    return -1;
+}
+
+static int oom(char *err, size_t errlen)
+{
+    if (err && errlen) snprintf(err, errlen, "store: out of memory");
+    return -1;
+}
+
+static int send_now(ctl_objstore_k8s *s, int what, const char *name, const char *method,
+                    const char *path, const char *ctype, const char *body)
+{
+    k8s_wr *w = wr_new(s, what, name);
+    if (!w) return -1;
+    w->req = k8s_request(s->c, method, path, NULL, ctype[0] ? ctype : NULL, body[0] ? body : NULL,
+                         wr_done, w);
+    if (!w->req) {
+        bx_warn("%s of %s/%s: cannot send", WR_NAMES[what], s->ns, name);
+        wr_free(w);
+        return -1;
+    }
+    return 0;
+}
+
+/* Queues a write for the flush (body stolen, may be NULL). */
+static int send_wr(ctl_objstore_k8s *s, int what, const char *name, const char *method,
+                   const char *path, const char *ctype, json_t *body, char *err, size_t errlen)
+{
+    char *txt = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    json_t *e = (body && !txt) ? NULL
+                               : json_pack("{s:i,s:s,s:s,s:s,s:s,s:s}", "what", what, "name", name,
+                                           "method", method, "path", path, "ctype",
+                                           ctype ? ctype : "", "body", txt ? txt : "");
+    free(txt);
+    if (!e || json_array_append_new(s->q_sends, e) != 0) return oom(err, errlen);
+    schedule_flush(s);
+    return 0;
+}
+
+static void flush_status(ctl_objstore_k8s *s, int ki)
+{
+    const char *name;
+    json_t *want;
+    void *tmp;
+    json_object_foreach_safe(s->q_status[ki], tmp, name, want)
+    {
+        if (wr_pending(s, WR_STATUS, name)) continue; /* one at a time per object, in order */
+        const json_t *obj = cached(s, ki, name);
+        if (obj) ctl_objstore_k8s_keep_transitions(want, json_object_get(obj, "status"));
+        if (!obj || deleting(obj) || json_equal(want, json_object_get(obj, "status"))) {
+            if (obj) s->stats.status_skipped++;
+            json_object_del(s->q_status[ki], name);
+            continue;
+        }
+        char path[512];
+        json_t *patch = json_pack("[{s:s,s:s,s:O}]", "op", "add", "path", "/status", "value", want);
+        char *txt = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
+        json_decref(patch);
+        if (txt) bx_debug("%s %s/%s: status %s", ctl_kind_name(KINDS[ki].kind), s->ns, name, txt);
+        if (txt && item_path(s, ki, name, "status", path, sizeof(path)) == 0 &&
+            send_now(s, WR_STATUS, name, "PATCH", path, "application/json-patch+json", txt) == 0)
+            s->stats.status_writes++;
+        free(txt);
+        json_object_del(s->q_status[ki], name);
+    }
+}
+
+static void on_flush(uv_timer_t *t)
+{
+    ctl_objstore_k8s *s = t->data;
+    if (!s->active) return;
+    const char *name;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(s->q_fin, tmp, name, v)
+    {
+        const json_t *obj = cached(s, 0, name);
+        if (obj && !deleting(obj) &&
+            !ctl_objstore_k8s_has_finalizer(obj, CTL_K8S_ADAPTER_FINALIZER))
+            fin_write(s, WR_FIN_ADD, name);
+        json_object_del(s->q_fin, name);
+    }
+    for (int ki = 0; ki < K8S_NKINDS; ki++)
+        flush_status(s, ki);
+    size_t i;
+    json_array_foreach(s->q_sends, i, v)
+    {
+        send_now(s, (int)json_integer_value(json_object_get(v, "what")),
+                 json_string_value(json_object_get(v, "name")),
+                 json_string_value(json_object_get(v, "method")),
+                 json_string_value(json_object_get(v, "path")),
+                 json_string_value(json_object_get(v, "ctype")),
+                 json_string_value(json_object_get(v, "body")));
+    }
+    json_array_clear(s->q_sends);
+    json_array_foreach(s->q_events, i, v)
+    {
+        k8s_event_emit(s->rec, json_object_get(v, "io"),
+                       json_string_value(json_object_get(v, "type")),
+                       json_string_value(json_object_get(v, "reason")), "%s",
+                       json_string_value(json_object_get(v, "message")));
+    }
+    json_array_clear(s->q_events);
+}
+
+static int k_put(ctl_objstore *st, ctl_obj *o, int *changed, char *err, size_t errlen)
+{
+    ctl_objstore_k8s *s = (ctl_objstore_k8s *)st;
+    if (changed) *changed = 0;
+    int ki = kind_index(o->kind);
+    if (ki < 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "store: %s is not kept here", ctl_kind_lower(o->kind));
+        return -1;
+    }
+    if (!s->active) return not_leading(err, errlen);
+    char path[512];
+    const json_t *cur = cached(s, ki, o->name);
+    json_t *spec = json_object_get(o->raw, "spec");
+    if (cur) {
+        int ch = !json_equal(json_object_get(cur, "spec"), spec);
+        o->generation = gen_of(cur) + (ch ? 1 : 0);
+        if (changed) *changed = ch;
+        json_t *md = json_object_get(o->raw, "metadata");
+        json_t *patch =
+            json_pack("{s:{s:O*,s:O*},s:O*}", "metadata", "labels", json_object_get(md, "labels"),
+                      "annotations", json_object_get(md, "annotations"), "spec", spec);
+        if (!patch || item_path(s, ki, o->name, NULL, path, sizeof(path)) != 0) {
+            json_decref(patch);
+            return oom(err, errlen);
+        }
+        return send_wr(s, WR_PUT, o->name, "PATCH", path, "application/merge-patch+json", patch,
+                       err, errlen);
+    }
+    json_t *body = json_deep_copy(o->raw);
+    json_t *md = body ? json_object_get(body, "metadata") : NULL;
+    if (!json_is_object(md) || item_path(s, ki, NULL, NULL, path, sizeof(path)) != 0) {
+        json_decref(body);
+        if (err && errlen) snprintf(err, errlen, "store: bad object");
+        return -1;
+    }
+    json_object_set_new(md, "namespace", json_string(s->ns));
+    o->generation = 1;
+    if (changed) *changed = 1;
+    return send_wr(s, WR_PUT, o->name, "POST", path, NULL, body, err, errlen);
+}
+
+static int k_del(ctl_objstore *st, const char *kind, const char *name, char *err, size_t errlen)
+{
+    ctl_objstore_k8s *s = (ctl_objstore_k8s *)st;
+    int ki = kind_index_name(kind);
+    if (ki < 0 || !cached(s, ki, name)) return 1;
+    if (!s->active) return not_leading(err, errlen);
+    char path[512];
+    if (item_path(s, ki, name, NULL, path, sizeof(path)) != 0) return 1;
+    return send_wr(s, WR_DELETE, name, "DELETE", path, NULL, NULL, err, errlen);
+}
+
+static int k_set_status(ctl_objstore *st, const char *kind, const char *name, const json_t *status,
+                        char *err, size_t errlen)
+{
+    ctl_objstore_k8s *s = (ctl_objstore_k8s *)st;
+    int ki = kind_index_name(kind);
+    const json_t *obj = ki < 0 ? NULL : cached(s, ki, name);
+    if (!obj || deleting(obj)) return 1;
+    if (!s->active) return not_leading(err, errlen);
+    json_t *want = ctl_objstore_k8s_status(KINDS[ki].kind, status, gen_of(obj));
+    if (!want) return oom(err, errlen);
+    if (json_object_set_new(s->q_status[ki], name, want) != 0) return oom(err, errlen);
+    schedule_flush(s);
+    return 0;
+}
+
+static int k_event(ctl_objstore *st, const char *kind, const char *name, ctl_event_type type,
+                   const char *reason, const char *message, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    ctl_objstore_k8s *s = (ctl_objstore_k8s *)st;
+    int ki = kind_index_name(kind);
+    const json_t *obj = ki < 0 ? NULL : cached(s, ki, name);
+    if (!obj || !s->active || !s->rec) return 0; /* dropped: not ours to report */
+    json_t *io =
+        json_pack("{s:s,s:s,s:O}", "apiVersion", ctl_obj_kind_api_version(KINDS[ki].kind), "kind",
+                  ctl_kind_name(KINDS[ki].kind), "metadata", json_object_get(obj, "metadata"));
+    if (!io) return 0;
+    if (json_array_size(s->q_events) >= K8S_MAX_QUEUED_EVENTS) {
+        json_decref(io); /* bounded: dropped */
+        return 0;
+    }
+    json_array_append_new(s->q_events, json_pack("{s:o,s:s,s:s,s:s}", "io", io, "type",
+                                                 ctl_event_type_name(type), "reason", reason,
+                                                 "message", message ? message : ""));
+    schedule_flush(s);
+    return 0;
+}
+
+static int k_events(ctl_objstore *st, const char *kind, const char *name, size_t limit,
+                    ctl_event **out, size_t *n, char *err, size_t errlen)
+{
+    (void)st;
+    (void)kind;
+    (void)name;
+    (void)limit;
+    (void)err;
+    (void)errlen;
+    *out = NULL;
+    *n = 0;
+    return 0;
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    ctl_objstore_k8s *s = h->data;
+    if (--s->timers_open == 0) free(s);
+}
+
+static void k_close(ctl_objstore *st)
+{
+    ctl_objstore_k8s *s = (ctl_objstore_k8s *)st;
+    wr_cancel_all(s);
+    for (int ki = 0; ki < K8S_NKINDS; ki++) {
+        if (s->refl[ki]) k8s_reflector_close(s->refl[ki], NULL, NULL);
+        json_decref(s->gone[ki]);
+    }
+    free(s->ctx); /* only the reflectors' callbacks used it */
+    json_decref(s->pending);
+    json_decref(s->q_fin);
+    json_decref(s->q_status[0]);
+    json_decref(s->q_status[1]);
+    json_decref(s->q_events);
+    json_decref(s->q_sends);
+    s->timers_open = 2;
+    s->flush_timer.data = s;
+    uv_close((uv_handle_t *)&s->flush_timer, timer_closed);
+    uv_timer_stop(&s->fin_timer);
+    s->fin_timer.data = s;
+    uv_close((uv_handle_t *)&s->fin_timer, timer_closed);
+}
+
+static const ctl_objstore_ops ctl_objstore_k8s_ops = {
+    .name = "kubernetes",
+    .get = k_get,
+    .list = k_list,
+    .put = k_put,
+    .del = k_del,
+    .set_status = k_set_status,
+    .event = k_event,
+    .events = k_events,
+    .close = k_close,
+};
+
+/* ---------------------------------------------------------------- API */
+
+int ctl_objstore_k8s_open(k8s_client *c, k8s_recorder *rec, const ctl_objstore_k8s_opts *opts,
+                          ctl_objstore **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!opts || !opts->ns || !opts->ns[0] || strlen(opts->ns) > CTL_NAME_MAX) {
+        snprintf(err, errlen, "store: a namespace is required");
+        return -1;
+    }
+    ctl_objstore_k8s *s = calloc(1, sizeof(*s));
+    refl_ctx *ctx = calloc(K8S_NKINDS, sizeof(*ctx));
+    if (!s || !ctx || !(s->pending = json_object()) || !(s->gone[0] = json_object()) ||
+        !(s->gone[1] = json_object()) || !(s->q_fin = json_object()) ||
+        !(s->q_status[0] = json_object()) || !(s->q_status[1] = json_object()) ||
+        !(s->q_events = json_array()) || !(s->q_sends = json_array())) {
+        if (s) {
+            json_decref(s->pending);
+            json_decref(s->gone[0]);
+            json_decref(s->gone[1]);
+            json_decref(s->q_fin);
+            json_decref(s->q_status[0]);
+            json_decref(s->q_status[1]);
+            json_decref(s->q_events);
+        }
+        free(s);
+        free(ctx);
+        snprintf(err, errlen, "store: out of memory");
+        return -1;
+    }
+    s->c = c;
+    s->rec = rec;
+    s->ctx = ctx;
+    s->opts = *opts;
+    snprintf(s->ns, sizeof(s->ns), "%s", opts->ns);
+    s->opts.ns = s->ns;
+    s->wrs.next = s->wrs.prev = &s->wrs;
+    uv_timer_init(k8s_client_loop(c), &s->fin_timer);
+    s->fin_timer.data = s;
+    uv_timer_init(k8s_client_loop(c), &s->flush_timer);
+    s->flush_timer.data = s;
+    ctl_objstore_base_init(&s->base, &ctl_objstore_k8s_ops);
+    static const k8s_reflector_cbs cbs = {
+        .on_add = r_add, .on_update = r_update, .on_delete = r_delete, .on_synced = r_synced};
+    for (int ki = 0; ki < K8S_NKINDS; ki++) {
+        ctx[ki].s = s;
+        ctx[ki].ki = ki;
+        k8s_reflector_opts ro;
+        k8s_reflector_opts_default(&ro);
+        if (item_path(s, ki, NULL, NULL, s->coll[ki], sizeof(s->coll[ki])) != 0) goto fail;
+        ro.path = s->coll[ki];
+        if (k8s_reflector_new(c, &ro, &cbs, &ctx[ki], &s->refl[ki]) != 0) goto fail;
+    }
+    for (int ki = 0; ki < K8S_NKINDS; ki++)
+        k8s_reflector_start(s->refl[ki]);
+    *out = &s->base;
+    return 0;
+fail:
+    snprintf(err, errlen, "store: cannot start the reflectors");
+    for (int ki = 0; ki < K8S_NKINDS; ki++)
+        if (s->refl[ki]) k8s_reflector_close(s->refl[ki], NULL, NULL);
+    s->refl[0] = s->refl[1] = NULL;
+    ctl_objstore_close(&s->base);
+    return -1;
+}
+
+int ctl_objstore_k8s_synced(const ctl_objstore *st)
+{
+    if (!st || st->ops != &ctl_objstore_k8s_ops) return 0;
+    const ctl_objstore_k8s *s = (const ctl_objstore_k8s *)st;
+    return s->synced_mask == (1 << K8S_NKINDS) - 1;
+}
+
+void ctl_objstore_k8s_set_active(ctl_objstore *st, int active)
+{
+    if (!st || st->ops != &ctl_objstore_k8s_ops) return;
+    ctl_objstore_k8s *s = (ctl_objstore_k8s *)st;
+    if (!active) {
+        s->active = 0;
+        wr_cancel_all(s);
+        json_object_clear(s->pending);
+        json_object_clear(s->q_fin);
+        json_object_clear(s->q_status[0]);
+        json_object_clear(s->q_status[1]);
+        json_array_clear(s->q_events);
+        json_array_clear(s->q_sends);
+        uv_timer_stop(&s->fin_timer);
+        uv_timer_stop(&s->flush_timer);
+        return;
+    }
+    if (s->active) return;
+    s->active = 1;
+    if (!s->refl[0]) return;
+    /* take over: finalizers to add, deletions to finish (copy the keys:
+     * notifying may run controllers that read the cache) */
+    json_t *objs = json_deep_copy(k8s_reflector_cache(s->refl[0]));
+    const char *key;
+    json_t *obj;
+    json_object_foreach(objs, key, obj)
+    {
+        if (deleting(obj))
+            begin_finalize(s, 0, obj, 0);
+        else
+            maybe_add_finalizer(s, 0, obj);
+    }
+    json_decref(objs);
+}
+
+void ctl_objstore_k8s_get_stats(const ctl_objstore *st, ctl_objstore_k8s_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (st && st->ops == &ctl_objstore_k8s_ops) *out = ((const ctl_objstore_k8s *)st)->stats;
+}

@@ -1,0 +1,125 @@
+/* ctl_objstore_k8s: the "kubernetes" object store (ctl_objstore.h) over a
+ * Kubernetes API server (src/k8s): AIBrix's ModelAdapters
+ * (model.aibrix.ai/v1alpha1 modeladapters) and PodAutoscalers
+ * (autoscaling.aibrix.ai/v1alpha1 podautoscalers) of one namespace.
+ *
+ * Reads. A reflector per kind (LIST + WATCH, k8s_reflector.h) keeps the
+ * objects; get and list answer from those caches (no API read at steady
+ * state). A record's object is the manifest: the CR without status and
+ * with only name, namespace, labels and annotations left of its metadata;
+ * its status is the CR's status ({} when none); generation is
+ * metadata.generation; created_ms and updated_ms come from
+ * creationTimestamp. An object being deleted (deletionTimestamp set) is
+ * not found and not listed.
+ *
+ * Watch. The reflectors' changes are filtered as the sqlite store's puts
+ * are: CTL_WATCH_PUT when an object appears or its metadata.generation
+ * changes (a status or metadata write changes neither, so a controller
+ * writing its own status does not wake itself), CTL_WATCH_DELETE when it
+ * gets a deletionTimestamp or, without one, goes away. An object first
+ * seen while being deleted is reported as PUT then DELETE, so the
+ * controller learns it before removing it.
+ *
+ * Names. The controllers key objects by metadata.name, a DNS label that
+ * ctl_obj checks; so one store serves one namespace (opts.ns). Watching
+ * every namespace needs a namespace in ctl_obj/ctl_record (keys
+ * "ns/name" do not fit ctl_obj's DNS-label names): not done yet.
+ *
+ * All writes wait for a 0 ms timer: the reflectors' callbacks run inside
+ * libcurl's, where no request may be started.
+ *
+ * Writes, only while active (ctl_objstore_k8s_set_active: the process
+ * leads; otherwise set_status, put and delete fail with "not leading" and
+ * events are dropped). All are asynchronous: the call returns 0 once the
+ * request is sent and a failure is logged (the skeleton's "forgotten on
+ * failure" then cannot apply: the next change writes again).
+ *   put         create (POST) or merge-patch of labels, annotations, spec;
+ *   del         DELETE;
+ *   set_status  a JSON patch {"op":"add","path":"/status"} of the /status
+ *               subresource with the status mapped to AIBrix's schema
+ *               (ctl_objstore_k8s_status), conditions keeping their
+ *               lastTransitionTime while their status holds
+ *               (ctl_objstore_k8s_keep_transitions); nothing is sent when the cached
+ *               status is equal (no write at steady state, even after a
+ *               handover). Writes of one object go one at a time, in order
+ *               (a newer status waiting replaces an older one);
+ *   event       a core/v1 Event through k8s_event (aggregated there);
+ *   events      reads nothing: returns no events (read them with kubectl).
+ *
+ * Finalizer adapter.model.aibrix.ai/finalizer on ModelAdapters. While
+ * active: every ModelAdapter seen without it (and not being deleted) gets
+ * it (a PUT with the resourceVersion, retried on 409: k8s_update_retry).
+ * When one carrying it gets a deletionTimestamp, the store notifies DELETE
+ * (ctl_lora then unloads it from every pod) and keeps the name pending;
+ * every 200 ms it asks opts.released(kind, name) whether the controller has
+ * let go (brix controller answers !ctl_lora_has) and then removes the
+ * finalizer, after which the API server deletes the object. Becoming active
+ * (a new leader) takes over the adapters being deleted the same way.
+ *
+ * Threads and ownership: the client's loop. The client and recorder are
+ * borrowed (close the store first). ctl_objstore_close cancels what is in
+ * flight (no callback after it). */
+#ifndef CTL_OBJSTORE_K8S_H
+#define CTL_OBJSTORE_K8S_H
+
+#include "ctl/ctl_objstore.h"
+#include "k8s/k8s_client.h"
+#include "k8s/k8s_event.h"
+
+#define CTL_K8S_ADAPTER_FINALIZER "adapter.model.aibrix.ai/finalizer"
+
+typedef struct ctl_objstore_k8s_opts {
+    const char *ns; /* the namespace watched and written (required; copied) */
+    /* 1 once the controllers let go of a deleted object (its finalizer may
+     * go). NULL: at once. */
+    int (*released)(void *ud, ctl_kind kind, const char *name);
+    /* Once, when every reflector has listed the first time. May be NULL. */
+    void (*on_synced)(void *ud);
+    void *ud;
+} ctl_objstore_k8s_opts;
+
+/* Opens the store and starts its reflectors. 0 and *out, or -1. */
+int ctl_objstore_k8s_open(k8s_client *c, k8s_recorder *rec, const ctl_objstore_k8s_opts *opts,
+                          ctl_objstore **out, char *err, size_t errlen);
+/* 1 when st is this implementation and every reflector has listed once. */
+int ctl_objstore_k8s_synced(const ctl_objstore *st);
+/* 1: writes allowed (adds missing finalizers and takes over deletions now);
+ * 0: writes stop at once (what is in flight is cancelled). */
+void ctl_objstore_k8s_set_active(ctl_objstore *st, int active);
+
+typedef struct ctl_objstore_k8s_stats {
+    unsigned long status_writes, status_skipped; /* skipped: equal to the cached one */
+    unsigned long finalizers_added, finalizers_removed;
+    unsigned long notify_put, notify_delete;
+} ctl_objstore_k8s_stats;
+void ctl_objstore_k8s_get_stats(const ctl_objstore *st, ctl_objstore_k8s_stats *out);
+
+/* ---- pure helpers (unit-tested) ---- */
+
+/* The manifest of a CR: a new object without status and with only name,
+ * namespace, labels and annotations left of metadata. NULL on OOM. */
+json_t *ctl_objstore_k8s_manifest(const json_t *cr);
+/* 1 when the CR's metadata.finalizers holds name. */
+int ctl_objstore_k8s_has_finalizer(const json_t *cr, const char *name);
+/* The status written for a controller's: only the fields AIBrix's CRD
+ * schema has (the API server would prune the others: ModelAdapter phase,
+ * candidates, desiredReplicas, readyReplicas, instances, conditions;
+ * PodAutoscaler lastScaleTime, desiredScale, actualScale, conditions,
+ * scalingHistory, scheduledBounds, predictive), and observedGeneration
+ * (status.observedGeneration, else generation) in every condition lacking
+ * one, where the schema keeps it. NULL on OOM. */
+json_t *ctl_objstore_k8s_status(ctl_kind kind, const json_t *status, int64_t generation);
+/* Kubernetes' rule for conditions: lastTransitionTime changes only when a
+ * condition's status does. Each condition of status whose type is in cur
+ * (the status on the server) with the same status gets cur's
+ * lastTransitionTime (a controller restarted on another replica would
+ * otherwise stamp every condition anew). Changes status in place. */
+void ctl_objstore_k8s_keep_transitions(json_t *status, const json_t *cur);
+/* RFC 3339 (creationTimestamp) -> Unix ms; 0 when it does not parse. */
+int64_t ctl_objstore_k8s_time_ms(const char *ts);
+/* What an update of old to obj means for the watchers: 0 nothing,
+ * CTL_WATCH_PUT + 1 (a new generation), CTL_WATCH_DELETE + 1 (deletion
+ * started). old NULL: a new object (PUT, or DELETE when being deleted). */
+int ctl_objstore_k8s_change(const json_t *old, const json_t *obj);
+
+#endif

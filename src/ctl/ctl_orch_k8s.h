@@ -1,0 +1,76 @@
+/* ctl_orch_k8s: the "kubernetes" orchestrator (ctl_orch.h) over a
+ * Kubernetes API server (src/k8s), for `brix controller`. The cluster runs
+ * the pods (Deployments, ReplicaSets, kubelets); this orchestrator watches
+ * them and scales Deployments, nothing more.
+ *
+ * Pods: a reflector on the namespace's Pods with the label selector
+ * model.aibrix.ai/name (pods without it are not engines). Ray worker pods
+ * (label ray.io/node-type=worker) are skipped. A pod becomes a ctl_podview:
+ *   name        the pod's name
+ *   deployment  its Deployment: the owning ReplicaSet's name without the
+ *               "-<pod-template-hash>" suffix (the Deployment controller's
+ *               naming); else the controller owner's name; else the model
+ *   model       label model.aibrix.ai/name
+ *   host, port  status.podIP, label model.aibrix.ai/port (default 8000)
+ *   url         http://host:port
+ *   phase       Stopping with a deletionTimestamp; Ready when the Ready
+ *               condition is True and it has a podIP; else Starting
+ *   replica     its index among its Deployment's pods, by name
+ *   restarts    containerStatuses[0].restartCount; pid 0
+ *   ready_since the Ready condition's lastTransitionTime
+ * Snapshots (ctl_orch_pods) are rebuilt lazily after a change, sorted by
+ * deployment then name. on_change runs for every pod change once the first
+ * list is done (before it, on_synced runs once instead).
+ *
+ * Deployments: a second reflector (the namespace's apps/v1 Deployments)
+ * reports spec.replicas through on_replicas, so the autoscaler knows the
+ * current size.
+ *
+ * Operations:
+ *   apply   merge-patches the Deployment's /scale spec.replicas (only the
+ *           name of the ctl_obj is read: a Deployment ctl_obj made of a
+ *           name is enough); the cluster starts and stops the pods.
+ *   adopt   a no-op (the pods belong to the cluster; nothing to take over).
+ *   remove  a no-op: the Deployments are the user's (kubectl delete).
+ *   close   stop_pods is ignored (nothing is scaled down on exit); the
+ *           reflectors stop, writes in flight are cancelled; done runs from
+ *           the loop.
+ * No events are raised (the cluster's controllers write their own).
+ *
+ * Threads and ownership: the client's loop; the client is borrowed (close
+ * the orchestrator first). */
+#ifndef CTL_ORCH_K8S_H
+#define CTL_ORCH_K8S_H
+
+#include "ctl/ctl_orch.h"
+#include "k8s/k8s_client.h"
+
+#define CTL_K8S_LABEL_PORT "model.aibrix.ai/port"
+#define CTL_K8S_DEFAULT_PORT 8000
+
+typedef struct ctl_orch_k8s_cfg {
+    const char *ns; /* the namespace watched (required; copied) */
+    /* A Deployment's spec.replicas as the cluster has it (on every change;
+     * model: its model.aibrix.ai/name label or NULL). May be NULL. */
+    void (*on_replicas)(void *ud, const char *deployment, const char *model, int replicas);
+    /* Once, when pods and Deployments have been listed. May be NULL. */
+    void (*on_synced)(void *ud);
+} ctl_orch_k8s_cfg;
+
+/* 0 and *out (its reflectors started), or -1. cbs and ud as ctl_orch's. */
+int ctl_orch_k8s_init(ctl_orch **out, k8s_client *c, const ctl_orch_k8s_cfg *cfg,
+                      const ctl_orch_cbs *cbs, void *ud, char *err, size_t errlen);
+/* 1 when o is this implementation and both reflectors listed once. */
+int ctl_orch_k8s_synced(const ctl_orch *o);
+/* Scale requests sent (apply). */
+unsigned long ctl_orch_k8s_scales(const ctl_orch *o);
+
+/* ---- pure helpers (unit-tested) ---- */
+
+/* The Deployment a pod belongs to (rules above) into buf; 0, or -1 when
+ * none can be told. */
+int ctl_orch_k8s_pod_deployment(const json_t *pod, char *buf, size_t cap);
+/* 1 when the pod's Ready condition is True. */
+int ctl_orch_k8s_pod_ready(const json_t *pod);
+
+#endif
