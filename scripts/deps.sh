@@ -13,7 +13,7 @@ PKGS=(
     libuv1-dev libhttp-parser-dev libjansson-dev libyaml-dev libcurl4-openssl-dev
     libhiredis-dev libsqlite3-dev libxxhash-dev libcmocka-dev libzmq3-dev
     libmsgpack-dev libcbor-dev libssl-dev
-    curl jq python3 prometheus redis-server
+    curl jq python3 python3-yaml prometheus redis-server
     wrk nginx hyperfine gnuplot-nox valgrind strace
 )
 
@@ -64,15 +64,20 @@ for tool in cmake clang promtool jq node npm curl; do
     }
 done
 
-# npm packages of the e2e tests (the official openai client), pinned in
-# tests/e2e/package-lock.json. Reinstall only when the installed tree is older
-# than the lock file or lacks a pinned package.
+# npm packages of the e2e tests (the official openai client, @kubernetes/client-node),
+# pinned in tests/e2e/package-lock.json. Reinstall only when the installed tree is older
+# than the lock file or lacks a pinned package at its pinned version.
 E2E="$ROOT/tests/e2e"
 stamp="$E2E/node_modules/.package-lock.json"
-want=$(node -e 'console.log(require(process.argv[1]).dependencies.openai)' "$E2E/package.json")
-have=$(node -e 'try{console.log(require(process.argv[1]).version)}catch(e){}' \
-    "$E2E/node_modules/openai/package.json" 2>/dev/null || true)
-if [ ! -f "$stamp" ] || [ "$E2E/package-lock.json" -nt "$stamp" ] || [ "$want" != "$have" ]; then
+pinned=$(node -e '
+const path = require("path"), dir = process.argv[1];
+let ok = "yes";
+for (const [n, v] of Object.entries(require(path.join(dir, "package.json")).dependencies)) {
+    try { if (require(path.join(dir, "node_modules", n, "package.json")).version !== v) ok = "no"; }
+    catch (e) { ok = "no"; }
+}
+console.log(ok);' "$E2E" 2>/dev/null || echo no)
+if [ ! -f "$stamp" ] || [ "$E2E/package-lock.json" -nt "$stamp" ] || [ "$pinned" != yes ]; then
     echo "deps: npm ci in tests/e2e"
     (cd "$E2E" && npm ci --no-audit --no-fund --loglevel=error </dev/null >/tmp/brix-deps-npm.log 2>&1) || {
         cat /tmp/brix-deps-npm.log >&2

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The test stand-in for a cluster's controllers and kubelet (tests/k8s/fake_kubelet.py) on the
+# fake Kubernetes API server: a Deployment whose container runs `brix engine` becomes Ready
+# pods, each a local engine on its own 127.0.0.x address that answers at podIP:port; scaling
+# adds and removes them; deleting the Deployment removes ReplicaSet, pods and processes; at
+# steady state the stand-in makes no writes.
+# Usage: bash tests/e2e/test_k8s_kubelet.sh /path/to/brix
+source "$(dirname "$0")/lib.sh"
+e2e_init "$@"
+bx_need python3 kubectl
+source "$E2E_DIR/../k8s/lib.sh"
+
+fake_apiserver_start "$E2E_TMP" || fail "fake apiserver did not start"
+K=(kubectl --kubeconfig "$KUBECONFIG_FAKE" --request-timeout=10s)
+python3 "$E2E_DIR/../k8s/fake_kubelet.py" --server "$FAKE_API" --brix "$BRIX" \
+    --workdir "$E2E_TMP/pods" --ip-first 20 --ready-file "$E2E_TMP/kubelet.ready" \
+    >"$E2E_TMP/kubelet.log" 2>&1 &
+KUBELET_PID=$!
+E2E_PIDS+=("$KUBELET_PID")
+E2E_LOGS+=("$E2E_TMP/kubelet.log")
+for _ in $(seq 100); do [ -s "$E2E_TMP/kubelet.ready" ] && break; sleep 0.1; done
+[ -s "$E2E_TMP/kubelet.ready" ] || fail "fake kubelet did not sync"
+
+cat >"$E2E_TMP/dep.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: llama
+  labels: {model.aibrix.ai/name: llama}
+spec:
+  replicas: 2
+  selector: {matchLabels: {model.aibrix.ai/name: llama}}
+  template:
+    metadata:
+      labels: {model.aibrix.ai/name: llama, model.aibrix.ai/port: "8000"}
+    spec:
+      containers:
+      - name: engine
+        image: brix:test
+        command: [brix, engine]
+        args: [--model, llama, --time-scale, "50"]
+        ports: [{containerPort: 8000}]
+YAML
+"${K[@]}" apply -f "$E2E_TMP/dep.yaml" >/dev/null || fail "apply deployment"
+
+# ready_pods N: waits until exactly N pods of the Deployment are Ready
+ready_pods() {
+    local n=$1 got=""
+    for _ in $(seq 200); do
+        got=$("${K[@]}" get pods -l model.aibrix.ai/name=llama -o json |
+            jq '[.items[] | select(.metadata.deletionTimestamp == null)
+                 | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))] | length')
+        [ "$got" = "$n" ] && return 0
+        sleep 0.1
+    done
+    fail "want $n Ready pods, have $got: $("${K[@]}" get pods -o wide 2>&1)"
+}
+ready_pods 2
+for ip in $("${K[@]}" get pods -l model.aibrix.ai/name=llama -o jsonpath='{.items[*].status.podIP}'); do
+    curl -sf --max-time 5 "http://$ip:8000/v1/models" | jq -e '.data[0].id == "llama"' >/dev/null ||
+        fail "engine of pod at $ip:8000 does not serve llama"
+done
+"${K[@]}" get deploy llama -o jsonpath='{.status.readyReplicas}/{.status.replicas}' >"$E2E_TMP/out"
+[ "$(cat "$E2E_TMP/out")" = "2/2" ] || fail "deployment status: $(cat "$E2E_TMP/out")"
+
+# steady state: no writes by the stand-in
+w1=$(fake_api GET /fake/stats | jq '.writes')
+sleep 1
+w2=$(fake_api GET /fake/stats | jq '.writes')
+[ "$w1" = "$w2" ] || fail "writes at steady state: $w1 -> $w2"
+
+"${K[@]}" scale deploy llama --replicas=3 >/dev/null || fail "scale up"
+ready_pods 3
+"${K[@]}" scale deploy llama --replicas=1 >/dev/null || fail "scale down"
+ready_pods 1
+for _ in $(seq 100); do
+    [ "$("${K[@]}" get pods -o name | wc -l)" = 1 ] && break
+    sleep 0.1
+done
+[ "$("${K[@]}" get pods -o name | wc -l)" = 1 ] || fail "terminated pods not removed"
+
+"${K[@]}" delete deploy llama --timeout=10s >/dev/null || fail "delete deployment"
+for _ in $(seq 100); do
+    [ -z "$("${K[@]}" get pods,rs -o name)" ] && break
+    sleep 0.1
+done
+[ -z "$("${K[@]}" get pods,rs -o name)" ] || fail "GC left: $("${K[@]}" get pods,rs -o name)"
+for _ in $(seq 50); do [ -z "$(pgrep -P "$KUBELET_PID")" ] && break; sleep 0.1; done
+[ -z "$(pgrep -P "$KUBELET_PID")" ] || fail "engines left running: $(pgrep -aP "$KUBELET_PID")"
+log "deployment -> ready engine pods at their podIPs, scaled 2 -> 3 -> 1, deleted with GC"

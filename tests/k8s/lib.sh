@@ -1,0 +1,142 @@
+# shellcheck shell=bash
+# Starts the fake Kubernetes API server (tests/k8s/fake_apiserver.py, a test fixture; see
+# docs/kubernetes-fake.md) and writes a kubeconfig for it. Sourced by e2e tests (after
+# tests/e2e/lib.sh, whose E2E_PIDS/E2E_LOGS then stop it and show its log) or by hand:
+#
+#   fake_apiserver_start DIR [ARGS...]      plain http on a free port of 127.0.0.1, waits until
+#                                           it serves; sets FAKE_API (its URL), FAKE_API_PORT,
+#                                           FAKE_API_PID and KUBECONFIG_FAKE (DIR/kubeconfig:
+#                                           context fake, namespace default, token fake-token,
+#                                           insecure-skip-tls-verify, which client-node wants
+#                                           for http)
+#   fake_apiserver_start_tls DIR [ARGS...]  the same over https with a throwaway CA
+#                                           (DIR/tls/ca.crt), a token it requires (fake-token)
+#                                           and client certificates it accepts
+#                                           (DIR/tls/client.{crt,key}); KUBECONFIG_FAKE names
+#                                           the CA and the token, KUBECONFIG_FAKE_CERT the CA
+#                                           and the client certificate instead
+#   fake_api METHOD PATH [JSON]             curl to the fake (control endpoints /fake/...)
+#   fake_kubeconfig FILE SERVER [TOKEN] [CA_FILE] [CERT KEY]   writes a kubeconfig
+#
+# Stop it with kill "$FAKE_API_PID".
+
+FAKE_API_PY="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/fake_apiserver.py"
+
+fake_kubeconfig() {
+    local file=$1 server=$2 token=${3:-fake-token} ca=${4:-} cert=${5:-} key=${6:-}
+    local tls="    insecure-skip-tls-verify: true" user="    token: $token"
+    if [ -n "$ca" ]; then
+        tls="    certificate-authority-data: $(base64 -w0 <"$ca")"
+    fi
+    if [ -n "$cert" ]; then
+        user="    client-certificate-data: $(base64 -w0 <"$cert")
+    client-key-data: $(base64 -w0 <"$key")"
+    fi
+    cat >"$file" <<KCFG
+apiVersion: v1
+kind: Config
+clusters:
+- name: fake
+  cluster:
+    server: $server
+$tls
+contexts:
+- name: fake
+  context:
+    cluster: fake
+    user: fake
+    namespace: default
+current-context: fake
+users:
+- name: fake
+  user:
+$user
+KCFG
+}
+
+# fake_tls_certs DIR: a CA, a server certificate for 127.0.0.1/localhost and a client one.
+fake_tls_certs() {
+    local d=$1
+    mkdir -p "$d"
+    (
+        cd "$d" || exit 1
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=fake-ca \
+            -keyout ca.key -out ca.crt 2>/dev/null &&
+            openssl req -newkey rsa:2048 -nodes -subj /CN=fake-apiserver \
+                -keyout server.key -out server.csr 2>/dev/null &&
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext &&
+            openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+                -extfile server.ext -out server.crt 2>/dev/null &&
+            openssl req -newkey rsa:2048 -nodes -subj /CN=fake-user/O=system:masters \
+                -keyout client.key -out client.csr 2>/dev/null &&
+            printf 'extendedKeyUsage=clientAuth\n' >client.ext &&
+            openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+                -extfile client.ext -out client.crt 2>/dev/null
+    ) || {
+        echo "fake_tls_certs: openssl failed" >&2
+        return 1
+    }
+}
+
+fake_apiserver_start() {
+    local dir=$1
+    shift
+    _fake_apiserver_run "$dir" http "$@"
+}
+
+fake_apiserver_start_tls() {
+    local dir=$1
+    shift
+    fake_tls_certs "$dir/tls" || return 1
+    _fake_apiserver_run "$dir" https --tls-cert "$dir/tls/server.crt" \
+        --tls-key "$dir/tls/server.key" --client-ca "$dir/tls/ca.crt" --token fake-token "$@"
+}
+
+_fake_apiserver_run() {
+    local dir=$1 scheme=$2
+    shift 2
+    mkdir -p "$dir"
+    rm -f "$dir/fake-api.port"
+    python3 "$FAKE_API_PY" --port 0 --port-file "$dir/fake-api.port" "$@" \
+        >"$dir/fake-api.log" 2>&1 &
+    FAKE_API_PID=$!
+    if declare -p E2E_PIDS >/dev/null 2>&1; then
+        E2E_PIDS+=("$FAKE_API_PID")
+        E2E_LOGS+=("$dir/fake-api.log")
+    fi
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [ -s "$dir/fake-api.port" ] && break
+        kill -0 "$FAKE_API_PID" 2>/dev/null || {
+            echo "fake apiserver exited: $(tail -n 5 "$dir/fake-api.log")" >&2
+            return 1
+        }
+        sleep 0.1
+    done
+    [ -s "$dir/fake-api.port" ] || {
+        echo "fake apiserver did not start" >&2
+        return 1
+    }
+    FAKE_API_PORT=$(cat "$dir/fake-api.port")
+    FAKE_API="$scheme://127.0.0.1:$FAKE_API_PORT"
+    KUBECONFIG_FAKE="$dir/kubeconfig"
+    if [ "$scheme" = https ]; then
+        FAKE_API_CA="$dir/tls/ca.crt"
+        fake_kubeconfig "$KUBECONFIG_FAKE" "$FAKE_API" fake-token "$FAKE_API_CA"
+        KUBECONFIG_FAKE_CERT="$dir/kubeconfig-cert"
+        fake_kubeconfig "$KUBECONFIG_FAKE_CERT" "$FAKE_API" "" "$FAKE_API_CA" \
+            "$dir/tls/client.crt" "$dir/tls/client.key"
+    else
+        fake_kubeconfig "$KUBECONFIG_FAKE" "$FAKE_API"
+    fi
+}
+
+fake_api() {
+    local method=$1 path=$2 body=${3:-}
+    local args=(-sS --max-time 10 -X "$method")
+    [ -z "${FAKE_API_CA:-}" ] || [[ $FAKE_API != https* ]] || args+=(--cacert "$FAKE_API_CA")
+    if [ -n "$body" ]; then
+        args+=(-H 'Content-Type: application/json' --data-binary "$body")
+    fi
+    curl "${args[@]}" "$FAKE_API$path"
+}
