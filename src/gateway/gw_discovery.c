@@ -110,6 +110,7 @@ typedef struct gw_disc_eng {
     int repoll;  /* poked while a poll was in flight */
     int fails;   /* consecutive failed polls */
     int failing; /* last poll failed (for logging state changes only) */
+    int pinned;  /* model and adapters come from the source, not /v1/models */
     bx_buf body;
 } gw_disc_eng;
 
@@ -165,16 +166,19 @@ static void gw_disc_maybe_free(gw_disc *d)
     if (cb) cb(ud);
 }
 
-/* Applies a good answer; returns 1 when something the router sees changed. */
-static int gw_disc_apply(gw_engine *e, const gw_disc_models *m)
+/* Applies a good answer; returns 1 when something the router sees changed.
+ * A pinned engine takes only the readiness from it. */
+static int gw_disc_apply(gw_engine *e, const gw_disc_models *m, int pinned)
 {
     int changed = 0;
-    if (strcmp(e->model, m->model)) {
+    if (pinned) {
+    } else if (strcmp(e->model, m->model)) {
         snprintf(e->model, sizeof(e->model), "%s", m->model);
         changed = 1;
     }
-    if (e->nadapters != m->nadapters ||
-        memcmp(e->adapters, m->adapters, (size_t)m->nadapters * sizeof(m->adapters[0]))) {
+    if (!pinned &&
+        (e->nadapters != m->nadapters ||
+         memcmp(e->adapters, m->adapters, (size_t)m->nadapters * sizeof(m->adapters[0])))) {
         memcpy(e->adapters, m->adapters, (size_t)m->nadapters * sizeof(m->adapters[0]));
         e->nadapters = m->nadapters;
         changed = 1;
@@ -251,7 +255,7 @@ static void gw_disc_on_done(bx_http_creq *cr, int err, void *ud)
         de->failing = 0;
         int was_ready = e->ready;
         gw_registry_lock(d->reg);
-        int changed = gw_disc_apply(e, &m);
+        int changed = gw_disc_apply(e, &m, de->pinned);
         gw_registry_unlock(d->reg);
         if (changed) {
             char em[BX_LOG_ESC_MAX]; /* the engine's own string */
@@ -437,30 +441,60 @@ void gw_disc_close(gw_disc *d, void (*cb)(void *ud), void *ud)
     uv_close((uv_handle_t *)&d->timer, gw_disc_on_timer_closed);
 }
 
-int gw_disc_set_engines(gw_disc *d, const char *const *addrs, int n)
+/* Sets a pinned engine's served names (under the lock); 1 when they changed. */
+static int gw_disc_pin(gw_engine *e, const gw_disc_engine_info *in)
+{
+    char ad[GW_MAX_ADAPTERS][GW_NAME_MAX];
+    int na = 0;
+    memset(ad, 0, sizeof(ad));
+    for (int i = 0; i < in->nadapters && na < GW_MAX_ADAPTERS; i++) {
+        const char *a = in->adapters[i];
+        if (!a || !a[0] || strlen(a) >= GW_NAME_MAX) continue;
+        int dup = 0;
+        for (int k = 0; k < na && !dup; k++)
+            dup = !strcmp(ad[k], a);
+        if (!dup) snprintf(ad[na++], GW_NAME_MAX, "%s", a);
+    }
+    int changed = 0;
+    if (strcmp(e->model, in->model)) {
+        snprintf(e->model, sizeof(e->model), "%s", in->model);
+        changed = 1;
+    }
+    if (e->nadapters != na || memcmp(e->adapters, ad, (size_t)na * sizeof(ad[0]))) {
+        memset(e->adapters, 0, sizeof(e->adapters));
+        memcpy(e->adapters, ad, (size_t)na * sizeof(ad[0]));
+        e->nadapters = na;
+        changed = 1;
+    }
+    return changed;
+}
+
+int gw_disc_set_engines_info(gw_disc *d, const gw_disc_engine_info *infos, int n)
 {
     if (d->closing) return 0;
     for (int i = 0; i < d->reg->n; i++)
         if (d->eng[i]) d->eng[i]->tracked = -d->eng[i]->tracked; /* 1 -> -1: unconfirmed */
     int accepted = 0;
     for (int k = 0; k < n; k++) {
+        const gw_disc_engine_info *in = &infos[k];
+        int pinned = in->model && in->model[0] && strlen(in->model) < GW_NAME_MAX;
         gw_registry_lock(d->reg);
-        gw_engine *e = gw_registry_find(d->reg, addrs[k]);
+        gw_engine *e = gw_registry_find(d->reg, in->addr);
         int was_gone = e ? e->gone : 1;
-        if (!e) e = gw_registry_add(d->reg, addrs[k]);
+        if (!e) e = gw_registry_add(d->reg, in->addr);
         if (e) e->gone = 0;
         gw_registry_unlock(d->reg);
         if (!e) {
             char ea[BX_LOG_ESC_MAX];
             bx_warn("discovery: cannot add engine %s (malformed or table full)",
-                    bx_log_escape(ea, sizeof(ea), addrs[k], BX_LOG_CSTR));
+                    bx_log_escape(ea, sizeof(ea), in->addr, BX_LOG_CSTR));
             continue;
         }
         gw_disc_eng *de = d->eng[e->id];
         if (!de) {
             de = calloc(1, sizeof(*de));
             if (!de) {
-                bx_error("discovery: out of memory adding %s", addrs[k]);
+                bx_error("discovery: out of memory adding %s", in->addr);
                 continue;
             }
             de->d = d;
@@ -469,14 +503,27 @@ int gw_disc_set_engines(gw_disc *d, const char *const *addrs, int n)
             d->eng[e->id] = de;
         }
         accepted++;
-        if (de->tracked != 0) {
+        int fresh = de->tracked == 0;
+        int changed = 0;
+        de->pinned = pinned;
+        if (pinned) {
+            gw_registry_lock(d->reg);
+            changed = gw_disc_pin(e, in);
+            if (fresh && !e->ready) { /* the source vouches for it: routable now */
+                e->ready = 1;
+                changed = 1;
+            }
+            gw_registry_unlock(d->reg);
+        }
+        if (!fresh) {
             de->tracked = 1;
+            if (changed) gw_disc_changed(d, e);
             continue;
         }
         de->tracked = 1;
         de->fails = 0;
-        if (was_gone) {
-            bx_info("discovery: engine %s added", e->addr);
+        if (was_gone || changed) {
+            if (was_gone) bx_info("discovery: engine %s added", e->addr);
             gw_disc_changed(d, e);
         }
         if (d->running) gw_disc_poll(de);
@@ -495,6 +542,21 @@ int gw_disc_set_engines(gw_disc *d, const char *const *addrs, int n)
         gw_disc_changed(d, de->e);
     }
     return accepted;
+}
+
+int gw_disc_set_engines(gw_disc *d, const char *const *addrs, int n)
+{
+    if (n <= 0) return gw_disc_set_engines_info(d, NULL, 0);
+    gw_disc_engine_info *in = calloc((size_t)n, sizeof(*in));
+    if (!in) {
+        bx_error("discovery: out of memory setting %d engines", n);
+        return 0;
+    }
+    for (int i = 0; i < n; i++)
+        in[i].addr = addrs[i];
+    int r = gw_disc_set_engines_info(d, in, n);
+    free(in);
+    return r;
 }
 
 int gw_disc_poke(gw_disc *d, gw_engine *e)

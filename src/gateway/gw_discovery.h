@@ -4,9 +4,11 @@
  *
  * Two layers:
  * - A discovery source (gw_disc_source, a table of function pointers, one
- *   implementation per source; today only "static", a fixed list of
- *   "http://host:port" backends) says which engine addresses exist by
- *   calling gw_disc_set_engines whenever the set changes.
+ *   implementation per source: "static", a fixed list of "http://host:port"
+ *   backends, here; "kubernetes", pods and ModelAdapters watched on the API
+ *   server, in gw_k8s.c) says which engine addresses exist by calling
+ *   gw_disc_set_engines (or gw_disc_set_engines_info, with what each serves)
+ *   whenever the set changes.
  * - The core polls GET /v1/models on every live engine, at start and then
  *   every interval, with bx_http_client. A good answer sets the base model
  *   (the entry whose "parent" is null), the adapters (entries with a parent)
@@ -106,6 +108,23 @@ void gw_disc_close(gw_disc *d, void (*cb)(void *ud), void *ud);
  * marked gone (ready = 0) and no longer polled. Returns the number of
  * addresses accepted (malformed ones are logged and skipped). */
 int gw_disc_set_engines(gw_disc *d, const char *const *addrs, int n);
+
+/* For a source that knows what each engine serves (Kubernetes: the pod's
+ * model label, the ModelAdapters listing the pod): the full set, as
+ * gw_disc_set_engines, each with its served names. An engine given a model
+ * is pinned: ready at once when it is added (the source has checked it:
+ * Kubernetes' Ready condition), and its model and adapters are the
+ * source's, not its /v1/models (whose polls still count for health: failed
+ * polls set ready = 0 until one succeeds). model NULL: as
+ * gw_disc_set_engines (learned from /v1/models). At most GW_MAX_ADAPTERS
+ * adapters are kept; names of GW_NAME_MAX or more are skipped. */
+typedef struct gw_disc_engine_info {
+    const char *addr;  /* "host:port" */
+    const char *model; /* NULL: from /v1/models */
+    const char *const *adapters;
+    int nadapters;
+} gw_disc_engine_info;
+int gw_disc_set_engines_info(gw_disc *d, const gw_disc_engine_info *infos, int n);
 
 /* Polls e's /v1/models now (after the poll in flight, if any, since that one
  * may predate the change). Returns 0, or -1 when e is not tracked. */
