@@ -107,10 +107,11 @@ typedef struct gw_disc_eng {
     bx_http_creq *cr;
     int status;
     int toobig;
-    int repoll;  /* poked while a poll was in flight */
-    int fails;   /* consecutive failed polls */
-    int failing; /* last poll failed (for logging state changes only) */
-    int pinned;  /* model and adapters come from the source, not /v1/models */
+    int repoll;       /* poked while a poll was in flight */
+    int fails;        /* consecutive failed polls */
+    int failing;      /* last poll failed (for logging state changes only) */
+    int pinned;       /* model and adapters come from the source, not /v1/models */
+    uint64_t gone_ms; /* uv_now when the source stopped listing it */
     bx_buf body;
 } gw_disc_eng;
 
@@ -127,6 +128,7 @@ struct gw_disc {
     int inflight;
     gw_disc_eng **eng; /* GW_MAX_ENGINES slots, by engine id */
     gw_disc_stats stats;
+    uint64_t full_logged_ms; /* last "table full" warning (one a minute) */
     void (*close_cb)(void *ud);
     void *close_ud;
 };
@@ -138,6 +140,7 @@ void gw_disc_opts_default(gw_disc_opts *o)
     o->timeout_ms = 3000;
     o->fail_after = 2;
     o->max_body_bytes = GW_DISC_MODELS_MAX_BYTES;
+    o->reuse_after_ms = 60000;
 }
 
 /* on_change runs under the registry lock (gw_engine.h): it may touch what
@@ -356,6 +359,7 @@ int gw_disc_init(gw_disc **out, uv_loop_t *loop, gw_registry *reg, bx_http_clien
     if (!d->opts.interval_ms) d->opts.interval_ms = def.interval_ms;
     if (d->opts.fail_after < 1) d->opts.fail_after = def.fail_after;
     if (!d->opts.max_body_bytes) d->opts.max_body_bytes = def.max_body_bytes;
+    if (!d->opts.reuse_after_ms) d->opts.reuse_after_ms = def.reuse_after_ms;
     d->eng = calloc(GW_MAX_ENGINES, sizeof(*d->eng));
     if (!d->eng) {
         free(d);
@@ -469,6 +473,31 @@ static int gw_disc_pin(gw_engine *e, const gw_disc_engine_info *in)
     return changed;
 }
 
+/* The registry is full: the slot of the engine gone longest (at least
+ * reuse_after_ms, nothing in flight, no poll of ours running) goes to addr.
+ * Under the lock. NULL when there is none. */
+static gw_engine *gw_disc_reuse(gw_disc *d, const char *addr)
+{
+    uint64_t now = uv_now(d->loop);
+    gw_disc_eng *best = NULL;
+    for (int i = 0; i < d->reg->n; i++) {
+        gw_disc_eng *de = d->eng[i];
+        if (!de || de->tracked || de->cr || !de->e->gone || de->e->inflight) continue;
+        if (now - de->gone_ms < d->opts.reuse_after_ms) continue;
+        if (!best || de->gone_ms < best->gone_ms) best = de;
+    }
+    if (!best) return NULL;
+    char old[GW_NAME_MAX];
+    snprintf(old, sizeof(old), "%s", best->e->addr);
+    gw_engine *e = gw_registry_reuse(d->reg, best->e, addr);
+    if (!e) return NULL;
+    e->gone = 1; /* as a new engine: the caller revives it */
+    best->fails = best->failing = best->repoll = best->pinned = 0;
+    bx_buf_reset(&best->body);
+    bx_info("discovery: engine slot %d of %s (gone) reused for %s", e->id, old, addr);
+    return e;
+}
+
 int gw_disc_set_engines_info(gw_disc *d, const gw_disc_engine_info *infos, int n)
 {
     if (d->closing) return 0;
@@ -482,12 +511,22 @@ int gw_disc_set_engines_info(gw_disc *d, const gw_disc_engine_info *infos, int n
         gw_engine *e = gw_registry_find(d->reg, in->addr);
         int was_gone = e ? e->gone : 1;
         if (!e) e = gw_registry_add(d->reg, in->addr);
+        int full = !e && d->reg->n >= GW_MAX_ENGINES;
+        if (full) e = gw_disc_reuse(d, in->addr);
         if (e) e->gone = 0;
         gw_registry_unlock(d->reg);
         if (!e) {
             char ea[BX_LOG_ESC_MAX];
-            bx_warn("discovery: cannot add engine %s (malformed or table full)",
-                    bx_log_escape(ea, sizeof(ea), in->addr, BX_LOG_CSTR));
+            uint64_t now = uv_now(d->loop);
+            if (!full)
+                bx_warn("discovery: cannot add engine %s (malformed)",
+                        bx_log_escape(ea, sizeof(ea), in->addr, BX_LOG_CSTR));
+            else if (!d->full_logged_ms || now - d->full_logged_ms >= 60000) {
+                d->full_logged_ms = now;
+                bx_warn("discovery: cannot add engine %s: %d engines known and none gone long "
+                        "enough to reuse its slot (logged once a minute)",
+                        bx_log_escape(ea, sizeof(ea), in->addr, BX_LOG_CSTR), GW_MAX_ENGINES);
+            }
             continue;
         }
         gw_disc_eng *de = d->eng[e->id];
@@ -533,6 +572,7 @@ int gw_disc_set_engines_info(gw_disc *d, const gw_disc_engine_info *infos, int n
         if (!de || de->tracked >= 0) continue;
         de->tracked = 0;
         de->repoll = 0;
+        de->gone_ms = uv_now(d->loop);
         if (de->cr) bx_http_client_cancel(de->cr);
         gw_registry_lock(d->reg);
         de->e->gone = 1;

@@ -82,6 +82,9 @@ typedef struct gw_disc_opts {
     uint64_t timeout_ms;   /* per poll; default 3000 */
     int fail_after;        /* consecutive failures before ready = 0; default 2 */
     size_t max_body_bytes; /* default GW_DISC_MODELS_MAX_BYTES */
+    /* With the registry full, the slot of an engine removed at least this
+     * long ago, with nothing in flight, goes to a new address; default 60000 */
+    uint64_t reuse_after_ms;
     /* Called after an engine's readiness, model or adapters changed (also
      * when it is added or goes away); may be NULL. */
     void (*on_change)(gw_engine *e, void *ud);

@@ -227,6 +227,66 @@ static void test_set_engines_info(void **st)
     gw_registry_close(&reg);
 }
 
+/* Pod IPs churn: once the registry is full, the slot of an engine gone long
+ * enough (reuse_after_ms) with nothing in flight goes to a new address. */
+static void test_slot_reuse(void **st)
+{
+    (void)st;
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    gw_registry reg;
+    assert_int_equal(gw_registry_init(&reg), 0);
+    gw_disc_opts o;
+    gw_disc_opts_default(&o);
+    o.reuse_after_ms = 300;
+    gw_disc *d = NULL;
+    char err[256];
+    assert_int_equal(
+        gw_disc_init(&d, &loop, &reg, NULL, &gw_disc_source_static, NULL, 0, &o, err, sizeof(err)),
+        0);
+    static char a[GW_MAX_ENGINES][32], b[GW_MAX_ENGINES][32];
+    static gw_disc_engine_info ia[GW_MAX_ENGINES], ib[GW_MAX_ENGINES];
+    for (int i = 0; i < GW_MAX_ENGINES; i++) {
+        snprintf(a[i], sizeof(a[i]), "10.0.%d.%d:8000", i / 250, i % 250 + 1);
+        snprintf(b[i], sizeof(b[i]), "10.1.%d.%d:8000", i / 250, i % 250 + 1);
+        ia[i] = (gw_disc_engine_info){.addr = a[i], .model = "m"};
+        ib[i] = (gw_disc_engine_info){.addr = b[i], .model = "m"};
+    }
+    assert_int_equal(gw_disc_set_engines_info(d, ia, GW_MAX_ENGINES), GW_MAX_ENGINES);
+    assert_int_equal(reg.n, GW_MAX_ENGINES);
+    /* the old set is still listed while the new one is added: no room */
+    assert_int_equal(gw_disc_set_engines_info(d, ib, GW_MAX_ENGINES), 0);
+    for (int i = 0; i < GW_MAX_ENGINES; i++)
+        assert_true(reg.engines[i].gone);
+    /* gone, but not long enough yet: still no room */
+    uv_update_time(&loop);
+    assert_int_equal(gw_disc_set_engines_info(d, ib, 1), 0);
+    /* one old engine still has a request in flight: its slot is kept */
+    gw_engine *busy = gw_registry_find(&reg, a[7]);
+    busy->inflight = 1;
+    uv_sleep(350);
+    uv_update_time(&loop);
+    assert_int_equal(gw_disc_set_engines_info(d, ib, GW_MAX_ENGINES), GW_MAX_ENGINES - 1);
+    assert_int_equal(reg.n, GW_MAX_ENGINES);
+    assert_ptr_equal(gw_registry_find(&reg, a[7]), busy);
+    assert_true(busy->gone);
+    int up = 0;
+    for (int i = 0; i < GW_MAX_ENGINES; i++)
+        up += gw_engine_up(&reg.engines[i]) && !strncmp(reg.engines[i].addr, "10.1.", 5);
+    assert_int_equal(up, GW_MAX_ENGINES - 1);
+    gw_engine *e = gw_registry_find(&reg, b[0]);
+    assert_non_null(e);
+    assert_string_equal(e->host, "10.1.0.1");
+    assert_int_equal(e->port, 8000);
+    assert_int_equal(e->inflight, 0);
+    busy->inflight = 0;
+
+    gw_disc_close(d, NULL, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    gw_registry_close(&reg);
+}
+
 /* A kubeconfig that does not exist fails the source's init with a message
  * (the gateway then refuses to start). */
 static void test_source_bad_config(void **st)
@@ -251,9 +311,9 @@ static void test_source_bad_config(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pod_engine),        cmocka_unit_test(test_pod_not_engine),
-        cmocka_unit_test(test_adapter_index),     cmocka_unit_test(test_set_engines_info),
-        cmocka_unit_test(test_source_bad_config),
+        cmocka_unit_test(test_pod_engine),    cmocka_unit_test(test_pod_not_engine),
+        cmocka_unit_test(test_adapter_index), cmocka_unit_test(test_set_engines_info),
+        cmocka_unit_test(test_slot_reuse),    cmocka_unit_test(test_source_bad_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
