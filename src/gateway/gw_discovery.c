@@ -129,6 +129,7 @@ struct gw_disc {
     gw_disc_eng **eng; /* GW_MAX_ENGINES slots, by engine id */
     gw_disc_stats stats;
     uint64_t full_logged_ms; /* last "table full" warning (one a minute) */
+    int synced;              /* the source's first complete view is in (atomic) */
     void (*close_cb)(void *ud);
     void *close_ud;
 };
@@ -609,6 +610,16 @@ int gw_disc_poke(gw_disc *d, gw_engine *e)
     else
         gw_disc_poll(de);
     return 0;
+}
+
+void gw_disc_source_synced(gw_disc *d)
+{
+    __atomic_store_n(&d->synced, 1, __ATOMIC_RELEASE);
+}
+
+int gw_disc_synced(const gw_disc *d)
+{
+    return __atomic_load_n(&d->synced, __ATOMIC_ACQUIRE);
 }
 
 void gw_disc_get_stats(const gw_disc *d, gw_disc_stats *out)

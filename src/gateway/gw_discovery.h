@@ -129,6 +129,12 @@ typedef struct gw_disc_engine_info {
 } gw_disc_engine_info;
 int gw_disc_set_engines_info(gw_disc *d, const gw_disc_engine_info *infos, int n);
 
+/* For a source: it has its first complete view (Kubernetes: the first pod
+ * LIST is in), even if it lists no engine. gw_disc_synced reads it from any
+ * thread (the gateway's /readyz in --kubernetes mode). */
+void gw_disc_source_synced(gw_disc *d);
+int gw_disc_synced(const gw_disc *d);
+
 /* Polls e's /v1/models now (after the poll in flight, if any, since that one
  * may predate the change). Returns 0, or -1 when e is not tracked. */
 int gw_disc_poke(gw_disc *d, gw_engine *e);

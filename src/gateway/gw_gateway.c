@@ -230,10 +230,14 @@ static void gw_handle(bx_http_req *hr, bx_http_res *res, void *ud)
     if (!strcmp(p, "/readyz")) { /* open to all (gw_auth): says ready or not, nothing more */
         if (!get) goto not_allowed;
         int ready = 0;
-        gw_registry_lock(&g->reg);
-        for (int i = 0; i < g->reg.n; i++)
-            ready |= gw_engine_up(&g->reg.engines[i]);
-        gw_registry_unlock(&g->reg);
+        if (g->cfg.kubernetes) { /* once the pods are listed, even if none is a model's */
+            ready = g->discovery && gw_disc_synced(g->discovery);
+        } else {
+            gw_registry_lock(&g->reg);
+            for (int i = 0; i < g->reg.n; i++)
+                ready |= gw_engine_up(&g->reg.engines[i]);
+            gw_registry_unlock(&g->reg);
+        }
         if (ready)
             bx_http_res_send(res, 200, "text/plain", "ok\n", 3);
         else

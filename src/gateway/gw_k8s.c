@@ -257,6 +257,11 @@ static void gw_k8s_on_synced(k8s_reflector *r, void *ud)
     bx_info("kubernetes: %s listed (%zu object(s), %lu list(s) so far)",
             r == k->pods ? "pods" : "modeladapters", json_object_size(k8s_reflector_cache(r)),
             st->lists);
+    if (r == k->pods) {
+        /* publish now, before /readyz says so: the set is complete */
+        if (k->running) gw_k8s_rebuild(k);
+        gw_disc_source_synced(k->d);
+    }
     gw_k8s_dirty(k);
 }
 

@@ -19,6 +19,10 @@
  * skips the pod. Two pods at one address (host network): the first in cache
  * order is kept.
  *
+ * The first complete pod LIST marks discovery synced (gw_disc_synced): the
+ * gateway's /readyz in this mode, ready even with no model pods yet (a
+ * rollout of the gateway must not wait for models).
+ *
  * Ownership: the source owns its client and reflectors; the pure functions
  * copy into caller storage. Threading: the gateway's loop (gw_gateway_int.h). */
 #ifndef GW_K8S_H

@@ -2,6 +2,7 @@
 # `brix gateway --kubernetes` against the fake Kubernetes API server (tests/k8s/fake_apiserver.py,
 # a test fixture) and its cluster stand-in (tests/k8s/fake_kubelet.py: Deployment/ReplicaSet
 # controllers, a scheduler and a kubelet running pods as `brix engine` processes on 127.0.0.x):
+#   - the gateway is ready (/readyz) once it has listed the pods, before any model pod exists;
 #   - the Ready pods of a Deployment become engines at podIP:port; a chat completion through the
 #     gateway with the official openai npm client succeeds;
 #   - a pod that is not Ready gets nothing; once Ready it gets requests; leaving Ready, no new
@@ -57,8 +58,6 @@ spec:
                --lora-load-seconds, "0.01"]
         ports: [{containerPort: 8000}]
 YAML
-"${K[@]}" apply -f "$E2E_TMP/dep.yaml" >/dev/null || fail "apply deployment"
-
 GW_PORT=$(free_port)
 "$BRIX" gateway --kubernetes --kubeconfig "$KUBECONFIG_FAKE" --port "$GW_PORT" \
     --access-log off --log-level debug >"$E2E_TMP/gateway.log" 2>&1 &
@@ -66,6 +65,13 @@ GW_PID=$!
 E2E_PIDS+=("$GW_PID")
 E2E_LOGS+=("$E2E_TMP/gateway.log")
 BASE="http://127.0.0.1:$GW_PORT"
+# ready once the pods are listed, with no model pod yet; the model is unknown until one is Ready
+wait_ready "$BASE/readyz" "$GW_PID"
+code=$(curl -s -o "$E2E_TMP/body" -w '%{http_code}' "$BASE/v1/chat/completions" \
+    -H 'Content-Type: application/json' \
+    -d '{"model":"llama","max_tokens":1,"messages":[{"role":"user","content":"x"}]}')
+expect_status "$code" 404 "a model with no pod yet"
+"${K[@]}" apply -f "$E2E_TMP/dep.yaml" >/dev/null || fail "apply deployment"
 
 # pod_addrs: "ip:8000" of the Ready, not terminating pods of the Deployment
 pod_addrs() {
@@ -107,7 +113,6 @@ routed_to() {
 }
 
 ready_pods 2
-wait_ready "$BASE/readyz" "$GW_PID"
 mapfile -t ADDRS < <(pod_addrs)
 routed_to "${ADDRS[@]}"
 log "two Ready pods of the Deployment are engines: ${ADDRS[*]}"
