@@ -11,6 +11,7 @@
 #     loaded on both pods through the engines' LoRA endpoints, listed on one);
 #   - scaling up: the new pod gets requests soon after its Ready (measured and printed; checked
 #     against a generous bound); scaling down: removed pods get nothing;
+#   - a second gateway replica, watching one namespace (--namespace), routes the same;
 #   - a forced watch compaction (410) relists and loses no engine, nor a change made meanwhile.
 # Skips when python3, kubectl or the fake is absent.
 # Usage: bash tests/e2e/test_k8s_gateway.sh /path/to/brix
@@ -213,6 +214,20 @@ for _ in $(seq 50); do
 done
 [ "$got" = "${ADDRS[0]}" ] || fail "adapter sql went to [$(echo $got)], want only ${ADDRS[0]} ($POD0)"
 log "ModelAdapter sql (status.instances=[$POD0]) routes only to ${ADDRS[0]}"
+
+# --- a second replica (as behind a Service), watching the namespace only: the same routing
+GW2_PORT=$(free_port)
+"$BRIX" gateway --kubernetes --kubeconfig "$KUBECONFIG_FAKE" --namespace default \
+    --port "$GW2_PORT" --access-log off >"$E2E_TMP/gateway2.log" 2>&1 &
+E2E_PIDS+=("$!")
+E2E_LOGS+=("$E2E_TMP/gateway2.log")
+wait_ready "http://127.0.0.1:$GW2_PORT/readyz" "$!"
+BASE1=$BASE
+BASE="http://127.0.0.1:$GW2_PORT"
+routed_to "${ADDRS[@]}"
+[ "$(targets sql 6)" = "${ADDRS[0]}" ] || fail "second replica: adapter sql not routed to ${ADDRS[0]}"
+BASE=$BASE1
+log "a second gateway replica (--namespace default) routes the same, the adapter included"
 
 # --- scale up: Ready -> first routed request, measured (2 rounds); generous bound
 python3 "$K8S_DIR/ready_to_routed.py" --api "$FAKE_API" --gateway "$BASE" --deployment llama \
