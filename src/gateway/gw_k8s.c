@@ -98,6 +98,89 @@ const char *gw_k8s_pod_why_str(gw_k8s_pod_why w)
     return "?";
 }
 
+/* Copies obj[key] (shared) into dst when present. 0, or -1 out of memory. */
+static int gw_k8s_copy(json_t *dst, const json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return v ? json_object_set(dst, key, v) : 0;
+}
+
+/* A new object holding md's name, namespace and resourceVersion. */
+static json_t *gw_k8s_slim_meta(const json_t *md)
+{
+    json_t *m = json_object();
+    if (!m || gw_k8s_copy(m, md, "name") || gw_k8s_copy(m, md, "namespace") ||
+        gw_k8s_copy(m, md, "resourceVersion")) {
+        json_decref(m);
+        return NULL;
+    }
+    return m;
+}
+
+json_t *gw_k8s_pod_slim(const json_t *pod)
+{
+    const json_t *md = json_object_get(pod, "metadata");
+    const json_t *labels = json_object_get(md, "labels");
+    const json_t *st = json_object_get(pod, "status");
+    json_t *out = json_object(), *m = gw_k8s_slim_meta(md), *l = json_object(), *s = json_object();
+    if (!out || !m || !l || !s || json_object_set_new(out, "metadata", m)) goto oom;
+    m = NULL;
+    json_t *mo = json_object_get(out, "metadata");
+    if (gw_k8s_copy(mo, md, "deletionTimestamp")) goto oom;
+    if (json_is_object(labels)) {
+        if (gw_k8s_copy(l, labels, GW_K8S_LABEL_MODEL) ||
+            gw_k8s_copy(l, labels, GW_K8S_LABEL_PORT) || gw_k8s_copy(l, labels, "ray.io/node-type"))
+            goto oom;
+        if (json_object_set(mo, "labels", l)) goto oom;
+    }
+    if (json_is_object(st)) {
+        if (gw_k8s_copy(s, st, "podIP")) goto oom;
+        const json_t *conds = json_object_get(st, "conditions");
+        size_t i;
+        const json_t *c;
+        json_array_foreach(conds, i, c)
+        {
+            const char *t = json_string_value(json_object_get(c, "type"));
+            if (!t || strcmp(t, "Ready")) continue;
+            json_t *arr = json_array(), *rc = json_object();
+            if (!arr || !rc || gw_k8s_copy(rc, c, "type") || gw_k8s_copy(rc, c, "status") ||
+                json_array_append_new(arr, rc) || json_object_set_new(s, "conditions", arr)) {
+                json_decref(arr);
+                json_decref(rc);
+                goto oom;
+            }
+            break; /* the first Ready condition decides */
+        }
+        if (json_object_set(out, "status", s)) goto oom;
+    }
+    json_decref(l);
+    json_decref(s);
+    return out;
+oom:
+    json_decref(m);
+    json_decref(l);
+    json_decref(s);
+    json_decref(out);
+    return NULL;
+}
+
+json_t *gw_k8s_adapter_slim(const json_t *ma)
+{
+    json_t *out = json_object(), *m = gw_k8s_slim_meta(json_object_get(ma, "metadata"));
+    if (!out || !m || json_object_set_new(out, "metadata", m)) {
+        json_decref(m);
+        json_decref(out);
+        return NULL;
+    }
+    const json_t *st = json_object_get(ma, "status");
+    json_t *inst = json_object_get(st, "instances");
+    if (inst && json_object_set_new(out, "status", json_pack("{s:O}", "instances", inst))) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
 json_t *gw_k8s_adapter_index(const json_t *adapters)
 {
     json_t *idx = json_object();
@@ -265,11 +348,19 @@ static void gw_k8s_on_synced(k8s_reflector *r, void *ud)
     gw_k8s_dirty(k);
 }
 
+/* The caches keep only what the mapping reads (gw_k8s_pod_slim). */
+static json_t *gw_k8s_transform(k8s_reflector *r, const json_t *obj, void *ud)
+{
+    gw_k8s *k = ud;
+    return r == k->adapters ? gw_k8s_adapter_slim(obj) : gw_k8s_pod_slim(obj);
+}
+
 static const k8s_reflector_cbs gw_k8s_cbs = {
     .on_add = gw_k8s_on_add,
     .on_update = gw_k8s_on_update,
     .on_delete = gw_k8s_on_add,
     .on_synced = gw_k8s_on_synced,
+    .transform = gw_k8s_transform,
 };
 
 static void gw_k8s_client_closed(void *ud)

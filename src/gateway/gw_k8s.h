@@ -61,6 +61,15 @@ typedef struct gw_k8s_pod {
 gw_k8s_pod_why gw_k8s_pod_engine(const json_t *pod, gw_k8s_pod *out);
 const char *gw_k8s_pod_why_str(gw_k8s_pod_why w);
 
+/* Pure: what the informers keep of a Pod / a ModelAdapter (the reflector's
+ * transform): only the fields gw_k8s_pod_engine or gw_k8s_adapter_index
+ * read, plus metadata.resourceVersion; either classifies its slim copy as
+ * it classifies the whole object. A new reference (NULL when out of
+ * memory). A pod's JSON is a few kB and jansson's copy of it ten times
+ * that; the slim copy is a few hundred bytes. */
+json_t *gw_k8s_pod_slim(const json_t *pod);
+json_t *gw_k8s_adapter_slim(const json_t *ma);
+
 /* Pure: the adapter routing table from a cache of ModelAdapters (a JSON
  * object key -> ModelAdapter, as k8s_reflector_cache): a new object
  * "ns/pod" -> array of the names of the adapters whose status.instances list

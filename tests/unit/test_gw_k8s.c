@@ -126,6 +126,64 @@ static void test_pod_not_engine(void **st)
     assert_string_equal(gw_k8s_pod_why_str(GW_K8S_POD_NOT_READY), "not Ready");
 }
 
+/* The informer keeps a slim copy: it maps the same, and is small. */
+static void test_slim(void **st)
+{
+    (void)st;
+    const char *cases[][3] = {
+        {NULL, READY, NULL},
+        {"\"model.aibrix.ai/port\":\"8081\",\"app\":\"x\"", READY, NULL},
+        {"\"ray.io/node-type\":\"worker\"", READY, NULL},
+        {NULL, READY, "\"deletionTimestamp\":\"2026-01-01T00:00:00Z\""},
+        {NULL,
+         "{\"podIP\":\"10.1.2.3\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"},"
+         "{\"type\":\"Ready\",\"status\":\"True\"}]}",
+         NULL},
+        {"\"model.aibrix.ai/port\":\"x\"", READY, NULL},
+        {NULL, "{\"phase\":\"Pending\"}", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *p = pod(cases[i][0], cases[i][1], cases[i][2]);
+        json_object_set_new(json_object_get(p, "metadata"), "resourceVersion", json_string("42"));
+        json_object_set_new(p, "spec",
+                            json_pack("{s:[{s:s,s:s}]}", "containers", "name", "c", "image", "i"));
+        json_t *sl = gw_k8s_pod_slim(p);
+        assert_non_null(sl);
+        gw_k8s_pod a, b;
+        memset(&a, 0, sizeof(a));
+        memset(&b, 0, sizeof(b));
+        assert_int_equal(gw_k8s_pod_engine(p, &a), gw_k8s_pod_engine(sl, &b));
+        assert_memory_equal(&a, &b, sizeof(a));
+        assert_null(json_object_get(sl, "spec"));
+        assert_null(
+            json_object_get(json_object_get(json_object_get(sl, "metadata"), "labels"), "app"));
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(sl, "metadata"), "resourceVersion")),
+            "42");
+        json_decref(sl);
+        json_decref(p);
+    }
+    json_t *ma = json_loads("{\"metadata\":{\"name\":\"sql\",\"namespace\":\"ns1\","
+                            "\"resourceVersion\":\"7\",\"finalizers\":[\"f\"]},\"spec\":{\"x\":1},"
+                            "\"status\":{\"phase\":\"Running\",\"instances\":[\"p1\"]}}",
+                            0, NULL);
+    json_t *sl = gw_k8s_adapter_slim(ma);
+    json_t *c1 = json_pack("{s:O}", "ns1/sql", ma), *c2 = json_pack("{s:O}", "ns1/sql", sl);
+    json_t *i1 = gw_k8s_adapter_index(c1), *i2 = gw_k8s_adapter_index(c2);
+    assert_true(json_equal(i1, i2));
+    assert_int_equal(json_object_size(i1), 1);
+    assert_null(json_object_get(sl, "spec"));
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(sl, "metadata"), "resourceVersion")),
+        "7");
+    json_decref(i1);
+    json_decref(i2);
+    json_decref(c1);
+    json_decref(c2);
+    json_decref(sl);
+    json_decref(ma);
+}
+
 static void test_adapter_index(void **st)
 {
     (void)st;
@@ -311,9 +369,13 @@ static void test_source_bad_config(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pod_engine),    cmocka_unit_test(test_pod_not_engine),
-        cmocka_unit_test(test_adapter_index), cmocka_unit_test(test_set_engines_info),
-        cmocka_unit_test(test_slot_reuse),    cmocka_unit_test(test_source_bad_config),
+        cmocka_unit_test(test_pod_engine),
+        cmocka_unit_test(test_pod_not_engine),
+        cmocka_unit_test(test_slim),
+        cmocka_unit_test(test_adapter_index),
+        cmocka_unit_test(test_set_engines_info),
+        cmocka_unit_test(test_slot_reuse),
+        cmocka_unit_test(test_source_bad_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
