@@ -340,11 +340,15 @@ static void gw_k8s_on_synced(k8s_reflector *r, void *ud)
     bx_info("kubernetes: %s listed (%zu object(s), %lu list(s) so far)",
             r == k->pods ? "pods" : "modeladapters", json_object_size(k8s_reflector_cache(r)),
             st->lists);
-    if (r == k->pods) {
-        /* publish now, before /readyz says so: the set is complete */
-        if (k->running) gw_k8s_rebuild(k);
+    if (r == k->pods && k->running && !k->closing) {
+        /* publish now, before /readyz says so: the set is complete (what
+         * the LIST's diff scheduled is in it) */
+        uv_timer_stop(&k->kick);
+        gw_k8s_rebuild(k);
         gw_disc_source_synced(k->d);
+        return;
     }
+    if (r == k->pods) gw_disc_source_synced(k->d);
     gw_k8s_dirty(k);
 }
 
