@@ -47,6 +47,12 @@ gw_k8s_pod_why gw_k8s_pod_engine(const json_t *pod, gw_k8s_pod *out)
     if (!model || !model[0] || strlen(model) >= sizeof(out->model)) return GW_K8S_POD_NO_MODEL;
     const char *nt = json_string_value(json_object_get(labels, "ray.io/node-type"));
     if (nt && !strcmp(nt, "worker")) return GW_K8S_POD_RAY_WORKER;
+    const char *gi = json_string_value(json_object_get(labels, GW_K8S_LABEL_GROUP_INDEX));
+    if (gi) { /* as AIBrix: an integer above 0 skips it; anything else does not */
+        char *end = NULL;
+        long v = strtol(gi, &end, 10);
+        if (end != gi && !*end && v > 0) return GW_K8S_POD_GROUP_MEMBER;
+    }
     const json_t *del = json_object_get(md, "deletionTimestamp");
     if (del && !json_is_null(del)) return GW_K8S_POD_DELETING;
     const char *ip = gw_k8s_str(pod, "status", "podIP");
@@ -84,6 +90,8 @@ const char *gw_k8s_pod_why_str(gw_k8s_pod_why w)
         return "no model label";
     case GW_K8S_POD_RAY_WORKER:
         return "Ray worker";
+    case GW_K8S_POD_GROUP_MEMBER:
+        return "pod group member";
     case GW_K8S_POD_DELETING:
         return "being deleted";
     case GW_K8S_POD_NO_IP:
@@ -129,7 +137,9 @@ json_t *gw_k8s_pod_slim(const json_t *pod)
     if (gw_k8s_copy(mo, md, "deletionTimestamp")) goto oom;
     if (json_is_object(labels)) {
         if (gw_k8s_copy(l, labels, GW_K8S_LABEL_MODEL) ||
-            gw_k8s_copy(l, labels, GW_K8S_LABEL_PORT) || gw_k8s_copy(l, labels, "ray.io/node-type"))
+            gw_k8s_copy(l, labels, GW_K8S_LABEL_PORT) ||
+            gw_k8s_copy(l, labels, "ray.io/node-type") ||
+            gw_k8s_copy(l, labels, GW_K8S_LABEL_GROUP_INDEX))
             goto oom;
         if (json_object_set(mo, "labels", l)) goto oom;
     }

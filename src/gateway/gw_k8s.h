@@ -14,7 +14,9 @@
  *
  * A pod is an engine (gw_k8s_pod_engine, AIBrix's rules) when it has the
  * model label, a podIP, no deletionTimestamp, its Ready condition True, and
- * it is not a Ray worker (label ray.io/node-type=worker). Its port is the
+ * it is not a Ray worker (label ray.io/node-type=worker) nor a StormService
+ * pod group's member other than the first (label
+ * stormservice.orchestration.aibrix.ai/pod-group-index an integer > 0). Its port is the
  * label model.aibrix.ai/port (1..65535), 8000 without it; a bad port label
  * skips the pod. Two pods at one address (host network): the first in cache
  * order is kept.
@@ -37,17 +39,20 @@
 #define GW_K8S_LABEL_MODEL "model.aibrix.ai/name"
 #define GW_K8S_LABEL_PORT "model.aibrix.ai/port"
 #define GW_K8S_DEFAULT_PORT 8000
+/* StormService pod groups: only index 0 of a group serves HTTP */
+#define GW_K8S_LABEL_GROUP_INDEX "stormservice.orchestration.aibrix.ai/pod-group-index"
 
 /* Why a pod is not an engine (GW_K8S_POD_OK: it is). */
 typedef enum gw_k8s_pod_why {
     GW_K8S_POD_OK = 0,
-    GW_K8S_POD_NO_MODEL,   /* no model label (or too long) */
-    GW_K8S_POD_RAY_WORKER, /* ray.io/node-type=worker */
-    GW_K8S_POD_DELETING,   /* deletionTimestamp set */
-    GW_K8S_POD_NO_IP,      /* no status.podIP yet */
-    GW_K8S_POD_NOT_READY,  /* Ready condition not True */
-    GW_K8S_POD_BAD_PORT,   /* port label not 1..65535 */
-    GW_K8S_POD_BAD_NAME,   /* no metadata.name / namespace, or too long */
+    GW_K8S_POD_NO_MODEL,     /* no model label (or too long) */
+    GW_K8S_POD_RAY_WORKER,   /* ray.io/node-type=worker */
+    GW_K8S_POD_GROUP_MEMBER, /* pod-group-index label above 0 (StormService) */
+    GW_K8S_POD_DELETING,     /* deletionTimestamp set */
+    GW_K8S_POD_NO_IP,        /* no status.podIP yet */
+    GW_K8S_POD_NOT_READY,    /* Ready condition not True */
+    GW_K8S_POD_BAD_PORT,     /* port label not 1..65535 */
+    GW_K8S_POD_BAD_NAME,     /* no metadata.name / namespace, or too long */
 } gw_k8s_pod_why;
 
 typedef struct gw_k8s_pod {

@@ -72,6 +72,11 @@ static void test_pod_engine(void **st)
     /* Ray: the head serves, workers never */
     assert_int_equal(why_of("\"ray.io/node-type\":\"head\"", READY, NULL), GW_K8S_POD_OK);
     assert_int_equal(why_of("\"ray.io/node-type\":\"worker\"", READY, NULL), GW_K8S_POD_RAY_WORKER);
+    /* StormService pod groups: index 0 serves, the others never */
+#define GI "\"stormservice.orchestration.aibrix.ai/pod-group-index\":"
+    assert_int_equal(why_of(GI "\"0\"", READY, NULL), GW_K8S_POD_OK);
+    assert_int_equal(why_of(GI "\"2\"", READY, NULL), GW_K8S_POD_GROUP_MEMBER);
+    assert_int_equal(why_of(GI "\"x\"", READY, NULL), GW_K8S_POD_OK); /* unparsable: kept */
 }
 
 static void test_pod_not_engine(void **st)
@@ -134,6 +139,7 @@ static void test_slim(void **st)
         {NULL, READY, NULL},
         {"\"model.aibrix.ai/port\":\"8081\",\"app\":\"x\"", READY, NULL},
         {"\"ray.io/node-type\":\"worker\"", READY, NULL},
+        {GI "\"1\"", READY, NULL},
         {NULL, READY, "\"deletionTimestamp\":\"2026-01-01T00:00:00Z\""},
         {NULL,
          "{\"podIP\":\"10.1.2.3\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"},"
