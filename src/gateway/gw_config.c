@@ -38,6 +38,15 @@ static const bx_flag gw_flags[] = {
      "how workers share the port: shared (one listening socket: a busy loop accepts less; "
      "default) or reuseport (SO_REUSEPORT: the kernel hashes connections over the loops)"},
     {"--backend", GF_BACKEND, 0, "engine base URL, e.g. http://127.0.0.1:8000 (repeatable)"},
+    {"--kubernetes", GF_BOOL, GOFF(kubernetes),
+     "discover engines on Kubernetes instead of --backend: Ready pods labelled "
+     "model.aibrix.ai/name at podIP:model.aibrix.ai/port (default 8000), adapters from "
+     "ModelAdapters' status.instances (default off)"},
+    {"--kubeconfig", GF_STR, GOFF(kubeconfig),
+     "with --kubernetes: kubeconfig file(s), colon-separated (default: the service account "
+     "in a pod, else $KUBECONFIG or ~/.kube/config)"},
+    {"--namespace", GF_STR, GOFF(k8s_namespace),
+     "with --kubernetes: watch this namespace only (default: all namespaces)"},
     {"--strategy", GF_STR, GOFF(strategy), "default routing strategy (default least-request)"},
     {"--scrape-interval-ms", GF_I64, GOFF(scrape_interval_ms),
      "engine /metrics scrape period (default 1000)"},
@@ -289,6 +298,15 @@ int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
             fprintf(err, "brix gateway: BRIX_API_KEYS: %s\n", e);
             return -1;
         }
+    }
+    if (c->kubernetes && c->nbackends) {
+        fprintf(err, "brix gateway: --kubernetes and --backend exclude each other\n");
+        return -1;
+    }
+    if (!c->kubernetes &&
+        ((c->kubeconfig && *c->kubeconfig) || (c->k8s_namespace && *c->k8s_namespace))) {
+        fprintf(err, "brix gateway: --kubeconfig and --namespace need --kubernetes\n");
+        return -1;
     }
     if (c->metrics_port > 65535) {
         fprintf(err, "brix gateway: --metrics-port must be 0..65535\n");

@@ -22,6 +22,12 @@ typedef struct gw_config {
     int64_t busy_poll_us;    /* > 0: loops spin, not sleep, while busy and this long after */
     const char *backends[GW_MAX_BACKENDS]; /* "http://host:port" or "host:port" */
     int nbackends;
+
+    /* --kubernetes: engines from pods and ModelAdapters (gw_k8s.h), not backends */
+    int kubernetes;
+    const char *kubeconfig;    /* NULL: in-cluster, else $KUBECONFIG or ~/.kube/config */
+    const char *k8s_namespace; /* NULL or "": all namespaces */
+
     const char *strategy; /* default routing strategy */
     int64_t scrape_interval_ms;
     int64_t models_interval_ms;

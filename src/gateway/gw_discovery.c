@@ -107,9 +107,11 @@ typedef struct gw_disc_eng {
     bx_http_creq *cr;
     int status;
     int toobig;
-    int repoll;  /* poked while a poll was in flight */
-    int fails;   /* consecutive failed polls */
-    int failing; /* last poll failed (for logging state changes only) */
+    int repoll;       /* poked while a poll was in flight */
+    int fails;        /* consecutive failed polls */
+    int failing;      /* last poll failed (for logging state changes only) */
+    int pinned;       /* model and adapters come from the source, not /v1/models */
+    uint64_t gone_ms; /* uv_now when the source stopped listing it */
     bx_buf body;
 } gw_disc_eng;
 
@@ -126,6 +128,8 @@ struct gw_disc {
     int inflight;
     gw_disc_eng **eng; /* GW_MAX_ENGINES slots, by engine id */
     gw_disc_stats stats;
+    uint64_t full_logged_ms; /* last "table full" warning (one a minute) */
+    int synced;              /* the source's first complete view is in (atomic) */
     void (*close_cb)(void *ud);
     void *close_ud;
 };
@@ -137,6 +141,7 @@ void gw_disc_opts_default(gw_disc_opts *o)
     o->timeout_ms = 3000;
     o->fail_after = 2;
     o->max_body_bytes = GW_DISC_MODELS_MAX_BYTES;
+    o->reuse_after_ms = 60000;
 }
 
 /* on_change runs under the registry lock (gw_engine.h): it may touch what
@@ -165,16 +170,19 @@ static void gw_disc_maybe_free(gw_disc *d)
     if (cb) cb(ud);
 }
 
-/* Applies a good answer; returns 1 when something the router sees changed. */
-static int gw_disc_apply(gw_engine *e, const gw_disc_models *m)
+/* Applies a good answer; returns 1 when something the router sees changed.
+ * A pinned engine takes only the readiness from it. */
+static int gw_disc_apply(gw_engine *e, const gw_disc_models *m, int pinned)
 {
     int changed = 0;
-    if (strcmp(e->model, m->model)) {
+    if (pinned) {
+    } else if (strcmp(e->model, m->model)) {
         snprintf(e->model, sizeof(e->model), "%s", m->model);
         changed = 1;
     }
-    if (e->nadapters != m->nadapters ||
-        memcmp(e->adapters, m->adapters, (size_t)m->nadapters * sizeof(m->adapters[0]))) {
+    if (!pinned &&
+        (e->nadapters != m->nadapters ||
+         memcmp(e->adapters, m->adapters, (size_t)m->nadapters * sizeof(m->adapters[0])))) {
         memcpy(e->adapters, m->adapters, (size_t)m->nadapters * sizeof(m->adapters[0]));
         e->nadapters = m->nadapters;
         changed = 1;
@@ -251,7 +259,7 @@ static void gw_disc_on_done(bx_http_creq *cr, int err, void *ud)
         de->failing = 0;
         int was_ready = e->ready;
         gw_registry_lock(d->reg);
-        int changed = gw_disc_apply(e, &m);
+        int changed = gw_disc_apply(e, &m, de->pinned);
         gw_registry_unlock(d->reg);
         if (changed) {
             char em[BX_LOG_ESC_MAX]; /* the engine's own string */
@@ -352,6 +360,7 @@ int gw_disc_init(gw_disc **out, uv_loop_t *loop, gw_registry *reg, bx_http_clien
     if (!d->opts.interval_ms) d->opts.interval_ms = def.interval_ms;
     if (d->opts.fail_after < 1) d->opts.fail_after = def.fail_after;
     if (!d->opts.max_body_bytes) d->opts.max_body_bytes = def.max_body_bytes;
+    if (!d->opts.reuse_after_ms) d->opts.reuse_after_ms = def.reuse_after_ms;
     d->eng = calloc(GW_MAX_ENGINES, sizeof(*d->eng));
     if (!d->eng) {
         free(d);
@@ -437,30 +446,95 @@ void gw_disc_close(gw_disc *d, void (*cb)(void *ud), void *ud)
     uv_close((uv_handle_t *)&d->timer, gw_disc_on_timer_closed);
 }
 
-int gw_disc_set_engines(gw_disc *d, const char *const *addrs, int n)
+/* Sets a pinned engine's served names (under the lock); 1 when they changed. */
+static int gw_disc_pin(gw_engine *e, const gw_disc_engine_info *in)
+{
+    char ad[GW_MAX_ADAPTERS][GW_NAME_MAX];
+    int na = 0;
+    memset(ad, 0, sizeof(ad));
+    for (int i = 0; i < in->nadapters && na < GW_MAX_ADAPTERS; i++) {
+        const char *a = in->adapters[i];
+        if (!a || !a[0] || strlen(a) >= GW_NAME_MAX) continue;
+        int dup = 0;
+        for (int k = 0; k < na && !dup; k++)
+            dup = !strcmp(ad[k], a);
+        if (!dup) snprintf(ad[na++], GW_NAME_MAX, "%s", a);
+    }
+    int changed = 0;
+    if (strcmp(e->model, in->model)) {
+        snprintf(e->model, sizeof(e->model), "%s", in->model);
+        changed = 1;
+    }
+    if (e->nadapters != na || memcmp(e->adapters, ad, (size_t)na * sizeof(ad[0]))) {
+        memset(e->adapters, 0, sizeof(e->adapters));
+        memcpy(e->adapters, ad, (size_t)na * sizeof(ad[0]));
+        e->nadapters = na;
+        changed = 1;
+    }
+    return changed;
+}
+
+/* The registry is full: the slot of the engine gone longest (at least
+ * reuse_after_ms, nothing in flight, no poll of ours running) goes to addr.
+ * Under the lock. NULL when there is none. */
+static gw_engine *gw_disc_reuse(gw_disc *d, const char *addr)
+{
+    uint64_t now = uv_now(d->loop);
+    gw_disc_eng *best = NULL;
+    for (int i = 0; i < d->reg->n; i++) {
+        gw_disc_eng *de = d->eng[i];
+        if (!de || de->tracked || de->cr || !de->e->gone || de->e->inflight) continue;
+        if (now - de->gone_ms < d->opts.reuse_after_ms) continue;
+        if (!best || de->gone_ms < best->gone_ms) best = de;
+    }
+    if (!best) return NULL;
+    char old[GW_NAME_MAX];
+    snprintf(old, sizeof(old), "%s", best->e->addr);
+    gw_engine *e = gw_registry_reuse(d->reg, best->e, addr);
+    if (!e) return NULL;
+    e->gone = 1; /* as a new engine: the caller revives it */
+    best->fails = best->failing = best->repoll = best->pinned = 0;
+    bx_buf_reset(&best->body);
+    bx_info("discovery: engine slot %d of %s (gone) reused for %s", e->id, old, addr);
+    return e;
+}
+
+int gw_disc_set_engines_info(gw_disc *d, const gw_disc_engine_info *infos, int n)
 {
     if (d->closing) return 0;
     for (int i = 0; i < d->reg->n; i++)
         if (d->eng[i]) d->eng[i]->tracked = -d->eng[i]->tracked; /* 1 -> -1: unconfirmed */
     int accepted = 0;
     for (int k = 0; k < n; k++) {
+        const gw_disc_engine_info *in = &infos[k];
+        int pinned = in->model && in->model[0] && strlen(in->model) < GW_NAME_MAX;
         gw_registry_lock(d->reg);
-        gw_engine *e = gw_registry_find(d->reg, addrs[k]);
+        gw_engine *e = gw_registry_find(d->reg, in->addr);
         int was_gone = e ? e->gone : 1;
-        if (!e) e = gw_registry_add(d->reg, addrs[k]);
+        if (!e) e = gw_registry_add(d->reg, in->addr);
+        int full = !e && d->reg->n >= GW_MAX_ENGINES;
+        if (full) e = gw_disc_reuse(d, in->addr);
         if (e) e->gone = 0;
         gw_registry_unlock(d->reg);
         if (!e) {
             char ea[BX_LOG_ESC_MAX];
-            bx_warn("discovery: cannot add engine %s (malformed or table full)",
-                    bx_log_escape(ea, sizeof(ea), addrs[k], BX_LOG_CSTR));
+            uint64_t now = uv_now(d->loop);
+            if (!full)
+                bx_warn("discovery: cannot add engine %s (malformed)",
+                        bx_log_escape(ea, sizeof(ea), in->addr, BX_LOG_CSTR));
+            else if (!d->full_logged_ms || now - d->full_logged_ms >= 60000) {
+                d->full_logged_ms = now;
+                bx_warn("discovery: cannot add engine %s: %d engines known and none gone long "
+                        "enough to reuse its slot (logged once a minute)",
+                        bx_log_escape(ea, sizeof(ea), in->addr, BX_LOG_CSTR), GW_MAX_ENGINES);
+            }
             continue;
         }
         gw_disc_eng *de = d->eng[e->id];
         if (!de) {
             de = calloc(1, sizeof(*de));
             if (!de) {
-                bx_error("discovery: out of memory adding %s", addrs[k]);
+                bx_error("discovery: out of memory adding %s", in->addr);
                 continue;
             }
             de->d = d;
@@ -469,14 +543,27 @@ int gw_disc_set_engines(gw_disc *d, const char *const *addrs, int n)
             d->eng[e->id] = de;
         }
         accepted++;
-        if (de->tracked != 0) {
+        int fresh = de->tracked == 0;
+        int changed = 0;
+        de->pinned = pinned;
+        if (pinned) {
+            gw_registry_lock(d->reg);
+            changed = gw_disc_pin(e, in);
+            if (fresh && !e->ready) { /* the source vouches for it: routable now */
+                e->ready = 1;
+                changed = 1;
+            }
+            gw_registry_unlock(d->reg);
+        }
+        if (!fresh) {
             de->tracked = 1;
+            if (changed) gw_disc_changed(d, e);
             continue;
         }
         de->tracked = 1;
         de->fails = 0;
-        if (was_gone) {
-            bx_info("discovery: engine %s added", e->addr);
+        if (was_gone || changed) {
+            if (was_gone) bx_info("discovery: engine %s added", e->addr);
             gw_disc_changed(d, e);
         }
         if (d->running) gw_disc_poll(de);
@@ -486,6 +573,7 @@ int gw_disc_set_engines(gw_disc *d, const char *const *addrs, int n)
         if (!de || de->tracked >= 0) continue;
         de->tracked = 0;
         de->repoll = 0;
+        de->gone_ms = uv_now(d->loop);
         if (de->cr) bx_http_client_cancel(de->cr);
         gw_registry_lock(d->reg);
         de->e->gone = 1;
@@ -495,6 +583,21 @@ int gw_disc_set_engines(gw_disc *d, const char *const *addrs, int n)
         gw_disc_changed(d, de->e);
     }
     return accepted;
+}
+
+int gw_disc_set_engines(gw_disc *d, const char *const *addrs, int n)
+{
+    if (n <= 0) return gw_disc_set_engines_info(d, NULL, 0);
+    gw_disc_engine_info *in = calloc((size_t)n, sizeof(*in));
+    if (!in) {
+        bx_error("discovery: out of memory setting %d engines", n);
+        return 0;
+    }
+    for (int i = 0; i < n; i++)
+        in[i].addr = addrs[i];
+    int r = gw_disc_set_engines_info(d, in, n);
+    free(in);
+    return r;
 }
 
 int gw_disc_poke(gw_disc *d, gw_engine *e)
@@ -507,6 +610,16 @@ int gw_disc_poke(gw_disc *d, gw_engine *e)
     else
         gw_disc_poll(de);
     return 0;
+}
+
+void gw_disc_source_synced(gw_disc *d)
+{
+    __atomic_store_n(&d->synced, 1, __ATOMIC_RELEASE);
+}
+
+int gw_disc_synced(const gw_disc *d)
+{
+    return __atomic_load_n(&d->synced, __ATOMIC_ACQUIRE);
 }
 
 void gw_disc_get_stats(const gw_disc *d, gw_disc_stats *out)

@@ -4,9 +4,11 @@
  *
  * Two layers:
  * - A discovery source (gw_disc_source, a table of function pointers, one
- *   implementation per source; today only "static", a fixed list of
- *   "http://host:port" backends) says which engine addresses exist by
- *   calling gw_disc_set_engines whenever the set changes.
+ *   implementation per source: "static", a fixed list of "http://host:port"
+ *   backends, here; "kubernetes", pods and ModelAdapters watched on the API
+ *   server, in gw_k8s.c) says which engine addresses exist by calling
+ *   gw_disc_set_engines (or gw_disc_set_engines_info, with what each serves)
+ *   whenever the set changes.
  * - The core polls GET /v1/models on every live engine, at start and then
  *   every interval, with bx_http_client. A good answer sets the base model
  *   (the entry whose "parent" is null), the adapters (entries with a parent)
@@ -80,6 +82,9 @@ typedef struct gw_disc_opts {
     uint64_t timeout_ms;   /* per poll; default 3000 */
     int fail_after;        /* consecutive failures before ready = 0; default 2 */
     size_t max_body_bytes; /* default GW_DISC_MODELS_MAX_BYTES */
+    /* With the registry full, the slot of an engine removed at least this
+     * long ago, with nothing in flight, goes to a new address; default 60000 */
+    uint64_t reuse_after_ms;
     /* Called after an engine's readiness, model or adapters changed (also
      * when it is added or goes away); may be NULL. */
     void (*on_change)(gw_engine *e, void *ud);
@@ -106,6 +111,29 @@ void gw_disc_close(gw_disc *d, void (*cb)(void *ud), void *ud);
  * marked gone (ready = 0) and no longer polled. Returns the number of
  * addresses accepted (malformed ones are logged and skipped). */
 int gw_disc_set_engines(gw_disc *d, const char *const *addrs, int n);
+
+/* For a source that knows what each engine serves (Kubernetes: the pod's
+ * model label, the ModelAdapters listing the pod): the full set, as
+ * gw_disc_set_engines, each with its served names. An engine given a model
+ * is pinned: ready at once when it is added (the source has checked it:
+ * Kubernetes' Ready condition), and its model and adapters are the
+ * source's, not its /v1/models (whose polls still count for health: failed
+ * polls set ready = 0 until one succeeds). model NULL: as
+ * gw_disc_set_engines (learned from /v1/models). At most GW_MAX_ADAPTERS
+ * adapters are kept; names of GW_NAME_MAX or more are skipped. */
+typedef struct gw_disc_engine_info {
+    const char *addr;  /* "host:port" */
+    const char *model; /* NULL: from /v1/models */
+    const char *const *adapters;
+    int nadapters;
+} gw_disc_engine_info;
+int gw_disc_set_engines_info(gw_disc *d, const gw_disc_engine_info *infos, int n);
+
+/* For a source: it has its first complete view (Kubernetes: the first pod
+ * LIST is in), even if it lists no engine. gw_disc_synced reads it from any
+ * thread (the gateway's /readyz in --kubernetes mode). */
+void gw_disc_source_synced(gw_disc *d);
+int gw_disc_synced(const gw_disc *d);
 
 /* Polls e's /v1/models now (after the poll in flight, if any, since that one
  * may predate the change). Returns 0, or -1 when e is not tracked. */

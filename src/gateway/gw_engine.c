@@ -62,22 +62,16 @@ void gw_registry_unlock(gw_registry *r)
     pthread_mutex_unlock(&r->mu);
 }
 
-gw_engine *gw_registry_add(gw_registry *r, const char *addr)
+/* Fills e as a fresh engine at addr (id kept); -1 when addr is malformed. */
+static int gw_engine_init_at(gw_engine *e, int id, const char *addr)
 {
-    gw_engine *e = gw_registry_find(r, addr);
-    if (e) {
-        e->gone = 0;
-        return e;
-    }
     const char *colon = strrchr(addr, ':');
-    if (!colon || colon == addr || strlen(addr) >= GW_NAME_MAX) return NULL;
+    if (!colon || colon == addr || strlen(addr) >= GW_NAME_MAX) return -1;
     char *end;
     long port = strtol(colon + 1, &end, 10);
-    if (*end || port <= 0 || port > 65535) return NULL;
-    if (r->n >= GW_MAX_ENGINES) return NULL;
-    e = &r->engines[r->n];
+    if (*end || port <= 0 || port > 65535) return -1;
     memset(e, 0, sizeof(*e));
-    e->id = r->n++;
+    e->id = id;
     snprintf(e->addr, sizeof(e->addr), "%s", addr);
     size_t hl = (size_t)(colon - addr);
     if (addr[0] == '[' && hl >= 2 && addr[hl - 1] == ']') { /* [::1]:8000 */
@@ -89,6 +83,33 @@ gw_engine *gw_registry_add(gw_registry *r, const char *addr)
     }
     e->port = (int)port;
     gw_engine_clear_metrics(e);
+    return 0;
+}
+
+gw_engine *gw_registry_add(gw_registry *r, const char *addr)
+{
+    gw_engine *e = gw_registry_find(r, addr);
+    if (e) {
+        e->gone = 0;
+        return e;
+    }
+    if (r->n >= GW_MAX_ENGINES) return NULL;
+    e = &r->engines[r->n];
+    if (gw_engine_init_at(e, r->n, addr) != 0) return NULL;
+    r->n++;
+    return e;
+}
+
+gw_engine *gw_registry_reuse(gw_registry *r, gw_engine *e, const char *addr)
+{
+    (void)r;
+    if (!e->gone || e->inflight != 0) return NULL;
+    gw_engine old = *e;
+    if (gw_engine_init_at(e, old.id, addr) != 0) {
+        *e = old;
+        return NULL;
+    }
+    e->down_epoch = old.down_epoch + 1; /* never equal to what an old call saw */
     return e;
 }
 

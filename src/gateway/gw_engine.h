@@ -26,7 +26,9 @@
  * last scrape is too old (stale): strategies must treat NaN as "missing" and
  * fall back as their file says. Ownership: the registry owns every engine;
  * pointers stay valid until gw_registry_close (engines are never freed while
- * the gateway runs; a removed engine is marked gone). */
+ * the gateway runs; a removed engine is marked gone). A full table (pod IPs
+ * churn under Kubernetes) lets discovery reuse the slot of an engine gone
+ * long enough, with nothing in flight (gw_registry_reuse). */
 #ifndef GW_ENGINE_H
 #define GW_ENGINE_H
 
@@ -103,6 +105,13 @@ void gw_registry_close(gw_registry *r);
  * when the table is full or the address is malformed. */
 gw_engine *gw_registry_add(gw_registry *r, const char *addr);
 gw_engine *gw_registry_find(gw_registry *r, const char *addr);
+/* Gives the slot of a gone engine with nothing in flight to a new address
+ * (same id; every other field fresh); NULL when e is not gone, has requests
+ * in flight, or addr is malformed. For discovery when the table is full:
+ * the caller must know that nothing still holds e (discovery waits until
+ * an engine has been gone a while: gw_disc_opts.reuse_after_ms). Under the
+ * lock. */
+gw_engine *gw_registry_reuse(gw_registry *r, gw_engine *e, const char *addr);
 void gw_registry_lock(gw_registry *r);
 void gw_registry_unlock(gw_registry *r);
 /* Engines that can take a request for model now: up (gw_engine_up), serving it

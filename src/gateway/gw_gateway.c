@@ -21,6 +21,7 @@
 #include "gateway/gw_auth.h"
 #include "gateway/gw_discovery.h"
 #include "gateway/gw_gateway_int.h"
+#include "gateway/gw_k8s.h"
 #include "gateway/gw_prefix.h"
 #include "gateway/gw_ratelimit.h"
 #include "gateway/gw_scrape.h"
@@ -229,10 +230,14 @@ static void gw_handle(bx_http_req *hr, bx_http_res *res, void *ud)
     if (!strcmp(p, "/readyz")) { /* open to all (gw_auth): says ready or not, nothing more */
         if (!get) goto not_allowed;
         int ready = 0;
-        gw_registry_lock(&g->reg);
-        for (int i = 0; i < g->reg.n; i++)
-            ready |= gw_engine_up(&g->reg.engines[i]);
-        gw_registry_unlock(&g->reg);
+        if (g->cfg.kubernetes) { /* once the pods are listed, even if none is a model's */
+            ready = g->discovery && gw_disc_synced(g->discovery);
+        } else {
+            gw_registry_lock(&g->reg);
+            for (int i = 0; i < g->reg.n; i++)
+                ready |= gw_engine_up(&g->reg.engines[i]);
+            gw_registry_unlock(&g->reg);
+        }
         if (ready)
             bx_http_res_send(res, 200, "text/plain", "ok\n", 3);
         else
@@ -407,8 +412,18 @@ static int gw_gateway_start_signals(gw_gateway *g, char *err, size_t errlen)
     dopt.ud = g;
     dopt.interval_ms = (uint64_t)g->cfg.models_interval_ms;
     gw_disc *d = NULL;
-    if (gw_disc_init(&d, g->loop, &g->reg, g->workers[0].client, &gw_disc_source_static,
-                     g->cfg.backends, g->cfg.nbackends, &dopt, err, errlen) != 0)
+    const gw_disc_source *src = &gw_disc_source_static;
+    const char *const *args = g->cfg.backends;
+    int nargs = g->cfg.nbackends;
+    const char *kargs[2] = {g->cfg.kubeconfig ? g->cfg.kubeconfig : "",
+                            g->cfg.k8s_namespace ? g->cfg.k8s_namespace : ""};
+    if (g->cfg.kubernetes) {
+        src = &gw_disc_source_k8s;
+        args = kargs;
+        nargs = 2;
+    }
+    if (gw_disc_init(&d, g->loop, &g->reg, g->workers[0].client, src, args, nargs, &dopt, err,
+                     errlen) != 0)
         return -1;
     g->discovery = d;
     gw_scrape_opts sopt;

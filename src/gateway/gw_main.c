@@ -67,8 +67,14 @@ int gw_main(int argc, char **argv)
     uv_signal_start(&sigterm, gw_on_signal, SIGTERM);
     sighup.data = g;
     uv_signal_start(&sighup, gw_on_hup, SIGHUP);
-    bx_info("listening on %s:%d, %d backends, default strategy %s, %d worker(s), %d API key(s)",
-            cfg.host, gw_gateway_port(g), cfg.nbackends, cfg.strategy, cfg.workers, cfg.keys.n);
+    if (cfg.kubernetes)
+        bx_info("listening on %s:%d, engines from Kubernetes, default strategy %s, %d worker(s), "
+                "%d API key(s)",
+                cfg.host, gw_gateway_port(g), cfg.strategy, cfg.workers, cfg.keys.n);
+    else
+        bx_info("listening on %s:%d, %d backends, default strategy %s, %d worker(s), %d API "
+                "key(s)",
+                cfg.host, gw_gateway_port(g), cfg.nbackends, cfg.strategy, cfg.workers, cfg.keys.n);
     if (gw_gateway_metrics_port(g) > 0)
         bx_info("/metrics without a key on %s:%d", cfg.metrics_host, gw_gateway_metrics_port(g));
     struct rlimit rl;

@@ -47,6 +47,13 @@ void k8s_reflector_opts_default(k8s_reflector_opts *o)
     o->backoff_reset_ms = 120000;
 }
 
+/* What the cache keeps of obj: a new reference (cbs.transform, or obj). */
+static json_t *kept(k8s_reflector *r, json_t *obj)
+{
+    json_t *k = r->cbs.transform ? r->cbs.transform(r, obj, r->ud) : NULL;
+    return k ? k : json_incref(obj);
+}
+
 static void do_list(k8s_reflector *r, const char *cont);
 static void do_watch(k8s_reflector *r);
 
@@ -150,7 +157,7 @@ static void on_list(const k8s_resp *resp, void *ud)
     char key[512];
     json_array_foreach(l.items, i, it)
     {
-        if (key_of(it, key, sizeof(key)) == 0) json_object_set(r->pending, key, it);
+        if (key_of(it, key, sizeof(key)) == 0) json_object_set_new(r->pending, key, kept(r, it));
     }
     if (l.cont && !r->full_list) {
         do_list(r, l.cont);
@@ -191,21 +198,25 @@ static void apply_event(k8s_reflector *r, k8s_watch_event *ev)
     json_t *was = json_object_get(r->cache, key);
     if (ev->type == K8S_EV_DELETED) {
         if (!was) return;
+        json_t *obj = kept(r, ev->object);
         json_incref(was);
         json_object_del(r->cache, key);
-        if (r->cbs.on_delete) r->cbs.on_delete(r, ev->object, r->ud);
+        if (r->cbs.on_delete) r->cbs.on_delete(r, obj, r->ud);
         json_decref(was);
+        json_decref(obj);
         return;
     }
     if (was && strcmp(k8s_meta(was, "resourceVersion"), ev->rv) == 0) return;
+    json_t *obj = kept(r, ev->object);
     json_incref(was);
-    json_object_set(r->cache, key, ev->object);
+    json_object_set(r->cache, key, obj);
     if (!was) {
-        if (r->cbs.on_add) r->cbs.on_add(r, ev->object, r->ud);
+        if (r->cbs.on_add) r->cbs.on_add(r, obj, r->ud);
     } else {
-        if (r->cbs.on_update) r->cbs.on_update(r, was, ev->object, r->ud);
+        if (r->cbs.on_update) r->cbs.on_update(r, was, obj, r->ud);
         json_decref(was);
     }
+    json_decref(obj);
 }
 
 static int on_line(const char *line, size_t len, void *ud)

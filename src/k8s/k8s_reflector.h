@@ -39,6 +39,12 @@ typedef struct k8s_reflector_cbs {
     /* After each LIST has replaced the cache (the first one: the cache is
      * complete from here on). */
     void (*on_synced)(k8s_reflector *r, void *ud);
+    /* Optional, as client-go's TransformFunc: what the cache keeps of each
+     * object that arrives (a LIST item, a watch event's object), e.g. only
+     * the fields the caller reads, to bound memory. Returns a new reference
+     * that keeps metadata.name, .namespace and .resourceVersion, or NULL to
+     * keep the object as it came. The other callbacks get the kept objects. */
+    json_t *(*transform)(k8s_reflector *r, const json_t *obj, void *ud);
 } k8s_reflector_cbs;
 
 typedef struct k8s_reflector_opts {

@@ -261,10 +261,10 @@ RBAC_ALLOW = {
     ("Role", "brix-controller-leader-election"): {
         ("coordination.k8s.io", "leases"): {"create", "get", "update"},
     },
+    # exactly what gw_k8s.c's two reflectors do: LIST and WATCH, nothing else
     ("ClusterRole", "brix-gateway"): {
-        ("", "pods"): READ,
-        ("discovery.k8s.io", "endpointslices"): READ,
-        ("model.aibrix.ai", "modeladapters"): READ,
+        ("", "pods"): {"list", "watch"},
+        ("model.aibrix.ai", "modeladapters"): {"list", "watch"},
     },
 }
 # What the controller and the gateway need at least (the rules must not lose these).
@@ -280,8 +280,8 @@ RBAC_NEED = {
     ("Role", "brix-controller-leader-election"): [
         ("coordination.k8s.io", "leases", "create"), ("coordination.k8s.io", "leases", "update")],
     ("ClusterRole", "brix-gateway"): [
-        ("", "pods", "watch"), ("model.aibrix.ai", "modeladapters", "watch"),
-        ("discovery.k8s.io", "endpointslices", "watch")],
+        ("", "pods", "list"), ("", "pods", "watch"),
+        ("model.aibrix.ai", "modeladapters", "list"), ("model.aibrix.ai", "modeladapters", "watch")],
 }
 BINDINGS = {("ClusterRoleBinding", "brix-controller"): ("ClusterRole", "brix-controller", "brix-controller"),
             ("RoleBinding", "brix-controller-leader-election"):

@@ -53,6 +53,29 @@ static void test_flags(void **st)
     gw_config_free(&c);
 }
 
+/* --kubernetes instead of --backend; its two settings need it. */
+static void test_kubernetes_flags(void **st)
+{
+    (void)st;
+    gw_config c;
+    const char *ok[] = {"gateway", "--kubernetes", "--kubeconfig", "/k/a:/k/b", "--namespace",
+                        "models"};
+    assert_int_equal(parse(&c, 6, ok), 0);
+    assert_int_equal(c.kubernetes, 1);
+    assert_string_equal(c.kubeconfig, "/k/a:/k/b");
+    assert_string_equal(c.k8s_namespace, "models");
+    gw_config_free(&c);
+    const char *both[] = {"gateway", "--kubernetes", "--backend", "http://a:1"};
+    assert_int_equal(parse(&c, 4, both), -1);
+    gw_config_free(&c);
+    const char *alone[] = {"gateway", "--namespace", "models"};
+    assert_int_equal(parse(&c, 3, alone), -1);
+    gw_config_free(&c);
+    const char *kc[] = {"gateway", "--kubeconfig", "/k/a"};
+    assert_int_equal(parse(&c, 3, kc), -1);
+    gw_config_free(&c);
+}
+
 static void test_yaml_file_then_flags(void **st)
 {
     (void)st;
@@ -97,6 +120,7 @@ int main(void)
     unsetenv("BRIX_API_KEYS"); /* its keys would add to the counts above */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flags),
+        cmocka_unit_test(test_kubernetes_flags),
         cmocka_unit_test(test_yaml_file_then_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

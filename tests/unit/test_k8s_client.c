@@ -483,7 +483,8 @@ static void test_reflector(void **state)
     o.watch_min_s = 30;
     o.watch_max_s = 40;
     o.backoff_min_ms = 50;
-    k8s_reflector_cbs cbs = {s_add, s_update, s_delete, s_synced};
+    k8s_reflector_cbs cbs = {
+        .on_add = s_add, .on_update = s_update, .on_delete = s_delete, .on_synced = s_synced};
     struct seen s = {0};
     k8s_reflector *r;
     assert_int_equal(k8s_reflector_new(c, &o, &cbs, &s, &r), 0);

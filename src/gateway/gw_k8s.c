@@ -1,0 +1,499 @@
+/* gw_k8s: see gw_k8s.h. The pure pod -> engine mapping and adapter index
+ * first, then the gw_disc source: a k8s_client, a reflector on pods and one
+ * on ModelAdapters, and a zero-delay timer that turns their events into one
+ * gw_disc_set_engines_info per loop turn. */
+#include "gateway/gw_k8s.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "common/bx_log.h"
+#include "k8s/k8s_client.h"
+#include "k8s/k8s_config.h"
+#include "k8s/k8s_reflector.h"
+
+/* ---- pure: pods and adapters ---- */
+
+static const char *gw_k8s_str(const json_t *obj, const char *a, const char *b)
+{
+    const json_t *v = json_object_get(obj, a);
+    if (b) v = json_object_get(v, b);
+    return json_string_value(v);
+}
+
+static int gw_k8s_ready(const json_t *pod)
+{
+    const json_t *conds = json_object_get(json_object_get(pod, "status"), "conditions");
+    size_t i;
+    const json_t *c;
+    json_array_foreach(conds, i, c)
+    {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        if (t && !strcmp(t, "Ready")) {
+            const char *st = json_string_value(json_object_get(c, "status"));
+            return st && !strcmp(st, "True");
+        }
+    }
+    return 0;
+}
+
+gw_k8s_pod_why gw_k8s_pod_engine(const json_t *pod, gw_k8s_pod *out)
+{
+    const json_t *md = json_object_get(pod, "metadata");
+    const json_t *labels = json_object_get(md, "labels");
+    const char *model = json_string_value(json_object_get(labels, GW_K8S_LABEL_MODEL));
+    if (!model || !model[0] || strlen(model) >= sizeof(out->model)) return GW_K8S_POD_NO_MODEL;
+    const char *nt = json_string_value(json_object_get(labels, "ray.io/node-type"));
+    if (nt && !strcmp(nt, "worker")) return GW_K8S_POD_RAY_WORKER;
+    const char *gi = json_string_value(json_object_get(labels, GW_K8S_LABEL_GROUP_INDEX));
+    if (gi) { /* as AIBrix: an integer above 0 skips it; anything else does not */
+        char *end = NULL;
+        long v = strtol(gi, &end, 10);
+        if (end != gi && !*end && v > 0) return GW_K8S_POD_GROUP_MEMBER;
+    }
+    const json_t *del = json_object_get(md, "deletionTimestamp");
+    if (del && !json_is_null(del)) return GW_K8S_POD_DELETING;
+    const char *ip = gw_k8s_str(pod, "status", "podIP");
+    if (!ip || !ip[0]) return GW_K8S_POD_NO_IP;
+    if (!gw_k8s_ready(pod)) return GW_K8S_POD_NOT_READY;
+    long port = GW_K8S_DEFAULT_PORT;
+    const char *pl = json_string_value(json_object_get(labels, GW_K8S_LABEL_PORT));
+    if (pl) {
+        char *end = NULL;
+        port = pl[0] >= '0' && pl[0] <= '9' ? strtol(pl, &end, 10) : -1;
+        if (!end || *end || port < 1 || port > 65535) return GW_K8S_POD_BAD_PORT;
+    }
+    const char *name = json_string_value(json_object_get(md, "name"));
+    const char *ns = json_string_value(json_object_get(md, "namespace"));
+    if (!name || !name[0] || strlen(name) >= sizeof(out->name)) return GW_K8S_POD_BAD_NAME;
+    if (!ns) ns = "";
+    if (strlen(ns) >= sizeof(out->ns)) return GW_K8S_POD_BAD_NAME;
+    /* an address the registry can parse: IPv6 bracketed; nothing odd */
+    size_t iplen = strlen(ip);
+    if (iplen > 64 || strspn(ip, "0123456789abcdefABCDEF.:") != iplen) return GW_K8S_POD_NO_IP;
+    int v6 = strchr(ip, ':') != NULL;
+    snprintf(out->addr, sizeof(out->addr), v6 ? "[%s]:%ld" : "%s:%ld", ip, port);
+    snprintf(out->model, sizeof(out->model), "%s", model);
+    snprintf(out->ns, sizeof(out->ns), "%s", ns);
+    snprintf(out->name, sizeof(out->name), "%s", name);
+    return GW_K8S_POD_OK;
+}
+
+const char *gw_k8s_pod_why_str(gw_k8s_pod_why w)
+{
+    switch (w) {
+    case GW_K8S_POD_OK:
+        return "engine";
+    case GW_K8S_POD_NO_MODEL:
+        return "no model label";
+    case GW_K8S_POD_RAY_WORKER:
+        return "Ray worker";
+    case GW_K8S_POD_GROUP_MEMBER:
+        return "pod group member";
+    case GW_K8S_POD_DELETING:
+        return "being deleted";
+    case GW_K8S_POD_NO_IP:
+        return "no pod IP";
+    case GW_K8S_POD_NOT_READY:
+        return "not Ready";
+    case GW_K8S_POD_BAD_PORT:
+        return "bad port label";
+    case GW_K8S_POD_BAD_NAME:
+        return "bad name";
+    }
+    return "?";
+}
+
+/* Copies obj[key] (shared) into dst when present. 0, or -1 out of memory. */
+static int gw_k8s_copy(json_t *dst, const json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return v ? json_object_set(dst, key, v) : 0;
+}
+
+/* A new object holding md's name, namespace and resourceVersion. */
+static json_t *gw_k8s_slim_meta(const json_t *md)
+{
+    json_t *m = json_object();
+    if (!m || gw_k8s_copy(m, md, "name") || gw_k8s_copy(m, md, "namespace") ||
+        gw_k8s_copy(m, md, "resourceVersion")) {
+        json_decref(m);
+        return NULL;
+    }
+    return m;
+}
+
+json_t *gw_k8s_pod_slim(const json_t *pod)
+{
+    const json_t *md = json_object_get(pod, "metadata");
+    const json_t *labels = json_object_get(md, "labels");
+    const json_t *st = json_object_get(pod, "status");
+    json_t *out = json_object(), *m = gw_k8s_slim_meta(md), *l = json_object(), *s = json_object();
+    if (!out || !m || !l || !s || json_object_set_new(out, "metadata", m)) goto oom;
+    m = NULL;
+    json_t *mo = json_object_get(out, "metadata");
+    if (gw_k8s_copy(mo, md, "deletionTimestamp")) goto oom;
+    if (json_is_object(labels)) {
+        if (gw_k8s_copy(l, labels, GW_K8S_LABEL_MODEL) ||
+            gw_k8s_copy(l, labels, GW_K8S_LABEL_PORT) ||
+            gw_k8s_copy(l, labels, "ray.io/node-type") ||
+            gw_k8s_copy(l, labels, GW_K8S_LABEL_GROUP_INDEX))
+            goto oom;
+        if (json_object_set(mo, "labels", l)) goto oom;
+    }
+    if (json_is_object(st)) {
+        if (gw_k8s_copy(s, st, "podIP")) goto oom;
+        const json_t *conds = json_object_get(st, "conditions");
+        size_t i;
+        const json_t *c;
+        json_array_foreach(conds, i, c)
+        {
+            const char *t = json_string_value(json_object_get(c, "type"));
+            if (!t || strcmp(t, "Ready")) continue;
+            json_t *arr = json_array(), *rc = json_object();
+            if (!arr || !rc || gw_k8s_copy(rc, c, "type") || gw_k8s_copy(rc, c, "status") ||
+                json_array_append_new(arr, rc) || json_object_set_new(s, "conditions", arr)) {
+                json_decref(arr);
+                json_decref(rc);
+                goto oom;
+            }
+            break; /* the first Ready condition decides */
+        }
+        if (json_object_set(out, "status", s)) goto oom;
+    }
+    json_decref(l);
+    json_decref(s);
+    return out;
+oom:
+    json_decref(m);
+    json_decref(l);
+    json_decref(s);
+    json_decref(out);
+    return NULL;
+}
+
+json_t *gw_k8s_adapter_slim(const json_t *ma)
+{
+    json_t *out = json_object(), *m = gw_k8s_slim_meta(json_object_get(ma, "metadata"));
+    if (!out || !m || json_object_set_new(out, "metadata", m)) {
+        json_decref(m);
+        json_decref(out);
+        return NULL;
+    }
+    const json_t *st = json_object_get(ma, "status");
+    json_t *inst = json_object_get(st, "instances");
+    if (inst && json_object_set_new(out, "status", json_pack("{s:O}", "instances", inst))) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+json_t *gw_k8s_adapter_index(const json_t *adapters)
+{
+    json_t *idx = json_object();
+    if (!idx) return NULL;
+    const char *key;
+    json_t *ma;
+    json_object_foreach((json_t *)adapters, key, ma)
+    {
+        (void)key;
+        const json_t *md = json_object_get(ma, "metadata");
+        const char *name = json_string_value(json_object_get(md, "name"));
+        const char *ns = json_string_value(json_object_get(md, "namespace"));
+        if (!name || !name[0] || strlen(name) >= GW_NAME_MAX) continue;
+        if (!ns) ns = "";
+        const json_t *inst = json_object_get(json_object_get(ma, "status"), "instances");
+        size_t i;
+        const json_t *p;
+        json_array_foreach(inst, i, p)
+        {
+            const char *pod = json_string_value(p);
+            if (!pod || !pod[0]) continue;
+            char k[512];
+            int n = snprintf(k, sizeof(k), "%s/%s", ns, pod);
+            if (n < 0 || (size_t)n >= sizeof(k)) continue;
+            json_t *list = json_object_get(idx, k);
+            if (!list) {
+                list = json_array();
+                if (!list || json_object_set_new(idx, k, list) != 0) goto oom;
+            }
+            int dup = 0;
+            size_t j;
+            const json_t *x;
+            json_array_foreach(list, j, x) dup |= !strcmp(json_string_value(x), name);
+            if (!dup && json_array_append_new(list, json_string(name)) != 0) goto oom;
+        }
+    }
+    return idx;
+oom:
+    json_decref(idx);
+    return NULL;
+}
+
+/* ---- the source ---- */
+
+typedef struct gw_k8s {
+    gw_disc *d;
+    uv_loop_t *loop;
+    k8s_client *client;
+    k8s_reflector *pods, *adapters;
+    uv_timer_t kick; /* zero-delay: one rebuild per loop turn */
+    int running, closing, pending;
+    char ns[GW_NAME_MAX]; /* "" = all namespaces */
+    int nlast;            /* engines published last time (for logs) */
+} gw_k8s;
+
+static void gw_k8s_maybe_free(gw_k8s *k)
+{
+    if (--k->pending > 0) return;
+    free(k);
+}
+
+static void gw_k8s_rebuild(gw_k8s *k)
+{
+    const json_t *pods = k8s_reflector_cache(k->pods);
+    size_t np = json_object_size(pods);
+    json_t *aidx = gw_k8s_adapter_index(k8s_reflector_cache(k->adapters));
+    json_t *seen = json_object();
+    gw_k8s_pod *eng = np ? calloc(np, sizeof(*eng)) : NULL;
+    gw_disc_engine_info *in = np ? calloc(np, sizeof(*in)) : NULL;
+    const char **names = NULL;
+    size_t nnames = 0, cap = 0;
+    if (!aidx || !seen || (np && (!eng || !in))) {
+        bx_error("kubernetes: out of memory rebuilding %zu pods", np);
+        goto out;
+    }
+    /* the adapter name pointers, one array for all engines */
+    const char *key;
+    json_t *pod, *v;
+    json_object_foreach(aidx, key, v) cap += json_array_size(v);
+    if (cap && !(names = calloc(cap, sizeof(*names)))) goto out;
+    int n = 0;
+    json_object_foreach((json_t *)pods, key, pod)
+    {
+        gw_k8s_pod *e = &eng[n];
+        gw_k8s_pod_why why = gw_k8s_pod_engine(pod, e);
+        if (why != GW_K8S_POD_OK) {
+            if (why == GW_K8S_POD_BAD_PORT || why == GW_K8S_POD_BAD_NAME) {
+                char ek[BX_LOG_ESC_MAX];
+                bx_debug("kubernetes: pod %s skipped: %s",
+                         bx_log_escape(ek, sizeof(ek), key, BX_LOG_CSTR), gw_k8s_pod_why_str(why));
+            }
+            continue;
+        }
+        if (json_object_get(seen, e->addr)) continue; /* another pod has this address */
+        json_object_set_new(seen, e->addr, json_true());
+        in[n].addr = e->addr;
+        in[n].model = e->model;
+        char pk[GW_NAME_MAX * 4];
+        snprintf(pk, sizeof(pk), "%s/%s", e->ns, e->name);
+        const json_t *al = json_object_get(aidx, pk);
+        in[n].adapters = names + nnames;
+        size_t i;
+        const json_t *a;
+        json_array_foreach(al, i, a)
+        {
+            if (nnames < cap) {
+                names[nnames++] = json_string_value(a);
+                in[n].nadapters++;
+            }
+        }
+        n++;
+    }
+    gw_disc_set_engines_info(k->d, in, n);
+    if (n != k->nlast) bx_debug("kubernetes: %d engine pod(s) of %zu watched", n, np);
+    k->nlast = n;
+out:
+    free(names);
+    free(in);
+    free(eng);
+    json_decref(seen);
+    json_decref(aidx);
+}
+
+static void gw_k8s_on_kick(uv_timer_t *t)
+{
+    gw_k8s *k = t->data;
+    if (k->running && !k->closing) gw_k8s_rebuild(k);
+}
+
+/* Any change of either collection: rebuild on this loop turn's end (every
+ * event read in one turn makes one rebuild). */
+static void gw_k8s_dirty(gw_k8s *k)
+{
+    if (k->closing || !k->running) return;
+    uv_timer_start(&k->kick, gw_k8s_on_kick, 0, 0);
+}
+
+static void gw_k8s_on_add(k8s_reflector *r, const json_t *obj, void *ud)
+{
+    (void)r;
+    (void)obj;
+    gw_k8s_dirty(ud);
+}
+
+static void gw_k8s_on_update(k8s_reflector *r, const json_t *old, const json_t *obj, void *ud)
+{
+    (void)r;
+    (void)old;
+    (void)obj;
+    gw_k8s_dirty(ud);
+}
+
+static void gw_k8s_on_synced(k8s_reflector *r, void *ud)
+{
+    gw_k8s *k = ud;
+    const k8s_reflector_stats *st = k8s_reflector_get_stats(r);
+    bx_info("kubernetes: %s listed (%zu object(s), %lu list(s) so far)",
+            r == k->pods ? "pods" : "modeladapters", json_object_size(k8s_reflector_cache(r)),
+            st->lists);
+    if (r == k->pods && k->running && !k->closing) {
+        /* publish now, before /readyz says so: the set is complete (what
+         * the LIST's diff scheduled is in it) */
+        uv_timer_stop(&k->kick);
+        gw_k8s_rebuild(k);
+        gw_disc_source_synced(k->d);
+        return;
+    }
+    if (r == k->pods) gw_disc_source_synced(k->d);
+    gw_k8s_dirty(k);
+}
+
+/* The caches keep only what the mapping reads (gw_k8s_pod_slim). */
+static json_t *gw_k8s_transform(k8s_reflector *r, const json_t *obj, void *ud)
+{
+    gw_k8s *k = ud;
+    return r == k->adapters ? gw_k8s_adapter_slim(obj) : gw_k8s_pod_slim(obj);
+}
+
+static const k8s_reflector_cbs gw_k8s_cbs = {
+    .on_add = gw_k8s_on_add,
+    .on_update = gw_k8s_on_update,
+    .on_delete = gw_k8s_on_add,
+    .on_synced = gw_k8s_on_synced,
+    .transform = gw_k8s_transform,
+};
+
+static void gw_k8s_client_closed(void *ud)
+{
+    gw_k8s_maybe_free(ud);
+}
+
+static void gw_k8s_kick_closed(uv_handle_t *h)
+{
+    gw_k8s_maybe_free(h->data);
+}
+
+static int gw_k8s_init(void **state, gw_disc *d, uv_loop_t *loop, const char *const *args,
+                       int nargs, char *err, size_t errlen)
+{
+    const char *kubeconfig = nargs > 0 && args[0] && args[0][0] ? args[0] : NULL;
+    const char *ns = nargs > 1 && args[1] ? args[1] : "";
+    if (strlen(ns) >= GW_NAME_MAX || strchr(ns, '/')) {
+        snprintf(err, errlen, "bad --namespace");
+        return -1;
+    }
+    gw_k8s *k = calloc(1, sizeof(*k));
+    if (!k) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    k->d = d;
+    k->loop = loop;
+    snprintf(k->ns, sizeof(k->ns), "%s", ns);
+    k8s_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    char e[384];
+    if (k8s_config_load(kubeconfig, NULL, &cfg, e, sizeof(e)) != 0) {
+        snprintf(err, errlen, "kubernetes: %s", e);
+        free(k);
+        return -1;
+    }
+    k8s_client_opts co;
+    k8s_client_opts_default(&co);
+    co.user_agent = "brix-gateway/" BRIX_VERSION;
+    if (k8s_client_new(loop, &cfg, &co, &k->client, e, sizeof(e)) != 0) {
+        k8s_config_free(&cfg);
+        snprintf(err, errlen, "kubernetes: %s", e);
+        free(k);
+        return -1;
+    }
+    k8s_config_free(&cfg); /* the client took its strings (zeroed) */
+    char pods[GW_NAME_MAX + 64], mas[GW_NAME_MAX + 96];
+    if (k->ns[0]) {
+        snprintf(pods, sizeof(pods), "/api/v1/namespaces/%s/pods", k->ns);
+        snprintf(mas, sizeof(mas), "/apis/model.aibrix.ai/v1alpha1/namespaces/%s/modeladapters",
+                 k->ns);
+    } else {
+        snprintf(pods, sizeof(pods), "/api/v1/pods");
+        snprintf(mas, sizeof(mas), "/apis/model.aibrix.ai/v1alpha1/modeladapters");
+    }
+    k8s_reflector_opts ro;
+    k8s_reflector_opts_default(&ro);
+    ro.path = pods;
+    ro.label_selector = GW_K8S_LABEL_MODEL; /* the label exists */
+    int rc = k8s_reflector_new(k->client, &ro, &gw_k8s_cbs, k, &k->pods);
+    k8s_reflector_opts_default(&ro);
+    ro.path = mas;
+    if (rc == 0) rc = k8s_reflector_new(k->client, &ro, &gw_k8s_cbs, k, &k->adapters);
+    if (rc == 0) rc = uv_timer_init(loop, &k->kick) == 0 ? 0 : -1;
+    if (rc != 0) {
+        if (k->pods) k8s_reflector_close(k->pods, NULL, NULL);
+        if (k->adapters) k8s_reflector_close(k->adapters, NULL, NULL);
+        k->pending = 1;
+        k8s_client_close(k->client, gw_k8s_client_closed, k);
+        snprintf(err, errlen, "kubernetes: cannot set up the watches");
+        return -1;
+    }
+    k->kick.data = k;
+    *state = k;
+    return 0;
+}
+
+static int gw_k8s_start(void *state)
+{
+    gw_k8s *k = state;
+    if (k->running) return 0;
+    k->running = 1;
+    bx_info("kubernetes: watching pods labelled %s and modeladapters in %s", GW_K8S_LABEL_MODEL,
+            k->ns[0] ? k->ns : "all namespaces");
+    k8s_reflector_start(k->pods);
+    k8s_reflector_start(k->adapters);
+    /* a stopped source that starts again republishes what it has */
+    if (k8s_reflector_synced(k->pods)) gw_k8s_dirty(k);
+    return 0;
+}
+
+/* Stopping keeps the watches (the caches stay current) and only stops
+ * publishing; close ends them. */
+static void gw_k8s_stop(void *state)
+{
+    gw_k8s *k = state;
+    k->running = 0;
+    uv_timer_stop(&k->kick);
+}
+
+static void gw_k8s_close(void *state)
+{
+    gw_k8s *k = state;
+    if (!k) return;
+    k->running = 0;
+    k->closing = 1;
+    k->pending = 2; /* the timer and the client */
+    uv_timer_stop(&k->kick);
+    uv_close((uv_handle_t *)&k->kick, gw_k8s_kick_closed);
+    k8s_reflector_close(k->pods, NULL, NULL);
+    k8s_reflector_close(k->adapters, NULL, NULL);
+    k8s_client_close(k->client, gw_k8s_client_closed, k);
+}
+
+const gw_disc_source gw_disc_source_k8s = {
+    .name = "kubernetes",
+    .init = gw_k8s_init,
+    .start = gw_k8s_start,
+    .stop = gw_k8s_stop,
+    .close = gw_k8s_close,
+};
