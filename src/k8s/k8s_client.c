@@ -1,7 +1,6 @@
-/* k8s_client: see k8s_client.h. The multi handle's socket and timer
- * callbacks are libcurl's event-loop integration; every handle this file
- * opens (the multi's timer, a poll per socket, a retry timer per request)
- * is counted, and the client is freed when the last one has closed. */
+/* k8s_client: see k8s_client.h. Transfers run on a bx_curlm (libcurl's
+ * event-loop integration); the client counts the bx_curlm and a retry timer
+ * per request, and is freed when the last one has closed. */
 #include "k8s/k8s_client.h"
 
 #include <curl/curl.h>
@@ -9,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_curlm.h"
 #include "common/bx_log.h"
 #include "common/bx_queue.h"
 
@@ -16,27 +16,18 @@
 
 struct k8s_client {
     uv_loop_t *loop;
-    CURLM *multi;
-    uv_timer_t timer;
+    bx_curlm *cm; /* NULL once it has closed */
     k8s_config cfg;
     k8s_client_opts o;
     char ua[64];
     uint64_t token_read_at;
-    bx_queue reqs;  /* every live k8s_req */
-    bx_queue socks; /* every live socket watcher */
+    bx_queue reqs; /* every live k8s_req */
     int open_handles;
     int closing;
     unsigned long long nreq;
     unsigned long long nconn; /* connections opened */
     void (*done)(void *);
     void *done_ud;
-};
-
-struct k8s_sock {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    k8s_client *c;
-    bx_queue node;
 };
 
 struct k8s_req {
@@ -103,39 +94,26 @@ static void maybe_done(k8s_client *c)
     if (done) done(ud);
 }
 
-static void handle_closed(uv_handle_t *h)
-{
-    k8s_client *c = h->data;
-    c->open_handles--;
-    maybe_done(c);
-}
-
-static void sock_closed(uv_handle_t *h)
-{
-    struct k8s_sock *s = h->data;
-    k8s_client *c = s->c;
-    free(s);
-    c->open_handles--;
-    maybe_done(c);
-}
-
 static void req_closed(uv_handle_t *h)
 {
     k8s_req *r = h->data;
     k8s_client *c = r->c;
+    curl_easy_cleanup(r->easy);
     free(r);
     c->open_handles--;
     maybe_done(c);
 }
 
-/* Takes r out of the multi and frees it (its retry timer closes last). */
+/* Takes r out of the multi and frees it (its retry timer closes last, and
+ * the easy handle with it: a remove asked for from inside curl is only done
+ * once curl has returned, and until then the write callback ends at once). */
 static void req_free(k8s_req *r)
 {
     k8s_client *c = r->c;
-    if (r->in_multi) curl_multi_remove_handle(c->multi, r->easy);
+    if (r->in_multi && c->cm) bx_curlm_remove(c->cm, r->easy);
     r->in_multi = 0;
+    r->cancelled = 1;
     bx_queue_remove(&r->node);
-    curl_easy_cleanup(r->easy);
     curl_slist_free_all(r->hdrs);
     free(r->url);
     free(r->method);
@@ -181,8 +159,7 @@ static void finish(k8s_req *r, CURLcode rc)
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
     if (curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &nconn) == CURLE_OK && nconn > 0)
         c->nconn += (unsigned long long)nconn;
-    curl_multi_remove_handle(c->multi, r->easy);
-    r->in_multi = 0;
+    r->in_multi = 0; /* bx_curlm took it out */
     if (r->cancelled) {
         req_free(r);
         return;
@@ -229,88 +206,13 @@ static void finish(k8s_req *r, CURLcode rc)
     json_decref(body);
 }
 
-static void check_done(k8s_client *c)
+/* bx_curlm's done callback: easy is out of the multi. */
+static void xfer_done(void *ud, CURL *easy, CURLcode rc)
 {
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(c->multi, &left))) {
-        if (m->msg != CURLMSG_DONE) continue;
-        k8s_req *r = NULL;
-        CURLcode rc = m->data.result;
-        if (curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r) != CURLE_OK || !r)
-            continue;
-        finish(r, rc);
-    }
-}
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-    struct k8s_sock *s = h->data;
-    k8s_client *c = s->c;
-    int flags = 0, running;
-    if (status < 0) flags = CURL_CSELECT_ERR;
-    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
-    curl_multi_socket_action(c->multi, s->fd, flags, &running);
-    check_done(c);
-}
-
-static void on_timer(uv_timer_t *t)
-{
-    k8s_client *c = t->data;
-    int running;
-    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(c);
-}
-
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    k8s_client *c = userp;
-    (void)multi;
-    if (timeout_ms < 0) {
-        uv_timer_stop(&c->timer);
-        return 0;
-    }
-    return uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0) == 0 ? 0 : -1;
-}
-
-static void sock_drop(k8s_client *c, struct k8s_sock *s)
-{
-    uv_poll_stop(&s->poll);
-    bx_queue_remove(&s->node);
-    uv_close((uv_handle_t *)&s->poll, sock_closed);
-}
-
-static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    k8s_client *c = userp;
-    struct k8s_sock *s = socketp;
-    (void)easy;
-    if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            curl_multi_assign(c->multi, fd, NULL);
-            sock_drop(c, s);
-        }
-        return 0;
-    }
-    if (!s) {
-        s = calloc(1, sizeof(*s));
-        if (!s) return -1;
-        s->fd = fd;
-        s->c = c;
-        if (uv_poll_init_socket(c->loop, &s->poll, fd) != 0) {
-            free(s);
-            return -1;
-        }
-        s->poll.data = s;
-        c->open_handles++;
-        bx_queue_insert_tail(&c->socks, &s->node);
-        curl_multi_assign(c->multi, fd, s);
-    }
-    int events = 0;
-    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
-    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
-    return uv_poll_start(&s->poll, events, on_poll) == 0 ? 0 : -1;
+    k8s_req *r = NULL;
+    (void)ud;
+    if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r) != CURLE_OK || !r) return;
+    finish(r, rc);
 }
 
 int k8s_client_new(uv_loop_t *loop, k8s_config *cfg, const k8s_client_opts *opts, k8s_client **out,
@@ -334,44 +236,29 @@ int k8s_client_new(uv_loop_t *loop, k8s_config *cfg, const k8s_client_opts *opts
     snprintf(c->ua, sizeof(c->ua), "%s", c->o.user_agent ? c->o.user_agent : "brix/" BRIX_VERSION);
     c->o.user_agent = c->ua;
     bx_queue_init(&c->reqs);
-    bx_queue_init(&c->socks);
-    c->multi = curl_multi_init();
-    if (!c->multi || uv_timer_init(loop, &c->timer) != 0) {
-        if (c->multi) curl_multi_cleanup(c->multi);
+    c->cm = bx_curlm_new(loop, xfer_done, c);
+    if (!c->cm) {
         free(c);
         snprintf(err, errlen, "k8s: cannot make the transfer handle");
         return -1;
     }
-    c->timer.data = c;
     c->open_handles = 1;
     c->cfg = *cfg;
     memset(cfg, 0, sizeof(*cfg));
     c->token_read_at = uv_now(loop);
-    CURLMcode e = curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-    if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-    if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-    if (e) {
-        snprintf(err, errlen, "k8s: curl_multi_setopt: %s", curl_multi_strerror(e));
-        k8s_client_close(c, NULL, NULL);
-        return -1;
-    }
     *out = c;
     return 0;
 }
 
-static void multi_timer_closed(uv_handle_t *h)
+static void curlm_closed(void *ud)
 {
-    k8s_client *c = h->data;
-    /* Every transfer is gone; cleanup closes the cached connections, and
-     * whatever socket curl did not tell us about is dropped here. */
+    k8s_client *c = ud;
+    /* The multi is gone (a request still in it was detached by its cleanup). */
+    c->cm = NULL;
     while (!bx_queue_empty(&c->reqs))
         req_free(bx_container_of(bx_queue_head(&c->reqs), k8s_req, node));
-    curl_multi_cleanup(c->multi);
-    c->multi = NULL;
-    while (!bx_queue_empty(&c->socks))
-        sock_drop(c, bx_container_of(bx_queue_head(&c->socks), struct k8s_sock, node));
-    handle_closed(h);
+    c->open_handles--;
+    maybe_done(c);
 }
 
 void k8s_client_close(k8s_client *c, void (*done)(void *ud), void *ud)
@@ -380,8 +267,8 @@ void k8s_client_close(k8s_client *c, void (*done)(void *ud), void *ud)
     c->closing = 1;
     c->done = done;
     c->done_ud = ud;
-    /* A request inside its line callback is inside curl: it is only marked,
-     * and freed once the multi's timer has closed. */
+    /* A request inside its line callback is inside curl: it is only marked;
+     * its transfer ends with the write error, and it is freed then. */
     bx_queue *q = bx_queue_head(&c->reqs);
     while (q) {
         k8s_req *r = bx_container_of(q, k8s_req, node);
@@ -391,8 +278,7 @@ void k8s_client_close(k8s_client *c, void (*done)(void *ud), void *ud)
         else
             req_free(r);
     }
-    uv_timer_stop(&c->timer);
-    uv_close((uv_handle_t *)&c->timer, multi_timer_closed);
+    bx_curlm_close(c->cm, curlm_closed, c);
 }
 
 int k8s_query_add(bx_buf *q, const char *k, const char *v)
@@ -489,7 +375,7 @@ static int start_transfer(k8s_req *r)
     bx_buf_reset(&r->resp);
     k8s_lines_reset(&r->lines);
     if (curl_easy_setopt(e, CURLOPT_HTTPHEADER, h) != CURLE_OK) return -1;
-    if (curl_multi_add_handle(c->multi, e) != CURLM_OK) return -1;
+    if (bx_curlm_add(c->cm, e) != 0) return -1;
     r->in_multi = 1;
     r->attempts++;
     c->nreq++;

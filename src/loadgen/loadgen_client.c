@@ -1,9 +1,6 @@
-/* loadgen_client: see loadgen_client.h. This is libcurl's documented event-loop
- * integration (docs/examples/multi-uv.c): curl tells us through
- * CURLMOPT_SOCKETFUNCTION which sockets to watch for what, and through
- * CURLMOPT_TIMERFUNCTION when to call it back; both paths end in
- * curl_multi_socket_action, after which finished transfers are collected
- * with curl_multi_info_read. */
+/* loadgen_client: see loadgen_client.h. The transfers run on a bx_curlm
+ * (libcurl's multi interface on the loop); this file sets up the requests
+ * and counts the ones in flight. */
 #include "loadgen/loadgen_client.h"
 
 #include <stdio.h>
@@ -12,124 +9,31 @@
 
 #include "common/bx_log.h"
 
-/* One watched socket; freed in its close callback. */
-struct loadgen_sock {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    loadgen_client *c;
-};
-
-static void check_done(loadgen_client *c)
+static void xfer_done(void *ud, CURL *easy, CURLcode rc)
 {
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(c->multi, &left))) {
-        if (m->msg != CURLMSG_DONE) continue;
-        CURL *easy = m->easy_handle;
-        CURLcode rc = m->data.result;
-        loadgen_xfer *x = NULL;
-        if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x) != CURLE_OK || !x) continue;
-        long status = 0;
-        if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) status = 0;
-        curl_multi_remove_handle(c->multi, easy);
-        x->active = 0;
-        c->active--;
-        const char *msg = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
-        x->on_done(x, rc, status, rc == CURLE_OK ? "" : msg);
-    }
-}
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-    struct loadgen_sock *s = h->data;
-    loadgen_client *c = s->c;
-    int flags = 0;
-    if (status < 0) flags = CURL_CSELECT_ERR;
-    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
-    int running;
-    curl_multi_socket_action(c->multi, s->fd, flags, &running);
-    check_done(c);
-}
-
-static void on_timer(uv_timer_t *t)
-{
-    loadgen_client *c = t->data;
-    int running;
-    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(c);
-}
-
-static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-    loadgen_client *c = userp;
-    (void)multi;
-    if (timeout_ms < 0) {
-        uv_timer_stop(&c->timer);
-        return 0;
-    }
-    /* 0 means "call socket_action now": do it from the loop, not from
-     * inside curl, with a zero timer. */
-    return uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0) == 0 ? 0 : -1;
-}
-
-static void sock_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-    loadgen_client *c = userp;
-    struct loadgen_sock *s = socketp;
-    (void)easy;
-    if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            uv_poll_stop(&s->poll);
-            uv_close((uv_handle_t *)&s->poll, sock_closed);
-            curl_multi_assign(c->multi, fd, NULL);
-        }
-        return 0;
-    }
-    if (!s) {
-        s = calloc(1, sizeof(*s));
-        if (!s) return -1;
-        s->fd = fd;
-        s->c = c;
-        if (uv_poll_init_socket(c->loop, &s->poll, fd) != 0) {
-            free(s);
-            return -1;
-        }
-        s->poll.data = s;
-        curl_multi_assign(c->multi, fd, s);
-    }
-    int events = 0;
-    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
-    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
-    return uv_poll_start(&s->poll, events, on_poll) == 0 ? 0 : -1;
+    loadgen_client *c = ud;
+    loadgen_xfer *x = NULL;
+    if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x) != CURLE_OK || !x) return;
+    long status = 0;
+    if (curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK) status = 0;
+    x->active = 0;
+    c->active--;
+    const char *msg = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+    x->on_done(x, rc, status, rc == CURLE_OK ? "" : msg);
 }
 
 int loadgen_client_init(loadgen_client *c, uv_loop_t *loop)
 {
     memset(c, 0, sizeof(*c));
     c->loop = loop;
-    c->multi = curl_multi_init();
-    if (!c->multi) return -1;
-    if (uv_timer_init(loop, &c->timer) != 0) {
-        curl_multi_cleanup(c->multi);
-        c->multi = NULL;
-        return -1;
-    }
-    c->timer.data = c;
+    c->cm = bx_curlm_new(loop, xfer_done, c);
+    if (!c->cm) return -1;
+    CURLM *multi = bx_curlm_multi(c->cm);
     CURLMcode e = CURLM_OK;
-    if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-    if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-    if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-    if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
     /* Open loop: every request in flight gets its own connection, none waits. */
-    if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
-    if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
-    if (!e) e = curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 100000L);
+    if (!e) e = curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+    if (!e) e = curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
+    if (!e) e = curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 100000L);
     if (e) {
         bx_error("curl_multi_setopt: %s", curl_multi_strerror(e));
         loadgen_client_close(c); /* the caller runs the loop to finish it */
@@ -224,11 +128,7 @@ void loadgen_xfer_cleanup(loadgen_xfer *x)
 int loadgen_client_start(loadgen_client *c, loadgen_xfer *x)
 {
     if (c->closing) return -1;
-    CURLMcode e = curl_multi_add_handle(c->multi, x->easy);
-    if (e != CURLM_OK) {
-        bx_error("curl_multi_add_handle: %s", curl_multi_strerror(e));
-        return -1;
-    }
+    if (bx_curlm_add(c->cm, x->easy) != 0) return -1;
     x->active = 1;
     c->active++;
     return 0;
@@ -237,25 +137,17 @@ int loadgen_client_start(loadgen_client *c, loadgen_xfer *x)
 void loadgen_client_cancel(loadgen_client *c, loadgen_xfer *x)
 {
     if (!x->active) return;
-    curl_multi_remove_handle(c->multi, x->easy);
+    bx_curlm_remove(c->cm, x->easy);
     x->active = 0;
     c->active--;
-}
-
-static void timer_closed(uv_handle_t *h)
-{
-    loadgen_client *c = h->data;
-    /* Every socket is gone once all easy handles were removed. */
-    curl_multi_cleanup(c->multi);
-    c->multi = NULL;
 }
 
 void loadgen_client_close(loadgen_client *c)
 {
     if (c->closing) return;
     c->closing = 1;
-    uv_timer_stop(&c->timer);
-    uv_close((uv_handle_t *)&c->timer, timer_closed);
+    bx_curlm_close(c->cm, NULL, NULL);
+    c->cm = NULL;
 }
 
 struct get_ctx {

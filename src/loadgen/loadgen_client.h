@@ -1,6 +1,6 @@
-/* loadgen_client: libcurl's multi interface driven by a libuv loop (the
- * standard curl_multi_socket_action integration: one uv_poll_t per socket
- * curl asks to watch, one uv_timer_t for curl's timeouts), so thousands of
+/* loadgen_client: HTTP requests on libcurl's multi interface driven by a
+ * libuv loop (src/common/bx_curlm: one uv_poll_t per socket curl asks to
+ * watch, one uv_timer_t for curl's timeouts), so thousands of
  * concurrent streaming HTTP requests cost one event loop and no threads.
  * It only moves bytes; what they mean is the caller's business.
  *
@@ -10,12 +10,13 @@
  *
  * Memory: the caller owns each loadgen_xfer and must keep it alive until its
  * done callback ran (or it was cancelled); loadgen_xfer_setup copies the URL,
- * headers and body into curl/the xfer. The client owns its socket watchers.
+ * headers and body into curl/the xfer. The client owns its bx_curlm.
  * loadgen_http_get appends to a caller-owned bx_buf. */
 #ifndef LOADGEN_CLIENT_H
 #define LOADGEN_CLIENT_H
 
 #include "common/bx_buf.h"
+#include "common/bx_curlm.h"
 
 #include <curl/curl.h>
 #include <stddef.h>
@@ -44,8 +45,7 @@ struct loadgen_xfer {
 
 typedef struct loadgen_client {
     uv_loop_t *loop;
-    CURLM *multi;
-    uv_timer_t timer;
+    bx_curlm *cm; /* NULL once closing: it frees itself */
     size_t active;
     int closing;
 } loadgen_client;
