@@ -99,14 +99,17 @@ static void req_closed(uv_handle_t *h)
     k8s_req *r = h->data;
     k8s_client *c = r->c;
     curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->hdrs);
+    free(r->body);
     free(r);
     c->open_handles--;
     maybe_done(c);
 }
 
-/* Takes r out of the multi and frees it (its retry timer closes last, and
- * the easy handle with it: a remove asked for from inside curl is only done
- * once curl has returned, and until then the write callback ends at once). */
+/* Takes r out of the multi and frees it. Its retry timer closes last, and
+ * what the easy handle reads (headers, body) goes with it: a remove asked for
+ * from inside curl is only done once curl has returned, and until then the
+ * write callback ends at once. */
 static void req_free(k8s_req *r)
 {
     k8s_client *c = r->c;
@@ -114,10 +117,8 @@ static void req_free(k8s_req *r)
     r->in_multi = 0;
     r->cancelled = 1;
     bx_queue_remove(&r->node);
-    curl_slist_free_all(r->hdrs);
     free(r->url);
     free(r->method);
-    free(r->body);
     free(r->ctype);
     bx_buf_free(&r->resp);
     k8s_lines_free(&r->lines);
