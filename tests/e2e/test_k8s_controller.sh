@@ -32,13 +32,7 @@ source "$E2E_DIR/../k8s/lib.sh"
 fake_apiserver_start "$E2E_TMP" ${FAKE_ARGS:-} || fail "fake apiserver did not start"
 K=(kubectl --kubeconfig "$KUBECONFIG_FAKE" --request-timeout=10s)
 "${K[@]}" apply -k "$E2E_DIR/../../deploy/crds" >/dev/null || fail "CRDs"
-python3 "$E2E_DIR/../k8s/fake_kubelet.py" --server "$FAKE_API" --brix "$BRIX" \
-    --workdir "$E2E_TMP/pods" --ip-first 40 --ready-file "$E2E_TMP/kubelet.ready" \
-    >"$E2E_TMP/kubelet.log" 2>&1 &
-E2E_PIDS+=($!)
-E2E_LOGS+=("$E2E_TMP/kubelet.log")
-for _ in $(seq 100); do [ -s "$E2E_TMP/kubelet.ready" ] && break; sleep 0.1; done
-[ -s "$E2E_TMP/kubelet.ready" ] || fail "fake kubelet did not sync"
+fake_kubelet_start "$E2E_TMP" "$BRIX" 40 || fail "fake kubelet did not sync"
 
 # ---- a model Deployment of two engine pods
 cat >"$E2E_TMP/model.yaml" <<'YAML'

@@ -29,13 +29,7 @@ fake_apiserver_start "$E2E_TMP" || fail "fake apiserver did not start"
 K=(kubectl --kubeconfig "$KUBECONFIG_FAKE" --request-timeout=10s)
 "${K[@]}" apply -f "$E2E_DIR/../../deploy/crds/modeladapters.model.aibrix.ai.yaml" >/dev/null ||
     fail "apply the ModelAdapter CRD"
-python3 "$K8S_DIR/fake_kubelet.py" --server "$FAKE_API" --brix "$BRIX" \
-    --workdir "$E2E_TMP/pods" --ip-first 40 --ready-file "$E2E_TMP/kubelet.ready" \
-    >"$E2E_TMP/kubelet.log" 2>&1 &
-E2E_PIDS+=("$!")
-E2E_LOGS+=("$E2E_TMP/kubelet.log")
-for _ in $(seq 100); do [ -s "$E2E_TMP/kubelet.ready" ] && break; sleep 0.1; done
-[ -s "$E2E_TMP/kubelet.ready" ] || fail "fake kubelet did not sync"
+fake_kubelet_start "$E2E_TMP" "$BRIX" 40 || fail "fake kubelet did not sync"
 
 cat >"$E2E_TMP/dep.yaml" <<'YAML'
 apiVersion: apps/v1

@@ -12,14 +12,8 @@ source "$E2E_DIR/../k8s/lib.sh"
 
 fake_apiserver_start "$E2E_TMP" || fail "fake apiserver did not start"
 K=(kubectl --kubeconfig "$KUBECONFIG_FAKE" --request-timeout=10s)
-python3 "$E2E_DIR/../k8s/fake_kubelet.py" --server "$FAKE_API" --brix "$BRIX" \
-    --workdir "$E2E_TMP/pods" --ip-first 20 --ready-file "$E2E_TMP/kubelet.ready" \
-    >"$E2E_TMP/kubelet.log" 2>&1 &
-KUBELET_PID=$!
-E2E_PIDS+=("$KUBELET_PID")
-E2E_LOGS+=("$E2E_TMP/kubelet.log")
-for _ in $(seq 100); do [ -s "$E2E_TMP/kubelet.ready" ] && break; sleep 0.1; done
-[ -s "$E2E_TMP/kubelet.ready" ] || fail "fake kubelet did not sync"
+fake_kubelet_start "$E2E_TMP" "$BRIX" 20 || fail "fake kubelet did not sync"
+KUBELET_PID=$FAKE_KUBELET_PID
 
 cat >"$E2E_TMP/dep.yaml" <<'YAML'
 apiVersion: apps/v1

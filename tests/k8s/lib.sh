@@ -17,10 +17,36 @@
 #                                           and the client certificate instead
 #   fake_api METHOD PATH [JSON]             curl to the fake (control endpoints /fake/...)
 #   fake_kubeconfig FILE SERVER [TOKEN] [CA_FILE] [CERT KEY]   writes a kubeconfig
+#   fake_kubelet_start DIR BRIX IP_FIRST [ARGS...]   the cluster stand-in (fake_kubelet.py:
+#                                           Deployments -> ReplicaSets -> pods run as `BRIX
+#                                           engine` on 127.0.0.IP_FIRST and up) against
+#                                           $FAKE_API; waits until it has synced; sets
+#                                           FAKE_KUBELET_PID, its log DIR/kubelet.log
 #
 # Stop it with kill "$FAKE_API_PID".
 
 FAKE_API_PY="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/fake_apiserver.py"
+FAKE_KUBELET_PY="$(dirname "$FAKE_API_PY")/fake_kubelet.py"
+
+fake_kubelet_start() {
+    local dir=$1 brix=$2 ip_first=$3 i
+    shift 3
+    mkdir -p "$dir"
+    rm -f "$dir/kubelet.ready"
+    python3 "$FAKE_KUBELET_PY" --server "$FAKE_API" --brix "$brix" --workdir "$dir/pods" \
+        --ip-first "$ip_first" --ready-file "$dir/kubelet.ready" "$@" >"$dir/kubelet.log" 2>&1 &
+    FAKE_KUBELET_PID=$!
+    if declare -p E2E_PIDS >/dev/null 2>&1; then
+        E2E_PIDS+=("$FAKE_KUBELET_PID")
+        E2E_LOGS+=("$dir/kubelet.log")
+    fi
+    for ((i = 0; i < 100; i++)); do
+        [ -s "$dir/kubelet.ready" ] && return 0
+        sleep 0.1
+    done
+    echo "fake kubelet did not sync: $(tail -n 5 "$dir/kubelet.log")" >&2
+    return 1
+}
 
 fake_kubeconfig() {
     local file=$1 server=$2 token=${3:-fake-token} ca=${4:-} cert=${5:-} key=${6:-}
