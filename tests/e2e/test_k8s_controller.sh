@@ -35,27 +35,7 @@ K=(kubectl --kubeconfig "$KUBECONFIG_FAKE" --request-timeout=10s)
 fake_kubelet_start "$E2E_TMP" "$BRIX" 40 || fail "fake kubelet did not sync"
 
 # ---- a model Deployment of two engine pods
-cat >"$E2E_TMP/model.yaml" <<'YAML'
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: llama
-  labels: {model.aibrix.ai/name: llama}
-spec:
-  replicas: 2
-  selector: {matchLabels: {model.aibrix.ai/name: llama}}
-  template:
-    metadata:
-      labels: {model.aibrix.ai/name: llama, model.aibrix.ai/port: "8000",
-               adapter.model.aibrix.ai/enabled: "true"}
-    spec:
-      containers:
-      - name: engine
-        image: brix:test
-        command: [brix, engine]
-        args: [--model, llama, --time-scale, "50", --enable-lora, --allow-runtime-lora, --max-loras, "4"]
-        ports: [{containerPort: 8000}]
-YAML
+fake_model_deployment "$E2E_TMP/model.yaml" llama 2 --time-scale 50 --enable-lora --allow-runtime-lora --max-loras 4
 "${K[@]}" apply -f "$E2E_TMP/model.yaml" >/dev/null || fail "apply deployment"
 
 ready_ips() { # the podIPs of Ready llama engine pods

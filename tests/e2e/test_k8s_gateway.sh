@@ -31,28 +31,8 @@ K=(kubectl --kubeconfig "$KUBECONFIG_FAKE" --request-timeout=10s)
     fail "apply the ModelAdapter CRD"
 fake_kubelet_start "$E2E_TMP" "$BRIX" 40 || fail "fake kubelet did not sync"
 
-cat >"$E2E_TMP/dep.yaml" <<'YAML'
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: llama
-  labels: {model.aibrix.ai/name: llama}
-spec:
-  replicas: 2
-  selector: {matchLabels: {model.aibrix.ai/name: llama}}
-  template:
-    metadata:
-      labels: {model.aibrix.ai/name: llama, model.aibrix.ai/port: "8000",
-               adapter.model.aibrix.ai/enabled: "true"}
-    spec:
-      containers:
-      - name: engine
-        image: brix:test
-        command: [brix, engine]
-        args: [--model, llama, --time-scale, "100", --enable-lora, --allow-runtime-lora,
-               --lora-load-seconds, "0.01"]
-        ports: [{containerPort: 8000}]
-YAML
+fake_model_deployment "$E2E_TMP/dep.yaml" llama 2 --time-scale 100 --enable-lora --allow-runtime-lora \
+    --lora-load-seconds 0.01
 GW_PORT=$(free_port)
 "$BRIX" gateway --kubernetes --kubeconfig "$KUBECONFIG_FAKE" --port "$GW_PORT" \
     --access-log off --log-level debug >"$E2E_TMP/gateway.log" 2>&1 &

@@ -15,26 +15,7 @@ K=(kubectl --kubeconfig "$KUBECONFIG_FAKE" --request-timeout=10s)
 fake_kubelet_start "$E2E_TMP" "$BRIX" 20 || fail "fake kubelet did not sync"
 KUBELET_PID=$FAKE_KUBELET_PID
 
-cat >"$E2E_TMP/dep.yaml" <<'YAML'
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: llama
-  labels: {model.aibrix.ai/name: llama}
-spec:
-  replicas: 2
-  selector: {matchLabels: {model.aibrix.ai/name: llama}}
-  template:
-    metadata:
-      labels: {model.aibrix.ai/name: llama, model.aibrix.ai/port: "8000"}
-    spec:
-      containers:
-      - name: engine
-        image: brix:test
-        command: [brix, engine]
-        args: [--model, llama, --time-scale, "50"]
-        ports: [{containerPort: 8000}]
-YAML
+fake_model_deployment "$E2E_TMP/dep.yaml" llama 2 --time-scale 50
 "${K[@]}" apply -f "$E2E_TMP/dep.yaml" >/dev/null || fail "apply deployment"
 
 # ready_pods N: waits until exactly N pods of the Deployment are Ready

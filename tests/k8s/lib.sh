@@ -22,11 +22,42 @@
 #                                           engine` on 127.0.0.IP_FIRST and up) against
 #                                           $FAKE_API; waits until it has synced; sets
 #                                           FAKE_KUBELET_PID, its log DIR/kubelet.log
+#   fake_model_deployment FILE NAME REPLICAS [ENGINE_ARG...]   writes a Deployment of model NAME
+#                                           (labels model.aibrix.ai/name, /port 8000,
+#                                           adapter.model.aibrix.ai/enabled) whose pods run
+#                                           `brix engine --model NAME ENGINE_ARG...`
 #
 # Stop it with kill "$FAKE_API_PID".
 
 FAKE_API_PY="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/fake_apiserver.py"
 FAKE_KUBELET_PY="$(dirname "$FAKE_API_PY")/fake_kubelet.py"
+
+fake_model_deployment() {
+    local file=$1 name=$2 replicas=$3 a args="--model, $2"
+    shift 3
+    for a in "$@"; do args+=", \"$a\""; done
+    cat >"$file" <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: $name
+  labels: {model.aibrix.ai/name: $name}
+spec:
+  replicas: $replicas
+  selector: {matchLabels: {model.aibrix.ai/name: $name}}
+  template:
+    metadata:
+      labels: {model.aibrix.ai/name: $name, model.aibrix.ai/port: "8000",
+               adapter.model.aibrix.ai/enabled: "true"}
+    spec:
+      containers:
+      - name: engine
+        image: brix:test
+        command: [brix, engine]
+        args: [$args]
+        ports: [{containerPort: 8000}]
+YAML
+}
 
 fake_kubelet_start() {
     local dir=$1 brix=$2 ip_first=$3 i
