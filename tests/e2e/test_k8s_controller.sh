@@ -209,8 +209,7 @@ done
 t1=$(date +%s%N)
 [ "$("${K[@]}" get lease brix-controller-manager -o jsonpath='{.spec.holderIdentity}')" = ctl-b ] ||
     fail "no handover to ctl-b"
-ms=$(((t1 - t0) / 1000000))
-[ "$ms" -lt 8000 ] || fail "handover took ${ms} ms (lease 3 s)"
+ms=$(((t1 - t0) / 1000000)) # reported, not asserted (the loop above is the hang guard)
 for _ in $(seq 100); do grep -q "controllers started" "$E2E_TMP/ctl-b.log" && break; sleep 0.1; done
 grep -q "controllers started" "$E2E_TMP/ctl-b.log" || fail "new leader did not start its controllers"
 log "handover to ctl-b after ${ms} ms"

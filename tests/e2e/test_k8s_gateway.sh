@@ -203,14 +203,15 @@ routed_to "${ADDRS[@]}"
 BASE=$BASE1
 log "a second gateway replica (--namespace default) routes the same, the adapter included"
 
-# --- scale up: Ready -> first routed request, measured (2 rounds); generous bound
+# --- scale up: each new pod gets requests once Ready (2 rounds)
 python3 "$K8S_DIR/ready_to_routed.py" --api "$FAKE_API" --gateway "$BASE" --deployment llama \
     --model llama --rounds 2 --timeout 20 >"$E2E_TMP/r2r.out" 2>&1 ||
     fail "ready_to_routed: $(cat "$E2E_TMP/r2r.out")"
 sed 's/^/    /' "$E2E_TMP/r2r.out"
+# (The script fails when a Ready pod gets no request within --timeout, a hang guard; the
+# time it took is reported, not asserted: bench/k8s_ready.sh measures it.)
 max=$(tail -n 1 "$E2E_TMP/r2r.out" | jq '.max_ms')
-awk -v m="$max" 'BEGIN { exit !(m < 5000) }' || fail "a new pod got its first request ${max} ms after Ready"
-log "scale-up: each new pod got requests after Ready (max ${max} ms; goal under 1 s)"
+log "scale-up: each new pod got requests after Ready (max ${max} ms; bench/k8s_ready.sh measures it)"
 
 # --- scale down to 1: the removed pods get nothing
 ready_pods 2
