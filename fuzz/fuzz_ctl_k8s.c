@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_decref(st);
     char dep[64];
     (void)ctl_orch_k8s_pod_deployment(j, dep, sizeof(dep));
-    (void)ctl_orch_k8s_pod_ready(j);
+    (void)k8s_pod_ready(j);
     json_t *ts = json_object_get(json_object_get(j, "metadata"), "creationTimestamp");
     (void)ctl_objstore_k8s_time_ms(json_string_value(ts));
     json_decref(j);

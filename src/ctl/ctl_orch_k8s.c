@@ -45,20 +45,6 @@ typedef struct ctl_orch_k8s {
 
 /* ---------------------------------------------------------------- pure */
 
-int ctl_orch_k8s_pod_ready(const json_t *pod)
-{
-    json_t *conds = json_object_get(json_object_get(pod, "status"), "conditions");
-    size_t i;
-    json_t *c;
-    json_array_foreach(conds, i, c)
-    {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        const char *s = json_string_value(json_object_get(c, "status"));
-        if (t && s && !strcmp(t, "Ready")) return !strcmp(s, "True");
-    }
-    return 0;
-}
-
 static const char *label(const json_t *obj, const char *key)
 {
     return json_string_value(
@@ -121,14 +107,11 @@ static void ents_clear(ctl_orch_k8s *o)
 static int ent_from(pod_ent *e, const json_t *pod)
 {
     memset(e, 0, sizeof(*e));
-    const char *model = label(pod, CTL_LABEL_MODEL);
-    const char *nt = label(pod, "ray.io/node-type");
-    if (!model || (nt && !strcmp(nt, "worker"))) return 1;
+    const char *model = NULL;
+    int port = 0;
+    if (k8s_pod_engine_labels(pod, &model, &port) != K8S_POD_ENGINE) return 1; /* as the gateway */
     char dep[256];
     if (ctl_orch_k8s_pod_deployment(pod, dep, sizeof(dep)) != 0) return 1;
-    const char *ports = label(pod, CTL_K8S_LABEL_PORT);
-    int port = ports ? atoi(ports) : CTL_K8S_DEFAULT_PORT;
-    if (port <= 0 || port > 65535) port = CTL_K8S_DEFAULT_PORT;
     json_t *st = json_object_get(pod, "status");
     const char *ip = json_string_value(json_object_get(st, "podIP"));
     if (!ip) ip = "";
@@ -149,7 +132,7 @@ static int ent_from(pod_ent *e, const json_t *pod)
     int64_t since = 0;
     if (k8s_meta(pod, "deletionTimestamp")[0])
         ph = CTL_POD_STOPPING;
-    else if (ip[0] && ctl_orch_k8s_pod_ready(pod))
+    else if (ip[0] && k8s_pod_ready(pod))
         ph = CTL_POD_READY;
     if (ph == CTL_POD_READY) {
         size_t i;

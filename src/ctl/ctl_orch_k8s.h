@@ -4,8 +4,9 @@
  * them and scales Deployments, nothing more.
  *
  * Pods: a reflector on the namespace's Pods with the label selector
- * model.aibrix.ai/name (pods without it are not engines). Ray worker pods
- * (label ray.io/node-type=worker) are skipped. A pod becomes a ctl_podview:
+ * model.aibrix.ai/name; which of them are engines, and their port, is
+ * k8s_pod's rule, the gateway's too (Ray workers, StormService group
+ * members and bad port labels are skipped). A pod becomes a ctl_podview:
  *   name        the pod's name
  *   deployment  its Deployment: the owning ReplicaSet's name without the
  *               "-<pod-template-hash>" suffix (the Deployment controller's
@@ -44,9 +45,10 @@
 
 #include "ctl/ctl_orch.h"
 #include "k8s/k8s_client.h"
+#include "k8s/k8s_pod.h"
 
-#define CTL_K8S_LABEL_PORT "model.aibrix.ai/port"
-#define CTL_K8S_DEFAULT_PORT 8000
+#define CTL_K8S_LABEL_PORT K8S_POD_LABEL_PORT
+#define CTL_K8S_DEFAULT_PORT K8S_POD_DEFAULT_PORT
 
 typedef struct ctl_orch_k8s_cfg {
     const char *ns; /* the namespace watched (required; copied) */
@@ -70,7 +72,5 @@ unsigned long ctl_orch_k8s_scales(const ctl_orch *o);
 /* The Deployment a pod belongs to (rules above) into buf; 0, or -1 when
  * none can be told. */
 int ctl_orch_k8s_pod_deployment(const json_t *pod, char *buf, size_t cap);
-/* 1 when the pod's Ready condition is True. */
-int ctl_orch_k8s_pod_ready(const json_t *pod);
 
 #endif

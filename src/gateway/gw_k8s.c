@@ -23,48 +23,29 @@ static const char *gw_k8s_str(const json_t *obj, const char *a, const char *b)
     return json_string_value(v);
 }
 
-static int gw_k8s_ready(const json_t *pod)
-{
-    const json_t *conds = json_object_get(json_object_get(pod, "status"), "conditions");
-    size_t i;
-    const json_t *c;
-    json_array_foreach(conds, i, c)
-    {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        if (t && !strcmp(t, "Ready")) {
-            const char *st = json_string_value(json_object_get(c, "status"));
-            return st && !strcmp(st, "True");
-        }
-    }
-    return 0;
-}
-
 gw_k8s_pod_why gw_k8s_pod_engine(const json_t *pod, gw_k8s_pod *out)
 {
     const json_t *md = json_object_get(pod, "metadata");
-    const json_t *labels = json_object_get(md, "labels");
-    const char *model = json_string_value(json_object_get(labels, GW_K8S_LABEL_MODEL));
-    if (!model || !model[0] || strlen(model) >= sizeof(out->model)) return GW_K8S_POD_NO_MODEL;
-    const char *nt = json_string_value(json_object_get(labels, "ray.io/node-type"));
-    if (nt && !strcmp(nt, "worker")) return GW_K8S_POD_RAY_WORKER;
-    const char *gi = json_string_value(json_object_get(labels, GW_K8S_LABEL_GROUP_INDEX));
-    if (gi) { /* as AIBrix: an integer above 0 skips it; anything else does not */
-        char *end = NULL;
-        long v = strtol(gi, &end, 10);
-        if (end != gi && !*end && v > 0) return GW_K8S_POD_GROUP_MEMBER;
+    const char *model = NULL;
+    int port = 0;
+    switch (k8s_pod_engine_labels(pod, &model, &port)) {
+    case K8S_POD_ENGINE:
+        break;
+    case K8S_POD_NO_MODEL:
+        return GW_K8S_POD_NO_MODEL;
+    case K8S_POD_RAY_WORKER:
+        return GW_K8S_POD_RAY_WORKER;
+    case K8S_POD_GROUP_MEMBER:
+        return GW_K8S_POD_GROUP_MEMBER;
+    case K8S_POD_BAD_PORT:
+        return GW_K8S_POD_BAD_PORT;
     }
+    if (strlen(model) >= sizeof(out->model)) return GW_K8S_POD_NO_MODEL;
     const json_t *del = json_object_get(md, "deletionTimestamp");
     if (del && !json_is_null(del)) return GW_K8S_POD_DELETING;
     const char *ip = gw_k8s_str(pod, "status", "podIP");
     if (!ip || !ip[0]) return GW_K8S_POD_NO_IP;
-    if (!gw_k8s_ready(pod)) return GW_K8S_POD_NOT_READY;
-    long port = GW_K8S_DEFAULT_PORT;
-    const char *pl = json_string_value(json_object_get(labels, GW_K8S_LABEL_PORT));
-    if (pl) {
-        char *end = NULL;
-        port = pl[0] >= '0' && pl[0] <= '9' ? strtol(pl, &end, 10) : -1;
-        if (!end || *end || port < 1 || port > 65535) return GW_K8S_POD_BAD_PORT;
-    }
+    if (!k8s_pod_ready(pod)) return GW_K8S_POD_NOT_READY;
     const char *name = json_string_value(json_object_get(md, "name"));
     const char *ns = json_string_value(json_object_get(md, "namespace"));
     if (!name || !name[0] || strlen(name) >= sizeof(out->name)) return GW_K8S_POD_BAD_NAME;
@@ -74,7 +55,7 @@ gw_k8s_pod_why gw_k8s_pod_engine(const json_t *pod, gw_k8s_pod *out)
     size_t iplen = strlen(ip);
     if (iplen > 64 || strspn(ip, "0123456789abcdefABCDEF.:") != iplen) return GW_K8S_POD_NO_IP;
     int v6 = strchr(ip, ':') != NULL;
-    snprintf(out->addr, sizeof(out->addr), v6 ? "[%s]:%ld" : "%s:%ld", ip, port);
+    snprintf(out->addr, sizeof(out->addr), v6 ? "[%s]:%d" : "%s:%d", ip, port);
     snprintf(out->model, sizeof(out->model), "%s", model);
     snprintf(out->ns, sizeof(out->ns), "%s", ns);
     snprintf(out->name, sizeof(out->name), "%s", name);

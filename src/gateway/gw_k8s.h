@@ -35,12 +35,13 @@
 
 #include "gateway/gw_discovery.h"
 #include "gateway/gw_engine.h"
+#include "k8s/k8s_pod.h"
 
-#define GW_K8S_LABEL_MODEL "model.aibrix.ai/name"
-#define GW_K8S_LABEL_PORT "model.aibrix.ai/port"
-#define GW_K8S_DEFAULT_PORT 8000
+#define GW_K8S_LABEL_MODEL K8S_POD_LABEL_MODEL
+#define GW_K8S_LABEL_PORT K8S_POD_LABEL_PORT
+#define GW_K8S_DEFAULT_PORT K8S_POD_DEFAULT_PORT
 /* StormService pod groups: only index 0 of a group serves HTTP */
-#define GW_K8S_LABEL_GROUP_INDEX "stormservice.orchestration.aibrix.ai/pod-group-index"
+#define GW_K8S_LABEL_GROUP_INDEX K8S_POD_LABEL_GROUP_INDEX
 
 /* Why a pod is not an engine (GW_K8S_POD_OK: it is). */
 typedef enum gw_k8s_pod_why {

@@ -164,7 +164,7 @@ static void test_pod_mapping(void **state)
                   "\"status\":\"True\"},{\"type\":\"Ready\",\"status\":\"True\"}]}}");
     assert_int_equal(ctl_orch_k8s_pod_deployment(p, dep, sizeof(dep)), 0);
     assert_string_equal(dep, "llama");
-    assert_true(ctl_orch_k8s_pod_ready(p));
+    assert_true(k8s_pod_ready(p));
     assert_int_equal(ctl_orch_k8s_pod_deployment(p, dep, 3), -1); /* does not fit */
     json_decref(p);
     /* a ReplicaSet of no Deployment; a StatefulSet; nothing but the model */
@@ -172,13 +172,13 @@ static void test_pod_mapping(void **state)
           "\"rs1\"}]},\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}]}}");
     assert_int_equal(ctl_orch_k8s_pod_deployment(p, dep, sizeof(dep)), 0);
     assert_string_equal(dep, "rs1");
-    assert_false(ctl_orch_k8s_pod_ready(p));
+    assert_false(k8s_pod_ready(p));
     json_decref(p);
     p = J("{\"metadata\":{\"name\":\"x\",\"ownerReferences\":[{\"kind\":\"StatefulSet\",\"name\":"
           "\"ss\",\"controller\":true}]}}");
     assert_int_equal(ctl_orch_k8s_pod_deployment(p, dep, sizeof(dep)), 0);
     assert_string_equal(dep, "ss");
-    assert_false(ctl_orch_k8s_pod_ready(p));
+    assert_false(k8s_pod_ready(p));
     json_decref(p);
     p = J("{\"metadata\":{\"name\":\"x\",\"labels\":{\"model.aibrix.ai/name\":\"m\"}}}");
     assert_int_equal(ctl_orch_k8s_pod_deployment(p, dep, sizeof(dep)), 0);
