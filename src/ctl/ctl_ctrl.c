@@ -41,7 +41,7 @@ struct ctl_ctrl {
     uint64_t kick_due; /* loop ms the kick timer fires; CTL_CTRL_NEVER: not armed */
     int in_pass, kick_pending, closing;
     size_t inflight; /* calls and holds */
-    uint64_t passes;
+    uint64_t passes, status_writes;
     ctl_ctrl_last *last;
     size_t nlast, caplast;
     ctl_ctrl_watch_reg watches[CTL_CTRL_MAX_WATCHES];
@@ -265,6 +265,22 @@ void ctl_ctrl_forget(ctl_ctrl *c, const char *name)
     *l = c->last[--c->nlast];
 }
 
+/* 1 when the store holds exactly status for name (what a controller
+ * started over an existing store, or a new leader, would rewrite). */
+static int ctl_ctrl_stored_equal(ctl_ctrl *c, const char *name, const json_t *status)
+{
+    ctl_record r;
+    if (ctl_objstore_get(c->store, c->cfg.kind, name, &r, NULL, 0) != 0) return 0;
+    int eq = json_equal(r.status, status);
+    ctl_record_clear(&r);
+    return eq;
+}
+
+uint64_t ctl_ctrl_status_writes(const ctl_ctrl *c)
+{
+    return c->status_writes;
+}
+
 int ctl_ctrl_status(ctl_ctrl *c, const char *name, json_t *status)
 {
     if (!status) {
@@ -276,13 +292,19 @@ int ctl_ctrl_status(ctl_ctrl *c, const char *name, json_t *status)
         json_decref(status);
         return 1;
     }
-    char err[256];
-    int rc = ctl_objstore_set_status(c->store, c->cfg.kind, name, status, err, sizeof(err));
-    if (rc < 0) bx_warn("%s %s: cannot write status: %s", ctl_ctrl_log_name(c), name, err);
-    if (rc != 0) { /* not stored (no such object yet, or an error): write again next time */
-        json_decref(status);
-        ctl_ctrl_forget(c, name);
-        return -1;
+    /* The first status for name: as stored (e.g. by the previous leader,
+     * or before a restart)? Then remember it and write nothing. */
+    int same = !l && ctl_ctrl_stored_equal(c, name, status);
+    if (!same) {
+        char err[256];
+        int rc = ctl_objstore_set_status(c->store, c->cfg.kind, name, status, err, sizeof(err));
+        if (rc < 0) bx_warn("%s %s: cannot write status: %s", ctl_ctrl_log_name(c), name, err);
+        if (rc != 0) { /* not stored (no such object yet, or an error): write again next time */
+            json_decref(status);
+            ctl_ctrl_forget(c, name);
+            return -1;
+        }
+        c->status_writes++;
     }
     if (!l && strlen(name) <= CTL_NAME_MAX) {
         if (c->nlast == c->caplast) {
@@ -301,11 +323,11 @@ int ctl_ctrl_status(ctl_ctrl *c, const char *name, json_t *status)
     }
     if (!l) { /* cannot remember it: the next call writes again */
         json_decref(status);
-        return 0;
+        return same;
     }
     json_decref(l->status);
     l->status = status;
-    return 0;
+    return same;
 }
 
 /* ---- calls ---- */

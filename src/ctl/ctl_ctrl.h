@@ -97,10 +97,14 @@ int ctl_ctrl_watch(ctl_ctrl *c, ctl_kind kind, ctl_watch_cb cb, void *ud);
 void ctl_ctrl_event(ctl_ctrl *c, const char *name, ctl_event_type type, const char *reason,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Writes status (stolen; NULL = out of memory, logged) as the status of
- * (cfg.kind, name) unless it equals the last one written for name. 0
- * written, 1 unchanged (not written), -1 not written (no such object, or
- * an error, logged): the next call writes again. */
+ * (cfg.kind, name) unless it equals the last one written for name, or, for
+ * the first one since the controller started (or forgot name), the one the
+ * store holds (a restart or a new leader rewrites nothing). 0 written, 1
+ * unchanged (not written), -1 not written (no such object, or an error,
+ * logged): the next call writes again. */
 int ctl_ctrl_status(ctl_ctrl *c, const char *name, json_t *status);
+/* Status writes sent to the store so far (not the unchanged ones). */
+uint64_t ctl_ctrl_status_writes(const ctl_ctrl *c);
 /* Forgets the last status written for name (its object went away or starts
  * over): the next ctl_ctrl_status for it writes. */
 void ctl_ctrl_forget(ctl_ctrl *c, const char *name);

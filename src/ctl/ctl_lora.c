@@ -91,6 +91,15 @@ static void ctl_lora_reconcile(ctl_lora *c, ctl_lora_ad *a, uint64_t now, int64_
         i++;
     }
 
+    /* The first status of an adapter this controller just learned, when
+     * one is stored (written before a restart or by the previous leader),
+     * waits until what is quick to learn is known: the artifact, and which
+     * Ready candidates hold the adapter. Otherwise a new leader would write
+     * Pending over Running, and place a replicas-1 adapter beside a copy it
+     * has not listed yet. */
+    if (!a->settled && ctl_lora_settling(c, a) && json_object_size(a->conds) > 0) return;
+    a->settled = 1;
+
     ctl_lora_view v = {0};
     size_t ne = 0;
     ctl_place_engine *eng = calloc(c->npods ? c->npods : 1, sizeof(*eng));
@@ -336,6 +345,7 @@ int ctl_lora_apply(ctl_lora *c, const ctl_obj *o)
         }
         snprintf(a->name, sizeof(a->name), "%s", o->name);
         a->obj = copy;
+        ctl_lora_conds_seed(c, a);
         c->ads[c->nads++] = a;
         ctl_ctrl_kick(c->ctrl);
         return 0;
@@ -398,12 +408,16 @@ void ctl_lora_pods(ctl_lora *c, const ctl_podview *pods, size_t n)
 {
     if (!c || c->closing) return;
     int changed = 0;
+    /* c->pods[0, sorted) stays in name order while new pods are appended;
+     * the whole is sorted again at the end */
+    size_t sorted = c->npods;
     for (size_t i = 0; i < c->npods; i++)
         c->pods[i]->seen = 0;
     for (size_t i = 0; i < n; i++) {
         const ctl_podview *v = &pods[i];
         if (!v->name || strlen(v->name) >= sizeof(((ctl_lora_pod *)0)->name)) continue;
-        ctl_lora_pod *p = ctl_lora_pod_find(c, v->name);
+        ctl_lora_pod *p = ctl_lora_pod_find_in(c->pods, sorted, v->name);
+        if (p && p->seen) continue; /* a name twice in one snapshot: the first counts */
         if (!p) {
             if (ctl_lora_grow((void **)&c->pods, &c->cappods, c->npods + 1, sizeof(*c->pods)) !=
                     0 ||
@@ -460,14 +474,17 @@ void ctl_lora_pods(ctl_lora *c, const ctl_podview *pods, size_t n)
         }
         if (!p->labels || !v->labels || !json_equal(p->labels, (json_t *)v->labels)) {
             json_decref(p->labels);
-            p->labels = v->labels ? json_deep_copy(v->labels) : json_object();
+            p->labels = v->labels ? json_incref((json_t *)v->labels)
+                                  : json_object(); /* shared: never modified (ctl_podview.h) */
             changed = 1;
         }
     }
-    for (size_t i = 0; i < c->npods;) {
+    if (c->npods > sorted) qsort(c->pods, c->npods, sizeof(*c->pods), ctl_lora_pod_cmp);
+    size_t kept = 0;
+    for (size_t i = 0; i < c->npods; i++) {
         ctl_lora_pod *p = c->pods[i];
         if (p->seen) {
-            i++;
+            c->pods[kept++] = p;
             continue;
         }
         ctl_lora_report_pod(c, p, 1);
@@ -476,10 +493,10 @@ void ctl_lora_pods(ctl_lora *c, const ctl_podview *pods, size_t n)
             if (s && s->st != CTL_LORA_LS_LOADING && s->st != CTL_LORA_LS_UNLOADING)
                 ctl_lora_st_drop(c->ads[k], s);
         }
-        c->pods[i] = c->pods[--c->npods];
         ctl_lora_pod_free(p);
         changed = 1;
     }
+    c->npods = kept; /* still in name order */
     if (changed) ctl_ctrl_kick(c->ctrl);
 }
 
@@ -491,6 +508,7 @@ int ctl_lora_has(const ctl_lora *c, const char *name)
 void ctl_lora_get_stats(const ctl_lora *c, ctl_lora_stats *out)
 {
     *out = c->stats;
+    out->status_writes = ctl_ctrl_status_writes(c->ctrl);
     out->adapters = c->nads;
     out->pods = c->npods;
 }

@@ -41,7 +41,12 @@
  * lastTransitionTime}],"observedGeneration"}. Phases: Pending, Scheduled,
  * Running, Failed, Unknown (see docs/control-plane-lora.md). Events:
  * Scheduled, Loaded, LoadFailed, Unloaded, UnloadFailed, AdapterLost,
- * ArtifactFailed.
+ * ArtifactFailed. A controller taking over adapters that already have a
+ * status (brix up restarted; a new leader in Kubernetes mode) keeps their
+ * conditions' lastTransitionTime, and neither writes their status nor
+ * places them until their artifact resolved and every Ready candidate
+ * answered its first GET /v1/models: a handover with nothing changed
+ * writes nothing.
  *
  * Files: ctl_lora_int.h lists them (the API and pass here; state, status,
  * engine calls and the pure parsers apart).
@@ -121,7 +126,8 @@ typedef struct ctl_lora_stats {
     uint64_t loads_sent, load_failures, loads_confirmed;
     uint64_t unloads_sent;
     uint64_t probes_sent, probe_failures;
-    uint64_t passes; /* reconcile passes run (all adapters each) */
+    uint64_t passes;        /* reconcile passes run (all adapters each) */
+    uint64_t status_writes; /* sent to the store (unchanged ones are not) */
     size_t adapters, pods;
 } ctl_lora_stats;
 

@@ -25,7 +25,8 @@
  *   an engine call carries a ctl_lora_opctx: it names its adapter and
  *   engine by name plus a sequence number, never by pointer, so engines
  *   and adapters may vanish meanwhile.
- * Counts are small on one machine, so lookups are linear. */
+ * Pods are found by bisection (a cluster has thousands); adapters and
+ * per-engine states are few, so their lookups are linear. */
 #ifndef CTL_LORA_INT_H
 #define CTL_LORA_INT_H
 
@@ -82,6 +83,8 @@ typedef struct ctl_lora_ad {
     ctl_lora_lst *st;
     size_t nst, capst;
     json_t *conds; /* {type: condition object}, kept for lastTransitionTime */
+    /* 0 until its first status is written: see ctl_lora_settling */
+    int settled;
 } ctl_lora_ad;
 
 typedef struct ctl_lora_pod {
@@ -142,6 +145,10 @@ int ctl_lora_names_has(char *const *names, size_t n, const char *s);
 /* Grows *arr (elements of size sz) to hold at least need. 0 or -1. */
 int ctl_lora_grow(void **arr, size_t *cap, size_t need, size_t sz);
 ctl_lora_ad *ctl_lora_ad_find(const ctl_lora *c, const char *name);
+/* c->pods is kept sorted by name (ctl_lora_pod_cmp): lookups bisect, so
+ * a snapshot of thousands of pods costs n log n, not n^2. */
+int ctl_lora_pod_cmp(const void *a, const void *b); /* qsort of ctl_lora_pod * */
+ctl_lora_pod *ctl_lora_pod_find_in(ctl_lora_pod *const *pods, size_t n, const char *name);
 ctl_lora_pod *ctl_lora_pod_find(const ctl_lora *c, const char *name);
 ctl_lora_lst *ctl_lora_st_find(ctl_lora_ad *a, const char *pod);
 ctl_lora_lst *ctl_lora_st_get(ctl_lora_ad *a, const char *pod); /* NULL: out of memory */
@@ -151,6 +158,10 @@ void ctl_lora_pod_models_del(ctl_lora_pod *p, const char *ad);
 void ctl_lora_pod_models_add(ctl_lora_pod *p, const char *ad);
 /* 1 when p serves a's base model and matches its podSelector. */
 int ctl_lora_pod_candidate(const ctl_lora_ad *a, const ctl_lora_pod *p);
+/* 1 while a's first status would come from partial knowledge: its
+ * artifact's first resolution is pending, or a Ready candidate's first GET
+ * /v1/models is in flight. */
+int ctl_lora_settling(const ctl_lora *c, const ctl_lora_ad *a);
 /* Adapters counted as loaded on p: listed plus our loads in flight. */
 unsigned ctl_lora_pod_loaded(const ctl_lora *c, const ctl_lora_pod *p);
 uint64_t ctl_lora_backoff_ms(const ctl_lora *c, unsigned fails);
@@ -166,6 +177,9 @@ typedef struct ctl_lora_view {
     char lasterr[CTL_LORA_ERR_MAX + 140];
 } ctl_lora_view;
 void ctl_lora_status_write(ctl_lora *c, ctl_lora_ad *a, const ctl_lora_view *v);
+/* Takes the conditions of the status stored for a (written before a
+ * restart or by the previous leader) so their lastTransitionTime holds. */
+void ctl_lora_conds_seed(ctl_lora *c, ctl_lora_ad *a);
 
 /* ---- ctl_lora_engine.c ---- */
 void ctl_lora_probe_start(ctl_lora *c, ctl_lora_pod *p);

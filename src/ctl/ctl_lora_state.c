@@ -28,11 +28,29 @@ ctl_lora_ad *ctl_lora_ad_find(const ctl_lora *c, const char *name)
     return NULL;
 }
 
+int ctl_lora_pod_cmp(const void *a, const void *b)
+{
+    return strcmp((*(ctl_lora_pod *const *)a)->name, (*(ctl_lora_pod *const *)b)->name);
+}
+
+ctl_lora_pod *ctl_lora_pod_find_in(ctl_lora_pod *const *pods, size_t n, const char *name)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int r = strcmp(pods[mid]->name, name);
+        if (r == 0) return pods[mid];
+        if (r < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 ctl_lora_pod *ctl_lora_pod_find(const ctl_lora *c, const char *name)
 {
-    for (size_t i = 0; i < c->npods; i++)
-        if (!strcmp(c->pods[i]->name, name)) return c->pods[i];
-    return NULL;
+    return ctl_lora_pod_find_in(c->pods, c->npods, name);
 }
 
 ctl_lora_lst *ctl_lora_st_find(ctl_lora_ad *a, const char *pod)
@@ -132,4 +150,17 @@ void ctl_lora_pod_free(ctl_lora_pod *p)
     ctl_lora_names_free(p->models, p->nmodels);
     ctl_lora_names_free(p->reported, p->nreported);
     free(p);
+}
+
+int ctl_lora_settling(const ctl_lora *c, const ctl_lora_ad *a)
+{
+    if (a->art == CTL_LORA_ART_NONE || (a->art == CTL_LORA_ART_RESOLVING && a->art_fails == 0))
+        return 1;
+    for (size_t i = 0; i < c->npods; i++) {
+        const ctl_lora_pod *p = c->pods[i];
+        if (p->phase == CTL_POD_READY && !p->listed && p->probe_inflight &&
+            ctl_lora_pod_candidate(a, p))
+            return 1;
+    }
+    return 0;
 }

@@ -111,3 +111,19 @@ void ctl_lora_status_write(ctl_lora *c, ctl_lora_ad *a, const ctl_lora_view *v)
                            conds, "observedGeneration", (json_int_t)a->obj->generation);
     ctl_ctrl_status(c->ctrl, a->name, st); /* written when it changed */
 }
+
+void ctl_lora_conds_seed(ctl_lora *c, ctl_lora_ad *a)
+{
+    ctl_record r;
+    if (ctl_objstore_get(ctl_ctrl_store(c->ctrl), CTL_LORA_KIND, a->name, &r, NULL, 0) != 0) return;
+    size_t i;
+    json_t *cnd;
+    json_array_foreach(json_object_get(r.status, "conditions"), i, cnd)
+    {
+        const char *type = json_string_value(json_object_get(cnd, "type"));
+        if (type && json_is_string(json_object_get(cnd, "status")) &&
+            json_is_string(json_object_get(cnd, "lastTransitionTime")))
+            json_object_set(a->conds, type, cnd);
+    }
+    ctl_record_clear(&r);
+}

@@ -86,6 +86,24 @@ typedef struct eng_spec {
     const char *labels; /* JSON object of extra labels, or NULL */
 } eng_spec;
 
+/* A controller over e's store, with the test's short backoffs. */
+static void lora_start(env *e)
+{
+    char err[512];
+    ctl_lora_cfg cfg;
+    ctl_lora_cfg_default(&cfg);
+    cfg.cache_dir = e->dir;
+    cfg.backoff_base_ms = 30;
+    cfg.backoff_max_ms = 120;
+    cfg.max_retries = 3;
+    cfg.probe_interval_ms = 150;
+    cfg.http_timeout_ms = 3000;
+    cfg.ready_min_ms = 0;
+    ctl_lora_cbs cbs = {.on_adapters = on_adapters};
+    assert_int_equal(ctl_lora_init(&e->lora, &e->loop, e->store, &cfg, &cbs, e, err, sizeof(err)),
+                     0);
+}
+
 static void env_start(env *e, const eng_spec *specs, int n)
 {
     memset(e, 0, sizeof(*e));
@@ -133,18 +151,7 @@ static void env_start(env *e, const eng_spec *specs, int n)
         e->present[i] = 1;
     }
     e->neng = n;
-    ctl_lora_cfg cfg;
-    ctl_lora_cfg_default(&cfg);
-    cfg.cache_dir = e->dir;
-    cfg.backoff_base_ms = 30;
-    cfg.backoff_max_ms = 120;
-    cfg.max_retries = 3;
-    cfg.probe_interval_ms = 150;
-    cfg.http_timeout_ms = 3000;
-    cfg.ready_min_ms = 0;
-    ctl_lora_cbs cbs = {.on_adapters = on_adapters};
-    assert_int_equal(ctl_lora_init(&e->lora, &e->loop, e->store, &cfg, &cbs, e, err, sizeof(err)),
-                     0);
+    lora_start(e);
     assert_int_equal(bx_http_client_init(&e->http, &e->loop, NULL), 0);
     uv_timer_init(&e->loop, &e->tick);
     e->tick.data = e;
@@ -618,6 +625,53 @@ static void test_already_loaded(void **st)
     env_stop(&e);
 }
 
+static void on_closed(void *ud)
+{
+    *(int *)ud = 1;
+}
+
+/* A controller taking over (brix up restarted, a new leader): adapters that
+ * are Running stay as they are; the new one adopts what the engines list,
+ * loads nothing and writes no status, not even a transient one. */
+static void test_handover(void **st)
+{
+    (void)st;
+    env e;
+    eng_spec sp[2] = {{"e0", 1, 8, {NULL}, NULL}, {"e1", 1, 8, {NULL}, NULL}};
+    env_start(&e, sp, 2);
+    apply_adapter(&e, "ho", e.artifact, NULL);
+    apply_adapter(&e, "one", e.artifact, "  replicas: 1\n");
+    WAIT_FOR(&e, running_with(&e, "ho", "e0,e1") && status_int(&e, "one", "readyReplicas") == 1);
+    json_t *before_ho = status_of(&e, "ho"), *before_one = status_of(&e, "one");
+
+    uv_timer_stop(&e.tick);
+    int closed = 0;
+    ctl_lora_close(e.lora, on_closed, &closed);
+    WAIT_FOR(&e, closed);
+    lora_start(&e);
+    char err[256];
+    assert_int_equal(ctl_objstore_sync(e.store, CTL_KIND_MODEL_ADAPTER, err, sizeof(err)), 0);
+    e.log[0] = 0;
+    uv_timer_start(&e.tick, on_tick, 0, 50);
+    /* both engines listed (the routing report follows), then a few passes */
+    WAIT_FOR(&e, strstr(e.log, "e0=") && strstr(e.log, "e1="));
+    ctl_lora_stats s;
+    ctl_lora_get_stats(e.lora, &s);
+    uint64_t passes = s.passes;
+    WAIT_FOR(&e, (ctl_lora_get_stats(e.lora, &s), s.passes >= passes + 3 && s.probes_sent >= 4));
+    assert_int_equal(s.status_writes, 0);
+    assert_int_equal(s.loads_sent, 0);
+    assert_int_equal(s.unloads_sent, 0);
+    json_t *after_ho = status_of(&e, "ho"), *after_one = status_of(&e, "one");
+    assert_true(json_equal(before_ho, after_ho));
+    assert_true(json_equal(before_one, after_one));
+    json_decref(before_ho);
+    json_decref(after_ho);
+    json_decref(before_one);
+    json_decref(after_one);
+    env_stop(&e);
+}
+
 /* A missing local artifact: Failed with ArtifactError, nothing sent. */
 static void test_artifact_missing(void **st)
 {
@@ -683,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_max_loras),
         cmocka_unit_test(test_lost_and_reloaded),
         cmocka_unit_test(test_already_loaded),
+        cmocka_unit_test(test_handover),
         cmocka_unit_test(test_artifact_missing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
