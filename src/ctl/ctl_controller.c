@@ -23,6 +23,8 @@
 #include "k8s/k8s_event.h"
 #include "k8s/k8s_lease.h"
 
+#define CTLR_REFRESH_MS 50 /* at most 20 pod-list refreshes a second */
+
 typedef struct ctlr_cfg {
     const char *kubeconfig, *context, *ns;
     int kubernetes; /* accepted: the controller always talks to Kubernetes */
@@ -97,6 +99,11 @@ typedef struct ctlr {
     int leading, running, stopping;
     unsigned long starts, stops;
     uv_timer_t tick;
+    /* pod changes refresh the controllers' pod lists at most once per
+     * CTLR_REFRESH_MS: a list of 10,000 pods arriving one watch event at a
+     * time must not copy 10,000 views per event */
+    uv_timer_t refresh;
+    uint64_t refreshed_at; /* loop ms of the last refresh */
     uv_signal_t sigint, sigterm;
 } ctlr;
 
@@ -104,6 +111,8 @@ typedef struct ctlr {
 
 static void ctlr_refresh(ctlr *c)
 {
+    uv_timer_stop(&c->refresh);
+    c->refreshed_at = uv_now(c->loop);
     if (!c->running) return;
     size_t n = ctl_orch_pods(c->orch, NULL, NULL, 0);
     ctl_podview *pods = n ? calloc(n, sizeof(*pods)) : NULL;
@@ -194,11 +203,18 @@ static void ctlr_on_synced(void *ud)
     ctlr_start(c);
 }
 
+static void ctlr_on_refresh(uv_timer_t *t)
+{
+    ctlr_refresh(t->data);
+}
+
 static void ctlr_on_pod(void *ud, const ctl_podview *pod)
 {
     ctlr *c = ud;
     bx_debug("pod %s: %s %s", pod->name, ctl_pod_phase_name(pod->phase), pod->url);
-    ctlr_refresh(c);
+    if (c->stopping || uv_is_active((uv_handle_t *)&c->refresh)) return;
+    uint64_t now = uv_now(c->loop), due = c->refreshed_at + CTLR_REFRESH_MS;
+    uv_timer_start(&c->refresh, ctlr_on_refresh, due > now ? due - now : 0, 0);
 }
 
 static void ctlr_on_replicas(void *ud, const char *dep, const char *model, int replicas)
@@ -329,6 +345,7 @@ static void ctlr_after_lease(void *ud)
     if (c->metrics) bx_http_server_close(c->metrics, NULL, NULL);
     c->health = c->metrics = NULL;
     uv_close((uv_handle_t *)&c->tick, NULL);
+    uv_close((uv_handle_t *)&c->refresh, NULL);
     uv_close((uv_handle_t *)&c->sigint, NULL);
     uv_close((uv_handle_t *)&c->sigterm, NULL);
     ctl_orch_close(c->orch, 0, ctlr_after_orch, c);
@@ -340,6 +357,7 @@ static void ctlr_shutdown(ctlr *c)
     c->stopping = 1;
     bx_info("stopping");
     uv_timer_stop(&c->tick);
+    uv_timer_stop(&c->refresh);
     ctlr_stop_ctrls(c);
     if (c->lease)
         k8s_lease_close(c->lease, ctlr_after_lease, c);
@@ -392,6 +410,10 @@ static int ctlr_setup(ctlr *c)
         host[sizeof(host) - 1] = '\0';
         snprintf(c->identity, sizeof(c->identity), "%s_%ld", host, (long)getpid());
     }
+    uv_timer_init(c->loop, &c->tick);
+    c->tick.data = c;
+    uv_timer_init(c->loop, &c->refresh);
+    c->refresh.data = c;
     c->rec = k8s_recorder_new(c->client, "brix-controller", 0);
     c->deps = json_object();
     if (!c->rec || !c->deps) {
@@ -414,8 +436,6 @@ static int ctlr_setup(ctlr *c)
     if (ctlr_listen(c, &c->health, c->cfg.health_port, ctlr_health) != 0 ||
         ctlr_listen(c, &c->metrics, c->cfg.metrics_port, ctlr_metrics) != 0)
         return -1;
-    uv_timer_init(c->loop, &c->tick);
-    c->tick.data = c;
     uv_timer_start(&c->tick, ctlr_on_tick, 1000, 1000);
     uv_signal_init(c->loop, &c->sigint);
     uv_signal_init(c->loop, &c->sigterm);

@@ -203,11 +203,22 @@ static void pod_changed(ctl_orch_k8s *o, const json_t *pod, int gone)
     pod_ent e;
     if (ent_from(&e, pod) != 0) return;
     if (gone) e.v.phase = CTL_POD_GONE;
-    rebuild(o);
-    for (size_t i = 0; i < o->nents; i++)
-        if (!strcmp(o->ents[i].name, e.name)) e.v.replica = o->ents[i].v.replica;
+    /* The replica index as of the last snapshot (0 for a pod not in it):
+     * rebuilding the snapshot for every event would make a LIST of n pods
+     * arriving as n events cost n^2. ctl_orch_pods rebuilds it. */
+    pod_ent *old = bsearch(&e, o->ents, o->nents, sizeof(*o->ents), ent_cmp);
+    e.v.replica = old ? old->v.replica : 0;
     ctl_orch_changed(&o->base, &e.v);
     ent_free(&e);
+}
+
+/* The cache keeps what ent_from and the adapters' podSelectors read: every
+ * label, the owners, readiness and its time, restarts. */
+static json_t *p_slim(k8s_reflector *r, const json_t *obj, void *ud)
+{
+    (void)r;
+    (void)ud;
+    return k8s_pod_slim(obj, K8S_POD_SLIM_ALL_LABELS | K8S_POD_SLIM_OWNERS | K8S_POD_SLIM_DETAIL);
 }
 
 static void p_add(k8s_reflector *r, const json_t *obj, void *ud)
@@ -424,8 +435,11 @@ int ctl_orch_k8s_init(ctl_orch **out, k8s_client *c, const ctl_orch_k8s_cfg *cfg
     ctl_orch_base_init(&o->base, &ctl_orch_k8s_ops, cbs, ud);
     k8s_path(o->pods_path, sizeof(o->pods_path), "", "v1", o->ns, "pods", NULL, NULL);
     k8s_path(o->deps_path, sizeof(o->deps_path), "apps", "v1", o->ns, "deployments", NULL, NULL);
-    static const k8s_reflector_cbs pcbs = {
-        .on_add = p_add, .on_update = p_update, .on_delete = p_delete, .on_synced = p_synced};
+    static const k8s_reflector_cbs pcbs = {.on_add = p_add,
+                                           .on_update = p_update,
+                                           .on_delete = p_delete,
+                                           .on_synced = p_synced,
+                                           .transform = p_slim};
     static const k8s_reflector_cbs dcbs = {
         .on_add = d_add, .on_update = d_update, .on_synced = d_synced};
     k8s_reflector_opts ro;

@@ -4,7 +4,8 @@
  * them and scales Deployments, nothing more.
  *
  * Pods: a reflector on the namespace's Pods with the label selector
- * model.aibrix.ai/name; which of them are engines, and their port, is
+ * model.aibrix.ai/name, its cache cut down by k8s_pod_slim (labels, owners,
+ * readiness, restarts: 10,000 pods fit in tens of MiB); which of them are engines, and their port, is
  * k8s_pod's rule, the gateway's too (Ray workers, StormService group
  * members and bad port labels are skipped). A pod becomes a ctl_podview:
  *   name        the pod's name
@@ -21,7 +22,9 @@
  *   ready_since the Ready condition's lastTransitionTime
  * Snapshots (ctl_orch_pods) are rebuilt lazily after a change, sorted by
  * deployment then name. on_change runs for every pod change once the first
- * list is done (before it, on_synced runs once instead).
+ * list is done (before it, on_synced runs once instead); its view's replica
+ * is the pod's index in the last snapshot (0 when it was not in it): the
+ * snapshot is not rebuilt per event.
  *
  * Deployments: a second reflector (the namespace's apps/v1 Deployments)
  * reports spec.replicas through on_replicas, so the autoscaler knows the

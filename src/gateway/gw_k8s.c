@@ -108,51 +108,7 @@ static json_t *gw_k8s_slim_meta(const json_t *md)
 
 json_t *gw_k8s_pod_slim(const json_t *pod)
 {
-    const json_t *md = json_object_get(pod, "metadata");
-    const json_t *labels = json_object_get(md, "labels");
-    const json_t *st = json_object_get(pod, "status");
-    json_t *out = json_object(), *m = gw_k8s_slim_meta(md), *l = json_object(), *s = json_object();
-    if (!out || !m || !l || !s || json_object_set_new(out, "metadata", m)) goto oom;
-    m = NULL;
-    json_t *mo = json_object_get(out, "metadata");
-    if (gw_k8s_copy(mo, md, "deletionTimestamp")) goto oom;
-    if (json_is_object(labels)) {
-        if (gw_k8s_copy(l, labels, GW_K8S_LABEL_MODEL) ||
-            gw_k8s_copy(l, labels, GW_K8S_LABEL_PORT) ||
-            gw_k8s_copy(l, labels, "ray.io/node-type") ||
-            gw_k8s_copy(l, labels, GW_K8S_LABEL_GROUP_INDEX))
-            goto oom;
-        if (json_object_set(mo, "labels", l)) goto oom;
-    }
-    if (json_is_object(st)) {
-        if (gw_k8s_copy(s, st, "podIP")) goto oom;
-        const json_t *conds = json_object_get(st, "conditions");
-        size_t i;
-        const json_t *c;
-        json_array_foreach(conds, i, c)
-        {
-            const char *t = json_string_value(json_object_get(c, "type"));
-            if (!t || strcmp(t, "Ready")) continue;
-            json_t *arr = json_array(), *rc = json_object();
-            if (!arr || !rc || gw_k8s_copy(rc, c, "type") || gw_k8s_copy(rc, c, "status") ||
-                json_array_append_new(arr, rc) || json_object_set_new(s, "conditions", arr)) {
-                json_decref(arr);
-                json_decref(rc);
-                goto oom;
-            }
-            break; /* the first Ready condition decides */
-        }
-        if (json_object_set(out, "status", s)) goto oom;
-    }
-    json_decref(l);
-    json_decref(s);
-    return out;
-oom:
-    json_decref(m);
-    json_decref(l);
-    json_decref(s);
-    json_decref(out);
-    return NULL;
+    return k8s_pod_slim(pod, 0);
 }
 
 json_t *gw_k8s_adapter_slim(const json_t *ma)

@@ -75,11 +75,90 @@ static void test_ready(void **st)
     json_decref(p);
 }
 
+static const char *FULL_POD =
+    "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"llama-6d-x\","
+    "\"namespace\":\"ml\",\"uid\":\"u1\",\"resourceVersion\":\"42\","
+    "\"deletionTimestamp\":\"2026-12-07T00:00:00Z\",\"labels\":{\"model.aibrix.ai/name\":"
+    "\"llama\",\"model.aibrix.ai/port\":\"9000\",\"pod-template-hash\":\"6d\",\"team\":"
+    "\"a\"},\"annotations\":{\"big\":\"x\"},\"ownerReferences\":[{\"apiVersion\":"
+    "\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":\"llama-6d\",\"uid\":\"u2\","
+    "\"controller\":true}]},\"spec\":{\"containers\":[{\"name\":\"vllm\"}]},"
+    "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.7\",\"conditions\":[{\"type\":"
+    "\"PodScheduled\",\"status\":\"True\"},{\"type\":\"Ready\",\"status\":\"True\","
+    "\"lastTransitionTime\":\"2026-12-06T10:00:00Z\"}],\"containerStatuses\":[{\"name\":"
+    "\"vllm\",\"restartCount\":3,\"image\":\"i\"}]}}";
+
+/* The gateway's cut (keep 0): the engine rule's labels and readiness, no
+ * spec, owners or details; the rule reads the cut as it reads the pod. */
+static void test_slim_gateway(void **st)
+{
+    (void)st;
+    json_t *pod = json_loads(FULL_POD, 0, NULL);
+    assert_non_null(pod);
+    json_t *sl = k8s_pod_slim(pod, 0);
+    assert_non_null(sl);
+    json_t *want = json_loads(
+        "{\"metadata\":{\"name\":\"llama-6d-x\",\"namespace\":\"ml\",\"resourceVersion\":"
+        "\"42\",\"deletionTimestamp\":\"2026-12-07T00:00:00Z\",\"labels\":{"
+        "\"model.aibrix.ai/name\":\"llama\",\"model.aibrix.ai/port\":\"9000\"}},\"status\":{"
+        "\"podIP\":\"10.0.0.7\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
+        0, NULL);
+    assert_non_null(want);
+    assert_true(json_equal(sl, want));
+    const char *m1, *m2;
+    int p1, p2;
+    assert_int_equal(k8s_pod_engine_labels(sl, &m1, &p1), k8s_pod_engine_labels(pod, &m2, &p2));
+    assert_int_equal(p1, p2);
+    assert_int_equal(k8s_pod_ready(sl), k8s_pod_ready(pod));
+    json_decref(want);
+    json_decref(sl);
+    json_decref(pod);
+}
+
+/* The controller's cut: every label, the owners' kind, name and controller,
+ * the Ready condition's time and the restart count. */
+static void test_slim_controller(void **st)
+{
+    (void)st;
+    json_t *pod = json_loads(FULL_POD, 0, NULL);
+    json_t *sl =
+        k8s_pod_slim(pod, K8S_POD_SLIM_ALL_LABELS | K8S_POD_SLIM_OWNERS | K8S_POD_SLIM_DETAIL);
+    assert_non_null(sl);
+    json_t *md = json_object_get(sl, "metadata");
+    assert_int_equal(json_object_size(json_object_get(md, "labels")), 4);
+    assert_null(json_object_get(md, "annotations"));
+    assert_null(json_object_get(md, "uid"));
+    assert_null(json_object_get(sl, "spec"));
+    json_t *want = json_loads(
+        "[{\"kind\":\"ReplicaSet\",\"name\":\"llama-6d\",\"controller\":true}]", 0, NULL);
+    assert_true(json_equal(json_object_get(md, "ownerReferences"), want));
+    json_decref(want);
+    json_t *stt = json_object_get(sl, "status");
+    want = json_loads("{\"podIP\":\"10.0.0.7\",\"conditions\":[{\"type\":\"Ready\","
+                      "\"status\":\"True\",\"lastTransitionTime\":\"2026-12-06T10:00:00Z\"}],"
+                      "\"containerStatuses\":[{\"restartCount\":3}]}",
+                      0, NULL);
+    assert_true(json_equal(stt, want));
+    json_decref(want);
+    json_decref(sl);
+    /* a pod without labels, status or owners: only its names */
+    json_decref(pod);
+    pod = json_loads("{\"metadata\":{\"name\":\"p\"}}", 0, NULL);
+    sl = k8s_pod_slim(pod, K8S_POD_SLIM_ALL_LABELS | K8S_POD_SLIM_OWNERS | K8S_POD_SLIM_DETAIL);
+    want = json_loads("{\"metadata\":{\"name\":\"p\"}}", 0, NULL);
+    assert_true(json_equal(sl, want));
+    json_decref(want);
+    json_decref(sl);
+    json_decref(pod);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_engine_labels),
         cmocka_unit_test(test_ready),
+        cmocka_unit_test(test_slim_gateway),
+        cmocka_unit_test(test_slim_controller),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
