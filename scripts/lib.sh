@@ -102,7 +102,11 @@ bx_stop_all() {
 bx_cleanup() {
     local rc=$?
     bx_stop_all
-    [ -n "${BX_WORK:-}" ] && rm -rf "$BX_WORK"
+    if [ -n "${BX_KEEP:-}" ] && [ -n "${BX_WORK:-}" ]; then
+        echo "$BX_NAME: kept $BX_WORK (BX_KEEP)" >&2
+    elif [ -n "${BX_WORK:-}" ]; then
+        rm -rf "$BX_WORK"
+    fi
     exit "$rc"
 }
 

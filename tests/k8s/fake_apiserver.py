@@ -2008,6 +2008,8 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             st.stats["verb:" + verb] += 1
             st.stats["ua:%s:%s" % (ua, verb)] += 1  # e.g. ua:fake-kubelet:patch
+            # e.g. res:brix-controller:update:leases (subresources: "pods/status")
+            st.stats["res:%s:%s:%s%s" % (ua, verb, res.plural, "/" + sub if sub else "")] += 1
         if method == "GET" and is_watch:
             return self.watch(res, ns, name, q)
         if method == "GET" and name is None:

@@ -698,6 +698,8 @@ class TestRule10Faults(FakeTest):
         self.assertGreater(ts, time.time() + 3000)
         s = self.ok("GET", "/fake/stats")
         self.assertGreaterEqual(s["verb:create"], 1)
+        # per client, verb and resource (with its subresource)
+        self.assertGreaterEqual(s["res:none:create:configmaps"], 1)
 
 
 class TestMisc(FakeTest):
