@@ -283,6 +283,11 @@ void ctl_as_target_error(ctl_as *a, const char *key, const char *reason, const c
     if (!a || !key || a->closing) return;
     ctl_as_dep *d = ctl_as_dep_get(a, key);
     if (!d) return;
+    if (reason && (!d->err || strcmp(d->err_msg, message ? message : ""))) /* a new one */
+        for (size_t i = 0; i < a->npas; i++)
+            if (a->pas[i]->valid && !strcmp(a->pas[i]->tgt.key, key))
+                ctl_ctrl_event(a->ctrl, a->pas[i]->name, CTL_EVENT_WARNING, reason, "%s",
+                               message ? message : "");
     d->err = reason != NULL;
     ctl_as_fmt(d->err_reason, sizeof(d->err_reason), "%s", reason ? reason : "");
     ctl_as_fmt(d->err_msg, sizeof(d->err_msg), "%s", message ? message : "");

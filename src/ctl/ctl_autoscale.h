@@ -65,7 +65,8 @@
  * MultiPodAutoscalerConflict while another autoscaler (applied earlier)
  * already targets the same Deployment (that one scales; this one waits).
  * Events: Normal SuccessfulRescale "New size: N; reason: ...", Warning
- * InvalidSpec, FailedGetMetrics (rate-limited), FailedComputeScale.
+ * InvalidSpec, FailedGetMetrics (rate-limited), FailedComputeScale,
+ * FailedGetScale (ctl_as_target_error).
  *
  * Strategy state (as_state) and windows live in memory: a restart starts
  * them fresh (KPA then starts in panic when current > 1, so it does not
@@ -143,7 +144,10 @@ void ctl_as_set_current(ctl_as *a, const char *deployment, const char *model, in
 /* The caller cannot scale the target with this key (e.g. its kind has no
  * scale subresource): reason (AIBrix's AbleToScale reason, e.g.
  * FailedGetScale) and message become its autoscalers' AbleToScale False
- * condition and they do not scale; reason NULL clears it. */
+ * condition and a Warning event with that reason (once per new message),
+ * and they do not scale; reason NULL clears it. An autoscaler applied
+ * later learns it at its next round (and from the caller again: see
+ * ctl_orch_k8s_tgt_set). */
 void ctl_as_target_error(ctl_as *a, const char *key, const char *reason, const char *message);
 /* A request waits at the gateway for deployment's model: decide now. */
 void ctl_as_wake(ctl_as *a, const char *deployment);

@@ -295,15 +295,25 @@ static void t_error(void *ud, const char *key, const char *reason, const char *m
         o->cfg.on_target_error(o->base.ud, key, reason, message);
 }
 
-/* Pods may belong to other targets now: every pod is told again. */
+/* Pods may belong to other targets now: the pods whose target changed are
+ * told again (all of them when the views were stale already). */
 static void t_selectors(void *ud)
 {
     ctl_orch_k8s *o = ud;
+    json_t *was = NULL;
+    if (!o->dirty && (was = json_object()))
+        for (size_t i = 0; i < o->nents; i++)
+            json_object_set_new(was, o->ents[i].name, json_string(o->ents[i].deployment));
     o->dirty = 1;
-    if (!o->synced_told || o->closing) return;
-    rebuild(o);
-    for (size_t i = 0; i < o->nents; i++)
-        ctl_orch_changed(&o->base, &o->ents[i].v);
+    if (o->synced_told && !o->closing) {
+        rebuild(o);
+        for (size_t i = 0; i < o->nents; i++) {
+            const char *dep = json_string_value(json_object_get(was, o->ents[i].name));
+            if (!dep || strcmp(dep, o->ents[i].deployment))
+                ctl_orch_changed(&o->base, &o->ents[i].v);
+        }
+    }
+    json_decref(was);
 }
 
 /* ---------------------------------------------------------------- table */

@@ -20,11 +20,14 @@
 #define TGT_VERSION_MAX 32
 #define TGT_PLURAL_MAX 128
 #define TGT_REASON "FailedGetScale"
+#define TGT_RETRY_MIN_MS 1000
+#define TGT_RETRY_MAX_MS 60000
 
 typedef struct gv_ent { /* one group/version's discovery */
     struct ctl_orch_k8s_tgt *t;
     char group[TGT_GROUP_MAX], version[TGT_VERSION_MAX];
     int state; /* 0 not asked or failed, 1 in flight, 2 listed */
+    int retry; /* failed for a reason that may pass (not 404) */
     json_t *list;
     k8s_req *req;
     char err[256];
@@ -48,6 +51,7 @@ typedef struct tgt_ent {
     char *sel_str;
     k8s_req *get; /* a /scale GET in flight */
     int again;    /* a change came while it was in flight */
+    int retry;    /* the last GET failed for a reason that may pass */
     int mark;     /* in the latest set */
 } tgt_ent;
 
@@ -63,6 +67,8 @@ struct ctl_orch_k8s_tgt {
     tgt_ent **tgts;
     size_t ntgts;
     unsigned long reads;
+    uv_timer_t timer; /* retries of failed reads, backing off */
+    uint64_t backoff_ms;
     int closing, closes_left;
     void (*done)(void *);
     void *done_ud;
@@ -97,6 +103,15 @@ static void tgt_ok(tgt_ent *e)
 /* ---------------------------------------------------------------- /scale */
 
 static void tgt_get(tgt_ent *e);
+static void retry_fire(uv_timer_t *h);
+
+/* A read failed for a reason that may pass: try again after a backoff. */
+static void retry_later(ctl_orch_k8s_tgt *t)
+{
+    if (t->closing || uv_is_active((uv_handle_t *)&t->timer)) return;
+    uv_timer_start(&t->timer, retry_fire, t->backoff_ms, 0);
+    t->backoff_ms = t->backoff_ms * 2 > TGT_RETRY_MAX_MS ? TGT_RETRY_MAX_MS : t->backoff_ms * 2;
+}
 
 static void tgt_set_selector(tgt_ent *e, const char *s)
 {
@@ -129,6 +144,8 @@ static void tgt_got(const k8s_resp *r, void *ud)
         json_t *rep = json_object_get(spec, "replicas");
         const char *sel =
             json_string_value(json_object_get(json_object_get(r->body, "status"), "selector"));
+        e->retry = 0;
+        e->t->backoff_ms = TGT_RETRY_MIN_MS;
         tgt_ok(e);
         tgt_set_selector(e, sel);
         const json_t *obj = k8s_reflector_get(e->k->r, e->t->ns, e->tg.name);
@@ -142,6 +159,8 @@ static void tgt_got(const k8s_resp *r, void *ud)
     } else {
         tgt_error(e, "GET %s %s scale: %ld %s", e->tg.kind, e->tg.name, r->code,
                   r->status ? r->status->message : r->error);
+        e->retry = 1;
+        retry_later(e->t);
     }
     if (e->again) {
         e->again = 0;
@@ -327,9 +346,13 @@ static void gv_done(const k8s_resp *r, void *ud)
     if (r->code == 200 && json_is_array(json_object_get(r->body, "resources"))) {
         g->list = json_incref(r->body);
         g->state = 2;
+        g->retry = 0;
         g->err[0] = '\0';
+        g->t->backoff_ms = TGT_RETRY_MIN_MS;
     } else {
         g->state = 0;
+        g->retry = r->code != 404;
+        if (g->retry) retry_later(g->t);
         snprintf(g->err, sizeof(g->err), "%s%ld %.150s",
                  r->code == 404 ? "not served by the API server: " : "", r->code,
                  r->status ? r->status->message : r->error);
@@ -374,6 +397,25 @@ static gv_ent *gv_get(ctl_orch_k8s_tgt *t, const char *group, const char *versio
     snprintf(g->version, sizeof(g->version), "%s", version);
     t->gvs[t->ngvs++] = g;
     return g;
+}
+
+/* The timer: the failed discoveries that targets wait on, the failed
+ * Scale reads. */
+static void retry_fire(uv_timer_t *h)
+{
+    ctl_orch_k8s_tgt *t = h->data;
+    for (size_t i = 0; i < t->ngvs; i++) {
+        gv_ent *g = t->gvs[i];
+        for (size_t j = 0; g->retry && g->state == 0 && j < t->ntgts; j++)
+            if (!t->tgts[j]->k && !strcmp(t->tgts[j]->group, g->group) &&
+                !strcmp(t->tgts[j]->version, g->version))
+                gv_request(g);
+    }
+    for (size_t i = 0; i < t->ntgts; i++)
+        if (t->tgts[i]->retry && t->tgts[i]->k) {
+            t->tgts[i]->retry = 0;
+            tgt_get(t->tgts[i]);
+        }
 }
 
 /* ---------------------------------------------------------------- targets */
@@ -506,6 +548,12 @@ int ctl_orch_k8s_tgt_new(k8s_client *c, const char *ns, const ctl_orch_k8s_tgt_c
         return -1;
     }
     t->c = c;
+    t->backoff_ms = TGT_RETRY_MIN_MS;
+    if (uv_timer_init(k8s_client_loop(c), &t->timer) != 0) {
+        free(t);
+        return -1;
+    }
+    t->timer.data = t;
     snprintf(t->ns, sizeof(t->ns), "%s", ns);
     if (cbs) t->cbs = *cbs;
     t->ud = ud;
@@ -524,6 +572,11 @@ static void tgt_closed_one(void *ud)
     void *dud = t->done_ud;
     free(t);
     if (done) done(dud);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    tgt_closed_one(h->data);
 }
 
 void ctl_orch_k8s_tgt_close(ctl_orch_k8s_tgt *t, void (*done)(void *ud), void *ud)
@@ -548,8 +601,8 @@ void ctl_orch_k8s_tgt_close(ctl_orch_k8s_tgt *t, void (*done)(void *ud), void *u
     free(t->gvs);
     t->gvs = NULL;
     t->ngvs = 0;
-    t->closes_left = (int)t->nkinds + 1;
+    t->closes_left = (int)t->nkinds + 1; /* + the timer */
     for (size_t i = 0; i < t->nkinds; i++)
         k8s_reflector_close(t->kinds[i]->r, tgt_closed_one, t);
-    tgt_closed_one(t); /* the +1: done at once when no reflector was started */
+    uv_close((uv_handle_t *)&t->timer, timer_closed);
 }

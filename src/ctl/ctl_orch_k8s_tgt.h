@@ -9,8 +9,10 @@
  *      kind's plural and whether a "<plural>/scale" entry exists
  *      (k8s_discovery.h). A kind that is not served or has no scale
  *      subresource gets an error (reason FailedGetScale, AIBrix's
- *      AbleToScale reason) and is never scaled. A failed discovery GET is
- *      retried when the set of targets changes.
+ *      AbleToScale reason) and is never scaled. A read (discovery or
+ *      Scale) that fails otherwise than 404 is retried after a backoff
+ *      (1 s doubling to 60 s, back to 1 s after a success); a 404 discovery
+ *      (the group/version is not served) when the set of targets changes.
  *   2. a reflector per kind (group, version, plural) in the namespace,
  *      started when the first target names the kind and kept until close
  *      (it keeps metadata only). Its events about the target's object (and
@@ -29,7 +31,8 @@
  *
  * Threads and ownership: the client's loop; the client is borrowed (close
  * this first). Targets are copied. Callbacks never run from inside
- * ctl_orch_k8s_tgt_new or _close; they may run from inside _set. */
+ * ctl_orch_k8s_tgt_new or _close; they may run from inside _set. Counts are
+ * small (a handful of autoscalers): lookups are linear. */
 #ifndef CTL_ORCH_K8S_TGT_H
 #define CTL_ORCH_K8S_TGT_H
 
@@ -65,7 +68,8 @@ int ctl_orch_k8s_tgt_path(const ctl_orch_k8s_tgt *t, const char *key, char *buf,
                           char *err, size_t errlen);
 /* GETs sent: discovery and /scale reads. */
 unsigned long ctl_orch_k8s_tgt_reads(const ctl_orch_k8s_tgt *t);
-/* Cancels what is in flight, closes the reflectors; done from the loop. */
+/* Cancels what is in flight, closes the reflectors and the retry timer;
+ * done (may be NULL) from the loop. t NULL: done at once. */
 void ctl_orch_k8s_tgt_close(ctl_orch_k8s_tgt *t, void (*done)(void *ud), void *ud);
 
 #endif

@@ -12,7 +12,9 @@
 #     details to check) it scales the StatefulSet up through statefulsets/llama/scale, the new pod <sts>-1 becomes
 #     Ready and the gateway routes requests to it;
 #   - a PodAutoscaler on a kind without a scale subresource (apps/v1 DaemonSet) and one on a kind
-#     the API does not serve get AbleToScale False / FailedGetScale and no scaling.
+#     the API does not serve get AbleToScale False / FailedGetScale (and a Warning event) and no
+#     scaling; one created before its StatefulSet gets FailedGetScale "not found", then
+#     SucceededGetScale once the StatefulSet exists.
 # Skipped when kubectl, jq or python3 is absent.
 # Usage: bash tests/e2e/test_k8s_scale_target.sh /path/to/brix
 source "$(dirname "$0")/lib.sh"
@@ -139,7 +141,9 @@ sleep 3
 w2=$(brix_calls 'create|patch|update|delete') g2=$(brix_calls 'get') r2=$(target_reads)
 [ "$w1" = "$w2" ] || fail "writes at steady state: $w1 -> $w2 ($(fake_api GET /fake/stats))"
 [ "$g1" = "$g2" ] || fail "GETs at steady state: $g1 -> $g2 ($(fake_api GET /fake/stats))"
-[ -n "$r1" ] && [ "$r1" = "$r2" ] || fail "scale target reads at steady state: '$r1' -> '$r2'"
+if [ -z "$r1" ] || [ "$r1" != "$r2" ]; then
+    fail "scale target reads at steady state: '$r1' -> '$r2'"
+fi
 log "steady state: no writes, no GETs ($r1 discovery and Scale reads in all)"
 
 # ---- load: two long streams on llama-0 -> num_requests_running 2 > 1 per pod: scale up
@@ -178,7 +182,7 @@ for _ in $(seq 50); do
     grep -qx "$NEW" <<<"$got" && break
     sleep 0.2
 done
-grep -qx "$NEW" <<<"$got" || fail "no request went to the new pod $NEW: [$(echo $got)]"
+grep -qx "$NEW" <<<"$got" || fail "no request went to the new pod $NEW: [$(tr '\n' ' ' <<<"$got")]"
 log "under load: StatefulSet llama scaled 1 -> $reps through /scale; llama-1 ($NEW) Ready and routed to"
 
 # ---- kinds that cannot be scaled: a DaemonSet (no scale subresource), a kind not served
@@ -223,7 +227,36 @@ done
     jq -e 'any(.status.conditions[]; .type == "AbleToScale" and (.message | test("example.com/v1")))' \
         >/dev/null || fail "nokind-hpa message: $("${K[@]}" get podautoscaler nokind-hpa -o json | jq -c .status.conditions)"
 grep -Eq '(DaemonSet.apps/agents|Widget.example.com/w): scale' "$E2E_TMP/ctl.log" && fail "a scale was tried"
-log "DaemonSet and unserved kind: AbleToScale False/FailedGetScale, not scaled"
+"${K[@]}" get events --field-selector involvedObject.name=ds-hpa -o json |
+    jq -e 'any(.items[]; .reason == "FailedGetScale" and .type == "Warning")' >/dev/null ||
+    fail "no FailedGetScale event on ds-hpa: $("${K[@]}" get events -o json | jq -c '[.items[] | {reason, involvedObject}]')"
+log "DaemonSet and unserved kind: AbleToScale False/FailedGetScale (Warning event), not scaled"
+
+# ---- a target that does not exist yet: FailedGetScale "not found", then found once created
+sed -e 's/name: ds-hpa/name: late-hpa/' -e 's/kind: DaemonSet, name: agents/kind: StatefulSet, name: late/' \
+    -e 's/maxReplicas: 3/minReplicas: 1\n  maxReplicas: 1/' <(sed -n '1,/^---$/p' "$E2E_TMP/bad.yaml" | sed '$d') \
+    >"$E2E_TMP/late.yaml"
+"${K[@]}" apply -f "$E2E_TMP/late.yaml" >/dev/null || fail "apply late-hpa: $(cat "$E2E_TMP/late.yaml")"
+for _ in $(seq 100); do
+    [ "$(cond late-hpa AbleToScale)" = False/FailedGetScale ] && break
+    sleep 0.1
+done
+"${K[@]}" get podautoscaler late-hpa -o json |
+    jq -e 'any(.status.conditions[]; .type == "AbleToScale" and .status == "False" and (.message | test("not found")))' \
+        >/dev/null || fail "late-hpa before its target: $("${K[@]}" get podautoscaler late-hpa -o json | jq -c .status)"
+sed -e 's/name: llama$/name: late/' -e 's/replicas: 1/replicas: 1\n  podManagementPolicy: Parallel/' \
+    -e 's/image: brix:test/image: busybox/' -e 's/command: \[brix, engine\]/command: [sleep, "3600"]/' \
+    -e 's/model.aibrix.ai\/name: llama, app: llama-sts/model.aibrix.ai\/name: late, app: late-sts/g' \
+    -e 's/labels: {model.aibrix.ai\/name: llama}/labels: {model.aibrix.ai\/name: late}/' \
+    "$E2E_TMP/sts.yaml" >"$E2E_TMP/late-sts.yaml"
+"${K[@]}" apply -f "$E2E_TMP/late-sts.yaml" >/dev/null || fail "apply late statefulset: $(cat "$E2E_TMP/late-sts.yaml")"
+for _ in $(seq 100); do
+    [ "$(cond late-hpa AbleToScale)" = True/SucceededGetScale ] && break
+    sleep 0.1
+done
+[ "$(cond late-hpa AbleToScale)" = True/SucceededGetScale ] ||
+    fail "late-hpa after its target appeared: $("${K[@]}" get podautoscaler late-hpa -o json | jq -c .status)"
+log "a PodAutoscaler created before its StatefulSet: FailedGetScale (not found), then SucceededGetScale"
 
 kill -TERM "$CTL_PID"
 wait "$CTL_PID" || fail "controller exit status $?"
