@@ -85,7 +85,8 @@ static const char *ctl_as_dep_model(const ctl_as *a, const char *dep)
     if (d && d->model && *d->model) return d->model;
     for (size_t i = 0; i < a->npods; i++)
         if (strcmp(a->pods[i].deployment, dep) == 0 && *a->pods[i].model) return a->pods[i].model;
-    return dep;
+    const char *slash = strrchr(dep, '/'); /* a key Kind.group/name: the name */
+    return slash ? slash + 1 : dep;
 }
 
 /* The deployment's replicas; -1 when nothing is known about it. */

@@ -473,7 +473,6 @@ void ctl_orch_k8s_tgt_set(ctl_orch_k8s_tgt *t, const ctl_target *ts, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (ctl_target_is_deployment(&ts[i])) continue;
         tgt_ent *e = tgt_find(t, ts[i].key);
-        if (e && strcmp(e->tg.api_version, ts[i].api_version)) e = NULL; /* cannot be: same key */
         if (e) {
             if (!e->mark && e->err && t->cbs.error) /* tell a restarted autoscaler again */
                 t->cbs.error(t->ud, e->tg.key, TGT_REASON, e->err_msg);

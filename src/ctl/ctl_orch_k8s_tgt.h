@@ -57,7 +57,8 @@ typedef struct ctl_orch_k8s_tgt_cbs {
 int ctl_orch_k8s_tgt_new(k8s_client *c, const char *ns, const ctl_orch_k8s_tgt_cbs *cbs, void *ud,
                          ctl_orch_k8s_tgt **out);
 /* The whole set of targets (Deployments among them are skipped: the
- * orchestrator follows every Deployment already). */
+ * orchestrator follows every Deployment already). One entry per key: while
+ * a key stays in the set, the apiVersion it was first given stays. */
 void ctl_orch_k8s_tgt_set(ctl_orch_k8s_tgt *t, const ctl_target *ts, size_t n);
 /* The key of the first resolved target whose selector selects these pod
  * labels, or NULL. Borrowed until the next _set. */
