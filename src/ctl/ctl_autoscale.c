@@ -42,6 +42,22 @@ static void ctl_as_pass(void *ud, ctl_ctrl_why why)
     ctl_as_run_rounds(ud, why == CTL_CTRL_KICK);
 }
 
+/* Hands the targets of the valid autoscalers to the caller (cbs.targets). */
+static void ctl_as_report_targets(ctl_as *a)
+{
+    if (!a->cbs.targets || a->closing) return;
+    ctl_target *ts = a->npas ? calloc(a->npas, sizeof(*ts)) : NULL;
+    if (a->npas && !ts) {
+        bx_warn("autoscaler: targets: out of memory");
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < a->npas; i++)
+        if (a->pas[i]->valid) ts[n++] = a->pas[i]->tgt;
+    a->cbs.targets(a->ud, ts, n);
+    free(ts);
+}
+
 /* The store's watch of PodAutoscalers. */
 static void ctl_as_on_watch(void *ud, const ctl_watch_event *ev)
 {
@@ -154,6 +170,11 @@ int ctl_as_apply(ctl_as *a, const ctl_obj *o, char *err, size_t errlen)
     char perr[sizeof(p->spec_err)];
     if (as_spec_parse(o->raw, &p->spec, perr, sizeof(perr)) != 0) {
         ctl_as_fmt(p->spec_err, sizeof(p->spec_err), "%s", perr);
+    } else if (ctl_target_set(&p->tgt, p->spec.target.api_version, p->spec.target.kind,
+                              p->spec.target.name) != 0) {
+        ctl_as_fmt(p->spec_err, sizeof(p->spec_err),
+                   "spec.scaleTargetRef: apiVersion '%s', kind '%s' or name '%s' not valid",
+                   p->spec.target.api_version, p->spec.target.kind, p->spec.target.name);
     } else if (ctl_as_windows_init(a, p) != 0) {
         ctl_as_fmt(p->spec_err, sizeof(p->spec_err),
                    "metric windows: out of memory or too many buckets");
@@ -169,9 +190,11 @@ int ctl_as_apply(ctl_as *a, const ctl_obj *o, char *err, size_t errlen)
         ctl_as_status_conditions_only(a, p, p->spec_err);
         bx_warn("autoscaler %s: %s", p->name, p->spec_err);
         ctl_as_fmt(err, errlen, "%s", p->spec_err);
+        ctl_as_report_targets(a);
         return -1;
     }
     ctl_as_cond_set(p, "ValidSpec", 1, "AsExpected", "");
+    ctl_as_report_targets(a);
     if (ctl_as_state_get(a, p) == 0)
         bx_info("autoscaler %s: resumed its strategy state (%s)", p->name,
                 p->st.in_panic ? "in panic" : "stable");
@@ -187,6 +210,7 @@ int ctl_as_remove(ctl_as *a, const char *name)
         ctl_as_pa_free(a->pas[i]);
         memmove(&a->pas[i], &a->pas[i + 1], (a->npas - i - 1) * sizeof(a->pas[0]));
         a->npas--;
+        ctl_as_report_targets(a);
         return 0;
     }
     return 1;
@@ -254,13 +278,28 @@ void ctl_as_set_current(ctl_as *a, const char *deployment, const char *model, in
     }
 }
 
+void ctl_as_target_error(ctl_as *a, const char *key, const char *reason, const char *message)
+{
+    if (!a || !key || a->closing) return;
+    ctl_as_dep *d = ctl_as_dep_get(a, key);
+    if (!d) return;
+    if (reason && (!d->err || strcmp(d->err_msg, message ? message : ""))) /* a new one */
+        for (size_t i = 0; i < a->npas; i++)
+            if (a->pas[i]->valid && !strcmp(a->pas[i]->tgt.key, key))
+                ctl_ctrl_event(a->ctrl, a->pas[i]->name, CTL_EVENT_WARNING, reason, "%s",
+                               message ? message : "");
+    d->err = reason != NULL;
+    ctl_as_fmt(d->err_reason, sizeof(d->err_reason), "%s", reason ? reason : "");
+    ctl_as_fmt(d->err_msg, sizeof(d->err_msg), "%s", message ? message : "");
+}
+
 void ctl_as_wake(ctl_as *a, const char *deployment)
 {
     if (!a || !deployment || a->closing) return;
     int any = 0;
     for (size_t i = 0; i < a->npas; i++) {
         ctl_as_pa *p = a->pas[i];
-        if (p->valid && strcmp(p->spec.target.name, deployment) == 0) p->woken = any = 1;
+        if (p->valid && strcmp(p->tgt.key, deployment) == 0) p->woken = any = 1;
     }
     if (any) ctl_ctrl_kick(a->ctrl);
 }
@@ -269,7 +308,7 @@ int ctl_as_targets(const ctl_as *a, const char *deployment)
 {
     if (!a || !deployment) return 0;
     for (size_t i = 0; i < a->npas; i++)
-        if (a->pas[i]->valid && strcmp(a->pas[i]->spec.target.name, deployment) == 0) return 1;
+        if (a->pas[i]->valid && strcmp(a->pas[i]->tgt.key, deployment) == 0) return 1;
     return 0;
 }
 

@@ -35,6 +35,12 @@
  *    "gateway_inflight"); a global value. -1 means no data this tick.
  *  - resource: not available locally (no data; FailedGetMetrics warning).
  *
+ * Targets: spec.scaleTargetRef is named by its key (ctl_target.h): a
+ * Deployment by its name, any other kind by Kind.group/name. Pod views'
+ * `deployment`, ctl_as_set_current, ctl_as_wake, ctl_as_target_error and the
+ * scale callback all speak in keys; what a key means to the cluster is the
+ * orchestrator's business (ctl_orch.h track/scale).
+ *
  * Readiness: only Ready pods are scraped; `ready` is their count. The
  * current size is the Deployment's replicas as the caller last reported it
  * (ctl_as_set_current) or as this controller last set it; before either,
@@ -59,7 +65,8 @@
  * MultiPodAutoscalerConflict while another autoscaler (applied earlier)
  * already targets the same Deployment (that one scales; this one waits).
  * Events: Normal SuccessfulRescale "New size: N; reason: ...", Warning
- * InvalidSpec, FailedGetMetrics (rate-limited), FailedComputeScale.
+ * InvalidSpec, FailedGetMetrics (rate-limited), FailedComputeScale,
+ * FailedGetScale (ctl_as_target_error).
  *
  * Strategy state (as_state) and windows live in memory: a restart starts
  * them fresh (KPA then starts in panic when current > 1, so it does not
@@ -83,6 +90,7 @@
 #include "ctl/ctl_obj.h"
 #include "ctl/ctl_podview.h"
 #include "ctl/ctl_objstore.h"
+#include "ctl/ctl_target.h"
 
 #define CTL_AS_METRICS_MAX_BYTES (8u << 20) /* one /metrics body */
 #define CTL_AS_WARN_INTERVAL_MS 60000       /* FailedGetMetrics: at most one a minute */
@@ -101,12 +109,18 @@ typedef struct ctl_as_cfg {
 void ctl_as_cfg_default(ctl_as_cfg *c);
 
 typedef struct ctl_as_cbs {
-    /* Applies a decision: set deployment's replicas. Required. */
+    /* Applies a decision: set the target's replicas (deployment: its key,
+     * ctl_target.h). Required. */
     void (*scale)(void *ud, const char *deployment, int replicas, const char *reason);
     /* A gateway-side value for model: CTL_AS_GW_WAITING, CTL_AS_GW_INFLIGHT
      * or a custom/external targetMetric. 0 with *value, or -1 (unknown).
      * May be NULL. */
     int (*gateway_metric)(void *ud, const char *model, const char *metric, double *value);
+    /* The targets of every valid autoscaler (the whole set, after each
+     * change; may repeat one), so that the caller can follow kinds other
+     * than Deployment (ctl_orch_track). Strings valid for the call. May be
+     * NULL. */
+    void (*targets)(void *ud, const ctl_target *targets, size_t n);
 } ctl_as_cbs;
 
 /* 0 and *out, or -1 with a message. cfg NULL = defaults. Watches the
@@ -127,6 +141,14 @@ void ctl_as_pods(ctl_as *a, const ctl_podview *pods, size_t n);
  * model (NULL: keep the known one; the pods' model or the deployment name
  * otherwise). */
 void ctl_as_set_current(ctl_as *a, const char *deployment, const char *model, int replicas);
+/* The caller cannot scale the target with this key (e.g. its kind has no
+ * scale subresource): reason (AIBrix's AbleToScale reason, e.g.
+ * FailedGetScale) and message become its autoscalers' AbleToScale False
+ * condition and a Warning event with that reason (once per new message),
+ * and they do not scale; reason NULL clears it. An autoscaler applied
+ * later learns it at its next round (and from the caller again: see
+ * ctl_orch_k8s_tgt_set). */
+void ctl_as_target_error(ctl_as *a, const char *key, const char *reason, const char *message);
 /* A request waits at the gateway for deployment's model: decide now. */
 void ctl_as_wake(ctl_as *a, const char *deployment);
 /* 1 when some autoscaler targets deployment. */

@@ -16,9 +16,11 @@
  *
  * Layout:
  *   ctl_as_pod   one engine of the latest snapshot (ctl_as_pods), copied.
- *   ctl_as_dep   one Deployment: its served model and replicas
- *                (ctl_as_set_current or our own decisions), and whether
- *                anything told us about it.
+ *   ctl_as_dep   one scale target, by key (ctl_target.h: a Deployment's
+ *                name, or Kind.group/name): its served model and replicas
+ *                (ctl_as_set_current or our own decisions), whether
+ *                anything told us about it, and why it cannot be scaled
+ *                (ctl_as_target_error).
  *   ctl_as_pa    one PodAutoscaler: a copy of its manifest, the parsed
  *                as_spec, as_state, one as_window per metric, the scrape
  *                round in progress (ctl_as_rpod per Ready pod, values per
@@ -37,6 +39,7 @@
 #include "common/bx_prom_parse.h"
 #include "ctl/ctl_autoscale.h"
 #include "ctl/ctl_ctrl.h"
+#include "ctl/ctl_target.h"
 
 #define CTL_AS_KIND "PodAutoscaler"
 #define CTL_AS_HOST_MAX 64
@@ -52,10 +55,13 @@ typedef struct ctl_as_pod {
 } ctl_as_pod;
 
 typedef struct ctl_as_dep {
-    char name[CTL_NAME_MAX + 1];
-    char *model;  /* NULL until known */
-    int replicas; /* valid when set */
-    int set;      /* replicas known (set_current or our decision) */
+    char name[CTL_TARGET_KEY_MAX]; /* the target's key (ctl_target.h) */
+    char *model;                   /* NULL until known */
+    int replicas;                  /* valid when set */
+    int set;                       /* replicas known (set_current or our decision) */
+    int err;                       /* the caller cannot scale it (ctl_as_target_error) */
+    char err_reason[48];
+    char err_msg[256];
 } ctl_as_dep;
 
 typedef struct ctl_as_rpod {
@@ -84,6 +90,7 @@ typedef struct ctl_as_pa {
     int valid;
     char spec_err[512];
     as_spec spec;
+    ctl_target tgt; /* spec.scaleTargetRef and its key (valid specs) */
     as_state st;
     int64_t generation; /* of the object the state belongs to */
     as_window win[AS_MAX_METRICS];
@@ -167,6 +174,7 @@ int ctl_as_pod_answered(const ctl_as_pa *p, size_t i);
 ctl_as_pa *ctl_as_pa_find(const ctl_as *a, const char *name);
 ctl_as_pa *ctl_as_pa_by_id(const ctl_as *a, uint64_t id);
 ctl_as_dep *ctl_as_dep_get(ctl_as *a, const char *name); /* NULL: out of memory */
+ctl_as_dep *ctl_as_dep_find(const ctl_as *a, const char *name);
 /* host and port of "http://host:port/...", port falling back to def. */
 void ctl_as_url_split(const char *url, int def_port, char *host, size_t hlen, int *port);
 void ctl_as_round_drop(ctl_as_pa *p);

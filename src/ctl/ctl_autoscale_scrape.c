@@ -58,7 +58,7 @@ ctl_as_pa *ctl_as_pa_by_id(const ctl_as *a, uint64_t id)
     return NULL;
 }
 
-static ctl_as_dep *ctl_as_dep_find(const ctl_as *a, const char *name)
+ctl_as_dep *ctl_as_dep_find(const ctl_as *a, const char *name)
 {
     for (size_t i = 0; i < a->ndeps; i++)
         if (strcmp(a->deps[i].name, name) == 0) return &a->deps[i];
@@ -69,7 +69,7 @@ ctl_as_dep *ctl_as_dep_get(ctl_as *a, const char *name)
 {
     ctl_as_dep *d = ctl_as_dep_find(a, name);
     if (d) return d;
-    if (strlen(name) > CTL_NAME_MAX) return NULL;
+    if (strlen(name) >= CTL_TARGET_KEY_MAX) return NULL;
     ctl_as_dep *nd = realloc(a->deps, (a->ndeps + 1) * sizeof(*nd));
     if (!nd) return NULL;
     a->deps = nd;
@@ -85,7 +85,8 @@ static const char *ctl_as_dep_model(const ctl_as *a, const char *dep)
     if (d && d->model && *d->model) return d->model;
     for (size_t i = 0; i < a->npods; i++)
         if (strcmp(a->pods[i].deployment, dep) == 0 && *a->pods[i].model) return a->pods[i].model;
-    return dep;
+    const char *slash = strrchr(dep, '/'); /* a key Kind.group/name: the name */
+    return slash ? slash + 1 : dep;
 }
 
 /* The deployment's replicas; -1 when nothing is known about it. */
@@ -110,9 +111,7 @@ static const ctl_as_pa *ctl_as_pa_claimer(const ctl_as *a, const ctl_as_pa *p)
 {
     for (size_t i = 0; i < a->npas; i++) {
         const ctl_as_pa *q = a->pas[i];
-        if (q != p && q->valid && q->id < p->id &&
-            strcmp(q->spec.target.name, p->spec.target.name) == 0)
-            return q;
+        if (q != p && q->valid && q->id < p->id && strcmp(q->tgt.key, p->tgt.key) == 0) return q;
     }
     return NULL;
 }
@@ -270,8 +269,8 @@ void ctl_as_round_start(ctl_as *a, ctl_as_pa *p)
     const ctl_as_pa *owner = ctl_as_pa_claimer(a, p);
     if (owner) {
         char msg[256];
-        ctl_as_fmt(msg, sizeof(msg), "Deployment %s is already scaled by PodAutoscaler %s",
-                   p->spec.target.name, owner->name);
+        ctl_as_fmt(msg, sizeof(msg), "%s %s is already scaled by PodAutoscaler %s", p->tgt.kind,
+                   p->tgt.name, owner->name);
         p->conflict = 1;
         ctl_as_cond_set(p, "MultiPodAutoscalerConflict", 1, "ConflictingTarget", msg);
         ctl_as_cond_ready(p);
@@ -284,8 +283,7 @@ void ctl_as_round_start(ctl_as *a, ctl_as_pa *p)
     }
     size_t n = 0;
     for (size_t i = 0; i < a->npods; i++)
-        if (a->pods[i].phase == CTL_POD_READY &&
-            strcmp(a->pods[i].deployment, p->spec.target.name) == 0)
+        if (a->pods[i].phase == CTL_POD_READY && strcmp(a->pods[i].deployment, p->tgt.key) == 0)
             n++;
     ctl_as_rpod *rp = n ? calloc(n, sizeof(*rp)) : NULL;
     if (n && !rp) return; /* try again next tick */
@@ -293,8 +291,7 @@ void ctl_as_round_start(ctl_as *a, ctl_as_pa *p)
     p->nrp = 0;
     for (size_t i = 0; i < a->npods && p->nrp < n; i++) {
         const ctl_as_pod *ap = &a->pods[i];
-        if (ap->phase != CTL_POD_READY || strcmp(ap->deployment, p->spec.target.name) != 0)
-            continue;
+        if (ap->phase != CTL_POD_READY || strcmp(ap->deployment, p->tgt.key) != 0) continue;
         ctl_as_rpod *r = &rp[p->nrp++];
         ctl_as_fmt(r->name, sizeof(r->name), "%s", ap->name);
         ctl_as_fmt(r->engine, sizeof(r->engine), "%s", ap->engine);
@@ -307,7 +304,7 @@ void ctl_as_round_start(ctl_as *a, ctl_as_pa *p)
     p->pending = 0;
     memset(p->gok, 0, sizeof(p->gok));
     memset(p->gerr, 0, sizeof(p->gerr));
-    const char *model = ctl_as_dep_model(a, p->spec.target.name);
+    const char *model = ctl_as_dep_model(a, p->tgt.key);
     for (size_t m = 0; m < p->spec.n_metrics; m++) {
         const as_metric_spec *ms = &p->spec.metrics[m];
         switch (ms->source) {
@@ -443,12 +440,18 @@ static void ctl_as_round_finish(ctl_as *a, ctl_as_pa *p)
     for (size_t i = 0; i < p->nrp; i++)
         p->info.answered += (uint32_t)ctl_as_pod_answered(p, i);
     int32_t ready = (int32_t)p->nrp;
-    const char *dep = sp->target.name;
+    const char *dep = p->tgt.key;
     int current = ctl_as_dep_current(a, dep);
-    if (current < 0) {
+    const ctl_as_dep *de0 = ctl_as_dep_find(a, dep);
+    if (current < 0 || (de0 && de0->err)) {
         char msg[256];
-        ctl_as_fmt(msg, sizeof(msg), "Deployment %s is not known (no replicas reported)", dep);
-        ctl_as_cond_set(p, "AbleToScale", 0, "FailedGetScale", msg);
+        if (de0 && de0->err)
+            ctl_as_fmt(msg, sizeof(msg), "%s", de0->err_msg);
+        else
+            ctl_as_fmt(msg, sizeof(msg), "%s %s is not known (no replicas reported)", p->tgt.kind,
+                       p->tgt.name);
+        ctl_as_cond_set(p, "AbleToScale", 0, de0 && de0->err ? de0->err_reason : "FailedGetScale",
+                        msg);
         ctl_as_cond_ready(p);
         ctl_as_status_conditions_only(a, p, msg);
         free(p->rp), p->rp = NULL, p->nrp = 0;

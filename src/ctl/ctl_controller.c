@@ -77,8 +77,9 @@ static const bx_flags_spec CTLR_SPEC = {
     .bool_values = 1,
     .usage = "usage: brix controller [options]\n\n"
              "The controller manager of Kubernetes mode: ModelAdapters (finalizer, load/unload on "
-             "pods, status) and PodAutoscalers (scaling Deployments through /scale), leader-"
-             "elected (docs/kubernetes.md).\n\noptions:\n",
+             "pods, status) and PodAutoscalers (scaling Deployments, StatefulSets and any kind "
+             "with a scale subresource through /scale), leader-elected (docs/kubernetes.md)."
+             "\n\noptions:\n",
     .name_width = 34,
     .wrap = 100,
 };
@@ -123,18 +124,21 @@ static void ctlr_refresh(ctlr *c)
     free(pods);
 }
 
-static void ctlr_on_scale(void *ud, const char *deployment, int replicas, const char *reason)
+/* target: a Deployment's name or another kind's key (ctl_target.h). */
+static void ctlr_on_scale(void *ud, const char *target, int replicas, const char *reason)
 {
     ctlr *c = ud;
     if (!c->running) return;
-    ctl_obj d;
-    memset(&d, 0, sizeof(d));
-    d.kind = CTL_KIND_DEPLOYMENT;
-    snprintf(d.name, sizeof(d.name), "%s", deployment);
     char err[256];
-    bx_info("Deployment %s: scale to %d (%s)", deployment, replicas, reason ? reason : "");
-    if (ctl_orch_apply(c->orch, &d, replicas, err, sizeof(err)) != 0)
-        bx_warn("Deployment %s: %s", deployment, err);
+    bx_info("%s: scale to %d (%s)", target, replicas, reason ? reason : "");
+    if (ctl_orch_scale(c->orch, target, replicas, err, sizeof(err)) != 0)
+        bx_warn("%s: %s", target, err);
+}
+
+static void ctlr_on_targets(void *ud, const ctl_target *targets, size_t n)
+{
+    ctlr *c = ud;
+    ctl_orch_track(c->orch, targets, n);
 }
 
 static int ctlr_released(void *ud, ctl_kind kind, const char *name)
@@ -158,7 +162,7 @@ static void ctlr_start(ctlr *c)
     }
     ctl_as_cfg ac;
     ctl_as_cfg_default(&ac);
-    ctl_as_cbs acb = {.scale = ctlr_on_scale};
+    ctl_as_cbs acb = {.scale = ctlr_on_scale, .targets = ctlr_on_targets};
     if (ctl_as_init(&c->as, c->loop, c->store, &ac, &acb, c, err, sizeof(err)) != 0) {
         bx_error("autoscaler: %s", err);
         ctl_lora_close(c->lora, NULL, NULL);
@@ -223,6 +227,12 @@ static void ctlr_on_replicas(void *ud, const char *dep, const char *model, int r
     json_object_set_new(c->deps, dep,
                         json_pack("[s?,i]", model, replicas)); /* NULL on OOM: dropped */
     if (c->running) ctl_as_set_current(c->as, dep, model, replicas);
+}
+
+static void ctlr_on_target_error(void *ud, const char *key, const char *reason, const char *message)
+{
+    ctlr *c = ud;
+    if (c->running) ctl_as_target_error(c->as, key, reason, message);
 }
 
 static void ctlr_started_leading(k8s_lease *l, void *ud)
@@ -299,10 +309,15 @@ static void ctlr_metrics(bx_http_req *req, bx_http_res *res, void *ud)
                   "brix_controller_event_writes_total %lu\n"
                   "# HELP brix_controller_scales_total Scale subresource writes.\n"
                   "# TYPE brix_controller_scales_total counter\nbrix_controller_scales_total %lu\n"
+                  "# HELP brix_controller_scale_target_reads_total Discovery and Scale reads of "
+                  "scale targets other than Deployments.\n"
+                  "# TYPE brix_controller_scale_target_reads_total counter\n"
+                  "brix_controller_scale_target_reads_total %lu\n"
                   "# HELP brix_controller_pods Engine pods watched.\n"
                   "# TYPE brix_controller_pods gauge\nbrix_controller_pods %zu\n",
                   c->running, ctlr_ready(c), k8s_client_requests(c->client), ss.status_writes,
-                  c->rec ? k8s_recorder_writes(c->rec) : 0, ctl_orch_k8s_scales(c->orch), os.pods);
+                  c->rec ? k8s_recorder_writes(c->rec) : 0, ctl_orch_k8s_scales(c->orch),
+                  ctl_orch_k8s_target_reads(c->orch), os.pods);
     bx_http_res_send(res, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
     bx_buf_free(&b);
 }
@@ -426,8 +441,10 @@ static int ctlr_setup(ctlr *c)
         fprintf(stderr, "brix controller: %s\n", err);
         return -1;
     }
-    ctl_orch_k8s_cfg oc = {
-        .ns = c->ns, .on_replicas = ctlr_on_replicas, .on_synced = ctlr_on_synced};
+    ctl_orch_k8s_cfg oc = {.ns = c->ns,
+                           .on_replicas = ctlr_on_replicas,
+                           .on_synced = ctlr_on_synced,
+                           .on_target_error = ctlr_on_target_error};
     ctl_orch_cbs ocb = {.on_change = ctlr_on_pod};
     if (ctl_orch_k8s_init(&c->orch, c->client, &oc, &ocb, c, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix controller: %s\n", err);

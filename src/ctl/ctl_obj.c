@@ -33,9 +33,6 @@ static int ctl_obj_parse_autoscaler(ctl_obj_pctx *c, const json_t *doc)
     r = ctl_obj_get_str(c, ref, "kind", "spec.scaleTargetRef.kind", &kind);
     if (r < 0) return -1;
     if (r == 0 || !kind[0]) return ctl_obj_fail(c, "spec.scaleTargetRef.kind", "required");
-    if (strcmp(kind, "Deployment") != 0)
-        return ctl_obj_fail(c, "spec.scaleTargetRef.kind",
-                            "only Deployment can be scaled locally (got '%.100s')", kind);
     r = ctl_obj_get_str(c, ref, "name", "spec.scaleTargetRef.name", &name);
     if (r < 0) return -1;
     if (r == 0 || !name[0]) return ctl_obj_fail(c, "spec.scaleTargetRef.name", "required");
@@ -169,6 +166,18 @@ void ctl_objs_free(ctl_obj **objs, size_t n)
     free(objs);
 }
 
+/* What local mode cannot run: a PodAutoscaler whose target is not a
+ * Deployment. 0, or -1 with the message. */
+static int ctl_obj_local_check(const ctl_obj *o, char *err, size_t errlen)
+{
+    if (o->kind != CTL_KIND_POD_AUTOSCALER || !strcmp(o->u.pa.target_kind, "Deployment")) return 0;
+    snprintf(err, errlen,
+             "PodAutoscaler %s: spec.scaleTargetRef.kind: only Deployment can be scaled locally "
+             "(got '%.100s'; brix controller scales any kind with a scale subresource)",
+             o->name, o->u.pa.target_kind);
+    return -1;
+}
+
 int ctl_obj_parse_all(const json_t *docs, ctl_obj ***out, size_t *n, char *err, size_t errlen)
 {
     *out = NULL;
@@ -192,7 +201,9 @@ int ctl_obj_parse_all(const json_t *docs, ctl_obj ***out, size_t *n, char *err, 
     for (size_t i = 0; i < total; i++) {
         const json_t *d = json_array_get(docs, i);
         if (json_is_null(d)) continue;
-        if (ctl_obj_parse(d, &objs[k], one, sizeof(one)) < 0) {
+        if (ctl_obj_parse(d, &objs[k], one, sizeof(one)) < 0 ||
+            ctl_obj_local_check(objs[k], one, sizeof(one)) < 0) {
+            if (objs[k]) k++; /* parsed: freed with the others */
             if (err && errlen) {
                 if (total > 1)
                     snprintf(err, errlen, "document %zu: %s", i + 1, one);

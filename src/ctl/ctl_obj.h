@@ -49,9 +49,12 @@
  * map ("api-key" becomes a bearer token); spec.credentialsSecretRef accepted and noted as
  * unsupported.
  *
- * PodAutoscaler: identity only (spec.scaleTargetRef.kind must be Deployment,
- * .name a DNS label; spec.scalingStrategy present); src/autoscale/as_spec
- * validates the rest from raw.
+ * PodAutoscaler: identity only (spec.scaleTargetRef.kind any kind, .name a
+ * DNS label; spec.scalingStrategy present); src/autoscale/as_spec
+ * validates the rest from raw. Local mode takes documents through
+ * ctl_obj_parse_all, which also refuses a target kind other than
+ * Deployment (brix controller, through ctl_obj_parse, takes any kind with a
+ * scale subresource: ctl_orch_k8s.h).
  *
  * Ownership: ctl_obj_parse returns a heap ctl_obj that owns everything it
  * points to: raw (a deep copy of the input; the caller's value is not kept),
@@ -204,7 +207,9 @@ typedef struct ctl_obj {
 int ctl_obj_parse(const json_t *doc, ctl_obj **out, char *err, size_t errlen);
 void ctl_obj_free(ctl_obj *o);
 
-/* Every document of a JSON array (bx_yaml_load_all's output); null
+/* Every document of a JSON array (bx_yaml_load_all's output), as local
+ * mode (brix up, its admin API) takes them: also refuses what local mode
+ * cannot run (a PodAutoscaler target other than a Deployment). Null
  * documents (empty ones around "---") are skipped. On error nothing is
  * returned and the message starts with "document N: " (1-based) when the
  * array holds more than one document. Free with ctl_objs_free. */

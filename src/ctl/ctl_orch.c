@@ -58,6 +58,20 @@ void ctl_orch_get_stats(const ctl_orch *o, ctl_orch_stats *out)
     o->ops->get_stats(o, out);
 }
 
+void ctl_orch_track(ctl_orch *o, const ctl_target *targets, size_t n)
+{
+    if (o->ops->track) o->ops->track(o, targets, n);
+}
+
+int ctl_orch_scale(ctl_orch *o, const char *key, int replicas, char *err, size_t errlen)
+{
+    if (!o->ops->scale) {
+        snprintf(err, errlen, "orchestrator %s: scaling by target is not supported", o->ops->name);
+        return -1;
+    }
+    return o->ops->scale(o, key, replicas, err, errlen);
+}
+
 void ctl_orch_close(ctl_orch *o, int stop_pods, void (*done)(void *ud), void *ud)
 {
     if (o) o->ops->close(o, stop_pods, done, ud);

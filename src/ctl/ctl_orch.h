@@ -23,6 +23,15 @@
  *   pods      a snapshot of the live replicas (Gone excluded) with phase,
  *             readiness and address (ctl_podview.h: host + port, url).
  *   get_stats counters.
+ *   track     (optional) the scale targets the autoscalers name
+ *             (ctl_target.h), the whole set each time; an orchestrator that
+ *             scales kinds other than Deployment starts following the new
+ *             ones (their replicas through on_replicas-like reports of its
+ *             own config, their pods' `deployment` becomes the target's
+ *             key) and drops the others. NULL: Deployments only (local).
+ *   scale     (optional) sets a target's replicas by its key (ctl_target.h:
+ *             a Deployment's name, or Kind.group/name). NULL: not
+ *             available (local mode scales through apply).
  *   close     stop_pods 1: drains and stops every replica (graceful
  *             shutdown); 0: leaves them for the next run's adopt. `done`
  *             runs from the loop once everything is closed, after which
@@ -63,6 +72,7 @@
 #include "ctl/ctl_obj.h"
 #include "ctl/ctl_podview.h"
 #include "ctl/ctl_objstore.h" /* ctl_event_type */
+#include "ctl/ctl_target.h"
 
 #define CTL_ORCH_EVENT_KIND "Deployment"
 
@@ -91,8 +101,8 @@ typedef struct ctl_orch_stats {
     size_t pods;       /* pods tracked now */
 } ctl_orch_stats;
 
-/* The table each implementation exports; every entry is required. The
- * contracts are those of the dispatch functions below. */
+/* The table each implementation exports; every entry but track and scale
+ * is required. The contracts are those of the dispatch functions below. */
 typedef struct ctl_orch_ops {
     const char *name; /* "local", ... */
     int (*apply)(ctl_orch *o, const ctl_obj *deployment, int replicas, char *err, size_t errlen);
@@ -101,6 +111,9 @@ typedef struct ctl_orch_ops {
     size_t (*pods)(ctl_orch *o, const char *deployment, ctl_podview *out, size_t max);
     void (*get_stats)(const ctl_orch *o, ctl_orch_stats *out);
     void (*close)(ctl_orch *o, int stop_pods, void (*done)(void *ud), void *ud);
+    /* optional (NULL: not supported) */
+    void (*track)(ctl_orch *o, const ctl_target *targets, size_t n);
+    int (*scale)(ctl_orch *o, const char *key, int replicas, char *err, size_t errlen);
 } ctl_orch_ops;
 
 /* The part every implementation shares; the first member of its state. */
@@ -131,6 +144,14 @@ int ctl_orch_remove(ctl_orch *o, const char *deployment, char *err, size_t errle
 size_t ctl_orch_pods(ctl_orch *o, const char *deployment, ctl_podview *out, size_t max);
 
 void ctl_orch_get_stats(const ctl_orch *o, ctl_orch_stats *out);
+
+/* The scale targets every autoscaler names (all of them, each time; the
+ * same target may repeat). A no-op where track is NULL. */
+void ctl_orch_track(ctl_orch *o, const ctl_target *targets, size_t n);
+
+/* Sets the replicas of the target with this key. 0 (sent), or -1 with a
+ * message (not supported here, unknown or unresolved target, closing). */
+int ctl_orch_scale(ctl_orch *o, const char *key, int replicas, char *err, size_t errlen);
 
 /* Shuts the orchestrator down (see above); o NULL is a no-op. */
 void ctl_orch_close(ctl_orch *o, int stop_pods, void (*done)(void *ud), void *ud);

@@ -1,5 +1,6 @@
 /* ctl_orch_k8s: the "kubernetes" orchestrator (ctl_orch_k8s.h): a Pod and
- * a Deployment reflector, pod views rebuilt lazily, /scale for apply. */
+ * a Deployment reflector, pod views rebuilt lazily, /scale for apply and
+ * scale; other kinds' targets in ctl_orch_k8s_tgt.c. */
 #include "ctl/ctl_orch_k8s.h"
 
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include "common/bx_log.h"
 #include "ctl/ctl_objstore_k8s.h" /* ctl_objstore_k8s_time_ms */
+#include "ctl/ctl_orch_k8s_tgt.h"
 #include "k8s/k8s_reflector.h"
 #include "k8s/k8s_write.h"
 
@@ -21,7 +23,7 @@ typedef struct scale_wr {
     struct scale_wr *next, *prev;
     struct ctl_orch_k8s *o;
     k8s_req *req;
-    char name[CTL_NAME_MAX + 1];
+    char name[CTL_TARGET_KEY_MAX];
     long replicas;
 } scale_wr;
 
@@ -32,6 +34,7 @@ typedef struct ctl_orch_k8s {
     char ns[CTL_NAME_MAX + 1];
     char pods_path[256], deps_path[256];
     k8s_reflector *pods_r, *deps_r;
+    ctl_orch_k8s_tgt *tgts; /* kinds other than Deployment */
     int synced_mask, synced_told, closing;
     pod_ent *ents;
     size_t nents;
@@ -104,14 +107,19 @@ static void ents_clear(ctl_orch_k8s *o)
 }
 
 /* Fills e from a pod; 0, 1 when it is not an engine pod, -1 on OOM. */
-static int ent_from(pod_ent *e, const json_t *pod)
+static int ent_from(const ctl_orch_k8s *o, pod_ent *e, const json_t *pod)
 {
     memset(e, 0, sizeof(*e));
     const char *model = NULL;
     int port = 0;
     if (k8s_pod_engine_labels(pod, &model, &port) != K8S_POD_ENGINE) return 1; /* as the gateway */
-    char dep[256];
-    if (ctl_orch_k8s_pod_deployment(pod, dep, sizeof(dep)) != 0) return 1;
+    char dep[CTL_TARGET_KEY_MAX];
+    const char *key = ctl_orch_k8s_tgt_match(
+        o->tgts, json_object_get(json_object_get(pod, "metadata"), "labels"));
+    if (key)
+        snprintf(dep, sizeof(dep), "%s", key);
+    else if (ctl_orch_k8s_pod_deployment(pod, dep, sizeof(dep)) != 0)
+        return 1;
     json_t *st = json_object_get(pod, "status");
     const char *ip = json_string_value(json_object_get(st, "podIP"));
     if (!ip) ip = "";
@@ -184,7 +192,7 @@ static void rebuild(ctl_orch_k8s *o)
     json_t *pod;
     json_object_foreach((json_t *)cache, k, pod)
     {
-        if (o->nents < cap && ent_from(&o->ents[o->nents], pod) == 0) o->nents++;
+        if (o->nents < cap && ent_from(o, &o->ents[o->nents], pod) == 0) o->nents++;
     }
     qsort(o->ents, o->nents, sizeof(*o->ents), ent_cmp);
     int replica = 0;
@@ -201,7 +209,7 @@ static void pod_changed(ctl_orch_k8s *o, const json_t *pod, int gone)
     o->dirty = 1;
     if (!o->synced_told || o->closing) return;
     pod_ent e;
-    if (ent_from(&e, pod) != 0) return;
+    if (ent_from(o, &e, pod) != 0) return;
     if (gone) e.v.phase = CTL_POD_GONE;
     /* The replica index as of the last snapshot (0 for a pod not in it):
      * rebuilding the snapshot for every event would make a LIST of n pods
@@ -283,6 +291,42 @@ static void d_synced(k8s_reflector *r, void *ud)
     synced_bit(ud, 2);
 }
 
+/* ---------------------------------------------------------------- scale targets */
+
+static void t_replicas(void *ud, const char *key, const char *model, int replicas)
+{
+    ctl_orch_k8s *o = ud;
+    if (o->cfg.on_replicas && !o->closing) o->cfg.on_replicas(o->base.ud, key, model, replicas);
+}
+
+static void t_error(void *ud, const char *key, const char *reason, const char *message)
+{
+    ctl_orch_k8s *o = ud;
+    if (o->cfg.on_target_error && !o->closing)
+        o->cfg.on_target_error(o->base.ud, key, reason, message);
+}
+
+/* Pods may belong to other targets now: the pods whose target changed are
+ * told again (all of them when the views were stale already). */
+static void t_selectors(void *ud)
+{
+    ctl_orch_k8s *o = ud;
+    json_t *was = NULL;
+    if (!o->dirty && (was = json_object()))
+        for (size_t i = 0; i < o->nents; i++)
+            json_object_set_new(was, o->ents[i].name, json_string(o->ents[i].deployment));
+    o->dirty = 1;
+    if (o->synced_told && !o->closing) {
+        rebuild(o);
+        for (size_t i = 0; i < o->nents; i++) {
+            const char *dep = json_string_value(json_object_get(was, o->ents[i].name));
+            if (!dep || strcmp(dep, o->ents[i].deployment))
+                ctl_orch_changed(&o->base, &o->ents[i].v);
+        }
+    }
+    json_decref(was);
+}
+
 /* ---------------------------------------------------------------- table */
 
 static void scale_free(scale_wr *w)
@@ -296,26 +340,17 @@ static void scale_done(const k8s_resp *r, void *ud)
 {
     scale_wr *w = ud;
     if (r->code >= 200 && r->code < 300)
-        bx_info("Deployment %s/%s: scaled to %ld", w->o->ns, w->name, w->replicas);
+        bx_info("%s/%s: scaled to %ld", w->o->ns, w->name, w->replicas);
     else
-        bx_warn("Deployment %s/%s: scale to %ld failed: %ld %s %s", w->o->ns, w->name, w->replicas,
-                r->code, r->status ? r->status->reason : "",
-                r->status ? r->status->message : r->error);
+        bx_warn("%s/%s: scale to %ld failed: %ld %s %s", w->o->ns, w->name, w->replicas, r->code,
+                r->status ? r->status->reason : "", r->status ? r->status->message : r->error);
     scale_free(w);
 }
 
-static int k_apply(ctl_orch *b, const ctl_obj *d, int replicas, char *err, size_t errlen)
+/* Merge-patches <path>/scale; name is the target's key (for the log). */
+static int scale_send(ctl_orch_k8s *o, const char *path, const char *name, int replicas, char *err,
+                      size_t errlen)
 {
-    ctl_orch_k8s *o = (ctl_orch_k8s *)b;
-    if (o->closing || !d || d->kind != CTL_KIND_DEPLOYMENT || replicas < 0) {
-        snprintf(err, errlen, "orchestrator: %s", o->closing ? "closing" : "bad apply");
-        return -1;
-    }
-    char path[512];
-    if (k8s_path(path, sizeof(path), "apps", "v1", o->ns, "deployments", d->name, NULL) != 0) {
-        snprintf(err, errlen, "orchestrator: bad name");
-        return -1;
-    }
     scale_wr *w = calloc(1, sizeof(*w));
     if (!w) {
         snprintf(err, errlen, "out of memory");
@@ -323,7 +358,7 @@ static int k_apply(ctl_orch *b, const ctl_obj *d, int replicas, char *err, size_
     }
     w->o = o;
     w->replicas = replicas;
-    snprintf(w->name, sizeof(w->name), "%s", d->name);
+    snprintf(w->name, sizeof(w->name), "%s", name);
     w->next = o->wrs.next;
     w->prev = &o->wrs;
     o->wrs.next->prev = w;
@@ -336,6 +371,39 @@ static int k_apply(ctl_orch *b, const ctl_obj *d, int replicas, char *err, size_
     }
     o->scales++;
     return 0;
+}
+
+static int k_scale(ctl_orch *b, const char *key, int replicas, char *err, size_t errlen)
+{
+    ctl_orch_k8s *o = (ctl_orch_k8s *)b;
+    if (o->closing || !key || replicas < 0) {
+        snprintf(err, errlen, "orchestrator: %s", o->closing ? "closing" : "bad scale");
+        return -1;
+    }
+    char path[600];
+    int r = ctl_orch_k8s_tgt_path(o->tgts, key, path, sizeof(path), err, errlen);
+    if (r < 0) return -1;
+    if (r == 1 && (strchr(key, '/') || k8s_path(path, sizeof(path), "apps", "v1", o->ns,
+                                                "deployments", key, NULL) != 0)) {
+        snprintf(err, errlen, "orchestrator: %s is not a known scale target", key);
+        return -1;
+    }
+    return scale_send(o, path, key, replicas, err, errlen);
+}
+
+static int k_apply(ctl_orch *b, const ctl_obj *d, int replicas, char *err, size_t errlen)
+{
+    if (!d || d->kind != CTL_KIND_DEPLOYMENT) {
+        snprintf(err, errlen, "orchestrator: bad apply");
+        return -1;
+    }
+    return k_scale(b, d->name, replicas, err, errlen);
+}
+
+static void k_track(ctl_orch *b, const ctl_target *ts, size_t n)
+{
+    ctl_orch_k8s *o = (ctl_orch_k8s *)b;
+    if (!o->closing) ctl_orch_k8s_tgt_set(o->tgts, ts, n);
 }
 
 static int k_adopt(ctl_orch *b, const ctl_obj *d, int replicas, char *err, size_t errlen)
@@ -399,9 +467,11 @@ static void k_close(ctl_orch *b, int stop_pods, void (*done)(void *ud), void *ud
         k8s_cancel(o->wrs.next->req);
         scale_free(o->wrs.next);
     }
-    o->closes_left = 2;
+    o->closes_left = 3;
     k8s_reflector_close(o->pods_r, closed_one, o);
     k8s_reflector_close(o->deps_r, closed_one, o);
+    ctl_orch_k8s_tgt_close(o->tgts, closed_one, o);
+    o->tgts = NULL;
 }
 
 static const ctl_orch_ops ctl_orch_k8s_ops = {
@@ -412,6 +482,8 @@ static const ctl_orch_ops ctl_orch_k8s_ops = {
     .pods = k_pods,
     .get_stats = k_stats,
     .close = k_close,
+    .track = k_track,
+    .scale = k_scale,
 };
 
 int ctl_orch_k8s_init(ctl_orch **out, k8s_client *c, const ctl_orch_k8s_cfg *cfg,
@@ -433,6 +505,13 @@ int ctl_orch_k8s_init(ctl_orch **out, k8s_client *c, const ctl_orch_k8s_cfg *cfg
     o->cfg.ns = o->ns;
     o->wrs.next = o->wrs.prev = &o->wrs;
     ctl_orch_base_init(&o->base, &ctl_orch_k8s_ops, cbs, ud);
+    static const ctl_orch_k8s_tgt_cbs tcbs = {
+        .replicas = t_replicas, .error = t_error, .selectors = t_selectors};
+    if (ctl_orch_k8s_tgt_new(c, o->ns, &tcbs, o, &o->tgts) != 0) {
+        free(o);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     k8s_path(o->pods_path, sizeof(o->pods_path), "", "v1", o->ns, "pods", NULL, NULL);
     k8s_path(o->deps_path, sizeof(o->deps_path), "apps", "v1", o->ns, "deployments", NULL, NULL);
     static const k8s_reflector_cbs pcbs = {.on_add = p_add,
@@ -456,6 +535,7 @@ int ctl_orch_k8s_init(ctl_orch **out, k8s_client *c, const ctl_orch_k8s_cfg *cfg
     return 0;
 fail:
     if (o->pods_r) k8s_reflector_close(o->pods_r, NULL, NULL);
+    ctl_orch_k8s_tgt_close(o->tgts, NULL, NULL);
     free(o);
     snprintf(err, errlen, "orchestrator: cannot start the reflectors");
     return -1;
@@ -469,4 +549,11 @@ int ctl_orch_k8s_synced(const ctl_orch *b)
 unsigned long ctl_orch_k8s_scales(const ctl_orch *b)
 {
     return b && b->ops == &ctl_orch_k8s_ops ? ((const ctl_orch_k8s *)b)->scales : 0;
+}
+
+unsigned long ctl_orch_k8s_target_reads(const ctl_orch *b)
+{
+    return b && b->ops == &ctl_orch_k8s_ops
+               ? ctl_orch_k8s_tgt_reads(((const ctl_orch_k8s *)b)->tgts)
+               : 0;
 }

@@ -9,7 +9,9 @@
  * k8s_pod's rule, the gateway's too (Ray workers, StormService group
  * members and bad port labels are skipped). A pod becomes a ctl_podview:
  *   name        the pod's name
- *   deployment  its Deployment: the owning ReplicaSet's name without the
+ *   deployment  the key (ctl_target.h) of the first tracked scale target
+ *               whose Scale status.selector selects the pod's labels; else
+ *               its Deployment: the owning ReplicaSet's name without the
  *               "-<pod-template-hash>" suffix (the Deployment controller's
  *               naming); else the controller owner's name; else the model
  *   model       label model.aibrix.ai/name
@@ -30,15 +32,31 @@
  * reports spec.replicas through on_replicas, so the autoscaler knows the
  * current size.
  *
+ * Other scale targets (track: the autoscalers' targets that are not
+ * Deployments, e.g. apps/v1 StatefulSets, orchestration.aibrix.ai
+ * RayClusterFleets and StormServices): ctl_orch_k8s_tgt.h resolves each
+ * through API discovery (cached per group/version), watches its kind with
+ * one reflector per kind (started by the first target of that kind) and
+ * reads the target's Scale after each change of its object: spec.replicas
+ * goes to on_replicas under the target's key, status.selector decides its
+ * pods (above; every pod is reported again through on_change when a
+ * selector changes). A kind without a scale subresource, one not served, or
+ * a missing object goes to on_target_error. Deployments keep their own
+ * path (every Deployment is watched; pods by ReplicaSet owner), which
+ * needs no Scale read.
+ *
  * Operations:
  *   apply   merge-patches the Deployment's /scale spec.replicas (only the
  *           name of the ctl_obj is read: a Deployment ctl_obj made of a
  *           name is enough); the cluster starts and stops the pods.
+ *   scale   the same by key: a tracked target's /scale (once resolved, not
+ *           in error), else the Deployment of that name.
+ *   track   the set of targets (ctl_orch_k8s_tgt_set).
  *   adopt   a no-op (the pods belong to the cluster; nothing to take over).
  *   remove  a no-op: the Deployments are the user's (kubectl delete).
  *   close   stop_pods is ignored (nothing is scaled down on exit); the
- *           reflectors stop, writes in flight are cancelled; done runs from
- *           the loop.
+ *           reflectors stop, reads and writes in flight are cancelled; done
+ *           runs from the loop.
  * No events are raised (the cluster's controllers write their own).
  *
  * Threads and ownership: the client's loop; the client is borrowed (close
@@ -60,6 +78,10 @@ typedef struct ctl_orch_k8s_cfg {
     void (*on_replicas)(void *ud, const char *deployment, const char *model, int replicas);
     /* Once, when pods and Deployments have been listed. May be NULL. */
     void (*on_synced)(void *ud);
+    /* A scale target other than a Deployment (track) cannot be scaled:
+     * reason (FailedGetScale) and message, or no longer (reason NULL).
+     * on_replicas reports such targets' replicas too, by key. May be NULL. */
+    void (*on_target_error)(void *ud, const char *key, const char *reason, const char *message);
 } ctl_orch_k8s_cfg;
 
 /* 0 and *out (its reflectors started), or -1. cbs and ud as ctl_orch's. */
@@ -67,8 +89,10 @@ int ctl_orch_k8s_init(ctl_orch **out, k8s_client *c, const ctl_orch_k8s_cfg *cfg
                       const ctl_orch_cbs *cbs, void *ud, char *err, size_t errlen);
 /* 1 when o is this implementation and both reflectors listed once. */
 int ctl_orch_k8s_synced(const ctl_orch *o);
-/* Scale requests sent (apply). */
+/* Scale requests sent (apply, scale). */
 unsigned long ctl_orch_k8s_scales(const ctl_orch *o);
+/* GETs of discovery and of targets' Scales (track). */
+unsigned long ctl_orch_k8s_target_reads(const ctl_orch *o);
 
 /* ---- pure helpers (unit-tested) ---- */
 

@@ -9,6 +9,13 @@ plain API client that plays the parts of a cluster that brix's Kubernetes-mode t
     change makes a new ReplicaSet and scales the old ones to 0 (Recreate, not a rolling update);
     Deployment and ReplicaSet status (replicas, readyReplicas, availableReplicas,
     updatedReplicas, observedGeneration) follow the pods.
+  - StatefulSet controller: each StatefulSet gets Pods <sts>-0..<replicas-1> owned by it
+    directly, with the template's labels plus statefulset.kubernetes.io/pod-name and
+    apps.kubernetes.io/pod-index; podManagementPolicy OrderedReady (the default) creates the
+    next ordinal once the lower ones are Ready and removes the highest first, one at a time;
+    Parallel does all at once; status (replicas, readyReplicas, availableReplicas,
+    currentReplicas, updatedReplicas, observedGeneration) follows the pods. No revisions (a
+    template change does not replace pods) and no volume claims.
   - scheduler + kubelet of one node: a pod without spec.nodeName is bound to --node; a bound pod
     whose container runs brix (its command or image names brix) becomes a local `brix engine`
     process on its own loopback address 127.0.0.N at the pod's port (label
@@ -166,6 +173,7 @@ class Kubelet:
         self.kick = threading.Event()
         self.deps = Informer(self.api, "/apis/apps/v1/deployments", self.kick.set)
         self.rss = Informer(self.api, "/apis/apps/v1/replicasets", self.kick.set)
+        self.stss = Informer(self.api, "/apis/apps/v1/statefulsets", self.kick.set)
         self.pods = Informer(self.api, "/api/v1/pods", self.kick.set)
         self.procs = {}  # pod uid -> {"proc", "ip", "port", "ready", "restarts", "log"}
         self.ips = {}  # pod uid -> last octet
@@ -264,6 +272,49 @@ class Kubelet:
         if any(old.get(k, 0) != v for k, v in st.items()):
             self.api.patch("/apis/apps/v1/namespaces/%s/replicasets/%s/status" % (
                 md["namespace"], md["name"]), {"status": st})
+
+    # --- StatefulSet controller
+    def sync_statefulsets(self):
+        pods = self.pods.items()
+        for ss in self.stss.items():
+            md, spec = ss["metadata"], ss.get("spec") or {}
+            if md.get("deletionTimestamp"):
+                continue
+            want = spec.get("replicas", 1)
+            parallel = spec.get("podManagementPolicy") == "Parallel"
+            base = "/api/v1/namespaces/%s/pods" % md["namespace"]
+            mine = {p["metadata"]["name"]: p for p in pods if owned_by(p, md["uid"])}
+            live = {n: p for n, p in mine.items() if not p["metadata"].get("deletionTimestamp")}
+            t = spec.get("template") or {}
+            for i in range(want):
+                n = "%s-%d" % (md["name"], i)
+                if n in mine:
+                    if not parallel and not self.is_ready(mine[n]):
+                        break
+                    continue
+                pm = json.loads(json.dumps(t.get("metadata") or {}))
+                lb = pm.setdefault("labels", {})
+                lb["statefulset.kubernetes.io/pod-name"] = n
+                lb["apps.kubernetes.io/pod-index"] = str(i)
+                pm.update(name=n, namespace=md["namespace"],
+                          ownerReferences=[owner_ref(ss, "StatefulSet")])
+                self.api.req("POST", base, {"apiVersion": "v1", "kind": "Pod", "metadata": pm,
+                                            "spec": json.loads(json.dumps(t.get("spec") or {}))})
+                if not parallel:
+                    break
+            extra = sorted((n for n in live if int(n.rsplit("-", 1)[1]) >= want),
+                           key=lambda n: -int(n.rsplit("-", 1)[1]))
+            if extra and (parallel or len(live) == len(mine)):
+                for n in (extra if parallel else extra[:1]):
+                    self.api.req("DELETE", base + "/" + n)
+            ready = sum(1 for p in live.values() if self.is_ready(p))
+            st = {"replicas": len(live), "readyReplicas": ready, "availableReplicas": ready,
+                  "currentReplicas": len(live), "updatedReplicas": len(live),
+                  "observedGeneration": md.get("generation", 1)}
+            old = ss.get("status") or {}
+            if any(old.get(k, 0) != v for k, v in st.items()):
+                self.api.patch("/apis/apps/v1/namespaces/%s/statefulsets/%s/status" % (
+                    md["namespace"], md["name"]), {"status": st})
 
     @staticmethod
     def is_ready(p):
@@ -428,9 +479,9 @@ class Kubelet:
             st["proc"].wait()
 
     def run(self):
-        for inf in (self.deps, self.rss, self.pods):
+        for inf in (self.deps, self.rss, self.stss, self.pods):
             inf.start()
-        for inf in (self.deps, self.rss, self.pods):
+        for inf in (self.deps, self.rss, self.stss, self.pods):
             inf.synced.wait(10)
         if self.o.ready_file:
             with open(self.o.ready_file, "w") as f:
@@ -440,6 +491,7 @@ class Kubelet:
             self.kick.clear()
             try:
                 self.sync_deployments()
+                self.sync_statefulsets()
                 self.sync_pods()
             except Exception as e:  # pragma: no cover - keep going; a test sees the effect
                 print("fake-kubelet: %r" % e, file=sys.stderr)
@@ -457,7 +509,8 @@ class Kubelet:
 
 
 def main():
-    ap = argparse.ArgumentParser(description="Deployment/ReplicaSet controller, scheduler and "
+    ap = argparse.ArgumentParser(description="Deployment/ReplicaSet/StatefulSet controller, "
+                                 "scheduler and "
                                  "kubelet stand-in for the fake Kubernetes API server (tests)")
     ap.add_argument("--server", required=True,
                     help="http(s)://127.0.0.1:PORT of the fake")

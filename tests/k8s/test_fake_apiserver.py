@@ -438,6 +438,26 @@ class TestRule5GenerationStatusScale(FakeTest):
         self.ok("PUT", W + "/w/scale", sc)
         self.assertEqual(self.ok("GET", W + "/w")["spec"]["replicas"], 3)
 
+    def test_statefulset_scale_and_discovery(self):
+        # what brix controller's scale targets rely on: apps/v1 discovery lists
+        # statefulsets/scale (and no daemonsets/scale), the Scale carries the selector
+        rl = self.ok("GET", "/apis/apps/v1")
+        names = {r["name"]: r for r in rl["resources"]}
+        self.assertEqual(names["statefulsets"]["kind"], "StatefulSet")
+        self.assertEqual(names["statefulsets/scale"]["kind"], "Scale")
+        self.assertIn("daemonsets", names)
+        self.assertNotIn("daemonsets/scale", names)
+        sts = deployment("s", 2)
+        sts["kind"] = "StatefulSet"
+        self.ok("POST", "/apis/apps/v1/namespaces/default/statefulsets", sts)
+        path = "/apis/apps/v1/namespaces/default/statefulsets/s/scale"
+        sc = self.ok("GET", path)
+        self.assertEqual((sc["spec"], sc["status"]["selector"]), ({"replicas": 2}, "app=s"))
+        self.ok("PATCH", path, {"spec": {"replicas": 3}}, ctype="application/merge-patch+json")
+        self.assertEqual(self.ok("GET", path)["spec"]["replicas"], 3)
+        code, _, _ = self.req("GET", "/apis/apps/v1/namespaces/default/daemonsets/x/scale")
+        self.assertEqual(code, 404)
+
 
 class TestRule6Finalizers(FakeTest):
     def test_finalizers_and_deletion_timestamp(self):

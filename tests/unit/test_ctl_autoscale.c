@@ -27,6 +27,7 @@
 
 #include "common/bx_buf.h"
 #include "common/bx_http.h"
+#include "common/bx_yaml.h"
 #include "ctl/ctl_autoscale.h"
 #include "ctl/ctl_obj.h"
 #include "ctl/ctl_objstore_sqlite.h"
@@ -62,12 +63,25 @@ typedef struct env {
     double gw_waiting, gw_inflight;
     int gw_has_waiting;
     char gw_model_seen[64];
+    int ntargets_calls;    /* targets callbacks */
+    char targets[256];     /* the last one's keys, space-separated */
     int load_done;         /* completions that ended (should stay 0: long ones) */
     bx_http_creq *load[8]; /* in flight, to cancel before the engines close */
     int nload;
 } env;
 
 /* ---- harness ---- */
+
+static void on_targets(void *ud, const ctl_target *ts, size_t n)
+{
+    env *e = ud;
+    e->ntargets_calls++;
+    e->targets[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(e->targets);
+        snprintf(e->targets + l, sizeof(e->targets) - l, "%s%s", l ? " " : "", ts[i].key);
+    }
+}
 
 static void on_scale(void *ud, const char *dep, int replicas, const char *reason)
 {
@@ -120,7 +134,7 @@ static void env_start(env *e, int neng, double time_scale, uint64_t tick_ms)
     ctl_as_cfg_default(&cfg);
     cfg.tick_ms = tick_ms;
     cfg.scrape_timeout_ms = 2000;
-    ctl_as_cbs cbs = {.scale = on_scale, .gateway_metric = on_gw_metric};
+    ctl_as_cbs cbs = {.scale = on_scale, .gateway_metric = on_gw_metric, .targets = on_targets};
     assert_int_equal(ctl_as_init(&e->as, &e->loop, e->store, &cfg, &cbs, e, err, sizeof(err)), 0);
     assert_int_equal(bx_http_client_init(&e->http, &e->loop, NULL), 0);
 }
@@ -642,6 +656,83 @@ static void test_invalid_spec_warns_and_never_scales(void **st)
     env_stop(&e);
 }
 
+static const char *sts_yaml =
+    "apiVersion: autoscaling.aibrix.ai/v1alpha1\n"
+    "kind: PodAutoscaler\n"
+    "metadata: {name: sts-hpa}\n"
+    "spec:\n"
+    "  scaleTargetRef: {apiVersion: apps/v1, kind: StatefulSet, name: llm}\n"
+    "  minReplicas: 2\n"
+    "  maxReplicas: 3\n"
+    "  metricsSources:\n"
+    "    - metricSourceType: pod\n"
+    "      protocolType: http\n"
+    "      port: '8000'\n"
+    "      path: /metrics\n"
+    "      targetMetric: num_requests_running\n"
+    "      targetValue: '10'\n"
+    "  scalingStrategy: HPA\n";
+
+/* A StatefulSet target (Kubernetes mode: ctl_obj_parse takes any kind) is
+ * named by its key everywhere: the targets callback, the pods' deployment,
+ * set_current, the scale callback. A target error (the orchestrator cannot
+ * scale it) holds it at AbleToScale False with that reason, and scales
+ * nothing until cleared. */
+static void test_other_kind_target_by_key(void **st)
+{
+    (void)st;
+    const char *key = "StatefulSet.apps/llm";
+    env e;
+    env_start(&e, 1, 1.0, 100);
+    add_pod(&e, key, e.url[0], e.port[0], CTL_POD_READY);
+    push_pods(&e);
+    ctl_as_set_current(e.as, key, "llm", 1);
+    ctl_as_target_error(e.as, key, "FailedGetScale", "StatefulSet (apps/v1) has no scale");
+
+    json_t *docs = NULL;
+    char err[512];
+    assert_int_equal(bx_yaml_load_all(sts_yaml, strlen(sts_yaml), NULL, &docs, err, sizeof(err)),
+                     0);
+    ctl_obj *o = NULL;
+    assert_int_equal(ctl_obj_parse(json_array_get(docs, 0), &o, err, sizeof(err)), 0);
+    json_decref(docs);
+    assert_int_equal(ctl_objstore_put(e.store, o, NULL, err, sizeof(err)), 0);
+    if (ctl_as_apply(e.as, o, err, sizeof(err)) != 0) fail_msg("%s", err);
+    ctl_obj_free(o);
+    assert_true(e.ntargets_calls >= 1);
+    assert_string_equal(e.targets, key);
+    assert_true(ctl_as_targets(e.as, key));
+    assert_false(ctl_as_targets(e.as, "llm"));
+
+    run_for(&e, 600);
+    assert_int_equal(e.ncalls, 0); /* min 2 > 1, but it cannot be scaled */
+    json_t *s = status_of(&e, "sts-hpa");
+    const json_t *c = cond_of(s, "AbleToScale");
+    assert_non_null(c);
+    assert_string_equal(json_string_value(json_object_get(c, "status")), "False");
+    assert_string_equal(json_string_value(json_object_get(c, "reason")), "FailedGetScale");
+    assert_string_equal(json_string_value(json_object_get(c, "message")),
+                        "StatefulSet (apps/v1) has no scale");
+    json_decref(s);
+
+    ctl_as_target_error(e.as, key, NULL, NULL); /* resolved */
+    WAIT_FOR(&e, e.ncalls >= 1);
+    assert_string_equal(e.calls[0].deployment, key);
+    assert_int_equal(e.calls[0].replicas, 2);
+    ctl_as_info in = info_of(&e, "sts-hpa");
+    assert_int_equal(in.scraped, 1); /* the pod whose deployment is the key */
+    s = status_of(&e, "sts-hpa");
+    c = cond_of(s, "AbleToScale");
+    assert_string_equal(json_string_value(json_object_get(c, "status")), "True");
+    json_decref(s);
+
+    int calls = e.ntargets_calls;
+    assert_int_equal(ctl_as_remove(e.as, "sts-hpa"), 0);
+    assert_int_equal(e.ntargets_calls, calls + 1);
+    assert_string_equal(e.targets, "");
+    env_stop(&e);
+}
+
 static const char *zero_yaml = "apiVersion: autoscaling.aibrix.ai/v1alpha1\n"
                                "kind: PodAutoscaler\n"
                                "metadata: {name: zero-kpa}\n"
@@ -775,6 +866,7 @@ int main(void)
         cmocka_unit_test(test_failed_scrape_is_excluded),
         cmocka_unit_test(test_invalid_spec_warns_and_never_scales),
         cmocka_unit_test(test_wake_scales_from_zero),
+        cmocka_unit_test(test_other_kind_target_by_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -650,10 +650,22 @@ static void test_autoscaler_errors(void **st)
                  "PodAutoscaler pa: spec.scaleTargetRef: required");
     expect_error(PA_HEAD "spec: {scaleTargetRef: {name: x}, scalingStrategy: KPA}\n",
                  "PodAutoscaler pa: spec.scaleTargetRef.kind: required");
-    expect_error(PA_HEAD "spec: {scaleTargetRef: {kind: StormService, name: x}, "
-                         "scalingStrategy: KPA}\n",
-                 "PodAutoscaler pa: spec.scaleTargetRef.kind: only Deployment can be scaled "
-                 "locally (got 'StormService')");
+    /* any kind parses (brix controller); local mode (ctl_obj_parse_all) refuses it */
+    const char *sts =
+        PA_HEAD "spec: {scaleTargetRef: {apiVersion: orchestration.aibrix.ai/v1alpha1,"
+                " kind: StormService, name: x}, scalingStrategy: KPA}\n";
+    char err[512] = "";
+    ctl_obj *o = parse_one(sts, err, sizeof(err));
+    assert_non_null(o);
+    assert_string_equal(o->u.pa.target_kind, "StormService");
+    ctl_obj_free(o);
+    ctl_obj **objs = NULL;
+    size_t n = 0;
+    assert_int_equal(ctl_obj_load_yaml(sts, strlen(sts), &objs, &n, err, sizeof(err)), -1);
+    assert_null(objs);
+    assert_string_equal(err, "PodAutoscaler pa: spec.scaleTargetRef.kind: only Deployment can be "
+                             "scaled locally (got 'StormService'; brix controller scales any "
+                             "kind with a scale subresource)");
     expect_error(PA_HEAD "spec: {scaleTargetRef: {kind: Deployment}, scalingStrategy: KPA}\n",
                  "PodAutoscaler pa: spec.scaleTargetRef.name: required");
     expect_error(PA_HEAD "spec: {scaleTargetRef: {kind: Deployment, name: X_Y}, "
