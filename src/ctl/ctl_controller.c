@@ -34,6 +34,8 @@ typedef struct ctlr_cfg {
     const char *bind_host;
     int health_port, metrics_port;
     const char *log_level;
+    double api_qps;
+    int api_burst;
 } ctlr_cfg;
 
 static const bx_flag CTLR_FLAGS[] = {
@@ -65,6 +67,10 @@ static const bx_flag CTLR_FLAGS[] = {
      "GET /healthz (alive) and /readyz (caches listed) (default 8081; 0: off)"},
     {"--metrics-port N", BX_FLAG_INT, offsetof(ctlr_cfg, metrics_port),
      "GET /metrics, Prometheus text (default 8080; 0: off)"},
+    {"--kube-api-qps N", BX_FLAG_DBL_NONNEG, offsetof(ctlr_cfg, api_qps),
+     "API requests a second other than watches (default 50; 0: no limit)"},
+    {"--kube-api-burst N", BX_FLAG_INT, offsetof(ctlr_cfg, api_burst),
+     "... in a burst (default 100)"},
     {"--log-level L", BX_FLAG_STR_NONEMPTY, offsetof(ctlr_cfg, log_level),
      "debug|info|warn|error (default info)"},
 };
@@ -293,31 +299,40 @@ static void ctlr_metrics(bx_http_req *req, bx_http_res *res, void *ud)
     ctl_orch_get_stats(c->orch, &os);
     bx_buf b;
     bx_buf_init(&b);
-    bx_buf_printf(&b,
-                  "# HELP brix_controller_leader 1 while this replica holds the Lease and runs the "
-                  "controllers.\n# TYPE brix_controller_leader gauge\nbrix_controller_leader %d\n"
-                  "# HELP brix_controller_ready 1 once the caches have listed.\n"
-                  "# TYPE brix_controller_ready gauge\nbrix_controller_ready %d\n"
-                  "# HELP brix_controller_api_requests_total Requests sent to the API server.\n"
-                  "# TYPE brix_controller_api_requests_total counter\n"
-                  "brix_controller_api_requests_total %llu\n"
-                  "# HELP brix_controller_status_writes_total Status subresource writes.\n"
-                  "# TYPE brix_controller_status_writes_total counter\n"
-                  "brix_controller_status_writes_total %lu\n"
-                  "# HELP brix_controller_event_writes_total Event writes (create and patch).\n"
-                  "# TYPE brix_controller_event_writes_total counter\n"
-                  "brix_controller_event_writes_total %lu\n"
-                  "# HELP brix_controller_scales_total Scale subresource writes.\n"
-                  "# TYPE brix_controller_scales_total counter\nbrix_controller_scales_total %lu\n"
-                  "# HELP brix_controller_scale_target_reads_total Discovery and Scale reads of "
-                  "scale targets other than Deployments.\n"
-                  "# TYPE brix_controller_scale_target_reads_total counter\n"
-                  "brix_controller_scale_target_reads_total %lu\n"
-                  "# HELP brix_controller_pods Engine pods watched.\n"
-                  "# TYPE brix_controller_pods gauge\nbrix_controller_pods %zu\n",
-                  c->running, ctlr_ready(c), k8s_client_requests(c->client), ss.status_writes,
-                  c->rec ? k8s_recorder_writes(c->rec) : 0, ctl_orch_k8s_scales(c->orch),
-                  ctl_orch_k8s_target_reads(c->orch), os.pods);
+    bx_buf_printf(
+        &b,
+        "# HELP brix_controller_leader 1 while this replica holds the Lease and runs the "
+        "controllers.\n# TYPE brix_controller_leader gauge\nbrix_controller_leader %d\n"
+        "# HELP brix_controller_ready 1 once the caches have listed.\n"
+        "# TYPE brix_controller_ready gauge\nbrix_controller_ready %d\n"
+        "# HELP brix_controller_api_requests_total Requests sent to the API server.\n"
+        "# TYPE brix_controller_api_requests_total counter\n"
+        "brix_controller_api_requests_total %llu\n"
+        "# HELP brix_controller_api_throttled_total Requests that waited for the client's "
+        "rate limit (--kube-api-qps).\n"
+        "# TYPE brix_controller_api_throttled_total counter\n"
+        "brix_controller_api_throttled_total %llu\n"
+        "# HELP brix_controller_status_writes_total Status subresource writes.\n"
+        "# TYPE brix_controller_status_writes_total counter\n"
+        "brix_controller_status_writes_total %lu\n"
+        "# HELP brix_controller_status_retries_total Status writes that failed (no answer, 429, "
+        "5xx) and were queued again.\n"
+        "# TYPE brix_controller_status_retries_total counter\n"
+        "brix_controller_status_retries_total %lu\n"
+        "# HELP brix_controller_event_writes_total Event writes (create and patch).\n"
+        "# TYPE brix_controller_event_writes_total counter\n"
+        "brix_controller_event_writes_total %lu\n"
+        "# HELP brix_controller_scales_total Scale subresource writes.\n"
+        "# TYPE brix_controller_scales_total counter\nbrix_controller_scales_total %lu\n"
+        "# HELP brix_controller_scale_target_reads_total Discovery and Scale reads of "
+        "scale targets other than Deployments.\n"
+        "# TYPE brix_controller_scale_target_reads_total counter\n"
+        "brix_controller_scale_target_reads_total %lu\n"
+        "# HELP brix_controller_pods Engine pods watched.\n"
+        "# TYPE brix_controller_pods gauge\nbrix_controller_pods %zu\n",
+        c->running, ctlr_ready(c), k8s_client_requests(c->client), k8s_client_throttled(c->client),
+        ss.status_writes, ss.status_retries, c->rec ? k8s_recorder_writes(c->rec) : 0,
+        ctl_orch_k8s_scales(c->orch), ctl_orch_k8s_target_reads(c->orch), os.pods);
     bx_http_res_send(res, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len);
     bx_buf_free(&b);
 }
@@ -404,6 +419,8 @@ static int ctlr_setup(ctlr *c)
     k8s_client_opts co;
     k8s_client_opts_default(&co);
     co.user_agent = "brix-controller/" BRIX_VERSION;
+    co.qps = c->cfg.api_qps;
+    co.burst = c->cfg.api_burst;
     if (k8s_client_new(c->loop, &kc, &co, &c->client, err, sizeof(err)) != 0) {
         k8s_config_free(&kc);
         fprintf(stderr, "brix controller: %s\n", err);
@@ -492,6 +509,8 @@ int ctl_controller_main(int argc, char **argv)
     c.cfg.health_port = 8081;
     c.cfg.metrics_port = 8080;
     c.cfg.log_level = "info";
+    c.cfg.api_qps = 50;
+    c.cfg.api_burst = 100;
     int rc = bx_flags_parse(&CTLR_SPEC, &c.cfg, argc, argv, NULL, stdout, stderr);
     if (rc != 0) return rc > 0 ? 0 : 2;
     enum bx_log_level lvl;

@@ -15,6 +15,8 @@
 
 #define K8S_NKINDS 2
 #define K8S_FIN_CHECK_MS 200
+#define K8S_STATUS_RETRY_MIN_MS 1000
+#define K8S_STATUS_RETRY_MAX_MS 60000
 #define K8S_MAX_QUEUED_EVENTS 1024
 
 typedef struct kind_info {
@@ -40,7 +42,9 @@ typedef struct k8s_wr {
     ctl_objstore_k8s *s;
     k8s_req *req;
     k8s_op *op;
-    int what; /* WR_* */
+    int what;     /* WR_* */
+    int ki;       /* WR_STATUS: the kind */
+    json_t *want; /* WR_STATUS: the status sent (put back when it failed) */
     char name[CTL_NAME_MAX + 1];
 } k8s_wr;
 
@@ -66,7 +70,11 @@ struct ctl_objstore_k8s {
     json_t *q_status[K8S_NKINDS]; /* name -> the status wanted (latest wins) */
     json_t *q_events;             /* [{io, type, reason, message}] */
     json_t *q_sends;              /* [{what, name, method, path, ctype, body}] */
-    k8s_wr wrs;                   /* list head */
+    /* A status write that failed for a passing reason (no answer, 429, 5xx)
+     * is queued again and waits: name -> [loop ms it may go, failures] */
+    json_t *retry_at[K8S_NKINDS];
+    uv_timer_t retry_timer;
+    k8s_wr wrs; /* list head */
     ctl_objstore_k8s_stats stats;
 };
 
@@ -266,6 +274,7 @@ static void wr_free(k8s_wr *w)
 {
     w->prev->next = w->next;
     w->next->prev = w->prev;
+    json_decref(w->want);
     free(w);
 }
 
@@ -284,6 +293,44 @@ static int wr_pending(ctl_objstore_k8s *s, int what, const char *name)
     for (k8s_wr *w = s->wrs.next; w != &s->wrs; w = w->next)
         if (w->what == what && !strcmp(w->name, name)) return 1;
     return 0;
+}
+
+static void on_retry_timer(uv_timer_t *t);
+
+/* The backoff of a status write's next try after `fails` failures. */
+uint64_t ctl_objstore_k8s_retry_ms(unsigned fails)
+{
+    uint64_t ms = K8S_STATUS_RETRY_MIN_MS;
+    for (unsigned i = 1; i < fails && ms < K8S_STATUS_RETRY_MAX_MS; i++)
+        ms *= 2;
+    return ms < K8S_STATUS_RETRY_MAX_MS ? ms : K8S_STATUS_RETRY_MAX_MS;
+}
+
+/* A status write came back: forget its failures, or, when it failed for a
+ * passing reason and no newer status waits, queue it again after a backoff
+ * (otherwise a controller that writes only on change would leave it stale
+ * until the next change). */
+static void status_written(ctl_objstore_k8s *s, k8s_wr *w, long code)
+{
+    json_t *ra = s->retry_at[w->ki];
+    if (code >= 200 && code < 300) {
+        json_object_del(ra, w->name);
+        return;
+    }
+    if (!s->active || !w->want || !(code == 0 || code == 429 || code >= 500)) {
+        json_object_del(ra, w->name);
+        return;
+    }
+    s->stats.status_retries++;
+    json_int_t fails = json_integer_value(json_array_get(json_object_get(ra, w->name), 1)) + 1;
+    uint64_t wait = ctl_objstore_k8s_retry_ms((unsigned)fails);
+    uint64_t at = uv_now(k8s_client_loop(s->c)) + wait;
+    json_object_set_new(ra, w->name, json_pack("[I,I]", (json_int_t)at, fails));
+    if (!json_object_get(s->q_status[w->ki], w->name))
+        json_object_set(s->q_status[w->ki], w->name, w->want);
+    if (!uv_is_active((uv_handle_t *)&s->retry_timer) ||
+        uv_timer_get_due_in(&s->retry_timer) > wait)
+        uv_timer_start(&s->retry_timer, on_retry_timer, wait, 0);
 }
 
 static const char *const WR_NAMES[] = {"status write", "put", "delete", "finalizer add",
@@ -307,6 +354,7 @@ static void wr_done(const k8s_resp *r, void *ud)
         s->stats.finalizers_added++;
     }
     int again = w->what == WR_STATUS;
+    if (again) status_written(s, w, r->code);
     wr_free(w);
     if (again) schedule_flush(s); /* a newer status may wait for this one */
 }
@@ -563,19 +611,20 @@ static int oom(char *err, size_t errlen)
     return -1;
 }
 
-static int send_now(ctl_objstore_k8s *s, int what, const char *name, const char *method,
-                    const char *path, const char *ctype, const char *body)
+/* The write in flight, or NULL when it could not be sent (logged). */
+static k8s_wr *send_now(ctl_objstore_k8s *s, int what, const char *name, const char *method,
+                        const char *path, const char *ctype, const char *body)
 {
     k8s_wr *w = wr_new(s, what, name);
-    if (!w) return -1;
+    if (!w) return NULL;
     w->req = k8s_request(s->c, method, path, NULL, ctype[0] ? ctype : NULL, body[0] ? body : NULL,
                          wr_done, w);
     if (!w->req) {
         bx_warn("%s of %s/%s: cannot send", WR_NAMES[what], s->ns, name);
         wr_free(w);
-        return -1;
+        return NULL;
     }
-    return 0;
+    return w;
 }
 
 /* Queues a write for the flush (body stolen, may be NULL). */
@@ -599,9 +648,13 @@ static void flush_status(ctl_objstore_k8s *s, int ki)
     const char *name;
     json_t *want;
     void *tmp;
+    uint64_t now = uv_now(k8s_client_loop(s->c));
     json_object_foreach_safe(s->q_status[ki], tmp, name, want)
     {
         if (wr_pending(s, WR_STATUS, name)) continue; /* one at a time per object, in order */
+        json_t *ra = json_object_get(s->retry_at[ki], name);
+        if (ra && (uint64_t)json_integer_value(json_array_get(ra, 0)) > now)
+            continue; /* failed: waits for its backoff (the retry timer flushes) */
         const json_t *obj = cached(s, ki, name);
         if (obj) ctl_objstore_k8s_keep_transitions(want, json_object_get(obj, "status"));
         if (!obj || deleting(obj) || json_equal(want, json_object_get(obj, "status"))) {
@@ -614,9 +667,14 @@ static void flush_status(ctl_objstore_k8s *s, int ki)
         char *txt = patch ? json_dumps(patch, JSON_COMPACT) : NULL;
         json_decref(patch);
         if (txt) bx_debug("%s %s/%s: status %s", ctl_kind_name(KINDS[ki].kind), s->ns, name, txt);
+        k8s_wr *w = NULL;
         if (txt && item_path(s, ki, name, "status", path, sizeof(path)) == 0 &&
-            send_now(s, WR_STATUS, name, "PATCH", path, "application/json-patch+json", txt) == 0)
+            (w = send_now(s, WR_STATUS, name, "PATCH", path, "application/json-patch+json", txt)) !=
+                NULL) {
             s->stats.status_writes++;
+            w->ki = ki;
+            w->want = json_incref(want);
+        }
         free(txt);
         json_object_del(s->q_status[ki], name);
     }
@@ -658,6 +716,11 @@ static void on_flush(uv_timer_t *t)
                        json_string_value(json_object_get(v, "message")));
     }
     json_array_clear(s->q_events);
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    schedule_flush(t->data);
 }
 
 static int k_put(ctl_objstore *st, ctl_obj *o, int *changed, char *err, size_t errlen)
@@ -785,9 +848,14 @@ static void k_close(ctl_objstore *st)
     json_decref(s->q_fin);
     json_decref(s->q_status[0]);
     json_decref(s->q_status[1]);
+    json_decref(s->retry_at[0]);
+    json_decref(s->retry_at[1]);
     json_decref(s->q_events);
     json_decref(s->q_sends);
-    s->timers_open = 2;
+    s->timers_open = 3;
+    uv_timer_stop(&s->retry_timer);
+    s->retry_timer.data = s;
+    uv_close((uv_handle_t *)&s->retry_timer, timer_closed);
     s->flush_timer.data = s;
     uv_close((uv_handle_t *)&s->flush_timer, timer_closed);
     uv_timer_stop(&s->fin_timer);
@@ -822,8 +890,12 @@ int ctl_objstore_k8s_open(k8s_client *c, k8s_recorder *rec, const ctl_objstore_k
     if (!s || !ctx || !(s->pending = json_object()) || !(s->gone[0] = json_object()) ||
         !(s->gone[1] = json_object()) || !(s->q_fin = json_object()) ||
         !(s->q_status[0] = json_object()) || !(s->q_status[1] = json_object()) ||
+        !(s->retry_at[0] = json_object()) || !(s->retry_at[1] = json_object()) ||
         !(s->q_events = json_array()) || !(s->q_sends = json_array())) {
         if (s) {
+            json_decref(s->retry_at[0]);
+            json_decref(s->retry_at[1]);
+            json_decref(s->q_sends);
             json_decref(s->pending);
             json_decref(s->gone[0]);
             json_decref(s->gone[1]);
@@ -848,6 +920,8 @@ int ctl_objstore_k8s_open(k8s_client *c, k8s_recorder *rec, const ctl_objstore_k
     s->fin_timer.data = s;
     uv_timer_init(k8s_client_loop(c), &s->flush_timer);
     s->flush_timer.data = s;
+    uv_timer_init(k8s_client_loop(c), &s->retry_timer);
+    s->retry_timer.data = s;
     ctl_objstore_base_init(&s->base, &ctl_objstore_k8s_ops);
     static const k8s_reflector_cbs cbs = {
         .on_add = r_add, .on_update = r_update, .on_delete = r_delete, .on_synced = r_synced};
@@ -891,10 +965,13 @@ void ctl_objstore_k8s_set_active(ctl_objstore *st, int active)
         json_object_clear(s->q_fin);
         json_object_clear(s->q_status[0]);
         json_object_clear(s->q_status[1]);
+        json_object_clear(s->retry_at[0]);
+        json_object_clear(s->retry_at[1]);
         json_array_clear(s->q_events);
         json_array_clear(s->q_sends);
         uv_timer_stop(&s->fin_timer);
         uv_timer_stop(&s->flush_timer);
+        uv_timer_stop(&s->retry_timer);
         return;
     }
     if (s->active) return;

@@ -31,8 +31,12 @@
  * Writes, only while active (ctl_objstore_k8s_set_active: the process
  * leads; otherwise set_status, put and delete fail with "not leading" and
  * events are dropped). All are asynchronous: the call returns 0 once the
- * request is sent and a failure is logged (the skeleton's "forgotten on
- * failure" then cannot apply: the next change writes again).
+ * request is queued and a failure is logged. A status write that failed
+ * for a passing reason (no answer, 429, 5xx) is queued again unless a newer
+ * one waits, and goes after a backoff (1 s doubling to 60 s per object;
+ * ctl_objstore_k8s_retry_ms): the skeleton writes a status only when it
+ * changes, so a lost write would otherwise stay lost. Other failures (a 422
+ * the schema refused) are logged and dropped: the next change writes.
  *   put         create (POST) or merge-patch of labels, annotations, spec;
  *   del         DELETE;
  *   set_status  a JSON patch {"op":"add","path":"/status"} of the /status
@@ -89,6 +93,7 @@ void ctl_objstore_k8s_set_active(ctl_objstore *st, int active);
 
 typedef struct ctl_objstore_k8s_stats {
     unsigned long status_writes, status_skipped; /* skipped: equal to the cached one */
+    unsigned long status_retries;                /* failed writes queued again */
     unsigned long finalizers_added, finalizers_removed;
     unsigned long notify_put, notify_delete;
 } ctl_objstore_k8s_stats;
@@ -115,6 +120,9 @@ json_t *ctl_objstore_k8s_status(ctl_kind kind, const json_t *status, int64_t gen
  * lastTransitionTime (a controller restarted on another replica would
  * otherwise stamp every condition anew). Changes status in place. */
 void ctl_objstore_k8s_keep_transitions(json_t *status, const json_t *cur);
+/* The wait before a status write's next try after `fails` (>= 1) failures:
+ * 1 s, 2 s, 4 s, ... up to 60 s. */
+uint64_t ctl_objstore_k8s_retry_ms(unsigned fails);
 /* RFC 3339 (creationTimestamp) -> Unix ms; 0 when it does not parse. */
 int64_t ctl_objstore_k8s_time_ms(const char *ts);
 /* What an update of old to obj means for the watchers: 0 nothing,

@@ -4,6 +4,7 @@
 #include "k8s/k8s_client.h"
 
 #include <curl/curl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,10 @@ struct k8s_client {
     int open_handles;
     int closing;
     unsigned long long nreq;
-    unsigned long long nconn; /* connections opened */
+    unsigned long long nconn;     /* connections opened */
+    unsigned long long throttled; /* requests that waited for the rate limit */
+    double tokens;                /* the rate limit's bucket; below 0: reserved ahead */
+    uint64_t tokens_at;           /* loop ms of the last refill */
     void (*done)(void *);
     void *done_ud;
 };
@@ -62,6 +66,8 @@ void k8s_client_opts_default(k8s_client_opts *o)
     o->low_speed_s = 120;
     o->token_reread_ms = 60000;
     o->user_agent = NULL;
+    o->qps = 50;
+    o->burst = 100;
 }
 
 uv_loop_t *k8s_client_loop(const k8s_client *c)
@@ -82,6 +88,28 @@ unsigned long long k8s_client_requests(const k8s_client *c)
 unsigned long long k8s_client_connections(const k8s_client *c)
 {
     return c->nconn;
+}
+
+unsigned long long k8s_client_throttled(const k8s_client *c)
+{
+    return c->throttled;
+}
+
+/* The rate limit (a token bucket, as client-go's): takes a token, and says
+ * how long to wait for it (0: now). Tokens may be reserved ahead (the
+ * bucket goes below 0), so requests start in the order they came. */
+static uint64_t reserve(k8s_client *c)
+{
+    if (c->o.qps <= 0) return 0;
+    uint64_t now = uv_now(c->loop);
+    double burst = c->o.burst > 0 ? c->o.burst : 1;
+    c->tokens += (double)(now - c->tokens_at) * c->o.qps / 1000.0;
+    if (c->tokens > burst) c->tokens = burst;
+    c->tokens_at = now;
+    c->tokens -= 1;
+    if (c->tokens >= 0) return 0;
+    c->throttled++;
+    return (uint64_t)(-c->tokens * 1000.0 / c->o.qps) + 1;
 }
 
 static void maybe_done(k8s_client *c)
@@ -247,6 +275,8 @@ int k8s_client_new(uv_loop_t *loop, k8s_config *cfg, const k8s_client_opts *opts
     c->cfg = *cfg;
     memset(cfg, 0, sizeof(*cfg));
     c->token_read_at = uv_now(loop);
+    c->tokens = c->o.burst > 0 ? c->o.burst : 1;
+    c->tokens_at = uv_now(loop);
     *out = c;
     return 0;
 }
@@ -482,7 +512,14 @@ static k8s_req *req_new(k8s_client *c, const char *method, const char *path, con
     if (!r->url || !r->method || !r->easy) goto fail;
     snprintf(r->url, n, "%s%s%s%s", c->cfg.server, path, query && query[0] ? "?" : "",
              query ? query : "");
-    if (setup(r) != 0 || start_transfer(r) != 0) goto fail;
+    if (setup(r) != 0) goto fail;
+    /* A plain request waits for the rate limit on its retry timer (its
+     * timeout starts with the transfer); a watch goes at once. */
+    uint64_t wait = timeout_s ? 0 : reserve(c);
+    if (wait)
+        uv_timer_start(&r->retry, on_retry, wait, 0);
+    else if (start_transfer(r) != 0)
+        goto fail;
     return r;
 fail:
     req_free(r);

@@ -70,7 +70,7 @@ start_controller() { # start_controller ID -> CTL_PID, CTL_HP (health port), CTL
     CTL_MP=$mp
 }
 start_controller a
-PID_a=$CTL_PID HP_a=$CTL_HP
+PID_a=$CTL_PID HP_a=$CTL_HP MP_a=$CTL_MP
 for _ in $(seq 100); do
     "${K[@]}" get lease brix-controller-manager -o jsonpath='{.spec.holderIdentity}' 2>/dev/null |
         grep -q ctl-a && break
@@ -135,6 +135,28 @@ sleep 2
 w2=$(brix_writes)
 [ "$w1" = "$w2" ] || fail "brix-controller writes at steady state: $w1 -> $w2 ($(fake_api GET /fake/stats))"
 log "steady state: no writes ($w1 writes so far)"
+
+# ---- status writes that fail (503) are tried again: the adapter's status still gets to Running
+# (the controller writes a status only when it changes, so a lost write used to stay lost)
+fake_api POST /fake/fault '{"method":"PATCH","path":"modeladapters/flaky-lora/status","code":503,"count":4}' >/dev/null
+sed 's/name: sql-lora/name: flaky-lora/; s#org/sql-lora#org/flaky-lora#' "$E2E_TMP/adapter.yaml" >"$E2E_TMP/flaky.yaml"
+"${K[@]}" apply -f "$E2E_TMP/flaky.yaml" >/dev/null || fail "apply flaky-lora"
+for _ in $(seq 300); do
+    st=$("${K[@]}" get modeladapter flaky-lora -o json)
+    [ "$(jq -r '.status.phase' <<<"$st")" = Running ] &&
+        [ "$(jq '.status.instances | length' <<<"$st")" = 2 ] && break
+    sleep 0.1
+done
+jq -e '.status.phase == "Running" and (.status.instances | length) == 2' <<<"$st" >/dev/null ||
+    fail "flaky-lora status after failed writes: $(jq -c .status <<<"$st")"
+retries=$(curl -sf --max-time 2 "http://127.0.0.1:$MP_a/metrics" | awk '$1 == "brix_controller_status_retries_total" {print $2}')
+[ "${retries:-0}" -ge 1 ] || fail "no status retry counted: ${retries:-none}"
+"${K[@]}" delete modeladapter flaky-lora --wait=false >/dev/null || fail "delete flaky-lora"
+for _ in $(seq 100); do
+    "${K[@]}" get modeladapter flaky-lora >/dev/null 2>&1 || break
+    sleep 0.1
+done
+log "status writes failing with 503: tried again ($retries), Running"
 
 # ---- a compaction while a change happens: the relist misses nothing
 # The PodAutoscaler watches go half-open (nothing delivered), the autoscaler is created, the

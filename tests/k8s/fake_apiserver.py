@@ -1682,6 +1682,10 @@ REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFo
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # kube-apiserver listens with the kernel's full backlog (Go uses somaxconn); socketserver's 5
+    # would drop a client's burst of connections at the handshake (the client then waits for a
+    # reply to a request the server never accepted)
+    request_queue_size = 4096
     allow_reuse_address = True
 
     def __init__(self, addr, opts):

@@ -132,6 +132,18 @@ static void fake_ctl(const char *method, const char *path, const char *body)
     curl_easy_cleanup(e);
 }
 
+static k8s_client *client_new_opts(const k8s_client_opts *o)
+{
+    k8s_config cfg = {0};
+    cfg.server = strdup(fake_url);
+    cfg.ns = strdup("default");
+    cfg.token = strdup("t");
+    k8s_client *c;
+    char err[256];
+    assert_int_equal(k8s_client_new(&loop, &cfg, o, &c, err, sizeof(err)), 0);
+    return c;
+}
+
 static k8s_client *client_new(long low_speed_s)
 {
     k8s_config cfg = {0};
@@ -224,6 +236,57 @@ static void test_status_errors(void **state)
     assert_null(k8s_replace(c, "/api/v1/namespaces/default/configmaps/dup", o, on_reply, &r));
     json_decref(o);
     client_close(c);
+}
+
+static int on_line_ignore(const char *line, size_t len, void *ud)
+{
+    (void)line;
+    (void)len;
+    (void)ud;
+    return 0;
+}
+
+/* The rate limit: a burst goes at once, the rest wait for their tokens
+ * (not sent yet: cancelling one sends nothing and calls nothing back), and
+ * every request that was not cancelled is answered. Watches are exempt. */
+static void test_rate_limit(void **state)
+{
+    (void)state;
+    NEED_FAKE();
+    k8s_client_opts o;
+    k8s_client_opts_default(&o);
+    o.qps = 20;
+    o.burst = 3;
+    k8s_client *c = client_new_opts(&o);
+    struct reply r[8];
+    memset(r, 0, sizeof(r));
+    k8s_req *reqs[8];
+    for (int i = 0; i < 8; i++)
+        assert_non_null(reqs[i] = k8s_request(c, "GET", "/api/v1/namespaces/default/configmaps",
+                                              NULL, NULL, NULL, on_reply, &r[i]));
+    assert_int_equal(k8s_client_throttled(c), 5);
+    assert_int_equal(k8s_client_requests(c), 3); /* the burst */
+    k8s_req *last = reqs[7];
+    k8s_cancel(last);
+    RUN_UNTIL(&loop, r[0].done && r[1].done && r[2].done && r[3].done && r[4].done && r[5].done &&
+                         r[6].done);
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(r[i].code, 200);
+        reply_free(&r[i]);
+    }
+    assert_int_equal(k8s_client_requests(c), 7);
+    /* a watch does not wait (nor take a token) */
+    unsigned long long t = k8s_client_throttled(c);
+    struct reply w = {0};
+    k8s_req *wr = k8s_stream(c, "/api/v1/namespaces/default/configmaps", "watch=1", 5,
+                             on_line_ignore, on_reply, &w);
+    assert_non_null(wr);
+    assert_int_equal(k8s_client_throttled(c), t);
+    assert_int_equal(k8s_client_requests(c), 8);
+    k8s_cancel(wr);
+    client_close(c);
+    assert_false(r[7].done); /* cancelled while waiting: never answered */
+    assert_false(w.done);
 }
 
 /* A token file is re-read when its token is old (bound tokens rotate): a
@@ -711,13 +774,10 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_status_errors),
-        cmocka_unit_test(test_token_file),
-        cmocka_unit_test(test_retries),
-        cmocka_unit_test(test_writes),
-        cmocka_unit_test(test_retry_on_conflict),
-        cmocka_unit_test(test_reflector),
-        cmocka_unit_test(test_lease),
+        cmocka_unit_test(test_status_errors), cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_token_file),    cmocka_unit_test(test_retries),
+        cmocka_unit_test(test_writes),        cmocka_unit_test(test_retry_on_conflict),
+        cmocka_unit_test(test_reflector),     cmocka_unit_test(test_lease),
         cmocka_unit_test(test_events),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
