@@ -426,6 +426,7 @@ static void on_change(ctl_objstore_k8s *s, int ki, const json_t *old, const json
     } else if (ch == CTL_WATCH_DELETE + 1)
         begin_finalize(s, ki, obj, old != NULL);
     maybe_add_finalizer(s, ki, obj);
+    if (s->opts.on_object) s->opts.on_object(s->opts.ud, KINDS[ki].kind);
 }
 
 static void r_add(k8s_reflector *r, const json_t *obj, void *ud)
@@ -457,6 +458,7 @@ static void r_delete(k8s_reflector *r, const json_t *obj, void *ud)
         json_object_del(s->gone[ki], name);
     else
         notify_obj(s, ki, CTL_WATCH_DELETE, obj);
+    if (s->opts.on_object) s->opts.on_object(s->opts.ud, KINDS[ki].kind);
 }
 
 static void r_synced(k8s_reflector *r, void *ud)
@@ -871,6 +873,14 @@ fail:
     s->refl[0] = s->refl[1] = NULL;
     ctl_objstore_close(&s->base);
     return -1;
+}
+
+const json_t *ctl_objstore_k8s_cache(const ctl_objstore *st, ctl_kind kind)
+{
+    if (!st || st->ops != &ctl_objstore_k8s_ops) return NULL;
+    const ctl_objstore_k8s *s = (const ctl_objstore_k8s *)st;
+    int ki = kind_index(kind);
+    return ki >= 0 && s->refl[ki] ? k8s_reflector_cache(s->refl[ki]) : NULL;
 }
 
 int ctl_objstore_k8s_synced(const ctl_objstore *st)
