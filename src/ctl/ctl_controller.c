@@ -248,7 +248,8 @@ static void ctlr_on_tick(uv_timer_t *t)
 
 static int ctlr_ready(const ctlr *c)
 {
-    return ctl_objstore_k8s_synced(c->store) && ctl_orch_k8s_synced(c->orch);
+    return ctl_objstore_k8s_synced(c->store) && ctl_orch_k8s_synced(c->orch) &&
+           ctl_adaptersvc_synced(c->asvc);
 }
 
 static void ctlr_health(bx_http_req *req, bx_http_res *res, void *ud)
