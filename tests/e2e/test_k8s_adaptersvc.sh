@@ -190,8 +190,10 @@ log "a hand-edited Service is repaired, a deleted slice made again"
 kill -9 "${CTL_PIDS[0]}"
 wait "${CTL_PIDS[0]}" 2>/dev/null
 CTL_PIDS=("${CTL_PIDS[1]}")
-for _ in $(seq 100); do grep -q "controllers started" "$E2E_TMP/ctl-b.log" && break; sleep 0.1; done
-grep -q "controllers started" "$E2E_TMP/ctl-b.log" || fail "ctl-b did not take over"
+# the hang guard: a lease duration (3 s) and retry periods, with room for a loaded machine
+for _ in $(seq 300); do grep -q "controllers started" "$E2E_TMP/ctl-b.log" && break; sleep 0.1; done
+grep -q "controllers started" "$E2E_TMP/ctl-b.log" ||
+    fail "ctl-b did not take over: Lease $("${K[@]}" get lease brix-controller-manager -o json | jq -c .spec)"
 wait_slice 1
 sleep 1
 w1=$(brix_writes)
