@@ -41,7 +41,11 @@
  *               lastTransitionTime while their status holds
  *               (ctl_objstore_k8s_keep_transitions); nothing is sent when the cached
  *               status is equal (no write at steady state, even after a
- *               handover). Writes of one object go one at a time, in order
+ *               handover). Until the watch shows the resourceVersion of the
+ *               last status written, the comparison is with that status, not
+ *               the older cache (else a status equal to the old one, written
+ *               right after another, was dropped: A, then B, then A again
+ *               left B). Writes of one object go one at a time, in order
  *               (a newer status waiting replaces an older one);
  *   event       a core/v1 Event through k8s_event (aggregated there);
  *   events      reads nothing: returns no events (read them with kubectl).

@@ -187,6 +187,11 @@ log "a hand-edited Service is repaired, a deleted slice made again"
 # status.instances, then no writes. (The new leader's adapter controller reports the adapter
 # Pending with no instances for a moment, docs/kubernetes.md, and the slice follows that: the
 # count of its writes is reported, not asserted.)
+# The standby's ModelAdapter watch is held (half-open) across the takeover, so the new leader
+# writes the adapter's status (Pending, Unknown, then Running again as before) over a cache that
+# still shows the old status: a write skipped as "equal to the cache" would leave it Unknown.
+fake_api POST /fake/watches '{"action":"hang","path":"modeladapters"}' >/dev/null
+sleep 0.3 # the fake applies a watch command on the watch's next turn (within 0.1 s)
 kill -9 "${CTL_PIDS[0]}"
 wait "${CTL_PIDS[0]}" 2>/dev/null
 CTL_PIDS=("${CTL_PIDS[1]}")
@@ -194,6 +199,8 @@ CTL_PIDS=("${CTL_PIDS[1]}")
 for _ in $(seq 300); do grep -q "controllers started" "$E2E_TMP/ctl-b.log" && break; sleep 0.1; done
 grep -q "controllers started" "$E2E_TMP/ctl-b.log" ||
     fail "ctl-b did not take over: Lease $("${K[@]}" get lease brix-controller-manager -o json | jq -c .spec)"
+sleep 1
+fake_api POST /fake/watches '{"action":"release","path":"modeladapters"}' >/dev/null
 wait_slice 1
 sleep 1
 w1=$(brix_writes)
