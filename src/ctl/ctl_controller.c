@@ -15,6 +15,7 @@
 #include "common/bx_flags.h"
 #include "common/bx_http.h"
 #include "common/bx_log.h"
+#include "ctl/ctl_adaptersvc_k8s.h"
 #include "ctl/ctl_autoscale.h"
 #include "ctl/ctl_lora.h"
 #include "ctl/ctl_objstore_k8s.h"
@@ -83,9 +84,9 @@ static const bx_flags_spec CTLR_SPEC = {
     .bool_values = 1,
     .usage = "usage: brix controller [options]\n\n"
              "The controller manager of Kubernetes mode: ModelAdapters (finalizer, load/unload on "
-             "pods, status) and PodAutoscalers (scaling Deployments, StatefulSets and any kind "
-             "with a scale subresource through /scale), leader-elected (docs/kubernetes.md)."
-             "\n\noptions:\n",
+             "pods, status, their Service and EndpointSlice) and PodAutoscalers (scaling "
+             "Deployments, StatefulSets and any kind with a scale subresource through /scale), "
+             "leader-elected (docs/kubernetes.md).\n\noptions:\n",
     .name_width = 34,
     .wrap = 100,
 };
@@ -97,6 +98,7 @@ typedef struct ctlr {
     k8s_recorder *rec;
     ctl_objstore *store;
     ctl_orch *orch;
+    ctl_adaptersvc *asvc; /* the Service and EndpointSlice per adapter */
     k8s_lease *lease;
     bx_http_server *health, *metrics;
     ctl_lora *lora;
@@ -179,6 +181,7 @@ static void ctlr_start(ctlr *c)
     c->starts++;
     bx_info("controllers started (namespace %s)", c->ns);
     ctl_objstore_k8s_set_active(c->store, 1);
+    ctl_adaptersvc_set_active(c->asvc, 1);
     const char *k;
     json_t *v;
     json_object_foreach(c->deps, k, v)
@@ -197,6 +200,7 @@ static void ctlr_stop_ctrls(ctlr *c)
     c->running = 0;
     c->stops++;
     ctl_objstore_k8s_set_active(c->store, 0);
+    ctl_adaptersvc_set_active(c->asvc, 0);
     ctl_lora_close(c->lora, NULL, NULL);
     ctl_as_close(c->as, NULL, NULL);
     c->lora = NULL;
@@ -213,9 +217,12 @@ static void ctlr_on_synced(void *ud)
     ctlr_start(c);
 }
 
+/* Pods changed: the controllers' lists, and the adapters' EndpointSlices. */
 static void ctlr_on_refresh(uv_timer_t *t)
 {
-    ctlr_refresh(t->data);
+    ctlr *c = t->data;
+    ctlr_refresh(c);
+    ctl_adaptersvc_kick(c->asvc);
 }
 
 static void ctlr_on_pod(void *ud, const ctl_podview *pod)
@@ -225,6 +232,12 @@ static void ctlr_on_pod(void *ud, const ctl_podview *pod)
     if (c->stopping || uv_is_active((uv_handle_t *)&c->refresh)) return;
     uint64_t now = uv_now(c->loop), due = c->refreshed_at + CTLR_REFRESH_MS;
     uv_timer_start(&c->refresh, ctlr_on_refresh, due > now ? due - now : 0, 0);
+}
+
+static void ctlr_on_object(void *ud, ctl_kind kind)
+{
+    ctlr *c = ud;
+    if (kind == CTL_KIND_MODEL_ADAPTER) ctl_adaptersvc_kick(c->asvc);
 }
 
 static void ctlr_on_replicas(void *ud, const char *dep, const char *model, int replicas)
@@ -268,7 +281,8 @@ static void ctlr_on_tick(uv_timer_t *t)
 
 static int ctlr_ready(const ctlr *c)
 {
-    return ctl_objstore_k8s_synced(c->store) && ctl_orch_k8s_synced(c->orch);
+    return ctl_objstore_k8s_synced(c->store) && ctl_orch_k8s_synced(c->orch) &&
+           ctl_adaptersvc_synced(c->asvc);
 }
 
 static void ctlr_health(bx_http_req *req, bx_http_res *res, void *ud)
@@ -378,6 +392,8 @@ static void ctlr_after_lease(void *ud)
     uv_close((uv_handle_t *)&c->refresh, NULL);
     uv_close((uv_handle_t *)&c->sigint, NULL);
     uv_close((uv_handle_t *)&c->sigterm, NULL);
+    ctl_adaptersvc_close(c->asvc);
+    c->asvc = NULL;
     ctl_orch_close(c->orch, 0, ctlr_after_orch, c);
 }
 
@@ -452,8 +468,11 @@ static int ctlr_setup(ctlr *c)
         fprintf(stderr, "brix controller: out of memory\n");
         return -1;
     }
-    ctl_objstore_k8s_opts so = {
-        .ns = c->ns, .released = ctlr_released, .on_synced = ctlr_on_synced, .ud = c};
+    ctl_objstore_k8s_opts so = {.ns = c->ns,
+                                .released = ctlr_released,
+                                .on_synced = ctlr_on_synced,
+                                .on_object = ctlr_on_object,
+                                .ud = c};
     if (ctl_objstore_k8s_open(c->client, c->rec, &so, &c->store, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix controller: %s\n", err);
         return -1;
@@ -464,6 +483,11 @@ static int ctlr_setup(ctlr *c)
                            .on_target_error = ctlr_on_target_error};
     ctl_orch_cbs ocb = {.on_change = ctlr_on_pod};
     if (ctl_orch_k8s_init(&c->orch, c->client, &oc, &ocb, c, err, sizeof(err)) != 0) {
+        fprintf(stderr, "brix controller: %s\n", err);
+        return -1;
+    }
+    ctl_adaptersvc_opts ao = {.ns = c->ns, .store = c->store, .orch = c->orch};
+    if (ctl_adaptersvc_open(c->client, &ao, &c->asvc, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix controller: %s\n", err);
         return -1;
     }

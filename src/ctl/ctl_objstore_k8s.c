@@ -68,8 +68,12 @@ struct ctl_objstore_k8s {
     uv_timer_t flush_timer;
     json_t *q_fin;                /* ModelAdapter names whose finalizer to add */
     json_t *q_status[K8S_NKINDS]; /* name -> the status wanted (latest wins) */
-    json_t *q_events;             /* [{io, type, reason, message}] */
-    json_t *q_sends;              /* [{what, name, method, path, ctype, body}] */
+    /* name -> {"status": the last status written, "rv": its reply's resourceVersion ("" while
+     * in flight)}, until the cache shows that resourceVersion: the cache is older than our
+     * write, so a status is compared with what was written rather than with the cache */
+    json_t *sent[K8S_NKINDS];
+    json_t *q_events; /* [{io, type, reason, message}] */
+    json_t *q_sends;  /* [{what, name, method, path, ctype, body}] */
     /* A status write that failed for a passing reason (no answer, 429, 5xx)
      * is queued again and waits: name -> [loop ms it may go, failures] */
     json_t *retry_at[K8S_NKINDS];
@@ -352,6 +356,15 @@ static void wr_done(const k8s_resp *r, void *ud)
         }
     } else if (w->what == WR_FIN_ADD && ok) {
         s->stats.finalizers_added++;
+    } else if (w->what == WR_STATUS) {
+        const char *rv = ok ? k8s_meta(r->body, "resourceVersion") : "";
+        const json_t *cur = cached(s, w->ki, w->name);
+        json_t *snt = json_object_get(s->sent[w->ki], w->name);
+        /* not taken, or the cache already shows it: judge by the cache again */
+        if (!snt || !rv[0] || (cur && !strcmp(k8s_meta(cur, "resourceVersion"), rv)))
+            json_object_del(s->sent[w->ki], w->name);
+        else
+            json_object_set_new(snt, "rv", json_string(rv));
     }
     int again = w->what == WR_STATUS;
     if (again) status_written(s, w, r->code);
@@ -465,8 +478,18 @@ static ctl_objstore_k8s *ctx_store(void *ud, int *ki)
     return c->s;
 }
 
+/* The cache caught up with our last status write of obj. */
+static void sent_seen(ctl_objstore_k8s *s, int ki, const json_t *obj)
+{
+    const char *name = k8s_meta(obj, "name");
+    const char *rv = json_string_value(json_object_get(json_object_get(s->sent[ki], name), "rv"));
+    if (rv && rv[0] && !strcmp(rv, k8s_meta(obj, "resourceVersion")))
+        json_object_del(s->sent[ki], name);
+}
+
 static void on_change(ctl_objstore_k8s *s, int ki, const json_t *old, const json_t *obj)
 {
+    sent_seen(s, ki, obj);
     int ch = ctl_objstore_k8s_change(old, obj);
     if (ch == CTL_WATCH_PUT + 1) {
         json_object_del(s->gone[ki], k8s_meta(obj, "name"));
@@ -474,6 +497,7 @@ static void on_change(ctl_objstore_k8s *s, int ki, const json_t *old, const json
     } else if (ch == CTL_WATCH_DELETE + 1)
         begin_finalize(s, ki, obj, old != NULL);
     maybe_add_finalizer(s, ki, obj);
+    if (s->opts.on_object) s->opts.on_object(s->opts.ud, KINDS[ki].kind);
 }
 
 static void r_add(k8s_reflector *r, const json_t *obj, void *ud)
@@ -498,6 +522,7 @@ static void r_delete(k8s_reflector *r, const json_t *obj, void *ud)
     int ki;
     ctl_objstore_k8s *s = ctx_store(ud, &ki);
     const char *name = k8s_meta(obj, "name");
+    json_object_del(s->sent[ki], name);
     int was_pending = ki == 0 && json_object_get(s->pending, name) != NULL;
     if (was_pending) json_object_del(s->pending, name);
     /* an object whose deletion began while we watched was reported then */
@@ -505,6 +530,7 @@ static void r_delete(k8s_reflector *r, const json_t *obj, void *ud)
         json_object_del(s->gone[ki], name);
     else
         notify_obj(s, ki, CTL_WATCH_DELETE, obj);
+    if (s->opts.on_object) s->opts.on_object(s->opts.ud, KINDS[ki].kind);
 }
 
 static void r_synced(k8s_reflector *r, void *ud)
@@ -512,6 +538,15 @@ static void r_synced(k8s_reflector *r, void *ud)
     (void)r;
     int ki;
     ctl_objstore_k8s *s = ctx_store(ud, &ki);
+    /* a relist replaced the cache: writes answered before it are in it */
+    const char *name;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(s->sent[ki], tmp, name, v)
+    {
+        const char *rv = json_string_value(json_object_get(v, "rv"));
+        if (rv && rv[0]) json_object_del(s->sent[ki], name);
+    }
     s->synced_mask |= 1 << ki;
     if (s->synced_mask == (1 << K8S_NKINDS) - 1 && !s->synced_told) {
         s->synced_told = 1;
@@ -656,8 +691,10 @@ static void flush_status(ctl_objstore_k8s *s, int ki)
         if (ra && (uint64_t)json_integer_value(json_array_get(ra, 0)) > now)
             continue; /* failed: waits for its backoff (the retry timer flushes) */
         const json_t *obj = cached(s, ki, name);
-        if (obj) ctl_objstore_k8s_keep_transitions(want, json_object_get(obj, "status"));
-        if (!obj || deleting(obj) || json_equal(want, json_object_get(obj, "status"))) {
+        json_t *snt = json_object_get(s->sent[ki], name);
+        const json_t *base = snt ? json_object_get(snt, "status") : json_object_get(obj, "status");
+        if (obj) ctl_objstore_k8s_keep_transitions(want, base);
+        if (!obj || deleting(obj) || json_equal(want, base)) {
             if (obj) s->stats.status_skipped++;
             json_object_del(s->q_status[ki], name);
             continue;
@@ -669,11 +706,13 @@ static void flush_status(ctl_objstore_k8s *s, int ki)
         if (txt) bx_debug("%s %s/%s: status %s", ctl_kind_name(KINDS[ki].kind), s->ns, name, txt);
         k8s_wr *w = NULL;
         if (txt && item_path(s, ki, name, "status", path, sizeof(path)) == 0 &&
-            (w = send_now(s, WR_STATUS, name, "PATCH", path, "application/json-patch+json", txt)) !=
-                NULL) {
+            (w = send_now(s, WR_STATUS, name, "PATCH", path, "application/json-patch+json", txt))) {
             s->stats.status_writes++;
             w->ki = ki;
             w->want = json_incref(want);
+            json_object_set_new(
+                s->sent[ki], name,
+                json_pack("{s:O,s:s}", "status", want, "rv", "")); /* OOM: dropped */
         }
         free(txt);
         json_object_del(s->q_status[ki], name);
@@ -850,6 +889,8 @@ static void k_close(ctl_objstore *st)
     json_decref(s->q_status[1]);
     json_decref(s->retry_at[0]);
     json_decref(s->retry_at[1]);
+    json_decref(s->sent[0]);
+    json_decref(s->sent[1]);
     json_decref(s->q_events);
     json_decref(s->q_sends);
     s->timers_open = 3;
@@ -891,6 +932,7 @@ int ctl_objstore_k8s_open(k8s_client *c, k8s_recorder *rec, const ctl_objstore_k
         !(s->gone[1] = json_object()) || !(s->q_fin = json_object()) ||
         !(s->q_status[0] = json_object()) || !(s->q_status[1] = json_object()) ||
         !(s->retry_at[0] = json_object()) || !(s->retry_at[1] = json_object()) ||
+        !(s->sent[0] = json_object()) || !(s->sent[1] = json_object()) ||
         !(s->q_events = json_array()) || !(s->q_sends = json_array())) {
         if (s) {
             json_decref(s->retry_at[0]);
@@ -902,7 +944,10 @@ int ctl_objstore_k8s_open(k8s_client *c, k8s_recorder *rec, const ctl_objstore_k
             json_decref(s->q_fin);
             json_decref(s->q_status[0]);
             json_decref(s->q_status[1]);
+            json_decref(s->sent[0]);
+            json_decref(s->sent[1]);
             json_decref(s->q_events);
+            json_decref(s->q_sends);
         }
         free(s);
         free(ctx);
@@ -947,6 +992,14 @@ fail:
     return -1;
 }
 
+const json_t *ctl_objstore_k8s_cache(const ctl_objstore *st, ctl_kind kind)
+{
+    if (!st || st->ops != &ctl_objstore_k8s_ops) return NULL;
+    const ctl_objstore_k8s *s = (const ctl_objstore_k8s *)st;
+    int ki = kind_index(kind);
+    return ki >= 0 && s->refl[ki] ? k8s_reflector_cache(s->refl[ki]) : NULL;
+}
+
 int ctl_objstore_k8s_synced(const ctl_objstore *st)
 {
     if (!st || st->ops != &ctl_objstore_k8s_ops) return 0;
@@ -967,6 +1020,8 @@ void ctl_objstore_k8s_set_active(ctl_objstore *st, int active)
         json_object_clear(s->q_status[1]);
         json_object_clear(s->retry_at[0]);
         json_object_clear(s->retry_at[1]);
+        json_object_clear(s->sent[0]);
+        json_object_clear(s->sent[1]);
         json_array_clear(s->q_events);
         json_array_clear(s->q_sends);
         uv_timer_stop(&s->fin_timer);

@@ -45,7 +45,11 @@
  *               lastTransitionTime while their status holds
  *               (ctl_objstore_k8s_keep_transitions); nothing is sent when the cached
  *               status is equal (no write at steady state, even after a
- *               handover). Writes of one object go one at a time, in order
+ *               handover). Until the watch shows the resourceVersion of the
+ *               last status written, the comparison is with that status, not
+ *               the older cache (else a status equal to the old one, written
+ *               right after another, was dropped: A, then B, then A again
+ *               left B). Writes of one object go one at a time, in order
  *               (a newer status waiting replaces an older one);
  *   event       a core/v1 Event through k8s_event (aggregated there);
  *   events      reads nothing: returns no events (read them with kubectl).
@@ -79,12 +83,20 @@ typedef struct ctl_objstore_k8s_opts {
     int (*released)(void *ud, ctl_kind kind, const char *name);
     /* Once, when every reflector has listed the first time. May be NULL. */
     void (*on_synced)(void *ud);
+    /* After any change to a cached object of kind, status included (the
+     * watchers hear only of new generations). Runs inside a reflector
+     * callback: start no request there. May be NULL. */
+    void (*on_object)(void *ud, ctl_kind kind);
     void *ud;
 } ctl_objstore_k8s_opts;
 
 /* Opens the store and starts its reflectors. 0 and *out, or -1. */
 int ctl_objstore_k8s_open(k8s_client *c, k8s_recorder *rec, const ctl_objstore_k8s_opts *opts,
                           ctl_objstore **out, char *err, size_t errlen);
+/* The cache of kind as the API server has it: "ns/name" -> the CR, uid,
+ * status and objects being deleted included (borrowed, read-only, valid
+ * until the loop runs again). NULL when st is not this implementation. */
+const json_t *ctl_objstore_k8s_cache(const ctl_objstore *st, ctl_kind kind);
 /* 1 when st is this implementation and every reflector has listed once. */
 int ctl_objstore_k8s_synced(const ctl_objstore *st);
 /* 1: writes allowed (adds missing finalizers and takes over deletions now);

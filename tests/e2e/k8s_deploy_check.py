@@ -256,8 +256,8 @@ RBAC_ALLOW = {
         ("orchestration.aibrix.ai", "stormservices"): READ,
         ("orchestration.aibrix.ai", "rayclusterfleets/scale"): {"get", "update", "patch"},
         ("orchestration.aibrix.ai", "stormservices/scale"): {"get", "update", "patch"},
-        ("", "services"): READ | {"create", "update", "patch"},
-        ("discovery.k8s.io", "endpointslices"): READ | {"create", "update", "patch"},
+        ("", "services"): READ | {"create", "update", "patch", "delete"},
+        ("discovery.k8s.io", "endpointslices"): READ | {"create", "update", "patch", "delete"},
         ("", "events"): {"create", "patch"},
     },
     ("Role", "brix-controller-leader-election"): {
@@ -283,7 +283,11 @@ RBAC_NEED = {
         ("orchestration.aibrix.ai", "stormservices/scale", "patch"),
         ("orchestration.aibrix.ai", "rayclusterfleets", "watch"),
         ("orchestration.aibrix.ai", "rayclusterfleets/scale", "patch"),
-        ("", "services", "create"), ("discovery.k8s.io", "endpointslices", "update"),
+        ("", "services", "list"), ("", "services", "watch"), ("", "services", "create"),
+        ("", "services", "patch"), ("", "services", "delete"),
+        ("discovery.k8s.io", "endpointslices", "list"), ("discovery.k8s.io", "endpointslices", "watch"),
+        ("discovery.k8s.io", "endpointslices", "create"), ("discovery.k8s.io", "endpointslices", "patch"),
+        ("discovery.k8s.io", "endpointslices", "delete"),
         ("", "events", "create")],
     ("Role", "brix-controller-leader-election"): [
         ("coordination.k8s.io", "leases", "create"), ("coordination.k8s.io", "leases", "update")],
