@@ -202,7 +202,11 @@ static void finish(k8s_req *r, CURLcode rc)
         terr = r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc);
     if (rc != CURLE_OK && !r->stopped && !(r->timeout_s && code == 200)) code = 0;
     int is_get = strcmp(r->method, "GET") == 0;
-    if (!r->timeout_s && !r->too_big && r->attempts <= c->o.max_retries &&
+    /* a certificate the client does not trust, or its own it cannot use,
+     * will not change on a retry: fail at once so the caller says so */
+    int tls_bad = rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CERTPROBLEM ||
+                  rc == CURLE_SSL_CACERT_BADFILE;
+    if (!r->timeout_s && !r->too_big && !tls_bad && r->attempts <= c->o.max_retries &&
         (code == 429 || (is_get && (code == 0 || code >= 500)))) {
         long wait_ms = header_retry_after(r) * 1000;
         k8s_status st;

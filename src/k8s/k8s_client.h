@@ -16,7 +16,9 @@
  * Conflict, AlreadyExists, NotFound, Expired, Invalid...), from the body
  * when it is a Status. Retries: a 429 is retried for every method (the
  * server did not act; Retry-After honoured, capped at 30 s), a 5xx or a
- * transport error only for GET; max_retries tries more with backoff from
+ * transport error only for GET (not a certificate error: an untrusted
+ * server certificate or an unusable client one fails at once); max_retries
+ * tries more with backoff from
  * 250 ms. Bodies are bounded (max_body); a watch line by max_line.
  *
  * Rate limit: plain requests (not watches, not retries) go through a token

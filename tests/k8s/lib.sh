@@ -190,7 +190,7 @@ _fake_apiserver_run() {
 
 fake_api() {
     local method=$1 path=$2 body=${3:-}
-    local args=(-sS --max-time 10 -X "$method")
+    local args=(-sS --max-time 10 -X "$method" -H 'Authorization: Bearer fake-token')
     [ -z "${FAKE_API_CA:-}" ] || [[ $FAKE_API != https* ]] || args+=(--cacert "$FAKE_API_CA")
     if [ -n "$body" ]; then
         args+=(-H 'Content-Type: application/json' --data-binary "$body")
