@@ -2,7 +2,7 @@
 # Memory of `brix gateway --kubernetes` with N pods labelled model.aibrix.ai/name in its informer
 # (issue 15 asks for 10,000), against the fake Kubernetes API server of the tests
 # (tests/k8s/fake_apiserver.py, a test fixture). The pods are shaped like a vLLM Deployment's
-# (a container with args, env, resources, probes, volume mounts; a status with conditions, no
+# (tests/k8s/bulk_pods.py: a container with args, env, resources, probes, volume mounts; no
 # pod IP, so none is an engine and nothing is dialled): the figure is the informer's cache and
 # the gateway's bookkeeping, not engines. Prints the gateway's RSS before and after the LIST,
 # the time to list, the bytes of one pod's JSON, and the API requests the gateway made in a
@@ -27,49 +27,8 @@ fake_apiserver_start "$BX_WORK" || exit 1
 BX_PIDS+=("$FAKE_API_PID")
 
 echo "k8s_gateway_mem: creating $N pods in the fake"
-python3 - "$FAKE_API_PORT" "$N" >"$BX_WORK/podsize" <<'PY'
-import http.client, json, sys
-port, n = int(sys.argv[1]), int(sys.argv[2])
-c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-h = {"Content-Type": "application/json", "Authorization": "Bearer fake-token"}
-size = 0
-for i in range(n):
-    model = "model-%d" % (i % 50)
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {
-        "name": "%s-7d9f8c6b5-%05d" % (model, i), "namespace": "default",
-        "labels": {"model.aibrix.ai/name": model, "model.aibrix.ai/port": "8000",
-                   "adapter.model.aibrix.ai/enabled": "true", "pod-template-hash": "7d9f8c6b5",
-                   "app.kubernetes.io/name": model},
-        # no ownerReferences: the fake's garbage collector would delete pods of a missing owner
-        "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": "8000",
-                        "kubectl.kubernetes.io/restartedAt": "2026-12-01T00:00:00Z"}},
-        "spec": {"schedulerName": "none", "containers": [{
-            "name": "vllm-openai", "image": "vllm/vllm-openai:v0.11.0",
-            "command": ["python3", "-m", "vllm.entrypoints.openai.api_server"],
-            "args": ["--host", "0.0.0.0", "--port", "8000", "--model", "/models/" + model,
-                     "--served-model-name", model, "--enable-lora", "--max-loras", "4"],
-            "env": [{"name": "VLLM_ALLOW_RUNTIME_LORA_UPDATING", "value": "True"},
-                    {"name": "HF_HOME", "value": "/models/.cache"}],
-            "ports": [{"containerPort": 8000, "protocol": "TCP", "name": "http"}],
-            "resources": {"limits": {"nvidia.com/gpu": "1", "memory": "64Gi"},
-                          "requests": {"nvidia.com/gpu": "1", "cpu": "8", "memory": "64Gi"}},
-            "readinessProbe": {"httpGet": {"path": "/health", "port": 8000},
-                               "periodSeconds": 5, "failureThreshold": 3},
-            "volumeMounts": [{"name": "models", "mountPath": "/models"},
-                             {"name": "dshm", "mountPath": "/dev/shm"}]}],
-            "volumes": [{"name": "models", "persistentVolumeClaim": {"claimName": "models"}},
-                        {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "16Gi"}}]},
-    }
-    body = json.dumps(pod)
-    c.request("POST", "/api/v1/namespaces/default/pods", body, h)
-    r = c.getresponse()
-    out = r.read()
-    if r.status != 201:
-        sys.exit("create: %d %s" % (r.status, out[:200]))
-    if i == 0:
-        size = len(out)
-print(size)
-PY
+python3 "$K8S/bulk_pods.py" --api "$FAKE_API" --count "$N" --prefix model --models 50 |
+    jq .pod_bytes >"$BX_WORK/podsize"
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # the baseline: the same gateway watching a namespace with no pods
 P0=$(bx_free_port)

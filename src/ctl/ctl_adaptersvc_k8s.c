@@ -241,7 +241,7 @@ static void on_run(uv_timer_t *t)
         return;
     }
     n = ctl_orch_pods(a->orch, NULL, pods, n);
-    qsort(pods, n, sizeof(*pods), pod_name_cmp);
+    if (n > 1) qsort(pods, n, sizeof(*pods), pod_name_cmp);
     int64_t now = now_ms(a), next = 0;
     const char *key;
     json_t *obj;

@@ -214,7 +214,7 @@ static void pod_changed(ctl_orch_k8s *o, const json_t *pod, int gone)
     /* The replica index as of the last snapshot (0 for a pod not in it):
      * rebuilding the snapshot for every event would make a LIST of n pods
      * arriving as n events cost n^2. ctl_orch_pods rebuilds it. */
-    pod_ent *old = bsearch(&e, o->ents, o->nents, sizeof(*o->ents), ent_cmp);
+    pod_ent *old = o->nents ? bsearch(&e, o->ents, o->nents, sizeof(*o->ents), ent_cmp) : NULL;
     e.v.replica = old ? old->v.replica : 0;
     ctl_orch_changed(&o->base, &e.v);
     ent_free(&e);

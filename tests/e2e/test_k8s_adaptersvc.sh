@@ -21,23 +21,8 @@
 # Usage: bash tests/e2e/test_k8s_adaptersvc.sh /path/to/brix
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
-for t in python3 kubectl jq; do
-    command -v "$t" >/dev/null || {
-        log "SKIP: $t not installed"
-        exit 0
-    }
-done
-[ -f "$E2E_DIR/../k8s/fake_apiserver.py" ] || {
-    log "SKIP: tests/k8s/fake_apiserver.py absent"
-    exit 0
-}
 source "$E2E_DIR/../k8s/lib.sh"
-
-# shellcheck disable=SC2086
-fake_apiserver_start "$E2E_TMP" ${FAKE_ARGS:-} || fail "fake apiserver did not start"
-K=(kubectl --kubeconfig "$KUBECONFIG_FAKE" --request-timeout=10s)
-"${K[@]}" apply -k "$E2E_DIR/../../deploy/crds" >/dev/null || fail "CRDs"
-fake_kubelet_start "$E2E_TMP" "$BRIX" 60 || fail "fake kubelet did not sync"
+k8s_e2e_start 60
 
 # ---- a model Deployment of two engine pods on port 8123
 fake_model_deployment "$E2E_TMP/model.yaml" llama 2 --time-scale 50 --enable-lora --allow-runtime-lora --max-loras 4
@@ -46,31 +31,12 @@ sed -i 's|model.aibrix.ai/port: "8000"|model.aibrix.ai/port: "8123"|; s|containe
 grep -q '"8123"' "$E2E_TMP/model.yaml" || fail "port label not rewritten"
 "${K[@]}" apply -f "$E2E_TMP/model.yaml" >/dev/null || fail "apply deployment"
 
-ready_ips() { # the podIPs of Ready llama engine pods, sorted
-    "${K[@]}" get pods -l model.aibrix.ai/name=llama -o json |
-        jq -r '.items[] | select(.metadata.deletionTimestamp == null)
-               | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))
-               | .status.podIP' | sort
-}
-wait_ready_pods() {
-    for _ in $(seq 300); do
-        [ "$(ready_ips | wc -l)" = "$1" ] && return 0
-        sleep 0.1
-    done
-    fail "want $1 Ready pods: $("${K[@]}" get pods -o wide 2>&1)"
-}
-wait_ready_pods 2
+k8s_wait_ready_pods llama 2
 
 # ---- two controller replicas, leader-elected
-start_controller() {
-    local id=$1
-    POD_NAME="ctl-$id" POD_NAMESPACE=default "$BRIX" controller --kubeconfig "$KUBECONFIG_FAKE" \
-        --leader-elect --leader-elect-lease-duration 3 --leader-elect-renew-deadline 2 \
-        --leader-elect-retry-period 0.5 --health-port 0 --metrics-port 0 --log-level debug \
-        >"$E2E_TMP/ctl-$id.log" 2>&1 &
-    CTL_PIDS+=("$!")
-    E2E_PIDS+=("$!")
-    E2E_LOGS+=("$E2E_TMP/ctl-$id.log")
+start_controller() { # ID: k8s_start_controller, its pid kept in CTL_PIDS
+    k8s_start_controller "$1"
+    CTL_PIDS+=("$CTL_PID")
 }
 CTL_PIDS=()
 start_controller a
@@ -115,7 +81,7 @@ wait_slice() { # wait_slice N: the slice lists the N pods the adapter is loaded 
     fail "slice: want the $n instances' IPs [$(instance_ips | tr '\n' ' ')], have [$(slice_ips | tr '\n' ' ')]: $("${K[@]}" get modeladapter sql-lora -o json | jq -c .status)"
 }
 wait_slice 2
-[ "$(slice_ips)" = "$(ready_ips)" ] || fail "slice IPs are not the Ready pods': $(slice_ips) / $(ready_ips)"
+[ "$(slice_ips)" = "$(k8s_ready_ips llama)" ] || fail "slice IPs are not the Ready pods': $(slice_ips) / $(k8s_ready_ips llama)"
 
 uid=$("${K[@]}" get modeladapter sql-lora -o jsonpath='{.metadata.uid}')
 owned() { # owned JSON: the adapter is its controller owner
@@ -161,7 +127,7 @@ log "steady state: no writes"
 
 # ---- scale: a third pod gets the adapter and joins the slice; replicas 1 leaves one
 "${K[@]}" scale deployment llama --replicas 3 >/dev/null || fail "scale"
-wait_ready_pods 3
+k8s_wait_ready_pods llama 3
 wait_slice 3
 "${K[@]}" patch modeladapter sql-lora --type merge -p '{"spec":{"replicas":1}}' >/dev/null ||
     fail "patch replicas"

@@ -15,68 +15,24 @@
 # Usage: bash tests/e2e/test_k8s_controller.sh /path/to/brix
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
-for t in python3 kubectl jq; do
-    command -v "$t" >/dev/null || {
-        log "SKIP: $t not installed"
-        exit 0
-    }
-done
-[ -f "$E2E_DIR/../k8s/fake_apiserver.py" ] || {
-    log "SKIP: tests/k8s/fake_apiserver.py absent"
-    exit 0
-}
 source "$E2E_DIR/../k8s/lib.sh"
-
-# FAKE_ARGS: extra flags for the fake when debugging (e.g. --verbose), split on spaces
-# shellcheck disable=SC2086
-fake_apiserver_start "$E2E_TMP" ${FAKE_ARGS:-} || fail "fake apiserver did not start"
-K=(kubectl --kubeconfig "$KUBECONFIG_FAKE" --request-timeout=10s)
-"${K[@]}" apply -k "$E2E_DIR/../../deploy/crds" >/dev/null || fail "CRDs"
-fake_kubelet_start "$E2E_TMP" "$BRIX" 40 || fail "fake kubelet did not sync"
+k8s_e2e_start 40
 
 # ---- a model Deployment of two engine pods
 fake_model_deployment "$E2E_TMP/model.yaml" llama 2 --time-scale 50 --enable-lora --allow-runtime-lora --max-loras 4
 "${K[@]}" apply -f "$E2E_TMP/model.yaml" >/dev/null || fail "apply deployment"
 
-ready_ips() { # the podIPs of Ready llama engine pods
-    "${K[@]}" get pods -l 'model.aibrix.ai/name=llama,ray.io/node-type!=worker' -o json |
-        jq -r '.items[] | select(.metadata.deletionTimestamp == null)
-               | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))
-               | .status.podIP'
-}
-wait_ready_pods() {
-    local n=$1
-    for _ in $(seq 300); do
-        [ "$(ready_ips | wc -l)" = "$n" ] && return 0
-        sleep 0.1
-    done
-    fail "want $n Ready pods: $("${K[@]}" get pods -o wide 2>&1)"
-}
-wait_ready_pods 2
+k8s_wait_ready_pods llama 2
 
 # ---- two controller replicas, leader-elected (short lease for the test)
-start_controller() { # start_controller ID -> CTL_PID, CTL_HP (health port), CTL_MP (metrics)
-    local id=$1 hp mp
-    hp=$(free_port)
-    mp=$(free_port)
-    POD_NAME="ctl-$id" POD_NAMESPACE=default "$BRIX" controller --kubeconfig "$KUBECONFIG_FAKE" \
-        --leader-elect --leader-elect-lease-duration 3 --leader-elect-renew-deadline 2 \
-        --leader-elect-retry-period 0.5 --bind-host 127.0.0.1 --health-port "$hp" \
-        --metrics-port "$mp" --log-level debug >"$E2E_TMP/ctl-$id.log" 2>&1 &
-    CTL_PID=$!
-    E2E_PIDS+=("$CTL_PID")
-    E2E_LOGS+=("$E2E_TMP/ctl-$id.log")
-    CTL_HP=$hp
-    CTL_MP=$mp
-}
-start_controller a
+k8s_start_controller a
 PID_a=$CTL_PID HP_a=$CTL_HP MP_a=$CTL_MP
 for _ in $(seq 100); do
     "${K[@]}" get lease brix-controller-manager -o jsonpath='{.spec.holderIdentity}' 2>/dev/null |
         grep -q ctl-a && break
     sleep 0.1
 done
-start_controller b
+k8s_start_controller b
 PID_b=$CTL_PID HP_b=$CTL_HP MP_b=$CTL_MP
 curl -sf --max-time 2 "http://127.0.0.1:$HP_a/healthz" >/dev/null || fail "healthz"
 for _ in $(seq 50); do curl -sf --max-time 2 "http://127.0.0.1:$HP_b/readyz" >/dev/null && break; sleep 0.1; done
@@ -109,7 +65,7 @@ jq -e '.metadata.finalizers | index("adapter.model.aibrix.ai/finalizer")' <<<"$s
     fail "no finalizer: $(jq -c .metadata <<<"$st")"
 jq -e '.metadata.generation as $g | all(.status.conditions[]; .observedGeneration == $g)' <<<"$st" >/dev/null ||
     fail "observedGeneration: $(jq -c .status <<<"$st")"
-for ip in $(ready_ips); do
+for ip in $(k8s_ready_ips llama); do
     curl -sf --max-time 5 "http://$ip:8000/v1/models" | jq -e 'any(.data[]; .id == "sql-lora")' \
         >/dev/null || fail "sql-lora not loaded on $ip"
 done
@@ -193,7 +149,7 @@ done
 grep -q 'scale to 3' "$E2E_TMP/ctl-a.log" || fail "not scaled by the leader through /scale"
 lists2=$(fake_api GET /fake/stats | jq '."ua:brix-controller:list" // 0')
 [ "$lists2" -gt "$lists1" ] || fail "no relist after the compaction ($lists1 -> $lists2)"
-wait_ready_pods 3
+k8s_wait_ready_pods llama 3
 # the new pod gets the adapter too
 for _ in $(seq 200); do
     [ "$("${K[@]}" get modeladapter sql-lora -o jsonpath='{.status.instances}' | jq length)" = 3 ] && break
@@ -241,7 +197,7 @@ curl -sf --max-time 2 "http://127.0.0.1:$MP_b/metrics" | grep -q '^brix_controll
 # ---- delete: unloaded from every pod before the finalizer goes. One engine is stopped
 # (SIGSTOP: its pod stays Ready, its unload waits): the adapter must stay, being deleted, until
 # that engine has answered too.
-ips=$(ready_ips)
+ips=$(k8s_ready_ips llama)
 slow_ip=$(head -n1 <<<"$ips")
 slow_pid=$(pgrep -f "engine --host $slow_ip --port 8000" | head -n1)
 [ -n "$slow_pid" ] || fail "no engine process for $slow_ip"

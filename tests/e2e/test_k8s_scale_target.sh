@@ -19,23 +19,8 @@
 # Usage: bash tests/e2e/test_k8s_scale_target.sh /path/to/brix
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
-for t in python3 kubectl jq; do
-    command -v "$t" >/dev/null || {
-        log "SKIP: $t not installed"
-        exit 0
-    }
-done
-[ -f "$E2E_DIR/../k8s/fake_apiserver.py" ] || {
-    log "SKIP: tests/k8s/fake_apiserver.py absent"
-    exit 0
-}
 source "$E2E_DIR/../k8s/lib.sh"
-
-# shellcheck disable=SC2086
-fake_apiserver_start "$E2E_TMP" ${FAKE_ARGS:-} || fail "fake apiserver did not start"
-K=(kubectl --kubeconfig "$KUBECONFIG_FAKE" --request-timeout=10s)
-"${K[@]}" apply -k "$E2E_DIR/../../deploy/crds" >/dev/null || fail "CRDs"
-fake_kubelet_start "$E2E_TMP" "$BRIX" 60 || fail "fake kubelet did not sync"
+k8s_e2e_start 60
 
 # ---- a StatefulSet of model llama, one engine pod (slow decoding: a long stream stays running)
 cat >"$E2E_TMP/sts.yaml" <<'YAML'
@@ -62,19 +47,9 @@ YAML
 "${K[@]}" apply -f "$E2E_TMP/sts.yaml" >/dev/null || fail "apply statefulset"
 
 pod_addrs() { # "ip:8000" of the Ready, not terminating llama pods
-    "${K[@]}" get pods -l model.aibrix.ai/name=llama -o json |
-        jq -r '.items[] | select(.metadata.deletionTimestamp == null)
-               | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))
-               | "\(.status.podIP):8000"' | sort
+    k8s_ready_ips llama | sed 's/$/:8000/'
 }
-wait_ready_pods() {
-    for _ in $(seq 300); do
-        [ "$(pod_addrs | wc -l)" = "$1" ] && return 0
-        sleep 0.1
-    done
-    fail "want $1 Ready pods: $("${K[@]}" get pods -o wide 2>&1)"
-}
-wait_ready_pods 1
+k8s_wait_ready_pods llama 1
 [ "$("${K[@]}" get pod llama-0 -o jsonpath='{.metadata.ownerReferences[0].kind}')" = StatefulSet ] ||
     fail "llama-0 is not the StatefulSet's: $("${K[@]}" get pods -o name)"
 

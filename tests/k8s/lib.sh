@@ -27,6 +27,19 @@
 #                                           adapter.model.aibrix.ai/enabled) whose pods run
 #                                           `brix engine --model NAME ENGINE_ARG...`
 #
+# For the e2e tests (after tests/e2e/lib.sh's e2e_init: they use fail, log, E2E_TMP, BRIX):
+#   k8s_e2e_start IP_FIRST                  skips the test (exit 0) without python3, kubectl or
+#                                           jq; the fake (FAKE_ARGS: more flags), deploy/crds
+#                                           applied, the stand-in with pods from
+#                                           127.0.0.IP_FIRST; K=(kubectl ...) for the fake
+#   k8s_ready_ips MODEL                     the podIPs of MODEL's Ready pods (not being deleted,
+#                                           no Ray workers), sorted
+#   k8s_wait_ready_pods MODEL N             waits (30 s) until there are N of them, or fails
+#   k8s_start_controller ID [FLAGS...]      `brix controller` as pod ctl-ID, leader-elected on a
+#                                           short Lease (3 s / 2 s / 0.5 s), health and metrics
+#                                           on free ports of 127.0.0.1, log E2E_TMP/ctl-ID.log;
+#                                           sets CTL_PID, CTL_HP, CTL_MP
+#
 # Stop it with kill "$FAKE_API_PID".
 
 FAKE_API_PY="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/fake_apiserver.py"
@@ -196,4 +209,49 @@ fake_api() {
         args+=(-H 'Content-Type: application/json' --data-binary "$body")
     fi
     curl "${args[@]}" "$FAKE_API$path"
+}
+
+k8s_e2e_start() {
+    local t
+    for t in python3 kubectl jq; do
+        command -v "$t" >/dev/null || {
+            log "SKIP: $t not installed"
+            exit 0
+        }
+    done
+    # shellcheck disable=SC2086
+    fake_apiserver_start "$E2E_TMP" ${FAKE_ARGS:-} || fail "fake apiserver did not start"
+    K=(kubectl --kubeconfig "$KUBECONFIG_FAKE" --request-timeout=10s)
+    "${K[@]}" apply -k "$(dirname "$FAKE_API_PY")/../../deploy/crds" >/dev/null || fail "CRDs"
+    fake_kubelet_start "$E2E_TMP" "$BRIX" "$1" || fail "fake kubelet did not sync"
+}
+
+k8s_ready_ips() {
+    "${K[@]}" get pods -l "model.aibrix.ai/name=$1,ray.io/node-type!=worker" -o json |
+        jq -r '.items[] | select(.metadata.deletionTimestamp == null)
+               | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))
+               | .status.podIP' | sort
+}
+
+k8s_wait_ready_pods() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        [ "$(k8s_ready_ips "$1" | wc -l)" = "$2" ] && return 0
+        sleep 0.1
+    done
+    fail "want $2 Ready $1 pods: $("${K[@]}" get pods -o wide 2>&1)"
+}
+
+k8s_start_controller() {
+    local id=$1
+    shift
+    CTL_HP=$(bx_free_port)
+    CTL_MP=$(bx_free_port)
+    POD_NAME="ctl-$id" POD_NAMESPACE=default "$BRIX" controller --kubeconfig "$KUBECONFIG_FAKE" \
+        --leader-elect --leader-elect-lease-duration 3 --leader-elect-renew-deadline 2 \
+        --leader-elect-retry-period 0.5 --bind-host 127.0.0.1 --health-port "$CTL_HP" \
+        --metrics-port "$CTL_MP" --log-level debug "$@" >"$E2E_TMP/ctl-$id.log" 2>&1 &
+    CTL_PID=$!
+    E2E_PIDS+=("$CTL_PID")
+    E2E_LOGS+=("$E2E_TMP/ctl-$id.log")
 }
