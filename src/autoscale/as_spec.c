@@ -335,6 +335,17 @@ static int parse_metric(const json_t *m, size_t i, as_metric_spec *out, char *er
     snprintf(path, sizeof(path), "%s.path", base);
     if (get_str(m, "path", path, out->path, sizeof(out->path), false, false, err, errlen))
         return -1;
+    /* "metrics" means "/metrics": AIBrix accepts it (its own kpa.yaml and apa.yaml samples
+     * write it so) and scrapes /metrics whatever the path says; brix honours the path, so
+     * it takes it as rooted. */
+    if (out->path[0] && out->path[0] != '/') {
+        size_t n = strlen(out->path);
+        if (n + 1 >= sizeof(out->path))
+            return fail(err, errlen, "%s: too long (at most %zu bytes)", path,
+                        sizeof(out->path) - 2);
+        memmove(out->path + 1, out->path, n + 1);
+        out->path[0] = '/';
+    }
     snprintf(path, sizeof(path), "%s.port", base);
     if (get_str(m, "port", path, out->port, sizeof(out->port), false, true, err, errlen)) return -1;
     snprintf(path, sizeof(path), "%s.targetMetric", base);
@@ -497,7 +508,6 @@ static int validate_metric(const as_metric_spec *m, size_t i, char *err, size_t 
         return fail(err, errlen, "%s.protocolType: must be http or https", b);
     if (m->port[0] && !port_ok(m->port))
         return fail(err, errlen, "%s.port: must be a port number 1-65535", b);
-    if (m->path[0] && m->path[0] != '/') return fail(err, errlen, "%s.path: must start with /", b);
     switch (m->source) {
     case AS_SOURCE_POD:
         if (!m->protocol[0])

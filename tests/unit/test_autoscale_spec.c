@@ -73,6 +73,25 @@ static void test_kpa_sample_and_defaults(void **st)
     assert_int_equal(s.scale_to_zero_grace_ms, 30000);
     assert_int_equal(s.activation_scale, 1);
     assert_false(s.scale_to_zero);
+    assert_string_equal(s.metrics[0].path, "/metrics");
+    json_decref(j);
+}
+
+/* AIBrix's kpa.yaml and apa.yaml samples write `path: metrics`: accepted, as /metrics. */
+static void test_path_without_slash(void **st)
+{
+    (void)st;
+    char y[2048];
+    snprintf(y, sizeof(y), "%s", kpa_yaml);
+    char *p = strstr(y, "path: /metrics");
+    assert_non_null(p);
+    memmove(p + 6, p + 7, strlen(p + 7) + 1); /* "path: metrics" */
+    json_t *j = load(y);
+    assert_non_null(j);
+    as_spec s;
+    char err[256] = "";
+    assert_int_equal(as_spec_parse(j, &s, err, sizeof(err)), 0);
+    assert_string_equal(s.metrics[0].path, "/metrics");
     json_decref(j);
 }
 
@@ -389,6 +408,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kpa_sample_and_defaults),
+        cmocka_unit_test(test_path_without_slash),
         cmocka_unit_test(test_annotations_and_options),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_invalid_specs_name_the_field),
