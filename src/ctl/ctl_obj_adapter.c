@@ -4,6 +4,7 @@
  * additionalConfig. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 #include "ctl/ctl_obj.h"
@@ -24,6 +25,21 @@ static int ctl_obj_artifact_url_valid(const char *u)
     return 0;
 }
 
+/* 1 when a scheduler name as written matches name: case, '-' and '_' aside
+ * (AIBrix's samples write "least-adapters"; its controller reads no
+ * schedulerName at all). */
+static int ctl_obj_sched_same(const char *as_written, const char *name)
+{
+    const char *a = as_written, *b = name;
+    for (;;) {
+        while (*a == '-' || *a == '_')
+            a++;
+        if (!*a || !*b) return !*a && !*b;
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) return 0;
+        a++;
+        b++;
+    }
+}
 int ctl_obj_parse_adapter(ctl_obj_pctx *c, const json_t *doc)
 {
     ctl_adapter *a = &c->o->u.ma;
@@ -93,11 +109,12 @@ int ctl_obj_parse_adapter(ctl_obj_pctx *c, const json_t *doc)
                                                 CTL_SCHED_RANDOM};
         size_t i = 0;
         for (; i < sizeof(all) / sizeof(all[0]); i++)
-            if (strcmp(sched, ctl_adapter_sched_name(all[i])) == 0) break;
+            if (ctl_obj_sched_same(sched, ctl_adapter_sched_name(all[i]))) break;
         if (i == sizeof(all) / sizeof(all[0]))
             return ctl_obj_fail(c, "spec.schedulerName",
                                 "unknown scheduler '%.100s' (want default, leastAdapters, binPack, "
-                                "leastLatency, leastThroughput or random)",
+                                "leastLatency, leastThroughput or random; case, '-' and '_' "
+                                "do not matter)",
                                 sched);
         a->sched = all[i];
     }

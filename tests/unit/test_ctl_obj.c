@@ -406,12 +406,15 @@ static void test_adapter_defaults(void **st)
     assert_string_equal(o->notes, "");
     ctl_obj_free(o);
 
-    const char *scheds[] = {"default",      "leastAdapters",   "binPack",
-                            "leastLatency", "leastThroughput", "random"};
-    const ctl_adapter_sched want[] = {CTL_SCHED_LEAST_ADAPTERS,   CTL_SCHED_LEAST_ADAPTERS,
-                                      CTL_SCHED_BIN_PACK,         CTL_SCHED_LEAST_LATENCY,
-                                      CTL_SCHED_LEAST_THROUGHPUT, CTL_SCHED_RANDOM};
-    for (size_t i = 0; i < 6; i++) {
+    /* AIBrix's samples write "least-adapters": case, '-' and '_' do not matter */
+    const char *scheds[] = {"default",        "leastAdapters",   "binPack",
+                            "leastLatency",   "leastThroughput", "random",
+                            "least-adapters", "bin_pack",        "LEAST-LATENCY"};
+    const ctl_adapter_sched want[] = {
+        CTL_SCHED_LEAST_ADAPTERS, CTL_SCHED_LEAST_ADAPTERS,   CTL_SCHED_BIN_PACK,
+        CTL_SCHED_LEAST_LATENCY,  CTL_SCHED_LEAST_THROUGHPUT, CTL_SCHED_RANDOM,
+        CTL_SCHED_LEAST_ADAPTERS, CTL_SCHED_BIN_PACK,         CTL_SCHED_LEAST_LATENCY};
+    for (size_t i = 0; i < sizeof(scheds) / sizeof(scheds[0]); i++) {
         char buf[512];
         snprintf(buf, sizeof(buf),
                  "apiVersion: model.aibrix.ai/v1alpha1\nkind: ModelAdapter\nmetadata: {name: "
@@ -626,7 +629,12 @@ static void test_adapter_errors(void **st)
                  "ModelAdapter lora-1: spec.replicas: must be at most 256");
     expect_error(MA_HEAD "spec: {baseModel: m, artifactURL: /x, schedulerName: leastLoad}\n",
                  "ModelAdapter lora-1: spec.schedulerName: unknown scheduler 'leastLoad' (want "
-                 "default, leastAdapters, binPack, leastLatency, leastThroughput or random)");
+                 "default, leastAdapters, binPack, leastLatency, leastThroughput or random; "
+                 "case, '-' and '_' do not matter)");
+    expect_error(MA_HEAD "spec: {baseModel: m, artifactURL: /x, schedulerName: least-adapterss}\n",
+                 "ModelAdapter lora-1: spec.schedulerName: unknown scheduler 'least-adapterss' "
+                 "(want default, leastAdapters, binPack, leastLatency, leastThroughput or random; "
+                 "case, '-' and '_' do not matter)");
     expect_error(MA_HEAD "spec: {baseModel: m, artifactURL: /x, additionalConfig: {rank: 8}}\n",
                  "ModelAdapter lora-1: spec.additionalConfig[\"rank\"]: must be a string");
     expect_error(MA_HEAD "spec: {baseModel: m, artifactURL: /x, podSelector: {matchLabels: "
