@@ -188,6 +188,14 @@ int bx_flags_set(const bx_flags_spec *spec, void *cfg, const bx_flag *fl, const 
     return 0;
 }
 
+/* 1 when s is a whole number ("-1", "0.5", "-1e3"): a value, not a flag. */
+static int is_number(const char *s)
+{
+    char *end = NULL;
+    (void)strtod(s, &end);
+    return end != s && *end == '\0';
+}
+
 int bx_flags_parse(const bx_flags_spec *spec, void *cfg, int argc, char **argv, unsigned char *seen,
                    FILE *out, FILE *err)
 {
@@ -199,6 +207,13 @@ int bx_flags_parse(const bx_flags_spec *spec, void *cfg, int argc, char **argv, 
         }
         const char *eq = strchr(a, '=');
         const bx_flag *fl = find_n(spec, a, eq ? (size_t)(eq - a) : strlen(a));
+        if (!fl && spec->unknown && a[0] == '-' && a[1] == '-' && a[2] && a[2] != '=') {
+            const char *v = NULL;
+            if (!eq && i + 1 < argc && (argv[i + 1][0] != '-' || is_number(argv[i + 1])))
+                v = argv[++i];
+            if (spec->unknown(cfg, a, v, err) != 0) return -1;
+            continue;
+        }
         if (!fl) {
             fprintf(err, "%s: unknown option '%s' (see %s)\n", spec->prog, a,
                     spec->help_hint ? spec->help_hint : "--help");

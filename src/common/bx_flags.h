@@ -17,7 +17,8 @@
  *
  * Errors (one line on err, prefixed with the spec's prog, e.g.
  * "brix engine: --port needs a value"):
- *   unknown flag    PROG: unknown option 'ARG' (see HINT)
+ *   unknown flag    PROG: unknown option 'ARG' (see HINT), unless the spec
+ *                   has an unknown callback (below)
  *   missing value   PROG: NAME needs a value[ (METAVAR)]
  *   value given to
  *   a no-value flag PROG: NAME takes no value
@@ -89,6 +90,13 @@ typedef struct bx_flags_spec {
      * kinds is not supported: custom kinds always take a value). Returns
      * 0, BX_FLAG_BAD or BX_FLAG_FAIL. */
     int (*set)(void *cfg, const bx_flag *fl, const char *val, FILE *err);
+    /* NULL: an unknown option is an error. Else an unknown "--name" or
+     * "--name=VALUE" is handed here instead (arg as given), with val the
+     * next argument when that one was taken as its value (it does not
+     * start with '-', or it is a number), else NULL: a program that accepts
+     * another program's flags it does not act on (brix engine takes vLLM's)
+     * records them and warns. Returns 0, or -1 after printing an error. */
+    int (*unknown)(void *cfg, const char *arg, const char *val, FILE *err);
 } bx_flags_spec;
 
 /* Parses argv[1..argc) into cfg (argv[0] is the subcommand and skipped).

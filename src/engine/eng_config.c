@@ -157,6 +157,22 @@ static int eng_flag_set(void *cfg, const bx_flag *fl, const char *val, FILE *err
     return 0;
 }
 
+/* An option not in the table (vLLM has many the simulator does not act
+ * on: --gpu-memory-utilization 0.9, --trust-remote-code, ...): recorded,
+ * warned about once by eng_main, not refused. */
+static int eng_flag_unknown(void *cfg, const char *arg, const char *val, FILE *err)
+{
+    eng_config *c = cfg;
+    if (c->n_ignored >= ENG_MAX_IGNORED) {
+        fprintf(err, "brix engine: more than %d options it does not know (last '%s')\n",
+                ENG_MAX_IGNORED, arg);
+        return -1;
+    }
+    c->ignored[c->n_ignored] = arg;
+    c->ignored_val[c->n_ignored++] = val;
+    return 0;
+}
+
 static const bx_flags_spec eng_flags_spec = {
     .flags = eng_flags,
     .nflags = sizeof(eng_flags) / sizeof(eng_flags[0]),
@@ -168,6 +184,7 @@ static const bx_flags_spec eng_flags_spec = {
     .name_width = 32,
     .help_tail = eng_config_help_tail,
     .set = eng_flag_set,
+    .unknown = eng_flag_unknown,
 };
 
 int eng_config_parse(eng_config *c, int argc, char **argv, FILE *out, FILE *err)

@@ -11,6 +11,7 @@
 #include "common/bx_apikey.h"
 
 #define ENG_MAX_LORA_MODULES 64
+#define ENG_MAX_IGNORED 64                /* vLLM options accepted and not acted on */
 #define ENG_KV_BLOCK_BYTES_MAX (16 << 20) /* --kv-block-bytes */
 
 typedef struct eng_config {
@@ -31,6 +32,12 @@ typedef struct eng_config {
     int32_t max_loras, max_cpu_loras;
     const char *lora_modules[ENG_MAX_LORA_MODULES]; /* "name=path" */
     int n_lora_modules;
+    /* options of vLLM's the engine does not act on, accepted so that a
+     * `vllm serve` command line runs as written: each as given ("--name" or
+     * "--name=v") and the value taken with it (NULL when none); pointers
+     * into argv. eng_main names them in one warning. */
+    const char *ignored[ENG_MAX_IGNORED], *ignored_val[ENG_MAX_IGNORED];
+    int n_ignored;
     double lora_load_s; /* < 0: profile default */
     double time_scale;
     uint64_t seed;

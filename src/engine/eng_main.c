@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <uv.h>
 
+#include "common/bx_buf.h"
 #include "common/bx_log.h"
 #include "engine/eng_config.h"
 #include "engine/eng_server.h"
@@ -21,6 +22,26 @@ static void eng_close_walk(uv_handle_t *h, void *arg)
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+/* One warning naming every option accepted and not acted on (client
+ * strings: escaped). */
+static void eng_warn_ignored(const eng_config *c)
+{
+    if (!c->n_ignored) return;
+    bx_buf b;
+    bx_buf_init(&b);
+    for (int i = 0; i < c->n_ignored; i++) {
+        char e1[BX_LOG_ESC_MAX], e2[BX_LOG_ESC_MAX];
+        bx_buf_printf(
+            &b, "%s%s%s%s", i ? ", " : "",
+            bx_log_escape(e1, sizeof(e1), c->ignored[i], BX_LOG_CSTR), c->ignored_val[i] ? " " : "",
+            c->ignored_val[i] ? bx_log_escape(e2, sizeof(e2), c->ignored_val[i], BX_LOG_CSTR) : "");
+    }
+    bx_warn("options not known to the simulator, accepted and not acted on (vLLM's, or "
+            "typos): %s",
+            b.data ? b.data : "");
+    bx_buf_free(&b);
+}
+
 int eng_main(int argc, char **argv)
 {
     eng_config cfg;
@@ -33,6 +54,7 @@ int eng_main(int argc, char **argv)
         return 2;
     }
     bx_log_init("engine", lvl);
+    eng_warn_ignored(&cfg);
     signal(SIGPIPE, SIG_IGN);
 
     uv_loop_t loop;

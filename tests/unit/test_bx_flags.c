@@ -236,6 +236,45 @@ static void test_bool_values(void **st)
     fclose(fe);
 }
 
+/* The unknown callback: "--name=v", "--name v" (a value: not starting with
+ * '-', or a number) and "--name" alone are handed over and skipped; known
+ * flags around them still parse; without the callback, or for a word that
+ * is not "--name", the error stands. */
+static char unknown_log[512];
+static int on_unknown(void *p, const char *arg, const char *val, FILE *err)
+{
+    (void)p;
+    if (!strcmp(arg, "--stop")) {
+        fprintf(err, "t: no\n");
+        return -1;
+    }
+    size_t o = strlen(unknown_log);
+    snprintf(unknown_log + o, sizeof(unknown_log) - o, "[%s|%s]", arg, val ? val : "-");
+    return 0;
+}
+
+static void test_unknown(void **st)
+{
+    (void)st;
+    bx_flags_spec s = spec();
+    s.unknown = on_unknown;
+    cfg c = {0};
+    char out[64] = "", err[256] = "";
+    unknown_log[0] = 0;
+    assert_int_equal(run(&s, &c, NULL, out, sizeof(out), err, sizeof(err),
+                         ARGS("--gpu-memory-utilization", "0.9", "--n", "3", "--trust-remote-code",
+                              "--tp=2", "--swap-space", "-1", "--flag", "--on", "--last")),
+                     0);
+    assert_string_equal(unknown_log, "[--gpu-memory-utilization|0.9][--trust-remote-code|-]"
+                                     "[--tp=2|-][--swap-space|-1][--flag|-][--last|-]");
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.on, 1);
+    assert_string_equal(err, "");
+    expect_error(&s, "t: unknown option 'pos' (see --help)\n", ARGS("pos"));
+    expect_error(&s, "t: unknown option '-x' (see --help)\n", ARGS("-x"));
+    expect_error(&s, "t: no\n", ARGS("--stop"));
+}
+
 static void test_help(void **st)
 {
     (void)st;
@@ -275,10 +314,9 @@ static void test_help(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kinds),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_bool_values),
-        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_kinds),       cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_bool_values), cmocka_unit_test(test_help),
+        cmocka_unit_test(test_unknown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
