@@ -80,6 +80,90 @@ static int ctl_obj_has_port_placeholder(const ctl_deployment *d)
     return 0;
 }
 
+/* s with its first "--port N" / "--port=N" (N digits, inside a longer
+ * string such as a `sh -c` line) turned into "--port {port}" (malloc'd),
+ * or NULL when it has none. *was gets N (truncated). */
+static char *ctl_obj_port_in_line(const char *s, char *was, size_t wcap)
+{
+    for (const char *p = strstr(s, "--port"); p; p = strstr(p + 1, "--port")) {
+        const char *v = p + 6;
+        if (*v != ' ' && *v != '=') continue;
+        v++;
+        size_t n = strspn(v, "0123456789");
+        if (n == 0 || (v[n] && v[n] != ' ' && v[n] != '\t' && v[n] != ';' && v[n] != '\n'))
+            continue;
+        snprintf(was, wcap, "%.*s", (int)(n < 15 ? n : 15), v);
+        size_t pre = (size_t)(v - s), len = pre + 6 + strlen(v + n) + 1;
+        char *out = malloc(len);
+        if (out) snprintf(out, len, "%.*s{port}%s", (int)pre, s, v + n);
+        return out;
+    }
+    return NULL;
+}
+
+/* 1 when argv starts an OpenAI-compatible server that listens on 8000
+ * unless told: vLLM (`vllm serve`, `python -m vllm.entrypoints.openai.api_server`)
+ * or brix's engine. */
+static int ctl_obj_is_engine_server(const ctl_deployment *d)
+{
+    const char *b = strrchr(d->argv[0], '/');
+    b = b ? b + 1 : d->argv[0];
+    if ((!strcmp(b, "brix") || !strcmp(b, "{brix}")) && d->argc > 1 &&
+        !strcmp(d->argv[1], "engine"))
+        return 1;
+    for (size_t i = 0; i < d->argc; i++)
+        if (!strcmp(d->argv[i], "vllm.entrypoints.openai.api_server") ||
+            (i > 0 && !strcmp(d->argv[i], "serve") &&
+             (!strcmp(b, "vllm") || !strcmp(d->argv[i - 1], "vllm"))))
+            return 1;
+    return 0;
+}
+
+/* A command line without {port}, as AIBrix's manifests write them (`vllm
+ * serve ... --port 8000`): its --port value becomes the port brix allocates
+ * for each replica; an engine server without --port gets one. Noted. 1
+ * done, 0 nothing to do, -1 out of memory. */
+static int ctl_obj_port_remap(ctl_obj_pctx *c, ctl_deployment *d, const char *cpath)
+{
+    for (size_t i = 0; i < d->argc; i++) {
+        char *rep = NULL, was[16] = "";
+        if (!strcmp(d->argv[i], "--port") && i + 1 < d->argc) {
+            snprintf(was, sizeof(was), "%s", d->argv[i + 1]);
+            if (!(rep = strdup("{port}"))) return -1;
+            i++;
+        } else if (!strncmp(d->argv[i], "--port=", 7)) {
+            snprintf(was, sizeof(was), "%s", d->argv[i] + 7);
+            if (!(rep = strdup("--port={port}"))) return -1;
+        } else if (!(rep = ctl_obj_port_in_line(d->argv[i], was, sizeof(was)))) {
+            continue;
+        }
+        free(d->argv[i]);
+        d->argv[i] = rep;
+        ctl_obj_note(c->o, "%s: --port %s becomes the port brix allocates for each replica", cpath,
+                     was);
+        return 1;
+    }
+    if (!ctl_obj_is_engine_server(d)) return 0;
+    char **nv = realloc(d->argv, (d->argc + 3) * sizeof(char *));
+    if (!nv) return -1;
+    d->argv = nv;
+    d->argv[d->argc] = strdup("--port");
+    d->argv[d->argc + 1] = strdup("{port}");
+    d->argv[d->argc + 2] = NULL;
+    if (!d->argv[d->argc] || !d->argv[d->argc + 1]) {
+        free(d->argv[d->argc]);
+        free(d->argv[d->argc + 1]);
+        d->argv[d->argc] = NULL;
+        return -1;
+    }
+    d->argc += 2;
+    ctl_obj_note(c->o,
+                 "%s: no --port (the server's default is 8000): --port set to the port brix "
+                 "allocates for each replica",
+                 cpath);
+    return 1;
+}
+
 static int ctl_obj_parse_container(ctl_obj_pctx *c, ctl_deployment *d, const json_t *tspec)
 {
     static const char *const default_entry[] = {"{brix}", "engine"};
@@ -140,10 +224,14 @@ static int ctl_obj_parse_container(ctl_obj_pctx *c, ctl_deployment *d, const jso
     }
     if (env && ctl_obj_parse_env(c, d, env, cpath) < 0) return -1;
     if (!d->env && !(d->env = calloc(1, sizeof(ctl_env)))) return ctl_obj_oom(c);
-    if (!ctl_obj_has_port_placeholder(d))
-        return ctl_obj_fail(c, cpath,
-                            "command/args/env must use the {port} placeholder (brix allocates each "
-                            "replica's port)");
+    if (!ctl_obj_has_port_placeholder(d)) {
+        int r = ctl_obj_port_remap(c, d, cpath);
+        if (r < 0) return ctl_obj_oom(c);
+        if (r == 0)
+            return ctl_obj_fail(c, cpath,
+                                "command/args/env must use the {port} placeholder or a --port "
+                                "option (brix allocates each replica's port)");
+    }
 
     const char *hpath = "/health";
     d->probe_period_s = 1;

@@ -210,6 +210,44 @@ static void test_deployment_host_placeholder(void **st)
     ctl_obj_free(o);
 }
 
+/* AIBrix's manifests run `vllm serve ... --port 8000`: the port, wherever it
+ * is written, becomes {port} (noted); an engine server without --port gets
+ * one. */
+static void test_deployment_port_remap(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *container, *want_argv, *note;
+    } cases[] = {
+        {"{command: [vllm, serve, m], args: [--port, \"8000\", --enable-lora]}",
+         "vllm serve m --port {port} --enable-lora", "--port 8000 becomes the port"},
+        {"{command: [python3, -m, vllm.entrypoints.openai.api_server, --port=8080]}",
+         "python3 -m vllm.entrypoints.openai.api_server --port={port}", "--port 8080 becomes"},
+        {"{command: [/bin/sh, -c], args: [\"vllm serve m --port 8000 --max-loras 4\"]}",
+         "/bin/sh -c vllm serve m --port {port} --max-loras 4", "--port 8000 becomes"},
+        {"{command: [vllm, serve, m, --enable-lora]}", "vllm serve m --enable-lora --port {port}",
+         "no --port (the server's default is 8000)"},
+        {"{command: [brix, engine, --model, m]}", "brix engine --model m --port {port}",
+         "no --port"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char y[1024], err[512];
+        snprintf(y, sizeof(y), DEP_HEAD "spec: {template: {spec: {containers: [%s]}}}\n",
+                 cases[i].container);
+        ctl_obj *o = parse_one(y, err, sizeof(err));
+        if (!o) fail_msg("case %zu: %s", i, err);
+        char got[512] = "";
+        size_t n = 0;
+        for (size_t k = 0; k < o->u.dep.argc; k++)
+            n += (size_t)snprintf(got + n, sizeof(got) - n, "%s%s", k ? " " : "", o->u.dep.argv[k]);
+        if (strcmp(got, cases[i].want_argv) != 0)
+            fail_msg("case %zu: argv '%s', want '%s'", i, got, cases[i].want_argv);
+        if (!strstr(o->notes, cases[i].note))
+            fail_msg("case %zu: notes '%s' lack '%s'", i, o->notes, cases[i].note);
+        ctl_obj_free(o);
+    }
+}
+
 /* A GatewayConfig document (brix up's) is no object: refused, saying why. */
 static void test_gateway_config_refused(void **st)
 {
@@ -562,9 +600,10 @@ static void test_deployment_errors(void **st)
     expect_error(DEP_HEAD "spec: {template: {spec: {containers: [{command: [vllm, 8000]}]}}}\n",
                  "Deployment llama: spec.template.spec.containers[0].command[1]: must be a "
                  "string");
-    expect_error(DEP_HEAD "spec: {template: {spec: {containers: [{command: [vllm, serve]}]}}}\n",
+    expect_error(DEP_HEAD
+                 "spec: {template: {spec: {containers: [{command: [python3, app.py]}]}}}\n",
                  "Deployment llama: spec.template.spec.containers[0]: command/args/env must use "
-                 "the {port} placeholder (brix allocates each replica's port)");
+                 "the {port} placeholder or a --port option (brix allocates each replica's port)");
     expect_error(DEP_HEAD "spec: {template: {spec: {containers: [{command: [\"\", "
                           "\"{port}\"]}]}}}\n",
                  "Deployment llama: spec.template.spec.containers[0].command: must name a "
@@ -723,6 +762,7 @@ int main(void)
         cmocka_unit_test(test_deployment_full),
         cmocka_unit_test(test_deployment_grace_and_args_only),
         cmocka_unit_test(test_deployment_host_placeholder),
+        cmocka_unit_test(test_deployment_port_remap),
         cmocka_unit_test(test_gateway_config_refused),
         cmocka_unit_test(test_adapter),
         cmocka_unit_test(test_adapter_defaults),
