@@ -4,6 +4,7 @@
  * and the writes with their expectations and backoffs. */
 #include "ctl/ctl_adaptersvc_k8s.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,16 @@ static void wr_done(const k8s_resp *r, void *ud)
                                 json_pack("{s:s,s:I}", "rv", rv, "until",
                                           (json_int_t)(now_ms(a) + CTL_ADAPTERSVC_EXPECT_MS)));
         bx_info("%s %s/%s: %s", KINDS[ki].kind, a->ns, w->name, w->create ? "created" : "patched");
+    } else if (w->create && r->code == 409) {
+        /* One of that name exists without our label (a user's, or AIBrix's controller's): not
+         * ours to change. Said once; no retry until the adapter goes or this process restarts
+         * (prune drops the mark with the adapter). */
+        a->stats.failures++;
+        json_object_set_new(a->backoff[ki], w->name,
+                            json_pack("{s:I,s:I}", "next", (json_int_t)INT64_MAX, "delay",
+                                      (json_int_t)ASVC_BACKOFF_MAX_MS));
+        bx_warn("%s %s/%s exists and is not the adapter's (no label %s): left alone",
+                KINDS[ki].kind, a->ns, w->name, "adapter.model.aibrix.ai/name");
     } else {
         a->stats.failures++;
         set_backoff(a, ki, w->name);
@@ -183,7 +194,7 @@ static int waiting(ctl_adaptersvc *a, int ki, const char *name, int64_t now, int
     }
     const json_t *b = t ? NULL : json_object_get(a->backoff[ki], name);
     if (b && int_at(b, "next") > now) t = int_at(b, "next");
-    if (t && (!*next || t < *next)) *next = t;
+    if (t && t != INT64_MAX && (!*next || t < *next)) *next = t; /* MAX: left alone */
     return t != 0;
 }
 

@@ -360,8 +360,11 @@ static void wr_done(const k8s_resp *r, void *ud)
         const char *rv = ok ? k8s_meta(r->body, "resourceVersion") : "";
         const json_t *cur = cached(s, w->ki, w->name);
         json_t *snt = json_object_get(s->sent[w->ki], w->name);
-        /* not taken, or the cache already shows it: judge by the cache again */
-        if (!snt || !rv[0] || (cur && !strcmp(k8s_meta(cur, "resourceVersion"), rv)))
+        /* not taken, or the cache already shows it, or the cache moved while
+         * it was in flight (our write's event may have come first, and no
+         * later event names its resourceVersion): judge by the cache again */
+        if (!snt || !rv[0] || json_is_true(json_object_get(snt, "moved")) ||
+            (cur && !strcmp(k8s_meta(cur, "resourceVersion"), rv)))
             json_object_del(s->sent[w->ki], w->name);
         else
             json_object_set_new(snt, "rv", json_string(rv));
@@ -482,9 +485,14 @@ static ctl_objstore_k8s *ctx_store(void *ud, int *ki)
 static void sent_seen(ctl_objstore_k8s *s, int ki, const json_t *obj)
 {
     const char *name = k8s_meta(obj, "name");
-    const char *rv = json_string_value(json_object_get(json_object_get(s->sent[ki], name), "rv"));
-    if (rv && rv[0] && !strcmp(rv, k8s_meta(obj, "resourceVersion")))
-        json_object_del(s->sent[ki], name);
+    json_t *e = json_object_get(s->sent[ki], name);
+    if (!e) return;
+    const char *rv = json_string_value(json_object_get(e, "rv"));
+    if (rv && rv[0]) {
+        if (!strcmp(rv, k8s_meta(obj, "resourceVersion"))) json_object_del(s->sent[ki], name);
+    } else {
+        json_object_set_new(e, "moved", json_true()); /* in flight: see wr_done */
+    }
 }
 
 static void on_change(ctl_objstore_k8s *s, int ki, const json_t *old, const json_t *obj)
@@ -523,6 +531,7 @@ static void r_delete(k8s_reflector *r, const json_t *obj, void *ud)
     ctl_objstore_k8s *s = ctx_store(ud, &ki);
     const char *name = k8s_meta(obj, "name");
     json_object_del(s->sent[ki], name);
+    json_object_del(s->retry_at[ki], name);
     int was_pending = ki == 0 && json_object_get(s->pending, name) != NULL;
     if (was_pending) json_object_del(s->pending, name);
     /* an object whose deletion began while we watched was reported then */
@@ -696,6 +705,7 @@ static void flush_status(ctl_objstore_k8s *s, int ki)
         if (obj) ctl_objstore_k8s_keep_transitions(want, base);
         if (!obj || deleting(obj) || json_equal(want, base)) {
             if (obj) s->stats.status_skipped++;
+            json_object_del(s->retry_at[ki], name);
             json_object_del(s->q_status[ki], name);
             continue;
         }
@@ -937,7 +947,6 @@ int ctl_objstore_k8s_open(k8s_client *c, k8s_recorder *rec, const ctl_objstore_k
         if (s) {
             json_decref(s->retry_at[0]);
             json_decref(s->retry_at[1]);
-            json_decref(s->q_sends);
             json_decref(s->pending);
             json_decref(s->gone[0]);
             json_decref(s->gone[1]);

@@ -204,10 +204,12 @@ static void kind_obj(kind_ent *k, const json_t *obj, int gone)
     for (size_t i = 0; i < t->ntgts; i++) {
         tgt_ent *e = t->tgts[i];
         if (e->k != k || strcmp(e->tg.name, name)) continue;
-        if (gone)
+        if (gone) {
+            tgt_set_selector(e, ""); /* its pods are no one's target now */
             tgt_error(e, "%s %s not found", e->tg.kind, e->tg.name);
-        else
+        } else {
             tgt_get(e);
+        }
     }
 }
 

@@ -53,6 +53,7 @@ struct k8s_req {
     int cancelled;
     int stopped; /* on_line asked to end */
     int too_big;
+    int reserved; /* waiting on its retry timer for a rate-limit token it holds */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -144,6 +145,11 @@ static void req_free(k8s_req *r)
     if (r->in_multi && c->cm) bx_curlm_remove(c->cm, r->easy);
     r->in_multi = 0;
     r->cancelled = 1;
+    if (r->reserved) { /* cancelled before its turn: the token goes back */
+        double burst = c->o.burst > 0 ? c->o.burst : 1;
+        c->tokens = c->tokens + 1 < burst ? c->tokens + 1 : burst;
+        r->reserved = 0;
+    }
     bx_queue_remove(&r->node);
     free(r->url);
     free(r->method);
@@ -169,6 +175,7 @@ static int start_transfer(k8s_req *r);
 static void on_retry(uv_timer_t *t)
 {
     k8s_req *r = t->data;
+    r->reserved = 0;
     if (start_transfer(r) != 0) {
         k8s_status st;
         k8s_status_from(NULL, 0, &st);
@@ -520,9 +527,10 @@ static k8s_req *req_new(k8s_client *c, const char *method, const char *path, con
     /* A plain request waits for the rate limit on its retry timer (its
      * timeout starts with the transfer); a watch goes at once. */
     uint64_t wait = timeout_s ? 0 : reserve(c);
-    if (wait)
+    if (wait) {
+        r->reserved = 1;
         uv_timer_start(&r->retry, on_retry, wait, 0);
-    else if (start_transfer(r) != 0)
+    } else if (start_transfer(r) != 0)
         goto fail;
     return r;
 fail:

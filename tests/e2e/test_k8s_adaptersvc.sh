@@ -191,6 +191,28 @@ sleep 1.5
 log "adapter deleted: its Service and EndpointSlice went with it (garbage collection)"
 log "Service/EndpointSlice writes: $(cat "$E2E_TMP"/ctl-*.log | grep -cE '(Service|EndpointSlice) default/sql-lora: (created|patched)'), failed: $(cat "$E2E_TMP"/ctl-*.log | grep -cE '(Service|EndpointSlice) default/sql-lora: .* failed')"
 
+# ---- a Service of the adapter's name that is not the adapter's (no label): left alone, said
+# once, not retried (a create refused with 409 must not repeat at every backoff)
+svc_creates() { fake_api GET /fake/stats | jq '."res:brix-controller:create:services" // 0'; }
+fake_api POST /api/v1/namespaces/default/services '{"apiVersion":"v1","kind":"Service","metadata":{"name":"clash-lora"},"spec":{"ports":[{"port":80}]}}' >/dev/null
+sed 's/name: sql-lora/name: clash-lora/; s#org/sql-lora#org/clash-lora#' "$E2E_TMP/adapter.yaml" >"$E2E_TMP/clash.yaml"
+c0=$(svc_creates)
+"${K[@]}" apply -f "$E2E_TMP/clash.yaml" >/dev/null || fail "apply clash-lora"
+for _ in $(seq 100); do
+    grep -q "Service default/clash-lora exists and is not the adapter's" "$E2E_TMP"/ctl-*.log && break
+    sleep 0.1
+done
+grep -q "Service default/clash-lora exists and is not the adapter's" "$E2E_TMP"/ctl-*.log ||
+    fail "the clash was not reported: $(fake_api GET /fake/stats | jq -c 'with_entries(select(.key | test("services")))')"
+c1=$(svc_creates)
+sleep 3.5 # past the first two backoffs (1 s, 2 s)
+c2=$(svc_creates)
+[ "$c1" = "$c2" ] || fail "the clashing Service was posted again: $c0 -> $c1 -> $c2"
+[ "$("${K[@]}" get service clash-lora -o jsonpath='{.spec.ports[0].port}')" = 80 ] ||
+    fail "the foreign Service was changed"
+"${K[@]}" delete modeladapter clash-lora --wait=false >/dev/null || fail "delete clash-lora"
+log "a foreign Service of the adapter's name: left alone, reported once, no retries ($((c2 - c0)) create)"
+
 # ---- SIGTERM: the leader exits 0 (sanitizer builds: no report; the module closes cleanly)
 for p in "${CTL_PIDS[@]}"; do kill -TERM "$p"; done
 for p in "${CTL_PIDS[@]}"; do
