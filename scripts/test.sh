@@ -12,14 +12,14 @@
 # on any failure.
 #
 # Environment: BRIX_JOBS (default 2) build and ctest parallelism;
-# BRIX_FUZZ_SECONDS (default 20) per fuzz target; BRIX_OUT (default the repo
+# BRIX_FUZZ_SECONDS (default 15) per fuzz target; BRIX_OUT (default the repo
 # root) where the build*/ folders go.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 JOBS=${BRIX_JOBS:-2}
-FUZZ_SECONDS=${BRIX_FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${BRIX_FUZZ_SECONDS:-15}
 OUT=${BRIX_OUT:-$ROOT}
 mkdir -p "$OUT"
 
