@@ -642,6 +642,15 @@ static void test_handover(void **st)
     apply_adapter(&e, "ho", e.artifact, NULL);
     apply_adapter(&e, "one", e.artifact, "  replicas: 1\n");
     WAIT_FOR(&e, running_with(&e, "ho", "e0,e1") && status_int(&e, "one", "readyReplicas") == 1);
+    /* and settled: three passes in a row without a status write (a slow
+     * build may still be writing the last messages) */
+    ctl_lora_stats s0;
+    for (;;) {
+        ctl_lora_get_stats(e.lora, &s0);
+        ctl_lora_stats s1;
+        WAIT_FOR(&e, (ctl_lora_get_stats(e.lora, &s1), s1.passes >= s0.passes + 3));
+        if (s1.status_writes == s0.status_writes) break;
+    }
     json_t *before_ho = status_of(&e, "ho"), *before_one = status_of(&e, "one");
 
     uv_timer_stop(&e.tick);
