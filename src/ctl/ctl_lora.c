@@ -407,6 +407,10 @@ static void ctl_lora_host_of(const char *url, char *out, size_t len)
 void ctl_lora_pods(ctl_lora *c, const ctl_podview *pods, size_t n)
 {
     if (!c || c->closing) return;
+    if (!c->pods_given) {
+        c->pods_given = 1;
+        ctl_ctrl_kick(c->ctrl); /* adapters held for the first list go on */
+    }
     int changed = 0;
     /* c->pods[0, sorted) stays in name order while new pods are appended;
      * the whole is sorted again at the end */

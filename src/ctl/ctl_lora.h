@@ -44,9 +44,9 @@
  * ArtifactFailed. A controller taking over adapters that already have a
  * status (brix up restarted; a new leader in Kubernetes mode) keeps their
  * conditions' lastTransitionTime, and neither writes their status nor
- * places them until their artifact resolved and every Ready candidate
- * answered its first GET /v1/models: a handover with nothing changed
- * writes nothing.
+ * places them until the first pod list came (ctl_lora_pods), their
+ * artifact resolved and every Ready candidate answered its first GET
+ * /v1/models: a handover with nothing changed writes nothing.
  *
  * Files: ctl_lora_int.h lists them (the API and pass here; state, status,
  * engine calls and the pure parsers apart).

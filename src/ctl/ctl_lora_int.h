@@ -135,6 +135,7 @@ struct ctl_lora {
     ctl_lora_pod **pods;
     size_t npods, cappods;
     ctl_lora_stats stats;
+    int pods_given; /* ctl_lora_pods was called at least once */
 };
 
 /* ---- ctl_lora_parse.c ---- */
@@ -158,9 +159,9 @@ void ctl_lora_pod_models_del(ctl_lora_pod *p, const char *ad);
 void ctl_lora_pod_models_add(ctl_lora_pod *p, const char *ad);
 /* 1 when p serves a's base model and matches its podSelector. */
 int ctl_lora_pod_candidate(const ctl_lora_ad *a, const ctl_lora_pod *p);
-/* 1 while a's first status would come from partial knowledge: its
- * artifact's first resolution is pending, or a Ready candidate's first GET
- * /v1/models is in flight. */
+/* 1 while a's first status would come from partial knowledge: no pod list
+ * was given yet, its artifact's first resolution is pending, or a Ready
+ * candidate's first GET /v1/models is in flight. */
 int ctl_lora_settling(const ctl_lora *c, const ctl_lora_ad *a);
 /* Adapters counted as loaded on p: listed plus our loads in flight. */
 unsigned ctl_lora_pod_loaded(const ctl_lora *c, const ctl_lora_pod *p);

@@ -154,6 +154,7 @@ void ctl_lora_pod_free(ctl_lora_pod *p)
 
 int ctl_lora_settling(const ctl_lora *c, const ctl_lora_ad *a)
 {
+    if (!c->pods_given) return 1;
     if (a->art == CTL_LORA_ART_NONE || (a->art == CTL_LORA_ART_RESOLVING && a->art_fails == 0))
         return 1;
     for (size_t i = 0; i < c->npods; i++) {

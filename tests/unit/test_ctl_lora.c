@@ -630,6 +630,11 @@ static void on_closed(void *ud)
     *(int *)ud = 1;
 }
 
+static void on_hold(uv_timer_t *t)
+{
+    *(int *)t->data = 1;
+}
+
 /* A controller taking over (brix up restarted, a new leader): adapters that
  * are Running stay as they are; the new one adopts what the engines list,
  * loads nothing and writes no status, not even a transient one. */
@@ -661,6 +666,15 @@ static void test_handover(void **st)
     char err[256];
     assert_int_equal(ctl_objstore_sync(e.store, CTL_KIND_MODEL_ADAPTER, err, sizeof(err)), 0);
     e.log[0] = 0;
+    /* the adapters come before the pods: passes run (the artifacts resolve)
+     * with no pod list yet, which must not count as "no candidates" */
+    int waited = 0;
+    uv_timer_t hold;
+    uv_timer_init(&e.loop, &hold);
+    hold.data = &waited;
+    uv_timer_start(&hold, on_hold, 300, 0);
+    WAIT_FOR(&e, waited);
+    uv_close((uv_handle_t *)&hold, NULL);
     uv_timer_start(&e.tick, on_tick, 0, 50);
     /* both engines listed (the routing report follows), then a few passes */
     WAIT_FOR(&e, strstr(e.log, "e0=") && strstr(e.log, "e1="));
