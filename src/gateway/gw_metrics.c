@@ -284,7 +284,9 @@ uint64_t gw_metrics_model_begin(gw_worker *w, const char *model)
 void gw_metrics_request_end(gw_worker *w, const char *strategy, uint64_t model_key,
                             const gw_am_req *r)
 {
-    gw_metrics_count(w->metrics, r->model, strategy, r->pod ? r->pod : "-", r->status_code);
+    /* brix's series: the name the request gave (the adapter's, for one) */
+    gw_metrics_count(w->metrics, r->lora_adapter ? r->lora_adapter : r->model, strategy,
+                     r->pod ? r->pod : "-", r->status_code);
     if (r->ttft_s >= 0) gw_metrics_ttft(w->metrics, r->ttft_s);
     gw_am_end(w->metrics->am, model_key, r);
 }

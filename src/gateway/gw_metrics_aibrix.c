@@ -263,17 +263,13 @@ void gw_am_end(gw_am *m, uint64_t model_key, const gw_am_req *r)
     snprintf(code, sizeof(code), "%d", r->status_code);
     /* "-": no model in the request; AIBrix labels it "unknown" */
     const char *model = strcmp(r->model, "-") ? r->model : "unknown";
-    bx_prom_label res[] = {{"model", model},
-                           {"status", r->status},
-                           {"status_code", code},
-                           {"pod_name", gp},
-                           {"gateway_pod", gp}};
+    bx_prom_label res[] = {{"model", model},      {"lora_adapter", r->lora_adapter},
+                           {"status", r->status}, {"status_code", code},
+                           {"pod_name", gp},      {"gateway_pod", gp}};
     /* the per-engine counters: AIBrix's pod labels, bucket last */
-    bx_prom_label pl[] = {{"model", model},
-                          {"pod", r->pod},
-                          {"engine_type", r->pod ? "vllm" : NULL},
-                          {"gateway_pod", gp},
-                          {"bucket", NULL}};
+    bx_prom_label pl[] = {{"model", model},    {"lora_adapter", r->lora_adapter},
+                          {"pod", r->pod},     {"engine_type", r->pod ? "vllm" : NULL},
+                          {"gateway_pod", gp}, {"bucket", NULL}};
     const size_t npl = sizeof(pl) / sizeof(pl[0]);
     int usage = r->prompt_tokens >= 0 && r->completion_tokens >= 0;
     pthread_mutex_lock(&m->mu);
@@ -285,7 +281,7 @@ void gw_am_end(gw_am *m, uint64_t model_key, const gw_am_req *r)
         else
             m->overflow[GW_AM_MODEL_INFLIGHT]--;
     }
-    gw_am_add(m, r->success ? GW_AM_SUCCESS : GW_AM_FAIL, res, 5, 1);
+    gw_am_add(m, r->success ? GW_AM_SUCCESS : GW_AM_FAIL, res, sizeof(res) / sizeof(res[0]), 1);
     if (usage) {
         pl[npl - 1].value = gw_am_token_bucket(r->prompt_tokens);
         gw_am_add(m, GW_AM_PROMPT_BUCKET, pl, npl, 1);

@@ -10,12 +10,12 @@
  * and the engine gauges AIBrix's gateway re-exports from its scrapes
  * (num_requests_running, num_requests_waiting, kv_cache_usage_perc,
  * gpu_cache_usage_perc, avg_{prompt,generation}_throughput_toks_per_s).
- * The bucket labels are AIBrix's strings ("0-256", "32768+", "1-2ms",
- * "5000ms+"). Empty label values are left out (Prometheus treats a label
- * with an empty value as absent): AIBrix's lora_adapter, namespace, roleset,
- * role and role_replica_index, and gateway_pod / pod_name unless POD_NAME is
- * set in the gateway's environment. brix's own series stay in gw_metrics.c
- * under brix_gateway_*.
+ * As AIBrix, model is the base model and lora_adapter the adapter's name
+ * when a request names an adapter. The bucket labels are AIBrix's strings ("0-256", "32768+",
+ * "1-2ms", "5000ms+"). Empty label values are left out (Prometheus treats a label with an empty
+ * value as absent): AIBrix's lora_adapter, namespace, roleset, role and role_replica_index, and
+ * gateway_pod / pod_name unless POD_NAME is set in the gateway's environment. brix's own series
+ * stay in gw_metrics.c under brix_gateway_*.
  *
  * Cardinality: model labels come bounded from the caller (gw_proxy.c's
  * gw_model_label); pod is an engine of the registry (GW_MAX_ENGINES);
@@ -36,13 +36,15 @@ typedef struct gw_am gw_am;
 
 /* One request at its end, as the client saw it. */
 typedef struct gw_am_req {
-    const char *model;     /* bounded label ("unknown" for names not served) */
-    const char *pod;       /* the engine that answered (its name), NULL: none */
-    const char *status;    /* AIBrix's status label, e.g. "gateway_rsp_body_success" */
-    int status_code;       /* the status sent (499: the client left) */
-    int success;           /* counted in _success_total, else in _fail_total */
-    int stream;            /* the answer was SSE */
-    int32_t prompt_tokens; /* usage; -1 when the answer had none */
+    const char *model;        /* bounded label ("unknown" for names not served); for a
+                               * LoRA adapter, the base model that served it */
+    const char *lora_adapter; /* the adapter's name, NULL for a base model */
+    const char *pod;          /* the engine that answered (its name), NULL: none */
+    const char *status;       /* AIBrix's status label, e.g. "gateway_rsp_body_success" */
+    int status_code;          /* the status sent (499: the client left) */
+    int success;              /* counted in _success_total, else in _fail_total */
+    int stream;               /* the answer was SSE */
+    int32_t prompt_tokens;    /* usage; -1 when the answer had none */
     int32_t completion_tokens;
     double ttft_s, e2e_s; /* -1 when unknown */
     double routing_s;     /* time picking engines; -1 when no pick was made */

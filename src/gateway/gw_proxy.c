@@ -313,9 +313,12 @@ static void gw_finish(gw_call *c, int ok)
                           .completion_tokens = c->completion_tokens,
                           .ttft_s = c->t_first_ns ? gw_secs(c->t0_ns, c->t_first_ns) : -1,
                           .e2e_s = gw_secs(c->t0_ns, now)};
+    char base[GW_NAME_MAX] = ""; /* the engine's base model, when c named an adapter */
     if (c->engine) {
         gw_engine *e = c->engine;
         gw_registry_lock(&g->reg);
+        if (c->req.model && e->model[0] && strcmp(e->model, c->req.model) != 0)
+            memcpy(base, e->model, sizeof(base));
         if (c->release) {
             gw_release_locked(g, c->w->loop, e, c->release);
             c->release = GW_REL_NONE;
@@ -331,7 +334,9 @@ static void gw_finish(gw_call *c, int ok)
     int status = c->client_left                       ? 499
                  : c->stopping && !c->upstream_status ? 503
                                                       : c->upstream_status;
-    gw_am_req mr = {.model = gw_model_label(c),
+    const char *label = gw_model_label(c);
+    gw_am_req mr = {.model = base[0] ? base : label,
+                    .lora_adapter = base[0] ? label : NULL,
                     .pod = c->engine ? c->engine->addr : NULL,
                     .status_code = status,
                     .success = ok && status < 400,

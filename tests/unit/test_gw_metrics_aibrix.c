@@ -96,11 +96,17 @@ static void test_series(void **state)
     r = done("-", 400, 0, 0);
     r.status = "gateway_req_body_fail";
     gw_am_end(w2, 0, &r);
+    gw_am_begin(w2); /* an adapter, served by base model m */
+    r = done("m", 200, 1, 0);
+    r.lora_adapter = "sql-lora";
+    gw_am_end(w2, 0, &r);
     gw_am_merge(all, w1);
     gw_am_merge(all, w2);
     t = render(all);
     const char *want[] = {
-        "gateway_request_total 3.0\n",
+        "gateway_request_total 4.0\n",
+        "gateway_request_model_success_total{model=\"m\",lora_adapter=\"sql-lora\",status=\""
+        "gateway_rsp_body_success\",status_code=\"200\"} 1.0\n",
         "gateway_in_flight_requests 0.0\n",
         "gateway_model_in_flight_requests{model=\"m\"} 0.0\n",
         "gateway_request_model_success_total{model=\"m\",status=\"gateway_rsp_body_success\","
