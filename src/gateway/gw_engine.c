@@ -43,6 +43,8 @@ void gw_engine_clear_metrics(gw_engine *e)
     e->busy_ratio = e->prompt_tps = e->gen_tps = NAN;
     e->avg_prompt_per_req = e->avg_gen_per_req = NAN;
     e->queue_mean_s = e->prefill_mean_s = e->decode_mean_s = e->ttft_mean_s = NAN;
+    for (int i = 0; i < GW_HQ_N; i++)
+        e->hq[i][0] = e->hq[i][1] = e->hq[i][2] = NAN;
 }
 
 gw_engine *gw_registry_find(gw_registry *r, const char *addr)

@@ -156,6 +156,15 @@ static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
         es[i].inflight = e->inflight;
         es[i].breaker = (int)e->breaker.state;
         es[i].ready = gw_engine_up(e);
+        es[i].gone = e->gone;
+        memcpy(es[i].model, e->model, sizeof(es[i].model));
+        es[i].running = e->running;
+        es[i].waiting = e->waiting;
+        es[i].kv_usage = e->kv_usage;
+        es[i].gpu_cache_usage = e->gpu_cache_usage;
+        es[i].prompt_tps = e->prompt_tps;
+        es[i].gen_tps = e->gen_tps;
+        memcpy(es[i].hq, e->hq, sizeof(es[i].hq));
     }
     gw_metrics_view v = {.engines = es,
                          .nengines = ne,
@@ -196,7 +205,16 @@ static void gw_handle(bx_http_req *hr, bx_http_res *res, void *ud)
     gw_gateway *g = w->g;
     gw_worker_busy(w);
     if (!gw_auth_step(&g->cfg.keys, hr, res)) { /* answered 401 */
-        gw_metrics_request_done(w, "-", "-", "-", 401, -1);
+        gw_metrics_call_begin(w);
+        gw_am_req r = {.model = "-",
+                       .status = "gateway_req_headers_fail",
+                       .status_code = 401,
+                       .prompt_tokens = -1,
+                       .completion_tokens = -1,
+                       .ttft_s = -1,
+                       .e2e_s = -1,
+                       .routing_s = -1};
+        gw_metrics_request_end(w, "-", 0, &r);
         /* hr is freed with the answer: the access log copies the path now */
         gw_alog_rec ar = {.path = hr->path,
                           .status = 401,

@@ -19,6 +19,7 @@
 #include "gateway/gw_engine.h"
 #include "gateway/gw_gateway.h"
 #include "gateway/gw_metrics.h"
+#include "gateway/gw_metrics_aibrix.h"
 #include "gateway/gw_ratelimit.h"
 #include "gateway/gw_req.h"
 #include "gateway/gw_router.h"
@@ -127,8 +128,16 @@ int gw_proxy_watch(gw_worker *w);
 #define GW_WATCH_MS 250
 
 /* metrics shorthands (gw_metrics.c), on the worker's thread */
-void gw_metrics_request_done(gw_worker *w, const char *model, const char *strategy,
-                             const char *engine, int status, double ttft_s);
+/* A request entered the gateway (counted, in flight until its end). */
+void gw_metrics_call_begin(gw_worker *w);
+/* Its model (the bounded label) is known: that model's in-flight gauge +1;
+ * returns the key to give gw_metrics_request_end (0 = none). */
+uint64_t gw_metrics_model_begin(gw_worker *w, const char *model);
+/* The request ended as r says (r->status_code: what the client was sent,
+ * 499 when it left first): brix_gateway_requests_total and AIBrix's
+ * series. Every gw_metrics_call_begin has one end. */
+void gw_metrics_request_end(gw_worker *w, const char *strategy, uint64_t model_key,
+                            const gw_am_req *r);
 void gw_metrics_decision(gw_worker *w, double seconds);
 /* An answer in flight ended by the gateway: its engine declared down, or silent too long. */
 enum { GW_END_NONE = 0, GW_END_ENGINE_DOWN, GW_END_SILENCE };

@@ -10,6 +10,7 @@
 
 #include "common/bx_prom.h"
 #include "gateway/gw_gateway_int.h"
+#include "gateway/gw_metrics_aibrix.h"
 
 #define GW_M_SERIES 1024
 
@@ -26,6 +27,7 @@ struct gw_metrics {
     uint64_t other;
     bx_prom_hist ttft, decision;
     uint64_t ended_down, ended_silence; /* answers cut: engine declared down, silence */
+    gw_am *am; /* the same requests under AIBrix's names (gw_metrics_aibrix.c) */
 };
 
 /* 10 us x 2^k, 15 buckets (AIBrix's routing-latency buckets) */
@@ -37,7 +39,12 @@ gw_metrics *gw_metrics_new(void)
 {
     gw_metrics *m = calloc(1, sizeof(*m));
     if (!m) return NULL;
+    if (!(m->am = gw_am_new())) {
+        free(m);
+        return NULL;
+    }
     if (pthread_mutex_init(&m->mu, NULL) != 0) {
+        gw_am_free(m->am);
         free(m);
         return NULL;
     }
@@ -49,6 +56,7 @@ gw_metrics *gw_metrics_new(void)
 void gw_metrics_free(gw_metrics *m)
 {
     if (!m) return;
+    gw_am_free(m->am);
     pthread_mutex_destroy(&m->mu);
     free(m);
 }
@@ -145,6 +153,7 @@ void gw_metrics_merge(gw_metrics *dst, gw_metrics *src)
     dst->ended_silence += src->ended_silence;
     pthread_mutex_unlock(&dst->mu);
     pthread_mutex_unlock(&src->mu);
+    gw_am_merge(dst->am, src->am);
 }
 
 static void gw_m_counter(bx_buf *b, const char *name, const char *help, double v)
@@ -241,14 +250,45 @@ int gw_metrics_render(gw_metrics *m, const gw_metrics_view *v, bx_buf *b)
             bx_prom_value(b, gauges[k].name, l, val);
         }
     }
+    gw_am_engine *ae = calloc((size_t)v->nengines + 1, sizeof(*ae));
+    if (!ae) return -1;
+    int na = 0;
+    for (int i = 0; i < v->nengines; i++) {
+        const gw_metrics_engine *e = &v->engines[i];
+        if (e->gone) continue;
+        ae[na++] = (gw_am_engine){.pod = e->addr,
+                                  .model = e->model,
+                                  .running = e->running,
+                                  .waiting = e->waiting,
+                                  .kv_usage = e->kv_usage,
+                                  .gpu_cache_usage = e->gpu_cache_usage,
+                                  .prompt_tps = e->prompt_tps,
+                                  .gen_tps = e->gen_tps,
+                                  .hq = e->hq};
+    }
+    gw_am_render(m->am, ae, na, b);
+    free(ae);
     return 0;
 }
 
-void gw_metrics_request_done(gw_worker *w, const char *model, const char *strategy,
-                             const char *engine, int status, double ttft_s)
+void gw_metrics_call_begin(gw_worker *w)
 {
-    gw_metrics_count(w->metrics, model, strategy, engine, status);
-    if (ttft_s >= 0) gw_metrics_ttft(w->metrics, ttft_s);
+    gw_am_begin(w->metrics->am);
+}
+
+uint64_t gw_metrics_model_begin(gw_worker *w, const char *model)
+{
+    return gw_am_model_begin(w->metrics->am, model);
+}
+
+void gw_metrics_request_end(gw_worker *w, const char *strategy, uint64_t model_key,
+                            const gw_am_req *r)
+{
+    /* brix's series: the name the request gave (the adapter's, for one) */
+    gw_metrics_count(w->metrics, r->lora_adapter ? r->lora_adapter : r->model, strategy,
+                     r->pod ? r->pod : "-", r->status_code);
+    if (r->ttft_s >= 0) gw_metrics_ttft(w->metrics, r->ttft_s);
+    gw_am_end(w->metrics->am, model_key, r);
 }
 
 void gw_metrics_decision(gw_worker *w, double seconds)

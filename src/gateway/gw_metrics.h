@@ -9,7 +9,9 @@
  * so clients cannot fill the table with names.
  * One set per gateway worker, each with its own lock (updated by its
  * worker's thread; merged into a fresh set to render), so workers never
- * meet on one counter. Rendered into a caller-owned bx_buf. */
+ * meet on one counter. Rendered into a caller-owned bx_buf. The same
+ * requests are also counted under AIBrix's gateway metric names
+ * (gw_metrics_aibrix.h, rendered after brix's own). */
 #ifndef GW_METRICS_H
 #define GW_METRICS_H
 
@@ -29,6 +31,11 @@ typedef struct gw_metrics_engine {
     int32_t inflight;
     int breaker;
     int ready; /* ready and not gone */
+    int gone;  /* removed from discovery */
+    /* re-exported under AIBrix's names (gw_metrics_aibrix.h); NaN = missing */
+    char model[GW_NAME_MAX];
+    double running, waiting, kv_usage, gpu_cache_usage, prompt_tps, gen_tps;
+    double hq[GW_HQ_N][3]; /* the engine's histogram quantiles (gw_engine.h) */
 } gw_metrics_engine;
 
 typedef struct gw_metrics_view {
@@ -42,7 +49,7 @@ typedef struct gw_metrics_view {
     size_t prefix_entries, prefix_capacity, prefix_bytes;
     uint64_t prefix_evictions;
     uint64_t rl_fail_open, rl_fail_closed;
-    int have_redis, redis_up; /* --redis set; every worker's limiter has it up */
+    int have_redis, redis_up;  /* --redis set; every worker's limiter has it up */
     bx_http_shared_stats http; /* client connections, over the workers */
 } gw_metrics_view;
 

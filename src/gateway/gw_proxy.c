@@ -80,6 +80,14 @@ struct gw_call {
     int cut;    /* ... and has cancelled the upstream request */
     int got_data;
     uint64_t sent_ms, last_ms, max_gap_ms;
+    /* metrics: the model's in-flight key, why the call ended early, and
+     * the time spent picking engines */
+    uint64_t model_key;
+    int client_left; /* the client went away before its answer ended */
+    int stopping;    /* the gateway is stopping */
+    int rejected;    /* answered by the rate limiter (AIBrix's headers phase) */
+    uint64_t routing_ns;
+    int picked;
 };
 
 /* How gw_finish gives the engine back (in the same lock hold as the rest
@@ -305,9 +313,12 @@ static void gw_finish(gw_call *c, int ok)
                           .completion_tokens = c->completion_tokens,
                           .ttft_s = c->t_first_ns ? gw_secs(c->t0_ns, c->t_first_ns) : -1,
                           .e2e_s = gw_secs(c->t0_ns, now)};
+    char base[GW_NAME_MAX] = ""; /* the engine's base model, when c named an adapter */
     if (c->engine) {
         gw_engine *e = c->engine;
         gw_registry_lock(&g->reg);
+        if (c->req.model && e->model[0] && strcmp(e->model, c->req.model) != 0)
+            memcpy(base, e->model, sizeof(base));
         if (c->release) {
             gw_release_locked(g, c->w->loop, e, c->release);
             c->release = GW_REL_NONE;
@@ -316,12 +327,35 @@ static void gw_finish(gw_call *c, int ok)
         gw_registry_unlock(&g->reg);
     }
     gw_worker_busy(c->w);
-    /* one status for the metric and the access log: what the client was
-     * answered (a 4xx/5xx the gateway gave itself included), or 502 for an
-     * answer that failed after a success status (an engine cut mid-stream) */
-    int status = !ok && c->upstream_status < 400 ? 502 : c->upstream_status;
-    gw_metrics_request_done(c->w, gw_model_label(c), c->decided ? c->decided->name : "-",
-                            c->engine ? c->engine->addr : "-", status, rr.ttft_s);
+    /* one status for the metrics and the access log: what the client was
+     * sent (a 4xx/5xx the gateway gave itself included; 200 for an answer
+     * an engine cut mid-stream), 499 when the client left first (AIBrix's
+     * and nginx's), 503 when the gateway stopping ended it */
+    int status = c->client_left                       ? 499
+                 : c->stopping && !c->upstream_status ? 503
+                                                      : c->upstream_status;
+    const char *label = gw_model_label(c);
+    gw_am_req mr = {.model = base[0] ? base : label,
+                    .lora_adapter = base[0] ? label : NULL,
+                    .pod = c->engine ? c->engine->addr : NULL,
+                    .status_code = status,
+                    .success = ok && status < 400,
+                    .stream = c->sse_on,
+                    .prompt_tokens = c->prompt_tokens,
+                    .completion_tokens = c->completion_tokens,
+                    .ttft_s = rr.ttft_s,
+                    .e2e_s = rr.e2e_s,
+                    .routing_s = c->picked ? (double)c->routing_ns / 1e9 : -1};
+    /* AIBrix's status label: the phase of its ext_proc exchange where the
+     * request ended */
+    mr.status = c->client_left                             ? "context_cancelled"
+                : c->stopping                              ? "aibrix_gateway_server_shutdown"
+                : mr.success                               ? "gateway_rsp_body_success"
+                : c->rejected                              ? "gateway_req_headers_fail"
+                : !c->engine                               ? "gateway_req_body_fail"
+                : c->upstream_status >= 400 || !c->started ? "gateway_rsp_headers_fail"
+                                                           : "gateway_rsp_body_fail";
+    gw_metrics_request_end(c->w, c->decided ? c->decided->name : "-", c->model_key, &mr);
     if (c->prompt_tokens >= 0 && c->completion_tokens >= 0)
         gw_limits_account(c->w, c->req.user, c->prompt_tokens + c->completion_tokens);
     gw_alog_rec ar = {.id = c->id,
@@ -330,7 +364,8 @@ static void gw_finish(gw_call *c, int ok)
                       .user = c->req.user,
                       .engine = c->engine ? c->engine->addr : NULL,
                       .strategy = c->decided ? c->decided->name : NULL,
-                      .status = c->upstream_status ? status : 0, /* 0: nothing sent */
+                      .status =
+                          c->upstream_status || c->client_left ? status : 0, /* 0: nothing sent */
                       .ok = ok,
                       .ttft_ms = rr.ttft_s >= 0 ? rr.ttft_s * 1000 : -1.0,
                       .ms = rr.e2e_s * 1000,
@@ -493,6 +528,7 @@ static void gw_client_abort(bx_http_res *res, void *ud)
     (void)res;
     gw_call *c = ud;
     c->res = NULL;
+    c->client_left = 1;
     if (c->creq)
         bx_http_client_cancel(c->creq); /* on_done finishes */
     else if (!c->in_limits)
@@ -522,7 +558,10 @@ static void gw_forward(gw_call *c)
         c->rq.rnd = gw_next_random(w);
         uint64_t t = uv_hrtime();
         e = gw_router_pick(&g->router, c->strategy, &c->rq, cands, k, &c->decided);
-        gw_metrics_decision(w, gw_secs(t, uv_hrtime()));
+        uint64_t picked_ns = uv_hrtime() - t;
+        gw_metrics_decision(w, (double)picked_ns / 1e9);
+        c->routing_ns += picked_ns;
+        c->picked = 1;
         gw_breaker_picked(&e->breaker); /* not CLOSED: this is the probe */
         e->inflight++;
         e->routed_total++;
@@ -667,6 +706,7 @@ static void gw_proxy_admitted(gw_call *c, int verdict, int retry_after_s)
         return;
     }
     if (verdict != GW_ADMIT_OK) {
+        c->rejected = 1;
         char ra[16];
         snprintf(ra, sizeof(ra), "%d", retry_after_s > 0 ? retry_after_s : 1);
         bx_http_res_header(c->res, "Retry-After", ra);
@@ -701,6 +741,7 @@ void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api
     c->t0_ns = uv_hrtime();
     c->prompt_tokens = c->completion_tokens = -1;
     bx_queue_insert_head(&w->calls, &c->node);
+    gw_metrics_call_begin(w);
     uint64_t id = ++w->next_id ^ w->id_salt; /* "brx-" and 16 hex digits, no printf */
     memcpy(c->id, "brx-", 4);
     for (int i = 19; i >= 4; i--, id >>= 4)
@@ -746,6 +787,7 @@ void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api
         gw_finish(c, 0);
         return;
     }
+    c->model_key = gw_metrics_model_begin(w, gw_model_label(c));
     /* the request stays valid until its response ends or is aborted, which
      * covers every (re)send: no copy (the client copies what it sends) */
     c->body = hr->body;
@@ -810,6 +852,7 @@ void gw_proxy_cancel_all(gw_worker *w)
                 bx_reply_error(c->res, 503, "ServiceUnavailableError", "the gateway is stopping");
                 c->upstream_status = 503;
             }
+            c->stopping = 1;
             c->res = NULL;
             c->held = 0;
             gw_finish(c, 0);
@@ -817,6 +860,7 @@ void gw_proxy_cancel_all(gw_worker *w)
         }
         if (c->res) bx_http_res_set_abort(c->res, NULL, NULL); /* the call may go first */
         c->res = NULL;
+        c->stopping = 1;
         if (c->creq) bx_http_client_cancel(c->creq); /* on_done frees the call */
     }
 }

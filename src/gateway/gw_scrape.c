@@ -99,8 +99,58 @@ static void gw_scrape_hist_pick(const bx_prom_doc *doc, const char *family, cons
     if (isnan(*sum) || isnan(*count)) *sum = *count = NAN;
 }
 
+static const char *const gw_hq_names[GW_HQ_N] = {"time_to_first_token_seconds",
+                                                 "time_per_output_token_seconds",
+                                                 "e2e_request_latency_seconds",
+                                                 "request_queue_time_seconds",
+                                                 "request_inference_time_seconds",
+                                                 "request_prefill_time_seconds",
+                                                 "request_decode_time_seconds",
+                                                 "iteration_tokens_total",
+                                                 "request_prompt_tokens",
+                                                 "request_generation_tokens",
+                                                 "request_max_num_generation_tokens"};
+
+const char *gw_scrape_hq_name(int i)
+{
+    return i >= 0 && i < GW_HQ_N ? gw_hq_names[i] : NULL;
+}
+
+double gw_scrape_quantile(const bx_prom_hist_view *h, double q)
+{
+    if (h->nbuckets == 0) return NAN;
+    double total = h->cum[h->nbuckets - 1];
+    if (!(total > 0)) return NAN;
+    double rank = q * total, lo = 0, below = 0;
+    for (size_t i = 0; i < h->nbuckets; i++) {
+        if (h->cum[i] >= rank) {
+            if (isinf(h->le[i])) return lo; /* in +Inf: the highest finite bound */
+            double in = h->cum[i] - below;
+            return in > 0 ? lo + (h->le[i] - lo) * (rank - below) / in : h->le[i];
+        }
+        lo = h->le[i];
+        below = h->cum[i];
+    }
+    return lo;
+}
+
+static void gw_scrape_hq(const bx_prom_doc *doc, const char *model, gw_scrape_sample *o)
+{
+    static const double qs[3] = {0.5, 0.9, 0.99};
+    for (int i = 0; i < GW_HQ_N; i++) {
+        char fam[96];
+        snprintf(fam, sizeof(fam), "vllm:%s", gw_hq_names[i]);
+        bx_prom_hist_view h;
+        int ok = (model && model[0] && bx_prom_histogram(doc, fam, "model_name", model, &h) == 0) ||
+                 bx_prom_histogram(doc, fam, NULL, NULL, &h) == 0;
+        for (int k = 0; k < 3; k++)
+            o->hq[i][k] = ok ? gw_scrape_quantile(&h, qs[k]) : NAN;
+    }
+}
+
 void gw_scrape_extract(const bx_prom_doc *doc, const char *model, gw_scrape_sample *o)
 {
+    gw_scrape_hq(doc, model, o);
     o->running = gw_scrape_pick_any(
         doc, GW_NAMES("vllm:num_requests_running", "sglang:num_running_reqs"), model, 0);
     o->waiting = gw_scrape_pick_any(
@@ -189,6 +239,7 @@ static void gw_scrape_apply(gw_engine *e, gw_scrape_eng *se, const gw_scrape_sam
     e->prefill_mean_s = gw_scrape_mean(&se->hist[GW_H_PREFILL], x->prefill_sum, x->prefill_count);
     e->decode_mean_s = gw_scrape_mean(&se->hist[GW_H_DECODE], x->decode_sum, x->decode_count);
     e->ttft_mean_s = gw_scrape_mean(&se->hist[GW_H_TTFT], x->ttft_sum, x->ttft_count);
+    memcpy(e->hq, x->hq, sizeof(e->hq));
 }
 
 static void gw_scrape_forget(gw_engine *e, gw_scrape_eng *se)

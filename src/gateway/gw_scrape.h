@@ -28,6 +28,9 @@
  *     scrape, the mean of just the new observations (delta sum / delta
  *     count: recent latency, not the lifetime's); when it did not, the last
  *     such windowed mean is kept; before any window, the cumulative mean.
+ *   hq: p50, p90, p99 of the vllm: histograms gw_scrape_hq_name lists,
+ *     from their cumulative buckets (since the engine started), as AIBrix's
+ *     gateway re-exports them (NAME_p50 ...; gw_metrics_aibrix.c).
  * kv_usage and gpu_cache_usage measure the same thing (share of GPU KV
  * blocks in use); vLLM renamed the gauge, so when only one is exported it
  * fills both (AIBrix reads them separately, and least-gpu-cache then never
@@ -83,7 +86,16 @@ typedef struct gw_scrape_sample {
     double prompt_sum, prompt_count, gen_sum, gen_count; /* token histograms */
     double queue_sum, queue_count, prefill_sum, prefill_count;
     double decode_sum, decode_count, ttft_sum, ttft_count;
+    double hq[GW_HQ_N][3]; /* p50, p90, p99 of the histograms gw_scrape_hq_name names */
 } gw_scrape_sample;
+
+/* The name, without "vllm:", of the i-th histogram whose quantiles the
+ * scraper keeps (i < GW_HQ_N): AIBrix's names for them. */
+const char *gw_scrape_hq_name(int i);
+/* The q-quantile (0..1) of cumulative buckets, interpolated linearly
+ * within the bucket it falls in (as Prometheus's histogram_quantile);
+ * NaN when the histogram is empty. */
+double gw_scrape_quantile(const bx_prom_hist_view *h, double q);
 
 /* Reads the metrics above for model (NULL or "": all series) from doc. */
 void gw_scrape_extract(const bx_prom_doc *doc, const char *model, gw_scrape_sample *out);
