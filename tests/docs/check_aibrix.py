@@ -4,7 +4,11 @@ has a row in its kind's "## <Kind> fields" table (or is under a `path.*` row),
 no row names a field the schema lacks, every verdict is one of the four, and
 every CRD kind is in the Objects table.
 
-usage: check_aibrix.py REPO_ROOT"""
+With --metrics FILE (a gateway's /metrics after traffic), every gateway_*
+family it exports has a row in "Gateway metrics" marked same or better, and
+every row so marked is exported.
+
+usage: check_aibrix.py REPO_ROOT [--metrics FILE]"""
 import glob
 import os
 import re
@@ -37,6 +41,32 @@ def sections(doc):
         if cur and line.startswith("|") and not re.match(r"^\|[-| ]+\|$", line):
             out[cur].append([c.strip() for c in line.strip().strip("|").split("|")])
     return out
+
+
+def check_metrics(secs, text):
+    errors = []
+    rows = secs.get("Gateway metrics")
+    if not rows:
+        return ["no '## Gateway metrics' table"]
+    table = {}
+    for r in rows[1:]:
+        m = re.match(r"^`([^`]+)`$", r[0])
+        if not m or len(r) < 3 or any(v not in VERDICTS for v in r[1:3]):
+            errors.append("Gateway metrics: malformed row %r" % (r,))
+            continue
+        table[m.group(1)] = r[1:3]
+    exported = set(re.findall(r"^# TYPE (gateway_[a-z0-9_]+) ", text, re.M))
+    if not exported:
+        errors.append("the scrape has no gateway_* family")
+    for name in sorted(exported):
+        if name not in table:
+            errors.append("gateway exports `%s`, which has no row" % name)
+        elif "unsupported" in table[name] or "accepted" in table[name]:
+            errors.append("gateway exports `%s`, marked %s" % (name, table[name]))
+    for name, v in sorted(table.items()):
+        if ("same" in v or "better" in v) and name not in exported:
+            errors.append("`%s` is marked %s but the gateway does not export it" % (name, v))
+    return errors
 
 
 def main():
@@ -85,6 +115,8 @@ def main():
             base = p[:-2] if p.endswith(".*") else p
             if base not in fields:
                 errors.append("%s: row `%s` names no field of the CRD" % (title, p))
+    if "--metrics" in sys.argv:
+        errors += check_metrics(secs, open(sys.argv[sys.argv.index("--metrics") + 1]).read())
     for e in errors:
         print("docs/aibrix.md:", e)
     print("%d CRDs, %d fields checked, %d errors" % (len(crds), checked, len(errors)))
