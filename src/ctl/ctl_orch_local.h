@@ -80,6 +80,10 @@ typedef struct ctl_orch_local_cfg {
     double drain_poll_s;    /* how often inflight() is asked (0.25) */
     double orphan_grace_s;  /* SIGTERM->SIGKILL for pods of a deployment
                                this orchestrator does not know (30) */
+    /* 1: a vLLM server command line (vllm serve, python -m
+     * vllm.entrypoints.openai.api_server) runs brix's simulator in its
+     * place, its arguments translated (brix up --engine simulator) */
+    int engine_simulator;
     /* Names of variables passed from brix's own environment to engines,
      * besides PATH HOME USER LOGNAME LANG LC_ALL TZ TMPDIR (e.g. HF_TOKEN,
      * CUDA_VISIBLE_DEVICES). NULL-terminated; copied; at most
