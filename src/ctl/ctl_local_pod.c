@@ -1,9 +1,11 @@
 /* ctl_local_pod: the local orchestrator's pod state machine (the phases
  * and transitions are listed in ctl_orch_local.h, the structure and the
  * lifetime rules in ctl_local_int.h). It owns everything that happens to
- * one pod: launching it (ctl_local_spawn.c does the process work), its two
- * timers (probe_t: readiness probes and, for adopted pids, the liveness
- * poll; state_t: the one deadline of the current phase), backoff,
+ * one pod: launching it (ctl_local_spawn.c does the process work), its
+ * three timers (probe_t: the startupProbe until it passed, then readiness
+ * probes and, for adopted pids, the kill(pid, 0) poll; live_t: the
+ * livenessProbe; state_t: the one deadline of the current phase), what
+ * each probe's answers mean (ctl_local_probe.c runs them), backoff,
  * draining, SIGTERM then SIGKILL, exits, the pod row and the events, and
  * releasing it. It decides nothing about how many pods a deployment has:
  * ctl_orch_local.c does, and a phase change here marks the deployment for
