@@ -28,12 +28,14 @@
  * spec.template.spec.terminationGracePeriodSeconds. The command template
  * must use {port} somewhere (argv or env): ports are allocated per replica.
  * Ignored: image (noted), containers[1..] (noted), env[].valueFrom (noted),
- * ports/containerPort and the model.aibrix.ai/port label (allocated
- * locally), selector, resources, volumes, a probe's grpc (noted), httpGet
- * host/scheme/httpHeaders (noted).
+ * ports/containerPort (but a probe port naming one) and the
+ * model.aibrix.ai/port label (allocated locally), selector, resources,
+ * volumes, a probe's grpc (noted), httpGet host/scheme/httpHeaders
+ * (noted). Probes: see ctl_probe below and docs/control-plane.md.
  * brix annotations (values are strings, as Kubernetes requires):
  *   brix.ai/startup-timeout-seconds  seconds a replica may take to become
- *                                    ready before it is restarted (600)
+ *                                    ready before it is restarted (600;
+ *                                    a startupProbe's budget replaces it)
  *   brix.ai/drain-grace-seconds      seconds between SIGTERM and SIGKILL
  *                                    when a replica stops (30; falls back to
  *                                    terminationGracePeriodSeconds)
