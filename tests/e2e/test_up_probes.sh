@@ -184,4 +184,11 @@ wait_for 30 "slow Ready" phase_is slow Ready
 event_has "startup probe passed" || fail "no event for the startup probe"
 wait_for 20 "doomed restarted past its startupProbe budget" restarted doomed
 event_has "startup probe GET /health failed 2 times" || fail "no event for the startup probe's failure"
+# stopped here, once: the cleanup's second SIGTERM would make brix up exit without its engines
+engine_pids=$(pods_json | jq -r '.items[] | select(.pid > 0) | .pid')
+stop_pid "$UP_PID"
+for p in $engine_pids; do
+    for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$p" 2>/dev/null && fail "engine $p left running after brix up stopped"
+done
 log "ok"

@@ -175,8 +175,7 @@ if ! command -v vllm >/dev/null; then
     wait_for 20 "a FailedStart event naming the switch" event_has "vllm: not found on PATH"
     event_has "brix up --engine simulator" || fail "the event does not name the switch"
     ready_is qwen-base 1 || wait_for 20 "the no-command Deployment Ready" ready_is qwen-base 1
-    kill "$UP_PID"
-    wait "$UP_PID" 2>/dev/null
+    stop_pid "$UP_PID"
     rm -rf "$STATE"
 fi
 
@@ -208,4 +207,11 @@ log "a Deployment without command runs the simulator with LoRA: its adapter goes
 wait_for 30 "qwen-base Ready" ready_is qwen-base 1
 wait_for 30 "qwen-lora Running (was Failed: LoRA not enabled)" adapter_running qwen-lora
 wait_for 15 "a chat to qwen-lora" chat_ok qwen-lora
+# stopped here, once: the cleanup's second SIGTERM would make brix up exit without its engines
+engine_pids=$(pods_json | jq -r '.items[] | select(.pid > 0) | .pid')
+stop_pid "$UP_PID"
+for p in $engine_pids; do
+    for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$p" 2>/dev/null && fail "engine $p left running after brix up stopped"
+done
 log "ok"
