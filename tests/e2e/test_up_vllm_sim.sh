@@ -174,6 +174,9 @@ if ! command -v vllm >/dev/null; then
     start_up nosim -f "$E2E_TMP/stack.yaml"
     wait_for 20 "a FailedStart event naming the switch" event_has "vllm: not found on PATH"
     event_has "brix up --engine simulator" || fail "the event does not name the switch"
+    if command -v python3 >/dev/null && ! python3 -c 'import vllm' 2>/dev/null; then
+        wait_for 20 "python3 -m vllm... exiting, with the hint" event_has "where vLLM is not installed"
+    fi
     ready_is qwen-base 1 || wait_for 20 "the no-command Deployment Ready" ready_is qwen-base 1
     stop_pid "$UP_PID"
     rm -rf "$STATE"
