@@ -70,7 +70,8 @@ static void ctl_cli_describe_command(FILE *out, const json_t *o)
     size_t n = 0;
     line[0] = 0;
     if (!json_array_size(cmd) && !json_array_size(args)) {
-        ctl_cli_field(out, "Command", "{brix} engine --port {port} --model {model} (default)");
+        ctl_cli_field(out, "Command",
+                      "{brix} engine --port {port} --model {model} --enable-lora (default)");
         return;
     }
     if (!json_array_size(cmd)) n += (size_t)snprintf(line, sizeof(line), "{brix} engine");

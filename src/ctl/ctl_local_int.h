@@ -8,7 +8,8 @@
  *        |             drain, terminate, exits, probe results, release
  *        v
  *   ctl_local_spawn.c  ports, environment, log files, uv_spawn, process
- *   ctl_local_probe.c  groups, signals; the readiness GET
+ *   ctl_local_probe.c  groups, signals; the probes (httpGet, tcpSocket,
+ *   ctl_local_vllm.c   exec); vLLM command lines for the simulator
  *
  * Nothing calls back up by name: a process exit and a probe answer reach
  * the pod file through the callbacks it hands down, and a pod that needs
@@ -18,10 +19,12 @@
  * Structure. A ctl_local_dep per Deployment holds its current settings (a
  * refcounted ctl_local_spec: a private copy of the ctl_obj plus a template
  * id that changes only when the command/env/labels change) and its pods. A
- * ctl_local_pod embeds its uv_process_t and two timers: probe_t ticks every
- * probe period (readiness GET, and for adopted pods the kill(pid, 0)
- * liveness poll), and state_t carries the one deadline of the current
- * phase (startup timeout, backoff delay, drain poll, SIGKILL after grace).
+ * ctl_local_pod embeds its uv_process_t and three timers: probe_t ticks
+ * every probe period (the startupProbe until it passed, then the readiness
+ * probe, and for adopted pods the kill(pid, 0) liveness poll), live_t ticks
+ * the livenessProbe once started, and state_t carries the one deadline of
+ * the current phase (startup timeout, backoff delay, drain poll, SIGKILL
+ * after grace).
  * Phase changes go through ctl_local_pod_set_phase, which writes the row,
  * calls on_change and marks the deployment for reconciling.
  *
@@ -62,13 +65,20 @@ typedef struct ctl_local_spec {
     int tmpl; /* template id within its deployment */
 } ctl_local_spec;
 
-/* One readiness GET in flight (ctl_local_probe.c). */
+/* One probe in flight (ctl_local_probe.c). res: 1 passed, 0 failed (why
+ * says how), -1 cancelled. */
 typedef struct ctl_local_probe ctl_local_probe;
-typedef void (*ctl_local_probe_cb)(ctl_local_probe *pr, int err, int status);
+typedef void (*ctl_local_probe_cb)(ctl_local_probe *pr, int res);
+struct ctl_local_exec;
 struct ctl_local_probe {
-    bx_http_creq *req; /* in flight, or NULL */
-    int status;        /* HTTP status of the answer */
+    bx_http_creq *req;         /* an HTTP or TCP probe in flight, or NULL */
+    struct ctl_local_exec *ex; /* an exec probe in flight, or NULL */
+    int status;                /* HTTP status of the answer */
+    int tcp, canceled;
     ctl_local_probe_cb done;
+    void *ud; /* the caller's */
+    char argv0[64];
+    char why[128]; /* what the last answer was */
 };
 
 struct ctl_local_pod {
@@ -96,13 +106,19 @@ struct ctl_local_pod {
     int restart_wanted;    /* Stopping in order to restart */
     int ready_this_launch; /* became Ready since the last spawn */
     int new_port;          /* pick another port at the next spawn */
-    int fails;             /* consecutive failed probes */
+    int fails;             /* consecutive failed readiness probes */
+    int oks;               /* consecutive passed readiness probes (successThreshold) */
+    int lfails, sfails;    /* consecutive failed liveness / startup probes */
+    int startup_ok;        /* the startupProbe passed (or there is none) */
+    int unready;           /* was Ready, failed readinessProbe: Starting, unrouted */
     int sigkilled;
+    int vllm_hint; /* runs vLLM itself: an early exit suggests the simulator */
     int released;
     int pending; /* close callbacks and probe answers outstanding */
     uv_process_t proc;
-    uv_timer_t probe_t, state_t;
-    ctl_local_probe probe;
+    uv_timer_t probe_t, state_t, live_t;
+    ctl_local_probe probe;  /* startup, then readiness */
+    ctl_local_probe lprobe; /* liveness */
 };
 
 struct ctl_local_dep {
@@ -205,16 +221,30 @@ int ctl_local_spawn_dead(ctl_local_pod *p, int64_t *status, int *sig, int *known
  * engine as its own group leader). */
 int ctl_local_spawn_alive_leader(int pid);
 
-/* ---- ctl_local_probe.c: readiness ---- */
+/* ---- ctl_local_probe.c: probes ---- */
 
-/* Starts GET http://127.0.0.1:port<path>; pr->done(pr, err, status) runs
- * once for it (err BX_HTTP_ECANCELED after ctl_local_probe_cancel). 0, or
- * a bx_http error code (no callback then). */
-int ctl_local_probe_start(ctl_local_probe *pr, bx_http_client *http, int port, const char *path,
-                          uint64_t timeout_ms, ctl_local_probe_cb done);
-/* Cancels the GET in flight, if any; its callback still comes. */
+/* Starts spec's probe of 127.0.0.1:port (exec: its command); pr->done(pr,
+ * res) runs once for it, later (res -1 after ctl_local_probe_cancel). 0,
+ * or a bx_http error code (no callback then). */
+int ctl_local_probe_start(ctl_local_probe *pr, ctl_orch_local *l, const ctl_probe *spec, int port,
+                          uint64_t timeout_ms, ctl_local_probe_cb done, void *ud);
+/* Cancels the probe in flight, if any; its callback still comes. */
 void ctl_local_probe_cancel(ctl_local_probe *pr);
-/* 1 while a GET is in flight. */
+/* 1 while a probe is in flight. */
 int ctl_local_probe_busy(const ctl_local_probe *pr);
+
+/* ---- ctl_local_vllm.c: vLLM command lines run by brix's simulator ---- */
+
+/* When argv (rendered, NULL-terminated) starts vLLM's OpenAI server
+ * (`vllm serve MODEL ...`, `python[3] -m vllm.entrypoints.openai.api_server
+ * ...`, either as a plain `sh -c` line), *out gets brix's engine command
+ * line in its place (owned: free with ctl_local_vllm_free) and 1; 0 when
+ * argv is no vLLM server (*out NULL); -1 out of memory. The model
+ * (positional or --model) becomes --model; the file's header lists the
+ * rest. */
+int ctl_local_vllm_translate(char *const *argv, const char *brix, char ***out);
+void ctl_local_vllm_free(char **argv);
+/* 1 when argv starts vLLM's OpenAI server (as above). */
+int ctl_local_vllm_is_server(char *const *argv);
 
 #endif

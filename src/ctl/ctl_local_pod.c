@@ -1,9 +1,11 @@
 /* ctl_local_pod: the local orchestrator's pod state machine (the phases
  * and transitions are listed in ctl_orch_local.h, the structure and the
  * lifetime rules in ctl_local_int.h). It owns everything that happens to
- * one pod: launching it (ctl_local_spawn.c does the process work), its two
- * timers (probe_t: readiness probes and, for adopted pids, the liveness
- * poll; state_t: the one deadline of the current phase), backoff,
+ * one pod: launching it (ctl_local_spawn.c does the process work), its
+ * three timers (probe_t: the startupProbe until it passed, then readiness
+ * probes and, for adopted pids, the kill(pid, 0) poll; live_t: the
+ * livenessProbe; state_t: the one deadline of the current phase), what
+ * each probe's answers mean (ctl_local_probe.c runs them), backoff,
  * draining, SIGTERM then SIGKILL, exits, the pod row and the events, and
  * releasing it. It decides nothing about how many pods a deployment has:
  * ctl_orch_local.c does, and a phase change here marks the deployment for
@@ -31,11 +33,69 @@ static const ctl_deployment *ctl_local_pod_dep(const ctl_local_pod *p)
     return p->sp ? &p->sp->o->u.dep : NULL;
 }
 
+/* A pod without settings (an orphan being stopped) is probed as brix's
+ * default readiness: GET /health. */
+static const ctl_probe ctl_local_pod_default_probe = {.path = "/health", .period_s = 1};
+
+static const ctl_probe *ctl_local_pod_readiness(const ctl_local_pod *p)
+{
+    return ctl_local_pod_dep(p) ? &ctl_local_pod_dep(p)->readiness : &ctl_local_pod_default_probe;
+}
+
+static const ctl_probe *ctl_local_pod_liveness(const ctl_local_pod *p)
+{
+    const ctl_deployment *d = ctl_local_pod_dep(p);
+    return d && d->liveness.given ? &d->liveness : NULL;
+}
+
+static const ctl_probe *ctl_local_pod_startup_probe(const ctl_local_pod *p)
+{
+    const ctl_deployment *d = ctl_local_pod_dep(p);
+    return d && d->startup.given ? &d->startup : NULL;
+}
+
+/* Kubernetes' meaning: a Ready pod failing its readinessProbe is only
+ * taken out of routing; without any probe given, brix's default restarts
+ * it (its /health answers as long as the engine works). */
+static int ctl_local_pod_k8s_probes(const ctl_local_pod *p)
+{
+    const ctl_deployment *d = ctl_local_pod_dep(p);
+    return d && (d->readiness.given || d->liveness.given);
+}
+
+static uint64_t ctl_local_pod_period_ms(const ctl_local_pod *p, const ctl_probe *pr)
+{
+    uint64_t ms = 0;
+    if (pr == ctl_local_pod_readiness(p)) ms = ctl_local_ms(p->l->cfg.probe_period_s);
+    if (!ms) ms = ctl_local_ms(pr->period_s);
+    return ms ? ms : 1000;
+}
+
 static uint64_t ctl_local_pod_probe_ms(const ctl_local_pod *p)
 {
-    uint64_t ms = ctl_local_ms(p->l->cfg.probe_period_s);
-    if (!ms && ctl_local_pod_dep(p)) ms = ctl_local_ms(ctl_local_pod_dep(p)->probe_period_s);
-    return ms ? ms : 1000;
+    return ctl_local_pod_period_ms(p, ctl_local_pod_readiness(p));
+}
+
+/* The first probe: initialDelaySeconds after the launch (what is left of
+ * it), else a period, at most a second (the kubelet probes at once). */
+static uint64_t ctl_local_pod_first_ms(const ctl_local_pod *p, const ctl_probe *pr)
+{
+    uint64_t delay = ctl_local_ms(pr->initial_delay_s);
+    uint64_t since = uv_now(p->l->loop) - p->phase_at;
+    if (delay) return delay > since ? delay - since : 0;
+    uint64_t period = ctl_local_pod_period_ms(p, pr);
+    return period < 1000 ? period : 1000;
+}
+
+static uint64_t ctl_local_pod_timeout_ms(const ctl_local_pod *p, const ctl_probe *pr)
+{
+    uint64_t ms = ctl_local_ms(pr->timeout_s);
+    return ms ? ms : ctl_local_ms(p->l->cfg.probe_timeout_s);
+}
+
+static int ctl_local_pod_threshold(const ctl_local_pod *p, const ctl_probe *pr)
+{
+    return pr->failure_threshold > 0 ? pr->failure_threshold : p->l->cfg.failure_threshold;
 }
 
 static uint64_t ctl_local_pod_grace_ms(const ctl_local_pod *p)
@@ -52,8 +112,21 @@ static uint64_t ctl_local_pod_startup_ms(const ctl_local_pod *p)
 
 static const char *ctl_local_pod_health(const ctl_local_pod *p)
 {
-    const ctl_deployment *d = ctl_local_pod_dep(p);
-    return d && d->health_path ? d->health_path : "/health";
+    const ctl_probe *pr = ctl_local_pod_readiness(p);
+    return pr->path ? pr->path : "/health";
+}
+
+/* "GET /path", "tcp :port" or "exec prog" of pr, for events. */
+static const char *ctl_local_pod_probe_desc(const ctl_local_pod *p, const ctl_probe *pr, char *buf,
+                                            size_t len)
+{
+    if (pr->kind == CTL_PROBE_TCP)
+        snprintf(buf, len, "tcp :%d", p->port);
+    else if (pr->kind == CTL_PROBE_EXEC && pr->exec)
+        snprintf(buf, len, "exec %.60s", pr->exec[0]);
+    else
+        snprintf(buf, len, "GET %.100s", pr->path ? pr->path : "/");
+    return buf;
 }
 
 void ctl_local_spec_unref(ctl_local_spec *sp)
@@ -202,13 +275,17 @@ void ctl_local_pod_release(ctl_local_pod *p)
     bx_queue_insert_head(&l->dying, &p->link);
     l->st.pods--;
     ctl_local_probe_cancel(&p->probe);
+    ctl_local_probe_cancel(&p->lprobe);
     uv_timer_stop(&p->probe_t);
     uv_timer_stop(&p->state_t);
+    uv_timer_stop(&p->live_t);
     p->probe_t.data = p;
     p->state_t.data = p;
-    p->pending += 2;
+    p->live_t.data = p;
+    p->pending += 3;
     uv_close((uv_handle_t *)&p->probe_t, ctl_local_pod_on_closed);
     uv_close((uv_handle_t *)&p->state_t, ctl_local_pod_on_closed);
+    uv_close((uv_handle_t *)&p->live_t, ctl_local_pod_on_closed);
     ctl_local_pod_proc_close(p);
 }
 
@@ -216,6 +293,7 @@ static void ctl_local_pod_gone(ctl_local_pod *p)
 {
     uv_timer_stop(&p->state_t);
     ctl_local_probe_cancel(&p->probe);
+    ctl_local_probe_cancel(&p->lprobe);
     ctl_local_pod_set_phase(p, CTL_POD_GONE);
     ctl_local_pod_release(p);
 }
@@ -276,6 +354,7 @@ ctl_local_pod *ctl_local_pod_new(ctl_local_dep *d, int replica, const char *name
     p->phase = CTL_POD_BACKOFF; /* not yet launched */
     int r = uv_timer_init(l->loop, &p->probe_t);
     if (r == 0) r = uv_timer_init(l->loop, &p->state_t);
+    if (r == 0) r = uv_timer_init(l->loop, &p->live_t);
     if (r != 0) {
         /* Cannot happen on Unix. A half-initialized handle may be linked
          * into the loop, so the pod is leaked rather than freed. */
@@ -284,6 +363,7 @@ ctl_local_pod *ctl_local_pod_new(ctl_local_dep *d, int replica, const char *name
     }
     p->probe_t.data = p;
     p->state_t.data = p;
+    p->live_t.data = p;
     ctl_local_pod_link(d, p);
     l->st.pods++;
     return p;
@@ -292,6 +372,18 @@ ctl_local_pod *ctl_local_pod_new(ctl_local_dep *d, int replica, const char *name
 /* ---- launching, exits, stopping ---- */
 
 static void ctl_local_pod_on_probe_tick(uv_timer_t *t);
+static void ctl_local_pod_on_live_tick(uv_timer_t *t);
+
+/* Starts the liveness ticks (the startupProbe passed, or there is none). */
+static void ctl_local_pod_start_liveness(ctl_local_pod *p)
+{
+    const ctl_probe *lp = ctl_local_pod_liveness(p);
+    p->startup_ok = 1;
+    p->lfails = 0;
+    if (!lp) return;
+    ctl_local_pod_timer(&p->live_t, ctl_local_pod_on_live_tick, ctl_local_pod_first_ms(p, lp),
+                        ctl_local_pod_period_ms(p, lp));
+}
 
 /* A failure before the process ran: counted like an exit. */
 static void ctl_local_pod_spawn_failed(ctl_local_pod *p, const char *what)
@@ -331,15 +423,29 @@ void ctl_local_pod_spawn(ctl_local_pod *p)
     p->started_ms = ctl_local_unix_ms();
     p->ready_this_launch = 0;
     p->fails = 0;
+    p->oks = 0;
+    p->sfails = 0;
+    p->lfails = 0;
+    p->unready = 0;
+    p->startup_ok = 0;
     p->sigkilled = 0;
     p->restart_wanted = 0;
     p->tmpl = p->d && p->d->cur ? p->d->cur->tmpl : p->tmpl;
     ctl_local_pod_event(p, CTL_EVENT_NORMAL, "Started", "pid %d on port %d", p->pid, p->port);
     ctl_local_pod_set_phase(p, CTL_POD_STARTING);
     if (p->released || p->phase != CTL_POD_STARTING) return; /* on_change acted */
-    uint64_t period = ctl_local_pod_probe_ms(p);
-    ctl_local_pod_timer(&p->probe_t, ctl_local_pod_on_probe_tick, period, period);
+    const ctl_probe *sp = ctl_local_pod_startup_probe(p);
+    if (sp) { /* its budget replaces the startup timeout */
+        ctl_local_pod_timer(&p->probe_t, ctl_local_pod_on_probe_tick, ctl_local_pod_first_ms(p, sp),
+                            ctl_local_pod_period_ms(p, sp));
+        return;
+    }
+    const ctl_probe *rp = ctl_local_pod_readiness(p);
+    ctl_local_pod_timer(&p->probe_t, ctl_local_pod_on_probe_tick,
+                        rp->given ? ctl_local_pod_first_ms(p, rp) : ctl_local_pod_probe_ms(p),
+                        ctl_local_pod_probe_ms(p));
     ctl_local_pod_timer(&p->state_t, ctl_local_pod_on_state_timer, ctl_local_pod_startup_ms(p), 0);
+    ctl_local_pod_start_liveness(p);
 }
 
 static void ctl_local_pod_backoff(ctl_local_pod *p)
@@ -374,7 +480,9 @@ static void ctl_local_pod_exited(ctl_local_pod *p, int64_t status, int sig, int 
     /* Leftover members of its process group (engine workers) go too. */
     ctl_local_spawn_kill_group(p->name, pid);
     uv_timer_stop(&p->state_t);
+    uv_timer_stop(&p->live_t);
     ctl_local_probe_cancel(&p->probe);
+    ctl_local_probe_cancel(&p->lprobe);
     char how[64];
     if (!known)
         snprintf(how, sizeof(how), "exited");
@@ -390,8 +498,12 @@ static void ctl_local_pod_exited(ctl_local_pod *p, int64_t status, int sig, int 
             ctl_local_pod_backoff(p);
         return;
     }
-    ctl_local_pod_event(p, CTL_EVENT_WARNING, "Exited", "pid %d %s in phase %s", pid, how,
-                        ctl_pod_phase_name(p->phase));
+    ctl_local_pod_event(p, CTL_EVENT_WARNING, "Exited", "pid %d %s in phase %s%s", pid, how,
+                        ctl_pod_phase_name(p->phase),
+                        p->vllm_hint && !p->ready_this_launch
+                            ? " (its log says why; where vLLM is not installed, `brix up --engine "
+                              "simulator` runs brix's simulator in its place)"
+                            : "");
     if (!p->ready_this_launch) p->new_port = 1; /* the port may have been taken */
     ctl_local_pod_backoff(p);
 }
@@ -400,7 +512,9 @@ static void ctl_local_pod_exited(ctl_local_pod *p, int64_t status, int sig, int 
 static void ctl_local_pod_terminate(ctl_local_pod *p)
 {
     ctl_local_probe_cancel(&p->probe);
+    ctl_local_probe_cancel(&p->lprobe);
     uv_timer_stop(&p->state_t);
+    uv_timer_stop(&p->live_t);
     if (p->pid <= 0) {
         if (p->for_good)
             ctl_local_pod_gone(p);
@@ -470,63 +584,122 @@ static void ctl_local_pod_ready(ctl_local_pod *p)
         p->adopt_pending = 0;
         ctl_local_pod_event(p, CTL_EVENT_NORMAL, "Adopted", "pid %d on port %d answers %s", p->pid,
                             p->port, ctl_local_pod_health(p));
+    } else if (p->unready) {
+        ctl_local_pod_event(p, CTL_EVENT_NORMAL, "Ready",
+                            "pid %d on port %d passes its readiness probe again", p->pid, p->port);
     } else {
         ctl_local_pod_event(p, CTL_EVENT_NORMAL, "Ready", "pid %d on port %d after %.3gs", p->pid,
                             p->port, (double)(p->ready_at - p->phase_at) / 1000.0);
     }
+    p->unready = 0;
     ctl_local_pod_set_phase(p, CTL_POD_READY);
 }
 
-static void ctl_local_pod_probe_failed(ctl_local_pod *p, int err, int status)
+static void ctl_local_pod_readiness_failed(ctl_local_pod *p, const char *why)
 {
-    int threshold = p->l->cfg.failure_threshold;
-    char why[96];
-    if (err)
-        snprintf(why, sizeof(why), "%s", bx_http_strerror(err));
-    else
-        snprintf(why, sizeof(why), "HTTP %d", status);
+    const ctl_probe *rp = ctl_local_pod_readiness(p);
+    int threshold = ctl_local_pod_threshold(p, rp);
+    char desc[128];
+    p->oks = 0;
     if (p->phase == CTL_POD_STARTING && !(p->adopt_pending && p->row_was_ready)) return;
     if (++p->fails < threshold) return;
+    ctl_local_pod_probe_desc(p, rp, desc, sizeof(desc));
+    if (ctl_local_pod_k8s_probes(p) && p->phase == CTL_POD_READY) {
+        ctl_local_pod_event(p, CTL_EVENT_WARNING, "Unhealthy",
+                            "readiness probe %s failed %d times in a row (%s); not routed until "
+                            "it passes",
+                            desc, p->fails, why);
+        p->unready = 1;
+        p->fails = 0;
+        ctl_local_pod_set_phase(p, CTL_POD_STARTING); /* no startup deadline: it started */
+        return;
+    }
     ctl_local_pod_event(p, CTL_EVENT_WARNING, "Unhealthy",
                         "%s failed %d times in a row (%s); restarting", ctl_local_pod_health(p),
                         p->fails, why);
     ctl_local_pod_restart(p);
 }
 
-static void ctl_local_pod_probe_done(ctl_local_probe *pr, int err, int status)
+static void ctl_local_pod_probe_done(ctl_local_probe *pr, int res)
 {
-    ctl_local_pod *p = bx_container_of(pr, ctl_local_pod, probe);
+    ctl_local_pod *p = pr->ud;
     p->pending--;
     if (p->released) {
         ctl_local_pod_maybe_free(p);
         return;
     }
-    if (err == BX_HTTP_ECANCELED || p->pid <= 0) return;
-    int ok = err == 0 && status == 200;
-    if (p->phase == CTL_POD_STARTING) {
-        if (ok)
-            ctl_local_pod_ready(p);
-        else
-            ctl_local_pod_probe_failed(p, err, status);
+    if (res < 0 || p->pid <= 0) return;
+    if (p->phase != CTL_POD_STARTING && p->phase != CTL_POD_READY) return;
+    const ctl_probe *sp = ctl_local_pod_startup_probe(p);
+    if (!p->startup_ok && sp) {
+        if (res) {
+            ctl_local_pod_event(p, CTL_EVENT_NORMAL, "Started", "startup probe passed after %.3gs",
+                                (double)(uv_now(p->l->loop) - p->phase_at) / 1000.0);
+            ctl_local_pod_start_liveness(p);
+            const ctl_probe *rp = ctl_local_pod_readiness(p);
+            ctl_local_pod_timer(&p->probe_t, ctl_local_pod_on_probe_tick,
+                                rp->given ? ctl_local_pod_first_ms(p, rp) : 0,
+                                ctl_local_pod_probe_ms(p));
+        } else if (++p->sfails >= sp->failure_threshold) {
+            char desc[128];
+            ctl_local_pod_event(p, CTL_EVENT_WARNING, "Unhealthy",
+                                "startup probe %s failed %d times (%s); restarting",
+                                ctl_local_pod_probe_desc(p, sp, desc, sizeof(desc)), p->sfails,
+                                pr->why);
+            ctl_local_pod_restart(p);
+        }
+        return;
+    }
+    if (!res) {
+        ctl_local_pod_readiness_failed(p, pr->why);
     } else if (p->phase == CTL_POD_READY) {
-        if (ok)
-            p->fails = 0;
-        else
-            ctl_local_pod_probe_failed(p, err, status);
+        p->fails = 0;
+    } else if (++p->oks >= ctl_local_pod_readiness(p)->success_threshold || p->adopt_pending) {
+        ctl_local_pod_ready(p);
     }
 }
 
-static void ctl_local_pod_probe(ctl_local_pod *p)
+static void ctl_local_pod_live_done(ctl_local_probe *pr, int res)
 {
-    ctl_orch_local *l = p->l;
-    if (ctl_local_probe_busy(&p->probe) || !l->http) return;
-    int rc = ctl_local_probe_start(&p->probe, l->http, p->port, ctl_local_pod_health(p),
-                                   ctl_local_ms(l->cfg.probe_timeout_s), ctl_local_pod_probe_done);
+    ctl_local_pod *p = pr->ud;
+    p->pending--;
+    if (p->released) {
+        ctl_local_pod_maybe_free(p);
+        return;
+    }
+    const ctl_probe *lp = ctl_local_pod_liveness(p);
+    if (res < 0 || p->pid <= 0 || !lp) return;
+    if (p->phase != CTL_POD_STARTING && p->phase != CTL_POD_READY) return;
+    if (res) {
+        p->lfails = 0;
+        return;
+    }
+    if (++p->lfails < lp->failure_threshold) return;
+    char desc[128];
+    ctl_local_pod_event(p, CTL_EVENT_WARNING, "Unhealthy",
+                        "liveness probe %s failed %d times in a row (%s); restarting",
+                        ctl_local_pod_probe_desc(p, lp, desc, sizeof(desc)), p->lfails, pr->why);
+    ctl_local_pod_restart(p);
+}
+
+static void ctl_local_pod_probe_run(ctl_local_pod *p, ctl_local_probe *pr, const ctl_probe *spec,
+                                    ctl_local_probe_cb done)
+{
+    if (ctl_local_probe_busy(pr)) return;
+    int rc =
+        ctl_local_probe_start(pr, p->l, spec, p->port, ctl_local_pod_timeout_ms(p, spec), done, p);
     if (rc != 0) {
         bx_warn("ctl_orch_local: probe of %s: %s", p->name, bx_http_strerror(rc));
         return;
     }
     p->pending++;
+}
+
+static void ctl_local_pod_probe(ctl_local_pod *p)
+{
+    const ctl_probe *sp = ctl_local_pod_startup_probe(p);
+    const ctl_probe *spec = !p->startup_ok && sp ? sp : ctl_local_pod_readiness(p);
+    ctl_local_pod_probe_run(p, &p->probe, spec, ctl_local_pod_probe_done);
 }
 
 /* ---- timers ---- */
@@ -544,6 +717,15 @@ static void ctl_local_pod_on_probe_tick(uv_timer_t *t)
         }
     }
     if (p->phase == CTL_POD_STARTING || p->phase == CTL_POD_READY) ctl_local_pod_probe(p);
+}
+
+static void ctl_local_pod_on_live_tick(uv_timer_t *t)
+{
+    ctl_local_pod *p = bx_container_of(t, ctl_local_pod, live_t);
+    const ctl_probe *lp = ctl_local_pod_liveness(p);
+    if (p->released || p->pid <= 0 || !lp || !p->startup_ok) return;
+    if (p->phase == CTL_POD_STARTING || p->phase == CTL_POD_READY)
+        ctl_local_pod_probe_run(p, &p->lprobe, lp, ctl_local_pod_live_done);
 }
 
 static void ctl_local_pod_on_state_timer(uv_timer_t *t)
@@ -616,6 +798,7 @@ void ctl_local_pod_adopt(ctl_local_pod *p, const ctl_pod *row, int for_stop)
         p->d && p->d->cur && row->generation == p->d->cur->o->generation ? p->d->cur->tmpl : 0;
     p->adopted = 1;
     p->adopt_pending = 1;
+    p->startup_ok = 1;
     p->row_was_ready = strcmp(row->state, "Ready") == 0;
     uint64_t period = ctl_local_pod_probe_ms(p);
     if (for_stop) {
@@ -630,4 +813,5 @@ void ctl_local_pod_adopt(ctl_local_pod *p, const ctl_pod *row, int for_stop)
     if (!p->row_was_ready)
         ctl_local_pod_timer(&p->state_t, ctl_local_pod_on_state_timer, ctl_local_pod_startup_ms(p),
                             0);
+    ctl_local_pod_start_liveness(p);
 }

@@ -218,15 +218,25 @@ int ctl_local_spawn(ctl_local_pod *p, uv_exit_cb on_exit, char *why, size_t whyl
         snprintf(why, whylen, "%s", err);
         return -1;
     }
-    char **extra = NULL;
-    char **env = ctl_local_spawn_env_build(l, envp, &extra);
-    if (!env) {
+    char **sim = NULL;
+    int is_vllm = ctl_local_vllm_is_server(argv);
+    if (is_vllm && l->cfg.engine_simulator && ctl_local_vllm_translate(argv, l->brix, &sim) < 0) {
         free(argv);
         free(envp);
         snprintf(why, whylen, "out of memory");
         return -1;
     }
-    int fd = ctl_local_spawn_log_open(l, p, argv);
+    char **run = sim ? sim : argv;
+    char **extra = NULL;
+    char **env = ctl_local_spawn_env_build(l, envp, &extra);
+    if (!env) {
+        ctl_local_vllm_free(sim);
+        free(argv);
+        free(envp);
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    int fd = ctl_local_spawn_log_open(l, p, run);
     uv_stdio_container_t stdio[3];
     stdio[0].flags = UV_IGNORE;
     for (int i = 1; i < 3; i++) {
@@ -240,8 +250,8 @@ int ctl_local_spawn(ctl_local_pod *p, uv_exit_cb on_exit, char *why, size_t whyl
     uv_process_options_t o;
     memset(&o, 0, sizeof(o));
     o.exit_cb = on_exit;
-    o.file = argv[0];
-    o.args = argv;
+    o.file = run[0];
+    o.args = run;
     o.env = env;
     o.flags = UV_PROCESS_DETACHED; /* setsid: own session and process group */
     o.stdio_count = 3;
@@ -249,7 +259,15 @@ int ctl_local_spawn(ctl_local_pod *p, uv_exit_cb on_exit, char *why, size_t whyl
     int r = uv_spawn(l->loop, &p->proc, &o);
     p->proc.data = p;
     p->proc_open = 1;
-    snprintf(why, whylen, "%s: %s", argv[0], r ? uv_strerror(r) : "");
+    if (r == UV_ENOENT && is_vllm && !sim)
+        snprintf(why, whylen,
+                 "%s: not found on PATH: vLLM is not installed here; `brix up --engine simulator` "
+                 "runs brix's simulator in its place",
+                 run[0]);
+    else
+        snprintf(why, whylen, "%s: %s", run[0], r ? uv_strerror(r) : "");
+    p->vllm_hint = is_vllm && !sim;
+    ctl_local_vllm_free(sim);
     if (fd >= 0) close(fd);
     for (size_t i = 0; extra[i]; i++)
         free(extra[i]);

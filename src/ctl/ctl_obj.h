@@ -22,15 +22,20 @@
  * model.aibrix.ai/engine (default vllm), spec.replicas (default 1),
  * spec.template.metadata.labels (pod labels, for ModelAdapter selectors),
  * spec.template.spec.containers[0].{command,args,env[].name/value,
- * readinessProbe.httpGet.path,readinessProbe.periodSeconds},
+ * readinessProbe,livenessProbe,startupProbe (httpGet.path/port, tcpSocket,
+ * exec.command; initialDelaySeconds, periodSeconds, timeoutSeconds,
+ * failureThreshold, successThreshold)},
  * spec.template.spec.terminationGracePeriodSeconds. The command template
  * must use {port} somewhere (argv or env): ports are allocated per replica.
  * Ignored: image (noted), containers[1..] (noted), env[].valueFrom (noted),
- * ports/containerPort and the model.aibrix.ai/port label (allocated
- * locally), selector, resources, volumes, other probes.
+ * ports/containerPort (but a probe port naming one) and the
+ * model.aibrix.ai/port label (allocated locally), selector, resources,
+ * volumes, a probe's grpc (noted), httpGet host/scheme/httpHeaders
+ * (noted). Probes: see ctl_probe below and docs/control-plane.md.
  * brix annotations (values are strings, as Kubernetes requires):
  *   brix.ai/startup-timeout-seconds  seconds a replica may take to become
- *                                    ready before it is restarted (600)
+ *                                    ready before it is restarted (600;
+ *                                    a startupProbe's budget replaces it)
  *   brix.ai/drain-grace-seconds      seconds between SIGTERM and SIGKILL
  *                                    when a replica stops (30; falls back to
  *                                    terminationGracePeriodSeconds)
@@ -130,6 +135,25 @@ typedef struct ctl_env {
     char *value; /* may hold placeholders, like the command */
 } ctl_env;
 
+/* A probe of containers[0] (readinessProbe, livenessProbe, startupProbe),
+ * run by the local orchestrator against the pod's own port: httpGet's
+ * port (a number, or the name of a containers[0] port) always means the
+ * port brix allocated, since that is where the engine listens. */
+typedef enum ctl_probe_kind {
+    CTL_PROBE_HTTP = 0, /* httpGet: success is a 2xx or 3xx answer */
+    CTL_PROBE_TCP,      /* tcpSocket: success is a connection */
+    CTL_PROBE_EXEC,     /* exec.command: success is exit code 0 */
+} ctl_probe_kind;
+
+typedef struct ctl_probe {
+    int given; /* 1 when the manifest has it */
+    ctl_probe_kind kind;
+    char *path;  /* httpGet.path (owned; "/" when absent) */
+    char **exec; /* exec.command (owned, NULL-terminated), for CTL_PROBE_EXEC */
+    double initial_delay_s, period_s, timeout_s; /* Kubernetes' defaults: 0, 10, 1 */
+    int failure_threshold, success_threshold;    /* 3, 1 */
+} ctl_probe;
+
 /* A model deployment. Pods get the labels of spec.template.metadata.labels
  * plus model.aibrix.ai/name; ModelAdapter podSelectors match those. */
 typedef struct ctl_deployment {
@@ -140,16 +164,22 @@ typedef struct ctl_deployment {
      * NULL-terminated. Placeholders {port} {host} {model} {name} {replica}
      * {brix} are substituted by ctl_deployment_render. Without command the
      * entrypoint is "{brix} engine"; without command and args the whole
-     * template is "{brix} engine --port {port} --model {model}". A
+     * template is "{brix} engine --port {port} --model {model}
+     * --enable-lora". A
      * command whose program is plain "brix" also runs this brix. */
     char **argv;
     size_t argc;
     int default_command; /* 1 when the entrypoint is brix's simulator */
     ctl_env *env;        /* containers[0].env with plain values */
     size_t nenv;
-    char *health_path;        /* readinessProbe.httpGet.path, default /health */
-    double probe_period_s;    /* readinessProbe.periodSeconds, default 1 */
-    double startup_timeout_s; /* brix.ai/startup-timeout-seconds, default 600 */
+    /* readinessProbe; without one, GET /health every second (timeout and
+     * failure threshold 0: the orchestrator's), and a Ready pod failing it
+     * is restarted unless a livenessProbe is given */
+    ctl_probe readiness;
+    ctl_probe liveness;       /* livenessProbe (given 0: none) */
+    ctl_probe startup;        /* startupProbe (given 0: none; startup_timeout_s applies) */
+    double startup_timeout_s; /* brix.ai/startup-timeout-seconds, default 600;
+                                 a startupProbe's budget replaces it */
     double drain_grace_s;     /* brix.ai/drain-grace-seconds, else
                                  terminationGracePeriodSeconds, else 30 */
     char *routing_strategy;   /* brix.ai/routing-strategy; NULL = gateway's */

@@ -164,10 +164,139 @@ static int ctl_obj_port_remap(ctl_obj_pctx *c, ctl_deployment *d, const char *cp
     return 1;
 }
 
+/* 1 when name is the name of a port of containers[0]. */
+static int ctl_obj_port_named(const json_t *c0, const char *name)
+{
+    size_t i;
+    const json_t *pt;
+    json_array_foreach(json_object_get(c0, "ports"), i, pt)
+    {
+        const json_t *n = json_object_get(pt, "name");
+        if (json_is_string(n) && !strcmp(json_string_value(n), name)) return 1;
+    }
+    return 0;
+}
+
+/* httpGet / tcpSocket's port: a number or the name of a containers[0]
+ * port; either way the probe goes to the port brix allocates (the one the
+ * engine was told), noted when the name matches nothing. */
+static int ctl_obj_probe_port(ctl_obj_pctx *c, const json_t *c0, const json_t *h, const char *path)
+{
+    char pp[160];
+    snprintf(pp, sizeof(pp), "%s.port", path);
+    const json_t *port = json_object_get(h, "port");
+    if (!port || json_is_null(port)) return 0;
+    if (json_is_integer(port)) {
+        if (json_integer_value(port) < 1 || json_integer_value(port) > 65535)
+            return ctl_obj_fail(c, pp, "must be 1..65535 or a port name");
+        return 0;
+    }
+    if (!json_is_string(port)) return ctl_obj_fail(c, pp, "must be a number or a port name");
+    if (!ctl_obj_port_named(c0, json_string_value(port)))
+        ctl_obj_note(c->o, "%s: '%.63s' names no port of containers[0]; probed on the pod's port",
+                     pp, json_string_value(port));
+    return 0;
+}
+
+/* containers[0][key]: one of httpGet, tcpSocket, exec and the timings,
+ * with Kubernetes' defaults. */
+static int ctl_obj_parse_probe(ctl_obj_pctx *c, const json_t *c0, const char *key, ctl_probe *pr)
+{
+    char path[96], p[160];
+    snprintf(path, sizeof(path), "spec.template.spec.containers[0].%s", key);
+    const json_t *probe = NULL, *h = NULL, *t = NULL, *e = NULL;
+    pr->period_s = 10;
+    pr->timeout_s = 1;
+    pr->failure_threshold = 3;
+    pr->success_threshold = 1;
+    const char *hpath = "/";
+    if (c0 && ctl_obj_get_obj(c, c0, key, path, &probe) < 0) return -1;
+    if (probe) {
+        pr->given = 1;
+        snprintf(p, sizeof(p), "%s.httpGet", path);
+        if (ctl_obj_get_obj(c, probe, "httpGet", p, &h) < 0) return -1;
+        snprintf(p, sizeof(p), "%s.tcpSocket", path);
+        if (ctl_obj_get_obj(c, probe, "tcpSocket", p, &t) < 0) return -1;
+        snprintf(p, sizeof(p), "%s.exec", path);
+        if (ctl_obj_get_obj(c, probe, "exec", p, &e) < 0) return -1;
+        if (!!h + !!t + !!e + !!json_object_get(probe, "grpc") != 1)
+            return ctl_obj_fail(c, path, "must have exactly one of httpGet, tcpSocket, exec, grpc");
+        if (json_object_get(probe, "grpc")) {
+            ctl_obj_note(c->o, "%s.grpc: not run locally (the probe always passes)", path);
+            pr->given = 0;
+            return 0;
+        }
+    }
+    if (h) {
+        snprintf(p, sizeof(p), "%s.httpGet.path", path);
+        const char *s = NULL;
+        if (ctl_obj_get_str(c, h, "path", p, &s) < 0) return -1;
+        if (s) {
+            if (s[0] != '/' || strlen(s) > 256 || strpbrk(s, " \t") || !ctl_obj_str_clean(s))
+                return ctl_obj_fail(c, p, "must be an absolute path of at most 256 bytes");
+            hpath = s;
+        }
+        snprintf(p, sizeof(p), "%s.httpGet", path);
+        if (ctl_obj_probe_port(c, c0, h, p) < 0) return -1;
+        const json_t *scheme = json_object_get(h, "scheme");
+        if (json_object_get(h, "host") || json_object_get(h, "httpHeaders") ||
+            (json_is_string(scheme) && strcmp(json_string_value(scheme), "HTTP")))
+            ctl_obj_note(c->o,
+                         "%s: host, scheme and httpHeaders ignored locally (plain GET on "
+                         "127.0.0.1)",
+                         p);
+    } else if (t) {
+        pr->kind = CTL_PROBE_TCP;
+        snprintf(p, sizeof(p), "%s.tcpSocket", path);
+        if (ctl_obj_probe_port(c, c0, t, p) < 0) return -1;
+    } else if (e) {
+        pr->kind = CTL_PROBE_EXEC;
+        const json_t *cmd = NULL;
+        snprintf(p, sizeof(p), "%s.exec.command", path);
+        if (ctl_obj_get_arr(c, e, "command", p, &cmd) < 0) return -1;
+        if (!cmd || json_array_size(cmd) == 0) return ctl_obj_fail(c, p, "required");
+        if (json_array_size(cmd) > CTL_MAX_ARGS)
+            return ctl_obj_fail(c, p, "more than %d entries", CTL_MAX_ARGS);
+        if (!(pr->exec = calloc(json_array_size(cmd) + 1, sizeof(char *)))) return ctl_obj_oom(c);
+        size_t n = 0;
+        if (ctl_obj_parse_argv_list(c, cmd, p, pr->exec, &n) < 0) return -1;
+    }
+    int rc = 0;
+    pr->path = ctl_obj_dup_or_oom(c, hpath, &rc);
+    if (rc || !probe) return rc;
+    static const struct {
+        const char *key;
+        int64_t min, max;
+    } f[] = {{"initialDelaySeconds", 0, 86400},
+             {"periodSeconds", 1, 86400},
+             {"timeoutSeconds", 1, 3600},
+             {"failureThreshold", 1, 100000},
+             {"successThreshold", 1, 100000}};
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        int64_t v = 0;
+        snprintf(p, sizeof(p), "%s.%s", path, f[i].key);
+        int r = ctl_obj_get_int(c, probe, f[i].key, p, f[i].min, f[i].max, &v);
+        if (r < 0) return -1;
+        if (!r) continue;
+        if (i == 0) pr->initial_delay_s = (double)v;
+        if (i == 1) pr->period_s = (double)v;
+        if (i == 2) pr->timeout_s = (double)v;
+        if (i == 3) pr->failure_threshold = (int)v;
+        if (i == 4) pr->success_threshold = (int)v;
+    }
+    if (pr->success_threshold != 1 && strcmp(key, "readinessProbe"))
+        return ctl_obj_fail(c, path, "successThreshold must be 1 for liveness and startup probes");
+    return 0;
+}
+
 static int ctl_obj_parse_container(ctl_obj_pctx *c, ctl_deployment *d, const json_t *tspec)
 {
     static const char *const default_entry[] = {"{brix}", "engine"};
-    static const char *const default_args[] = {"--port", "{port}", "--model", "{model}"};
+    /* LoRA on, as a vLLM serving adapters would be: AIBrix's LoRA tutorial
+     * runs a Deployment without command and ModelAdapters on it */
+    static const char *const default_args[] = {"--port", "{port}", "--model", "{model}",
+                                               "--enable-lora"};
+    const size_t ndefault_args = sizeof(default_args) / sizeof(default_args[0]);
     const char *cpath = "spec.template.spec.containers[0]";
     const json_t *containers = NULL, *c0 = NULL, *command = NULL, *args = NULL;
     if (tspec &&
@@ -191,7 +320,7 @@ static int ctl_obj_parse_container(ctl_obj_pctx *c, ctl_deployment *d, const jso
             return -1;
     }
     size_t ncmd = command ? json_array_size(command) : 0;
-    size_t cap = (ncmd ? ncmd : 2) + (args ? json_array_size(args) : 4);
+    size_t cap = (ncmd ? ncmd : 2) + (args ? json_array_size(args) : ndefault_args);
     if (cap > CTL_MAX_ARGS)
         return ctl_obj_fail(c, cpath, "command and args hold more than %d entries", CTL_MAX_ARGS);
     d->argv = calloc(cap + 1, sizeof(char *));
@@ -210,13 +339,13 @@ static int ctl_obj_parse_container(ctl_obj_pctx *c, ctl_deployment *d, const jso
                                     &d->argc) < 0)
             return -1;
     } else if (d->default_command) {
-        for (size_t i = 0; i < 4; i++)
+        for (size_t i = 0; i < ndefault_args; i++)
             if (!(d->argv[d->argc++] = strdup(default_args[i]))) return ctl_obj_oom(c);
     }
     if (d->argc == 0 || d->argv[0][0] == '\0')
         return ctl_obj_fail(c, "spec.template.spec.containers[0].command", "must name a program");
 
-    const json_t *env = NULL, *probe = NULL, *http = NULL;
+    const json_t *env = NULL;
     if (c0) {
         char p[128];
         snprintf(p, sizeof(p), "%s.env", cpath);
@@ -233,33 +362,20 @@ static int ctl_obj_parse_container(ctl_obj_pctx *c, ctl_deployment *d, const jso
                                 "option (brix allocates each replica's port)");
     }
 
-    const char *hpath = "/health";
-    d->probe_period_s = 1;
-    if (c0 && ctl_obj_get_obj(c, c0, "readinessProbe",
-                              "spec.template.spec.containers[0].readinessProbe", &probe) < 0)
+    if (ctl_obj_parse_probe(c, c0, "readinessProbe", &d->readiness) < 0 ||
+        ctl_obj_parse_probe(c, c0, "livenessProbe", &d->liveness) < 0 ||
+        ctl_obj_parse_probe(c, c0, "startupProbe", &d->startup) < 0)
         return -1;
-    if (probe) {
-        const char *pp = "spec.template.spec.containers[0].readinessProbe.httpGet.path";
-        if (ctl_obj_get_obj(c, probe, "httpGet",
-                            "spec.template.spec.containers[0].readinessProbe.httpGet", &http) < 0)
-            return -1;
-        const char *s = NULL;
-        if (http && ctl_obj_get_str(c, http, "path", pp, &s) < 0) return -1;
-        if (s) {
-            if (s[0] != '/' || strlen(s) > 256 || strpbrk(s, " \t") || !ctl_obj_str_clean(s))
-                return ctl_obj_fail(c, pp, "must be an absolute path of at most 256 bytes");
-            hpath = s;
-        }
-        int64_t period = 0;
-        int r = ctl_obj_get_int(c, probe, "periodSeconds",
-                                "spec.template.spec.containers[0].readinessProbe.periodSeconds", 1,
-                                3600, &period);
-        if (r < 0) return -1;
-        if (r) d->probe_period_s = (double)period;
+    if (!d->readiness.given) { /* brix's own: GET /health every second */
+        int rc = 0;
+        free(d->readiness.path);
+        d->readiness.path = ctl_obj_dup_or_oom(c, "/health", &rc);
+        if (rc) return -1;
+        d->readiness.period_s = 1;
+        d->readiness.timeout_s = 0;
+        d->readiness.failure_threshold = 0;
     }
-    int rc = 0;
-    d->health_path = ctl_obj_dup_or_oom(c, hpath, &rc);
-    return rc;
+    return 0;
 }
 
 int ctl_obj_parse_deployment(ctl_obj_pctx *c, const json_t *doc, const json_t *labels,
@@ -349,7 +465,14 @@ void ctl_obj_deployment_clear(ctl_deployment *d)
     free(d->env);
     free(d->model);
     free(d->engine);
-    free(d->health_path);
+    ctl_probe *pr[] = {&d->readiness, &d->liveness, &d->startup};
+    for (size_t k = 0; k < 3; k++) {
+        free(pr[k]->path);
+        if (pr[k]->exec)
+            for (size_t i = 0; pr[k]->exec[i]; i++)
+                free(pr[k]->exec[i]);
+        free(pr[k]->exec);
+    }
     free(d->routing_strategy);
     json_decref(d->pod_labels);
 }

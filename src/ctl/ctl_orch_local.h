@@ -3,7 +3,8 @@
  * Deployments as child processes on one libuv loop: allocates their ports,
  * launches them (uv_spawn, each in its own session and process group, with
  * a clean environment plus the deployment's env, stdout/stderr appended to
- * <log_dir>/<pod>.log), probes readiness over HTTP, restarts them with
+ * <log_dir>/<pod>.log), runs their probes (the pod template's startup,
+ * readiness and liveness probes, else GET /health), restarts them with
  * exponential backoff when they exit or turn unhealthy, drains them
  * gracefully on scale-down (the gateway stops routing, in-flight requests
  * finish, then SIGTERM to the group, SIGKILL after the grace period),
@@ -11,9 +12,18 @@
  * ones a previous `brix up` left running.
  *
  * Phases (ctl_podview.h) and transitions:
- *   Starting -> Ready      the readiness probe (GET health_path) answered 200
- *   Starting -> Stopping   startup_timeout_s without readiness (Unhealthy)
- *   Ready    -> Stopping   failure_threshold consecutive probes failed
+ *   Starting -> Ready      the startupProbe passed (if any), then the
+ *                          readiness probe passed successThreshold times
+ *   Starting -> Stopping   startup_timeout_s without readiness, or the
+ *                          startupProbe failed failureThreshold times
+ *                          (Unhealthy; its budget replaces the timeout)
+ *   Ready    -> Stopping   no probe given: failure_threshold consecutive
+ *                          GET /health failed (Unhealthy)
+ *   Ready    -> Starting   a readiness or liveness probe given: the
+ *                          readiness probe failed failureThreshold times
+ *                          (Unhealthy; unrouted, no restart)
+ *   Starting/Ready -> Stopping  the livenessProbe failed failureThreshold
+ *                          times (Unhealthy), then Backoff and a restart
  *   Ready    -> Draining   scale-down, replacement Ready, remove, close
  *   Starting -> Stopping   scale-down etc. of a pod nobody routes to yet
  *   Draining -> Stopping   inflight() returned 0, or drain_grace_s passed
@@ -46,7 +56,9 @@
  * Files: ctl_orch_local.c (the table, deployments, reconcile and rollout,
  * adoption), ctl_local_pod.c (the pod state machine), ctl_local_spawn.c
  * (ports, environment, log files, processes, signals), ctl_local_probe.c
- * (the readiness GET); ctl_local_int.h is their shared private header.
+ * (the probes: httpGet, tcpSocket, exec), ctl_local_vllm.c (vLLM command
+ * lines run as brix engine under engine_simulator); ctl_local_int.h is
+ * their shared private header.
  *
  * Threads: everything runs on the loop given to ctl_orch_local_init; no
  * call blocks on a child (SQLite writes are synchronous, as ctl_store is).
@@ -80,6 +92,10 @@ typedef struct ctl_orch_local_cfg {
     double drain_poll_s;    /* how often inflight() is asked (0.25) */
     double orphan_grace_s;  /* SIGTERM->SIGKILL for pods of a deployment
                                this orchestrator does not know (30) */
+    /* 1: a vLLM server command line (vllm serve, python -m
+     * vllm.entrypoints.openai.api_server) runs brix's simulator in its
+     * place, its arguments translated (brix up --engine simulator) */
+    int engine_simulator;
     /* Names of variables passed from brix's own environment to engines,
      * besides PATH HOME USER LOGNAME LANG LC_ALL TZ TMPDIR (e.g. HF_TOKEN,
      * CUDA_VISIBLE_DEVICES). NULL-terminated; copied; at most

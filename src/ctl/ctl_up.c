@@ -41,6 +41,7 @@ typedef struct ctl_up_cfg {
     const char *redis;
     double hold_s;
     int keep_engines;
+    int engine_simulator; /* --engine simulator */
     const char *log_level;
 } ctl_up_cfg;
 
@@ -88,6 +89,11 @@ static void ctl_up_usage(FILE *f)
             "  --redis HOST:PORT     per-user RPM/TPM limits in Redis\n"
             "  --hold-seconds S      how long a request waits for a scaled-to-zero model (30)\n"
             "  --keep-engines        on exit, leave engines running for the next brix up\n"
+            "  --engine vllm|simulator\n"
+            "                        vllm (default): Deployments' commands run as written;\n"
+            "                        simulator: a vLLM server command line (vllm serve, python\n"
+            "                        -m vllm.entrypoints.openai.api_server) runs brix engine in\n"
+            "                        its place, its arguments translated (docs/control-plane.md)\n"
             "  --log-level LEVEL     debug|info|warn|error (default info)\n");
 }
 
@@ -109,6 +115,15 @@ static int ctl_up_parse(ctl_up_cfg *c, int argc, char **argv)
         }
         if (!strcmp(a, "--keep-engines")) {
             c->keep_engines = 1;
+            continue;
+        }
+        if (!strncmp(a, "--engine", 8) && (a[8] == '=' || (a[8] == '\0' && i + 1 < argc))) {
+            const char *v = a[8] == '=' ? a + 9 : argv[++i];
+            if (strcmp(v, "simulator") && strcmp(v, "vllm")) {
+                fprintf(stderr, "brix up: --engine wants vllm or simulator, not '%s'\n", v);
+                return -1;
+            }
+            c->engine_simulator = !strcmp(v, "simulator");
             continue;
         }
         if (i + 1 >= argc) {
@@ -580,6 +595,7 @@ static int ctl_up_start(ctl_up *u)
     ctl_orch_local_cfg_default(&sc);
     sc.brix_path = u->brix_path;
     sc.log_dir = u->log_dir;
+    sc.engine_simulator = u->cfg.engine_simulator;
     /* the adapter controller loads through the engines' runtime endpoints,
      * which vLLM (and brix engine) serve only with this */
     static const char *const set_env[] = {"VLLM_ALLOW_RUNTIME_LORA_UPDATING=true", NULL};

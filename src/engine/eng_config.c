@@ -79,6 +79,8 @@ static const bx_flag eng_flags[] = {
      "kill the process after N generated tokens"},
     {"--fault-startup-delay", F_DBL, OFF(fault_startup_delay),
      "seconds of 503 (not ready) after start"},
+    {"--fault-unhealthy-file", F_STR, OFF(fault_unhealthy_file),
+     "/health answers 503 while this file exists"},
     {"--log-level", F_STR, OFF(log_level), "debug|info|warn|error (default info)"},
     {"--idle-timeout-ms", F_I64, OFF(idle_timeout_ms),
      "client keep-alive idle timeout: the longest wait between requests (default 60000)"},

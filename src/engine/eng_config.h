@@ -56,6 +56,7 @@ typedef struct eng_config {
     double fault_hang_rate;
     int64_t fault_crash_after_tokens;
     double fault_startup_delay;
+    const char *fault_unhealthy_file; /* /health answers 503 while it exists */
     const char *log_level;
     /* client connections (bx_http_limits; 0 = its default) */
     int64_t idle_timeout_ms, header_timeout_ms, body_timeout_ms;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -36,8 +37,11 @@ static void eng_handle(bx_http_req *hr, bx_http_res *res, void *ud)
 
     if (!strcmp(p, "/health") || !strcmp(p, "/ping")) {
         if (!get && !post) goto not_allowed;
+        struct stat st;
         if (!ready)
             bx_reply_error(res, 503, "ServiceUnavailableError", "engine is starting");
+        else if (s->cfg.fault_unhealthy_file && stat(s->cfg.fault_unhealthy_file, &st) == 0)
+            bx_reply_error(res, 503, "ServiceUnavailableError", "unhealthy (fault file present)");
         else
             bx_http_res_send(res, 200, NULL, "", 0);
         return;

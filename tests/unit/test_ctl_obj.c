@@ -71,14 +71,15 @@ static void test_deployment_defaults(void **st)
     assert_string_equal(d->engine, "vllm");
     assert_int_equal(d->replicas, 1);
     assert_true(d->default_command);
-    assert_int_equal(d->argc, 6);
-    const char *want[] = {"{brix}", "engine", "--port", "{port}", "--model", "{model}"};
-    for (size_t i = 0; i < 6; i++)
+    assert_int_equal(d->argc, 7);
+    const char *want[] = {"{brix}",  "engine",  "--port",       "{port}",
+                          "--model", "{model}", "--enable-lora"};
+    for (size_t i = 0; i < 7; i++)
         assert_string_equal(d->argv[i], want[i]);
-    assert_null(d->argv[6]);
+    assert_null(d->argv[7]);
     assert_int_equal(d->nenv, 0);
-    assert_string_equal(d->health_path, "/health");
-    assert_true(d->probe_period_s == 1);
+    assert_string_equal(d->readiness.path, "/health");
+    assert_true(d->readiness.period_s == 1);
     assert_true(d->startup_timeout_s == 600);
     assert_true(d->drain_grace_s == 30);
     assert_null(d->routing_strategy);
@@ -89,10 +90,11 @@ static void test_deployment_defaults(void **st)
     char **argv = NULL, **envp = NULL;
     ctl_render_vars v = {"/usr/bin/brix", 9001, 3, NULL};
     assert_int_equal(ctl_deployment_render(o, &v, &argv, &envp, err, sizeof(err)), 0);
-    const char *rendered[] = {"/usr/bin/brix", "engine", "--port", "9001", "--model", "llama-3-8b"};
-    for (size_t i = 0; i < 6; i++)
+    const char *rendered[] = {"/usr/bin/brix", "engine",     "--port",       "9001",
+                              "--model",       "llama-3-8b", "--enable-lora"};
+    for (size_t i = 0; i < 7; i++)
         assert_string_equal(argv[i], rendered[i]);
-    assert_null(argv[6]);
+    assert_null(argv[7]);
     assert_null(envp[0]);
     free(argv);
     free(envp);
@@ -154,8 +156,8 @@ static void test_deployment_full(void **st)
     assert_int_equal(d->nenv, 3); /* valueFrom skipped */
     assert_string_equal(d->env[2].name, "EMPTY");
     assert_string_equal(d->env[2].value, "");
-    assert_string_equal(d->health_path, "/v1/models");
-    assert_true(d->probe_period_s == 3);
+    assert_string_equal(d->readiness.path, "/v1/models");
+    assert_true(d->readiness.period_s == 3);
     assert_true(d->startup_timeout_s == 90);
     assert_true(d->drain_grace_s == 5); /* annotation beats terminationGracePeriodSeconds */
     assert_string_equal(d->routing_strategy, "prefix-cache");

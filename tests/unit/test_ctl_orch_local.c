@@ -263,8 +263,10 @@ static int process_gone(int pid)
     return kill(pid, 0) != 0 && errno == ESRCH;
 }
 
-static ctl_obj *mk_dep(const char *name, int64_t gen, const char *startup, const char *grace,
-                       const char *const *args)
+/* probes: a JSON object of containers[0] probes (readinessProbe, ...),
+ * or NULL. */
+static ctl_obj *mk_dep_probes(const char *name, int64_t gen, const char *startup, const char *grace,
+                              const char *const *args, const char *probes)
 {
     json_t *a = json_array();
     json_array_append_new(a, json_string("{port}"));
@@ -290,12 +292,29 @@ static ctl_obj *mk_dep(const char *name, int64_t gen, const char *startup, const
             0),
         "command");
     json_array_append_new(cmd, json_string(PY));
+    if (probes) {
+        json_t *pj = json_loads(probes, 0, NULL);
+        assert_non_null(pj);
+        json_t *c0 = json_array_get(
+            json_object_get(
+                json_object_get(json_object_get(json_object_get(doc, "spec"), "template"), "spec"),
+                "containers"),
+            0);
+        assert_int_equal(json_object_update(c0, pj), 0);
+        json_decref(pj);
+    }
     ctl_obj *o = NULL;
     char err[512];
     if (ctl_obj_parse(doc, &o, err, sizeof(err)) != 0) fail_msg("parse: %s", err);
     json_decref(doc);
     o->generation = gen;
     return o;
+}
+
+static ctl_obj *mk_dep(const char *name, int64_t gen, const char *startup, const char *grace,
+                       const char *const *args)
+{
+    return mk_dep_probes(name, gen, startup, grace, args, NULL);
 }
 
 static void apply(T *t, const ctl_obj *o, int replicas)
@@ -582,6 +601,52 @@ static void test_unhealthy_ready(void **st)
     teardown(t);
 }
 
+/* With a readinessProbe given, a Ready pod failing it is only taken out
+ * of routing (Starting again), as the kubelet does: not restarted, same
+ * process. */
+static void test_unready_not_restarted(void **st)
+{
+    (void)st;
+    T *t = setup();
+    const char *args[] = {"sick=0.6", NULL};
+    ctl_obj *o = mk_dep_probes("shy", 1, "20", "2", args,
+                               "{\"readinessProbe\": {\"httpGet\": {\"path\": \"/health\"}, "
+                               "\"failureThreshold\": 2}}");
+    apply(t, o, 1);
+    want_pod r = {"shy-0", CTL_POD_READY, 0, 0};
+    RUN_UNTIL(&t->loop, pod_is(t, &r));
+    ctl_podview v = {0};
+    assert_true(find_pod(t, "shy-0", &v));
+    RUN_UNTIL(&t->loop, has_event(t, "shy", "Unhealthy", "not routed until it passes"));
+    ctl_podview now = {0};
+    assert_true(find_pod(t, "shy-0", &now));
+    assert_int_equal(now.phase, CTL_POD_STARTING);
+    assert_int_equal(now.pid, v.pid);
+    assert_int_equal(now.restarts, 0);
+    assert_false(process_gone(v.pid));
+    assert_true(has_event(t, "shy", "Unhealthy", "readiness probe GET /health failed 2 times"));
+    assert_false(saw_phase(t, "shy-0", CTL_POD_STOPPING));
+    ctl_obj_free(o);
+    teardown(t);
+}
+
+/* A livenessProbe failing failureThreshold times restarts the pod. */
+static void test_liveness_restarts(void **st)
+{
+    (void)st;
+    T *t = setup();
+    ctl_obj *o = mk_dep_probes("dead", 1, "20", "2", NULL,
+                               "{\"livenessProbe\": {\"exec\": {\"command\": [\"false\"]}, "
+                               "\"periodSeconds\": 1, \"failureThreshold\": 1}}");
+    apply(t, o, 1);
+    want_pod r = {"dead-0", CTL_POD_STARTING, 0, 1};
+    RUN_UNTIL(&t->loop, pod_is(t, &r));
+    assert_true(has_event(t, "dead", "Unhealthy", "liveness probe exec false failed 1 times"));
+    assert_true(saw_phase(t, "dead-0", CTL_POD_STOPPING));
+    ctl_obj_free(o);
+    teardown(t);
+}
+
 /* With a port range: a child that exits before it is ready gets another
  * port at its next launch (here the engine refuses the first port). */
 static void test_port_retry(void **st)
@@ -762,6 +827,8 @@ int main(void)
         cmocka_unit_test(test_exit_code_backoff),
         cmocka_unit_test(test_backoff_reset),
         cmocka_unit_test(test_unhealthy_ready),
+        cmocka_unit_test(test_unready_not_restarted),
+        cmocka_unit_test(test_liveness_restarts),
         cmocka_unit_test(test_port_retry),
         cmocka_unit_test(test_rolling_replace),
         cmocka_unit_test(test_adopt),
