@@ -24,7 +24,8 @@
 #   bx_workdir                         BX_WORK=a new temporary folder; EXIT trap: bx_cleanup
 #   bx_spawn LOG CMD...                CMD in the background, output in LOG; pid in BX_LAST
 #   bx_stop PID [SECS]                 SIGTERM, SIGKILL after SECS (5); forgets the pid
-#   bx_stop_all                        bx_stop every recorded pid, newest first
+#   bx_reap PID [SECS]                 wait for PID without signalling it, SIGKILL after SECS
+#   bx_stop_all                        SIGTERM every recorded pid, newest first, then reap each
 #   bx_wait_http URL [SECS] [PID]      until URL answers 200 (20 s); 1 if PID exits first
 #   bx_start_engine LOG PORT ARGS...   $BRIX engine --host 127.0.0.1 --port PORT ARGS
 #   bx_start_gateway LOG PORT ARGS...  $BRIX gateway --host 127.0.0.1 --port PORT ARGS
@@ -75,9 +76,18 @@ bx_spawn() {
 }
 
 bx_stop() {
+    [ -n "$1" ] || return 0
+    kill -TERM "$1" 2>/dev/null || true
+    bx_reap "$1" "${2:-5}"
+}
+
+# bx_reap PID [SECS]: waits for PID to exit (SIGKILL after SECS) without signalling it
+# first; forgets the pid. A second SIGTERM would tell brix up to exit at once and leave
+# its engines behind.
+bx_reap() {
     local p=$1 secs=${2:-5} i q keep=()
     [ -n "$p" ] || return 0
-    if kill -TERM "$p" 2>/dev/null; then
+    if kill -0 "$p" 2>/dev/null; then
         for ((i = 0; i < secs * 20; i++)); do
             kill -0 "$p" 2>/dev/null || break
             sleep 0.05
@@ -95,7 +105,7 @@ bx_stop() {
 bx_stop_all() {
     local i all=("${BX_PIDS[@]}")
     for ((i = ${#all[@]} - 1; i >= 0; i--)); do kill -TERM "${all[$i]}" 2>/dev/null || true; done
-    for ((i = ${#all[@]} - 1; i >= 0; i--)); do bx_stop "${all[$i]}" 5; done
+    for ((i = ${#all[@]} - 1; i >= 0; i--)); do bx_reap "${all[$i]}" 5; done
     BX_PIDS=()
 }
 
