@@ -31,12 +31,12 @@ FROM ${DEBIAN_IMAGE}
 ARG DEBIAN_FRONTEND=noninteractive
 # Runtime libraries only (the packages the -dev ones above depend on), and CA
 # certificates for HTTPS (adapter downloads; the API server's CA comes from the
-# service account).
+# service account), and tzdata for PodAutoscaler schedules' time zones.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         libuv1 libhttp-parser2.9 libjansson4 libyaml-0-2 libcurl4 \
         libhiredis0.14 libsqlite3-0 libxxhash0 libzmq5 \
-        libmsgpackc2 libcbor0.8 libssl3 ca-certificates \
+        libmsgpackc2 libcbor0.8 libssl3 ca-certificates tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 65532 brix \
     && useradd --system --uid 65532 --gid 65532 --no-create-home \

@@ -1,5 +1,6 @@
 /* Fuzzes PodAutoscaler YAML: bx_yaml_load then as_spec_parse, and on a
- * valid spec one as_decide with inputs drawn from the same bytes. */
+ * valid spec one as_decide with inputs (and a local time for its
+ * schedules) drawn from the same bytes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -28,6 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         in.current = b[0] % 16;
         in.ready = b[1] % 16;
         in.waiting = b[2];
+        in.local_valid = b[7] & 1; /* spec.schedules: a local weekday and minute */
+        in.local_wday = b[7] % 7;
+        in.local_minute = (b[6] * 7 + b[4]) % 1440;
         in.n_metrics = s.n_metrics;
         for (size_t i = 0; i < s.n_metrics; i++) {
             in.m[i].valid = (b[3] >> (i % 8)) & 1;
@@ -41,8 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int k = 0; k < 3; k++) {
             if (as_decide(&s, &st, &in, &d) != 0) __builtin_trap(); /* a valid spec decides */
             if (d.desired < 0 ||
-                d.desired > (in.current > s.max_replicas ? in.current : s.max_replicas))
+                d.desired > (in.current > d.bounds.max ? in.current : d.bounds.max))
                 __builtin_trap();
+            if (d.bounds.active < -1 || d.bounds.active >= (int)s.n_schedules) __builtin_trap();
             in.current = d.desired;
             in.now_ms += 10000;
         }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything brix needs to build and test on Debian 12: compilers,
-# the Debian -dev libraries, test tools (cmocka, promtool, redis-server, jq,
-# benchmark peers wrk, nginx and hyperfine, valgrind and strace for counted benchmarks,
-# node) and the e2e tests' npm packages. Idempotent, silent when all is present,
+# the Debian -dev libraries, tzdata (PodAutoscaler schedules' time zones),
+# test tools (cmocka, promtool, redis-server, jq, benchmark peers wrk, nginx
+# and hyperfine, valgrind and strace for counted benchmarks, node) and the e2e
+# tests' npm packages. Idempotent, silent when all is present,
 # non-interactive (works as root with CI=true and no stdin).
 set -euo pipefail
 
@@ -13,6 +14,7 @@ PKGS=(
     libuv1-dev libhttp-parser-dev libjansson-dev libyaml-dev libcurl4-openssl-dev
     libhiredis-dev libsqlite3-dev libxxhash-dev libcmocka-dev libzmq3-dev
     libmsgpack-dev libcbor-dev libssl-dev
+    tzdata
     curl jq python3 python3-yaml prometheus redis-server
     wrk nginx hyperfine gnuplot-nox valgrind strace
 )

@@ -213,6 +213,7 @@ int as_decide(const as_spec *spec, as_state *st, const as_input *in, as_decision
 {
     if (!out) return -1;
     memset(out, 0, sizeof(*out));
+    out->bounds.active = -1;
     out->metric = -1;
     if (!spec || !st || !in) {
         reason(out, "invalid arguments");
@@ -249,16 +250,32 @@ int as_decide(const as_spec *spec, as_state *st, const as_input *in, as_decision
     }
     st->last_now_ms = now;
 
-    int32_t lo = spec->min_replicas, hi = spec->max_replicas, cur = in->current;
-    if (cur == 0 && lo > 0) {
-        reason(out, "scaling disabled: current replicas is 0 (minReplicas %d)", (int)lo);
+    if (in->local_valid)
+        as_bounds_at(spec, in->local_wday, in->local_minute, &out->bounds);
+    else
+        as_bounds_base(spec, &out->bounds);
+    /* the strategies read spec->min/max_replicas: give them the effective bounds */
+    as_spec eff;
+    if (out->bounds.active >= 0) {
+        eff = *spec;
+        eff.min_replicas = out->bounds.min;
+        eff.max_replicas = out->bounds.max;
+        spec = &eff;
+    }
+    char sched[AS_SCHED_NAME_LEN + 16] = "";
+    if (out->bounds.active >= 0)
+        snprintf(sched, sizeof(sched), " (schedule %s)", spec->schedules[out->bounds.active].name);
+
+    int32_t lo = out->bounds.min, hi = out->bounds.max, cur = in->current;
+    if (cur == 0 && lo > 0 && !out->bounds.active_sets_min) {
+        reason(out, "scaling disabled: current replicas is 0 (minReplicas %d%s)", (int)lo, sched);
         finish(NULL, spec, st, in, out);
         return 0;
     }
     if (cur > hi || cur < lo) {
         out->desired = cur > hi ? hi : lo;
-        reason(out, "current replicas %d %s %d", (int)cur,
-               cur > hi ? "above maxReplicas" : "below minReplicas", (int)out->desired);
+        reason(out, "current replicas %d %s %d%s", (int)cur,
+               cur > hi ? "above maxReplicas" : "below minReplicas", (int)out->desired, sched);
         st->zero_pending = false;
         finish(NULL, spec, st, in, out);
         return 0;
@@ -313,7 +330,7 @@ int as_decide(const as_spec *spec, as_state *st, const as_input *in, as_decision
         d = l;
     }
     int32_t c = as_clamp(d, lo, hi);
-    if (c != d) note(out, "clamped to [%d, %d]", (int)lo, (int)hi);
+    if (c != d) note(out, "clamped to [%d, %d]%s", (int)lo, (int)hi, sched);
     d = c;
 
     if (d == 0) {

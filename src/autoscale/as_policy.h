@@ -15,9 +15,13 @@
  *   load L = total / T  (pods' worth of work), per-pod ratio rho = total / (T * pods)
  *
  * Pipeline of as_decide:
+ *  0. Bounds: min and max are the base spec's, or those of the first active
+ *     spec.schedules[] entry at in->local_wday/local_minute (as_sched.h);
+ *     every step below and the strategies use these effective bounds.
  *  1. Boundary checks before any metric (AIBrix): current 0 with min > 0 ->
- *     hold ("scaling disabled", as Kubernetes HPA); current > max -> max;
- *     current < min -> min.
+ *     hold ("scaling disabled", as Kubernetes HPA), unless an active
+ *     schedule sets minReplicas (it warms the target from zero); current >
+ *     max -> max; current < min -> min.
  *  2. The strategy's recommendation R over all metrics (max over metrics
  *     that have data; none -> hold, or activate from zero, below). Each
  *     metric's value is clamped to [min, max].
@@ -90,6 +94,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "autoscale/as_sched.h"
 #include "autoscale/as_spec.h"
 
 #define AS_STATE_VERSION 1u
@@ -136,6 +141,12 @@ typedef struct as_metric_input {
 
 typedef struct as_input {
     int64_t now_ms;
+    /* The wall clock in the schedules' zone (spec.timezone), for
+     * spec.schedules: local weekday (0 = Sunday) and minute of the day.
+     * local_valid false (or no schedules): the base bounds apply. */
+    bool local_valid;
+    int local_wday;
+    int local_minute;
     int32_t current;  /* the target's spec.replicas */
     int32_t ready;    /* ready (routable) replicas */
     uint32_t waiting; /* requests waiting for this target (gateway queue): activation */
@@ -161,6 +172,7 @@ typedef struct as_decision {
     double stable_value; /* that metric's totals */
     double panic_value;
     as_metric_result metrics[AS_MAX_METRICS];
+    as_bounds bounds;           /* the effective min/max and the active schedule */
     char reason[AS_REASON_LEN]; /* e.g. "KPA panic: panic total 12 = 12 pods >= 2x 3 ready -> 6" */
 } as_decision;
 

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_tz.h"
+
 #define MAX_WINDOW_MS (3600LL * 1000)
 #define PATH_LEN 160
 
@@ -364,6 +366,115 @@ static int parse_metric(const json_t *m, size_t i, as_metric_spec *out, char *er
     return 0;
 }
 
+/* ---- schedules ---- */
+
+int as_parse_hhmm(const char *s)
+{
+    if (!s || strlen(s) != 5 || s[2] != ':') return -1;
+    for (int i = 0; i < 5; i++)
+        if (i != 2 && !isdigit((unsigned char)s[i])) return -1;
+    int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+    if (h > 23 || m > 59) return -1;
+    return h * 60 + m;
+}
+
+int as_parse_weekday(const char *s)
+{
+    static const char *const names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+    if (!s || strlen(s) != 3) return -1;
+    char l[4];
+    for (int i = 0; i < 3; i++)
+        l[i] = (char)tolower((unsigned char)s[i]);
+    l[3] = '\0';
+    for (int i = 0; i < 7; i++)
+        if (strcmp(l, names[i]) == 0) return i;
+    return -1;
+}
+
+static int parse_schedule(const json_t *e, size_t i, as_schedule *out, char *tz, size_t tzlen,
+                          char *err, size_t errlen)
+{
+    static const char *const keys[] = {"name",    "timezone",    "daysOfWeek",  "startTime",
+                                       "endTime", "minReplicas", "maxReplicas", NULL};
+    char base[40], path[PATH_LEN], tmp[AS_STR_LEN];
+    snprintf(base, sizeof(base), "spec.schedules[%zu]", i);
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(e)) return fail(err, errlen, "%s: must be a mapping", base);
+    if (check_keys(e, base, keys, err, errlen)) return -1;
+    snprintf(path, sizeof(path), "%s.name", base);
+    if (get_str(e, "name", path, out->name, sizeof(out->name), true, false, err, errlen)) return -1;
+    snprintf(path, sizeof(path), "%s.timezone", base);
+    if (get_str(e, "timezone", path, tz, tzlen, false, false, err, errlen)) return -1;
+    if (!tz[0]) snprintf(tz, tzlen, "UTC");
+    snprintf(path, sizeof(path), "%s.daysOfWeek", base);
+    const json_t *days = json_object_get(e, "daysOfWeek");
+    if (!days || json_is_null(days)) {
+        out->days = 0x7f;
+    } else {
+        if (!json_is_array(days)) return fail(err, errlen, "%s: must be a list", path);
+        if (json_array_size(days) == 0)
+            return fail(err, errlen, "%s: must not be empty (omit it for every day)", path);
+        size_t k;
+        const json_t *d;
+        json_array_foreach(days, k, d)
+        {
+            int wd = json_is_string(d) ? as_parse_weekday(json_string_value(d)) : -1;
+            if (wd < 0)
+                return fail(err, errlen,
+                            "%s[%zu]: \"%.32s\" is not a day (Mon, Tue, Wed, Thu, Fri, "
+                            "Sat or Sun)",
+                            path, k, json_is_string(d) ? json_string_value(d) : "?");
+            out->days |= (uint8_t)(1u << wd);
+        }
+    }
+    static const char *const tkeys[] = {"startTime", "endTime"};
+    for (int t = 0; t < 2; t++) {
+        snprintf(path, sizeof(path), "%s.%s", base, tkeys[t]);
+        if (get_str(e, tkeys[t], path, tmp, sizeof(tmp), true, false, err, errlen)) return -1;
+        int m = as_parse_hhmm(tmp);
+        if (m < 0) return fail(err, errlen, "%s: must be HH:MM (00:00 to 23:59)", path);
+        if (t == 0)
+            out->start_min = (int16_t)m;
+        else
+            out->end_min = (int16_t)m;
+    }
+    int64_t iv = 0;
+    snprintf(path, sizeof(path), "%s.minReplicas", base);
+    if (get_int(e, "minReplicas", path, INT32_MIN, INT32_MAX, &iv, &out->has_min, err, errlen))
+        return -1;
+    if (out->has_min) out->min_replicas = (int32_t)iv;
+    snprintf(path, sizeof(path), "%s.maxReplicas", base);
+    if (get_int(e, "maxReplicas", path, INT32_MIN, INT32_MAX, &iv, &out->has_max, err, errlen))
+        return -1;
+    if (out->has_max) out->max_replicas = (int32_t)iv;
+    return 0;
+}
+
+static int parse_schedules(const json_t *sch, as_spec *s, char *err, size_t errlen)
+{
+    if (!sch || json_is_null(sch)) return 0;
+    if (!json_is_array(sch)) return fail(err, errlen, "spec.schedules: must be a list");
+    if (json_array_size(sch) == 0)
+        return fail(err, errlen, "spec.schedules: must not be empty (omit it for no schedule)");
+    if (json_array_size(sch) > AS_MAX_SCHEDULES)
+        return fail(err, errlen, "spec.schedules: at most %d entries", AS_MAX_SCHEDULES);
+    for (size_t i = 0; i < json_array_size(sch); i++) {
+        char tz[AS_TZ_LEN];
+        if (parse_schedule(json_array_get(sch, i), i, &s->schedules[i], tz, sizeof(tz), err,
+                           errlen))
+            return -1;
+        if (i == 0)
+            snprintf(s->timezone, sizeof(s->timezone), "%s", tz);
+        else if (strcmp(tz, s->timezone) != 0)
+            return fail(err, errlen,
+                        "spec.schedules[%zu].timezone: \"%s\" differs from spec.schedules[0]'s "
+                        "\"%s\" (all schedules must use the same time zone)",
+                        i, tz, s->timezone);
+        s->n_schedules = i + 1;
+    }
+    return 0;
+}
+
 static int parse_spec(const json_t *spec, as_spec *s, char *err, size_t errlen)
 {
     static const char *const keys[] = {
@@ -415,9 +526,7 @@ static int parse_spec(const json_t *spec, as_spec *s, char *err, size_t errlen)
         return -1;
     s->min_replicas = present ? (int32_t)iv : 1; /* nil -> 1 (BaseBounds) */
 
-    const json_t *sch = json_object_get(spec, "schedules");
-    if (sch && !json_is_null(sch) && !(json_is_array(sch) && json_array_size(sch) == 0))
-        return fail(err, errlen, "spec.schedules: not supported by brix yet");
+    if (parse_schedules(json_object_get(spec, "schedules"), s, err, errlen)) return -1;
     const json_t *pred = json_object_get(spec, "predictive");
     if (pred && !json_is_null(pred))
         return fail(err, errlen, "spec.predictive: not supported by brix yet");
@@ -539,6 +648,66 @@ static int validate_metric(const as_metric_spec *m, size_t i, char *err, size_t 
     return 0;
 }
 
+static const char *const day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+
+static int validate_schedule(const as_spec *s, size_t i, char *err, size_t errlen)
+{
+    const as_schedule *e = &s->schedules[i];
+    char b[40];
+    snprintf(b, sizeof(b), "spec.schedules[%zu]", i);
+    if (!dns_name_ok(e->name, 63, false))
+        return fail(err, errlen, "%s.name: must be a DNS label (a-z, 0-9, '-', at most 63)", b);
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(s->schedules[j].name, e->name) == 0)
+            return fail(err, errlen, "%s.name: duplicate name \"%s\" (spec.schedules[%zu])", b,
+                        e->name, j);
+    if ((e->days & 0x7f) == 0 || (e->days & 0x80))
+        return fail(err, errlen, "%s.daysOfWeek: must not be empty", b);
+    if (e->start_min < 0 || e->start_min >= 24 * 60)
+        return fail(err, errlen, "%s.startTime: must be HH:MM (00:00 to 23:59)", b);
+    if (e->end_min < 0 || e->end_min >= 24 * 60)
+        return fail(err, errlen, "%s.endTime: must be HH:MM (00:00 to 23:59)", b);
+    if (e->start_min >= e->end_min)
+        return fail(err, errlen,
+                    "%s.endTime: must be later than startTime (a window cannot cross midnight)", b);
+    if (!e->has_min && !e->has_max)
+        return fail(err, errlen, "%s: needs minReplicas or maxReplicas (or both)", b);
+    int32_t lo = e->has_min ? e->min_replicas : s->min_replicas;
+    int32_t hi = e->has_max ? e->max_replicas : s->max_replicas;
+    if (lo < 0) return fail(err, errlen, "%s.minReplicas: must be >= 0", b);
+    if (hi <= 0) return fail(err, errlen, "%s.maxReplicas: must be > 0", b);
+    if (lo > hi)
+        return fail(err, errlen,
+                    "%s.minReplicas: the effective minReplicas (%d) must be <= the effective "
+                    "maxReplicas (%d)",
+                    b, (int)lo, (int)hi);
+    for (size_t j = 0; j < i; j++) {
+        const as_schedule *o = &s->schedules[j];
+        uint8_t both = (uint8_t)(o->days & e->days);
+        if (!both || !(o->start_min < e->end_min && e->start_min < o->end_min)) continue;
+        int d = 0;
+        while (!(both & (1u << d)))
+            d++;
+        return fail(err, errlen, "%s: overlaps spec.schedules[%zu] (\"%s\") on %s", b, j, o->name,
+                    day_names[d]);
+    }
+    return 0;
+}
+
+static int validate_schedules(const as_spec *s, char *err, size_t errlen)
+{
+    if (s->n_schedules == 0) return 0;
+    if (s->n_schedules > AS_MAX_SCHEDULES)
+        return fail(err, errlen, "spec.schedules: at most %d entries", AS_MAX_SCHEDULES);
+    if (!bx_tz_name_ok(s->timezone))
+        return fail(err, errlen,
+                    "spec.schedules[0].timezone: \"%.64s\" is not an IANA time zone name",
+                    s->timezone);
+    for (size_t i = 0; i < s->n_schedules; i++)
+        if (validate_schedule(s, i, err, errlen)) return -1;
+    return 0;
+}
+
 #define ANN "metadata.annotations[" AS_ANN_PREFIX
 
 int as_spec_validate(const as_spec *s, char *err, size_t errlen)
@@ -562,6 +731,7 @@ int as_spec_validate(const as_spec *s, char *err, size_t errlen)
     if (s->min_replicas > s->max_replicas)
         return fail(err, errlen, "spec.minReplicas: must be <= spec.maxReplicas (%d)",
                     (int)s->max_replicas);
+    if (validate_schedules(s, err, errlen)) return -1;
     if (s->n_metrics == 0)
         return fail(err, errlen, "spec.metricsSources: needs at least one entry");
     if (s->n_metrics > AS_MAX_METRICS)

@@ -5,8 +5,18 @@
  * Every error names the field path, e.g. "spec.maxReplicas: must be > 0" or
  * "metadata.annotations[autoscaling.aibrix.ai/panic-threshold]: not a number".
  * Where brix differs from AIBrix on purpose (unknown fields and bad
- * annotation values are errors, numeric targetValue accepted, schedules and
- * predictive refused for now, extra brix annotations) see docs/autoscaling.md.
+ * annotation values are errors, numeric targetValue accepted, predictive
+ * refused for now, extra brix annotations) see docs/autoscaling.md.
+ *
+ * spec.schedules (AIBrix's pkg/utils/paschedules rules): each entry's name
+ * is a unique DNS label; timezone an IANA name, the same in every entry
+ * ("" = UTC); daysOfWeek Mon..Sun in any case (omitted = every day, an
+ * empty list is an error); startTime inclusive and endTime exclusive, strict
+ * HH:MM, start < end; minReplicas/maxReplicas at least one, the other
+ * inherited from the base; effective min <= max; no two entries overlap on
+ * a day. That the zone exists in the tz database is checked by the caller
+ * (as_spec does no I/O: ctl_autoscale loads it with bx_tz); which schedule is
+ * active when is as_sched.h's.
  *
  * Ownership: as_spec is plain data with fixed-size strings; as_spec_parse
  * copies what it needs and keeps no reference to the json_t. */
@@ -61,6 +71,23 @@ typedef struct as_metric_spec {
     double target_value; /* > 0 */
 } as_metric_spec;
 
+#define AS_MAX_SCHEDULES 32
+#define AS_SCHED_NAME_LEN 64 /* a DNS label, 63 + NUL */
+#define AS_TZ_LEN 256
+
+/* One spec.schedules[] entry (AIBrix's PodAutoscalerSchedule): a daily
+ * window [start, end) in the schedules' time zone on the days of `days`,
+ * overriding minReplicas and/or maxReplicas while it is active. */
+typedef struct as_schedule {
+    char name[AS_SCHED_NAME_LEN];
+    uint8_t days;      /* bit 0 = Sunday .. bit 6 = Saturday; all 7 when omitted */
+    int16_t start_min; /* minutes after local midnight, inclusive */
+    int16_t end_min;   /* exclusive, > start_min (no window across midnight) */
+    bool has_min, has_max;
+    int32_t min_replicas; /* read when has_min; else the base minReplicas applies */
+    int32_t max_replicas; /* read when has_max; else the base maxReplicas applies */
+} as_schedule;
+
 typedef struct as_target_ref {
     char api_version[AS_STR_LEN];
     char kind[AS_STR_LEN];
@@ -76,6 +103,9 @@ typedef struct as_spec {
     char sub_target_role[AS_STR_LEN]; /* subTargetSelector.roleName, "" = none */
     int32_t min_replicas;             /* nil -> 1; 0 enables scale to zero */
     int32_t max_replicas;             /* > 0 */
+    size_t n_schedules;               /* spec.schedules[], in order: the first active wins */
+    as_schedule schedules[AS_MAX_SCHEDULES];
+    char timezone[AS_TZ_LEN]; /* the schedules' IANA zone ("UTC" when unset); "" without */
     as_strategy strategy;
     size_t n_metrics;
     as_metric_spec metrics[AS_MAX_METRICS];
@@ -105,6 +135,11 @@ int as_spec_validate(const as_spec *s, char *err, size_t errlen);
 /* Go's time.ParseDuration for non-negative values ("300s", "1m30s", "0"),
  * rounded down to ms. 0 or -1. */
 int as_parse_duration_ms(const char *s, int64_t *out_ms);
+
+/* "HH:MM" (strict, 00:00..23:59) -> minutes after midnight, or -1. */
+int as_parse_hhmm(const char *s);
+/* "Mon".."Sun", any case -> 0 (Sunday) .. 6, or -1. */
+int as_parse_weekday(const char *s);
 
 const char *as_strategy_name(as_strategy s);
 const char *as_source_type_name(as_source_type t);

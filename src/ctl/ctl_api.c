@@ -18,6 +18,7 @@
 #include "common/bx_log.h"
 #include "common/bx_reply.h"
 #include "common/bx_yaml.h"
+#include "ctl/ctl_autoscale.h"
 
 #define API_DEFAULT_BODY (4u << 20)
 #define API_DEFAULT_EVENTS 50
@@ -277,7 +278,7 @@ static int ctl_api_apply_validate(ctl_api *a, const char *body, size_t len, ctl_
         if (json_is_null(d)) continue;
         const ctl_obj *o = (*objs)[k++];
         if (o->kind != CTL_KIND_POD_AUTOSCALER) continue;
-        if (as_spec_parse(d, spec, why, sizeof(why)) < 0) {
+        if (ctl_as_spec_parse(d, spec, NULL, why, sizeof(why)) < 0) {
             if (total > 1)
                 snprintf(err, errlen, "document %zu: PodAutoscaler %s: %s", i + 1, o->name, why);
             else

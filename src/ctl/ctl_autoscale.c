@@ -121,6 +121,24 @@ int ctl_as_init(ctl_as **out, uv_loop_t *loop, ctl_objstore *store, const ctl_as
     return 0;
 }
 
+int ctl_as_spec_parse(const json_t *obj, as_spec *out, bx_tz **tz, char *err, size_t errlen)
+{
+    if (tz) *tz = NULL;
+    if (as_spec_parse(obj, out, err, errlen) != 0) return -1;
+    if (out->n_schedules == 0) return 0;
+    bx_tz *z = NULL;
+    char why[256];
+    if (bx_tz_load(out->timezone, &z, why, sizeof(why)) != 0) {
+        ctl_as_fmt(err, errlen, "spec.schedules[0].timezone: %s", why);
+        return -1;
+    }
+    if (tz)
+        *tz = z;
+    else
+        bx_tz_free(z);
+    return 0;
+}
+
 int ctl_as_apply(ctl_as *a, const ctl_obj *o, char *err, size_t errlen)
 {
     if (!a || !o || a->closing || o->kind != CTL_KIND_POD_AUTOSCALER || !o->raw) {
@@ -153,6 +171,8 @@ int ctl_as_apply(ctl_as *a, const ctl_obj *o, char *err, size_t errlen)
         ctl_as_round_drop(p);
         ctl_as_windows_close(p);
         json_decref(p->raw);
+        bx_tz_free(p->tz);
+        p->tz = NULL;
         ctl_ctrl_forget(a->ctrl, p->name);
     }
     p->raw = raw;
@@ -167,8 +187,9 @@ int ctl_as_apply(ctl_as *a, const ctl_obj *o, char *err, size_t errlen)
     memset(&p->info, 0, sizeof(p->info));
     as_state_init(&p->st);
     p->generation = o->generation;
+    p->bounds.active = -1;
     char perr[sizeof(p->spec_err)];
-    if (as_spec_parse(o->raw, &p->spec, perr, sizeof(perr)) != 0) {
+    if (ctl_as_spec_parse(o->raw, &p->spec, &p->tz, perr, sizeof(perr)) != 0) {
         ctl_as_fmt(p->spec_err, sizeof(p->spec_err), "%s", perr);
     } else if (ctl_target_set(&p->tgt, p->spec.target.api_version, p->spec.target.kind,
                               p->spec.target.name) != 0) {

@@ -41,6 +41,14 @@
  * scale callback all speak in keys; what a key means to the cluster is the
  * orchestrator's business (ctl_orch.h track/scale).
  *
+ * Schedules (spec.schedules, as_sched.h): the schedules' zone is loaded
+ * from the tz database (bx_tz) when the object is applied (an unknown zone
+ * makes the spec invalid); every round converts the wall clock (cbs.wall_ms
+ * or the system's) to that zone, and as_decide uses the bounds of the first
+ * active schedule. The round runs every tick (1 s), so a start or end of a
+ * window takes effect within a tick; no separate timer. A change of the
+ * active schedule is logged.
+ *
  * Readiness: only Ready pods are scraped; `ready` is their count. The
  * current size is the Deployment's replicas as the caller last reported it
  * (ctl_as_set_current) or as this controller last set it; before either,
@@ -59,6 +67,9 @@
  *    metricDetails: [{name, source, value, panicValue, target, pods,
  *                     recommended}],
  *    scrape: {pods, answered, failed: [pod names]},
+ *    scheduledBounds: {activeSchedule (only while one is active),
+ *                      effectiveMinReplicas, effectiveMaxReplicas} (AIBrix's,
+ *                      also without schedules: the base bounds),
  *    conditions: [{type, status, reason, message, lastTransitionTime}]}
  * Conditions as AIBrix: ValidSpec, AbleToScale, ScalingActive (True
  * ReconcilingScaleDiff "desired=X, actual=Y" / False Stable), Ready, and
@@ -87,6 +98,7 @@
 
 #include "autoscale/as_policy.h"
 #include "autoscale/as_spec.h"
+#include "common/bx_tz.h"
 #include "ctl/ctl_obj.h"
 #include "ctl/ctl_podview.h"
 #include "ctl/ctl_objstore.h"
@@ -121,12 +133,22 @@ typedef struct ctl_as_cbs {
      * than Deployment (ctl_orch_track). Strings valid for the call. May be
      * NULL. */
     void (*targets)(void *ud, const ctl_target *targets, size_t n);
+    /* The wall clock (Unix ms) that spec.schedules are evaluated on; NULL:
+     * the system's (CLOCK_REALTIME). For tests. */
+    int64_t (*wall_ms)(void *ud);
 } ctl_as_cbs;
 
 /* 0 and *out, or -1 with a message. cfg NULL = defaults. Watches the
  * store's PodAutoscalers. */
 int ctl_as_init(ctl_as **out, uv_loop_t *loop, ctl_objstore *store, const ctl_as_cfg *cfg,
                 const ctl_as_cbs *cbs, void *ud, char *err, size_t errlen);
+
+/* as_spec_parse, plus the check that needs the system: the schedules' time
+ * zone is in the tz database (bx_tz_load). With tz, the loaded zone is
+ * handed over in *tz (NULL without schedules; the caller frees it with
+ * bx_tz_free); NULL: it is only checked. 0, or -1 with a message naming the
+ * field. What `brix apply` and ctl_as_apply both run. */
+int ctl_as_spec_parse(const json_t *obj, as_spec *out, bx_tz **tz, char *err, size_t errlen);
 
 /* Creates or replaces the autoscaler pa->name. An invalid spec (as_spec_parse)
  * is kept as invalid: Warning InvalidSpec, status condition ValidSpec False,

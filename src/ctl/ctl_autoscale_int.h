@@ -37,6 +37,7 @@
 
 #include "autoscale/as_window.h"
 #include "common/bx_prom_parse.h"
+#include "common/bx_tz.h"
 #include "ctl/ctl_autoscale.h"
 #include "ctl/ctl_ctrl.h"
 #include "ctl/ctl_target.h"
@@ -90,7 +91,9 @@ typedef struct ctl_as_pa {
     int valid;
     char spec_err[512];
     as_spec spec;
-    ctl_target tgt; /* spec.scaleTargetRef and its key (valid specs) */
+    bx_tz *tz;        /* spec.timezone, loaded when there are schedules */
+    as_bounds bounds; /* the effective bounds at the last round (ctl_as_sched_now) */
+    ctl_target tgt;   /* spec.scaleTargetRef and its key (valid specs) */
     as_state st;
     int64_t generation; /* of the object the state belongs to */
     as_window win[AS_MAX_METRICS];
@@ -163,6 +166,10 @@ void ctl_as_cond_ready(ctl_as_pa *p);
 int ctl_as_state_get(ctl_as *a, ctl_as_pa *p);
 /* Writes st (stolen) with the strategy state when it changed. */
 void ctl_as_status_write(ctl_as *a, ctl_as_pa *p, json_t *st);
+/* The wall clock in the schedules' zone into in->local_* (when p has
+ * schedules) and the effective bounds into p->bounds; logs a change of the
+ * active schedule. in may be NULL. */
+void ctl_as_sched_now(ctl_as *a, ctl_as_pa *p, as_input *in);
 /* Status with conditions only (invalid spec, conflict, unknown target). */
 void ctl_as_status_conditions_only(ctl_as *a, ctl_as_pa *p, const char *reason);
 /* The status after a decision (new reference, NULL: out of memory). */

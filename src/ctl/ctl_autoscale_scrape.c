@@ -140,6 +140,7 @@ void ctl_as_pa_free(ctl_as_pa *p)
     if (!p) return;
     ctl_as_round_drop(p);
     ctl_as_windows_close(p);
+    bx_tz_free(p->tz);
     json_decref(p->raw);
     free(p);
 }
@@ -409,6 +410,7 @@ static void ctl_as_round_finish(ctl_as *a, ctl_as_pa *p)
     as_input in;
     memset(&in, 0, sizeof(in));
     in.now_ms = now;
+    ctl_as_sched_now(a, p, &in);
     in.n_metrics = sp->n_metrics;
     for (size_t m = 0; m < sp->n_metrics; m++) {
         if (sp->metrics[m].source == AS_SOURCE_POD) {

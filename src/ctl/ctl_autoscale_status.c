@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/bx_log.h"
+
 static void ctl_as_rfc3339(int64_t ms, char *out, size_t len)
 {
     time_t t = (time_t)(ms / 1000);
@@ -138,15 +140,63 @@ void ctl_as_status_write(ctl_as *a, ctl_as_pa *p, json_t *st)
     ctl_ctrl_status(a->ctrl, p->name, st);
 }
 
+void ctl_as_sched_now(ctl_as *a, ctl_as_pa *p, as_input *in)
+{
+    as_bounds b;
+    if (p->spec.n_schedules == 0 || !p->tz) {
+        as_bounds_base(&p->spec, &b);
+    } else {
+        int64_t ms = a->cbs.wall_ms ? a->cbs.wall_ms(a->ud) : ctl_ctrl_wall_ms();
+        bx_tz_tm tm;
+        bx_tz_local(p->tz, ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000), &tm);
+        as_bounds_at(&p->spec, tm.wday, tm.hour * 60 + tm.min, &b);
+        if (in) {
+            in->local_valid = true;
+            in->local_wday = tm.wday;
+            in->local_minute = tm.hour * 60 + tm.min;
+        }
+    }
+    if (b.active != p->bounds.active) {
+        if (b.active >= 0)
+            bx_info("autoscaler %s: schedule %s active (%s): replicas in [%d, %d]", p->name,
+                    p->spec.schedules[b.active].name, p->spec.timezone, (int)b.min, (int)b.max);
+        else if (p->bounds.active >= 0)
+            bx_info("autoscaler %s: no schedule active: replicas in [%d, %d]", p->name, (int)b.min,
+                    (int)b.max);
+    }
+    p->bounds = b;
+}
+
+/* status.scheduledBounds (AIBrix's ScheduledBoundsStatus). */
+static json_t *ctl_as_bounds_json(const ctl_as_pa *p)
+{
+    json_t *o = json_object();
+    if (!o) return NULL;
+    int bad = 0;
+    if (p->bounds.active >= 0 && (size_t)p->bounds.active < p->spec.n_schedules)
+        bad |= ctl_as_jset(o, "activeSchedule",
+                           json_string(p->spec.schedules[p->bounds.active].name)) != 0;
+    bad |= ctl_as_jset(o, "effectiveMinReplicas", json_integer(p->bounds.min)) != 0;
+    bad |= ctl_as_jset(o, "effectiveMaxReplicas", json_integer(p->bounds.max)) != 0;
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 void ctl_as_status_conditions_only(ctl_as *a, ctl_as_pa *p, const char *reason)
 {
     json_t *st = json_object();
     if (st) {
         int bad = ctl_as_jset(st, "reason", json_string(reason)) != 0;
         bad |= ctl_as_jset(st, "conditions", ctl_as_conds_json(p)) != 0;
-        if (p->valid)
+        if (p->valid) {
             bad |=
                 ctl_as_jset(st, "strategy", json_string(as_strategy_name(p->spec.strategy))) != 0;
+            ctl_as_sched_now(a, p, NULL);
+            bad |= ctl_as_jset(st, "scheduledBounds", ctl_as_bounds_json(p)) != 0;
+        }
         if (bad) {
             json_decref(st);
             st = NULL;
@@ -211,6 +261,7 @@ json_t *ctl_as_decision_status(ctl_as_pa *p, const as_decision *d, int32_t curre
         bad |= json_object_set(st, "metrics", metrics) != 0;
         bad |= json_object_set(st, "metricDetails", details) != 0;
         bad |= json_object_set(st, "scrape", scrape) != 0;
+        bad |= ctl_as_jset(st, "scheduledBounds", ctl_as_bounds_json(p)) != 0;
         bad |= ctl_as_jset(st, "conditions", ctl_as_conds_json(p)) != 0;
     }
     json_decref(metrics);

@@ -247,6 +247,42 @@ static void ctl_cli_describe_autoscaler(FILE *out, const json_t *o, int64_t now)
     ctl_cli_field(
         out, "Max Replicas", "%s",
         ctl_cli_jnum(ctl_cli_jget(o, "spec", "maxReplicas", NULL), "<none>", b, sizeof(b)));
+    const json_t *sch = ctl_cli_jget(o, "spec", "schedules", NULL);
+    if (json_array_size(sch)) {
+        fprintf(out, "Schedules:\n");
+        size_t i;
+        const json_t *e;
+        json_array_foreach(sch, i, e)
+        {
+            char lo[24], hi[24];
+            const json_t *days = json_object_get(e, "daysOfWeek");
+            fprintf(out, "  %s: %s-%s %s", ctl_cli_jstr(json_object_get(e, "name"), "?"),
+                    ctl_cli_jstr(json_object_get(e, "startTime"), "?"),
+                    ctl_cli_jstr(json_object_get(e, "endTime"), "?"),
+                    ctl_cli_jstr(json_object_get(e, "timezone"), "UTC"));
+            if (json_array_size(days)) {
+                size_t k;
+                const json_t *d;
+                json_array_foreach(days, k, d)
+                    fprintf(out, "%s%s", k ? "," : " ", ctl_cli_jstr(d, "?"));
+            } else {
+                fprintf(out, " every day");
+            }
+            fprintf(out, ", min %s, max %s\n",
+                    ctl_cli_jnum(json_object_get(e, "minReplicas"), "(base)", lo, sizeof(lo)),
+                    ctl_cli_jnum(json_object_get(e, "maxReplicas"), "(base)", hi, sizeof(hi)));
+        }
+    }
+    const json_t *sb = json_object_get(st, "scheduledBounds");
+    if (json_is_object(sb)) {
+        char lo[24], hi[24];
+        ctl_cli_field(
+            out, "Scheduled Bounds", "min %s, max %s (%s%s)",
+            ctl_cli_jnum(json_object_get(sb, "effectiveMinReplicas"), "?", lo, sizeof(lo)),
+            ctl_cli_jnum(json_object_get(sb, "effectiveMaxReplicas"), "?", hi, sizeof(hi)),
+            json_is_string(json_object_get(sb, "activeSchedule")) ? "schedule " : "",
+            ctl_cli_jstr(json_object_get(sb, "activeSchedule"), "no schedule active"));
+    }
     const json_t *ms = ctl_cli_jget(o, "spec", "metricsSources", NULL);
     if (!json_array_size(ms)) {
         ctl_cli_field(out, "Metrics", "<none>");

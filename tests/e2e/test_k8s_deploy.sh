@@ -6,7 +6,7 @@
 #     no Secrets), the Deployments' security settings and probes, the gateway Service;
 #  3. the Dockerfile: two stages on debian:bookworm-slim, a numeric non-root USER, the -dev
 #     packages of scripts/deps.sh to build and (with apt-cache) exactly their runtime
-#     libraries to run;
+#     libraries to run (plus CA certificates and tzdata);
 #  4. against the fake API server (tests/k8s/fake_apiserver.py, when present): `kubectl apply
 #     -k deploy/` succeeds, the samples of examples/k8s/ apply and read back unchanged,
 #     `kubectl get modeladapters|podautoscalers` print AIBrix's columns with the status
@@ -68,7 +68,7 @@ if command -v apt-cache >/dev/null && apt-cache show libuv1-dev >/dev/null 2>&1;
         case $p in *-dev) apt-cache show "$p" | awk -F': ' '/^Depends:/{print $2; exit}' |
             tr ',' '\n' | sed 's/^ *//; s/ .*//' | head -n 1 ;; esac
     done | sort -u)
-    extra=$(comm -13 <(echo "$want") <(echo "$run_pkgs") | grep -vx ca-certificates)
+    extra=$(comm -13 <(echo "$want") <(echo "$run_pkgs") | grep -vxE 'ca-certificates|tzdata')
     missing=$(comm -23 <(echo "$want") <(echo "$run_pkgs"))
     [ -z "$missing" ] || fail "Dockerfile runtime stage lacks $missing"
     [ -z "$extra" ] || fail "Dockerfile runtime stage installs $extra, no -dev package's library"

@@ -81,6 +81,8 @@ spec:
   scaleTargetRef: {apiVersion: apps/v1, kind: StatefulSet, name: llama}
   minReplicas: 1
   maxReplicas: 3
+  schedules:
+  - {name: all-day, timezone: Europe/Paris, startTime: "00:00", endTime: "23:59", maxReplicas: 3}
   scalingStrategy: HPA
   metricsSources:
   - {metricSourceType: pod, protocolType: http, port: "8000", path: /metrics,
@@ -100,6 +102,15 @@ done
 grep -q 'scale target StatefulSet.apps/llama' "$E2E_TMP/ctl.log" &&
     fail "target error: $(grep 'scale target' "$E2E_TMP/ctl.log")"
 log "PodAutoscaler on StatefulSet llama: AbleToScale True"
+# status.scheduledBounds reaches the API server (the schedule covers all of the day in Paris but
+# its last minute, 23:59, when the base bounds show)
+sb=$("${K[@]}" get podautoscaler llama-sts-hpa -o json | jq -cS .status.scheduledBounds)
+case "$sb" in
+'{"activeSchedule":"all-day","effectiveMaxReplicas":3,"effectiveMinReplicas":1}') ;;
+'{"effectiveMaxReplicas":3,"effectiveMinReplicas":1}')
+    [ "$(TZ=Europe/Paris date +%H:%M)" = 23:59 ] || fail "no active schedule: $sb" ;;
+*) fail "status.scheduledBounds: $sb" ;;
+esac
 
 # ---- steady state: no writes, no reads but watches
 brix_calls() { # VERBS regex -> count of brix-controller requests with those verbs

@@ -122,7 +122,6 @@ static void test_annotations_and_options(void **st)
                     "  maxReplicas: 6\n"
                     "  observeWindowSeconds: 30\n"
                     "  panicWindowSeconds: 30\n"
-                    "  schedules: []\n"
                     "  metricsSources:\n"
                     "    - {metricSourceType: external, targetMetric: vllm:deployment_replicas,\n"
                     "       targetValue: 100, endpoint: 'opt.svc:8080', path: /metrics/ns/d,\n"
@@ -279,7 +278,8 @@ static void test_invalid_specs_name_the_field(void **st)
         {"spec.panicWindowSeconds", "200",
          "spec.panicWindowSeconds: must be <= observeWindowSeconds (180)"},
         {"spec.minReplica", "1", "spec.minReplica: unknown field"},
-        {"spec.schedules", "[{\"name\":\"night\"}]", "spec.schedules: not supported"},
+        {"spec.schedules", "[{\"name\":\"night\"}]", "spec.schedules[0].startTime: required"},
+        {"spec.schedules", "[]", "spec.schedules: must not be empty"},
         {"spec.predictive", "{\"mode\":\"Auto\"}", "spec.predictive: not supported"},
         {"spec", NULL, "spec: required"},
         {"apiVersion", "\"autoscaling/v2\"", "apiVersion: must be autoscaling.aibrix.ai/v1alpha1"},

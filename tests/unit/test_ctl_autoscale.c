@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -68,6 +69,7 @@ typedef struct env {
     int load_done;         /* completions that ended (should stay 0: long ones) */
     bx_http_creq *load[8]; /* in flight, to cancel before the engines close */
     int nload;
+    int64_t wall_ms; /* the wall clock the schedules see; 0: the system's */
 } env;
 
 /* ---- harness ---- */
@@ -109,6 +111,15 @@ static int on_gw_metric(void *ud, const char *model, const char *metric, double 
     return -1;
 }
 
+static int64_t on_wall(void *ud)
+{
+    env *e = ud;
+    if (e->wall_ms) return e->wall_ms;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void env_start(env *e, int neng, double time_scale, uint64_t tick_ms)
 {
     memset(e, 0, sizeof(*e));
@@ -134,7 +145,10 @@ static void env_start(env *e, int neng, double time_scale, uint64_t tick_ms)
     ctl_as_cfg_default(&cfg);
     cfg.tick_ms = tick_ms;
     cfg.scrape_timeout_ms = 2000;
-    ctl_as_cbs cbs = {.scale = on_scale, .gateway_metric = on_gw_metric, .targets = on_targets};
+    ctl_as_cbs cbs = {.scale = on_scale,
+                      .gateway_metric = on_gw_metric,
+                      .targets = on_targets,
+                      .wall_ms = on_wall};
     assert_int_equal(ctl_as_init(&e->as, &e->loop, e->store, &cfg, &cbs, e, err, sizeof(err)), 0);
     assert_int_equal(bx_http_client_init(&e->http, &e->loop, NULL), 0);
 }
@@ -806,6 +820,87 @@ static void test_wake_scales_from_zero(void **st)
     env_stop(&e);
 }
 
+static const char *sched_yaml = "apiVersion: autoscaling.aibrix.ai/v1alpha1\n"
+                                "kind: PodAutoscaler\n"
+                                "metadata: {name: sched-apa}\n"
+                                "spec:\n"
+                                "  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: "
+                                "sch}\n"
+                                "  maxReplicas: 4\n"
+                                "  schedules:\n"
+                                "    - {name: peak, timezone: Europe/Paris, daysOfWeek: [mon],\n"
+                                "       startTime: '09:00', endTime: '17:00', minReplicas: 3}\n"
+                                "  metricsSources:\n"
+                                "    - metricSourceType: external\n"
+                                "      targetMetric: gateway_inflight\n"
+                                "      targetValue: 4\n"
+                                "  scalingStrategy: APA\n";
+
+static int64_t bound_of(const json_t *st, const char *key)
+{
+    const json_t *v = json_object_get(json_object_get(st, "scheduledBounds"), key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+}
+
+/* The wall clock (injected) crosses a schedule's start and end in Paris:
+ * status.scheduledBounds follows, the schedule's minReplicas scales the
+ * target up at the start, the end lets the usual scale-down window decide;
+ * an unknown zone makes the spec invalid. */
+static void test_scheduled_bounds_follow_the_wall_clock(void **st)
+{
+    (void)st;
+    env e;
+    env_start(&e, 0, 1.0, 20);
+    e.gw_inflight = 0;
+    e.wall_ms = INT64_C(1796630370) * 1000; /* Monday 2026-12-07 07:59:30Z = 08:59:30 CET */
+    ctl_as_set_current(e.as, "sch", "sch", 1);
+    char err[512];
+    assert_int_equal(apply_yaml(&e, sched_yaml, err, sizeof(err)), 0);
+    uint64_t d0 = info_of(&e, "sched-apa").decisions;
+    WAIT_FOR(&e, info_of(&e, "sched-apa").decisions >= d0 + 2);
+    json_t *s = status_of(&e, "sched-apa");
+    assert_int_equal(bound_of(s, "effectiveMinReplicas"), 1);
+    assert_int_equal(bound_of(s, "effectiveMaxReplicas"), 4);
+    assert_null(json_object_get(json_object_get(s, "scheduledBounds"), "activeSchedule"));
+    json_decref(s);
+    assert_int_equal(e.ncalls, 0);
+
+    e.wall_ms += 30 * 1000; /* 09:00:00 in Paris */
+    WAIT_FOR(&e, e.ncalls >= 1);
+    assert_string_equal(e.calls[0].deployment, "sch");
+    assert_int_equal(e.calls[0].replicas, 3);
+    assert_non_null(strstr(e.calls[0].reason, "below minReplicas 3 (schedule peak)"));
+    s = status_of(&e, "sched-apa");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(s, "scheduledBounds"), "activeSchedule")),
+        "peak");
+    assert_int_equal(bound_of(s, "effectiveMinReplicas"), 3);
+    assert_int_equal(bound_of(s, "effectiveMaxReplicas"), 4);
+    json_decref(s);
+    d0 = info_of(&e, "sched-apa").decisions; /* decisions at 3 during the window */
+    WAIT_FOR(&e, info_of(&e, "sched-apa").decisions >= d0 + 2);
+
+    e.wall_ms += 8 * 3600 * 1000; /* 17:00 in Paris: over (end exclusive) */
+    d0 = info_of(&e, "sched-apa").decisions;
+    WAIT_FOR(&e, info_of(&e, "sched-apa").decisions >= d0 + 2);
+    s = status_of(&e, "sched-apa");
+    assert_null(json_object_get(json_object_get(s, "scheduledBounds"), "activeSchedule"));
+    assert_int_equal(bound_of(s, "effectiveMinReplicas"), 1);
+    json_decref(s);
+    /* no load, but the scale-down window (300 s) remembers the window's 3: held */
+    assert_int_equal(e.ncalls, 1);
+
+    /* a zone the tz database does not have */
+    char bad[2048];
+    snprintf(bad, sizeof(bad), "%s", sched_yaml);
+    char *tz = strstr(bad, "Europe/Paris");
+    assert_non_null(tz);
+    memcpy(tz, "Europe/Pariz", 12);
+    assert_int_equal(apply_yaml(&e, bad, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "spec.schedules[0].timezone: unknown time zone \"Europe/Pariz\""));
+    env_stop(&e);
+}
+
 /* Registry keys to engine names, raw names, per-engine sums and means,
  * missing metrics and bad bodies. */
 static void test_metric_names_and_values(void **st)
@@ -866,6 +961,7 @@ int main(void)
         cmocka_unit_test(test_failed_scrape_is_excluded),
         cmocka_unit_test(test_invalid_spec_warns_and_never_scales),
         cmocka_unit_test(test_wake_scales_from_zero),
+        cmocka_unit_test(test_scheduled_bounds_follow_the_wall_clock),
         cmocka_unit_test(test_other_kind_target_by_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
