@@ -538,7 +538,9 @@ static void ctl_api_route_objects(ctl_api *a, bx_http_req *req, bx_http_res *res
     memcpy(name, rest, nl);
     name[nl] = 0;
     if (!ctl_name_valid(name)) {
-        ctl_api_reply_errorf(res, 400, "invalid name \"%.64s\": must be a DNS-1123 label", name);
+        ctl_api_reply_errorf(
+            res, 400, "invalid name \"%.64s\": must be a DNS-1123 subdomain of at most 63 bytes",
+            name);
         return;
     }
     if (strcmp(req->method, "GET") == 0)

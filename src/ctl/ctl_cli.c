@@ -174,7 +174,8 @@ static int ctl_cli_parse_target(ctl_cli_ctx *c, const char *word, ctl_cli_target
 static int ctl_cli_check_name(ctl_cli_ctx *c, const char *name)
 {
     if (ctl_name_valid(name)) return 0;
-    fprintf(c->err, "error: invalid name \"%s\": must be a DNS-1123 label\n", name);
+    fprintf(c->err,
+            "error: invalid name \"%s\": must be a DNS-1123 subdomain of at most 63 bytes\n", name);
     return 1;
 }
 

@@ -38,8 +38,8 @@ static int ctl_obj_parse_autoscaler(ctl_obj_pctx *c, const json_t *doc)
     if (r < 0) return -1;
     if (r == 0 || !name[0]) return ctl_obj_fail(c, "spec.scaleTargetRef.name", "required");
     if (!ctl_name_valid(name))
-        return ctl_obj_fail(c, "spec.scaleTargetRef.name", "'%.100s' is not a DNS-1123 label",
-                            name);
+        return ctl_obj_fail(c, "spec.scaleTargetRef.name",
+                            "'%.100s' is not a DNS-1123 subdomain of at most 63 bytes", name);
     r = ctl_obj_get_str(c, spec, "scalingStrategy", "spec.scalingStrategy", &strategy);
     if (r < 0) return -1;
     if (r == 0 || !strategy[0]) return ctl_obj_fail(c, "spec.scalingStrategy", "required");
@@ -121,10 +121,14 @@ static int ctl_obj_parse_doc(ctl_obj_pctx *c, const json_t *doc)
     if (r == 0) return ctl_obj_fail(c, "metadata.name", "required");
     if (ctl_obj_get_str(c, meta, "name", "metadata.name", &name) < 0) return -1;
     if (!name) return ctl_obj_fail(c, "metadata.name", "required");
-    if (!ctl_name_valid(name)) {
+    int label = o->kind == CTL_KIND_SERVICE || o->kind == CTL_KIND_NAMESPACE ||
+                o->kind == CTL_KIND_MODEL_ADAPTER;
+    if (label ? !ctl_name_is_label(name) : !ctl_name_valid(name)) {
         ctl_obj_fail(c, "metadata.name",
-                     "'%.100s' is not a DNS-1123 label (1..63 of a-z, 0-9 and '-', "
-                     "alphanumeric at both ends)",
+                     label ? "'%.100s' is not a DNS-1123 label (1..63 of a-z, 0-9 and '-', "
+                             "alphanumeric at both ends)"
+                           : "'%.100s' is not a DNS-1123 subdomain of at most 63 bytes (a-z, 0-9, "
+                             "'-' and '.', alphanumeric at both ends of each part)",
                      name);
         if (ctl_kind_acted_on(o->kind)) return -1;
         bx_catf(c->err, c->errlen, "", ", skipped (brix stores such names only)");

@@ -22,7 +22,8 @@
  * ctl_obj_parse_all skips documents of unknown kinds with a warning.
  *
  * Common: apiVersion must be one the kind takes; metadata.name is a DNS-1123
- * label; metadata.labels/annotations are string maps; metadata.namespace is
+ * subdomain of at most 63 bytes (a label for Service, Namespace and
+ * ModelAdapter); metadata.labels/annotations are string maps; metadata.namespace is
  * accepted and ignored (one namespace locally); a `status` is dropped.
  *
  * Deployment. Honoured: metadata.labels["model.aibrix.ai/name"] (required;
@@ -87,7 +88,7 @@
 #include "common/bx_apikey.h"
 #include "ctl/ctl_place.h"
 
-#define CTL_NAME_MAX 63        /* DNS-1123 label */
+#define CTL_NAME_MAX 63        /* object names: a DNS-1123 subdomain this long */
 #define CTL_MODEL_NAME_MAX 255 /* served model name */
 #define CTL_MAX_REPLICAS 256   /* local machine: replicas of one object */
 #define CTL_MAX_ARGS 256       /* command + args entries */
@@ -160,9 +161,13 @@ int ctl_kind_acted_on(ctl_kind k);
  * unknown. */
 ctl_kind ctl_kind_parse(const char *s);
 
-/* 1 when s is a DNS-1123 label: 1..63 of [a-z0-9-], alphanumeric at both
- * ends. */
+/* 1 when s is a name brix stores: a DNS-1123 subdomain (labels joined by
+ * '.', as Kubernetes names Deployments, ConfigMaps, ...) of 1..63 bytes. */
 int ctl_name_valid(const char *s);
+/* 1 when s is a DNS-1123 label: 1..63 of [a-z0-9-], alphanumeric at both
+ * ends (Services, Namespaces, and ModelAdapters: a Service is named after
+ * each in Kubernetes). */
+int ctl_name_is_label(const char *s);
 
 typedef struct ctl_env {
     char *name;
@@ -262,7 +267,7 @@ void ctl_obj_free(ctl_obj *o);
  * a document of a kind brix does not know ("document 3: kind KVCache
  * (orchestration.aibrix.ai/v1alpha1): unknown kind, skipped"), a known kind
  * with an apiVersion it does not take, a stored-only kind whose name is no
- * DNS-1123 label, a PodAutoscaler whose target is not a Deployment (only
+ * DNS-1123 subdomain of at most 63 bytes, a PodAutoscaler whose target is not a Deployment (only
  * Deployments scale locally). Any other invalid document is an error:
  * nothing is returned and the message starts with "document N: "
  * (1-based) when the array holds more than one document. Free with

@@ -156,7 +156,7 @@ ctl_kind ctl_kind_parse(const char *s)
     return CTL_KIND_NONE;
 }
 
-int ctl_name_valid(const char *s)
+int ctl_name_is_label(const char *s)
 {
     if (!s) return 0;
     size_t n = strlen(s);
@@ -168,6 +168,22 @@ int ctl_name_valid(const char *s)
         if (!alnum && (i == 0 || i == n - 1)) return 0;
     }
     return 1;
+}
+
+int ctl_name_valid(const char *s)
+{
+    if (!s) return 0;
+    size_t n = strlen(s);
+    if (n == 0 || n > CTL_NAME_MAX) return 0;
+    char part[CTL_NAME_MAX + 1];
+    for (const char *p = s;;) {
+        size_t len = strcspn(p, ".");
+        memcpy(part, p, len);
+        part[len] = '\0';
+        if (!ctl_name_is_label(part)) return 0;
+        if (!p[len]) return 1;
+        p += len + 1;
+    }
 }
 
 const char *ctl_adapter_sched_name(ctl_adapter_sched s)

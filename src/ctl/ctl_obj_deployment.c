@@ -271,10 +271,17 @@ int ctl_obj_parse_deployment(ctl_obj_pctx *c, const json_t *doc, const json_t *l
         return -1;
     if (tmpl && ctl_obj_get_obj(c, tmpl, "spec", "spec.template.spec", &tspec) < 0) return -1;
 
+    /* The pods' label names the model (AIBrix's gateway reads the pods'),
+     * else the Deployment's own. */
     const char *model = ctl_obj_map_str(labels, CTL_LABEL_MODEL);
     const char *tmodel = ctl_obj_map_str(tlabels, CTL_LABEL_MODEL);
     const char *mpath = "metadata.labels[\"" CTL_LABEL_MODEL "\"]";
-    if (!model && tmodel) {
+    if (tmodel) {
+        if (model && strcmp(tmodel, model) != 0)
+            ctl_obj_note(c->o,
+                         "%s: '%.100s' differs from the pod template's '%.100s': the pods' label "
+                         "names the model, as in AIBrix",
+                         mpath, model, tmodel);
         model = tmodel;
         mpath = "spec.template.metadata.labels[\"" CTL_LABEL_MODEL "\"]";
     }
@@ -282,9 +289,6 @@ int ctl_obj_parse_deployment(ctl_obj_pctx *c, const json_t *doc, const json_t *l
     if (!ctl_obj_model_name_valid(model))
         return ctl_obj_fail(c, mpath,
                             "'%.300s' is not a valid model name (1..255 of A-Za-z0-9._/:-)", model);
-    if (tmodel && strcmp(tmodel, model) != 0)
-        return ctl_obj_fail(c, "spec.template.metadata.labels[\"" CTL_LABEL_MODEL "\"]",
-                            "'%.300s' differs from metadata.labels (%.300s)", tmodel, model);
     const char *engine = ctl_obj_map_str(labels, CTL_LABEL_ENGINE);
     if (!engine) engine = ctl_obj_map_str(tlabels, CTL_LABEL_ENGINE);
     if (!engine) engine = "vllm";

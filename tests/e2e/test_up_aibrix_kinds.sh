@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A manifest in AIBrix's shape, applied to a running `brix up` as written: a `vllm serve ...
-# --port 8000` Deployment with a Service, a ServiceAccount, a ConfigMap and a CRD brix does
+# --port 8000` Deployment (named with a dot, as Kubernetes allows) with a Service, a ServiceAccount, a ConfigMap and a CRD brix does
 # not know (KVCache) in one file. The Deployment runs (vLLM is a stand-in on PATH that execs
 # `brix engine` with vLLM's arguments); the core kinds are stored, each with one warning that
 # names what is not acted on locally; the unknown kind is skipped with a warning; the
@@ -44,7 +44,7 @@ data:
 apiVersion: apps/v1
 kind: Deployment
 metadata:
-  name: qwen-coder
+  name: qwen-coder-1.5b-instruct
   namespace: default
   labels:
     model.aibrix.ai/name: qwen-coder
@@ -144,7 +144,7 @@ wait_for() { # wait_for SECS MSG CMD...
 }
 ready() {
     "$BRIX" get pods -o json 2>/dev/null |
-        jq -e '[.items[] | select(.deployment == "qwen-coder" and .phase == "Ready")] | length == 1' >/dev/null
+        jq -e '[.items[] | select(.deployment == "qwen-coder-1.5b-instruct" and .phase == "Ready")] | length == 1' >/dev/null
 }
 BASE="http://127.0.0.1:$GP"
 chat_ok() {
@@ -156,16 +156,16 @@ start_up up1 "$E2E_TMP/state1"
 "$BRIX" apply -f "$E2E_TMP/aibrix.yaml" >"$E2E_TMP/apply.out" 2>"$E2E_TMP/apply.err" ||
     fail "brix apply refused the file: $(cat "$E2E_TMP/apply.err")"
 for l in "serviceaccount/qwen-sa created" "configmap/qwen-config created" \
-    "deployment/qwen-coder created" "service/qwen-coder created"; do
+    "deployment/qwen-coder-1.5b-instruct created" "service/qwen-coder created"; do
     grep -qx "$l" "$E2E_TMP/apply.out" || fail "no '$l': $(cat "$E2E_TMP/apply.out")"
 done
 grep -q kvcache "$E2E_TMP/apply.out" && fail "the unknown kind was applied: $(cat "$E2E_TMP/apply.out")"
 grep -q "Warning: .*aibrix.yaml: document 5: kind KVCache (orchestration.aibrix.ai/v1alpha1): unknown kind, skipped" \
     "$E2E_TMP/apply.err" || fail "no warning for the unknown kind: $(cat "$E2E_TMP/apply.err")"
 # one warning per object, naming each field not acted on (probes are acted on)
-[ "$(grep -c '^Warning: deployment/qwen-coder:' "$E2E_TMP/apply.err")" = 1 ] ||
+[ "$(grep -c '^Warning: deployment/qwen-coder-1.5b-instruct:' "$E2E_TMP/apply.err")" = 1 ] ||
     fail "not one warning for the deployment: $(cat "$E2E_TMP/apply.err")"
-dw=$(grep '^Warning: deployment/qwen-coder:' "$E2E_TMP/apply.err")
+dw=$(grep '^Warning: deployment/qwen-coder-1.5b-instruct:' "$E2E_TMP/apply.err")
 for f in "accepted, not acted on locally: spec.strategy" spec.template.metadata.annotations \
     spec.template.spec.serviceAccountName "spec.template.spec.containers\[0\].image, .ports, .resources" \
     "--port 8000 becomes the port brix allocates"; do
@@ -215,7 +215,7 @@ log "brix delete -f of the same file deletes what was stored"
 "$BRIX" delete -f "$E2E_TMP/aibrix.yaml" >"$E2E_TMP/del.out" 2>"$E2E_TMP/del.err" ||
     fail "delete -f: $(cat "$E2E_TMP/del.out" "$E2E_TMP/del.err")"
 for l in 'serviceaccount "qwen-sa" deleted' 'configmap "qwen-config" deleted' \
-    'deployment "qwen-coder" deleted' 'service "qwen-coder" deleted'; do
+    'deployment "qwen-coder-1.5b-instruct" deleted' 'service "qwen-coder" deleted'; do
     grep -qx "$l" "$E2E_TMP/del.out" || fail "no '$l': $(cat "$E2E_TMP/del.out")"
 done
 grep -q "kind KVCache: unknown kind, skipped" "$E2E_TMP/del.err" || fail "delete: $(cat "$E2E_TMP/del.err")"
@@ -225,7 +225,7 @@ stop_pid "$UP_PID"
 log "brix up -f of the same file: the same, at start"
 start_up up2 "$E2E_TMP/state2" -f "$E2E_TMP/aibrix.yaml"
 grep -q "Warning: .*document 5: kind KVCache" "$E2E_TMP/up2.log" || fail "up -f: no warning: $(head -20 "$E2E_TMP/up2.log")"
-grep -q "Warning: deployment/qwen-coder: .*spec.strategy" "$E2E_TMP/up2.log" || fail "up -f: no deployment warning"
+grep -q "Warning: deployment/qwen-coder-1.5b-instruct: .*spec.strategy" "$E2E_TMP/up2.log" || fail "up -f: no deployment warning"
 grep -q "Service/qwen-coder created" "$E2E_TMP/up2.log" || fail "up -f: service not stored"
 wait_for 30 "qwen-coder Ready (brix up -f)" ready
 wait_for 15 "a chat through the gateway (brix up -f)" chat_ok

@@ -569,12 +569,20 @@ static void test_common_errors(void **st)
                  "ModelAdapter m: apiVersion: model.aibrix.ai/v1 is not one brix knows "
                  "(model.aibrix.ai/v1alpha1), skipped");
     expect_error("kind: Deployment\napiVersion: apps/v1\n", "Deployment: metadata.name: required");
-    expect_error("kind: Deployment\napiVersion: apps/v1\nmetadata: {name: Llama}\n",
-                 "Deployment: metadata.name: 'Llama' is not a DNS-1123 label (1..63 of a-z, "
-                 "0-9 and '-', alphanumeric at both ends)");
+    expect_error(
+        "kind: Deployment\napiVersion: apps/v1\nmetadata: {name: Llama}\n",
+        "Deployment: metadata.name: 'Llama' is not a DNS-1123 subdomain of at most 63 bytes "
+        "(a-z, 0-9, '-' and '.', alphanumeric at both ends of each part)");
     expect_error("kind: Deployment\napiVersion: apps/v1\nmetadata: {name: -x}\n",
-                 "Deployment: metadata.name: '-x' is not a DNS-1123 label (1..63 of a-z, "
-                 "0-9 and '-', alphanumeric at both ends)");
+                 "Deployment: metadata.name: '-x' is not a DNS-1123 subdomain of at most 63 bytes "
+                 "(a-z, 0-9, '-' and '.', alphanumeric at both ends of each part)");
+    expect_error("kind: Service\napiVersion: v1\nmetadata: {name: a.b}\n",
+                 "Service a.b: metadata.name: 'a.b' is not a DNS-1123 label (1..63 of a-z, 0-9 and "
+                 "'-', alphanumeric at both ends)");
+    expect_error(
+        "kind: ModelAdapter\napiVersion: model.aibrix.ai/v1alpha1\nmetadata: {name: a.b}\n",
+        "ModelAdapter a.b: metadata.name: 'a.b' is not a DNS-1123 label (1..63 of a-z, 0-9 "
+        "and '-', alphanumeric at both ends)");
     expect_error("kind: Deployment\napiVersion: apps/v1\nmetadata: {name: 7}\n",
                  "Deployment: metadata.name: must be a string");
     expect_error("kind: Deployment\napiVersion: apps/v1\nmetadata: {name: x, labels: {a: 1}}\n",
@@ -598,10 +606,6 @@ static void test_deployment_errors(void **st)
                  "{model.aibrix.ai/name: \"bad name\"}\nspec: {}\n",
                  "Deployment llama: metadata.labels[\"model.aibrix.ai/name\"]: 'bad name' is "
                  "not a valid model name (1..255 of A-Za-z0-9._/:-)");
-    expect_error(DEP_HEAD "spec:\n  template:\n    metadata:\n      labels: "
-                          "{model.aibrix.ai/name: other}\n",
-                 "Deployment llama: spec.template.metadata.labels[\"model.aibrix.ai/name\"]: "
-                 "'other' differs from metadata.labels (llama-3-8b)");
     expect_error(DEP_HEAD "spec: {template: {spec: {containers: []}}}\n",
                  "Deployment llama: spec.template.spec.containers: must not be empty");
     expect_error(DEP_HEAD "spec: {template: {spec: {containers: [{command: vllm}]}}}\n",
@@ -733,7 +737,8 @@ static void test_autoscaler_errors(void **st)
                  "PodAutoscaler pa: spec.scaleTargetRef.name: required");
     expect_error(PA_HEAD "spec: {scaleTargetRef: {kind: Deployment, name: X_Y}, "
                          "scalingStrategy: KPA}\n",
-                 "PodAutoscaler pa: spec.scaleTargetRef.name: 'X_Y' is not a DNS-1123 label");
+                 "PodAutoscaler pa: spec.scaleTargetRef.name: 'X_Y' is not a DNS-1123 subdomain of "
+                 "at most 63 bytes");
     expect_error(PA_HEAD "spec: {scaleTargetRef: {kind: Deployment, name: x}}\n",
                  "PodAutoscaler pa: spec.scalingStrategy: required");
 }
@@ -779,7 +784,13 @@ static void test_kinds_and_names(void **st)
     assert_false(ctl_name_valid(n64));
     assert_false(ctl_name_valid(""));
     assert_false(ctl_name_valid("a-"));
-    assert_false(ctl_name_valid("a.b"));
+    assert_true(ctl_name_valid("qwen-coder-1.5b-instruct")); /* Kubernetes names Deployments so */
+    assert_false(ctl_name_is_label("qwen-coder-1.5b-instruct"));
+    assert_true(ctl_name_is_label("llama-3-8b"));
+    assert_false(ctl_name_valid("a..b"));
+    assert_false(ctl_name_valid("a.-b"));
+    assert_false(ctl_name_valid(".a"));
+    assert_false(ctl_name_valid("a."));
     assert_false(ctl_name_valid("A"));
     /* an empty selector matches every pod, as in Kubernetes */
     json_t *empty = json_object(), *labels = json_pack("{ss}", "a", "b");
@@ -907,8 +918,9 @@ static void test_parse_all_aibrix_file(void **st)
     assert_string_equal(json_string_value(json_array_get(warnings, 1)),
                         "document 7: Ingress old: apiVersion: extensions/v1beta1 is not one brix "
                         "knows (networking.k8s.io/v1), skipped");
-    if (!strstr(json_string_value(json_array_get(warnings, 2)),
-                "document 8: ClusterRole: metadata.name: 'aibrix:reader' is not a DNS-1123 label"))
+    if (!strstr(
+            json_string_value(json_array_get(warnings, 2)),
+            "document 8: ClusterRole: metadata.name: 'aibrix:reader' is not a DNS-1123 subdomain"))
         fail_msg("%s", json_string_value(json_array_get(warnings, 2)));
     ctl_objs_free(objs, n);
     json_decref(docs);
@@ -940,6 +952,29 @@ static void test_selectors(void **st)
     expect_error("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {selector: [a]}\n",
                  "Service s: spec.selector: must be a mapping");
     ctl_obj_free(ok);
+}
+
+/* AIBrix's samples may label the Deployment and its pods differently: the
+ * pods' label names the model (AIBrix's gateway reads the pods'), noted. */
+static void test_model_label_of_pods(void **st)
+{
+    (void)st;
+    char err[512];
+    ctl_obj *o = parse_one(DEP_HEAD "spec:\n  template:\n    metadata:\n      labels: "
+                                    "{model.aibrix.ai/name: other}\n",
+                           err, sizeof(err));
+    if (!o) fail_msg("%s", err);
+    assert_string_equal(o->u.dep.model, "other");
+    assert_string_equal(
+        json_string_value(json_object_get(o->u.dep.pod_labels, "model.aibrix.ai/name")), "other");
+    assert_string_equal(o->notes, "metadata.labels[\"model.aibrix.ai/name\"]: 'llama-3-8b' differs "
+                                  "from the pod template's 'other': the pods' label names the "
+                                  "model, as in AIBrix");
+    ctl_obj_free(o);
+    expect_error(DEP_HEAD "spec:\n  template:\n    metadata:\n      labels: "
+                          "{model.aibrix.ai/name: \"-x\"}\n",
+                 "Deployment llama: spec.template.metadata.labels[\"model.aibrix.ai/name\"]: '-x' "
+                 "is not a valid model name (1..255 of A-Za-z0-9._/:-)");
 }
 
 /* Many fields not acted on: the note stays within its buffer and says how
@@ -981,6 +1016,7 @@ int main(void)
         cmocka_unit_test(test_kinds_and_names),
         cmocka_unit_test(test_parse_all_aibrix_file),
         cmocka_unit_test(test_selectors),
+        cmocka_unit_test(test_model_label_of_pods),
         cmocka_unit_test(test_unused_note_bounded),
         cmocka_unit_test(test_gateway_config_parse),
         cmocka_unit_test(test_gateway_config_errors),
