@@ -46,7 +46,9 @@ static const char *const ctl_fields_adapter[] = {
     "spec.replicas",   "spec.schedulerName", "spec.additionalConfig",        NULL,
 };
 
-/* as_spec validates the spec field by field and refuses unknown ones. */
+/* as_spec validates the spec field by field and refuses unknown ones; a pod
+ * source's port and protocolType are not used locally (each engine's URL
+ * is): ctl_fields_pod_sources names them. */
 static const char *const ctl_fields_autoscaler[] = {CTL_FIELDS_COMMON, "spec", NULL};
 
 static const char *const ctl_fields_service[] = {CTL_FIELDS_COMMON, "spec.selector", NULL};
@@ -184,6 +186,29 @@ static void ctl_fields_visit(ctl_fields_walk *w, const json_t *v, size_t n)
      * not as a mapping; the kind's parser has judged it */
 }
 
+/* A PodAutoscaler's pod metric sources: port and protocolType (the
+ * autoscaler scrapes each engine at its own URL). */
+static void ctl_fields_pod_sources(ctl_fields_walk *w, const json_t *doc)
+{
+    static const char *const keys[] = {"port", "protocolType"};
+    const json_t *srcs = json_object_get(json_object_get(doc, "spec"), "metricsSources");
+    size_t i;
+    const json_t *m;
+    json_array_foreach(srcs, i, m)
+    {
+        const char *type = json_string_value(json_object_get(m, "metricSourceType"));
+        if (!type || strcmp(type, "pod") != 0) continue;
+        for (size_t k = 0; k < 2; k++) {
+            if (!json_object_get(m, keys[k])) continue;
+            w->segs[0] = (ctl_fields_seg){"spec", 4, 0};
+            w->segs[1] = (ctl_fields_seg){"metricsSources", 14, 0};
+            w->segs[2] = (ctl_fields_seg){NULL, 0, i};
+            w->segs[3] = (ctl_fields_seg){keys[k], strlen(keys[k]), 0};
+            ctl_fields_add(w, 4);
+        }
+    }
+}
+
 void ctl_obj_note_unused(ctl_obj *o, const json_t *doc)
 {
     const char *const *pats = ctl_fields_of(o->kind);
@@ -192,6 +217,7 @@ void ctl_obj_note_unused(ctl_obj *o, const json_t *doc)
     memset(&w, 0, sizeof(w));
     w.pats = pats;
     ctl_fields_visit(&w, doc, 0);
+    if (o->kind == CTL_KIND_POD_AUTOSCALER) ctl_fields_pod_sources(&w, doc);
     if (!w.count && !w.dropped) return;
     if (w.dropped)
         ctl_obj_note(o, "accepted, not acted on locally: %s, and %zu more", w.list, w.dropped);

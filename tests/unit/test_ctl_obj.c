@@ -977,6 +977,28 @@ static void test_model_label_of_pods(void **st)
                  "is not a valid model name (1..255 of A-Za-z0-9._/:-)");
 }
 
+/* A PodAutoscaler's pod sources: port and protocolType are named (each
+ * engine is scraped at its own URL); an external source's are not. */
+static void test_autoscaler_unused(void **st)
+{
+    (void)st;
+    char err[512];
+    ctl_obj *o = parse_one(
+        PA_HEAD "spec:\n"
+                "  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: x}\n"
+                "  scalingStrategy: KPA\n"
+                "  metricsSources:\n"
+                "    - {metricSourceType: pod, protocolType: http, port: \"8000\", path: metrics,"
+                " targetMetric: m, targetValue: \"1\"}\n"
+                "    - {metricSourceType: external, protocolType: http, endpoint: \"a:1\","
+                " path: /m, targetMetric: m, targetValue: \"1\"}\n",
+        err, sizeof(err));
+    if (!o) fail_msg("%s", err);
+    assert_string_equal(o->notes, "accepted, not acted on locally: spec.metricsSources[0].port, "
+                                  ".protocolType");
+    ctl_obj_free(o);
+}
+
 /* Many fields not acted on: the note stays within its buffer and says how
  * many it left out. */
 static void test_unused_note_bounded(void **st)
@@ -1017,6 +1039,7 @@ int main(void)
         cmocka_unit_test(test_parse_all_aibrix_file),
         cmocka_unit_test(test_selectors),
         cmocka_unit_test(test_model_label_of_pods),
+        cmocka_unit_test(test_autoscaler_unused),
         cmocka_unit_test(test_unused_note_bounded),
         cmocka_unit_test(test_gateway_config_parse),
         cmocka_unit_test(test_gateway_config_errors),
