@@ -40,7 +40,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* and the whole stream at once */
     ctl_obj **objs = NULL;
     size_t n = 0;
-    if (ctl_obj_parse_all(docs, &objs, &n, err, sizeof(err)) == 0) ctl_objs_free(objs, n);
+    json_t *warnings = json_array();
+    if (ctl_obj_parse_all(docs, warnings, &objs, &n, err, sizeof(err)) == 0) ctl_objs_free(objs, n);
+    json_decref(warnings);
     json_decref(docs);
     return 0;
 }

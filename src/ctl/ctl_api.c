@@ -203,6 +203,52 @@ fail:
     return NULL;
 }
 
+/* Services (ctl_obj_service_models): each object of svcs (API JSON, a
+ * list) gets status.models, the models of the Deployments whose pods its
+ * selector matches, and status.endpoint, the gateway's address that serves
+ * them (null when the Service names no model or no gateway was given). 0,
+ * or -1 with a message. */
+static int ctl_api_services_status(ctl_api *a, json_t *svcs, char *err, size_t errlen)
+{
+    ctl_record *recs = NULL;
+    size_t n = 0;
+    if (ctl_objstore_list(a->store, ctl_kind_name(CTL_KIND_DEPLOYMENT), &recs, &n, err, errlen) < 0)
+        return -1;
+    ctl_obj **deps = calloc(n ? n : 1, sizeof(*deps));
+    int rc = deps ? 0 : -1;
+    char why[API_ERR_MAX];
+    for (size_t i = 0; deps && i < n; i++)
+        if (ctl_obj_parse(recs[i].object, &deps[i], why, sizeof(why)) != 0) deps[i] = NULL;
+    ctl_records_free(recs, n);
+    size_t k;
+    json_t *o;
+    json_array_foreach(svcs, k, o)
+    {
+        if (rc) break;
+        ctl_obj *svc = NULL;
+        json_t *doc = json_deep_copy(o);
+        if (doc) (void)json_object_del(doc, "status");
+        if (!doc || ctl_obj_parse(doc, &svc, why, sizeof(why)) != 0) {
+            json_decref(doc);
+            continue; /* stored before a check of today's: shown as stored */
+        }
+        json_decref(doc);
+        json_t *models = ctl_obj_service_models(svc, deps, n);
+        ctl_obj_free(svc);
+        json_t *st = json_object_get(o, "status");
+        if (!models || !json_is_object(st) ||
+            json_object_set_new(st, "endpoint",
+                                json_array_size(models) && a->cfg.gateway_url
+                                    ? json_string(a->cfg.gateway_url)
+                                    : json_null()) < 0 ||
+            json_object_set_new(st, "models", models) < 0)
+            rc = -1;
+    }
+    if (rc) snprintf(err, errlen, "out of memory");
+    ctl_objs_free(deps, n);
+    return rc;
+}
+
 static json_t *ctl_api_event_json(const ctl_event *e)
 {
     return json_pack("{s:s, s:s, s:s?, s:I, s:o, s:o, s:{s:s, s:s}}", "type",
@@ -240,10 +286,11 @@ static const char *ctl_api_phase_name(ctl_pod_phase p)
 
 /* ---- routes ---- */
 
-/* Validation of every document before anything is stored. 0 with
- * objs/docs, or the HTTP status (400/500) with a message. */
-static int ctl_api_apply_validate(ctl_api *a, const char *body, size_t len, ctl_obj ***objs,
-                                  size_t *n, char *err, size_t errlen)
+/* Validation of every document before anything is stored. 0 with objs
+ * (and the skipped documents' warnings appended to warnings), or the HTTP
+ * status (400/500) with a message. */
+static int ctl_api_apply_validate(ctl_api *a, const char *body, size_t len, json_t *warnings,
+                                  ctl_obj ***objs, size_t *n, char *err, size_t errlen)
 {
     bx_yaml_limits lim;
     bx_yaml_limits_default(&lim);
@@ -256,38 +303,33 @@ static int ctl_api_apply_validate(ctl_api *a, const char *body, size_t len, ctl_
         snprintf(err, errlen, "invalid YAML: %s", why);
         return 400;
     }
-    if (ctl_obj_parse_all(docs, objs, n, err, errlen) < 0) {
-        json_decref(docs);
-        return 400;
-    }
+    size_t total = json_array_size(docs);
+    int rc = ctl_obj_parse_all(docs, warnings, objs, n, err, errlen);
+    json_decref(docs);
+    if (rc < 0) return 400;
     int status = 0;
-    if (*n == 0) {
+    if (*n == 0 && json_array_size(warnings) == 0) {
         snprintf(err, errlen, "no objects in the request body");
         status = 400;
     }
-    /* PodAutoscalers: the autoscaler's own validation too. objs[] follows
-     * the non-null documents in order. */
+    /* PodAutoscalers: the autoscaler's own validation too. */
     as_spec *spec = status ? NULL : malloc(sizeof(*spec));
     if (!status && !spec) {
         snprintf(err, errlen, "out of memory");
         status = 500;
     }
-    size_t total = json_array_size(docs), k = 0;
-    for (size_t i = 0; !status && i < total; i++) {
-        const json_t *d = json_array_get(docs, i);
-        if (json_is_null(d)) continue;
-        const ctl_obj *o = (*objs)[k++];
+    for (size_t i = 0; !status && i < *n; i++) {
+        const ctl_obj *o = (*objs)[i];
         if (o->kind != CTL_KIND_POD_AUTOSCALER) continue;
-        if (ctl_as_spec_parse(d, spec, NULL, why, sizeof(why)) < 0) {
+        if (ctl_as_spec_parse(o->raw, spec, NULL, why, sizeof(why)) < 0) {
             if (total > 1)
-                snprintf(err, errlen, "document %zu: PodAutoscaler %s: %s", i + 1, o->name, why);
+                snprintf(err, errlen, "document %zu: PodAutoscaler %s: %s", o->doc, o->name, why);
             else
                 snprintf(err, errlen, "PodAutoscaler %s: %s", o->name, why);
             status = 400;
         }
     }
     free(spec);
-    json_decref(docs);
     if (status) {
         ctl_objs_free(*objs, *n);
         *objs = NULL;
@@ -302,10 +344,19 @@ int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, cha
     ctl_obj **objs = NULL;
     size_t n = 0;
     *answer = NULL;
-    int st = ctl_api_apply_validate(a, body, len, &objs, &n, err, errlen);
-    if (st) return st;
+    json_t *warnings = json_array();
+    if (!warnings) {
+        snprintf(err, errlen, "out of memory");
+        return 500;
+    }
+    int st = ctl_api_apply_validate(a, body, len, warnings, &objs, &n, err, errlen);
+    if (st) {
+        json_decref(warnings);
+        return st;
+    }
     json_t *items = json_array();
     if (!items) {
+        json_decref(warnings);
         ctl_objs_free(objs, n);
         snprintf(err, errlen, "out of memory");
         return 500;
@@ -322,6 +373,7 @@ int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, cha
             bx_error("api: apply %s/%s: %s", ctl_kind_lower(o->kind), o->name, why);
             snprintf(err, errlen, "storing %s/%s failed after %zu of %zu objects: %s",
                      ctl_kind_lower(o->kind), o->name, i, n, why);
+            json_decref(warnings);
             json_decref(items);
             ctl_objs_free(objs, n);
             return 500;
@@ -331,6 +383,7 @@ int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, cha
             json_pack("{s:s, s:s, s:s, s:I, s:s}", "kind", kname, "name", o->name, "result", result,
                       "generation", (json_int_t)o->generation, "notes", o->notes);
         if (!it || json_array_append_new(items, it) < 0) {
+            json_decref(warnings);
             json_decref(items);
             ctl_objs_free(objs, n);
             snprintf(err, errlen, "out of memory");
@@ -338,7 +391,7 @@ int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, cha
         }
     }
     ctl_objs_free(objs, n);
-    *answer = json_pack("{s:o}", "items", items);
+    *answer = json_pack("{s:o, s:o}", "items", items, "warnings", warnings);
     if (!*answer) {
         snprintf(err, errlen, "out of memory");
         return 500;
@@ -384,6 +437,11 @@ static void ctl_api_route_list(ctl_api *a, ctl_kind kind, bx_http_res *res)
         bx_reply_error(res, 500, NULL, "out of memory");
         return;
     }
+    if (kind == CTL_KIND_SERVICE && ctl_api_services_status(a, items, err, sizeof(err)) < 0) {
+        json_decref(items);
+        ctl_api_reply_errorf(res, 500, "%s", err);
+        return;
+    }
     bx_reply_json(res, 200, json_pack("{s:s, s:o}", "kind", ctl_kind_name(kind), "items", items));
 }
 
@@ -402,7 +460,16 @@ static void ctl_api_route_get(ctl_api *a, ctl_kind kind, const char *name, bx_ht
     }
     json_t *obj = ctl_api_record_json(&rec);
     ctl_record_clear(&rec);
-    json_t *events = json_array();
+    json_t *events = json_array(), *one = json_pack("[O]", obj);
+    if (obj && one && kind == CTL_KIND_SERVICE &&
+        ctl_api_services_status(a, one, err, sizeof(err)) < 0) {
+        json_decref(one);
+        json_decref(obj);
+        json_decref(events);
+        ctl_api_reply_errorf(res, 500, "%s", err);
+        return;
+    }
+    json_decref(one);
     if (!obj || !events) {
         json_decref(obj);
         json_decref(events);
@@ -472,7 +539,9 @@ static void ctl_api_route_objects(ctl_api *a, bx_http_req *req, bx_http_res *res
     memcpy(name, rest, nl);
     name[nl] = 0;
     if (!ctl_name_valid(name)) {
-        ctl_api_reply_errorf(res, 400, "invalid name \"%.64s\": must be a DNS-1123 label", name);
+        ctl_api_reply_errorf(
+            res, 400, "invalid name \"%.64s\": must be a DNS-1123 subdomain of at most 63 bytes",
+            name);
         return;
     }
     if (strcmp(req->method, "GET") == 0)

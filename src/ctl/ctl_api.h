@@ -8,10 +8,15 @@
  *                                     first (ctl_obj, and as_spec for
  *                                     PodAutoscalers); any invalid one -> 400
  *                                     naming the document and field, nothing
- *                                     stored. Else each is stored and the
- *                                     answer lists {kind,name,result,
- *                                     generation,notes} with result
- *                                     "created" / "configured" / "unchanged".
+ *                                     stored. Documents of kinds brix does
+ *                                     not know are skipped (ctl_obj_parse_all).
+ *                                     Else each is stored and the answer is
+ *                                     {"items":[{kind,name,result,generation,
+ *                                     notes}...], "warnings":[string...]}
+ *                                     with result "created" / "configured" /
+ *                                     "unchanged", notes the object's one
+ *                                     warning ("" when none), warnings the
+ *                                     skipped documents'.
  *   GET    /v1/objects/{kind}         {"kind","items":[object...]}
  *   GET    /v1/objects/{kind}/{name}  {"object","events":[event...]}
  *   DELETE /v1/objects/{kind}/{name}  {"kind","name","result":"deleted"}; 404
@@ -26,7 +31,10 @@
  * An event is {type,reason,message,count,firstTimestamp,lastTimestamp,
  * involvedObject:{kind,name}}. A pod is {name,deployment,model,url,labels,
  * replica,port,pid,phase,ready,restarts,readySince,startedAt} (times RFC
- * 3339 or null; startedAt from the pod_started callback).
+ * 3339 or null; startedAt from the pod_started callback). A Service's
+ * status gets models (the models of the Deployments whose pods its
+ * selector matches) and endpoint (the config's gateway_url when it names
+ * a model, else null), computed when read.
  * Errors: {"error":{"message",...}} (bx_reply_error) with 400, 403, 404,
  * 405 (with Allow), 413 (body over the limit), 415, 500.
  *
@@ -56,10 +64,12 @@
 typedef struct ctl_api ctl_api; /* opaque */
 
 typedef struct ctl_api_config {
-    const char *host;      /* must be a loopback address; default "127.0.0.1" */
-    int port;              /* default CTL_API_DEFAULT_PORT; 0 picks a free one */
-    size_t max_body_bytes; /* POST body limit; default 4 MiB (bx_yaml's) */
-    size_t event_limit;    /* events per object in GET /v1/objects/{k}/{n}; 50 */
+    const char *host;        /* must be a loopback address; default "127.0.0.1" */
+    int port;                /* default CTL_API_DEFAULT_PORT; 0 picks a free one */
+    size_t max_body_bytes;   /* POST body limit; default 4 MiB (bx_yaml's) */
+    size_t event_limit;      /* events per object in GET /v1/objects/{k}/{n}; 50 */
+    const char *gateway_url; /* the gateway's address ("http://127.0.0.1:8888"), shown as
+                                a Service's status.endpoint; borrowed; NULL: none */
 } ctl_api_config;
 
 void ctl_api_config_default(ctl_api_config *c);

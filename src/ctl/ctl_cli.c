@@ -111,6 +111,8 @@ static int ctl_cli_cmd_apply(ctl_cli_ctx *c)
                         ctl_cli_jstr(json_object_get(it, "result"), "applied"));
             if (*notes) fprintf(c->err, "Warning: %s/%s: %s\n", kind, name, notes);
         }
+        json_array_foreach(json_object_get(ans, "warnings"), i, it)
+            fprintf(c->err, "Warning: %s: %s\n", c->files[f], ctl_cli_jstr(it, ""));
         json_decref(ans);
     }
     return rc;
@@ -154,19 +156,26 @@ static int ctl_cli_parse_target(ctl_cli_ctx *c, const char *word, ctl_cli_target
     case CTL_KIND_POD_AUTOSCALER:
         t->table = CTL_CLI_TABLE_AUTOSCALERS;
         return 0;
-    default:
+    case CTL_KIND_SERVICE:
+        t->table = CTL_CLI_TABLE_SERVICES;
+        return 0;
+    case CTL_KIND_NONE:
         fprintf(c->err,
                 "error: the server doesn't have a resource type \"%s\" (try models, "
-                "deployments, adapters, autoscalers, pods, events)\n",
+                "deployments, adapters, autoscalers, services, pods, events)\n",
                 word);
         return 1;
+    default: /* the kinds only stored */
+        t->table = CTL_CLI_TABLE_OBJECTS;
+        return 0;
     }
 }
 
 static int ctl_cli_check_name(ctl_cli_ctx *c, const char *name)
 {
     if (ctl_name_valid(name)) return 0;
-    fprintf(c->err, "error: invalid name \"%s\": must be a DNS-1123 label\n", name);
+    fprintf(c->err,
+            "error: invalid name \"%s\": must be a DNS-1123 subdomain of at most 63 bytes\n", name);
     return 1;
 }
 
@@ -438,6 +447,12 @@ static int ctl_cli_delete_files(ctl_cli_ctx *c)
             const char *kind = ctl_cli_jstr(json_object_get(d, "kind"), NULL);
             const char *name = ctl_cli_jstr(ctl_cli_jget(d, "metadata", "name", NULL), NULL);
             ctl_kind k = kind ? ctl_kind_parse(kind) : CTL_KIND_NONE;
+            if (kind && name && (k == CTL_KIND_NONE || strcmp(kind, ctl_kind_name(k)) != 0)) {
+                /* as apply skipped it */
+                fprintf(c->err, "Warning: %s: document %zu: kind %s: unknown kind, skipped\n",
+                        c->files[f], i + 1, kind);
+                continue;
+            }
             if (k == CTL_KIND_NONE || !name) {
                 fprintf(c->err, "error: %s: document %zu: needs a known kind and metadata.name\n",
                         c->files[f], i + 1);

@@ -64,6 +64,8 @@ typedef enum ctl_cli_table {
     CTL_CLI_TABLE_AUTOSCALERS,     /* NAME STRATEGY MIN MAX DESIRED ACTUAL AGE */
     CTL_CLI_TABLE_PODS,            /* NAME DEPLOYMENT PHASE READY RESTARTS PORT PID AGE */
     CTL_CLI_TABLE_EVENTS,          /* LAST SEEN TYPE REASON OBJECT COUNT MESSAGE */
+    CTL_CLI_TABLE_SERVICES,        /* NAME TYPE ENDPOINT MODELS PORT(S) AGE */
+    CTL_CLI_TABLE_OBJECTS,         /* NAME AGE (kinds only stored) */
 } ctl_cli_table;
 
 /* Prints items (objects, pods or events as the API answers them) as an

@@ -341,6 +341,15 @@ int ctl_cli_print_describe(FILE *out, const json_t *o, const json_t *events, con
     case CTL_KIND_POD_AUTOSCALER:
         ctl_cli_describe_autoscaler(out, o, now_ms);
         break;
+    case CTL_KIND_SERVICE: {
+        char models[CTL_CLI_CELL_MAX];
+        ctl_cli_field_map(out, "Selector", ctl_cli_jget(o, "spec", "selector", NULL));
+        ctl_cli_join_strings(ctl_cli_jget(o, "status", "models", NULL), models, sizeof(models));
+        ctl_cli_field(out, "Models", "%s", models);
+        ctl_cli_field(out, "Endpoint", "%s",
+                      ctl_cli_jstr(ctl_cli_jget(o, "status", "endpoint", NULL), "<none>"));
+        break;
+    }
     default:
         break;
     }

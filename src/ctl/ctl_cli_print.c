@@ -140,6 +140,47 @@ static void ctl_cli_row_event(ctl_cli_tbl *t, const json_t *e, int64_t now)
     ctl_cli_tbl_row(t, c);
 }
 
+/* A Service: its gateway endpoint and models (the API's status), and its
+ * ports as kubectl writes them (80/TCP,443:8443/TCP). */
+static void ctl_cli_row_service(ctl_cli_tbl *t, const json_t *o, int64_t now)
+{
+    char models[CTL_CLI_CELL_MAX], ports[CTL_CLI_CELL_MAX] = "", age[24];
+    const json_t *st = json_object_get(o, "status");
+    ctl_cli_join_strings(json_object_get(st, "models"), models, sizeof(models));
+    size_t i, used = 0;
+    const json_t *p;
+    json_array_foreach(ctl_cli_jget(o, "spec", "ports", NULL), i, p)
+    {
+        char a[24], b[24];
+        const char *port = ctl_cli_jnum(json_object_get(p, "port"), "?", a, sizeof(a));
+        const char *tgt = ctl_cli_jnum(json_object_get(p, "targetPort"), NULL, b, sizeof(b));
+        if (!tgt) tgt = ctl_cli_jstr(json_object_get(p, "targetPort"), NULL);
+        int w = snprintf(ports + used, sizeof(ports) - used, "%s%s%s%s/%s", i ? "," : "", port,
+                         tgt ? ":" : "", tgt ? tgt : "",
+                         ctl_cli_jstr(json_object_get(p, "protocol"), "TCP"));
+        if (w < 0 || (size_t)w >= sizeof(ports) - used) break;
+        used += (size_t)w;
+    }
+    ctl_cli_age_of(ctl_cli_jget(o, "metadata", "creationTimestamp", NULL), now, age, sizeof(age));
+    const char *c[] = {
+        ctl_cli_jstr(ctl_cli_jget(o, "metadata", "name", NULL), ""),
+        ctl_cli_jstr(ctl_cli_jget(o, "spec", "type", NULL), "ClusterIP"),
+        ctl_cli_jstr(json_object_get(st, "endpoint"), "<none>"),
+        models,
+        ports[0] ? ports : "<none>",
+        age,
+    };
+    ctl_cli_tbl_row(t, c);
+}
+
+static void ctl_cli_row_object(ctl_cli_tbl *t, const json_t *o, int64_t now)
+{
+    char age[24];
+    ctl_cli_age_of(ctl_cli_jget(o, "metadata", "creationTimestamp", NULL), now, age, sizeof(age));
+    const char *c[] = {ctl_cli_jstr(ctl_cli_jget(o, "metadata", "name", NULL), ""), age};
+    ctl_cli_tbl_row(t, c);
+}
+
 /* Each table's header: the first narrow columns, all wide ones with -o wide. */
 static const struct {
     const char *h[10];
@@ -160,6 +201,8 @@ static const struct {
                             8,
                             10},
     [CTL_CLI_TABLE_EVENTS] = {{"LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"}, 6, 6},
+    [CTL_CLI_TABLE_SERVICES] = {{"NAME", "TYPE", "ENDPOINT", "MODELS", "PORT(S)", "AGE"}, 6, 6},
+    [CTL_CLI_TABLE_OBJECTS] = {{"NAME", "AGE"}, 2, 2},
 };
 
 int ctl_cli_print_table(FILE *out, ctl_cli_table kind, const json_t *items, int wide,
@@ -189,6 +232,12 @@ int ctl_cli_print_table(FILE *out, ctl_cli_table kind, const json_t *items, int 
             break;
         case CTL_CLI_TABLE_EVENTS:
             ctl_cli_row_event(&t, it, now_ms);
+            break;
+        case CTL_CLI_TABLE_SERVICES:
+            ctl_cli_row_service(&t, it, now_ms);
+            break;
+        case CTL_CLI_TABLE_OBJECTS:
+            ctl_cli_row_object(&t, it, now_ms);
             break;
         }
     }

@@ -4,8 +4,9 @@
  * "<Kind> <name>: <field path>: <what is wrong>". The typed views hold
  * their own copies of strings (strdup) so that they do not depend on raw.
  * This file takes a document to its kind's parser (ctl_obj_deployment.c,
- * ctl_obj_adapter.c; PodAutoscaler, identity only, is here), frees objects,
- * parses whole streams, and reads GatewayConfig documents and label
+ * ctl_obj_adapter.c, ctl_obj_core.c for the Kubernetes kinds; PodAutoscaler,
+ * identity only, is here), frees objects, parses whole streams (skipping
+ * unknown kinds with a warning), and reads GatewayConfig documents and label
  * selectors; ctl_obj_int.h lists the other files. */
 #include "ctl/ctl_obj.h"
 
@@ -37,8 +38,8 @@ static int ctl_obj_parse_autoscaler(ctl_obj_pctx *c, const json_t *doc)
     if (r < 0) return -1;
     if (r == 0 || !name[0]) return ctl_obj_fail(c, "spec.scaleTargetRef.name", "required");
     if (!ctl_name_valid(name))
-        return ctl_obj_fail(c, "spec.scaleTargetRef.name", "'%.100s' is not a DNS-1123 label",
-                            name);
+        return ctl_obj_fail(c, "spec.scaleTargetRef.name",
+                            "'%.100s' is not a DNS-1123 subdomain of at most 63 bytes", name);
     r = ctl_obj_get_str(c, spec, "scalingStrategy", "spec.scalingStrategy", &strategy);
     if (r < 0) return -1;
     if (r == 0 || !strategy[0]) return ctl_obj_fail(c, "spec.scalingStrategy", "required");
@@ -72,13 +73,17 @@ void ctl_obj_free(ctl_obj *o)
     case CTL_KIND_POD_AUTOSCALER:
         ctl_obj_autoscaler_clear(&o->u.pa);
         break;
-    case CTL_KIND_NONE:
+    default:
+        ctl_obj_core_clear(o);
         break;
     }
     json_decref(o->raw);
     free(o);
 }
 
+/* 0 parsed, -1 invalid (message in c->err), 1 skipped: a kind or
+ * apiVersion brix does not know, or a stored-only kind whose name it cannot
+ * store (why in c->err, for ctl_obj_parse_all's warning). */
 static int ctl_obj_parse_doc(ctl_obj_pctx *c, const json_t *doc)
 {
     ctl_obj *o = c->o;
@@ -87,35 +92,48 @@ static int ctl_obj_parse_doc(ctl_obj_pctx *c, const json_t *doc)
     const char *kind = NULL, *api = NULL, *name = NULL;
     if (ctl_obj_get_str(c, doc, "kind", "kind", &kind) < 0) return -1;
     if (!kind) return ctl_obj_fail(c, "kind", "required");
-    o->kind = ctl_kind_parse(kind);
     if (!strcmp(kind, CTL_GATEWAY_CONFIG_KIND))
         return ctl_obj_fail(c, "kind",
                             "%s is read by `brix up -f` when it starts (API keys), not applied or "
                             "stored: pass the file to brix up (see docs/security.md)",
                             CTL_GATEWAY_CONFIG_KIND);
+    const json_t *av = json_object_get(doc, "apiVersion");
+    const char *api_seen = json_is_string(av) ? json_string_value(av) : "no apiVersion";
+    o->kind = ctl_kind_parse(kind);
     if (o->kind == CTL_KIND_NONE || strcmp(kind, ctl_kind_name(o->kind)) != 0) {
         o->kind = CTL_KIND_NONE;
-        return ctl_obj_fail(
-            c, "kind", "unknown kind '%.100s' (want Deployment, ModelAdapter or PodAutoscaler)",
-            kind);
+        ctl_obj_fail(c, NULL, "kind %.100s (%.100s): unknown kind, skipped", kind, api_seen);
+        return 1;
     }
+    const char *peek = json_string_value(json_object_get(json_object_get(doc, "metadata"), "name"));
+    if (peek && ctl_name_valid(peek)) memcpy(o->name, peek, strlen(peek) + 1);
     if (ctl_obj_get_str(c, doc, "apiVersion", "apiVersion", &api) < 0) return -1;
     if (!api)
         return ctl_obj_fail(c, "apiVersion", "required (%s)", ctl_obj_kind_api_version(o->kind));
-    if (strcmp(api, ctl_obj_kind_api_version(o->kind)) != 0)
-        return ctl_obj_fail(c, "apiVersion", "must be %s (got '%.100s')",
-                            ctl_obj_kind_api_version(o->kind), api);
+    if (!ctl_obj_kind_api_ok(o->kind, api)) {
+        ctl_obj_fail(c, "apiVersion", "%.100s is not one brix knows (%s), skipped", api,
+                     ctl_obj_kind_api_version(o->kind));
+        return 1;
+    }
     const json_t *meta = NULL, *labels = NULL, *ann = NULL;
     int r = ctl_obj_get_obj(c, doc, "metadata", "metadata", &meta);
     if (r < 0) return -1;
     if (r == 0) return ctl_obj_fail(c, "metadata.name", "required");
     if (ctl_obj_get_str(c, meta, "name", "metadata.name", &name) < 0) return -1;
     if (!name) return ctl_obj_fail(c, "metadata.name", "required");
-    if (!ctl_name_valid(name))
-        return ctl_obj_fail(c, "metadata.name",
-                            "'%.100s' is not a DNS-1123 label (1..63 of a-z, 0-9 and '-', "
-                            "alphanumeric at both ends)",
-                            name);
+    int label = o->kind == CTL_KIND_SERVICE || o->kind == CTL_KIND_NAMESPACE ||
+                o->kind == CTL_KIND_MODEL_ADAPTER;
+    if (label ? !ctl_name_is_label(name) : !ctl_name_valid(name)) {
+        ctl_obj_fail(c, "metadata.name",
+                     label ? "'%.100s' is not a DNS-1123 label (1..63 of a-z, 0-9 and '-', "
+                             "alphanumeric at both ends)"
+                           : "'%.100s' is not a DNS-1123 subdomain of at most 63 bytes (a-z, 0-9, "
+                             "'-' and '.', alphanumeric at both ends of each part)",
+                     name);
+        if (ctl_kind_acted_on(o->kind)) return -1;
+        bx_catf(c->err, c->errlen, "", ", skipped (brix stores such names only)");
+        return 1;
+    }
     memcpy(o->name, name, strlen(name) + 1);
     const char *ns = NULL;
     if (ctl_obj_get_str(c, meta, "namespace", "metadata.namespace", &ns) < 0) return -1;
@@ -129,15 +147,21 @@ static int ctl_obj_parse_doc(ctl_obj_pctx *c, const json_t *doc)
 
     switch (o->kind) {
     case CTL_KIND_DEPLOYMENT:
-        return ctl_obj_parse_deployment(c, doc, labels, ann);
-    case CTL_KIND_MODEL_ADAPTER:
-        return ctl_obj_parse_adapter(c, doc);
-    case CTL_KIND_POD_AUTOSCALER:
-        return ctl_obj_parse_autoscaler(c, doc);
-    case CTL_KIND_NONE:
+        r = ctl_obj_parse_deployment(c, doc, labels, ann);
         break;
+    case CTL_KIND_MODEL_ADAPTER:
+        r = ctl_obj_parse_adapter(c, doc);
+        break;
+    case CTL_KIND_POD_AUTOSCALER:
+        r = ctl_obj_parse_autoscaler(c, doc);
+        break;
+    case CTL_KIND_NONE:
+        return ctl_obj_fail(c, "kind", "unknown");
+    default:
+        return ctl_obj_parse_core(c, doc); /* notes its own fields */
     }
-    return ctl_obj_fail(c, "kind", "unknown");
+    if (r == 0) ctl_obj_note_unused(o, doc);
+    return r;
 }
 
 int ctl_obj_parse(const json_t *doc, ctl_obj **out, char *err, size_t errlen)
@@ -150,7 +174,7 @@ int ctl_obj_parse(const json_t *doc, ctl_obj **out, char *err, size_t errlen)
         return -1;
     }
     ctl_obj_pctx c = {o, err, errlen};
-    if (ctl_obj_parse_doc(&c, doc) < 0) {
+    if (ctl_obj_parse_doc(&c, doc) != 0) {
         ctl_obj_free(o);
         return -1;
     }
@@ -167,18 +191,32 @@ void ctl_objs_free(ctl_obj **objs, size_t n)
 }
 
 /* What local mode cannot run: a PodAutoscaler whose target is not a
- * Deployment. 0, or -1 with the message. */
-static int ctl_obj_local_check(const ctl_obj *o, char *err, size_t errlen)
+ * Deployment. 0, or 1 with why (the document is skipped). */
+static int ctl_obj_local_skip(const ctl_obj *o, char *why, size_t len)
 {
     if (o->kind != CTL_KIND_POD_AUTOSCALER || !strcmp(o->u.pa.target_kind, "Deployment")) return 0;
-    snprintf(err, errlen,
-             "PodAutoscaler %s: spec.scaleTargetRef.kind: only Deployment can be scaled locally "
-             "(got '%.100s'; brix controller scales any kind with a scale subresource)",
+    snprintf(why, len,
+             "PodAutoscaler %s: spec.scaleTargetRef.kind: only a Deployment scales locally (got "
+             "'%.100s'; brix controller scales any kind with a scale subresource), skipped",
              o->name, o->u.pa.target_kind);
-    return -1;
+    return 1;
 }
 
-int ctl_obj_parse_all(const json_t *docs, ctl_obj ***out, size_t *n, char *err, size_t errlen)
+/* A warning about document i (0-based) of total into warnings (may be
+ * NULL). -1 when out of memory. */
+static int ctl_obj_warn(json_t *warnings, size_t i, size_t total, const char *why)
+{
+    if (!warnings) return 0;
+    char w[640];
+    if (total > 1)
+        snprintf(w, sizeof(w), "document %zu: %s", i + 1, why);
+    else
+        snprintf(w, sizeof(w), "%s", why);
+    return json_array_append_new(warnings, json_string(w));
+}
+
+int ctl_obj_parse_all(const json_t *docs, json_t *warnings, ctl_obj ***out, size_t *n, char *err,
+                      size_t errlen)
 {
     *out = NULL;
     *n = 0;
@@ -201,9 +239,25 @@ int ctl_obj_parse_all(const json_t *docs, ctl_obj ***out, size_t *n, char *err, 
     for (size_t i = 0; i < total; i++) {
         const json_t *d = json_array_get(docs, i);
         if (json_is_null(d)) continue;
-        if (ctl_obj_parse(d, &objs[k], one, sizeof(one)) < 0 ||
-            ctl_obj_local_check(objs[k], one, sizeof(one)) < 0) {
-            if (objs[k]) k++; /* parsed: freed with the others */
+        ctl_obj *o = calloc(1, sizeof(*o));
+        int r = -1;
+        if (!o) {
+            snprintf(one, sizeof(one), "out of memory");
+        } else {
+            ctl_obj_pctx c = {o, one, sizeof(one)};
+            one[0] = '\0';
+            r = ctl_obj_parse_doc(&c, d);
+            if (r == 0) r = ctl_obj_local_skip(o, one, sizeof(one));
+        }
+        if (r == 1) {
+            ctl_obj_free(o);
+            if (ctl_obj_warn(warnings, i, total, one) == 0) continue;
+            snprintf(one, sizeof(one), "out of memory");
+            o = NULL;
+            r = -1;
+        }
+        if (r < 0) {
+            ctl_obj_free(o);
             if (err && errlen) {
                 if (total > 1)
                     snprintf(err, errlen, "document %zu: %s", i + 1, one);
@@ -213,7 +267,8 @@ int ctl_obj_parse_all(const json_t *docs, ctl_obj ***out, size_t *n, char *err, 
             ctl_objs_free(objs, k);
             return -1;
         }
-        k++;
+        o->doc = i + 1;
+        objs[k++] = o;
     }
     *out = objs;
     *n = k;
@@ -227,7 +282,7 @@ int ctl_obj_load_yaml(const char *buf, size_t len, ctl_obj ***out, size_t *n, ch
     *out = NULL;
     *n = 0;
     if (bx_yaml_load_all(buf, len, NULL, &docs, err, errlen) < 0) return -1;
-    int r = ctl_obj_parse_all(docs, out, n, err, errlen);
+    int r = ctl_obj_parse_all(docs, NULL, out, n, err, errlen);
     json_decref(docs);
     return r;
 }

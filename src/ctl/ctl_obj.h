@@ -8,13 +8,22 @@
  *   PodAutoscaler  autoscaling.aibrix.ai/v1alpha1  identity only; the full
  *                                                  spec is src/autoscale's
  *
- * Errors name the object and the field path: "ModelAdapter lora-1:
- * spec.artifactURL: required". Some fields are accepted but have no local
- * effect; those a user would expect to matter are listed in ctl_obj.notes
- * (for `brix apply` to print).
+ * and the Kubernetes kinds a file written for a cluster carries next to
+ * them (ctl_kind; ctl_obj_core.c): stored as written and noted "stored, not
+ * acted on locally (why)", but for a Secret (its data and stringData are
+ * dropped) and a Service (spec.selector: ctl_obj_service_models).
  *
- * Common: apiVersion must match the kind; metadata.name is a DNS-1123 label;
- * metadata.labels/annotations are string maps; metadata.namespace is
+ * Errors name the object and the field path: "ModelAdapter lora-1:
+ * spec.artifactURL: required". Every field the kind does not act on is
+ * named in one note ("accepted, not acted on locally: spec.strategy,
+ * spec.template.spec.containers[0].image, .resources"; ctl_obj_fields.c
+ * has the fields acted on per kind), next to what brix changed (a --port
+ * remapped), in ctl_obj.notes for `brix apply` and `brix up -f` to print.
+ * ctl_obj_parse_all skips documents of unknown kinds with a warning.
+ *
+ * Common: apiVersion must be one the kind takes; metadata.name is a DNS-1123
+ * subdomain of at most 63 bytes (a label for Service, Namespace and
+ * ModelAdapter); metadata.labels/annotations are string maps; metadata.namespace is
  * accepted and ignored (one namespace locally); a `status` is dropped.
  *
  * Deployment. Honoured: metadata.labels["model.aibrix.ai/name"] (required;
@@ -27,11 +36,12 @@
  * failureThreshold, successThreshold)},
  * spec.template.spec.terminationGracePeriodSeconds. The command template
  * must use {port} somewhere (argv or env): ports are allocated per replica.
- * Ignored: image (noted), containers[1..] (noted), env[].valueFrom (noted),
- * ports/containerPort (but a probe port naming one) and the
- * model.aibrix.ai/port label (allocated locally), selector, resources,
- * volumes, a probe's grpc (noted), httpGet host/scheme/httpHeaders
- * (noted). Probes: see ctl_probe below and docs/control-plane.md.
+ * spec.selector.matchLabels must match the pod labels (as in Kubernetes).
+ * Named as not acted on: image, containers[1..], env[].valueFrom, ports
+ * (brix allocates each replica's port; a probe port may name one), resources,
+ * volumes, strategy, a probe's grpc and httpGet host/scheme/httpHeaders, ...
+ * (everything but the above and the probes). Probes: see ctl_probe below and
+ * docs/control-plane.md.
  * brix annotations (values are strings, as Kubernetes requires):
  *   brix.ai/startup-timeout-seconds  seconds a replica may take to become
  *                                    ready before it is restarted (600;
@@ -46,13 +56,13 @@
  * start with s3:// gcs:// tos:// huggingface:// hf:// or / (the webhook's
  * list) or, brix's additions, http:// https:// (downloaded into the adapter
  * cache, checked against additionalConfig["sha256"] when given) or file://;
- * spec.podSelector.matchLabels selects pods (matchExpressions ignored, noted, as AIBrix does); with
+ * spec.podSelector.matchLabels selects pods (matchExpressions named as not acted on); with
  * no podSelector it is derived from spec.baseModel, and one of the two is required; spec.replicas
  * absent means every matching pod, else >= 1 (AIBrix's CRD allows only 1; brix accepts up to
  * CTL_MAX_REPLICAS); spec.schedulerName is honoured locally (AIBrix ignores it):
  * default|leastAdapters|binPack|leastLatency|leastThroughput| random; spec.additionalConfig string
- * map ("api-key" becomes a bearer token); spec.credentialsSecretRef accepted and noted as
- * unsupported.
+ * map ("api-key" becomes a bearer token); spec.credentialsSecretRef named as not acted on
+ * (no Secrets locally).
  *
  * PodAutoscaler: identity only (spec.scaleTargetRef.kind any kind, .name a
  * DNS label; spec.scalingStrategy present); src/autoscale/as_spec
@@ -83,7 +93,7 @@
 #include "common/bx_apikey.h"
 #include "ctl/ctl_place.h"
 
-#define CTL_NAME_MAX 63        /* DNS-1123 label */
+#define CTL_NAME_MAX 63        /* object names: a DNS-1123 subdomain this long */
 #define CTL_MODEL_NAME_MAX 255 /* served model name */
 #define CTL_MAX_REPLICAS 256   /* local machine: replicas of one object */
 #define CTL_MAX_ARGS 256       /* command + args entries */
@@ -91,7 +101,7 @@
 #define CTL_MAX_MAP 256        /* entries of labels/annotations/matchLabels/additionalConfig */
 #define CTL_MAX_STR 4096       /* any one string we keep */
 #define CTL_MAX_DOCS 256       /* documents in one file */
-#define CTL_NOTES_MAX 1024
+#define CTL_NOTES_MAX 2048
 
 /* Well-known keys. */
 #define CTL_LABEL_MODEL "model.aibrix.ai/name"
@@ -107,28 +117,62 @@
 #define CTL_GATEWAY_CONFIG_KIND "GatewayConfig"
 #define CTL_GATEWAY_CONFIG_API "brix.ai/v1alpha1"
 
+/* brix's kinds (acted on), then the Kubernetes kinds a file may carry next
+ * to them (AIBrix's manifests do): stored, so that `brix get` and `brix
+ * delete -f` of the same file work, and reported as not acted on locally,
+ * but for Service, whose selector names a model (ctl_obj_service_models). */
 typedef enum ctl_kind {
     CTL_KIND_NONE = 0,
     CTL_KIND_DEPLOYMENT,
     CTL_KIND_MODEL_ADAPTER,
     CTL_KIND_POD_AUTOSCALER,
+    CTL_KIND_SERVICE,              /* v1 */
+    CTL_KIND_SERVICE_ACCOUNT,      /* v1 */
+    CTL_KIND_CONFIG_MAP,           /* v1 */
+    CTL_KIND_SECRET,               /* v1: stored without data/stringData */
+    CTL_KIND_NAMESPACE,            /* v1 */
+    CTL_KIND_PVC,                  /* v1 PersistentVolumeClaim */
+    CTL_KIND_HPA,                  /* autoscaling/v2 (v1) HorizontalPodAutoscaler */
+    CTL_KIND_ROLE,                 /* rbac.authorization.k8s.io/v1 */
+    CTL_KIND_CLUSTER_ROLE,         /* rbac.authorization.k8s.io/v1 */
+    CTL_KIND_ROLE_BINDING,         /* rbac.authorization.k8s.io/v1 */
+    CTL_KIND_CLUSTER_ROLE_BINDING, /* rbac.authorization.k8s.io/v1 */
+    CTL_KIND_INGRESS,              /* networking.k8s.io/v1 */
+    CTL_KIND_HTTP_ROUTE,           /* gateway.networking.k8s.io/v1 (v1beta1) */
+    CTL_KIND_GATEWAY,              /* gateway.networking.k8s.io/v1 (v1beta1) */
+    CTL_KIND_STATEFUL_SET,         /* apps/v1: not run locally (brix runs Deployments) */
 } ctl_kind;
+#define CTL_KIND_COUNT (CTL_KIND_STATEFUL_SET + 1)
 
-/* "Deployment", "ModelAdapter", "PodAutoscaler"; NULL for others. */
+/* "Deployment", "ModelAdapter", "Service", ...; NULL for CTL_KIND_NONE. */
 const char *ctl_kind_name(ctl_kind k);
 /* kubectl's lower-case spelling: "deployment", "modeladapter",
- * "podautoscaler"; "object" for others. */
+ * "service", ...; "object" for CTL_KIND_NONE. */
 const char *ctl_kind_lower(ctl_kind k);
-/* The apiVersion each kind must carry. */
+/* The apiVersion each kind is written with (its first, for kinds that
+ * take several). */
 const char *ctl_obj_kind_api_version(ctl_kind k);
-/* Exact kind names, and for the CLI, case-insensitive aliases: deployment(s),
- * deploy; modeladapter(s), ma; podautoscaler(s), pa. CTL_KIND_NONE when
+/* 1 when the kind takes api as its apiVersion. */
+int ctl_obj_kind_api_ok(ctl_kind k, const char *api);
+/* 1 for brix's kinds (Deployment, ModelAdapter, PodAutoscaler) and Service:
+ * acted on locally. 0 for the kinds only stored. */
+int ctl_kind_acted_on(ctl_kind k);
+/* Exact kind names, and for the CLI, case-insensitive aliases: the lower
+ * case name, its plural and kubectl's short name (deployment(s), deploy;
+ * modeladapter(s), ma; podautoscaler(s), pa; service(s), svc;
+ * serviceaccount(s), sa; configmap(s), cm; namespace(s), ns;
+ * persistentvolumeclaim(s), pvc; horizontalpodautoscaler(s), hpa;
+ * ingress(es), ing; statefulset(s), sts; ...). CTL_KIND_NONE when
  * unknown. */
 ctl_kind ctl_kind_parse(const char *s);
 
-/* 1 when s is a DNS-1123 label: 1..63 of [a-z0-9-], alphanumeric at both
- * ends. */
+/* 1 when s is a name brix stores: a DNS-1123 subdomain (labels joined by
+ * '.', as Kubernetes names Deployments, ConfigMaps, ...) of 1..63 bytes. */
 int ctl_name_valid(const char *s);
+/* 1 when s is a DNS-1123 label: 1..63 of [a-z0-9-], alphanumeric at both
+ * ends (Services, Namespaces, and ModelAdapters: a Service is named after
+ * each in Kubernetes). */
+int ctl_name_is_label(const char *s);
 
 typedef struct ctl_env {
     char *name;
@@ -220,16 +264,25 @@ typedef struct ctl_autoscaler {
     char *strategy;    /* spec.scalingStrategy as written (HPA/KPA/APA) */
 } ctl_autoscaler;
 
+/* A Service: what brix reads of it (the rest is stored as written). */
+typedef struct ctl_service {
+    json_t *selector; /* owned: spec.selector ({} when absent) */
+} ctl_service;
+
 typedef struct ctl_obj {
     ctl_kind kind;
     char name[CTL_NAME_MAX + 1];
     json_t *raw;               /* owned deep copy of the document, status removed */
     int64_t generation;        /* 0 until stored; the store sets it */
-    char notes[CTL_NOTES_MAX]; /* "; "-separated fields ignored locally */
+    size_t doc;                /* 1-based document number (ctl_obj_parse_all), else 0 */
+    char notes[CTL_NOTES_MAX]; /* "; "-separated notes: the fields not acted on
+                                  locally (one note, "accepted, not acted on
+                                  locally: ..."), and what brix changed */
     union {
         ctl_deployment dep;
         ctl_adapter ma;
         ctl_autoscaler pa;
+        ctl_service svc;
     } u;
 } ctl_obj;
 
@@ -238,16 +291,29 @@ int ctl_obj_parse(const json_t *doc, ctl_obj **out, char *err, size_t errlen);
 void ctl_obj_free(ctl_obj *o);
 
 /* Every document of a JSON array (bx_yaml_load_all's output), as local
- * mode (brix up, its admin API) takes them: also refuses what local mode
- * cannot run (a PodAutoscaler target other than a Deployment). Null
- * documents (empty ones around "---") are skipped. On error nothing is
- * returned and the message starts with "document N: " (1-based) when the
- * array holds more than one document. Free with ctl_objs_free. */
-int ctl_obj_parse_all(const json_t *docs, ctl_obj ***out, size_t *n, char *err, size_t errlen);
+ * mode (brix up, its admin API) takes them. Null documents (empty ones
+ * around "---") are skipped silently. Skipped with a warning (a string
+ * appended to warnings, a JSON array the caller owns; NULL: not wanted):
+ * a document of a kind brix does not know ("document 3: kind KVCache
+ * (orchestration.aibrix.ai/v1alpha1): unknown kind, skipped"), a known kind
+ * with an apiVersion it does not take, a stored-only kind whose name is no
+ * DNS-1123 subdomain of at most 63 bytes, a PodAutoscaler whose target is not a Deployment (only
+ * Deployments scale locally). Any other invalid document is an error:
+ * nothing is returned and the message starts with "document N: "
+ * (1-based) when the array holds more than one document. Free with
+ * ctl_objs_free. */
+int ctl_obj_parse_all(const json_t *docs, json_t *warnings, ctl_obj ***out, size_t *n, char *err,
+                      size_t errlen);
 /* YAML text -> objects (bx_yaml_load_all with default limits, then the
- * above). */
+ * above without warnings: for tests). */
 int ctl_obj_load_yaml(const char *buf, size_t len, ctl_obj ***out, size_t *n, char *err,
                       size_t errlen);
+
+/* The models a Service names: the model.aibrix.ai/name of each Deployment
+ * of deps whose pods' labels its spec.selector matches (a Service without
+ * selector names none). A new JSON array of distinct names, in deps'
+ * order; NULL when out of memory. */
+json_t *ctl_obj_service_models(const ctl_obj *svc, ctl_obj *const *deps, size_t n);
 void ctl_objs_free(ctl_obj **objs, size_t n);
 
 /* Values for one replica's launch. */

@@ -58,9 +58,6 @@ int ctl_obj_parse_adapter(ctl_obj_pctx *c, const json_t *doc)
     if (ctl_obj_get_obj(c, spec, "podSelector", "spec.podSelector", &sel) < 0) return -1;
     if (sel && ctl_obj_get_map(c, sel, "matchLabels", "spec.podSelector.matchLabels", &ml) < 0)
         return -1;
-    if (sel && json_object_get(sel, "matchExpressions"))
-        ctl_obj_note(c->o,
-                     "spec.podSelector.matchExpressions: ignored (only matchLabels selects pods)");
     if (ml && json_object_size(ml) > 0) {
         const char *sm = ctl_obj_map_str(ml, CTL_LABEL_MODEL);
         if (base && sm && strcmp(sm, base) != 0)
@@ -139,9 +136,7 @@ int ctl_obj_parse_adapter(ctl_obj_pctx *c, const json_t *doc)
     if (cred && !json_is_null(cred)) {
         if (!json_is_object(cred))
             return ctl_obj_fail(c, "spec.credentialsSecretRef", "must be a mapping");
-        ctl_obj_note(c->o,
-                     "spec.credentialsSecretRef: not supported locally (no Secrets; the artifact "
-                     "is passed to the engine as is)");
+        /* named as not acted on (no Secrets locally: the artifact is passed as is) */
     }
     return 0;
 }

@@ -17,18 +17,97 @@
 
 typedef struct ctl_obj_kind_row {
     ctl_kind kind;
-    const char *name, *lower, *api;
+    const char *name, *lower, *plural, *shortname; /* shortname may be NULL */
+    const char *apis[3];                           /* the first is the canonical one */
+    int acted_on;
 } ctl_obj_kind_row;
 
 static const ctl_obj_kind_row ctl_obj_kinds[] = {
-    {CTL_KIND_DEPLOYMENT, "Deployment", "deployment", "apps/v1"},
-    {CTL_KIND_MODEL_ADAPTER, "ModelAdapter", "modeladapter", "model.aibrix.ai/v1alpha1"},
-    {CTL_KIND_POD_AUTOSCALER, "PodAutoscaler", "podautoscaler", "autoscaling.aibrix.ai/v1alpha1"},
+    {CTL_KIND_DEPLOYMENT, "Deployment", "deployment", "deployments", "deploy", {"apps/v1"}, 1},
+    {CTL_KIND_MODEL_ADAPTER,
+     "ModelAdapter",
+     "modeladapter",
+     "modeladapters",
+     "ma",
+     {"model.aibrix.ai/v1alpha1"},
+     1},
+    {CTL_KIND_POD_AUTOSCALER,
+     "PodAutoscaler",
+     "podautoscaler",
+     "podautoscalers",
+     "pa",
+     {"autoscaling.aibrix.ai/v1alpha1"},
+     1},
+    {CTL_KIND_SERVICE, "Service", "service", "services", "svc", {"v1"}, 1},
+    {CTL_KIND_SERVICE_ACCOUNT,
+     "ServiceAccount",
+     "serviceaccount",
+     "serviceaccounts",
+     "sa",
+     {"v1"},
+     0},
+    {CTL_KIND_CONFIG_MAP, "ConfigMap", "configmap", "configmaps", "cm", {"v1"}, 0},
+    {CTL_KIND_SECRET, "Secret", "secret", "secrets", NULL, {"v1"}, 0},
+    {CTL_KIND_NAMESPACE, "Namespace", "namespace", "namespaces", "ns", {"v1"}, 0},
+    {CTL_KIND_PVC,
+     "PersistentVolumeClaim",
+     "persistentvolumeclaim",
+     "persistentvolumeclaims",
+     "pvc",
+     {"v1"},
+     0},
+    {CTL_KIND_HPA,
+     "HorizontalPodAutoscaler",
+     "horizontalpodautoscaler",
+     "horizontalpodautoscalers",
+     "hpa",
+     {"autoscaling/v2", "autoscaling/v1"},
+     0},
+    {CTL_KIND_ROLE, "Role", "role", "roles", NULL, {"rbac.authorization.k8s.io/v1"}, 0},
+    {CTL_KIND_CLUSTER_ROLE,
+     "ClusterRole",
+     "clusterrole",
+     "clusterroles",
+     NULL,
+     {"rbac.authorization.k8s.io/v1"},
+     0},
+    {CTL_KIND_ROLE_BINDING,
+     "RoleBinding",
+     "rolebinding",
+     "rolebindings",
+     NULL,
+     {"rbac.authorization.k8s.io/v1"},
+     0},
+    {CTL_KIND_CLUSTER_ROLE_BINDING,
+     "ClusterRoleBinding",
+     "clusterrolebinding",
+     "clusterrolebindings",
+     NULL,
+     {"rbac.authorization.k8s.io/v1"},
+     0},
+    {CTL_KIND_INGRESS, "Ingress", "ingress", "ingresses", "ing", {"networking.k8s.io/v1"}, 0},
+    {CTL_KIND_HTTP_ROUTE,
+     "HTTPRoute",
+     "httproute",
+     "httproutes",
+     NULL,
+     {"gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"},
+     0},
+    {CTL_KIND_GATEWAY,
+     "Gateway",
+     "gateway",
+     "gateways",
+     NULL,
+     {"gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"},
+     0},
+    {CTL_KIND_STATEFUL_SET, "StatefulSet", "statefulset", "statefulsets", "sts", {"apps/v1"}, 0},
 };
+
+#define CTL_OBJ_NKINDS (sizeof(ctl_obj_kinds) / sizeof(ctl_obj_kinds[0]))
 
 static const ctl_obj_kind_row *ctl_obj_kind_find(ctl_kind k)
 {
-    for (size_t i = 0; i < sizeof(ctl_obj_kinds) / sizeof(ctl_obj_kinds[0]); i++)
+    for (size_t i = 0; i < CTL_OBJ_NKINDS; i++)
         if (ctl_obj_kinds[i].kind == k) return &ctl_obj_kinds[i];
     return NULL;
 }
@@ -48,32 +127,36 @@ const char *ctl_kind_name(ctl_kind k)
 const char *ctl_obj_kind_api_version(ctl_kind k)
 {
     const ctl_obj_kind_row *r = ctl_obj_kind_find(k);
-    return r ? r->api : NULL;
+    return r ? r->apis[0] : NULL;
+}
+
+int ctl_obj_kind_api_ok(ctl_kind k, const char *api)
+{
+    const ctl_obj_kind_row *r = ctl_obj_kind_find(k);
+    for (size_t i = 0; r && api && i < sizeof(r->apis) / sizeof(r->apis[0]) && r->apis[i]; i++)
+        if (!strcmp(api, r->apis[i])) return 1;
+    return 0;
+}
+
+int ctl_kind_acted_on(ctl_kind k)
+{
+    const ctl_obj_kind_row *r = ctl_obj_kind_find(k);
+    return r ? r->acted_on : 0;
 }
 
 ctl_kind ctl_kind_parse(const char *s)
 {
-    static const struct {
-        const char *alias;
-        ctl_kind kind;
-    } aliases[] = {
-        {"deployment", CTL_KIND_DEPLOYMENT},
-        {"deployments", CTL_KIND_DEPLOYMENT},
-        {"deploy", CTL_KIND_DEPLOYMENT},
-        {"modeladapter", CTL_KIND_MODEL_ADAPTER},
-        {"modeladapters", CTL_KIND_MODEL_ADAPTER},
-        {"ma", CTL_KIND_MODEL_ADAPTER},
-        {"podautoscaler", CTL_KIND_POD_AUTOSCALER},
-        {"podautoscalers", CTL_KIND_POD_AUTOSCALER},
-        {"pa", CTL_KIND_POD_AUTOSCALER},
-    };
     if (!s) return CTL_KIND_NONE;
-    for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
-        if (strcasecmp(s, aliases[i].alias) == 0) return aliases[i].kind;
+    for (size_t i = 0; i < CTL_OBJ_NKINDS; i++) {
+        const ctl_obj_kind_row *r = &ctl_obj_kinds[i];
+        if (!strcasecmp(s, r->name) || !strcasecmp(s, r->plural) ||
+            (r->shortname && !strcasecmp(s, r->shortname)))
+            return r->kind;
+    }
     return CTL_KIND_NONE;
 }
 
-int ctl_name_valid(const char *s)
+int ctl_name_is_label(const char *s)
 {
     if (!s) return 0;
     size_t n = strlen(s);
@@ -85,6 +168,22 @@ int ctl_name_valid(const char *s)
         if (!alnum && (i == 0 || i == n - 1)) return 0;
     }
     return 1;
+}
+
+int ctl_name_valid(const char *s)
+{
+    if (!s) return 0;
+    size_t n = strlen(s);
+    if (n == 0 || n > CTL_NAME_MAX) return 0;
+    char part[CTL_NAME_MAX + 1];
+    for (const char *p = s;;) {
+        size_t len = strcspn(p, ".");
+        memcpy(part, p, len);
+        part[len] = '\0';
+        if (!ctl_name_is_label(part)) return 0;
+        if (!p[len]) return 1;
+        p += len + 1;
+    }
 }
 
 const char *ctl_adapter_sched_name(ctl_adapter_sched s)

@@ -57,10 +57,7 @@ static int ctl_obj_parse_env(ctl_obj_pctx *c, ctl_deployment *d, const json_t *e
         snprintf(pn, sizeof(pn), "%s.value", p);
         r = ctl_obj_get_str(c, e, "value", pn, &value);
         if (r < 0) return -1;
-        if (r == 0 && json_object_get(e, "valueFrom")) {
-            ctl_obj_note(c->o, "%s.valueFrom: not supported locally, variable %s not set", p, name);
-            continue;
-        }
+        if (r == 0 && json_object_get(e, "valueFrom")) continue; /* named as not acted on */
         if (!value) value = "";
         ctl_env *out = &d->env[d->nenv];
         out->name = strdup(name);
@@ -307,13 +304,6 @@ static int ctl_obj_parse_container(ctl_obj_pctx *c, ctl_deployment *d, const jso
             return ctl_obj_fail(c, "spec.template.spec.containers", "must not be empty");
         c0 = json_array_get(containers, 0);
         if (!json_is_object(c0)) return ctl_obj_fail(c, cpath, "must be a mapping");
-        if (json_array_size(containers) > 1)
-            ctl_obj_note(c->o,
-                         "spec.template.spec.containers[1..]: ignored locally (only containers[0] "
-                         "runs)");
-        if (json_object_get(c0, "image"))
-            ctl_obj_note(c->o, "%s.image: ignored locally (the command runs on this machine)",
-                         cpath);
         if (ctl_obj_get_arr(c, c0, "command", "spec.template.spec.containers[0].command",
                             &command) < 0 ||
             ctl_obj_get_arr(c, c0, "args", "spec.template.spec.containers[0].args", &args) < 0)
@@ -397,10 +387,17 @@ int ctl_obj_parse_deployment(ctl_obj_pctx *c, const json_t *doc, const json_t *l
         return -1;
     if (tmpl && ctl_obj_get_obj(c, tmpl, "spec", "spec.template.spec", &tspec) < 0) return -1;
 
+    /* The pods' label names the model (AIBrix's gateway reads the pods'),
+     * else the Deployment's own. */
     const char *model = ctl_obj_map_str(labels, CTL_LABEL_MODEL);
     const char *tmodel = ctl_obj_map_str(tlabels, CTL_LABEL_MODEL);
     const char *mpath = "metadata.labels[\"" CTL_LABEL_MODEL "\"]";
-    if (!model && tmodel) {
+    if (tmodel) {
+        if (model && strcmp(tmodel, model) != 0)
+            ctl_obj_note(c->o,
+                         "%s: '%.100s' differs from the pod template's '%.100s': the pods' label "
+                         "names the model, as in AIBrix",
+                         mpath, model, tmodel);
         model = tmodel;
         mpath = "spec.template.metadata.labels[\"" CTL_LABEL_MODEL "\"]";
     }
@@ -408,9 +405,6 @@ int ctl_obj_parse_deployment(ctl_obj_pctx *c, const json_t *doc, const json_t *l
     if (!ctl_obj_model_name_valid(model))
         return ctl_obj_fail(c, mpath,
                             "'%.300s' is not a valid model name (1..255 of A-Za-z0-9._/:-)", model);
-    if (tmodel && strcmp(tmodel, model) != 0)
-        return ctl_obj_fail(c, "spec.template.metadata.labels[\"" CTL_LABEL_MODEL "\"]",
-                            "'%.300s' differs from metadata.labels (%.300s)", tmodel, model);
     const char *engine = ctl_obj_map_str(labels, CTL_LABEL_ENGINE);
     if (!engine) engine = ctl_obj_map_str(tlabels, CTL_LABEL_ENGINE);
     if (!engine) engine = "vllm";
@@ -425,6 +419,15 @@ int ctl_obj_parse_deployment(ctl_obj_pctx *c, const json_t *doc, const json_t *l
     d->pod_labels = tlabels ? json_deep_copy(tlabels) : json_object();
     if (!d->pod_labels || json_object_set_new(d->pod_labels, CTL_LABEL_MODEL, json_string(model)))
         return ctl_obj_oom(c);
+
+    const json_t *sel = NULL, *sml = NULL;
+    if (ctl_obj_get_obj(c, spec, "selector", "spec.selector", &sel) < 0 ||
+        (sel && ctl_obj_get_map(c, sel, "matchLabels", "spec.selector.matchLabels", &sml) < 0))
+        return -1;
+    if (sml && !ctl_labels_match(sml, d->pod_labels))
+        return ctl_obj_fail(c, "spec.selector.matchLabels",
+                            "does not match spec.template.metadata.labels (Kubernetes refuses "
+                            "such a Deployment)");
 
     if (ctl_obj_parse_container(c, d, tspec) < 0) return -1;
 

@@ -6,6 +6,10 @@
  *                         free, parse_all, GatewayConfig, label selectors
  *     ctl_obj_deployment.c  the Deployment kind
  *     ctl_obj_adapter.c     the ModelAdapter kind
+ *     ctl_obj_core.c        the Kubernetes kinds stored next to brix's
+ *                           (Service acted on), Services' models
+ *     ctl_obj_fields.c      the fields acted on per kind; the note that
+ *                           names the others
  *       ctl_obj_check.c     the kind table, names, errors and notes, the
  *                           typed getters
  *   ctl_obj_render.c      a Deployment's command template -> argv, env
@@ -75,5 +79,16 @@ int ctl_obj_parse_deployment(ctl_obj_pctx *c, const json_t *doc, const json_t *l
 void ctl_obj_deployment_clear(ctl_deployment *d);
 int ctl_obj_parse_adapter(ctl_obj_pctx *c, const json_t *doc);
 void ctl_obj_adapter_clear(ctl_adapter *a);
+/* The kinds ctl_kind_acted_on says are only stored, and Service. Runs after
+ * o->raw is set (a Secret's raw loses data and stringData). */
+int ctl_obj_parse_core(ctl_obj_pctx *c, const json_t *doc);
+void ctl_obj_core_clear(ctl_obj *o);
+
+/* ------------------------------------------------------------ ctl_obj_fields.c */
+
+/* Adds one note naming every field of doc that o's kind does not act on
+ * ("accepted, not acted on locally: a.b, .c, d"); none when there is
+ * none, or for kinds only stored (ctl_obj_parse_core notes those whole). */
+void ctl_obj_note_unused(ctl_obj *o, const json_t *doc);
 
 #endif

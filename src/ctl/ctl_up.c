@@ -54,6 +54,7 @@ typedef struct ctl_up {
     ctl_store *store; /* the same file: the local orchestrator's pod rows */
     bx_apikeys keys;  /* the gateway's: --api-key-file, BRIX_API_KEYS, GatewayConfig */
     gw_gateway *gw;
+    char gateway_url[320]; /* "http://host:port", for Services' status */
     ctl_orch *orch;
     ctl_lora *lora;
     ctl_as *as;
@@ -366,7 +367,7 @@ static int ctl_up_gateway_doc(ctl_up *u, const json_t *doc, const char *file, ch
  * ctl_obj_parse_all skips, so document numbers in errors stay right), the
  * rest parsed as objects. */
 static int ctl_up_load_docs(ctl_up *u, const char *file, const char *buf, size_t len,
-                            ctl_obj ***objs, size_t *n, char *err, size_t errlen)
+                            json_t *warnings, ctl_obj ***objs, size_t *n, char *err, size_t errlen)
 {
     json_t *docs = NULL;
     if (bx_yaml_load_all(buf, len, NULL, &docs, err, errlen) < 0) return -1;
@@ -384,7 +385,7 @@ static int ctl_up_load_docs(ctl_up *u, const char *file, const char *buf, size_t
         }
         json_array_set_new(docs, i, json_null());
     }
-    int rc = ctl_obj_parse_all(docs, objs, n, err, errlen);
+    int rc = ctl_obj_parse_all(docs, warnings, objs, n, err, errlen);
     json_decref(docs);
     return rc;
 }
@@ -426,12 +427,21 @@ static int ctl_up_load_files(ctl_up *u)
         ctl_obj **objs = NULL;
         size_t n = 0;
         char err[1024];
-        int rc = ctl_up_load_docs(u, u->cfg.files[f], buf, len, &objs, &n, err, sizeof(err));
+        json_t *warnings = json_array();
+        int rc = warnings ? ctl_up_load_docs(u, u->cfg.files[f], buf, len, warnings, &objs, &n, err,
+                                             sizeof(err))
+                          : -1;
         free(buf);
         if (rc != 0) {
-            fprintf(stderr, "brix up: %s: %s\n", u->cfg.files[f], err);
+            fprintf(stderr, "brix up: %s: %s\n", u->cfg.files[f], warnings ? err : "out of memory");
+            json_decref(warnings);
             return -1;
         }
+        size_t w;
+        const json_t *wv;
+        json_array_foreach(warnings, w, wv)
+            fprintf(stderr, "Warning: %s: %s\n", u->cfg.files[f], json_string_value(wv));
+        json_decref(warnings);
         for (size_t i = 0; i < n; i++) {
             int changed = 0;
             ctl_record old;
@@ -447,6 +457,9 @@ static int ctl_up_load_files(ctl_up *u)
                    !existed  ? "created"
                    : changed ? "configured"
                              : "unchanged");
+            if (objs[i]->notes[0])
+                fprintf(stderr, "Warning: %s/%s: %s\n", ctl_kind_lower(objs[i]->kind),
+                        objs[i]->name, objs[i]->notes);
         }
         ctl_objs_free(objs, n);
     }
@@ -632,6 +645,10 @@ static int ctl_up_start(ctl_up *u)
     ctl_api_config apc;
     ctl_api_config_default(&apc);
     apc.port = u->cfg.admin_port;
+    int v6 = strchr(u->cfg.host, ':') != NULL;
+    snprintf(u->gateway_url, sizeof(u->gateway_url), "http://%s%s%s:%d", v6 ? "[" : "", u->cfg.host,
+             v6 ? "]" : "", gw_gateway_port(u->gw));
+    apc.gateway_url = u->gateway_url;
     ctl_api_callbacks acbs = {.pods = ctl_up_api_pods, .pod_started = ctl_up_pod_started, .ud = u};
     if (ctl_api_init(&u->api, u->loop, u->st, &apc, &acbs, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: admin API: %s\n", err);

@@ -174,6 +174,7 @@ static int srv_setup(void **state)
     ctl_api_config_default(&cfg);
     cfg.port = 0;
     cfg.max_body_bytes = 64 * 1024;
+    cfg.gateway_url = "http://127.0.0.1:8888";
     ctl_api_callbacks cbs = {.pods = list_pods, .ud = s};
     assert_int_equal(ctl_api_init(&s->api, &s->loop, s->store, &cfg, &cbs, err, sizeof(err)), 0);
     s->port = ctl_api_listen(s->api, err, sizeof(err));
@@ -676,6 +677,116 @@ static void test_delete(void **state)
     out_free(&o);
 }
 
+/* A file in AIBrix's shape: brix's kinds apply as before; a Service, a
+ * ServiceAccount and a ConfigMap are stored (one warning each), a CRD brix
+ * does not know is skipped with a warning; `get svc` shows the gateway's
+ * address for the model the Service selects; `delete -f` of the same file
+ * deletes what was stored. */
+static void test_apply_core_kinds(void **state)
+{
+    srv *s = *state;
+    char text[8192];
+    snprintf(text, sizeof(text),
+             "%s---\n"
+             "apiVersion: v1\n"
+             "kind: Service\n"
+             "metadata: {name: llama-svc, namespace: default}\n"
+             "spec:\n"
+             "  selector: {model.aibrix.ai/name: llama-3-8b}\n"
+             "  ports: [{port: 8000, targetPort: 8000, protocol: TCP}]\n"
+             "---\n"
+             "apiVersion: v1\n"
+             "kind: Service\n"
+             "metadata: {name: other-svc}\n"
+             "spec: {selector: {app: nothing}}\n"
+             "---\n"
+             "apiVersion: v1\n"
+             "kind: ServiceAccount\n"
+             "metadata: {name: llama-sa}\n"
+             "---\n"
+             "apiVersion: v1\n"
+             "kind: ConfigMap\n"
+             "metadata: {name: llama-cm}\n"
+             "data: {k: v}\n"
+             "---\n"
+             "apiVersion: orchestration.aibrix.ai/v1alpha1\n"
+             "kind: KVCache\n"
+             "metadata: {name: kv}\n",
+             quickstart_with(1));
+    char *f = write_tmp(s, "aibrix.yaml", text);
+    out o = cli(s, "apply", "-f", f, NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "deployment/llama-3-8b created\n"));
+    assert_non_null(strstr(o.out, "modeladapter/sql-lora created\n"));
+    assert_non_null(strstr(o.out, "podautoscaler/llama-3-8b-kpa created\n"));
+    assert_non_null(strstr(o.out, "service/llama-svc created\n"));
+    assert_non_null(strstr(o.out, "serviceaccount/llama-sa created\n"));
+    assert_non_null(strstr(o.out, "configmap/llama-cm created\n"));
+    assert_null(strstr(o.out, "kv"));
+    assert_non_null(strstr(o.err, "Warning: service/llama-svc: accepted, not acted on locally: "
+                                  "spec.ports\n"));
+    assert_non_null(strstr(o.err, "Warning: serviceaccount/llama-sa: stored, not acted on "
+                                  "locally"));
+    assert_non_null(strstr(o.err, "Warning: configmap/llama-cm: stored, not acted on locally"));
+    char want[512];
+    snprintf(want, sizeof(want),
+             "Warning: %s: document 8: kind KVCache (orchestration.aibrix.ai/v1alpha1): unknown "
+             "kind, skipped\n",
+             f);
+    assert_non_null(strstr(o.err, want));
+    assert_null(strstr(o.err, "deployment/llama-3-8b")); /* nothing it does not act on */
+    out_free(&o);
+    assert_int_equal(atomic_load(&s->applied), 7);
+
+    o = cli(s, "get", "svc", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "NAME        TYPE        ENDPOINT                MODELS       "
+                                  "PORT(S)         AGE\n"));
+    assert_non_null(strstr(
+        o.out, "llama-svc   ClusterIP   http://127.0.0.1:8888   llama-3-8b   8000:8000/TCP   "));
+    assert_non_null(
+        strstr(o.out, "other-svc   ClusterIP   <none>                  <none>       <none>   "));
+    out_free(&o);
+    o = cli(s, "get", "svc", "llama-svc", "-o", "json", NULL);
+    assert_int_equal(o.rc, 0);
+    json_t *j = json_loads(o.out, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "status"), "endpoint")),
+        "http://127.0.0.1:8888");
+    json_decref(j);
+    out_free(&o);
+    o = cli(s, "describe", "service", "llama-svc", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "Models:"));
+    assert_non_null(strstr(o.out, "http://127.0.0.1:8888"));
+    out_free(&o);
+    o = cli(s, "get", "configmaps", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "NAME       AGE\nllama-cm   "));
+    out_free(&o);
+
+    o = cli(s, "delete", "-f", f, NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "service \"llama-svc\" deleted\n"));
+    assert_non_null(strstr(o.out, "serviceaccount \"llama-sa\" deleted\n"));
+    assert_non_null(strstr(o.out, "configmap \"llama-cm\" deleted\n"));
+    assert_non_null(strstr(o.out, "deployment \"llama-3-8b\" deleted\n"));
+    assert_non_null(strstr(o.err, "kind KVCache: unknown kind, skipped"));
+    out_free(&o);
+    o = cli(s, "get", "sa", NULL);
+    assert_string_equal(o.err, "No resources found.\n");
+    out_free(&o);
+
+    /* only unknown kinds: nothing stored, not an error */
+    f = write_tmp(s, "crd.yaml", "apiVersion: x.io/v1\nkind: Thing\nmetadata: {name: t}\n");
+    o = cli(s, "apply", "-f", f, NULL);
+    assert_int_equal(o.rc, 0);
+    assert_string_equal(o.out, "");
+    assert_non_null(strstr(o.err, "kind Thing (x.io/v1): unknown kind, skipped"));
+    out_free(&o);
+}
+
 static void test_usage_errors(void **state)
 {
     srv *s = *state;
@@ -965,6 +1076,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_get_json_yaml_name, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_describe, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_delete, srv_setup, srv_teardown),
+        cmocka_unit_test_setup_teardown(test_apply_core_kinds, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_usage_errors, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_api_routes, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_api_host_guard, srv_setup, srv_teardown),
