@@ -159,7 +159,10 @@ static void gw_config_help_tail(FILE *f)
     fprintf(f, "\nstrategies (routing-strategy header or --strategy):");
     for (const gw_strategy *const *s = gw_strategy_all(); *s; s++)
         fprintf(f, " %s", (*s)->name);
-    fprintf(f, "\n");
+    fprintf(f, "\nAIBrix's other names, routed by:");
+    for (const gw_strategy_alias *a = gw_strategy_alias_all(); a->name; a++)
+        fprintf(f, " %s=%s", a->name, a->target);
+    fprintf(f, "\nweighted lists combine scores: prefix-cache:2,least-request\n");
 }
 
 static int gw_flag_set(void *cfg, const bx_flag *fl, const char *val, FILE *err)
@@ -341,8 +344,10 @@ int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "brix gateway: --prefix-hash-algo must be xxhash_cbor or sha256_cbor\n");
         return -1;
     }
-    if (!gw_strategy_find(c->strategy)) {
-        fprintf(err, "brix gateway: unknown --strategy '%s' (see --help)\n", c->strategy);
+    gw_strategy_plan plan;
+    char perr[256];
+    if (gw_strategy_plan_parse(c->strategy, &plan, perr, sizeof(perr)) != 0) {
+        fprintf(err, "brix gateway: --strategy: %s (see --help)\n", perr);
         return -1;
     }
     return 0;

@@ -123,6 +123,7 @@ int gw_disc_set_engines(gw_disc *d, const char *const *addrs, int n);
  * adapters are kept; names of GW_NAME_MAX or more are skipped. */
 typedef struct gw_disc_engine_info {
     const char *addr;  /* "host:port" */
+    const char *name;  /* the engine's name (pod name); NULL: none (gw_engine.name) */
     const char *model; /* NULL: from /v1/models */
     const char *const *adapters;
     int nadapters;

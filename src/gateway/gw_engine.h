@@ -41,12 +41,17 @@
 #define GW_MAX_ENGINES 1024
 #define GW_NAME_MAX 128
 #define GW_MAX_ADAPTERS 64
+#define GW_POD_NAME_MAX 256 /* a Kubernetes pod name is at most 253 */
 
 typedef struct gw_engine {
-    int id;                  /* index in the registry, stable */
-    char addr[GW_NAME_MAX];  /* "host:port", also the engine's name */
+    int id;                 /* index in the registry, stable */
+    char addr[GW_NAME_MAX]; /* "host:port", also the engine's name */
     char host[GW_NAME_MAX];
     int port;
+    /* the name its source gives it (a Kubernetes pod's name, a `brix up`
+     * replica's): the answer's target-pod header; "" = none (static
+     * --backend), the address is its name then */
+    char name[GW_POD_NAME_MAX];
     /* discovery: what it serves (from its /v1/models) */
     char model[GW_NAME_MAX]; /* base served model; "" until known */
     char adapters[GW_MAX_ADAPTERS][GW_NAME_MAX];
@@ -66,20 +71,20 @@ typedef struct gw_engine {
     uint64_t routed_total;
 
     /* engine metrics from the last scrape (NaN = missing) */
-    double running;          /* vllm:num_requests_running */
-    double waiting;          /* vllm:num_requests_waiting */
-    double kv_usage;         /* vllm:kv_cache_usage_perc (0..1) */
-    double gpu_cache_usage;  /* vllm:gpu_cache_usage_perc */
-    double cpu_cache_usage;  /* vllm:cpu_cache_usage_perc (absent in V1) */
-    double busy_ratio;       /* gpu_busy_time_ratio, when an engine exports it */
-    double prompt_tps;       /* rate of vllm:prompt_tokens_total between scrapes */
-    double gen_tps;          /* rate of vllm:generation_tokens_total */
+    double running;            /* vllm:num_requests_running */
+    double waiting;            /* vllm:num_requests_waiting */
+    double kv_usage;           /* vllm:kv_cache_usage_perc (0..1) */
+    double gpu_cache_usage;    /* vllm:gpu_cache_usage_perc */
+    double cpu_cache_usage;    /* vllm:cpu_cache_usage_perc (absent in V1) */
+    double busy_ratio;         /* gpu_busy_time_ratio, when an engine exports it */
+    double prompt_tps;         /* rate of vllm:prompt_tokens_total between scrapes */
+    double gen_tps;            /* rate of vllm:generation_tokens_total */
     double avg_prompt_per_req; /* request_prompt_tokens sum / count */
     double avg_gen_per_req;    /* request_generation_tokens sum / count */
-    double queue_mean_s;     /* request_queue_time_seconds sum / count */
-    double prefill_mean_s;   /* request_prefill_time_seconds sum / count */
-    double decode_mean_s;    /* request_decode_time_seconds sum / count */
-    double ttft_mean_s;      /* time_to_first_token_seconds sum / count */
+    double queue_mean_s;       /* request_queue_time_seconds sum / count */
+    double prefill_mean_s;     /* request_prefill_time_seconds sum / count */
+    double decode_mean_s;      /* request_decode_time_seconds sum / count */
+    double ttft_mean_s;        /* time_to_first_token_seconds sum / count */
     /* previous counter values, for rates */
     double prev_prompt_total, prev_gen_total;
     uint64_t prev_counters_ms;
@@ -94,7 +99,7 @@ typedef struct gw_engine {
 typedef struct gw_registry {
     gw_engine *engines; /* GW_MAX_ENGINES slots */
     int n;
-    int stale_after; /* missed scrapes before metrics count as missing */
+    int stale_after;   /* missed scrapes before metrics count as missing */
     uint32_t down_seq; /* bumped with any engine's down_epoch; read without the lock */
     pthread_mutex_t mu;
 } gw_registry;

@@ -224,6 +224,7 @@ static void gw_k8s_rebuild(gw_k8s *k)
         if (json_object_get(seen, e->addr)) continue; /* another pod has this address */
         json_object_set_new(seen, e->addr, json_true());
         in[n].addr = e->addr;
+        in[n].name = e->name;
         in[n].model = e->model;
         char pk[GW_NAME_MAX * 4];
         snprintf(pk, sizeof(pk), "%s/%s", e->ns, e->name);

@@ -65,14 +65,14 @@ ready_pods() { # N: waits until N pods of the Deployment are Ready (and no other
     done
     fail "want $1 Ready pods, have $got: $("${K[@]}" get pods -o wide 2>&1)"
 }
-# targets MODEL N: sends N chat completions, prints the sorted distinct target-pod values
+# targets MODEL N: sends N chat completions, prints the sorted distinct target-pod-ip values
 targets() {
     local i
     for i in $(seq "$2"); do
         curl -s -o /dev/null -D - --max-time 10 "$BASE/v1/chat/completions" \
             -H 'Content-Type: application/json' \
             -d "{\"model\":\"$1\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"hi $i\"}]}" |
-            tr -d '\r' | sed -n 's/^target-pod: //Ip'
+            tr -d '\r' | sed -n 's/^target-pod-ip: //Ip'
     done | sort -u
 }
 # routed_to ADDRS: waits (10 s) until requests for llama reach exactly the set ADDRS
@@ -91,6 +91,19 @@ ready_pods 2
 mapfile -t ADDRS < <(pod_addrs)
 routed_to "${ADDRS[@]}"
 log "two Ready pods of the Deployment are engines: ${ADDRS[*]}"
+
+# AIBrix's answer headers: target-pod is the Pod's name, target-pod-ip its podIP:port
+for i in 1 2 3 4; do
+    curl -s -o /dev/null -D "$E2E_TMP/tp.h" --max-time 10 "$BASE/v1/chat/completions" \
+        -H 'Content-Type: application/json' \
+        -d "{\"model\":\"llama\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"n $i\"}]}"
+    tp=$(tr -d '\r' <"$E2E_TMP/tp.h" | sed -n 's/^target-pod: //Ip')
+    tip=$(tr -d '\r' <"$E2E_TMP/tp.h" | sed -n 's/^target-pod-ip: //Ip')
+    [ -n "$tp" ] && [ "$tp" != "$tip" ] || fail "target-pod '$tp' is not a pod name (target-pod-ip '$tip')"
+    pip=$("${K[@]}" get pod "$tp" -o jsonpath='{.status.podIP}') || fail "no pod named '$tp'"
+    [ "$pip:8000" = "$tip" ] || fail "pod $tp has IP $pip, target-pod-ip says $tip"
+done
+log "target-pod names the pod ($tp), target-pod-ip is its address ($tip)"
 
 # the official openai npm client through the gateway
 (cd "$E2E_DIR" && BRIX_BASE_URL="$BASE/v1" node --input-type=module -e "

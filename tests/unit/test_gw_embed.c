@@ -57,7 +57,7 @@ static void wake(void *ud, const char *model)
     char addr[64];
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", eng_server_port(f->eng));
     const char *a[1] = {addr};
-    assert_int_equal(gw_gateway_set_engines(f->gw, a, 1), 1);
+    assert_int_equal(gw_gateway_set_engines(f->gw, a, NULL, 1), 1);
 }
 
 static void on_response(bx_http_creq *cr, int status, const bx_http_header *h, size_t nh, void *ud)
@@ -165,7 +165,7 @@ static void test_hold_wake_and_serve(void **st)
     assert_int_equal(gw_gateway_model_inflight(f.gw, "other"), 0);
     assert_int_equal(gw_gateway_set_model_strategy(f.gw, "m", NULL), 0);
     post(&f, "m");
-    assert_string_equal(f.strategy, "least-request"); /* the gateway's default again */
+    assert_string_equal(f.strategy, "least-request");        /* the gateway's default again */
     assert_int_equal(gw_gateway_model_routed(f.gw, "m"), 4); /* the four answered above */
     assert_int_equal(gw_gateway_model_routed(f.gw, "other"), 0);
 
@@ -182,7 +182,7 @@ static void test_hold_wake_and_serve(void **st)
     assert_int_equal(f.wakes, 2);
 
     /* the engine leaves the set: "m" is held again until the hold ends */
-    assert_int_equal(gw_gateway_set_engines(f.gw, NULL, 0), 0);
+    assert_int_equal(gw_gateway_set_engines(f.gw, NULL, NULL, 0), 0);
     post(&f, "m");
     assert_int_equal(f.status, 503);
 
