@@ -615,6 +615,11 @@ int gw_disc_poke(gw_disc *d, gw_engine *e)
     return 0;
 }
 
+int gw_disc_set_unready(gw_disc *d, const gw_unready_model *m, int n)
+{
+    return d->closing ? 0 : gw_registry_set_unready(d->reg, m, n);
+}
+
 void gw_disc_source_synced(gw_disc *d)
 {
     __atomic_store_n(&d->synced, 1, __ATOMIC_RELEASE);

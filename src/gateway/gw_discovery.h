@@ -130,6 +130,10 @@ typedef struct gw_disc_engine_info {
 } gw_disc_engine_info;
 int gw_disc_set_engines_info(gw_disc *d, const gw_disc_engine_info *infos, int n);
 
+/* For a source: the models it knows but has no engine for
+ * (gw_registry_set_unready: answered 503 at once, not 404). */
+int gw_disc_set_unready(gw_disc *d, const gw_unready_model *m, int n);
+
 /* For a source: it has its first complete view (Kubernetes: the first pod
  * LIST is in), even if it lists no engine. gw_disc_synced reads it from any
  * thread (the gateway's /readyz in --kubernetes mode). */

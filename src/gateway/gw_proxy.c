@@ -534,7 +534,27 @@ static void gw_forward(gw_call *c)
         e->routed_total++;
         c->engine_epoch = e->down_epoch;
     }
+    gw_unready_model unready; /* a model discovery knows without an engine */
+    int is_unready = 0;
+    if (k == 0 && !known && c->ntried == 0) {
+        const gw_unready_model *u = gw_registry_unready(&g->reg, c->req.model);
+        if (u) {
+            unready = *u;
+            is_unready = 1;
+        }
+    }
     gw_registry_unlock(&g->reg);
+    if (is_unready) { /* AIBrix: a known model with no routable pod is 503, not unknown */
+        c->model_served = 1;
+        if (unready.retry_after_s > 0) {
+            char ra[16];
+            snprintf(ra, sizeof(ra), "%d", unready.retry_after_s);
+            bx_http_res_header(c->res, "Retry-After", ra);
+        }
+        gw_error(c, 503, "ServiceUnavailableError", unready.why, "x-error-no-model-backends", NULL);
+        gw_finish(c, 0);
+        return;
+    }
     c->model_served = known ? 1 : -1;
     if (k == 0 && c->ntried == 0 && g->hold.hold_ms > 0 &&
         (known || (g->hold.is_model && g->hold.is_model(g->hold.ud, c->req.model)))) {

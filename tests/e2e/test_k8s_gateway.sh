@@ -150,6 +150,33 @@ set_manual() { # READY(True|False)
 set_manual False
 sleep 0.5
 [ -z "$(targets slow 5)" ] || fail "a pod that is not Ready got requests"
+# a known model whose pods are not Ready is 503 with Retry-After (AIBrix: known, no routable
+# pod), not 404; crash-looping pods say so
+slow_status() {
+    curl -s -o "$E2E_TMP/slow.body" -D "$E2E_TMP/slow.h" -w '%{http_code}' --max-time 10 \
+        "$BASE/v1/chat/completions" -H 'Content-Type: application/json' \
+        -d '{"model":"slow","max_tokens":1,"messages":[{"role":"user","content":"x"}]}'
+}
+code=$(slow_status)
+expect_status "$code" 503 "a model whose only pod is not Ready"
+grep -qi '^x-error-no-model-backends: true' "$E2E_TMP/slow.h" || fail "no x-error-no-model-backends: true"
+grep -qi '^retry-after: 5' "$E2E_TMP/slow.h" || fail "not Ready: no Retry-After: 5: $(cat "$E2E_TMP/slow.h")"
+"${K[@]}" patch pod manual --subresource=status --type=merge -p \
+    '{"status":{"containerStatuses":[{"name":"engine","ready":false,"restartCount":5,"image":"other:1","imageID":"","state":{"waiting":{"reason":"CrashLoopBackOff","message":"back-off"}}}]}}' \
+    >/dev/null || fail "patch manual: CrashLoopBackOff"
+for _ in $(seq 50); do
+    code=$(slow_status)
+    grep -q crash-looping "$E2E_TMP/slow.body" && break
+    sleep 0.1
+done
+expect_status "$code" 503 "a model whose only pod crash-loops"
+jq -e '.error.message | test("crash-looping")' "$E2E_TMP/slow.body" >/dev/null ||
+    fail "crash-looping pod: $(cat "$E2E_TMP/slow.body")"
+grep -qi '^retry-after: 10' "$E2E_TMP/slow.h" || fail "crash-looping: no Retry-After: 10"
+"${K[@]}" patch pod manual --subresource=status --type=json \
+    -p '[{"op":"remove","path":"/status/containerStatuses"}]' >/dev/null ||
+    fail "patch manual: no CrashLoopBackOff"
+log "a model whose pods are not Ready or crash-loop: 503 at once with Retry-After"
 set_manual True
 for _ in $(seq 50); do [ "$(targets slow 1)" = "$MADDR" ] && break; sleep 0.1; done
 [ "$(targets slow 3)" = "$MADDR" ] || fail "the Ready pod manual gets no requests"
@@ -201,6 +228,30 @@ for _ in $(seq 50); do
 done
 [ "$got" = "${ADDRS[0]}" ] || fail "adapter sql went to [$(echo $got)], want only ${ADDRS[0]} ($POD0)"
 log "ModelAdapter sql (status.instances=[$POD0]) routes only to ${ADDRS[0]}"
+# a ModelAdapter whose status is Failed: 503 at once, not an unknown model
+"${K[@]}" apply -f - >/dev/null <<'YAML' || fail "apply ModelAdapter bad"
+apiVersion: model.aibrix.ai/v1alpha1
+kind: ModelAdapter
+metadata: {name: bad}
+spec:
+  baseModel: llama
+  podSelector: {matchLabels: {model.aibrix.ai/name: llama}}
+  artifactURL: huggingface://example/bad-lora
+YAML
+"${K[@]}" patch modeladapter bad --subresource=status --type=merge \
+    -p '{"status":{"phase":"Failed"}}' >/dev/null || fail "patch ModelAdapter bad status"
+for _ in $(seq 50); do
+    code=$(curl -s -o "$E2E_TMP/body" -D "$E2E_TMP/bad.h" -w '%{http_code}' "$BASE/v1/chat/completions" \
+        -H 'Content-Type: application/json' \
+        -d '{"model":"bad","max_tokens":1,"messages":[{"role":"user","content":"x"}]}')
+    [ "$code" = 503 ] && break
+    sleep 0.1
+done
+expect_status "$code" 503 "a Failed ModelAdapter"
+jq -e '.error.message == "adapter bad is Failed"' "$E2E_TMP/body" >/dev/null || fail "Failed adapter: $(cat "$E2E_TMP/body")"
+grep -qi '^retry-after: 10' "$E2E_TMP/bad.h" || fail "Failed adapter: no Retry-After: 10"
+"${K[@]}" delete modeladapter bad >/dev/null
+log "a Failed ModelAdapter: 503 at once"
 
 # --- a second replica (as behind a Service), watching the namespace only: the same routing
 GW2_PORT=$(free_port)
