@@ -765,7 +765,8 @@ static void test_plan_parse(void **state)
     plan_bad("", "incorrect routing strategy");
     plan_bad("random,least-request", "random cannot be combined");
     plan_bad("power-of-two:2,least-request", "power-of-two cannot be combined");
-    plan_bad("least-request,vtc-basic", "vtc-basic cannot be combined");
+    plan_bad("least-request,predicted-ttft", "predicted-ttft cannot be combined");
+    plan_ok("vtc-basic:2,least-request", 2, "vtc-basic:2,least-request");
 
     gw_strategy_plan p;
     char err[256];
