@@ -47,7 +47,9 @@ static const bx_flag gw_flags[] = {
      "in a pod, else $KUBECONFIG or ~/.kube/config)"},
     {"--namespace", GF_STR, GOFF(k8s_namespace),
      "with --kubernetes: watch this namespace only (default: all namespaces)"},
-    {"--strategy", GF_STR, GOFF(strategy), "default routing strategy (default least-request)"},
+    {"--strategy", GF_STR, GOFF(strategy),
+     "default routing strategy: a name or a weighted list (default $ROUTING_ALGORITHM, else "
+     "least-request)"},
     {"--scrape-interval-ms", GF_I64, GOFF(scrape_interval_ms),
      "engine /metrics scrape period (default 1000)"},
     {"--models-interval-ms", GF_I64, GOFF(models_interval_ms),
@@ -285,6 +287,10 @@ void gw_config_free(gw_config *c)
 
 int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
 {
+    /* AIBrix's ROUTING_ALGORITHM (the name its gateway plugin reads) is the
+     * default strategy's lowest source: the file and the flag win */
+    const char *ra = getenv("ROUTING_ALGORITHM");
+    if (ra && *ra) c->strategy = ra;
     /* the file first, so flags on the command line override it */
     for (int i = 1; i < argc; i++) {
         const char *path = !strncmp(argv[i], "--config=", 9)              ? argv[i] + 9

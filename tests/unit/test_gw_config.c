@@ -61,6 +61,19 @@ static void test_flags(void **st)
     const char *bad4[] = {"gateway", "--strategy", "random,least-request"};
     assert_int_equal(parse(&c, 3, bad4), -1);
     gw_config_free(&c);
+    /* AIBrix's ROUTING_ALGORITHM: the default, below the flag */
+    setenv("ROUTING_ALGORITHM", "prefix-cache:3,least-request", 1);
+    const char *none[] = {"gateway"};
+    assert_int_equal(parse(&c, 1, none), 0);
+    assert_string_equal(c.strategy, "prefix-cache:3,least-request");
+    gw_config_free(&c);
+    assert_int_equal(parse(&c, 3, alias), 0);
+    assert_string_equal(c.strategy, "slo-pack-load");
+    gw_config_free(&c);
+    setenv("ROUTING_ALGORITHM", "bogus", 1);
+    assert_int_equal(parse(&c, 1, none), -1);
+    gw_config_free(&c);
+    unsetenv("ROUTING_ALGORITHM");
 }
 
 /* --kubernetes instead of --backend; its two settings need it. */
