@@ -50,7 +50,7 @@
  *                                    when a replica stops (30; falls back to
  *                                    terminationGracePeriodSeconds)
  *   brix.ai/routing-strategy         gateway strategy for this model (a name
- *                                    gw_strategy_find knows)
+ *                                    or weighted list gw_strategy_plan_parse takes)
  *
  * ModelAdapter (docs/control-plane-lora.md). spec.artifactURL required and must
  * start with s3:// gcs:// tos:// huggingface:// hf:// or / (the webhook's

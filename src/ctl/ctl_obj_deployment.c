@@ -445,7 +445,9 @@ int ctl_obj_parse_deployment(ctl_obj_pctx *c, const json_t *doc, const json_t *l
         return -1;
     const char *strategy = ctl_obj_map_str(ann, CTL_ANN_ROUTING_STRATEGY);
     if (strategy) {
-        if (!gw_strategy_find(strategy))
+        gw_strategy_plan plan;
+        char perr[256];
+        if (gw_strategy_plan_parse(strategy, &plan, perr, sizeof(perr)) != 0)
             return ctl_obj_fail(c, "metadata.annotations[\"" CTL_ANN_ROUTING_STRATEGY "\"]",
                                 "unknown routing strategy '%.100s'", strategy);
         d->routing_strategy = ctl_obj_dup_or_oom(c, strategy, &rc);

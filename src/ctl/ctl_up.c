@@ -205,15 +205,16 @@ static void ctl_up_refresh(ctl_up *u)
 {
     ctl_up_snapshot(u);
     char addrbuf[CTL_UP_MAX_PODS][80];
-    const char *addrs[CTL_UP_MAX_PODS];
+    const char *addrs[CTL_UP_MAX_PODS], *names[CTL_UP_MAX_PODS];
     int n = 0;
     for (size_t i = 0; i < u->npods; i++) {
         if (u->pods[i].phase != CTL_POD_READY) continue;
         snprintf(addrbuf[n], sizeof(addrbuf[n]), "%s:%d", u->pods[i].host, u->pods[i].port);
         addrs[n] = addrbuf[n];
+        names[n] = u->pods[i].name; /* the answers' target-pod */
         n++;
     }
-    gw_gateway_set_engines(u->gw, addrs, n);
+    gw_gateway_set_engines(u->gw, addrs, names, n);
     ctl_lora_pods(u->lora, u->pods, u->npods);
     ctl_as_pods(u->as, u->pods, u->npods);
     ctl_deploy_pods(u->deploy, u->pods, u->npods);
@@ -307,6 +308,79 @@ static int ctl_up_is_model(void *ud, const char *model)
     ctl_up *u = ud;
     ctl_deploy_info di;
     return ctl_deploy_by_model(u->deploy, model, &di) == 0 || ctl_lora_has(u->lora, model);
+}
+
+/* Can model not become ready? (the gateway answers 503 at once instead of
+ * holding): its Deployment has 0 replicas and no autoscaler (every brix
+ * policy scales from zero on a waiting request: as_policy.c activation);
+ * every replica of it is in back-off after exiting (crash-looping); its
+ * adapter is Failed. The last two may recover (restarts, the adapter
+ * controller's retries): Retry-After 10. A replica starting, or a restart
+ * under way, is held for. */
+static int ctl_up_unservable(void *ud, const char *model, char *why, size_t whylen,
+                             int *retry_after_s)
+{
+    ctl_up *u = ud;
+    ctl_deploy_info di;
+    *retry_after_s = 0;
+    if (ctl_deploy_by_model(u->deploy, model, &di) != 0) { /* an adapter? */
+        ctl_record r;
+        char err[256];
+        if (ctl_objstore_get(u->st, "ModelAdapter", model, &r, err, sizeof(err)) != 0) return 0;
+        json_t *status = r.status; /* the controller's, not the manifest's */
+        const char *phase = json_string_value(json_object_get(status, "phase"));
+        const char *base =
+            json_string_value(json_object_get(json_object_get(r.object, "spec"), "baseModel"));
+        int failed = phase && !strcmp(phase, "Failed");
+        if (failed) {
+            const char *msg = NULL;
+            size_t i;
+            json_t *cond;
+            json_array_foreach(json_object_get(status, "conditions"), i, cond)
+            {
+                const char *t = json_string_value(json_object_get(cond, "type"));
+                if (t && !strcmp(t, "Ready"))
+                    msg = json_string_value(json_object_get(cond, "message"));
+            }
+            snprintf(why, whylen, "adapter %.100s is Failed%s%.180s", model, msg ? ": " : "",
+                     msg ? msg : "");
+        }
+        int found = !failed && base && ctl_deploy_by_model(u->deploy, base, &di) == 0;
+        ctl_record_clear(&r);
+        if (failed) { /* the controller retries it with back-off: it may come */
+            *retry_after_s = 10;
+            return 1;
+        }
+        if (!found) return 0;
+    }
+    if (di.replicas == 0 && !di.autoscaled) {
+        snprintf(why, whylen,
+                 "model %.100s: deployment %.100s has 0 replicas and no autoscaler to scale it "
+                 "from zero",
+                 model, di.name);
+        return 1;
+    }
+    ctl_up_snapshot(u);
+    int live = 0, backoff = 0, restarts = 0;
+    for (size_t i = 0; i < u->npods; i++) {
+        const ctl_podview *p = &u->pods[i];
+        if (!p->deployment || strcmp(p->deployment, di.name) != 0) continue;
+        if (p->phase == CTL_POD_GONE || p->phase == CTL_POD_STOPPING) continue;
+        live++;
+        if (p->phase == CTL_POD_BACKOFF) {
+            backoff++;
+            restarts += p->restarts;
+        }
+    }
+    if (live > 0 && backoff == live) {
+        snprintf(why, whylen,
+                 "model %.100s: every replica of deployment %.100s is crash-looping (exited, "
+                 "%d restart(s), restart in back-off)",
+                 model, di.name, restarts);
+        *retry_after_s = 10;
+        return 1;
+    }
+    return 0;
 }
 
 static void ctl_up_wake(void *ud, const char *model)
@@ -592,6 +666,7 @@ static int ctl_up_start(ctl_up *u)
     }
     gw_hold_hooks hh = {.is_model = ctl_up_is_model,
                         .wake = ctl_up_wake,
+                        .unservable = ctl_up_unservable,
                         .ud = u,
                         .hold_ms = (uint64_t)(u->cfg.hold_s * 1000)};
     if (gw_gateway_set_hold(u->gw, &hh) != 0) {

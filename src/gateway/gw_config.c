@@ -47,7 +47,9 @@ static const bx_flag gw_flags[] = {
      "in a pod, else $KUBECONFIG or ~/.kube/config)"},
     {"--namespace", GF_STR, GOFF(k8s_namespace),
      "with --kubernetes: watch this namespace only (default: all namespaces)"},
-    {"--strategy", GF_STR, GOFF(strategy), "default routing strategy (default least-request)"},
+    {"--strategy", GF_STR, GOFF(strategy),
+     "default routing strategy: a name or a weighted list (default $ROUTING_ALGORITHM, else "
+     "least-request)"},
     {"--scrape-interval-ms", GF_I64, GOFF(scrape_interval_ms),
      "engine /metrics scrape period (default 1000)"},
     {"--models-interval-ms", GF_I64, GOFF(models_interval_ms),
@@ -159,7 +161,10 @@ static void gw_config_help_tail(FILE *f)
     fprintf(f, "\nstrategies (routing-strategy header or --strategy):");
     for (const gw_strategy *const *s = gw_strategy_all(); *s; s++)
         fprintf(f, " %s", (*s)->name);
-    fprintf(f, "\n");
+    fprintf(f, "\nAIBrix's other names, routed by:");
+    for (const gw_strategy_alias *a = gw_strategy_alias_all(); a->name; a++)
+        fprintf(f, " %s=%s", a->name, a->target);
+    fprintf(f, "\nweighted lists combine scores: prefix-cache:2,least-request\n");
 }
 
 static int gw_flag_set(void *cfg, const bx_flag *fl, const char *val, FILE *err)
@@ -282,6 +287,10 @@ void gw_config_free(gw_config *c)
 
 int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
 {
+    /* AIBrix's ROUTING_ALGORITHM (the name its gateway plugin reads) is the
+     * default strategy's lowest source: the file and the flag win */
+    const char *ra = getenv("ROUTING_ALGORITHM");
+    if (ra && *ra) c->strategy = ra;
     /* the file first, so flags on the command line override it */
     for (int i = 1; i < argc; i++) {
         const char *path = !strncmp(argv[i], "--config=", 9)              ? argv[i] + 9
@@ -341,8 +350,10 @@ int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "brix gateway: --prefix-hash-algo must be xxhash_cbor or sha256_cbor\n");
         return -1;
     }
-    if (!gw_strategy_find(c->strategy)) {
-        fprintf(err, "brix gateway: unknown --strategy '%s' (see --help)\n", c->strategy);
+    gw_strategy_plan plan;
+    char perr[256];
+    if (gw_strategy_plan_parse(c->strategy, &plan, perr, sizeof(perr)) != 0) {
+        fprintf(err, "brix gateway: --strategy: %s (see --help)\n", perr);
         return -1;
     }
     return 0;

@@ -514,7 +514,10 @@ int gw_disc_set_engines_info(gw_disc *d, const gw_disc_engine_info *infos, int n
         if (!e) e = gw_registry_add(d->reg, in->addr);
         int full = !e && d->reg->n >= GW_MAX_ENGINES;
         if (full) e = gw_disc_reuse(d, in->addr);
-        if (e) e->gone = 0;
+        if (e) {
+            e->gone = 0;
+            snprintf(e->name, sizeof(e->name), "%s", in->name ? in->name : "");
+        }
         gw_registry_unlock(d->reg);
         if (!e) {
             char ea[BX_LOG_ESC_MAX];
@@ -610,6 +613,11 @@ int gw_disc_poke(gw_disc *d, gw_engine *e)
     else
         gw_disc_poll(de);
     return 0;
+}
+
+int gw_disc_set_unready(gw_disc *d, const gw_unready_model *m, int n)
+{
+    return d->closing ? 0 : gw_registry_set_unready(d->reg, m, n);
 }
 
 void gw_disc_source_synced(gw_disc *d)

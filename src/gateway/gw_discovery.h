@@ -123,11 +123,16 @@ int gw_disc_set_engines(gw_disc *d, const char *const *addrs, int n);
  * adapters are kept; names of GW_NAME_MAX or more are skipped. */
 typedef struct gw_disc_engine_info {
     const char *addr;  /* "host:port" */
+    const char *name;  /* the engine's name (pod name); NULL: none (gw_engine.name) */
     const char *model; /* NULL: from /v1/models */
     const char *const *adapters;
     int nadapters;
 } gw_disc_engine_info;
 int gw_disc_set_engines_info(gw_disc *d, const gw_disc_engine_info *infos, int n);
+
+/* For a source: the models it knows but has no engine for
+ * (gw_registry_set_unready: answered 503 at once, not 404). */
+int gw_disc_set_unready(gw_disc *d, const gw_unready_model *m, int n);
 
 /* For a source: it has its first complete view (Kubernetes: the first pod
  * LIST is in), even if it lists no engine. gw_disc_synced reads it from any

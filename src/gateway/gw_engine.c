@@ -34,7 +34,33 @@ void gw_registry_close(gw_registry *r)
 {
     if (r->engines) pthread_mutex_destroy(&r->mu);
     free(r->engines);
+    free(r->unready);
     memset(r, 0, sizeof(*r));
+}
+
+int gw_registry_set_unready(gw_registry *r, const gw_unready_model *m, int n)
+{
+    if (n > GW_MAX_UNREADY) n = GW_MAX_UNREADY;
+    gw_unready_model *copy = NULL;
+    if (n > 0) {
+        copy = malloc((size_t)n * sizeof(*copy));
+        if (!copy) return -1;
+        memcpy(copy, m, (size_t)n * sizeof(*copy));
+    }
+    gw_registry_lock(r);
+    gw_unready_model *old = r->unready;
+    r->unready = copy;
+    r->nunready = n > 0 ? n : 0;
+    gw_registry_unlock(r);
+    free(old);
+    return 0;
+}
+
+const gw_unready_model *gw_registry_unready(const gw_registry *r, const char *model)
+{
+    for (int i = 0; model && i < r->nunready; i++)
+        if (!strcmp(r->unready[i].model, model)) return &r->unready[i];
+    return NULL;
 }
 
 void gw_engine_clear_metrics(gw_engine *e)

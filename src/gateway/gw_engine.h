@@ -44,12 +44,17 @@
 /* engine histograms whose p50/p90/p99 the scraper keeps (gw_scrape.c's
  * gw_scrape_hq_name; AIBrix's gateway re-exports them as NAME_p50 ...) */
 #define GW_HQ_N 11
+#define GW_POD_NAME_MAX 256 /* a Kubernetes pod name is at most 253 */
 
 typedef struct gw_engine {
     int id;                 /* index in the registry, stable */
     char addr[GW_NAME_MAX]; /* "host:port", also the engine's name */
     char host[GW_NAME_MAX];
     int port;
+    /* the name its source gives it (a Kubernetes pod's name, a `brix up`
+     * replica's): the answer's target-pod header; "" = none (static
+     * --backend), the address is its name then */
+    char name[GW_POD_NAME_MAX];
     /* discovery: what it serves (from its /v1/models) */
     char model[GW_NAME_MAX]; /* base served model; "" until known */
     char adapters[GW_MAX_ADAPTERS][GW_NAME_MAX];
@@ -95,9 +100,22 @@ typedef struct gw_engine {
     uint64_t obs_samples;
 } gw_engine;
 
+/* A model its discovery source knows but has no engine for (Kubernetes:
+ * its pods are not Ready, or crash-loop; a ModelAdapter whose status is
+ * Failed): answered 503 at once with why (and Retry-After when
+ * retry_after_s > 0) rather than 404 as an unknown model. */
+#define GW_MAX_UNREADY 256
+typedef struct gw_unready_model {
+    char model[GW_NAME_MAX];
+    char why[192];
+    int retry_after_s;
+} gw_unready_model;
+
 typedef struct gw_registry {
     gw_engine *engines; /* GW_MAX_ENGINES slots */
     int n;
+    gw_unready_model *unready; /* owned, nunready of them (gw_registry_set_unready) */
+    int nunready;
     int stale_after;   /* missed scrapes before metrics count as missing */
     uint32_t down_seq; /* bumped with any engine's down_epoch; read without the lock */
     pthread_mutex_t mu;
@@ -135,6 +153,12 @@ static inline int gw_engine_up(const gw_engine *e)
 void gw_registry_note_down(gw_registry *r, gw_engine *e);
 /* r->down_seq, read without the lock (an atomic load). */
 uint32_t gw_registry_down_seq(gw_registry *r);
+/* Replaces the unready models (at most GW_MAX_UNREADY are kept; copied).
+ * Takes the lock. 0, or -1 out of memory (the previous set stays). */
+int gw_registry_set_unready(gw_registry *r, const gw_unready_model *m, int n);
+/* The unready entry of model, or NULL. Under the lock; valid until it is
+ * released. */
+const gw_unready_model *gw_registry_unready(const gw_registry *r, const char *model);
 /* Is model some engine's base model (rather than a LoRA adapter)? */
 int gw_registry_is_base_model(const gw_registry *r, const char *model);
 /* Does e serve model (base or adapter)? */

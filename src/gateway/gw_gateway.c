@@ -329,10 +329,19 @@ int gw_gateway_held(gw_gateway *g, const char *model)
 
 /* ---------- embedding: engines and model defaults from a control plane ---------- */
 
-int gw_gateway_set_engines(gw_gateway *g, const char *const *addrs, int n)
+int gw_gateway_set_engines(gw_gateway *g, const char *const *addrs, const char *const *names, int n)
 {
     if (!g->discovery) return 0;
-    return gw_disc_set_engines(g->discovery, addrs, n);
+    if (n <= 0) return gw_disc_set_engines_info(g->discovery, NULL, 0);
+    gw_disc_engine_info *in = calloc((size_t)n, sizeof(*in));
+    if (!in) return 0;
+    for (int i = 0; i < n; i++) {
+        in[i].addr = addrs[i];
+        in[i].name = names ? names[i] : NULL;
+    }
+    int r = gw_disc_set_engines_info(g->discovery, in, n);
+    free(in);
+    return r;
 }
 
 int gw_gateway_engine_inflight(gw_gateway *g, const char *addr)
@@ -376,8 +385,13 @@ void gw_gateway_poke(gw_gateway *g, const char *addr)
 
 int gw_gateway_set_model_strategy(gw_gateway *g, const char *model, const char *strategy)
 {
-    const gw_strategy *s = NULL;
-    if (strategy && !(s = gw_router_strategy(&g->router, strategy))) return -1;
+    gw_strategy_plan plan;
+    char err[256];
+    const gw_strategy_plan *s = NULL;
+    if (strategy) {
+        if (gw_strategy_plan_parse(strategy, &plan, err, sizeof(err)) != 0) return -1;
+        s = &plan;
+    }
     int rc = 0;
     gw_registry_lock(&g->reg);
     int i = 0;
@@ -385,7 +399,7 @@ int gw_gateway_set_model_strategy(gw_gateway *g, const char *model, const char *
         i++;
     if (i < g->nmodel_strategy) {
         if (s) {
-            g->model_strategy[i].s = s;
+            g->model_strategy[i].plan = *s;
         } else {
             g->model_strategy[i] = g->model_strategy[g->nmodel_strategy - 1];
             __atomic_store_n(&g->nmodel_strategy, g->nmodel_strategy - 1, __ATOMIC_RELEASE);
@@ -395,7 +409,7 @@ int gw_gateway_set_model_strategy(gw_gateway *g, const char *model, const char *
             rc = -1;
         } else {
             snprintf(g->model_strategy[g->nmodel_strategy].model, GW_NAME_MAX, "%s", model);
-            g->model_strategy[g->nmodel_strategy].s = s;
+            g->model_strategy[g->nmodel_strategy].plan = *s;
             /* read without the lock by workers' fast path (gw_proxy_handle) */
             __atomic_store_n(&g->nmodel_strategy, g->nmodel_strategy + 1, __ATOMIC_RELEASE);
         }

@@ -35,8 +35,11 @@ void gw_gateway_reopen_logs(gw_gateway *g);
 
 /* Replaces the set of engine addresses ("host:port"): new ones are polled
  * for their models at once, missing ones stop taking new requests (their
- * requests in flight finish). Returns the number accepted. */
-int gw_gateway_set_engines(gw_gateway *g, const char *const *addrs, int n);
+ * requests in flight finish). names[i] (names or an entry may be NULL) is
+ * the engine's name, the answers' target-pod header (a replica's pod
+ * name). Returns the number accepted. */
+int gw_gateway_set_engines(gw_gateway *g, const char *const *addrs, const char *const *names,
+                           int n);
 /* Requests in flight at the engine at addr (0 when unknown). */
 int gw_gateway_engine_inflight(gw_gateway *g, const char *addr);
 /* Requests in flight for model (base or adapter) over all its engines. */
@@ -51,17 +54,29 @@ void gw_gateway_poke(gw_gateway *g, const char *addr);
  * unknown or the table (GW_MAX_MODEL_STRATEGIES) is full. */
 #define GW_MAX_MODEL_STRATEGIES 64
 int gw_gateway_set_model_strategy(gw_gateway *g, const char *model, const char *strategy);
+/* (strategy: a routing-strategy value, gw_strategy_plan_parse: a name, an
+ * alias or a weighted list) */
 
 /* Scale from zero: with hooks set, a request for a model that has no ready
  * engine (and either some engine serves it or is_model says the control
  * plane does) is held up to hold_ms instead of answered 503 at once; wake
  * is called (once per held request) so a replica is started, and held
  * requests go out as soon as an engine for their model is ready. After
- * hold_ms: 503 with Retry-After. The hooks are copied; ud must outlive the
+ * hold_ms: 503 with Retry-After. A model that cannot become ready
+ * (unservable) is answered 503 at once instead. The hooks are copied; ud must outlive the
  * gateway. */
 typedef struct gw_hold_hooks {
     int (*is_model)(void *ud, const char *model);
     void (*wake)(void *ud, const char *model);
+    /* Can model not become ready (NULL: it always can)? 0: it can (scaling
+     * from zero, a replica starting): the request is held. 1: it cannot
+     * now (no autoscaler can scale it from zero, its replicas crash-loop,
+     * its adapter Failed): answered 503 at once with why (the message,
+     * NUL-terminated) and, when *retry_after_s > 0 (it may become ready
+     * later), Retry-After. Asked before holding and on every retry of a
+     * held request, so one held for a replica that then crashes is
+     * answered then. */
+    int (*unservable)(void *ud, const char *model, char *why, size_t whylen, int *retry_after_s);
     void *ud;
     uint64_t hold_ms;
 } gw_hold_hooks;

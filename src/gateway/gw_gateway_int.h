@@ -97,7 +97,7 @@ struct gw_gateway {
     gw_hold_hooks hold; /* only with one worker (the embedding control plane's loop) */
     struct {
         char model[GW_NAME_MAX];
-        const gw_strategy *s;
+        gw_strategy_plan plan;
     } model_strategy[GW_MAX_MODEL_STRATEGIES];
     int nmodel_strategy;
 };

@@ -106,9 +106,92 @@ static json_t *gw_k8s_slim_meta(const json_t *md)
     return m;
 }
 
+/* Does some container of the pod wait in CrashLoopBackOff? */
+static int gw_k8s_crashloop(const json_t *pod)
+{
+    size_t i;
+    const json_t *c;
+    json_array_foreach(json_object_get(json_object_get(pod, "status"), "containerStatuses"), i, c)
+    {
+        const char *r = gw_k8s_str(json_object_get(c, "state"), "waiting", "reason");
+        if (r && !strcmp(r, "CrashLoopBackOff")) return 1;
+    }
+    return 0;
+}
+
 json_t *gw_k8s_pod_slim(const json_t *pod)
 {
-    return k8s_pod_slim(pod, 0);
+    json_t *out = k8s_pod_slim(pod, 0);
+    if (!out || !gw_k8s_crashloop(pod)) return out;
+    /* what gw_k8s_unready reads: the crash loop, nothing else */
+    json_t *st = json_object_get(out, "status");
+    if (!st || json_object_set_new(st, "containerStatuses",
+                                   json_pack("[{s:{s:{s:s}}}]", "state", "waiting", "reason",
+                                             "CrashLoopBackOff"))) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+int gw_k8s_unready(const json_t *pods, const json_t *adapters, gw_unready_model *out, int cap)
+{
+    json_t *acc = json_object(); /* model -> [not ready, crash-looping, engines] */
+    if (!acc) return 0;
+    const char *key;
+    json_t *pod, *v;
+    json_object_foreach((json_t *)pods, key, pod)
+    {
+        gw_k8s_pod e;
+        gw_k8s_pod_why why = gw_k8s_pod_engine(pod, &e);
+        const char *model =
+            gw_k8s_str(json_object_get(pod, "metadata"), "labels", GW_K8S_LABEL_MODEL);
+        if (!model || strlen(model) >= GW_NAME_MAX) continue;
+        int slot = why == GW_K8S_POD_OK ? 2
+                   : why == GW_K8S_POD_NOT_READY || why == GW_K8S_POD_NO_IP
+                       ? (gw_k8s_crashloop(pod) ? 1 : 0)
+                       : -1;
+        if (slot < 0) continue;
+        json_t *a = json_object_get(acc, model);
+        if (!a) {
+            a = json_pack("[iii]", 0, 0, 0);
+            if (!a || json_object_set_new(acc, model, a)) continue;
+        }
+        json_array_set_new(a, (size_t)slot,
+                           json_integer(json_integer_value(json_array_get(a, (size_t)slot)) + 1));
+    }
+    int n = 0;
+    json_object_foreach(acc, key, v)
+    {
+        json_int_t notready = json_integer_value(json_array_get(v, 0));
+        json_int_t crash = json_integer_value(json_array_get(v, 1));
+        if (json_integer_value(json_array_get(v, 2)) > 0 || n >= cap) continue;
+        gw_unready_model *m = &out[n++];
+        snprintf(m->model, sizeof(m->model), "%s", key);
+        if (notready > 0) {
+            snprintf(m->why, sizeof(m->why), "no pod of model %.100s is Ready yet (%lld not Ready)",
+                     key, (long long)(notready + crash));
+            m->retry_after_s = 5;
+        } else {
+            snprintf(m->why, sizeof(m->why),
+                     "every pod of model %.100s is crash-looping (CrashLoopBackOff)", key);
+            m->retry_after_s = 10;
+        }
+    }
+    json_decref(acc);
+    json_t *ma;
+    json_object_foreach((json_t *)adapters, key, ma)
+    {
+        const char *phase = gw_k8s_str(ma, "status", "phase");
+        const char *name = gw_k8s_str(ma, "metadata", "name");
+        if (!phase || strcmp(phase, "Failed") || !name || strlen(name) >= GW_NAME_MAX || n >= cap)
+            continue;
+        gw_unready_model *m = &out[n++];
+        snprintf(m->model, sizeof(m->model), "%s", name);
+        snprintf(m->why, sizeof(m->why), "adapter %.100s is Failed", name);
+        m->retry_after_s = 10;
+    }
+    return n;
 }
 
 json_t *gw_k8s_adapter_slim(const json_t *ma)
@@ -121,7 +204,10 @@ json_t *gw_k8s_adapter_slim(const json_t *ma)
     }
     const json_t *st = json_object_get(ma, "status");
     json_t *inst = json_object_get(st, "instances");
-    if (inst && json_object_set_new(out, "status", json_pack("{s:O}", "instances", inst))) {
+    json_t *phase = json_object_get(st, "phase"); /* Failed: gw_k8s_unready */
+    if ((inst || phase) &&
+        json_object_set_new(out, "status",
+                            json_pack("{s:O?, s:O?}", "instances", inst, "phase", phase))) {
         json_decref(out);
         return NULL;
     }
@@ -224,6 +310,7 @@ static void gw_k8s_rebuild(gw_k8s *k)
         if (json_object_get(seen, e->addr)) continue; /* another pod has this address */
         json_object_set_new(seen, e->addr, json_true());
         in[n].addr = e->addr;
+        in[n].name = e->name;
         in[n].model = e->model;
         char pk[GW_NAME_MAX * 4];
         snprintf(pk, sizeof(pk), "%s/%s", e->ns, e->name);
@@ -241,6 +328,14 @@ static void gw_k8s_rebuild(gw_k8s *k)
         n++;
     }
     gw_disc_set_engines_info(k->d, in, n);
+    {
+        gw_unready_model *um = calloc(GW_MAX_UNREADY, sizeof(*um));
+        if (um) {
+            int nu = gw_k8s_unready(pods, k8s_reflector_cache(k->adapters), um, GW_MAX_UNREADY);
+            gw_disc_set_unready(k->d, um, nu);
+            free(um);
+        }
+    }
     if (n != k->nlast) bx_debug("kubernetes: %d engine pod(s) of %zu watched", n, np);
     k->nlast = n;
 out:

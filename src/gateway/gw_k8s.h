@@ -21,6 +21,10 @@
  * skips the pod. Two pods at one address (host network): the first in cache
  * order is kept.
  *
+ * Known models without an engine (pods not Ready or crash-looping, a Failed
+ * ModelAdapter) are handed to the registry on each rebuild
+ * (gw_k8s_unready): the gateway answers them 503 with Retry-After.
+ *
  * The first complete pod LIST marks discovery synced (gw_disc_synced): the
  * gateway's /readyz in this mode, ready even with no model pods yet (a
  * rollout of the gateway must not wait for models).
@@ -75,6 +79,16 @@ const char *gw_k8s_pod_why_str(gw_k8s_pod_why w);
  * that; the slim copy is a few hundred bytes. */
 json_t *gw_k8s_pod_slim(const json_t *pod);
 json_t *gw_k8s_adapter_slim(const json_t *ma);
+
+/* Pure: the models the caches know but serve from no engine, for a 503 at
+ * once instead of a 404 (AIBrix: a known model with no routable pod is
+ * 503): a model whose labelled pods exist but none is an engine because
+ * not Ready or without an IP yet ("no pod ... is Ready yet", Retry-After 5;
+ * when every such pod's container waits in CrashLoopBackOff, "crash-looping",
+ * Retry-After 10), and a ModelAdapter whose status.phase is Failed
+ * (Retry-After 10: its controller retries). Pods being deleted do not
+ * count. Writes at most cap entries; returns the count. */
+int gw_k8s_unready(const json_t *pods, const json_t *adapters, gw_unready_model *out, int cap);
 
 /* Pure: the adapter routing table from a cache of ModelAdapters (a JSON
  * object key -> ModelAdapter, as k8s_reflector_cache): a new object

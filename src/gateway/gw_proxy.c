@@ -48,8 +48,9 @@ struct gw_call {
     bx_http_creq *creq;
     gw_req req;
     gw_route_req rq;
-    const gw_strategy *strategy;
-    const gw_strategy *decided;
+    gw_strategy_plan plan;       /* what was asked (header, model default, --strategy) */
+    const gw_strategy *fallback; /* what decided instead, NULL when the plan did */
+    int routed;                  /* the router picked (plan and fallback hold) */
     gw_engine *engine;
     int model_served; /* 1: some engine serves req.model, -1: none, 0: not asked yet */
     int tried[8];
@@ -66,7 +67,7 @@ struct gw_call {
     char path[64];
     const char *body; /* the client request's body, not owned */
     size_t body_len;
-    char id[40];
+    char id[48];
     char auth[512];
     uint64_t t0_ns, t_first_ns;
     int32_t prompt_tokens, completion_tokens;
@@ -83,11 +84,10 @@ struct gw_call {
     /* metrics: the model's in-flight key, why the call ended early, and
      * the time spent picking engines */
     uint64_t model_key;
-    int client_left; /* the client went away before its answer ended */
-    int stopping;    /* the gateway is stopping */
-    int rejected;    /* answered by the rate limiter (AIBrix's headers phase) */
-    uint64_t routing_ns;
-    int picked;
+    int client_left;     /* the client went away before its answer ended */
+    int stopping;        /* the gateway is stopping */
+    int rejected;        /* answered by the rate limiter (AIBrix's headers phase) */
+    uint64_t routing_ns; /* time spent picking, summed over retries */
 };
 
 /* How gw_finish gives the engine back (in the same lock hold as the rest
@@ -323,7 +323,7 @@ static void gw_finish(gw_call *c, int ok)
             gw_release_locked(g, c->w->loop, e, c->release);
             c->release = GW_REL_NONE;
         }
-        gw_router_done(&g->router, c->strategy, &c->rq, e, &rr);
+        gw_router_done_plan(&g->router, &c->plan, &c->rq, e, &rr);
         gw_registry_unlock(&g->reg);
     }
     gw_worker_busy(c->w);
@@ -335,6 +335,7 @@ static void gw_finish(gw_call *c, int ok)
                  : c->stopping && !c->upstream_status ? 503
                                                       : c->upstream_status;
     const char *label = gw_model_label(c);
+    const char *sname = !c->routed ? NULL : c->fallback ? c->fallback->name : c->plan.spec;
     gw_am_req mr = {.model = base[0] ? base : label,
                     .lora_adapter = base[0] ? label : NULL,
                     .pod = c->engine ? c->engine->addr : NULL,
@@ -345,7 +346,7 @@ static void gw_finish(gw_call *c, int ok)
                     .completion_tokens = c->completion_tokens,
                     .ttft_s = rr.ttft_s,
                     .e2e_s = rr.e2e_s,
-                    .routing_s = c->picked ? (double)c->routing_ns / 1e9 : -1};
+                    .routing_s = c->routed ? (double)c->routing_ns / 1e9 : -1};
     /* AIBrix's status label: the phase of its ext_proc exchange where the
      * request ended */
     mr.status = c->client_left                             ? "context_cancelled"
@@ -355,7 +356,7 @@ static void gw_finish(gw_call *c, int ok)
                 : !c->engine                               ? "gateway_req_body_fail"
                 : c->upstream_status >= 400 || !c->started ? "gateway_rsp_headers_fail"
                                                            : "gateway_rsp_body_fail";
-    gw_metrics_request_end(c->w, c->decided ? c->decided->name : "-", c->model_key, &mr);
+    gw_metrics_request_end(c->w, sname ? sname : "-", c->model_key, &mr);
     if (c->prompt_tokens >= 0 && c->completion_tokens >= 0)
         gw_limits_account(c->w, c->req.user, c->prompt_tokens + c->completion_tokens);
     gw_alog_rec ar = {.id = c->id,
@@ -363,7 +364,7 @@ static void gw_finish(gw_call *c, int ok)
                       .model = c->req.model,
                       .user = c->req.user,
                       .engine = c->engine ? c->engine->addr : NULL,
-                      .strategy = c->decided ? c->decided->name : NULL,
+                      .strategy = sname,
                       .status =
                           c->upstream_status || c->client_left ? status : 0, /* 0: nothing sent */
                       .ok = ok,
@@ -380,12 +381,15 @@ static void gw_finish(gw_call *c, int ok)
 static void gw_add_headers(gw_call *c)
 {
     bx_http_res_header(c->res, "request-id", c->id);
-    bx_http_res_header(c->res, "target-pod", c->engine->addr);
-    bx_http_res_header(c->res, "routing-strategy", c->decided->name);
-    if (c->strategy != c->decided)
-        bx_http_res_header(c->res, "x-brix-requested-strategy", c->strategy->name);
+    /* AIBrix: the pod's name, and its address; an engine without a name
+     * (a static --backend URL) is named by its address */
+    bx_http_res_header(c->res, "target-pod",
+                       c->engine->name[0] ? c->engine->name : c->engine->addr);
+    bx_http_res_header(c->res, "target-pod-ip", c->engine->addr);
+    bx_http_res_header(c->res, "routing-strategy", c->plan.spec);
+    if (c->fallback) bx_http_res_header(c->res, "x-brix-routing-fallback", c->fallback->name);
     char sid[GW_SESSION_ID_MAX];
-    if (c->strategy->sets_session_id && gw_session_id_encode(c->engine, sid, sizeof(sid)) > 0)
+    if (c->plan.sets_session_id && gw_session_id_encode(c->engine, sid, sizeof(sid)) > 0)
         bx_http_res_header(c->res, "x-session-id", sid);
 }
 
@@ -557,21 +561,59 @@ static void gw_forward(gw_call *c)
         c->rq.now_ms = now;
         c->rq.rnd = gw_next_random(w);
         uint64_t t = uv_hrtime();
-        e = gw_router_pick(&g->router, c->strategy, &c->rq, cands, k, &c->decided);
+        e = gw_router_pick_plan(&g->router, &c->plan, &c->rq, cands, k, &c->fallback);
+        c->routed = 1;
         uint64_t picked_ns = uv_hrtime() - t;
         gw_metrics_decision(w, (double)picked_ns / 1e9);
         c->routing_ns += picked_ns;
-        c->picked = 1;
         gw_breaker_picked(&e->breaker); /* not CLOSED: this is the probe */
         e->inflight++;
         e->routed_total++;
         c->engine_epoch = e->down_epoch;
     }
+    gw_unready_model unready; /* a model discovery knows without an engine */
+    int is_unready = 0;
+    if (k == 0 && !known && c->ntried == 0) {
+        const gw_unready_model *u = gw_registry_unready(&g->reg, c->req.model);
+        if (u) {
+            unready = *u;
+            is_unready = 1;
+        }
+    }
     gw_registry_unlock(&g->reg);
+    if (is_unready) { /* AIBrix: a known model with no routable pod is 503, not unknown */
+        c->model_served = 1;
+        if (unready.retry_after_s > 0) {
+            char ra[16];
+            snprintf(ra, sizeof(ra), "%d", unready.retry_after_s);
+            bx_http_res_header(c->res, "Retry-After", ra);
+        }
+        gw_error(c, 503, "ServiceUnavailableError", unready.why, "x-error-no-model-backends", NULL);
+        gw_finish(c, 0);
+        return;
+    }
     c->model_served = known ? 1 : -1;
     if (k == 0 && c->ntried == 0 && g->hold.hold_ms > 0 &&
         (known || (g->hold.is_model && g->hold.is_model(g->hold.ud, c->req.model)))) {
         c->model_served = 1;
+        char why[300];
+        int retry_s = 0;
+        why[0] = '\0';
+        if (g->hold.unservable &&
+            g->hold.unservable(g->hold.ud, c->req.model, why, sizeof(why), &retry_s)) {
+            /* it cannot become ready: say so now rather than hold it */
+            c->held = 0;
+            if (retry_s > 0) {
+                char ra[16];
+                snprintf(ra, sizeof(ra), "%d", retry_s);
+                bx_http_res_header(c->res, "Retry-After", ra);
+            }
+            gw_error(c, 503, "ServiceUnavailableError",
+                     why[0] ? why : "no engine for this model can become ready",
+                     "x-error-no-model-backends", NULL);
+            gw_finish(c, 0);
+            return;
+        }
         if (!c->held) { /* hold it and ask for a replica */
             c->held = 1;
             c->held_until_ms = now + g->hold.hold_ms;
@@ -742,47 +784,52 @@ void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api
     c->prompt_tokens = c->completion_tokens = -1;
     bx_queue_insert_head(&w->calls, &c->node);
     gw_metrics_call_begin(w);
-    uint64_t id = ++w->next_id ^ w->id_salt; /* "brx-" and 16 hex digits, no printf */
-    memcpy(c->id, "brx-", 4);
-    for (int i = 19; i >= 4; i--, id >>= 4)
-        c->id[i] = "0123456789abcdef"[id & 15];
-    c->id[20] = '\0';
+    if (gw_traceparent_id(bx_http_req_header(hr, "traceparent"), c->id) != 0) {
+        uint64_t id = ++w->next_id ^ w->id_salt; /* "brx-" and 16 hex digits, no printf */
+        memcpy(c->id, "brx-", 4);
+        for (int i = 19; i >= 4; i--, id >>= 4)
+            c->id[i] = "0123456789abcdef"[id & 15];
+        c->id[20] = '\0';
+    }
     size_t pl = strlen(hr->path);
     if (pl >= sizeof(c->path)) pl = sizeof(c->path) - 1;
     memcpy(c->path, hr->path, pl);
     c->path[pl] = '\0';
     char err[512];
     const char *sname = bx_http_req_header(hr, "routing-strategy");
-    c->strategy = gw_router_strategy(&g->router, sname);
+    int planned = 0;
+    if (sname && *sname) {
+        if (gw_strategy_plan_parse(sname, &c->plan, err, sizeof(err)) != 0) {
+            gw_error(c, 400, "BadRequestError", err, "x-error-routing", NULL);
+            gw_finish(c, 0);
+            return;
+        }
+        planned = 1;
+    }
     int parsed = 0; /* c->req holds the body's fields already */
-    if (c->strategy && (!sname || !*sname) &&
-        __atomic_load_n(&g->nmodel_strategy, __ATOMIC_ACQUIRE) > 0) {
+    if (!planned && __atomic_load_n(&g->nmodel_strategy, __ATOMIC_ACQUIRE) > 0) {
         /* the model's default: the model comes from the body, read without
          * tokens first and kept unless the strategy reads tokens */
         if (gw_req_parse(api, hr->body, hr->body_len, 0, &c->req, err, sizeof(err)) == 0) {
             parsed = 1;
             gw_registry_lock(&g->reg);
-            for (int i = 0; i < g->nmodel_strategy; i++)
-                if (!strcmp(g->model_strategy[i].model, c->req.model))
-                    c->strategy = g->model_strategy[i].s;
+            for (int i = 0; i < g->nmodel_strategy && !planned; i++)
+                if (!strcmp(g->model_strategy[i].model, c->req.model)) {
+                    c->plan = g->model_strategy[i].plan;
+                    planned = 1;
+                }
             gw_registry_unlock(&g->reg);
-            if (c->strategy->needs_tokens || c->strategy->needs_blocks) {
-                gw_req_free(&c->req);
-                parsed = 0;
-            }
         } else {
             gw_req_free(&c->req); /* the parse below reports the error */
         }
     }
-    if (!c->strategy) {
-        snprintf(err, sizeof(err), "incorrect routing strategy %.64s", sname);
-        gw_error(c, 400, "BadRequestError", err, "x-error-routing", NULL);
-        gw_finish(c, 0);
-        return;
+    if (!planned) c->plan = g->router.defplan;
+    if (parsed && c->plan.needs_tokens) {
+        gw_req_free(&c->req);
+        parsed = 0;
     }
-    if (!parsed && gw_req_parse(api, hr->body, hr->body_len,
-                                c->strategy->needs_tokens || c->strategy->needs_blocks, &c->req,
-                                err, sizeof(err)) != 0) {
+    if (!parsed && gw_req_parse(api, hr->body, hr->body_len, c->plan.needs_tokens, &c->req, err,
+                                sizeof(err)) != 0) {
         gw_error(c, 400, "BadRequestError", err, "x-error-request-body-processing", NULL);
         gw_finish(c, 0);
         return;
@@ -796,12 +843,12 @@ void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api
     if (auth && g->cfg.keys.n == 0) snprintf(c->auth, sizeof(c->auth), "%s", auth);
     /* an adapter's blocks are hashed with its name, as the engine does */
     const char *extra = NULL;
-    if (c->strategy->needs_blocks) {
+    if (c->plan.needs_blocks) {
         gw_registry_lock(&g->reg);
         extra = gw_registry_is_base_model(&g->reg, c->req.model) ? NULL : c->req.model;
         gw_registry_unlock(&g->reg);
     }
-    if (c->strategy->needs_blocks) /* SHA-256 per block: only when a strategy reads them */
+    if (c->plan.needs_blocks) /* SHA-256 per block: only when a strategy reads them */
         gw_req_hash(&c->req, &g->hash_root, g->cfg.block_size, extra);
     c->rq = (gw_route_req){.model = c->req.model,
                            .user = c->req.user ? c->req.user : bx_http_req_header(hr, "user"),

@@ -175,3 +175,36 @@ void gw_req_free(gw_req *r)
     free(r->block_keys);
     memset(r, 0, sizeof(*r));
 }
+
+/* n lowercase hex digits at p; *zero set when they are all 0 */
+static int gw_hexn(const char *p, int n, int *zero)
+{
+    *zero = 1;
+    for (int i = 0; i < n; i++) {
+        char ch = p[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return -1;
+        if (ch != '0') *zero = 0;
+    }
+    return 0;
+}
+
+int gw_traceparent_id(const char *tp, char *out)
+{
+    if (!tp) return -1;
+    while (*tp == ' ' || *tp == '\t')
+        tp++;
+    size_t len = strlen(tp);
+    while (len && (tp[len - 1] == ' ' || tp[len - 1] == '\t'))
+        len--;
+    int z;
+    if (len < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-') return -1;
+    if (gw_hexn(tp, 2, &z) != 0 || !strncmp(tp, "ff", 2)) return -1;
+    int v00 = z;
+    if (gw_hexn(tp + 3, 32, &z) != 0 || z) return -1;
+    if (gw_hexn(tp + 36, 16, &z) != 0 || z) return -1;
+    if (gw_hexn(tp + 53, 2, &z) != 0) return -1;
+    if (len > 55 && (v00 || tp[55] != '-')) return -1;
+    memcpy(out, tp + 3, 32);
+    out[32] = '\0';
+    return 0;
+}

@@ -2,7 +2,8 @@
  * limits and accounting need (model, stream, include_usage, user,
  * max_tokens) and the prompt's tokens exactly as the engine will count
  * them (bx_prompt), from which the vLLM block keys are hashed for
- * prefix-aware routing. Pure; fuzzed by fuzz/fuzz_gw_request.c.
+ * prefix-aware routing. Pure; fuzzed by fuzz/fuzz_gw_request.c. Also the
+ * request id a W3C traceparent header gives (gw_traceparent_id).
  *
  * When no prompt is needed, the body is checked by bx_jscan without building
  * a tree (jansson only when the scanner is unsure, for its exact errors).
@@ -45,5 +46,13 @@ int gw_req_parse(gw_api api, const char *body, size_t len, int want_tokens, gw_r
  * when the model is an adapter, else NULL). 0 or -1 (out of memory). */
 int gw_req_hash(gw_req *r, const bx_blockhash *root, int block_size, const char *extra_name);
 void gw_req_free(gw_req *r);
+
+/* The request id from a W3C traceparent header (AIBrix: its trace id
+ * becomes the request id): `version-traceid-parentid-flags`, lowercase hex
+ * of 2, 32, 16 and 2 digits; version ff, an all-zero trace or parent id,
+ * or version 00 with anything after the flags is invalid (a later version
+ * may add "-..." fields). Writes the 32-digit trace id and a NUL into out
+ * (at least 33 bytes): 0; -1 when tp is NULL or invalid (out untouched). */
+int gw_traceparent_id(const char *tp, char *out);
 
 #endif

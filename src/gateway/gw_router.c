@@ -1,6 +1,7 @@
 /* gw_router: see gw_router.h. */
 #include "gateway/gw_router.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,12 +22,13 @@ int gw_router_init(gw_router *r, const gw_strategy_cfg *cfg, const char *default
         r->states[r->n] = (*s)->create ? (*s)->create(&r->cfg, idx) : NULL;
         r->n++;
     }
-    r->def = gw_router_strategy(r, default_name ? default_name : "least-request");
-    if (!r->def) r->def = gw_router_strategy(r, "random");
-    if (!r->def || (default_name && strcmp(r->def->name, default_name) != 0)) {
+    char err[256];
+    if (gw_strategy_plan_parse(default_name ? default_name : "least-request", &r->defplan, err,
+                               sizeof(err)) != 0) {
         gw_router_close(r);
         return -1;
     }
+    r->def = r->defplan.s[0];
     return 0;
 }
 
@@ -70,6 +72,9 @@ const gw_strategy *gw_router_strategy(const gw_router *r, const char *name)
     if (!name || !*name) return r->def;
     for (int i = 0; i < r->n; i++)
         if (!strcmp(r->strategies[i]->name, name)) return r->strategies[i];
+    const gw_strategy *s = gw_strategy_resolve(name); /* an alias */
+    for (int i = 0; s && i < r->n; i++)
+        if (r->strategies[i] == s) return s;
     return NULL;
 }
 
@@ -94,6 +99,71 @@ gw_engine *gw_router_pick(gw_router *r, const gw_strategy *s, const gw_route_req
     gw_engine *e = cands[idx];
     if (s->on_routed) s->on_routed(gw_router_state(r, s), rq, e);
     return e;
+}
+
+gw_engine *gw_router_pick_plan(gw_router *r, const gw_strategy_plan *p, const gw_route_req *rq,
+                               gw_engine *const *cands, int n, const gw_strategy **fallback)
+{
+    if (!p) p = &r->defplan;
+    if (fallback) *fallback = NULL;
+    if (p->n == 1) {
+        const gw_strategy *decided = NULL;
+        gw_engine *e = gw_router_pick(r, p->s[0], rq, cands, n, &decided);
+        if (fallback && decided != p->s[0]) *fallback = decided;
+        return e;
+    }
+    if (n > GW_MAX_ENGINES) n = GW_MAX_ENGINES;
+    double total[GW_MAX_ENGINES], raw[GW_MAX_ENGINES];
+    double wsum = 0;
+    int scored_any = 0;
+    r->picks++;
+    for (int i = 0; i < n; i++)
+        total[i] = 0;
+    for (int k = 0; k < p->n; k++) {
+        wsum += p->w[k];
+        int pol = p->s[k]->score(gw_router_state(r, p->s[k]), rq, cands, n, raw);
+        if (pol < 0) continue; /* nothing scored: this entry adds 0 everywhere */
+        double lo = INFINITY, hi = -INFINITY;
+        for (int i = 0; i < n; i++) {
+            if (!isfinite(raw[i])) continue;
+            lo = raw[i] < lo ? raw[i] : lo;
+            hi = raw[i] > hi ? raw[i] : hi;
+        }
+        if (lo > hi) continue;
+        scored_any = 1;
+        for (int i = 0; i < n; i++) {
+            if (!isfinite(raw[i])) continue;
+            double v = hi == lo                 ? 1.0
+                       : pol == GW_SCORE_HIGHER ? (raw[i] - lo) / (hi - lo)
+                                                : (hi - raw[i]) / (hi - lo);
+            total[i] += v * p->w[k];
+        }
+    }
+    int idx;
+    if (scored_any) {
+        for (int i = 0; i < n; i++)
+            total[i] /= wsum;
+        idx = gw_pick_max(rq, total, n);
+    } else {
+        idx = -1;
+    }
+    if (idx < 0) { /* no entry scored anything: uniform random */
+        r->fallbacks++;
+        idx = gw_rand_index(rq, 0x66616c6cULL, n);
+        if (fallback) *fallback = gw_router_strategy(r, "random");
+    }
+    gw_engine *e = cands[idx];
+    for (int k = 0; k < p->n; k++)
+        if (p->s[k]->on_routed) p->s[k]->on_routed(gw_router_state(r, p->s[k]), rq, e);
+    return e;
+}
+
+void gw_router_done_plan(gw_router *r, const gw_strategy_plan *p, const gw_route_req *rq,
+                         gw_engine *e, const gw_route_result *res)
+{
+    if (!p) p = &r->defplan;
+    for (int k = 0; k < p->n; k++)
+        gw_router_done(r, p->s[k], rq, e, res);
 }
 
 void gw_router_done(gw_router *r, const gw_strategy *s, const gw_route_req *rq, gw_engine *e,

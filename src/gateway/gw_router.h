@@ -2,6 +2,8 @@
  * every strategy's state. The strategy named by the request (or the
  * default) picks; when it declines (-1: its signals are missing or stale)
  * its `fallback` strategy picks, and so on (at most 4 hops, then random).
+ * A weighted list of strategies (AIBrix's `prefix-cache:2,least-request`)
+ * combines their scores (gw_router_pick_plan).
  * The requested strategy's on_routed/on_done hooks always run, so a
  * prefix-cache request that fell back to least-request still records its
  * prefix for the chosen engine (as AIBrix does).
@@ -28,10 +30,12 @@ typedef struct gw_router {
     void *states[GW_ROUTER_MAX_STRATEGIES];
     int n;
     const gw_strategy *def;
+    gw_strategy_plan defplan; /* the default, as parsed from default_name */
     uint64_t picks, fallbacks;
 } gw_router;
 
-/* default_name must name a registered strategy. 0 or -1. */
+/* default_name must be a valid routing-strategy value (a name, an alias
+ * or a weighted list: gw_strategy_plan_parse). 0 or -1. */
 int gw_router_init(gw_router *r, const gw_strategy_cfg *cfg, const char *default_name);
 void gw_router_close(gw_router *r);
 /* Sets one of strategy's own settings (its configure()), before the first
@@ -47,6 +51,19 @@ gw_engine *gw_router_pick(gw_router *r, const gw_strategy *s, const gw_route_req
                           gw_engine *const *cands, int n, const gw_strategy **decided);
 void gw_router_done(gw_router *r, const gw_strategy *s, const gw_route_req *rq, gw_engine *e,
                     const gw_route_result *res);
+/* Picks with a plan (gw_strategy_plan_parse; NULL: the default). One
+ * entry: gw_router_pick, *fallback = the strategy that decided when it is
+ * not the one asked for, else NULL. Several: AIBrix's soft scoring: each
+ * entry's scores normalised to [0, 1] over the candidates it scored
+ * (lower-is-better (max - s) / (max - min), higher-is-better
+ * (s - min) / (max - min), 1 for all when max == min, 0 for an unscored
+ * candidate), F = sum of w_i * n_i / sum of w_i, the highest F wins, ties
+ * (within 1e-9) at random; when no entry scored anything, random, and
+ * *fallback = random. Every entry's on_routed runs for the engine chosen. */
+gw_engine *gw_router_pick_plan(gw_router *r, const gw_strategy_plan *p, const gw_route_req *rq,
+                               gw_engine *const *cands, int n, const gw_strategy **fallback);
+void gw_router_done_plan(gw_router *r, const gw_strategy_plan *p, const gw_route_req *rq,
+                         gw_engine *e, const gw_route_result *res);
 /* Memory held by the prefix index and all strategies (fairness counters...). */
 size_t gw_router_mem_bytes(const gw_router *r);
 

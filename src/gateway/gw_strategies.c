@@ -13,17 +13,48 @@ extern const gw_strategy gw_strategy_session_affinity;
 extern const gw_strategy gw_strategy_vtc_basic;
 extern const gw_strategy gw_strategy_prefix_cache;
 extern const gw_strategy gw_strategy_predicted_ttft;
+extern const gw_strategy gw_strategy_power_of_two;
 
 static const gw_strategy *const gw_strategy_table[] = {
-    &gw_strategy_random,          &gw_strategy_least_request,
-    &gw_strategy_throughput,      &gw_strategy_least_kv_cache,
-    &gw_strategy_least_gpu_cache, &gw_strategy_least_latency,
-    &gw_strategy_least_busy_time, &gw_strategy_session_affinity,
+    &gw_strategy_random,
+    &gw_strategy_least_request,
+    &gw_strategy_throughput,
+    &gw_strategy_least_kv_cache,
+    &gw_strategy_least_gpu_cache,
+    &gw_strategy_least_latency,
+    &gw_strategy_least_busy_time,
+    &gw_strategy_session_affinity,
     &gw_strategy_vtc_basic,
     &gw_strategy_prefix_cache,
     &gw_strategy_predicted_ttft,
+    &gw_strategy_power_of_two,
     NULL,
 };
+
+/* AIBrix's other names (docs/gateway.md "Strategies"): accepted, routed by
+ * the closest brix strategy. */
+static const gw_strategy_alias gw_strategy_aliases[] = {
+    {"least-utilization", "least-busy-time",
+     "AIBrix reads engine_utilization, which only xllm exports; least-busy-time ranks by the "
+     "same kind of signal (GPU busy ratio, else outstanding work)"},
+    {"prefix-cache-preble", "prefix-cache",
+     "brix's prefix-cache already keys engine-exact vLLM block hashes; Preble's cost model "
+     "(a Mistral-7B latency fit) is not reproduced"},
+    {"pd", "least-request",
+     "no prefill/decode disaggregation in brix: routed as one pool by least-request"},
+    {"slo", "least-request",
+     "AIBrix's SLO routers need GPU-optimizer profiles and fall back to least-request "
+     "without them; brix has no profiles"},
+    {"slo-pack-load", "least-request", "as slo"},
+    {"slo-least-load", "least-request", "as slo"},
+    {"slo-least-load-pulling", "least-request", "as slo"},
+    {NULL, NULL, NULL},
+};
+
+const gw_strategy_alias *gw_strategy_alias_all(void)
+{
+    return gw_strategy_aliases;
+}
 
 const gw_strategy *const *gw_strategy_all(void)
 {

@@ -85,7 +85,44 @@ typedef struct gw_strategy {
                     const gw_route_result *res); /* may be NULL */
     /* memory the state holds now (for gateway metrics); may be NULL */
     size_t (*mem_bytes)(void *st);
+    /* For weighted multi-strategy routing (AIBrix's ScoreAll/Polarity): a
+     * raw score per candidate in out[0..n) (NaN: not scored, missing
+     * signals) and the polarity, GW_SCORE_LOWER or GW_SCORE_HIGHER; -1 when
+     * nothing can be scored. NULL: the strategy cannot be combined. */
+    int (*score)(void *st, const gw_route_req *r, gw_engine *const *cands, int n, double *out);
 } gw_strategy;
+
+enum { GW_SCORE_LOWER = 0, GW_SCORE_HIGHER = 1 };
+
+/* A routing-strategy value: one name, or AIBrix's weighted list
+ * `name[:w],name[:w],...` (w an integer in [0, 1000000], omitted = 1; a 0
+ * drops the entry; every entry of a list of two or more must have score();
+ * `pd` or a name starting with `slo` wins alone, the first such). Names
+ * are a strategy's or an alias's (gw_strategy_alias_all). The strategies
+ * point into the static table. */
+#define GW_PLAN_MAX 8
+#define GW_PLAN_SPEC_MAX 192
+typedef struct gw_strategy_plan {
+    int n;
+    const gw_strategy *s[GW_PLAN_MAX];
+    uint32_t w[GW_PLAN_MAX];
+    int needs_tokens, needs_blocks, sets_session_id; /* any entry's */
+    /* what was requested, canonical: the names as asked (aliases kept),
+     * ":w" where w != 1, joined by ',' (the routing-strategy answer header) */
+    char spec[GW_PLAN_SPEC_MAX];
+} gw_strategy_plan;
+/* 0, or -1 with "incorrect routing strategy ..." (AIBrix's message) or
+ * why in err. */
+int gw_strategy_plan_parse(const char *spec, gw_strategy_plan *p, char *err, size_t errlen);
+
+/* AIBrix's names brix serves with another implementation (gw_strategies.c):
+ * the request is routed by `target`; the documented reason is `why`. */
+typedef struct gw_strategy_alias {
+    const char *name, *target, *why;
+} gw_strategy_alias;
+const gw_strategy_alias *gw_strategy_alias_all(void); /* ends with name NULL */
+/* A strategy by its name or an alias's; NULL when unknown. */
+const gw_strategy *gw_strategy_resolve(const char *name);
 
 /* The table of every strategy (gw_strategies.c), NULL-terminated. */
 const gw_strategy *const *gw_strategy_all(void);
@@ -97,6 +134,9 @@ int gw_rand_index(const gw_route_req *r, uint64_t salt, int n);
 /* Index of the minimum of score[i] (NaN skipped); ties broken uniformly at
  * random with r->rnd. -1 when every score is NaN. */
 int gw_pick_min(const gw_route_req *r, const double *score, int n);
+/* Index of the maximum of score[i] (NaN skipped), ties within 1e-9 broken
+ * uniformly at random. -1 when every score is NaN. */
+int gw_pick_max(const gw_route_req *r, const double *score, int n);
 /* For configure(): value as a finite number in [lo, hi], the whole string.
  * 0, or -1 with "<strategy>: <key> must be a number in [lo, hi]" in err. */
 int gw_strategy_number(const char *strategy, const char *key, const char *value, double lo,

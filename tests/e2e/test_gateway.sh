@@ -109,19 +109,65 @@ hdr() { grep -i "^$1:" "$2" | tr -d '\r' | awk '{print $2}'; }
 curl -s -D "$E2E_TMP/sa0" -o /dev/null -H 'routing-strategy: session-affinity' \
     -H 'Content-Type: application/json' "$GW/v1/completions" -d '{"model":"m","prompt":"hi","max_tokens":2}'
 sid=$(hdr x-session-id "$E2E_TMP/sa0")
-pod=$(hdr target-pod "$E2E_TMP/sa0")
+pod=$(hdr target-pod-ip "$E2E_TMP/sa0")
 [ -n "$sid" ] && [ "$(printf '%s' "$sid" | base64 -d)" = "$pod" ] ||
-    fail "x-session-id '$sid' is not base64 of target-pod '$pod'"
+    fail "x-session-id '$sid' is not base64 of target-pod-ip '$pod'"
 for i in 1 2 3 4 5 6; do
     curl -s -D "$E2E_TMP/sa$i" -o /dev/null -H 'routing-strategy: session-affinity' \
         -H "x-session-id: $sid" -H 'Content-Type: application/json' "$GW/v1/completions" \
         -d '{"model":"m","prompt":"again","max_tokens":2}'
-    [ "$(hdr target-pod "$E2E_TMP/sa$i")" = "$pod" ] || fail "session $sid left $pod"
+    [ "$(hdr target-pod-ip "$E2E_TMP/sa$i")" = "$pod" ] || fail "session $sid left $pod"
 done
 curl -s -D "$E2E_TMP/sa7" -o /dev/null -H 'routing-strategy: least-request' \
     -H 'Content-Type: application/json' "$GW/v1/completions" -d '{"model":"m","prompt":"hi","max_tokens":2}'
 [ -z "$(hdr x-session-id "$E2E_TMP/sa7")" ] || fail "least-request answer carries x-session-id"
 log "session affinity keeps x-session-id $sid on $pod"
+
+# 3c. AIBrix's answer headers: target-pod names the engine (a static
+# --backend has no name: its address), target-pod-ip is ip:port;
+# routing-strategy says what was asked, a fallback is reported apart;
+# weighted lists and AIBrix's other names are accepted; request-id is a
+# valid traceparent's trace id.
+ask() { # ask NAME [curl args...]: headers of one completion in $E2E_TMP/$1
+    local f=$1
+    shift
+    curl -s -D "$E2E_TMP/$f" -o "$E2E_TMP/$f.body" -w '%{http_code}' -H 'Content-Type: application/json' \
+        "$@" "$GW/v1/completions" -d '{"model":"m","prompt":"hello there","max_tokens":2}'
+}
+code=$(ask ah0 -H 'routing-strategy: least-request')
+expect_status "$code" 200 "least-request"
+ip=$(hdr target-pod-ip "$E2E_TMP/ah0")
+[[ "$ip" =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "target-pod-ip '$ip' is not ip:port"
+[ "$(hdr target-pod "$E2E_TMP/ah0")" = "$ip" ] || fail "a static engine's target-pod is not its address"
+[ "$(hdr routing-strategy "$E2E_TMP/ah0")" = least-request ] || fail "routing-strategy is not least-request"
+[ -z "$(hdr x-brix-routing-fallback "$E2E_TMP/ah0")" ] || fail "least-request reported a fallback"
+# session-affinity without a session: random decided; asked for is kept
+ask ah1 -H 'routing-strategy: session-affinity' >/dev/null
+[ "$(hdr routing-strategy "$E2E_TMP/ah1")" = session-affinity ] ||
+    fail "routing-strategy '$(hdr routing-strategy "$E2E_TMP/ah1")', want what was asked"
+[ "$(hdr x-brix-routing-fallback "$E2E_TMP/ah1")" = random ] || fail "no x-brix-routing-fallback: random"
+for spec in 'prefix-cache:2,least-request' 'least-request:3, least-kv-cache' pd slo-pack-load \
+    prefix-cache-preble least-utilization power-of-two 'pd,prefix-cache'; do
+    code=$(ask ah2 -H "routing-strategy: $spec")
+    expect_status "$code" 200 "routing-strategy $spec"
+    want=$(printf '%s' "$spec" | tr -d ' ')
+    [ "$spec" = 'pd,prefix-cache' ] && want=pd
+    [ "$(hdr routing-strategy "$E2E_TMP/ah2")" = "$want" ] ||
+        fail "routing-strategy $spec answered '$(hdr routing-strategy "$E2E_TMP/ah2")'"
+done
+for spec in 'random,least-request' 'least-request:0' 'least-request:x'; do
+    code=$(ask ah3 -H "routing-strategy: $spec")
+    expect_status "$code" 400 "routing-strategy $spec"
+    grep -qi '^x-error-routing: true' "$E2E_TMP/ah3" || fail "$spec without x-error-routing"
+    jq -e '.error.message | startswith("incorrect routing strategy")' "$E2E_TMP/ah3.body" >/dev/null ||
+        fail "$spec: $(cat "$E2E_TMP/ah3.body")"
+done
+ask ah4 -H 'traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' >/dev/null
+[ "$(hdr request-id "$E2E_TMP/ah4")" = 4bf92f3577b34da6a3ce929d0e0e4736 ] ||
+    fail "request-id '$(hdr request-id "$E2E_TMP/ah4")' is not the traceparent's trace id"
+ask ah5 -H 'traceparent: 00-00000000000000000000000000000000-00f067aa0ba902b7-01' >/dev/null
+[[ "$(hdr request-id "$E2E_TMP/ah5")" == brx-* ]] || fail "an invalid traceparent was used"
+log "answer headers: target-pod, target-pod-ip, routing-strategy, fallback, lists, traceparent"
 
 # 4. an engine killed mid-stream: the client gets an SSE error event and the stream closes
 slow="{\"model\":\"m\",\"prompt\":\"kill me\",\"max_tokens\":3000,\"ignore_eos\":true,\"stream\":true}"

@@ -65,14 +65,14 @@ ready_pods() { # N: waits until N pods of the Deployment are Ready (and no other
     done
     fail "want $1 Ready pods, have $got: $("${K[@]}" get pods -o wide 2>&1)"
 }
-# targets MODEL N: sends N chat completions, prints the sorted distinct target-pod values
+# targets MODEL N: sends N chat completions, prints the sorted distinct target-pod-ip values
 targets() {
     local i
     for i in $(seq "$2"); do
         curl -s -o /dev/null -D - --max-time 10 "$BASE/v1/chat/completions" \
             -H 'Content-Type: application/json' \
             -d "{\"model\":\"$1\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"hi $i\"}]}" |
-            tr -d '\r' | sed -n 's/^target-pod: //Ip'
+            tr -d '\r' | sed -n 's/^target-pod-ip: //Ip'
     done | sort -u
 }
 # routed_to ADDRS: waits (10 s) until requests for llama reach exactly the set ADDRS
@@ -91,6 +91,19 @@ ready_pods 2
 mapfile -t ADDRS < <(pod_addrs)
 routed_to "${ADDRS[@]}"
 log "two Ready pods of the Deployment are engines: ${ADDRS[*]}"
+
+# AIBrix's answer headers: target-pod is the Pod's name, target-pod-ip its podIP:port
+for i in 1 2 3 4; do
+    curl -s -o /dev/null -D "$E2E_TMP/tp.h" --max-time 10 "$BASE/v1/chat/completions" \
+        -H 'Content-Type: application/json' \
+        -d "{\"model\":\"llama\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"n $i\"}]}"
+    tp=$(tr -d '\r' <"$E2E_TMP/tp.h" | sed -n 's/^target-pod: //Ip')
+    tip=$(tr -d '\r' <"$E2E_TMP/tp.h" | sed -n 's/^target-pod-ip: //Ip')
+    [ -n "$tp" ] && [ "$tp" != "$tip" ] || fail "target-pod '$tp' is not a pod name (target-pod-ip '$tip')"
+    pip=$("${K[@]}" get pod "$tp" -o jsonpath='{.status.podIP}') || fail "no pod named '$tp'"
+    [ "$pip:8000" = "$tip" ] || fail "pod $tp has IP $pip, target-pod-ip says $tip"
+done
+log "target-pod names the pod ($tp), target-pod-ip is its address ($tip)"
 
 # the official openai npm client through the gateway
 (cd "$E2E_DIR" && BRIX_BASE_URL="$BASE/v1" node --input-type=module -e "
@@ -137,6 +150,33 @@ set_manual() { # READY(True|False)
 set_manual False
 sleep 0.5
 [ -z "$(targets slow 5)" ] || fail "a pod that is not Ready got requests"
+# a known model whose pods are not Ready is 503 with Retry-After (AIBrix: known, no routable
+# pod), not 404; crash-looping pods say so
+slow_status() {
+    curl -s -o "$E2E_TMP/slow.body" -D "$E2E_TMP/slow.h" -w '%{http_code}' --max-time 10 \
+        "$BASE/v1/chat/completions" -H 'Content-Type: application/json' \
+        -d '{"model":"slow","max_tokens":1,"messages":[{"role":"user","content":"x"}]}'
+}
+code=$(slow_status)
+expect_status "$code" 503 "a model whose only pod is not Ready"
+grep -qi '^x-error-no-model-backends: true' "$E2E_TMP/slow.h" || fail "no x-error-no-model-backends: true"
+grep -qi '^retry-after: 5' "$E2E_TMP/slow.h" || fail "not Ready: no Retry-After: 5: $(cat "$E2E_TMP/slow.h")"
+"${K[@]}" patch pod manual --subresource=status --type=merge -p \
+    '{"status":{"containerStatuses":[{"name":"engine","ready":false,"restartCount":5,"image":"other:1","imageID":"","state":{"waiting":{"reason":"CrashLoopBackOff","message":"back-off"}}}]}}' \
+    >/dev/null || fail "patch manual: CrashLoopBackOff"
+for _ in $(seq 50); do
+    code=$(slow_status)
+    grep -q crash-looping "$E2E_TMP/slow.body" && break
+    sleep 0.1
+done
+expect_status "$code" 503 "a model whose only pod crash-loops"
+jq -e '.error.message | test("crash-looping")' "$E2E_TMP/slow.body" >/dev/null ||
+    fail "crash-looping pod: $(cat "$E2E_TMP/slow.body")"
+grep -qi '^retry-after: 10' "$E2E_TMP/slow.h" || fail "crash-looping: no Retry-After: 10"
+"${K[@]}" patch pod manual --subresource=status --type=json \
+    -p '[{"op":"remove","path":"/status/containerStatuses"}]' >/dev/null ||
+    fail "patch manual: no CrashLoopBackOff"
+log "a model whose pods are not Ready or crash-loop: 503 at once with Retry-After"
 set_manual True
 for _ in $(seq 50); do [ "$(targets slow 1)" = "$MADDR" ] && break; sleep 0.1; done
 [ "$(targets slow 3)" = "$MADDR" ] || fail "the Ready pod manual gets no requests"
@@ -188,6 +228,30 @@ for _ in $(seq 50); do
 done
 [ "$got" = "${ADDRS[0]}" ] || fail "adapter sql went to [$(echo $got)], want only ${ADDRS[0]} ($POD0)"
 log "ModelAdapter sql (status.instances=[$POD0]) routes only to ${ADDRS[0]}"
+# a ModelAdapter whose status is Failed: 503 at once, not an unknown model
+"${K[@]}" apply -f - >/dev/null <<'YAML' || fail "apply ModelAdapter bad"
+apiVersion: model.aibrix.ai/v1alpha1
+kind: ModelAdapter
+metadata: {name: bad}
+spec:
+  baseModel: llama
+  podSelector: {matchLabels: {model.aibrix.ai/name: llama}}
+  artifactURL: huggingface://example/bad-lora
+YAML
+"${K[@]}" patch modeladapter bad --subresource=status --type=merge \
+    -p '{"status":{"phase":"Failed"}}' >/dev/null || fail "patch ModelAdapter bad status"
+for _ in $(seq 50); do
+    code=$(curl -s -o "$E2E_TMP/body" -D "$E2E_TMP/bad.h" -w '%{http_code}' "$BASE/v1/chat/completions" \
+        -H 'Content-Type: application/json' \
+        -d '{"model":"bad","max_tokens":1,"messages":[{"role":"user","content":"x"}]}')
+    [ "$code" = 503 ] && break
+    sleep 0.1
+done
+expect_status "$code" 503 "a Failed ModelAdapter"
+jq -e '.error.message == "adapter bad is Failed"' "$E2E_TMP/body" >/dev/null || fail "Failed adapter: $(cat "$E2E_TMP/body")"
+grep -qi '^retry-after: 10' "$E2E_TMP/bad.h" || fail "Failed adapter: no Retry-After: 10"
+"${K[@]}" delete modeladapter bad >/dev/null
+log "a Failed ModelAdapter: 503 at once"
 
 # --- a second replica (as behind a Service), watching the namespace only: the same routing
 GW2_PORT=$(free_port)

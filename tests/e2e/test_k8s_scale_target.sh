@@ -163,7 +163,7 @@ for _ in $(seq 50); do
         curl -s -o /dev/null -D - --max-time 10 "$BASE/v1/chat/completions" \
             -H 'Content-Type: application/json' \
             -d "{\"model\":\"llama\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"hi $i\"}]}" |
-            tr -d '\r' | sed -n 's/^target-pod: //Ip'
+            tr -d '\r' | sed -n 's/^target-pod-ip: //Ip'
     done | sort -u)
     grep -qx "$NEW" <<<"$got" && break
     sleep 0.2

@@ -131,7 +131,13 @@ start_up up1 -f "$E2E_TMP/stack.yaml"
 wait_for 30 "two engines Ready" ready_is llm 2
 wait_for 15 "a chat through the gateway" chat_ok llm
 check "$E2E_TMP/body" '.choices[0].message.content | length > 0' "chat answer has content"
-[ -n "$(header target-pod)" ] || fail "no target-pod header"
+# AIBrix's answer headers: target-pod names the replica as `brix get pods`
+# shows it, target-pod-ip is its address
+tp=$(header target-pod)
+[ -n "$tp" ] || fail "no target-pod header"
+pods_json | jq -e --arg n "$tp" --arg a "$(header target-pod-ip)" \
+    '[.items[] | select(.name == $n and .url == "http://" + $a)] | length == 1' >/dev/null ||
+    fail "target-pod '$tp' / target-pod-ip '$(header target-pod-ip)' is no pod: $(pods_json)"
 
 log "the CLI shows the deployment and its pods"
 "$BRIX" get models >"$E2E_TMP/get.txt" || fail "brix get models failed"
@@ -143,8 +149,8 @@ log "the adapter is loaded on one engine and serves"
 adapter_running() { "$BRIX" get adapters -o json | jq -e '.items[] | select(.metadata.name == "sql-lora") | .status.phase == "Running"' >/dev/null 2>&1; }
 wait_for 30 "adapter Running" adapter_running
 wait_for 15 "a chat to the adapter" chat_ok sql-lora
-lora_pod=$(header target-pod)
-[ -n "$lora_pod" ] || fail "no target-pod for the adapter"
+lora_pod=$(header target-pod-ip)
+[ -n "$lora_pod" ] || fail "no target-pod-ip for the adapter"
 curl -s "http://$lora_pod/v1/models" | jq -e '.data[] | select(.id == "sql-lora")' >/dev/null ||
     fail "the engine the adapter was routed to does not list it"
 

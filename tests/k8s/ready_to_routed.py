@@ -5,7 +5,7 @@ Against the fake API server (tests/k8s/fake_apiserver.py) and its cluster stand-
 (fake_kubelet.py): for each of --rounds rounds, scale the Deployment up by one through its
 /scale subresource, watch the pods for the new pod's Ready=True event (the same event stream
 the gateway watches), and keep --senders threads sending small chat completions to the gateway;
-the latency is the time from seeing that event to the first answer whose `target-pod` header
+the latency is the time from seeing that event to the first answer whose `target-pod-ip` header
 is the new pod's address (an upper bound: it includes the answer's round trip). Then scale
 back down and wait until the pod is gone. Prints one line per round and, at the end, a JSON
 line {"rounds": N, "median_ms": .., "p99_ms": .., "max_ms": .., "samples_ms": [..]}.
@@ -116,7 +116,7 @@ class Senders:
                 r = c.getresponse()
                 r.read()
                 now = time.monotonic()
-                tp = r.getheader("target-pod")
+                tp = r.getheader("target-pod-ip")
                 with self.mu:
                     self.count += 1
                     if tp and tp not in self.first:

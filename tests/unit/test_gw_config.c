@@ -50,7 +50,30 @@ static void test_flags(void **st)
     assert_int_equal(parse(&c, 3, bad2), -1);
     const char *bad3[] = {"gateway", "--wat"};
     assert_int_equal(parse(&c, 2, bad3), -1);
+    /* AIBrix's names and weighted lists; a list of strategies without scores is refused */
+    const char *list[] = {"gateway", "--strategy", "prefix-cache:2,least-request"};
+    assert_int_equal(parse(&c, 3, list), 0);
+    assert_string_equal(c.strategy, "prefix-cache:2,least-request");
     gw_config_free(&c);
+    const char *alias[] = {"gateway", "--strategy", "slo-pack-load"};
+    assert_int_equal(parse(&c, 3, alias), 0);
+    gw_config_free(&c);
+    const char *bad4[] = {"gateway", "--strategy", "random,least-request"};
+    assert_int_equal(parse(&c, 3, bad4), -1);
+    gw_config_free(&c);
+    /* AIBrix's ROUTING_ALGORITHM: the default, below the flag */
+    setenv("ROUTING_ALGORITHM", "prefix-cache:3,least-request", 1);
+    const char *none[] = {"gateway"};
+    assert_int_equal(parse(&c, 1, none), 0);
+    assert_string_equal(c.strategy, "prefix-cache:3,least-request");
+    gw_config_free(&c);
+    assert_int_equal(parse(&c, 3, alias), 0);
+    assert_string_equal(c.strategy, "slo-pack-load");
+    gw_config_free(&c);
+    setenv("ROUTING_ALGORITHM", "bogus", 1);
+    assert_int_equal(parse(&c, 1, none), -1);
+    gw_config_free(&c);
+    unsetenv("ROUTING_ALGORITHM");
 }
 
 /* --kubernetes instead of --backend; its two settings need it. */
@@ -58,8 +81,8 @@ static void test_kubernetes_flags(void **st)
 {
     (void)st;
     gw_config c;
-    const char *ok[] = {"gateway", "--kubernetes", "--kubeconfig", "/k/a:/k/b", "--namespace",
-                        "models"};
+    const char *ok[] = {"gateway",   "--kubernetes", "--kubeconfig",
+                        "/k/a:/k/b", "--namespace",  "models"};
     assert_int_equal(parse(&c, 6, ok), 0);
     assert_int_equal(c.kubernetes, 1);
     assert_string_equal(c.kubeconfig, "/k/a:/k/b");

@@ -36,7 +36,19 @@ typedef struct fx {
 static int is_model(void *ud, const char *model)
 {
     (void)ud;
-    return strcmp(model, "m") == 0 || strcmp(model, "never") == 0;
+    return strcmp(model, "m") == 0 || strcmp(model, "never") == 0 || strcmp(model, "broken") == 0 ||
+           strcmp(model, "crashing") == 0;
+}
+
+/* the control plane's verdict: "broken" cannot become ready (nothing will
+ * start it), "crashing" not now (it may recover: Retry-After) */
+static int unservable(void *ud, const char *model, char *why, size_t whylen, int *retry_after_s)
+{
+    (void)ud;
+    if (strcmp(model, "broken") && strcmp(model, "crashing")) return 0;
+    *retry_after_s = strcmp(model, "crashing") == 0 ? 10 : 0;
+    snprintf(why, whylen, "%s cannot become ready", model);
+    return 1;
 }
 
 /* the control plane's answer to a wake: start an engine for "m" */
@@ -57,7 +69,7 @@ static void wake(void *ud, const char *model)
     char addr[64];
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", eng_server_port(f->eng));
     const char *a[1] = {addr};
-    assert_int_equal(gw_gateway_set_engines(f->gw, a, 1), 1);
+    assert_int_equal(gw_gateway_set_engines(f->gw, a, NULL, 1), 1);
 }
 
 static void on_response(bx_http_creq *cr, int status, const bx_http_header *h, size_t nh, void *ud)
@@ -165,7 +177,7 @@ static void test_hold_wake_and_serve(void **st)
     assert_int_equal(gw_gateway_model_inflight(f.gw, "other"), 0);
     assert_int_equal(gw_gateway_set_model_strategy(f.gw, "m", NULL), 0);
     post(&f, "m");
-    assert_string_equal(f.strategy, "least-request"); /* the gateway's default again */
+    assert_string_equal(f.strategy, "least-request");        /* the gateway's default again */
     assert_int_equal(gw_gateway_model_routed(f.gw, "m"), 4); /* the four answered above */
     assert_int_equal(gw_gateway_model_routed(f.gw, "other"), 0);
 
@@ -181,8 +193,34 @@ static void test_hold_wake_and_serve(void **st)
     assert_int_equal(f.status, 404);
     assert_int_equal(f.wakes, 2);
 
+    /* one that cannot become ready: 503 at once (the hold is long again),
+     * no wake; Retry-After only where it may recover */
+    h.hold_ms = 60000;
+    h.unservable = unservable;
+    gw_gateway_set_hold(f.gw, &h);
+    post(&f, "broken");
+    assert_int_equal(f.status, 503);
+    assert_string_equal(f.retry_after, "");
+    assert_int_equal(f.wakes, 2);
+    assert_int_equal(gw_gateway_held(f.gw, NULL), 0);
+    post(&f, "crashing");
+    assert_int_equal(f.status, 503);
+    assert_string_equal(f.retry_after, "10");
+    assert_int_equal(f.wakes, 2);
+    h.hold_ms = 300;
+    gw_gateway_set_hold(f.gw, &h);
+
+    /* a weighted list as the model's default: the answer says it */
+    assert_int_equal(gw_gateway_set_model_strategy(f.gw, "m", "least-request:2,least-kv-cache"), 0);
+    assert_int_equal(gw_gateway_set_model_strategy(f.gw, "m", "random,least-request"), -1);
+
+    post(&f, "m");
+    assert_int_equal(f.status, 200);
+    assert_string_equal(f.strategy, "least-request:2,least-kv-cache");
+    assert_int_equal(gw_gateway_set_model_strategy(f.gw, "m", NULL), 0);
+
     /* the engine leaves the set: "m" is held again until the hold ends */
-    assert_int_equal(gw_gateway_set_engines(f.gw, NULL, 0), 0);
+    assert_int_equal(gw_gateway_set_engines(f.gw, NULL, NULL, 0), 0);
     post(&f, "m");
     assert_int_equal(f.status, 503);
 

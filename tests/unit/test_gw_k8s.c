@@ -372,16 +372,100 @@ static void test_source_bad_config(void **st)
     gw_registry_close(&reg);
 }
 
+/* Known models without an engine (gw_k8s_unready), classified from the
+ * slim copies the informers keep: pods not Ready (Retry-After 5), every
+ * pod crash-looping (10), a Failed ModelAdapter (10); a model with an
+ * engine, pods being deleted and adapters not Failed are not listed. */
+static void test_unready(void **st)
+{
+    (void)st;
+    static const char *const crash =
+        "{\"podIP\":\"10.1.2.4\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}],"
+        "\"containerStatuses\":[{\"name\":\"c\",\"restartCount\":4,\"state\":{\"waiting\":"
+        "{\"reason\":\"CrashLoopBackOff\",\"message\":\"back-off 40s\"}}}]}";
+    static const char *const notready =
+        "{\"podIP\":\"10.1.2.5\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}]}";
+    struct {
+        const char *model, *status, *meta;
+    } pods[] = {
+        {"llama", READY, NULL}, /* an engine: llama is served */
+        {"llama", notready, NULL},
+        {"crashy", crash, NULL}, /* crash-looping only */
+        {"crashy", crash, NULL},
+        {"starting", "{\"phase\":\"Pending\"}", NULL}, /* no IP yet */
+        {"starting", crash, NULL},
+        {"gone", notready, "\"deletionTimestamp\":\"2026-01-01T00:00:00Z\""},
+    };
+    json_t *cache = json_object();
+    for (size_t i = 0; i < sizeof(pods) / sizeof(pods[0]); i++) {
+        json_t *p = pod(NULL, pods[i].status, pods[i].meta);
+        json_object_set_new(json_object_get(json_object_get(p, "metadata"), "labels"),
+                            "model.aibrix.ai/name", json_string(pods[i].model));
+        json_t *sl = gw_k8s_pod_slim(p); /* what the cache holds */
+        assert_non_null(sl);
+        char key[32];
+        snprintf(key, sizeof(key), "ns1/p%zu", i);
+        json_object_set_new(cache, key, sl);
+        json_decref(p);
+    }
+    json_t *ads = json_object();
+    static const char *const aphase[][2] = {{"bad", "Failed"}, {"ok", "Pending"}};
+    for (int i = 0; i < 2; i++) {
+        json_t *ma = json_pack("{s:{s:s,s:s},s:{s:s}}", "metadata", "name", aphase[i][0],
+                               "namespace", "ns1", "status", "phase", aphase[i][1]);
+        char key[32];
+        snprintf(key, sizeof(key), "ns1/%s", aphase[i][0]);
+        json_object_set_new(ads, key, gw_k8s_adapter_slim(ma));
+        json_decref(ma);
+    }
+    gw_unready_model m[8];
+    int n = gw_k8s_unready(cache, ads, m, 8);
+    assert_int_equal(n, 3);
+    int seen = 0;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(m[i].model, "crashy")) {
+            assert_int_equal(m[i].retry_after_s, 10);
+            assert_non_null(strstr(m[i].why, "crash-looping"));
+            seen |= 1;
+        } else if (!strcmp(m[i].model, "starting")) {
+            assert_int_equal(m[i].retry_after_s, 5);
+            assert_non_null(strstr(m[i].why, "is Ready yet (2 not Ready)"));
+            seen |= 2;
+        } else if (!strcmp(m[i].model, "bad")) {
+            assert_int_equal(m[i].retry_after_s, 10);
+            assert_string_equal(m[i].why, "adapter bad is Failed");
+            seen |= 4;
+        } else {
+            fail_msg("unexpected unready model %s", m[i].model);
+        }
+    }
+    assert_int_equal(seen, 7);
+    assert_int_equal(gw_k8s_unready(cache, ads, m, 1), 1); /* cap */
+
+    /* the registry keeps them for the gateway */
+    gw_registry reg;
+    assert_int_equal(gw_registry_init(&reg), 0);
+    assert_int_equal(gw_registry_set_unready(&reg, m, n), 0);
+    gw_registry_lock(&reg);
+    assert_non_null(gw_registry_unready(&reg, "bad"));
+    assert_null(gw_registry_unready(&reg, "llama"));
+    gw_registry_unlock(&reg);
+    assert_int_equal(gw_registry_set_unready(&reg, NULL, 0), 0);
+    gw_registry_lock(&reg);
+    assert_null(gw_registry_unready(&reg, "bad"));
+    gw_registry_unlock(&reg);
+    gw_registry_close(&reg);
+    json_decref(ads);
+    json_decref(cache);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pod_engine),
-        cmocka_unit_test(test_pod_not_engine),
-        cmocka_unit_test(test_slim),
-        cmocka_unit_test(test_adapter_index),
-        cmocka_unit_test(test_set_engines_info),
-        cmocka_unit_test(test_slot_reuse),
-        cmocka_unit_test(test_source_bad_config),
+        cmocka_unit_test(test_pod_engine), cmocka_unit_test(test_pod_not_engine),
+        cmocka_unit_test(test_slim),       cmocka_unit_test(test_adapter_index),
+        cmocka_unit_test(test_unready),    cmocka_unit_test(test_set_engines_info),
+        cmocka_unit_test(test_slot_reuse), cmocka_unit_test(test_source_bad_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

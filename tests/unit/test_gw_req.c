@@ -163,12 +163,44 @@ static void test_fast_path_equals_jansson(void **st)
     gw_req_free(&r);
 }
 
+/* W3C traceparent -> request id (AIBrix: the trace id) */
+static void test_traceparent(void **st)
+{
+    (void)st;
+    char id[48] = "keep";
+    assert_int_equal(
+        gw_traceparent_id("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", id), 0);
+    assert_string_equal(id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    /* a later version may carry more fields after a dash */
+    assert_int_equal(
+        gw_traceparent_id("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00-xyz", id), 0);
+    assert_string_equal(id, "0af7651916cd43dd8448eb211c80319c");
+    static const char *const bad[] = {
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",   /* uppercase */
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",   /* zero trace id */
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",   /* zero parent id */
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",   /* version ff */
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x", /* 00 with more */
+        "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",    /* short trace id */
+        "00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01",   /* separators */
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g",   /* flags */
+        "",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        strcpy(id, "keep");
+        assert_int_equal(gw_traceparent_id(bad[i], id), -1);
+        assert_string_equal(id, "keep");
+    }
+    assert_int_equal(gw_traceparent_id(NULL, id), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_same_tokens_and_keys_as_engine),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_traceparent),
         cmocka_unit_test(test_fast_path_equals_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -346,7 +346,8 @@ static void test_session_codec(void **state)
     assert_int_equal(gw_session_id_decode("MTAuMC4wLjI6ODAwMA", 18, addr, sizeof(addr)), 13);
     assert_string_equal(addr, "10.0.0.2:8000");
     assert_int_equal(gw_session_id_decode("Pz8-", 4, addr, sizeof(addr)), 3); /* "?" "?>" */
-    assert_string_equal(addr, "?" "?>");
+    assert_string_equal(addr, "?"
+                              "?>");
     /* rejects */
     assert_int_equal(gw_session_id_decode("YTo*", 4, addr, sizeof(addr)), -1);  /* bad char */
     assert_int_equal(gw_session_id_decode("YTox0", 5, addr, sizeof(addr)), -1); /* 1 extra char */
@@ -678,6 +679,246 @@ static void test_strategy_settings(void **state)
     gw_router_close(&r);
 }
 
+/* --------------------------------------------------- AIBrix's names and lists */
+
+/* Every strategy name AIBrix registers (its algorithms' init()) is
+ * accepted: brix's own, or an alias routed by a documented equivalent. */
+static void test_every_aibrix_name(void **state)
+{
+    (void)state;
+    static const char *const aibrix[] = {"random",
+                                         "least-request",
+                                         "throughput",
+                                         "least-kv-cache",
+                                         "least-gpu-cache",
+                                         "least-latency",
+                                         "least-busy-time",
+                                         "least-utilization",
+                                         "power-of-two",
+                                         "prefix-cache",
+                                         "prefix-cache-preble",
+                                         "vtc-basic",
+                                         "session-affinity",
+                                         "pd",
+                                         "slo",
+                                         "slo-pack-load",
+                                         "slo-least-load",
+                                         "slo-least-load-pulling"};
+    for (size_t i = 0; i < sizeof(aibrix) / sizeof(aibrix[0]); i++) {
+        gw_strategy_plan p;
+        char err[256] = "";
+        if (gw_strategy_plan_parse(aibrix[i], &p, err, sizeof(err)) != 0)
+            fail_msg("'%s' refused: %s", aibrix[i], err);
+        assert_int_equal(p.n, 1);
+        assert_string_equal(p.spec, aibrix[i]); /* the answer says what was asked */
+        assert_non_null(gw_strategy_resolve(aibrix[i]));
+    }
+    assert_string_equal(gw_strategy_resolve("pd")->name, "least-request");
+    assert_string_equal(gw_strategy_resolve("slo-pack-load")->name, "least-request");
+    assert_string_equal(gw_strategy_resolve("prefix-cache-preble")->name, "prefix-cache");
+    assert_string_equal(gw_strategy_resolve("least-utilization")->name, "least-busy-time");
+    assert_null(gw_strategy_resolve("least-load")); /* AIBrix has none either */
+    assert_null(gw_strategy_resolve("prefix-aware"));
+}
+
+static void plan_ok(const char *spec, int n, const char *canon)
+{
+    gw_strategy_plan p;
+    char err[256] = "";
+    if (gw_strategy_plan_parse(spec, &p, err, sizeof(err)) != 0)
+        fail_msg("'%s' refused: %s", spec, err);
+    assert_int_equal(p.n, n);
+    assert_string_equal(p.spec, canon);
+}
+
+static void plan_bad(const char *spec, const char *want)
+{
+    gw_strategy_plan p;
+    char err[256] = "";
+    assert_int_equal(gw_strategy_plan_parse(spec, &p, err, sizeof(err)), -1);
+    if (!strstr(err, want)) fail_msg("'%s': '%s' lacks '%s'", spec, err, want);
+}
+
+/* AIBrix's ParseMultiRouterConfig: name[:w] items, w an integer in
+ * [0, 1000000] (1 when omitted, 0 drops), pd / slo* alone, every item of
+ * a list must have scores, an invalid string is an error (never random). */
+static void test_plan_parse(void **state)
+{
+    (void)state;
+    plan_ok("prefix-cache:2,least-request", 2, "prefix-cache:2,least-request");
+    plan_ok(" prefix-cache : 2 , least-request:1 ", 2, "prefix-cache:2,least-request");
+    plan_ok("least-request:0,least-kv-cache:3", 1, "least-kv-cache");
+    plan_ok("least-request:2,least-request:3", 1, "least-request"); /* one entry, weight 5 */
+    plan_ok("prefix-cache:2,pd,least-request", 1, "pd");
+    plan_ok("slo-least-load,pd", 1, "slo-least-load");
+    plan_ok("prefix-cache-preble:3,least-utilization", 2,
+            "prefix-cache-preble:3,least-utilization");
+    plan_ok("session-affinity,least-request:1000000", 2, "session-affinity,least-request:1000000");
+    plan_bad("bogus", "incorrect routing strategy bogus");
+    plan_bad("least-request,bogus", "incorrect routing strategy");
+    plan_bad("least-request:0", "every weight is 0");
+    plan_bad("least-request:1000001", "incorrect routing strategy");
+    plan_bad("least-request:-1", "incorrect routing strategy");
+    plan_bad("least-request:", "incorrect routing strategy");
+    plan_bad("least-request:1.5", "incorrect routing strategy");
+    plan_bad("least-request,,random", "incorrect routing strategy");
+    plan_bad("", "incorrect routing strategy");
+    plan_bad("random,least-request", "random cannot be combined");
+    plan_bad("power-of-two:2,least-request", "power-of-two cannot be combined");
+    plan_bad("least-request,predicted-ttft", "predicted-ttft cannot be combined");
+    plan_ok("vtc-basic:2,least-request", 2, "vtc-basic:2,least-request");
+
+    gw_strategy_plan p;
+    char err[256];
+    assert_int_equal(gw_strategy_plan_parse("prefix-cache:2,least-request:3", &p, err, 256), 0);
+    assert_int_equal(p.w[0], 2);
+    assert_int_equal(p.w[1], 3);
+    assert_true(p.needs_blocks && p.needs_tokens && !p.sets_session_id);
+    assert_int_equal(gw_strategy_plan_parse("least-request:2,least-request:3", &p, err, 256), 0);
+    assert_int_equal(p.w[0], 5);
+    assert_int_equal(gw_strategy_plan_parse("session-affinity:1,least-request", &p, err, 256), 0);
+    assert_true(p.sets_session_id && !p.needs_tokens);
+}
+
+/* The soft-scoring combiner (AIBrix router.go scoreAndRank), worked out:
+ * inflight {0, 4, 8}, kv {0.9, 0.1, 0.5}; least-request normalised
+ * (8 - c) / 8 = {1, .5, 0}, least-kv-cache (0.9 - k) / 0.8 = {0, 1, .5}.
+ *   3:1 -> F = {.75, .625, .125}: engine 0
+ *   1:3 -> F = {.25, .875, .375}: engine 1
+ *   1:1 -> F = {.5, .75, .25}:    engine 1 */
+static void test_plan_combine(void **state)
+{
+    (void)state;
+    gw_strategy_cfg cfg;
+    gw_strategy_cfg_default(&cfg);
+    cfg.prefix_max_bytes = 1 << 20;
+    gw_router r;
+    assert_int_equal(gw_router_init(&r, &cfg, NULL), 0);
+    fx f;
+    fx_init(&f, 3);
+    const int32_t infl[3] = {0, 4, 8};
+    const double kv[3] = {0.9, 0.1, 0.5};
+    for (int i = 0; i < 3; i++) {
+        f.c[i]->inflight = infl[i];
+        f.c[i]->kv_usage = kv[i];
+    }
+    static const struct {
+        const char *spec;
+        int want;
+    } cases[] = {{"least-request:3,least-kv-cache", 0},
+                 {"least-request,least-kv-cache:3", 1},
+                 {"least-request,least-kv-cache", 1}};
+    char err[256];
+    for (size_t k = 0; k < 3; k++) {
+        gw_strategy_plan p;
+        assert_int_equal(gw_strategy_plan_parse(cases[k].spec, &p, err, sizeof(err)), 0);
+        for (uint64_t rnd = 1; rnd < 50; rnd++) {
+            gw_route_req q = req(rnd);
+            const gw_strategy *fb = (const gw_strategy *)1;
+            assert_ptr_equal(gw_router_pick_plan(&r, &p, &q, f.c, f.n, &fb), f.c[cases[k].want]);
+            assert_null(fb);
+        }
+    }
+    /* an unscored engine gets 0 for that entry: engine 1 without kv loses
+     * its 1 there; 1:1 -> F = {.5, .25, .25}: engine 0 */
+    f.c[1]->kv_usage = NAN;
+    gw_strategy_plan p;
+    assert_int_equal(gw_strategy_plan_parse("least-request,least-kv-cache", &p, err, 256), 0);
+    gw_route_req q = req(7);
+    assert_ptr_equal(gw_router_pick_plan(&r, &p, &q, f.c, f.n, NULL), f.c[0]);
+    /* no entry scores anything: random, reported as the fallback */
+    for (int i = 0; i < 3; i++)
+        f.c[i]->kv_usage = f.c[i]->gpu_cache_usage = NAN;
+    assert_int_equal(gw_strategy_plan_parse("least-kv-cache,least-gpu-cache", &p, err, 256), 0);
+    int seen[3] = {0};
+    for (uint64_t rnd = 1; rnd < 200; rnd++) {
+        q = req(rnd * 0x9e3779b97f4a7c15ULL);
+        const gw_strategy *fb = NULL;
+        gw_engine *e = gw_router_pick_plan(&r, &p, &q, f.c, f.n, &fb);
+        assert_non_null(fb);
+        assert_string_equal(fb->name, "random");
+        seen[e->id]++;
+    }
+    assert_true(seen[0] && seen[1] && seen[2]);
+    /* one entry: a strategy that declines reports the one that decided */
+    assert_int_equal(gw_strategy_plan_parse("least-kv-cache", &p, err, 256), 0);
+    const gw_strategy *fb = NULL;
+    gw_router_pick_plan(&r, &p, &q, f.c, f.n, &fb);
+    assert_non_null(fb);
+    assert_string_equal(fb->name, "random");
+    /* an alias that decides is no fallback */
+    assert_int_equal(gw_strategy_plan_parse("pd", &p, err, 256), 0);
+    fb = (const gw_strategy *)1;
+    assert_ptr_equal(gw_router_pick_plan(&r, &p, &q, f.c, f.n, &fb), f.c[0]);
+    assert_null(fb);
+    fx_close(&f);
+    gw_router_close(&r);
+}
+
+/* prefix-cache in a list: every entry's on_routed runs (the chosen engine
+ * records the prompt's blocks), and the weights trade the match against
+ * load: engine e holds the prompt (match 100, others 0) and 10 in flight
+ * (others 0): "prefix-cache:2,least-request" -> F(e) = 2/3, others 1/3: e;
+ * "prefix-cache,least-request:3" -> F(e) = 1/4, others 3/4: not e. */
+static void test_plan_prefix_weights(void **state)
+{
+    (void)state;
+    gw_strategy_cfg cfg;
+    gw_strategy_cfg_default(&cfg);
+    cfg.prefix_max_bytes = 1 << 20;
+    gw_router r;
+    assert_int_equal(gw_router_init(&r, &cfg, NULL), 0);
+    fx f;
+    fx_init(&f, 3);
+    const uint64_t keys[3] = {11, 22, 33};
+    gw_strategy_plan heavy, light;
+    char err[256];
+    assert_int_equal(gw_strategy_plan_parse("prefix-cache:2,least-request", &heavy, err, 256), 0);
+    assert_int_equal(gw_strategy_plan_parse("prefix-cache,least-request:3", &light, err, 256), 0);
+    gw_route_req q = req(5);
+    q.block_keys = keys;
+    q.nblocks = 3;
+    gw_engine *e = gw_router_pick_plan(&r, &heavy, &q, f.c, f.n, NULL); /* nothing held: a tie */
+    e->inflight = 10;
+    for (uint64_t rnd = 1; rnd < 30; rnd++) {
+        q.rnd = rnd;
+        assert_ptr_equal(gw_router_pick_plan(&r, &heavy, &q, f.c, f.n, NULL), e);
+    }
+    for (uint64_t rnd = 1; rnd < 30; rnd++) {
+        q.rnd = rnd;
+        gw_engine *o = gw_router_pick_plan(&r, &light, &q, f.c, f.n, NULL);
+        assert_ptr_not_equal(o, e);
+    }
+    fx_close(&f);
+    gw_router_close(&r);
+}
+
+/* power-of-two: of two distinct random candidates, the one with fewer in
+ * flight; with one candidate, that one. */
+static void test_power_of_two(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f, 3);
+    const gw_strategy *s = strat("power-of-two");
+    f.c[0]->inflight = 5;
+    f.c[1]->inflight = 1;
+    f.c[2]->inflight = 9;
+    int seen[3] = {0};
+    for (uint64_t rnd = 1; rnd < 300; rnd++) {
+        gw_route_req q = req(rnd * 0x9e3779b97f4a7c15ULL);
+        int k = s->pick(NULL, &q, f.c, 3);
+        assert_true(k >= 0 && k < 3);
+        seen[k]++;
+        assert_int_equal(s->pick(NULL, &q, f.c, 2), 1); /* {5, 1}: always the 1 */
+        assert_int_equal(s->pick(NULL, &q, f.c, 1), 0);
+    }
+    /* engine 2 (9) never wins a pair; engine 0 wins only the pair {0, 2} */
+    assert_int_equal(seen[2], 0);
+    assert_true(seen[0] > 0 && seen[1] > seen[0]);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -698,6 +939,11 @@ int main(void)
         cmocka_unit_test(test_vtc_output_estimate_and_correction),
         cmocka_unit_test(test_vtc_user_bound),
         cmocka_unit_test(test_strategy_settings),
+        cmocka_unit_test(test_every_aibrix_name),
+        cmocka_unit_test(test_plan_parse),
+        cmocka_unit_test(test_plan_combine),
+        cmocka_unit_test(test_plan_prefix_weights),
+        cmocka_unit_test(test_power_of_two),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,17 +27,26 @@ static double gw_busy_score(const gw_engine *e)
     return l / (1.0 + l);
 }
 
+static int gw_least_busy_time_score(void *st, const gw_route_req *r, gw_engine *const *cands, int n,
+                                    double *out)
+{
+    (void)r;
+    (void)st;
+    for (int i = 0; i < n; i++)
+        out[i] = gw_busy_score(cands[i]);
+    return GW_SCORE_LOWER;
+}
+
 static int gw_least_busy_time_pick(void *st, const gw_route_req *r, gw_engine *const *cands, int n)
 {
-    (void)st;
     double score[GW_MAX_ENGINES];
     if (n > GW_MAX_ENGINES) n = GW_MAX_ENGINES;
-    for (int i = 0; i < n; i++)
-        score[i] = gw_busy_score(cands[i]);
+    gw_least_busy_time_score(st, r, cands, n, score);
     return gw_pick_min(r, score, n);
 }
 
 const gw_strategy gw_strategy_least_busy_time = {
     .name = "least-busy-time",
     .pick = gw_least_busy_time_pick,
+    .score = gw_least_busy_time_score,
 };

@@ -14,19 +14,28 @@
 
 #include "gateway/gw_strategy.h"
 
-static int gw_least_gpu_cache_pick(void *st, const gw_route_req *r, gw_engine *const *cands, int n)
+static int gw_least_gpu_cache_score(void *st, const gw_route_req *r, gw_engine *const *cands, int n,
+                                    double *out)
 {
+    (void)r;
     (void)st;
-    double score[GW_MAX_ENGINES];
-    if (n > GW_MAX_ENGINES) n = GW_MAX_ENGINES;
     for (int i = 0; i < n; i++) {
         const gw_engine *e = cands[i];
-        score[i] = isnan(e->gpu_cache_usage) ? e->kv_usage : e->gpu_cache_usage;
+        out[i] = isnan(e->gpu_cache_usage) ? e->kv_usage : e->gpu_cache_usage;
     }
+    return GW_SCORE_LOWER;
+}
+
+static int gw_least_gpu_cache_pick(void *st, const gw_route_req *r, gw_engine *const *cands, int n)
+{
+    double score[GW_MAX_ENGINES];
+    if (n > GW_MAX_ENGINES) n = GW_MAX_ENGINES;
+    gw_least_gpu_cache_score(st, r, cands, n, score);
     return gw_pick_min(r, score, n);
 }
 
 const gw_strategy gw_strategy_least_gpu_cache = {
     .name = "least-gpu-cache",
     .pick = gw_least_gpu_cache_pick,
+    .score = gw_least_gpu_cache_score,
 };

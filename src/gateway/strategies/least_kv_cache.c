@@ -15,21 +15,30 @@
 
 #include "gateway/gw_strategy.h"
 
-static int gw_least_kv_cache_pick(void *st, const gw_route_req *r, gw_engine *const *cands, int n)
+static int gw_least_kv_cache_score(void *st, const gw_route_req *r, gw_engine *const *cands, int n,
+                                   double *out)
 {
+    (void)r;
     (void)st;
-    double score[GW_MAX_ENGINES];
-    if (n > GW_MAX_ENGINES) n = GW_MAX_ENGINES;
     for (int i = 0; i < n; i++) {
         const gw_engine *e = cands[i];
         double s = e->kv_usage; /* NaN stays NaN: not scored */
         if (!isnan(e->cpu_cache_usage)) s += e->cpu_cache_usage;
-        score[i] = s;
+        out[i] = s;
     }
+    return GW_SCORE_LOWER;
+}
+
+static int gw_least_kv_cache_pick(void *st, const gw_route_req *r, gw_engine *const *cands, int n)
+{
+    double score[GW_MAX_ENGINES];
+    if (n > GW_MAX_ENGINES) n = GW_MAX_ENGINES;
+    gw_least_kv_cache_score(st, r, cands, n, score);
     return gw_pick_min(r, score, n);
 }
 
 const gw_strategy gw_strategy_least_kv_cache = {
     .name = "least-kv-cache",
     .pick = gw_least_kv_cache_pick,
+    .score = gw_least_kv_cache_score,
 };

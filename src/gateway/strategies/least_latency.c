@@ -51,22 +51,31 @@ static double gw_latency_term(double mean_s, double avg_tokens, double guess)
     return mean_s / avg_tokens * guess;
 }
 
-static int gw_least_latency_pick(void *st, const gw_route_req *r, gw_engine *const *cands, int n)
+static int gw_least_latency_score(void *st, const gw_route_req *r, gw_engine *const *cands, int n,
+                                  double *out)
 {
+    (void)r;
     (void)st;
-    double score[GW_MAX_ENGINES];
-    if (n > GW_MAX_ENGINES) n = GW_MAX_ENGINES;
     double gp = gw_latency_guess(cands, n, 0, GW_LATENCY_GUESS_PROMPT);
     double gg = gw_latency_guess(cands, n, 1, GW_LATENCY_GUESS_GEN);
     for (int i = 0; i < n; i++) {
         const gw_engine *e = cands[i];
-        score[i] = e->queue_mean_s + gw_latency_term(e->prefill_mean_s, e->avg_prompt_per_req, gp) +
-                   gw_latency_term(e->decode_mean_s, e->avg_gen_per_req, gg);
+        out[i] = e->queue_mean_s + gw_latency_term(e->prefill_mean_s, e->avg_prompt_per_req, gp) +
+                 gw_latency_term(e->decode_mean_s, e->avg_gen_per_req, gg);
     }
+    return GW_SCORE_LOWER;
+}
+
+static int gw_least_latency_pick(void *st, const gw_route_req *r, gw_engine *const *cands, int n)
+{
+    double score[GW_MAX_ENGINES];
+    if (n > GW_MAX_ENGINES) n = GW_MAX_ENGINES;
+    gw_least_latency_score(st, r, cands, n, score);
     return gw_pick_min(r, score, n);
 }
 
 const gw_strategy gw_strategy_least_latency = {
     .name = "least-latency",
     .pick = gw_least_latency_pick,
+    .score = gw_least_latency_score,
 };

@@ -5,17 +5,26 @@
  * and it is the fallback of prefix-cache. */
 #include "gateway/gw_strategy.h"
 
+static int gw_least_request_score(void *st, const gw_route_req *r, gw_engine *const *cands, int n,
+                                  double *out)
+{
+    (void)r;
+    (void)st;
+    for (int i = 0; i < n; i++)
+        out[i] = (double)cands[i]->inflight;
+    return GW_SCORE_LOWER;
+}
+
 static int gw_least_request_pick(void *st, const gw_route_req *r, gw_engine *const *cands, int n)
 {
-    (void)st;
     double score[GW_MAX_ENGINES];
     if (n > GW_MAX_ENGINES) n = GW_MAX_ENGINES;
-    for (int i = 0; i < n; i++)
-        score[i] = (double)cands[i]->inflight;
+    gw_least_request_score(st, r, cands, n, score);
     return gw_pick_min(r, score, n);
 }
 
 const gw_strategy gw_strategy_least_request = {
     .name = "least-request",
     .pick = gw_least_request_pick,
+    .score = gw_least_request_score,
 };

@@ -13,6 +13,8 @@
  *     falls back to least-request over all candidates (as AIBrix).
  *  5. on_routed inserts the prompt's blocks for the chosen engine, whoever
  *     chose it (optimistic, as AIBrix; the router runs it on fallback too).
+ *  In a weighted list (score): match% per candidate, higher is better, no
+ *  load guard (AIBrix's ScoreAll).
  *
  * Keys differ from AIBrix on purpose: AIBrix hashes the prompt's bytes
  * with xxhash in blocks of 4 "characters" (or tiktoken ids as bytes), which
@@ -145,6 +147,23 @@ static int gw_pc_pick(void *st, const gw_route_req *r, gw_engine *const *cands, 
     return -1;
 }
 
+/* Combined with others (AIBrix's ScoreAll): match% per candidate, higher
+ * is better, without the load guard (the other entries weigh load). */
+static int gw_pc_score(void *st, const gw_route_req *r, gw_engine *const *cands, int n, double *out)
+{
+    gw_pc *s = st;
+    if (!s || n <= 0 || r->nblocks == 0 || !r->block_keys) return -1;
+    if (n > GW_MAX_ENGINES) n = GW_MAX_ENGINES;
+    int ids[GW_MAX_ENGINES];
+    uint32_t blocks[GW_MAX_ENGINES];
+    for (int i = 0; i < n; i++)
+        ids[i] = cands[i]->id;
+    gw_prefix_match_all(s->idx, r->block_keys, r->nblocks, ids, n, blocks);
+    for (int i = 0; i < n; i++)
+        out[i] = (double)((uint64_t)blocks[i] * 100 / r->nblocks);
+    return GW_SCORE_HIGHER;
+}
+
 static void gw_pc_on_routed(void *st, const gw_route_req *r, gw_engine *e)
 {
     gw_pc *s = st;
@@ -169,4 +188,5 @@ const gw_strategy gw_strategy_prefix_cache = {
     .pick = gw_pc_pick,
     .on_routed = gw_pc_on_routed,
     .mem_bytes = gw_pc_mem_bytes,
+    .score = gw_pc_score,
 };

@@ -9,7 +9,8 @@
  *  3. else -1: the router picks at random.
  *
  * The proxy sets a fresh x-session-id for the chosen engine on every
- * response (gw_session_id_encode), whichever strategy chose it. Stateless. */
+ * response (gw_session_id_encode), whichever strategy chose it. Stateless.
+ * In a weighted list the engine it would pick scores 1, the others 0. */
 #include <string.h>
 
 #include "gateway/gw_session.h"
@@ -44,8 +45,21 @@ static int gw_session_affinity_pick(void *st, const gw_route_req *r, gw_engine *
     return -1;
 }
 
+/* Combined with others (AIBrix's ScoreAll): the engine pick would choose
+ * scores 1, every other 0; nothing scored when it would decline. */
+static int gw_session_affinity_score(void *st, const gw_route_req *r, gw_engine *const *cands,
+                                     int n, double *out)
+{
+    int k = gw_session_affinity_pick(st, r, cands, n);
+    if (k < 0) return -1;
+    for (int i = 0; i < n; i++)
+        out[i] = i == k ? 1.0 : 0.0;
+    return GW_SCORE_HIGHER;
+}
+
 const gw_strategy gw_strategy_session_affinity = {
     .name = "session-affinity",
     .sets_session_id = 1,
     .pick = gw_session_affinity_pick,
+    .score = gw_session_affinity_score,
 };

@@ -18,20 +18,29 @@
 
 #include "gateway/gw_strategy.h"
 
-static int gw_throughput_pick(void *st, const gw_route_req *r, gw_engine *const *cands, int n)
+static int gw_throughput_score(void *st, const gw_route_req *r, gw_engine *const *cands, int n,
+                               double *out)
 {
+    (void)r;
     (void)st;
-    double score[GW_MAX_ENGINES];
-    if (n > GW_MAX_ENGINES) n = GW_MAX_ENGINES;
     for (int i = 0; i < n; i++) {
         const gw_engine *e = cands[i];
         /* NaN in either term propagates: the engine is not scored */
-        score[i] = 2.0 * e->avg_prompt_per_req + e->avg_gen_per_req;
+        out[i] = 2.0 * e->avg_prompt_per_req + e->avg_gen_per_req;
     }
+    return GW_SCORE_LOWER;
+}
+
+static int gw_throughput_pick(void *st, const gw_route_req *r, gw_engine *const *cands, int n)
+{
+    double score[GW_MAX_ENGINES];
+    if (n > GW_MAX_ENGINES) n = GW_MAX_ENGINES;
+    gw_throughput_score(st, r, cands, n, score);
     return gw_pick_min(r, score, n);
 }
 
 const gw_strategy gw_strategy_throughput = {
     .name = "throughput",
     .pick = gw_throughput_pick,
+    .score = gw_throughput_score,
 };

@@ -277,7 +277,10 @@ static double gw_vtc_out_estimate(const gw_route_req *r)
     return ceil(1.5 * (double)r->ntokens);
 }
 
-static int gw_vtc_pick(void *st, const gw_route_req *r, gw_engine *const *cands, int n)
+/* The score of every candidate (lower is better; combined with others as
+ * AIBrix's ScoreAll): -1 without a user. */
+static int gw_vtc_score(void *st, const gw_route_req *r, gw_engine *const *cands, int n,
+                        double *score)
 {
     gw_vtc *v = st;
     if (!v || !r->user || !r->user[0] || n <= 0) return -1;
@@ -290,7 +293,6 @@ static int gw_vtc_pick(void *st, const gw_route_req *r, gw_engine *const *cands,
     double bucket = fmax(v->cfg.vtc_min_tokens, (min_t + max_t) / 2);
     double tau = bucket > 0 ? tu / bucket : 0;
     if (tau > n - 1) tau = n - 1;
-    double score[GW_MAX_ENGINES];
     for (int i = 0; i < n; i++) {
         double load = cands[i]->running;
         if (isnan(load) || load < 0) load = 0;
@@ -301,6 +303,14 @@ static int gw_vtc_pick(void *st, const gw_route_req *r, gw_engine *const *cands,
         score[i] =
             v->cfg.vtc_fairness_weight * fabs(i - tau) + v->cfg.vtc_util_weight * util + noise;
     }
+    return GW_SCORE_LOWER;
+}
+
+static int gw_vtc_pick(void *st, const gw_route_req *r, gw_engine *const *cands, int n)
+{
+    double score[GW_MAX_ENGINES];
+    if (n > GW_MAX_ENGINES) n = GW_MAX_ENGINES;
+    if (gw_vtc_score(st, r, cands, n, score) < 0) return -1;
     return gw_pick_min(r, score, n);
 }
 
@@ -352,6 +362,7 @@ const gw_strategy gw_strategy_vtc_basic = {
     .destroy = gw_vtc_destroy,
     .configure = gw_vtc_configure,
     .pick = gw_vtc_pick,
+    .score = gw_vtc_score,
     .on_routed = gw_vtc_on_routed,
     .on_done = gw_vtc_on_done,
     .mem_bytes = gw_vtc_mem_bytes,
