@@ -186,6 +186,15 @@ traffic() {
         sleep 0.1
     done
 }
+# every target scraped once before the traffic, so that each series has a
+# sample from before it (a rate needs an increase between two samples; on a
+# loaded machine the first scrape of an engine can come after the traffic)
+for ((i = 0; i < 100; i++)); do
+    promql 'up == 1'
+    [ "$NDATA" -ge 3 ] && break
+    sleep 0.2
+done
+[ "$NDATA" -ge 3 ] || fail "Prometheus has not scraped all 3 targets"
 log "traffic for a few seconds while Prometheus scrapes every second"
 traffic &
 T1=$!
@@ -213,6 +222,19 @@ for ((i = 0; i < 50; i++)); do
     sleep 0.2
 done
 num_cmp "$got" ">=" "$want" || fail "Prometheus has gateway_request_total $got, want $want"
+# and the engines after the traffic: their request counts as the engines say
+want=0
+for ep in "$E1" "$E2"; do
+    n=$(curl -s "http://127.0.0.1:$ep/metrics" | metric_in vllm:e2e_request_latency_seconds_count)
+    want=$(awk -v a="$want" -v b="${n:-0}" 'BEGIN { print a + b }')
+done
+for ((i = 0; i < 50; i++)); do
+    promql "sum(vllm:e2e_request_latency_seconds_count{job=\"$JOB\"})"
+    got=$(jq -r '.data.result[0].value[1] // 0' "$E2E_TMP/q.json")
+    num_cmp "$got" ">=" "$want" && break
+    sleep 0.2
+done
+num_cmp "$got" ">=" "$want" || fail "Prometheus has the engines' request count $got, want $want"
 sleep 1.5
 log "Prometheus has the traffic"
 
