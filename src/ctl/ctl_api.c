@@ -18,6 +18,7 @@
 #include "common/bx_log.h"
 #include "common/bx_reply.h"
 #include "common/bx_yaml.h"
+#include "ctl/ctl_key.h"
 
 #define API_DEFAULT_BODY (4u << 20)
 #define API_DEFAULT_EVENTS 50
@@ -192,7 +193,11 @@ static json_t *ctl_api_record_json(const ctl_record *r)
         meta = json_object();
         if (!meta || json_object_set_new(o, "metadata", meta) < 0) goto fail;
     }
-    if (json_object_set_new(meta, "generation", json_integer(r->generation)) < 0 ||
+    char ns[CTL_NAME_MAX + 1];
+    ctl_key_ns(r->name, ns, sizeof(ns));
+    if (json_object_set_new(meta, "name", json_string(ctl_key_name(r->name))) < 0 ||
+        json_object_set_new(meta, "namespace", json_string(ns)) < 0 ||
+        json_object_set_new(meta, "generation", json_integer(r->generation)) < 0 ||
         json_object_set_new(meta, "creationTimestamp", ctl_api_ts_json(r->created_ms)) < 0 ||
         json_object_set(o, "status", r->status ? r->status : json_object()) < 0)
         goto fail;
@@ -204,11 +209,54 @@ fail:
 
 static json_t *ctl_api_event_json(const ctl_event *e)
 {
-    return json_pack("{s:s, s:s, s:s?, s:I, s:o, s:o, s:{s:s, s:s}}", "type",
+    char ns[CTL_NAME_MAX + 1];
+    ctl_key_ns(e->name, ns, sizeof(ns));
+    return json_pack("{s:s, s:s, s:s?, s:I, s:o, s:o, s:{s:s, s:s, s:s}}", "type",
                      ctl_event_type_name(e->type), "reason", e->reason, "message", e->message,
                      "count", (json_int_t)e->count, "firstTimestamp", ctl_api_ts_json(e->first_ms),
                      "lastTimestamp", ctl_api_ts_json(e->last_ms), "involvedObject", "kind",
-                     e->kind, "name", e->name);
+                     e->kind, "namespace", ns, "name", ctl_key_name(e->name));
+}
+
+/* ---- namespaces ---- */
+
+/* Which namespace a request means: ?namespace=NS (default "default"), or
+ * every namespace with ?allNamespaces=true (ns[0] = 0). 0, or -1 after a
+ * 400 answer. */
+static int ctl_api_ns_param(bx_http_req *req, bx_http_res *res, char *ns, size_t len)
+{
+    char all[16];
+    int ha = ctl_api_query_get(req->query, "allNamespaces", all, sizeof(all));
+    int hn = ctl_api_query_get(req->query, "namespace", ns, len);
+    if (ha < 0 || hn < 0 || (hn && ns[0] && !ctl_name_valid(ns))) {
+        bx_reply_error(res, 400, NULL, "namespace: must be a DNS-1123 label");
+        return -1;
+    }
+    if (ha && (!all[0] || !strcmp(all, "true") || !strcmp(all, "1"))) {
+        ns[0] = 0;
+        return 0;
+    }
+    if (!hn || !ns[0]) snprintf(ns, len, "%s", CTL_NS_DEFAULT);
+    return 0;
+}
+
+/* 1 when key is in ns ("" = every namespace). */
+static int ctl_api_in_ns(const char *key, const char *ns)
+{
+    if (!ns[0]) return 1;
+    char kns[CTL_NAME_MAX + 1];
+    ctl_key_ns(key, kns, sizeof(kns));
+    return strcmp(kns, ns) == 0;
+}
+
+/* A request's object key: ns and the name of the path. 0, or -1 after a
+ * 400 answer. */
+static int ctl_api_key_of(bx_http_res *res, const char *ns, const char *name, char *key, size_t len)
+{
+    char why[256];
+    if (ctl_key_make(ns[0] ? ns : NULL, name, key, len, why, sizeof(why)) == 0) return 0;
+    ctl_api_reply_errorf(res, 400, "%s", why);
+    return -1;
 }
 
 /* Appends the latest `limit` events of (kind, name) to arr. 0 or -1. */
@@ -237,12 +285,59 @@ static const char *ctl_api_phase_name(ctl_pod_phase p)
     return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "Unknown";
 }
 
+const char *ctl_api_pod_status(const ctl_podview *p)
+{
+    switch (p->phase) {
+    case CTL_POD_STARTING:
+        return p->pid > 0 ? "Running" : "ContainerCreating";
+    case CTL_POD_READY:
+        return "Running";
+    case CTL_POD_DRAINING:
+    case CTL_POD_STOPPING:
+        return "Terminating";
+    case CTL_POD_BACKOFF:
+        return p->restarts > 0 ? "CrashLoopBackOff" : "Error";
+    case CTL_POD_GONE:
+        return "Completed";
+    }
+    return "Unknown";
+}
+
 /* ---- routes ---- */
 
 /* Validation of every document before anything is stored. 0 with
  * objs/docs, or the HTTP status (400/500) with a message. */
-static int ctl_api_apply_validate(ctl_api *a, const char *body, size_t len, ctl_obj ***objs,
-                                  size_t *n, char *err, size_t errlen)
+/* kubectl apply -n NS: a document without metadata.namespace goes to ns;
+ * one that names another namespace is refused. 0 or -1 with a message. */
+static int ctl_api_apply_ns(json_t *docs, const char *ns, char *err, size_t errlen)
+{
+    size_t i;
+    json_t *d;
+    if (!ns || !*ns) return 0;
+    json_array_foreach(docs, i, d)
+    {
+        json_t *meta = json_object_get(d, "metadata");
+        if (!json_is_object(meta)) continue; /* ctl_obj_parse says what is wrong */
+        const char *have = json_string_value(json_object_get(meta, "namespace"));
+        if (have && strcmp(have, ns) != 0) {
+            snprintf(err, errlen,
+                     "the namespace from the provided object \"%.63s\" does not match the "
+                     "namespace \"%.63s\". You must pass '--namespace=%.63s' to perform this "
+                     "operation.",
+                     have, ns, have);
+            return -1;
+        }
+        if (!have && strcmp(ns, CTL_NS_DEFAULT) != 0 &&
+            json_object_set_new(meta, "namespace", json_string(ns)) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int ctl_api_apply_validate(ctl_api *a, const char *ns, const char *body, size_t len,
+                                  ctl_obj ***objs, size_t *n, char *err, size_t errlen)
 {
     bx_yaml_limits lim;
     bx_yaml_limits_default(&lim);
@@ -255,7 +350,8 @@ static int ctl_api_apply_validate(ctl_api *a, const char *body, size_t len, ctl_
         snprintf(err, errlen, "invalid YAML: %s", why);
         return 400;
     }
-    if (ctl_obj_parse_all(docs, objs, n, err, errlen) < 0) {
+    if (ctl_api_apply_ns(docs, ns, err, errlen) < 0 ||
+        ctl_obj_parse_all(docs, objs, n, err, errlen) < 0) {
         json_decref(docs);
         return 400;
     }
@@ -298,10 +394,16 @@ static int ctl_api_apply_validate(ctl_api *a, const char *body, size_t len, ctl_
 int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, char *err,
                   size_t errlen)
 {
+    return ctl_api_apply_in(a, NULL, body, len, answer, err, errlen);
+}
+
+int ctl_api_apply_in(ctl_api *a, const char *ns, const char *body, size_t len, json_t **answer,
+                     char *err, size_t errlen)
+{
     ctl_obj **objs = NULL;
     size_t n = 0;
     *answer = NULL;
-    int st = ctl_api_apply_validate(a, body, len, &objs, &n, err, errlen);
+    int st = ctl_api_apply_validate(a, ns, body, len, &objs, &n, err, errlen);
     if (st) return st;
     json_t *items = json_array();
     if (!items) {
@@ -326,9 +428,11 @@ int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, cha
             return 500;
         }
         const char *result = ex == 1 ? "created" : changed ? "configured" : "unchanged";
-        json_t *it =
-            json_pack("{s:s, s:s, s:s, s:I, s:s}", "kind", kname, "name", o->name, "result", result,
-                      "generation", (json_int_t)o->generation, "notes", o->notes);
+        char ons[CTL_NAME_MAX + 1];
+        ctl_key_ns(o->name, ons, sizeof(ons));
+        json_t *it = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "kind", kname, "namespace", ons,
+                               "name", ctl_key_name(o->name), "result", result, "generation",
+                               (json_int_t)o->generation, "notes", o->notes);
         if (!it || json_array_append_new(items, it) < 0) {
             json_decref(items);
             ctl_objs_free(objs, n);
@@ -354,15 +458,22 @@ static void ctl_api_route_apply(ctl_api *a, bx_http_req *req, bx_http_res *res)
                        "application/json");
         return;
     }
+    char ns[CTL_NAME_MAX + 1];
+    int hn = ctl_api_query_get(req->query, "namespace", ns, sizeof(ns));
+    if (hn < 0 || (hn && ns[0] && !ctl_name_valid(ns))) {
+        bx_reply_error(res, 400, NULL, "namespace: must be a DNS-1123 label");
+        return;
+    }
     json_t *answer = NULL;
-    int st = ctl_api_apply(a, req->body, req->body_len, &answer, err, sizeof(err));
+    int st =
+        ctl_api_apply_in(a, hn ? ns : NULL, req->body, req->body_len, &answer, err, sizeof(err));
     if (st == 200)
         bx_reply_json(res, 200, answer);
     else
         bx_reply_error(res, st, NULL, err);
 }
 
-static void ctl_api_route_list(ctl_api *a, ctl_kind kind, bx_http_res *res)
+static void ctl_api_route_list(ctl_api *a, ctl_kind kind, const char *ns, bx_http_res *res)
 {
     char err[API_ERR_MAX];
     ctl_record *recs = NULL;
@@ -374,6 +485,7 @@ static void ctl_api_route_list(ctl_api *a, ctl_kind kind, bx_http_res *res)
     json_t *items = json_array();
     int ok = items != NULL;
     for (size_t i = 0; ok && i < n; i++) {
+        if (!ctl_api_in_ns(recs[i].name, ns)) continue;
         json_t *o = ctl_api_record_json(&recs[i]);
         ok = o && json_array_append_new(items, o) == 0;
     }
@@ -392,7 +504,8 @@ static void ctl_api_route_get(ctl_api *a, ctl_kind kind, const char *name, bx_ht
     ctl_record rec = {0};
     int r = ctl_objstore_get(a->store, ctl_kind_name(kind), name, &rec, err, sizeof(err));
     if (r == 1) {
-        ctl_api_reply_errorf(res, 404, "%s \"%s\" not found", ctl_kind_lower(kind), name);
+        ctl_api_reply_errorf(res, 404, "%s \"%s\" not found", ctl_kind_lower(kind),
+                             ctl_key_name(name));
         return;
     }
     if (r < 0) {
@@ -423,21 +536,25 @@ static void ctl_api_route_delete(ctl_api *a, ctl_kind kind, const char *name, bx
     char err[API_ERR_MAX];
     int r = ctl_objstore_delete(a->store, ctl_kind_name(kind), name, err, sizeof(err));
     if (r == 1) {
-        ctl_api_reply_errorf(res, 404, "%s \"%s\" not found", ctl_kind_lower(kind), name);
+        ctl_api_reply_errorf(res, 404, "%s \"%s\" not found", ctl_kind_lower(kind),
+                             ctl_key_name(name));
         return;
     }
     if (r < 0) {
         ctl_api_reply_errorf(res, 500, "%s", err);
         return;
     }
+    char ns[CTL_NAME_MAX + 1];
+    ctl_key_ns(name, ns, sizeof(ns));
     bx_reply_json(res, 200,
-                  json_pack("{s:s, s:s, s:s}", "kind", ctl_kind_name(kind), "name", name, "result",
-                            "deleted"));
+                  json_pack("{s:s, s:s, s:s, s:s}", "kind", ctl_kind_name(kind), "namespace", ns,
+                            "name", ctl_key_name(name), "result", "deleted"));
 }
 
 static void ctl_api_route_objects(ctl_api *a, bx_http_req *req, bx_http_res *res, const char *rest)
 {
-    char kind_s[64], name[CTL_NAME_MAX + 2];
+    char kind_s[64], name[CTL_NAME_MAX + 2], ns[CTL_NAME_MAX + 1], key[CTL_NAME_MAX + 1];
+    if (ctl_api_ns_param(req, res, ns, sizeof(ns)) < 0) return;
     size_t kl = strcspn(rest, "/");
     if (kl == 0 || kl >= sizeof(kind_s)) {
         ctl_api_reply_errorf(res, 404, "no such path: %.200s", req->path);
@@ -459,7 +576,7 @@ static void ctl_api_route_objects(ctl_api *a, bx_http_req *req, bx_http_res *res
             ctl_api_reply_405(res, "GET", req->method);
             return;
         }
-        ctl_api_route_list(a, kind, res);
+        ctl_api_route_list(a, kind, ns, res);
         return;
     }
     size_t nl = strlen(rest);
@@ -474,27 +591,36 @@ static void ctl_api_route_objects(ctl_api *a, bx_http_req *req, bx_http_res *res
         ctl_api_reply_errorf(res, 400, "invalid name \"%.64s\": must be a DNS-1123 label", name);
         return;
     }
+    if (!ns[0]) snprintf(ns, sizeof(ns), "%s", CTL_NS_DEFAULT); /* one object: one namespace */
+    if (ctl_api_key_of(res, ns, name, key, sizeof(key)) < 0) return;
     if (strcmp(req->method, "GET") == 0)
-        ctl_api_route_get(a, kind, name, res);
+        ctl_api_route_get(a, kind, key, res);
     else if (strcmp(req->method, "DELETE") == 0)
-        ctl_api_route_delete(a, kind, name, res);
+        ctl_api_route_delete(a, kind, key, res);
     else
         ctl_api_reply_405(res, "GET, DELETE", req->method);
 }
 
 static json_t *ctl_api_pod_json(const ctl_podview *p, int64_t started_ms)
 {
-    return json_pack("{s:s, s:s, s:s?, s:s?, s:O?, s:i, s:i, s:i, s:s, s:b, s:i, s:o, s:o}", "name",
-                     p->name ? p->name : "", "deployment", p->deployment ? p->deployment : "",
-                     "model", p->model, "url", p->url, "labels", p->labels, "replica", p->replica,
-                     "port", p->port, "pid", p->pid, "phase", ctl_api_phase_name(p->phase), "ready",
-                     p->phase == CTL_POD_READY, "restarts", p->restarts, "readySince",
-                     ctl_api_ts_json(p->ready_since_ms), "startedAt", ctl_api_ts_json(started_ms));
+    char ns[CTL_NAME_MAX + 1];
+    ctl_key_ns(p->name ? p->name : "", ns, sizeof(ns));
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:O?, s:i, s:i, s:i, s:s, s:s, s:b, s:i, s:o, s:o}",
+                  "name", ctl_key_name(p->name ? p->name : ""), "namespace", ns, "deployment",
+                  ctl_key_name(p->deployment ? p->deployment : ""), "model", p->model, "url",
+                  p->url, "labels", p->labels, "replica", p->replica, "port", p->port, "pid",
+                  p->pid, "phase", ctl_api_phase_name(p->phase), "status", ctl_api_pod_status(p),
+                  "ready", p->phase == CTL_POD_READY, "restarts", p->restarts, "readySince",
+                  ctl_api_ts_json(p->ready_since_ms), "startedAt", ctl_api_ts_json(started_ms));
+    if (j && !json_object_get(j, "labels")) json_object_set_new(j, "labels", json_object());
+    return j;
 }
 
 static void ctl_api_route_pods(ctl_api *a, bx_http_req *req, bx_http_res *res)
 {
-    char dep[CTL_NAME_MAX + 1];
+    char dep[CTL_NAME_MAX + 1], ns[CTL_NAME_MAX + 1];
+    if (ctl_api_ns_param(req, res, ns, sizeof(ns)) < 0) return;
     int has_dep = ctl_api_query_get(req->query, "deployment", dep, sizeof(dep));
     if (has_dep < 0) {
         bx_reply_error(res, 400, NULL, "invalid deployment parameter");
@@ -515,7 +641,8 @@ static void ctl_api_route_pods(ctl_api *a, bx_http_req *req, bx_http_res *res)
     }
     for (size_t i = 0; ok && i < n; i++) {
         const ctl_podview *p = &pv[i];
-        if (has_dep && (!p->deployment || strcmp(p->deployment, dep) != 0)) continue;
+        if (!p->name || !ctl_api_in_ns(p->name, ns)) continue;
+        if (has_dep && (!p->deployment || strcmp(ctl_key_name(p->deployment), dep) != 0)) continue;
         int64_t started =
             p->name && a->cbs.pod_started ? a->cbs.pod_started(a->cbs.ud, p->name) : 0;
         json_t *j = ctl_api_pod_json(p, started);
@@ -529,9 +656,128 @@ static void ctl_api_route_pods(ctl_api *a, bx_http_req *req, bx_http_res *res)
     bx_reply_json(res, 200, json_pack("{s:o}", "items", items));
 }
 
+/* ---- logs ---- */
+
+int ctl_api_log_read(const char *path, int64_t offset, long tail, char **buf, size_t *len,
+                     int64_t *end)
+{
+    *buf = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    if (fseeko(f, 0, SEEK_END) != 0) goto fail;
+    off_t size = ftello(f);
+    if (size < 0) goto fail;
+    if (offset < 0 || offset > (int64_t)size) offset = 0; /* truncated: from the start */
+    off_t from = (off_t)offset;
+    if (size - from > (off_t)CTL_API_LOG_MAX) from = size - (off_t)CTL_API_LOG_MAX;
+    size_t n = (size_t)(size - from);
+    char *b = malloc(n + 1);
+    if (!b || fseeko(f, from, SEEK_SET) != 0 || fread(b, 1, n, f) != n) {
+        free(b);
+        goto fail;
+    }
+    fclose(f);
+    b[n] = 0;
+    size_t start = 0;
+    if (tail >= 0) { /* the last `tail` lines (a last line without \n counts) */
+        long lines = 0;
+        size_t i = n;
+        if (i && b[i - 1] == '\n') i--;
+        while (i > 0) {
+            if (b[i - 1] == '\n' && ++lines == tail) break;
+            i--;
+        }
+        start = tail == 0 ? n : i;
+    }
+    memmove(b, b + start, n - start + 1);
+    *buf = b;
+    *len = n - start;
+    *end = (int64_t)size;
+    return 0;
+fail:
+    fclose(f);
+    return -1;
+}
+
+/* JSON string of log bytes: bytes that are not UTF-8 become '?'. */
+static json_t *ctl_api_log_string(char *b, size_t n)
+{
+    json_t *j = json_stringn(b, n);
+    if (j) return j;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)b[i] >= 0x80 || b[i] == 0) b[i] = '?';
+    return json_stringn(b, n);
+}
+
+/* GET /v1/pods/{name}/log[?namespace=NS][&tailLines=N][&offset=B]:
+ * {"log","offset"}: the pod's output (stdout and stderr, one file per pod
+ * that its restarts append to) from byte B (0), at most CTL_API_LOG_MAX
+ * bytes; offset is where the next read goes on (brix logs -f). */
+static void ctl_api_route_log(ctl_api *a, bx_http_req *req, bx_http_res *res, const char *rest)
+{
+    char name[CTL_NAME_MAX + 2], ns[CTL_NAME_MAX + 1], key[CTL_NAME_MAX + 1], v[24];
+    size_t nl = strcspn(rest, "/");
+    if (strcmp(rest + nl, "/log") != 0 || nl == 0 || nl >= sizeof(name)) {
+        ctl_api_reply_errorf(res, 404, "no such path: %.200s", req->path);
+        return;
+    }
+    if (strcmp(req->method, "GET") != 0) {
+        ctl_api_reply_405(res, "GET", req->method);
+        return;
+    }
+    memcpy(name, rest, nl);
+    name[nl] = 0;
+    if (ctl_api_ns_param(req, res, ns, sizeof(ns)) < 0) return;
+    if (!ctl_name_valid(name)) {
+        ctl_api_reply_errorf(res, 400, "invalid name \"%.64s\": must be a DNS-1123 label", name);
+        return;
+    }
+    if (ctl_api_key_of(res, ns[0] ? ns : CTL_NS_DEFAULT, name, key, sizeof(key)) < 0) return;
+    long tail = -1;
+    int64_t offset = 0;
+    char *end;
+    if (ctl_api_query_get(req->query, "tailLines", v, sizeof(v)) == 1) {
+        tail = strtol(v, &end, 10);
+        if (*end || !v[0] || tail < -1) {
+            bx_reply_error(res, 400, NULL, "tailLines: a number >= -1");
+            return;
+        }
+    }
+    if (ctl_api_query_get(req->query, "offset", v, sizeof(v)) == 1) {
+        offset = strtoll(v, &end, 10);
+        if (*end || !v[0] || offset < 0) {
+            bx_reply_error(res, 400, NULL, "offset: a number >= 0");
+            return;
+        }
+    }
+    char path[4096];
+    if (!a->cfg.log_dir ||
+        (size_t)snprintf(path, sizeof(path), "%s/%s.log", a->cfg.log_dir, key) >= sizeof(path)) {
+        ctl_api_reply_errorf(res, 404, "pod \"%s\" has no log here", name);
+        return;
+    }
+    char *buf;
+    size_t len;
+    int64_t off_end = 0;
+    if (ctl_api_log_read(path, offset, tail, &buf, &len, &off_end) < 0) {
+        ctl_api_reply_errorf(res, 404, "pod \"%s\" not found (no log)", name);
+        return;
+    }
+    json_t *s = ctl_api_log_string(buf, len);
+    free(buf);
+    if (!s) {
+        bx_reply_error(res, 500, NULL, "out of memory");
+        return;
+    }
+    bx_reply_json(res, 200, json_pack("{s:o, s:I}", "log", s, "offset", (json_int_t)off_end));
+}
+
 static void ctl_api_route_events(ctl_api *a, bx_http_req *req, bx_http_res *res)
 {
-    char err[API_ERR_MAX], kind_s[64], name[CTL_NAME_MAX + 1], lim_s[16];
+    char err[API_ERR_MAX], kind_s[64], name[CTL_NAME_MAX + 1], lim_s[16], ns[CTL_NAME_MAX + 1],
+        key[CTL_NAME_MAX + 1];
+    if (ctl_api_ns_param(req, res, ns, sizeof(ns)) < 0) return;
     int hk = ctl_api_query_get(req->query, "kind", kind_s, sizeof(kind_s));
     int hn = ctl_api_query_get(req->query, "name", name, sizeof(name));
     int hl = ctl_api_query_get(req->query, "limit", lim_s, sizeof(lim_s));
@@ -568,15 +814,20 @@ static void ctl_api_route_events(ctl_api *a, bx_http_req *req, bx_http_res *res)
     }
     int rc = 0;
     if (hn && name[0]) {
-        rc = ctl_api_append_events(a, ctl_kind_name(kind), name, limit, items, err, sizeof(err));
+        if (ctl_api_key_of(res, ns[0] ? ns : CTL_NS_DEFAULT, name, key, sizeof(key)) < 0) {
+            json_decref(items);
+            return;
+        }
+        rc = ctl_api_append_events(a, ctl_kind_name(kind), key, limit, items, err, sizeof(err));
     } else {
         ctl_record *recs = NULL;
         size_t n = 0;
         rc = ctl_objstore_list(a->store, kind == CTL_KIND_NONE ? NULL : ctl_kind_name(kind), &recs,
                                &n, err, sizeof(err));
         for (size_t i = 0; rc == 0 && i < n; i++)
-            rc = ctl_api_append_events(a, recs[i].kind, recs[i].name, limit, items, err,
-                                       sizeof(err));
+            if (ctl_api_in_ns(recs[i].name, ns))
+                rc = ctl_api_append_events(a, recs[i].kind, recs[i].name, limit, items, err,
+                                           sizeof(err));
         ctl_records_free(recs, n);
     }
     if (rc < 0) {
@@ -609,6 +860,8 @@ static void ctl_api_handler(bx_http_req *req, bx_http_res *res, void *ud)
             allow = "POST";
     } else if (strncmp(p, "/v1/objects/", 12) == 0) {
         ctl_api_route_objects(a, req, res, p + 12);
+    } else if (strncmp(p, "/v1/pods/", 9) == 0) {
+        ctl_api_route_log(a, req, res, p + 9);
     } else if (strcmp(p, "/v1/pods") == 0) {
         if (strcmp(req->method, "GET") == 0)
             ctl_api_route_pods(a, req, res);

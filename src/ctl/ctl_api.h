@@ -60,6 +60,8 @@ typedef struct ctl_api_config {
     int port;              /* default CTL_API_DEFAULT_PORT; 0 picks a free one */
     size_t max_body_bytes; /* POST body limit; default 4 MiB (bx_yaml's) */
     size_t event_limit;    /* events per object in GET /v1/objects/{k}/{n}; 50 */
+    const char *log_dir;   /* pods' output files "<dir>/<pod key>.log" (ctl_orch_local's);
+                              NULL: no logs. Borrowed: outlives the api. */
 } ctl_api_config;
 
 void ctl_api_config_default(ctl_api_config *c);
@@ -89,6 +91,23 @@ void ctl_api_close(ctl_api *a, void (*cb)(void *ud), void *ud);
  * check): validates every document of body, then stores each (the store's
  * watchers run from inside each put, before the next is stored). Returns the HTTP status: 200 with
  * *answer (new reference, the route's body), or 400 / 500 with a message in err. */
+/* Bytes a log answer carries at most (the end of the file). */
+#define CTL_API_LOG_MAX (4u << 20)
+/* Reads path from byte offset (an offset past the end: from 0) to the end,
+ * at most CTL_API_LOG_MAX bytes, keeping the last `tail` lines when tail >=
+ * 0. *buf (malloc'd, NUL-terminated, *len bytes) and *end (the file's size).
+ * 0, or -1 (cannot read it). */
+int ctl_api_log_read(const char *path, int64_t offset, long tail, char **buf, size_t *len,
+                     int64_t *end);
+/* kubectl's STATUS word for a pod: Running, ContainerCreating, Terminating,
+ * CrashLoopBackOff, Error, Completed. */
+const char *ctl_api_pod_status(const ctl_podview *p);
+
+/* ctl_api_apply in namespace ns (NULL: as written): documents without
+ * metadata.namespace go there, ones naming another namespace are
+ * refused (400), as kubectl apply -n does. */
+int ctl_api_apply_in(ctl_api *a, const char *ns, const char *body, size_t len, json_t **answer,
+                     char *err, size_t errlen);
 int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, char *err,
                   size_t errlen);
 

@@ -60,9 +60,9 @@ int64_t ctl_cli_parse_time(const char *s);
 typedef enum ctl_cli_table {
     CTL_CLI_TABLE_DEPLOYMENTS = 0, /* NAME READY UP-TO-DATE AVAILABLE AGE */
     CTL_CLI_TABLE_MODELS,          /* NAME MODEL READY UP-TO-DATE AVAILABLE AGE */
-    CTL_CLI_TABLE_ADAPTERS,        /* NAME BASE PHASE INSTANCES AGE */
-    CTL_CLI_TABLE_AUTOSCALERS,     /* NAME STRATEGY MIN MAX DESIRED ACTUAL AGE */
-    CTL_CLI_TABLE_PODS,            /* NAME DEPLOYMENT PHASE READY RESTARTS PORT PID AGE */
+    CTL_CLI_TABLE_ADAPTERS,        /* NAME PHASE DESIRED READY CANDIDATES MODEL PATH AGE */
+    CTL_CLI_TABLE_AUTOSCALERS,     /* NAME MINPODS MAXPODS REPLICAS STRATEGY AGE */
+    CTL_CLI_TABLE_PODS,            /* NAME READY STATUS RESTARTS AGE */
     CTL_CLI_TABLE_EVENTS,          /* LAST SEEN TYPE REASON OBJECT COUNT MESSAGE */
 } ctl_cli_table;
 
@@ -70,10 +70,24 @@ typedef enum ctl_cli_table {
  * aligned table with a header line; wide adds columns. Ages are relative
  * to now_ms. 0, or -1 when out of memory. */
 int ctl_cli_print_table(FILE *out, ctl_cli_table t, const json_t *items, int wide, int64_t now_ms);
+/* How a table is printed: -o wide; -A (a NAMESPACE column first: the
+ * objects' metadata.namespace, the pods' and events' namespace); `get all`
+ * (name_prefix "deployment.apps" gives deployment.apps/NAME); no_header
+ * (the rows `get -w` prints after the first table). */
+typedef struct ctl_cli_print_opts {
+    int wide, ns_column, no_header;
+    const char *name_prefix;
+} ctl_cli_print_opts;
+int ctl_cli_print_table_opts(FILE *out, ctl_cli_table t, const json_t *items,
+                             const ctl_cli_print_opts *opt, int64_t now_ms);
 /* kubectl-describe text for one object, its events (array, may be NULL)
  * and, for a Deployment, its pods (array, may be NULL). */
 int ctl_cli_print_describe(FILE *out, const json_t *object, const json_t *events,
                            const json_t *pods, int64_t now_ms);
+/* 1 when labels (an object, or NULL) match a label selector as -l takes
+ * it: "k=v,k==v,k!=v,k,!k" (every term must hold). 0 when not, -1 when the
+ * selector does not parse. */
+int ctl_cli_selector_match(const char *sel, const json_t *labels);
 /* One JSON value as a YAML document (strings that would read back as
  * another type are quoted). 0 or -1. */
 int ctl_cli_print_yaml(FILE *out, const json_t *v);

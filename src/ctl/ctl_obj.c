@@ -15,6 +15,7 @@
 
 #include "common/bx_err.h"
 #include "common/bx_yaml.h"
+#include "ctl/ctl_key.h"
 #include "ctl/ctl_obj_int.h"
 
 /* ---- PodAutoscaler ---- */
@@ -202,7 +203,8 @@ int ctl_obj_parse_all(const json_t *docs, ctl_obj ***out, size_t *n, char *err, 
         const json_t *d = json_array_get(docs, i);
         if (json_is_null(d)) continue;
         if (ctl_obj_parse(d, &objs[k], one, sizeof(one)) < 0 ||
-            ctl_obj_local_check(objs[k], one, sizeof(one)) < 0) {
+            ctl_obj_local_check(objs[k], one, sizeof(one)) < 0 ||
+            ctl_key_obj(objs[k], one, sizeof(one)) < 0) {
             if (objs[k]) k++; /* parsed: freed with the others */
             if (err && errlen) {
                 if (total > 1)

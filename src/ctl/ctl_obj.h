@@ -14,8 +14,10 @@
  * (for `brix apply` to print).
  *
  * Common: apiVersion must match the kind; metadata.name is a DNS-1123 label;
- * metadata.labels/annotations are string maps; metadata.namespace is
- * accepted and ignored (one namespace locally); a `status` is dropped.
+ * metadata.labels/annotations are string maps; metadata.namespace is a
+ * DNS-1123 label when given; a `status` is dropped. ctl_obj_parse keeps
+ * metadata.name in name; local mode (ctl_obj_parse_all) puts the object's
+ * key there instead (ctl_key.h: "ns:name" outside the default namespace).
  *
  * Deployment. Honoured: metadata.labels["model.aibrix.ai/name"] (required;
  * spec.template.metadata.labels may carry it instead), label
@@ -209,7 +211,8 @@ void ctl_obj_free(ctl_obj *o);
 
 /* Every document of a JSON array (bx_yaml_load_all's output), as local
  * mode (brix up, its admin API) takes them: also refuses what local mode
- * cannot run (a PodAutoscaler target other than a Deployment). Null
+ * cannot run (a PodAutoscaler target other than a Deployment), and names
+ * each object by its key (ctl_key_obj). Null
  * documents (empty ones around "---") are skipped. On error nothing is
  * returned and the message starts with "document N: " (1-based) when the
  * array holds more than one document. Free with ctl_objs_free. */

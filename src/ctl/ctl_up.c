@@ -616,6 +616,7 @@ static int ctl_up_start(ctl_up *u)
     ctl_api_config apc;
     ctl_api_config_default(&apc);
     apc.port = u->cfg.admin_port;
+    apc.log_dir = u->log_dir; /* brix logs: ctl_orch_local writes one file per pod there */
     ctl_api_callbacks acbs = {.pods = ctl_up_api_pods, .pod_started = ctl_up_pod_started, .ud = u};
     if (ctl_api_init(&u->api, u->loop, u->st, &apc, &acbs, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: admin API: %s\n", err);
