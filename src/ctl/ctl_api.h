@@ -3,6 +3,11 @@
  * the caller's libuv loop over an object store (ctl_objstore) and answers
  * JSON:
  *
+ * Namespaces: every route but /healthz takes ?namespace=NS (default
+ * "default"); the lists (objects, pods, events) take ?allNamespaces=true
+ * instead. Objects, pods and events name their namespace and their name
+ * apart (the store's keys, ctl_key.h, do not leave the API).
+ *
  *   POST   /v1/apply                  body: YAML or JSON, one or more
  *                                     documents. Every document is validated
  *                                     first (ctl_obj, and as_spec for
@@ -17,6 +22,8 @@
  *   DELETE /v1/objects/{kind}/{name}  {"kind","name","result":"deleted"}; 404
  *                                     (the watch tells the controllers)
  *   GET    /v1/pods[?deployment=D]    {"items":[pod...]}: live podviews
+ *   GET    /v1/pods/{name}/log[?tailLines=N][&offset=B]  {"log","offset"}:
+ *                                     the pod's output file (cfg.log_dir)
  *   GET    /v1/events[?kind=K[&name=N]][&limit=L]   {"items":[event...]}
  *   GET    /healthz                   {"status":"ok"}
  *
@@ -24,8 +31,9 @@
  * ma, PodAutoscaler, ...). An object is its stored manifest plus
  * metadata.generation, metadata.creationTimestamp (RFC 3339) and "status".
  * An event is {type,reason,message,count,firstTimestamp,lastTimestamp,
- * involvedObject:{kind,name}}. A pod is {name,deployment,model,url,labels,
- * replica,port,pid,phase,ready,restarts,readySince,startedAt} (times RFC
+ * involvedObject:{kind,namespace,name}}. A pod is {name,namespace,
+ * deployment,model,url,labels,replica,port,pid,phase,status (kubectl's
+ * STATUS word),ready,restarts,readySince,startedAt} (times RFC
  * 3339 or null; startedAt from the pod_started callback).
  * Errors: {"error":{"message",...}} (bx_reply_error) with 400, 403, 404,
  * 405 (with Allow), 413 (body over the limit), 415, 500.

@@ -1,23 +1,30 @@
-/* ctl_cli: `brix apply | get | describe | delete`, a client of the admin
- * API (ctl_api) in kubectl's habits:
+/* ctl_cli: `brix apply | get | describe | delete | logs`, a client of the
+ * admin API (ctl_api) in kubectl's habits:
  *
- *   brix apply -f FILE|-                      created / configured / unchanged
- *   brix get KIND [NAME...] [-o wide|json|yaml|name]
- *   brix describe KIND [NAME...]
- *   brix delete -f FILE|-  |  brix delete KIND NAME... [--ignore-not-found]
+ *   brix apply -f FILE|- [-n NS]              created / configured / unchanged
+ *   brix get KIND[,KIND...]|all [NAME...] [-n NS|-A] [-l SEL] [-w]
+ *            [-o wide|json|yaml|name]
+ *   brix describe KIND [NAME...] [-n NS|-A]
+ *   brix delete -f FILE|-  |  brix delete KIND NAME... [-n NS] [--ignore-not-found]
+ *   brix logs POD [-n NS] [-f] [--tail N]
  *
- * KIND: models, deployments (deploy), adapters, modeladapters (ma),
- * autoscalers, podautoscalers (pa), pods (po), events (ev); singular forms
- * too. Global flag --server URL (or -s; env BRIX_SERVER; default
- * http://127.0.0.1:8889). Exit status 0, or 1 with the reason on the error
- * stream ("Error from server (NotFound): deployment \"x\" not found").
+ * KIND: pods (po), deployments (deploy, deployments.apps), models,
+ * modeladapters (ma, adapters, modeladapters.model.aibrix.ai),
+ * podautoscalers (pa, autoscalers, podautoscalers.autoscaling.aibrix.ai),
+ * events (ev); singular forms too (the table in ctl_cli_get.c). Global flag
+ * --server URL (or -s; env BRIX_SERVER; default http://127.0.0.1:8889).
+ * Exit status 0, or 1 with the reason on the error stream ("Error from
+ * server (NotFound): deployment \"x\" not found"). -w and logs -f ask the
+ * API every CTL_CLI_POLL_MS until interrupted (env BRIX_CLI_MAX_POLLS=N
+ * stops them after N polls, for tests).
  *
  * The printers are pure functions of the API's JSON (see ctl_api.h for its
  * shapes) and a clock value, writing to a FILE*, so tests can check them
  * byte for byte. The HTTP client is libcurl (blocking); responses are
  * bounded in size.
  *
- * Files: ctl_cli.c (commands, arguments), ctl_cli_http.c (the request),
+ * Files: ctl_cli.c (commands, arguments), ctl_cli_get.c (get, the kinds),
+ * ctl_cli_logs.c (logs), ctl_cli_http.c (the request),
  * ctl_cli_print.c (tables), ctl_cli_describe.c, ctl_cli_yaml.c, and
  * ctl_cli_fmt.c below them; ctl_cli_int.h is what they share.
  *
