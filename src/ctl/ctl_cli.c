@@ -407,7 +407,7 @@ static int ctl_cli_parse_args(ctl_cli_ctx *c, int argc, char **argv)
         fprintf(c->err, "error: invalid namespace \"%s\": must be a DNS-1123 label\n", c->ns);
         return 1;
     }
-    if (c->all_ns && c->ns && strcmp(argv[0], "get") && strcmp(argv[0], "describe")) {
+    if (c->all_ns && strcmp(argv[0], "get") && strcmp(argv[0], "describe")) {
         fprintf(c->err, "error: -A is for get and describe\n");
         return 1;
     }

@@ -828,6 +828,17 @@ static void test_namespaces(void **state)
     o = cli(s, "get", "deploy", "llama-3-8b", "-A", NULL);
     assert_int_equal(o.rc, 1);
     out_free(&o);
+    o = cli(s, "delete", "deploy", "llama-3-8b", "-A", NULL);
+    assert_int_equal(o.rc, 1);
+    assert_non_null(strstr(o.err, "-A is for get and describe"));
+    out_free(&o);
+    o = cli(s, "get", "deploy", "-n", "Bad_NS", NULL);
+    assert_int_equal(o.rc, 1);
+    out_free(&o);
+    o = cli(s, "describe", "deploy", "-A", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "llama-3-8b"));
+    out_free(&o);
 }
 
 /* ctl_key: namespace and name in one key; the selector parser; log reads. */
@@ -982,6 +993,29 @@ static void test_api_routes(void **state)
     json_decref(j);
     assert_int_equal(req(s, "GET", "/nope", NULL, NULL, 0, &j), 404);
     json_decref(j);
+    /* namespaces: a bad one is a 400; apply into one; logs without a log folder */
+    assert_int_equal(req(s, "GET", "/v1/objects/deployments?namespace=Bad_NS", NULL, NULL, 0, &j),
+                     400);
+    json_decref(j);
+    assert_int_equal(req(s, "GET", "/v1/pods?allNamespaces=true", NULL, NULL, 0, &j), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 2);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(j, "items"), 0), "namespace")),
+                        "default");
+    json_decref(j);
+    assert_int_equal(req(s, "GET", "/v1/pods?namespace=other", NULL, NULL, 0, &j), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 0);
+    json_decref(j);
+    assert_int_equal(req(s, "GET", "/v1/pods/llama-3-8b-0/log", NULL, NULL, 0, &j), 404);
+    json_decref(j);
+    assert_int_equal(req(s, "GET", "/v1/pods/llama-3-8b-0/logs", NULL, NULL, 0, &j), 404);
+    json_decref(j);
+    assert_int_equal(req(s, "POST", "/v1/pods/llama-3-8b-0/log", "application/json", "{}", 2, &j),
+                     405);
+    json_decref(j);
+    assert_int_equal(req(s, "GET", "/v1/pods/llama-3-8b-0/log?tailLines=x", NULL, NULL, 0, &j),
+                     400);
+    json_decref(j);
 
     /* CSRF guard: a form's content type is refused */
     const char *dep = "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":"
@@ -994,6 +1028,25 @@ static void test_api_routes(void **state)
     json_t *it = json_array_get(json_object_get(j, "items"), 0);
     assert_string_equal(json_string_value(json_object_get(it, "result")), "created");
     assert_string_equal(json_string_value(json_object_get(it, "kind")), "Deployment");
+    json_decref(j);
+    xx = req(s, "POST", "/v1/apply?namespace=ns-b", "application/json", dep, strlen(dep), &j);
+    assert_int_equal(xx, 200);
+    it = json_array_get(json_object_get(j, "items"), 0);
+    assert_string_equal(json_string_value(json_object_get(it, "result")), "created");
+    assert_string_equal(json_string_value(json_object_get(it, "namespace")), "ns-b");
+    assert_string_equal(json_string_value(json_object_get(it, "name")), "j");
+    json_decref(j);
+    assert_int_equal(req(s, "GET", "/v1/objects/deployments/j?namespace=ns-b", NULL, NULL, 0, &j),
+                     200);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(j, "object"), "metadata"),
+                                          "namespace")),
+        "ns-b");
+    json_decref(j);
+    assert_int_equal(
+        req(s, "DELETE", "/v1/objects/deployments/j?namespace=ns-b", NULL, NULL, 0, &j), 200);
+    json_decref(j);
+    assert_int_equal(req(s, "GET", "/v1/objects/deployments/j", NULL, NULL, 0, &j), 200);
     json_decref(j);
     /* empty body */
     assert_int_equal(req(s, "POST", "/v1/apply", "application/yaml", "", 0, &j), 400);
