@@ -44,6 +44,9 @@
  * application/x-yaml, text/yaml or application/json (a cross-site form
  * cannot send those without a CORS preflight, which this API never grants).
  *
+ * Files: ctl_api.c (lifecycle, routing, apply, objects, events),
+ * ctl_api_pods.c (pods, logs); ctl_api_int.h is what they share.
+ *
  * Ownership and threads: everything runs on the loop thread; the store is
  * borrowed (only used from that thread) and must outlive the api. Callbacks
  * run on the loop thread. The pods callback returns an array the producer
