@@ -33,7 +33,7 @@ spec:
       containers:
         - name: engine
           command: ["{brix}", "engine"]
-          args: ["--port", "{port}", "--model", "{model}"]
+          args: ["--port", "{port}", "--model", "{model}", "--enable-lora", "--max-loras", "4"]
 YAML
 }
 deployment "" llm 1 >"$E2E_TMP/default.yaml"
@@ -54,6 +54,29 @@ spec:
   metricsSources:
     - {metricSourceType: pod, protocolType: http, port: "8000", path: metrics,
        targetMetric: num_requests_running, targetValue: "50"}
+YAML
+    cat <<'YAML'
+---
+apiVersion: model.aibrix.ai/v1alpha1
+kind: ModelAdapter
+metadata:
+  name: sql-lora
+  namespace: team-a
+spec:
+  baseModel: llm-a
+  podSelector:
+    matchLabels: {model.aibrix.ai/name: llm-a}
+  artifactURL: huggingface://org/sql-lora
+---
+apiVersion: model.aibrix.ai/v1alpha1
+kind: ModelAdapter
+metadata:
+  name: stray-lora
+  namespace: team-a
+spec:
+  podSelector:
+    matchLabels: {model.aibrix.ai/name: llm}
+  artifactURL: huggingface://org/stray-lora
 YAML
 } >"$E2E_TMP/team-a.yaml"
 
@@ -89,6 +112,18 @@ wait_for 30 "llm Ready in default" ready default 1
 wait_for 30 "llm Ready in team-a" ready team-a 1
 wait_for 15 "model llm serves" chat_ok llm
 wait_for 15 "model llm-a serves" chat_ok llm-a
+
+log "adapters pick pods of their own namespace; one is served under its name"
+phase_of() { "$BRIX" get ma "$1" -n team-a -o json | jq -r '.status.phase // ""' 2>/dev/null; }
+wait_for 30 "team-a's sql-lora Running" bash -c '[ "$("$0" get ma sql-lora -n team-a -o json | jq -r .status.phase)" = Running ]' "$BRIX"
+wait_for 15 "a chat to sql-lora" chat_ok sql-lora
+# stray-lora selects model llm's pods, which are default's: no candidate in team-a
+sleep 1
+[ "$("$BRIX" get ma stray-lora -n team-a -o json | jq '.status.candidates // 0')" = 0 ] ||
+    fail "stray-lora found candidates outside team-a: $("$BRIX" get ma stray-lora -n team-a -o json | jq -c .status)"
+[ "$(phase_of stray-lora)" != Running ] || fail "stray-lora runs on another namespace's pod"
+"$BRIX" get ma -n team-a >"$E2E_TMP/ma.txt"
+head -n 1 "$E2E_TMP/ma.txt" | grep -q "^NAME *PHASE *DESIRED *READY *CANDIDATES *MODEL PATH *AGE" || fail "ma columns: $(cat "$E2E_TMP/ma.txt")"
 
 log "get -A: both, NAMESPACE first"
 "$BRIX" get deploy -A >"$E2E_TMP/all-ns.txt" || fail "get deploy -A failed"
