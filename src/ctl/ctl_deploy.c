@@ -174,7 +174,9 @@ static void ctl_deploy_on_autoscaler(void *ud, const ctl_watch_event *ev)
             d->deps[i].autoscaled = ctl_deploy_is_autoscaled(d, d->deps[i].obj->name);
         return;
     }
-    ctl_deploy_dep *e = ctl_deploy_find(d, ev->obj->u.pa.target_name);
+    char key[CTL_NAME_MAX + 1]; /* the target in the autoscaler's namespace */
+    if (ctl_key_sibling(ev->obj->name, ev->obj->u.pa.target_name, key, sizeof(key)) != 0) return;
+    ctl_deploy_dep *e = ctl_deploy_find(d, key);
     if (!e) return;
     e->autoscaled = 1;
     if (d->cbs.replicas) d->cbs.replicas(d->ud, e->obj->name, e->obj->u.dep.model, e->replicas);

@@ -18,6 +18,7 @@
 #include "ctl/ctl_autoscale.h"
 #include "ctl/ctl_cli.h"
 #include "ctl/ctl_deploy.h"
+#include "ctl/ctl_key.h"
 #include "ctl/ctl_lora.h"
 #include "ctl/ctl_obj.h"
 #include "ctl/ctl_objstore_sqlite.h"
@@ -285,12 +286,35 @@ static int ctl_up_gateway_metric(void *ud, const char *model, const char *metric
     return -1;
 }
 
+/* The base model of the adapter served as `model` (its name, in any
+ * namespace: the gateway's model names have none) into base. 0, or -1 when
+ * no adapter has that name. */
+static int ctl_up_adapter_base(ctl_up *u, const char *model, char *base, size_t len)
+{
+    ctl_record *rs = NULL;
+    size_t n = 0;
+    char err[256];
+    int rc = -1;
+    if (ctl_objstore_list(u->st, "ModelAdapter", &rs, &n, err, sizeof(err)) != 0) return -1;
+    for (size_t i = 0; i < n && rc != 0; i++) {
+        if (strcmp(ctl_key_name(rs[i].name), model) != 0) continue;
+        const char *b =
+            json_string_value(json_object_get(json_object_get(rs[i].object, "spec"), "baseModel"));
+        snprintf(base, len, "%s", b ? b : "");
+        rc = 0;
+    }
+    ctl_records_free(rs, n);
+    return rc;
+}
+
 /* Scale from zero: the gateway holds a request for model. */
 static int ctl_up_is_model(void *ud, const char *model)
 {
     ctl_up *u = ud;
     ctl_deploy_info di;
-    return ctl_deploy_by_model(u->deploy, model, &di) == 0 || ctl_lora_has(u->lora, model);
+    char base[CTL_MODEL_NAME_MAX + 1];
+    return ctl_deploy_by_model(u->deploy, model, &di) == 0 || ctl_lora_has(u->lora, model) ||
+           ctl_up_adapter_base(u, model, base, sizeof(base)) == 0;
 }
 
 static void ctl_up_wake(void *ud, const char *model)
@@ -298,16 +322,9 @@ static void ctl_up_wake(void *ud, const char *model)
     ctl_up *u = ud;
     ctl_deploy_info di;
     int found = ctl_deploy_by_model(u->deploy, model, &di) == 0;
-    if (!found) { /* an adapter: wake its base model's deployment */
-        ctl_record r;
-        char err[256];
-        if (ctl_objstore_get(u->st, "ModelAdapter", model, &r, err, sizeof(err)) == 0) {
-            const char *base =
-                json_string_value(json_object_get(json_object_get(r.object, "spec"), "baseModel"));
-            if (base) found = ctl_deploy_by_model(u->deploy, base, &di) == 0;
-            ctl_record_clear(&r);
-        }
-    }
+    char base[CTL_MODEL_NAME_MAX + 1];
+    if (!found && ctl_up_adapter_base(u, model, base, sizeof(base)) == 0 && base[0])
+        found = ctl_deploy_by_model(u->deploy, base, &di) == 0; /* wake the base model's */
     if (!found) return;
     if (di.autoscaled) {
         ctl_as_wake(u->as, di.name);

@@ -80,7 +80,7 @@ spec:
 YAML
 } >"$E2E_TMP/team-a.yaml"
 
-"$BRIX" up --state "$E2E_TMP/state" --host 127.0.0.1 --port "$GP" --admin-port "$AP" \
+"$BRIX" up --state "$E2E_TMP/state" --host 127.0.0.1 --port "$GP" --admin-port "$AP" --hold-seconds 30 \
     -f "$E2E_TMP/default.yaml" >"$E2E_TMP/up.log" 2>&1 &
 E2E_PIDS+=($!)
 E2E_LOGS+=("$E2E_TMP/up.log")
@@ -169,24 +169,74 @@ kill -9 "$pid"
 wait_for 30 "logs -f prints the restart" grep -q "launching team-a:llm-0 (restart 1)" "$E2E_TMP/follow.txt"
 wait_for 30 "llm back in team-a" ready team-a 1
 
-log "get -w prints a change as it happens; team-a's autoscaler scales team-a's llm"
+log "get -w prints a change as it happens; team-a's autoscaler owns team-a's llm"
 deployment "  namespace: team-a" llm-a 2 | "$BRIX" apply -f - >/dev/null || fail "scale to 2"
 wait_for 30 "the watch shows 2 replicas" grep -q "^llm *[0-9]/2 " "$E2E_TMP/watch.txt"
 head -n 1 "$E2E_TMP/watch.txt" | grep -q "^NAME *READY" || fail "watch header: $(cat "$E2E_TMP/watch.txt")"
 # its autoscaler (KPA, nothing running) brings it back to minReplicas
 pa_scaled() { "$BRIX" get pa llm-pa -n team-a -o json | jq -e '.status.desiredScale == 1 and .status.actualScale == 1' >/dev/null 2>&1; }
-wait_for 30 "team-a's autoscaler scales team-a's llm" pa_scaled
-wait_for 10 "team-a:llm's scale in the log" grep -q "deployment team-a:llm: scale 2 -> 1" "$E2E_TMP/up.log"
-grep -q "deployment llm: scale" "$E2E_TMP/up.log" && fail "default's llm was scaled: $(grep 'scale' "$E2E_TMP/up.log")"
+wait_for 30 "team-a's autoscaler at 1" pa_scaled
+# the autoscaler owns team-a's llm (spec.replicas 2 is not what runs); default's is not autoscaled
+"$BRIX" get deploy llm -n team-a -o json | jq -e '.status.autoscaledReplicas == 1' >/dev/null ||
+    fail "team-a's llm is not autoscaled: $("$BRIX" get deploy llm -n team-a -o json | jq -c .status)"
+"$BRIX" get deploy llm -o json | jq -e '.status.autoscaledReplicas == null' >/dev/null ||
+    fail "default's llm is autoscaled: $("$BRIX" get deploy llm -o json | jq -c .status)"
+[ "$("$BRIX" get pods -n team-a -o json | jq '.items | length')" = 1 ] || fail "team-a runs $("$BRIX" get pods -n team-a)"
 ready default 1 || fail "default's llm changed: $("$BRIX" get pods -A)"
 stop_pid "$WATCH"
 stop_pid "$FOLLOW"
 
+log "a request for a scaled-to-zero team-a model's adapter wakes its deployment"
+cat >"$E2E_TMP/zero.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: zero
+  namespace: team-a
+  labels: {model.aibrix.ai/name: zm}
+spec:
+  replicas: 0
+  template:
+    spec:
+      containers:
+        - name: engine
+          args: ["--port", "{port}", "--model", "{model}", "--enable-lora"]
+---
+apiVersion: autoscaling.aibrix.ai/v1alpha1
+kind: PodAutoscaler
+metadata:
+  name: zero-kpa
+  namespace: team-a
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: zero}
+  minReplicas: 0
+  maxReplicas: 1
+  scalingStrategy: KPA
+  metricsSources:
+    - {metricSourceType: pod, protocolType: http, port: "8000", path: /metrics,
+       targetMetric: num_requests_running, targetValue: "4"}
+---
+apiVersion: model.aibrix.ai/v1alpha1
+kind: ModelAdapter
+metadata:
+  name: zero-lora
+  namespace: team-a
+spec:
+  baseModel: zm
+  podSelector:
+    matchLabels: {model.aibrix.ai/name: zm}
+  artifactURL: huggingface://org/zero-lora
+YAML
+"$BRIX" apply -f "$E2E_TMP/zero.yaml" >/dev/null || fail "apply zero.yaml"
+sleep 1
+[ "$("$BRIX" get pods -n team-a -l model.aibrix.ai/name=zm -o name)" = "" ] || fail "zero has pods before any request"
+chat_ok zero-lora || fail "the first request to zero-lora: $(cat "$E2E_TMP/body")"
+[ -n "$("$BRIX" get pods -n team-a -l model.aibrix.ai/name=zm -o name)" ] || fail "no pod of zero after the request"
+
 log "delete in team-a leaves default's llm"
 "$BRIX" delete deploy llm -n team-a >"$E2E_TMP/delete.txt" || fail "delete -n team-a"
-wait_for 30 "team-a's pods gone" ready team-a 0
-[ "$("$BRIX" get pods -n team-a -o json | jq '.items | length')" = 0 ] ||
-    wait_for 30 "team-a has no pods" bash -c '[ "$("$0" get pods -n team-a -o json | jq ".items | length")" = 0 ]' "$BRIX"
+llm_a_gone() { [ -z "$("$BRIX" get pods -n team-a -l model.aibrix.ai/name=llm-a -o name)" ]; }
+wait_for 30 "team-a's llm pods gone" llm_a_gone
 ready default 1 || fail "default's llm is gone: $("$BRIX" get pods -A)"
 chat_ok llm || fail "model llm no longer serves"
 "$BRIX" get deploy llm >/dev/null || fail "default's llm deleted"
