@@ -20,6 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(ts, data, tl);
         ts[tl] = 0;
         (void)ctl_cli_parse_time(ts);
+        /* the first line as a -l selector, against the labels below */
+        (void)ctl_cli_selector_match(ts, NULL);
     }
     json_error_t je;
     json_t *j = json_loadb((const char *)data, size, JSON_DECODE_ANY, &je);
@@ -28,6 +30,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int t = CTL_CLI_TABLE_DEPLOYMENTS; t <= CTL_CLI_TABLE_OBJECTS; t++)
         for (int wide = 0; wide < 2; wide++)
             (void)ctl_cli_print_table(null, (ctl_cli_table)t, items, wide, 1700000000000);
+    /* -A and get all: NAMESPACE first, kind/ before the names */
+    ctl_cli_print_opts po = {.wide = 1, .ns_column = 1, .name_prefix = "deployment.apps"};
+    for (int t = CTL_CLI_TABLE_DEPLOYMENTS; t <= CTL_CLI_TABLE_EVENTS; t++)
+        (void)ctl_cli_print_table_opts(null, (ctl_cli_table)t, items, &po, 1700000000000);
+    if (tl < sizeof(ts))
+        (void)ctl_cli_selector_match(ts, json_object_get(json_object_get(j, "metadata"), "labels"));
     (void)ctl_cli_print_describe(null, j, json_object_get(j, "events"), json_object_get(j, "pods"),
                                  1700000000000);
     (void)ctl_cli_print_describe(null, json_array_get(items, 0), items, items, 0);

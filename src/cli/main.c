@@ -38,6 +38,7 @@ static const struct brix_cmd brix_cmds[] = {
     {"get", "list models, pods, adapters, autoscalers, events", ctl_cli_main},
     {"describe", "show an object with its status, conditions and events", ctl_cli_main},
     {"delete", "delete objects by file or by kind and name", ctl_cli_main},
+    {"logs", "print a pod's output (brix logs POD [-f] [--tail N])", ctl_cli_main},
     {"version", "print the version", brix_version},
 };
 

@@ -3,6 +3,7 @@
  * (SQLite on a local file: fast enough for an admin surface) and answers a
  * whole JSON body through bx_reply. */
 #include "ctl/ctl_api.h"
+#include "ctl/ctl_api_int.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -19,28 +20,16 @@
 #include "common/bx_reply.h"
 #include "common/bx_yaml.h"
 #include "ctl/ctl_autoscale.h"
+#include "ctl/ctl_key.h"
 
 #define API_DEFAULT_BODY (4u << 20)
 #define API_DEFAULT_EVENTS 50
 #define API_MAX_EVENTS 1000
-#define API_HOST_MAX 64
-#define API_ERR_MAX 1024
 /* Connections the admin API keeps open at once: operators and controllers
  * need a few; a flood must not take the descriptors of the gateway that
  * `brix up` runs in the same process. Deadlines and the body budget are
  * bx_http's defaults. */
 #define API_MAX_CONNECTIONS 256
-
-struct ctl_api {
-    uv_loop_t *loop;
-    ctl_objstore *store;
-    ctl_api_config cfg;
-    char host[API_HOST_MAX];
-    ctl_api_callbacks cbs;
-    bx_http_server *srv;
-    void (*close_cb)(void *ud);
-    void *close_ud;
-};
 
 void ctl_api_config_default(ctl_api_config *c)
 {
@@ -70,7 +59,7 @@ ctl_kind ctl_api_kind_parse(const char *s)
 /* ---- small helpers ---- */
 
 /* RFC 3339 (seconds, UTC) of Unix ms; JSON null for 0. New reference. */
-static json_t *ctl_api_ts_json(int64_t ms)
+json_t *ctl_api_ts_json(int64_t ms)
 {
     if (ms <= 0) return json_null();
     time_t t = (time_t)(ms / 1000);
@@ -162,10 +151,7 @@ int ctl_api_query_get(const char *q, const char *key, char *out, size_t len)
     return 0;
 }
 
-static void ctl_api_reply_errorf(bx_http_res *res, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void ctl_api_reply_errorf(bx_http_res *res, int status, const char *fmt, ...)
+void ctl_api_reply_errorf(bx_http_res *res, int status, const char *fmt, ...)
 {
     char msg[API_ERR_MAX + 128];
     va_list ap;
@@ -175,7 +161,7 @@ static void ctl_api_reply_errorf(bx_http_res *res, int status, const char *fmt, 
     bx_reply_error(res, status, NULL, msg);
 }
 
-static void ctl_api_reply_405(bx_http_res *res, const char *allow, const char *method)
+void ctl_api_reply_405(bx_http_res *res, const char *allow, const char *method)
 {
     (void)bx_http_res_header(res, "Allow", allow);
     ctl_api_reply_errorf(res, 405, "method %.16s not allowed (allowed: %s)", method, allow);
@@ -193,7 +179,11 @@ static json_t *ctl_api_record_json(const ctl_record *r)
         meta = json_object();
         if (!meta || json_object_set_new(o, "metadata", meta) < 0) goto fail;
     }
-    if (json_object_set_new(meta, "generation", json_integer(r->generation)) < 0 ||
+    char ns[CTL_NAME_MAX + 1];
+    ctl_key_ns(r->name, ns, sizeof(ns));
+    if (json_object_set_new(meta, "name", json_string(ctl_key_name(r->name))) < 0 ||
+        json_object_set_new(meta, "namespace", json_string(ns)) < 0 ||
+        json_object_set_new(meta, "generation", json_integer(r->generation)) < 0 ||
         json_object_set_new(meta, "creationTimestamp", ctl_api_ts_json(r->created_ms)) < 0 ||
         json_object_set(o, "status", r->status ? r->status : json_object()) < 0)
         goto fail;
@@ -204,10 +194,10 @@ fail:
 }
 
 /* Services (ctl_obj_service_models): each object of svcs (API JSON, a
- * list) gets status.models, the models of the Deployments whose pods its
- * selector matches, and status.endpoint, the gateway's address that serves
- * them (null when the Service names no model or no gateway was given). 0,
- * or -1 with a message. */
+ * list) gets status.models, the models of the Deployments of its namespace
+ * whose pods its selector matches, and status.endpoint, the gateway's
+ * address that serves them (null when the Service names no model or no
+ * gateway was given). 0, or -1 with a message. */
 static int ctl_api_services_status(ctl_api *a, json_t *svcs, char *err, size_t errlen)
 {
     ctl_record *recs = NULL;
@@ -215,10 +205,14 @@ static int ctl_api_services_status(ctl_api *a, json_t *svcs, char *err, size_t e
     if (ctl_objstore_list(a->store, ctl_kind_name(CTL_KIND_DEPLOYMENT), &recs, &n, err, errlen) < 0)
         return -1;
     ctl_obj **deps = calloc(n ? n : 1, sizeof(*deps));
-    int rc = deps ? 0 : -1;
+    ctl_obj **same = calloc(n ? n : 1, sizeof(*same));
+    char(*dns)[CTL_NAME_MAX + 1] = calloc(n ? n : 1, sizeof(*dns));
+    int rc = deps && same && dns ? 0 : -1;
     char why[API_ERR_MAX];
-    for (size_t i = 0; deps && i < n; i++)
+    for (size_t i = 0; !rc && i < n; i++) {
+        ctl_key_ns(recs[i].name, dns[i], sizeof(dns[i]));
         if (ctl_obj_parse(recs[i].object, &deps[i], why, sizeof(why)) != 0) deps[i] = NULL;
+    }
     ctl_records_free(recs, n);
     size_t k;
     json_t *o;
@@ -233,7 +227,13 @@ static int ctl_api_services_status(ctl_api *a, json_t *svcs, char *err, size_t e
             continue; /* stored before a check of today's: shown as stored */
         }
         json_decref(doc);
-        json_t *models = ctl_obj_service_models(svc, deps, n);
+        const char *sns =
+            json_string_value(json_object_get(json_object_get(o, "metadata"), "namespace"));
+        if (!sns || !*sns) sns = CTL_NS_DEFAULT;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (deps[i] && !strcmp(dns[i], sns)) same[m++] = deps[i];
+        json_t *models = ctl_obj_service_models(svc, same, m);
         ctl_obj_free(svc);
         json_t *st = json_object_get(o, "status");
         if (!models || !json_is_object(st) ||
@@ -245,17 +245,62 @@ static int ctl_api_services_status(ctl_api *a, json_t *svcs, char *err, size_t e
             rc = -1;
     }
     if (rc) snprintf(err, errlen, "out of memory");
-    ctl_objs_free(deps, n);
+    if (deps) ctl_objs_free(deps, n);
+    free(same);
+    free(dns);
     return rc;
 }
 
 static json_t *ctl_api_event_json(const ctl_event *e)
 {
-    return json_pack("{s:s, s:s, s:s?, s:I, s:o, s:o, s:{s:s, s:s}}", "type",
+    char ns[CTL_NAME_MAX + 1];
+    ctl_key_ns(e->name, ns, sizeof(ns));
+    return json_pack("{s:s, s:s, s:s?, s:I, s:o, s:o, s:{s:s, s:s, s:s}}", "type",
                      ctl_event_type_name(e->type), "reason", e->reason, "message", e->message,
                      "count", (json_int_t)e->count, "firstTimestamp", ctl_api_ts_json(e->first_ms),
                      "lastTimestamp", ctl_api_ts_json(e->last_ms), "involvedObject", "kind",
-                     e->kind, "name", e->name);
+                     e->kind, "namespace", ns, "name", ctl_key_name(e->name));
+}
+
+/* ---- namespaces ---- */
+
+/* Which namespace a request means: ?namespace=NS (default "default"), or
+ * every namespace with ?allNamespaces=true (ns[0] = 0). 0, or -1 after a
+ * 400 answer. */
+int ctl_api_ns_param(bx_http_req *req, bx_http_res *res, char *ns, size_t len)
+{
+    char all[16];
+    int ha = ctl_api_query_get(req->query, "allNamespaces", all, sizeof(all));
+    int hn = ctl_api_query_get(req->query, "namespace", ns, len);
+    if (ha < 0 || hn < 0 || (hn && ns[0] && !ctl_name_valid(ns))) {
+        bx_reply_error(res, 400, NULL, "namespace: must be a DNS-1123 label");
+        return -1;
+    }
+    if (ha && (!all[0] || !strcmp(all, "true") || !strcmp(all, "1"))) {
+        ns[0] = 0;
+        return 0;
+    }
+    if (!hn || !ns[0]) snprintf(ns, len, "%s", CTL_NS_DEFAULT);
+    return 0;
+}
+
+/* 1 when key is in ns ("" = every namespace). */
+int ctl_api_in_ns(const char *key, const char *ns)
+{
+    if (!ns[0]) return 1;
+    char kns[CTL_NAME_MAX + 1];
+    ctl_key_ns(key, kns, sizeof(kns));
+    return strcmp(kns, ns) == 0;
+}
+
+/* A request's object key: ns and the name of the path. 0, or -1 after a
+ * 400 answer. */
+int ctl_api_key_of(bx_http_res *res, const char *ns, const char *name, char *key, size_t len)
+{
+    char why[256];
+    if (ctl_key_make(ns[0] ? ns : NULL, name, key, len, why, sizeof(why)) == 0) return 0;
+    ctl_api_reply_errorf(res, 400, "%s", why);
+    return -1;
 }
 
 /* Appends the latest `limit` events of (kind, name) to arr. 0 or -1. */
@@ -277,20 +322,43 @@ static int ctl_api_append_events(ctl_api *a, const char *kind, const char *name,
     return rc;
 }
 
-static const char *ctl_api_phase_name(ctl_pod_phase p)
-{
-    static const char *const names[] = {"Starting", "Ready",   "Draining",
-                                        "Stopping", "Backoff", "Gone"};
-    return (unsigned)p < sizeof(names) / sizeof(names[0]) ? names[p] : "Unknown";
-}
-
 /* ---- routes ---- */
+
+/* kubectl apply -n NS: a document without metadata.namespace goes to ns;
+ * one that names another namespace is refused. 0 or -1 with a message. */
+static int ctl_api_apply_ns(json_t *docs, const char *ns, char *err, size_t errlen)
+{
+    size_t i;
+    json_t *d;
+    if (!ns || !*ns) return 0;
+    json_array_foreach(docs, i, d)
+    {
+        json_t *meta = json_object_get(d, "metadata");
+        if (!json_is_object(meta)) continue; /* ctl_obj_parse says what is wrong */
+        const char *have = json_string_value(json_object_get(meta, "namespace"));
+        if (have && strcmp(have, ns) != 0) {
+            snprintf(err, errlen,
+                     "the namespace from the provided object \"%.63s\" does not match the "
+                     "namespace \"%.63s\". You must pass '--namespace=%.63s' to perform this "
+                     "operation.",
+                     have, ns, have);
+            return -1;
+        }
+        if (!have && strcmp(ns, CTL_NS_DEFAULT) != 0 &&
+            json_object_set_new(meta, "namespace", json_string(ns)) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
 
 /* Validation of every document before anything is stored. 0 with objs
  * (and the skipped documents' warnings appended to warnings), or the HTTP
  * status (400/500) with a message. */
-static int ctl_api_apply_validate(ctl_api *a, const char *body, size_t len, json_t *warnings,
-                                  ctl_obj ***objs, size_t *n, char *err, size_t errlen)
+static int ctl_api_apply_validate(ctl_api *a, const char *ns, const char *body, size_t len,
+                                  json_t *warnings, ctl_obj ***objs, size_t *n, char *err,
+                                  size_t errlen)
 {
     bx_yaml_limits lim;
     bx_yaml_limits_default(&lim);
@@ -304,9 +372,12 @@ static int ctl_api_apply_validate(ctl_api *a, const char *body, size_t len, json
         return 400;
     }
     size_t total = json_array_size(docs);
-    int rc = ctl_obj_parse_all(docs, warnings, objs, n, err, errlen);
+    if (ctl_api_apply_ns(docs, ns, err, errlen) < 0 ||
+        ctl_obj_parse_all(docs, warnings, objs, n, err, errlen) < 0) {
+        json_decref(docs);
+        return 400;
+    }
     json_decref(docs);
-    if (rc < 0) return 400;
     int status = 0;
     if (*n == 0 && json_array_size(warnings) == 0) {
         snprintf(err, errlen, "no objects in the request body");
@@ -341,6 +412,12 @@ static int ctl_api_apply_validate(ctl_api *a, const char *body, size_t len, json
 int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, char *err,
                   size_t errlen)
 {
+    return ctl_api_apply_in(a, NULL, body, len, answer, err, errlen);
+}
+
+int ctl_api_apply_in(ctl_api *a, const char *ns, const char *body, size_t len, json_t **answer,
+                     char *err, size_t errlen)
+{
     ctl_obj **objs = NULL;
     size_t n = 0;
     *answer = NULL;
@@ -349,7 +426,7 @@ int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, cha
         snprintf(err, errlen, "out of memory");
         return 500;
     }
-    int st = ctl_api_apply_validate(a, body, len, warnings, &objs, &n, err, errlen);
+    int st = ctl_api_apply_validate(a, ns, body, len, warnings, &objs, &n, err, errlen);
     if (st) {
         json_decref(warnings);
         return st;
@@ -379,9 +456,11 @@ int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, cha
             return 500;
         }
         const char *result = ex == 1 ? "created" : changed ? "configured" : "unchanged";
-        json_t *it =
-            json_pack("{s:s, s:s, s:s, s:I, s:s}", "kind", kname, "name", o->name, "result", result,
-                      "generation", (json_int_t)o->generation, "notes", o->notes);
+        char ons[CTL_NAME_MAX + 1];
+        ctl_key_ns(o->name, ons, sizeof(ons));
+        json_t *it = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "kind", kname, "namespace", ons,
+                               "name", ctl_key_name(o->name), "result", result, "generation",
+                               (json_int_t)o->generation, "notes", o->notes);
         if (!it || json_array_append_new(items, it) < 0) {
             json_decref(warnings);
             json_decref(items);
@@ -408,15 +487,22 @@ static void ctl_api_route_apply(ctl_api *a, bx_http_req *req, bx_http_res *res)
                        "application/json");
         return;
     }
+    char ns[CTL_NAME_MAX + 1];
+    int hn = ctl_api_query_get(req->query, "namespace", ns, sizeof(ns));
+    if (hn < 0 || (hn && ns[0] && !ctl_name_valid(ns))) {
+        bx_reply_error(res, 400, NULL, "namespace: must be a DNS-1123 label");
+        return;
+    }
     json_t *answer = NULL;
-    int st = ctl_api_apply(a, req->body, req->body_len, &answer, err, sizeof(err));
+    int st =
+        ctl_api_apply_in(a, hn ? ns : NULL, req->body, req->body_len, &answer, err, sizeof(err));
     if (st == 200)
         bx_reply_json(res, 200, answer);
     else
         bx_reply_error(res, st, NULL, err);
 }
 
-static void ctl_api_route_list(ctl_api *a, ctl_kind kind, bx_http_res *res)
+static void ctl_api_route_list(ctl_api *a, ctl_kind kind, const char *ns, bx_http_res *res)
 {
     char err[API_ERR_MAX];
     ctl_record *recs = NULL;
@@ -428,6 +514,7 @@ static void ctl_api_route_list(ctl_api *a, ctl_kind kind, bx_http_res *res)
     json_t *items = json_array();
     int ok = items != NULL;
     for (size_t i = 0; ok && i < n; i++) {
+        if (!ctl_api_in_ns(recs[i].name, ns)) continue;
         json_t *o = ctl_api_record_json(&recs[i]);
         ok = o && json_array_append_new(items, o) == 0;
     }
@@ -451,7 +538,8 @@ static void ctl_api_route_get(ctl_api *a, ctl_kind kind, const char *name, bx_ht
     ctl_record rec = {0};
     int r = ctl_objstore_get(a->store, ctl_kind_name(kind), name, &rec, err, sizeof(err));
     if (r == 1) {
-        ctl_api_reply_errorf(res, 404, "%s \"%s\" not found", ctl_kind_lower(kind), name);
+        ctl_api_reply_errorf(res, 404, "%s \"%s\" not found", ctl_kind_lower(kind),
+                             ctl_key_name(name));
         return;
     }
     if (r < 0) {
@@ -491,21 +579,25 @@ static void ctl_api_route_delete(ctl_api *a, ctl_kind kind, const char *name, bx
     char err[API_ERR_MAX];
     int r = ctl_objstore_delete(a->store, ctl_kind_name(kind), name, err, sizeof(err));
     if (r == 1) {
-        ctl_api_reply_errorf(res, 404, "%s \"%s\" not found", ctl_kind_lower(kind), name);
+        ctl_api_reply_errorf(res, 404, "%s \"%s\" not found", ctl_kind_lower(kind),
+                             ctl_key_name(name));
         return;
     }
     if (r < 0) {
         ctl_api_reply_errorf(res, 500, "%s", err);
         return;
     }
+    char ns[CTL_NAME_MAX + 1];
+    ctl_key_ns(name, ns, sizeof(ns));
     bx_reply_json(res, 200,
-                  json_pack("{s:s, s:s, s:s}", "kind", ctl_kind_name(kind), "name", name, "result",
-                            "deleted"));
+                  json_pack("{s:s, s:s, s:s, s:s}", "kind", ctl_kind_name(kind), "namespace", ns,
+                            "name", ctl_key_name(name), "result", "deleted"));
 }
 
 static void ctl_api_route_objects(ctl_api *a, bx_http_req *req, bx_http_res *res, const char *rest)
 {
-    char kind_s[64], name[CTL_NAME_MAX + 2];
+    char kind_s[64], name[CTL_NAME_MAX + 2], ns[CTL_NAME_MAX + 1], key[CTL_NAME_MAX + 1];
+    if (ctl_api_ns_param(req, res, ns, sizeof(ns)) < 0) return;
     size_t kl = strcspn(rest, "/");
     if (kl == 0 || kl >= sizeof(kind_s)) {
         ctl_api_reply_errorf(res, 404, "no such path: %.200s", req->path);
@@ -527,7 +619,7 @@ static void ctl_api_route_objects(ctl_api *a, bx_http_req *req, bx_http_res *res
             ctl_api_reply_405(res, "GET", req->method);
             return;
         }
-        ctl_api_route_list(a, kind, res);
+        ctl_api_route_list(a, kind, ns, res);
         return;
     }
     size_t nl = strlen(rest);
@@ -544,64 +636,21 @@ static void ctl_api_route_objects(ctl_api *a, bx_http_req *req, bx_http_res *res
             name);
         return;
     }
+    if (!ns[0]) snprintf(ns, sizeof(ns), "%s", CTL_NS_DEFAULT); /* one object: one namespace */
+    if (ctl_api_key_of(res, ns, name, key, sizeof(key)) < 0) return;
     if (strcmp(req->method, "GET") == 0)
-        ctl_api_route_get(a, kind, name, res);
+        ctl_api_route_get(a, kind, key, res);
     else if (strcmp(req->method, "DELETE") == 0)
-        ctl_api_route_delete(a, kind, name, res);
+        ctl_api_route_delete(a, kind, key, res);
     else
         ctl_api_reply_405(res, "GET, DELETE", req->method);
 }
 
-static json_t *ctl_api_pod_json(const ctl_podview *p, int64_t started_ms)
-{
-    return json_pack("{s:s, s:s, s:s?, s:s?, s:O?, s:i, s:i, s:i, s:s, s:b, s:i, s:o, s:o}", "name",
-                     p->name ? p->name : "", "deployment", p->deployment ? p->deployment : "",
-                     "model", p->model, "url", p->url, "labels", p->labels, "replica", p->replica,
-                     "port", p->port, "pid", p->pid, "phase", ctl_api_phase_name(p->phase), "ready",
-                     p->phase == CTL_POD_READY, "restarts", p->restarts, "readySince",
-                     ctl_api_ts_json(p->ready_since_ms), "startedAt", ctl_api_ts_json(started_ms));
-}
-
-static void ctl_api_route_pods(ctl_api *a, bx_http_req *req, bx_http_res *res)
-{
-    char dep[CTL_NAME_MAX + 1];
-    int has_dep = ctl_api_query_get(req->query, "deployment", dep, sizeof(dep));
-    if (has_dep < 0) {
-        bx_reply_error(res, 400, NULL, "invalid deployment parameter");
-        return;
-    }
-    json_t *items = json_array();
-    if (!items) {
-        bx_reply_error(res, 500, NULL, "out of memory");
-        return;
-    }
-    int ok = 1;
-    const ctl_podview *pv = NULL;
-    size_t n = 0;
-    if (a->cbs.pods && a->cbs.pods(a->cbs.ud, &pv, &n) < 0) {
-        json_decref(items);
-        bx_reply_error(res, 500, NULL, "could not list pods");
-        return;
-    }
-    for (size_t i = 0; ok && i < n; i++) {
-        const ctl_podview *p = &pv[i];
-        if (has_dep && (!p->deployment || strcmp(p->deployment, dep) != 0)) continue;
-        int64_t started =
-            p->name && a->cbs.pod_started ? a->cbs.pod_started(a->cbs.ud, p->name) : 0;
-        json_t *j = ctl_api_pod_json(p, started);
-        ok = j && json_array_append_new(items, j) == 0;
-    }
-    if (!ok) {
-        json_decref(items);
-        bx_reply_error(res, 500, NULL, "out of memory");
-        return;
-    }
-    bx_reply_json(res, 200, json_pack("{s:o}", "items", items));
-}
-
 static void ctl_api_route_events(ctl_api *a, bx_http_req *req, bx_http_res *res)
 {
-    char err[API_ERR_MAX], kind_s[64], name[CTL_NAME_MAX + 1], lim_s[16];
+    char err[API_ERR_MAX], kind_s[64], name[CTL_NAME_MAX + 1], lim_s[16], ns[CTL_NAME_MAX + 1],
+        key[CTL_NAME_MAX + 1];
+    if (ctl_api_ns_param(req, res, ns, sizeof(ns)) < 0) return;
     int hk = ctl_api_query_get(req->query, "kind", kind_s, sizeof(kind_s));
     int hn = ctl_api_query_get(req->query, "name", name, sizeof(name));
     int hl = ctl_api_query_get(req->query, "limit", lim_s, sizeof(lim_s));
@@ -638,15 +687,20 @@ static void ctl_api_route_events(ctl_api *a, bx_http_req *req, bx_http_res *res)
     }
     int rc = 0;
     if (hn && name[0]) {
-        rc = ctl_api_append_events(a, ctl_kind_name(kind), name, limit, items, err, sizeof(err));
+        if (ctl_api_key_of(res, ns[0] ? ns : CTL_NS_DEFAULT, name, key, sizeof(key)) < 0) {
+            json_decref(items);
+            return;
+        }
+        rc = ctl_api_append_events(a, ctl_kind_name(kind), key, limit, items, err, sizeof(err));
     } else {
         ctl_record *recs = NULL;
         size_t n = 0;
         rc = ctl_objstore_list(a->store, kind == CTL_KIND_NONE ? NULL : ctl_kind_name(kind), &recs,
                                &n, err, sizeof(err));
         for (size_t i = 0; rc == 0 && i < n; i++)
-            rc = ctl_api_append_events(a, recs[i].kind, recs[i].name, limit, items, err,
-                                       sizeof(err));
+            if (ctl_api_in_ns(recs[i].name, ns))
+                rc = ctl_api_append_events(a, recs[i].kind, recs[i].name, limit, items, err,
+                                           sizeof(err));
         ctl_records_free(recs, n);
     }
     if (rc < 0) {
@@ -679,6 +733,8 @@ static void ctl_api_handler(bx_http_req *req, bx_http_res *res, void *ud)
             allow = "POST";
     } else if (strncmp(p, "/v1/objects/", 12) == 0) {
         ctl_api_route_objects(a, req, res, p + 12);
+    } else if (strncmp(p, "/v1/pods/", 9) == 0) {
+        ctl_api_route_log(a, req, res, p + 9);
     } else if (strcmp(p, "/v1/pods") == 0) {
         if (strcmp(req->method, "GET") == 0)
             ctl_api_route_pods(a, req, res);

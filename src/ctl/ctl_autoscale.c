@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/bx_log.h"
+#include "ctl/ctl_key.h"
 
 static char *ctl_as_dupstr(const char *s)
 {
@@ -192,7 +193,9 @@ int ctl_as_apply(ctl_as *a, const ctl_obj *o, char *err, size_t errlen)
     if (ctl_as_spec_parse(o->raw, &p->spec, &p->tz, perr, sizeof(perr)) != 0) {
         ctl_as_fmt(p->spec_err, sizeof(p->spec_err), "%s", perr);
     } else if (ctl_target_set(&p->tgt, p->spec.target.api_version, p->spec.target.kind,
-                              p->spec.target.name) != 0) {
+                              p->spec.target.name) != 0 ||
+               (ctl_target_is_deployment(&p->tgt) && /* in the autoscaler's namespace */
+                ctl_key_sibling(p->name, p->tgt.name, p->tgt.key, sizeof(p->tgt.key)) != 0)) {
         ctl_as_fmt(p->spec_err, sizeof(p->spec_err),
                    "spec.scaleTargetRef: apiVersion '%s', kind '%s' or name '%s' not valid",
                    p->spec.target.api_version, p->spec.target.kind, p->spec.target.name);

@@ -16,19 +16,12 @@
 #include "ctl/ctl_cli_int.h"
 #include "ctl/ctl_obj.h"
 
-/* One run of a command: the parsed arguments and where output goes. */
-typedef struct ctl_cli_ctx {
-    FILE *out, *err;
-    ctl_cli_client api; /* --server, and err */
-    const char *output; /* -o */
-    const char *files[16];
-    size_t nfiles;
-    int ignore_not_found;
-    char *pos[64]; /* positional arguments after the subcommand */
-    size_t npos;
-    int help;
-    int64_t now;
-} ctl_cli_ctx;
+static int ctl_cli_check_name(ctl_cli_ctx *c, const char *name)
+{
+    if (ctl_name_valid(name)) return 0;
+    fprintf(c->err, "error: invalid name \"%s\": must be a DNS-1123 label\n", name);
+    return 1;
+}
 
 /* Reads a file ("-" = stdin) into a malloc'd NUL-terminated buffer. */
 static char *ctl_cli_read_input(ctl_cli_ctx *c, const char *path, size_t *len)
@@ -93,8 +86,12 @@ static int ctl_cli_cmd_apply(ctl_cli_ctx *c)
         char *buf = ctl_cli_read_input(c, c->files[f], &len);
         if (!buf) return 1;
         json_t *ans = NULL;
-        int r =
-            ctl_cli_call(&c->api, "POST", "/v1/apply", "application/yaml", buf, len, &ans, NULL, 0);
+        char path[128];
+        if (c->ns)
+            snprintf(path, sizeof(path), "/v1/apply?namespace=%s", c->ns);
+        else
+            snprintf(path, sizeof(path), "/v1/apply");
+        int r = ctl_cli_call(&c->api, "POST", path, "application/yaml", buf, len, &ans, NULL, 0);
         free(buf);
         if (r) return 1;
         size_t i;
@@ -118,233 +115,21 @@ static int ctl_cli_cmd_apply(ctl_cli_ctx *c)
     return rc;
 }
 
-typedef enum ctl_cli_what { CTL_CLI_W_OBJECT, CTL_CLI_W_PODS, CTL_CLI_W_EVENTS } ctl_cli_what;
-
-typedef struct ctl_cli_target {
-    ctl_cli_what w;
-    ctl_kind kind;
-    ctl_cli_table table;
-} ctl_cli_target;
-
-static int ctl_cli_parse_target(ctl_cli_ctx *c, const char *word, ctl_cli_target *t)
-{
-    static const char *const pods[] = {"pods", "pod", "po"};
-    static const char *const events[] = {"events", "event", "ev"};
-    memset(t, 0, sizeof(*t));
-    for (size_t i = 0; i < 3; i++) {
-        if (strcasecmp(word, pods[i]) == 0) {
-            t->w = CTL_CLI_W_PODS;
-            t->table = CTL_CLI_TABLE_PODS;
-            return 0;
-        }
-        if (strcasecmp(word, events[i]) == 0) {
-            t->w = CTL_CLI_W_EVENTS;
-            t->table = CTL_CLI_TABLE_EVENTS;
-            return 0;
-        }
-    }
-    t->w = CTL_CLI_W_OBJECT;
-    t->kind = ctl_api_kind_parse(word);
-    switch (t->kind) {
-    case CTL_KIND_DEPLOYMENT:
-        t->table =
-            strncasecmp(word, "model", 5) == 0 ? CTL_CLI_TABLE_MODELS : CTL_CLI_TABLE_DEPLOYMENTS;
-        return 0;
-    case CTL_KIND_MODEL_ADAPTER:
-        t->table = CTL_CLI_TABLE_ADAPTERS;
-        return 0;
-    case CTL_KIND_POD_AUTOSCALER:
-        t->table = CTL_CLI_TABLE_AUTOSCALERS;
-        return 0;
-    case CTL_KIND_SERVICE:
-        t->table = CTL_CLI_TABLE_SERVICES;
-        return 0;
-    case CTL_KIND_NONE:
-        fprintf(c->err,
-                "error: the server doesn't have a resource type \"%s\" (try models, "
-                "deployments, adapters, autoscalers, services, pods, events)\n",
-                word);
-        return 1;
-    default: /* the kinds only stored */
-        t->table = CTL_CLI_TABLE_OBJECTS;
-        return 0;
-    }
-}
-
-static int ctl_cli_check_name(ctl_cli_ctx *c, const char *name)
-{
-    if (ctl_name_valid(name)) return 0;
-    fprintf(c->err,
-            "error: invalid name \"%s\": must be a DNS-1123 subdomain of at most 63 bytes\n", name);
-    return 1;
-}
-
-/* Prints a collection in the chosen format. single: one named object. */
-static int ctl_cli_print_items(ctl_cli_ctx *c, const ctl_cli_target *t, json_t *items, int single)
-{
-    const char *o = c->output ? c->output : "";
-    if (!strcmp(o, "json") || !strcmp(o, "yaml")) {
-        json_t *doc = single ? json_incref(json_array_get(items, 0))
-                             : json_pack("{s:s, s:s, s:O}", "apiVersion", "v1", "kind", "List",
-                                         "items", items);
-        if (!doc) return 1;
-        int r = 0;
-        if (!strcmp(o, "json")) {
-            r = json_dumpf(doc, c->out, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
-            fputc('\n', c->out);
-        } else {
-            r = ctl_cli_print_yaml(c->out, doc);
-        }
-        json_decref(doc);
-        return r < 0 ? 1 : 0;
-    }
-    if (!strcmp(o, "name")) {
-        size_t i;
-        const json_t *it;
-        json_array_foreach(items, i, it)
-        {
-            if (t->w == CTL_CLI_W_PODS)
-                fprintf(c->out, "pod/%s\n", ctl_cli_jstr(json_object_get(it, "name"), ""));
-            else
-                fprintf(c->out, "%s/%s\n",
-                        ctl_cli_kind_lower(ctl_cli_jstr(json_object_get(it, "kind"), "")),
-                        ctl_cli_jstr(ctl_cli_jget(it, "metadata", "name", NULL), ""));
-        }
-        return 0;
-    }
-    if (json_array_size(items) == 0) {
-        fprintf(c->err, "No resources found.\n");
-        return 0;
-    }
-    return ctl_cli_print_table(c->out, t->table, items, !strcmp(o, "wide"), c->now) < 0 ? 1 : 0;
-}
-
-static int ctl_cli_get_pods(ctl_cli_ctx *c, const char *deployment, json_t **items)
-{
-    char path[128];
-    if (deployment)
-        snprintf(path, sizeof(path), "/v1/pods?deployment=%s", deployment);
-    else
-        snprintf(path, sizeof(path), "/v1/pods");
-    json_t *ans = NULL;
-    *items = NULL;
-    if (ctl_cli_call(&c->api, "GET", path, NULL, NULL, 0, &ans, NULL, 0)) return 1;
-    *items = json_incref(json_object_get(ans, "items"));
-    json_decref(ans);
-    if (!json_is_array(*items)) {
-        json_decref(*items);
-        *items = NULL;
-        fprintf(c->err, "error: bad answer from the server\n");
-        return 1;
-    }
-    return 0;
-}
-
-/* Keeps only the pods named in names; prints the missing ones. */
-static int ctl_cli_pick_pods(ctl_cli_ctx *c, json_t *all, char **names, size_t n, json_t *picked)
-{
-    int rc = 0;
-    for (size_t k = 0; k < n; k++) {
-        int found = 0;
-        size_t i;
-        json_t *p;
-        json_array_foreach(all, i, p)
-        {
-            if (strcmp(ctl_cli_jstr(json_object_get(p, "name"), ""), names[k]) == 0) {
-                json_array_append(picked, p);
-                found = 1;
-                break;
-            }
-        }
-        if (!found) {
-            fprintf(c->err, "Error from server (NotFound): pod \"%s\" not found\n", names[k]);
-            rc = 1;
-        }
-    }
-    return rc;
-}
-
-static int ctl_cli_cmd_get(ctl_cli_ctx *c)
-{
-    if (c->npos < 1 || c->nfiles) {
-        fprintf(c->err, "error: usage: brix get KIND [NAME...] [-o wide|json|yaml|name]\n");
-        return 1;
-    }
-    if (c->output && strcmp(c->output, "wide") && strcmp(c->output, "json") &&
-        strcmp(c->output, "yaml") && strcmp(c->output, "name")) {
-        fprintf(c->err, "error: unknown output format \"%s\" (wide, json, yaml, name)\n",
-                c->output);
-        return 1;
-    }
-    ctl_cli_target t;
-    if (ctl_cli_parse_target(c, c->pos[0], &t)) return 1;
-    char **names = c->pos + 1;
-    size_t nn = c->npos - 1;
-    json_t *items = NULL;
-    int rc = 0;
-    if (t.w == CTL_CLI_W_PODS) {
-        json_t *all;
-        if (ctl_cli_get_pods(c, NULL, &all)) return 1;
-        if (nn) {
-            items = json_array();
-            rc = ctl_cli_pick_pods(c, all, names, nn, items);
-            json_decref(all);
-        } else {
-            items = all;
-        }
-    } else if (t.w == CTL_CLI_W_EVENTS) {
-        json_t *ans;
-        if (ctl_cli_call(&c->api, "GET", "/v1/events", NULL, NULL, 0, &ans, NULL, 0)) return 1;
-        items = json_incref(json_object_get(ans, "items"));
-        json_decref(ans);
-    } else if (nn == 0) {
-        char path[128];
-        snprintf(path, sizeof(path), "/v1/objects/%s", ctl_kind_name(t.kind));
-        json_t *ans;
-        if (ctl_cli_call(&c->api, "GET", path, NULL, NULL, 0, &ans, NULL, 0)) return 1;
-        items = json_incref(json_object_get(ans, "items"));
-        json_decref(ans);
-    } else {
-        items = json_array();
-        for (size_t i = 0; items && i < nn; i++) {
-            if (ctl_cli_check_name(c, names[i])) {
-                rc = 1;
-                continue;
-            }
-            char path[160];
-            snprintf(path, sizeof(path), "/v1/objects/%s/%s", ctl_kind_name(t.kind), names[i]);
-            json_t *ans;
-            if (ctl_cli_call(&c->api, "GET", path, NULL, NULL, 0, &ans, NULL, 0)) {
-                rc = 1;
-                continue;
-            }
-            json_array_append(items, json_object_get(ans, "object"));
-            json_decref(ans);
-        }
-    }
-    if (!json_is_array(items)) {
-        json_decref(items);
-        fprintf(c->err, "error: bad answer from the server\n");
-        return 1;
-    }
-    if (json_array_size(items) || !rc) {
-        if (ctl_cli_print_items(c, &t, items, nn == 1)) rc = 1;
-    }
-    json_decref(items);
-    return rc;
-}
-
-static int ctl_cli_describe_one(ctl_cli_ctx *c, const ctl_cli_target *t, const char *name,
-                                int first)
+static int ctl_cli_describe_one(ctl_cli_ctx *c, const ctl_cli_res *t, const char *ns,
+                                const char *name, int first)
 {
     if (ctl_cli_check_name(c, name)) return 1;
-    char path[160];
-    snprintf(path, sizeof(path), "/v1/objects/%s/%s", ctl_kind_name(t->kind), name);
+    char path[256];
+    snprintf(path, sizeof(path), "/v1/objects/%s/%s?namespace=%s", ctl_kind_name(t->kind), name,
+             ns);
     json_t *ans;
     if (ctl_cli_call(&c->api, "GET", path, NULL, NULL, 0, &ans, NULL, 0)) return 1;
     json_t *pods = NULL;
     int rc = 0;
-    if (t->kind == CTL_KIND_DEPLOYMENT && ctl_cli_get_pods(c, name, &pods)) rc = 1;
+    ctl_cli_ctx in = *c; /* the pods of the object's namespace */
+    in.ns = ns;
+    in.all_ns = 0;
+    if (t->kind == CTL_KIND_DEPLOYMENT && ctl_cli_get_pods(&in, name, &pods)) rc = 1;
     if (!first) fputc('\n', c->out);
     if (ctl_cli_print_describe(c->out, json_object_get(ans, "object"),
                                json_object_get(ans, "events"), pods, c->now) < 0)
@@ -360,8 +145,9 @@ static int ctl_cli_cmd_describe(ctl_cli_ctx *c)
         fprintf(c->err, "error: usage: brix describe KIND [NAME...]\n");
         return 1;
     }
-    ctl_cli_target t;
-    if (ctl_cli_parse_target(c, c->pos[0], &t)) return 1;
+    const ctl_cli_res *tp = ctl_cli_res_find(c, c->pos[0]);
+    if (!tp) return 1;
+    const ctl_cli_res t = *tp;
     if (t.w == CTL_CLI_W_EVENTS) {
         fprintf(c->err, "error: events cannot be described; use brix get events\n");
         return 1;
@@ -390,12 +176,13 @@ static int ctl_cli_cmd_describe(ctl_cli_ctx *c)
     }
     if (c->npos > 1) {
         for (size_t i = 1; i < c->npos; i++)
-            rc |= ctl_cli_describe_one(c, &t, c->pos[i], i == 1);
+            rc |= ctl_cli_describe_one(c, &t, c->ns ? c->ns : "default", c->pos[i], i == 1);
         return rc;
     }
     /* No name: every object of the kind, as kubectl does. */
-    char path[128];
-    snprintf(path, sizeof(path), "/v1/objects/%s", ctl_kind_name(t.kind));
+    char path[256], q[96];
+    snprintf(path, sizeof(path), "/v1/objects/%s?%s", ctl_kind_name(t.kind),
+             ctl_cli_ns_query(c, q, sizeof(q)));
     json_t *ans;
     if (ctl_cli_call(&c->api, "GET", path, NULL, NULL, 0, &ans, NULL, 0)) return 1;
     const json_t *items = json_object_get(ans, "items");
@@ -403,16 +190,22 @@ static int ctl_cli_cmd_describe(ctl_cli_ctx *c)
     size_t i;
     const json_t *o;
     json_array_foreach(items, i, o) rc |= ctl_cli_describe_one(
-        c, &t, ctl_cli_jstr(ctl_cli_jget(o, "metadata", "name", NULL), ""), i == 0);
+        c, &t, ctl_cli_jstr(ctl_cli_jget(o, "metadata", "namespace", NULL), "default"),
+        ctl_cli_jstr(ctl_cli_jget(o, "metadata", "name", NULL), ""), i == 0);
     json_decref(ans);
     return rc;
 }
 
-static int ctl_cli_delete_one(ctl_cli_ctx *c, ctl_kind kind, const char *name)
+static int ctl_cli_delete_one(ctl_cli_ctx *c, ctl_kind kind, const char *ns, const char *name)
 {
     if (ctl_cli_check_name(c, name)) return 1;
-    char path[160];
-    snprintf(path, sizeof(path), "/v1/objects/%s/%s", ctl_kind_name(kind), name);
+    if (!ns) ns = c->ns ? c->ns : "default";
+    if (!ctl_name_valid(ns)) {
+        fprintf(c->err, "error: invalid namespace \"%s\"\n", ns);
+        return 1;
+    }
+    char path[256];
+    snprintf(path, sizeof(path), "/v1/objects/%s/%s?namespace=%s", ctl_kind_name(kind), name, ns);
     json_t *ans;
     long st = 0;
     if (ctl_cli_call(&c->api, "DELETE", path, NULL, NULL, 0, &ans, &st, c->ignore_not_found)) {
@@ -459,7 +252,17 @@ static int ctl_cli_delete_files(ctl_cli_ctx *c)
                 rc = 1;
                 continue;
             }
-            rc |= ctl_cli_delete_one(c, k, name);
+            const char *dns = ctl_cli_jstr(ctl_cli_jget(d, "metadata", "namespace", NULL), NULL);
+            if (dns && c->ns && strcmp(dns, c->ns) != 0) {
+                fprintf(c->err,
+                        "error: the namespace from the provided object \"%s\" does not match the "
+                        "namespace \"%s\". You must pass '--namespace=%s' to perform this "
+                        "operation.\n",
+                        dns, c->ns, dns);
+                rc = 1;
+                continue;
+            }
+            rc |= ctl_cli_delete_one(c, k, dns, name);
         }
         json_decref(docs);
     }
@@ -479,8 +282,9 @@ static int ctl_cli_cmd_delete(ctl_cli_ctx *c)
         fprintf(c->err, "error: usage: brix delete -f FILE | brix delete KIND NAME...\n");
         return 1;
     }
-    ctl_cli_target t;
-    if (ctl_cli_parse_target(c, c->pos[0], &t)) return 1;
+    const ctl_cli_res *tp = ctl_cli_res_find(c, c->pos[0]);
+    if (!tp) return 1;
+    const ctl_cli_res t = *tp;
     if (t.w != CTL_CLI_W_OBJECT) {
         fprintf(c->err, "error: %s cannot be deleted (scale or delete their deployment)\n",
                 c->pos[0]);
@@ -488,7 +292,7 @@ static int ctl_cli_cmd_delete(ctl_cli_ctx *c)
     }
     int rc = 0;
     for (size_t i = 1; i < c->npos; i++)
-        rc |= ctl_cli_delete_one(c, t.kind, c->pos[i]);
+        rc |= ctl_cli_delete_one(c, t.kind, NULL, c->pos[i]);
     return rc;
 }
 
@@ -497,11 +301,14 @@ static void ctl_cli_usage(FILE *f, const char *cmd)
     fprintf(f,
             "usage:\n"
             "  brix apply -f FILE|-                       create or update objects\n"
-            "  brix get KIND [NAME...] [-o wide|json|yaml|name]\n"
+            "  brix get KIND[,KIND...]|all [NAME...] [-l SELECTOR] [-w] [-o wide|json|yaml|name]\n"
             "  brix describe KIND [NAME...]               details, conditions, events\n"
             "  brix delete -f FILE|- | KIND NAME...       [--ignore-not-found]\n"
+            "  brix logs POD [-f] [--tail N]              a pod's output\n"
             "\n"
-            "KIND: models, deployments (deploy), adapters (ma), autoscalers (pa), pods, events\n"
+            "KIND: pods (po), deployments (deploy, deployments.apps), models, modeladapters (ma,\n"
+            "      adapters), podautoscalers (pa, autoscalers), events (ev)\n"
+            "-n NS, --namespace NS  the namespace (default: default); -A, --all-namespaces\n"
             "--server URL, -s URL   admin API of `brix up` (env BRIX_SERVER; default %s)\n",
             CTL_CLI_DEFAULT_SERVER);
     (void)cmd;
@@ -518,6 +325,8 @@ static const char *ctl_cli_optval(int argc, char **argv, int *i, const char *arg
 
 static int ctl_cli_parse_args(ctl_cli_ctx *c, int argc, char **argv)
 {
+    int logs = !strcmp(argv[0], "logs");
+    const char *tail = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char **dst = NULL;
@@ -529,6 +338,19 @@ static int ctl_cli_parse_args(ctl_cli_ctx *c, int argc, char **argv)
         }
         if (!strcmp(a, "--ignore-not-found")) {
             c->ignore_not_found = 1;
+            continue;
+        }
+        if (!strcmp(a, "-A") || !strcmp(a, "--all-namespaces")) {
+            c->all_ns = 1;
+            continue;
+        }
+        if (!strcmp(a, "-w") || !strcmp(a, "--watch")) {
+            c->watch = 1;
+            continue;
+        }
+        /* logs -f is --follow; elsewhere -f names a file */
+        if ((logs && !strcmp(a, "-f")) || !strcmp(a, "--follow")) {
+            c->follow = 1;
             continue;
         }
         if (!strcmp(a, "-") || a[0] != '-') {
@@ -547,6 +369,16 @@ static int ctl_cli_parse_args(ctl_cli_ctx *c, int argc, char **argv)
             dst = &c->output, ol = 8;
         } else if (!strncmp(a, "-o", 2)) {
             dst = &c->output, ol = 2;
+        } else if (!strncmp(a, "--namespace", 11) && (a[11] == 0 || a[11] == '=')) {
+            dst = &c->ns, ol = 11;
+        } else if (!strncmp(a, "-n", 2)) {
+            dst = &c->ns, ol = 2;
+        } else if (!strncmp(a, "--selector", 10) && (a[10] == 0 || a[10] == '=')) {
+            dst = &c->selector, ol = 10;
+        } else if (!strncmp(a, "-l", 2)) {
+            dst = &c->selector, ol = 2;
+        } else if (!strncmp(a, "--tail", 6) && (a[6] == 0 || a[6] == '=')) {
+            dst = &tail, ol = 6;
         } else if (!strncmp(a, "--filename", 10) && (a[10] == 0 || a[10] == '=')) {
             ol = 10;
         } else if (!strncmp(a, "-f", 2)) {
@@ -570,6 +402,23 @@ static int ctl_cli_parse_args(ctl_cli_ctx *c, int argc, char **argv)
             c->files[c->nfiles++] = v;
         }
     }
+    c->tail = -1;
+    if (tail) {
+        char *end;
+        c->tail = strtol(tail, &end, 10);
+        if (*end || c->tail < -1) {
+            fprintf(c->err, "error: --tail: a number of lines (-1: all)\n");
+            return 1;
+        }
+    }
+    if (c->ns && !ctl_name_valid(c->ns)) {
+        fprintf(c->err, "error: invalid namespace \"%s\": must be a DNS-1123 label\n", c->ns);
+        return 1;
+    }
+    if (c->all_ns && strcmp(argv[0], "get") && strcmp(argv[0], "describe")) {
+        fprintf(c->err, "error: -A is for get and describe\n");
+        return 1;
+    }
     return 0;
 }
 
@@ -588,6 +437,8 @@ int ctl_cli_run(int argc, char **argv, FILE *out, FILE *err)
     if (!c.api.server) c.api.server = getenv("BRIX_SERVER");
     if (!c.api.server || !*c.api.server) c.api.server = CTL_CLI_DEFAULT_SERVER;
     c.now = ctl_cli_wall_ms();
+    const char *mp = getenv("BRIX_CLI_MAX_POLLS"); /* tests: -w and -f stop by themselves */
+    if (mp) c.max_polls = atoi(mp);
     int (*fn)(ctl_cli_ctx *) = NULL;
     if (!strcmp(argv[0], "apply"))
         fn = ctl_cli_cmd_apply;
@@ -597,6 +448,8 @@ int ctl_cli_run(int argc, char **argv, FILE *out, FILE *err)
         fn = ctl_cli_cmd_describe;
     else if (!strcmp(argv[0], "delete"))
         fn = ctl_cli_cmd_delete;
+    else if (!strcmp(argv[0], "logs"))
+        fn = ctl_cli_cmd_logs;
     if (!fn) {
         fprintf(err, "error: unknown command \"%s\"\n", argv[0]);
         ctl_cli_usage(err, argv[0]);

@@ -1,23 +1,30 @@
-/* ctl_cli: `brix apply | get | describe | delete`, a client of the admin
- * API (ctl_api) in kubectl's habits:
+/* ctl_cli: `brix apply | get | describe | delete | logs`, a client of the
+ * admin API (ctl_api) in kubectl's habits:
  *
- *   brix apply -f FILE|-                      created / configured / unchanged
- *   brix get KIND [NAME...] [-o wide|json|yaml|name]
- *   brix describe KIND [NAME...]
- *   brix delete -f FILE|-  |  brix delete KIND NAME... [--ignore-not-found]
+ *   brix apply -f FILE|- [-n NS]              created / configured / unchanged
+ *   brix get KIND[,KIND...]|all [NAME...] [-n NS|-A] [-l SEL] [-w]
+ *            [-o wide|json|yaml|name]
+ *   brix describe KIND [NAME...] [-n NS|-A]
+ *   brix delete -f FILE|-  |  brix delete KIND NAME... [-n NS] [--ignore-not-found]
+ *   brix logs POD [-n NS] [-f] [--tail N]
  *
- * KIND: models, deployments (deploy), adapters, modeladapters (ma),
- * autoscalers, podautoscalers (pa), pods (po), events (ev); singular forms
- * too. Global flag --server URL (or -s; env BRIX_SERVER; default
- * http://127.0.0.1:8889). Exit status 0, or 1 with the reason on the error
- * stream ("Error from server (NotFound): deployment \"x\" not found").
+ * KIND: pods (po), deployments (deploy, deployments.apps), models,
+ * modeladapters (ma, adapters, modeladapters.model.aibrix.ai),
+ * podautoscalers (pa, autoscalers, podautoscalers.autoscaling.aibrix.ai),
+ * events (ev); singular forms too (the table in ctl_cli_get.c). Global flag
+ * --server URL (or -s; env BRIX_SERVER; default http://127.0.0.1:8889).
+ * Exit status 0, or 1 with the reason on the error stream ("Error from
+ * server (NotFound): deployment \"x\" not found"). -w and logs -f ask the
+ * API every CTL_CLI_POLL_MS until interrupted (env BRIX_CLI_MAX_POLLS=N
+ * stops them after N polls, for tests).
  *
  * The printers are pure functions of the API's JSON (see ctl_api.h for its
  * shapes) and a clock value, writing to a FILE*, so tests can check them
  * byte for byte. The HTTP client is libcurl (blocking); responses are
  * bounded in size.
  *
- * Files: ctl_cli.c (commands, arguments), ctl_cli_http.c (the request),
+ * Files: ctl_cli.c (commands, arguments), ctl_cli_get.c (get, the kinds),
+ * ctl_cli_logs.c (logs), ctl_cli_http.c (the request),
  * ctl_cli_print.c (tables), ctl_cli_describe.c, ctl_cli_yaml.c, and
  * ctl_cli_fmt.c below them; ctl_cli_int.h is what they share.
  *
@@ -60,9 +67,9 @@ int64_t ctl_cli_parse_time(const char *s);
 typedef enum ctl_cli_table {
     CTL_CLI_TABLE_DEPLOYMENTS = 0, /* NAME READY UP-TO-DATE AVAILABLE AGE */
     CTL_CLI_TABLE_MODELS,          /* NAME MODEL READY UP-TO-DATE AVAILABLE AGE */
-    CTL_CLI_TABLE_ADAPTERS,        /* NAME BASE PHASE INSTANCES AGE */
-    CTL_CLI_TABLE_AUTOSCALERS,     /* NAME STRATEGY MIN MAX DESIRED ACTUAL AGE */
-    CTL_CLI_TABLE_PODS,            /* NAME DEPLOYMENT PHASE READY RESTARTS PORT PID AGE */
+    CTL_CLI_TABLE_ADAPTERS,        /* NAME PHASE DESIRED READY CANDIDATES MODEL PATH AGE */
+    CTL_CLI_TABLE_AUTOSCALERS,     /* NAME MINPODS MAXPODS REPLICAS STRATEGY AGE */
+    CTL_CLI_TABLE_PODS,            /* NAME READY STATUS RESTARTS AGE */
     CTL_CLI_TABLE_EVENTS,          /* LAST SEEN TYPE REASON OBJECT COUNT MESSAGE */
     CTL_CLI_TABLE_SERVICES,        /* NAME TYPE ENDPOINT MODELS PORT(S) AGE */
     CTL_CLI_TABLE_OBJECTS,         /* NAME AGE (kinds only stored) */
@@ -72,10 +79,24 @@ typedef enum ctl_cli_table {
  * aligned table with a header line; wide adds columns. Ages are relative
  * to now_ms. 0, or -1 when out of memory. */
 int ctl_cli_print_table(FILE *out, ctl_cli_table t, const json_t *items, int wide, int64_t now_ms);
+/* How a table is printed: -o wide; -A (a NAMESPACE column first: the
+ * objects' metadata.namespace, the pods' and events' namespace); `get all`
+ * (name_prefix "deployment.apps" gives deployment.apps/NAME); no_header
+ * (the rows `get -w` prints after the first table). */
+typedef struct ctl_cli_print_opts {
+    int wide, ns_column, no_header;
+    const char *name_prefix;
+} ctl_cli_print_opts;
+int ctl_cli_print_table_opts(FILE *out, ctl_cli_table t, const json_t *items,
+                             const ctl_cli_print_opts *opt, int64_t now_ms);
 /* kubectl-describe text for one object, its events (array, may be NULL)
  * and, for a Deployment, its pods (array, may be NULL). */
 int ctl_cli_print_describe(FILE *out, const json_t *object, const json_t *events,
                            const json_t *pods, int64_t now_ms);
+/* 1 when labels (an object, or NULL) match a label selector as -l takes
+ * it: "k=v,k==v,k!=v,k,!k" (every term must hold). 0 when not, -1 when the
+ * selector does not parse. */
+int ctl_cli_selector_match(const char *sel, const json_t *labels);
 /* One JSON value as a YAML document (strings that would read back as
  * another type are quoted). 0 or -1. */
 int ctl_cli_print_yaml(FILE *out, const json_t *v);

@@ -3,7 +3,11 @@
  * contract is ctl_cli.h). The client is five files, each a layer that calls
  * only the ones below it:
  *
- *   ctl_cli.c           commands and argument parsing
+ *   ctl_cli.c           commands and argument parsing (apply, describe,
+ *                       delete)
+ *   ctl_cli_get.c       get: the resource table (names, short names,
+ *                       resource.group), -l selectors, -A, get all, -w
+ *   ctl_cli_logs.c      logs POD [-f] [--tail N]
  *     ctl_cli_http.c    the admin API client: libcurl request, JSON answer,
  *                       kubectl-style error lines
  *     ctl_cli_print.c   the `get` tables
@@ -25,6 +29,73 @@
 
 #define CTL_CLI_ERR_MAX 1024 /* bytes of one error message */
 #define CTL_CLI_CELL_MAX 512 /* bytes of one joined table cell */
+#define CTL_CLI_POLL_MS 500  /* how often -w and logs -f ask the API again */
+
+#include "ctl/ctl_obj.h"
+
+/* Where API calls go, and where their errors are printed. */
+typedef struct ctl_cli_client {
+    const char *server; /* base URL of the admin API */
+    FILE *err;
+} ctl_cli_client;
+
+/* One run of a command: the parsed arguments and where output goes. */
+typedef struct ctl_cli_ctx {
+    FILE *out, *err;
+    ctl_cli_client api; /* --server, and err */
+    const char *output; /* -o */
+    const char *files[16];
+    size_t nfiles;
+    int ignore_not_found;
+    char *pos[64]; /* positional arguments after the subcommand */
+    size_t npos;
+    int help;
+    int64_t now;
+    const char *ns;       /* -n/--namespace; NULL: default */
+    int all_ns;           /* -A/--all-namespaces */
+    const char *selector; /* -l/--selector */
+    int watch;            /* -w/--watch */
+    int follow;           /* logs -f/--follow */
+    long tail;            /* logs --tail N; -1: everything */
+    int max_polls;        /* -w / -f: stop after this many polls (0: never; tests) */
+} ctl_cli_ctx;
+
+/* ------------------------------------------------------------ ctl_cli_get.c */
+
+typedef enum ctl_cli_what { CTL_CLI_W_OBJECT, CTL_CLI_W_PODS, CTL_CLI_W_EVENTS } ctl_cli_what;
+
+/* One row of the resource table (ctl_cli_get.c): how `get`, `describe` and
+ * `delete` name a kind, and where the API keeps it. */
+typedef struct ctl_cli_res {
+    const char *plural, *singular;
+    const char *aliases; /* short names and others, ","-separated */
+    const char *group;   /* API group for "plural.group"; NULL: core */
+    ctl_cli_what w;
+    ctl_kind kind;   /* CTL_CLI_W_OBJECT: the stored kind */
+    int table;       /* ctl_cli_table */
+    const char *all; /* in `get all`: the kind/ prefix of its names; NULL: not */
+} ctl_cli_res;
+
+/* The resource a word names (pods, po, deploy, deployments.apps,
+ * modeladapters.model.aibrix.ai, ...), or NULL after printing kubectl's
+ * error. */
+const ctl_cli_res *ctl_cli_res_find(ctl_cli_ctx *c, const char *word);
+/* "&namespace=NS" or "&allNamespaces=true" for c (to add after a '?'
+ * query's first parameter). */
+const char *ctl_cli_ns_query(const ctl_cli_ctx *c, char *buf, size_t len);
+/* brix get. */
+int ctl_cli_cmd_get(ctl_cli_ctx *c);
+/* GET /v1/pods in c's namespace (deployment: only its pods). 0 or 1. */
+int ctl_cli_get_pods(ctl_cli_ctx *c, const char *deployment, json_t **items);
+/* Keeps only the pods named in names; prints the missing ones. 0 or 1. */
+int ctl_cli_pick_pods(ctl_cli_ctx *c, json_t *all, char **names, size_t n, json_t *picked);
+/* Sleeps ms (the -w and -f polls). */
+void ctl_cli_sleep_ms(int ms);
+
+/* ------------------------------------------------------------ ctl_cli_logs.c */
+
+/* brix logs POD [-f] [--tail N]. */
+int ctl_cli_cmd_logs(ctl_cli_ctx *c);
 
 /* ------------------------------------------------------------ ctl_cli_fmt.c */
 
@@ -79,12 +150,6 @@ int ctl_cli_tbl_print(ctl_cli_tbl *t, FILE *out, const char *indent);
 void ctl_cli_describe_pod(FILE *out, const json_t *p, int64_t now);
 
 /* ------------------------------------------------------------ ctl_cli_http.c */
-
-/* Where API calls go, and where their errors are printed. */
-typedef struct ctl_cli_client {
-    const char *server; /* base URL of the admin API */
-    FILE *err;
-} ctl_cli_client;
 
 /* GET/POST/DELETE returning parsed JSON on 2xx. Returns 0 with *out (new
  * reference), 1 after printing an error; *st gets the HTTP status (0 when

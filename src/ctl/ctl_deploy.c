@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/bx_log.h"
+#include "ctl/ctl_key.h"
 #include "ctl/ctl_ctrl.h"
 
 typedef struct ctl_deploy_dep {
@@ -93,7 +94,9 @@ static int ctl_deploy_is_autoscaled(ctl_deploy *d, const char *deployment)
     for (size_t i = 0; i < n && !found; i++) {
         const char *t = json_string_value(json_object_get(
             json_object_get(json_object_get(rs[i].object, "spec"), "scaleTargetRef"), "name"));
-        found = t && !strcmp(t, deployment);
+        char key[CTL_NAME_MAX + 1]; /* the target in the autoscaler's namespace */
+        found =
+            t && ctl_key_sibling(rs[i].name, t, key, sizeof(key)) == 0 && !strcmp(key, deployment);
     }
     ctl_records_free(rs, n);
     return found;
@@ -110,6 +113,7 @@ static int ctl_deploy_apply(ctl_deploy *d, const ctl_obj *o, int adopt)
         return -1;
     }
     copy->generation = o->generation;
+    memcpy(copy->name, o->name, sizeof(copy->name)); /* its key (ctl_key.h) */
     ctl_deploy_dep *e = ctl_deploy_find(d, o->name);
     if (!e) {
         if (d->ndeps == CTL_DEPLOY_MAX) {
@@ -170,7 +174,9 @@ static void ctl_deploy_on_autoscaler(void *ud, const ctl_watch_event *ev)
             d->deps[i].autoscaled = ctl_deploy_is_autoscaled(d, d->deps[i].obj->name);
         return;
     }
-    ctl_deploy_dep *e = ctl_deploy_find(d, ev->obj->u.pa.target_name);
+    char key[CTL_NAME_MAX + 1]; /* the target in the autoscaler's namespace */
+    if (ctl_key_sibling(ev->obj->name, ev->obj->u.pa.target_name, key, sizeof(key)) != 0) return;
+    ctl_deploy_dep *e = ctl_deploy_find(d, key);
     if (!e) return;
     e->autoscaled = 1;
     if (d->cbs.replicas) d->cbs.replicas(d->ud, e->obj->name, e->obj->u.dep.model, e->replicas);

@@ -335,6 +335,7 @@ int ctl_lora_apply(ctl_lora *c, const ctl_obj *o)
         return -1;
     }
     copy->generation = o->generation;
+    memcpy(copy->name, o->name, sizeof(copy->name)); /* its key (ctl_key.h) */
     ctl_lora_ad *a = ctl_lora_ad_find(c, o->name);
     if (!a) {
         if (ctl_lora_grow((void **)&c->ads, &c->capads, c->nads + 1, sizeof(*c->ads)) != 0 ||

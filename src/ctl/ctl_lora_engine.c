@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/bx_log.h"
+#include "ctl/ctl_key.h"
 
 /* Body text for messages: at most CTL_LORA_BODY_KEEP bytes, printable. */
 static void ctl_lora_body_text(const ctl_ctrl_reply *r, char *out, size_t len)
@@ -64,6 +65,7 @@ static int ctl_lora_op_start(ctl_lora *c, ctl_lora_opctx *o, const ctl_lora_pod 
 /* The JSON body {"lora_name": ad[, "lora_path": path]}; malloc'd or NULL. */
 static char *ctl_lora_reqbody(const char *ad, const char *path)
 {
+    ad = ctl_key_name(ad); /* served under its name, not its key (ctl_key.h) */
     json_t *b = path ? json_pack("{s:s, s:s}", "lora_name", ad, "lora_path", path)
                      : json_pack("{s:s}", "lora_name", ad);
     char *text = b ? json_dumps(b, JSON_COMPACT) : NULL;

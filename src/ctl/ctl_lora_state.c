@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl/ctl_key.h"
+
 int ctl_lora_grow(void **arr, size_t *cap, size_t need, size_t sz)
 {
     if (need <= *cap) return 0;
@@ -79,7 +81,8 @@ void ctl_lora_st_drop(ctl_lora_ad *a, ctl_lora_lst *s)
 
 int ctl_lora_pod_lists(const ctl_lora_pod *p, const char *ad)
 {
-    return p->listed && ctl_lora_names_has(p->models, p->nmodels, ad);
+    /* engines serve an adapter under its name, not its key (ctl_key.h) */
+    return p->listed && ctl_lora_names_has(p->models, p->nmodels, ctl_key_name(ad));
 }
 
 void ctl_lora_pod_models_del(ctl_lora_pod *p, const char *ad)
@@ -95,6 +98,7 @@ void ctl_lora_pod_models_del(ctl_lora_pod *p, const char *ad)
 
 void ctl_lora_pod_models_add(ctl_lora_pod *p, const char *ad)
 {
+    ad = ctl_key_name(ad);
     if (ctl_lora_names_has(p->models, p->nmodels, ad)) return;
     char **m = realloc(p->models, (p->nmodels + 1) * sizeof(char *));
     if (!m) return;
@@ -108,6 +112,7 @@ void ctl_lora_pod_models_add(ctl_lora_pod *p, const char *ad)
 int ctl_lora_pod_candidate(const ctl_lora_ad *a, const ctl_lora_pod *p)
 {
     const ctl_adapter *ma = &a->obj->u.ma;
+    if (!ctl_key_same_ns(a->name, p->name)) return 0; /* pods of its namespace only */
     if (ma->base_model && (!p->model || strcmp(p->model, ma->base_model) != 0)) return 0;
     return ctl_labels_match(ma->match_labels, p->labels);
 }

@@ -16,6 +16,7 @@
 
 #include "common/bx_err.h"
 #include "common/bx_yaml.h"
+#include "ctl/ctl_key.h"
 #include "ctl/ctl_obj_int.h"
 
 /* ---- PodAutoscaler ---- */
@@ -248,6 +249,7 @@ int ctl_obj_parse_all(const json_t *docs, json_t *warnings, ctl_obj ***out, size
             one[0] = '\0';
             r = ctl_obj_parse_doc(&c, d);
             if (r == 0) r = ctl_obj_local_skip(o, one, sizeof(one));
+            if (r == 0 && ctl_key_obj(o, one, sizeof(one)) < 0) r = -1;
         }
         if (r == 1) {
             ctl_obj_free(o);

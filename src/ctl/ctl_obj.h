@@ -24,7 +24,9 @@
  * Common: apiVersion must be one the kind takes; metadata.name is a DNS-1123
  * subdomain of at most 63 bytes (a label for Service, Namespace and
  * ModelAdapter); metadata.labels/annotations are string maps; metadata.namespace is
- * accepted and ignored (one namespace locally); a `status` is dropped.
+ * a DNS-1123 label when given; a `status` is dropped. ctl_obj_parse keeps
+ * metadata.name in name; local mode (ctl_obj_parse_all) puts the object's
+ * key there instead (ctl_key.h: "ns:name" outside the default namespace).
  *
  * Deployment. Honoured: metadata.labels["model.aibrix.ai/name"] (required;
  * spec.template.metadata.labels may carry it instead), label
@@ -300,8 +302,8 @@ void ctl_obj_free(ctl_obj *o);
  * DNS-1123 subdomain of at most 63 bytes, a PodAutoscaler whose target is not a Deployment (only
  * Deployments scale locally). Any other invalid document is an error:
  * nothing is returned and the message starts with "document N: "
- * (1-based) when the array holds more than one document. Free with
- * ctl_objs_free. */
+ * (1-based) when the array holds more than one document. Each object is
+ * named by its key (ctl_key_obj). Free with ctl_objs_free. */
 int ctl_obj_parse_all(const json_t *docs, json_t *warnings, ctl_obj ***out, size_t *n, char *err,
                       size_t errlen);
 /* YAML text -> objects (bx_yaml_load_all with default limits, then the

@@ -114,6 +114,7 @@ int ctl_objstore_sync(ctl_objstore *st, ctl_kind kind, char *err, size_t errlen)
             continue;
         }
         o->generation = rs[i].generation;
+        snprintf(o->name, sizeof(o->name), "%s", rs[i].name); /* its key (ctl_key.h) */
         ctl_watch_event ev = {.type = CTL_WATCH_SYNC, .kind = kind, .name = o->name, .obj = o};
         ctl_objstore_notify(st, &ev);
         ctl_obj_free(o);

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl/ctl_key.h"
+
 #define CTL_ORCH_LOCAL_SLOT_MAX 32
 
 static void ctl_orch_local_seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -272,6 +274,7 @@ static ctl_local_dep *ctl_orch_local_dep_set(ctl_orch_local *l, const ctl_obj *o
     ctl_obj *copy = NULL;
     if (ctl_obj_parse(obj->raw, &copy, err, errlen) != 0) return NULL;
     copy->generation = obj->generation;
+    memcpy(copy->name, obj->name, sizeof(copy->name)); /* its key (ctl_key.h) */
     ctl_local_spec *sp = calloc(1, sizeof(*sp));
     if (!sp || !(d = ctl_orch_local_dep_get(l, obj->name))) {
         free(sp);
@@ -364,7 +367,7 @@ static int ctl_orch_local_remove(ctl_orch *o, const char *deployment, char *err,
         ctl_orch_local_seterr(err, errlen, "ctl_orch_local: closing");
         return -1;
     }
-    if (!deployment || !ctl_name_valid(deployment)) {
+    if (!deployment || !ctl_key_valid(deployment)) {
         ctl_orch_local_seterr(err, errlen, "ctl_orch_local: bad deployment name");
         return -1;
     }

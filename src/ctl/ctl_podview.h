@@ -27,8 +27,8 @@ typedef enum ctl_pod_phase {
 const char *ctl_pod_phase_name(ctl_pod_phase p);
 
 typedef struct ctl_podview {
-    const char *name;       /* unique: "<deployment>-<replica>" */
-    const char *deployment; /* the Deployment object's name */
+    const char *name;       /* unique: "<deployment>-<replica>" (a key, ctl_key.h, locally) */
+    const char *deployment; /* the Deployment object's name (its key locally) */
     const char *model;      /* its served model (model.aibrix.ai/name) */
     const char *url;        /* "http://<host>:<port>" */
     const char *host;       /* address the replica serves on: "127.0.0.1" locally */

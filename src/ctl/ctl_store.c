@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "ctl/ctl_key.h"
+
 #define BUSY_TIMEOUT_MS 5000
 #define EVENT_REASON_MAX 63
 #define EVENT_MESSAGE_MAX 4096
@@ -209,7 +211,7 @@ static int ctl_store_check_kind_name(const char *kind, const char *name, char *e
     if (!kind || !kind[0] || strlen(kind) >= sizeof(((ctl_record *)0)->kind))
         return ctl_store_seterr(err, errlen, "store: invalid kind '%.40s'%s",
                                 kind ? kind : "(null)", "");
-    if (!ctl_name_valid(name))
+    if (!ctl_key_valid(name))
         return ctl_store_seterr(err, errlen, "store: invalid name '%.80s'%s",
                                 name ? name : "(null)", "");
     return 0;
@@ -722,7 +724,7 @@ static int ctl_store_check_pod_name(const char *name, char *err, size_t errlen)
 int ctl_store_pod_put(ctl_store *s, const ctl_pod *p, int64_t now_ms, char *err, size_t errlen)
 {
     if (ctl_store_check_pod_name(p->name, err, errlen) < 0) return -1;
-    if (!ctl_name_valid(p->deployment))
+    if (!ctl_key_valid(p->deployment))
         return ctl_store_seterr(err, errlen, "store: invalid deployment '%.80s'%s", p->deployment,
                                 "");
     if (memchr(p->state, '\0', sizeof(p->state)) == NULL)

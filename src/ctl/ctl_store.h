@@ -3,7 +3,11 @@
  * the engine replicas ("pods") the local orchestrator launched, so that a restarted
  * `brix up` can adopt or restart them.
  *
- * Objects are keyed by (kind, name). The stored manifest is the object as
+ * Objects are keyed by (kind, name) where name is the object's key
+ * (ctl_key.h): its name in the default namespace, "<namespace>:<name>" in
+ * another. Stores from before namespaces hold names only and load as the
+ * default namespace's objects, without a migration. Pods' names and
+ * deployments are keys too. The stored manifest is the object as
  * applied with `status` and server-owned metadata (generation, uid,
  * resourceVersion, creationTimestamp, managedFields) removed; status is a
  * separate JSON object that only ctl_store_set_status writes. generation

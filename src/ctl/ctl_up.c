@@ -18,6 +18,7 @@
 #include "ctl/ctl_autoscale.h"
 #include "ctl/ctl_cli.h"
 #include "ctl/ctl_deploy.h"
+#include "ctl/ctl_key.h"
 #include "ctl/ctl_lora.h"
 #include "ctl/ctl_obj.h"
 #include "ctl/ctl_objstore_sqlite.h"
@@ -211,7 +212,7 @@ static void ctl_up_refresh(ctl_up *u)
         if (u->pods[i].phase != CTL_POD_READY) continue;
         snprintf(addrbuf[n], sizeof(addrbuf[n]), "%s:%d", u->pods[i].host, u->pods[i].port);
         addrs[n] = addrbuf[n];
-        names[n] = u->pods[i].name; /* the answers' target-pod */
+        names[n] = ctl_key_name(u->pods[i].name); /* target-pod: the pod name, no namespace */
         n++;
     }
     gw_gateway_set_engines(u->gw, addrs, names, n);
@@ -302,12 +303,39 @@ static int ctl_up_gateway_metric(void *ud, const char *model, const char *metric
     return -1;
 }
 
+/* The base model of the adapter served as `model` (its name, in any
+ * namespace: the gateway's model names have none) into base. 0, or -1 when
+ * no adapter has that name. */
+/* The ModelAdapter named model (its plain name: engines and the gateway know
+ * adapters without their namespace) in any namespace, the first found, into
+ * out (cleared with ctl_record_clear). 0, or -1 when there is none. */
+static int ctl_up_adapter_find(ctl_up *u, const char *model, ctl_record *out)
+{
+    ctl_record *rs = NULL;
+    size_t n = 0;
+    char err[256];
+    int rc = -1;
+    if (ctl_objstore_list(u->st, "ModelAdapter", &rs, &n, err, sizeof(err)) != 0) return -1;
+    for (size_t i = 0; i < n && rc != 0; i++) {
+        if (strcmp(ctl_key_name(rs[i].name), model) != 0) continue;
+        *out = rs[i];
+        memset(&rs[i], 0, sizeof(rs[i])); /* moved to out */
+        rc = 0;
+    }
+    ctl_records_free(rs, n);
+    return rc;
+}
+
 /* Scale from zero: the gateway holds a request for model. */
 static int ctl_up_is_model(void *ud, const char *model)
 {
     ctl_up *u = ud;
     ctl_deploy_info di;
-    return ctl_deploy_by_model(u->deploy, model, &di) == 0 || ctl_lora_has(u->lora, model);
+    if (ctl_deploy_by_model(u->deploy, model, &di) == 0 || ctl_lora_has(u->lora, model)) return 1;
+    ctl_record r;
+    if (ctl_up_adapter_find(u, model, &r) != 0) return 0;
+    ctl_record_clear(&r);
+    return 1;
 }
 
 /* Can model not become ready? (the gateway answers 503 at once instead of
@@ -325,8 +353,7 @@ static int ctl_up_unservable(void *ud, const char *model, char *why, size_t whyl
     *retry_after_s = 0;
     if (ctl_deploy_by_model(u->deploy, model, &di) != 0) { /* an adapter? */
         ctl_record r;
-        char err[256];
-        if (ctl_objstore_get(u->st, "ModelAdapter", model, &r, err, sizeof(err)) != 0) return 0;
+        if (ctl_up_adapter_find(u, model, &r) != 0) return 0;
         json_t *status = r.status; /* the controller's, not the manifest's */
         const char *phase = json_string_value(json_object_get(status, "phase"));
         const char *base =
@@ -388,15 +415,13 @@ static void ctl_up_wake(void *ud, const char *model)
     ctl_up *u = ud;
     ctl_deploy_info di;
     int found = ctl_deploy_by_model(u->deploy, model, &di) == 0;
-    if (!found) { /* an adapter: wake its base model's deployment */
-        ctl_record r;
-        char err[256];
-        if (ctl_objstore_get(u->st, "ModelAdapter", model, &r, err, sizeof(err)) == 0) {
-            const char *base =
-                json_string_value(json_object_get(json_object_get(r.object, "spec"), "baseModel"));
-            if (base) found = ctl_deploy_by_model(u->deploy, base, &di) == 0;
-            ctl_record_clear(&r);
-        }
+    ctl_record r;
+    if (!found && ctl_up_adapter_find(u, model, &r) == 0) {
+        const char *base =
+            json_string_value(json_object_get(json_object_get(r.object, "spec"), "baseModel"));
+        if (base)
+            found = ctl_deploy_by_model(u->deploy, base, &di) == 0; /* wake the base model's */
+        ctl_record_clear(&r);
     }
     if (!found) return;
     if (di.autoscaled) {
@@ -724,6 +749,7 @@ static int ctl_up_start(ctl_up *u)
     snprintf(u->gateway_url, sizeof(u->gateway_url), "http://%s%s%s:%d", v6 ? "[" : "", u->cfg.host,
              v6 ? "]" : "", gw_gateway_port(u->gw));
     apc.gateway_url = u->gateway_url;
+    apc.log_dir = u->log_dir; /* brix logs: ctl_orch_local writes one file per pod there */
     ctl_api_callbacks acbs = {.pods = ctl_up_api_pods, .pod_started = ctl_up_pod_started, .ud = u};
     if (ctl_api_init(&u->api, u->loop, u->st, &apc, &acbs, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: admin API: %s\n", err);

@@ -24,6 +24,7 @@
 #include "common/bx_yaml.h"
 #include "ctl/ctl_api.h"
 #include "ctl/ctl_cli.h"
+#include "ctl/ctl_key.h"
 #include "ctl/ctl_objstore_sqlite.h"
 #include "ctl/ctl_store.h"
 
@@ -445,46 +446,74 @@ static void test_get_tables(void **state)
 
     o = cli(s, "get", "adapters", NULL);
     assert_int_equal(o.rc, 0);
-    assert_int_equal(row_cells(o.out, "NAME", c, 12), 5);
-    assert_string_equal(c[1], "BASE");
-    assert_string_equal(c[3], "INSTANCES");
-    assert_int_equal(row_cells(o.out, "sql-lora", c, 12), 5);
-    assert_string_equal(c[1], "llama-3-8b");
-    assert_string_equal(c[2], "Running");
-    assert_string_equal(c[3], "llama-3-8b-0");
+    /* AIBrix's printer columns: Phase Desired Ready Candidates "Model Path" Age */
+    assert_int_equal(row_cells(o.out, "NAME", c, 12), 8);
+    assert_string_equal(c[1], "PHASE");
+    assert_string_equal(c[2], "DESIRED");
+    assert_string_equal(c[4], "CANDIDATES");
+    assert_string_equal(c[5], "MODEL");
+    assert_string_equal(c[6], "PATH");
+    assert_int_equal(row_cells(o.out, "sql-lora", c, 12), 7);
+    assert_string_equal(c[1], "Running");
+    assert_string_equal(c[5], "huggingface://yard1/llama-2-7b-sql-lora-test");
+    out_free(&o);
+    o = cli(s, "get", "ma", "-o", "wide", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(row_cells(o.out, "sql-lora", c, 12), 11);
+    assert_string_equal(c[7], "llama-3-8b");
+    assert_string_equal(c[8], "llama-3-8b-0");
     out_free(&o);
 
     o = cli(s, "get", "pa", NULL);
     assert_int_equal(o.rc, 0);
-    assert_int_equal(row_cells(o.out, "NAME", c, 12), 7);
-    assert_string_equal(c[1], "STRATEGY");
-    assert_string_equal(c[4], "DESIRED");
-    assert_int_equal(row_cells(o.out, "llama-3-8b-kpa", c, 12), 7);
-    assert_string_equal(c[1], "KPA");
-    assert_string_equal(c[2], "1");
-    assert_string_equal(c[3], "4");
-    assert_string_equal(c[4], "3");
-    assert_string_equal(c[5], "2");
+    /* AIBrix's printer columns: MINPODS MAXPODS REPLICAS STRATEGY AGE */
+    assert_int_equal(row_cells(o.out, "NAME", c, 12), 6);
+    assert_string_equal(c[1], "MINPODS");
+    assert_string_equal(c[2], "MAXPODS");
+    assert_string_equal(c[3], "REPLICAS");
+    assert_string_equal(c[4], "STRATEGY");
+    assert_int_equal(row_cells(o.out, "llama-3-8b-kpa", c, 12), 6);
+    assert_string_equal(c[1], "1");
+    assert_string_equal(c[2], "4");
+    assert_string_equal(c[3], "2");
+    assert_string_equal(c[4], "KPA");
+    out_free(&o);
+    o = cli(s, "get", "podautoscalers.autoscaling.aibrix.ai", "-o", "wide", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(row_cells(o.out, "llama-3-8b-kpa", c, 12), 10);
+    assert_string_equal(c[6], "Deployment/llama-3-8b");
+    assert_string_equal(c[8], "3");
     out_free(&o);
 
     o = cli(s, "get", "pods", NULL);
     assert_int_equal(o.rc, 0);
-    assert_int_equal(row_cells(o.out, "NAME", c, 12), 8);
-    assert_string_equal(c[1], "DEPLOYMENT");
-    assert_string_equal(c[6], "PID");
-    assert_int_equal(row_cells(o.out, "llama-3-8b-0", c, 12), 8);
-    assert_string_equal(c[1], "llama-3-8b");
-    assert_string_equal(c[2], "Ready");
-    assert_string_equal(c[3], "1/1");
-    assert_string_equal(c[4], "0");
-    assert_string_equal(c[5], "20001");
-    assert_string_equal(c[6], "4242");
-    assert_int_equal(row_cells(o.out, "llama-3-8b-1", c, 12), 8);
-    assert_string_equal(c[2], "Backoff");
-    assert_string_equal(c[3], "0/1");
-    assert_string_equal(c[4], "3");
-    assert_string_equal(c[6], "<none>");
-    assert_string_equal(c[7], "<unknown>"); /* never ready, not in the store */
+    /* kubectl's: NAME READY STATUS RESTARTS AGE */
+    assert_int_equal(row_cells(o.out, "NAME", c, 12), 5);
+    assert_string_equal(c[1], "READY");
+    assert_string_equal(c[2], "STATUS");
+    assert_int_equal(row_cells(o.out, "llama-3-8b-0", c, 12), 5);
+    assert_string_equal(c[1], "1/1");
+    assert_string_equal(c[2], "Running");
+    assert_string_equal(c[3], "0");
+    assert_int_equal(row_cells(o.out, "llama-3-8b-1", c, 12), 5);
+    assert_string_equal(c[1], "0/1");
+    assert_string_equal(c[2], "CrashLoopBackOff");
+    assert_string_equal(c[3], "3");
+    assert_string_equal(c[4], "<unknown>"); /* never ready, not in the store */
+    out_free(&o);
+    o = cli(s, "get", "po", "-o", "wide", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(row_cells(o.out, "NAME", c, 12), 11);
+    assert_string_equal(c[5], "DEPLOYMENT");
+    assert_string_equal(c[8], "PID");
+    assert_int_equal(row_cells(o.out, "llama-3-8b-0", c, 12), 11);
+    assert_string_equal(c[5], "llama-3-8b");
+    assert_string_equal(c[6], "Ready");
+    assert_string_equal(c[7], "20001");
+    assert_string_equal(c[8], "4242");
+    assert_int_equal(row_cells(o.out, "llama-3-8b-1", c, 12), 11);
+    assert_string_equal(c[6], "Backoff");
+    assert_string_equal(c[8], "<none>");
     out_free(&o);
 
     o = cli(s, "get", "pods", "llama-3-8b-1", "nope-0", NULL);
@@ -673,8 +702,219 @@ static void test_delete(void **state)
     o = cli(s, "get", "adapters", NULL);
     assert_int_equal(o.rc, 0);
     assert_string_equal(o.out, "");
-    assert_string_equal(o.err, "No resources found.\n");
+    assert_string_equal(o.err, "No resources found in default namespace.\n");
     out_free(&o);
+}
+
+/* Namespaces: the same names in two namespaces are two objects; -n, -A,
+ * -l, resource.group and short names, get all, -o name on every kind. */
+static void test_namespaces(void **state)
+{
+    srv *s = *state;
+    apply_quickstart(s, 2);
+    char *f = write_tmp(s, "qs.yaml", quickstart_with(3));
+    out o = cli(s, "apply", "-n", "team-a", "-f", f, NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "deployment/llama-3-8b created\n")); /* not configured */
+    out_free(&o);
+    /* two rows in the store, the default one unchanged */
+    ctl_record r = {0};
+    char err[256];
+    assert_int_equal(ctl_store_get(s->peek, "Deployment", "llama-3-8b", &r, err, sizeof(err)), 0);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(r.object, "spec"), "replicas")), 2);
+    ctl_record_clear(&r);
+    assert_int_equal(
+        ctl_store_get(s->peek, "Deployment", "team-a:llama-3-8b", &r, err, sizeof(err)), 0);
+    ctl_record_clear(&r);
+    /* the autoscaler in team-a targets team-a's deployment: its key */
+    char c[12][64];
+    o = cli(s, "get", "deploy", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(row_cells(o.out, "llama-3-8b", c, 12), 5);
+    assert_string_equal(c[1], "0/2");
+    out_free(&o);
+    o = cli(s, "get", "deployments.apps", "--namespace", "team-a", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(row_cells(o.out, "llama-3-8b", c, 12), 5);
+    assert_string_equal(c[1], "0/3");
+    out_free(&o);
+    o = cli(s, "get", "deployment.v1.apps", "-A", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(row_cells(o.out, "NAMESPACE", c, 12), 6);
+    assert_string_equal(c[1], "NAME");
+    assert_int_equal(row_cells(o.out, "default", c, 12), 6);
+    assert_string_equal(c[1], "llama-3-8b");
+    assert_string_equal(c[2], "0/2");
+    assert_int_equal(row_cells(o.out, "team-a", c, 12), 6);
+    assert_string_equal(c[2], "0/3");
+    out_free(&o);
+    o = cli(s, "get", "ma", "sql-lora", "-n", "team-a", "-o", "json", NULL);
+    assert_int_equal(o.rc, 0);
+    json_t *j = json_loads(o.out, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(j, "metadata"), "namespace")), "team-a");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "metadata"), "name")),
+                        "sql-lora");
+    json_decref(j);
+    out_free(&o);
+    o = cli(s, "get", "ma", "sql-lora", "-n", "team-b", NULL);
+    assert_int_equal(o.rc, 1);
+    assert_non_null(strstr(o.err, "not found"));
+    out_free(&o);
+    /* a document naming another namespace than -n: refused, as kubectl does */
+    f = write_tmp(s, "b.yaml",
+                  "apiVersion: model.aibrix.ai/v1alpha1\nkind: ModelAdapter\n"
+                  "metadata: {name: x, namespace: team-b}\n"
+                  "spec: {baseModel: m, artifactURL: 'hf://a/b'}\n");
+    o = cli(s, "apply", "-n", "team-a", "-f", f, NULL);
+    assert_int_equal(o.rc, 1);
+    assert_non_null(strstr(o.err, "does not match the namespace"));
+    out_free(&o);
+    o = cli(s, "apply", "-f", f, NULL); /* its own namespace */
+    assert_int_equal(o.rc, 0);
+    out_free(&o);
+    o = cli(s, "get", "modeladapters.model.aibrix.ai", "-A", "-o", "name", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_string_equal(o.out, "modeladapter.model.aibrix.ai/sql-lora\n"
+                               "modeladapter.model.aibrix.ai/sql-lora\n"
+                               "modeladapter.model.aibrix.ai/x\n");
+    out_free(&o);
+    /* -l */
+    o = cli(s, "get", "deploy", "-A", "-l", "model.aibrix.ai/name=llama-3-8b", "-o", "name", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_string_equal(o.out, "deployment.apps/llama-3-8b\ndeployment.apps/llama-3-8b\n");
+    out_free(&o);
+    o = cli(s, "get", "deploy", "-l", "model.aibrix.ai/name!=llama-3-8b", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_string_equal(o.out, "");
+    out_free(&o);
+    o = cli(s, "get", "po", "-l", "!model.aibrix.ai/name", "-o", "name", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_string_equal(o.out, "");
+    out_free(&o);
+    o = cli(s, "get", "po", "-l", "model.aibrix.ai/name,app!=x", "-o", "name", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_string_equal(o.out, "pod/llama-3-8b-0\npod/llama-3-8b-1\n");
+    out_free(&o);
+    o = cli(s, "get", "po", "-l", "a=b=c", NULL);
+    assert_int_equal(o.rc, 1);
+    out_free(&o);
+    /* get all: every kind, names with their kind */
+    o = cli(s, "get", "all", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "\npod/llama-3-8b-0 "));
+    assert_non_null(strstr(o.out, "\ndeployment.apps/llama-3-8b "));
+    assert_non_null(strstr(o.out, "\nmodeladapter.model.aibrix.ai/sql-lora "));
+    assert_non_null(strstr(o.out, "\npodautoscaler.autoscaling.aibrix.ai/llama-3-8b-kpa "));
+    out_free(&o);
+    o = cli(s, "get", "ev", "-o", "name", NULL);
+    assert_int_equal(o.rc, 0);
+    out_free(&o);
+    /* the pods are default's: none in team-a */
+    o = cli(s, "get", "pods", "-n", "team-a", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_string_equal(o.out, "");
+    assert_string_equal(o.err, "No resources found in team-a namespace.\n");
+    out_free(&o);
+    /* delete in one namespace leaves the other */
+    o = cli(s, "delete", "deploy", "llama-3-8b", "-n", "team-a", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_string_equal(s->last_deleted, "team-a:llama-3-8b");
+    out_free(&o);
+    o = cli(s, "get", "deploy", "-A", "-o", "name", NULL);
+    assert_string_equal(o.out, "deployment.apps/llama-3-8b\n");
+    out_free(&o);
+    o = cli(s, "get", "deploy", "llama-3-8b", "-A", NULL);
+    assert_int_equal(o.rc, 1);
+    out_free(&o);
+    o = cli(s, "delete", "deploy", "llama-3-8b", "-A", NULL);
+    assert_int_equal(o.rc, 1);
+    assert_non_null(strstr(o.err, "-A is for get and describe"));
+    out_free(&o);
+    o = cli(s, "get", "deploy", "-n", "Bad_NS", NULL);
+    assert_int_equal(o.rc, 1);
+    out_free(&o);
+    o = cli(s, "describe", "deploy", "-A", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "llama-3-8b"));
+    out_free(&o);
+}
+
+/* ctl_key: namespace and name in one key; the selector parser; log reads. */
+static void test_keys_selectors_logs(void **state)
+{
+    (void)state;
+    char k[CTL_NAME_MAX + 1], e[256];
+    assert_int_equal(ctl_key_make(NULL, "a", k, sizeof(k), e, sizeof(e)), 0);
+    assert_string_equal(k, "a");
+    assert_int_equal(ctl_key_make("default", "a", k, sizeof(k), e, sizeof(e)), 0);
+    assert_string_equal(k, "a");
+    assert_int_equal(ctl_key_make("ns", "a", k, sizeof(k), e, sizeof(e)), 0);
+    assert_string_equal(k, "ns:a");
+    assert_string_equal(ctl_key_name(k), "a");
+    char ns[CTL_NAME_MAX + 1];
+    ctl_key_ns(k, ns, sizeof(ns));
+    assert_string_equal(ns, "ns");
+    ctl_key_ns("a", ns, sizeof(ns));
+    assert_string_equal(ns, "default");
+    assert_int_equal(ctl_key_make("Bad_NS", "a", k, sizeof(k), e, sizeof(e)), -1);
+    char longname[61];
+    memset(longname, 'a', 60);
+    longname[60] = 0;
+    assert_int_equal(ctl_key_make("nsx", longname, k, sizeof(k), e, sizeof(e)), -1);
+    assert_non_null(strstr(e, "at most 62"));
+    assert_true(ctl_key_same_ns("a", "b"));
+    assert_true(ctl_key_same_ns("x:a", "x:b-0"));
+    assert_false(ctl_key_same_ns("x:a", "a"));
+    assert_false(ctl_key_same_ns("x:a", "y:a"));
+    assert_int_equal(ctl_key_sibling("x:pa", "llama", k, sizeof(k)), 0);
+    assert_string_equal(k, "x:llama");
+    assert_int_equal(ctl_key_sibling("pa", "llama", k, sizeof(k)), 0);
+    assert_string_equal(k, "llama");
+    assert_true(ctl_key_valid("x:llama-0"));
+    assert_false(ctl_key_valid("default:a"));
+    assert_false(ctl_key_valid("x:"));
+
+    json_t *l = json_pack("{s:s, s:s}", "app", "llm", "tier", "gpu");
+    assert_int_equal(ctl_cli_selector_match("app=llm", l), 1);
+    assert_int_equal(ctl_cli_selector_match("app==llm,tier", l), 1);
+    assert_int_equal(ctl_cli_selector_match("app!=llm", l), 0);
+    assert_int_equal(ctl_cli_selector_match("!tier", l), 0);
+    assert_int_equal(ctl_cli_selector_match("!zone,app", l), 1);
+    assert_int_equal(ctl_cli_selector_match("zone=a", l), 0);
+    assert_int_equal(ctl_cli_selector_match("zone!=a", l), 1);
+    assert_int_equal(ctl_cli_selector_match("=a", l), -1);
+    assert_int_equal(ctl_cli_selector_match("a,,b", l), -1);
+    json_decref(l);
+
+    char path[] = "/tmp/test_ctl_api_logXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "one\ntwo\nthree\n", 14), 14);
+    close(fd);
+    char *b;
+    size_t n;
+    int64_t end;
+    assert_int_equal(ctl_api_log_read(path, 0, -1, &b, &n, &end), 0);
+    assert_string_equal(b, "one\ntwo\nthree\n");
+    assert_int_equal(end, 14);
+    free(b);
+    assert_int_equal(ctl_api_log_read(path, 0, 2, &b, &n, &end), 0);
+    assert_string_equal(b, "two\nthree\n");
+    free(b);
+    assert_int_equal(ctl_api_log_read(path, 0, 0, &b, &n, &end), 0);
+    assert_string_equal(b, "");
+    free(b);
+    assert_int_equal(ctl_api_log_read(path, 8, -1, &b, &n, &end), 0);
+    assert_string_equal(b, "three\n");
+    free(b);
+    assert_int_equal(ctl_api_log_read(path, 99, -1, &b, &n, &end), 0); /* truncated: all */
+    assert_string_equal(b, "one\ntwo\nthree\n");
+    free(b);
+    unlink(path);
+    assert_int_equal(ctl_api_log_read(path, 0, -1, &b, &n, &end), -1);
 }
 
 /* A file in AIBrix's shape: brix's kinds apply as before; a Service, a
@@ -775,7 +1015,7 @@ static void test_apply_core_kinds(void **state)
     assert_non_null(strstr(o.err, "kind KVCache: unknown kind, skipped"));
     out_free(&o);
     o = cli(s, "get", "sa", NULL);
-    assert_string_equal(o.err, "No resources found.\n");
+    assert_string_equal(o.err, "No resources found in default namespace.\n");
     out_free(&o);
 
     /* only unknown kinds: nothing stored, not an error */
@@ -864,6 +1104,29 @@ static void test_api_routes(void **state)
     json_decref(j);
     assert_int_equal(req(s, "GET", "/nope", NULL, NULL, 0, &j), 404);
     json_decref(j);
+    /* namespaces: a bad one is a 400; apply into one; logs without a log folder */
+    assert_int_equal(req(s, "GET", "/v1/objects/deployments?namespace=Bad_NS", NULL, NULL, 0, &j),
+                     400);
+    json_decref(j);
+    assert_int_equal(req(s, "GET", "/v1/pods?allNamespaces=true", NULL, NULL, 0, &j), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 2);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(j, "items"), 0), "namespace")),
+                        "default");
+    json_decref(j);
+    assert_int_equal(req(s, "GET", "/v1/pods?namespace=other", NULL, NULL, 0, &j), 200);
+    assert_int_equal(json_array_size(json_object_get(j, "items")), 0);
+    json_decref(j);
+    assert_int_equal(req(s, "GET", "/v1/pods/llama-3-8b-0/log", NULL, NULL, 0, &j), 404);
+    json_decref(j);
+    assert_int_equal(req(s, "GET", "/v1/pods/llama-3-8b-0/logs", NULL, NULL, 0, &j), 404);
+    json_decref(j);
+    assert_int_equal(req(s, "POST", "/v1/pods/llama-3-8b-0/log", "application/json", "{}", 2, &j),
+                     405);
+    json_decref(j);
+    assert_int_equal(req(s, "GET", "/v1/pods/llama-3-8b-0/log?tailLines=x", NULL, NULL, 0, &j),
+                     400);
+    json_decref(j);
 
     /* CSRF guard: a form's content type is refused */
     const char *dep = "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":"
@@ -876,6 +1139,25 @@ static void test_api_routes(void **state)
     json_t *it = json_array_get(json_object_get(j, "items"), 0);
     assert_string_equal(json_string_value(json_object_get(it, "result")), "created");
     assert_string_equal(json_string_value(json_object_get(it, "kind")), "Deployment");
+    json_decref(j);
+    xx = req(s, "POST", "/v1/apply?namespace=ns-b", "application/json", dep, strlen(dep), &j);
+    assert_int_equal(xx, 200);
+    it = json_array_get(json_object_get(j, "items"), 0);
+    assert_string_equal(json_string_value(json_object_get(it, "result")), "created");
+    assert_string_equal(json_string_value(json_object_get(it, "namespace")), "ns-b");
+    assert_string_equal(json_string_value(json_object_get(it, "name")), "j");
+    json_decref(j);
+    assert_int_equal(req(s, "GET", "/v1/objects/deployments/j?namespace=ns-b", NULL, NULL, 0, &j),
+                     200);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(j, "object"), "metadata"),
+                                          "namespace")),
+        "ns-b");
+    json_decref(j);
+    assert_int_equal(
+        req(s, "DELETE", "/v1/objects/deployments/j?namespace=ns-b", NULL, NULL, 0, &j), 200);
+    json_decref(j);
+    assert_int_equal(req(s, "GET", "/v1/objects/deployments/j", NULL, NULL, 0, &j), 200);
     json_decref(j);
     /* empty body */
     assert_int_equal(req(s, "POST", "/v1/apply", "application/yaml", "", 0, &j), 400);
@@ -1078,6 +1360,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_apply_core_kinds, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_usage_errors, srv_setup, srv_teardown),
+        cmocka_unit_test_setup_teardown(test_namespaces, srv_setup, srv_teardown),
+        cmocka_unit_test(test_keys_selectors_logs),
         cmocka_unit_test_setup_teardown(test_api_routes, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_api_host_guard, srv_setup, srv_teardown),
         cmocka_unit_test(test_api_request_parsers),
