@@ -203,6 +203,27 @@ static int ctl_obj_local_skip(const ctl_obj *o, char *why, size_t len)
     return 1;
 }
 
+/* A Deployment that names no model (no model.aibrix.ai/name label on it or
+ * its pod template: an nginx demo, a router, Grafana next to the models in
+ * AIBrix's samples) is no engine brix up can route to. 1 with why (the
+ * document is skipped with a warning), else 0. */
+static int ctl_obj_local_not_model(const json_t *doc, char *why, size_t len)
+{
+    const char *kind = json_string_value(json_object_get(doc, "kind"));
+    if (!kind || strcmp(kind, "Deployment") != 0) return 0;
+    const json_t *l = json_object_get(json_object_get(doc, "metadata"), "labels");
+    const json_t *tl = json_object_get(
+        json_object_get(json_object_get(json_object_get(doc, "spec"), "template"), "metadata"),
+        "labels");
+    if (json_object_get(l, CTL_LABEL_MODEL) || json_object_get(tl, CTL_LABEL_MODEL)) return 0;
+    const char *name = json_string_value(json_object_get(json_object_get(doc, "metadata"), "name"));
+    snprintf(why, len,
+             "deployment/%.100s: no " CTL_LABEL_MODEL " label: not a model server, skipped "
+             "(brix up runs and routes to model servers only)",
+             name ? name : "?");
+    return 1;
+}
+
 /* A warning about document i (0-based) of total into warnings (may be
  * NULL). -1 when out of memory. */
 static int ctl_obj_warn(json_t *warnings, size_t i, size_t total, const char *why)
@@ -240,6 +261,12 @@ int ctl_obj_parse_all(const json_t *docs, json_t *warnings, ctl_obj ***out, size
     for (size_t i = 0; i < total; i++) {
         const json_t *d = json_array_get(docs, i);
         if (json_is_null(d)) continue;
+        if (ctl_obj_local_not_model(d, one, sizeof(one))) {
+            if (ctl_obj_warn(warnings, i, total, one) == 0) continue;
+            ctl_objs_free(objs, k);
+            if (err && errlen) snprintf(err, errlen, "out of memory");
+            return -1;
+        }
         ctl_obj *o = calloc(1, sizeof(*o));
         int r = -1;
         if (!o) {

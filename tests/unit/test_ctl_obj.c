@@ -539,17 +539,14 @@ static void test_multi_document_errors(void **st)
                     "---\n"
                     "apiVersion: apps/v1\n"
                     "kind: Deployment\n"
-                    "metadata: {name: bad}\n"
-                    "spec: {}\n";
+                    "metadata: {name: bad, labels: {model.aibrix.ai/name: m}}\n";
     ctl_obj **objs = NULL;
     size_t n = 0;
     char err[512];
     assert_int_equal(ctl_obj_load_yaml(y, strlen(y), &objs, &n, err, sizeof(err)), -1);
     assert_null(objs);
     assert_int_equal(n, 0);
-    assert_string_equal(err,
-                        "document 2: Deployment bad: metadata.labels[\"model.aibrix.ai/name\"]: "
-                        "required (the served model name)");
+    assert_string_equal(err, "document 2: Deployment bad: spec: required");
     /* empty documents are skipped */
     const char *ok = "---\n---\n" DEP_HEAD "spec: {}\n---\n";
     assert_int_equal(ctl_obj_load_yaml(ok, strlen(ok), &objs, &n, err, sizeof(err)), 0);
@@ -874,7 +871,12 @@ static void test_parse_all_aibrix_file(void **st)
         "apiVersion: autoscaling/v2\n"
         "kind: HorizontalPodAutoscaler\n"
         "metadata: {name: mistral-hpa}\n"
-        "spec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: mistral-7b}}\n";
+        "spec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: mistral-7b}}\n"
+        "---\n"
+        "apiVersion: apps/v1\n"
+        "kind: Deployment\n"
+        "metadata: {name: grafana, labels: {app: grafana}}\n"
+        "spec: {template: {spec: {containers: [{name: g, image: grafana/grafana}]}}}\n";
     json_t *docs = NULL, *warnings = json_array();
     char err[512];
     assert_int_equal(bx_yaml_load_all(y, strlen(y), NULL, &docs, err, sizeof(err)), 0);
@@ -913,7 +915,10 @@ static void test_parse_all_aibrix_file(void **st)
     assert_int_equal(json_array_size(models), 0);
     json_decref(models);
 
-    assert_int_equal(json_array_size(warnings), 3);
+    assert_int_equal(json_array_size(warnings), 4);
+    assert_string_equal(json_string_value(json_array_get(warnings, 3)),
+                        "document 10: deployment/grafana: no model.aibrix.ai/name label: not a "
+                        "model server, skipped (brix up runs and routes to model servers only)");
     assert_string_equal(json_string_value(json_array_get(warnings, 0)),
                         "document 6: kind KVCache (orchestration.aibrix.ai/v1alpha1): unknown "
                         "kind, skipped");
