@@ -19,6 +19,10 @@
 #   expect_status GOT WANT MSG
 #   metric PORT NAME [LABEL=VALUE...]  value of a sample in GET /metrics
 #   fail MSG                           print MSG and the engines' log tails, exit 1
+#   wait_for SECS MSG CMD...           CMD until it succeeds (every 0.2 s), else fail MSG
+#   up_start LOG STATE [ARGS...]       brix up --state STATE on 127.0.0.1, gateway port $GP,
+#                                      admin port $AP, ARGS; sets UP_PID; returns once the
+#                                      admin API ($BRIX_SERVER) answers
 # A process a test starts by hand goes into E2E_PIDS (scripts/lib.sh's BX_PIDS under the
 # tests' name) to be stopped at the end, its log into E2E_LOGS to be shown and checked.
 
@@ -196,6 +200,33 @@ num_cmp() {
         if (op == ">=") exit !(a + 0 >= b + 0)
         if (op == "==") exit !(a + 0 == b + 0)
         exit 1 }'
+}
+
+wait_for() {
+    local secs=$1 msg=$2 i
+    shift 2
+    for ((i = 0; i < secs * 5; i++)); do
+        "$@" && return 0
+        sleep 0.2
+    done
+    fail "timed out after ${secs}s: $msg"
+}
+
+UP_PID=
+up_start() {
+    local name=$1 state=$2 i
+    shift 2
+    "$BRIX" up --state "$state" --host 127.0.0.1 --port "$GP" --admin-port "$AP" "$@" \
+        >"$E2E_TMP/$name.log" 2>&1 &
+    UP_PID=$!
+    E2E_PIDS+=("$UP_PID")
+    E2E_LOGS+=("$E2E_TMP/$name.log")
+    for ((i = 0; i < 100; i++)); do
+        curl -sf --max-time 1 "$BRIX_SERVER/healthz" >/dev/null && return 0
+        kill -0 "$UP_PID" 2>/dev/null || fail "brix up exited: $(tail -n 5 "$E2E_TMP/$name.log")"
+        sleep 0.1
+    done
+    fail "brix up's admin API did not answer"
 }
 
 # wait_metric PORT SECS OP VALUE NAME [LABEL=VALUE...]: polls /metrics until

@@ -116,31 +116,10 @@ spec:
   mode: distributed
 YAML
 
-UP_PID=
-start_up() { # start_up LOGNAME STATE [extra args]
+start_up() { # start_up LOGNAME STATE [extra args]: brix up with the stand-in vllm on PATH
     local name=$1 state=$2
     shift 2
-    PATH="$E2E_TMP/bin:$PATH" "$BRIX" up --state "$state" --host 127.0.0.1 --port "$GP" \
-        --admin-port "$AP" "$@" >"$E2E_TMP/$name.log" 2>&1 &
-    UP_PID=$!
-    E2E_PIDS+=("$UP_PID")
-    E2E_LOGS+=("$E2E_TMP/$name.log")
-    local i
-    for ((i = 0; i < 100; i++)); do
-        curl -sf --max-time 1 "$BRIX_SERVER/healthz" >/dev/null && return 0
-        kill -0 "$UP_PID" 2>/dev/null || fail "brix up exited: $(tail -n 5 "$E2E_TMP/$name.log")"
-        sleep 0.1
-    done
-    fail "brix up's admin API did not answer"
-}
-wait_for() { # wait_for SECS MSG CMD...
-    local secs=$1 msg=$2 i
-    shift 2
-    for ((i = 0; i < secs * 5; i++)); do
-        "$@" && return 0
-        sleep 0.2
-    done
-    fail "timed out after ${secs}s: $msg"
+    PATH="$E2E_TMP/bin:$PATH" up_start "$name" "$state" "$@"
 }
 ready() {
     "$BRIX" get pods -o json 2>/dev/null |

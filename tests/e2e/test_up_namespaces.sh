@@ -89,15 +89,6 @@ for ((i = 0; i < 100; i++)); do
     sleep 0.1
 done
 
-wait_for() { # wait_for SECS MSG CMD...
-    local secs=$1 msg=$2 i
-    shift 2
-    for ((i = 0; i < secs * 5; i++)); do
-        "$@" && return 0
-        sleep 0.2
-    done
-    fail "timed out after ${secs}s: $msg"
-}
 ready() { # ready NAMESPACE N: N Ready pods there
     [ "$("$BRIX" get pods -n "$1" -o json 2>/dev/null | jq '[.items[] | select(.phase == "Ready")] | length')" = "$2" ]
 }

@@ -125,15 +125,6 @@ pods_json() { "$BRIX" get pods -o json 2>/dev/null || echo '{"items":[]}'; }
 pod() { # pod DEPLOYMENT FIELD
     pods_json | jq -r --arg d "$1" --arg f "$2" '[.items[] | select(.deployment == $d)][0][$f]'
 }
-wait_for() { # wait_for SECS MSG CMD...
-    local secs=$1 msg=$2 i
-    shift 2
-    for ((i = 0; i < secs * 5; i++)); do
-        "$@" && return 0
-        sleep 0.2
-    done
-    fail "timed out after ${secs}s: $msg"
-}
 phase_is() { [ "$(pod "$1" phase)" = "$2" ]; }
 phase_not() { local p; p=$(pod "$1" phase); [ -n "$p" ] && [ "$p" != null ] && [ "$p" != "$2" ]; }
 restarted() { [ "$(pod "$1" restarts)" -ge 1 ] 2>/dev/null; }
