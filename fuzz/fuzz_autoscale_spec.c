@@ -1,12 +1,15 @@
 /* Fuzzes PodAutoscaler YAML: bx_yaml_load then as_spec_parse, and on a
  * valid spec one as_decide with inputs (and a local time for its
- * schedules) drawn from the same bytes. */
+ * schedules, and for its scheduledBounds a UTC instant) drawn from the
+ * same bytes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "autoscale/as_policy.h"
+#include "autoscale/as_sched.h"
 #include "autoscale/as_spec.h"
+#include "common/bx_tz.h"
 #include "common/bx_yaml.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -32,6 +35,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         in.local_valid = b[7] & 1; /* spec.schedules: a local weekday and minute */
         in.local_wday = b[7] % 7;
         in.local_minute = (b[6] * 7 + b[4]) % 1440;
+        /* spec.scheduledBounds: which entries are active, from the cron in UTC */
+        bx_tz *utc = NULL;
+        if (s.n_bounds && bx_tz_posix("UTC0", &utc, err, sizeof(err)) == 0) {
+            const bx_tz *zs[AS_MAX_BOUNDS];
+            for (size_t i = 0; i < AS_MAX_BOUNDS; i++)
+                zs[i] = utc;
+            in.bounds_active = as_sched_bounds_mask(&s, zs, 1700000000 + (int64_t)b[6] * 3607);
+            bx_tz_free(utc);
+        }
         in.n_metrics = s.n_metrics;
         for (size_t i = 0; i < s.n_metrics; i++) {
             in.m[i].valid = (b[3] >> (i % 8)) & 1;

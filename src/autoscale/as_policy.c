@@ -254,6 +254,7 @@ int as_decide(const as_spec *spec, as_state *st, const as_input *in, as_decision
         as_bounds_at(spec, in->local_wday, in->local_minute, &out->bounds);
     else
         as_bounds_base(spec, &out->bounds);
+    as_bounds_apply_mask(spec, in->bounds_active, &out->bounds);
     /* the strategies read spec->min/max_replicas: give them the effective bounds */
     as_spec eff;
     if (out->bounds.active >= 0) {
@@ -264,7 +265,7 @@ int as_decide(const as_spec *spec, as_state *st, const as_input *in, as_decision
     }
     char sched[AS_SCHED_NAME_LEN + 16] = "";
     if (out->bounds.active >= 0)
-        snprintf(sched, sizeof(sched), " (schedule %s)", spec->schedules[out->bounds.active].name);
+        snprintf(sched, sizeof(sched), " (schedule %s)", as_bounds_name(spec, out->bounds.active));
 
     int32_t lo = out->bounds.min, hi = out->bounds.max, cur = in->current;
     if (cur == 0 && lo > 0 && !out->bounds.active_sets_min) {

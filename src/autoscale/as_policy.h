@@ -16,7 +16,8 @@
  *
  * Pipeline of as_decide:
  *  0. Bounds: min and max are the base spec's, or those of the first active
- *     spec.schedules[] entry at in->local_wday/local_minute (as_sched.h);
+ *     spec.schedules[] entry at in->local_wday/local_minute, else of the
+ *     first spec.scheduledBounds[] entry in in->bounds_active (as_sched.h);
  *     every step below and the strategies use these effective bounds.
  *  1. Boundary checks before any metric (AIBrix): current 0 with min > 0 ->
  *     hold ("scaling disabled", as Kubernetes HPA), unless an active
@@ -147,6 +148,9 @@ typedef struct as_input {
     bool local_valid;
     int local_wday;
     int local_minute;
+    /* spec.scheduledBounds: bit i set when entry i is active now
+     * (as_sched_bounds_mask); applies when no spec.schedules entry is. */
+    uint32_t bounds_active;
     int32_t current;  /* the target's spec.replicas */
     int32_t ready;    /* ready (routable) replicas */
     uint32_t waiting; /* requests waiting for this target (gateway queue): activation */

@@ -48,3 +48,37 @@ int as_sched_next_change(const as_spec *s, int wday, int minute)
     }
     return best;
 }
+
+uint32_t as_sched_bounds_mask(const as_spec *s, const bx_tz *const *zones, int64_t now_s)
+{
+    uint32_t mask = 0;
+    for (size_t i = 0; zones && i < s->n_bounds && i < AS_MAX_BOUNDS; i++) {
+        const as_sched_bounds *e = &s->bounds[i];
+        if (!zones[i] || (e->has_start && now_s < e->start_s) || (e->has_end && now_s >= e->end_s))
+            continue;
+        if (as_cron_active(&e->cron, zones[i], e->duration_s, now_s)) mask |= 1u << i;
+    }
+    return mask;
+}
+
+void as_bounds_apply_mask(const as_spec *s, uint32_t mask, as_bounds *out)
+{
+    if (out->active >= 0) return;
+    for (size_t i = 0; i < s->n_bounds && i < AS_MAX_BOUNDS; i++) {
+        if (!(mask & (1u << i))) continue;
+        const as_sched_bounds *e = &s->bounds[i];
+        if (e->has_min) out->min = e->min_replicas;
+        if (e->has_max) out->max = e->max_replicas;
+        out->active = (int)(s->n_schedules + i);
+        out->active_sets_min = e->has_min;
+        return;
+    }
+}
+
+const char *as_bounds_name(const as_spec *s, int active)
+{
+    if (active < 0) return NULL;
+    if ((size_t)active < s->n_schedules) return s->schedules[active].name;
+    size_t b = (size_t)active - s->n_schedules;
+    return b < s->n_bounds ? s->bounds[b].name : NULL;
+}

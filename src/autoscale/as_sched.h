@@ -6,6 +6,13 @@
  * converts the wall clock to the schedules' zone (bx_tz) and passes the
  * weekday and the minute of the day, so tests choose the time.
  *
+ * spec.scheduledBounds[] (cron + duration, as_cron.h) come after: when no
+ * spec.schedules entry is active, the first scheduledBounds entry, in spec
+ * order, that is active supplies the bounds; as_bounds.active then counts
+ * on past the schedules (n_schedules + its index; as_bounds_name names
+ * either). Whether each entry is active is a bit mask the caller computes
+ * with as_sched_bounds_mask from the wall clock and the entries' zones.
+ *
  * Ownership: reads the spec, writes *out; keeps nothing. */
 #ifndef AS_SCHED_H
 #define AS_SCHED_H
@@ -30,5 +37,16 @@ void as_bounds_at(const as_spec *s, int wday, int minute, as_bounds *out);
  * within the next 8 days; -1 when there are no schedules. Local clock
  * minutes: a DST change in between moves the real instant by its size. */
 int as_sched_next_change(const as_spec *s, int wday, int minute);
+
+/* Bit i set when spec.scheduledBounds[i] is active at unix second now_s:
+ * inside its lifetime and an occurrence of its cron in zones[i] began at
+ * most duration ago. zones[i] NULL: that entry is never active. */
+uint32_t as_sched_bounds_mask(const as_spec *s, const bx_tz *const *zones, int64_t now_s);
+/* When no schedule is active in *out, the first entry with its bit in
+ * mask supplies the bounds (as_bounds_at's rules). */
+void as_bounds_apply_mask(const as_spec *s, uint32_t mask, as_bounds *out);
+/* The name of the active entry (a spec.schedules or spec.scheduledBounds
+ * name), or NULL when active is -1 or out of range. */
+const char *as_bounds_name(const as_spec *s, int active);
 
 #endif

@@ -475,12 +475,139 @@ static int parse_schedules(const json_t *sch, as_spec *s, char *err, size_t errl
     return 0;
 }
 
+/* ---- scheduledBounds ---- */
+
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    const int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const int64_t yoe = y - era * 400;
+    const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i])) return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+int as_parse_rfc3339(const char *s, int64_t *out_s)
+{
+    if (!s || strlen(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
+        s[13] != ':' || s[16] != ':')
+        return -1;
+    int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2), h = digits(s + 11, 2),
+        mi = digits(s + 14, 2), se = digits(s + 17, 2);
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 ||
+        se > 60)
+        return -1;
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap)) return -1;
+    const char *p = s + 19;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p)) return -1;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    int off = 0;
+    if ((p[0] == 'Z' || p[0] == 'z') && p[1] == '\0') {
+        off = 0;
+    } else if ((p[0] == '+' || p[0] == '-') && strlen(p) == 6 && p[3] == ':') {
+        int oh = digits(p + 1, 2), om = digits(p + 4, 2);
+        if (oh < 0 || oh > 23 || om < 0 || om > 59) return -1;
+        off = (oh * 60 + om) * 60 * (p[0] == '-' ? -1 : 1);
+    } else {
+        return -1;
+    }
+    *out_s = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
+    return 0;
+}
+
+static int parse_bound(const json_t *e, size_t i, as_sched_bounds *out, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"name",     "timezone",    "startTime",   "endTime", "cron",
+                                       "duration", "minReplicas", "maxReplicas", NULL};
+    char base[40], path[PATH_LEN], tmp[AS_STR_LEN];
+    snprintf(base, sizeof(base), "spec.scheduledBounds[%zu]", i);
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(e)) return fail(err, errlen, "%s: must be a mapping", base);
+    if (check_keys(e, base, keys, err, errlen)) return -1;
+    snprintf(path, sizeof(path), "%s.name", base);
+    if (get_str(e, "name", path, out->name, sizeof(out->name), true, false, err, errlen)) return -1;
+    snprintf(path, sizeof(path), "%s.timezone", base);
+    if (get_str(e, "timezone", path, out->timezone, sizeof(out->timezone), false, false, err,
+                errlen))
+        return -1;
+    if (!out->timezone[0]) snprintf(out->timezone, sizeof(out->timezone), "UTC");
+    snprintf(path, sizeof(path), "%s.cron", base);
+    if (get_str(e, "cron", path, out->cron_text, sizeof(out->cron_text), true, false, err, errlen))
+        return -1;
+    char why[160];
+    if (as_cron_parse(out->cron_text, &out->cron, why, sizeof(why)))
+        return fail(err, errlen, "%s: \"%.64s\": %s", path, out->cron_text, why);
+    snprintf(path, sizeof(path), "%s.duration", base);
+    if (get_str(e, "duration", path, tmp, sizeof(tmp), true, false, err, errlen)) return -1;
+    int64_t ms = 0;
+    if (as_parse_duration_ms(tmp, &ms))
+        return fail(err, errlen, "%s: \"%.32s\" is not a duration (e.g. 1h, 30m)", path, tmp);
+    if (ms < 1000 || ms > AS_CRON_MAX_DURATION_S * 1000)
+        return fail(err, errlen, "%s: must be at least 1s and at most 168h", path);
+    out->duration_s = ms / 1000;
+    static const char *const tkeys[] = {"startTime", "endTime"};
+    for (int t = 0; t < 2; t++) {
+        snprintf(path, sizeof(path), "%s.%s", base, tkeys[t]);
+        if (get_str(e, tkeys[t], path, tmp, sizeof(tmp), false, false, err, errlen)) return -1;
+        if (!tmp[0]) continue;
+        int64_t v;
+        if (as_parse_rfc3339(tmp, &v))
+            return fail(err, errlen, "%s: \"%.40s\" is not an RFC 3339 time", path, tmp);
+        if (t == 0) {
+            out->has_start = true;
+            out->start_s = v;
+        } else {
+            out->has_end = true;
+            out->end_s = v;
+        }
+    }
+    int64_t iv = 0;
+    snprintf(path, sizeof(path), "%s.minReplicas", base);
+    if (get_int(e, "minReplicas", path, INT32_MIN, INT32_MAX, &iv, &out->has_min, err, errlen))
+        return -1;
+    if (out->has_min) out->min_replicas = (int32_t)iv;
+    snprintf(path, sizeof(path), "%s.maxReplicas", base);
+    if (get_int(e, "maxReplicas", path, INT32_MIN, INT32_MAX, &iv, &out->has_max, err, errlen))
+        return -1;
+    if (out->has_max) out->max_replicas = (int32_t)iv;
+    return 0;
+}
+
+static int parse_bounds(const json_t *b, as_spec *s, char *err, size_t errlen)
+{
+    if (!b || json_is_null(b)) return 0;
+    if (!json_is_array(b)) return fail(err, errlen, "spec.scheduledBounds: must be a list");
+    if (json_array_size(b) > AS_MAX_BOUNDS)
+        return fail(err, errlen, "spec.scheduledBounds: at most %d entries", AS_MAX_BOUNDS);
+    for (size_t i = 0; i < json_array_size(b); i++) {
+        if (parse_bound(json_array_get(b, i), i, &s->bounds[i], err, errlen)) return -1;
+        s->n_bounds = i + 1;
+    }
+    return 0;
+}
+
 static int parse_spec(const json_t *spec, as_spec *s, char *err, size_t errlen)
 {
     static const char *const keys[] = {
-        "scaleTargetRef",     "subTargetSelector", "minReplicas", "maxReplicas",
-        "schedules",          "metricsSources",    "predictive",  "observeWindowSeconds",
-        "panicWindowSeconds", "scalingStrategy",   NULL};
+        "scaleTargetRef",     "subTargetSelector", "minReplicas",     "maxReplicas",
+        "schedules",          "metricsSources",    "predictive",      "observeWindowSeconds",
+        "panicWindowSeconds", "scalingStrategy",   "scheduledBounds", NULL};
     if (!spec || json_is_null(spec)) return fail(err, errlen, "spec: required");
     if (!json_is_object(spec)) return fail(err, errlen, "spec: must be a mapping");
     if (check_keys(spec, "spec", keys, err, errlen)) return -1;
@@ -527,6 +654,7 @@ static int parse_spec(const json_t *spec, as_spec *s, char *err, size_t errlen)
     s->min_replicas = present ? (int32_t)iv : 1; /* nil -> 1 (BaseBounds) */
 
     if (parse_schedules(json_object_get(spec, "schedules"), s, err, errlen)) return -1;
+    if (parse_bounds(json_object_get(spec, "scheduledBounds"), s, err, errlen)) return -1;
     const json_t *pred = json_object_get(spec, "predictive");
     if (pred && !json_is_null(pred))
         return fail(err, errlen, "spec.predictive: not supported by brix yet");
@@ -708,6 +836,42 @@ static int validate_schedules(const as_spec *s, char *err, size_t errlen)
     return 0;
 }
 
+static int validate_bound(const as_spec *s, size_t i, char *err, size_t errlen)
+{
+    const as_sched_bounds *e = &s->bounds[i];
+    char b[40];
+    snprintf(b, sizeof(b), "spec.scheduledBounds[%zu]", i);
+    if (!dns_name_ok(e->name, 63, false))
+        return fail(err, errlen, "%s.name: must be a DNS label (a-z, 0-9, '-', at most 63)", b);
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(s->bounds[j].name, e->name) == 0)
+            return fail(err, errlen, "%s.name: duplicate name \"%s\" (spec.scheduledBounds[%zu])",
+                        b, e->name, j);
+    for (size_t j = 0; j < s->n_schedules; j++)
+        if (strcmp(s->schedules[j].name, e->name) == 0)
+            return fail(err, errlen, "%s.name: duplicate name \"%s\" (spec.schedules[%zu])", b,
+                        e->name, j);
+    if (!bx_tz_name_ok(e->timezone))
+        return fail(err, errlen, "%s.timezone: \"%.64s\" is not an IANA time zone name", b,
+                    e->timezone);
+    if (e->duration_s < 1 || e->duration_s > AS_CRON_MAX_DURATION_S)
+        return fail(err, errlen, "%s.duration: must be at least 1s and at most 168h", b);
+    if (e->has_start && e->has_end && e->start_s >= e->end_s)
+        return fail(err, errlen, "%s.endTime: must be later than startTime", b);
+    if (!e->has_min && !e->has_max)
+        return fail(err, errlen, "%s: needs minReplicas or maxReplicas (or both)", b);
+    int32_t lo = e->has_min ? e->min_replicas : s->min_replicas;
+    int32_t hi = e->has_max ? e->max_replicas : s->max_replicas;
+    if (lo < 0) return fail(err, errlen, "%s.minReplicas: must be >= 0", b);
+    if (hi <= 0) return fail(err, errlen, "%s.maxReplicas: must be > 0", b);
+    if (lo > hi)
+        return fail(err, errlen,
+                    "%s.minReplicas: the effective minReplicas (%d) must be <= the effective "
+                    "maxReplicas (%d)",
+                    b, (int)lo, (int)hi);
+    return 0;
+}
+
 #define ANN "metadata.annotations[" AS_ANN_PREFIX
 
 int as_spec_validate(const as_spec *s, char *err, size_t errlen)
@@ -732,6 +896,10 @@ int as_spec_validate(const as_spec *s, char *err, size_t errlen)
         return fail(err, errlen, "spec.minReplicas: must be <= spec.maxReplicas (%d)",
                     (int)s->max_replicas);
     if (validate_schedules(s, err, errlen)) return -1;
+    if (s->n_bounds > AS_MAX_BOUNDS)
+        return fail(err, errlen, "spec.scheduledBounds: at most %d entries", AS_MAX_BOUNDS);
+    for (size_t i = 0; i < s->n_bounds; i++)
+        if (validate_bound(s, i, err, errlen)) return -1;
     if (s->n_metrics == 0)
         return fail(err, errlen, "spec.metricsSources: needs at least one entry");
     if (s->n_metrics > AS_MAX_METRICS)

@@ -18,6 +18,12 @@
  * (as_spec does no I/O: ctl_autoscale loads it with bx_tz); which schedule is
  * active when is as_sched.h's.
  *
+ * spec.scheduledBounds (AIBrix's ScheduledReplicaBounds): name a unique DNS
+ * label (unique across both lists); timezone an IANA name per entry ("" =
+ * UTC); cron five fields (as_cron.h); duration a Go duration in (0, 168h];
+ * startTime/endTime RFC 3339, start < end when both; minReplicas and/or
+ * maxReplicas with the same effective-bounds rules as spec.schedules.
+ *
  * Ownership: as_spec is plain data with fixed-size strings; as_spec_parse
  * copies what it needs and keeps no reference to the json_t. */
 #ifndef AS_SPEC_H
@@ -27,6 +33,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "autoscale/as_cron.h"
 
 #define AS_API_VERSION "autoscaling.aibrix.ai/v1alpha1"
 #define AS_KIND "PodAutoscaler"
@@ -88,6 +96,25 @@ typedef struct as_schedule {
     int32_t max_replicas; /* read when has_max; else the base maxReplicas applies */
 } as_schedule;
 
+#define AS_MAX_BOUNDS 16
+#define AS_CRON_LEN 128
+
+/* One spec.scheduledBounds[] entry (AIBrix's ScheduledReplicaBounds): from
+ * each occurrence of cron in its zone, for duration, within the lifetime
+ * [startTime, endTime), minReplicas and/or maxReplicas override the base. */
+typedef struct as_sched_bounds {
+    char name[AS_SCHED_NAME_LEN];
+    char timezone[AS_TZ_LEN]; /* IANA name, "UTC" when unset */
+    char cron_text[AS_CRON_LEN];
+    as_cron cron;
+    int64_t duration_s;      /* 1 s .. 7 days */
+    bool has_start, has_end; /* the lifetime; absent = unbounded */
+    int64_t start_s, end_s;  /* unix seconds (RFC 3339, fraction dropped) */
+    bool has_min, has_max;
+    int32_t min_replicas;
+    int32_t max_replicas;
+} as_sched_bounds;
+
 typedef struct as_target_ref {
     char api_version[AS_STR_LEN];
     char kind[AS_STR_LEN];
@@ -106,6 +133,8 @@ typedef struct as_spec {
     size_t n_schedules;               /* spec.schedules[], in order: the first active wins */
     as_schedule schedules[AS_MAX_SCHEDULES];
     char timezone[AS_TZ_LEN]; /* the schedules' IANA zone ("UTC" when unset); "" without */
+    size_t n_bounds;          /* spec.scheduledBounds[], in order, after spec.schedules */
+    as_sched_bounds bounds[AS_MAX_BOUNDS];
     as_strategy strategy;
     size_t n_metrics;
     as_metric_spec metrics[AS_MAX_METRICS];
@@ -135,6 +164,10 @@ int as_spec_validate(const as_spec *s, char *err, size_t errlen);
 /* Go's time.ParseDuration for non-negative values ("300s", "1m30s", "0"),
  * rounded down to ms. 0 or -1. */
 int as_parse_duration_ms(const char *s, int64_t *out_ms);
+
+/* An RFC 3339 date-time ("2026-08-05T09:00:00Z", "...T09:00:00.5-07:00")
+ * -> unix seconds (a fraction is dropped). 0 or -1. */
+int as_parse_rfc3339(const char *s, int64_t *out_s);
 
 /* "HH:MM" (strict, 00:00..23:59) -> minutes after midnight, or -1. */
 int as_parse_hhmm(const char *s);

@@ -122,10 +122,37 @@ int ctl_as_init(ctl_as **out, uv_loop_t *loop, ctl_objstore *store, const ctl_as
     return 0;
 }
 
+int ctl_as_bounds_tz_load(const as_spec *s, bx_tz **zones, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < s->n_bounds && i < AS_MAX_BOUNDS; i++) {
+        bx_tz *z = NULL;
+        char why[256];
+        if (bx_tz_load(s->bounds[i].timezone, &z, why, sizeof(why)) != 0) {
+            ctl_as_fmt(err, errlen, "spec.scheduledBounds[%zu].timezone: %s", i, why);
+            if (zones) ctl_as_bounds_tz_free(zones);
+            return -1;
+        }
+        if (zones)
+            zones[i] = z;
+        else
+            bx_tz_free(z);
+    }
+    return 0;
+}
+
+void ctl_as_bounds_tz_free(bx_tz **zones)
+{
+    for (size_t i = 0; i < AS_MAX_BOUNDS; i++) {
+        bx_tz_free(zones[i]);
+        zones[i] = NULL;
+    }
+}
+
 int ctl_as_spec_parse(const json_t *obj, as_spec *out, bx_tz **tz, char *err, size_t errlen)
 {
     if (tz) *tz = NULL;
     if (as_spec_parse(obj, out, err, errlen) != 0) return -1;
+    if (ctl_as_bounds_tz_load(out, NULL, err, errlen) != 0) return -1;
     if (out->n_schedules == 0) return 0;
     bx_tz *z = NULL;
     char why[256];
@@ -174,6 +201,7 @@ int ctl_as_apply(ctl_as *a, const ctl_obj *o, char *err, size_t errlen)
         json_decref(p->raw);
         bx_tz_free(p->tz);
         p->tz = NULL;
+        ctl_as_bounds_tz_free(p->btz);
         ctl_ctrl_forget(a->ctrl, p->name);
     }
     p->raw = raw;
@@ -191,6 +219,8 @@ int ctl_as_apply(ctl_as *a, const ctl_obj *o, char *err, size_t errlen)
     p->bounds.active = -1;
     char perr[sizeof(p->spec_err)];
     if (ctl_as_spec_parse(o->raw, &p->spec, &p->tz, perr, sizeof(perr)) != 0) {
+        ctl_as_fmt(p->spec_err, sizeof(p->spec_err), "%s", perr);
+    } else if (ctl_as_bounds_tz_load(&p->spec, p->btz, perr, sizeof(perr)) != 0) {
         ctl_as_fmt(p->spec_err, sizeof(p->spec_err), "%s", perr);
     } else if (ctl_target_set(&p->tgt, p->spec.target.api_version, p->spec.target.kind,
                               p->spec.target.name) != 0 ||

@@ -91,9 +91,10 @@ typedef struct ctl_as_pa {
     int valid;
     char spec_err[512];
     as_spec spec;
-    bx_tz *tz;        /* spec.timezone, loaded when there are schedules */
-    as_bounds bounds; /* the effective bounds at the last round (ctl_as_sched_now) */
-    ctl_target tgt;   /* spec.scaleTargetRef and its key (valid specs) */
+    bx_tz *tz;                 /* spec.timezone, loaded when there are schedules */
+    bx_tz *btz[AS_MAX_BOUNDS]; /* spec.scheduledBounds[i].timezone, loaded */
+    as_bounds bounds;          /* the effective bounds at the last round (ctl_as_sched_now) */
+    ctl_target tgt;            /* spec.scaleTargetRef and its key (valid specs) */
     as_state st;
     int64_t generation; /* of the object the state belongs to */
     as_window win[AS_MAX_METRICS];
@@ -166,6 +167,12 @@ void ctl_as_cond_ready(ctl_as_pa *p);
 int ctl_as_state_get(ctl_as *a, ctl_as_pa *p);
 /* Writes st (stolen) with the strategy state when it changed. */
 void ctl_as_status_write(ctl_as *a, ctl_as_pa *p, json_t *st);
+/* Loads spec.scheduledBounds[i].timezone into zones[i] (AS_MAX_BOUNDS
+ * slots; NULL: only checks that each zone loads). 0, or -1 with a message
+ * naming the field (zones then all NULL). ctl_as_bounds_tz_free frees and
+ * clears every slot. */
+int ctl_as_bounds_tz_load(const as_spec *s, bx_tz **zones, char *err, size_t errlen);
+void ctl_as_bounds_tz_free(bx_tz **zones);
 /* The wall clock in the schedules' zone into in->local_* (when p has
  * schedules) and the effective bounds into p->bounds; logs a change of the
  * active schedule. in may be NULL. */

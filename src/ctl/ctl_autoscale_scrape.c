@@ -141,6 +141,7 @@ void ctl_as_pa_free(ctl_as_pa *p)
     ctl_as_round_drop(p);
     ctl_as_windows_close(p);
     bx_tz_free(p->tz);
+    ctl_as_bounds_tz_free(p->btz);
     json_decref(p->raw);
     free(p);
 }

@@ -143,12 +143,13 @@ void ctl_as_status_write(ctl_as *a, ctl_as_pa *p, json_t *st)
 void ctl_as_sched_now(ctl_as *a, ctl_as_pa *p, as_input *in)
 {
     as_bounds b;
+    int64_t ms = a->cbs.wall_ms ? a->cbs.wall_ms(a->ud) : ctl_ctrl_wall_ms();
+    int64_t now_s = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
     if (p->spec.n_schedules == 0 || !p->tz) {
         as_bounds_base(&p->spec, &b);
     } else {
-        int64_t ms = a->cbs.wall_ms ? a->cbs.wall_ms(a->ud) : ctl_ctrl_wall_ms();
         bx_tz_tm tm;
-        bx_tz_local(p->tz, ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000), &tm);
+        bx_tz_local(p->tz, now_s, &tm);
         as_bounds_at(&p->spec, tm.wday, tm.hour * 60 + tm.min, &b);
         if (in) {
             in->local_valid = true;
@@ -156,10 +157,14 @@ void ctl_as_sched_now(ctl_as *a, ctl_as_pa *p, as_input *in)
             in->local_minute = tm.hour * 60 + tm.min;
         }
     }
+    uint32_t mask =
+        p->spec.n_bounds ? as_sched_bounds_mask(&p->spec, (const bx_tz *const *)p->btz, now_s) : 0;
+    as_bounds_apply_mask(&p->spec, mask, &b);
+    if (in) in->bounds_active = mask;
     if (b.active != p->bounds.active) {
         if (b.active >= 0)
-            bx_info("autoscaler %s: schedule %s active (%s): replicas in [%d, %d]", p->name,
-                    p->spec.schedules[b.active].name, p->spec.timezone, (int)b.min, (int)b.max);
+            bx_info("autoscaler %s: schedule %s active: replicas in [%d, %d]", p->name,
+                    as_bounds_name(&p->spec, b.active), (int)b.min, (int)b.max);
         else if (p->bounds.active >= 0)
             bx_info("autoscaler %s: no schedule active: replicas in [%d, %d]", p->name, (int)b.min,
                     (int)b.max);
@@ -173,9 +178,9 @@ static json_t *ctl_as_bounds_json(const ctl_as_pa *p)
     json_t *o = json_object();
     if (!o) return NULL;
     int bad = 0;
-    if (p->bounds.active >= 0 && (size_t)p->bounds.active < p->spec.n_schedules)
+    if (as_bounds_name(&p->spec, p->bounds.active))
         bad |= ctl_as_jset(o, "activeSchedule",
-                           json_string(p->spec.schedules[p->bounds.active].name)) != 0;
+                           json_string(as_bounds_name(&p->spec, p->bounds.active))) != 0;
     bad |= ctl_as_jset(o, "effectiveMinReplicas", json_integer(p->bounds.min)) != 0;
     bad |= ctl_as_jset(o, "effectiveMaxReplicas", json_integer(p->bounds.max)) != 0;
     if (bad) {

@@ -273,6 +273,27 @@ static void ctl_cli_describe_autoscaler(FILE *out, const json_t *o, int64_t now)
                     ctl_cli_jnum(json_object_get(e, "maxReplicas"), "(base)", hi, sizeof(hi)));
         }
     }
+    const json_t *cb = ctl_cli_jget(o, "spec", "scheduledBounds", NULL);
+    if (json_array_size(cb)) {
+        fprintf(out, "Cron Bounds:\n");
+        size_t i;
+        const json_t *e;
+        json_array_foreach(cb, i, e)
+        {
+            char lo[24], hi[24];
+            fprintf(out, "  %s: \"%s\" for %s %s", ctl_cli_jstr(json_object_get(e, "name"), "?"),
+                    ctl_cli_jstr(json_object_get(e, "cron"), "?"),
+                    ctl_cli_jstr(json_object_get(e, "duration"), "?"),
+                    ctl_cli_jstr(json_object_get(e, "timezone"), "UTC"));
+            if (json_is_string(json_object_get(e, "startTime")))
+                fprintf(out, " from %s", ctl_cli_jstr(json_object_get(e, "startTime"), "?"));
+            if (json_is_string(json_object_get(e, "endTime")))
+                fprintf(out, " until %s", ctl_cli_jstr(json_object_get(e, "endTime"), "?"));
+            fprintf(out, ", min %s, max %s\n",
+                    ctl_cli_jnum(json_object_get(e, "minReplicas"), "(base)", lo, sizeof(lo)),
+                    ctl_cli_jnum(json_object_get(e, "maxReplicas"), "(base)", hi, sizeof(hi)));
+        }
+    }
     const json_t *sb = json_object_get(st, "scheduledBounds");
     if (json_is_object(sb)) {
         char lo[24], hi[24];

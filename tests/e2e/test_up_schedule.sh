@@ -6,7 +6,11 @@
 # -o yaml, describe) names it; a schedule with an unknown time zone is
 # refused at apply, naming the field; a window that ends at the next minute
 # boundary stops being active by itself (the 1 s tick re-evaluates it), and
-# status.scheduledBounds falls back to the base bounds.
+# status.scheduledBounds falls back to the base bounds. Then spec.scheduledBounds
+# (cron + duration, AIBrix's second shape): an entry whose cron matches now in
+# America/Los_Angeles (today's weekday by name, a lifetime around now) raises
+# the floor to 3 and status.scheduledBounds names it; a bad cron is refused
+# at apply, naming the field.
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
 bx_need date
@@ -151,4 +155,48 @@ wait_for 75 "status.scheduledBounds back to the base" bounds_are sched-apa \
     '{"effectiveMaxReplicas":3,"effectiveMinReplicas":1}'
 grep -q 'sched-apa: no schedule active: replicas in \[1, 3\]' "$E2E_TMP/up.log" ||
     fail "the end of the window was not logged"
+
+log "spec.scheduledBounds: a cron entry active now raises the floor to 3"
+LA_DAY=$(TZ=America/Los_Angeles date +%a | tr '[:lower:]' '[:upper:]')
+FROM=$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)
+UNTIL=$(date -u -d '+1 day' +%Y-%m-%dT%H:%M:%S.5+00:00)
+bounds_yaml() { # bounds_yaml CRON
+    cat <<YAML
+apiVersion: autoscaling.aibrix.ai/v1alpha1
+kind: PodAutoscaler
+metadata:
+  name: sched-apa
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: sched}
+  minReplicas: 1
+  maxReplicas: 3
+  scheduledBounds:
+    - name: peak
+      timezone: America/Los_Angeles
+      startTime: "$FROM"
+      endTime: "$UNTIL"
+      cron: "$1"
+      duration: 1h
+      minReplicas: 3
+  scalingStrategy: APA
+  metricsSources:
+    - {metricSourceType: pod, protocolType: http, port: "8000", path: metrics,
+       targetMetric: num_requests_running, targetValue: "4"}
+YAML
+}
+bounds_yaml "* 0-23 * * SUN,$LA_DAY" >"$E2E_TMP/pa3.yaml"
+"$BRIX" apply -f "$E2E_TMP/pa3.yaml" >"$E2E_TMP/pa3.out" 2>&1 || fail "apply scheduledBounds: $(cat "$E2E_TMP/pa3.out")"
+wait_for 10 "scheduledBounds entry peak active" bounds_are sched-apa \
+    '{"activeSchedule":"peak","effectiveMaxReplicas":3,"effectiveMinReplicas":3}'
+wait_for 30 "three Ready engines" ready_is 3
+grep -q 'below minReplicas 3 (schedule peak)' "$E2E_TMP/up.log" || fail "no scale reason for peak in the log"
+"$BRIX" describe pa sched-apa >"$E2E_TMP/describe3.txt" || fail "brix describe pa failed"
+grep -q "peak: \"\* 0-23 \* \* SUN,$LA_DAY\" for 1h America/Los_Angeles from $FROM until $UNTIL, min 3, max (base)" \
+    "$E2E_TMP/describe3.txt" || fail "describe: $(cat "$E2E_TMP/describe3.txt")"
+grep -q 'Scheduled Bounds: *min 3, max 3 (schedule peak)' "$E2E_TMP/describe3.txt" ||
+    fail "describe: $(cat "$E2E_TMP/describe3.txt")"
+bounds_yaml "0 24 * * *" >"$E2E_TMP/bad3.yaml"
+"$BRIX" apply -f "$E2E_TMP/bad3.yaml" >"$E2E_TMP/bad3.out" 2>&1 && fail "a bad cron was accepted"
+grep -q 'spec.scheduledBounds\[0\].cron: "0 24 \* \* \*": hour: 24 is out of range 0-23' "$E2E_TMP/bad3.out" ||
+    fail "error does not name the field: $(cat "$E2E_TMP/bad3.out")"
 log "ok"
