@@ -100,10 +100,10 @@ chat_ok() { # chat_ok MODEL
 }
 
 log "starting brix up with a bad file: refused, naming the field"
-printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bad\nspec:\n  replicas: 1\n' >"$E2E_TMP/bad.yaml"
+printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: bad\n  labels: {model.aibrix.ai/name: m}\nspec:\n  replicas: -1\n' >"$E2E_TMP/bad.yaml"
 "$BRIX" up --state "$E2E_TMP/badstate" --port "$(free_port)" --admin-port "$(free_port)" \
     -f "$E2E_TMP/bad.yaml" >"$E2E_TMP/bad.log" 2>&1 && fail "brix up accepted an invalid deployment"
-grep -q "model.aibrix.ai/name" "$E2E_TMP/bad.log" || fail "error does not name the field: $(cat "$E2E_TMP/bad.log")"
+grep -q "spec.replicas" "$E2E_TMP/bad.log" || fail "error does not name the field: $(cat "$E2E_TMP/bad.log")"
 
 log "starting brix up on the stack"
 start_up up1 -f "$E2E_TMP/stack.yaml"
