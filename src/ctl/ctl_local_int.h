@@ -113,6 +113,8 @@ struct ctl_local_pod {
     int unready;           /* was Ready, failed readinessProbe: Starting, unrouted */
     int sigkilled;
     int vllm_hint; /* runs vLLM itself: an early exit suggests the simulator */
+    int simulated; /* a vLLM command run as brix's simulator (--engine simulator): the
+                      probes' initialDelaySeconds, written for a model load, are not waited */
     int released;
     int pending; /* close callbacks and probe answers outstanding */
     uv_process_t proc;

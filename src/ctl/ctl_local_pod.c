@@ -77,10 +77,12 @@ static uint64_t ctl_local_pod_probe_ms(const ctl_local_pod *p)
 }
 
 /* The first probe: initialDelaySeconds after the launch (what is left of
- * it), else a period, at most a second (the kubelet probes at once). */
+ * it), else a period, at most a second (the kubelet probes at once). A
+ * vLLM command run as the simulator has no model to load: its delay
+ * (AIBrix's samples wait up to 6 minutes) is not waited. */
 static uint64_t ctl_local_pod_first_ms(const ctl_local_pod *p, const ctl_probe *pr)
 {
-    uint64_t delay = ctl_local_ms(pr->initial_delay_s);
+    uint64_t delay = p->simulated ? 0 : ctl_local_ms(pr->initial_delay_s);
     uint64_t since = uv_now(p->l->loop) - p->phase_at;
     if (delay) return delay > since ? delay - since : 0;
     uint64_t period = ctl_local_pod_period_ms(p, pr);

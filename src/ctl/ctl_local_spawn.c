@@ -198,7 +198,10 @@ int ctl_local_spawn(ctl_local_pod *p, uv_exit_cb on_exit, char *why, size_t whyl
 {
     ctl_orch_local *l = p->l;
     char err[256];
-    if (p->port <= 0 || p->new_port || ctl_local_spawn_port_try(p->port) <= 0) {
+    int fixed = p->sp ? p->sp->o->u.dep.fixed_port : 0;
+    if (fixed > 0) {
+        p->port = fixed; /* the command picks its own port: brix only reaches it there */
+    } else if (p->port <= 0 || p->new_port || ctl_local_spawn_port_try(p->port) <= 0) {
         int port = ctl_local_spawn_port_alloc(l, p);
         if (port <= 0) {
             snprintf(why, whylen, "no free port");
@@ -267,6 +270,7 @@ int ctl_local_spawn(ctl_local_pod *p, uv_exit_cb on_exit, char *why, size_t whyl
     else
         snprintf(why, whylen, "%s: %s", run[0], r ? uv_strerror(r) : "");
     p->vllm_hint = is_vllm && !sim;
+    p->simulated = sim != NULL;
     ctl_local_vllm_free(sim);
     if (fd >= 0) close(fd);
     for (size_t i = 0; extra[i]; i++)

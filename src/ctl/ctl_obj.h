@@ -108,6 +108,7 @@
 /* Well-known keys. */
 #define CTL_LABEL_MODEL "model.aibrix.ai/name"
 #define CTL_LABEL_ENGINE "model.aibrix.ai/engine"
+#define CTL_LABEL_PORT "model.aibrix.ai/port"
 #define CTL_LABEL_ADAPTER_ENABLED "adapter.model.aibrix.ai/enabled"
 #define CTL_ANN_STARTUP_TIMEOUT "brix.ai/startup-timeout-seconds"
 #define CTL_ANN_DRAIN_GRACE "brix.ai/drain-grace-seconds"
@@ -216,6 +217,10 @@ typedef struct ctl_deployment {
     char **argv;
     size_t argc;
     int default_command; /* 1 when the entrypoint is brix's simulator */
+    /* 0: brix allocates each replica's port ({port}). Else the port a
+     * command without {port} or --port listens on (label
+     * model.aibrix.ai/port, containerPort, 8000): one replica only */
+    int fixed_port;
     ctl_env *env;        /* containers[0].env with plain values */
     size_t nenv;
     /* readinessProbe; without one, GET /health every second (timeout and

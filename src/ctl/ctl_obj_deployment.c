@@ -161,6 +161,20 @@ static int ctl_obj_port_remap(ctl_obj_pctx *c, ctl_deployment *d, const char *cp
     return 1;
 }
 
+/* The port a command that takes none listens on, as AIBrix's gateway
+ * reaches it: the pod label model.aibrix.ai/port, else containers[0]'s
+ * first containerPort, else 8000. */
+static int ctl_obj_fixed_port(const json_t *c0, const json_t *labels)
+{
+    const char *l = ctl_obj_map_str(labels, CTL_LABEL_PORT);
+    char *end = NULL;
+    long v = l ? strtol(l, &end, 10) : 0;
+    if (l && end && !*end && v > 0 && v <= 65535) return (int)v;
+    json_int_t cp = json_integer_value(
+        json_object_get(json_array_get(json_object_get(c0, "ports"), 0), "containerPort"));
+    return cp > 0 && cp <= 65535 ? (int)cp : 8000;
+}
+
 /* 1 when name is the name of a port of containers[0]. */
 static int ctl_obj_port_named(const json_t *c0, const char *name)
 {
@@ -346,10 +360,19 @@ static int ctl_obj_parse_container(ctl_obj_pctx *c, ctl_deployment *d, const jso
     if (!ctl_obj_has_port_placeholder(d)) {
         int r = ctl_obj_port_remap(c, d, cpath);
         if (r < 0) return ctl_obj_oom(c);
-        if (r == 0)
+        if (r == 0 && d->replicas > 1)
             return ctl_obj_fail(c, cpath,
                                 "command/args/env must use the {port} placeholder or a --port "
-                                "option (brix allocates each replica's port)");
+                                "option (brix allocates each replica's port; a command that takes "
+                                "none runs as one replica only)");
+        if (r == 0) {
+            d->fixed_port = ctl_obj_fixed_port(c0, d->pod_labels);
+            ctl_obj_note(c->o,
+                         "%s: no {port} placeholder or --port option: runs as written and is "
+                         "reached on port %d (its model.aibrix.ai/port label, else its first "
+                         "containerPort, else 8000), one replica only",
+                         cpath, d->fixed_port);
+        }
     }
 
     if (ctl_obj_parse_probe(c, c0, "readinessProbe", &d->readiness) < 0 ||

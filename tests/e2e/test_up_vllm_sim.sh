@@ -4,7 +4,9 @@
 # name through the gateway, with the --lora-modules adapter it preloads listed and a ModelAdapter
 # on it Running and serving; a `python3 -m vllm.entrypoints.openai.api_server` one serves too; a
 # Deployment with no command (AIBrix's LoRA tutorial shape: image and model label) runs the
-# simulator with LoRA enabled, so its ModelAdapter goes Running. Without the switch, where `vllm`
+# simulator with LoRA enabled, so its ModelAdapter goes Running. The simulator has no model to
+# load: the readiness probe's initialDelaySeconds (360, as AIBrix's quickstart writes it for a
+# model download) is not waited for. Without the switch, where `vllm`
 # is not on PATH, the pod's event says so and names the switch.
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
@@ -64,6 +66,7 @@ spec:
             httpGet:
               path: /health
               port: serve
+            initialDelaySeconds: 360
             periodSeconds: 1
 ---
 apiVersion: model.aibrix.ai/v1alpha1

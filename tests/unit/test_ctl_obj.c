@@ -612,10 +612,32 @@ static void test_deployment_errors(void **st)
     expect_error(DEP_HEAD "spec: {template: {spec: {containers: [{command: [vllm, 8000]}]}}}\n",
                  "Deployment llama: spec.template.spec.containers[0].command[1]: must be a "
                  "string");
-    expect_error(DEP_HEAD
-                 "spec: {template: {spec: {containers: [{command: [python3, app.py]}]}}}\n",
+    expect_error(DEP_HEAD "spec: {replicas: 2, template: {spec: {containers: [{command: "
+                          "[python3, app.py]}]}}}\n",
                  "Deployment llama: spec.template.spec.containers[0]: command/args/env must use "
-                 "the {port} placeholder or a --port option (brix allocates each replica's port)");
+                 "the {port} placeholder or a --port option (brix allocates each replica's port; "
+                 "a command that takes none runs as one replica only)");
+    /* one replica of a command that takes no port: run as written, reached
+     * on its label's port, else its containerPort, else 8000 */
+    char err[512];
+    ctl_obj *o = parse_one(DEP_HEAD "spec: {template: {spec: {containers: [{command: [python3, "
+                                    "app.py], ports: [{containerPort: 6000}]}]}}}\n",
+                           err, sizeof(err));
+    if (!o) fail_msg("%s", err);
+    assert_int_equal(o->u.dep.fixed_port, 6000);
+    assert_non_null(strstr(o->notes, "runs as written and is reached on port 6000"));
+    ctl_obj_free(o);
+    o = parse_one(DEP_HEAD "spec: {template: {spec: {containers: [{command: [python3, app.py]}]}}}\n",
+                  err, sizeof(err));
+    if (!o) fail_msg("%s", err);
+    assert_int_equal(o->u.dep.fixed_port, 8000);
+    ctl_obj_free(o);
+    o = parse_one(DEP_HEAD "spec: {template: {spec: {containers: [{command: [vllm, serve, m, "
+                           "--port, \"8000\"]}]}}}\n",
+                  err, sizeof(err));
+    if (!o) fail_msg("%s", err);
+    assert_int_equal(o->u.dep.fixed_port, 0); /* --port rewritten: brix allocates */
+    ctl_obj_free(o);
     expect_error(DEP_HEAD "spec: {template: {spec: {containers: [{command: [\"\", "
                           "\"{port}\"]}]}}}\n",
                  "Deployment llama: spec.template.spec.containers[0].command: must name a "
