@@ -190,6 +190,37 @@ else
     log "node or the openai package missing: openai client step skipped"
 fi
 
+log "a server whose command takes no port option (xDiT's shape) runs as written on its containerPort"
+FP=$(free_port)
+cat >"$E2E_TMP/fixed.yaml" <<YAML
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: fixed-port
+  labels: {model.aibrix.ai/name: fixed-model}
+spec:
+  replicas: 1
+  selector: {matchLabels: {model.aibrix.ai/name: fixed-model}}
+  template:
+    metadata: {labels: {model.aibrix.ai/name: fixed-model}}
+    spec:
+      containers:
+        - name: server
+          command: ["sh", "-c"]
+          args: ["exec python3 -m http.server --bind 127.0.0.1 $FP"]
+          ports: [{containerPort: $FP}]
+          readinessProbe: {httpGet: {path: /, port: $FP}, periodSeconds: 1}
+YAML
+"$BRIX" apply -f "$E2E_TMP/fixed.yaml" >"$E2E_TMP/fixed.out" 2>"$E2E_TMP/fixed.err" ||
+    fail "apply of a command without a port option: $(cat "$E2E_TMP/fixed.err")"
+grep -q "runs as written and is reached on port $FP" "$E2E_TMP/fixed.err" ||
+    fail "no note of the fixed port: $(cat "$E2E_TMP/fixed.err")"
+fixed_ready() {
+    [ "$("$BRIX" get pods -o json | jq -r '.items[] | select(.deployment == "fixed-port") | "\(.phase) \(.port)"')" = "Ready $FP" ]
+}
+wait_for 30 "the fixed-port pod Ready on $FP" fixed_ready
+"$BRIX" delete deploy fixed-port >/dev/null || fail "delete fixed-port"
+
 log "brix delete -f of the same file deletes what was stored"
 "$BRIX" delete -f "$E2E_TMP/aibrix.yaml" >"$E2E_TMP/del.out" 2>"$E2E_TMP/del.err" ||
     fail "delete -f: $(cat "$E2E_TMP/del.out" "$E2E_TMP/del.err")"
