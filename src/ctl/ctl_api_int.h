@@ -1,7 +1,7 @@
 /* ctl_api_int: what the admin API's files share (ctl_api.h is the
- * public contract): ctl_api.c (lifecycle, routing, apply, objects, events)
- * and ctl_api_pods.c (the pods and their logs). Everything runs on the
- * loop thread. */
+ * public contract): ctl_api.c (lifecycle, routing, apply, objects, events),
+ * ctl_api_pods.c (the pods and their logs) and ctl_api_util.c (the helpers
+ * below that both call). Everything runs on the loop thread. */
 #ifndef CTL_API_INT_H
 #define CTL_API_INT_H
 
@@ -25,6 +25,8 @@ struct ctl_api {
     void (*close_cb)(void *ud);
     void *close_ud;
 };
+
+/* ---- ctl_api_util.c ---- */
 
 /* RFC 3339 (seconds, UTC) of Unix ms; JSON null for 0. New reference. */
 json_t *ctl_api_ts_json(int64_t ms);

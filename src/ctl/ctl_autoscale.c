@@ -140,14 +140,6 @@ int ctl_as_bounds_tz_load(const as_spec *s, bx_tz **zones, char *err, size_t err
     return 0;
 }
 
-void ctl_as_bounds_tz_free(bx_tz **zones)
-{
-    for (size_t i = 0; i < AS_MAX_BOUNDS; i++) {
-        bx_tz_free(zones[i]);
-        zones[i] = NULL;
-    }
-}
-
 int ctl_as_spec_parse(const json_t *obj, as_spec *out, bx_tz **tz, char *err, size_t errlen)
 {
     if (tz) *tz = NULL;

@@ -516,3 +516,11 @@ static void ctl_as_round_finish(ctl_as *a, ctl_as_pa *p)
     /* last: the callback may call back into this module (even remove p) */
     if (scale) a->cbs.scale(a->ud, dep, d.desired, d.reason);
 }
+
+void ctl_as_bounds_tz_free(bx_tz **zones)
+{
+    for (size_t i = 0; i < AS_MAX_BOUNDS; i++) {
+        bx_tz_free(zones[i]);
+        zones[i] = NULL;
+    }
+}

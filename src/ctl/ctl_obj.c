@@ -371,16 +371,3 @@ int ctl_obj_gateway_config_parse(const json_t *doc, const char *file, ctl_gatewa
     if (!found) return bx_errf(err, errlen, "GatewayConfig: spec: no key in apiKeys or apiKeyFile");
     return 0;
 }
-
-int ctl_labels_match(const json_t *match_labels, const json_t *labels)
-{
-    const char *k;
-    const json_t *v;
-    json_object_foreach((json_t *)match_labels, k, v)
-    {
-        const char *want = json_string_value(v);
-        const char *have = json_string_value(json_object_get(labels, k));
-        if (!want || !have || strcmp(want, have) != 0) return 0;
-    }
-    return 1;
-}

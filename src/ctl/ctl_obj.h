@@ -221,7 +221,7 @@ typedef struct ctl_deployment {
      * command without {port} or --port listens on (label
      * model.aibrix.ai/port, containerPort, 8000): one replica only */
     int fixed_port;
-    ctl_env *env;        /* containers[0].env with plain values */
+    ctl_env *env; /* containers[0].env with plain values */
     size_t nenv;
     /* readinessProbe; without one, GET /health every second (timeout and
      * failure threshold 0: the orchestrator's), and a Ready pod failing it

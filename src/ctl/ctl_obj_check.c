@@ -369,3 +369,16 @@ char *ctl_obj_dup_or_oom(ctl_obj_pctx *c, const char *s, int *rc)
     if (!d) *rc = ctl_obj_oom(c);
     return d;
 }
+
+int ctl_labels_match(const json_t *match_labels, const json_t *labels)
+{
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)match_labels, k, v)
+    {
+        const char *want = json_string_value(v);
+        const char *have = json_string_value(json_object_get(labels, k));
+        if (!want || !have || strcmp(want, have) != 0) return 0;
+    }
+    return 1;
+}

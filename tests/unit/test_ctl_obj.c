@@ -627,7 +627,8 @@ static void test_deployment_errors(void **st)
     assert_int_equal(o->u.dep.fixed_port, 6000);
     assert_non_null(strstr(o->notes, "runs as written and is reached on port 6000"));
     ctl_obj_free(o);
-    o = parse_one(DEP_HEAD "spec: {template: {spec: {containers: [{command: [python3, app.py]}]}}}\n",
+    o = parse_one(DEP_HEAD
+                  "spec: {template: {spec: {containers: [{command: [python3, app.py]}]}}}\n",
                   err, sizeof(err));
     if (!o) fail_msg("%s", err);
     assert_int_equal(o->u.dep.fixed_port, 8000);
