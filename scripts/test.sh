@@ -12,14 +12,14 @@
 # on any failure.
 #
 # Environment: BRIX_JOBS (default 2) build and ctest parallelism;
-# BRIX_FUZZ_SECONDS (default 15) per fuzz target; BRIX_OUT (default the repo
+# BRIX_FUZZ_SECONDS (default 8) per fuzz target; BRIX_OUT (default the repo
 # root) where the build*/ folders go.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 JOBS=${BRIX_JOBS:-2}
-FUZZ_SECONDS=${BRIX_FUZZ_SECONDS:-15}
+FUZZ_SECONDS=${BRIX_FUZZ_SECONDS:-8}
 OUT=${BRIX_OUT:-$ROOT}
 mkdir -p "$OUT"
 
@@ -65,10 +65,11 @@ build() {
     return 2
 }
 
-# run_ctest DIR NAME: runs ctest, adds its counts.
+# run_ctest DIR NAME [CTEST_ARGS...]: runs ctest, adds its counts.
 run_ctest() {
     local dir=$1 name=$2 logf="$1/ctest.log" line total nfail
-    (cd "$dir" && ctest --output-on-failure -j"$JOBS" --timeout 300) 2>&1 | tee "$logf"
+    shift 2
+    (cd "$dir" && ctest --output-on-failure -j"$JOBS" --timeout 300 "$@") 2>&1 | tee "$logf"
     line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$logf" | tail -n 1)
     if [ -z "$line" ]; then
         echo "$name: ctest printed no summary"
@@ -142,9 +143,13 @@ else
     failed "tsan build"
 fi
 
+# Under the sanitizers, all but the e2e tests whose time goes to waiting on
+# something other than brix (Prometheus' scrapes, a schedule's wall-clock
+# minute, a Python check of the docs); the Release ctest runs them.
+ASAN_SKIP='^e2e_test_(gateway_prometheus|up_schedule|docs_aibrix)$'
 stage "ASan+UBSan build ($OUT/build-asan)"
 build "$OUT/build-asan" asan -DCMAKE_BUILD_TYPE=Debug -DBRIX_SANITIZE=ON -DBRIX_FUZZ=OFF -DBRIX_TESTS=ON
-[ $? -eq 1 ] || { stage "ASan+UBSan ctest"; run_ctest "$OUT/build-asan" asan; }
+[ $? -eq 1 ] || { stage "ASan+UBSan ctest"; run_ctest "$OUT/build-asan" asan -E "$ASAN_SKIP"; }
 
 stage "fuzz build ($OUT/build-fuzz, clang)"
 shopt -s nullglob
