@@ -183,3 +183,73 @@ int bx_apikeys_check_bearer(const bx_apikeys *k, const char *authorization)
     if (e == t) return 0;
     return bx_apikeys_check(k, t, (size_t)(e - t));
 }
+
+const char *bx_apikey_arg(const char *prev, const char *arg)
+{
+    static const char flag[] = "--api-key";
+    if (!arg) return NULL;
+    if (prev && !strcmp(prev, flag)) return arg;
+    if (!strncmp(arg, flag, sizeof(flag) - 1) && arg[sizeof(flag) - 1] == '=')
+        return arg + sizeof(flag);
+    return NULL;
+}
+
+int bx_apikey_header_safe(const char *key, size_t max)
+{
+    if (!key || !*key) return 0;
+    size_t n = 0;
+    for (const char *p = key; *p; p++, n++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) return 0;
+    return n < max;
+}
+
+int bx_apikey_from_words(const char *const *words, size_t n, char *out, size_t outlen)
+{
+    char prev[16] = "", word[1024];
+    if (outlen) out[0] = '\0';
+    for (size_t i = 0; i < n && words[i]; i++) {
+        const char *p = words[i];
+        while (*p) {
+            while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+                p++;
+            if (!*p) break;
+            size_t l = strcspn(p, " \t\n\r");
+            if (l < sizeof(word)) {
+                memcpy(word, p, l);
+                word[l] = '\0';
+                const char *k = bx_apikey_arg(prev, word);
+                if (k && *k) {
+                    if (strlen(k) >= outlen) return 0;
+                    memcpy(out, k, strlen(k) + 1);
+                    return 1;
+                }
+                if (l < sizeof(prev))
+                    memcpy(prev, word, l + 1);
+                else
+                    prev[0] = '\0';
+            } else {
+                prev[0] = '\0';
+            }
+            p += l;
+        }
+    }
+    return 0;
+}
+
+void bx_apikey_redact(const char *in, const char *key, char *out, size_t outlen)
+{
+    if (!outlen) return;
+    size_t o = 0, kl = key ? strlen(key) : 0;
+    while (*in && o + 1 < outlen) {
+        if (kl && !strncmp(in, key, kl)) {
+            size_t rl = sizeof(BX_APIKEY_REDACTED) - 1;
+            if (rl > outlen - 1 - o) rl = outlen - 1 - o;
+            memcpy(out + o, BX_APIKEY_REDACTED, rl);
+            o += rl;
+            in += kl;
+        } else {
+            out[o++] = *in++;
+        }
+    }
+    out[o] = '\0';
+}

@@ -58,4 +58,22 @@ int bx_apikeys_check(const bx_apikeys *k, const char *token, size_t len);
  * scheme gives 0. */
 int bx_apikeys_check_bearer(const bx_apikeys *k, const char *authorization);
 
+/* An engine's key on its command line, as vLLM takes it: "--api-key K"
+ * (prev is "--api-key", arg is K) or "--api-key=K". Returns the key's text
+ * (inside arg) when arg holds one, else NULL; prev may be NULL. Callers
+ * redact what it returns (launch log lines, describe) or read the key. */
+const char *bx_apikey_arg(const char *prev, const char *arg);
+/* 1 when key can go in an HTTP header as "Bearer <key>": 1..max-1 bytes
+ * of printable ASCII without blanks (no CR/LF smuggling). */
+int bx_apikey_header_safe(const char *key, size_t max);
+#define BX_APIKEY_REDACTED "<redacted>"
+/* The key of a command line: the first bx_apikey_arg hit over the words of
+ * words[0..n) (n (size_t)-1: up to a NULL entry), each entry also split at
+ * blanks (a `sh -c` line). Copied into out; 1 when found and it fits, else
+ * 0 (out ""). */
+int bx_apikey_from_words(const char *const *words, size_t n, char *out, size_t outlen);
+/* in with every occurrence of key (NULL or "": none) replaced by
+ * BX_APIKEY_REDACTED, into out (truncated to outlen - 1 bytes). */
+void bx_apikey_redact(const char *in, const char *key, char *out, size_t outlen);
+
 #endif

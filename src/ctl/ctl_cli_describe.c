@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_apikey.h"
 #include "ctl/ctl_cli.h"
 #include "ctl/ctl_cli_int.h"
 #include "ctl/ctl_obj.h"
@@ -76,12 +77,21 @@ static void ctl_cli_describe_command(FILE *out, const json_t *o)
     }
     if (!json_array_size(cmd)) n += (size_t)snprintf(line, sizeof(line), "{brix} engine");
     const json_t *parts[2] = {cmd, args};
+    /* the engine's --api-key is a secret: shown as <redacted> */
+    const char *words[CTL_MAX_ARGS + 1];
+    size_t nw = 0;
+    for (int p = 0; p < 2; p++)
+        for (size_t i = 0; i < json_array_size(parts[p]) && nw < CTL_MAX_ARGS; i++)
+            words[nw++] = ctl_cli_jstr(json_array_get(parts[p], i), "");
+    char key[CTL_API_KEY_MAX], red[1024];
+    if (!bx_apikey_from_words(words, nw, key, sizeof(key))) key[0] = '\0';
     for (int p = 0; p < 2; p++) {
         size_t i;
         const json_t *v;
         json_array_foreach(parts[p], i, v)
         {
-            const char *s = ctl_cli_jstr(v, "");
+            bx_apikey_redact(ctl_cli_jstr(v, ""), key, red, sizeof(red));
+            const char *s = red;
             int quote = strchr(s, ' ') != NULL || !*s;
             if (n < sizeof(line))
                 n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s%s%s", n ? " " : "",

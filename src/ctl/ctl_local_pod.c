@@ -161,6 +161,7 @@ void ctl_local_pod_view(const ctl_local_pod *p, ctl_podview *v)
     v->url = p->url;
     v->host = CTL_LOCAL_HOST;
     v->labels = ctl_local_pod_dep(p) ? ctl_local_pod_dep(p)->pod_labels : NULL;
+    v->api_key = ctl_local_pod_dep(p) ? ctl_local_pod_dep(p)->api_key : NULL;
     v->replica = p->replica;
     v->port = p->port;
     v->pid = p->pid;

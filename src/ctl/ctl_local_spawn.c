@@ -9,6 +9,7 @@
  * machine (ctl_local_pod.c) decides, this file does. */
 #include "ctl/ctl_local_int.h"
 
+#include "common/bx_apikey.h"
 #include "common/bx_log.h"
 
 #include <arpa/inet.h>
@@ -181,8 +182,12 @@ static int ctl_local_spawn_log_open(ctl_orch_local *l, ctl_local_pod *p, char **
     int w =
         snprintf(line, sizeof(line), "--- brix: launching %s (restart %d):", p->name, p->restarts);
     if (w > 0) off = (size_t)w < sizeof(line) ? (size_t)w : sizeof(line) - 1;
+    /* the engine's --api-key is a secret: <redacted> in the log */
+    char key[CTL_API_KEY_MAX], red[1024];
+    bx_apikey_from_words((const char *const *)argv, (size_t)-1, key, sizeof(key));
     for (size_t i = 0; argv[i] && off + 2 < sizeof(line); i++) {
-        w = snprintf(line + off, sizeof(line) - off, " %s", argv[i]);
+        bx_apikey_redact(argv[i], key, red, sizeof(red));
+        w = snprintf(line + off, sizeof(line) - off, " %s", red);
         if (w < 0) break;
         off += (size_t)w < sizeof(line) - off ? (size_t)w : sizeof(line) - off - 1;
     }

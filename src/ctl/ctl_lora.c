@@ -467,6 +467,7 @@ void ctl_lora_pods(ctl_lora *c, const ctl_podview *pods, size_t n)
         }
         snprintf(p->host, sizeof(p->host), "%s", host);
         p->port = v->port;
+        snprintf(p->api_key, sizeof(p->api_key), "%s", v->api_key ? v->api_key : "");
         p->pid = v->pid;
         p->restarts = v->restarts;
         p->ready_since_ms = v->ready_since_ms;

@@ -38,10 +38,11 @@ static int ctl_lora_op_start(ctl_lora *c, ctl_lora_opctx *o, const ctl_lora_pod 
                              const char *method, const char *path, const char *api_key,
                              const char *reqbody, size_t max_body)
 {
-    char auth[CTL_MAX_STR + 16];
+    char auth[(CTL_MAX_STR > CTL_API_KEY_MAX ? CTL_MAX_STR : CTL_API_KEY_MAX) + 16];
     bx_http_header hs[2];
     size_t nh = 0;
     if (reqbody) hs[nh++] = (bx_http_header){"Content-Type", "application/json"};
+    if (!api_key && p->api_key[0]) api_key = p->api_key; /* the engine's own (--api-key) */
     if (api_key) {
         snprintf(auth, sizeof(auth), "Bearer %s", api_key);
         hs[nh++] = (bx_http_header){"Authorization", auth};

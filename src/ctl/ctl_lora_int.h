@@ -96,6 +96,9 @@ typedef struct ctl_lora_pod {
     ctl_pod_phase phase;
     int64_t ready_since_ms;
     int pid, restarts;
+    /* the engine's key (ctl_podview.api_key), "" = none: sent on every call
+     * to it unless the ModelAdapter gives its own (additionalConfig api-key) */
+    char api_key[CTL_API_KEY_MAX];
     int seen; /* in the latest snapshot */
     /* listing: valid for the current incarnation only */
     int listed;

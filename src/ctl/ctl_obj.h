@@ -99,6 +99,7 @@
 #define CTL_MODEL_NAME_MAX 255 /* served model name */
 #define CTL_MAX_REPLICAS 256   /* local machine: replicas of one object */
 #define CTL_MAX_ARGS 256       /* command + args entries */
+#define CTL_API_KEY_MAX 256    /* an engine's --api-key, with its NUL (GW_KEY_MAX) */
 #define CTL_MAX_ENV 256        /* env entries */
 #define CTL_MAX_MAP 256        /* entries of labels/annotations/matchLabels/additionalConfig */
 #define CTL_MAX_STR 4096       /* any one string we keep */
@@ -223,6 +224,11 @@ typedef struct ctl_deployment {
     int fixed_port;
     ctl_env *env; /* containers[0].env with plain values */
     size_t nenv;
+    /* the engine's key (vLLM): --api-key K or --api-key=K in argv (a `sh
+     * -c` line's words too), else env VLLM_API_KEY; NULL: none. A secret:
+     * the gateway sends it to the pods (ctl_podview.api_key); never logged,
+     * redacted where the command is shown. Owned. */
+    char *api_key;
     /* readinessProbe; without one, GET /health every second (timeout and
      * failure threshold 0: the orchestrator's), and a Ready pod failing it
      * is restarted unless a livenessProbe is given */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_apikey.h"
 #include "ctl/ctl_obj.h"
 #include "ctl/ctl_obj_int.h"
 #include "gateway/gw_strategy.h"
@@ -300,6 +301,26 @@ static int ctl_obj_parse_probe(ctl_obj_pctx *c, const json_t *c0, const char *ke
     return 0;
 }
 
+/* The engine's key, as vLLM reads it: --api-key K / --api-key=K on the
+ * command line (a `sh -c` line's words too), else env VLLM_API_KEY. */
+static int ctl_obj_engine_key(ctl_obj_pctx *c, ctl_deployment *d)
+{
+    char key[CTL_API_KEY_MAX];
+    const char *k = NULL;
+    if (bx_apikey_from_words((const char *const *)d->argv, d->argc, key, sizeof(key))) k = key;
+    for (size_t i = 0; !k && i < d->nenv; i++)
+        if (!strcmp(d->env[i].name, "VLLM_API_KEY") && d->env[i].value[0]) k = d->env[i].value;
+    if (!k) return 0;
+    if (!bx_apikey_header_safe(k, CTL_API_KEY_MAX))
+        return ctl_obj_fail(c, "spec.template.spec.containers[0]",
+                            "the engine's API key (--api-key or VLLM_API_KEY) must be 1..%d "
+                            "bytes of printable ASCII without blanks",
+                            CTL_API_KEY_MAX - 1);
+    int rc = 0;
+    d->api_key = ctl_obj_dup_or_oom(c, k, &rc);
+    return rc ? -1 : 0;
+}
+
 static int ctl_obj_parse_container(ctl_obj_pctx *c, ctl_deployment *d, const json_t *tspec)
 {
     static const char *const default_entry[] = {"{brix}", "engine"};
@@ -357,6 +378,7 @@ static int ctl_obj_parse_container(ctl_obj_pctx *c, ctl_deployment *d, const jso
     }
     if (env && ctl_obj_parse_env(c, d, env, cpath) < 0) return -1;
     if (!d->env && !(d->env = calloc(1, sizeof(ctl_env)))) return ctl_obj_oom(c);
+    if (ctl_obj_engine_key(c, d) < 0) return -1;
     if (!ctl_obj_has_port_placeholder(d)) {
         int r = ctl_obj_port_remap(c, d, cpath);
         if (r < 0) return ctl_obj_oom(c);
@@ -491,6 +513,7 @@ void ctl_obj_deployment_clear(ctl_deployment *d)
             free(d->env[i].value);
         }
     free(d->env);
+    free(d->api_key);
     free(d->model);
     free(d->engine);
     ctl_probe *pr[] = {&d->readiness, &d->liveness, &d->startup};

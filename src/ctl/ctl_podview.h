@@ -33,6 +33,8 @@ typedef struct ctl_podview {
     const char *url;        /* "http://<host>:<port>" */
     const char *host;       /* address the replica serves on: "127.0.0.1" locally */
     const json_t *labels;   /* the pod's labels (template labels + model label) */
+    const char *api_key;    /* its engine's key (ctl_deployment.api_key); NULL: none. A
+                               secret: for the gateway, never in output */
     int replica;
     int port;
     int pid; /* local: its process id; 0 where the backend has none */

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_apikey.h"
 #include "common/bx_blockhash.h"
 #include "common/bx_flags.h"
 #include "common/bx_yaml.h"
+#include "gateway/gw_engine.h"
 #include "gateway/gw_strategy.h"
 
 /* The table's kinds: bx_flags' own, and those this file sets itself. */
@@ -68,6 +70,10 @@ static const bx_flag gw_flags[] = {
      "file of accepted tokens, one per line, '#' comment lines (repeatable); also "
      "$BRIX_API_KEYS, comma-separated. With keys, every route but /healthz and /readyz "
      "needs one"},
+    {"--backend-api-key", GF_STR, GOFF(backend_api_key),
+     "key the engines want (vLLM --api-key): sent as Bearer on /v1/models polls, /metrics "
+     "scrapes and forwarded requests, instead of the client's Authorization; also "
+     "$BRIX_BACKEND_API_KEY (seen in ps: prefer that or the --config file)"},
     {"--metrics-port", GF_INT, GOFF(metrics_port),
      "also serve /metrics, without a key, on this port (default 0 = off)"},
     {"--metrics-host", GF_STR, GOFF(metrics_host),
@@ -307,6 +313,15 @@ int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
             fprintf(err, "brix gateway: BRIX_API_KEYS: %s\n", e);
             return -1;
         }
+    }
+    const char *env_bkey = getenv("BRIX_BACKEND_API_KEY");
+    if (!c->backend_api_key && env_bkey && *env_bkey) c->backend_api_key = env_bkey;
+    if (c->backend_api_key && !bx_apikey_header_safe(c->backend_api_key, GW_KEY_MAX)) {
+        fprintf(err,
+                "brix gateway: --backend-api-key: empty, over %d bytes, or not printable "
+                "ASCII without blanks\n",
+                GW_KEY_MAX - 1);
+        return -1;
     }
     if (c->kubernetes && c->nbackends) {
         fprintf(err, "brix gateway: --kubernetes and --backend exclude each other\n");

@@ -17,7 +17,7 @@
 typedef struct gw_config {
     const char *host;
     int port;
-    int workers;            /* proxy event loops (threads), 1..GW_MAX_WORKERS */
+    int workers;             /* proxy event loops (threads), 1..GW_MAX_WORKERS */
     const char *accept_mode; /* workers' listeners: "shared" (one socket) or "reuseport" */
     int64_t busy_poll_us;    /* > 0: loops spin, not sleep, while busy and this long after */
     const char *backends[GW_MAX_BACKENDS]; /* "http://host:port" or "host:port" */
@@ -36,6 +36,9 @@ typedef struct gw_config {
     int ratelimit_fail_closed;
     int64_t redis_timeout_ms; /* longest wait for Redis per rate-limit check */
     bx_apikeys keys;          /* keys.n == 0: no authentication (gw_auth) */
+    /* --backend-api-key / $BRIX_BACKEND_API_KEY: the engines' key (a secret,
+     * never logged); NULL = none. Not owned (argv, environ, the config doc) */
+    const char *backend_api_key;
     int metrics_port;         /* > 0: /metrics also served there, without a key */
     const char *metrics_host; /* its address (default 127.0.0.1) */
     int64_t connect_timeout_ms, first_byte_timeout_ms, idle_timeout_ms;
@@ -56,7 +59,7 @@ typedef struct gw_config {
     const char *log_level;
     const char *access_log; /* a file, "-" (stderr) or "off"; NULL: off */
     int access_log_sample;  /* log 1 request in N (errors always) */
-    struct json_t *doc; /* the --config document the strings point into (owned) */
+    struct json_t *doc;     /* the --config document the strings point into (owned) */
 } gw_config;
 
 void gw_config_default(gw_config *c);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/bx_apikey.h"
 #include "common/bx_buf.h"
 #include "common/bx_json.h"
 #include "common/bx_log.h"
@@ -305,13 +306,17 @@ static void gw_disc_poll(gw_disc_eng *de)
     de->status = 0;
     de->toobig = 0;
     bx_buf_reset(&de->body);
-    bx_http_header h[] = {{"Accept", "application/json"}};
+    char auth[GW_KEY_MAX + 8];
+    gw_registry_lock(d->reg);
+    int keyed = gw_engine_auth(de->e, auth, sizeof(auth));
+    gw_registry_unlock(d->reg);
+    bx_http_header h[] = {{"Accept", "application/json"}, {"Authorization", auth}};
     bx_http_client_req r = {.method = "GET",
                             .host = de->e->host,
                             .port = de->e->port,
                             .path = "/v1/models",
                             .headers = h,
-                            .nheaders = 1,
+                            .nheaders = keyed ? 2 : 1,
                             .timeout_ms = d->opts.timeout_ms};
     static const bx_http_client_cbs cbs = {gw_disc_on_response, gw_disc_on_data, gw_disc_on_done};
     int rc = bx_http_client_request(d->client, &r, &cbs, de, &de->cr);
@@ -517,6 +522,9 @@ int gw_disc_set_engines_info(gw_disc *d, const gw_disc_engine_info *infos, int n
         if (e) {
             e->gone = 0;
             snprintf(e->name, sizeof(e->name), "%s", in->name ? in->name : "");
+            const char *key = in->api_key ? in->api_key : d->opts.api_key;
+            snprintf(e->api_key, sizeof(e->api_key), "%s",
+                     bx_apikey_header_safe(key, sizeof(e->api_key)) ? key : "");
         }
         gw_registry_unlock(d->reg);
         if (!e) {

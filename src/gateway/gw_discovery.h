@@ -89,6 +89,10 @@ typedef struct gw_disc_opts {
      * when it is added or goes away); may be NULL. */
     void (*on_change)(gw_engine *e, void *ud);
     void *ud;
+    /* the key of engines whose source gives none (gw_disc_engine_info's
+     * api_key NULL; the static source's: brix gateway --backend-api-key);
+     * NULL: none. Not copied: it must outlive the gw_disc. */
+    const char *api_key;
 } gw_disc_opts;
 
 void gw_disc_opts_default(gw_disc_opts *o);
@@ -127,6 +131,10 @@ typedef struct gw_disc_engine_info {
     const char *model; /* NULL: from /v1/models */
     const char *const *adapters;
     int nadapters;
+    /* the key the engine wants (vLLM --api-key), sent as "Authorization:
+     * Bearer" by discovery, scrapes and the proxy (gw_engine.api_key); NULL:
+     * gw_disc_opts.api_key; "": none. Keys of GW_KEY_MAX or more: none. */
+    const char *api_key;
 } gw_disc_engine_info;
 int gw_disc_set_engines_info(gw_disc *d, const gw_disc_engine_info *infos, int n);
 

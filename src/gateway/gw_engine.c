@@ -181,3 +181,16 @@ uint32_t gw_registry_down_seq(gw_registry *r)
 {
     return __atomic_load_n(&r->down_seq, __ATOMIC_ACQUIRE);
 }
+
+int gw_engine_auth(const gw_engine *e, char *out, size_t len)
+{
+    if (!len) return 0;
+    out[0] = '\0';
+    if (!e->api_key[0]) return 0;
+    int n = snprintf(out, len, "Bearer %s", e->api_key);
+    if (n < 0 || (size_t)n >= len) {
+        out[0] = '\0';
+        return 0;
+    }
+    return 1;
+}

@@ -45,6 +45,7 @@
  * gw_scrape_hq_name; AIBrix's gateway re-exports them as NAME_p50 ...) */
 #define GW_HQ_N 11
 #define GW_POD_NAME_MAX 256 /* a Kubernetes pod name is at most 253 */
+#define GW_KEY_MAX 256      /* an engine's API key (vLLM --api-key), with its NUL */
 
 typedef struct gw_engine {
     int id;                 /* index in the registry, stable */
@@ -55,6 +56,11 @@ typedef struct gw_engine {
      * replica's): the answer's target-pod header; "" = none (static
      * --backend), the address is its name then */
     char name[GW_POD_NAME_MAX];
+    /* the key the engine wants (vLLM --api-key; its source gives it), ""
+     * = none: discovery, scrapes and requests send "Authorization: Bearer
+     * <key>" to it. A secret: never logged nor exported. Written under the
+     * registry lock; readers copy it under the lock (gw_engine_auth). */
+    char api_key[GW_KEY_MAX];
     /* discovery: what it serves (from its /v1/models) */
     char model[GW_NAME_MAX]; /* base served model; "" until known */
     char adapters[GW_MAX_ADAPTERS][GW_NAME_MAX];
@@ -165,5 +171,8 @@ int gw_registry_is_base_model(const gw_registry *r, const char *model);
 int gw_engine_serves(const gw_engine *e, const char *model);
 /* Marks every metric field missing (NaN); used at add time and when stale. */
 void gw_engine_clear_metrics(gw_engine *e);
+/* "Bearer <e->api_key>" into out (len >= GW_KEY_MAX + 8), "" when e has no
+ * key; 1 when written. Call under the registry lock. */
+int gw_engine_auth(const gw_engine *e, char *out, size_t len);
 
 #endif

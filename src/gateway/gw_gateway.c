@@ -329,7 +329,8 @@ int gw_gateway_held(gw_gateway *g, const char *model)
 
 /* ---------- embedding: engines and model defaults from a control plane ---------- */
 
-int gw_gateway_set_engines(gw_gateway *g, const char *const *addrs, const char *const *names, int n)
+int gw_gateway_set_engines(gw_gateway *g, const char *const *addrs, const char *const *names,
+                           const char *const *keys, int n)
 {
     if (!g->discovery) return 0;
     if (n <= 0) return gw_disc_set_engines_info(g->discovery, NULL, 0);
@@ -338,6 +339,7 @@ int gw_gateway_set_engines(gw_gateway *g, const char *const *addrs, const char *
     for (int i = 0; i < n; i++) {
         in[i].addr = addrs[i];
         in[i].name = names ? names[i] : NULL;
+        in[i].api_key = keys ? (keys[i] ? keys[i] : "") : NULL;
     }
     int r = gw_disc_set_engines_info(g->discovery, in, n);
     free(in);
@@ -443,6 +445,7 @@ static int gw_gateway_start_signals(gw_gateway *g, char *err, size_t errlen)
     dopt.on_change = gw_on_engine_change;
     dopt.ud = g;
     dopt.interval_ms = (uint64_t)g->cfg.models_interval_ms;
+    dopt.api_key = g->cfg.backend_api_key;
     gw_disc *d = NULL;
     const gw_disc_source *src = &gw_disc_source_static;
     const char *const *args = g->cfg.backends;

@@ -37,9 +37,12 @@ void gw_gateway_reopen_logs(gw_gateway *g);
  * for their models at once, missing ones stop taking new requests (their
  * requests in flight finish). names[i] (names or an entry may be NULL) is
  * the engine's name, the answers' target-pod header (a replica's pod
- * name). Returns the number accepted. */
+ * name). keys[i] is the key the engine wants (vLLM --api-key; NULL or
+ * "": none), sent as Bearer on its polls, scrapes and requests instead of
+ * the client's Authorization; keys NULL: --backend-api-key's. Strings are
+ * copied. Returns the number accepted. */
 int gw_gateway_set_engines(gw_gateway *g, const char *const *addrs, const char *const *names,
-                           int n);
+                           const char *const *keys, int n);
 /* Requests in flight at the engine at addr (0 when unknown). */
 int gw_gateway_engine_inflight(gw_gateway *g, const char *addr);
 /* Requests in flight for model (base or adapter) over all its engines. */

@@ -68,7 +68,10 @@ struct gw_call {
     const char *body; /* the client request's body, not owned */
     size_t body_len;
     char id[48];
-    char auth[512];
+    char auth[512]; /* the client's Authorization, kept without gateway keys */
+    /* "Bearer <key>" of the engine picked last (its api_key), "" = none:
+     * sent instead of auth (never a client's header to a keyed engine) */
+    char eng_auth[GW_KEY_MAX + 8];
     uint64_t t0_ns, t_first_ns;
     int32_t prompt_tokens, completion_tokens;
     bx_sse_parser sse;
@@ -570,6 +573,7 @@ static void gw_forward(gw_call *c)
         e->inflight++;
         e->routed_total++;
         c->engine_epoch = e->down_epoch;
+        gw_engine_auth(e, c->eng_auth, sizeof(c->eng_auth));
     }
     gw_unready_model unready; /* a model discovery knows without an engine */
     int is_unready = 0;
@@ -647,7 +651,10 @@ static void gw_forward(gw_call *c)
     size_t nh = 0;
     hs[nh++] = (bx_http_header){"Content-Type", "application/json"};
     hs[nh++] = (bx_http_header){"X-Request-Id", c->id};
-    if (c->auth[0]) hs[nh++] = (bx_http_header){"Authorization", c->auth};
+    if (c->eng_auth[0])
+        hs[nh++] = (bx_http_header){"Authorization", c->eng_auth};
+    else if (c->auth[0])
+        hs[nh++] = (bx_http_header){"Authorization", c->auth};
     bx_http_client_req r = {.method = "POST",
                             .host = e->host,
                             .port = e->port,

@@ -409,13 +409,17 @@ static void gw_scrape_one(gw_scrape *s, gw_engine *e)
     se->status = 0;
     se->toobig = 0;
     bx_buf_reset(&se->body);
-    bx_http_header h[] = {{"Accept", "text/plain"}};
+    char auth[GW_KEY_MAX + 8];
+    gw_registry_lock(s->reg);
+    int keyed = gw_engine_auth(e, auth, sizeof(auth));
+    gw_registry_unlock(s->reg);
+    bx_http_header h[] = {{"Accept", "text/plain"}, {"Authorization", auth}};
     bx_http_client_req r = {.method = "GET",
                             .host = e->host,
                             .port = e->port,
                             .path = s->path,
                             .headers = h,
-                            .nheaders = 1,
+                            .nheaders = keyed ? 2 : 1,
                             .timeout_ms = s->opts.timeout_ms};
     static const bx_http_client_cbs cbs = {gw_scrape_on_response, gw_scrape_on_data,
                                            gw_scrape_on_done};

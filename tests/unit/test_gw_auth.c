@@ -241,14 +241,66 @@ static void test_config_sources(void **st)
     unlink(cpath);
 }
 
+/* An engine's key on a command line (vLLM --api-key K / --api-key=K, a sh
+ * -c line's words), its redaction, header safety and --backend-api-key. */
+static void test_engine_key(void **state)
+{
+    (void)state;
+    assert_string_equal(bx_apikey_arg("--api-key", "sk-1"), "sk-1");
+    assert_string_equal(bx_apikey_arg(NULL, "--api-key=sk-2"), "sk-2");
+    assert_null(bx_apikey_arg("--api-keys", "sk-1"));
+    assert_null(bx_apikey_arg(NULL, "--api-key"));
+    assert_null(bx_apikey_arg(NULL, "--api-keyx=1"));
+    char k[64];
+    const char *w1[] = {"vllm", "serve", "m", "--api-key", "sk-a", NULL};
+    assert_int_equal(bx_apikey_from_words(w1, (size_t)-1, k, sizeof(k)), 1);
+    assert_string_equal(k, "sk-a");
+    const char *w2[] = {
+        "sh", "-c", "python3 -m vllm.entrypoints.openai.api_server  --api-key\tsk-b --port 8000"};
+    assert_int_equal(bx_apikey_from_words(w2, 3, k, sizeof(k)), 1);
+    assert_string_equal(k, "sk-b");
+    const char *w3[] = {"vllm", "serve", "--api-key"}; /* no value */
+    assert_int_equal(bx_apikey_from_words(w3, 3, k, sizeof(k)), 0);
+    assert_string_equal(k, "");
+    const char *w4[] = {"--api-key=sk-toolong-for-the-buffer"};
+    assert_int_equal(bx_apikey_from_words(w4, 1, k, 8), 0);
+    char r[64];
+    bx_apikey_redact("--api-key=sk-a x sk-a", "sk-a", r, sizeof(r));
+    assert_string_equal(r, "--api-key=<redacted> x <redacted>");
+    bx_apikey_redact("plain", NULL, r, sizeof(r));
+    assert_string_equal(r, "plain");
+    bx_apikey_redact("sk-a", "sk-a", r, 5);
+    assert_string_equal(r, "<red");
+    assert_true(bx_apikey_header_safe("sk-1", 8));
+    assert_false(bx_apikey_header_safe("sk-1\r\nX: y", 64));
+    assert_false(bx_apikey_header_safe("a b", 64));
+    assert_false(bx_apikey_header_safe("", 64));
+    assert_false(bx_apikey_header_safe("12345678", 8));
+    gw_config c;
+    const char *argv[] = {"gateway", "--backend-api-key", "sk-e"};
+    assert_int_equal(parse(&c, 3, argv), 0);
+    assert_string_equal(c.backend_api_key, "sk-e");
+    gw_config_free(&c);
+    const char *argv2[] = {"gateway", "--backend-api-key", "bad key"};
+    assert_int_equal(parse(&c, 3, argv2), -1);
+    gw_config_free(&c);
+    setenv("BRIX_BACKEND_API_KEY", "sk-env", 1);
+    const char *argv3[] = {"gateway"};
+    assert_int_equal(parse(&c, 1, argv3), 0);
+    assert_string_equal(c.backend_api_key, "sk-env");
+    gw_config_free(&c);
+    unsetenv("BRIX_BACKEND_API_KEY");
+}
+
 int main(void)
 {
     unsetenv("BRIX_API_KEYS");
+    unsetenv("BRIX_BACKEND_API_KEY");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check),          cmocka_unit_test(test_bearer),
         cmocka_unit_test(test_list),           cmocka_unit_test(test_file_text),
         cmocka_unit_test(test_file),           cmocka_unit_test(test_public_paths),
-        cmocka_unit_test(test_config_sources),
+        cmocka_unit_test(test_config_sources), cmocka_unit_test(test_engine_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,7 +69,7 @@ static void wake(void *ud, const char *model)
     char addr[64];
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", eng_server_port(f->eng));
     const char *a[1] = {addr};
-    assert_int_equal(gw_gateway_set_engines(f->gw, a, NULL, 1), 1);
+    assert_int_equal(gw_gateway_set_engines(f->gw, a, NULL, NULL, 1), 1);
 }
 
 static void on_response(bx_http_creq *cr, int status, const bx_http_header *h, size_t nh, void *ud)
@@ -220,7 +220,7 @@ static void test_hold_wake_and_serve(void **st)
     assert_int_equal(gw_gateway_set_model_strategy(f.gw, "m", NULL), 0);
 
     /* the engine leaves the set: "m" is held again until the hold ends */
-    assert_int_equal(gw_gateway_set_engines(f.gw, NULL, NULL, 0), 0);
+    assert_int_equal(gw_gateway_set_engines(f.gw, NULL, NULL, NULL, 0), 0);
     post(&f, "m");
     assert_int_equal(f.status, 503);
 
