@@ -655,9 +655,24 @@ static int parse_spec(const json_t *spec, as_spec *s, char *err, size_t errlen)
 
     if (parse_schedules(json_object_get(spec, "schedules"), s, err, errlen)) return -1;
     if (parse_bounds(json_object_get(spec, "scheduledBounds"), s, err, errlen)) return -1;
+    /* AIBrix's predictive scaling: checked as AIBrix checks it, then not
+     * acted on (brix scales reactively; the apply warning names it) */
     const json_t *pred = json_object_get(spec, "predictive");
-    if (pred && !json_is_null(pred))
-        return fail(err, errlen, "spec.predictive: not supported by brix yet");
+    if (pred && !json_is_null(pred)) {
+        static const char *const pred_keys[] = {"mode", "horizonSeconds", NULL};
+        char mode[16];
+        int64_t hz = 0;
+        bool hz_set = false;
+        if (!json_is_object(pred)) return fail(err, errlen, "spec.predictive: must be a mapping");
+        if (check_keys(pred, "spec.predictive", pred_keys, err, errlen) ||
+            get_str(pred, "mode", "spec.predictive.mode", mode, sizeof(mode), false, false, err,
+                    errlen) ||
+            get_int(pred, "horizonSeconds", "spec.predictive.horizonSeconds", 1, 3600, &hz, &hz_set,
+                    err, errlen))
+            return -1;
+        if (mode[0] && strcmp(mode, "Preview") != 0 && strcmp(mode, "Auto") != 0)
+            return fail(err, errlen, "spec.predictive.mode: must be Preview or Auto");
+    }
 
     const json_t *ms = json_object_get(spec, "metricsSources");
     if (!ms || json_is_null(ms)) return fail(err, errlen, "spec.metricsSources: required");

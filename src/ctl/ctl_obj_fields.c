@@ -49,7 +49,12 @@ static const char *const ctl_fields_adapter[] = {
 /* as_spec validates the spec field by field and refuses unknown ones; a pod
  * source's port and protocolType are not used locally (each engine's URL
  * is): ctl_fields_pod_sources names them. */
-static const char *const ctl_fields_autoscaler[] = {CTL_FIELDS_COMMON, "spec", NULL};
+/* all of spec but predictive (checked by as_spec, not acted on) */
+static const char *const ctl_fields_autoscaler[] = {
+    CTL_FIELDS_COMMON,         "spec.scaleTargetRef",  "spec.subTargetSelector",
+    "spec.minReplicas",        "spec.maxReplicas",     "spec.schedules",
+    "spec.scheduledBounds",    "spec.metricsSources",  "spec.observeWindowSeconds",
+    "spec.panicWindowSeconds", "spec.scalingStrategy", NULL};
 
 static const char *const ctl_fields_service[] = {CTL_FIELDS_COMMON, "spec.selector", NULL};
 

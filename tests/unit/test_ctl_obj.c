@@ -1027,6 +1027,17 @@ static void test_autoscaler_unused(void **st)
     assert_string_equal(o->notes, "accepted, not acted on locally: spec.metricsSources[0].port, "
                                   ".protocolType");
     ctl_obj_free(o);
+    /* AIBrix's predictive scaling: checked, accepted, named */
+    o = parse_one(PA_HEAD "spec:\n"
+                          "  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: x}\n"
+                          "  scalingStrategy: KPA\n"
+                          "  predictive: {mode: Preview, horizonSeconds: 300}\n"
+                          "  metricsSources:\n"
+                          "    - {metricSourceType: custom, targetMetric: m, targetValue: \"1\"}\n",
+                  err, sizeof(err));
+    if (!o) fail_msg("%s", err);
+    assert_string_equal(o->notes, "accepted, not acted on locally: spec.predictive");
+    ctl_obj_free(o);
 }
 
 /* Many fields not acted on: the note stays within its buffer and says how
