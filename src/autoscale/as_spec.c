@@ -194,6 +194,22 @@ static int get_int(const json_t *obj, const char *key, const char *path, int64_t
     return 0;
 }
 
+/* An override entry's minReplicas and maxReplicas (spec.schedules[i],
+ * spec.scheduledBounds[i]: base is its path). */
+static int get_min_max(const json_t *e, const char *base, bool *has_min, int32_t *min,
+                       bool *has_max, int32_t *max, char *err, size_t errlen)
+{
+    char path[128];
+    int64_t iv = 0;
+    snprintf(path, sizeof(path), "%s.minReplicas", base);
+    if (get_int(e, "minReplicas", path, INT32_MIN, INT32_MAX, &iv, has_min, err, errlen)) return -1;
+    if (*has_min) *min = (int32_t)iv;
+    snprintf(path, sizeof(path), "%s.maxReplicas", base);
+    if (get_int(e, "maxReplicas", path, INT32_MIN, INT32_MAX, &iv, has_max, err, errlen)) return -1;
+    if (*has_max) *max = (int32_t)iv;
+    return 0;
+}
+
 /* Refuses keys outside the allowed list, naming the first stranger. */
 static int check_keys(const json_t *obj, const char *path, const char *const *allowed, char *err,
                       size_t errlen)
@@ -438,16 +454,8 @@ static int parse_schedule(const json_t *e, size_t i, as_schedule *out, char *tz,
         else
             out->end_min = (int16_t)m;
     }
-    int64_t iv = 0;
-    snprintf(path, sizeof(path), "%s.minReplicas", base);
-    if (get_int(e, "minReplicas", path, INT32_MIN, INT32_MAX, &iv, &out->has_min, err, errlen))
-        return -1;
-    if (out->has_min) out->min_replicas = (int32_t)iv;
-    snprintf(path, sizeof(path), "%s.maxReplicas", base);
-    if (get_int(e, "maxReplicas", path, INT32_MIN, INT32_MAX, &iv, &out->has_max, err, errlen))
-        return -1;
-    if (out->has_max) out->max_replicas = (int32_t)iv;
-    return 0;
+    return get_min_max(e, base, &out->has_min, &out->min_replicas, &out->has_max,
+                       &out->max_replicas, err, errlen);
 }
 
 static int parse_schedules(const json_t *sch, as_spec *s, char *err, size_t errlen)
@@ -577,16 +585,8 @@ static int parse_bound(const json_t *e, size_t i, as_sched_bounds *out, char *er
             out->end_s = v;
         }
     }
-    int64_t iv = 0;
-    snprintf(path, sizeof(path), "%s.minReplicas", base);
-    if (get_int(e, "minReplicas", path, INT32_MIN, INT32_MAX, &iv, &out->has_min, err, errlen))
-        return -1;
-    if (out->has_min) out->min_replicas = (int32_t)iv;
-    snprintf(path, sizeof(path), "%s.maxReplicas", base);
-    if (get_int(e, "maxReplicas", path, INT32_MIN, INT32_MAX, &iv, &out->has_max, err, errlen))
-        return -1;
-    if (out->has_max) out->max_replicas = (int32_t)iv;
-    return 0;
+    return get_min_max(e, base, &out->has_min, &out->min_replicas, &out->has_max,
+                       &out->max_replicas, err, errlen);
 }
 
 static int parse_bounds(const json_t *b, as_spec *s, char *err, size_t errlen)
