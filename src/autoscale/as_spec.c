@@ -793,6 +793,25 @@ static int validate_metric(const as_metric_spec *m, size_t i, char *err, size_t 
 
 static const char *const day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 
+/* An override entry's bounds (b: its path): at least one given, and the
+ * effective pair (a missing one inherits the spec's) valid. */
+static int check_min_max(const as_spec *s, const char *b, bool has_min, int32_t min, bool has_max,
+                         int32_t max, char *err, size_t errlen)
+{
+    if (!has_min && !has_max)
+        return fail(err, errlen, "%s: needs minReplicas or maxReplicas (or both)", b);
+    int32_t lo = has_min ? min : s->min_replicas;
+    int32_t hi = has_max ? max : s->max_replicas;
+    if (lo < 0) return fail(err, errlen, "%s.minReplicas: must be >= 0", b);
+    if (hi <= 0) return fail(err, errlen, "%s.maxReplicas: must be > 0", b);
+    if (lo > hi)
+        return fail(err, errlen,
+                    "%s.minReplicas: the effective minReplicas (%d) must be <= the effective "
+                    "maxReplicas (%d)",
+                    b, (int)lo, (int)hi);
+    return 0;
+}
+
 static int validate_schedule(const as_spec *s, size_t i, char *err, size_t errlen)
 {
     const as_schedule *e = &s->schedules[i];
@@ -813,17 +832,8 @@ static int validate_schedule(const as_spec *s, size_t i, char *err, size_t errle
     if (e->start_min >= e->end_min)
         return fail(err, errlen,
                     "%s.endTime: must be later than startTime (a window cannot cross midnight)", b);
-    if (!e->has_min && !e->has_max)
-        return fail(err, errlen, "%s: needs minReplicas or maxReplicas (or both)", b);
-    int32_t lo = e->has_min ? e->min_replicas : s->min_replicas;
-    int32_t hi = e->has_max ? e->max_replicas : s->max_replicas;
-    if (lo < 0) return fail(err, errlen, "%s.minReplicas: must be >= 0", b);
-    if (hi <= 0) return fail(err, errlen, "%s.maxReplicas: must be > 0", b);
-    if (lo > hi)
-        return fail(err, errlen,
-                    "%s.minReplicas: the effective minReplicas (%d) must be <= the effective "
-                    "maxReplicas (%d)",
-                    b, (int)lo, (int)hi);
+    if (check_min_max(s, b, e->has_min, e->min_replicas, e->has_max, e->max_replicas, err, errlen))
+        return -1;
     for (size_t j = 0; j < i; j++) {
         const as_schedule *o = &s->schedules[j];
         uint8_t both = (uint8_t)(o->days & e->days);
@@ -873,17 +883,8 @@ static int validate_bound(const as_spec *s, size_t i, char *err, size_t errlen)
         return fail(err, errlen, "%s.duration: must be at least 1s and at most 168h", b);
     if (e->has_start && e->has_end && e->start_s >= e->end_s)
         return fail(err, errlen, "%s.endTime: must be later than startTime", b);
-    if (!e->has_min && !e->has_max)
-        return fail(err, errlen, "%s: needs minReplicas or maxReplicas (or both)", b);
-    int32_t lo = e->has_min ? e->min_replicas : s->min_replicas;
-    int32_t hi = e->has_max ? e->max_replicas : s->max_replicas;
-    if (lo < 0) return fail(err, errlen, "%s.minReplicas: must be >= 0", b);
-    if (hi <= 0) return fail(err, errlen, "%s.maxReplicas: must be > 0", b);
-    if (lo > hi)
-        return fail(err, errlen,
-                    "%s.minReplicas: the effective minReplicas (%d) must be <= the effective "
-                    "maxReplicas (%d)",
-                    b, (int)lo, (int)hi);
+    if (check_min_max(s, b, e->has_min, e->min_replicas, e->has_max, e->max_replicas, err, errlen))
+        return -1;
     return 0;
 }
 
