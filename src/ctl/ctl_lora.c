@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/bx_log.h"
+#include "ctl/ctl_key.h"
 #include "ctl/ctl_place.h"
 
 void ctl_lora_cfg_default(ctl_lora_cfg *cfg)
@@ -509,6 +510,13 @@ void ctl_lora_pods(ctl_lora *c, const ctl_podview *pods, size_t n)
 int ctl_lora_has(const ctl_lora *c, const char *name)
 {
     return c && ctl_lora_ad_find(c, name) != NULL;
+}
+
+int ctl_lora_serves(const ctl_lora *c, const char *model)
+{
+    for (size_t i = 0; c && i < c->nads; i++)
+        if (!strcmp(ctl_key_name(c->ads[i]->name), model)) return 1;
+    return 0;
 }
 
 void ctl_lora_get_stats(const ctl_lora *c, ctl_lora_stats *out)

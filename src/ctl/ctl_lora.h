@@ -121,6 +121,11 @@ void ctl_lora_pods(ctl_lora *c, const ctl_podview *pods, size_t n);
 /* 1 while the controller knows the adapter (applied, or still unloading
  * after ctl_lora_remove), else 0. */
 int ctl_lora_has(const ctl_lora *c, const char *name);
+/* 1 when an adapter the controller knows is served as model: its name
+ * without the namespace (ctl_key_name; engines and the gateway know
+ * adapters by it), in any namespace. In memory: the gateway asks it for
+ * each request naming a model no engine serves. */
+int ctl_lora_serves(const ctl_lora *c, const char *model);
 
 typedef struct ctl_lora_stats {
     uint64_t loads_sent, load_failures, loads_confirmed;

@@ -332,11 +332,8 @@ static int ctl_up_is_model(void *ud, const char *model)
 {
     ctl_up *u = ud;
     ctl_deploy_info di;
-    if (ctl_deploy_by_model(u->deploy, model, &di) == 0 || ctl_lora_has(u->lora, model)) return 1;
-    ctl_record r;
-    if (ctl_up_adapter_find(u, model, &r) != 0) return 0;
-    ctl_record_clear(&r);
-    return 1;
+    /* in memory only: asked for every request naming a model no engine serves */
+    return ctl_deploy_by_model(u->deploy, model, &di) == 0 || ctl_lora_serves(u->lora, model);
 }
 
 /* Can model not become ready? (the gateway answers 503 at once instead of
