@@ -52,7 +52,8 @@ void ctl_objstore_base_init(ctl_objstore *st, const ctl_objstore_ops *ops)
     st->ops = ops;
 }
 
-int ctl_objstore_watch(ctl_objstore *st, ctl_kind kind, ctl_watch_cb cb, void *ud)
+static int ctl_objstore_add_watcher(ctl_objstore *st, ctl_kind kind, int status, ctl_watch_cb cb,
+                                    void *ud)
 {
     if (!st || !cb) return -1;
     if (st->nwatchers == st->capwatchers) {
@@ -62,8 +63,19 @@ int ctl_objstore_watch(ctl_objstore *st, ctl_kind kind, ctl_watch_cb cb, void *u
         st->watchers = w;
         st->capwatchers = cap;
     }
-    st->watchers[st->nwatchers++] = (ctl_objstore_watcher){.kind = kind, .cb = cb, .ud = ud};
+    st->watchers[st->nwatchers++] =
+        (ctl_objstore_watcher){.kind = kind, .status = status, .cb = cb, .ud = ud};
     return 0;
+}
+
+int ctl_objstore_watch(ctl_objstore *st, ctl_kind kind, ctl_watch_cb cb, void *ud)
+{
+    return ctl_objstore_add_watcher(st, kind, 0, cb, ud);
+}
+
+int ctl_objstore_watch_status(ctl_objstore *st, ctl_kind kind, ctl_watch_cb cb, void *ud)
+{
+    return ctl_objstore_add_watcher(st, kind, 1, cb, ud);
 }
 
 /* Drops blanked entries, keeping the order. */
@@ -91,7 +103,8 @@ void ctl_objstore_notify(ctl_objstore *st, const ctl_watch_event *ev)
     size_t n = st->nwatchers;
     for (size_t i = 0; i < n; i++) {
         const ctl_objstore_watcher w = st->watchers[i];
-        if (w.cb && (w.kind == CTL_KIND_NONE || w.kind == ev->kind)) w.cb(w.ud, ev);
+        if (!w.cb || w.status != (ev->type == CTL_WATCH_STATUS)) continue;
+        if (w.kind == CTL_KIND_NONE || w.kind == ev->kind) w.cb(w.ud, ev);
     }
     if (--st->notifying == 0) ctl_objstore_compact(st);
 }

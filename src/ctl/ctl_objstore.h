@@ -31,6 +31,8 @@
  *     stream the same way, by metadata.generation (status writes do not
  *     bump it).
  *   - CTL_WATCH_DELETE after a delete that found the object.
+ *   - CTL_WATCH_STATUS, to watchers registered with
+ *     ctl_objstore_watch_status only, after a status write.
  *   - CTL_WATCH_SYNC from ctl_objstore_sync: every stored object of a kind
  *     replayed, so a controller started over an existing store learns what
  *     was there before it watched (Kubernetes' informers deliver their
@@ -110,7 +112,8 @@ typedef struct ctl_objstore_ops {
     /* 0 deleted (with its events), 1 not found, -1. Notifies (DELETE). */
     int (*del)(ctl_objstore *st, const char *kind, const char *name, char *err, size_t errlen);
     /* Replaces the status (a JSON object); the manifest and its generation
-     * stay. 0, 1 not found, -1. Notifies no one. */
+     * stay. 0, 1 not found, -1. Notifies only the status watchers
+     * (STATUS), never the others. */
     int (*set_status)(ctl_objstore *st, const char *kind, const char *name, const json_t *status,
                       char *err, size_t errlen);
     /* Records an event (reason CamelCase, truncated to 63 bytes; message to
@@ -131,19 +134,21 @@ typedef enum ctl_watch_type {
     CTL_WATCH_SYNC = 0, /* stored before the watch: ctl_objstore_sync */
     CTL_WATCH_PUT,      /* created, or its manifest changed */
     CTL_WATCH_DELETE,   /* deleted */
+    CTL_WATCH_STATUS,   /* its status was written (ctl_objstore_watch_status only) */
 } ctl_watch_type;
 
 typedef struct ctl_watch_event {
     ctl_watch_type type;
     ctl_kind kind;
     const char *name;
-    const ctl_obj *obj; /* SYNC, PUT: the object, generation set; DELETE: NULL */
+    const ctl_obj *obj; /* SYNC, PUT: the object, generation set; DELETE, STATUS: NULL */
 } ctl_watch_event;
 
 typedef void (*ctl_watch_cb)(void *ud, const ctl_watch_event *ev);
 
 typedef struct ctl_objstore_watcher {
     ctl_kind kind; /* CTL_KIND_NONE: every kind */
+    int status;    /* 1: STATUS events only (ctl_objstore_watch_status); 0: the others */
     ctl_watch_cb cb;
     void *ud;
 } ctl_objstore_watcher;
@@ -166,6 +171,13 @@ void ctl_objstore_notify(ctl_objstore *st, const ctl_watch_event *ev);
 /* Registers cb for kind (CTL_KIND_NONE: every kind). 0, or -1 (out of
  * memory). */
 int ctl_objstore_watch(ctl_objstore *st, ctl_kind kind, ctl_watch_cb cb, void *ud);
+/* Registers cb for the status writes of kind's objects (a controller
+ * following the objects another one owns and reports on: the fleet
+ * controller its RayClusterReplicaSets' counts). cb gets CTL_WATCH_STATUS
+ * events (name set, obj NULL) after each set_status that stored a status,
+ * synchronously: it should only note the name and kick its pass. A status
+ * watcher gets no other events. 0, or -1 (out of memory). */
+int ctl_objstore_watch_status(ctl_objstore *st, ctl_kind kind, ctl_watch_cb cb, void *ud);
 /* Removes every registration of (cb, ud); safe from inside a callback. */
 void ctl_objstore_unwatch(ctl_objstore *st, ctl_watch_cb cb, void *ud);
 /* Replays every stored object of kind to kind's watchers as SYNC events,

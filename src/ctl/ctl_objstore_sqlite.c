@@ -55,7 +55,12 @@ static int ctl_objstore_sqlite_del(ctl_objstore *st, const char *kind, const cha
 static int ctl_objstore_sqlite_set_status(ctl_objstore *st, const char *kind, const char *name,
                                           const json_t *status, char *err, size_t errlen)
 {
-    return ctl_store_set_status(ctl_objstore_sqlite_db(st), kind, name, status, err, errlen);
+    int rc = ctl_store_set_status(ctl_objstore_sqlite_db(st), kind, name, status, err, errlen);
+    if (rc == 0) {
+        ctl_watch_event ev = {.type = CTL_WATCH_STATUS, .kind = ctl_kind_parse(kind), .name = name};
+        ctl_objstore_notify(st, &ev);
+    }
+    return rc;
 }
 
 static int ctl_objstore_sqlite_event(ctl_objstore *st, const char *kind, const char *name,

@@ -48,7 +48,7 @@ static void on_watch(void *ud, const ctl_watch_event *ev)
     s->generation[s->n] = ev->obj ? ev->obj->generation : -1;
     s->n++;
     if (s->order) strcat(s->order, s->tag);
-    if (s->st && ev->type != CTL_WATCH_DELETE) {
+    if (s->st && ev->type != CTL_WATCH_DELETE && ev->type != CTL_WATCH_STATUS) {
         ctl_record r;
         char err[256];
         if (ctl_objstore_get(s->st, ctl_kind_name(ev->kind), ev->name, &r, err, sizeof(err)) == 0) {
@@ -245,6 +245,34 @@ static void test_sync_replays_stored_objects(void **state)
     ctl_objstore_close(st);
 }
 
+/* A status watcher gets STATUS events for its kind's status writes and
+ * nothing else; a plain watcher gets no STATUS events. */
+static void test_status_watch(void **state)
+{
+    (void)state;
+    ctl_objstore *st = open_store();
+    seen plain = {0}, stat = {0};
+    assert_int_equal(ctl_objstore_watch(st, CTL_KIND_NONE, on_watch, &plain), 0);
+    assert_int_equal(ctl_objstore_watch_status(st, CTL_KIND_DEPLOYMENT, on_watch, &stat), 0);
+    assert_int_equal(put_yaml(st, DEP_YAML("llama", "1"), NULL), 0);
+    assert_int_equal(put_yaml(st, ADAPTER_YAML, NULL), 0);
+    assert_int_equal(stat.n, 0);
+    char err[256];
+    json_t *status = json_pack("{s:i}", "replicas", 1);
+    assert_int_equal(ctl_objstore_set_status(st, "Deployment", "llama", status, err, sizeof(err)),
+                     0);
+    assert_int_equal(ctl_objstore_set_status(st, "ModelAdapter", "sql", status, err, sizeof(err)),
+                     0);
+    json_decref(status);
+    assert_int_equal(stat.n, 1);
+    assert_int_equal(stat.type[0], CTL_WATCH_STATUS);
+    assert_string_equal(stat.name[0], "llama");
+    assert_int_equal(plain.n, 2); /* the two puts only */
+    ctl_objstore_unwatch(st, on_watch, &plain);
+    ctl_objstore_unwatch(st, on_watch, &stat);
+    ctl_objstore_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_delete_notifies),
         cmocka_unit_test(test_kinds_order_and_unwatch),
         cmocka_unit_test(test_sync_replays_stored_objects),
+        cmocka_unit_test(test_status_watch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
