@@ -17,9 +17,11 @@
 #include "common/bx_log.h"
 #include "ctl/ctl_adaptersvc_k8s.h"
 #include "ctl/ctl_autoscale.h"
+#include "ctl/ctl_fleet.h"
 #include "ctl/ctl_lora.h"
 #include "ctl/ctl_objstore_k8s.h"
 #include "ctl/ctl_orch_k8s.h"
+#include "ctl/ctl_rcrs.h"
 #include "k8s/k8s_config.h"
 #include "k8s/k8s_event.h"
 #include "k8s/k8s_lease.h"
@@ -103,7 +105,9 @@ typedef struct ctlr {
     bx_http_server *health, *metrics;
     ctl_lora *lora;
     ctl_as *as;
-    json_t *deps; /* Deployment name -> [model or null, replicas] */
+    ctl_fleet_ctl *fleet; /* RayClusterFleets -> RayClusterReplicaSets */
+    ctl_rcrs *rcrs;       /* RayClusterReplicaSets -> RayClusters (run by KubeRay) */
+    json_t *deps;         /* Deployment name -> [model or null, replicas] */
     char ns[128], lease_ns[128], identity[256];
     int leading, running, stopping;
     unsigned long starts, stops;
@@ -177,6 +181,17 @@ static void ctlr_start(ctlr *c)
         c->lora = NULL;
         return;
     }
+    if (ctl_fleet_init(&c->fleet, c->loop, c->store, 0, err, sizeof(err)) != 0 ||
+        ctl_rcrs_init(&c->rcrs, c->loop, c->store, err, sizeof(err)) != 0) {
+        bx_error("fleets: %s", err);
+        ctl_fleet_close(c->fleet, NULL, NULL);
+        c->fleet = NULL;
+        ctl_as_close(c->as, NULL, NULL);
+        ctl_lora_close(c->lora, NULL, NULL);
+        c->as = NULL;
+        c->lora = NULL;
+        return;
+    }
     c->running = 1;
     c->starts++;
     bx_info("controllers started (namespace %s)", c->ns);
@@ -203,8 +218,12 @@ static void ctlr_stop_ctrls(ctlr *c)
     ctl_adaptersvc_set_active(c->asvc, 0);
     ctl_lora_close(c->lora, NULL, NULL);
     ctl_as_close(c->as, NULL, NULL);
+    ctl_fleet_close(c->fleet, NULL, NULL);
+    ctl_rcrs_close(c->rcrs, NULL, NULL);
     c->lora = NULL;
     c->as = NULL;
+    c->fleet = NULL;
+    c->rcrs = NULL;
     bx_info("controllers stopped");
 }
 
