@@ -32,7 +32,7 @@
  *   ctl_rollout_template_hash         util.ComputeHash + rand.SafeEncodeString
  *   ctl_rollout_max_revision          util.MaxRevision (new revision = max + 1)
  *   ctl_rollout_last_revision         util.LastRevision (rollback to revision 0)
- * RayClusterReplicaSet controller (rayclusterreplicaset/*, pkg/utils/raycluster.go):
+ * RayClusterReplicaSet controller (pkg/controller/rayclusterreplicaset, pkg/utils/raycluster.go):
  *   ctl_rollout_cluster_ready         utils.IsRayClusterReady
  *   ctl_rollout_cluster_active        isClusterActive
  *   ctl_rollout_cluster_available     the availableReplicas count (minReadySeconds)
