@@ -5,7 +5,7 @@
  * these, and apply what comes back. Everything here reproduces Kubernetes'
  * Deployment/ReplicaSet controller as AIBrix ported it
  * (pkg/controller/rayclusterfleet, rayclusterreplicaset); each function
- * names the function it reproduces. docs/kubernetes.md tells the story.
+ * names the function it reproduces; the table below is the map.
  *
  * Int-or-percent (k8s.io/apimachinery intstr):
  *   ctl_rollout_ios_parse/_from_json  intstr.IntOrString + the API's
@@ -174,6 +174,9 @@ typedef struct ctl_rollout_step {
     int scaled_new;   /* the new RS changed size (k8s returns after this: old ones untouched) */
     int cleaned_up;   /* replicas removed from old RSs as unhealthy (spec - available) */
     int scaled_down;  /* replicas removed from old RSs while Σ available > minAvailable */
+    int invalid;      /* an old RS reports more available than spec replicas: Kubernetes
+                         fails the pass there ("invalid request to scale down"); targets
+                         hold what was decided before it; requeue */
 } ctl_rollout_step;
 
 /* One pass of rolloutRolling's scaling, in Kubernetes' order:
@@ -304,6 +307,7 @@ typedef struct ctl_rollout_cluster {
     int ready_workers;      /* status.readyWorkerReplicas */
     int desired_workers;    /* status.desiredWorkerReplicas */
     int deleting;           /* metadata.deletionTimestamp set */
+    int replica_failure;    /* condition ReplicaFailure True (a pod create/delete failed) */
     int64_t ready_since_ms; /* the later of the two conditions' lastTransitionTime; 0 unknown */
     int64_t deletion_cost;  /* CTL_ROLLOUT_ANN_DELETION_COST (0 when absent or invalid) */
     int64_t created_ms;     /* metadata.creationTimestamp */
@@ -311,7 +315,8 @@ typedef struct ctl_rollout_cluster {
 
 /* IsRayClusterReady: provisioned, head ready, ready_workers == desired_workers. */
 int ctl_rollout_cluster_ready(const ctl_rollout_cluster *c);
-/* isClusterActive: not deleting, and not yet provisioned or ready. */
+/* isClusterActive: not deleting, no ReplicaFailure, and not yet provisioned
+ * or ready. */
 int ctl_rollout_cluster_active(const ctl_rollout_cluster *c);
 /* Available: ready, and min_ready_s == 0 or ready_since_ms + min_ready_s s
  * is before now_ms (strictly, as IsPodAvailable); ready_since_ms 0 with
