@@ -54,8 +54,8 @@
  * R + ctl_rollout_max_surge (scaleReplicaSet does both in one update).
  *
  * Memory: everything passed in is borrowed for the call; nothing is kept.
- * No function allocates, except the template ones (jansson, freed before
- * returning). Thread-safe (no state). */
+ * The set functions allocate an index array and the template ones jansson
+ * copies, all freed before returning. Thread-safe (no state). */
 #ifndef CTL_ROLLOUT_H
 #define CTL_ROLLOUT_H
 
@@ -162,7 +162,7 @@ int ctl_rollout_ann_int(const char *s);
  * not a number, else the value. */
 int64_t ctl_rollout_ann_revision(const char *s);
 
-/* NewRSNewReplicas: the new RS's spec.replicas for this step. total is Σ
+/* NewRSNewReplicas: the new RS's spec.replicas for this step. total is sum
  * spec.replicas of every RS (new_spec included); Recreate: R. RollingUpdate:
  * total >= R + surge: new_spec; else new_spec + min(R + surge - total,
  * R - new_spec) (which also brings a new RS above R down to R). */
@@ -173,10 +173,10 @@ typedef struct ctl_rollout_step {
     int new_replicas; /* the new RS's spec.replicas after the step */
     int scaled_new;   /* the new RS changed size (k8s returns after this: old ones untouched) */
     int cleaned_up;   /* replicas removed from old RSs as unhealthy (spec - available) */
-    int scaled_down;  /* replicas removed from old RSs while Σ available > minAvailable */
+    int scaled_down;  /* replicas removed from old RSs while sum(available) > minAvailable */
     int invalid;      /* an old RS reports more available than spec replicas: Kubernetes
                          fails the pass there ("invalid request to scale down"); targets
-                         hold what was decided before it; requeue */
+                         hold what was decided before it; requeue (also: no memory) */
 } ctl_rollout_step;
 
 /* One pass of rolloutRolling's scaling, in Kubernetes' order:
@@ -185,11 +185,11 @@ typedef struct ctl_rollout_step {
  *   2. reconcileNewReplicaSet: new > R: down to R; < R: NewRSNewReplicas.
  *      If that changes it, stop (scaled_new).
  *   3. reconcileOldReplicaSets over the active old RSs (spec > 0):
- *      maxScaledDown = Σ spec - (R - maxUnavailable) - (new.spec -
+ *      maxScaledDown = sum(spec) - (R - maxUnavailable) - (new.spec -
  *      new.available); <= 0: stop. Clean up unhealthy replicas (oldest RS
- *      first, min(budget left, spec - available) each), then, while Σ
- *      available (active old + new) > minAvailable, remove the excess from
- *      the old RSs oldest first.
+ *      first, min(budget left, spec - available) each), then, if the sum of
+ *      available (active old + new) exceeds minAvailable, remove the excess
+ *      from the old RSs, oldest first.
  * target (n entries) gets each RS's spec.replicas after the pass (the new
  * RS's too when it exists). Then, if ctl_rollout_complete, the caller runs
  * ctl_rollout_history_cleanup, and writes the status. */
@@ -222,7 +222,7 @@ int ctl_rollout_is_scaling_event(const ctl_rollout_fleet *f, const ctl_rollout_r
  *     RS, else the newest old) goes to R;
  *   - else the new RS saturated (spec == R, desired annotation == R,
  *     available == R): every active old RS goes to 0;
- *   - else (RollingUpdate) add = (R > 0 ? R + surge : 0) - Σ active spec is
+ *   - else (RollingUpdate) add = (R > 0 ? R + surge : 0) - sum of active spec is
  *     spread over the active RSs, largest first (ties: newer first when
  *     adding, older first when removing): each gets round(spec * (R +
  *     surge) / max annotation) - spec (fallback for the annotation:
@@ -235,11 +235,11 @@ int ctl_rollout_scale(const ctl_rollout_fleet *f, const ctl_rollout_rs *rs, size
                       int *target, unsigned char *touch);
 
 typedef struct ctl_rollout_status {
-    int replicas;       /* Σ status.replicas */
+    int replicas;       /* sum(status.replicas) */
     int updated;        /* the new RS's status.replicas (0 without one) */
-    int ready;          /* Σ readyReplicas */
-    int available;      /* Σ availableReplicas */
-    int unavailable;    /* max(0, Σ spec.replicas - available) */
+    int ready;          /* sum(readyReplicas) */
+    int available;      /* sum(availableReplicas) */
+    int unavailable;    /* max(0, sum(spec.replicas) - available) */
     int available_cond; /* Available condition: 1 True (MinimumReplicasAvailable),
                            0 False (MinimumReplicasUnavailable):
                            available >= R - maxUnavailable */
