@@ -148,7 +148,8 @@ typedef struct ctl_rollout_rs {
     int available;               /* status.availableReplicas */
     int desired_ann;             /* CTL_ROLLOUT_ANN_DESIRED; -1 absent or not a number */
     int max_ann;                 /* CTL_ROLLOUT_ANN_MAX; -1 absent or not a number */
-    int clusters;                /* RayClusters it owns, as listed (Recreate waits on them) */
+    int clusters;                /* RayClusters it owns as listed, except those in state failed or
+                                    unhealthy (Recreate's oldPodsRunning waits on them) */
     int deleting;                /* metadata.deletionTimestamp set */
     int64_t generation;          /* metadata.generation */
     int64_t observed_generation; /* status.observedGeneration */
@@ -190,6 +191,10 @@ typedef struct ctl_rollout_step {
  *      first, min(budget left, spec - available) each), then, if the sum of
  *      available (active old + new) exceeds minAvailable, remove the excess
  *      from the old RSs, oldest first.
+ * The scale-down works on the sizes the cleanup left, in the same pass, as
+ * Kubernetes does; AIBrix's port hands it the objects as they were before
+ * the cleanup (its scaleReplicaSet returns the old object), so there that
+ * second update conflicts and waits for the next pass.
  * target (n entries) gets each RS's spec.replicas after the pass (the new
  * RS's too when it exists). Then, if ctl_rollout_complete, the caller runs
  * ctl_rollout_history_cleanup, and writes the status. */
