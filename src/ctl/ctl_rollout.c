@@ -574,6 +574,55 @@ int ctl_rollout_complete(const ctl_rollout_fleet *f)
            f->observed_generation >= f->generation;
 }
 
+static int has_deadline(const ctl_rollout_fleet *f)
+{
+    return f->progress_deadline_s > 0 && f->progress_deadline_s != INT32_MAX;
+}
+
+/* DeploymentComplete on the status just computed (its observedGeneration is
+ * the current generation). */
+static int status_complete(const ctl_rollout_fleet *f, const ctl_rollout_status *s)
+{
+    int r = f->replicas;
+    return s->updated == r && s->replicas == r && s->available == r;
+}
+
+static int reason_is(const char *reason, const char *want)
+{
+    return reason && strcmp(reason, want) == 0;
+}
+
+ctl_rollout_progress_action ctl_rollout_progress(const ctl_rollout_fleet *f,
+                                                 const ctl_rollout_status *s, const char *reason,
+                                                 int64_t last_update_ms, int64_t now_ms)
+{
+    if (!has_deadline(f)) return CTL_PROGRESS_REMOVE;
+    if (s->replicas == s->updated && reason_is(reason, CTL_ROLLOUT_REASON_NEW_RS_AVAILABLE))
+        return CTL_PROGRESS_KEEP;
+    if (status_complete(f, s)) return CTL_PROGRESS_COMPLETE;
+    /* DeploymentProgressing */
+    int old_old = f->status_replicas - f->status_updated;
+    int new_old = s->replicas - s->updated;
+    if (s->updated > f->status_updated || new_old < old_old || s->ready > f->status_ready ||
+        s->available > f->status_available)
+        return CTL_PROGRESS_UPDATED;
+    /* DeploymentTimedOut */
+    if (!reason || reason_is(reason, CTL_ROLLOUT_REASON_NEW_RS_AVAILABLE)) return CTL_PROGRESS_KEEP;
+    if (reason_is(reason, CTL_ROLLOUT_REASON_TIMED_OUT)) return CTL_PROGRESS_TIMED_OUT;
+    if (last_update_ms + (int64_t)f->progress_deadline_s * 1000 < now_ms)
+        return CTL_PROGRESS_TIMED_OUT;
+    return CTL_PROGRESS_KEEP;
+}
+
+int64_t ctl_rollout_progress_requeue_ms(const ctl_rollout_fleet *f, const ctl_rollout_status *s,
+                                        const char *reason, int64_t last_update_ms, int64_t now_ms)
+{
+    if (!has_deadline(f) || !reason) return -1;
+    if (status_complete(f, s) || reason_is(reason, CTL_ROLLOUT_REASON_TIMED_OUT)) return -1;
+    int64_t after = last_update_ms + (int64_t)f->progress_deadline_s * 1000 - now_ms;
+    return after < 1000 ? 0 : after;
+}
+
 size_t ctl_rollout_history_cleanup(const ctl_rollout_fleet *f, const ctl_rollout_rs *rs, size_t n,
                                    int new_idx, size_t *del, size_t max)
 {

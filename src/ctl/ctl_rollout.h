@@ -26,6 +26,9 @@
  *                                     GetProportion, getReplicaSetFraction)
  *   ctl_rollout_status_calc           calculateStatus (+ Available condition's status)
  *   ctl_rollout_complete              util.DeploymentComplete
+ *   ctl_rollout_progress              syncRolloutStatus's Progressing condition
+ *                                     (DeploymentProgressing, DeploymentTimedOut)
+ *   ctl_rollout_progress_requeue_ms   requeueStuckDeployment
  *   ctl_rollout_history_cleanup       cleanupDeployment
  *   ctl_rollout_find_new              util.FindNewReplicaSet
  *   ctl_rollout_template_equal        util.EqualIgnoreLabels
@@ -134,8 +137,10 @@ typedef struct ctl_rollout_fleet {
     int revision_history_limit;  /* spec.revisionHistoryLimit; < 0: unlimited */
     int64_t generation;          /* metadata.generation */
     int64_t observed_generation; /* status.observedGeneration */
-    /* status as last written (DeploymentComplete reads these) */
+    /* status as last written (DeploymentComplete and the progress check read these) */
     int status_updated, status_available;
+    int status_ready;        /* status.readyReplicas */
+    int progress_deadline_s; /* spec.progressDeadlineSeconds; <= 0 or INT32_MAX: none */
 } ctl_rollout_fleet;
 
 typedef struct ctl_rollout_rs {
@@ -258,6 +263,49 @@ void ctl_rollout_status_calc(const ctl_rollout_fleet *f, const ctl_rollout_rs *r
  * replicas(status) == available == R and observedGeneration >= generation.
  * status_replicas, status_updated and status_available come from f. */
 int ctl_rollout_complete(const ctl_rollout_fleet *f);
+
+/* Progressing condition reasons (and Available's) as Kubernetes writes them. */
+#define CTL_ROLLOUT_REASON_RS_UPDATED "ReplicaSetUpdated"
+#define CTL_ROLLOUT_REASON_RS_CREATE_ERROR "ReplicaSetCreateError"
+#define CTL_ROLLOUT_REASON_NEW_RS "NewReplicaSetCreated"
+#define CTL_ROLLOUT_REASON_FOUND_RS "FoundNewReplicaSet"
+#define CTL_ROLLOUT_REASON_NEW_RS_AVAILABLE "NewReplicaSetAvailable"
+#define CTL_ROLLOUT_REASON_TIMED_OUT "ProgressDeadlineExceeded"
+#define CTL_ROLLOUT_REASON_PAUSED "DeploymentPaused"
+#define CTL_ROLLOUT_REASON_RESUMED "DeploymentResumed"
+#define CTL_ROLLOUT_REASON_MIN_AVAILABLE "MinimumReplicasAvailable"
+#define CTL_ROLLOUT_REASON_MIN_UNAVAILABLE "MinimumReplicasUnavailable"
+
+typedef enum ctl_rollout_progress_action {
+    CTL_PROGRESS_KEEP = 0,  /* leave the Progressing condition as it is */
+    CTL_PROGRESS_REMOVE,    /* no progress deadline: remove it */
+    CTL_PROGRESS_COMPLETE,  /* True, NewReplicaSetAvailable ("ReplicaSet %q has successfully
+                               progressed."); nothing if it already says so */
+    CTL_PROGRESS_UPDATED,   /* True, ReplicaSetUpdated ("ReplicaSet %q is progressing."),
+                               lastUpdateTime now; lastTransitionTime kept if it was True */
+    CTL_PROGRESS_TIMED_OUT, /* False, ProgressDeadlineExceeded ("ReplicaSet %q has timed out
+                               progressing."); nothing if it already says so */
+} ctl_rollout_progress_action;
+
+/* syncRolloutStatus's Progressing condition: s is the status just computed
+ * (ctl_rollout_status_calc), f's status_* fields the one last written,
+ * reason/last_update_ms the current Progressing condition (reason NULL:
+ * none). In order: no deadline: REMOVE; the condition already says
+ * NewReplicaSetAvailable and s.replicas == s.updated: KEEP; updated ==
+ * replicas == available == R: COMPLETE; more updated, fewer old, more
+ * ready or more available than last written: UPDATED; the condition is
+ * ProgressDeadlineExceeded, or (unless absent or NewReplicaSetAvailable)
+ * last_update_ms + deadline is before now_ms: TIMED_OUT; else KEEP. */
+ctl_rollout_progress_action ctl_rollout_progress(const ctl_rollout_fleet *f,
+                                                 const ctl_rollout_status *s, const char *reason,
+                                                 int64_t last_update_ms, int64_t now_ms);
+
+/* requeueStuckDeployment: when to look again for a timeout, in ms from
+ * now_ms: -1 never (no deadline, no condition, complete, or already timed
+ * out), 0 now (under a second left), else last_update_ms + deadline -
+ * now_ms (Kubernetes adds a second when it enqueues). */
+int64_t ctl_rollout_progress_requeue_ms(const ctl_rollout_fleet *f, const ctl_rollout_status *s,
+                                        const char *reason, int64_t last_update_ms, int64_t now_ms);
 
 /* cleanupDeployment: the old RSs (every one but new_idx) to delete under
  * revisionHistoryLimit. Of the old RSs not being deleted, the

@@ -5,7 +5,8 @@
  * and instant), unhealthy old replicas cleaned up first, a new RS that is
  * not yet available holding back the old ones' scale-down, proportional
  * scaling mid-rollout (R 10 -> 15 and 10 -> 5, leftovers and ties),
- * Recreate's order, the fleet status and its Available condition, history
+ * Recreate's order, the fleet status and its Available and Progressing
+ * conditions, history
  * cleanup, the template hash and label-ignoring equality, and the
  * RayCluster predicates and scale-down order. */
 #include <setjmp.h>
@@ -671,6 +672,63 @@ static void test_status(void **state)
     assert_int_equal(ctl_rollout_complete(&f), 0);
 }
 
+/* The Progressing condition: R 4, last written status 5 replicas, 2 updated, 3 ready,
+ * 3 available; deadline 600 s. */
+static void test_progress(void **state)
+{
+    (void)state;
+    ctl_rollout_fleet f = fleet_make(4, "25%", "25%");
+    f.status_replicas = 5;
+    f.status_updated = 2;
+    f.status_ready = 3;
+    f.status_available = 3;
+    f.progress_deadline_s = 600;
+    const char *upd = CTL_ROLLOUT_REASON_RS_UPDATED;
+    ctl_rollout_status s = {.replicas = 5, .updated = 2, .ready = 3, .available = 3};
+    /* nothing moved: keep until 600 s after the last update, strictly */
+    assert_int_equal(ctl_rollout_progress(&f, &s, upd, 1000, 601000), CTL_PROGRESS_KEEP);
+    assert_int_equal(ctl_rollout_progress(&f, &s, upd, 1000, 601001), CTL_PROGRESS_TIMED_OUT);
+    assert_int_equal(ctl_rollout_progress_requeue_ms(&f, &s, upd, 1000, 1000), 600000);
+    assert_int_equal(ctl_rollout_progress_requeue_ms(&f, &s, upd, 1000, 600500), 0);
+    /* no condition yet: no base to time out from */
+    assert_int_equal(ctl_rollout_progress(&f, &s, NULL, 0, 999999999), CTL_PROGRESS_KEEP);
+    assert_int_equal(ctl_rollout_progress_requeue_ms(&f, &s, NULL, 0, 0), -1);
+    /* already timed out: stays so (and no requeue) */
+    assert_int_equal(ctl_rollout_progress(&f, &s, CTL_ROLLOUT_REASON_TIMED_OUT, 1000, 2000),
+                     CTL_PROGRESS_TIMED_OUT);
+    assert_int_equal(
+        ctl_rollout_progress_requeue_ms(&f, &s, CTL_ROLLOUT_REASON_TIMED_OUT, 1000, 2000), -1);
+    /* each sign of progress: one more updated, one old fewer, one more ready or available */
+    ctl_rollout_status p = s;
+    p.updated = 3;
+    assert_int_equal(ctl_rollout_progress(&f, &p, upd, 1000, 999999999), CTL_PROGRESS_UPDATED);
+    p = s;
+    p.replicas = 4; /* old 3 -> 2 */
+    assert_int_equal(ctl_rollout_progress(&f, &p, upd, 1000, 999999999), CTL_PROGRESS_UPDATED);
+    p = s;
+    p.ready = 4;
+    assert_int_equal(ctl_rollout_progress(&f, &p, upd, 1000, 999999999), CTL_PROGRESS_UPDATED);
+    p = s;
+    p.available = 4;
+    assert_int_equal(ctl_rollout_progress(&f, &p, upd, 1000, 999999999), CTL_PROGRESS_UPDATED);
+    /* complete: 4/4/4 */
+    p.replicas = p.updated = p.available = 4;
+    assert_int_equal(ctl_rollout_progress(&f, &p, upd, 1000, 2000), CTL_PROGRESS_COMPLETE);
+    assert_int_equal(ctl_rollout_progress_requeue_ms(&f, &p, upd, 1000, 2000), -1);
+    /* after a completed rollout, a resync with nothing new keeps NewReplicaSetAvailable */
+    assert_int_equal(
+        ctl_rollout_progress(&f, &p, CTL_ROLLOUT_REASON_NEW_RS_AVAILABLE, 0, 999999999),
+        CTL_PROGRESS_KEEP);
+    s.replicas = s.updated;
+    assert_int_equal(
+        ctl_rollout_progress(&f, &s, CTL_ROLLOUT_REASON_NEW_RS_AVAILABLE, 0, 999999999),
+        CTL_PROGRESS_KEEP);
+    /* no deadline: remove the condition */
+    f.progress_deadline_s = 0;
+    assert_int_equal(ctl_rollout_progress(&f, &s, upd, 0, 0), CTL_PROGRESS_REMOVE);
+    assert_int_equal(ctl_rollout_progress_requeue_ms(&f, &s, upd, 0, 0), -1);
+}
+
 static void test_history_cleanup(void **state)
 {
     (void)state;
@@ -956,6 +1014,7 @@ int main(void)
         cmocka_unit_test(test_proportional_leftover),
         cmocka_unit_test(test_proportional_shortcuts),
         cmocka_unit_test(test_status),
+        cmocka_unit_test(test_progress),
         cmocka_unit_test(test_history_cleanup),
         cmocka_unit_test(test_template_hash),
         cmocka_unit_test(test_template_equal),
