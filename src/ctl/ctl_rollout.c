@@ -672,6 +672,41 @@ int64_t ctl_rollout_last_revision(const ctl_rollout_rs *rs, size_t n)
     return sec;
 }
 
+int64_t ctl_rollout_new_revision(const ctl_rollout_rs *rs, size_t n, int new_idx)
+{
+    int64_t max = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((int)i != new_idx && rs[i].revision > max) max = rs[i].revision;
+    return max + 1;
+}
+
+int ctl_rollout_revision_history(const char *history, const char *old_revision, char *out,
+                                 size_t len)
+{
+    if (!history) history = "";
+    size_t hl = strlen(history), ol = strlen(old_revision);
+    const char *keep = history;
+    if (hl == 0 || history[0] == ',') {
+        /* strings.Split's first element empty: the history is just old_revision */
+        keep = "";
+        hl = 0;
+    } else {
+        size_t total = hl + ol + 1;
+        while (total > CTL_ROLLOUT_REV_HISTORY_MAX && keep) {
+            const char *comma = strchr(keep, ',');
+            size_t first = comma ? (size_t)(comma - keep) : strlen(keep);
+            total -= first + 1;
+            keep = comma ? comma + 1 : NULL;
+        }
+        if (total > CTL_ROLLOUT_REV_HISTORY_MAX) return 1;
+        hl = keep ? strlen(keep) : 0;
+        if (!keep) keep = "";
+    }
+    int w = hl ? snprintf(out, len, "%s,%s", keep, old_revision)
+               : snprintf(out, len, "%s", old_revision);
+    return w < 0 || (size_t)w >= len ? -1 : 0;
+}
+
 /* ---- templates ----------------------------------------------------------------- */
 
 static void drop_labels(json_t *meta_holder)

@@ -35,6 +35,8 @@
  *   ctl_rollout_template_hash         util.ComputeHash + rand.SafeEncodeString
  *   ctl_rollout_max_revision          util.MaxRevision (new revision = max + 1)
  *   ctl_rollout_last_revision         util.LastRevision (rollback to revision 0)
+ *   ctl_rollout_new_revision          getNewReplicaSet's newRevision
+ *   ctl_rollout_revision_history      SetNewReplicaSetAnnotations' revision-history
  * RayClusterReplicaSet controller (pkg/controller/rayclusterreplicaset, pkg/utils/raycluster.go):
  *   ctl_rollout_cluster_ready         utils.IsRayClusterReady
  *   ctl_rollout_cluster_active        isClusterActive
@@ -322,6 +324,23 @@ size_t ctl_rollout_history_cleanup(const ctl_rollout_fleet *f, const ctl_rollout
 int64_t ctl_rollout_max_revision(const ctl_rollout_rs *rs, size_t n);
 /* LastRevision: the second highest (rollback to revision 0 goes there). */
 int64_t ctl_rollout_last_revision(const ctl_rollout_rs *rs, size_t n);
+
+/* getNewReplicaSet's newRevision: MaxRevision of the old RSs (every index
+ * but new_idx) + 1. A new RS is created with it; an existing new RS whose
+ * revision is lower (or absent) takes it (SetNewReplicaSetAnnotations):
+ * when it had a revision, that one moves to the revision-history
+ * annotation (ctl_rollout_revision_history). */
+int64_t ctl_rollout_new_revision(const ctl_rollout_rs *rs, size_t n, int new_idx);
+
+#define CTL_ROLLOUT_REV_HISTORY_MAX 2000 /* maxRevHistoryLengthInChars */
+
+/* SetNewReplicaSetAnnotations' revision-history: history (the annotation,
+ * NULL or "" when absent) with old_revision appended after a comma,
+ * dropping the oldest entries while it would exceed
+ * CTL_ROLLOUT_REV_HISTORY_MAX characters. 0 and out; 1 when nothing fits
+ * (leave the annotation as it is); -1 when out is too small. */
+int ctl_rollout_revision_history(const char *history, const char *old_revision, char *out,
+                                 size_t len);
 
 /* ---- templates ------------------------------------------------------------ */
 

@@ -771,6 +771,35 @@ static void test_history_cleanup(void **state)
     rv[3].revision = 4;
     assert_int_equal(ctl_rollout_last_revision(rv, 4), 4);
 
+    /* the new RS's revision: the old ones' max + 1 (the new RS's own does not count) */
+    ctl_rollout_rs nr[3] = {rs_make("a", 1, 1, 0, 0), rs_make("n", 3, 5, 0, 0),
+                            rs_make("b", 2, 3, 0, 0)};
+    assert_int_equal(ctl_rollout_new_revision(nr, 3, 1), 4);
+    assert_int_equal(ctl_rollout_new_revision(nr, 3, -1), 6);
+    assert_int_equal(ctl_rollout_new_revision(nr, 0, -1), 1);
+
+    /* revision-history: appended; an empty first entry resets it; the oldest entries go
+     * when it would pass 2000 characters; nothing when even the new entry alone is too long */
+    char out[4100];
+    assert_int_equal(ctl_rollout_revision_history(NULL, "3", out, sizeof(out)), 0);
+    assert_string_equal(out, "3");
+    assert_int_equal(ctl_rollout_revision_history("1,2", "3", out, sizeof(out)), 0);
+    assert_string_equal(out, "1,2,3");
+    assert_int_equal(ctl_rollout_revision_history(",9", "3", out, sizeof(out)), 0);
+    assert_string_equal(out, "3");
+    char hist[2001], big[2002];
+    memset(hist, 'a', 1000);
+    hist[1000] = ',';
+    memset(hist + 1001, 'b', 999);
+    hist[2000] = 0; /* 2000 characters: + ",7" is 2002, so the a's go */
+    assert_int_equal(ctl_rollout_revision_history(hist, "7", out, sizeof(out)), 0);
+    assert_int_equal(strlen(out), 1001);
+    assert_true(out[0] == 'b' && strcmp(out + 999, ",7") == 0);
+    memset(big, '9', 2001);
+    big[2001] = 0;
+    assert_int_equal(ctl_rollout_revision_history(hist, big, out, sizeof(out)), 1);
+    assert_int_equal(ctl_rollout_revision_history("1,2", "3", out, 5), -1);
+
     /* annotation parsing */
     assert_int_equal(ctl_rollout_ann_revision(NULL), 0);
     assert_int_equal(ctl_rollout_ann_revision("7"), 7);
