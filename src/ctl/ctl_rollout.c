@@ -707,6 +707,25 @@ int ctl_rollout_revision_history(const char *history, const char *old_revision, 
     return w < 0 || (size_t)w >= len ? -1 : 0;
 }
 
+int ctl_rollout_rollback_target(const ctl_rollout_rs *rs, size_t n, int64_t to)
+{
+    if (to == 0) to = ctl_rollout_last_revision(rs, n);
+    if (to <= 0) return -1;
+    for (size_t i = 0; i < n; i++)
+        if (rs[i].revision == to) return (int)i;
+    return -1;
+}
+
+json_t *ctl_rollout_rollback_template(const json_t *rs_template)
+{
+    if (!json_is_object(rs_template)) return NULL;
+    json_t *t = json_deep_copy(rs_template);
+    if (!t) return NULL;
+    json_t *labels = json_object_get(json_object_get(t, "metadata"), "labels");
+    if (json_is_object(labels)) json_object_del(labels, CTL_ROLLOUT_LABEL_HASH);
+    return t;
+}
+
 /* ---- templates ----------------------------------------------------------------- */
 
 static void drop_labels(json_t *meta_holder)

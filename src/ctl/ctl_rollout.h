@@ -33,10 +33,12 @@
  *   ctl_rollout_find_new              util.FindNewReplicaSet
  *   ctl_rollout_template_equal        util.EqualIgnoreLabels
  *   ctl_rollout_template_hash         util.ComputeHash + rand.SafeEncodeString
- *   ctl_rollout_max_revision          util.MaxRevision (new revision = max + 1)
+ *   ctl_rollout_max_revision          util.MaxRevision
  *   ctl_rollout_last_revision         util.LastRevision (rollback to revision 0)
  *   ctl_rollout_new_revision          getNewReplicaSet's newRevision
  *   ctl_rollout_revision_history      SetNewReplicaSetAnnotations' revision-history
+ *   ctl_rollout_rollback_target       rollback (which RS; revision 0: the last one)
+ *   ctl_rollout_rollback_template     rollbackToTemplate / SetFromReplicaSetTemplate
  * RayClusterReplicaSet controller (pkg/controller/rayclusterreplicaset, pkg/utils/raycluster.go):
  *   ctl_rollout_cluster_ready         utils.IsRayClusterReady
  *   ctl_rollout_cluster_active        isClusterActive
@@ -319,8 +321,8 @@ int64_t ctl_rollout_progress_requeue_ms(const ctl_rollout_fleet *f, const ctl_ro
 size_t ctl_rollout_history_cleanup(const ctl_rollout_fleet *f, const ctl_rollout_rs *rs, size_t n,
                                    int new_idx, size_t *del, size_t max);
 
-/* MaxRevision: the highest revision (-1 = not a number: skipped); 0 for
- * none. A new RS gets max + 1. */
+/* MaxRevision: the highest revision of the RSs given (-1 = not a number:
+ * skipped); 0 for none. The new RS's revision is ctl_rollout_new_revision. */
 int64_t ctl_rollout_max_revision(const ctl_rollout_rs *rs, size_t n);
 /* LastRevision: the second highest (rollback to revision 0 goes there). */
 int64_t ctl_rollout_last_revision(const ctl_rollout_rs *rs, size_t n);
@@ -331,6 +333,18 @@ int64_t ctl_rollout_last_revision(const ctl_rollout_rs *rs, size_t n);
  * when it had a revision, that one moves to the revision-history
  * annotation (ctl_rollout_revision_history). */
 int64_t ctl_rollout_new_revision(const ctl_rollout_rs *rs, size_t n, int new_idx);
+
+/* rollback: the RS to roll back to for the annotation's revision `to` (0:
+ * LastRevision of all RSs), the first with that revision, or -1
+ * (RollbackRevisionNotFound: drop the annotation and give up). */
+int ctl_rollout_rollback_target(const ctl_rollout_rs *rs, size_t n, int64_t to);
+
+/* rollbackToTemplate + SetFromReplicaSetTemplate: the fleet template to
+ * write back, a deep copy of the RS's template with the pod-template-hash
+ * label removed from metadata.labels (new reference, or NULL when not an
+ * object or no memory). The caller skips the write when it already
+ * equals the fleet's (ctl_rollout_template_equal: "template unchanged"). */
+json_t *ctl_rollout_rollback_template(const json_t *rs_template);
 
 #define CTL_ROLLOUT_REV_HISTORY_MAX 2000 /* maxRevHistoryLengthInChars */
 

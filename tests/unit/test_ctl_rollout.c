@@ -771,6 +771,14 @@ static void test_history_cleanup(void **state)
     rv[3].revision = 4;
     assert_int_equal(ctl_rollout_last_revision(rv, 4), 4);
 
+    /* rollback: revision 0 is the last one (second highest); an unknown revision: -1 */
+    assert_int_equal(ctl_rollout_rollback_target(rv, 4, 0), 1); /* b and d are 4: b first */
+    rv[3].revision = 3;
+    assert_int_equal(ctl_rollout_rollback_target(rv, 4, 0), 3); /* d, revision 3 */
+    assert_int_equal(ctl_rollout_rollback_target(rv, 4, 1), 0);
+    assert_int_equal(ctl_rollout_rollback_target(rv, 4, 7), -1);
+    assert_int_equal(ctl_rollout_rollback_target(rv, 1, 0), -1); /* one revision: no last */
+
     /* the new RS's revision: the old ones' max + 1 (the new RS's own does not count) */
     ctl_rollout_rs nr[3] = {rs_make("a", 1, 1, 0, 0), rs_make("n", 3, 5, 0, 0),
                             rs_make("b", 2, 3, 0, 0)};
@@ -933,6 +941,17 @@ static void test_template_equal(void **state)
     assert_int_equal(ctl_rollout_find_new(t, tmpls, rs, 2), 0);
     const json_t *none[1] = {t2};
     assert_int_equal(ctl_rollout_find_new(t, none, rs, 1), -1);
+
+    /* rollback's template: the RS's, without the pod-template-hash label, equal to the
+     * fleet's it came from */
+    json_t *back = ctl_rollout_rollback_template(l2);
+    assert_non_null(back);
+    assert_null(at(back, "metadata.labels." CTL_ROLLOUT_LABEL_HASH));
+    assert_non_null(at(l2, "metadata.labels." CTL_ROLLOUT_LABEL_HASH));
+    assert_string_equal(json_string_value(at(back, "metadata.labels.app")), "llama");
+    assert_true(ctl_rollout_template_equal(back, t));
+    assert_null(ctl_rollout_rollback_template(NULL));
+    json_decref(back);
     json_decref(t);
     json_decref(t2);
     json_decref(l);
