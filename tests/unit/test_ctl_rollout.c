@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/bx_rand.h"
 #include "ctl/ctl_rollout.h"
 
 #include <stdio.h>
@@ -208,6 +209,7 @@ static void test_new_rs_new_replicas(void **state)
     ctl_rollout_fleet f = fleet_make(4, "25%", "25%");
     assert_int_equal(ctl_rollout_new_rs_new_replicas(&f, 4, 0), 1); /* min(5-4, 4-0) */
     assert_int_equal(ctl_rollout_new_rs_new_replicas(&f, 5, 1), 1); /* total at 5: stay */
+    assert_int_equal(ctl_rollout_new_rs_new_replicas(&f, 7, 2), 2); /* above 5: stay too */
     assert_int_equal(ctl_rollout_new_rs_new_replicas(&f, 2, 1), 4); /* min(3, 3) */
     assert_int_equal(ctl_rollout_new_rs_new_replicas(&f, 0, 0), 4); /* min(5, 4): never above R */
     f.strategy.recreate = 1;
@@ -318,6 +320,62 @@ static void test_worked_example_instant(void **state)
         assert_int_equal(target[0], want[pass][0]);
         assert_int_equal(target[1], want[pass][1]);
         world(rs, 2, 1, target, 0);
+    }
+}
+
+/* The issue's guarantees over many shapes: from R old replicas, all available, a rolling
+ * update never has more than R + surge clusters nor fewer than R - maxUnavailable available,
+ * and ends with the new RS at R, all available, and the old one at 0. Each pass the new RS's
+ * unavailable clusters become available in random numbers (seeded), an old RS keeps its
+ * available ones until scaled below them. Two old RSs (an interrupted earlier rollout). */
+static void test_rolling_invariants(void **state)
+{
+    (void)state;
+    static const char *strat[][2] = {{"25%", "25%"}, {"1", "0"}, {"0", "1"},    {"50%", "0"},
+                                     {"0%", "100%"}, {"3", "2"}, {"10%", "10%"}};
+    uint64_t rng = 7;
+    for (int r = 1; r <= 9; r++) {
+        for (size_t k = 0; k < sizeof(strat) / sizeof(strat[0]); k++) {
+            ctl_rollout_fleet f = fleet_make(r, strat[k][0], strat[k][1]);
+            int surge = ctl_rollout_max_surge(&f.strategy, r);
+            int min_avail = r - ctl_rollout_max_unavailable(&f.strategy, r);
+            int first = r / 3;
+            ctl_rollout_rs rs[3] = {rs_make("a", 1, 1, first, first),
+                                    rs_make("b", 2, 2, r - first, r - first),
+                                    rs_make("c", 3, 3, 0, 0)};
+            int target[3], pass, n = 2, new_idx = -1;
+            for (pass = 0; pass < 20 * r + 20; pass++) {
+                ctl_rollout_step st;
+                ctl_rollout_rolling(&f, rs, (size_t)n, new_idx, target, &st);
+                assert_int_equal(st.invalid, 0);
+                if (new_idx < 0) {
+                    n = 3;
+                    new_idx = 2;
+                    target[2] = st.new_replicas;
+                }
+                int total = target[0] + target[1] + target[2];
+                assert_true(total <= r + surge);
+                for (int i = 0; i < 3; i++) {
+                    rs[i].spec_replicas = rs[i].status_replicas = target[i];
+                    if (i == new_idx) {
+                        int missing = target[i] - rs[i].available;
+                        if (missing > 0)
+                            rs[i].available += (int)(bx_splitmix64(&rng) % (uint64_t)(missing + 1));
+                    } else if (rs[i].available > target[i]) {
+                        rs[i].available = target[i];
+                    }
+                    rs[i].ready = rs[i].available;
+                }
+                assert_true(rs[0].available + rs[1].available + rs[2].available >= min_avail);
+                if (rs[0].spec_replicas == 0 && rs[1].spec_replicas == 0 &&
+                    rs[2].spec_replicas == r && rs[2].available == r)
+                    break;
+            }
+            if (pass == 20 * r + 20)
+                fail_msg("R %d, %s/%s: no end (old %d+%d, new %d/%d)", r, strat[k][0], strat[k][1],
+                         rs[0].spec_replicas, rs[1].spec_replicas, rs[2].spec_replicas,
+                         rs[2].available);
+        }
     }
 }
 
@@ -1054,6 +1112,7 @@ int main(void)
         cmocka_unit_test(test_new_rs_new_replicas),
         cmocka_unit_test(test_worked_example_lagging),
         cmocka_unit_test(test_worked_example_instant),
+        cmocka_unit_test(test_rolling_invariants),
         cmocka_unit_test(test_new_rs_above_r),
         cmocka_unit_test(test_new_not_available_limits),
         cmocka_unit_test(test_cleanup_unhealthy_first),
