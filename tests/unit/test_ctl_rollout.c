@@ -2,13 +2,14 @@
  * Kubernetes' Deployment controller rules (the comments show the sums):
  * int-or-percent parsing and rounding, the fenceposts, the rolling update
  * of R = 4 with 25%/25% stepped to completion (availability lagging a step,
- * and instant), unhealthy old replicas cleaned up first, a new RS that is
- * not yet available holding back the old ones' scale-down, proportional
- * scaling mid-rollout (R 10 -> 15 and 10 -> 5, leftovers and ties),
- * Recreate's order, the fleet status and its Available and Progressing
- * conditions, history
- * cleanup, the template hash and label-ignoring equality, and the
- * RayCluster predicates and scale-down order. */
+ * and instant), the issue's guarantees (never above R + maxSurge, never
+ * below R - maxUnavailable available) over many shapes, unhealthy old
+ * replicas cleaned up first, a new RS that is not yet available holding
+ * back the old ones' scale-down, proportional scaling mid-rollout (R 10 ->
+ * 15 and 10 -> 5, rounding, leftovers and ties), Recreate's order, the
+ * fleet status and its Available and Progressing conditions, history
+ * cleanup, revisions and rollback, the template hash and label-ignoring
+ * equality, and the RayCluster predicates and scale-down order. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
