@@ -104,6 +104,8 @@ static void fl_sync(ctl_fleet_ctl *f, const ctl_record *fleet, const ctl_record 
     v.f.observed_generation = fl_int(fleet->status, "observedGeneration", 0);
     v.f.status_updated = (int)fl_int(fleet->status, "updatedReplicas", 0);
     v.f.status_available = (int)fl_int(fleet->status, "availableReplicas", 0);
+    v.f.status_ready = (int)fl_int(fleet->status, "readyReplicas", 0);
+    v.f.progress_deadline_s = o->u.fleet.progress_deadline_s;
     fl_rs_collect(&v, rss, nrs, rcs, nrc);
     int new_idx = ctl_rollout_find_new(o->u.fleet.template, v.tmpl, v.rs, v.n);
     fl_step st = {.store = f->store, .ctrl = f->ctrl};

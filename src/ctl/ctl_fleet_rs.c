@@ -213,7 +213,7 @@ static int rs_create(fl_view *v, fl_step *st, int replicas)
         json_object_get(json_object_get(v->obj->u.fleet.template, "metadata"), "labels"));
     if (!labels) labels = json_object();
     char rev[24];
-    snprintf(rev, sizeof(rev), "%lld", (long long)(ctl_rollout_max_revision(v->rs, v->n) + 1));
+    snprintf(rev, sizeof(rev), "%lld", (long long)ctl_rollout_new_revision(v->rs, v->n, -1));
     json_t *refs = ctl_owner_refs(v->fleet->object);
     json_t *doc = NULL;
     if (tmpl && ml && labels && refs &&
@@ -299,19 +299,9 @@ void fl_rs_rollout(fl_view *v, fl_step *st, int new_idx)
 
 /* ---- rollback ---- */
 
-static void rs_strip_hash(json_t *tmpl)
-{
-    json_t *labels = json_object_get(json_object_get(tmpl, "metadata"), "labels");
-    if (json_is_object(labels)) json_object_del(labels, CTL_ROLLOUT_LABEL_HASH);
-}
-
 void fl_rollback(fl_view *v, fl_step *st, const char *to)
 {
-    int64_t rev = ctl_rollout_ann_revision(to);
-    if (rev == 0) rev = ctl_rollout_last_revision(v->rs, v->n);
-    const json_t *tmpl = NULL;
-    for (size_t i = 0; i < v->n && !tmpl; i++)
-        if (rev > 0 && v->rs[i].revision == rev) tmpl = v->tmpl[i];
+    int idx = ctl_rollout_rollback_target(v->rs, v->n, ctl_rollout_ann_revision(to));
     json_t *doc = json_deep_copy(v->fleet->object);
     json_t *ann = doc ? json_object_get(json_object_get(doc, "metadata"), "annotations") : NULL;
     if (!doc || !ann) {
@@ -319,19 +309,21 @@ void fl_rollback(fl_view *v, fl_step *st, const char *to)
         return;
     }
     json_object_del(ann, CTL_ROLLOUT_ANN_ROLLBACK_TO);
-    if (!tmpl) {
+    if (idx < 0) {
         ctl_ctrl_event(st->ctrl, v->fleet->name, CTL_EVENT_WARNING, "RollbackRevisionNotFound",
                        "Unable to find the revision to roll back to (%s)", to);
-    } else {
-        json_t *copy = json_deep_copy(tmpl);
-        if (copy) rs_strip_hash(copy);
+    } else if (!ctl_rollout_template_equal(v->tmpl[idx], v->obj->u.fleet.template)) {
+        json_t *copy = ctl_rollout_rollback_template(v->tmpl[idx]);
         if (!copy || json_object_set_new(json_object_get(doc, "spec"), "template", copy) != 0) {
             json_decref(doc);
             return;
         }
         ctl_ctrl_event(st->ctrl, v->fleet->name, CTL_EVENT_NORMAL, "DeploymentRollback",
                        "Rolled back fleet %s to revision %lld", ctl_key_name(v->fleet->name),
-                       (long long)rev);
+                       (long long)v->rs[idx].revision);
+    } else {
+        ctl_ctrl_event(st->ctrl, v->fleet->name, CTL_EVENT_WARNING, "RollbackTemplateUnchanged",
+                       "The rollback revision contains the same template as the current one");
     }
     rs_put(st, doc, v->fleet->name, "RollbackFailed");
 }
@@ -390,48 +382,49 @@ void fl_status(fl_view *v, fl_step *st, int new_idx)
     if (v->autoscaled) json_object_set_new(out, "autoscaledReplicas", json_integer(v->replicas));
     json_t *conds = json_object_get(out, "conditions");
     int64_t now = v->now_ms;
-    st_cond(conds, st_prev_cond(prev, "Available"), "Available",
-            s.available_cond ? "True" : "False",
-            s.available_cond ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
-            s.available_cond ? "Fleet has minimum availability."
-                             : "Fleet does not have minimum availability.",
-            0, now);
+    st_cond(
+        conds, st_prev_cond(prev, "Available"), "Available", s.available_cond ? "True" : "False",
+        s.available_cond ? CTL_ROLLOUT_REASON_MIN_AVAILABLE : CTL_ROLLOUT_REASON_MIN_UNAVAILABLE,
+        s.available_cond ? "Fleet has minimum availability."
+                         : "Fleet does not have minimum availability.",
+        0, now);
     const json_t *pp = st_prev_cond(prev, "Progressing");
     const char *pr = json_string_value(json_object_get(pp, "reason"));
     char msg[320];
     const char *new_name = new_idx >= 0 ? ctl_key_name(v->rs[new_idx].name) : "";
-    int complete = new_idx >= 0 && s.updated == v->replicas && s.replicas == v->replicas &&
-                   s.available == v->replicas;
-    int progress =
-        st->scaled || s.updated > v->f.status_updated || s.available > v->f.status_available;
     if (v->obj->u.fleet.paused) {
-        st_cond(conds, pp, "Progressing", "Unknown", "DeploymentPaused", "Fleet is paused", 0, now);
-    } else if (pr && !strcmp(pr, "DeploymentPaused")) {
-        st_cond(conds, pp, "Progressing", "Unknown", "DeploymentResumed", "Fleet is resumed", 0,
-                now);
+        st_cond(conds, pp, "Progressing", "Unknown", CTL_ROLLOUT_REASON_PAUSED, "Fleet is paused",
+                0, now);
+    } else if (pr && !strcmp(pr, CTL_ROLLOUT_REASON_PAUSED)) {
+        st_cond(conds, pp, "Progressing", "Unknown", CTL_ROLLOUT_REASON_RESUMED, "Fleet is resumed",
+                0, now);
     } else if (st->created) {
-        st_cond(conds, pp, "Progressing", "True", "NewReplicaSetCreated", st->message, 1, now);
-    } else if (complete) {
-        snprintf(msg, sizeof(msg), "RayClusterReplicaSet \"%s\" has successfully progressed.",
-                 new_name);
-        st_cond(conds, pp, "Progressing", "True", "NewReplicaSetAvailable", msg, 0, now);
-    } else if (progress || !pp) {
-        snprintf(msg, sizeof(msg), "RayClusterReplicaSet \"%s\" is progressing.", new_name);
-        st_cond(conds, pp, "Progressing", "True",
-                progress ? "ReplicaSetUpdated" : "FoundNewReplicaSet", msg, progress, now);
+        st_cond(conds, pp, "Progressing", "True", CTL_ROLLOUT_REASON_NEW_RS, st->message, 1, now);
     } else {
-        const char *lu = json_string_value(json_object_get(pp, "lastUpdateTime"));
-        int64_t at = 0;
-        int over = lu && bx_time_parse_rfc3339(lu, &at) == 0 &&
-                   now - at > (int64_t)v->obj->u.fleet.progress_deadline_s * 1000;
-        const char *ps = json_string_value(json_object_get(pp, "status"));
-        if (over || (ps && !strcmp(ps, "False"))) {
+        int64_t lu = 0;
+        const char *lus = json_string_value(json_object_get(pp, "lastUpdateTime"));
+        if (lus && bx_time_parse_rfc3339(lus, &lu) != 0) lu = 0;
+        ctl_rollout_progress_action a = ctl_rollout_progress(&v->f, &s, pr, lu, now);
+        if (!pp && a == CTL_PROGRESS_KEEP) {
+            snprintf(msg, sizeof(msg), "Found new replica set \"%s\"", new_name);
+            st_cond(conds, pp, "Progressing", "True", CTL_ROLLOUT_REASON_FOUND_RS, msg, 1, now);
+        } else if (a == CTL_PROGRESS_KEEP) {
+            json_array_append(conds, (json_t *)pp);
+        } else if (a == CTL_PROGRESS_COMPLETE) {
+            snprintf(msg, sizeof(msg), "RayClusterReplicaSet \"%s\" has successfully progressed.",
+                     new_name);
+            st_cond(conds, pp, "Progressing", "True", CTL_ROLLOUT_REASON_NEW_RS_AVAILABLE, msg, 0,
+                    now);
+        } else if (a == CTL_PROGRESS_UPDATED) {
+            snprintf(msg, sizeof(msg), "RayClusterReplicaSet \"%s\" is progressing.", new_name);
+            st_cond(conds, pp, "Progressing", "True", CTL_ROLLOUT_REASON_RS_UPDATED, msg, 1, now);
+        } else if (a == CTL_PROGRESS_TIMED_OUT) {
             snprintf(msg, sizeof(msg), "RayClusterReplicaSet \"%s\" has timed out progressing.",
                      new_name);
-            st_cond(conds, pp, "Progressing", "False", "ProgressDeadlineExceeded", msg, 0, now);
-        } else {
-            json_array_append(conds, (json_t *)pp);
-        }
+            st_cond(conds, pp, "Progressing", "False", CTL_ROLLOUT_REASON_TIMED_OUT, msg, 0, now);
+        } /* CTL_PROGRESS_REMOVE: no Progressing condition */
+        int64_t again = ctl_rollout_progress_requeue_ms(&v->f, &s, pr, lu, now);
+        if (again >= 0) ctl_ctrl_wake_at(st->ctrl, ctl_ctrl_now(st->ctrl) + (uint64_t)again + 1000);
     }
     if (st->failure)
         st_cond(conds, st_prev_cond(prev, "ReplicaFailure"), "ReplicaFailure", "True", st->failure,

@@ -94,6 +94,7 @@ static void rcrs_read_cluster(const ctl_record *r, rcrs_cluster *x)
     const json_t *hc = rcrs_cond(r->status, "HeadPodReady");
     c->provisioned = rcrs_cond_true(pc);
     c->head_ready = rcrs_cond_true(hc);
+    c->replica_failure = rcrs_cond_true(rcrs_cond(r->status, "ReplicaFailure"));
     c->ready_workers = (int)rcrs_int(r->status, "readyWorkerReplicas", 0);
     c->desired_workers = (int)rcrs_int(r->status, "desiredWorkerReplicas", 0);
     int64_t a = rcrs_cond_since(pc), b = rcrs_cond_since(hc);
@@ -305,11 +306,12 @@ static void rcrs_sync_one(ctl_rcrs *r, const ctl_record *rs, rcrs_cluster *all, 
         mine[n++] = &all[i];
     }
     int met = rcrs_expect_met(r, rs->name, rcs, nrc);
-    /* failed clusters (provisioned, then not Ready) go, and are replaced */
+    /* failed clusters (provisioned, then not Ready; or ReplicaFailure) go, and are replaced */
     for (size_t i = 0; i < n && met; i++) {
         ctl_rollout_cluster *c = &mine[i]->c;
-        if (c->deleting || !c->provisioned || ctl_rollout_cluster_ready(c)) continue;
-        if (rcrs_delete(r, rs->name, mine[i]->rec, "no longer ready", err, sizeof(err)) != 0) {
+        if (c->deleting || ctl_rollout_cluster_active(c)) continue;
+        const char *why = c->replica_failure ? "ReplicaFailure" : "no longer ready";
+        if (rcrs_delete(r, rs->name, mine[i]->rec, why, err, sizeof(err)) != 0) {
             bx_warn("raycluster replica set %s: %s", rs->name, err);
             failure = "FailedDelete";
         }
