@@ -371,3 +371,34 @@ int ctl_obj_gateway_config_parse(const json_t *doc, const char *file, ctl_gatewa
     if (!found) return bx_errf(err, errlen, "GatewayConfig: spec: no key in apiKeys or apiKeyFile");
     return 0;
 }
+
+/* labels[model.aibrix.ai/name] of the mapping at doc.<a>.<b>.<c>... (NULL-ended path). */
+static const char *ctl_obj_label_at(const json_t *v, const char *const *path)
+{
+    for (; *path; path++)
+        v = json_object_get(v, *path);
+    return json_string_value(json_object_get(v, CTL_LABEL_MODEL));
+}
+
+const char *ctl_obj_model(const ctl_obj *o)
+{
+    static const char *const own[] = {"metadata", "labels", NULL};
+    static const char *const tmpl[] = {"spec", "template", "metadata", "labels", NULL};
+    static const char *const head[] = {"spec",     "headGroupSpec", "template",
+                                       "metadata", "labels",        NULL};
+    if (!o) return NULL;
+    const char *m = NULL;
+    switch (o->kind) {
+    case CTL_KIND_DEPLOYMENT:
+        return o->u.dep.model;
+    case CTL_KIND_RAYCLUSTER_FLEET:
+    case CTL_KIND_RAYCLUSTER_REPLICASET:
+        m = ctl_obj_label_at(o->raw, tmpl);
+        return m ? m : ctl_obj_label_at(o->raw, own);
+    case CTL_KIND_RAYCLUSTER:
+        m = ctl_obj_label_at(o->raw, own);
+        return m ? m : ctl_obj_label_at(o->raw, head);
+    default:
+        return NULL;
+    }
+}

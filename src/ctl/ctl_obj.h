@@ -145,8 +145,13 @@ typedef enum ctl_kind {
     CTL_KIND_HTTP_ROUTE,           /* gateway.networking.k8s.io/v1 (v1beta1) */
     CTL_KIND_GATEWAY,              /* gateway.networking.k8s.io/v1 (v1beta1) */
     CTL_KIND_STATEFUL_SET,         /* apps/v1: not run locally (brix runs Deployments) */
+    /* multi-node replicas (acted on): AIBrix's orchestration.aibrix.ai/v1alpha1
+     * kinds, and KubeRay's RayCluster (ray.io/v1; v1alpha1 accepted) */
+    CTL_KIND_RAYCLUSTER_FLEET,      /* RayClusterFleet */
+    CTL_KIND_RAYCLUSTER_REPLICASET, /* RayClusterReplicaSet */
+    CTL_KIND_RAYCLUSTER,            /* RayCluster */
 } ctl_kind;
-#define CTL_KIND_COUNT (CTL_KIND_STATEFUL_SET + 1)
+#define CTL_KIND_COUNT (CTL_KIND_RAYCLUSTER + 1)
 
 /* "Deployment", "ModelAdapter", "Service", ...; NULL for CTL_KIND_NONE. */
 const char *ctl_kind_name(ctl_kind k);
@@ -282,6 +287,45 @@ typedef struct ctl_service {
     json_t *selector; /* owned: spec.selector ({} when absent) */
 } ctl_service;
 
+/* One group of a RayClusterSpec: the head (headGroupSpec) or a worker
+ * group (workerGroupSpecs[i]). */
+typedef struct ctl_ray_group {
+    char *name;               /* "headgroup" for the head; workerGroupSpecs[i].groupName */
+    int replicas;             /* head 1; worker spec.replicas (default 0), clamped to
+                                 [minReplicas, maxReplicas] */
+    int num_of_hosts;         /* numOfHosts, default 1 (head 1) */
+    json_t *template;         /* owned: the pod template {metadata, spec} as written */
+    json_t *ray_start_params; /* owned: {} when absent */
+} ctl_ray_group;
+
+/* A KubeRay RayClusterSpec: a RayCluster's spec, and the spec of a
+ * RayClusterFleet's or RayClusterReplicaSet's template. */
+typedef struct ctl_raycluster {
+    ctl_ray_group head;
+    ctl_ray_group *workers; /* owned: nworkers groups */
+    size_t nworkers;
+    int desired_workers; /* sum of workers[i].replicas * num_of_hosts */
+    int suspend;         /* spec.suspend */
+} ctl_raycluster;
+
+/* A RayClusterFleet (Deployment semantics over RayClusters) or a
+ * RayClusterReplicaSet (the fleet-only fields keep their defaults). */
+typedef struct ctl_fleet {
+    int replicas;           /* spec.replicas, default 1, 0..CTL_MAX_REPLICAS */
+    json_t *selector;       /* owned: spec.selector (matchLabels/matchExpressions),
+                               required, non-empty */
+    json_t *template;       /* owned: spec.template {metadata, spec} */
+    ctl_raycluster cluster; /* spec.template.spec parsed */
+    int min_ready_s;        /* spec.minReadySeconds, default 0 */
+    /* fleet only (RS: defaults) */
+    int recreate; /* spec.strategy.type == "Recreate"; absent: RollingUpdate */
+    char max_surge[16], max_unavailable[16]; /* int-or-percent as written ("25%", "1");
+                                                default "25%" each */
+    int revision_history_limit;              /* default 10 */
+    int paused;                              /* spec.paused */
+    int progress_deadline_s;                 /* default 600 */
+} ctl_fleet;
+
 typedef struct ctl_obj {
     ctl_kind kind;
     char name[CTL_NAME_MAX + 1];
@@ -296,6 +340,8 @@ typedef struct ctl_obj {
         ctl_adapter ma;
         ctl_autoscaler pa;
         ctl_service svc;
+        ctl_fleet fleet;   /* RayClusterFleet, RayClusterReplicaSet */
+        ctl_raycluster rc; /* RayCluster */
     } u;
 } ctl_obj;
 
@@ -370,6 +416,12 @@ typedef struct ctl_gateway_config {
  * gc->keys may then hold some of the keys. */
 int ctl_obj_gateway_config_parse(const json_t *doc, const char *file, ctl_gateway_config *gc,
                                  char *err, size_t errlen);
+
+/* The model an object serves: a Deployment's model; a RayClusterFleet's or
+ * RayClusterReplicaSet's spec.template.metadata.labels["model.aibrix.ai/name"],
+ * else its own metadata.labels'; a RayCluster's metadata.labels', else its
+ * head template's. Borrowed from o (valid while o lives); NULL when none. */
+const char *ctl_obj_model(const ctl_obj *o);
 
 /* 1 when every key of match_labels is in labels with the same string value
  * (an empty selector matches everything, as in Kubernetes). */
