@@ -7,6 +7,11 @@
  *   ModelAdapter   model.aibrix.ai/v1alpha1        a LoRA adapter (AIBrix)
  *   PodAutoscaler  autoscaling.aibrix.ai/v1alpha1  identity only; the full
  *                                                  spec is src/autoscale's
+ *   RayClusterFleet, RayClusterReplicaSet
+ *                  orchestration.aibrix.ai/v1alpha1  a Deployment / ReplicaSet
+ *                                                  of multi-node replicas
+ *   RayCluster     ray.io/v1 (v1alpha1)            one multi-node replica
+ *                                                  (KubeRay's)
  *
  * and the Kubernetes kinds a file written for a cluster carries next to
  * them (ctl_kind; ctl_obj_core.c): stored as written and noted "stored, not
@@ -66,11 +71,35 @@
  * map ("api-key" becomes a bearer token); spec.credentialsSecretRef named as not acted on
  * (no Secrets locally).
  *
+ * RayClusterFleet (ctl_fleet; ctl_obj_ray.c). spec.replicas (default 1,
+ * 0..CTL_MAX_REPLICAS); spec.selector required and not empty (AIBrix only
+ * warns "SelectingAll"), matchLabels and matchExpressions checked as
+ * Kubernetes does and matching spec.template.metadata.labels;
+ * spec.template.spec a RayClusterSpec (below); spec.strategy.type
+ * RollingUpdate (also when absent) or Recreate (no rollingUpdate with it),
+ * rollingUpdate.maxSurge / maxUnavailable an integer >= 0 or "N%" (25% each
+ * when absent; maxUnavailable at most 100%; not both 0); minReadySeconds >=
+ * 0; revisionHistoryLimit >= 0 (10); paused; progressDeadlineSeconds (600)
+ * greater than minReadySeconds. The model is the template's (else the
+ * fleet's) model.aibrix.ai/name label (ctl_obj_model), validated when given.
+ * RayClusterReplicaSet: the same but strategy, revisionHistoryLimit, paused
+ * and progressDeadlineSeconds (defaults kept, the fields named as not acted
+ * on). RayCluster (ctl_raycluster): spec is a RayClusterSpec:
+ * headGroupSpec{template required, rayStartParams (a string map)};
+ * workerGroupSpecs[]{groupName required, unique, a DNS-1123 subdomain;
+ * replicas (0) clamped into [minReplicas (0), maxReplicas (2^31-1)], min <=
+ * max; numOfHosts (1) 1..CTL_MAX_REPLICAS; rayStartParams; template
+ * required}; suspend; at most CTL_MAX_REPLICAS worker nodes in all; every
+ * template's spec.containers[0] must exist. Named as not acted on:
+ * rayVersion, rayStartParams, enableInTreeAutoscaling, autoscalerOptions,
+ * headGroupSpec.serviceType/headService, containers[0].image/resources,
+ * containers[1..], ... (ctl_obj_fields.c).
+ *
  * PodAutoscaler: identity only (spec.scaleTargetRef.kind any kind, .name a
  * DNS label; spec.scalingStrategy present); src/autoscale/as_spec
  * validates the rest from raw. Local mode takes documents through
  * ctl_obj_parse_all, which also refuses a target kind other than
- * Deployment (brix controller, through ctl_obj_parse, takes any kind with a
+ * Deployment or RayClusterFleet (brix controller, through ctl_obj_parse, takes any kind with a
  * scale subresource: ctl_orch_k8s.h).
  *
  * Ownership: ctl_obj_parse returns a heap ctl_obj that owns everything it
@@ -81,8 +110,8 @@
  * objects.
  *
  * Names: ctl_obj_* but for ctl_kind_name/lower/parse, ctl_name_valid,
- * ctl_objs_free, ctl_adapter_sched_name, ctl_deployment_render and
- * ctl_labels_match, which the controllers and the admin API call under
+ * ctl_objs_free, ctl_adapter_sched_name, ctl_deployment_render,
+ * ctl_labels_match and ctl_selector_match, which the controllers and the admin API call under
  * these names. */
 #ifndef CTL_OBJ_H
 #define CTL_OBJ_H
@@ -163,8 +192,8 @@ const char *ctl_kind_lower(ctl_kind k);
 const char *ctl_obj_kind_api_version(ctl_kind k);
 /* 1 when the kind takes api as its apiVersion. */
 int ctl_obj_kind_api_ok(ctl_kind k, const char *api);
-/* 1 for brix's kinds (Deployment, ModelAdapter, PodAutoscaler) and Service:
- * acted on locally. 0 for the kinds only stored. */
+/* 1 for brix's kinds (Deployment, ModelAdapter, PodAutoscaler, the
+ * RayCluster kinds) and Service: acted on locally. 0 for the kinds only stored. */
 int ctl_kind_acted_on(ctl_kind k);
 /* Exact kind names, and for the CLI, case-insensitive aliases: the lower
  * case name, its plural and kubectl's short name (deployment(s), deploy;
@@ -356,8 +385,8 @@ void ctl_obj_free(ctl_obj *o);
  * a document of a kind brix does not know ("document 3: kind KVCache
  * (orchestration.aibrix.ai/v1alpha1): unknown kind, skipped"), a known kind
  * with an apiVersion it does not take, a stored-only kind whose name is no
- * DNS-1123 subdomain of at most 63 bytes, a PodAutoscaler whose target is not a Deployment (only
- * Deployments scale locally). Any other invalid document is an error:
+ * DNS-1123 subdomain of at most 63 bytes, a PodAutoscaler whose target is neither a Deployment
+ * nor a RayClusterFleet (only those scale locally). Any other invalid document is an error:
  * nothing is returned and the message starts with "document N: "
  * (1-based) when the array holds more than one document. Each object is
  * named by its key (ctl_key_obj). Free with ctl_objs_free. */
@@ -426,5 +455,10 @@ const char *ctl_obj_model(const ctl_obj *o);
 /* 1 when every key of match_labels is in labels with the same string value
  * (an empty selector matches everything, as in Kubernetes). */
 int ctl_labels_match(const json_t *match_labels, const json_t *labels);
+/* 1 when a Kubernetes LabelSelector ({matchLabels, matchExpressions}, as a
+ * RayClusterFleet's spec.selector) selects labels: every matchLabels entry
+ * and every expression (In, NotIn, Exists, DoesNotExist) holds. An empty
+ * selector matches everything. */
+int ctl_selector_match(const json_t *selector, const json_t *labels);
 
 #endif
