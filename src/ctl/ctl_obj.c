@@ -74,6 +74,11 @@ void ctl_obj_free(ctl_obj *o)
     case CTL_KIND_POD_AUTOSCALER:
         ctl_obj_autoscaler_clear(&o->u.pa);
         break;
+    case CTL_KIND_RAYCLUSTER_FLEET:
+    case CTL_KIND_RAYCLUSTER_REPLICASET:
+    case CTL_KIND_RAYCLUSTER:
+        ctl_obj_ray_clear(o);
+        break;
     default:
         ctl_obj_core_clear(o);
         break;
@@ -156,6 +161,13 @@ static int ctl_obj_parse_doc(ctl_obj_pctx *c, const json_t *doc)
     case CTL_KIND_POD_AUTOSCALER:
         r = ctl_obj_parse_autoscaler(c, doc);
         break;
+    case CTL_KIND_RAYCLUSTER_FLEET:
+    case CTL_KIND_RAYCLUSTER_REPLICASET:
+        r = ctl_obj_parse_fleet(c, doc, labels);
+        break;
+    case CTL_KIND_RAYCLUSTER:
+        r = ctl_obj_parse_raycluster(c, doc, labels);
+        break;
     case CTL_KIND_NONE:
         return ctl_obj_fail(c, "kind", "unknown");
     default:
@@ -191,14 +203,18 @@ void ctl_objs_free(ctl_obj **objs, size_t n)
     free(objs);
 }
 
-/* What local mode cannot run: a PodAutoscaler whose target is not a
- * Deployment. 0, or 1 with why (the document is skipped). */
+/* What local mode cannot run: a PodAutoscaler whose target is neither a
+ * Deployment nor a RayClusterFleet. 0, or 1 with why (the document is
+ * skipped). */
 static int ctl_obj_local_skip(const ctl_obj *o, char *why, size_t len)
 {
-    if (o->kind != CTL_KIND_POD_AUTOSCALER || !strcmp(o->u.pa.target_kind, "Deployment")) return 0;
+    if (o->kind != CTL_KIND_POD_AUTOSCALER || !strcmp(o->u.pa.target_kind, "Deployment") ||
+        !strcmp(o->u.pa.target_kind, ctl_kind_name(CTL_KIND_RAYCLUSTER_FLEET)))
+        return 0;
     snprintf(why, len,
-             "PodAutoscaler %s: spec.scaleTargetRef.kind: only a Deployment scales locally (got "
-             "'%.100s'; brix controller scales any kind with a scale subresource), skipped",
+             "PodAutoscaler %s: spec.scaleTargetRef.kind: only a Deployment or a RayClusterFleet "
+             "scales locally (got '%.100s'; brix controller scales any kind with a scale "
+             "subresource), skipped",
              o->name, o->u.pa.target_kind);
     return 1;
 }
@@ -370,4 +386,35 @@ int ctl_obj_gateway_config_parse(const json_t *doc, const char *file, ctl_gatewa
     }
     if (!found) return bx_errf(err, errlen, "GatewayConfig: spec: no key in apiKeys or apiKeyFile");
     return 0;
+}
+
+/* labels[model.aibrix.ai/name] of the mapping at doc.<a>.<b>.<c>... (NULL-ended path). */
+static const char *ctl_obj_label_at(const json_t *v, const char *const *path)
+{
+    for (; *path; path++)
+        v = json_object_get(v, *path);
+    return json_string_value(json_object_get(v, CTL_LABEL_MODEL));
+}
+
+const char *ctl_obj_model(const ctl_obj *o)
+{
+    static const char *const own[] = {"metadata", "labels", NULL};
+    static const char *const tmpl[] = {"spec", "template", "metadata", "labels", NULL};
+    static const char *const head[] = {"spec",     "headGroupSpec", "template",
+                                       "metadata", "labels",        NULL};
+    if (!o) return NULL;
+    const char *m = NULL;
+    switch (o->kind) {
+    case CTL_KIND_DEPLOYMENT:
+        return o->u.dep.model;
+    case CTL_KIND_RAYCLUSTER_FLEET:
+    case CTL_KIND_RAYCLUSTER_REPLICASET:
+        m = ctl_obj_label_at(o->raw, tmpl);
+        return m ? m : ctl_obj_label_at(o->raw, own);
+    case CTL_KIND_RAYCLUSTER:
+        m = ctl_obj_label_at(o->raw, own);
+        return m ? m : ctl_obj_label_at(o->raw, head);
+    default:
+        return NULL;
+    }
 }

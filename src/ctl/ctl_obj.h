@@ -7,6 +7,11 @@
  *   ModelAdapter   model.aibrix.ai/v1alpha1        a LoRA adapter (AIBrix)
  *   PodAutoscaler  autoscaling.aibrix.ai/v1alpha1  identity only; the full
  *                                                  spec is src/autoscale's
+ *   RayClusterFleet, RayClusterReplicaSet
+ *                  orchestration.aibrix.ai/v1alpha1  a Deployment / ReplicaSet
+ *                                                  of multi-node replicas
+ *   RayCluster     ray.io/v1 (v1alpha1)            one multi-node replica
+ *                                                  (KubeRay's)
  *
  * and the Kubernetes kinds a file written for a cluster carries next to
  * them (ctl_kind; ctl_obj_core.c): stored as written and noted "stored, not
@@ -66,11 +71,35 @@
  * map ("api-key" becomes a bearer token); spec.credentialsSecretRef named as not acted on
  * (no Secrets locally).
  *
+ * RayClusterFleet (ctl_fleet; ctl_obj_ray.c). spec.replicas (default 1,
+ * 0..CTL_MAX_REPLICAS); spec.selector required and not empty (AIBrix only
+ * warns "SelectingAll"), matchLabels and matchExpressions checked as
+ * Kubernetes does and matching spec.template.metadata.labels;
+ * spec.template.spec a RayClusterSpec (below); spec.strategy.type
+ * RollingUpdate (also when absent) or Recreate (no rollingUpdate with it),
+ * rollingUpdate.maxSurge / maxUnavailable an integer >= 0 or "N%" (25% each
+ * when absent; maxUnavailable at most 100%; not both 0); minReadySeconds >=
+ * 0; revisionHistoryLimit >= 0 (10); paused; progressDeadlineSeconds (600)
+ * greater than minReadySeconds. The model is the template's (else the
+ * fleet's) model.aibrix.ai/name label (ctl_obj_model), validated when given.
+ * RayClusterReplicaSet: the same but strategy, revisionHistoryLimit, paused
+ * and progressDeadlineSeconds (defaults kept, the fields named as not acted
+ * on). RayCluster (ctl_raycluster): spec is a RayClusterSpec:
+ * headGroupSpec{template required, rayStartParams (a string map)};
+ * workerGroupSpecs[]{groupName required, unique, a DNS-1123 subdomain;
+ * replicas (0) clamped into [minReplicas (0), maxReplicas (2^31-1)], min <=
+ * max; numOfHosts (1) 1..CTL_MAX_REPLICAS; rayStartParams; template
+ * required}; suspend; at most CTL_MAX_REPLICAS worker nodes in all; every
+ * template's spec.containers[0] must exist. Named as not acted on:
+ * rayVersion, rayStartParams, enableInTreeAutoscaling, autoscalerOptions,
+ * headGroupSpec.serviceType/headService, containers[0].image/resources,
+ * containers[1..], ... (ctl_obj_fields.c).
+ *
  * PodAutoscaler: identity only (spec.scaleTargetRef.kind any kind, .name a
  * DNS label; spec.scalingStrategy present); src/autoscale/as_spec
  * validates the rest from raw. Local mode takes documents through
  * ctl_obj_parse_all, which also refuses a target kind other than
- * Deployment (brix controller, through ctl_obj_parse, takes any kind with a
+ * Deployment or RayClusterFleet (brix controller, through ctl_obj_parse, takes any kind with a
  * scale subresource: ctl_orch_k8s.h).
  *
  * Ownership: ctl_obj_parse returns a heap ctl_obj that owns everything it
@@ -81,8 +110,8 @@
  * objects.
  *
  * Names: ctl_obj_* but for ctl_kind_name/lower/parse, ctl_name_valid,
- * ctl_objs_free, ctl_adapter_sched_name, ctl_deployment_render and
- * ctl_labels_match, which the controllers and the admin API call under
+ * ctl_objs_free, ctl_adapter_sched_name, ctl_deployment_render,
+ * ctl_labels_match and ctl_selector_match, which the controllers and the admin API call under
  * these names. */
 #ifndef CTL_OBJ_H
 #define CTL_OBJ_H
@@ -145,8 +174,13 @@ typedef enum ctl_kind {
     CTL_KIND_HTTP_ROUTE,           /* gateway.networking.k8s.io/v1 (v1beta1) */
     CTL_KIND_GATEWAY,              /* gateway.networking.k8s.io/v1 (v1beta1) */
     CTL_KIND_STATEFUL_SET,         /* apps/v1: not run locally (brix runs Deployments) */
+    /* multi-node replicas (acted on): AIBrix's orchestration.aibrix.ai/v1alpha1
+     * kinds, and KubeRay's RayCluster (ray.io/v1; v1alpha1 accepted) */
+    CTL_KIND_RAYCLUSTER_FLEET,      /* RayClusterFleet */
+    CTL_KIND_RAYCLUSTER_REPLICASET, /* RayClusterReplicaSet */
+    CTL_KIND_RAYCLUSTER,            /* RayCluster */
 } ctl_kind;
-#define CTL_KIND_COUNT (CTL_KIND_STATEFUL_SET + 1)
+#define CTL_KIND_COUNT (CTL_KIND_RAYCLUSTER + 1)
 
 /* "Deployment", "ModelAdapter", "Service", ...; NULL for CTL_KIND_NONE. */
 const char *ctl_kind_name(ctl_kind k);
@@ -158,8 +192,8 @@ const char *ctl_kind_lower(ctl_kind k);
 const char *ctl_obj_kind_api_version(ctl_kind k);
 /* 1 when the kind takes api as its apiVersion. */
 int ctl_obj_kind_api_ok(ctl_kind k, const char *api);
-/* 1 for brix's kinds (Deployment, ModelAdapter, PodAutoscaler) and Service:
- * acted on locally. 0 for the kinds only stored. */
+/* 1 for brix's kinds (Deployment, ModelAdapter, PodAutoscaler, the
+ * RayCluster kinds) and Service: acted on locally. 0 for the kinds only stored. */
 int ctl_kind_acted_on(ctl_kind k);
 /* Exact kind names, and for the CLI, case-insensitive aliases: the lower
  * case name, its plural and kubectl's short name (deployment(s), deploy;
@@ -282,6 +316,45 @@ typedef struct ctl_service {
     json_t *selector; /* owned: spec.selector ({} when absent) */
 } ctl_service;
 
+/* One group of a RayClusterSpec: the head (headGroupSpec) or a worker
+ * group (workerGroupSpecs[i]). */
+typedef struct ctl_ray_group {
+    char *name;               /* "headgroup" for the head; workerGroupSpecs[i].groupName */
+    int replicas;             /* head 1; worker spec.replicas (default 0), clamped to
+                                 [minReplicas, maxReplicas] */
+    int num_of_hosts;         /* numOfHosts, default 1 (head 1) */
+    json_t *template;         /* owned: the pod template {metadata, spec} as written */
+    json_t *ray_start_params; /* owned: {} when absent */
+} ctl_ray_group;
+
+/* A KubeRay RayClusterSpec: a RayCluster's spec, and the spec of a
+ * RayClusterFleet's or RayClusterReplicaSet's template. */
+typedef struct ctl_raycluster {
+    ctl_ray_group head;
+    ctl_ray_group *workers; /* owned: nworkers groups */
+    size_t nworkers;
+    int desired_workers; /* sum of workers[i].replicas * num_of_hosts */
+    int suspend;         /* spec.suspend */
+} ctl_raycluster;
+
+/* A RayClusterFleet (Deployment semantics over RayClusters) or a
+ * RayClusterReplicaSet (the fleet-only fields keep their defaults). */
+typedef struct ctl_fleet {
+    int replicas;           /* spec.replicas, default 1, 0..CTL_MAX_REPLICAS */
+    json_t *selector;       /* owned: spec.selector (matchLabels/matchExpressions),
+                               required, non-empty */
+    json_t *template;       /* owned: spec.template {metadata, spec} */
+    ctl_raycluster cluster; /* spec.template.spec parsed */
+    int min_ready_s;        /* spec.minReadySeconds, default 0 */
+    /* fleet only (RS: defaults) */
+    int recreate; /* spec.strategy.type == "Recreate"; absent: RollingUpdate */
+    char max_surge[16], max_unavailable[16]; /* int-or-percent as written ("25%", "1");
+                                                default "25%" each */
+    int revision_history_limit;              /* default 10 */
+    int paused;                              /* spec.paused */
+    int progress_deadline_s;                 /* default 600 */
+} ctl_fleet;
+
 typedef struct ctl_obj {
     ctl_kind kind;
     char name[CTL_NAME_MAX + 1];
@@ -296,6 +369,8 @@ typedef struct ctl_obj {
         ctl_adapter ma;
         ctl_autoscaler pa;
         ctl_service svc;
+        ctl_fleet fleet;   /* RayClusterFleet, RayClusterReplicaSet */
+        ctl_raycluster rc; /* RayCluster */
     } u;
 } ctl_obj;
 
@@ -310,8 +385,8 @@ void ctl_obj_free(ctl_obj *o);
  * a document of a kind brix does not know ("document 3: kind KVCache
  * (orchestration.aibrix.ai/v1alpha1): unknown kind, skipped"), a known kind
  * with an apiVersion it does not take, a stored-only kind whose name is no
- * DNS-1123 subdomain of at most 63 bytes, a PodAutoscaler whose target is not a Deployment (only
- * Deployments scale locally). Any other invalid document is an error:
+ * DNS-1123 subdomain of at most 63 bytes, a PodAutoscaler whose target is neither a Deployment
+ * nor a RayClusterFleet (only those scale locally). Any other invalid document is an error:
  * nothing is returned and the message starts with "document N: "
  * (1-based) when the array holds more than one document. Each object is
  * named by its key (ctl_key_obj). Free with ctl_objs_free. */
@@ -371,8 +446,19 @@ typedef struct ctl_gateway_config {
 int ctl_obj_gateway_config_parse(const json_t *doc, const char *file, ctl_gateway_config *gc,
                                  char *err, size_t errlen);
 
+/* The model an object serves: a Deployment's model; a RayClusterFleet's or
+ * RayClusterReplicaSet's spec.template.metadata.labels["model.aibrix.ai/name"],
+ * else its own metadata.labels'; a RayCluster's metadata.labels', else its
+ * head template's. Borrowed from o (valid while o lives); NULL when none. */
+const char *ctl_obj_model(const ctl_obj *o);
+
 /* 1 when every key of match_labels is in labels with the same string value
  * (an empty selector matches everything, as in Kubernetes). */
 int ctl_labels_match(const json_t *match_labels, const json_t *labels);
+/* 1 when a Kubernetes LabelSelector ({matchLabels, matchExpressions}, as a
+ * RayClusterFleet's spec.selector) selects labels: every matchLabels entry
+ * and every expression (In, NotIn, Exists, DoesNotExist) holds. An empty
+ * selector matches everything. */
+int ctl_selector_match(const json_t *selector, const json_t *labels);
 
 #endif

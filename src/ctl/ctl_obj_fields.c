@@ -58,6 +58,52 @@ static const char *const ctl_fields_autoscaler[] = {
 
 static const char *const ctl_fields_service[] = {CTL_FIELDS_COMMON, "spec.selector", NULL};
 
+/* A Ray node's pod template at p: what the local runner takes of it (as of
+ * a Deployment's template; brix.ai annotations included). */
+#define CTL_FIELDS_RAY_POD(p)                                                                      \
+    p ".metadata.labels", p ".metadata.annotations", p ".spec.terminationGracePeriodSeconds",      \
+        p ".spec.containers[0].name", p ".spec.containers[0].command",                             \
+        p ".spec.containers[0].args", p ".spec.containers[0].env[].name",                          \
+        p ".spec.containers[0].env[].value", p ".spec.containers[0].readinessProbe",               \
+        p ".spec.containers[0].livenessProbe", p ".spec.containers[0].startupProbe"
+
+/* A RayClusterSpec at p: the groups, their sizes and templates, suspend
+ * (rayVersion, rayStartParams, enableInTreeAutoscaling, autoscalerOptions,
+ * headServiceAnnotations, ... are KubeRay's business: named). */
+#define CTL_FIELDS_RAY_SPEC(p)                                                                     \
+    CTL_FIELDS_RAY_POD(p ".headGroupSpec.template"),                                               \
+        CTL_FIELDS_RAY_POD(p ".workerGroupSpecs[].template"), p ".workerGroupSpecs[].groupName",   \
+        p ".workerGroupSpecs[].replicas", p ".workerGroupSpecs[].minReplicas",                     \
+        p ".workerGroupSpecs[].maxReplicas", p ".workerGroupSpecs[].numOfHosts", p ".suspend"
+
+/* RayClusterReplicaSet: the RS controller's (ctl_rcrs.c); RayClusterFleet
+ * adds the Deployment fields of the fleet controller (ctl_fleet.c).
+ * metadata.ownerReferences: the controllers set and follow them. */
+#define CTL_FIELDS_RAY_SET                                                                         \
+    CTL_FIELDS_COMMON, "metadata.ownerReferences", "spec.replicas", "spec.selector.matchLabels",   \
+        "spec.selector.matchExpressions", "spec.minReadySeconds", "spec.template.metadata.labels", \
+        "spec.template.metadata.annotations", CTL_FIELDS_RAY_SPEC("spec.template.spec")
+
+static const char *const ctl_fields_rcrs[] = {CTL_FIELDS_RAY_SET, NULL};
+
+static const char *const ctl_fields_fleet[] = {
+    CTL_FIELDS_RAY_SET,
+    "spec.strategy.type",
+    "spec.strategy.rollingUpdate.maxSurge",
+    "spec.strategy.rollingUpdate.maxUnavailable",
+    "spec.revisionHistoryLimit",
+    "spec.paused",
+    "spec.progressDeadlineSeconds",
+    NULL,
+};
+
+static const char *const ctl_fields_raycluster[] = {
+    CTL_FIELDS_COMMON,
+    "metadata.ownerReferences",
+    CTL_FIELDS_RAY_SPEC("spec"),
+    NULL,
+};
+
 static const char *const *ctl_fields_of(ctl_kind k)
 {
     switch (k) {
@@ -69,6 +115,12 @@ static const char *const *ctl_fields_of(ctl_kind k)
         return ctl_fields_autoscaler;
     case CTL_KIND_SERVICE:
         return ctl_fields_service;
+    case CTL_KIND_RAYCLUSTER_FLEET:
+        return ctl_fields_fleet;
+    case CTL_KIND_RAYCLUSTER_REPLICASET:
+        return ctl_fields_rcrs;
+    case CTL_KIND_RAYCLUSTER:
+        return ctl_fields_raycluster;
     default:
         return NULL;
     }

@@ -6,6 +6,8 @@
  *                         free, parse_all, GatewayConfig, label selectors
  *     ctl_obj_deployment.c  the Deployment kind
  *     ctl_obj_adapter.c     the ModelAdapter kind
+ *     ctl_obj_ray.c         RayClusterFleet, RayClusterReplicaSet,
+ *                           RayCluster; label selectors
  *     ctl_obj_core.c        the Kubernetes kinds stored next to brix's
  *                           (Service acted on), Services' models
  *     ctl_obj_fields.c      the fields acted on per kind; the note that
@@ -79,6 +81,11 @@ int ctl_obj_parse_deployment(ctl_obj_pctx *c, const json_t *doc, const json_t *l
 void ctl_obj_deployment_clear(ctl_deployment *d);
 int ctl_obj_parse_adapter(ctl_obj_pctx *c, const json_t *doc);
 void ctl_obj_adapter_clear(ctl_adapter *a);
+/* RayClusterFleet and RayClusterReplicaSet (u.fleet), RayCluster (u.rc);
+ * labels: metadata.labels (may be NULL). One clear for the three. */
+int ctl_obj_parse_fleet(ctl_obj_pctx *c, const json_t *doc, const json_t *labels);
+int ctl_obj_parse_raycluster(ctl_obj_pctx *c, const json_t *doc, const json_t *labels);
+void ctl_obj_ray_clear(ctl_obj *o);
 /* The kinds ctl_kind_acted_on says are only stored, and Service. Runs after
  * o->raw is set (a Secret's raw loses data and stringData). */
 int ctl_obj_parse_core(ctl_obj_pctx *c, const json_t *doc);

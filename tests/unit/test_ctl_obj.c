@@ -749,9 +749,9 @@ static void test_autoscaler_errors(void **st)
     assert_int_equal(n, 0);
     assert_int_equal(json_array_size(warnings), 1);
     assert_string_equal(json_string_value(json_array_get(warnings, 0)),
-                        "PodAutoscaler pa: spec.scaleTargetRef.kind: only a Deployment scales "
-                        "locally (got 'StormService'; brix controller scales any kind with a "
-                        "scale subresource), skipped");
+                        "PodAutoscaler pa: spec.scaleTargetRef.kind: only a Deployment or a "
+                        "RayClusterFleet scales locally (got 'StormService'; brix controller "
+                        "scales any kind with a scale subresource), skipped");
     ctl_objs_free(objs, n);
     json_decref(docs);
     json_decref(warnings);
