@@ -4,7 +4,8 @@
 # refused; a worker SIGKILLed fails the requests in flight cleanly (503 JSON; an SSE error
 # event and [DONE]) and leaves the leader unready for good; a worker exits with status 1
 # when the leader stops; a SIGSTOPped worker is detected by the heartbeat timeout; a
-# tensor x pipeline layout needing more nodes than the group has is refused.
+# SIGSTOPped leader makes its worker exit 1; a tensor x pipeline layout needing more nodes
+# than the group has is refused.
 # Usage: bash tests/e2e/test_engine_group.sh /path/to/brix
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
@@ -144,6 +145,21 @@ kill -CONT "$W3PID"
 wait_exit "$W3PID" 10
 [ "$EXIT_STATUS" = 1 ] || fail "the resumed worker exited with $EXIT_STATUS, want 1"
 log "a SIGSTOPped worker was detected; resumed, it exits 1"
+
+# --- a hung (SIGSTOPped) leader: its worker exits 1 on the heartbeat timeout
+start_engine leader3 --model "$MODEL" --group-size 2 --group-timeout $TO
+L3PORT=$ENGINE_PORT L3PID=$ENGINE_PID
+start_engine w4 --model "$MODEL" --group-leader "http://127.0.0.1:$L3PORT" --group-rank 1 \
+    --group-timeout $TO
+W4PID=$ENGINE_PID
+health_is "$L3PORT" 200 10
+kill -STOP "$L3PID"
+wait_exit "$W4PID" 10
+kill -CONT "$L3PID"
+[ "$EXIT_STATUS" = 1 ] || fail "the worker of a hung leader exited with $EXIT_STATUS, want 1"
+grep -q "no heartbeat from the leader in time" "$E2E_TMP/w4.log" ||
+    fail "the worker did not log the hung leader: $(tail -3 "$E2E_TMP/w4.log")"
+log "a SIGSTOPped leader was detected by its worker, which exits 1"
 
 # --- a layout needing more nodes than the group has is refused
 out=$("$BRIX" engine --port 1 --profile llama3.1-405b-tp8pp2-h100 --group-size 1 2>&1) &&
