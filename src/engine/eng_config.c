@@ -105,6 +105,27 @@ static const bx_flag eng_flags[] = {
      "real bytes stored per offloaded block (default 65536; scaled down from the profile's)"},
     {"--kv-l1-gbps", F_DBL, OFF(kv_l1_gbps), "simulated load bandwidth from L1, GB/s (default 20)"},
     {"--kv-l2-gbps", F_DBL, OFF(kv_l2_gbps), "simulated load bandwidth from L2, GB/s (default 5)"},
+    {"--group-size", F_INT, OFF(group_size),
+     "lead a multi-node replica of N members: N-1 workers join on --port (env "
+     "BRIX_GROUP_SIZE; default 1 = no group)"},
+    {"--group-leader", F_STR, OFF(group_leader),
+     "be a worker of the group led at this URL, http://host:port (env BRIX_GROUP_LEADER)"},
+    {"--group-rank", F_INT, OFF(group_rank), "this worker's rank, 1..N-1 (env BRIX_GROUP_RANK)"},
+    {"--group-timeout", F_DBL, OFF(group_timeout_s),
+     "seconds without heartbeats before a member counts as lost (default 3)"},
+    {"--tensor-parallel-size", F_INT, OFF(tensor_parallel_size),
+     "GPUs each layer is split over (default: the profile's)"},
+    {"--pipeline-parallel-size", F_INT, OFF(pipeline_parallel_size),
+     "pipeline stages the layers are split into (default: the profile's)"},
+    {"--distributed-executor-backend", F_STR, OFF(distributed_executor_backend),
+     "ray, mp, uni or external_launcher (accepted, as vLLM; the simulator runs one process "
+     "per node either way)"},
+    {"--gpus-per-node", F_INT, OFF(gpus_per_node), "GPUs in one node (default 8)"},
+    {"--inter-node-gbps", F_DBL, OFF(inter_node_gbps),
+     "inter-node link bandwidth per node, GB/s, for all-reduce and pipeline transfers "
+     "(default 400: 8 x 400 Gb/s NICs, an HGX H100 node)"},
+    {"--inter-node-latency-us", F_DBL, OFF(inter_node_latency_us),
+     "inter-node latency per message, microseconds (default 10)"},
 };
 
 void eng_config_default(eng_config *c)
@@ -130,13 +151,90 @@ void eng_config_default(eng_config *c)
     c->kv_block_bytes = 65536;
     c->kv_l1_gbps = 20.0;
     c->kv_l2_gbps = 5.0;
+    c->group_timeout_s = 3.0;
+    c->gpus_per_node = 8;
+    c->inter_node_gbps = 400.0;
+    c->inter_node_latency_us = 10.0;
+}
+
+/* An environment integer (BRIX_GROUP_*): digits only. 0, or -1. */
+static int eng_env_int(const char *name, int32_t *out, FILE *err)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) return 0;
+    long n = 0;
+    for (const char *p = v; *p; p++) {
+        if (*p < '0' || *p > '9' || n > 1000000) {
+            fprintf(err, "brix engine: %s must be a non-negative integer\n", name);
+            return -1;
+        }
+        n = n * 10 + (*p - '0');
+    }
+    *out = (int32_t)n;
+    return 0;
+}
+
+/* The group flags, their environment, and the layout's node count. */
+static int eng_config_group(eng_config *c, FILE *err)
+{
+    if (!c->group_size && eng_env_int("BRIX_GROUP_SIZE", &c->group_size, err) != 0) return -1;
+    if (!c->group_rank && eng_env_int("BRIX_GROUP_RANK", &c->group_rank, err) != 0) return -1;
+    if (!c->group_leader) {
+        const char *l = getenv("BRIX_GROUP_LEADER");
+        if (l && *l) c->group_leader = l;
+    }
+    if (!(c->group_timeout_s > 0) || c->group_timeout_s > 3600) {
+        fprintf(err, "brix engine: --group-timeout must be in (0, 3600] seconds\n");
+        return -1;
+    }
+    if (c->group_leader && c->group_size > 1 && c->group_rank >= c->group_size) {
+        fprintf(err, "brix engine: --group-rank %d is out of range for a group of %d (1..%d)\n",
+                c->group_rank, c->group_size, c->group_size - 1);
+        return -1;
+    }
+    if (c->group_leader && c->group_rank < 1) {
+        fprintf(err, "brix engine: a worker (--group-leader) needs --group-rank 1..N-1\n");
+        return -1;
+    }
+    if (!c->group_leader && c->group_rank) {
+        fprintf(err, "brix engine: --group-rank needs --group-leader\n");
+        return -1;
+    }
+    const char *b = c->distributed_executor_backend;
+    if (b && strcmp(b, "ray") && strcmp(b, "mp") && strcmp(b, "uni") &&
+        strcmp(b, "external_launcher")) {
+        fprintf(err, "brix engine: --distributed-executor-backend must be ray, mp, uni or "
+                     "external_launcher\n");
+        return -1;
+    }
+    if (c->gpus_per_node < 1 || !(c->inter_node_gbps > 0) || c->inter_node_latency_us < 0) {
+        fprintf(err, "brix engine: --gpus-per-node and --inter-node-gbps must be positive, "
+                     "--inter-node-latency-us not negative\n");
+        return -1;
+    }
+    const eng_profile *p = eng_timing_find(c->profile);
+    if (!p) return 0; /* reported below */
+    int tp = c->tensor_parallel_size ? c->tensor_parallel_size : eng_timing_tp(p);
+    int pp = c->pipeline_parallel_size ? c->pipeline_parallel_size : eng_timing_pp(p);
+    int64_t gpus = (int64_t)tp * pp;
+    int64_t nodes = (gpus + c->gpus_per_node - 1) / c->gpus_per_node;
+    int members = c->group_size;
+    if (members >= 1 && nodes > members) { /* without a group: one process stands for all */
+        fprintf(err,
+                "brix engine: tensor-parallel-size %d x pipeline-parallel-size %d = %lld GPUs "
+                "need %lld nodes of %d GPUs, and this replica has %d (--group-size / "
+                "BRIX_GROUP_SIZE)\n",
+                tp, pp, (long long)gpus, (long long)nodes, c->gpus_per_node, members);
+        return -1;
+    }
+    return 0;
 }
 
 static void eng_config_help_tail(FILE *f)
 {
     fprintf(f, "\nprofiles:\n");
     for (const eng_profile *const *p = eng_timing_profiles(); *p; p++)
-        fprintf(f, "  %-22s %s\n", (*p)->name, (*p)->desc);
+        fprintf(f, "  %-26s %s\n", (*p)->name, (*p)->desc);
 }
 
 static int eng_flag_set(void *cfg, const bx_flag *fl, const char *val, FILE *err)
@@ -251,5 +349,5 @@ int eng_config_parse(eng_config *c, int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "brix engine: unknown --profile '%s' (see --help)\n", c->profile);
         return -1;
     }
-    return 0;
+    return eng_config_group(c, err);
 }

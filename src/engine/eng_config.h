@@ -69,11 +69,27 @@ typedef struct eng_config {
     const char *kv_ingestion; /* how L1 feeds L2 */
     int64_t kv_block_bytes;   /* real bytes stored per block */
     double kv_l1_gbps, kv_l2_gbps;
+    /* multi-node replica (eng_group): a worker has group_leader and
+     * group_rank, a leader group_size >= 2 and no group_leader (flags, else
+     * BRIX_GROUP_*); a worker given group_size checks its rank against it */
+    int32_t group_size; /* 0 or 1: no group */
+    const char *group_leader;
+    int32_t group_rank;
+    double group_timeout_s;
+    /* parallel layout (eng_timing_layout): 0 = the profile's own */
+    int32_t tensor_parallel_size, pipeline_parallel_size;
+    int32_t gpus_per_node;
+    const char *distributed_executor_backend; /* accepted: ray, mp, uni, external_launcher */
+    double inter_node_gbps;                   /* GB/s per node */
+    double inter_node_latency_us;             /* per message */
 } eng_config;
 
 void eng_config_default(eng_config *c);
 /* Parses argv (argv[0] = "engine"), then the environment as vLLM reads it:
- * VLLM_ALLOW_RUNTIME_LORA_UPDATING (1 or true) and VLLM_API_KEY. Returns 0,
+ * VLLM_ALLOW_RUNTIME_LORA_UPDATING (1 or true) and VLLM_API_KEY, and
+ * BRIX_GROUP_SIZE, BRIX_GROUP_LEADER, BRIX_GROUP_RANK where their flags
+ * are absent. Refuses a tensor x pipeline layout needing more nodes than
+ * --group-size has. Returns 0,
  * 1 when --help was printed, or -1 after printing an error to err. */
 int eng_config_parse(eng_config *c, int argc, char **argv, FILE *out, FILE *err);
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "common/bx_json.h"
 #include "common/bx_log.h"
 #include "common/bx_rand.h"
 #include "common/bx_tok.h"
@@ -370,3 +371,50 @@ void eng_handle_generate(eng_server *s, bx_http_req *hr, bx_http_res *res, enum 
 }
 
 /* Names written into JSON unescaped must be plain. */
+/* ---------- the group failed ---------- */
+
+/* One call in flight fails: a stream already started gets an SSE error
+ * event and then [DONE], as vLLM ends a stream that fails midway; anything
+ * else a 503 error JSON. The call's sequence is aborted (its on_finish
+ * releases it) or, not in the scheduler yet, released here. */
+static void eng_fail_call(eng_server *s, eng_call *c, const char *msg)
+{
+    if (c->res) {
+        bx_http_res *res = c->res;
+        c->res = NULL;
+        if (c->stream_started) {
+            char *e = bx_json_error_body(503, "ServiceUnavailableError", msg);
+            if (e) {
+                bx_http_res_write(res, "data: ", 6);
+                bx_http_res_write(res, e, strlen(e));
+                bx_http_res_write(res, "\n\n", 2);
+                free(e);
+            }
+            bx_http_res_write(res, "data: [DONE]\n\n", 14);
+            bx_http_res_end(res);
+        } else {
+            bx_reply_error(res, 503, "ServiceUnavailableError", msg);
+        }
+    }
+    if (c->seq)
+        eng_sched_abort(&s->sched, c->seq, eng_now(s)); /* on_finish releases */
+    else
+        eng_call_release(c);
+}
+
+int eng_generate_fail_all(eng_server *s, const char *msg)
+{
+    int n = 0;
+    bx_queue *q = bx_queue_head(&s->calls);
+    while (q) {
+        bx_queue *next = bx_queue_next(&s->calls, q);
+        eng_call *c = bx_container_of(q, eng_call, node);
+        if (c->res) { /* a call already answered waits for its step's end */
+            n++;
+            eng_fail_call(s, c, msg);
+        }
+        q = next;
+    }
+    eng_kick(s);
+    return n;
+}

@@ -77,9 +77,10 @@ int eng_main(int argc, char **argv)
             cfg.host, eng_server_port(srv));
     uv_run(&loop, UV_RUN_DEFAULT);
 
+    int status = eng_server_exit_status(srv);
     eng_server_close(srv);
     uv_walk(&loop, eng_close_walk, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&loop) != 0) bx_warn("event loop closed with handles still open");
-    return 0;
+    return status;
 }

@@ -35,10 +35,16 @@ static void eng_handle(bx_http_req *hr, bx_http_res *res, void *ud)
         return;
     }
 
+    if (!strncmp(p, ENG_GROUP_PREFIX, strlen(ENG_GROUP_PREFIX))) {
+        eng_group_handle(s->group, hr, res);
+        return;
+    }
     if (!strcmp(p, "/health") || !strcmp(p, "/ping")) {
         if (!get && !post) goto not_allowed;
         struct stat st;
-        if (!ready)
+        if (!eng_group_ready(s->group))
+            bx_reply_error(res, 503, "ServiceUnavailableError", eng_group_status(s->group));
+        else if (!ready)
             bx_reply_error(res, 503, "ServiceUnavailableError", "engine is starting");
         else if (s->cfg.fault_unhealthy_file && stat(s->cfg.fault_unhealthy_file, &st) == 0)
             bx_reply_error(res, 503, "ServiceUnavailableError", "unhealthy (fault file present)");
@@ -55,6 +61,16 @@ static void eng_handle(bx_http_req *hr, bx_http_res *res, void *ud)
         if (!get) goto not_allowed;
         const char *v = "{\"version\":\"brix-engine-" BRIX_VERSION "\"}";
         bx_http_res_send(res, 200, "application/json", v, strlen(v));
+        return;
+    }
+    if (s->group && !eng_group_is_leader(s->group)) {
+        bx_reply_error(res, 503, "ServiceUnavailableError",
+                       "a worker node serves no API: send requests to the group leader");
+        return;
+    }
+    if (!eng_group_ready(s->group) && (!strncmp(p, "/v1/", 4) || !strcmp(p, "/tokenize"))) {
+        bx_http_res_header(res, "Retry-After", "1");
+        bx_reply_error(res, 503, "ServiceUnavailableError", eng_group_status(s->group));
         return;
     }
     if (!strcmp(p, "/load")) {
@@ -161,6 +177,46 @@ static int eng_server_hash_algo(const char *name)
     return (int)a;
 }
 
+/* The group failed (leader) or its leader was lost (worker). */
+static void eng_server_group_lost(const char *why, void *ud)
+{
+    eng_server *s = ud;
+    if (!eng_group_is_leader(s->group)) {
+        bx_error("group worker: exiting: %s", why);
+        s->exit_status = 1;
+        uv_stop(s->loop);
+        return;
+    }
+    char msg[400];
+    snprintf(msg, sizeof(msg),
+             "the engine group failed (%s): restart the group as a unit; this replica serves "
+             "no more requests",
+             why);
+    int n = eng_generate_fail_all(s, msg);
+    bx_error("group failed: %s; %d request(s) in flight failed; unready until the group is "
+             "restarted as a unit",
+             why, n);
+}
+
+static int eng_server_group_open(eng_server *s, char *err, size_t errlen)
+{
+    const eng_config *cfg = &s->cfg;
+    if (cfg->group_size < 2 && !cfg->group_leader) return 0;
+    eng_group_cfg gc = {.size = cfg->group_leader ? 0 : cfg->group_size,
+                        .leader = cfg->group_leader,
+                        .rank = cfg->group_rank,
+                        .timeout_s = cfg->group_timeout_s,
+                        .on_lost = eng_server_group_lost,
+                        .ud = s};
+    if (eng_group_new(&s->group, s->loop, &gc, err, errlen) != 0) return -1;
+    if (cfg->group_leader)
+        bx_info("group worker rank %d of the leader %s", cfg->group_rank, cfg->group_leader);
+    else
+        bx_info("group leader: waiting for %d worker(s) (timeout %g s)", cfg->group_size - 1,
+                cfg->group_timeout_s);
+    return 0;
+}
+
 int eng_server_init(eng_server **out, uv_loop_t *loop, const eng_config *cfg, char *err,
                     size_t errlen)
 {
@@ -172,17 +228,24 @@ int eng_server_init(eng_server **out, uv_loop_t *loop, const eng_config *cfg, ch
     bx_queue_init(&s->calls);
     s->loop = loop;
     s->cfg = *cfg;
-    s->prof = eng_timing_find(cfg->profile);
+    const eng_profile *base = eng_timing_find(cfg->profile);
     snprintf(s->served, sizeof(s->served), "%s",
              cfg->served_model_name ? cfg->served_model_name : cfg->model);
     bx_buf_init(&s->scratch);
     s->rng = cfg->seed ^ 0x6272697865ULL;
     s->wall0_ns = uv_hrtime();
     eng_generate_init(s);
-    if (!s->prof) {
+    if (!base) {
         snprintf(err, errlen, "unknown profile '%s'", cfg->profile);
         goto fail;
     }
+    eng_layout lay = {.tp = cfg->tensor_parallel_size,
+                      .pp = cfg->pipeline_parallel_size,
+                      .gpus_per_node = cfg->gpus_per_node,
+                      .link_gbps = cfg->inter_node_gbps,
+                      .link_latency_us = cfg->inter_node_latency_us};
+    if (eng_timing_layout(base, &lay, &s->prof_buf, err, errlen) != 0) goto fail;
+    s->prof = &s->prof_buf;
     if (!eng_name_ok(s->served)) {
         snprintf(
             err, errlen,
@@ -274,6 +337,7 @@ int eng_server_init(eng_server **out, uv_loop_t *loop, const eng_config *cfg, ch
                  uv_strerror(s->port));
         goto fail;
     }
+    if (eng_server_group_open(s, err, errlen) != 0) goto fail;
     *out = s;
     return 0;
 fail:
@@ -284,6 +348,11 @@ fail:
 int eng_server_port(const eng_server *s)
 {
     return s->port;
+}
+
+int eng_server_exit_status(const eng_server *s)
+{
+    return s->exit_status;
 }
 
 static void eng_handle_freed(uv_handle_t *h)
@@ -299,6 +368,10 @@ static void eng_server_forget_res(bx_http_res *res, void *ud)
 void eng_server_close(eng_server *s)
 {
     if (!s) return;
+    /* a leader ends its workers' join streams (they exit), before the
+     * server's connections go */
+    eng_group_close(s->group);
+    s->group = NULL;
     /* the calls in flight are released below, so their responses must not
      * call back into them when the server's connections finish closing; a
      * no-op callback (not none) lets the server free those connections */

@@ -13,6 +13,7 @@
 #include "common/bx_queue.h"
 #include "common/bx_reply.h"
 #include "engine/eng_config.h"
+#include "engine/eng_group.h"
 #include "engine/eng_kvpub.h"
 #include "engine/eng_metrics.h"
 #include "engine/eng_offload.h"
@@ -29,7 +30,10 @@ typedef struct eng_call eng_call;
 struct eng_server {
     uv_loop_t *loop;
     eng_config cfg;
-    const eng_profile *prof;
+    const eng_profile *prof; /* &prof_buf */
+    eng_profile prof_buf;    /* the --profile rescaled to the parallel layout */
+    eng_group *group;        /* owned; NULL: not part of a multi-node replica */
+    int exit_status;         /* what eng_main returns (1: a worker lost its leader) */
     char served[256];
     int32_t max_model_len;
     double lora_load_s;
@@ -108,6 +112,10 @@ void eng_handle_generate(eng_server *s, bx_http_req *hr, bx_http_res *res, enum 
 uint32_t eng_gen_token(eng_seq *q, int32_t i, void *ud);
 void eng_on_token(eng_seq *q, uint32_t id, double now, void *ud);
 void eng_on_finish(eng_seq *q, enum eng_finish why, double now, void *ud);
+/* Fails every request in flight with msg (the group failed): 503 JSON, or
+ * an SSE error event and [DONE] on a stream already started. Returns how
+ * many. */
+int eng_generate_fail_all(eng_server *s, const char *msg);
 
 /* eng_endpoints.c: the other routes */
 void eng_handle_embeddings(eng_server *s, bx_http_req *hr, bx_http_res *res);

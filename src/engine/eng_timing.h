@@ -9,7 +9,24 @@
  *       + load_s                                              (KV offload loads)
  * W: weight bytes per GPU, KV_read: context tokens read by decodes times KV
  * bytes per token, N_tok: tokens computed in the step, P: parameters per GPU.
- * Profiles are a const table; eng_timing_find looks one up by name. Pure. */
+ * Profiles are a const table; eng_timing_find looks one up by name. Pure.
+ *
+ * Several GPUs and nodes (eng_timing_layout): a profile's per-GPU figures
+ * are for its own tensor x pipeline layout (tp, pp); another layout
+ * rescales them (weights, parameters and FLOPs over tp x pp GPUs, KV over
+ * min(tp, kv_split_max) x pp, layers over pp stages, hidden over tp) and
+ * adds, per step:
+ *   the roofline terms above once per pipeline stage (one batch passes the
+ *     stages in turn: a stage idles (pp-1)/pp of the time, the bubble),
+ *   + 2 * L * [2(n-1) * lat + 2(n-1)/n * N_tok * H * a / B]   (TP across n nodes:
+ *     two all-reduces per layer over the inter-node link, ring/hierarchical)
+ *   + links * (lat + N_tok * H * a / B)      (PP: activations to the next stage
+ *     across nodes; links = stage boundaries that cross a node)
+ * L: all layers, H: the model's hidden size, a: bytes per element (2),
+ * B: inter-node bandwidth per node, lat: its latency per message. Routed
+ * experts (MoE) are read in the fraction of them a step's tokens touch:
+ * 1 - (1 - k/E)^N_tok. The KV capacity of a layout is what is left of 90%
+ * of a GPU's memory after its weights and a reserve, in KV blocks. */
 #ifndef ENG_TIMING_H
 #define ENG_TIMING_H
 
@@ -35,7 +52,30 @@ typedef struct eng_profile {
     int32_t num_gpu_blocks; /* at block size 16, gpu_memory_utilization 0.9 */
     int32_t max_model_len;
     const char *dtype; /* KV cache dtype (the offload namespace's) */
+    /* several GPUs (0 = the defaults noted) */
+    int32_t tp, pp;           /* the layout the per-GPU figures are for (0: 1) */
+    int32_t kv_split_max;     /* KV splits over at most this many TP ranks (KV heads; MLA: 1);
+                                 0: any */
+    double hidden_model;      /* the model's hidden size (0: hidden x tp) */
+    double moe_expert_bytes;  /* per GPU: routed experts' weights, part of weight_bytes */
+    double moe_route_frac;    /* experts per token / routed experts (k/E) */
+    double gpu_mem_bytes;     /* one GPU's memory (0: no KV capacity for other layouts) */
+    double mem_reserve_bytes; /* per GPU: activations, CUDA graphs, NCCL buffers */
+    double act_bytes;         /* bytes per activation element between GPUs (0: 2) */
+    /* set by eng_timing_layout (0 in the table: one stage, one node) */
+    int32_t stages;             /* pipeline stages a step passes in turn */
+    int32_t tp_nodes;           /* nodes one TP group spans (> 1: all-reduces cross nodes) */
+    int32_t pp_links;           /* stage boundaries crossing nodes */
+    double link_bw, link_lat_s; /* inter-node: bytes/s per node, seconds per message */
 } eng_profile;
+
+/* A replica's layout over GPUs and nodes (vLLM's flags). */
+typedef struct eng_layout {
+    int32_t tp, pp;        /* 0: the profile's own */
+    int32_t gpus_per_node; /* 0: 8 */
+    double link_gbps;      /* GB/s per node */
+    double link_latency_us;
+} eng_layout;
 
 /* What one step computes. */
 typedef struct eng_step_work {
@@ -52,5 +92,14 @@ const eng_profile *eng_timing_find(const char *name);
 /* NULL-terminated list of every profile. */
 const eng_profile *const *eng_timing_profiles(void);
 double eng_timing_step(const eng_profile *p, const eng_step_work *w);
+/* The profile's own degrees (at least 1). */
+int32_t eng_timing_tp(const eng_profile *p);
+int32_t eng_timing_pp(const eng_profile *p);
+/* *out = base rescaled to layout l (see above), num_gpu_blocks from
+ * memory when the layout differs from the profile's or the profile gives
+ * none. Returns 0, or -1 with a message in err (the weights do not fit,
+ * degrees out of range). */
+int eng_timing_layout(const eng_profile *base, const eng_layout *l, eng_profile *out, char *err,
+                      size_t errlen);
 
 #endif

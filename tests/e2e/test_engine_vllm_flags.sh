@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `brix engine` takes a `vllm serve` command line as written: vLLM's options it does not act on
-# (--gpu-memory-utilization 0.9, --trust-remote-code, --tensor-parallel-size=2, a negative
+# (--gpu-memory-utilization 0.9, --trust-remote-code, --data-parallel-size=2, a negative
 # value) are accepted and named in one warning, the engine serves; its own options still apply;
 # a bad value of its own options is still refused, as is a word that is not an option.
 # Usage: bash tests/e2e/test_engine_vllm_flags.sh /path/to/brix
@@ -8,9 +8,9 @@ source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
 
 start_engine eng --model m --gpu-memory-utilization 0.9 --trust-remote-code \
-    --tensor-parallel-size=2 --swap-space -1 --max-num-seqs 4 --enable-prefix-caching
+    --data-parallel-size=2 --swap-space -1 --max-num-seqs 4 --enable-prefix-caching
 wait_health "$ENGINE_PORT"
-grep -q "accepted and not acted on.*--gpu-memory-utilization 0.9, --trust-remote-code, --tensor-parallel-size=2, --swap-space -1, --enable-prefix-caching" \
+grep -q "accepted and not acted on.*--gpu-memory-utilization 0.9, --trust-remote-code, --data-parallel-size=2, --swap-space -1, --enable-prefix-caching" \
     "$E2E_TMP/eng.log" || fail "no warning naming the ignored options: $(head -3 "$E2E_TMP/eng.log")"
 [ "$(grep -c 'accepted and not acted on' "$E2E_TMP/eng.log")" = 1 ] || fail "not one warning"
 BASE="http://127.0.0.1:$ENGINE_PORT"
