@@ -20,7 +20,8 @@ plain API client that plays the parts of a cluster that brix's Kubernetes-mode t
     whose container runs brix (its command or image names brix) becomes a local `brix engine`
     process on its own loopback address 127.0.0.N at the pod's port (label
     model.aibrix.ai/port, else the first containerPort, else 8000), with the container's args;
-    its status gets podIP and, once GET /health answers 200, Ready=True; an exited process is
+    its status gets podIP (Running, not Ready) when the process starts and, once GET /health
+    answers 200, Ready=True; an exited process is
     restarted (restartCount) and the pod is not Ready meanwhile; a pod being deleted has its
     process stopped (SIGTERM, SIGKILL after the grace period) and is then deleted with
     gracePeriodSeconds 0. Pods of other images are bound and marked Running/Ready at once.
@@ -407,6 +408,11 @@ class Kubelet:
             log.close()
             self.procs[uid] = {"proc": proc, "ip": ip, "port": port, "ready": False,
                                "restarts": restarts, "started": time.time(), "reported": ""}
+            if not (p.get("status") or {}).get("podIP"):
+                # as a kubelet does once the pod's sandbox is up: the address before Ready (a
+                # Ray worker pod needs its head's address to join it, and the head is not
+                # Ready until its workers joined)
+                self.set_status(p, ip, False, restarts)
             return
         if not st["ready"]:
             if self.health(ip, st["port"]):
