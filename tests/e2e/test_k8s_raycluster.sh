@@ -11,6 +11,9 @@
 #     it, `kubectl get pods -l ray.io/node-type=head` the head;
 #   - `brix gateway --kubernetes` routes the model to the head pod only (workers skipped);
 #   - a deleted worker pod is created again with its rank and the cluster is ready again;
+#   - a worker engine that stops answering (SIGSTOP) leaves Ready through its readiness probe
+#     (the cluster's status counts it out, state no longer ready), is killed by its liveness
+#     probe and restarted by the fake kubelet, and the cluster is ready again;
 #   - `brix controller` with the three CRDs installed (RayClusterFleet, RayClusterReplicaSet,
 #     RayCluster) syncs its store and is ready; it writes nothing to the RayCluster;
 #   - deleting the RayCluster deletes its pods (garbage collection) and stops the engines.
@@ -40,6 +43,9 @@ spec:
           command: [brix, engine]
           args: [--model, big, --time-scale, "100"]
           ports: [{containerPort: 8000}]
+          readinessProbe: {httpGet: {path: /health, port: 8000}, periodSeconds: 1, failureThreshold: 2}
+          livenessProbe: {httpGet: {path: /health, port: 8000}, initialDelaySeconds: 5, periodSeconds: 1,
+                          failureThreshold: 4}
   workerGroupSpecs:
   - groupName: gpu
     replicas: 2
@@ -56,6 +62,9 @@ spec:
           command: [brix, engine]
           args: [--model, big, --time-scale, "100"]
           ports: [{containerPort: 8000}]
+          readinessProbe: {httpGet: {path: /health, port: 8000}, periodSeconds: 1, failureThreshold: 2}
+          livenessProbe: {httpGet: {path: /health, port: 8000}, initialDelaySeconds: 5, periodSeconds: 1,
+                          failureThreshold: 4}
 YAML
 "${K[@]}" apply -f "$E2E_TMP/rc.yaml" >/dev/null || fail "apply the RayCluster"
 
@@ -152,6 +161,31 @@ wait_rc_ready
 for _ in $(seq 100); do "${K[@]}" get pod "$W1" >/dev/null 2>&1 || break; sleep 0.1; done
 ! "${K[@]}" get pod "$W1" >/dev/null 2>&1 || fail "$W1 is still there"
 log "worker $W1 deleted: $new created with rank 1, the cluster is ready again"
+
+# ---- a worker that stops answering leaves Ready (readiness probe), is killed by its liveness
+# probe and restarted; the cluster counts it out, then in again
+W2=$("${K[@]}" get pods -l ray.io/node-type=worker -o json | jq -r '.items[]
+     | select(any(.spec.containers[0].env[]; .name == "BRIX_GROUP_RANK" and .value == "2"))
+     | .metadata.name')
+W2_IP=$("${K[@]}" get pod "$W2" -o jsonpath='{.status.podIP}')
+W2_PID=$(ps -eo pid=,args= | awk -v ip="$W2_IP" '$0 ~ "engine --host " ip " " {print $1; exit}')
+[ -n "$W2_PID" ] || fail "no engine process of $W2 ($W2_IP)"
+kill -STOP "$W2_PID" # the liveness probe's SIGKILL ends it
+for _ in $(seq 150); do
+    [ "$("${K[@]}" get raycluster big -o jsonpath='{.status.readyWorkerReplicas}')" = 1 ] && break
+    sleep 0.1
+done
+st=$("${K[@]}" get raycluster big -o json | jq -c .status)
+[ "$(jq .readyWorkerReplicas <<<"$st")" = 1 ] && [ "$(jq -r '.state // "none"' <<<"$st")" = none ] ||
+    fail "a stopped worker still counted: $st"
+for _ in $(seq 200); do
+    [ "$("${K[@]}" get pod "$W2" -o jsonpath='{.status.containerStatuses[0].restartCount}')" = 1 ] && break
+    sleep 0.1
+done
+wait_rc_ready
+[ "$("${K[@]}" get pod "$W2" -o jsonpath='{.status.containerStatuses[0].restartCount}')" = 1 ] ||
+    fail "$W2 was not restarted by its liveness probe"
+log "worker $W2 stopped: not Ready (cluster not ready), restarted by its liveness probe, ready again"
 
 # ---- brix controller syncs its store with the three kinds' CRDs installed
 k8s_start_controller a
