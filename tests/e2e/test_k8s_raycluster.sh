@@ -178,13 +178,14 @@ done
 st=$("${K[@]}" get raycluster big -o json | jq -c .status)
 [ "$(jq .readyWorkerReplicas <<<"$st")" = 1 ] && [ "$(jq -r '.state // "none"' <<<"$st")" = none ] ||
     fail "a stopped worker still counted: $st"
+restarts() { "${K[@]}" get pod "$W2" -o jsonpath='{.status.containerStatuses[0].restartCount}'; }
 for _ in $(seq 200); do
-    [ "$("${K[@]}" get pod "$W2" -o jsonpath='{.status.containerStatuses[0].restartCount}')" = 1 ] && break
+    [ "$(restarts)" -ge 1 ] 2>/dev/null && break
     sleep 0.1
 done
 wait_rc_ready
-[ "$("${K[@]}" get pod "$W2" -o jsonpath='{.status.containerStatuses[0].restartCount}')" = 1 ] ||
-    fail "$W2 was not restarted by its liveness probe"
+# at least once (an engine group restarts its members again when its leader restarts)
+[ "$(restarts)" -ge 1 ] 2>/dev/null || fail "$W2 was not restarted by its liveness probe"
 log "worker $W2 stopped: not Ready (cluster not ready), restarted by its liveness probe, ready again"
 
 # ---- brix controller syncs its store with the three kinds' CRDs installed
