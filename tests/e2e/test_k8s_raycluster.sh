@@ -138,7 +138,7 @@ for _ in $(seq 50); do
     [ "$got" = "$HEAD_IP:8000" ] && break
     sleep 0.2
 done
-[ "$got" = "$HEAD_IP:8000" ] || fail "requests went to [$(echo $got)], want the head $HEAD_IP:8000 only"
+[ "$got" = "$HEAD_IP:8000" ] || fail "requests went to [$(tr "\n" " " <<<"$got")], want the head $HEAD_IP:8000 only"
 log "the gateway routes model big to the head pod only"
 
 # ---- a deleted worker pod comes back with its rank
@@ -176,7 +176,7 @@ for _ in $(seq 150); do
     sleep 0.1
 done
 st=$("${K[@]}" get raycluster big -o json | jq -c .status)
-[ "$(jq .readyWorkerReplicas <<<"$st")" = 1 ] && [ "$(jq -r '.state // "none"' <<<"$st")" = none ] ||
+jq -e '.readyWorkerReplicas == 1 and .state == null' <<<"$st" >/dev/null ||
     fail "a stopped worker still counted: $st"
 restarts() { "${K[@]}" get pod "$W2" -o jsonpath='{.status.containerStatuses[0].restartCount}'; }
 for _ in $(seq 200); do
