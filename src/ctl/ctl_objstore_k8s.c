@@ -85,8 +85,10 @@ struct ctl_objstore_k8s {
     /* replace kinds: name -> {"m": the manifest put (latest wins), "exists": true when a
      * create found it there} */
     json_t *q_update[K8S_NKINDS];
-    /* replace kinds: name -> the resourceVersion our last create/update got, until the cache
-     * shows it (till then the cache is older than what we wrote: no put is skipped by it) */
+    /* replace kinds: name -> true while our create/update is in flight (false once a watch
+     * event of the object came meanwhile: judge by the cache then), then the resourceVersion it
+     * got until the cache shows it (till then the cache is older than what we wrote: no put is
+     * skipped by it) */
     json_t *upd_rv[K8S_NKINDS];
     json_t *q_events; /* [{io, type, reason, message}] */
     json_t *q_sends;  /* [{what, name, method, path, ctype, body}] */
@@ -395,11 +397,14 @@ static void wr_done(const k8s_resp *r, void *ud)
         else
             json_object_set_new(snt, "rv", json_string(rv));
     }
-    if ((w->what == WR_CREATE || w->what == WR_UPDATE) && ok) {
-        const char *rv = k8s_meta(r->body, "resourceVersion");
+    if (w->what == WR_CREATE || w->what == WR_UPDATE) {
+        const char *rv = ok ? k8s_meta(r->body, "resourceVersion") : "";
         const json_t *cur = cached(s, w->ki, w->name);
-        if (rv[0] && !(cur && !strcmp(k8s_meta(cur, "resourceVersion"), rv)))
+        if (rv[0] && json_is_true(json_object_get(s->upd_rv[w->ki], w->name)) &&
+            !(cur && !strcmp(k8s_meta(cur, "resourceVersion"), rv)))
             json_object_set_new(s->upd_rv[w->ki], w->name, json_string(rv));
+        else
+            json_object_del(s->upd_rv[w->ki], w->name);
     }
     int again = w->what == WR_STATUS || w->what == WR_CREATE || w->what == WR_UPDATE;
     if (w->what == WR_STATUS) status_written(s, w, r->code);
@@ -531,8 +536,11 @@ static void on_change(ctl_objstore_k8s *s, int ki, const json_t *old, const json
 {
     sent_seen(s, ki, obj);
     const char *name = k8s_meta(obj, "name");
-    const char *urv = json_string_value(json_object_get(s->upd_rv[ki], name));
-    if (urv && !strcmp(urv, k8s_meta(obj, "resourceVersion"))) json_object_del(s->upd_rv[ki], name);
+    json_t *u = json_object_get(s->upd_rv[ki], name);
+    if (json_is_true(u))
+        json_object_set_new(s->upd_rv[ki], name, json_false()); /* moved while in flight */
+    else if (json_is_string(u) && !strcmp(json_string_value(u), k8s_meta(obj, "resourceVersion")))
+        json_object_del(s->upd_rv[ki], name);
     int ch = ctl_objstore_k8s_change(old, obj);
     if (ch == CTL_WATCH_PUT + 1) {
         json_object_del(s->gone[ki], name);
@@ -825,6 +833,8 @@ static void flush_updates(ctl_objstore_k8s *s, int ki)
             if (!w->op && !w->req) {
                 wr_free(w);
                 w = NULL;
+            } else {
+                json_object_set_new(s->upd_rv[ki], name, json_true()); /* in flight */
             }
         }
         if (!w)
