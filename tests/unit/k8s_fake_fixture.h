@@ -22,7 +22,7 @@ static char k8s_fake_url[64];
 static char k8s_fake_dir[] = "/tmp/k8s_fake_XXXXXX";
 
 /* The repository's root (from this file's path), with a trailing '/'. */
-static int k8s_fake_root(char *out, size_t cap)
+static inline int k8s_fake_root(char *out, size_t cap)
 {
     const char *f = __FILE__;
     const char *cut = strstr(f, "tests/unit/");
@@ -32,8 +32,9 @@ static int k8s_fake_root(char *out, size_t cap)
 }
 
 /* 0 when the fake runs (k8s_fake_url set); 0 too when it cannot (no python3
- * or fake: the tests skip); -1 when it failed to start. */
-static int k8s_fake_start(const char *token)
+ * or fake: the tests skip); -1 when it failed to start. extra: more flags
+ * of the fake, NULL-terminated (may be NULL). */
+static inline int k8s_fake_start(const char *token, const char *const *extra)
 {
     char py[2048], root[1024];
     const char *env = getenv("BRIX_FAKE_APISERVER");
@@ -52,8 +53,13 @@ static int k8s_fake_start(const char *token)
         char log[128];
         snprintf(log, sizeof(log), "%s/fake.log", k8s_fake_dir);
         if (!freopen(log, "w", stderr) || !freopen("/dev/null", "w", stdout)) _exit(127);
-        execlp("python3", "python3", py, "--port", "0", "--port-file", portfile, "--token", token,
-               (char *)NULL);
+        const char *argv[32] = {"python3",     py,       "--port",  "0",
+                                "--port-file", portfile, "--token", token};
+        size_t n = 8;
+        for (size_t i = 0; extra && extra[i] && n < 31; i++)
+            argv[n++] = extra[i];
+        argv[n] = NULL;
+        execvp("python3", (char *const *)argv);
         _exit(127);
     }
     for (int i = 0; i < 200 && !k8s_fake_url[0]; i++) {
@@ -71,7 +77,7 @@ static int k8s_fake_start(const char *token)
     return k8s_fake_url[0] ? 0 : -1;
 }
 
-static void k8s_fake_stop(void)
+static inline void k8s_fake_stop(void)
 {
     if (k8s_fake_pid <= 0) return;
     kill(k8s_fake_pid, SIGTERM);
@@ -91,7 +97,7 @@ static void k8s_fake_stop(void)
         }                                                                                          \
     } while (0)
 
-static size_t k8s_fake_write(char *p, size_t sz, size_t n, void *ud)
+static inline size_t k8s_fake_write(char *p, size_t sz, size_t n, void *ud)
 {
     FILE *f = ud;
     return fwrite(p, sz, n, f);
@@ -100,8 +106,8 @@ static size_t k8s_fake_write(char *p, size_t sz, size_t n, void *ud)
 /* A blocking request (token given; body NULL: none; ctype NULL: JSON).
  * Returns the HTTP code (0: no answer) and *out (may be NULL) the parsed
  * body (NULL when none or not JSON; the caller's). */
-static long k8s_fake_http(const char *token, const char *method, const char *path, const char *body,
-                          const char *ctype, json_t **out)
+static inline long k8s_fake_http(const char *token, const char *method, const char *path,
+                                 const char *body, const char *ctype, json_t **out)
 {
     char url[1024], auth[256], ct[128];
     snprintf(url, sizeof(url), "%s%s", k8s_fake_url, path);
@@ -131,7 +137,7 @@ static long k8s_fake_http(const char *token, const char *method, const char *pat
 
 /* Applies a YAML file of the repository (path from its root) by POST; the
  * HTTP code. */
-static long k8s_fake_apply_file(const char *token, const char *rel, const char *coll)
+static inline long k8s_fake_apply_file(const char *token, const char *rel, const char *coll)
 {
     char root[1024], path[2048];
     if (k8s_fake_root(root, sizeof(root)) != 0) return 0;

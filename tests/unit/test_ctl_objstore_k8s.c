@@ -32,7 +32,7 @@ static uv_loop_t loop;
 static int setup(void **state)
 {
     (void)state;
-    if (k8s_fake_start(TOKEN) != 0) return -1;
+    if (k8s_fake_start(TOKEN, NULL) != 0) return -1;
     uv_loop_init(&loop);
     return 0;
 }
