@@ -66,6 +66,7 @@ spec:
           livenessProbe: {httpGet: {path: /health, port: 8000}, initialDelaySeconds: 5, periodSeconds: 1,
                           failureThreshold: 4}
 YAML
+t0=$(date +%s.%N)
 "${K[@]}" apply -f "$E2E_TMP/rc.yaml" >/dev/null || fail "apply the RayCluster"
 
 # rc_ready: the cluster's status says ready (KubeRay's three conditions of readiness)
@@ -80,6 +81,7 @@ wait_rc_ready() {
     fail "RayCluster not ready: $("${K[@]}" get raycluster big -o json | jq -c .status) $("${K[@]}" get pods -o wide 2>&1)"
 }
 wait_rc_ready
+t_ready=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
 PODS=$("${K[@]}" get pods -l ray.io/cluster=big -o json)
 [ "$(jq '[.items[] | select(.metadata.labels["ray.io/node-type"] == "head")] | length' <<<"$PODS")" = 1 ] ||
     fail "want one head pod: $(jq -c '[.items[].metadata.name]' <<<"$PODS")"
@@ -107,7 +109,7 @@ jq -e --arg uid "$RCUID" --arg leader "http://$HEAD_IP:8000" '
     and ([.items[] | select(.metadata.labels["ray.io/node-type"] == "worker")
           | env("BRIX_GROUP_RANK")] | sort == ["1", "2"])' <<<"$PODS" >/dev/null ||
     fail "pods: $(jq -c '[.items[] | {n: .metadata.name, l: .metadata.labels, o: .metadata.ownerReferences, e: .spec.containers[0].env}]' <<<"$PODS")"
-log "RayCluster big: head $HEAD_NAME at $HEAD_IP and two workers (ranks 1, 2), status ready"
+log "RayCluster big: head $HEAD_NAME at $HEAD_IP and two workers (ranks 1, 2), status ready ${t_ready}s after kubectl apply"
 
 "${K[@]}" get rayclusters >"$E2E_TMP/get.out" 2>&1 || fail "kubectl get rayclusters: $(cat "$E2E_TMP/get.out")"
 grep -qE '^big +2 +2 +ready' "$E2E_TMP/get.out" || fail "kubectl get rayclusters: $(cat "$E2E_TMP/get.out")"
@@ -144,6 +146,7 @@ log "the gateway routes model big to the head pod only"
 # ---- a deleted worker pod comes back with its rank
 W1=$(jq -r '.items[] | select(.metadata.labels["ray.io/node-type"] == "worker")
      | select(any(.spec.containers[0].env[]; .name == "BRIX_GROUP_RANK" and .value == "1")) | .metadata.name' <<<"$PODS")
+t0=$(date +%s.%N)
 "${K[@]}" delete pod "$W1" --wait=false >/dev/null || fail "delete worker $W1"
 for _ in $(seq 300); do
     new=$("${K[@]}" get pods -l ray.io/node-type=worker -o json | jq -r --arg old "$W1" '.items[]
@@ -156,11 +159,12 @@ for _ in $(seq 300); do
 done
 [ -n "$new" ] || fail "worker rank 1 was not created again: $("${K[@]}" get pods -o wide 2>&1)"
 wait_rc_ready
+t_back=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
 [ "$("${K[@]}" get raycluster big -o json | jq -r --arg n "$W1" '[.status.conditions[]
     | select(.type == "RayClusterProvisioned")][0].status')" = True ] || fail "RayClusterProvisioned went back"
 for _ in $(seq 100); do "${K[@]}" get pod "$W1" >/dev/null 2>&1 || break; sleep 0.1; done
 ! "${K[@]}" get pod "$W1" >/dev/null 2>&1 || fail "$W1 is still there"
-log "worker $W1 deleted: $new created with rank 1, the cluster is ready again"
+log "worker $W1 deleted: $new created with rank 1, the cluster is ready again (${t_back}s after the delete)"
 
 # ---- a worker that stops answering leaves Ready (readiness probe), is killed by its liveness
 # probe and restarted; the cluster counts it out, then in again
