@@ -47,8 +47,9 @@ import sys
 import threading
 import time
 
-import fake_kubelet
-from fake_kubelet import Api, Informer, now_iso
+sys.dont_write_bytecode = True  # no __pycache__ left in tests/k8s by the import below
+import fake_kubelet  # noqa: E402  (the same directory: its API client and informer)
+from fake_kubelet import Api, Informer, now_iso  # noqa: E402
 
 fake_kubelet.UA = "fake-kuberay/1.0"
 
