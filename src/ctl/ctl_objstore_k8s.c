@@ -1,7 +1,9 @@
 /* ctl_objstore_k8s: the "kubernetes" object store (ctl_objstore_k8s.h):
- * two reflectors (ModelAdapters, PodAutoscalers) whose changes are filtered
- * by generation into ctl_objstore_notify, writes sent through k8s_write,
- * and the ModelAdapter finalizer. */
+ * one reflector per kind (ModelAdapters, PodAutoscalers, RayClusterFleets,
+ * RayClusterReplicaSets, RayClusters) whose changes are filtered by
+ * generation into ctl_objstore_notify (status changes to the status
+ * watchers), writes sent through k8s_write, and the ModelAdapter
+ * finalizer. The pure helpers of the fleet kinds: ctl_objstore_k8s_orch.c. */
 #include "ctl/ctl_objstore_k8s.h"
 
 #include <stdio.h>
@@ -13,7 +15,7 @@
 #include "k8s/k8s_reflector.h"
 #include "k8s/k8s_write.h"
 
-#define K8S_NKINDS 2
+#define K8S_NKINDS 5
 #define K8S_FIN_CHECK_MS 200
 #define K8S_STATUS_RETRY_MIN_MS 1000
 #define K8S_STATUS_RETRY_MAX_MS 60000
@@ -22,11 +24,18 @@
 typedef struct kind_info {
     ctl_kind kind;
     const char *group, *version, *plural;
+    int optional; /* its CRD may be absent: a LIST answering 404/403 counts as synced */
+    int replace;  /* put of an existing object: GET + PUT (else a merge-patch) */
 } kind_info;
 
+/* ModelAdapter first: index 0 is the one with the finalizer. */
 static const kind_info KINDS[K8S_NKINDS] = {
-    {CTL_KIND_MODEL_ADAPTER, "model.aibrix.ai", "v1alpha1", "modeladapters"},
-    {CTL_KIND_POD_AUTOSCALER, "autoscaling.aibrix.ai", "v1alpha1", "podautoscalers"},
+    {CTL_KIND_MODEL_ADAPTER, "model.aibrix.ai", "v1alpha1", "modeladapters", 0, 0},
+    {CTL_KIND_POD_AUTOSCALER, "autoscaling.aibrix.ai", "v1alpha1", "podautoscalers", 0, 0},
+    {CTL_KIND_RAYCLUSTER_FLEET, "orchestration.aibrix.ai", "v1alpha1", "rayclusterfleets", 1, 1},
+    {CTL_KIND_RAYCLUSTER_REPLICASET, "orchestration.aibrix.ai", "v1alpha1", "rayclusterreplicasets",
+     1, 1},
+    {CTL_KIND_RAYCLUSTER, "ray.io", "v1", "rayclusters", 1, 1},
 };
 
 typedef struct ctl_objstore_k8s ctl_objstore_k8s;
@@ -43,12 +52,13 @@ typedef struct k8s_wr {
     k8s_req *req;
     k8s_op *op;
     int what;     /* WR_* */
-    int ki;       /* WR_STATUS: the kind */
-    json_t *want; /* WR_STATUS: the status sent (put back when it failed) */
+    int ki;       /* the kind */
+    json_t *want; /* WR_STATUS: the status sent (put back when it failed); WR_CREATE,
+                   * WR_UPDATE: the manifest */
     char name[CTL_NAME_MAX + 1];
 } k8s_wr;
 
-enum { WR_STATUS, WR_PUT, WR_DELETE, WR_FIN_ADD, WR_FIN_DEL };
+enum { WR_STATUS, WR_PUT, WR_DELETE, WR_FIN_ADD, WR_FIN_DEL, WR_CREATE, WR_UPDATE };
 
 struct ctl_objstore_k8s {
     ctl_objstore base; /* first */
@@ -60,7 +70,7 @@ struct ctl_objstore_k8s {
     struct refl_ctx *ctx;     /* one per reflector */
     json_t *gone[K8S_NKINDS]; /* names whose DELETE was told at their deletionTimestamp */
     char coll[K8S_NKINDS][256];
-    int synced_mask, synced_told, active, timers_open;
+    int synced_mask, synced_told, active, timers_open; /* synced: listed, or an absent CRD */
     json_t *pending; /* ModelAdapter name -> true: being deleted, finalizer ours */
     uv_timer_t fin_timer;
     /* Writes wait here for the flush timer (0 ms): a reflector callback
@@ -72,6 +82,14 @@ struct ctl_objstore_k8s {
      * in flight)}, until the cache shows that resourceVersion: the cache is older than our
      * write, so a status is compared with what was written rather than with the cache */
     json_t *sent[K8S_NKINDS];
+    /* replace kinds: name -> {"m": the manifest put (latest wins), "exists": true when a
+     * create found it there} */
+    json_t *q_update[K8S_NKINDS];
+    /* replace kinds: name -> true while our create/update is in flight (false once a watch
+     * event of the object came meanwhile: judge by the cache then), then the resourceVersion it
+     * got until the cache shows it (till then the cache is older than what we wrote: no put is
+     * skipped by it) */
+    json_t *upd_rv[K8S_NKINDS];
     json_t *q_events; /* [{io, type, reason, message}] */
     json_t *q_sends;  /* [{what, name, method, path, ctype, body}] */
     /* A status write that failed for a passing reason (no answer, 429, 5xx)
@@ -91,7 +109,8 @@ json_t *ctl_objstore_k8s_manifest(const json_t *cr)
     json_object_del(m, "status");
     json_t *md = json_object_get(m, "metadata");
     if (json_is_object(md)) {
-        static const char *const keep[] = {"name", "namespace", "labels", "annotations"};
+        static const char *const keep[] = {"name", "namespace", "labels", "annotations",
+                                           "ownerReferences"};
         json_t *nm = json_object();
         if (!nm) {
             json_decref(m);
@@ -158,6 +177,8 @@ json_t *ctl_objstore_k8s_status(ctl_kind kind, const json_t *status, int64_t gen
     static const char *const pa[] = {
         "lastScaleTime",  "desiredScale",    "actualScale", "conditions",
         "scalingHistory", "scheduledBounds", "predictive",  NULL};
+    if (kind != CTL_KIND_MODEL_ADAPTER && kind != CTL_KIND_POD_AUTOSCALER)
+        return ctl_objstore_k8s_status_orch(kind, status);
     const char *const *keep = kind == CTL_KIND_MODEL_ADAPTER ? ma : pa;
     json_t *og = json_object_get(status, "observedGeneration");
     int64_t gen = json_is_integer(og) ? (int64_t)json_integer_value(og) : generation;
@@ -292,10 +313,10 @@ static void wr_cancel_all(ctl_objstore_k8s *s)
     }
 }
 
-static int wr_pending(ctl_objstore_k8s *s, int what, const char *name)
+static int wr_pending(ctl_objstore_k8s *s, int what, int ki, const char *name)
 {
     for (k8s_wr *w = s->wrs.next; w != &s->wrs; w = w->next)
-        if (w->what == what && !strcmp(w->name, name)) return 1;
+        if (w->what == what && w->ki == ki && !strcmp(w->name, name)) return 1;
     return 0;
 }
 
@@ -337,15 +358,22 @@ static void status_written(ctl_objstore_k8s *s, k8s_wr *w, long code)
         uv_timer_start(&s->retry_timer, on_retry_timer, wait, 0);
 }
 
-static const char *const WR_NAMES[] = {"status write", "put", "delete", "finalizer add",
-                                       "finalizer removal"};
+static const char *const WR_NAMES[] = {"status write",      "put",    "delete", "finalizer add",
+                                       "finalizer removal", "create", "update"};
 
 static void wr_done(const k8s_resp *r, void *ud)
 {
     k8s_wr *w = ud;
     ctl_objstore_k8s *s = w->s;
     int ok = r->code >= 200 && r->code < 300;
-    if (!ok && !(w->what == WR_FIN_DEL && r->code == 404))
+    int exists = w->what == WR_CREATE && r->code == 409 && r->status &&
+                 !strcmp(r->status->reason, "AlreadyExists");
+    if (exists && s->active && !json_object_get(s->q_update[w->ki], w->name)) {
+        /* the cache was behind: update it instead (from the flush) */
+        json_t *e = json_pack("{s:O,s:b}", "m", w->want, "exists", 1);
+        if (e) json_object_set_new(s->q_update[w->ki], w->name, e);
+    }
+    if (!ok && !exists && !(w->what == WR_FIN_DEL && r->code == 404))
         bx_warn("%s of %s/%s failed: %ld %s %s", WR_NAMES[w->what], s->ns, w->name, r->code,
                 r->status ? r->status->reason : "", r->status ? r->status->message : r->error);
     if (w->what == WR_FIN_DEL) {
@@ -369,8 +397,17 @@ static void wr_done(const k8s_resp *r, void *ud)
         else
             json_object_set_new(snt, "rv", json_string(rv));
     }
-    int again = w->what == WR_STATUS;
-    if (again) status_written(s, w, r->code);
+    if (w->what == WR_CREATE || w->what == WR_UPDATE) {
+        const char *rv = ok ? k8s_meta(r->body, "resourceVersion") : "";
+        const json_t *cur = cached(s, w->ki, w->name);
+        if (rv[0] && json_is_true(json_object_get(s->upd_rv[w->ki], w->name)) &&
+            !(cur && !strcmp(k8s_meta(cur, "resourceVersion"), rv)))
+            json_object_set_new(s->upd_rv[w->ki], w->name, json_string(rv));
+        else
+            json_object_del(s->upd_rv[w->ki], w->name);
+    }
+    int again = w->what == WR_STATUS || w->what == WR_CREATE || w->what == WR_UPDATE;
+    if (w->what == WR_STATUS) status_written(s, w, r->code);
     wr_free(w);
     if (again) schedule_flush(s); /* a newer status may wait for this one */
 }
@@ -404,7 +441,7 @@ static void on_flush(uv_timer_t *t);
 
 static void fin_write(ctl_objstore_k8s *s, int what, const char *name)
 {
-    if (!s->active || wr_pending(s, what, name)) return;
+    if (!s->active || wr_pending(s, what, 0, name)) return;
     char path[512];
     if (item_path(s, 0, name, NULL, path, sizeof(path)) != 0) return;
     k8s_wr *w = wr_new(s, what, name);
@@ -498,12 +535,25 @@ static void sent_seen(ctl_objstore_k8s *s, int ki, const json_t *obj)
 static void on_change(ctl_objstore_k8s *s, int ki, const json_t *old, const json_t *obj)
 {
     sent_seen(s, ki, obj);
+    const char *name = k8s_meta(obj, "name");
+    json_t *u = json_object_get(s->upd_rv[ki], name);
+    if (json_is_true(u))
+        json_object_set_new(s->upd_rv[ki], name, json_false()); /* moved while in flight */
+    else if (json_is_string(u) && !strcmp(json_string_value(u), k8s_meta(obj, "resourceVersion")))
+        json_object_del(s->upd_rv[ki], name);
     int ch = ctl_objstore_k8s_change(old, obj);
     if (ch == CTL_WATCH_PUT + 1) {
-        json_object_del(s->gone[ki], k8s_meta(obj, "name"));
+        json_object_del(s->gone[ki], name);
         notify_obj(s, ki, CTL_WATCH_PUT, obj);
     } else if (ch == CTL_WATCH_DELETE + 1)
         begin_finalize(s, ki, obj, old != NULL);
+    if (old && !deleting(obj) &&
+        !json_equal(json_object_get(old, "status"), json_object_get(obj, "status"))) {
+        /* a status write (ours or another's) reached the cache: the status watchers */
+        ctl_watch_event ev = {.type = CTL_WATCH_STATUS, .kind = KINDS[ki].kind, .name = name};
+        s->stats.notify_status++;
+        ctl_objstore_notify(&s->base, &ev);
+    }
     maybe_add_finalizer(s, ki, obj);
     if (s->opts.on_object) s->opts.on_object(s->opts.ud, KINDS[ki].kind);
 }
@@ -532,6 +582,7 @@ static void r_delete(k8s_reflector *r, const json_t *obj, void *ud)
     const char *name = k8s_meta(obj, "name");
     json_object_del(s->sent[ki], name);
     json_object_del(s->retry_at[ki], name);
+    json_object_del(s->upd_rv[ki], name);
     int was_pending = ki == 0 && json_object_get(s->pending, name) != NULL;
     if (was_pending) json_object_del(s->pending, name);
     /* an object whose deletion began while we watched was reported then */
@@ -540,6 +591,15 @@ static void r_delete(k8s_reflector *r, const json_t *obj, void *ud)
     else
         notify_obj(s, ki, CTL_WATCH_DELETE, obj);
     if (s->opts.on_object) s->opts.on_object(s->opts.ud, KINDS[ki].kind);
+}
+
+static void mark_synced(ctl_objstore_k8s *s, int ki)
+{
+    s->synced_mask |= 1 << ki;
+    if (s->synced_mask == (1 << K8S_NKINDS) - 1 && !s->synced_told) {
+        s->synced_told = 1;
+        if (s->opts.on_synced) s->opts.on_synced(s->opts.ud);
+    }
 }
 
 static void r_synced(k8s_reflector *r, void *ud)
@@ -556,11 +616,22 @@ static void r_synced(k8s_reflector *r, void *ud)
         const char *rv = json_string_value(json_object_get(v, "rv"));
         if (rv && rv[0]) json_object_del(s->sent[ki], name);
     }
-    s->synced_mask |= 1 << ki;
-    if (s->synced_mask == (1 << K8S_NKINDS) - 1 && !s->synced_told) {
-        s->synced_told = 1;
-        if (s->opts.on_synced) s->opts.on_synced(s->opts.ud);
-    }
+    json_object_clear(s->upd_rv[ki]);
+    mark_synced(s, ki);
+}
+
+/* A LIST failed: an optional kind whose CRD is not installed (404) or not
+ * granted (403) counts as synced and empty; its reflector keeps trying. */
+static void r_list_error(k8s_reflector *r, long code, void *ud)
+{
+    (void)r;
+    int ki;
+    ctl_objstore_k8s *s = ctx_store(ud, &ki);
+    if (!KINDS[ki].optional || (code != 404 && code != 403) || (s->synced_mask & (1 << ki))) return;
+    bx_info("%s: %s.%s/%s not served (%ld): none until its CRD is installed",
+            ctl_kind_name(KINDS[ki].kind), KINDS[ki].plural, KINDS[ki].group, KINDS[ki].version,
+            code);
+    mark_synced(s, ki);
 }
 
 /* ---------------------------------------------------------------- the table */
@@ -695,7 +766,7 @@ static void flush_status(ctl_objstore_k8s *s, int ki)
     uint64_t now = uv_now(k8s_client_loop(s->c));
     json_object_foreach_safe(s->q_status[ki], tmp, name, want)
     {
-        if (wr_pending(s, WR_STATUS, name)) continue; /* one at a time per object, in order */
+        if (wr_pending(s, WR_STATUS, ki, name)) continue; /* one at a time per object, in order */
         json_t *ra = json_object_get(s->retry_at[ki], name);
         if (ra && (uint64_t)json_integer_value(json_array_get(ra, 0)) > now)
             continue; /* failed: waits for its backoff (the retry timer flushes) */
@@ -729,6 +800,50 @@ static void flush_status(ctl_objstore_k8s *s, int ki)
     }
 }
 
+static int update_mutate(json_t *obj, void *ud)
+{
+    k8s_wr *w = ud;
+    if (deleting(obj)) return 1; /* going: nothing to update */
+    return ctl_objstore_k8s_apply(obj, w->want);
+}
+
+/* Sends the creates and updates put (replace kinds), one per object at a time. */
+static void flush_updates(ctl_objstore_k8s *s, int ki)
+{
+    const char *name;
+    json_t *e;
+    void *tmp;
+    json_object_foreach_safe(s->q_update[ki], tmp, name, e)
+    {
+        if (wr_pending(s, WR_CREATE, ki, name) || wr_pending(s, WR_UPDATE, ki, name)) continue;
+        json_t *m = json_object_get(e, "m");
+        int exists = cached(s, ki, name) || json_is_true(json_object_get(e, "exists"));
+        char path[512];
+        k8s_wr *w = NULL;
+        if (item_path(s, ki, exists ? name : NULL, NULL, path, sizeof(path)) == 0 &&
+            (w = wr_new(s, exists ? WR_UPDATE : WR_CREATE, name))) {
+            w->ki = ki;
+            w->want = json_incref(m);
+            if (exists) {
+                w->op = k8s_update_retry(s->c, path, 5, update_mutate, wr_done, w);
+                if (w->op) s->stats.updates++;
+            } else {
+                w->req = k8s_create(s->c, path, m, wr_done, w);
+            }
+            if (!w->op && !w->req) {
+                wr_free(w);
+                w = NULL;
+            } else {
+                json_object_set_new(s->upd_rv[ki], name, json_true()); /* in flight */
+            }
+        }
+        if (!w)
+            bx_warn("%s %s/%s: cannot send the %s", ctl_kind_name(KINDS[ki].kind), s->ns, name,
+                    exists ? "update" : "create");
+        json_object_del(s->q_update[ki], name);
+    }
+}
+
 static void on_flush(uv_timer_t *t)
 {
     ctl_objstore_k8s *s = t->data;
@@ -744,8 +859,10 @@ static void on_flush(uv_timer_t *t)
             fin_write(s, WR_FIN_ADD, name);
         json_object_del(s->q_fin, name);
     }
-    for (int ki = 0; ki < K8S_NKINDS; ki++)
+    for (int ki = 0; ki < K8S_NKINDS; ki++) {
         flush_status(s, ki);
+        flush_updates(s, ki);
+    }
     size_t i;
     json_array_foreach(s->q_sends, i, v)
     {
@@ -772,6 +889,59 @@ static void on_retry_timer(uv_timer_t *t)
     schedule_flush(t->data);
 }
 
+static const json_t *owner_lookup(const char *kind, const char *name, void *ud)
+{
+    ctl_objstore_k8s *s = ud;
+    int ki = kind_index_name(kind);
+    return ki < 0 ? NULL : cached(s, ki, name);
+}
+
+/* put of a replace kind: queued for flush_updates (create or update). */
+static int put_replace(ctl_objstore_k8s *s, int ki, ctl_obj *o, int *changed, char *err,
+                       size_t errlen)
+{
+    json_t *m = ctl_objstore_k8s_manifest(o->raw);
+    json_t *md = m ? json_object_get(m, "metadata") : NULL;
+    if (!json_is_object(md)) {
+        json_decref(m);
+        if (err && errlen) snprintf(err, errlen, "store: bad object");
+        return -1;
+    }
+    if (json_object_set_new(md, "namespace", json_string(s->ns)) != 0) {
+        json_decref(m);
+        return oom(err, errlen);
+    }
+    if (ctl_objstore_k8s_fill_owners(m, owner_lookup, s, err, errlen) != 0) {
+        json_decref(m);
+        return -1;
+    }
+    const json_t *cur = cached(s, ki, o->name);
+    if (cur && !deleting(cur)) {
+        int ch = !ctl_objstore_k8s_subset(json_object_get(m, "spec"), json_object_get(cur, "spec"));
+        o->generation = gen_of(cur) + (ch ? 1 : 0);
+        if (changed) *changed = ch;
+        json_t *copy = json_deep_copy(cur);
+        int same = copy && ctl_objstore_k8s_apply(copy, m) == 1;
+        json_decref(copy);
+        /* equal to the cache, and the cache is not behind a write of ours */
+        if (same && !json_object_get(s->q_update[ki], o->name) &&
+            !json_object_get(s->upd_rv[ki], o->name) && !wr_pending(s, WR_CREATE, ki, o->name) &&
+            !wr_pending(s, WR_UPDATE, ki, o->name)) {
+            json_decref(m);
+            return 0;
+        }
+    } else {
+        o->generation = 1;
+        if (changed) *changed = 1;
+    }
+    json_t *old = json_object_get(s->q_update[ki], o->name);
+    json_t *e =
+        json_pack("{s:o,s:b}", "m", m, "exists", json_is_true(json_object_get(old, "exists")));
+    if (!e || json_object_set_new(s->q_update[ki], o->name, e) != 0) return oom(err, errlen);
+    schedule_flush(s);
+    return 0;
+}
+
 static int k_put(ctl_objstore *st, ctl_obj *o, int *changed, char *err, size_t errlen)
 {
     ctl_objstore_k8s *s = (ctl_objstore_k8s *)st;
@@ -783,6 +953,7 @@ static int k_put(ctl_objstore *st, ctl_obj *o, int *changed, char *err, size_t e
         return -1;
     }
     if (!s->active) return not_leading(err, errlen);
+    if (KINDS[ki].replace) return put_replace(s, ki, o, changed, err, errlen);
     char path[512];
     const json_t *cur = cached(s, ki, o->name);
     json_t *spec = json_object_get(o->raw, "spec");
@@ -878,6 +1049,40 @@ static int k_events(ctl_objstore *st, const char *kind, const char *name, size_t
     return 0;
 }
 
+/* The per-kind name maps, allocated, cleared and freed together. */
+#define K8S_NMAPS 6
+static json_t **kmap(ctl_objstore_k8s *s, int ki, int m)
+{
+    json_t **maps[K8S_NMAPS] = {&s->gone[ki],     &s->q_status[ki], &s->sent[ki],
+                                &s->retry_at[ki], &s->q_update[ki], &s->upd_rv[ki]};
+    return maps[m];
+}
+
+static int kmaps_new(ctl_objstore_k8s *s)
+{
+    for (int ki = 0; ki < K8S_NKINDS; ki++)
+        for (int m = 0; m < K8S_NMAPS; m++)
+            if (!(*kmap(s, ki, m) = json_object())) return -1;
+    return 0;
+}
+
+static void kmaps_free(ctl_objstore_k8s *s)
+{
+    for (int ki = 0; ki < K8S_NKINDS; ki++)
+        for (int m = 0; m < K8S_NMAPS; m++) {
+            json_decref(*kmap(s, ki, m));
+            *kmap(s, ki, m) = NULL;
+        }
+}
+
+/* Leadership lost: every pending write forgotten (gone stays: what was told). */
+static void kmaps_clear(ctl_objstore_k8s *s)
+{
+    for (int ki = 0; ki < K8S_NKINDS; ki++)
+        for (int m = 1; m < K8S_NMAPS; m++)
+            json_object_clear(*kmap(s, ki, m));
+}
+
 static void timer_closed(uv_handle_t *h)
 {
     ctl_objstore_k8s *s = h->data;
@@ -890,17 +1095,11 @@ static void k_close(ctl_objstore *st)
     wr_cancel_all(s);
     for (int ki = 0; ki < K8S_NKINDS; ki++) {
         if (s->refl[ki]) k8s_reflector_close(s->refl[ki], NULL, NULL);
-        json_decref(s->gone[ki]);
     }
     free(s->ctx); /* only the reflectors' callbacks used it */
     json_decref(s->pending);
     json_decref(s->q_fin);
-    json_decref(s->q_status[0]);
-    json_decref(s->q_status[1]);
-    json_decref(s->retry_at[0]);
-    json_decref(s->retry_at[1]);
-    json_decref(s->sent[0]);
-    json_decref(s->sent[1]);
+    kmaps_free(s);
     json_decref(s->q_events);
     json_decref(s->q_sends);
     s->timers_open = 3;
@@ -938,23 +1137,13 @@ int ctl_objstore_k8s_open(k8s_client *c, k8s_recorder *rec, const ctl_objstore_k
     }
     ctl_objstore_k8s *s = calloc(1, sizeof(*s));
     refl_ctx *ctx = calloc(K8S_NKINDS, sizeof(*ctx));
-    if (!s || !ctx || !(s->pending = json_object()) || !(s->gone[0] = json_object()) ||
-        !(s->gone[1] = json_object()) || !(s->q_fin = json_object()) ||
-        !(s->q_status[0] = json_object()) || !(s->q_status[1] = json_object()) ||
-        !(s->retry_at[0] = json_object()) || !(s->retry_at[1] = json_object()) ||
-        !(s->sent[0] = json_object()) || !(s->sent[1] = json_object()) ||
-        !(s->q_events = json_array()) || !(s->q_sends = json_array())) {
+    if (!s || !ctx || !(s->pending = json_object()) || kmaps_new(s) != 0 ||
+        !(s->q_fin = json_object()) || !(s->q_events = json_array()) ||
+        !(s->q_sends = json_array())) {
         if (s) {
-            json_decref(s->retry_at[0]);
-            json_decref(s->retry_at[1]);
             json_decref(s->pending);
-            json_decref(s->gone[0]);
-            json_decref(s->gone[1]);
+            kmaps_free(s);
             json_decref(s->q_fin);
-            json_decref(s->q_status[0]);
-            json_decref(s->q_status[1]);
-            json_decref(s->sent[0]);
-            json_decref(s->sent[1]);
             json_decref(s->q_events);
             json_decref(s->q_sends);
         }
@@ -977,8 +1166,11 @@ int ctl_objstore_k8s_open(k8s_client *c, k8s_recorder *rec, const ctl_objstore_k
     uv_timer_init(k8s_client_loop(c), &s->retry_timer);
     s->retry_timer.data = s;
     ctl_objstore_base_init(&s->base, &ctl_objstore_k8s_ops);
-    static const k8s_reflector_cbs cbs = {
-        .on_add = r_add, .on_update = r_update, .on_delete = r_delete, .on_synced = r_synced};
+    static const k8s_reflector_cbs cbs = {.on_add = r_add,
+                                          .on_update = r_update,
+                                          .on_delete = r_delete,
+                                          .on_synced = r_synced,
+                                          .on_list_error = r_list_error};
     for (int ki = 0; ki < K8S_NKINDS; ki++) {
         ctx[ki].s = s;
         ctx[ki].ki = ki;
@@ -996,7 +1188,8 @@ fail:
     snprintf(err, errlen, "store: cannot start the reflectors");
     for (int ki = 0; ki < K8S_NKINDS; ki++)
         if (s->refl[ki]) k8s_reflector_close(s->refl[ki], NULL, NULL);
-    s->refl[0] = s->refl[1] = NULL;
+    for (int ki = 0; ki < K8S_NKINDS; ki++)
+        s->refl[ki] = NULL;
     ctl_objstore_close(&s->base);
     return -1;
 }
@@ -1025,12 +1218,7 @@ void ctl_objstore_k8s_set_active(ctl_objstore *st, int active)
         wr_cancel_all(s);
         json_object_clear(s->pending);
         json_object_clear(s->q_fin);
-        json_object_clear(s->q_status[0]);
-        json_object_clear(s->q_status[1]);
-        json_object_clear(s->retry_at[0]);
-        json_object_clear(s->retry_at[1]);
-        json_object_clear(s->sent[0]);
-        json_object_clear(s->sent[1]);
+        kmaps_clear(s);
         json_array_clear(s->q_events);
         json_array_clear(s->q_sends);
         uv_timer_stop(&s->fin_timer);

@@ -1,7 +1,16 @@
 /* ctl_objstore_k8s: the "kubernetes" object store (ctl_objstore.h) over a
  * Kubernetes API server (src/k8s): AIBrix's ModelAdapters
- * (model.aibrix.ai/v1alpha1 modeladapters) and PodAutoscalers
- * (autoscaling.aibrix.ai/v1alpha1 podautoscalers) of one namespace.
+ * (model.aibrix.ai/v1alpha1 modeladapters), PodAutoscalers
+ * (autoscaling.aibrix.ai/v1alpha1 podautoscalers), RayClusterFleets and
+ * RayClusterReplicaSets (orchestration.aibrix.ai/v1alpha1 rayclusterfleets,
+ * rayclusterreplicasets) and KubeRay's RayClusters (ray.io/v1 rayclusters)
+ * of one namespace.
+ *
+ * Optional kinds. The last three need CRDs that a cluster without fleets
+ * may lack (KubeRay's RayCluster comes with the KubeRay operator): while
+ * their LIST answers 404 (or 403: RBAC without them) the kind counts as
+ * synced and empty, its reflector keeps trying with its backoff, and once
+ * the CRD is installed its objects arrive as PUT notifications.
  *
  * Reads. A reflector per kind (LIST + WATCH, k8s_reflector.h) keeps the
  * objects; get and list answer from those caches (no API read at steady
@@ -12,13 +21,19 @@
  * creationTimestamp. An object being deleted (deletionTimestamp set) is
  * not found and not listed.
  *
+ * A record's object keeps metadata.ownerReferences too (the RayClusters
+ * of a RayClusterReplicaSet are found by their controller reference).
+ *
  * Watch. The reflectors' changes are filtered as the sqlite store's puts
  * are: CTL_WATCH_PUT when an object appears or its metadata.generation
  * changes (a status or metadata write changes neither, so a controller
  * writing its own status does not wake itself), CTL_WATCH_DELETE when it
  * gets a deletionTimestamp or, without one, goes away. An object first
  * seen while being deleted is reported as PUT then DELETE, so the
- * controller learns it before removing it.
+ * controller learns it before removing it. The status watchers
+ * (ctl_objstore_watch_status) get CTL_WATCH_STATUS when a watch event (or
+ * a relist) shows an object, not being deleted, whose status differs from
+ * the cached one: whoever wrote it (this process, another, KubeRay).
  *
  * Names. The controllers key objects by metadata.name, a DNS label that
  * ctl_obj checks; so one store serves one namespace (opts.ns). Watching
@@ -37,7 +52,21 @@
  * ctl_objstore_k8s_retry_ms): the skeleton writes a status only when it
  * changes, so a lost write would otherwise stay lost. Other failures (a 422
  * the schema refused) are logged and dropped: the next change writes.
- *   put         create (POST) or merge-patch of labels, annotations, spec;
+ *   put         ModelAdapter, PodAutoscaler: create (POST) or merge-patch
+ *               of labels, annotations, spec. The other kinds: create
+ *               (POST; 409 AlreadyExists, when the cache was behind, turns
+ *               into the update) or update: GET, then PUT with its
+ *               resourceVersion of the object with labels, annotations,
+ *               ownerReferences and spec as put (a spec that is a subset
+ *               of the server's, which adds CRD defaults, is left alone:
+ *               no write; a spec field only removed is therefore not
+ *               sent until another change), retried on 409 Conflict
+ *               (k8s_update_retry); one update per object at a time, the
+ *               latest put waiting. Each ownerReference naming a kind of
+ *               this store gets the uid of that owner as cached (the
+ *               controllers know names, not uids; the garbage collector
+ *               deletes a dependent whose owner uid does not exist): a put
+ *               whose owner is not cached fails;
  *   del         DELETE;
  *   set_status  a JSON patch {"op":"add","path":"/status"} of the /status
  *               subresource with the status mapped to AIBrix's schema
@@ -108,6 +137,8 @@ typedef struct ctl_objstore_k8s_stats {
     unsigned long status_retries;                /* failed writes queued again */
     unsigned long finalizers_added, finalizers_removed;
     unsigned long notify_put, notify_delete;
+    unsigned long notify_status; /* CTL_WATCH_STATUS notifications */
+    unsigned long updates;       /* updates (GET + PUT) sent by put */
 } ctl_objstore_k8s_stats;
 void ctl_objstore_k8s_get_stats(const ctl_objstore *st, ctl_objstore_k8s_stats *out);
 
@@ -126,6 +157,35 @@ int ctl_objstore_k8s_has_finalizer(const json_t *cr, const char *name);
  * (status.observedGeneration, else generation) in every condition lacking
  * one, where the schema keeps it. NULL on OOM. */
 json_t *ctl_objstore_k8s_status(ctl_kind kind, const json_t *status, int64_t generation);
+/* The same for the issue 17 kinds (ctl_objstore_k8s_status dispatches
+ * here): RayClusterFleet observedGeneration, replicas, updatedReplicas,
+ * readyReplicas, availableReplicas, unavailableReplicas, conditions (type,
+ * status, lastUpdateTime, lastTransitionTime, reason, message),
+ * collisionCount, scalingTargetSelector; RayClusterReplicaSet replicas,
+ * fullyLabeledReplicas, readyReplicas, availableReplicas,
+ * observedGeneration, conditions (type, status, lastTransitionTime,
+ * reason, message); RayCluster: all of it (KubeRay's status is written by
+ * KubeRay; its CRD keeps unknown fields). NULL for other kinds or OOM. */
+json_t *ctl_objstore_k8s_status_orch(ctl_kind kind, const json_t *status);
+/* 1 when every field of a is in b with an equal value, recursively into
+ * objects and into arrays of the same length (b may carry more: the
+ * defaults the API server adds). */
+int ctl_objstore_k8s_subset(const json_t *a, const json_t *b);
+/* An update's change: obj (the server's object) gets want's (a manifest)
+ * metadata.labels, .annotations and .ownerReferences (absent in want:
+ * removed) and want's spec unless want's spec is a subset of obj's. 0 when
+ * obj changed, 1 when there is nothing to write, -1 on OOM. */
+int ctl_objstore_k8s_apply(json_t *obj, const json_t *want);
+/* Fills the uid of each of manifest's ownerReferences from the owner found
+ * by lookup(kind, name, ud) (its object, borrowed; NULL: not known). A
+ * reference whose owner lookup does not find keeps the uid it has (an
+ * owner of a kind this store does not watch); without one the put fails.
+ * 0, or -1 with err (an owner not found, a reference without kind or name,
+ * OOM). */
+int ctl_objstore_k8s_fill_owners(json_t *manifest,
+                                 const json_t *(*lookup)(const char *kind, const char *name,
+                                                         void *ud),
+                                 void *ud, char *err, size_t errlen);
 /* Kubernetes' rule for conditions: lastTransitionTime changes only when a
  * condition's status does. Each condition of status whose type is in cur
  * (the status on the server) with the same status gets cur's

@@ -141,6 +141,7 @@ static void on_list(const k8s_resp *resp, void *ud)
         bx_warn("k8s: list %s: %ld %s: %s", r->path, resp->code, resp->status->reason,
                 resp->status->message);
         backoff(r);
+        if (r->cbs.on_list_error) r->cbs.on_list_error(r, resp->code, r->ud);
         return;
     }
     k8s_list l;

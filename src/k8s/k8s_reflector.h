@@ -45,6 +45,10 @@ typedef struct k8s_reflector_cbs {
      * that keeps metadata.name, .namespace and .resourceVersion, or NULL to
      * keep the object as it came. The other callbacks get the kept objects. */
     json_t *(*transform)(k8s_reflector *r, const json_t *obj, void *ud);
+    /* Optional: a LIST failed with this HTTP code (0: no answer) and waits
+     * its backoff, e.g. 404 for a custom resource whose CRD is not
+     * installed (the reflector keeps trying: it lists once the CRD comes). */
+    void (*on_list_error)(k8s_reflector *r, long code, void *ud);
 } k8s_reflector_cbs;
 
 typedef struct k8s_reflector_opts {

@@ -240,6 +240,7 @@ def check_crd(obj):
 # ---------------------------------------------------------------- RBAC
 # Allow-list: (role kind, role name) -> {(apiGroup, resource): verbs allowed}.
 READ = {"get", "list", "watch"}
+WRITE = READ | {"create", "update", "patch", "delete"}
 RBAC_ALLOW = {
     ("ClusterRole", "brix-controller"): {
         ("model.aibrix.ai", "modeladapters"): READ | {"update", "patch"},
@@ -252,7 +253,16 @@ RBAC_ALLOW = {
         ("apps", "deployments/scale"): {"get", "update", "patch"},
         ("apps", "statefulsets"): READ,
         ("apps", "statefulsets/scale"): {"get", "update", "patch"},
-        ("orchestration.aibrix.ai", "rayclusterfleets"): READ,
+        # the fleet and replica-set controllers (issue 17): they own what they create
+        ("orchestration.aibrix.ai", "rayclusterfleets"): WRITE,
+        ("orchestration.aibrix.ai", "rayclusterreplicasets"): WRITE,
+        ("orchestration.aibrix.ai", "rayclusterfleets/status"): {"get", "update", "patch"},
+        ("orchestration.aibrix.ai", "rayclusterreplicasets/status"): {"get", "update", "patch"},
+        ("orchestration.aibrix.ai", "rayclusterfleets/finalizers"): {"update"},
+        ("orchestration.aibrix.ai", "rayclusterreplicasets/finalizers"): {"update"},
+        ("ray.io", "rayclusters"): WRITE,
+        ("ray.io", "rayclusters/status"): {"get", "update", "patch"},
+        ("ray.io", "rayclusters/finalizers"): {"update"},
         ("orchestration.aibrix.ai", "stormservices"): READ,
         ("orchestration.aibrix.ai", "rayclusterfleets/scale"): {"get", "update", "patch"},
         ("orchestration.aibrix.ai", "stormservices/scale"): {"get", "update", "patch"},
@@ -283,6 +293,15 @@ RBAC_NEED = {
         ("orchestration.aibrix.ai", "stormservices/scale", "patch"),
         ("orchestration.aibrix.ai", "rayclusterfleets", "watch"),
         ("orchestration.aibrix.ai", "rayclusterfleets/scale", "patch"),
+        ("orchestration.aibrix.ai", "rayclusterreplicasets", "create"),
+        ("orchestration.aibrix.ai", "rayclusterreplicasets", "update"),
+        ("orchestration.aibrix.ai", "rayclusterreplicasets", "delete"),
+        ("orchestration.aibrix.ai", "rayclusterreplicasets/status", "patch"),
+        ("orchestration.aibrix.ai", "rayclusterfleets/status", "patch"),
+        ("orchestration.aibrix.ai", "rayclusterfleets/finalizers", "update"),
+        ("orchestration.aibrix.ai", "rayclusterreplicasets/finalizers", "update"),
+        ("ray.io", "rayclusters", "watch"), ("ray.io", "rayclusters", "create"),
+        ("ray.io", "rayclusters", "delete"),
         ("", "services", "list"), ("", "services", "watch"), ("", "services", "create"),
         ("", "services", "patch"), ("", "services", "delete"),
         ("discovery.k8s.io", "endpointslices", "list"), ("discovery.k8s.io", "endpointslices", "watch"),

@@ -20,7 +20,12 @@ plain API client that plays the parts of a cluster that brix's Kubernetes-mode t
     whose container runs brix (its command or image names brix) becomes a local `brix engine`
     process on its own loopback address 127.0.0.N at the pod's port (label
     model.aibrix.ai/port, else the first containerPort, else 8000), with the container's args;
-    its status gets podIP and, once GET /health answers 200, Ready=True; an exited process is
+    its status gets podIP (Running, not Ready) when the process starts and, once GET /health
+    answers 200 (the readinessProbe's httpGet.path when given), Ready=True; with a
+    readinessProbe it is probed again every periodSeconds and leaves Ready after
+    failureThreshold failures (back once it answers); with a livenessProbe (httpGet, after
+    initialDelaySeconds, every periodSeconds) failureThreshold failures kill the process, which is
+    restarted as below; an exited process is
     restarted (restartCount) and the pod is not Ready meanwhile; a pod being deleted has its
     process stopped (SIGTERM, SIGKILL after the grace period) and is then deleted with
     gracePeriodSeconds 0. Pods of other images are bound and marked Running/Ready at once.
@@ -407,12 +412,52 @@ class Kubelet:
             log.close()
             self.procs[uid] = {"proc": proc, "ip": ip, "port": port, "ready": False,
                                "restarts": restarts, "started": time.time(), "reported": ""}
+            if not (p.get("status") or {}).get("podIP"):
+                # as a kubelet does once the pod's sandbox is up: the address before Ready (a
+                # Ray worker pod needs its head's address to join it, and the head is not
+                # Ready until its workers joined)
+                self.set_status(p, ip, False, restarts)
             return
+        now = time.time()
+        rp, lp = c.get("readinessProbe"), c.get("livenessProbe")
+        if lp and self.probe_due(st, "live", lp, now):
+            st["live_fail"] = 0 if self.probe(ip, st["port"], lp) else st.get("live_fail", 0) + 1
+            if st["live_fail"] >= lp.get("failureThreshold", 3):
+                st["proc"].kill()  # the next pass restarts it (restartCount)
+                st["proc"].wait()
+                return
         if not st["ready"]:
-            if self.health(ip, st["port"]):
+            if self.health(ip, st["port"], self.probe_path(rp)):
                 st["ready"] = True
+                st["ready_fail"] = 0
                 self.set_status(p, ip, True, st["restarts"])
                 st["reported"] = "up"
+        elif rp and self.probe_due(st, "ready", rp, now):
+            st["ready_fail"] = 0 if self.probe(ip, st["port"], rp) else st.get("ready_fail", 0) + 1
+            if st["ready_fail"] >= rp.get("failureThreshold", 3):
+                st["ready"] = False
+                self.set_status(p, ip, False, st["restarts"])
+                st["reported"] = "down"
+
+    @staticmethod
+    def probe_path(pr):
+        return ((pr or {}).get("httpGet") or {}).get("path") or "/health"
+
+    @staticmethod
+    def probe_due(st, key, pr, now):
+        """A probe's turn: after initialDelaySeconds from the process's start, every
+        periodSeconds (Kubernetes' defaults 0 and 10)."""
+        if now < st["started"] + pr.get("initialDelaySeconds", 0):
+            return False
+        if now - st.get(key + "_at", 0) < pr.get("periodSeconds", 10):
+            return False
+        st[key + "_at"] = now
+        return True
+
+    def probe(self, ip, port, pr):
+        # timeoutSeconds, at most 0.3 s: engines on loopback answer in milliseconds, and the
+        # probes of all pods run in this one loop
+        return self.health(ip, port, self.probe_path(pr), min(pr.get("timeoutSeconds", 1), 0.3))
 
     @staticmethod
     def strip_flags(args, names):
@@ -430,10 +475,10 @@ class Kubelet:
         return out
 
     @staticmethod
-    def health(ip, port):
+    def health(ip, port, path="/health", timeout=0.5):
         try:
-            c = http.client.HTTPConnection(ip, port, timeout=0.5)
-            c.request("GET", "/health")
+            c = http.client.HTTPConnection(ip, port, timeout=timeout)
+            c.request("GET", path)
             ok = c.getresponse().status == 200
             c.close()
             return ok

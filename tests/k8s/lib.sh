@@ -22,6 +22,12 @@
 #                                           engine` on 127.0.0.IP_FIRST and up) against
 #                                           $FAKE_API; waits until it has synced; sets
 #                                           FAKE_KUBELET_PID, its log DIR/kubelet.log
+#   fake_kuberay_start DIR                  the fake KubeRay operator (fake_kuberay.py: RayClusters
+#                                           -> head and worker pods, their status) against
+#                                           $FAKE_API, with KubeRay's RayCluster CRD
+#                                           (deploy/kuberay) applied first (kubectl, with
+#                                           $KUBECONFIG_FAKE); waits until it has
+#                                           synced; sets FAKE_KUBERAY_PID, its log DIR/kuberay.log
 #   fake_model_deployment FILE NAME REPLICAS [ENGINE_ARG...]   writes a Deployment of model NAME
 #                                           (labels model.aibrix.ai/name, /port 8000,
 #                                           adapter.model.aibrix.ai/enabled) whose pods run
@@ -44,6 +50,7 @@
 
 FAKE_API_PY="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/fake_apiserver.py"
 FAKE_KUBELET_PY="$(dirname "$FAKE_API_PY")/fake_kubelet.py"
+FAKE_KUBERAY_PY="$(dirname "$FAKE_API_PY")/fake_kuberay.py"
 
 fake_model_deployment() {
     local file=$1 name=$2 replicas=$3 a args="--model, $2"
@@ -89,6 +96,30 @@ fake_kubelet_start() {
         sleep 0.1
     done
     echo "fake kubelet did not sync: $(tail -n 5 "$dir/kubelet.log")" >&2
+    return 1
+}
+
+fake_kuberay_start() {
+    local dir=$1 i
+    mkdir -p "$dir"
+    rm -f "$dir/kuberay.ready"
+    kubectl --kubeconfig "$KUBECONFIG_FAKE" --request-timeout=10s apply \
+        -f "$(dirname "$FAKE_API_PY")/../../deploy/kuberay/rayclusters.ray.io.yaml" >/dev/null || {
+        echo "fake_kuberay_start: the RayCluster CRD" >&2
+        return 1
+    }
+    python3 "$FAKE_KUBERAY_PY" --server "$FAKE_API" --token fake-token \
+        --ready-file "$dir/kuberay.ready" >"$dir/kuberay.log" 2>&1 &
+    FAKE_KUBERAY_PID=$!
+    if declare -p E2E_PIDS >/dev/null 2>&1; then
+        E2E_PIDS+=("$FAKE_KUBERAY_PID")
+        E2E_LOGS+=("$dir/kuberay.log")
+    fi
+    for ((i = 0; i < 100; i++)); do
+        [ -s "$dir/kuberay.ready" ] && return 0
+        sleep 0.1
+    done
+    echo "fake KubeRay did not sync: $(tail -n 5 "$dir/kuberay.log")" >&2
     return 1
 }
 

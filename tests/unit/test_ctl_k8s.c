@@ -189,12 +189,88 @@ static void test_pod_mapping(void **state)
     json_decref(p);
 }
 
+static const json_t *lookup_fleet(const char *kind, const char *name, void *ud)
+{
+    (void)ud;
+    static json_t *f;
+    if (!f) f = J("{\"metadata\":{\"name\":\"big\",\"uid\":\"u-1\"}}");
+    return !strcmp(kind, "RayClusterFleet") && !strcmp(name, "big") ? f : NULL;
+}
+
+static void test_orch_helpers(void **state)
+{
+    (void)state;
+    /* subset: the server's defaults are extra fields, in objects and in array items */
+    json_t *a = J("{\"replicas\":2,\"w\":[{\"groupName\":\"g\"}]}");
+    json_t *b = J("{\"replicas\":2,\"w\":[{\"groupName\":\"g\",\"numOfHosts\":1}],\"x\":0}");
+    assert_true(ctl_objstore_k8s_subset(a, b));
+    assert_false(ctl_objstore_k8s_subset(b, a));
+    json_t *c = J("{\"replicas\":3,\"w\":[{\"groupName\":\"g\"}]}");
+    assert_false(ctl_objstore_k8s_subset(c, b));
+    json_t *d = J("{\"replicas\":2,\"w\":[{\"groupName\":\"g\"},{\"groupName\":\"h\"}]}");
+    assert_false(ctl_objstore_k8s_subset(d, b));
+    /* apply: labels/annotations/ownerReferences as wanted, spec only when not a subset */
+    json_t *obj = J("{\"metadata\":{\"name\":\"rs\",\"resourceVersion\":\"7\",\"labels\":{\"a\":"
+                    "\"1\"},\"annotations\":{\"k\":\"v\"}},\"spec\":{\"replicas\":2,\"w\":[{"
+                    "\"groupName\":\"g\",\"numOfHosts\":1}],\"x\":0},\"status\":{\"r\":1}}");
+    json_t *want = J("{\"metadata\":{\"name\":\"rs\",\"labels\":{\"a\":\"1\"},\"annotations\":{"
+                     "\"k\":\"v\"}},\"spec\":{\"replicas\":2,\"w\":[{\"groupName\":\"g\"}]}}");
+    assert_int_equal(ctl_objstore_k8s_apply(obj, want), 1); /* nothing to write */
+    json_object_set_new(json_object_get(want, "spec"), "replicas", json_integer(3));
+    json_object_del(json_object_get(want, "metadata"), "annotations");
+    assert_int_equal(ctl_objstore_k8s_apply(obj, want), 0);
+    assert_true(json_equal(json_object_get(obj, "spec"), json_object_get(want, "spec")));
+    assert_null(json_object_get(json_object_get(obj, "metadata"), "annotations"));
+    assert_string_equal(k8s_meta(obj, "resourceVersion"), "7"); /* kept for the PUT */
+    assert_non_null(json_object_get(obj, "status"));
+    /* owners: uid from the cache; a foreign owner keeps its uid; an unknown one fails */
+    json_t *m =
+        J("{\"metadata\":{\"ownerReferences\":[{\"kind\":\"RayClusterFleet\",\"name\":"
+          "\"big\",\"uid\":\"stale\"},{\"kind\":\"Thing\",\"name\":\"t\",\"uid\":\"u-9\"}]}}");
+    char err[256];
+    assert_int_equal(ctl_objstore_k8s_fill_owners(m, lookup_fleet, NULL, err, sizeof(err)), 0);
+    json_t *refs = json_object_get(json_object_get(m, "metadata"), "ownerReferences");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(refs, 0), "uid")), "u-1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(refs, 1), "uid")), "u-9");
+    json_t *bad = J("{\"metadata\":{\"ownerReferences\":[{\"kind\":\"RayClusterFleet\",\"name\":"
+                    "\"gone\"}]}}");
+    assert_int_equal(ctl_objstore_k8s_fill_owners(bad, lookup_fleet, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "gone"));
+    /* status: the CRDs' fields; conditions without observedGeneration; RayCluster whole */
+    json_t *st = J("{\"replicas\":1,\"readyReplicas\":1,\"bogus\":1,\"conditions\":[{\"type\":"
+                   "\"ReplicaFailure\",\"status\":\"False\",\"lastUpdateTime\":\"t\",\"x\":1}]}");
+    json_t *out = ctl_objstore_k8s_status(CTL_KIND_RAYCLUSTER_REPLICASET, st, 4);
+    assert_null(json_object_get(out, "bogus"));
+    json_t *c0 = json_array_get(json_object_get(out, "conditions"), 0);
+    assert_int_equal(json_object_size(c0), 2); /* type, status */
+    json_decref(out);
+    out = ctl_objstore_k8s_status(CTL_KIND_RAYCLUSTER_FLEET, st, 4);
+    c0 = json_array_get(json_object_get(out, "conditions"), 0);
+    assert_int_equal(json_object_size(c0), 3); /* + lastUpdateTime */
+    json_decref(out);
+    out = ctl_objstore_k8s_status(CTL_KIND_RAYCLUSTER, st, 4);
+    assert_true(json_equal(out, st));
+    json_decref(out);
+    json_t *f = (json_t *)lookup_fleet("RayClusterFleet", "big", NULL);
+    json_decref(f);
+    json_decref(st);
+    json_decref(bad);
+    json_decref(m);
+    json_decref(want);
+    json_decref(obj);
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+    json_decref(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_manifest),         cmocka_unit_test(test_finalizer_and_time),
         cmocka_unit_test(test_change),           cmocka_unit_test(test_status_mapping),
         cmocka_unit_test(test_keep_transitions), cmocka_unit_test(test_pod_mapping),
+        cmocka_unit_test(test_orch_helpers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,113 +29,43 @@
 #include "k8s/k8s_lease.h"
 #include "k8s/k8s_reflector.h"
 #include "k8s/k8s_write.h"
+#include "k8s_fake_fixture.h"
 #include "loop_fixture.h"
 
-static pid_t fake_pid;
-static char fake_url[64];
-static char fake_dir[] = "/tmp/k8s_fake_XXXXXX";
 static uv_loop_t loop;
-
-static int fake_path(char *out, size_t cap)
-{
-    const char *env = getenv("BRIX_FAKE_APISERVER");
-    if (env && env[0]) {
-        snprintf(out, cap, "%s", env);
-    } else {
-        const char *f = __FILE__;
-        const char *cut = strstr(f, "tests/unit/");
-        if (!cut) return -1;
-        snprintf(out, cap, "%.*stests/k8s/fake_apiserver.py", (int)(cut - f), f);
-    }
-    return access(out, R_OK);
-}
 
 static int setup(void **state)
 {
     (void)state;
-    char py[1024];
-    if (fake_path(py, sizeof(py)) != 0 || system("python3 -c '' 2>/dev/null") != 0) return 0;
-    if (!mkdtemp(fake_dir)) return -1;
-    char portfile[128];
-    snprintf(portfile, sizeof(portfile), "%s/port", fake_dir);
-    fake_pid = fork();
-    if (fake_pid == 0) {
-        char log[128];
-        snprintf(log, sizeof(log), "%s/fake.log", fake_dir);
-        if (!freopen(log, "w", stderr) || !freopen("/dev/null", "w", stdout)) _exit(127);
-        execlp("python3", "python3", py, "--port", "0", "--port-file", portfile,
-               "--bookmark-interval", "1", "--token", "t", (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 200; i++) {
-        FILE *f = fopen(portfile, "r");
-        int port = 0;
-        if (f) {
-            if (fscanf(f, "%d", &port) != 1) port = 0;
-            fclose(f);
-        }
-        if (port > 0) {
-            snprintf(fake_url, sizeof(fake_url), "http://127.0.0.1:%d", port);
-            break;
-        }
-        usleep(50000);
-    }
-    if (!fake_url[0]) return -1;
-    uv_loop_init(&loop);
+    static const char *const extra[] = {"--bookmark-interval", "1", NULL};
+    if (k8s_fake_start("t", extra) != 0) return -1;
+    if (k8s_fake_url[0]) uv_loop_init(&loop);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    if (fake_pid > 0) {
-        kill(fake_pid, SIGTERM);
-        waitpid(fake_pid, NULL, 0);
-        char cmd[200];
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", fake_dir);
-        if (system(cmd) != 0) return 0;
+    if (k8s_fake_url[0]) {
+        k8s_fake_stop();
         uv_run(&loop, UV_RUN_NOWAIT);
         uv_loop_close(&loop);
     }
     return 0;
 }
 
-#define NEED_FAKE()                                                                                \
-    do {                                                                                           \
-        if (!fake_url[0]) {                                                                        \
-            print_message("skipped: no fake API server (tests/k8s/fake_apiserver.py) or no "       \
-                          "python3\n");                                                            \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
+#define NEED_FAKE() K8S_NEED_FAKE()
 
-/* A blocking call to the fake's control endpoints (/fake/...). */
+/* A blocking call to the fake's control endpoints (/fake/...): 200 expected. */
 static void fake_ctl(const char *method, const char *path, const char *body)
 {
-    char url[256];
-    snprintf(url, sizeof(url), "%s%s", fake_url, path);
-    CURL *e = curl_easy_init();
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body ? body : "");
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fwrite);
-    FILE *devnull = fopen("/dev/null", "w");
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, devnull);
-    long code = 0;
-    assert_int_equal(curl_easy_perform(e), CURLE_OK);
-    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-    assert_int_equal(code, 200);
-    fclose(devnull);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(e);
+    assert_int_equal(k8s_fake_http("t", method, path, body ? body : "", NULL, NULL), 200);
 }
 
 static k8s_client *client_new_opts(const k8s_client_opts *o)
 {
     k8s_config cfg = {0};
-    cfg.server = strdup(fake_url);
+    cfg.server = strdup(k8s_fake_url);
     cfg.ns = strdup("default");
     cfg.token = strdup("t");
     k8s_client *c;
@@ -147,7 +77,7 @@ static k8s_client *client_new_opts(const k8s_client_opts *o)
 static k8s_client *client_new(long low_speed_s)
 {
     k8s_config cfg = {0};
-    cfg.server = strdup(fake_url);
+    cfg.server = strdup(k8s_fake_url);
     cfg.ns = strdup("default");
     cfg.token = strdup("t");
     k8s_client_opts o;
@@ -296,13 +226,13 @@ static void test_token_file(void **state)
     (void)state;
     NEED_FAKE();
     char tok[160];
-    snprintf(tok, sizeof(tok), "%s/token", fake_dir);
+    snprintf(tok, sizeof(tok), "%s/token", k8s_fake_dir);
     FILE *f = fopen(tok, "w");
     assert_non_null(f);
     fputs("stale\n", f);
     fclose(f);
     k8s_config cfg = {0};
-    cfg.server = strdup(fake_url);
+    cfg.server = strdup(k8s_fake_url);
     cfg.token_file = strdup(tok);
     k8s_client_opts o;
     k8s_client_opts_default(&o);
