@@ -1077,7 +1077,20 @@ static const char ray_stack[] =
     "spec:\n"
     "  headGroupSpec: {template: {spec: {containers: [{name: head}]}}}\n"
     "  workerGroupSpecs:\n"
-    "  - {groupName: small-group, replicas: 1, template: {spec: {containers: [{name: w}]}}}\n";
+    "  - {groupName: small-group, replicas: 1, template: {spec: {containers: [{name: w}]}}}\n"
+    "---\n"
+    "apiVersion: autoscaling.aibrix.ai/v1alpha1\n"
+    "kind: PodAutoscaler\n"
+    "metadata: {name: big-model-kpa}\n"
+    "spec:\n"
+    "  scaleTargetRef: {apiVersion: orchestration.aibrix.ai/v1alpha1, kind: RayClusterFleet,\n"
+    "    name: big-model}\n"
+    "  minReplicas: 1\n"
+    "  maxReplicas: 4\n"
+    "  scalingStrategy: KPA\n"
+    "  metricsSources:\n"
+    "  - {metricSourceType: pod, protocolType: http, port: '8000', path: /metrics,\n"
+    "     targetMetric: gpu_cache_usage_perc, targetValue: '50'}\n";
 
 static void test_ray_kinds(void **state)
 {
@@ -1087,7 +1100,8 @@ static void test_ray_kinds(void **state)
     assert_int_equal(o.rc, 0);
     assert_string_equal(o.out, "rayclusterfleet/big-model created\n"
                                "rayclusterreplicaset/big-model-5f7d created\n"
-                               "raycluster/big-model-5f7d-abcde created\n");
+                               "raycluster/big-model-5f7d-abcde created\n"
+                               "podautoscaler/big-model-kpa created\n");
     assert_non_null(strstr(o.err, "Warning: rayclusterfleet/big-model: accepted, not acted on "
                                   "locally: spec.template.spec.rayVersion, "
                                   "spec.template.spec.headGroupSpec.rayStartParams\n"));
