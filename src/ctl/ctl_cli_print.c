@@ -196,7 +196,9 @@ static void ctl_cli_row_service(ctl_cli_row *r, const json_t *o, int64_t now)
 
 /* RayClusterFleet: a Deployment's columns (kubectl's; AIBrix's CRD
  * defines none), then MODEL, STRATEGY and WORKERS (the desired worker
- * nodes of one replica, from the template). */
+ * nodes of one replica, from the template: replicas kept within [min, max]
+ * times numOfHosts; any JSON prints without overflow: the sum stops
+ * growing past a million). */
 static void ctl_cli_row_fleet(ctl_cli_row *r, const json_t *o, int64_t now)
 {
     const json_t *st = json_object_get(o, "status");
@@ -211,9 +213,14 @@ static void ctl_cli_row_fleet(ctl_cli_row *r, const json_t *o, int64_t now)
     const json_t *g;
     json_array_foreach(ctl_cli_jget(o, "spec", "template", "spec", "workerGroupSpecs", NULL), i, g)
     {
-        const json_t *h = json_object_get(g, "numOfHosts");
-        workers += json_integer_value(json_object_get(g, "replicas")) *
-                   (json_is_integer(h) ? json_integer_value(h) : 1);
+        const json_t *h = json_object_get(g, "numOfHosts"), *hi = json_object_get(g, "maxReplicas");
+        long long nrep = json_integer_value(json_object_get(g, "replicas"));
+        long long lo = json_integer_value(json_object_get(g, "minReplicas"));
+        if (nrep < lo) nrep = lo; /* KubeRay's: replicas within [min, max] */
+        if (json_is_integer(hi) && nrep > json_integer_value(hi)) nrep = json_integer_value(hi);
+        long long hosts = json_is_integer(h) ? json_integer_value(h) : 1;
+        if (nrep > 0 && hosts > 0 && workers < 1000000)
+            workers += (nrep < 1000000 ? nrep : 1000000) * (hosts < 1000000 ? hosts : 1000000);
     }
     snprintf(r->buf[4], 24, "%lld", workers);
     const char *c[] = {
