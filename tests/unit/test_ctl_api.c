@@ -1236,6 +1236,17 @@ static void test_ray_kinds(void **state)
     assert_non_null(strstr(t, "  llama-3-8b-0 "));
     assert_non_null(strstr(t, "GroupRestart"));
     out_free(&o);
+
+    o = cli(s, "delete", "-f", f, NULL);
+    assert_int_equal(o.rc, 0);
+    assert_string_equal(o.out, "rayclusterfleet \"big-model\" deleted\n"
+                               "rayclusterreplicaset \"big-model-5f7d\" deleted\n"
+                               "raycluster \"big-model-5f7d-abcde\" deleted\n"
+                               "podautoscaler \"big-model-kpa\" deleted\n");
+    out_free(&o);
+    o = cli(s, "get", "rayclusters", NULL);
+    assert_string_equal(o.err, "No resources found in default namespace.\n");
+    out_free(&o);
 }
 
 static void test_usage_errors(void **state)

@@ -457,6 +457,8 @@ static void test_replicaset(void **st)
     "spec:\n"                                                                                      \
     "  rayVersion: \"2.10.0\"\n"                                                                   \
     "  enableInTreeAutoscaling: false\n"                                                           \
+    "  autoscalerOptions: {idleTimeoutSeconds: 60}\n"                                              \
+    "  headServiceAnnotations: {a: b}\n"                                                           \
     "  headGroupSpec:\n"                                                                           \
     "    serviceType: ClusterIP\n"                                                                 \
     "    rayStartParams: {}\n"                                                                     \
@@ -481,7 +483,8 @@ static void test_raycluster(void **st)
     assert_int_equal(rc->desired_workers, 4);
     assert_string_equal(ctl_obj_model(o), "big-model");
     assert_string_equal(o->notes, "accepted, not acted on locally: spec.rayVersion, "
-                                  ".enableInTreeAutoscaling, spec.headGroupSpec.serviceType, "
+                                  ".enableInTreeAutoscaling, .autoscalerOptions, "
+                                  ".headServiceAnnotations, spec.headGroupSpec.serviceType, "
                                   ".rayStartParams");
     ctl_obj_free(o);
     /* v1alpha1 is still served by KubeRay */
