@@ -1045,7 +1045,8 @@ static const char ray_stack[] =
     "      rayVersion: '2.10.0'\n"
     "      headGroupSpec:\n"
     "        rayStartParams: {dashboard-host: 0.0.0.0}\n"
-    "        template: {spec: {containers: [{name: head, args: [serve]}]}}\n"
+    "        template: {metadata: {labels: {model.aibrix.ai/name: big-model}},\n"
+    "                   spec: {containers: [{name: head, args: [serve]}]}}\n"
     "      workerGroupSpecs:\n"
     "      - {groupName: small-group, replicas: 1, minReplicas: 1, maxReplicas: 5,\n"
     "         template: {spec: {containers: [{name: worker}]}}}\n"
@@ -1090,7 +1091,12 @@ static const char ray_stack[] =
     "  scalingStrategy: KPA\n"
     "  metricsSources:\n"
     "  - {metricSourceType: pod, protocolType: http, port: '8000', path: /metrics,\n"
-    "     targetMetric: gpu_cache_usage_perc, targetValue: '50'}\n";
+    "     targetMetric: gpu_cache_usage_perc, targetValue: '50'}\n"
+    "---\n"
+    "apiVersion: v1\n"
+    "kind: Service\n"
+    "metadata: {name: big-model}\n"
+    "spec: {selector: {model.aibrix.ai/name: big-model}}\n";
 
 static void test_ray_kinds(void **state)
 {
@@ -1101,7 +1107,8 @@ static void test_ray_kinds(void **state)
     assert_string_equal(o.out, "rayclusterfleet/big-model created\n"
                                "rayclusterreplicaset/big-model-5f7d created\n"
                                "raycluster/big-model-5f7d-abcde created\n"
-                               "podautoscaler/big-model-kpa created\n");
+                               "podautoscaler/big-model-kpa created\n"
+                               "service/big-model created\n");
     assert_non_null(strstr(o.err, "Warning: rayclusterfleet/big-model: accepted, not acted on "
                                   "locally: spec.template.spec.rayVersion, "
                                   "spec.template.spec.headGroupSpec.rayStartParams\n"));
@@ -1184,6 +1191,13 @@ static void test_ray_kinds(void **state)
     assert_non_null(strstr(o.out, "raycluster.ray.io/big-model-5f7d-abcde "));
     assert_null(strstr(o.out, "rayclusterfleet")); /* no category all */
     out_free(&o);
+    /* a Service selecting the fleet's head pods names its model */
+    o = cli(s, "get", "svc", "big-model", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(row_cells(o.out, "big-model", c, 12), 6);
+    assert_string_equal(c[2], "http://127.0.0.1:8888");
+    assert_string_equal(c[3], "big-model");
+    out_free(&o);
     o = cli(s, "get", "rcf", NULL);
     assert_int_equal(o.rc, 1);
     assert_non_null(strstr(o.err, "doesn't have a resource type \"rcf\""));
@@ -1242,7 +1256,8 @@ static void test_ray_kinds(void **state)
     assert_string_equal(o.out, "rayclusterfleet \"big-model\" deleted\n"
                                "rayclusterreplicaset \"big-model-5f7d\" deleted\n"
                                "raycluster \"big-model-5f7d-abcde\" deleted\n"
-                               "podautoscaler \"big-model-kpa\" deleted\n");
+                               "podautoscaler \"big-model-kpa\" deleted\n"
+                               "service \"big-model\" deleted\n");
     out_free(&o);
     o = cli(s, "get", "rayclusters", NULL);
     assert_string_equal(o.err, "No resources found in default namespace.\n");
