@@ -200,8 +200,9 @@ int ctl_kind_acted_on(ctl_kind k);
  * modeladapter(s), ma; podautoscaler(s), pa; service(s), svc;
  * serviceaccount(s), sa; configmap(s), cm; namespace(s), ns;
  * persistentvolumeclaim(s), pvc; horizontalpodautoscaler(s), hpa;
- * ingress(es), ing; statefulset(s), sts; ...). CTL_KIND_NONE when
- * unknown. */
+ * ingress(es), ing; statefulset(s), sts; rayclusterfleet(s),
+ * rayclusterreplicaset(s), raycluster(s): AIBrix and KubeRay give these
+ * no short name; ...). CTL_KIND_NONE when unknown. */
 ctl_kind ctl_kind_parse(const char *s);
 
 /* 1 when s is a name brix stores: a DNS-1123 subdomain (labels joined by
