@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *j = json_loadb((const char *)data, size, JSON_DECODE_ANY, &je);
     if (!j) return 0;
     json_t *items = json_is_array(j) ? json_incref(j) : json_pack("[O]", j);
-    for (int t = CTL_CLI_TABLE_DEPLOYMENTS; t <= CTL_CLI_TABLE_OBJECTS; t++)
+    for (int t = CTL_CLI_TABLE_DEPLOYMENTS; t <= CTL_CLI_TABLE_LAST; t++)
         for (int wide = 0; wide < 2; wide++)
             (void)ctl_cli_print_table(null, (ctl_cli_table)t, items, wide, 1700000000000);
     /* -A and get all: NAMESPACE first, kind/ before the names */

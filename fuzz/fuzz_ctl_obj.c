@@ -1,5 +1,6 @@
 /* Fuzzes control-plane object parsing: bytes -> bx_yaml_load_all -> ctl_obj
- * parse of each document, then rendering of every Deployment's command; and
+ * parse of each document, then rendering of every Deployment's command, a
+ * fleet's selector against its template and every object's model; and
  * each document as brix up's GatewayConfig (a stack file's outside bytes). */
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             (void)ctl_labels_match(o->u.dep.pod_labels, o->u.dep.pod_labels);
         }
+        if (o->kind == CTL_KIND_RAYCLUSTER_FLEET || o->kind == CTL_KIND_RAYCLUSTER_REPLICASET)
+            (void)ctl_selector_match(o->u.fleet.selector,
+                                     json_object_get(o->u.fleet.template, "metadata"));
+        (void)ctl_obj_model(o);
         ctl_obj_free(o);
     }
     /* and the whole stream at once */

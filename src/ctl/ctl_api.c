@@ -123,17 +123,44 @@ fail:
     return NULL;
 }
 
+/* The stored Deployments and RayClusterFleets, as one list (*recs, *n;
+ * free with ctl_records_free). 0 or -1. */
+static int ctl_api_model_servers(ctl_api *a, ctl_record **recs, size_t *n, char *err, size_t errlen)
+{
+    ctl_record *d = NULL, *f = NULL;
+    size_t nd = 0, nf = 0;
+    if (ctl_objstore_list(a->store, ctl_kind_name(CTL_KIND_DEPLOYMENT), &d, &nd, err, errlen) < 0)
+        return -1;
+    if (ctl_objstore_list(a->store, ctl_kind_name(CTL_KIND_RAYCLUSTER_FLEET), &f, &nf, err,
+                          errlen) < 0) {
+        ctl_records_free(d, nd);
+        return -1;
+    }
+    ctl_record *all = nf ? realloc(d, (nd + nf) * sizeof(*all)) : d;
+    if (nf && !all) {
+        ctl_records_free(d, nd);
+        ctl_records_free(f, nf);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (nf) memcpy(all + nd, f, nf * sizeof(*f));
+    free(f); /* its records now belong to all */
+    *recs = all;
+    *n = nd + nf;
+    return 0;
+}
+
 /* Services (ctl_obj_service_models): each object of svcs (API JSON, a
- * list) gets status.models, the models of the Deployments of its namespace
- * whose pods its selector matches, and status.endpoint, the gateway's
- * address that serves them (null when the Service names no model or no
- * gateway was given). 0, or -1 with a message. */
+ * list) gets status.models, the models of the Deployments and
+ * RayClusterFleets of its namespace whose pods its selector matches, and
+ * status.endpoint, the gateway's address that serves them (null when the
+ * Service names no model or no gateway was given). 0, or -1 with a
+ * message. */
 static int ctl_api_services_status(ctl_api *a, json_t *svcs, char *err, size_t errlen)
 {
     ctl_record *recs = NULL;
     size_t n = 0;
-    if (ctl_objstore_list(a->store, ctl_kind_name(CTL_KIND_DEPLOYMENT), &recs, &n, err, errlen) < 0)
-        return -1;
+    if (ctl_api_model_servers(a, &recs, &n, err, errlen) < 0) return -1;
     ctl_obj **deps = calloc(n ? n : 1, sizeof(*deps));
     ctl_obj **same = calloc(n ? n : 1, sizeof(*same));
     char(*dns)[CTL_NAME_MAX + 1] = calloc(n ? n : 1, sizeof(*dns));

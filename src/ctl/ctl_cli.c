@@ -115,6 +115,63 @@ static int ctl_cli_cmd_apply(ctl_cli_ctx *c)
     return rc;
 }
 
+/* 1 when the object it names (metadata.ownerReferences) as its controller
+ * is kind/name. */
+static int ctl_cli_owned_by(const json_t *o, const char *kind, const char *name)
+{
+    size_t i;
+    const json_t *r;
+    json_array_foreach(ctl_cli_jget(o, "metadata", "ownerReferences", NULL), i, r)
+    {
+        if (!strcmp(ctl_cli_jstr(json_object_get(r, "kind"), ""), kind) &&
+            !strcmp(ctl_cli_jstr(json_object_get(r, "name"), ""), name))
+            return 1;
+    }
+    return 0;
+}
+
+/* What a describe of a multi-node kind lists under it (namespace ns): a
+ * fleet's replica sets, a replica set's RayClusters (the objects naming
+ * it as owner), a RayCluster's pods (label ray.io/cluster). *items gets a
+ * new array, NULL for the other kinds; 0 or 1. */
+static int ctl_cli_describe_owned(ctl_cli_ctx *c, ctl_kind kind, const char *ns, const char *name,
+                                  json_t **items)
+{
+    *items = NULL;
+    ctl_kind child = kind == CTL_KIND_RAYCLUSTER_FLEET        ? CTL_KIND_RAYCLUSTER_REPLICASET
+                     : kind == CTL_KIND_RAYCLUSTER_REPLICASET ? CTL_KIND_RAYCLUSTER
+                                                              : CTL_KIND_NONE;
+    json_t *all = NULL, *ans = NULL;
+    if (kind == CTL_KIND_RAYCLUSTER) {
+        ctl_cli_ctx in = *c;
+        in.ns = ns;
+        in.all_ns = 0;
+        if (ctl_cli_get_pods(&in, NULL, &all)) return 1;
+    } else if (child != CTL_KIND_NONE) {
+        char path[256];
+        snprintf(path, sizeof(path), "/v1/objects/%s?namespace=%s", ctl_kind_name(child), ns);
+        if (ctl_cli_call(&c->api, "GET", path, NULL, NULL, 0, &ans, NULL, 0)) return 1;
+        all = json_incref(json_object_get(ans, "items"));
+        json_decref(ans);
+    } else {
+        return 0;
+    }
+    *items = json_array();
+    size_t i;
+    json_t *it;
+    json_array_foreach(all, i, it)
+    {
+        int mine =
+            kind == CTL_KIND_RAYCLUSTER
+                ? !strcmp(ctl_cli_jstr(ctl_cli_jget(it, "labels", "ray.io/cluster", NULL), ""),
+                          name)
+                : ctl_cli_owned_by(it, ctl_kind_name(kind), name);
+        if (mine && *items) json_array_append(*items, it);
+    }
+    json_decref(all);
+    return *items ? 0 : 1;
+}
+
 static int ctl_cli_describe_one(ctl_cli_ctx *c, const ctl_cli_res *t, const char *ns,
                                 const char *name, int first)
 {
@@ -130,6 +187,8 @@ static int ctl_cli_describe_one(ctl_cli_ctx *c, const ctl_cli_res *t, const char
     in.ns = ns;
     in.all_ns = 0;
     if (t->kind == CTL_KIND_DEPLOYMENT && ctl_cli_get_pods(&in, name, &pods)) rc = 1;
+    if (t->kind != CTL_KIND_DEPLOYMENT && ctl_cli_describe_owned(c, t->kind, ns, name, &pods))
+        rc = 1;
     if (!first) fputc('\n', c->out);
     if (ctl_cli_print_describe(c->out, json_object_get(ans, "object"),
                                json_object_get(ans, "events"), pods, c->now) < 0)

@@ -73,7 +73,11 @@ typedef enum ctl_cli_table {
     CTL_CLI_TABLE_EVENTS,          /* LAST SEEN TYPE REASON OBJECT COUNT MESSAGE */
     CTL_CLI_TABLE_SERVICES,        /* NAME TYPE ENDPOINT MODELS PORT(S) AGE */
     CTL_CLI_TABLE_OBJECTS,         /* NAME AGE (kinds only stored) */
+    CTL_CLI_TABLE_FLEETS,          /* NAME READY UP-TO-DATE AVAILABLE AGE */
+    CTL_CLI_TABLE_RAY_REPLICASETS, /* NAME DESIRED CURRENT READY AGE */
+    CTL_CLI_TABLE_RAYCLUSTERS,     /* NAME DESIRED-WORKERS AVAILABLE-WORKERS STATUS AGE */
 } ctl_cli_table;
+#define CTL_CLI_TABLE_LAST CTL_CLI_TABLE_RAYCLUSTERS
 
 /* Prints items (objects, pods or events as the API answers them) as an
  * aligned table with a header line; wide adds columns. Ages are relative
@@ -90,7 +94,9 @@ typedef struct ctl_cli_print_opts {
 int ctl_cli_print_table_opts(FILE *out, ctl_cli_table t, const json_t *items,
                              const ctl_cli_print_opts *opt, int64_t now_ms);
 /* kubectl-describe text for one object, its events (array, may be NULL)
- * and, for a Deployment, its pods (array, may be NULL). */
+ * and what belongs to it (array, may be NULL): a Deployment's or a
+ * RayCluster's pods (as GET /v1/pods answers them), a RayClusterFleet's
+ * RayClusterReplicaSets, a RayClusterReplicaSet's RayClusters (objects). */
 int ctl_cli_print_describe(FILE *out, const json_t *object, const json_t *events,
                            const json_t *pods, int64_t now_ms);
 /* 1 when labels (an object, or NULL) match a label selector as -l takes

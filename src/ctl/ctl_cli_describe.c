@@ -22,7 +22,7 @@ static void ctl_cli_field(FILE *out, const char *label, const char *fmt, ...)
 {
     char l[64];
     snprintf(l, sizeof(l), "%s:", label);
-    fprintf(out, "%-*s", CTL_CLI_FIELD_W, l);
+    fprintf(out, "%-*s%s", CTL_CLI_FIELD_W, l, strlen(l) >= CTL_CLI_FIELD_W ? " " : "");
     va_list ap;
     va_start(ap, fmt);
     vfprintf(out, fmt, ap);
@@ -61,17 +61,16 @@ static void ctl_cli_field_map(FILE *out, const char *label, const json_t *m)
     free(keys);
 }
 
-static void ctl_cli_describe_command(FILE *out, const json_t *o)
+/* The command line of a pod template's containers[0] (c0), under label. */
+static void ctl_cli_describe_command(FILE *out, const char *label, const json_t *c0)
 {
-    const json_t *c0 =
-        json_array_get(ctl_cli_jget(o, "spec", "template", "spec", "containers", NULL), 0);
     const json_t *cmd = json_object_get(c0, "command");
     const json_t *args = json_object_get(c0, "args");
     char line[2048];
     size_t n = 0;
     line[0] = 0;
     if (!json_array_size(cmd) && !json_array_size(args)) {
-        ctl_cli_field(out, "Command",
+        ctl_cli_field(out, label,
                       "{brix} engine --port {port} --model {model} --enable-lora (default)");
         return;
     }
@@ -98,7 +97,7 @@ static void ctl_cli_describe_command(FILE *out, const json_t *o)
                                       quote ? "\"" : "", s, quote ? "\"" : "");
         }
     }
-    ctl_cli_field(out, "Command", "%s", line);
+    ctl_cli_field(out, label, "%s", line);
 }
 
 /* A list section of describe: its label, its table's header, the underline
@@ -206,9 +205,9 @@ static void ctl_cli_describe_deployment(FILE *out, const json_t *o, const json_t
                   ctl_cli_jnum(json_object_get(st, "replicas"), "0", b, sizeof(b)),
                   ctl_cli_jnum(json_object_get(st, "availableReplicas"), "0", c, sizeof(c)),
                   ctl_cli_jnum(json_object_get(st, "readyReplicas"), "0", d, sizeof(d)));
-    ctl_cli_describe_command(out, o);
     const json_t *c0 =
         json_array_get(ctl_cli_jget(o, "spec", "template", "spec", "containers", NULL), 0);
+    ctl_cli_describe_command(out, "Command", c0);
     const json_t *probe = json_object_get(c0, "readinessProbe");
     char per[24];
     ctl_cli_field(out, "Readiness Probe", "GET %s every %ss",
@@ -216,6 +215,211 @@ static void ctl_cli_describe_deployment(FILE *out, const json_t *o, const json_t
                   ctl_cli_jnum(json_object_get(probe, "periodSeconds"), "1", per, sizeof(per)));
     ctl_cli_field_map(out, "Pod Labels",
                       ctl_cli_jget(o, "spec", "template", "metadata", "labels", NULL));
+    if (pods) ctl_cli_print_section(out, &ctl_cli_pods, pods, now);
+}
+
+/* ---- RayClusterFleet, RayClusterReplicaSet, RayCluster ---- */
+
+/* A LabelSelector as kubectl writes one: "k=v,k in (a,b),k notin (c),k,!k". */
+static void ctl_cli_selector_text(const json_t *sel, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)json_object_get(sel, "matchLabels"), k, v)
+    {
+        int w = snprintf(buf + n, len - n, "%s%s=%s", n ? "," : "", k, ctl_cli_jstr(v, ""));
+        if (w < 0 || (size_t)w >= len - n) return;
+        n += (size_t)w;
+    }
+    size_t i;
+    json_array_foreach(json_object_get(sel, "matchExpressions"), i, v)
+    {
+        const char *key = ctl_cli_jstr(json_object_get(v, "key"), "?");
+        const char *op = ctl_cli_jstr(json_object_get(v, "operator"), "");
+        char vals[256];
+        ctl_cli_join_strings(json_object_get(v, "values"), vals, sizeof(vals));
+        int w = !strcmp(op, "Exists") ? snprintf(buf + n, len - n, "%s%s", n ? "," : "", key)
+                : !strcmp(op, "DoesNotExist")
+                    ? snprintf(buf + n, len - n, "%s!%s", n ? "," : "", key)
+                    : snprintf(buf + n, len - n, "%s%s %s (%s)", n ? "," : "", key,
+                               !strcmp(op, "In") ? "in" : "notin", vals);
+        if (w < 0 || (size_t)w >= len - n) return;
+        n += (size_t)w;
+    }
+    if (!n) snprintf(buf, len, "<none>");
+}
+
+/* "Controlled By: Kind/name" from the controller ownerReference. */
+static void ctl_cli_controlled_by(FILE *out, const json_t *o)
+{
+    size_t i;
+    const json_t *r;
+    json_array_foreach(ctl_cli_jget(o, "metadata", "ownerReferences", NULL), i, r)
+    {
+        if (!json_is_true(json_object_get(r, "controller"))) continue;
+        ctl_cli_field(out, "Controlled By", "%s/%s", ctl_cli_jstr(json_object_get(r, "kind"), "?"),
+                      ctl_cli_jstr(json_object_get(r, "name"), "?"));
+        return;
+    }
+}
+
+static void ctl_cli_worker_group_row(ctl_cli_tbl *t, const json_t *g, int64_t now)
+{
+    (void)now;
+    char rep[24], lo[24], hi[24], hosts[24];
+    const char *r[] = {
+        ctl_cli_jstr(json_object_get(g, "groupName"), "?"),
+        ctl_cli_jnum(json_object_get(g, "replicas"), "0", rep, sizeof(rep)),
+        ctl_cli_jnum(json_object_get(g, "minReplicas"), "0", lo, sizeof(lo)),
+        ctl_cli_jnum(json_object_get(g, "maxReplicas"), "2147483647", hi, sizeof(hi)),
+        ctl_cli_jnum(json_object_get(g, "numOfHosts"), "1", hosts, sizeof(hosts)),
+    };
+    ctl_cli_tbl_row(t, r);
+}
+
+static const ctl_cli_section ctl_cli_worker_groups = {
+    "Worker Groups",
+    5,
+    {"Name", "Replicas", "Min", "Max", "Hosts"},
+    {"----", "--------", "---", "---", "-----"},
+    ctl_cli_worker_group_row,
+};
+
+/* A RayClusterSpec (a RayCluster's spec, a fleet's template spec). */
+static void ctl_cli_describe_ray_spec(FILE *out, const json_t *spec, int64_t now)
+{
+    ctl_cli_field(out, "Ray Version", "%s",
+                  ctl_cli_jstr(json_object_get(spec, "rayVersion"), "<none>"));
+    ctl_cli_field(out, "Suspend", "%s",
+                  json_is_true(json_object_get(spec, "suspend")) ? "true" : "false");
+    const json_t *hc0 = json_array_get(
+        ctl_cli_jget(spec, "headGroupSpec", "template", "spec", "containers", NULL), 0);
+    ctl_cli_describe_command(out, "Head Command", hc0);
+    ctl_cli_print_section(out, &ctl_cli_worker_groups, json_object_get(spec, "workerGroupSpecs"),
+                          now);
+}
+
+static void ctl_cli_ray_replicaset_row(ctl_cli_tbl *t, const json_t *o, int64_t now)
+{
+    const json_t *st = json_object_get(o, "status");
+    char d[24], c[24], r[24], a[24], age[24];
+    ctl_cli_age_of(ctl_cli_jget(o, "metadata", "creationTimestamp", NULL), now, age, sizeof(age));
+    const char *row[] = {
+        ctl_cli_jstr(ctl_cli_jget(o, "metadata", "name", NULL), ""),
+        ctl_cli_jnum(ctl_cli_jget(o, "spec", "replicas", NULL), "1", d, sizeof(d)),
+        ctl_cli_jnum(json_object_get(st, "replicas"), "0", c, sizeof(c)),
+        ctl_cli_jnum(json_object_get(st, "readyReplicas"), "0", r, sizeof(r)),
+        ctl_cli_jnum(json_object_get(st, "availableReplicas"), "0", a, sizeof(a)),
+        ctl_cli_jstr(
+            ctl_cli_jget(o, "metadata", "annotations", "deployment.kubernetes.io/revision", NULL),
+            "<none>"),
+        age,
+    };
+    ctl_cli_tbl_row(t, row);
+}
+
+static void ctl_cli_raycluster_row(ctl_cli_tbl *t, const json_t *o, int64_t now)
+{
+    const json_t *st = json_object_get(o, "status");
+    char d[24], r[24], a[24], age[24];
+    ctl_cli_age_of(ctl_cli_jget(o, "metadata", "creationTimestamp", NULL), now, age, sizeof(age));
+    const char *row[] = {
+        ctl_cli_jstr(ctl_cli_jget(o, "metadata", "name", NULL), ""),
+        ctl_cli_jnum(json_object_get(st, "desiredWorkerReplicas"), "<none>", d, sizeof(d)),
+        ctl_cli_jnum(json_object_get(st, "readyWorkerReplicas"), "<none>", r, sizeof(r)),
+        ctl_cli_jnum(json_object_get(st, "availableWorkerReplicas"), "<none>", a, sizeof(a)),
+        ctl_cli_jstr(json_object_get(st, "state"), "<none>"),
+        ctl_cli_jstr(ctl_cli_jget(st, "head", "podIP", NULL), "<none>"),
+        age,
+    };
+    ctl_cli_tbl_row(t, row);
+}
+
+static const ctl_cli_section ctl_cli_ray_replicasets = {
+    "Replica Sets",
+    7,
+    {"Name", "Desired", "Current", "Ready", "Available", "Revision", "Age"},
+    {"----", "-------", "-------", "-----", "---------", "--------", "---"},
+    ctl_cli_ray_replicaset_row,
+};
+static const ctl_cli_section ctl_cli_rayclusters = {
+    "Ray Clusters",
+    7,
+    {"Name", "Desired Workers", "Ready Workers", "Available Workers", "State", "Head Pod IP",
+     "Age"},
+    {"----", "---------------", "-------------", "-----------------", "-----", "-----------",
+     "---"},
+    ctl_cli_raycluster_row,
+};
+
+/* RayClusterFleet and RayClusterReplicaSet: kubectl's describe of a
+ * Deployment / ReplicaSet, the template's RayClusterSpec, and what they own. */
+static void ctl_cli_describe_fleet(FILE *out, const json_t *o, const json_t *owned, int fleet,
+                                   int64_t now)
+{
+    const json_t *spec = json_object_get(o, "spec"), *st = json_object_get(o, "status");
+    char sel[CTL_CLI_CELL_MAX], a[24], b[24], c[24], d[24], e[24];
+    const json_t *rep = json_object_get(spec, "replicas");
+    long long desired = json_is_integer(rep) ? (long long)json_integer_value(rep) : 1LL;
+    ctl_cli_field(out, "Model", "%s", ctl_cli_ray_model(o));
+    ctl_cli_controlled_by(out, o);
+    ctl_cli_selector_text(json_object_get(spec, "selector"), sel, sizeof(sel));
+    ctl_cli_field(out, "Selector", "%s", sel);
+    if (fleet) {
+        ctl_cli_field(
+            out, "Replicas", "%lld desired | %s updated | %s total | %s available | %s unavailable",
+            desired, ctl_cli_jnum(json_object_get(st, "updatedReplicas"), "0", a, sizeof(a)),
+            ctl_cli_jnum(json_object_get(st, "replicas"), "0", b, sizeof(b)),
+            ctl_cli_jnum(json_object_get(st, "availableReplicas"), "0", c, sizeof(c)),
+            ctl_cli_jnum(json_object_get(st, "unavailableReplicas"), "0", d, sizeof(d)));
+        const char *type = ctl_cli_jstr(ctl_cli_jget(spec, "strategy", "type", NULL), "");
+        int recreate = !strcmp(type, "Recreate");
+        ctl_cli_field(out, "StrategyType", "%s", recreate ? "Recreate" : "RollingUpdate");
+    } else {
+        ctl_cli_field(out, "Replicas", "%s current / %lld desired",
+                      ctl_cli_jnum(json_object_get(st, "replicas"), "0", a, sizeof(a)), desired);
+        ctl_cli_field(out, "RayClusters Status", "%s ready / %s available",
+                      ctl_cli_jnum(json_object_get(st, "readyReplicas"), "0", b, sizeof(b)),
+                      ctl_cli_jnum(json_object_get(st, "availableReplicas"), "0", c, sizeof(c)));
+    }
+    ctl_cli_field(out, "MinReadySeconds", "%s",
+                  ctl_cli_jnum(json_object_get(spec, "minReadySeconds"), "0", e, sizeof(e)));
+    if (fleet) {
+        const json_t *ru = ctl_cli_jget(spec, "strategy", "rollingUpdate", NULL);
+        if (strcmp(ctl_cli_jstr(ctl_cli_jget(spec, "strategy", "type", NULL), ""), "Recreate"))
+            ctl_cli_field(out, "RollingUpdateStrategy", "%s max unavailable, %s max surge",
+                          ctl_cli_jnum(json_object_get(ru, "maxUnavailable"), "25%", a, sizeof(a)),
+                          ctl_cli_jnum(json_object_get(ru, "maxSurge"), "25%", b, sizeof(b)));
+        ctl_cli_field(out, "Paused", "%s",
+                      json_is_true(json_object_get(spec, "paused")) ? "true" : "false");
+        ctl_cli_field(out, "Scaling Selector", "%s",
+                      ctl_cli_jstr(json_object_get(st, "scalingTargetSelector"), "<none>"));
+    }
+    ctl_cli_field_map(out, "Template Labels",
+                      ctl_cli_jget(spec, "template", "metadata", "labels", NULL));
+    ctl_cli_describe_ray_spec(out, ctl_cli_jget(spec, "template", "spec", NULL), now);
+    if (owned)
+        ctl_cli_print_section(out, fleet ? &ctl_cli_ray_replicasets : &ctl_cli_rayclusters, owned,
+                              now);
+}
+
+static void ctl_cli_describe_raycluster(FILE *out, const json_t *o, const json_t *pods, int64_t now)
+{
+    const json_t *st = json_object_get(o, "status");
+    char a[24], b[24], c[24];
+    ctl_cli_field(out, "Model", "%s", ctl_cli_ray_model(o));
+    ctl_cli_controlled_by(out, o);
+    ctl_cli_field(out, "State", "%s", ctl_cli_jstr(json_object_get(st, "state"), "<none>"));
+    ctl_cli_field(out, "Workers", "%s desired | %s ready | %s available",
+                  ctl_cli_jnum(json_object_get(st, "desiredWorkerReplicas"), "0", a, sizeof(a)),
+                  ctl_cli_jnum(json_object_get(st, "readyWorkerReplicas"), "0", b, sizeof(b)),
+                  ctl_cli_jnum(json_object_get(st, "availableWorkerReplicas"), "0", c, sizeof(c)));
+    ctl_cli_field(out, "Head", "%s (%s)",
+                  ctl_cli_jstr(ctl_cli_jget(st, "head", "podName", NULL), "<none>"),
+                  ctl_cli_jstr(ctl_cli_jget(st, "head", "podIP", NULL), "no IP"));
+    ctl_cli_describe_ray_spec(out, json_object_get(o, "spec"), now);
     if (pods) ctl_cli_print_section(out, &ctl_cli_pods, pods, now);
 }
 
@@ -371,6 +575,14 @@ int ctl_cli_print_describe(FILE *out, const json_t *o, const json_t *events, con
         break;
     case CTL_KIND_POD_AUTOSCALER:
         ctl_cli_describe_autoscaler(out, o, now_ms);
+        break;
+    case CTL_KIND_RAYCLUSTER_FLEET:
+    case CTL_KIND_RAYCLUSTER_REPLICASET:
+        ctl_cli_describe_fleet(out, o, pods, ctl_kind_parse(kind) == CTL_KIND_RAYCLUSTER_FLEET,
+                               now_ms);
+        break;
+    case CTL_KIND_RAYCLUSTER:
+        ctl_cli_describe_raycluster(out, o, pods, now_ms);
         break;
     case CTL_KIND_SERVICE: {
         char models[CTL_CLI_CELL_MAX];

@@ -158,6 +158,22 @@ const char *ctl_cli_deployment_model(const json_t *o)
     return m ? m : "<none>";
 }
 
+const char *ctl_cli_ray_model(const json_t *o)
+{
+    const char *own =
+        ctl_cli_jstr(ctl_cli_jget(o, "metadata", "labels", CTL_LABEL_MODEL, NULL), NULL);
+    const char *m = NULL;
+    if (!strcmp(ctl_cli_jstr(json_object_get(o, "kind"), ""), "RayCluster"))
+        m = own ? own
+                : ctl_cli_jstr(ctl_cli_jget(o, "spec", "headGroupSpec", "template", "metadata",
+                                            "labels", CTL_LABEL_MODEL, NULL),
+                               NULL);
+    else
+        m = ctl_cli_jstr(
+            ctl_cli_jget(o, "spec", "template", "metadata", "labels", CTL_LABEL_MODEL, NULL), own);
+    return m ? m : "<none>";
+}
+
 void ctl_cli_pod_row_fill(ctl_cli_pod_row *r, const json_t *p, const char *def, int64_t now)
 {
     const json_t *since = json_object_get(p, "startedAt");

@@ -23,6 +23,14 @@ static const ctl_cli_res ctl_cli_resources[] = {
     {"events", "event", "ev", NULL, CTL_CLI_W_EVENTS, CTL_KIND_NONE, CTL_CLI_TABLE_EVENTS, NULL},
     {"services", "service", "svc", NULL, CTL_CLI_W_OBJECT, CTL_KIND_SERVICE, CTL_CLI_TABLE_SERVICES,
      "service"},
+    /* multi-node replicas: no short names (AIBrix and KubeRay define none);
+     * RayCluster is in KubeRay's category all */
+    {"rayclusterfleets", "rayclusterfleet", "", "orchestration.aibrix.ai", CTL_CLI_W_OBJECT,
+     CTL_KIND_RAYCLUSTER_FLEET, CTL_CLI_TABLE_FLEETS, NULL},
+    {"rayclusterreplicasets", "rayclusterreplicaset", "", "orchestration.aibrix.ai",
+     CTL_CLI_W_OBJECT, CTL_KIND_RAYCLUSTER_REPLICASET, CTL_CLI_TABLE_RAY_REPLICASETS, NULL},
+    {"rayclusters", "raycluster", "", "ray.io", CTL_CLI_W_OBJECT, CTL_KIND_RAYCLUSTER,
+     CTL_CLI_TABLE_RAYCLUSTERS, "raycluster.ray.io"},
     /* Kubernetes kinds stored, not acted on locally (ctl_obj_core.c) */
     {"serviceaccounts", "serviceaccount", "sa", NULL, CTL_CLI_W_OBJECT, CTL_KIND_SERVICE_ACCOUNT,
      CTL_CLI_TABLE_OBJECTS, NULL},
@@ -91,7 +99,8 @@ const ctl_cli_res *ctl_cli_res_find(ctl_cli_ctx *c, const char *word)
         c->err,
         "error: the server doesn't have a resource type \"%s\" (try pods (po), deployments "
         "(deploy), models, modeladapters (ma), podautoscalers (pa), services (svc), events (ev), "
-        "all, or a Kubernetes kind brix stores: configmaps (cm), secrets, ...)\n",
+        "rayclusterfleets, rayclusterreplicasets, rayclusters, all, or a Kubernetes kind brix "
+        "stores: configmaps (cm), secrets, ...)\n",
         word);
     return NULL;
 }

@@ -116,6 +116,10 @@ const char *ctl_cli_kind_lower(const char *kind);
 /* A Deployment's model label (metadata, else the pod template's), or
  * "<none>". */
 const char *ctl_cli_deployment_model(const json_t *o);
+/* The model of a RayClusterFleet or RayClusterReplicaSet (its template's
+ * model label, else its own) or of a RayCluster (its own, else its head
+ * template's), as ctl_obj_model reads it; "<none>". */
+const char *ctl_cli_ray_model(const json_t *o);
 /* The strings of arr (or its items' name/pod) joined by ",", "..." when
  * cut, "<none>" when empty. */
 void ctl_cli_join_strings(const json_t *arr, char *buf, size_t len);

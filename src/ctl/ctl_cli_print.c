@@ -194,6 +194,86 @@ static void ctl_cli_row_service(ctl_cli_row *r, const json_t *o, int64_t now)
     memcpy(r->c, c, sizeof(c));
 }
 
+/* RayClusterFleet: a Deployment's columns (kubectl's; AIBrix's CRD
+ * defines none), then MODEL, STRATEGY and WORKERS (the desired worker
+ * nodes of one replica, from the template: replicas kept within [min, max]
+ * times numOfHosts; any JSON prints without overflow: the sum stops
+ * growing past a million). */
+static void ctl_cli_row_fleet(ctl_cli_row *r, const json_t *o, int64_t now)
+{
+    const json_t *st = json_object_get(o, "status");
+    const json_t *rep = ctl_cli_jget(o, "spec", "replicas", NULL);
+    char n[24];
+    snprintf(r->buf[0], sizeof(r->buf[0]), "%s/%lld",
+             ctl_cli_jnum(json_object_get(st, "readyReplicas"), "0", n, sizeof(n)),
+             json_is_integer(rep) ? (long long)json_integer_value(rep) : 1LL);
+    ctl_cli_age_of(ctl_cli_jget(o, "metadata", "creationTimestamp", NULL), now, r->buf[3], 24);
+    long long workers = 0;
+    size_t i;
+    const json_t *g;
+    json_array_foreach(ctl_cli_jget(o, "spec", "template", "spec", "workerGroupSpecs", NULL), i, g)
+    {
+        const json_t *h = json_object_get(g, "numOfHosts"), *hi = json_object_get(g, "maxReplicas");
+        long long nrep = json_integer_value(json_object_get(g, "replicas"));
+        long long lo = json_integer_value(json_object_get(g, "minReplicas"));
+        if (nrep < lo) nrep = lo; /* KubeRay's: replicas within [min, max] */
+        if (json_is_integer(hi) && nrep > json_integer_value(hi)) nrep = json_integer_value(hi);
+        long long hosts = json_is_integer(h) ? json_integer_value(h) : 1;
+        if (nrep > 0 && hosts > 0 && workers < 1000000)
+            workers += (nrep < 1000000 ? nrep : 1000000) * (hosts < 1000000 ? hosts : 1000000);
+    }
+    snprintf(r->buf[4], 24, "%lld", workers);
+    const char *c[] = {
+        ctl_cli_meta(o, "name"),
+        r->buf[0],
+        ctl_cli_jnum(json_object_get(st, "updatedReplicas"), "0", r->buf[1], 24),
+        ctl_cli_jnum(json_object_get(st, "availableReplicas"), "0", r->buf[2], 24),
+        r->buf[3],
+        ctl_cli_ray_model(o),
+        ctl_cli_jstr(ctl_cli_jget(o, "spec", "strategy", "type", NULL), "RollingUpdate"),
+        r->buf[4],
+    };
+    memcpy(r->c, c, sizeof(c));
+}
+
+/* RayClusterReplicaSet: a ReplicaSet's columns (DESIRED spec.replicas,
+ * CURRENT and READY from status), then AVAILABLE and MODEL. */
+static void ctl_cli_row_ray_replicaset(ctl_cli_row *r, const json_t *o, int64_t now)
+{
+    const json_t *st = json_object_get(o, "status");
+    ctl_cli_age_of(ctl_cli_jget(o, "metadata", "creationTimestamp", NULL), now, r->buf[0], 24);
+    const char *c[] = {
+        ctl_cli_meta(o, "name"),
+        ctl_cli_jnum(ctl_cli_jget(o, "spec", "replicas", NULL), "1", r->buf[1], 24),
+        ctl_cli_jnum(json_object_get(st, "replicas"), "0", r->buf[2], 24),
+        ctl_cli_jnum(json_object_get(st, "readyReplicas"), "0", r->buf[3], 24),
+        r->buf[0],
+        ctl_cli_jnum(json_object_get(st, "availableReplicas"), "0", r->buf[4], 24),
+        ctl_cli_ray_model(o),
+    };
+    memcpy(r->c, c, sizeof(c));
+}
+
+/* RayCluster: KubeRay's printer columns brix has (desired and available
+ * workers, status = .status.state, age), then READY-WORKERS, HEAD-POD-IP
+ * (KubeRay's priority-1 column) and MODEL. */
+static void ctl_cli_row_raycluster(ctl_cli_row *r, const json_t *o, int64_t now)
+{
+    const json_t *st = json_object_get(o, "status");
+    ctl_cli_age_of(ctl_cli_jget(o, "metadata", "creationTimestamp", NULL), now, r->buf[0], 24);
+    const char *c[] = {
+        ctl_cli_meta(o, "name"),
+        ctl_cli_jnum(json_object_get(st, "desiredWorkerReplicas"), "<none>", r->buf[1], 24),
+        ctl_cli_jnum(json_object_get(st, "availableWorkerReplicas"), "<none>", r->buf[2], 24),
+        ctl_cli_jstr(json_object_get(st, "state"), "<none>"),
+        r->buf[0],
+        ctl_cli_jnum(json_object_get(st, "readyWorkerReplicas"), "<none>", r->buf[3], 24),
+        ctl_cli_jstr(ctl_cli_jget(st, "head", "podIP", NULL), "<none>"),
+        ctl_cli_ray_model(o),
+    };
+    memcpy(r->c, c, sizeof(c));
+}
+
 static void ctl_cli_row_object(ctl_cli_row *r, const json_t *o, int64_t now)
 {
     ctl_cli_age_of(ctl_cli_jget(o, "metadata", "creationTimestamp", NULL), now, r->buf[0], 24);
@@ -225,6 +305,14 @@ static const struct {
     [CTL_CLI_TABLE_EVENTS] = {{"LAST SEEN", "TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"}, 6, 6},
     [CTL_CLI_TABLE_SERVICES] = {{"NAME", "TYPE", "ENDPOINT", "MODELS", "PORT(S)", "AGE"}, 6, 6},
     [CTL_CLI_TABLE_OBJECTS] = {{"NAME", "AGE"}, 2, 2},
+    [CTL_CLI_TABLE_FLEETS] =
+        {{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "MODEL", "STRATEGY", "WORKERS"}, 5, 8},
+    [CTL_CLI_TABLE_RAY_REPLICASETS] =
+        {{"NAME", "DESIRED", "CURRENT", "READY", "AGE", "AVAILABLE", "MODEL"}, 5, 7},
+    [CTL_CLI_TABLE_RAYCLUSTERS] = {{"NAME", "DESIRED-WORKERS", "AVAILABLE-WORKERS", "STATUS", "AGE",
+                                    "READY-WORKERS", "HEAD-POD-IP", "MODEL"},
+                                   5,
+                                   8},
 };
 
 /* The NAMESPACE cell: an object's metadata.namespace, a pod's namespace,
@@ -262,6 +350,15 @@ static void ctl_cli_fill_row(ctl_cli_row *r, ctl_cli_table kind, const json_t *i
         break;
     case CTL_CLI_TABLE_OBJECTS:
         ctl_cli_row_object(r, it, now);
+        break;
+    case CTL_CLI_TABLE_FLEETS:
+        ctl_cli_row_fleet(r, it, now);
+        break;
+    case CTL_CLI_TABLE_RAY_REPLICASETS:
+        ctl_cli_row_ray_replicaset(r, it, now);
+        break;
+    case CTL_CLI_TABLE_RAYCLUSTERS:
+        ctl_cli_row_raycluster(r, it, now);
         break;
     }
 }

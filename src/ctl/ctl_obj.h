@@ -200,8 +200,9 @@ int ctl_kind_acted_on(ctl_kind k);
  * modeladapter(s), ma; podautoscaler(s), pa; service(s), svc;
  * serviceaccount(s), sa; configmap(s), cm; namespace(s), ns;
  * persistentvolumeclaim(s), pvc; horizontalpodautoscaler(s), hpa;
- * ingress(es), ing; statefulset(s), sts; ...). CTL_KIND_NONE when
- * unknown. */
+ * ingress(es), ing; statefulset(s), sts; rayclusterfleet(s),
+ * rayclusterreplicaset(s), raycluster(s): AIBrix and KubeRay give these
+ * no short name; ...). CTL_KIND_NONE when unknown. */
 ctl_kind ctl_kind_parse(const char *s);
 
 /* 1 when s is a name brix stores: a DNS-1123 subdomain (labels joined by
@@ -397,10 +398,12 @@ int ctl_obj_parse_all(const json_t *docs, json_t *warnings, ctl_obj ***out, size
 int ctl_obj_load_yaml(const char *buf, size_t len, ctl_obj ***out, size_t *n, char *err,
                       size_t errlen);
 
-/* The models a Service names: the model.aibrix.ai/name of each Deployment
- * of deps whose pods' labels its spec.selector matches (a Service without
- * selector names none). A new JSON array of distinct names, in deps'
- * order; NULL when out of memory. */
+/* The models a Service names: the model (ctl_obj_model) of each Deployment
+ * of deps whose pods' labels its spec.selector matches, and of each
+ * RayClusterFleet whose head pods' labels (its head group template's) it
+ * matches; other kinds in deps are passed over (a Service without selector
+ * names none). A new JSON array of distinct names, in deps' order; NULL
+ * when out of memory. */
 json_t *ctl_obj_service_models(const ctl_obj *svc, ctl_obj *const *deps, size_t n);
 void ctl_objs_free(ctl_obj **objs, size_t n);
 

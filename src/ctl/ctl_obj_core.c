@@ -2,8 +2,9 @@
  * own (ctl_obj.h's enum): stored as written and noted as not acted on
  * locally, but for a Secret, stored without its data and stringData
  * (brix has no use for them and its state file is no secret store), and
- * a Service, whose spec.selector names the models of the Deployments whose
- * pods it matches: locally, that model is served at the gateway. */
+ * a Service, whose spec.selector names the models of the Deployments (and
+ * RayClusterFleets: their head pods) whose pods it matches: locally, that
+ * model is served at the gateway. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,13 +82,19 @@ json_t *ctl_obj_service_models(const ctl_obj *svc, ctl_obj *const *deps, size_t 
     if (!json_object_size(sel)) return out; /* no selector: no endpoints, as in Kubernetes */
     for (size_t i = 0; i < n; i++) {
         const ctl_obj *d = deps[i];
-        if (!d || d->kind != CTL_KIND_DEPLOYMENT || !ctl_labels_match(sel, d->u.dep.pod_labels))
-            continue;
+        const json_t *pods = NULL; /* the labels of the pods that serve */
+        if (d && d->kind == CTL_KIND_DEPLOYMENT)
+            pods = d->u.dep.pod_labels;
+        else if (d && d->kind == CTL_KIND_RAYCLUSTER_FLEET) /* head pods: its template's labels */
+            pods = json_object_get(json_object_get(d->u.fleet.cluster.head.template, "metadata"),
+                                   "labels");
+        const char *model = d ? ctl_obj_model(d) : NULL;
+        if (!pods || !model || !ctl_labels_match(sel, pods)) continue;
         size_t k;
         const json_t *v;
         int seen = 0;
-        json_array_foreach(out, k, v) seen |= !strcmp(json_string_value(v), d->u.dep.model);
-        if (!seen && json_array_append_new(out, json_string(d->u.dep.model)) != 0) {
+        json_array_foreach(out, k, v) seen |= !strcmp(json_string_value(v), model);
+        if (!seen && json_array_append_new(out, json_string(model)) != 0) {
             json_decref(out);
             return NULL;
         }

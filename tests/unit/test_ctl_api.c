@@ -1027,6 +1027,243 @@ static void test_apply_core_kinds(void **state)
     out_free(&o);
 }
 
+/* The multi-node kinds: apply (the note names what KubeRay does), get
+ * tables with kubectl's / KubeRay's columns, -o wide, resource.group, get
+ * all (RayCluster is in KubeRay's category all), no invented short names,
+ * and describe of each with what it owns. */
+static const char ray_stack[] =
+    "apiVersion: orchestration.aibrix.ai/v1alpha1\n"
+    "kind: RayClusterFleet\n"
+    "metadata: {name: big-model}\n"
+    "spec:\n"
+    "  replicas: 2\n"
+    "  selector: {matchLabels: {model.aibrix.ai/name: big-model}}\n"
+    "  strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}\n"
+    "  template:\n"
+    "    metadata: {labels: {model.aibrix.ai/name: big-model}}\n"
+    "    spec:\n"
+    "      rayVersion: '2.10.0'\n"
+    "      headGroupSpec:\n"
+    "        rayStartParams: {dashboard-host: 0.0.0.0}\n"
+    "        template: {metadata: {labels: {model.aibrix.ai/name: big-model}},\n"
+    "                   spec: {containers: [{name: head, args: [serve]}]}}\n"
+    "      workerGroupSpecs:\n"
+    "      - {groupName: small-group, replicas: 1, minReplicas: 1, maxReplicas: 5,\n"
+    "         template: {spec: {containers: [{name: worker}]}}}\n"
+    "---\n"
+    "apiVersion: orchestration.aibrix.ai/v1alpha1\n"
+    "kind: RayClusterReplicaSet\n"
+    "metadata:\n"
+    "  name: big-model-5f7d\n"
+    "  annotations: {deployment.kubernetes.io/revision: '1'}\n"
+    "  ownerReferences: [{apiVersion: orchestration.aibrix.ai/v1alpha1, kind: RayClusterFleet,\n"
+    "    name: big-model, uid: u1, controller: true}]\n"
+    "spec:\n"
+    "  replicas: 2\n"
+    "  selector: {matchLabels: {model.aibrix.ai/name: big-model, pod-template-hash: 5f7d}}\n"
+    "  template:\n"
+    "    metadata: {labels: {model.aibrix.ai/name: big-model, pod-template-hash: 5f7d}}\n"
+    "    spec:\n"
+    "      headGroupSpec: {template: {spec: {containers: [{name: head}]}}}\n"
+    "      workerGroupSpecs:\n"
+    "      - {groupName: small-group, replicas: 1, template: {spec: {containers: [{name: w}]}}}\n"
+    "---\n"
+    "apiVersion: ray.io/v1\n"
+    "kind: RayCluster\n"
+    "metadata:\n"
+    "  name: big-model-5f7d-abcde\n"
+    "  labels: {model.aibrix.ai/name: big-model, pod-template-hash: 5f7d}\n"
+    "  ownerReferences: [{apiVersion: orchestration.aibrix.ai/v1alpha1,\n"
+    "    kind: RayClusterReplicaSet, name: big-model-5f7d, uid: u2, controller: true}]\n"
+    "spec:\n"
+    "  headGroupSpec: {template: {spec: {containers: [{name: head}]}}}\n"
+    "  workerGroupSpecs:\n"
+    "  - {groupName: small-group, replicas: 1, template: {spec: {containers: [{name: w}]}}}\n"
+    "---\n"
+    "apiVersion: autoscaling.aibrix.ai/v1alpha1\n"
+    "kind: PodAutoscaler\n"
+    "metadata: {name: big-model-kpa}\n"
+    "spec:\n"
+    "  scaleTargetRef: {apiVersion: orchestration.aibrix.ai/v1alpha1, kind: RayClusterFleet,\n"
+    "    name: big-model}\n"
+    "  minReplicas: 1\n"
+    "  maxReplicas: 4\n"
+    "  scalingStrategy: KPA\n"
+    "  metricsSources:\n"
+    "  - {metricSourceType: pod, protocolType: http, port: '8000', path: /metrics,\n"
+    "     targetMetric: gpu_cache_usage_perc, targetValue: '50'}\n"
+    "---\n"
+    "apiVersion: v1\n"
+    "kind: Service\n"
+    "metadata: {name: big-model}\n"
+    "spec: {selector: {model.aibrix.ai/name: big-model}}\n";
+
+static void test_ray_kinds(void **state)
+{
+    srv *s = *state;
+    char *f = write_tmp(s, "fleet.yaml", ray_stack);
+    out o = cli(s, "apply", "-f", f, NULL);
+    assert_int_equal(o.rc, 0);
+    assert_string_equal(o.out, "rayclusterfleet/big-model created\n"
+                               "rayclusterreplicaset/big-model-5f7d created\n"
+                               "raycluster/big-model-5f7d-abcde created\n"
+                               "podautoscaler/big-model-kpa created\n"
+                               "service/big-model created\n");
+    assert_non_null(strstr(o.err, "Warning: rayclusterfleet/big-model: accepted, not acted on "
+                                  "locally: spec.template.spec.rayVersion, "
+                                  "spec.template.spec.headGroupSpec.rayStartParams\n"));
+    assert_null(strstr(o.err, "rayclusterreplicaset/"));
+    out_free(&o);
+    char err[256];
+    json_t *st = json_pack(
+        "{s:i, s:i, s:i, s:i, s:i, s:s, s:[{s:s, s:s, s:s, s:s, s:s}]}", "replicas", 2,
+        "updatedReplicas", 2, "readyReplicas", 1, "availableReplicas", 1, "unavailableReplicas", 1,
+        "scalingTargetSelector",
+        "orchestration.aibrix.ai/raycluster-fleet-name=big-model,ray.io/"
+        "node-type=head",
+        "conditions", "type", "Progressing", "status", "True", "reason", "NewReplicaSetAvailable",
+        "message", "rolled out", "lastTransitionTime", "2024-01-01T00:00:00Z");
+    assert_int_equal(
+        ctl_store_set_status(s->peek, "RayClusterFleet", "big-model", st, err, sizeof(err)), 0);
+    json_decref(st);
+    st = json_pack("{s:i, s:i, s:i}", "replicas", 2, "readyReplicas", 1, "availableReplicas", 1);
+    assert_int_equal(ctl_store_set_status(s->peek, "RayClusterReplicaSet", "big-model-5f7d", st,
+                                          err, sizeof(err)),
+                     0);
+    json_decref(st);
+    st = json_pack("{s:s, s:i, s:i, s:i, s:{s:s, s:s}}", "state", "ready", "desiredWorkerReplicas",
+                   1, "readyWorkerReplicas", 1, "availableWorkerReplicas", 1, "head", "podIP",
+                   "127.0.0.1", "podName", "big-model-5f7d-abcde-head");
+    assert_int_equal(
+        ctl_store_set_status(s->peek, "RayCluster", "big-model-5f7d-abcde", st, err, sizeof(err)),
+        0);
+    json_decref(st);
+    assert_int_equal(ctl_store_event(s->peek, "RayCluster", "big-model-5f7d-abcde",
+                                     CTL_EVENT_WARNING, "GroupRestart",
+                                     "worker small-group-0 exited: restarting the group", 0, err,
+                                     sizeof(err)),
+                     0);
+
+    char c[12][64];
+    o = cli(s, "get", "rayclusterfleets", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "NAME        READY   UP-TO-DATE   AVAILABLE   AGE\n"));
+    assert_int_equal(row_cells(o.out, "big-model", c, 12), 5);
+    assert_string_equal(c[1], "1/2");
+    assert_string_equal(c[2], "2");
+    assert_string_equal(c[3], "1");
+    out_free(&o);
+    o = cli(s, "get", "rayclusterfleet", "big-model", "-o", "wide", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "NAME        READY   UP-TO-DATE   AVAILABLE   AGE   MODEL       "
+                                  "STRATEGY        WORKERS\n"));
+    assert_int_equal(row_cells(o.out, "big-model", c, 12), 8);
+    assert_string_equal(c[5], "big-model");
+    assert_string_equal(c[6], "RollingUpdate");
+    assert_string_equal(c[7], "1");
+    out_free(&o);
+    o = cli(s, "get", "rayclusterreplicasets.orchestration.aibrix.ai", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "NAME             DESIRED   CURRENT   READY   AGE\n"));
+    assert_int_equal(row_cells(o.out, "big-model-5f7d", c, 12), 5);
+    assert_string_equal(c[1], "2");
+    assert_string_equal(c[2], "2");
+    assert_string_equal(c[3], "1");
+    out_free(&o);
+    o = cli(s, "get", "rayclusters", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "NAME                   DESIRED-WORKERS   AVAILABLE-WORKERS   "
+                                  "STATUS   AGE\n"));
+    assert_int_equal(row_cells(o.out, "big-model-5f7d-abcde", c, 12), 5);
+    assert_string_equal(c[1], "1");
+    assert_string_equal(c[2], "1");
+    assert_string_equal(c[3], "ready");
+    out_free(&o);
+    o = cli(s, "get", "raycluster.ray.io", "big-model-5f7d-abcde", "-o", "wide", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(row_cells(o.out, "big-model-5f7d-abcde", c, 12), 8);
+    assert_string_equal(c[5], "1");
+    assert_string_equal(c[6], "127.0.0.1");
+    assert_string_equal(c[7], "big-model");
+    out_free(&o);
+    o = cli(s, "get", "all", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_non_null(strstr(o.out, "raycluster.ray.io/big-model-5f7d-abcde "));
+    assert_null(strstr(o.out, "rayclusterfleet")); /* no category all */
+    out_free(&o);
+    /* a Service selecting the fleet's head pods names its model */
+    o = cli(s, "get", "svc", "big-model", NULL);
+    assert_int_equal(o.rc, 0);
+    assert_int_equal(row_cells(o.out, "big-model", c, 12), 6);
+    assert_string_equal(c[2], "http://127.0.0.1:8888");
+    assert_string_equal(c[3], "big-model");
+    out_free(&o);
+    o = cli(s, "get", "rcf", NULL);
+    assert_int_equal(o.rc, 1);
+    assert_non_null(strstr(o.err, "doesn't have a resource type \"rcf\""));
+    out_free(&o);
+
+    o = cli(s, "describe", "rayclusterfleet", "big-model", NULL);
+    assert_int_equal(o.rc, 0);
+    const char *t = o.out;
+    assert_non_null(strstr(t, "Kind:               RayClusterFleet\n"));
+    assert_non_null(strstr(t, "Model:              big-model\n"));
+    assert_non_null(strstr(t, "Selector:           model.aibrix.ai/name=big-model\n"));
+    assert_non_null(strstr(
+        t, "Replicas:           2 desired | 2 updated | 2 total | 1 available | 1 unavailable\n"));
+    assert_non_null(strstr(t, "StrategyType:       RollingUpdate\n"));
+    assert_non_null(strstr(t, "RollingUpdateStrategy: 0 max unavailable, 1 max surge\n"));
+    assert_non_null(strstr(t, "Scaling Selector:   orchestration.aibrix.ai/raycluster-fleet-name="
+                              "big-model,ray.io/node-type=head\n"));
+    assert_non_null(strstr(t, "Ray Version:        2.10.0\n"));
+    assert_non_null(strstr(t, "Head Command:       {brix} engine serve\n"));
+    assert_true(row_cells(t, "  small-group", c, 12) == 5);
+    assert_string_equal(c[1], "1");
+    assert_string_equal(c[3], "5");
+    assert_true(row_cells(t, "  big-model-5f7d", c, 12) == 7);
+    assert_string_equal(c[1], "2");
+    assert_string_equal(c[5], "1"); /* revision */
+    assert_true(row_cells(t, "  Progressing", c, 12) >= 4);
+    assert_string_equal(c[2], "NewReplicaSetAvailable");
+    out_free(&o);
+
+    o = cli(s, "describe", "rayclusterreplicaset", "big-model-5f7d", NULL);
+    assert_int_equal(o.rc, 0);
+    t = o.out;
+    assert_non_null(strstr(t, "Controlled By:      RayClusterFleet/big-model\n"));
+    assert_non_null(strstr(t, "Replicas:           2 current / 2 desired\n"));
+    assert_non_null(strstr(t, "RayClusters Status: 1 ready / 1 available\n"));
+    assert_true(row_cells(t, "  big-model-5f7d-abcde", c, 12) == 7);
+    assert_string_equal(c[4], "ready");
+    out_free(&o);
+
+    json_object_set_new(s->labels, "ray.io/cluster", json_string("big-model-5f7d-abcde"));
+    o = cli(s, "describe", "raycluster", "big-model-5f7d-abcde", NULL);
+    json_object_del(s->labels, "ray.io/cluster");
+    assert_int_equal(o.rc, 0);
+    t = o.out;
+    assert_non_null(strstr(t, "Controlled By:      RayClusterReplicaSet/big-model-5f7d\n"));
+    assert_non_null(strstr(t, "State:              ready\n"));
+    assert_non_null(strstr(t, "Workers:            1 desired | 1 ready | 1 available\n"));
+    assert_non_null(strstr(t, "Head:               big-model-5f7d-abcde-head (127.0.0.1)\n"));
+    assert_non_null(strstr(t, "Pods:\n"));
+    assert_non_null(strstr(t, "  llama-3-8b-0 "));
+    assert_non_null(strstr(t, "GroupRestart"));
+    out_free(&o);
+
+    o = cli(s, "delete", "-f", f, NULL);
+    assert_int_equal(o.rc, 0);
+    assert_string_equal(o.out, "rayclusterfleet \"big-model\" deleted\n"
+                               "rayclusterreplicaset \"big-model-5f7d\" deleted\n"
+                               "raycluster \"big-model-5f7d-abcde\" deleted\n"
+                               "podautoscaler \"big-model-kpa\" deleted\n"
+                               "service \"big-model\" deleted\n");
+    out_free(&o);
+    o = cli(s, "get", "rayclusters", NULL);
+    assert_string_equal(o.err, "No resources found in default namespace.\n");
+    out_free(&o);
+}
+
 static void test_usage_errors(void **state)
 {
     srv *s = *state;
@@ -1359,6 +1596,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_describe, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_delete, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_apply_core_kinds, srv_setup, srv_teardown),
+        cmocka_unit_test_setup_teardown(test_ray_kinds, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_usage_errors, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_namespaces, srv_setup, srv_teardown),
         cmocka_unit_test(test_keys_selectors_logs),

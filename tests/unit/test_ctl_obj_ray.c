@@ -457,6 +457,8 @@ static void test_replicaset(void **st)
     "spec:\n"                                                                                      \
     "  rayVersion: \"2.10.0\"\n"                                                                   \
     "  enableInTreeAutoscaling: false\n"                                                           \
+    "  autoscalerOptions: {idleTimeoutSeconds: 60}\n"                                              \
+    "  headServiceAnnotations: {a: b}\n"                                                           \
     "  headGroupSpec:\n"                                                                           \
     "    serviceType: ClusterIP\n"                                                                 \
     "    rayStartParams: {}\n"                                                                     \
@@ -481,7 +483,8 @@ static void test_raycluster(void **st)
     assert_int_equal(rc->desired_workers, 4);
     assert_string_equal(ctl_obj_model(o), "big-model");
     assert_string_equal(o->notes, "accepted, not acted on locally: spec.rayVersion, "
-                                  ".enableInTreeAutoscaling, spec.headGroupSpec.serviceType, "
+                                  ".enableInTreeAutoscaling, .autoscalerOptions, "
+                                  ".headServiceAnnotations, spec.headGroupSpec.serviceType, "
                                   ".rayStartParams");
     ctl_obj_free(o);
     /* v1alpha1 is still served by KubeRay */
@@ -571,6 +574,35 @@ static void test_autoscaler_targets_fleet(void **st)
     json_decref(warnings);
 }
 
+/* A Service selecting a fleet's head pods (its head template's labels)
+ * names the fleet's model; one selecting nothing of it names none. */
+static void test_service_models(void **st)
+{
+    (void)st;
+    char err[512];
+    ctl_obj *f = parse_doc(fleet(), err, sizeof(err));
+    if (!f) fail_msg("%s", err);
+    ctl_obj *svc = parse_doc(load("apiVersion: v1\nkind: Service\nmetadata: {name: s}\n"
+                                  "spec: {selector: {model.aibrix.ai/name: big-model}}\n"),
+                             err, sizeof(err));
+    ctl_obj *other = parse_doc(load("apiVersion: v1\nkind: Service\nmetadata: {name: t}\n"
+                                    "spec: {selector: {app: x}}\n"),
+                               err, sizeof(err));
+    assert_non_null(svc);
+    assert_non_null(other);
+    ctl_obj *objs[] = {f, svc};
+    json_t *m = ctl_obj_service_models(svc, objs, 2);
+    assert_int_equal(json_array_size(m), 1);
+    assert_string_equal(json_string_value(json_array_get(m, 0)), "big-model");
+    json_decref(m);
+    m = ctl_obj_service_models(other, objs, 2);
+    assert_int_equal(json_array_size(m), 0);
+    json_decref(m);
+    ctl_obj_free(f);
+    ctl_obj_free(svc);
+    ctl_obj_free(other);
+}
+
 static void test_kinds(void **st)
 {
     (void)st;
@@ -618,10 +650,11 @@ static void test_selector_match(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fleet_sample), cmocka_unit_test(test_fleet_defaults),
-        cmocka_unit_test(test_fleet_errors), cmocka_unit_test(test_replicaset),
-        cmocka_unit_test(test_raycluster),   cmocka_unit_test(test_autoscaler_targets_fleet),
-        cmocka_unit_test(test_kinds),        cmocka_unit_test(test_selector_match),
+        cmocka_unit_test(test_fleet_sample),   cmocka_unit_test(test_fleet_defaults),
+        cmocka_unit_test(test_fleet_errors),   cmocka_unit_test(test_replicaset),
+        cmocka_unit_test(test_raycluster),     cmocka_unit_test(test_autoscaler_targets_fleet),
+        cmocka_unit_test(test_service_models), cmocka_unit_test(test_kinds),
+        cmocka_unit_test(test_selector_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
