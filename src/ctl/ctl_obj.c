@@ -156,6 +156,8 @@ static int ctl_obj_parse_doc(ctl_obj_pctx *c, const json_t *doc)
     case CTL_KIND_POD_AUTOSCALER:
         r = ctl_obj_parse_autoscaler(c, doc);
         break;
+    case CTL_KIND_RAYCLUSTER: /* ctl_raycluster reads raw */
+        return 0;
     case CTL_KIND_NONE:
         return ctl_obj_fail(c, "kind", "unknown");
     default:

@@ -145,8 +145,11 @@ typedef enum ctl_kind {
     CTL_KIND_HTTP_ROUTE,           /* gateway.networking.k8s.io/v1 (v1beta1) */
     CTL_KIND_GATEWAY,              /* gateway.networking.k8s.io/v1 (v1beta1) */
     CTL_KIND_STATEFUL_SET,         /* apps/v1: not run locally (brix runs Deployments) */
+    /* KubeRay's RayCluster (ray.io/v1; v1alpha1 accepted), acted on: run by
+     * ctl_raycluster locally. Stored as written (no typed view yet). */
+    CTL_KIND_RAYCLUSTER,
 } ctl_kind;
-#define CTL_KIND_COUNT (CTL_KIND_STATEFUL_SET + 1)
+#define CTL_KIND_COUNT (CTL_KIND_RAYCLUSTER + 1)
 
 /* "Deployment", "ModelAdapter", "Service", ...; NULL for CTL_KIND_NONE. */
 const char *ctl_kind_name(ctl_kind k);

@@ -101,6 +101,14 @@ static const ctl_obj_kind_row ctl_obj_kinds[] = {
      {"gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"},
      0},
     {CTL_KIND_STATEFUL_SET, "StatefulSet", "statefulset", "statefulsets", "sts", {"apps/v1"}, 0},
+    /* KubeRay defines no short name */
+    {CTL_KIND_RAYCLUSTER,
+     "RayCluster",
+     "raycluster",
+     "rayclusters",
+     NULL,
+     {"ray.io/v1", "ray.io/v1alpha1"},
+     1},
 };
 
 #define CTL_OBJ_NKINDS (sizeof(ctl_obj_kinds) / sizeof(ctl_obj_kinds[0]))

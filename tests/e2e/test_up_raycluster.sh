@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# `brix up` runs a KubeRay RayCluster (ray.io/v1) as a group of local engine
+# processes (ctl_raycluster): a head and a worker group of 2 (templates
+# without command: brix's engine). The members carry KubeRay's pod labels,
+# the gateway routes to the head only, the RayCluster's status reaches
+# state ready with its conditions; a worker SIGKILLed restarts the whole
+# group as a unit (every member's pid changes, the status goes not ready,
+# then ready again, with a GroupRestart event naming the member); deleting
+# the RayCluster stops every member.
+source "$(dirname "$0")/lib.sh"
+e2e_init "$@"
+
+GP=$(free_port)
+AP=$(free_port)
+BASE="http://127.0.0.1:$GP"
+export BRIX_SERVER="http://127.0.0.1:$AP"
+
+cat >"$E2E_TMP/stack.yaml" <<'YAML'
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata:
+  name: rc
+  labels:
+    model.aibrix.ai/name: m1
+spec:
+  headGroupSpec:
+    rayStartParams:
+      dashboard-host: "0.0.0.0"
+    template:
+      metadata:
+        labels:
+          model.aibrix.ai/name: m1
+      spec:
+        containers:
+          - name: ray-head
+  workerGroupSpecs:
+    - groupName: small-group
+      replicas: 2
+      minReplicas: 1
+      maxReplicas: 5
+      rayStartParams: {}
+      template:
+        spec:
+          containers:
+            - name: ray-worker
+YAML
+
+up_start up "$E2E_TMP/state" -f "$E2E_TMP/stack.yaml"
+
+pods_json() { "$BRIX" get pods -o json 2>/dev/null || echo '{"items":[]}'; }
+rc_pods() { pods_json | jq -c '[.items[] | select(.labels["ray.io/cluster"] == "rc")]'; }
+ready_count() { rc_pods | jq '[.[] | select(.phase == "Ready")] | length'; }
+three_ready() { [ "$(ready_count)" = 3 ]; }
+no_members() { [ "$(rc_pods | jq length)" = 0 ]; }
+status() { curl -sf --max-time 2 "$BRIX_SERVER/v1/objects/rayclusters/rc" | jq -c '.object.status // {}'; }
+is_ready() { [ "$(status | jq -r '.state // ""')" = ready ]; }
+not_ready() { status | jq -e '.state != "ready" and ([.conditions[] | select(.type == "RayClusterProvisioned")][0].status == "False")' >/dev/null; }
+pids() { rc_pods | jq -r '[.[] | .pid] | sort | join(",")'; }
+ask() {
+    curl -s -o "$E2E_TMP/body" -w '%{http_code}' --max-time 20 -H 'Content-Type: application/json' \
+        "$BASE/v1/completions" -d '{"model":"m1","prompt":"hi","max_tokens":2}' || true
+}
+
+wait_for 30 "three Ready members" three_ready
+wait_for 10 "state ready" is_ready
+rc_pods >"$E2E_TMP/pods.json"
+check "$E2E_TMP/pods.json" 'length == 3' "three members"
+check "$E2E_TMP/pods.json" '[.[] | select(.labels["ray.io/node-type"] == "head" and .labels["ray.io/group"] == "headgroup" and .labels["ray.io/is-ray-node"] == "yes" and .name == "rc-head-0")] | length == 1' "the head's labels and name"
+check "$E2E_TMP/pods.json" '[.[] | select(.labels["ray.io/node-type"] == "worker" and .labels["ray.io/group"] == "small-group" and .labels["model.aibrix.ai/name"] == "m1")] | length == 2' "the workers' labels"
+status >"$E2E_TMP/status.json"
+check "$E2E_TMP/status.json" '.desiredWorkerReplicas == 2 and .readyWorkerReplicas == 2 and .availableWorkerReplicas == 2 and .head.podName == "rc-head-0" and .head.podIP == "127.0.0.1" and .observedGeneration >= 1' "status counts and head"
+check "$E2E_TMP/status.json" '[.conditions[] | select((.type == "RayClusterProvisioned" or .type == "HeadPodReady") and .status == "True" and (.lastTransitionTime | test("^[0-9-]+T[0-9:]+Z$")))] | length == 2' "conditions True with lastTransitionTime"
+log "3 members Ready with KubeRay's labels; status ready"
+
+for _ in 1 2 3 4; do expect_status "$(ask)" 200 "a completion through the gateway"; done
+HEAD_PORT=$(jq -r '.[] | select(.labels["ray.io/node-type"] == "head") | .port' "$E2E_TMP/pods.json")
+[ "$(metric "$HEAD_PORT" vllm:request_success_total finished_reason=length)" = 4 ] || fail "the head did not serve the 4 requests"
+for p in $(jq -r '.[] | select(.labels["ray.io/node-type"] == "worker") | .port' "$E2E_TMP/pods.json"); do
+    n=$(metric "$p" vllm:request_success_total finished_reason=length)
+    [ -z "$n" ] || [ "$n" = 0 ] || fail "worker on port $p served $n requests"
+done
+log "the gateway routes to the head only"
+
+# a worker dies: the group restarts as a unit
+BEFORE=$(pids)
+VICTIM=$(jq -r '[.[] | select(.labels["ray.io/node-type"] == "worker")][0].pid' "$E2E_TMP/pods.json")
+kill -KILL "$VICTIM"
+wait_for 20 "the status turns not ready" not_ready
+wait_for 40 "the group ready again" is_ready
+wait_for 10 "three Ready members again" three_ready
+AFTER=$(pids)
+for p in ${BEFORE//,/ }; do
+    [[ ",$AFTER," != *",$p,"* ]] || fail "pid $p survived the unit restart (before $BEFORE, after $AFTER)"
+done
+curl -sf "$BRIX_SERVER/v1/events?kind=RayCluster&name=rc" >"$E2E_TMP/events.json" || fail "events"
+check "$E2E_TMP/events.json" '[.. | objects | select(.reason? == "GroupRestart") | select(.message | test("rc-small-group-worker-"))] | length >= 1' "a GroupRestart event naming the worker"
+for _ in 1 2 3; do expect_status "$(ask)" 200 "a completion after the restart"; done
+log "worker SIGKILLed: every member restarted (pids $BEFORE -> $AFTER), ready again"
+
+# delete: every member stops
+curl -sf -X DELETE "$BRIX_SERVER/v1/objects/rayclusters/rc" >/dev/null || fail "delete the RayCluster"
+wait_for 30 "every member stopped" no_members
+for p in ${AFTER//,/ }; do
+    kill -0 "$p" 2>/dev/null && fail "member pid $p still runs"
+done
+log "deleted: all members stopped"
+log "PASS"
