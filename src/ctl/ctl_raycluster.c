@@ -199,6 +199,23 @@ static void rc_observe(ctl_raycluster_runner *r, rc_cluster *c)
     }
 }
 
+/* Why a member's pod is bad (rc_observe). */
+static const char *rc_what(const rc_member *m)
+{
+    if (m->bad == 2) return "was restarted";
+    if (m->npods > 1) return "has more than one pod";
+    switch (m->phase) {
+    case CTL_POD_BACKOFF:
+        return "exited";
+    case CTL_POD_STOPPING:
+        return "is being stopped (a failed probe)";
+    case CTL_POD_DRAINING:
+        return "is draining";
+    default:
+        return "failed";
+    }
+}
+
 /* A member failed: the whole group stops, and starts again after the
  * back-off. */
 static void rc_unit_restart(ctl_raycluster_runner *r, rc_cluster *c, const rc_member *m,
@@ -288,7 +305,7 @@ static int rc_step(ctl_raycluster_runner *r, rc_cluster *c)
     if (c->phase == RC_HEAD) {
         rc_member *h = &c->m[0];
         if (h->bad || h->npods == 0) {
-            rc_unit_restart(r, c, h, h->bad == 2 ? "was restarted" : "exited");
+            rc_unit_restart(r, c, h, h->npods ? rc_what(h) : "is gone");
         } else if (h->npods && h->port > 0) {
             c->head_port = h->port;
             int failed = 0;
@@ -304,8 +321,7 @@ static int rc_step(ctl_raycluster_runner *r, rc_cluster *c)
         for (size_t i = 0; i < c->nm; i++) {
             rc_member *m = &c->m[i];
             const char *what = m->npods == 0                        ? "is gone"
-                               : m->bad == 2                        ? "was restarted"
-                               : m->bad                             ? "exited or failed"
+                               : m->bad                             ? rc_what(m)
                                : m->head && m->port != c->head_port ? "moved to another port"
                                                                     : NULL;
             if (what) {
