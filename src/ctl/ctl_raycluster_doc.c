@@ -192,6 +192,19 @@ static int ctl_raycluster_env_set(json_t *env, const char *name, const char *val
     return json_array_append_new(env, json_pack("{s:s,s:s}", "name", name, "value", value));
 }
 
+/* 1 when a command/args list mentions {port} or --port. */
+static int ctl_raycluster_names_port(const json_t *list)
+{
+    size_t i;
+    const json_t *w;
+    json_array_foreach(list, i, w)
+    {
+        const char *s = json_string_value(w);
+        if (s && (strstr(s, "{port}") || strstr(s, "--port"))) return 1;
+    }
+    return 0;
+}
+
 /* containers[0] of spec (made when absent) with the group's env and, for a
  * worker without command, brix's engine. 0 or -1. */
 static int ctl_raycluster_container(json_t *spec, const ctl_raycluster_view *v,
@@ -229,6 +242,12 @@ static int ctl_raycluster_container(json_t *spec, const ctl_raycluster_view *v,
             rc |= json_object_set_new(c0, "command", json_pack("[s,s]", "{brix}", "engine")) |
                   json_object_set_new(c0, "args", json_pack("[s,s]", "--port", "{port}"));
     }
+    /* a command that names no port (a Ray worker's script) still gets one of
+     * its own: every member is a process on this machine */
+    if ((json_object_get(c0, "command") || json_object_get(c0, "args")) &&
+        !ctl_raycluster_names_port(json_object_get(c0, "command")) &&
+        !ctl_raycluster_names_port(json_object_get(c0, "args")))
+        rc |= ctl_raycluster_env_set(env, "BRIX_PORT", "{port}");
     return rc ? -1 : 0;
 }
 

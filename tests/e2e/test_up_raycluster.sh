@@ -6,7 +6,10 @@
 # state ready with its conditions; a worker SIGKILLed restarts the whole
 # group as a unit (every member's pid changes, the status goes not ready,
 # then ready again, with a GroupRestart event naming the member); deleting
-# the RayCluster stops every member.
+# the RayCluster stops every member. Under --engine simulator, a RayCluster
+# written as AIBrix's sample is (a bash script that starts Ray, polls its
+# dashboard, then runs vllm serve --tensor-parallel-size 2; a worker that
+# evals $KUBERAY_GEN_RAY_START_CMD) runs brix's engine as head and worker.
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
 
@@ -45,7 +48,7 @@ spec:
             - name: ray-worker
 YAML
 
-up_start up "$E2E_TMP/state" -f "$E2E_TMP/stack.yaml"
+up_start up "$E2E_TMP/state" --engine simulator -f "$E2E_TMP/stack.yaml"
 
 pods_json() { "$BRIX" get pods -o json 2>/dev/null || echo '{"items":[]}'; }
 rc_pods() { pods_json | jq -c '[.items[] | select(.labels["ray.io/cluster"] == "rc")]'; }
@@ -104,4 +107,66 @@ for p in ${AFTER//,/ }; do
     kill -0 "$p" 2>/dev/null && fail "member pid $p still runs"
 done
 log "deleted: all members stopped"
+
+# AIBrix's shape: scripts for Ray and vLLM, run by the simulator
+cat >"$E2E_TMP/sample.yaml" <<'YAML'
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata:
+  name: qwen
+spec:
+  headGroupSpec:
+    rayStartParams:
+      dashboard-host: "0.0.0.0"
+    template:
+      metadata:
+        labels:
+          model.aibrix.ai/name: qwen-coder-7b-instruct
+      spec:
+        containers:
+          - name: ray-head
+            command: ["/bin/bash", "-c"]
+            args:
+              - >
+                ulimit -n 65536 &&
+                eval "$KUBERAY_GEN_RAY_START_CMD" &
+
+                until curl --max-time 5 --fail http://127.0.0.1:8265 > /dev/null 2>&1; do
+                  sleep 2;
+                done &&
+
+                vllm serve Qwen/Qwen2.5-Coder-7B-Instruct \
+                  --served-model-name qwen-coder-7b-instruct \
+                  --tensor-parallel-size 2 \
+                  --distributed-executor-backend ray \
+                  --host 0.0.0.0 \
+                  --port 8000
+  workerGroupSpecs:
+    - groupName: small-group
+      replicas: 1
+      minReplicas: 1
+      maxReplicas: 5
+      rayStartParams: {}
+      template:
+        spec:
+          containers:
+            - name: ray-worker
+              command: ["/bin/bash", "-c"]
+              args:
+                - >
+                  ulimit -n 65536 &&
+                  eval "$KUBERAY_GEN_RAY_START_CMD --node-ip-address=$MY_POD_IP" &&
+                  tail -f /dev/null
+YAML
+"$BRIX" apply -f "$E2E_TMP/sample.yaml" >/dev/null || fail "apply the sample-shaped RayCluster"
+qwen_ready() { [ "$(curl -sf "$BRIX_SERVER/v1/objects/rayclusters/qwen" | jq -r '.object.status.state // ""')" = ready ]; }
+wait_for 30 "the sample-shaped RayCluster ready" qwen_ready
+code=$(curl -s -o "$E2E_TMP/body" -w '%{http_code}' --max-time 20 -H 'Content-Type: application/json' \
+    "$BASE/v1/completions" -d '{"model":"qwen-coder-7b-instruct","prompt":"hi","max_tokens":2}')
+expect_status "$code" 200 "a completion from the simulated vLLM head"
+grep -q -- 'engine --model Qwen/Qwen2.5-Coder-7B-Instruct .*--tensor-parallel-size 2' "$E2E_TMP/state/logs/qwen-head-0.log" ||
+    fail "the head's launch line: $(grep -- '--- brix' "$E2E_TMP/state/logs/qwen-head-0.log")"
+grep -q -- 'engine --port [0-9]' "$E2E_TMP/state/logs/qwen-small-group-worker-0-0.log" ||
+    fail "the worker's launch line: $(grep -- '--- brix' "$E2E_TMP/state/logs/qwen-small-group-worker-0-0.log")"
+log "AIBrix-shaped scripts: the head runs brix engine (TP 2), the worker brix engine --port"
 log "PASS"

@@ -185,6 +185,23 @@ static void test_member_doc(void **st)
     w.key = "rc-big-worker-0";
     d = member(o, &v, &w);
     assert_string_equal(d->u.dep.argv[0], "sh");
+    assert_null(env_of(d, "BRIX_PORT")); /* its command names {port} */
+    ctl_obj_free(d);
+    ctl_obj_free(o);
+
+    /* a Ray worker's script names no port: BRIX_PORT gives it one of its own */
+    o = rc_obj(
+        "{\"apiVersion\":\"ray.io/v1\",\"kind\":\"RayCluster\",\"metadata\":{\"name\":\"r\","
+        "\"labels\":{\"model.aibrix.ai/name\":\"m\"}},\"spec\":{\"headGroupSpec\":"
+        "{\"template\":{}},\"workerGroupSpecs\":[{\"groupName\":\"g\",\"replicas\":2,"
+        "\"template\":{\"spec\":{\"containers\":[{\"command\":[\"bash\",\"-c\"],"
+        "\"args\":[\"eval \\\"$KUBERAY_GEN_RAY_START_CMD\\\" && tail -f /dev/null\"]}]}}}]}}");
+    assert_int_equal(ctl_raycluster_view_read(o, &v, err, sizeof(err)), 0);
+    ctl_raycluster_member_cfg rw = {
+        .key = "r-g-worker-0", .g = &v.workers[0], .rank = 1, .group_size = 3, .head_port = 7};
+    d = member(o, &v, &rw);
+    assert_string_equal(env_of(d, "BRIX_PORT"), "{port}");
+    assert_int_equal(d->u.dep.fixed_port, 0); /* brix allocates its port */
     ctl_obj_free(d);
     ctl_obj_free(o);
 }
