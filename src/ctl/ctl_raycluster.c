@@ -47,11 +47,11 @@ typedef struct rc_cluster {
     int valid;
     rc_phase phase;
     int adopt;    /* the next START adopts (SYNC) */
+    int adopting; /* adopted at SYNC, not yet all Ready: the stored status stands */
     int deleting; /* removed: forget once its members are gone */
     rc_member m[CTL_RAYCLUSTER_MAX_MEMBERS];
     size_t nm;
     int head_port;
-    int provisioned_once;
     uint64_t backoff_ms, start_at; /* loop ms */
     ctl_raycluster_cond prov, headc;
     char prov_reason[64], prov_msg[512];
@@ -229,6 +229,7 @@ static void rc_unit_restart(ctl_raycluster_runner *r, rc_cluster *c, const rc_me
                    "%s: restarting the group as a unit", why);
     snprintf(c->prov_reason, sizeof(c->prov_reason), "GroupRestarting");
     snprintf(c->prov_msg, sizeof(c->prov_msg), "%s", why);
+    c->adopting = 0;
     ctl_raycluster_cond_set(&c->prov, 0, ctl_ctrl_wall_ms());
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : RC_BACKOFF_MIN_MS;
     if (c->backoff_ms > RC_BACKOFF_MAX_MS) c->backoff_ms = RC_BACKOFF_MAX_MS;
@@ -255,8 +256,9 @@ static void rc_status(ctl_raycluster_runner *r, rc_cluster *c)
             o.ready_workers++;
         }
     }
+    if (c->adopting && !all_ready) return; /* a previous run's pods being probed */
+    c->adopting = 0;
     if (all_ready) {
-        c->provisioned_once = 1;
         c->backoff_ms = 0;
         c->prov_reason[0] = c->prov_msg[0] = '\0';
         o.prov_reason = o.prov_message = NULL;
@@ -405,7 +407,7 @@ static void rc_put(ctl_raycluster_runner *r, const ctl_obj *o, int sync)
         r->cl[r->n++] = c;
         c->obj = copy;
         rc_load_conditions(r, c);
-        c->adopt = sync;
+        c->adopt = c->adopting = sync;
         c->phase = RC_STOPPING; /* nothing runs yet: starts on this pass */
     } else {
         if (!c->deleting && c->phase != RC_IDLE)
@@ -414,6 +416,7 @@ static void rc_put(ctl_raycluster_runner *r, const ctl_obj *o, int sync)
         ctl_obj_free(c->obj);
         c->obj = copy;
         c->deleting = 0;
+        c->adopting = 0;
         if (c->phase != RC_STOPPING && c->phase != RC_IDLE) rc_remove_all(r, c);
         c->phase = RC_STOPPING;
         c->start_at = 0;

@@ -6,7 +6,8 @@
 # state ready with its conditions; a worker SIGKILLed restarts the whole
 # group as a unit (every member's pid changes, the status goes not ready,
 # then ready again, with a GroupRestart event naming the member); deleting
-# the RayCluster stops every member. Under --engine simulator, a RayCluster
+# the RayCluster stops every member; a restart of `brix up` --keep-engines
+# adopts the members. Under --engine simulator, a RayCluster
 # written as AIBrix's sample is (a bash script that starts Ray, polls its
 # dashboard, then runs vllm serve --tensor-parallel-size 2; a worker that
 # evals $KUBERAY_GEN_RAY_START_CMD) runs brix's engine as head and worker.
@@ -48,7 +49,7 @@ spec:
             - name: ray-worker
 YAML
 
-up_start up "$E2E_TMP/state" --engine simulator -f "$E2E_TMP/stack.yaml"
+up_start up "$E2E_TMP/state" --engine simulator --keep-engines -f "$E2E_TMP/stack.yaml"
 
 pods_json() { "$BRIX" get pods -o json 2>/dev/null || echo '{"items":[]}'; }
 rc_pods() { pods_json | jq -c '[.items[] | select(.labels["ray.io/cluster"] == "rc")]'; }
@@ -83,6 +84,19 @@ for p in $(jq -r '.[] | select(.labels["ray.io/node-type"] == "worker") | .port'
     [ -z "$n" ] || [ "$n" = 0 ] || fail "worker on port $p served $n requests"
 done
 log "the gateway routes to the head only"
+
+# brix up restarts (--keep-engines): the members are adopted, not restarted
+BEFORE=$(pids)
+LTT=$(status | jq -c '[.conditions[].lastTransitionTime]')
+kill -TERM "$UP_PID"
+wait "$UP_PID" 2>/dev/null
+up_start up2 "$E2E_TMP/state" --engine simulator
+wait_for 20 "the adopted group ready" is_ready
+three_ready || fail "not every member Ready after adoption: $(rc_pods)"
+[ "$(pids)" = "$BEFORE" ] || fail "members restarted instead of adopted: $BEFORE -> $(pids)"
+[ "$(status | jq -c '[.conditions[].lastTransitionTime]')" = "$LTT" ] || fail "conditions moved: $LTT -> $(status)"
+expect_status "$(ask)" 200 "a completion after brix up restarted"
+log "brix up restarted: the members adopted (pids $BEFORE)"
 
 # a worker dies: the group restarts as a unit
 BEFORE=$(pids)
