@@ -144,6 +144,8 @@ static int rc_member_apply(ctl_raycluster_runner *r, rc_cluster *c, rc_member *m
                                     .rank = m->rank,
                                     .group_size = 1 + c->view.desired_workers,
                                     .head_port = c->head_port};
+    m->pid = 0;
+    m->why[0] = '\0'; /* what the orchestrator says from now on (a FailedStart comes inside) */
     json_t *doc = ctl_raycluster_member_doc(c->obj, &c->view, &mc, err, sizeof(err));
     ctl_obj *o = NULL;
     int rc = -1;
@@ -158,8 +160,6 @@ static int rc_member_apply(ctl_raycluster_runner *r, rc_cluster *c, rc_member *m
     if (rc != 0)
         ctl_ctrl_event(r->ctrl, c->obj->name, CTL_EVENT_WARNING, "FailedCreate", "member %s: %s",
                        m->key, err);
-    m->pid = 0;
-    m->why[0] = '\0';
     return rc;
 }
 

@@ -10,7 +10,8 @@
 # adopts the members. Under --engine simulator, a RayCluster
 # written as AIBrix's sample is (a bash script that starts Ray, polls its
 # dashboard, then runs vllm serve --tensor-parallel-size 2; a worker that
-# evals $KUBERAY_GEN_RAY_START_CMD) runs brix's engine as head and worker.
+# evals $KUBERAY_GEN_RAY_START_CMD) runs brix's engine as head and worker;
+# without the switch, where Ray is missing, an event names the switch.
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
 
@@ -183,4 +184,15 @@ grep -q -- 'engine --model Qwen/Qwen2.5-Coder-7B-Instruct .*--tensor-parallel-si
 grep -q -- 'engine --port [0-9]' "$E2E_TMP/state/logs/qwen-small-group-worker-0-0.log" ||
     fail "the worker's launch line: $(grep -- '--- brix' "$E2E_TMP/state/logs/qwen-small-group-worker-0-0.log")"
 log "AIBrix-shaped scripts: the head runs brix engine (TP 2), the worker brix engine --port"
+
+# without --engine simulator, Ray missing here: an event on the RayCluster names the switch
+if ! command -v ray >/dev/null; then
+    GP=$(free_port)
+    AP=$(free_port)
+    export BRIX_SERVER="http://127.0.0.1:$AP"
+    up_start up3 "$E2E_TMP/state3" -f "$E2E_TMP/sample.yaml"
+    named() { curl -sf "$BRIX_SERVER/v1/events?kind=RayCluster&name=qwen" | jq -e '[.. | objects | select(.reason? == "FailedStart") | select(.message | test("ray: not found on PATH.*--engine simulator"))] | length >= 1' >/dev/null; }
+    wait_for 10 "a FailedStart event naming --engine simulator" named
+    log "no Ray here, no simulator: FailedStart names the switch"
+fi
 log "PASS"
