@@ -10,8 +10,9 @@
  *             back-off, START again (or, deleted, forget it)
  *   IDLE      nothing runs (invalid spec, suspended)
  *
- * The back-off between unit restarts is 1 s, doubling to 60 s, and back
- * to 1 s once every member was Ready. */
+ * A unit restart starts again as soon as every member is gone when the
+ * group was all Ready before; again without having been Ready, it waits
+ * 1 s, doubling to 60 s (a crash loop). */
 #include "ctl/ctl_raycluster.h"
 
 #include <stdio.h>
@@ -231,9 +232,10 @@ static void rc_unit_restart(ctl_raycluster_runner *r, rc_cluster *c, const rc_me
     snprintf(c->prov_msg, sizeof(c->prov_msg), "%s", why);
     c->adopting = 0;
     ctl_raycluster_cond_set(&c->prov, 0, ctl_ctrl_wall_ms());
+    /* at once after a group that was all Ready; a crash loop backs off */
+    c->start_at = ctl_ctrl_now(r->ctrl) + c->backoff_ms;
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : RC_BACKOFF_MIN_MS;
     if (c->backoff_ms > RC_BACKOFF_MAX_MS) c->backoff_ms = RC_BACKOFF_MAX_MS;
-    c->start_at = ctl_ctrl_now(r->ctrl) + c->backoff_ms;
     rc_remove_all(r, c);
 }
 
