@@ -2,7 +2,9 @@
  * bytes, from `brix apply`): the input's NUL- or newline-separated words
  * as containers[0].command + args, through ctl_local_vllm_is_server and
  * ctl_local_vllm_translate (--engine simulator; vLLM's --lora-modules JSON
- * form included) and bx_apikey_from_words / bx_apikey_redact (an engine's
+ * form included; a sh -c script's last command), ctl_local_vllm_is_ray and
+ * ctl_local_vllm_ray_worker (a RayCluster worker's Ray node) and bx_apikey_from_words /
+ * bx_apikey_redact (an engine's
  * --api-key). */
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +40,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ctl_local_vllm_is_server(argv)) {
         char **sim = NULL;
         if (ctl_local_vllm_translate(argv, "/usr/bin/brix", &sim) > 0) ctl_local_vllm_free(sim);
+    }
+    if (ctl_local_vllm_is_ray(argv)) {
+        char **sim = NULL;
+        if (ctl_local_vllm_ray_worker(argv, "/usr/bin/brix", 8000, &sim) > 0)
+            ctl_local_vllm_free(sim);
     }
     char key[256], red[512];
     if (bx_apikey_from_words((const char *const *)argv, n, key, sizeof(key)))

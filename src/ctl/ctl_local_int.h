@@ -246,7 +246,19 @@ int ctl_local_probe_busy(const ctl_local_probe *pr);
  * rest. */
 int ctl_local_vllm_translate(char *const *argv, const char *brix, char ***out);
 void ctl_local_vllm_free(char **argv);
-/* 1 when argv starts vLLM's OpenAI server (as above). */
+/* 1 when argv starts vLLM's OpenAI server (as above; a sh -c script's last
+ * command too). */
 int ctl_local_vllm_is_server(char *const *argv);
+/* 1 when argv starts a Ray node (`ray start`, a sh -c script running it
+ * or evaluating $KUBERAY_GEN_RAY_START_CMD). */
+int ctl_local_vllm_is_ray(char *const *argv);
+/* A Ray node that is no vLLM server (a RayCluster worker): *out gets
+ * `brix engine --port PORT` (free with ctl_local_vllm_free) and 1; 0 when
+ * argv is none (*out NULL); -1 out of memory. */
+int ctl_local_vllm_ray_worker(char *const *argv, const char *brix, int port, char ***out);
+/* For a sh -c script that runs Ray or a vLLM server: "ray" or "vllm" when
+ * that program is not on PATH; NULL otherwise (a program run directly is
+ * reported by uv_spawn). */
+const char *ctl_local_vllm_missing(char *const *argv);
 
 #endif

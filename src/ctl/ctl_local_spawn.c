@@ -234,6 +234,24 @@ int ctl_local_spawn(ctl_local_pod *p, uv_exit_cb on_exit, char *why, size_t whyl
         snprintf(why, whylen, "out of memory");
         return -1;
     }
+    const char *missing = l->cfg.engine_simulator ? NULL : ctl_local_vllm_missing(argv);
+    /* a RayCluster worker's Ray node: brix engine as a group worker */
+    if (!sim && l->cfg.engine_simulator &&
+        ctl_local_vllm_ray_worker(argv, l->brix, p->port, &sim) < 0) {
+        free(argv);
+        free(envp);
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    if (missing) {
+        free(argv);
+        free(envp);
+        snprintf(why, whylen,
+                 "%s: not found on PATH: %s is not installed here; `brix up --engine simulator` "
+                 "runs brix's simulator in its place",
+                 missing, !strcmp(missing, "ray") ? "Ray" : "vLLM");
+        return -1;
+    }
     char **run = sim ? sim : argv;
     char **extra = NULL;
     char **env = ctl_local_spawn_env_build(l, envp, &extra);

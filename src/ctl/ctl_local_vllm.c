@@ -4,7 +4,10 @@
  * Recognised: `vllm serve [MODEL] ...`, `python[3] -m
  * vllm.entrypoints.openai.api_server ...`, and either as the one line of
  * `sh -c` / `bash -c` when that line is plain words (no quotes, $, ;, &,
- * |, <, >, backquotes; backslash-newlines allowed). What changes:
+ * |, <, >, backquotes; backslash-newlines allowed), or as the last command
+ * of such a script when that command is plain words (a RayCluster head's
+ * script starts Ray and polls its dashboard first: the simulator needs
+ * neither, the commands before are dropped). What changes:
  *   MODEL (vllm serve's positional)   --model MODEL
  *   --served-model-name A B ...        --served-model-name A (the first;
  *                                      the simulator serves one name)
@@ -13,12 +16,23 @@
  *   --host H                           dropped (engines listen on loopback)
  * Everything else passes as written: brix engine acts on --max-model-len,
  * --enable-lora, --max-loras, --port, ... and names the options it does not
- * act on (--max-lora-rank, --gpu-memory-utilization, ...) in one warning. */
+ * act on (--max-lora-rank, --gpu-memory-utilization, ...) in one warning;
+ * --tensor-parallel-size and --pipeline-parallel-size pass through too.
+ *
+ * A Ray node that is no vLLM server (`ray start ...`, or a sh -c script
+ * that runs `ray start` or evals $KUBERAY_GEN_RAY_START_CMD: a RayCluster
+ * worker's) runs `brix engine --port PORT` (ctl_local_vllm_ray_worker): a
+ * group worker, its leader and rank in its env (BRIX_GROUP_LEADER,
+ * BRIX_GROUP_RANK). Without the simulator, a script that needs `ray` or
+ * `vllm` where PATH has none is named by ctl_local_vllm_missing, so that
+ * the launch fails with the switch's hint instead of a script that waits
+ * forever for a Ray dashboard. */
 #include "ctl/ctl_local_int.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *ctl_local_vllm_base(const char *s)
 {
@@ -45,14 +59,10 @@ static size_t ctl_local_vllm_start(char *const *argv)
     return 0;
 }
 
-/* sh -c LINE with LINE plain words: those words (malloc'd array of
- * malloc'd strings), else NULL. */
-static char **ctl_local_vllm_shell_words(char *const *argv)
+/* The words of line when it is plain words (malloc'd array of malloc'd
+ * strings), else NULL. */
+static char **ctl_local_vllm_split(const char *line)
 {
-    if (!argv[0] || !argv[1] || !argv[2] || argv[3]) return NULL;
-    const char *sh = ctl_local_vllm_base(argv[0]);
-    if ((strcmp(sh, "sh") && strcmp(sh, "bash")) || strcmp(argv[1], "-c")) return NULL;
-    const char *line = argv[2];
     if (strpbrk(line, "'\"$;&|<>`(){}*?")) return NULL;
     size_t cap = strlen(line) / 2 + 2, n = 0;
     char **w = calloc(cap, sizeof(char *));
@@ -78,6 +88,73 @@ static char **ctl_local_vllm_shell_words(char *const *argv)
         n++;
         s += len;
     }
+    return w;
+}
+
+/* The script of `sh -c SCRIPT` / `bash -c SCRIPT`, else NULL. */
+static const char *ctl_local_vllm_script(char *const *argv)
+{
+    if (!argv[0] || !argv[1] || !argv[2] || argv[3]) return NULL;
+    const char *sh = ctl_local_vllm_base(argv[0]);
+    if ((strcmp(sh, "sh") && strcmp(sh, "bash")) || strcmp(argv[1], "-c")) return NULL;
+    return argv[2];
+}
+
+/* The last command of a script (malloc'd), split at the separators outside
+ * quotes and parentheses: ; & && | || and newlines (a backslash-newline
+ * continues the line); NULL when none or out of memory. */
+static char *ctl_local_vllm_last_command(const char *script)
+{
+    const char *seg = script, *last = NULL;
+    size_t last_len = 0;
+    char quote = 0;
+    int depth = 0;
+    for (const char *p = script;; p++) {
+        int sep = 0;
+        if (*p == '\0') {
+            sep = 1;
+        } else if (quote) {
+            if (*p == '\\' && quote == '"' && p[1])
+                p++;
+            else if (*p == quote)
+                quote = 0;
+            continue;
+        } else if (*p == '\\' && p[1]) {
+            p++;
+            continue;
+        } else if (*p == '\'' || *p == '"' || *p == '`') {
+            quote = *p;
+            continue;
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == ')') {
+            depth -= depth > 0;
+        } else if (depth == 0 && (*p == ';' || *p == '&' || *p == '|' || *p == '\n')) {
+            sep = 1;
+        }
+        if (!sep) continue;
+        if (strspn(seg, " \t\n") < (size_t)(p - seg)) {
+            last = seg;
+            last_len = (size_t)(p - seg);
+        }
+        if (*p == '\0') break;
+        seg = p + 1;
+    }
+    return last ? strndup(last, last_len) : NULL;
+}
+
+/* sh -c LINE with LINE plain words, or whose last command is: those words
+ * (malloc'd array of malloc'd strings), else NULL. */
+static char **ctl_local_vllm_shell_words(char *const *argv)
+{
+    const char *line = ctl_local_vllm_script(argv);
+    if (!line) return NULL;
+    char **w = ctl_local_vllm_split(line);
+    if (w) return w;
+    char *last = ctl_local_vllm_last_command(line);
+    if (!last) return NULL;
+    w = ctl_local_vllm_split(last);
+    free(last);
     return w;
 }
 
@@ -197,4 +274,59 @@ int ctl_local_vllm_translate(char *const *argv, const char *brix, char ***out)
 void ctl_local_vllm_free(char **argv)
 {
     ctl_local_vllm_free_words(argv);
+}
+
+/* 1 when argv starts a Ray node: `ray start ...`, or a sh -c script that
+ * runs `ray start` or evals $KUBERAY_GEN_RAY_START_CMD. */
+int ctl_local_vllm_is_ray(char *const *argv)
+{
+    if (argv[0] && !strcmp(ctl_local_vllm_base(argv[0]), "ray") && argv[1] &&
+        !strcmp(argv[1], "start"))
+        return 1;
+    const char *script = ctl_local_vllm_script(argv);
+    return script && (strstr(script, "KUBERAY_GEN_RAY_START_CMD") || strstr(script, "ray start"));
+}
+
+int ctl_local_vllm_ray_worker(char *const *argv, const char *brix, int port, char ***out)
+{
+    *out = NULL;
+    if (ctl_local_vllm_is_server(argv) || !ctl_local_vllm_is_ray(argv)) return 0;
+    char p[16];
+    snprintf(p, sizeof(p), "%d", port);
+    char **o = calloc(5, sizeof(char *));
+    if (!o || !(o[0] = strdup(brix)) || !(o[1] = strdup("engine")) || !(o[2] = strdup("--port")) ||
+        !(o[3] = strdup(p))) {
+        ctl_local_vllm_free(o);
+        return -1;
+    }
+    *out = o;
+    return 1;
+}
+
+/* 1 when prog is an executable on PATH (or, with a '/', that file). */
+static int ctl_local_vllm_on_path(const char *prog)
+{
+    if (strchr(prog, '/')) return access(prog, X_OK) == 0;
+    const char *path = getenv("PATH");
+    if (!path) return 0;
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        char f[4096];
+        if (snprintf(f, sizeof(f), "%.*s/%s", (int)n, n ? path : ".", prog) < (int)sizeof(f) &&
+            access(f, X_OK) == 0)
+            return 1;
+        path += n + (path[n] == ':');
+    }
+    return 0;
+}
+
+const char *ctl_local_vllm_missing(char *const *argv)
+{
+    if (!ctl_local_vllm_script(argv)) return NULL; /* a program: uv_spawn says ENOENT */
+    if (ctl_local_vllm_is_ray(argv) && !ctl_local_vllm_on_path("ray")) return "ray";
+    char **w = ctl_local_vllm_shell_words(argv);
+    const char *miss = NULL;
+    if (w && ctl_local_vllm_start(w) == 2 && !ctl_local_vllm_on_path(w[0])) miss = "vllm";
+    ctl_local_vllm_free_words(w);
+    return miss;
 }

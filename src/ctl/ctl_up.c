@@ -23,6 +23,7 @@
 #include "ctl/ctl_obj.h"
 #include "ctl/ctl_objstore_sqlite.h"
 #include "ctl/ctl_orch_local.h"
+#include "ctl/ctl_raycluster.h"
 #include "gateway/gw_config.h"
 #include "gateway/gw_gateway.h"
 
@@ -60,6 +61,7 @@ typedef struct ctl_up {
     ctl_lora *lora;
     ctl_as *as;
     ctl_deploy *deploy;
+    ctl_raycluster_runner *rc; /* RayClusters: groups of pods */
     ctl_api *api;
     uv_timer_t tick;
     uv_signal_t sigint, sigterm;
@@ -210,6 +212,10 @@ static void ctl_up_refresh(ctl_up *u)
     int n = 0;
     for (size_t i = 0; i < u->npods; i++) {
         if (u->pods[i].phase != CTL_POD_READY) continue;
+        /* a RayCluster's workers serve no API: only heads are routed (as AIBrix's gateway) */
+        const char *nt =
+            json_string_value(json_object_get(u->pods[i].labels, CTL_RAY_LABEL_NODE_TYPE));
+        if (nt && !strcmp(nt, "worker")) continue;
         snprintf(addrbuf[n], sizeof(addrbuf[n]), "%s:%d", u->pods[i].host, u->pods[i].port);
         addrs[n] = addrbuf[n];
         names[n] = ctl_key_name(u->pods[i].name); /* target-pod: the pod name, no namespace */
@@ -220,6 +226,7 @@ static void ctl_up_refresh(ctl_up *u)
     ctl_lora_pods(u->lora, u->pods, u->npods);
     ctl_as_pods(u->as, u->pods, u->npods);
     ctl_deploy_pods(u->deploy, u->pods, u->npods);
+    ctl_raycluster_pods_changed(u->rc);
 }
 
 static void ctl_up_on_pod(void *ud, const ctl_podview *pod)
@@ -244,6 +251,7 @@ static void ctl_up_on_orch_event(void *ud, const char *kind, const char *name, c
 {
     ctl_up *u = ud;
     char err[256];
+    if (ctl_raycluster_member_event(u->rc, name, type, reason, message)) return; /* a member's */
     if (ctl_objstore_event(u->st, kind, name, type, reason, message, err, sizeof(err)) != 0)
         bx_warn("event for %s %s: %s", kind, name, err);
 }
@@ -333,7 +341,8 @@ static int ctl_up_is_model(void *ud, const char *model)
     ctl_up *u = ud;
     ctl_deploy_info di;
     /* in memory only: asked for every request naming a model no engine serves */
-    return ctl_deploy_by_model(u->deploy, model, &di) == 0 || ctl_lora_serves(u->lora, model);
+    return ctl_deploy_by_model(u->deploy, model, &di) == 0 || ctl_lora_serves(u->lora, model) ||
+           ctl_raycluster_serves(u->rc, model);
 }
 
 /* Can model not become ready? (the gateway answers 503 at once instead of
@@ -567,9 +576,9 @@ static int ctl_up_load_files(ctl_up *u)
  * run's engines), then adapters and autoscalers. */
 static int ctl_up_start_objects(ctl_up *u)
 {
-    static const ctl_kind order[] = {CTL_KIND_DEPLOYMENT, CTL_KIND_MODEL_ADAPTER,
-                                     CTL_KIND_POD_AUTOSCALER};
-    for (size_t k = 0; k < 3; k++) {
+    static const ctl_kind order[] = {CTL_KIND_DEPLOYMENT, CTL_KIND_RAYCLUSTER,
+                                     CTL_KIND_MODEL_ADAPTER, CTL_KIND_POD_AUTOSCALER};
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
         char err[512];
         if (ctl_objstore_sync(u->st, order[k], err, sizeof(err)) != 0) {
             fprintf(stderr, "brix up: %s\n", err);
@@ -613,6 +622,8 @@ static void ctl_up_stop(ctl_up *u)
     u->as = NULL;
     if (u->lora) ctl_lora_close(u->lora, NULL, NULL);
     u->lora = NULL;
+    ctl_raycluster_close(u->rc, NULL, NULL); /* before the orchestrator: it stops the members */
+    u->rc = NULL;
     ctl_orch_close(u->orch, !u->cfg.keep_engines, ctl_up_orch_closed, u);
     u->orch = NULL;
 }
@@ -738,6 +749,10 @@ static int ctl_up_start(ctl_up *u)
         fprintf(stderr, "brix up: deployments: %s\n", err);
         return -1;
     }
+    if (ctl_raycluster_init(&u->rc, u->loop, u->st, u->orch, err, sizeof(err)) != 0) {
+        fprintf(stderr, "brix up: rayclusters: %s\n", err);
+        return -1;
+    }
     if (ctl_up_start_objects(u) != 0) return -1;
 
     ctl_api_config apc;
@@ -791,6 +806,7 @@ int ctl_up_main(int argc, char **argv)
     if (ctl_up_start(&u) != 0) {
         if (u.api) ctl_api_close(u.api, NULL, NULL);
         if (u.deploy) ctl_deploy_close(u.deploy, NULL, NULL);
+        ctl_raycluster_close(u.rc, NULL, NULL);
         if (u.as) ctl_as_close(u.as, NULL, NULL);
         if (u.lora) ctl_lora_close(u.lora, NULL, NULL);
         if (u.orch) ctl_orch_close(u.orch, 1, NULL, NULL);

@@ -97,6 +97,80 @@ static void test_shell_line(void **st)
     expect(v, NULL);
 }
 
+/* A RayCluster head's script (AIBrix's sample's shape): Ray first, a poll of
+ * its dashboard, then vllm serve as the last command; the parallel degrees
+ * pass through to brix engine. */
+static void test_ray_head_script(void **st)
+{
+    (void)st;
+    char *a[] = {"/bin/bash", "-c",
+                 "ulimit -n 65536 && echo \"[INFO] Starting Ray head node...\" && eval "
+                 "\"$KUBERAY_GEN_RAY_START_CMD\" &\necho \"[INFO] Waiting...\" && until curl "
+                 "--max-time 5 --fail http://127.0.0.1:8265 > /dev/null 2>&1; do\n  echo "
+                 "\"[WAITING] $(date -u +'%Y-%m-%dT%H:%M:%SZ') - not ready\";\n  sleep 2;\ndone "
+                 "&& echo \"[SUCCESS]\" &&\nvllm serve Qwen/Qwen2.5-Coder-7B-Instruct \\\n  "
+                 "--served-model-name qwen-coder-7b-instruct \\\n  --tensor-parallel-size 2 "
+                 "\\\n  --distributed-executor-backend ray \\\n  --host 0.0.0.0 \\\n  --port "
+                 "41000 \\\n  --dtype half\n",
+                 NULL};
+    expect(a, "/bin/brix engine --model Qwen/Qwen2.5-Coder-7B-Instruct --served-model-name "
+              "qwen-coder-7b-instruct --tensor-parallel-size 2 --distributed-executor-backend ray "
+              "--port 41000 --dtype half");
+    assert_int_equal(ctl_local_vllm_is_ray(a), 1);
+    char **out = NULL;
+    assert_int_equal(ctl_local_vllm_ray_worker(a, "/bin/brix", 5, &out), 0); /* a server */
+    assert_null(out);
+    /* the last command is not plain: left alone */
+    char *b[] = {"sh", "-c", "ray start --head; vllm serve \"$M\"", NULL};
+    expect(b, NULL);
+}
+
+/* A RayCluster worker's script: Ray only, run as a group worker. */
+static void test_ray_worker(void **st)
+{
+    (void)st;
+    char *a[] = {"/bin/bash", "-c",
+                 "ulimit -n 65536 && eval \"$KUBERAY_GEN_RAY_START_CMD "
+                 "--node-ip-address=$MY_POD_IP\" && tail -f /dev/null",
+                 NULL};
+    expect(a, NULL);
+    char **out = NULL;
+    assert_int_equal(ctl_local_vllm_ray_worker(a, "/bin/brix", 4242, &out), 1);
+    assert_string_equal(out[0], "/bin/brix");
+    assert_string_equal(out[1], "engine");
+    assert_string_equal(out[2], "--port");
+    assert_string_equal(out[3], "4242");
+    assert_null(out[4]);
+    ctl_local_vllm_free(out);
+    char *b[] = {"ray", "start", "--address=127.0.0.1:6379", "--block", NULL};
+    assert_int_equal(ctl_local_vllm_ray_worker(b, "brix", 1, &out), 1);
+    ctl_local_vllm_free(out);
+    char *c[] = {"sh", "-c", "sleep 1", NULL};
+    assert_int_equal(ctl_local_vllm_ray_worker(c, "brix", 1, &out), 0);
+    assert_null(out);
+}
+
+/* Without the simulator: a script needing ray or vllm where PATH has none. */
+static void test_missing(void **st)
+{
+    (void)st;
+    const char *path = getenv("PATH");
+    char *saved = path ? strdup(path) : NULL;
+    setenv("PATH", "/nonexistent-brix-test", 1);
+    char *a[] = {"bash", "-c", "eval \"$KUBERAY_GEN_RAY_START_CMD\" && tail -f /dev/null", NULL};
+    assert_string_equal(ctl_local_vllm_missing(a), "ray");
+    char *b[] = {"bash", "-c", "echo hi; vllm serve m --port 5", NULL};
+    assert_string_equal(ctl_local_vllm_missing(b), "vllm");
+    char *c[] = {"bash", "-c", "echo hi; sleep 5", NULL};
+    assert_null(ctl_local_vllm_missing(c));
+    char *d[] = {"vllm", "serve", "m", NULL};
+    assert_null(ctl_local_vllm_missing(d)); /* uv_spawn reports it */
+    if (saved) {
+        setenv("PATH", saved, 1);
+        free(saved);
+    }
+}
+
 static void test_not_vllm(void **st)
 {
     (void)st;
@@ -115,7 +189,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vllm_serve),    cmocka_unit_test(test_vllm_serve_names),
         cmocka_unit_test(test_python_module), cmocka_unit_test(test_shell_line),
-        cmocka_unit_test(test_not_vllm),
+        cmocka_unit_test(test_not_vllm),      cmocka_unit_test(test_ray_head_script),
+        cmocka_unit_test(test_ray_worker),    cmocka_unit_test(test_missing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
