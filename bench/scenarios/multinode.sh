@@ -25,7 +25,7 @@ set -euo pipefail
 bs_init multinode "$@"
 
 RATE=4 IN=128 OUT=32
-if [ "$BS_QUICK" = 1 ]; then STEADY=3 TAIL=4 TOTAL=45; else STEADY=10 TAIL=15 TOTAL=120; fi
+if [ "$BS_QUICK" = 1 ]; then STEADY=3 TOTAL=20; else STEADY=10 TOTAL=60; fi
 echo "fleet: 2 x (head + 1 worker), deepseek-v3-tp16-h100, maxSurge 1 / maxUnavailable 0; load: Poisson ${RATE}/s, ${IN} in / ${OUT} out" >"$BS_RES/settings.txt"
 cat "$BS_RES/settings.txt" >&2
 
@@ -171,7 +171,9 @@ t_up = float(t_up) if t_up != "none" else None
 reqs = [json.loads(l) for l in open(os.path.join(res, "load.jsonl")) if l.strip()]
 def phase(r):
     t = t0 + r["send_s"]
-    end = t + (r.get("e2e_ms") or 0) / 1000.0
+    # a failed stream has no e2e: its last chunk's time stands for its end
+    ms = r.get("e2e_ms") or (r.get("ttft_ms") or 0) + sum(r.get("itl_ms") or [])
+    end = t + ms / 1000.0
     if end < t_roll: return "steady"
     if t < t_rolled: return "rollout"
     if end < t_kill: return "after rollout"

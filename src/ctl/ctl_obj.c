@@ -411,9 +411,9 @@ const char *ctl_obj_model(const ctl_obj *o)
     case CTL_KIND_RAYCLUSTER_REPLICASET:
         m = ctl_obj_label_at(o->raw, tmpl);
         return m ? m : ctl_obj_label_at(o->raw, own);
-    case CTL_KIND_RAYCLUSTER:
-        m = ctl_obj_label_at(o->raw, own);
-        return m ? m : ctl_obj_label_at(o->raw, head);
+    case CTL_KIND_RAYCLUSTER: /* what its pods carry first, as for a fleet */
+        m = ctl_obj_label_at(o->raw, head);
+        return m ? m : ctl_obj_label_at(o->raw, own);
     default:
         return NULL;
     }

@@ -451,8 +451,9 @@ int ctl_obj_gateway_config_parse(const json_t *doc, const char *file, ctl_gatewa
 
 /* The model an object serves: a Deployment's model; a RayClusterFleet's or
  * RayClusterReplicaSet's spec.template.metadata.labels["model.aibrix.ai/name"],
- * else its own metadata.labels'; a RayCluster's metadata.labels', else its
- * head template's. Borrowed from o (valid while o lives); NULL when none. */
+ * else its own metadata.labels'; a RayCluster's head template's, else its
+ * own metadata.labels' (what its pods carry first). Borrowed from o (valid while o lives); NULL
+ * when none. */
 const char *ctl_obj_model(const ctl_obj *o);
 
 /* 1 when every key of match_labels is in labels with the same string value

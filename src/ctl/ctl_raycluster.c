@@ -47,9 +47,10 @@ typedef struct rc_cluster {
     ctl_raycluster_view view;
     int valid;
     rc_phase phase;
-    int adopt;    /* the next START adopts (SYNC) */
-    int adopting; /* adopted at SYNC, not yet all Ready: the stored status stands */
-    int deleting; /* removed: forget once its members are gone */
+    int adopt;        /* the next START adopts (SYNC) */
+    int adopting;     /* adopted at SYNC, not yet all Ready: the stored status stands */
+    int deleting;     /* removed: forget once its members are gone */
+    int workers_left; /* stopping head first: the workers go once the head is gone */
     rc_member m[CTL_RAYCLUSTER_MAX_MEMBERS];
     size_t nm;
     int head_port;
@@ -164,12 +165,24 @@ static int rc_member_apply(ctl_raycluster_runner *r, rc_cluster *c, rc_member *m
     return rc;
 }
 
-static void rc_remove_all(ctl_raycluster_runner *r, rc_cluster *c)
+/* Stops the members. head_first (a delete, a spec change: the group still
+ * works): the head alone, drained by the gateway, and the workers once it
+ * is gone (rc_step), so that no request in flight at the head sees its
+ * group fail under it. Else (the group already failed) every member now. */
+static void rc_remove_members(ctl_raycluster_runner *r, rc_cluster *c, int workers)
 {
     char err[256];
     for (size_t i = 0; i < c->nm; i++)
-        if (ctl_orch_remove(r->orch, c->m[i].key, err, sizeof(err)) != 0)
+        if ((c->m[i].head ? 0 : 1) == workers &&
+            ctl_orch_remove(r->orch, c->m[i].key, err, sizeof(err)) != 0)
             bx_warn("raycluster %s: member %s: %s", c->obj->name, c->m[i].key, err);
+}
+
+static void rc_remove_all(ctl_raycluster_runner *r, rc_cluster *c, int head_first)
+{
+    rc_remove_members(r, c, 0);
+    c->workers_left = head_first;
+    if (!head_first) rc_remove_members(r, c, 1);
     c->phase = RC_STOPPING;
 }
 
@@ -236,7 +249,7 @@ static void rc_unit_restart(ctl_raycluster_runner *r, rc_cluster *c, const rc_me
     c->start_at = ctl_ctrl_now(r->ctrl) + c->backoff_ms;
     c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : RC_BACKOFF_MIN_MS;
     if (c->backoff_ms > RC_BACKOFF_MAX_MS) c->backoff_ms = RC_BACKOFF_MAX_MS;
-    rc_remove_all(r, c);
+    rc_remove_all(r, c, 0);
 }
 
 static void rc_status(ctl_raycluster_runner *r, rc_cluster *c)
@@ -277,6 +290,12 @@ static int rc_step(ctl_raycluster_runner *r, rc_cluster *c)
 {
     rc_observe(r, c);
     if (c->phase == RC_STOPPING) {
+        if (c->workers_left) {
+            for (size_t i = 0; i < c->nm; i++)
+                if (c->m[i].head && c->m[i].npods) return 0;
+            c->workers_left = 0;
+            rc_remove_members(r, c, 1);
+        }
         for (size_t i = 0; i < c->nm; i++)
             if (c->m[i].npods) return 0;
         if (c->deleting) return 1;
@@ -419,7 +438,7 @@ static void rc_put(ctl_raycluster_runner *r, const ctl_obj *o, int sync)
         c->obj = copy;
         c->deleting = 0;
         c->adopting = 0;
-        if (c->phase != RC_STOPPING && c->phase != RC_IDLE) rc_remove_all(r, c);
+        if (c->phase != RC_STOPPING && c->phase != RC_IDLE) rc_remove_all(r, c, 1);
         c->phase = RC_STOPPING;
         c->start_at = 0;
     }
@@ -442,7 +461,7 @@ static void rc_on_watch(void *ud, const ctl_watch_event *ev)
     rc_cluster *c = rc_find(r, ev->name);
     if (!c) return;
     c->deleting = 1;
-    if (c->phase != RC_STOPPING) rc_remove_all(r, c);
+    if (c->phase != RC_STOPPING) rc_remove_all(r, c, 1);
     ctl_ctrl_kick(r->ctrl);
 }
 

@@ -14,88 +14,39 @@
 
 /* ---- the spec ---- */
 
-static const char *ctl_raycluster_label(const json_t *meta, const char *key)
+static void ctl_raycluster_grp_set(ctl_raycluster_grp *g, const ctl_ray_group *t)
 {
-    return json_string_value(json_object_get(json_object_get(meta, "labels"), key));
-}
-
-/* An integer field: def when absent; -1 with err when not an integer. */
-static int ctl_raycluster_int(const json_t *o, const char *k, long long def, long long *out,
-                              const char *path, char *err, size_t errlen)
-{
-    const json_t *v = json_object_get(o, k);
-    if (!v || json_is_null(v)) {
-        *out = def;
-        return 0;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) < 0)
-        return bx_errf(err, errlen, "%s.%s: must be an integer >= 0", path, k);
-    *out = json_integer_value(v);
-    return 0;
+    g->name = t->name;
+    g->hosts = t->replicas * t->num_of_hosts;
+    g->template = t->template;
+    g->params = json_object_size(t->ray_start_params) ? t->ray_start_params : NULL;
 }
 
 int ctl_raycluster_view_read(const ctl_obj *o, ctl_raycluster_view *v, char *err, size_t errlen)
 {
     memset(v, 0, sizeof(*v));
-    const json_t *spec = json_object_get(o->raw, "spec");
-    if (!json_is_object(spec)) return bx_errf(err, errlen, "spec: required (a mapping)");
-    const json_t *hg = json_object_get(spec, "headGroupSpec");
-    if (!json_is_object(hg)) return bx_errf(err, errlen, "spec.headGroupSpec: required");
+    if (o->kind != CTL_KIND_RAYCLUSTER) return bx_errf(err, errlen, "not a RayCluster");
+    const ctl_raycluster *rc = &o->u.rc; /* validated by ctl_obj_parse */
+    if (rc->nworkers > CTL_RAYCLUSTER_MAX_GROUPS)
+        return bx_errf(err, errlen, "spec.workerGroupSpecs: at most %d groups",
+                       CTL_RAYCLUSTER_MAX_GROUPS);
+    if (rc->desired_workers > CTL_RAYCLUSTER_MAX_MEMBERS - 1)
+        return bx_errf(err, errlen,
+                       "spec.workerGroupSpecs: more than %d worker pods in one "
+                       "RayCluster here",
+                       CTL_RAYCLUSTER_MAX_MEMBERS - 1);
+    ctl_raycluster_grp_set(&v->head, &rc->head);
     v->head.name = CTL_RAY_HEAD_GROUP;
     v->head.hosts = 1;
-    v->head.template = json_object_get(hg, "template");
-    v->head.params = json_object_get(hg, "rayStartParams");
-    if (!json_is_object(v->head.template))
-        return bx_errf(err, errlen, "spec.headGroupSpec.template: required (a pod template)");
-    v->suspend = json_is_true(json_object_get(spec, "suspend"));
-    v->model = ctl_raycluster_label(json_object_get(v->head.template, "metadata"), CTL_LABEL_MODEL);
-    if (!v->model)
-        v->model = ctl_raycluster_label(json_object_get(o->raw, "metadata"), CTL_LABEL_MODEL);
+    for (size_t i = 0; i < rc->nworkers; i++)
+        ctl_raycluster_grp_set(&v->workers[v->ngroups++], &rc->workers[i]);
+    v->desired_workers = rc->desired_workers;
+    v->suspend = rc->suspend;
+    v->model = ctl_obj_model(o);
     if (!v->model || !v->model[0])
         return bx_errf(err, errlen,
                        "metadata.labels: %s required (on the RayCluster or its head template)",
                        CTL_LABEL_MODEL);
-    const json_t *wgs = json_object_get(spec, "workerGroupSpecs");
-    if (wgs && !json_is_null(wgs) && !json_is_array(wgs))
-        return bx_errf(err, errlen, "spec.workerGroupSpecs: must be a list");
-    if (json_array_size(wgs) > CTL_RAYCLUSTER_MAX_GROUPS)
-        return bx_errf(err, errlen, "spec.workerGroupSpecs: at most %d groups",
-                       CTL_RAYCLUSTER_MAX_GROUPS);
-    size_t i;
-    const json_t *w;
-    json_array_foreach(wgs, i, w)
-    {
-        char path[64];
-        snprintf(path, sizeof(path), "spec.workerGroupSpecs[%zu]", i);
-        ctl_raycluster_grp *g = &v->workers[v->ngroups];
-        if (!json_is_object(w)) return bx_errf(err, errlen, "%s: must be a mapping", path);
-        g->name = json_string_value(json_object_get(w, "groupName"));
-        if (!g->name || !g->name[0]) return bx_errf(err, errlen, "%s.groupName: required", path);
-        for (size_t k = 0; k < v->ngroups; k++)
-            if (!strcmp(v->workers[k].name, g->name))
-                return bx_errf(err, errlen, "%s.groupName: '%.63s' repeats", path, g->name);
-        g->template = json_object_get(w, "template");
-        if (!json_is_object(g->template))
-            return bx_errf(err, errlen, "%s.template: required (a pod template)", path);
-        g->params = json_object_get(w, "rayStartParams");
-        long long rep = 0, mn = 0, mx = INT_MAX, hosts = 1;
-        if (ctl_raycluster_int(w, "replicas", 0, &rep, path, err, errlen) < 0 ||
-            ctl_raycluster_int(w, "minReplicas", 0, &mn, path, err, errlen) < 0 ||
-            ctl_raycluster_int(w, "maxReplicas", INT_MAX, &mx, path, err, errlen) < 0 ||
-            ctl_raycluster_int(w, "numOfHosts", 1, &hosts, path, err, errlen) < 0)
-            return -1;
-        if (mn > mx) return bx_errf(err, errlen, "%s: minReplicas above maxReplicas", path);
-        if (rep < mn) rep = mn; /* KubeRay clamps replicas to [min, max] */
-        if (rep > mx) rep = mx;
-        if (hosts < 1) hosts = 1;
-        if (json_is_true(json_object_get(w, "suspend"))) rep = 0;
-        if (rep * hosts > CTL_RAYCLUSTER_MAX_MEMBERS - 1 - v->desired_workers)
-            return bx_errf(err, errlen, "%s: more than %d worker pods in one RayCluster here", path,
-                           CTL_RAYCLUSTER_MAX_MEMBERS - 1);
-        g->hosts = (int)(rep * hosts);
-        v->desired_workers += g->hosts;
-        v->ngroups++;
-    }
     return 0;
 }
 

@@ -18,17 +18,23 @@
 #include "ctl/ctl_autoscale.h"
 #include "ctl/ctl_cli.h"
 #include "ctl/ctl_deploy.h"
+#include "ctl/ctl_fleet.h"
 #include "ctl/ctl_key.h"
 #include "ctl/ctl_lora.h"
 #include "ctl/ctl_obj.h"
 #include "ctl/ctl_objstore_sqlite.h"
 #include "ctl/ctl_orch_local.h"
 #include "ctl/ctl_raycluster.h"
+#include "ctl/ctl_rcrs.h"
+#include "ctl/ctl_rollout.h"
 #include "gateway/gw_config.h"
 #include "gateway/gw_gateway.h"
 
 #define CTL_UP_MAX_FILES 16
 #define CTL_UP_MAX_PODS 1024
+/* a RayClusterFleet's scale-target key (ctl_target.h), its name after it */
+#define CTL_UP_FLEET_KEY "RayClusterFleet.orchestration.aibrix.ai/"
+#define CTL_UP_FLEET_KEY_MAX (sizeof(CTL_UP_FLEET_KEY) + CTL_NAME_MAX + 1)
 
 typedef struct ctl_up_cfg {
     const char *files[CTL_UP_MAX_FILES];
@@ -62,6 +68,8 @@ typedef struct ctl_up {
     ctl_as *as;
     ctl_deploy *deploy;
     ctl_raycluster_runner *rc; /* RayClusters: groups of pods */
+    ctl_rcrs *rcrs;            /* RayClusterReplicaSets -> RayClusters */
+    ctl_fleet_ctl *fleet;      /* RayClusterFleets -> RayClusterReplicaSets */
     ctl_api *api;
     uv_timer_t tick;
     uv_signal_t sigint, sigterm;
@@ -69,6 +77,11 @@ typedef struct ctl_up {
     int exit_code;
     ctl_podview pods[CTL_UP_MAX_PODS];
     size_t npods;
+    /* what the autoscalers see: a fleet's head pods under the fleet's
+     * target key (ctl_target.h), its workers left out */
+    ctl_podview as_pods[CTL_UP_MAX_PODS];
+    char as_keys[CTL_UP_MAX_PODS][CTL_UP_FLEET_KEY_MAX];
+    size_t nas_pods;
 } ctl_up;
 
 /* ---------- flags ---------- */
@@ -204,6 +217,30 @@ static void ctl_up_snapshot(ctl_up *u)
     if (u->npods > CTL_UP_MAX_PODS) u->npods = CTL_UP_MAX_PODS;
 }
 
+/* The pods as the autoscalers see them: a RayClusterFleet's head pods
+ * (labels orchestration.aibrix.ai/raycluster-fleet-name and
+ * ray.io/node-type=head: the fleet's scale selector) under the fleet's
+ * target key, the workers of any RayCluster left out, the rest as they
+ * are. Fills u->as_pods; returns how many. */
+static size_t ctl_up_autoscaled_pods(ctl_up *u)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < u->npods; i++) {
+        const ctl_podview *p = &u->pods[i];
+        const char *nt = json_string_value(json_object_get(p->labels, CTL_RAY_LABEL_NODE_TYPE));
+        const char *fl = json_string_value(json_object_get(p->labels, CTL_ROLLOUT_LABEL_FLEET));
+        if (nt && !strcmp(nt, "worker")) continue;
+        u->as_pods[n] = *p;
+        if (nt && fl && !strcmp(nt, "head") &&
+            (size_t)snprintf(u->as_keys[n], sizeof(u->as_keys[n]), "%s%s", CTL_UP_FLEET_KEY, fl) <
+                sizeof(u->as_keys[n]))
+            u->as_pods[n].deployment = u->as_keys[n];
+        n++;
+    }
+    u->nas_pods = n;
+    return n;
+}
+
 static void ctl_up_refresh(ctl_up *u)
 {
     ctl_up_snapshot(u);
@@ -224,7 +261,7 @@ static void ctl_up_refresh(ctl_up *u)
     }
     gw_gateway_set_engines(u->gw, addrs, names, keys, n);
     ctl_lora_pods(u->lora, u->pods, u->npods);
-    ctl_as_pods(u->as, u->pods, u->npods);
+    ctl_as_pods(u->as, u->as_pods, ctl_up_autoscaled_pods(u));
     ctl_deploy_pods(u->deploy, u->pods, u->npods);
     ctl_raycluster_pods_changed(u->rc);
 }
@@ -292,7 +329,20 @@ static int64_t ctl_up_pod_started(void *ud, const char *pod)
 static void ctl_up_scale(void *ud, const char *deployment, int replicas, const char *reason)
 {
     ctl_up *u = ud;
-    ctl_deploy_scale(u->deploy, deployment, replicas, reason);
+    size_t fl = strlen(CTL_UP_FLEET_KEY);
+    if (strncmp(deployment, CTL_UP_FLEET_KEY, fl) != 0) {
+        ctl_deploy_scale(u->deploy, deployment, replicas, reason);
+        return;
+    }
+    /* a RayClusterFleet: its key in the namespace of its head pods */
+    char key[CTL_NAME_MAX + 1];
+    snprintf(key, sizeof(key), "%s", deployment + fl);
+    for (size_t i = 0; i < u->nas_pods; i++)
+        if (u->as_pods[i].deployment == u->as_keys[i] && !strcmp(u->as_keys[i], deployment) &&
+            ctl_key_sibling(u->as_pods[i].name, deployment + fl, key, sizeof(key)) == 0)
+            break;
+    if (ctl_fleet_scale(u->fleet, key, replicas, reason) != 0)
+        bx_warn("rayclusterfleet %s: cannot scale to %d", key, replicas);
 }
 
 static int ctl_up_gateway_metric(void *ud, const char *model, const char *metric, double *value)
@@ -622,6 +672,10 @@ static void ctl_up_stop(ctl_up *u)
     u->as = NULL;
     if (u->lora) ctl_lora_close(u->lora, NULL, NULL);
     u->lora = NULL;
+    ctl_fleet_close(u->fleet, NULL, NULL);
+    u->fleet = NULL;
+    ctl_rcrs_close(u->rcrs, NULL, NULL);
+    u->rcrs = NULL;
     ctl_raycluster_close(u->rc, NULL, NULL); /* before the orchestrator: it stops the members */
     u->rc = NULL;
     ctl_orch_close(u->orch, !u->cfg.keep_engines, ctl_up_orch_closed, u);
@@ -753,6 +807,11 @@ static int ctl_up_start(ctl_up *u)
         fprintf(stderr, "brix up: rayclusters: %s\n", err);
         return -1;
     }
+    if (ctl_rcrs_init(&u->rcrs, u->loop, u->st, err, sizeof(err)) != 0 ||
+        ctl_fleet_init(&u->fleet, u->loop, u->st, 1, err, sizeof(err)) != 0) {
+        fprintf(stderr, "brix up: rayclusterfleets: %s\n", err);
+        return -1;
+    }
     if (ctl_up_start_objects(u) != 0) return -1;
 
     ctl_api_config apc;
@@ -806,6 +865,8 @@ int ctl_up_main(int argc, char **argv)
     if (ctl_up_start(&u) != 0) {
         if (u.api) ctl_api_close(u.api, NULL, NULL);
         if (u.deploy) ctl_deploy_close(u.deploy, NULL, NULL);
+        ctl_fleet_close(u.fleet, NULL, NULL);
+        ctl_rcrs_close(u.rcrs, NULL, NULL);
         ctl_raycluster_close(u.rc, NULL, NULL);
         if (u.as) ctl_as_close(u.as, NULL, NULL);
         if (u.lora) ctl_lora_close(u.lora, NULL, NULL);
