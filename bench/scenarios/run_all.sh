@@ -25,7 +25,7 @@ BRIX=${BRIX:-$HERE/../../build/brix}
 [ -x "$BRIX" ] || { echo "run_all: no brix binary at $BRIX" >&2; exit 2; }
 fail=0
 t_all=$SECONDS
-for s in routing fairness autoscaling kvoffload lora gateway; do
+for s in routing fairness autoscaling kvoffload lora gateway multinode; do
     t0=$SECONDS
     mkdir -p "$HERE/results/$s"
     if bash "$HERE/$s.sh" "$BRIX" "${flags[@]}" >"$HERE/results/$s/run_all.log" 2>&1; then

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/bx_http.h"
 #include "common/bx_reply.h"
+#include "common/bx_time.h"
 #include "ctl/ctl_api_int.h"
 #include "ctl/ctl_key.h"
 
@@ -24,11 +24,8 @@ static int ctl_api_hexval(int c)
 json_t *ctl_api_ts_json(int64_t ms)
 {
     if (ms <= 0) return json_null();
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
     char buf[40];
-    if (!gmtime_r(&t, &tm) || !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm))
-        return json_null();
+    bx_time_rfc3339(ms, buf, sizeof(buf));
     return json_string(buf);
 }
 

@@ -9,17 +9,9 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/bx_log.h"
-
-static void ctl_as_rfc3339(int64_t ms, char *out, size_t len)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        ctl_as_fmt(out, len, "1970-01-01T00:00:00Z");
-}
+#include "common/bx_time.h"
 
 void ctl_as_cond_set(ctl_as_pa *p, const char *type, int status, const char *reason,
                      const char *msg)
@@ -76,7 +68,7 @@ static json_t *ctl_as_conds_json(const ctl_as_pa *p)
         const ctl_as_cond *c = &p->cond[i];
         if (!c->present) continue;
         char ts[32];
-        ctl_as_rfc3339(c->since_ms, ts, sizeof(ts));
+        bx_time_rfc3339(c->since_ms, ts, sizeof(ts));
         json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", c->type, "status", c->status,
                               "reason", c->reason, "message", c->message, "lastTransitionTime", ts);
         if (!o || json_array_append_new(arr, o) != 0) {
@@ -256,7 +248,7 @@ json_t *ctl_as_decision_status(ctl_as_pa *p, const as_decision *d, int32_t curre
         bad |= ctl_as_jset(st, "readyReplicas", json_integer(ready)) != 0;
         if (p->last_scale_wall_ms) {
             char ts[32];
-            ctl_as_rfc3339(p->last_scale_wall_ms, ts, sizeof(ts));
+            bx_time_rfc3339(p->last_scale_wall_ms, ts, sizeof(ts));
             bad |= ctl_as_jset(st, "lastScaleTime", json_string(ts)) != 0;
         }
         bad |= ctl_as_jset(st, "strategy", json_string(as_strategy_name(p->spec.strategy))) != 0;

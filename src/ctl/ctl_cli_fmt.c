@@ -7,7 +7,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "common/bx_time.h"
 
 #include "ctl/ctl_cli.h"
 #include "ctl/ctl_cli_int.h"
@@ -30,71 +31,20 @@ void ctl_cli_format_age(int64_t ms, char *buf, size_t len)
         snprintf(buf, len, "%lldy", (long long)(s / (86400LL * 365)));
 }
 
-static int ctl_cli_digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i])) return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
 int64_t ctl_cli_parse_time(const char *s)
 {
-    int y, mo, d, h, mi, se;
-    if (!s || strlen(s) < 19) return -1;
-    if (ctl_cli_digits(s, 4, &y) || s[4] != '-' || ctl_cli_digits(s + 5, 2, &mo) || s[7] != '-' ||
-        ctl_cli_digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        ctl_cli_digits(s + 11, 2, &h) || s[13] != ':' || ctl_cli_digits(s + 14, 2, &mi) ||
-        s[16] != ':' || ctl_cli_digits(s + 17, 2, &se))
-        return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return -1;
-    const char *p = s + 19;
-    int64_t frac_ms = 0;
-    if (*p == '.') {
-        p++;
-        int nd = 0;
-        while (isdigit((unsigned char)*p)) {
-            if (nd < 3) frac_ms = frac_ms * 10 + (*p - '0');
-            nd++;
-            p++;
-        }
-        if (nd == 0) return -1;
-        for (; nd < 3; nd++)
-            frac_ms *= 10;
-    }
-    int64_t off_s = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int oh, om;
-        if (ctl_cli_digits(p + 1, 2, &oh) || p[3] != ':' || ctl_cli_digits(p + 4, 2, &om))
-            return -1;
-        off_s = (int64_t)(oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p) return -1;
-    struct tm tm = {0};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = se;
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1) return -1;
-    return ((int64_t)t - off_s) * 1000 + frac_ms;
+    char buf[64];
+    int64_t ms;
+    /* RFC 3339 also allows a space between the date and the time */
+    if (!s || strlen(s) >= sizeof(buf)) return -1;
+    snprintf(buf, sizeof(buf), "%s", s);
+    if (strlen(buf) > 10 && buf[10] == ' ') buf[10] = 'T';
+    return bx_time_parse_rfc3339(buf, &ms) == 0 ? ms : -1;
 }
 
 int64_t ctl_cli_wall_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return bx_time_unix_ms();
 }
 
 /* Age of an RFC 3339 time, or "<unknown>". */

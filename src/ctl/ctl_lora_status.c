@@ -7,15 +7,8 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-static void ctl_lora_rfc3339_now(char *out, size_t len)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
+#include "common/bx_time.h"
 
 static void ctl_lora_cond_set(ctl_lora_ad *a, const char *type, const char *status,
                               const char *reason, const char *msg)
@@ -25,7 +18,7 @@ static void ctl_lora_cond_set(ctl_lora_ad *a, const char *type, const char *stat
     const char *ost = json_string_value(json_object_get(old, "status"));
     char now[40];
     if (!ltt || !ost || strcmp(ost, status) != 0) {
-        ctl_lora_rfc3339_now(now, sizeof(now));
+        bx_time_rfc3339(bx_time_unix_ms(), now, sizeof(now));
         ltt = now;
     }
     json_t *cnd = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", type, "status", status, "reason",

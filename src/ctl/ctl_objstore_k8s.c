@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/bx_log.h"
+#include "common/bx_time.h"
 #include "k8s/k8s_reflector.h"
 #include "k8s/k8s_write.h"
 
@@ -137,18 +137,8 @@ int ctl_objstore_k8s_has_finalizer(const json_t *cr, const char *name)
 
 int64_t ctl_objstore_k8s_time_ms(const char *ts)
 {
-    if (!ts) return 0;
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    int n = 0;
-    if (sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec, &n) != 6)
-        return 0;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1) return 0;
-    return (int64_t)t * 1000;
+    int64_t ms;
+    return ts && bx_time_parse_rfc3339(ts, &ms) == 0 ? ms : 0;
 }
 
 static int64_t gen_of(const json_t *obj)

@@ -243,7 +243,8 @@ int eng_server_init(eng_server **out, uv_loop_t *loop, const eng_config *cfg, ch
                       .pp = cfg->pipeline_parallel_size,
                       .gpus_per_node = cfg->gpus_per_node,
                       .link_gbps = cfg->inter_node_gbps,
-                      .link_latency_us = cfg->inter_node_latency_us};
+                      .link_latency_us = cfg->inter_node_latency_us,
+                      .num_gpu_blocks = cfg->num_gpu_blocks};
     if (eng_timing_layout(base, &lay, &s->prof_buf, err, errlen) != 0) goto fail;
     s->prof = &s->prof_buf;
     if (!eng_name_ok(s->served)) {

@@ -30,6 +30,8 @@ static const eng_profile eng_profiles[] = {
      .max_num_batched_tokens = 8192,
      .max_num_seqs = 1024,
      .num_gpu_blocks = 25000,
+     .gpu_mem_bytes = 85.5e9, /* 81559 MiB, as nvidia-smi reports an H100 80GB */
+     .mem_reserve_bytes = 2e9,
      .max_model_len = 8192,
      .dtype = "bfloat16"},
     {.name = "llama3-8b-a100-80g",
@@ -49,6 +51,8 @@ static const eng_profile eng_profiles[] = {
      .max_num_batched_tokens = 2048,
      .max_num_seqs = 256,
      .num_gpu_blocks = 25000,
+     .gpu_mem_bytes = 85.1e9, /* 81154 MiB (A100 80GB) */
+     .mem_reserve_bytes = 2e9,
      .max_model_len = 8192,
      .dtype = "bfloat16"},
     {.name = "llama3-8b-a100-40g",
@@ -68,6 +72,8 @@ static const eng_profile eng_profiles[] = {
      .max_num_batched_tokens = 2048,
      .max_num_seqs = 256,
      .num_gpu_blocks = 7800,
+     .gpu_mem_bytes = 42.5e9, /* 40536 MiB (A100 40GB) */
+     .mem_reserve_bytes = 2e9,
      .max_model_len = 8192,
      .dtype = "bfloat16"},
     /* Llama-3-70B BF16, tensor parallel 8 on H100: 1/8 of the weights, KV
@@ -90,6 +96,8 @@ static const eng_profile eng_profiles[] = {
      .max_num_batched_tokens = 8192,
      .max_num_seqs = 1024,
      .num_gpu_blocks = 30000,
+     .gpu_mem_bytes = 85.5e9, /* 81559 MiB (H100 80GB) */
+     .mem_reserve_bytes = 2e9,
      .max_model_len = 8192,
      .dtype = "bfloat16"},
     /* Llama-3.1-405B BF16 over two 8-GPU H100 nodes, vLLM's multi-node
@@ -254,6 +262,10 @@ int eng_timing_layout(const eng_profile *base, const eng_layout *l, eng_profile 
     out->link_bw = l->link_gbps * 1e9;
     out->link_lat_s = l->link_latency_us * 1e-6;
     if (tp == tp0 && pp == pp0 && base->num_gpu_blocks > 0) return 0;
+    if (l->num_gpu_blocks > 0) {
+        out->num_gpu_blocks = l->num_gpu_blocks;
+        return 0;
+    }
     if (!(base->gpu_mem_bytes > 0)) {
         snprintf(err, errlen,
                  "profile %s has no GPU memory figure to size the KV cache of another layout: "

@@ -75,6 +75,8 @@ typedef struct eng_layout {
     int32_t gpus_per_node; /* 0: 8 */
     double link_gbps;      /* GB/s per node */
     double link_latency_us;
+    int32_t num_gpu_blocks; /* > 0: the KV capacity is given (--num-gpu-blocks): not sized
+                               from memory */
 } eng_layout;
 
 /* What one step computes. */

@@ -11,6 +11,7 @@
 
 #include "common/bx_log.h"
 #include "common/bx_queue.h"
+#include "common/bx_time.h"
 #include "k8s/k8s_write.h"
 
 struct k8s_recorder {
@@ -51,14 +52,6 @@ k8s_recorder *k8s_recorder_new(k8s_client *c, const char *component, size_t max_
 unsigned long k8s_recorder_writes(const k8s_recorder *rec)
 {
     return rec->writes;
-}
-
-static void now_rfc3339(char *buf, size_t cap)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static void write_free(struct ev_write *w)
@@ -150,7 +143,7 @@ int k8s_event_emit(k8s_recorder *rec, const json_t *obj, const char *type, const
     snprintf(key, sizeof(key), "%s|%s|%.100s|%.300s", uid[0] ? uid : ns, uid[0] ? "" : name, reason,
              msg);
     char now[32];
-    now_rfc3339(now, sizeof(now));
+    bx_time_rfc3339(bx_time_unix_ms(), now, sizeof(now));
     json_t *seen = json_object_get(rec->cache, key);
     if (seen) {
         json_t *ev = json_object_get(seen, "event");

@@ -65,7 +65,7 @@ static void test_finalizer_and_time(void **state)
     json_t *bare = J("{\"metadata\":{\"name\":\"a\"}}");
     assert_false(ctl_objstore_k8s_has_finalizer(bare, CTL_K8S_ADAPTER_FINALIZER));
     assert_int_equal(ctl_objstore_k8s_time_ms("2026-01-02T03:04:05Z"), 1767323045000LL);
-    assert_int_equal(ctl_objstore_k8s_time_ms("1970-01-01T00:00:01.5Z"), 1000);
+    assert_int_equal(ctl_objstore_k8s_time_ms("1970-01-01T00:00:01.5Z"), 1500); /* ms kept */
     assert_int_equal(ctl_objstore_k8s_time_ms("yesterday"), 0);
     assert_int_equal(ctl_objstore_k8s_time_ms(NULL), 0);
     json_decref(bare);

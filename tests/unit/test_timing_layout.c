@@ -153,6 +153,23 @@ static void test_single_node_profiles_unchanged(void **st)
     assert_close(eng_timing_step(&o, &w), eng_timing_step(p, &w), 1e-15);
 }
 
+/* A single-GPU profile run over 2 GPUs (AIBrix's sample: --tensor-parallel-size 2 on the
+ * default profile) sizes its KV cache from memory: (0.9 x 85.5 GB - 16.06 GB / 2 - 2 GB) /
+ * (16 x 131072 B / 2) = 63819.9, 63819 blocks; --num-gpu-blocks gives it instead. */
+static void test_single_gpu_profile_other_layout(void **st)
+{
+    (void)st;
+    const eng_profile *p = eng_timing_find("llama3-8b-h100");
+    eng_profile o;
+    eng_layout l = lay(2, 0);
+    char err[256];
+    assert_int_equal(eng_timing_layout(p, &l, &o, err, sizeof(err)), 0);
+    assert_int_equal(o.num_gpu_blocks, 63819);
+    l.num_gpu_blocks = 500;
+    assert_int_equal(eng_timing_layout(p, &l, &o, err, sizeof(err)), 0);
+    assert_int_equal(o.num_gpu_blocks, 500);
+}
+
 static void test_multi_node_profiles(void **st)
 {
     (void)st;
@@ -192,6 +209,7 @@ int main(void)
         cmocka_unit_test(test_memory_sets_kv_capacity),
         cmocka_unit_test(test_moe_reads_touched_experts),
         cmocka_unit_test(test_single_node_profiles_unchanged),
+        cmocka_unit_test(test_single_gpu_profile_other_layout),
         cmocka_unit_test(test_multi_node_profiles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
