@@ -18,9 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/bx_log.h"
+#include "common/bx_time.h"
 #include "ctl/ctl_ctrl.h"
 #include "ctl/ctl_key.h"
 
@@ -393,11 +393,10 @@ static void rc_load_conditions(ctl_raycluster_runner *r, rc_cluster *c)
                                  : !strcmp(t, "RayClusterProvisioned") ? &c->prov
                                  : !strcmp(t, "HeadPodReady")          ? &c->headc
                                                                        : NULL;
-        struct tm tm;
-        memset(&tm, 0, sizeof(tm));
-        if (!k || !s || !ts || !strptime(ts, "%Y-%m-%dT%H:%M:%SZ", &tm)) continue;
+        int64_t ms;
+        if (!k || !s || !ts || bx_time_parse_rfc3339(ts, &ms) != 0) continue;
         k->status = !strcmp(s, "True");
-        k->since_ms = (int64_t)timegm(&tm) * 1000;
+        k->since_ms = ms;
     }
     ctl_record_clear(&rec);
 }

@@ -173,7 +173,4 @@ typedef struct ctl_raycluster_obs {
 /* The status document (a new reference; NULL when out of memory). */
 json_t *ctl_raycluster_status(const ctl_raycluster_obs *o);
 
-/* "2026-01-02T03:04:05Z" of Unix ms into buf (21 bytes at least). */
-void ctl_raycluster_time(int64_t ms, char *buf, size_t len);
-
 #endif

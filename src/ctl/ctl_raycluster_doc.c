@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/bx_err.h"
+#include "common/bx_time.h"
 #include "ctl/ctl_key.h"
 #include "ctl/ctl_raycluster.h"
 
@@ -263,14 +263,6 @@ json_t *ctl_raycluster_member_doc(const ctl_obj *cluster, const ctl_raycluster_v
 
 /* ---- status ---- */
 
-void ctl_raycluster_time(int64_t ms, char *buf, size_t len)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm) || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(buf, len, "1970-01-01T00:00:00Z");
-}
-
 void ctl_raycluster_cond_set(ctl_raycluster_cond *c, int status, int64_t now_ms)
 {
     if (c->status != status) {
@@ -284,7 +276,7 @@ static int ctl_raycluster_cond_add(json_t *arr, const char *type, const ctl_rayc
 {
     if (c->status < 0) return 0;
     char ts[32];
-    ctl_raycluster_time(c->since_ms, ts, sizeof(ts));
+    bx_time_rfc3339(c->since_ms, ts, sizeof(ts));
     return json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", type, "status",
                                                 c->status ? "True" : "False", "reason", reason,
                                                 "message", message, "lastTransitionTime", ts));
