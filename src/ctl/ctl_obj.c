@@ -388,33 +388,3 @@ int ctl_obj_gateway_config_parse(const json_t *doc, const char *file, ctl_gatewa
     return 0;
 }
 
-/* labels[model.aibrix.ai/name] of the mapping at doc.<a>.<b>.<c>... (NULL-ended path). */
-static const char *ctl_obj_label_at(const json_t *v, const char *const *path)
-{
-    for (; *path; path++)
-        v = json_object_get(v, *path);
-    return json_string_value(json_object_get(v, CTL_LABEL_MODEL));
-}
-
-const char *ctl_obj_model(const ctl_obj *o)
-{
-    static const char *const own[] = {"metadata", "labels", NULL};
-    static const char *const tmpl[] = {"spec", "template", "metadata", "labels", NULL};
-    static const char *const head[] = {"spec",     "headGroupSpec", "template",
-                                       "metadata", "labels",        NULL};
-    if (!o) return NULL;
-    const char *m = NULL;
-    switch (o->kind) {
-    case CTL_KIND_DEPLOYMENT:
-        return o->u.dep.model;
-    case CTL_KIND_RAYCLUSTER_FLEET:
-    case CTL_KIND_RAYCLUSTER_REPLICASET:
-        m = ctl_obj_label_at(o->raw, tmpl);
-        return m ? m : ctl_obj_label_at(o->raw, own);
-    case CTL_KIND_RAYCLUSTER: /* what its pods carry first, as for a fleet */
-        m = ctl_obj_label_at(o->raw, head);
-        return m ? m : ctl_obj_label_at(o->raw, own);
-    default:
-        return NULL;
-    }
-}

@@ -1,7 +1,8 @@
 /* ctl_obj_check: what every kind's parser shares (ctl_obj_int.h): the
  * kind table and name rules (exported through ctl_obj.h), the error and
  * note writers that prefix "<Kind> <name>: <field path>: ", and the typed
- * getters that walk the jansson tree. */
+ * getters that walk the jansson tree; ctl_labels_match and ctl_obj_model,
+ * leaves every kind's file may call. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -403,4 +404,35 @@ int ctl_labels_match(const json_t *match_labels, const json_t *labels)
         if (!want || !have || strcmp(want, have) != 0) return 0;
     }
     return 1;
+}
+
+/* labels[model.aibrix.ai/name] of the mapping at doc.<a>.<b>.<c>... (NULL-ended path). */
+static const char *ctl_obj_label_at(const json_t *v, const char *const *path)
+{
+    for (; *path; path++)
+        v = json_object_get(v, *path);
+    return json_string_value(json_object_get(v, CTL_LABEL_MODEL));
+}
+
+const char *ctl_obj_model(const ctl_obj *o)
+{
+    static const char *const own[] = {"metadata", "labels", NULL};
+    static const char *const tmpl[] = {"spec", "template", "metadata", "labels", NULL};
+    static const char *const head[] = {"spec",     "headGroupSpec", "template",
+                                       "metadata", "labels",        NULL};
+    if (!o) return NULL;
+    const char *m = NULL;
+    switch (o->kind) {
+    case CTL_KIND_DEPLOYMENT:
+        return o->u.dep.model;
+    case CTL_KIND_RAYCLUSTER_FLEET:
+    case CTL_KIND_RAYCLUSTER_REPLICASET:
+        m = ctl_obj_label_at(o->raw, tmpl);
+        return m ? m : ctl_obj_label_at(o->raw, own);
+    case CTL_KIND_RAYCLUSTER: /* what its pods carry first, as for a fleet */
+        m = ctl_obj_label_at(o->raw, head);
+        return m ? m : ctl_obj_label_at(o->raw, own);
+    default:
+        return NULL;
+    }
 }
