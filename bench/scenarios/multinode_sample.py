@@ -12,11 +12,13 @@ line) so the caller can make sure no engine outlives the run.
 
 usage: multinode_sample.py ADMIN_URL FLEET INTERVAL OUT.csv PIDFILE
 """
-import json
+import os
 import signal
 import sys
 import time
-import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from autoscale_sample import get  # noqa: E402  (one GET helper for the samplers)
 
 running = True
 
@@ -24,14 +26,6 @@ running = True
 def stop(_sig, _frm):
     global running
     running = False
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=1.0) as r:
-            return json.load(r)
-    except Exception:  # a missed sample is a gap, not an error
-        return None
 
 
 def main(a):

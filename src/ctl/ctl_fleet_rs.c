@@ -7,6 +7,7 @@
 
 #include "common/bx_log.h"
 #include "common/bx_time.h"
+#include "ctl/ctl_cond.h"
 #include "ctl/ctl_fleet_int.h"
 #include "ctl/ctl_key.h"
 #include "ctl/ctl_owner.h"
@@ -330,18 +331,6 @@ void fl_rollback(fl_view *v, fl_step *st, const char *to)
 
 /* ---- status ---- */
 
-static const json_t *st_prev_cond(const json_t *status, const char *type)
-{
-    size_t i;
-    const json_t *c;
-    json_array_foreach(json_object_get(status, "conditions"), i, c)
-    {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        if (t && !strcmp(t, type)) return c;
-    }
-    return NULL;
-}
-
 /* A condition: the times of the previous one of its type kept while its
  * status stays (lastUpdateTime moves when the reason or message changes,
  * or `progress` says so). */
@@ -383,12 +372,12 @@ void fl_status(fl_view *v, fl_step *st, int new_idx)
     json_t *conds = json_object_get(out, "conditions");
     int64_t now = v->now_ms;
     st_cond(
-        conds, st_prev_cond(prev, "Available"), "Available", s.available_cond ? "True" : "False",
+        conds, ctl_cond_get(prev, "Available"), "Available", s.available_cond ? "True" : "False",
         s.available_cond ? CTL_ROLLOUT_REASON_MIN_AVAILABLE : CTL_ROLLOUT_REASON_MIN_UNAVAILABLE,
         s.available_cond ? "Fleet has minimum availability."
                          : "Fleet does not have minimum availability.",
         0, now);
-    const json_t *pp = st_prev_cond(prev, "Progressing");
+    const json_t *pp = ctl_cond_get(prev, "Progressing");
     const char *pr = json_string_value(json_object_get(pp, "reason"));
     char msg[320];
     const char *new_name = new_idx >= 0 ? ctl_key_name(v->rs[new_idx].name) : "";
@@ -427,7 +416,7 @@ void fl_status(fl_view *v, fl_step *st, int new_idx)
         if (again >= 0) ctl_ctrl_wake_at(st->ctrl, ctl_ctrl_now(st->ctrl) + (uint64_t)again + 1000);
     }
     if (st->failure)
-        st_cond(conds, st_prev_cond(prev, "ReplicaFailure"), "ReplicaFailure", "True", st->failure,
+        st_cond(conds, ctl_cond_get(prev, "ReplicaFailure"), "ReplicaFailure", "True", st->failure,
                 st->message, 0, now);
     ctl_ctrl_status(st->ctrl, v->fleet->name, out);
     if (st->collision) ctl_ctrl_kick(st->ctrl);

@@ -11,6 +11,7 @@
 #include "common/bx_log.h"
 #include "common/bx_rand.h"
 #include "common/bx_time.h"
+#include "ctl/ctl_cond.h"
 #include "ctl/ctl_ctrl.h"
 #include "ctl/ctl_key.h"
 #include "ctl/ctl_owner.h"
@@ -49,32 +50,6 @@ typedef struct rcrs_cluster {
 
 /* ---- reading a RayCluster ---- */
 
-static const json_t *rcrs_cond(const json_t *status, const char *type)
-{
-    size_t i;
-    const json_t *c;
-    json_array_foreach(json_object_get(status, "conditions"), i, c)
-    {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        if (t && !strcmp(t, type)) return c;
-    }
-    return NULL;
-}
-
-static int rcrs_cond_true(const json_t *c)
-{
-    const char *s = json_string_value(json_object_get(c, "status"));
-    return s && !strcmp(s, "True");
-}
-
-static int64_t rcrs_cond_since(const json_t *c)
-{
-    int64_t ms = 0;
-    const char *t = json_string_value(json_object_get(c, "lastTransitionTime"));
-    if (!t || bx_time_parse_rfc3339(t, &ms) != 0) return 0;
-    return ms;
-}
-
 static int64_t rcrs_int(const json_t *o, const char *key, int64_t dflt)
 {
     const json_t *v = json_object_get(o, key);
@@ -90,14 +65,14 @@ static void rcrs_read_cluster(const ctl_record *r, rcrs_cluster *x)
     const json_t *md = json_object_get(r->object, "metadata");
     x->owner = ctl_owner_name(r->object, RS_KIND);
     c->deleting = json_object_get(md, "deletionTimestamp") != NULL;
-    const json_t *pc = rcrs_cond(r->status, "RayClusterProvisioned");
-    const json_t *hc = rcrs_cond(r->status, "HeadPodReady");
-    c->provisioned = rcrs_cond_true(pc);
-    c->head_ready = rcrs_cond_true(hc);
-    c->replica_failure = rcrs_cond_true(rcrs_cond(r->status, "ReplicaFailure"));
+    const json_t *pc = ctl_cond_get(r->status, "RayClusterProvisioned");
+    const json_t *hc = ctl_cond_get(r->status, "HeadPodReady");
+    c->provisioned = ctl_cond_true(pc);
+    c->head_ready = ctl_cond_true(hc);
+    c->replica_failure = ctl_cond_true(ctl_cond_get(r->status, "ReplicaFailure"));
     c->ready_workers = (int)rcrs_int(r->status, "readyWorkerReplicas", 0);
     c->desired_workers = (int)rcrs_int(r->status, "desiredWorkerReplicas", 0);
-    int64_t a = rcrs_cond_since(pc), b = rcrs_cond_since(hc);
+    int64_t a = ctl_cond_since_ms(pc), b = ctl_cond_since_ms(hc);
     c->ready_since_ms = a > b ? a : b;
     c->created_ms = r->created_ms;
     const char *ct = json_string_value(json_object_get(md, "creationTimestamp"));
