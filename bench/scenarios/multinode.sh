@@ -171,9 +171,8 @@ t_up = float(t_up) if t_up != "none" else None
 reqs = [json.loads(l) for l in open(os.path.join(res, "load.jsonl")) if l.strip()]
 def phase(r):
     t = t0 + r["send_s"]
-    # a failed stream has no e2e: its last chunk's time stands for its end
-    ms = r.get("e2e_ms") or (r.get("ttft_ms") or 0) + sum(r.get("itl_ms") or [])
-    end = t + ms / 1000.0
+    # a failed request's end is not known: it counts as in flight until the latest phase
+    end = t + r["e2e_ms"] / 1000.0 if r["ok"] and r.get("e2e_ms") is not None else float("inf")
     if end < t_roll: return "steady"
     if t < t_rolled: return "rollout"
     if end < t_kill: return "after rollout"
@@ -227,6 +226,7 @@ set y2label 'requests per second (by send time)'
 set ytics nomirror
 set y2tics
 set yrange [0:4]
+set xrange [0:*]
 set y2range [0:*]
 set arrow from $M_ROLL, graph 0 to $M_ROLL, graph 1 nohead dt 2
 set arrow from $M_ROLLED, graph 0 to $M_ROLLED, graph 1 nohead dt 2
