@@ -117,8 +117,10 @@ static void fl_sync(ctl_fleet_ctl *f, const ctl_record *fleet, const ctl_record 
     } else if (ann) {
         fl_rollback(&v, &st, ann);
     } else if (ctl_rollout_is_scaling_event(&v.f, v.rs, v.n)) {
+        fl_rs_revision(&v, &st, new_idx);
         fl_rs_scale(&v, &st, new_idx);
     } else {
+        fl_rs_revision(&v, &st, new_idx);
         fl_rs_rollout(&v, &st, new_idx);
     }
     fl_status(&v, &st, new_idx);

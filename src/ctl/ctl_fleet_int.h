@@ -49,6 +49,10 @@ typedef struct fl_step {
  * RayClusters each has among rcs). */
 void fl_rs_collect(fl_view *v, const ctl_record *rss, size_t nrs, const ctl_record *rcs,
                    size_t nrc);
+/* The new replica set takes the newest revision (max of the old ones + 1)
+ * when its own is lower, its old one going to the revision-history
+ * annotation (a rollback to an old template reuses its replica set). */
+void fl_rs_revision(fl_view *v, fl_step *st, int new_idx);
 /* Proportional scaling (paused, or a scaling event). */
 void fl_rs_scale(fl_view *v, fl_step *st, int new_idx);
 /* One step of the strategy, then history cleanup once complete. */

@@ -244,6 +244,35 @@ static int rs_create(fl_view *v, fl_step *st, int replicas)
     return 0;
 }
 
+void fl_rs_revision(fl_view *v, fl_step *st, int new_idx)
+{
+    if (new_idx < 0) return;
+    int64_t want = ctl_rollout_new_revision(v->rs, v->n, new_idx);
+    const ctl_rollout_rs *x = &v->rs[new_idx];
+    if (x->revision >= want) return;
+    json_t *doc = json_deep_copy(v->rec[new_idx]->object);
+    json_t *md = doc ? json_object_get(doc, "metadata") : NULL;
+    json_t *ann = md ? json_object_get(md, "annotations") : NULL;
+    if (md && !json_is_object(ann)) {
+        ann = json_object();
+        if (ann && json_object_set_new(md, "annotations", ann) != 0) ann = NULL;
+    }
+    char rev[24], hist[CTL_ROLLOUT_REV_HISTORY_MAX + 1];
+    snprintf(rev, sizeof(rev), "%lld", (long long)want);
+    const char *old = rs_ann(v->rec[new_idx]->object, CTL_ROLLOUT_ANN_REVISION);
+    int ok = ann && json_object_set_new(ann, CTL_ROLLOUT_ANN_REVISION, json_string(rev)) == 0;
+    if (ok && old && *old &&
+        ctl_rollout_revision_history(
+            rs_ann(v->rec[new_idx]->object, CTL_ROLLOUT_ANN_REVISION_HISTORY), old, hist,
+            sizeof(hist)) == 0)
+        ok = json_object_set_new(ann, CTL_ROLLOUT_ANN_REVISION_HISTORY, json_string(hist)) == 0;
+    if (!ok) {
+        json_decref(doc);
+        doc = NULL;
+    }
+    if (rs_put(st, doc, x->name, "FailedUpdate") == 0) v->rs[new_idx].revision = want;
+}
+
 void fl_rs_scale(fl_view *v, fl_step *st, int new_idx)
 {
     int target[CTL_FLEET_MAX_RS];

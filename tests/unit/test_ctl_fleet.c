@@ -320,6 +320,105 @@ static void test_scale_and_delete(void **state)
     assert_int_equal(c.clusters, 0);
 }
 
+/* the fleet's template as stored: the head's last command argument */
+static const char *fleet_arg(fx *f)
+{
+    static char out[32];
+    ctl_record r;
+    char err[256];
+    assert_int_equal(ctl_objstore_get(f->st, "RayClusterFleet", "qwen", &r, err, sizeof(err)), 0);
+    const json_t *t = json_object_get(json_object_get(r.object, "spec"), "template");
+    const char *const path[] = {"spec", "headGroupSpec", "template", "spec", "containers", NULL};
+    for (int k = 0; path[k]; k++)
+        t = json_object_get(t, path[k]);
+    const json_t *cmd = json_object_get(json_array_get(t, 0), "command");
+    snprintf(out, sizeof(out), "%s",
+             json_string_value(json_array_get(cmd, json_array_size(cmd) - 1)));
+    ctl_record_clear(&r);
+    return out;
+}
+
+/* paused: a template change makes no new replica set (Progressing
+ * DeploymentPaused); resumed, it rolls. */
+static void test_pause_resume(void **state)
+{
+    fx *f = *state;
+    apply(f, FLEET_YAML("qwen", "2", ROLLING, "--v, \"1\""));
+    play_kuberay(f, NULL);
+    apply(f, FLEET_YAML("qwen", "2", "  paused: true\n" ROLLING, "--v, \"2\""));
+    play_kuberay(f, NULL);
+    counts c;
+    count(f, &c);
+    assert_int_equal(c.rs, 1);
+    assert_int_equal(c.clusters, 2);
+    json_t *s = fleet_status(f, "qwen");
+    json_t *cond = NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(s, "conditions"), i,
+                       v) if (!strcmp(json_string_value(json_object_get(v, "type")), "Progressing"))
+        cond = v;
+    assert_non_null(cond);
+    assert_string_equal(json_string_value(json_object_get(cond, "reason")), "DeploymentPaused");
+    json_decref(s);
+    apply(f, FLEET_YAML("qwen", "2", ROLLING, "--v, \"2\""));
+    for (int k = 0; k < 10; k++)
+        play_kuberay(f, NULL);
+    count(f, &c);
+    assert_int_equal(c.rs, 2);
+    assert_int_equal(c.clusters, 2);
+    assert_true(c.per_rs[0] == 2 || c.per_rs[1] == 2);
+}
+
+/* deprecated.deployment.rollback.to: "1" puts revision 1's template back
+ * into the fleet, which rolls back to that replica set (now revision 3). */
+static void test_rollback(void **state)
+{
+    fx *f = *state;
+    apply(f, FLEET_YAML("qwen", "2", ROLLING, "--v, \"1\""));
+    play_kuberay(f, NULL);
+    apply(f, FLEET_YAML("qwen", "2", ROLLING, "--v, \"2\""));
+    for (int k = 0; k < 10; k++)
+        play_kuberay(f, NULL);
+    assert_string_equal(fleet_arg(f), "2");
+    /* the same manifest with the annotation */
+    ctl_record r;
+    char err[256];
+    assert_int_equal(ctl_objstore_get(f->st, "RayClusterFleet", "qwen", &r, err, sizeof(err)), 0);
+    json_t *doc = json_deep_copy(r.object);
+    ctl_record_clear(&r);
+    json_object_set_new(json_object_get(doc, "metadata"), "annotations",
+                        json_pack("{s:s}", "deprecated.deployment.rollback.to", "1"));
+    ctl_obj *o = NULL;
+    assert_int_equal(ctl_obj_parse(doc, &o, err, sizeof(err)), 0);
+    json_decref(doc);
+    assert_int_equal(ctl_objstore_put(f->st, o, NULL, err, sizeof(err)), 0);
+    ctl_obj_free(o);
+    settle(f);
+    assert_string_equal(fleet_arg(f), "1");
+    for (int k = 0; k < 10; k++)
+        play_kuberay(f, NULL);
+    counts c;
+    count(f, &c);
+    assert_int_equal(c.rs, 2); /* revision 1's replica set came back; no third */
+    assert_int_equal(c.clusters, 2);
+    ctl_record *rss;
+    size_t n;
+    assert_int_equal(ctl_objstore_list(f->st, "RayClusterReplicaSet", &rss, &n, err, sizeof(err)),
+                     0);
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *rev = json_string_value(json_object_get(
+            json_object_get(json_object_get(rss[i].object, "metadata"), "annotations"),
+            "deployment.kubernetes.io/revision"));
+        int64_t reps =
+            json_integer_value(json_object_get(json_object_get(rss[i].object, "spec"), "replicas"));
+        if (rev && !strcmp(rev, "3") && reps == 2) found = 1;
+    }
+    ctl_records_free(rss, n);
+    assert_true(found);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +427,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_recreate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_cluster_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scale_and_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pause_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
