@@ -16,7 +16,8 @@
 #     maxUnavailable 0: never more than 3 RayClusters, never fewer than 2 ready ones, every
 #     request of a `brix bench run` through the gateway meanwhile answered;
 #   - `kubectl scale rayclusterfleet big --replicas 3` (the scale subresource) gives 3 groups;
-#     status.scalingTargetSelector is the head selector;
+#     status.scalingTargetSelector is the head selector; a PodAutoscaler bounded to 2..2 scales
+#     it back to 2 through the same subresource;
 #   - deleting the fleet deletes its replica sets, RayClusters and pods (garbage collection).
 # Skips when python3, kubectl or jq is absent.
 # Usage: bash tests/e2e/test_k8s_fleet.sh /path/to/brix
@@ -222,6 +223,24 @@ check "$E2E_TMP/fleet.json" '.scalingTargetSelector == "orchestration.aibrix.ai/
 [ "$("${K[@]}" get rayclusterfleet big -o jsonpath='{.spec.replicas}')" = 3 ] || fail "spec.replicas is not 3"
 [ "$(head_ips | wc -l)" = 3 ] || fail "want 3 Ready heads: $(head_ips)"
 log "kubectl scale --replicas 3: 3 groups; scalingTargetSelector is the head selector"
+
+# ---- a PodAutoscaler (bounds 2..2) scales the fleet through the same subresource
+cat >"$E2E_TMP/pa.yaml" <<'YAML'
+apiVersion: autoscaling.aibrix.ai/v1alpha1
+kind: PodAutoscaler
+metadata: {name: big-pa}
+spec:
+  scaleTargetRef: {apiVersion: orchestration.aibrix.ai/v1alpha1, kind: RayClusterFleet, name: big}
+  minReplicas: 2
+  maxReplicas: 2
+  scalingStrategy: KPA
+  metricsSources:
+  - {metricSourceType: pod, protocolType: http, port: "8000", path: /metrics, targetMetric: num_requests_running, targetValue: "4"}
+YAML
+"${K[@]}" apply -f "$E2E_TMP/pa.yaml" >/dev/null || fail "apply the PodAutoscaler"
+wait_for 30 "2 groups after the PodAutoscaler" fleet_done 2
+[ "$("${K[@]}" get rayclusterfleet big -o jsonpath='{.spec.replicas}')" = 2 ] || fail "spec.replicas is not 2"
+log "a PodAutoscaler (2..2) scaled the fleet to 2 groups"
 
 # ---- deleting the fleet deletes everything under it
 "${K[@]}" delete rayclusterfleet big --wait=false >/dev/null || fail "delete the fleet"
