@@ -363,7 +363,11 @@ static void wr_done(const k8s_resp *r, void *ud)
         json_t *e = json_pack("{s:O,s:b}", "m", w->want, "exists", 1);
         if (e) json_object_set_new(s->q_update[w->ki], w->name, e);
     }
-    if (!ok && !exists && !(w->what == WR_FIN_DEL && r->code == 404))
+    /* a delete that finds nothing: already gone (the garbage collector, or
+     * another controller, got there first), which is what it asked for */
+    int gone = (w->what == WR_FIN_DEL || w->what == WR_DELETE) && r->code == 404;
+    if (gone && w->what == WR_DELETE) bx_debug("delete of %s/%s: already gone", s->ns, w->name);
+    if (!ok && !exists && !gone)
         bx_warn("%s of %s/%s failed: %ld %s %s", WR_NAMES[w->what], s->ns, w->name, r->code,
                 r->status ? r->status->reason : "", r->status ? r->status->message : r->error);
     if (w->what == WR_FIN_DEL) {

@@ -3,7 +3,8 @@
 # fake Kubernetes API server: a Deployment whose container runs `brix engine` becomes Ready
 # pods, each a local engine on its own 127.0.0.x address that answers at podIP:port; scaling
 # adds and removes them; deleting the Deployment removes ReplicaSet, pods and processes; at
-# steady state the stand-in makes no writes.
+# steady state the stand-in makes no writes; a pod with a preStop sleep action keeps serving
+# that long after its delete, then stops.
 # Usage: bash tests/e2e/test_k8s_kubelet.sh /path/to/brix
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
@@ -62,6 +63,35 @@ done
 [ -z "$("${K[@]}" get pods,rs -o name)" ] || fail "GC left: $("${K[@]}" get pods,rs -o name)"
 for _ in $(seq 50); do [ -z "$(pgrep -P "$KUBELET_PID")" ] && break; sleep 0.1; done
 [ -z "$(pgrep -P "$KUBELET_PID")" ] || fail "engines left running: $(pgrep -aP "$KUBELET_PID")"
+
+# a pod with a preStop sleep action keeps its process that long after its delete
+cat >"$E2E_TMP/prestop.yaml" <<'YAML'
+apiVersion: v1
+kind: Pod
+metadata: {name: prestop, labels: {model.aibrix.ai/name: llama}}
+spec:
+  containers:
+  - name: engine
+    image: brix:test
+    command: [brix, engine]
+    args: [--model, llama, --time-scale, "50"]
+    ports: [{containerPort: 8000}]
+    lifecycle: {preStop: {sleep: {seconds: 2}}}
+YAML
+"${K[@]}" apply -f "$E2E_TMP/prestop.yaml" >/dev/null || fail "apply the preStop pod"
+ready_pods 1
+PS_IP=$("${K[@]}" get pod prestop -o jsonpath='{.status.podIP}')
+"${K[@]}" delete pod prestop --wait=false >/dev/null || fail "delete the preStop pod"
+for _ in $(seq 50); do
+    [ -n "$("${K[@]}" get pod prestop -o jsonpath='{.metadata.deletionTimestamp}')" ] && break
+    sleep 0.1
+done
+sleep 0.5 # the stand-in has seen the delete
+curl -sf --max-time 2 "http://$PS_IP:8000/health" >/dev/null || fail "the engine stopped before its preStop sleep ended"
+for _ in $(seq 100); do "${K[@]}" get pod prestop >/dev/null 2>&1 || break; sleep 0.1; done
+! "${K[@]}" get pod prestop >/dev/null 2>&1 || fail "the preStop pod was not removed"
+! curl -sf --max-time 2 "http://$PS_IP:8000/health" >/dev/null || fail "the preStop pod's engine still runs"
+log "a pod's preStop sleep: its engine serves during it, then stops and the pod goes"
 # the engines' logs join the sanitizer check of the ASan build's run
 for f in "$E2E_TMP"/pods/*.log; do E2E_LOGS+=("$f"); done
 log "deployment -> ready engine pods at their podIPs, scaled 2 -> 3 -> 1, deleted with GC"

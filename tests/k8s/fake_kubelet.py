@@ -27,8 +27,9 @@ plain API client that plays the parts of a cluster that brix's Kubernetes-mode t
     initialDelaySeconds, every periodSeconds) failureThreshold failures kill the process, which is
     restarted as below; an exited process is
     restarted (restartCount) and the pod is not Ready meanwhile; a pod being deleted has its
-    process stopped (SIGTERM, SIGKILL after the grace period) and is then deleted with
-    gracePeriodSeconds 0. Pods of other images are bound and marked Running/Ready at once.
+    process stopped (after its preStop sleep action, lifecycle.preStop.sleep.seconds, if any;
+    then SIGTERM, SIGKILL after the grace period) and is then deleted with gracePeriodSeconds 0.
+    Pods of other images are bound and marked Running/Ready at once.
 
 It watches (list then watch, relist on 410) rather than polls, so the fake's request counters
 show what brix itself does; its requests carry User-Agent fake-kubelet.
@@ -348,7 +349,8 @@ class Kubelet:
             if spec["nodeName"] != self.o.node:
                 continue
             if md.get("deletionTimestamp"):
-                self.stop_pod(p)
+                if self.pre_stop_done(p):
+                    self.stop_pod(p)
                 continue
             self.run_pod(p)
         for uid in [u for u in self.procs if u not in seen]:
@@ -500,6 +502,20 @@ class Kubelet:
             "containerStatuses": [{"name": c.get("name", "c"), "image": c.get("image", ""),
                                    "ready": ready, "restartCount": restarts,
                                    "started": True, "state": {"running": {"startedAt": t}}}]}})
+
+    def pre_stop_done(self, p):
+        """A pod being deleted whose container has lifecycle.preStop.sleep.seconds (Kubernetes'
+        sleep action) keeps running that long before its SIGTERM, without holding up the other
+        pods (the time counts from the first pass that saw the deletionTimestamp)."""
+        st = self.procs.get(p["metadata"]["uid"])
+        c = ((p.get("spec") or {}).get("containers") or [{}])[0]
+        secs = (((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep") or {}).get(
+            "seconds", 0)
+        if st is None or st["proc"].poll() is not None or not secs:
+            return True
+        st.setdefault("pre_stop_until", time.time() + min(float(secs),
+                      float(p["metadata"].get("deletionGracePeriodSeconds", 30))))
+        return time.time() >= st["pre_stop_until"]
 
     def stop_pod(self, p):
         uid = p["metadata"]["uid"]

@@ -265,7 +265,9 @@ class KubeRay:
                 "metadata": {"name": md["name"], "namespace": md["namespace"],
                              "resourceVersion": md["resourceVersion"]},
                 "status": st})
-        if code not in (200, 409):  # 409: a newer RayCluster comes through the watch
+        # 409: a newer RayCluster comes through the watch; 404: it was deleted (its DELETED
+        # event is on its way)
+        if code not in (200, 404, 409):
             print("fake-kuberay: status of %s: %d" % (md["name"], code), file=sys.stderr)
 
     def run(self):
