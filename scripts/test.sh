@@ -11,7 +11,9 @@
 # Ends with a plain "N passed, N failed" line over all of it and exits non-zero
 # on any failure.
 #
-# Environment: BRIX_JOBS (default 2) build and ctest parallelism;
+# Environment: BRIX_JOBS (default 2) build parallelism; BRIX_CTEST_JOBS
+# (default 3) tests run at once (most e2e tests wait on processes and the
+# clock, not the CPU: one more than the cores keeps them busy);
 # BRIX_FUZZ_SECONDS (default 5) per fuzz target; BRIX_OUT (default the repo
 # root) where the build*/ folders go.
 set -uo pipefail
@@ -19,6 +21,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 JOBS=${BRIX_JOBS:-2}
+CTEST_JOBS=${BRIX_CTEST_JOBS:-3}
 FUZZ_SECONDS=${BRIX_FUZZ_SECONDS:-5}
 OUT=${BRIX_OUT:-$ROOT}
 mkdir -p "$OUT"
@@ -69,7 +72,7 @@ build() {
 run_ctest() {
     local dir=$1 name=$2 logf="$1/ctest.log" line total nfail
     shift 2
-    (cd "$dir" && ctest --output-on-failure -j"$JOBS" --timeout 300 "$@") 2>&1 | tee "$logf"
+    (cd "$dir" && ctest --output-on-failure -j"$CTEST_JOBS" --timeout 300 "$@") 2>&1 | tee "$logf"
     line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$logf" | tail -n 1)
     if [ -z "$line" ]; then
         echo "$name: ctest printed no summary"
