@@ -319,6 +319,20 @@ void fl_rs_rollout(fl_view *v, fl_step *st, int new_idx)
         return;
     }
     ctl_rollout_rolling(&v->f, v->rs, v->n, new_idx, target, &step);
+    /* Kubernetes counts replica sets' spec: RayClusters an old replica set
+     * was told to drop but that still exist (their deletion not yet seen)
+     * would let the new one surge past replicas + maxSurge. They hold its
+     * growth back until they are gone. */
+    int excess = 0;
+    for (size_t i = 0; i < v->n; i++)
+        if ((int)i != new_idx && v->rs[i].clusters > v->rs[i].spec_replicas)
+            excess += v->rs[i].clusters - v->rs[i].spec_replicas;
+    if (excess > 0 && step.create_new) {
+        step.new_replicas = step.new_replicas > excess ? step.new_replicas - excess : 0;
+    } else if (excess > 0 && new_idx >= 0 && target[new_idx] > v->rs[new_idx].spec_replicas) {
+        int held = target[new_idx] - excess;
+        target[new_idx] = held > v->rs[new_idx].spec_replicas ? held : v->rs[new_idx].spec_replicas;
+    }
     if (step.create_new && rs_create(v, st, step.new_replicas) != 0) return;
     for (size_t i = 0; i < v->n; i++)
         if (target[i] != v->rs[i].spec_replicas ||
