@@ -13,7 +13,7 @@ PKGS=(
     build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
     libuv1-dev libhttp-parser-dev libjansson-dev libyaml-dev libcurl4-openssl-dev
     libhiredis-dev libsqlite3-dev libxxhash-dev libcmocka-dev libzmq3-dev
-    libmsgpack-dev libcbor-dev libssl-dev
+    libmsgpack-dev libcbor-dev libssl-dev libglpk-dev
     tzdata
     curl jq python3 python3-yaml prometheus redis-server
     wrk nginx hyperfine gnuplot-nox valgrind strace
