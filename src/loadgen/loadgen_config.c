@@ -109,6 +109,25 @@ static void print_help_tail(FILE *f)
                "Prompts are words of 3 letters, one brix token each. See docs/bench.md.\n");
 }
 
+int loadgen_config_add_header(loadgen_config *c, const char *v, const char *prog, FILE *err)
+{
+    const char *colon = strchr(v, ':');
+    if (!colon || colon == v || strpbrk(v, "\r\n")) return BX_FLAG_BAD;
+    if (c->n_headers == LOADGEN_MAX_HEADERS) {
+        fprintf(err, "%s: at most %d --header flags\n", prog, LOADGEN_MAX_HEADERS);
+        return BX_FLAG_FAIL;
+    }
+    if (!c->headers) {
+        c->headers = calloc(LOADGEN_MAX_HEADERS, sizeof(*c->headers));
+        if (!c->headers) {
+            fprintf(err, "%s: out of memory\n", prog);
+            return BX_FLAG_FAIL;
+        }
+    }
+    c->headers[c->n_headers++] = v;
+    return 0;
+}
+
 static int set_value(void *cfg, const bx_flag *fl, const char *v, FILE *err)
 {
     loadgen_config *c = cfg;
@@ -133,23 +152,8 @@ static int set_value(void *cfg, const bx_flag *fl, const char *v, FILE *err)
         else
             return BX_FLAG_BAD;
         return 0;
-    case F_HEADER: {
-        const char *colon = strchr(v, ':');
-        if (!colon || colon == v || strpbrk(v, "\r\n")) return BX_FLAG_BAD;
-        if (c->n_headers == LOADGEN_MAX_HEADERS) {
-            fprintf(err, "brix bench run: at most %d --header flags\n", LOADGEN_MAX_HEADERS);
-            return BX_FLAG_FAIL;
-        }
-        if (!c->headers) {
-            c->headers = calloc(LOADGEN_MAX_HEADERS, sizeof(*c->headers));
-            if (!c->headers) {
-                fprintf(err, "brix bench run: out of memory\n");
-                return BX_FLAG_FAIL;
-            }
-        }
-        c->headers[c->n_headers++] = v;
-        return 0;
-    }
+    case F_HEADER:
+        return loadgen_config_add_header(c, v, "brix bench run", err);
     }
     return BX_FLAG_BAD;
 }

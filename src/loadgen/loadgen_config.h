@@ -29,6 +29,9 @@ typedef struct loadgen_config {
     const char *output;
     const char *summary_json;
     int progress; /* -1 auto (isatty), 0 off */
+    /* shown before the progress bar, which is then erased when the run ends
+     * (brix bench profile: one bar per measurement); NULL for none */
+    const char *progress_prefix;
     loadgen_wl_params wl;
 } loadgen_config;
 
@@ -37,5 +40,9 @@ void loadgen_config_default(loadgen_config *c);
  * printed to out, or 2 after printing an error to err. */
 int loadgen_config_parse(loadgen_config *c, int argc, char **argv, FILE *out, FILE *err);
 void loadgen_config_free(loadgen_config *c);
+/* Adds a "K: V" request header (--header; v must outlive c). Returns 0,
+ * BX_FLAG_BAD (not "K: V") or BX_FLAG_FAIL (printed on err, prefixed with
+ * prog). */
+int loadgen_config_add_header(loadgen_config *c, const char *v, const char *prog, FILE *err);
 
 #endif

@@ -1,7 +1,8 @@
-/* loadgen_main: `brix bench <subcommand>`. Only `run` exists: parse the flags
+/* loadgen_main: `brix bench <subcommand>`. `run`: parse the flags
  * (loadgen_config), find the model when --model is not given (GET /v1/models),
  * build the plan (loadgen_workload: generated or from --trace), execute it
  * (loadgen_run), then print the summary (loadgen_stats) and write the files.
+ * `profile`: AIBrix's GPU profiling (loadgen_profile_cmd.c).
  *
  * Exit status: 0 when the run completed (failed requests are results, not
  * errors: they are counted in the summary), 1 when it could not run or its
@@ -21,6 +22,7 @@
 #include "loadgen/loadgen_api.h"
 #include "loadgen/loadgen_client.h"
 #include "loadgen/loadgen_config.h"
+#include "loadgen/loadgen_profile.h"
 #include "loadgen/loadgen_run.h"
 #include "loadgen/loadgen_stats.h"
 #include "loadgen/loadgen_workload.h"
@@ -34,12 +36,12 @@ static void loadgen_usage(FILE *f)
 {
     fprintf(f, "usage: brix bench <command> [options]\n\n"
                "commands:\n"
-               "  run        open-loop load generator for OpenAI-compatible servers\n\n"
-               "'brix bench run --help' lists its options.\n");
+               "  run        open-loop load generator for OpenAI-compatible servers\n"
+               "  profile    AIBrix's GPU profile: rate sweeps over input x output lengths\n\n"
+               "'brix bench <command> --help' lists its options.\n");
 }
 
-/* Reads a whole file (at most max bytes) into b. Returns 0 or -1 with err. */
-static int read_file(const char *path, long max, bx_buf *b, char *err, size_t errlen)
+int loadgen_read_file(const char *path, long max, bx_buf *b, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -69,16 +71,14 @@ static int read_file(const char *path, long max, bx_buf *b, char *err, size_t er
     return rc;
 }
 
-/* --model not given: ask the server which model it serves, as an OpenAI
- * client would. model is the caller's buffer. */
-static int discover_model(const loadgen_config *cfg, char *model, size_t cap)
+int loadgen_discover_model(const loadgen_config *cfg, const char *prog, char *model, size_t cap)
 {
     size_t n = strlen(cfg->url);
     while (n > 0 && cfg->url[n - 1] == '/')
         n--;
     char url[2048];
     if (n + sizeof("/v1/models") > sizeof(url)) {
-        fprintf(stderr, "brix bench run: --url too long\n");
+        fprintf(stderr, "%s: --url too long\n", prog);
         return -1;
     }
     snprintf(url, sizeof(url), "%.*s/v1/models", (int)n, cfg->url);
@@ -89,13 +89,12 @@ static int discover_model(const loadgen_config *cfg, char *model, size_t cap)
     int rc = -1;
     if (loadgen_http_get(url, cfg->headers, cfg->n_headers, cfg->api_key, 10000,
                          LOADGEN_MODELS_MAX_BYTES, &body, &status, err, sizeof(err)) != 0)
-        fprintf(stderr, "brix bench run: no --model given and GET %s failed: %s\n", url, err);
+        fprintf(stderr, "%s: no --model given and GET %s failed: %s\n", prog, url, err);
     else if (status != 200)
-        fprintf(stderr, "brix bench run: no --model given and GET %s answered HTTP %ld\n", url,
-                status);
+        fprintf(stderr, "%s: no --model given and GET %s answered HTTP %ld\n", prog, url, status);
     else if (loadgen_api_first_model(body.data ? body.data : "", body.len, model, cap, err,
                                      sizeof(err)) != 0)
-        fprintf(stderr, "brix bench run: no --model given and GET %s: %s\n", url, err);
+        fprintf(stderr, "%s: no --model given and GET %s: %s\n", prog, url, err);
     else
         rc = 0;
     bx_buf_free(&body);
@@ -115,7 +114,7 @@ static int build_plan(const loadgen_config *cfg, loadgen_plan *plan)
     bx_buf text;
     bx_buf_init(&text);
     int rc = 0;
-    if (read_file(cfg->trace, LOADGEN_TRACE_MAX_BYTES, &text, err, sizeof(err)) != 0) {
+    if (loadgen_read_file(cfg->trace, LOADGEN_TRACE_MAX_BYTES, &text, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix bench run: %s\n", err);
         rc = 1;
     } else if (loadgen_plan_from_trace(plan, text.data ? text.data : "", text.len, &cfg->wl, err,
@@ -196,7 +195,7 @@ static int loadgen_cmd_run(int argc, char **argv)
     loadgen_result *res = NULL;
     size_t nres = 0;
     if (!cfg.model) {
-        if (discover_model(&cfg, model, sizeof(model)) != 0) goto out;
+        if (loadgen_discover_model(&cfg, "brix bench run", model, sizeof(model)) != 0) goto out;
         cfg.model = model;
     }
     rc = build_plan(&cfg, &plan);
@@ -254,6 +253,7 @@ int loadgen_main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "run")) return loadgen_cmd_run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "profile")) return loadgen_profile_main(argc - 1, argv + 1);
     fprintf(stderr, "brix bench: unknown command '%s'\n\n", argv[1]);
     loadgen_usage(stderr);
     return 2;

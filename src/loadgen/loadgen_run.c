@@ -432,8 +432,15 @@ static void draw_progress(struct loadgen_run *r, int final)
     for (int i = 0; i < width; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[width] = '\0';
-    fprintf(stderr, "\r[%s] %zu/%zu done, %zu in flight, %zu failed, %.1f s%s", bar, done, total,
-            r->n_inflight, r->n_failed, since(r, uv_hrtime()), final ? "\n" : "   ");
+    const char *pre = r->cfg->progress_prefix;
+    if (final && pre) {
+        fputs("\r\033[2K", stderr); /* a transient bar: the caller prints its own line */
+        fflush(stderr);
+        return;
+    }
+    fprintf(stderr, "\r%s[%s] %zu/%zu done, %zu in flight, %zu failed, %.1f s%s", pre ? pre : "",
+            bar, done, total, r->n_inflight, r->n_failed, since(r, uv_hrtime()),
+            final ? "\n" : "   ");
     fflush(stderr);
 }
 
