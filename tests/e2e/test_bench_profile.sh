@@ -9,12 +9,12 @@
 . "$(dirname "$0")/lib.sh"
 e2e_init "$@"
 
-SCALE=25
-start_engine eng --time-scale $SCALE
+SCALE=20
+start_engine eng --time-scale $SCALE --jitter 0
 wait_health "$ENGINE_PORT"
 URL="http://127.0.0.1:$ENGINE_PORT"
 R="$E2E_TMP/rows.jsonl"
-GRID=(--input-lens 6144,64 --output-lens 16,32 --rates 1,2,4,8,16 --num-prompts 40)
+GRID=(--input-lens 6144,64 --output-lens 16,32 --rates 1,2,4,8,16 --num-prompts 30)
 
 # profile NAME ARGS...: brix bench profile; profile in NAME.json, stderr in NAME.log.
 profile() {
@@ -31,7 +31,7 @@ check_all() {
         fail "$3 (not every line of $1 has $2) $(head -c 300 "$E2E_TMP/jq.err")"
 }
 
-log "sweep: 2x2 grid, rates 1..16, 40 prompts, time scale $SCALE"
+log "sweep: 2x2 grid, rates 1..16, 30 prompts, time scale $SCALE"
 profile first --url "$URL" "${GRID[@]}" --time-scale $SCALE --results "$R" --slo-e2e 10 ||
     fail "profile exited $?: $(tail -5 "$E2E_TMP/first.log")"
 grep -q "measured" "$E2E_TMP/first.log" || fail "no summary line on stderr"
@@ -41,7 +41,7 @@ n=$(wc -l <"$R")
 [ $((n % 5)) -eq 0 ] && [ "$n" -ge 20 ] || fail "$n rows: want 5 per measurement, >= 4 measurements"
 check_all "$R" '(.metric | IN("TPUT","TT","E2E","TTFT","TPOT")) and
     (.input_tokens | IN(64,6144)) and (.output_tokens | IN(16,32)) and
-    (.request_rate | IN(1,2,4,8,16)) and .samples == 40 and .seed == 0 and
+    (.request_rate | IN(1,2,4,8,16)) and .samples == 30 and .seed == 0 and
     .model == "brix-sim-llama3-8b" and (.mean | type == "number") and .mean >= 0' \
     "rows: fields"
 check_all "$R" 'if (.metric | IN("TPUT","TT")) then (has("P50") | not)
