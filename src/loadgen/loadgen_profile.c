@@ -79,15 +79,23 @@ int loadgen_prof_row_parse(const char *line, size_t len, loadgen_prof_row *row, 
     for (int i = 0; i < LOADGEN_PM_N; i++)
         if (!strcmp(json_string_value(m), pm_names[i])) row->metric = i;
     loadgen_prof_stat *st = &row->stat;
-    if (pr_num(o, "mean", &st->mean) != 1) {
-        snprintf(err, errlen, "mean: must be a number");
+    /* Every metric is a rate or a duration: a negative one would end up in
+     * a profile that opt_profile_parse refuses. */
+    if (pr_num(o, "mean", &st->mean) != 1 || st->mean < 0) {
+        snprintf(err, errlen, "mean: must be a non-negative number");
         goto done;
     }
     st->has = 1;
     int n50 = pr_num(o, "P50", &st->p50), n90 = pr_num(o, "P90", &st->p90),
         n99 = pr_num(o, "P99", &st->p99);
+    if (n50 == 1 && st->p50 < 0) n50 = -1;
+    if (n90 == 1 && st->p90 < 0) n90 = -1;
+    if (n99 == 1 && st->p99 < 0) n99 = -1;
     if (n50 < 0 || n90 < 0 || n99 < 0) {
-        snprintf(err, errlen, "%s: must be a number", n50 < 0 ? "P50" : n90 < 0 ? "P90" : "P99");
+        snprintf(err, errlen, "%s: must be a non-negative number",
+                 n50 < 0   ? "P50"
+                 : n90 < 0 ? "P90"
+                           : "P99");
         goto done;
     }
     st->has_pct = n50 == 1 && n90 == 1 && n99 == 1;
@@ -381,7 +389,7 @@ int loadgen_prof_write_rows(FILE *f, const loadgen_prof_point *p, const char *mo
         bad |= json_object_set_new(o, "request_rate", json_real(p->rate));
         bad |= json_object_set_new(o, "seed", json_integer((json_int_t)p->seed));
         bad |= json_object_set_new(o, "model", json_string(model ? model : ""));
-        bad |= json_object_set_new(o, "samples", json_integer(p->samples));
+        if (p->samples >= 0) bad |= json_object_set_new(o, "samples", json_integer(p->samples));
         bad |= json_object_set_new(o, "metric", json_string(pm_names[m]));
         bad |= json_object_set_new(o, "mean", json_real(st->mean));
         if (st->has_pct && m >= LOADGEN_PM_E2E) {

@@ -252,6 +252,12 @@ static void test_rows_parse(void **st)
         {"{\"input_tokens\": 4, \"output_tokens\": 8, \"request_rate\": 1, \"metric\": \"E2E\", "
          "\"mean\": 1, \"P99\": \"x\"}",
          "P99"},
+        {"{\"input_tokens\": 4, \"output_tokens\": 8, \"request_rate\": 1, \"metric\": \"TPUT\", "
+         "\"mean\": -1}",
+         "mean"},
+        {"{\"input_tokens\": 4, \"output_tokens\": 8, \"request_rate\": 1, \"metric\": \"E2E\", "
+         "\"mean\": 1, \"P50\": 1, \"P90\": -2, \"P99\": 3}",
+         "P90"},
         {"{\"input_tokens\": 4, \"input_tokens\": 4}", "duplicate"},
         {"[1]", "object"},
         {"{\"input_tokens\": 4, NaN}", "invalid JSON"},
