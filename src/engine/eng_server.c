@@ -352,6 +352,11 @@ int eng_server_port(const eng_server *s)
     return s->port;
 }
 
+double eng_server_price(const eng_server *s)
+{
+    return s->price_h;
+}
+
 int eng_server_exit_status(const eng_server *s)
 {
     return s->exit_status;
