@@ -126,6 +126,9 @@ static const bx_flag eng_flags[] = {
      "(default 400: 8 x 400 Gb/s NICs, an HGX H100 node)"},
     {"--inter-node-latency-us", F_DBL, OFF(inter_node_latency_us),
      "inter-node latency per message, microseconds (default 10)"},
+    {"--price-per-hour", F_DBL, OFF(price_per_hour),
+     "$ per replica-hour of this GPU type, exported as brix:engine_price_per_hour for the "
+     "optimizer and brix bench profile (default: the profile's on-demand price, below)"},
 };
 
 void eng_config_default(eng_config *c)
@@ -155,6 +158,7 @@ void eng_config_default(eng_config *c)
     c->gpus_per_node = 8;
     c->inter_node_gbps = 400.0;
     c->inter_node_latency_us = 10.0;
+    c->price_per_hour = -1;
 }
 
 /* An environment integer (BRIX_GROUP_*): digits only. 0, or -1. */
@@ -232,9 +236,9 @@ static int eng_config_group(eng_config *c, FILE *err)
 
 static void eng_config_help_tail(FILE *f)
 {
-    fprintf(f, "\nprofiles:\n");
+    fprintf(f, "\nprofiles ($ per replica-hour, on-demand; --price-per-hour overrides):\n");
     for (const eng_profile *const *p = eng_timing_profiles(); *p; p++)
-        fprintf(f, "  %-26s %s\n", (*p)->name, (*p)->desc);
+        fprintf(f, "  %-26s %8.3f  %s\n", (*p)->name, eng_timing_price(*p), (*p)->desc);
 }
 
 static int eng_flag_set(void *cfg, const bx_flag *fl, const char *val, FILE *err)
@@ -343,6 +347,10 @@ int eng_config_parse(eng_config *c, int argc, char **argv, FILE *out, FILE *err)
     if (strcasecmp(c->kv_ingestion, "ALL") && strcasecmp(c->kv_ingestion, "EVICTED") &&
         strcasecmp(c->kv_ingestion, "HOT")) {
         fprintf(err, "brix engine: --kv-ingestion must be ALL, EVICTED or HOT\n");
+        return -1;
+    }
+    if (c->price_per_hour != -1 && !(c->price_per_hour >= 0 && c->price_per_hour <= 1e6)) {
+        fprintf(err, "brix engine: --price-per-hour must be 0..1000000 ($ per replica-hour)\n");
         return -1;
     }
     if (!eng_timing_find(c->profile)) {

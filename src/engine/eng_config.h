@@ -82,6 +82,9 @@ typedef struct eng_config {
     const char *distributed_executor_backend; /* accepted: ray, mp, uni, external_launcher */
     double inter_node_gbps;                   /* GB/s per node */
     double inter_node_latency_us;             /* per message */
+    /* $ per replica-hour of this engine's GPU type, exported in /metrics
+       (brix:engine_price_per_hour); < 0: the profile's (eng_timing_price) */
+    double price_per_hour;
 } eng_config;
 
 void eng_config_default(eng_config *c);

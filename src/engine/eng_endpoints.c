@@ -323,7 +323,9 @@ void eng_handle_metrics(eng_server *s, bx_http_res *res)
                             .block_size = s->sched.cfg.block_size,
                             .num_gpu_blocks = s->sched.cfg.num_gpu_blocks,
                             .prompt_tps = s->prompt_tps,
-                            .generation_tps = s->gen_tps};
+                            .generation_tps = s->gen_tps,
+                            .profile = s->cfg.profile,
+                            .price_per_hour = s->price_h};
     bx_buf *b = &s->scratch;
     bx_buf_reset(b);
     if (eng_metrics_render(s->metrics, &ms, b) != 0 || eng_http_metrics(s, b) != 0 ||

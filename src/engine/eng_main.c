@@ -72,9 +72,9 @@ int eng_main(int argc, char **argv)
     uv_signal_init(&loop, &sigterm);
     uv_signal_start(&sigint, eng_on_signal, SIGINT);
     uv_signal_start(&sigterm, eng_on_signal, SIGTERM);
-    bx_info("serving %s (profile %s, time scale %g) on %s:%d",
-            cfg.served_model_name ? cfg.served_model_name : cfg.model, cfg.profile, cfg.time_scale,
-            cfg.host, eng_server_port(srv));
+    bx_info("serving %s (profile %s, $%.3f per hour, time scale %g) on %s:%d",
+            cfg.served_model_name ? cfg.served_model_name : cfg.model, cfg.profile,
+            eng_server_price(srv), cfg.time_scale, cfg.host, eng_server_port(srv));
     uv_run(&loop, UV_RUN_DEFAULT);
 
     int status = eng_server_exit_status(srv);

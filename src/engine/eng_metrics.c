@@ -162,6 +162,18 @@ static void em_lora_info(bx_buf *b, eng_metrics *m, const eng_metrics_state *st)
     }
 }
 
+/* The replica's price, labelled with its profile (the GPU type). */
+static void em_price(bx_buf *b, const eng_metrics *m, const eng_metrics_state *st)
+{
+    char prof[128];
+    bx_prom_escape(prof, sizeof(prof), st->profile);
+    bx_prom_head(b, "brix:engine_price_per_hour", "gauge",
+                 "Dollars per replica-hour of this engine's GPU type (--price-per-hour, else the "
+                 "profile's on-demand price).");
+    bx_buf_printf(b, "brix:engine_price_per_hour{%s,profile=\"%s\"} %.10g\n", m->labels, prof,
+                  st->price_per_hour);
+}
+
 int eng_metrics_render(eng_metrics *m, const eng_metrics_state *st, bx_buf *b)
 {
     size_t start = b->len;
@@ -207,6 +219,7 @@ int eng_metrics_render(eng_metrics *m, const eng_metrics_state *st, bx_buf *b)
         bx_buf_printf(b, "vllm:request_success_total{%s,finished_reason=\"%s\"} %llu\n", m->labels,
                       em_reason_names[i], (unsigned long long)m->success[i]);
     if (st->lora_enabled) em_lora_info(b, m, st);
+    if (st->profile) em_price(b, m, st);
     em_hist_write(b, m, "vllm:iteration_tokens_total",
                   "Histogram of number of tokens per engine_step.", &m->iter);
     em_hist_write(b, m, "vllm:time_to_first_token_seconds",

@@ -6,7 +6,9 @@
  * vllm:lora_requests_info, which has only its own labels as in vLLM. The
  * deprecated names AIBrix still reads (gpu_cache_usage_perc,
  * time_per_output_token_seconds, avg_*_throughput_toks_per_s) are emitted
- * too. Rendering appends to a caller-owned bx_buf. */
+ * too. brix:engine_price_per_hour{profile} carries the replica's price
+ * (--price-per-hour or the profile's), for the optimizer and brix bench
+ * profile. Rendering appends to a caller-owned bx_buf. */
 #ifndef ENG_METRICS_H
 #define ENG_METRICS_H
 
@@ -36,6 +38,8 @@ typedef struct eng_metrics_state {
     int32_t block_size, num_gpu_blocks;
     double prompt_tps, generation_tps; /* 10 s moving rates */
     int sleeping;
+    const char *profile;   /* NULL: no brix:engine_price_per_hour */
+    double price_per_hour; /* $ per replica-hour of this engine's GPU type */
 } eng_metrics_state;
 
 /* Appends more families at the end of each render (e.g. eng_offload's),

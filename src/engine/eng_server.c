@@ -277,6 +277,7 @@ int eng_server_init(eng_server **out, uv_loop_t *loop, const eng_config *cfg, ch
         goto fail;
     }
     s->lora_load_s = cfg->lora_load_s >= 0 ? cfg->lora_load_s : s->prof->lora_load_s;
+    s->price_h = cfg->price_per_hour >= 0 ? cfg->price_per_hour : eng_timing_price(s->prof);
     eng_sched_cbs cbs = {eng_on_token, eng_on_finish, eng_on_stored, eng_on_removed, eng_gen_token};
     if (eng_sched_init(&s->sched, &sc, &cbs, s) != 0) {
         snprintf(err, errlen, "invalid scheduler settings");
@@ -349,6 +350,11 @@ fail:
 int eng_server_port(const eng_server *s)
 {
     return s->port;
+}
+
+double eng_server_price(const eng_server *s)
+{
+    return s->price_h;
 }
 
 int eng_server_exit_status(const eng_server *s)

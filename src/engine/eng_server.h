@@ -29,6 +29,8 @@ typedef struct eng_server eng_server; /* opaque */
 int eng_server_init(eng_server **out, uv_loop_t *loop, const eng_config *cfg, char *err,
                     size_t errlen);
 int eng_server_port(const eng_server *s);
+/* $ per replica-hour: --price-per-hour, else the profile's for its layout. */
+double eng_server_price(const eng_server *s);
 /* 0, or 1 once a group worker lost its leader (the loop was stopped). */
 int eng_server_exit_status(const eng_server *s);
 void eng_server_close(eng_server *s);

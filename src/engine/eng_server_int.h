@@ -37,6 +37,7 @@ struct eng_server {
     char served[256];
     int32_t max_model_len;
     double lora_load_s;
+    double price_h; /* $ per replica-hour: --price-per-hour, else eng_timing_price */
     bx_http_server *http;
     int port;
     eng_sched sched;

@@ -12,6 +12,20 @@
 #define L8B_KV (32.0 * 8 * 128 * 2 * 2)
 #define L8B_P 8.03e9
 
+/* On-demand $ per GPU-hour, AWS us-east-1 list prices (docs/engine.md):
+ * p5.48xlarge $98.32 for 8 H100; the others at their profiles. */
+#define H100_USD_H (98.32 / 8)
+
+/* The 24/48 GB cards' fit (docs/engine.md, "GPU types"). */
+#define A24_T_FIXED 1.0e-3
+#define A24_T_SEQ 0.25e-3
+#define A10G_BW_EFF 0.72
+#define A10G_FLOPS_EFF 0.50
+#define L4_BW_EFF 0.72
+#define L4_FLOPS_EFF 0.30
+#define L40S_BW_EFF 0.72
+#define L40S_FLOPS_EFF 0.50
+
 static const eng_profile eng_profiles[] = {
     {.name = "llama3-8b-h100",
      .desc = "Llama-3-8B BF16 on one H100 SXM 80GB",
@@ -33,7 +47,8 @@ static const eng_profile eng_profiles[] = {
      .gpu_mem_bytes = 85.5e9, /* 81559 MiB, as nvidia-smi reports an H100 80GB */
      .mem_reserve_bytes = 2e9,
      .max_model_len = 8192,
-     .dtype = "bfloat16"},
+     .dtype = "bfloat16",
+     .price_usd_h = H100_USD_H},
     {.name = "llama3-8b-a100-80g",
      .desc = "Llama-3-8B BF16 on one A100 SXM 80GB",
      .t_fixed_s = 0.6e-3,
@@ -54,7 +69,8 @@ static const eng_profile eng_profiles[] = {
      .gpu_mem_bytes = 85.1e9, /* 81154 MiB (A100 80GB) */
      .mem_reserve_bytes = 2e9,
      .max_model_len = 8192,
-     .dtype = "bfloat16"},
+     .dtype = "bfloat16",
+     .price_usd_h = 40.97 / 8}, /* p4de.24xlarge */
     {.name = "llama3-8b-a100-40g",
      .desc = "Llama-3-8B BF16 on one A100 40GB",
      .t_fixed_s = 0.6e-3,
@@ -75,7 +91,79 @@ static const eng_profile eng_profiles[] = {
      .gpu_mem_bytes = 42.5e9, /* 40536 MiB (A100 40GB) */
      .mem_reserve_bytes = 2e9,
      .max_model_len = 8192,
-     .dtype = "bfloat16"},
+     .dtype = "bfloat16",
+     .price_usd_h = 32.77 / 8}, /* p4d.24xlarge */
+    /* The 24 and 48 GB cards (docs/engine.md, "GPU types"): GDDR6, fitted to
+     * vLLM runs of 2024 whose per-step and per-request costs (t_fixed,
+     * t_seq) are those of vLLM then; KV capacity from memory as vLLM sizes
+     * it at --gpu-memory-utilization 0.9, 1.5-2 GB kept for activations and
+     * CUDA graphs. */
+    {.name = "llama3-8b-a10g",
+     .desc = "Llama-3-8B BF16 on one A10G 24GB (AWS g5)",
+     .t_fixed_s = A24_T_FIXED,
+     .t_seq_s = A24_T_SEQ,
+     .weight_bytes = L8B_W,
+     .kv_bytes_per_token = L8B_KV,
+     .bw_eff = A10G_BW_EFF * 600e9,
+     .flops_eff = A10G_FLOPS_EFF * 125e12,
+     .params = L8B_P,
+     .layers = 32,
+     .hidden = 4096,
+     .api_overhead_s = 5e-3,
+     .lora_swap_s = 5e-3,
+     .lora_load_s = 0.5,
+     .max_num_batched_tokens = 2048,
+     .max_num_seqs = 256,
+     .num_gpu_blocks = 1989,
+     .gpu_mem_bytes = 24.15e9, /* 23028 MiB, as nvidia-smi reports an A10G */
+     .mem_reserve_bytes = 1.5e9,
+     .max_model_len = 8192,
+     .dtype = "bfloat16",
+     .price_usd_h = 1.006}, /* g5.xlarge */
+    {.name = "llama3-8b-l4",
+     .desc = "Llama-3-8B BF16 on one L4 24GB (AWS g6, GCP g2)",
+     .t_fixed_s = A24_T_FIXED,
+     .t_seq_s = A24_T_SEQ,
+     .weight_bytes = L8B_W,
+     .kv_bytes_per_token = L8B_KV,
+     .bw_eff = L4_BW_EFF * 300e9,
+     .flops_eff = L4_FLOPS_EFF * 121e12,
+     .params = L8B_P,
+     .layers = 32,
+     .hidden = 4096,
+     .api_overhead_s = 5e-3,
+     .lora_swap_s = 5e-3,
+     .lora_load_s = 0.5,
+     .max_num_batched_tokens = 2048,
+     .max_num_seqs = 256,
+     .num_gpu_blocks = 1992,
+     .gpu_mem_bytes = 24.15e9, /* 23034 MiB (L4) */
+     .mem_reserve_bytes = 1.5e9,
+     .max_model_len = 8192,
+     .dtype = "bfloat16",
+     .price_usd_h = 0.805}, /* g6.xlarge */
+    {.name = "llama3-8b-l40s",
+     .desc = "Llama-3-8B BF16 on one L40S 48GB (AWS g6e)",
+     .t_fixed_s = A24_T_FIXED,
+     .t_seq_s = A24_T_SEQ,
+     .weight_bytes = L8B_W,
+     .kv_bytes_per_token = L8B_KV,
+     .bw_eff = L40S_BW_EFF * 864e9,
+     .flops_eff = L40S_FLOPS_EFF * 362e12,
+     .params = L8B_P,
+     .layers = 32,
+     .hidden = 4096,
+     .api_overhead_s = 5e-3,
+     .lora_swap_s = 5e-3,
+     .lora_load_s = 0.5,
+     .max_num_batched_tokens = 2048,
+     .max_num_seqs = 256,
+     .num_gpu_blocks = 12118,
+     .gpu_mem_bytes = 48.3e9, /* 46068 MiB (L40S) */
+     .mem_reserve_bytes = 2e9,
+     .max_model_len = 8192,
+     .dtype = "bfloat16",
+     .price_usd_h = 1.861}, /* g6e.xlarge */
     /* Llama-3-70B BF16, tensor parallel 8 on H100: 1/8 of the weights, KV
      * (80 layers x 8 KV heads x 128 x 2 x 2 B / 8) and FLOPs per GPU, plus
      * all-reduce latency in the fixed cost. */
@@ -99,7 +187,8 @@ static const eng_profile eng_profiles[] = {
      .gpu_mem_bytes = 85.5e9, /* 81559 MiB (H100 80GB) */
      .mem_reserve_bytes = 2e9,
      .max_model_len = 8192,
-     .dtype = "bfloat16"},
+     .dtype = "bfloat16",
+     .price_usd_h = 8 * H100_USD_H}, /* its figures fold TP 8 into one layout unit */
     /* Llama-3.1-405B BF16 over two 8-GPU H100 nodes, vLLM's multi-node
      * recipe: tensor parallel 8 inside a node, pipeline parallel 2 across.
      * Per GPU: 1/16 of 811.7 GB of weights, 126 layers x 8 KV heads x 128 x
@@ -133,7 +222,8 @@ static const eng_profile eng_profiles[] = {
      .kv_split_max = 8,
      .hidden_model = 16384,
      .gpu_mem_bytes = 85.5e9,
-     .mem_reserve_bytes = 3e9},
+     .mem_reserve_bytes = 3e9,
+     .price_usd_h = H100_USD_H},
     /* DeepSeek-V3/R1 671B FP8 over two 8-GPU H100 nodes, tensor parallel
      * 16 (its 680 GB of FP8 weights do not fit one node). MoE: 58 layers x
      * 256 routed experts x 3 x 7168 x 2048 = 654 G routed-expert bytes, 8
@@ -167,16 +257,17 @@ static const eng_profile eng_profiles[] = {
      .moe_route_frac = 8.0 / 256,
      .gpu_mem_bytes = 85.5e9,
      .mem_reserve_bytes = 4e9,
-     .act_bytes = 2},
+     .act_bytes = 2,
+     .price_usd_h = H100_USD_H},
 };
 
-static const eng_profile *const eng_profile_list[] = {&eng_profiles[0],
-                                                      &eng_profiles[1],
-                                                      &eng_profiles[2],
-                                                      &eng_profiles[3],
-                                                      &eng_profiles[4],
-                                                      &eng_profiles[5],
-                                                      NULL};
+static const eng_profile *const eng_profile_list[] = {
+    &eng_profiles[0], &eng_profiles[1], &eng_profiles[2], &eng_profiles[3], &eng_profiles[4],
+    &eng_profiles[5], &eng_profiles[6], &eng_profiles[7], &eng_profiles[8], NULL};
+
+_Static_assert(sizeof(eng_profile_list) / sizeof(eng_profile_list[0]) ==
+                   sizeof(eng_profiles) / sizeof(eng_profiles[0]) + 1,
+               "every profile is listed");
 
 const eng_profile *eng_timing_find(const char *name)
 {
@@ -198,6 +289,11 @@ int32_t eng_timing_tp(const eng_profile *p)
 int32_t eng_timing_pp(const eng_profile *p)
 {
     return p->pp > 0 ? p->pp : 1;
+}
+
+double eng_timing_price(const eng_profile *p)
+{
+    return p->price_usd_h * eng_timing_tp(p) * eng_timing_pp(p);
 }
 
 double eng_timing_step(const eng_profile *p, const eng_step_work *w)

@@ -26,7 +26,11 @@
  * B: inter-node bandwidth per node, lat: its latency per message. Routed
  * experts (MoE) are read in the fraction of them a step's tokens touch:
  * 1 - (1 - k/E)^N_tok. The KV capacity of a layout is what is left of 90%
- * of a GPU's memory after its weights and a reserve, in KV blocks. */
+ * of a GPU's memory after its weights and a reserve, in KV blocks.
+ *
+ * Prices: each profile carries a public on-demand price per GPU-hour
+ * (docs/engine.md cites them); a replica costs that times its GPUs
+ * (eng_timing_price), unless the engine's --price-per-hour gives it. */
 #ifndef ENG_TIMING_H
 #define ENG_TIMING_H
 
@@ -62,6 +66,7 @@ typedef struct eng_profile {
     double gpu_mem_bytes;     /* one GPU's memory (0: no KV capacity for other layouts) */
     double mem_reserve_bytes; /* per GPU: activations, CUDA graphs, NCCL buffers */
     double act_bytes;         /* bytes per activation element between GPUs (0: 2) */
+    double price_usd_h;       /* on-demand $ per GPU-hour of this GPU type (0: none known) */
     /* set by eng_timing_layout (0 in the table: one stage, one node) */
     int32_t stages;             /* pipeline stages a step passes in turn */
     int32_t tp_nodes;           /* nodes one TP group spans (> 1: all-reduces cross nodes) */
@@ -97,6 +102,8 @@ double eng_timing_step(const eng_profile *p, const eng_step_work *w);
 /* The profile's own degrees (at least 1). */
 int32_t eng_timing_tp(const eng_profile *p);
 int32_t eng_timing_pp(const eng_profile *p);
+/* $ per replica-hour: price_usd_h x the profile's GPUs (tp x pp). */
+double eng_timing_price(const eng_profile *p);
 /* *out = base rescaled to layout l (see above), num_gpu_blocks from
  * memory when the layout differs from the profile's or the profile gives
  * none. Returns 0, or -1 with a message in err (the weights do not fit,

@@ -21,7 +21,7 @@ static void test_profiles_exist(void **st)
     int n = 0;
     for (const eng_profile *const *p = eng_timing_profiles(); *p; p++)
         n++;
-    assert_int_equal(n, 6);
+    assert_int_equal(n, 9);
     assert_non_null(eng_timing_find("llama3-8b-h100"));
     assert_non_null(eng_timing_find("llama3-8b-a100-40g"));
     assert_null(eng_timing_find("nope"));
