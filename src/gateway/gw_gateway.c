@@ -436,30 +436,43 @@ int gw_gateway_set_assignment(gw_gateway *g, const char *model, const char *json
 
 /* --gpu-optimizer asks about the models served from engines of two groups
  * or more, and those whose strategy (the model's, else the gateway's) is
- * one of slo*. On the gateway's loop. */
+ * one of slo*. On the gateway's loop: the engines' models and groups are
+ * copied under the lock, compared after it. */
+typedef struct gw_hetero_eng {
+    char model[GW_NAME_MAX], group[GW_NAME_MAX];
+    int slo;
+} gw_hetero_eng;
+
 static int gw_hetero_models(void *ud, char (*out)[GW_NAME_MAX], int cap)
 {
     gw_gateway *g = ud;
-    int n = 0;
     int slo_default = !strncmp(g->router.defplan.s[0]->name, "slo", 3);
+    gw_hetero_eng *es = malloc(GW_MAX_ENGINES * sizeof(*es));
+    if (!es) return 0;
+    int ne = 0, n = 0;
     gw_registry_lock(&g->reg);
-    for (int i = 0; i < g->reg.n && n < cap; i++) {
+    for (int i = 0; i < g->reg.n; i++) {
         const gw_engine *e = &g->reg.engines[i];
         if (e->gone || !e->model[0]) continue;
-        int seen = 0, other_group = 0;
-        for (int k = 0; k < n && !seen; k++)
-            seen = !strcmp(out[k], e->model);
-        for (int j = 0; j < g->reg.n && !seen && !other_group; j++) {
-            const gw_engine *f = &g->reg.engines[j];
-            other_group = !f->gone && !strcmp(f->model, e->model) && strcmp(f->group, e->group);
-        }
-        int slo = slo_default;
+        memcpy(es[ne].model, e->model, GW_NAME_MAX);
+        memcpy(es[ne].group, e->group, GW_NAME_MAX);
+        es[ne].slo = slo_default;
         for (int k = 0; k < g->nmodel_strategy; k++)
             if (!strcmp(g->model_strategy[k].model, e->model))
-                slo = !strncmp(g->model_strategy[k].plan.s[0]->name, "slo", 3);
-        if (!seen && (slo || other_group)) memcpy(out[n++], e->model, GW_NAME_MAX);
+                es[ne].slo = !strncmp(g->model_strategy[k].plan.s[0]->name, "slo", 3);
+        ne++;
     }
     gw_registry_unlock(&g->reg);
+    for (int i = 0; i < ne && n < cap; i++) {
+        int first = 1, other_group = 0;
+        for (int j = 0; j < i && first; j++)
+            first = strcmp(es[j].model, es[i].model) != 0;
+        if (!first) continue; /* the model's first engine decides */
+        for (int j = i + 1; j < ne && !es[i].slo && !other_group; j++)
+            other_group = !strcmp(es[j].model, es[i].model) && strcmp(es[j].group, es[i].group);
+        if (es[i].slo || other_group) memcpy(out[n++], es[i].model, GW_NAME_MAX);
+    }
+    free(es);
     return n;
 }
 

@@ -106,6 +106,10 @@ static int gw_hetero_parse_doc(const json_t *root, gw_hetero_assign *a, char *er
             gw_hetero_add_point(a->out_tokens, &a->nout, out) != 0)
             return gw_hetero_fail(err, errlen, "cells: too many distinct in/out values");
     }
+    for (int k = 0; k < a->nin; k++)
+        a->in_log2[k] = log2(a->in_tokens[k]);
+    for (int k = 0; k < a->nout; k++)
+        a->out_log2[k] = log2(a->out_tokens[k]);
     uint8_t seen[GW_HETERO_GRID_MAX][GW_HETERO_GRID_MAX];
     memset(seen, 0, sizeof(seen));
     json_array_foreach(cells, i, c)
@@ -158,14 +162,14 @@ int gw_hetero_parse(const char *json, size_t len, gw_hetero_assign *out, char *e
 
 /* ---------- pure: cells and order ---------- */
 
-int gw_hetero_index(const double *v, int n, double x)
+/* The nearest of the increasing logs lv[0..n) to lx, midpoints to the larger. */
+static int gw_hetero_nearest_log(const double *lv, int n, double lx)
 {
     if (n <= 0) return -1;
-    double lx = log2(x > 1 ? x : 1);
     int best = 0;
     double bd = INFINITY;
     for (int i = 0; i < n; i++) {
-        double d = fabs(log2(v[i]) - lx);
+        double d = fabs(lv[i] - lx);
         if (d <= bd) { /* increasing v: an equal distance further on is the larger */
             bd = d;
             best = i;
@@ -174,11 +178,20 @@ int gw_hetero_index(const double *v, int n, double x)
     return best;
 }
 
+int gw_hetero_index(const double *v, int n, double x)
+{
+    double lv[GW_HETERO_GRID_MAX];
+    if (n > GW_HETERO_GRID_MAX) n = GW_HETERO_GRID_MAX;
+    for (int i = 0; i < n; i++)
+        lv[i] = log2(v[i]);
+    return gw_hetero_nearest_log(lv, n, log2(x > 1 ? x : 1));
+}
+
 int gw_hetero_cell(const gw_hetero_assign *a, double in_tokens, double out_tokens, int *in_idx,
                    int *out_idx)
 {
-    *in_idx = gw_hetero_index(a->in_tokens, a->nin, in_tokens);
-    *out_idx = gw_hetero_index(a->out_tokens, a->nout, out_tokens);
+    *in_idx = gw_hetero_nearest_log(a->in_log2, a->nin, log2(in_tokens > 1 ? in_tokens : 1));
+    *out_idx = gw_hetero_nearest_log(a->out_log2, a->nout, log2(out_tokens > 1 ? out_tokens : 1));
     return *in_idx >= 0 && *out_idx >= 0 && a->listed[*out_idx][*in_idx];
 }
 
@@ -350,7 +363,7 @@ int gw_hetero_route(gw_hetero *h, const char *model, double in_tokens, double ou
         int order[GW_HETERO_GROUPS_MAX];
         int n = gw_hetero_order(a, out->in_idx, out->out_idx, u, order, GW_HETERO_GROUPS_MAX);
         for (int i = 0; i < n; i++)
-            memcpy(out->groups[i], a->groups[order[i]], GW_NAME_MAX);
+            memcpy(out->groups[i], a->groups[order[i]], strlen(a->groups[order[i]]) + 1);
         out->ngroups = n;
     }
     pthread_mutex_unlock(&h->mu);

@@ -56,6 +56,8 @@ typedef struct gw_hetero_assign {
     int nin, nout;                         /* grid size; 0 x 0 when "cells" is empty */
     double in_tokens[GW_HETERO_GRID_MAX];  /* increasing, > 0 */
     double out_tokens[GW_HETERO_GRID_MAX]; /* increasing, > 0 */
+    /* log2 of the two above (gw_hetero_parse fills them; gw_hetero_cell reads them) */
+    double in_log2[GW_HETERO_GRID_MAX], out_log2[GW_HETERO_GRID_MAX];
     uint8_t listed[GW_HETERO_GRID_MAX][GW_HETERO_GRID_MAX]; /* [out][in]: a cell had shares > 0 */
     /* [out][in][group]: normalised to sum 1 over the groups of a listed cell */
     float share[GW_HETERO_GRID_MAX][GW_HETERO_GRID_MAX][GW_HETERO_GROUPS_MAX];

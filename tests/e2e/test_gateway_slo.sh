@@ -4,7 +4,8 @@
 # gateway's slo strategy and a fake GPU optimizer (fake_gpu_optimizer.py)
 # whose assignment sends short prompts to gpu-a and long ones to gpu-b. The
 # engines' own counters (vllm:request_success_total) say where requests
-# landed; then the fixture's JSON is swapped and routing follows it.
+# landed; then the fixture's JSON is swapped and routing follows it. Two
+# workers: the assignment is read from both loops' threads.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 e2e_init "$@"
@@ -36,7 +37,7 @@ wait_for 10 "the fake optimizer did not start" test -s "$E2E_TMP/opt.port"
 OPT="http://127.0.0.1:$(cat "$E2E_TMP/opt.port")"
 
 GW_PORT=$(free_port) || fail "no free port"
-"$BRIX" gateway --host 127.0.0.1 --port "$GW_PORT" --strategy slo \
+"$BRIX" gateway --host 127.0.0.1 --port "$GW_PORT" --strategy slo --workers 2 \
     --backend "gpu-a=http://127.0.0.1:$PA" --backend "gpu-b=http://127.0.0.1:$PB" \
     --gpu-optimizer "$OPT" --gpu-optimizer-interval-ms 200 \
     --scrape-interval-ms 200 --models-interval-ms 500 --log-level debug \

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "gateway/gw_config.h"
 #include "gateway/gw_discovery.h"
 #include "gateway/gw_hetero.h"
 #include "gateway/gw_k8s.h"
@@ -374,6 +375,40 @@ static void test_url_parse(void **state)
     assert_int_equal(gw_hetero_url_parse("http://:80", h, sizeof(h), &port, b, sizeof(b)), -1);
 }
 
+static int parse_flags(gw_config *c, int argc, const char **argv)
+{
+    gw_config_default(c);
+    FILE *devnull = fopen("/dev/null", "w");
+    int rc = gw_config_parse(c, argc, (char **)argv, devnull, devnull);
+    fclose(devnull);
+    gw_config_free(c);
+    return rc;
+}
+
+static void test_config_flag(void **state)
+{
+    (void)state;
+    unsetenv("BRIX_GPU_OPTIMIZER");
+    gw_config c;
+    const char *ok[] = {"gateway", "--gpu-optimizer", "http://opt.example:8080",
+                        "--gpu-optimizer-interval-ms", "250"};
+    assert_int_equal(parse_flags(&c, 5, ok), 0);
+    assert_string_equal(c.gpu_optimizer, "http://opt.example:8080");
+    assert_int_equal(c.gpu_optimizer_interval_ms, 250);
+    const char *none[] = {"gateway"};
+    assert_int_equal(parse_flags(&c, 1, none), 0);
+    assert_null(c.gpu_optimizer);
+    assert_int_equal(c.gpu_optimizer_interval_ms, 5000);
+    const char *bad[] = {"gateway", "--gpu-optimizer", "https://opt:8080"};
+    assert_int_equal(parse_flags(&c, 3, bad), -1);
+    const char *fast[] = {"gateway", "--gpu-optimizer-interval-ms", "10"};
+    assert_int_equal(parse_flags(&c, 3, fast), -1);
+    setenv("BRIX_GPU_OPTIMIZER", "http://127.0.0.1:9", 1);
+    assert_int_equal(parse_flags(&c, 1, none), 0);
+    assert_string_equal(c.gpu_optimizer, "http://127.0.0.1:9");
+    unsetenv("BRIX_GPU_OPTIMIZER");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_slo_no_assignment),
         cmocka_unit_test(test_groups_from_sources),
         cmocka_unit_test(test_url_parse),
+        cmocka_unit_test(test_config_flag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
