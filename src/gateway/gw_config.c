@@ -11,6 +11,7 @@
 #include "common/bx_flags.h"
 #include "common/bx_yaml.h"
 #include "gateway/gw_engine.h"
+#include "gateway/gw_hetero.h"
 #include "gateway/gw_strategy.h"
 
 /* The table's kinds: bx_flags' own, and those this file sets itself. */
@@ -39,7 +40,9 @@ static const bx_flag gw_flags[] = {
     {"--accept", GF_STR, GOFF(accept_mode),
      "how workers share the port: shared (one listening socket: a busy loop accepts less; "
      "default) or reuseport (SO_REUSEPORT: the kernel hashes connections over the loops)"},
-    {"--backend", GF_BACKEND, 0, "engine base URL, e.g. http://127.0.0.1:8000 (repeatable)"},
+    {"--backend", GF_BACKEND, 0,
+     "engine base URL, e.g. http://127.0.0.1:8000, or GROUP=URL to name its GPU type (its "
+     "Deployment, for the slo strategies) (repeatable)"},
     {"--kubernetes", GF_BOOL, GOFF(kubernetes),
      "discover engines on Kubernetes instead of --backend: Ready pods labelled "
      "model.aibrix.ai/name at podIP:model.aibrix.ai/port (default 8000), adapters from "
@@ -116,6 +119,13 @@ static const bx_flag gw_flags[] = {
      "prefix block hashes: xxhash_cbor (default, fast) or sha256_cbor (vLLM's, for KV events)"},
     {"--prefix-max-bytes", GF_I64, GOFF(prefix_max_bytes),
      "memory bound of the prefix index (default 64 MiB)"},
+    {"--gpu-optimizer", GF_STR, GOFF(gpu_optimizer),
+     "the GPU optimizer's base URL, http://host[:port][/path] (AIBrix's: "
+     "http://aibrix-gpu-optimizer.aibrix-system.svc.cluster.local:8080): its "
+     "/assignment/<model> routes the slo strategies across GPU types; also "
+     "$BRIX_GPU_OPTIMIZER (default: none, slo routes as least-request)"},
+    {"--gpu-optimizer-interval-ms", GF_I64, GOFF(gpu_optimizer_interval_ms),
+     "how often the assignments are fetched (default 5000)"},
     {"--log-level", GF_STR, GOFF(log_level), "debug|info|warn|error (default info)"},
     {"--access-log", GF_STR, GOFF(access_log),
      "one line per request, buffered: a file (reopened on SIGHUP), - for stderr (default) or "
@@ -156,6 +166,7 @@ void gw_config_default(gw_config *c)
     c->hash_seed = hs && *hs ? hs : "0";
     c->hash_algo = "xxhash_cbor";
     c->prefix_max_bytes = 64 << 20;
+    c->gpu_optimizer_interval_ms = 5000;
     c->log_level = "info";
     c->access_log = "-";
     c->access_log_sample = 1;
@@ -321,6 +332,20 @@ int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
                 "brix gateway: --backend-api-key: empty, over %d bytes, or not printable "
                 "ASCII without blanks\n",
                 GW_KEY_MAX - 1);
+        return -1;
+    }
+    const char *env_opt = getenv("BRIX_GPU_OPTIMIZER");
+    if (!c->gpu_optimizer && env_opt && *env_opt) c->gpu_optimizer = env_opt;
+    if (c->gpu_optimizer && *c->gpu_optimizer) {
+        char h[256], b[512];
+        int pt;
+        if (gw_hetero_url_parse(c->gpu_optimizer, h, sizeof(h), &pt, b, sizeof(b)) != 0) {
+            fprintf(err, "brix gateway: --gpu-optimizer wants http://host[:port][/path]\n");
+            return -1;
+        }
+    }
+    if (c->gpu_optimizer_interval_ms < 100) {
+        fprintf(err, "brix gateway: --gpu-optimizer-interval-ms must be at least 100\n");
         return -1;
     }
     if (c->kubernetes && c->nbackends) {

@@ -56,6 +56,11 @@ typedef struct gw_config {
     const char *hash_seed;    /* engines' PYTHONHASHSEED (prefix hashing) */
     const char *hash_algo;    /* xxhash_cbor | sha256_cbor (prefix hashing) */
     int64_t prefix_max_bytes; /* prefix index memory bound */
+    /* the GPU optimizer's base URL (GET URL/assignment/<model>: gw_hetero.h);
+     * NULL: none (the slo strategies route as least-request). Also
+     * $BRIX_GPU_OPTIMIZER */
+    const char *gpu_optimizer;
+    int64_t gpu_optimizer_interval_ms;
     const char *log_level;
     const char *access_log; /* a file, "-" (stderr) or "off"; NULL: off */
     int access_log_sample;  /* log 1 request in N (errors always) */

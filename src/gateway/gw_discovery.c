@@ -522,6 +522,8 @@ int gw_disc_set_engines_info(gw_disc *d, const gw_disc_engine_info *infos, int n
         if (e) {
             e->gone = 0;
             snprintf(e->name, sizeof(e->name), "%s", in->name ? in->name : "");
+            const char *grp = in->group && strlen(in->group) < sizeof(e->group) ? in->group : "";
+            snprintf(e->group, sizeof(e->group), "%s", grp);
             const char *key = in->api_key ? in->api_key : d->opts.api_key;
             snprintf(e->api_key, sizeof(e->api_key), "%s",
                      bx_apikey_header_safe(key, sizeof(e->api_key)) ? key : "");
@@ -645,12 +647,41 @@ void gw_disc_get_stats(const gw_disc *d, gw_disc_stats *out)
 
 /* ---- the static source: a fixed list of backends ---- */
 
+/* "GROUP=URL" names the backend's group (its GPU type: gw_engine.group);
+ * a plain URL has none. */
 typedef struct gw_disc_static {
     gw_disc *d;
     char (*addrs)[GW_NAME_MAX];
-    const char **ptrs;
+    char (*groups)[GW_NAME_MAX];
+    gw_disc_engine_info *infos;
     int n;
 } gw_disc_static;
+
+static void gw_disc_static_free(gw_disc_static *s)
+{
+    if (!s) return;
+    free(s->addrs);
+    free(s->groups);
+    free(s->infos);
+    free(s);
+}
+
+int gw_disc_backend_spec(const char *spec, char *addr, size_t addrlen, char *group, size_t grouplen)
+{
+    const char *eq = strchr(spec, '=');
+    const char *url = spec;
+    group[0] = '\0';
+    if (eq) {
+        size_t gl = (size_t)(eq - spec);
+        if (!gl || gl >= grouplen) return -1;
+        for (size_t i = 0; i < gl; i++)
+            if (!isalnum((unsigned char)spec[i]) && !strchr("-_.", spec[i])) return -1;
+        memcpy(group, spec, gl);
+        group[gl] = '\0';
+        url = eq + 1;
+    }
+    return gw_disc_backend_addr(url, addr, addrlen);
+}
 
 static int gw_disc_static_init(void **state, gw_disc *d, uv_loop_t *loop, const char *const *args,
                                int nargs, char *err, size_t errlen)
@@ -661,28 +692,25 @@ static int gw_disc_static_init(void **state, gw_disc *d, uv_loop_t *loop, const 
     s->d = d;
     if (nargs > 0) {
         s->addrs = calloc((size_t)nargs, sizeof(*s->addrs));
-        s->ptrs = calloc((size_t)nargs, sizeof(*s->ptrs));
-        if (!s->addrs || !s->ptrs) goto oom;
+        s->groups = calloc((size_t)nargs, sizeof(*s->groups));
+        s->infos = calloc((size_t)nargs, sizeof(*s->infos));
+        if (!s->addrs || !s->groups || !s->infos) goto oom;
     }
     for (int i = 0; i < nargs; i++) {
-        if (gw_disc_backend_addr(args[i], s->addrs[i], GW_NAME_MAX) != 0) {
-            snprintf(err, errlen, "bad backend '%s' (want http://host:port)", args[i]);
-            free(s->addrs);
-            free(s->ptrs);
-            free(s);
+        if (gw_disc_backend_spec(args[i], s->addrs[i], GW_NAME_MAX, s->groups[i], GW_NAME_MAX) !=
+            0) {
+            snprintf(err, errlen, "bad backend '%s' (want [GROUP=]http://host:port)", args[i]);
+            gw_disc_static_free(s);
             return -1;
         }
-        s->ptrs[i] = s->addrs[i];
+        s->infos[i].addr = s->addrs[i];
+        s->infos[i].group = s->groups[i][0] ? s->groups[i] : NULL;
     }
     s->n = nargs;
     *state = s;
     return 0;
 oom:
-    if (s) {
-        free(s->addrs);
-        free(s->ptrs);
-    }
-    free(s);
+    gw_disc_static_free(s);
     snprintf(err, errlen, "out of memory");
     return -1;
 }
@@ -690,7 +718,7 @@ oom:
 static int gw_disc_static_start(void *state)
 {
     gw_disc_static *s = state;
-    gw_disc_set_engines(s->d, s->ptrs, s->n);
+    gw_disc_set_engines_info(s->d, s->infos, s->n);
     return 0;
 }
 
@@ -701,11 +729,7 @@ static void gw_disc_static_stop(void *state)
 
 static void gw_disc_static_close(void *state)
 {
-    gw_disc_static *s = state;
-    if (!s) return;
-    free(s->addrs);
-    free(s->ptrs);
-    free(s);
+    gw_disc_static_free(state);
 }
 
 const gw_disc_source gw_disc_source_static = {

@@ -56,6 +56,12 @@ typedef struct gw_engine {
      * replica's): the answer's target-pod header; "" = none (static
      * --backend), the address is its name then */
     char name[GW_POD_NAME_MAX];
+    /* the GPU type it runs on: its Deployment's name (Kubernetes: the pod's
+     * ReplicaSet minus "-<pod-template-hash>"; `brix up`: the Deployment;
+     * a static `--backend GROUP=URL`'s GROUP), "" = none. The slo
+     * strategies route a request to the group its optimizer cell is
+     * assigned to (gw_hetero.h) */
+    char group[GW_NAME_MAX];
     /* the key the engine wants (vLLM --api-key; its source gives it), ""
      * = none: discovery, scrapes and requests send "Authorization: Bearer
      * <key>" to it. A secret: never logged nor exported. Written under the

@@ -332,6 +332,13 @@ int gw_gateway_held(gw_gateway *g, const char *model)
 int gw_gateway_set_engines(gw_gateway *g, const char *const *addrs, const char *const *names,
                            const char *const *keys, int n)
 {
+    return gw_gateway_set_engines_grouped(g, addrs, names, keys, NULL, n);
+}
+
+int gw_gateway_set_engines_grouped(gw_gateway *g, const char *const *addrs,
+                                   const char *const *names, const char *const *keys,
+                                   const char *const *groups, int n)
+{
     if (!g->discovery) return 0;
     if (n <= 0) return gw_disc_set_engines_info(g->discovery, NULL, 0);
     gw_disc_engine_info *in = calloc((size_t)n, sizeof(*in));
@@ -340,6 +347,7 @@ int gw_gateway_set_engines(gw_gateway *g, const char *const *addrs, const char *
         in[i].addr = addrs[i];
         in[i].name = names ? names[i] : NULL;
         in[i].api_key = keys ? (keys[i] ? keys[i] : "") : NULL;
+        in[i].group = groups ? groups[i] : NULL;
     }
     int r = gw_disc_set_engines_info(g->discovery, in, n);
     free(in);
@@ -420,6 +428,54 @@ int gw_gateway_set_model_strategy(gw_gateway *g, const char *model, const char *
     return rc;
 }
 
+int gw_gateway_set_assignment(gw_gateway *g, const char *model, const char *json, size_t len,
+                              char *err, size_t errlen)
+{
+    return gw_hetero_set_json(g->hetero, model, json, len, err, errlen);
+}
+
+/* --gpu-optimizer asks about the models served from engines of two groups
+ * or more, and those whose strategy (the model's, else the gateway's) is
+ * one of slo*. On the gateway's loop: the engines' models and groups are
+ * copied under the lock, compared after it. */
+typedef struct gw_hetero_eng {
+    char model[GW_NAME_MAX], group[GW_NAME_MAX];
+    int slo;
+} gw_hetero_eng;
+
+static int gw_hetero_models(void *ud, char (*out)[GW_NAME_MAX], int cap)
+{
+    gw_gateway *g = ud;
+    int slo_default = !strncmp(g->router.defplan.s[0]->name, "slo", 3);
+    gw_hetero_eng *es = malloc(GW_MAX_ENGINES * sizeof(*es));
+    if (!es) return 0;
+    int ne = 0, n = 0;
+    gw_registry_lock(&g->reg);
+    for (int i = 0; i < g->reg.n; i++) {
+        const gw_engine *e = &g->reg.engines[i];
+        if (e->gone || !e->model[0]) continue;
+        memcpy(es[ne].model, e->model, GW_NAME_MAX);
+        memcpy(es[ne].group, e->group, GW_NAME_MAX);
+        es[ne].slo = slo_default;
+        for (int k = 0; k < g->nmodel_strategy; k++)
+            if (!strcmp(g->model_strategy[k].model, e->model))
+                es[ne].slo = !strncmp(g->model_strategy[k].plan.s[0]->name, "slo", 3);
+        ne++;
+    }
+    gw_registry_unlock(&g->reg);
+    for (int i = 0; i < ne && n < cap; i++) {
+        int first = 1, other_group = 0;
+        for (int j = 0; j < i && first; j++)
+            first = strcmp(es[j].model, es[i].model) != 0;
+        if (!first) continue; /* the model's first engine decides */
+        for (int j = i + 1; j < ne && !es[i].slo && !other_group; j++)
+            other_group = !strcmp(es[j].model, es[i].model) && strcmp(es[j].group, es[i].group);
+        if (es[i].slo || other_group) memcpy(out[n++], es[i].model, GW_NAME_MAX);
+    }
+    free(es);
+    return n;
+}
+
 /* ---------- signals: discovery and scraping ---------- */
 
 /* An engine that went away or stopped answering loses its prefix-index
@@ -477,11 +533,24 @@ static int gw_gateway_start_signals(gw_gateway *g, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start discovery or scraping");
         return -1;
     }
+    if (g->cfg.gpu_optimizer && *g->cfg.gpu_optimizer) {
+        gw_hetero_poll_opts ho;
+        gw_hetero_poll_opts_default(&ho);
+        ho.url = g->cfg.gpu_optimizer;
+        ho.interval_ms = (uint64_t)g->cfg.gpu_optimizer_interval_ms;
+        ho.models = gw_hetero_models;
+        ho.ud = g;
+        if (gw_hetero_poll_start(&g->hpoll, g->loop, g->workers[0].client, g->hetero, &ho, err,
+                                 errlen) != 0)
+            return -1;
+    }
     return 0;
 }
 
 static void gw_gateway_stop_signals(gw_gateway *g)
 {
+    gw_hetero_poll_close(g->hpoll); /* freed once its request ends */
+    g->hpoll = NULL;
     if (g->scraper) {
         gw_scrape_stop(g->scraper);
         gw_scrape_close(g->scraper, NULL, NULL);
@@ -716,6 +785,11 @@ int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, cha
     gw_strategy_cfg_default(&sc);
     sc.block_size = cfg->block_size;
     sc.prefix_max_bytes = (size_t)cfg->prefix_max_bytes;
+    if (!(g->hetero = gw_hetero_new())) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    sc.hetero = g->hetero;
     if (gw_router_init(&g->router, &sc, cfg->strategy) != 0) {
         snprintf(err, errlen, "unknown routing strategy '%s'", cfg->strategy);
         goto fail;
@@ -780,6 +854,7 @@ void gw_gateway_close(gw_gateway *g)
     uv_run(g->loop, UV_RUN_NOWAIT);
     if (g->nworkers > 0) gw_proxy_free_spares(&g->workers[0]);
     if (g->router_ok) gw_router_close(&g->router);
+    gw_hetero_free(g->hetero); /* after the strategies it was lent to */
     if (g->reg_ok) gw_registry_close(&g->reg);
     for (int i = 0; i < g->nworkers; i++)
         gw_metrics_free(g->workers[i].metrics);

@@ -43,6 +43,17 @@ void gw_gateway_reopen_logs(gw_gateway *g);
  * copied. Returns the number accepted. */
 int gw_gateway_set_engines(gw_gateway *g, const char *const *addrs, const char *const *names,
                            const char *const *keys, int n);
+/* As gw_gateway_set_engines, with each engine's group (its Deployment,
+ * the GPU type the slo strategies route by; groups or an entry NULL:
+ * none). */
+int gw_gateway_set_engines_grouped(gw_gateway *g, const char *const *addrs,
+                                   const char *const *names, const char *const *keys,
+                                   const char *const *groups, int n);
+/* Makes json (the optimizer's assignment, docs/hetero.md) model's
+ * assignment for the slo strategies, as a --gpu-optimizer poll would.
+ * Callable from any thread. 0, or -1 with why in err. */
+int gw_gateway_set_assignment(gw_gateway *g, const char *model, const char *json, size_t len,
+                              char *err, size_t errlen);
 /* Requests in flight at the engine at addr (0 when unknown). */
 int gw_gateway_engine_inflight(gw_gateway *g, const char *addr);
 /* Requests in flight for model (base or adapter) over all its engines. */

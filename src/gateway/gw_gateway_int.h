@@ -18,6 +18,7 @@
 #include "gateway/gw_discovery.h"
 #include "gateway/gw_engine.h"
 #include "gateway/gw_gateway.h"
+#include "gateway/gw_hetero.h"
 #include "gateway/gw_metrics.h"
 #include "gateway/gw_metrics_aibrix.h"
 #include "gateway/gw_ratelimit.h"
@@ -94,6 +95,10 @@ struct gw_gateway {
     unsigned alog_gen;  /* access-log reopen generation (atomic; gw_gateway_reopen_logs) */
     gw_disc *discovery; /* owned, on the gateway's loop */
     gw_scrape *scraper; /* owned, on the gateway's loop */
+    /* the GPU optimizer's assignments (own lock: gw_hetero.h), lent to the
+     * router's slo strategies; the poller (--gpu-optimizer) on the loop */
+    gw_hetero *hetero;
+    gw_hetero_poller *hpoll;
     gw_hold_hooks hold; /* only with one worker (the embedding control plane's loop) */
     struct {
         char model[GW_NAME_MAX];

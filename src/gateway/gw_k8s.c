@@ -59,7 +59,34 @@ gw_k8s_pod_why gw_k8s_pod_engine(const json_t *pod, gw_k8s_pod *out)
     snprintf(out->model, sizeof(out->model), "%s", model);
     snprintf(out->ns, sizeof(out->ns), "%s", ns);
     snprintf(out->name, sizeof(out->name), "%s", name);
+    gw_k8s_pod_group(pod, out->group, sizeof(out->group));
     return GW_K8S_POD_OK;
+}
+
+int gw_k8s_pod_group(const json_t *pod, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    const json_t *md = json_object_get(pod, "metadata");
+    const char *hash = gw_k8s_str(md, "labels", "pod-template-hash");
+    if (!hash || !hash[0]) return -1;
+    size_t i;
+    const json_t *r;
+    json_array_foreach(json_object_get(md, "ownerReferences"), i, r)
+    {
+        const char *kind = json_string_value(json_object_get(r, "kind"));
+        const char *name = json_string_value(json_object_get(r, "name"));
+        if (!kind || strcmp(kind, "ReplicaSet") || !name ||
+            !json_is_true(json_object_get(r, "controller")))
+            continue;
+        size_t nl = strlen(name), hl = strlen(hash);
+        if (nl <= hl + 1 || name[nl - hl - 1] != '-' || strcmp(name + nl - hl, hash) != 0 ||
+            nl - hl - 1 >= outlen)
+            return -1;
+        memcpy(out, name, nl - hl - 1);
+        out[nl - hl - 1] = '\0';
+        return 0;
+    }
+    return -1;
 }
 
 const char *gw_k8s_pod_why_str(gw_k8s_pod_why w)
@@ -121,7 +148,15 @@ static int gw_k8s_crashloop(const json_t *pod)
 
 json_t *gw_k8s_pod_slim(const json_t *pod)
 {
-    json_t *out = k8s_pod_slim(pod, 0);
+    /* the owners and pod-template-hash: the pod's Deployment (gw_k8s_pod_group) */
+    json_t *out = k8s_pod_slim(pod, K8S_POD_SLIM_OWNERS);
+    const char *hash = gw_k8s_str(json_object_get(pod, "metadata"), "labels", "pod-template-hash");
+    json_t *labels = json_object_get(json_object_get(out, "metadata"), "labels");
+    if (out && hash && labels &&
+        json_object_set_new(labels, "pod-template-hash", json_string(hash)) != 0) {
+        json_decref(out);
+        return NULL;
+    }
     if (!out || !gw_k8s_crashloop(pod)) return out;
     /* what gw_k8s_unready reads: the crash loop, nothing else */
     json_t *st = json_object_get(out, "status");
@@ -311,6 +346,7 @@ static void gw_k8s_rebuild(gw_k8s *k)
         json_object_set_new(seen, e->addr, json_true());
         in[n].addr = e->addr;
         in[n].name = e->name;
+        in[n].group = e->group;
         in[n].model = e->model;
         char pk[GW_NAME_MAX * 4];
         snprintf(pk, sizeof(pk), "%s/%s", e->ns, e->name);

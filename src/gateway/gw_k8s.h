@@ -65,11 +65,20 @@ typedef struct gw_k8s_pod {
     char name[GW_NAME_MAX * 2]; /* pod names are at most 253 */
     char addr[GW_NAME_MAX];     /* "podIP:port" ("[v6]:port") */
     char model[GW_NAME_MAX];
+    /* its Deployment (GPU type: gw_engine.group): the name of its
+     * controller ownerReference of kind ReplicaSet minus "-" + its
+     * pod-template-hash label, as a Deployment names its ReplicaSets; ""
+     * when the pod has no such owner or label, or they do not match */
+    char group[GW_NAME_MAX];
 } gw_k8s_pod;
 
 /* Pure: is this Pod object an engine, and where. Fills out on OK. */
 gw_k8s_pod_why gw_k8s_pod_engine(const json_t *pod, gw_k8s_pod *out);
 const char *gw_k8s_pod_why_str(gw_k8s_pod_why w);
+
+/* Pure: a pod's Deployment (gw_k8s_pod.group's rule) into out; 0, or -1
+ * (out "") when it has none. */
+int gw_k8s_pod_group(const json_t *pod, char *out, size_t outlen);
 
 /* Pure: what the informers keep of a Pod / a ModelAdapter (the reflector's
  * transform): only the fields gw_k8s_pod_engine or gw_k8s_adapter_index

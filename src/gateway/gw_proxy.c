@@ -391,6 +391,7 @@ static void gw_add_headers(gw_call *c)
     bx_http_res_header(c->res, "target-pod-ip", c->engine->addr);
     bx_http_res_header(c->res, "routing-strategy", c->plan.spec);
     if (c->fallback) bx_http_res_header(c->res, "x-brix-routing-fallback", c->fallback->name);
+    if (c->engine->group[0]) bx_http_res_header(c->res, "x-brix-gpu-group", c->engine->group);
     char sid[GW_SESSION_ID_MAX];
     if (c->plan.sets_session_id && gw_session_id_encode(c->engine, sid, sizeof(sid)) > 0)
         bx_http_res_header(c->res, "x-session-id", sid);

@@ -14,6 +14,10 @@ extern const gw_strategy gw_strategy_vtc_basic;
 extern const gw_strategy gw_strategy_prefix_cache;
 extern const gw_strategy gw_strategy_predicted_ttft;
 extern const gw_strategy gw_strategy_power_of_two;
+extern const gw_strategy gw_strategy_slo;
+extern const gw_strategy gw_strategy_slo_least_load;
+extern const gw_strategy gw_strategy_slo_least_load_pulling;
+extern const gw_strategy gw_strategy_slo_pack_load;
 
 static const gw_strategy *const gw_strategy_table[] = {
     &gw_strategy_random,
@@ -28,6 +32,10 @@ static const gw_strategy *const gw_strategy_table[] = {
     &gw_strategy_prefix_cache,
     &gw_strategy_predicted_ttft,
     &gw_strategy_power_of_two,
+    &gw_strategy_slo, /* the four: strategies/gw_strat_slo.c */
+    &gw_strategy_slo_least_load,
+    &gw_strategy_slo_least_load_pulling,
+    &gw_strategy_slo_pack_load,
     NULL,
 };
 
@@ -42,12 +50,6 @@ static const gw_strategy_alias gw_strategy_aliases[] = {
      "(a Mistral-7B latency fit) is not reproduced"},
     {"pd", "least-request",
      "no prefill/decode disaggregation in brix: routed as one pool by least-request"},
-    {"slo", "least-request",
-     "AIBrix's SLO routers need GPU-optimizer profiles and fall back to least-request "
-     "without them; brix has no profiles"},
-    {"slo-pack-load", "least-request", "as slo"},
-    {"slo-least-load", "least-request", "as slo"},
-    {"slo-least-load-pulling", "least-request", "as slo"},
     {NULL, NULL, NULL},
 };
 

@@ -62,6 +62,10 @@ typedef struct gw_route_result {
 typedef struct gw_strategy_cfg {
     size_t prefix_max_bytes; /* hard memory bound of the router's prefix index */
     int block_size;          /* tokens per block (engine's, default 16) */
+    /* the GPU optimizer's assignments (gw_hetero.h), read by the slo
+     * strategies; borrowed, outlives the router; NULL: none (they route as
+     * least-request) */
+    struct gw_hetero *hetero;
 } gw_strategy_cfg;
 
 void gw_strategy_cfg_default(gw_strategy_cfg *c);

@@ -117,6 +117,8 @@ tp=$(header target-pod)
 pods_json | jq -e --arg n "$tp" --arg a "$(header target-pod-ip)" \
     '[.items[] | select(.name == $n and .url == "http://" + $a)] | length == 1' >/dev/null ||
     fail "target-pod '$tp' / target-pod-ip '$(header target-pod-ip)' is no pod: $(pods_json)"
+# the engine's group (its GPU type, for the slo strategies) is its Deployment
+[ "$(header x-brix-gpu-group)" = llm ] || fail "x-brix-gpu-group '$(header x-brix-gpu-group)', want llm"
 
 log "the CLI shows the deployment and its pods"
 "$BRIX" get models >"$E2E_TMP/get.txt" || fail "brix get models failed"

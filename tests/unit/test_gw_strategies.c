@@ -714,7 +714,8 @@ static void test_every_aibrix_name(void **state)
         assert_non_null(gw_strategy_resolve(aibrix[i]));
     }
     assert_string_equal(gw_strategy_resolve("pd")->name, "least-request");
-    assert_string_equal(gw_strategy_resolve("slo-pack-load")->name, "least-request");
+    assert_string_equal(gw_strategy_resolve("slo-pack-load")->name, "slo-pack-load");
+    assert_string_equal(gw_strategy_resolve("slo")->fallback, "least-request");
     assert_string_equal(gw_strategy_resolve("prefix-cache-preble")->name, "prefix-cache");
     assert_string_equal(gw_strategy_resolve("least-utilization")->name, "least-busy-time");
     assert_null(gw_strategy_resolve("least-load")); /* AIBrix has none either */

@@ -1,0 +1,145 @@
+/* slo, slo-least-load, slo-least-load-pulling, slo-pack-load: routing
+ * across GPU types by the heterogeneous-GPU optimizer's assignment
+ * (docs/hetero.md "Routing"; AIBrix's SLO routers: `slo` is
+ * `slo-least-load-pulling`, least-request when there are no profiles).
+ *
+ * A request's shape: input = the prompt's tokens as the engine counts them
+ * (the gateway tokenizes: needs_tokens), at least 1; output = max_tokens /
+ * max_completion_tokens, else default-output-tokens (128). Its cell is the
+ * assignment's nearest grid point in log2 space (gw_hetero_cell, as
+ * opt_profile_cell snaps); the cell's shares over the groups (Deployments,
+ * gw_engine.group) draw one group per request, deterministically (a
+ * per-model, per-cell Weyl sequence: gw_hetero_route), so every group gets
+ * its share of a cell's requests within a few requests. Within the group:
+ *   slo, slo-least-load, slo-least-load-pulling: the engine with the fewest
+ *     requests the gateway has in flight to it (ties at random);
+ *   slo-pack-load: the busiest engine that is not saturated (packs load so
+ *     the others can scale in).
+ * Saturated: the engine's scraped vllm:num_requests_waiting > 0, or its
+ * in-flight count >= max-outstanding (default 32). When every candidate of
+ * the drawn group is saturated (or it has none), the other groups of the
+ * cell are tried by descending share, then the least loaded candidate of
+ * any group. brix does not queue requests in the gateway as AIBrix's
+ * pulling variant does: "pulling" routes as least-load.
+ *
+ * No assignment for the model (no --gpu-optimizer, or it has not answered
+ * yet): pick returns -1 (a debug line says so) and the router falls back to
+ * least-request. A cell the assignment does not list: the least loaded
+ * candidate. The engine's group is the answer's x-brix-gpu-group header.
+ *
+ * Settings (configure, per strategy name): default-output-tokens (1..1e6,
+ * 128), max-outstanding (1..1e6, 32). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/bx_log.h"
+#include "gateway/gw_hetero.h"
+#include "gateway/gw_strategy.h"
+
+typedef struct gw_slo {
+    gw_hetero *h; /* borrowed (gw_strategy_cfg.hetero); NULL: none */
+    int pack;     /* slo-pack-load */
+    double default_out;
+    double max_outstanding;
+} gw_slo;
+
+static void *gw_slo_create_mode(const gw_strategy_cfg *cfg, int pack)
+{
+    gw_slo *s = calloc(1, sizeof(*s));
+    if (!s) return NULL;
+    s->h = cfg->hetero;
+    s->pack = pack;
+    s->default_out = GW_HETERO_DEFAULT_OUT;
+    s->max_outstanding = 32;
+    return s;
+}
+
+static void *gw_slo_create(const gw_strategy_cfg *cfg, gw_prefix *idx)
+{
+    (void)idx;
+    return gw_slo_create_mode(cfg, 0);
+}
+
+static void *gw_slo_create_pack(const gw_strategy_cfg *cfg, gw_prefix *idx)
+{
+    (void)idx;
+    return gw_slo_create_mode(cfg, 1);
+}
+
+static void gw_slo_destroy(void *st)
+{
+    free(st);
+}
+
+static int gw_slo_configure(void *st, const char *key, const char *value, char *err, size_t errlen)
+{
+    gw_slo *s = st;
+    const char *name = s->pack ? "slo-pack-load" : "slo";
+    if (!strcmp(key, "default-output-tokens"))
+        return gw_strategy_number(name, key, value, 1, 1e6, &s->default_out, err, errlen);
+    if (!strcmp(key, "max-outstanding"))
+        return gw_strategy_number(name, key, value, 1, 1e6, &s->max_outstanding, err, errlen);
+    return gw_strategy_unknown_setting(name, key, err, errlen);
+}
+
+static int gw_slo_saturated(const gw_slo *s, const gw_engine *e)
+{
+    return (isfinite(e->waiting) && e->waiting > 0) || (double)e->inflight >= s->max_outstanding;
+}
+
+/* The pick among the unsaturated candidates of group (NULL: every
+ * candidate, saturated or not, least loaded); -1 when there is none. */
+static int gw_slo_pick_in(const gw_slo *s, const gw_route_req *r, gw_engine *const *cands, int n,
+                          const char *group)
+{
+    double score[GW_MAX_ENGINES];
+    int any = 0;
+    for (int i = 0; i < n; i++) {
+        const gw_engine *e = cands[i];
+        score[i] = NAN;
+        if (group && (strcmp(e->group, group) != 0 || gw_slo_saturated(s, e))) continue;
+        score[i] = (double)e->inflight;
+        any = 1;
+    }
+    if (!any) return -1;
+    return group && s->pack ? gw_pick_max(r, score, n) : gw_pick_min(r, score, n);
+}
+
+static int gw_slo_pick(void *st, const gw_route_req *r, gw_engine *const *cands, int n)
+{
+    gw_slo *s = st;
+    if (n > GW_MAX_ENGINES) n = GW_MAX_ENGINES;
+    double in = r->ntokens > 0 ? (double)r->ntokens : 1;
+    double out = r->max_tokens > 0 ? (double)r->max_tokens : s ? s->default_out : 128;
+    gw_hetero_route_out ro;
+    if (!s || gw_hetero_route(s->h, r->model, in, out, &ro) < 0) {
+        if (bx_log_get_level() <= BX_LOG_DEBUG) {
+            char em[BX_LOG_ESC_MAX];
+            bx_debug("slo: no GPU-optimizer assignment for model %s: least-request",
+                     bx_log_escape(em, sizeof(em), r->model, BX_LOG_CSTR));
+        }
+        return -1;
+    }
+    for (int g = 0; g < ro.ngroups; g++) {
+        int i = gw_slo_pick_in(s, r, cands, n, ro.groups[g]);
+        if (i >= 0) return i;
+    }
+    return gw_slo_pick_in(s, r, cands, n, NULL);
+}
+
+#define GW_SLO_STRATEGY(var, nm, mk)                                                               \
+    const gw_strategy var = {                                                                      \
+        .name = nm,                                                                                \
+        .fallback = "least-request",                                                               \
+        .needs_tokens = 1,                                                                         \
+        .create = mk,                                                                              \
+        .destroy = gw_slo_destroy,                                                                 \
+        .configure = gw_slo_configure,                                                             \
+        .pick = gw_slo_pick,                                                                       \
+    }
+
+GW_SLO_STRATEGY(gw_strategy_slo, "slo", gw_slo_create);
+GW_SLO_STRATEGY(gw_strategy_slo_least_load, "slo-least-load", gw_slo_create);
+GW_SLO_STRATEGY(gw_strategy_slo_least_load_pulling, "slo-least-load-pulling", gw_slo_create);
+GW_SLO_STRATEGY(gw_strategy_slo_pack_load, "slo-pack-load", gw_slo_create_pack);
