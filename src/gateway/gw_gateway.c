@@ -354,6 +354,11 @@ int gw_gateway_held(gw_gateway *g, const char *model)
     return g->nworkers == 1 ? gw_proxy_held(&g->workers[0], model) : 0;
 }
 
+gw_loadmon *gw_gateway_loadmon(gw_gateway *g)
+{
+    return g->loadmon;
+}
+
 /* ---------- the load monitor's windows: closed at each boundary, to Redis ---------- */
 
 static int gw_load_queueing(void *ud, const char *model)
