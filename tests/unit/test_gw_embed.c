@@ -19,7 +19,6 @@
 #include "engine/eng_server.h"
 #include "gateway/gw_config.h"
 #include "gateway/gw_gateway.h"
-#include "gateway/gw_loadmon.h"
 
 typedef struct fx {
     uv_loop_t loop;
@@ -193,11 +192,6 @@ static void test_hold_wake_and_serve(void **st)
     post(&f, "other");
     assert_int_equal(f.status, 404);
     assert_int_equal(f.wakes, 2);
-    /* the load monitor (in process) keeps the models served or known to the
-     * control plane, not names nobody serves */
-    gw_loadmon_stats ls;
-    gw_loadmon_stats_get(gw_gateway_loadmon(f.gw), &ls);
-    assert_int_equal(ls.models, 2); /* "m", "never" */
 
     /* one that cannot become ready: 503 at once (the hold is long again),
      * no wake; Retry-After only where it may recover */

@@ -12,7 +12,10 @@
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
+#include <uv.h>
 
+#include "gateway/gw_config.h"
+#include "gateway/gw_gateway.h"
 #include "gateway/gw_loadmon.h"
 #include "opt/opt_bucket.h"
 #include "opt/opt_trace.h"
@@ -442,6 +445,32 @@ static void test_query(void **st)
     assert_int_equal(gw_loadmon_flag_true(NULL), 0);
 }
 
+/* An embedding control plane reaches the gateway's monitor (brix up). */
+static void test_gateway_accessor(void **st)
+{
+    (void)st;
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    gw_config cfg;
+    gw_config_default(&cfg);
+    cfg.port = 0;
+    gw_gateway *g = NULL;
+    char err[256];
+    assert_int_equal(gw_gateway_init(&g, &loop, &cfg, err, sizeof(err)), 0);
+    gw_loadmon *lm = gw_gateway_loadmon(g);
+    assert_non_null(lm);
+    assert_true(gw_loadmon_arrive(lm, "m") > 0);
+    bx_buf b;
+    bx_buf_init(&b);
+    assert_int_equal(gw_loadmon_json(lm, "m", -1, &b), 0);
+    assert_string_equal(b.data, "{\"model\":\"m\",\"windows\":[]}");
+    bx_buf_free(&b);
+    gw_gateway_close(g);
+    for (int i = 0; i < 20; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_query),
+        cmocka_unit_test(test_gateway_accessor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
