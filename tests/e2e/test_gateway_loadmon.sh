@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The gateway's load monitor (docs/hetero.md "Load monitor"): a gateway with
 # an API key, two workers, a brix engine and a throwaway redis-server, with
-# AIBRIX_GPU_OPTIMIZER_TRACING_FLAG=true. Requests of two shapes (plain,
-# and streamed with include_usage) are sent within one 10 s window; once it
-# closed:
+# AIBRIX_GPU_OPTIMIZER_TRACING_FLAG=true. Requests of three shapes (plain,
+# streamed with include_usage, streamed without: the gateway's estimate) are
+# sent within one 10 s window; once it closed:
 #   - GET /brix/load?model=m has that window: meta_total_reqs = the requests,
 #     and the buckets are AIBrix's keys (its Go arithmetic, recomputed here in
-#     Python) of the usage the engine answered; since= leaves it out;
+#     Python) of the usage the engine answered (of the estimate for the third
+#     shape); since= leaves it out;
 #   - Redis holds aibrix:m_request_trace_<end of the window> = the same value,
 #     with a TTL of at most 600 s;
 #   - /metrics has brix_gateway_load_requests, _rps and the buckets' series;
@@ -69,9 +70,16 @@ for i in 1 2; do
     grep '^data: {' "$E2E_TMP/body" | sed 's/^data: //' | jq -r 'select(.usage != null) |
         "\(.usage.prompt_tokens) \(.usage.completion_tokens)"' | tail -n 1 >>"$E2E_TMP/usage"
 done
+# shape C: streamed without include_usage: no usage, the gateway's estimate
+# (a quarter of the body's bytes in, the stream's data events out)
+BODY_C='{"model":"m","messages":[{"role":"user","content":"a short question"}],"max_tokens":100,"ignore_eos":true,"stream":true}'
+st=$(req POST /v1/chat/completions "$BODY_C" "${AUTH[@]}")
+expect_status "$st" 200 "shape C request"
+grep -q '"usage"' "$E2E_TMP/body" && fail "shape C's stream carries usage: no estimate to test"
+echo "$((${#BODY_C} / 4)) $(grep -c '^data: {' "$E2E_TMP/body")" >>"$E2E_TMP/usage"
 T1=$(date +%s)
 [ $((T1 - T1 % 10)) = "$W" ] || fail "the requests took from $T0 to $T1: not one window"
-[ "$(wc -l <"$E2E_TMP/usage")" = 5 ] || fail "usage missing: $(cat "$E2E_TMP/usage")"
+[ "$(wc -l <"$E2E_TMP/usage")" = 6 ] || fail "usage missing: $(cat "$E2E_TMP/usage")"
 log "window $W; usage (prompt completion): $(tr '\n' ',' <"$E2E_TMP/usage")"
 
 # AIBrix's keys for those counts (pkg/cache/trace.go: Go float64, math.Round
@@ -90,8 +98,8 @@ for line in open(sys.argv[1]):
     want[k] = want.get(k, 0) + 1
 print(json.dumps(want, sort_keys=True))
 EOF
-jq -e 'length == 2' "$E2E_TMP/want.json" >/dev/null ||
-    fail "the two shapes should give two buckets: $(cat "$E2E_TMP/want.json")"
+jq -e 'length == 3' "$E2E_TMP/want.json" >/dev/null ||
+    fail "the three shapes should give three buckets: $(cat "$E2E_TMP/want.json")"
 
 # the window closes at W + 10
 wait_for 15 "window $W closed" bash -c "[ \$(date +%s) -ge $((W + 10)) ]"
@@ -105,7 +113,7 @@ jq -S '.windows[0].trace | with_entries(select(.key | startswith("meta_") | not)
 jq -S . "$E2E_TMP/want.json" >"$E2E_TMP/want_s.json"
 cmp -s "$E2E_TMP/got_buckets.json" "$E2E_TMP/want_s.json" ||
     fail "buckets $(jq -c . "$E2E_TMP/got_buckets.json"), AIBrix's keys give $(jq -c . "$E2E_TMP/want.json")"
-check "$E2E_TMP/load.json" '.windows[0].trace | .meta_total_reqs == 5 and .meta_v == 4 and
+check "$E2E_TMP/load.json" '.windows[0].trace | .meta_total_reqs == 6 and .meta_v == 4 and
     .meta_interval_sec == 10 and .meta_precision == 10 and .meta_pending_reqs == 0 and
     .meta_queueing_reqs == 0' "the window's meta"
 expect_status "$(req GET "/brix/load?model=m&since=$W" "" "${AUTH[@]}")" 200 "/brix/load since"
@@ -127,9 +135,9 @@ num_cmp "$ttl" ">" 590 && num_cmp "$ttl" "<=" 600 || fail "TTL of $RKEY is $ttl,
 curl -s "${AUTH[@]}" "$BASE/metrics" >"$E2E_TMP/metrics.txt"
 check_exposition "$E2E_TMP/metrics.txt"
 v=$(metric_in brix_gateway_load_requests model=m <"$E2E_TMP/metrics.txt")
-num_cmp "$v" == 5 || fail "brix_gateway_load_requests{model=m} is '$v', want 5"
+num_cmp "$v" == 6 || fail "brix_gateway_load_requests{model=m} is '$v', want 6"
 v=$(metric_in brix_gateway_load_rps model=m <"$E2E_TMP/metrics.txt")
-num_cmp "$v" == 0.5 || fail "brix_gateway_load_rps{model=m} is '$v', want 0.5"
+num_cmp "$v" == 0.6 || fail "brix_gateway_load_rps{model=m} is '$v', want 0.6"
 for k in $(jq -r 'keys[]' "$E2E_TMP/want.json"); do
     v=$(metric_in brix_gateway_load_bucket_requests model=m "bucket=$k" <"$E2E_TMP/metrics.txt")
     num_cmp "$v" == "$(jq -r ".[\"$k\"]" "$E2E_TMP/want.json")" ||
