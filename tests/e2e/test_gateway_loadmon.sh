@@ -128,8 +128,12 @@ redis-cli -p "$RP" get "$RKEY" | jq -S . >"$E2E_TMP/redis.json"
 jq -S '.windows[0].trace' "$E2E_TMP/load.json" >"$E2E_TMP/load_trace.json"
 cmp -s "$E2E_TMP/redis.json" "$E2E_TMP/load_trace.json" ||
     fail "Redis has $(jq -c . "$E2E_TMP/redis.json"), /brix/load $(jq -c . "$E2E_TMP/load_trace.json")"
+# written after W + 10 with EX 600: at least 600 - (now - (W + 10)) left, rounding aside
 ttl=$(redis-cli -p "$RP" ttl "$RKEY")
-num_cmp "$ttl" ">" 590 && num_cmp "$ttl" "<=" 600 || fail "TTL of $RKEY is $ttl, want 600"
+least=$((600 - ($(date +%s) - W - 10) - 1))
+if ! num_cmp "$ttl" ">=" "$least" || ! num_cmp "$ttl" "<=" 600; then
+    fail "TTL of $RKEY is $ttl, want $least..600 (EX 600)"
+fi
 
 # /metrics (keyed): the last complete window, still W's
 curl -s "${AUTH[@]}" "$BASE/metrics" >"$E2E_TMP/metrics.txt"
