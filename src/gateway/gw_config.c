@@ -67,6 +67,10 @@ static const bx_flag gw_flags[] = {
     {"--redis-timeout-ms", GF_I64, GOFF(redis_timeout_ms),
      "longest wait for Redis per rate-limit check; past it Redis counts as down (checks answered "
      "at once) until it answers PING (default 50)"},
+    {"--load-trace", GF_BOOL, GOFF(load_trace),
+     "write the load monitor's 10 s windows to --redis as AIBrix's gateway does "
+     "(aibrix:<model>_request_trace_<ts>, TTL 600 s) for AIBrix's GPU optimizer; also "
+     "$AIBRIX_GPU_OPTIMIZER_TRACING_FLAG=true (default off)"},
     {"--api-key", GF_KEY, 0,
      "accepted Bearer token (repeatable; none = no auth; seen in ps: prefer the two below)"},
     {"--api-key-file", GF_KEYFILE, 0,

@@ -35,7 +35,10 @@ typedef struct gw_config {
     const char *redis; /* "host:port" for RPM/TPM limits; NULL = no limits */
     int ratelimit_fail_closed;
     int64_t redis_timeout_ms; /* longest wait for Redis per rate-limit check */
-    bx_apikeys keys;          /* keys.n == 0: no authentication (gw_auth) */
+    /* --load-trace or AIBRIX_GPU_OPTIMIZER_TRACING_FLAG=true: the load
+     * monitor's windows also go to --redis in AIBrix's keys (gw_loadmon.h) */
+    int load_trace;
+    bx_apikeys keys; /* keys.n == 0: no authentication (gw_auth) */
     /* --backend-api-key / $BRIX_BACKEND_API_KEY: the engines' key (a secret,
      * never logged); NULL = none. Not owned (argv, environ, the config doc) */
     const char *backend_api_key;

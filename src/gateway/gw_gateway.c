@@ -1,8 +1,9 @@
 /* gw_gateway: see gw_gateway.h. This file owns the lifecycle, the HTTP
  * routing table and the endpoints that are not proxied (/v1/models as the
- * union of the fleet, /healthz, /readyz, /metrics, and the optional
- * --metrics-port listener); the proxied requests are gw_proxy.c's. The
- * access step (gw_auth) runs before the routing table. */
+ * union of the fleet, /healthz, /readyz, /metrics, /brix/load (the load
+ * monitor's windows, closed and written to Redis by a timer on this loop),
+ * and the optional --metrics-port listener); the proxied requests are
+ * gw_proxy.c's. The access step (gw_auth) runs before the routing table. */
 #include "gateway/gw_gateway.h"
 
 #include <jansson.h>
@@ -192,10 +193,31 @@ static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
     }
     gw_registry_unlock(&g->reg); /* the engines are copied: render without the lock */
     gw_metrics_render(all, &v, &b);
+    if (g->loadmon) gw_loadmon_metrics(g->loadmon, &b);
     free(es);
     gw_metrics_free(all);
     bx_http_res_send(res, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
                      b.len);
+    bx_buf_free(&b);
+}
+
+/* GET /brix/load?model=M&since=TS: the load monitor's windows (gw_loadmon.h) */
+static void gw_load_endpoint(gw_gateway *g, bx_http_req *hr, bx_http_res *res)
+{
+    char model[GW_LOADMON_NAME_MAX], err[128];
+    int64_t since;
+    if (gw_loadmon_query(hr->query, model, sizeof(model), &since, err, sizeof(err)) != 0) {
+        bx_reply_error(res, 400, "BadRequestError", err);
+        return;
+    }
+    bx_buf b;
+    bx_buf_init(&b);
+    if (gw_loadmon_json(g->loadmon, model[0] ? model : NULL, since, &b) != 0) {
+        bx_buf_free(&b);
+        bx_reply_error(res, 500, "InternalServerError", "out of memory");
+        return;
+    }
+    bx_http_res_send(res, 200, "application/json", b.data ? b.data : "", b.len);
     bx_buf_free(&b);
 }
 
@@ -267,6 +289,11 @@ static void gw_handle(bx_http_req *hr, bx_http_res *res, void *ud)
         gw_metrics_endpoint(g, res);
         return;
     }
+    if (!strcmp(p, "/brix/load")) { /* keyed like /metrics (gw_auth) */
+        if (!get) goto not_allowed;
+        gw_load_endpoint(g, hr, res);
+        return;
+    }
     bx_reply_error(res, 404, NULL, "unknown request path");
     return;
 not_allowed:
@@ -325,6 +352,65 @@ int gw_gateway_set_hold(gw_gateway *g, const gw_hold_hooks *h)
 int gw_gateway_held(gw_gateway *g, const char *model)
 {
     return g->nworkers == 1 ? gw_proxy_held(&g->workers[0], model) : 0;
+}
+
+gw_loadmon *gw_gateway_loadmon(gw_gateway *g)
+{
+    return g->loadmon;
+}
+
+/* ---------- the load monitor's windows: closed at each boundary, to Redis ---------- */
+
+static int gw_load_queueing(void *ud, const char *model)
+{
+    gw_gateway *g = ud; /* held requests exist with one worker, on this loop */
+    return g->nworkers == 1 ? gw_proxy_held(&g->workers[0], model) : 0;
+}
+
+/* A closed window to Redis (AIBrix's key: the boundary it closed at). */
+static void gw_load_emit(void *ud, const char *model, int64_t ts, int64_t key_ts, const char *json)
+{
+    (void)ts;
+    gw_gateway *g = ud;
+    gw_ratelimit *rl = g->workers[0].limits;
+    if (!g->cfg.load_trace || !rl) return;
+    char key[GW_LOADMON_NAME_MAX + 64];
+    snprintf(key, sizeof(key), "aibrix:%s_request_trace_%lld", model, (long long)key_ts);
+    if (gw_ratelimit_set(rl, key, json, GW_LOADMON_REDIS_TTL_S) == 0) {
+        if (g->load_trace_failing) bx_info("load monitor: writing windows to Redis again");
+        g->load_trace_failing = 0;
+        return;
+    }
+    if (!g->load_trace_failing) /* once per outage */
+        bx_warn("load monitor: Redis unavailable, windows not written (still at /brix/load)");
+    g->load_trace_failing = 1;
+}
+
+static void gw_load_tick(uv_timer_t *t)
+{
+    gw_gateway *g = t->data;
+    int64_t left = gw_loadmon_tick(g->loadmon, gw_load_queueing, g, gw_load_emit, g);
+    uv_timer_start(t, gw_load_tick, (uint64_t)left + 5, 0); /* just past the boundary */
+}
+
+static int gw_load_start(gw_gateway *g, char *err, size_t errlen)
+{
+    if (gw_loadmon_new(&g->loadmon, NULL) != 0 || uv_timer_init(g->loop, &g->loadmon_timer) != 0) {
+        snprintf(err, errlen, "cannot start the load monitor");
+        return -1;
+    }
+    g->loadmon_timer_init = 1;
+    g->loadmon_timer.data = g;
+    /* AIBrix's switch for its request traces (pkg/cache/trace.go), read as
+     * Go's strconv.ParseBool; here, so that an embedded gateway (brix up)
+     * honours it too */
+    if (gw_loadmon_flag_true(getenv("AIBRIX_GPU_OPTIMIZER_TRACING_FLAG"))) g->cfg.load_trace = 1;
+    if (g->cfg.load_trace && !g->cfg.redis)
+        bx_warn("load monitor: tracing asked for without --redis: windows are kept in memory "
+                "only (GET /brix/load)");
+    uv_unref((uv_handle_t *)&g->loadmon_timer); /* never keeps the loop alive */
+    gw_load_tick(&g->loadmon_timer);
+    return 0;
 }
 
 /* ---------- embedding: engines and model defaults from a control plane ---------- */
@@ -799,6 +885,7 @@ int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, cha
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    if (gw_load_start(g, err, errlen) != 0) goto fail;
     if (gw_worker_init(g, 0, loop, err, errlen) != 0) goto fail;
     if (g->cfg.keys.n == 0 && !bx_addr_is_loopback(g->cfg.host))
         bx_warn("listening on %s without API keys: whoever reaches port %d may use it "
@@ -851,6 +938,8 @@ void gw_gateway_close(gw_gateway *g)
     if (g->nworkers > 0) gw_worker_drain(&g->workers[0]);
     gw_gateway_stop_signals(g); /* before the client they use goes */
     if (g->nworkers > 0) gw_worker_release(&g->workers[0]);
+    if (g->loadmon_timer_init) uv_close((uv_handle_t *)&g->loadmon_timer, NULL);
+    g->loadmon_timer_init = 0;
     uv_run(g->loop, UV_RUN_NOWAIT);
     if (g->nworkers > 0) gw_proxy_free_spares(&g->workers[0]);
     if (g->router_ok) gw_router_close(&g->router);
@@ -859,5 +948,6 @@ void gw_gateway_close(gw_gateway *g)
     for (int i = 0; i < g->nworkers; i++)
         gw_metrics_free(g->workers[i].metrics);
     bx_http_shared_free(g->http_shared); /* every worker's server is closed */
+    gw_loadmon_free(g->loadmon);         /* after the last call ended */
     free(g);
 }

@@ -99,4 +99,11 @@ int gw_gateway_set_hold(gw_gateway *g, const gw_hold_hooks *h);
 /* Requests held now for model (NULL: all models). */
 int gw_gateway_held(gw_gateway *g, const char *model);
 
+/* The gateway's load monitor (gw_loadmon.h: its windows per model, what GET
+ * /brix/load serves), for an optimizer in the same process; owned by the
+ * gateway, valid until gw_gateway_close; its functions may be called from
+ * any thread. */
+struct gw_loadmon;
+struct gw_loadmon *gw_gateway_loadmon(gw_gateway *g);
+
 #endif

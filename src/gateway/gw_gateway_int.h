@@ -19,6 +19,7 @@
 #include "gateway/gw_engine.h"
 #include "gateway/gw_gateway.h"
 #include "gateway/gw_hetero.h"
+#include "gateway/gw_loadmon.h"
 #include "gateway/gw_metrics.h"
 #include "gateway/gw_metrics_aibrix.h"
 #include "gateway/gw_ratelimit.h"
@@ -105,6 +106,13 @@ struct gw_gateway {
         gw_strategy_plan plan;
     } model_strategy[GW_MAX_MODEL_STRATEGIES];
     int nmodel_strategy;
+    /* the load monitor (gw_loadmon.h): recorded by every worker, its windows
+     * closed by loadmon_timer on the gateway's loop at each 10 s boundary
+     * (and written to Redis with cfg.load_trace) */
+    gw_loadmon *loadmon;
+    uv_timer_t loadmon_timer;
+    int loadmon_timer_init;
+    int load_trace_failing; /* the last Redis write of a window failed (logged once) */
 };
 
 /* gw_worker.c (a leaf both files below use) */

@@ -91,6 +91,8 @@ struct gw_call {
     int stopping;        /* the gateway is stopping */
     int rejected;        /* answered by the rate limiter (AIBrix's headers phase) */
     uint64_t routing_ns; /* time spent picking, summed over retries */
+    int loadmon;         /* gw_loadmon_arrive's handle (0: not recorded) */
+    int32_t sse_events;  /* data events of a streamed answer (an output estimate) */
 };
 
 /* How gw_finish gives the engine back (in the same lock hold as the rest
@@ -226,7 +228,10 @@ static void gw_usage_from_json(gw_call *c, const char *data, size_t len)
 static int gw_on_sse_event(const bx_sse_event *ev, void *ud)
 {
     gw_call *c = ud;
-    if (!bx_sse_is_done(ev)) gw_usage_from_json(c, ev->data, ev->data_len);
+    if (!bx_sse_is_done(ev)) {
+        c->sse_events++;
+        gw_usage_from_json(c, ev->data, ev->data_len);
+    }
     return 0;
 }
 
@@ -307,6 +312,20 @@ static void gw_release_locked(gw_gateway *g, uv_loop_t *loop, gw_engine *e, int 
         gw_breaker_result(g, uv_now(loop), e, rel == GW_REL_OK);
 }
 
+/* The load monitor's completion (gw_loadmon.h): the engine's usage, else
+ * the gateway's estimate (a stream without include_usage): the prompt's
+ * tokens when a strategy counted them, else a quarter of the body's bytes;
+ * the stream's data events for the output (about one per token). */
+static void gw_load_done(gw_call *c, int success)
+{
+    if (!c->loadmon) return;
+    int64_t in = c->prompt_tokens, out = c->completion_tokens;
+    if (in < 0) in = c->req.tokens.n ? (int64_t)c->req.tokens.n : (int64_t)(c->body_len / 4);
+    if (out < 0) out = c->sse_on ? c->sse_events : 0;
+    gw_loadmon_done(c->w->g->loadmon, c->loadmon, success, in, out);
+    c->loadmon = 0;
+}
+
 static void gw_finish(gw_call *c, int ok)
 {
     gw_gateway *g = c->w->g;
@@ -360,6 +379,7 @@ static void gw_finish(gw_call *c, int ok)
                 : c->upstream_status >= 400 || !c->started ? "gateway_rsp_headers_fail"
                                                            : "gateway_rsp_body_fail";
     gw_metrics_request_end(c->w, sname ? sname : "-", c->model_key, &mr);
+    gw_load_done(c, mr.success);
     if (c->prompt_tokens >= 0 && c->completion_tokens >= 0)
         gw_limits_account(c->w, c->req.user, c->prompt_tokens + c->completion_tokens);
     gw_alog_rec ar = {.id = c->id,
@@ -842,7 +862,9 @@ void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api
         gw_finish(c, 0);
         return;
     }
-    c->model_key = gw_metrics_model_begin(w, gw_model_label(c));
+    const char *label = gw_model_label(c);
+    c->model_key = gw_metrics_model_begin(w, label);
+    if (c->model_served > 0) c->loadmon = gw_loadmon_arrive(g->loadmon, label);
     /* the request stays valid until its response ends or is aborted, which
      * covers every (re)send: no copy (the client copies what it sends) */
     c->body = hr->body;

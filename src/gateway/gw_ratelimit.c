@@ -869,6 +869,38 @@ void gw_ratelimit_account(gw_ratelimit *rl, const char *user, int64_t total_toke
         rl->st.redis_errors++;
 }
 
+/* A SET nobody waits for: its error reply is counted and logged. */
+static void set_reply_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    (void)ac;
+    gw_ratelimit *rl = priv;
+    const redisReply *reply = r;
+    if (!reply || rl->closing) return; /* a lost connection is seen by the health probe */
+    if (reply->type == REDIS_REPLY_ERROR) {
+        rl->st.redis_errors++;
+        char e[BX_LOG_ESC_MAX];
+        bx_warn("ratelimit: redis SET failed: %s",
+                bx_log_escape(e, sizeof(e), reply->str, reply->str ? reply->len : 0));
+    }
+}
+
+int gw_ratelimit_set(gw_ratelimit *rl, const char *key, const char *value, int64_t ttl_s)
+{
+    if (rl->closing) return -1;
+    if (rl->state != RL_UP || !rl->ac) {
+        rl->st.redis_errors++;
+        return -1;
+    }
+    char ttl[24];
+    snprintf(ttl, sizeof(ttl), "%" PRId64, ttl_s);
+    const char *argv[5] = {"SET", key, value, "EX", ttl};
+    if (redisAsyncCommandArgv(rl->ac, set_reply_cb, rl, 5, argv, NULL) != REDIS_OK) {
+        rl->st.redis_errors++;
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- lifecycle --------------------------------------------------------- */
 
 int gw_ratelimit_init(gw_ratelimit **out, uv_loop_t *loop, const char *host, int port,

@@ -144,6 +144,12 @@ void gw_ratelimit_cancel(gw_ratelimit_req *req);
  * down (counted in redis_errors), or a user the cache knows has no record. */
 void gw_ratelimit_account(gw_ratelimit *rl, const char *user, int64_t total_tokens);
 
+/* SET key value EX ttl_s on the limiter's connection, fire and forget (the
+ * load monitor's AIBrix request traces, gw_loadmon.h). 0 sent (an error
+ * reply is counted in redis_errors and logged); -1 not sent: Redis down,
+ * closing, or out of memory (counted in redis_errors). Never waits. */
+int gw_ratelimit_set(gw_ratelimit *rl, const char *key, const char *value, int64_t ttl_s);
+
 /* 1 while Redis is up: connected, a PING answered, and not marked down
  * since (see the health paragraph above). */
 int gw_ratelimit_connected(const gw_ratelimit *rl);
