@@ -7,7 +7,7 @@
  *    "meta_v": 4, "meta_interval_sec": 10, "meta_precision": 10,
  *    "meta_total_reqs": n, "meta_pending_reqs": n, "meta_queueing_reqs": n}
  * (ticks: opt_bucket.h). The window's start time is not in the value: in
- * Redis it is the key's suffix, aibrix:<model>_request_trace_<unix ts>.
+ * Redis the key's suffix is the window's end: aibrix:<model>_request_trace_<ts + 10>.
  *
  * Pure: the parser is fuzzed (fuzz/fuzz_opt_trace.c). The struct is flat
  * (no heap); a window with more distinct buckets than OPT_TRACE_MAX_CELLS
