@@ -422,7 +422,7 @@ static opt_ilp_status opt_ilp_run(const opt_ilp_in *in, opt_ilp_out *out, double
     if (rc == 0 && st == GLP_OPT) {
         opt_ilp_read(in, &m, S, upg, out);
         out->status = res = OPT_ILP_OPTIMAL;
-    } else if (st == GLP_NOFEAS || rc == GLP_ENOPFS || rc == GLP_ENODFS) {
+    } else if (st == GLP_NOFEAS || rc == GLP_ENOPFS) {
         res = opt_ilp_fail(out, OPT_ILP_INFEASIBLE,
                            "no integer solution: max_units cannot cover the load");
     } else if (rc == GLP_ETMLIM) {

@@ -311,6 +311,34 @@ static void test_brute_force(void **st)
     assert_true(infeasible > 5);
 }
 
+/* A time limit too short for a 4 x 400 instance: TIMEOUT, unless this
+ * machine proves it optimal in 1 ms; either way a non-optimal answer
+ * carries no units and says why. */
+static void test_time_limit(void **st)
+{
+    (void)st;
+    enum { G = 4, B = 400 };
+    static double tput[G * B], load[B];
+    double cost[G] = {1.0, 0.8, 1.9, 3.7};
+    for (int b = 0; b < B; b++) {
+        load[b] = 1 + 100 * rnd();
+        for (int g = 0; g < G; g++)
+            tput[g * B + b] = 0.5 + 50 * rnd();
+    }
+    opt_ilp_in in = {
+        .ntypes = G, .nbuckets = B, .cost = cost, .tput = tput, .load = load, .time_limit_ms = 1};
+    int64_t units[G];
+    opt_ilp_out out;
+    opt_ilp_status r = solve(&in, &out, units, NULL);
+    if (r == OPT_ILP_OPTIMAL) return;
+    assert_int_equal(r, OPT_ILP_TIMEOUT);
+    assert_string_equal(opt_ilp_status_name(out.status), "timeout");
+    assert_non_null(strstr(out.msg, "within 1 ms"));
+    for (int g = 0; g < G; g++)
+        assert_int_equal(units[g], 0);
+    assert_true(out.cost == 0);
+}
+
 static void test_bad_input(void **st)
 {
     (void)st;
@@ -372,8 +400,8 @@ int main(void)
         cmocka_unit_test(test_one_type_dominates), cmocka_unit_test(test_two_types_split),
         cmocka_unit_test(test_infeasible_bucket),  cmocka_unit_test(test_max_units),
         cmocka_unit_test(test_zero_load),          cmocka_unit_test(test_defaults_and_rounding),
-        cmocka_unit_test(test_brute_force),        cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_status_names),
+        cmocka_unit_test(test_brute_force),        cmocka_unit_test(test_time_limit),
+        cmocka_unit_test(test_bad_input),          cmocka_unit_test(test_status_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
