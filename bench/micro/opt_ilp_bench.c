@@ -69,6 +69,10 @@ static int cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* the model solved: Melange's (AIBrix: 4 slices a bucket, 1/100 replica
+ * units) or brix's optimizer default (continuous shares, whole replicas) */
+static int cont_mode, upg_mode;
+
 static void run(int side, int n, double limit_ms)
 {
     int nb = side * side;
@@ -88,6 +92,8 @@ static void run(int side, int n, double limit_ms)
                          .cost = price,
                          .tput = tput,
                          .load = load,
+                         .units_per_gpu = upg_mode,
+                         .continuous = cont_mode,
                          .time_limit_ms = limit_ms};
         opt_ilp_out out = {.units = units, .share = share};
         opt_ilp_status st = opt_ilp_solve(&in, &out);
@@ -112,7 +118,7 @@ static void run(int side, int n, double limit_ms)
     if (counts[OPT_ILP_OPTIMAL]) {
         printf("  mean mix:");
         for (int g = 0; g < NT; g++)
-            printf(" %s %.1f", names[g], (double)units_sum[g] / 100.0 / counts[OPT_ILP_OPTIMAL]);
+            printf(" %s %.1f", names[g], (double)units_sum[g] / upg_mode / counts[OPT_ILP_OPTIMAL]);
         printf(" replicas, $%.1f/h\n", cost_sum / counts[OPT_ILP_OPTIMAL]);
     }
     free(tput);
@@ -127,6 +133,12 @@ int main(int argc, char **argv)
     double limit = argc > 2 ? atof(argv[2]) : 1000; /* the solver's default */
     if (n < 1) n = 1;
     total_mode = argc > 3 && !strcmp(argv[3], "total");
+    printf("Melange's model (AIBrix: 4 slices a bucket, 1/100 replica units):\n");
+    cont_mode = 0, upg_mode = 100;
+    run(10, n, limit);
+    run(20, n, limit);
+    printf("brix's optimizer (continuous shares, whole replicas; opt_core's default):\n");
+    cont_mode = 1, upg_mode = 1;
     run(10, n, limit);
     run(20, n, limit);
     return 0;

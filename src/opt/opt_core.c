@@ -103,7 +103,7 @@ opt_model *opt_model_new(const char *model, const opt_core_opts *opts)
     }
     if (opts) m->o = *opts;
     if (m->o.window_s <= 0) m->o.window_s = 240;
-    if (m->o.slices <= 0) m->o.slices = 4;
+    if (m->o.slices < 0) m->o.slices = 0;
     if (m->o.units_per_gpu <= 0) m->o.units_per_gpu = 100;
     if (m->o.time_limit_ms <= 0) m->o.time_limit_ms = 1000;
     if (m->o.scale_down_delay_s == 0) m->o.scale_down_delay_s = 60;
@@ -274,6 +274,9 @@ static int core_solve(const opt_model *m, core_run *r)
 {
     const opt_profile *g = r->grid;
     int nt = r->nt, nb = r->nloaded, upg = m->o.units_per_gpu;
+    /* whole replicas unless fractional: KPA rounds units up to replicas, so a
+     * sliver of an expensive type would cost a whole one (docs/hetero.md) */
+    int sol = m->o.fractional ? upg : 1;
     int bcell[CORE_CELLS];
     double cost[OPT_CORE_MAX_DEPLOYS];
     int64_t maxu[OPT_CORE_MAX_DEPLOYS], units[OPT_CORE_MAX_DEPLOYS];
@@ -303,11 +306,11 @@ static int core_solve(const opt_model *m, core_run *r)
             int c = bcell[b];
             double tp = d->profile.tputs[c / g->nin][c % g->nin];
             tput[t * nb + b] = tp;
-            if (tp > 0) need += load[b] / tp * upg;
+            if (tp > 0) need += load[b] / tp * sol;
         }
         maxu[t] = (int64_t)ceil(need) + 1;
         if (d->max_replicas > 0) {
-            maxu[t] = d->max_replicas * upg;
+            maxu[t] = d->max_replicas * sol;
             bounded = 1;
         }
     }
@@ -318,7 +321,8 @@ static int core_solve(const opt_model *m, core_run *r)
                      .load = load,
                      .max_units = bounded ? maxu : NULL,
                      .slices = m->o.slices,
-                     .units_per_gpu = upg,
+                     .continuous = m->o.slices == 0,
+                     .units_per_gpu = sol,
                      .time_limit_ms = m->o.time_limit_ms};
     r->ilp.units = units;
     r->ilp.share = share;
@@ -328,7 +332,7 @@ static int core_solve(const opt_model *m, core_run *r)
     int ok = r->ilp.status == OPT_ILP_OPTIMAL;
     if (ok) {
         for (int t = 0; t < nt; t++)
-            r->target[r->tix[t]] = units[t];
+            r->target[r->tix[t]] = units[t] * (upg / sol);
         for (b = 0; b < nb; b++)
             for (int t = 0; t < nt; t++)
                 r->share[bcell[b]][r->tix[t]] = share[b * nt + t];

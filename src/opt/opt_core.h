@@ -42,12 +42,20 @@
 #define OPT_CORE_REASON_MAX 512
 
 typedef struct opt_core_opts {
-    int window_s;              /* load considered; 0 = 240 (AIBrix's clusterer window) */
-    int slices;                /* 0 = 4 */
+    int window_s; /* load considered; 0 = 240 (AIBrix's clusterer window) */
+    /* 0 (default): a cell's load splits between types in any proportion
+     * (opt_ilp's continuous mode: proven optima in milliseconds, never
+     * costlier); > 0: Melange's slices per cell, as AIBrix (4) */
+    int slices;
     int units_per_gpu;         /* 0 = 100 */
     double time_limit_ms;      /* per solve; 0 = 1000 */
     double scale_down_delay_s; /* hysteresis; < 0 = none, 0 = 60 */
     double headroom;           /* load multiplied by 1 + headroom; default 0 */
+    /* 0 (default): solve in whole replicas and export replicas x units_per_gpu,
+     * so the mix is the cheapest in the replicas KPA will run. 1: AIBrix's
+     * fractional units (a sliver of an expensive type, which KPA's ceil turns
+     * into a whole replica: measured in docs/hetero.md, Optimizer core). */
+    int fractional;
 } opt_core_opts;
 
 typedef struct opt_deploy {

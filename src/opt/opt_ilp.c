@@ -133,7 +133,8 @@ typedef struct opt_ilp_model {
     int *col_b; /* [nn] */
     int *col_g; /* [nn] */
     double *a;  /* [nn] units per slice: load_b / S / tput[g][b] * upg */
-    int *ub;    /* [nn] most slices worth moving there (<= S) */
+    double *ub; /* [nn] most slices worth moving there (<= S) */
+    int cont;   /* continuous shares: n columns are real, not integer */
 } opt_ilp_model;
 
 static double opt_ilp_tput(const opt_ilp_in *in, int g, int b)
@@ -257,7 +258,7 @@ static int opt_ilp_build(const opt_ilp_in *in, const unsigned char *served, int 
     m->col_b = malloc((maxn + 1) * sizeof(int));
     m->col_g = malloc((maxn + 1) * sizeof(int));
     m->a = malloc((maxn + 1) * sizeof(double));
-    m->ub = malloc((maxn + 1) * sizeof(int));
+    m->ub = malloc((maxn + 1) * sizeof(double));
     /* 2 entries per n column (its bucket row and its type row) and one per y */
     size_t nz = 2 * maxn + (size_t)G + 1;
     int *ia = malloc(nz * sizeof(int)), *ja = malloc(nz * sizeof(int));
@@ -281,14 +282,15 @@ static int opt_ilp_build(const opt_ilp_in *in, const unsigned char *served, int 
              * more than the greedy bound: more than the gap, never optimal */
             double p = in->cost[g] * a / upg - best, ub = S;
             if (p > 0 && isfinite(gap)) {
-                ub = floor(gap / p * (1 + 1e-9) + 1e-9);
+                ub = gap / p * (1 + 1e-9) + 1e-9;
+                if (!m->cont) ub = floor(ub);
                 if (ub > S) ub = S;
-                if (ub < 1) continue;
+                if (ub < (m->cont ? 1e-9 : 1)) continue;
             }
             m->col_b[m->nn] = b;
             m->col_g[m->nn] = g;
             m->a[m->nn] = a;
-            m->ub[m->nn] = (int)ub;
+            m->ub[m->nn] = ub;
             m->nn++;
         }
     }
@@ -327,8 +329,8 @@ static int opt_ilp_build(const opt_ilp_in *in, const unsigned char *served, int 
     }
     for (int i = 0; i < m->nn; i++) {
         int j = G + 1 + i;
-        glp_set_col_kind(lp, j, GLP_IV);
-        glp_set_col_bnds(lp, j, GLP_DB, 0.0, (double)m->ub[i]);
+        glp_set_col_kind(lp, j, m->cont ? GLP_CV : GLP_IV);
+        glp_set_col_bnds(lp, j, GLP_DB, 0.0, m->ub[i]);
         ia[k] = m->col_g[i] + 1, ja[k] = j, ar[k] = m->a[i], k++;
         ia[k] = brow[m->col_b[i]], ja[k] = j, ar[k] = 1.0, k++;
     }
@@ -356,7 +358,8 @@ static void opt_ilp_read(const opt_ilp_in *in, const opt_ilp_model *m, int S, in
     int G = in->ntypes;
     double need[OPT_ILP_MAX_TYPES] = {0};
     for (int i = 0; i < m->nn; i++) {
-        double n = round(glp_mip_col_val(m->lp, in->ntypes + 1 + i));
+        double n = glp_mip_col_val(m->lp, in->ntypes + 1 + i);
+        n = m->cont ? (n < 1e-9 ? 0 : n) : round(n);
         if (n <= 0) continue;
         need[m->col_g[i]] += n * m->a[i];
         if (out->share) out->share[(size_t)m->col_b[i] * (size_t)G + (size_t)m->col_g[i]] = n / S;
@@ -374,7 +377,7 @@ static void opt_ilp_read(const opt_ilp_in *in, const opt_ilp_model *m, int S, in
 static opt_ilp_status opt_ilp_run(const opt_ilp_in *in, opt_ilp_out *out, double t0)
 {
     int G = in->ntypes, B = in->nbuckets;
-    int S = in->slices ? in->slices : OPT_ILP_DEF_SLICES;
+    int S = in->continuous ? 1 : in->slices ? in->slices : OPT_ILP_DEF_SLICES;
     int upg = in->units_per_gpu ? in->units_per_gpu : OPT_ILP_DEF_UPG;
     double lim = in->time_limit_ms > 0 ? in->time_limit_ms : OPT_ILP_DEF_LIMIT_MS;
 
@@ -400,7 +403,7 @@ static opt_ilp_status opt_ilp_run(const opt_ilp_in *in, opt_ilp_out *out, double
         return OPT_ILP_OPTIMAL;
     }
 
-    opt_ilp_model m = {0};
+    opt_ilp_model m = {.cont = in->continuous != 0};
     int term = glp_term_out(GLP_OFF);
     if (opt_ilp_build(in, served, S, upg, &m) != 0) {
         opt_ilp_model_free(&m);

@@ -44,8 +44,13 @@ typedef struct opt_ilp_in {
     const double *load;       /* [nbuckets] requests per second arriving, >= 0 */
     const int64_t *max_units; /* [ntypes] or NULL: no bound (units, not replicas) */
     int slices;               /* slices per bucket; 0 = 4 (AIBrix's slice_factor) */
-    int units_per_gpu;        /* 0 = 100 (AIBrix's gpu_fraction) */
-    double time_limit_ms;     /* 0 = 1000 */
+    /* 1: a bucket's load may be split between types in any proportion (the
+     * limit of ever finer slices): only the units are integer, so GLPK's
+     * branch and bound runs over ntypes variables and proves the optimum
+     * fast; never costlier than any slicing. slices is then ignored. */
+    int continuous;
+    int units_per_gpu;    /* 0 = 100 (AIBrix's gpu_fraction) */
+    double time_limit_ms; /* 0 = 1000 */
 } opt_ilp_in;
 
 typedef struct opt_ilp_out {

@@ -58,7 +58,10 @@ static void two_types(void)
 
 static opt_model *model(int window_s, double delay)
 {
-    opt_core_opts o = {.window_s = window_s, .scale_down_delay_s = delay};
+    /* AIBrix's model (4 slices, 1/100 replica units): the hand-computed
+     * numbers below; brix's default is checked in test_whole_replicas */
+    opt_core_opts o = {
+        .window_s = window_s, .scale_down_delay_s = delay, .slices = 4, .fractional = 1};
     opt_model *m = opt_model_new("m", &o);
     assert_non_null(m);
     char err[160];
@@ -288,7 +291,7 @@ static void test_no_profile_gets_floor(void **st)
     strcpy(dep[2].name, "t4");
     dep[2].has_profile = 0;
     dep[2].min_replicas = 1;
-    opt_core_opts o = {.window_s = 60, .scale_down_delay_s = -1};
+    opt_core_opts o = {.window_s = 60, .scale_down_delay_s = -1, .slices = 4, .fractional = 1};
     opt_model *m = opt_model_new("m", &o);
     char err[160];
     assert_int_equal(opt_model_set_deployments(m, dep, 3, err, sizeof(err)), 0);
@@ -466,9 +469,31 @@ static void test_assignment_split(void **st)
     opt_model_free(m);
 }
 
+/* brix's default: continuous shares, whole replicas. Mixed load (20 rps
+ * short, 3 rps long): AIBrix's model asks l4 200 + a100 150 units, which
+ * KPA runs as 2 + 2 replicas ($10/h). In whole replicas a100 needs 2 for
+ * the long 3 rps (1.5 used); its spare half replica serves 10 rps of short
+ * requests (0.5 x 20), so l4 needs 1 for the other 10: $1 + $8 = $9/h. */
+static void test_whole_replicas(void **st)
+{
+    (void)st;
+    two_types();
+    opt_core_opts o = {.window_s = 60, .scale_down_delay_s = -1};
+    opt_model *m = opt_model_new("m", &o);
+    assert_non_null(m);
+    char err[160];
+    assert_int_equal(opt_model_set_deployments(m, dep, 2, err, sizeof(err)), 0);
+    six(m, 200, 30);
+    run(m, 1000);
+    units(100, 200);
+    assert_true(res.cost > 8.999 && res.cost < 9.001);
+    opt_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_whole_replicas),
         cmocka_unit_test(test_short_only),
         cmocka_unit_test(test_long_only),
         cmocka_unit_test(test_mixed),

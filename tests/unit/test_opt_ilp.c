@@ -237,7 +237,7 @@ static double rnd(void)
 static void test_brute_force(void **st)
 {
     (void)st;
-    int optimal = 0, infeasible = 0;
+    int optimal = 0, infeasible = 0, cheaper = 0;
     for (int it = 0; it < 300; it++) {
         int G = 2 + (int)(rnd() * 2), B = 2 + (int)(rnd() * 2), S = 2 + (int)(rnd() * 3);
         int upgs[] = {1, 10, 100};
@@ -305,8 +305,30 @@ static void test_brute_force(void **st)
             c += cost[g] * (double)units[g] / upg;
         }
         assert_true(fabs(c - out.cost) < 1e-9 * (1 + c));
+        /* continuous shares: a solution (shares sum to 1, units cover the
+         * load), never costlier than the slice model's optimum */
+        in.continuous = 1;
+        r = solve(&in, &out, units, share);
+        assert_int_equal(r, OPT_ILP_OPTIMAL);
+        assert_true(out.cost <= bf.best + 1e-9 * (1 + bf.best));
+        double needc[3] = {0};
+        for (int b = 0; b < B; b++) {
+            double sum = 0;
+            for (int g = 0; g < G; g++) {
+                double sh = share[b * G + g];
+                if (sh > 0) needc[g] += sh * load[b] / tput[g * B + b] * upg;
+                sum += sh;
+            }
+            assert_true(sum == 0 || fabs(sum - 1) < 1e-6);
+        }
+        for (int g = 0; g < G; g++) {
+            assert_true((double)units[g] >= needc[g] - 1e-6);
+            if (in.max_units) assert_true(units[g] <= max[g]);
+        }
+        if (out.cost < bf.best - 1e-9 * (1 + bf.best)) cheaper++;
     }
-    /* both outcomes were exercised */
+    /* both outcomes were exercised, and finer splits paid off somewhere */
+    assert_true(cheaper > 0);
     assert_true(optimal > 100);
     assert_true(infeasible > 5);
 }
