@@ -10,15 +10,19 @@
  * whose start lies in [now - window_s, now) counts; each trace cell is
  * snapped to the profile grid (opt_profile_cell of the tick's token counts);
  * the arrival rate is max(completed in the windows / their span, the newest
- * window's meta_total_reqs / its interval); a cell's rps is that rate times
+ * window's meta_total_reqs / its interval; the span runs from the oldest
+ * window's start to the newest one's end); a cell's rps is that rate times
  * its share of the completed requests. No load: every Deployment gets its
- * floor (AIBrix's _minimize).
+ * floor (AIBrix's _minimize). Arrivals without any completed request (no
+ * shapes yet): the previous units stay. A Deployment without a profile is
+ * left out of the ILP and gets its floor.
  *
  * Hysteresis: a Deployment's replicas (ceil(units / 100)) go up at once;
  * a lower count is applied only once every run for scale_down_delay_s
- * asked for it (then the highest of those runs' counts). An override (PUT
- * /scale) replaces the result for its Deployment; the floor
- * (model.aibrix.ai/min_replicas) always holds.
+ * asked for it (then the highest of those runs' counts); a floor-only run
+ * (no load) is held the same way. An override (PUT /scale) replaces the
+ * result for its Deployment at once; the floor (model.aibrix.ai/min_replicas)
+ * always holds.
  *
  * Lifecycle: opt_model_new / opt_model_free. Not thread-safe: one loop owns
  * a model. Ownership: inputs are copied; strings returned are the caller's
