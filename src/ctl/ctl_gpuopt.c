@@ -661,7 +661,7 @@ static void gpo_handler(bx_http_req *req, bx_http_res *res, void *ud)
                 bx_reply_error(res, 401, NULL, "a valid API key is required (Bearer)");
                 return;
             }
-        } else if (!g->cfg.open_writes && k != OPT_SERVER_STATUS && k != OPT_SERVER_ASSIGNMENT) {
+        } else if (!g->cfg.open_writes && k != OPT_SERVER_STATUS) {
             bx_reply_error(res, 403, NULL,
                            "no API keys configured: this route is refused "
                            "(--gpu-optimizer-api-key-file or BRIX_GPU_OPTIMIZER_API_KEYS)");

@@ -25,9 +25,10 @@
  *              /scale/<ns>/<dep> {"replicas": n} and AIBrix's POST
  *              /scale/<ns>/<dep>/<n> (-1 clears the model's overrides);
  *              POST/DELETE /monitor/<ns>/<dep> (start/stop optimizing it).
- *              Keys (Bearer, cfg.keys) on every route but /healthz and GET
+ *              Keys (Bearer, cfg.keys) on every route but /healthz, GET
  *              /metrics/... (what PodAutoscalers scrape, without
- *              credentials, as AIBrix's do). Without keys, the routes that
+ *              credentials, as AIBrix's do) and GET /assignment/... (what
+ *              the gateway reads). Without keys, the routes that
  *              change something are refused (403) unless cfg.open_writes
  *              (brix up: loopback). Bodies at most 4 KiB; 128 connections;
  *              bx_http's read deadlines.

@@ -835,8 +835,8 @@ static int ctl_up_start(ctl_up *u)
     gc.port = u->cfg.port;
     gc.strategy = u->cfg.strategy;
     gc.redis = u->cfg.redis;
-    /* TODO(h-slo): gc.<gpu optimizer URL> = the local optimizer's
-     * (http://127.0.0.1:<cfg.gpuopt_port>) when --gpu-profiles is given */
+    /* TODO(h-slo): once gw_config has it, with --gpu-profiles:
+     * gc.gpu_optimizer = "http://127.0.0.1:<cfg.gpuopt_port>" (the local optimizer) */
     if (gw_gateway_init(&u->gw, u->loop, &gc, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: gateway: %s\n", err);
         return -1;

@@ -113,7 +113,7 @@ opt_server_route_kind opt_server_route_parse(const char *method, const char *pat
 
 int opt_server_route_public(opt_server_route_kind k)
 {
-    return k == OPT_SERVER_HEALTH || k == OPT_SERVER_METRICS;
+    return k == OPT_SERVER_HEALTH || k == OPT_SERVER_METRICS || k == OPT_SERVER_ASSIGNMENT;
 }
 
 int opt_server_metric_text(const char *model, int64_t units, char *buf, size_t len)

@@ -56,9 +56,11 @@ typedef struct opt_server_route {
 opt_server_route_kind opt_server_route_parse(const char *method, const char *path,
                                              opt_server_route *r);
 
-/* 1 when the route is served without a key: GET /healthz and GET
+/* 1 when the route is served without a key: GET /healthz, GET
  * /metrics/... (what a PodAutoscaler scrapes, without credentials, as
- * AIBrix's does; the value is a replica count). */
+ * AIBrix's does; the value is a replica count) and GET /assignment/...
+ * (what the gateway's slo routing reads, without credentials: the gateway
+ * keeps only its keys' digests; the value is the mix's shares). */
 int opt_server_route_public(opt_server_route_kind k);
 
 /* AIBrix's metric text for model and units (1/100 replicas), with # HELP

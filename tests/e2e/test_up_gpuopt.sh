@@ -7,7 +7,7 @@
 # aibrix-gpu-optimizer.aibrix-system.svc.cluster.local:8080, targetValue
 # 100), applied unchanged but for short windows (annotations): brix up sends
 # that host to its own optimizer.
-#  - keys: /healthz and /metrics/... open, the rest need the gateway's key;
+#  - keys: /healthz, /metrics/... and /assignment/... open, the rest need the gateway's key;
 #  - no load: every Deployment gets its floor (label model.aibrix.ai/min_replicas),
 #    /metrics/<ns>/<dep> says so in AIBrix's text, /status names both
 #    Deployments with their profiles, the KPA scales llm-a100 to 1 and
@@ -106,7 +106,7 @@ grep -q "gpu optimizer http://127.0.0.1:$OP" "$E2E_TMP/up.log" || fail "no optim
 
 code() { curl -s -o "$E2E_TMP/body" -w '%{http_code}' --max-time 5 "$@" 2>/dev/null || echo 000; }
 
-log "keys: /healthz and /metrics open, /status and /scale need the key"
+log "keys: /healthz, /metrics and /assignment open, /status and /scale need the key"
 [ "$(code "$OPT/healthz")" = 200 ] || fail "/healthz"
 [ "$(code "$OPT/status")" = 401 ] || fail "/status without a key: $(cat "$E2E_TMP/body")"
 [ "$(code -X PUT --data '{"replicas":1}' "$OPT/scale/default/llm-h100")" = 401 ] || fail "/scale without a key"
@@ -136,7 +136,7 @@ check "$E2E_TMP/status0.json" '[.models[0].deployments[] | select(.profile)] | l
 check "$E2E_TMP/status0.json" '.models[0].deployments[] | select(.name == "llm-a100") | .minReplicas == 1 and .maxReplicas == 4' \
     "floor from the label, bound from the PodAutoscaler"
 check "$E2E_TMP/status0.json" '.models[0].reason | length > 0' "a reason line"
-[ "$(code "${auth[@]}" "$OPT/assignment/llm")" = 200 ] || fail "/assignment/llm: $(cat "$E2E_TMP/body")"
+[ "$(code "$OPT/assignment/llm")" = 200 ] || fail "/assignment/llm: $(cat "$E2E_TMP/body")"
 check "$E2E_TMP/body" '.model == "llm" and (.deployments | length == 2) and (.cells | length == 4)' "assignment JSON"
 
 pods_json() { "$BRIX" get pods -o json 2>/dev/null || echo '{"items":[]}'; }

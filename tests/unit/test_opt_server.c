@@ -57,7 +57,9 @@ static void test_routes(void **st)
     assert_true(opt_server_route_public(OPT_SERVER_METRICS));
     assert_false(opt_server_route_public(OPT_SERVER_STATUS));
     assert_false(opt_server_route_public(OPT_SERVER_SCALE));
-    assert_false(opt_server_route_public(OPT_SERVER_ASSIGNMENT));
+    assert_true(opt_server_route_public(OPT_SERVER_ASSIGNMENT));
+    assert_false(opt_server_route_public(OPT_SERVER_UPDATE_PROFILE));
+    assert_false(opt_server_route_public(OPT_SERVER_MONITOR_ADD));
 }
 
 static void test_metric_text(void **st)
