@@ -282,9 +282,18 @@ static void ctlr_on_replicas(void *ud, const char *dep, const char *model, int r
     ctlr *c = ud;
     json_object_set_new(c->deps, dep,
                         json_pack("[s?,i]", model, replicas)); /* NULL on OOM: dropped */
-    /* the floor label is not passed here: min_replicas 0 (docs/hetero.md) */
-    ctl_gpuopt_deployment(c->gpuopt, dep, model, 0);
     if (c->running) ctl_as_set_current(c->as, dep, model, replicas);
+}
+
+/* The GPU optimizer's Deployments: model and floor labels (NULL: deleted). */
+static void ctlr_on_deployment(void *ud, const char *name, const json_t *dep)
+{
+    ctlr *c = ud;
+    const json_t *l = json_object_get(json_object_get(dep, "metadata"), "labels");
+    const char *min = json_string_value(json_object_get(l, "model.aibrix.ai/min_replicas"));
+    ctl_gpuopt_deployment(c->gpuopt, name,
+                          json_string_value(json_object_get(l, "model.aibrix.ai/name")),
+                          min ? atoi(min) : 0);
 }
 
 static void ctlr_on_target_error(void *ud, const char *key, const char *reason, const char *message)
@@ -548,6 +557,7 @@ static int ctlr_setup(ctlr *c)
     }
     ctl_orch_k8s_cfg oc = {.ns = c->ns,
                            .on_replicas = ctlr_on_replicas,
+                           .on_deployment = ctlr_on_deployment,
                            .on_synced = ctlr_on_synced,
                            .on_target_error = ctlr_on_target_error};
     ctl_orch_cbs ocb = {.on_change = ctlr_on_pod};

@@ -4,11 +4,12 @@
 #   - two Deployments of model llm (replicas 0), a profile for each; load from a stand-in
 #     for the gateway's GET /brix/load (the contract; keyed): 6 rps of short requests;
 #     --gpu-optimizer-port serves /metrics/<ns>/<dep> in AIBrix's text: 150 units on the
-#     cheaper type for them, 0 on the other; /status names both Deployments, the load;
+#     cheaper type for them, the other at its floor (label model.aibrix.ai/min_replicas);
+#     /status names both Deployments, the load;
 #   - keys ($BRIX_GPU_OPTIMIZER_API_KEYS): /status and /scale need one, /metrics does not;
 #   - an optimizer-KPA PodAutoscaler (domain source on the optimizer's address) sets the
 #     Deployment's spec.replicas to 2 in the API server; a PUT /scale override gives the
-#     other Deployment 100 units.
+#     other Deployment 200 units; a deleted Deployment is forgotten (404).
 # Skipped when kubectl, jq or python3 is absent.
 # Usage: bash tests/e2e/test_k8s_gpuopt.sh /path/to/brix
 source "$(dirname "$0")/lib.sh"
@@ -26,13 +27,13 @@ cat >"$E2E_TMP/profiles/b.json" <<'JSON'
  "tputs": [[6.0, 4.0], [3.0, 2.0]], "indexes": [[16, 64], [64, 256]]}
 JSON
 
-dep() { # dep NAME
+dep() { # dep NAME MIN
     cat <<YAML
 apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: $1
-  labels: {model.aibrix.ai/name: llm}
+  labels: {model.aibrix.ai/name: llm, model.aibrix.ai/min_replicas: "$2"}
 spec:
   replicas: 0
   selector: {matchLabels: {model.aibrix.ai/name: llm, app: $1}}
@@ -50,8 +51,8 @@ spec:
 YAML
 }
 {
-    dep llm-a
-    dep llm-b
+    dep llm-a 0
+    dep llm-b 1
 } >"$E2E_TMP/deps.yaml"
 "${K[@]}" apply -f "$E2E_TMP/deps.yaml" >/dev/null || fail "apply deployments"
 
@@ -100,9 +101,9 @@ units_is() { # units_is DEP N
     [ "$(code "$OPT/metrics/default/$1")" = 200 ] &&
         [ "$(metric_in vllm:deployment_replicas model_name=llm <"$E2E_TMP/body")" = "$2" ]
 }
-log "6 rps of short requests: 150 units on llm-a (2 \$/h for 4 rps), 0 on llm-b (4 \$/h for 6)"
+log "6 rps of short requests: 150 units on llm-a (2 \$/h for 4 rps), llm-b (4 \$/h for 6) at its floor"
 wait_for 25 "llm-a at 150 units" units_is llm-a 150
-units_is llm-b 0 || fail "llm-b: $(cat "$E2E_TMP/body")"
+units_is llm-b 100 || fail "llm-b not at its floor (label min_replicas 1): $(cat "$E2E_TMP/body")"
 code "$OPT/metrics/default/llm-a" >/dev/null
 grep -qx '# TYPE vllm:deployment_replicas gauge' "$E2E_TMP/body" || fail "metric text: $(cat "$E2E_TMP/body")"
 [ "$(code "$OPT/status")" = 401 ] || fail "/status without a key"
@@ -137,9 +138,14 @@ replicas_is() { [ "$("${K[@]}" get deployment "$1" -o jsonpath='{.spec.replicas}
 wait_for 20 "llm-a spec.replicas 2" replicas_is llm-a 2
 replicas_is llm-b 0 || fail "llm-b changed"
 
-log "PUT /scale llm-b 1 (an override): 100 units"
-[ "$(code -X PUT --data '{"replicas":1}' "$OPT/scale/default/llm-b")" = 401 ] || fail "/scale without a key"
-[ "$(code -H "Authorization: Bearer $KEY" -X PUT --data '{"replicas":1}' "$OPT/scale/default/llm-b")" = 200 ] ||
+log "PUT /scale llm-b 2 (an override): 200 units"
+[ "$(code -X PUT --data '{"replicas":2}' "$OPT/scale/default/llm-b")" = 401 ] || fail "/scale without a key"
+[ "$(code -H "Authorization: Bearer $KEY" -X PUT --data '{"replicas":2}' "$OPT/scale/default/llm-b")" = 200 ] ||
     fail "PUT /scale: $(cat "$E2E_TMP/body")"
-units_is llm-b 100 || fail "llm-b not at 100 units after the override: $(cat "$E2E_TMP/body")"
+units_is llm-b 200 || fail "llm-b not at 200 units after the override: $(cat "$E2E_TMP/body")"
+
+log "llm-b deleted: the optimizer forgets it"
+"${K[@]}" delete deployment llm-b >/dev/null || fail "delete llm-b"
+gone() { [ "$(code "$OPT/metrics/default/llm-b")" = 404 ]; }
+wait_for 10 "/metrics/default/llm-b 404" gone
 log "ok"
