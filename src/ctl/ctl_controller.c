@@ -473,6 +473,17 @@ static void ctlr_on_signal(uv_signal_t *s, int signum)
 
 /* ---------------------------------------------------------------- main */
 
+/* The optimizer's Events on Deployments, by the leader only. */
+static void ctlr_gpuopt_event(void *ud, const char *name, const char *reason, const char *message)
+{
+    ctlr *c = ud;
+    if (!c->running || !c->rec) return;
+    json_t *io = json_pack("{s:s,s:s,s:{s:s,s:s}}", "apiVersion", "apps/v1", "kind", "Deployment",
+                           "metadata", "name", name, "namespace", c->ns);
+    if (io) k8s_event_emit(c->rec, io, "Normal", reason, "%s", message);
+    json_decref(io);
+}
+
 static int ctlr_start_gpuopt(ctlr *c)
 {
     if (c->cfg.gpuopt_port <= 0) return 0;
@@ -483,7 +494,9 @@ static int ctlr_start_gpuopt(ctlr *c)
                          .load_host = c->cfg.gpuopt_gw_host,
                          .load_port = c->cfg.gpuopt_gw_port ? c->cfg.gpuopt_gw_port : 8888,
                          .load_key = getenv("BRIX_GPU_OPTIMIZER_GATEWAY_KEY"),
-                         .ns = c->ns};
+                         .ns = c->ns,
+                         .event = ctlr_gpuopt_event,
+                         .event_ud = c};
     bx_apikeys_init(&oc.keys);
     const char *ek = getenv("BRIX_GPU_OPTIMIZER_API_KEYS");
     if ((c->cfg.gpuopt_key_file &&

@@ -396,10 +396,16 @@ static void gpo_run(ctl_gpuopt *g, gpo_model *gm)
         for (int i = 0; i < r->ndeploys; i++) {
             gpo_dep *d = gpo_dep_by_ns_name(g, r->deploys[i].ns, r->deploys[i].name);
             if (!d || d->last_replicas == r->deploys[i].replicas) continue;
-            if (d->last_replicas >= 0 || r->deploys[i].replicas > 0)
-                ctl_ctrl_event(g->ctrl, d->key, CTL_EVENT_NORMAL, "GPUMixChosen",
-                               "%lld replicas (%lld units): %s", (long long)r->deploys[i].replicas,
-                               (long long)r->deploys[i].units, r->reason);
+            if (d->last_replicas >= 0 || r->deploys[i].replicas > 0) {
+                char msg[OPT_CORE_REASON_MAX + 64];
+                snprintf(msg, sizeof(msg), "%lld replicas (%lld units): %s",
+                         (long long)r->deploys[i].replicas, (long long)r->deploys[i].units,
+                         r->reason);
+                if (g->cfg.event)
+                    g->cfg.event(g->cfg.event_ud, d->key, "GPUMixChosen", msg);
+                else
+                    ctl_ctrl_event(g->ctrl, d->key, CTL_EVENT_NORMAL, "GPUMixChosen", "%s", msg);
+            }
             d->last_replicas = r->deploys[i].replicas;
         }
     }

@@ -66,6 +66,11 @@ typedef struct ctl_gpuopt_cfg {
     int list_store;       /* 1: Deployments listed from the store (brix up) */
     uint64_t period_ms;   /* 0: 10000 */
     opt_core_opts core;
+    /* Records an Event on Deployment key; NULL: through the store
+     * (ctl_ctrl_event). brix controller's store writes Events only for the
+     * kinds it caches, so it records them itself. */
+    void (*event)(void *ud, const char *key, const char *reason, const char *message);
+    void *event_ud;
 } ctl_gpuopt_cfg;
 
 /* 0 and *out (listening), or -1 with a message. */

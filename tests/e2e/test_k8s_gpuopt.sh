@@ -137,6 +137,12 @@ log "the KPA sets llm-a's spec.replicas to 2 (ceil(150 / 100))"
 replicas_is() { [ "$("${K[@]}" get deployment "$1" -o jsonpath='{.spec.replicas}')" = "$2" ]; }
 wait_for 20 "llm-a spec.replicas 2" replicas_is llm-a 2
 replicas_is llm-b 0 || fail "llm-b changed"
+ev_ok() {
+    "${K[@]}" get events -o json | jq -e '[.items[] | select(.reason == "GPUMixChosen" and
+        .involvedObject.kind == "Deployment" and .involvedObject.name == "llm-a" and
+        (.message | startswith("2 replicas (150 units): ")))] | length >= 1' >/dev/null
+}
+wait_for 10 "a GPUMixChosen Event on Deployment llm-a" ev_ok
 
 log "PUT /scale llm-b 2 (an override): 200 units"
 [ "$(code -X PUT --data '{"replicas":2}' "$OPT/scale/default/llm-b")" = 401 ] || fail "/scale without a key"
