@@ -136,6 +136,12 @@ typedef struct ctl_as_cbs {
     /* The wall clock (Unix ms) that spec.schedules are evaluated on; NULL:
      * the system's (CLOCK_REALTIME). For tests. */
     int64_t (*wall_ms)(void *ud);
+    /* A domain/external metric source's endpoint host and port, before
+     * the scrape: the callback may rewrite them in place (host has hlen
+     * bytes), e.g. `brix up` sends AIBrix's optimizer Service
+     * (aibrix-gpu-optimizer.aibrix-system...:8080) to its local optimizer.
+     * May be NULL. */
+    void (*endpoint)(void *ud, char *host, size_t hlen, int *port);
 } ctl_as_cbs;
 
 /* 0 and *out, or -1 with a message. cfg NULL = defaults. Watches the

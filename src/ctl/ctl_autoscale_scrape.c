@@ -346,6 +346,7 @@ void ctl_as_round_start(ctl_as *a, ctl_as_pa *p)
                 char host[CTL_AS_HOST_MAX];
                 int port;
                 ctl_as_endpoint_split(ms, host, sizeof(host), &port);
+                if (a->cbs.endpoint) a->cbs.endpoint(a->ud, host, sizeof(host), &port);
                 ctl_as_scr_start(a, p, -1, (int)m, host, port, ms->path[0] ? ms->path : "/metrics",
                                  p->gerr[m], CTL_AS_ERR_MAX);
             } else if (!a->cbs.gateway_metric) {

@@ -18,6 +18,7 @@
 #include "ctl/ctl_adaptersvc_k8s.h"
 #include "ctl/ctl_autoscale.h"
 #include "ctl/ctl_fleet.h"
+#include "ctl/ctl_gpuopt.h"
 #include "ctl/ctl_lora.h"
 #include "ctl/ctl_objstore_k8s.h"
 #include "ctl/ctl_orch_k8s.h"
@@ -39,6 +40,10 @@ typedef struct ctlr_cfg {
     const char *log_level;
     double api_qps;
     int api_burst;
+    /* the GPU optimizer (ctl_gpuopt), on with --gpu-optimizer-port */
+    int gpuopt_port;
+    const char *gpu_profiles, *gpuopt_gw_host, *gpuopt_key_file;
+    int gpuopt_gw_port;
 } ctlr_cfg;
 
 static const bx_flag CTLR_FLAGS[] = {
@@ -76,6 +81,18 @@ static const bx_flag CTLR_FLAGS[] = {
      "... in a burst (default 100)"},
     {"--log-level L", BX_FLAG_STR_NONEMPTY, offsetof(ctlr_cfg, log_level),
      "debug|info|warn|error (default info)"},
+    {"--gpu-optimizer-port N", BX_FLAG_INT, offsetof(ctlr_cfg, gpuopt_port),
+     "serve the GPU optimizer (AIBrix's aibrix-gpu-optimizer endpoints, docs/hetero.md) on this "
+     "port (default 0: off)"},
+    {"--gpu-profiles DIR", BX_FLAG_STR_NONEMPTY, offsetof(ctlr_cfg, gpu_profiles),
+     "the optimizer's GPU profiles: every *.json of DIR (a ConfigMap volume)"},
+    {"--gpu-optimizer-gateway HOST", BX_FLAG_STR_NONEMPTY, offsetof(ctlr_cfg, gpuopt_gw_host),
+     "the gateway whose GET /brix/load the optimizer reads (a Service name)"},
+    {"--gpu-optimizer-gateway-port N", BX_FLAG_INT, offsetof(ctlr_cfg, gpuopt_gw_port),
+     "... its port (default 8888); key: $BRIX_GPU_OPTIMIZER_GATEWAY_KEY"},
+    {"--gpu-optimizer-api-key-file FILE", BX_FLAG_STR_NONEMPTY, offsetof(ctlr_cfg, gpuopt_key_file),
+     "keys the optimizer's routes take (all but /healthz and /metrics/...); also "
+     "$BRIX_GPU_OPTIMIZER_API_KEYS. Without keys its changing routes are refused"},
 };
 
 static const bx_flags_spec CTLR_SPEC = {
@@ -106,6 +123,7 @@ typedef struct ctlr {
     ctl_lora *lora;
     ctl_as *as;
     ctl_fleet_ctl *fleet; /* RayClusterFleets -> RayClusterReplicaSets */
+    ctl_gpuopt *gpuopt;   /* --gpu-optimizer-port */
     ctl_rcrs *rcrs;       /* RayClusterReplicaSets -> RayClusters (run by KubeRay) */
     json_t *deps;         /* Deployment name -> [model or null, replicas] */
     char ns[128], lease_ns[128], identity[256];
@@ -267,6 +285,17 @@ static void ctlr_on_replicas(void *ud, const char *dep, const char *model, int r
     if (c->running) ctl_as_set_current(c->as, dep, model, replicas);
 }
 
+/* The GPU optimizer's Deployments: model and floor labels (NULL: deleted). */
+static void ctlr_on_deployment(void *ud, const char *name, const json_t *dep)
+{
+    ctlr *c = ud;
+    const json_t *l = json_object_get(json_object_get(dep, "metadata"), "labels");
+    const char *min = json_string_value(json_object_get(l, "model.aibrix.ai/min_replicas"));
+    ctl_gpuopt_deployment(c->gpuopt, name,
+                          json_string_value(json_object_get(l, "model.aibrix.ai/name")),
+                          min ? atoi(min) : 0);
+}
+
 static void ctlr_on_target_error(void *ud, const char *key, const char *reason, const char *message)
 {
     ctlr *c = ud;
@@ -404,6 +433,8 @@ static void ctlr_after_lease(void *ud)
 {
     ctlr *c = ud;
     c->lease = NULL;
+    ctl_gpuopt_close(c->gpuopt, NULL, NULL);
+    c->gpuopt = NULL;
     if (c->health) bx_http_server_close(c->health, NULL, NULL);
     if (c->metrics) bx_http_server_close(c->metrics, NULL, NULL);
     c->health = c->metrics = NULL;
@@ -441,6 +472,47 @@ static void ctlr_on_signal(uv_signal_t *s, int signum)
 }
 
 /* ---------------------------------------------------------------- main */
+
+/* The optimizer's Events on Deployments, by the leader only. */
+static void ctlr_gpuopt_event(void *ud, const char *name, const char *reason, const char *message)
+{
+    ctlr *c = ud;
+    if (!c->running || !c->rec) return;
+    json_t *io = json_pack("{s:s,s:s,s:{s:s,s:s}}", "apiVersion", "apps/v1", "kind", "Deployment",
+                           "metadata", "name", name, "namespace", c->ns);
+    if (io) k8s_event_emit(c->rec, io, "Normal", reason, "%s", message);
+    json_decref(io);
+}
+
+static int ctlr_start_gpuopt(ctlr *c)
+{
+    if (c->cfg.gpuopt_port <= 0) return 0;
+    char err[512];
+    ctl_gpuopt_cfg oc = {.host = c->cfg.bind_host,
+                         .port = c->cfg.gpuopt_port,
+                         .profiles_dir = c->cfg.gpu_profiles,
+                         .load_host = c->cfg.gpuopt_gw_host,
+                         .load_port = c->cfg.gpuopt_gw_port ? c->cfg.gpuopt_gw_port : 8888,
+                         .load_key = getenv("BRIX_GPU_OPTIMIZER_GATEWAY_KEY"),
+                         .ns = c->ns,
+                         .event = ctlr_gpuopt_event,
+                         .event_ud = c};
+    bx_apikeys_init(&oc.keys);
+    const char *ek = getenv("BRIX_GPU_OPTIMIZER_API_KEYS");
+    if ((c->cfg.gpuopt_key_file &&
+         bx_apikeys_load_file(&oc.keys, c->cfg.gpuopt_key_file, err, sizeof(err)) < 0) ||
+        (ek && bx_apikeys_add_list(&oc.keys, ek, err, sizeof(err)) < 0)) {
+        fprintf(stderr, "brix controller: gpu optimizer keys: %s\n", err);
+        return -1;
+    }
+    if (ctl_gpuopt_init(&c->gpuopt, c->loop, c->store, &oc, err, sizeof(err)) != 0) {
+        fprintf(stderr, "brix controller: %s\n", err);
+        return -1;
+    }
+    bx_info("gpu optimizer on %s:%d (%d key%s)", c->cfg.bind_host, ctl_gpuopt_port(c->gpuopt),
+            oc.keys.n, oc.keys.n == 1 ? "" : "s");
+    return 0;
+}
 
 static int ctlr_setup(ctlr *c)
 {
@@ -498,6 +570,7 @@ static int ctlr_setup(ctlr *c)
     }
     ctl_orch_k8s_cfg oc = {.ns = c->ns,
                            .on_replicas = ctlr_on_replicas,
+                           .on_deployment = ctlr_on_deployment,
                            .on_synced = ctlr_on_synced,
                            .on_target_error = ctlr_on_target_error};
     ctl_orch_cbs ocb = {.on_change = ctlr_on_pod};
@@ -510,6 +583,7 @@ static int ctlr_setup(ctlr *c)
         fprintf(stderr, "brix controller: %s\n", err);
         return -1;
     }
+    if (ctlr_start_gpuopt(c) != 0) return -1;
     if (ctlr_listen(c, &c->health, c->cfg.health_port, ctlr_health) != 0 ||
         ctlr_listen(c, &c->metrics, c->cfg.metrics_port, ctlr_metrics) != 0)
         return -1;

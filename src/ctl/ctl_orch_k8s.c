@@ -271,10 +271,23 @@ static void dep_report(ctl_orch_k8s *o, const json_t *dep)
     o->cfg.on_replicas(o->base.ud, k8s_meta(dep, "name"), label(dep, CTL_LABEL_MODEL), n);
 }
 
+static void dep_tell(ctl_orch_k8s *o, const json_t *dep, int gone)
+{
+    if (o->cfg.on_deployment && !o->closing)
+        o->cfg.on_deployment(o->base.ud, k8s_meta(dep, "name"), gone ? NULL : dep);
+}
+
 static void d_add(k8s_reflector *r, const json_t *obj, void *ud)
 {
     (void)r;
     dep_report(ud, obj);
+    dep_tell(ud, obj, 0);
+}
+
+static void d_delete(k8s_reflector *r, const json_t *obj, void *ud)
+{
+    (void)r;
+    dep_tell(ud, obj, 1);
 }
 
 static void d_update(k8s_reflector *r, const json_t *old, const json_t *obj, void *ud)
@@ -283,6 +296,7 @@ static void d_update(k8s_reflector *r, const json_t *old, const json_t *obj, voi
     json_t *a = json_object_get(json_object_get(old, "spec"), "replicas");
     json_t *b = json_object_get(json_object_get(obj, "spec"), "replicas");
     if (!json_equal(a, b) || !a) dep_report(ud, obj);
+    dep_tell(ud, obj, 0);
 }
 
 static void d_synced(k8s_reflector *r, void *ud)
@@ -520,7 +534,7 @@ int ctl_orch_k8s_init(ctl_orch **out, k8s_client *c, const ctl_orch_k8s_cfg *cfg
                                            .on_synced = p_synced,
                                            .transform = p_slim};
     static const k8s_reflector_cbs dcbs = {
-        .on_add = d_add, .on_update = d_update, .on_synced = d_synced};
+        .on_add = d_add, .on_update = d_update, .on_delete = d_delete, .on_synced = d_synced};
     k8s_reflector_opts ro;
     k8s_reflector_opts_default(&ro);
     ro.path = o->pods_path;

@@ -5,13 +5,11 @@
  *
  * Pods: a reflector on the namespace's Pods with the label selector
  * model.aibrix.ai/name, its cache cut down by k8s_pod_slim (labels, owners,
- * readiness, restarts: 10,000 pods fit in tens of MiB); which of them are engines, and their port, is
- * k8s_pod's rule, the gateway's too (Ray workers, StormService group
- * members and bad port labels are skipped). A pod becomes a ctl_podview:
- *   name        the pod's name
- *   deployment  the key (ctl_target.h) of the first tracked scale target
- *               whose Scale status.selector selects the pod's labels; else
- *               its Deployment: the owning ReplicaSet's name without the
+ * readiness, restarts: 10,000 pods fit in tens of MiB); which of them are engines, and their port,
+ * is k8s_pod's rule, the gateway's too (Ray workers, StormService group members and bad port labels
+ * are skipped). A pod becomes a ctl_podview: name        the pod's name deployment  the key
+ * (ctl_target.h) of the first tracked scale target whose Scale status.selector selects the pod's
+ * labels; else its Deployment: the owning ReplicaSet's name without the
  *               "-<pod-template-hash>" suffix (the Deployment controller's
  *               naming); else the controller owner's name; else the model
  *   model       label model.aibrix.ai/name
@@ -76,6 +74,10 @@ typedef struct ctl_orch_k8s_cfg {
     /* A Deployment's spec.replicas as the cluster has it (on every change;
      * model: its model.aibrix.ai/name label or NULL). May be NULL. */
     void (*on_replicas)(void *ud, const char *deployment, const char *model, int replicas);
+    /* Every Deployment added or updated (dep: the object, valid for the
+     * call) and deleted (dep NULL), e.g. for its labels (the GPU
+     * optimizer's model.aibrix.ai/min_replicas). May be NULL. */
+    void (*on_deployment)(void *ud, const char *deployment, const json_t *dep);
     /* Once, when pods and Deployments have been listed. May be NULL. */
     void (*on_synced)(void *ud);
     /* A scale target other than a Deployment (track) cannot be scaled:

@@ -19,6 +19,7 @@
 #include "ctl/ctl_cli.h"
 #include "ctl/ctl_deploy.h"
 #include "ctl/ctl_fleet.h"
+#include "ctl/ctl_gpuopt.h"
 #include "ctl/ctl_key.h"
 #include "ctl/ctl_lora.h"
 #include "ctl/ctl_obj.h"
@@ -51,6 +52,10 @@ typedef struct ctl_up_cfg {
     int keep_engines;
     int engine_simulator; /* --engine simulator */
     const char *log_level;
+    /* the GPU optimizer (ctl_gpuopt): on with --gpu-profiles */
+    const char *gpu_profiles;
+    int gpuopt_port;
+    double gpuopt_window_s, gpuopt_period_s, gpuopt_down_s;
 } ctl_up_cfg;
 
 typedef struct ctl_up {
@@ -71,6 +76,7 @@ typedef struct ctl_up {
     ctl_rcrs *rcrs;            /* RayClusterReplicaSets -> RayClusters */
     ctl_fleet_ctl *fleet;      /* RayClusterFleets -> RayClusterReplicaSets */
     ctl_api *api;
+    ctl_gpuopt *gpuopt;
     uv_timer_t tick;
     uv_signal_t sigint, sigterm;
     int stopping;
@@ -111,7 +117,13 @@ static void ctl_up_usage(FILE *f)
             "                        simulator: a vLLM server command line (vllm serve, python\n"
             "                        -m vllm.entrypoints.openai.api_server) runs brix engine in\n"
             "                        its place, its arguments translated (docs/control-plane.md)\n"
-            "  --log-level LEVEL     debug|info|warn|error (default info)\n");
+            "  --log-level LEVEL     debug|info|warn|error (default info)\n"
+            "  --gpu-profiles DIR    run the GPU optimizer (docs/hetero.md): AIBrix GPU\n"
+            "                        profiles, every *.json of DIR\n"
+            "  --gpu-optimizer-port N      its port on 127.0.0.1 (default 8890; 0: any)\n"
+            "  --gpu-optimizer-window S    load it considers (default 240)\n"
+            "  --gpu-optimizer-period S    seconds between runs (default 10)\n"
+            "  --gpu-optimizer-scale-down-delay S  hysteresis (default 60; 0: none)\n");
 }
 
 static int ctl_up_parse(ctl_up_cfg *c, int argc, char **argv)
@@ -124,6 +136,9 @@ static int ctl_up_parse(ctl_up_cfg *c, int argc, char **argv)
     c->strategy = "least-request";
     c->hold_s = 30;
     c->log_level = "info";
+    c->gpuopt_port = CTL_GPUOPT_DEFAULT_PORT;
+    c->gpuopt_period_s = 10;
+    c->gpuopt_down_s = 60;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -187,6 +202,28 @@ static int ctl_up_parse(ctl_up_cfg *c, int argc, char **argv)
             }
         } else if (!strcmp(a, "--log-level")) {
             c->log_level = v;
+        } else if (!strcmp(a, "--gpu-profiles")) {
+            c->gpu_profiles = v;
+        } else if (!strcmp(a, "--gpu-optimizer-port")) {
+            long p = strtol(v, &end, 10);
+            if (*end || p < 0 || p > 65535) {
+                fprintf(stderr, "brix up: %s wants a port number\n", a);
+                return -1;
+            }
+            c->gpuopt_port = (int)p;
+        } else if (!strcmp(a, "--gpu-optimizer-window") || !strcmp(a, "--gpu-optimizer-period") ||
+                   !strcmp(a, "--gpu-optimizer-scale-down-delay")) {
+            double d = strtod(v, &end);
+            if (*end || d < 0 || (d == 0 && strcmp(a, "--gpu-optimizer-scale-down-delay"))) {
+                fprintf(stderr, "brix up: %s wants seconds\n", a);
+                return -1;
+            }
+            if (!strcmp(a, "--gpu-optimizer-window"))
+                c->gpuopt_window_s = d;
+            else if (!strcmp(a, "--gpu-optimizer-period"))
+                c->gpuopt_period_s = d;
+            else
+                c->gpuopt_down_s = d;
         } else {
             fprintf(stderr, "brix up: unknown option '%s' (see --help)\n", a);
             return -1;
@@ -345,6 +382,16 @@ static void ctl_up_scale(void *ud, const char *deployment, int replicas, const c
             break;
     if (ctl_fleet_scale(u->fleet, key, replicas, reason) != 0)
         bx_warn("rayclusterfleet %s: cannot scale to %d", key, replicas);
+}
+
+/* AIBrix's optimizer Service -> the local optimizer (optimizer-KPA samples
+ * work unchanged). */
+static void ctl_up_endpoint(void *ud, char *host, size_t hlen, int *port)
+{
+    ctl_up *u = ud;
+    if (!u->gpuopt || !ctl_gpuopt_is_service(host, *port)) return;
+    snprintf(host, hlen, "127.0.0.1");
+    *port = ctl_gpuopt_port(u->gpuopt);
 }
 
 static int ctl_up_gateway_metric(void *ud, const char *model, const char *metric, double *value)
@@ -670,6 +717,8 @@ static void ctl_up_stop(ctl_up *u)
     uv_timer_stop(&u->tick);
     if (u->api) ctl_api_close(u->api, NULL, NULL);
     u->api = NULL;
+    ctl_gpuopt_close(u->gpuopt, NULL, NULL);
+    u->gpuopt = NULL;
     if (u->as) ctl_as_close(u->as, NULL, NULL);
     u->as = NULL;
     if (u->lora) ctl_lora_close(u->lora, NULL, NULL);
@@ -722,6 +771,44 @@ static int ctl_up_paths(ctl_up *u)
     return 0;
 }
 
+/* The GPU optimizer (--gpu-profiles), reading the in-process gateway's
+ * /brix/load with a key of BRIX_GPU_OPTIMIZER_GATEWAY_KEY, else the first of
+ * BRIX_API_KEYS, and taking the gateway's keys on its routes. */
+static int ctl_up_start_gpuopt(ctl_up *u)
+{
+    if (!u->cfg.gpu_profiles) return 0;
+    static char load_key[BX_APIKEY_MAX_LEN + 1];
+    const char *k = getenv("BRIX_GPU_OPTIMIZER_GATEWAY_KEY");
+    if (!k || !k[0]) {
+        const char *l = getenv("BRIX_API_KEYS");
+        size_t n = l ? strcspn(l, ",") : 0;
+        snprintf(load_key, sizeof(load_key), "%.*s", (int)n, l ? l : "");
+    } else {
+        snprintf(load_key, sizeof(load_key), "%s", k);
+    }
+    int any = !strcmp(u->cfg.host, "0.0.0.0") || !strcmp(u->cfg.host, "::");
+    ctl_gpuopt_cfg oc = {.host = "127.0.0.1",
+                         .port = u->cfg.gpuopt_port,
+                         .keys = u->keys,
+                         .open_writes = 1, /* loopback, as the admin API */
+                         .profiles_dir = u->cfg.gpu_profiles,
+                         .load_host = any ? "127.0.0.1" : u->cfg.host,
+                         .load_port = gw_gateway_port(u->gw),
+                         .load_key = load_key,
+                         .list_store = 1,
+                         .period_ms = (uint64_t)(u->cfg.gpuopt_period_s * 1000)};
+    oc.core.window_s = (int)u->cfg.gpuopt_window_s;
+    oc.core.scale_down_delay_s = u->cfg.gpuopt_down_s > 0 ? u->cfg.gpuopt_down_s : -1;
+    char err[512];
+    if (ctl_gpuopt_init(&u->gpuopt, u->loop, u->st, &oc, err, sizeof(err)) != 0) {
+        fprintf(stderr, "brix up: %s\n", err);
+        return -1;
+    }
+    printf("brix up: gpu optimizer http://127.0.0.1:%d (profiles %s)\n", ctl_gpuopt_port(u->gpuopt),
+           u->cfg.gpu_profiles);
+    return 0;
+}
+
 static int ctl_up_start(ctl_up *u)
 {
     char err[512];
@@ -750,6 +837,8 @@ static int ctl_up_start(ctl_up *u)
     gc.port = u->cfg.port;
     gc.strategy = u->cfg.strategy;
     gc.redis = u->cfg.redis;
+    /* TODO(h-slo): once gw_config has it, with --gpu-profiles:
+     * gc.gpu_optimizer = "http://127.0.0.1:<cfg.gpuopt_port>" (the local optimizer) */
     if (gw_gateway_init(&u->gw, u->loop, &gc, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: gateway: %s\n", err);
         return -1;
@@ -795,7 +884,10 @@ static int ctl_up_start(ctl_up *u)
     }
     ctl_as_cfg ac;
     ctl_as_cfg_default(&ac);
-    ctl_as_cbs acb = {.scale = ctl_up_scale, .gateway_metric = ctl_up_gateway_metric};
+    if (ctl_up_start_gpuopt(u) != 0) return -1;
+    ctl_as_cbs acb = {.scale = ctl_up_scale,
+                      .gateway_metric = ctl_up_gateway_metric,
+                      .endpoint = ctl_up_endpoint};
     if (ctl_as_init(&u->as, u->loop, u->st, &ac, &acb, u, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: autoscaler: %s\n", err);
         return -1;
@@ -866,6 +958,7 @@ int ctl_up_main(int argc, char **argv)
     u.loop = uv_default_loop();
     if (ctl_up_start(&u) != 0) {
         if (u.api) ctl_api_close(u.api, NULL, NULL);
+        ctl_gpuopt_close(u.gpuopt, NULL, NULL);
         if (u.deploy) ctl_deploy_close(u.deploy, NULL, NULL);
         ctl_fleet_close(u.fleet, NULL, NULL);
         ctl_rcrs_close(u.rcrs, NULL, NULL);
