@@ -48,6 +48,7 @@ typedef struct gpo_model {
     char reason[OPT_CORE_REASON_MAX];
     char load_err[256];
     int64_t runs;
+    int64_t pushed_gen; /* the generation last handed to cfg.assignment; 0 none */
 } gpo_model;
 
 typedef struct gpo_prof {
@@ -407,6 +408,14 @@ static void gpo_run(ctl_gpuopt *g, gpo_model *gm)
                     ctl_ctrl_event(g->ctrl, d->key, CTL_EVENT_NORMAL, "GPUMixChosen", "%s", msg);
             }
             d->last_replicas = r->deploys[i].replicas;
+        }
+        if (g->cfg.assignment && r->generation != gm->pushed_gen) {
+            char *js = opt_model_assignment_json(gm->m);
+            if (js) {
+                g->cfg.assignment(g->cfg.assignment_ud, gm->name, js, strlen(js));
+                gm->pushed_gen = r->generation;
+                free(js);
+            }
         }
     }
     free(r);

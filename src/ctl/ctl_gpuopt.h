@@ -71,6 +71,12 @@ typedef struct ctl_gpuopt_cfg {
      * kinds it caches, so it records them itself. */
     void (*event)(void *ud, const char *key, const char *reason, const char *message);
     void *event_ud;
+    /* Called after a run whose result changed (its generation) with the
+     * model's assignment JSON (docs/hetero.md; borrowed for the call): brix
+     * up hands it to its in-process gateway. NULL: none (a gateway polls
+     * GET /assignment/<model>). */
+    void (*assignment)(void *ud, const char *model, const char *json, size_t len);
+    void *assignment_ud;
 } ctl_gpuopt_cfg;
 
 /* 0 and *out (listening), or -1 with a message. */

@@ -771,6 +771,14 @@ static int ctl_up_paths(ctl_up *u)
     return 0;
 }
 
+static void ctl_up_assignment(void *ud, const char *model, const char *json, size_t len)
+{
+    ctl_up *u = ud;
+    char err[256];
+    if (gw_gateway_set_assignment(u->gw, model, json, len, err, sizeof(err)) != 0)
+        bx_warn("gpu optimizer: assignment of %s refused by the gateway: %s", model, err);
+}
+
 /* The GPU optimizer (--gpu-profiles), reading the in-process gateway's
  * /brix/load with a key of BRIX_GPU_OPTIMIZER_GATEWAY_KEY, else the first of
  * BRIX_API_KEYS, and taking the gateway's keys on its routes. */
@@ -797,6 +805,8 @@ static int ctl_up_start_gpuopt(ctl_up *u)
                          .load_key = load_key,
                          .list_store = 1,
                          .period_ms = (uint64_t)(u->cfg.gpuopt_period_s * 1000)};
+    oc.assignment = ctl_up_assignment; /* the gateway's slo routing, in process */
+    oc.assignment_ud = u;
     oc.core.window_s = (int)u->cfg.gpuopt_window_s;
     oc.core.scale_down_delay_s = u->cfg.gpuopt_down_s > 0 ? u->cfg.gpuopt_down_s : -1;
     char err[512];
@@ -837,8 +847,6 @@ static int ctl_up_start(ctl_up *u)
     gc.port = u->cfg.port;
     gc.strategy = u->cfg.strategy;
     gc.redis = u->cfg.redis;
-    /* TODO(h-slo): once gw_config has it, with --gpu-profiles:
-     * gc.gpu_optimizer = "http://127.0.0.1:<cfg.gpuopt_port>" (the local optimizer) */
     if (gw_gateway_init(&u->gw, u->loop, &gc, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: gateway: %s\n", err);
         return -1;

@@ -279,7 +279,7 @@ static int core_solve(const opt_model *m, core_run *r)
     int sol = m->o.fractional ? upg : 1;
     int bcell[CORE_CELLS];
     double cost[OPT_CORE_MAX_DEPLOYS];
-    int64_t maxu[OPT_CORE_MAX_DEPLOYS], units[OPT_CORE_MAX_DEPLOYS];
+    int64_t maxu[OPT_CORE_MAX_DEPLOYS], minu[OPT_CORE_MAX_DEPLOYS], units[OPT_CORE_MAX_DEPLOYS];
     double *tput = malloc((size_t)nt * nb * sizeof(double));
     double *load = malloc((size_t)nb * sizeof(double));
     double *share = malloc((size_t)nt * nb * sizeof(double));
@@ -308,9 +308,12 @@ static int core_solve(const opt_model *m, core_run *r)
             tput[t * nb + b] = tp;
             if (tp > 0) need += load[b] / tp * sol;
         }
-        maxu[t] = (int64_t)ceil(need) + 1;
+        /* the floor's replicas are paid for: the solve fills them first */
+        minu[t] = d->min_replicas > 0 ? d->min_replicas * sol : 0;
+        maxu[t] = (int64_t)ceil(need) + 1 + minu[t];
         if (d->max_replicas > 0) {
             maxu[t] = d->max_replicas * sol;
+            if (minu[t] > maxu[t]) minu[t] = maxu[t];
             bounded = 1;
         }
     }
@@ -320,6 +323,7 @@ static int core_solve(const opt_model *m, core_run *r)
                      .tput = tput,
                      .load = load,
                      .max_units = bounded ? maxu : NULL,
+                     .min_units = minu,
                      .slices = m->o.slices,
                      .continuous = m->o.slices == 0,
                      .units_per_gpu = sol,

@@ -112,6 +112,10 @@ static opt_ilp_status opt_ilp_check(const opt_ilp_in *in, opt_ilp_out *out)
         if (in->max_units && in->max_units[g] < 0)
             return opt_ilp_fail(out, OPT_ILP_ERROR, "max_units[%d] is %lld", g,
                                 (long long)in->max_units[g]);
+        if (in->min_units && (in->min_units[g] < 0 || in->min_units[g] >= OPT_ILP_NO_BOUND ||
+                              (in->max_units && in->min_units[g] > in->max_units[g])))
+            return opt_ilp_fail(out, OPT_ILP_ERROR, "min_units[%d] is %lld", g,
+                                (long long)in->min_units[g]);
     }
     for (int b = 0; b < in->nbuckets; b++)
         if (opt_ilp_bad(in->load[b]))
@@ -159,12 +163,19 @@ static double opt_ilp_best(const opt_ilp_in *in, int b, int S, int upg, int *typ
     return best;
 }
 
-/* The cost ($/h) of need[] units rounded up. */
+/* Units paid for: what the load needs, at least the floor (min_units). */
+static int64_t opt_ilp_paid(const opt_ilp_in *in, int g, double need)
+{
+    int64_t u = opt_ilp_units(need);
+    return in->min_units && u < in->min_units[g] ? in->min_units[g] : u;
+}
+
+/* The cost ($/h) of need[] units rounded up, floors included. */
 static double opt_ilp_cost(const opt_ilp_in *in, const double *need, int upg)
 {
     double u = 0;
     for (int g = 0; g < in->ntypes; g++)
-        u += in->cost[g] * (double)opt_ilp_units(need[g]) / upg;
+        u += in->cost[g] * (double)opt_ilp_paid(in, g, need[g]) / upg;
     return u;
 }
 
@@ -204,10 +215,11 @@ static double opt_ilp_greedy(const opt_ilp_in *in, const unsigned char *served, 
                         double nf = need[f] - k * af, nt = need[t] + k * at;
                         int64_t yt = opt_ilp_units(nt);
                         if (in->max_units && yt > in->max_units[t]) break;
-                        double d =
-                            (in->cost[f] * (double)(opt_ilp_units(nf) - opt_ilp_units(need[f])) +
-                             in->cost[t] * (double)(yt - opt_ilp_units(need[t]))) /
-                            upg;
+                        yt = opt_ilp_paid(in, t, nt);
+                        double d = (in->cost[f] * (double)(opt_ilp_paid(in, f, nf) -
+                                                           opt_ilp_paid(in, f, need[f])) +
+                                    in->cost[t] * (double)(yt - opt_ilp_paid(in, t, need[t]))) /
+                                   upg;
                         if (d < best - 1e-12) best = d, bb = b, bf = f, bt = t, bk = k;
                     }
                 }
@@ -319,11 +331,12 @@ static int opt_ilp_build(const opt_ilp_in *in, const unsigned char *served, int 
     for (int g = 0; g < G; g++) {
         int j = g + 1;
         glp_set_col_kind(lp, j, GLP_IV);
+        double lo = in->min_units ? (double)in->min_units[g] : 0.0;
         if (in->max_units && in->max_units[g] < OPT_ILP_NO_BOUND)
-            glp_set_col_bnds(lp, j, in->max_units[g] == 0 ? GLP_FX : GLP_DB, 0.0,
+            glp_set_col_bnds(lp, j, in->max_units[g] == (int64_t)lo ? GLP_FX : GLP_DB, lo,
                              (double)in->max_units[g]);
         else
-            glp_set_col_bnds(lp, j, GLP_LO, 0.0, 0.0);
+            glp_set_col_bnds(lp, j, GLP_LO, lo, 0.0);
         glp_set_obj_coef(lp, j, in->cost[g] / upg);
         ia[k] = g + 1, ja[k] = j, ar[k] = -1.0, k++;
     }
@@ -366,7 +379,7 @@ static void opt_ilp_read(const opt_ilp_in *in, const opt_ilp_model *m, int S, in
     }
     out->cost = 0;
     for (int g = 0; g < G; g++) {
-        int64_t u = opt_ilp_units(need[g]);
+        int64_t u = opt_ilp_paid(in, g, need[g]);
         /* GLPK accepted the row within its tolerance: keep to the bound */
         if (in->max_units && u > in->max_units[g]) u = in->max_units[g];
         out->units[g] = u;
@@ -397,8 +410,12 @@ static opt_ilp_status opt_ilp_run(const opt_ilp_in *in, opt_ilp_out *out, double
             out->unserved_rps += in->load[b];
         }
     }
-    if (nserved == 0) { /* nothing to serve: every unit 0 is optimal */
+    if (nserved == 0) { /* nothing to serve: the floors (else 0) are optimal */
         free(served);
+        double none[OPT_ILP_MAX_TYPES] = {0};
+        for (int g = 0; g < G; g++)
+            out->units[g] = opt_ilp_paid(in, g, 0);
+        out->cost = opt_ilp_cost(in, none, upg);
         out->status = OPT_ILP_OPTIMAL;
         return OPT_ILP_OPTIMAL;
     }

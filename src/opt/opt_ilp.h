@@ -43,7 +43,10 @@ typedef struct opt_ilp_in {
     const double *tput;       /* [ntypes * nbuckets], row-major by type: tput[g * nbuckets + b] */
     const double *load;       /* [nbuckets] requests per second arriving, >= 0 */
     const int64_t *max_units; /* [ntypes] or NULL: no bound (units, not replicas) */
-    int slices;               /* slices per bucket; 0 = 4 (AIBrix's slice_factor) */
+    /* [ntypes] or NULL: floors (units); their capacity is paid for anyway,
+     * so the solve fills it before buying more */
+    const int64_t *min_units;
+    int slices; /* slices per bucket; 0 = 4 (AIBrix's slice_factor) */
     /* 1: a bucket's load may be split between types in any proportion (the
      * limit of ever finer slices): only the units are integer, so GLPK's
      * branch and bound runs over ntypes variables and proves the optimum

@@ -2,9 +2,10 @@
 # The GPU optimizer in `brix controller` (docs/hetero.md, "Optimizer service") on the fake
 # API server (tests/k8s/fake_apiserver.py) and its kubelet stand-in:
 #   - two Deployments of model llm (replicas 0), a profile for each; load from a stand-in
-#     for the gateway's GET /brix/load (the contract; keyed): 6 rps of short requests;
-#     --gpu-optimizer-port serves /metrics/<ns>/<dep> in AIBrix's text: 150 units on the
-#     cheaper type for them, the other at its floor (label model.aibrix.ai/min_replicas);
+#     for the gateway's GET /brix/load (the contract; keyed): 14 rps of short requests;
+#     --gpu-optimizer-port serves /metrics/<ns>/<dep> in AIBrix's text: the other type's
+#     floor replica (label model.aibrix.ai/min_replicas) serves 6 of them, 200 units (two
+#     replicas) of the cheaper type the other 8;
 #     /status names both Deployments, the load;
 #   - keys ($BRIX_GPU_OPTIMIZER_API_KEYS): /status and /scale need one, /metrics does not;
 #   - an optimizer-KPA PodAutoscaler (domain source on the optimizer's address) sets the
@@ -57,7 +58,7 @@ YAML
 "${K[@]}" apply -f "$E2E_TMP/deps.yaml" >/dev/null || fail "apply deployments"
 
 # A stand-in for the gateway's GET /brix/load (docs/hetero.md, "Load windows"): the last two
-# 10 s windows, 60 requests each of 64 prompt and 16 completion tokens (ticks 60:40), so 6
+# 10 s windows, 140 requests each of 64 prompt and 16 completion tokens (ticks 60:40), so 14
 # rps; it wants the key the optimizer was given and answers 401 without it.
 LP=$(free_port)
 cat >"$E2E_TMP/load.py" <<'PY'
@@ -72,8 +73,8 @@ class H(BaseHTTPRequestHandler):
             self.send_response(401 if u.path == "/brix/load" else 404); self.end_headers(); return
         m = parse_qs(u.query).get("model", [""])[0]
         now = int(time.time()) // 10 * 10
-        tr = {"60:40": 60, "meta_v": 4, "meta_interval_sec": 10, "meta_precision": 10,
-              "meta_total_reqs": 60, "meta_pending_reqs": 0, "meta_queueing_reqs": 0}
+        tr = {"60:40": 140, "meta_v": 4, "meta_interval_sec": 10, "meta_precision": 10,
+              "meta_total_reqs": 140, "meta_pending_reqs": 0, "meta_queueing_reqs": 0}
         body = json.dumps({"model": m, "windows": [{"ts": now - 20, "trace": tr},
                                                    {"ts": now - 10, "trace": tr}]}).encode()
         self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
@@ -101,8 +102,8 @@ units_is() { # units_is DEP N
     [ "$(code "$OPT/metrics/default/$1")" = 200 ] &&
         [ "$(metric_in vllm:deployment_replicas model_name=llm <"$E2E_TMP/body")" = "$2" ]
 }
-log "6 rps of short requests: 150 units on llm-a (2 \$/h for 4 rps), llm-b (4 \$/h for 6) at its floor"
-wait_for 25 "llm-a at 150 units" units_is llm-a 150
+log "14 rps of short requests: llm-b's floor replica (4 \$/h for 6 rps) takes 6, llm-a (2 \$/h for 4) 2 replicas the other 8"
+wait_for 25 "llm-a at 200 units" units_is llm-a 200
 units_is llm-b 100 || fail "llm-b not at its floor (label min_replicas 1): $(cat "$E2E_TMP/body")"
 code "$OPT/metrics/default/llm-a" >/dev/null
 grep -qx '# TYPE vllm:deployment_replicas gauge' "$E2E_TMP/body" || fail "metric text: $(cat "$E2E_TMP/body")"
@@ -110,8 +111,8 @@ grep -qx '# TYPE vllm:deployment_replicas gauge' "$E2E_TMP/body" || fail "metric
 [ "$(code -H "Authorization: Bearer $KEY" "$OPT/status")" = 200 ] || fail "/status with the key"
 check "$E2E_TMP/body" '.models[0].model == "llm" and (.models[0].deployments | length == 2)' "/status lists both"
 check "$E2E_TMP/body" '[.models[0].deployments[] | select(.profile)] | length == 2' "both profiles matched (name, ns/name)"
-check "$E2E_TMP/body" '.models[0].loadError == null and .models[0].rps > 5.9 and .models[0].rps < 6.1' \
-    "/status: the load read from /brix/load (6 rps), no load error"
+check "$E2E_TMP/body" '.models[0].loadError == null and .models[0].rps > 13.9 and .models[0].rps < 14.1' \
+    "/status: the load read from /brix/load (14 rps), no load error"
 
 cat >"$E2E_TMP/pa.yaml" <<YAML
 apiVersion: autoscaling.aibrix.ai/v1alpha1
@@ -133,14 +134,14 @@ spec:
 YAML
 "${K[@]}" apply -f "$E2E_TMP/pa.yaml" >/dev/null || fail "apply the PodAutoscaler"
 
-log "the KPA sets llm-a's spec.replicas to 2 (ceil(150 / 100))"
+log "the KPA sets llm-a's spec.replicas to 2 (ceil(200 / 100))"
 replicas_is() { [ "$("${K[@]}" get deployment "$1" -o jsonpath='{.spec.replicas}')" = "$2" ]; }
 wait_for 20 "llm-a spec.replicas 2" replicas_is llm-a 2
 replicas_is llm-b 0 || fail "llm-b changed"
 ev_ok() {
     "${K[@]}" get events -o json | jq -e '[.items[] | select(.reason == "GPUMixChosen" and
         .involvedObject.kind == "Deployment" and .involvedObject.name == "llm-a" and
-        (.message | startswith("2 replicas (150 units): ")))] | length >= 1' >/dev/null
+        (.message | startswith("2 replicas (200 units): ")))] | length >= 1' >/dev/null
 }
 wait_for 10 "a GPUMixChosen Event on Deployment llm-a" ev_ok
 
