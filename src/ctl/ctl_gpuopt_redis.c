@@ -295,7 +295,7 @@ static void gr_on_profiles(void *ud, const char *err, char *const *vals, const s
         }
         if (!p->model[0] && strlen(gm->name) < sizeof(p->model))
             gpo_fmt(p->model, sizeof(p->model), gm->name);
-        snprintf(name, sizeof(name), "redis:%s", c->keys[i]);
+        snprintf(name, sizeof(name), "redis:%.240s", c->keys[i]);
         changed |= gpo_prof_offer(g, name, p);
         nread++;
     }

@@ -20,6 +20,7 @@ struct ctl_redis {
     int port;
     uint64_t timeout_ms;
     char ip[INET6_ADDRSTRLEN]; /* resolved; "" not yet */
+    int numeric;               /* host is an address: never resolved */
     redisAsyncContext *ac;
     uv_timer_t timer; /* the deadline of pending commands */
     uv_getaddrinfo_t gai;
@@ -75,6 +76,7 @@ static void rd_drop(ctl_redis *r, const char *why)
     if (!ac) return;
     snprintf(r->why, sizeof(r->why), "%s", why);
     r->ac = NULL;
+    if (!r->numeric) r->ip[0] = '\0';
     redisAsyncFree(ac);
 }
 
@@ -136,7 +138,8 @@ static void rd_on_connect(const redisAsyncContext *ac, int status)
     ctl_redis *r = ac->data;
     if (!r || ac != r->ac) return;
     if (status != REDIS_OK) {
-        r->ac = NULL; /* hiredis frees it after this callback */
+        r->ac = NULL;                     /* hiredis frees it after this callback */
+        if (!r->numeric) r->ip[0] = '\0'; /* resolve again: the address may have moved */
         rd_set_err(r, ac->errstr[0] ? ac->errstr : "connect failed");
     }
 }
@@ -146,6 +149,7 @@ static void rd_on_disconnect(const redisAsyncContext *ac, int status)
     ctl_redis *r = ac->data;
     if (!r || ac != r->ac) return; /* one we dropped */
     r->ac = NULL;                  /* hiredis frees it after this callback */
+    if (!r->numeric) r->ip[0] = '\0';
     if (!r->closing) rd_set_err(r, ac->errstr[0] ? ac->errstr : "disconnected");
 }
 
@@ -407,7 +411,8 @@ int ctl_redis_new(ctl_redis **out, uv_loop_t *loop, const ctl_redis_cfg *cfg, ch
     uv_unref((uv_handle_t *)&r->timer);
     struct in6_addr a6;
     struct in_addr a4;
-    if (inet_pton(AF_INET, r->host, &a4) == 1 || inet_pton(AF_INET6, r->host, &a6) == 1)
+    r->numeric = inet_pton(AF_INET, r->host, &a4) == 1 || inet_pton(AF_INET6, r->host, &a6) == 1;
+    if (r->numeric)
         snprintf(r->ip, sizeof(r->ip), "%.45s", r->host);
     else
         rd_resolve(r);

@@ -154,4 +154,25 @@ check "$E2E_TMP/status.json" '.models[0].redis.lastEnd % 10 == 0 and .models[0].
     "windows aligned to 10 s; load seen"
 wait_for 10 "units for the gateway's load" has_units
 log "status: $(jq -c ".models[0] | {rps, reason, redis}" "$E2E_TMP/status.json")"
+
+redis_err() {
+    status && jq -e '.models[0].redis.error != null and (.models[0].loadError // "" | test("redis"))' \
+        "$E2E_TMP/status.json" >/dev/null
+}
+redis_ok() {
+    status && jq -e '.models[0].redis.error == null' \
+        "$E2E_TMP/status.json" >/dev/null
+}
+log "Redis hung (SIGSTOP): the reads time out (5 s), /status says so; SIGCONT: they go on"
+kill -STOP "$REDIS_PID"
+wait_for 20 "a Redis timeout in /status" redis_err
+log "error: $(jq -c '.models[0].redis.error' "$E2E_TMP/status.json")"
+curl -sf --max-time 5 "$OPT/healthz" >/dev/null || fail "the optimizer does not answer while Redis hangs"
+kill -CONT "$REDIS_PID"
+wait_for 25 "Redis answers again" redis_ok
+log "Redis dead, then back on its port"
+kill "$REDIS_PID"
+wait_for 20 "a Redis error in /status" redis_err
+start_redis "$RP"
+wait_for 25 "Redis answers again" redis_ok
 log "ok"
