@@ -19,6 +19,7 @@
 #include "ctl/ctl_autoscale.h"
 #include "ctl/ctl_fleet.h"
 #include "ctl/ctl_gpuopt.h"
+#include "ctl/ctl_redis.h"
 #include "ctl/ctl_lora.h"
 #include "ctl/ctl_objstore_k8s.h"
 #include "ctl/ctl_orch_k8s.h"
@@ -42,7 +43,7 @@ typedef struct ctlr_cfg {
     int api_burst;
     /* the GPU optimizer (ctl_gpuopt), on with --gpu-optimizer-port */
     int gpuopt_port;
-    const char *gpu_profiles, *gpuopt_gw_host, *gpuopt_key_file;
+    const char *gpu_profiles, *gpuopt_gw_host, *gpuopt_key_file, *gpuopt_redis;
     int gpuopt_gw_port;
 } ctlr_cfg;
 
@@ -90,6 +91,11 @@ static const bx_flag CTLR_FLAGS[] = {
      "the gateway whose GET /brix/load the optimizer reads (a Service name)"},
     {"--gpu-optimizer-gateway-port N", BX_FLAG_INT, offsetof(ctlr_cfg, gpuopt_gw_port),
      "... its port (default 8888); key: $BRIX_GPU_OPTIMIZER_GATEWAY_KEY"},
+    {"--gpu-optimizer-redis HOST:PORT", BX_FLAG_STR_NONEMPTY, offsetof(ctlr_cfg, gpuopt_redis),
+     "read profiles (aibrix:profile_<model>_<dep>) and load (aibrix:<model>_request_trace_<ts>) "
+     "from Redis as AIBrix's optimizer does, instead of the gateway's /brix/load (default: "
+     "$REDIS_HOST:$REDIS_PORT when REDIS_HOST is set, as AIBrix's deployment; password: "
+     "$REDIS_PASSWORD)"},
     {"--gpu-optimizer-api-key-file FILE", BX_FLAG_STR_NONEMPTY, offsetof(ctlr_cfg, gpuopt_key_file),
      "keys the optimizer's routes take (all but /healthz and /metrics/...); also "
      "$BRIX_GPU_OPTIMIZER_API_KEYS. Without keys its changing routes are refused"},
@@ -505,12 +511,30 @@ static int ctlr_start_gpuopt(ctlr *c)
         fprintf(stderr, "brix controller: gpu optimizer keys: %s\n", err);
         return -1;
     }
+    char rhost[256] = "";
+    int rport = 0;
+    if (c->cfg.gpuopt_redis) {
+        if (ctl_redis_parse_addr(c->cfg.gpuopt_redis, rhost, sizeof(rhost), &rport) != 0) {
+            fprintf(stderr, "brix controller: --gpu-optimizer-redis wants HOST:PORT\n");
+            return -1;
+        }
+    } else if (getenv("REDIS_HOST") && getenv("REDIS_HOST")[0] &&
+               ctl_redis_env_addr(rhost, sizeof(rhost), &rport) != 0) {
+        fprintf(stderr, "brix controller: REDIS_HOST/REDIS_PORT: a host and a port wanted\n");
+        return -1;
+    }
+    if (rhost[0]) {
+        oc.redis_host = rhost;
+        oc.redis_port = rport;
+        oc.redis_password = getenv("REDIS_PASSWORD");
+    }
     if (ctl_gpuopt_init(&c->gpuopt, c->loop, c->store, &oc, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix controller: %s\n", err);
         return -1;
     }
-    bx_info("gpu optimizer on %s:%d (%d key%s)", c->cfg.bind_host, ctl_gpuopt_port(c->gpuopt),
-            oc.keys.n, oc.keys.n == 1 ? "" : "s");
+    bx_info("gpu optimizer on %s:%d (%d key%s)%s%s:%d", c->cfg.bind_host,
+            ctl_gpuopt_port(c->gpuopt), oc.keys.n, oc.keys.n == 1 ? "" : "s",
+            rhost[0] ? ", profiles and load from redis " : "", rhost, rport);
     return 0;
 }
 

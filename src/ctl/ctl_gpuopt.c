@@ -1,5 +1,6 @@
 /* ctl_gpuopt: the optimizer service (ctl_gpuopt.h). */
 #include "ctl/ctl_gpuopt.h"
+#include "ctl/ctl_gpuopt_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,69 +19,7 @@
 #include "ctl/ctl_key.h"
 #include "opt/opt_server.h"
 
-#define GPO_MAX_MODELS 64
-#define GPO_MAX_DEPS 256
-#define GPO_MAX_PROFILES 128
-#define GPO_MAX_WINDOWS 64           /* the gateway keeps 60 */
-#define GPO_LOAD_MAX_BYTES (8 << 20) /* 60 windows of 512 cells fit easily */
-#define GPO_PROFILE_MAX_BYTES (1 << 20)
-#define GPO_BODY_MAX 4096
-#define GPO_MAX_CONNECTIONS 128
-#define GPO_LABEL_MODEL "model.aibrix.ai/name"
-#define GPO_LABEL_MIN "model.aibrix.ai/min_replicas"
-
-typedef struct gpo_dep {
-    char key[CTL_NAME_MAX + 1];
-    char ns[OPT_SERVER_NS_MAX], name[OPT_SERVER_NAME_MAX];
-    char model[OPT_SERVER_MODEL_MAX];
-    int64_t min_replicas, max_replicas, override;
-    int unmonitored; /* DELETE /monitor */
-    int seen;
-    int64_t last_replicas; /* of the last result; -1 none yet */
-} gpo_dep;
-
-typedef struct gpo_model {
-    char name[OPT_SERVER_MODEL_MAX];
-    opt_model *m;
-    int64_t since; /* newest window read */
-    int loading;   /* a /brix/load call in flight */
-    int rc;        /* of the last run: 0, -1 (nothing to decide), 1 none yet */
-    char reason[OPT_CORE_REASON_MAX];
-    char load_err[256];
-    int64_t runs;
-    int64_t pushed_gen; /* the generation last handed to cfg.assignment; 0 none */
-} gpo_model;
-
-typedef struct gpo_prof {
-    char file[256];
-    opt_profile p;
-} gpo_prof;
-
-struct ctl_gpuopt {
-    uv_loop_t *loop;
-    ctl_objstore *store;
-    ctl_ctrl *ctrl;
-    bx_http_server *srv;
-    ctl_gpuopt_cfg cfg;
-    char host[64], load_host[256], load_key[1100], ns[64], profiles_dir[1024];
-    int port;
-    gpo_dep deps[GPO_MAX_DEPS];
-    int ndeps;
-    gpo_model *models[GPO_MAX_MODELS];
-    int nmodels;
-    gpo_prof *profs[GPO_MAX_PROFILES];
-    int nprofs;
-    uint64_t dir_sig; /* names, sizes, mtimes of the profile files */
-    char prof_err[512];
-    opt_trace *wbuf; /* GPO_MAX_WINDOWS, for parsing */
-    opt_deploy dbuf[OPT_CORE_MAX_DEPLOYS];
-    void (*done)(void *);
-    void *done_ud;
-    int closing;
-    int started; /* the first pass ran the models */
-};
-
-static void gpo_fmt(char *dst, size_t cap, const char *src)
+void gpo_fmt(char *dst, size_t cap, const char *src)
 {
     snprintf(dst, cap, "%s", src ? src : "");
 }
@@ -144,23 +83,25 @@ static int gpo_read_file(const char *path, char **out, size_t *len)
 }
 
 /* Keeps p unless a profile of the same gpu is as new or newer. */
-static void gpo_prof_offer(ctl_gpuopt *g, const char *file, const opt_profile *p)
+int gpo_prof_offer(ctl_gpuopt *g, const char *file, const opt_profile *p)
 {
     for (int i = 0; i < g->nprofs; i++)
         if (strcmp(g->profs[i]->p.gpu, p->gpu) == 0) {
-            if (p->created > g->profs[i]->p.created ||
+            int newer = p->created > g->profs[i]->p.created;
+            if (newer ||
                 (p->created == g->profs[i]->p.created && !strcmp(g->profs[i]->file, file))) {
                 g->profs[i]->p = *p;
                 gpo_fmt(g->profs[i]->file, sizeof(g->profs[i]->file), file);
             }
-            return;
+            return newer;
         }
-    if (g->nprofs == GPO_MAX_PROFILES) return;
+    if (g->nprofs == GPO_MAX_PROFILES) return 0;
     gpo_prof *np = malloc(sizeof(*np));
-    if (!np) return;
+    if (!np) return 0;
     np->p = *p;
     gpo_fmt(np->file, sizeof(np->file), file);
     g->profs[g->nprofs++] = np;
+    return 1;
 }
 
 static void gpo_profiles_load(ctl_gpuopt *g, int force)
@@ -211,21 +152,21 @@ static void gpo_profiles_load(ctl_gpuopt *g, int force)
             g->profiles_dir, g->nprofs);
 }
 
-static const opt_profile *gpo_prof_for(const ctl_gpuopt *g, const gpo_dep *d)
+static const gpo_prof *gpo_prof_for(const ctl_gpuopt *g, const gpo_dep *d)
 {
-    const opt_profile *best = NULL;
+    const gpo_prof *best = NULL;
     for (int i = 0; i < g->nprofs; i++) {
         const opt_profile *p = &g->profs[i]->p;
         if (!opt_server_profile_matches(p->gpu, d->ns, d->name)) continue;
         if (p->model[0] && strcmp(p->model, d->model) != 0) continue;
-        if (!best || strchr(p->gpu, '/')) best = p; /* ns/name wins over name */
+        if (!best || strchr(p->gpu, '/')) best = g->profs[i]; /* ns/name wins over name */
     }
     return best;
 }
 
 /* ------------------------------------------------------------ models and Deployments */
 
-static gpo_model *gpo_model_get(ctl_gpuopt *g, const char *name, int create)
+gpo_model *gpo_model_get(ctl_gpuopt *g, const char *name, int create)
 {
     for (int i = 0; i < g->nmodels; i++)
         if (strcmp(g->models[i]->name, name) == 0) return g->models[i];
@@ -291,7 +232,7 @@ static void gpo_models_gc(ctl_gpuopt *g)
         int used = 0;
         for (int k = 0; k < g->ndeps && !used; k++)
             used = !strcmp(g->deps[k].model, g->models[i]->name);
-        if (used || g->models[i]->loading) {
+        if (used || g->models[i]->loading || gpo_redis_busy(g->models[i])) {
             i++;
             continue;
         }
@@ -364,7 +305,7 @@ static void gpo_list_bounds(ctl_gpuopt *g)
 
 /* ------------------------------------------------------------ runs */
 
-static void gpo_run(ctl_gpuopt *g, gpo_model *gm)
+void gpo_run(ctl_gpuopt *g, gpo_model *gm)
 {
     int n = 0;
     for (int i = 0; i < g->ndeps && n < OPT_CORE_MAX_DEPLOYS; i++) {
@@ -374,9 +315,9 @@ static void gpo_run(ctl_gpuopt *g, gpo_model *gm)
         memset(o, 0, sizeof(*o));
         gpo_fmt(o->name, sizeof(o->name), d->name);
         gpo_fmt(o->ns, sizeof(o->ns), d->ns);
-        const opt_profile *p = gpo_prof_for(g, d);
+        const gpo_prof *p = gpo_prof_for(g, d);
         o->has_profile = p != NULL;
-        if (p) o->profile = *p;
+        if (p) o->profile = p->p;
         o->min_replicas = d->min_replicas;
         o->max_replicas = d->max_replicas;
         o->override = d->override;
@@ -481,6 +422,10 @@ static void gpo_urlenc(char *out, size_t cap, const char *s)
 static void gpo_model_tick(ctl_gpuopt *g, gpo_model *gm)
 {
     if (gm->loading) return;
+    if (g->redis) {
+        gpo_redis_load(g, gm);
+        return;
+    }
     if (!g->load_host[0]) {
         gpo_fmt(gm->load_err, sizeof(gm->load_err), "no load source configured");
         gpo_run(g, gm);
@@ -519,6 +464,8 @@ static void gpo_pass(void *ud, ctl_ctrl_why why)
     for (int i = 0; i < g->ndeps; i++)
         gpo_model_get(g, g->deps[i].model, 1);
     gpo_models_gc(g);
+    for (int i = 0; g->redis && (why == CTL_CTRL_TICK || !g->started) && i < g->nmodels; i++)
+        gpo_redis_profiles(g, g->models[i]);
     /* a kick refreshes what is known; the first pass runs too */
     if (why != CTL_CTRL_TICK && g->started) return;
     g->started = 1;
@@ -570,6 +517,8 @@ static json_t *gpo_model_json(ctl_gpuopt *g, gpo_model *gm)
     json_object_set_new(o, "resultReason", json_string(r->reason));
     json_object_set_new(o, "loadError", gm->load_err[0] ? json_string(gm->load_err) : json_null());
     json_object_set_new(o, "profileError", g->prof_err[0] ? json_string(g->prof_err) : json_null());
+    json_t *rj = gpo_redis_json(g, gm);
+    if (rj) json_object_set_new(o, "redis", rj);
     for (int i = 0; i < g->ndeps; i++) {
         const gpo_dep *d = &g->deps[i];
         if (strcmp(d->model, gm->name)) continue;
@@ -578,6 +527,11 @@ static json_t *gpo_model_json(ctl_gpuopt *g, gpo_model *gm)
                               "minReplicas", (json_int_t)d->min_replicas, "maxReplicas",
                               (json_int_t)d->max_replicas, "override", (json_int_t)d->override);
         if (!x) continue;
+        const gpo_prof *gp = gpo_prof_for(g, d);
+        if (gp) {
+            json_object_set_new(x, "profileFrom", json_string(gp->file));
+            json_object_set_new(x, "profileCreated", json_real(gp->p.created));
+        }
         for (int k = 0; r->ok && k < r->ndeploys; k++)
             if (!strcmp(r->deploys[k].ns, d->ns) && !strcmp(r->deploys[k].name, d->name)) {
                 json_object_set_new(x, "units", json_integer(r->deploys[k].units));
@@ -724,7 +678,11 @@ static void gpo_handler(bx_http_req *req, bx_http_res *res, void *ud)
             bx_reply_error(res, 500, NULL, g->prof_err);
             return;
         }
-        bx_reply_json(res, 200, json_pack("{s:s}", "message", "workload profiles updated"));
+        if (g->redis) gpo_redis_profiles(g, gm); /* answered in /status, as it lands */
+        bx_reply_json(res, 200,
+                      json_pack("{s:s}", "message",
+                                g->redis ? "workload profiles updated; Redis read started"
+                                         : "workload profiles updated"));
         return;
     }
     case OPT_SERVER_SCALE:
@@ -789,6 +747,11 @@ int ctl_gpuopt_init(ctl_gpuopt **out, uv_loop_t *loop, ctl_objstore *store,
     g->cfg.ns = g->ns;
     g->cfg.profiles_dir = g->profiles_dir;
     if (!g->cfg.period_ms) g->cfg.period_ms = 10000;
+    if (cfg->redis_host && cfg->redis_host[0] && gpo_redis_init(g, err, errlen) != 0) {
+        free(g->wbuf);
+        free(g);
+        return -1;
+    }
     ctl_ctrl_cfg kc = {.kind = "Deployment",
                        .log_name = "gpu optimizer",
                        .period_ms = g->cfg.period_ms,
@@ -796,6 +759,7 @@ int ctl_gpuopt_init(ctl_gpuopt **out, uv_loop_t *loop, ctl_objstore *store,
                        .pass = gpo_pass,
                        .ud = g};
     if (ctl_ctrl_init(&g->ctrl, loop, store, &kc, err, errlen) != 0) {
+        gpo_redis_close(g);
         free(g->wbuf);
         free(g);
         return -1;
@@ -851,6 +815,7 @@ void ctl_gpuopt_close(ctl_gpuopt *g, void (*done)(void *ud), void *ud)
 {
     if (!g || g->closing) return;
     g->closing = 1;
+    gpo_redis_close(g); /* its pending reads fail now */
     g->done = done;
     g->done_ud = ud;
     if (g->srv)

@@ -14,8 +14,13 @@
  *              /update_profile/<model>; matched to a Deployment by gpu ==
  *              name or ns/name (opt_server_profile_matches); one replaces
  *              another of the same gpu only with a newer `created`.
+ *              With redis_host, also every aibrix:profile_<model>_* key
+ *              (SCAN, MGET; ctl_gpuopt_redis.c), every period and on
+ *              /update_profile; a newer `created` wins, file or key.
  *   load       every period per model: GET <gateway>/brix/load?model=M&since=T
- *              (opt_server_load_parse), windows into the model.
+ *              (opt_server_load_parse), windows into the model. With
+ *              redis_host instead: AIBrix's trace keys (the first time
+ *              every key SCAN finds, then the windows ended since).
  *   runs       after each load answer (or its failure): opt_model_run. A
  *              Deployment whose replicas changed gets an Event
  *              GPUMixChosen (the message: the result's reason line).
@@ -58,13 +63,19 @@ typedef struct ctl_gpuopt_cfg {
     int port;                 /* 0: any free port */
     bx_apikeys keys;          /* n == 0: no keys */
     int open_writes;          /* 1: without keys, the changing routes are open too */
-    const char *profiles_dir; /* NULL: none (no model is optimized) */
+    const char *profiles_dir; /* NULL: none (then only Redis profiles, with redis_host) */
     const char *load_host;    /* the gateway's /brix/load; NULL: no load */
     int load_port;
     const char *load_key; /* Bearer sent to the gateway (a comma list: its first); NULL: none */
-    const char *ns;       /* the namespace of plain keys; NULL: "default" */
-    int list_store;       /* 1: Deployments listed from the store (brix up) */
-    uint64_t period_ms;   /* 0: 10000 */
+    /* Redis in AIBrix's keys (docs/hetero.md, "Redis"): profiles
+     * aibrix:profile_<model>_<dep> besides profiles_dir, and the load from
+     * aibrix:<model>_request_trace_<end> instead of load_host. NULL: none. */
+    const char *redis_host;
+    int redis_port;             /* 0: 6379 */
+    const char *redis_password; /* NULL or "": no AUTH */
+    const char *ns;             /* the namespace of plain keys; NULL: "default" */
+    int list_store;             /* 1: Deployments listed from the store (brix up) */
+    uint64_t period_ms;         /* 0: 10000 */
     opt_core_opts core;
     /* Records an Event on Deployment key; NULL: through the store
      * (ctl_ctrl_event). brix controller's store writes Events only for the

@@ -20,6 +20,7 @@
 #include "ctl/ctl_deploy.h"
 #include "ctl/ctl_fleet.h"
 #include "ctl/ctl_gpuopt.h"
+#include "ctl/ctl_redis.h"
 #include "ctl/ctl_key.h"
 #include "ctl/ctl_lora.h"
 #include "ctl/ctl_obj.h"
@@ -54,6 +55,7 @@ typedef struct ctl_up_cfg {
     const char *log_level;
     /* the GPU optimizer (ctl_gpuopt): on with --gpu-profiles */
     const char *gpu_profiles;
+    const char *gpuopt_redis; /* --gpu-optimizer-redis HOST:PORT */
     int gpuopt_port;
     double gpuopt_window_s, gpuopt_period_s, gpuopt_down_s;
 } ctl_up_cfg;
@@ -120,6 +122,10 @@ static void ctl_up_usage(FILE *f)
             "  --log-level LEVEL     debug|info|warn|error (default info)\n"
             "  --gpu-profiles DIR    run the GPU optimizer (docs/hetero.md): AIBrix GPU\n"
             "                        profiles, every *.json of DIR\n"
+            "  --gpu-optimizer-redis HOST:PORT  run it with profiles and load from Redis in\n"
+            "                        AIBrix's keys (aibrix:profile_*, aibrix:*_request_trace_*)\n"
+            "                        instead of the gateway's /brix/load; password:\n"
+            "                        $REDIS_PASSWORD\n"
             "  --gpu-optimizer-port N      its port on 127.0.0.1 (default 8890; 0: any)\n"
             "  --gpu-optimizer-window S    load it considers (default 240)\n"
             "  --gpu-optimizer-period S    seconds between runs (default 10)\n"
@@ -204,6 +210,8 @@ static int ctl_up_parse(ctl_up_cfg *c, int argc, char **argv)
             c->log_level = v;
         } else if (!strcmp(a, "--gpu-profiles")) {
             c->gpu_profiles = v;
+        } else if (!strcmp(a, "--gpu-optimizer-redis")) {
+            c->gpuopt_redis = v;
         } else if (!strcmp(a, "--gpu-optimizer-port")) {
             long p = strtol(v, &end, 10);
             if (*end || p < 0 || p > 65535) {
@@ -784,7 +792,14 @@ static void ctl_up_assignment(void *ud, const char *model, const char *json, siz
  * BRIX_API_KEYS, and taking the gateway's keys on its routes. */
 static int ctl_up_start_gpuopt(ctl_up *u)
 {
-    if (!u->cfg.gpu_profiles) return 0;
+    if (!u->cfg.gpu_profiles && !u->cfg.gpuopt_redis) return 0;
+    char rhost[256] = "";
+    int rport = 0;
+    if (u->cfg.gpuopt_redis &&
+        ctl_redis_parse_addr(u->cfg.gpuopt_redis, rhost, sizeof(rhost), &rport) != 0) {
+        fprintf(stderr, "brix up: --gpu-optimizer-redis wants HOST:PORT\n");
+        return -1;
+    }
     static char load_key[BX_APIKEY_MAX_LEN + 1];
     const char *k = getenv("BRIX_GPU_OPTIMIZER_GATEWAY_KEY");
     if (!k || !k[0]) {
@@ -805,6 +820,11 @@ static int ctl_up_start_gpuopt(ctl_up *u)
                          .load_key = load_key,
                          .list_store = 1,
                          .period_ms = (uint64_t)(u->cfg.gpuopt_period_s * 1000)};
+    if (rhost[0]) {
+        oc.redis_host = rhost;
+        oc.redis_port = rport;
+        oc.redis_password = getenv("REDIS_PASSWORD");
+    }
     oc.assignment = ctl_up_assignment; /* the gateway's slo routing, in process */
     oc.assignment_ud = u;
     oc.core.window_s = (int)u->cfg.gpuopt_window_s;
@@ -814,8 +834,10 @@ static int ctl_up_start_gpuopt(ctl_up *u)
         fprintf(stderr, "brix up: %s\n", err);
         return -1;
     }
-    printf("brix up: gpu optimizer http://127.0.0.1:%d (profiles %s)\n", ctl_gpuopt_port(u->gpuopt),
-           u->cfg.gpu_profiles);
+    printf("brix up: gpu optimizer http://127.0.0.1:%d (profiles %s%s%s%s)\n",
+           ctl_gpuopt_port(u->gpuopt), u->cfg.gpu_profiles ? u->cfg.gpu_profiles : "",
+           u->cfg.gpu_profiles && rhost[0] ? " and " : "", rhost[0] ? "redis " : "",
+           rhost[0] ? u->cfg.gpuopt_redis : "");
     return 0;
 }
 
