@@ -140,7 +140,7 @@ static void gpo_profiles_load(ctl_gpuopt *g, int force)
             char esc[300];
             bx_warn("gpu optimizer: profile %s: %s", e->d_name,
                     bx_log_escape(esc, sizeof(esc), err, strlen(err)));
-            snprintf(g->prof_err, sizeof(g->prof_err), "%s: %s", e->d_name, err);
+            snprintf(g->prof_err, sizeof(g->prof_err), "%.200s: %.255s", e->d_name, err);
             continue;
         }
         gpo_prof_offer(g, e->d_name, p);
