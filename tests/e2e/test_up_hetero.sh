@@ -62,10 +62,10 @@ SHORT_A10G=$(tput a10g 16 64)
 LONG_A100=$(tput a100 200 3000)
 log "profiles at time scale $TS (wall rps per replica): short a10g $SHORT_A10G a100 $(tput a100 16 64)" \
     "h100 $(tput h100 16 64); long a10g $(tput a10g 200 3000) a100 $LONG_A100 h100 $(tput h100 200 3000)"
-# phase 1: 1.3 A10G replicas' worth of chats; phase 2: 0.4 of an A100's documents (with the
+# phase 1: 1.3 A10G replicas' worth of chats; phase 2: 0.3 of an A100's documents (with the
 # probes' and the draw's noise the load must stay under 2 A100s: 3 cost more than one H100)
 R1=$(awk -v t="$SHORT_A10G" 'BEGIN { printf "%.1f", t * 1.3 }')
-R2=$(awk -v t="$LONG_A100" 'BEGIN { printf "%.2f", t * 0.4 }')
+R2=$(awk -v t="$LONG_A100" 'BEGIN { printf "%.2f", t * 0.3 }')
 
 dep_yaml() { # dep_yaml NAME GPU-PROFILE MIN
     cat <<YAML
@@ -143,6 +143,10 @@ all_pods() { pods_json | jq --arg d "$1" '[.items[] | select(.deployment == $d)]
 units_cmp() { num_cmp "$(units "$1")" "$2" "$3"; }
 ready_ge() { [ "$(ready_pods "$1")" -ge "$2" ]; }
 pods_are() { [ "$(all_pods "$1")" = "$2" ] && [ "$(ready_pods "$1")" = "$2" ]; }
+shares() { # the optimizer's assignment: in x out -> shares, per grid cell
+    curl -s --max-time 5 "$OPT/assignment/llm" 2>/dev/null |
+        jq -r '[.cells[] | "\(.in)x\(.out) \(.share | to_entries | map("\(.key) \(.value * 100 | round)%") | join(" "))"] | join("; ")' 2>/dev/null
+}
 mix() { echo "a10g $(ready_pods llm-a10g)/$(units llm-a10g) a100 $(ready_pods llm-a100)/$(units llm-a100) h100 $(ready_pods llm-h100)/$(units llm-h100)"; }
 # the engines' own finished requests, per Deployment (pods now running)
 served() {
@@ -219,6 +223,7 @@ wait_for 30 "the KPA runs 2+ llm-a10g" ready_ge llm-a10g 2
 [ "$(all_pods llm-a100)" = 0 ] && [ "$(all_pods llm-h100)" = 0 ] || fail "phase 1 runs other types: $(mix)"
 groups=$(probe 10 "$SHORT")
 log "phase 1: replicas ready/asked (units): $(mix)"
+log "phase 1: assignment: $(shares)"
 log "phase 1: short probes answered by: $groups"
 [ "$groups" = "llm-a10g 10" ] || fail "short chats not all on llm-a10g: $groups"
 SHORT_PID=$LOAD_PID
@@ -237,6 +242,7 @@ units_cmp llm-a10g ">=" 200 || fail "llm-a10g was not held when llm-a100 came: $
 a100_ready() { watch_held; ready_ge llm-a100 1; }
 wait_for 30 "the KPA runs llm-a100" a100_ready
 log "phase 2 (A100 up): replicas ready/asked (units): $(mix)"
+log "phase 2: assignment: $(shares)"
 groups=$(probe 4 "$LONG")
 log "phase 2: long probes answered by: $groups"
 [ "$groups" = "llm-a100 4" ] || fail "long documents not all on llm-a100: $groups"
