@@ -365,13 +365,15 @@ static void opt_ilp_model_free(opt_ilp_model *m)
 }
 
 /* Reads GLPK's integer solution into out: counts, shares, units, cost. */
-static void opt_ilp_read(const opt_ilp_in *in, const opt_ilp_model *m, int S, int upg,
+static void opt_ilp_read(const opt_ilp_in *in, const opt_ilp_model *m, int S, int upg, int prim,
                          opt_ilp_out *out)
 {
     int G = in->ntypes;
     double need[OPT_ILP_MAX_TYPES] = {0};
+    if (out->share) memset(out->share, 0, (size_t)in->nbuckets * (size_t)G * sizeof(*out->share));
     for (int i = 0; i < m->nn; i++) {
-        double n = glp_mip_col_val(m->lp, in->ntypes + 1 + i);
+        int j = in->ntypes + 1 + i;
+        double n = prim ? glp_get_col_prim(m->lp, j) : glp_mip_col_val(m->lp, j);
         n = m->cont ? (n < 1e-9 ? 0 : n) : round(n);
         if (n <= 0) continue;
         need[m->col_g[i]] += n * m->a[i];
@@ -385,6 +387,32 @@ static void opt_ilp_read(const opt_ilp_in *in, const opt_ilp_model *m, int S, in
         out->units[g] = u;
         out->cost += in->cost[g] * (double)u / upg;
     }
+}
+
+/* Continuous shares leave ties: with the units fixed many splits cost the
+ * same (a type bought for the long requests may take the short ones too,
+ * leaving a floor replica of a cheaper type idle). Among them this prefers
+ * every request on the type cheapest per request (cost x units per share),
+ * which keeps the dear types' capacity for what only they serve: an LP over
+ * the shares with the units fixed at the optimum. Returns 1 when it solved
+ * (read its primal values), 0 to keep the MIP's. */
+static int opt_ilp_tiebreak(const opt_ilp_in *in, opt_ilp_model *m, int upg, double left_ms)
+{
+    int G = in->ntypes;
+    for (int g = 0; g < G; g++) {
+        double y = round(glp_mip_col_val(m->lp, g + 1));
+        glp_set_col_kind(m->lp, g + 1, GLP_CV);
+        glp_set_col_bnds(m->lp, g + 1, GLP_FX, y, y);
+        glp_set_obj_coef(m->lp, g + 1, 0.0);
+    }
+    for (int i = 0; i < m->nn; i++)
+        glp_set_obj_coef(m->lp, G + 1 + i, in->cost[m->col_g[i]] * m->a[i] / upg);
+    glp_smcp sp;
+    glp_init_smcp(&sp);
+    sp.msg_lev = GLP_MSG_OFF;
+    sp.presolve = GLP_ON;
+    sp.tm_lim = left_ms < 1 ? 1 : (int)ceil(left_ms);
+    return glp_simplex(m->lp, &sp) == 0 && glp_get_status(m->lp) == GLP_OPT;
 }
 
 static opt_ilp_status opt_ilp_run(const opt_ilp_in *in, opt_ilp_out *out, double t0)
@@ -440,7 +468,13 @@ static opt_ilp_status opt_ilp_run(const opt_ilp_in *in, opt_ilp_out *out, double
     int st = glp_mip_status(m.lp);
     opt_ilp_status res;
     if (rc == 0 && st == GLP_OPT) {
-        opt_ilp_read(in, &m, S, upg, out);
+        opt_ilp_read(in, &m, S, upg, 0, out);
+        double cost = out->cost;
+        if (m.cont && opt_ilp_tiebreak(in, &m, upg, lim - (opt_ilp_now_ms() - t0))) {
+            opt_ilp_read(in, &m, S, upg, 1, out);
+            /* the same units (fixed): a cost off means the LP drifted */
+            if (out->cost > cost + 1e-9 * (1 + cost)) opt_ilp_read(in, &m, S, upg, 0, out);
+        }
         out->status = res = OPT_ILP_OPTIMAL;
     } else if (st == GLP_NOFEAS || rc == GLP_ENOPFS) {
         res = opt_ilp_fail(out, OPT_ILP_INFEASIBLE,

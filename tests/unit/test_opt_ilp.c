@@ -416,14 +416,55 @@ static void test_status_names(void **st)
     assert_string_equal(opt_ilp_status_name((opt_ilp_status)99), "error");
 }
 
+/* Continuous shares with the replicas fixed leave ties; the cheapest type
+ * per request takes them. A10G $1.006 (14.4 rps of chats, no documents,
+ * a floor of 1), A100 $5.121 (30.1 chats, 0.97 documents), H100 $12.29:
+ * 0.29 rps of documents buy one A100, whose spare capacity could take the
+ * chats at no cost; the chats go to the A10G floor (cheaper per request)
+ * up to its 14.4 rps, the rest to the A100 (17 rps: 14.4/17 = 0.847).
+ * Without the tie-break GLPK's vertex put every chat on the A100. */
+static void test_tie_cheapest_per_request(void **st)
+{
+    (void)st;
+    double cost[3] = {1.006, 5.121, 12.29}, tput[6] = {14.4, 0, 30.1, 0.97, 30.6, 3.72};
+    int64_t minu[3] = {1, 0, 0}, units[3];
+    double share[6];
+    double chats[] = {5, 11, 14, 17};
+    for (size_t k = 0; k < 4; k++) {
+        double load[2] = {chats[k], 0.29};
+        opt_ilp_in in = {.ntypes = 3,
+                         .nbuckets = 2,
+                         .cost = cost,
+                         .tput = tput,
+                         .load = load,
+                         .min_units = minu,
+                         .units_per_gpu = 1,
+                         .continuous = 1};
+        opt_ilp_out out;
+        assert_int_equal(solve(&in, &out, units, share), OPT_ILP_OPTIMAL);
+        assert_int_equal(units[0], 1);
+        assert_int_equal(units[1], 1);
+        assert_int_equal(units[2], 0);
+        double want = chats[k] <= 14.4 ? 1.0 : 14.4 / chats[k];
+        assert_true(fabs(share[0 * 3 + 0] - want) < 1e-6);
+        assert_true(fabs(share[1 * 3 + 1] - 1.0) < 1e-6); /* documents: A100 */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_one_type_dominates), cmocka_unit_test(test_two_types_split),
-        cmocka_unit_test(test_infeasible_bucket),  cmocka_unit_test(test_max_units),
-        cmocka_unit_test(test_zero_load),          cmocka_unit_test(test_defaults_and_rounding),
-        cmocka_unit_test(test_brute_force),        cmocka_unit_test(test_time_limit),
-        cmocka_unit_test(test_bad_input),          cmocka_unit_test(test_status_names),
+        cmocka_unit_test(test_tie_cheapest_per_request),
+        cmocka_unit_test(test_one_type_dominates),
+        cmocka_unit_test(test_two_types_split),
+        cmocka_unit_test(test_infeasible_bucket),
+        cmocka_unit_test(test_max_units),
+        cmocka_unit_test(test_zero_load),
+        cmocka_unit_test(test_defaults_and_rounding),
+        cmocka_unit_test(test_brute_force),
+        cmocka_unit_test(test_time_limit),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_status_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
