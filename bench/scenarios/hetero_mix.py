@@ -21,6 +21,10 @@ reads files given on the command line and writes only the files named as outputs
   hetero_mix.py slo RUN.jsonl SCALE TTFT_S TPOT_S
         "n ok met": requests, answered, answered with TTFT <= TTFT_S and TPOT <= TPOT_S
         (simulated seconds: wall x SCALE)
+  hetero_mix.py plotdata SUMMARY.csv OUT.dat OUT.gp
+        one line per (mix, config): "x cost attainment% colour unserved" (unserved 1: the
+        configuration leaves load that it serves within no SLO), mixes side by side, configs
+        within a mix; OUT.gp the gnuplot lines naming them (xtics, key entries)
   hetero_mix.py verdict SUMMARY.csv MIN_ATTAINMENT
         the invariants: every request answered; on every mix the optimizer's $/h <= the
         cheapest single type's (among those that serve every shape of the mix); prints the
@@ -167,6 +171,31 @@ def cmd_verdict(path, min_att):
     return 1 if bad else 0
 
 
+def cmd_plotdata(path, out, gp):
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    mixes, cfgs = [], []
+    for r in rows:
+        if r["mix"] not in mixes:
+            mixes.append(r["mix"])
+        if r["config"] not in cfgs:
+            cfgs.append(r["config"])
+    w = len(cfgs) + 1
+    with open(out, "w") as f:
+        for r in rows:
+            x = mixes.index(r["mix"]) * w + cfgs.index(r["config"])
+            att = float(r["slo_attainment"]) if int(r["requests"]) else float("nan")  # not run
+            f.write("%d %s %s %d %d\n" % (x, r["cost_per_hour"], "NaN" if att != att else "%.2f" % (100 * att),
+                                          cfgs.index(r["config"]) + 1, float(r["unserved_rps"]) > 0))
+    with open(gp, "w") as f:
+        f.write("set xtics (%s)\n" % ", ".join('"%s" %g' % (m, i * w + (len(cfgs) - 1) / 2.0)
+                                               for i, m in enumerate(mixes)))
+        f.write("set xrange [-1:%d]\n" % (len(mixes) * w - 1))
+        f.write("keys = \"%s\"\n" % " ".join(cfgs))
+        f.write("nkeys = %d\n" % len(cfgs))
+    return 0
+
+
 def main(a):
     try:
         c = a[1]
@@ -180,6 +209,8 @@ def main(a):
             return cmd_runs(a[2])
         if c == "slo" and len(a) == 6:
             return cmd_slo(a[2], float(a[3]), float(a[4]), float(a[5]))
+        if c == "plotdata" and len(a) == 5:
+            return cmd_plotdata(a[2], a[3], a[4])
         if c == "verdict" and len(a) == 4:
             return cmd_verdict(a[2], float(a[3]))
     except IndexError:
