@@ -4,6 +4,7 @@
 # against random routing over the optimizer's mix.
 #
 #   bash bench/scenarios/hetero.sh [path/to/brix] [--quick] [--out DIR] [--publish] [--reprofile]
+#   (HETERO_MIXES="mixed shifting" in the environment: only those mixes)
 #
 # One model (llm) on three simulated GPU types whose cost order flips with the request shape
 # (docs/hetero.md "GPU types"): llama3-8b-a10g ($1.006/h), llama3-8b-a100-80g ($5.121/h),
@@ -56,6 +57,8 @@ if [ "$BS_QUICK" = 1 ]; then
 else
     MIXES=(short long mixed shifting) WINDOWS=2 MEASURE=20
 fi
+# shellcheck disable=SC2206 # HETERO_MIXES="mixed shifting": run only those
+[ -n "${HETERO_MIXES:-}" ] && MIXES=($HETERO_MIXES)
 price() { "$BRIX" engine --help 2>&1 | awk -v p="llama3-8b-$1" '$1 == p { for (i = 2; i <= NF; i++) if ($i ~ /^[0-9.]+$/) { print $i; exit } }'; }
 declare -A PRICE
 for t in "${TYPES[@]}"; do PRICE[$t]=$(price "$t"); done
@@ -137,11 +140,13 @@ print(sum(1 for p in json.load(sys.stdin)["items"] if p.get("phase") == "Ready")
     sleep 1
     local load b
     if [ "$mix" = shifting ]; then
-        # the whole shift in WINDOWS windows: start on a boundary, read once they closed
-        python3 -c 'import time; t = time.time(); time.sleep(10 - t % 10 + 0.05)'
+        # the whole shift in WINDOWS windows: start on a boundary b, read once they closed,
+        # before b + WINDOWS x 10 + 10 (the optimizer's window then holds exactly those)
+        b=$(python3 -c 'import math, time; print(math.ceil(time.time() / 10) * 10)')
+        python3 -c "import time; time.sleep(max(0, $b + 0.05 - time.time()))"
         "$BRIX" bench run --url "http://127.0.0.1:$gp" --model llm --trace "$BS_RES/$mix.size-trace.jsonl" \
             --seed 1 --timeout 120 --no-progress --output "$BS_RES/$mix.sizing.jsonl" >"$BS_RES/$mix.sizing.txt" 2>&1 || true
-        python3 -c 'import time; t = time.time(); time.sleep(10 - t % 10 + 1.3 if t % 10 > 1.3 else 1.3 - t % 10)'
+        python3 -c "import time; time.sleep(max(0, $b + $WINDOWS * 10 + 1.3 - time.time()))"
     else
         # a steady load: it runs on while the results are read; the optimizer's window
         # (WINDOWS + 1) x 10 s holds, WINDOWS x 10 s after the first boundary, only whole windows
