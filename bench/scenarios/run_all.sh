@@ -3,10 +3,11 @@
 #
 #   bash bench/scenarios/run_all.sh [--quick] [--publish] [path/to/brix]
 #
-# --quick: the CI smoke run (under two minutes on a 2-core machine): every scenario small, its
-# invariants checked (all requests answered, no errors, non-empty answers, plots produced),
-# never its timings. Without --quick: the full runs (about 10 minutes in all), whose figures
-# docs/benchmarks.md quotes; --publish copies their CSVs and plots into docs/results/.
+# --quick: the CI smoke run (under three minutes on a 2-core machine, hetero about 45 s of it):
+# every scenario small, its invariants checked (all requests answered, no errors, non-empty
+# answers, plots produced), never its timings. Without --quick: the full runs (about 20 minutes
+# in all, hetero about 12), whose figures docs/benchmarks.md quotes; --publish copies their
+# CSVs and plots into docs/results/.
 # Each scenario's output goes to bench/scenarios/results/<scenario>/<stamp>/ and its log to
 # that folder's parent as run_all.log. Exits 1 when any scenario failed.
 set -uo pipefail
@@ -25,7 +26,7 @@ BRIX=${BRIX:-$HERE/../../build/brix}
 [ -x "$BRIX" ] || { echo "run_all: no brix binary at $BRIX" >&2; exit 2; }
 fail=0
 t_all=$SECONDS
-for s in routing fairness autoscaling kvoffload lora gateway multinode; do
+for s in routing fairness autoscaling kvoffload lora gateway multinode hetero; do
     t0=$SECONDS
     mkdir -p "$HERE/results/$s"
     if bash "$HERE/$s.sh" "$BRIX" "${flags[@]}" >"$HERE/results/$s/run_all.log" 2>&1; then
