@@ -19,11 +19,6 @@
 #include "ctl/ctl_key.h"
 #include "opt/opt_server.h"
 
-void gpo_fmt(char *dst, size_t cap, const char *src)
-{
-    snprintf(dst, cap, "%s", src ? src : "");
-}
-
 /* ------------------------------------------------------------ profiles */
 
 static uint64_t gpo_mix(uint64_t h, uint64_t v)
@@ -80,28 +75,6 @@ static int gpo_read_file(const char *path, char **out, size_t *len)
     *out = b;
     *len = n;
     return 0;
-}
-
-/* Keeps p unless a profile of the same gpu is as new or newer. */
-int gpo_prof_offer(ctl_gpuopt *g, const char *file, const opt_profile *p)
-{
-    for (int i = 0; i < g->nprofs; i++)
-        if (strcmp(g->profs[i]->p.gpu, p->gpu) == 0) {
-            int newer = p->created > g->profs[i]->p.created;
-            if (newer ||
-                (p->created == g->profs[i]->p.created && !strcmp(g->profs[i]->file, file))) {
-                g->profs[i]->p = *p;
-                gpo_fmt(g->profs[i]->file, sizeof(g->profs[i]->file), file);
-            }
-            return newer;
-        }
-    if (g->nprofs == GPO_MAX_PROFILES) return 0;
-    gpo_prof *np = malloc(sizeof(*np));
-    if (!np) return 0;
-    np->p = *p;
-    gpo_fmt(np->file, sizeof(np->file), file);
-    g->profs[g->nprofs++] = np;
-    return 1;
 }
 
 static void gpo_profiles_load(ctl_gpuopt *g, int force)
@@ -165,24 +138,6 @@ static const gpo_prof *gpo_prof_for(const ctl_gpuopt *g, const gpo_dep *d)
 }
 
 /* ------------------------------------------------------------ models and Deployments */
-
-gpo_model *gpo_model_get(ctl_gpuopt *g, const char *name, int create)
-{
-    for (int i = 0; i < g->nmodels; i++)
-        if (strcmp(g->models[i]->name, name) == 0) return g->models[i];
-    if (!create || g->nmodels == GPO_MAX_MODELS) return NULL;
-    gpo_model *m = calloc(1, sizeof(*m));
-    if (!m) return NULL;
-    gpo_fmt(m->name, sizeof(m->name), name);
-    m->m = opt_model_new(name, &g->cfg.core);
-    if (!m->m) {
-        free(m);
-        return NULL;
-    }
-    m->rc = 1;
-    g->models[g->nmodels++] = m;
-    return m;
-}
 
 static gpo_dep *gpo_dep_get(ctl_gpuopt *g, const char *key)
 {
@@ -735,6 +690,7 @@ int ctl_gpuopt_init(ctl_gpuopt **out, uv_loop_t *loop, ctl_objstore *store,
     g->loop = loop;
     g->store = store;
     g->cfg = *cfg;
+    g->rerun = gpo_run;
     gpo_fmt(g->host, sizeof(g->host), cfg->host ? cfg->host : "127.0.0.1");
     gpo_fmt(g->load_host, sizeof(g->load_host), cfg->load_host);
     gpo_fmt(g->load_key, sizeof(g->load_key), cfg->load_key);

@@ -84,15 +84,20 @@ struct ctl_gpuopt {
     int started;      /* the first pass ran the models */
     ctl_redis *redis; /* cfg.redis_host: profiles and load from Redis */
     char redis_host[256], redis_password[512];
+    /* runs one model's optimizer (ctl_gpuopt.c's gpo_run, set at init):
+     * how the Redis source, below the service, asks for a run */
+    void (*rerun)(ctl_gpuopt *g, gpo_model *gm);
 };
 
+/* ctl_gpuopt_state.c */
 void gpo_fmt(char *dst, size_t cap, const char *src);
 /* Keeps p (from file, a name for /status) unless a profile of the same gpu
  * is as new or newer (the same file with the same created replaces its own
  * earlier read). 1 when p is new or newer than the one held. */
 int gpo_prof_offer(ctl_gpuopt *g, const char *file, const opt_profile *p);
 gpo_model *gpo_model_get(ctl_gpuopt *g, const char *name, int create);
-/* The Deployments into the model, then opt_model_run (events, push). */
+/* ctl_gpuopt.c: the Deployments into the model, then opt_model_run
+ * (events, push); others call it through g->rerun. */
 void gpo_run(ctl_gpuopt *g, gpo_model *gm);
 
 /* ctl_gpuopt_redis.c: with cfg.redis_host. */

@@ -103,7 +103,7 @@ static void gr_load_fail(ctl_gpuopt *g, gpo_model *gm, const char *what, const c
 {
     gm->r_loading = 0;
     snprintf(gm->load_err, sizeof(gm->load_err), "redis %s: %.200s", what, err ? err : "failed");
-    gpo_run(g, gm);
+    g->rerun(g, gm);
 }
 
 static void gr_on_windows(void *ud, const char *err, char *const *vals, const size_t *lens,
@@ -150,7 +150,7 @@ static void gr_on_windows(void *ud, const char *err, char *const *vals, const si
                  bx_log_escape(esc, sizeof(esc), gm->load_err, strlen(gm->load_err)));
     }
     free(c);
-    gpo_run(g, gm);
+    g->rerun(g, gm);
 }
 
 /* MGETs the windows ending at c->ends[0..n) (ascending). */
@@ -161,7 +161,7 @@ static void gr_read_windows(ctl_gpuopt *g, gpo_model *gm, gr_ctx *c)
         gm->r_first_done = 1;
         if (c->final_end > gm->r_last_end) gm->r_last_end = c->final_end;
         free(c);
-        gpo_run(g, gm);
+        g->rerun(g, gm);
         return;
     }
     static char kbuf[GPO_MAX_WINDOWS][OPT_RKEY_MAX];
@@ -302,7 +302,7 @@ static void gr_on_profiles(void *ud, const char *err, char *const *vals, const s
     free(p);
     gm->r_profiles = nread;
     free(c);
-    if (changed) gpo_run(g, gm);
+    if (changed) g->rerun(g, gm);
 }
 
 static void gr_on_profile_keys(void *ud, const char *err, char *const *keys, const size_t *lens,
