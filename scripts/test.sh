@@ -12,8 +12,8 @@
 # on any failure.
 #
 # Environment: BRIX_JOBS (default 2) build parallelism; BRIX_CTEST_JOBS
-# (default 3) tests run at once (at most one e2e test of each of its two
-# groups, CMakeLists.txt: a Kubernetes one beside a local one);
+# (default 3) tests run at once (at most one e2e test of each of its three
+# groups, CMakeLists.txt: Kubernetes, heterogeneous-GPU and the rest);
 # BRIX_FUZZ_SECONDS (default 3) per fuzz target; BRIX_OUT (default the repo
 # root) where the build*/ folders go.
 set -uo pipefail
