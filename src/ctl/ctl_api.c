@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "autoscale/as_spec.h"
+#include "common/bx_query.h"
 #include "common/bx_addr.h"
 #include "common/bx_http.h"
 #include "common/bx_log.h"
@@ -406,7 +407,7 @@ static void ctl_api_route_apply(ctl_api *a, bx_http_req *req, bx_http_res *res)
         return;
     }
     char ns[CTL_NAME_MAX + 1];
-    int hn = ctl_api_query_get(req->query, "namespace", ns, sizeof(ns));
+    int hn = bx_query_get(req->query, "namespace", ns, sizeof(ns));
     if (hn < 0 || (hn && ns[0] && !ctl_name_valid(ns))) {
         bx_reply_error(res, 400, NULL, "namespace: must be a DNS-1123 label");
         return;
@@ -569,9 +570,9 @@ static void ctl_api_route_events(ctl_api *a, bx_http_req *req, bx_http_res *res)
     char err[API_ERR_MAX], kind_s[64], name[CTL_NAME_MAX + 1], lim_s[16], ns[CTL_NAME_MAX + 1],
         key[CTL_NAME_MAX + 1];
     if (ctl_api_ns_param(req, res, ns, sizeof(ns)) < 0) return;
-    int hk = ctl_api_query_get(req->query, "kind", kind_s, sizeof(kind_s));
-    int hn = ctl_api_query_get(req->query, "name", name, sizeof(name));
-    int hl = ctl_api_query_get(req->query, "limit", lim_s, sizeof(lim_s));
+    int hk = bx_query_get(req->query, "kind", kind_s, sizeof(kind_s));
+    int hn = bx_query_get(req->query, "name", name, sizeof(name));
+    int hl = bx_query_get(req->query, "limit", lim_s, sizeof(lim_s));
     if (hk < 0 || hn < 0 || hl < 0) {
         bx_reply_error(res, 400, NULL, "invalid query parameter");
         return;

@@ -135,11 +135,8 @@ int ctl_api_apply(ctl_api *a, const char *body, size_t len, json_t **answer, cha
 /* Request pieces the routes parse, exported for tests and the fuzzer.
  * ctl_api_host_ok: 1 when a Host header value names a loopback host
  * (127.x.x.x, localhost, [::1]) with an optional numeric port.
- * ctl_api_query_get: the percent-decoded value of key in a query string
- * into out: 1 found, 0 absent, -1 malformed or longer than len - 1 (values
- * with NUL are malformed). */
+ * (Query strings: bx_query_get, src/common/bx_query.h.) */
 int ctl_api_host_ok(const char *value);
-int ctl_api_query_get(const char *query, const char *key, char *out, size_t len);
 
 /* The CLI's spellings as well as ctl_kind_parse's: models/model ->
  * Deployment, adapters/adapter -> ModelAdapter, autoscalers/autoscaler ->

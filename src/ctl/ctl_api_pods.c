@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_query.h"
 #include "common/bx_reply.h"
 #include "ctl/ctl_api_int.h"
 #include "ctl/ctl_key.h"
@@ -54,7 +55,7 @@ void ctl_api_route_pods(ctl_api *a, bx_http_req *req, bx_http_res *res)
 {
     char dep[CTL_NAME_MAX + 1], ns[CTL_NAME_MAX + 1];
     if (ctl_api_ns_param(req, res, ns, sizeof(ns)) < 0) return;
-    int has_dep = ctl_api_query_get(req->query, "deployment", dep, sizeof(dep));
+    int has_dep = bx_query_get(req->query, "deployment", dep, sizeof(dep));
     if (has_dep < 0) {
         bx_reply_error(res, 400, NULL, "invalid deployment parameter");
         return;
@@ -170,14 +171,14 @@ void ctl_api_route_log(ctl_api *a, bx_http_req *req, bx_http_res *res, const cha
     long tail = -1;
     int64_t offset = 0;
     char *end;
-    if (ctl_api_query_get(req->query, "tailLines", v, sizeof(v)) == 1) {
+    if (bx_query_get(req->query, "tailLines", v, sizeof(v)) == 1) {
         tail = strtol(v, &end, 10);
         if (*end || !v[0] || tail < -1) {
             bx_reply_error(res, 400, NULL, "tailLines: a number >= -1");
             return;
         }
     }
-    if (ctl_api_query_get(req->query, "offset", v, sizeof(v)) == 1) {
+    if (bx_query_get(req->query, "offset", v, sizeof(v)) == 1) {
         offset = strtoll(v, &end, 10);
         if (*end || !v[0] || offset < 0) {
             bx_reply_error(res, 400, NULL, "offset: a number >= 0");

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_query.h"
 #include "common/bx_http.h"
 #include "common/bx_reply.h"
 #include "common/bx_time.h"
@@ -13,54 +14,12 @@
 #include "ctl/ctl_key.h"
 
 /* RFC 3339 (seconds, UTC) of Unix ms; JSON null for 0. New reference. */
-static int ctl_api_hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 json_t *ctl_api_ts_json(int64_t ms)
 {
     if (ms <= 0) return json_null();
     char buf[40];
     bx_time_rfc3339(ms, buf, sizeof(buf));
     return json_string(buf);
-}
-
-int ctl_api_query_get(const char *q, const char *key, char *out, size_t len)
-{
-    size_t klen = strlen(key);
-    while (q && *q) {
-        size_t seg = strcspn(q, "&");
-        if (seg > klen && strncmp(q, key, klen) == 0 && q[klen] == '=') {
-            size_t o = 0;
-            for (size_t i = klen + 1; i < seg; i++) {
-                int c = (unsigned char)q[i];
-                if (c == '+') {
-                    c = ' ';
-                } else if (c == '%') {
-                    if (i + 2 >= seg) return -1;
-                    int hi = ctl_api_hexval(q[i + 1]), lo = ctl_api_hexval(q[i + 2]);
-                    if (hi < 0 || lo < 0) return -1;
-                    c = hi * 16 + lo;
-                    i += 2;
-                }
-                if (c == 0 || o + 1 >= len) return -1;
-                out[o++] = (char)c;
-            }
-            out[o] = 0;
-            return 1;
-        }
-        if (seg == klen && strncmp(q, key, klen) == 0) {
-            if (len) out[0] = 0;
-            return 1;
-        }
-        q += seg;
-        if (*q == '&') q++;
-    }
-    return 0;
 }
 
 void ctl_api_reply_errorf(bx_http_res *res, int status, const char *fmt, ...)
@@ -85,8 +44,8 @@ void ctl_api_reply_405(bx_http_res *res, const char *allow, const char *method)
 int ctl_api_ns_param(bx_http_req *req, bx_http_res *res, char *ns, size_t len)
 {
     char all[16];
-    int ha = ctl_api_query_get(req->query, "allNamespaces", all, sizeof(all));
-    int hn = ctl_api_query_get(req->query, "namespace", ns, len);
+    int ha = bx_query_get(req->query, "allNamespaces", all, sizeof(all));
+    int hn = bx_query_get(req->query, "namespace", ns, len);
     if (ha < 0 || hn < 0 || (hn && ns[0] && !ctl_name_valid(ns))) {
         bx_reply_error(res, 400, NULL, "namespace: must be a DNS-1123 label");
         return -1;

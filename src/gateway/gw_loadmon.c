@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/bx_query.h"
 #include "common/bx_log.h"
 #include "common/bx_prom.h"
 #include "opt/opt_bucket.h"
@@ -582,37 +583,6 @@ void gw_loadmon_stats_get(gw_loadmon *lm, gw_loadmon_stats *out)
 
 /* ---------- the query string ---------- */
 
-static int lm_hex(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes len bytes at s into out (cap bytes, NUL-terminated). */
-static int lm_decode(const char *s, size_t len, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%') {
-            if (i + 2 >= len) return -1;
-            int hi = lm_hex((unsigned char)s[i + 1]), lo = lm_hex((unsigned char)s[i + 2]);
-            if (hi < 0 || lo < 0) return -1;
-            c = hi * 16 + lo;
-            i += 2;
-        }
-        if (c == 0 || o + 1 >= cap) return -1;
-        out[o++] = (char)c;
-    }
-    if (cap == 0) return -1;
-    out[o] = '\0';
-    return 0;
-}
-
 int gw_loadmon_query(const char *query, char *model, size_t cap, int64_t *since, char *err,
                      size_t errlen)
 {
@@ -631,7 +601,7 @@ int gw_loadmon_query(const char *query, char *model, size_t cap, int64_t *since,
                 snprintf(err, errlen, "model: given twice");
                 return -1;
             }
-            if (lm_decode(v, vlen, model, cap) != 0) {
+            if (bx_query_decode(v, vlen, model, cap) != 0) {
                 snprintf(err, errlen, "model: bad percent-escape, NUL or longer than %zu bytes",
                          cap ? cap - 1 : 0);
                 return -1;
@@ -642,7 +612,7 @@ int gw_loadmon_query(const char *query, char *model, size_t cap, int64_t *since,
                 return -1;
             }
             char num[16];
-            if (lm_decode(v, vlen, num, sizeof(num)) != 0 || !num[0]) {
+            if (bx_query_decode(v, vlen, num, sizeof(num)) != 0 || !num[0]) {
                 snprintf(err, errlen, "since: must be unix seconds");
                 return -1;
             }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/bx_yaml.h"
+#include "common/bx_query.h"
 #include "ctl/ctl_api.h"
 #include "ctl/ctl_cli.h"
 #include "ctl/ctl_key.h"
@@ -1483,19 +1484,19 @@ static void test_api_request_parsers(void **state)
     assert_false(ctl_api_host_ok(""));
 
     char v[8];
-    assert_int_equal(ctl_api_query_get("kind=pa&name=a%2Db+c", "name", v, sizeof(v)), 1);
+    assert_int_equal(bx_query_get("kind=pa&name=a%2Db+c", "name", v, sizeof(v)), 1);
     assert_string_equal(v, "a-b c");
-    assert_int_equal(ctl_api_query_get("kind=pa&name=x", "kind", v, sizeof(v)), 1);
+    assert_int_equal(bx_query_get("kind=pa&name=x", "kind", v, sizeof(v)), 1);
     assert_string_equal(v, "pa");
-    assert_int_equal(ctl_api_query_get("kinda=1", "kind", v, sizeof(v)), 0);
-    assert_int_equal(ctl_api_query_get("", "kind", v, sizeof(v)), 0);
-    assert_int_equal(ctl_api_query_get("kind", "kind", v, sizeof(v)), 1);
+    assert_int_equal(bx_query_get("kinda=1", "kind", v, sizeof(v)), 0);
+    assert_int_equal(bx_query_get("", "kind", v, sizeof(v)), 0);
+    assert_int_equal(bx_query_get("kind", "kind", v, sizeof(v)), 1);
     assert_string_equal(v, "");
-    assert_int_equal(ctl_api_query_get("kind=%2", "kind", v, sizeof(v)), -1);
-    assert_int_equal(ctl_api_query_get("kind=%zz", "kind", v, sizeof(v)), -1);
-    assert_int_equal(ctl_api_query_get("kind=%00", "kind", v, sizeof(v)), -1);
-    assert_int_equal(ctl_api_query_get("kind=12345678", "kind", v, sizeof(v)), -1);
-    assert_int_equal(ctl_api_query_get("kind=1234567", "kind", v, sizeof(v)), 1);
+    assert_int_equal(bx_query_get("kind=%2", "kind", v, sizeof(v)), -1);
+    assert_int_equal(bx_query_get("kind=%zz", "kind", v, sizeof(v)), -1);
+    assert_int_equal(bx_query_get("kind=%00", "kind", v, sizeof(v)), -1);
+    assert_int_equal(bx_query_get("kind=12345678", "kind", v, sizeof(v)), -1);
+    assert_int_equal(bx_query_get("kind=1234567", "kind", v, sizeof(v)), 1);
 }
 
 /* ---- printers alone, with a fixed clock ---- */

@@ -497,35 +497,10 @@ static void test_whole_replicas(void **st)
     opt_model_free(m);
 }
 
-/* Ties: l4 has a floor of 1 (10 rps of short requests), a100 needs 2 for
- * 3 rps of long ones (1.5 used: half a replica, 10 rps of short, to spare).
- * 5 rps of short requests fit on either at no cost: they go to l4, the type
- * cheapest per request ($0.10 vs $0.20), not to a100's spare capacity. */
-static void test_tie_cheapest_per_request(void **st)
-{
-    (void)st;
-    two_types();
-    dep[0].min_replicas = 1;
-    opt_core_opts o = {.window_s = 60, .scale_down_delay_s = -1};
-    opt_model *m = opt_model_new("m", &o);
-    assert_non_null(m);
-    char err[160];
-    assert_int_equal(opt_model_set_deployments(m, dep, 2, err, sizeof(err)), 0);
-    six(m, 50, 30);
-    run(m, 1000);
-    units(100, 200);
-    json_t *a = assignment(m);
-    cell(a, 0, 128, 64, 1, 0);
-    cell(a, 3, 2048, 512, 0, 1);
-    json_decref(a);
-    opt_model_free(m);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_whole_replicas),
-        cmocka_unit_test(test_tie_cheapest_per_request),
         cmocka_unit_test(test_short_only),
         cmocka_unit_test(test_long_only),
         cmocka_unit_test(test_mixed),
