@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_query.h"
 #include "ctl/ctl_api.h"
 #include "ctl/ctl_objstore_sqlite.h"
 
@@ -79,10 +80,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char out[64];
         static const char *const keys[] = {"kind", "name", "limit", "deployment", ""};
         for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-            int r = ctl_api_query_get(s, keys[k], out, sizeof(out));
+            int r = bx_query_get(s, keys[k], out, sizeof(out));
             if (r == 1 && strlen(out) >= sizeof(out)) abort();
         }
-        (void)ctl_api_query_get(s, "name", out, 1);
+        (void)bx_query_get(s, "name", out, 1);
     }
     free(s);
     return 0;
