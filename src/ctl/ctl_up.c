@@ -48,6 +48,8 @@ typedef struct ctl_up_cfg {
     int port;
     int admin_port;
     const char *strategy;
+    /* the gateway's slo strategies (gw_config's): 0, their defaults */
+    int64_t slo_default_out, slo_max_outstanding;
     const char *redis;
     double hold_s;
     int keep_engines;
@@ -111,6 +113,10 @@ static void ctl_up_usage(FILE *f)
             "  --port N              gateway port (default 8888)\n"
             "  --admin-port N        admin API port on 127.0.0.1 (default 8889)\n"
             "  --strategy NAME       the gateway's default routing strategy (least-request)\n"
+            "  --slo-default-output-tokens N  slo strategies: output tokens of a request\n"
+            "                        without max_tokens (default 128)\n"
+            "  --slo-max-outstanding N  slo strategies: requests in flight at which an\n"
+            "                        engine is saturated (default 32)\n"
             "  --redis HOST:PORT     per-user RPM/TPM limits in Redis\n"
             "  --hold-seconds S      how long a request waits for a scaled-to-zero model (30)\n"
             "  --keep-engines        on exit, leave engines running for the next brix up\n"
@@ -198,6 +204,17 @@ static int ctl_up_parse(ctl_up_cfg *c, int argc, char **argv)
                 c->admin_port = (int)p;
         } else if (!strcmp(a, "--strategy")) {
             c->strategy = v;
+        } else if (!strcmp(a, "--slo-default-output-tokens") ||
+                   !strcmp(a, "--slo-max-outstanding")) {
+            long long n = strtoll(v, &end, 10);
+            if (*end || end == v || n < 1 || n > 1000000) {
+                fprintf(stderr, "brix up: %s wants 1..1000000\n", a);
+                return -1;
+            }
+            if (!strcmp(a, "--slo-max-outstanding"))
+                c->slo_max_outstanding = n;
+            else
+                c->slo_default_out = n;
         } else if (!strcmp(a, "--redis")) {
             c->redis = v;
         } else if (!strcmp(a, "--hold-seconds")) {
@@ -868,6 +885,8 @@ static int ctl_up_start(ctl_up *u)
     gc.host = u->cfg.host;
     gc.port = u->cfg.port;
     gc.strategy = u->cfg.strategy;
+    gc.slo_default_output_tokens = u->cfg.slo_default_out;
+    gc.slo_max_outstanding = u->cfg.slo_max_outstanding;
     gc.redis = u->cfg.redis;
     if (gw_gateway_init(&u->gw, u->loop, &gc, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: gateway: %s\n", err);

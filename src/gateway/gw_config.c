@@ -12,6 +12,7 @@
 #include "common/bx_yaml.h"
 #include "gateway/gw_engine.h"
 #include "gateway/gw_hetero.h"
+#include "gateway/gw_router.h"
 #include "gateway/gw_strategy.h"
 
 /* The table's kinds: bx_flags' own, and those this file sets itself. */
@@ -130,6 +131,13 @@ static const bx_flag gw_flags[] = {
      "$BRIX_GPU_OPTIMIZER (default: none, slo routes as least-request)"},
     {"--gpu-optimizer-interval-ms", GF_I64, GOFF(gpu_optimizer_interval_ms),
      "how often the assignments are fetched (default 5000)"},
+    {"--slo-default-output-tokens", GF_I64, GOFF(slo_default_output_tokens),
+     "slo strategies: output tokens of a request without max_tokens, for its cell of the "
+     "assignment (1..1000000; default 128)"},
+    {"--slo-max-outstanding", GF_I64, GOFF(slo_max_outstanding),
+     "slo strategies: requests in flight from the gateway at which an engine counts as "
+     "saturated, its type's other engines or the cell's other types then tried (1..1000000; "
+     "default 32)"},
     {"--log-level", GF_STR, GOFF(log_level), "debug|info|warn|error (default info)"},
     {"--access-log", GF_STR, GOFF(access_log),
      "one line per request, buffered: a file (reopened on SIGHUP), - for stderr (default) or "
@@ -300,6 +308,27 @@ static int gw_config_load(gw_config *c, const char *path, FILE *err)
     return 0;
 }
 
+int gw_config_configure_router(const gw_config *c, gw_router *r, char *err, size_t errlen)
+{
+    const struct {
+        const char *prefix, *key;
+        int64_t v;
+    } set[] = {{"slo", "default-output-tokens", c->slo_default_output_tokens},
+               {"slo", "max-outstanding", c->slo_max_outstanding}};
+    for (size_t k = 0; k < sizeof(set) / sizeof(set[0]); k++) {
+        if (set[k].v <= 0) continue;
+        char v[32];
+        snprintf(v, sizeof(v), "%lld", (long long)set[k].v);
+        for (int i = 0; i < r->n; i++) {
+            const gw_strategy *s = r->strategies[i];
+            if (strncmp(s->name, set[k].prefix, strlen(set[k].prefix)) != 0 || !s->configure)
+                continue;
+            if (gw_router_configure(r, s->name, set[k].key, v, err, errlen) != 0) return -1;
+        }
+    }
+    return 0;
+}
+
 void gw_config_free(gw_config *c)
 {
     json_decref(c->doc);
@@ -350,6 +379,12 @@ int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
     }
     if (c->gpu_optimizer_interval_ms < 100) {
         fprintf(err, "brix gateway: --gpu-optimizer-interval-ms must be at least 100\n");
+        return -1;
+    }
+    if (c->slo_default_output_tokens < 0 || c->slo_default_output_tokens > 1000000 ||
+        c->slo_max_outstanding < 0 || c->slo_max_outstanding > 1000000) {
+        fprintf(err, "brix gateway: --slo-default-output-tokens and --slo-max-outstanding must "
+                     "be 1..1000000\n");
         return -1;
     }
     if (c->kubernetes && c->nbackends) {

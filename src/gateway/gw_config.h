@@ -64,6 +64,12 @@ typedef struct gw_config {
      * $BRIX_GPU_OPTIMIZER */
     const char *gpu_optimizer;
     int64_t gpu_optimizer_interval_ms;
+    /* the slo strategies' settings (strategies/gw_strat_slo.c), handed to
+     * each of them by gw_config_configure_router; 0: their defaults (128
+     * output tokens for a request without max_tokens; saturated at 32
+     * requests in flight) */
+    int64_t slo_default_output_tokens; /* --slo-default-output-tokens */
+    int64_t slo_max_outstanding;       /* --slo-max-outstanding */
     const char *log_level;
     const char *access_log; /* a file, "-" (stderr) or "off"; NULL: off */
     int access_log_sample;  /* log 1 request in N (errors always) */
@@ -75,6 +81,11 @@ void gw_config_default(gw_config *c);
  * the keys of $BRIX_API_KEYS (comma-separated; every source's keys count).
  * 0, 1 after --help, -1 after an error on err. */
 int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err);
+struct gw_router;
+/* Hands c's strategy settings (the slo ones above, where not 0) to every
+ * strategy of r that takes them (configure()), before its first pick: 0, or
+ * -1 with why in err. */
+int gw_config_configure_router(const gw_config *c, struct gw_router *r, char *err, size_t errlen);
 /* Releases the --config document (after the gateway is closed). */
 void gw_config_free(gw_config *c);
 

@@ -881,6 +881,7 @@ int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, cha
         goto fail;
     }
     g->router_ok = 1;
+    if (gw_config_configure_router(cfg, &g->router, err, errlen) != 0) goto fail;
     if (!(g->http_shared = bx_http_shared_new())) {
         snprintf(err, errlen, "out of memory");
         goto fail;

@@ -409,6 +409,64 @@ static void test_config_flag(void **state)
     unsetenv("BRIX_GPU_OPTIMIZER");
 }
 
+/* The slo strategies' settings as gateway flags (--slo-default-output-tokens,
+ * --slo-max-outstanding; brix up passes the same), handed to every slo
+ * strategy of a router as the gateway does (gw_config_configure_router). */
+static gw_engine *settings_pick(gw_router *r, fx *f, const char *strategy, int32_t max_tokens)
+{
+    gw_route_req rq;
+    memset(&rq, 0, sizeof(rq));
+    rq.model = "m";
+    rq.ntokens = 10;
+    rq.max_tokens = max_tokens;
+    rq.rnd = 5;
+    return gw_router_pick(r, gw_router_strategy(r, strategy), &rq, f->c, 4, NULL);
+}
+
+static void test_slo_settings_flags(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f);
+    char err[256];
+    /* short prompts: 16 output tokens on A, 4096 on B */
+    const char *outs = "{\"model\": \"m\", \"cells\": ["
+                       "{\"in\": 16, \"out\": 16, \"share\": {\"A\": 1}},"
+                       "{\"in\": 16, \"out\": 4096, \"share\": {\"B\": 1}}]}";
+    assert_int_equal(gw_hetero_set_json(f.h, "m", outs, strlen(outs), err, sizeof(err)), 0);
+    f.c[0]->inflight = 1;
+    f.c[1]->inflight = 1;
+    f.c[2]->inflight = 0;
+    f.c[3]->inflight = 0;
+    const char *names[] = {"slo", "slo-least-load", "slo-least-load-pulling", "slo-pack-load"};
+    for (int set = 0; set < 2; set++) {
+        gw_config c;
+        const char *with[] = {"gateway", "--slo-default-output-tokens", "4096",
+                              "--slo-max-outstanding", "1"};
+        assert_int_equal(parse_flags(&c, set ? 5 : 1, with), 0);
+        assert_int_equal(c.slo_default_output_tokens, set ? 4096 : 0);
+        assert_int_equal(c.slo_max_outstanding, set ? 1 : 0);
+        gw_router r;
+        assert_int_equal(gw_router_init(&r, &f.cfg, "slo"), 0);
+        assert_int_equal(gw_config_configure_router(&c, &r, err, sizeof(err)), 0);
+        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+            /* no max_tokens: 128 output tokens by default (cell out 16, A), 4096 when set (B) */
+            gw_engine *e = settings_pick(&r, &f, names[k], -1);
+            assert_string_equal(e->group, set ? "B" : "A");
+            /* 16 output tokens: A, whose engines (1 in flight each) are saturated at 1 */
+            e = settings_pick(&r, &f, names[k], 16);
+            assert_string_equal(e->group, set ? "B" : "A");
+        }
+        gw_router_close(&r);
+    }
+    gw_config c;
+    const char *big[] = {"gateway", "--slo-max-outstanding", "1000001"};
+    assert_int_equal(parse_flags(&c, 3, big), -1);
+    const char *neg[] = {"gateway", "--slo-default-output-tokens", "-1"};
+    assert_int_equal(parse_flags(&c, 3, neg), -1);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_groups_from_sources),
         cmocka_unit_test(test_url_parse),
         cmocka_unit_test(test_config_flag),
+        cmocka_unit_test(test_slo_settings_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
