@@ -15,7 +15,7 @@
 #     (the command is in bench/scenarios/hetero/README.md; --reprofile runs it again, about
 #     6 minutes) on a 2 x 2 grid (128, 4096 in x 32, 256 out), SLO at p90, cost = the engine's
 #     price. The optimizer reads copies with tputs x SCALE (it sees the gateway's wall-clock load).
-#  2. Sizing, by brix's optimizer, once per mix: `brix up` runs one Deployment per type
+#  2. Sizing, by brix's optimizer, once per steady load (a mix, or a phase of the shift): `brix up` runs one Deployment per type
 #     (labelled model.aibrix.ai/name: llm; 0 a10g, 1 a100, 1 h100 replicas, no PodAutoscaler so
 #     that the sizing load is served while the optimizer decides), --gpu-profiles on the
 #     copies. The mix's trace goes through its gateway for one or two whole 10 s load windows;
@@ -28,15 +28,26 @@
 #     answered), "random" the same engines with random routing, "only-<type>" least-request. The
 #     same trace is replayed (`brix bench run --trace`); cost/h = sum of replicas x price
 #     (constant: the counts are fixed), SLO attainment = requests meeting both bounds / requests.
-#     The optimizer is not re-run live per configuration (20 configurations x ~40 s of windows
-#     and KPA convergence would not fit the run); the sizes come from it, nothing else.
-# Mixes (simulated rps): short (chats $SHORT/s), long (documents $LONG/s), mixed (both),
-# shifting (chats fall from $SHORT/s to 0 while documents rise from 0 to $LONG/s).
+#     The optimizer is not re-run live per configuration (30 configurations x ~40 s of windows
+#     and KPA convergence would not fit the run); the sizes come from it, nothing else. The
+#     shift's changes of counts between phases (engines starting, draining) are not measured.
+# Mixes (simulated rps): short (chats $SHORT/s), long (documents $LONG/s), mixed (both), and
+# shifting: $PHASES phases of equal length in which chats fall from $SHORT/s to 0 while documents
+# rise from 0 to $LONG/s (phase k of P: chats $SHORT x (1 - k/(P-1)), documents $LONG x k/(P-1)).
+# Each phase is sized and measured as a steady load (a phase with the same rates as an earlier
+# mix reuses its runs: the first phase is "short", the last "long"): the optimizer re-solves for
+# each phase's load, as it does live from the load monitor's windows. The shift's rows are the
+# time-weighted mean of its phases ($/h and replicas: the mean; SLO attainment: over every
+# request of every phase): "optimizer", "random" and "only-<type>" sized per phase (each type
+# alone autoscaled with the load as the optimizer's mix is), and "fixed-<type>" (sized, not run)
+# the static fleet of one type that meets the SLO through the whole shift: its peak phase's count.
 # Prints and writes (results/hetero/<stamp>/): summary.csv (mix, config, $/h, SLO attainment,
-# requests, answered, replicas per type), cost.png (cost per mix per config, attainment
-# alongside), sizes.txt (the optimizer's reasons), the JSONL of every run.
+# requests, answered, unserved load, replicas per type), runs.csv (the same per run, the shift's
+# phases included), cost.png (cost per mix per config, attainment alongside), sizes.txt (the
+# optimizer's reasons), the JSONL of every run.
 # Invariants (--quick too): every request answered; on every mix the optimizer's mix costs no
-# more than the cheapest single type that serves every shape of it; the plot exists. --quick
+# more than the cheapest single type that serves every shape of it (the shift: sized per phase
+# too); the plot exists. --quick
 # (about 45 s): the mixed load only, one sizing window, and only the optimizer's mix is run
 # (2 s): the other configurations are sized, their rows have no requests.
 # Timings and attainment are measured on this machine's shared CPUs: figures, not assertions.
@@ -50,7 +61,7 @@ done
 bs_init hetero "${args[@]}"
 H="$BS_HERE/hetero_mix.py"
 
-SCALE=5 SHORT=8 LONG=1.5 TTFT=5 TPOT=0.2 MIN_ATT=0.99
+SCALE=5 SHORT=8 LONG=1.5 TTFT=5 TPOT=0.2 MIN_ATT=0.99 PHASES=4
 TYPES=(a10g a100-80g h100)
 if [ "$BS_QUICK" = 1 ]; then
     MIXES=(mixed) WINDOWS=1 MEASURE=2
@@ -64,7 +75,7 @@ declare -A PRICE
 for t in "${TYPES[@]}"; do PRICE[$t]=$(price "$t"); done
 {
     echo "types: ${TYPES[*]} (\$/h: $(for t in "${TYPES[@]}"; do printf '%s ' "${PRICE[$t]}"; done)); --time-scale $SCALE"
-    echo "requests: chats 128 in / 32 out at $SHORT/s, documents 4096 in / 256 out at $LONG/s (simulated)"
+    echo "requests: chats 128 in / 32 out at $SHORT/s, documents 4096 in / 256 out at $LONG/s (simulated); the shift in $PHASES phases"
     echo "SLO: TTFT <= ${TTFT} s and TPOT <= ${TPOT} s per request; sizing $WINDOWS x 10 s windows; measured ${MEASURE} s wall per configuration"
 } >"$BS_RES/settings.txt"
 cat "$BS_RES/settings.txt" >&2
@@ -139,24 +150,14 @@ print(sum(1 for p in json.load(sys.stdin)["items"] if p.get("phase") == "Ready")
     bx_wait_http "http://127.0.0.1:$gp/readyz" 20 "$up"
     sleep 1
     local load b
-    if [ "$mix" = shifting ]; then
-        # the whole shift in WINDOWS windows: start on a boundary b, read once they closed,
-        # before b + WINDOWS x 10 + 10 (the optimizer's window then holds exactly those)
-        b=$(python3 -c 'import math, time; print(math.ceil(time.time() / 10) * 10)')
-        python3 -c "import time; time.sleep(max(0, $b + 0.05 - time.time()))"
-        "$BRIX" bench run --url "http://127.0.0.1:$gp" --model llm --trace "$BS_RES/$mix.size-trace.jsonl" \
-            --seed 1 --timeout 120 --no-progress --output "$BS_RES/$mix.sizing.jsonl" >"$BS_RES/$mix.sizing.txt" 2>&1 || true
-        python3 -c "import time; time.sleep(max(0, $b + $WINDOWS * 10 + 1.3 - time.time()))"
-    else
-        # a steady load: it runs on while the results are read; the optimizer's window
-        # (WINDOWS + 1) x 10 s holds, WINDOWS x 10 s after the first boundary, only whole windows
-        bx_spawn "$BS_RES/$mix.sizing.txt" "$BRIX" bench run --url "http://127.0.0.1:$gp" --model llm \
-            --trace "$BS_RES/$mix.size-trace.jsonl" --seed 1 --timeout 120 --no-progress \
-            --output "$BS_RES/$mix.sizing.jsonl"
-        load=$BX_LAST
-        b=$(python3 -c 'import math, time; print(math.ceil(time.time() / 10) * 10)')
-        python3 -c "import time; time.sleep(max(0, $b + $WINDOWS * 10 + 1.3 - time.time()))"
-    fi
+    # a steady load: it runs on while the results are read; the optimizer's window
+    # (WINDOWS + 1) x 10 s holds, WINDOWS x 10 s after the first boundary, only whole windows
+    bx_spawn "$BS_RES/$mix.sizing.txt" "$BRIX" bench run --url "http://127.0.0.1:$gp" --model llm \
+        --trace "$BS_RES/$mix.size-trace.jsonl" --seed 1 --timeout 120 --no-progress \
+        --output "$BS_RES/$mix.sizing.jsonl"
+    load=$BX_LAST
+    b=$(python3 -c 'import math, time; print(math.ceil(time.time() / 10) * 10)')
+    python3 -c "import time; time.sleep(max(0, $b + $WINDOWS * 10 + 1.3 - time.time()))"
     status() { curl -s --max-time 5 "$opt/status" >"$BS_RES/$mix.status.json"; }
     settle() { # wait for an optimizer run that began after the last change
         status
@@ -222,7 +223,7 @@ measure() {
     done
     if [ "$BS_QUICK" = 1 ] && [ "$cfg" != optimizer ]; then
         # --quick sizes the other configurations but runs only the optimizer's (CI's minute)
-        bs_csv "$BS_RES/summary.csv" "$mix" "$cfg" "$cost" nan 0 0 "${uns:-0}" "${reps#,}"
+        bs_csv "$BS_RES/runs.csv" "$mix" "$cfg" "$cost" nan 0 0 "${uns:-0}" "${reps#,}"
         return 0
     fi
     if [ ${#pids[@]} = 0 ]; then
@@ -230,7 +231,7 @@ measure() {
             echo "hetero: INVARIANT $mix/$cfg: the optimizer gave no replicas" >&2
             BS_FAIL=1
         fi # else this type serves none of the mix within the SLO: nothing to run
-        bs_csv "$BS_RES/summary.csv" "$mix" "$cfg" "$cost" 0 0 0 "${uns:-0}" "${reps#,}"
+        bs_csv "$BS_RES/runs.csv" "$mix" "$cfg" "$cost" 0 0 0 "${uns:-0}" "${reps#,}"
         return 0
     fi
     for ((i = 0; i < ${#pids[@]}; i++)); do bx_wait_http "${urls[$i]}/health" 20 "${pids[$i]}"; done
@@ -240,7 +241,7 @@ measure() {
     [ "$strat" = slo ] && sleep 0.6 # the first assignment poll
     bs_bench "$name" "$BS_GW" --model llm --trace "$BS_RES/$mix.trace.jsonl" || true
     read -r nreq nok nmet < <(python3 "$H" slo "$BS_RES/$name.jsonl" "$SCALE" "$TTFT" "$TPOT")
-    bs_csv "$BS_RES/summary.csv" "$mix" "$cfg" "$cost" \
+    bs_csv "$BS_RES/runs.csv" "$mix" "$cfg" "$cost" \
         "$(python3 -c "print('%.4f' % ($nmet / max($nreq, 1)))")" "$nreq" "$nok" "${uns:-0}" "${reps#,}"
     # nothing of these is reused: no drain
     kill -KILL "$BS_GWPID" "${pids[@]}" 2>/dev/null || true
@@ -254,26 +255,63 @@ bx_spawn "$BS_RES/fakeopt.log" python3 "$BS_ROOT/tests/e2e/fake_gpu_optimizer.py
 for ((i = 0; i < 50; i++)); do [ -s "$BS_RES/fakeopt.port" ] && break; sleep 0.1; done
 FAKEOPT="http://127.0.0.1:$(cat "$BS_RES/fakeopt.port")"
 
-echo "mix,config,cost_per_hour,slo_attainment,requests,answered,unserved_rps,$(IFS=,; echo "${TYPES[*]}")" >"$BS_RES/summary.csv"
+HDR="mix,config,cost_per_hour,slo_attainment,requests,answered,unserved_rps,$(IFS=,; echo "${TYPES[*]}")"
+echo "$HDR" >"$BS_RES/runs.csv"
 : >"$BS_RES/sizes.txt"
+declare -A LOADS # "chats docs" -> the name of the load sized and measured at those rates
+# run_load NAME CHATS DOCS: size and measure a steady load of CHATS chats/s and DOCS
+# documents/s (simulated); its rows in runs.csv under NAME. The same rates again reuse the
+# runs made under the first name (the traces would be the same: same seeds).
+run_load() {
+    local name=$1 c=$2 d=$3 prev cfg t
+    prev=${LOADS["$c $d"]:-}
+    if [ -n "$prev" ]; then
+        echo "hetero: $name: the same load as $prev: its runs" >&2
+        awk -F, -v p="$prev" -v n="$name" 'BEGIN { OFS = "," } $1 == p { $1 = n; print }' \
+            "$BS_RES/runs.csv" >"$BS_RES/$name.rows"
+        cat "$BS_RES/$name.rows" >>"$BS_RES/runs.csv"
+        cp "$BS_RES/$prev.sizes" "$BS_RES/$name.sizes"
+        local why
+        why=$(grep "^$prev " "$BS_RES/sizes.txt" | sed "s/^$prev /$name /")
+        echo "$why" >>"$BS_RES/sizes.txt"
+        return 0
+    fi
+    python3 "$H" trace mixed "$c" "$d" $((WINDOWS * 10 + 30)) "$SCALE" 1 "$BS_RES/$name.size-trace.jsonl" >/dev/null
+    python3 "$H" trace mixed "$c" "$d" "$MEASURE" "$SCALE" 2 "$BS_RES/$name.trace.jsonl" >/dev/null
+    echo "hetero: $name ($c chats/s, $d documents/s): sizing with the optimizer" >&2
+    size "$name"
+    measure "$name" optimizer slo
+    measure "$name" random random
+    for t in "${TYPES[@]}"; do measure "$name" "only-$t" least-request; done
+    LOADS["$c $d"]=$name
+    echo "hetero: $name: done ($SECONDS s)" >&2
+}
+
+specs=()
 for mix in "${MIXES[@]}"; do
-    d=$((WINDOWS * 10))
-    [ "$mix" = shifting ] || d=$((WINDOWS * 10 + 30)) # ends before that: see size()
-    python3 "$H" trace "$mix" "$SHORT" "$LONG" "$d" "$SCALE" 1 "$BS_RES/$mix.size-trace.jsonl" >/dev/null
-    python3 "$H" trace "$mix" "$SHORT" "$LONG" "$MEASURE" "$SCALE" 2 "$BS_RES/$mix.trace.jsonl" >/dev/null
-    echo "hetero: $mix: sizing with the optimizer" >&2
-    size "$mix"
-    measure "$mix" optimizer slo
-    measure "$mix" random random
-    for t in "${TYPES[@]}"; do measure "$mix" "only-$t" least-request; done
-    echo "hetero: $mix: done ($SECONDS s)" >&2
+    case $mix in
+    short) run_load short "$SHORT" 0; specs+=(short) ;;
+    long) run_load long 0 "$LONG"; specs+=(long) ;;
+    mixed) run_load mixed "$SHORT" "$LONG"; specs+=(mixed) ;;
+    shifting)
+        ph=()
+        for ((k = 0; k < PHASES; k++)); do
+            read -r c d < <(python3 -c "x = $k / ($PHASES - 1); print('%g %g' % (round($SHORT * (1 - x), 3), round($LONG * x, 3)))")
+            run_load "shift-$((k + 1))" "$c" "$d"
+            ph+=("shift-$((k + 1))")
+        done
+        specs+=("shifting=$(IFS=+; echo "${ph[*]}")")
+        ;;
+    *) echo "hetero: unknown mix $mix" >&2; exit 2 ;;
+    esac
 done
+python3 "$H" summary "$BS_RES/runs.csv" "$BS_RES/summary.csv" "${specs[@]}"
 
 python3 "$H" verdict "$BS_RES/summary.csv" "$MIN_ATT" | tee "$BS_RES/verdict.txt" || BS_FAIL=1
 python3 "$H" plotdata "$BS_RES/summary.csv" "$BS_RES/cost.dat" "$BS_RES/cost.gp"
 bs_plot "$BS_RES/cost.png" "
 load '$BS_RES/cost.gp'
-set title 'optimizer mix vs each GPU type alone vs random routing (bars: \$/h; points: SLO attainment)'
+set title 'optimizer mix vs each GPU type alone vs random routing (bars: \$/h, the shift time-weighted)'
 set style fill solid 0.8 border -1
 set boxwidth 0.9
 set ylabel '\$ per hour'
@@ -287,5 +325,5 @@ plot '$BS_RES/cost.dat' using 1:2:4 with boxes lc variable notitle, \\
      '$BS_RES/cost.dat' using 1:(\$5 > 0 ? \$2 : NaN) with boxes fill pattern 4 lc rgb 'black' title 'leaves load unserved', \\
      '$BS_RES/cost.dat' using 1:3 axes x1y2 with points pt 7 ps 1.3 lc rgb 'black' title 'SLO attainment'"
 bs_table "$BS_RES/summary.csv"
-bs_publish "$BS_RES/summary.csv" "$BS_RES/cost.png" "$BS_RES/settings.txt" "$BS_RES/sizes.txt"
+bs_publish "$BS_RES/summary.csv" "$BS_RES/runs.csv" "$BS_RES/cost.png" "$BS_RES/settings.txt" "$BS_RES/sizes.txt"
 bs_finish

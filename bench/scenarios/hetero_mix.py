@@ -21,14 +21,22 @@ reads files given on the command line and writes only the files named as outputs
   hetero_mix.py slo RUN.jsonl SCALE TTFT_S TPOT_S
         "n ok met": requests, answered, answered with TTFT <= TTFT_S and TPOT <= TPOT_S
         (simulated seconds: wall x SCALE)
+  hetero_mix.py summary RUNS.csv OUT.csv SPEC...
+        the rows of OUT.csv, one mix per SPEC: NAME copies RUNS.csv's rows of NAME;
+        NAME=P1+P2+...: a mix of phases of equal length, its rows the time-weighted means of
+        the phases' rows per config ($/h, replicas, unserved load: the mean; SLO attainment:
+        met / requests over every phase), plus "fixed-<type>" per "only-<type>": that type
+        alone sized for the shift's peak phase (the most replicas any phase needed), as a
+        static fleet must be; sized, not run (no requests, attainment nan)
   hetero_mix.py plotdata SUMMARY.csv OUT.dat OUT.gp
         one line per (mix, config): "x cost attainment% colour unserved" (unserved 1: the
         configuration leaves load that it serves within no SLO), mixes side by side, configs
         within a mix; OUT.gp the gnuplot lines naming them (xtics, key entries)
   hetero_mix.py verdict SUMMARY.csv MIN_ATTAINMENT
         the invariants: every request answered; on every mix the optimizer's $/h <= the
-        cheapest single type's (among those that serve every shape of the mix); prints the
-        savings, and a note where the optimizer's SLO attainment is under MIN_ATTAINMENT
+        cheapest single type's (among those that serve every shape of the mix, "only-<type>");
+        prints the savings against it and against the cheapest "fixed-<type>" where there is
+        one, and a note where the optimizer's SLO attainment is under MIN_ATTAINMENT
 """
 import csv
 import glob
@@ -134,6 +142,72 @@ def cmd_slo(path, scale, ttft_s, tpot_s):
     return 0
 
 
+FIELDS = ["mix", "config", "cost_per_hour", "slo_attainment", "requests", "answered", "unserved_rps"]
+
+
+def _num(x):
+    try:
+        return float(x)
+    except ValueError:
+        return float("nan")
+
+
+def _fmt(x):
+    return "%.4g" % x if x != int(x) else "%d" % x
+
+
+def cmd_summary(runs, out, specs):
+    with open(runs, newline="") as f:
+        rd = csv.DictReader(f)
+        header = rd.fieldnames
+        rows = list(rd)
+    types = header[len(FIELDS):]
+    res = []
+    for spec in specs:
+        name, _, phases = spec.partition("=")
+        if not phases:
+            res += [r for r in rows if r["mix"] == name]
+            continue
+        phases = phases.split("+")
+        per = {}  # config -> its row per phase
+        for r in rows:
+            if r["mix"] in phases:
+                per.setdefault(r["config"], {})[r["mix"]] = r
+        for cfg, byph in per.items():
+            if len(byph) != len(phases):
+                print("hetero_mix: %s: config %s lacks a phase" % (name, cfg), file=sys.stderr)
+                return 1
+            rs = [byph[p] for p in phases]
+            n = len(rs)
+            req = sum(int(r["requests"]) for r in rs)
+            met = sum(round(_num(r["slo_attainment"]) * int(r["requests"])) for r in rs if int(r["requests"]))
+            row = {"mix": name, "config": cfg,
+                   "cost_per_hour": "%.3f" % (sum(float(r["cost_per_hour"]) for r in rs) / n),
+                   "slo_attainment": "%.4f" % (met / req) if req else "nan",
+                   "requests": str(req), "answered": str(sum(int(r["answered"]) for r in rs)),
+                   "unserved_rps": "%.4g" % (sum(float(r["unserved_rps"]) for r in rs) / n)}
+            for t in types:
+                row[t] = _fmt(sum(float(r[t]) for r in rs) / n)
+            res.append(row)
+        for cfg in list(per):
+            if not cfg.startswith("only-"):
+                continue
+            rs = [per[cfg][p] for p in phases]
+            peak = max(rs, key=lambda r: float(r["cost_per_hour"]))
+            row = {"mix": name, "config": "fixed-" + cfg[len("only-"):],
+                   "cost_per_hour": peak["cost_per_hour"], "slo_attainment": "nan", "requests": "0",
+                   "answered": "0", "unserved_rps": "%.4g" % max(float(r["unserved_rps"]) for r in rs)}
+            for t in types:
+                row[t] = _fmt(max(float(r[t]) for r in rs))
+            res.append(row)
+    with open(out, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
+        w.writeheader()
+        for r in res:
+            w.writerow({k: r[k] for k in header})
+    return 0
+
+
 def cmd_verdict(path, min_att):
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -159,13 +233,19 @@ def cmd_verdict(path, min_att):
         best = min(ok_singles, key=lambda r: float(r["cost_per_hour"]))
         oc, bc = float(opt["cost_per_hour"]), float(best["cost_per_hour"])
         print("%s: optimizer $%.2f/h (SLO %.1f %%), cheapest single type %s $%.2f/h (SLO %.1f %%): %+.0f %%"
-              % (m, oc, 100 * float(opt["slo_attainment"]), best["config"], bc,
-                 100 * float(best["slo_attainment"]), 100 * (oc - bc) / bc if bc else 0))
+              % (m, oc, 100 * _num(opt["slo_attainment"]), best["config"], bc,
+                 100 * _num(best["slo_attainment"]), 100 * (oc - bc) / bc if bc else 0))
+        fixed = [r for c, r in rs.items() if c.startswith("fixed-") and float(r["unserved_rps"]) == 0]
+        if fixed:
+            fb = min(fixed, key=lambda r: float(r["cost_per_hour"]))
+            fc = float(fb["cost_per_hour"])
+            print("%s: optimizer $%.2f/h, cheapest single type sized for the peak (static) %s $%.2f/h: %+.0f %%"
+                  % (m, oc, fb["config"], fc, 100 * (oc - fc) / fc if fc else 0))
         if oc > bc + 1e-9:
             bad.append("%s: the optimizer's mix ($%.2f/h) costs more than %s ($%.2f/h)" % (m, oc, best["config"], bc))
-        if float(opt["slo_attainment"]) < min_att:
+        if _num(opt["slo_attainment"]) < min_att:
             print("%s: note: the optimizer's SLO attainment %.1f %% is under %.0f %%"
-                  % (m, 100 * float(opt["slo_attainment"]), 100 * min_att))
+                  % (m, 100 * _num(opt["slo_attainment"]), 100 * min_att))
     for b in bad:
         print("hetero: INVARIANT " + b, file=sys.stderr)
     return 1 if bad else 0
@@ -184,7 +264,7 @@ def cmd_plotdata(path, out, gp):
     with open(out, "w") as f:
         for r in rows:
             x = mixes.index(r["mix"]) * w + cfgs.index(r["config"])
-            att = float(r["slo_attainment"]) if int(r["requests"]) else float("nan")  # not run
+            att = _num(r["slo_attainment"]) if int(r["requests"]) else float("nan")  # not run
             f.write("%d %s %s %d %d\n" % (x, r["cost_per_hour"], "NaN" if att != att else "%.2f" % (100 * att),
                                           cfgs.index(r["config"]) + 1, float(r["unserved_rps"]) > 0))
     with open(gp, "w") as f:
@@ -209,6 +289,8 @@ def main(a):
             return cmd_runs(a[2])
         if c == "slo" and len(a) == 6:
             return cmd_slo(a[2], float(a[3]), float(a[4]), float(a[5]))
+        if c == "summary" and len(a) >= 5:
+            return cmd_summary(a[2], a[3], a[4:])
         if c == "plotdata" and len(a) == 5:
             return cmd_plotdata(a[2], a[3], a[4])
         if c == "verdict" and len(a) == 4:

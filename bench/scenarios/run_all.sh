@@ -5,8 +5,8 @@
 #
 # --quick: the CI smoke run (under three minutes on a 2-core machine, hetero about 45 s of it):
 # every scenario small, its invariants checked (all requests answered, no errors, non-empty
-# answers, plots produced), never its timings. Without --quick: the full runs (about 20 minutes
-# in all, hetero about 12), whose figures docs/benchmarks.md quotes; --publish copies their
+# answers, plots produced), never its timings. Without --quick: the full runs (about 28 minutes
+# in all, hetero about 20), whose figures docs/benchmarks.md quotes; --publish copies their
 # CSVs and plots into docs/results/.
 # Each scenario's output goes to bench/scenarios/results/<scenario>/<stamp>/ and its log to
 # that folder's parent as run_all.log. Exits 1 when any scenario failed.
