@@ -14,6 +14,8 @@
 # Skipped when kubectl, jq or python3 is absent.
 # Usage: bash tests/e2e/test_k8s_gpuopt.sh /path/to/brix
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=gpuopt_lib.sh
+source "$(dirname "$0")/gpuopt_lib.sh"
 e2e_init "$@"
 source "$E2E_DIR/../k8s/lib.sh"
 k8s_e2e_start 30
@@ -28,32 +30,9 @@ cat >"$E2E_TMP/profiles/b.json" <<'JSON'
  "tputs": [[6.0, 4.0], [3.0, 2.0]], "indexes": [[16, 64], [64, 256]]}
 JSON
 
-dep() { # dep NAME MIN
-    cat <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: $1
-  labels: {model.aibrix.ai/name: llm, model.aibrix.ai/min_replicas: "$2"}
-spec:
-  replicas: 0
-  selector: {matchLabels: {model.aibrix.ai/name: llm, app: $1}}
-  template:
-    metadata:
-      labels: {model.aibrix.ai/name: llm, app: $1}
-    spec:
-      containers:
-      - name: engine
-        image: brix:test
-        command: [brix, engine]
-        args: [--model, llm]
-        ports: [{containerPort: 8000}]
----
-YAML
-}
 {
-    dep llm-a 0
-    dep llm-b 1
+    k8s_dep_yaml llm-a 0
+    k8s_dep_yaml llm-b 1
 } >"$E2E_TMP/deps.yaml"
 "${K[@]}" apply -f "$E2E_TMP/deps.yaml" >/dev/null || fail "apply deployments"
 
@@ -97,11 +76,6 @@ E2E_LOGS+=("$E2E_TMP/ctl.log")
 OPT="http://127.0.0.1:$OP"
 wait_ready "$OPT/healthz" "$!"
 
-code() { curl -s -o "$E2E_TMP/body" -w '%{http_code}' --max-time 5 "$@" 2>/dev/null || echo 000; }
-units_is() { # units_is DEP N
-    [ "$(code "$OPT/metrics/default/$1")" = 200 ] &&
-        [ "$(metric_in vllm:deployment_replicas model_name=llm <"$E2E_TMP/body")" = "$2" ]
-}
 log "14 rps of short requests: llm-b's floor replica (4 \$/h for 6 rps) takes 6, llm-a (2 \$/h for 4) 2 replicas the other 8"
 wait_for 25 "llm-a at 200 units" units_is llm-a 200
 units_is llm-b 100 || fail "llm-b not at its floor (label min_replicas 1): $(cat "$E2E_TMP/body")"

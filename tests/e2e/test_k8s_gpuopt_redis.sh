@@ -12,6 +12,8 @@
 # Skipped when kubectl, jq or python3 is absent.
 # Usage: bash tests/e2e/test_k8s_gpuopt_redis.sh /path/to/brix
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=gpuopt_lib.sh
+source "$(dirname "$0")/gpuopt_lib.sh"
 e2e_init "$@"
 source "$E2E_DIR/../k8s/lib.sh"
 k8s_e2e_start 30
@@ -40,32 +42,9 @@ TR='{"60:40":140,"meta_v":4,"meta_interval_sec":10,"meta_precision":10,"meta_tot
 ) &
 E2E_PIDS+=("$!")
 
-dep() { # dep NAME MIN
-    cat <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: $1
-  labels: {model.aibrix.ai/name: llm, model.aibrix.ai/min_replicas: "$2"}
-spec:
-  replicas: 0
-  selector: {matchLabels: {model.aibrix.ai/name: llm, app: $1}}
-  template:
-    metadata:
-      labels: {model.aibrix.ai/name: llm, app: $1}
-    spec:
-      containers:
-      - name: engine
-        image: brix:test
-        command: [brix, engine]
-        args: [--model, llm]
-        ports: [{containerPort: 8000}]
----
-YAML
-}
 {
-    dep llm-a 0
-    dep llm-b 1
+    k8s_dep_yaml llm-a 0
+    k8s_dep_yaml llm-b 1
 } >"$E2E_TMP/deps.yaml"
 "${K[@]}" apply -f "$E2E_TMP/deps.yaml" >/dev/null || fail "apply deployments"
 
@@ -82,11 +61,6 @@ wait_ready "$OPT/healthz" "$!"
 grep -q "profiles and load from redis 127.0.0.1:$RP" "$E2E_TMP/ctl.log" ||
     fail "REDIS_HOST/REDIS_PORT not taken: $(grep 'gpu optimizer' "$E2E_TMP/ctl.log")"
 
-code() { curl -s -o "$E2E_TMP/body" -w '%{http_code}' --max-time 5 "$@" 2>/dev/null || echo 000; }
-units_is() { # units_is DEP N
-    [ "$(code "$OPT/metrics/default/$1")" = 200 ] &&
-        [ "$(metric_in vllm:deployment_replicas model_name=llm <"$E2E_TMP/body")" = "$2" ]
-}
 log "14 rps from Redis: llm-b's floor replica takes 6, llm-a 2 replicas the other 8"
 wait_for 25 "llm-a at 200 units" units_is llm-a 200
 units_is llm-b 100 || fail "llm-b not at its floor: $(cat "$E2E_TMP/body")"

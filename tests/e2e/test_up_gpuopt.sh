@@ -18,6 +18,8 @@
 #    cheaper GPU for short requests (llm-a100). When the gateway has no
 #    /brix/load yet (issue 18's load monitor), that part is skipped, said so.
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=gpuopt_lib.sh
+source "$(dirname "$0")/gpuopt_lib.sh"
 e2e_init "$@"
 
 GP=$(free_port)
@@ -41,61 +43,9 @@ cat >"$E2E_TMP/profiles/h100.json" <<'JSON'
 JSON
 echo 'not a profile' >"$E2E_TMP/profiles/notes.txt"
 
-dep_yaml() { # dep_yaml NAME GPU-PROFILE MIN
-    cat <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: $1
-  labels:
-    model.aibrix.ai/name: llm
-    model.aibrix.ai/min_replicas: "$3"
-  annotations:
-    brix.ai/drain-grace-seconds: "1"
-spec:
-  replicas: 0
-  template:
-    metadata:
-      labels:
-        model.aibrix.ai/name: llm
-    spec:
-      containers:
-        - name: engine
-          command: ["{brix}", "engine"]
-          args: ["--port", "{port}", "--model", "{model}", "--profile", "$2"]
----
-apiVersion: autoscaling.aibrix.ai/v1alpha1
-kind: PodAutoscaler
-metadata:
-  name: $1-optimizer-kpa
-  labels:
-    app.kubernetes.io/name: aibrix
-  annotations:
-    autoscaling.aibrix.ai/scale-down-cooldown-window: "1s"
-    autoscaling.aibrix.ai/scale-to-zero-grace-period: "1s"
-spec:
-  scaleTargetRef:
-    apiVersion: apps/v1
-    kind: Deployment
-    name: $1
-  minReplicas: 0
-  maxReplicas: 4
-  scalingStrategy: KPA
-  observeWindowSeconds: 2
-  panicWindowSeconds: 1
-  metricsSources:
-    - metricSourceType: domain
-      protocolType: http
-      endpoint: aibrix-gpu-optimizer.aibrix-system.svc.cluster.local:8080
-      path: /metrics/default/$1
-      targetMetric: vllm:deployment_replicas
-      targetValue: "100"
----
-YAML
-}
 {
-    dep_yaml llm-a100 llama3-8b-a100-80g 1
-    dep_yaml llm-h100 llama3-8b-h100 0
+    up_dep_yaml llm-a100 llama3-8b-a100-80g 1 1
+    up_dep_yaml llm-h100 llama3-8b-h100 0 1
 } >"$E2E_TMP/stack.yaml"
 
 log "starting brix up with the optimizer (period 1 s, window 20 s, no scale-down delay)"
@@ -104,7 +54,6 @@ up_start up "$E2E_TMP/state" -f "$E2E_TMP/stack.yaml" --gpu-profiles "$E2E_TMP/p
     --gpu-optimizer-scale-down-delay 0
 grep -q "gpu optimizer http://127.0.0.1:$OP" "$E2E_TMP/up.log" || fail "no optimizer line: $(head -5 "$E2E_TMP/up.log")"
 
-code() { curl -s -o "$E2E_TMP/body" -w '%{http_code}' --max-time 5 "$@" 2>/dev/null || echo 000; }
 
 log "keys: /healthz, /metrics and /assignment open, /status and /scale need the key"
 [ "$(code "$OPT/healthz")" = 200 ] || fail "/healthz"
@@ -139,9 +88,6 @@ check "$E2E_TMP/status0.json" '.models[0].reason | length > 0' "a reason line"
 [ "$(code "$OPT/assignment/llm")" = 200 ] || fail "/assignment/llm: $(cat "$E2E_TMP/body")"
 check "$E2E_TMP/body" '.model == "llm" and (.deployments | length == 2) and (.cells | length == 4)' "assignment JSON"
 
-pods_json() { "$BRIX" get pods -o json 2>/dev/null || echo '{"items":[]}'; }
-ready_pods() { pods_json | jq --arg d "$1" '[.items[] | select(.deployment == $d and .phase == "Ready")] | length'; }
-all_pods() { pods_json | jq --arg d "$1" '[.items[] | select(.deployment == $d)] | length'; }
 ready_is() { [ "$(ready_pods "$1")" = "$2" ]; }
 none_of() { [ "$(all_pods "$1")" = 0 ]; }
 log "the KPA follows: llm-a100 to 1 replica, llm-h100 stays at 0"

@@ -17,6 +17,8 @@
 #    requests through the gateway, whose windows the optimizer reads next;
 #  - /metrics/default/<dep> gives units for the load read from Redis.
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=gpuopt_lib.sh
+source "$(dirname "$0")/gpuopt_lib.sh"
 e2e_init "$@"
 command -v redis-server >/dev/null || fail "redis-server missing (bash scripts/deps.sh)"
 command -v redis-cli >/dev/null || fail "redis-cli missing (bash scripts/deps.sh)"
@@ -66,32 +68,9 @@ rcli set "aibrix:llm_request_trace_x_request_trace_$H" \
     '{"80:60":100000,"meta_v":4,"meta_interval_sec":10,"meta_precision":10,"meta_total_reqs":100000,"meta_pending_reqs":0,"meta_queueing_reqs":0}' \
     EX 600 >/dev/null
 
-dep_yaml() { # dep_yaml NAME GPU-PROFILE
-    cat <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: $1
-  labels:
-    model.aibrix.ai/name: llm
-    model.aibrix.ai/min_replicas: "0"
-spec:
-  replicas: 0
-  template:
-    metadata:
-      labels:
-        model.aibrix.ai/name: llm
-    spec:
-      containers:
-        - name: engine
-          command: ["{brix}", "engine"]
-          args: ["--port", "{port}", "--model", "{model}", "--profile", "$2"]
----
-YAML
-}
 {
-    dep_yaml llm-a100 llama3-8b-a100-80g
-    dep_yaml llm-h100 llama3-8b-h100
+    up_dep_yaml llm-a100 llama3-8b-a100-80g 0 0
+    up_dep_yaml llm-h100 llama3-8b-h100 0 0
 } >"$E2E_TMP/stack.yaml"
 
 log "brix up with the optimizer reading redis 127.0.0.1:$RP"

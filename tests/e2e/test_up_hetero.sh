@@ -39,6 +39,8 @@
 # Figures printed: replicas per type per phase, the optimizer's reason, the
 # engines' vllm:request_success_total per Deployment, the probes' groups.
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=gpuopt_lib.sh
+source "$(dirname "$0")/gpuopt_lib.sh"
 e2e_init "$@"
 
 GP=$(free_port)
@@ -67,62 +69,10 @@ log "profiles at time scale $TS (wall rps per replica): short a10g $SHORT_A10G a
 R1=$(awk -v t="$SHORT_A10G" 'BEGIN { printf "%.1f", t * 1.3 }')
 R2=$(awk -v t="$LONG_A100" 'BEGIN { printf "%.2f", t * 0.3 }')
 
-dep_yaml() { # dep_yaml NAME GPU-PROFILE MIN
-    cat <<YAML
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: $1
-  labels:
-    model.aibrix.ai/name: llm
-    model.aibrix.ai/min_replicas: "$3"
-  annotations:
-    brix.ai/drain-grace-seconds: "1"
-spec:
-  replicas: 0
-  template:
-    metadata:
-      labels:
-        model.aibrix.ai/name: llm
-    spec:
-      containers:
-        - name: engine
-          command: ["{brix}", "engine"]
-          args: ["--port", "{port}", "--model", "{model}", "--profile", "$2", "--time-scale", "$TS"]
----
-apiVersion: autoscaling.aibrix.ai/v1alpha1
-kind: PodAutoscaler
-metadata:
-  name: $1-optimizer-kpa
-  labels:
-    app.kubernetes.io/name: aibrix
-  annotations:
-    autoscaling.aibrix.ai/scale-down-cooldown-window: "1s"
-    autoscaling.aibrix.ai/scale-to-zero-grace-period: "1s"
-spec:
-  scaleTargetRef:
-    apiVersion: apps/v1
-    kind: Deployment
-    name: $1
-  minReplicas: 0
-  maxReplicas: 4
-  scalingStrategy: KPA
-  observeWindowSeconds: 2
-  panicWindowSeconds: 1
-  metricsSources:
-    - metricSourceType: domain
-      protocolType: http
-      endpoint: aibrix-gpu-optimizer.aibrix-system.svc.cluster.local:8080
-      path: /metrics/default/$1
-      targetMetric: vllm:deployment_replicas
-      targetValue: "100"
----
-YAML
-}
 {
-    dep_yaml llm-a10g llama3-8b-a10g 1
-    dep_yaml llm-a100 llama3-8b-a100-80g 0
-    dep_yaml llm-h100 llama3-8b-h100 0
+    up_dep_yaml llm-a10g llama3-8b-a10g 1 1 --time-scale "$TS"
+    up_dep_yaml llm-a100 llama3-8b-a100-80g 0 1 --time-scale "$TS"
+    up_dep_yaml llm-h100 llama3-8b-h100 0 1 --time-scale "$TS"
 } >"$E2E_TMP/stack.yaml"
 
 log "brix up: slo routing, optimizer period 1 s, window 20 s, scale-down delay 10 s"
@@ -137,9 +87,6 @@ units() { # units DEP: the optimizer's vllm:deployment_replicas for it (-1 befor
 }
 status() { curl -s --max-time 5 "${auth[@]}" "$OPT/status" 2>/dev/null || echo '{}'; }
 reason() { status | jq -r '.models[0].reason // ""'; }
-pods_json() { "$BRIX" get pods -o json 2>/dev/null || echo '{"items":[]}'; }
-ready_pods() { pods_json | jq --arg d "$1" '[.items[] | select(.deployment == $d and .phase == "Ready")] | length'; }
-all_pods() { pods_json | jq --arg d "$1" '[.items[] | select(.deployment == $d)] | length'; }
 units_cmp() { num_cmp "$(units "$1")" "$2" "$3"; }
 ready_ge() { [ "$(ready_pods "$1")" -ge "$2" ]; }
 pods_are() { [ "$(all_pods "$1")" = "$2" ] && [ "$(ready_pods "$1")" = "$2" ]; }
