@@ -307,7 +307,7 @@ for mix in "${MIXES[@]}"; do
 done
 python3 "$H" summary "$BS_RES/runs.csv" "$BS_RES/summary.csv" "${specs[@]}"
 
-python3 "$H" verdict "$BS_RES/summary.csv" "$MIN_ATT" | tee "$BS_RES/verdict.txt" || BS_FAIL=1
+python3 "$H" verdict "$BS_RES/summary.csv" "$MIN_ATT" mixed shifting | tee "$BS_RES/verdict.txt" || BS_FAIL=1
 python3 "$H" plotdata "$BS_RES/summary.csv" "$BS_RES/cost.dat" "$BS_RES/cost.gp"
 bs_plot "$BS_RES/cost.png" "
 load '$BS_RES/cost.gp'

@@ -32,11 +32,14 @@ reads files given on the command line and writes only the files named as outputs
         one line per (mix, config): "x cost attainment% colour unserved" (unserved 1: the
         configuration leaves load that it serves within no SLO), mixes side by side, configs
         within a mix; OUT.gp the gnuplot lines naming them (xtics, key entries)
-  hetero_mix.py verdict SUMMARY.csv MIN_ATTAINMENT
+  hetero_mix.py verdict SUMMARY.csv MIN_ATTAINMENT [BOTH...]
         the invariants: every request answered; on every mix the optimizer's $/h <= the
         cheapest single type's (among those that serve every shape of the mix, "only-<type>");
         prints the savings against it and against the cheapest "fixed-<type>" where there is
-        one, and a note where the optimizer's SLO attainment is under MIN_ATTAINMENT
+        one, and a note where the optimizer's SLO attainment is under MIN_ATTAINMENT or where,
+        on a mix named in BOTH (those with short and long requests), it is not cheaper than
+        the cheapest single type (the issue's goal; a note, not an invariant: a sizing window's
+        draw can tip a mix's whole replicas)
 """
 import csv
 import glob
@@ -208,7 +211,7 @@ def cmd_summary(runs, out, specs):
     return 0
 
 
-def cmd_verdict(path, min_att):
+def cmd_verdict(path, min_att, both=()):
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     bad = []
@@ -243,6 +246,9 @@ def cmd_verdict(path, min_att):
                   % (m, oc, fb["config"], fc, 100 * (oc - fc) / fc if fc else 0))
         if oc > bc + 1e-9:
             bad.append("%s: the optimizer's mix ($%.2f/h) costs more than %s ($%.2f/h)" % (m, oc, best["config"], bc))
+        if m in both and not oc < bc - 1e-9:
+            print("%s: note: a mix of short and long requests, and the optimizer's mix is not cheaper than %s"
+                  % (m, best["config"]))
         if _num(opt["slo_attainment"]) < min_att:
             print("%s: note: the optimizer's SLO attainment %.1f %% is under %.0f %%"
                   % (m, 100 * _num(opt["slo_attainment"]), 100 * min_att))
@@ -293,8 +299,8 @@ def main(a):
             return cmd_summary(a[2], a[3], a[4:])
         if c == "plotdata" and len(a) == 5:
             return cmd_plotdata(a[2], a[3], a[4])
-        if c == "verdict" and len(a) == 4:
-            return cmd_verdict(a[2], float(a[3]))
+        if c == "verdict" and len(a) >= 4:
+            return cmd_verdict(a[2], float(a[3]), a[4:])
     except IndexError:
         pass
     sys.stderr.write(__doc__)

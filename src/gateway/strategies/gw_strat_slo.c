@@ -28,7 +28,9 @@
  * candidate. The engine's group is the answer's x-brix-gpu-group header.
  *
  * Settings (configure, per strategy name): default-output-tokens (1..1e6,
- * 128), max-outstanding (1..1e6, 32). */
+ * 128), max-outstanding (1..1e6, 32); the gateway's flags
+ * --slo-default-output-tokens and --slo-max-outstanding (brix up's too) set
+ * them on all four names (gw_config_configure_router). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
