@@ -319,6 +319,7 @@ double eng_timing_step(const eng_profile *p, const eng_step_work *w)
         }
         t += (double)p->pp_links * (p->link_lat_s + bytes / p->link_bw);
     }
+    if (w->iters > 1) t *= (double)w->iters;
     t += (double)w->lora_swaps * p->lora_swap_s + (double)w->lora_loads * p->lora_load_s;
     return t + w->load_s;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <math.h>
 
 #include "engine/eng_timing.h"
 
@@ -68,6 +69,9 @@ static void test_lora_and_empty(void **st)
     w.tokens = 1;
     w.seqs = 1;
     double base = eng_timing_step(p, &w);
+    w.iters = 3; /* a multi-step burst: three passes of the same work */
+    assert_true(fabs(eng_timing_step(p, &w) - 3 * base) < 1e-12);
+    w.iters = 0;
     w.lora_swaps = 1;
     assert_true(eng_timing_step(p, &w) > base);
 }
