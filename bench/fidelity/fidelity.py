@@ -11,11 +11,13 @@ when not, why it cannot be, from the case's "why").
 Usage: fidelity.py BRIX [--quick] [--only ID[,ID]] [--json OUT] [--markdown]
   --quick   the cases marked "quick", shortened and sped up: checks that the benchmark runs,
             not its ratios (CI)
+FIDELITY_KEEP_LOGS=DIR keeps the engines' and bench runs' logs of a case that did not run.
 Owns the engines it starts (stopped by pid). Exit 0 when every case ran (whatever the
 ratios), 1 when one could not run, 2 on bad usage.
 """
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -185,8 +187,9 @@ def main(argv):
             if err:
                 failed += 1
                 print(f"| {c['id']} | {c['gpu']} | - | - | - | - | did not run: {err} |")
-                if os.environ.get("FIDELITY_KEEP_LOGS"):
-                    os.system(f"cp -r {tmp} {os.environ['FIDELITY_KEEP_LOGS']}")
+                keep = os.environ.get("FIDELITY_KEEP_LOGS")
+                if keep:  # the logs outlive the temporary folder
+                    shutil.copytree(tmp, keep, dirs_exist_ok=True)
                 continue
             for fg in c["figures"]:
                 got = m.get(fg["metric"])
