@@ -36,6 +36,12 @@ static const bx_flag eng_flags[] = {
     {"--max-num-seqs", F_INT, OFF(max_num_seqs), "max sequences in a batch (default: profile's)"},
     {"--max-num-batched-tokens", F_INT, OFF(max_num_batched_tokens),
      "token budget per step (default: profile's)"},
+    {"--scheduler", F_STR, OFF(scheduler),
+     "vllm-v1 (default): vLLM v1's scheduler, chunked prefill; vllm-v0: vLLM 0.x's default, "
+     "whole prefills that stall decodes, to replay runs of those versions (docs/engine.md)"},
+    {"--num-scheduler-steps", F_INT, OFF(num_scheduler_steps),
+     "with --scheduler vllm-v0: decode passes per scheduling, tokens sent at the end of each "
+     "burst (vLLM 0.x's multi-step; default 1; vLLM v1 has none: no effect)"},
     {"--block-size", F_INT, OFF(block_size), "KV block size in tokens (default 16)"},
     {"--num-gpu-blocks", F_INT, OFF(num_gpu_blocks), "KV cache blocks (default: profile's)"},
     {"--max-model-len", F_INT, OFF(max_model_len),
@@ -138,6 +144,8 @@ void eng_config_default(eng_config *c)
     c->host = "127.0.0.1";
     c->port = 8000;
     c->profile = "llama3-8b-h100";
+    c->scheduler = "vllm-v1";
+    c->num_scheduler_steps = 1;
     c->block_size = 16;
     c->max_loras = 1;
     c->lora_load_s = -1;
@@ -315,6 +323,14 @@ int eng_config_parse(eng_config *c, int argc, char **argv, FILE *out, FILE *err)
     }
     if (c->time_scale <= 0) {
         fprintf(err, "brix engine: --time-scale must be positive\n");
+        return -1;
+    }
+    if (strcmp(c->scheduler, "vllm-v1") && strcmp(c->scheduler, "vllm-v0")) {
+        fprintf(err, "brix engine: --scheduler must be vllm-v1 or vllm-v0\n");
+        return -1;
+    }
+    if (c->num_scheduler_steps < 1 || c->num_scheduler_steps > 256) {
+        fprintf(err, "brix engine: --num-scheduler-steps must be 1..256\n");
         return -1;
     }
     if (c->block_size < 1 || c->block_size > 256) {

@@ -23,8 +23,10 @@ typedef struct eng_config {
     int32_t max_num_seqs;           /* 0: profile default */
     int32_t max_num_batched_tokens; /* 0: profile default */
     int32_t block_size;
-    int32_t num_gpu_blocks; /* 0: profile default (scaled to block size) */
-    int32_t max_model_len;  /* 0: profile default */
+    int32_t num_gpu_blocks;      /* 0: profile default (scaled to block size) */
+    int32_t max_model_len;       /* 0: profile default */
+    const char *scheduler;       /* "vllm-v1" (default) or "vllm-v0" (eng_sched.h) */
+    int32_t num_scheduler_steps; /* vllm-v0: decode passes per step (vLLM's multi-step) */
     int enable_lora;
     int allow_runtime_lora; /* /v1/load_lora_adapter and /v1/unload_lora_adapter
                                (--allow-runtime-lora or VLLM_ALLOW_RUNTIME_LORA_UPDATING) */

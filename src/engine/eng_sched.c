@@ -172,6 +172,7 @@ static void eng_sched_preempt(eng_sched *s, eng_seq *q, int32_t *budget)
         *budget += q->step_tokens;
         q->in_plan = 0;
         q->step_tokens = 0;
+        q->step_burst = 0;
     }
     bx_queue_remove(&q->node);
     s->num_running--;
@@ -211,26 +212,112 @@ static int eng_sched_alloc(eng_sched *s, eng_seq *q, int32_t need)
     return 0;
 }
 
-int eng_sched_plan(eng_sched *s, double now, eng_step_work *w)
+/* Admits waiting sequences FCFS into the plan while *budget lasts (see
+ * eng_sched.h); whole: a prompt is taken whole or admission stops (unless
+ * the plan is empty, so that a prompt over the budget still runs). */
+static void eng_sched_admit(eng_sched *s, double now, eng_step_work *w, int32_t *budget, int whole)
 {
-    memset(w, 0, sizeof(*w));
-    s->plan_len = 0;
-    int32_t budget = s->cfg.max_num_batched_tokens;
-    int preempted = 0;
+    const int32_t bs = s->cfg.block_size;
+    for (bx_queue *qn = bx_queue_head(&s->waiting), *next; qn && *budget > 0; qn = next) {
+        eng_seq *q = bx_container_of(qn, eng_seq, node);
+        next = bx_queue_next(&s->waiting, qn);
+        if (s->num_running >= s->cfg.max_num_seqs) break;
+        if (q->arrival > now) continue; /* arrives during this step: next one */
+        if (q->lora >= 0 && !eng_lora_can_run(&s->lora, q->lora)) continue;
+        int32_t total = q->num_tokens;
+        int32_t max_hit = (total - 1) / bs;
+        eng_sched_hash_upto(s, q, max_hit);
+        int32_t nkeys = q->num_keys < max_hit ? q->num_keys : max_hit;
+        int32_t hit = (int32_t)eng_blocks_match(&s->blocks, q->keys, (size_t)nkeys);
+        int32_t hit_free = 0;
+        for (int32_t i = 0; i < hit; i++)
+            if (s->blocks.blocks[eng_blocks_find(&s->blocks, q->keys[i])].in_free) hit_free++;
+        eng_sched_loaded ld = {0};
+        int32_t n0 = total - hit * bs < *budget ? total - hit * bs : *budget;
+        /* loading never lowers the blocks needed: a request that cannot
+         * start without it cannot with it, so skip the lookup (a copy) */
+        if (s->off.lookup && hit < nkeys &&
+            eng_blocks_for(s, hit * bs + n0) - hit <= s->blocks.num_free - hit_free) {
+            s->off.lookup(q, hit, nkeys, &ld, s->off_ud);
+            if (ld.blocks < 0 || ld.blocks > nkeys - hit) ld.blocks = 0;
+        }
+        int32_t computed = (hit + ld.blocks) * bs;
+        int32_t n = total - computed;
+        if (n > *budget) {
+            if (whole && s->plan_len > 0) break; /* vllm-v0: no chunked prefill */
+            n = *budget;
+        }
+        int32_t need = eng_blocks_for(s, computed + n) - hit;
+        if (need > s->blocks.num_free - hit_free) break;
+        for (int32_t i = 0; i < hit; i++) {
+            int32_t b = eng_blocks_find(&s->blocks, q->keys[i]);
+            eng_blocks_touch(&s->blocks, b);
+            q->blocks[q->num_blocks++] = b;
+        }
+        q->num_stored = hit;
+        q->num_computed = computed;
+        if (eng_sched_alloc(s, q, need) != 0) { /* cannot happen: checked above */
+            eng_sched_free_blocks(s, q);
+            q->num_computed = 0;
+            break;
+        }
+        if (!q->ever_scheduled) {
+            q->ever_scheduled = 1;
+            q->scheduled_ts = now;
+            q->num_cached_tokens = computed; /* GPU and offload hits, as vLLM */
+            s->stats.prefix_queries += (uint64_t)total;
+            s->stats.prefix_hits += (uint64_t)hit * (uint64_t)bs; /* GPU prefix cache only */
+        }
+        if (s->off.admitted && hit < nkeys) s->off.admitted(q, hit, nkeys, &ld, s->off_ud);
+        w->load_s += ld.blocks > 0 ? ld.load_s : 0.0;
+        bx_queue_remove(&q->node);
+        s->num_waiting--;
+        bx_queue_insert_tail(&s->running, &q->node);
+        s->num_running++;
+        q->state = ENG_SEQ_RUNNING;
+        if (q->lora >= 0) {
+            int loaded, swapped;
+            s->lora.a[q->lora].waiting--;
+            eng_lora_activate(&s->lora, q->lora, &loaded, &swapped);
+            w->lora_loads += loaded;
+            w->lora_swaps += swapped;
+        }
+        eng_sched_take(s, q, n, w);
+        *budget -= n;
+    }
+}
 
-    for (bx_queue *qn = bx_queue_head(&s->running), *next; qn && budget > 0; qn = next) {
+enum { RUN_ALL, RUN_PREFILLS, RUN_DECODES };
+
+/* Schedules running sequences in order (RUN_ALL: all; RUN_PREFILLS: those
+ * whose prompt is not computed yet; RUN_DECODES: the others, each for a burst
+ * of up to k tokens), preempting the newest when blocks run out. Returns
+ * whether it preempted. */
+static int eng_sched_run(eng_sched *s, eng_step_work *w, int32_t *budget, int mode, int32_t k)
+{
+    int preempted = 0;
+    for (bx_queue *qn = bx_queue_head(&s->running), *next; qn && *budget > 0; qn = next) {
         eng_seq *q = bx_container_of(qn, eng_seq, node);
         int32_t n = q->num_tokens - q->num_computed;
-        if (n > budget) n = budget;
+        int32_t m = 1; /* tokens the step generates for q */
+        if (mode != RUN_ALL && (n > 1) != (mode == RUN_PREFILLS)) n = 0;
+        if (mode == RUN_DECODES && n == 1) {
+            int32_t left = q->max_tokens - eng_seq_generated(q);
+            if (q->stop_after > 0 && q->stop_after - eng_seq_generated(q) < left)
+                left = q->stop_after - eng_seq_generated(q);
+            m = k < left ? k : left;
+            if (m < 1) m = 1;
+        }
+        if (n > *budget) n = *budget;
         if (n <= 0) {
             next = bx_queue_next(&s->running, qn);
             continue;
         }
-        int32_t need = eng_blocks_for(s, q->num_computed + n) - q->num_blocks;
+        int32_t need = eng_blocks_for(s, q->num_computed + n + m - 1) - q->num_blocks;
         int self = 0;
         while (need > s->blocks.num_free) {
             eng_seq *victim = bx_container_of(bx_queue_tail(&s->running), eng_seq, node);
-            eng_sched_preempt(s, victim, &budget);
+            eng_sched_preempt(s, victim, budget);
             preempted = 1;
             if (victim == q) {
                 self = 1;
@@ -241,75 +328,32 @@ int eng_sched_plan(eng_sched *s, double now, eng_step_work *w)
         next = bx_queue_next(&s->running, qn); /* after the preemptions */
         if (eng_sched_alloc(s, q, need) != 0) break;
         eng_sched_take(s, q, n, w);
-        budget -= n;
-    }
-
-    if (!preempted) {
-        const int32_t bs = s->cfg.block_size;
-        for (bx_queue *qn = bx_queue_head(&s->waiting), *next; qn && budget > 0; qn = next) {
-            eng_seq *q = bx_container_of(qn, eng_seq, node);
-            next = bx_queue_next(&s->waiting, qn);
-            if (s->num_running >= s->cfg.max_num_seqs) break;
-            if (q->arrival > now) continue; /* arrives during this step: next one */
-            if (q->lora >= 0 && !eng_lora_can_run(&s->lora, q->lora)) continue;
-            int32_t total = q->num_tokens;
-            int32_t max_hit = (total - 1) / bs;
-            eng_sched_hash_upto(s, q, max_hit);
-            int32_t nkeys = q->num_keys < max_hit ? q->num_keys : max_hit;
-            int32_t hit = (int32_t)eng_blocks_match(&s->blocks, q->keys, (size_t)nkeys);
-            int32_t hit_free = 0;
-            for (int32_t i = 0; i < hit; i++)
-                if (s->blocks.blocks[eng_blocks_find(&s->blocks, q->keys[i])].in_free) hit_free++;
-            eng_sched_loaded ld = {0};
-            int32_t n0 = total - hit * bs < budget ? total - hit * bs : budget;
-            /* loading never lowers the blocks needed: a request that cannot
-             * start without it cannot with it, so skip the lookup (a copy) */
-            if (s->off.lookup && hit < nkeys &&
-                eng_blocks_for(s, hit * bs + n0) - hit <= s->blocks.num_free - hit_free) {
-                s->off.lookup(q, hit, nkeys, &ld, s->off_ud);
-                if (ld.blocks < 0 || ld.blocks > nkeys - hit) ld.blocks = 0;
-            }
-            int32_t computed = (hit + ld.blocks) * bs;
-            int32_t n = total - computed;
-            if (n > budget) n = budget;
-            int32_t need = eng_blocks_for(s, computed + n) - hit;
-            if (need > s->blocks.num_free - hit_free) break;
-            for (int32_t i = 0; i < hit; i++) {
-                int32_t b = eng_blocks_find(&s->blocks, q->keys[i]);
-                eng_blocks_touch(&s->blocks, b);
-                q->blocks[q->num_blocks++] = b;
-            }
-            q->num_stored = hit;
-            q->num_computed = computed;
-            if (eng_sched_alloc(s, q, need) != 0) { /* cannot happen: checked above */
-                eng_sched_free_blocks(s, q);
-                q->num_computed = 0;
-                break;
-            }
-            if (!q->ever_scheduled) {
-                q->ever_scheduled = 1;
-                q->scheduled_ts = now;
-                q->num_cached_tokens = computed; /* GPU and offload hits, as vLLM */
-                s->stats.prefix_queries += (uint64_t)total;
-                s->stats.prefix_hits += (uint64_t)hit * (uint64_t)bs; /* GPU prefix cache only */
-            }
-            if (s->off.admitted && hit < nkeys) s->off.admitted(q, hit, nkeys, &ld, s->off_ud);
-            w->load_s += ld.blocks > 0 ? ld.load_s : 0.0;
-            bx_queue_remove(&q->node);
-            s->num_waiting--;
-            bx_queue_insert_tail(&s->running, &q->node);
-            s->num_running++;
-            q->state = ENG_SEQ_RUNNING;
-            if (q->lora >= 0) {
-                int loaded, swapped;
-                s->lora.a[q->lora].waiting--;
-                eng_lora_activate(&s->lora, q->lora, &loaded, &swapped);
-                w->lora_loads += loaded;
-                w->lora_swaps += swapped;
-            }
-            eng_sched_take(s, q, n, w);
-            budget -= n;
+        if (mode == RUN_DECODES && k > 1) {
+            q->step_burst = m;
+            w->decode_ctx += (k - 1) / 2; /* the context grows over the burst */
         }
+        *budget -= n;
+    }
+    return preempted;
+}
+
+int eng_sched_plan(eng_sched *s, double now, eng_step_work *w)
+{
+    memset(w, 0, sizeof(*w));
+    s->plan_len = 0;
+    int32_t budget = s->cfg.max_num_batched_tokens;
+    if (s->cfg.policy == ENG_SCHED_VLLM_V0) {
+        /* prefills first, whole; the running sequences decode only when none is admitted */
+        int preempted = eng_sched_run(s, w, &budget, RUN_PREFILLS, 1);
+        if (!preempted) eng_sched_admit(s, now, w, &budget, 1);
+        if (s->plan_len == 0) {
+            int32_t k = s->cfg.num_scheduler_steps > 1 ? s->cfg.num_scheduler_steps : 1;
+            budget = s->cfg.max_num_batched_tokens;
+            eng_sched_run(s, w, &budget, RUN_DECODES, k);
+            if (s->plan_len > 0 && k > 1) w->iters = k;
+        }
+    } else if (!eng_sched_run(s, w, &budget, RUN_ALL, 1)) {
+        eng_sched_admit(s, now, w, &budget, 0);
     }
     s->planned = 1;
     return s->plan_len;
@@ -337,6 +381,30 @@ static void eng_sched_store(eng_sched *s, eng_seq *q)
     q->num_stored = nfull;
 }
 
+/* q computed its last token: the next one is generated. Returns 1 if q
+ * finished (it is freed then). */
+static int eng_sched_emit(eng_sched *s, eng_seq *q, double now)
+{
+    int32_t g = eng_seq_generated(q);
+    uint32_t id = s->cbs.gen_token ? s->cbs.gen_token(q, g, s->ud) : 0;
+    q->tokens[q->num_tokens++] = id;
+    if (g == 0) {
+        q->first_token_ts = now;
+        s->stats.prompt_tokens += (uint64_t)q->num_prompt;
+    }
+    q->last_token_ts = now;
+    s->stats.generation_tokens++;
+    if (s->cbs.on_token) s->cbs.on_token(q, id, now, s->ud);
+    g++;
+    if (g >= q->max_tokens)
+        eng_sched_finish(s, q, ENG_FINISH_LENGTH, now);
+    else if (q->stop_after > 0 && g >= q->stop_after)
+        eng_sched_finish(s, q, ENG_FINISH_STOP, now);
+    else
+        return 0;
+    return 1;
+}
+
 void eng_sched_commit(eng_sched *s, double now)
 {
     if (!s->planned) return;
@@ -346,29 +414,19 @@ void eng_sched_commit(eng_sched *s, double now)
         eng_seq *q = s->plan[i];
         if (!q->in_plan) continue; /* preempted after it was planned */
         q->in_plan = 0;
-        q->num_computed += q->step_tokens;
+        int32_t burst = q->step_burst > 0 ? q->step_burst : 1, first = q->step_tokens;
+        q->step_burst = 0;
         q->step_tokens = 0;
-        eng_sched_store(s, q);
-        if (q->abort_pending) {
-            eng_sched_finish(s, q, ENG_FINISH_ABORT, now);
-            continue;
+        for (int32_t b = 0; b < burst; b++) {
+            q->num_computed += b == 0 ? first : 1;
+            eng_sched_store(s, q);
+            if (q->abort_pending) {
+                eng_sched_finish(s, q, ENG_FINISH_ABORT, now);
+                break;
+            }
+            if (q->num_computed < q->num_tokens) break; /* prefill chunk */
+            if (eng_sched_emit(s, q, now)) break;       /* finished (and freed) */
         }
-        if (q->num_computed < q->num_tokens) continue; /* prefill chunk */
-        int32_t g = eng_seq_generated(q);
-        uint32_t id = s->cbs.gen_token ? s->cbs.gen_token(q, g, s->ud) : 0;
-        q->tokens[q->num_tokens++] = id;
-        if (g == 0) {
-            q->first_token_ts = now;
-            s->stats.prompt_tokens += (uint64_t)q->num_prompt;
-        }
-        q->last_token_ts = now;
-        s->stats.generation_tokens++;
-        if (s->cbs.on_token) s->cbs.on_token(q, id, now, s->ud);
-        g++;
-        if (g >= q->max_tokens)
-            eng_sched_finish(s, q, ENG_FINISH_LENGTH, now);
-        else if (q->stop_after > 0 && g >= q->stop_after)
-            eng_sched_finish(s, q, ENG_FINISH_STOP, now);
     }
     s->plan_len = 0;
 }

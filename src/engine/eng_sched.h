@@ -16,6 +16,17 @@
  * emitted, full blocks are hashed and cached, finished sequences leave.
  * Time is a double in simulated seconds supplied by the caller.
  *
+ * Policies (eng_sched_cfg.policy): ENG_SCHED_VLLM_V1 (the default) is the
+ * above. ENG_SCHED_VLLM_V0 models vLLM 0.x's default scheduler, for
+ * replaying runs of those versions (bench/fidelity): no chunked prefill (a
+ * prompt is admitted whole, or admission stops), and a step either
+ * prefills newly admitted sequences or decodes the running ones, prefills
+ * first (decodes stall while sequences are admitted). With
+ * num_scheduler_steps k > 1 (vLLM's multi-step scheduling) a decode step is
+ * a burst of k forward passes (work.iters = k): each running sequence
+ * generates up to k tokens, all emitted at the burst's end, and admission
+ * waits for the burst to end.
+ *
  * KV offloading (eng_sched_set_offload, optional): after the GPU prefix
  * match, admission asks an outside tier for the blocks that follow; those it
  * holds are loaded instead of computed (their time is added to the step as
@@ -57,6 +68,7 @@ typedef struct eng_seq {
     int in_plan, abort_pending;
     int32_t num_cached_tokens; /* prefix hit at first scheduling */
     int32_t preemptions;
+    int32_t step_burst; /* ENG_SCHED_VLLM_V0 decode burst: tokens to generate (0: not one) */
     double arrival, scheduled_ts, first_token_ts, last_token_ts;
     int ever_scheduled;
     void *ud;
@@ -97,6 +109,8 @@ typedef struct eng_sched_offload {
     eng_blocks_evict_cb evict;
 } eng_sched_offload;
 
+enum eng_sched_policy { ENG_SCHED_VLLM_V1 = 0, ENG_SCHED_VLLM_V0 };
+
 typedef struct eng_sched_cfg {
     int32_t max_num_seqs;
     int32_t max_num_batched_tokens;
@@ -104,7 +118,9 @@ typedef struct eng_sched_cfg {
     int32_t num_gpu_blocks;
     int32_t max_loras, max_cpu_loras;
     const char *hash_seed;
-    int hash_algo; /* bx_blockhash_algo (0: sha256_cbor) */
+    int hash_algo;               /* bx_blockhash_algo (0: sha256_cbor) */
+    int policy;                  /* enum eng_sched_policy */
+    int32_t num_scheduler_steps; /* ENG_SCHED_VLLM_V0: decode passes per step (0, 1: one) */
 } eng_sched_cfg;
 
 typedef struct eng_sched_stats {

@@ -268,6 +268,13 @@ int eng_server_init(eng_server **out, uv_loop_t *loop, const eng_config *cfg, ch
         .hash_algo = eng_server_hash_algo(cfg->hash_algo)};
     if (sc.num_gpu_blocks < 1) sc.num_gpu_blocks = 1;
     s->max_model_len = cfg->max_model_len ? cfg->max_model_len : s->prof->max_model_len;
+    if (!strcmp(cfg->scheduler, "vllm-v0")) { /* vLLM 0.x's defaults without chunked prefill */
+        sc.policy = ENG_SCHED_VLLM_V0;
+        sc.num_scheduler_steps = cfg->num_scheduler_steps;
+        if (!cfg->max_num_seqs) sc.max_num_seqs = 256;
+        if (!cfg->max_num_batched_tokens)
+            sc.max_num_batched_tokens = s->max_model_len > 2048 ? s->max_model_len : 2048;
+    }
     int64_t capacity = (int64_t)sc.num_gpu_blocks * bs;
     if (s->max_model_len > capacity) {
         snprintf(err, errlen,

@@ -93,6 +93,8 @@ typedef struct eng_step_work {
     int32_t lora_swaps;  /* adapters moved into GPU slots for this step */
     int32_t lora_loads;  /* adapters loaded from disk for this step */
     double load_s;       /* KV blocks loaded from offload tiers (eng_offload), added as is */
+    int32_t iters;       /* forward passes of this work in a row (multi-step decode burst; 0: 1);
+                            the LoRA and load terms count once */
 } eng_step_work;
 
 const eng_profile *eng_timing_find(const char *name);

@@ -261,6 +261,59 @@ static void test_abort_frees_blocks(void **st)
     eng_sched_close(&s);
 }
 
+/* --scheduler vllm-v0: a prompt is admitted whole and its step stalls the
+ * running decodes; with num_scheduler_steps 4 a decode step is a burst of 4
+ * passes whose tokens all come at its end. */
+static void test_vllm_v0_prefill_first_and_bursts(void **st)
+{
+    (void)st;
+    eng_sched s;
+    struct rec r;
+    eng_step_work w;
+    memset(&r, 0, sizeof(r));
+    eng_sched_cfg c = {.max_num_seqs = 8,
+                       .max_num_batched_tokens = 64,
+                       .block_size = 16,
+                       .num_gpu_blocks = 64,
+                       .max_loras = 1,
+                       .max_cpu_loras = 1,
+                       .hash_seed = "0",
+                       .policy = ENG_SCHED_VLLM_V0,
+                       .num_scheduler_steps = 4};
+    assert_int_equal(eng_sched_init(&s, &c, &cbs, &r), 0);
+    uint32_t p1[40], p2[40], p3[40];
+    prompt(p1, 40, 100);
+    prompt(p2, 40, 200);
+    prompt(p3, 40, 300);
+    eng_sched_add(&s, p1, 40, 10, -1, 0, (void *)1);
+    eng_sched_add(&s, p2, 40, 10, -1, 0, (void *)2);
+    assert_int_equal(run_step(&s, &r, &w), 1); /* 80 tokens: the second waits, whole */
+    assert_int_equal(w.tokens, 40);
+    assert_int_equal(run_step(&s, &r, &w), 1); /* prefill of 2; 1 does not decode */
+    assert_int_equal(w.tokens, 40);
+    assert_int_equal(r.tokens[1], 1);
+    assert_int_equal(run_step(&s, &r, &w), 2); /* a burst of 4 for both */
+    assert_int_equal(w.iters, 4);
+    assert_int_equal(w.tokens, 2);
+    assert_int_equal(r.tokens[1], 5);
+    assert_int_equal(r.tokens[2], 5);
+    eng_sched_add(&s, p3, 40, 10, -1, 0, (void *)3);
+    assert_int_equal(run_step(&s, &r, &w), 1); /* the newcomer's prefill alone */
+    assert_int_equal(w.iters, 0);
+    assert_int_equal(r.tokens[1], 5);
+    run_step(&s, &r, &w);
+    assert_int_equal(r.tokens[1], 9);
+    run_step(&s, &r, &w); /* the last token: a burst of one */
+    assert_int_equal(r.tokens[1], 10);
+    assert_int_equal(r.finished[1], ENG_FINISH_LENGTH + 1);
+    assert_int_equal(r.tokens[3], 9);
+    while (eng_sched_has_work(&s))
+        run_step(&s, &r, &w);
+    assert_int_equal(r.tokens[3], 10);
+    assert_true(eng_blocks_usage(&s.blocks) == 0.0);
+    eng_sched_close(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_preemption_by_recompute),
         cmocka_unit_test(test_lora_skip_does_not_block),
         cmocka_unit_test(test_abort_frees_blocks),
+        cmocka_unit_test(test_vllm_v0_prefill_first_and_bursts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
