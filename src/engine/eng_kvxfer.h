@@ -7,7 +7,7 @@
  *    {"kv_connector":"NixlConnector","kv_role":"kv_both"}. kv_role is
  *    kv_producer (prefill), kv_consumer (decode) or kv_both; the other
  *    fields of vLLM's config are accepted and not acted on, a key vLLM does
- *    not know is refused. kv_load_failure_policy ("fail", the default here,
+ *    not know is refused. kv_load_failure_policy ("fail", the default as vLLM's,
  *    or "recompute") says what a decode engine does when the prefill side
  *    no longer holds the KV.
  *  - a request's kv_transfer_params (NixlConnector's): do_remote_decode

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Prefill/decode disaggregation against colocated engines, side by side in one run (AIBrix
+# reports up to 2x better p95 ITL with P/D).
+#
+#   bash bench/scenarios/pd.sh [path/to/brix] [--quick] [--out DIR] [--publish]
+#
+# Two arms on the same seeded workload of long prompts and long outputs (`brix bench run
+# --workload random`, streamed, Poisson arrivals):
+#   colocated: 2 plain `brix engine` processes behind `brix gateway --strategy least-request`;
+#   pd:        1 prefill engine (--kv-transfer-config kv_producer) and 1 decode engine
+#              (kv_consumer) as one roleset behind `brix gateway --strategy pd`; the decode
+#              engine pulls each prompt's KV over the modelled link (--kv-link-gbps 25,
+#              --kv-link-latency-us 50) instead of computing it.
+# Same GPUs in both arms (2 x llama3-8b-h100 profile). Prints and writes (results/pd/<stamp>/):
+# summary.csv (TTFT p50/p95/mean, ITL p50/p95/p99/mean over every inter-token gap, output
+# tokens/s), the ratios pd / colocated, itl_cdf.png, per-request JSONL per arm, the engines'
+# /metrics (brix:kv_transfer_* counters: prefills, pulls, bytes). Times are simulated GPU time
+# (wall x --time-scale). --quick: tiny run at a high time scale; checks invariants only (all
+# answered, no errors, every pd request took the two legs). --publish copies the CSV, the
+# plot and the settings to docs/results/.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+bs_init pd "$@"
+PDPY="$BS_HERE/pd_stats.py"
+
+if [ "$BS_QUICK" = 1 ]; then
+    N=16 RATE=8 INLEN=512 OUTLEN=32 SCALE=20
+else
+    N=150 RATE=2.5 INLEN=3000 OUTLEN=300 SCALE=1
+fi
+PROFILE=llama3-8b-h100
+KVP='{"kv_connector":"NixlConnector","kv_role":"kv_producer"}'
+KVC='{"kv_connector":"NixlConnector","kv_role":"kv_consumer"}'
+CSV="$BS_RES/summary.csv"
+echo "arm,requests,ok,ttft_p50_ms,ttft_p95_ms,ttft_mean_ms,itl_p50_ms,itl_p95_ms,itl_p99_ms,itl_mean_ms,out_tok_per_s" >"$CSV"
+{
+    echo "engines=2 per arm profile=$PROFILE time_scale=$SCALE kv_link=25GB/s+50us"
+    echo "workload=random requests=$N rate=$RATE input_len=$INLEN output_len=$OUTLEN len_dist=fixed stream seed=1"
+    echo "colocated: 2 engines, gateway --strategy least-request; pd: 1 kv_producer + 1 kv_consumer (roleset rs1), gateway --strategy pd"
+} >"$BS_RES/settings.txt"
+cat "$BS_RES/settings.txt" >&2
+
+run_arm() { # NAME GATEWAY-ARGS...
+    local name=$1
+    shift
+    bs_gateway "$name" "$@" --scrape-interval-ms 250
+    bs_bench "$name" "$BS_GW" --model m --workload random --num-requests "$N" --rate "$RATE" \
+        --input-len "$INLEN" --output-len "$OUTLEN" --len-dist fixed || true
+    bs_metrics "$name" "${BS_URLS[@]}"
+    bx_stop "$BS_GWPID"
+    bs_stop_engines
+    [ -s "$BS_RES/$name.jsonl" ] || { BS_FAIL=1; return 0; }
+    bs_check "$name" "$N"
+    bs_csv "$CSV" "$name" "$(python3 "$PDPY" stats "$BS_RES/$name.jsonl" "$SCALE")"
+    python3 "$PDPY" itlcdf "$BS_RES/$name.jsonl" "$BS_RES/$name.itl.dat" "$SCALE"
+}
+
+common=(--model m --profile "$PROFILE" --time-scale "$SCALE")
+echo "pd: colocated ..." >&2
+bs_engines 2 colocated "${common[@]}"
+run_arm colocated "${BS_BACKENDS[@]}" --strategy least-request
+
+echo "pd: pd (1 prefill + 1 decode) ..." >&2
+BS_URLS=() BS_EPIDS=()
+for role in prefill decode; do
+    p=$(bx_free_port)
+    kv=$KVP
+    [ "$role" = decode ] && kv=$KVC
+    bx_start_engine "$BS_RES/pd-$role.engine.log" "$p" --log-level warn "${common[@]}" \
+        --kv-transfer-config "$kv"
+    BS_EPIDS+=("$BX_LAST")
+    BS_URLS+=("http://127.0.0.1:$p")
+    bx_wait_http "http://127.0.0.1:$p/health" 20 "$BX_LAST"
+done
+run_arm pd --backend "rs1/prefill=${BS_URLS[0]}" --backend "rs1/decode=${BS_URLS[1]}" --strategy pd
+
+# every pd request took the two legs: N prefills answered, N pulls, no failure
+pre=$(python3 "$BS_PY" promsum brix:kv_transfer_prefills_total "$BS_RES"/pd.metrics.0.txt)
+pulls=$(python3 "$BS_PY" promsum brix:kv_transfer_pulls_total "$BS_RES"/pd.metrics.1.txt)
+fails=$(python3 "$BS_PY" promsum brix:kv_transfer_pull_failures_total "$BS_RES"/pd.metrics.1.txt)
+echo "pd: prefills answered $pre, KV pulls $pulls, pull failures $fails" >&2
+if ! awk -v a="$pre" -v b="$pulls" -v f="$fails" -v n="$N" 'BEGIN { exit !(a == n && b == n && f == 0) }'; then
+    echo "pd: INVARIANT every request takes the two legs: prefills $pre, pulls $pulls, failures $fails (want $N, $N, 0)" >&2
+    BS_FAIL=1
+fi
+
+echo
+echo "P/D (1 prefill + 1 decode) vs 2 colocated engines, $N requests at $RATE/s, $INLEN in /" \
+    "$OUTLEN out; ms of simulated time"
+bs_table "$CSV"
+python3 - "$CSV" <<'PY' | tee "$BS_RES/ratios.txt"
+import csv, sys
+rows = {r["arm"]: r for r in csv.DictReader(open(sys.argv[1]))}
+c, p = rows.get("colocated"), rows.get("pd")
+if c and p:
+    for k in ("ttft_p50_ms", "ttft_p95_ms", "itl_p50_ms", "itl_p95_ms", "itl_p99_ms", "out_tok_per_s"):
+        a, b = float(c[k]), float(p[k])
+        print("%-14s colocated %9.2f  pd %9.2f  pd/colocated %.2fx" % (k, a, b, b / a if a else float("nan")))
+PY
+bs_plot "$BS_RES/itl_cdf.png" "
+set title 'ITL CDF: P/D (1 prefill + 1 decode) vs 2 colocated, $INLEN in / $OUTLEN out, $RATE req/s'
+set xlabel 'inter-token latency (ms, simulated)'
+set ylabel 'fraction of gaps'
+set logscale x
+set key right bottom inside
+plot '$BS_RES/colocated.itl.dat' using 1:2 with lines lw 2 title 'colocated (2 engines)', \
+     '$BS_RES/pd.itl.dat' using 1:2 with lines lw 2 title 'P/D (1P + 1D)'"
+bs_publish "$CSV" "$BS_RES/itl_cdf.png" "$BS_RES/settings.txt" "$BS_RES/ratios.txt"
+bs_finish
