@@ -18,6 +18,8 @@
 # (wall x --time-scale). --quick: tiny run at a high time scale; checks invariants only (all
 # answered, no errors, every pd request took the two legs). --publish copies the CSV, the
 # plot and the settings to docs/results/.
+# Environment: PD_PROFILE (llama3-8b-h100), PD_RATE, PD_INLEN, PD_OUTLEN, PD_N override the
+# workload; PD_TAG (e.g. -a100) is appended to the output files' names.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 bs_init pd "$@"
@@ -26,19 +28,20 @@ PDPY="$BS_HERE/pd_stats.py"
 if [ "$BS_QUICK" = 1 ]; then
     N=16 RATE=8 INLEN=512 OUTLEN=32 SCALE=20
 else
-    N=150 RATE=2.5 INLEN=3000 OUTLEN=300 SCALE=1
+    N=${PD_N:-150} RATE=${PD_RATE:-2.5} INLEN=${PD_INLEN:-3000} OUTLEN=${PD_OUTLEN:-300} SCALE=1
 fi
-PROFILE=llama3-8b-h100
+PROFILE=${PD_PROFILE:-llama3-8b-h100}
+TAG=${PD_TAG:-}
 KVP='{"kv_connector":"NixlConnector","kv_role":"kv_producer"}'
 KVC='{"kv_connector":"NixlConnector","kv_role":"kv_consumer"}'
-CSV="$BS_RES/summary.csv"
+CSV="$BS_RES/summary$TAG.csv"
 echo "arm,requests,ok,ttft_p50_ms,ttft_p95_ms,ttft_mean_ms,itl_p50_ms,itl_p95_ms,itl_p99_ms,itl_mean_ms,out_tok_per_s" >"$CSV"
 {
     echo "engines=2 per arm profile=$PROFILE time_scale=$SCALE kv_link=25GB/s+50us"
     echo "workload=random requests=$N rate=$RATE input_len=$INLEN output_len=$OUTLEN len_dist=fixed stream seed=1"
     echo "colocated: 2 engines, gateway --strategy least-request; pd: 1 kv_producer + 1 kv_consumer (roleset rs1), gateway --strategy pd"
-} >"$BS_RES/settings.txt"
-cat "$BS_RES/settings.txt" >&2
+} >"$BS_RES/settings$TAG.txt"
+cat "$BS_RES/settings$TAG.txt" >&2
 
 run_arm() { # NAME GATEWAY-ARGS...
     local name=$1
@@ -88,7 +91,7 @@ echo
 echo "P/D (1 prefill + 1 decode) vs 2 colocated engines, $N requests at $RATE/s, $INLEN in /" \
     "$OUTLEN out; ms of simulated time"
 bs_table "$CSV"
-python3 - "$CSV" <<'PY' | tee "$BS_RES/ratios.txt"
+python3 - "$CSV" <<'PY' | tee "$BS_RES/ratios$TAG.txt"
 import csv, sys
 rows = {r["arm"]: r for r in csv.DictReader(open(sys.argv[1]))}
 c, p = rows.get("colocated"), rows.get("pd")
@@ -97,13 +100,13 @@ if c and p:
         a, b = float(c[k]), float(p[k])
         print("%-14s colocated %9.2f  pd %9.2f  pd/colocated %.2fx" % (k, a, b, b / a if a else float("nan")))
 PY
-bs_plot "$BS_RES/itl_cdf.png" "
-set title 'ITL CDF: P/D (1 prefill + 1 decode) vs 2 colocated, $INLEN in / $OUTLEN out, $RATE req/s'
+bs_plot "$BS_RES/itl_cdf$TAG.png" "
+set title 'ITL CDF: P/D (1 prefill + 1 decode) vs 2 colocated, $PROFILE, $INLEN in / $OUTLEN out, $RATE req/s'
 set xlabel 'inter-token latency (ms, simulated)'
 set ylabel 'fraction of gaps'
 set logscale x
 set key right bottom inside
 plot '$BS_RES/colocated.itl.dat' using 1:2 with lines lw 2 title 'colocated (2 engines)', \
      '$BS_RES/pd.itl.dat' using 1:2 with lines lw 2 title 'P/D (1P + 1D)'"
-bs_publish "$CSV" "$BS_RES/itl_cdf.png" "$BS_RES/settings.txt" "$BS_RES/ratios.txt"
+bs_publish "$CSV" "$BS_RES/itl_cdf$TAG.png" "$BS_RES/settings$TAG.txt" "$BS_RES/ratios$TAG.txt"
 bs_finish
