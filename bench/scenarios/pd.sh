@@ -6,7 +6,7 @@
 #
 # Two arms on the same seeded workload of long prompts and long outputs (`brix bench run
 # --workload random`, streamed, Poisson arrivals):
-#   colocated: 2 plain `brix engine` processes behind `brix gateway --strategy least-request`;
+#   colocated: 2 plain `brix engine` processes (PD_P + PD_D) behind `brix gateway --strategy least-request`;
 #   pd:        1 prefill engine (--kv-transfer-config kv_producer) and 1 decode engine
 #              (kv_consumer) as one roleset behind `brix gateway --strategy pd`; the decode
 #              engine pulls each prompt's KV over the modelled link (--kv-link-gbps 25,
@@ -19,7 +19,9 @@
 # answered, no errors, every pd request took the two legs). --publish copies the CSV, the
 # plot and the settings to docs/results/.
 # Environment: PD_PROFILE (llama3-8b-h100), PD_RATE, PD_INLEN, PD_OUTLEN, PD_N override the
-# workload; PD_TAG (e.g. -a100) is appended to the output files' names.
+# workload; PD_P and PD_D (1 each) the group's prefill and decode engines (one roleset; the
+# colocated arm gets PD_P + PD_D engines); PD_TAG (e.g. -a100) is appended to the output
+# files' names.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 bs_init pd "$@"
@@ -32,14 +34,17 @@ else
 fi
 PROFILE=${PD_PROFILE:-llama3-8b-h100}
 TAG=${PD_TAG:-}
+NP=${PD_P:-1} ND=${PD_D:-1}
+NC=$((NP + ND))
+SHAPE="${NP}P + ${ND}D"
 KVP='{"kv_connector":"NixlConnector","kv_role":"kv_producer"}'
 KVC='{"kv_connector":"NixlConnector","kv_role":"kv_consumer"}'
 CSV="$BS_RES/summary$TAG.csv"
 echo "arm,requests,ok,ttft_p50_ms,ttft_p95_ms,ttft_mean_ms,itl_p50_ms,itl_p95_ms,itl_p99_ms,itl_mean_ms,out_tok_per_s" >"$CSV"
 {
-    echo "engines=2 per arm profile=$PROFILE time_scale=$SCALE kv_link=25GB/s+50us"
+    echo "engines=$NC per arm profile=$PROFILE time_scale=$SCALE kv_link=25GB/s+50us"
     echo "workload=random requests=$N rate=$RATE input_len=$INLEN output_len=$OUTLEN len_dist=fixed stream seed=1"
-    echo "colocated: 2 engines, gateway --strategy least-request; pd: 1 kv_producer + 1 kv_consumer (roleset rs1), gateway --strategy pd"
+    echo "colocated: $NC engines, gateway --strategy least-request; pd: $NP kv_producer + $ND kv_consumer (roleset rs1), gateway --strategy pd"
 } >"$BS_RES/settings$TAG.txt"
 cat "$BS_RES/settings$TAG.txt" >&2
 
@@ -60,27 +65,34 @@ run_arm() { # NAME GATEWAY-ARGS...
 
 common=(--model m --profile "$PROFILE" --time-scale "$SCALE")
 echo "pd: colocated ..." >&2
-bs_engines 2 colocated "${common[@]}"
+bs_engines "$NC" colocated "${common[@]}"
 run_arm colocated "${BS_BACKENDS[@]}" --strategy least-request
 
-echo "pd: pd (1 prefill + 1 decode) ..." >&2
+echo "pd: pd ($SHAPE) ..." >&2
 BS_URLS=() BS_EPIDS=()
-for role in prefill decode; do
+backends=()
+for ((i = 0; i < NC; i++)); do
     p=$(bx_free_port)
-    kv=$KVP
-    [ "$role" = decode ] && kv=$KVC
-    bx_start_engine "$BS_RES/pd-$role.engine.log" "$p" --log-level warn "${common[@]}" \
-        --kv-transfer-config "$kv"
+    role=prefill kv=$KVP
+    if ((i >= NP)); then role=decode kv=$KVC; fi
+    bx_start_engine "$BS_RES/pd-$role-$i.engine.log" "$p" --log-level warn "${common[@]}" \
+        --seed "$i" --kv-transfer-config "$kv"
     BS_EPIDS+=("$BX_LAST")
     BS_URLS+=("http://127.0.0.1:$p")
+    backends+=(--backend "rs1/$role=http://127.0.0.1:$p")
     bx_wait_http "http://127.0.0.1:$p/health" 20 "$BX_LAST"
 done
-run_arm pd --backend "rs1/prefill=${BS_URLS[0]}" --backend "rs1/decode=${BS_URLS[1]}" --strategy pd
+run_arm pd "${backends[@]}" --strategy pd
 
-# every pd request took the two legs: N prefills answered, N pulls, no failure
-pre=$(python3 "$BS_PY" promsum brix:kv_transfer_prefills_total "$BS_RES"/pd.metrics.0.txt)
-pulls=$(python3 "$BS_PY" promsum brix:kv_transfer_pulls_total "$BS_RES"/pd.metrics.1.txt)
-fails=$(python3 "$BS_PY" promsum brix:kv_transfer_pull_failures_total "$BS_RES"/pd.metrics.1.txt)
+# every pd request took the two legs: N prefills answered, N pulls, no failure (metrics files
+# 0..NP-1 are the prefill engines', the rest the decode engines')
+pf=() df=()
+for ((i = 0; i < NC; i++)); do
+    if ((i < NP)); then pf+=("$BS_RES/pd.metrics.$i.txt"); else df+=("$BS_RES/pd.metrics.$i.txt"); fi
+done
+pre=$(python3 "$BS_PY" promsum brix:kv_transfer_prefills_total "${pf[@]}")
+pulls=$(python3 "$BS_PY" promsum brix:kv_transfer_pulls_total "${df[@]}")
+fails=$(python3 "$BS_PY" promsum brix:kv_transfer_pull_failures_total "${df[@]}")
 echo "pd: prefills answered $pre, KV pulls $pulls, pull failures $fails" >&2
 if ! awk -v a="$pre" -v b="$pulls" -v f="$fails" -v n="$N" 'BEGIN { exit !(a == n && b == n && f == 0) }'; then
     echo "pd: INVARIANT every request takes the two legs: prefills $pre, pulls $pulls, failures $fails (want $N, $N, 0)" >&2
@@ -88,7 +100,7 @@ if ! awk -v a="$pre" -v b="$pulls" -v f="$fails" -v n="$N" 'BEGIN { exit !(a == 
 fi
 
 echo
-echo "P/D (1 prefill + 1 decode) vs 2 colocated engines, $N requests at $RATE/s, $INLEN in /" \
+echo "P/D ($SHAPE) vs $NC colocated engines, $N requests at $RATE/s, $INLEN in /" \
     "$OUTLEN out; ms of simulated time"
 bs_table "$CSV"
 python3 - "$CSV" <<'PY' | tee "$BS_RES/ratios$TAG.txt"
@@ -101,12 +113,12 @@ if c and p:
         print("%-14s colocated %9.2f  pd %9.2f  pd/colocated %.2fx" % (k, a, b, b / a if a else float("nan")))
 PY
 bs_plot "$BS_RES/itl_cdf$TAG.png" "
-set title 'ITL CDF: P/D (1 prefill + 1 decode) vs 2 colocated, $PROFILE, $INLEN in / $OUTLEN out, $RATE req/s'
+set title 'ITL CDF: P/D ($SHAPE) vs $NC colocated, $PROFILE, $INLEN in / $OUTLEN out, $RATE req/s'
 set xlabel 'inter-token latency (ms, simulated)'
 set ylabel 'fraction of gaps'
 set logscale x
 set key right bottom inside
-plot '$BS_RES/colocated.itl.dat' using 1:2 with lines lw 2 title 'colocated (2 engines)', \
-     '$BS_RES/pd.itl.dat' using 1:2 with lines lw 2 title 'P/D (1P + 1D)'"
+plot '$BS_RES/colocated.itl.dat' using 1:2 with lines lw 2 title 'colocated ($NC engines)', \
+     '$BS_RES/pd.itl.dat' using 1:2 with lines lw 2 title 'P/D ($SHAPE)'"
 bs_publish "$CSV" "$BS_RES/itl_cdf$TAG.png" "$BS_RES/settings$TAG.txt" "$BS_RES/ratios$TAG.txt"
 bs_finish

@@ -620,7 +620,9 @@ static void gw_forward(gw_call *c)
         c->engine_epoch = e->down_epoch;
         gw_engine_auth(e, c->eng_auth, sizeof(c->eng_auth));
         /* pd chose a prefill engine with it: the first leg goes there */
-        gw_engine *pf = !strcmp(c->plan.s[0]->name, "pd") ? gw_pd_take_prefill(&g->router) : NULL;
+        gw_engine *pf = c->plan.n > 0 && !strcmp(c->plan.s[0]->name, "pd")
+                            ? gw_pd_take_prefill(&g->router)
+                            : NULL;
         c->pd_prefill = pf;
         if (pf) {
             gw_breaker_picked(&pf->breaker);

@@ -13,6 +13,8 @@
 #include <jansson.h>
 
 #include "gateway/gw_pd.h"
+#include "gateway/gw_router.h"
+#include "gateway/gw_strategy.h"
 
 #define P GW_PD_ROLE_PREFILL
 #define D GW_PD_ROLE_DECODE
@@ -238,6 +240,70 @@ static void test_decode_body(void **st)
         gw_pd_decode_body(in, strlen(in), "not json", 8, "h", &out, &len, err, sizeof(err)), -1);
 }
 
+/* The strategy through the router: grouping by the engines' roleset
+ * names, the decode engine returned and the prefill engine handed over
+ * (gw_pd_take_prefill), a combined engine when no roleset is complete, the
+ * fallback (least-request) when there is none either. */
+static gw_engine *mkeng(gw_registry *reg, int i, int role, const char *rs, int inflight)
+{
+    char addr[32];
+    snprintf(addr, sizeof(addr), "10.0.0.%d:8000", i + 1);
+    gw_engine *e = gw_registry_add(reg, addr);
+    assert_non_null(e);
+    snprintf(e->model, sizeof(e->model), "m");
+    e->ready = 1;
+    e->pd_role = role;
+    snprintf(e->roleset, sizeof(e->roleset), "%s", rs);
+    e->inflight = inflight;
+    return e;
+}
+
+static void test_strategy_router(void **st)
+{
+    (void)st;
+    gw_registry reg;
+    assert_int_equal(gw_registry_init(&reg), 0);
+    gw_strategy_cfg cfg;
+    gw_strategy_cfg_default(&cfg);
+    gw_router r;
+    assert_int_equal(gw_router_init(&r, &cfg, "pd"), 0);
+    /* rs-a: prefill 0 (idle), decode 1; rs-b: prefill 2 (busy: 20 in
+     * flight, imbalance 20 > 16), decode 3; a combined engine 4 */
+    gw_engine *c[5] = {mkeng(&reg, 0, P, "rs-a", 0), mkeng(&reg, 1, D, "rs-a", 0),
+                       mkeng(&reg, 2, P, "rs-b", 20), mkeng(&reg, 3, D, "rs-b", 0),
+                       mkeng(&reg, 4, GW_PD_ROLE_NONE, "", 0)};
+    gw_route_req rq;
+    memset(&rq, 0, sizeof(rq));
+    rq.model = "m";
+    rq.max_tokens = -1;
+    const gw_strategy *fb = NULL;
+    gw_engine *e = gw_router_pick_plan(&r, NULL, &rq, c, 5, &fb);
+    assert_ptr_equal(e, c[1]); /* the least loaded prefill's roleset: rs-a's decode */
+    assert_null(fb);
+    assert_ptr_equal(gw_pd_take_prefill(&r), c[0]);
+    assert_null(gw_pd_take_prefill(&r)); /* handed over once */
+    /* rs-a's decode gone from the candidates: rs-b only (P2, D3) */
+    gw_engine *c2[4] = {c[0], c[2], c[3], c[4]};
+    e = gw_router_pick_plan(&r, NULL, &rq, c2, 4, &fb);
+    assert_ptr_equal(e, c[3]);
+    assert_ptr_equal(gw_pd_take_prefill(&r), c[2]);
+    /* no complete roleset: the combined engine, no prefill */
+    gw_engine *c3[3] = {c[0], c[3], c[4]};
+    e = gw_router_pick_plan(&r, NULL, &rq, c3, 3, &fb);
+    assert_ptr_equal(e, c[4]);
+    assert_null(gw_pd_take_prefill(&r));
+    /* nor a combined one (rs-b's prefill, rs-a's decode): the fallback,
+     * least-request (c[1]: 0 in flight against 20) */
+    gw_engine *c4[2] = {c[1], c[2]};
+    e = gw_router_pick_plan(&r, NULL, &rq, c4, 2, &fb);
+    assert_ptr_equal(e, c[1]);
+    assert_non_null(fb);
+    assert_string_equal(fb->name, "least-request");
+    assert_null(gw_pd_take_prefill(&r));
+    gw_router_close(&r);
+    gw_registry_close(&reg);
+}
+
 static void test_role_parse(void **st)
 {
     (void)st;
@@ -260,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_prefill_body),
         cmocka_unit_test(test_decode_body),
         cmocka_unit_test(test_role_parse),
+        cmocka_unit_test(test_strategy_router),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
