@@ -359,13 +359,13 @@ void eng_pd_handle_pull(eng_server *s, bx_http_req *hr, bx_http_res *res)
         return;
     }
     eng_kvpin p;
-    if ((eid && strcmp(eid, pd->engine_id) != 0) || eng_kvpins_take(&pd->pins, id, &p) != 0) {
+    int other = eid && strcmp(eid, pd->engine_id) != 0; /* eid dies with o */
+    if (other || eng_kvpins_take(&pd->pins, id, &p) != 0) {
         json_decref(o);
         pd->st.served_missing++;
         bx_reply_error(res, 404, "NotFoundError",
-                       eid && strcmp(eid, pd->engine_id) != 0
-                           ? "another engine id: this engine restarted since the prefill"
-                           : "no KV is pinned for this request (expired, dropped or pulled)");
+                       other ? "another engine id: this engine restarted since the prefill"
+                             : "no KV is pinned for this request (expired, dropped or pulled)");
         return;
     }
     json_decref(o);

@@ -83,12 +83,18 @@ R=$(curl -s "http://127.0.0.1:$PP/v1/completions" -d "$(jq -cn --arg p "$PROMPT"
 KTP=$(jq -c .kv_transfer_params <<<"$R")
 [ "$(jq -r .do_remote_prefill <<<"$KTP")" = true ] || fail "prefill answer without params: $R"
 [ "$(metric "$PP" brix:kv_transfer_pins)" = 1 ] || fail "the prefill's KV is not pinned"
+# another engine id (the prefill engine restarted since): refused, the pin kept
+BAD=$(jq -cn --arg p "$PROMPT" --argjson k "$KTP" \
+    '{model:"m", prompt:$p, max_tokens:4, kv_transfer_params:($k + {remote_engine_id:"brix-0"})}')
+st=$(BASE="http://127.0.0.1:$PD" req POST /v1/completions "$BAD")
+expect_status "$st" 503 "a decode naming another prefill engine id"
+[ "$(metric "$PP" brix:kv_transfer_pins)" = 1 ] || fail "a pull for another engine id took the pin"
 wait_metric "$PP" 10 == 1 brix:kv_transfer_pins_expired_total
 DEC=$(jq -cn --arg p "$PROMPT" --argjson k "$KTP" '{model:"m", prompt:$p, max_tokens:4, kv_transfer_params:$k}')
 st=$(BASE="http://127.0.0.1:$PD" req POST /v1/completions "$DEC")
 expect_status "$st" 503 "a decode whose KV was dropped"
 check "$E2E_TMP/body" '.error.message | test("KV transfer failed.*expired")' "no clear error"
-[ "$(metric "$PD" brix:kv_transfer_pull_failures_total)" = 1 ] || fail "pull failure not counted"
+[ "$(metric "$PD" brix:kv_transfer_pull_failures_total)" = 2 ] || fail "pull failures not counted"
 # ... or recomputed under kv_load_failure_policy recompute
 st=$(BASE="http://127.0.0.1:$PR" req POST /v1/completions "$DEC")
 expect_status "$st" 200 "a decode recomputing a dropped KV"
