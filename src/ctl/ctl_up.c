@@ -308,7 +308,7 @@ static void ctl_up_refresh(ctl_up *u)
     ctl_up_snapshot(u);
     char addrbuf[CTL_UP_MAX_PODS][80];
     const char *addrs[CTL_UP_MAX_PODS], *names[CTL_UP_MAX_PODS], *keys[CTL_UP_MAX_PODS],
-        *groups[CTL_UP_MAX_PODS];
+        *groups[CTL_UP_MAX_PODS], *roles[CTL_UP_MAX_PODS], *rolesets[CTL_UP_MAX_PODS];
     int n = 0;
     for (size_t i = 0; i < u->npods; i++) {
         if (u->pods[i].phase != CTL_POD_READY) continue;
@@ -321,9 +321,12 @@ static void ctl_up_refresh(ctl_up *u)
         names[n] = ctl_key_name(u->pods[i].name); /* target-pod: the pod name, no namespace */
         keys[n] = u->pods[i].api_key;             /* vLLM --api-key: the gateway sends it */
         groups[n] = u->pods[i].deployment;        /* its GPU type, for the slo strategies */
+        /* its P/D role for the pd strategy (AIBrix's pod labels) */
+        roles[n] = json_string_value(json_object_get(u->pods[i].labels, "role-name"));
+        rolesets[n] = json_string_value(json_object_get(u->pods[i].labels, "roleset-name"));
         n++;
     }
-    gw_gateway_set_engines_grouped(u->gw, addrs, names, keys, groups, n);
+    gw_gateway_set_engines_roles(u->gw, addrs, names, keys, groups, roles, rolesets, n);
     ctl_lora_pods(u->lora, u->pods, u->npods);
     ctl_as_pods(u->as, u->as_pods, ctl_up_autoscaled_pods(u));
     ctl_deploy_pods(u->deploy, u->pods, u->npods);

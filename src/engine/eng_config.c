@@ -101,6 +101,17 @@ static const bx_flag eng_flags[] = {
     {"--max-body-buffer-bytes", F_I64, OFF(max_body_buffer_bytes),
      "request bodies being received, all connections together; a body that does not fit gets "
      "503 (default 256 MiB)"},
+    {"--kv-transfer-config", F_STR, OFF(kv_transfer_config),
+     "vLLM's KV-transfer JSON: prefill/decode roles, e.g. "
+     "'{\"kv_connector\":\"NixlConnector\",\"kv_role\":\"kv_producer\"}' (kv_producer: "
+     "prefill, kv_consumer: decode, kv_both; kv_load_failure_policy fail|recompute)"},
+    {"--kv-link-gbps", F_DBL, OFF(kv_link_gbps),
+     "simulated KV-transfer link a decode engine pulls prefills over, GB/s (default 25)"},
+    {"--kv-link-latency-us", F_DBL, OFF(kv_link_latency_us),
+     "latency of one KV transfer on that link, microseconds (default 50)"},
+    {"--kv-pin-timeout", F_DBL, OFF(kv_pin_timeout_s),
+     "seconds a prefill's KV stays pinned for its decode engine (default 480, vLLM's "
+     "VLLM_NIXL_ABORT_REQUEST_TIMEOUT)"},
     {"--kv-offload", F_BOOL, OFF(kv_offload),
      "offload evicted KV blocks to libbrixkv (L1 DRAM, L2 Redis) and load prefixes from it"},
     {"--kv-l1-gb", F_DBL, OFF(kv_l1_gb), "L1 (DRAM) offload capacity in GiB (default 1)"},
@@ -161,6 +172,9 @@ void eng_config_default(eng_config *c)
     c->kv_ingestion = "ALL";
     c->kv_block_bytes = 65536;
     c->kv_l1_gbps = 20.0;
+    c->kv_link_gbps = 25.0;
+    c->kv_link_latency_us = 50.0;
+    c->kv_pin_timeout_s = 480.0;
     c->kv_l2_gbps = 5.0;
     c->group_timeout_s = 3.0;
     c->gpus_per_node = 8;
@@ -345,6 +359,11 @@ int eng_config_parse(eng_config *c, int argc, char **argv, FILE *out, FILE *err)
     }
     if (c->fault_error_rate > 1 || c->fault_hang_rate > 1) {
         fprintf(err, "brix engine: fault rates are fractions in 0..1\n");
+        return -1;
+    }
+    if (!(c->kv_link_gbps > 0) || !(c->kv_link_latency_us >= 0) || !(c->kv_pin_timeout_s > 0)) {
+        fprintf(err,
+                "--kv-link-gbps and --kv-pin-timeout must be > 0, --kv-link-latency-us >= 0\n");
         return -1;
     }
     if (!(c->kv_l1_gb > 0) || !(c->kv_l1_gbps > 0) || !(c->kv_l2_gbps > 0)) {

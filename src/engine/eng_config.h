@@ -87,6 +87,12 @@ typedef struct eng_config {
     /* $ per replica-hour of this engine's GPU type, exported in /metrics
        (brix:engine_price_per_hour); < 0: the profile's (eng_timing_price) */
     double price_per_hour;
+    /* prefill/decode disaggregation (eng_pd): vLLM's KVTransferConfig JSON
+       (NULL: none), the modelled KV link, how long a prefill's KV stays
+       pinned for its decode engine */
+    const char *kv_transfer_config;
+    double kv_link_gbps, kv_link_latency_us;
+    double kv_pin_timeout_s;
 } eng_config;
 
 void eng_config_default(eng_config *c);

@@ -60,6 +60,7 @@ void eng_call_release(eng_call *c)
 {
     eng_server *s = c->srv;
     bx_queue_remove(&c->node);
+    eng_pd_call_release(c);
     if (c->in_frontend) s->frontend_pending--;
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, eng_call_freed);

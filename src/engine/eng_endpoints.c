@@ -329,7 +329,7 @@ void eng_handle_metrics(eng_server *s, bx_http_res *res)
     bx_buf *b = &s->scratch;
     bx_buf_reset(b);
     if (eng_metrics_render(s->metrics, &ms, b) != 0 || eng_http_metrics(s, b) != 0 ||
-        eng_group_render(s->group, b) != 0) {
+        eng_group_render(s->group, b) != 0 || eng_pd_render(s, b) != 0) {
         bx_reply_error(res, 500, "InternalServerError", "metrics rendering failed");
         return;
     }

@@ -188,6 +188,7 @@ static void eng_reply_whole(eng_server *s, eng_call *c, const char *finish)
                       "\"finish_reason\":\"%s\",\"stop_reason\":null,\"prompt_logprobs\":null}],",
                       c->id, (long long)c->created, c->model, etext, finish);
     free(etext);
+    if (c->kvx_json) bx_buf_printf(b, "\"kv_transfer_params\":%s,", c->kvx_json);
     eng_usage_json(b, c, s->cfg.prompt_tokens_details);
     bx_buf_appends(b, "}");
     bx_http_res_send(c->res, 200, "application/json", b->data, b->len);
@@ -215,6 +216,7 @@ void eng_on_finish(eng_seq *q, enum eng_finish why, double now, void *ud)
         }
     }
     eng_metrics_finished(s->metrics, &f);
+    eng_pd_finished(s, c, q, why == ENG_FINISH_LENGTH || why == ENG_FINISH_STOP, now);
     if (c->res) {
         if (c->req.stream) {
             eng_stream_start(s, c);
@@ -234,7 +236,7 @@ void eng_on_finish(eng_seq *q, enum eng_finish why, double now, void *ud)
 
 /* ---------- generation requests ---------- */
 
-static void eng_enter_sched(eng_call *c)
+void eng_enter_sched(eng_call *c)
 {
     eng_server *s = c->srv;
     c->seq =
@@ -246,6 +248,8 @@ static void eng_enter_sched(eng_call *c)
         return;
     }
     c->seq->stop_after = c->stop_after;
+    c->seq->remote_computed = c->pd_remote_tokens;
+    c->seq->keep_blocks = c->pd_mode == ENG_PD_PREFILL;
     eng_kick(s);
 }
 
@@ -254,7 +258,7 @@ static void eng_frontend_done(uv_timer_t *t)
     eng_call *c = t->data;
     c->in_frontend = 0;
     c->srv->frontend_pending--;
-    eng_enter_sched(c);
+    eng_pd_enter(c);
 }
 
 static void eng_call_abort(bx_http_res *res, void *ud)
@@ -314,6 +318,12 @@ void eng_handle_generate(eng_server *s, bx_http_req *hr, bx_http_res *res, enum 
         eng_call_release(c);
         return;
     }
+    if (eng_pd_request(s, c, err, sizeof(err)) != 0) {
+        bx_reply_error(res, 400, "BadRequestError", err);
+        c->res = NULL;
+        eng_call_release(c);
+        return;
+    }
     /* requests that will get a free batch slot at the next step are not
      * queued: only the excess over the free slots counts as waiting */
     int32_t free_slots = s->sched.cfg.max_num_seqs - s->sched.num_running;
@@ -366,7 +376,7 @@ void eng_handle_generate(eng_server *s, bx_http_req *hr, bx_http_res *res, enum 
         s->frontend_pending++;
         uv_timer_start(&c->timer, eng_frontend_done, (uint64_t)(delay * 1000.0 + 0.5), 0);
     } else {
-        eng_enter_sched(c);
+        eng_pd_enter(c);
     }
 }
 

@@ -65,6 +65,11 @@ void eng_metrics_free(eng_metrics *m)
     free(m);
 }
 
+const char *eng_metrics_labels(const eng_metrics *m)
+{
+    return m->labels;
+}
+
 void eng_metrics_set_extra(eng_metrics *m, eng_metrics_extra_fn fn, void *ud)
 {
     m->extra = fn;

@@ -49,6 +49,8 @@ typedef int (*eng_metrics_extra_fn)(bx_buf *b, const char *labels, void *ud);
 eng_metrics *eng_metrics_new(const char *model_name, int32_t max_model_len,
                              int lora_info_latest_only);
 void eng_metrics_free(eng_metrics *m);
+/* The model_name/engine label pair every series carries (owned by m). */
+const char *eng_metrics_labels(const eng_metrics *m);
 /* Installs (fn NULL: removes) the extra renderer; ud stays the caller's. */
 void eng_metrics_set_extra(eng_metrics *m, eng_metrics_extra_fn fn, void *ud);
 void eng_metrics_ttft(eng_metrics *m, double s);

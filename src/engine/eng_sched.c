@@ -127,6 +127,12 @@ static void eng_sched_free_blocks(eng_sched *s, eng_seq *q)
     q->num_stored = 0;
 }
 
+void eng_sched_unpin(eng_sched *s, const int32_t *blocks, int32_t n)
+{
+    for (int32_t i = n - 1; i >= 0; i--)
+        eng_blocks_release(&s->blocks, blocks[i]);
+}
+
 static int32_t eng_blocks_for(const eng_sched *s, int32_t tokens)
 {
     return (tokens + s->cfg.block_size - 1) / s->cfg.block_size;
@@ -147,8 +153,9 @@ static void eng_sched_finish(eng_sched *s, eng_seq *q, enum eng_finish why, doub
         }
     }
     q->state = ENG_SEQ_DONE;
-    eng_sched_free_blocks(s, q);
+    if (!q->keep_blocks) eng_sched_free_blocks(s, q);
     if (s->cbs.on_finish) s->cbs.on_finish(q, why, now, s->ud);
+    eng_sched_free_blocks(s, q); /* what on_finish left of a keep_blocks one */
     eng_seq_free(q);
 }
 
@@ -242,6 +249,8 @@ static void eng_sched_admit(eng_sched *s, double now, eng_step_work *w, int32_t 
             if (ld.blocks < 0 || ld.blocks > nkeys - hit) ld.blocks = 0;
         }
         int32_t computed = (hit + ld.blocks) * bs;
+        if (q->remote_computed > computed) /* pulled from a remote prefill */
+            computed = q->remote_computed < total - 1 ? q->remote_computed : total - 1;
         int32_t n = total - computed;
         if (n > *budget) {
             if (whole && s->plan_len > 0) break; /* vllm-v0: no chunked prefill */
@@ -269,6 +278,7 @@ static void eng_sched_admit(eng_sched *s, double now, eng_step_work *w, int32_t 
             s->stats.prefix_hits += (uint64_t)hit * (uint64_t)bs; /* GPU prefix cache only */
         }
         if (s->off.admitted && hit < nkeys) s->off.admitted(q, hit, nkeys, &ld, s->off_ud);
+        q->remote_computed = 0;
         w->load_s += ld.blocks > 0 ? ld.load_s : 0.0;
         bx_queue_remove(&q->node);
         s->num_waiting--;

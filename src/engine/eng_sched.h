@@ -71,6 +71,14 @@ typedef struct eng_seq {
     int32_t step_burst; /* ENG_SCHED_VLLM_V0 decode burst: tokens to generate (0: not one) */
     double arrival, scheduled_ts, first_token_ts, last_token_ts;
     int ever_scheduled;
+    /* P/D (eng_pd.c): remote_computed prompt tokens arrived from a remote
+     * prefill: the first admission counts them computed (at most all but
+     * the last prompt token, as vLLM's connector), then it is cleared (a
+     * preemption recomputes). keep_blocks: on finish the blocks are not
+     * released before on_finish, which may take them (setting num_blocks
+     * to 0) and later give them back with eng_sched_unpin. */
+    int32_t remote_computed;
+    int keep_blocks;
     void *ud;
 } eng_seq;
 
@@ -167,6 +175,8 @@ void eng_sched_commit(eng_sched *s, double now);
 /* Earliest arrival among waiting sequences, -1 when none wait. A plan
  * admits only sequences that have arrived by its start time. */
 double eng_sched_next_arrival(const eng_sched *s);
+/* Releases blocks on_finish took from a keep_blocks sequence. */
+void eng_sched_unpin(eng_sched *s, const int32_t *blocks, int32_t n);
 /* Prefix-cache reset (AllBlocksCleared); -1 if blocks are in use. */
 int eng_sched_reset_prefix_cache(eng_sched *s);
 

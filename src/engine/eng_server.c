@@ -80,6 +80,11 @@ static void eng_handle(bx_http_req *hr, bx_http_res *res, void *ud)
                                 s->sched.num_running + s->sched.num_waiting + s->frontend_pending));
         return;
     }
+    if (!strcmp(p, "/brix/kv/pull")) {
+        if (!post) goto not_allowed;
+        eng_pd_handle_pull(s, hr, res);
+        return;
+    }
     if (!strcmp(p, "/v1/models")) {
         if (!get) goto not_allowed;
         eng_handle_models(s, res);
@@ -309,6 +314,7 @@ int eng_server_init(eng_server **out, uv_loop_t *loop, const eng_config *cfg, ch
         goto fail;
     }
     if (cfg->kv_offload && eng_server_offload_open(s, &sc, err, errlen) != 0) goto fail;
+    if (eng_pd_open(s, err, errlen) != 0) goto fail;
     if (cfg->kv_events) {
         eng_kvpub_opts ko;
         eng_kvpub_opts_default(&ko);
@@ -405,6 +411,7 @@ void eng_server_close(eng_server *s)
     }
     eng_waker_close(&s->step_waker);
     if (s->kv_poll_on) uv_close((uv_handle_t *)&s->kv_poll, eng_handle_freed);
+    eng_pd_close(s);
     /* let the loop run the close callbacks before the memory goes */
     uv_run(s->loop, UV_RUN_NOWAIT);
     if (s->kv_on) eng_kvpub_close(&s->kvpub);

@@ -16,7 +16,9 @@
 #include "engine/eng_group.h"
 #include "engine/eng_kvpub.h"
 #include "engine/eng_metrics.h"
+#include "engine/eng_kvxfer.h"
 #include "engine/eng_offload.h"
+#include "engine/eng_pd.h"
 #include "engine/eng_req.h"
 #include "engine/eng_sched.h"
 #include "engine/eng_server.h"
@@ -43,6 +45,7 @@ struct eng_server {
     eng_sched sched;
     int sched_ok;
     eng_offload *offload; /* --kv-offload's, owned; its hooks are in sched; NULL without */
+    eng_pd *pd;           /* --kv-transfer-config's, owned (eng_pd.h); NULL without */
     eng_metrics *metrics;
     eng_kvpub kvpub;
     int kv_on;
@@ -86,7 +89,15 @@ struct eng_call {
     double last_token_ts;
     uint64_t text_seed;
     bx_buf text; /* non-streaming answer */
+    /* prefill/decode disaggregation (eng_pd.h) */
+    int pd_mode;                 /* ENG_PD_* */
+    eng_kvxfer_params pd_params; /* a decode's (strings in req.root) */
+    struct eng_pd_pull *pd_pull; /* the pull in flight, NULL when none */
+    int32_t pd_remote_tokens;    /* pulled: the sequence starts with them computed */
+    char *kvx_json;              /* a prefill's answer's kv_transfer_params, owned */
 };
+
+enum { ENG_PD_NONE = 0, ENG_PD_PREFILL, ENG_PD_DECODE };
 
 /* eng_core.c: the leaf the other engine files use */
 double eng_now(const eng_server *s);
@@ -113,6 +124,9 @@ void eng_handle_generate(eng_server *s, bx_http_req *hr, bx_http_res *res, enum 
 uint32_t eng_gen_token(eng_seq *q, int32_t i, void *ud);
 void eng_on_token(eng_seq *q, uint32_t id, double now, void *ud);
 void eng_on_finish(eng_seq *q, enum eng_finish why, double now, void *ud);
+/* The call enters the scheduler (its sequence is made); on failure it is
+ * answered 500 and released. */
+void eng_enter_sched(eng_call *c);
 /* Fails every request in flight with msg (the group failed): 503 JSON, or
  * an SSE error event and [DONE] on a stream already started. Returns how
  * many. */

@@ -4,6 +4,7 @@
  * stable engine id. The static source is at the end of this file; future
  * sources (Kubernetes, a config file watch) get a file each. */
 #include "gateway/gw_discovery.h"
+#include "gateway/gw_pd.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -524,6 +525,10 @@ int gw_disc_set_engines_info(gw_disc *d, const gw_disc_engine_info *infos, int n
             snprintf(e->name, sizeof(e->name), "%s", in->name ? in->name : "");
             const char *grp = in->group && strlen(in->group) < sizeof(e->group) ? in->group : "";
             snprintf(e->group, sizeof(e->group), "%s", grp);
+            const char *rs =
+                in->roleset && strlen(in->roleset) < sizeof(e->roleset) ? in->roleset : "";
+            snprintf(e->roleset, sizeof(e->roleset), "%s", rs);
+            e->pd_role = rs[0] ? gw_pd_role_parse(in->pd_role) : GW_PD_ROLE_NONE;
             const char *key = in->api_key ? in->api_key : d->opts.api_key;
             snprintf(e->api_key, sizeof(e->api_key), "%s",
                      bx_apikey_header_safe(key, sizeof(e->api_key)) ? key : "");
@@ -648,11 +653,13 @@ void gw_disc_get_stats(const gw_disc *d, gw_disc_stats *out)
 /* ---- the static source: a fixed list of backends ---- */
 
 /* "GROUP=URL" names the backend's group (its GPU type: gw_engine.group);
- * a plain URL has none. */
+ * a plain URL has none. "ROLESET/ROLE=URL" (ROLE prefill or decode) gives
+ * it a P/D role instead (gw_pd.h). */
 typedef struct gw_disc_static {
     gw_disc *d;
     char (*addrs)[GW_NAME_MAX];
     char (*groups)[GW_NAME_MAX];
+    char (*roles)[16];
     gw_disc_engine_info *infos;
     int n;
 } gw_disc_static;
@@ -662,6 +669,7 @@ static void gw_disc_static_free(gw_disc_static *s)
     if (!s) return;
     free(s->addrs);
     free(s->groups);
+    free(s->roles);
     free(s->infos);
     free(s);
 }
@@ -675,7 +683,7 @@ int gw_disc_backend_spec(const char *spec, char *addr, size_t addrlen, char *gro
         size_t gl = (size_t)(eq - spec);
         if (!gl || gl >= grouplen) return -1;
         for (size_t i = 0; i < gl; i++)
-            if (!isalnum((unsigned char)spec[i]) && !strchr("-_.", spec[i])) return -1;
+            if (!isalnum((unsigned char)spec[i]) && !strchr("-_./", spec[i])) return -1;
         memcpy(group, spec, gl);
         group[gl] = '\0';
         url = eq + 1;
@@ -693,17 +701,35 @@ static int gw_disc_static_init(void **state, gw_disc *d, uv_loop_t *loop, const 
     if (nargs > 0) {
         s->addrs = calloc((size_t)nargs, sizeof(*s->addrs));
         s->groups = calloc((size_t)nargs, sizeof(*s->groups));
+        s->roles = calloc((size_t)nargs, sizeof(*s->roles));
         s->infos = calloc((size_t)nargs, sizeof(*s->infos));
-        if (!s->addrs || !s->groups || !s->infos) goto oom;
+        if (!s->addrs || !s->groups || !s->roles || !s->infos) goto oom;
     }
     for (int i = 0; i < nargs; i++) {
         if (gw_disc_backend_spec(args[i], s->addrs[i], GW_NAME_MAX, s->groups[i], GW_NAME_MAX) !=
             0) {
-            snprintf(err, errlen, "bad backend '%s' (want [GROUP=]http://host:port)", args[i]);
+            snprintf(err, errlen,
+                     "bad backend '%s' (want [GROUP=]http://host:port or "
+                     "ROLESET/prefill|decode=http://host:port)",
+                     args[i]);
             gw_disc_static_free(s);
             return -1;
         }
         s->infos[i].addr = s->addrs[i];
+        char *slash = strchr(s->groups[i], '/');
+        if (slash) { /* ROLESET/ROLE: a P/D role, no group */
+            *slash = '\0';
+            if (!s->groups[i][0] || gw_pd_role_parse(slash + 1) == GW_PD_ROLE_NONE) {
+                snprintf(err, errlen,
+                         "bad backend '%s' (ROLESET/ROLE= wants ROLE prefill or decode)", args[i]);
+                gw_disc_static_free(s);
+                return -1;
+            }
+            snprintf(s->roles[i], sizeof(s->roles[i]), "%s", slash + 1);
+            s->infos[i].roleset = s->groups[i];
+            s->infos[i].pd_role = s->roles[i];
+            continue;
+        }
         s->infos[i].group = s->groups[i][0] ? s->groups[i] : NULL;
     }
     s->n = nargs;

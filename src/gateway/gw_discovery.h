@@ -59,8 +59,9 @@ int gw_disc_parse_models(const char *body, size_t len, size_t max_bytes, gw_disc
 int gw_disc_backend_addr(const char *spec, char *out, size_t outlen);
 
 /* A static backend: "[GROUP=]URL", URL as gw_disc_backend_addr; GROUP
- * (letters, digits, '-', '_', '.') is the engine's group, its GPU type
- * (gw_engine.group), "" without one. 0, or -1. */
+ * (letters, digits, '-', '_', '.', '/') is the engine's group, its GPU type
+ * (gw_engine.group), "" without one; the static source reads a GROUP
+ * "ROLESET/ROLE" as a P/D role instead (gw_pd.h). 0, or -1. */
 int gw_disc_backend_spec(const char *spec, char *addr, size_t addrlen, char *group,
                          size_t grouplen);
 
@@ -135,6 +136,8 @@ typedef struct gw_disc_engine_info {
     const char *addr;  /* "host:port" */
     const char *name;  /* the engine's name (pod name); NULL: none (gw_engine.name) */
     const char *group; /* its Deployment (GPU type); NULL: none (gw_engine.group) */
+    /* P/D: its role-name and roleset-name labels; NULL: none (gw_pd.h) */
+    const char *pd_role, *roleset;
     const char *model; /* NULL: from /v1/models */
     const char *const *adapters;
     int nadapters;

@@ -62,6 +62,11 @@ typedef struct gw_engine {
      * strategies route a request to the group its optimizer cell is
      * assigned to (gw_hetero.h) */
     char group[GW_NAME_MAX];
+    /* prefill/decode disaggregation (gw_pd.h): its role (GW_PD_ROLE_*:
+     * 0 none, 1 prefill, 2 decode) and roleset, from the labels role-name
+     * and roleset-name (a static backend's ROLESET/ROLE=); "" / 0 = none */
+    int pd_role;
+    char roleset[GW_NAME_MAX];
     /* the key the engine wants (vLLM --api-key; its source gives it), ""
      * = none: discovery, scrapes and requests send "Authorization: Bearer
      * <key>" to it. A secret: never logged nor exported. Written under the

@@ -425,6 +425,13 @@ int gw_gateway_set_engines_grouped(gw_gateway *g, const char *const *addrs,
                                    const char *const *names, const char *const *keys,
                                    const char *const *groups, int n)
 {
+    return gw_gateway_set_engines_roles(g, addrs, names, keys, groups, NULL, NULL, n);
+}
+
+int gw_gateway_set_engines_roles(gw_gateway *g, const char *const *addrs, const char *const *names,
+                                 const char *const *keys, const char *const *groups,
+                                 const char *const *roles, const char *const *rolesets, int n)
+{
     if (!g->discovery) return 0;
     if (n <= 0) return gw_disc_set_engines_info(g->discovery, NULL, 0);
     gw_disc_engine_info *in = calloc((size_t)n, sizeof(*in));
@@ -434,6 +441,8 @@ int gw_gateway_set_engines_grouped(gw_gateway *g, const char *const *addrs,
         in[i].name = names ? names[i] : NULL;
         in[i].api_key = keys ? (keys[i] ? keys[i] : "") : NULL;
         in[i].group = groups ? groups[i] : NULL;
+        in[i].pd_role = roles ? roles[i] : NULL;
+        in[i].roleset = rolesets ? rolesets[i] : NULL;
     }
     int r = gw_disc_set_engines_info(g->discovery, in, n);
     free(in);

@@ -49,6 +49,12 @@ int gw_gateway_set_engines(gw_gateway *g, const char *const *addrs, const char *
 int gw_gateway_set_engines_grouped(gw_gateway *g, const char *const *addrs,
                                    const char *const *names, const char *const *keys,
                                    const char *const *groups, int n);
+/* As gw_gateway_set_engines_grouped, with each engine's P/D role and
+ * roleset (its pod's labels role-name and roleset-name, gw_pd.h; the
+ * arrays or an entry NULL: none). */
+int gw_gateway_set_engines_roles(gw_gateway *g, const char *const *addrs, const char *const *names,
+                                 const char *const *keys, const char *const *groups,
+                                 const char *const *roles, const char *const *rolesets, int n);
 /* Makes json (the optimizer's assignment, docs/hetero.md) model's
  * assignment for the slo strategies, as a --gpu-optimizer poll would.
  * Callable from any thread. 0, or -1 with why in err. */

@@ -60,6 +60,13 @@ gw_k8s_pod_why gw_k8s_pod_engine(const json_t *pod, gw_k8s_pod *out)
     snprintf(out->ns, sizeof(out->ns), "%s", ns);
     snprintf(out->name, sizeof(out->name), "%s", name);
     gw_k8s_pod_group(pod, out->group, sizeof(out->group));
+    const char *role = gw_k8s_str(md, "labels", "role-name");
+    const char *rs = gw_k8s_str(md, "labels", "roleset-name");
+    out->pd_role[0] = out->roleset[0] = '\0';
+    if (role && rs && strlen(role) < sizeof(out->pd_role) && strlen(rs) < sizeof(out->roleset)) {
+        snprintf(out->pd_role, sizeof(out->pd_role), "%s", role);
+        snprintf(out->roleset, sizeof(out->roleset), "%s", rs);
+    }
     return GW_K8S_POD_OK;
 }
 
@@ -150,12 +157,15 @@ json_t *gw_k8s_pod_slim(const json_t *pod)
 {
     /* the owners and pod-template-hash: the pod's Deployment (gw_k8s_pod_group) */
     json_t *out = k8s_pod_slim(pod, K8S_POD_SLIM_OWNERS);
-    const char *hash = gw_k8s_str(json_object_get(pod, "metadata"), "labels", "pod-template-hash");
     json_t *labels = json_object_get(json_object_get(out, "metadata"), "labels");
-    if (out && hash && labels &&
-        json_object_set_new(labels, "pod-template-hash", json_string(hash)) != 0) {
-        json_decref(out);
-        return NULL;
+    /* the pod's Deployment and its P/D role (gw_k8s_pod_engine) */
+    static const char *const keep[] = {"pod-template-hash", "role-name", "roleset-name"};
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+        const char *v = gw_k8s_str(json_object_get(pod, "metadata"), "labels", keep[i]);
+        if (out && v && labels && json_object_set_new(labels, keep[i], json_string(v)) != 0) {
+            json_decref(out);
+            return NULL;
+        }
     }
     if (!out || !gw_k8s_crashloop(pod)) return out;
     /* what gw_k8s_unready reads: the crash loop, nothing else */
@@ -347,6 +357,8 @@ static void gw_k8s_rebuild(gw_k8s *k)
         in[n].addr = e->addr;
         in[n].name = e->name;
         in[n].group = e->group;
+        in[n].pd_role = e->pd_role[0] ? e->pd_role : NULL;
+        in[n].roleset = e->roleset[0] ? e->roleset : NULL;
         in[n].model = e->model;
         char pk[GW_NAME_MAX * 4];
         snprintf(pk, sizeof(pk), "%s/%s", e->ns, e->name);

@@ -70,6 +70,9 @@ typedef struct gw_k8s_pod {
      * pod-template-hash label, as a Deployment names its ReplicaSets; ""
      * when the pod has no such owner or label, or they do not match */
     char group[GW_NAME_MAX];
+    /* P/D (gw_pd.h): its labels role-name and roleset-name, "" when absent */
+    char pd_role[16];
+    char roleset[GW_NAME_MAX];
 } gw_k8s_pod;
 
 /* Pure: is this Pod object an engine, and where. Fills out on OK. */

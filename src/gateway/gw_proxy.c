@@ -35,6 +35,7 @@
 #include "common/bx_queue.h"
 #include "common/bx_sse.h"
 #include "gateway/gw_gateway_int.h"
+#include "gateway/gw_pd.h"
 #include "gateway/gw_ratelimit.h"
 #include "gateway/gw_silence.h"
 
@@ -93,6 +94,15 @@ struct gw_call {
     uint64_t routing_ns; /* time spent picking, summed over retries */
     int loadmon;         /* gw_loadmon_arrive's handle (0: not recorded) */
     int32_t sse_events;  /* data events of a streamed answer (an output estimate) */
+    /* pd (gw_pd.h): this try's prefill engine and its leg in flight; the
+     * decode leg's body (owned) in place of the client's (orig_*) */
+    gw_engine *pd_prefill;
+    gw_pd_leg *pd_leg;
+    char *pd_body;
+    const char *orig_body;
+    size_t orig_len;
+    char pd_auth[GW_KEY_MAX + 8];
+    char pd_addr[GW_NAME_MAX]; /* the prefill engine of the answer, "" = none */
 };
 
 /* How gw_finish gives the engine back (in the same lock hold as the rest
@@ -130,6 +140,7 @@ static void gw_call_free(gw_call *c)
     gw_worker *w = c->w;
     bx_queue_remove(&c->node);
     gw_req_free(&c->req);
+    free(c->pd_body);
     if (c->sse_on) bx_sse_parser_free(&c->sse);
     if (w->nspare_calls < GW_CALL_SPARE_MAX && c->scan.cap <= GW_CALL_SCAN_KEEP) {
         c->next_spare = w->spare_calls;
@@ -412,6 +423,7 @@ static void gw_add_headers(gw_call *c)
     bx_http_res_header(c->res, "routing-strategy", c->plan.spec);
     if (c->fallback) bx_http_res_header(c->res, "x-brix-routing-fallback", c->fallback->name);
     if (c->engine->group[0]) bx_http_res_header(c->res, "x-brix-gpu-group", c->engine->group);
+    if (c->pd_addr[0]) bx_http_res_header(c->res, "x-brix-prefill-pod", c->pd_addr);
     char sid[GW_SESSION_ID_MAX];
     if (c->plan.sets_session_id && gw_session_id_encode(c->engine, sid, sizeof(sid)) > 0)
         bx_http_res_header(c->res, "x-session-id", sid);
@@ -559,15 +571,27 @@ static void gw_client_abort(bx_http_res *res, void *ud)
     c->client_left = 1;
     if (c->creq)
         bx_http_client_cancel(c->creq); /* on_done finishes */
+    else if (c->pd_leg)
+        gw_pd_leg_cancel(c->pd_leg); /* its callback finishes */
     else if (!c->in_limits)
         gw_finish(c, 0); /* else gw_proxy_admitted does */
 }
+
+static void gw_send(gw_call *c);
+static void gw_pd_send_prefill(gw_call *c);
 
 /* Picks an engine not tried yet and sends the request to it. */
 static void gw_forward(gw_call *c)
 {
     gw_worker *w = c->w;
     gw_gateway *g = w->g;
+    if (c->pd_body) { /* a pd try's decode body: the next try starts from the client's */
+        c->body = c->orig_body;
+        c->body_len = c->orig_len;
+        free(c->pd_body);
+        c->pd_body = NULL;
+    }
+    c->pd_addr[0] = '\0';
     gw_engine *cands[GW_MAX_ENGINES];
     int known = 0;
     uint64_t now = uv_now(w->loop);
@@ -595,6 +619,18 @@ static void gw_forward(gw_call *c)
         e->routed_total++;
         c->engine_epoch = e->down_epoch;
         gw_engine_auth(e, c->eng_auth, sizeof(c->eng_auth));
+        /* pd chose a prefill engine with it: the first leg goes there */
+        gw_engine *pf = c->plan.n > 0 && !strcmp(c->plan.s[0]->name, "pd")
+                            ? gw_pd_take_prefill(&g->router)
+                            : NULL;
+        c->pd_prefill = pf;
+        if (pf) {
+            gw_breaker_picked(&pf->breaker);
+            pf->inflight++;
+            pf->routed_total++;
+            gw_engine_auth(pf, c->pd_auth, sizeof(c->pd_auth));
+            snprintf(c->pd_addr, sizeof(c->pd_addr), "%s", pf->addr);
+        }
     }
     gw_unready_model unready; /* a model discovery knows without an engine */
     int is_unready = 0;
@@ -668,6 +704,19 @@ static void gw_forward(gw_call *c)
     c->held = 0;
     c->engine = e;
     if (c->ntried < (int)(sizeof(c->tried) / sizeof(c->tried[0]))) c->tried[c->ntried++] = e->id;
+    if (c->pd_prefill)
+        gw_pd_send_prefill(c);
+    else
+        gw_send(c);
+}
+
+/* Sends the request (c->body) to c->engine. */
+static void gw_send(gw_call *c)
+{
+    gw_worker *w = c->w;
+    gw_gateway *g = w->g;
+    gw_engine *e = c->engine;
+    uint64_t now = uv_now(w->loop);
     bx_http_header hs[3];
     size_t nh = 0;
     hs[nh++] = (bx_http_header){"Content-Type", "application/json"};
@@ -699,6 +748,107 @@ static void gw_forward(gw_call *c)
     c->sent_ms = now;
     c->last_ms = c->max_gap_ms = 0;
     gw_watch_timer(w);
+}
+
+/* ---------- pd: the prefill leg (gw_pd.h) ---------- */
+
+static void gw_pd_prefill_done(int err, int status, const char *body, size_t len, void *ud)
+{
+    gw_call *c = ud;
+    gw_worker *w = c->w;
+    gw_gateway *g = w->g;
+    gw_engine *p = c->pd_prefill;
+    c->pd_leg = NULL;
+    c->pd_prefill = NULL;
+    int gone = err == BX_HTTP_ECANCELED || !c->res;
+    int failed = err != 0 || status >= 500 || status == 0;
+    gw_registry_lock(&g->reg);
+    gw_release_locked(g, w->loop, p, gone ? GW_REL_CANCELLED : failed ? GW_REL_FAILED : GW_REL_OK);
+    gw_registry_unlock(&g->reg);
+    if (!c->res) { /* the client left, or the gateway is stopping */
+        c->release = GW_REL_CANCELLED;
+        gw_finish(c, 0);
+        return;
+    }
+    char why[256];
+    if (!err && status >= 400 && status < 500) { /* the request's fault: the client sees it */
+        c->upstream_status = status;
+        gw_add_headers(c);
+        bx_http_res_send(c->res, status, "application/json", body, len);
+        c->res = NULL;
+        c->release = GW_REL_CANCELLED;
+        gw_finish(c, 0);
+        return;
+    }
+    if (!failed) {
+        char *db;
+        size_t dl;
+        if (gw_pd_decode_body(c->body, c->body_len, body, len, p->host, &db, &dl, why,
+                              sizeof(why)) == 0) {
+            c->orig_body = c->body;
+            c->orig_len = c->body_len;
+            c->pd_body = db;
+            c->body = db;
+            c->body_len = dl;
+            gw_send(c);
+            return;
+        }
+    } else if (err) {
+        snprintf(why, sizeof(why), "%s", bx_http_strerror(err));
+    } else {
+        snprintf(why, sizeof(why), "it answered %d", status);
+    }
+    bx_warn("req %s: prefill engine %s failed (%s); routing again without it", c->id, p->addr, why);
+    /* the decode engine did nothing wrong: give it back, and try again
+     * with the prefill engine excluded in its place */
+    gw_registry_lock(&g->reg);
+    gw_release_locked(g, w->loop, c->engine, GW_REL_CANCELLED);
+    g->stats.retries++;
+    gw_registry_unlock(&g->reg);
+    if (c->ntried > 0) c->tried[c->ntried - 1] = p->id;
+    c->engine = NULL;
+    c->release = GW_REL_NONE;
+    c->pd_addr[0] = '\0';
+    if (c->ntried <= g->cfg.max_retries) {
+        gw_forward(c);
+        return;
+    }
+    char msg[400];
+    snprintf(msg, sizeof(msg), "the prefill engine failed: %s", why);
+    gw_error(c, 502, "BadGatewayError", msg, "x-error-routing", NULL);
+    gw_finish(c, 0);
+}
+
+/* The first leg of a pd try: the prefill call to c->pd_prefill. */
+static void gw_pd_send_prefill(gw_call *c)
+{
+    gw_worker *w = c->w;
+    gw_engine *p = c->pd_prefill;
+    char *pb = NULL;
+    size_t pl = 0;
+    bx_http_header hs[3];
+    size_t nh = 0;
+    hs[nh++] = (bx_http_header){"Content-Type", "application/json"};
+    hs[nh++] = (bx_http_header){"X-Request-Id", c->id};
+    if (c->pd_auth[0])
+        hs[nh++] = (bx_http_header){"Authorization", c->pd_auth};
+    else if (c->auth[0])
+        hs[nh++] = (bx_http_header){"Authorization", c->auth};
+    int rc = gw_pd_prefill_body(c->body, c->body_len, &pb, &pl);
+    if (rc == 0) {
+        bx_http_client_req r = {.method = "POST",
+                                .host = p->host,
+                                .port = p->port,
+                                .path = c->path,
+                                .headers = hs,
+                                .nheaders = nh,
+                                .body = pb,
+                                .body_len = pl,
+                                .timeout_ms = gw_pd_prefill_timeout_ms()};
+        rc = gw_pd_leg_start(w->client, &r, gw_pd_prefill_done, c, &c->pd_leg);
+        free(pb);
+    }
+    if (rc != 0) gw_pd_prefill_done(BX_HTTP_ENOMEM, 0, "", 0, c);
 }
 
 /* ---------- the watch: hung engines, silent answers ---------- */
@@ -938,7 +1088,10 @@ void gw_proxy_cancel_all(gw_worker *w)
         if (c->res) bx_http_res_set_abort(c->res, NULL, NULL); /* the call may go first */
         c->res = NULL;
         c->stopping = 1;
-        if (c->creq) bx_http_client_cancel(c->creq); /* on_done frees the call */
+        if (c->creq)
+            bx_http_client_cancel(c->creq); /* on_done frees the call */
+        else if (c->pd_leg)
+            gw_pd_leg_cancel(c->pd_leg); /* so does the prefill leg's callback */
     }
 }
 

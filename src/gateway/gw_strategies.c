@@ -18,6 +18,7 @@ extern const gw_strategy gw_strategy_slo;
 extern const gw_strategy gw_strategy_slo_least_load;
 extern const gw_strategy gw_strategy_slo_least_load_pulling;
 extern const gw_strategy gw_strategy_slo_pack_load;
+extern const gw_strategy gw_strategy_pd;
 
 static const gw_strategy *const gw_strategy_table[] = {
     &gw_strategy_random,
@@ -36,6 +37,7 @@ static const gw_strategy *const gw_strategy_table[] = {
     &gw_strategy_slo_least_load,
     &gw_strategy_slo_least_load_pulling,
     &gw_strategy_slo_pack_load,
+    &gw_strategy_pd, /* strategies/pd.c, with gw_pd.c */
     NULL,
 };
 
@@ -48,8 +50,6 @@ static const gw_strategy_alias gw_strategy_aliases[] = {
     {"prefix-cache-preble", "prefix-cache",
      "brix's prefix-cache already keys engine-exact vLLM block hashes; Preble's cost model "
      "(a Mistral-7B latency fit) is not reproduced"},
-    {"pd", "least-request",
-     "no prefill/decode disaggregation in brix: routed as one pool by least-request"},
     {NULL, NULL, NULL},
 };
 

@@ -69,6 +69,18 @@ static void test_pod_engine(void **st)
     assert_string_equal(out.addr, "[fd00::5]:8000");
     json_decref(p);
 
+    /* P/D: AIBrix's role labels (gw_pd.h), both or neither */
+    p = pod("\"role-name\":\"decode\",\"roleset-name\":\"rs-7\"", READY, NULL);
+    assert_int_equal(gw_k8s_pod_engine(p, &out), GW_K8S_POD_OK);
+    assert_string_equal(out.pd_role, "decode");
+    assert_string_equal(out.roleset, "rs-7");
+    json_decref(p);
+    p = pod("\"role-name\":\"decode\"", READY, NULL);
+    assert_int_equal(gw_k8s_pod_engine(p, &out), GW_K8S_POD_OK);
+    assert_string_equal(out.pd_role, "");
+    assert_string_equal(out.roleset, "");
+    json_decref(p);
+
     /* Ray: the head serves, workers never */
     assert_int_equal(why_of("\"ray.io/node-type\":\"head\"", READY, NULL), GW_K8S_POD_OK);
     assert_int_equal(why_of("\"ray.io/node-type\":\"worker\"", READY, NULL), GW_K8S_POD_RAY_WORKER);
@@ -138,6 +150,7 @@ static void test_slim(void **st)
     const char *cases[][3] = {
         {NULL, READY, NULL},
         {"\"model.aibrix.ai/port\":\"8081\",\"app\":\"x\"", READY, NULL},
+        {"\"role-name\":\"prefill\",\"roleset-name\":\"rs1\",\"app\":\"x\"", READY, NULL},
         {"\"ray.io/node-type\":\"worker\"", READY, NULL},
         {GI "\"1\"", READY, NULL},
         {NULL, READY, "\"deletionTimestamp\":\"2026-01-01T00:00:00Z\""},

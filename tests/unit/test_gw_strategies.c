@@ -713,7 +713,8 @@ static void test_every_aibrix_name(void **state)
         assert_string_equal(p.spec, aibrix[i]); /* the answer says what was asked */
         assert_non_null(gw_strategy_resolve(aibrix[i]));
     }
-    assert_string_equal(gw_strategy_resolve("pd")->name, "least-request");
+    assert_string_equal(gw_strategy_resolve("pd")->name, "pd"); /* its own since gw_pd */
+    assert_string_equal(gw_strategy_resolve("pd")->fallback, "least-request");
     assert_string_equal(gw_strategy_resolve("slo-pack-load")->name, "slo-pack-load");
     assert_string_equal(gw_strategy_resolve("slo")->fallback, "least-request");
     assert_string_equal(gw_strategy_resolve("prefix-cache-preble")->name, "prefix-cache");
