@@ -669,8 +669,10 @@ static void gw_forward(gw_call *c)
         known = 1;                          /* waited long enough: 503 */
     }
     if (k == 0 && c->started) { /* a stream to continue, and no engine left */
-        gw_sse_error_end(c, "the engine stopped in the middle of the answer and no other engine "
-                            "could continue it");
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s, and no other engine could continue it",
+                 gw_mid_stream_msg(c->ending));
+        gw_sse_error_end(c, msg);
         return;
     }
     if (k == 0) {

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Streams that survive an engine's death (issue 19, docs/gateway.md "Streams
+# that survive an engine's death"): four engines behind brix gateway, eight
+# concurrent streams of max_tokens 200 (four chat, four completions, with
+# include_usage). When every stream has sent a few tokens, one engine is
+# SIGKILLed and another SIGSTOPped. Every stream must still end with [DONE]
+# and exactly 200 tokens, one id in every chunk, one usage chunk counting
+# the original prompt and 200 completion tokens, and no error event; a chat
+# stream's text must be the very text an unbroken answer has (the engines
+# share --seed and continue_final_message continues the same words). Then a
+# gateway with one engine, killed mid-stream: a clean SSE error event, no
+# [DONE]. The gap each client saw at the migration is printed (not asserted).
+# Usage: bash tests/e2e/test_gateway_migrate.sh /path/to/brix
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+e2e_init "$@"
+bx_need python3
+CLIENT="$E2E_DIR/sse_stamp.py"
+MAX=200
+
+ports=()
+pids=()
+for i in 1 2 3 4; do
+    start_engine "e$i" --model m --time-scale 0.25 --jitter 0
+    ports+=("$ENGINE_PORT")
+    pids+=("$ENGINE_PID")
+done
+# the references' engine: fast, same --seed (the default), so the same words
+start_engine ref --model m --time-scale 100 --jitter 0
+REF_PORT=$ENGINE_PORT
+for p in "${ports[@]}" "$REF_PORT"; do wait_health "$p" 20 ""; done
+STOPPED=""
+mfail() { # resume a stopped engine first (so cleanup can stop it)
+    [ -n "$STOPPED" ] && kill -CONT "$STOPPED" 2>/dev/null
+    fail "$@"
+}
+
+GW_PORT=$(free_port) || fail "no free port"
+backends=()
+for p in "${ports[@]}"; do backends+=(--backend "http://127.0.0.1:$p"); done
+# stalls: a stream silent for 1 s (10x its pace is less) is continued elsewhere;
+# a continuation sent to the stopped engine gives up after 3 s without a byte
+"$BRIX" gateway --host 127.0.0.1 --port "$GW_PORT" "${backends[@]}" --workers 2 \
+    --scrape-interval-ms 200 --models-interval-ms 500 --stream-silence-min-ms 1000 \
+    --first-byte-timeout-ms 3000 >"$E2E_TMP/gateway.log" 2>&1 &
+GW_PID=$!
+E2E_PIDS+=("$GW_PID")
+E2E_LOGS+=("$E2E_TMP/gateway.log")
+GW="http://127.0.0.1:$GW_PORT"
+wait_ready "$GW/readyz" "$GW_PID"
+ready4() { [ "$(curl -s "$GW/metrics" | grep -c '^brix_gateway_engine_ready{.*} 1')" = 4 ]; }
+wait_for 10 "the gateway does not see 4 ready engines" ready4
+
+# body N: request N's JSON (odd: chat, even: completions)
+body() {
+    local n=$1
+    if ((n % 2)); then
+        printf '{"model":"m","messages":[{"role":"system","content":"be brief"},{"role":"user","content":"tell story %d"}],"max_tokens":%d,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}' "$n" "$MAX"
+    else
+        printf '{"model":"m","prompt":"Once upon a time, story %d","max_tokens":%d,"ignore_eos":true,"stream":true,"stream_options":{"include_usage":true}}' "$n" "$MAX"
+    fi
+}
+path_of() { if (($1 % 2)); then echo /v1/chat/completions; else echo /v1/completions; fi; }
+summary() { python3 "$CLIENT" summary "$@"; }
+pod_of() { sed -n 's/^# header target-pod: //p' "$1" | head -n 1; }
+
+# references: each chat answer unbroken, straight from an engine
+for n in 1 2 3 4 5 6 7 8; do body "$n" >"$E2E_TMP/b$n.json"; done
+rpids=()
+for n in 1 3 5 7; do
+    python3 "$CLIENT" "http://127.0.0.1:$REF_PORT$(path_of "$n")" "$E2E_TMP/b$n.json" \
+        "$E2E_TMP/ref$n.out" 60 &
+    rpids+=($!)
+done
+for p in "${rpids[@]}"; do wait "$p" || fail "a reference request failed"; done
+for n in 1 3 5 7; do
+    summary "$E2E_TMP/ref$n.out" >"$E2E_TMP/ref$n.json"
+    check "$E2E_TMP/ref$n.json" ".tokens == $MAX and .done" "reference $n is not a whole answer"
+done
+
+# 1. eight streams; kill one engine and stop another in the middle
+cpids=()
+for n in 1 2 3 4 5 6 7 8; do
+    python3 "$CLIENT" "$GW$(path_of "$n")" "$E2E_TMP/b$n.json" "$E2E_TMP/s$n.out" 60 &
+    cpids+=($!)
+done
+# tokens_of FILE: content chunks recorded so far
+tokens_of() {
+    local k
+    k=$(grep -cE '"(content|text)":"[^"]' "$1" 2>/dev/null)
+    echo "${k:-0}"
+}
+all_started() {
+    local n
+    for n in 1 2 3 4 5 6 7 8; do [ "$(tokens_of "$E2E_TMP/s$n.out")" -ge 5 ] || return 1; done
+}
+wait_for 20 "the streams did not all start" all_started
+# the victims: the engines of stream 1 (killed) and of a stream on another one (stopped)
+declare -A on
+for n in 1 2 3 4 5 6 7 8; do on[$n]=$(pod_of "$E2E_TMP/s$n.out"); done
+kpod=${on[1]}
+spod=""
+for n in 2 3 4 5 6 7 8; do [ "${on[$n]}" != "$kpod" ] && spod=${on[$n]} && break; done
+[ -n "$spod" ] || fail "every stream went to $kpod"
+for i in 0 1 2 3; do
+    [ "127.0.0.1:${ports[$i]}" = "$kpod" ] && kpid=${pids[$i]}
+    [ "127.0.0.1:${ports[$i]}" = "$spod" ] && spid=${pids[$i]}
+done
+t_kill=$(date +%s%3N)
+kill -9 "$kpid"
+kill -STOP "$spid"
+STOPPED=$spid
+log "killed $kpod, stopped $spod at $t_kill ms"
+for p in "${cpids[@]}"; do wait "$p" || mfail "a client failed"; done
+kill -CONT "$spid"
+STOPPED=""
+
+moved=0
+for n in 1 2 3 4 5 6 7 8; do
+    summary "$E2E_TMP/s$n.out" "$t_kill" >"$E2E_TMP/s$n.json"
+    f="$E2E_TMP/s$n.json"
+    jq -e '.status == 200 and .done and (.errors | length) == 0 and .bad == 0' "$f" >/dev/null ||
+        fail "stream $n (on ${on[$n]}) did not complete: $(jq -c 'del(.text)' "$f")"
+    jq -e ".tokens == $MAX" "$f" >/dev/null ||
+        fail "stream $n (on ${on[$n]}) sent $(jq .tokens "$f") tokens, want exactly $MAX"
+    jq -e '(.ids | length) == 1' "$f" >/dev/null || fail "stream $n has ids $(jq -c .ids "$f")"
+    jq -e "(.usage | length) == 1 and .usage[0].completion_tokens == $MAX and
+           .usage[0].total_tokens == .usage[0].prompt_tokens + $MAX" "$f" >/dev/null ||
+        fail "stream $n's usage: $(jq -c .usage "$f")"
+    if ((n % 2)); then
+        jq -e --slurpfile r "$E2E_TMP/ref$n.json" \
+            '.text == $r[0].text and .usage[0].prompt_tokens == $r[0].usage[0].prompt_tokens' \
+            "$f" >/dev/null || fail "stream $n's text or prompt tokens differ from the unbroken answer's"
+    fi
+    if [ "${on[$n]}" = "$kpod" ] || [ "${on[$n]}" = "$spod" ]; then
+        moved=$((moved + 1))
+        why=killed
+        [ "${on[$n]}" = "$spod" ] && why=stopped
+        log "stream $n ($why engine): $(jq -r '"\(.tokens_before) tokens before the kill; longest gap between tokens \(.max_gap_ms) ms, first token after the kill at +\(.gap_after_ms) ms"' "$f")"
+    fi
+done
+[ "$moved" -ge 2 ] || fail "only $moved streams were on the victims"
+n=$(curl -s "$GW/metrics" | sed -n 's/^brix_gateway_stream_migrations_total //p')
+num_cmp "${n:-0}" ">=" "$moved" || fail "brix_gateway_stream_migrations_total is '$n', want >= $moved"
+log "$moved streams on a killed or stopped engine completed elsewhere: $MAX tokens, one id, usage once"
+
+# 2. no engine left: a clean SSE error event
+start_engine lone --model m --time-scale 0.25 --jitter 0
+LPORT=$ENGINE_PORT
+LPID=$ENGINE_PID
+wait_health "$LPORT"
+G2=$(free_port) || fail "no free port"
+"$BRIX" gateway --host 127.0.0.1 --port "$G2" --backend "http://127.0.0.1:$LPORT" \
+    --scrape-interval-ms 200 --models-interval-ms 500 >"$E2E_TMP/gateway2.log" 2>&1 &
+E2E_PIDS+=($!)
+E2E_LOGS+=("$E2E_TMP/gateway2.log")
+wait_ready "http://127.0.0.1:$G2/readyz"
+python3 "$CLIENT" "http://127.0.0.1:$G2/v1/chat/completions" "$E2E_TMP/b1.json" "$E2E_TMP/lone.out" 60 &
+cpid=$!
+lone_started() { [ "$(tokens_of "$E2E_TMP/lone.out")" -ge 5 ]; }
+wait_for 20 "the lone stream did not start" lone_started
+kill -9 "$LPID"
+wait "$cpid" || fail "the lone client failed"
+summary "$E2E_TMP/lone.out" >"$E2E_TMP/lone.json"
+jq -e '(.done | not) and (.errors | length) == 1 and .errors[0].code == 502 and
+       (.errors[0].message | type) == "string" and .tokens < '"$MAX" "$E2E_TMP/lone.json" >/dev/null ||
+    fail "no engine left: $(jq -c 'del(.text)' "$E2E_TMP/lone.json")"
+log "no engine left: the stream ended with an SSE error event"
