@@ -13,9 +13,10 @@ Exit 0 when the body ended, 1 on a connection error or timeout.
 
 `summary` prints one JSON object about a recorded OpenAI stream: its chunk
 ids, the content chunks (tokens) and their joined text, the usage chunks,
-whether it ended with [DONE] or an error event, the longest gap between
-content chunks and, with SINCE_MS, the time from SINCE_MS to the first
-content chunk after it.
+whether it ended with [DONE] or an error event, the longest and the median
+gap between content chunks and, with SINCE_MS, the time from SINCE_MS to the first
+content chunk after it and the longest gap between content chunks ending
+in the 5 s after it.
 """
 import http.client
 import json
@@ -86,12 +87,17 @@ def summary(out_file, since_ms):
                 text.append(t)
                 stamps.append(int(ms))
     gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    itl = sorted(gaps)[len(gaps) // 2] if gaps else 0
     after = [t for t in stamps if since_ms is not None and t >= since_ms]
+    # the longest wait the client had for a token that came in the 5 s after SINCE_MS
+    at = [b - a for a, b in zip(stamps, stamps[1:])
+          if since_ms is not None and since_ms <= b <= since_ms + 5000]
     print(json.dumps({
         "status": status, "ids": sorted(i for i in ids if i is not None), "tokens": len(text),
         "text": "".join(text), "usage": usage, "done": done, "errors": errors, "bad": bad,
-        "max_gap_ms": max(gaps) if gaps else 0,
+        "max_gap_ms": max(gaps) if gaps else 0, "itl_p50_ms": itl,
         "gap_after_ms": (after[0] - since_ms) if after else None,
+        "gap_at_ms": max(at) if at else None,
         "tokens_before": len([t for t in stamps if since_ms is not None and t < since_ms]),
     }))
     return 0
