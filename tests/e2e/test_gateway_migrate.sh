@@ -7,7 +7,9 @@
 # and exactly 200 tokens, one id in every chunk, one usage chunk counting
 # the original prompt and 200 completion tokens, and no error event; a chat
 # stream's text must be the very text an unbroken answer has (the engines
-# share --seed and continue_final_message continues the same words). Then a
+# share --seed and continue_final_message continues the same words). Two
+# non-streamed requests running alongside get whole answers (a whole answer
+# is held, so one under a dead engine is retried from scratch). Then a
 # gateway with one engine, killed mid-stream: a clean SSE error event, no
 # [DONE]. The gap each client saw at the migration is printed (not asserted).
 # Usage: bash tests/e2e/test_gateway_migrate.sh /path/to/brix
@@ -39,10 +41,10 @@ GW_PORT=$(free_port) || fail "no free port"
 backends=()
 for p in "${ports[@]}"; do backends+=(--backend "http://127.0.0.1:$p"); done
 # stalls: a stream silent for 1 s (10x its pace is less) is continued elsewhere;
-# a continuation sent to the stopped engine gives up after 3 s without a byte
+# a continuation sent to the stopped engine goes on once the scraper declares it down
 "$BRIX" gateway --host 127.0.0.1 --port "$GW_PORT" "${backends[@]}" --workers 2 \
     --scrape-interval-ms 200 --models-interval-ms 500 --stream-silence-min-ms 1000 \
-    --first-byte-timeout-ms 3000 >"$E2E_TMP/gateway.log" 2>&1 &
+    >"$E2E_TMP/gateway.log" 2>&1 &
 GW_PID=$!
 E2E_PIDS+=("$GW_PID")
 E2E_LOGS+=("$E2E_TMP/gateway.log")
@@ -84,6 +86,15 @@ for n in 1 2 3 4 5 6 7 8; do
     python3 "$CLIENT" "$GW$(path_of "$n")" "$E2E_TMP/b$n.json" "$E2E_TMP/s$n.out" 60 &
     cpids+=($!)
 done
+# and two non-streamed requests: held whole by the gateway, so an engine that dies under one
+# is retried from scratch (--max-retries) and the client still gets one whole answer
+wpids=()
+for n in 1 2; do
+    printf '{"model":"m","prompt":"whole %d","max_tokens":%d,"ignore_eos":true}' "$n" "$MAX" >"$E2E_TMP/w$n.json"
+    curl -s --max-time 60 -o "$E2E_TMP/w$n.out" -w '%{http_code}' -H 'Content-Type: application/json' \
+        "$GW/v1/completions" -d @"$E2E_TMP/w$n.json" >"$E2E_TMP/w$n.code" &
+    wpids+=($!)
+done
 # tokens_of FILE: content chunks recorded so far
 tokens_of() {
     local k
@@ -112,6 +123,7 @@ kill -STOP "$spid"
 STOPPED=$spid
 log "killed $kpod, stopped $spod at $t_kill ms"
 for p in "${cpids[@]}"; do wait "$p" || mfail "a client failed"; done
+for p in "${wpids[@]}"; do wait "$p" || mfail "a non-streamed client failed"; done
 kill -CONT "$spid"
 STOPPED=""
 
@@ -140,6 +152,11 @@ for n in 1 2 3 4 5 6 7 8; do
     fi
 done
 [ "$moved" -ge 2 ] || fail "only $moved streams were on the victims"
+for n in 1 2; do
+    [ "$(cat "$E2E_TMP/w$n.code")" = 200 ] && jq -e ".usage.completion_tokens == $MAX" "$E2E_TMP/w$n.out" >/dev/null ||
+        fail "non-streamed request $n: $(cat "$E2E_TMP/w$n.code") $(head -c 300 "$E2E_TMP/w$n.out")"
+done
+log "non-streamed requests whole ($(grep -c 'retrying elsewhere' "$E2E_TMP/gateway.log") retried)"
 n=$(curl -s "$GW/metrics" | sed -n 's/^brix_gateway_stream_migrations_total //p')
 num_cmp "${n:-0}" ">=" "$moved" || fail "brix_gateway_stream_migrations_total is '$n', want >= $moved"
 log "$moved streams on a killed or stopped engine completed elsewhere: $MAX tokens, one id, usage once"
