@@ -255,16 +255,15 @@ int gw_mig_event(gw_mig *m, const char *data, size_t len, bx_buf *out)
     gw_mig_chunk ch;
     if (gw_mig_scan(data, len, &ch) != 0) return GW_MIG_FORWARD;
     int act = GW_MIG_FORWARD;
-    if (m->leg == 0) {
+    if (ch.error && ch.choices == 0) {
+        act = GW_MIG_ERROR;
+    } else if (m->leg == 0) {
         gw_mig_keep_head(m, &ch);
         if (ch.usage_prompt >= 0 && ch.usage_prompt <= INT32_MAX)
             m->prompt_tokens = (int32_t)ch.usage_prompt;
         gw_mig_count(m, &ch);
-    } else if (!ch.error && ch.choices > 0 && !(ch.text && ch.text_len) && !ch.finish &&
-               !ch.usage) {
+    } else if (ch.choices > 0 && !(ch.text && ch.text_len) && !ch.finish && !ch.usage) {
         act = GW_MIG_DROP; /* the role chunk: the client has had one */
-    } else if (ch.error) {
-        act = GW_MIG_FORWARD;
     } else {
         gw_mig_count(m, &ch);
         act = gw_mig_rewrite(m, data, len, &ch, out);

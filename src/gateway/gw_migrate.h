@@ -60,8 +60,11 @@ typedef struct gw_mig {
     int too_long; /* the text outgrew GW_MIG_TEXT_MAX: it cannot be continued */
 } gw_mig;
 
-/* What the proxy does with an engine's event (gw_mig_event). */
-enum { GW_MIG_FORWARD = 0, GW_MIG_REWRITTEN, GW_MIG_DROP };
+/* What the proxy does with an engine's event (gw_mig_event). GW_MIG_ERROR:
+ * the engine's own error event (vLLM and brix engine end a stream that fails
+ * midway with one, then [DONE]): not forwarded, the stream is continued on
+ * another engine as if the engine had died. */
+enum { GW_MIG_FORWARD = 0, GW_MIG_REWRITTEN, GW_MIG_DROP, GW_MIG_ERROR };
 
 void gw_mig_init(gw_mig *m, gw_api api);
 void gw_mig_free(gw_mig *m);
@@ -92,8 +95,9 @@ void gw_mig_chunk_free(gw_mig_chunk *ch);
  * chunk (head, text, tokens, usage) and returns GW_MIG_FORWARD. Later legs:
  * GW_MIG_DROP (a chunk without text, finish or usage: the role chunk) or
  * GW_MIG_REWRITTEN with the chunk as the client must see it in out (data
- * only, appended). Data that is not a chunk is forwarded as it is. -1: out
- * of memory. */
+ * only, appended). Any leg: GW_MIG_ERROR for an error event (an "error"
+ * member and no choices). Data that is not a chunk is forwarded as it is.
+ * -1: out of memory. */
 int gw_mig_event(gw_mig *m, const char *data, size_t len, bx_buf *out);
 
 /* 1 when the answer needs no continuation: a finish_reason was sent, or

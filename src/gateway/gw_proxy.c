@@ -100,6 +100,7 @@ struct gw_call {
     /* a stream that can be continued on another engine (gw_migrate.h): its
      * events are framed by the gateway (mig_out), whole ones only */
     int mig_on, mig_done, migrations; /* mig_done: this leg's [DONE] came */
+    int mig_err;                      /* this leg's engine sent an error event */
     gw_mig mig;
     bx_buf mig_out;
     char *mig_body;       /* the continuation's request body (owned) */
@@ -787,7 +788,8 @@ static int gw_mig_response(gw_call *c, int status, const bx_http_header *h, size
  * client must see it. */
 static void gw_mig_on_event(gw_call *c, const bx_sse_event *ev)
 {
-    if (bx_sse_is_done(ev)) {
+    if (bx_sse_is_done(ev)) { /* after an engine's error event: continued elsewhere */
+        if (c->mig_err) return;
         c->mig_done = 1;
         bx_buf_appends(&c->mig_out, "data: [DONE]\n\n");
         return;
@@ -795,7 +797,9 @@ static void gw_mig_on_event(gw_call *c, const bx_sse_event *ev)
     bx_buf tmp;
     bx_buf_init(&tmp);
     int act = gw_mig_event(&c->mig, ev->data, ev->data_len, &tmp);
-    if (act == GW_MIG_REWRITTEN)
+    if (act == GW_MIG_ERROR || c->mig_err) /* nothing from this engine after its error */
+        c->mig_err = 1;
+    else if (act == GW_MIG_REWRITTEN)
         gw_mig_frame(&c->mig_out, ev->event, tmp.data, tmp.len);
     else if (act != GW_MIG_DROP)
         gw_mig_frame(&c->mig_out, ev->event, ev->data, ev->data_len);
@@ -838,10 +842,11 @@ static int gw_mig_continue(gw_call *c, int err)
         snprintf(why, sizeof(why), "%d continuation(s) tried", c->migrations);
     else
         body = gw_mig_body(m, orig, orig_len, &blen, why, sizeof(why));
-    const char *what = c->discard  ? "refused the continuation"
-                       : c->ending ? gw_end_reason(c->ending)
-                       : err       ? bx_http_strerror(err)
-                                   : "ended the stream early";
+    const char *what = c->discard   ? "refused the continuation"
+                       : c->mig_err ? "sent an error event"
+                       : c->ending  ? gw_end_reason(c->ending)
+                       : err        ? bx_http_strerror(err)
+                                    : "ended the stream early";
     if (!body) {
         bx_warn("req %s: engine %s %s after %d tokens; not continued: %s", c->id, c->engine->addr,
                 what, m->sent, why);
@@ -865,7 +870,7 @@ static int gw_mig_continue(gw_call *c, int err)
     c->body = body;
     c->body_len = blen;
     c->migrations++;
-    c->discard = c->mig_done = 0;
+    c->discard = c->mig_done = c->mig_err = 0;
     bx_sse_parser_reset(&c->sse);
     gw_mig_next_leg(m);
     gw_forward(c);

@@ -11,7 +11,9 @@
 # non-streamed requests running alongside get whole answers (a whole answer
 # is held, so one under a dead engine is retried from scratch). Then a
 # gateway with one engine, killed mid-stream: a clean SSE error event, no
-# [DONE]. The gap each client saw at the migration is printed (not asserted).
+# [DONE]. An engine group that loses a worker mid-stream (its leader sends an
+# error event): continued elsewhere. The gap each client saw at the migration
+# is printed (not asserted).
 # Usage: bash tests/e2e/test_gateway_migrate.sh /path/to/brix
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -183,3 +185,42 @@ jq -e '(.done | not) and (.errors | length) == 1 and .errors[0].code == 502 and
        (.errors[0].message | type) == "string" and .tokens < '"$MAX" "$E2E_TMP/lone.json" >/dev/null ||
     fail "no engine left: $(jq -c 'del(.text)' "$E2E_TMP/lone.json")"
 log "no engine left: the stream ended with an SSE error event"
+
+# 3. an engine that ends the stream with its own error event (an engine group that lost a
+# worker: brix engine, like vLLM, sends {"error":...} then [DONE]): continued on another engine
+start_engine leader --model m --time-scale 0.25 --jitter 0 --group-size 2 --group-timeout 1
+GLPORT=$ENGINE_PORT
+start_engine w1 --model m --group-leader "http://127.0.0.1:$GLPORT" --group-rank 1 --group-timeout 1
+W1PID=$ENGINE_PID
+start_engine spare --model m --time-scale 0.25 --jitter 0
+SPPORT=$ENGINE_PORT
+wait_health "$GLPORT" 20 ""
+wait_health "$SPPORT" 20 ""
+G3=$(free_port) || fail "no free port"
+"$BRIX" gateway --host 127.0.0.1 --port "$G3" --backend "http://127.0.0.1:$GLPORT" \
+    --backend "http://127.0.0.1:$SPPORT" --scrape-interval-ms 200 --models-interval-ms 500 \
+    >"$E2E_TMP/gateway3.log" 2>&1 &
+E2E_PIDS+=($!)
+E2E_LOGS+=("$E2E_TMP/gateway3.log")
+wait_ready "http://127.0.0.1:$G3/readyz"
+ready2() { [ "$(curl -s "http://127.0.0.1:$G3/metrics" | grep -c '^brix_gateway_engine_ready{.*} 1')" = 2 ]; }
+wait_for 10 "the third gateway does not see 2 ready engines" ready2
+SID=$(printf '127.0.0.1:%s' "$GLPORT" | base64)
+curl -sN --max-time 60 -o "$E2E_TMP/g.sse" -D "$E2E_TMP/g.h" -H 'routing-strategy: session-affinity' \
+    -H "x-session-id: $SID" -H 'Content-Type: application/json' \
+    "http://127.0.0.1:$G3/v1/chat/completions" -d @"$E2E_TMP/b3.json" &
+cpid=$!
+g_started() { [ "$(grep -cE '"content":"[^"]' "$E2E_TMP/g.sse" 2>/dev/null)" -ge 5 ]; }
+wait_for 20 "the group's stream did not start" g_started
+grep -qi "^target-pod: 127.0.0.1:$GLPORT" "$E2E_TMP/g.h" || fail "the stream did not go to the group"
+kill -9 "$W1PID"
+wait "$cpid" || fail "the group's client failed"
+awk '{ print "0\t" $0 }' "$E2E_TMP/g.sse" >"$E2E_TMP/g.out"
+summary "$E2E_TMP/g.out" >"$E2E_TMP/g.json.sum"
+jq -e ".done and (.errors | length) == 0 and .tokens == $MAX and (.ids | length) == 1 and
+       (.usage | length) == 1 and .usage[0].completion_tokens == $MAX" "$E2E_TMP/g.json.sum" >/dev/null ||
+    fail "the group's stream: $(jq -c 'del(.text)' "$E2E_TMP/g.json.sum")"
+jq -e --slurpfile r "$E2E_TMP/ref3.json" '.text == $r[0].text' "$E2E_TMP/g.json.sum" >/dev/null ||
+    fail "the group's stream's text differs from the unbroken answer's"
+grep -q 'sent an error event after' "$E2E_TMP/gateway3.log" || fail "no migration after the error event"
+log "an engine's error event mid-stream: continued on another engine, $MAX tokens"

@@ -77,6 +77,7 @@ static void test_first_leg_counts_tokens(void **st)
     assert_int_equal(m.prompt_tokens, 17);
     assert_int_equal(m.sent, 4);
     assert_true(m.usage_sent);
+    assert_int_equal(feed(&m, "{\"error\":{\"message\":\"rank 1 lost\"}}", &out), GW_MIG_ERROR);
     bx_buf_free(&out);
     gw_mig_free(&m);
 }
@@ -134,9 +135,9 @@ static void test_continuation_rewritten(void **st)
     assert_string_equal(json_string_value(json_object_get(o, "id")), "chatcmpl-A");
     json_decref(o);
     assert_true(m.usage_sent);
-    /* an engine's error event passes as it is */
-    assert_int_equal(feed(&m, "{\"error\":{\"message\":\"x\",\"code\":503}}", &out),
-                     GW_MIG_FORWARD);
+    /* an engine's error event: the proxy continues elsewhere (on any leg) */
+    assert_int_equal(feed(&m, "{\"error\":{\"message\":\"x\",\"code\":503}}", &out), GW_MIG_ERROR);
+    assert_int_equal(m.sent, 3);
     bx_buf_free(&out);
     gw_mig_free(&m);
 }
