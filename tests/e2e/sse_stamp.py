@@ -3,6 +3,7 @@
 
     sse_stamp.py URL BODY_FILE OUT_FILE [TIMEOUT_S]
     sse_stamp.py summary OUT_FILE [SINCE_MS]
+    sse_stamp.py summary-each FILE...
 
 POSTs BODY_FILE (JSON) to URL and writes OUT_FILE as it goes:
     # status CODE
@@ -11,12 +12,14 @@ POSTs BODY_FILE (JSON) to URL and writes OUT_FILE as it goes:
 flushing every line, so a test can watch the stream while it runs.
 Exit 0 when the body ended, 1 on a connection error or timeout.
 
-`summary` prints one JSON object about a recorded OpenAI stream: its chunk
+`summary` prints one JSON object about a recorded OpenAI stream (OUT_FILE as
+written above, or a raw SSE body as curl saves it: no times then): its chunk
 ids, the content chunks (tokens) and their joined text, the usage chunks,
 whether it ended with [DONE] or an error event, the longest and the median
 gap between content chunks and, with SINCE_MS, the time from SINCE_MS to the first
 content chunk after it and the longest gap between content chunks ending
-in the 5 s after it.
+in the 5 s after it. `summary-each` writes FILE.json, the summary of each
+FILE, in one run.
 """
 import http.client
 import json
@@ -53,7 +56,7 @@ def main():
     return 0
 
 
-def summary(out_file, since_ms):
+def summary(out_file, since_ms, out=sys.stdout):
     ids, text, usage, errors = set(), [], [], []
     done, status, stamps, bad = False, 0, [], 0
     for raw in open(out_file, encoding="utf-8"):
@@ -61,9 +64,9 @@ def summary(out_file, since_ms):
         if raw.startswith("# status "):
             status = int(raw.split()[2])
             continue
-        if raw.startswith("#") or "\t" not in raw:
+        if raw.startswith("#"):
             continue
-        ms, line = raw.split("\t", 1)
+        ms, line = raw.split("\t", 1) if "\t" in raw else ("0", raw)
         if not line.startswith("data: "):
             continue
         data = line[6:]
@@ -99,11 +102,16 @@ def summary(out_file, since_ms):
         "gap_after_ms": (after[0] - since_ms) if after else None,
         "gap_at_ms": max(at) if at else None,
         "tokens_before": len([t for t in stamps if since_ms is not None and t < since_ms]),
-    }))
+    }), file=out)
     return 0
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "summary-each":
+        for f in sys.argv[2:]:
+            with open(f + ".json", "w", encoding="utf-8") as o:
+                summary(f, None, o)
+        sys.exit(0)
     if len(sys.argv) > 2 and sys.argv[1] == "summary":
         sys.exit(summary(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else None))
     sys.exit(main())

@@ -12,8 +12,8 @@
 # is held, so one under a dead engine is retried from scratch). Then a
 # gateway with one engine, killed mid-stream: a clean SSE error event, no
 # [DONE]. An engine group that loses a worker mid-stream (its leader sends an
-# error event): continued elsewhere. The gap each client saw at the migration
-# is printed (not asserted).
+# error event): continued elsewhere. (The gap a client sees at a migration is
+# measured by bench/scenarios/migrate.sh, not here.)
 # Usage: bash tests/e2e/test_gateway_migrate.sh /path/to/brix
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -66,26 +66,30 @@ body() {
 }
 path_of() { if (($1 % 2)); then echo /v1/chat/completions; else echo /v1/completions; fi; }
 summary() { python3 "$CLIENT" summary "$@"; }
-pod_of() { sed -n 's/^# header target-pod: //p' "$1" | head -n 1; }
+pod_of() { grep -i '^target-pod:' "$1" | head -n 1 | tr -d '\r' | awk '{print $2}'; }
+# sse NAME URL BODY_FILE: a streamed request in the background (NAME.sse, NAME.h); pid in $!
+sse() {
+    curl -sN --max-time 60 -D "$E2E_TMP/$1.h" -o "$E2E_TMP/$1.sse" -H 'Content-Type: application/json' \
+        "$2" -d @"$3" &
+}
 
 # references: each chat answer unbroken, straight from an engine
 for n in 1 2 3 4 5 6 7 8; do body "$n" >"$E2E_TMP/b$n.json"; done
 rpids=()
 for n in 1 3 5 7; do
-    python3 "$CLIENT" "http://127.0.0.1:$REF_PORT$(path_of "$n")" "$E2E_TMP/b$n.json" \
-        "$E2E_TMP/ref$n.out" 60 &
+    sse "ref$n" "http://127.0.0.1:$REF_PORT$(path_of "$n")" "$E2E_TMP/b$n.json"
     rpids+=($!)
 done
 for p in "${rpids[@]}"; do wait "$p" || fail "a reference request failed"; done
+python3 "$CLIENT" summary-each "$E2E_TMP"/ref[1357].sse || fail "summaries"
 for n in 1 3 5 7; do
-    summary "$E2E_TMP/ref$n.out" >"$E2E_TMP/ref$n.json"
-    check "$E2E_TMP/ref$n.json" ".tokens == $MAX and .done" "reference $n is not a whole answer"
+    check "$E2E_TMP/ref$n.sse.json" ".tokens == $MAX and .done" "reference $n is not a whole answer"
 done
 
 # 1. eight streams; kill one engine and stop another in the middle
 cpids=()
 for n in 1 2 3 4 5 6 7 8; do
-    python3 "$CLIENT" "$GW$(path_of "$n")" "$E2E_TMP/b$n.json" "$E2E_TMP/s$n.out" 60 &
+    sse "s$n" "$GW$(path_of "$n")" "$E2E_TMP/b$n.json"
     cpids+=($!)
 done
 # and two non-streamed requests: held whole by the gateway, so an engine that dies under one
@@ -105,12 +109,12 @@ tokens_of() {
 }
 all_started() {
     local n
-    for n in 1 2 3 4 5 6 7 8; do [ "$(tokens_of "$E2E_TMP/s$n.out")" -ge 5 ] || return 1; done
+    for n in 1 2 3 4 5 6 7 8; do [ "$(tokens_of "$E2E_TMP/s$n.sse")" -ge 5 ] || return 1; done
 }
 wait_for 20 "the streams did not all start" all_started
 # the victims: the engines of stream 1 (killed) and of a stream on another one (stopped)
 declare -A on
-for n in 1 2 3 4 5 6 7 8; do on[$n]=$(pod_of "$E2E_TMP/s$n.out"); done
+for n in 1 2 3 4 5 6 7 8; do on[$n]=$(pod_of "$E2E_TMP/s$n.h"); done
 kpod=${on[1]}
 spod=""
 for n in 2 3 4 5 6 7 8; do [ "${on[$n]}" != "$kpod" ] && spod=${on[$n]} && break; done
@@ -119,21 +123,21 @@ for i in 0 1 2 3; do
     [ "127.0.0.1:${ports[$i]}" = "$kpod" ] && kpid=${pids[$i]}
     [ "127.0.0.1:${ports[$i]}" = "$spod" ] && spid=${pids[$i]}
 done
-t_kill=$(date +%s%3N)
 kill -9 "$kpid"
 kill -STOP "$spid"
 STOPPED=$spid
-log "killed $kpod, stopped $spod at $t_kill ms"
+log "killed $kpod, stopped $spod"
 for p in "${cpids[@]}"; do wait "$p" || mfail "a client failed"; done
 for p in "${wpids[@]}"; do wait "$p" || mfail "a non-streamed client failed"; done
 kill -CONT "$spid"
 STOPPED=""
 
 moved=0
+python3 "$CLIENT" summary-each "$E2E_TMP"/s[1-8].sse || fail "summaries"
 for n in 1 2 3 4 5 6 7 8; do
-    summary "$E2E_TMP/s$n.out" "$t_kill" >"$E2E_TMP/s$n.json"
-    f="$E2E_TMP/s$n.json"
-    jq -e '.status == 200 and .done and (.errors | length) == 0 and .bad == 0' "$f" >/dev/null ||
+    f="$E2E_TMP/s$n.sse.json"
+    grep -q '^HTTP/1.1 200' "$E2E_TMP/s$n.h" || fail "stream $n: $(head -n 1 "$E2E_TMP/s$n.h")"
+    jq -e '.done and (.errors | length) == 0 and .bad == 0' "$f" >/dev/null ||
         fail "stream $n (on ${on[$n]}) did not complete: $(jq -c 'del(.text)' "$f")"
     jq -e ".tokens == $MAX" "$f" >/dev/null ||
         fail "stream $n (on ${on[$n]}) sent $(jq .tokens "$f") tokens, want exactly $MAX"
@@ -142,7 +146,7 @@ for n in 1 2 3 4 5 6 7 8; do
            .usage[0].total_tokens == .usage[0].prompt_tokens + $MAX" "$f" >/dev/null ||
         fail "stream $n's usage: $(jq -c .usage "$f")"
     if ((n % 2)); then
-        jq -e --slurpfile r "$E2E_TMP/ref$n.json" \
+        jq -e --slurpfile r "$E2E_TMP/ref$n.sse.json" \
             '.text == $r[0].text and .usage[0].prompt_tokens == $r[0].usage[0].prompt_tokens' \
             "$f" >/dev/null || fail "stream $n's text or prompt tokens differ from the unbroken answer's"
     fi
@@ -150,7 +154,7 @@ for n in 1 2 3 4 5 6 7 8; do
         moved=$((moved + 1))
         why=killed
         [ "${on[$n]}" = "$spod" ] && why=stopped
-        log "stream $n ($why engine): $(jq -r '"\(.tokens_before) tokens before the kill; longest gap between tokens \(.max_gap_ms) ms, first token after the kill at +\(.gap_after_ms) ms"' "$f")"
+        log "stream $n (on the $why engine): $MAX tokens"
     fi
 done
 [ "$moved" -ge 2 ] || fail "only $moved streams were on the victims"
@@ -174,13 +178,13 @@ G2=$(free_port) || fail "no free port"
 E2E_PIDS+=($!)
 E2E_LOGS+=("$E2E_TMP/gateway2.log")
 wait_ready "http://127.0.0.1:$G2/readyz"
-python3 "$CLIENT" "http://127.0.0.1:$G2/v1/chat/completions" "$E2E_TMP/b1.json" "$E2E_TMP/lone.out" 60 &
+sse lone "http://127.0.0.1:$G2/v1/chat/completions" "$E2E_TMP/b1.json"
 cpid=$!
-lone_started() { [ "$(tokens_of "$E2E_TMP/lone.out")" -ge 5 ]; }
+lone_started() { [ "$(tokens_of "$E2E_TMP/lone.sse")" -ge 5 ]; }
 wait_for 20 "the lone stream did not start" lone_started
 kill -9 "$LPID"
 wait "$cpid" || fail "the lone client failed"
-summary "$E2E_TMP/lone.out" >"$E2E_TMP/lone.json"
+summary "$E2E_TMP/lone.sse" >"$E2E_TMP/lone.json"
 jq -e '(.done | not) and (.errors | length) == 1 and .errors[0].code == 502 and
        (.errors[0].message | type) == "string" and .tokens < '"$MAX" "$E2E_TMP/lone.json" >/dev/null ||
     fail "no engine left: $(jq -c 'del(.text)' "$E2E_TMP/lone.json")"
@@ -215,12 +219,11 @@ wait_for 20 "the group's stream did not start" g_started
 grep -qi "^target-pod: 127.0.0.1:$GLPORT" "$E2E_TMP/g.h" || fail "the stream did not go to the group"
 kill -9 "$W1PID"
 wait "$cpid" || fail "the group's client failed"
-awk '{ print "0\t" $0 }' "$E2E_TMP/g.sse" >"$E2E_TMP/g.out"
-summary "$E2E_TMP/g.out" >"$E2E_TMP/g.json.sum"
+summary "$E2E_TMP/g.sse" >"$E2E_TMP/g.json.sum"
 jq -e ".done and (.errors | length) == 0 and .tokens == $MAX and (.ids | length) == 1 and
        (.usage | length) == 1 and .usage[0].completion_tokens == $MAX" "$E2E_TMP/g.json.sum" >/dev/null ||
     fail "the group's stream: $(jq -c 'del(.text)' "$E2E_TMP/g.json.sum")"
-jq -e --slurpfile r "$E2E_TMP/ref3.json" '.text == $r[0].text' "$E2E_TMP/g.json.sum" >/dev/null ||
+jq -e --slurpfile r "$E2E_TMP/ref3.sse.json" '.text == $r[0].text' "$E2E_TMP/g.json.sum" >/dev/null ||
     fail "the group's stream's text differs from the unbroken answer's"
 grep -q 'sent an error event after' "$E2E_TMP/gateway3.log" || fail "no migration after the error event"
 log "an engine's error event mid-stream: continued on another engine, $MAX tokens"
