@@ -262,7 +262,7 @@ int gw_mig_event(gw_mig *m, const char *data, size_t len, bx_buf *out)
         if (ch.usage_prompt >= 0 && ch.usage_prompt <= INT32_MAX)
             m->prompt_tokens = (int32_t)ch.usage_prompt;
         gw_mig_count(m, &ch);
-    } else if (ch.choices > 0 && !(ch.text && ch.text_len) && !ch.finish && !ch.usage) {
+    } else if (ch.role && !(ch.text && ch.text_len) && !ch.finish && !ch.usage) {
         act = GW_MIG_DROP; /* the role chunk: the client has had one */
     } else {
         gw_mig_count(m, &ch);
@@ -400,6 +400,8 @@ char *gw_mig_body(gw_mig *m, const char *body, size_t len, size_t *out_len, char
         why = "more than one choice";
     else if (json_is_true(json_object_get(o, "echo")))
         why = "echo";
+    else if (json_array_size(json_object_get(o, "tools")) > 0)
+        why = "tools (a tool call's arguments are not text to continue)";
     if (!why && m->prompt_tokens < 0) m->prompt_tokens = gw_mig_prompt_count(m->api, o);
     const char *text = m->text.data ? m->text.data : "";
     if (!why && m->text.len > 0) { /* else nothing was said yet: the request as it was */

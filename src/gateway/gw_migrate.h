@@ -93,7 +93,8 @@ void gw_mig_chunk_free(gw_mig_chunk *ch);
 
 /* Takes one engine event's data (not [DONE]) in order. Leg 0: records the
  * chunk (head, text, tokens, usage) and returns GW_MIG_FORWARD. Later legs:
- * GW_MIG_DROP (a chunk without text, finish or usage: the role chunk) or
+ * GW_MIG_DROP (a chunk with a role and no text, finish or usage: the role
+ * chunk) or
  * GW_MIG_REWRITTEN with the chunk as the client must see it in out (data
  * only, appended). Any leg: GW_MIG_ERROR for an error event (an "error"
  * member and no choices). Data that is not a chunk is forwarded as it is.
@@ -107,8 +108,8 @@ int gw_mig_complete(const gw_mig *m, int32_t max_tokens);
 /* The request body that continues the answer on another engine (see the
  * top), malloc'd (the caller frees), its length in *out_len; records the
  * original prompt's tokens when unknown. NULL with why in err when the
- * stream cannot be continued (more than one choice, echo, text too long,
- * a body that is not the API's). Does not advance the leg. */
+ * stream cannot be continued (more than one choice, echo, tools, text too
+ * long, a body that is not the API's). Does not advance the leg. */
 char *gw_mig_body(gw_mig *m, const char *body, size_t len, size_t *out_len, char *err,
                   size_t errlen);
 

@@ -251,6 +251,7 @@ static void test_completion_body(void **st)
     assert_string_equal(err, "no tokens left");
     assert_null(body_of(&m, "{\"model\":\"m\",\"prompt\":\"x\",\"n\":2}", err));
     assert_null(body_of(&m, "{\"model\":\"m\",\"prompt\":\"x\",\"echo\":true}", err));
+    assert_null(body_of(&m, "{\"model\":\"m\",\"prompt\":\"x\",\"tools\":[{}]}", err));
     assert_null(body_of(&m, "{\"model\":\"m\",\"prompt\":[\"a\",\"b\"]}", err));
     assert_null(body_of(&m, "[]", err));
     gw_mig_free(&m);
