@@ -499,7 +499,11 @@ static void gw_up_data(bx_http_creq *cr, const char *data, size_t len, void *ud)
     }
     if (c->mig_on) { /* whole events only, rewritten after a migration */
         bx_buf_reset(&c->mig_out);
-        bx_sse_parser_feed(&c->sse, data, len);
+        if (bx_sse_parser_feed(&c->sse, data, len) == BX_SSE_ETOOBIG) {
+            bx_warn("req %s: engine %s sent an SSE event over 1 MiB: dropped", c->id,
+                    c->engine->addr);
+            bx_sse_parser_reset(&c->sse); /* the next events still pass */
+        }
         if (c->mig_out.len && c->res) bx_http_res_write(c->res, c->mig_out.data, c->mig_out.len);
         return;
     }
