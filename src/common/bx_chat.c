@@ -43,6 +43,11 @@ static int bx_chat_content(const json_t *c, bx_buf *out, size_t idx, char *err, 
 
 int bx_chat_render(const json_t *messages, bx_buf *out, char *err, size_t errlen)
 {
+    return bx_chat_render_opts(messages, BX_CHAT_GEN_PROMPT, out, err, errlen);
+}
+
+int bx_chat_render_opts(const json_t *messages, int flags, bx_buf *out, char *err, size_t errlen)
+{
     if (!json_is_array(messages) || json_array_size(messages) == 0) {
         snprintf(err, errlen, "'messages' must be a non-empty array");
         return -1;
@@ -50,6 +55,20 @@ int bx_chat_render(const json_t *messages, bx_buf *out, char *err, size_t errlen
     if (json_array_size(messages) > BX_CHAT_MAX_MESSAGES) {
         snprintf(err, errlen, "too many messages (at most %d)", BX_CHAT_MAX_MESSAGES);
         return -1;
+    }
+    if ((flags & BX_CHAT_GEN_PROMPT) && (flags & BX_CHAT_CONTINUE_FINAL)) {
+        snprintf(err, errlen,
+                 "Cannot set both `continue_final_message` and `add_generation_prompt` to True.");
+        return -1;
+    }
+    size_t last = json_array_size(messages) - 1;
+    if (flags & BX_CHAT_CONTINUE_FINAL) {
+        const json_t *role = json_object_get(json_array_get(messages, last), "role");
+        if (!json_is_string(role) || strcmp(json_string_value(role), "assistant") != 0) {
+            snprintf(err, errlen,
+                     "continue_final_message is set but the final message is not the assistant's");
+            return -1;
+        }
     }
     size_t i;
     const json_t *m;
@@ -68,7 +87,8 @@ int bx_chat_render(const json_t *messages, bx_buf *out, char *err, size_t errlen
         if (bx_buf_appends(out, "<|") || bx_buf_appends(out, r) || bx_buf_appends(out, "|>\n"))
             return -1;
         if (bx_chat_content(json_object_get(m, "content"), out, i, err, errlen) != 0) return -1;
+        if (i == last && (flags & BX_CHAT_CONTINUE_FINAL)) return 0; /* left open */
         if (bx_buf_appends(out, "\n")) return -1;
     }
-    return bx_buf_appends(out, "<|assistant|>\n");
+    return (flags & BX_CHAT_GEN_PROMPT) ? bx_buf_appends(out, "<|assistant|>\n") : 0;
 }

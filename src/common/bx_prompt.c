@@ -87,9 +87,14 @@ int bx_prompt_completion(bx_tokvec *v, const json_t *p, char *err, size_t errlen
 
 int bx_prompt_chat(bx_tokvec *v, const json_t *messages, char *err, size_t errlen)
 {
+    return bx_prompt_chat_opts(v, messages, BX_CHAT_GEN_PROMPT, err, errlen);
+}
+
+int bx_prompt_chat_opts(bx_tokvec *v, const json_t *messages, int flags, char *err, size_t errlen)
+{
     bx_buf b;
     bx_buf_init(&b);
-    int rc = bx_chat_render(messages, &b, err, errlen);
+    int rc = bx_chat_render_opts(messages, flags, &b, err, errlen);
     if (rc == 0 && bx_tokvec_add_text(v, b.data ? b.data : "", b.len) != 0) {
         snprintf(err, errlen, "prompt is too long");
         rc = -1;

@@ -29,5 +29,7 @@ int bx_tokvec_add_ids(bx_tokvec *v, const json_t *array);
 /* Each returns 0, or -1 with a message for a 400 answer. */
 int bx_prompt_completion(bx_tokvec *v, const json_t *prompt, char *err, size_t errlen);
 int bx_prompt_chat(bx_tokvec *v, const json_t *messages, char *err, size_t errlen);
+/* flags: bx_chat_render_opts's (BX_CHAT_*). */
+int bx_prompt_chat_opts(bx_tokvec *v, const json_t *messages, int flags, char *err, size_t errlen);
 
 #endif

@@ -40,7 +40,7 @@ uint32_t eng_gen_token(eng_seq *q, int32_t i, void *ud)
 {
     eng_server *s = ud;
     eng_call *c = q->ud;
-    uint64_t x = c->text_seed + (uint64_t)i;
+    uint64_t x = c->text_seed + (uint64_t)c->req.gen_offset + (uint64_t)i;
     int w = (int)(bx_splitmix64(&x) % ENG_NWORDS);
     c->last_word = w;
     return s->word_ids[w];
@@ -353,10 +353,14 @@ void eng_handle_generate(eng_server *s, bx_http_req *hr, bx_http_res *res, enum 
     }
     /* vLLM stops at EOS unless ignore_eos; without max_tokens the simulated
      * answer length is drawn like llm-d's (mean 40, sd 20). */
-    c->text_seed = XXH64(c->req.ids, (size_t)np * sizeof(uint32_t), s->cfg.seed);
+    if (c->req.seed_ids) /* a continued answer: the words of the prompt before it */
+        c->text_seed =
+            XXH64(c->req.seed_ids, (size_t)c->req.num_seed_ids * sizeof(uint32_t), s->cfg.seed);
+    else
+        c->text_seed = XXH64(c->req.ids, (size_t)np * sizeof(uint32_t), s->cfg.seed);
     if (c->req.max_tokens <= 0 && api == ENG_API_CHAT && !c->req.ignore_eos) {
         uint64_t x = c->text_seed ^ 0x5eedULL;
-        double l = 40.0 + 20.0 * eng_gauss(&x);
+        double l = 40.0 + 20.0 * eng_gauss(&x) - c->req.gen_offset;
         int32_t n = l < 1 ? 1 : (int32_t)l;
         if (n > c->max_tokens) n = c->max_tokens;
         c->stop_after = n;

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bx_chat.h"
 #include "common/bx_json.h"
 #include "common/bx_prompt.h"
+#include "common/bx_tok.h"
 
 static int eng_req_fail(char *err, size_t errlen, const char *msg)
 {
@@ -75,6 +77,26 @@ static int eng_req_embed_inputs(eng_req *r, const json_t *in, bx_tokvec *v, char
     return 0;
 }
 
+/* The seed prompt and word offset of a continued chat answer (eng_req.h). */
+static int eng_req_continued(eng_req *r, const json_t *msgs, char *err, size_t errlen)
+{
+    size_t n = json_array_size(msgs);
+    const json_t *last = json_object_get(json_array_get(msgs, n - 1), "content");
+    if (json_is_string(last))
+        r->gen_offset = (int32_t)bx_tok_count(json_string_value(last), json_string_length(last));
+    if (n < 2) return 0; /* nothing before it: the prompt's own words */
+    json_t *head = json_array();
+    if (!head) return eng_req_fail(err, errlen, "out of memory");
+    for (size_t i = 0; i + 1 < n; i++)
+        json_array_append(head, json_array_get(msgs, i));
+    bx_tokvec v = {0};
+    int rc = bx_prompt_chat(&v, head, err, errlen);
+    json_decref(head);
+    r->seed_ids = v.ids;
+    r->num_seed_ids = (int32_t)v.n;
+    return rc;
+}
+
 int eng_req_parse(enum eng_api api, const char *body, size_t len, eng_req *r, char *err,
                   size_t errlen)
 {
@@ -115,7 +137,16 @@ int eng_req_parse(enum eng_api api, const char *body, size_t len, eng_req *r, ch
     bx_tokvec v = {0};
     int rc;
     if (api == ENG_API_CHAT || (api == ENG_API_TOKENIZE && msgs)) {
-        rc = bx_prompt_chat(&v, msgs, err, errlen);
+        int gen = 1, cont = 0;
+        if (eng_req_bool(o, "add_generation_prompt", &gen, err, errlen) ||
+            eng_req_bool(o, "continue_final_message", &cont, err, errlen))
+            return -1;
+        if (cont && json_object_get(o, "add_generation_prompt") == NULL) gen = 0;
+        r->continue_final = cont;
+        rc = bx_prompt_chat_opts(
+            &v, msgs, (gen ? BX_CHAT_GEN_PROMPT : 0) | (cont ? BX_CHAT_CONTINUE_FINAL : 0), err,
+            errlen);
+        if (rc == 0 && cont && eng_req_continued(r, msgs, err, errlen) != 0) rc = -1;
     } else if (!prompt) {
         rc = eng_req_fail(err, errlen, "'prompt' is required");
     } else {
@@ -158,6 +189,7 @@ void eng_req_free(eng_req *r)
 {
     json_decref(r->root);
     free(r->ids);
+    free(r->seed_ids);
     free(r->input_off);
     memset(r, 0, sizeof(*r));
 }

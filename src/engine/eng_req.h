@@ -37,6 +37,15 @@ typedef struct eng_req {
     int32_t *input_off; /* num_inputs + 1 offsets into ids */
     int32_t dimensions; /* 0: default */
     int base64;         /* encoding_format "base64": little-endian float32 */
+    /* chat with continue_final_message (vLLM's; add_generation_prompt then
+     * false): the last (assistant) message is left open and continued. The
+     * simulator's words are drawn as for the prompt without that message
+     * (seed_ids, owned; NULL otherwise) from word gen_offset on (its tokens),
+     * so a continued answer goes on with the very words the first one would
+     * have said (the gateway's stream migration is checked against that). */
+    int continue_final;
+    uint32_t *seed_ids;
+    int32_t num_seed_ids, gen_offset;
 } eng_req;
 
 /* Returns 0, or -1 with a message for a 400 answer in err. */

@@ -110,6 +110,9 @@ static const bx_flag gw_flags[] = {
      "at most --stream-idle-timeout-ms (default 15000; 0 = the idle timeout alone)"},
     {"--max-retries", GF_INT, GOFF(max_retries),
      "other engines tried before the first byte (default 2)"},
+    {"--migrate-attempts", GF_INT, GOFF(migrate_attempts),
+     "times a stream whose engine dies or stalls (--stream-silence-min-ms) mid-answer is "
+     "continued on another engine (default 3; 0 = an SSE error event instead)"},
     {"--breaker-failures", GF_INT, GOFF(breaker_failures),
      "consecutive failures that open an engine's breaker (default 3)"},
     {"--breaker-open-ms", GF_I64, GOFF(breaker_open_ms),
@@ -166,6 +169,7 @@ void gw_config_default(gw_config *c)
     c->stream_idle_timeout_ms = 60000;
     c->stream_silence_min_ms = 15000;
     c->max_retries = 2;
+    c->migrate_attempts = 3;
     c->breaker_failures = 3;
     c->breaker_open_ms = 5000;
     c->redis_timeout_ms = 50;

@@ -48,6 +48,9 @@ typedef struct gw_config {
     int64_t stream_idle_timeout_ms; /* engine silent this long mid-answer: error */
     int64_t stream_silence_min_ms;  /* floor of a stream's pace-scaled silence bound */
     int max_retries;
+    /* a stream whose engine dies or stalls mid-answer is continued on another
+     * engine at most this many times (gw_migrate.h); 0 = never */
+    int migrate_attempts;
     int breaker_failures;    /* consecutive failures that open the breaker */
     int64_t breaker_open_ms; /* how long it stays open before a probe */
     int64_t max_body_bytes;

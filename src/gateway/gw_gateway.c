@@ -170,6 +170,7 @@ static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
     gw_metrics_view v = {.engines = es,
                          .nengines = ne,
                          .retries = g->stats.retries,
+                         .migrations = g->stats.migrations,
                          .breaker_opens = g->stats.breaker_opens,
                          .rl_rejected_rpm = g->stats.rl_rejected_rpm,
                          .rl_rejected_tpm = g->stats.rl_rejected_tpm,

@@ -34,6 +34,7 @@ enum { GW_ADMIT_OK = 0, GW_ADMIT_RPM, GW_ADMIT_TPM, GW_ADMIT_UNAVAILABLE, GW_ADM
 
 typedef struct gw_stats {
     uint64_t retries, breaker_opens;
+    uint64_t migrations; /* streams continued on another engine (gw_migrate.h) */
     uint64_t rl_rejected_rpm, rl_rejected_tpm;
     uint64_t rl_fail_open, rl_fail_closed; /* checks Redis failed, by the answer given */
     int rl_down; /* workers whose rate limiter has Redis down (0 = brix_gateway_redis_up 1) */

@@ -181,6 +181,9 @@ int gw_metrics_render(gw_metrics *m, const gw_metrics_view *v, bx_buf *b)
     bx_prom_hist_write(b, "brix_gateway_upstream_ttft_seconds", "", &m->ttft);
     gw_m_counter(b, "brix_gateway_retries_total", "Requests retried on another engine.",
                  (double)v->retries);
+    gw_m_counter(b, "brix_gateway_stream_migrations_total",
+                 "Streams continued on another engine after theirs died or stalled mid-answer.",
+                 (double)v->migrations);
     gw_m_counter(b, "brix_gateway_breaker_opens_total", "Times an engine's circuit breaker opened.",
                  (double)v->breaker_opens);
     bx_prom_head(b, "brix_gateway_ratelimit_rejections_total", "counter",

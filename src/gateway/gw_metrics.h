@@ -42,6 +42,7 @@ typedef struct gw_metrics_view {
     const gw_metrics_engine *engines;
     int nengines;
     uint64_t retries, breaker_opens;
+    uint64_t migrations; /* streams continued on another engine (gw_migrate.h) */
     uint64_t rl_rejected_rpm, rl_rejected_tpm, rl_errors;
     size_t strategy_mem_bytes;
     uint64_t router_picks, router_fallbacks;

@@ -13,7 +13,10 @@
  * connect or a 5xx from the engine is retried on another engine (at most
  * max_retries, never the same engine twice). After it, an engine that dies
  * mid-stream ends the client's stream with an SSE error event, never a hang.
- * A client that goes away cancels the upstream request.
+ * A client that goes away cancels the upstream request. With
+ * --migrate-attempts (gw_migrate.h) a stream whose engine dies, is declared
+ * down or stalls is continued on another engine instead (the hooks gw_mig_*
+ * below); the error event is for when no engine can take it.
  *
  * Hung engines: a worker's watch (gw_proxy_watch, every GW_WATCH_MS while
  * calls are upstream) ends the calls whose engine a health signal declared
@@ -35,6 +38,7 @@
 #include "common/bx_queue.h"
 #include "common/bx_sse.h"
 #include "gateway/gw_gateway_int.h"
+#include "gateway/gw_migrate.h"
 #include "gateway/gw_pd.h"
 #include "gateway/gw_ratelimit.h"
 #include "gateway/gw_silence.h"
@@ -103,6 +107,16 @@ struct gw_call {
     size_t orig_len;
     char pd_auth[GW_KEY_MAX + 8];
     char pd_addr[GW_NAME_MAX]; /* the prefill engine of the answer, "" = none */
+
+    /* a stream that can be continued on another engine (gw_migrate.h): its
+     * events are framed by the gateway (mig_out), whole ones only */
+    int mig_on, mig_done, migrations; /* mig_done: this leg's [DONE] came */
+    int mig_err;                      /* this leg's engine sent an error event */
+    gw_mig mig;
+    bx_buf mig_out;
+    char *mig_body;       /* the continuation's request body (owned) */
+    const char *mig_orig; /* the client's body, once body is mig_body (not owned) */
+    size_t mig_orig_len;
 };
 
 /* How gw_finish gives the engine back (in the same lock hold as the rest
@@ -142,6 +156,11 @@ static void gw_call_free(gw_call *c)
     gw_req_free(&c->req);
     free(c->pd_body);
     if (c->sse_on) bx_sse_parser_free(&c->sse);
+    if (c->mig_on) {
+        gw_mig_free(&c->mig);
+        bx_buf_free(&c->mig_out);
+    }
+    free(c->mig_body);
     if (w->nspare_calls < GW_CALL_SPARE_MAX && c->scan.cap <= GW_CALL_SCAN_KEEP) {
         c->next_spare = w->spare_calls;
         w->spare_calls = c;
@@ -236,6 +255,8 @@ static void gw_usage_from_json(gw_call *c, const char *data, size_t len)
     json_decref(o);
 }
 
+static void gw_mig_on_event(gw_call *c, const bx_sse_event *ev);
+
 static int gw_on_sse_event(const bx_sse_event *ev, void *ud)
 {
     gw_call *c = ud;
@@ -243,6 +264,7 @@ static int gw_on_sse_event(const bx_sse_event *ev, void *ud)
         c->sse_events++;
         gw_usage_from_json(c, ev->data, ev->data_len);
     }
+    if (c->mig_on) gw_mig_on_event(c, ev);
     return 0;
 }
 
@@ -436,11 +458,15 @@ static void gw_start_client(gw_call *c)
     c->started = 1;
 }
 
+static int gw_mig_response(gw_call *c, int status, const bx_http_header *h, size_t nh);
+static void gw_mig_start(gw_call *c);
+
 static void gw_up_response(bx_http_creq *cr, int status, const bx_http_header *h, size_t nh,
                            void *ud)
 {
     (void)cr;
     gw_call *c = ud;
+    if (gw_mig_response(c, status, h, nh)) return; /* a continuation's answer */
     c->upstream_status = status;
     c->t_first_ns = uv_hrtime();
     if (status >= 500 && c->ntried <= c->w->g->cfg.max_retries && !c->started) {
@@ -457,6 +483,7 @@ static void gw_up_response(bx_http_creq *cr, int status, const bx_http_header *h
     if (strstr(ctype, "event-stream")) {
         bx_sse_parser_init(&c->sse, 1u << 20, gw_on_sse_event, c);
         c->sse_on = 1;
+        gw_mig_start(c);
         gw_start_client(c);
         return;
     }
@@ -483,9 +510,23 @@ static void gw_up_data(bx_http_creq *cr, const char *data, size_t len, void *ud)
         if (c->scan.len) bx_http_res_write(c->res, c->scan.data, c->scan.len);
         bx_buf_free(&c->scan);
     }
+    if (c->mig_on) { /* whole events only, rewritten after a migration */
+        bx_buf_reset(&c->mig_out);
+        if (bx_sse_parser_feed(&c->sse, data, len) == BX_SSE_ETOOBIG) {
+            bx_warn("req %s: engine %s sent an SSE event over 1 MiB: dropped", c->id,
+                    c->engine->addr);
+            bx_sse_parser_reset(&c->sse); /* the next events still pass */
+        }
+        if (c->mig_out.len && c->res) bx_http_res_write(c->res, c->mig_out.data, c->mig_out.len);
+        return;
+    }
     bx_http_res_write(c->res, data, len);
     if (c->sse_on) bx_sse_parser_feed(&c->sse, data, len);
 }
+
+static int gw_mig_continue(gw_call *c, int err);
+static void gw_sse_error_end(gw_call *c, const char *msg);
+static const char *gw_mid_stream_msg(int ending);
 
 static void gw_up_done(bx_http_creq *cr, int err, void *ud)
 {
@@ -505,6 +546,7 @@ static void gw_up_done(bx_http_creq *cr, int err, void *ud)
     /* an engine declared down is out of rotation already: its breaker does
      * not count the answers cut with it (a silent stream does count) */
     if (c->ending == GW_END_ENGINE_DOWN) c->release = GW_REL_CANCELLED;
+    if (gw_mig_continue(c, err)) return; /* continued elsewhere, or ended */
     if (failed && !c->started) {
         if (c->ntried <= g->cfg.max_retries) {
             gw_registry_lock(&g->reg);
@@ -529,24 +571,7 @@ static void gw_up_done(bx_http_creq *cr, int err, void *ud)
         return;
     }
     if (err) { /* died, declared down or silent after the first byte */
-        if (c->sse_on) {
-            char *body = bx_json_error_body(
-                502, "BadGatewayError",
-                c->ending == GW_END_ENGINE_DOWN
-                    ? "the engine stopped responding in the middle of the answer (declared down)"
-                : c->ending == GW_END_SILENCE
-                    ? "the engine sent nothing for longer than this answer's silence bound"
-                    : "the engine stopped in the middle of the answer");
-            if (body) {
-                bx_http_res_write(c->res, "data: ", 6);
-                bx_http_res_write(c->res, body, strlen(body));
-                bx_http_res_write(c->res, "\n\n", 2);
-                free(body);
-            }
-        }
-        bx_http_res_end(c->res);
-        c->res = NULL;
-        gw_finish(c, 0);
+        gw_sse_error_end(c, gw_mid_stream_msg(c->ending));
         return;
     }
     if (c->buffering) {
@@ -684,6 +709,13 @@ static void gw_forward(gw_call *c)
         }
         if (now < c->held_until_ms) return; /* still waiting */
         known = 1;                          /* waited long enough: 503 */
+    }
+    if (k == 0 && c->started) { /* a stream to continue, and no engine left */
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s, and no other engine could continue it",
+                 gw_mid_stream_msg(c->ending));
+        gw_sse_error_end(c, msg);
+        return;
     }
     if (k == 0) {
         c->held = 0;
@@ -849,6 +881,161 @@ static void gw_pd_send_prefill(gw_call *c)
         free(pb);
     }
     if (rc != 0) gw_pd_prefill_done(BX_HTTP_ENOMEM, 0, "", 0, c);
+}
+
+/* ---------- streams continued on another engine (gw_migrate.h) ---------- */
+
+static const char *gw_mid_stream_msg(int ending)
+{
+    return ending == GW_END_ENGINE_DOWN
+               ? "the engine stopped responding in the middle of the answer (declared down)"
+           : ending == GW_END_SILENCE
+               ? "the engine sent nothing for longer than this answer's silence bound"
+               : "the engine stopped in the middle of the answer";
+}
+
+/* Ends c's answer (started) with an SSE error event when it is a stream,
+ * and finishes it as failed. */
+static void gw_sse_error_end(gw_call *c, const char *msg)
+{
+    if (c->sse_on) {
+        char *body = bx_json_error_body(502, "BadGatewayError", msg);
+        if (body) {
+            bx_http_res_write(c->res, "data: ", 6);
+            bx_http_res_write(c->res, body, strlen(body));
+            bx_http_res_write(c->res, "\n\n", 2);
+            free(body);
+        }
+    }
+    bx_http_res_end(c->res);
+    c->res = NULL;
+    gw_finish(c, 0);
+}
+
+/* The first engine's stream began: keep what a continuation needs. */
+static void gw_mig_start(gw_call *c)
+{
+    if (c->mig_on || c->w->g->cfg.migrate_attempts <= 0 ||
+        (c->req.api != GW_API_CHAT && c->req.api != GW_API_COMPLETIONS))
+        return;
+    gw_mig_init(&c->mig, c->req.api);
+    bx_buf_init(&c->mig_out);
+    c->mig_on = 1;
+}
+
+/* A continuation's response head: 1 when it was one (an answer that is not
+ * a stream is dropped, and the stream continued elsewhere from on_done). */
+static int gw_mig_response(gw_call *c, int status, const bx_http_header *h, size_t nh)
+{
+    if (!c->mig_on || !c->started || c->mig.leg == 0) return 0;
+    const char *ctype = "";
+    for (size_t i = 0; i < nh; i++)
+        if (!strcasecmp(h[i].name, "content-type")) ctype = h[i].value;
+    if (status != 200 || !strstr(ctype, "event-stream")) {
+        bx_warn("req %s: engine %s answered the continuation with %d", c->id, c->engine->addr,
+                status);
+        c->discard = 1;
+    }
+    return 1;
+}
+
+/* One whole event of the engine's stream, framed into mig_out as the
+ * client must see it. */
+static void gw_mig_on_event(gw_call *c, const bx_sse_event *ev)
+{
+    if (bx_sse_is_done(ev)) { /* after an engine's error event: continued elsewhere */
+        if (c->mig_err) return;
+        c->mig_done = 1;
+        bx_buf_appends(&c->mig_out, "data: [DONE]\n\n");
+        return;
+    }
+    bx_buf tmp;
+    bx_buf_init(&tmp);
+    int act = gw_mig_event(&c->mig, ev->data, ev->data_len, &tmp);
+    if (act == GW_MIG_ERROR || c->mig_err) /* nothing from this engine after its error */
+        c->mig_err = 1;
+    else if (act == GW_MIG_REWRITTEN)
+        gw_mig_frame(&c->mig_out, ev->event, tmp.data, tmp.len);
+    else if (act != GW_MIG_DROP)
+        gw_mig_frame(&c->mig_out, ev->event, ev->data, ev->data_len);
+    bx_buf_free(&tmp);
+    if (c->mig.leg > 0) { /* the usage of the whole answer, not of this leg */
+        c->prompt_tokens = c->mig.prompt_tokens;
+        c->completion_tokens = c->mig.sent;
+    }
+}
+
+/* A stream's engine answer ended (on_done, after the client's headers):
+ * complete, or continued on another engine, or ended with an error event
+ * when it cannot be (1); 0: not a stream this handles. */
+static int gw_mig_continue(gw_call *c, int err)
+{
+    if (!c->mig_on || !c->started || !c->sse_on || (!err && !c->discard && c->mig_done)) return 0;
+    gw_gateway *g = c->w->g;
+    gw_mig *m = &c->mig;
+    if (c->pd_body) { /* a pd try's decode leg: continue from the body it was made of */
+        c->body = c->orig_body;
+        c->body_len = c->orig_len;
+        free(c->pd_body);
+        c->pd_body = NULL;
+    }
+    const char *orig = c->migrations ? c->mig_orig : c->body;
+    size_t orig_len = c->migrations ? c->mig_orig_len : c->body_len;
+    int32_t max = c->req.max_tokens > 0              ? c->req.max_tokens
+                  : c->req.api == GW_API_COMPLETIONS ? 16 /* vLLM's default */
+                                                     : -1;
+    if (gw_mig_complete(m, max)) { /* died after the answer's last token: end it here */
+        gw_mig_count_prompt(m, orig, orig_len);
+        bx_buf_reset(&c->mig_out);
+        if (gw_mig_tail(m, c->req.include_usage, &c->mig_out) == 0)
+            bx_http_res_write(c->res, c->mig_out.data, c->mig_out.len);
+        c->prompt_tokens = m->prompt_tokens;
+        c->completion_tokens = m->sent;
+        bx_http_res_end(c->res);
+        c->res = NULL;
+        gw_finish(c, 1);
+        return 1;
+    }
+    char why[128] = "";
+    size_t blen = 0;
+    char *body = NULL;
+    if (c->migrations >= g->cfg.migrate_attempts)
+        snprintf(why, sizeof(why), "%d continuation(s) tried", c->migrations);
+    else
+        body = gw_mig_body(m, orig, orig_len, &blen, why, sizeof(why));
+    const char *what = c->discard   ? "refused the continuation"
+                       : c->mig_err ? "sent an error event"
+                       : c->ending  ? gw_end_reason(c->ending)
+                       : err        ? bx_http_strerror(err)
+                                    : "ended the stream early";
+    if (!body) {
+        bx_warn("req %s: engine %s %s after %d tokens; not continued: %s", c->id, c->engine->addr,
+                what, m->sent, why);
+        gw_sse_error_end(c, gw_mid_stream_msg(c->ending));
+        return 1;
+    }
+    bx_warn("req %s: engine %s %s after %d tokens; continuing on another engine", c->id,
+            c->engine->addr, what, m->sent);
+    gw_registry_lock(&g->reg);
+    gw_release_locked(g, c->w->loop, c->engine,
+                      c->ending == GW_END_ENGINE_DOWN ? GW_REL_CANCELLED : GW_REL_FAILED);
+    g->stats.migrations++;
+    gw_registry_unlock(&g->reg);
+    c->release = GW_REL_NONE;
+    if (!c->migrations) {
+        c->mig_orig = c->body;
+        c->mig_orig_len = c->body_len;
+    }
+    free(c->mig_body);
+    c->mig_body = body;
+    c->body = body;
+    c->body_len = blen;
+    c->migrations++;
+    c->discard = c->mig_done = c->mig_err = 0;
+    bx_sse_parser_reset(&c->sse);
+    gw_mig_next_leg(m);
+    gw_forward(c);
+    return 1;
 }
 
 /* ---------- the watch: hung engines, silent answers ---------- */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # brix gateway in front of four simulated engines: the openai npm client
 # (streaming and not), prefix-cache stickiness, malformed and oversized
-# requests, an engine killed mid-stream (clean SSE error, no hang), retries
+# requests, an engine killed mid-stream (clean SSE error, no hang, with
+# --migrate-attempts 0: test_gateway_migrate.sh continues such streams), retries
 # to the survivors, and the gateway's /metrics. The gateway runs three
 # workers (event loops on their own threads sharing the port): each curl is
 # a new connection the kernel may give to any of them, so stickiness and
@@ -25,7 +26,7 @@ backends=()
 for p in "${ports[@]}"; do backends+=(--backend "http://127.0.0.1:$p"); done
 "$BRIX" gateway --host 127.0.0.1 --port "$GW_PORT" "${backends[@]}" \
     --scrape-interval-ms 200 --models-interval-ms 500 --max-body-bytes 65536 --workers 3 \
-    >"$E2E_TMP/gateway.log" 2>&1 &
+    --migrate-attempts 0 >"$E2E_TMP/gateway.log" 2>&1 &
 GW_PID=$!
 E2E_PIDS+=("$GW_PID")
 E2E_LOGS+=("$E2E_TMP/gateway.log")

@@ -109,7 +109,9 @@ check_error_end() {
 header_of() { grep -i "^$2:" "$1" | head -n 1 | cut -d: -f2- | tr -d '\r' | sed 's/^ *//'; }
 
 # ---- 1. the engine is declared down: its streams end, the rest goes on
-start_gateway down 2 --backend "http://$A" --backend "http://$B" \
+# --migrate-attempts 0: the streams end (with migration, they would go on on
+# B: tests/e2e/test_gateway_migrate.sh)
+start_gateway down 2 --backend "http://$A" --backend "http://$B" --migrate-attempts 0 \
     --scrape-interval-ms 200 --models-interval-ms 500 --workers 2 --accept reuseport
 SPIDS=()
 for i in 1 2 3 4 5 6 7 8; do stream "$i"; done
