@@ -20,7 +20,7 @@ start_engine prefill --model m --time-scale 20 --jitter 0 --kv-transfer-config "
 PP=$ENGINE_PORT PPID_=$ENGINE_PID
 wait_health "$PP"
 start_engine decode --model m --time-scale 20 --jitter 0 --kv-transfer-config "$KVC"
-PD=$ENGINE_PORT
+PD=$ENGINE_PORT PDPID=$ENGINE_PID
 wait_health "$PD"
 start_engine combined --model m --time-scale 20 --jitter 0
 PC=$ENGINE_PORT
@@ -101,7 +101,29 @@ expect_status "$st" 200 "a decode recomputing a dropped KV"
 check "$E2E_TMP/body" '.usage.completion_tokens == 4' "the recomputed answer is short"
 [ "$(metric "$PR" brix:kv_transfer_recomputed_total)" = 1 ] || fail "recompute not counted"
 
-# 4. the prefill engine killed: the gateway routes again without it (the
+# 4. the decode engine SIGKILLed mid-stream: the stream is continued on the
+# combined engine (docs/gateway.md "Streams that survive an engine's death"),
+# from the client's body, not the decode leg's (whose KV was pulled already)
+BODY=$(jq -cn --arg p "$PROMPT" '{model:"m", prompt:$p, max_tokens:3000, stream:true,
+    stream_options:{include_usage:true}}')
+curl -sN --max-time 30 -H 'Content-Type: application/json' "$BASE/v1/completions" -d "$BODY" \
+    >"$E2E_TMP/mig.sse" &
+CURL=$!
+wait_for 10 "the pd stream did not start" sh -c "[ \$(grep -c '\"text\"' '$E2E_TMP/mig.sse') -ge 20 ]"
+kill -9 "$PDPID"
+wait "$CURL" || fail "the client's stream failed"
+grep -q '^data: \[DONE\]' "$E2E_TMP/mig.sse" || fail "the continued stream did not end with [DONE]"
+grep -q '"error"' "$E2E_TMP/mig.sse" && fail "an error event in the continued stream"
+n=$(grep -c '"text"' "$E2E_TMP/mig.sse")
+[ "$n" = 3000 ] || fail "the continued stream had $n tokens, want 3000"
+grep -q '"completion_tokens":3000' "$E2E_TMP/mig.sse" || fail "no usage chunk of 3000 tokens"
+[ "$(grep -o '"id":"[^"]*"' "$E2E_TMP/mig.sse" | sort -u | wc -l)" = 1 ] || fail "more than one id"
+num_cmp "$(metric "$GW_PORT" brix_gateway_stream_migrations_total)" ">=" 1 ||
+    fail "the stream ended before the kill (no migration counted)"
+v=$(metric "$PC" brix:kv_transfer_pulls_total)
+[ "${v:-0}" = 0 ] || fail "the continuation tried a KV pull"
+
+# 5. the prefill engine killed: the gateway routes again without it (the
 # roleset is incomplete: the combined engine), never a hang or a 5xx
 kill -9 "$PPID_"
 BODY=$(jq -cn --arg p "$PROMPT" '{model:"m", prompt:$p, max_tokens:8, stream:true}')
@@ -113,7 +135,7 @@ for i in 1 2 3; do
 done
 if grep -q "prefill engine 127.0.0.1:$PP failed" "$E2E_TMP/gateway.log"; then log "the prefill leg failed and was routed again"; else
     wait_for 5 "the gateway did not mark the prefill engine down" \
-        sh -c "curl -s '$BASE/metrics' | grep -c 'engine_ready.*} 1' | grep -qx 2"
+        sh -c "curl -s '$BASE/metrics' | grep -c 'engine_ready.*} 1' | grep -qx 1"
     log "the gateway saw the prefill engine down before the request"
 fi
 log "ok"
