@@ -347,6 +347,7 @@ static void gw_finish(gw_call *c, int ok)
         }
         gw_router_done_plan(&g->router, &c->plan, &c->rq, e, &rr);
         gw_registry_unlock(&g->reg);
+        if (c->w->hold_timer_on) gw_proxy_hold_kick(c->w); /* held ones may fit now */
     }
     gw_worker_busy(c->w);
     /* one status for the metrics and the access log: what the client was
@@ -590,11 +591,13 @@ static void gw_forward(gw_call *c)
         uint64_t picked_ns = uv_hrtime() - t;
         gw_metrics_decision(w, (double)picked_ns / 1e9);
         c->routing_ns += picked_ns;
-        gw_breaker_picked(&e->breaker); /* not CLOSED: this is the probe */
-        e->inflight++;
-        e->routed_total++;
-        c->engine_epoch = e->down_epoch;
-        gw_engine_auth(e, c->eng_auth, sizeof(c->eng_auth));
+        if (e) {                            /* NULL: the strategy holds it (GW_PICK_HOLD, below) */
+            gw_breaker_picked(&e->breaker); /* not CLOSED: this is the probe */
+            e->inflight++;
+            e->routed_total++;
+            c->engine_epoch = e->down_epoch;
+            gw_engine_auth(e, c->eng_auth, sizeof(c->eng_auth));
+        }
     }
     gw_unready_model unready; /* a model discovery knows without an engine */
     int is_unready = 0;
@@ -618,6 +621,27 @@ static void gw_forward(gw_call *c)
         return;
     }
     c->model_served = known ? 1 : -1;
+    if (k > 0 && !e) { /* the slo queue: held until an engine is under the cap */
+        int v = gw_queue_verdict(c->held, c->held_until_ms, now,
+                                 c->held ? 0 : gw_proxy_held(w, c->req.model),
+                                 (int)g->cfg.slo_queue_max);
+        if (v == GW_QUEUE_WAIT) {
+            if (!c->held) c->held_until_ms = now + (uint64_t)g->cfg.slo_queue_timeout_ms;
+            c->held = 1;
+            gw_hold_timer(w);
+            return;
+        }
+        c->held = 0;
+        bx_http_res_header(c->res, "Retry-After", "1");
+        gw_error(c, 429, "RateLimitError",
+                 v == GW_QUEUE_FULL ? "every engine for this request is saturated and the "
+                                      "gateway's queue for this model is full"
+                                    : "every engine for this request stayed saturated for "
+                                      "the gateway's queue timeout",
+                 "x-error-slo-queue", v == GW_QUEUE_FULL ? "full" : "timeout");
+        gw_finish(c, 0);
+        return;
+    }
     if (k == 0 && c->ntried == 0 && g->hold.hold_ms > 0 &&
         (known || (g->hold.is_model && g->hold.is_model(g->hold.ud, c->req.model)))) {
         c->model_served = 1;
@@ -896,9 +920,9 @@ void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api
 
 void gw_proxy_retry_held(gw_worker *w)
 {
-    bx_queue *q, *next;
-    BX_QUEUE_FOREACH_SAFE(q, next, &w->calls)
-    { /* gw_forward may finish (free) c */
+    bx_queue *q, *prev; /* oldest first (calls go in at the head): FIFO */
+    for (q = w->calls.prev; q != &w->calls; q = prev) {
+        prev = q->prev; /* gw_forward may finish (free) c */
         gw_call *c = bx_container_of(q, gw_call, node);
         if (c->held && c->res) gw_forward(c);
     }
