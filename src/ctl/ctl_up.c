@@ -439,8 +439,9 @@ static int ctl_up_gateway_metric(void *ud, const char *model, const char *metric
     if (!strcmp(metric, "gateway_request_rate")) /* requests/s routed to its engines */
         return ctl_deploy_request_rate(u->deploy, model, gw_gateway_model_routed(u->gw, model),
                                        value);
-    if (!strcmp(metric, CTL_AS_GW_INFLIGHT)) { /* requests at its engines, held ones too */
-        *value = gw_gateway_model_inflight(u->gw, model) + gw_gateway_held(u->gw, model);
+    if (!strcmp(metric, CTL_AS_GW_INFLIGHT)) { /* at its engines, held and queued ones too */
+        *value = gw_gateway_model_inflight(u->gw, model) + gw_gateway_held(u->gw, model) +
+                 gw_gateway_queued(u->gw, model);
         return 0;
     }
     return -1;

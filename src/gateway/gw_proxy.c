@@ -56,7 +56,8 @@ struct gw_call {
     int tried[8];
     int ntried;
     int in_limits; /* waiting for the rate limiter's answer */
-    int held;      /* waiting for an engine of its model (scale from zero) */
+    int held;      /* waiting: GW_HELD_ZERO for an engine of its model (scale from zero),
+                    * GW_HELD_QUEUE for one under the slo cap (GW_PICK_HOLD) */
     uint64_t held_until_ms;
     int release;   /* gw_finish releases the engine: GW_REL_* */
     int started;   /* response headers sent to the client */
@@ -623,11 +624,11 @@ static void gw_forward(gw_call *c)
     c->model_served = known ? 1 : -1;
     if (k > 0 && !e) { /* the slo queue: held until an engine is under the cap */
         int v = gw_queue_verdict(c->held, c->held_until_ms, now,
-                                 c->held ? 0 : gw_proxy_held(w, c->req.model),
+                                 c->held ? 0 : gw_proxy_held(w, c->req.model, GW_HELD_QUEUE),
                                  (int)g->cfg.slo_queue_max);
         if (v == GW_QUEUE_WAIT) {
             if (!c->held) c->held_until_ms = now + (uint64_t)g->cfg.slo_queue_timeout_ms;
-            c->held = 1;
+            c->held = GW_HELD_QUEUE;
             gw_hold_timer(w);
             return;
         }
@@ -664,7 +665,7 @@ static void gw_forward(gw_call *c)
             return;
         }
         if (!c->held) { /* hold it and ask for a replica */
-            c->held = 1;
+            c->held = GW_HELD_ZERO;
             c->held_until_ms = now + g->hold.hold_ms;
             if (g->hold.wake) g->hold.wake(g->hold.ud, c->req.model);
             gw_hold_timer(w);
@@ -928,14 +929,16 @@ void gw_proxy_retry_held(gw_worker *w)
     }
 }
 
-int gw_proxy_held(gw_worker *w, const char *model)
+int gw_proxy_held(gw_worker *w, const char *model, int kind)
 {
     int n = 0;
     bx_queue *q;
     BX_QUEUE_FOREACH(q, &w->calls)
     {
         gw_call *c = bx_container_of(q, gw_call, node);
-        if (c->held && (!model || (c->req.model && strcmp(c->req.model, model) == 0))) n++;
+        if (c->held && (!kind || c->held == kind) &&
+            (!model || (c->req.model && strcmp(c->req.model, model) == 0)))
+            n++;
     }
     return n;
 }
@@ -1022,7 +1025,7 @@ static void gw_hold_tick(uv_timer_t *t)
 {
     gw_worker *w = t->data;
     gw_proxy_retry_held(w);
-    if (gw_proxy_held(w, NULL) == 0) {
+    if (gw_proxy_held(w, NULL, GW_HELD_ANY) == 0) {
         uv_timer_stop(&w->hold_timer);
         w->hold_timer_on = 0;
     }
