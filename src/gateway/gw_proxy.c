@@ -592,13 +592,13 @@ static void gw_forward(gw_call *c)
         uint64_t picked_ns = uv_hrtime() - t;
         gw_metrics_decision(w, (double)picked_ns / 1e9);
         c->routing_ns += picked_ns;
-        if (e) {                            /* NULL: the strategy holds it (GW_PICK_HOLD, below) */
-            gw_breaker_picked(&e->breaker); /* not CLOSED: this is the probe */
-            e->inflight++;
-            e->routed_total++;
-            c->engine_epoch = e->down_epoch;
-            gw_engine_auth(e, c->eng_auth, sizeof(c->eng_auth));
-        }
+    }
+    if (k > 0 && e) {                   /* NULL: the strategy holds it (GW_PICK_HOLD, below) */
+        gw_breaker_picked(&e->breaker); /* not CLOSED: this is the probe */
+        e->inflight++;
+        e->routed_total++;
+        c->engine_epoch = e->down_epoch;
+        gw_engine_auth(e, c->eng_auth, sizeof(c->eng_auth));
     }
     gw_unready_model unready; /* a model discovery knows without an engine */
     int is_unready = 0;
