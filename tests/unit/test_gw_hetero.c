@@ -508,6 +508,12 @@ static void test_slo_pulling_holds(void **state)
         const gw_strategy *s = gw_router_strategy(&r, names[k]);
         assert_int_equal(slo_pick(s, NULL, &f, 10, 1), -1); /* no state: declines */
     }
+    /* through a plan (the proxy's call): no engine, no fallback named */
+    gw_strategy_plan plan;
+    assert_int_equal(gw_strategy_plan_parse("slo", &plan, err, sizeof(err)), 0);
+    const gw_strategy *fb = gw_router_strategy(&r, "random");
+    assert_null(gw_router_pick_plan(&r, &plan, &rq, f.c, 4, &fb));
+    assert_null(fb);
     /* least-load and pack-load: no queue, the least loaded of all */
     for (size_t k = 2; k < 4; k++) {
         gw_engine *e = gw_router_pick(&r, gw_router_strategy(&r, names[k]), &rq, f.c, 4, NULL);
