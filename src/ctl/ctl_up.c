@@ -50,6 +50,7 @@ typedef struct ctl_up_cfg {
     const char *strategy;
     /* the gateway's slo strategies (gw_config's): 0, their defaults */
     int64_t slo_default_out, slo_max_outstanding;
+    int64_t slo_queue_max, slo_queue_timeout_ms; /* the slo queue's bounds; 0: defaults */
     const char *redis;
     double hold_s;
     int keep_engines;
@@ -117,6 +118,9 @@ static void ctl_up_usage(FILE *f)
             "                        without max_tokens (default 128)\n"
             "  --slo-max-outstanding N  slo strategies: requests in flight at which an\n"
             "                        engine is saturated (default 32)\n"
+            "  --slo-queue-max N     slo: requests of a model held while every engine is\n"
+            "                        saturated, then 429 (default 256)\n"
+            "  --slo-queue-timeout-ms N  slo: longest a request is held, then 429 (5000)\n"
             "  --redis HOST:PORT     per-user RPM/TPM limits in Redis\n"
             "  --hold-seconds S      how long a request waits for a scaled-to-zero model (30)\n"
             "  --keep-engines        on exit, leave engines running for the next brix up\n"
@@ -205,14 +209,20 @@ static int ctl_up_parse(ctl_up_cfg *c, int argc, char **argv)
         } else if (!strcmp(a, "--strategy")) {
             c->strategy = v;
         } else if (!strcmp(a, "--slo-default-output-tokens") ||
-                   !strcmp(a, "--slo-max-outstanding")) {
+                   !strcmp(a, "--slo-max-outstanding") || !strcmp(a, "--slo-queue-max") ||
+                   !strcmp(a, "--slo-queue-timeout-ms")) {
             long long n = strtoll(v, &end, 10);
-            if (*end || end == v || n < 1 || n > 1000000) {
-                fprintf(stderr, "brix up: %s wants 1..1000000\n", a);
+            long long hi = !strcmp(a, "--slo-queue-timeout-ms") ? 3600000 : 1000000;
+            if (*end || end == v || n < 1 || n > hi) {
+                fprintf(stderr, "brix up: %s wants 1..%lld\n", a, hi);
                 return -1;
             }
             if (!strcmp(a, "--slo-max-outstanding"))
                 c->slo_max_outstanding = n;
+            else if (!strcmp(a, "--slo-queue-max"))
+                c->slo_queue_max = n;
+            else if (!strcmp(a, "--slo-queue-timeout-ms"))
+                c->slo_queue_timeout_ms = n;
             else
                 c->slo_default_out = n;
         } else if (!strcmp(a, "--redis")) {
@@ -432,8 +442,9 @@ static int ctl_up_gateway_metric(void *ud, const char *model, const char *metric
     if (!strcmp(metric, "gateway_request_rate")) /* requests/s routed to its engines */
         return ctl_deploy_request_rate(u->deploy, model, gw_gateway_model_routed(u->gw, model),
                                        value);
-    if (!strcmp(metric, CTL_AS_GW_INFLIGHT)) { /* requests at its engines, held ones too */
-        *value = gw_gateway_model_inflight(u->gw, model) + gw_gateway_held(u->gw, model);
+    if (!strcmp(metric, CTL_AS_GW_INFLIGHT)) { /* at its engines, held and queued ones too */
+        *value = gw_gateway_model_inflight(u->gw, model) + gw_gateway_held(u->gw, model) +
+                 gw_gateway_queued(u->gw, model);
         return 0;
     }
     return -1;
@@ -890,6 +901,8 @@ static int ctl_up_start(ctl_up *u)
     gc.strategy = u->cfg.strategy;
     gc.slo_default_output_tokens = u->cfg.slo_default_out;
     gc.slo_max_outstanding = u->cfg.slo_max_outstanding;
+    if (u->cfg.slo_queue_max > 0) gc.slo_queue_max = u->cfg.slo_queue_max;
+    if (u->cfg.slo_queue_timeout_ms > 0) gc.slo_queue_timeout_ms = u->cfg.slo_queue_timeout_ms;
     gc.redis = u->cfg.redis;
     if (gw_gateway_init(&u->gw, u->loop, &gc, err, sizeof(err)) != 0) {
         fprintf(stderr, "brix up: gateway: %s\n", err);

@@ -141,6 +141,13 @@ static const bx_flag gw_flags[] = {
      "slo strategies: requests in flight from the gateway at which an engine counts as "
      "saturated, its type's other engines or the cell's other types then tried (1..1000000; "
      "default 32)"},
+    {"--slo-queue-max", GF_I64, GOFF(slo_queue_max),
+     "slo / slo-least-load-pulling: requests of a model the gateway holds (per worker) while "
+     "every engine they may use is saturated; one more is answered 429 with Retry-After "
+     "(1..1000000; default 256)"},
+    {"--slo-queue-timeout-ms", GF_I64, GOFF(slo_queue_timeout_ms),
+     "slo / slo-least-load-pulling: longest a request is held for an engine under the cap, "
+     "then 429 with Retry-After (1..3600000; default 5000)"},
     {"--log-level", GF_STR, GOFF(log_level), "debug|info|warn|error (default info)"},
     {"--access-log", GF_STR, GOFF(access_log),
      "one line per request, buffered: a file (reopened on SIGHUP), - for stderr (default) or "
@@ -183,6 +190,8 @@ void gw_config_default(gw_config *c)
     c->hash_algo = "xxhash_cbor";
     c->prefix_max_bytes = 64 << 20;
     c->gpu_optimizer_interval_ms = 5000;
+    c->slo_queue_max = 256;
+    c->slo_queue_timeout_ms = 5000;
     c->log_level = "info";
     c->access_log = "-";
     c->access_log_sample = 1;
@@ -389,6 +398,12 @@ int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
         c->slo_max_outstanding < 0 || c->slo_max_outstanding > 1000000) {
         fprintf(err, "brix gateway: --slo-default-output-tokens and --slo-max-outstanding must "
                      "be 1..1000000\n");
+        return -1;
+    }
+    if (c->slo_queue_max < 1 || c->slo_queue_max > 1000000 || c->slo_queue_timeout_ms < 1 ||
+        c->slo_queue_timeout_ms > 3600000) {
+        fprintf(err, "brix gateway: --slo-queue-max must be 1..1000000 and "
+                     "--slo-queue-timeout-ms 1..3600000\n");
         return -1;
     }
     if (c->kubernetes && c->nbackends) {

@@ -73,6 +73,11 @@ typedef struct gw_config {
      * requests in flight) */
     int64_t slo_default_output_tokens; /* --slo-default-output-tokens */
     int64_t slo_max_outstanding;       /* --slo-max-outstanding */
+    /* the queue of the pulling slo strategies' held requests (gw_proxy.c,
+     * GW_PICK_HOLD): at most slo_queue_max per model and worker, each for
+     * slo_queue_timeout_ms at most; then 429 with Retry-After */
+    int64_t slo_queue_max;        /* --slo-queue-max, 256 */
+    int64_t slo_queue_timeout_ms; /* --slo-queue-timeout-ms, 5000 */
     const char *log_level;
     const char *access_log; /* a file, "-" (stderr) or "off"; NULL: off */
     int access_log_sample;  /* log 1 request in N (errors always) */

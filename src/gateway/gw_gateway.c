@@ -352,7 +352,12 @@ int gw_gateway_set_hold(gw_gateway *g, const gw_hold_hooks *h)
 
 int gw_gateway_held(gw_gateway *g, const char *model)
 {
-    return g->nworkers == 1 ? gw_proxy_held(&g->workers[0], model) : 0;
+    return g->nworkers == 1 ? gw_proxy_held(&g->workers[0], model, GW_HELD_ZERO) : 0;
+}
+
+int gw_gateway_queued(gw_gateway *g, const char *model)
+{
+    return g->nworkers == 1 ? gw_proxy_held(&g->workers[0], model, GW_HELD_QUEUE) : 0;
 }
 
 gw_loadmon *gw_gateway_loadmon(gw_gateway *g)
@@ -365,7 +370,7 @@ gw_loadmon *gw_gateway_loadmon(gw_gateway *g)
 static int gw_load_queueing(void *ud, const char *model)
 {
     gw_gateway *g = ud; /* held requests exist with one worker, on this loop */
-    return g->nworkers == 1 ? gw_proxy_held(&g->workers[0], model) : 0;
+    return g->nworkers == 1 ? gw_proxy_held(&g->workers[0], model, GW_HELD_ANY) : 0;
 }
 
 /* A closed window to Redis (AIBrix's key: the boundary it closed at). */

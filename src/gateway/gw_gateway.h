@@ -102,8 +102,13 @@ typedef struct gw_hold_hooks {
 } gw_hold_hooks;
 /* 0, or -1 when the gateway runs several workers (holding needs one). */
 int gw_gateway_set_hold(gw_gateway *g, const gw_hold_hooks *h);
-/* Requests held now for model (NULL: all models). */
+/* Requests held now for model (NULL: all models) until an engine of it is
+ * ready (the hooks above; not the slo queue). */
 int gw_gateway_held(gw_gateway *g, const char *model);
+/* Requests held now in the slo queue for model (NULL: all models): engines
+ * saturated, not missing (so not an activation signal); with one worker
+ * only (else 0), as gw_gateway_held. */
+int gw_gateway_queued(gw_gateway *g, const char *model);
 
 /* The gateway's load monitor (gw_loadmon.h: its windows per model, what GET
  * /brix/load serves), for an optimizer in the same process; owned by the

@@ -128,12 +128,16 @@ void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api
 void gw_proxy_cancel_all(gw_worker *w);
 /* Frees the finished calls kept for reuse (at close). */
 void gw_proxy_free_spares(gw_worker *w);
-/* Sends held requests whose model has a ready engine now. */
+/* Sends held requests whose model has a ready engine now (scale from zero)
+ * or that an slo strategy now places (its queue, GW_PICK_HOLD), oldest
+ * first. */
 void gw_proxy_retry_held(gw_worker *w);
-int gw_proxy_held(gw_worker *w, const char *model);
+/* Held requests of model (NULL: all) on w: of a kind, or every kind. */
+enum { GW_HELD_ANY = 0, GW_HELD_ZERO, GW_HELD_QUEUE }; /* gw_call.held: scale from zero, slo */
+int gw_proxy_held(gw_worker *w, const char *model, int kind);
 /* Held requests are retried every 100 ms while any is held (the worker's
  * hold_timer); this retries them on the loop's next turn (an engine became
- * ready). */
+ * ready, a request ended). */
 void gw_proxy_hold_kick(gw_worker *w);
 /* Ends the calls whose engine was declared down or whose answer has been
  * silent past its bound; returns how many calls still wait on an engine. */

@@ -61,7 +61,8 @@ struct gw_call {
     int tried[8];
     int ntried;
     int in_limits; /* waiting for the rate limiter's answer */
-    int held;      /* waiting for an engine of its model (scale from zero) */
+    int held;      /* waiting: GW_HELD_ZERO for an engine of its model (scale from zero),
+                    * GW_HELD_QUEUE for one under the slo cap (GW_PICK_HOLD) */
     uint64_t held_until_ms;
     int release;   /* gw_finish releases the engine: GW_REL_* */
     int started;   /* response headers sent to the client */
@@ -380,6 +381,7 @@ static void gw_finish(gw_call *c, int ok)
         }
         gw_router_done_plan(&g->router, &c->plan, &c->rq, e, &rr);
         gw_registry_unlock(&g->reg);
+        if (c->w->hold_timer_on) gw_proxy_hold_kick(c->w); /* held ones may fit now */
     }
     gw_worker_busy(c->w);
     /* one status for the metrics and the access log: what the client was
@@ -639,6 +641,8 @@ static void gw_forward(gw_call *c)
         uint64_t picked_ns = uv_hrtime() - t;
         gw_metrics_decision(w, (double)picked_ns / 1e9);
         c->routing_ns += picked_ns;
+    }
+    if (k > 0 && e) {                   /* NULL: the strategy holds it (GW_PICK_HOLD, below) */
         gw_breaker_picked(&e->breaker); /* not CLOSED: this is the probe */
         e->inflight++;
         e->routed_total++;
@@ -679,6 +683,27 @@ static void gw_forward(gw_call *c)
         return;
     }
     c->model_served = known ? 1 : -1;
+    if (k > 0 && !e) { /* the slo queue: held until an engine is under the cap */
+        int v = gw_queue_verdict(c->held, c->held_until_ms, now,
+                                 c->held ? 0 : gw_proxy_held(w, c->req.model, GW_HELD_QUEUE),
+                                 (int)g->cfg.slo_queue_max);
+        if (v == GW_QUEUE_WAIT) {
+            if (!c->held) c->held_until_ms = now + (uint64_t)g->cfg.slo_queue_timeout_ms;
+            c->held = GW_HELD_QUEUE;
+            gw_hold_timer(w);
+            return;
+        }
+        c->held = 0;
+        bx_http_res_header(c->res, "Retry-After", "1");
+        gw_error(c, 429, "RateLimitError",
+                 v == GW_QUEUE_FULL ? "every engine for this request is saturated and the "
+                                      "gateway's queue for this model is full"
+                                    : "every engine for this request stayed saturated for "
+                                      "the gateway's queue timeout",
+                 "x-error-slo-queue", v == GW_QUEUE_FULL ? "full" : "timeout");
+        gw_finish(c, 0);
+        return;
+    }
     if (k == 0 && c->ntried == 0 && g->hold.hold_ms > 0 &&
         (known || (g->hold.is_model && g->hold.is_model(g->hold.ud, c->req.model)))) {
         c->model_served = 1;
@@ -701,7 +726,7 @@ static void gw_forward(gw_call *c)
             return;
         }
         if (!c->held) { /* hold it and ask for a replica */
-            c->held = 1;
+            c->held = GW_HELD_ZERO;
             c->held_until_ms = now + g->hold.hold_ms;
             if (g->hold.wake) g->hold.wake(g->hold.ud, c->req.model);
             gw_hold_timer(w);
@@ -1233,22 +1258,24 @@ void gw_proxy_handle(gw_worker *w, bx_http_req *hr, bx_http_res *res, gw_api api
 
 void gw_proxy_retry_held(gw_worker *w)
 {
-    bx_queue *q, *next;
-    BX_QUEUE_FOREACH_SAFE(q, next, &w->calls)
-    { /* gw_forward may finish (free) c */
+    bx_queue *q, *prev; /* oldest first (calls go in at the head): FIFO */
+    for (q = w->calls.prev; q != &w->calls; q = prev) {
+        prev = q->prev; /* gw_forward may finish (free) c */
         gw_call *c = bx_container_of(q, gw_call, node);
         if (c->held && c->res) gw_forward(c);
     }
 }
 
-int gw_proxy_held(gw_worker *w, const char *model)
+int gw_proxy_held(gw_worker *w, const char *model, int kind)
 {
     int n = 0;
     bx_queue *q;
     BX_QUEUE_FOREACH(q, &w->calls)
     {
         gw_call *c = bx_container_of(q, gw_call, node);
-        if (c->held && (!model || (c->req.model && strcmp(c->req.model, model) == 0))) n++;
+        if (c->held && (!kind || c->held == kind) &&
+            (!model || (c->req.model && strcmp(c->req.model, model) == 0)))
+            n++;
     }
     return n;
 }
@@ -1338,7 +1365,7 @@ static void gw_hold_tick(uv_timer_t *t)
 {
     gw_worker *w = t->data;
     gw_proxy_retry_held(w);
-    if (gw_proxy_held(w, NULL) == 0) {
+    if (gw_proxy_held(w, NULL, GW_HELD_ANY) == 0) {
         uv_timer_stop(&w->hold_timer);
         w->hold_timer_on = 0;
     }

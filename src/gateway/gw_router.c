@@ -86,6 +86,10 @@ gw_engine *gw_router_pick(gw_router *r, const gw_strategy *s, const gw_route_req
     r->picks++;
     for (int hop = 0; hop < 4 && cur; hop++) {
         idx = cur->pick(gw_router_state(r, cur), rq, cands, n);
+        if (idx == GW_PICK_HOLD) { /* the caller holds the request */
+            if (decided) *decided = cur;
+            return NULL;
+        }
         if (idx >= 0 && idx < n) break;
         idx = -1;
         r->fallbacks++;

@@ -46,13 +46,14 @@ int gw_router_configure(gw_router *r, const char *strategy, const char *key, con
 /* The strategy for a request: its header value (NULL: the default).
  * NULL when the name is unknown. */
 const gw_strategy *gw_router_strategy(const gw_router *r, const char *name);
-/* Picks among cands (n > 0). *decided is the strategy that decided. */
+/* Picks among cands (n > 0). *decided is the strategy that decided. NULL
+ * when it holds the request (GW_PICK_HOLD: the caller asks again later). */
 gw_engine *gw_router_pick(gw_router *r, const gw_strategy *s, const gw_route_req *rq,
                           gw_engine *const *cands, int n, const gw_strategy **decided);
 void gw_router_done(gw_router *r, const gw_strategy *s, const gw_route_req *rq, gw_engine *e,
                     const gw_route_result *res);
 /* Picks with a plan (gw_strategy_plan_parse; NULL: the default). One
- * entry: gw_router_pick, *fallback = the strategy that decided when it is
+ * entry: gw_router_pick (NULL: held), *fallback = the strategy that decided when it is
  * not the one asked for, else NULL. Several: AIBrix's soft scoring: each
  * entry's scores normalised to [0, 1] over the candidates it scored
  * (lower-is-better (max - s) / (max - min), higher-is-better

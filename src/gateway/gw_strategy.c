@@ -21,6 +21,12 @@ int gw_rand_index(const gw_route_req *r, uint64_t salt, int n)
     return (int)(bx_mix64(r->rnd ^ bx_mix64(salt)) % (uint64_t)n);
 }
 
+int gw_queue_verdict(int held, uint64_t until_ms, uint64_t now_ms, int queued, int max_queue)
+{
+    if (held) return now_ms >= until_ms ? GW_QUEUE_TIMEOUT : GW_QUEUE_WAIT;
+    return queued >= max_queue ? GW_QUEUE_FULL : GW_QUEUE_WAIT;
+}
+
 int gw_pick_min(const gw_route_req *r, const double *score, int n)
 {
     double best = INFINITY;

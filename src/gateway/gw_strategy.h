@@ -83,6 +83,8 @@ typedef struct gw_strategy {
      * comment): 0, or -1 with a message in err (unknown key, bad value;
      * the state keeps its previous value). NULL: it has none. */
     int (*configure)(void *st, const char *key, const char *value, char *err, size_t errlen);
+    /* An index into cands, -1 (declined: the fallback picks) or
+     * GW_PICK_HOLD (below). */
     int (*pick)(void *st, const gw_route_req *r, gw_engine *const *cands, int n);
     void (*on_routed)(void *st, const gw_route_req *r, gw_engine *e); /* may be NULL */
     void (*on_done)(void *st, const gw_route_req *r, gw_engine *e,
@@ -97,6 +99,19 @@ typedef struct gw_strategy {
 } gw_strategy;
 
 enum { GW_SCORE_LOWER = 0, GW_SCORE_HIGHER = 1 };
+
+/* pick()'s answer when the request must wait in the gateway (the pulling
+ * slo strategies: every engine it may use is saturated). The router then
+ * returns NULL (no fallback, no on_routed); the proxy holds the request in
+ * its queue and asks again when a request ends and on the hold timer's
+ * tick, until gw_queue_verdict says otherwise. */
+#define GW_PICK_HOLD (-2)
+/* For a request a strategy holds: wait (GW_QUEUE_WAIT), or answer 429 as
+ * the queue is full (GW_QUEUE_FULL: not held yet and queued others of its
+ * model wait already, queued >= max_queue) or its wait is over
+ * (GW_QUEUE_TIMEOUT: held, now_ms >= until_ms). */
+enum { GW_QUEUE_WAIT = 0, GW_QUEUE_FULL, GW_QUEUE_TIMEOUT };
+int gw_queue_verdict(int held, uint64_t until_ms, uint64_t now_ms, int queued, int max_queue);
 
 /* A routing-strategy value: one name, or AIBrix's weighted list
  * `name[:w],name[:w],...` (w an integer in [0, 1000000], omitted = 1; a 0

@@ -467,6 +467,88 @@ static void test_slo_settings_flags(void **state)
     fx_close(&f);
 }
 
+/* The pulling variants (slo, slo-least-load-pulling) hold a request
+ * (GW_PICK_HOLD; the router returns NULL) when every engine it may use is
+ * saturated, instead of sending it; slo-least-load and slo-pack-load still
+ * send it to the least loaded. Then the gateway's queue verdict: wait,
+ * full (429 at once), timeout (429). */
+static void test_slo_pulling_holds(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f);
+    char err[256];
+    gw_router r;
+    assert_int_equal(gw_router_init(&r, &f.cfg, "slo"), 0);
+    const char *names[] = {"slo", "slo-least-load-pulling", "slo-least-load", "slo-pack-load"};
+    for (size_t k = 0; k < 4; k++)
+        assert_int_equal(
+            gw_router_configure(&r, names[k], "max-outstanding", "1", err, sizeof(err)), 0);
+    gw_route_req rq;
+    memset(&rq, 0, sizeof(rq));
+    rq.model = "m";
+    rq.ntokens = 10; /* the short cell: A */
+    rq.max_tokens = 16;
+    rq.rnd = 3;
+    /* A at the cap, B free: the pulling variants take B (under the cap) */
+    f.c[0]->inflight = 1;
+    f.c[1]->inflight = 1;
+    for (size_t k = 0; k < 4; k++) {
+        gw_engine *e = gw_router_pick(&r, gw_router_strategy(&r, names[k]), &rq, f.c, 4, NULL);
+        assert_non_null(e);
+        assert_string_equal(e->group, "B");
+    }
+    /* every engine at the cap (or waiting in the engine): hold */
+    f.c[2]->inflight = 1;
+    f.c[3]->waiting = 1;
+    for (size_t k = 0; k < 2; k++) {
+        const gw_strategy *decided = NULL;
+        assert_null(gw_router_pick(&r, gw_router_strategy(&r, names[k]), &rq, f.c, 4, &decided));
+        assert_ptr_equal(decided, gw_router_strategy(&r, names[k])); /* no fallback */
+        const gw_strategy *s = gw_router_strategy(&r, names[k]);
+        assert_int_equal(slo_pick(s, NULL, &f, 10, 1), -1); /* no state: declines */
+    }
+    /* through a plan (the proxy's call): no engine, no fallback named */
+    gw_strategy_plan plan;
+    assert_int_equal(gw_strategy_plan_parse("slo", &plan, err, sizeof(err)), 0);
+    const gw_strategy *fb = gw_router_strategy(&r, "random");
+    assert_null(gw_router_pick_plan(&r, &plan, &rq, f.c, 4, &fb));
+    assert_null(fb);
+    /* least-load and pack-load: no queue, the least loaded of all */
+    for (size_t k = 2; k < 4; k++) {
+        gw_engine *e = gw_router_pick(&r, gw_router_strategy(&r, names[k]), &rq, f.c, 4, NULL);
+        assert_ptr_equal(e, f.c[3]);
+    }
+    /* one request ends on A: the held one goes there */
+    f.c[1]->inflight = 0;
+    assert_ptr_equal(gw_router_pick(&r, gw_router_strategy(&r, "slo"), &rq, f.c, 4, NULL), f.c[1]);
+    /* a long prompt (B's cell) with B saturated and A free of load goes to A */
+    rq.ntokens = 4000;
+    assert_ptr_equal(gw_router_pick(&r, gw_router_strategy(&r, "slo"), &rq, f.c, 4, NULL), f.c[1]);
+    gw_router_close(&r);
+    /* the queue's verdicts */
+    assert_int_equal(gw_queue_verdict(0, 0, 100, 0, 1), GW_QUEUE_WAIT);
+    assert_int_equal(gw_queue_verdict(0, 0, 100, 1, 1), GW_QUEUE_FULL);
+    assert_int_equal(gw_queue_verdict(0, 0, 100, 7, 8), GW_QUEUE_WAIT);
+    assert_int_equal(gw_queue_verdict(1, 200, 100, 99, 1), GW_QUEUE_WAIT); /* held: no recount */
+    assert_int_equal(gw_queue_verdict(1, 200, 200, 0, 1), GW_QUEUE_TIMEOUT);
+    /* the queue's flags */
+    gw_config c;
+    const char *none[] = {"gateway"};
+    assert_int_equal(parse_flags(&c, 1, none), 0);
+    assert_int_equal(c.slo_queue_max, 256);
+    assert_int_equal(c.slo_queue_timeout_ms, 5000);
+    const char *set[] = {"gateway", "--slo-queue-max", "2", "--slo-queue-timeout-ms", "300"};
+    assert_int_equal(parse_flags(&c, 5, set), 0);
+    assert_int_equal(c.slo_queue_max, 2);
+    assert_int_equal(c.slo_queue_timeout_ms, 300);
+    const char *zero[] = {"gateway", "--slo-queue-max", "0"};
+    assert_int_equal(parse_flags(&c, 3, zero), -1);
+    const char *big[] = {"gateway", "--slo-queue-timeout-ms", "3600001"};
+    assert_int_equal(parse_flags(&c, 3, big), -1);
+    fx_close(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -480,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_url_parse),
         cmocka_unit_test(test_config_flag),
         cmocka_unit_test(test_slo_settings_flags),
+        cmocka_unit_test(test_slo_pulling_holds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

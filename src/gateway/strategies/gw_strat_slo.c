@@ -18,9 +18,16 @@
  * Saturated: the engine's scraped vllm:num_requests_waiting > 0, or its
  * in-flight count >= max-outstanding (default 32). When every candidate of
  * the drawn group is saturated (or it has none), the other groups of the
- * cell are tried by descending share, then the least loaded candidate of
- * any group. brix does not queue requests in the gateway as AIBrix's
- * pulling variant does: "pulling" routes as least-load.
+ * cell are tried by descending share, then:
+ *   slo-least-load, slo-pack-load: the least loaded candidate of any group
+ *     (saturated or not; no queue);
+ *   slo, slo-least-load-pulling: an unsaturated candidate of any group (the
+ *     least loaded), else GW_PICK_HOLD: the gateway holds the request in
+ *     its queue (gw_proxy: retried when a request ends and every 100 ms, in
+ *     arrival order; --slo-queue-max per model, --slo-queue-timeout-ms, then
+ *     429 with Retry-After, as AIBrix's pulling variant rejects a request
+ *     once its SLO is breached). A held request draws its group again at
+ *     each retry (the cell's counter advances).
  *
  * No assignment for the model (no --gpu-optimizer, or it has not answered
  * yet): pick returns -1 (a debug line says so) and the router falls back to
@@ -42,16 +49,18 @@
 typedef struct gw_slo {
     gw_hetero *h; /* borrowed (gw_strategy_cfg.hetero); NULL: none */
     int pack;     /* slo-pack-load */
+    int pulling;  /* slo, slo-least-load-pulling: GW_PICK_HOLD when all are saturated */
     double default_out;
     double max_outstanding;
 } gw_slo;
 
-static void *gw_slo_create_mode(const gw_strategy_cfg *cfg, int pack)
+static void *gw_slo_create_mode(const gw_strategy_cfg *cfg, int pack, int pulling)
 {
     gw_slo *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
     s->h = cfg->hetero;
     s->pack = pack;
+    s->pulling = pulling;
     s->default_out = GW_HETERO_DEFAULT_OUT;
     s->max_outstanding = 32;
     return s;
@@ -60,13 +69,19 @@ static void *gw_slo_create_mode(const gw_strategy_cfg *cfg, int pack)
 static void *gw_slo_create(const gw_strategy_cfg *cfg, gw_prefix *idx)
 {
     (void)idx;
-    return gw_slo_create_mode(cfg, 0);
+    return gw_slo_create_mode(cfg, 0, 0);
+}
+
+static void *gw_slo_create_pulling(const gw_strategy_cfg *cfg, gw_prefix *idx)
+{
+    (void)idx;
+    return gw_slo_create_mode(cfg, 0, 1);
 }
 
 static void *gw_slo_create_pack(const gw_strategy_cfg *cfg, gw_prefix *idx)
 {
     (void)idx;
-    return gw_slo_create_mode(cfg, 1);
+    return gw_slo_create_mode(cfg, 1, 0);
 }
 
 static void gw_slo_destroy(void *st)
@@ -91,16 +106,18 @@ static int gw_slo_saturated(const gw_slo *s, const gw_engine *e)
 }
 
 /* The pick among the unsaturated candidates of group (NULL: every
- * candidate, saturated or not, least loaded); -1 when there is none. */
+ * candidate, least loaded; saturated ones too unless unsat_only); -1 when
+ * there is none. */
 static int gw_slo_pick_in(const gw_slo *s, const gw_route_req *r, gw_engine *const *cands, int n,
-                          const char *group)
+                          const char *group, int unsat_only)
 {
     double score[GW_MAX_ENGINES];
     int any = 0;
     for (int i = 0; i < n; i++) {
         const gw_engine *e = cands[i];
         score[i] = NAN;
-        if (group && (strcmp(e->group, group) != 0 || gw_slo_saturated(s, e))) continue;
+        if (group && strcmp(e->group, group) != 0) continue;
+        if ((group || unsat_only) && gw_slo_saturated(s, e)) continue;
         score[i] = (double)e->inflight;
         any = 1;
     }
@@ -124,10 +141,12 @@ static int gw_slo_pick(void *st, const gw_route_req *r, gw_engine *const *cands,
         return -1;
     }
     for (int g = 0; g < ro.ngroups; g++) {
-        int i = gw_slo_pick_in(s, r, cands, n, ro.groups[g]);
+        int i = gw_slo_pick_in(s, r, cands, n, ro.groups[g], 1);
         if (i >= 0) return i;
     }
-    return gw_slo_pick_in(s, r, cands, n, NULL);
+    if (!s->pulling) return gw_slo_pick_in(s, r, cands, n, NULL, 0);
+    int i = gw_slo_pick_in(s, r, cands, n, NULL, 1);
+    return i >= 0 ? i : GW_PICK_HOLD; /* every engine is saturated: wait in the queue */
 }
 
 #define GW_SLO_STRATEGY(var, nm, mk)                                                               \
@@ -141,7 +160,8 @@ static int gw_slo_pick(void *st, const gw_route_req *r, gw_engine *const *cands,
         .pick = gw_slo_pick,                                                                       \
     }
 
-GW_SLO_STRATEGY(gw_strategy_slo, "slo", gw_slo_create);
+GW_SLO_STRATEGY(gw_strategy_slo, "slo", gw_slo_create_pulling);
 GW_SLO_STRATEGY(gw_strategy_slo_least_load, "slo-least-load", gw_slo_create);
-GW_SLO_STRATEGY(gw_strategy_slo_least_load_pulling, "slo-least-load-pulling", gw_slo_create);
+GW_SLO_STRATEGY(gw_strategy_slo_least_load_pulling, "slo-least-load-pulling",
+                gw_slo_create_pulling);
 GW_SLO_STRATEGY(gw_strategy_slo_pack_load, "slo-pack-load", gw_slo_create_pack);
