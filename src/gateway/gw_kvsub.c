@@ -338,7 +338,8 @@ static void *gw_kvsub_main(void *arg)
             nanosleep(&ts, NULL);
             continue;
         }
-        if (zmq_poll(items, n, s->o.poll_ms) <= 0) continue;
+        int pr = zmq_poll(items, n, s->o.poll_ms);
+        if (pr <= 0) continue;
         for (int i = 0; i < n; i++) {
             if (!(items[i].revents & ZMQ_POLLIN)) continue;
             if (who[i] >= 0)
