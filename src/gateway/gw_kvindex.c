@@ -363,3 +363,16 @@ size_t gw_kvindex_mem_bytes(const gw_kvindex *ix)
 {
     return ix ? ix->bytes : 0;
 }
+
+int gw_kvindex_check(const gw_kvindex *ix)
+{
+    if (!ix || gw_prefix_check(ix->exact) != 0) return -1;
+    for (int g = 0; g < 2 && ix->spec_ttl_ms; g++)
+        if (gw_prefix_check(ix->spec[g]) != 0) return -1;
+    for (int e = 0; e < GW_MAX_ENGINES; e++)
+        if (!ix->s[e].followed &&
+            (gw_prefix_engine_entries(ix->exact, e) || gw_prefix_engine_entries(ix->spec[0], e) ||
+             gw_prefix_engine_entries(ix->spec[1], e)))
+            return -1; /* an engine not followed holds nothing */
+    return 0;
+}

@@ -24,9 +24,16 @@
  *       AllBlocksCleared) applied in order: match = longest prefix held in
  *       the exact or speculative pairs;
  *     degraded (GW_KVCONF_DEGRADED): followed but some batches are missing
- *       (a gap being replayed, a replay that failed or did not reach back
- *       far enough, or the exact pairs evicted under the bound): match =
- *       the larger of the exact and the approximate answers.
+ *       (not yet replayed from seq 0, a gap being replayed, a replay that
+ *       failed or no longer reached back far enough, a batch that did not
+ *       decode): match = the larger of the exact and the approximate
+ *       answers, until the gap is filled, an AllBlocksCleared or a restart.
+ *   Matching walks block by block over the union of the exact and
+ *   speculative pairs (gw_prefix_walk_all): BlockRemoved takes single blocks
+ *   out, so the bisection of the approximate index would not be exact.
+ *   Exact pairs evicted under the memory bound make the index under-report
+ *   that engine's blocks (brix_gateway_kv_index_evictions_total counts them;
+ *   the engine stays exact: size the bound so this stays rare).
  *
  * Ordering: batches are applied strictly in sequence order. A live batch
  * whose seq is past the next expected one is a gap: it is not applied,
@@ -129,6 +136,10 @@ void gw_kvindex_tick(gw_kvindex *ix, uint64_t now_ms);
 size_t gw_kvindex_match(const gw_kvindex *ix, const uint64_t *keys, size_t n, int engine_id);
 /* Adds to the apply-time counter (the subscriber times each batch). */
 void gw_kvindex_note_apply_ns(gw_kvindex *ix, uint64_t ns);
+
+/* For tests and fuzzing: every table's invariants (gw_prefix_check) and
+ * the counts. 0, or -1 when broken. */
+int gw_kvindex_check(const gw_kvindex *ix);
 
 void gw_kvindex_stats_get(const gw_kvindex *ix, gw_kvindex_stats *out);
 size_t gw_kvindex_mem_bytes(const gw_kvindex *ix);
