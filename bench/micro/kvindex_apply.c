@@ -5,6 +5,7 @@
  * through the overlay (exact walk) against the approximate index alone
  * (bisection). Prints ns per event, per block and per match, and bytes per
  * entry. Usage: see kvindex_apply.sh. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -524,6 +524,7 @@ int gw_disc_set_engines_info(gw_disc *d, const gw_disc_engine_info *infos, int n
             snprintf(e->name, sizeof(e->name), "%s", in->name ? in->name : "");
             const char *grp = in->group && strlen(in->group) < sizeof(e->group) ? in->group : "";
             snprintf(e->group, sizeof(e->group), "%s", grp);
+            e->kv_events = in->kv_events;
             const char *key = in->api_key ? in->api_key : d->opts.api_key;
             snprintf(e->api_key, sizeof(e->api_key), "%s",
                      bx_apikey_header_safe(key, sizeof(e->api_key)) ? key : "");

@@ -60,6 +60,8 @@ gw_k8s_pod_why gw_k8s_pod_engine(const json_t *pod, gw_k8s_pod *out)
     snprintf(out->ns, sizeof(out->ns), "%s", ns);
     snprintf(out->name, sizeof(out->name), "%s", name);
     gw_k8s_pod_group(pod, out->group, sizeof(out->group));
+    const char *kv = gw_k8s_str(md, "labels", GW_K8S_LABEL_KV_EVENTS);
+    out->kv_events = kv && !strcmp(kv, "true");
     return GW_K8S_POD_OK;
 }
 
@@ -151,9 +153,11 @@ json_t *gw_k8s_pod_slim(const json_t *pod)
     /* the owners and pod-template-hash: the pod's Deployment (gw_k8s_pod_group) */
     json_t *out = k8s_pod_slim(pod, K8S_POD_SLIM_OWNERS);
     const char *hash = gw_k8s_str(json_object_get(pod, "metadata"), "labels", "pod-template-hash");
+    const char *kv = gw_k8s_str(json_object_get(pod, "metadata"), "labels", GW_K8S_LABEL_KV_EVENTS);
     json_t *labels = json_object_get(json_object_get(out, "metadata"), "labels");
-    if (out && hash && labels &&
-        json_object_set_new(labels, "pod-template-hash", json_string(hash)) != 0) {
+    if (out && labels &&
+        ((hash && json_object_set_new(labels, "pod-template-hash", json_string(hash)) != 0) ||
+         (kv && json_object_set_new(labels, GW_K8S_LABEL_KV_EVENTS, json_string(kv)) != 0))) {
         json_decref(out);
         return NULL;
     }
@@ -348,6 +352,7 @@ static void gw_k8s_rebuild(gw_k8s *k)
         in[n].name = e->name;
         in[n].group = e->group;
         in[n].model = e->model;
+        in[n].kv_events = e->kv_events ? 1 : -1;
         char pk[GW_NAME_MAX * 4];
         snprintf(pk, sizeof(pk), "%s/%s", e->ns, e->name);
         const json_t *al = json_object_get(aidx, pk);

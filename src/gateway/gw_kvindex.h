@@ -77,7 +77,7 @@ typedef struct gw_kvindex_stats {
     uint64_t gaps, replays, replay_failures, missed_batches, restarts, ignored;
     uint64_t evictions;
     uint64_t spec_inserts, spec_confirmed, spec_dropped, spec_expired;
-    uint64_t apply_ns; /* time spent applying events (gw_kvindex_note_apply_ns) */
+    uint64_t apply_ns; /* CPU time spent applying events (gw_kvindex_note_apply_ns) */
     int engines[3];    /* engines per confidence, indexed by gw_kvconf (followed or not) */
     /* routing predictions, at each gw_prefix_insert through the overlay:
      * blocks the chosen engine was predicted to hold, by the approximate

@@ -56,7 +56,8 @@ static void gw_kvroute_tick(uv_timer_t *t)
     for (int i = 0; i < k->reg->n && i < GW_MAX_ENGINES; i++) {
         const gw_engine *e = &k->reg->engines[i];
         char pub[GW_KVSUB_EP_MAX], rep[GW_KVSUB_EP_MAX];
-        int want = gw_engine_up(e) && gw_kvroute_endpoints(k, e, pub, rep) == 0;
+        int want =
+            gw_engine_up(e) && e->kv_events >= 0 && gw_kvroute_endpoints(k, e, pub, rep) == 0;
         if (want) {
             if (gw_kvsub_want(k->sub, e->id, pub, rep) == 0) k->wanted[e->id] = 1;
         } else if (k->wanted[e->id]) {
@@ -197,7 +198,8 @@ void gw_kvroute_metrics(gw_kvroute *k, bx_buf *b)
         GW_KVR_C("spec_confirmed", spec_confirmed, "Speculative pairs confirmed by BlockStored."),
         GW_KVR_C("spec_dropped", spec_dropped, "Speculative pairs dropped by BlockRemoved."),
         GW_KVR_C("spec_expired", spec_expired, "Speculative pairs expired unconfirmed."),
-        GW_KVR_C("apply_ns", apply_ns, "Nanoseconds spent applying events to the index."),
+        GW_KVR_C("apply_ns", apply_ns,
+                 "CPU nanoseconds the subscriber spent applying events to the index."),
         GW_KVR_C("pred_requests", pred_n, "Routed requests whose prefix match was recorded."),
         GW_KVR_C("pred_blocks", pred_blocks, "Full prompt blocks of those requests."),
         GW_KVR_C("pred_approx_blocks", pred_approx,

@@ -3,7 +3,9 @@
  * subscriber (gw_kvsub), tells the subscriber which engines to follow, and
  * renders the /metrics lines.
  *
- * Engines followed: every engine of the registry that is up, at
+ * Engines followed: every engine of the registry that is up and whose
+ * source does not say it has no events (gw_engine.kv_events: Kubernetes
+ * follows the pods labelled model.aibrix.ai/kv-events-enabled=true), at
  * host:port_fixed (replay at replay_fixed, 0 = none: Kubernetes, AIBrix's
  * podIP:5557/5558) or at host:(its HTTP port + offset) (replay + offset + 1:
  * local engines sharing a host, each run with --kv-events bound to port
