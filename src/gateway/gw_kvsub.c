@@ -47,6 +47,7 @@ void gw_kvsub_opts_default(gw_kvsub_opts *o)
     o->replay_timeout_ms = 5000;
     o->max_engines = 256;
     bx_kvev_limits_default(&o->limits);
+    o->limits.max_bytes = 16u << 20; /* a step's batch; vLLM's are far smaller */
 }
 
 static uint64_t gw_kvsub_now_ms(void)

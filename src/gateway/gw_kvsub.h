@@ -20,7 +20,10 @@
  * start from 0 again (a restart).
  *
  * Bounds: at most max_engines followed (further wants fail), payloads of
- * at most limits.max_bytes, poll period poll_ms, replay deadline.
+ * at most limits.max_bytes (ZeroMQ drops the connection of a peer sending
+ * a bigger message and reconnects: the index sees a gap), at most 256 live
+ * and 1024 replayed messages per engine per poll, poll period poll_ms,
+ * replay deadline.
  * Ownership: gw_kvsub_start returns a subscriber freed by gw_kvsub_stop
  * (joins the thread, closes the sockets). The index and lock callbacks are
  * borrowed and must outlive it. Endpoint strings are copied. want / drop
@@ -47,7 +50,7 @@ typedef struct gw_kvsub_opts {
     int poll_ms;           /* default 100 (AIBrix's) */
     int replay_timeout_ms; /* default 5000 (AIBrix's) */
     int max_engines;       /* default 256 */
-    bx_kvev_limits limits; /* default bx_kvev_limits_default */
+    bx_kvev_limits limits; /* default bx_kvev_limits_default, max_bytes 16 MiB */
 } gw_kvsub_opts;
 
 typedef struct gw_kvsub_stats {
