@@ -12,6 +12,7 @@ typedef struct gw_kvstream {
     uint8_t lost;      /* batches missed for good (until a clear or restart) */
     uint8_t replaying; /* live batches ignored until replay_end */
     uint8_t have_next; /* next is known (a batch was applied or a replay asked) */
+    uint8_t from_zero; /* the replay in progress was asked from seq 0 */
     uint64_t next;     /* next seq expected */
 } gw_kvstream;
 
@@ -281,12 +282,12 @@ int gw_kvindex_on_batch(gw_kvindex *ix, int e, uint64_t seq, const bx_kvev_batch
         memset(s, 0, sizeof(*s));
         s->followed = 1;
     }
-    if (!s->have_next && seq == 0) s->synced = 1; /* the stream from its start */
     if (!s->have_next ? seq != 0 : seq != s->next) {
         ix->st.gaps++;
         *replay_from = s->have_next ? s->next : 0;
         return GW_KVIX_REPLAY;
     }
+    if (seq == 0) s->synced = 1; /* the stream from its start */
     gw_kvix_apply(ix, e, b);
     s->have_next = 1;
     s->next = seq + 1;
@@ -301,8 +302,8 @@ void gw_kvindex_replay_begin(gw_kvindex *ix, int e, uint64_t from)
     if (!s->have_next) {
         s->have_next = 1;
         s->next = from;
-        if (from == 0) s->synced = 1;
     }
+    s->from_zero = from == 0 && s->next == 0;
     ix->st.replays++;
 }
 
@@ -318,6 +319,7 @@ int gw_kvindex_on_replay(gw_kvindex *ix, int e, uint64_t seq, const bx_kvev_batc
         ix->st.missed_batches += seq - s->next;
         s->lost = 1;
     }
+    if (seq == 0) s->synced = 1; /* applied from the stream's start */
     gw_kvix_apply(ix, e, b);
     s->next = seq + 1;
     return GW_KVIX_APPLIED;
@@ -326,7 +328,11 @@ int gw_kvindex_on_replay(gw_kvindex *ix, int e, uint64_t seq, const bx_kvev_batc
 void gw_kvindex_replay_end(gw_kvindex *ix, int e, int ok)
 {
     if (!gw_kvix_ok(ix, e) || !ix->s[e].replaying) return;
-    ix->s[e].replaying = 0;
+    gw_kvstream *s = &ix->s[e];
+    s->replaying = 0;
+    /* asked from 0 and answered with nothing: the engine has published
+     * nothing yet, the (empty) stream is whole */
+    if (ok && s->from_zero && s->next == 0) s->synced = 1;
     if (!ok) {
         ix->st.replay_failures++;
         /* the next live batch shows the gap again and asks anew */

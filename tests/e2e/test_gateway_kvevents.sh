@@ -2,8 +2,9 @@
 # Precise prefix routing from KV events (docs/gateway.md "KV events"): three
 # `brix engine` processes publishing vLLM's KV events (ZMQ PUB + replay
 # ROUTER at their HTTP port + O and + O + 1), a gateway following them
-# (--kv-events-port-offset O) with prefix-cache. Checks: every engine's
-# confidence turns exact in /metrics; a prompt an engine cached behind the
+# (--kv-events-port-offset O) with prefix-cache, and a fourth engine that
+# publishes nothing. Checks: every publishing engine's confidence turns
+# exact in /metrics, the silent one degraded (never exact); a prompt an engine cached behind the
 # gateway's back (sent to the engine directly) is routed to that engine
 # (the approximate index never saw it: only the events tell); the gateway's
 # own routing decisions are confirmed by BlockStored; an engine SIGKILLed
@@ -53,11 +54,18 @@ for i in 0 1 2; do
     EPID[i]=$ENGINE_PID
 done
 for i in 0 1 2; do wait_health "${EP[i]}" 20 "${EPID[i]}"; done
+# a fourth engine that publishes nothing: followed, never heard from: degraded
+EP[3]=$(kv_port) || fail "no free port triple"
+bx_start_engine "$E2E_TMP/e3.log" "${EP[3]}" "${ENG_ARGS[@]}"
+EPID[3]=$BX_LAST
+E2E_LOGS+=("$E2E_TMP/e3.log")
+wait_health "${EP[3]}" 20 "${EPID[3]}"
 
 GW_PORT=$(free_port) || fail "no free port"
 "$BRIX" gateway --host 127.0.0.1 --port "$GW_PORT" --strategy prefix-cache \
     --backend "http://127.0.0.1:${EP[0]}" --backend "http://127.0.0.1:${EP[1]}" \
-    --backend "http://127.0.0.1:${EP[2]}" --kv-events-port-offset "$O" \
+    --backend "http://127.0.0.1:${EP[2]}" --backend "http://127.0.0.1:${EP[3]}" \
+    --kv-events-port-offset "$O" \
     --scrape-interval-ms 200 --models-interval-ms 300 --log-level debug \
     >"$E2E_TMP/gateway.log" 2>&1 &
 GW_PID=$!
@@ -73,6 +81,9 @@ for i in 0 1 2; do
 done
 [ "$(metric "$GW_PORT" brix_gateway_kv_engines confidence=exact)" = "3.0" ] ||
     fail "brix_gateway_kv_engines{confidence=\"exact\"} is not 3"
+# its replay request at connect times out (5 s): degraded, not exact
+wait_for 20 "engine ${EP[3]} without events is $(conf "${EP[3]}"), want degraded" \
+    is_conf "${EP[3]}" 2.0
 
 prompt() { # GROUP: a long prompt (many blocks) of its own
     printf '{"model":"m","prompt":"%s","max_tokens":4}' \

@@ -184,10 +184,21 @@ static void test_replay_too_late_and_failures(void **state)
     /* a batch that did not decode is a missed one */
     assert_int_equal(live(ix, 5, 36, NULL, &from), GW_KVIX_APPLIED);
     assert_int_equal(gw_kvindex_conf(ix, 5), GW_KVCONF_DEGRADED);
+    /* an engine never heard from: a replay from 0 that fails is no proof of
+     * an empty stream; one answered with nothing is */
+    gw_kvindex_follow(ix, 6);
+    gw_kvindex_replay_begin(ix, 6, 0);
+    gw_kvindex_replay_end(ix, 6, 0);
+    assert_int_equal(gw_kvindex_conf(ix, 6), GW_KVCONF_DEGRADED);
+    assert_int_equal(live(ix, 6, 2, &e, &from), GW_KVIX_REPLAY);
+    assert_int_equal(from, 0);
+    gw_kvindex_replay_begin(ix, 6, 0);
+    gw_kvindex_replay_end(ix, 6, 1); /* the ring was empty when asked */
+    assert_int_equal(gw_kvindex_conf(ix, 6), GW_KVCONF_EXACT);
     gw_kvindex_stats st;
     gw_kvindex_stats_get(ix, &st);
     assert_int_equal(st.missed_batches, 30);
-    assert_int_equal(st.replay_failures, 1);
+    assert_int_equal(st.replay_failures, 2);
     gw_kvindex_destroy(ix);
 }
 

@@ -71,6 +71,7 @@ static int wait_n(eng_kvpub *p, const probe *pr, size_t want, gw_kvconf conf, in
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);
     }
+    if (limit < 1500) return -1; /* a short wait the caller retries: no noise */
     pthread_mutex_lock(&mu);
     gw_kvindex_stats st;
     gw_kvindex_stats_get(pr->ix, &st);
