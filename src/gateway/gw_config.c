@@ -127,6 +127,19 @@ static const bx_flag gw_flags[] = {
      "prefix block hashes: xxhash_cbor (default, fast) or sha256_cbor (vLLM's, for KV events)"},
     {"--prefix-max-bytes", GF_I64, GOFF(prefix_max_bytes),
      "memory bound of the prefix index (default 64 MiB)"},
+    {"--kv-events-port", GF_INT, GOFF(kv_events_port),
+     "follow every engine's KV events (vLLM's ZMQ PUB) at its host and this port (AIBrix's "
+     "5557); the exact prefix index (docs/gateway.md \"KV events\"; default 0 = off)"},
+    {"--kv-events-replay-port", GF_INT, GOFF(kv_events_replay_port),
+     "with --kv-events-port: the engines' replay ROUTER port (AIBrix's 5558; 0 = none)"},
+    {"--kv-events-port-offset", GF_INT, GOFF(kv_events_port_offset),
+     "follow every engine's KV events at its HTTP port + N, replay at + N + 1 (local "
+     "engines on one host; default 0 = off)"},
+    {"--kv-index-max-bytes", GF_I64, GOFF(kv_index_max_bytes),
+     "memory bound of the exact (KV-event) prefix index (default 64 MiB)"},
+    {"--kv-spec-ttl-ms", GF_I64, GOFF(kv_spec_ttl_ms),
+     "a routing decision's speculative index entry lives this long unless a BlockStored "
+     "confirms it (default 3000; 0 = none)"},
     {"--gpu-optimizer", GF_STR, GOFF(gpu_optimizer),
      "the GPU optimizer's base URL, http://host[:port][/path] (AIBrix's: "
      "http://aibrix-gpu-optimizer.aibrix-system.svc.cluster.local:8080): its "
@@ -189,6 +202,8 @@ void gw_config_default(gw_config *c)
     c->hash_seed = hs && *hs ? hs : "0";
     c->hash_algo = "xxhash_cbor";
     c->prefix_max_bytes = 64 << 20;
+    c->kv_index_max_bytes = 64 << 20;
+    c->kv_spec_ttl_ms = 3000;
     c->gpu_optimizer_interval_ms = 5000;
     c->slo_queue_max = 256;
     c->slo_queue_timeout_ms = 5000;
@@ -433,6 +448,15 @@ int gw_config_parse(gw_config *c, int argc, char **argv, FILE *out, FILE *err)
     }
     if (c->block_size < 1 || c->block_size > 256) {
         fprintf(err, "brix gateway: --block-size must be 1..256\n");
+        return -1;
+    }
+    if (c->kv_events_port < 0 || c->kv_events_port > 65535 || c->kv_events_replay_port < 0 ||
+        c->kv_events_replay_port > 65535 || c->kv_events_port_offset < 0 ||
+        c->kv_events_port_offset > 65534 || c->kv_spec_ttl_ms < 0 || c->kv_spec_ttl_ms > 3600000 ||
+        (c->kv_events_port && c->kv_events_port_offset)) {
+        fprintf(err, "brix gateway: --kv-events-port / -replay-port / -port-offset: ports "
+                     "1..65535, one of --kv-events-port and --kv-events-port-offset; "
+                     "--kv-spec-ttl-ms 0..3600000\n");
         return -1;
     }
     if (c->access_log_sample < 1) {

@@ -62,6 +62,12 @@ typedef struct gw_config {
     const char *hash_seed;    /* engines' PYTHONHASHSEED (prefix hashing) */
     const char *hash_algo;    /* xxhash_cbor | sha256_cbor (prefix hashing) */
     int64_t prefix_max_bytes; /* prefix index memory bound */
+    /* KV events (gw_kvroute.h): engines' PUB at host:kv_events_port (replay
+     * at kv_events_replay_port, 0 none), or at port + offset (replay + 1);
+     * both 0 = off */
+    int kv_events_port, kv_events_replay_port, kv_events_port_offset;
+    int64_t kv_index_max_bytes; /* exact index memory bound */
+    int64_t kv_spec_ttl_ms;     /* speculative entries' life */
     /* the GPU optimizer's base URL (GET URL/assignment/<model>: gw_hetero.h);
      * NULL: none (the slo strategies route as least-request). Also
      * $BRIX_GPU_OPTIMIZER */

@@ -529,6 +529,8 @@ int gw_disc_set_engines_info(gw_disc *d, const gw_disc_engine_info *infos, int n
                 in->roleset && strlen(in->roleset) < sizeof(e->roleset) ? in->roleset : "";
             snprintf(e->roleset, sizeof(e->roleset), "%s", rs);
             e->pd_role = rs[0] ? gw_pd_role_parse(in->pd_role) : GW_PD_ROLE_NONE;
+
+            e->kv_events = in->kv_events;
             const char *key = in->api_key ? in->api_key : d->opts.api_key;
             snprintf(e->api_key, sizeof(e->api_key), "%s",
                      bx_apikey_header_safe(key, sizeof(e->api_key)) ? key : "");

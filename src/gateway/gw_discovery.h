@@ -145,6 +145,9 @@ typedef struct gw_disc_engine_info {
      * Bearer" by discovery, scrapes and the proxy (gw_engine.api_key); NULL:
      * gw_disc_opts.api_key; "": none. Keys of GW_KEY_MAX or more: none. */
     const char *api_key;
+    /* its KV events (gw_engine.kv_events): 1 published (Kubernetes: the
+     * label model.aibrix.ai/kv-events-enabled=true), -1 not, 0 unknown */
+    int kv_events;
 } gw_disc_engine_info;
 int gw_disc_set_engines_info(gw_disc *d, const gw_disc_engine_info *infos, int n);
 

@@ -77,6 +77,9 @@ typedef struct gw_engine {
     char adapters[GW_MAX_ADAPTERS][GW_NAME_MAX];
     int nadapters;
     int gone; /* removed from discovery */
+    /* publishes KV events (its source says): 1 yes, -1 no, 0 unknown (a
+     * static backend); the gateway follows those not -1 (gw_kvroute.h) */
+    int kv_events;
 
     /* health */
     int ready;               /* /v1/models answered; not gone */

@@ -23,6 +23,7 @@
 #include "gateway/gw_discovery.h"
 #include "gateway/gw_gateway_int.h"
 #include "gateway/gw_k8s.h"
+#include "gateway/gw_kvroute.h"
 #include "gateway/gw_prefix.h"
 #include "gateway/gw_ratelimit.h"
 #include "gateway/gw_scrape.h"
@@ -195,6 +196,7 @@ static void gw_metrics_endpoint(gw_gateway *g, bx_http_res *res)
     gw_registry_unlock(&g->reg); /* the engines are copied: render without the lock */
     gw_metrics_render(all, &v, &b);
     if (g->loadmon) gw_loadmon_metrics(g->loadmon, &b);
+    gw_kvroute_metrics(g->kvroute, &b); /* NULL: nothing */
     free(es);
     gw_metrics_free(all);
     bx_http_res_send(res, 200, "text/plain; version=0.0.4; charset=utf-8", b.data ? b.data : "",
@@ -593,6 +595,27 @@ static void gw_on_engine_change(gw_engine *e, void *ud)
         return;
     }
     gw_prefix_remove_engine(g->router.prefix, e->id); /* NULL: nothing */
+    gw_kvroute_engine_change(g->kvroute, e);
+}
+
+/* KV events (--kv-events-port / --kv-events-port-offset): the exact
+ * prefix index over the router's (gw_kvroute.h); off without a prefix
+ * strategy's index. */
+static int gw_gateway_start_kv(gw_gateway *g, char *err, size_t errlen)
+{
+    const gw_config *c = &g->cfg;
+    if (!c->kv_events_port && !c->kv_events_port_offset) return 0;
+    if (!g->router.prefix) {
+        bx_warn("--kv-events-*: no prefix strategy in use, KV events are not followed");
+        return 0;
+    }
+    gw_kvroute_cfg kc = {.port = c->kv_events_port,
+                         .replay_port = c->kv_events_replay_port,
+                         .offset = c->kv_events_port_offset,
+                         .max_bytes = (size_t)c->kv_index_max_bytes,
+                         .spec_ttl_ms = (uint32_t)c->kv_spec_ttl_ms};
+    g->kvroute = gw_kvroute_start(&kc, g->loop, &g->reg, g->router.prefix, err, errlen);
+    return g->kvroute ? 0 : -1;
 }
 
 static int gw_gateway_start_signals(gw_gateway *g, char *err, size_t errlen)
@@ -909,6 +932,7 @@ int gw_gateway_init(gw_gateway **out, uv_loop_t *loop, const gw_config *cfg, cha
                 g->cfg.host, g->port);
     if (gw_metrics_listen(g, err, errlen) != 0) goto fail;
     if (gw_gateway_start_signals(g, err, errlen) != 0) goto fail;
+    if (gw_gateway_start_kv(g, err, errlen) != 0) goto fail;
     /* every worker set up before any thread runs: a running worker reads
      * the others' metrics (/metrics) and g->nworkers */
     for (int i = 1; i < g->cfg.workers; i++)
@@ -952,7 +976,9 @@ void gw_gateway_close(gw_gateway *g)
     if (g->metrics_http) bx_http_server_close(g->metrics_http, NULL, NULL);
     g->metrics_http = NULL;
     if (g->nworkers > 0) gw_worker_drain(&g->workers[0]);
-    gw_gateway_stop_signals(g); /* before the client they use goes */
+    gw_gateway_stop_signals(g);  /* before the client they use goes */
+    gw_kvroute_stop(g->kvroute); /* before the router whose index it overlays */
+    g->kvroute = NULL;
     if (g->nworkers > 0) gw_worker_release(&g->workers[0]);
     if (g->loadmon_timer_init) uv_close((uv_handle_t *)&g->loadmon_timer, NULL);
     g->loadmon_timer_init = 0;

@@ -86,6 +86,7 @@ struct gw_gateway {
     int reg_ok;
     gw_router router;
     int router_ok;
+    struct gw_kvroute *kvroute; /* KV events (gw_kvroute.h); NULL = off */
     int port;
     bx_http_server *metrics_http; /* --metrics-port listener, on the gateway's loop */
     int metrics_port;

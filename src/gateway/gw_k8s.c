@@ -67,6 +67,9 @@ gw_k8s_pod_why gw_k8s_pod_engine(const json_t *pod, gw_k8s_pod *out)
         snprintf(out->pd_role, sizeof(out->pd_role), "%s", role);
         snprintf(out->roleset, sizeof(out->roleset), "%s", rs);
     }
+
+    const char *kv = gw_k8s_str(md, "labels", GW_K8S_LABEL_KV_EVENTS);
+    out->kv_events = kv && !strcmp(kv, "true");
     return GW_K8S_POD_OK;
 }
 
@@ -158,8 +161,9 @@ json_t *gw_k8s_pod_slim(const json_t *pod)
     /* the owners and pod-template-hash: the pod's Deployment (gw_k8s_pod_group) */
     json_t *out = k8s_pod_slim(pod, K8S_POD_SLIM_OWNERS);
     json_t *labels = json_object_get(json_object_get(out, "metadata"), "labels");
-    /* the pod's Deployment and its P/D role (gw_k8s_pod_engine) */
-    static const char *const keep[] = {"pod-template-hash", "role-name", "roleset-name"};
+    /* the pod's Deployment, its P/D role and its KV events (gw_k8s_pod_engine) */
+    static const char *const keep[] = {"pod-template-hash", "role-name", "roleset-name",
+                                       GW_K8S_LABEL_KV_EVENTS};
     for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
         const char *v = gw_k8s_str(json_object_get(pod, "metadata"), "labels", keep[i]);
         if (out && v && labels && json_object_set_new(labels, keep[i], json_string(v)) != 0) {
@@ -360,6 +364,7 @@ static void gw_k8s_rebuild(gw_k8s *k)
         in[n].pd_role = e->pd_role[0] ? e->pd_role : NULL;
         in[n].roleset = e->roleset[0] ? e->roleset : NULL;
         in[n].model = e->model;
+        in[n].kv_events = e->kv_events ? 1 : -1;
         char pk[GW_NAME_MAX * 4];
         snprintf(pk, sizeof(pk), "%s/%s", e->ns, e->name);
         const json_t *al = json_object_get(aidx, pk);

@@ -42,6 +42,7 @@
 #include "k8s/k8s_pod.h"
 
 #define GW_K8S_LABEL_MODEL K8S_POD_LABEL_MODEL
+#define GW_K8S_LABEL_KV_EVENTS "model.aibrix.ai/kv-events-enabled"
 #define GW_K8S_LABEL_PORT K8S_POD_LABEL_PORT
 #define GW_K8S_DEFAULT_PORT K8S_POD_DEFAULT_PORT
 /* StormService pod groups: only index 0 of a group serves HTTP */
@@ -73,6 +74,10 @@ typedef struct gw_k8s_pod {
     /* P/D (gw_pd.h): its labels role-name and roleset-name, "" when absent */
     char pd_role[16];
     char roleset[GW_NAME_MAX];
+
+    /* the label model.aibrix.ai/kv-events-enabled is "true": the gateway
+     * follows its KV events (with --kv-events-port; gw_kvroute.h) */
+    int kv_events;
 } gw_k8s_pod;
 
 /* Pure: is this Pod object an engine, and where. Fills out on OK. */

@@ -57,6 +57,8 @@ struct gw_prefix {
     uint32_t head[GW_MAX_ENGINES];
     uint32_t tail[GW_MAX_ENGINES];
     uint32_t count[GW_MAX_ENGINES];
+    const gw_prefix_overlay *ov; /* borrowed; NULL = none */
+    void *ov_ctx;
 };
 
 static uint64_t gw_prefix_mix(uint64_t x)
@@ -270,6 +272,7 @@ static void gw_prefix_insert_one(gw_prefix *p, uint64_t key, int e)
 void gw_prefix_insert(gw_prefix *p, const uint64_t *keys, size_t n, int engine_id)
 {
     if (!p || engine_id < 0 || engine_id >= GW_MAX_ENGINES) return;
+    if (p->ov && p->ov->insert) p->ov->insert(p->ov_ctx, p, keys, n, engine_id);
     for (size_t k = n; k-- > 0;)
         gw_prefix_insert_one(p, keys[k], engine_id);
 }
@@ -287,7 +290,7 @@ static int gw_prefix_holds(const gw_prefix *p, uint64_t key, int e)
     return gw_prefix_find(p, gw_prefix_tag(key, e)) != GW_PREFIX_NIL;
 }
 
-size_t gw_prefix_match(const gw_prefix *p, const uint64_t *keys, size_t n, int engine_id)
+size_t gw_prefix_match_raw(const gw_prefix *p, const uint64_t *keys, size_t n, int engine_id)
 {
     if (!p || n == 0 || engine_id < 0 || engine_id >= GW_MAX_ENGINES || p->count[engine_id] == 0 ||
         !gw_prefix_holds(p, keys[0], engine_id))
@@ -368,8 +371,8 @@ static void gw_prefix_split(gw_prefix_bisect *bs, size_t lo, size_t hi, int a, i
     }
 }
 
-void gw_prefix_match_all(const gw_prefix *p, const uint64_t *keys, size_t n, const int *engine_ids,
-                         int m, uint32_t *out)
+void gw_prefix_match_all_raw(const gw_prefix *p, const uint64_t *keys, size_t n,
+                             const int *engine_ids, int m, uint32_t *out)
 {
     int pos[GW_MAX_ENGINES];
     uint32_t held[GW_MAX_ENGINES];
@@ -468,4 +471,88 @@ int gw_prefix_check(const gw_prefix *p)
         active += len > 0;
     }
     return total == p->n && active == p->nactive ? 0 : -1;
+}
+
+size_t gw_prefix_match(const gw_prefix *p, const uint64_t *keys, size_t n, int engine_id)
+{
+    if (p && p->ov && p->ov->match_all) {
+        uint32_t out = 0;
+        gw_prefix_match_all(p, keys, n, &engine_id, 1, &out);
+        return out;
+    }
+    return gw_prefix_match_raw(p, keys, n, engine_id);
+}
+
+void gw_prefix_match_all(const gw_prefix *p, const uint64_t *keys, size_t n, const int *engine_ids,
+                         int m, uint32_t *out)
+{
+    gw_prefix_match_all_raw(p, keys, n, engine_ids, m, out);
+    if (p && p->ov && p->ov->match_all) {
+        if (m > GW_MAX_ENGINES) m = GW_MAX_ENGINES;
+        if (n > UINT32_MAX - 1) n = UINT32_MAX - 1;
+        p->ov->match_all(p->ov_ctx, p, keys, n, engine_ids, m, out);
+    }
+}
+
+int gw_prefix_remove(gw_prefix *p, uint64_t key, int engine_id)
+{
+    if (!p || engine_id < 0 || engine_id >= GW_MAX_ENGINES || p->count[engine_id] == 0) return 0;
+    size_t i = gw_prefix_find(p, gw_prefix_tag(key, engine_id));
+    if (i == GW_PREFIX_NIL) return 0;
+    gw_prefix_delete(p, i);
+    return 1;
+}
+
+void gw_prefix_clear(gw_prefix *p)
+{
+    if (!p) return;
+    memset(p->slots, 0, p->nslots * sizeof(gw_prefix_ent));
+    p->n = 0;
+    p->nactive = 0;
+    p->rr = 0;
+    for (int e = 0; e < GW_MAX_ENGINES; e++) {
+        p->head[e] = p->tail[e] = GW_PREFIX_NIL;
+        p->count[e] = 0;
+    }
+}
+
+void gw_prefix_set_overlay(gw_prefix *p, const gw_prefix_overlay *ops, void *ctx)
+{
+    if (!p) return;
+    p->ov = ops;
+    p->ov_ctx = ops ? ctx : NULL;
+}
+
+void gw_prefix_walk_all(const gw_prefix *const *ps, int np, const uint64_t *keys, size_t n,
+                        const int *engine_ids, int m, uint32_t *out)
+{
+    int pos[GW_MAX_ENGINES];
+    uint32_t held[GW_MAX_ENGINES];
+    int na = 0;
+    if (m > GW_MAX_ENGINES) m = GW_MAX_ENGINES;
+    if (n > UINT32_MAX - 1) n = UINT32_MAX - 1;
+    for (int i = 0; i < m; i++) {
+        out[i] = 0;
+        int e = engine_ids[i];
+        if (e < 0 || e >= GW_MAX_ENGINES) continue;
+        int any = 0;
+        for (int j = 0; j < np; j++)
+            any |= ps[j] && ps[j]->count[e] > 0;
+        if (any && keys && n > 0) {
+            pos[na++] = i;
+            held[e] = 0;
+        }
+    }
+    for (size_t k = 0; k < n && na > 0; k++) {
+        uint32_t mark = (uint32_t)k + 1;
+        for (int j = 0; j < np; j++)
+            if (ps[j] && ps[j]->n > 0) gw_prefix_scan(ps[j], keys[k], held, mark);
+        int c = 0;
+        for (int i = 0; i < na; i++)
+            if (held[engine_ids[pos[i]]] == mark) {
+                out[pos[i]] = mark;
+                pos[c++] = pos[i];
+            }
+        na = c;
+    }
 }

@@ -77,4 +77,38 @@ size_t gw_prefix_mem_bytes(const gw_prefix *p);
  * 0, or -1 when broken. */
 int gw_prefix_check(const gw_prefix *p);
 
+/* Removes the pair (key, engine_id) if held (a KV event's BlockRemoved,
+ * scoped to one engine). 1 if it was held, else 0. */
+int gw_prefix_remove(gw_prefix *p, uint64_t key, int engine_id);
+/* Forgets every pair (O(slots)). */
+void gw_prefix_clear(gw_prefix *p);
+
+/* An overlay: a second source of truth the index consults (gw_kvindex.h:
+ * the index fed by the engines' KV events). With one set, gw_prefix_match
+ * and gw_prefix_match_all compute the approximate answers as above, then
+ * hand them to match_all, which may replace any of them (for engines whose
+ * event stream it follows); gw_prefix_insert calls insert before recording
+ * the chain (a routing decision: the overlay may insert it speculatively).
+ * The callbacks get the index itself and may use the *_raw calls below,
+ * which skip the overlay. ops and ctx are borrowed and must outlive the
+ * index or be unset (NULL) first. Called under the index owner's
+ * serialization like every other call. */
+typedef struct gw_prefix_overlay {
+    void (*match_all)(void *ctx, const gw_prefix *p, const uint64_t *keys, size_t n,
+                      const int *engine_ids, int m, uint32_t *out);
+    void (*insert)(void *ctx, const gw_prefix *p, const uint64_t *keys, size_t n, int engine_id);
+} gw_prefix_overlay;
+void gw_prefix_set_overlay(gw_prefix *p, const gw_prefix_overlay *ops, void *ctx);
+/* Leading blocks each engine holds in the union of the indexes ps[0..np),
+ * by a block-by-block walk (one scan per index per block, until no engine
+ * is left): exact even when an engine's blocks are not a contiguous prefix
+ * (pairs removed one by one, gw_prefix_remove), where the bisection of
+ * gw_prefix_match_all assumes they are. NULL entries in ps are skipped. */
+void gw_prefix_walk_all(const gw_prefix *const *ps, int np, const uint64_t *keys, size_t n,
+                        const int *engine_ids, int m, uint32_t *out);
+/* gw_prefix_match / gw_prefix_match_all without the overlay. */
+size_t gw_prefix_match_raw(const gw_prefix *p, const uint64_t *keys, size_t n, int engine_id);
+void gw_prefix_match_all_raw(const gw_prefix *p, const uint64_t *keys, size_t n,
+                             const int *engine_ids, int m, uint32_t *out);
+
 #endif

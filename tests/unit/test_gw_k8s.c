@@ -55,6 +55,17 @@ static void test_pod_engine(void **st)
     assert_string_equal(out.model, "llama");
     assert_string_equal(out.ns, "ns1");
     assert_string_equal(out.name, "p1");
+    assert_int_equal(out.kv_events, 0);
+    json_decref(p);
+
+    /* AIBrix's label: the gateway follows its KV events */
+    p = pod("\"model.aibrix.ai/kv-events-enabled\":\"true\"", READY, NULL);
+    assert_int_equal(gw_k8s_pod_engine(p, &out), GW_K8S_POD_OK);
+    assert_int_equal(out.kv_events, 1);
+    json_decref(p);
+    p = pod("\"model.aibrix.ai/kv-events-enabled\":\"false\"", READY, NULL);
+    assert_int_equal(gw_k8s_pod_engine(p, &out), GW_K8S_POD_OK);
+    assert_int_equal(out.kv_events, 0);
     json_decref(p);
 
     p = pod("\"model.aibrix.ai/port\":\"8081\"", READY, NULL);
@@ -151,6 +162,7 @@ static void test_slim(void **st)
         {NULL, READY, NULL},
         {"\"model.aibrix.ai/port\":\"8081\",\"app\":\"x\"", READY, NULL},
         {"\"role-name\":\"prefill\",\"roleset-name\":\"rs1\",\"app\":\"x\"", READY, NULL},
+        {"\"model.aibrix.ai/kv-events-enabled\":\"true\"", READY, NULL},
         {"\"ray.io/node-type\":\"worker\"", READY, NULL},
         {GI "\"1\"", READY, NULL},
         {NULL, READY, "\"deletionTimestamp\":\"2026-01-01T00:00:00Z\""},
