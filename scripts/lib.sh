@@ -126,6 +126,22 @@ bx_workdir() {
     trap 'exit 130' INT TERM
 }
 
+# bx_cc_gateway BUILD SRC OUT: compiles SRC (a micro benchmark of the
+# gateway's modules) against BUILD's libbrixgateway.a and libbrixcommon.a
+# into OUT; exits 1 when a library is missing.
+bx_cc_gateway() {
+    local build=$1 src=$2 out=$3 lib root
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    for lib in libbrixgateway.a libbrixcommon.a; do
+        [ -f "$build/$lib" ] || { echo "no $lib in $build" >&2; exit 1; }
+    done
+    # shellcheck disable=SC2046
+    cc -std=c17 -O2 -Wall -Wextra -Werror -I"$root/src" "$src" \
+        "$build/libbrixgateway.a" "$build/libbrixcommon.a" \
+        $(pkg-config --libs libuv jansson yaml-0.1 libzmq msgpack libcbor libcrypto libcurl hiredis) \
+        -lhttp_parser -lxxhash -lm -lpthread -o "$out"
+}
+
 bx_wait_http() {
     local url=$1 secs=${2:-20} pid=${3:-} i
     for ((i = 0; i < secs * 20; i++)); do
