@@ -258,7 +258,7 @@ static void eng_frontend_done(uv_timer_t *t)
     eng_call *c = t->data;
     c->in_frontend = 0;
     c->srv->frontend_pending--;
-    eng_pd_enter(c);
+    if (!eng_pd_enter(c)) eng_enter_sched(c);
 }
 
 static void eng_call_abort(bx_http_res *res, void *ud)
@@ -379,8 +379,8 @@ void eng_handle_generate(eng_server *s, bx_http_req *hr, bx_http_res *res, enum 
         c->in_frontend = 1;
         s->frontend_pending++;
         uv_timer_start(&c->timer, eng_frontend_done, (uint64_t)(delay * 1000.0 + 0.5), 0);
-    } else {
-        eng_pd_enter(c);
+    } else if (!eng_pd_enter(c)) {
+        eng_enter_sched(c);
     }
 }
 

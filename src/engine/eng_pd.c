@@ -26,6 +26,7 @@ typedef struct eng_pd_stats {
 
 struct eng_pd {
     eng_server *srv;
+    eng_pd_hooks h;
     eng_kvxfer_cfg cfg;
     eng_kvpins pins;
     eng_kvlink link;
@@ -56,18 +57,18 @@ static void eng_pd_expire_cb(uv_timer_t *t)
     eng_pd *pd = t->data;
     eng_kvpin p;
     int n = 0;
-    while (eng_kvpins_expire(&pd->pins, eng_now(pd->srv), &p) == 0) {
+    while (eng_kvpins_expire(&pd->pins, pd->h.now(pd->srv), &p) == 0) {
         eng_pd_release_pin(pd, &p);
         pd->st.pins_expired++;
         n++;
     }
     if (n) {
         bx_info("kv transfer: %d pinned prefill(s) expired unread", n);
-        eng_kick(pd->srv);
+        pd->h.kick(pd->srv);
     }
 }
 
-int eng_pd_open(eng_server *s, char *err, size_t errlen)
+int eng_pd_open(eng_server *s, const eng_pd_hooks *hooks, char *err, size_t errlen)
 {
     const eng_config *c = &s->cfg;
     if (!c->kv_transfer_config) return 0;
@@ -82,6 +83,7 @@ int eng_pd_open(eng_server *s, char *err, size_t errlen)
         return -1;
     }
     pd->srv = s;
+    pd->h = *hooks;
     eng_kvpins_init(&pd->pins);
     eng_kvlink_init(&pd->link, c->kv_link_gbps, c->kv_link_latency_us);
     pd->pin_timeout_s = c->kv_pin_timeout_s;
@@ -150,7 +152,7 @@ int eng_pd_request(eng_server *s, eng_call *c, char *err, size_t errlen)
 static void eng_pd_link_done(uv_timer_t *t)
 {
     eng_call *c = t->data;
-    eng_enter_sched(c);
+    c->srv->pd->h.enter_sched(c);
 }
 
 /* The pull ended: tokens >= 0 pulled, else why failed. */
@@ -161,7 +163,7 @@ static void eng_pd_pulled(eng_call *c, int32_t tokens, const char *why)
     if (tokens >= 0 && tokens != c->req.num_ids) why = "the pulled KV is not this prompt's";
     if (!why) {
         int64_t bytes = (int64_t)tokens * (int64_t)s->prof->kv_bytes_per_token;
-        double now = eng_now(s);
+        double now = pd->h.now(s);
         double done = eng_kvlink_reserve(&pd->link, now, bytes);
         pd->st.pulls++;
         pd->st.bytes += (double)bytes;
@@ -169,7 +171,7 @@ static void eng_pd_pulled(eng_call *c, int32_t tokens, const char *why)
         c->pd_remote_tokens = tokens;
         double wall_ms = (done - now) / s->cfg.time_scale * 1000.0;
         if (wall_ms < 0.5) {
-            eng_enter_sched(c);
+            pd->h.enter_sched(c);
         } else {
             c->timer.data = c;
             uv_timer_start(&c->timer, eng_pd_link_done, (uint64_t)(wall_ms + 0.5), 0);
@@ -186,13 +188,13 @@ static void eng_pd_pulled(eng_call *c, int32_t tokens, const char *why)
     if (pd->cfg.fail_policy == ENG_KV_FAIL_RECOMPUTE) {
         pd->st.recomputed++;
         bx_warn("%s: recomputing the prefill here", msg);
-        eng_enter_sched(c);
+        pd->h.enter_sched(c);
         return;
     }
     bx_warn("%s", msg);
     if (c->res) bx_reply_error(c->res, 503, "ServiceUnavailableError", msg);
     c->res = NULL;
-    eng_call_release(c);
+    pd->h.call_release(c);
 }
 
 static void eng_pd_pull_response(bx_http_creq *cr, int status, const bx_http_header *h, size_t nh,
@@ -243,13 +245,10 @@ static void eng_pd_pull_done(bx_http_creq *cr, int err, void *ud)
     free(p);
 }
 
-void eng_pd_enter(eng_call *c)
+int eng_pd_enter(eng_call *c)
 {
     eng_server *s = c->srv;
-    if (c->pd_mode != ENG_PD_DECODE || !s->pd) {
-        eng_enter_sched(c);
-        return;
-    }
+    if (c->pd_mode != ENG_PD_DECODE || !s->pd) return 0;
     eng_pd_pull *p = calloc(1, sizeof(*p));
     json_t *body = json_pack("{s:s,s:s?,s:i}", "remote_request_id", c->pd_params.remote_request_id,
                              "remote_engine_id", c->pd_params.remote_engine_id, "num_blocks",
@@ -261,8 +260,8 @@ void eng_pd_enter(eng_call *c)
         free(bs);
         if (c->res) bx_reply_error(c->res, 500, "InternalServerError", "out of memory");
         c->res = NULL;
-        eng_call_release(c);
-        return;
+        s->pd->h.call_release(c);
+        return 1;
     }
     bx_buf_init(&p->body);
     p->c = c;
@@ -283,9 +282,10 @@ void eng_pd_enter(eng_call *c)
         bx_buf_free(&p->body);
         free(p);
         eng_pd_pulled(c, -1, "its side channel could not be reached");
-        return;
+        return 1;
     }
     c->pd_pull = p;
+    return 1;
 }
 
 void eng_pd_call_release(eng_call *c)
@@ -375,7 +375,7 @@ void eng_pd_handle_pull(eng_server *s, bx_http_req *hr, bx_http_res *res)
                   json_pack("{s:i,s:i,s:I}", "tokens", (int)p.tokens, "blocks", (int)p.num_blocks,
                             "bytes", (json_int_t)bytes));
     eng_pd_release_pin(pd, &p); /* read: NIXL frees them at the decode's notification */
-    eng_kick(s);
+    pd->h.kick(s);
 }
 
 int eng_pd_render(eng_server *s, bx_buf *b)

@@ -39,15 +39,26 @@ typedef struct eng_seq eng_seq;
 typedef struct eng_pd eng_pd;
 
 /* With --kv-transfer-config: parses it and makes s->pd. 0, or -1 with err. */
-int eng_pd_open(eng_server *s, char *err, size_t errlen);
+/* What eng_pd calls back in the server's step-loop files, given at open so
+ * that it never calls into eng_core.c or eng_generate.c (which call it). */
+typedef struct eng_pd_hooks {
+    void (*enter_sched)(eng_call *c);   /* a request whose KV is in: to the scheduler */
+    void (*call_release)(eng_call *c);  /* drops a reference on a call */
+    void (*kick)(eng_server *s);        /* wakes the step loop */
+    double (*now)(const eng_server *s); /* the simulated clock (eng_now) */
+} eng_pd_hooks;
+
+int eng_pd_open(eng_server *s, const eng_pd_hooks *hooks, char *err, size_t errlen);
 void eng_pd_close(eng_server *s); /* its handles close on the loop */
 /* Reads c->req's kv_transfer_params (c is parsed and validated): sets c's
  * P/D mode (a prefill is capped to one token). 0, or -1 with a 400
  * message in err. Params without a matching role are ignored, as vLLM
  * without a connector does. */
 int eng_pd_request(eng_server *s, eng_call *c, char *err, size_t errlen);
-/* Instead of entering the scheduler: a decode pulls its KV first. */
-void eng_pd_enter(eng_call *c);
+/* Before a call enters the scheduler: a decode pulls its KV first and
+ * enters through hooks.enter_sched once it is in (1); 0 when c is not a
+ * decode of this engine's (the caller enters it itself). */
+int eng_pd_enter(eng_call *c);
 /* From on_finish, before the answer is written: a finished prefill pins
  * q's blocks and keeps its kv_transfer_params JSON in c->kvx_json. */
 void eng_pd_finished(eng_server *s, eng_call *c, eng_seq *q, int ok, double now);

@@ -314,7 +314,8 @@ int eng_server_init(eng_server **out, uv_loop_t *loop, const eng_config *cfg, ch
         goto fail;
     }
     if (cfg->kv_offload && eng_server_offload_open(s, &sc, err, errlen) != 0) goto fail;
-    if (eng_pd_open(s, err, errlen) != 0) goto fail;
+    static const eng_pd_hooks pd_hooks = {eng_enter_sched, eng_call_release, eng_kick, eng_now};
+    if (eng_pd_open(s, &pd_hooks, err, errlen) != 0) goto fail;
     if (cfg->kv_events) {
         eng_kvpub_opts ko;
         eng_kvpub_opts_default(&ko);
