@@ -453,9 +453,13 @@ static void test_slo_settings_flags(void **state)
             /* no max_tokens: 128 output tokens by default (cell out 16, A), 4096 when set (B) */
             gw_engine *e = settings_pick(&r, &f, names[k], -1);
             assert_string_equal(e->group, set ? "B" : "A");
-            /* 16 output tokens: A, whose engines (1 in flight each) are saturated at 1 */
+            /* 16 output tokens: A, whose engines (1 in flight each) are saturated
+             * at 1: the pulling names wait for A, the others take B */
             e = settings_pick(&r, &f, names[k], 16);
-            assert_string_equal(e->group, set ? "B" : "A");
+            if (set && (k == 0 || k == 2))
+                assert_null(e);
+            else
+                assert_string_equal(e->group, set ? "B" : "A");
         }
         gw_router_close(&r);
     }
@@ -468,9 +472,10 @@ static void test_slo_settings_flags(void **state)
 }
 
 /* The pulling variants (slo, slo-least-load-pulling) hold a request
- * (GW_PICK_HOLD; the router returns NULL) when every engine it may use is
- * saturated, instead of sending it; slo-least-load and slo-pack-load still
- * send it to the least loaded. Then the gateway's queue verdict: wait,
+ * (GW_PICK_HOLD; the router returns NULL) when every engine of its cell's
+ * groups is saturated (any engine, when those groups have none), instead
+ * of sending it; slo-least-load and slo-pack-load still send it to the
+ * least loaded. Then the gateway's queue verdict: wait,
  * full (429 at once), timeout (429). */
 static void test_slo_pulling_holds(void **state)
 {
@@ -490,11 +495,23 @@ static void test_slo_pulling_holds(void **state)
     rq.ntokens = 10; /* the short cell: A */
     rq.max_tokens = 16;
     rq.rnd = 3;
-    /* A at the cap, B free: the pulling variants take B (under the cap) */
+    /* A (the cell's group) at the cap, B free: the pulling variants wait
+     * for A rather than send a request to a type its cell was not given;
+     * least-load and pack-load take B */
     f.c[0]->inflight = 1;
     f.c[1]->inflight = 1;
     for (size_t k = 0; k < 4; k++) {
         gw_engine *e = gw_router_pick(&r, gw_router_strategy(&r, names[k]), &rq, f.c, 4, NULL);
+        if (k < 2) {
+            assert_null(e);
+        } else {
+            assert_non_null(e);
+            assert_string_equal(e->group, "B");
+        }
+    }
+    /* A not running at all (no candidate of it): the pulling variants take B */
+    for (size_t k = 0; k < 2; k++) {
+        gw_engine *e = gw_router_pick(&r, gw_router_strategy(&r, names[k]), &rq, f.c + 2, 2, NULL);
         assert_non_null(e);
         assert_string_equal(e->group, "B");
     }
@@ -522,9 +539,12 @@ static void test_slo_pulling_holds(void **state)
     /* one request ends on A: the held one goes there */
     f.c[1]->inflight = 0;
     assert_ptr_equal(gw_router_pick(&r, gw_router_strategy(&r, "slo"), &rq, f.c, 4, NULL), f.c[1]);
-    /* a long prompt (B's cell) with B saturated and A free of load goes to A */
+    /* a long prompt (B's cell) with B saturated and A free of load waits
+     * for B (slo), goes to A under slo-least-load */
     rq.ntokens = 4000;
-    assert_ptr_equal(gw_router_pick(&r, gw_router_strategy(&r, "slo"), &rq, f.c, 4, NULL), f.c[1]);
+    assert_null(gw_router_pick(&r, gw_router_strategy(&r, "slo"), &rq, f.c, 4, NULL));
+    assert_ptr_equal(
+        gw_router_pick(&r, gw_router_strategy(&r, "slo-least-load"), &rq, f.c, 4, NULL), f.c[1]);
     gw_router_close(&r);
     /* the queue's verdicts */
     assert_int_equal(gw_queue_verdict(0, 0, 100, 0, 1), GW_QUEUE_WAIT);

@@ -21,8 +21,11 @@
  * cell are tried by descending share, then:
  *   slo-least-load, slo-pack-load: the least loaded candidate of any group
  *     (saturated or not; no queue);
- *   slo, slo-least-load-pulling: an unsaturated candidate of any group (the
- *     least loaded), else GW_PICK_HOLD: the gateway holds the request in
+ *   slo, slo-least-load-pulling: when the cell's groups have candidates
+ *     (all saturated) GW_PICK_HOLD, waiting for them rather than sending
+ *     the request to a type its bucket was not given; when they have none
+ *     (not running yet), an unsaturated candidate of any group (the least
+ *     loaded); else GW_PICK_HOLD: the gateway holds the request in
  *     its queue (gw_proxy: retried when a request ends and every 100 ms, in
  *     arrival order; --slo-queue-max per model, --slo-queue-timeout-ms, then
  *     429 with Retry-After, as AIBrix's pulling variant rejects a request
@@ -140,11 +143,18 @@ static int gw_slo_pick(void *st, const gw_route_req *r, gw_engine *const *cands,
         }
         return -1;
     }
+    int assigned = 0; /* candidates in the cell's groups, saturated or not */
     for (int g = 0; g < ro.ngroups; g++) {
         int i = gw_slo_pick_in(s, r, cands, n, ro.groups[g], 1);
         if (i >= 0) return i;
+        for (int k = 0; k < n; k++)
+            assigned += strcmp(cands[k]->group, ro.groups[g]) == 0;
     }
     if (!s->pulling) return gw_slo_pick_in(s, r, cands, n, NULL, 0);
+    /* the cell's groups are running but busy: wait for them rather than
+     * send the request to a type its bucket was not given (one that may
+     * not meet its SLO at all, as an A10G for long documents) */
+    if (assigned > 0) return GW_PICK_HOLD;
     int i = gw_slo_pick_in(s, r, cands, n, NULL, 1);
     return i >= 0 ? i : GW_PICK_HOLD; /* every engine is saturated: wait in the queue */
 }
