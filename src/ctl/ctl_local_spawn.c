@@ -1,6 +1,8 @@
 /* ctl_local_spawn: the local orchestrator's process mechanics (see
  * ctl_local_int.h): ports (a range handed out round-robin, or the
- * kernel's choice, each checked by binding it before a launch), the
+ * kernel's choice, each checked by binding it before a launch; a pod
+ * publishing KV events takes port + CTL_KV_EVENTS_OFFSET and the next
+ * too, checked the same way), the
  * environment (clean, plus what the config passes or sets, the
  * deployment's env winning), the per-pod log file (appended, a
  * "--- brix: launching" line before each launch), uv_spawn in a new
@@ -27,16 +29,38 @@
 
 /* ---- ports ---- */
 
+/* 1 when p publishes KV events: it also takes port + CTL_KV_EVENTS_OFFSET
+ * and the one after */
+static int ctl_local_spawn_kv(const ctl_local_pod *p)
+{
+    return p->sp && p->sp->o->u.dep.kv_events;
+}
+
+/* 1 when a and b's port sets ({P}, or {P, P + O, P + O + 1}) meet. */
+static int ctl_local_spawn_ports_meet(int a, int akv, int b, int bkv)
+{
+    for (int i = 0; i < (akv ? 3 : 1); i++)
+        for (int j = 0; j < (bkv ? 3 : 1); j++) {
+            int x = a + (i ? CTL_KV_EVENTS_OFFSET + i - 1 : 0);
+            int y = b + (j ? CTL_KV_EVENTS_OFFSET + j - 1 : 0);
+            if (x == y) return 1;
+        }
+    return 0;
+}
+
 static int ctl_local_spawn_port_ours(ctl_orch_local *l, int port, const ctl_local_pod *self)
 {
     bx_queue *qd, *qp;
+    int kv = ctl_local_spawn_kv(self);
     BX_QUEUE_FOREACH(qd, &l->deps)
     {
         ctl_local_dep *d = bx_container_of(qd, ctl_local_dep, link);
         BX_QUEUE_FOREACH(qp, &d->pods)
         {
             const ctl_local_pod *p = bx_container_of(qp, ctl_local_pod, link);
-            if (p != self && p->port == port) return 1;
+            if (p != self && p->port > 0 &&
+                ctl_local_spawn_ports_meet(port, kv, p->port, ctl_local_spawn_kv(p)))
+                return 1;
         }
     }
     return 0;
@@ -72,6 +96,21 @@ static int ctl_local_spawn_port_try(int port)
     return got;
 }
 
+/* ctl_local_spawn_port_try for port and, when kv, port + O and the one
+ * after (port 0: the kernel's choice, then those): the port, 0 taken, -1
+ * a socket error. */
+static int ctl_local_spawn_port_free(int port, int kv)
+{
+    int r = ctl_local_spawn_port_try(port);
+    if (r <= 0 || !kv) return r;
+    if (r + CTL_KV_EVENTS_OFFSET + 1 > 65535) return 0;
+    for (int i = 0; i < 2; i++) {
+        int k = ctl_local_spawn_port_try(r + CTL_KV_EVENTS_OFFSET + i);
+        if (k <= 0) return k;
+    }
+    return r;
+}
+
 static int ctl_local_spawn_port_alloc(ctl_orch_local *l, const ctl_local_pod *self)
 {
     if (l->cfg.port_min > 0) {
@@ -79,7 +118,7 @@ static int ctl_local_spawn_port_alloc(ctl_orch_local *l, const ctl_local_pod *se
         for (int k = 0; k < n; k++) {
             int port = l->cfg.port_min + (l->next_port + k) % n;
             if (ctl_local_spawn_port_ours(l, port, self)) continue;
-            int r = ctl_local_spawn_port_try(port);
+            int r = ctl_local_spawn_port_free(port, ctl_local_spawn_kv(self));
             if (r < 0) return -1;
             if (r > 0) {
                 l->next_port = (port - l->cfg.port_min + 1) % n;
@@ -89,7 +128,7 @@ static int ctl_local_spawn_port_alloc(ctl_orch_local *l, const ctl_local_pod *se
         return -1;
     }
     for (int tries = 0; tries < 32; tries++) {
-        int r = ctl_local_spawn_port_try(0);
+        int r = ctl_local_spawn_port_free(0, ctl_local_spawn_kv(self));
         if (r < 0) return -1;
         if (r > 0 && !ctl_local_spawn_port_ours(l, r, self)) return r;
     }
@@ -206,7 +245,8 @@ int ctl_local_spawn(ctl_local_pod *p, uv_exit_cb on_exit, char *why, size_t whyl
     int fixed = p->sp ? p->sp->o->u.dep.fixed_port : 0;
     if (fixed > 0) {
         p->port = fixed; /* the command picks its own port: brix only reaches it there */
-    } else if (p->port <= 0 || p->new_port || ctl_local_spawn_port_try(p->port) <= 0) {
+    } else if (p->port <= 0 || p->new_port ||
+               ctl_local_spawn_port_free(p->port, ctl_local_spawn_kv(p)) <= 0) {
         int port = ctl_local_spawn_port_alloc(l, p);
         if (port <= 0) {
             snprintf(why, whylen, "no free port");

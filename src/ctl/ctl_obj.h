@@ -140,6 +140,10 @@
 #define CTL_LABEL_ENGINE "model.aibrix.ai/engine"
 #define CTL_LABEL_PORT "model.aibrix.ai/port"
 #define CTL_LABEL_ADAPTER_ENABLED "adapter.model.aibrix.ai/enabled"
+#define CTL_LABEL_KV_EVENTS "model.aibrix.ai/kv-events-enabled"
+/* brix up's engines with that label publish KV events at their HTTP port +
+ * this (replay + 1); its gateway follows them there */
+#define CTL_KV_EVENTS_OFFSET 700
 #define CTL_ANN_STARTUP_TIMEOUT "brix.ai/startup-timeout-seconds"
 #define CTL_ANN_DRAIN_GRACE "brix.ai/drain-grace-seconds"
 #define CTL_ANN_ROUTING_STRATEGY "brix.ai/routing-strategy"
@@ -245,6 +249,8 @@ typedef struct ctl_deployment {
     int replicas; /* spec.replicas, default 1, 0..CTL_MAX_REPLICAS */
     /* Engine command template: containers[0].command followed by .args,
      * NULL-terminated. Placeholders {port} {host} {model} {name} {replica}
+     * {kv_events_port} {kv_events_replay_port} (port + CTL_KV_EVENTS_OFFSET,
+     * + 1)
      * {brix} are substituted by ctl_deployment_render. Without command the
      * entrypoint is "{brix} engine"; without command and args the whole
      * template is "{brix} engine --port {port} --model {model}
@@ -275,7 +281,12 @@ typedef struct ctl_deployment {
     double drain_grace_s;     /* brix.ai/drain-grace-seconds, else
                                  terminationGracePeriodSeconds, else 30 */
     char *routing_strategy;   /* brix.ai/routing-strategy; NULL = gateway's */
-    json_t *pod_labels;       /* owned: the labels each pod carries */
+    /* 1: the pod template's label model.aibrix.ai/kv-events-enabled is
+     * "true" (AIBrix's): a brix engine command publishes vLLM's KV events
+     * at {kv_events_port} (replay {kv_events_replay_port}): its --kv-events
+     * / --kv-events-replay values are rewritten to those, or added */
+    int kv_events;
+    json_t *pod_labels; /* owned: the labels each pod carries */
 } ctl_deployment;
 
 /* spec.schedulerName: the placement policies of ctl_place.h, with the

@@ -321,6 +321,131 @@ static int ctl_obj_engine_key(ctl_obj_pctx *c, ctl_deployment *d)
     return rc ? -1 : 0;
 }
 
+/* The value of option opt (argv[i] "opt" followed by a value, or
+ * "opt=value") made val: 1 done, 0 not there, -1 out of memory. */
+static int ctl_obj_set_option(ctl_deployment *d, const char *opt, const char *val)
+{
+    size_t ol = strlen(opt);
+    for (size_t i = 1; i < d->argc; i++) {
+        char *rep = NULL;
+        size_t slot = i;
+        if (!strcmp(d->argv[i], opt) && i + 1 < d->argc) {
+            slot = i + 1;
+            rep = strdup(val);
+        } else if (!strncmp(d->argv[i], opt, ol) && d->argv[i][ol] == '=') {
+            size_t len = ol + 1 + strlen(val) + 1;
+            if ((rep = malloc(len))) snprintf(rep, len, "%s=%s", opt, val);
+        } else {
+            continue;
+        }
+        if (!rep) return -1;
+        free(d->argv[slot]);
+        d->argv[slot] = rep;
+        return 1;
+    }
+    return 0;
+}
+
+/* vLLM's --kv-events-config JSON (argv[i]; "=JSON" after the option when
+ * eq) with endpoint and replay_endpoint made the pod's own, bound on
+ * every address: 1 done, 0 not a JSON object (left), -1 out of memory. */
+static int ctl_obj_kv_events_json(ctl_deployment *d, size_t i, int eq)
+{
+    const char *opt = "--kv-events-config=";
+    const char *text = d->argv[i] + (eq ? strlen(opt) : 0);
+    json_t *j = json_loads(text, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return 0;
+    }
+    if (json_object_set_new(j, "endpoint", json_string("tcp://*:{kv_events_port}")) ||
+        json_object_set_new(j, "replay_endpoint", json_string("tcp://*:{kv_events_replay_port}"))) {
+        json_decref(j);
+        return -1;
+    }
+    char *out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (!out) return -1;
+    size_t len = (eq ? strlen(opt) : 0) + strlen(out) + 1;
+    char *rep = malloc(len);
+    if (rep) snprintf(rep, len, "%s%s", eq ? opt : "", out);
+    free(out);
+    if (!rep) return -1;
+    free(d->argv[i]);
+    d->argv[i] = rep;
+    return 1;
+}
+
+/* A vLLM server's --kv-events-config made the pod's own (1), 0 when it
+ * has none, -1 out of memory. */
+static int ctl_obj_kv_events_vllm(ctl_deployment *d)
+{
+    for (size_t i = 1; i < d->argc; i++) {
+        if (!strcmp(d->argv[i], "--kv-events-config") && i + 1 < d->argc)
+            return ctl_obj_kv_events_json(d, i + 1, 0);
+        if (!strncmp(d->argv[i], "--kv-events-config=", 19)) return ctl_obj_kv_events_json(d, i, 1);
+    }
+    return 0;
+}
+
+/* The label model.aibrix.ai/kv-events-enabled=true on a brix engine
+ * command: its KV events published at the pod's own ports (HTTP port +
+ * CTL_KV_EVENTS_OFFSET, replay + 1), bound on every address as vLLM
+ * binds only an endpoint with '*': the --kv-events and --kv-events-replay
+ * values rewritten (AIBrix's manifests bind 5557 and 5558 on every address, one
+ * port pair that replicas sharing a host cannot all bind), or added; a
+ * vLLM server's --kv-events-config endpoints rewritten the same way. Any
+ * other command is left as written (noted). 0, or -1 out of memory. */
+static int ctl_obj_kv_events_args(ctl_obj_pctx *c, ctl_deployment *d, const char *cpath)
+{
+    static const char *const opt[2] = {"--kv-events", "--kv-events-replay"};
+    static const char *const ep[2] = {"tcp://*:{kv_events_port}",
+                                      "tcp://*:{kv_events_replay_port}"};
+    const char *b = strrchr(d->argv[0], '/');
+    b = b ? b + 1 : d->argv[0];
+    if (!((!strcmp(b, "brix") || !strcmp(b, "{brix}")) && d->argc > 1 &&
+          !strcmp(d->argv[1], "engine"))) {
+        int r = ctl_obj_is_engine_server(d) ? ctl_obj_kv_events_vllm(d) : 0;
+        if (r < 0) return -1;
+        if (r > 0)
+            ctl_obj_note(c->o,
+                         "%s: label " CTL_LABEL_KV_EVENTS "=true: --kv-events-config's endpoint "
+                         "at each replica's port + %d, replay_endpoint + %d",
+                         cpath, CTL_KV_EVENTS_OFFSET, CTL_KV_EVENTS_OFFSET + 1);
+        else
+            ctl_obj_note(c->o,
+                         "%s: label " CTL_LABEL_KV_EVENTS "=true on a command that is not brix "
+                         "engine nor vLLM with --kv-events-config: run as written (its KV events "
+                         "are followed at its port + %d, replay + %d: {kv_events_port}, "
+                         "{kv_events_replay_port})",
+                         cpath, CTL_KV_EVENTS_OFFSET, CTL_KV_EVENTS_OFFSET + 1);
+        return 0;
+    }
+    for (int k = 0; k < 2; k++) {
+        int r = ctl_obj_set_option(d, opt[k], ep[k]);
+        if (r < 0) return -1;
+        if (r > 0) continue;
+        char **nv = realloc(d->argv, (d->argc + 3) * sizeof(char *));
+        if (!nv) return -1;
+        d->argv = nv;
+        d->argv[d->argc] = strdup(opt[k]);
+        d->argv[d->argc + 1] = strdup(ep[k]);
+        d->argv[d->argc + 2] = NULL;
+        if (!d->argv[d->argc] || !d->argv[d->argc + 1]) {
+            free(d->argv[d->argc]);
+            free(d->argv[d->argc + 1]);
+            d->argv[d->argc] = NULL;
+            return -1;
+        }
+        d->argc += 2;
+    }
+    ctl_obj_note(c->o,
+                 "%s: label " CTL_LABEL_KV_EVENTS "=true: --kv-events at each replica's port + "
+                 "%d, --kv-events-replay + %d",
+                 cpath, CTL_KV_EVENTS_OFFSET, CTL_KV_EVENTS_OFFSET + 1);
+    return 0;
+}
+
 static int ctl_obj_parse_container(ctl_obj_pctx *c, ctl_deployment *d, const json_t *tspec)
 {
     static const char *const default_entry[] = {"{brix}", "engine"};
@@ -396,6 +521,10 @@ static int ctl_obj_parse_container(ctl_obj_pctx *c, ctl_deployment *d, const jso
                          cpath, d->fixed_port);
         }
     }
+
+    const char *kv = ctl_obj_map_str(d->pod_labels, CTL_LABEL_KV_EVENTS);
+    d->kv_events = kv && !strcmp(kv, "true");
+    if (d->kv_events && ctl_obj_kv_events_args(c, d, cpath) < 0) return ctl_obj_oom(c);
 
     if (ctl_obj_parse_probe(c, c0, "readinessProbe", &d->readiness) < 0 ||
         ctl_obj_parse_probe(c, c0, "livenessProbe", &d->liveness) < 0 ||

@@ -1,7 +1,7 @@
 /* ctl_obj_render: a Deployment's command template made into one replica's
  * argv and env (ctl_deployment_render): {port} {host} {model} {name}
- * {replica} {brix} substituted, unknown {...} kept verbatim, each result a
- * single malloc'd block bounded by RENDER_MAX_BYTES. */
+ * {replica} {brix} {kv_events_port} {kv_events_replay_port} substituted, unknown {...} kept
+ * verbatim, each result a single malloc'd block bounded by RENDER_MAX_BYTES. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +14,11 @@
  * length without the NUL. */
 static size_t ctl_obj_subst(const char *t, const ctl_obj *o, const ctl_render_vars *v, char *dst)
 {
-    char port[16], replica[16];
+    char port[16], replica[16], kvp[16], kvr[16];
+    int kv = v->port + CTL_KV_EVENTS_OFFSET;
     snprintf(port, sizeof(port), "%d", v->port);
+    snprintf(kvp, sizeof(kvp), "%d", kv);
+    snprintf(kvr, sizeof(kvr), "%d", kv + 1);
     snprintf(replica, sizeof(replica), "%d", v->replica);
     const struct {
         const char *key;
@@ -27,6 +30,8 @@ static size_t ctl_obj_subst(const char *t, const ctl_obj *o, const ctl_render_va
         {"{name}", o->name},
         {"{replica}", replica},
         {"{brix}", v->brix ? v->brix : "brix"},
+        {"{kv_events_port}", kvp},
+        {"{kv_events_replay_port}", kvr},
     };
     size_t n = 0;
     while (*t) {

@@ -319,6 +319,7 @@ static void ctl_up_refresh(ctl_up *u)
     char addrbuf[CTL_UP_MAX_PODS][80];
     const char *addrs[CTL_UP_MAX_PODS], *names[CTL_UP_MAX_PODS], *keys[CTL_UP_MAX_PODS],
         *groups[CTL_UP_MAX_PODS], *roles[CTL_UP_MAX_PODS], *rolesets[CTL_UP_MAX_PODS];
+    int kv[CTL_UP_MAX_PODS];
     int n = 0;
     for (size_t i = 0; i < u->npods; i++) {
         if (u->pods[i].phase != CTL_POD_READY) continue;
@@ -334,9 +335,12 @@ static void ctl_up_refresh(ctl_up *u)
         /* its P/D role for the pd strategy (AIBrix's pod labels) */
         roles[n] = json_string_value(json_object_get(u->pods[i].labels, "role-name"));
         rolesets[n] = json_string_value(json_object_get(u->pods[i].labels, "roleset-name"));
+        /* labelled: started publishing KV events at its port + CTL_KV_EVENTS_OFFSET */
+        const char *ke = json_string_value(json_object_get(u->pods[i].labels, CTL_LABEL_KV_EVENTS));
+        kv[n] = ke && !strcmp(ke, "true") ? 1 : -1;
         n++;
     }
-    gw_gateway_set_engines_roles(u->gw, addrs, names, keys, groups, roles, rolesets, n);
+    gw_gateway_set_engines_kv(u->gw, addrs, names, keys, groups, roles, rolesets, kv, n);
     ctl_lora_pods(u->lora, u->pods, u->npods);
     ctl_as_pods(u->as, u->as_pods, ctl_up_autoscaled_pods(u));
     ctl_deploy_pods(u->deploy, u->pods, u->npods);
@@ -899,6 +903,9 @@ static int ctl_up_start(ctl_up *u)
     gc.host = u->cfg.host;
     gc.port = u->cfg.port;
     gc.strategy = u->cfg.strategy;
+    /* the engines labelled model.aibrix.ai/kv-events-enabled=true publish
+     * there (ctl_obj_deployment.c); the others are not followed */
+    gc.kv_events_port_offset = CTL_KV_EVENTS_OFFSET;
     gc.slo_default_output_tokens = u->cfg.slo_default_out;
     gc.slo_max_outstanding = u->cfg.slo_max_outstanding;
     if (u->cfg.slo_queue_max > 0) gc.slo_queue_max = u->cfg.slo_queue_max;

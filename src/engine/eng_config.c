@@ -2,6 +2,7 @@
  * kind, target and help; bx_flags parses argv and prints --help from it. */
 #include "engine/eng_config.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -77,6 +78,8 @@ static const bx_flag eng_flags[] = {
     {"--kv-events-replay", F_STR, OFF(kv_events_replay), "ZMQ ROUTER endpoint for event replay"},
     {"--kv-events-topic", F_STR, OFF(kv_events_topic),
      "topic of KV event messages (default empty)"},
+    {"--kv-events-config", F_STR, OFF(kv_events_config),
+     "vLLM's KV-events JSON (endpoint, replay_endpoint, topic when enabled)"},
     {"--kv-events-map", F_BOOL, OFF(kv_events_map),
      "encode events as named maps instead of arrays"},
     {"--fault-error-rate", F_DBL, OFF(fault_error_rate), "fraction of requests answered 500"},
@@ -313,6 +316,40 @@ static const bx_flags_spec eng_flags_spec = {
     .unknown = eng_flag_unknown,
 };
 
+/* vLLM's --kv-events-config: its endpoints for the options not given. */
+static int eng_config_kv_events_json(eng_config *c, FILE *err)
+{
+    json_error_t je;
+    json_t *j = json_loads(c->kv_events_config, 0, &je);
+    if (!json_is_object(j)) {
+        fprintf(err, "brix engine: --kv-events-config: not a JSON object (%s)\n", je.text);
+        json_decref(j);
+        return -1;
+    }
+    const char *pub = json_string_value(json_object_get(j, "publisher"));
+    if (!json_is_true(json_object_get(j, "enable_kv_cache_events")) ||
+        (pub && strcmp(pub, "zmq") != 0)) {
+        json_decref(j);
+        return 0;
+    }
+    static const char *const keys[3] = {"endpoint", "replay_endpoint", "topic"};
+    const char **dst[3] = {&c->kv_events, &c->kv_events_replay, &c->kv_events_topic};
+    for (int k = 0; k < 3; k++) {
+        const char *v = json_string_value(json_object_get(j, keys[k]));
+        if (!v && k == 0) v = "tcp://*:5557"; /* vLLM's default */
+        if (!v || *dst[k]) continue;
+        if (strlen(v) >= sizeof(c->kvcfg[k])) {
+            fprintf(err, "brix engine: --kv-events-config: %s too long\n", keys[k]);
+            json_decref(j);
+            return -1;
+        }
+        snprintf(c->kvcfg[k], sizeof(c->kvcfg[k]), "%s", v);
+        *dst[k] = c->kvcfg[k];
+    }
+    json_decref(j);
+    return 0;
+}
+
 int eng_config_parse(eng_config *c, int argc, char **argv, FILE *out, FILE *err)
 {
     int rc = bx_flags_parse(&eng_flags_spec, c, argc, argv, NULL, out, err);
@@ -335,6 +372,7 @@ int eng_config_parse(eng_config *c, int argc, char **argv, FILE *out, FILE *err)
             return -1;
         }
     }
+    if (c->kv_events_config && eng_config_kv_events_json(c, err) != 0) return -1;
     if (c->time_scale <= 0) {
         fprintf(err, "brix engine: --time-scale must be positive\n");
         return -1;

@@ -53,6 +53,12 @@ typedef struct eng_config {
     const char *kv_events;
     const char *kv_events_replay;
     const char *kv_events_topic;
+    /* vLLM's --kv-events-config JSON: with enable_kv_cache_events true
+     * (publisher zmq), its endpoint (default vLLM's, port 5557 on every address),
+     * replay_endpoint and topic stand for --kv-events, --kv-events-replay
+     * and --kv-events-topic, unless those are given; copied into kvcfg */
+    const char *kv_events_config;
+    char kvcfg[3][256];
     int kv_events_map;
     double fault_error_rate;
     double fault_hang_rate;

@@ -440,6 +440,14 @@ int gw_gateway_set_engines_roles(gw_gateway *g, const char *const *addrs, const 
                                  const char *const *keys, const char *const *groups,
                                  const char *const *roles, const char *const *rolesets, int n)
 {
+    return gw_gateway_set_engines_kv(g, addrs, names, keys, groups, roles, rolesets, NULL, n);
+}
+
+int gw_gateway_set_engines_kv(gw_gateway *g, const char *const *addrs, const char *const *names,
+                              const char *const *keys, const char *const *groups,
+                              const char *const *roles, const char *const *rolesets,
+                              const int *kv_events, int n)
+{
     if (!g->discovery) return 0;
     if (n <= 0) return gw_disc_set_engines_info(g->discovery, NULL, 0);
     gw_disc_engine_info *in = calloc((size_t)n, sizeof(*in));
@@ -451,6 +459,7 @@ int gw_gateway_set_engines_roles(gw_gateway *g, const char *const *addrs, const 
         in[i].group = groups ? groups[i] : NULL;
         in[i].pd_role = roles ? roles[i] : NULL;
         in[i].roleset = rolesets ? rolesets[i] : NULL;
+        in[i].kv_events = kv_events ? kv_events[i] : 0;
     }
     int r = gw_disc_set_engines_info(g->discovery, in, n);
     free(in);

@@ -55,6 +55,13 @@ int gw_gateway_set_engines_grouped(gw_gateway *g, const char *const *addrs,
 int gw_gateway_set_engines_roles(gw_gateway *g, const char *const *addrs, const char *const *names,
                                  const char *const *keys, const char *const *groups,
                                  const char *const *roles, const char *const *rolesets, int n);
+/* As gw_gateway_set_engines_roles, with whether each engine publishes KV
+ * events (gw_engine.kv_events: 1 yes, -1 no, 0 unknown; kv_events NULL:
+ * all unknown), followed with --kv-events-port(-offset) unless -1. */
+int gw_gateway_set_engines_kv(gw_gateway *g, const char *const *addrs, const char *const *names,
+                              const char *const *keys, const char *const *groups,
+                              const char *const *roles, const char *const *rolesets,
+                              const int *kv_events, int n);
 /* Makes json (the optimizer's assignment, docs/hetero.md) model's
  * assignment for the slo strategies, as a --gpu-optimizer poll would.
  * Callable from any thread. 0, or -1 with why in err. */

@@ -253,6 +253,64 @@ static void test_deployment_port_remap(void **st)
     }
 }
 
+/* The label model.aibrix.ai/kv-events-enabled=true: a brix engine's
+ * --kv-events / --kv-events-replay (AIBrix's one pair) become the pod's
+ * own ports, or are added; a vLLM server's --kv-events-config endpoints
+ * too; rendered at port + 700 / + 701. Without the label nothing changes. */
+static void test_deployment_kv_events(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *labels, *container, *want_argv, *want_render;
+    } cases[] = {
+        {"{model.aibrix.ai/kv-events-enabled: \"true\"}",
+         "{command: [brix, engine], args: [--port, \"8000\", --kv-events, \"tcp://*:5557\", "
+         "--kv-events-replay, \"tcp://*:5558\"]}",
+         "brix engine --port {port} --kv-events tcp://*:{kv_events_port} --kv-events-replay "
+         "tcp://*:{kv_events_replay_port}",
+         "--kv-events tcp://*:9700 --kv-events-replay tcp://*:9701"},
+        {"{model.aibrix.ai/kv-events-enabled: \"true\"}",
+         "{command: [brix, engine, --model, m, \"--kv-events=tcp://*:5557\"]}",
+         "brix engine --model m --kv-events=tcp://*:{kv_events_port} --port {port} "
+         "--kv-events-replay tcp://*:{kv_events_replay_port}",
+         "--kv-events=tcp://*:9700 --port 9000 --kv-events-replay tcp://*:9701"},
+        {"{model.aibrix.ai/kv-events-enabled: \"true\"}",
+         "{command: [vllm, serve, m, --kv-events-config, "
+         "'{\"enable_kv_cache_events\":true,\"endpoint\":\"tcp://*:5557\"}']}",
+         "vllm serve m --kv-events-config "
+         "{\"enable_kv_cache_events\":true,\"endpoint\":\"tcp://*:{kv_events_port}\","
+         "\"replay_endpoint\":\"tcp://*:{kv_events_replay_port}\"} --port {port}",
+         "\"endpoint\":\"tcp://*:9700\",\"replay_endpoint\":\"tcp://*:9701\""},
+        {"{app: x}", "{command: [brix, engine, --kv-events, \"tcp://*:5557\"]}",
+         "brix engine --kv-events tcp://*:5557 --port {port}", "--kv-events tcp://*:5557"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char y[1024], err[512];
+        snprintf(y, sizeof(y),
+                 DEP_HEAD "spec: {template: {metadata: {labels: %s}, spec: {containers: [%s]}}}\n",
+                 cases[i].labels, cases[i].container);
+        ctl_obj *o = parse_one(y, err, sizeof(err));
+        if (!o) fail_msg("case %zu: %s", i, err);
+        assert_int_equal(o->u.dep.kv_events, i < 3);
+        char got[1024] = "";
+        size_t n = 0;
+        for (size_t k = 0; k < o->u.dep.argc; k++)
+            n += (size_t)snprintf(got + n, sizeof(got) - n, "%s%s", k ? " " : "", o->u.dep.argv[k]);
+        if (strcmp(got, cases[i].want_argv) != 0)
+            fail_msg("case %zu: argv '%s', want '%s'", i, got, cases[i].want_argv);
+        ctl_render_vars v = {.brix = "brix", .port = 9000};
+        char **argv = NULL;
+        assert_int_equal(ctl_deployment_render(o, &v, &argv, NULL, err, sizeof(err)), 0);
+        n = 0;
+        for (size_t k = 0; argv[k]; k++)
+            n += (size_t)snprintf(got + n, sizeof(got) - n, "%s%s", k ? " " : "", argv[k]);
+        if (!strstr(got, cases[i].want_render))
+            fail_msg("case %zu: rendered '%s' lacks '%s'", i, got, cases[i].want_render);
+        free(argv);
+        ctl_obj_free(o);
+    }
+}
+
 /* A GatewayConfig document (brix up's) is no object: refused, saying why. */
 static void test_gateway_config_refused(void **st)
 {
@@ -1066,6 +1124,7 @@ int main(void)
         cmocka_unit_test(test_deployment_grace_and_args_only),
         cmocka_unit_test(test_deployment_host_placeholder),
         cmocka_unit_test(test_deployment_port_remap),
+        cmocka_unit_test(test_deployment_kv_events),
         cmocka_unit_test(test_gateway_config_refused),
         cmocka_unit_test(test_adapter),
         cmocka_unit_test(test_adapter_defaults),
