@@ -388,19 +388,41 @@ static int ctl_obj_kv_events_vllm(ctl_deployment *d)
     return 0;
 }
 
+/* Appends a (and b unless NULL) to d's arguments. 0, or -1 out of memory. */
+static int ctl_obj_add_args(ctl_deployment *d, const char *a, const char *b)
+{
+    char **nv = realloc(d->argv, (d->argc + 3) * sizeof(char *));
+    if (!nv) return -1;
+    d->argv = nv;
+    char *x = strdup(a), *y = b ? strdup(b) : NULL;
+    if (!x || (b && !y)) {
+        free(x);
+        free(y);
+        d->argv[d->argc] = NULL;
+        return -1;
+    }
+    d->argv[d->argc++] = x;
+    if (y) d->argv[d->argc++] = y;
+    d->argv[d->argc] = NULL;
+    return 0;
+}
+
 /* The label model.aibrix.ai/kv-events-enabled=true on a brix engine
  * command: its KV events published at the pod's own ports (HTTP port +
- * CTL_KV_EVENTS_OFFSET, replay + 1), bound on every address as vLLM
- * binds only an endpoint with '*': the --kv-events and --kv-events-replay
- * values rewritten (AIBrix's manifests bind 5557 and 5558 on every address, one
- * port pair that replicas sharing a host cannot all bind), or added; a
- * vLLM server's --kv-events-config endpoints rewritten the same way. Any
- * other command is left as written (noted). 0, or -1 out of memory. */
+ * CTL_KV_EVENTS_OFFSET, replay + 1) on the loopback address (the gateway
+ * of brix up reads them there; --kv-events-bind, as brix engine, like
+ * vLLM, binds only an endpoint with '*' or '::' otherwise): the
+ * --kv-events and --kv-events-replay values rewritten (AIBrix's manifests
+ * bind 5557 and 5558 on every address, one port pair that replicas sharing
+ * a host cannot all bind), or added. A vLLM server's --kv-events-config
+ * endpoints are rewritten to the pod's ports on every address (vLLM binds
+ * nothing else). Any other command is left as written (noted). 0, or -1
+ * out of memory. */
 static int ctl_obj_kv_events_args(ctl_obj_pctx *c, ctl_deployment *d, const char *cpath)
 {
     static const char *const opt[2] = {"--kv-events", "--kv-events-replay"};
-    static const char *const ep[2] = {"tcp://*:{kv_events_port}",
-                                      "tcp://*:{kv_events_replay_port}"};
+    static const char *const ep[2] = {"tcp://127.0.0.1:{kv_events_port}",
+                                      "tcp://127.0.0.1:{kv_events_replay_port}"};
     const char *b = strrchr(d->argv[0], '/');
     b = b ? b + 1 : d->argv[0];
     if (!((!strcmp(b, "brix") || !strcmp(b, "{brix}")) && d->argc > 1 &&
@@ -424,21 +446,12 @@ static int ctl_obj_kv_events_args(ctl_obj_pctx *c, ctl_deployment *d, const char
     for (int k = 0; k < 2; k++) {
         int r = ctl_obj_set_option(d, opt[k], ep[k]);
         if (r < 0) return -1;
-        if (r > 0) continue;
-        char **nv = realloc(d->argv, (d->argc + 3) * sizeof(char *));
-        if (!nv) return -1;
-        d->argv = nv;
-        d->argv[d->argc] = strdup(opt[k]);
-        d->argv[d->argc + 1] = strdup(ep[k]);
-        d->argv[d->argc + 2] = NULL;
-        if (!d->argv[d->argc] || !d->argv[d->argc + 1]) {
-            free(d->argv[d->argc]);
-            free(d->argv[d->argc + 1]);
-            d->argv[d->argc] = NULL;
-            return -1;
-        }
-        d->argc += 2;
+        if (r == 0 && ctl_obj_add_args(d, opt[k], ep[k]) != 0) return -1;
     }
+    int bound = 0;
+    for (size_t i = 2; i < d->argc; i++)
+        bound |= !strcmp(d->argv[i], "--kv-events-bind");
+    if (!bound && ctl_obj_add_args(d, "--kv-events-bind", NULL) != 0) return -1;
     ctl_obj_note(c->o,
                  "%s: label " CTL_LABEL_KV_EVENTS "=true: --kv-events at each replica's port + "
                  "%d, --kv-events-replay + %d",

@@ -80,6 +80,8 @@ static const bx_flag eng_flags[] = {
      "topic of KV event messages (default empty)"},
     {"--kv-events-config", F_STR, OFF(kv_events_config),
      "vLLM's KV-events JSON (endpoint, replay_endpoint, topic when enabled)"},
+    {"--kv-events-bind", F_BOOL, OFF(kv_events_bind),
+     "bind the --kv-events endpoint even without * or :: (a loopback address)"},
     {"--kv-events-map", F_BOOL, OFF(kv_events_map),
      "encode events as named maps instead of arrays"},
     {"--fault-error-rate", F_DBL, OFF(fault_error_rate), "fraction of requests answered 500"},

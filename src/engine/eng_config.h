@@ -60,6 +60,7 @@ typedef struct eng_config {
     const char *kv_events_config;
     char kvcfg[3][256];
     int kv_events_map;
+    int kv_events_bind; /* --kv-events-bind: bind a plain address (vLLM binds only * and ::) */
     double fault_error_rate;
     double fault_hang_rate;
     int64_t fault_crash_after_tokens;

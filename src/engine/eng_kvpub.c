@@ -93,7 +93,7 @@ static int open_sockets(eng_kvpub *p, const char *endpoint, const char *replay_e
     if (!p->pub) return zfail(err, err_len, "zmq_socket(PUB)", NULL);
     if (set_int(p->pub, ZMQ_SNDHWM, p->opts.hwm) != 0 || set_int(p->pub, ZMQ_LINGER, 0) != 0)
         return zfail(err, err_len, "zmq_setsockopt(PUB)", endpoint);
-    if (eng_kvpub_should_bind(endpoint)) {
+    if (p->opts.bind || eng_kvpub_should_bind(endpoint)) {
         if (zmq_bind(p->pub, endpoint) != 0) return zfail(err, err_len, "bind", endpoint);
     } else if (zmq_connect(p->pub, endpoint) != 0) {
         return zfail(err, err_len, "connect", endpoint);
@@ -154,8 +154,8 @@ int eng_kvpub_open(eng_kvpub *p, const char *endpoint, const char *replay_endpoi
         return rc;
     }
     bx_debug("kvpub: PUB %s %s, replay %s, topic \"%s\"",
-             eng_kvpub_should_bind(endpoint) ? "bound to" : "connecting to", endpoint,
-             replay_endpoint ? replay_endpoint : "off", p->topic);
+             p->opts.bind || eng_kvpub_should_bind(endpoint) ? "bound to" : "connecting to",
+             endpoint, replay_endpoint ? replay_endpoint : "off", p->topic);
     return 0;
 }
 

@@ -47,6 +47,7 @@ typedef struct eng_kvpub_opts {
     size_t buffer_steps;  /* replay ring size in batches, default 10000 */
     int64_t dp_rank;      /* data_parallel_rank in each batch; < 0 omits; default 0 */
     void *zmq_ctx;        /* shared ZeroMQ context (not owned); NULL = own one */
+    int bind;             /* bind the PUB whatever the endpoint (a loopback address) */
 } eng_kvpub_opts;
 
 typedef struct eng_kvpub_stats {

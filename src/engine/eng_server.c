@@ -320,6 +320,7 @@ int eng_server_init(eng_server **out, uv_loop_t *loop, const eng_config *cfg, ch
         eng_kvpub_opts ko;
         eng_kvpub_opts_default(&ko);
         if (cfg->kv_events_map) ko.enc.event_enc = BX_KVEV_EVENT_MAP;
+        ko.bind = cfg->kv_events_bind;
         if (eng_kvpub_open(&s->kvpub, cfg->kv_events, cfg->kv_events_replay, cfg->kv_events_topic,
                            &ko, err, errlen) != 0)
             goto fail;

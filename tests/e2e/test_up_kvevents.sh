@@ -89,7 +89,7 @@ conf() { metric "$GP" brix_gateway_kv_engine_confidence "engine=127.0.0.1:$1"; }
 is_conf() { [ "$(conf "$1")" = "$2" ]; }
 for p in "${KP[@]}"; do
     wait_for 20 "kvm engine $p never became exact ($(conf "$p"))" is_conf "$p" 1.0
-    grep -q -- "--kv-events tcp://\*:$((p + 700)) .*--kv-events-replay tcp://\*:$((p + 701))" \
+    grep -q -- "--kv-events tcp://127\.0\.0\.1:$((p + 700)) .*--kv-events-replay tcp://127\.0\.0\.1:$((p + 701)) --kv-events-bind" \
         "$STATE/logs/"kvm-*.log || fail "no launch line with --kv-events at $((p + 700))"
 done
 log "kvm engines ${KP[*]} are followed, exact"

@@ -255,8 +255,10 @@ static void test_deployment_port_remap(void **st)
 
 /* The label model.aibrix.ai/kv-events-enabled=true: a brix engine's
  * --kv-events / --kv-events-replay (AIBrix's one pair) become the pod's
- * own ports, or are added; a vLLM server's --kv-events-config endpoints
- * too; rendered at port + 700 / + 701. Without the label nothing changes. */
+ * own ports on the loopback address (bound: --kv-events-bind), or are
+ * added; a vLLM server's --kv-events-config endpoints too (on every
+ * address: vLLM binds nothing else); rendered at port + 700 / + 701.
+ * Without the label nothing changes. */
 static void test_deployment_kv_events(void **st)
 {
     (void)st;
@@ -266,14 +268,16 @@ static void test_deployment_kv_events(void **st)
         {"{model.aibrix.ai/kv-events-enabled: \"true\"}",
          "{command: [brix, engine], args: [--port, \"8000\", --kv-events, \"tcp://*:5557\", "
          "--kv-events-replay, \"tcp://*:5558\"]}",
-         "brix engine --port {port} --kv-events tcp://*:{kv_events_port} --kv-events-replay "
-         "tcp://*:{kv_events_replay_port}",
-         "--kv-events tcp://*:9700 --kv-events-replay tcp://*:9701"},
+         "brix engine --port {port} --kv-events tcp://127.0.0.1:{kv_events_port} "
+         "--kv-events-replay tcp://127.0.0.1:{kv_events_replay_port} --kv-events-bind",
+         "--kv-events tcp://127.0.0.1:9700 --kv-events-replay tcp://127.0.0.1:9701 "
+         "--kv-events-bind"},
         {"{model.aibrix.ai/kv-events-enabled: \"true\"}",
          "{command: [brix, engine, --model, m, \"--kv-events=tcp://*:5557\"]}",
-         "brix engine --model m --kv-events=tcp://*:{kv_events_port} --port {port} "
-         "--kv-events-replay tcp://*:{kv_events_replay_port}",
-         "--kv-events=tcp://*:9700 --port 9000 --kv-events-replay tcp://*:9701"},
+         "brix engine --model m --kv-events=tcp://127.0.0.1:{kv_events_port} --port {port} "
+         "--kv-events-replay tcp://127.0.0.1:{kv_events_replay_port} --kv-events-bind",
+         "--kv-events=tcp://127.0.0.1:9700 --port 9000 --kv-events-replay tcp://127.0.0.1:9701 "
+         "--kv-events-bind"},
         {"{model.aibrix.ai/kv-events-enabled: \"true\"}",
          "{command: [vllm, serve, m, --kv-events-config, "
          "'{\"enable_kv_cache_events\":true,\"endpoint\":\"tcp://*:5557\"}']}",
