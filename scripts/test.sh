@@ -12,17 +12,18 @@
 # on any failure.
 #
 # Environment: BRIX_JOBS (default 2) build parallelism; BRIX_CTEST_JOBS
-# (default 3) tests run at once (at most one e2e test of each of its three
-# groups, CMakeLists.txt: Kubernetes, heterogeneous-GPU and the rest);
-# BRIX_FUZZ_SECONDS (default 3) per fuzz target; BRIX_OUT (default the repo
+# (default 4) tests run at once (at most one e2e test of each of its four
+# groups, CMakeLists.txt: Kubernetes, heterogeneous-GPU, gateway and the
+# rest; they mostly wait on simulated engines); BRIX_FUZZ_SECONDS (default
+# 2) per fuzz target (47 targets; their seed corpora under fuzz/corpus); BRIX_OUT (default the repo
 # root) where the build*/ folders go.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 JOBS=${BRIX_JOBS:-2}
-CTEST_JOBS=${BRIX_CTEST_JOBS:-3}
-FUZZ_SECONDS=${BRIX_FUZZ_SECONDS:-3}
+CTEST_JOBS=${BRIX_CTEST_JOBS:-4}
+FUZZ_SECONDS=${BRIX_FUZZ_SECONDS:-2}
 OUT=${BRIX_OUT:-$ROOT}
 mkdir -p "$OUT"
 
