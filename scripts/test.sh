@@ -15,7 +15,7 @@
 # (default 4) tests run at once (at most one e2e test of each of its four
 # groups, CMakeLists.txt: Kubernetes, heterogeneous-GPU, gateway and the
 # rest; they mostly wait on simulated engines); BRIX_FUZZ_SECONDS (default
-# 2) per fuzz target (47 targets; their seed corpora under fuzz/corpus); BRIX_OUT (default the repo
+# 2) per fuzz target (46 targets; their seed corpora under fuzz/corpus); BRIX_OUT (default the repo
 # root) where the build*/ folders go.
 set -uo pipefail
 
