@@ -1,6 +1,7 @@
 /* libFuzzer target: what the engine parses from outside for prefill/decode
  * disaggregation (eng_kvxfer.h): --kv-transfer-config's JSON and a
- * request's kv_transfer_params, and the gateway's rewriting of a prefill
+ * request's kv_transfer_params, the side channel's pull request and answer
+ * (eng_kvxfer_pull_*_parse), and the gateway's rewriting of a prefill
  * answer into the decode body (gw_pd.h). Checks that an accepted config
  * has a role and a connector name, that accepted params are consistent (not
  * both directions; a do_remote_prefill has where to pull from; ids and
@@ -43,6 +44,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (p.remote_port < 0 || p.remote_port > 65535 || p.num_blocks < 0) abort();
     }
     json_decref(o);
+    /* the side channel: a pull request and a pull answer */
+    char id[ENG_KVXFER_ID_MAX], eid[ENG_KVXFER_ID_MAX];
+    if (eng_kvxfer_pull_req_parse(s, size, id, eid) == 0 &&
+        (!id[0] || strlen(id) >= ENG_KVXFER_ID_MAX || strlen(eid) >= ENG_KVXFER_ID_MAX))
+        abort();
+    int32_t n = eng_kvxfer_pull_ans_parse(s, size, 1 << 20);
+    if (n < -1 || n > (1 << 20)) abort();
     static const char body[] = "{\"model\":\"m\",\"prompt\":\"x\",\"stream\":true}";
     char *out;
     size_t len;

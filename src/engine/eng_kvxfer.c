@@ -279,3 +279,32 @@ int eng_kvpins_expire(eng_kvpins *p, double now, eng_kvpin *out)
         }
     return -1;
 }
+
+int eng_kvxfer_pull_req_parse(const char *body, size_t len, char id[ENG_KVXFER_ID_MAX],
+                              char eid[ENG_KVXFER_ID_MAX])
+{
+    json_t *o = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
+    const json_t *i = json_object_get(o, "remote_request_id");
+    const json_t *e = json_object_get(o, "remote_engine_id");
+    int rc = -1;
+    if (json_is_string(i) && json_string_length(i) > 0 &&
+        json_string_length(i) < ENG_KVXFER_ID_MAX && (!e || json_is_string(e)) &&
+        (!e || json_string_length(e) < ENG_KVXFER_ID_MAX)) {
+        snprintf(id, ENG_KVXFER_ID_MAX, "%s", json_string_value(i));
+        snprintf(eid, ENG_KVXFER_ID_MAX, "%s", e ? json_string_value(e) : "");
+        rc = 0;
+    }
+    json_decref(o);
+    return rc;
+}
+
+int32_t eng_kvxfer_pull_ans_parse(const char *body, size_t len, int32_t max_tokens)
+{
+    json_t *o = json_loadb(body ? body : "", body ? len : 0, 0, NULL);
+    const json_t *t = json_object_get(o, "tokens");
+    int32_t n = -1;
+    if (json_is_integer(t) && json_integer_value(t) >= 0 && json_integer_value(t) <= max_tokens)
+        n = (int32_t)json_integer_value(t);
+    json_decref(o);
+    return n;
+}

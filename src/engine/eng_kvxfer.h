@@ -61,6 +61,15 @@ typedef struct eng_kvxfer_params {
  * remote_request_id and remote_block_ids. 0, or -1 with why in err. */
 int eng_kvxfer_params_parse(const json_t *v, eng_kvxfer_params *out, char *err, size_t errlen);
 
+/* The side channel's two bodies (outside bytes, fuzz/fuzz_kvxfer.c).
+ * A pull request {"remote_request_id": ID, "remote_engine_id"?: EID}: 0 with
+ * id (and eid, "" when absent) copied, or -1 (no id, a wrong type, an id
+ * of ENG_KVXFER_ID_MAX bytes or more, not JSON). */
+int eng_kvxfer_pull_req_parse(const char *body, size_t len, char id[ENG_KVXFER_ID_MAX],
+                              char eid[ENG_KVXFER_ID_MAX]);
+/* A pull answer {"tokens": N, ...}: N (0 <= N <= max_tokens), or -1. */
+int32_t eng_kvxfer_pull_ans_parse(const char *body, size_t len, int32_t max_tokens);
+
 /* ---------- the pinned KV of finished prefills ---------- */
 
 #define ENG_KVPINS_MAX 4096 /* entries; beyond, the oldest is dropped */

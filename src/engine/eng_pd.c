@@ -226,14 +226,8 @@ static void eng_pd_pull_done(bx_http_creq *cr, int err, void *ud)
         if (err) {
             snprintf(why, sizeof(why), "its side channel: %s", bx_http_strerror(err));
         } else if (p->status == 200) {
-            json_t *o = json_loadb(p->body.data ? p->body.data : "", p->body.len, 0, NULL);
-            json_t *t = json_object_get(o, "tokens");
-            if (json_is_integer(t) && json_integer_value(t) >= 0 &&
-                json_integer_value(t) <= ENG_REQ_MAX_TOKENS)
-                tokens = (int32_t)json_integer_value(t);
-            else
-                snprintf(why, sizeof(why), "a malformed side-channel answer");
-            json_decref(o);
+            tokens = eng_kvxfer_pull_ans_parse(p->body.data, p->body.len, ENG_REQ_MAX_TOKENS);
+            if (tokens < 0) snprintf(why, sizeof(why), "a malformed side-channel answer");
         } else if (p->status == 404) {
             snprintf(why, sizeof(why), "expired, dropped, or the engine restarted");
         } else {
@@ -350,25 +344,20 @@ void eng_pd_handle_pull(eng_server *s, bx_http_req *hr, bx_http_res *res)
         bx_reply_error(res, 404, "NotFoundError", "this engine is not a KV producer");
         return;
     }
-    json_t *o = json_loadb(hr->body, hr->body_len, 0, NULL);
-    const char *id = json_string_value(json_object_get(o, "remote_request_id"));
-    const char *eid = json_string_value(json_object_get(o, "remote_engine_id"));
-    if (!id || strlen(id) >= ENG_KVXFER_ID_MAX) {
-        json_decref(o);
+    char id[ENG_KVXFER_ID_MAX], eid[ENG_KVXFER_ID_MAX];
+    if (eng_kvxfer_pull_req_parse(hr->body, hr->body_len, id, eid) != 0) {
         bx_reply_error(res, 400, "BadRequestError", "remote_request_id is required");
         return;
     }
     eng_kvpin p;
-    int other = eid && strcmp(eid, pd->engine_id) != 0; /* eid dies with o */
+    int other = eid[0] && strcmp(eid, pd->engine_id) != 0;
     if (other || eng_kvpins_take(&pd->pins, id, &p) != 0) {
-        json_decref(o);
         pd->st.served_missing++;
         bx_reply_error(res, 404, "NotFoundError",
                        other ? "another engine id: this engine restarted since the prefill"
                              : "no KV is pinned for this request (expired, dropped or pulled)");
         return;
     }
-    json_decref(o);
     pd->st.served++;
     int64_t bytes = (int64_t)p.tokens * (int64_t)s->prof->kv_bytes_per_token;
     bx_reply_json(res, 200,

@@ -161,6 +161,37 @@ static void test_pins(void **st)
 
 /* 25 GB/s, 50 us: 1e9 bytes take .04 s + 50 us; two booked at 0 share the
  * link: the second ends sending at .08. */
+/* The side channel's bodies: a pull request needs a plain-size id; an
+ * answer's token count is bounded. */
+static void test_pull_bodies(void **st)
+{
+    (void)st;
+    char id[ENG_KVXFER_ID_MAX], eid[ENG_KVXFER_ID_MAX];
+    const char *ok = "{\"remote_request_id\":\"r1\",\"remote_engine_id\":\"brix-1\"}";
+    assert_int_equal(eng_kvxfer_pull_req_parse(ok, strlen(ok), id, eid), 0);
+    assert_string_equal(id, "r1");
+    assert_string_equal(eid, "brix-1");
+    const char *noeid = "{\"remote_request_id\":\"r2\"}";
+    assert_int_equal(eng_kvxfer_pull_req_parse(noeid, strlen(noeid), id, eid), 0);
+    assert_string_equal(eid, "");
+    char big[200];
+    snprintf(big, sizeof(big), "{\"remote_request_id\":\"%070d\"}", 1);
+    const char *bad[] = {"",
+                         "[]",
+                         "{\"remote_request_id\":7}",
+                         "{\"remote_request_id\":\"\"}",
+                         "{\"remote_request_id\":\"r\",\"remote_engine_id\":1}",
+                         big};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(eng_kvxfer_pull_req_parse(bad[i], strlen(bad[i]), id, eid), -1);
+    const char *ans = "{\"tokens\":300,\"blocks\":19}";
+    assert_int_equal(eng_kvxfer_pull_ans_parse(ans, strlen(ans), 1000), 300);
+    assert_int_equal(eng_kvxfer_pull_ans_parse(ans, strlen(ans), 299), -1);
+    assert_int_equal(eng_kvxfer_pull_ans_parse("{\"tokens\":-1}", 13, 1000), -1);
+    assert_int_equal(eng_kvxfer_pull_ans_parse("{\"tokens\":1", 12, 1000), -1);
+    assert_int_equal(eng_kvxfer_pull_ans_parse(NULL, 0, 1000), -1);
+}
+
 static void test_link(void **st)
 {
     (void)st;
@@ -177,9 +208,8 @@ static void test_link(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_config),
-        cmocka_unit_test(test_params),
-        cmocka_unit_test(test_pins),
+        cmocka_unit_test(test_config), cmocka_unit_test(test_params),
+        cmocka_unit_test(test_pins),   cmocka_unit_test(test_pull_bodies),
         cmocka_unit_test(test_link),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
